@@ -1,0 +1,1 @@
+//! Media processing: G.711 companding tables and sample conversions.

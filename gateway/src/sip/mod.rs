@@ -1,0 +1,1 @@
+//! SIP (RFC 3261): messages, URIs, headers, transactions, dialogs, transports.
