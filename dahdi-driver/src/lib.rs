@@ -1,9 +1,11 @@
 //! The DAHDI userspace ABI and the TDM device layer.
 //!
 //! Everything above this crate talks to E1/T1 spans through the [`Device`] trait and
-//! never knows whether a real DAHDI card (`/dev/dahdi`) or the software simulator
-//! (`tdm-sim`) is underneath.
+//! never knows whether a real DAHDI card (`/dev/dahdi`, [`kernel`]) or the software
+//! simulator (`tdm-sim`) is underneath. [`abi`] is the kernel's userspace ABI byte for
+//! byte.
 
+pub mod abi;
 pub mod device;
 
 pub use device::*;
