@@ -1,7 +1,12 @@
 //! The media gateway core: SIP user agent, neutral call model, interworking, trunk groups,
 //! media bridge.
 
+pub mod cdr;
+pub mod config;
+pub mod interwork;
 pub mod media;
+pub mod route;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
+pub mod trunk;

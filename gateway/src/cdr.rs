@@ -1,0 +1,222 @@
+//! Call detail records: one CSV line per call, appended and `fsync`ed before the call's
+//! resources are released, so a crash never loses a finished call's record.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The columns, in file order (the header line of a new file).
+pub const HEADER: &str = "call_id,setup_time,answer_time,end_time,duration_s,billsec_s,\
+calling,called,in_trunk,out_trunk,span,channel,isdn_cause,sip_status,release_side,codec,\
+disposition,transfer";
+
+/// What one call was.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cdr {
+    pub call_id: String,
+    pub setup: Option<SystemTime>,
+    pub answer: Option<SystemTime>,
+    pub end: Option<SystemTime>,
+    pub calling: String,
+    pub called: String,
+    /// Trunk the call came in on (SIP trunk or trunk group name).
+    pub in_trunk: String,
+    /// Trunk it went out on, if it got that far.
+    pub out_trunk: String,
+    pub span: Option<u16>,
+    pub channel: Option<u8>,
+    /// Q.850 cause on the ISDN/H.323 side.
+    pub isdn_cause: Option<u8>,
+    /// Final SIP status (or 200 for a BYE after answer).
+    pub sip_status: Option<u16>,
+    /// Which side released first: `sip`, `isdn`, `h323`, `gateway`.
+    pub release_side: String,
+    pub codec: String,
+    /// `ANSWERED`, `BUSY`, `NO ANSWER`, `FAILED`, `CANCELLED`.
+    pub disposition: String,
+    /// Free text for transfers (`blind to 123`, `attended`), empty otherwise.
+    pub transfer: String,
+}
+
+fn secs(t: Option<SystemTime>) -> Option<f64> {
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64())
+}
+
+fn csv_field(out: &mut String, s: &str) {
+    if s.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(s);
+    }
+}
+
+impl Cdr {
+    /// The record as one CSV line (RFC 4180 quoting), with its newline.
+    pub fn to_csv(&self) -> String {
+        use std::fmt::Write as _;
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let time = |t| opt(secs(t).map(|s| format!("{s:.3}")));
+        let duration = match (secs(self.setup), secs(self.end)) {
+            (Some(a), Some(b)) => format!("{:.3}", (b - a).max(0.0)),
+            _ => String::new(),
+        };
+        let billsec = match (secs(self.answer), secs(self.end)) {
+            (Some(a), Some(b)) => format!("{:.3}", (b - a).max(0.0)),
+            _ => "0.000".to_string(),
+        };
+        let fields = [
+            self.call_id.clone(),
+            time(self.setup),
+            time(self.answer),
+            time(self.end),
+            duration,
+            billsec,
+            self.calling.clone(),
+            self.called.clone(),
+            self.in_trunk.clone(),
+            self.out_trunk.clone(),
+            opt(self.span.map(|v| v.to_string())),
+            opt(self.channel.map(|v| v.to_string())),
+            opt(self.isdn_cause.map(|v| v.to_string())),
+            opt(self.sip_status.map(|v| v.to_string())),
+            self.release_side.clone(),
+            self.codec.clone(),
+            self.disposition.clone(),
+            self.transfer.clone(),
+        ];
+        let mut line = String::with_capacity(256);
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            csv_field(&mut line, f);
+        }
+        let _ = writeln!(line);
+        line
+    }
+}
+
+/// Errors writing CDRs.
+#[derive(Debug, thiserror::Error)]
+pub enum CdrError {
+    #[error("CDR file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An append-only CDR file.
+#[derive(Debug)]
+pub struct CdrWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl CdrWriter {
+    /// Open (or create, with its header line) the CDR file.
+    pub fn open(path: &Path) -> Result<Self, CdrError> {
+        let io = |source| CdrError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        if file.metadata().map_err(io)?.len() == 0 {
+            file.write_all(format!("{HEADER}\n").as_bytes())
+                .map_err(io)?;
+            file.sync_data().map_err(io)?;
+        }
+        Ok(CdrWriter {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Append one record and make it durable before returning (`fdatasync`): the caller
+    /// frees the call only after this.
+    pub fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError> {
+        let io = |source| CdrError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        // One write() of the whole line: O_APPEND keeps lines whole even if two writers
+        // share the file.
+        self.file.write_all(cdr.to_csv().as_bytes()).map_err(io)?;
+        self.file.sync_data().map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn csv_line_quotes_and_computes_durations() {
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let cdr = Cdr {
+            call_id: "c1".into(),
+            setup: Some(t0),
+            answer: Some(t0 + Duration::from_secs(2)),
+            end: Some(t0 + Duration::from_millis(12_500)),
+            calling: "\"Bob, Jr\" <100>".into(),
+            called: "0301234".into(),
+            span: Some(1),
+            channel: Some(5),
+            isdn_cause: Some(16),
+            sip_status: Some(200),
+            disposition: "ANSWERED".into(),
+            ..Default::default()
+        };
+        let line = cdr.to_csv();
+        assert!(line.starts_with("c1,1700000000.000,1700000002.000,1700000012.500,12.500,10.500,"));
+        assert!(
+            line.contains(",\"\"\"Bob, Jr\"\" <100>\",0301234,"),
+            "{line}"
+        );
+        assert!(line.ends_with(",ANSWERED,\n"));
+        assert_eq!(
+            line.matches(',').count() - 1,
+            HEADER.matches(',').count(),
+            "one comma is quoted"
+        );
+    }
+
+    #[test]
+    fn writer_appends_after_header() {
+        let dir = std::env::temp_dir().join(format!("cdr-test-{}", std::process::id()));
+        let path = dir.join("cdr.csv");
+        let _ = std::fs::remove_file(&path);
+        let mut w = CdrWriter::open(&path).unwrap();
+        w.write(&Cdr {
+            call_id: "a".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        drop(w);
+        let mut w = CdrWriter::open(&path).unwrap();
+        w.write(&Cdr {
+            call_id: "b".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[0], HEADER);
+        assert!(lines[1].starts_with("a,") && lines[2].starts_with("b,"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

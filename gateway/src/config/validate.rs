@@ -1,0 +1,506 @@
+//! From what the file says to a configuration the daemon can trust: defaults filled in,
+//! references resolved, and every inconsistency reported at its place in the file.
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
+
+use dahdi_driver::{Framing, Law, LineCoding, SpanId, SpanKind, Timeslot};
+use toml::Spanned;
+
+use super::error::ConfigError;
+use super::model::*;
+use crate::route::Pattern;
+
+struct Ctx<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err<T>(
+        &self,
+        at: usize,
+        field: String,
+        message: impl Into<String>,
+    ) -> Result<T, ConfigError> {
+        Err(ConfigError::invalid(
+            self.file, self.text, at, field, message,
+        ))
+    }
+}
+
+pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config, ConfigError> {
+    let cx = Ctx { text, file };
+    let spans = raw
+        .span
+        .iter()
+        .enumerate()
+        .map(|(i, s)| span(&cx, i, s))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, s) in raw.span.iter().enumerate() {
+        if raw.span[..i]
+            .iter()
+            .any(|o| o.id.get_ref() == s.id.get_ref())
+        {
+            return cx.err(
+                s.id.span().start,
+                format!("span[{i}].id"),
+                "duplicate span id",
+            );
+        }
+    }
+
+    let mut names: HashSet<String> = HashSet::new();
+    let mut trunk_groups = Vec::new();
+    for (i, g) in raw.trunk_group.iter().enumerate() {
+        let name = unique_name(&cx, &mut names, &g.name, format!("trunk_group[{i}].name"))?;
+        let mut members = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (m_i, m) in g.members.iter().enumerate() {
+            let field = format!("trunk_group[{i}].members[{m_i}]");
+            let Some(sp) = spans.iter().find(|s| s.id.0 == *m.span.get_ref()) else {
+                return cx.err(
+                    m.span.span().start,
+                    format!("{field}.span"),
+                    format!("span {} is not defined", m.span.get_ref()),
+                );
+            };
+            let channels = match &m.channels {
+                None => sp.bearers().collect(),
+                Some(list) => {
+                    let chs = parse_channel_list(list.get_ref())
+                        .or_else(|e| cx.err(list.span().start, format!("{field}.channels"), e))?;
+                    for c in &chs {
+                        if c.0 == 0 || c.0 > sp.kind.channels() {
+                            return cx.err(
+                                list.span().start,
+                                format!("{field}.channels"),
+                                format!(
+                                    "channel {} is outside span {} (1-{})",
+                                    c.0,
+                                    sp.id.0,
+                                    sp.kind.channels()
+                                ),
+                            );
+                        }
+                        if *c == sp.dchannel {
+                            return cx.err(
+                                list.span().start,
+                                format!("{field}.channels"),
+                                format!("channel {} is span {}'s D-channel", c.0, sp.id.0),
+                            );
+                        }
+                    }
+                    chs
+                }
+            };
+            for c in &channels {
+                if !seen.insert((sp.id, *c)) {
+                    return cx.err(
+                        m.span.span().start,
+                        format!("{field}.channels"),
+                        format!("channel {}/{} is listed twice in this group", sp.id.0, c.0),
+                    );
+                }
+            }
+            members.push(Member {
+                span: sp.id,
+                channels,
+            });
+        }
+        if members.is_empty() {
+            return cx.err(
+                g.name.span().start,
+                format!("trunk_group[{i}].members"),
+                "a trunk group needs at least one member",
+            );
+        }
+        trunk_groups.push(TrunkGroup {
+            name,
+            members,
+            hunting: g.hunting.unwrap_or_default(),
+            direction: g.direction.unwrap_or_default(),
+            numbering: g.numbering.clone(),
+        });
+    }
+
+    let mut sip_trunks = Vec::new();
+    for (i, t) in raw.sip_trunk.iter().enumerate() {
+        let f = |k: &str| format!("sip_trunk[{i}].{k}");
+        let name = unique_name(&cx, &mut names, &t.name, f("name"))?;
+        let listen = match &t.listen {
+            None => "0.0.0.0:5060".parse().expect("literal address"),
+            Some(l) => socket_addr(&cx, l, f("listen"))?,
+        };
+        let peers = t
+            .peers
+            .iter()
+            .map(|p| socket_addr(&cx, p, f("peers")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut allow = t
+            .allow
+            .iter()
+            .map(|a| {
+                a.get_ref()
+                    .parse::<Cidr>()
+                    .or_else(|e| cx.err(a.span().start, f("allow"), e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if allow.is_empty() {
+            // Default: exactly the configured peers may talk to us.
+            allow = peers
+                .iter()
+                .map(|p| Cidr {
+                    addr: p.ip(),
+                    prefix_len: if p.is_ipv4() { 32 } else { 128 },
+                })
+                .collect();
+        }
+        sip_trunks.push(SipTrunk {
+            name,
+            transport: t.transport.unwrap_or(SipTransport::Udp),
+            listen,
+            peers,
+            allow,
+            reject: t.reject.unwrap_or(RejectAction::Forbidden),
+            auth: t.auth.clone(),
+            register: t.register.clone(),
+            rate_limit: t.rate_limit.unwrap_or(50),
+            numbering: t.numbering.clone(),
+        });
+    }
+
+    let mut routes = Vec::new();
+    for (i, r) in raw.route.iter().enumerate() {
+        let pattern: Pattern =
+            r.pattern
+                .get_ref()
+                .parse()
+                .or_else(|e: crate::route::PatternError| {
+                    cx.err(
+                        r.pattern.span().start,
+                        format!("route[{i}].pattern"),
+                        e.to_string(),
+                    )
+                })?;
+        for (k, list) in [("to", &r.to), ("from", &r.from)] {
+            for n in list {
+                if !names.contains(n.get_ref()) {
+                    return cx.err(
+                        n.span().start,
+                        format!("route[{i}].{k}"),
+                        format!("no trunk group or SIP trunk is named `{}`", n.get_ref()),
+                    );
+                }
+            }
+        }
+        if r.to.is_empty() {
+            return cx.err(
+                r.pattern.span().start,
+                format!("route[{i}].to"),
+                "a route needs at least one trunk to go to",
+            );
+        }
+        routes.push(Route {
+            pattern,
+            priority: r.priority.unwrap_or(100),
+            from: r.from.iter().map(|s| s.get_ref().clone()).collect(),
+            to: r.to.iter().map(|s| s.get_ref().clone()).collect(),
+            strip: r.strip.unwrap_or(0),
+            prefix: r.prefix.clone().unwrap_or_default(),
+        });
+    }
+
+    let cause_map = raw.cause_map.unwrap_or_default();
+    for (k, v) in &cause_map.cause_to_status {
+        let ok = k.parse::<u8>().is_ok_and(|c| (1..=127).contains(&c)) && (400..700).contains(v);
+        if !ok {
+            return cx.err(
+                find(text, "cause_to_status"),
+                format!("cause_map.cause_to_status.{k}"),
+                "needs a Q.850 cause 1-127 mapped to a SIP status 400-699",
+            );
+        }
+    }
+    for (k, v) in &cause_map.status_to_cause {
+        let ok = k.parse::<u16>().is_ok_and(|s| (400..700).contains(&s)) && (1..=127).contains(v);
+        if !ok {
+            return cx.err(
+                find(text, "status_to_cause"),
+                format!("cause_map.status_to_cause.{k}"),
+                "needs a SIP status 400-699 mapped to a Q.850 cause 1-127",
+            );
+        }
+    }
+
+    Ok(Config {
+        general: raw.general,
+        spans,
+        trunk_groups,
+        sip_trunks,
+        routes,
+        cause_map,
+    })
+}
+
+fn find(text: &str, needle: &str) -> usize {
+    text.find(needle).unwrap_or(0)
+}
+
+fn unique_name(
+    cx: &Ctx<'_>,
+    names: &mut HashSet<String>,
+    name: &Spanned<String>,
+    field: String,
+) -> Result<String, ConfigError> {
+    let n = name.get_ref();
+    if n.is_empty()
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return cx.err(
+            name.span().start,
+            field,
+            "names are letters, digits, `-`, `_` and `.`",
+        );
+    }
+    if !names.insert(n.clone()) {
+        return cx.err(
+            name.span().start,
+            field,
+            format!("the name `{n}` is already used by another trunk"),
+        );
+    }
+    Ok(n.clone())
+}
+
+fn socket_addr(
+    cx: &Ctx<'_>,
+    v: &Spanned<String>,
+    field: String,
+) -> Result<SocketAddr, ConfigError> {
+    v.get_ref().parse().or_else(|_| {
+        cx.err(
+            v.span().start,
+            field,
+            format!("`{}` is not an address:port", v.get_ref()),
+        )
+    })
+}
+
+fn span(cx: &Ctx<'_>, i: usize, s: &RawSpan) -> Result<Span, ConfigError> {
+    let f = |k: &str| format!("span[{i}].{k}");
+    let id = *s.id.get_ref();
+    if id == 0 {
+        return cx.err(s.id.span().start, f("id"), "span numbers start at 1");
+    }
+    let kind = match s.kind {
+        SpanKindName::E1 => SpanKind::E1,
+        SpanKindName::T1 => SpanKind::T1,
+    };
+    let framing = match (kind, s.framing.as_ref().map(|v| (*v.get_ref(), v.span()))) {
+        (SpanKind::E1, None) => Framing::Ccs,
+        (SpanKind::T1, None) => Framing::Esf,
+        (SpanKind::E1, Some((FramingName::Ccs, _))) => Framing::Ccs,
+        (SpanKind::E1, Some((FramingName::Cas, _))) => Framing::Cas,
+        (SpanKind::T1, Some((FramingName::Esf, _))) => Framing::Esf,
+        (SpanKind::T1, Some((FramingName::D4, _))) => Framing::D4,
+        (_, Some((_, at))) => {
+            return cx.err(
+                at.start,
+                f("framing"),
+                "E1 framing is ccs or cas; T1 framing is esf or d4",
+            )
+        }
+    };
+    let coding = match (kind, s.coding.as_ref().map(|v| (*v.get_ref(), v.span()))) {
+        (SpanKind::E1, None) => LineCoding::Hdb3,
+        (SpanKind::T1, None) => LineCoding::B8zs,
+        (SpanKind::E1, Some((CodingName::Hdb3, _))) => LineCoding::Hdb3,
+        (SpanKind::T1, Some((CodingName::B8zs, _))) => LineCoding::B8zs,
+        (_, Some((CodingName::Ami, _))) => LineCoding::Ami,
+        (_, Some((_, at))) => {
+            return cx.err(
+                at.start,
+                f("coding"),
+                "E1 line coding is hdb3 or ami; T1 line coding is b8zs or ami",
+            )
+        }
+    };
+    let crc4 = match (kind, &s.crc4) {
+        (SpanKind::E1, None) => true,
+        (SpanKind::E1, Some(v)) => *v.get_ref(),
+        (SpanKind::T1, Some(v)) if *v.get_ref() => {
+            return cx.err(v.span().start, f("crc4"), "CRC-4 exists on E1 only")
+        }
+        (SpanKind::T1, _) => false,
+    };
+    let dchannel = match &s.dchannel {
+        None => kind.dchannel(),
+        Some(d) => {
+            let n = *d.get_ref();
+            if n == 0 || n > kind.channels() {
+                return cx.err(
+                    d.span().start,
+                    f("dchannel"),
+                    format!("must be a channel 1-{} of the span", kind.channels()),
+                );
+            }
+            Timeslot(n)
+        }
+    };
+    let switchtype = s.switchtype.unwrap_or(match kind {
+        SpanKind::E1 => SwitchType::Euroisdn,
+        SpanKind::T1 => SwitchType::Ni2,
+    });
+    let law = match s.law {
+        None => kind.default_law(),
+        Some(LawName::Alaw) => Law::ALaw,
+        Some(LawName::Ulaw) => Law::MuLaw,
+    };
+    let device = match &s.device {
+        None => Device::Simulator,
+        Some(d) => match d.kind {
+            DeviceKind::Sim => Device::Simulator,
+            DeviceKind::Dahdi => Device::Dahdi {
+                span: d.dahdi_span.unwrap_or(id),
+                path: d.path.clone().unwrap_or_else(|| "/dev/dahdi".into()),
+            },
+        },
+    };
+    Ok(Span {
+        id: SpanId(id),
+        kind,
+        framing,
+        coding,
+        crc4,
+        clock_priority: s.clock_priority.unwrap_or(1),
+        signalling: s.signalling,
+        switchtype,
+        dchannel,
+        law,
+        device,
+    })
+}
+
+/// Parse a channel list in `system.conf` style: `1-15,17-31`, `1,3,5`, `24`.
+pub fn parse_channel_list(s: &str) -> Result<Vec<Timeslot>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let num = |t: &str| {
+            t.trim()
+                .parse::<u8>()
+                .map_err(|_| format!("`{t}` in `{s}` is not a channel number"))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("range `{part}` runs backwards"));
+                }
+                out.extend((a..=b).map(Timeslot));
+            }
+            None => out.push(Timeslot(num(part)?)),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ConfigError {
+        Config::from_str(text, "gw.toml").expect_err("must be rejected")
+    }
+
+    const BASE: &str = "[[span]]\nid = 1\ntype = \"e1\"\nsignalling = \"pri_cpe\"\n";
+
+    #[test]
+    fn defaults_of_an_e1_span() {
+        let c = Config::from_str(BASE, "gw.toml").unwrap();
+        let s = &c.spans[0];
+        assert_eq!(
+            (s.framing, s.coding, s.crc4, s.dchannel, s.law),
+            (
+                Framing::Ccs,
+                LineCoding::Hdb3,
+                true,
+                Timeslot(16),
+                Law::ALaw
+            )
+        );
+        assert_eq!(s.bearers().count(), 30);
+        assert_eq!(s.switchtype, SwitchType::Euroisdn);
+    }
+
+    #[test]
+    fn unknown_field_names_line_and_field() {
+        let e = err(&format!("{BASE}colour = \"red\"\n"));
+        assert_eq!(e.line(), Some(5), "{e}");
+        assert!(e.to_string().contains("colour"), "{e}");
+        assert!(e.to_string().starts_with("gw.toml:5:"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_names_line_and_field() {
+        let e = err("[[span]]\nid = 1\ntype = \"e3\"\nsignalling = \"pri_cpe\"\n");
+        assert_eq!(e.line(), Some(3), "{e}");
+        assert_eq!(e.field(), Some("span.type"), "{e}");
+    }
+
+    #[test]
+    fn t1_with_crc4_is_refused() {
+        let e = err("[[span]]\nid = 1\ntype = \"t1\"\nsignalling = \"pri_net\"\ncrc4 = true\n");
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(5), Some("span[0].crc4")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn trunk_group_errors_point_at_the_member() {
+        let e = err(&format!(
+            "{BASE}[[trunk_group]]\nname = \"pstn\"\nmembers = [{{ span = 2 }}]\n"
+        ));
+        assert_eq!(e.line(), Some(7), "{e}");
+        assert_eq!(e.field(), Some("trunk_group[0].members[0].span"));
+        let e = err(&format!(
+            "{BASE}[[trunk_group]]\nname = \"pstn\"\nmembers = [{{ span = 1, channels = \"1-16\" }}]\n"
+        ));
+        assert!(e.to_string().contains("D-channel"), "{e}");
+    }
+
+    #[test]
+    fn routes_must_name_known_trunks() {
+        let e = err(&format!(
+            "{BASE}[[trunk_group]]\nname = \"pstn\"\nmembers = [{{ span = 1 }}]\n\
+             [[route]]\npattern = \"_0X.\"\nto = [\"pstm\"]\n"
+        ));
+        assert_eq!(e.line(), Some(10), "{e}");
+        assert!(e.to_string().contains("pstm"));
+    }
+
+    #[test]
+    fn channel_lists() {
+        assert_eq!(parse_channel_list("1-3,5").unwrap().len(), 4);
+        assert!(parse_channel_list("3-1").is_err());
+        assert!(parse_channel_list("x").is_err());
+    }
+
+    #[test]
+    fn sip_trunk_allow_defaults_to_peers() {
+        let c = Config::from_str(
+            "[[sip_trunk]]\nname = \"pbx\"\npeers = [\"192.0.2.10:5060\"]\n",
+            "gw.toml",
+        )
+        .unwrap();
+        let t = &c.sip_trunks[0];
+        assert!(t.allow[0].contains("192.0.2.10".parse().unwrap()));
+        assert!(!t.allow[0].contains("192.0.2.11".parse().unwrap()));
+        let e = err("[[sip_trunk]]\nname = \"pbx\"\nallow = [\"10.0.0.0/33\"]\n");
+        assert_eq!(e.field(), Some("sip_trunk[0].allow"));
+    }
+}

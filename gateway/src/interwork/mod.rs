@@ -1,0 +1,3 @@
+//! Interworking between legs: what one protocol's event means in another.
+
+pub mod cause;
