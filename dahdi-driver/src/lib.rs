@@ -7,5 +7,6 @@
 
 pub mod abi;
 pub mod device;
+pub mod kernel;
 
 pub use device::*;
