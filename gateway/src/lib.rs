@@ -3,6 +3,7 @@
 
 pub mod cdr;
 pub mod config;
+pub mod import_dahdi;
 pub mod interwork;
 pub mod media;
 pub mod route;

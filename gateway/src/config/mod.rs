@@ -18,7 +18,7 @@
 //!
 //! [[route]]
 //! pattern = "_0X."
-//! trunk_groups = ["pstn"]
+//! to = ["pstn"]
 //! "#;
 //! let config = gateway::config::Config::from_str(text, "example.toml").unwrap();
 //! assert_eq!(config.trunk_groups[0].members[0].channels.len(), 30);
