@@ -1,0 +1,624 @@
+//! libpri (Debian `libpri-dev`, a Q.921/Q.931 stack nobody here wrote) as a real peer for
+//! our stack: a safe wrapper over the few libpri calls the tests need ([`LibPri`],
+//! [`PriEvent`]) and a single-threaded harness joining libpri and one of our data links over
+//! an `AF_UNIX`/`SOCK_SEQPACKET` socket pair carrying frames with their 2 FCS octets, the way
+//! DAHDI presents an HDLC channel ([`harness::Harness`]).
+//!
+//! Only the test binaries that include this module link libpri (`#[link(name = "pri")]`).
+#![allow(dead_code)]
+
+pub mod ffi;
+pub mod harness;
+
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::Once;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Which side libpri plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Node {
+    /// `PRI_NETWORK`: the switch.
+    Network,
+    /// `PRI_CPE`: the user side.
+    Cpe,
+}
+
+/// Switch variants used in tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// `PRI_SWITCH_EUROISDN_E1`.
+    EuroIsdnE1,
+    /// `PRI_SWITCH_NI2`.
+    Ni2,
+}
+
+/// libpri timers and counters settable with `pri_set_timer` (values in ms or counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriTimer {
+    N200,
+    K,
+    T200,
+    T203,
+    T303,
+    T305,
+    T308,
+    T309,
+    T313,
+}
+
+impl PriTimer {
+    fn index(self) -> c_int {
+        match self {
+            PriTimer::N200 => ffi::PRI_TIMER_N200,
+            PriTimer::K => ffi::PRI_TIMER_K,
+            PriTimer::T200 => ffi::PRI_TIMER_T200,
+            PriTimer::T203 => ffi::PRI_TIMER_T203,
+            PriTimer::T303 => ffi::PRI_TIMER_T303,
+            PriTimer::T305 => ffi::PRI_TIMER_T305,
+            PriTimer::T308 => ffi::PRI_TIMER_T308,
+            PriTimer::T309 => ffi::PRI_TIMER_T309,
+            PriTimer::T313 => ffi::PRI_TIMER_T313,
+        }
+    }
+}
+
+/// A libpri call handle (`q931_call *`), owned by libpri; only ever handed back to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallRef(NonNull<ffi::Q931Call>);
+
+impl CallRef {
+    fn from_raw(ptr: *mut ffi::Q931Call) -> Option<CallRef> {
+        NonNull::new(ptr).map(CallRef)
+    }
+    fn raw(self) -> *mut ffi::Q931Call {
+        self.0.as_ptr()
+    }
+}
+
+/// An incoming SETUP (`PRI_EVENT_RING`), copied out of libpri's event storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ring {
+    pub call: Option<CallRef>,
+    pub channel: i32,
+    pub flexible: bool,
+    pub cref: i32,
+    pub called_number: String,
+    pub called_plan: i32,
+    pub calling_number: String,
+    pub calling_plan: i32,
+    pub calling_pres: i32,
+    pub calling_name: String,
+    pub complete: bool,
+    pub bearer: i32,
+    pub layer1: i32,
+    pub progress_mask: i32,
+    pub keypad_digits: String,
+}
+
+/// HANGUP, HANGUP_REQ and HANGUP_ACK events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hangup {
+    pub call: Option<CallRef>,
+    pub channel: i32,
+    pub cause: i32,
+    pub cref: i32,
+}
+
+/// RINGING and ANSWER events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub call: Option<CallRef>,
+    pub channel: i32,
+    pub cref: i32,
+    pub progress: i32,
+    pub progress_mask: i32,
+}
+
+/// PROCEEDING and PROGRESS events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proceeding {
+    pub call: Option<CallRef>,
+    pub channel: i32,
+    pub cref: i32,
+    pub progress: i32,
+    pub progress_mask: i32,
+    pub cause: i32,
+}
+
+/// What libpri reports, copied into owned Rust values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriEvent {
+    DchanUp,
+    DchanDown,
+    Restart {
+        channel: i32,
+    },
+    ConfigErr {
+        message: String,
+    },
+    Ring(Ring),
+    Hangup(Hangup),
+    HangupReq(Hangup),
+    HangupAck(Hangup),
+    Ringing(Answer),
+    Answer(Answer),
+    RestartAck {
+        channel: i32,
+    },
+    Facility,
+    InfoReceived {
+        call: Option<CallRef>,
+        channel: i32,
+        digits: String,
+        complete: bool,
+    },
+    Proceeding(Proceeding),
+    Progress(Proceeding),
+    SetupAck {
+        call: Option<CallRef>,
+        channel: i32,
+        progress_mask: i32,
+    },
+    Notify {
+        call: Option<CallRef>,
+        channel: i32,
+        info: i32,
+    },
+    KeypadDigit {
+        call: Option<CallRef>,
+        channel: i32,
+        digits: String,
+    },
+    Service {
+        channel: i32,
+        change_status: i32,
+    },
+    ServiceAck {
+        channel: i32,
+        change_status: i32,
+    },
+    ConnectAck {
+        call: Option<CallRef>,
+        channel: i32,
+    },
+    /// Any other event code (hold/retrieve and supplementary services).
+    Other(i32),
+}
+
+fn text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+impl PriEvent {
+    /// Copies the event libpri points to.
+    ///
+    /// # Safety
+    /// `raw` must be null or the pointer libpri just returned from `pri_check_event` /
+    /// `pri_schedule_run` (valid until the next libpri call).
+    unsafe fn from_raw(raw: *mut ffi::PriEventRaw) -> Option<PriEvent> {
+        let raw = NonNull::new(raw)?;
+        let e = raw.as_ref().e;
+        let p = raw.as_ptr();
+        let hangup = |p: *mut ffi::PriEventRaw| {
+            let h = &*(p as *const ffi::PriEventHangup);
+            Hangup {
+                call: CallRef::from_raw(h.call),
+                channel: h.channel,
+                cause: h.cause,
+                cref: h.cref,
+            }
+        };
+        let answer = |p: *mut ffi::PriEventRaw| {
+            let a = &*(p as *const ffi::PriEventAnswer);
+            Answer {
+                call: CallRef::from_raw(a.call),
+                channel: a.channel,
+                cref: a.cref,
+                progress: a.progress,
+                progress_mask: a.progressmask,
+            }
+        };
+        let proceeding = |p: *mut ffi::PriEventRaw| {
+            let a = &*(p as *const ffi::PriEventProceeding);
+            Proceeding {
+                call: CallRef::from_raw(a.call),
+                channel: a.channel,
+                cref: a.cref,
+                progress: a.progress,
+                progress_mask: a.progressmask,
+                cause: a.cause,
+            }
+        };
+        Some(match e {
+            ffi::PRI_EVENT_DCHAN_UP => PriEvent::DchanUp,
+            ffi::PRI_EVENT_DCHAN_DOWN => PriEvent::DchanDown,
+            ffi::PRI_EVENT_RESTART => PriEvent::Restart {
+                channel: (*(p as *const ffi::PriEventRestart)).channel,
+            },
+            ffi::PRI_EVENT_CONFIG_ERR => PriEvent::ConfigErr {
+                message: text(&(*(p as *const ffi::PriEventError)).err),
+            },
+            ffi::PRI_EVENT_RING => {
+                let r = &*(p as *const ffi::PriEventRing);
+                PriEvent::Ring(Ring {
+                    call: CallRef::from_raw(r.call),
+                    channel: r.channel,
+                    flexible: r.flexible != 0,
+                    cref: r.cref,
+                    called_number: text(&r.callednum),
+                    called_plan: r.calledplan,
+                    calling_number: text(&r.callingnum),
+                    calling_plan: r.callingplan,
+                    calling_pres: r.callingpres,
+                    calling_name: text(&r.callingname),
+                    complete: r.complete != 0,
+                    bearer: r.ctype,
+                    layer1: r.layer1,
+                    progress_mask: r.progressmask,
+                    keypad_digits: text(&r.keypad_digits),
+                })
+            }
+            ffi::PRI_EVENT_HANGUP => PriEvent::Hangup(hangup(p)),
+            ffi::PRI_EVENT_HANGUP_REQ => PriEvent::HangupReq(hangup(p)),
+            ffi::PRI_EVENT_HANGUP_ACK => PriEvent::HangupAck(hangup(p)),
+            ffi::PRI_EVENT_RINGING => PriEvent::Ringing(answer(p)),
+            ffi::PRI_EVENT_ANSWER => PriEvent::Answer(answer(p)),
+            ffi::PRI_EVENT_RESTART_ACK => PriEvent::RestartAck {
+                channel: (*(p as *const ffi::PriEventRestart)).channel,
+            },
+            ffi::PRI_EVENT_FACILITY => PriEvent::Facility,
+            ffi::PRI_EVENT_INFO_RECEIVED => {
+                // libpri fills the ring view for INFORMATION (q931.c).
+                let r = &*(p as *const ffi::PriEventRing);
+                PriEvent::InfoReceived {
+                    call: CallRef::from_raw(r.call),
+                    channel: r.channel,
+                    digits: text(&r.callednum),
+                    complete: r.complete != 0,
+                }
+            }
+            ffi::PRI_EVENT_PROCEEDING => PriEvent::Proceeding(proceeding(p)),
+            ffi::PRI_EVENT_PROGRESS => PriEvent::Progress(proceeding(p)),
+            ffi::PRI_EVENT_SETUP_ACK => {
+                let s = &*(p as *const ffi::PriEventSetupAck);
+                PriEvent::SetupAck {
+                    call: CallRef::from_raw(s.call),
+                    channel: s.channel,
+                    progress_mask: s.progressmask,
+                }
+            }
+            ffi::PRI_EVENT_NOTIFY => {
+                let n = &*(p as *const ffi::PriEventNotify);
+                PriEvent::Notify {
+                    call: CallRef::from_raw(n.call),
+                    channel: n.channel,
+                    info: n.info,
+                }
+            }
+            ffi::PRI_EVENT_KEYPAD_DIGIT => {
+                let k = &*(p as *const ffi::PriEventKeypadDigit);
+                PriEvent::KeypadDigit {
+                    call: CallRef::from_raw(k.call),
+                    channel: k.channel,
+                    digits: text(&k.digits),
+                }
+            }
+            ffi::PRI_EVENT_SERVICE | ffi::PRI_EVENT_SERVICE_ACK => {
+                let s = &*(p as *const ffi::PriEventService);
+                if e == ffi::PRI_EVENT_SERVICE {
+                    PriEvent::Service {
+                        channel: s.channel,
+                        change_status: s.changestatus,
+                    }
+                } else {
+                    PriEvent::ServiceAck {
+                        channel: s.channel,
+                        change_status: s.changestatus,
+                    }
+                }
+            }
+            ffi::PRI_EVENT_CONNECT_ACK => {
+                let c = &*(p as *const ffi::PriEventConnectAck);
+                PriEvent::ConnectAck {
+                    call: CallRef::from_raw(c.call),
+                    channel: c.channel,
+                }
+            }
+            other => PriEvent::Other(other),
+        })
+    }
+}
+
+/// An outgoing SETUP for [`LibPri::call`].
+#[derive(Debug, Clone)]
+pub struct CallParams<'a> {
+    /// B-channel (libpri's channel encoding: the channel number for a single span).
+    pub channel: i32,
+    pub exclusive: bool,
+    pub called: &'a str,
+    /// `PRI_UNKNOWN`, `PRI_NATIONAL_ISDN`, ... (type of number and plan, libpri coding).
+    pub called_plan: i32,
+    pub calling: &'a str,
+    pub calling_plan: i32,
+    /// Sending complete (en-bloc) rather than overlap.
+    pub complete: bool,
+    /// `PRI_TRANS_CAP_*`.
+    pub bearer: i32,
+    /// `PRI_LAYER_1_*`.
+    pub layer1: i32,
+}
+
+impl Default for CallParams<'_> {
+    fn default() -> Self {
+        CallParams {
+            channel: 1,
+            exclusive: true,
+            called: "",
+            called_plan: ffi::PRI_UNKNOWN,
+            calling: "",
+            calling_plan: ffi::PRI_UNKNOWN,
+            complete: true,
+            bearer: ffi::PRI_TRANS_CAP_SPEECH,
+            layer1: ffi::PRI_LAYER_1_ALAW,
+        }
+    }
+}
+
+/// Why a libpri request failed (its functions return -1 without detail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriRefused(pub &'static str);
+
+fn check(rc: c_int, what: &'static str) -> Result<(), PriRefused> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(PriRefused(what))
+    }
+}
+
+static MESSAGES: Once = Once::new();
+
+/// libpri's message and error output: on stderr when `LIBPRI_DEBUG` is set, dropped
+/// otherwise.
+unsafe extern "C" fn on_message(_pri: *mut ffi::Pri, text: *mut c_char) {
+    if !text.is_null() && std::env::var_os("LIBPRI_DEBUG").is_some() {
+        eprint!("libpri: {}", CStr::from_ptr(text).to_string_lossy());
+    }
+}
+
+/// One libpri D-channel controller (`struct pri`) on a file descriptor it reads and writes
+/// itself. libpri 1.6 has no destructor: dropping closes the descriptor and leaves libpri's
+/// few kilobytes allocated.
+pub struct LibPri {
+    pri: NonNull<ffi::Pri>,
+    fd: OwnedFd,
+}
+
+impl LibPri {
+    /// `pri_new(fd, node, switch)`. libpri starts its data link at once (it sends SABME).
+    pub fn new(fd: OwnedFd, node: Node, switch: Switch) -> LibPri {
+        MESSAGES.call_once(|| unsafe {
+            ffi::pri_set_message(Some(on_message));
+            ffi::pri_set_error(Some(on_message));
+        });
+        let node = match node {
+            Node::Network => ffi::PRI_NETWORK,
+            Node::Cpe => ffi::PRI_CPE,
+        };
+        let switch = match switch {
+            Switch::EuroIsdnE1 => ffi::PRI_SWITCH_EUROISDN_E1,
+            Switch::Ni2 => ffi::PRI_SWITCH_NI2,
+        };
+        // SAFETY: fd is an open, non-blocking socket that outlives the controller (owned
+        // by the returned value).
+        let pri = unsafe { ffi::pri_new(fd.as_raw_fd(), node, switch) };
+        let pri = NonNull::new(pri).expect("pri_new failed");
+        LibPri { pri, fd }
+    }
+
+    /// The library version string.
+    pub fn version() -> String {
+        // SAFETY: pri_get_version returns a static NUL-terminated string.
+        unsafe { CStr::from_ptr(ffi::pri_get_version()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn p(&self) -> *mut ffi::Pri {
+        self.pri.as_ptr()
+    }
+
+    /// The descriptor libpri reads: readable when our side sent it a frame.
+    pub fn fd(&self) -> c_int {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn set_debug(&mut self, flags: i32) {
+        unsafe { ffi::pri_set_debug(self.p(), flags) }
+    }
+
+    pub fn set_timer(&mut self, timer: PriTimer, value: i32) {
+        let rc = unsafe { ffi::pri_set_timer(self.p(), timer.index(), value) };
+        assert_eq!(rc, 0, "pri_set_timer({timer:?})");
+    }
+
+    pub fn timer(&self, timer: PriTimer) -> i32 {
+        unsafe { ffi::pri_get_timer(self.p(), timer.index()) }
+    }
+
+    pub fn hangup_fix_enable(&mut self, enable: bool) {
+        unsafe { ffi::pri_hangup_fix_enable(self.p(), c_int::from(enable)) }
+    }
+
+    pub fn set_overlapdial(&mut self, enable: bool) {
+        unsafe { ffi::pri_set_overlapdial(self.p(), c_int::from(enable)) }
+    }
+
+    pub fn set_inband_disconnect(&mut self, enable: bool) {
+        unsafe { ffi::pri_set_inbanddisconnect(self.p(), u32::from(enable)) }
+    }
+
+    /// `pri_check_event`: reads one frame from the descriptor and runs it.
+    pub fn check_event(&mut self) -> Option<PriEvent> {
+        // SAFETY: the returned pointer is read before any other libpri call.
+        unsafe { PriEvent::from_raw(ffi::pri_check_event(self.p())) }
+    }
+
+    /// Time until libpri's next timer, from `pri_schedule_next` (an absolute wall-clock
+    /// `timeval`); zero if overdue.
+    pub fn schedule_next(&self) -> Option<Duration> {
+        // SAFETY: null or a pointer into the controller, read at once.
+        let tv = unsafe { ffi::pri_schedule_next(self.p()).as_ref().copied() }?;
+        let due = Duration::new(
+            u64::try_from(tv.tv_sec).unwrap_or(0),
+            u32::try_from(tv.tv_usec).unwrap_or(0).saturating_mul(1000),
+        );
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Some(due.saturating_sub(now))
+    }
+
+    /// `pri_schedule_run`: runs due timers, returning at most one event per call.
+    pub fn schedule_run(&mut self) -> Option<PriEvent> {
+        // SAFETY: as in check_event.
+        unsafe { PriEvent::from_raw(ffi::pri_schedule_run(self.p())) }
+    }
+
+    pub fn new_call(&mut self) -> Option<CallRef> {
+        CallRef::from_raw(unsafe { ffi::pri_new_call(self.p()) })
+    }
+
+    pub fn destroy_call(&mut self, call: CallRef) {
+        unsafe { ffi::pri_destroycall(self.p(), call.raw()) }
+    }
+
+    /// Sends SETUP for `call` (from [`LibPri::new_call`]).
+    pub fn call(&mut self, call: CallRef, params: &CallParams<'_>) -> Result<(), PriRefused> {
+        let called = CString::new(params.called).map_err(|_| PriRefused("called number"))?;
+        let calling = CString::new(params.calling).map_err(|_| PriRefused("calling number"))?;
+        let name = CString::default();
+        // SAFETY: the strings outlive pri_setup, which copies them; sr is freed after.
+        unsafe {
+            let sr = ffi::pri_sr_new();
+            if sr.is_null() {
+                return Err(PriRefused("pri_sr_new"));
+            }
+            ffi::pri_sr_set_channel(sr, params.channel, c_int::from(params.exclusive), 0);
+            ffi::pri_sr_set_bearer(sr, params.bearer, params.layer1);
+            ffi::pri_sr_set_called(
+                sr,
+                called.as_ptr() as *mut c_char,
+                params.called_plan,
+                c_int::from(params.complete),
+            );
+            ffi::pri_sr_set_caller(
+                sr,
+                calling.as_ptr() as *mut c_char,
+                name.as_ptr() as *mut c_char,
+                params.calling_plan,
+                ffi::PRES_ALLOWED_USER_NUMBER_NOT_SCREENED,
+            );
+            let rc = ffi::pri_setup(self.p(), call.raw(), sr);
+            ffi::pri_sr_free(sr);
+            check(rc, "pri_setup")
+        }
+    }
+
+    /// CALL PROCEEDING.
+    pub fn proceeding(
+        &mut self,
+        call: CallRef,
+        channel: i32,
+        inband: bool,
+    ) -> Result<(), PriRefused> {
+        check(
+            unsafe { ffi::pri_proceeding(self.p(), call.raw(), channel, c_int::from(inband)) },
+            "pri_proceeding",
+        )
+    }
+
+    /// ALERTING (`pri_acknowledge`), with a progress indicator for in-band tones if `inband`.
+    pub fn alerting(
+        &mut self,
+        call: CallRef,
+        channel: i32,
+        inband: bool,
+    ) -> Result<(), PriRefused> {
+        check(
+            unsafe { ffi::pri_acknowledge(self.p(), call.raw(), channel, c_int::from(inband)) },
+            "pri_acknowledge",
+        )
+    }
+
+    /// PROGRESS.
+    pub fn progress(
+        &mut self,
+        call: CallRef,
+        channel: i32,
+        inband: bool,
+    ) -> Result<(), PriRefused> {
+        check(
+            unsafe { ffi::pri_progress(self.p(), call.raw(), channel, c_int::from(inband)) },
+            "pri_progress",
+        )
+    }
+
+    /// SETUP ACKNOWLEDGE (`pri_need_more_info`), for overlap receiving.
+    pub fn setup_ack(&mut self, call: CallRef, channel: i32) -> Result<(), PriRefused> {
+        check(
+            unsafe { ffi::pri_need_more_info(self.p(), call.raw(), channel, 0) },
+            "pri_need_more_info",
+        )
+    }
+
+    /// INFORMATION with one more digit (overlap sending).
+    pub fn information(&mut self, call: CallRef, digit: u8) -> Result<(), PriRefused> {
+        check(
+            unsafe { ffi::pri_information(self.p(), call.raw(), digit as c_char) },
+            "pri_information",
+        )
+    }
+
+    /// CONNECT.
+    pub fn answer(&mut self, call: CallRef, channel: i32) -> Result<(), PriRefused> {
+        check(
+            unsafe { ffi::pri_answer(self.p(), call.raw(), channel, 0) },
+            "pri_answer",
+        )
+    }
+
+    /// DISCONNECT / RELEASE / RELEASE COMPLETE as the call state requires, with `cause`.
+    pub fn hangup(&mut self, call: CallRef, cause: i32) -> Result<(), PriRefused> {
+        check(
+            unsafe { ffi::pri_hangup(self.p(), call.raw(), cause) },
+            "pri_hangup",
+        )
+    }
+
+    /// RESTART of one channel.
+    pub fn reset(&mut self, channel: i32) -> Result<(), PriRefused> {
+        check(unsafe { ffi::pri_reset(self.p(), channel) }, "pri_reset")
+    }
+}
+
+/// A connected `AF_UNIX`/`SOCK_SEQPACKET` pair, both ends non-blocking: one frame per
+/// read, as on a DAHDI HDLC channel.
+pub fn seqpacket_pair() -> (OwnedFd, OwnedFd) {
+    let mut sv = [0 as c_int; 2];
+    // SAFETY: sv has room for the two descriptors.
+    let rc = unsafe {
+        ffi::socketpair(
+            ffi::AF_UNIX,
+            ffi::SOCK_SEQPACKET | ffi::SOCK_NONBLOCK | ffi::SOCK_CLOEXEC,
+            0,
+            sv.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, 0, "socketpair: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are fresh and owned by nobody else.
+    unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) }
+}
