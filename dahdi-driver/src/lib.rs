@@ -6,6 +6,7 @@
 //! byte.
 
 pub mod abi;
+pub mod conformance;
 pub mod device;
 pub mod kernel;
 
