@@ -61,7 +61,15 @@ impl PcapWriter {
 
 /// A Q.921 I-frame (Q.921 §3.2, modulo 128): address (SAPI, C/R, TEI), control N(S), N(R),
 /// P, then the layer 3 payload.
-pub fn lapd_i_frame(sapi: u8, command: bool, tei: u8, ns: u8, nr: u8, poll: bool, payload: &[u8]) -> Vec<u8> {
+pub fn lapd_i_frame(
+    sapi: u8,
+    command: bool,
+    tei: u8,
+    ns: u8,
+    nr: u8,
+    poll: bool,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut f = Vec::with_capacity(payload.len() + 4);
     f.push((sapi & 0x3F) << 2 | if command { 0x02 } else { 0 });
     f.push((tei & 0x7F) << 1 | 0x01);
