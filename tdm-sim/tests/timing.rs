@@ -1,0 +1,116 @@
+//! Timing source selection (DAHDI: the best-priority span not in alarm) and the clocks.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use dahdi_driver::{Device, SpanConfig, SpanId};
+use tdm_sim::{ClockMode, End, Impairment, Sim, SimError};
+
+fn sources(sim: &Sim, end: End) -> Vec<u16> {
+    let dev = sim.device(end);
+    dev.spans()
+        .unwrap()
+        .into_iter()
+        .filter(|&s| dev.span_status(s).unwrap().is_sync_source)
+        .map(|s| s.0)
+        .collect()
+}
+
+#[test]
+fn best_priority_span_not_in_alarm_gives_timing() {
+    let sim = Sim::builder()
+        .e1(4)
+        .timing_priorities(End::Near, vec![2, 1, 0, 3])
+        .build();
+    sim.advance(2).unwrap();
+    assert_eq!(sources(&sim, End::Near), vec![2]);
+    assert_eq!(sim.near().sync_source(), Some(SpanId(2)));
+    // The far end (the switch) is the master: priority 0 everywhere, free-running.
+    assert_eq!(sources(&sim, End::Far), Vec::<u16>::new());
+
+    let los = |span: u16, on: bool| {
+        sim.impair(SpanId(span), End::Near, Impairment::LossOfSignal(on))
+            .unwrap();
+        sim.advance(2).unwrap();
+    };
+    los(2, true);
+    assert_eq!(sources(&sim, End::Near), vec![1]);
+    los(1, true);
+    // Span 3 has priority 0: never a source.
+    assert_eq!(sources(&sim, End::Near), vec![4]);
+    sim.impair(SpanId(4), End::Near, Impairment::Ais(true))
+        .unwrap();
+    sim.advance(2).unwrap();
+    // All down: free-running, no span is the source.
+    assert_eq!(sources(&sim, End::Near), Vec::<u16>::new());
+    assert_eq!(sim.near().sync_source(), None);
+    // Yellow alarm (far end has trouble with our signal) does not stop a span giving timing.
+    los(1, false);
+    sim.impair(SpanId(1), End::Far, Impairment::LossOfSignal(true))
+        .unwrap();
+    sim.advance(5).unwrap();
+    assert!(sim
+        .near()
+        .span_status(SpanId(1))
+        .unwrap()
+        .alarms
+        .contains(dahdi_driver::Alarms::YELLOW));
+    assert_eq!(sources(&sim, End::Near), vec![1]);
+    los(2, false);
+    assert_eq!(sources(&sim, End::Near), vec![2]);
+    // Reconfiguring priorities moves the source; a shut span is no source.
+    sim.near()
+        .configure_span(SpanId(4), &SpanConfig::e1_pri(1))
+        .unwrap();
+    sim.impair(SpanId(4), End::Near, Impairment::Ais(false))
+        .unwrap();
+    sim.advance(2).unwrap();
+    // A tie goes to the lower span number.
+    assert_eq!(sources(&sim, End::Near), vec![2]);
+    sim.near()
+        .configure_span(SpanId(2), &SpanConfig::e1_pri(5))
+        .unwrap();
+    assert_eq!(sources(&sim, End::Near), vec![4]);
+    sim.near().shutdown_span(SpanId(4)).unwrap();
+    assert_eq!(sources(&sim, End::Near), vec![1]);
+}
+
+#[test]
+fn virtual_ticker_counts_chunks() {
+    let sim = Sim::e1(1);
+    let mut t = sim.near().ticker().unwrap();
+    assert_eq!(t.wait(Duration::from_millis(1)).unwrap(), 0);
+    sim.advance(7).unwrap();
+    assert_eq!(t.wait(Duration::from_millis(1)).unwrap(), 7);
+    assert_eq!(sim.now_chunks(), 7);
+}
+
+#[test]
+fn real_time_clock_keeps_time() {
+    let sim = Sim::builder().e1(2).clock(ClockMode::RealTime).build();
+    assert!(matches!(sim.advance(1), Err(SimError::RealTimeClock)));
+    let mut ticker = sim.near().ticker().unwrap();
+    let start = Instant::now();
+    let c0 = sim.now_chunks();
+    let mut seen = 0u64;
+    while start.elapsed() < Duration::from_millis(1500) {
+        seen += ticker.wait(Duration::from_millis(100)).unwrap();
+    }
+    let elapsed_ms = start.elapsed().as_millis() as i64;
+    let chunks = (sim.now_chunks() - c0) as i64;
+    let st = sim.clock_stats();
+    eprintln!("real-time: {st:?}");
+    // Absolute deadlines: the chunk count follows the monotonic clock within a couple of
+    // chunks plus how late the clock thread was woken (a loaded machine), never drifting.
+    let slack = 3 + st.max_lateness.as_millis() as i64;
+    assert!(
+        (chunks - elapsed_ms).abs() <= slack,
+        "{chunks} chunks in {elapsed_ms} ms, {st:?}"
+    );
+    assert!(
+        (seen as i64 - chunks).abs() <= slack,
+        "ticker {seen} vs {chunks}"
+    );
+    assert!(st.chunks >= chunks as u64);
+}
