@@ -5,6 +5,7 @@
 //!   each element's contents in hex: `Bearer Capability i = 0x8090A3`).
 //! - [LINKBIT] www.linkbit.com/static/examples/simple-isdn-call.htm.
 //! - [GOELLER] www2.informatik.hu-berlin.de/~goeller/isdn/ (DatenD2ToGSM.html, dreierco.html).
+//!
 //! The others are the Q.931 §4.5 layouts written out octet by octet (each comment names the
 //! octets); tests/tshark_q931.rs has tshark confirm them.
 
