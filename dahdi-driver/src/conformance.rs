@@ -22,6 +22,7 @@
 //! - [`check_hdlc_frames`]: D-channel frames with stuffing-heavy payloads (runs of 0xFF,
 //!   0x7E, 0x7D, five-ones patterns straddling octets, a maximal Q.921 frame) arrive
 //!   whole, in order, once, FCS stripped, both directions, with no event on a clean line.
+//! - [`check_ticker`]: the device's ticker counts the 1 ms chunks that passed.
 //! - [`check_alarm_events`]: shutting the far end down makes near-end reads fail with
 //!   [`ChanError::EventPending`], the fd polls `POLLPRI`, [`Channel::get_event`] yields
 //!   [`Event::Alarm`] and the span reports red; starting it again yields
@@ -113,6 +114,8 @@ impl Default for Limits {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     pub bring_up: Duration,
+    /// Ticks the near end's ticker counted over 50 ms.
+    pub ticks_in_50ms: u64,
     pub audio: AudioReport,
     pub hdlc: HdlcReport,
     pub alarm: AlarmReport,
@@ -169,11 +172,13 @@ pub fn run_all(
     let bring_up = bring_up(link, limits, advance)?;
     check_span_status(link)?;
     check_channel_exclusive(link)?;
+    let ticks_in_50ms = check_ticker(link.near, advance)?;
     let audio = check_bchannel_audio(link, &bearer_timeslots(link.config.kind), limits, advance)?;
     let hdlc = check_hdlc_frames(link, limits, advance)?;
     let alarm = check_alarm_events(link, limits, advance)?;
     Ok(Report {
         bring_up,
+        ticks_in_50ms,
         audio,
         hdlc,
         alarm,
@@ -329,6 +334,40 @@ pub fn check_channel_exclusive(link: &Link<'_>) -> Result<(), ConformanceError> 
         .open_channel(id, mode)
         .map(drop)
         .map_err(|e| fail(CHECK, format!("reopen of {id} after close: {e}")))
+}
+
+/// The device's ticker counts the chunks (1 ms each) that pass: 50 ms of time give
+/// 50 ticks (45 to 75 are accepted, for real clocks and sleeps), the next call without
+/// time passing gives almost none. Returns the count.
+pub fn check_ticker(
+    device: &dyn Device,
+    advance: &mut dyn FnMut(Duration),
+) -> Result<u64, ConformanceError> {
+    const CHECK: &str = "ticker";
+    let mut ticker = device
+        .ticker()
+        .map_err(|e| fail(CHECK, format!("ticker(): {e}")))?;
+    // Start counting from now.
+    ticker
+        .wait(Duration::ZERO)
+        .map_err(|e| fail(CHECK, format!("wait: {e}")))?;
+    advance(Duration::from_millis(50));
+    let n = ticker
+        .wait(Duration::ZERO)
+        .map_err(|e| fail(CHECK, format!("wait: {e}")))?;
+    if !(45..=75).contains(&n) {
+        return Err(fail(CHECK, format!("{n} ticks counted over 50 ms")));
+    }
+    let again = ticker
+        .wait(Duration::ZERO)
+        .map_err(|e| fail(CHECK, format!("wait: {e}")))?;
+    if again > 5 {
+        return Err(fail(
+            CHECK,
+            format!("{again} more ticks right after counting {n}"),
+        ));
+    }
+    Ok(n)
 }
 
 fn clear_mode(kind: SpanKind) -> ChannelMode {

@@ -346,9 +346,26 @@ impl Device for LoopEnd {
         }))
     }
     fn ticker(&self) -> Result<Box<dyn Ticker>, DeviceError> {
-        Err(DeviceError::InvalidConfig(
-            "the test cable has no ticker".into(),
-        ))
+        let last = self.cable.lock().unwrap().now;
+        Ok(Box::new(LoopTicker {
+            cable: self.cable.clone(),
+            last,
+        }))
+    }
+}
+
+/// Counts the cable's chunks (virtual time: `wait` never sleeps).
+struct LoopTicker {
+    cable: Arc<Mutex<Cable>>,
+    last: u64,
+}
+
+impl Ticker for LoopTicker {
+    fn wait(&mut self, _timeout: Duration) -> Result<u64, DeviceError> {
+        let now = self.cable.lock().unwrap().now;
+        let n = now - self.last;
+        self.last = now;
+        Ok(n)
     }
 }
 
@@ -490,6 +507,7 @@ fn run(kind: SpanKind, delay_chunks: u64, faults: Faults) -> Result<conformance:
 fn a_correct_e1_cable_passes_and_reports_its_delay() {
     let report = run(SpanKind::E1, 3, Faults::default()).unwrap();
     assert_eq!(report.audio.timeslots, 30);
+    assert_eq!(report.ticks_in_50ms, 50);
     // 3 chunks of line delay = 24 samples each way, on every timeslot.
     assert_eq!(report.audio.delay_near_to_far, 24);
     assert_eq!(report.audio.delay_far_to_near, 24);

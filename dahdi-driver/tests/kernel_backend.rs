@@ -1052,6 +1052,7 @@ fn the_kernel_backend_passes_the_conformance_suite_span_1_against_span_2() {
     };
     let report = conformance::run_all(&link, &Limits::default(), &mut advance).unwrap();
     assert_eq!(report.audio.timeslots, 30);
+    assert_eq!(report.ticks_in_50ms, 50);
     assert_eq!(report.audio.delay_near_to_far, 8 * DELAY_CHUNKS);
     assert_eq!(report.hdlc.frames_per_direction, 11);
 }
