@@ -8,7 +8,8 @@
 //!   for (or that is not configured at all, which the kernel refuses to open) is first
 //!   given one with `DAHDI_CHANCONFIG` on `ctl`: `DAHDI_SIG_HDLCFCS` for a D-channel,
 //!   `DAHDI_SIG_CLEAR` for a B-channel. A `CLEAR` channel asked to carry HDLC is switched
-//!   with `DAHDI_HDLCFCSMODE` instead (what `dchan=` via `bchan=` users do), and a clear
+//!   with `DAHDI_HDLCFCSMODE` instead (e.g. a timeslot `system.conf` lists under `bchan=`),
+//!   and a clear
 //!   B-channel is put in plain clear mode (`DAHDI_HDLCRAWMODE` 0: no HDLC, no audio
 //!   processing), so audio passes bit-exact.
 //! - Buffers: `DAHDI_SET_BUFINFO` (transmit policy immediate) and, for clear channels,
