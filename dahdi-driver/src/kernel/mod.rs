@@ -9,9 +9,8 @@
 //!   given one with `DAHDI_CHANCONFIG` on `ctl`: `DAHDI_SIG_HDLCFCS` for a D-channel,
 //!   `DAHDI_SIG_CLEAR` for a B-channel. A `CLEAR` channel asked to carry HDLC is switched
 //!   with `DAHDI_HDLCFCSMODE` instead (e.g. a timeslot `system.conf` lists under `bchan=`),
-//!   and a clear
-//!   B-channel is put in plain clear mode (`DAHDI_HDLCRAWMODE` 0: no HDLC, no audio
-//!   processing), so audio passes bit-exact.
+//!   and a clear B-channel is put in plain clear mode (`DAHDI_HDLCRAWMODE` 0: no HDLC,
+//!   no audio processing), so audio passes bit-exact.
 //! - Buffers: `DAHDI_SET_BUFINFO` (transmit policy immediate) and, for clear channels,
 //!   `DAHDI_SET_BLOCKSIZE`; `DAHDI_SETLAW` sets the law.
 //! - I/O is non-blocking and poll-driven: `EAGAIN` is [`ChanError::WouldBlock`], `ELAST`
