@@ -307,6 +307,42 @@ mod tests {
     }
 
     #[test]
+    fn every_request_dahdi_tools_make_is_known() {
+        // Immediate ioctl operands in Debian's dahdi-tools 3.1.0 binaries and
+        // libtonezone (`objdump -d /usr/sbin/dahdi_cfg | grep 0x....da..`, likewise
+        // dahdi_scan, dahdi_maint, libtonezone.so.2.0): what a preload shim must serve.
+        let seen = [
+            0x4004_DA18u32, // dahdi_cfg
+            0x4004_DA26,
+            0x4004_DA63,
+            0x4004_DA64,
+            0x4004_DA65,
+            0x4014_DA3B,
+            0x4024_DA12,
+            0x4048_DA51,
+            0x404C_DA13,
+            0x408C_DA3A,
+            0x808C_DA3A,
+            0x80A0_DA39,
+            0xC048_DA50,
+            0xC088_DA05,
+            0xC13A_DA0A, // dahdi_scan, dahdi_maint
+            0x4008_DA0B,
+            0x4004_DA15, // libtonezone
+            0x4004_DA16,
+            0x8004_DA16,
+            0x4004_DA1A,
+            0x4070_DA19,
+        ];
+        for r in seen {
+            assert!(name_of(r).is_some(), "0x{r:08X} has no name");
+        }
+        assert_eq!(name_of(0x4014_DA3B), Some("DAHDI_ATTACH_ECHOCAN"));
+        assert_eq!(name_of(0x4070_DA19), Some("DAHDI_LOADZONE"));
+        assert_eq!(name_of(0x80A0_DA39), Some("DAHDI_GETVERSION"));
+    }
+
+    #[test]
     fn names_resolve() {
         assert_eq!(name_of(0xC13A_DA0A), Some("DAHDI_SPANSTAT"));
         assert_eq!(name_of(0x1234), None);

@@ -46,6 +46,9 @@ pub(crate) enum Kind {
 }
 
 /// A channel of the real DAHDI device.
+///
+/// A clear channel's `read` returns one block (`dahdi_chan_read` hands out one buffer per
+/// call and drops what does not fit): pass a buffer of at least the block size.
 #[derive(Debug)]
 pub struct KernelChannel {
     id: ChannelId,
