@@ -29,59 +29,59 @@ const T1_FRAMED: u8 = 2;
 /// T1: the framing carries the yellow alarm (ESF data link RAI).
 const T1_RAI: u8 = 4;
 
-/// One direction of the cable: a ring of frames written by one end, read by the other.
+/// One direction of the cable: a ring of chunks written by one end, read by the other.
+/// Slips move the read position by single frames, so a chunk read may straddle two
+/// chunks written.
 pub(crate) struct Line {
-    /// `ring[ts * len + frame]`.
-    ring: Box<[u8]>,
-    flags: Box<[u8]>,
-    len: usize,
-    wpos: usize,
+    ring: Box<[Chunk]>,
+    flags: Box<[[u8; CHUNK]]>,
+    /// Next chunk to write.
+    w: usize,
     /// Frames between the end of the last written chunk and the end of the chunk read.
     lag: usize,
 }
 
 impl Line {
     fn new(delay_chunks: usize) -> Self {
-        let len = (CHUNK * (delay_chunks + 4)).next_power_of_two().max(64);
+        let n = (delay_chunks + 5).next_power_of_two();
         Line {
-            ring: vec![0; TS * len].into_boxed_slice(),
-            flags: vec![0; len].into_boxed_slice(),
-            len,
-            wpos: 0,
+            ring: vec![[[0; CHUNK]; TS]; n].into_boxed_slice(),
+            flags: vec![[0; CHUNK]; n].into_boxed_slice(),
+            w: 0,
             lag: CHUNK * delay_chunks,
         }
     }
 
+    fn frames(&self) -> usize {
+        self.ring.len() * CHUNK
+    }
+
     #[inline]
     fn write(&mut self, chunk: &Chunk, flags: u8) {
-        let at = self.wpos;
-        for (ts, samples) in chunk.iter().enumerate() {
-            let base = ts * self.len + at;
-            self.ring[base..base + CHUNK].copy_from_slice(samples);
-        }
-        self.flags[at..at + CHUNK].fill(flags);
-        self.wpos = (at + CHUNK) & (self.len - 1);
+        self.ring[self.w] = *chunk;
+        self.flags[self.w] = [flags; CHUNK];
+        self.w = (self.w + 1) & (self.ring.len() - 1);
     }
 
     #[inline]
     fn read(&self, chunk: &mut Chunk, flags: &mut [u8; CHUNK]) {
-        let mask = self.len - 1;
-        let start = (self.wpos + self.len * 2 - CHUNK - self.lag) & mask;
-        if start + CHUNK <= self.len {
-            for (ts, samples) in chunk.iter_mut().enumerate() {
-                let base = ts * self.len + start;
-                samples.copy_from_slice(&self.ring[base..base + CHUNK]);
-            }
-            flags.copy_from_slice(&self.flags[start..start + CHUNK]);
+        let total = self.frames();
+        let start = (self.w * CHUNK + 2 * total - CHUNK - self.lag) & (total - 1);
+        let (ci, off) = (start / CHUNK, start % CHUNK);
+        if off == 0 {
+            *chunk = self.ring[ci];
+            *flags = self.flags[ci];
         } else {
-            for (ts, samples) in chunk.iter_mut().enumerate() {
-                for (k, s) in samples.iter_mut().enumerate() {
-                    *s = self.ring[ts * self.len + ((start + k) & mask)];
-                }
+            // Samples are bytes of a little-endian u64: shift the two chunks together.
+            let cj = (ci + 1) & (self.ring.len() - 1);
+            let join = |a: &[u8; CHUNK], b: &[u8; CHUNK]| -> [u8; CHUNK] {
+                let (x, y) = (u64::from_le_bytes(*a), u64::from_le_bytes(*b));
+                ((x >> (8 * off)) | (y << (8 * (CHUNK - off)))).to_le_bytes()
+            };
+            for ((out, a), b) in chunk.iter_mut().zip(&self.ring[ci]).zip(&self.ring[cj]) {
+                *out = join(a, b);
             }
-            for (k, f) in flags.iter_mut().enumerate() {
-                *f = self.flags[(start + k) & mask];
-            }
+            *flags = join(&self.flags[ci], &self.flags[cj]);
         }
     }
 
@@ -89,7 +89,7 @@ impl Line {
     fn slip(&mut self, kind: SlipKind) -> bool {
         match kind {
             SlipKind::Drop if self.lag >= 1 => self.lag -= 1,
-            SlipKind::Repeat if self.lag + 2 * CHUNK < self.len => self.lag += 1,
+            SlipKind::Repeat if self.lag + 2 * CHUNK < self.frames() => self.lag += 1,
             _ => return false,
         }
         true
@@ -114,7 +114,7 @@ pub(crate) struct RxImpairments {
 /// One end of a span: its configuration, channels, receiver and counters.
 pub(crate) struct EndSpan {
     pub config: Option<SpanConfig>,
-    pub slots: [Option<Box<ChanState>>; TS],
+    pub slots: [Option<ChanState>; TS],
     pub alarms: Alarms,
     pub condition: LineCondition,
     aligner: E1Aligner,

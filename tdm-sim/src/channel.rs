@@ -79,7 +79,7 @@ pub(crate) struct HdlcChan {
 
 pub(crate) enum ChanKind {
     Clear(ClearChan),
-    Hdlc(HdlcChan),
+    Hdlc(Box<HdlcChan>),
 }
 
 pub(crate) struct ChanState {
@@ -138,7 +138,7 @@ impl ChanState {
 
     pub fn hdlc(cfg: BufferConfig) -> Self {
         ChanState {
-            kind: ChanKind::Hdlc(HdlcChan {
+            kind: ChanKind::Hdlc(Box::new(HdlcChan {
                 enc: HdlcEncoder::new(cfg.max_frame),
                 dec: HdlcDecoder::new(cfg.max_frame),
                 txq: VecDeque::with_capacity(cfg.hdlc_queue),
@@ -146,7 +146,7 @@ impl ChanState {
                 pool: Vec::new(),
                 max_queue: cfg.hdlc_queue.max(1),
                 max_frame: cfg.max_frame,
-            }),
+            })),
             events: VecDeque::new(),
             notify: None,
             in_alarm: false,
@@ -172,10 +172,25 @@ impl ChanState {
         match &mut self.kind {
             ChanKind::Clear(c) => {
                 let cap = c.tx.len();
+                if c.tx_len >= 8 && c.tx_head + 8 <= cap {
+                    // The usual case: one fixed-size copy, no division.
+                    *out = c.tx[c.tx_head..c.tx_head + 8].try_into().unwrap_or(*out);
+                    c.tx_head += 8;
+                    if c.tx_head == cap {
+                        c.tx_head = 0;
+                    }
+                    c.tx_len -= 8;
+                    c.underrun_flag = false;
+                    return;
+                }
                 let n = c.tx_len.min(8);
-                let first = n.min(cap - c.tx_head);
-                out[..first].copy_from_slice(&c.tx[c.tx_head..c.tx_head + first]);
-                out[first..n].copy_from_slice(&c.tx[..n - first]);
+                for (k, o) in out.iter_mut().enumerate().take(n) {
+                    let mut at = c.tx_head + k;
+                    if at >= cap {
+                        at -= cap;
+                    }
+                    *o = c.tx[at];
+                }
                 c.tx_head = (c.tx_head + n) % cap;
                 c.tx_len -= n;
                 if n < 8 {
@@ -230,35 +245,23 @@ impl ChanState {
         } = self;
         match kind {
             ChanKind::Clear(c) => {
-                let mut src: &[u8] = inp;
-                let mut dropped = false;
-                while !src.is_empty() {
-                    if c.rx_full == c.numbufs {
-                        dropped = true;
-                        break;
+                if c.rx_full < c.numbufs && c.rx_fill + 8 <= c.blocksize {
+                    // The usual case: the chunk fits in the block being filled.
+                    let mut block = c.rx_head + c.rx_full;
+                    if block >= c.numbufs {
+                        block -= c.numbufs;
                     }
-                    let block = (c.rx_head + c.rx_full) % c.numbufs;
-                    let n = (c.blocksize - c.rx_fill).min(src.len());
                     let at = block * c.blocksize + c.rx_fill;
-                    c.rx[at..at + n].copy_from_slice(&src[..n]);
-                    c.rx_fill += n;
-                    src = &src[n..];
+                    c.rx[at..at + 8].copy_from_slice(inp);
+                    c.rx_fill += 8;
                     if c.rx_fill == c.blocksize {
                         c.rx_fill = 0;
                         c.rx_full += 1;
                         stats.rx_blocks += 1;
                     }
-                }
-                if dropped {
-                    stats.rx_overruns += 1;
-                    if !c.overrun_flag {
-                        c.overrun_flag = true;
-                        if *buffer_events {
-                            queue_event(events, notify, Event::ReadOverrun);
-                        }
-                    }
-                } else {
                     c.overrun_flag = false;
+                } else {
+                    Self::rx_clear_slow(c, inp, events, notify, stats, *buffer_events);
                 }
             }
             ChanKind::Hdlc(h) => {
@@ -268,7 +271,7 @@ impl ChanState {
                     pool,
                     max_queue,
                     ..
-                } = h;
+                } = &mut **h;
                 for &o in inp {
                     dec.push_octet(o, |r| {
                         let ev = match r {
@@ -308,6 +311,46 @@ impl ChanState {
             if let Some(n) = &mut self.notify {
                 n.signal_readable();
             }
+        }
+    }
+
+    fn rx_clear_slow(
+        c: &mut ClearChan,
+        inp: &[u8; 8],
+        events: &mut VecDeque<Event>,
+        notify: &mut Option<Notifier>,
+        stats: &mut ChannelStats,
+        buffer_events: bool,
+    ) {
+        let mut src: &[u8] = inp;
+        let mut dropped = false;
+        while !src.is_empty() {
+            if c.rx_full == c.numbufs {
+                dropped = true;
+                break;
+            }
+            let block = (c.rx_head + c.rx_full) % c.numbufs;
+            let n = (c.blocksize - c.rx_fill).min(src.len());
+            let at = block * c.blocksize + c.rx_fill;
+            c.rx[at..at + n].copy_from_slice(&src[..n]);
+            c.rx_fill += n;
+            src = &src[n..];
+            if c.rx_fill == c.blocksize {
+                c.rx_fill = 0;
+                c.rx_full += 1;
+                stats.rx_blocks += 1;
+            }
+        }
+        if dropped {
+            stats.rx_overruns += 1;
+            if !c.overrun_flag {
+                c.overrun_flag = true;
+                if buffer_events {
+                    queue_event(events, notify, Event::ReadOverrun);
+                }
+            }
+        } else {
+            c.overrun_flag = false;
         }
     }
 
@@ -470,7 +513,7 @@ impl SimChannel {
     fn with<R>(&self, f: impl FnOnce(&mut ChanState) -> R) -> Option<R> {
         let mut cable = self.shared.lock_cable(self.cable);
         cable.ends[self.end].slots[self.id.timeslot.0 as usize]
-            .as_deref_mut()
+            .as_mut()
             .map(f)
     }
 

@@ -626,7 +626,7 @@ impl Device for SimDevice {
             return Err(DeviceError::Busy(channel));
         }
         state.in_alarm = !end.alarms.is_empty();
-        *slot = Some(Box::new(state));
+        *slot = Some(state);
         drop(c);
         Ok(Box::new(SimChannel {
             shared: self.shared.clone(),
