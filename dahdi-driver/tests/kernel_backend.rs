@@ -683,6 +683,10 @@ fn open_model(path: &CStr, flags: c_int) -> Option<c_int> {
     };
     let (reader, writer) = UnixStream::pair().ok()?;
     reader.set_nonblocking(true).ok()?;
+    if reader.as_raw_fd() as usize >= OWNED.len() {
+        set_errno(libc::EMFILE);
+        return Some(-1);
+    }
     let fd = reader.into_raw_fd();
     OWNED[fd as usize].store(true, Ordering::SeqCst);
     m.log.push((fd, format!("open {name}")));
