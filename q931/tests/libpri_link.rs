@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use libpri::harness::Harness;
 use libpri::{Node, PriEvent, PriTimer, Switch};
-use q931::lapd::{Control, Frame, LinkConfig, LinkEvent, LinkState, Role, Supervisory};
+use q931::lapd::{Control, Frame, LinkConfig, LinkEvent, LinkState, MdlError, Role, Supervisory};
 
 const PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION: i32 = 34;
 
@@ -123,24 +123,20 @@ fn libpri_user_side_brings_link_up() {
     establishes(Role::Network);
 }
 
-/// 150 SETUPs in bursts from our side (N(S) wraps past 127), each refused by libpri at once
-/// with RELEASE COMPLETE cause 34: every I frame arrives once, in order, both ways.
-fn data_exchange(role: Role) {
-    let mut h = harness(role, |_| {});
-    h.link.establish(Instant::now());
-    assert!(h.run_until(Duration::from_secs(5), up));
+/// `calls` SETUPs in bursts from our side, each refused by libpri at once with RELEASE
+/// COMPLETE cause 34. Every I frame must arrive once and in order, both ways.
+fn exchange(h: &mut Harness, calls: u16) {
     h.new_pri_events();
     h.new_link_events();
-    const CALLS: u16 = 150;
     let mut next_cr = 1u16;
     let mut rings = Vec::new();
     let mut answers = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while (answers.len() < usize::from(CALLS)) && Instant::now() < deadline {
+    while answers.len() < usize::from(calls) && Instant::now() < deadline {
         // Bursts of up to 20 messages: more than the window k=7.
-        if next_cr <= CALLS && h.link.queued() < 5 {
+        if next_cr <= calls && h.link.queued() < 5 {
             for _ in 0..20 {
-                if next_cr > CALLS {
+                if next_cr > calls {
                     break;
                 }
                 h.link.send_i(Instant::now(), &setup(next_cr)).unwrap();
@@ -166,8 +162,8 @@ fn data_exchange(role: Role) {
             }
         }
     }
-    assert_eq!(rings.len(), usize::from(CALLS));
-    assert_eq!(answers.len(), usize::from(CALLS), "{answers:?}");
+    assert_eq!(rings.len(), usize::from(calls));
+    assert_eq!(answers.len(), usize::from(calls), "{answers:?}");
     for (i, (cr, flag, message_type, cause)) in answers.iter().enumerate() {
         assert_eq!(*cr, i as u16 + 1, "answers in order");
         assert!(
@@ -177,13 +173,21 @@ fn data_exchange(role: Role) {
         assert_eq!(*message_type, 0x5A, "RELEASE COMPLETE");
         assert_eq!(*cause, Some(34));
     }
+    assert_eq!(h.link.queued(), 0);
+    assert!(up(h));
+}
+
+/// 150 SETUPs (N(S) and N(R) wrap past 127) and 150 answers, nothing lost or repeated.
+fn data_exchange(role: Role) {
+    let mut h = harness(role, |_| {});
+    h.link.establish(Instant::now());
+    assert!(h.run_until(Duration::from_secs(5), up));
+    exchange(&mut h, 150);
     let stats = h.link.stats();
-    assert_eq!(stats.i_sent, u64::from(CALLS));
-    assert_eq!(stats.i_received, u64::from(CALLS));
+    assert_eq!(stats.i_sent, 150);
+    assert_eq!(stats.i_received, 150);
     assert_eq!(stats.i_retransmitted, 0);
     assert_eq!(stats.rej_sent, 0);
-    assert_eq!(h.link.queued(), 0);
-    assert!(up(&h));
 }
 
 #[test]
@@ -310,4 +314,88 @@ fn libpri_t203_keepalives_while_idle() {
     assert!(!h
         .link_events()
         .any(|e| matches!(e, LinkEvent::MdlError(_) | LinkEvent::ReleaseIndication)));
+}
+
+fn is_i_frame(frame: &[u8]) -> bool {
+    matches!(
+        Frame::decode(frame).map(|f| f.control),
+        Ok(Control::Information { .. })
+    )
+}
+
+fn is_rej(frame: &[u8]) -> bool {
+    matches!(
+        Frame::decode(frame).map(|f| f.control),
+        Ok(Control::Supervisory {
+            function: Supervisory::Reject,
+            ..
+        })
+    )
+}
+
+/// One of our I frames lost on the way to libpri and one of libpri's lost on the way to us:
+/// each receiver asks with REJ, each sender goes back to N(R), and the exchange completes.
+fn lost_frames_recovered(role: Role) {
+    let mut h = harness(role, |_| {});
+    h.link.establish(Instant::now());
+    assert!(h.run_until(Duration::from_secs(5), up));
+    let mut ours = 0;
+    h.drop_to_pri = Some(Box::new(move |f: &[u8]| {
+        if is_i_frame(f) {
+            ours += 1;
+            return ours == 3;
+        }
+        false
+    }));
+    let mut theirs = 0;
+    h.drop_from_pri = Some(Box::new(move |f: &[u8]| {
+        if is_i_frame(f) {
+            theirs += 1;
+            return theirs == 5;
+        }
+        false
+    }));
+    exchange(&mut h, 40);
+    let stats = h.link.stats();
+    assert!(stats.i_retransmitted >= 1, "{stats:?}");
+    assert!(stats.rej_sent >= 1, "{stats:?}");
+    assert!(h.frames_from_pri().any(is_rej), "libpri sent no REJ");
+    assert_eq!(h.count_pri(&PriEvent::DchanDown), 0);
+    assert!(!h
+        .link_events()
+        .any(|e| matches!(e, LinkEvent::ReleaseIndication)));
+}
+
+#[test]
+fn libpri_network_side_lost_frames_recovered_by_rej() {
+    lost_frames_recovered(Role::User);
+}
+
+#[test]
+fn libpri_user_side_lost_frames_recovered_by_rej() {
+    lost_frames_recovered(Role::Network);
+}
+
+/// libpri restarts (a fresh controller on a new descriptor) while our link is established:
+/// its SABME re-establishes the link on our side (MDL-ERROR F) and data flows again.
+#[test]
+fn libpri_restart_while_established() {
+    let mut h = harness(Role::User, |_| {});
+    h.link.establish(Instant::now());
+    assert!(h.run_until(Duration::from_secs(5), up));
+    exchange(&mut h, 10);
+    h.restart_pri();
+    h.new_pri_events();
+    assert!(h.run_until(Duration::from_secs(5), |h| {
+        h.link_events()
+            .any(|e| *e == LinkEvent::MdlError(MdlError::PeerInitiatedReestablishment))
+    }));
+    // The new libpri reports its D-channel up (the first one did so once before).
+    assert!(h.run_until(Duration::from_secs(5), |h| up(h)
+        && h.count_pri(&PriEvent::DchanUp) == 2));
+    assert_eq!(h.link.state(), LinkState::MultipleFrameEstablished);
+    let (vs, va, _) = h.link.sequence_state();
+    assert_eq!(vs, va);
+    // Sequence numbers restarted at 0 with the new peer: a full exchange works.
+    exchange(&mut h, 20);
 }

@@ -22,6 +22,9 @@ pub enum Trace {
     Link(LinkEvent),
 }
 
+/// Decides, frame by frame (without FCS), whether a frame is lost.
+pub type FrameFilter = Box<dyn FnMut(&[u8]) -> bool>;
+
 pub struct Harness {
     pub pri: LibPri,
     pub link: Link,
@@ -30,6 +33,12 @@ pub struct Harness {
     pub trace: Vec<Trace>,
     /// While set, frames are lost in both directions (a D-channel outage).
     pub cut: bool,
+    /// Loses the frames from libpri (FCS stripped) for which it returns `true`.
+    pub drop_from_pri: Option<FrameFilter>,
+    /// Loses our frames to libpri for which it returns `true`.
+    pub drop_to_pri: Option<FrameFilter>,
+    node: Node,
+    switch: Switch,
     pri_cursor: usize,
     link_cursor: usize,
     rx: Vec<u8>,
@@ -51,11 +60,23 @@ impl Harness {
             ours: File::from(ours),
             trace: Vec::new(),
             cut: false,
+            drop_from_pri: None,
+            drop_to_pri: None,
+            node,
+            switch,
             pri_cursor: 0,
             link_cursor: 0,
             rx: vec![0; 1024],
             tx: Vec::with_capacity(300),
         }
+    }
+
+    /// Replaces libpri by a fresh controller (a restart of the peer: new process, new
+    /// descriptor), keeping our link as it is. The new libpri sends SABME at once.
+    pub fn restart_pri(&mut self) {
+        let (theirs, ours) = seqpacket_pair();
+        self.pri = LibPri::new(theirs, self.node, self.switch);
+        self.ours = File::from(ours);
     }
 
     /// Runs until `done` holds (checked after every step) or `limit` passes.
@@ -156,7 +177,8 @@ impl Harness {
                 Ok(0) => break,
                 Ok(n) if n > fcs::FCS_LEN => {
                     let frame = self.rx[..n - fcs::FCS_LEN].to_vec();
-                    if !self.cut {
+                    let dropped = self.drop_from_pri.as_mut().is_some_and(|d| d(&frame));
+                    if !self.cut && !dropped {
                         self.link.handle_frame(Instant::now(), &frame);
                     }
                     self.trace.push(Trace::FromPri(frame));
@@ -174,7 +196,8 @@ impl Harness {
     fn flush_link(&mut self) {
         while self.link.poll_transmit_into(&mut self.tx) {
             let frame = self.tx.clone();
-            if !self.cut {
+            let dropped = self.drop_to_pri.as_mut().is_some_and(|d| d(&frame));
+            if !self.cut && !dropped {
                 fcs::append(&mut self.tx);
                 match self.ours.write(&self.tx) {
                     Ok(_) => {}
