@@ -1,0 +1,317 @@
+//! Splitting a message into start line, header fields and body (RFC 3261 §7, §7.3.1, §7.5,
+//! §18.3, §25.1). One pass over the header section; nothing is copied.
+
+use super::{HeaderName, RawHeader, SipMessage, Span, StartLine};
+use crate::sip::error::{ParseError, ParseErrorKind};
+use crate::sip::scan::{is_token, parse_u64};
+use crate::sip::status::StatusCode;
+use crate::sip::uri::Uri;
+use bytes::Bytes;
+
+/// The largest message accepted (octets); larger ones get 513 (RFC 3261 §21.5.14).
+pub const MAX_MESSAGE_SIZE: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    Datagram,
+    Stream,
+}
+
+pub(crate) struct Head {
+    pub(crate) start: StartLine,
+    pub(crate) headers: Vec<RawHeader>,
+    pub(crate) content_length: Option<u32>,
+    /// Offset of the first body octet (just past CRLF CRLF).
+    pub(crate) body_start: usize,
+    pub(crate) is_response: bool,
+}
+
+/// Find the next CRLF at or after `from`; a bare CR or LF is an error (RFC 3261 §7: lines
+/// end in CRLF).
+#[inline]
+fn find_crlf(buf: &[u8], from: usize) -> Result<Option<usize>, ParseError> {
+    match memchr::memchr2(b'\r', b'\n', &buf[from..]) {
+        None => Ok(None),
+        Some(i) => {
+            let at = from + i;
+            if buf[at] == b'\n' {
+                return Err(ParseError::new(ParseErrorKind::HeaderLine, at));
+            }
+            match buf.get(at + 1) {
+                None => Ok(None),
+                Some(b'\n') => Ok(Some(at)),
+                Some(_) => Err(ParseError::new(ParseErrorKind::HeaderLine, at)),
+            }
+        }
+    }
+}
+
+#[inline]
+fn is_wsp(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+/// Parse the start line and header section of `buf`.
+pub(crate) fn parse_head(buf: &[u8]) -> Result<Head, ParseError> {
+    let mut pos = 0;
+    // RFC 3261 §7.5: ignore CRLFs before the start line.
+    while buf[pos..].starts_with(b"\r\n") {
+        pos += 2;
+    }
+    let is_response = buf[pos..].starts_with(b"SIP/");
+    parse_head_from(buf, pos).map_err(|mut e| {
+        e.in_response = is_response;
+        e
+    })
+}
+
+fn parse_head_from(buf: &[u8], mut pos: usize) -> Result<Head, ParseError> {
+    let line_end =
+        find_crlf(buf, pos)?.ok_or(ParseError::new(ParseErrorKind::Incomplete, buf.len()))?;
+    let start = parse_start_line(buf, pos, line_end)?;
+    let is_response = matches!(start, StartLine::Response { .. });
+    pos = line_end + 2;
+    let mut headers: Vec<RawHeader> = Vec::with_capacity(16);
+    loop {
+        let line_end =
+            find_crlf(buf, pos)?.ok_or(ParseError::new(ParseErrorKind::Incomplete, buf.len()))?;
+        if line_end == pos {
+            pos += 2;
+            break;
+        }
+        let line = &buf[pos..line_end];
+        if is_wsp(line[0]) {
+            // A fold: LWS = [*WSP CRLF] 1*WSP continues the previous value (§7.3.1).
+            let Some(last) = headers.last_mut() else {
+                return Err(ParseError::new(ParseErrorKind::HeaderLine, pos));
+            };
+            let first = line.iter().position(|&c| !is_wsp(c));
+            if let Some(first) = first {
+                let last_non_ws = line.iter().rposition(|&c| !is_wsp(c)).unwrap_or(first);
+                if last.value.is_empty() {
+                    last.value.start = (pos + first) as u32;
+                }
+                last.value.end = (pos + last_non_ws + 1) as u32;
+            }
+        } else {
+            let Some(colon) = memchr::memchr(b':', line) else {
+                return Err(ParseError::new(ParseErrorKind::HeaderLine, pos));
+            };
+            // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
+            let mut name_end = colon;
+            while name_end > 0 && is_wsp(line[name_end - 1]) {
+                name_end -= 1;
+            }
+            let name = &line[..name_end];
+            if name.is_empty() || !name.iter().all(|&c| is_token(c)) {
+                return Err(ParseError::new(ParseErrorKind::HeaderLine, pos));
+            }
+            let mut vs = colon + 1;
+            while vs < line.len() && is_wsp(line[vs]) {
+                vs += 1;
+            }
+            let mut ve = line.len();
+            while ve > vs && is_wsp(line[ve - 1]) {
+                ve -= 1;
+            }
+            headers.push(RawHeader {
+                name: Span::new(pos, pos + name_end),
+                value: Span::new(pos + vs, pos + ve),
+                kind: HeaderName::lookup(name),
+            });
+        }
+        pos = line_end + 2;
+    }
+    // Content-Length (§20.14): one value, 1*DIGIT. Two fields are an error even when equal
+    // (RFC 4475 §3.3.10).
+    let mut content_length = None;
+    for h in &headers {
+        if h.kind == Some(HeaderName::ContentLength) {
+            if content_length.is_some() {
+                return Err(ParseError::new(
+                    ParseErrorKind::Duplicate(HeaderName::ContentLength),
+                    h.name.start as usize,
+                ));
+            }
+            let v = &buf[h.value.range()];
+            let n = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| parse_u64(s, MAX_MESSAGE_SIZE as u64))
+                .ok_or_else(|| {
+                    ParseError::header(
+                        HeaderName::ContentLength,
+                        if v.first() == Some(&b'-') {
+                            "negative Content-Length"
+                        } else {
+                            "Content-Length must be 1*DIGIT"
+                        },
+                        h.value.start as usize,
+                    )
+                })?;
+            content_length = Some(n as u32);
+        }
+    }
+    Ok(Head {
+        start,
+        headers,
+        content_length,
+        body_start: pos,
+        is_response,
+    })
+}
+
+/// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT` (case-insensitive "SIP"): 505 when
+/// well-formed but not 2.0 (RFC 3261 §8.2.1 ... §21.5.6), 400 when malformed.
+fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
+    if v.len() >= 4 && v[..4].eq_ignore_ascii_case(b"SIP/") {
+        let rest = &v[4..];
+        if let Some(dot) = rest.iter().position(|&c| c == b'.') {
+            let (maj, min) = (&rest[..dot], &rest[dot + 1..]);
+            let digits = |s: &[u8]| !s.is_empty() && s.iter().all(|c| c.is_ascii_digit());
+            if digits(maj) && digits(min) {
+                return if maj == b"2" && min == b"0" {
+                    Ok(())
+                } else {
+                    Err(ParseError::new(ParseErrorKind::Version, at))
+                };
+            }
+        }
+    }
+    Err(ParseError::new(
+        ParseErrorKind::StartLine("malformed SIP-Version"),
+        at,
+    ))
+}
+
+fn parse_start_line(buf: &[u8], start: usize, end: usize) -> Result<StartLine, ParseError> {
+    let line = &buf[start..end];
+    if std::str::from_utf8(line).is_err() {
+        return Err(ParseError::new(
+            ParseErrorKind::StartLine("not UTF-8"),
+            start,
+        ));
+    }
+    if line.starts_with(b"SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF
+        let sp = memchr::memchr(b' ', line).ok_or(ParseError::new(
+            ParseErrorKind::StartLine("SP expected after SIP-Version"),
+            start,
+        ))?;
+        check_version(&line[..sp], start)?;
+        let rest = &line[sp + 1..];
+        let code_end = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
+        let code = &rest[..code_end];
+        if code.len() != 3 || !code.iter().all(|c| c.is_ascii_digit()) {
+            return Err(ParseError::new(
+                ParseErrorKind::StartLine("Status-Code must be 3DIGIT"),
+                start + sp + 1,
+            ));
+        }
+        let n = u16::from(code[0] - b'0') * 100
+            + u16::from(code[1] - b'0') * 10
+            + u16::from(code[2] - b'0');
+        let code = StatusCode::new(n).ok_or(ParseError::new(
+            ParseErrorKind::StartLine("Status-Code out of range"),
+            start + sp + 1,
+        ))?;
+        let reason_start = (start + sp + 1 + code_end + 1).min(end);
+        Ok(StartLine::Response {
+            code,
+            reason: Span::new(reason_start, end),
+        })
+    } else {
+        // Request-Line = Method SP Request-URI SP SIP-Version CRLF: exactly two SPs
+        // (RFC 4475 §3.1.2.8 - §3.1.2.10).
+        let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::new(
+            ParseErrorKind::StartLine("SP expected after Method"),
+            start,
+        ))?;
+        let method = &line[..sp1];
+        if method.is_empty() || !method.iter().all(|&c| is_token(c)) {
+            return Err(ParseError::new(
+                ParseErrorKind::StartLine("Method must be a token"),
+                start,
+            ));
+        }
+        let rest = &line[sp1 + 1..];
+        let sp2 = memchr::memchr(b' ', rest).ok_or(ParseError::new(
+            ParseErrorKind::StartLine("SP expected after Request-URI"),
+            start + sp1 + 1,
+        ))?;
+        let uri = &rest[..sp2];
+        let version = &rest[sp2 + 1..];
+        let version_at = start + sp1 + 1 + sp2 + 1;
+        if version.contains(&b' ') || version.contains(&b'\t') {
+            return Err(ParseError::new(
+                ParseErrorKind::StartLine("extra SP in Request-Line"),
+                version_at,
+            ));
+        }
+        let uri_at = start + sp1 + 1;
+        if uri.is_empty() {
+            return Err(ParseError::new(
+                ParseErrorKind::StartLine("extra SP in Request-Line"),
+                uri_at,
+            ));
+        }
+        check_version(version, version_at)?;
+        // The line is UTF-8 and the URI is delimited by ASCII SPs.
+        let uri_str = std::str::from_utf8(uri).unwrap_or("");
+        match Uri::parse(uri_str) {
+            Ok(Uri::Sip(u)) if !u.headers.is_empty() => {
+                // Headers are not allowed in a Request-URI (RFC 3261 §19.1.1 table 1,
+                // RFC 4475 §3.1.2.11).
+                return Err(ParseError::new(
+                    ParseErrorKind::RequestUri("headers not allowed in Request-URI"),
+                    uri_at,
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(ParseError::new(
+                    ParseErrorKind::RequestUri(e.reason),
+                    uri_at + e.at,
+                ))
+            }
+        }
+        Ok(StartLine::Request {
+            method: Span::new(start, start + sp1),
+            uri: Span::new(uri_at, uri_at + uri.len()),
+        })
+    }
+}
+
+pub(crate) fn parse_message(buf: Bytes, framing: Framing) -> Result<SipMessage, ParseError> {
+    if buf.len() > MAX_MESSAGE_SIZE {
+        return Err(ParseError::new(ParseErrorKind::TooLarge, MAX_MESSAGE_SIZE));
+    }
+    let head = parse_head(&buf)?;
+    let available = buf.len() - head.body_start;
+    let body_len = match (head.content_length, framing) {
+        (Some(cl), _) if cl as usize > available => {
+            let mut e = ParseError::new(ParseErrorKind::BodyTooShort, buf.len());
+            e.in_response = head.is_response;
+            return Err(e);
+        }
+        (Some(cl), Framing::Datagram) => cl as usize,
+        (Some(cl), Framing::Stream) if cl as usize == available => cl as usize,
+        (Some(_), Framing::Stream) => {
+            let mut e = ParseError::new(ParseErrorKind::HeaderLine, head.body_start);
+            e.in_response = head.is_response;
+            return Err(e);
+        }
+        (None, Framing::Datagram) => available,
+        (None, Framing::Stream) => {
+            let mut e = ParseError::new(ParseErrorKind::MissingContentLength, head.body_start);
+            e.in_response = head.is_response;
+            return Err(e);
+        }
+    };
+    Ok(SipMessage {
+        start: head.start,
+        headers: head.headers,
+        body: Span::new(head.body_start, head.body_start + body_len),
+        content_length: head.content_length,
+        buf,
+    })
+}

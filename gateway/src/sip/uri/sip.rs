@@ -1,0 +1,326 @@
+//! SIP and SIPS URIs (RFC 3261 §19.1.1, §25.1; IPv6 references per RFC 5118).
+
+use super::escape::{escapes_valid, unescape};
+use crate::sip::param::{Param, Params};
+use crate::sip::scan::{SResult, SyntaxError};
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// `host = hostname / IPv4address / IPv6reference`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Host<'a> {
+    /// A domain name, as written (compare case-insensitively).
+    Domain(&'a str),
+    /// A dotted-quad address.
+    Ipv4(Ipv4Addr),
+    /// An `[IPv6]` reference (brackets removed).
+    Ipv6(Ipv6Addr),
+}
+
+impl<'a> Host<'a> {
+    /// Parse a host; IPv6 must be bracketed unless `bare_v6` (Via `received`, RFC 5118 §4.5).
+    pub fn parse(s: &'a str, bare_v6: bool) -> SResult<Host<'a>> {
+        let err = |reason| Err(SyntaxError { reason, at: 0 });
+        if let Some(inner) = s.strip_prefix('[') {
+            let Some(inner) = inner.strip_suffix(']') else {
+                return err("unterminated IPv6 reference");
+            };
+            return match inner.parse::<Ipv6Addr>() {
+                Ok(a) => Ok(Host::Ipv6(a)),
+                Err(_) => err("bad IPv6 address"),
+            };
+        }
+        if s.is_empty() {
+            return err("empty host");
+        }
+        if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+            return match s.parse::<Ipv4Addr>() {
+                Ok(a) => Ok(Host::Ipv4(a)),
+                Err(_) => err("bad IPv4 address"),
+            };
+        }
+        if bare_v6 && s.contains(':') {
+            return match s.parse::<Ipv6Addr>() {
+                Ok(a) => Ok(Host::Ipv6(a)),
+                Err(_) => err("bad IPv6 address"),
+            };
+        }
+        // hostname = *( domainlabel "." ) toplabel [ "." ]; '_' tolerated as seen in the field.
+        let ok = s
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+            && !s.starts_with('.')
+            && !s.starts_with('-')
+            && !s.contains("..");
+        if ok {
+            Ok(Host::Domain(s))
+        } else {
+            err("bad hostname")
+        }
+    }
+
+    /// The address, when the host is a literal one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match *self {
+            Host::Ipv4(a) => Some(IpAddr::V4(a)),
+            Host::Ipv6(a) => Some(IpAddr::V6(a)),
+            Host::Domain(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::Ipv4(a) => a.fmt(f),
+            Host::Ipv6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// Split `host[:port]` where host may be an IPv6 reference.
+pub(crate) fn parse_hostport<'a>(s: &'a str) -> SResult<(Host<'a>, Option<u16>)> {
+    let (host, port) = if s.starts_with('[') {
+        match s.find(']') {
+            Some(end) => {
+                let after = &s[end + 1..];
+                if after.is_empty() {
+                    (s, None)
+                } else if let Some(p) = after.strip_prefix(':') {
+                    (&s[..end + 1], Some(p))
+                } else {
+                    return Err(SyntaxError {
+                        reason: "junk after IPv6 reference",
+                        at: end + 1,
+                    });
+                }
+            }
+            None => {
+                return Err(SyntaxError {
+                    reason: "unterminated IPv6 reference",
+                    at: 0,
+                })
+            }
+        }
+    } else {
+        match s.find(':') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        }
+    };
+    let host = Host::parse(host, false)?;
+    let port = match port {
+        None => None,
+        Some(p) => match crate::sip::scan::parse_u64(p, u64::from(u16::MAX)) {
+            Some(v) => Some(v as u16),
+            None => {
+                return Err(SyntaxError {
+                    reason: "bad port",
+                    at: host_len(s),
+                })
+            }
+        },
+    };
+    Ok((host, port))
+}
+
+fn host_len(s: &str) -> usize {
+    s.find(':').unwrap_or(s.len())
+}
+
+const fn is_unreserved(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
+}
+
+const fn is_user_char(c: u8) -> bool {
+    is_unreserved(c)
+        || c == b'%'
+        || matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+}
+
+const fn is_password_char(c: u8) -> bool {
+    is_unreserved(c) || c == b'%' || matches!(c, b'&' | b'=' | b'+' | b'$' | b',')
+}
+
+const fn is_param_char(c: u8) -> bool {
+    is_unreserved(c) || c == b'%' || matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+}
+
+const fn is_header_char(c: u8) -> bool {
+    is_unreserved(c) || c == b'%' || matches!(c, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+}
+
+/// A `sip:` or `sips:` URI, borrowed from the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipUri<'a> {
+    /// The whole URI as written, scheme included.
+    pub raw: &'a str,
+    /// `sips:`.
+    pub secure: bool,
+    /// The user part, still escaped.
+    pub user: Option<&'a str>,
+    /// The password, still escaped (deprecated, RFC 3261 §19.1.1).
+    pub password: Option<&'a str>,
+    /// Host.
+    pub host: Host<'a>,
+    /// Port.
+    pub port: Option<u16>,
+    /// `uri-parameters`, still escaped.
+    pub params: Params<'a>,
+    /// `headers` (`?name=value&…`), still escaped.
+    pub headers: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> SipUri<'a> {
+    /// Parse a complete `sip:`/`sips:` URI.
+    pub fn parse(s: &'a str) -> SResult<SipUri<'a>> {
+        match super::Uri::parse(s)? {
+            super::Uri::Sip(u) => Ok(u),
+            _ => Err(SyntaxError {
+                reason: "not a SIP URI",
+                at: 0,
+            }),
+        }
+    }
+
+    pub(super) fn parse_after_scheme(rest: &'a str, secure: bool, base: usize) -> SResult<Self> {
+        let full = rest;
+        let e = |reason, at: usize| {
+            Err(SyntaxError {
+                reason,
+                at: base + at,
+            })
+        };
+        // userinfo ends at the first '@': no '@' may appear unescaped in user or password.
+        let (user, password, hp_start) = match full.find('@') {
+            Some(at) => {
+                let ui = &full[..at];
+                let (u, p) = match ui.find(':') {
+                    Some(c) => (&ui[..c], Some(&ui[c + 1..])),
+                    None => (ui, None),
+                };
+                if u.is_empty() || !u.bytes().all(is_user_char) || !escapes_valid(u) {
+                    return e("bad user part", 0);
+                }
+                if let Some(p) = p {
+                    if !p.bytes().all(is_password_char) || !escapes_valid(p) {
+                        return e("bad password", u.len() + 1);
+                    }
+                }
+                (Some(u), p, at + 1)
+            }
+            None => (None, None, 0),
+        };
+        let after = &full[hp_start..];
+        let hp_end = if after.starts_with('[') {
+            // An IPv6 reference may contain ':' but not ';' or '?'.
+            after
+                .find(']')
+                .map(|i| {
+                    i + 1
+                        + after[i + 1..]
+                            .find([';', '?'])
+                            .unwrap_or(after.len() - i - 1)
+                })
+                .unwrap_or(after.len())
+        } else {
+            after.find([';', '?']).unwrap_or(after.len())
+        };
+        let (host, port) = match parse_hostport(&after[..hp_end]) {
+            Ok(v) => v,
+            Err(se) => return e(se.reason, hp_start + se.at),
+        };
+        let mut pos = hp_start + hp_end;
+        let mut params = Vec::new();
+        let b = full.as_bytes();
+        while pos < b.len() && b[pos] == b';' {
+            let start = pos + 1;
+            let mut end = start;
+            while end < b.len() && b[end] != b';' && b[end] != b'?' {
+                end += 1;
+            }
+            let p = &full[start..end];
+            let (name, value) = match p.find('=') {
+                Some(i) => (&p[..i], Some(&p[i + 1..])),
+                None => (p, None),
+            };
+            if name.is_empty()
+                || !name.bytes().all(is_param_char)
+                || !escapes_valid(p)
+                || value.is_some_and(|v| v.is_empty() || !v.bytes().all(is_param_char))
+            {
+                return e("bad URI parameter", start);
+            }
+            params.push(Param { name, value });
+            pos = end;
+        }
+        let mut headers = Vec::new();
+        if pos < b.len() && b[pos] == b'?' {
+            for h in full[pos + 1..].split('&') {
+                let (n, v) = h.split_once('=').unwrap_or((h, ""));
+                if n.is_empty()
+                    || !n.bytes().all(is_header_char)
+                    || !v.bytes().all(is_header_char)
+                    || !escapes_valid(h)
+                {
+                    return e("bad URI header", pos + 1);
+                }
+                headers.push((n, v));
+            }
+            pos = b.len();
+        }
+        if pos != b.len() {
+            return e("junk in SIP URI", pos);
+        }
+        Ok(SipUri {
+            raw: full,
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params: Params(params),
+            headers,
+        })
+    }
+
+    /// The user part with escapes decoded (octets: `%00` is legal, RFC 4475 §3.1.1.4).
+    pub fn user_unescaped(&self) -> Option<Cow<'a, [u8]>> {
+        self.user.and_then(unescape)
+    }
+
+    /// A URI parameter by name (case-insensitive).
+    pub fn param(&self, name: &str) -> Option<&Param<'a>> {
+        self.params.get(name)
+    }
+
+    /// `;lr` (RFC 3261 §19.1.1).
+    pub fn is_loose_route(&self) -> bool {
+        self.params.has("lr")
+    }
+
+    /// `;transport=` value.
+    pub fn transport(&self) -> Option<&'a str> {
+        self.params.value("transport")
+    }
+
+    /// `;user=phone` (RFC 3261 §19.1.6).
+    pub fn is_user_phone(&self) -> bool {
+        self.params
+            .value("user")
+            .is_some_and(|v| v.eq_ignore_ascii_case("phone"))
+    }
+}
+
+impl fmt::Display for SipUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
+        f.write_str(self.raw)
+    }
+}
