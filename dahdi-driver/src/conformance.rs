@@ -18,7 +18,8 @@
 //!   a fresh channel has no event queued, and it reopens once closed.
 //! - [`check_bchannel_audio`]: every bearer at once, both directions: a G.711 1 kHz tone
 //!   plus all 256 codes, with a per-timeslot header so crossed timeslots show, is read at
-//!   the other end bit-exact after a fixed delay of idle samples; the fd polls readable.
+//!   the other end bit-exact after a fixed delay of idle samples (at most two idle codes,
+//!   no data); the fd polls readable.
 //! - [`check_hdlc_frames`]: D-channel frames with stuffing-heavy payloads (runs of 0xFF,
 //!   0x7E, 0x7D, five-ones patterns straddling octets, a maximal Q.921 frame) arrive
 //!   whole, in order, once, FCS stripped, both directions, with no event on a clean line.
@@ -131,6 +132,10 @@ pub struct AudioReport {
     pub delay_near_to_far: usize,
     /// Idle samples before the sent sequence, far → near.
     pub delay_far_to_near: usize,
+    /// The byte values seen before the sequences arrived (the line's and the channels'
+    /// idle codes: DAHDI sends 0xFF on an idle clear channel, `DAHDI_LIN2X(0)` (A-law
+    /// 0xD5, µ-law 0xFF) on an idle audio channel).
+    pub idle_codes: Vec<u8>,
     /// Events read (and tolerated: buffer overruns/underruns) during the exchange.
     pub events: Vec<Event>,
 }
@@ -638,6 +643,35 @@ pub fn check_bchannel_audio(
     let d_nf = slots[0].to_far.found.unwrap_or(0);
     let d_fn = slots[0].to_near.found.unwrap_or(0);
     let (mut wakeups, mut missed) = (0, 0);
+    let mut idle_codes: Vec<u8> = Vec::new();
+    for s in &slots {
+        // Before the sequence only idle codes: one value per channel state (not yet
+        // open at the sender, open but with nothing to send), never data.
+        for (dir, flow) in [("near→far", &s.to_far), ("far→near", &s.to_near)] {
+            let d = flow.found.unwrap_or(0).min(flow.received.len());
+            let mut distinct: Vec<u8> = Vec::new();
+            for &b in &flow.received[..d] {
+                if !distinct.contains(&b) {
+                    distinct.push(b);
+                }
+            }
+            if distinct.len() > 2 {
+                return Err(fail(
+                    CHECK,
+                    format!(
+                        "ts {} {dir}: the {d} bytes before the sequence are not idle: {:02X?}",
+                        s.ts.0,
+                        &flow.received[..d.min(32)]
+                    ),
+                ));
+            }
+            for b in distinct {
+                if !idle_codes.contains(&b) {
+                    idle_codes.push(b);
+                }
+            }
+        }
+    }
     for s in &slots {
         if s.to_far.found != Some(d_nf) || s.to_near.found != Some(d_fn) {
             return Err(fail(
@@ -667,6 +701,7 @@ pub fn check_bchannel_audio(
         bytes_per_direction: slots[0].to_far.sent.len(),
         delay_near_to_far: d_nf,
         delay_far_to_near: d_fn,
+        idle_codes,
         events,
     })
 }

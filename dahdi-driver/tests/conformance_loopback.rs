@@ -29,6 +29,8 @@ struct Faults {
     no_events: bool,
     /// Never make channel fds readable.
     mute_fd: bool,
+    /// Send a counting pattern instead of the idle code when a channel has nothing.
+    noisy_idle: bool,
 }
 
 /// The pollable fd of a channel: an in-band byte for POLLIN, an out-of-band byte for
@@ -157,6 +159,11 @@ impl Cable {
             let to = 1 - from;
             for ts in 1..=self.kind.channels() {
                 let mut chunk = [idle; 8];
+                if self.faults.noisy_idle {
+                    for (i, b) in chunk.iter_mut().enumerate() {
+                        *b = (self.now as u8).wrapping_mul(8).wrapping_add(i as u8);
+                    }
+                }
                 if self.ends[from].config.is_some() {
                     if let Some(ch) = self.ends[from].chans.get_mut(&ts) {
                         if let ChannelMode::Clear { .. } = ch.mode {
@@ -511,6 +518,7 @@ fn a_correct_e1_cable_passes_and_reports_its_delay() {
     // 3 chunks of line delay = 24 samples each way, on every timeslot.
     assert_eq!(report.audio.delay_near_to_far, 24);
     assert_eq!(report.audio.delay_far_to_near, 24);
+    assert_eq!(report.audio.idle_codes, [0xD5]);
     assert_eq!(report.hdlc.frames_per_direction, 11);
     assert!(report.alarm.alarms_during_outage.contains(Alarms::RED));
 }
@@ -598,4 +606,19 @@ fn an_fd_that_never_signals_fails_the_audio_check() {
     )
     .unwrap_err();
     assert!(err.contains("raw_fd did not poll readable"), "{err}");
+}
+
+#[test]
+fn data_before_the_sequence_fails_the_audio_check() {
+    let err = run(
+        SpanKind::E1,
+        2,
+        Faults {
+            noisy_idle: true,
+            ..Faults::default()
+        },
+    )
+    .unwrap_err();
+    assert!(err.starts_with("bchannel_audio"), "{err}");
+    assert!(err.contains("are not idle"), "{err}");
 }
