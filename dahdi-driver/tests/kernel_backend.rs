@@ -609,7 +609,7 @@ impl Model {
                 -libc::EAGAIN as isize
             } else {
                 // DAHDI takes at most one buffer and overwrites the last 2 octets with
-                // the FCS: a writer that forgot the placeholders loses frame octets.
+                // the FCS: a writer that forgot the 2 reserved octets loses frame octets.
                 let n = buf.len().min(ch.blocksize);
                 let frame = buf[..n.saturating_sub(2)].to_vec();
                 ch.tx_frames.push_back(frame);
@@ -988,7 +988,7 @@ fn opening_a_bchannel_sets_clear_mode_law_and_blocksize() {
 }
 
 #[test]
-fn hdlc_reads_strip_the_fcs_and_writes_add_placeholders_elast_is_event_pending() {
+fn hdlc_reads_strip_the_fcs_and_writes_reserve_fcs_room_elast_is_event_pending() {
     let _g = fresh();
     let dev = KernelDevice::open(ROOT).unwrap();
     dev.configure_span(SpanId(1), &SpanConfig::e1_pri(1))
@@ -1002,7 +1002,7 @@ fn hdlc_reads_strip_the_fcs_and_writes_add_placeholders_elast_is_event_pending()
     advance(Duration::from_millis(5));
     let mut buf = [0u8; 64];
     // The model appends 2 FCS octets on read and drops the last 2 on write: the frame
-    // survives only if the backend adds placeholders and strips the FCS.
+    // survives only if the backend reserves the FCS octets and strips the FCS.
     assert_eq!(b.read(&mut buf).unwrap(), 3);
     assert_eq!(&buf[..3], &[0x00, 0x01, 0x7F]);
     assert!(matches!(b.read(&mut buf), Err(ChanError::WouldBlock)));

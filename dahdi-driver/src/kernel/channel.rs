@@ -10,7 +10,7 @@ use crate::device::{ChanError, Channel, ChannelId, Event, Law};
 use super::sys;
 
 /// Bytes of FCS DAHDI appends to each HDLC frame it hands to `read()` and expects (as
-/// placeholders it overwrites) at the end of each frame given to `write()`
+/// reserved octets it overwrites) at the end of each frame given to `write()`
 /// (`dahdi-base.c`: `calc_fcs` on write; the receive path copies the FCS octets too).
 /// Q.921 §2.7: the FCS is 16 bits.
 pub const FCS_LEN: usize = 2;
@@ -30,8 +30,8 @@ pub fn strip_fcs(raw: &[u8]) -> Result<&[u8], ChanError> {
 }
 
 /// Builds the buffer one `write()` of an HDLC channel takes: the frame followed by two
-/// placeholder octets where DAHDI puts the computed FCS.
-pub fn with_fcs_placeholder(frame: &[u8], out: &mut Vec<u8>) {
+/// reserved octets where DAHDI puts the computed FCS.
+pub fn with_fcs_room(frame: &[u8], out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(frame);
     out.extend_from_slice(&[0; FCS_LEN]);
@@ -55,7 +55,7 @@ pub struct KernelChannel {
     channo: i32,
     file: File,
     kind: Kind,
-    /// Reused for HDLC reads (frame + FCS) and writes (frame + placeholder).
+    /// Reused for HDLC reads (frame + FCS) and writes (frame + room for the FCS).
     scratch: Vec<u8>,
 }
 
@@ -124,7 +124,7 @@ impl Channel for KernelChannel {
                     return Err(ChanError::TooLarge(buf.len()));
                 }
                 let mut out = std::mem::take(&mut self.scratch);
-                with_fcs_placeholder(buf, &mut out);
+                with_fcs_room(buf, &mut out);
                 let res = sys::write(fd, &out);
                 self.scratch = out;
                 let n = res.map_err(sys::chan_error)?;
@@ -187,9 +187,9 @@ mod tests {
     }
 
     #[test]
-    fn placeholder_is_appended() {
+    fn fcs_room_is_appended() {
         let mut out = vec![9, 9, 9, 9, 9, 9];
-        with_fcs_placeholder(&[0x7E, 0x7D, 0xFF], &mut out);
+        with_fcs_room(&[0x7E, 0x7D, 0xFF], &mut out);
         assert_eq!(out, [0x7E, 0x7D, 0xFF, 0, 0]);
     }
 
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn hdlc_channel_frames_on_the_fd() {
         let (mut ch, peer) = pair(Kind::Hdlc { bufsize: 64 });
-        // Write: frame + 2 placeholder octets go to the fd, the frame length comes back.
+        // Write: frame + 2 reserved FCS octets go to the fd, the frame length comes back.
         assert_eq!(ch.write(&[0x02, 0x01, 0x7F]).unwrap(), 3);
         let mut got = [0u8; 64];
         let n = peer.recv(&mut got).unwrap();

@@ -44,7 +44,7 @@ use crate::device::{
     SpanStatus, Ticker, Timeslot,
 };
 
-pub use channel::{strip_fcs, with_fcs_placeholder, KernelChannel, FCS_LEN};
+pub use channel::{strip_fcs, with_fcs_room, KernelChannel, FCS_LEN};
 pub use timer::KernelTicker;
 
 /// Where DAHDI's device nodes live unless told otherwise.
