@@ -300,10 +300,7 @@ impl Link {
         self.iq.push_back(buf);
         match self.state {
             LinkState::TeiAssigned => self.establish(now),
-            LinkState::MultipleFrameEstablished => {
-                self.push_i_frames(now);
-                self.flush_ack();
-            }
+            LinkState::MultipleFrameEstablished => self.push_i_frames(now),
             _ => {}
         }
         Ok(())
@@ -413,7 +410,6 @@ impl Link {
             },
         }
         self.push_i_frames(now);
-        self.flush_ack();
     }
 
     /// Runs the timers that are due at `now`.
@@ -437,19 +433,29 @@ impl Link {
             }
         }
         self.push_i_frames(now);
-        self.flush_ack();
     }
 
     // ---- output --------------------------------------------------------------------------
 
     /// The next frame to send (no FCS), if any.
+    ///
+    /// An acknowledgement owed for received I frames goes out as an RR (or RNR) response
+    /// only when nothing else is queued: called after layer 3 has handled the received
+    /// messages (read → handle → poll events → poll transmit), the answer's I frame carries
+    /// N(R) instead (Q.921 §5.6.2, acknowledge pending).
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.tx.is_empty() {
+            self.flush_ack();
+        }
         self.tx.pop_front()
     }
 
     /// Like [`Link::poll_transmit`], copying the frame into `out` (cleared first) and keeping
     /// the buffer for reuse: no allocation in steady state.
     pub fn poll_transmit_into(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.tx.is_empty() {
+            self.flush_ack();
+        }
         match self.tx.pop_front() {
             Some(frame) => {
                 out.clear();

@@ -29,6 +29,7 @@ pub mod fcs;
 pub mod frame;
 pub mod link;
 pub mod mdl_error;
+pub mod pcap;
 
 #[cfg(test)]
 mod tests;

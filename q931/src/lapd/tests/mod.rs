@@ -2,6 +2,7 @@
 
 mod pair;
 mod property;
+mod tshark;
 
 use std::time::Duration;
 
@@ -507,4 +508,37 @@ fn poll_transmit_into_reuses_buffers() {
     assert!(pair.user.poll_transmit_into(&mut out));
     assert_eq!(out, [0x00, 0x01, 0x00, 0x00, b'a', b'b', b'c']);
     assert!(!pair.user.poll_transmit_into(&mut out));
+}
+
+#[test]
+fn acknowledgement_rides_on_the_answer_when_layer_3_answers_first() {
+    let mut pair = Pair::established();
+    let now = pair.now;
+    pair.user.send_i(now, b"SETUP").unwrap();
+    let frame = pair.user.poll_transmit().unwrap();
+    pair.network.handle_frame(now, &frame);
+    assert_eq!(
+        pair.network.poll_event(),
+        Some(LinkEvent::Data(b"SETUP".to_vec()))
+    );
+    // Layer 3 answers before the transmit queue is polled: no separate RR.
+    pair.network.send_i(now, b"CALL PROCEEDING").unwrap();
+    let answer = pair.network.poll_transmit().unwrap();
+    assert!(matches!(
+        Frame::decode(&answer).unwrap().control,
+        Control::Information { nr, .. } if nr.value() == 1
+    ));
+    assert_eq!(pair.network.poll_transmit(), None);
+    // Without an answer, the acknowledgement goes out as an RR response.
+    pair.user.handle_frame(now, &answer);
+    assert_eq!(
+        pair.user.poll_event(),
+        Some(LinkEvent::Data(b"CALL PROCEEDING".to_vec()))
+    );
+    let rr = pair.user.poll_transmit().unwrap();
+    assert!(is_s(
+        &Frame::decode(&rr).unwrap().control,
+        Supervisory::ReceiveReady,
+        false
+    ));
 }
