@@ -23,6 +23,7 @@ pub mod hdlc;
 mod notify;
 pub mod prng;
 pub mod sim;
+mod sync;
 pub mod tone;
 
 use dahdi_driver::{SpanId, Timeslot};

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use dahdi_driver::{
 use crate::cable::Cable;
 use crate::channel::{BufferConfig, ChanState, ChannelStats, SimChannel};
 use crate::prng::BitErrors;
+use crate::sync::{PiGuard, PiMutex, TickSignal};
 use crate::{End, Impairment, SimError};
 
 /// DAHDI's largest block (`DAHDI_MAX_BLOCKSIZE`).
@@ -38,6 +39,10 @@ pub struct ClockStats {
     pub late_chunks: u64,
     /// Real time: the worst lateness seen.
     pub max_lateness: Duration,
+    /// Real time: the longest the clock thread woke up after its deadline.
+    pub max_wake_latency: Duration,
+    /// Real time: the longest one chunk took to run on every span.
+    pub max_tick: Duration,
     /// Real time: whether the clock thread runs with `SCHED_FIFO`.
     pub fifo: bool,
 }
@@ -157,15 +162,13 @@ impl SimBuilder {
                         SpanKind::T1 => SpanConfig::t1_pri(prio),
                     })
                 };
-                Mutex::new(Cable::new(kind, [cfg(0), cfg(1)], self.delay_chunks))
+                PiMutex::new(Cable::new(kind, [cfg(0), cfg(1)], self.delay_chunks))
             })
             .collect();
         let shared = Arc::new(Shared {
             cables,
             kinds: self.spans.clone(),
-            ticks: AtomicU64::new(0),
-            tick_lock: Mutex::new(()),
-            tick_cv: Condvar::new(),
+            ticks: TickSignal::new(),
             advance_lock: Mutex::new(()),
             schedule: Mutex::new(Vec::new()),
             has_schedule: AtomicBool::new(false),
@@ -179,6 +182,8 @@ impl SimBuilder {
             mode: self.mode,
             late: AtomicU64::new(0),
             max_late_ns: AtomicU64::new(0),
+            max_wake_ns: AtomicU64::new(0),
+            max_tick_ns: AtomicU64::new(0),
             fifo: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         });
@@ -209,11 +214,9 @@ struct Scheduled {
 }
 
 pub(crate) struct Shared {
-    cables: Box<[Mutex<Cable>]>,
+    cables: Box<[PiMutex<Cable>]>,
     kinds: Vec<SpanKind>,
-    ticks: AtomicU64,
-    tick_lock: Mutex<()>,
-    tick_cv: Condvar,
+    ticks: TickSignal,
     advance_lock: Mutex<()>,
     schedule: Mutex<Vec<Scheduled>>,
     has_schedule: AtomicBool,
@@ -222,6 +225,8 @@ pub(crate) struct Shared {
     mode: ClockMode,
     late: AtomicU64,
     max_late_ns: AtomicU64,
+    max_wake_ns: AtomicU64,
+    max_tick_ns: AtomicU64,
     fifo: AtomicBool,
     stop: AtomicBool,
 }
@@ -231,8 +236,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn lock_cable(&self, i: usize) -> MutexGuard<'_, Cable> {
-        lock(&self.cables[i])
+    pub(crate) fn lock_cable(&self, i: usize) -> PiGuard<'_, Cable> {
+        self.cables[i].lock()
     }
 
     fn cable_index(&self, span: SpanId) -> Option<usize> {
@@ -246,15 +251,13 @@ impl Shared {
             self.run_schedule();
         }
         for c in self.cables.iter() {
-            lock(c).tick();
+            c.lock().tick();
         }
-        self.ticks.fetch_add(1, Ordering::Release);
-        let _g = lock(&self.tick_lock);
-        self.tick_cv.notify_all();
+        self.ticks.tick();
     }
 
     fn run_schedule(&self) {
-        let now = self.ticks.load(Ordering::Acquire);
+        let now = self.ticks.now();
         let due: Vec<Scheduled> = {
             let mut s = lock(&self.schedule);
             let (due, rest): (Vec<_>, Vec<_>) = s.drain(..).partition(|x| x.at <= now);
@@ -303,7 +306,7 @@ impl Shared {
     fn sync_source(&self, end: usize) -> Option<SpanId> {
         let mut best: Option<(u8, usize)> = None;
         for (i, c) in self.cables.iter().enumerate() {
-            let c = lock(c);
+            let c = c.lock();
             let e = &c.ends[end];
             let Some(cfg) = &e.config else { continue };
             // A span whose receiver is in red or blue alarm cannot give timing; yellow only
@@ -374,11 +377,18 @@ fn run_clock(shared: Arc<Shared>, tolerance: Duration, fifo: Option<i32>) {
     while !shared.stop.load(Ordering::Relaxed) {
         sleep_until_ns(start + (k + 1) * 1_000_000);
         let now = now_ns();
+        shared.max_wake_ns.fetch_max(
+            now.saturating_sub(start + (k + 1) * 1_000_000),
+            Ordering::Relaxed,
+        );
         while start + (k + 1) * 1_000_000 <= now {
             let deadline = start + (k + 1) * 1_000_000;
+            let t0 = now_ns();
             shared.tick();
             k += 1;
-            let late = now_ns().saturating_sub(deadline);
+            let done = now_ns();
+            shared.max_tick_ns.fetch_max(done - t0, Ordering::Relaxed);
+            let late = done.saturating_sub(deadline);
             if late > tol {
                 shared.late.fetch_add(1, Ordering::Relaxed);
             }
@@ -465,7 +475,7 @@ impl Sim {
 
     /// Chunks run since the start.
     pub fn now_chunks(&self) -> u64 {
-        self.shared.ticks.load(Ordering::Acquire)
+        self.shared.ticks.now()
     }
 
     /// Applies an impairment now. `end` is the receiving end for line impairments (loss of
@@ -511,9 +521,11 @@ impl Sim {
     /// The clock's figures.
     pub fn clock_stats(&self) -> ClockStats {
         ClockStats {
-            chunks: self.shared.ticks.load(Ordering::Acquire),
+            chunks: self.shared.ticks.now(),
             late_chunks: self.shared.late.load(Ordering::Relaxed),
             max_lateness: Duration::from_nanos(self.shared.max_late_ns.load(Ordering::Relaxed)),
+            max_wake_latency: Duration::from_nanos(self.shared.max_wake_ns.load(Ordering::Relaxed)),
+            max_tick: Duration::from_nanos(self.shared.max_tick_ns.load(Ordering::Relaxed)),
             fifo: self.shared.fifo.load(Ordering::Relaxed),
         }
     }
@@ -639,7 +651,7 @@ impl Device for SimDevice {
 
     fn ticker(&self) -> Result<Box<dyn Ticker>, DeviceError> {
         Ok(Box::new(SimTicker {
-            last: self.shared.ticks.load(Ordering::Acquire),
+            last: self.shared.ticks.now(),
             shared: self.shared.clone(),
         }))
     }
@@ -653,22 +665,7 @@ struct SimTicker {
 
 impl Ticker for SimTicker {
     fn wait(&mut self, timeout: Duration) -> Result<u64, DeviceError> {
-        let now = self.shared.ticks.load(Ordering::Acquire);
-        if now > self.last {
-            let n = now - self.last;
-            self.last = now;
-            return Ok(n);
-        }
-        let g = lock(&self.shared.tick_lock);
-        let last = self.last;
-        let (_g, _) = self
-            .shared
-            .tick_cv
-            .wait_timeout_while(g, timeout, |_| {
-                self.shared.ticks.load(Ordering::Acquire) <= last
-            })
-            .unwrap_or_else(|e| e.into_inner());
-        let now = self.shared.ticks.load(Ordering::Acquire);
+        let now = self.shared.ticks.wait_past(self.last, timeout);
         let n = now - self.last;
         self.last = now;
         Ok(n)

@@ -163,8 +163,8 @@ fn main() {
                         println!("  frame errors {} events {}", c.bad_frames, c.events);
                     }
                     println!(
-                        "  clock thread SCHED_FIFO: {}; tx queue full {} times",
-                        st.fifo, c.tx_full
+                        "  clock thread SCHED_FIFO: {}; worst wake-up {:?}; worst chunk {:?}; tx queue full {} times",
+                        st.fifo, st.max_wake_latency, st.max_tick, c.tx_full
                     );
                     println!(
                         "bench tdm-sim spans={} cpu={:.3} late={}",
