@@ -155,6 +155,7 @@ pub const DAHDI_GETRXBITS: Request = ior::<Int>(DAHDI_CODE, 43);
 pub const DAHDI_SETTXBITS: Request = iow::<Int>(DAHDI_CODE, 43);
 pub const DAHDI_CHANDIAG_V1: Request = ior::<Int>(DAHDI_CODE, 44);
 pub const DAHDI_CHANDIAG: Request = iow::<Int>(DAHDI_CODE, 44);
+pub const DAHDI_SFCONFIG: Request = iow::<DahdiSfconfig>(DAHDI_CODE, 46);
 pub const DAHDI_TIMERCONFIG: Request = iow::<Int>(DAHDI_CODE, 47);
 pub const DAHDI_TIMERACK: Request = iow::<Int>(DAHDI_CODE, 48);
 pub const DAHDI_GETCONFMUTE: Request = ior::<Int>(DAHDI_CODE, 49);
@@ -240,6 +241,7 @@ pub const REQUESTS: &[(&str, Request)] = &[
     ("DAHDI_SETTXBITS", DAHDI_SETTXBITS),
     ("DAHDI_CHANDIAG_V1", DAHDI_CHANDIAG_V1),
     ("DAHDI_CHANDIAG", DAHDI_CHANDIAG),
+    ("DAHDI_SFCONFIG", DAHDI_SFCONFIG),
     ("DAHDI_TIMERCONFIG", DAHDI_TIMERCONFIG),
     ("DAHDI_TIMERACK", DAHDI_TIMERACK),
     ("DAHDI_GETCONFMUTE", DAHDI_GETCONFMUTE),
