@@ -8,7 +8,10 @@
 //! - [`validate`]: the UAS checks of §8.2 (400, 416, 420, 415, 406).
 
 pub mod builder;
+pub mod dialog;
+pub mod digest;
 pub mod error;
+pub mod guard;
 pub mod header;
 pub mod message;
 pub mod method;
@@ -16,6 +19,7 @@ pub mod param;
 pub mod scan;
 pub mod status;
 pub mod stream;
+pub mod transaction;
 pub mod uri;
 pub mod validate;
 

@@ -1,0 +1,107 @@
+//! Matching messages to transactions (RFC 3261 §17.1.3 and §17.2.3).
+
+use crate::sip::{Method, ParseError, SipMessage};
+
+/// Why a message has no transaction key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("no usable Via/CSeq: {0}")]
+    Parse(#[from] ParseError),
+    #[error("the top Via has no branch")]
+    NoBranch,
+}
+
+/// The method part of a key: ACK and CANCEL are folded as §17.2.3 says by the caller.
+fn method_key(m: Method<'_>) -> String {
+    m.as_str().to_string()
+}
+
+/// A client transaction's key: the branch we put in the top Via and the CSeq method
+/// (§17.1.3: a CANCEL shares the INVITE's branch, so the method tells them apart).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    pub branch: String,
+    pub method: String,
+}
+
+impl ClientKey {
+    /// The key of a request we send or of a response we receive.
+    pub fn of(msg: &SipMessage) -> Result<ClientKey, KeyError> {
+        let via = msg.top_via()?;
+        let branch = via.branch().ok_or(KeyError::NoBranch)?.to_string();
+        let cseq = msg.cseq()?;
+        Ok(ClientKey {
+            branch,
+            method: method_key(cseq.method),
+        })
+    }
+}
+
+/// A server transaction's key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerKey {
+    /// RFC 3261 branch (`z9hG4bK…`): branch + sent-by + method, ACK counted as INVITE
+    /// (§17.2.3).
+    Rfc3261 {
+        branch: String,
+        sent_by: String,
+        method: String,
+    },
+    /// RFC 2543 peers (no magic cookie): Request-URI, From tag, Call-ID, CSeq number, top
+    /// Via and method, with ACK counted as INVITE (§17.2.3, last paragraphs).
+    Rfc2543 {
+        request_uri: String,
+        from_tag: String,
+        call_id: String,
+        cseq: u32,
+        via: String,
+        method: String,
+    },
+}
+
+impl ServerKey {
+    /// The key of a request received. `as_invite` folds ACK into INVITE so that an ACK for
+    /// a non-2xx response finds its INVITE transaction; CANCEL keeps its own method (it is
+    /// its own transaction; the TU finds the INVITE with [`ServerKey::with_method`]).
+    pub fn of(msg: &SipMessage) -> Result<ServerKey, KeyError> {
+        let via = msg.top_via()?;
+        let cseq = msg.cseq()?;
+        let method = match cseq.method {
+            Method::Ack => "INVITE".to_string(),
+            m => method_key(m),
+        };
+        if via.has_rfc3261_branch() {
+            let branch = via.branch().ok_or(KeyError::NoBranch)?.to_string();
+            let sent_by = match via.port {
+                Some(p) => format!("{}:{p}", via.host),
+                None => via.host.to_string(),
+            };
+            return Ok(ServerKey::Rfc3261 {
+                branch,
+                sent_by: sent_by.to_ascii_lowercase(),
+                method,
+            });
+        }
+        let from = msg.from()?;
+        Ok(ServerKey::Rfc2543 {
+            request_uri: msg.request_uri_str().unwrap_or_default().to_string(),
+            from_tag: from.tag().unwrap_or_default().to_string(),
+            call_id: msg.call_id()?.0.to_string(),
+            cseq: cseq.seq,
+            via: format!("{}:{:?}", via.host, via.port),
+            method,
+        })
+    }
+
+    /// The same key for another method: a CANCEL's key turned into the key of the INVITE it
+    /// cancels (§9.2).
+    pub fn with_method(&self, m: &str) -> ServerKey {
+        let mut k = self.clone();
+        match &mut k {
+            ServerKey::Rfc3261 { method, .. } | ServerKey::Rfc2543 { method, .. } => {
+                *method = m.to_string()
+            }
+        }
+        k
+    }
+}
