@@ -52,7 +52,12 @@ impl Harness {
         let (theirs, ours) = seqpacket_pair();
         let mut pri = LibPri::new(theirs, node, switch);
         if std::env::var_os("LIBPRI_DEBUG").is_some() {
-            pri.set_debug(ffi::PRI_DEBUG_Q921_STATE | ffi::PRI_DEBUG_Q921_DUMP);
+            pri.set_debug(
+                ffi::PRI_DEBUG_Q921_STATE
+                    | ffi::PRI_DEBUG_Q921_DUMP
+                    | ffi::PRI_DEBUG_Q931_DUMP
+                    | ffi::PRI_DEBUG_Q931_STATE,
+            );
         }
         Harness {
             pri,
@@ -230,6 +235,29 @@ impl Harness {
             .collect();
         self.pri_cursor = self.trace.len();
         events
+    }
+
+    /// The next libpri event after the cursor (shared with [`Harness::new_pri_events`]).
+    pub fn next_pri_event(&mut self) -> Option<PriEvent> {
+        while self.pri_cursor < self.trace.len() {
+            self.pri_cursor += 1;
+            if let Trace::Pri(e) = &self.trace[self.pri_cursor - 1] {
+                return Some(e.clone());
+            }
+        }
+        None
+    }
+
+    /// The next event of our link after the cursor (shared with
+    /// [`Harness::new_link_events`]).
+    pub fn next_link_event(&mut self) -> Option<LinkEvent> {
+        while self.link_cursor < self.trace.len() {
+            self.link_cursor += 1;
+            if let Trace::Link(e) = &self.trace[self.link_cursor - 1] {
+                return Some(e.clone());
+            }
+        }
+        None
     }
 
     /// Our link's events not returned by an earlier call.
