@@ -296,7 +296,7 @@ pub fn check(msg: &Message, direction: Direction) -> Report {
             problems.push(Problem::MissingMandatory(*id));
         }
     }
-    // Table 3-10 note: channel identification is mandatory in RESTART when the class is
+    // §3.4.1 RESTART, note: channel identification is mandatory when the class is
     // "indicated channels".
     if matches!(
         msg.message_type,

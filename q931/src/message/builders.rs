@@ -19,63 +19,63 @@ impl Message {
         }
     }
 
-    /// SETUP, §3.1.14: bearer capability is mandatory.
+    /// SETUP, §3.1: bearer capability is mandatory.
     pub fn setup(call_ref: CallRef, bearer: BearerCapability) -> Self {
         Self::new(call_ref, MessageType::Setup).with(bearer)
     }
 
-    /// SETUP ACKNOWLEDGE, §3.1.15 (channel identification: mandatory network to user).
+    /// SETUP ACKNOWLEDGE, §3.1 (channel identification: mandatory network to user).
     pub fn setup_acknowledge(call_ref: CallRef, channel: Option<ChannelId>) -> Self {
         Self::new(call_ref, MessageType::SetupAcknowledge).with_opt(channel)
     }
 
-    /// CALL PROCEEDING, §3.1.2 (channel identification: mandatory in the network's first
+    /// CALL PROCEEDING, §3.1 (channel identification: mandatory in the network's first
     /// response to a SETUP).
     pub fn call_proceeding(call_ref: CallRef, channel: Option<ChannelId>) -> Self {
         Self::new(call_ref, MessageType::CallProceeding).with_opt(channel)
     }
 
-    /// ALERTING, §3.1.1.
+    /// ALERTING, §3.1.
     pub fn alerting(call_ref: CallRef) -> Self {
         Self::new(call_ref, MessageType::Alerting)
     }
 
-    /// PROGRESS, §3.1.10: progress indicator is mandatory.
+    /// PROGRESS, §3.1: progress indicator is mandatory.
     pub fn progress(call_ref: CallRef, progress: ProgressIndicator) -> Self {
         Self::new(call_ref, MessageType::Progress).with(progress)
     }
 
-    /// CONNECT, §3.1.3.
+    /// CONNECT, §3.1.
     pub fn connect(call_ref: CallRef) -> Self {
         Self::new(call_ref, MessageType::Connect)
     }
 
-    /// CONNECT ACKNOWLEDGE, §3.1.4.
+    /// CONNECT ACKNOWLEDGE, §3.1.
     pub fn connect_acknowledge(call_ref: CallRef) -> Self {
         Self::new(call_ref, MessageType::ConnectAcknowledge)
     }
 
-    /// DISCONNECT, §3.1.5: cause is mandatory.
+    /// DISCONNECT, §3.1: cause is mandatory.
     pub fn disconnect(call_ref: CallRef, cause: Cause) -> Self {
         Self::new(call_ref, MessageType::Disconnect).with(cause)
     }
 
-    /// RELEASE, §3.1.11: cause is mandatory when it is the first clearing message.
+    /// RELEASE, §3.1: cause is mandatory when it is the first clearing message.
     pub fn release(call_ref: CallRef, cause: Option<Cause>) -> Self {
         Self::new(call_ref, MessageType::Release).with_opt(cause)
     }
 
-    /// RELEASE COMPLETE, §3.1.12: cause is mandatory when it is the first clearing message.
+    /// RELEASE COMPLETE, §3.1: cause is mandatory when it is the first clearing message.
     pub fn release_complete(call_ref: CallRef, cause: Option<Cause>) -> Self {
         Self::new(call_ref, MessageType::ReleaseComplete).with_opt(cause)
     }
 
-    /// INFORMATION, §3.1.6 (add keypad facility, called party number, sending complete).
+    /// INFORMATION, §3.1 (add keypad facility, called party number, sending complete).
     pub fn information(call_ref: CallRef) -> Self {
         Self::new(call_ref, MessageType::Information)
     }
 
-    /// NOTIFY, §3.1.7: notification indicator is mandatory.
+    /// NOTIFY, §3.1: notification indicator is mandatory.
     pub fn notify(call_ref: CallRef, notification: NotificationIndicator) -> Self {
         Self::new(call_ref, MessageType::Notify).with(notification)
     }
@@ -85,19 +85,19 @@ impl Message {
         Self::new(call_ref, MessageType::Facility).with(facility)
     }
 
-    /// STATUS, §3.1.16: cause and call state are mandatory.
+    /// STATUS, §3.1: cause and call state are mandatory.
     pub fn status(call_ref: CallRef, cause: Cause, state: CallState) -> Self {
         Self::new(call_ref, MessageType::Status)
             .with(cause)
             .with(state)
     }
 
-    /// STATUS ENQUIRY, §3.1.17.
+    /// STATUS ENQUIRY, §3.1.
     pub fn status_enquiry(call_ref: CallRef) -> Self {
         Self::new(call_ref, MessageType::StatusEnquiry)
     }
 
-    /// RESTART, §3.1.9 (global call reference): restart indicator is mandatory, channel
+    /// RESTART, §3.4.1 (global call reference): restart indicator is mandatory, channel
     /// identification when the class is "indicated channels".
     pub fn restart(
         call_ref: CallRef,
@@ -109,7 +109,7 @@ impl Message {
             .with(indicator)
     }
 
-    /// RESTART ACKNOWLEDGE, §3.1.10.
+    /// RESTART ACKNOWLEDGE, §3.4.2.
     pub fn restart_acknowledge(
         call_ref: CallRef,
         indicator: RestartIndicator,

@@ -3,8 +3,8 @@
 //!
 //! Only unconditionally mandatory elements are listed. Conditional ones depend on the call
 //! (the call-control layer checks them): channel identification in the network's first
-//! response to a SETUP (CALL PROCEEDING, ALERTING, CONNECT, SETUP ACKNOWLEDGE, notes to
-//! Tables 3-2/3-3/3-4/3-16), the cause in RELEASE / RELEASE COMPLETE when they are the
+//! response to a SETUP (CALL PROCEEDING, ALERTING, CONNECT, SETUP ACKNOWLEDGE: notes to
+//! their §3.1 tables), the cause in RELEASE / RELEASE COMPLETE when they are the
 //! first clearing message, and channel identification in RESTART when the class is
 //! "indicated channels" ([`crate::validate`] checks that one, it needs no call state).
 
@@ -37,23 +37,23 @@ const SERVICE_ACK: &[IeId] = &[IeId::CHANGE_STATUS];
 pub fn mandatory_ies(message_type: MessageType, direction: Direction) -> &'static [IeId] {
     use Direction::*;
     match (message_type, direction) {
-        // Table 3-12 (SETUP): bearer capability both ways; channel identification is
+        // §3.1 SETUP: bearer capability both ways; channel identification is
         // mandatory network to user.
         (MessageType::Setup, NetworkToUser) => BC_CHAN,
         (MessageType::Setup, UserToNetwork) => BC,
-        // Table 3-13 (SETUP ACKNOWLEDGE): channel identification network to user.
+        // §3.1 SETUP ACKNOWLEDGE: channel identification network to user.
         (MessageType::SetupAcknowledge, NetworkToUser) => CHAN,
-        // Table 3-5 (DISCONNECT).
+        // §3.1 DISCONNECT.
         (MessageType::Disconnect, _) => CAUSE,
-        // Table 3-9 (PROGRESS).
+        // §3.1 PROGRESS.
         (MessageType::Progress, _) => PROGRESS,
-        // Table 3-7 (NOTIFY).
+        // §3.1 NOTIFY.
         (MessageType::Notify, _) => NOTIFICATION,
-        // Q.932 Table 4-1 (FACILITY).
+        // Q.932 §4.1 FACILITY.
         (MessageType::Facility, _) => FACILITY,
-        // Table 3-16 (STATUS).
+        // §3.1 STATUS.
         (MessageType::Status, _) => STATUS,
-        // Tables 3-10 / 3-11 (RESTART, RESTART ACKNOWLEDGE).
+        // §3.4.1 / §3.4.2 RESTART, RESTART ACKNOWLEDGE.
         (MessageType::Restart, _) | (MessageType::RestartAcknowledge, _) => RESTART,
         // NI-2 maintenance.
         (MessageType::Service, _) => SERVICE,
