@@ -14,7 +14,7 @@
 use crate::codeset::{Codeset, CodesetTracker, Shift, ShiftOutcome};
 use crate::error::IeError;
 use crate::ie::{Cause, CauseValue, IeId, InfoElement, Location, RestartClass};
-use crate::message::{mandatory_ies, Direction, Message, MessageType};
+use crate::message::{mandatory_ies, CallRefFlag, Direction, Message, MessageType};
 
 /// One problem found in a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub enum Problem {
     /// §5.8.3.2: the global call reference with a message other than RESTART, RESTART
     /// ACKNOWLEDGE or STATUS (cause 81, STATUS on the global call reference).
     GlobalCallRefNotAllowed,
+    /// §5.8.3.2: a SETUP whose call reference flag is 1 (it claims to answer a call
+    /// reference the sender did not originate): the message is ignored.
+    SetupWithFlagSet,
     /// §5.8.4: message type not recognised (cause 97 or 98, decided with the call state).
     UnknownMessageType(u8),
     /// §5.8.6.1: a mandatory element is missing (cause 96).
@@ -52,7 +55,7 @@ impl Problem {
     /// The clause of Q.931 this falls under.
     pub const fn clause(&self) -> &'static str {
         match self {
-            Problem::GlobalCallRefNotAllowed => "5.8.3.2",
+            Problem::GlobalCallRefNotAllowed | Problem::SetupWithFlagSet => "5.8.3.2",
             Problem::UnknownMessageType(_) => "5.8.4",
             Problem::MissingMandatory(_) => "5.8.6.1",
             Problem::MandatoryContentError(..) => "5.8.6.2",
@@ -76,7 +79,10 @@ impl Problem {
                 Some(CauseValue::InvalidIeContents)
             }
             Problem::Unrecognised { .. } => Some(CauseValue::IeNonExistent),
-            Problem::OutOfSequence(_) | Problem::Repeated(_) | Problem::InvalidShift(_) => None,
+            Problem::SetupWithFlagSet
+            | Problem::OutOfSequence(_)
+            | Problem::Repeated(_)
+            | Problem::InvalidShift(_) => None,
         }
     }
 
@@ -109,6 +115,8 @@ impl Problem {
 pub enum Handling {
     /// Nothing calls for an answer: act on the message.
     Process,
+    /// §5.8.3.2: ignore the message, answer nothing.
+    Ignore,
     /// §5.8.7.1 / §5.8.7.2: act on the message (ignoring the bad or unknown elements). The
     /// sender may be told: with STATUS carrying this cause; when the message is DISCONNECT,
     /// the RELEASE sent in answer carries it; when RELEASE, the RELEASE COMPLETE does.
@@ -150,6 +158,9 @@ impl Report {
     /// receiver's own: [`Location::User`] on the user side, e.g.
     /// [`Location::PublicLocal`] on the network side).
     pub fn handling(&self, location: Location) -> Handling {
+        if self.problems.contains(&Problem::SetupWithFlagSet) {
+            return Handling::Ignore;
+        }
         if self.problems.contains(&Problem::GlobalCallRefNotAllowed) {
             return Handling::GlobalCallRefStatus(Cause::new(
                 CauseValue::InvalidCallReference,
@@ -227,6 +238,12 @@ pub fn check(msg: &Message, direction: Direction) -> Report {
     let mut problems = Vec::new();
     if msg.call_ref.is_global() && !msg.message_type.allows_global_call_ref() {
         problems.push(Problem::GlobalCallRefNotAllowed);
+    }
+    if msg.message_type == MessageType::Setup
+        && !msg.call_ref.is_dummy()
+        && msg.call_ref.flag == CallRefFlag::ToOriginator
+    {
+        problems.push(Problem::SetupWithFlagSet);
     }
     if let MessageType::Unknown(o) = msg.message_type {
         problems.push(Problem::UnknownMessageType(o));

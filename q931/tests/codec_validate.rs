@@ -202,6 +202,13 @@ fn global_call_reference_5_8_3_2() {
 }
 
 #[test]
+fn setup_with_the_flag_set_is_ignored_5_8_3_2() {
+    let (p, h) = handle("08 02 80 01 05 04 03 80 90 A3", U2N);
+    assert_eq!(p, [Problem::SetupWithFlagSet]);
+    assert_eq!(h, Handling::Ignore);
+}
+
+#[test]
 fn sequence_repetition_and_shift_rules() {
     // §5.8.5.1: called number before bearer capability is out of sequence (processed).
     let (p, h) = handle("08 02 00 01 05 70 02 81 31 04 03 80 90 A3", U2N);
