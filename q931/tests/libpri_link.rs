@@ -399,3 +399,78 @@ fn libpri_restart_while_established() {
     // Sequence numbers restarted at 0 with the new peer: a full exchange works.
     exchange(&mut h, 20);
 }
+
+/// The last I frame of a burst lost, with nothing after it to reveal the gap: the sender's
+/// T200 fires and it recovers with P=1 (ours towards libpri, then libpri's towards us).
+#[test]
+fn libpri_t200_recovers_a_lost_last_frame_both_ways() {
+    let mut h = harness(Role::User, |c| c.t200 = Duration::from_millis(300));
+    h.pri.set_timer(PriTimer::T200, 300);
+    h.link.establish(Instant::now());
+    assert!(h.run_until(Duration::from_secs(5), up));
+    h.new_pri_events();
+    h.new_link_events();
+
+    // Ours lost once: the SETUP reaches libpri only through our T200 retransmission.
+    let mut dropped = false;
+    h.drop_to_pri = Some(Box::new(move |f: &[u8]| {
+        if is_i_frame(f) && !dropped {
+            dropped = true;
+            return true;
+        }
+        false
+    }));
+    h.link.send_i(Instant::now(), &setup(1)).unwrap();
+    let sent = Instant::now();
+    let call = loop {
+        h.step(Duration::from_millis(20));
+        if let Some(PriEvent::Ring(ring)) = h.next_pri_event() {
+            break ring.call.unwrap();
+        }
+        assert!(sent.elapsed() < Duration::from_secs(3), "{:#?}", h.trace);
+    };
+    assert!(sent.elapsed() >= Duration::from_millis(300));
+    let stats = h.link.stats();
+    assert_eq!(stats.i_retransmitted, 1);
+    assert!(stats.t200_expiries >= 1);
+    // The retransmission carried P=1 and libpri answered with a response F=1.
+    assert!(h.frames_to_pri().any(|f| matches!(
+        Frame::decode(f).map(|f| f.control),
+        Ok(Control::Information { poll: true, .. })
+    )));
+
+    // libpri's answer lost once: it arrives through libpri's T200 recovery.
+    let mut dropped = false;
+    h.drop_from_pri = Some(Box::new(move |f: &[u8]| {
+        if is_i_frame(f) && !dropped {
+            dropped = true;
+            return true;
+        }
+        false
+    }));
+    h.pri
+        .hangup(call, PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION)
+        .unwrap();
+    let sent = Instant::now();
+    let answer = loop {
+        h.step(Duration::from_millis(20));
+        if let Some(LinkEvent::Data(msg)) = h.next_link_event() {
+            break msg;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(3), "{:#?}", h.trace);
+    };
+    assert_eq!(summary(&answer).map(|s| s.2), Some(0x5A));
+    assert!(sent.elapsed() >= Duration::from_millis(300));
+    assert_eq!(h.frames_from_pri().filter(|f| is_i_frame(f)).count(), 2);
+    assert_eq!(h.link.stats().i_received, 1);
+    assert!(up(&h));
+    assert_eq!(h.count_pri(&PriEvent::DchanDown), 0);
+}
+
+#[test]
+fn libpri_ni2_network_side_brings_link_up() {
+    let mut h = Harness::new(LinkConfig::pri(Role::User), Node::Network, Switch::Ni2);
+    h.link.establish(Instant::now());
+    assert!(h.run_until(Duration::from_secs(5), up), "{:#?}", h.trace);
+    exchange(&mut h, 10);
+}
