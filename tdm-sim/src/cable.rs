@@ -207,6 +207,9 @@ impl EndSpan {
                 flags |= T1_FRAMED | if rai { T1_RAI } else { 0 };
             }
         }
+        for ch in self.slots[1..=nch].iter().flatten() {
+            ch.prefetch_tx();
+        }
         for (slot, samples) in self.slots[1..=nch].iter_mut().zip(&mut chunk[1..=nch]) {
             match slot {
                 Some(ch) => ch.tx_chunk(samples),
@@ -299,6 +302,9 @@ impl EndSpan {
         }
         self.set_alarms(self.condition.alarms());
         let in_alarm = !self.alarms.is_empty();
+        for ch in self.slots[1..=nch].iter().flatten() {
+            ch.prefetch_rx();
+        }
         for (slot, samples) in self.slots[1..=nch].iter_mut().zip(&chunk[1..=nch]) {
             if let Some(ch) = slot {
                 ch.rx_chunk(samples, in_alarm);

@@ -31,6 +31,20 @@ pub fn idle_code(law: Law) -> u8 {
     }
 }
 
+#[inline(always)]
+fn prefetch(p: &u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch hint on a valid address; it reads nothing and cannot fault.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (p as *const u8).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Counters of one channel, readable with [`crate::Sim::channel_stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChannelStats {
@@ -163,6 +177,31 @@ impl ChanState {
         match &self.kind {
             ChanKind::Clear(c) => c.rx_full > 0,
             ChanKind::Hdlc(h) => !h.rxq.is_empty(),
+        }
+    }
+
+    /// Starts loading the memory `tx_chunk` will read: the span loop issues these for
+    /// every channel first, so the cache misses of 31 channels overlap instead of adding up.
+    #[inline]
+    pub fn prefetch_tx(&self) {
+        if let ChanKind::Clear(c) = &self.kind {
+            if let Some(p) = c.tx.get(c.tx_head) {
+                prefetch(p);
+            }
+        }
+    }
+
+    /// As [`Self::prefetch_tx`], for what `rx_chunk` will write.
+    #[inline]
+    pub fn prefetch_rx(&self) {
+        if let ChanKind::Clear(c) = &self.kind {
+            let mut block = c.rx_head + c.rx_full;
+            if block >= c.numbufs {
+                block -= c.numbufs;
+            }
+            if let Some(p) = c.rx.get(block * c.blocksize + c.rx_fill) {
+                prefetch(p);
+            }
         }
     }
 

@@ -3,7 +3,12 @@
 //! loop in this process. Measures the process CPU time as a fraction of one core, and the
 //! chunks the clock completed late.
 //!
-//! `cargo run --release -p tdm-sim --bin bench-tdm-sim [-- --spans N --secs S --fifo]`
+//! `cargo run --release -p tdm-sim --bin bench-tdm-sim [-- --spans N --secs S --no-fifo]`
+//!
+//! The clock thread asks for `SCHED_FIFO` (as a card's interrupt would preempt ordinary
+//! work); where that is refused it runs at normal priority, and the output says which.
+//! A probe thread sleeping on the same 1 ms absolute deadlines, doing nothing else, shows
+//! how late the machine itself wakes threads up; its CPU time is left out of the figure.
 
 use std::time::{Duration, Instant};
 
@@ -19,13 +24,16 @@ struct Args {
     spans: usize,
     secs: u64,
     fifo: bool,
+    /// Pin every thread of the process to one CPU.
+    cpu: Option<usize>,
 }
 
 fn args() -> Args {
     let mut a = Args {
         spans: 64,
         secs: 30,
-        fifo: false,
+        fifo: true,
+        cpu: Some(1),
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -33,6 +41,9 @@ fn args() -> Args {
             "--spans" => a.spans = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.spans),
             "--secs" => a.secs = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.secs),
             "--fifo" => a.fifo = true,
+            "--no-fifo" => a.fifo = false,
+            "--cpu" => a.cpu = it.next().and_then(|v| v.parse().ok()),
+            "--no-pin" => a.cpu = None,
             other => eprintln!("ignoring argument {other}"),
         }
     }
@@ -53,6 +64,71 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// What the probe thread saw.
+#[derive(Default, Clone, Copy)]
+struct Probe {
+    late: u64,
+    worst_ns: u64,
+    cpu_ns: u64,
+}
+
+/// Sleeps to absolute 1 ms deadlines for `secs`, like the clock thread but with no work.
+fn spawn_probe(fifo: bool, secs: u64) -> std::thread::JoinHandle<Probe> {
+    std::thread::spawn(move || {
+        if fifo {
+            let p = libc::sched_param { sched_priority: 10 };
+            // SAFETY: our own thread, valid parameter.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) };
+        }
+        let mut r = Probe::default();
+        let start = now_ns();
+        let cpu0 = thread_cpu_ns();
+        for k in 1..=secs * 1000 {
+            let d = start + k * 1_000_000;
+            let ts = libc::timespec {
+                tv_sec: (d / 1_000_000_000) as libc::time_t,
+                tv_nsec: (d % 1_000_000_000) as libc::c_long,
+            };
+            // SAFETY: absolute monotonic sleep with a valid timespec.
+            unsafe {
+                libc::clock_nanosleep(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TIMER_ABSTIME,
+                    &ts,
+                    std::ptr::null_mut(),
+                )
+            };
+            let late = now_ns().saturating_sub(d);
+            r.worst_ns = r.worst_ns.max(late);
+            if late > 1_000_000 {
+                r.late += 1;
+            }
+        }
+        r.cpu_ns = thread_cpu_ns() - cpu0;
+        r
+    })
+}
+
 struct Bearer {
     ch: Box<dyn Channel>,
     block: usize,
@@ -68,8 +144,25 @@ struct Counters {
     tx_full: u64,
 }
 
+/// Pins the calling thread (and the threads it creates afterwards) to one CPU.
+fn pin(cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within its bounds for cpu < 1024.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
 fn main() {
-    let a = args();
+    let mut a = args();
+    if let Some(cpu) = a.cpu {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let cpu = cpu.min(n - 1);
+        a.cpu = pin(cpu).then_some(cpu);
+    }
     let sim = Sim::builder()
         .e1(a.spans)
         .clock(ClockMode::RealTime)
@@ -109,11 +202,15 @@ fn main() {
         }
     }
     println!(
-        "bench tdm-sim: {} E1 spans, {} bearer channels and {} D-channels (both ends), {} s, load {}",
+        "bench tdm-sim: {} E1 spans, {} bearer channels and {} D-channels (both ends), {} s, {}, load {}",
         a.spans,
         bearers.len(),
         dchans.len(),
         a.secs,
+        match a.cpu {
+            Some(c) => format!("all threads on CPU {c}"),
+            None => "threads not pinned".to_string(),
+        },
         loadavg()
     );
     let frame: Vec<u8> = (0..FRAME_LEN).map(|i| (i * 31 + 7) as u8).collect();
@@ -134,11 +231,13 @@ fn main() {
     let start = Instant::now();
     let mut measure: Option<(Instant, Duration, u64)> = None;
     let mut next_report = Duration::from_secs(5);
+    let mut probe: Option<std::thread::JoinHandle<Probe>> = None;
     loop {
         since_round += ticker.wait(Duration::from_millis(100)).expect("tick");
         let elapsed = start.elapsed();
         if measure.is_none() && elapsed >= warmup {
             measure = Some((Instant::now(), cpu_time(), sim.clock_stats().late_chunks));
+            probe = Some(spawn_probe(a.fifo, a.secs));
         }
         if let Some((t0, cpu0, late0)) = measure {
             let wall = t0.elapsed();
@@ -159,12 +258,30 @@ fn main() {
                 );
                 next_report += Duration::from_secs(5);
                 if wall >= Duration::from_secs(a.secs) {
+                    let p = probe
+                        .take()
+                        .map(|h| h.join().unwrap_or_default())
+                        .unwrap_or_default();
+                    let cpu_used =
+                        (cpu_time() - cpu0).saturating_sub(Duration::from_nanos(p.cpu_ns));
+                    let cpu = cpu_used.as_secs_f64() / wall.as_secs_f64().max(1e-9);
                     if c.bad_frames > 0 || c.events > 0 {
                         println!("  frame errors {} events {}", c.bad_frames, c.events);
                     }
                     println!(
                         "  clock thread SCHED_FIFO: {}; worst wake-up {:?}; worst chunk {:?}; tx queue full {} times",
                         st.fifo, st.max_wake_latency, st.max_tick, c.tx_full
+                    );
+                    println!(
+                        "  probe (an idle thread on the same 1 ms deadlines): {} wake-ups over 1 ms late, worst {:?}",
+                        p.late,
+                        Duration::from_nanos(p.worst_ns)
+                    );
+                    println!(
+                        "  cpu {:.3} of one core over {:.1} s (process CPU time, probe excluded), load {}",
+                        cpu,
+                        wall.as_secs_f64(),
+                        loadavg()
                     );
                     println!(
                         "bench tdm-sim spans={} cpu={:.3} late={}",
