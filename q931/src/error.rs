@@ -23,9 +23,6 @@ pub enum DecodeError {
     /// Q.931 §5.8.3.1: the call reference is longer than this decoder supports (2 octets).
     #[error("octet 2: call reference length {0} not supported (at most 2)")]
     CallRefLength(u8),
-    /// Q.931 §4.4: the message type octet has bit 8 set (reserved for extension).
-    #[error("message type octet {0:#04x} has the reserved bit 8 set")]
-    MessageTypeExtension(u8),
 }
 
 /// What is wrong with the contents of one information element. Says which octet and field.

@@ -46,6 +46,6 @@ impl IeCodec for Display {
         if let Some(t) = self.display_type {
             out.push(t | 0x80);
         }
-        out.extend(self.text.bytes().map(|b| b & 0x7F));
+        super::number::push_ia5(out, &self.text);
     }
 }

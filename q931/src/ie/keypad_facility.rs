@@ -38,6 +38,6 @@ impl IeCodec for KeypadFacility {
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        out.extend(self.digits.bytes().map(|b| b & 0x7F));
+        super::number::push_ia5(out, &self.digits);
     }
 }

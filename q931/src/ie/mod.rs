@@ -617,7 +617,12 @@ pub(crate) fn ia5_string(
     octet: &'static str,
     field: &'static str,
 ) -> Result<String, IeError> {
-    if let Some(&b) = bytes.iter().find(|b| **b & 0x80 != 0) {
+    if !bytes.is_ascii() {
+        let b = bytes
+            .iter()
+            .copied()
+            .find(|b| *b & 0x80 != 0)
+            .unwrap_or(0xFF);
         return Err(IeError::InvalidValue {
             octet,
             field,

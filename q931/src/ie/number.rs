@@ -203,5 +203,15 @@ pub(crate) fn encode(
             }
         }
     }
-    out.extend(digits.bytes().map(|b| b & 0x7F));
+    push_ia5(out, digits);
+}
+
+/// Appends IA5 text: the octets as they are when all are ASCII (the usual case), else each
+/// masked to 7 bits.
+pub(crate) fn push_ia5(out: &mut Vec<u8>, text: &str) {
+    if text.is_ascii() {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        out.extend(text.bytes().map(|b| b & 0x7F));
+    }
 }

@@ -142,14 +142,19 @@ impl Message {
     }
 
     fn encode_inner(&self, out: &mut Vec<u8>, dialect: Dialect) -> Result<(), EncodeError> {
+        out.reserve(64);
         out.push(self.protocol_discriminator.0);
         self.call_ref.encode(out)?;
         out.push(self.message_type.octet());
         for ie in &self.ies {
             match ie {
                 InfoElement::Invalid(r) => out.extend_from_slice(&r.raw),
+                InfoElement::Shift(s) => out.push(s.to_octet()),
+                InfoElement::SendingComplete => out.push(IeId::SENDING_COMPLETE.0),
+                InfoElement::MoreData => out.push(IeId::MORE_DATA.0),
+                InfoElement::CongestionLevel(l) => out.push(0xB0 | (l & 0x0F)),
+                InfoElement::RepeatIndicator(r) => out.push(0xD0 | (r & 0x0F)),
                 InfoElement::Unknown(r) if r.id & 0x80 != 0 => out.push(r.id),
-                ie if ie.is_single_octet() => out.push(ie.id().0),
                 ie => {
                     let id = ie.id().0;
                     out.push(id);

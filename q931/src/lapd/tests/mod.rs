@@ -2,6 +2,7 @@
 
 mod pair;
 mod property;
+mod throughput;
 mod tshark;
 
 use std::time::Duration;
