@@ -1,1 +1,11 @@
-//! Media processing: G.711 companding tables and sample conversions.
+//! Media processing: G.711 companding (ITU-T G.711), A-law ↔ µ-law transcoding
+//! (G.711 Tables 3 and 4), and tone generation/detection used to check that audio
+//! crossed a path.
+
+pub mod g711;
+pub mod tone;
+pub mod transcode;
+
+pub use g711::{Law, FRAME_SAMPLES, SAMPLE_RATE};
+pub use tone::{goertzel_power, tone_present, ToneDetection, ToneGenerator};
+pub use transcode::{alaw_to_ulaw, transcode_frame, ulaw_to_alaw};
