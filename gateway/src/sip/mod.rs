@@ -20,6 +20,7 @@ pub mod scan;
 pub mod status;
 pub mod stream;
 pub mod transaction;
+pub mod transport;
 pub mod uri;
 pub mod validate;
 
