@@ -76,6 +76,10 @@ fn linkbit_pri_setup() {
     assert_eq!(cd.digits, "1111105");
     assert_eq!(cd.numbering_plan, NumberingPlan::Isdn);
     assert!(m.sending_complete());
+    assert_eq!(
+        m.to_string(),
+        "SETUP cr=0x32/0 ch=5! pi=8 calling=2222205 called=1111105 complete"
+    );
     // The same message from the builders.
     let built = Message::setup(
         CallRef::two_octet(0x32, CallRefFlag::FromOriginator),

@@ -304,6 +304,44 @@ impl Message {
     }
 }
 
+/// One line for logs: message type, call reference, and the main elements.
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let flag = match self.call_ref.flag {
+            CallRefFlag::FromOriginator => 0,
+            CallRefFlag::ToOriginator => 1,
+        };
+        write!(f, "{}", self.message_type)?;
+        if self.call_ref.is_dummy() {
+            write!(f, " cr=dummy")?;
+        } else {
+            write!(f, " cr={:#x}/{flag}", self.call_ref.value)?;
+        }
+        for ie in &self.ies {
+            match ie {
+                InfoElement::ChannelId(c) => match c.channel_number() {
+                    Some(n) => write!(f, " ch={n}{}", if c.exclusive { "!" } else { "?" })?,
+                    None => write!(f, " ch={:?}", c.selection)?,
+                },
+                InfoElement::CalledPartyNumber(n) => write!(f, " called={}", n.digits)?,
+                InfoElement::CallingPartyNumber(n) => write!(f, " calling={}", n.digits)?,
+                InfoElement::ConnectedNumber(n) => write!(f, " connected={}", n.digits)?,
+                InfoElement::Cause(c) => write!(f, " cause={}", c.value.value())?,
+                InfoElement::ProgressIndicator(p) => write!(f, " pi={}", p.description.value())?,
+                InfoElement::CallState(s) => write!(f, " state={}", s.value.value())?,
+                InfoElement::SendingComplete => write!(f, " complete")?,
+                InfoElement::KeypadFacility(k) => write!(f, " keypad={}", k.digits)?,
+                InfoElement::Invalid(r) => write!(f, " invalid({:#04x})", r.id)?,
+                InfoElement::Unknown(r) => {
+                    write!(f, " unknown({}:{:#04x})", r.codeset.value(), r.id)?
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Walks the elements after the message type, tracking shifts (§4.5.2/§4.5.3).
 fn decode_ies(buf: &[u8], dialect: Dialect) -> Vec<InfoElement> {
     let mut ies = Vec::with_capacity(8);
