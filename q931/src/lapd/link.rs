@@ -154,6 +154,8 @@ pub struct Link {
     held_down: bool,
     /// Layer 3 last heard the link is up (or asked for it): a loss must be indicated.
     l3_expects_up: bool,
+    /// A DL-ESTABLISH request arrived while awaiting release.
+    establish_after_release: bool,
     /// The I queue: information fields from the one numbered V(A) on; the first
     /// `V(S) - V(A)` of them have been sent and await acknowledgement.
     iq: VecDeque<Vec<u8>>,
@@ -188,6 +190,7 @@ impl Link {
             retry_at: None,
             held_down: false,
             l3_expects_up: false,
+            establish_after_release: false,
             iq: VecDeque::new(),
             tx: VecDeque::new(),
             events: VecDeque::new(),
@@ -257,8 +260,9 @@ impl Link {
                 self.l3_initiated = true;
                 self.set_state(LinkState::AwaitingEstablishment);
             }
-            // Annex B: no transition for this request while awaiting release.
-            LinkState::AwaitingRelease => {}
+            // Annex B has no transition for this request while awaiting release: it is
+            // carried out once the release completes.
+            LinkState::AwaitingRelease => self.establish_after_release = true,
         }
     }
 
@@ -266,6 +270,7 @@ impl Link {
     /// [`Link::establish`] (or the peer establishes).
     pub fn release(&mut self, now: Instant) {
         self.held_down = true;
+        self.establish_after_release = false;
         self.retry_at = None;
         match self.state {
             LinkState::TeiAssigned => self.push_status(LinkEvent::ReleaseConfirm),
@@ -948,6 +953,10 @@ impl Link {
         self.t200 = None;
         self.t203 = None;
         self.set_state(LinkState::TeiAssigned);
+        if std::mem::take(&mut self.establish_after_release) {
+            self.establish(now);
+            return;
+        }
         if self.cfg.keep_up && !self.held_down {
             // After a failed establishment the T200 wait has passed already: try again at
             // once. After a DISC or DM from the peer, give it T200 first.

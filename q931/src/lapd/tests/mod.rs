@@ -543,3 +543,25 @@ fn acknowledgement_rides_on_the_answer_when_layer_3_answers_first() {
         false
     ));
 }
+
+#[test]
+fn establish_requested_while_releasing_follows_the_release() {
+    let mut cfg = LinkConfig::pri(Role::Network);
+    cfg.keep_up = false;
+    let mut pair = Pair::new(LinkConfig::pri(Role::User), cfg);
+    pair.user.establish(pair.now);
+    pair.deliver();
+    pair.clear();
+    pair.user.release(pair.now);
+    pair.user.establish(pair.now);
+    pair.deliver();
+    assert_eq!(
+        pair.user_events,
+        [LinkEvent::ReleaseConfirm, LinkEvent::EstablishConfirm]
+    );
+    assert_eq!(
+        pair.network_events,
+        [LinkEvent::ReleaseIndication, LinkEvent::EstablishIndication]
+    );
+    assert!(pair.user.is_established() && pair.network.is_established());
+}
