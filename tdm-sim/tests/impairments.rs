@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use dahdi_driver::{
-    Alarms, ChanError, Channel, ChannelMode, Device, Event, Law, SpanConfig, SpanId,
+    Alarms, ChanError, Channel, ChannelMode, Device, Event, Law, SpanConfig, SpanId, SpanKind,
 };
 use tdm_sim::{End, Impairment, Sim, SlipKind};
 
@@ -17,11 +17,22 @@ struct Ends {
 }
 
 fn setup() -> Ends {
-    let sim = Sim::builder().e1(1).delay_chunks(3).build();
-    let near_b = open(&sim.near(), 1, 1, clear(Law::ALaw));
-    let near_d = open(&sim.near(), 1, 16, ChannelMode::HdlcFcs);
-    let far_b = open(&sim.far(), 1, 1, clear(Law::ALaw));
-    let far_d = open(&sim.far(), 1, 16, ChannelMode::HdlcFcs);
+    setup_kind(SpanKind::E1)
+}
+
+fn setup_kind(kind: SpanKind) -> Ends {
+    let sim = match kind {
+        SpanKind::E1 => Sim::builder().e1(1),
+        SpanKind::T1 => Sim::builder().t1(1),
+    }
+    .delay_chunks(3)
+    .build();
+    let law = kind.default_law();
+    let d = kind.dchannel().0;
+    let near_b = open(&sim.near(), 1, 1, clear(law));
+    let near_d = open(&sim.near(), 1, d, ChannelMode::HdlcFcs);
+    let far_b = open(&sim.far(), 1, 1, clear(law));
+    let far_d = open(&sim.far(), 1, d, ChannelMode::HdlcFcs);
     sim.advance(10).unwrap();
     Ends {
         sim,
@@ -59,7 +70,11 @@ fn expect_events(e: &mut Ends, end: End, want: &[Event]) {
 }
 
 fn impairment_cycle(imp: fn(bool) -> Impairment, at: End, here: Alarms) {
-    let mut e = setup();
+    impairment_cycle_on(SpanKind::E1, imp, at, here)
+}
+
+fn impairment_cycle_on(kind: SpanKind, imp: fn(bool) -> Impairment, at: End, here: Alarms) {
+    let mut e = setup_kind(kind);
     assert!(alarms(&e.sim, End::Near).is_empty());
     assert!(alarms(&e.sim, End::Far).is_empty());
     expect_events(&mut e, End::Near, &[]);
@@ -115,6 +130,17 @@ fn loss_of_signal_is_red_here_and_yellow_there() {
         End::Far,
         Alarms::RED | Alarms::LOS,
     );
+}
+
+#[test]
+fn t1_loss_of_signal_and_ais() {
+    impairment_cycle_on(
+        SpanKind::T1,
+        Impairment::LossOfSignal,
+        End::Near,
+        Alarms::RED | Alarms::LOS,
+    );
+    impairment_cycle_on(SpanKind::T1, Impairment::Ais, End::Far, Alarms::BLUE);
 }
 
 #[test]
@@ -352,4 +378,43 @@ fn scheduled_impairments_run_on_time() {
     assert!(alarms(&sim, End::Near).contains(Alarms::RED));
     sim.advance(100).unwrap();
     assert!(alarms(&sim, End::Near).is_empty());
+}
+
+#[test]
+fn heavy_bit_errors_lose_frame_alignment() {
+    let mut e = setup();
+    e.sim
+        .impair(
+            SpanId(1),
+            End::Near,
+            Impairment::BitErrors {
+                rate: 0.05,
+                seed: 3,
+            },
+        )
+        .unwrap();
+    let mut lost = false;
+    for _ in 0..200 {
+        e.sim.advance(1).unwrap();
+        if alarms(&e.sim, End::Near) == Alarms::RED | Alarms::LFA {
+            lost = true;
+            break;
+        }
+    }
+    assert!(lost, "errored FAS words never cost the alignment");
+    let st = e.sim.near().span_status(SpanId(1)).unwrap();
+    assert!(st.fas_count >= 3 && st.bpv_count > 0, "{st:?}");
+    e.sim
+        .impair(SpanId(1), End::Near, Impairment::NoBitErrors)
+        .unwrap();
+    e.sim.advance(10).unwrap();
+    assert!(alarms(&e.sim, End::Near).is_empty());
+    assert!(alarms(&e.sim, End::Far).is_empty());
+    // Errored idle flags gave bad frames first (while the span was still in frame).
+    let evs = events(e.near_d.as_mut());
+    assert!(
+        evs.contains(&Event::BadFcs) && evs.contains(&Event::Alarm),
+        "{evs:?}"
+    );
+    assert_eq!(evs.last(), Some(&Event::NoAlarm));
 }
