@@ -110,6 +110,8 @@ pub struct JitterBuffer {
     highest_end: i64,
     /// First sample of the stream or talkspurt: what comes before is lead-in silence.
     anchor: i64,
+    /// Added to unwrapped timestamps to place them in the playout timeline.
+    offset: i64,
     target: u32,
     jitter: f64,
     last_transit: Option<i64>,
@@ -143,6 +145,7 @@ impl JitterBuffer {
             playout: None,
             highest_end: 0,
             anchor: 0,
+            offset: 0,
             target: cfg.initial_delay,
             jitter: 0.0,
             last_transit: None,
@@ -192,21 +195,23 @@ impl JitterBuffer {
         }
     }
 
-    fn clear(&mut self) {
-        self.present.fill(0);
-        self.last_transit = None;
-        self.concealed_run = 0;
-        self.window_pops = 0;
-        self.window_min_depth = i64::MAX;
-    }
-
-    fn restart(&mut self, ts: u32) {
-        self.clear();
+    /// Map the stream so that timestamp `ts` lands at the target delay after the playout
+    /// point (or right after what is still buffered). Audio already buffered keeps playing.
+    fn rebase(&mut self, ts: u32) -> i64 {
+        let pos = match self.playout {
+            Some(p) => self.highest_end.max(p + self.target as i64),
+            None => {
+                self.playout = Some(ts as i64 - self.target as i64);
+                ts as i64
+            }
+        };
         self.last_ts = ts;
         self.last_ext = ts as i64;
-        self.playout = Some(ts as i64 - self.target as i64);
-        self.highest_end = ts as i64;
-        self.anchor = ts as i64;
+        self.offset = pos - ts as i64;
+        self.last_transit = None;
+        self.anchor = pos;
+        self.highest_end = self.highest_end.max(pos);
+        pos
     }
 
     fn unwrap_ts(&mut self, ts: u32) -> i64 {
@@ -230,24 +235,22 @@ impl JitterBuffer {
                 tracing::debug!(old = ?self.ssrc, new = ?pkt.ssrc, "jitter buffer: SSRC change");
             }
             self.ssrc = Some(pkt.ssrc);
-            self.restart(pkt.timestamp);
+            self.rebase(pkt.timestamp);
             outcome = PushOutcome::Restarted;
         }
-        let mut ext = self.unwrap_ts(pkt.timestamp);
-        let mut playout = self.playout.unwrap_or(ext - self.target as i64);
+        let mut ext = self.unwrap_ts(pkt.timestamp) + self.offset;
+        let playout = self.playout.unwrap_or(ext - self.target as i64);
         if ext + len - playout > RING as i64 - FRAME || playout - ext > RING as i64 {
-            // RFC 3550 §5.1 allows any timestamp jump; beyond the ring we start over.
+            // RFC 3550 §5.1 allows any timestamp jump; beyond the ring we re-map.
             self.stats.resyncs += 1;
-            self.restart(pkt.timestamp);
-            ext = pkt.timestamp as i64;
-            playout = ext - self.target as i64;
+            ext = self.rebase(pkt.timestamp);
             outcome = PushOutcome::Restarted;
         } else if pkt.marker && self.highest_end <= playout && outcome == PushOutcome::Stored {
             // Talkspurt start on an empty buffer: re-anchor at the target delay.
-            playout = ext - self.target as i64;
-            self.playout = Some(playout);
-            self.highest_end = playout;
-            self.anchor = ext;
+            let pos = playout + self.target as i64;
+            self.offset += pos - ext;
+            ext = pos;
+            self.anchor = pos;
         }
         if ext + len <= playout {
             self.stats.late += 1;
@@ -318,7 +321,10 @@ impl JitterBuffer {
             if desired < self.target {
                 self.target = (self.target - 80).max(desired);
             }
-            if self.window_min_depth > self.target as i64 + FRAME {
+            // The least depth includes the packet that just arrived: what exceeds one
+            // packet is the real delay; a frame more than the target is dropped.
+            let delay = self.window_min_depth - self.packet_samples as i64;
+            if delay >= self.target as i64 + FRAME {
                 // Drop the oldest frame.
                 for pos in playout..playout + FRAME {
                     self.set_present(pos, false);
