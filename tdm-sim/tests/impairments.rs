@@ -416,5 +416,8 @@ fn heavy_bit_errors_lose_frame_alignment() {
         evs.contains(&Event::BadFcs) && evs.contains(&Event::Alarm),
         "{evs:?}"
     );
-    assert_eq!(evs.last(), Some(&Event::NoAlarm));
+    // The alarm ended last (a garbled frame closing just after may still give BadFcs).
+    let last_alarm = evs.iter().rposition(|e| *e == Event::Alarm);
+    let last_clear = evs.iter().rposition(|e| *e == Event::NoAlarm);
+    assert!(last_clear > last_alarm, "{evs:?}");
 }
