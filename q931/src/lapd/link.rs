@@ -26,6 +26,7 @@ pub struct LinkConfig {
     /// TEI of the data link (0 on PRI).
     pub tei: Tei,
     /// k: maximum number of outstanding I frames (§5.9.5; 7 for a 64 kbit/s PRI D-channel).
+    /// Held to 1..=127, the most modulo 128 allows.
     pub k: u8,
     /// N200: maximum number of retransmissions (§5.9.2; default 3).
     pub n200: u8,
@@ -172,7 +173,8 @@ const POOL_LIMIT: usize = 64;
 impl Link {
     /// A data link entity in state 4 (TEI assigned). Nothing is sent until layer 3 asks for
     /// establishment (or sends data), or the peer establishes.
-    pub fn new(cfg: LinkConfig) -> Link {
+    pub fn new(mut cfg: LinkConfig) -> Link {
+        cfg.k = cfg.k.clamp(1, SeqNo::MODULUS - 1);
         Link {
             cfg,
             state: LinkState::TeiAssigned,
