@@ -185,7 +185,10 @@ fn cause() {
         c.encode(&mut b);
         assert_eq!(Cause::decode(&b).unwrap(), c);
     }
-    assert_eq!(CauseValue::ALL.len(), 69);
+    assert_eq!(CauseValue::ALL.len(), 71);
+    assert!(CauseValue::ALL
+        .windows(2)
+        .all(|w| w[0].value() < w[1].value()));
     assert_eq!(
         CauseValue::from_u8(16).to_string(),
         "Normal call clearing (16)"

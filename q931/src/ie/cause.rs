@@ -84,6 +84,8 @@ pub enum CauseValue {
     Preemption,
     /// 9: Preemption - circuit reserved for reuse.
     PreemptionCircuitReserved,
+    /// 14: QoR: ported number.
+    PortedNumber,
     /// 16: Normal call clearing.
     NormalCallClearing,
     /// 17: User busy.
@@ -100,6 +102,8 @@ pub enum CauseValue {
     NumberChanged,
     /// 23: Redirection to new destination.
     RedirectionToNewDestination,
+    /// 24: Call rejected due to feature at the destination.
+    RejectedFeatureAtDestination,
     /// 25: Exchange routing error.
     ExchangeRoutingError,
     /// 26: Non-selected user clearing.
@@ -220,6 +224,7 @@ impl CauseValue {
         Self::CallAwardedInEstablishedChannel,
         Self::Preemption,
         Self::PreemptionCircuitReserved,
+        Self::PortedNumber,
         Self::NormalCallClearing,
         Self::UserBusy,
         Self::NoUserResponding,
@@ -228,6 +233,7 @@ impl CauseValue {
         Self::CallRejected,
         Self::NumberChanged,
         Self::RedirectionToNewDestination,
+        Self::RejectedFeatureAtDestination,
         Self::ExchangeRoutingError,
         Self::NonSelectedUserClearing,
         Self::DestinationOutOfOrder,
@@ -294,6 +300,7 @@ impl CauseValue {
             7 => Self::CallAwardedInEstablishedChannel,
             8 => Self::Preemption,
             9 => Self::PreemptionCircuitReserved,
+            14 => Self::PortedNumber,
             16 => Self::NormalCallClearing,
             17 => Self::UserBusy,
             18 => Self::NoUserResponding,
@@ -302,6 +309,7 @@ impl CauseValue {
             21 => Self::CallRejected,
             22 => Self::NumberChanged,
             23 => Self::RedirectionToNewDestination,
+            24 => Self::RejectedFeatureAtDestination,
             25 => Self::ExchangeRoutingError,
             26 => Self::NonSelectedUserClearing,
             27 => Self::DestinationOutOfOrder,
@@ -370,6 +378,7 @@ impl CauseValue {
             Self::CallAwardedInEstablishedChannel => 7,
             Self::Preemption => 8,
             Self::PreemptionCircuitReserved => 9,
+            Self::PortedNumber => 14,
             Self::NormalCallClearing => 16,
             Self::UserBusy => 17,
             Self::NoUserResponding => 18,
@@ -378,6 +387,7 @@ impl CauseValue {
             Self::CallRejected => 21,
             Self::NumberChanged => 22,
             Self::RedirectionToNewDestination => 23,
+            Self::RejectedFeatureAtDestination => 24,
             Self::ExchangeRoutingError => 25,
             Self::NonSelectedUserClearing => 26,
             Self::DestinationOutOfOrder => 27,
@@ -453,6 +463,7 @@ impl CauseValue {
             Self::CallAwardedInEstablishedChannel => "Call awarded and being delivered in an established channel",
             Self::Preemption => "Preemption",
             Self::PreemptionCircuitReserved => "Preemption - circuit reserved for reuse",
+            Self::PortedNumber => "QoR: ported number",
             Self::NormalCallClearing => "Normal call clearing",
             Self::UserBusy => "User busy",
             Self::NoUserResponding => "No user responding",
@@ -461,6 +472,7 @@ impl CauseValue {
             Self::CallRejected => "Call rejected",
             Self::NumberChanged => "Number changed",
             Self::RedirectionToNewDestination => "Redirection to new destination",
+            Self::RejectedFeatureAtDestination => "Call rejected due to feature at the destination",
             Self::ExchangeRoutingError => "Exchange routing error",
             Self::NonSelectedUserClearing => "Non-selected user clearing",
             Self::DestinationOutOfOrder => "Destination out of order",
