@@ -116,8 +116,26 @@ fn channel_identification() {
     let l = t1.channels.as_ref().unwrap();
     assert!(l.is_map && l.channels == [0, 0, 3]);
     kat("A9 93 00 00 03", &t1);
+    assert_eq!(l.channel_numbers(), [1, 2]);
+    kat(
+        "A9 93 00 00 03",
+        &ChannelId::primary_slot_map(&[1, 2], SlotMapKind::T1, true),
+    );
     let e1 = ChannelId::decode(&hex("A9 93 00 00 80 00")).unwrap();
     assert_eq!(e1.channels.as_ref().unwrap().channels.len(), 4);
+    // E1 map: bit n is timeslot n, so 0x8000 is timeslot 15.
+    assert_eq!(e1.channels.as_ref().unwrap().channel_numbers(), [15]);
+    kat(
+        "A9 93 80 01 00 06",
+        &ChannelId::primary_slot_map(&[1, 2, 8, 31], SlotMapKind::E1, true),
+    );
+    assert_eq!(
+        ChannelId::primary_slot_map(&[1, 2, 8, 31], SlotMapKind::E1, true)
+            .channels
+            .unwrap()
+            .channel_numbers(),
+        [1, 2, 8, 31]
+    );
     // Several channel numbers (ext bit 0 except on the last).
     let multi = ChannelId::decode(&hex("A9 83 01 02 83")).unwrap();
     assert_eq!(multi.channels.as_ref().unwrap().channels, [1, 2, 3]);

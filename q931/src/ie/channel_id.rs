@@ -106,6 +106,36 @@ pub struct ChannelList {
     pub channels: Vec<u8>,
 }
 
+/// The two slot map sizes of octet 3.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlotMapKind {
+    /// 4 octets; bit n (counting from bit 1 of the last octet as 0) is timeslot n.
+    E1,
+    /// 3 octets; bit n is channel n + 1.
+    T1,
+}
+
+impl ChannelList {
+    /// The channels designated, ascending: the numbers themselves, or those a slot map
+    /// marks (read as a big-endian integer: 4 octets = E1, bit n = timeslot n; 3 octets =
+    /// T1, bit n = channel n + 1; as libpri reads it).
+    pub fn channel_numbers(&self) -> Vec<u8> {
+        if !self.is_map {
+            return self.channels.clone();
+        }
+        let map = self
+            .channels
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        let offset = if self.channels.len() >= 4 { 0 } else { 1 };
+        let bits = (self.channels.len().min(8) * 8) as u8;
+        (0..bits)
+            .filter(|b| map & (1u64 << b) != 0)
+            .map(|b| b + offset)
+            .collect()
+    }
+}
+
 /// Channel identification, Q.931 §4.5.13.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ChannelId {
@@ -139,6 +169,31 @@ impl ChannelId {
                 is_map: false,
                 channels: vec![channel & 0x7F],
             }),
+        }
+    }
+
+    /// Several B-channels of a primary rate interface as a slot map (octet 3.2 bit 5 = 1).
+    /// E1 channels are timeslots 1–31, T1 channels 1–24; others are left out.
+    pub fn primary_slot_map(channels: &[u8], kind: SlotMapKind, exclusive: bool) -> Self {
+        let (octets, offset, max) = match kind {
+            SlotMapKind::E1 => (4usize, 0u8, 31u8),
+            SlotMapKind::T1 => (3, 1, 24),
+        };
+        let mut map = 0u32;
+        for &c in channels {
+            if c >= offset.max(1) && c <= max {
+                map |= 1 << (c - offset);
+            }
+        }
+        let bytes = map.to_be_bytes();
+        ChannelId {
+            channels: Some(ChannelList {
+                coding_standard: CodingStandard::ItuT,
+                channel_type: ChannelType::BChannel,
+                is_map: true,
+                channels: bytes[4 - octets..].to_vec(),
+            }),
+            ..Self::primary(0, exclusive)
         }
     }
 

@@ -42,7 +42,9 @@ pub use called_party_number::CalledPartyNumber;
 pub use calling_party_number::CallingPartyNumber;
 pub use cause::{Cause, CauseValue, Location};
 pub use change_status::{ChangeStatus, ServiceStatus};
-pub use channel_id::{ChannelId, ChannelList, ChannelSelection, ChannelType, InterfaceType};
+pub use channel_id::{
+    ChannelId, ChannelList, ChannelSelection, ChannelType, InterfaceType, SlotMapKind,
+};
 pub use connected_number::ConnectedNumber;
 pub use date_time::DateTime;
 pub use display::Display;
