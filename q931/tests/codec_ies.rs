@@ -126,7 +126,7 @@ fn channel_identification() {
     // E1 map: bit n is timeslot n, so 0x8000 is timeslot 15.
     assert_eq!(e1.channels.as_ref().unwrap().channel_numbers(), [15]);
     kat(
-        "A9 93 80 01 00 06",
+        "A9 93 80 00 01 06",
         &ChannelId::primary_slot_map(&[1, 2, 8, 31], SlotMapKind::E1, true),
     );
     assert_eq!(
