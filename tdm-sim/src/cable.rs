@@ -111,6 +111,16 @@ pub(crate) struct RxImpairments {
     pub flips: Vec<(u8, u8)>,
 }
 
+/// Alarm integration, in chunks: how long a defect must last before the span reports it,
+/// and how long it must be gone before the alarm clears (`RECOVER` is shown meanwhile).
+/// Zero reports at once. Real framers integrate for a few seconds (DAHDI's common cards
+/// wait 2.5 s).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Debounce {
+    pub declare: u32,
+    pub clear: u32,
+}
+
 /// One end of a span: its configuration, channels, receiver and counters.
 pub(crate) struct EndSpan {
     pub config: Option<SpanConfig>,
@@ -122,10 +132,14 @@ pub(crate) struct EndSpan {
     pub bpv: u32,
     tx_frame: u64,
     pub rx: RxImpairments,
+    debounce: Debounce,
+    /// A change of the line's alarms not reported yet, and for how many chunks it lasted.
+    pending: Alarms,
+    pending_for: u32,
 }
 
 impl EndSpan {
-    fn new(config: Option<SpanConfig>) -> Self {
+    fn new(config: Option<SpanConfig>, debounce: Debounce) -> Self {
         let started = config.is_some();
         EndSpan {
             config,
@@ -141,6 +155,35 @@ impl EndSpan {
             bpv: 0,
             tx_frame: 0,
             rx: RxImpairments::default(),
+            debounce,
+            pending: Alarms::empty(),
+            pending_for: 0,
+        }
+    }
+
+    /// Reports the line's alarms after the integration time.
+    fn integrate(&mut self, raw: Alarms) {
+        let shown = self.alarms - Alarms::RECOVER;
+        if raw == shown {
+            self.pending_for = 0;
+            self.set_alarms(raw);
+            return;
+        }
+        if raw != self.pending || self.pending_for == 0 {
+            self.pending = raw;
+            self.pending_for = 0;
+        }
+        self.pending_for += 1;
+        let need = if raw.is_empty() {
+            self.debounce.clear
+        } else {
+            self.debounce.declare
+        };
+        if self.pending_for >= need.max(1) {
+            self.pending_for = 0;
+            self.set_alarms(raw);
+        } else if raw.is_empty() {
+            self.set_alarms(shown | Alarms::RECOVER);
         }
     }
 
@@ -300,7 +343,7 @@ impl EndSpan {
                 }
             };
         }
-        self.set_alarms(self.condition.alarms());
+        self.integrate(self.condition.alarms());
         let in_alarm = !self.alarms.is_empty();
         for ch in self.slots[1..=nch].iter().flatten() {
             ch.prefetch_rx();
@@ -325,10 +368,15 @@ pub(crate) struct Cable {
 }
 
 impl Cable {
-    pub fn new(kind: SpanKind, configs: [Option<SpanConfig>; 2], delay_chunks: usize) -> Self {
+    pub fn new(
+        kind: SpanKind,
+        configs: [Option<SpanConfig>; 2],
+        delay_chunks: usize,
+        debounce: Debounce,
+    ) -> Self {
         let mut cable = Cable {
             kind,
-            ends: configs.map(EndSpan::new),
+            ends: configs.map(|c| EndSpan::new(c, debounce)),
             lines: [Line::new(delay_chunks), Line::new(delay_chunks)],
             dchannel_cut: false,
             abort_tx: [false; 2],

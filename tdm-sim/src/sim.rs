@@ -11,7 +11,7 @@ use dahdi_driver::{
     SpanStatus, Ticker,
 };
 
-use crate::cable::Cable;
+use crate::cable::{Cable, Debounce};
 use crate::channel::{BufferConfig, ChanState, ChannelStats, SimChannel};
 use crate::prng::BitErrors;
 use crate::sync::{PiGuard, PiMutex, TickSignal};
@@ -61,6 +61,7 @@ pub struct SimBuilder {
     mode: ClockMode,
     late_tolerance: Duration,
     fifo_priority: Option<i32>,
+    debounce: Debounce,
 }
 
 impl Default for SimBuilder {
@@ -77,6 +78,7 @@ impl Default for SimBuilder {
             mode: ClockMode::Virtual,
             late_tolerance: Duration::from_millis(1),
             fifo_priority: None,
+            debounce: Debounce::default(),
         }
     }
 }
@@ -136,6 +138,18 @@ impl SimBuilder {
         self.late_tolerance = d;
         self
     }
+    /// Alarm integration: a line defect must last `declare` before the span reports it,
+    /// and be gone for `clear` before the alarm clears (the span shows `RECOVER` in
+    /// between). Default zero: reported in the chunk it is seen. Real framers take a few
+    /// seconds (2.5 s on DAHDI's common cards).
+    pub fn alarm_integration(mut self, declare: Duration, clear: Duration) -> Self {
+        let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+        self.debounce = Debounce {
+            declare: ms(declare),
+            clear: ms(clear),
+        };
+        self
+    }
     /// Real time: run the clock thread with `SCHED_FIFO` at this priority when allowed.
     pub fn fifo_priority(mut self, prio: Option<i32>) -> Self {
         self.fifo_priority = prio;
@@ -162,7 +176,12 @@ impl SimBuilder {
                         SpanKind::T1 => SpanConfig::t1_pri(prio),
                     })
                 };
-                PiMutex::new(Cable::new(kind, [cfg(0), cfg(1)], self.delay_chunks))
+                PiMutex::new(Cable::new(
+                    kind,
+                    [cfg(0), cfg(1)],
+                    self.delay_chunks,
+                    self.debounce,
+                ))
             })
             .collect();
         let shared = Arc::new(Shared {

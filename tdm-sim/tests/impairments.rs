@@ -421,3 +421,48 @@ fn heavy_bit_errors_lose_frame_alignment() {
     let last_clear = evs.iter().rposition(|e| *e == Event::NoAlarm);
     assert!(last_clear > last_alarm, "{evs:?}");
 }
+
+#[test]
+fn alarm_integration_delays_declaring_and_clearing() {
+    let sim = Sim::builder()
+        .e1(1)
+        .alarm_integration(
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_millis(200),
+        )
+        .build();
+    let mut ch = open(&sim.near(), 1, 1, clear(Law::ALaw));
+    sim.impair(SpanId(1), End::Near, Impairment::LossOfSignal(true))
+        .unwrap();
+    sim.advance(99).unwrap();
+    assert!(alarms(&sim, End::Near).is_empty());
+    assert!(events(ch.as_mut()).is_empty());
+    sim.advance(1).unwrap();
+    assert_eq!(alarms(&sim, End::Near), Alarms::RED | Alarms::LOS);
+    assert_eq!(events(ch.as_mut()), vec![Event::Alarm]);
+    // The near framer sends RAI from the first chunk of the outage; the far end receives
+    // it a line delay later and reports YELLOW 100 ms after that.
+    assert!(alarms(&sim, End::Far).is_empty());
+    sim.advance(sim.delay_chunks() as u64 + 1).unwrap();
+    assert_eq!(alarms(&sim, End::Far), Alarms::YELLOW);
+    // A short return of the signal does not clear anything.
+    sim.impair(SpanId(1), End::Near, Impairment::LossOfSignal(false))
+        .unwrap();
+    sim.advance(50).unwrap();
+    assert_eq!(
+        alarms(&sim, End::Near),
+        Alarms::RED | Alarms::LOS | Alarms::RECOVER
+    );
+    sim.impair(SpanId(1), End::Near, Impairment::LossOfSignal(true))
+        .unwrap();
+    sim.advance(10).unwrap();
+    assert_eq!(alarms(&sim, End::Near), Alarms::RED | Alarms::LOS);
+    sim.impair(SpanId(1), End::Near, Impairment::LossOfSignal(false))
+        .unwrap();
+    sim.advance(199).unwrap();
+    assert!(alarms(&sim, End::Near).contains(Alarms::RECOVER));
+    assert!(events(ch.as_mut()).is_empty());
+    sim.advance(1).unwrap();
+    assert!(alarms(&sim, End::Near).is_empty());
+    assert_eq!(events(ch.as_mut()), vec![Event::NoAlarm]);
+}
