@@ -21,6 +21,7 @@ pub mod status;
 pub mod stream;
 pub mod transaction;
 pub mod transport;
+pub mod ua;
 pub mod uri;
 pub mod validate;
 

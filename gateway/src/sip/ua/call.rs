@@ -1,0 +1,78 @@
+//! One call as the endpoint tracks it.
+
+use super::TxRef;
+use crate::sip::dialog::Dialog;
+use crate::sip::transaction::{ServerKey, Uas2xxRetransmitter};
+use crate::sip::transport::Target;
+use crate::sip::SipMessage;
+
+/// Identifies a call to the call layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallHandle(pub(super) u64);
+
+impl CallHandle {
+    /// A number for logs and CDRs.
+    pub fn id(self) -> u64 {
+        self.0
+    }
+}
+
+/// Whether we sent the INVITE (UAC) or received it (UAS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallRole {
+    Uac,
+    Uas,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CallState {
+    /// UAC: INVITE sent, no final response yet.
+    Calling,
+    /// UAS: INVITE received, not answered yet.
+    Ringing,
+    /// UAS: 2xx sent, waiting for the ACK.
+    Answered,
+    /// Both: the dialog is up.
+    Confirmed,
+    /// BYE or CANCEL sent, waiting for its answer.
+    Ending,
+    /// Over (final error sent, BYE or CANCEL received).
+    Ended,
+}
+
+/// A call to place.
+#[derive(Debug, Clone)]
+pub struct OutgoingCall {
+    pub request_uri: String,
+    /// From, without tag (`"Alice" <sip:alice@example.net>`).
+    pub from: String,
+    /// To (`<sip:0301234@pbx.example.net>`).
+    pub to: String,
+    /// Where the INVITE goes.
+    pub target: Target,
+    pub sdp: Option<bytes::Bytes>,
+    /// More header fields (P-Asserted-Identity, Privacy, Diversion...).
+    pub headers: Vec<(String, String)>,
+}
+
+pub(super) struct Call {
+    pub role: CallRole,
+    pub state: CallState,
+    pub invite: SipMessage,
+    pub local_tag: String,
+    pub dialog: Option<Dialog>,
+    /// Where the peer is (its INVITE's source, or where we sent ours).
+    pub target: Target,
+    pub invite_key: Option<TxRef>,
+    /// A 2xx (or reliable 18x) we retransmit until ACK (or PRACK).
+    pub retransmit: Option<Uas2xxRetransmitter>,
+    /// UAC: hang up asked before any provisional (§9.1: CANCEL waits for one).
+    pub pending_cancel: bool,
+    pub provisional_seen: bool,
+    /// UAS: a re-INVITE being answered.
+    pub reinvite: Option<ServerKey>,
+    /// UAS: the caller supports or requires 100rel.
+    pub peer_100rel: bool,
+    /// UAS: RSeq of the reliable provisional awaiting PRACK.
+    pub prack_pending: Option<u32>,
+}

@@ -1,0 +1,1375 @@
+//! The SIP user agent core of a trunk-facing B2BUA: transactions, dialogs and calls glued
+//! together, sans-IO. Messages from the transport go in with [`Endpoint::handle_incoming`],
+//! time with [`Endpoint::handle_timeout`]; messages to send come out of
+//! [`Endpoint::poll_transmit`] with their [`Target`], and what the call layer must know
+//! comes out of [`Endpoint::poll_event`]. The call layer acts with [`Endpoint::invite`],
+//! [`Endpoint::respond`], [`Endpoint::hangup`] and friends.
+//!
+//! What the endpoint does by itself, as RFC 3261 asks of any UA: the §8.2 checks (400, 416,
+//! 420, 415), 100 Trying, 481 for unknown dialogs and transactions, ACK for 2xx, 2xx
+//! retransmission until ACK, CANCEL (200 + 487), BYE (200), OPTIONS (200 with Allow),
+//! PRACK for reliable provisionals it receives, retransmission of reliable provisionals it
+//! sends until PRACK (RFC 3262), and 405 for methods a gateway does not serve.
+
+mod call;
+mod ids;
+
+pub use call::{CallHandle, CallRole, OutgoingCall};
+pub use ids::IdGen;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tracing::debug;
+
+use call::{Call, CallState};
+
+use super::dialog::Dialog;
+use super::header::{RAck, RSeq, Require, Supported};
+use super::transaction::{
+    ClientEvent, ClientKey, InviteClient, InviteServer, NonInviteClient, NonInviteServer,
+    ServerEvent, ServerKey, Timers, Uas2xxRetransmitter,
+};
+use super::transport::{response_target, Incoming, Protocol, Target};
+use super::validate::{check_request, UasPolicy};
+use super::{HeaderName, Method, RequestBuilder, ResponseBuilder, SipMessage, StatusCode, Uri};
+
+/// Methods we serve (Allow, §20.5).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY";
+/// Extensions we support (Supported, §20.37).
+pub const SUPPORTED: &str = "100rel, timer, replaces";
+
+/// How the endpoint presents itself.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Our address as written in Via and Contact, per protocol.
+    pub advertise: Vec<(Protocol, SocketAddr)>,
+    /// User part of our Contact.
+    pub contact_user: String,
+    /// User-Agent / Server header.
+    pub user_agent: String,
+    pub timers: Timers,
+}
+
+/// A non-INVITE request the call layer must answer with [`Endpoint::respond_request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestHandle(u64);
+
+/// What happened, for the call layer.
+#[derive(Debug, Clone)]
+pub enum UaEvent {
+    /// A new INVITE (out of dialog). Answer with [`Endpoint::respond`].
+    IncomingCall {
+        call: CallHandle,
+        invite: SipMessage,
+        source: Target,
+    },
+    /// The caller cancelled before we answered (we sent 200 to the CANCEL and 487).
+    Cancelled {
+        call: CallHandle,
+        cancel: SipMessage,
+    },
+    /// The ACK for our 2xx arrived.
+    Confirmed { call: CallHandle },
+    /// Our 2xx was never acknowledged (§13.3.1.4): the call layer should hang up.
+    AckTimeout { call: CallHandle },
+    /// A provisional response to our INVITE.
+    Progress {
+        call: CallHandle,
+        response: SipMessage,
+    },
+    /// A 2xx to our INVITE (we sent the ACK).
+    Answered {
+        call: CallHandle,
+        response: SipMessage,
+    },
+    /// Our INVITE failed: a final error, or 408 (Timer B) / 503 (transport) made up here.
+    Rejected {
+        call: CallHandle,
+        status: u16,
+        response: Option<SipMessage>,
+    },
+    /// The far end hung up (we answered its BYE with 200).
+    Bye {
+        call: CallHandle,
+        request: SipMessage,
+    },
+    /// Our BYE finished (answered or timed out): the call is gone.
+    Terminated { call: CallHandle },
+    /// Another request: in a dialog (`call` set: re-INVITE, UPDATE, INFO, REFER, NOTIFY) or
+    /// not. Answer with [`Endpoint::respond_request`] (or [`Endpoint::respond`] for a
+    /// re-INVITE, which is `reinvite: true`).
+    Request {
+        call: Option<CallHandle>,
+        handle: RequestHandle,
+        request: SipMessage,
+        reinvite: bool,
+    },
+    /// A response to a request sent with [`Endpoint::request_in_dialog`].
+    RequestResult {
+        call: CallHandle,
+        method: String,
+        status: u16,
+        response: Option<SipMessage>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum TxRef {
+    ServerInvite(ServerKey),
+    ServerNonInvite(ServerKey),
+    ClientInvite(ClientKey),
+    ClientNonInvite(ClientKey),
+    Retransmit(CallHandle),
+}
+
+struct ServerTx<T> {
+    tx: T,
+    source: Target,
+    call: Option<CallHandle>,
+}
+
+struct ClientTx<T> {
+    tx: T,
+    target: Target,
+    call: Option<CallHandle>,
+}
+
+/// The SIP endpoint.
+pub struct Endpoint {
+    config: EndpointConfig,
+    ids: IdGen,
+    policy: UasPolicy<'static>,
+    server_invites: HashMap<ServerKey, ServerTx<InviteServer>>,
+    server_others: HashMap<ServerKey, ServerTx<NonInviteServer>>,
+    client_invites: HashMap<ClientKey, ClientTx<InviteClient>>,
+    client_others: HashMap<ClientKey, ClientTx<NonInviteClient>>,
+    calls: HashMap<CallHandle, Call>,
+    /// (Call-ID, our tag) → call.
+    by_dialog: HashMap<(String, String), CallHandle>,
+    requests: HashMap<RequestHandle, ServerKey>,
+    timers: BinaryHeap<Reverse<(Instant, u64, TxRefSlot)>>,
+    timer_refs: HashMap<u64, TxRef>,
+    next_timer: u64,
+    transmits: VecDeque<(Target, Bytes)>,
+    events: VecDeque<UaEvent>,
+    next_handle: u64,
+}
+
+/// Index into `timer_refs` (keeps the heap entries `Ord` without ordering keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct TxRefSlot(u64);
+
+impl Endpoint {
+    pub fn new(config: EndpointConfig) -> Self {
+        Endpoint {
+            config,
+            ids: IdGen::new(),
+            policy: UasPolicy::default(),
+            server_invites: HashMap::new(),
+            server_others: HashMap::new(),
+            client_invites: HashMap::new(),
+            client_others: HashMap::new(),
+            calls: HashMap::new(),
+            by_dialog: HashMap::new(),
+            requests: HashMap::new(),
+            timers: BinaryHeap::new(),
+            timer_refs: HashMap::new(),
+            next_timer: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            next_handle: 1,
+        }
+    }
+
+    /// Live calls (dialogs and calls being set up).
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Live transactions of all kinds.
+    pub fn transaction_count(&self) -> usize {
+        self.server_invites.len()
+            + self.server_others.len()
+            + self.client_invites.len()
+            + self.client_others.len()
+    }
+
+    /// The INVITE that set up a call (theirs for incoming calls, ours for outgoing ones).
+    pub fn invite_of(&self, call: CallHandle) -> Option<&SipMessage> {
+        self.calls.get(&call).map(|c| &c.invite)
+    }
+
+    /// The dialog of a call, once there is one.
+    pub fn dialog(&self, call: CallHandle) -> Option<&Dialog> {
+        self.calls.get(&call).and_then(|c| c.dialog.as_ref())
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<(Target, Bytes)> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<UaEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest deadline of any timer.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        // Drop heap entries whose transaction is gone.
+        while let Some(Reverse((at, _, slot))) = self.timers.peek().copied() {
+            if self.timer_refs.contains_key(&slot.0) {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    fn handle(&mut self) -> u64 {
+        self.next_handle += 1;
+        self.next_handle
+    }
+
+    fn schedule(&mut self, r: TxRef, at: Option<Instant>) {
+        if let Some(at) = at {
+            self.next_timer += 1;
+            self.timer_refs.insert(self.next_timer, r);
+            self.timers
+                .push(Reverse((at, self.next_timer, TxRefSlot(self.next_timer))));
+        }
+    }
+
+    fn via(&mut self, protocol: Protocol) -> String {
+        let addr = self
+            .config
+            .advertise
+            .iter()
+            .find(|(p, _)| *p == protocol)
+            .or(self.config.advertise.first())
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
+        format!(
+            "SIP/2.0/{} {};branch={};rport",
+            protocol.via_token(),
+            host_port(addr),
+            self.ids.branch()
+        )
+    }
+
+    fn contact(&self, protocol: Protocol) -> String {
+        let addr = self
+            .config
+            .advertise
+            .iter()
+            .find(|(p, _)| *p == protocol)
+            .or(self.config.advertise.first())
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
+        let transport = match protocol {
+            Protocol::Udp => "",
+            Protocol::Tcp => ";transport=tcp",
+            Protocol::Tls => ";transport=tls",
+        };
+        format!(
+            "sip:{}@{}{transport}",
+            self.config.contact_user,
+            host_port(addr)
+        )
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Input.
+
+    /// A message from the transport.
+    pub fn handle_incoming(&mut self, now: Instant, incoming: Incoming) {
+        if incoming.message.is_request() {
+            self.handle_request(now, incoming.message, incoming.source);
+        } else {
+            self.handle_response(now, incoming.message);
+        }
+    }
+
+    fn send_stateless(
+        &mut self,
+        req: &SipMessage,
+        source: Target,
+        status: StatusCode,
+        extra: &[(&str, String)],
+    ) {
+        let mut b = ResponseBuilder::from_request(req, status, None, Some(&self.ids.tag()));
+        for (n, v) in extra {
+            b.push_header(n, v);
+        }
+        b.push_header("Server", &self.config.user_agent);
+        let bytes = b.build();
+        let target = reply_target(req, source);
+        self.transmits.push_back((target, bytes));
+    }
+
+    fn handle_request(&mut self, now: Instant, req: SipMessage, source: Target) {
+        let method = req
+            .method()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        if let Err(rej) = check_request(&req, &self.policy) {
+            if method != "ACK" {
+                let mut extra = Vec::new();
+                if !rej.unsupported.is_empty() {
+                    extra.push(("Unsupported", rej.unsupported.join(", ")));
+                }
+                if !rej.accept.is_empty() {
+                    extra.push(("Accept", rej.accept.join(", ")));
+                }
+                self.send_stateless(&req, source, rej.status, &extra);
+            }
+            return;
+        }
+        let Ok(key) = ServerKey::of(&req) else {
+            self.send_stateless(&req, source, StatusCode::BAD_REQUEST, &[]);
+            return;
+        };
+        // Retransmissions and ACKs for non-2xx find their transaction (§17.2.3).
+        if let Some(s) = self.server_invites.get_mut(&key) {
+            s.tx.handle_request(now, req);
+            self.drain(now, TxRef::ServerInvite(key));
+            return;
+        }
+        if let Some(s) = self.server_others.get_mut(&key) {
+            s.tx.handle_request(now, req);
+            self.drain(now, TxRef::ServerNonInvite(key));
+            return;
+        }
+        let to_tag = req.to().ok().and_then(|t| t.tag().map(str::to_string));
+        let call_id = req.call_id().map(|c| c.0.to_string()).unwrap_or_default();
+        let in_dialog = to_tag
+            .as_ref()
+            .and_then(|t| self.by_dialog.get(&(call_id.clone(), t.clone())).copied());
+        match method.as_str() {
+            "ACK" => self.handle_ack_2xx(now, req, in_dialog),
+            "CANCEL" => self.handle_cancel(now, req, key, source),
+            "INVITE" if to_tag.is_none() => self.new_incoming_call(now, req, key, source),
+            _ if to_tag.is_some() && in_dialog.is_none() => {
+                // §12.2.2: a request for a dialog we do not know.
+                self.send_stateless(&req, source, StatusCode::CALL_DOES_NOT_EXIST, &[]);
+            }
+            "INVITE" => {
+                // A re-INVITE: the call layer answers with `respond`.
+                let call = in_dialog.expect("checked above");
+                if let Some(c) = self.calls.get_mut(&call) {
+                    if let Some(d) = c.dialog.as_mut() {
+                        if d.handle_request(&req).is_err() {
+                            self.send_stateless(
+                                &req,
+                                source,
+                                StatusCode::SERVER_INTERNAL_ERROR,
+                                &[],
+                            );
+                            return;
+                        }
+                    }
+                    c.reinvite = Some(key.clone());
+                }
+                let tx = InviteServer::new(
+                    now,
+                    req.clone(),
+                    source.protocol.is_reliable(),
+                    self.config.timers,
+                );
+                self.server_invites.insert(
+                    key.clone(),
+                    ServerTx {
+                        tx,
+                        source,
+                        call: Some(call),
+                    },
+                );
+                let handle = RequestHandle(self.handle());
+                self.requests.insert(handle, key.clone());
+                self.events.push_back(UaEvent::Request {
+                    call: Some(call),
+                    handle,
+                    request: req,
+                    reinvite: true,
+                });
+                self.drain(now, TxRef::ServerInvite(key));
+            }
+            _ => self.handle_non_invite(now, req, key, source, in_dialog),
+        }
+    }
+
+    fn handle_ack_2xx(&mut self, now: Instant, req: SipMessage, call: Option<CallHandle>) {
+        let Some(call) = call else {
+            debug!("ACK for an unknown dialog dropped");
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if let Some(r) = c.retransmit.as_mut() {
+            r.handle_ack();
+        }
+        c.retransmit = None;
+        if let Some(d) = c.dialog.as_mut() {
+            let _ = d.handle_request(&req);
+        }
+        if c.state == CallState::Answered {
+            c.state = CallState::Confirmed;
+            self.events.push_back(UaEvent::Confirmed { call });
+        }
+        let _ = now;
+    }
+
+    fn handle_cancel(&mut self, now: Instant, req: SipMessage, key: ServerKey, source: Target) {
+        let invite_key = key.with_method("INVITE");
+        let Some(inv) = self.server_invites.get(&invite_key) else {
+            // §9.2: no matching transaction.
+            self.send_stateless(&req, source, StatusCode::CALL_DOES_NOT_EXIST, &[]);
+            return;
+        };
+        let call = inv.call;
+        let still_pending = inv.tx.state() == super::transaction::State::Proceeding;
+        // 200 to the CANCEL itself, in its own transaction.
+        let mut tx = NonInviteServer::new(
+            now,
+            req.clone(),
+            source.protocol.is_reliable(),
+            self.config.timers,
+        );
+        let ok = ResponseBuilder::from_request(&req, StatusCode::OK, None, None).build();
+        tx.respond(now, ok, StatusCode::OK);
+        self.server_others
+            .insert(key.clone(), ServerTx { tx, source, call });
+        self.drain(now, TxRef::ServerNonInvite(key));
+        if still_pending {
+            if let Some(call) = call {
+                self.respond(now, call, StatusCode::REQUEST_TERMINATED, None, &[], None);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.state = CallState::Ended;
+                }
+                self.events
+                    .push_back(UaEvent::Cancelled { call, cancel: req });
+            }
+        }
+    }
+
+    fn new_incoming_call(&mut self, now: Instant, req: SipMessage, key: ServerKey, source: Target) {
+        let handle = CallHandle(self.handle());
+        let local_tag = self.ids.tag();
+        let contact = self.contact(source.protocol);
+        let dialog = Dialog::uas(&req, &local_tag, &contact).ok();
+        let call_id = req.call_id().map(|c| c.0.to_string()).unwrap_or_default();
+        self.by_dialog.insert((call_id, local_tag.clone()), handle);
+        let peer_100rel = self.peer_requires_or_supports_100rel(&req);
+        self.calls.insert(
+            handle,
+            Call {
+                role: CallRole::Uas,
+                state: CallState::Ringing,
+                invite: req.clone(),
+                local_tag,
+                dialog,
+                target: source,
+                invite_key: Some(TxRef::ServerInvite(key.clone())),
+                retransmit: None,
+                pending_cancel: false,
+                provisional_seen: false,
+                reinvite: None,
+                peer_100rel,
+                prack_pending: None,
+            },
+        );
+        let tx = InviteServer::new(
+            now,
+            req.clone(),
+            source.protocol.is_reliable(),
+            self.config.timers,
+        );
+        self.server_invites.insert(
+            key.clone(),
+            ServerTx {
+                tx,
+                source,
+                call: Some(handle),
+            },
+        );
+        self.events.push_back(UaEvent::IncomingCall {
+            call: handle,
+            invite: req,
+            source,
+        });
+        self.drain(now, TxRef::ServerInvite(key));
+    }
+
+    fn peer_requires_or_supports_100rel(&self, req: &SipMessage) -> bool {
+        let req_tags: Vec<Require<'_>> = req.get_all().unwrap_or_default();
+        let sup: Vec<Supported<'_>> = req.get_all().unwrap_or_default();
+        req_tags.iter().any(|t| t.0.eq_ignore_ascii_case("100rel"))
+            || sup.iter().any(|t| t.0.eq_ignore_ascii_case("100rel"))
+    }
+
+    fn handle_non_invite(
+        &mut self,
+        now: Instant,
+        req: SipMessage,
+        key: ServerKey,
+        source: Target,
+        call: Option<CallHandle>,
+    ) {
+        let method = req
+            .method()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        let mut tx = NonInviteServer::new(
+            now,
+            req.clone(),
+            source.protocol.is_reliable(),
+            self.config.timers,
+        );
+        let mut auto: Option<(StatusCode, Vec<(&str, String)>)> = None;
+        if let Some(call) = call {
+            let order = self
+                .calls
+                .get_mut(&call)
+                .and_then(|c| c.dialog.as_mut())
+                .map(|d| d.handle_request(&req));
+            if let Some(Err(_)) = order {
+                auto = Some((StatusCode::SERVER_INTERNAL_ERROR, vec![]));
+            }
+        }
+        if auto.is_none() {
+            auto = match (method.as_str(), call) {
+                ("BYE", Some(c)) => {
+                    // The dialog ends here; a retransmitted BYE still finds its
+                    // transaction and gets the same 200.
+                    self.finish_call(c);
+                    self.events.push_back(UaEvent::Bye {
+                        call: c,
+                        request: req.clone(),
+                    });
+                    Some((StatusCode::OK, vec![]))
+                }
+                ("PRACK", Some(c)) => {
+                    // RFC 3262 §3: the PRACK stops the reliable provisional's retransmission.
+                    let rack = req.get::<RAck<'_>>().ok().flatten().map(|r| r.rseq);
+                    if let Some(call) = self.calls.get_mut(&c) {
+                        if rack.is_some() && rack == call.prack_pending {
+                            call.prack_pending = None;
+                            call.retransmit = None;
+                        }
+                    }
+                    Some((StatusCode::OK, vec![]))
+                }
+                ("OPTIONS", _) => Some((
+                    StatusCode::OK,
+                    vec![
+                        ("Allow", ALLOW.to_string()),
+                        ("Accept", "application/sdp".to_string()),
+                        ("Supported", SUPPORTED.to_string()),
+                    ],
+                )),
+                ("INFO" | "UPDATE" | "REFER" | "NOTIFY", Some(_)) => None,
+                (
+                    "REGISTER" | "SUBSCRIBE" | "PUBLISH" | "MESSAGE" | "INFO" | "UPDATE" | "REFER"
+                    | "NOTIFY",
+                    None,
+                ) => Some((
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    vec![("Allow", ALLOW.to_string())],
+                )),
+                (_, _) => Some((
+                    StatusCode::NOT_IMPLEMENTED,
+                    vec![("Allow", ALLOW.to_string())],
+                )),
+            };
+        }
+        match auto {
+            Some((status, extra)) => {
+                let mut b =
+                    ResponseBuilder::from_request(&req, status, None, Some(&self.ids.tag()));
+                for (n, v) in extra {
+                    b.push_header(n, v);
+                }
+                tx.respond(now, b.build(), status);
+                self.server_others
+                    .insert(key.clone(), ServerTx { tx, source, call });
+            }
+            None => {
+                let handle = RequestHandle(self.handle());
+                self.requests.insert(handle, key.clone());
+                self.server_others
+                    .insert(key.clone(), ServerTx { tx, source, call });
+                self.events.push_back(UaEvent::Request {
+                    call,
+                    handle,
+                    request: req,
+                    reinvite: false,
+                });
+            }
+        }
+        self.drain(now, TxRef::ServerNonInvite(key));
+    }
+
+    fn handle_response(&mut self, now: Instant, resp: SipMessage) {
+        let Ok(key) = ClientKey::of(&resp) else {
+            return;
+        };
+        if let Some(c) = self.client_invites.get_mut(&key) {
+            c.tx.handle_response(now, resp);
+            self.drain(now, TxRef::ClientInvite(key));
+            return;
+        }
+        if let Some(c) = self.client_others.get_mut(&key) {
+            c.tx.handle_response(now, resp);
+            self.drain(now, TxRef::ClientNonInvite(key));
+            return;
+        }
+        // A 2xx retransmitted after the INVITE transaction ended: ACK it again (§13.2.2.4).
+        if key.method == "INVITE" && resp.status().is_some_and(|s| s.is_success()) {
+            let call_id = resp.call_id().map(|c| c.0.to_string()).unwrap_or_default();
+            let tag = resp
+                .from()
+                .ok()
+                .and_then(|f| f.tag().map(str::to_string))
+                .unwrap_or_default();
+            if let Some(h) = self.by_dialog.get(&(call_id, tag)).copied() {
+                self.send_ack_2xx(h, &resp);
+            }
+        }
+    }
+
+    /// Let time pass: fire every due timer.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, _, slot))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(r) = self.timer_refs.remove(&slot.0) else {
+                continue;
+            };
+            match &r {
+                TxRef::ServerInvite(k) => {
+                    if let Some(t) = self.server_invites.get_mut(k) {
+                        t.tx.handle_timeout(now);
+                    }
+                }
+                TxRef::ServerNonInvite(k) => {
+                    if let Some(t) = self.server_others.get_mut(k) {
+                        t.tx.handle_timeout(now);
+                    }
+                }
+                TxRef::ClientInvite(k) => {
+                    if let Some(t) = self.client_invites.get_mut(k) {
+                        t.tx.handle_timeout(now);
+                    }
+                }
+                TxRef::ClientNonInvite(k) => {
+                    if let Some(t) = self.client_others.get_mut(k) {
+                        t.tx.handle_timeout(now);
+                    }
+                }
+                TxRef::Retransmit(_) => {}
+            }
+            self.drain(now, r);
+        }
+    }
+
+    /// Take what a transaction produced, act on its events, re-arm its timer, drop it when
+    /// it is over.
+    fn drain(&mut self, now: Instant, r: TxRef) {
+        match r {
+            TxRef::ServerInvite(k) => {
+                let Some(s) = self.server_invites.get_mut(&k) else {
+                    return;
+                };
+                let target = s.source;
+                let call = s.call;
+                let mut out = Vec::new();
+                while let Some(b) = s.tx.poll_transmit() {
+                    out.push(b);
+                }
+                let mut evs = Vec::new();
+                while let Some(e) = s.tx.poll_event() {
+                    evs.push(e);
+                }
+                let next = s.tx.poll_timeout();
+                let done = s.tx.is_terminated();
+                let req = s.tx.request().clone();
+                for b in out {
+                    self.transmits.push_back((reply_target(&req, target), b));
+                }
+                for e in evs {
+                    if let (ServerEvent::AckTimeout, Some(call)) = (e, call) {
+                        debug!(?call, "no ACK for our final response");
+                    }
+                }
+                if done {
+                    self.server_invites.remove(&k);
+                } else {
+                    self.schedule(TxRef::ServerInvite(k), next);
+                }
+            }
+            TxRef::ServerNonInvite(k) => {
+                let Some(s) = self.server_others.get_mut(&k) else {
+                    return;
+                };
+                let target = s.source;
+                let mut out = Vec::new();
+                while let Some(b) = s.tx.poll_transmit() {
+                    out.push(b);
+                }
+                while s.tx.poll_event().is_some() {}
+                let next = s.tx.poll_timeout();
+                let done = s.tx.is_terminated();
+                let req = s.tx.request().clone();
+                for b in out {
+                    self.transmits.push_back((reply_target(&req, target), b));
+                }
+                if done {
+                    self.server_others.remove(&k);
+                } else {
+                    self.schedule(TxRef::ServerNonInvite(k), next);
+                }
+            }
+            TxRef::ClientInvite(k) => {
+                let Some(c) = self.client_invites.get_mut(&k) else {
+                    return;
+                };
+                let target = c.target;
+                let call = c.call;
+                let mut out = Vec::new();
+                while let Some(b) = c.tx.poll_transmit() {
+                    out.push(b);
+                }
+                let mut evs = Vec::new();
+                while let Some(e) = c.tx.poll_event() {
+                    evs.push(e);
+                }
+                let next = c.tx.poll_timeout();
+                let done = c.tx.is_terminated();
+                for b in out {
+                    self.transmits.push_back((target, b));
+                }
+                if let Some(call) = call {
+                    for e in evs {
+                        self.on_invite_client_event(now, call, e);
+                    }
+                }
+                if done {
+                    self.client_invites.remove(&k);
+                } else {
+                    self.schedule(TxRef::ClientInvite(k), next);
+                }
+            }
+            TxRef::ClientNonInvite(k) => {
+                let Some(c) = self.client_others.get_mut(&k) else {
+                    return;
+                };
+                let target = c.target;
+                let call = c.call;
+                let method = k.method.clone();
+                let mut out = Vec::new();
+                while let Some(b) = c.tx.poll_transmit() {
+                    out.push(b);
+                }
+                let mut evs = Vec::new();
+                while let Some(e) = c.tx.poll_event() {
+                    evs.push(e);
+                }
+                let next = c.tx.poll_timeout();
+                let done = c.tx.is_terminated();
+                for b in out {
+                    self.transmits.push_back((target, b));
+                }
+                if let Some(call) = call {
+                    for e in evs {
+                        self.on_non_invite_client_event(call, &method, e);
+                    }
+                }
+                if done {
+                    self.client_others.remove(&k);
+                } else {
+                    self.schedule(TxRef::ClientNonInvite(k), next);
+                }
+            }
+            TxRef::Retransmit(call) => {
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                let target = c.target;
+                let mut timed_out = false;
+                let mut next = None;
+                if let Some(r) = c.retransmit.as_mut() {
+                    r.handle_timeout(now);
+                    if let Some(b) = r.poll_transmit() {
+                        self.transmits.push_back((target, b));
+                    }
+                    timed_out = r.ack_timed_out();
+                    next = r.poll_timeout();
+                    if r.is_done() {
+                        c.retransmit = None;
+                    }
+                }
+                if timed_out && matches!(c.state, CallState::Answered) {
+                    self.events.push_back(UaEvent::AckTimeout { call });
+                }
+                self.schedule(TxRef::Retransmit(call), next);
+            }
+        }
+    }
+
+    fn on_invite_client_event(&mut self, now: Instant, call: CallHandle, e: ClientEvent) {
+        match e {
+            ClientEvent::Provisional(resp) => {
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                c.provisional_seen = true;
+                if c.dialog.is_none() {
+                    c.dialog = Dialog::uac(&c.invite, &resp).ok();
+                }
+                // RFC 3262 §4: PRACK a reliable provisional (once per RSeq).
+                let reliable = resp
+                    .get_all::<Require<'_>>()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|t| t.0.eq_ignore_ascii_case("100rel"));
+                let rseq = resp.get::<RSeq>().ok().flatten().map(|r| r.0);
+                let mut prack = None;
+                if let (true, Some(rseq), Some(d)) = (reliable, rseq, c.dialog.as_mut()) {
+                    if d.accept_rseq(rseq) {
+                        let cseq = c.invite.cseq().map(|x| x.seq).unwrap_or(1);
+                        prack = Some((rseq, cseq));
+                    } else {
+                        return;
+                    }
+                }
+                let pending_cancel = c.pending_cancel;
+                if let Some((rseq, cseq)) = prack {
+                    let via = self.via(self.calls[&call].target.protocol);
+                    if let Some(c) = self.calls.get_mut(&call) {
+                        if let Some(d) = c.dialog.as_mut() {
+                            let req = d
+                                .request(Method::Prack, &via, None)
+                                .header("RAck", format!("{rseq} {cseq} INVITE"))
+                                .build();
+                            let target = c.target;
+                            self.start_client(now, req, target, Some(call));
+                        }
+                    }
+                }
+                if pending_cancel {
+                    self.send_cancel(now, call);
+                }
+                self.events.push_back(UaEvent::Progress {
+                    call,
+                    response: resp,
+                });
+            }
+            ClientEvent::Final(resp) => {
+                let status = resp.status().map(|s| s.code()).unwrap_or(500);
+                if (200..300).contains(&status) {
+                    let first = {
+                        let Some(c) = self.calls.get_mut(&call) else {
+                            return;
+                        };
+                        match c.dialog.as_mut() {
+                            Some(d) => d.confirm_with(&resp),
+                            None => c.dialog = Dialog::uac(&c.invite, &resp).ok(),
+                        }
+                        let first =
+                            c.state != CallState::Answered && c.state != CallState::Confirmed;
+                        c.state = CallState::Confirmed;
+                        first
+                    };
+                    self.send_ack_2xx(call, &resp);
+                    if first {
+                        if self.calls.get(&call).is_some_and(|c| c.pending_cancel) {
+                            // Answered while our CANCEL crossed it (§9.1): hang up with BYE.
+                            self.hangup(now, call, None);
+                        }
+                        self.events.push_back(UaEvent::Answered {
+                            call,
+                            response: resp,
+                        });
+                    }
+                } else {
+                    self.finish_call(call);
+                    self.events.push_back(UaEvent::Rejected {
+                        call,
+                        status,
+                        response: Some(resp),
+                    });
+                }
+            }
+            ClientEvent::Timeout => {
+                self.finish_call(call);
+                self.events.push_back(UaEvent::Rejected {
+                    call,
+                    status: 408,
+                    response: None,
+                });
+            }
+            ClientEvent::TransportError => {
+                self.finish_call(call);
+                self.events.push_back(UaEvent::Rejected {
+                    call,
+                    status: 503,
+                    response: None,
+                });
+            }
+        }
+    }
+
+    fn on_non_invite_client_event(&mut self, call: CallHandle, method: &str, e: ClientEvent) {
+        let (status, response) = match e {
+            ClientEvent::Provisional(_) => return,
+            ClientEvent::Final(r) => (r.status().map(|s| s.code()).unwrap_or(500), Some(r)),
+            ClientEvent::Timeout => (408, None),
+            ClientEvent::TransportError => (503, None),
+        };
+        match method {
+            "BYE" => {
+                self.finish_call(call);
+                self.events.push_back(UaEvent::Terminated { call });
+            }
+            "CANCEL" | "PRACK" => {}
+            _ => self.events.push_back(UaEvent::RequestResult {
+                call,
+                method: method.to_string(),
+                status,
+                response,
+            }),
+        }
+    }
+
+    fn finish_call(&mut self, call: CallHandle) {
+        if let Some(c) = self.calls.remove(&call) {
+            let call_id = c
+                .invite
+                .call_id()
+                .map(|x| x.0.to_string())
+                .unwrap_or_default();
+            self.by_dialog.remove(&(call_id, c.local_tag));
+        }
+    }
+
+    fn send_ack_2xx(&mut self, call: CallHandle, resp: &SipMessage) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let protocol = c.target.protocol;
+        let cseq = c.invite.cseq().map(|x| x.seq).unwrap_or(1);
+        let via = self.via(protocol);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(d) = c.dialog.as_mut() else { return };
+        let ack = d.ack(&via, cseq);
+        let target = resolve(
+            d.route_set()
+                .first()
+                .map(String::as_str)
+                .unwrap_or(d.remote_target()),
+            protocol,
+        )
+        .unwrap_or(c.target);
+        let _ = resp;
+        self.transmits.push_back((target, ack));
+    }
+
+    fn start_client(&mut self, now: Instant, req: Bytes, target: Target, call: Option<CallHandle>) {
+        let Ok(msg) = SipMessage::parse(req) else {
+            return;
+        };
+        let Ok(key) = ClientKey::of(&msg) else { return };
+        let reliable = target.protocol.is_reliable();
+        if msg.method() == Some(Method::Invite) {
+            let tx = InviteClient::new(now, msg, reliable, self.config.timers);
+            self.client_invites
+                .insert(key.clone(), ClientTx { tx, target, call });
+            self.drain(now, TxRef::ClientInvite(key));
+        } else {
+            let tx = NonInviteClient::new(now, msg, reliable, self.config.timers);
+            self.client_others
+                .insert(key.clone(), ClientTx { tx, target, call });
+            self.drain(now, TxRef::ClientNonInvite(key));
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Commands.
+
+    /// Place a call: send an INVITE.
+    pub fn invite(&mut self, now: Instant, out: OutgoingCall) -> CallHandle {
+        let handle = CallHandle(self.handle());
+        let local_tag = self.ids.tag();
+        let call_id = format!("{}@{}", self.ids.call_id(), self.config.contact_user);
+        let via = self.via(out.target.protocol);
+        let contact = self.contact(out.target.protocol);
+        let mut b = RequestBuilder::new(Method::Invite, &out.request_uri)
+            .header("Via", &via)
+            .header("Max-Forwards", "70")
+            .header("From", format!("{};tag={local_tag}", out.from))
+            .header("To", &out.to)
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 INVITE")
+            .header("Contact", format!("<{contact}>"))
+            .header("Allow", ALLOW)
+            .header("Supported", SUPPORTED)
+            .header("User-Agent", &self.config.user_agent);
+        for (n, v) in &out.headers {
+            b.push_header(n, v);
+        }
+        if let Some(sdp) = &out.sdp {
+            b = b.body("application/sdp", sdp.to_vec());
+        }
+        let bytes = b.build();
+        let Ok(invite) = SipMessage::parse(bytes.clone()) else {
+            // Only possible if the caller passed header text that breaks the message.
+            self.events.push_back(UaEvent::Rejected {
+                call: handle,
+                status: 400,
+                response: None,
+            });
+            return handle;
+        };
+        self.by_dialog.insert((call_id, local_tag.clone()), handle);
+        let key = ClientKey::of(&invite).ok();
+        self.calls.insert(
+            handle,
+            Call {
+                role: CallRole::Uac,
+                state: CallState::Calling,
+                invite,
+                local_tag,
+                dialog: None,
+                target: out.target,
+                invite_key: key.map(TxRef::ClientInvite),
+                retransmit: None,
+                pending_cancel: false,
+                provisional_seen: false,
+                reinvite: None,
+                peer_100rel: false,
+                prack_pending: None,
+            },
+        );
+        self.start_client(now, bytes, out.target, Some(handle));
+        handle
+    }
+
+    /// Answer an incoming INVITE (or a re-INVITE) with `status`. A 2xx confirms the call
+    /// (retransmitted until ACK); a final error ends it. `reliable` 18x responses are sent
+    /// with 100rel when the caller supports it (RFC 3262).
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        status: StatusCode,
+        reason: Option<&str>,
+        headers: &[(&str, String)],
+        sdp: Option<&[u8]>,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let key = match (&c.reinvite, &c.invite_key) {
+            (Some(k), _) => k.clone(),
+            (None, Some(TxRef::ServerInvite(k))) => k.clone(),
+            _ => return,
+        };
+        let Some(s) = self.server_invites.get(&key) else {
+            return;
+        };
+        let req = s.tx.request().clone();
+        let contact = self.contact(s.source.protocol);
+        let local_tag = c.local_tag.clone();
+        let is_reinvite = c.reinvite.is_some();
+        let reliable = !is_reinvite
+            && c.peer_100rel
+            && status.code() > 100
+            && status.code() < 200
+            && sdp.is_some();
+        let mut b = ResponseBuilder::from_request(&req, status, reason, Some(&local_tag));
+        if status.code() > 100 {
+            b.push_header("Contact", format!("<{contact}>"));
+        }
+        if status.is_success() {
+            b.push_header("Allow", ALLOW);
+            b.push_header("Supported", SUPPORTED);
+        }
+        let mut rseq = None;
+        if reliable {
+            let seed = self.ids.seed32();
+            if let Some(d) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) {
+                let n = d.next_rseq(seed);
+                b.push_header("Require", "100rel");
+                b.push_header("RSeq", n.to_string());
+                rseq = Some(n);
+            }
+        }
+        b.push_header("Server", &self.config.user_agent);
+        for (n, v) in headers {
+            b.push_header(n, v);
+        }
+        if let Some(sdp) = sdp {
+            b = b.body("application/sdp", sdp.to_vec());
+        }
+        let bytes = b.build();
+        if let Some(s) = self.server_invites.get_mut(&key) {
+            s.tx.respond(now, bytes.clone(), status);
+        }
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if status.is_success() {
+            if is_reinvite {
+                c.reinvite = None;
+            } else {
+                c.state = CallState::Answered;
+                if let Some(d) = c.dialog.as_mut() {
+                    d.confirm();
+                }
+            }
+            c.retransmit = Some(Uas2xxRetransmitter::new(now, bytes, self.config.timers));
+            c.prack_pending = None;
+        } else if let Some(n) = rseq {
+            c.retransmit = Some(Uas2xxRetransmitter::new(now, bytes, self.config.timers));
+            c.prack_pending = Some(n);
+        } else if status.code() >= 300 {
+            if is_reinvite {
+                c.reinvite = None;
+            } else {
+                c.state = CallState::Ended;
+                c.retransmit = None;
+            }
+        }
+        let next = c.retransmit.as_ref().and_then(|r| r.poll_timeout());
+        self.schedule(TxRef::Retransmit(call), next);
+        self.drain(now, TxRef::ServerInvite(key));
+        if status.code() >= 300 && !is_reinvite {
+            self.finish_call(call);
+        }
+    }
+
+    /// Answer a request handed up as [`UaEvent::Request`] (not a re-INVITE).
+    pub fn respond_request(
+        &mut self,
+        now: Instant,
+        handle: RequestHandle,
+        status: StatusCode,
+        headers: &[(&str, String)],
+        body: Option<(&str, &[u8])>,
+    ) {
+        let Some(key) = self.requests.remove(&handle) else {
+            return;
+        };
+        if let Some(s) = self.server_others.get_mut(&key) {
+            let mut b =
+                ResponseBuilder::from_request(s.tx.request(), status, None, Some(&self.ids.tag()));
+            for (n, v) in headers {
+                b.push_header(n, v);
+            }
+            if let Some((ct, body)) = body {
+                b = b.body(ct, body.to_vec());
+            }
+            s.tx.respond(now, b.build(), status);
+            self.drain(now, TxRef::ServerNonInvite(key));
+        } else if let Some(call) = self.server_invites.get(&key).and_then(|s| s.call) {
+            let sdp = body.map(|(_, b)| b);
+            self.respond(now, call, status, None, headers, sdp);
+        }
+    }
+
+    /// Send a request inside a call's dialog (INFO, UPDATE, REFER, NOTIFY, re-INVITE);
+    /// the outcome comes back as [`UaEvent::RequestResult`].
+    pub fn request_in_dialog(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        method: Method<'_>,
+        headers: &[(&str, String)],
+        body: Option<(&str, &[u8])>,
+    ) -> bool {
+        let Some(c) = self.calls.get(&call) else {
+            return false;
+        };
+        let protocol = c.target.protocol;
+        let fallback = c.target;
+        let via = self.via(protocol);
+        let Some(d) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) else {
+            return false;
+        };
+        let mut b = d.request(method, &via, None);
+        for (n, v) in headers {
+            b.push_header(n, v);
+        }
+        if let Some((ct, body)) = body {
+            b = b.body(ct, body.to_vec());
+        }
+        let target = resolve(
+            d.route_set()
+                .first()
+                .map(String::as_str)
+                .unwrap_or(d.remote_target()),
+            protocol,
+        )
+        .unwrap_or(fallback);
+        let req = b.build();
+        self.start_client(now, req, target, Some(call));
+        true
+    }
+
+    /// End a call the way its state allows: CANCEL (or a pending CANCEL until a provisional
+    /// arrives, §9.1) for our unanswered INVITE, a final response (`status`, default 480)
+    /// for theirs, BYE once answered. `reason` is a Reason header value (RFC 3326), e.g.
+    /// `Q.850;cause=16;text="Normal call clearing"`.
+    pub fn hangup(&mut self, now: Instant, call: CallHandle, reason: Option<&str>) {
+        self.hangup_with(now, call, None, reason)
+    }
+
+    /// As [`Endpoint::hangup`], with the status for an unanswered incoming call.
+    pub fn hangup_with(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        status: Option<StatusCode>,
+        reason: Option<&str>,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let extra: Vec<(&str, String)> = reason
+            .map(|r| ("Reason", r.to_string()))
+            .into_iter()
+            .collect();
+        match (c.role, c.state) {
+            (CallRole::Uac, CallState::Calling) => {
+                c.pending_cancel = true;
+                if c.provisional_seen {
+                    self.send_cancel(now, call);
+                }
+            }
+            (CallRole::Uas, CallState::Ringing) => {
+                let status =
+                    status.unwrap_or(StatusCode::new(480).unwrap_or(StatusCode::BUSY_HERE));
+                self.respond(now, call, status, None, &extra, None);
+            }
+            (_, CallState::Answered | CallState::Confirmed) => {
+                c.state = CallState::Ending;
+                c.retransmit = None;
+                let protocol = c.target.protocol;
+                let fallback = c.target;
+                let via = self.via(protocol);
+                let Some(d) = self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) else {
+                    self.finish_call(call);
+                    return;
+                };
+                let mut b = d.request(Method::Bye, &via, None);
+                for (n, v) in &extra {
+                    b.push_header(n, v);
+                }
+                let target = resolve(
+                    d.route_set()
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or(d.remote_target()),
+                    protocol,
+                )
+                .unwrap_or(fallback);
+                let req = b.build();
+                self.start_client(now, req, target, Some(call));
+            }
+            (_, CallState::Ending) => {}
+            (_, CallState::Ended) => self.finish_call(call),
+            (CallRole::Uas, CallState::Calling) | (CallRole::Uac, CallState::Ringing) => {}
+        }
+    }
+
+    /// CANCEL our INVITE (§9.1): same Request-URI, Call-ID, To, From, CSeq number and top
+    /// Via (branch) as the INVITE, and its Route headers.
+    fn send_cancel(&mut self, now: Instant, call: CallHandle) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.state != CallState::Calling {
+            return;
+        }
+        c.state = CallState::Ending;
+        let inv = c.invite.clone();
+        let target = c.target;
+        let mut b = RequestBuilder::new(Method::Cancel, inv.request_uri_str().unwrap_or_default());
+        if let Some(v) = inv.header_value(&HeaderName::Via) {
+            if let Some(top) = super::transaction::split_list(v).first() {
+                b.push_header("Via", top);
+            }
+        }
+        for h in inv.header_fields(&HeaderName::Route) {
+            b.push_header("Route", h.value);
+        }
+        b.push_header("Max-Forwards", "70");
+        for name in [HeaderName::From, HeaderName::To, HeaderName::CallId] {
+            if let Some(v) = inv.header_value(&name) {
+                b.push_header(name.as_str(), v);
+            }
+        }
+        let seq = inv.cseq().map(|x| x.seq).unwrap_or(1);
+        b.push_header("CSeq", format!("{seq} CANCEL"));
+        let req = b.build();
+        self.start_client(now, req, target, Some(call));
+    }
+}
+
+fn host_port(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// Where a response to `req` goes: back on the connection for streams; by `received`/
+/// `rport` for UDP (§18.2.2), falling back to the packet's source.
+fn reply_target(req: &SipMessage, source: Target) -> Target {
+    if source.protocol.is_reliable() {
+        return source;
+    }
+    response_target(req, source.protocol).unwrap_or(source)
+}
+
+/// The transport address of a SIP URI with an IP host (`;transport=` picks the protocol).
+pub fn resolve(uri: &str, default: Protocol) -> Option<Target> {
+    let inner = match (uri.find('<'), uri.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &uri[a + 1..b],
+        _ => uri,
+    };
+    let Ok(Uri::Sip(u)) = Uri::parse(inner) else {
+        return None;
+    };
+    let protocol = match u.transport().map(str::to_ascii_lowercase).as_deref() {
+        Some("tcp") => Protocol::Tcp,
+        Some("tls") => Protocol::Tls,
+        Some("udp") => Protocol::Udp,
+        _ if u.secure => Protocol::Tls,
+        _ => default,
+    };
+    let ip = match u.host {
+        super::Host::Ipv4(a) => std::net::IpAddr::V4(a),
+        super::Host::Ipv6(a) => std::net::IpAddr::V6(a),
+        super::Host::Domain(_) => return None,
+    };
+    let port = u.port.unwrap_or(if protocol == Protocol::Tls {
+        5061
+    } else {
+        5060
+    });
+    Some(Target {
+        protocol,
+        addr: SocketAddr::new(ip, port),
+    })
+}
+
+#[cfg(test)]
+mod tests;

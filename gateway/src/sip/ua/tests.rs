@@ -1,0 +1,437 @@
+//! Two endpoints back to back in virtual time: every message crosses a simulated network.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::sip::transport::Incoming;
+
+struct Pair {
+    a: Endpoint,
+    b: Endpoint,
+    now: Instant,
+    a_addr: SocketAddr,
+    b_addr: SocketAddr,
+    /// Drop the next N messages from a to b.
+    drop_a_to_b: usize,
+    wire: Vec<String>,
+    a_events: Vec<UaEvent>,
+    b_events: Vec<UaEvent>,
+}
+
+fn endpoint(addr: SocketAddr, user: &str) -> Endpoint {
+    Endpoint::new(EndpointConfig {
+        advertise: vec![(Protocol::Udp, addr)],
+        contact_user: user.into(),
+        user_agent: "test".into(),
+        timers: Timers::default(),
+    })
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let a_addr: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let b_addr: SocketAddr = "192.0.2.2:5060".parse().unwrap();
+        Pair {
+            a: endpoint(a_addr, "a"),
+            b: endpoint(b_addr, "gw"),
+            now: Instant::now(),
+            a_addr,
+            b_addr,
+            drop_a_to_b: 0,
+            wire: Vec::new(),
+            a_events: Vec::new(),
+            b_events: Vec::new(),
+        }
+    }
+
+    /// Deliver everything in flight (both ways) until quiet.
+    fn run(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some((t, bytes)) = self.a.poll_transmit() {
+                moved = true;
+                assert_eq!(t.addr, self.b_addr, "a sends only to b");
+                self.wire.push(first_line(&bytes));
+                if self.drop_a_to_b > 0 {
+                    self.drop_a_to_b -= 1;
+                    continue;
+                }
+                let message = SipMessage::parse(bytes).unwrap();
+                let source = Target {
+                    protocol: Protocol::Udp,
+                    addr: self.a_addr,
+                };
+                self.b.handle_incoming(
+                    self.now,
+                    Incoming {
+                        message,
+                        source,
+                        local: self.b_addr,
+                    },
+                );
+            }
+            while let Some((t, bytes)) = self.b.poll_transmit() {
+                moved = true;
+                assert_eq!(t.addr, self.a_addr, "b answers a");
+                self.wire.push(format!("  {}", first_line(&bytes)));
+                let message = SipMessage::parse(bytes).unwrap();
+                let source = Target {
+                    protocol: Protocol::Udp,
+                    addr: self.b_addr,
+                };
+                self.a.handle_incoming(
+                    self.now,
+                    Incoming {
+                        message,
+                        source,
+                        local: self.a_addr,
+                    },
+                );
+            }
+            while let Some(e) = self.a.poll_event() {
+                self.a_events.push(e);
+            }
+            while let Some(e) = self.b.poll_event() {
+                self.b_events.push(e);
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Advance virtual time by `d`, firing timers in order.
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = t.max(self.now);
+                    self.a.handle_timeout(self.now);
+                    self.b.handle_timeout(self.now);
+                    self.run();
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    fn call_a_to_b(&mut self) -> CallHandle {
+        let target = Target {
+            protocol: Protocol::Udp,
+            addr: self.b_addr,
+        };
+        let h = self.a.invite(self.now, OutgoingCall {
+            request_uri: "sip:0301234@192.0.2.2".into(),
+            from: "<sip:100@192.0.2.1>".into(),
+            to: "<sip:0301234@192.0.2.2>".into(),
+            target,
+            sdp: Some(bytes::Bytes::from_static(b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n")),
+            headers: vec![],
+        });
+        self.run();
+        h
+    }
+
+    fn b_incoming(&self) -> CallHandle {
+        self.b_events
+            .iter()
+            .find_map(|e| match e {
+                UaEvent::IncomingCall { call, .. } => Some(*call),
+                _ => None,
+            })
+            .expect("b saw the INVITE")
+    }
+}
+
+fn first_line(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn basic_call_ladder_and_bye_from_caller() {
+    let mut p = Pair::new();
+    let a_call = p.call_a_to_b();
+    let b_call = p.b_incoming();
+    p.b.respond(p.now, b_call, StatusCode::RINGING, None, &[], None);
+    p.run();
+    p.b.respond(p.now, b_call, StatusCode::OK, None, &[], Some(b"v=0\r\n"));
+    p.run();
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Answered { .. })));
+    assert!(p
+        .b_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Confirmed { .. })));
+    p.a.hangup(p.now, a_call, Some("Q.850;cause=16"));
+    p.run();
+    assert!(p.b_events.iter().any(|e| matches!(e, UaEvent::Bye { .. })));
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Terminated { .. })));
+    let ladder: Vec<&str> = p.wire.iter().map(String::as_str).collect();
+    assert_eq!(
+        ladder,
+        [
+            "INVITE sip:0301234@192.0.2.2 SIP/2.0",
+            "  SIP/2.0 180 Ringing",
+            "  SIP/2.0 200 OK",
+            "ACK sip:a@192.0.2.1:5060 SIP/2.0"
+                .replace("a@192.0.2.1", "gw@192.0.2.2")
+                .as_str(),
+            "BYE sip:gw@192.0.2.2:5060 SIP/2.0",
+            "  SIP/2.0 200 OK",
+        ]
+    );
+    // Timers drain every transaction; no call is left.
+    p.advance(Duration::from_secs(40));
+    assert_eq!((p.a.call_count(), p.b.call_count()), (0, 0));
+    assert_eq!((p.a.transaction_count(), p.b.transaction_count()), (0, 0));
+}
+
+#[test]
+fn trying_is_sent_after_200_ms_when_the_core_is_slow() {
+    let mut p = Pair::new();
+    p.call_a_to_b();
+    p.advance(Duration::from_millis(250));
+    assert!(p.wire.iter().any(|l| l.contains("100 Trying")));
+    assert!(
+        !p.wire
+            .iter()
+            .any(|l| l.starts_with("INVITE") && l != &p.wire[0]),
+        "no INVITE retransmission after 100"
+    );
+}
+
+#[test]
+fn cancel_before_answer_gets_487_and_200() {
+    let mut p = Pair::new();
+    let a_call = p.call_a_to_b();
+    let b_call = p.b_incoming();
+    p.b.respond(p.now, b_call, StatusCode::RINGING, None, &[], None);
+    p.run();
+    p.a.hangup(p.now, a_call, None);
+    p.run();
+    assert!(p
+        .b_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Cancelled { .. })));
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Rejected { status: 487, .. })));
+    assert!(p.wire.iter().any(|l| l.starts_with("CANCEL")));
+    assert!(
+        p.wire
+            .iter()
+            .any(|l| l == "ACK sip:0301234@192.0.2.2 SIP/2.0"),
+        "ACK for the 487: {:?}",
+        p.wire
+    );
+    p.advance(Duration::from_secs(40));
+    assert_eq!((p.a.call_count(), p.b.call_count()), (0, 0));
+}
+
+#[test]
+fn cancel_waits_for_a_provisional() {
+    let mut p = Pair::new();
+    let a_call = p.call_a_to_b();
+    let b_call = p.b_incoming();
+    p.a.hangup(p.now, a_call, None);
+    p.run();
+    assert!(
+        !p.wire.iter().any(|l| l.starts_with("CANCEL")),
+        "§9.1: no CANCEL before a 1xx"
+    );
+    p.b.respond(p.now, b_call, StatusCode::RINGING, None, &[], None);
+    p.run();
+    assert!(p.wire.iter().any(|l| l.starts_with("CANCEL")));
+}
+
+#[test]
+fn busy_is_acked_by_the_transaction() {
+    let mut p = Pair::new();
+    p.call_a_to_b();
+    let b_call = p.b_incoming();
+    p.b.hangup_with(
+        p.now,
+        b_call,
+        Some(StatusCode::BUSY_HERE),
+        Some("Q.850;cause=17"),
+    );
+    p.run();
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Rejected { status: 486, .. })));
+    assert_eq!(p.wire.last().unwrap(), "ACK sip:0301234@192.0.2.2 SIP/2.0");
+}
+
+#[test]
+fn lost_ack_makes_the_uas_retransmit_its_200() {
+    let mut p = Pair::new();
+    p.call_a_to_b();
+    let b_call = p.b_incoming();
+    p.b.respond(p.now, b_call, StatusCode::OK, None, &[], Some(b"v=0\r\n"));
+    p.drop_a_to_b = 1; // the ACK
+    p.run();
+    p.advance(Duration::from_millis(600));
+    let oks = p.wire.iter().filter(|l| l.contains("200 OK")).count();
+    assert_eq!(oks, 2, "200 retransmitted at T1: {:?}", p.wire);
+    assert_eq!(
+        p.wire.iter().filter(|l| l.starts_with("ACK")).count(),
+        2,
+        "re-ACKed"
+    );
+    assert!(p
+        .b_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Confirmed { .. })));
+}
+
+#[test]
+fn unknown_dialog_gets_481_and_options_200() {
+    let mut p = Pair::new();
+    let bye = SipMessage::parse(
+        &b"BYE sip:gw@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\n\
+Max-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:gw@c>;tag=nope\r\nCall-ID: zz\r\nCSeq: 2 BYE\r\n\
+Content-Length: 0\r\n\r\n"[..],
+    )
+    .unwrap();
+    let src = Target {
+        protocol: Protocol::Udp,
+        addr: p.a_addr,
+    };
+    p.b.handle_incoming(
+        p.now,
+        Incoming {
+            message: bye,
+            source: src,
+            local: p.b_addr,
+        },
+    );
+    let (_, resp) = p.b.poll_transmit().unwrap();
+    assert!(first_line(&resp).contains("481"));
+    let opt = SipMessage::parse(
+        &b"OPTIONS sip:gw@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKo\r\n\
+Max-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:gw@c>\r\nCall-ID: oo\r\nCSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"[..],
+    )
+    .unwrap();
+    p.b.handle_incoming(
+        p.now,
+        Incoming {
+            message: opt,
+            source: src,
+            local: p.b_addr,
+        },
+    );
+    let (_, resp) = p.b.poll_transmit().unwrap();
+    let resp = SipMessage::parse(resp).unwrap();
+    assert_eq!(resp.status().unwrap().code(), 200);
+    assert!(resp.header_value(&HeaderName::Allow).is_some());
+}
+
+#[test]
+fn unsupported_require_gets_420() {
+    let mut p = Pair::new();
+    let inv = SipMessage::parse(
+        &b"INVITE sip:1@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr\r\n\
+Max-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:1@c>\r\nCall-ID: rr\r\nCSeq: 1 INVITE\r\n\
+Require: foo\r\nContact: <sip:a@192.0.2.1>\r\nContent-Length: 0\r\n\r\n"[..],
+    )
+    .unwrap();
+    let src = Target {
+        protocol: Protocol::Udp,
+        addr: p.a_addr,
+    };
+    p.b.handle_incoming(
+        p.now,
+        Incoming {
+            message: inv,
+            source: src,
+            local: p.b_addr,
+        },
+    );
+    let (_, resp) = p.b.poll_transmit().unwrap();
+    let resp = SipMessage::parse(resp).unwrap();
+    assert_eq!(resp.status().unwrap().code(), 420);
+    assert_eq!(
+        resp.header_value(&HeaderName::Unsupported),
+        Some(&b"foo"[..])
+    );
+}
+
+#[test]
+fn reliable_provisional_is_pracked_and_stops_retransmitting() {
+    let mut p = Pair::new();
+    let target = Target {
+        protocol: Protocol::Udp,
+        addr: p.b_addr,
+    };
+    let a_call = p.a.invite(
+        p.now,
+        OutgoingCall {
+            request_uri: "sip:0301234@192.0.2.2".into(),
+            from: "<sip:100@192.0.2.1>".into(),
+            to: "<sip:0301234@192.0.2.2>".into(),
+            target,
+            sdp: Some(bytes::Bytes::from_static(b"v=0\r\n")),
+            headers: vec![("Require".into(), "100rel".into())],
+        },
+    );
+    p.run();
+    let b_call = p.b_incoming();
+    p.b.respond(
+        p.now,
+        b_call,
+        StatusCode::SESSION_PROGRESS,
+        None,
+        &[],
+        Some(b"v=0\r\n"),
+    );
+    p.run();
+    assert!(
+        p.wire.iter().any(|l| l.starts_with("PRACK")),
+        "{:?}",
+        p.wire
+    );
+    p.advance(Duration::from_secs(5));
+    assert_eq!(
+        p.wire.iter().filter(|l| l.contains("183")).count(),
+        1,
+        "PRACK stopped the retransmission"
+    );
+    let _ = a_call;
+}
+
+#[test]
+fn invite_to_nobody_times_out_with_408() {
+    let mut p = Pair::new();
+    p.drop_a_to_b = usize::MAX;
+    p.call_a_to_b();
+    p.advance(Duration::from_secs(33));
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Rejected { status: 408, .. })));
+    assert_eq!(p.a.call_count(), 0);
+    assert_eq!(
+        p.wire.iter().filter(|l| l.starts_with("INVITE")).count(),
+        7,
+        "Timer A: 7 sends over 32 s"
+    );
+}
