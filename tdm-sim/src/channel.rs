@@ -418,6 +418,12 @@ impl ChanState {
         if !self.events.is_empty() {
             return Err(ChanError::EventPending);
         }
+        if buf.is_empty() {
+            // DAHDI: a read of less than one byte is EINVAL.
+            return Err(ChanError::Io(std::io::Error::from(
+                std::io::ErrorKind::InvalidInput,
+            )));
+        }
         let n = match &mut self.kind {
             ChanKind::Clear(c) => {
                 if c.rx_full == 0 {

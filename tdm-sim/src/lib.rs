@@ -14,6 +14,40 @@
 //! - Impairments ([`Impairment`]): loss of signal, AIS, slips, bit errors, D-channel cut,
 //!   HDLC aborts. Alarms and the timing source surface through the device trait as DAHDI
 //!   reports them.
+//!
+//! ```
+//! use dahdi_driver::{ChanError, ChannelId, ChannelMode, Device, Event, Law, SpanId, Timeslot};
+//! use tdm_sim::{End, Impairment, Sim};
+//!
+//! let sim = Sim::builder().e1(1).build(); // virtual time, 1 ms line delay
+//! let (near, far) = (sim.near(), sim.far());
+//! let ts = |n| ChannelId { span: SpanId(1), timeslot: Timeslot(n) };
+//! let clear = ChannelMode::Clear { blocksize: 160, law: Law::ALaw };
+//!
+//! // Audio: a block written at one end is read at the other after 8 idle samples.
+//! let mut a = near.open_channel(ts(1), clear).unwrap();
+//! let mut b = far.open_channel(ts(1), clear).unwrap();
+//! a.write(&[0x2A; 160]).unwrap();
+//! sim.advance(21).unwrap();
+//! let mut buf = [0u8; 160];
+//! assert_eq!(b.read(&mut buf).unwrap(), 160);
+//! assert_eq!(&buf[..8], &[0xD5; 8]);
+//! assert_eq!(&buf[8..], &[0x2A; 152]);
+//!
+//! // The D-channel: one frame per read, FCS added by the sender, checked and stripped.
+//! let mut d_near = near.open_channel(ts(16), ChannelMode::HdlcFcs).unwrap();
+//! let mut d_far = far.open_channel(ts(16), ChannelMode::HdlcFcs).unwrap();
+//! d_near.write(&[0x00, 0x01, 0x7F]).unwrap();
+//! sim.advance(3).unwrap();
+//! assert_eq!(d_far.read(&mut buf).unwrap(), 3);
+//!
+//! // Loss of signal at the near end: an Alarm event on its channels, RED there.
+//! sim.impair(SpanId(1), End::Near, Impairment::LossOfSignal(true)).unwrap();
+//! sim.advance(1).unwrap();
+//! assert!(matches!(d_near.read(&mut buf), Err(ChanError::EventPending)));
+//! assert_eq!(d_near.get_event().unwrap(), Some(Event::Alarm));
+//! assert!(near.span_status(SpanId(1)).unwrap().alarms.contains(dahdi_driver::Alarms::RED));
+//! ```
 
 pub mod cable;
 pub mod channel;
