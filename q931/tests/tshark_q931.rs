@@ -309,6 +309,18 @@ fn cases() -> Vec<Case> {
             &[("q931.maintenance_message_type", "0x07")],
         ),
         case(
+            Message::restart(
+                CallRef::global(2, CallRefFlag::FromOriginator),
+                RestartIndicator::new(RestartClass::IndicatedChannels),
+                Some(ChannelId::primary_slot_map(
+                    &[1, 2, 24],
+                    SlotMapKind::T1,
+                    true,
+                )),
+            ),
+            &[("q931.message_type", "0x46"), ("q931.channel.map", "1")],
+        ),
+        case(
             Message::setup(
                 CallRef::one_octet(5, CallRefFlag::FromOriginator),
                 BearerCapability::unrestricted_digital(),
@@ -451,6 +463,14 @@ fn tshark_decodes_every_message_we_encode() {
         frame(14).contains("callingName") && frame(14).contains("Alice"),
         "{}",
         frame(14)
+    );
+    // T1 slot map for channels 1, 2 and 24: 80 00 03.
+    let map = frame(21);
+    assert!(
+        map.contains("Slot map: 0x80")
+            && map.contains("Slot map: 0x00")
+            && map.contains("Slot map: 0x03"),
+        "{map}"
     );
     // Only the two elements above are unknown to tshark.
     assert_eq!(
