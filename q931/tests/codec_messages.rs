@@ -552,6 +552,19 @@ fn h225_user_user_has_a_two_octet_length() {
 }
 
 #[test]
+fn decode_into_reuses_the_message() {
+    let a = hex("08 02 00 01 05 04 03 80 90 A3 70 02 81 31");
+    let b = hex("08 01 81 0d 18 01 89");
+    let mut m = Message::decode(&a).unwrap();
+    m.decode_into(&b, Dialect::Isdn).unwrap();
+    assert_eq!(m, Message::decode(&b).unwrap());
+    m.decode_into(&a, Dialect::Isdn).unwrap();
+    assert_eq!(m, Message::decode(&a).unwrap());
+    assert!(m.decode_into(&[0x08], Dialect::Isdn).is_err());
+    assert!(m.ies.is_empty());
+}
+
+#[test]
 fn with_keeps_ascending_order() {
     let m = Message::setup(CR1, BearerCapability::speech(Layer1Protocol::G711ALaw))
         .with(CalledPartyNumber::new(

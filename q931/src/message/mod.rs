@@ -87,30 +87,23 @@ impl Message {
         Self::decode_with(buf, Dialect::Isdn)
     }
 
+    /// Decodes into `self`, reusing its element vector's allocation (for hot paths that
+    /// decode message after message). On error `self` is left empty of elements.
+    pub fn decode_into(&mut self, buf: &[u8], dialect: Dialect) -> Result<(), DecodeError> {
+        self.ies.clear();
+        let (pd, call_ref, message_type, body) = decode_header(buf)?;
+        self.protocol_discriminator = pd;
+        self.call_ref = call_ref;
+        self.message_type = message_type;
+        decode_ies(body, dialect, &mut self.ies);
+        Ok(())
+    }
+
     /// Decodes a message in the given dialect.
     pub fn decode_with(buf: &[u8], dialect: Dialect) -> Result<Message, DecodeError> {
-        // §5.8.2: protocol discriminator, call reference length octet and message type at
-        // the least.
-        if buf.len() < 3 {
-            return Err(DecodeError::TooShort {
-                len: buf.len(),
-                needed: 3,
-            });
-        }
-        let pd = ProtocolDiscriminator(buf[0]);
-        if !pd.is_supported() {
-            return Err(DecodeError::ProtocolDiscriminator(buf[0]));
-        }
-        let (call_ref, used) = CallRef::decode(&buf[1..])?;
-        let mt_pos = 1 + used;
-        let Some(&mt) = buf.get(mt_pos) else {
-            return Err(DecodeError::TooShort {
-                len: buf.len(),
-                needed: mt_pos + 1,
-            });
-        };
-        let message_type = MessageType::from_octet(pd, mt);
-        let ies = decode_ies(&buf[mt_pos + 1..], dialect);
+        let (pd, call_ref, message_type, body) = decode_header(buf)?;
+        let mut ies = Vec::with_capacity(8);
+        decode_ies(body, dialect, &mut ies);
         Ok(Message {
             protocol_discriminator: pd,
             call_ref,
@@ -342,9 +335,37 @@ impl std::fmt::Display for Message {
     }
 }
 
+/// Protocol discriminator, call reference and message type (§4.2–§4.4); the rest is the
+/// elements.
+fn decode_header(
+    buf: &[u8],
+) -> Result<(ProtocolDiscriminator, CallRef, MessageType, &[u8]), DecodeError> {
+    // §5.8.2: protocol discriminator, call reference length octet and message type at
+    // the least.
+    if buf.len() < 3 {
+        return Err(DecodeError::TooShort {
+            len: buf.len(),
+            needed: 3,
+        });
+    }
+    let pd = ProtocolDiscriminator(buf[0]);
+    if !pd.is_supported() {
+        return Err(DecodeError::ProtocolDiscriminator(buf[0]));
+    }
+    let (call_ref, used) = CallRef::decode(&buf[1..])?;
+    let mt_pos = 1 + used;
+    let Some(&mt) = buf.get(mt_pos) else {
+        return Err(DecodeError::TooShort {
+            len: buf.len(),
+            needed: mt_pos + 1,
+        });
+    };
+    let message_type = MessageType::from_octet(pd, mt);
+    Ok((pd, call_ref, message_type, &buf[mt_pos + 1..]))
+}
+
 /// Walks the elements after the message type, tracking shifts (§4.5.2/§4.5.3).
-fn decode_ies(buf: &[u8], dialect: Dialect) -> Vec<InfoElement> {
-    let mut ies = Vec::with_capacity(8);
+fn decode_ies(buf: &[u8], dialect: Dialect, ies: &mut Vec<InfoElement>) {
     let mut codesets = CodesetTracker::default();
     let mut pos = 0;
     while let Some(&b) = buf.get(pos) {
@@ -405,5 +426,4 @@ fn decode_ies(buf: &[u8], dialect: Dialect) -> Vec<InfoElement> {
             }
         }
     }
-    ies
 }
