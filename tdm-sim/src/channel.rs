@@ -70,15 +70,35 @@ pub(crate) struct ClearChan {
     law: Law,
     blocksize: usize,
     numbufs: usize,
-    rx: Box<[u8]>,
+    /// Receive blocks, then the transmit ring: one allocation, `half` bytes each.
+    buf: Box<[u8]>,
+    half: usize,
     rx_head: usize,
     rx_full: usize,
     rx_fill: usize,
-    tx: Box<[u8]>,
     tx_head: usize,
     tx_len: usize,
     overrun_flag: bool,
     underrun_flag: bool,
+}
+
+impl ClearChan {
+    #[inline]
+    fn rx(&self) -> &[u8] {
+        &self.buf[..self.half]
+    }
+    #[inline]
+    fn rx_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[..self.half]
+    }
+    #[inline]
+    fn tx(&self) -> &[u8] {
+        &self.buf[self.half..]
+    }
+    #[inline]
+    fn tx_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.half..]
+    }
 }
 
 pub(crate) struct HdlcChan {
@@ -103,7 +123,7 @@ pub(crate) struct ChanState {
     /// DAHDI's `chan_alarms`: whether this channel was last told of an alarm.
     pub in_alarm: bool,
     buffer_events: bool,
-    pub stats: ChannelStats,
+    pub stats: Box<ChannelStats>,
 }
 
 /// Channel buffer settings, from the simulator's builder.
@@ -132,11 +152,11 @@ impl ChanState {
                 law,
                 blocksize,
                 numbufs,
-                rx: vec![0; blocksize * numbufs].into_boxed_slice(),
+                buf: vec![0; 2 * blocksize * numbufs].into_boxed_slice(),
+                half: blocksize * numbufs,
                 rx_head: 0,
                 rx_full: 0,
                 rx_fill: 0,
-                tx: vec![0; blocksize * numbufs].into_boxed_slice(),
                 tx_head: 0,
                 tx_len: 0,
                 overrun_flag: false,
@@ -146,7 +166,7 @@ impl ChanState {
             notify: None,
             in_alarm: false,
             buffer_events: cfg.buffer_events,
-            stats: ChannelStats::default(),
+            stats: Box::default(),
         }
     }
 
@@ -165,7 +185,7 @@ impl ChanState {
             notify: None,
             in_alarm: false,
             buffer_events: cfg.buffer_events,
-            stats: ChannelStats::default(),
+            stats: Box::default(),
         }
     }
 
@@ -185,7 +205,7 @@ impl ChanState {
     #[inline]
     pub fn prefetch_tx(&self) {
         if let ChanKind::Clear(c) = &self.kind {
-            if let Some(p) = c.tx.get(c.tx_head) {
+            if let Some(p) = c.tx().get(c.tx_head) {
                 prefetch(p);
             }
         }
@@ -199,7 +219,7 @@ impl ChanState {
             if block >= c.numbufs {
                 block -= c.numbufs;
             }
-            if let Some(p) = c.rx.get(block * c.blocksize + c.rx_fill) {
+            if let Some(p) = c.rx().get(block * c.blocksize + c.rx_fill) {
                 prefetch(p);
             }
         }
@@ -210,10 +230,10 @@ impl ChanState {
     pub fn tx_chunk(&mut self, out: &mut [u8; 8]) {
         match &mut self.kind {
             ChanKind::Clear(c) => {
-                let cap = c.tx.len();
+                let cap = c.half;
                 if c.tx_len >= 8 && c.tx_head + 8 <= cap {
                     // The usual case: one fixed-size copy, no division.
-                    *out = c.tx[c.tx_head..c.tx_head + 8].try_into().unwrap_or(*out);
+                    *out = c.tx()[c.tx_head..c.tx_head + 8].try_into().unwrap_or(*out);
                     c.tx_head += 8;
                     if c.tx_head == cap {
                         c.tx_head = 0;
@@ -228,7 +248,7 @@ impl ChanState {
                     if at >= cap {
                         at -= cap;
                     }
-                    *o = c.tx[at];
+                    *o = c.tx()[at];
                 }
                 c.tx_head = (c.tx_head + n) % cap;
                 c.tx_len -= n;
@@ -291,7 +311,7 @@ impl ChanState {
                         block -= c.numbufs;
                     }
                     let at = block * c.blocksize + c.rx_fill;
-                    c.rx[at..at + 8].copy_from_slice(inp);
+                    c.rx_mut()[at..at + 8].copy_from_slice(inp);
                     c.rx_fill += 8;
                     if c.rx_fill == c.blocksize {
                         c.rx_fill = 0;
@@ -300,7 +320,7 @@ impl ChanState {
                     }
                     c.overrun_flag = false;
                 } else {
-                    Self::rx_clear_slow(c, inp, events, notify, stats, *buffer_events);
+                    Self::rx_clear_slow(c, inp, events, notify, &mut **stats, *buffer_events);
                 }
             }
             ChanKind::Hdlc(h) => {
@@ -371,7 +391,7 @@ impl ChanState {
             let block = (c.rx_head + c.rx_full) % c.numbufs;
             let n = (c.blocksize - c.rx_fill).min(src.len());
             let at = block * c.blocksize + c.rx_fill;
-            c.rx[at..at + n].copy_from_slice(&src[..n]);
+            c.rx_mut()[at..at + n].copy_from_slice(&src[..n]);
             c.rx_fill += n;
             src = &src[n..];
             if c.rx_fill == c.blocksize {
@@ -431,7 +451,7 @@ impl ChanState {
                 }
                 let n = buf.len().min(c.blocksize);
                 let at = c.rx_head * c.blocksize;
-                buf[..n].copy_from_slice(&c.rx[at..at + n]);
+                buf[..n].copy_from_slice(&c.rx()[at..at + n]);
                 c.rx_head = (c.rx_head + 1) % c.numbufs;
                 c.rx_full -= 1;
                 n
@@ -468,15 +488,15 @@ impl ChanState {
         }
         match &mut self.kind {
             ChanKind::Clear(c) => {
-                let cap = c.tx.len();
+                let cap = c.half;
                 let n = buf.len().min(c.blocksize).min(cap - c.tx_len);
                 if n == 0 {
                     return Err(ChanError::WouldBlock);
                 }
                 let tail = (c.tx_head + c.tx_len) % cap;
                 let first = n.min(cap - tail);
-                c.tx[tail..tail + first].copy_from_slice(&buf[..first]);
-                c.tx[..n - first].copy_from_slice(&buf[first..n]);
+                c.tx_mut()[tail..tail + first].copy_from_slice(&buf[..first]);
+                c.tx_mut()[..n - first].copy_from_slice(&buf[first..n]);
                 c.tx_len += n;
                 Ok(n)
             }

@@ -534,7 +534,7 @@ impl Sim {
             .slots
             .get(channel.timeslot.0 as usize)?
             .as_ref()
-            .map(|ch| ch.stats)
+            .map(|ch| *ch.stats)
     }
 
     /// The clock's figures.
