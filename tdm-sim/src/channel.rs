@@ -320,7 +320,7 @@ impl ChanState {
                     }
                     c.overrun_flag = false;
                 } else {
-                    Self::rx_clear_slow(c, inp, events, notify, &mut **stats, *buffer_events);
+                    Self::rx_clear_slow(c, inp, events, notify, stats, *buffer_events);
                 }
             }
             ChanKind::Hdlc(h) => {
