@@ -248,3 +248,58 @@ fn rx_queue_overflow_is_an_overrun_event() {
     assert_eq!(evs, vec![Event::Overrun, Event::Overrun]);
     assert_eq!(frames, vec![vec![0u8; 4], vec![1u8; 4]]);
 }
+
+#[test]
+fn slip_in_the_middle_of_a_frame_is_a_bad_fcs() {
+    let sim = Sim::builder().e1(1).delay_chunks(2).build();
+    let mut n = open(&sim.near(), 1, 16, ChannelMode::HdlcFcs);
+    let mut f = open(&sim.far(), 1, 16, ChannelMode::HdlcFcs);
+    n.write(&[0x5A; 120]).unwrap();
+    sim.advance(6).unwrap();
+    sim.impair(
+        SpanId(1),
+        End::Far,
+        Impairment::Slip(tdm_sim::SlipKind::Drop),
+    )
+    .unwrap();
+    sim.advance(20).unwrap();
+    assert_eq!(read_frames(f.as_mut()), (vec![], vec![Event::BadFcs]));
+    n.write(b"after the slip").unwrap();
+    sim.advance(6).unwrap();
+    assert_eq!(
+        read_frames(f.as_mut()),
+        (vec![b"after the slip".to_vec()], vec![])
+    );
+}
+
+#[test]
+fn hdlc_fd_polls_for_frames_and_errors() {
+    let sim = Sim::e1(1);
+    let mut n = open(&sim.near(), 1, 16, ChannelMode::HdlcFcs);
+    let mut f = open(&sim.far(), 1, 16, ChannelMode::HdlcFcs);
+    let mut buf = [0u8; 64];
+    assert!(matches!(f.read(&mut buf), Err(ChanError::WouldBlock)));
+    assert_eq!(poll_now(f.as_ref()), 0);
+    n.write(b"frame").unwrap();
+    sim.advance(4).unwrap();
+    assert_eq!(poll_now(f.as_ref()) & libc::POLLIN, libc::POLLIN);
+    assert_eq!(poll_now(f.as_ref()) & libc::POLLPRI, 0);
+    assert_eq!(f.read(&mut buf).unwrap(), 5);
+    assert!(matches!(f.read(&mut buf), Err(ChanError::WouldBlock)));
+    assert_eq!(poll_now(f.as_ref()), 0);
+    n.write(&[0x55; 40]).unwrap();
+    sim.advance(2).unwrap();
+    sim.impair(
+        SpanId(1),
+        End::Far,
+        Impairment::FlipBits {
+            timeslot: dahdi_driver::Timeslot(16),
+            mask: 0x01,
+        },
+    )
+    .unwrap();
+    sim.advance(8).unwrap();
+    assert_eq!(poll_now(f.as_ref()) & libc::POLLPRI, libc::POLLPRI);
+    assert_eq!(f.get_event().unwrap(), Some(Event::BadFcs));
+    assert_eq!(poll_now(f.as_ref()), 0);
+}
