@@ -13,7 +13,9 @@
 
 use crate::codeset::{Codeset, CodesetTracker, Shift, ShiftOutcome};
 use crate::error::IeError;
-use crate::ie::{Cause, CauseValue, IeId, InfoElement, Location, RestartClass};
+use crate::ie::{
+    CallState, CallStateValue, Cause, CauseValue, IeId, InfoElement, Location, RestartClass,
+};
 use crate::message::{mandatory_ies, CallRefFlag, Direction, Message, MessageType};
 
 /// One problem found in a message.
@@ -138,6 +140,40 @@ pub enum Handling {
     /// §5.8.3.2: global call reference with a message that may not use it: take no action
     /// and answer STATUS on the global call reference with this cause (81).
     GlobalCallRefStatus(Cause),
+}
+
+impl Handling {
+    /// The message §5.8 calls for in answer to `received`, for a call in `state` (the call
+    /// state reported in a STATUS), on the same call reference with the flag flipped:
+    /// STATUS for [`Handling::Status`], [`Handling::ProcessAndReport`] (except for clearing
+    /// messages) and [`Handling::GlobalCallRefStatus`]; RELEASE COMPLETE for
+    /// [`Handling::RejectSetup`]; the RELEASE answering a DISCONNECT or the RELEASE COMPLETE
+    /// answering a RELEASE for [`Handling::ClearAsNormal`] and [`Handling::ProcessAndReport`].
+    /// `None` when nothing is sent, and for [`Handling::UnknownMessageType`], whose cause (97 or
+    /// 98) depends on the state: build that STATUS with [`message_type_cause`].
+    pub fn answer(&self, received: &Message, state: CallStateValue) -> Option<Message> {
+        let cr = received.call_ref.reply();
+        let clearing = |cause: &Cause| match received.message_type {
+            MessageType::Disconnect => Some(Message::release(cr, Some(cause.clone()))),
+            MessageType::Release => Some(Message::release_complete(cr, Some(cause.clone()))),
+            _ => None,
+        };
+        match self {
+            Handling::Process | Handling::Ignore | Handling::UnknownMessageType(_) => None,
+            Handling::RejectSetup(c) => Some(Message::release_complete(cr, Some(c.clone()))),
+            Handling::ClearAsNormal(c) => clearing(c),
+            Handling::ProcessAndReport(c) => {
+                if received.message_type.is_clearing() {
+                    clearing(c)
+                } else {
+                    Some(Message::status(cr, c.clone(), CallState::new(state)))
+                }
+            }
+            Handling::Status(c) | Handling::GlobalCallRefStatus(c) => {
+                Some(Message::status(cr, c.clone(), CallState::new(state)))
+            }
+        }
+    }
 }
 
 /// The problems found in one message.

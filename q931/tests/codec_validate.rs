@@ -228,6 +228,68 @@ fn sequence_repetition_and_shift_rules() {
 }
 
 #[test]
+fn answers_are_built_for_each_handling() {
+    let answer = |bytes: &str, dir, state| {
+        let m = Message::decode(&hex(bytes)).unwrap();
+        check(&m, dir)
+            .handling(Location::User)
+            .answer(&m, state)
+            .map(|a| a.to_bytes().unwrap())
+    };
+    // STATUS without call state, received in the active state: STATUS 96 (0x14), state 10.
+    assert_eq!(
+        answer("08 02 80 01 7D 08 02 80 9E", N2U, CallStateValue::Active),
+        Some(hex("08 02 00 01 7D 08 03 80 E0 14 14 01 0A"))
+    );
+    // SETUP without bearer capability: RELEASE COMPLETE 96 (0x04).
+    assert_eq!(
+        answer("08 02 00 05 05 70 02 81 31", U2N, CallStateValue::Null),
+        Some(hex("08 02 80 05 5A 08 03 80 E0 04"))
+    );
+    // DISCONNECT without cause: RELEASE 96 (0x08).
+    assert_eq!(
+        answer("08 02 80 01 45", N2U, CallStateValue::Active),
+        Some(hex("08 02 00 01 4D 08 03 80 E0 08"))
+    );
+    // RELEASE with an unknown element: RELEASE COMPLETE 99 (0x60).
+    assert_eq!(
+        answer(
+            "08 02 80 01 4D 08 02 80 90 60 01 00",
+            N2U,
+            CallStateValue::DisconnectRequest
+        ),
+        Some(hex("08 02 00 01 5A 08 03 80 E3 60"))
+    );
+    // ALERTING with an unknown element: STATUS 99 (0x60), state 4.
+    assert_eq!(
+        answer(
+            "08 02 80 01 01 60 01 00",
+            N2U,
+            CallStateValue::CallDelivered
+        ),
+        Some(hex("08 02 00 01 7D 08 03 80 E3 60 14 01 04"))
+    );
+    // SETUP on the global call reference: STATUS 81 on the global call reference.
+    assert_eq!(
+        answer("08 02 00 00 05 04 03 80 90 A3", U2N, CallStateValue::Null),
+        Some(hex("08 02 80 00 7D 08 02 80 D1 14 01 00"))
+    );
+    // Nothing for a clean message, an ignored one, or RELEASE COMPLETE.
+    assert_eq!(
+        answer("08 02 80 01 01", N2U, CallStateValue::CallDelivered),
+        None
+    );
+    assert_eq!(
+        answer("08 02 80 01 05 04 03 80 90 A3", U2N, CallStateValue::Null),
+        None
+    );
+    assert_eq!(
+        answer("08 02 80 01 5A", N2U, CallStateValue::ReleaseRequest),
+        None
+    );
+}
+
+#[test]
 fn mandatory_table() {
     assert_eq!(
         mandatory_ies(MessageType::Setup, Direction::UserToNetwork),
