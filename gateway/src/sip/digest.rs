@@ -233,6 +233,7 @@ pub struct DigestServer {
     pub nonce_lifetime: u64,
     /// Highest nonce count seen per nonce (pruned as nonces go stale).
     seen: HashMap<String, u32>,
+    serial: u64,
 }
 
 impl DigestServer {
@@ -244,14 +245,20 @@ impl DigestServer {
             secret,
             nonce_lifetime: 300,
             seen: HashMap::new(),
+            serial: 0,
         }
     }
 
-    fn nonce_for(&self, issued: u64) -> String {
+    /// `<issued>.<serial>.<keyed hash of both>`: checkable without state, and unique per
+    /// challenge (clients restart `nc` at 1 for each nonce, so nonces must not repeat).
+    fn nonce_for(&self, issued: u64, serial: u64) -> String {
         let mut keyed = String::with_capacity(64);
-        let _ = write!(keyed, "{issued:x}:");
+        let _ = write!(keyed, "{issued:x}.{serial:x}:");
         keyed.push_str(&String::from_utf8_lossy(&self.secret));
-        format!("{issued:x}.{}", &Algorithm::Sha256.hash(&keyed)[..32])
+        format!(
+            "{issued:x}.{serial:x}.{}",
+            &Algorithm::Sha256.hash(&keyed)[..32]
+        )
     }
 
     /// A fresh challenge at time `now` (seconds, any epoch).
@@ -263,9 +270,10 @@ impl DigestServer {
                 .and_then(|t| u64::from_str_radix(t, 16).ok())
                 .is_some_and(|t| t >= cutoff)
         });
+        self.serial += 1;
         Challenge {
             realm: self.realm.clone(),
-            nonce: self.nonce_for(now),
+            nonce: self.nonce_for(now, self.serial),
             opaque: None,
             algorithm,
             qop_auth: true,
@@ -304,11 +312,15 @@ impl DigestServer {
         if realm != self.realm {
             return Err(AuthError::UnknownUser);
         }
-        let issued = nonce
-            .split_once('.')
-            .and_then(|(t, _)| u64::from_str_radix(t, 16).ok())
-            .ok_or(AuthError::BadNonce)?;
-        if self.nonce_for(issued) != nonce {
+        let mut parts = nonce.splitn(3, '.');
+        let (issued, serial) = match (parts.next(), parts.next()) {
+            (Some(t), Some(n)) => (
+                u64::from_str_radix(t, 16).map_err(|_| AuthError::BadNonce)?,
+                u64::from_str_radix(n, 16).map_err(|_| AuthError::BadNonce)?,
+            ),
+            _ => return Err(AuthError::BadNonce),
+        };
+        if self.nonce_for(issued, serial) != nonce {
             return Err(AuthError::BadNonce);
         }
         let password = password_of(&username).ok_or(AuthError::UnknownUser)?;
@@ -431,7 +443,7 @@ mod tests {
         let late = ch.respond("INVITE", "sip:1@gw", "pbx", "pw", "c", 4);
         assert_eq!(s.verify(&late, "INVITE", 1000, pw), Err(AuthError::Stale));
         let mut forged = ch.clone();
-        forged.nonce = "64.00000000000000000000000000000000".into();
+        forged.nonce = "64.1.00000000000000000000000000000000".into();
         let f = forged.respond("INVITE", "sip:1@gw", "pbx", "pw", "c", 1);
         assert_eq!(s.verify(&f, "INVITE", 101, pw), Err(AuthError::BadNonce));
         let other_method = ch.respond("BYE", "sip:1@gw", "pbx", "pw", "c", 9);

@@ -12,6 +12,7 @@
 //! sends until PRACK (RFC 3262), and 405 for methods a gateway does not serve.
 
 mod call;
+pub mod driver;
 mod ids;
 
 pub use call::{CallHandle, CallRole, OutgoingCall};
@@ -74,6 +75,9 @@ pub enum UaEvent {
     },
     /// The ACK for our 2xx arrived.
     Confirmed { call: CallHandle },
+    /// The PRACK for our reliable provisional arrived (RFC 3262 §3): the early dialog and
+    /// its SDP are settled; the call layer may now answer.
+    Pracked { call: CallHandle },
     /// Our 2xx was never acknowledged (§13.3.1.4): the call layer should hang up.
     AckTimeout { call: CallHandle },
     /// A provisional response to our INVITE.
@@ -558,6 +562,7 @@ impl Endpoint {
                         if rack.is_some() && rack == call.prack_pending {
                             call.prack_pending = None;
                             call.retransmit = None;
+                            self.events.push_back(UaEvent::Pracked { call: c });
                         }
                     }
                     Some((StatusCode::OK, vec![]))

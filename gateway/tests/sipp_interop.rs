@@ -1,0 +1,800 @@
+//! Interoperation of our SIP user agent with SIPp (Debian `sip-tester`), a SIP tool nobody
+//! here wrote: SIPp as caller against our UAS, and as callee of our UAC, over UDP and TCP,
+//! with CANCEL, 486, re-INVITE, PRACK (100rel) and a digest challenge.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gateway::sip::digest::{Algorithm, DigestServer};
+use gateway::sip::transaction::Timers;
+use gateway::sip::transport::{Listen, Protocol, Target, Transport};
+use gateway::sip::ua::driver::{run, Application};
+use gateway::sip::ua::{Endpoint, EndpointConfig, OutgoingCall, UaEvent};
+use gateway::sip::StatusCode;
+
+const SDP_ANSWER: &[u8] = b"v=0\r\no=gw 1 1 IN IP4 127.0.0.1\r\ns=gw\r\nc=IN IP4 127.0.0.1\r\n\
+t=0 0\r\nm=audio 20000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-15\r\na=ptime:20\r\n";
+
+fn sipp_available() -> bool {
+    Command::new("sipp").arg("-v").output().is_ok()
+}
+
+/// How our UAS answers, chosen by the called number (Request-URI user part).
+#[derive(Default)]
+struct Uas {
+    calls_seen: usize,
+    byes: usize,
+    cancels: usize,
+    reinvites: usize,
+    auth: Option<DigestServer>,
+    challenged: usize,
+    early: Vec<gateway::sip::ua::CallHandle>,
+    pracks: usize,
+}
+
+/// Our UAS application, shared with the test thread.
+struct Shared(Arc<Mutex<Uas>>);
+
+impl Application for Shared {
+    fn on_event(&mut self, ep: &mut Endpoint, now: Instant, ev: UaEvent) -> bool {
+        let mut s = self.0.lock().unwrap();
+        match ev {
+            UaEvent::IncomingCall { call, invite, .. } => {
+                s.calls_seen += 1;
+                let user = invite
+                    .request_uri()
+                    .and_then(|u| match u {
+                        gateway::sip::Uri::Sip(u) => u.user.map(str::to_string),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                if let Some(server) = s.auth.as_mut() {
+                    let secs = now.elapsed().as_secs() + 1_000;
+                    let creds = invite
+                        .header_value(&gateway::sip::HeaderName::Authorization)
+                        .map(|v| String::from_utf8_lossy(v).into_owned());
+                    let ok = creds.is_some_and(|c| {
+                        server
+                            .verify(&c, "INVITE", secs, |u| {
+                                (u == "pbx").then(|| "secret".to_string())
+                            })
+                            .is_ok()
+                    });
+                    if !ok {
+                        let ch = server.challenge(secs, Algorithm::Md5, false);
+                        s.challenged += 1;
+                        ep.respond(
+                            now,
+                            call,
+                            StatusCode::UNAUTHORIZED,
+                            None,
+                            &[("WWW-Authenticate", ch.to_header_value())],
+                            None,
+                        );
+                        return true;
+                    }
+                }
+                match user.as_str() {
+                    "busy" => ep.hangup_with(
+                        now,
+                        call,
+                        Some(StatusCode::BUSY_HERE),
+                        Some("Q.850;cause=17"),
+                    ),
+                    "ring" => ep.respond(now, call, StatusCode::RINGING, None, &[], None),
+                    "early" => {
+                        // Reliable 183 (the caller requires 100rel); answered on PRACK.
+                        s.early.push(call);
+                        ep.respond(
+                            now,
+                            call,
+                            StatusCode::SESSION_PROGRESS,
+                            None,
+                            &[],
+                            Some(SDP_ANSWER),
+                        );
+                    }
+                    _ => {
+                        ep.respond(now, call, StatusCode::RINGING, None, &[], None);
+                        ep.respond(now, call, StatusCode::OK, None, &[], Some(SDP_ANSWER));
+                    }
+                }
+            }
+            UaEvent::Pracked { call } => {
+                s.pracks += 1;
+                if s.early.contains(&call) {
+                    ep.respond(now, call, StatusCode::OK, None, &[], Some(SDP_ANSWER));
+                }
+            }
+            UaEvent::Request {
+                handle,
+                reinvite: true,
+                ..
+            } => {
+                s.reinvites += 1;
+                ep.respond_request(
+                    now,
+                    handle,
+                    StatusCode::OK,
+                    &[],
+                    Some(("application/sdp", SDP_ANSWER)),
+                );
+            }
+            UaEvent::Request { handle, .. } => {
+                ep.respond_request(now, handle, StatusCode::OK, &[], None)
+            }
+            UaEvent::Bye { .. } => s.byes += 1,
+            UaEvent::Cancelled { .. } => s.cancels += 1,
+            _ => {}
+        }
+        true
+    }
+}
+
+fn scenario(name: &str, xml: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sipp-scen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(format!("{name}.xml"));
+    std::fs::write(&p, xml).unwrap();
+    p
+}
+
+/// Start our UAS on 127.0.0.1 (UDP and TCP) in a background runtime.
+fn start_uas(state: Arc<Mutex<Uas>>) -> (SocketAddr, SocketAddr) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (transport, incoming) = Transport::bind(Listen {
+                udp: Some("127.0.0.1:0".parse().unwrap()),
+                tcp: Some("127.0.0.1:0".parse().unwrap()),
+                tls: None,
+            })
+            .await
+            .unwrap();
+            let udp = transport.local_addr(Protocol::Udp).unwrap();
+            let tcp = transport.local_addr(Protocol::Tcp).unwrap();
+            tx.send((udp, tcp)).unwrap();
+            let ep = Endpoint::new(EndpointConfig {
+                advertise: vec![(Protocol::Udp, udp), (Protocol::Tcp, tcp)],
+                contact_user: "gw".into(),
+                user_agent: "gatewayd-test".into(),
+                timers: Timers::default(),
+            });
+            run(transport, incoming, ep, Shared(state), None).await;
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(10)).unwrap()
+}
+
+fn sipp(args: &[&str]) -> std::process::Output {
+    let out = Command::new("sipp")
+        .args(args)
+        .args([
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run sipp");
+    out
+}
+
+fn assert_sipp_ok(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: sipp exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sipp_uac_calls_our_uas_over_udp_and_tcp() {
+    if !sipp_available() {
+        panic!("sipp is not installed: run .ci/deps (package sip-tester)");
+    }
+    let state = Arc::new(Mutex::new(Uas::default()));
+    let (udp, tcp) = start_uas(state.clone());
+    let out = sipp(&[
+        "-sn",
+        "uac",
+        &udp.to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-m",
+        "20",
+        "-r",
+        "50",
+        "-d",
+        "50",
+        "-s",
+        "answer",
+    ]);
+    assert_sipp_ok(&out, "uac over UDP");
+    let out = sipp(&[
+        "-sn",
+        "uac",
+        &tcp.to_string(),
+        "-t",
+        "t1",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-m",
+        "10",
+        "-r",
+        "50",
+        "-d",
+        "50",
+        "-s",
+        "answer",
+    ]);
+    assert_sipp_ok(&out, "uac over TCP");
+    let s = state.lock().unwrap();
+    assert_eq!(s.calls_seen, 30);
+    assert_eq!(s.byes, 30);
+}
+
+const CANCEL_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="cancel before answer">
+  <send retrans="500"><![CDATA[
+INVITE sip:ring@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:ring@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8
+a=rtpmap:8 PCMA/8000
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <send><![CDATA[
+CANCEL sip:ring@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:ring@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+  <recv response="487"/>
+  <send><![CDATA[
+ACK sip:ring@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+</scenario>
+"#;
+
+#[test]
+fn sipp_cancels_before_answer() {
+    let state = Arc::new(Mutex::new(Uas::default()));
+    let (udp, _) = start_uas(state.clone());
+    let f = scenario("cancel", CANCEL_UAC);
+    let out = sipp(&[
+        "-sf",
+        f.to_str().unwrap(),
+        &udp.to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-m",
+        "5",
+        "-r",
+        "20",
+    ]);
+    assert_sipp_ok(&out, "CANCEL");
+    assert_eq!(state.lock().unwrap().cancels, 5);
+}
+
+const BUSY_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="busy">
+  <send retrans="500"><![CDATA[
+INVITE sip:busy@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:busy@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="486">
+    <action>
+      <ereg regexp="Q.850;cause=17" search_in="hdr" header="Reason:" check_it="true" assign_to="r"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+ACK sip:busy@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <Reference variables="r"/>
+</scenario>
+"#;
+
+#[test]
+fn sipp_gets_486_with_q850_reason() {
+    let state = Arc::new(Mutex::new(Uas::default()));
+    let (udp, _) = start_uas(state);
+    let f = scenario("busy", BUSY_UAC);
+    let out = sipp(&[
+        "-sf",
+        f.to_str().unwrap(),
+        &udp.to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-m",
+        "5",
+        "-r",
+        "20",
+    ]);
+    assert_sipp_ok(&out, "486");
+}
+
+const REINVITE_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="re-INVITE">
+  <send retrans="500"><![CDATA[
+INVITE sip:answer@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:answer@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+INVITE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 2 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 1 2 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8
+a=sendonly
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 2 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 3 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+"#;
+
+#[test]
+fn sipp_reinvites_an_answered_call() {
+    let state = Arc::new(Mutex::new(Uas::default()));
+    let (udp, _) = start_uas(state.clone());
+    let f = scenario("reinvite", REINVITE_UAC);
+    let out = sipp(&[
+        "-sf",
+        f.to_str().unwrap(),
+        &udp.to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-m",
+        "5",
+        "-r",
+        "20",
+    ]);
+    assert_sipp_ok(&out, "re-INVITE");
+    let s = state.lock().unwrap();
+    assert_eq!((s.reinvites, s.byes), (5, 5));
+}
+
+const PRACK_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="100rel">
+  <send retrans="500"><![CDATA[
+INVITE sip:early@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:early@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Require: 100rel
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="183" rrs="true">
+    <action>
+      <ereg regexp="[0-9]+" search_in="hdr" header="RSeq:" assign_to="rseq"/>
+    </action>
+  </recv>
+  <send retrans="500"><![CDATA[
+PRACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 2 PRACK
+RAck: [$rseq] 1 INVITE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="1200"/>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 3 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+  <Reference variables="rseq"/>
+</scenario>
+"#;
+
+/// A reliable 183 (RFC 3262) is PRACKed by SIPp, then answered; neither the 183 nor the
+/// 200 is retransmitted once PRACKed/ACKed (an unexpected message during SIPp's pause
+/// would fail the scenario).
+#[test]
+fn sipp_pracks_our_reliable_183() {
+    let state = Arc::new(Mutex::new(Uas::default()));
+    let (udp, _) = start_uas(state.clone());
+    let f = scenario("prack", PRACK_UAC);
+    let out = sipp(&[
+        "-sf",
+        f.to_str().unwrap(),
+        &udp.to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-m",
+        "3",
+        "-r",
+        "20",
+    ]);
+    assert_sipp_ok(&out, "PRACK");
+    let s = state.lock().unwrap();
+    assert_eq!((s.pracks, s.byes), (3, 3));
+}
+
+const AUTH_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="digest">
+  <send retrans="500"><![CDATA[
+INVITE sip:answer@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:answer@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:pbx@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>
+  <send><![CDATA[
+ACK sip:answer@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+INVITE sip:answer@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:answer@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 2 INVITE
+Contact: sip:pbx@[local_ip]:[local_port]
+[authentication username=pbx password=secret]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 2 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 3 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+"#;
+
+#[test]
+fn sipp_answers_our_digest_challenge() {
+    let state = Arc::new(Mutex::new(Uas {
+        auth: Some(DigestServer::new("gw.test", b"k".to_vec())),
+        ..Default::default()
+    }));
+    let (udp, _) = start_uas(state.clone());
+    let f = scenario("auth", AUTH_UAC);
+    let out = sipp(&[
+        "-sf",
+        f.to_str().unwrap(),
+        &udp.to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-m",
+        "3",
+        "-r",
+        "20",
+    ]);
+    assert_sipp_ok(&out, "digest");
+    let s = state.lock().unwrap();
+    assert_eq!((s.challenged, s.calls_seen, s.byes), (3, 6, 3));
+}
+
+/// Our UAC calls SIPp's built-in UAS and hangs up each answered call.
+#[test]
+fn our_uac_calls_sipp_uas() {
+    let sipp_port = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let mut child = Command::new("sipp")
+        .args([
+            "-sn",
+            "uas",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &sipp_port.to_string(),
+            "-m",
+            "10",
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+        ])
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    let target = Target {
+        protocol: Protocol::Udp,
+        addr: SocketAddr::from(([127, 0, 0, 1], sipp_port)),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (answered, terminated) = rt.block_on(async move {
+        let (transport, incoming) = Transport::bind(Listen {
+            udp: Some("127.0.0.1:0".parse().unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let udp = transport.local_addr(Protocol::Udp).unwrap();
+        let ep = Endpoint::new(EndpointConfig {
+            advertise: vec![(Protocol::Udp, udp)],
+            contact_user: "gw".into(),
+            user_agent: "gatewayd-test".into(),
+            timers: Timers::default(),
+        });
+        struct Uac {
+            target: Target,
+            placed: usize,
+            answered: usize,
+            terminated: usize,
+            in_flight: usize,
+        }
+        impl Application for Uac {
+            fn on_event(&mut self, ep: &mut Endpoint, now: Instant, ev: UaEvent) -> bool {
+                match ev {
+                    UaEvent::Answered { call, .. } => {
+                        self.answered += 1;
+                        ep.hangup(now, call, Some("Q.850;cause=16"));
+                    }
+                    UaEvent::Terminated { .. } => {
+                        self.terminated += 1;
+                        self.in_flight -= 1;
+                    }
+                    UaEvent::Rejected { status, .. } => panic!("call rejected with {status}"),
+                    _ => {}
+                }
+                self.terminated < 10
+            }
+            fn poll(&mut self, ep: &mut Endpoint, now: Instant) -> bool {
+                while self.placed < 10 && self.in_flight < 3 {
+                    self.placed += 1;
+                    self.in_flight += 1;
+                    ep.invite(
+                        now,
+                        OutgoingCall {
+                            request_uri: format!("sip:service@{}", self.target.addr),
+                            from: "<sip:gw@127.0.0.1>".into(),
+                            to: format!("<sip:service@{}>", self.target.addr),
+                            target: self.target,
+                            sdp: Some(bytes::Bytes::from_static(SDP_ANSWER)),
+                            headers: vec![],
+                        },
+                    );
+                }
+                true
+            }
+        }
+        let app = Uac {
+            target,
+            placed: 0,
+            answered: 0,
+            terminated: 0,
+            in_flight: 0,
+        };
+        let mut app = app;
+        let app_ref = &mut app;
+        let fut = run(transport, incoming, ep, AppRef(app_ref), None);
+        tokio::time::timeout(Duration::from_secs(30), fut)
+            .await
+            .expect("calls done in 30 s");
+        (app.answered, app.terminated)
+    });
+    let status = child.wait().unwrap();
+    assert_eq!((answered, terminated), (10, 10));
+    assert!(status.success(), "sipp uas saw failed calls: {status:?}");
+}
+
+/// Lets a borrowed application drive the loop.
+struct AppRef<'a, A>(&'a mut A);
+
+impl<A: Application> Application for AppRef<'_, A> {
+    fn on_event(&mut self, ep: &mut Endpoint, now: Instant, ev: UaEvent) -> bool {
+        self.0.on_event(ep, now, ev)
+    }
+    fn poll(&mut self, ep: &mut Endpoint, now: Instant) -> bool {
+        self.0.poll(ep, now)
+    }
+}
