@@ -7,6 +7,8 @@
 //! [`offer_answer`] runs the negotiation.
 
 pub mod description;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod offer_answer;
 
 pub use description::{
