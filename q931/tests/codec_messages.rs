@@ -549,6 +549,14 @@ fn h225_user_user_has_a_two_octet_length() {
     assert_eq!(back.user_user().unwrap().data, payload);
     // The ISDN dialect cannot carry it.
     assert!(m.to_bytes().is_err());
+    // Other protocol discriminators keep the 1-octet length, as Wireshark reads Q.931 over
+    // TPKT.
+    let ia5 = Message::setup(CR1, BearerCapability::speech(Layer1Protocol::G711ALaw))
+        .with(UserUser::new(UuProtocol::IA5, b"hi"));
+    let mut out = Vec::new();
+    ia5.encode_with(&mut out, Dialect::H225).unwrap();
+    assert_eq!(&out[10..], &[0x7E, 0x03, 0x04, b'h', b'i']);
+    assert_eq!(Message::decode_with(&out, Dialect::H225).unwrap(), ia5);
 }
 
 #[test]

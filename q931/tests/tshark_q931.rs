@@ -483,3 +483,90 @@ fn tshark_decodes_every_message_we_encode() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// An IPv4 + TCP (port 1720) + TPKT (RFC 1006) packet carrying `payload`, for link type 101
+/// (LINKTYPE_RAW). Checksums are left at zero: tshark does not verify them by default.
+fn tpkt_over_tcp(payload: &[u8], seq: u32) -> Vec<u8> {
+    let tpkt_len = (4 + payload.len()) as u16;
+    let total = (20 + 20 + tpkt_len as usize) as u16;
+    let mut p = Vec::with_capacity(total as usize);
+    // IPv4: version 4, IHL 5, total length, id, TTL 64, protocol 6 (TCP), 127.0.0.1 -> .2.
+    p.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
+    p.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 2]);
+    // TCP: ports 40000 -> 1720, seq, ack, data offset 5, PSH|ACK, window.
+    p.extend_from_slice(&40000u16.to_be_bytes());
+    p.extend_from_slice(&1720u16.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&1u32.to_be_bytes());
+    p.extend_from_slice(&[0x50, 0x18, 0xFF, 0xFF, 0, 0, 0, 0]);
+    // TPKT: version 3, reserved, length.
+    p.extend_from_slice(&[3, 0, (tpkt_len >> 8) as u8, tpkt_len as u8]);
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn tshark_reads_the_h225_two_octet_user_user_length() {
+    use q931::message::Dialect;
+    // 300 octets of user information: only a 2-octet length can carry it.
+    let payload: Vec<u8> = (0..300u32).map(|i| (i % 251) as u8).collect();
+    let msg = Message::setup(
+        CallRef::two_octet(0x4242, CallRefFlag::FromOriginator),
+        BearerCapability::speech(Layer1Protocol::G711ALaw),
+    )
+    .with(Display::new("sip:alice"))
+    .with(CalledPartyNumber::new(
+        TypeOfNumber::National,
+        NumberingPlan::Isdn,
+        "800",
+    ))
+    .with(UserUser::new(UuProtocol::X208_X209, &payload));
+    let mut q = Vec::new();
+    msg.encode_with(&mut q, Dialect::H225).unwrap();
+    assert_eq!(Message::decode_with(&q, Dialect::H225).unwrap(), msg);
+
+    let mut pcap = pcap::PcapWriter::new(101);
+    pcap.packet(1_000_000, &tpkt_over_tcp(&q, 1));
+    let path = pcap::temp_path("q931-h225");
+    pcap.write_to(&path).unwrap();
+    // The H.225.0 ASN.1 dissector is turned off: the payload is not a real H.225 PDU, and the
+    // point is the Q.931 framing around it.
+    let verbose = tshark(&[
+        "-r",
+        path.to_str().unwrap(),
+        "-V",
+        "--disable-protocol",
+        "h225",
+    ]);
+    let _ = std::fs::remove_file(&path);
+    assert!(verbose.contains("TPKT"), "{verbose}");
+    assert!(!verbose.contains("Malformed"), "{verbose}");
+    assert!(!verbose.contains("Expert Info (Error"), "{verbose}");
+    assert!(
+        verbose.contains("Called party number digits: 800"),
+        "{verbose}"
+    );
+    assert!(
+        verbose.contains("Display information: sip:alice"),
+        "{verbose}"
+    );
+    let uu = verbose
+        .split("Information element: User-user")
+        .nth(1)
+        .unwrap_or("");
+    assert!(uu.contains("Length: 301"), "{verbose}");
+    assert!(uu.contains("X.208 and X.209"), "{verbose}");
+}

@@ -18,6 +18,7 @@ pub use message_type::MessageType;
 
 use crate::codeset::{Codeset, CodesetTracker, Shift};
 use crate::error::{DecodeError, EncodeError};
+use crate::ie::UuProtocol;
 use crate::ie::{
     BearerCapability, CallState, CalledPartyNumber, CallingPartyNumber, Cause, ChangeStatus,
     ChannelId, ConnectedNumber, DateTime, Display, Facility, HighLayerCompatibility, IeId,
@@ -54,8 +55,10 @@ pub enum Dialect {
     /// ISDN D-channel: every variable-length element has a 1-octet length.
     #[default]
     Isdn,
-    /// H.225.0 call signalling: the user-user element (0x7E) has a 2-octet length
-    /// (H.225.0 §7.2.2), every other element a 1-octet length.
+    /// H.225.0 call signalling: the user-user element (0x7E) carrying X.208/X.209 coded
+    /// user information (protocol discriminator 0x05, as H.225.0 always sends) has a 2-octet
+    /// length (H.225.0 §7.2.2); every other element a 1-octet length. (Wireshark applies the
+    /// same rule to Q.931 over TPKT.)
     H225,
 }
 
@@ -153,7 +156,8 @@ impl Message {
                     out.push(id);
                     let wide = dialect == Dialect::H225
                         && id == IeId::USER_USER.0
-                        && ie.codeset() == Codeset::Q931;
+                        && ie.codeset() == Codeset::Q931
+                        && uu_protocol(ie) == Some(UuProtocol::X208_X209.0);
                     let len_pos = out.len();
                     out.push(0);
                     if wide {
@@ -364,6 +368,15 @@ fn decode_header(
     Ok((pd, call_ref, message_type, &buf[mt_pos + 1..]))
 }
 
+/// The protocol discriminator of a user-user element (typed or raw).
+fn uu_protocol(ie: &InfoElement) -> Option<u8> {
+    match ie {
+        InfoElement::UserUser(u) => Some(u.protocol.0),
+        InfoElement::Unknown(r) => r.contents.first().copied(),
+        _ => None,
+    }
+}
+
 /// Walks the elements after the message type, tracking shifts (§4.5.2/§4.5.3).
 fn decode_ies(buf: &[u8], dialect: Dialect, ies: &mut Vec<InfoElement>) {
     let mut codesets = CodesetTracker::default();
@@ -386,7 +399,12 @@ fn decode_ies(buf: &[u8], dialect: Dialect, ies: &mut Vec<InfoElement>) {
         }
         let codeset = codesets.current();
         codesets.element_done();
-        let wide = dialect == Dialect::H225 && codeset == Codeset::Q931 && b == IeId::USER_USER.0;
+        // H.225.0 §7.2.2: a 2-octet length for the user-user element carrying X.208/X.209
+        // coded user information (protocol discriminator 0x05, after the 2 length octets).
+        let wide = dialect == Dialect::H225
+            && codeset == Codeset::Q931
+            && b == IeId::USER_USER.0
+            && buf.get(pos + 3) == Some(&UuProtocol::X208_X209.0);
         let header = if wide { 3 } else { 2 };
         let len = match (buf.get(pos + 1), buf.get(pos + 2)) {
             (Some(&hi), Some(&lo)) if wide => Some((hi as usize) << 8 | lo as usize),
