@@ -190,7 +190,7 @@ fn rfc4475_3_1_1_3_esc01_valid_use_of_percent_escaping() {
     };
     let cu = c[0].uri.as_sip().unwrap();
     assert_eq!(cu.user_unescaped().unwrap().as_ref(), b"caller");
-    assert_eq!(cu.params.0[0].name, "%6C%72");
+    assert_eq!(cu.params.iter().next().unwrap().name, "%6C%72");
     assert_eq!(
         gateway::sip::uri::unescape(cu.params.value("n%61me").unwrap())
             .unwrap()

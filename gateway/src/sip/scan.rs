@@ -4,8 +4,34 @@
 //! splitter has already checked every CR/LF inside a value is such a fold, so here CR and LF
 //! simply count as linear white space (`LWS`).
 
+macro_rules! class_table {
+    ($f:ident) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = $f(i as u8);
+            i += 1;
+        }
+        t
+    }};
+}
+
+static TOKEN: [bool; 256] = class_table!(token_class);
+static WORD: [bool; 256] = class_table!(word_class);
+
 /// `token` characters: `alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"`.
-pub const fn is_token(c: u8) -> bool {
+#[inline]
+pub fn is_token(c: u8) -> bool {
+    TOKEN[usize::from(c)]
+}
+
+/// `word` characters (Call-ID): token plus `( ) < > : \ " / [ ] ? { }`.
+#[inline]
+pub fn is_word(c: u8) -> bool {
+    WORD[usize::from(c)]
+}
+
+const fn token_class(c: u8) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,
@@ -13,9 +39,8 @@ pub const fn is_token(c: u8) -> bool {
         )
 }
 
-/// `word` characters (Call-ID): token plus `( ) < > : \ " / [ ] ? { }`.
-pub const fn is_word(c: u8) -> bool {
-    is_token(c)
+const fn word_class(c: u8) -> bool {
+    token_class(c)
         || matches!(
             c,
             b'(' | b')'
@@ -34,8 +59,15 @@ pub const fn is_word(c: u8) -> bool {
 }
 
 /// Linear white space inside a header value (SP, HTAB and the CR LF of a fold).
+#[inline]
 pub const fn is_ws(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Position of the first `b` in `s` (a plain loop: the strings here are short).
+#[inline]
+pub fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
 }
 
 /// Trim LWS on both sides.
@@ -70,6 +102,11 @@ impl<'a> Cursor<'a> {
 
     pub fn pos(&self) -> usize {
         self.pos
+    }
+
+    /// Move back to a position returned by [`Cursor::pos`].
+    pub fn set_pos(&mut self, pos: usize) {
+        self.pos = pos.min(self.s.len());
     }
 
     pub fn err<T>(&self, reason: &'static str) -> SResult<T> {

@@ -3,7 +3,7 @@
 
 use super::Header;
 use crate::sip::message::HeaderName;
-use crate::sip::param::{Param, Params};
+use crate::sip::param::{parse_auth_params, Params};
 use crate::sip::scan::{Cursor, SResult};
 use std::borrow::Cow;
 
@@ -32,28 +32,13 @@ impl<'a> Credentials<'a> {
         let mut c = Cursor::new(value);
         c.skip_ws();
         let scheme = c.token()?;
-        let mut params = Vec::new();
-        if c.skip_ws() && !c.at_end() {
-            loop {
-                let name = c.token()?;
-                if !c.eat_sep(b'=') {
-                    return c.err("'=' expected in auth-param");
-                }
-                let value = c.gen_value()?;
-                params.push(Param {
-                    name,
-                    value: Some(value),
-                });
-                if !c.eat_sep(b',') {
-                    break;
-                }
-            }
-        }
+        let params = if c.skip_ws() && !c.at_end() {
+            parse_auth_params(&mut c)?
+        } else {
+            Params::default()
+        };
         c.expect_end()?;
-        Ok(Credentials {
-            scheme,
-            params: Params(params),
-        })
+        Ok(Credentials { scheme, params })
     }
 }
 

@@ -17,6 +17,16 @@ macro_rules! header_names {
             Other(String),
         }
 
+        #[allow(dead_code, clippy::enum_variant_names)]
+        #[derive(Clone, Copy)]
+        #[repr(u8)]
+        enum Id { $( $variant, )* }
+
+        /// Every known header, indexed by its id.
+        static KNOWN: &[HeaderName] = &[ $( HeaderName::$variant, )* ];
+        /// Long names and compact forms, indexed by id.
+        static SPELLINGS: &[(&str, Option<char>)] = &[ $( ($canon, header_names!(@c $($compact)?)), )* ];
+
         impl HeaderName {
             /// The canonical long form.
             pub fn as_str(&self) -> &str {
@@ -28,27 +38,89 @@ macro_rules! header_names {
 
             /// The compact form, if the header has one.
             pub fn compact(&self) -> Option<char> {
-                match self {
-                    $( $( HeaderName::$variant => Some($compact), )? )*
-                    _ => None,
-                }
+                self.id().and_then(|i| SPELLINGS[usize::from(i)].1)
             }
 
-            fn known(name: &[u8]) -> Option<HeaderName> {
-                if name.len() == 1 {
-                    let c = name[0].to_ascii_lowercase() as char;
-                    $( $( if c == $compact { return Some(HeaderName::$variant); } )? )*
-                    return None;
+            /// A small number identifying a known header (`None` for extensions).
+            #[inline]
+            pub(crate) fn id(&self) -> Option<u8> {
+                match self {
+                    $( HeaderName::$variant => Some(Id::$variant as u8), )*
+                    HeaderName::Other(_) => None,
                 }
-                $(
-                    if name.len() == $canon.len() && name.eq_ignore_ascii_case($canon.as_bytes()) {
-                        return Some(HeaderName::$variant);
-                    }
-                )*
-                None
             }
         }
     };
+    (@c $c:literal) => { Some($c) };
+    (@c) => { None };
+}
+
+/// Id meaning "extension header".
+pub(crate) const EXTENSION: u8 = u8::MAX;
+
+struct Table {
+    /// Ids of known names by length (long forms up to 31 octets) and lower-cased first
+    /// letter.
+    by_len: Vec<[Vec<u8>; 26]>,
+    /// Ids by compact letter.
+    compact: [u8; 26],
+}
+
+fn table() -> &'static Table {
+    static T: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut by_len: Vec<[Vec<u8>; 26]> = (0..32).map(|_| Default::default()).collect();
+        let mut compact = [EXTENSION; 26];
+        for (i, (name, c)) in SPELLINGS.iter().enumerate() {
+            let first = name.as_bytes()[0].to_ascii_lowercase() - b'a';
+            by_len[name.len()][usize::from(first)].push(i as u8);
+            if let Some(c) = c {
+                compact[(*c as u8 - b'a') as usize] = i as u8;
+            }
+        }
+        Table { by_len, compact }
+    })
+}
+
+impl HeaderName {
+    /// The known header with this id.
+    pub(crate) fn from_id(id: u8) -> Option<&'static HeaderName> {
+        KNOWN.get(usize::from(id))
+    }
+
+    /// The id of a header name as received, [`EXTENSION`] when unknown.
+    #[inline]
+    pub(crate) fn lookup_id(name: &[u8]) -> u8 {
+        let t = table();
+        if name.len() == 1 {
+            let c = name[0].to_ascii_lowercase();
+            return if c.is_ascii_lowercase() {
+                t.compact[usize::from(c - b'a')]
+            } else {
+                EXTENSION
+            };
+        }
+        let first = name.first().map_or(0, |c| c.to_ascii_lowercase());
+        if !first.is_ascii_lowercase() {
+            return EXTENSION;
+        }
+        if let Some(by_first) = t.by_len.get(name.len()) {
+            for &id in &by_first[usize::from(first - b'a')] {
+                if SPELLINGS[usize::from(id)]
+                    .0
+                    .as_bytes()
+                    .eq_ignore_ascii_case(name)
+                {
+                    return id;
+                }
+            }
+        }
+        EXTENSION
+    }
+
+    fn known(name: &[u8]) -> Option<HeaderName> {
+        HeaderName::from_id(HeaderName::lookup_id(name)).cloned()
+    }
 }
 
 header_names! {
@@ -121,16 +193,11 @@ impl HeaderName {
             .unwrap_or_else(|| HeaderName::Other(String::from_utf8_lossy(name).into_owned()))
     }
 
-    /// Classify without allocating; `None` for extension headers.
-    pub(crate) fn lookup(name: &[u8]) -> Option<HeaderName> {
-        HeaderName::known(name)
-    }
-
     /// Whether `name` (as written) denotes this header.
     pub fn matches(&self, name: &[u8]) -> bool {
-        match self {
-            HeaderName::Other(s) => s.as_bytes().eq_ignore_ascii_case(name),
-            known => HeaderName::known(name).as_ref() == Some(known),
+        match self.id() {
+            None => self.as_str().as_bytes().eq_ignore_ascii_case(name),
+            Some(id) => HeaderName::lookup_id(name) == id,
         }
     }
 }

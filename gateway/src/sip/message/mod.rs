@@ -54,8 +54,9 @@ impl Span {
 pub(crate) struct RawHeader {
     pub(crate) name: Span,
     pub(crate) value: Span,
-    /// `None` for extension headers (their name is in `name`).
-    pub(crate) kind: Option<HeaderName>,
+    /// Known header id, [`header_name::EXTENSION`] for extension headers (their name is in
+    /// `name`).
+    pub(crate) id: u8,
 }
 
 /// The parsed start line (RFC 3261 §7.1 Request-Line, §7.2 Status-Line).
@@ -200,7 +201,7 @@ impl SipMessage {
     fn header_ref<'m>(&'m self, h: &'m RawHeader) -> HeaderRef<'m> {
         HeaderRef {
             name: self.slice(h.name),
-            kind: h.kind.as_ref(),
+            kind: HeaderName::from_id(h.id),
             value: self.slice(h.value),
             offset: h.value.start as usize,
         }
@@ -212,10 +213,14 @@ impl SipMessage {
     }
 
     fn is(&self, h: &RawHeader, name: &HeaderName) -> bool {
-        match (&h.kind, name) {
-            (Some(k), n) => k == n,
-            (None, HeaderName::Other(n)) => self.slice(h.name).eq_ignore_ascii_case(n.as_bytes()),
-            (None, _) => false,
+        match name.id() {
+            Some(id) => h.id == id,
+            None => {
+                h.id == header_name::EXTENSION
+                    && self
+                        .slice(h.name)
+                        .eq_ignore_ascii_case(name.as_str().as_bytes())
+            }
         }
     }
 
@@ -268,7 +273,7 @@ impl SipMessage {
     pub fn get<'m, T: Header<'m>>(&'m self) -> Result<Option<T>, ParseError> {
         let mut found = None;
         for h in &self.headers {
-            if h.kind.as_ref() == Some(&T::NAME) {
+            if Some(h.id) == T::NAME.id() {
                 if found.is_some() {
                     return Err(self.err(ParseErrorKind::Duplicate(T::NAME), h.name.start as usize));
                 }
@@ -296,7 +301,7 @@ impl SipMessage {
     pub fn get_all<'m, T: ListHeader<'m>>(&'m self) -> Result<Vec<T>, ParseError> {
         let mut out = Vec::new();
         for h in &self.headers {
-            if h.kind.as_ref() == Some(&T::NAME) {
+            if Some(h.id) == T::NAME.id() {
                 let v = self.value_utf8(&T::NAME, h)?;
                 header::parse_list(v, &mut out).map_err(|se| self.value_err(T::NAME, h, se))?;
             }
@@ -307,7 +312,7 @@ impl SipMessage {
     /// The first element of a list header (e.g. the topmost Via) without decoding the rest.
     pub fn first<'m, T: ListHeader<'m>>(&'m self) -> Result<Option<T>, ParseError> {
         for h in &self.headers {
-            if h.kind.as_ref() == Some(&T::NAME) {
+            if Some(h.id) == T::NAME.id() {
                 let v = self.value_utf8(&T::NAME, h)?;
                 let mut c = super::scan::Cursor::new(v);
                 c.skip_ws();
@@ -381,7 +386,7 @@ impl SipMessage {
     fn non_cl_headers(&self) -> usize {
         self.headers
             .iter()
-            .filter(|h| h.kind != Some(HeaderName::ContentLength))
+            .filter(|h| Some(h.id) != HeaderName::ContentLength.id())
             .count()
     }
 
@@ -432,19 +437,17 @@ impl PartialEq for SipMessage {
         let mine = self
             .headers
             .iter()
-            .filter(|h| h.kind != Some(HeaderName::ContentLength));
+            .filter(|h| Some(h.id) != HeaderName::ContentLength.id());
         let theirs = other
             .headers
             .iter()
-            .filter(|h| h.kind != Some(HeaderName::ContentLength));
+            .filter(|h| Some(h.id) != HeaderName::ContentLength.id());
         mine.map(|h| (h, self))
             .zip(theirs.map(|h| (h, other)))
             .all(|((a, ma), (b, mb))| {
-                let name_eq = match (&a.kind, &b.kind) {
-                    (Some(x), Some(y)) => x == y,
-                    (None, None) => ma.slice(a.name).eq_ignore_ascii_case(mb.slice(b.name)),
-                    _ => false,
-                };
+                let name_eq = a.id == b.id
+                    && (a.id != header_name::EXTENSION
+                        || ma.slice(a.name).eq_ignore_ascii_case(mb.slice(b.name)));
                 // A fold (CRLF WSP) is equivalent to the WSP alone (RFC 3261 §7.3.1).
                 let unfold = |c: &u8| if *c == b'\r' || *c == b'\n' { b' ' } else { *c };
                 name_eq

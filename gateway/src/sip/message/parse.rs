@@ -117,7 +117,7 @@ fn parse_head_from(buf: &[u8], mut pos: usize) -> Result<Head, ParseError> {
             headers.push(RawHeader {
                 name: Span::new(pos, pos + name_end),
                 value: Span::new(pos + vs, pos + ve),
-                kind: HeaderName::lookup(name),
+                id: HeaderName::lookup_id(name),
             });
         }
         pos = line_end + 2;
@@ -126,7 +126,7 @@ fn parse_head_from(buf: &[u8], mut pos: usize) -> Result<Head, ParseError> {
     // (RFC 4475 §3.3.10).
     let mut content_length = None;
     for h in &headers {
-        if h.kind == Some(HeaderName::ContentLength) {
+        if Some(h.id) == HeaderName::ContentLength.id() {
             if content_length.is_some() {
                 return Err(ParseError::new(
                     ParseErrorKind::Duplicate(HeaderName::ContentLength),

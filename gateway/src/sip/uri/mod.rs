@@ -31,7 +31,7 @@ pub enum Uri<'a> {
 impl<'a> Uri<'a> {
     /// Parse a URI with no surrounding white space.
     pub fn parse(s: &'a str) -> SResult<Uri<'a>> {
-        let colon = s.find(':').ok_or(SyntaxError {
+        let colon = crate::sip::scan::find_byte(s, b':').ok_or(SyntaxError {
             reason: "URI scheme expected",
             at: 0,
         })?;

@@ -83,7 +83,7 @@ impl fmt::Display for Host<'_> {
 /// Split `host[:port]` where host may be an IPv6 reference.
 pub(crate) fn parse_hostport<'a>(s: &'a str) -> SResult<(Host<'a>, Option<u16>)> {
     let (host, port) = if s.starts_with('[') {
-        match s.find(']') {
+        match crate::sip::scan::find_byte(s, b']') {
             Some(end) => {
                 let after = &s[end + 1..];
                 if after.is_empty() {
@@ -105,7 +105,7 @@ pub(crate) fn parse_hostport<'a>(s: &'a str) -> SResult<(Host<'a>, Option<u16>)>
             }
         }
     } else {
-        match s.find(':') {
+        match crate::sip::scan::find_byte(s, b':') {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         }
@@ -127,7 +127,7 @@ pub(crate) fn parse_hostport<'a>(s: &'a str) -> SResult<(Host<'a>, Option<u16>)>
 }
 
 fn host_len(s: &str) -> usize {
-    s.find(':').unwrap_or(s.len())
+    crate::sip::scan::find_byte(s, b':').unwrap_or(s.len())
 }
 
 const fn is_unreserved(c: u8) -> bool {
@@ -138,21 +138,62 @@ const fn is_unreserved(c: u8) -> bool {
         )
 }
 
-const fn is_user_char(c: u8) -> bool {
+const fn table(kind: u8) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = match kind {
+            0 => is_user_char_class(c),
+            1 => is_password_char_class(c),
+            2 => is_param_char_class(c),
+            _ => is_header_char_class(c),
+        };
+        i += 1;
+    }
+    t
+}
+
+static USER: [bool; 256] = table(0);
+static PASSWORD: [bool; 256] = table(1);
+static PARAM: [bool; 256] = table(2);
+static HEADER: [bool; 256] = table(3);
+
+#[inline]
+fn is_user_char(c: u8) -> bool {
+    USER[usize::from(c)]
+}
+
+#[inline]
+fn is_password_char(c: u8) -> bool {
+    PASSWORD[usize::from(c)]
+}
+
+#[inline]
+fn is_param_char(c: u8) -> bool {
+    PARAM[usize::from(c)]
+}
+
+#[inline]
+fn is_header_char(c: u8) -> bool {
+    HEADER[usize::from(c)]
+}
+
+const fn is_user_char_class(c: u8) -> bool {
     is_unreserved(c)
         || c == b'%'
         || matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
 }
 
-const fn is_password_char(c: u8) -> bool {
+const fn is_password_char_class(c: u8) -> bool {
     is_unreserved(c) || c == b'%' || matches!(c, b'&' | b'=' | b'+' | b'$' | b',')
 }
 
-const fn is_param_char(c: u8) -> bool {
+const fn is_param_char_class(c: u8) -> bool {
     is_unreserved(c) || c == b'%' || matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
 }
 
-const fn is_header_char(c: u8) -> bool {
+const fn is_header_char_class(c: u8) -> bool {
     is_unreserved(c) || c == b'%' || matches!(c, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
 }
 
@@ -198,10 +239,10 @@ impl<'a> SipUri<'a> {
             })
         };
         // userinfo ends at the first '@': no '@' may appear unescaped in user or password.
-        let (user, password, hp_start) = match full.find('@') {
+        let (user, password, hp_start) = match crate::sip::scan::find_byte(full, b'@') {
             Some(at) => {
                 let ui = &full[..at];
-                let (u, p) = match ui.find(':') {
+                let (u, p) = match crate::sip::scan::find_byte(ui, b':') {
                     Some(c) => (&ui[..c], Some(&ui[c + 1..])),
                     None => (ui, None),
                 };
@@ -218,27 +259,18 @@ impl<'a> SipUri<'a> {
             None => (None, None, 0),
         };
         let after = &full[hp_start..];
-        let hp_end = if after.starts_with('[') {
-            // An IPv6 reference may contain ':' but not ';' or '?'.
-            after
-                .find(']')
-                .map(|i| {
-                    i + 1
-                        + after[i + 1..]
-                            .find([';', '?'])
-                            .unwrap_or(after.len() - i - 1)
-                })
-                .unwrap_or(after.len())
-        } else {
-            after.find([';', '?']).unwrap_or(after.len())
-        };
+        // hostport ends at the first ';' or '?' (an IPv6 reference contains neither).
+        let hp_end = after
+            .bytes()
+            .position(|c| c == b';' || c == b'?')
+            .unwrap_or(after.len());
         let (host, port) = match parse_hostport(&after[..hp_end]) {
             Ok(v) => v,
             Err(se) => return e(se.reason, hp_start + se.at),
         };
         let mut pos = hp_start + hp_end;
-        let mut params = Vec::new();
         let b = full.as_bytes();
+        let params_start = (pos + 1).min(b.len());
         while pos < b.len() && b[pos] == b';' {
             let start = pos + 1;
             let mut end = start;
@@ -246,7 +278,7 @@ impl<'a> SipUri<'a> {
                 end += 1;
             }
             let p = &full[start..end];
-            let (name, value) = match p.find('=') {
+            let (name, value) = match crate::sip::scan::find_byte(p, b'=') {
                 Some(i) => (&p[..i], Some(&p[i + 1..])),
                 None => (p, None),
             };
@@ -257,9 +289,13 @@ impl<'a> SipUri<'a> {
             {
                 return e("bad URI parameter", start);
             }
-            params.push(Param { name, value });
             pos = end;
         }
+        let params = if pos > params_start {
+            Params::uri(&full[params_start..pos])
+        } else {
+            Params::default()
+        };
         let mut headers = Vec::new();
         if pos < b.len() && b[pos] == b'?' {
             for h in full[pos + 1..].split('&') {
@@ -285,7 +321,7 @@ impl<'a> SipUri<'a> {
             password,
             host,
             port,
-            params: Params(params),
+            params,
             headers,
         })
     }
@@ -296,7 +332,7 @@ impl<'a> SipUri<'a> {
     }
 
     /// A URI parameter by name (case-insensitive).
-    pub fn param(&self, name: &str) -> Option<&Param<'a>> {
+    pub fn param(&self, name: &str) -> Option<Param<'a>> {
         self.params.get(name)
     }
 

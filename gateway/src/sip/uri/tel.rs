@@ -1,6 +1,6 @@
 //! `tel:` URIs (RFC 3966 §3, §5).
 
-use crate::sip::param::{Param, Params};
+use crate::sip::param::Params;
 use crate::sip::scan::{SResult, SyntaxError};
 use std::fmt;
 
@@ -53,7 +53,7 @@ impl<'a> TelUri<'a> {
                 at: base + at,
             })
         };
-        let end = rest.find(';').unwrap_or(rest.len());
+        let end = crate::sip::scan::find_byte(rest, b';').unwrap_or(rest.len());
         let number = &rest[..end];
         let global = number.starts_with('+');
         let digits = if global { &number[1..] } else { number };
@@ -71,8 +71,7 @@ impl<'a> TelUri<'a> {
         {
             return e("bad telephone number", 0);
         }
-        let mut params = Vec::new();
-        if end < rest.len() {
+        let params = if end < rest.len() {
             for (i, p) in rest[end + 1..].split(';').enumerate() {
                 let (name, value) = match p.split_once('=') {
                     Some((n, v)) => (n, Some(v)),
@@ -83,10 +82,11 @@ impl<'a> TelUri<'a> {
                 if !name_ok || value.is_some_and(|v| v.is_empty() || !v.bytes().all(is_pchar)) {
                     return e("bad tel parameter", end + 1 + i);
                 }
-                params.push(Param { name, value });
             }
-        }
-        let params = Params(params);
+            Params::uri(&rest[end + 1..])
+        } else {
+            Params::default()
+        };
         // local-number requires a phone-context (RFC 3966 §5.1.5).
         if !global && !params.has("phone-context") {
             return e("local number without phone-context", 0);

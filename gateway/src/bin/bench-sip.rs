@@ -1,0 +1,149 @@
+//! `bench-sip`: SIP benchmarks. Run: `cargo run --release -p gateway --bin bench-sip`.
+//!
+//! Parts (each returns its `key=value` figures; the last line joins them all):
+//! - `parse`: a realistic ~1 KB INVITE with SDP, parsed (start line, every header split,
+//!   Content-Length checked) and its common headers decoded (Via, From, To, Call-ID, CSeq,
+//!   Contact, Content-Length), repeatedly for a few seconds on one core → `parse_per_s`.
+//!
+//! Options: `--parse-secs N` (default 3).
+
+use gateway::sip::header::ContactValue;
+use gateway::sip::SipMessage;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const INVITE: &str = "INVITE sip:+4930123456@gw.example.net:5060;user=phone SIP/2.0\r\n\
+Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-524287-1---77ba4b6c3a2f5e01;rport\r\n\
+Max-Forwards: 70\r\n\
+Contact: <sip:+4940111222@198.51.100.7:5060;transport=udp>\r\n\
+To: <sip:+4930123456@gw.example.net;user=phone>\r\n\
+From: \"Alice Example\" <sip:+4940111222@pbx.example.com;user=phone>;tag=3f9a1c27\r\n\
+Call-ID: 8bZtRkQ2m1JdYx0wOe7V3g..@198.51.100.7\r\n\
+CSeq: 2 INVITE\r\n\
+Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REFER, NOTIFY\r\n\
+Supported: 100rel, timer, replaces, norefersub\r\n\
+Session-Expires: 1800;refresher=uac\r\n\
+Min-SE: 90\r\n\
+P-Asserted-Identity: \"Alice Example\" <sip:+4940111222@pbx.example.com;user=phone>\r\n\
+User-Agent: ExamplePBX 16.4.1\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 333\r\n\
+\r\n\
+v=0\r\n\
+o=ExamplePBX 1647261911 1647261912 IN IP4 198.51.100.7\r\n\
+s=ExamplePBX\r\n\
+c=IN IP4 198.51.100.7\r\n\
+t=0 0\r\n\
+m=audio 16384 RTP/AVP 8 0 18 101\r\n\
+a=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:18 G729/8000\r\n\
+a=fmtp:18 annexb=no\r\n\
+a=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-16\r\n\
+a=ptime:20\r\n\
+a=maxptime:150\r\n\
+a=sendrecv\r\n\
+a=rtcp:16385\r\n";
+
+/// Parse and type the common headers once; returns a value so that nothing is optimised away.
+fn parse_once(input: &bytes::Bytes) -> usize {
+    let m = SipMessage::parse(input.clone()).expect("benchmark INVITE parses");
+    let mut acc = m.header_count();
+    let via = m.top_via().expect("Via");
+    acc += via.branch().map_or(0, str::len);
+    acc += m.from().expect("From").tag().map_or(0, str::len);
+    acc += m.to().expect("To").tag().map_or(0, str::len);
+    acc += m.call_id().expect("Call-ID").0.len();
+    acc += m.cseq().expect("CSeq").seq as usize;
+    if let ContactValue::Addresses(c) = m.contact().expect("Contact") {
+        acc += c.len();
+    }
+    acc += m.content_length().unwrap_or(0) as usize;
+    acc
+}
+
+/// CPU time this thread has run, from `/proc/thread-self/schedstat` (nanoseconds, Linux).
+/// The machine is shared, so rates are per CPU-second of this thread, not per wall second.
+fn thread_cpu() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// The parse part: returns messages parsed per CPU-second of one core.
+fn bench_parse(secs: f64) -> f64 {
+    let input = bytes::Bytes::from_static(INVITE.as_bytes());
+    assert_eq!(
+        SipMessage::parse(input.clone()).map(|m| m.body().len()),
+        Ok(333),
+        "benchmark INVITE must frame its SDP exactly"
+    );
+    println!(
+        "parse: {}-octet INVITE with SDP, {} headers, common headers typed",
+        INVITE.len(),
+        SipMessage::parse(input.clone())
+            .map(|m| m.header_count())
+            .unwrap_or(0)
+    );
+    // Warm up.
+    for _ in 0..10_000 {
+        black_box(parse_once(black_box(&input)));
+    }
+    let deadline = Duration::from_secs_f64(secs);
+    let cpu_start = thread_cpu();
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    let mut last_report = start;
+    loop {
+        for _ in 0..1000 {
+            black_box(parse_once(black_box(&input)));
+        }
+        n += 1000;
+        let now = Instant::now();
+        if now.duration_since(last_report) >= Duration::from_secs(1) {
+            let rate = n as f64 / now.duration_since(start).as_secs_f64();
+            println!("parse: {n} messages, {rate:.0}/s so far");
+            last_report = now;
+        }
+        if now.duration_since(start) >= deadline {
+            break;
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = match (cpu_start, thread_cpu()) {
+        (Some(a), Some(b)) if b > a => (b - a).as_secs_f64(),
+        _ => wall,
+    };
+    println!(
+        "parse: {n} messages in {wall:.2} s wall, {cpu:.2} s CPU: {:.0}/s wall, {:.0}/s per CPU-second",
+        n as f64 / wall,
+        n as f64 / cpu
+    );
+    n as f64 / cpu
+}
+
+fn main() {
+    let mut parse_secs = 3.0;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--parse-secs" => {
+                parse_secs = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--parse-secs takes a number")
+            }
+            other => {
+                eprintln!("unknown argument {other}; options: --parse-secs N");
+                std::process::exit(2);
+            }
+        }
+    }
+    let mut figures: Vec<String> = Vec::new();
+    let rate = bench_parse(parse_secs);
+    figures.push(format!("parse_per_s={rate:.0}"));
+    // Further parts (the UAS call-cycle run against SIPp) append their own figures here:
+    // `uas_cps=M failed=K vs_sipp_uas=R`.
+    println!("bench sip {}", figures.join(" "));
+}
