@@ -10,6 +10,7 @@
 use dahdi_driver::{Alarms, Event, SpanConfig, SpanKind};
 
 use crate::channel::{idle_code, ChanState};
+use crate::crc4::{Crc4Rx, Crc4Tx};
 use crate::framing::{e1_ts0, E1Aligner, LineCondition};
 use crate::prng::BitErrors;
 use crate::SlipKind;
@@ -133,6 +134,8 @@ pub(crate) struct EndSpan {
     tx_frame: u64,
     pub rx: RxImpairments,
     debounce: Debounce,
+    crc4_tx: Crc4Tx,
+    crc4_rx: Crc4Rx,
     /// A change of the line's alarms not reported yet, and for how many chunks it lasted.
     pending: Alarms,
     pending_for: u32,
@@ -156,6 +159,8 @@ impl EndSpan {
             tx_frame: 0,
             rx: RxImpairments::default(),
             debounce,
+            crc4_tx: Crc4Tx::default(),
+            crc4_rx: Crc4Rx::default(),
             pending: Alarms::empty(),
             pending_for: 0,
         }
@@ -189,6 +194,15 @@ impl EndSpan {
 
     pub fn fas_errors(&self) -> u32 {
         self.aligner.fas_errors
+    }
+
+    /// Errored sub-multiframes found by the CRC-4 check.
+    pub fn crc4_errors(&self) -> u32 {
+        self.crc4_rx.errors
+    }
+
+    fn crc4_on(&self, kind: SpanKind) -> bool {
+        kind == SpanKind::E1 && self.config.as_ref().is_some_and(|c| c.crc4)
     }
 
     /// Starts the end with `config` (the receiver hunts for the frame if it was down).
@@ -265,6 +279,10 @@ impl EndSpan {
         if dchannel_cut {
             chunk[kind.dchannel().0 as usize] = [0xFF; CHUNK];
         }
+        if self.crc4_on(kind) {
+            self.crc4_tx
+                .stamp(chunk, self.tx_frame, self.crc4_rx.e_bits);
+        }
         self.tx_frame += CHUNK as u64;
         flags
     }
@@ -287,6 +305,7 @@ impl EndSpan {
             }
             if kind == SpanKind::E1 {
                 self.aligner.lost();
+                self.crc4_rx.lost();
             }
             self.condition = LineCondition::Los;
         } else {
@@ -322,6 +341,13 @@ impl EndSpan {
             self.condition = match kind {
                 SpanKind::E1 => {
                     self.aligner.push(&chunk[0]);
+                    if self.crc4_on(kind) {
+                        if self.aligner.aligned() {
+                            self.crc4_rx.push(chunk);
+                        } else {
+                            self.crc4_rx.lost();
+                        }
+                    }
                     if all_ones && !self.aligner.aligned() {
                         LineCondition::Ais
                     } else if !self.aligner.aligned() {
@@ -422,6 +448,7 @@ impl Cable {
         let end = &mut self.ends[at];
         end.slips = end.slips.wrapping_add(1);
         end.aligner.slipped();
+        end.crc4_rx.slipped(kind == SlipKind::Drop);
         true
     }
 

@@ -24,7 +24,7 @@ pub const NFAS_BIT2: u8 = 0x40;
 pub const NFAS_A: u8 = 0x20;
 
 /// Timeslot 0 of E1 frame number `frame` (even frames carry the FAS). Si and the Sa bits
-/// are sent as ones (no CRC-4 multiframe is modelled).
+/// are ones here; with CRC-4 the Si bits are then set by [`crate::crc4::Crc4Tx`].
 #[inline]
 pub fn e1_ts0(frame: u64, rai: bool) -> u8 {
     if frame % 2 == 0 {

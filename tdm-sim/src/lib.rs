@@ -51,6 +51,7 @@
 
 pub mod cable;
 pub mod channel;
+pub mod crc4;
 pub mod framing;
 pub mod g711;
 pub mod hdlc;

@@ -602,7 +602,7 @@ impl Device for SimDevice {
             alarms: e.alarms,
             slips: e.slips,
             bpv_count: e.bpv,
-            crc4_count: 0,
+            crc4_count: e.crc4_errors(),
             fas_count: e.fas_errors(),
             is_sync_source: sync == Some(span),
             channels: kind.channels(),

@@ -466,3 +466,77 @@ fn alarm_integration_delays_declaring_and_clearing() {
     assert!(alarms(&sim, End::Near).is_empty());
     assert_eq!(events(ch.as_mut()), vec![Event::NoAlarm]);
 }
+
+#[test]
+fn crc4_counts_errored_submultiframes() {
+    let sim = Sim::e1(1);
+    sim.advance(10).unwrap();
+    // One flipped bit in a bearer: exactly one errored sub-multiframe.
+    sim.impair(
+        SpanId(1),
+        End::Near,
+        Impairment::FlipBits {
+            timeslot: dahdi_driver::Timeslot(7),
+            mask: 0x04,
+        },
+    )
+    .unwrap();
+    sim.advance(10).unwrap();
+    assert_eq!(sim.near().span_status(SpanId(1)).unwrap().crc4_count, 1);
+    // Random errors: about one SMF in five is hit at 1e-4 (2048 bits each).
+    sim.impair(
+        SpanId(1),
+        End::Near,
+        Impairment::BitErrors {
+            rate: 1e-4,
+            seed: 11,
+        },
+    )
+    .unwrap();
+    sim.advance(1000).unwrap();
+    sim.impair(SpanId(1), End::Near, Impairment::NoBitErrors)
+        .unwrap();
+    sim.advance(10).unwrap();
+    let st = sim.near().span_status(SpanId(1)).unwrap();
+    assert!((120..260).contains(&st.crc4_count), "{st:?}");
+    assert!(st.crc4_count <= st.bpv_count + 1);
+    // The clean direction counted nothing.
+    assert_eq!(sim.far().span_status(SpanId(1)).unwrap().crc4_count, 0);
+}
+
+#[test]
+fn crc4_is_untouched_by_slips_and_off_without_multiframe() {
+    let sim = Sim::builder().e1(1).delay_chunks(2).build();
+    for kind in [SlipKind::Drop, SlipKind::Repeat, SlipKind::Repeat] {
+        sim.advance(37).unwrap();
+        sim.impair(SpanId(1), End::Near, Impairment::Slip(kind))
+            .unwrap();
+    }
+    sim.advance(100).unwrap();
+    let st = sim.near().span_status(SpanId(1)).unwrap();
+    assert_eq!((st.slips, st.crc4_count), (3, 0), "{st:?}");
+    // A far end sending no CRC-4: the near end never finds the multiframe, so it counts
+    // no errors even on a bad line.
+    let sim = Sim::builder().e1(1).autostart(false).build();
+    sim.near()
+        .configure_span(SpanId(1), &SpanConfig::e1_pri(1))
+        .unwrap();
+    let cfg = SpanConfig {
+        crc4: false,
+        ..SpanConfig::e1_pri(0)
+    };
+    sim.far().configure_span(SpanId(1), &cfg).unwrap();
+    sim.impair(
+        SpanId(1),
+        End::Near,
+        Impairment::BitErrors {
+            rate: 1e-4,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    sim.advance(500).unwrap();
+    let st = sim.near().span_status(SpanId(1)).unwrap();
+    assert_eq!(st.crc4_count, 0, "{st:?}");
+    assert!(st.bpv_count > 0);
+}
