@@ -132,8 +132,19 @@ enum TxRef {
 
 struct ServerTx<T> {
     tx: T,
-    source: Target,
+    /// Where responses go (§18.2.2), worked out once from the request and its source.
+    reply: Target,
     call: Option<CallHandle>,
+}
+
+impl<T> ServerTx<T> {
+    fn new(tx: T, request: &SipMessage, source: Target, call: Option<CallHandle>) -> Self {
+        ServerTx {
+            tx,
+            reply: reply_target(request, source),
+            call,
+        }
+    }
 }
 
 struct ClientTx<T> {
@@ -157,6 +168,9 @@ pub struct Endpoint {
     requests: HashMap<RequestHandle, ServerKey>,
     timers: BinaryHeap<Reverse<(Instant, u64, TxRefSlot)>>,
     timer_refs: HashMap<u64, TxRef>,
+    /// The deadline and heap slot each transaction is scheduled at, so that a drain that
+    /// does not move the deadline adds nothing to the heap.
+    scheduled: HashMap<TxRef, (Instant, u64)>,
     next_timer: u64,
     transmits: VecDeque<(Target, Bytes)>,
     events: VecDeque<UaEvent>,
@@ -182,6 +196,7 @@ impl Endpoint {
             requests: HashMap::new(),
             timers: BinaryHeap::new(),
             timer_refs: HashMap::new(),
+            scheduled: HashMap::new(),
             next_timer: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -238,12 +253,22 @@ impl Endpoint {
     }
 
     fn schedule(&mut self, r: TxRef, at: Option<Instant>) {
-        if let Some(at) = at {
-            self.next_timer += 1;
-            self.timer_refs.insert(self.next_timer, r);
-            self.timers
-                .push(Reverse((at, self.next_timer, TxRefSlot(self.next_timer))));
+        let Some(at) = at else {
+            if let Some((_, slot)) = self.scheduled.remove(&r) {
+                self.timer_refs.remove(&slot);
+            }
+            return;
+        };
+        if self.scheduled.get(&r).is_some_and(|(t, _)| *t == at) {
+            return;
         }
+        self.next_timer += 1;
+        let slot = self.next_timer;
+        if let Some((_, old)) = self.scheduled.insert(r.clone(), (at, slot)) {
+            self.timer_refs.remove(&old);
+        }
+        self.timer_refs.insert(slot, r);
+        self.timers.push(Reverse((at, slot, TxRefSlot(slot))));
     }
 
     fn via(&mut self, protocol: Protocol) -> String {
@@ -382,14 +407,8 @@ impl Endpoint {
                     source.protocol.is_reliable(),
                     self.config.timers,
                 );
-                self.server_invites.insert(
-                    key.clone(),
-                    ServerTx {
-                        tx,
-                        source,
-                        call: Some(call),
-                    },
-                );
+                self.server_invites
+                    .insert(key.clone(), ServerTx::new(tx, &req, source, Some(call)));
                 let handle = RequestHandle(self.handle());
                 self.requests.insert(handle, key.clone());
                 self.events.push_back(UaEvent::Request {
@@ -445,7 +464,7 @@ impl Endpoint {
         let ok = ResponseBuilder::from_request(&req, StatusCode::OK, None, None).build();
         tx.respond(now, ok, StatusCode::OK);
         self.server_others
-            .insert(key.clone(), ServerTx { tx, source, call });
+            .insert(key.clone(), ServerTx::new(tx, &req, source, call));
         self.drain(now, TxRef::ServerNonInvite(key));
         if still_pending {
             if let Some(call) = call {
@@ -491,14 +510,8 @@ impl Endpoint {
             source.protocol.is_reliable(),
             self.config.timers,
         );
-        self.server_invites.insert(
-            key.clone(),
-            ServerTx {
-                tx,
-                source,
-                call: Some(handle),
-            },
-        );
+        self.server_invites
+            .insert(key.clone(), ServerTx::new(tx, &req, source, Some(handle)));
         self.events.push_back(UaEvent::IncomingCall {
             call: handle,
             invite: req,
@@ -599,13 +612,13 @@ impl Endpoint {
                 }
                 tx.respond(now, b.build(), status);
                 self.server_others
-                    .insert(key.clone(), ServerTx { tx, source, call });
+                    .insert(key.clone(), ServerTx::new(tx, &req, source, call));
             }
             None => {
                 let handle = RequestHandle(self.handle());
                 self.requests.insert(handle, key.clone());
                 self.server_others
-                    .insert(key.clone(), ServerTx { tx, source, call });
+                    .insert(key.clone(), ServerTx::new(tx, &req, source, call));
                 self.events.push_back(UaEvent::Request {
                     call,
                     handle,
@@ -655,6 +668,7 @@ impl Endpoint {
             let Some(r) = self.timer_refs.remove(&slot.0) else {
                 continue;
             };
+            self.scheduled.remove(&r);
             match &r {
                 TxRef::ServerInvite(k) => {
                     if let Some(t) = self.server_invites.get_mut(k) {
@@ -690,54 +704,44 @@ impl Endpoint {
                 let Some(s) = self.server_invites.get_mut(&k) else {
                     return;
                 };
-                let target = s.source;
+                let target = s.reply;
                 let call = s.call;
-                let mut out = Vec::new();
                 while let Some(b) = s.tx.poll_transmit() {
-                    out.push(b);
+                    self.transmits.push_back((target, b));
                 }
-                let mut evs = Vec::new();
                 while let Some(e) = s.tx.poll_event() {
-                    evs.push(e);
-                }
-                let next = s.tx.poll_timeout();
-                let done = s.tx.is_terminated();
-                let req = s.tx.request().clone();
-                for b in out {
-                    self.transmits.push_back((reply_target(&req, target), b));
-                }
-                for e in evs {
                     if let (ServerEvent::AckTimeout, Some(call)) = (e, call) {
                         debug!(?call, "no ACK for our final response");
                     }
                 }
-                if done {
+                let next = s.tx.poll_timeout();
+                let done = s.tx.is_terminated();
+                let next = if done {
                     self.server_invites.remove(&k);
+                    None
                 } else {
-                    self.schedule(TxRef::ServerInvite(k), next);
-                }
+                    next
+                };
+                self.schedule(TxRef::ServerInvite(k), next);
             }
             TxRef::ServerNonInvite(k) => {
                 let Some(s) = self.server_others.get_mut(&k) else {
                     return;
                 };
-                let target = s.source;
-                let mut out = Vec::new();
+                let target = s.reply;
                 while let Some(b) = s.tx.poll_transmit() {
-                    out.push(b);
+                    self.transmits.push_back((target, b));
                 }
                 while s.tx.poll_event().is_some() {}
                 let next = s.tx.poll_timeout();
                 let done = s.tx.is_terminated();
-                let req = s.tx.request().clone();
-                for b in out {
-                    self.transmits.push_back((reply_target(&req, target), b));
-                }
-                if done {
+                let next = if done {
                     self.server_others.remove(&k);
+                    None
                 } else {
-                    self.schedule(TxRef::ServerNonInvite(k), next);
-                }
+                    next
+                };
+                self.schedule(TxRef::ServerNonInvite(k), next);
             }
             TxRef::ClientInvite(k) => {
                 let Some(c) = self.client_invites.get_mut(&k) else {
@@ -763,11 +767,13 @@ impl Endpoint {
                         self.on_invite_client_event(now, call, e);
                     }
                 }
-                if done {
+                let next = if done {
                     self.client_invites.remove(&k);
+                    None
                 } else {
-                    self.schedule(TxRef::ClientInvite(k), next);
-                }
+                    next
+                };
+                self.schedule(TxRef::ClientInvite(k), next);
             }
             TxRef::ClientNonInvite(k) => {
                 let Some(c) = self.client_others.get_mut(&k) else {
@@ -794,11 +800,13 @@ impl Endpoint {
                         self.on_non_invite_client_event(call, &method, e);
                     }
                 }
-                if done {
+                let next = if done {
                     self.client_others.remove(&k);
+                    None
                 } else {
-                    self.schedule(TxRef::ClientNonInvite(k), next);
-                }
+                    next
+                };
+                self.schedule(TxRef::ClientNonInvite(k), next);
             }
             TxRef::Retransmit(call) => {
                 let Some(c) = self.calls.get_mut(&call) else {
@@ -1090,7 +1098,7 @@ impl Endpoint {
             return;
         };
         let req = s.tx.request().clone();
-        let contact = self.contact(s.source.protocol);
+        let contact = self.contact(s.reply.protocol);
         let local_tag = c.local_tag.clone();
         let is_reinvite = c.reinvite.is_some();
         let reliable = !is_reinvite
