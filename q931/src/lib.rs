@@ -8,6 +8,7 @@
 //! - [`codeset`]: locking and non-locking shifts (§4.5.2, §4.5.3).
 //! - [`validate`]: the §5.8 error classification (which cause, what to answer).
 
+pub mod call;
 pub mod codeset;
 pub mod error;
 pub mod ie;

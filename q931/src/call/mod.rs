@@ -1,0 +1,187 @@
+//! Q.931 basic call control (§5) on one primary rate D-channel, user side and network side,
+//! sans-IO.
+//!
+//! [`Interface`] owns the Q.921 data link ([`crate::lapd::Link`]), every call by call
+//! reference, the state of each B-channel and the RESTART procedure. Frames (LAPD, no FCS)
+//! and time go in through [`Interface::handle_frame`] / [`Interface::handle_timeout`];
+//! commands of the layer above (the gateway's ISDN leg) through [`Interface::setup`],
+//! [`Interface::proceeding`], [`Interface::alerting`], [`Interface::connect`],
+//! [`Interface::disconnect`], ...; frames to send, [`Event`]s and the next deadline come out
+//! of [`Interface::poll_transmit`], [`Interface::poll_event`], [`Interface::poll_timeout`].
+//!
+//! The procedures, one module each:
+//! - `establishment`: §5.1 (user side) and §5.2 (network side) call establishment, en-bloc
+//!   and overlap sending, call confirmation, channel selection (§5.1.2 / §5.2.3).
+//! - `clearing`: §5.3 call clearing, clear collision (§5.3.5).
+//! - `status`: §5.8 error handling (with [`crate::validate`]), §5.8.3.2 unknown call
+//!   references, §5.8.10 / §5.8.11 STATUS ENQUIRY and STATUS.
+//! - `restart`: §5.5 RESTART of channels and of the interface; NI-2 SERVICE.
+//! - `timers`: the §9 timers and their actions, T309 (§5.8.8 data link failure).
+//! - `channels`: B-channel states of the span.
+//! - `variant`: switch variants as data (ETSI EN 300 403 E1, NI-2 T1).
+
+mod channels;
+mod clearing;
+mod establishment;
+mod interface;
+mod restart;
+mod state;
+mod status;
+mod timers;
+mod variant;
+
+pub use channels::{ChannelState, ChannelTable};
+pub use interface::{Interface, InterfaceConfig};
+pub use state::Stage;
+pub use timers::{Timer, Timers};
+pub use variant::{Span, SwitchType, Variant};
+
+use crate::ie::{
+    BearerCapability, CalledPartyNumber, CallingPartyNumber, Cause, CauseValue, ChangeStatus,
+    ProgressDescription,
+};
+
+/// Identifies one call on an [`Interface`]: the call reference value and which side chose it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallHandle {
+    /// The call reference value (15 bits on a PRI).
+    pub call_ref: u16,
+    /// `true` when this side allocated the call reference (it sent the SETUP).
+    pub ours: bool,
+}
+
+/// Which B-channel an outgoing call asks for (Q.931 §5.1.2 / §5.2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelPref {
+    /// Any channel: the user side leaves the choice to the network; the network side picks
+    /// an idle one.
+    Any,
+    /// This channel if it is free, another one otherwise.
+    Preferred(u8),
+    /// This channel and no other (cause 44 if it is taken).
+    Exclusive(u8),
+}
+
+/// An outgoing call, for [`Interface::setup`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupRequest {
+    /// Called party number; may be empty or partial for overlap sending.
+    pub called: Option<CalledPartyNumber>,
+    pub calling: Option<CallingPartyNumber>,
+    pub bearer: BearerCapability,
+    pub channel: ChannelPref,
+    /// `true` for en-bloc sending (the number is complete, §5.1.1); `false` for overlap
+    /// sending (more digits with [`Interface::information`] after SETUP ACKNOWLEDGE, §5.1.3).
+    pub sending_complete: bool,
+}
+
+/// What the interface reports to the layer above.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The data link is up (DL-ESTABLISH confirm or indication).
+    LinkUp,
+    /// The data link is down (DL-RELEASE indication or confirm); active calls wait T309.
+    LinkDown,
+    /// A SETUP arrived and the call is offered (§5.1 / §5.2 incoming side); the channel was
+    /// selected and is reserved for it. Answer with [`Interface::proceeding`],
+    /// [`Interface::setup_acknowledge`] (overlap receiving), [`Interface::alerting`],
+    /// [`Interface::connect`] or [`Interface::disconnect`].
+    IncomingSetup {
+        call: CallHandle,
+        called: Option<CalledPartyNumber>,
+        calling: Option<CallingPartyNumber>,
+        bearer: Option<BearerCapability>,
+        channel: Option<u8>,
+        sending_complete: bool,
+    },
+    /// More called-party digits in overlap receiving (INFORMATION, §5.1.3 / §5.2.4), or the
+    /// end of dialling: `sending_complete` with `timed_out` set when T302 expired (§5.2.4).
+    MoreInfo {
+        call: CallHandle,
+        digits: String,
+        sending_complete: bool,
+        timed_out: bool,
+    },
+    /// SETUP ACKNOWLEDGE arrived for our call: send more digits (§5.1.3).
+    SetupAcknowledged {
+        call: CallHandle,
+        channel: Option<u8>,
+    },
+    /// CALL PROCEEDING arrived for our call (§5.1.5).
+    Proceeding {
+        call: CallHandle,
+        channel: Option<u8>,
+        inband: bool,
+    },
+    /// ALERTING arrived for our call (§5.1.7); `inband`: a progress indicator says tones or
+    /// announcements are available in-band (early media).
+    Alerting { call: CallHandle, inband: bool },
+    /// PROGRESS arrived (§5.1.6).
+    Progress {
+        call: CallHandle,
+        description: ProgressDescription,
+        inband: bool,
+    },
+    /// The call is active: CONNECT arrived for our call, or (answering side) CONNECT
+    /// ACKNOWLEDGE arrived / the network side sent its CONNECT.
+    Connected {
+        call: CallHandle,
+        channel: Option<u8>,
+    },
+    /// DISCONNECT arrived (§5.3.3 / §5.3.4). With `inband` the network offers an in-band
+    /// announcement and the RELEASE is left to [`Interface::release`]; otherwise the
+    /// interface answers RELEASE by itself (unless configured not to).
+    Disconnecting {
+        call: CallHandle,
+        cause: Cause,
+        inband: bool,
+    },
+    /// The call is gone (call reference released, channel idle or in maintenance). The
+    /// cause is the one received, or the one of a local clearing (timer expiry, link
+    /// failure, restart).
+    Released {
+        call: CallHandle,
+        cause: Option<Cause>,
+    },
+    /// The peer restarted these channels (RESTART, §5.5.2); calls on them were released.
+    RestartIndication { channels: Vec<u8> },
+    /// Our RESTART was acknowledged (§5.5.1): the channels are idle.
+    RestartComplete { channels: Vec<u8> },
+    /// Our RESTART got no acknowledgement after its retransmissions (T316, §5.5.1): the
+    /// channels stay in maintenance.
+    RestartFailed { channels: Vec<u8> },
+    /// The peer changed the service state of channels (NI-2 SERVICE).
+    ServiceChange {
+        channels: Vec<u8>,
+        status: ChangeStatus,
+    },
+    /// Our SERVICE was acknowledged (NI-2).
+    ServiceAcknowledged {
+        channels: Vec<u8>,
+        status: ChangeStatus,
+    },
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("no such call {0:?}")]
+    UnknownCall(CallHandle),
+    #[error("{command} is not allowed in state {stage:?}")]
+    WrongState { command: &'static str, stage: Stage },
+    /// No B-channel can be given (cause 34), or the exclusive one is taken (cause 44).
+    #[error("no B-channel: {0:?}")]
+    NoChannel(CauseValue),
+    #[error("channel {0} does not exist on this span")]
+    NoSuchChannel(u8),
+    #[error("all call reference values are in use")]
+    NoCallReference,
+    #[error("a RESTART is already outstanding")]
+    RestartPending,
+    #[error("SERVICE messages are not used by this switch variant")]
+    NoService,
+    #[error(transparent)]
+    Encode(#[from] crate::EncodeError),
+    #[error(transparent)]
+    Link(#[from] crate::lapd::LinkError),
+}
