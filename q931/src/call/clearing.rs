@@ -41,7 +41,7 @@ impl Interface {
                 Ok(())
             }
             Stage::DisconnectReceived => {
-                self.start_release(now, call, cause);
+                self.start_release(now, call, Some(cause));
                 Ok(())
             }
             _ => {
@@ -73,12 +73,13 @@ impl Interface {
                 stage: c.stage,
             });
         }
-        self.start_release(now, call, cause);
+        self.start_release(now, call, Some(cause));
         Ok(())
     }
 
-    /// RELEASE with `cause`, T308, Release request state.
-    pub(crate) fn start_release(&mut self, now: Instant, call: CallHandle, cause: Cause) {
+    /// RELEASE (with `cause` when given: the first clearing message, or a §5.8 report),
+    /// T308, Release request state.
+    pub(crate) fn start_release(&mut self, now: Instant, call: CallHandle, cause: Option<Cause>) {
         let t308 = self.cfg.timers.t308;
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -86,10 +87,12 @@ impl Interface {
         c.stage = Stage::ReleaseSent;
         c.t302 = None;
         c.setup = None;
-        c.clear_cause.get_or_insert(cause.clone());
+        if c.clear_cause.is_none() {
+            c.clear_cause = cause.clone();
+        }
         c.start(Timer::T308, now + t308);
         let cr = c.call_ref();
-        self.send(now, &Message::release(cr, Some(cause)));
+        self.send(now, &Message::release(cr, cause));
     }
 
     // ---- received clearing messages ---------------------------------------------------
@@ -121,10 +124,7 @@ impl Interface {
             // §5.3.5 clear collision: both sent DISCONNECT; stop T305, send RELEASE.
             Stage::DisconnectSent => {
                 c.peer_cause = Some(cause);
-                let ours = c.clear_cause.clone();
-                let release_cause = report
-                    .or(ours)
-                    .unwrap_or_else(|| self.cause(CauseValue::NormalCallClearing));
+                let release_cause = report.or_else(|| c.clear_cause.clone());
                 self.start_release(now, call, release_cause);
             }
             _ => {
@@ -141,8 +141,7 @@ impl Interface {
                 // §5.3.3: the network answers RELEASE; §5.3.4.1: so does the user unless
                 // it wants the in-band announcement.
                 if network || (auto && !inband) {
-                    let release_cause = report.unwrap_or(cause);
-                    self.start_release(now, call, release_cause);
+                    self.start_release(now, call, report);
                 }
             }
         }
@@ -159,10 +158,12 @@ impl Interface {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        let cause = msg
-            .cause()
-            .cloned()
-            .or_else(|| c.peer_cause.clone())
+        // The cause that started the clearing: the peer's DISCONNECT, else this message's,
+        // else ours.
+        let cause = c
+            .peer_cause
+            .clone()
+            .or_else(|| msg.cause().cloned())
             .or_else(|| c.clear_cause.clone());
         if c.stage != Stage::ReleaseSent {
             let cr = c.call_ref();
@@ -176,10 +177,12 @@ impl Interface {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        let cause = msg
-            .cause()
-            .cloned()
-            .or_else(|| c.peer_cause.clone())
+        // The cause that started the clearing: the peer's DISCONNECT, else this message's,
+        // else ours.
+        let cause = c
+            .peer_cause
+            .clone()
+            .or_else(|| msg.cause().cloned())
             .or_else(|| c.clear_cause.clone());
         self.release_call(call, cause);
     }
@@ -251,7 +254,7 @@ impl Interface {
                     .clear_cause
                     .clone()
                     .unwrap_or_else(|| self.cause(CauseValue::RecoveryOnTimerExpiry));
-                self.start_release(now, call, cause);
+                self.start_release(now, call, Some(cause));
             }
             // §5.3.4.3: RELEASE once more; then release the call reference and leave the
             // channel in maintenance (it comes back with a RESTART).

@@ -382,7 +382,7 @@ impl Interface {
                 if !acceptable {
                     // §5.1.2: the channel is not acceptable: clear with cause 6.
                     let cause = self.cause(CauseValue::ChannelUnacceptable);
-                    self.start_release(now, call, cause);
+                    self.start_release(now, call, Some(cause));
                     return true;
                 }
                 let old = c.channel;

@@ -191,7 +191,7 @@ impl Interface {
         if !compatible(ours, theirs) {
             debug!(?ours, ?theirs, "STATUS: states not compatible");
             let cause = Cause::new(CauseValue::MessageNotCompatibleWithState, self.location());
-            self.start_release(now, call, cause);
+            self.start_release(now, call, Some(cause));
         }
     }
 }

@@ -1,0 +1,780 @@
+//! Our Q.931 call control ([`q931::call::Interface`]) against libpri (Debian `libpri-dev`,
+//! a stack nobody here wrote) over an `AF_UNIX`/`SOCK_SEQPACKET` socket pair carrying LAPD
+//! frames with their 2 FCS octets, as DAHDI presents a D-channel: libpri as the network side
+//! (the PSTN switch) with ours as the user side, and the other way round. Calls both ways
+//! with alerting, answer and clearing by either side, overlap dialling, causes carried
+//! intact, RESTART both ways, link loss with an active call kept by T309, and timeouts.
+
+mod libpri;
+
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use libpri::{
+    ffi, seqpacket_pair, CallParams, CallRef as PriCall, LibPri, Node, PriEvent, PriTimer, Switch,
+};
+use q931::call::{CallHandle, ChannelPref, Event, Interface, InterfaceConfig, SetupRequest, Stage};
+use q931::ie::{
+    BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, Layer1Protocol,
+    NumberingPlan, TypeOfNumber,
+};
+use q931::lapd::{fcs, Role};
+
+/// libpri and one of our interfaces on the two ends of a socket pair, in one thread.
+struct H {
+    pri: LibPri,
+    ours: Interface,
+    sock: File,
+    pri_events: Vec<PriEvent>,
+    events: Vec<Event>,
+    pri_cursor: usize,
+    cursor: usize,
+    /// While set, frames are lost both ways (a D-channel outage).
+    cut: bool,
+    rx: Vec<u8>,
+    tx: Vec<u8>,
+}
+
+impl H {
+    fn new(cfg: InterfaceConfig, switch: Switch) -> H {
+        let node = match cfg.role {
+            Role::User => Node::Network,
+            Role::Network => Node::Cpe,
+        };
+        let (theirs, ours) = seqpacket_pair();
+        let mut pri = LibPri::new(theirs, node, switch);
+        pri.hangup_fix_enable(true);
+        if std::env::var_os("LIBPRI_DEBUG").is_some() {
+            pri.set_debug(ffi::PRI_DEBUG_Q931_DUMP | ffi::PRI_DEBUG_Q931_STATE);
+        }
+        let mut h = H {
+            pri,
+            ours: Interface::new(cfg),
+            sock: File::from(ours),
+            pri_events: Vec::new(),
+            events: Vec::new(),
+            pri_cursor: 0,
+            cursor: 0,
+            cut: false,
+            rx: vec![0; 1024],
+            tx: Vec::with_capacity(300),
+        };
+        h.ours.start(Instant::now());
+        h.pri_expect(|e| matches!(e, PriEvent::DchanUp).then_some(()));
+        h.expect(|e| matches!(e, Event::LinkUp).then_some(()));
+        h
+    }
+
+    fn e1(role: Role) -> H {
+        H::new(InterfaceConfig::euro_isdn_e1(role), Switch::EuroIsdnE1)
+    }
+
+    fn step(&mut self, max_wait: Duration) {
+        self.flush();
+        let now = Instant::now();
+        let mut wait = max_wait;
+        if let Some(t) = self.ours.poll_timeout() {
+            wait = wait.min(t.saturating_duration_since(now));
+        }
+        if let Some(d) = self.pri.schedule_next() {
+            wait = wait.min(d);
+        }
+        let mut fds = [
+            ffi::PollFd {
+                fd: self.pri.fd(),
+                events: ffi::POLLIN,
+                revents: 0,
+            },
+            ffi::PollFd {
+                fd: self.sock.as_raw_fd(),
+                events: ffi::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ms = wait.as_micros().div_ceil(1000).min(1000) as i32;
+        // SAFETY: two valid pollfd.
+        let n = unsafe { ffi::poll(fds.as_mut_ptr(), 2, ms) };
+        if n > 0 {
+            if fds[0].revents != 0 {
+                loop {
+                    let mut fd = [ffi::PollFd {
+                        fd: self.pri.fd(),
+                        events: ffi::POLLIN,
+                        revents: 0,
+                    }];
+                    // SAFETY: one valid pollfd.
+                    if unsafe { ffi::poll(fd.as_mut_ptr(), 1, 0) } <= 0 {
+                        break;
+                    }
+                    if let Some(e) = self.pri.check_event() {
+                        self.pri_events.push(e);
+                    }
+                }
+            }
+            if fds[1].revents != 0 {
+                loop {
+                    match self.sock.read(&mut self.rx) {
+                        Ok(n) if n > fcs::FCS_LEN => {
+                            if !self.cut {
+                                self.ours
+                                    .handle_frame(Instant::now(), &self.rx[..n - fcs::FCS_LEN]);
+                            }
+                        }
+                        Ok(_) => break,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => panic!("read: {e}"),
+                    }
+                }
+            }
+        }
+        for _ in 0..64 {
+            if self.pri.schedule_next() != Some(Duration::ZERO) {
+                break;
+            }
+            if let Some(e) = self.pri.schedule_run() {
+                self.pri_events.push(e);
+            }
+        }
+        let now = Instant::now();
+        if self.ours.poll_timeout().is_some_and(|t| t <= now) {
+            self.ours.handle_timeout(now);
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        while self.ours.poll_transmit_into(&mut self.tx) {
+            if self.cut {
+                continue;
+            }
+            fcs::append(&mut self.tx);
+            match self.sock.write(&self.tx) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        while let Some(e) = self.ours.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    /// Runs until libpri reports an event `pick` accepts (after the cursor).
+    fn pri_expect<T>(&mut self, mut pick: impl FnMut(&PriEvent) -> Option<T>) -> T {
+        self.pri_expect_within(Duration::from_secs(5), &mut pick)
+            .unwrap_or_else(|| {
+                panic!(
+                    "libpri event not seen: {:#?}\nours: {:#?}",
+                    self.pri_events, self.events
+                )
+            })
+    }
+
+    fn pri_expect_within<T>(
+        &mut self,
+        limit: Duration,
+        pick: &mut impl FnMut(&PriEvent) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + limit;
+        loop {
+            while self.pri_cursor < self.pri_events.len() {
+                self.pri_cursor += 1;
+                if let Some(t) = pick(&self.pri_events[self.pri_cursor - 1]) {
+                    return Some(t);
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            self.step(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs until our interface reports an event `pick` accepts (after the cursor).
+    fn expect<T>(&mut self, pick: impl FnMut(&Event) -> Option<T>) -> T {
+        self.expect_within(Duration::from_secs(5), pick)
+            .unwrap_or_else(|| {
+                panic!(
+                    "event not seen: {:#?}\nlibpri: {:#?}",
+                    self.events, self.pri_events
+                )
+            })
+    }
+
+    fn expect_within<T>(
+        &mut self,
+        limit: Duration,
+        mut pick: impl FnMut(&Event) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + limit;
+        loop {
+            while self.cursor < self.events.len() {
+                self.cursor += 1;
+                if let Some(t) = pick(&self.events[self.cursor - 1]) {
+                    return Some(t);
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            self.step(Duration::from_millis(20));
+        }
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            self.step(end.saturating_duration_since(Instant::now()));
+        }
+    }
+
+    /// Our call to "5551234" on `channel`; returns our handle and libpri's RING.
+    fn we_call(
+        &mut self,
+        channel: ChannelPref,
+        called: &str,
+        complete: bool,
+    ) -> (CallHandle, libpri::Ring) {
+        let h = self
+            .ours
+            .setup(
+                Instant::now(),
+                SetupRequest {
+                    called: Some(CalledPartyNumber::new(
+                        TypeOfNumber::National,
+                        NumberingPlan::Isdn,
+                        called,
+                    )),
+                    calling: Some(CallingPartyNumber::new(
+                        TypeOfNumber::National,
+                        NumberingPlan::Isdn,
+                        "1000",
+                    )),
+                    bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+                    channel,
+                    sending_complete: complete,
+                },
+            )
+            .unwrap();
+        let ring = self.pri_expect(|e| match e {
+            PriEvent::Ring(r) => Some(r.clone()),
+            _ => None,
+        });
+        (h, ring)
+    }
+
+    /// libpri calls "2000" on `channel`; returns libpri's call and our IncomingSetup.
+    fn pri_calls(&mut self, channel: i32, complete: bool) -> (PriCall, Event) {
+        let call = self.pri.new_call().expect("pri_new_call");
+        self.pri
+            .call(
+                call,
+                &CallParams {
+                    channel,
+                    called: "2000",
+                    calling: "3000",
+                    called_plan: ffi::PRI_NATIONAL_ISDN,
+                    calling_plan: ffi::PRI_NATIONAL_ISDN,
+                    complete,
+                    ..CallParams::default()
+                },
+            )
+            .unwrap();
+        let setup = self.expect(|e| matches!(e, Event::IncomingSetup { .. }).then(|| e.clone()));
+        (call, setup)
+    }
+}
+
+fn handle_of(e: &Event) -> CallHandle {
+    match e {
+        Event::IncomingSetup { call, .. } => *call,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn released(h: &mut H, call: CallHandle) -> Option<u8> {
+    h.expect(|e| match e {
+        Event::Released { call: c, cause } if *c == call => {
+            Some(cause.as_ref().map(|c| c.value.value()))
+        }
+        _ => None,
+    })
+}
+
+/// libpri reports our RELEASE as HANGUP and sends RELEASE COMPLETE once told to hang up
+/// (libpri 1.6); returns the cause it reported.
+fn pri_completes(h: &mut H, pc: PriCall) -> i32 {
+    let cause = h.pri_expect(|e| match e {
+        PriEvent::Hangup(hg) if hg.call == Some(pc) => Some(hg.cause),
+        _ => None,
+    });
+    h.pri.hangup(pc, cause).unwrap();
+    cause
+}
+
+fn now() -> Instant {
+    Instant::now()
+}
+
+// ---- libpri as the network side (the PSTN switch), ours the user side ----------------
+
+#[test]
+fn libpri_network_answers_our_call_and_we_clear_with_16() {
+    let mut h = H::e1(Role::User);
+    let (call, ring) = h.we_call(ChannelPref::Exclusive(1), "5551234", true);
+    assert_eq!(ring.called_number, "5551234");
+    assert_eq!(ring.calling_number, "1000");
+    assert!(ring.complete);
+    assert_eq!(ring.channel & 0xFF, 1);
+    assert!(!ring.flexible);
+    let pc = ring.call.unwrap();
+    h.pri.proceeding(pc, ring.channel, false).unwrap();
+    assert_eq!(
+        h.expect(|e| match e {
+            Event::Proceeding { channel, .. } => Some(*channel),
+            _ => None,
+        }),
+        Some(1)
+    );
+    h.pri.alerting(pc, ring.channel, true).unwrap();
+    assert!(h.expect(|e| match e {
+        Event::Alerting { inband, .. } => Some(*inband),
+        _ => None,
+    }));
+    h.pri.answer(pc, ring.channel).unwrap();
+    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    assert_eq!(h.ours.stage(call), Some(Stage::Active));
+    h.ours
+        .disconnect(now(), call, CauseValue::NormalCallClearing)
+        .unwrap();
+    let cause = h.pri_expect(|e| match e {
+        PriEvent::HangupReq(hg) => Some(hg.cause),
+        _ => None,
+    });
+    assert_eq!(cause, 16);
+    h.pri.hangup(pc, cause).unwrap();
+    assert_eq!(released(&mut h, call), Some(16));
+    assert_eq!(h.ours.channels().idle_count(), 30);
+}
+
+#[test]
+fn libpri_network_calls_us_we_answer_and_it_clears_with_17() {
+    let mut h = H::e1(Role::User);
+    let (pc, setup) = h.pri_calls(5, true);
+    let Event::IncomingSetup {
+        call,
+        called,
+        calling,
+        channel,
+        sending_complete,
+        ..
+    } = setup
+    else {
+        unreachable!()
+    };
+    assert_eq!(called.unwrap().digits, "2000");
+    assert_eq!(calling.unwrap().digits, "3000");
+    assert_eq!(channel, Some(5));
+    assert!(sending_complete);
+    h.ours.alerting(now(), call, false).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::Ringing(a) if a.call == Some(pc)).then_some(()));
+    h.ours.connect(now(), call).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::Answer(a) if a.call == Some(pc)).then_some(()));
+    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    assert_eq!(h.ours.stage(call), Some(Stage::Active));
+    h.pri.hangup(pc, 17).unwrap();
+    let cause = h.expect(|e| match e {
+        Event::Disconnecting { cause, .. } => Some(cause.value.value()),
+        _ => None,
+    });
+    assert_eq!(cause, 17);
+    // Our RELEASE reaches libpri, which reports the end of the call and answers RELEASE
+    // COMPLETE when told to hang up.
+    h.pri_expect(|e| matches!(e, PriEvent::Hangup(_)).then_some(()));
+    h.pri.hangup(pc, 17).unwrap();
+    assert_eq!(released(&mut h, call), Some(17));
+}
+
+#[test]
+fn causes_1_and_34_cross_intact_between_libpri_network_and_us() {
+    let mut h = H::e1(Role::User);
+    // We refuse libpri's call with cause 1 (RELEASE COMPLETE).
+    let (pc, setup) = h.pri_calls(2, true);
+    h.ours
+        .disconnect(now(), handle_of(&setup), CauseValue::UnallocatedNumber)
+        .unwrap();
+    let hangup = h.pri_expect(|e| match e {
+        PriEvent::Hangup(hg) => Some(hg.clone()),
+        _ => None,
+    });
+    assert_eq!((hangup.call, hangup.cause), (Some(pc), 1));
+    h.pri.hangup(pc, 1).unwrap();
+    // libpri refuses our call with cause 34 after CALL PROCEEDING.
+    let (call, ring) = h.we_call(ChannelPref::Any, "777", true);
+    let rc = ring.call.unwrap();
+    h.pri.proceeding(rc, ring.channel, false).unwrap();
+    h.pri.hangup(rc, 34).unwrap();
+    assert_eq!(
+        h.expect(|e| match e {
+            Event::Disconnecting { cause, .. } => Some(cause.value.value()),
+            _ => None,
+        }),
+        34
+    );
+    pri_completes(&mut h, rc);
+    assert_eq!(released(&mut h, call), Some(34));
+    // And 17 from us during alerting.
+    let (call, ring) = h.we_call(ChannelPref::Any, "778", true);
+    let rc = ring.call.unwrap();
+    h.pri.alerting(rc, ring.channel, false).unwrap();
+    h.expect(|e| matches!(e, Event::Alerting { .. }).then_some(()));
+    h.ours
+        .disconnect(now(), call, CauseValue::UserBusy)
+        .unwrap();
+    let cause = h.pri_expect(|e| match e {
+        PriEvent::HangupReq(hg) => Some(hg.cause),
+        _ => None,
+    });
+    assert_eq!(cause, 17);
+    h.pri.hangup(rc, cause).unwrap();
+    assert_eq!(released(&mut h, call), Some(17));
+}
+
+#[test]
+fn overlap_dialling_towards_libpri_network() {
+    let mut h = H::e1(Role::User);
+    h.pri.set_overlapdial(true);
+    let (call, ring) = h.we_call(ChannelPref::Any, "55", false);
+    assert!(!ring.complete);
+    assert_eq!(ring.called_number, "55");
+    let pc = ring.call.unwrap();
+    h.pri.setup_ack(pc, ring.channel).unwrap();
+    h.expect(|e| matches!(e, Event::SetupAcknowledged { .. }).then_some(()));
+    assert_eq!(h.ours.stage(call), Some(Stage::Overlap));
+    h.ours.information(now(), call, "51", false).unwrap();
+    h.ours.information(now(), call, "2", true).unwrap();
+    let mut digits = String::new();
+    let mut complete = false;
+    while !complete {
+        let (d, c) = h.pri_expect(|e| match e {
+            PriEvent::InfoReceived {
+                digits, complete, ..
+            } => Some((digits.clone(), *complete)),
+            _ => None,
+        });
+        digits.push_str(&d);
+        complete = c;
+    }
+    assert_eq!(digits, "512");
+    h.pri.proceeding(pc, ring.channel, false).unwrap();
+    h.expect(|e| matches!(e, Event::Proceeding { .. }).then_some(()));
+}
+
+#[test]
+fn overlap_receiving_from_libpri_network() {
+    let mut h = H::e1(Role::User);
+    h.pri.set_overlapdial(true);
+    let (pc, setup) = h.pri_calls(3, false);
+    let call = handle_of(&setup);
+    assert!(matches!(
+        setup,
+        Event::IncomingSetup {
+            sending_complete: false,
+            ..
+        }
+    ));
+    h.ours.setup_acknowledge(now(), call).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::SetupAck { .. }).then_some(()));
+    for d in b"45" {
+        h.pri.information(pc, *d).unwrap();
+        let got = h.expect(|e| match e {
+            Event::MoreInfo { digits, .. } => Some(digits.clone()),
+            _ => None,
+        });
+        assert_eq!(got.as_bytes(), &[*d]);
+    }
+    h.ours.proceeding(now(), call).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::Proceeding(_)).then_some(()));
+}
+
+#[test]
+fn restart_both_ways_with_libpri_network() {
+    let mut h = H::e1(Role::User);
+    // libpri restarts channel 4 while our call is on it.
+    let (pc, setup) = h.pri_calls(4, true);
+    let call = handle_of(&setup);
+    h.ours.connect(now(), call).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::Answer(_)).then_some(()));
+    let _ = pc;
+    h.pri.reset(4).unwrap();
+    let channels = h.expect(|e| match e {
+        Event::RestartIndication { channels } => Some(channels.clone()),
+        _ => None,
+    });
+    assert_eq!(channels, vec![4]);
+    assert_eq!(h.ours.stage(call), None);
+    let ack = h.pri_expect(|e| match e {
+        PriEvent::RestartAck { channel } => Some(*channel),
+        _ => None,
+    });
+    assert_eq!(ack & 0xFF, 4);
+    // Ours of channel 9, answered by libpri.
+    h.ours.restart_channels(now(), Some(vec![9])).unwrap();
+    let restarted = h.pri_expect(|e| match e {
+        PriEvent::Restart { channel } => Some(*channel),
+        _ => None,
+    });
+    assert_eq!(restarted & 0xFF, 9);
+    let done = h.expect(|e| match e {
+        Event::RestartComplete { channels } => Some(channels.clone()),
+        _ => None,
+    });
+    assert_eq!(done, vec![9]);
+    assert!(h.ours.channels().is_idle(9));
+}
+
+#[test]
+fn active_call_survives_a_short_link_outage_with_libpri_network() {
+    let mut cfg = InterfaceConfig::euro_isdn_e1(Role::User);
+    cfg.link.t200 = Duration::from_millis(200);
+    cfg.link.t203 = Duration::from_millis(600);
+    let mut h = H::new(cfg, Switch::EuroIsdnE1);
+    h.pri.set_timer(PriTimer::T200, 200);
+    h.pri.set_timer(PriTimer::T203, 600);
+    let (call, ring) = h.we_call(ChannelPref::Any, "5551234", true);
+    let pc = ring.call.unwrap();
+    h.pri.answer(pc, ring.channel).unwrap();
+    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    h.cut = true;
+    h.expect_within(Duration::from_secs(5), |e| {
+        matches!(e, Event::LinkDown).then_some(())
+    })
+    .expect("link down");
+    assert_eq!(h.ours.stage(call), Some(Stage::Active), "T309 running");
+    h.cut = false;
+    h.expect_within(Duration::from_secs(10), |e| {
+        matches!(e, Event::LinkUp).then_some(())
+    })
+    .expect("link back");
+    h.run_for(Duration::from_millis(500));
+    assert_eq!(h.ours.stage(call), Some(Stage::Active));
+    // The call is still known to libpri: clearing it works end to end.
+    h.pri.hangup(pc, 16).unwrap();
+    pri_completes(&mut h, pc);
+    assert_eq!(released(&mut h, call), Some(16));
+}
+
+#[test]
+fn libpri_network_t303_when_we_never_answer_its_setup() {
+    let mut h = H::e1(Role::User);
+    h.pri.set_timer(PriTimer::T303, 300);
+    let (pc, setup) = h.pri_calls(6, true);
+    let call = handle_of(&setup);
+    // No answer from us: libpri repeats the SETUP at T303 and then gives up: it reports
+    // the hangup and goes to Null without a message to us (libpri 1.6).
+    let hangup = h.pri_expect(|e| match e {
+        PriEvent::Hangup(hg) | PriEvent::HangupReq(hg) => Some(hg.clone()),
+        _ => None,
+    });
+    assert_eq!(hangup.call, Some(pc));
+    assert_eq!(hangup.cause, 18, "no user responding");
+    assert_eq!(
+        h.ours.stage(call),
+        Some(Stage::Setup),
+        "the repeated SETUP is the same call"
+    );
+    assert_eq!(h.ours.call_count(), 1);
+    // Our late answer meets a call reference libpri has forgotten: libpri clears it, with
+    // cause 101 (message not compatible with call state) where Q.931 §5.8.3.2 a) has 81.
+    h.ours.alerting(now(), call, false).unwrap();
+    assert_eq!(released(&mut h, call), Some(101));
+    assert_eq!(h.ours.call_count(), 0);
+}
+
+#[test]
+fn our_t310_clears_towards_libpri_network_with_cause_102() {
+    let mut cfg = InterfaceConfig::euro_isdn_e1(Role::User);
+    cfg.timers.t310 = Duration::from_millis(400);
+    let mut h = H::new(cfg, Switch::EuroIsdnE1);
+    let (call, ring) = h.we_call(ChannelPref::Any, "5551234", true);
+    let pc = ring.call.unwrap();
+    h.pri.proceeding(pc, ring.channel, false).unwrap();
+    let cause = h.pri_expect(|e| match e {
+        PriEvent::HangupReq(hg) => Some(hg.cause),
+        _ => None,
+    });
+    assert_eq!(cause, 102);
+    h.pri.hangup(pc, cause).unwrap();
+    assert_eq!(released(&mut h, call), Some(102));
+}
+
+// ---- libpri as the user side, ours the network side ---------------------------------------
+
+#[test]
+fn libpri_user_calls_us_we_answer_and_it_clears_with_16() {
+    let mut h = H::e1(Role::Network);
+    let (pc, setup) = h.pri_calls(7, true);
+    let call = handle_of(&setup);
+    assert!(matches!(
+        setup,
+        Event::IncomingSetup {
+            channel: Some(7),
+            ..
+        }
+    ));
+    h.ours.proceeding(now(), call).unwrap();
+    let p = h.pri_expect(|e| match e {
+        PriEvent::Proceeding(p) => Some(p.clone()),
+        _ => None,
+    });
+    assert_eq!(p.channel & 0xFF, 7);
+    h.ours.alerting(now(), call, true).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::Ringing(_)).then_some(()));
+    h.ours.connect(now(), call).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::Answer(a) if a.call == Some(pc)).then_some(()));
+    h.pri.hangup(pc, 16).unwrap();
+    let cause = h.expect(|e| match e {
+        Event::Disconnecting { cause, .. } => Some(cause.value.value()),
+        _ => None,
+    });
+    assert_eq!(cause, 16);
+    let hg = h.pri_expect(|e| match e {
+        PriEvent::Hangup(hg) => Some(hg.clone()),
+        _ => None,
+    });
+    h.pri.hangup(pc, hg.cause).unwrap();
+    assert_eq!(released(&mut h, call), Some(16));
+}
+
+#[test]
+fn we_call_libpri_user_it_answers_and_we_clear_with_17() {
+    let mut h = H::e1(Role::Network);
+    let (call, ring) = h.we_call(ChannelPref::Any, "4000", true);
+    assert_eq!(ring.called_number, "4000");
+    let ch = h.ours.channel(call).unwrap();
+    assert_eq!(ring.channel & 0xFF, i32::from(ch));
+    let pc = ring.call.unwrap();
+    h.pri.proceeding(pc, ring.channel, false).unwrap();
+    h.expect(|e| matches!(e, Event::Proceeding { .. }).then_some(()));
+    h.pri.alerting(pc, ring.channel, false).unwrap();
+    h.expect(|e| matches!(e, Event::Alerting { .. }).then_some(()));
+    h.pri.answer(pc, ring.channel).unwrap();
+    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    h.ours
+        .disconnect(now(), call, CauseValue::UserBusy)
+        .unwrap();
+    let cause = h.pri_expect(|e| match e {
+        PriEvent::HangupReq(hg) => Some(hg.cause),
+        _ => None,
+    });
+    assert_eq!(cause, 17);
+    h.pri.hangup(pc, cause).unwrap();
+    assert_eq!(released(&mut h, call), Some(17));
+}
+
+#[test]
+fn causes_1_and_34_cross_intact_between_libpri_user_and_us() {
+    let mut h = H::e1(Role::Network);
+    let (call, ring) = h.we_call(ChannelPref::Any, "4001", true);
+    h.pri.hangup(ring.call.unwrap(), 1).unwrap();
+    assert_eq!(released(&mut h, call), Some(1));
+    let (pc, setup) = h.pri_calls(8, true);
+    h.ours
+        .disconnect(now(), handle_of(&setup), CauseValue::NoCircuitAvailable)
+        .unwrap();
+    let hg = h.pri_expect(|e| match e {
+        PriEvent::Hangup(hg) => Some(hg.clone()),
+        _ => None,
+    });
+    assert_eq!((hg.call, hg.cause), (Some(pc), 34));
+}
+
+#[test]
+fn libpri_user_asks_for_a_channel_we_hold_and_gets_44() {
+    let mut h = H::e1(Role::Network);
+    let (_call, _ring) = h.we_call(ChannelPref::Exclusive(12), "4002", true);
+    let call = h.pri.new_call().unwrap();
+    h.pri
+        .call(
+            call,
+            &CallParams {
+                channel: 12,
+                exclusive: true,
+                called: "2000",
+                ..CallParams::default()
+            },
+        )
+        .unwrap();
+    let hg = h.pri_expect(|e| match e {
+        PriEvent::Hangup(hg) if hg.call == Some(call) => Some(hg.clone()),
+        _ => None,
+    });
+    assert_eq!(hg.cause, 44);
+}
+
+#[test]
+fn overlap_receiving_from_libpri_user() {
+    let mut h = H::e1(Role::Network);
+    let (pc, setup) = h.pri_calls(9, false);
+    let call = handle_of(&setup);
+    h.ours.setup_acknowledge(now(), call).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::SetupAck { .. }).then_some(()));
+    h.pri.information(pc, b'7').unwrap();
+    let d = h.expect(|e| match e {
+        Event::MoreInfo { digits, .. } => Some(digits.clone()),
+        _ => None,
+    });
+    assert_eq!(d, "7");
+    h.ours.connect(now(), call).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::Answer(_)).then_some(()));
+}
+
+#[test]
+fn our_restart_as_network_is_acknowledged_by_libpri_user() {
+    let mut h = H::e1(Role::Network);
+    h.ours.restart_channels(now(), Some(vec![5])).unwrap();
+    let ch = h.pri_expect(|e| match e {
+        PriEvent::Restart { channel } => Some(*channel),
+        _ => None,
+    });
+    assert_eq!(ch & 0xFF, 5);
+    let done = h.expect(|e| match e {
+        Event::RestartComplete { channels } => Some(channels.clone()),
+        _ => None,
+    });
+    assert_eq!(done, vec![5]);
+}
+
+#[test]
+fn ni2_calls_both_ways_with_libpri() {
+    for role in [Role::User, Role::Network] {
+        let mut h = H::new(InterfaceConfig::ni2_t1(role), Switch::Ni2);
+        let (call, ring) = h.we_call(ChannelPref::Exclusive(3), "5551234", true);
+        assert_eq!(ring.called_number, "5551234");
+        let pc = ring.call.unwrap();
+        h.pri.proceeding(pc, ring.channel, false).unwrap();
+        h.pri.answer(pc, ring.channel).unwrap();
+        h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+        h.ours
+            .disconnect(now(), call, CauseValue::NormalCallClearing)
+            .unwrap();
+        let cause = h.pri_expect(|e| match e {
+            PriEvent::HangupReq(hg) => Some(hg.cause),
+            _ => None,
+        });
+        assert_eq!(cause, 16);
+        h.pri.hangup(pc, cause).unwrap();
+        assert_eq!(released(&mut h, call), Some(16));
+        let (pc, setup) = h.pri_calls(20, true);
+        let call = handle_of(&setup);
+        h.ours.connect(now(), call).unwrap();
+        h.pri_expect(|e| matches!(e, PriEvent::Answer(_)).then_some(()));
+        h.pri.hangup(pc, 17).unwrap();
+        h.pri_expect(|e| matches!(e, PriEvent::Hangup(_)).then_some(()));
+        h.pri.hangup(pc, 17).unwrap();
+        assert_eq!(released(&mut h, call), Some(17), "{role:?}");
+    }
+}
