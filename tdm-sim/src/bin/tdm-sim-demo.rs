@@ -50,7 +50,7 @@ struct DPair {
 fn alarms_line(dev: &SimDevice, span: u16) -> String {
     match dev.span_status(SpanId(span)) {
         Ok(st) => format!(
-            "{:<4} span {span}: alarms {:<16} sync source {:<5} slips {} bpv {}",
+            "{:<4} span {span}: alarms {:<16} sync source {:<5} slips {} bpv {} crc4 errors {}",
             dev.end().name(),
             if st.alarms.is_empty() {
                 "none".to_string()
@@ -62,7 +62,8 @@ fn alarms_line(dev: &SimDevice, span: u16) -> String {
             },
             st.is_sync_source,
             st.slips,
-            st.bpv_count
+            st.bpv_count,
+            st.crc4_count
         ),
         Err(e) => format!("span {span}: {e}"),
     }
@@ -165,16 +166,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             since -= 20;
             for t in tones.iter_mut() {
                 t.gen.fill(&mut block);
-                match t.tx.write(&block) {
-                    Ok(_) | Err(ChanError::WouldBlock) => {}
-                    Err(ChanError::EventPending) => {
-                        while let Ok(Some(ev)) = t.tx.get_event() {
-                            if phase != 3 {
-                                println!("  near event on {}: {ev:?}", t.tx.id());
+                // An event (alarm) blocks writes until fetched, as DAHDI's ELAST does.
+                for _ in 0..2 {
+                    match t.tx.write(&block) {
+                        Ok(_) | Err(ChanError::WouldBlock) => break,
+                        Err(ChanError::EventPending) => {
+                            while let Ok(Some(ev)) = t.tx.get_event() {
+                                if phase != 3 {
+                                    println!("  near event on {}: {ev:?}", t.tx.id());
+                                }
                             }
                         }
+                        Err(e) => {
+                            println!("  write {}: {e}", t.tx.id());
+                            break;
+                        }
                     }
-                    Err(e) => println!("  write {}: {e}", t.tx.id()),
                 }
                 let quiet = phase == 3;
                 let mut got = Vec::new();
