@@ -63,7 +63,7 @@ fn crc_frame(mut r: u8, ts0: u8, rest: impl Iterator<Item = u8>, fas: bool) -> u
 /// can be folded modulo x¹⁵ + 1 first, where multiplying by xⁿ is a 15-bit rotation. The
 /// octet of frame k, timeslot t sits at x^(256·(7−k) + 8·(31−t)) ≡ x^((7−k) + 8·(31−t))
 /// (256 ≡ 1 mod 15): per timeslot the eight octets fold into one 15-bit value, rotated by
-/// 8·(31−t) mod 15. Same result as [`crc_frame`] over the 8 frames.
+/// 8·(31−t) mod 15. Same result as the octet-serial register over the 8 frames.
 #[inline]
 pub fn smf_crc(chunk: &Chunk) -> u8 {
     // Rotation of each timeslot's fold: 8·(31 − t) mod 15.
