@@ -540,3 +540,57 @@ fn crc4_is_untouched_by_slips_and_off_without_multiframe() {
     assert_eq!(st.crc4_count, 0, "{st:?}");
     assert!(st.bpv_count > 0);
 }
+
+#[test]
+fn impairments_stay_on_their_span() {
+    let sim = Sim::e1(3);
+    let mut chans: Vec<_> = (1..=3u16)
+        .map(|s| {
+            (
+                open(&sim.near(), s, 16, ChannelMode::HdlcFcs),
+                open(&sim.far(), s, 16, ChannelMode::HdlcFcs),
+            )
+        })
+        .collect();
+    sim.impair(SpanId(2), End::Near, Impairment::LossOfSignal(true))
+        .unwrap();
+    sim.impair(
+        SpanId(3),
+        End::Far,
+        Impairment::BitErrors {
+            rate: 1e-3,
+            seed: 8,
+        },
+    )
+    .unwrap();
+    for (n, _) in chans.iter_mut() {
+        n.write(b"probe").unwrap();
+    }
+    sim.advance(20).unwrap();
+    for (i, (n, f)) in chans.iter_mut().enumerate() {
+        let span = SpanId(i as u16 + 1);
+        let (near_st, far_st) = (
+            sim.near().span_status(span).unwrap(),
+            sim.far().span_status(span).unwrap(),
+        );
+        let (got, evs) = read_frames(f.as_mut());
+        match i {
+            0 => {
+                assert!(near_st.alarms.is_empty() && far_st.alarms.is_empty());
+                assert_eq!((near_st.bpv_count, far_st.bpv_count), (0, 0));
+                assert_eq!((got, evs), (vec![b"probe".to_vec()], vec![]));
+                assert!(events(n.as_mut()).is_empty());
+            }
+            1 => {
+                assert_eq!(near_st.alarms, Alarms::RED | Alarms::LOS);
+                assert_eq!(far_st.alarms, Alarms::YELLOW);
+                assert_eq!(evs.first(), Some(&Event::Alarm));
+                assert_eq!(events(n.as_mut()), vec![Event::Alarm]);
+            }
+            _ => {
+                assert!(far_st.bpv_count > 0 && near_st.bpv_count == 0);
+                assert!(near_st.alarms.is_empty());
+            }
+        }
+    }
+}
