@@ -75,4 +75,8 @@ pub(super) struct Call {
     pub peer_100rel: bool,
     /// UAS: RSeq of the reliable provisional awaiting PRACK.
     pub prack_pending: Option<u32>,
+    /// UAC: what was asked, to send the INVITE again with credentials (§22.2).
+    pub out: Option<OutgoingCall>,
+    /// UAC: challenges answered (one retry per call).
+    pub auth_tries: u8,
 }

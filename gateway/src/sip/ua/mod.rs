@@ -12,10 +12,12 @@
 //! sends until PRACK (RFC 3262), and 405 for methods a gateway does not serve.
 
 mod call;
+mod client;
 pub mod driver;
 mod ids;
 
 pub use call::{CallHandle, CallRole, OutgoingCall};
+pub use client::{Credential, RegHandle, RegistrationSpec};
 pub use ids::IdGen;
 
 use std::cmp::Reverse;
@@ -112,6 +114,13 @@ pub enum UaEvent {
         request: SipMessage,
         reinvite: bool,
     },
+    /// A registration succeeded (again, at each refresh); `expires` 0 after unregister.
+    Registered { handle: RegHandle, expires: u32 },
+    /// A registration failed with `status` (408 when the registrar did not answer); it is
+    /// tried again in a minute.
+    RegistrationFailed { handle: RegHandle, status: u16 },
+    /// The answer to an OPTIONS ping (408 when none came, 503 on transport failure).
+    PingResult { target: Target, status: u16 },
     /// A response to a request sent with [`Endpoint::request_in_dialog`].
     RequestResult {
         call: CallHandle,
@@ -128,6 +137,7 @@ enum TxRef {
     ClientInvite(ClientKey),
     ClientNonInvite(ClientKey),
     Retransmit(CallHandle),
+    Register(RegHandle),
 }
 
 struct ServerTx<T> {
@@ -175,6 +185,9 @@ pub struct Endpoint {
     transmits: VecDeque<(Target, Bytes)>,
     events: VecDeque<UaEvent>,
     next_handle: u64,
+    credentials: Vec<Credential>,
+    registrations: HashMap<RegHandle, client::Registration>,
+    owners: HashMap<ClientKey, client::Owner>,
 }
 
 /// Index into `timer_refs` (keeps the heap entries `Ord` without ordering keys).
@@ -201,6 +214,9 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             next_handle: 1,
+            credentials: Vec::new(),
+            registrations: HashMap::new(),
+            owners: HashMap::new(),
         }
     }
 
@@ -502,6 +518,8 @@ impl Endpoint {
                 reinvite: None,
                 peer_100rel,
                 prack_pending: None,
+                out: None,
+                auth_tries: 0,
             },
         );
         let tx = InviteServer::new(
@@ -691,6 +709,10 @@ impl Endpoint {
                     }
                 }
                 TxRef::Retransmit(_) => {}
+                TxRef::Register(h) => {
+                    self.refresh_registration(now, *h);
+                    continue;
+                }
             }
             self.drain(now, r);
         }
@@ -700,6 +722,7 @@ impl Endpoint {
     /// it is over.
     fn drain(&mut self, now: Instant, r: TxRef) {
         match r {
+            TxRef::Register(_) => {}
             TxRef::ServerInvite(k) => {
                 let Some(s) = self.server_invites.get_mut(&k) else {
                     return;
@@ -799,8 +822,23 @@ impl Endpoint {
                     for e in evs {
                         self.on_non_invite_client_event(call, &method, e);
                     }
+                } else {
+                    for e in evs {
+                        let (status, resp) = match e {
+                            ClientEvent::Provisional(_) => continue,
+                            ClientEvent::Final(r) => {
+                                (r.status().map(|s| s.code()).unwrap_or(500), Some(r))
+                            }
+                            ClientEvent::Timeout => (408, None),
+                            ClientEvent::TransportError => (503, None),
+                        };
+                        if let Some(owner) = self.owners.remove(&k) {
+                            self.on_owned_result(now, owner, status, resp);
+                        }
+                    }
                 }
                 let next = if done {
+                    self.owners.remove(&k);
                     self.client_others.remove(&k);
                     None
                 } else {
@@ -885,13 +923,23 @@ impl Endpoint {
             ClientEvent::Final(resp) => {
                 let status = resp.status().map(|s| s.code()).unwrap_or(500);
                 if (200..300).contains(&status) {
+                    if self.is_other_fork(call, &resp) {
+                        return;
+                    }
                     let first = {
                         let Some(c) = self.calls.get_mut(&call) else {
                             return;
                         };
+                        let same_tag = c.dialog.as_ref().is_some_and(|d| {
+                            resp.to()
+                                .ok()
+                                .and_then(|t| t.tag().map(|x| x == d.id().remote_tag))
+                                == Some(true)
+                        });
                         match c.dialog.as_mut() {
-                            Some(d) => d.confirm_with(&resp),
-                            None => c.dialog = Dialog::uac(&c.invite, &resp).ok(),
+                            Some(d) if same_tag => d.confirm_with(&resp),
+                            // The 2xx comes from another fork than the early dialog.
+                            _ => c.dialog = Dialog::uac(&c.invite, &resp).ok(),
                         }
                         let first =
                             c.state != CallState::Answered && c.state != CallState::Confirmed;
@@ -910,6 +958,11 @@ impl Endpoint {
                         });
                     }
                 } else {
+                    if (status == 401 || status == 407)
+                        && self.retry_with_credentials(now, call, &resp)
+                    {
+                        return;
+                    }
                     self.finish_call(call);
                     self.events.push_back(UaEvent::Rejected {
                         call,
@@ -970,6 +1023,82 @@ impl Endpoint {
         }
     }
 
+    /// A 2xx from a second fork after the call was answered by another (§13.2.2.4): ACK
+    /// it and send BYE on that fork's dialog. Returns whether it was such a 2xx.
+    fn is_other_fork(&mut self, call: CallHandle, resp: &SipMessage) -> bool {
+        let Some(c) = self.calls.get(&call) else {
+            return false;
+        };
+        if !matches!(c.state, CallState::Confirmed | CallState::Ending) {
+            return false;
+        }
+        let their_tag = resp.to().ok().and_then(|t| t.tag().map(str::to_string));
+        let ours = c.dialog.as_ref().map(|d| d.id().remote_tag.clone());
+        if their_tag.is_none() || their_tag == ours {
+            return false;
+        }
+        let (protocol, fallback) = (c.target.protocol, c.target);
+        let cseq = c.invite.cseq().map(|x| x.seq).unwrap_or(1);
+        let Ok(mut fork) = Dialog::uac(&c.invite, resp) else {
+            return true;
+        };
+        let target = resolve(
+            fork.route_set()
+                .first()
+                .map(String::as_str)
+                .unwrap_or(fork.remote_target()),
+            protocol,
+        )
+        .unwrap_or(fallback);
+        let via = self.via(protocol);
+        let ack = fork.ack(&via, cseq);
+        self.transmits.push_back((target, ack));
+        let via = self.via(protocol);
+        let bye = fork.request(Method::Bye, &via, None).build();
+        self.start_client(Instant::now(), bye, target, None);
+        true
+    }
+
+    /// Send the INVITE again with credentials for the challenge in `resp` (§22.2), once.
+    fn retry_with_credentials(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        resp: &SipMessage,
+    ) -> bool {
+        let Some(c) = self.calls.get(&call) else {
+            return false;
+        };
+        let Some(out) = c.out.clone().filter(|_| c.auth_tries == 0) else {
+            return false;
+        };
+        let call_id = c
+            .invite
+            .call_id()
+            .map(|x| x.0.to_string())
+            .unwrap_or_default();
+        let local_tag = c.local_tag.clone();
+        let cseq = c.invite.cseq().map(|x| x.seq).unwrap_or(1) + 1;
+        let Some(auth) = self.authorization_for(resp, "INVITE", &out.request_uri) else {
+            return false;
+        };
+        let bytes = self.build_invite(&out, &call_id, &local_tag, cseq, Some(auth));
+        let Ok(invite) = SipMessage::parse(bytes.clone()) else {
+            return false;
+        };
+        let key = ClientKey::of(&invite).ok().map(TxRef::ClientInvite);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.auth_tries += 1;
+            c.invite = invite;
+            c.invite_key = key;
+            c.state = CallState::Calling;
+            c.provisional_seen = false;
+            c.dialog = None;
+        }
+        self.start_client(now, bytes, out.target, Some(call));
+        true
+    }
+
     fn send_ack_2xx(&mut self, call: CallHandle, resp: &SipMessage) {
         let Some(c) = self.calls.get(&call) else {
             return;
@@ -1016,11 +1145,14 @@ impl Endpoint {
     // -----------------------------------------------------------------------------------
     // Commands.
 
-    /// Place a call: send an INVITE.
-    pub fn invite(&mut self, now: Instant, out: OutgoingCall) -> CallHandle {
-        let handle = CallHandle(self.handle());
-        let local_tag = self.ids.tag();
-        let call_id = format!("{}@{}", self.ids.call_id(), self.config.contact_user);
+    fn build_invite(
+        &mut self,
+        out: &OutgoingCall,
+        call_id: &str,
+        local_tag: &str,
+        cseq: u32,
+        auth: Option<(&str, String)>,
+    ) -> Bytes {
         let via = self.via(out.target.protocol);
         let contact = self.contact(out.target.protocol);
         let mut b = RequestBuilder::new(Method::Invite, &out.request_uri)
@@ -1028,19 +1160,30 @@ impl Endpoint {
             .header("Max-Forwards", "70")
             .header("From", format!("{};tag={local_tag}", out.from))
             .header("To", &out.to)
-            .header("Call-ID", &call_id)
-            .header("CSeq", "1 INVITE")
+            .header("Call-ID", call_id)
+            .header("CSeq", format!("{cseq} INVITE"))
             .header("Contact", format!("<{contact}>"))
             .header("Allow", ALLOW)
             .header("Supported", SUPPORTED)
             .header("User-Agent", &self.config.user_agent);
+        if let Some((name, value)) = auth {
+            b.push_header(name, value);
+        }
         for (n, v) in &out.headers {
             b.push_header(n, v);
         }
         if let Some(sdp) = &out.sdp {
             b = b.body("application/sdp", sdp.to_vec());
         }
-        let bytes = b.build();
+        b.build()
+    }
+
+    /// Place a call: send an INVITE.
+    pub fn invite(&mut self, now: Instant, out: OutgoingCall) -> CallHandle {
+        let handle = CallHandle(self.handle());
+        let local_tag = self.ids.tag();
+        let call_id = format!("{}@{}", self.ids.call_id(), self.config.contact_user);
+        let bytes = self.build_invite(&out, &call_id, &local_tag, 1, None);
         let Ok(invite) = SipMessage::parse(bytes.clone()) else {
             // Only possible if the caller passed header text that breaks the message.
             self.events.push_back(UaEvent::Rejected {
@@ -1068,6 +1211,8 @@ impl Endpoint {
                 reinvite: None,
                 peer_100rel: false,
                 prack_pending: None,
+                out: Some(out.clone()),
+                auth_tries: 0,
             },
         );
         self.start_client(now, bytes, out.target, Some(handle));

@@ -435,3 +435,211 @@ fn invite_to_nobody_times_out_with_408() {
         "Timer A: 7 sends over 32 s"
     );
 }
+
+#[test]
+fn invite_challenged_with_401_is_sent_again_with_credentials() {
+    let mut p = Pair::new();
+    p.a.add_credentials(Some("gw.test"), "pbx", "secret");
+    let mut server = crate::sip::digest::DigestServer::new("gw.test", b"k".to_vec());
+    p.call_a_to_b();
+    let first = p.b_incoming();
+    let ch = server.challenge(10, crate::sip::digest::Algorithm::Md5, false);
+    p.b.respond(
+        p.now,
+        first,
+        StatusCode::UNAUTHORIZED,
+        None,
+        &[("WWW-Authenticate", ch.to_header_value())],
+        None,
+    );
+    p.run();
+    let second = p
+        .b_events
+        .iter()
+        .filter_map(|e| match e {
+            UaEvent::IncomingCall { call, invite, .. } if *call != first => {
+                Some((*call, invite.clone()))
+            }
+            _ => None,
+        })
+        .next()
+        .expect("the INVITE came again");
+    let auth = second
+        .1
+        .header_value(&HeaderName::Authorization)
+        .expect("with credentials");
+    let auth = std::str::from_utf8(auth).unwrap();
+    assert_eq!(
+        server.verify(auth, "INVITE", 11, |u| (u == "pbx")
+            .then(|| "secret".into())),
+        Ok("pbx".into())
+    );
+    assert_eq!(second.1.cseq().unwrap().seq, 2, "CSeq advanced (§22.2)");
+    p.b.respond(p.now, second.0, StatusCode::OK, None, &[], Some(b"v=0\r\n"));
+    p.run();
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Answered { .. })));
+    assert!(!p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Rejected { .. })));
+}
+
+#[test]
+fn a_second_fork_answering_gets_ack_and_bye() {
+    let mut p = Pair::new();
+    let a_call = p.call_a_to_b();
+    let b_call = p.b_incoming();
+    let invite = p.b.invite_of(b_call).unwrap().clone();
+    p.b.respond(p.now, b_call, StatusCode::OK, None, &[], Some(b"v=0\r\n"));
+    p.run();
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Answered { call, .. } if *call == a_call)));
+    // A second UAS behind a forking proxy answers the same INVITE with another tag.
+    let other =
+        crate::sip::ResponseBuilder::from_request(&invite, StatusCode::OK, None, Some("fork2"))
+            .header("Contact", "<sip:other@192.0.2.2:5060>")
+            .build();
+    let src = Target {
+        protocol: Protocol::Udp,
+        addr: p.b_addr,
+    };
+    p.wire.clear();
+    p.a.handle_incoming(
+        p.now,
+        Incoming {
+            message: SipMessage::parse(other).unwrap(),
+            source: src,
+            local: p.a_addr,
+        },
+    );
+    let sent: Vec<String> = std::iter::from_fn(|| p.a.poll_transmit())
+        .map(|(_, b)| first_line(&b))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "ACK sip:other@192.0.2.2:5060 SIP/2.0",
+            "BYE sip:other@192.0.2.2:5060 SIP/2.0"
+        ]
+    );
+    assert_eq!(
+        p.a_events
+            .iter()
+            .filter(|e| matches!(e, UaEvent::Answered { .. }))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn registration_answers_the_challenge_and_refreshes_before_expiry() {
+    let mut p = Pair::new();
+    p.a.add_credentials(None, "gw", "pw");
+    let mut server = crate::sip::digest::DigestServer::new("reg.test", b"k".to_vec());
+    let target = Target {
+        protocol: Protocol::Udp,
+        addr: p.b_addr,
+    };
+    let h = p.a.register(
+        p.now,
+        RegistrationSpec {
+            registrar: "sip:reg.test".into(),
+            aor: "sip:gw@reg.test".into(),
+            target,
+            expires: 600,
+        },
+    );
+    let answer = |p: &mut Pair, server: &mut crate::sip::digest::DigestServer| -> SipMessage {
+        let (_, bytes) = p.a.poll_transmit().expect("REGISTER sent");
+        let req = SipMessage::parse(bytes).unwrap();
+        assert_eq!(req.method(), Some(Method::Register));
+        let resp = match req.header_value(&HeaderName::Authorization) {
+            None => {
+                let ch = server.challenge(10, crate::sip::digest::Algorithm::Md5, false);
+                crate::sip::ResponseBuilder::from_request(
+                    &req,
+                    StatusCode::UNAUTHORIZED,
+                    None,
+                    Some("r"),
+                )
+                .header("WWW-Authenticate", ch.to_header_value())
+                .build()
+            }
+            Some(a) => {
+                let a = std::str::from_utf8(a).unwrap();
+                assert!(server
+                    .verify(a, "REGISTER", 11, |u| (u == "gw").then(|| "pw".into()))
+                    .is_ok());
+                crate::sip::ResponseBuilder::from_request(&req, StatusCode::OK, None, Some("r"))
+                    .header("Expires", "120")
+                    .build()
+            }
+        };
+        p.a.handle_incoming(
+            p.now,
+            Incoming {
+                message: SipMessage::parse(resp).unwrap(),
+                source: target,
+                local: p.a_addr,
+            },
+        );
+        req
+    };
+    let r1 = answer(&mut p, &mut server);
+    let r2 = answer(&mut p, &mut server);
+    assert_eq!(
+        r2.call_id().unwrap().0,
+        r1.call_id().unwrap().0,
+        "same Call-ID (§10.2.4)"
+    );
+    assert_eq!(r2.cseq().unwrap().seq, r1.cseq().unwrap().seq + 1);
+    let ev: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, UaEvent::Registered { handle, expires: 120 } if *handle == h)));
+    // The granted 120 s is refreshed 12 s early.
+    let t0 = p.now;
+    p.now = t0 + Duration::from_secs(107);
+    p.a.handle_timeout(p.now);
+    let stray: Vec<_> = std::iter::from_fn(|| p.a.poll_transmit())
+        .map(|(_, b)| first_line(&b))
+        .filter(|l| l.starts_with("REGISTER"))
+        .collect();
+    assert!(stray.is_empty(), "too early: {stray:?}");
+    p.now = t0 + Duration::from_secs(108);
+    p.a.handle_timeout(p.now);
+    let r3 = answer(&mut p, &mut server);
+    assert_eq!(
+        r3.cseq().unwrap().seq,
+        r2.cseq().unwrap().seq + 1,
+        "refresh"
+    );
+}
+
+#[test]
+fn options_ping_reports_the_answer() {
+    let mut p = Pair::new();
+    let target = Target {
+        protocol: Protocol::Udp,
+        addr: p.b_addr,
+    };
+    p.a.ping(p.now, target, "sip:gw@192.0.2.2");
+    p.run();
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::PingResult { status: 200, .. })));
+    p.drop_a_to_b = usize::MAX;
+    p.a.ping(p.now, target, "sip:gw@192.0.2.2");
+    p.run();
+    p.advance(Duration::from_secs(33));
+    assert!(p
+        .a_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::PingResult { status: 408, .. })));
+}

@@ -1,0 +1,303 @@
+//! What the endpoint does as a client beyond calls: registering itself to a registrar
+//! (RFC 3261 §10.2) with refreshes, OPTIONS pings to peers (keep-alive and health), and
+//! answering digest challenges (§22.2) for INVITE and REGISTER.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{Endpoint, TxRef, UaEvent};
+use crate::sip::digest::Challenge;
+use crate::sip::header::{Header, ProxyAuthenticate, WwwAuthenticate};
+use crate::sip::transport::Target;
+use crate::sip::{HeaderName, Method, RequestBuilder, SipMessage};
+
+/// Credentials the endpoint answers challenges with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Only for this realm; any realm when `None`.
+    pub realm: Option<String>,
+    pub username: String,
+    pub password: String,
+}
+
+/// Identifies a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RegHandle(pub(super) u64);
+
+/// What to register.
+#[derive(Debug, Clone)]
+pub struct RegistrationSpec {
+    /// Request-URI of the REGISTER (`sip:registrar.example.net`).
+    pub registrar: String,
+    /// Address of record, for From and To (`sip:gw@example.net`).
+    pub aor: String,
+    pub target: Target,
+    /// Expiry asked for, seconds.
+    pub expires: u32,
+}
+
+pub(super) struct Registration {
+    pub spec: RegistrationSpec,
+    pub call_id: String,
+    pub tag: String,
+    pub cseq: u32,
+    /// Challenges answered in a row (one retry per challenge, §22.2).
+    pub auth_tries: u8,
+    /// When to send the next REGISTER.
+    pub refresh_at: Option<Instant>,
+    /// Unregister (expires 0) in progress: no refresh after it.
+    pub removing: bool,
+}
+
+/// Seconds before expiry at which a binding is refreshed: a tenth of it, at least 5 s
+/// and at most 60 s (so a 3600 s binding is renewed after 3540 s).
+fn refresh_margin(expires: u32) -> Duration {
+    Duration::from_secs(u64::from((expires / 10).clamp(5, 60)))
+}
+
+impl Endpoint {
+    /// Answer challenges for `realm` (or any realm) with these credentials.
+    pub fn add_credentials(&mut self, realm: Option<&str>, username: &str, password: &str) {
+        self.credentials.push(Credential {
+            realm: realm.map(str::to_string),
+            username: username.to_string(),
+            password: password.to_string(),
+        });
+    }
+
+    /// The Authorization (or Proxy-Authorization) field answering the challenge in a 401
+    /// (407) `response`, for a request `method` to `uri`.
+    pub(super) fn authorization_for(
+        &mut self,
+        response: &SipMessage,
+        method: &str,
+        uri: &str,
+    ) -> Option<(&'static str, String)> {
+        let (name, value) = match response.status()?.code() {
+            401 => (
+                "Authorization",
+                WwwAuthenticate::parse(
+                    std::str::from_utf8(response.header_value(&HeaderName::WwwAuthenticate)?)
+                        .ok()?,
+                )
+                .ok()?
+                .0,
+            ),
+            407 => (
+                "Proxy-Authorization",
+                ProxyAuthenticate::parse(
+                    std::str::from_utf8(response.header_value(&HeaderName::ProxyAuthenticate)?)
+                        .ok()?,
+                )
+                .ok()?
+                .0,
+            ),
+            _ => return None,
+        };
+        let challenge = Challenge::from_credentials(&value).ok()?;
+        let cred = self
+            .credentials
+            .iter()
+            .find(|c| c.realm.as_deref().is_none_or(|r| r == challenge.realm))?
+            .clone();
+        let cnonce = self.ids.tag();
+        Some((
+            name,
+            challenge.respond(method, uri, &cred.username, &cred.password, &cnonce, 1),
+        ))
+    }
+
+    /// Register `spec.aor` at the registrar and keep it registered; the outcome comes as
+    /// [`UaEvent::Registered`] / [`UaEvent::RegistrationFailed`], again at each refresh.
+    pub fn register(&mut self, now: Instant, spec: RegistrationSpec) -> RegHandle {
+        let h = RegHandle(self.handle());
+        let reg = Registration {
+            call_id: format!("{}@{}", self.ids.call_id(), self.config.contact_user),
+            tag: self.ids.tag(),
+            cseq: 0,
+            auth_tries: 0,
+            refresh_at: None,
+            removing: false,
+            spec,
+        };
+        self.registrations.insert(h, reg);
+        self.send_register(now, h, None);
+        h
+    }
+
+    /// Remove the binding (REGISTER with expires 0).
+    pub fn unregister(&mut self, now: Instant, h: RegHandle) {
+        if let Some(r) = self.registrations.get_mut(&h) {
+            r.removing = true;
+            r.refresh_at = None;
+        }
+        self.send_register(now, h, None);
+    }
+
+    pub(super) fn send_register(
+        &mut self,
+        now: Instant,
+        h: RegHandle,
+        auth: Option<(&'static str, String)>,
+    ) {
+        let Some(protocol) = self.registrations.get(&h).map(|r| r.spec.target.protocol) else {
+            return;
+        };
+        let via = self.via(protocol);
+        let contact = self.contact(protocol);
+        let Some(r) = self.registrations.get_mut(&h) else {
+            return;
+        };
+        r.cseq += 1;
+        let expires = if r.removing { 0 } else { r.spec.expires };
+        let mut b = RequestBuilder::new(Method::Register, &r.spec.registrar)
+            .header("Via", &via)
+            .header("Max-Forwards", "70")
+            .header("From", format!("<{}>;tag={}", r.spec.aor, r.tag))
+            .header("To", format!("<{}>", r.spec.aor))
+            .header("Call-ID", &r.call_id)
+            .header("CSeq", format!("{} REGISTER", r.cseq))
+            .header("Contact", format!("<{contact}>;expires={expires}"))
+            .header("Expires", expires.to_string())
+            .header("User-Agent", &self.config.user_agent);
+        if let Some((name, value)) = auth {
+            b.push_header(name, value);
+        }
+        let target = r.spec.target;
+        let bytes = b.build();
+        self.start_other(now, bytes, target, Some(Owner::Register(h)));
+    }
+
+    /// Send OPTIONS to `target` (keep-alive and health check of a peer, RFC 3261 §11);
+    /// the answer comes as [`UaEvent::PingResult`].
+    pub fn ping(&mut self, now: Instant, target: Target, request_uri: &str) {
+        let via = self.via(target.protocol);
+        let tag = self.ids.tag();
+        let call_id = self.ids.call_id();
+        let bytes = RequestBuilder::new(Method::Options, request_uri)
+            .header("Via", &via)
+            .header("Max-Forwards", "70")
+            .header(
+                "From",
+                format!(
+                    "<sip:{}@{}>;tag={tag}",
+                    self.config.contact_user,
+                    target.addr.ip()
+                ),
+            )
+            .header("To", format!("<{request_uri}>"))
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 OPTIONS")
+            .header("Accept", "application/sdp")
+            .header("User-Agent", &self.config.user_agent)
+            .build();
+        self.start_other(now, bytes, target, Some(Owner::Ping(target)));
+    }
+
+    /// A final outcome of a REGISTER or OPTIONS we sent.
+    pub(super) fn on_owned_result(
+        &mut self,
+        now: Instant,
+        owner: Owner,
+        status: u16,
+        response: Option<SipMessage>,
+    ) {
+        match owner {
+            Owner::Ping(target) => self
+                .events
+                .push_back(UaEvent::PingResult { target, status }),
+            Owner::Register(h) => {
+                if (status == 401 || status == 407)
+                    && self
+                        .registrations
+                        .get(&h)
+                        .is_some_and(|r| r.auth_tries == 0)
+                {
+                    let uri = self.registrations[&h].spec.registrar.clone();
+                    if let Some(auth) = response
+                        .as_ref()
+                        .and_then(|r| self.authorization_for(r, "REGISTER", &uri))
+                    {
+                        if let Some(r) = self.registrations.get_mut(&h) {
+                            r.auth_tries += 1;
+                        }
+                        self.send_register(now, h, Some(auth));
+                        return;
+                    }
+                }
+                let Some(r) = self.registrations.get_mut(&h) else {
+                    return;
+                };
+                r.auth_tries = 0;
+                if (200..300).contains(&status) {
+                    if r.removing {
+                        self.registrations.remove(&h);
+                        self.events.push_back(UaEvent::Registered {
+                            handle: h,
+                            expires: 0,
+                        });
+                        return;
+                    }
+                    // The registrar may shorten the expiry (§10.2.4): read it back.
+                    let granted = response
+                        .as_ref()
+                        .and_then(|m| {
+                            m.get::<crate::sip::header::Expires>()
+                                .ok()
+                                .flatten()
+                                .map(|e| e.0)
+                        })
+                        .unwrap_or(r.spec.expires)
+                        .max(1);
+                    let at = now
+                        + Duration::from_secs(u64::from(granted))
+                            .saturating_sub(refresh_margin(granted));
+                    r.refresh_at = Some(at);
+                    self.schedule(TxRef::Register(h), Some(at));
+                    self.events.push_back(UaEvent::Registered {
+                        handle: h,
+                        expires: granted,
+                    });
+                } else {
+                    // Try again in a minute (a registrar restart must not lose us for good).
+                    let at = now + Duration::from_secs(60);
+                    r.refresh_at = Some(at);
+                    self.schedule(TxRef::Register(h), Some(at));
+                    self.events
+                        .push_back(UaEvent::RegistrationFailed { handle: h, status });
+                }
+            }
+        }
+    }
+
+    /// A registration's refresh timer fired.
+    pub(super) fn refresh_registration(&mut self, now: Instant, h: RegHandle) {
+        if self
+            .registrations
+            .get(&h)
+            .is_some_and(|r| r.refresh_at.is_some_and(|t| t <= now))
+        {
+            if let Some(r) = self.registrations.get_mut(&h) {
+                r.refresh_at = None;
+            }
+            self.send_register(now, h, None);
+        }
+    }
+
+    fn start_other(&mut self, now: Instant, bytes: Bytes, target: Target, owner: Option<Owner>) {
+        if let (Some(owner), Ok(msg)) = (owner, SipMessage::parse(bytes.clone())) {
+            if let Ok(key) = crate::sip::transaction::ClientKey::of(&msg) {
+                self.owners.insert(key, owner);
+            }
+        }
+        self.start_client(now, bytes, target, None);
+    }
+}
+
+/// Who waits for a non-call client transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Owner {
+    Register(RegHandle),
+    Ping(Target),
+}
