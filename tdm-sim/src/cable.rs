@@ -64,6 +64,18 @@ impl Line {
         self.w = (self.w + 1) & (self.ring.len() - 1);
     }
 
+    /// The chunk to transmit into, in place; [`Line::commit`] then moves on.
+    #[inline]
+    fn slot(&mut self) -> &mut Chunk {
+        &mut self.ring[self.w]
+    }
+
+    #[inline]
+    fn commit(&mut self, flags: u8) {
+        self.flags[self.w] = [flags; CHUNK];
+        self.w = (self.w + 1) & (self.ring.len() - 1);
+    }
+
     #[inline]
     fn read(&self, chunk: &mut Chunk, flags: &mut [u8; CHUNK]) {
         let total = self.frames();
@@ -431,8 +443,9 @@ impl Cable {
                     ch.abort_tx();
                 }
             }
-            let f = self.ends[e].transmit(self.kind, &mut chunk, self.dchannel_cut);
-            self.lines[e].write(&chunk, f);
+            let line = &mut self.lines[e];
+            let f = self.ends[e].transmit(self.kind, line.slot(), self.dchannel_cut);
+            line.commit(f);
         }
         for e in 0..2 {
             self.lines[1 - e].read(&mut chunk, &mut flags);
