@@ -12,6 +12,7 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dahdi_driver::{ChanError, Channel, ChannelId, Event, Law};
@@ -124,6 +125,10 @@ pub(crate) struct ChanState {
     pub in_alarm: bool,
     buffer_events: bool,
     pub stats: Box<ChannelStats>,
+    /// Bumped whenever the channel goes from "nothing to read, no event" to having
+    /// something: the handle skips the lock for a read while it has not moved since the
+    /// last `WouldBlock`.
+    pub produced: Arc<AtomicU64>,
 }
 
 /// Channel buffer settings, from the simulator's builder.
@@ -135,10 +140,16 @@ pub(crate) struct BufferConfig {
     pub buffer_events: bool,
 }
 
-fn queue_event(events: &mut VecDeque<Event>, notify: &mut Option<Notifier>, ev: Event) {
+fn queue_event(
+    events: &mut VecDeque<Event>,
+    notify: &mut Option<Notifier>,
+    produced: &AtomicU64,
+    ev: Event,
+) {
     if events.len() < MAX_EVENTS {
         events.push_back(ev);
     }
+    produced.fetch_add(1, Ordering::Release);
     if let Some(n) = notify {
         n.signal_event();
     }
@@ -167,6 +178,7 @@ impl ChanState {
             in_alarm: false,
             buffer_events: cfg.buffer_events,
             stats: Box::default(),
+            produced: Arc::default(),
         }
     }
 
@@ -186,11 +198,12 @@ impl ChanState {
             in_alarm: false,
             buffer_events: cfg.buffer_events,
             stats: Box::default(),
+            produced: Arc::default(),
         }
     }
 
     pub fn queue_event(&mut self, ev: Event) {
-        queue_event(&mut self.events, &mut self.notify, ev);
+        queue_event(&mut self.events, &mut self.notify, &self.produced, ev);
     }
 
     fn readable(&self) -> bool {
@@ -258,7 +271,12 @@ impl ChanState {
                     if !c.underrun_flag {
                         c.underrun_flag = true;
                         if self.buffer_events {
-                            queue_event(&mut self.events, &mut self.notify, Event::WriteUnderrun);
+                            queue_event(
+                                &mut self.events,
+                                &mut self.notify,
+                                &self.produced,
+                                Event::WriteUnderrun,
+                            );
                         }
                     }
                 } else {
@@ -294,12 +312,14 @@ impl ChanState {
     /// alarm (HDLC errors are then not reported, as in DAHDI).
     #[inline]
     pub fn rx_chunk(&mut self, inp: &[u8; 8], span_alarm: bool) {
+        let was_idle = self.events.is_empty() && !self.readable();
         let ChanState {
             kind,
             events,
             notify,
             stats,
             buffer_events,
+            produced,
             ..
         } = self;
         match kind {
@@ -320,7 +340,7 @@ impl ChanState {
                     }
                     c.overrun_flag = false;
                 } else {
-                    Self::rx_clear_slow(c, inp, events, notify, stats, *buffer_events);
+                    Self::rx_clear_slow(c, inp, events, notify, produced, stats, *buffer_events);
                 }
             }
             ChanKind::Hdlc(h) => {
@@ -360,15 +380,18 @@ impl ChanState {
                             }
                         };
                         if !span_alarm {
-                            queue_event(events, notify, ev);
+                            queue_event(events, notify, produced, ev);
                         }
                     });
                 }
             }
         }
-        if self.notify.as_ref().is_some_and(|n| n.armed) && self.readable() {
+        if was_idle && self.readable() {
+            self.produced.fetch_add(1, Ordering::Release);
             if let Some(n) = &mut self.notify {
-                n.signal_readable();
+                if n.armed {
+                    n.signal_readable();
+                }
             }
         }
     }
@@ -378,6 +401,7 @@ impl ChanState {
         inp: &[u8; 8],
         events: &mut VecDeque<Event>,
         notify: &mut Option<Notifier>,
+        produced: &AtomicU64,
         stats: &mut ChannelStats,
         buffer_events: bool,
     ) {
@@ -405,7 +429,7 @@ impl ChanState {
             if !c.overrun_flag {
                 c.overrun_flag = true;
                 if buffer_events {
-                    queue_event(events, notify, Event::ReadOverrun);
+                    queue_event(events, notify, produced, Event::ReadOverrun);
                 }
             }
         } else {
@@ -572,6 +596,9 @@ pub struct SimChannel {
     pub(crate) end: usize,
     pub(crate) id: ChannelId,
     pub(crate) fd: Cell<RawFd>,
+    pub(crate) produced: Arc<AtomicU64>,
+    /// `produced` as seen by the last read that found nothing.
+    pub(crate) idle_at: Option<u64>,
 }
 
 impl SimChannel {
@@ -593,8 +620,19 @@ impl Channel for SimChannel {
     }
 
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, ChanError> {
-        self.with(|c| c.read(buf))
-            .unwrap_or_else(|| Err(Self::closed()))
+        // Nothing arrived since the last read found nothing: no need to take the lock
+        // (that read also left the poll fd armed, so nothing is to be done there either).
+        if self.idle_at == Some(self.produced.load(Ordering::Acquire)) && !buf.is_empty() {
+            return Err(ChanError::WouldBlock);
+        }
+        let (r, seen) = self
+            .with(|c| {
+                let r = c.read(buf);
+                (r, c.produced.load(Ordering::Relaxed))
+            })
+            .unwrap_or_else(|| (Err(Self::closed()), 0));
+        self.idle_at = matches!(r, Err(ChanError::WouldBlock)).then_some(seen);
+        r
     }
 
     fn write(&mut self, buf: &[u8]) -> Result<usize, ChanError> {

@@ -657,6 +657,7 @@ impl Device for SimDevice {
             return Err(DeviceError::Busy(channel));
         }
         state.in_alarm = !end.alarms.is_empty();
+        let produced = state.produced.clone();
         *slot = Some(state);
         drop(c);
         Ok(Box::new(SimChannel {
@@ -665,6 +666,8 @@ impl Device for SimDevice {
             end: self.end.index(),
             id: channel,
             fd: Cell::new(-1),
+            produced,
+            idle_at: None,
         }))
     }
 
