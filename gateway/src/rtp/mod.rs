@@ -6,6 +6,7 @@
 pub mod jitter;
 pub mod packet;
 pub mod rtcp;
+pub mod rtcp_session;
 pub mod sender;
 pub mod stats;
 pub mod symmetric;
@@ -18,6 +19,7 @@ pub use packet::{
 pub use rtcp::{
     NtpTime, ReceptionQuality, ReportBlock, RtcpCompound, RtcpPacket, RtcpWriter, SenderInfo,
 };
+pub use rtcp_session::{RtcpSession, RtcpSummary};
 pub use sender::{RandomStart, RtpSender, CLOCK_RATE};
 pub use stats::{ReceiverStats, ReportFigures, SeqVerdict};
 pub use symmetric::SymmetricLatch;

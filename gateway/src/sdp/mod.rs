@@ -15,4 +15,6 @@ pub use description::{
     Codec, Direction, MediaKind, MediaSection, RtcpAttr, SdpError, SessionDescription,
     TelephoneEvents,
 };
-pub use offer_answer::{HoldChange, LocalCapabilities, Negotiated, OfferAnswer, OfferAnswerError};
+pub use offer_answer::{
+    AudioStream, HoldChange, LocalCapabilities, Negotiated, OfferAnswer, OfferAnswerError,
+};
