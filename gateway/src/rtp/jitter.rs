@@ -25,6 +25,8 @@ const MASK: i64 = RING as i64 - 1;
 const FRAME: i64 = FRAME_SAMPLES as i64;
 /// Pops per adaptation window (1 s of 20 ms frames).
 const WINDOW: u32 = 50;
+/// Longest packet accepted, samples (RFC 3551 §4.5: G.711 packets are typically 10-60 ms).
+const MAX_PACKET_SAMPLES: i64 = 1024;
 
 /// Bounds and start value of the buffer delay.
 #[derive(Debug, Clone, Copy)]
@@ -58,8 +60,10 @@ pub enum PushOutcome {
     Duplicate,
     /// Its samples were due before the playout point: dropped.
     Late,
-    /// It started a new stream (first packet, new SSRC or timestamp jump): buffer reset.
+    /// It started a new stream (first packet, new SSRC or timestamp jump): re-mapped.
     Restarted,
+    /// Longer than any G.711 packet we accept (over 1,024 samples, 128 ms): dropped.
+    Oversized,
 }
 
 /// What a popped frame contains.
@@ -91,6 +95,7 @@ pub struct JitterStats {
     pub stretched_frames: u64,
     pub ssrc_changes: u64,
     pub resyncs: u64,
+    pub oversized: u64,
 }
 
 /// The adaptive jitter buffer of one RTP stream.
@@ -228,6 +233,10 @@ impl JitterBuffer {
     pub fn push(&mut self, now: Instant, pkt: &RtpPacket<'_>) -> PushOutcome {
         self.stats.packets += 1;
         let len = pkt.payload.len() as i64;
+        if len > MAX_PACKET_SAMPLES {
+            self.stats.oversized += 1;
+            return PushOutcome::Oversized;
+        }
         let mut outcome = PushOutcome::Stored;
         if self.ssrc != Some(pkt.ssrc) {
             if self.ssrc.is_some() {
