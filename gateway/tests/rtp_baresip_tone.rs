@@ -95,7 +95,7 @@ fn baresip_tone_is_detected_and_ours_reaches_baresip() {
         }
     };
     let body_at = invite.find("\r\n\r\n").unwrap() + 4;
-    let offer = SessionDescription::parse(invite[body_at..].as_bytes()).unwrap();
+    let offer = SessionDescription::parse(&invite.as_bytes()[body_at..]).unwrap();
     let local_rtp = rtp.local_addr().unwrap();
     let mut oa = OfferAnswer::new(
         LocalCapabilities::for_span_law(local_rtp.ip(), Law::ALaw),
