@@ -95,3 +95,14 @@ fn kernel_backend_passes_conformance_e1() {
         &["--e1", "1", "--numbufs", "32", "--fifo"],
     );
 }
+
+#[test]
+fn kernel_backend_passes_conformance_t1() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return child(SpanConfig::t1_pri(1));
+    }
+    run_child(
+        "kernel_backend_passes_conformance_t1",
+        &["--t1", "1", "--numbufs", "32", "--fifo"],
+    );
+}
