@@ -1,0 +1,854 @@
+//! H.225.0 call-signalling messages (H.225.0 §7.3/§7.4): a Q.931 message whose User-user
+//! IE carries an aligned-PER `H323-UserInformation`.
+
+use std::net::SocketAddrV4;
+
+use h323_asn1::h225 as asn;
+use h323_asn1::rasn;
+use h323_asn1::rasn::types::OctetString;
+use thiserror::Error;
+
+use super::ids::{
+    aliases_from_asn, aliases_to_asn, protocol_identifier, protocol_version, socket_addr,
+    transport_address, Alias, BadAlias, Guid,
+};
+use super::release::ReleaseReason;
+use crate::q931_frame::{
+    ie_id, CallReference, Cause, FrameError, Ie, MessageType, PartyNumber, Q850Cause, Q931Frame,
+    UU_PROTOCOL_H323,
+};
+
+/// The H.225.0 version we announce in `protocolIdentifier` (the module we compile is v7).
+pub const PROTOCOL_VERSION: u32 = 7;
+
+/// Which `h323-message-body` alternative a message carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BodyKind {
+    Setup,
+    CallProceeding,
+    Connect,
+    Alerting,
+    Information,
+    ReleaseComplete,
+    Facility,
+    Progress,
+    Empty,
+    Status,
+    StatusInquiry,
+    SetupAcknowledge,
+    Notify,
+    /// An alternative this crate's module version knows but does not name here.
+    Other,
+}
+
+impl BodyKind {
+    fn of(body: &asn::H323UUPDUH323MessageBody) -> Self {
+        use asn::H323UUPDUH323MessageBody as B;
+        match body {
+            B::setup(_) => Self::Setup,
+            B::callProceeding(_) => Self::CallProceeding,
+            B::connect(_) => Self::Connect,
+            B::alerting(_) => Self::Alerting,
+            B::information(_) => Self::Information,
+            B::releaseComplete(_) => Self::ReleaseComplete,
+            B::facility(_) => Self::Facility,
+            B::progress(_) => Self::Progress,
+            B::empty(()) => Self::Empty,
+            B::status(_) => Self::Status,
+            B::statusInquiry(_) => Self::StatusInquiry,
+            B::setupAcknowledge(_) => Self::SetupAcknowledge,
+            B::notify(_) => Self::Notify,
+            _ => Self::Other,
+        }
+    }
+
+    /// The name tshark and the ASN.1 module use (`h225.h323_message_body`).
+    pub fn asn1_name(self) -> &'static str {
+        match self {
+            Self::Setup => "setup",
+            Self::CallProceeding => "callProceeding",
+            Self::Connect => "connect",
+            Self::Alerting => "alerting",
+            Self::Information => "information",
+            Self::ReleaseComplete => "releaseComplete",
+            Self::Facility => "facility",
+            Self::Progress => "progress",
+            Self::Empty => "empty",
+            Self::Status => "status",
+            Self::StatusInquiry => "statusInquiry",
+            Self::SetupAcknowledge => "setupAcknowledge",
+            Self::Notify => "notify",
+            Self::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum CallSignalError {
+    #[error("Q.931 framing: {0}")]
+    Frame(#[from] FrameError),
+    #[error("no User-user IE: H.225.0 §7.3 requires one in every message")]
+    MissingUserUser,
+    #[error("User-user protocol discriminator {0:#04x}, expected 0x05 (X.208/X.209)")]
+    UserUserProtocol(u8),
+    #[error("H323-UserInformation: {0}")]
+    Per(String),
+    #[error(transparent)]
+    Alias(#[from] BadAlias),
+}
+
+/// The User-user payload of a received message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserInfo {
+    Decoded(Box<asn::H323UserInformation>),
+    /// It uses a CHOICE alternative added by a later version of H.225.0 than ours
+    /// (X.691 §23 extension): kept as received so it can be relayed, and reported.
+    Unknown {
+        raw: Vec<u8>,
+        /// The PER decoder's account of where the unknown alternative sits.
+        detail: String,
+    },
+}
+
+/// One H.225.0 call-signalling message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallSignal {
+    /// The Q.931 part without its User-user IE.
+    pub frame: Q931Frame,
+    pub user_info: UserInfo,
+}
+
+/// True when a rasn decode error is "CHOICE index not found" somewhere inside (the peer
+/// used an extension alternative we do not know), as opposed to malformed bytes.
+pub(crate) fn is_unknown_alternative(e: &rasn::error::DecodeError) -> bool {
+    use rasn::error::DecodeErrorKind as K;
+    let mut kind = &*e.kind;
+    loop {
+        match kind {
+            K::ChoiceIndexNotFound { .. } => return true,
+            K::FieldError { nested, .. } => kind = &*nested.kind,
+            _ => return false,
+        }
+    }
+}
+
+impl CallSignal {
+    pub fn decode(buf: &[u8]) -> Result<Self, CallSignalError> {
+        let mut frame = Q931Frame::decode(buf)?;
+        let pos = frame
+            .ies
+            .iter()
+            .position(|ie| matches!(ie, Ie::UserUser { .. }))
+            .ok_or(CallSignalError::MissingUserUser)?;
+        let Ie::UserUser { protocol, data } = frame.ies.remove(pos) else {
+            return Err(CallSignalError::MissingUserUser);
+        };
+        if protocol != UU_PROTOCOL_H323 {
+            return Err(CallSignalError::UserUserProtocol(protocol));
+        }
+        let user_info = match rasn::aper::decode::<asn::H323UserInformation>(&data) {
+            Ok(uu) => UserInfo::Decoded(Box::new(uu)),
+            Err(e) if is_unknown_alternative(&e) => {
+                tracing::debug!(error = %e, "H.225.0 message with an unknown extension alternative");
+                UserInfo::Unknown {
+                    raw: data,
+                    detail: e.to_string(),
+                }
+            }
+            Err(e) => return Err(CallSignalError::Per(e.to_string())),
+        };
+        Ok(Self { frame, user_info })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), CallSignalError> {
+        let data = match &self.user_info {
+            UserInfo::Decoded(uu) => {
+                rasn::aper::encode(uu.as_ref()).map_err(|e| CallSignalError::Per(e.to_string()))?
+            }
+            UserInfo::Unknown { raw, .. } => raw.clone(),
+        };
+        let mut frame = self.frame.clone();
+        frame.ies.push(Ie::UserUser {
+            protocol: UU_PROTOCOL_H323,
+            data,
+        });
+        frame.encode(out)?;
+        Ok(())
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>, CallSignalError> {
+        let mut out = Vec::with_capacity(256);
+        self.encode(&mut out)?;
+        Ok(out)
+    }
+
+    pub fn uu(&self) -> Option<&asn::H323UserInformation> {
+        match &self.user_info {
+            UserInfo::Decoded(uu) => Some(uu),
+            UserInfo::Unknown { .. } => None,
+        }
+    }
+
+    pub fn uu_mut(&mut self) -> Option<&mut asn::H323UserInformation> {
+        match &mut self.user_info {
+            UserInfo::Decoded(uu) => Some(uu),
+            UserInfo::Unknown { .. } => None,
+        }
+    }
+
+    fn pdu(&self) -> Option<&asn::H323UUPDU> {
+        self.uu().map(|uu| &uu.h323_uu_pdu)
+    }
+
+    pub fn body(&self) -> Option<&asn::H323UUPDUH323MessageBody> {
+        self.pdu().map(|p| &p.h323_message_body)
+    }
+
+    pub fn kind(&self) -> Option<BodyKind> {
+        self.body().map(BodyKind::of)
+    }
+
+    pub fn message_type(&self) -> MessageType {
+        self.frame.message_type
+    }
+
+    pub fn call_ref(&self) -> CallReference {
+        self.frame.call_ref
+    }
+
+    /// `protocolIdentifier`'s version (v1..v7...) where the body has one.
+    pub fn protocol_version(&self) -> Option<u32> {
+        use asn::H323UUPDUH323MessageBody as B;
+        let id = match self.body()? {
+            B::setup(m) => &m.protocol_identifier,
+            B::callProceeding(m) => &m.protocol_identifier,
+            B::connect(m) => &m.protocol_identifier,
+            B::alerting(m) => &m.protocol_identifier,
+            B::information(m) => &m.protocol_identifier,
+            B::releaseComplete(m) => &m.protocol_identifier,
+            B::facility(m) => &m.protocol_identifier,
+            B::progress(m) => &m.protocol_identifier,
+            B::status(m) => &m.protocol_identifier,
+            B::statusInquiry(m) => &m.protocol_identifier,
+            B::setupAcknowledge(m) => &m.protocol_identifier,
+            B::notify(m) => &m.protocol_identifier,
+            _ => return None,
+        };
+        protocol_version(id)
+    }
+
+    pub fn call_identifier(&self) -> Option<Guid> {
+        use asn::H323UUPDUH323MessageBody as B;
+        let id = match self.body()? {
+            B::setup(m) => m.call_identifier.as_ref(),
+            B::callProceeding(m) => m.call_identifier.as_ref(),
+            B::connect(m) => m.call_identifier.as_ref(),
+            B::alerting(m) => m.call_identifier.as_ref(),
+            B::information(m) => m.call_identifier.as_ref(),
+            B::releaseComplete(m) => m.call_identifier.as_ref(),
+            B::facility(m) => m.call_identifier.as_ref(),
+            B::progress(m) => Some(&m.call_identifier),
+            B::status(m) => Some(&m.call_identifier),
+            B::statusInquiry(m) => Some(&m.call_identifier),
+            B::setupAcknowledge(m) => Some(&m.call_identifier),
+            B::notify(m) => Some(&m.call_identifier),
+            _ => None,
+        }?;
+        Some(Guid::from_asn(&id.guid))
+    }
+
+    pub fn conference_id(&self) -> Option<Guid> {
+        use asn::H323UUPDUH323MessageBody as B;
+        match self.body()? {
+            B::setup(m) => Some(Guid::from_asn(&m.conference_id.0)),
+            B::connect(m) => Some(Guid::from_asn(&m.conference_id.0)),
+            B::facility(m) => m.conference_id.as_ref().map(|c| Guid::from_asn(&c.0)),
+            _ => None,
+        }
+    }
+
+    pub fn source_aliases(&self) -> Vec<Alias> {
+        match self.body() {
+            Some(asn::H323UUPDUH323MessageBody::setup(s)) => {
+                aliases_from_asn(s.source_address.as_ref())
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn destination_aliases(&self) -> Vec<Alias> {
+        match self.body() {
+            Some(asn::H323UUPDUH323MessageBody::setup(s)) => {
+                aliases_from_asn(s.destination_address.as_ref())
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The `fastStart` elements: each an aligned-PER OpenLogicalChannel.
+    pub fn fast_start(&self) -> &[OctetString] {
+        use asn::H323UUPDUH323MessageBody as B;
+        let fs = match self.body() {
+            Some(B::setup(m)) => m.fast_start.as_ref(),
+            Some(B::callProceeding(m)) => m.fast_start.as_ref(),
+            Some(B::connect(m)) => m.fast_start.as_ref(),
+            Some(B::alerting(m)) => m.fast_start.as_ref(),
+            Some(B::information(m)) => m.fast_start.as_ref(),
+            Some(B::facility(m)) => m.fast_start.as_ref(),
+            Some(B::progress(m)) => m.fast_start.as_ref(),
+            _ => None,
+        };
+        fs.map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// `fastConnectRefused` is present.
+    pub fn fast_connect_refused(&self) -> bool {
+        use asn::H323UUPDUH323MessageBody as B;
+        match self.body() {
+            Some(B::callProceeding(m)) => m.fast_connect_refused.is_some(),
+            Some(B::connect(m)) => m.fast_connect_refused.is_some(),
+            Some(B::alerting(m)) => m.fast_connect_refused.is_some(),
+            Some(B::information(m)) => m.fast_connect_refused.is_some(),
+            Some(B::facility(m)) => m.fast_connect_refused.is_some(),
+            Some(B::progress(m)) => m.fast_connect_refused.is_some(),
+            _ => false,
+        }
+    }
+
+    /// `h245Address`, where the peer listens for a separate H.245 connection.
+    pub fn h245_address(&self) -> Option<SocketAddrV4> {
+        use asn::H323UUPDUH323MessageBody as B;
+        let a = match self.body()? {
+            B::setup(m) => m.h245_address.as_ref(),
+            B::callProceeding(m) => m.h245_address.as_ref(),
+            B::connect(m) => m.h245_address.as_ref(),
+            B::alerting(m) => m.h245_address.as_ref(),
+            B::facility(m) => m.h245_address.as_ref(),
+            B::progress(m) => m.h245_address.as_ref(),
+            _ => None,
+        }?;
+        socket_addr(a)
+    }
+
+    /// `h245Tunnelling` (absent from v1/v2/v3 peers: `None`).
+    pub fn h245_tunneling(&self) -> Option<bool> {
+        self.pdu().and_then(|p| p.h245_tunnelling)
+    }
+
+    /// The tunnelled H.245 messages (`h245Control`), each an aligned-PER
+    /// MultimediaSystemControlMessage; see [`crate::h245_tunnel`].
+    pub fn h245_control(&self) -> &[OctetString] {
+        self.pdu()
+            .and_then(|p| p.h245_control.as_ref())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    pub fn release_reason(&self) -> Option<ReleaseReason> {
+        match self.body()? {
+            asn::H323UUPDUH323MessageBody::releaseComplete(r) => {
+                r.reason.as_ref().and_then(ReleaseReason::from_asn)
+            }
+            _ => None,
+        }
+    }
+
+    /// The Q.850 cause of a Release Complete: the Cause IE if present, else the reason
+    /// mapped by H.225.0 Table 5, else 16 (normal call clearing).
+    pub fn release_cause(&self) -> Q850Cause {
+        if let Some(c) = self.frame.cause() {
+            return c.value;
+        }
+        self.release_reason()
+            .map(ReleaseReason::to_q850)
+            .unwrap_or(Q850Cause::NORMAL_CLEARING)
+    }
+}
+
+/// Our own endpoint description (H.225.0 §7.6 EndpointType with VendorIdentifier).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// T.35 country code, extension and manufacturer code (H.221 non-standard).
+    pub t35_country_code: u8,
+    pub t35_extension: u8,
+    pub manufacturer_code: u16,
+    pub product_id: String,
+    pub version_id: String,
+    /// Present ourselves as a gateway (true) or a terminal.
+    pub gateway: bool,
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Self {
+            t35_country_code: 0xB5, // United States, as most vendors use
+            t35_extension: 0,
+            manufacturer_code: 0,
+            product_id: "rust-gatewayd".into(),
+            version_id: env!("CARGO_PKG_VERSION").into(),
+            gateway: true,
+        }
+    }
+}
+
+impl Endpoint {
+    pub fn to_asn(&self) -> asn::EndpointType {
+        asn::EndpointType::new(
+            None,
+            Some(asn::VendorIdentifier::new(
+                asn::H221NonStandard::new(
+                    self.t35_country_code,
+                    self.t35_extension,
+                    self.manufacturer_code,
+                ),
+                Some(OctetString::from(truncate(&self.product_id, 256))),
+                Some(OctetString::from(truncate(&self.version_id, 256))),
+                None,
+            )),
+            None,
+            self.gateway.then_some(asn::GatewayInfo::new(None, None)),
+            None,
+            (!self.gateway).then_some(asn::TerminalInfo::new(None)),
+            false,
+            false,
+            None,
+            None,
+        )
+    }
+}
+
+fn truncate(s: &str, max: usize) -> Vec<u8> {
+    let b = s.as_bytes();
+    let n = b.len().clamp(1, max);
+    if b.is_empty() {
+        vec![0]
+    } else {
+        b[..n].to_vec()
+    }
+}
+
+/// What a Setup carries (H.225.0 §7.3.10 / Setup-UUIE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupParams {
+    pub call_ref: u16,
+    pub call_id: Guid,
+    pub conference_id: Guid,
+    pub endpoint: Endpoint,
+    pub source_aliases: Vec<Alias>,
+    pub destination_aliases: Vec<Alias>,
+    pub source_signal_address: Option<SocketAddrV4>,
+    pub dest_signal_address: Option<SocketAddrV4>,
+    /// Encoded OpenLogicalChannel proposals (see [`crate::fast_start`]).
+    pub fast_start: Vec<Vec<u8>>,
+    pub h245_address: Option<SocketAddrV4>,
+    pub h245_tunneling: bool,
+    /// Encoded H.245 messages to tunnel (see [`crate::h245_tunnel`]).
+    pub h245_control: Vec<Vec<u8>>,
+    /// Q.931 Called/Calling party number IEs (E.164 digits) and Display IE.
+    pub called_number: Option<String>,
+    pub calling_number: Option<String>,
+    pub display: Option<String>,
+    /// Bearer capability: G.711 A-law (true) or µ-law speech.
+    pub bearer_a_law: bool,
+}
+
+/// What a response (Call Proceeding, Alerting, Progress, Connect) carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseParams {
+    /// The call reference value of the call (the flag is set: we answer the originator).
+    pub call_ref: u16,
+    pub call_id: Guid,
+    /// Connect only (mandatory there).
+    pub conference_id: Guid,
+    pub endpoint: Endpoint,
+    /// Accepted OpenLogicalChannels (see [`crate::fast_start::FastStartAnswer`]).
+    pub fast_start: Vec<Vec<u8>>,
+    pub fast_connect_refused: bool,
+    pub h245_address: Option<SocketAddrV4>,
+    pub h245_tunneling: bool,
+    pub h245_control: Vec<Vec<u8>>,
+    pub display: Option<String>,
+}
+
+fn octets(v: &[Vec<u8>]) -> Option<Vec<OctetString>> {
+    if v.is_empty() {
+        None
+    } else {
+        Some(v.iter().map(|b| OctetString::from(b.clone())).collect())
+    }
+}
+
+fn pdu(
+    body: asn::H323UUPDUH323MessageBody,
+    h245_tunneling: bool,
+    h245_control: &[Vec<u8>],
+) -> asn::H323UserInformation {
+    asn::H323UserInformation::new(
+        asn::H323UUPDU::new(
+            body,
+            None,
+            None,
+            Some(h245_tunneling),
+            octets(h245_control),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ),
+        None,
+    )
+}
+
+fn signal(frame: Q931Frame, uu: asn::H323UserInformation) -> CallSignal {
+    CallSignal {
+        frame,
+        user_info: UserInfo::Decoded(Box::new(uu)),
+    }
+}
+
+impl CallSignal {
+    /// H.225.0 §7.3.10 Setup.
+    pub fn setup(p: &SetupParams) -> Result<Self, CallSignalError> {
+        let body = asn::SetupUUIE::new(
+            protocol_identifier(PROTOCOL_VERSION),
+            p.h245_address.map(transport_address),
+            aliases_to_asn(&p.source_aliases)?,
+            p.endpoint.to_asn(),
+            aliases_to_asn(&p.destination_aliases)?,
+            p.dest_signal_address.map(transport_address),
+            None,
+            None,
+            false,
+            p.conference_id.conference_identifier(),
+            asn::SetupUUIEConferenceGoal::create(()),
+            None,
+            asn::CallType::pointToPoint(()),
+            p.source_signal_address.map(transport_address),
+            None,
+            Some(p.call_id.call_identifier()),
+            None,
+            None,
+            None,
+            octets(&p.fast_start),
+            Some(false),
+            Some(false),
+            None,
+            Some(false),
+            Some(false),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        );
+        let mut frame = Q931Frame::new(CallReference::new(p.call_ref, false), MessageType::Setup);
+        frame.ies.push(Ie::bearer_speech(p.bearer_a_law));
+        if let Some(d) = &p.display {
+            frame.ies.push(Ie::Display(d.clone()));
+        }
+        if let Some(n) = &p.calling_number {
+            frame.ies.push(Ie::CallingPartyNumber(PartyNumber::e164(n)));
+        }
+        if let Some(n) = &p.called_number {
+            frame.ies.push(Ie::CalledPartyNumber(PartyNumber::e164(n)));
+        }
+        Ok(signal(
+            frame,
+            pdu(
+                asn::H323UUPDUH323MessageBody::setup(body),
+                p.h245_tunneling,
+                &p.h245_control,
+            ),
+        ))
+    }
+
+    fn response_frame(p: &ResponseParams, t: MessageType) -> Q931Frame {
+        let mut frame = Q931Frame::new(CallReference::new(p.call_ref, true), t);
+        if let Some(d) = &p.display {
+            frame.ies.push(Ie::Display(d.clone()));
+        }
+        frame
+    }
+
+    /// H.225.0 §7.3.2 Call Proceeding.
+    pub fn call_proceeding(p: &ResponseParams) -> Self {
+        let body = asn::CallProceedingUUIE::new(
+            protocol_identifier(PROTOCOL_VERSION),
+            p.endpoint.to_asn(),
+            p.h245_address.map(transport_address),
+            Some(p.call_id.call_identifier()),
+            None,
+            None,
+            None,
+            octets(&p.fast_start),
+            Some(false),
+            Some(false),
+            p.fast_connect_refused.then_some(()),
+            None,
+        );
+        signal(
+            Self::response_frame(p, MessageType::CallProceeding),
+            pdu(
+                asn::H323UUPDUH323MessageBody::callProceeding(body),
+                p.h245_tunneling,
+                &p.h245_control,
+            ),
+        )
+    }
+
+    /// H.225.0 §7.3.1 Alerting.
+    pub fn alerting(p: &ResponseParams) -> Self {
+        let body = asn::AlertingUUIE::new(
+            protocol_identifier(PROTOCOL_VERSION),
+            p.endpoint.to_asn(),
+            p.h245_address.map(transport_address),
+            Some(p.call_id.call_identifier()),
+            None,
+            None,
+            None,
+            octets(&p.fast_start),
+            Some(false),
+            Some(false),
+            None,
+            None,
+            None,
+            p.fast_connect_refused.then_some(()),
+            None,
+            None,
+            None,
+            None,
+        );
+        signal(
+            Self::response_frame(p, MessageType::Alerting),
+            pdu(
+                asn::H323UUPDUH323MessageBody::alerting(body),
+                p.h245_tunneling,
+                &p.h245_control,
+            ),
+        )
+    }
+
+    /// H.225.0 §7.3.8 Progress, with a Progress indicator IE "in-band information or an
+    /// appropriate pattern is now available" (Q.931 §4.5.23, description 8).
+    pub fn progress(p: &ResponseParams) -> Self {
+        let body = asn::ProgressUUIE::new(
+            protocol_identifier(PROTOCOL_VERSION),
+            p.endpoint.to_asn(),
+            p.h245_address.map(transport_address),
+            p.call_id.call_identifier(),
+            None,
+            None,
+            None,
+            octets(&p.fast_start),
+            Some(false),
+            Some(false),
+            p.fast_connect_refused.then_some(()),
+        );
+        let mut frame = Self::response_frame(p, MessageType::Progress);
+        frame.ies.push(Ie::Other {
+            id: ie_id::PROGRESS_INDICATOR,
+            data: vec![0x81, 0x88],
+        });
+        signal(
+            frame,
+            pdu(
+                asn::H323UUPDUH323MessageBody::progress(body),
+                p.h245_tunneling,
+                &p.h245_control,
+            ),
+        )
+    }
+
+    /// H.225.0 §7.3.3 Connect.
+    pub fn connect(p: &ResponseParams) -> Self {
+        let body = asn::ConnectUUIE::new(
+            protocol_identifier(PROTOCOL_VERSION),
+            p.h245_address.map(transport_address),
+            p.endpoint.to_asn(),
+            p.conference_id.conference_identifier(),
+            Some(p.call_id.call_identifier()),
+            None,
+            None,
+            None,
+            octets(&p.fast_start),
+            Some(false),
+            Some(false),
+            None,
+            None,
+            None,
+            None,
+            p.fast_connect_refused.then_some(()),
+            None,
+            None,
+            None,
+            None,
+        );
+        signal(
+            Self::response_frame(p, MessageType::Connect),
+            pdu(
+                asn::H323UUPDUH323MessageBody::connect(body),
+                p.h245_tunneling,
+                &p.h245_control,
+            ),
+        )
+    }
+
+    /// H.225.0 §7.3.9 Release Complete, with the Q.931 Cause IE and/or the H.225.0 reason.
+    /// With only a cause, the reason is set where Table 5 maps the cause to one reason.
+    pub fn release_complete(
+        call_ref: CallReference,
+        call_id: Guid,
+        reason: Option<ReleaseReason>,
+        cause: Option<Q850Cause>,
+        h245_tunneling: bool,
+    ) -> Self {
+        let reason = reason.or_else(|| cause.and_then(ReleaseReason::from_q850));
+        let body = asn::ReleaseCompleteUUIE::new(
+            protocol_identifier(PROTOCOL_VERSION),
+            reason.and_then(ReleaseReason::to_asn),
+            Some(call_id.call_identifier()),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        );
+        let mut frame = Q931Frame::new(call_ref, MessageType::ReleaseComplete);
+        if let Some(c) = cause {
+            frame.ies.push(Ie::Cause(Cause {
+                location: 0, // user
+                value: c,
+                diagnostics: Vec::new(),
+            }));
+        }
+        signal(
+            frame,
+            pdu(
+                asn::H323UUPDUH323MessageBody::releaseComplete(body),
+                h245_tunneling,
+                &[],
+            ),
+        )
+    }
+
+    /// H.225.0 §7.4.1 Facility. With `reason` `None` the body is `empty` (H.225.0 §7.4.1:
+    /// a Facility that only carries tunnelled H.245 messages).
+    pub fn facility(
+        call_ref: CallReference,
+        call_id: Guid,
+        reason: Option<asn::FacilityReason>,
+        h245_address: Option<SocketAddrV4>,
+        h245_control: &[Vec<u8>],
+    ) -> Self {
+        let body = match reason {
+            None => asn::H323UUPDUH323MessageBody::empty(()),
+            Some(reason) => asn::H323UUPDUH323MessageBody::facility(asn::FacilityUUIE::new(
+                protocol_identifier(PROTOCOL_VERSION),
+                None,
+                None,
+                None,
+                reason,
+                Some(call_id.call_identifier()),
+                None,
+                None,
+                None,
+                None,
+                None,
+                h245_address.map(transport_address),
+                None,
+                Some(false),
+                Some(false),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )),
+        };
+        signal(
+            Q931Frame::new(call_ref, MessageType::Facility),
+            pdu(body, true, h245_control),
+        )
+    }
+
+    /// H.225.0 §7.3.6 Information (overlap digits in a Called party number IE, or a
+    /// carrier for tunnelled H.245).
+    pub fn information(
+        call_ref: CallReference,
+        call_id: Guid,
+        digits: Option<&str>,
+        h245_control: &[Vec<u8>],
+    ) -> Self {
+        let body = asn::InformationUUIE::new(
+            protocol_identifier(PROTOCOL_VERSION),
+            Some(call_id.call_identifier()),
+            None,
+            None,
+            None,
+            None,
+            None,
+        );
+        let mut frame = Q931Frame::new(call_ref, MessageType::Information);
+        if let Some(d) = digits {
+            frame.ies.push(Ie::CalledPartyNumber(PartyNumber::e164(d)));
+        }
+        signal(
+            frame,
+            pdu(
+                asn::H323UUPDUH323MessageBody::information(body),
+                true,
+                h245_control,
+            ),
+        )
+    }
+
+    /// H.225.0 §7.3.11 Status, answering a Status Enquiry or reporting an error: the
+    /// Cause IE and the Call state IE (Q.931 §4.5.7, `call_state` is the Q.931 state
+    /// number, e.g. 10 active) are mandatory.
+    pub fn status(
+        call_ref: CallReference,
+        call_id: Guid,
+        cause: Q850Cause,
+        call_state: u8,
+    ) -> Self {
+        let body = asn::StatusUUIE::new(
+            protocol_identifier(PROTOCOL_VERSION),
+            call_id.call_identifier(),
+            None,
+            None,
+        );
+        let mut frame = Q931Frame::new(call_ref, MessageType::Status);
+        frame.ies.push(Ie::Cause(Cause {
+            location: 0,
+            value: cause,
+            diagnostics: Vec::new(),
+        }));
+        frame.ies.push(Ie::Other {
+            id: ie_id::CALL_STATE,
+            data: vec![call_state & 0x3F],
+        });
+        signal(
+            frame,
+            pdu(asn::H323UUPDUH323MessageBody::status(body), true, &[]),
+        )
+    }
+}
