@@ -139,6 +139,18 @@ fn dahdi_cfg_configures_two_e1_spans_and_dahdi_scan_reports_alarms() {
     // dahdi_cfg opened every channel to set its HDLC rate and closed them again.
     assert!(!config.contains("open=1"), "{config}");
 
+    // The sysfs attributes dahdi-tools read (dahdi_scan takes basechan from there).
+    for (attr, want) in [("basechan", "63"), ("channels", "31"), ("spantype", "E1")] {
+        let mut cmd = sim.command("cat");
+        cmd.arg(format!("/sys/bus/dahdi_spans/devices/span-3/{attr}"));
+        let out = run_with_timeout(cmd, Duration::from_secs(10));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "{attr}: {out:?}"
+        );
+    }
+
     // dahdi_scan: every span up once the framers aligned.
     let ok = wait_scan(&sim, "all spans OK", |s| {
         s.len() == 4 && s.iter().all(|(_, a)| a == "OK")
