@@ -180,8 +180,8 @@ fn dahdi_test_reports_timing_accuracy() {
     let mut best = 0.0f64;
     let mut outputs = String::new();
     // A loaded CI host can stall one run's process for over a millisecond (the whole
-    // 99.99 % budget); a second run tells a host hiccup from a clock that is off.
-    for _attempt in 0..2 {
+    // 99.99 % budget); up to three runs tell host hiccups from a clock that is off.
+    for _attempt in 0..3 {
         let mut cmd = sim.command("dahdi_test");
         cmd.args(["-c", "10", "-v"]);
         let out = run_with_timeout(cmd, Duration::from_secs(60));
