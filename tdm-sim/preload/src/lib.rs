@@ -744,3 +744,66 @@ pub unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) ->
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dahdi_driver::abi;
+
+    #[test]
+    fn request_fields_match_the_abi() {
+        // FIELD-NOTES: DAHDI_SPANSTAT = 0xC13ADA0A (314 bytes, both ways).
+        let r = abi::DAHDI_SPANSTAT.0;
+        assert_eq!(ioc_size(r), 314);
+        assert!(ioc_writes_arg(r) && ioc_reads_arg(r));
+        // DAHDI_SPECIFY = 0x4004DA26: the kernel reads an int.
+        let r = abi::DAHDI_SPECIFY.0;
+        assert_eq!(
+            (ioc_size(r), ioc_writes_arg(r), ioc_reads_arg(r)),
+            (4, true, false)
+        );
+        // DAHDI_GETEVENT: the kernel writes an int.
+        let r = abi::DAHDI_GETEVENT.0;
+        assert_eq!(
+            (ioc_size(r), ioc_writes_arg(r), ioc_reads_arg(r)),
+            (4, false, true)
+        );
+        // LOADZONE carries its header; the tone table after it stays in the program.
+        assert_eq!(
+            ioc_size(abi::DAHDI_LOADZONE.0),
+            std::mem::size_of::<abi::DahdiToneDefHeader>()
+        );
+    }
+
+    #[test]
+    fn paths_are_classified() {
+        let dev = |p: &CStr| match unsafe { classify(p.as_ptr()) } {
+            Target::Dev(n) => Some(n),
+            _ => None,
+        };
+        assert_eq!(dev(c"/dev/dahdi/ctl"), Some(Node::Ctl));
+        assert_eq!(dev(c"/dev/dahdi/channel"), Some(Node::Channel));
+        assert_eq!(dev(c"/dev/dahdi/pseudo"), Some(Node::Pseudo));
+        assert_eq!(dev(c"/dev/dahdi/timer"), Some(Node::Timer));
+        assert_eq!(dev(c"/dev/dahdi/transcode"), None);
+        assert_eq!(dev(c"/dev/null"), None);
+        assert!(matches!(
+            unsafe { classify(c"/sys/bus/dahdi_spans/devices/span-1/basechan".as_ptr()) },
+            Target::Sysfs(p) if p.ends_with("span-1/basechan")
+        ));
+        assert!(matches!(
+            unsafe { classify(std::ptr::null()) },
+            Target::Other
+        ));
+    }
+
+    #[test]
+    fn other_descriptors_pass_through() {
+        // This test binary itself carries the interposers: ordinary files still work.
+        let mut f = std::fs::File::open("/proc/self/stat").unwrap();
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut f, &mut s).unwrap();
+        assert!(!s.is_empty());
+        assert!(lookup(std::os::fd::AsRawFd::as_raw_fd(&f)).is_none());
+    }
+}
