@@ -683,8 +683,10 @@ impl File {
             if !(2..=DAHDI_MAX_NUM_BUFS).contains(&numbufs)
                 || !(16..=DAHDI_MAX_BLOCKSIZE).contains(&bufsize)
                 || numbufs * bufsize > DAHDI_MAX_BUF_SPACE
-                || abi::BufPolicy::from_raw(bi.txbufpolicy).is_none()
-                || abi::BufPolicy::from_raw(bi.rxbufpolicy).is_none()
+                // Only DAHDI_POLICY_IMMEDIATE is simulated (the simulator's buffers
+                // start playing and recording at once).
+                || abi::BufPolicy::from_raw(bi.txbufpolicy) != Some(abi::BufPolicy::Immediate)
+                || abi::BufPolicy::from_raw(bi.rxbufpolicy) != Some(abi::BufPolicy::Immediate)
             {
                 return Err(libc::EINVAL);
             }
@@ -801,6 +803,8 @@ impl File {
             if !(2..=DAHDI_MAX_NUM_BUFS).contains(&numbufs)
                 || !(16..=DAHDI_MAX_BLOCKSIZE).contains(&bufsize)
                 || numbufs * bufsize > DAHDI_MAX_BUF_SPACE
+                || abi::BufPolicy::from_raw(bi.txbufpolicy) != Some(abi::BufPolicy::Immediate)
+                || abi::BufPolicy::from_raw(bi.rxbufpolicy) != Some(abi::BufPolicy::Immediate)
             {
                 return Err(libc::EINVAL);
             }
