@@ -18,6 +18,11 @@ macro_rules! class_table {
 
 static TOKEN: [bool; 256] = class_table!(token_class);
 static WORD: [bool; 256] = class_table!(word_class);
+static GEN_VALUE: [bool; 256] = class_table!(gen_value_class);
+
+const fn gen_value_class(c: u8) -> bool {
+    token_class(c) || matches!(c, b':' | b'[' | b']')
+}
 
 /// `token` characters: `alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"`.
 #[inline]
@@ -215,7 +220,7 @@ impl<'a> Cursor<'a> {
             self.quoted_string()?;
             return Ok(&self.s[start..self.pos]);
         }
-        let v = self.take_while(|c| is_token(c) || matches!(c, b':' | b'[' | b']'));
+        let v = self.take_while(|c| GEN_VALUE[usize::from(c)]);
         if v.is_empty() {
             self.err("parameter value expected")
         } else {

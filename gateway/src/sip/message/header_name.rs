@@ -25,7 +25,7 @@ macro_rules! header_names {
         /// Every known header, indexed by its id.
         static KNOWN: &[HeaderName] = &[ $( HeaderName::$variant, )* ];
         /// Long names and compact forms, indexed by id.
-        static SPELLINGS: &[(&str, Option<char>)] = &[ $( ($canon, header_names!(@c $($compact)?)), )* ];
+        const SPELLINGS: &[(&str, Option<char>)] = &[ $( ($canon, header_names!(@c $($compact)?)), )* ];
 
         impl HeaderName {
             /// The canonical long form.
@@ -58,29 +58,54 @@ macro_rules! header_names {
 /// Id meaning "extension header".
 pub(crate) const EXTENSION: u8 = u8::MAX;
 
-struct Table {
-    /// Ids of known names by length (long forms up to 31 octets) and lower-cased first
-    /// letter.
-    by_len: Vec<[Vec<u8>; 26]>,
-    /// Ids by compact letter.
-    compact: [u8; 26],
+const fn lower(c: u8) -> u8 {
+    c.to_ascii_lowercase()
 }
 
-fn table() -> &'static Table {
-    static T: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
-    T.get_or_init(|| {
-        let mut by_len: Vec<[Vec<u8>; 26]> = (0..32).map(|_| Default::default()).collect();
-        let mut compact = [EXTENSION; 26];
-        for (i, (name, c)) in SPELLINGS.iter().enumerate() {
-            let first = name.as_bytes()[0].to_ascii_lowercase() - b'a';
-            by_len[name.len()][usize::from(first)].push(i as u8);
-            if let Some(c) = c {
-                compact[(*c as u8 - b'a') as usize] = i as u8;
-            }
-        }
-        Table { by_len, compact }
-    })
+/// Hash of a header name for the lookup table: length, first, second and last octet,
+/// case-folded, mixed by a multiplicative (Fibonacci) hash.
+const fn name_hash(b: &[u8]) -> usize {
+    let n = b.len();
+    if n < 2 {
+        return 0;
+    }
+    let key = (n as u32 & 0xff)
+        | (lower(b[0]) as u32) << 8
+        | (lower(b[1]) as u32) << 16
+        | (lower(b[n - 1]) as u32) << 24;
+    (key.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
 }
+
+const HASH_BITS: u32 = 9;
+const HASH_SLOTS: usize = 1 << HASH_BITS;
+
+/// Open-addressing table of long names: slot -> id + 1 (0 = empty). Built at compile time.
+static BY_HASH: [u8; HASH_SLOTS] = {
+    let mut t = [0u8; HASH_SLOTS];
+    let mut i = 0;
+    while i < SPELLINGS.len() {
+        let mut slot = name_hash(SPELLINGS[i].0.as_bytes());
+        while t[slot] != 0 {
+            slot = (slot + 1) & (HASH_SLOTS - 1);
+        }
+        t[slot] = i as u8 + 1;
+        i += 1;
+    }
+    t
+};
+
+/// Compact letter -> id (EXTENSION when none). Built at compile time.
+static BY_COMPACT: [u8; 26] = {
+    let mut t = [EXTENSION; 26];
+    let mut i = 0;
+    while i < SPELLINGS.len() {
+        if let Some(c) = SPELLINGS[i].1 {
+            t[(c as u8 - b'a') as usize] = i as u8;
+        }
+        i += 1;
+    }
+    t
+};
 
 impl HeaderName {
     /// The known header with this id.
@@ -91,31 +116,28 @@ impl HeaderName {
     /// The id of a header name as received, [`EXTENSION`] when unknown.
     #[inline]
     pub(crate) fn lookup_id(name: &[u8]) -> u8 {
-        let t = table();
         if name.len() == 1 {
             let c = name[0].to_ascii_lowercase();
             return if c.is_ascii_lowercase() {
-                t.compact[usize::from(c - b'a')]
+                BY_COMPACT[usize::from(c - b'a')]
             } else {
                 EXTENSION
             };
         }
-        let first = name.first().map_or(0, |c| c.to_ascii_lowercase());
-        if !first.is_ascii_lowercase() {
-            return EXTENSION;
-        }
-        if let Some(by_first) = t.by_len.get(name.len()) {
-            for &id in &by_first[usize::from(first - b'a')] {
-                if SPELLINGS[usize::from(id)]
-                    .0
-                    .as_bytes()
-                    .eq_ignore_ascii_case(name)
-                {
-                    return id;
-                }
+        let mut slot = name_hash(name);
+        loop {
+            let e = BY_HASH[slot];
+            if e == 0 {
+                return EXTENSION;
             }
+            let id = e - 1;
+            let known = SPELLINGS[usize::from(id)].0.as_bytes();
+            // Most peers use the canonical spelling: try the plain comparison first.
+            if known == name || known.eq_ignore_ascii_case(name) {
+                return id;
+            }
+            slot = (slot + 1) & (HASH_SLOTS - 1);
         }
-        EXTENSION
     }
 
     fn known(name: &[u8]) -> Option<HeaderName> {
@@ -205,5 +227,33 @@ impl HeaderName {
 impl fmt::Display for HeaderName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_and_compact_form_finds_its_header() {
+        for (i, (name, compact)) in SPELLINGS.iter().enumerate() {
+            let id = i as u8;
+            assert_eq!(HeaderName::lookup_id(name.as_bytes()), id, "{name}");
+            assert_eq!(HeaderName::lookup_id(name.to_ascii_uppercase().as_bytes()), id);
+            assert_eq!(HeaderName::lookup_id(name.to_ascii_lowercase().as_bytes()), id);
+            assert_eq!(HeaderName::from_id(id).map(|h| h.as_str()), Some(*name));
+            if let Some(c) = compact {
+                let mut b = [0u8; 4];
+                assert_eq!(HeaderName::lookup_id(c.encode_utf8(&mut b).as_bytes()), id);
+                assert_eq!(HeaderName::from_id(id).and_then(|h| h.compact()), Some(*c));
+            }
+        }
+        for unknown in ["X-Foo", "Vias", "Fro", "q", "C%6Fntact", "", "Content-Lengthx"] {
+            assert_eq!(HeaderName::lookup_id(unknown.as_bytes()), EXTENSION, "{unknown}");
+        }
+        assert_eq!(
+            HeaderName::from_bytes(b"x-custom"),
+            HeaderName::Other("x-custom".into())
+        );
     }
 }

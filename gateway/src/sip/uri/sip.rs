@@ -34,26 +34,34 @@ impl<'a> Host<'a> {
         if s.is_empty() {
             return err("empty host");
         }
-        if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        // One pass: classify as dotted-quad candidate, bare IPv6 candidate or hostname.
+        let b = s.as_bytes();
+        let mut digits_dots = true;
+        let mut colon = false;
+        let mut name_ok = b[0] != b'.' && b[0] != b'-';
+        let mut prev_dot = false;
+        for &c in b {
+            let dot = c == b'.';
+            digits_dots &= c.is_ascii_digit() || dot;
+            colon |= c == b':';
+            name_ok &= (c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+                && !(dot && prev_dot);
+            prev_dot = dot;
+        }
+        if digits_dots {
             return match s.parse::<Ipv4Addr>() {
                 Ok(a) => Ok(Host::Ipv4(a)),
                 Err(_) => err("bad IPv4 address"),
             };
         }
-        if bare_v6 && s.contains(':') {
+        if bare_v6 && colon {
             return match s.parse::<Ipv6Addr>() {
                 Ok(a) => Ok(Host::Ipv6(a)),
                 Err(_) => err("bad IPv6 address"),
             };
         }
         // hostname = *( domainlabel "." ) toplabel [ "." ]; '_' tolerated as seen in the field.
-        let ok = s
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
-            && !s.starts_with('.')
-            && !s.starts_with('-')
-            && !s.contains("..");
-        if ok {
+        if name_ok {
             Ok(Host::Domain(s))
         } else {
             err("bad hostname")
@@ -159,24 +167,18 @@ static PASSWORD: [bool; 256] = table(1);
 static PARAM: [bool; 256] = table(2);
 static HEADER: [bool; 256] = table(3);
 
+/// Every octet is in `class` and every '%' starts a valid escape (one pass; the escape check
+/// only runs when a '%' was seen).
 #[inline]
-fn is_user_char(c: u8) -> bool {
-    USER[usize::from(c)]
-}
-
-#[inline]
-fn is_password_char(c: u8) -> bool {
-    PASSWORD[usize::from(c)]
-}
-
-#[inline]
-fn is_param_char(c: u8) -> bool {
-    PARAM[usize::from(c)]
-}
-
-#[inline]
-fn is_header_char(c: u8) -> bool {
-    HEADER[usize::from(c)]
+fn all_in(s: &str, class: &[bool; 256]) -> bool {
+    let mut pct = false;
+    for &c in s.as_bytes() {
+        if !class[usize::from(c)] {
+            return false;
+        }
+        pct |= c == b'%';
+    }
+    !pct || escapes_valid(s)
 }
 
 const fn is_user_char_class(c: u8) -> bool {
@@ -246,11 +248,11 @@ impl<'a> SipUri<'a> {
                     Some(c) => (&ui[..c], Some(&ui[c + 1..])),
                     None => (ui, None),
                 };
-                if u.is_empty() || !u.bytes().all(is_user_char) || !escapes_valid(u) {
+                if u.is_empty() || !all_in(u, &USER) {
                     return e("bad user part", 0);
                 }
                 if let Some(p) = p {
-                    if !p.bytes().all(is_password_char) || !escapes_valid(p) {
+                    if !all_in(p, &PASSWORD) {
                         return e("bad password", u.len() + 1);
                     }
                 }
@@ -283,9 +285,8 @@ impl<'a> SipUri<'a> {
                 None => (p, None),
             };
             if name.is_empty()
-                || !name.bytes().all(is_param_char)
-                || !escapes_valid(p)
-                || value.is_some_and(|v| v.is_empty() || !v.bytes().all(is_param_char))
+                || !all_in(name, &PARAM)
+                || value.is_some_and(|v| v.is_empty() || !all_in(v, &PARAM))
             {
                 return e("bad URI parameter", start);
             }
@@ -300,11 +301,7 @@ impl<'a> SipUri<'a> {
         if pos < b.len() && b[pos] == b'?' {
             for h in full[pos + 1..].split('&') {
                 let (n, v) = h.split_once('=').unwrap_or((h, ""));
-                if n.is_empty()
-                    || !n.bytes().all(is_header_char)
-                    || !v.bytes().all(is_header_char)
-                    || !escapes_valid(h)
-                {
+                if n.is_empty() || !all_in(n, &HEADER) || !all_in(v, &HEADER) {
                     return e("bad URI header", pos + 1);
                 }
                 headers.push((n, v));
