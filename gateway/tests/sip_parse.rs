@@ -518,6 +518,21 @@ Server: ExampleGW/1.0\r\nContent-Length: 0\r\n\r\n";
     .unwrap();
     assert_eq!(w.param("qop").unwrap(), "auth");
     assert_eq!(w.param("stale").unwrap(), "FALSE");
+    // Two challenges (one per algorithm, RFC 7616 §3.7) are two fields, decoded one by one.
+    let two = "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+From: <sip:a@example.com>;tag=1\r\nTo: <sip:gw>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+WWW-Authenticate: Digest realm=\"gw\", nonce=\"n1\", algorithm=SHA-256, qop=\"auth\"\r\n\
+WWW-Authenticate: Digest realm=\"gw\", nonce=\"n1\", algorithm=MD5, qop=\"auth\"\r\n\
+Content-Length: 0\r\n\r\n";
+    let r = SipMessage::parse(two).unwrap();
+    validate(&r).unwrap();
+    let ch = r.each::<WwwAuthenticate>().unwrap();
+    let algs: Vec<String> = ch
+        .iter()
+        .map(|c| c.param("algorithm").unwrap().into_owned())
+        .collect();
+    assert_eq!(algs, ["SHA-256", "MD5"]);
+    assert!(r.get::<WwwAuthenticate>().is_err());
     let rs = <RSeq as gateway::sip::header::Header>::parse("988789").unwrap();
     assert_eq!(rs.0, 988789);
     assert!(<RSeq as gateway::sip::header::Header>::parse("0").is_err());

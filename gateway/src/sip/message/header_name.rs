@@ -1,5 +1,5 @@
-//! Header field names, long and compact forms (RFC 3261 §7.3.3, §20; RFC 3515, 3892,
-//! 4028, 6665).
+//! Header field names, long and compact forms (RFC 3261 §7.3.3, §20; RFC 3515, 3841, 3892,
+//! 4028, 6665, 8224).
 
 use std::fmt;
 
@@ -206,6 +206,10 @@ header_names! {
     InReplyTo => "In-Reply-To";
     ReplyTo => "Reply-To";
     MimeVersion => "MIME-Version";
+    AcceptContact => "Accept-Contact", 'a';
+    RejectContact => "Reject-Contact", 'j';
+    RequestDisposition => "Request-Disposition", 'd';
+    Identity => "Identity", 'y';
 }
 
 impl HeaderName {
@@ -239,8 +243,14 @@ mod tests {
         for (i, (name, compact)) in SPELLINGS.iter().enumerate() {
             let id = i as u8;
             assert_eq!(HeaderName::lookup_id(name.as_bytes()), id, "{name}");
-            assert_eq!(HeaderName::lookup_id(name.to_ascii_uppercase().as_bytes()), id);
-            assert_eq!(HeaderName::lookup_id(name.to_ascii_lowercase().as_bytes()), id);
+            assert_eq!(
+                HeaderName::lookup_id(name.to_ascii_uppercase().as_bytes()),
+                id
+            );
+            assert_eq!(
+                HeaderName::lookup_id(name.to_ascii_lowercase().as_bytes()),
+                id
+            );
             assert_eq!(HeaderName::from_id(id).map(|h| h.as_str()), Some(*name));
             if let Some(c) = compact {
                 let mut b = [0u8; 4];
@@ -248,8 +258,20 @@ mod tests {
                 assert_eq!(HeaderName::from_id(id).and_then(|h| h.compact()), Some(*c));
             }
         }
-        for unknown in ["X-Foo", "Vias", "Fro", "q", "C%6Fntact", "", "Content-Lengthx"] {
-            assert_eq!(HeaderName::lookup_id(unknown.as_bytes()), EXTENSION, "{unknown}");
+        for unknown in [
+            "X-Foo",
+            "Vias",
+            "Fro",
+            "q",
+            "C%6Fntact",
+            "",
+            "Content-Lengthx",
+        ] {
+            assert_eq!(
+                HeaderName::lookup_id(unknown.as_bytes()),
+                EXTENSION,
+                "{unknown}"
+            );
         }
         assert_eq!(
             HeaderName::from_bytes(b"x-custom"),

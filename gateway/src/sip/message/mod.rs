@@ -291,6 +291,20 @@ impl SipMessage {
         }
     }
 
+    /// Decode every field of a header that may legally appear several times without being a
+    /// comma list, such as WWW-Authenticate / Proxy-Authenticate (one challenge per realm or
+    /// algorithm, RFC 7616 §3.7) and Authorization / Proxy-Authorization.
+    pub fn each<'m, T: Header<'m>>(&'m self) -> Result<Vec<T>, ParseError> {
+        let mut out = Vec::new();
+        for h in &self.headers {
+            if Some(h.id) == T::NAME.id() {
+                let v = self.value_utf8(&T::NAME, h)?;
+                out.push(T::parse(v).map_err(|se| self.value_err(T::NAME, h, se))?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Decode a mandatory single-valued header.
     pub fn require<'m, T: Header<'m>>(&'m self) -> Result<T, ParseError> {
         self.get::<T>()?
