@@ -523,3 +523,26 @@ fn odd_offers() {
     assert!(SessionDescription::parse(b"v=0\r\nm=audio x RTP/AVP 0\r\n").is_err());
     assert!(SessionDescription::parse(&[0xff, 0xfe]).is_err());
 }
+
+/// RFC 2543-era multicast INVITE body (two `t=` lines, `i=`, `e=`, `c=` with TTL), from
+/// the GNU oSIP test messages (libosip2-2.2.0, `src/test/res/sip5`).
+#[test]
+fn multicast_offer_is_parsed_and_declined() {
+    let offer = "v=0
+        o=user1 53655765 2353687637 IN IP4 128.3.4.5
+        s=Mbone Audio
+        t=3149328700 0
+        i=Discussion of Mbone Engineering Issues
+        e=mbone@somewhere.com
+        c=IN IP4 224.2.0.1/127
+        t=0 0
+        m=audio 3456 RTP/AVP 0
+        a=rtpmap:0 PCMU/8000";
+    let o = sdp(offer);
+    assert_eq!(o.session().times.len(), 2);
+    assert_eq!(o.media()[0].connection, Some("224.2.0.1".parse().unwrap()));
+    assert!(matches!(
+        t1().handle_offer(&o),
+        Err(OfferAnswerError::NoCommonCodec { .. })
+    ));
+}

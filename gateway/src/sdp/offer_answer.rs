@@ -330,6 +330,9 @@ impl OfferAnswer {
         for m in &sections {
             let accepted = if m.is_rejected() {
                 None
+            } else if m.connection.is_some_and(|ip| ip.is_multicast()) {
+                // RFC 3264 §5.1 multicast streams: a trunk gateway takes part in none.
+                None
             } else if m.kind == MediaKind::Audio && m.is_plain_rtp() && audio.is_none() {
                 self.answer_audio(m).map(|(media, stream)| {
                     audio = Some(stream);
