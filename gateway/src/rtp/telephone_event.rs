@@ -193,6 +193,9 @@ impl TelephoneEventSender {
             Some((d, _)) => (true, d),
             None => (false, duration_units(now, s.started).max(1)),
         };
+        // RFC 4733 §2.5.1.3: an event longer than the 16-bit duration (8.19 s) goes on
+        // in a new segment starting where the last one ended, without the marker.
+        let segment_full = !end && duration == u16::MAX;
         let payload = EventPayload {
             event: s.event,
             end,
@@ -210,6 +213,11 @@ impl TelephoneEventSender {
                     return Ok(Some(n));
                 }
             }
+            None if segment_full => {
+                s.timestamp = s.timestamp.wrapping_add(u16::MAX as u32);
+                s.started += Duration::from_micros(u16::MAX as u64 * 125);
+                s.next_send = now + self.interval;
+            }
             None => s.next_send = now + self.interval,
         }
         self.sending = Some(s);
@@ -218,8 +226,8 @@ impl TelephoneEventSender {
 }
 
 fn duration_units(now: Instant, since: Instant) -> u16 {
-    let ms = now.saturating_duration_since(since).as_millis();
-    (ms * 8).min(u16::MAX as u128) as u16
+    let ns = now.saturating_duration_since(since).as_nanos();
+    (ns * 8 / 1_000_000).min(u16::MAX as u128) as u16
 }
 
 /// A digit seen on the receive side.
@@ -296,6 +304,24 @@ impl TelephoneEventReceiver {
                 // A stray packet of an older event (reordered retransmission).
                 return Ok(());
             }
+            if !c.ended
+                && p.event == c.event
+                && c.duration == u16::MAX
+                && diff as u32 == u16::MAX as u32
+            {
+                // RFC 4733 §2.5.1.3: the next segment of a long event, not a new digit.
+                c.timestamp = timestamp;
+                c.duration = p.duration;
+                c.last_packet = now;
+                if p.end {
+                    c.ended = true;
+                    self.events.push_back(DigitEvent::End {
+                        event: c.event,
+                        duration: c.duration,
+                    });
+                }
+                return Ok(());
+            }
             if !c.ended {
                 self.events.push_back(DigitEvent::End {
                     event: c.event,
@@ -362,5 +388,55 @@ mod tests {
         assert_eq!(TelephoneEvent(13).to_char(), Some('B'));
         assert_eq!(TelephoneEvent::from_char('x'), None);
         assert_eq!(EventPayload::decode(&[1, 2]), Err(EventError::TooShort(2)));
+    }
+
+    #[test]
+    fn a_ten_second_event_is_sent_in_two_segments_and_received_as_one_digit() {
+        use crate::rtp::packet::{RtpPacket, SeqNo, Ssrc};
+        use crate::rtp::sender::RandomStart;
+        let t0 = Instant::now();
+        let mut rtp = RtpSender::new(
+            PayloadType::PCMA,
+            RandomStart {
+                ssrc: Ssrc(1),
+                sequence: SeqNo(0),
+                timestamp: 1000,
+            },
+        );
+        let mut tx = TelephoneEventSender::new(PayloadType::new(101).unwrap());
+        let mut rx = TelephoneEventReceiver::new();
+        tx.start(t0, TelephoneEvent(0), 10, &rtp).unwrap();
+        let mut buf = [0u8; 64];
+        let mut stamps = vec![];
+        let mut markers = 0;
+        for ms in (0..=10_000u64).step_by(10) {
+            let now = t0 + Duration::from_millis(ms);
+            if ms == 10_000 {
+                tx.stop(now);
+            }
+            while let Some(n) = tx.poll_transmit(now, &mut rtp, &mut buf).unwrap() {
+                let p = RtpPacket::parse(&buf[..n]).unwrap();
+                markers += p.marker as u32;
+                if stamps.last() != Some(&p.timestamp) {
+                    stamps.push(p.timestamp);
+                }
+                rx.handle_packet(now, p.timestamp, p.payload).unwrap();
+            }
+        }
+        assert_eq!(stamps, [1000, 1000 + 65535]);
+        assert_eq!(markers, 1);
+        let events: Vec<_> = std::iter::from_fn(|| rx.poll_event()).collect();
+        assert_eq!(
+            events,
+            [
+                DigitEvent::Start {
+                    event: TelephoneEvent(0)
+                },
+                DigitEvent::End {
+                    event: TelephoneEvent(0),
+                    duration: (80_000 - 65_535) as u16
+                }
+            ]
+        );
     }
 }
