@@ -85,7 +85,13 @@ impl Alias {
                 if s.is_empty() || s.encode_utf16().count() > 256 {
                     return Err(bad());
                 }
-                asn::AliasAddress::h323_ID(BmpString::try_from(s.as_str()).map_err(|_| bad())?)
+                {
+                    // rasn builds a BMPString from UCS-2 big-endian octets.
+                    let ucs2: Vec<u8> = s.encode_utf16().flat_map(u16::to_be_bytes).collect();
+                    asn::AliasAddress::h323_ID(
+                        BmpString::try_from(ucs2.as_slice()).map_err(|_| bad())?,
+                    )
+                }
             }
             Alias::Url(s) | Alias::Email(s) => {
                 if s.is_empty() || s.len() > 512 {
@@ -128,6 +134,11 @@ pub(crate) fn aliases_to_asn(
         .map(Some)
 }
 
+/// The aliases of an alias list we can represent (see [`Alias::from_asn`]).
+pub fn aliases_from_asn_pub(aliases: Option<&Vec<asn::AliasAddress>>) -> Vec<Alias> {
+    aliases_from_asn(aliases)
+}
+
 pub(crate) fn aliases_from_asn(aliases: Option<&Vec<asn::AliasAddress>>) -> Vec<Alias> {
     aliases
         .map(|v| v.iter().filter_map(Alias::from_asn).collect())
@@ -150,5 +161,37 @@ pub fn socket_addr(t: &asn::TransportAddress) -> Option<SocketAddrV4> {
             a.port,
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h323_id_is_ucs2() {
+        let a = Alias::H323Id("gw-ä".into());
+        let asn = a.to_asn().unwrap();
+        let asn::AliasAddress::h323_ID(bmp) = &asn else {
+            panic!()
+        };
+        assert_eq!(bmp.clone().into_vec(), vec![0x67, 0x77, 0x2D, 0xE4]);
+        assert_eq!(Alias::from_asn(&asn), Some(a));
+    }
+
+    #[test]
+    fn dialled_digits_alphabet() {
+        assert!(Alias::Dialled("12#*,3".into()).to_asn().is_ok());
+        assert!(Alias::Dialled("12a".into()).to_asn().is_err());
+        assert!(Alias::Dialled(String::new()).to_asn().is_err());
+    }
+
+    #[test]
+    fn guid_and_protocol_identifier() {
+        let g = Guid([7; 16]);
+        assert_eq!(Guid::from_asn(&g.to_asn()), g);
+        assert_eq!(protocol_version(&protocol_identifier(4)), Some(4));
+        let sa: SocketAddrV4 = "192.0.2.1:1720".parse().unwrap();
+        assert_eq!(socket_addr(&transport_address(sa)), Some(sa));
     }
 }
