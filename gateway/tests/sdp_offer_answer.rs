@@ -546,3 +546,43 @@ fn multicast_offer_is_parsed_and_declined() {
         Err(OfferAnswerError::NoCommonCodec { .. })
     ));
 }
+
+#[test]
+fn a_later_answer_to_the_same_offer_wins_and_maxptime_caps_ptime() {
+    let mut oa = e1();
+    oa.create_offer(Direction::SendRecv);
+    // 183 Session Progress from one fork: PCMA, ptime 30 but maxptime 20.
+    let early = "v=0
+        o=fork1 1 1 IN IP4 203.0.113.1
+        s=-
+        c=IN IP4 203.0.113.1
+        t=0 0
+        m=audio 7000 RTP/AVP 8
+        a=ptime:30
+        a=maxptime:20";
+    let (neg, _) = oa.handle_answer(&sdp(early)).unwrap();
+    let a = neg.audio.unwrap();
+    assert_eq!(a.send_ptime, 20);
+    assert_eq!(a.remote, Some("203.0.113.1:7000".parse().unwrap()));
+    // 200 OK from another fork with PCMU: it is the answer that counts.
+    let fin = "v=0
+        o=fork2 5 5 IN IP4 203.0.113.2
+        s=-
+        c=IN IP4 203.0.113.2
+        t=0 0
+        m=audio 9000 RTP/AVP 0";
+    let (neg, _) = oa.handle_answer(&sdp(fin)).unwrap();
+    let a = neg.audio.unwrap();
+    assert_eq!(a.law, Law::MuLaw);
+    assert_eq!(a.remote, Some("203.0.113.2:9000".parse().unwrap()));
+    assert_eq!(
+        oa.negotiated().unwrap().audio.as_ref().unwrap().law,
+        Law::MuLaw
+    );
+    // Once the peer makes an offer, old answers are no longer accepted.
+    oa.handle_offer(&sdp(ASTERISK_18)).unwrap();
+    assert_eq!(
+        oa.handle_answer(&sdp(fin)),
+        Err(OfferAnswerError::NoOfferPending)
+    );
+}

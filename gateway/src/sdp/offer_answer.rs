@@ -128,6 +128,9 @@ pub struct OfferAnswer {
     emitted: bool,
     local_direction: Direction,
     pending_offer: Option<SessionDescription>,
+    /// Our last offer that got an answer: a later answer to it (a 200 OK after an
+    /// early-media 183, possibly from another fork) replaces the first one.
+    answered_offer: Option<SessionDescription>,
     last_local: Option<SessionDescription>,
     last_remote_origin: Option<(String, u64)>,
     negotiated: Option<Negotiated>,
@@ -147,6 +150,7 @@ impl OfferAnswer {
             emitted: false,
             local_direction: Direction::SendRecv,
             pending_offer: None,
+            answered_offer: None,
             last_local: None,
             last_remote_origin: None,
             negotiated: None,
@@ -256,7 +260,9 @@ impl OfferAnswer {
         let offer = self
             .pending_offer
             .take()
+            .or_else(|| self.answered_offer.take())
             .ok_or(OfferAnswerError::NoOfferPending)?;
+        self.answered_offer = Some(offer.clone());
         let offered = offer.media();
         let answered = answer.media();
         if offered.len() != answered.len() {
@@ -323,6 +329,7 @@ impl OfferAnswer {
             }
         }
         self.pending_offer = None;
+        self.answered_offer = None;
         let sections = offer.media();
         let mut medias = Vec::with_capacity(sections.len());
         let mut audio = None;
@@ -425,10 +432,15 @@ impl OfferAnswer {
             (None, Some(rem)) => Some(SocketAddr::new(rem.ip(), rem.port().wrapping_add(1))),
             _ => None,
         };
-        let send_ptime = match m.ptime {
+        // What the peer wants to receive (RFC 8866 §6.4 ptime), never above its maxptime
+        // (§6.5); 20 ms otherwise.
+        let mut send_ptime = match m.ptime {
             Some(p @ 10..=60) if p % 10 == 0 => p,
             _ => 20,
         };
+        if let Some(max) = m.maxptime.filter(|m| *m >= 10) {
+            send_ptime = send_ptime.min(max - max % 10);
+        }
         AudioStream {
             index: m.index,
             remote,
