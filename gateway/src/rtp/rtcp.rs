@@ -420,7 +420,8 @@ impl<'a> RtcpWriter<'a> {
     }
 
     fn reserve(&mut self, n: usize) -> Result<&mut [u8], RtcpError> {
-        if self.len + n > self.buf.len() {
+        // The length field counts 32-bit words minus one in 16 bits (RFC 3550 §6.4.1).
+        if n > 4 * (u16::MAX as usize + 1) || self.len + n > self.buf.len() {
             return Err(RtcpError::BufferTooSmall);
         }
         let s = &mut self.buf[self.len..self.len + n];
@@ -610,5 +611,31 @@ mod tests {
             q.to_string(),
             "loss 4.7% (-3 packets total), jitter 5.0 ms, rtt unknown"
         );
+    }
+
+    #[test]
+    fn writer_refuses_what_does_not_fit() {
+        let mut small = [0u8; 20];
+        let mut w = RtcpWriter::new(&mut small);
+        assert!(w.receiver_report(Ssrc(1), &[]).is_ok());
+        let item = SdesItem {
+            kind: SDES_CNAME,
+            text: &[b'x'; 200],
+        };
+        assert_eq!(
+            w.sdes(Ssrc(1), &[item]).unwrap_err(),
+            RtcpError::BufferTooSmall
+        );
+        assert_eq!(w.len(), 8);
+        let many = vec![item; 1400];
+        let mut big = vec![0u8; 400_000];
+        let mut w = RtcpWriter::new(&mut big);
+        assert_eq!(
+            w.sdes(Ssrc(1), &many).unwrap_err(),
+            RtcpError::BufferTooSmall
+        );
+        let bye: Vec<Ssrc> = (0..32).map(Ssrc).collect();
+        assert_eq!(w.bye(&bye, None).unwrap_err(), RtcpError::TooMany(32));
+        assert!(w.is_empty());
     }
 }
