@@ -778,3 +778,32 @@ fn ni2_calls_both_ways_with_libpri() {
         assert_eq!(released(&mut h, call), Some(17), "{role:?}");
     }
 }
+
+#[test]
+fn libpri_network_t305_releases_when_we_hold_its_disconnect() {
+    // We keep the DISCONNECT (as for an in-band announcement) and send no RELEASE: libpri's
+    // T305 runs out and it sends RELEASE itself (Q.931 §5.3.4.1 / §5.3.3).
+    let mut cfg = InterfaceConfig::euro_isdn_e1(Role::User);
+    cfg.auto_release = false;
+    let mut h = H::new(cfg, Switch::EuroIsdnE1);
+    h.pri.set_timer(PriTimer::T305, 400);
+    let (call, ring) = h.we_call(ChannelPref::Exclusive(1), "5551234", true);
+    let pc = ring.call.unwrap();
+    h.pri.answer(pc, ring.channel).unwrap();
+    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    // Let our CONNECT ACKNOWLEDGE arrive first.
+    h.run_for(Duration::from_millis(100));
+    h.pri.hangup(pc, 17).unwrap();
+    let cause = h.expect(|e| match e {
+        Event::Disconnecting { cause, .. } => Some(cause.value.value()),
+        _ => None,
+    });
+    assert_eq!(cause, 17);
+    assert_eq!(h.ours.stage(call), Some(Stage::DisconnectReceived));
+    let t0 = Instant::now();
+    assert_eq!(released(&mut h, call), Some(17));
+    assert!(
+        t0.elapsed() >= Duration::from_millis(300),
+        "released by libpri's T305"
+    );
+}
