@@ -1047,3 +1047,120 @@ fn t313_expiry_clears_an_answer_never_acknowledged() {
         (MessageType::Disconnect, 102)
     );
 }
+
+/// xorshift64*: a small deterministic generator for the robustness test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn random_and_mutated_messages_never_panic_and_keep_the_channel_table_consistent() {
+    let real: Vec<Vec<u8>> = {
+        let cr = CallRef::two_octet(0x101, CallRefFlag::FromOriginator);
+        let bc = BearerCapability::speech(Layer1Protocol::G711ALaw);
+        vec![
+            Message::setup(cr, bc.clone())
+                .with(q931::ie::ChannelId::primary(1, true))
+                .with(CalledPartyNumber::new(
+                    TypeOfNumber::National,
+                    NumberingPlan::Isdn,
+                    "123",
+                ))
+                .to_bytes()
+                .unwrap(),
+            Message::setup_acknowledge(cr, Some(q931::ie::ChannelId::primary(2, false)))
+                .to_bytes()
+                .unwrap(),
+            Message::call_proceeding(cr, Some(q931::ie::ChannelId::primary(3, true)))
+                .to_bytes()
+                .unwrap(),
+            Message::alerting(cr).to_bytes().unwrap(),
+            Message::connect(cr).to_bytes().unwrap(),
+            Message::connect_acknowledge(cr).to_bytes().unwrap(),
+            Message::disconnect(cr, net_cause(CauseValue::UserBusy))
+                .to_bytes()
+                .unwrap(),
+            Message::release(cr, None).to_bytes().unwrap(),
+            Message::release_complete(cr, None).to_bytes().unwrap(),
+            Message::status_enquiry(cr).to_bytes().unwrap(),
+            Message::status(
+                cr,
+                net_cause(CauseValue::ResponseToStatusEnquiry),
+                q931::ie::CallState::new(CallStateValue::Active),
+            )
+            .to_bytes()
+            .unwrap(),
+            Message::restart(
+                CallRef::global(2, CallRefFlag::FromOriginator),
+                q931::ie::RestartIndicator::new(q931::ie::RestartClass::IndicatedChannels),
+                Some(q931::ie::ChannelId::primary_slot_map(
+                    &[1, 2, 3],
+                    q931::ie::SlotMapKind::E1,
+                    true,
+                )),
+            )
+            .to_bytes()
+            .unwrap(),
+        ]
+    };
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut r = Raw::new();
+    // Some calls of our own in flight too.
+    for _ in 0..3 {
+        r.ours
+            .setup(r.now, request("1", ChannelPref::Any, true))
+            .unwrap();
+    }
+    r.exchange();
+    for step in 0..20_000 {
+        let mut m = real[rng.below(real.len() as u64) as usize].clone();
+        match rng.below(4) {
+            0 => {
+                // Flip a few bits.
+                for _ in 0..=rng.below(3) {
+                    let i = rng.below(m.len() as u64) as usize;
+                    m[i] ^= 1 << rng.below(8);
+                }
+            }
+            1 => m.truncate(rng.below(m.len() as u64 + 1) as usize),
+            2 => {
+                // A random call reference value and flag (small values collide often).
+                if m.len() > 4 && m[1] == 2 {
+                    m[2] = (rng.below(2) as u8) << 7;
+                    m[3] = rng.below(8) as u8;
+                }
+            }
+            _ => {
+                let extra = rng.below(12) as usize;
+                m.extend((0..extra).map(|_| rng.next() as u8));
+            }
+        }
+        r.peer.send_i(r.now, &m).unwrap();
+        r.exchange();
+        if step % 97 == 0 {
+            r.now += Duration::from_secs(rng.below(200));
+            r.ours.handle_timeout(r.now);
+            r.peer.handle_timeout(r.now);
+            r.exchange();
+        }
+        if step % 500 == 0 && r.ours.call_count() < 5 {
+            let _ = r.ours.setup(r.now, request("2", ChannelPref::Any, true));
+        }
+        // Every busy channel belongs to a live call that holds it.
+        for c in r.ours.channels().numbers() {
+            if let Some(ChannelState::Busy(h)) = r.ours.channels().get(c) {
+                assert_eq!(r.ours.channel(h), Some(c), "channel {c} held by {h:?}");
+            }
+        }
+    }
+}
