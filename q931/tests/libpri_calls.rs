@@ -807,3 +807,60 @@ fn libpri_network_t305_releases_when_we_hold_its_disconnect() {
         "released by libpri's T305"
     );
 }
+
+#[test]
+fn active_call_survives_a_short_link_outage_with_libpri_user() {
+    let mut cfg = InterfaceConfig::euro_isdn_e1(Role::Network);
+    cfg.link.t200 = Duration::from_millis(200);
+    cfg.link.t203 = Duration::from_millis(600);
+    let mut h = H::new(cfg, Switch::EuroIsdnE1);
+    h.pri.set_timer(PriTimer::T200, 200);
+    h.pri.set_timer(PriTimer::T203, 600);
+    let (pc, setup) = h.pri_calls(11, true);
+    let call = handle_of(&setup);
+    h.ours.connect(now(), call).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::Answer(_)).then_some(()));
+    h.cut = true;
+    h.expect_within(Duration::from_secs(5), |e| {
+        matches!(e, Event::LinkDown).then_some(())
+    })
+    .expect("link down");
+    assert_eq!(h.ours.stage(call), Some(Stage::Active), "T309 running");
+    h.cut = false;
+    h.expect_within(Duration::from_secs(10), |e| {
+        matches!(e, Event::LinkUp).then_some(())
+    })
+    .expect("link back");
+    h.run_for(Duration::from_millis(500));
+    assert_eq!(h.ours.stage(call), Some(Stage::Active));
+    h.ours
+        .disconnect(now(), call, CauseValue::NormalCallClearing)
+        .unwrap();
+    let cause = h.pri_expect(|e| match e {
+        PriEvent::HangupReq(hg) if hg.call == Some(pc) => Some(hg.cause),
+        _ => None,
+    });
+    assert_eq!(cause, 16);
+    h.pri.hangup(pc, cause).unwrap();
+    assert_eq!(released(&mut h, call), Some(16));
+}
+
+#[test]
+fn libpri_user_t303_when_we_never_answer_its_setup() {
+    let mut h = H::e1(Role::Network);
+    h.pri.set_timer(PriTimer::T303, 300);
+    let (pc, setup) = h.pri_calls(13, true);
+    let call = handle_of(&setup);
+    let hangup = h.pri_expect(|e| match e {
+        PriEvent::Hangup(hg) | PriEvent::HangupReq(hg) => Some(hg.clone()),
+        _ => None,
+    });
+    assert_eq!(hangup.call, Some(pc));
+    // libpri (user side too) goes to Null after its second T303 expiry and says nothing;
+    // our late CALL PROCEEDING gets its STATUS (Null state), which releases our call.
+    assert_eq!(h.ours.stage(call), Some(Stage::Setup));
+    h.ours.proceeding(now(), call).unwrap();
+    assert!(released(&mut h, call).is_some());
+    assert_eq!(h.ours.call_count(), 0);
+    assert!(h.ours.channels().is_idle(13));
+}
