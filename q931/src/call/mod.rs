@@ -19,6 +19,49 @@
 //! - `timers`: the §9 timers and their actions, T309 (§5.8.8 data link failure).
 //! - `channels`: B-channel states of the span.
 //! - `variant`: switch variants as data (ETSI EN 300 403 E1, NI-2 T1).
+//!
+//! A call between our user side and our network side, frames handed over in memory:
+//!
+//! ```
+//! use std::time::Instant;
+//! use q931::call::{ChannelPref, Event, Interface, InterfaceConfig, SetupRequest};
+//! use q931::ie::{BearerCapability, CalledPartyNumber, CauseValue, Layer1Protocol,
+//!                NumberingPlan, TypeOfNumber};
+//! use q931::lapd::Role;
+//!
+//! fn shuttle(a: &mut Interface, b: &mut Interface, now: Instant) {
+//!     loop {
+//!         let mut moved = false;
+//!         while let Some(f) = a.poll_transmit() { b.handle_frame(now, &f); moved = true; }
+//!         while let Some(f) = b.poll_transmit() { a.handle_frame(now, &f); moved = true; }
+//!         if !moved { break; }
+//!     }
+//! }
+//!
+//! let now = Instant::now();
+//! let mut user = Interface::new(InterfaceConfig::euro_isdn_e1(Role::User));
+//! let mut net = Interface::new(InterfaceConfig::euro_isdn_e1(Role::Network));
+//! user.start(now);
+//! shuttle(&mut user, &mut net, now);
+//! let call = user.setup(now, SetupRequest {
+//!     called: Some(CalledPartyNumber::new(TypeOfNumber::National, NumberingPlan::Isdn, "5551234")),
+//!     calling: None,
+//!     bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+//!     channel: ChannelPref::Any,
+//!     sending_complete: true,
+//! }).unwrap();
+//! shuttle(&mut user, &mut net, now);
+//! let offered = std::iter::from_fn(|| net.poll_event())
+//!     .find_map(|e| match e { Event::IncomingSetup { call, .. } => Some(call), _ => None })
+//!     .unwrap();
+//! net.connect(now, offered).unwrap();
+//! shuttle(&mut user, &mut net, now);
+//! assert!(std::iter::from_fn(|| user.poll_event())
+//!     .any(|e| matches!(e, Event::Connected { call: c, .. } if c == call)));
+//! user.disconnect(now, call, CauseValue::NormalCallClearing).unwrap();
+//! shuttle(&mut user, &mut net, now);
+//! assert_eq!((user.call_count(), net.call_count()), (0, 0));
+//! ```
 
 mod channels;
 mod clearing;
