@@ -1164,3 +1164,32 @@ fn random_and_mutated_messages_never_panic_and_keep_the_channel_table_consistent
         }
     }
 }
+
+#[test]
+fn a_network_answer_on_another_channel_than_our_exclusive_one_is_refused_with_cause_6() {
+    let mut r = Raw::new();
+    let call = r
+        .ours
+        .setup(r.now, request("5551234", ChannelPref::Exclusive(5), true))
+        .unwrap();
+    let got = r.exchange();
+    assert_eq!(got[0].message_type, MessageType::Setup);
+    assert_eq!(got[0].channel_id().unwrap().channel_number(), Some(5));
+    assert!(got[0].channel_id().unwrap().exclusive);
+    let cr = got[0].call_ref.reply();
+    let got = r.send(&Message::call_proceeding(
+        cr,
+        Some(q931::ie::ChannelId::primary(6, true)),
+    ));
+    assert_eq!(
+        (got[0].message_type, cause_of(&got[0])),
+        (MessageType::Release, 6)
+    );
+    assert!(r
+        .ours
+        .calls()
+        .all(|(h, stage, _)| h != call || stage == Stage::ReleaseSent));
+    r.send(&Message::release_complete(cr, None));
+    assert_eq!(released(&r.events), Some(6));
+    assert!(r.ours.channels().is_idle(5) && r.ours.channels().is_idle(6));
+}

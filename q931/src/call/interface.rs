@@ -113,6 +113,11 @@ impl Interface {
         self.calls.len()
     }
 
+    /// Every call: handle, stage and B-channel.
+    pub fn calls(&self) -> impl Iterator<Item = (CallHandle, Stage, Option<u8>)> + '_ {
+        self.calls.values().map(|c| (c.handle, c.stage, c.channel))
+    }
+
     /// The stage of a call, `None` once it is released.
     pub fn stage(&self, call: CallHandle) -> Option<Stage> {
         self.calls.get(&call).map(|c| c.stage)
