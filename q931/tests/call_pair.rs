@@ -1193,3 +1193,41 @@ fn a_network_answer_on_another_channel_than_our_exclusive_one_is_refused_with_ca
     assert_eq!(released(&r.events), Some(6));
     assert!(r.ours.channels().is_idle(5) && r.ours.channels().is_idle(6));
 }
+
+#[test]
+fn channels_left_in_maintenance_during_a_restart_are_restarted_next() {
+    let mut p = Pair::new(|role| {
+        let mut cfg = InterfaceConfig::euro_isdn_e1(role);
+        // Long enough to outlast the outage, short enough to recover the window after it.
+        cfg.link.t200 = Duration::from_secs(45);
+        cfg.link.t203 = Duration::from_secs(3600);
+        cfg
+    });
+    let (a, _) = p.active_call();
+    let (b, _) = p.active_call();
+    let (ca, cb) = (p.user.channel(a).unwrap(), p.user.channel(b).unwrap());
+    p.cut = true;
+    p.user
+        .disconnect(p.now, a, CauseValue::NormalCallClearing)
+        .unwrap();
+    p.advance(Duration::from_secs(1));
+    p.user
+        .disconnect(p.now, b, CauseValue::NormalCallClearing)
+        .unwrap();
+    // T305 + T308 + T308 for each: both channels end in maintenance, one RESTART at a time.
+    p.advance(Duration::from_secs(40));
+    assert_eq!(p.user.channels().get(ca), Some(ChannelState::Maintenance));
+    assert_eq!(p.user.channels().get(cb), Some(ChannelState::Maintenance));
+    p.cut = false;
+    p.advance(Duration::from_secs(250));
+    let done: Vec<Vec<u8>> = p
+        .take_user()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::RestartComplete { channels } => Some(channels),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(done, vec![vec![ca], vec![cb]]);
+    assert!(p.user.channels().is_idle(ca) && p.user.channels().is_idle(cb));
+}

@@ -246,7 +246,9 @@ impl Interface {
                 } else {
                     CauseValue::RecoveryOnTimerExpiry
                 };
-                let _ = self.disconnect(now, call, value);
+                if let Err(e) = self.disconnect(now, call, value) {
+                    tracing::debug!(%e, "clearing after timer expiry");
+                }
             }
             // §5.3.3 / §5.3.4: no answer to DISCONNECT: RELEASE with the original cause.
             Timer::T305 => {

@@ -258,7 +258,6 @@ impl Interface {
     /// A SETUP for a new call reference (§5.1 incoming on the user side, §5.2.1 on the
     /// network side) that passed the §5.8 checks.
     pub(crate) fn incoming_setup(&mut self, now: Instant, call: CallHandle, msg: &Message) {
-        let _ = now;
         let requested = indicated_channel(msg);
         let any = msg
             .channel_id()

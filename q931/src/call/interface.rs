@@ -60,6 +60,8 @@ pub struct Interface {
     pub(crate) channels: ChannelTable,
     pub(crate) events: VecDeque<Event>,
     pub(crate) restart: Option<PendingRestart>,
+    /// Channels left in maintenance while a RESTART was outstanding: restarted next.
+    pub(crate) restart_queue: Vec<u8>,
     /// The last call reference value we allocated.
     next_call_ref: u16,
     /// Encoding buffer, reused.
@@ -79,6 +81,7 @@ impl Interface {
             channels: ChannelTable::new(cfg.variant.span),
             events: VecDeque::new(),
             restart: None,
+            restart_queue: Vec::new(),
             next_call_ref: 0,
             tx: Vec::with_capacity(128),
             rx: Message::new(CallRef::dummy(), MessageType::Setup),
@@ -416,7 +419,11 @@ impl Interface {
             if self.channels.is_idle(ch) {
                 self.channels.set(ch, ChannelState::Maintenance);
                 if self.restart.is_none() {
-                    let _ = self.restart_channels(now, Some(vec![ch]));
+                    if let Err(e) = self.restart_channels(now, Some(vec![ch])) {
+                        warn!(%e, channel = ch, "channel left in maintenance");
+                    }
+                } else {
+                    self.restart_queue.push(ch);
                 }
             }
         }

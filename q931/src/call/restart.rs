@@ -75,6 +75,7 @@ impl Interface {
             warn!("RESTART not acknowledged");
             let channels = r.channels.unwrap_or_else(|| self.channels.numbers());
             self.events.push_back(Event::RestartFailed { channels });
+            self.restart_queued(now);
         }
     }
 
@@ -114,7 +115,7 @@ impl Interface {
         }
         match msg.message_type {
             MessageType::Restart => self.restart_received(now, msg),
-            MessageType::RestartAcknowledge => self.restart_acknowledged(msg),
+            MessageType::RestartAcknowledge => self.restart_acknowledged(now),
             _ => debug!("global call reference: {msg} ignored"),
         }
     }
@@ -156,7 +157,7 @@ impl Interface {
     }
 
     /// §5.5.1: RESTART ACKNOWLEDGE for our RESTART.
-    fn restart_acknowledged(&mut self, msg: &Message) {
+    fn restart_acknowledged(&mut self, now: Instant) {
         let Some(r) = self.restart.take() else {
             debug!("RESTART ACKNOWLEDGE with no RESTART outstanding");
             return;
@@ -167,8 +168,24 @@ impl Interface {
                 self.channels.set(c, ChannelState::Idle);
             }
         }
-        let _ = msg;
         self.events.push_back(Event::RestartComplete { channels });
+        self.restart_queued(now);
+    }
+
+    /// Starts the RESTART of the channels that waited for the previous one.
+    fn restart_queued(&mut self, now: Instant) {
+        if self.restart.is_some() || self.restart_queue.is_empty() {
+            return;
+        }
+        let mut channels = std::mem::take(&mut self.restart_queue);
+        channels.sort_unstable();
+        channels.dedup();
+        channels.retain(|&c| self.channels.get(c) == Some(ChannelState::Maintenance));
+        if !channels.is_empty() {
+            if let Err(e) = self.restart_channels(now, Some(channels)) {
+                warn!(%e, "queued RESTART not sent");
+            }
+        }
     }
 
     // ---- NI-2 maintenance ---------------------------------------------------------------
