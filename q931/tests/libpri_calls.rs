@@ -884,3 +884,17 @@ fn we_abandon_our_call_before_libpri_network_answers() {
     assert_eq!(released(&mut h, call), Some(16));
     assert!(h.ours.channels().is_idle(2));
 }
+
+#[test]
+fn our_restart_of_the_whole_interface_is_acknowledged_by_libpri() {
+    for role in [Role::User, Role::Network] {
+        let mut h = H::e1(role);
+        h.ours.restart_channels(now(), None).unwrap();
+        let done = h.expect(|e| match e {
+            Event::RestartComplete { channels } => Some(channels.clone()),
+            _ => None,
+        });
+        assert_eq!(done.len(), 30, "{role:?}");
+        assert_eq!(h.ours.channels().idle_count(), 30);
+    }
+}
