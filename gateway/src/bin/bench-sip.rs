@@ -123,8 +123,13 @@ fn bench_parse(secs: f64) -> f64 {
     n as f64 / cpu
 }
 
+#[path = "bench_support/uas.rs"]
+mod uas;
+
 fn main() {
     let mut parse_secs = 3.0;
+    let mut uas_rate: u64 = 1600;
+    let mut uas_calls: u64 = 16_000;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -134,8 +139,22 @@ fn main() {
                     .and_then(|v| v.parse().ok())
                     .expect("--parse-secs takes a number")
             }
+            "--uas-rate" => {
+                uas_rate = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--uas-rate takes calls per second")
+            }
+            "--uas-calls" => {
+                uas_calls = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--uas-calls takes a number")
+            }
             other => {
-                eprintln!("unknown argument {other}; options: --parse-secs N");
+                eprintln!(
+                    "unknown argument {other}; options: --parse-secs N --uas-rate CPS --uas-calls N"
+                );
                 std::process::exit(2);
             }
         }
@@ -143,7 +162,22 @@ fn main() {
     let mut figures: Vec<String> = Vec::new();
     let rate = bench_parse(parse_secs);
     figures.push(format!("parse_per_s={rate:.0}"));
-    // Further parts (the UAS call-cycle run against SIPp) append their own figures here:
-    // `uas_cps=M failed=K vs_sipp_uas=R`.
+    eprintln!("uas: SIPp uac at {uas_rate} calls/s, {uas_calls} calls, against our UAS");
+    let ours = uas::ours(uas_rate, uas_calls);
+    eprintln!("uas: the same load against SIPp's own UAS (sipp -sn uas)");
+    let theirs = uas::sipp_uas(uas_rate, uas_calls);
+    let cps = ours.calls as f64 / ours.wall.as_secs_f64();
+    let per_call = |r: &uas::UasRun| r.cpu.as_secs_f64() / r.calls.max(1) as f64;
+    eprintln!(
+        "uas: ours {:.1} µs CPU/call, sipp uas {:.1} µs CPU/call",
+        per_call(&ours) * 1e6,
+        per_call(&theirs) * 1e6
+    );
+    figures.push(format!("uas_cps={cps:.0}"));
+    figures.push(format!("failed={}", ours.failed));
+    figures.push(format!(
+        "vs_sipp_uas={:.2}",
+        per_call(&ours) / per_call(&theirs).max(1e-9)
+    ));
     println!("bench sip {}", figures.join(" "));
 }

@@ -1,5 +1,7 @@
 //! Matching messages to transactions (RFC 3261 §17.1.3 and §17.2.3).
 
+use std::sync::Arc;
+
 use crate::sip::{Method, ParseError, SipMessage};
 
 /// Why a message has no transaction key.
@@ -12,23 +14,24 @@ pub enum KeyError {
 }
 
 /// The method part of a key: ACK and CANCEL are folded as §17.2.3 says by the caller.
-fn method_key(m: Method<'_>) -> String {
-    m.as_str().to_string()
+/// Keys are cloned into timer and owner tables, so their parts are shared, not copied.
+fn method_key(m: Method<'_>) -> Arc<str> {
+    Arc::from(m.as_str())
 }
 
 /// A client transaction's key: the branch we put in the top Via and the CSeq method
 /// (§17.1.3: a CANCEL shares the INVITE's branch, so the method tells them apart).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientKey {
-    pub branch: String,
-    pub method: String,
+    pub branch: Arc<str>,
+    pub method: Arc<str>,
 }
 
 impl ClientKey {
     /// The key of a request we send or of a response we receive.
     pub fn of(msg: &SipMessage) -> Result<ClientKey, KeyError> {
         let via = msg.top_via()?;
-        let branch = via.branch().ok_or(KeyError::NoBranch)?.to_string();
+        let branch = Arc::from(via.branch().ok_or(KeyError::NoBranch)?);
         let cseq = msg.cseq()?;
         Ok(ClientKey {
             branch,
@@ -43,19 +46,19 @@ pub enum ServerKey {
     /// RFC 3261 branch (`z9hG4bK…`): branch + sent-by + method, ACK counted as INVITE
     /// (§17.2.3).
     Rfc3261 {
-        branch: String,
-        sent_by: String,
-        method: String,
+        branch: Arc<str>,
+        sent_by: Arc<str>,
+        method: Arc<str>,
     },
     /// RFC 2543 peers (no magic cookie): Request-URI, From tag, Call-ID, CSeq number, top
     /// Via and method, with ACK counted as INVITE (§17.2.3, last paragraphs).
     Rfc2543 {
-        request_uri: String,
-        from_tag: String,
-        call_id: String,
+        request_uri: Arc<str>,
+        from_tag: Arc<str>,
+        call_id: Arc<str>,
         cseq: u32,
-        via: String,
-        method: String,
+        via: Arc<str>,
+        method: Arc<str>,
     },
 }
 
@@ -67,28 +70,28 @@ impl ServerKey {
         let via = msg.top_via()?;
         let cseq = msg.cseq()?;
         let method = match cseq.method {
-            Method::Ack => "INVITE".to_string(),
+            Method::Ack => Arc::from("INVITE"),
             m => method_key(m),
         };
         if via.has_rfc3261_branch() {
-            let branch = via.branch().ok_or(KeyError::NoBranch)?.to_string();
+            let branch = Arc::from(via.branch().ok_or(KeyError::NoBranch)?);
             let sent_by = match via.port {
                 Some(p) => format!("{}:{p}", via.host),
                 None => via.host.to_string(),
             };
             return Ok(ServerKey::Rfc3261 {
                 branch,
-                sent_by: sent_by.to_ascii_lowercase(),
+                sent_by: Arc::from(sent_by.to_ascii_lowercase()),
                 method,
             });
         }
         let from = msg.from()?;
         Ok(ServerKey::Rfc2543 {
-            request_uri: msg.request_uri_str().unwrap_or_default().to_string(),
-            from_tag: from.tag().unwrap_or_default().to_string(),
-            call_id: msg.call_id()?.0.to_string(),
+            request_uri: Arc::from(msg.request_uri_str().unwrap_or_default()),
+            from_tag: Arc::from(from.tag().unwrap_or_default()),
+            call_id: Arc::from(msg.call_id()?.0),
             cseq: cseq.seq,
-            via: format!("{}:{:?}", via.host, via.port),
+            via: Arc::from(format!("{}:{:?}", via.host, via.port)),
             method,
         })
     }
@@ -99,7 +102,7 @@ impl ServerKey {
         let mut k = self.clone();
         match &mut k {
             ServerKey::Rfc3261 { method, .. } | ServerKey::Rfc2543 { method, .. } => {
-                *method = m.to_string()
+                *method = Arc::from(m)
             }
         }
         k

@@ -663,7 +663,7 @@ impl Endpoint {
             return;
         }
         // A 2xx retransmitted after the INVITE transaction ended: ACK it again (§13.2.2.4).
-        if key.method == "INVITE" && resp.status().is_some_and(|s| s.is_success()) {
+        if &*key.method == "INVITE" && resp.status().is_some_and(|s| s.is_success()) {
             let call_id = resp.call_id().map(|c| c.0.to_string()).unwrap_or_default();
             let tag = resp
                 .from()
