@@ -66,8 +66,8 @@ pub struct Interface {
     next_call_ref: u16,
     /// Encoding buffer, reused.
     tx: Vec<u8>,
-    /// Decoded message, reused.
-    rx: Message,
+    /// Decoded message, reused (taken while a message is handled).
+    rx: Option<Message>,
 }
 
 impl Interface {
@@ -84,7 +84,7 @@ impl Interface {
             restart_queue: Vec::new(),
             next_call_ref: 0,
             tx: Vec::with_capacity(128),
-            rx: Message::new(CallRef::dummy(), MessageType::Setup),
+            rx: Some(Message::new(CallRef::dummy(), MessageType::Setup)),
             cfg,
         }
     }
@@ -270,10 +270,10 @@ impl Interface {
     // ---- received messages ----------------------------------------------------------
 
     fn handle_message(&mut self, now: Instant, bytes: &[u8]) {
-        let mut msg = std::mem::replace(
-            &mut self.rx,
-            Message::new(CallRef::dummy(), MessageType::Setup),
-        );
+        let mut msg = self
+            .rx
+            .take()
+            .unwrap_or_else(|| Message::new(CallRef::dummy(), MessageType::Setup));
         match msg.decode_into(bytes, Dialect::Isdn) {
             Ok(()) => {
                 debug!(role = ?self.cfg.role, "rx {msg}");
@@ -282,7 +282,7 @@ impl Interface {
             // §5.8.1–§5.8.3.1: ignored.
             Err(e) => debug!(%e, "message ignored"),
         }
-        self.rx = msg;
+        self.rx = Some(msg);
     }
 
     fn dispatch(&mut self, now: Instant, msg: &Message) {
