@@ -482,20 +482,6 @@ fn disconnect_collision_ends_in_release_on_both_sides() {
 }
 
 #[test]
-fn in_band_disconnect_waits_for_the_user_to_release() {
-    let mut p = Pair::e1();
-    let (u, n) = p.active_call();
-    // The network side keeps the call to play an announcement: the user releases later.
-    p.net.disconnect(p.now, n, CauseValue::UserBusy).unwrap();
-    p.run();
-    let ev = p.take_user();
-    assert!(matches!(&ev[0], Event::Disconnecting { .. }));
-    // This DISCONNECT carried no progress indicator: released at once.
-    assert_eq!(released(&ev), Some(17));
-    let _ = u;
-}
-
-#[test]
 fn t305_then_t308_twice_release_the_call_and_restart_its_channel() {
     let mut p = Pair::e1();
     let (u, _n) = p.active_call();
@@ -1230,4 +1216,40 @@ fn channels_left_in_maintenance_during_a_restart_are_restarted_next() {
         .collect();
     assert_eq!(done, vec![vec![ca], vec![cb]]);
     assert!(p.user.channels().is_idle(ca) && p.user.channels().is_idle(cb));
+}
+
+#[test]
+fn disconnect_with_inband_information_waits_for_the_user_to_release() {
+    let mut r = Raw::new();
+    let (cr, h) = raw_active(&mut r);
+    // DISCONNECT with progress indicator 8: an announcement is playing in-band.
+    let got = r.send(
+        &Message::disconnect(cr, net_cause(CauseValue::UserBusy)).with(
+            q931::ie::ProgressIndicator::new(
+                q931::ie::Location::PublicLocal,
+                ProgressDescription::InbandAvailable,
+            ),
+        ),
+    );
+    assert!(got.is_empty(), "no RELEASE yet: {got:?}");
+    assert!(
+        matches!(&r.events[0], Event::Disconnecting { inband: true, cause, .. } if cause.value.value() == 17)
+    );
+    assert_eq!(
+        r.ours.call_state(h),
+        Some(CallStateValue::DisconnectIndication)
+    );
+    r.ours
+        .release(r.now, h, CauseValue::NormalCallClearing)
+        .unwrap();
+    let got = r.exchange();
+    assert_eq!(got[0].message_type, MessageType::Release);
+    r.send(&Message::release_complete(cr, None));
+    assert_eq!(r.ours.stage(h), None);
+    assert_eq!(released(&r.events), Some(17));
+    // Without a progress indicator the RELEASE goes out at once.
+    r.events.clear();
+    let (cr, _h) = raw_active(&mut r);
+    let got = r.send(&Message::disconnect(cr, net_cause(CauseValue::UserBusy)));
+    assert_eq!(got[0].message_type, MessageType::Release);
 }
