@@ -5,6 +5,12 @@
 //! magnitude, 127 = the largest) and keep the sign. The piecewise rules below restate the
 //! two tables; the 256-entry lookups are built from them at compile time, so converting a
 //! 160-byte frame is 160 loads with no arithmetic.
+//!
+//! One row is read two ways in circulation: A-law position 79 → µ-law 79 (here, as in
+//! the widely copied Sun reference tables and Tixy's G.711 code) or → 80 (a later
+//! "corrected" variant, paired with µ 80 → A 79). The two readings differ by one µ-law
+//! step for that one code (an A-law level of 4032 in 16-bit units);
+//! check it against the Recommendation's Table 4 if a bit-exact conformance test needs it.
 
 use super::g711::{Law, FRAME_SAMPLES};
 
