@@ -2,6 +2,8 @@
 //! (G.711 Tables 3 and 4), and tone generation/detection used to check that audio
 //! crossed a path.
 
+pub mod dsp;
+pub mod engine;
 pub mod g711;
 pub mod tone;
 pub mod transcode;

@@ -1,0 +1,348 @@
+//! bench-media: how many B-channels one media thread bridges to RTP in real time.
+//!
+//! N channels on ceil(N/30) simulated E1 spans (tdm-sim, real-time clock), each bridged
+//! by one media thread to its own loopback UDP socket; a traffic generator thread plays
+//! every far RTP endpoint from one socket (`sendmmsg`/`recvmmsg`), sending a 20 ms PCMA
+//! packet per channel every 20 ms and draining what the engine sends. Then, in the same
+//! run, a bare `sendmmsg`/`recvmmsg` loop over loopback measures what one core moves
+//! without any media work.
+//!
+//! Last line: `bench media channels=N cpu=F late=K p99_ms=L of_limit=R` where `cpu` is
+//! the media thread's CPU over wall time (1.0 = one core), `late` the ticks it missed,
+//! `p99_ms` the worst 99th percentile of the engine's added latency (tick wake-up →
+//! RTP `sendto`; kernel arrival → jitter buffer; playout tick → B-channel write), and
+//! `of_limit` its packets (sent + received) per CPU-second over the bare loop's.
+
+use std::mem::zeroed;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use dahdi_driver::{ChannelId, ChannelMode, Device, SpanId, Timeslot};
+use gateway::media::engine::io::{thread_cpu_ns, RawAddr};
+use gateway::media::engine::{ChannelConfig, DtmfMode, MediaEngine};
+use gateway::media::{Law, FRAME_SAMPLES};
+use gateway::rtp::PayloadType;
+use tdm_sim::{ClockMode, Sim};
+
+#[derive(Parser)]
+struct Args {
+    /// Bridged channels (30 per E1 span).
+    #[arg(long, default_value_t = 2000)]
+    channels: usize,
+    /// Measured seconds (after a 3 s warm-up).
+    #[arg(long, default_value_t = 15)]
+    secs: u64,
+    /// Echo canceller on every channel (128 taps).
+    #[arg(long)]
+    echo: bool,
+    /// No in-band DTMF detection.
+    #[arg(long)]
+    no_dtmf: bool,
+    /// Seconds of the bare loopback loop.
+    #[arg(long, default_value_t = 3)]
+    bare_secs: u64,
+}
+
+const PKT: usize = 12 + FRAME_SAMPLES;
+const BATCH: usize = 64;
+
+fn set_buf(sock: &UdpSocket, bytes: i32) {
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
+        // SAFETY: a valid int option on a valid socket; failure leaves the default.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                &bytes as *const i32 as *const libc::c_void,
+                4,
+            );
+        }
+    }
+}
+
+/// `sendmmsg` of `pkts[..n]` to `dests[..n]`; returns how many went.
+fn sendmmsg(sock: &UdpSocket, pkts: &mut [[u8; PKT]], dests: &[RawAddr], n: usize) -> usize {
+    // SAFETY: zeroed C structs, then every pointer set to live buffers below.
+    let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+    let n = n.min(BATCH);
+    for i in 0..n {
+        iovs[i] = libc::iovec {
+            iov_base: pkts[i].as_mut_ptr() as *mut libc::c_void,
+            iov_len: PKT,
+        };
+        hdrs[i].msg_hdr.msg_name = dests[i].as_ptr() as *mut libc::c_void;
+        hdrs[i].msg_hdr.msg_namelen = dests[i].len();
+        hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: as above.
+    let r = unsafe {
+        libc::sendmmsg(
+            sock.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as u32,
+            libc::MSG_DONTWAIT,
+        )
+    };
+    r.max(0) as usize
+}
+
+/// Drain up to `BATCH` datagrams per call until the socket is empty; returns the count.
+fn drain(sock: &UdpSocket, bufs: &mut [[u8; 512]; BATCH]) -> u64 {
+    let mut total = 0;
+    loop {
+        // SAFETY: zeroed C structs, pointers set to `bufs`.
+        let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for i in 0..BATCH {
+            iovs[i] = libc::iovec {
+                iov_base: bufs[i].as_mut_ptr() as *mut libc::c_void,
+                iov_len: 512,
+            };
+            hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
+            hdrs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: as above.
+        let r = unsafe {
+            libc::recvmmsg(
+                sock.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                BATCH as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if r <= 0 {
+            return total;
+        }
+        total += r as u64;
+        if (r as usize) < BATCH {
+            return total;
+        }
+    }
+}
+
+/// The bare loop: one thread sends batches from one socket to another and receives
+/// them; returns (packets, CPU seconds). Each packet is one send and one receive.
+fn bare_loop(secs: u64) -> (u64, f64) {
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    set_buf(&a, 8 << 20);
+    set_buf(&b, 8 << 20);
+    let dest = RawAddr::new(b.local_addr().unwrap());
+    let dests = [dest; BATCH];
+    let mut pkts = [[0x80u8; PKT]; BATCH];
+    let mut bufs = [[0u8; 512]; BATCH];
+    let cpu0 = thread_cpu_ns();
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut moved = 0;
+    while Instant::now() < end {
+        for _ in 0..4 {
+            sendmmsg(&a, &mut pkts, &dests, BATCH);
+        }
+        moved += drain(&b, &mut bufs);
+    }
+    (moved, (thread_cpu_ns() - cpu0) as f64 / 1e9)
+}
+
+struct Generator {
+    sock: UdpSocket,
+    dests: Vec<RawAddr>,
+}
+
+/// Plays the far RTP endpoints until `stop`: channel i gets its packet on the
+/// millisecond i mod 20 of every 20 ms. Returns (sent, received, CPU seconds).
+fn generate(g: Generator, stop: Instant) -> (u64, u64, f64) {
+    let n = g.dests.len();
+    let mut seq = vec![0u16; n];
+    let mut pkts = [[0xD5u8; PKT]; BATCH];
+    let mut dests = [RawAddr::new("127.0.0.1:9".parse().unwrap()); BATCH];
+    let mut bufs = [[0u8; 512]; BATCH];
+    let cpu0 = thread_cpu_ns();
+    let (mut sent, mut received) = (0u64, 0u64);
+    let start = Instant::now();
+    let mut ms: u64 = 0;
+    while Instant::now() < stop {
+        let phase = (ms % 20) as usize;
+        let mut k = 0;
+        let mut i = phase;
+        while i < n {
+            let s = seq[i];
+            seq[i] = s.wrapping_add(1);
+            let ts = (ms / 20) as u32 * 160;
+            let p = &mut pkts[k];
+            p[0] = 0x80;
+            p[1] = 8;
+            p[2..4].copy_from_slice(&s.to_be_bytes());
+            p[4..8].copy_from_slice(&ts.to_be_bytes());
+            p[8..12].copy_from_slice(&(i as u32 + 1).to_be_bytes());
+            dests[k] = g.dests[i];
+            k += 1;
+            if k == BATCH {
+                sent += sendmmsg(&g.sock, &mut pkts, &dests, k) as u64;
+                k = 0;
+            }
+            i += 20;
+        }
+        if k > 0 {
+            sent += sendmmsg(&g.sock, &mut pkts, &dests, k) as u64;
+        }
+        received += drain(&g.sock, &mut bufs);
+        ms += 1;
+        let next = start + Duration::from_millis(ms);
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+    }
+    received += drain(&g.sock, &mut bufs);
+    (sent, received, (thread_cpu_ns() - cpu0) as f64 / 1e9)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let n = args.channels;
+    let spans = n.div_ceil(30);
+    println!(
+        "bare loop: sendmmsg/recvmmsg over loopback, {} s",
+        args.bare_secs
+    );
+    let (bare_pkts, bare_cpu) = bare_loop(args.bare_secs);
+    // Each packet is one send and one receive: count both, as for the engine.
+    let bare_rate = 2.0 * bare_pkts as f64 / bare_cpu;
+    println!(
+        "bare loop: {bare_pkts} packets in {bare_cpu:.2} CPU-s = {:.0} sends+receives per CPU-s",
+        bare_rate
+    );
+
+    println!("{n} channels on {spans} simulated E1 spans, real-time clock");
+    let sim = Sim::builder().e1(spans).clock(ClockMode::RealTime).build();
+    let near = sim.near();
+    let gen_sock = UdpSocket::bind("127.0.0.1:0")?;
+    set_buf(&gen_sock, 16 << 20);
+    let gen_addr: SocketAddr = gen_sock.local_addr()?;
+    let mut engine = MediaEngine::start(vec![near.ticker()?])?;
+    let mut dests = Vec::with_capacity(n);
+    let mut added = 0;
+    'spans: for span in 1..=spans as u16 {
+        for ts in (1..=31u8).filter(|&t| t != 16) {
+            if added == n {
+                break 'spans;
+            }
+            let id = ChannelId {
+                span: SpanId(span),
+                timeslot: Timeslot(ts),
+            };
+            let tdm = near.open_channel(
+                id,
+                ChannelMode::Clear {
+                    blocksize: FRAME_SAMPLES,
+                    law: dahdi_driver::Law::ALaw,
+                },
+            )?;
+            let socket = UdpSocket::bind("127.0.0.1:0")?;
+            dests.push(RawAddr::new(socket.local_addr()?));
+            let mut cfg = ChannelConfig::voice(
+                tdm,
+                Law::ALaw,
+                socket,
+                gen_addr,
+                Law::ALaw,
+                PayloadType::PCMA,
+                PayloadType::new(101),
+            );
+            cfg.echo_cancel = args.echo;
+            if args.no_dtmf {
+                cfg.dtmf = DtmfMode::Off;
+            }
+            cfg.rtp_timeout = Some(Duration::from_secs(5));
+            engine.add_channel(cfg)?;
+            added += 1;
+        }
+    }
+    println!(
+        "engine: 1 media thread; echo canceller {}, DTMF detection {}",
+        if args.echo { "on" } else { "off" },
+        if args.no_dtmf { "off" } else { "on" }
+    );
+    let warm = Duration::from_secs(3);
+    let measure = Duration::from_secs(args.secs);
+    let stop = Instant::now() + warm + measure + Duration::from_millis(200);
+    let generator = std::thread::Builder::new()
+        .name("rtp-generator".into())
+        .spawn(move || {
+            generate(
+                Generator {
+                    sock: gen_sock,
+                    dests,
+                },
+                stop,
+            )
+        })?;
+    std::thread::sleep(warm);
+    engine.reset_window();
+    let s0 = engine.stats()[0];
+    let c0 = sim.clock_stats();
+    let t0 = Instant::now();
+    for i in 0..args.secs {
+        std::thread::sleep(Duration::from_secs(1));
+        let s = engine.stats()[0];
+        println!(
+            "  {:>2} s: cpu {:.3}  sent {}  received {}  late ticks {}  max tick {:.2} ms",
+            i + 1,
+            (s.cpu_ns - s0.cpu_ns) as f64 / t0.elapsed().as_nanos() as f64,
+            s.packets_sent - s0.packets_sent,
+            s.packets_received - s0.packets_received,
+            s.late_ticks - s0.late_ticks,
+            s.max_tick_ns as f64 / 1e6,
+        );
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let s1 = engine.stats()[0];
+    let c1 = sim.clock_stats();
+    let (gen_sent, gen_recv, gen_cpu) = generator.join().expect("generator thread");
+    let cpu_s = (s1.cpu_ns - s0.cpu_ns) as f64 / 1e9;
+    let cpu = cpu_s / wall;
+    let moved = (s1.packets_sent - s0.packets_sent) + (s1.packets_received - s0.packets_received);
+    let rate = moved as f64 / cpu_s;
+    let of_limit = rate / bare_rate;
+    let late = s1.late_ticks - s0.late_ticks;
+    let p99 = [
+        s1.tdm_to_rtp_p99_ms,
+        s1.rtp_to_jitter_p99_ms,
+        s1.jitter_to_tdm_p99_ms,
+    ];
+    let p99_max = p99.iter().flatten().copied().fold(0.0, f64::max);
+    let expected = (n as f64 * 50.0 * wall) as u64;
+    println!(
+        "engine: {} sent, {} received in {wall:.1} s (expected ≈ {expected} each way), {} send errors",
+        s1.packets_sent - s0.packets_sent,
+        s1.packets_received - s0.packets_received,
+        s1.send_errors - s0.send_errors
+    );
+    println!(
+        "engine: {cpu_s:.2} CPU-s = {cpu:.3} of a core for {n} channels → {:.0} channels per core; {:.0} µs CPU per channel-second",
+        n as f64 / cpu,
+        cpu_s * 1e6 / (n as f64 * wall)
+    );
+    println!(
+        "engine: p99 tdm→rtp {:?} ms, rtp→jitter buffer {:?} ms, playout→tdm {:?} ms; max tick {:.2} ms",
+        p99[0], p99[1], p99[2], s1.max_tick_ns as f64 / 1e6
+    );
+    println!("engine: {rate:.0} packets per CPU-s vs bare {bare_rate:.0}: of_limit {of_limit:.3}");
+    println!(
+        "simulator clock: {} late chunks of {} (its own thread, not counted above)",
+        c1.late_chunks - c0.late_chunks,
+        c1.chunks - c0.chunks
+    );
+    println!("generator: sent {gen_sent}, received {gen_recv}, {gen_cpu:.2} CPU-s");
+    engine.shutdown();
+    println!(
+        "bench media channels={n} cpu={cpu:.3} late={late} p99_ms={p99_max:.3} of_limit={of_limit:.3}"
+    );
+    Ok(())
+}

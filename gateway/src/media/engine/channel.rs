@@ -1,0 +1,453 @@
+//! One bridged B-channel: its RTP sender and receiver state, jitter buffer, DSP, and the
+//! two per-frame paths (TDM → RTP, RTP → TDM). Called by the worker; no I/O of its own
+//! except through the buffers the worker hands in.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use dahdi_driver::Channel;
+
+use super::io::RawAddr;
+use super::{ChannelConfig, ChannelKey, ChannelStats, DigitSource, DtmfMode, MediaEvent};
+use crate::media::dsp::dtmf::{digit_of_event, event_of_digit};
+use crate::media::dsp::{DspError, DtmfDetector, DtmfGenerator, DtmfTransition, LineEchoCanceller};
+use crate::media::transcode::transcode_frame;
+use crate::media::{Law, FRAME_SAMPLES};
+use crate::rtp::{
+    DigitEvent, FrameKind, JitterBuffer, JitterBufferConfig, PayloadType, ReceiverStats, RtpPacket,
+    RtpSender, SeqNo, SymmetricLatch, TelephoneEvent, TelephoneEventReceiver, TelephoneEventSender,
+    CLOCK_RATE,
+};
+
+/// Largest RTP packet we build: 12-byte header + 160 bytes.
+pub const MAX_PACKET: usize = 12 + FRAME_SAMPLES;
+
+/// Valid packets from one source before symmetric RTP follows it.
+const LATCH_PACKETS: u32 = 3;
+
+/// When a channel's 20 ms block is read and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not known yet: try every tick until a block comes.
+    Hunting,
+    /// Blocks complete on ticks `t` with `t % 20 == phase`.
+    Locked(u8),
+}
+
+/// The packets one frame produced (audio, or up to three RFC 4733 end packets and an
+/// update), written into fixed buffers.
+pub struct Outgoing {
+    pub bufs: [[u8; MAX_PACKET]; 4],
+    pub lens: [usize; 4],
+    pub count: usize,
+}
+
+impl Outgoing {
+    pub fn new() -> Self {
+        Outgoing {
+            bufs: [[0; MAX_PACKET]; 4],
+            lens: [0; 4],
+            count: 0,
+        }
+    }
+
+    fn slot(&mut self) -> Option<&mut [u8; MAX_PACKET]> {
+        self.bufs.get_mut(self.count)
+    }
+}
+
+pub struct MediaChannel {
+    pub key: ChannelKey,
+    pub tdm: Box<dyn Channel>,
+    pub socket: UdpSocket,
+    pub fd: RawFd,
+    pub phase: Phase,
+    tdm_law: Law,
+    sip_law: Law,
+    remote: SocketAddr,
+    pub remote_raw: RawAddr,
+    latch: Option<SymmetricLatch>,
+    payload_type: PayloadType,
+    event_pt: Option<PayloadType>,
+    dtmf_mode: DtmfMode,
+    rtp: RtpSender,
+    ev_tx: TelephoneEventSender,
+    ev_rx: TelephoneEventReceiver,
+    jitter: JitterBuffer,
+    rx_stats: Option<ReceiverStats>,
+    detector: Option<DtmfDetector>,
+    generator: Option<DtmfGenerator>,
+    /// When a digit played on SIP INFO's behalf (or a lost RFC 4733 end) stops.
+    generator_until: Option<Instant>,
+    detected_since: Option<(u8, Instant)>,
+    echo: Option<LineEchoCanceller>,
+    /// What we wrote to the line last (linear), the echo canceller's reference.
+    echo_ref: [i16; FRAME_SAMPLES],
+    pub hold: bool,
+    last_rx: Instant,
+    rtp_timeout: Option<Duration>,
+    timed_out: bool,
+    pub stats: ChannelStats,
+}
+
+impl MediaChannel {
+    /// Build on the media thread (spandsp state is not `Send`).
+    pub fn new(key: ChannelKey, cfg: ChannelConfig, now: Instant) -> Result<Self, DspError> {
+        let ChannelConfig {
+            tdm,
+            tdm_law,
+            socket,
+            remote,
+            sip_law,
+            payload_type,
+            event_payload_type,
+            dtmf,
+            echo_cancel,
+            rtp_timeout,
+            symmetric_rtp,
+        } = cfg;
+        let detector = match dtmf {
+            DtmfMode::Off => None,
+            _ => Some(DtmfDetector::new()?),
+        };
+        let generator = match dtmf {
+            DtmfMode::Off => None,
+            _ => Some(DtmfGenerator::new()?),
+        };
+        let echo = if echo_cancel {
+            Some(LineEchoCanceller::new(
+                crate::media::dsp::echo::DEFAULT_TAPS,
+            ))
+        } else {
+            None
+        };
+        let fd = socket.as_raw_fd();
+        Ok(MediaChannel {
+            key,
+            tdm,
+            socket,
+            fd,
+            phase: Phase::Hunting,
+            tdm_law,
+            sip_law,
+            remote,
+            remote_raw: RawAddr::new(remote),
+            latch: symmetric_rtp.then(|| SymmetricLatch::new(remote, LATCH_PACKETS)),
+            payload_type,
+            event_pt: event_payload_type,
+            dtmf_mode: dtmf,
+            rtp: RtpSender::new_random(payload_type),
+            ev_tx: TelephoneEventSender::new(event_payload_type.unwrap_or(PayloadType::PCMU)),
+            ev_rx: TelephoneEventReceiver::new(),
+            jitter: JitterBuffer::new(now, JitterBufferConfig::new(sip_law)),
+            rx_stats: None,
+            detector,
+            generator,
+            generator_until: None,
+            detected_since: None,
+            echo,
+            echo_ref: [0; FRAME_SAMPLES],
+            hold: false,
+            last_rx: now,
+            rtp_timeout,
+            timed_out: false,
+            stats: ChannelStats::default(),
+        })
+    }
+
+    pub fn tdm_law(&self) -> Law {
+        self.tdm_law
+    }
+
+    pub fn set_remote(&mut self, remote: SocketAddr) {
+        self.remote = remote;
+        self.remote_raw = RawAddr::new(remote);
+        if let Some(l) = &mut self.latch {
+            l.reset(remote);
+        }
+    }
+
+    pub fn set_hold(&mut self, on: bool, now: Instant) {
+        if self.hold && !on {
+            // Resuming: the RTP timeout starts afresh.
+            self.last_rx = now;
+        }
+        if on && !self.hold {
+            self.rtp.pause(0);
+        }
+        self.hold = on;
+    }
+
+    /// Play `digit` on the B-channel for `duration` (SIP INFO).
+    pub fn play_digit(&mut self, now: Instant, digit: char, duration: Duration) {
+        let Some(event) = event_of_digit(digit) else {
+            return;
+        };
+        if let Some(g) = &mut self.generator {
+            if g.start(event).is_ok() {
+                self.generator_until = Some(now + duration);
+                self.stats.digits_played += 1;
+            }
+        }
+    }
+
+    pub fn snapshot_stats(&mut self, now: Instant) -> ChannelStats {
+        let mut s = self.stats;
+        if let Some(r) = &mut self.rx_stats {
+            let f = r.report(now);
+            s.lost = f.cumulative_lost;
+            s.jitter_ms = r.jitter_duration().as_secs_f64() * 1000.0;
+        }
+        s.jitter_buffer = self.jitter.stats();
+        s
+    }
+
+    /// One 20 ms block read from the B-channel: make what goes to RTP in `out`.
+    pub fn tdm_frame(
+        &mut self,
+        now: Instant,
+        block: &mut [u8; FRAME_SAMPLES],
+        out: &mut Outgoing,
+        events: &mut impl FnMut(MediaEvent),
+    ) {
+        self.stats.tdm_blocks_read += 1;
+        out.count = 0;
+        let needs_linear = self.echo.is_some() || self.detector.is_some();
+        if needs_linear {
+            let mut linear = [0i16; FRAME_SAMPLES];
+            self.tdm_law.decode_block(block, &mut linear);
+            if let Some(ec) = &mut self.echo {
+                ec.process(&self.echo_ref, &mut linear);
+                self.tdm_law.encode_block(&linear, block);
+            }
+            if let Some(d) = &mut self.detector {
+                match d.process(&linear) {
+                    Some(DtmfTransition::Start(ev)) => {
+                        self.stats.digits_detected += 1;
+                        self.detected_since = Some((ev, now));
+                        if let Some(c) = digit_of_event(ev) {
+                            events(MediaEvent::Digit {
+                                key: self.key,
+                                digit: c,
+                                source: DigitSource::Tdm,
+                            });
+                        }
+                        if self.dtmf_mode == DtmfMode::Rfc4733
+                            && self.event_pt.is_some()
+                            && !self.hold
+                        {
+                            // RFC 4733 §2.5.1.1: the event starts now; audio stops.
+                            let _ = self.ev_tx.start(now, TelephoneEvent(ev), 10, &self.rtp);
+                        }
+                    }
+                    Some(DtmfTransition::End(ev)) => {
+                        let since = self.detected_since.take().map(|s| s.1).unwrap_or(now);
+                        if let Some(c) = digit_of_event(ev) {
+                            events(MediaEvent::DigitEnd {
+                                key: self.key,
+                                digit: c,
+                                source: DigitSource::Tdm,
+                                duration: now.saturating_duration_since(since),
+                            });
+                        }
+                        if self.ev_tx.is_active() {
+                            self.ev_tx.stop(now);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        if self.hold {
+            self.rtp.pause(FRAME_SAMPLES as u32);
+            return;
+        }
+        if self.ev_tx.is_active() {
+            // RFC 4733 §2.6: the digit goes as events, not as audio; the audio clock
+            // moves on. Updates every 50 ms, then the end packets.
+            while out.count < out.bufs.len() {
+                let Some(buf) = out.slot() else { break };
+                match self.ev_tx.poll_transmit(now, &mut self.rtp, buf) {
+                    Ok(Some(n)) => {
+                        out.lens[out.count] = n;
+                        out.count += 1;
+                    }
+                    _ => break,
+                }
+            }
+            self.rtp.pause(FRAME_SAMPLES as u32);
+            return;
+        }
+        if self.sip_law != self.tdm_law {
+            transcode_frame(self.tdm_law, self.sip_law, block);
+        }
+        if let Some(buf) = out.slot() {
+            if let Ok(n) = self
+                .rtp
+                .write_audio(now, &block[..], FRAME_SAMPLES as u32, buf)
+            {
+                out.lens[out.count] = n;
+                out.count += 1;
+            }
+        }
+    }
+
+    /// A datagram arrived on our socket.
+    pub fn rtp_in(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        from: Option<SocketAddr>,
+        events: &mut impl FnMut(MediaEvent),
+    ) {
+        let Ok(pkt) = RtpPacket::parse(data) else {
+            // RTCP (RFC 5761 muxed) or garbage: not audio.
+            self.stats.packets_ignored += 1;
+            return;
+        };
+        let is_audio = pkt.payload_type == self.payload_type;
+        let is_event = Some(pkt.payload_type) == self.event_pt;
+        if !is_audio && !is_event {
+            self.stats.packets_ignored += 1;
+            return;
+        }
+        self.stats.packets_received += 1;
+        self.last_rx = now;
+        if self.timed_out {
+            self.timed_out = false;
+            events(MediaEvent::RtpResumed { key: self.key });
+        }
+        if let (Some(latch), Some(src)) = (&mut self.latch, from) {
+            if let Some(new) = latch.handle_packet(src, pkt.ssrc, true) {
+                self.remote = new;
+                self.remote_raw = RawAddr::new(new);
+                events(MediaEvent::RemoteLatched {
+                    key: self.key,
+                    remote: new,
+                });
+            }
+        }
+        match &mut self.rx_stats {
+            Some(r) if r.ssrc() == pkt.ssrc => {
+                r.handle_packet(now, pkt.sequence, pkt.timestamp, is_audio);
+            }
+            _ => {
+                self.rx_stats = Some(ReceiverStats::new(
+                    now,
+                    pkt.ssrc,
+                    SeqNo(pkt.sequence.0),
+                    CLOCK_RATE,
+                ));
+            }
+        }
+        if is_audio {
+            self.jitter.push(now, &pkt);
+        } else if self
+            .ev_rx
+            .handle_packet(now, pkt.timestamp, pkt.payload)
+            .is_ok()
+        {
+            self.digit_events(events);
+        }
+    }
+
+    fn digit_events(&mut self, events: &mut impl FnMut(MediaEvent)) {
+        while let Some(e) = self.ev_rx.poll_event() {
+            match e {
+                DigitEvent::Start { event } => {
+                    let Some(c) = digit_of_event(event.0) else {
+                        continue;
+                    };
+                    events(MediaEvent::Digit {
+                        key: self.key,
+                        digit: c,
+                        source: DigitSource::Rfc4733,
+                    });
+                    if self.dtmf_mode == DtmfMode::Rfc4733 {
+                        if let Some(g) = &mut self.generator {
+                            if g.start(event.0).is_ok() {
+                                self.stats.digits_played += 1;
+                                self.generator_until = None;
+                            }
+                        }
+                    }
+                }
+                DigitEvent::End { event, duration } => {
+                    let Some(c) = digit_of_event(event.0) else {
+                        continue;
+                    };
+                    events(MediaEvent::DigitEnd {
+                        key: self.key,
+                        digit: c,
+                        source: DigitSource::Rfc4733,
+                        duration: Duration::from_micros(duration as u64 * 125),
+                    });
+                    if let Some(g) = &mut self.generator {
+                        if g.playing() == Some(event.0) && self.generator_until.is_none() {
+                            g.stop();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next 20 ms block for the B-channel.
+    pub fn tdm_out(
+        &mut self,
+        now: Instant,
+        block: &mut [u8; FRAME_SAMPLES],
+        events: &mut impl FnMut(MediaEvent),
+    ) -> FrameKind {
+        // An RFC 4733 event whose end never came ends on the receiver's timeout.
+        if self.ev_rx.poll_timeout().is_some_and(|t| now >= t) {
+            self.ev_rx.handle_timeout(now);
+            self.digit_events(events);
+        }
+        let kind = self.jitter.pop(now, block);
+        if self.sip_law != self.tdm_law {
+            transcode_frame(self.sip_law, self.tdm_law, block);
+        }
+        if let Some(until) = self.generator_until {
+            if now >= until {
+                if let Some(g) = &mut self.generator {
+                    g.stop();
+                }
+                self.generator_until = None;
+            }
+        }
+        let mut linear = [0i16; FRAME_SAMPLES];
+        let tone = match &mut self.generator {
+            Some(g) => g.fill(&mut linear),
+            None => false,
+        };
+        if tone {
+            self.tdm_law.encode_block(&linear, block);
+        } else if self.echo.is_some() {
+            self.tdm_law.decode_block(block, &mut linear);
+        }
+        if self.echo.is_some() {
+            self.echo_ref = linear;
+        }
+        kind
+    }
+
+    /// The RTP timeout, checked once per 20 ms.
+    pub fn check_timeout(&mut self, now: Instant, events: &mut impl FnMut(MediaEvent)) {
+        let Some(limit) = self.rtp_timeout else {
+            return;
+        };
+        if self.hold || self.timed_out {
+            return;
+        }
+        let silent = now.saturating_duration_since(self.last_rx);
+        if silent >= limit {
+            self.timed_out = true;
+            events(MediaEvent::RtpTimeout {
+                key: self.key,
+                silent_for: silent,
+            });
+        }
+    }
+}

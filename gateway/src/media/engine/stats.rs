@@ -1,0 +1,132 @@
+//! Media thread counters, shared with the outside through relaxed atomics (written by
+//! the media thread only; read whenever).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Latency buckets of 10 µs up to 10 ms, then one overflow bucket.
+const BUCKETS: usize = 1001;
+const BUCKET_NS: u64 = 10_000;
+
+/// A histogram of latencies, lock-free for one writer.
+pub struct LatencyHistogram {
+    buckets: Box<[AtomicU64]>,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyHistogram {
+    pub fn new() -> Self {
+        LatencyHistogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    #[inline]
+    pub fn record(&self, ns: u64) {
+        let i = ((ns / BUCKET_NS) as usize).min(BUCKETS - 1);
+        self.buckets[i].fetch_add(1, Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
+    }
+
+    /// The `q` quantile (0..=1) in milliseconds (upper edge of its bucket); `None`
+    /// when empty.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let want = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            seen += b.load(Relaxed);
+            if seen >= want {
+                return Some(((i as u64 + 1) * BUCKET_NS) as f64 / 1e6);
+            }
+        }
+        Some((BUCKETS as u64 * BUCKET_NS) as f64 / 1e6)
+    }
+
+    pub fn reset(&self) {
+        for b in self.buckets.iter() {
+            b.store(0, Relaxed);
+        }
+    }
+}
+
+/// Counters of one media thread.
+#[derive(Default)]
+pub struct WorkerStats {
+    pub ticks: AtomicU64,
+    /// Ticks the thread did not wake up for in time (the ticker reported more than one
+    /// elapsed tick, or the work of a tick overran the next one).
+    pub late_ticks: AtomicU64,
+    pub channels: AtomicU64,
+    pub packets_sent: AtomicU64,
+    pub packets_received: AtomicU64,
+    pub send_errors: AtomicU64,
+    /// CPU time of the thread, ns (CLOCK_THREAD_CPUTIME_ID), updated once per tick.
+    pub cpu_ns: AtomicU64,
+    /// Longest tick of work, ns.
+    pub max_tick_ns: AtomicU64,
+    /// From the tick's wake-up to the RTP packet's `sendto` (B-channel read → RTP send).
+    pub tdm_to_rtp: LatencyHistogram,
+    /// From the datagram's kernel arrival to its samples stored in the jitter buffer,
+    /// ready for the B-channel write of their playout tick.
+    pub rtp_to_jitter: LatencyHistogram,
+    /// From the playout tick's wake-up to the B-channel write.
+    pub jitter_to_tdm: LatencyHistogram,
+}
+
+/// A copy of [`WorkerStats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EngineStats {
+    pub ticks: u64,
+    pub late_ticks: u64,
+    pub channels: u64,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub send_errors: u64,
+    pub cpu_ns: u64,
+    pub max_tick_ns: u64,
+    pub tdm_to_rtp_p99_ms: Option<f64>,
+    pub rtp_to_jitter_p99_ms: Option<f64>,
+    pub jitter_to_tdm_p99_ms: Option<f64>,
+}
+
+impl WorkerStats {
+    pub fn new() -> Arc<Self> {
+        Arc::new(WorkerStats::default())
+    }
+
+    pub fn snapshot(&self) -> EngineStats {
+        EngineStats {
+            ticks: self.ticks.load(Relaxed),
+            late_ticks: self.late_ticks.load(Relaxed),
+            channels: self.channels.load(Relaxed),
+            packets_sent: self.packets_sent.load(Relaxed),
+            packets_received: self.packets_received.load(Relaxed),
+            send_errors: self.send_errors.load(Relaxed),
+            cpu_ns: self.cpu_ns.load(Relaxed),
+            max_tick_ns: self.max_tick_ns.load(Relaxed),
+            tdm_to_rtp_p99_ms: self.tdm_to_rtp.quantile_ms(0.99),
+            rtp_to_jitter_p99_ms: self.rtp_to_jitter.quantile_ms(0.99),
+            jitter_to_tdm_p99_ms: self.jitter_to_tdm.quantile_ms(0.99),
+        }
+    }
+
+    /// Start a measurement window: latency histograms and the tick maximum are cleared.
+    pub fn reset_window(&self) {
+        self.tdm_to_rtp.reset();
+        self.rtp_to_jitter.reset();
+        self.jitter_to_tdm.reset();
+        self.max_tick_ns.store(0, Relaxed);
+    }
+}
