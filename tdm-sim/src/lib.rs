@@ -57,6 +57,7 @@ pub mod g711;
 pub mod hdlc;
 mod notify;
 pub mod prng;
+pub mod pstn;
 pub mod sim;
 mod sync;
 pub mod tone;
