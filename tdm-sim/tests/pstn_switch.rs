@@ -12,10 +12,9 @@ use q931::ie::{
 };
 use q931::lapd::Role;
 use tdm_sim::pstn::{
-    tone_ms, Behaviour, CallId, Direction, NumberPlan, Switch, SwitchConfig, SwitchEvent,
-    ToneSource,
+    dual_tone_ms, tone_ms, Behaviour, CallId, Direction, NumberPlan, Switch, SwitchConfig,
+    SwitchEvent, ToneSource,
 };
-use tdm_sim::tone::measure;
 use tdm_sim::{ClockMode, Sim, SimDevice};
 
 const SPAN: SpanId = SpanId(1);
@@ -259,19 +258,6 @@ impl Bench {
         }
         self.ms - start
     }
-}
-
-/// Milliseconds (in 100 ms windows) holding both `f1` and `f2`, each with about half
-/// the power.
-fn dual_tone_ms(law: Law, audio: &[u8], f1: f64, f2: f64) -> u64 {
-    audio
-        .chunks_exact(800)
-        .filter(|w| {
-            let (a, b) = (measure(law, w, &[f1]), measure(law, w, &[f2]));
-            a.purity > 0.35 && b.purity > 0.35 && a.level_dbm0 > -30.0
-        })
-        .count() as u64
-        * 100
 }
 
 fn answer_plan() -> NumberPlan {

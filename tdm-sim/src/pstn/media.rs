@@ -91,6 +91,20 @@ pub fn tone_ms(law: Law, audio: &[u8], freq: f64) -> u64 {
         * (WINDOW as u64 / 8)
 }
 
+/// Milliseconds of `audio` carrying the dual tone `f1` + `f2` (each component at least
+/// 35 % of the window's power, together at least [`MIN_LEVEL_DBM0`]), in whole 100 ms
+/// windows; e.g. the North American ringback, 440 + 480 Hz.
+pub fn dual_tone_ms(law: Law, audio: &[u8], f1: f64, f2: f64) -> u64 {
+    audio
+        .chunks_exact(WINDOW)
+        .filter(|w| {
+            let (a, b) = (tone::measure(law, w, &[f1]), tone::measure(law, w, &[f2]));
+            a.purity >= 0.35 && b.purity >= 0.35 && a.level_dbm0 >= MIN_LEVEL_DBM0
+        })
+        .count() as u64
+        * (WINDOW as u64 / 8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +132,7 @@ mod tests {
         let r = tone::measure(Law::MuLaw, &b[..800], &[440.0, 480.0]);
         assert!(r.purity > 0.4 && r.purity < 0.6, "{r:?}");
         assert!(r.level_dbm0 > -16.0, "{r:?}");
+        assert_eq!(dual_tone_ms(Law::MuLaw, &b, 440.0, 480.0), 2000);
+        assert_eq!(dual_tone_ms(Law::MuLaw, &b, 440.0, 620.0), 0);
     }
 }

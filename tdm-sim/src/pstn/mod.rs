@@ -38,7 +38,7 @@ mod report;
 mod runner;
 mod switch;
 
-pub use media::{tone_ms, ToneSource};
+pub use media::{dual_tone_ms, tone_ms, ToneSource};
 pub use plan::{Behaviour, NumberPlan, Pattern};
 pub use report::{CallId, CallReport, Direction, SwitchEvent};
 pub use runner::SwitchHandle;
