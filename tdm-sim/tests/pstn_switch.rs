@@ -23,6 +23,7 @@ const NEAR_HZ: f64 = 700.0;
 
 /// The gateway's side: our Q.931 user side on the near D-channel and one B-channel.
 struct Near {
+    span: SpanId,
     dev: SimDevice,
     law: Law,
     iface: Interface,
@@ -36,6 +37,10 @@ struct Near {
 
 impl Near {
     fn new(sim: &Sim, t1: bool, now: Instant) -> Near {
+        Near::on(sim, SPAN, t1, now)
+    }
+
+    fn on(sim: &Sim, span: SpanId, t1: bool, now: Instant) -> Near {
         let dev = sim.near();
         let (cfg, dslot, law) = if t1 {
             (InterfaceConfig::ni2_t1(Role::User), 24, Law::MuLaw)
@@ -45,7 +50,7 @@ impl Near {
         let d = dev
             .open_channel(
                 ChannelId {
-                    span: SPAN,
+                    span,
                     timeslot: Timeslot(dslot),
                 },
                 ChannelMode::HdlcFcs,
@@ -54,6 +59,7 @@ impl Near {
         let mut iface = Interface::new(cfg);
         iface.start(now);
         Near {
+            span,
             dev,
             law,
             iface,
@@ -74,7 +80,7 @@ impl Near {
             .dev
             .open_channel(
                 ChannelId {
-                    span: SPAN,
+                    span: self.span,
                     timeslot: Timeslot(channel),
                 },
                 ChannelMode::Clear {
@@ -603,4 +609,102 @@ fn spawned_switch_answers_in_real_time() {
         .events()
         .iter()
         .any(|e| matches!(e, SwitchEvent::Cleared { .. })));
+}
+
+#[test]
+fn two_spans_each_with_its_own_d_channel() {
+    let sim = Sim::builder().e1(2).build();
+    let t0 = Instant::now();
+    let mut sw = Switch::new(
+        sim.far(),
+        SwitchConfig {
+            plan: answer_plan(),
+            ..Default::default()
+        },
+        t0,
+    )
+    .unwrap();
+    assert_eq!(sw.spans(), [SpanId(1), SpanId(2)]);
+    let mut nears = [
+        Near::on(&sim, SpanId(1), false, t0),
+        Near::on(&sim, SpanId(2), false, t0),
+    ];
+    let mut ms = 0;
+    let mut step = |sw: &mut Switch, nears: &mut [Near; 2], n: u64| {
+        for _ in 0..n {
+            sim.advance(1).unwrap();
+            ms += 1;
+            let now = t0 + Duration::from_millis(ms);
+            sw.poll(now);
+            nears.iter_mut().for_each(|x| x.poll(now));
+        }
+        t0 + Duration::from_millis(ms)
+    };
+    let now = step(&mut sw, &mut nears, 500);
+    assert!(sw.is_link_up(SpanId(1)) && sw.is_link_up(SpanId(2)));
+    // The gateway calls on span 2; the switch calls the gateway on span 1.
+    let out = nears[1].setup(now, "5550002");
+    let inc = sw.call_on(now, SpanId(1), "4001", "5550001").unwrap();
+    let now = step(&mut sw, &mut nears, 100);
+    let offered = nears[0]
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::IncomingSetup { call, .. } => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    nears[0].iface.connect(now, offered).unwrap();
+    step(&mut sw, &mut nears, 1500);
+    let from_gw = sw
+        .reports()
+        .iter()
+        .find(|r| r.direction == Direction::FromGateway)
+        .unwrap();
+    assert_eq!(from_gw.span, SpanId(2));
+    assert!(from_gw.connected_at.is_some());
+    assert!(from_gw.heard(NEAR_HZ, 1000));
+    assert!(tone_ms(Law::ALaw, &nears[1].rx, 1000.0) >= 800);
+    let to_gw = sw.report(inc).unwrap();
+    assert_eq!(to_gw.span, SpanId(1));
+    assert!(to_gw.heard(NEAR_HZ, 1000));
+    assert!(tone_ms(Law::ALaw, &nears[0].rx, 1000.0) >= 1000);
+    // One call on each span, nothing leaked across.
+    assert_eq!(sw.reports().len(), 2);
+    assert_eq!(nears[0].iface.call_count(), 1);
+    assert_eq!(nears[1].iface.call_count(), 1);
+    assert_eq!(nears[1].iface.channel(out), from_gw.channel);
+}
+
+#[test]
+fn d_channel_cut_takes_the_link_down_and_it_comes_back() {
+    let mut b = Bench::new(answer_plan(), false);
+    b.sim
+        .impair(
+            SPAN,
+            tdm_sim::End::Near,
+            tdm_sim::Impairment::DChannelCut(true),
+        )
+        .unwrap();
+    b.run_until(60_000, |b| !b.switch.is_link_up(SPAN));
+    assert!(b
+        .switch_events
+        .contains(&SwitchEvent::LinkDown { span: SPAN }));
+    let now = b.now();
+    assert!(b.switch.call(now, "1", "2").is_err());
+    b.sim
+        .impair(
+            SPAN,
+            tdm_sim::End::Near,
+            tdm_sim::Impairment::DChannelCut(false),
+        )
+        .unwrap();
+    b.run_until(60_000, |b| {
+        b.switch.is_link_up(SPAN) && b.near.iface.is_link_up()
+    });
+    // And calls work again.
+    let now = b.now();
+    let call = b.near.setup(now, "17");
+    b.run_until(1000, |b| b.near.released(call));
+    assert_eq!(b.near.clearing_cause(call), Some(CauseValue::UserBusy));
 }
