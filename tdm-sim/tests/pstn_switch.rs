@@ -353,8 +353,17 @@ fn t1_ni2_answered_call_carries_tones_both_ways() {
 }
 
 #[test]
-fn busy_unallocated_and_congestion_give_their_causes() {
-    let mut b = Bench::new(answer_plan(), false);
+fn e1_busy_unallocated_and_congestion_give_their_causes() {
+    busy_unallocated_and_congestion_give_their_causes(false);
+}
+
+#[test]
+fn t1_ni2_busy_unallocated_and_congestion_give_their_causes() {
+    busy_unallocated_and_congestion_give_their_causes(true);
+}
+
+fn busy_unallocated_and_congestion_give_their_causes(t1: bool) {
+    let mut b = Bench::new(answer_plan(), t1);
     for (number, cause) in [
         ("17", CauseValue::UserBusy),
         ("0800", CauseValue::UnallocatedNumber),
