@@ -169,6 +169,8 @@ pub fn ours(rate: u64, calls: u64) -> UasRun {
 }
 
 /// SIPp's own UAS under the same load; its CPU time comes from `wait4`.
+// The child is reaped with `wait4` (which `Child::wait` cannot do: it drops the rusage).
+#[allow(clippy::zombie_processes)]
 pub fn sipp_uas(rate: u64, calls: u64) -> UasRun {
     let port = free_port();
     let child = Command::new("sipp")
