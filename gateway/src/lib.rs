@@ -3,9 +3,14 @@
 
 pub mod cdr;
 pub mod config;
+pub mod core;
+pub mod ctl;
+pub mod daemon;
 pub mod import_dahdi;
 pub mod interwork;
+pub mod leg;
 pub mod media;
+pub mod metrics;
 pub mod route;
 pub mod rtp;
 pub mod sdp;

@@ -1,0 +1,870 @@
+//! The core: calls of two legs bridged through the neutral call model.
+//!
+//! Sans-IO like the protocol crates: legs feed it with [`Core::incoming`] and
+//! [`Core::handle`], it answers with [`Action`]s from [`Core::poll_action`]: place an outgoing
+//! leg on a trunk, or deliver a neutral message to a leg. It owns routing (the config's
+//! routes, failover on congestion), trunk groups (the channel table and hunters), number
+//! manipulation, cause mapping (RFC 3398 with overrides, Reason header both ways), call
+//! detail records and the channel audit.
+
+pub mod model;
+pub mod number;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use dahdi_driver::{ChannelId, SpanId};
+use tracing::{debug, info, warn};
+
+use crate::cdr::{Cdr, CdrError, CdrWriter};
+use crate::config::{Config, NumberRules};
+use crate::interwork::cause::CauseMap;
+use crate::route::{Match, Router};
+use crate::trunk::{BusyReason, ChannelState, ChannelTable, Direction, Hunter};
+
+pub use model::{Bearer, CallId, Clearing, Delivery, LegId, Media, Message, Number, Reason, Setup};
+
+/// Q.850 causes used by the core itself.
+pub mod cause {
+    pub const UNALLOCATED: u8 = 1;
+    pub const NORMAL_CLEARING: u8 = 16;
+    pub const INVALID_NUMBER_FORMAT: u8 = 28;
+    pub const NO_CIRCUIT: u8 = 34;
+    pub const TEMPORARY_FAILURE: u8 = 41;
+    pub const SWITCHING_EQUIPMENT_CONGESTION: u8 = 42;
+    pub const CHANNEL_UNAVAILABLE: u8 = 44;
+    pub const BEARER_NOT_AVAILABLE: u8 = 58;
+    pub const INCOMPATIBLE_DESTINATION: u8 = 88;
+
+    /// Causes after which the next trunk of the route is tried (congestion, Q.850 §2.2.7.1
+    /// class 010).
+    pub fn is_failover(c: u8) -> bool {
+        matches!(
+            c,
+            NO_CIRCUIT | SWITCHING_EQUIPMENT_CONGESTION | CHANNEL_UNAVAILABLE
+        )
+    }
+}
+
+/// Where call detail records go: the CSV writer in the daemon, a vector in tests.
+pub trait CdrSink: Send {
+    fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError>;
+}
+
+impl CdrSink for CdrWriter {
+    fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError> {
+        CdrWriter::write(self, cdr)
+    }
+}
+
+/// The kind of trunk a leg runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrunkKind {
+    /// A trunk group of B-channels (ISDN PRI).
+    Isdn,
+    /// A SIP trunk.
+    Sip,
+}
+
+/// What the core asks of the leg layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Place an outgoing leg: `trunk` is a trunk group (then `channel` is the B-channel the
+    /// core hunted and seized) or a SIP trunk.
+    Originate {
+        call: CallId,
+        leg: LegId,
+        trunk: String,
+        kind: TrunkKind,
+        channel: Option<ChannelId>,
+        setup: Setup,
+    },
+    /// Deliver a message to a leg. After a [`Delivery::Release`] the leg is gone as far as
+    /// the core is concerned; the leg finishes its protocol's clearing on its own.
+    Deliver {
+        call: CallId,
+        leg: LegId,
+        msg: Delivery,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Target {
+    trunk: String,
+    /// Called number as dialled after the route's strip/prefix.
+    called: String,
+}
+
+#[derive(Debug)]
+struct Leg {
+    id: LegId,
+    trunk: String,
+    kind: TrunkKind,
+    channel: Option<ChannelId>,
+}
+
+#[derive(Debug)]
+struct Call {
+    id: CallId,
+    a: Leg,
+    b: Option<Leg>,
+    setup: Setup,
+    /// Dialled called number as received (overlap digits appended).
+    dialled: String,
+    routed: bool,
+    targets: VecDeque<Target>,
+    /// Channels refused with cause 44 during this call's hunting.
+    excluded: Vec<ChannelId>,
+    /// Cause of the last failed attempt (reported if no trunk is left).
+    last_failure: Option<Clearing>,
+    answered: Option<SystemTime>,
+    started: SystemTime,
+    out_trunk: String,
+    /// Kind of the last outgoing attempt's trunk.
+    out_kind: Option<TrunkKind>,
+    media: Option<Media>,
+}
+
+/// A trunk group's live state.
+#[derive(Debug)]
+struct Group {
+    hunter: Hunter,
+    direction: Direction,
+    numbering: NumberRules,
+}
+
+/// Counters for metrics and `ctl`.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub attempted: u64,
+    pub answered: u64,
+    /// Failed (not answered) calls by the Q.850 cause they ended with.
+    pub failed_by_cause: BTreeMap<u8, u64>,
+    pub cdr_errors: u64,
+}
+
+/// A call as shown by `ctl show calls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallView {
+    pub id: CallId,
+    pub calling: String,
+    pub called: String,
+    pub in_trunk: String,
+    pub out_trunk: String,
+    pub channels: Vec<ChannelId>,
+    pub answered: bool,
+}
+
+/// A trunk group as shown by `ctl show trunk-groups` and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupView {
+    pub name: String,
+    pub idle: usize,
+    pub busy: usize,
+    pub out_of_service: usize,
+}
+
+/// The call core. Single-threaded: the daemon runs it in one task and feeds it from the legs.
+pub struct Core {
+    router: Router,
+    causes: CauseMap,
+    channels: ChannelTable,
+    groups: BTreeMap<String, Group>,
+    sip_trunks: HashMap<String, NumberRules>,
+    calls: BTreeMap<CallId, Call>,
+    legs: HashMap<LegId, CallId>,
+    next_call: u64,
+    next_leg: u64,
+    actions: VecDeque<Action>,
+    cdr: Box<dyn CdrSink>,
+    epoch: (Instant, SystemTime),
+    stats: Stats,
+}
+
+impl Core {
+    /// A core for `config`, writing CDRs to `cdr`. `now` pins the wall clock used in CDRs
+    /// to the `Instant`s the core is fed (so tests in virtual time get consistent records).
+    pub fn new(config: &Config, cdr: Box<dyn CdrSink>, now: Instant) -> Core {
+        let mut core = Core {
+            router: Router::default(),
+            causes: CauseMap::rfc3398(),
+            channels: ChannelTable::new(),
+            groups: BTreeMap::new(),
+            sip_trunks: HashMap::new(),
+            calls: BTreeMap::new(),
+            legs: HashMap::new(),
+            next_call: 1,
+            next_leg: 1,
+            actions: VecDeque::new(),
+            cdr,
+            epoch: (now, SystemTime::now()),
+            stats: Stats::default(),
+        };
+        core.reload(config);
+        core
+    }
+
+    /// Apply a (new) configuration. Calls in progress keep their legs and channels; channels
+    /// that are no longer configured are freed when their calls end.
+    pub fn reload(&mut self, config: &Config) {
+        self.router = Router::new(&config.routes);
+        self.causes = CauseMap::with_overrides(&config.cause_map);
+        for span in &config.spans {
+            for ts in span.bearers() {
+                self.channels.add(ChannelId {
+                    span: span.id,
+                    timeslot: ts,
+                });
+            }
+        }
+        let mut groups = BTreeMap::new();
+        for g in &config.trunk_groups {
+            let chans: Vec<ChannelId> = g
+                .members
+                .iter()
+                .flat_map(|m| {
+                    m.channels.iter().map(|t| ChannelId {
+                        span: m.span,
+                        timeslot: *t,
+                    })
+                })
+                .collect();
+            let hunter = match self.groups.remove(&g.name) {
+                Some(old) if old.hunter.channels() == chans.as_slice() => {
+                    let mut h = old.hunter;
+                    h.set_policy(g.hunting);
+                    h
+                }
+                _ => Hunter::new(chans, g.hunting),
+            };
+            groups.insert(
+                g.name.clone(),
+                Group {
+                    hunter,
+                    direction: g.direction,
+                    numbering: g.numbering.clone(),
+                },
+            );
+        }
+        self.groups = groups;
+        self.sip_trunks = config
+            .sip_trunks
+            .iter()
+            .map(|t| (t.name.clone(), t.numbering.clone()))
+            .collect();
+    }
+
+    fn wall(&self, now: Instant) -> SystemTime {
+        self.epoch.1 + now.saturating_duration_since(self.epoch.0)
+    }
+
+    /// The kind of a trunk by name, if configured.
+    pub fn trunk_kind(&self, trunk: &str) -> Option<TrunkKind> {
+        if self.groups.contains_key(trunk) {
+            Some(TrunkKind::Isdn)
+        } else if self.sip_trunks.contains_key(trunk) {
+            Some(TrunkKind::Sip)
+        } else {
+            None
+        }
+    }
+
+    /// The trunk group an incoming ISDN call on `channel` belongs to (the first group that
+    /// lists the channel and accepts incoming calls).
+    pub fn group_of(&self, channel: ChannelId) -> Option<&str> {
+        self.groups
+            .iter()
+            .find(|(_, g)| g.direction.allows_incoming() && g.hunter.channels().contains(&channel))
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Number rules of a trunk (group or SIP).
+    pub fn numbering(&self, trunk: &str) -> NumberRules {
+        self.groups
+            .get(trunk)
+            .map(|g| g.numbering.clone())
+            .or_else(|| self.sip_trunks.get(trunk).cloned())
+            .unwrap_or_default()
+    }
+
+    /// The cause map in force (legs use it for responses outside calls).
+    pub fn causes(&self) -> &CauseMap {
+        &self.causes
+    }
+
+    fn new_leg_id(&mut self) -> LegId {
+        let id = LegId(self.next_leg);
+        self.next_leg += 1;
+        id
+    }
+
+    /// A leg received a new call on `trunk` (`channel`: the B-channel an ISDN call arrived
+    /// on). Returns the call and the id of the incoming leg; what happens next comes out of
+    /// [`Core::poll_action`].
+    pub fn incoming(
+        &mut self,
+        now: Instant,
+        trunk: &str,
+        channel: Option<ChannelId>,
+        setup: Setup,
+    ) -> (CallId, LegId) {
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        let leg = self.new_leg_id();
+        let kind = self.trunk_kind(trunk).unwrap_or(TrunkKind::Sip);
+        self.stats.attempted += 1;
+        let rules = self.numbering(trunk);
+        let dialled = number::dialled(&setup.called, &rules);
+        info!(call = %id, %leg, trunk, called = %dialled, "incoming call");
+        let mut seized = None;
+        let mut refuse = None;
+        if let Some(ch) = channel {
+            if self.channels.seize(ch, id.0, BusyReason::Incoming) {
+                seized = Some(ch);
+            } else {
+                refuse = Some(cause::CHANNEL_UNAVAILABLE);
+            }
+        }
+        if kind == TrunkKind::Isdn {
+            if let Some(g) = self.groups.get(trunk) {
+                if !g.direction.allows_incoming() {
+                    refuse = Some(cause::NO_CIRCUIT);
+                }
+            }
+        }
+        let call = Call {
+            id,
+            a: Leg {
+                id: leg,
+                trunk: trunk.to_string(),
+                kind,
+                channel: seized,
+            },
+            b: None,
+            setup,
+            dialled,
+            routed: false,
+            targets: VecDeque::new(),
+            excluded: Vec::new(),
+            last_failure: None,
+            answered: None,
+            started: self.wall(now),
+            out_trunk: String::new(),
+            out_kind: None,
+            media: None,
+        };
+        self.calls.insert(id, call);
+        self.legs.insert(leg, id);
+        match refuse {
+            Some(c) => self.fail(now, id, self.clearing_q850(c), "gateway"),
+            None => self.try_route(now, id),
+        }
+        (id, leg)
+    }
+
+    fn clearing_q850(&self, c: u8) -> Clearing {
+        Clearing {
+            cause: c,
+            status: self.causes.status_for_cause(c),
+        }
+    }
+
+    /// Map a leg's reason to both forms (RFC 3398, RFC 3326 Reason preferred).
+    pub fn clearing(&self, r: Reason) -> Clearing {
+        match r {
+            Reason::Q850(c) => self.clearing_q850(c),
+            Reason::Sip { status, q850 } => {
+                let cause = if status == 0 {
+                    q850.unwrap_or(cause::NORMAL_CLEARING)
+                } else {
+                    self.causes.cause_for_status(status, q850)
+                };
+                Clearing {
+                    cause,
+                    status: if status == 0 {
+                        self.causes.status_for_cause(cause)
+                    } else {
+                        status
+                    },
+                }
+            }
+        }
+    }
+
+    fn try_route(&mut self, now: Instant, id: CallId) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let from = call.a.trunk.clone();
+        match self.router.check(&from, &call.dialled) {
+            Match::Full => {}
+            Match::Partial if !call.setup.complete => {
+                debug!(call = %id, dialled = %call.dialled, "collecting digits");
+                return;
+            }
+            Match::Partial => {
+                let c = self.clearing_q850(cause::INVALID_NUMBER_FORMAT);
+                return self.fail(now, id, c, "gateway");
+            }
+            Match::None => {
+                let c = self.clearing_q850(cause::UNALLOCATED);
+                return self.fail(now, id, c, "gateway");
+            }
+        }
+        let targets: VecDeque<Target> = self
+            .router
+            .lookup(&from, &call.dialled)
+            .into_iter()
+            .flat_map(|d| {
+                d.route
+                    .to
+                    .iter()
+                    .map(|t| Target {
+                        trunk: t.clone(),
+                        called: d.called.clone(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.targets = targets;
+            call.routed = true;
+        }
+        self.next_attempt(now, id);
+    }
+
+    /// Place the call on the next target that has room; fail the call when none is left.
+    fn next_attempt(&mut self, now: Instant, id: CallId) {
+        loop {
+            let (next, last_failure, excluded) = match self.calls.get_mut(&id) {
+                Some(call) => (
+                    call.targets.pop_front(),
+                    call.last_failure,
+                    call.excluded.clone(),
+                ),
+                None => return,
+            };
+            let Some(target) = next else {
+                let c = last_failure.unwrap_or_else(|| self.clearing_q850(cause::NO_CIRCUIT));
+                return self.fail(now, id, c, "gateway");
+            };
+            let Some(kind) = self.trunk_kind(&target.trunk) else {
+                warn!(call = %id, trunk = %target.trunk, "route names an unknown trunk");
+                continue;
+            };
+            let rules = self.numbering(&target.trunk);
+            let mut channel = None;
+            if kind == TrunkKind::Isdn {
+                let Some(group) = self.groups.get_mut(&target.trunk) else {
+                    continue;
+                };
+                if !group.direction.allows_outgoing() {
+                    continue;
+                }
+                let Some(ch) = group.hunter.hunt(&self.channels, &excluded) else {
+                    debug!(call = %id, group = %target.trunk, "no idle channel");
+                    let c = self.clearing_q850(cause::NO_CIRCUIT);
+                    if let Some(call) = self.calls.get_mut(&id) {
+                        call.last_failure = Some(c);
+                    }
+                    continue;
+                };
+                self.channels.seize(ch, id.0, BusyReason::Outgoing);
+                channel = Some(ch);
+            }
+            let leg = self.new_leg_id();
+            let Some(call) = self.calls.get_mut(&id) else {
+                return;
+            };
+            let mut setup = call.setup.clone();
+            setup.called = number::outgoing_called(&target.called, &rules);
+            setup.calling = setup
+                .calling
+                .as_ref()
+                .map(|n| number::outgoing_calling(n, &rules));
+            call.b = Some(Leg {
+                id: leg,
+                trunk: target.trunk.clone(),
+                kind,
+                channel,
+            });
+            call.out_trunk = target.trunk.clone();
+            call.out_kind = Some(kind);
+            self.legs.insert(leg, id);
+            info!(call = %id, %leg, trunk = %target.trunk, ?channel, "outgoing attempt");
+            self.actions.push_back(Action::Originate {
+                call: id,
+                leg,
+                trunk: target.trunk,
+                kind,
+                channel,
+                setup,
+            });
+            return;
+        }
+    }
+
+    /// A leg reports a neutral event.
+    pub fn handle(&mut self, now: Instant, leg: LegId, msg: Message) {
+        let Some(&id) = self.legs.get(&leg) else {
+            debug!(%leg, ?msg, "message for a leg that is gone");
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let from_a = call.a.id == leg;
+        let a_kind = call.a.kind;
+        let other = if from_a {
+            call.b.as_ref().map(|l| l.id)
+        } else {
+            Some(call.a.id)
+        };
+        match msg {
+            Message::Release(r) => {
+                let c = self.clearing(r);
+                if from_a {
+                    let side = side_name(a_kind);
+                    self.end(now, id, c, &side, Some(leg));
+                } else {
+                    self.b_released(now, id, c);
+                }
+            }
+            Message::Digits { digits, complete } if from_a && !call.routed => {
+                call.dialled.push_str(&digits);
+                call.setup.called.digits.push_str(&digits);
+                call.setup.complete |= complete;
+                self.try_route(now, id);
+            }
+            Message::Setup(_) => {
+                warn!(call = %id, %leg, "second Setup on a leg ignored");
+            }
+            msg => {
+                if !from_a {
+                    match &msg {
+                        Message::Connect { media } if call.answered.is_none() => {
+                            call.answered =
+                                Some(self.epoch.1 + now.saturating_duration_since(self.epoch.0));
+                            call.media = media.or(call.media);
+                            self.stats.answered += 1;
+                            info!(call = %id, "answered");
+                        }
+                        Message::Progress { media, .. } => call.media = media.or(call.media),
+                        _ => {}
+                    }
+                }
+                if let Some(to) = other {
+                    let d = match msg {
+                        Message::Proceeding => Delivery::Proceeding,
+                        Message::Alerting { inband } => Delivery::Alerting { inband },
+                        Message::Progress { inband, media } => Delivery::Progress { inband, media },
+                        Message::Connect { media } => Delivery::Connect { media },
+                        Message::Digits { digits, .. } => Delivery::Digits(digits),
+                        Message::Info(s) => Delivery::Info(s),
+                        Message::Setup(_) | Message::Release(_) => return,
+                    };
+                    self.actions.push_back(Action::Deliver {
+                        call: id,
+                        leg: to,
+                        msg: d,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The outgoing leg ended: fail over on congestion before answer, else end the call.
+    fn b_released(&mut self, now: Instant, id: CallId, c: Clearing) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(b) = call.b.take() else {
+            return;
+        };
+        self.legs.remove(&b.id);
+        if call.answered.is_none() && cause::is_failover(c.cause) {
+            info!(call = %id, trunk = %b.trunk, cause = c.cause, "attempt failed, trying on");
+            if let Some(ch) = b.channel {
+                if c.cause == cause::CHANNEL_UNAVAILABLE {
+                    // Q.931 §5.2.3.1: the far end refused the channel; try another of the
+                    // same group first.
+                    call.excluded.push(ch);
+                    let again = Target {
+                        trunk: b.trunk.clone(),
+                        called: call
+                            .targets
+                            .front()
+                            .filter(|t| t.trunk == b.trunk)
+                            .map(|t| t.called.clone())
+                            .unwrap_or_default(),
+                    };
+                    if again.called.is_empty() {
+                        // Recover the number the attempt used from the route again.
+                        let from = call.a.trunk.clone();
+                        if let Some(d) = self
+                            .router
+                            .lookup(&from, &call.dialled)
+                            .into_iter()
+                            .find(|d| d.route.to.contains(&b.trunk))
+                        {
+                            call.targets.push_front(Target {
+                                trunk: b.trunk.clone(),
+                                called: d.called,
+                            });
+                        }
+                    } else {
+                        call.targets.push_front(again);
+                    }
+                }
+                self.channels.release(ch, id.0, now);
+            }
+            call.last_failure = Some(c);
+            return self.next_attempt(now, id);
+        }
+        let side = side_name(b.kind);
+        let leg = b.id;
+        call.b = Some(b);
+        self.end(now, id, c, &side, Some(leg));
+    }
+
+    /// The call cannot be placed: refuse the incoming leg.
+    fn fail(&mut self, now: Instant, id: CallId, c: Clearing, side: &str) {
+        self.end(now, id, c, side, None);
+    }
+
+    /// End a call: release every leg but the one that cleared (`cleared_by`), write the
+    /// CDR, then free the channels and forget the legs.
+    fn end(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        c: Clearing,
+        side: &str,
+        cleared_by: Option<LegId>,
+    ) {
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
+        for leg in std::iter::once(&call.a).chain(call.b.as_ref()) {
+            if Some(leg.id) != cleared_by {
+                self.actions.push_back(Action::Deliver {
+                    call: id,
+                    leg: leg.id,
+                    msg: Delivery::Release(c),
+                });
+            }
+        }
+        let cdr = self.cdr_of(&call, now, c, side);
+        if call.answered.is_none() {
+            *self.stats.failed_by_cause.entry(c.cause).or_default() += 1;
+        }
+        // The record first, then the resources (cdr.rs: never lost).
+        if let Err(e) = self.cdr.write(&cdr) {
+            self.stats.cdr_errors += 1;
+            warn!(call = %id, error = %e, "CDR not written");
+        }
+        for leg in std::iter::once(&call.a).chain(call.b.as_ref()) {
+            if let Some(ch) = leg.channel {
+                self.channels.release(ch, id.0, now);
+            }
+            self.legs.remove(&leg.id);
+        }
+        info!(call = %id, cause = c.cause, status = c.status, side, "call ended");
+    }
+
+    fn cdr_of(&self, call: &Call, now: Instant, c: Clearing, side: &str) -> Cdr {
+        let isdn = [Some(&call.a), call.b.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|l| l.channel.is_some());
+        let has_sip = call.a.kind == TrunkKind::Sip || call.out_kind == Some(TrunkKind::Sip);
+        let disposition = match (call.answered, c.cause) {
+            (Some(_), _) => "ANSWERED",
+            (None, 17) => "BUSY",
+            (None, 18 | 19) => "NO ANSWER",
+            (None, 16 | 31) if side == "sip" || side == "isdn" => "CANCELLED",
+            _ => "FAILED",
+        };
+        // The codec of the RTP side: the SIP leg's offer (incoming) or answer (outgoing).
+        let codec = [call.media, call.setup.media]
+            .into_iter()
+            .flatten()
+            .find_map(|m| match m {
+                Media::Rtp { law, .. } => Some(match law {
+                    crate::media::Law::ALaw => "PCMA",
+                    crate::media::Law::MuLaw => "PCMU",
+                }),
+                Media::Channel(_) => None,
+            })
+            .unwrap_or("");
+        Cdr {
+            call_id: call.id.to_string(),
+            setup: Some(call.started),
+            answer: call.answered,
+            end: Some(self.wall(now)),
+            calling: call
+                .setup
+                .calling
+                .as_ref()
+                .map(|n| n.digits.clone())
+                .unwrap_or_default(),
+            called: call.dialled.clone(),
+            in_trunk: call.a.trunk.clone(),
+            out_trunk: call.out_trunk.clone(),
+            span: isdn.and_then(|l| l.channel).map(|c| c.span.0),
+            channel: isdn.and_then(|l| l.channel).map(|c| c.timeslot.0),
+            isdn_cause: Some(c.cause),
+            sip_status: has_sip.then_some(if call.answered.is_some() {
+                200
+            } else {
+                c.status
+            }),
+            release_side: side.to_string(),
+            codec: codec.to_string(),
+            disposition: disposition.to_string(),
+            transfer: String::new(),
+        }
+    }
+
+    /// Operator hang-up (`gatewayd ctl hangup`): both legs get `cause`.
+    pub fn hangup(&mut self, now: Instant, id: CallId, q850: u8) -> bool {
+        if !self.calls.contains_key(&id) {
+            return false;
+        }
+        let c = self.clearing_q850(q850);
+        self.end(now, id, c, "gateway", None);
+        true
+    }
+
+    /// Next thing for the leg layer to do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Channels busy for calls that no longer exist: freed and returned (each one is a bug
+    /// somewhere; the audit keeps the trunk usable and logs it).
+    pub fn audit(&mut self, now: Instant) -> Vec<ChannelId> {
+        let stuck: Vec<(ChannelId, u64)> = self
+            .channels
+            .busy()
+            .filter(|(_, call)| !self.calls.contains_key(&CallId(*call)))
+            .collect();
+        for (ch, call) in &stuck {
+            warn!(channel = %ch, call, "audit: channel busy without a call, freed");
+            self.channels.release(*ch, *call, now);
+        }
+        stuck.into_iter().map(|(c, _)| c).collect()
+    }
+
+    /// Busy channels (for tests and `ctl`).
+    pub fn busy_channels(&self) -> Vec<ChannelId> {
+        let mut v: Vec<_> = self.channels.busy().map(|(c, _)| c).collect();
+        v.sort();
+        v
+    }
+
+    /// Take a channel out of service for maintenance, or bring it back.
+    pub fn set_maintenance(&mut self, ch: ChannelId, out: bool) -> bool {
+        if !self.channels.contains(ch) {
+            return false;
+        }
+        self.channels
+            .set_out_of_service(ch, |o| o.maintenance = out);
+        true
+    }
+
+    /// A span went into alarm (or its D-channel down), or came back.
+    pub fn set_span_alarm(&mut self, span: SpanId, alarm: bool) {
+        self.channels.set_span_alarm(span, alarm);
+    }
+
+    /// State of a channel.
+    pub fn channel_state(&self, ch: ChannelId) -> Option<ChannelState> {
+        self.channels.state(ch)
+    }
+
+    /// All channels with their states.
+    pub fn channel_states(&self) -> Vec<(ChannelId, ChannelState)> {
+        self.channels
+            .channels()
+            .into_iter()
+            .filter_map(|c| self.channels.state(c).map(|s| (c, s)))
+            .collect()
+    }
+
+    /// Calls in progress.
+    pub fn calls(&self) -> Vec<CallView> {
+        self.calls
+            .values()
+            .map(|c| CallView {
+                id: c.id,
+                calling: c
+                    .setup
+                    .calling
+                    .as_ref()
+                    .map(|n| n.digits.clone())
+                    .unwrap_or_default(),
+                called: c.dialled.clone(),
+                in_trunk: c.a.trunk.clone(),
+                out_trunk: c.out_trunk.clone(),
+                channels: [Some(&c.a), c.b.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|l| l.channel)
+                    .collect(),
+                answered: c.answered.is_some(),
+            })
+            .collect()
+    }
+
+    /// Trunk groups with their channel counts.
+    pub fn groups(&self) -> Vec<GroupView> {
+        self.groups
+            .iter()
+            .map(|(name, g)| {
+                let mut v = GroupView {
+                    name: name.clone(),
+                    idle: 0,
+                    busy: 0,
+                    out_of_service: 0,
+                };
+                for ch in g.hunter.channels() {
+                    match self.channels.state(*ch) {
+                        Some(ChannelState::Idle) => v.idle += 1,
+                        Some(ChannelState::Busy { .. }) => v.busy += 1,
+                        _ => v.out_of_service += 1,
+                    }
+                }
+                v
+            })
+            .collect()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Number of calls in progress.
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The call a leg belongs to.
+    pub fn call_of(&self, leg: LegId) -> Option<CallId> {
+        self.legs.get(&leg).copied()
+    }
+}
+
+fn side_name(kind: TrunkKind) -> String {
+    match kind {
+        TrunkKind::Isdn => "isdn".into(),
+        TrunkKind::Sip => "sip".into(),
+    }
+}
+
+/// How often the daemon runs [`Core::audit`].
+pub const AUDIT_INTERVAL: Duration = Duration::from_secs(60);

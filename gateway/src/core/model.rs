@@ -1,0 +1,145 @@
+//! The neutral call model (DESIGN.md): what every leg translates its protocol to and from.
+//!
+//! A SIP leg turns INVITE into [`Message::Setup`], 180 into [`Message::Alerting`] and so on;
+//! an ISDN leg turns SETUP, ALERTING, … into the same messages. The core only ever sees these.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use dahdi_driver::ChannelId;
+
+use crate::media::Law;
+
+use crate::config::TypeOfNumber;
+
+/// One call through the gateway: two legs (more, briefly, while failing over).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call-{}", self.0)
+    }
+}
+
+/// One leg of a call: the part that speaks one protocol on one trunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LegId(pub u64);
+
+impl fmt::Display for LegId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "leg-{}", self.0)
+    }
+}
+
+/// A party number in neutral form: digits without prefixes, and what kind of number they
+/// are (Q.931 §4.5.8 type of number; SIP `+` is international).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number {
+    pub digits: String,
+    pub ton: TypeOfNumber,
+    /// Presentation restricted (Q.931 §4.5.10 octet 3a; SIP `Privacy: id`, RFC 3325).
+    pub restricted: bool,
+}
+
+impl Number {
+    /// A number of unknown type, presentation allowed.
+    pub fn unknown(digits: &str) -> Number {
+        Number {
+            digits: digits.to_string(),
+            ton: TypeOfNumber::Unknown,
+            restricted: false,
+        }
+    }
+}
+
+/// Information transfer capability of the call (Q.931 §4.5.5 octet 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bearer {
+    #[default]
+    Speech,
+    Audio3k1,
+    /// 64 kbit/s unrestricted digital: data, no echo canceller, no transcoding.
+    Unrestricted,
+}
+
+/// Where and how a leg's media flows: the RTP peer for an IP leg, the B-channel for a TDM
+/// leg; the bridge joins the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    Rtp {
+        remote: SocketAddr,
+        law: Law,
+        /// RFC 4733 telephone-event payload type, if negotiated.
+        telephone_event: Option<u8>,
+    },
+    Channel(ChannelId),
+}
+
+/// A new call, as a leg received it or as the core asks a leg to place it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    pub called: Number,
+    pub calling: Option<Number>,
+    pub bearer: Bearer,
+    /// The media offer of the originating side.
+    pub media: Option<Media>,
+    /// The called number is complete (Q.931 Sending complete; always for SIP).
+    pub complete: bool,
+}
+
+/// Why a leg ends: a Q.850 cause, a SIP status, or both (RFC 3326 Reason header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// An ISDN/H.323 clearing cause (Q.850).
+    Q850(u8),
+    /// A SIP final response (or a BYE/CANCEL, status 0) with the cause of its
+    /// `Reason: Q.850;cause=N` header, if any.
+    Sip { status: u16, q850: Option<u8> },
+}
+
+/// A clearing delivered to a leg: both forms, already mapped by the core's [`CauseMap`]
+/// (RFC 3398) so each leg uses the one its protocol speaks.
+///
+/// [`CauseMap`]: crate::interwork::cause::CauseMap
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clearing {
+    /// Q.850 cause for DISCONNECT/RELEASE and for the SIP Reason header.
+    pub cause: u8,
+    /// SIP status for a final response before answer.
+    pub status: u16,
+}
+
+/// The neutral events, both directions (leg → core and core → leg).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Setup ↔ INVITE.
+    Setup(Setup),
+    /// Call Proceeding ↔ 100 Trying.
+    Proceeding,
+    /// Alerting ↔ 180 Ringing (183 with early media when `inband`).
+    Alerting { inband: bool },
+    /// Progress ↔ 183 Session Progress.
+    Progress { inband: bool, media: Option<Media> },
+    /// Connect ↔ 200 OK.
+    Connect { media: Option<Media> },
+    /// Release/Disconnect ↔ BYE, CANCEL, or a final error response.
+    Release(Reason),
+    /// More called digits (overlap receiving, Q.931 §5.2.4) before routing, DTMF after;
+    /// `complete`: Sending complete arrived or the digit timer (T302) expired.
+    Digits { digits: String, complete: bool },
+    /// Other in-call information (SIP INFO body, Q.931 display), passed along as text.
+    Info(String),
+}
+
+/// What the core hands a leg: like [`Message`], with releases already mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Proceeding,
+    Alerting { inband: bool },
+    Progress { inband: bool, media: Option<Media> },
+    Connect { media: Option<Media> },
+    Release(Clearing),
+    Digits(String),
+    Info(String),
+}

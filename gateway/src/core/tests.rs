@@ -1,0 +1,477 @@
+//! The core with fake legs in virtual time: each pair of the documented mapping at the
+//! neutral level, causes both ways, failover, hunting, CDRs and the audit.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dahdi_driver::{ChannelId, SpanId, Timeslot};
+
+use super::*;
+use crate::config::TypeOfNumber;
+
+const CONFIG: &str = r#"
+[[span]]
+id = 1
+type = "e1"
+signalling = "pri_cpe"
+
+[[span]]
+id = 2
+type = "e1"
+signalling = "pri_cpe"
+
+[[trunk_group]]
+name = "pstn"
+members = [{ span = 1, channels = "1-2" }]
+hunting = "ascending"
+numbering = { national_prefix = "0", international_prefix = "00", country_code = "49" }
+
+[[trunk_group]]
+name = "backup"
+members = [{ span = 2, channels = "1-2" }]
+hunting = "descending"
+
+[[sip_trunk]]
+name = "pbx"
+listen = "127.0.0.1:5060"
+peers = ["127.0.0.1:5070"]
+numbering = { country_code = "49", national_prefix = "0", international_prefix = "00" }
+
+[[route]]
+pattern = "_0X."
+from = ["pbx"]
+to = ["pstn", "backup"]
+
+[[route]]
+pattern = "_2XX"
+from = ["pstn", "backup"]
+to = ["pbx"]
+"#;
+
+#[derive(Clone, Default)]
+struct Records(Arc<Mutex<Vec<Cdr>>>);
+
+impl CdrSink for Records {
+    fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError> {
+        self.0.lock().unwrap().push(cdr.clone());
+        Ok(())
+    }
+}
+
+struct Fixture {
+    core: Core,
+    cdrs: Records,
+    now: Instant,
+}
+
+fn ch(span: u16, ts: u8) -> ChannelId {
+    ChannelId {
+        span: SpanId(span),
+        timeslot: Timeslot(ts),
+    }
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let config = Config::from_str(CONFIG, "test.toml").unwrap();
+        let cdrs = Records::default();
+        let now = Instant::now();
+        Fixture {
+            core: Core::new(&config, Box::new(cdrs.clone()), now),
+            cdrs,
+            now,
+        }
+    }
+
+    fn tick(&mut self, secs: u64) {
+        self.now += Duration::from_secs(secs);
+    }
+
+    fn actions(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.core.poll_action()).collect()
+    }
+
+    /// An INVITE from the PBX to `called` (SIP user part), as the SIP leg translates it.
+    fn invite(&mut self, called: &str) -> (CallId, LegId) {
+        let rules = self.core.numbering("pbx");
+        let setup = Setup {
+            called: number::from_sip_user(called, &rules, false),
+            calling: Some(number::from_sip_user("+4930999", &rules, true)),
+            bearer: Bearer::Speech,
+            media: None,
+            complete: true,
+        };
+        self.core.incoming(self.now, "pbx", None, setup)
+    }
+
+    /// The outgoing attempt the core placed.
+    fn originated(&mut self) -> (LegId, String, Option<ChannelId>, Setup) {
+        match self.actions().as_slice() {
+            [Action::Originate {
+                leg,
+                trunk,
+                channel,
+                setup,
+                ..
+            }] => (*leg, trunk.clone(), *channel, setup.clone()),
+            other => panic!("expected one Originate, got {other:?}"),
+        }
+    }
+
+    fn delivered(&mut self) -> Vec<(LegId, Delivery)> {
+        self.actions()
+            .into_iter()
+            .map(|a| match a {
+                Action::Deliver { leg, msg, .. } => (leg, msg),
+                other => panic!("expected a delivery, got {other:?}"),
+            })
+            .collect()
+    }
+
+    fn finished_clean(&mut self) {
+        assert!(
+            self.core.busy_channels().is_empty(),
+            "a channel stayed busy"
+        );
+        assert!(self.core.audit(self.now).is_empty());
+        assert_eq!(self.core.call_count(), 0);
+    }
+}
+
+#[test]
+fn sip_to_isdn_call_maps_each_message_and_writes_cdr() {
+    let mut f = Fixture::new();
+    // INVITE → Setup, numbers converted to the PSTN group's national form.
+    let (_call, a) = f.invite("0301234567");
+    let (b, trunk, channel, setup) = f.originated();
+    assert_eq!(trunk, "pstn");
+    assert_eq!(channel, Some(ch(1, 1)));
+    // The PBX's 0-prefixed number goes out as TON national without the prefix.
+    assert_eq!(
+        (setup.called.ton, setup.called.digits.as_str()),
+        (TypeOfNumber::National, "301234567")
+    );
+    assert!(
+        setup.calling.as_ref().unwrap().restricted,
+        "Privacy: id → restricted"
+    );
+    assert_eq!(f.core.busy_channels(), vec![ch(1, 1)]);
+    // CALL PROCEEDING → 100, ALERTING → 180, PROGRESS → 183, CONNECT → 200.
+    for (msg, want) in [
+        (Message::Proceeding, Delivery::Proceeding),
+        (
+            Message::Alerting { inband: false },
+            Delivery::Alerting { inband: false },
+        ),
+        (
+            Message::Progress {
+                inband: true,
+                media: Some(Media::Channel(ch(1, 1))),
+            },
+            Delivery::Progress {
+                inband: true,
+                media: Some(Media::Channel(ch(1, 1))),
+            },
+        ),
+        (
+            Message::Connect { media: None },
+            Delivery::Connect { media: None },
+        ),
+    ] {
+        f.core.handle(f.now, b, msg);
+        assert_eq!(f.delivered(), vec![(a, want)]);
+    }
+    f.tick(30);
+    // BYE → DISCONNECT with normal clearing.
+    f.core.handle(
+        f.now,
+        a,
+        Message::Release(Reason::Sip {
+            status: 0,
+            q850: None,
+        }),
+    );
+    assert_eq!(
+        f.delivered(),
+        vec![(
+            b,
+            Delivery::Release(Clearing {
+                cause: 16,
+                status: 480
+            })
+        )]
+    );
+    f.finished_clean();
+    let cdrs = f.cdrs.0.lock().unwrap();
+    assert_eq!(cdrs.len(), 1);
+    let r = &cdrs[0];
+    assert_eq!(r.disposition, "ANSWERED");
+    assert_eq!((r.span, r.channel), (Some(1), Some(1)));
+    assert_eq!(r.release_side, "sip");
+    assert_eq!(r.out_trunk, "pstn");
+    let billsec = r.end.unwrap().duration_since(r.answer.unwrap()).unwrap();
+    assert_eq!(billsec, Duration::from_secs(30));
+}
+
+#[test]
+fn isdn_to_sip_call_and_disconnect_clears_with_cause() {
+    let mut f = Fixture::new();
+    let setup = Setup {
+        called: Number {
+            digits: "201".into(),
+            ton: TypeOfNumber::Subscriber,
+            restricted: false,
+        },
+        calling: Some(Number {
+            digits: "301234567".into(),
+            ton: TypeOfNumber::National,
+            restricted: false,
+        }),
+        bearer: Bearer::Speech,
+        media: Some(Media::Channel(ch(1, 2))),
+        complete: true,
+    };
+    let (_call, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 2)), setup);
+    let (b, trunk, channel, setup) = f.originated();
+    assert_eq!((trunk.as_str(), channel), ("pbx", None));
+    // National calling number → E.164 for SIP.
+    let rules = f.core.numbering("pbx");
+    assert_eq!(
+        number::to_sip_user(setup.calling.as_ref().unwrap(), &rules),
+        "+49301234567"
+    );
+    assert_eq!(f.core.busy_channels(), vec![ch(1, 2)]);
+    // 180 → ALERTING, 200 → CONNECT.
+    f.core.handle(f.now, b, Message::Alerting { inband: false });
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    assert_eq!(
+        f.delivered(),
+        vec![
+            (a, Delivery::Alerting { inband: false }),
+            (a, Delivery::Connect { media: None })
+        ]
+    );
+    // DISCONNECT (cause 16) → BYE with Reason: Q.850;cause=16.
+    f.core.handle(f.now, a, Message::Release(Reason::Q850(16)));
+    let d = f.delivered();
+    assert_eq!(d.len(), 1);
+    assert!(matches!(d[0], (l, Delivery::Release(Clearing { cause: 16, .. })) if l == b));
+    f.finished_clean();
+}
+
+#[test]
+fn causes_map_both_ways_before_answer() {
+    // ISDN cause → SIP status: busy 17 → 486, unallocated 1 → 404, congestion 34 → 503
+    // (34 also fails over, so both groups refuse).
+    for (cause, status) in [(17u8, 486u16), (1, 404), (34, 503)] {
+        let mut f = Fixture::new();
+        let (_, a) = f.invite("0301234567");
+        let (b, _, _, _) = f.originated();
+        f.core
+            .handle(f.now, b, Message::Release(Reason::Q850(cause)));
+        if cause == 34 {
+            let (b2, trunk, _, _) = f.originated();
+            assert_eq!(trunk, "backup", "failover to the next trunk group");
+            f.core
+                .handle(f.now, b2, Message::Release(Reason::Q850(cause)));
+        }
+        assert_eq!(
+            f.delivered(),
+            vec![(a, Delivery::Release(Clearing { cause, status }))]
+        );
+        f.finished_clean();
+    }
+    // SIP status → ISDN cause: 486 → 17, 404 → 1, 503 → 34 with a Reason header, else 41.
+    for (status, q850, cause) in [
+        (486u16, None, 17u8),
+        (404, None, 1),
+        (503, Some(34), 34),
+        (503, None, 41),
+    ] {
+        let mut f = Fixture::new();
+        let setup = Setup {
+            called: Number::unknown("201"),
+            calling: None,
+            bearer: Bearer::Speech,
+            media: None,
+            complete: true,
+        };
+        let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
+        let (b, _, _, _) = f.originated();
+        f.core
+            .handle(f.now, b, Message::Release(Reason::Sip { status, q850 }));
+        assert_eq!(
+            f.delivered(),
+            vec![(a, Delivery::Release(Clearing { cause, status }))]
+        );
+        f.finished_clean();
+        let cdrs = f.cdrs.0.lock().unwrap();
+        assert_eq!(cdrs[0].isdn_cause, Some(cause));
+        assert_eq!(cdrs[0].sip_status, Some(status));
+    }
+}
+
+#[test]
+fn cancel_before_answer_releases_the_isdn_leg() {
+    let mut f = Fixture::new();
+    let (_, a) = f.invite("0301234567");
+    let (b, _, _, _) = f.originated();
+    f.core.handle(f.now, b, Message::Alerting { inband: false });
+    f.delivered();
+    // CANCEL → DISCONNECT (cause 16, RFC 3398 §8.2 uses normal clearing; Reason wins).
+    f.core.handle(
+        f.now,
+        a,
+        Message::Release(Reason::Sip {
+            status: 0,
+            q850: None,
+        }),
+    );
+    let d = f.delivered();
+    assert!(
+        matches!(d.as_slice(), [(l, Delivery::Release(Clearing { cause: 16, .. }))] if *l == b)
+    );
+    f.finished_clean();
+    assert_eq!(f.cdrs.0.lock().unwrap()[0].disposition, "CANCELLED");
+}
+
+#[test]
+fn failover_on_42_and_44_and_not_on_17() {
+    // 44 retries another channel of the same group first.
+    let mut f = Fixture::new();
+    f.invite("0301234567");
+    let (b, _, c1, _) = f.originated();
+    assert_eq!(c1, Some(ch(1, 1)));
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(44)));
+    let (b, trunk, c2, _) = f.originated();
+    assert_eq!((trunk.as_str(), c2), ("pstn", Some(ch(1, 2))));
+    // 42 moves on to the backup group (descending hunting: channel 2 first).
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(42)));
+    let (b, trunk, c3, _) = f.originated();
+    assert_eq!((trunk.as_str(), c3), ("backup", Some(ch(2, 2))));
+    assert_eq!(f.core.busy_channels(), vec![ch(2, 2)]);
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    f.delivered();
+    f.core.hangup(f.now, f.core.calls()[0].id, 16);
+    assert_eq!(f.delivered().len(), 2, "both legs released by the operator");
+    f.finished_clean();
+
+    // 17 is final.
+    let mut f = Fixture::new();
+    let (_, a) = f.invite("0301234567");
+    let (b, _, _, _) = f.originated();
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(17)));
+    assert_eq!(f.delivered()[0].0, a);
+    f.finished_clean();
+}
+
+#[test]
+fn all_channels_busy_gives_congestion_503() {
+    let mut f = Fixture::new();
+    let mut legs = Vec::new();
+    for _ in 0..4 {
+        f.invite("0301234567");
+        legs.push(f.originated());
+    }
+    assert_eq!(f.core.busy_channels().len(), 4);
+    let (_, a) = f.invite("0301234567");
+    assert_eq!(
+        f.delivered(),
+        vec![(
+            a,
+            Delivery::Release(Clearing {
+                cause: 34,
+                status: 503
+            })
+        )]
+    );
+    for (b, ..) in legs {
+        f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
+        f.delivered();
+    }
+    f.finished_clean();
+    assert_eq!(f.cdrs.0.lock().unwrap().len(), 5);
+}
+
+#[test]
+fn unrouted_number_is_unallocated_404() {
+    let mut f = Fixture::new();
+    let (_, a) = f.invite("999");
+    assert_eq!(
+        f.delivered(),
+        vec![(
+            a,
+            Delivery::Release(Clearing {
+                cause: 1,
+                status: 404
+            })
+        )]
+    );
+    f.finished_clean();
+}
+
+#[test]
+fn overlap_receiving_routes_when_the_number_matches() {
+    let mut f = Fixture::new();
+    let setup = Setup {
+        called: Number::unknown("2"),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: None,
+        complete: false,
+    };
+    let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
+    assert!(f.actions().is_empty(), "still collecting");
+    f.core.handle(
+        f.now,
+        a,
+        Message::Digits {
+            digits: "0".into(),
+            complete: false,
+        },
+    );
+    assert!(f.actions().is_empty());
+    f.core.handle(
+        f.now,
+        a,
+        Message::Digits {
+            digits: "1".into(),
+            complete: false,
+        },
+    );
+    let (b, trunk, _, setup) = f.originated();
+    assert_eq!(
+        (trunk.as_str(), setup.called.digits.as_str()),
+        ("pbx", "201")
+    );
+    f.core.handle(
+        f.now,
+        b,
+        Message::Release(Reason::Sip {
+            status: 486,
+            q850: None,
+        }),
+    );
+    f.delivered();
+    f.finished_clean();
+}
+
+#[test]
+fn maintenance_and_alarm_skip_channels_and_audit_frees_orphans() {
+    let mut f = Fixture::new();
+    assert!(f.core.set_maintenance(ch(1, 1), true));
+    f.core.set_span_alarm(SpanId(2), true);
+    f.invite("0301234567");
+    let (b, trunk, c, _) = f.originated();
+    assert_eq!((trunk.as_str(), c), ("pstn", Some(ch(1, 2))));
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(34)));
+    // Backup is in alarm and channel 1 in maintenance: congestion.
+    let d = f.delivered();
+    assert!(matches!(
+        d.as_slice(),
+        [(_, Delivery::Release(Clearing { cause: 34, .. }))]
+    ));
+    f.finished_clean();
+    let groups = f.core.groups();
+    assert_eq!(groups.iter().map(|g| g.out_of_service).sum::<usize>(), 3);
+}

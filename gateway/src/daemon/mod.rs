@@ -1,0 +1,227 @@
+//! The daemon's runtime: the core in a task, the control socket, the metrics endpoint,
+//! SIGHUP reload and the periodic channel audit.
+//!
+//! Not wired yet: the SIP transport task with its SIP leg, the D-channel tasks with their
+//! ISDN legs, and the media engine; see the crate README.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{info, warn};
+
+use crate::cdr::CdrWriter;
+use crate::config::Config;
+use crate::core::{Core, AUDIT_INTERVAL};
+use crate::ctl::{self, Command};
+use crate::metrics::{Metrics, SpanStatus};
+
+/// The configuration used when `gatewayd run` is given no file.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    Embedded,
+}
+
+impl Source {
+    /// Read and check the configuration.
+    pub fn load(&self) -> Result<Config, crate::config::ConfigError> {
+        match self {
+            Source::File(p) => Config::load(p),
+            Source::Embedded => Config::from_str(DEFAULT_CONFIG, "<embedded default>"),
+        }
+    }
+}
+
+/// State shared by the daemon's tasks.
+pub struct Shared {
+    pub source: Source,
+    pub core: Mutex<Core>,
+    pub metrics: Mutex<Metrics>,
+    pub spans: Mutex<Vec<SpanStatus>>,
+}
+
+impl Shared {
+    /// Re-read the configuration and apply it, keeping calls in progress.
+    pub fn reload(&self) -> Result<(), crate::config::ConfigError> {
+        let config = self.source.load()?;
+        let mut core = lock(&self.core);
+        core.reload(&config);
+        let mut spans = lock(&self.spans);
+        *spans = span_status(&config);
+        info!(calls = core.call_count(), "configuration reloaded");
+        Ok(())
+    }
+
+    /// Answer one control command line.
+    pub fn control(&self, line: &str) -> String {
+        let cmd = match Command::parse(line) {
+            Ok(c) => c,
+            Err(e) => return format!("error: {e}\n"),
+        };
+        if cmd == Command::Reload {
+            return match self.reload() {
+                Ok(()) => "ok\n".into(),
+                Err(e) => format!("error: {e}\n"),
+            };
+        }
+        let spans = lock(&self.spans).clone();
+        let mut core = lock(&self.core);
+        ctl::execute(&cmd, &mut core, &spans, Instant::now()).unwrap_or_default()
+    }
+
+    /// The metrics text, refreshed.
+    pub fn scrape(&self) -> String {
+        let spans = lock(&self.spans).clone();
+        let core = lock(&self.core);
+        let mut m = lock(&self.metrics);
+        m.update(&core, &spans);
+        m.render()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Span status as known before any device reports: no D-channel task runs yet, so the
+/// D-channel is reported down.
+fn span_status(config: &Config) -> Vec<SpanStatus> {
+    config
+        .spans
+        .iter()
+        .map(|s| SpanStatus {
+            span: s.id.0,
+            alarm: false,
+            dchannel_up: false,
+            slips: 0,
+        })
+        .collect()
+}
+
+/// Start everything and run until SIGINT/SIGTERM.
+pub async fn run(source: Source) -> anyhow::Result<()> {
+    let config = source.load()?;
+    let cdr = CdrWriter::open(Path::new(&config.general.cdr_file))
+        .with_context(|| format!("CDR file {}", config.general.cdr_file))?;
+    let now = Instant::now();
+    let shared = Arc::new(Shared {
+        source,
+        core: Mutex::new(Core::new(&config, Box::new(cdr), now)),
+        metrics: Mutex::new(Metrics::new()),
+        spans: Mutex::new(span_status(&config)),
+    });
+    let sock = PathBuf::from(&config.general.control_socket);
+    let listener =
+        ctl::socket::bind(&sock).with_context(|| format!("control socket {}", sock.display()))?;
+    info!(socket = %sock.display(), "control socket");
+    let s = shared.clone();
+    tokio::spawn(ctl::socket::serve(listener, move |line| s.control(&line)));
+    if !config.general.metrics_listen.is_empty() {
+        let l = TcpListener::bind(&config.general.metrics_listen)
+            .await
+            .with_context(|| format!("metrics on {}", config.general.metrics_listen))?;
+        info!(addr = %config.general.metrics_listen, "metrics endpoint");
+        tokio::spawn(serve_metrics(l, shared.clone()));
+    }
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut audit = tokio::time::interval(AUDIT_INTERVAL);
+    info!("gatewayd running");
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                if let Err(e) = shared.reload() {
+                    warn!(error = %e, "reload refused, keeping the running configuration");
+                }
+            }
+            _ = audit.tick() => {
+                let stuck = lock(&shared.core).audit(Instant::now());
+                if !stuck.is_empty() {
+                    warn!(count = stuck.len(), "audit freed stuck channels");
+                }
+            }
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    let _ = std::fs::remove_file(&sock);
+    info!("gatewayd stopped");
+    Ok(())
+}
+
+/// A minimal HTTP/1.1 responder for Prometheus: every GET gets the metrics text.
+async fn serve_metrics(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            let mut got = Vec::new();
+            // Read the request head (we need nothing from it).
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") && got.len() < 16384 {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let body = shared.scrape();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; \
+                 charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(body.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Source::Embedded.load().unwrap();
+        assert_eq!(c.spans.len(), 1);
+        assert_eq!(c.trunk_groups[0].members[0].channels.len(), 30);
+    }
+
+    #[test]
+    fn control_commands_through_shared_state() {
+        let config = Source::Embedded.load().unwrap();
+        struct Null;
+        impl crate::core::CdrSink for Null {
+            fn write(&mut self, _: &crate::cdr::Cdr) -> Result<(), crate::cdr::CdrError> {
+                Ok(())
+            }
+        }
+        let shared = Shared {
+            source: Source::Embedded,
+            core: Mutex::new(Core::new(&config, Box::new(Null), Instant::now())),
+            metrics: Mutex::new(Metrics::new()),
+            spans: Mutex::new(span_status(&config)),
+        };
+        assert_eq!(shared.control("channel 1:3 out"), "ok\n");
+        assert!(shared
+            .control("show channels")
+            .contains("1:3 out-of-service maintenance"));
+        assert!(shared.control("show trunk-groups").contains("pstn 29 0 1"));
+        assert_eq!(shared.control("reload"), "ok\n");
+        // Reload keeps channel states.
+        assert!(shared.control("show trunk-groups").contains("pstn 29 0 1"));
+        assert!(shared.control("hangup 99").starts_with("error"));
+        assert!(shared.scrape().contains("gatewayd_channels"));
+    }
+}

@@ -1,0 +1,392 @@
+//! The ISDN leg: the calls of one PRI D-channel (a q931 [`Interface`]) translated to and
+//! from the neutral model: SETUP ↔ Setup, CALL PROCEEDING ↔ Proceeding, ALERTING ↔
+//! Alerting, PROGRESS ↔ Progress, CONNECT ↔ Connect, DISCONNECT/RELEASE ↔ Release (Q.850
+//! cause), INFORMATION ↔ Digits (overlap receiving, Q.931 §5.2.4).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use dahdi_driver::{ChannelId, SpanId, Timeslot};
+use q931::call::{CallHandle, ChannelPref, Event, Interface, SetupRequest};
+use q931::ie::{
+    BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, InfoTransferCapability,
+    Layer1Protocol, NumberingPlan, Presentation, ProgressDescription, Screening,
+    TypeOfNumber as QTon,
+};
+use tracing::{debug, info, warn};
+
+use crate::config::TypeOfNumber;
+use crate::core::{cause, Bearer, Core, Delivery, LegId, Media, Message, Number, Reason, Setup};
+
+#[derive(Debug)]
+struct IsdnCall {
+    leg: LegId,
+    channel: Option<ChannelId>,
+    /// The far end placed the call (we received its SETUP).
+    incoming: bool,
+    /// The core has been told the call ended (or told us to end it).
+    core_done: bool,
+}
+
+/// The ISDN side of the gateway for one span's D-channel.
+pub struct IsdnLeg {
+    span: SpanId,
+    law: Layer1Protocol,
+    iface: Interface,
+    by_handle: HashMap<CallHandle, IsdnCall>,
+    by_leg: HashMap<LegId, CallHandle>,
+}
+
+fn ton_in(t: QTon) -> TypeOfNumber {
+    match t {
+        QTon::International => TypeOfNumber::International,
+        QTon::National => TypeOfNumber::National,
+        QTon::Subscriber => TypeOfNumber::Subscriber,
+        _ => TypeOfNumber::Unknown,
+    }
+}
+
+fn ton_out(t: TypeOfNumber) -> QTon {
+    match t {
+        TypeOfNumber::International => QTon::International,
+        TypeOfNumber::National => QTon::National,
+        TypeOfNumber::Subscriber => QTon::Subscriber,
+        TypeOfNumber::Unknown => QTon::Unknown,
+    }
+}
+
+/// The numbering plan that goes with a type of number (Q.931 §4.5.8: E.164 unless unknown).
+fn plan_for(t: TypeOfNumber) -> NumberingPlan {
+    match t {
+        TypeOfNumber::Unknown => NumberingPlan::Unknown,
+        _ => NumberingPlan::Isdn,
+    }
+}
+
+impl IsdnLeg {
+    /// A leg over `iface`, the D-channel of `span`, whose bearers carry `law`.
+    pub fn new(span: SpanId, iface: Interface, law: Layer1Protocol) -> IsdnLeg {
+        IsdnLeg {
+            span,
+            law,
+            iface,
+            by_handle: HashMap::new(),
+            by_leg: HashMap::new(),
+        }
+    }
+
+    /// The Q.931 interface (frames in and out, timers).
+    pub fn interface(&mut self) -> &mut Interface {
+        &mut self.iface
+    }
+
+    /// Whether `leg` is one of this D-channel's legs.
+    pub fn owns(&self, leg: LegId) -> bool {
+        self.by_leg.contains_key(&leg)
+    }
+
+    /// Calls known to the leg (until their call reference is released).
+    pub fn call_count(&self) -> usize {
+        self.by_handle.len()
+    }
+
+    fn chan(&self, ts: u8) -> ChannelId {
+        ChannelId {
+            span: self.span,
+            timeslot: Timeslot(ts),
+        }
+    }
+
+    /// Feed a D-channel frame, then hand the interface's events to the core.
+    pub fn handle_frame(&mut self, core: &mut Core, now: Instant, frame: &[u8]) {
+        self.iface.handle_frame(now, frame);
+        self.drain(core, now);
+    }
+
+    /// Run the interface's timers, then hand its events to the core.
+    pub fn handle_timeout(&mut self, core: &mut Core, now: Instant) {
+        self.iface.handle_timeout(now);
+        self.drain(core, now);
+    }
+
+    /// Hand every pending interface event to the core.
+    pub fn drain(&mut self, core: &mut Core, now: Instant) {
+        while let Some(ev) = self.iface.poll_event() {
+            self.on_event(core, now, ev);
+        }
+    }
+
+    fn tell_core(&mut self, core: &mut Core, now: Instant, call: CallHandle, msg: Message) {
+        let Some(c) = self.by_handle.get_mut(&call) else {
+            return;
+        };
+        if c.core_done {
+            return;
+        }
+        if matches!(msg, Message::Release(_)) {
+            c.core_done = true;
+            self.by_leg.remove(&c.leg);
+        }
+        let leg = c.leg;
+        core.handle(now, leg, msg);
+    }
+
+    fn on_event(&mut self, core: &mut Core, now: Instant, ev: Event) {
+        match ev {
+            Event::LinkUp => {
+                info!(span = %self.span, "D-channel up");
+                core.set_span_alarm(self.span, false);
+            }
+            Event::LinkDown => {
+                warn!(span = %self.span, "D-channel down");
+                core.set_span_alarm(self.span, true);
+            }
+            Event::IncomingSetup {
+                call,
+                called,
+                calling,
+                bearer,
+                channel,
+                sending_complete,
+            } => self.incoming(
+                core,
+                now,
+                call,
+                called,
+                calling,
+                bearer,
+                channel,
+                sending_complete,
+            ),
+            Event::MoreInfo {
+                call,
+                digits,
+                sending_complete,
+                timed_out,
+            } => self.tell_core(
+                core,
+                now,
+                call,
+                Message::Digits {
+                    digits,
+                    complete: sending_complete || timed_out,
+                },
+            ),
+            Event::SetupAcknowledged { .. } => {}
+            Event::Proceeding { call, channel, .. } => {
+                self.note_channel(call, channel);
+                self.tell_core(core, now, call, Message::Proceeding);
+            }
+            Event::Alerting { call, inband } => {
+                self.tell_core(core, now, call, Message::Alerting { inband })
+            }
+            Event::Progress { call, inband, .. } => {
+                let media = self
+                    .by_handle
+                    .get(&call)
+                    .and_then(|c| c.channel)
+                    .map(Media::Channel);
+                self.tell_core(core, now, call, Message::Progress { inband, media });
+            }
+            Event::Connected { call, channel } => {
+                self.note_channel(call, channel);
+                let Some(c) = self.by_handle.get(&call) else {
+                    return;
+                };
+                if !c.incoming {
+                    let media = c.channel.map(Media::Channel);
+                    self.tell_core(core, now, call, Message::Connect { media });
+                }
+            }
+            Event::Disconnecting { call, cause, .. } => {
+                // Q.931 §5.3.4: the interface answers with RELEASE by itself.
+                let c = cause.value.value();
+                self.tell_core(core, now, call, Message::Release(Reason::Q850(c)));
+            }
+            Event::Released { call, cause } => {
+                let c = cause.map_or(cause::NORMAL_CLEARING, |c| c.value.value());
+                self.tell_core(core, now, call, Message::Release(Reason::Q850(c)));
+                if let Some(c) = self.by_handle.remove(&call) {
+                    self.by_leg.remove(&c.leg);
+                }
+            }
+            Event::RestartIndication { channels } | Event::RestartComplete { channels } => {
+                debug!(span = %self.span, ?channels, "channels restarted");
+            }
+            Event::RestartFailed { channels } => {
+                warn!(span = %self.span, ?channels, "RESTART unanswered; channels stay out");
+            }
+            other => debug!(span = %self.span, ?other, "D-channel event"),
+        }
+    }
+
+    fn note_channel(&mut self, call: CallHandle, channel: Option<u8>) {
+        let id = channel.map(|t| self.chan(t));
+        if let (Some(c), Some(id)) = (self.by_handle.get_mut(&call), id) {
+            if c.channel.is_none() {
+                c.channel = Some(id);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn incoming(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        call: CallHandle,
+        called: Option<CalledPartyNumber>,
+        calling: Option<CallingPartyNumber>,
+        bearer: Option<BearerCapability>,
+        channel: Option<u8>,
+        sending_complete: bool,
+    ) {
+        let chan = channel.map(|t| self.chan(t));
+        let group = chan.and_then(|c| core.group_of(c)).map(str::to_string);
+        let Some(group) = group else {
+            // No trunk group takes calls on this channel.
+            let _ = self
+                .iface
+                .disconnect(now, call, CauseValue::from(cause::CHANNEL_UNAVAILABLE));
+            return;
+        };
+        let bearer = match bearer.map(|b| b.capability) {
+            Some(InfoTransferCapability::UnrestrictedDigital) => Bearer::Unrestricted,
+            Some(InfoTransferCapability::Audio3_1kHz) => Bearer::Audio3k1,
+            _ => Bearer::Speech,
+        };
+        let setup = Setup {
+            called: called.map_or_else(
+                || Number::unknown(""),
+                |c| Number {
+                    digits: c.digits,
+                    ton: ton_in(c.type_of_number),
+                    restricted: false,
+                },
+            ),
+            calling: calling.map(|c| Number {
+                digits: c.digits,
+                ton: ton_in(c.type_of_number),
+                restricted: matches!(c.presentation, Some((Presentation::Restricted, _))),
+            }),
+            bearer,
+            media: chan.map(Media::Channel),
+            complete: sending_complete,
+        };
+        // Q.931 §5.2.4 / §5.2.5.1: overlap receiving or en-bloc.
+        let r = if sending_complete {
+            self.iface.proceeding(now, call)
+        } else {
+            self.iface.setup_acknowledge(now, call)
+        };
+        if let Err(e) = r {
+            debug!(error = %e, "first answer to SETUP refused");
+        }
+        // The core's answers come out of its action queue, after this mapping exists.
+        let (_, leg) = core.incoming(now, &group, chan, setup);
+        self.by_handle.insert(
+            call,
+            IsdnCall {
+                leg,
+                channel: chan,
+                incoming: true,
+                core_done: false,
+            },
+        );
+        self.by_leg.insert(leg, call);
+    }
+
+    /// Place an outgoing call on `channel` for the core.
+    pub fn originate(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        leg: LegId,
+        channel: Option<ChannelId>,
+        setup: &Setup,
+    ) {
+        let bearer = match setup.bearer {
+            Bearer::Unrestricted => BearerCapability::unrestricted_digital(),
+            Bearer::Audio3k1 => BearerCapability::audio_3_1khz(self.law),
+            Bearer::Speech => BearerCapability::speech(self.law),
+        };
+        let called = CalledPartyNumber::new(
+            ton_out(setup.called.ton),
+            plan_for(setup.called.ton),
+            &setup.called.digits,
+        );
+        let calling = setup.calling.as_ref().map(|n| {
+            let mut c = CallingPartyNumber::new(ton_out(n.ton), plan_for(n.ton), &n.digits);
+            c.presentation = Some((
+                if n.restricted {
+                    Presentation::Restricted
+                } else {
+                    Presentation::Allowed
+                },
+                Screening::UserProvidedNotScreened,
+            ));
+            c
+        });
+        let req = SetupRequest {
+            called: Some(called),
+            calling,
+            bearer,
+            // The core seized this channel; the far end refuses it with cause 44 if it is
+            // taken (glare) and the core hunts another (Q.931 §5.1.2).
+            channel: channel.map_or(ChannelPref::Any, |c| ChannelPref::Exclusive(c.timeslot.0)),
+            sending_complete: true,
+        };
+        match self.iface.setup(now, req) {
+            Ok(call) => {
+                self.by_handle.insert(
+                    call,
+                    IsdnCall {
+                        leg,
+                        channel,
+                        incoming: false,
+                        core_done: false,
+                    },
+                );
+                self.by_leg.insert(leg, call);
+            }
+            Err(e) => {
+                warn!(span = %self.span, error = %e, "SETUP refused locally");
+                let c = if self.iface.is_link_up() {
+                    cause::CHANNEL_UNAVAILABLE
+                } else {
+                    cause::TEMPORARY_FAILURE
+                };
+                core.handle(now, leg, Message::Release(Reason::Q850(c)));
+            }
+        }
+    }
+
+    /// A message from the core for one of our legs.
+    pub fn deliver(&mut self, now: Instant, leg: LegId, msg: Delivery) {
+        let Some(&call) = self.by_leg.get(&leg) else {
+            return;
+        };
+        let r = match msg {
+            Delivery::Proceeding => Ok(()), // sent when the SETUP arrived
+            Delivery::Alerting { inband } => self.iface.alerting(now, call, inband),
+            Delivery::Progress { .. } => {
+                self.iface
+                    .progress(now, call, ProgressDescription::InbandAvailable)
+            }
+            Delivery::Connect { .. } => self.iface.connect(now, call),
+            Delivery::Release(c) => {
+                if let Some(ic) = self.by_handle.get_mut(&call) {
+                    ic.core_done = true;
+                }
+                self.by_leg.remove(&leg);
+                // Q.931 §5.3.2: clear with DISCONNECT (§5.3.2 e: RELEASE COMPLETE right
+                // after an unanswered SETUP is the interface's business).
+                self.iface.disconnect(now, call, CauseValue::from(c.cause))
+            }
+            Delivery::Digits(_) | Delivery::Info(_) => Ok(()),
+        };
+        if let Err(e) = r {
+            debug!(%leg, error = %e, "command refused by the interface");
+        }
+    }
+}

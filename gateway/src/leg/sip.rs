@@ -1,0 +1,416 @@
+//! The SIP leg: a SIP trunk's calls on an [`Endpoint`], translated to and from the neutral
+//! model (DESIGN.md table): INVITE ↔ Setup, 100 ↔ Proceeding, 180 ↔ Alerting, 183 ↔
+//! Progress, 200 ↔ Connect, BYE/CANCEL/final error ↔ Release (RFC 3398 with the RFC 3326
+//! Reason header both ways), Request-URI/From/P-Asserted-Identity ↔ called/calling,
+//! `Privacy: id` ↔ presentation restricted (RFC 3325).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use tracing::{debug, warn};
+
+use crate::config::NumberRules;
+use crate::core::number::{from_sip_user, to_sip_user};
+use crate::core::{Bearer, Clearing, Core, Delivery, LegId, Media, Message, Reason, Setup};
+use crate::media::Law;
+use crate::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
+use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue};
+use crate::sip::transport::{Protocol, Target};
+use crate::sip::ua::{CallHandle, Endpoint, OutgoingCall, UaEvent};
+use crate::sip::{Method, SipMessage, StatusCode, Uri};
+
+/// One SIP call's state on the leg.
+struct SipCall {
+    leg: LegId,
+    /// We received the INVITE.
+    uas: bool,
+    /// A final response (UAS) or 2xx (UAC) happened.
+    answered: bool,
+    /// The SDP offer/answer of this call.
+    sdp: OfferAnswer,
+    /// Our SDP answer (UAS), sent with 183/200.
+    local_sdp: Option<Vec<u8>>,
+}
+
+/// The SIP side of the gateway for one SIP trunk.
+pub struct SipLeg {
+    trunk: String,
+    rules: NumberRules,
+    peers: Vec<SocketAddr>,
+    protocol: Protocol,
+    /// Our address in SDP and URIs.
+    local: IpAddr,
+    law: Law,
+    rtp_ports: (u16, u16),
+    next_port: u16,
+    by_handle: HashMap<CallHandle, SipCall>,
+    by_leg: HashMap<LegId, CallHandle>,
+}
+
+/// The Q.850 cause of a `Reason: Q.850;cause=N` header (RFC 3326).
+pub fn q850_of(msg: &SipMessage) -> Option<u8> {
+    msg.get_all::<crate::sip::header::Reason>()
+        .ok()?
+        .iter()
+        .find(|r| r.is_q850())
+        .and_then(|r| r.cause())
+        .and_then(|c| u8::try_from(c).ok())
+}
+
+/// The user part of a SIP or tel URI.
+fn uri_user(uri: &Uri<'_>) -> Option<String> {
+    if let Some(s) = uri.as_sip() {
+        return s.user.map(str::to_string);
+    }
+    uri.as_tel().map(|t| t.number.to_string())
+}
+
+/// `Reason` header value for a Q.850 cause (RFC 3326 §2).
+pub fn reason_header(cause: u8) -> String {
+    format!("Q.850;cause={cause}")
+}
+
+impl SipLeg {
+    /// A leg for SIP trunk `trunk` sending to `peers` over `protocol`; `local` is our
+    /// address for SDP; RTP ports are taken from `rtp_ports` in turn.
+    pub fn new(
+        trunk: &str,
+        rules: NumberRules,
+        peers: Vec<SocketAddr>,
+        protocol: Protocol,
+        local: IpAddr,
+        law: Law,
+        rtp_ports: (u16, u16),
+    ) -> SipLeg {
+        SipLeg {
+            trunk: trunk.to_string(),
+            rules,
+            peers,
+            protocol,
+            local,
+            law,
+            rtp_ports,
+            next_port: rtp_ports.0,
+            by_handle: HashMap::new(),
+            by_leg: HashMap::new(),
+        }
+    }
+
+    /// Whether `leg` is one of this trunk's legs.
+    pub fn owns(&self, leg: LegId) -> bool {
+        self.by_leg.contains_key(&leg)
+    }
+
+    /// Calls in progress on this leg.
+    pub fn call_count(&self) -> usize {
+        self.by_handle.len()
+    }
+
+    fn new_sdp(&mut self) -> OfferAnswer {
+        let port = self.next_port;
+        // RTP uses even ports (RFC 3550 §11).
+        self.next_port = if self.next_port + 2 > self.rtp_ports.1 {
+            self.rtp_ports.0
+        } else {
+            self.next_port + 2
+        };
+        OfferAnswer::new(LocalCapabilities::for_span_law(self.local, self.law), port)
+    }
+
+    /// The neutral media of a negotiated SDP.
+    fn media_of(sdp: &OfferAnswer) -> Option<Media> {
+        let a = sdp.negotiated()?.audio.as_ref()?;
+        Some(Media::Rtp {
+            remote: a.remote?,
+            law: a.law,
+            telephone_event: a.telephone_event.map(|(pt, _)| pt.get()),
+        })
+    }
+
+    /// An event from the endpoint.
+    pub fn on_event(&mut self, ep: &mut Endpoint, core: &mut Core, now: Instant, ev: UaEvent) {
+        match ev {
+            UaEvent::IncomingCall { call, invite, .. } => {
+                self.incoming(ep, core, now, call, &invite)
+            }
+            UaEvent::Progress { call, response } => {
+                let Some(c) = self.by_handle.get_mut(&call) else {
+                    return;
+                };
+                let status = response.status().map_or(0, |s| s.code());
+                if !response.body().is_empty() {
+                    if let Ok(d) = SessionDescription::parse(response.body()) {
+                        if let Err(e) = c.sdp.handle_answer(&d) {
+                            debug!(error = %e, "early SDP answer refused");
+                        }
+                    }
+                }
+                let media = Self::media_of(&c.sdp);
+                let msg = match status {
+                    100 => Message::Proceeding,
+                    180 => Message::Alerting {
+                        inband: media.is_some(),
+                    },
+                    _ => Message::Progress {
+                        inband: media.is_some(),
+                        media,
+                    },
+                };
+                let leg = c.leg;
+                core.handle(now, leg, msg);
+            }
+            UaEvent::Answered { call, response } => {
+                let Some(c) = self.by_handle.get_mut(&call) else {
+                    return;
+                };
+                c.answered = true;
+                if let Ok(d) = SessionDescription::parse(response.body()) {
+                    if let Err(e) = c.sdp.handle_answer(&d) {
+                        debug!(error = %e, "SDP answer refused");
+                    }
+                }
+                let media = Self::media_of(&c.sdp);
+                let leg = c.leg;
+                core.handle(now, leg, Message::Connect { media });
+            }
+            UaEvent::Rejected {
+                call,
+                status,
+                response,
+            } => {
+                let q850 = response.as_ref().and_then(q850_of);
+                self.finish(core, now, call, Reason::Sip { status, q850 });
+            }
+            UaEvent::Cancelled { call, cancel } => {
+                let q850 = q850_of(&cancel);
+                self.finish(core, now, call, Reason::Sip { status: 0, q850 });
+            }
+            UaEvent::Bye { call, request } => {
+                let q850 = q850_of(&request);
+                self.finish(core, now, call, Reason::Sip { status: 0, q850 });
+            }
+            UaEvent::AckTimeout { call } => {
+                ep.hangup(now, call, Some(&reason_header(41)));
+                self.finish(core, now, call, Reason::Q850(41));
+            }
+            UaEvent::Terminated { call } => {
+                // Our own BYE completed; the core already knows.
+                if let Some(c) = self.by_handle.remove(&call) {
+                    self.by_leg.remove(&c.leg);
+                }
+            }
+            UaEvent::Request {
+                call: Some(call),
+                handle,
+                request,
+                reinvite: false,
+            } => {
+                // INFO in a dialog: pass the body along (DTMF relay as application/dtmf-relay).
+                ep.respond_request(now, handle, StatusCode::OK, &[], None);
+                if let Some(c) = self.by_handle.get(&call) {
+                    let text = String::from_utf8_lossy(request.body()).into_owned();
+                    core.handle(now, c.leg, Message::Info(text));
+                }
+            }
+            other => debug!(?other, "SIP event not used by the call layer"),
+        }
+    }
+
+    fn finish(&mut self, core: &mut Core, now: Instant, call: CallHandle, r: Reason) {
+        if let Some(c) = self.by_handle.remove(&call) {
+            self.by_leg.remove(&c.leg);
+            core.handle(now, c.leg, Message::Release(r));
+        }
+    }
+
+    fn incoming(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        call: CallHandle,
+        invite: &SipMessage,
+    ) {
+        let called = invite
+            .request_uri()
+            .as_ref()
+            .and_then(uri_user)
+            .unwrap_or_default();
+        let restricted = invite
+            .get::<Privacy>()
+            .ok()
+            .flatten()
+            .is_some_and(|p| p.contains(PrivacyValue::Id));
+        // RFC 3325 §9.1: P-Asserted-Identity is the trusted caller id; From otherwise.
+        let calling = invite
+            .first::<PAssertedIdentity>()
+            .ok()
+            .flatten()
+            .and_then(|p| uri_user(&p.0.uri))
+            .or_else(|| invite.from().ok().and_then(|f| uri_user(&f.uri)));
+        let mut sdp = self.new_sdp();
+        let mut local_sdp = None;
+        let mut media = None;
+        if !invite.body().is_empty() {
+            match SessionDescription::parse(invite.body()).map(|d| sdp.handle_offer(&d)) {
+                Ok(Ok((answer, _, _))) => {
+                    local_sdp = Some(answer.to_bytes());
+                    media = Self::media_of(&sdp);
+                }
+                _ => {
+                    // RFC 3398 §7.2.4.1 / RFC 3261 §21.4.26: no common media.
+                    let status = StatusCode::new(488).unwrap_or(StatusCode::OK);
+                    ep.respond(now, call, status, None, &[], None);
+                    return;
+                }
+            }
+        }
+        let setup = Setup {
+            called: from_sip_user(&called, &self.rules, false),
+            calling: calling.map(|c| from_sip_user(&c, &self.rules, restricted)),
+            bearer: Bearer::Speech,
+            media,
+            complete: true,
+        };
+        let trunk = self.trunk.clone();
+        let (_, leg) = core.incoming(now, &trunk, None, setup);
+        self.by_leg.insert(leg, call);
+        self.by_handle.insert(
+            call,
+            SipCall {
+                leg,
+                uas: true,
+                answered: false,
+                sdp,
+                local_sdp,
+            },
+        );
+    }
+
+    /// Place an outgoing call for the core.
+    pub fn originate(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        leg: LegId,
+        setup: &Setup,
+    ) {
+        let Some(peer) = self.peers.first().copied() else {
+            warn!(trunk = %self.trunk, "SIP trunk has no peer");
+            core.handle(now, leg, Message::Release(Reason::Q850(27)));
+            return;
+        };
+        let host = match peer {
+            SocketAddr::V4(a) => a.to_string(),
+            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        };
+        let local_host = match self.local {
+            IpAddr::V4(a) => a.to_string(),
+            IpAddr::V6(a) => format!("[{a}]"),
+        };
+        let called = to_sip_user(&setup.called, &self.rules);
+        let mut headers = Vec::new();
+        let from = match &setup.calling {
+            Some(n) if n.restricted => {
+                // RFC 3325 §9.3 / RFC 3323: anonymous From, the real identity in
+                // P-Asserted-Identity with Privacy: id.
+                headers.push((
+                    "P-Asserted-Identity".to_string(),
+                    format!("<sip:{}@{local_host}>", to_sip_user(n, &self.rules)),
+                ));
+                headers.push(("Privacy".to_string(), "id".to_string()));
+                "\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_string()
+            }
+            Some(n) => {
+                let user = to_sip_user(n, &self.rules);
+                headers.push((
+                    "P-Asserted-Identity".to_string(),
+                    format!("<sip:{user}@{local_host}>"),
+                ));
+                format!("<sip:{user}@{local_host}>")
+            }
+            None => format!("<sip:gateway@{local_host}>"),
+        };
+        let mut sdp = self.new_sdp();
+        let offer = sdp.create_offer(Direction::SendRecv).to_bytes();
+        let handle = ep.invite(
+            now,
+            OutgoingCall {
+                request_uri: format!("sip:{called}@{host}"),
+                from,
+                to: format!("<sip:{called}@{host}>"),
+                target: Target {
+                    protocol: self.protocol,
+                    addr: peer,
+                },
+                sdp: Some(offer.into()),
+                headers,
+            },
+        );
+        self.by_leg.insert(leg, handle);
+        self.by_handle.insert(
+            handle,
+            SipCall {
+                leg,
+                uas: false,
+                answered: false,
+                sdp,
+                local_sdp: None,
+            },
+        );
+    }
+
+    /// A message from the core for one of our legs.
+    pub fn deliver(&mut self, ep: &mut Endpoint, now: Instant, leg: LegId, msg: Delivery) {
+        let Some(&handle) = self.by_leg.get(&leg) else {
+            return;
+        };
+        let Some(c) = self.by_handle.get_mut(&handle) else {
+            return;
+        };
+        let code = |n: u16| StatusCode::new(n).unwrap_or(StatusCode::OK);
+        match msg {
+            Delivery::Proceeding => {
+                // The endpoint sent 100 Trying when the INVITE arrived (RFC 3261 §8.2.6.1).
+            }
+            Delivery::Alerting { inband } if c.uas && !c.answered => {
+                if inband && c.local_sdp.is_some() {
+                    ep.respond(now, handle, code(183), None, &[], c.local_sdp.as_deref());
+                } else {
+                    ep.respond(now, handle, code(180), None, &[], None);
+                }
+            }
+            Delivery::Progress { .. } if c.uas && !c.answered => {
+                ep.respond(now, handle, code(183), None, &[], c.local_sdp.as_deref());
+            }
+            Delivery::Connect { .. } if c.uas && !c.answered => {
+                c.answered = true;
+                ep.respond(now, handle, code(200), None, &[], c.local_sdp.as_deref());
+            }
+            Delivery::Release(Clearing { cause, status }) => {
+                let reason = reason_header(cause);
+                if c.uas && !c.answered {
+                    ep.respond(now, handle, code(status), None, &[("Reason", reason)], None);
+                } else {
+                    ep.hangup(now, handle, Some(&reason));
+                }
+                let c = self.by_handle.remove(&handle);
+                if let Some(c) = c {
+                    self.by_leg.remove(&c.leg);
+                }
+            }
+            Delivery::Info(text) if c.answered => {
+                ep.request_in_dialog(
+                    now,
+                    handle,
+                    Method::Info,
+                    &[],
+                    Some(("application/dtmf-relay", text.as_bytes())),
+                );
+            }
+            other => debug!(?other, %leg, "not sent on SIP in this state"),
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! The whole signalling path in virtual time: a SIP PBX (our `Endpoint` as a UA) ↔ the
+//! gateway's SIP leg ↔ the core ↔ the ISDN leg (q931 user side) ↔ a PSTN switch (q931
+//! network side). Each pair of the documented mapping is checked on the wire of both sides.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dahdi_driver::SpanId;
+use q931::call::{ChannelPref, Event, Interface, InterfaceConfig, SetupRequest};
+use q931::ie::TypeOfNumber as QTon;
+use q931::ie::{BearerCapability, CalledPartyNumber, CauseValue, Layer1Protocol, NumberingPlan};
+use q931::lapd::Role;
+
+use super::isdn::IsdnLeg;
+use super::sip::{q850_of, SipLeg};
+use crate::cdr::{Cdr, CdrError};
+use crate::config::Config;
+use crate::core::{Action, CdrSink, Core, TrunkKind};
+use crate::media::Law;
+use crate::sip::transaction::Timers;
+use crate::sip::transport::{Incoming, Protocol, Target};
+use crate::sip::ua::{CallHandle, Endpoint, EndpointConfig, OutgoingCall, UaEvent};
+use crate::sip::{SipMessage, StatusCode};
+
+const CONFIG: &str = r#"
+[[span]]
+id = 1
+type = "e1"
+signalling = "pri_cpe"
+
+[[trunk_group]]
+name = "pstn"
+members = [{ span = 1, channels = "1-3" }]
+hunting = "ascending"
+
+[[sip_trunk]]
+name = "pbx"
+listen = "192.0.2.1:5060"
+peers = ["192.0.2.10:5060"]
+
+[[route]]
+pattern = "_0X."
+from = ["pbx"]
+to = ["pstn"]
+
+[[route]]
+pattern = "_2XX"
+from = ["pstn"]
+to = ["pbx"]
+"#;
+
+const OFFER: &[u8] = b"v=0\r\no=pbx 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n\
+t=0 0\r\nm=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+const ANSWER: &[u8] = b"v=0\r\no=pbx 2 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n\
+t=0 0\r\nm=audio 4002 RTP/AVP 8\r\n";
+
+#[derive(Clone, Default)]
+struct Records(Arc<Mutex<Vec<Cdr>>>);
+
+impl CdrSink for Records {
+    fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError> {
+        self.0.lock().unwrap().push(cdr.clone());
+        Ok(())
+    }
+}
+
+fn endpoint(addr: SocketAddr, user: &str) -> Endpoint {
+    Endpoint::new(EndpointConfig {
+        advertise: vec![(Protocol::Udp, addr)],
+        contact_user: user.into(),
+        user_agent: "test".into(),
+        timers: Timers::default(),
+    })
+}
+
+struct World {
+    now: Instant,
+    pbx: Endpoint,
+    pbx_addr: SocketAddr,
+    gw: Endpoint,
+    gw_addr: SocketAddr,
+    sip: SipLeg,
+    core: Core,
+    isdn: IsdnLeg,
+    switch: Interface,
+    cdrs: Records,
+    pbx_events: Vec<UaEvent>,
+    switch_events: Vec<Event>,
+    /// First lines of the SIP messages, in order, as seen on the wire.
+    sip_wire: Vec<String>,
+}
+
+fn first_line(b: &[u8]) -> String {
+    String::from_utf8_lossy(b.split(|&c| c == b'\r').next().unwrap_or(b)).into_owned()
+}
+
+impl World {
+    fn new() -> World {
+        let config = Config::from_str(CONFIG, "legs.toml").unwrap();
+        let now = Instant::now();
+        let cdrs = Records::default();
+        let core = Core::new(&config, Box::new(cdrs.clone()), now);
+        let pbx_addr: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+        let gw_addr: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        let sip = SipLeg::new(
+            "pbx",
+            config.sip_trunks[0].numbering.clone(),
+            vec![pbx_addr],
+            Protocol::Udp,
+            gw_addr.ip(),
+            Law::ALaw,
+            (10000, 10998),
+        );
+        let mut iface = Interface::new(InterfaceConfig::euro_isdn_e1(Role::User));
+        iface.start(now);
+        let isdn = IsdnLeg::new(SpanId(1), iface, Layer1Protocol::G711ALaw);
+        let mut w = World {
+            now,
+            pbx: endpoint(pbx_addr, "pbx"),
+            pbx_addr,
+            gw: endpoint(gw_addr, "gw"),
+            gw_addr,
+            sip,
+            core,
+            isdn,
+            switch: Interface::new(InterfaceConfig::euro_isdn_e1(Role::Network)),
+            cdrs,
+            pbx_events: Vec::new(),
+            switch_events: Vec::new(),
+            sip_wire: Vec::new(),
+        };
+        w.run();
+        assert!(w.switch_events.contains(&Event::LinkUp), "D-channel up");
+        w.switch_events.clear();
+        w
+    }
+
+    /// Move everything in flight until quiet.
+    fn run(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            while let Some((_, bytes)) = self.pbx.poll_transmit() {
+                moved = true;
+                self.sip_wire.push(format!("pbx> {}", first_line(&bytes)));
+                let message = SipMessage::parse(bytes).unwrap();
+                self.gw.handle_incoming(
+                    self.now,
+                    Incoming {
+                        message,
+                        source: Target {
+                            protocol: Protocol::Udp,
+                            addr: self.pbx_addr,
+                        },
+                        local: self.gw_addr,
+                    },
+                );
+            }
+            while let Some((_, bytes)) = self.gw.poll_transmit() {
+                moved = true;
+                self.sip_wire.push(format!("gw> {}", first_line(&bytes)));
+                let message = SipMessage::parse(bytes).unwrap();
+                self.pbx.handle_incoming(
+                    self.now,
+                    Incoming {
+                        message,
+                        source: Target {
+                            protocol: Protocol::Udp,
+                            addr: self.gw_addr,
+                        },
+                        local: self.pbx_addr,
+                    },
+                );
+            }
+            while let Some(ev) = self.gw.poll_event() {
+                moved = true;
+                self.sip
+                    .on_event(&mut self.gw, &mut self.core, self.now, ev);
+            }
+            while let Some(ev) = self.pbx.poll_event() {
+                moved = true;
+                self.pbx_events.push(ev);
+            }
+            while let Some(a) = self.core.poll_action() {
+                moved = true;
+                match a {
+                    Action::Originate {
+                        leg,
+                        kind: TrunkKind::Sip,
+                        setup,
+                        ..
+                    } => self
+                        .sip
+                        .originate(&mut self.gw, &mut self.core, self.now, leg, &setup),
+                    Action::Originate {
+                        leg,
+                        channel,
+                        setup,
+                        ..
+                    } => self
+                        .isdn
+                        .originate(&mut self.core, self.now, leg, channel, &setup),
+                    Action::Deliver { leg, msg, .. } => {
+                        if self.sip.owns(leg) {
+                            self.sip.deliver(&mut self.gw, self.now, leg, msg);
+                        } else {
+                            self.isdn.deliver(self.now, leg, msg);
+                        }
+                    }
+                }
+            }
+            while let Some(f) = self.isdn.interface().poll_transmit() {
+                moved = true;
+                self.switch.handle_frame(self.now, &f);
+            }
+            while let Some(f) = self.switch.poll_transmit() {
+                moved = true;
+                self.isdn.handle_frame(&mut self.core, self.now, &f);
+            }
+            self.isdn.drain(&mut self.core, self.now);
+            while let Some(ev) = self.switch.poll_event() {
+                moved = true;
+                self.switch_events.push(ev);
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the world never settled");
+    }
+
+    /// Advance virtual time by `d`, firing every timer on the way.
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next = [
+                self.pbx.poll_timeout(),
+                self.gw.poll_timeout(),
+                self.isdn.interface().poll_timeout(),
+                self.switch.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.pbx.handle_timeout(self.now);
+                    self.gw.handle_timeout(self.now);
+                    self.isdn.handle_timeout(&mut self.core, self.now);
+                    self.switch.handle_timeout(self.now);
+                    self.run();
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+        self.run();
+    }
+
+    fn pbx_call(&mut self, number: &str) -> CallHandle {
+        let h = self.pbx.invite(
+            self.now,
+            OutgoingCall {
+                request_uri: format!("sip:{number}@192.0.2.1"),
+                from: "<sip:+4930999@192.0.2.10>".into(),
+                to: format!("<sip:{number}@192.0.2.1>"),
+                target: Target {
+                    protocol: Protocol::Udp,
+                    addr: "192.0.2.1:5060".parse().unwrap(),
+                },
+                sdp: Some(bytes::Bytes::from_static(OFFER)),
+                headers: vec![("Privacy".into(), "id".into())],
+            },
+        );
+        self.run();
+        h
+    }
+
+    fn switch_setup(&mut self) -> (q931::call::CallHandle, Option<u8>, bool) {
+        let i = self
+            .switch_events
+            .iter()
+            .position(|e| matches!(e, Event::IncomingSetup { .. }))
+            .expect("the switch got a SETUP");
+        match self.switch_events.remove(i) {
+            Event::IncomingSetup {
+                call,
+                channel,
+                calling,
+                ..
+            } => (
+                call,
+                channel,
+                calling.is_some_and(|c| {
+                    matches!(
+                        c.presentation,
+                        Some((q931::ie::Presentation::Restricted, _))
+                    )
+                }),
+            ),
+            _ => unreachable!(),
+        }
+    }
+
+    fn pbx_status(&self) -> Vec<u16> {
+        self.pbx_events
+            .iter()
+            .filter_map(|e| match e {
+                UaEvent::Progress { response, .. } | UaEvent::Answered { response, .. } => {
+                    response.status().map(|s| s.code())
+                }
+                UaEvent::Rejected { status, .. } => Some(*status),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn assert_clean(&mut self) {
+        self.advance(Duration::from_secs(40));
+        assert!(self.core.busy_channels().is_empty(), "no channel left busy");
+        assert_eq!(self.core.call_count(), 0);
+        assert_eq!(self.sip.call_count(), 0, "SIP leg forgot its calls");
+        assert_eq!(self.isdn.call_count(), 0, "ISDN leg forgot its calls");
+        assert!(self.core.audit(self.now).is_empty());
+    }
+
+    fn switch_released_with(&self) -> Option<u8> {
+        self.switch_events.iter().find_map(|e| match e {
+            Event::Disconnecting { cause, .. } => Some(cause.value.value()),
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn invite_to_setup_answered_then_bye_to_disconnect() {
+    let mut w = World::new();
+    let pbx_call = w.pbx_call("0301234567");
+    // INVITE → SETUP on the hunted channel, calling number restricted (Privacy: id).
+    let (call, channel, restricted) = w.switch_setup();
+    assert_eq!(channel, Some(1));
+    assert!(restricted);
+    // The switch proceeds (the endpoint's own 100 Trying covers it, RFC 3261 §8.2.6.1:
+    // sent only when no provisional follows within 200 ms), alerts (→ 180), offers in-band
+    // tones (PROGRESS → 183 with SDP), then connects (→ 200).
+    w.switch.proceeding(w.now, call).unwrap();
+    w.run();
+    w.switch.alerting(w.now, call, false).unwrap();
+    w.run();
+    w.switch
+        .progress(w.now, call, q931::ie::ProgressDescription::InbandAvailable)
+        .unwrap();
+    w.run();
+    w.advance(Duration::from_secs(3));
+    w.switch.connect(w.now, call).unwrap();
+    w.run();
+    assert_eq!(w.pbx_status(), vec![180, 183, 200]);
+    assert!(w
+        .switch_events
+        .iter()
+        .any(|e| matches!(e, Event::Connected { .. })));
+    assert_eq!(w.core.busy_channels().len(), 1);
+    w.advance(Duration::from_secs(10));
+    // BYE → DISCONNECT cause 16; the interfaces finish with RELEASE / RELEASE COMPLETE.
+    w.pbx.hangup(w.now, pbx_call, None);
+    w.run();
+    assert_eq!(w.switch_released_with(), Some(16));
+    assert!(w
+        .switch_events
+        .iter()
+        .any(|e| matches!(e, Event::Released { .. })));
+    assert!(w.sip_wire.iter().any(|l| l == "gw> SIP/2.0 200 OK"));
+    w.assert_clean();
+    let cdrs = w.cdrs.0.lock().unwrap();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0].disposition, "ANSWERED");
+    assert_eq!(cdrs[0].codec, "PCMA");
+    assert_eq!(cdrs[0].channel, Some(1));
+}
+
+#[test]
+fn isdn_causes_become_sip_statuses_with_reason() {
+    for (cause, status) in [(17u8, 486u16), (1, 404), (34, 503)] {
+        let mut w = World::new();
+        w.pbx_call("0301234567");
+        let (call, _, _) = w.switch_setup();
+        w.switch.proceeding(w.now, call).unwrap();
+        w.run();
+        w.switch
+            .disconnect(w.now, call, CauseValue::from(cause))
+            .unwrap();
+        w.run();
+        let rejected = w.pbx_events.iter().find_map(|e| match e {
+            UaEvent::Rejected {
+                status, response, ..
+            } => Some((*status, response.as_ref().and_then(q850_of))),
+            _ => None,
+        });
+        assert_eq!(rejected, Some((status, Some(cause))), "cause {cause}");
+        w.assert_clean();
+        assert_eq!(w.cdrs.0.lock().unwrap()[0].isdn_cause, Some(cause));
+    }
+}
+
+#[test]
+fn cancel_before_answer_becomes_disconnect() {
+    let mut w = World::new();
+    let pbx_call = w.pbx_call("0301234567");
+    let (call, _, _) = w.switch_setup();
+    w.switch.proceeding(w.now, call).unwrap();
+    w.switch.alerting(w.now, call, false).unwrap();
+    w.run();
+    w.pbx.hangup(w.now, pbx_call, None);
+    w.run();
+    assert!(w.sip_wire.iter().any(|l| l.starts_with("pbx> CANCEL")));
+    assert!(w.sip_wire.iter().any(|l| l.starts_with("gw> SIP/2.0 487")));
+    assert_eq!(w.switch_released_with(), Some(16));
+    w.assert_clean();
+    assert_eq!(w.cdrs.0.lock().unwrap()[0].disposition, "CANCELLED");
+}
+
+#[test]
+fn setup_from_the_switch_reaches_the_pbx_and_disconnect_becomes_bye() {
+    let mut w = World::new();
+    let call = w
+        .switch
+        .setup(
+            w.now,
+            SetupRequest {
+                called: Some(CalledPartyNumber::new(
+                    QTon::Unknown,
+                    NumberingPlan::Isdn,
+                    "201",
+                )),
+                calling: None,
+                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+                channel: ChannelPref::Any,
+                sending_complete: true,
+            },
+        )
+        .unwrap();
+    w.run();
+    // SETUP → INVITE; the gateway answered CALL PROCEEDING at once.
+    assert!(w
+        .sip_wire
+        .iter()
+        .any(|l| l.starts_with("gw> INVITE sip:201@")));
+    assert!(w
+        .switch_events
+        .iter()
+        .any(|e| matches!(e, Event::Proceeding { .. })));
+    let pbx_call = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the PBX got the INVITE");
+    // 180 → ALERTING, 200 → CONNECT.
+    w.pbx
+        .respond(w.now, pbx_call, StatusCode::RINGING, None, &[], None);
+    w.run();
+    assert!(w
+        .switch_events
+        .iter()
+        .any(|e| matches!(e, Event::Alerting { .. })));
+    w.pbx
+        .respond(w.now, pbx_call, StatusCode::OK, None, &[], Some(ANSWER));
+    w.run();
+    assert!(w
+        .switch_events
+        .iter()
+        .any(|e| matches!(e, Event::Connected { .. })));
+    // DISCONNECT cause 16 → BYE with Reason: Q.850;cause=16.
+    w.switch
+        .disconnect(w.now, call, CauseValue::from(16))
+        .unwrap();
+    w.run();
+    let bye = w.pbx_events.iter().find_map(|e| match e {
+        UaEvent::Bye { request, .. } => Some(q850_of(request)),
+        _ => None,
+    });
+    assert_eq!(bye, Some(Some(16)));
+    w.assert_clean();
+}
+
+#[test]
+fn sip_busy_becomes_cause_17_on_the_switch() {
+    let mut w = World::new();
+    w.switch
+        .setup(
+            w.now,
+            SetupRequest {
+                called: Some(CalledPartyNumber::new(
+                    QTon::Unknown,
+                    NumberingPlan::Isdn,
+                    "202",
+                )),
+                calling: None,
+                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+                channel: ChannelPref::Any,
+                sending_complete: true,
+            },
+        )
+        .unwrap();
+    w.run();
+    let pbx_call = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    w.pbx
+        .respond(w.now, pbx_call, StatusCode::BUSY_HERE, None, &[], None);
+    w.run();
+    assert_eq!(w.switch_released_with(), Some(17));
+    w.assert_clean();
+}
