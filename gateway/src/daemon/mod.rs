@@ -1,8 +1,10 @@
-//! The daemon's runtime: the core in a task, the control socket, the metrics endpoint,
-//! SIGHUP reload and the periodic channel audit.
+//! The daemon's runtime: the signalling task (SIP trunks, D-channels, the core), the
+//! control socket, the metrics endpoint, SIGHUP reload and the periodic channel audit.
 //!
-//! Not wired yet: the SIP transport task with its SIP leg, the D-channel tasks with their
-//! ISDN legs, and the media engine; see the crate README.
+//! Not wired yet: the media engine (B-channel ↔ RTP); calls are signalled end to end but
+//! carry no audio through the daemon.
+
+pub mod signalling;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -118,6 +120,8 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         metrics: Mutex::new(Metrics::new()),
         spans: Mutex::new(span_status(&config)),
     });
+    let sig = signalling::Signalling::start(shared.clone(), &config).await?;
+    tokio::spawn(sig.run());
     let sock = PathBuf::from(&config.general.control_socket);
     let listener =
         ctl::socket::bind(&sock).with_context(|| format!("control socket {}", sock.display()))?;

@@ -80,6 +80,11 @@ impl IsdnLeg {
         &mut self.iface
     }
 
+    /// The span of this D-channel.
+    pub fn span(&self) -> SpanId {
+        self.span
+    }
+
     /// Whether `leg` is one of this D-channel's legs.
     pub fn owns(&self, leg: LegId) -> bool {
         self.by_leg.contains_key(&leg)

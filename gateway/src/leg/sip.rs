@@ -97,6 +97,11 @@ impl SipLeg {
         }
     }
 
+    /// The SIP trunk's name.
+    pub fn trunk(&self) -> &str {
+        &self.trunk
+    }
+
     /// Whether `leg` is one of this trunk's legs.
     pub fn owns(&self, leg: LegId) -> bool {
         self.by_leg.contains_key(&leg)

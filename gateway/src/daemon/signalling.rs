@@ -1,0 +1,458 @@
+//! The signalling task: one tokio task owns the SIP endpoints, the D-channel interfaces and
+//! drives the core (shared with the control socket through a mutex). Sans-IO objects in,
+//! a thin loop around them: read → handle → poll all → write → sleep until the next
+//! deadline (STYLE.md).
+//!
+//! Simulated spans (`device = { kind = "sim" }`) run on an embedded tdm-sim in real time;
+//! their far end is a small PSTN switch here (q931 network side) that answers every call
+//! after ringing for a second. DAHDI spans are opened through `KernelDevice`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use dahdi_driver::{ChanError, Channel, ChannelId, ChannelMode, Device, SpanKind};
+use q931::call::{CallHandle as QCall, Event as QEvent, Interface, InterfaceConfig};
+use q931::ie::Layer1Protocol;
+use q931::lapd::Role;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::{lock, Shared};
+use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport};
+use crate::core::{Action, Core, TrunkKind};
+use crate::leg::isdn::IsdnLeg;
+use crate::leg::sip::SipLeg;
+use crate::media::Law;
+use crate::sip::transaction::Timers;
+use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
+use crate::sip::ua::{Endpoint, EndpointConfig};
+
+/// How often D-channels are polled for frames (they are non-blocking).
+const DCHANNEL_POLL: Duration = Duration::from_millis(2);
+
+struct SipSide {
+    leg: SipLeg,
+    ep: Endpoint,
+    transport: Transport,
+}
+
+struct Dchan {
+    leg: IsdnLeg,
+    chan: Box<dyn Channel>,
+}
+
+/// The simulated PSTN switch on a simulated span's far end.
+struct Switch {
+    iface: Interface,
+    chan: Box<dyn Channel>,
+    /// Calls to answer, and when.
+    answer_at: Vec<(Instant, QCall)>,
+}
+
+/// Everything the signalling task owns.
+pub struct Signalling {
+    shared: Arc<Shared>,
+    sips: Vec<SipSide>,
+    incoming: mpsc::Receiver<(usize, TransportEvent)>,
+    dchans: Vec<Dchan>,
+    switches: Vec<Switch>,
+    /// Keeps the simulator's clock running.
+    _sim: Option<tdm_sim::Sim>,
+}
+
+fn iface_config(span: &crate::config::Span, role: Role) -> InterfaceConfig {
+    match span.kind {
+        SpanKind::T1 => InterfaceConfig::ni2_t1(role),
+        _ => InterfaceConfig::euro_isdn_e1(role),
+    }
+}
+
+fn layer1(law: dahdi_driver::Law) -> Layer1Protocol {
+    match law {
+        dahdi_driver::Law::MuLaw => Layer1Protocol::G711MuLaw,
+        _ => Layer1Protocol::G711ALaw,
+    }
+}
+
+impl Signalling {
+    /// Open the spans' D-channels and bind the SIP trunks.
+    pub async fn start(shared: Arc<Shared>, config: &Config) -> anyhow::Result<Signalling> {
+        let now = Instant::now();
+        // Simulated spans, in configuration order, are the simulator's spans 1, 2, ….
+        let sim_spans: Vec<&crate::config::Span> = config
+            .spans
+            .iter()
+            .filter(|s| s.device == DeviceCfg::Simulator)
+            .collect();
+        let sim = if sim_spans.is_empty() {
+            None
+        } else {
+            let mut b = tdm_sim::Sim::builder().clock(tdm_sim::ClockMode::RealTime);
+            for s in &sim_spans {
+                b = match s.kind {
+                    SpanKind::T1 => b.t1(1),
+                    _ => b.e1(1),
+                };
+            }
+            Some(b.build())
+        };
+        let mut dchans = Vec::new();
+        let mut switches = Vec::new();
+        for span in &config.spans {
+            let role = match span.signalling {
+                Side::PriCpe => Role::User,
+                Side::PriNet => Role::Network,
+            };
+            let (near, far): (Box<dyn Device>, Option<Box<dyn Device>>) = match &span.device {
+                DeviceCfg::Simulator => {
+                    let Some(sim) = &sim else { continue };
+                    (Box::new(sim.near()), Some(Box::new(sim.far())))
+                }
+                DeviceCfg::Dahdi { path, .. } => (
+                    Box::new(
+                        dahdi_driver::kernel::KernelDevice::open(std::path::Path::new(path))
+                            .with_context(|| format!("DAHDI device {path}"))?,
+                    ),
+                    None,
+                ),
+            };
+            let sim_id = sim_spans
+                .iter()
+                .position(|s| s.id == span.id)
+                .map(|i| dahdi_driver::SpanId(i as u16 + 1));
+            let dev_span = match (&span.device, sim_id) {
+                (DeviceCfg::Dahdi { span, .. }, _) => dahdi_driver::SpanId(*span),
+                (_, Some(id)) => id,
+                _ => continue,
+            };
+            let dch = ChannelId {
+                span: dev_span,
+                timeslot: span.dchannel,
+            };
+            let chan = near
+                .open_channel(dch, ChannelMode::HdlcFcs)
+                .with_context(|| format!("D-channel of span {}", span.id.0))?;
+            let mut iface = Interface::new(iface_config(span, role));
+            iface.start(now);
+            dchans.push(Dchan {
+                leg: IsdnLeg::new(span.id, iface, layer1(span.law)),
+                chan,
+            });
+            if let Some(far) = far {
+                let chan = far
+                    .open_channel(dch, ChannelMode::HdlcFcs)
+                    .with_context(|| format!("far D-channel of span {}", span.id.0))?;
+                let other = match role {
+                    Role::User => Role::Network,
+                    Role::Network => Role::User,
+                };
+                switches.push(Switch {
+                    iface: Interface::new(iface_config(span, other)),
+                    chan,
+                    answer_at: Vec::new(),
+                });
+            }
+            info!(span = span.id.0, ?role, "D-channel opened");
+        }
+        let (tx, incoming) = mpsc::channel(4096);
+        let mut sips = Vec::new();
+        for (i, t) in config.sip_trunks.iter().enumerate() {
+            let mut listen = Listen::default();
+            let protocol = match t.transport {
+                SipTransport::Udp => {
+                    listen.udp = Some(t.listen);
+                    Protocol::Udp
+                }
+                SipTransport::Tcp => {
+                    listen.tcp = Some(t.listen);
+                    Protocol::Tcp
+                }
+                SipTransport::Tls => {
+                    anyhow::bail!(
+                        "SIP trunk {}: TLS needs certificates, not configurable yet",
+                        t.name
+                    )
+                }
+            };
+            let (transport, mut rx) = Transport::bind(listen)
+                .await
+                .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
+            let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
+            let ep = Endpoint::new(EndpointConfig {
+                advertise: vec![(protocol, local)],
+                contact_user: "gatewayd".into(),
+                user_agent: concat!("gatewayd/", env!("CARGO_PKG_VERSION")).into(),
+                timers: Timers::default(),
+            });
+            let law = config
+                .spans
+                .first()
+                .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
+            let leg = SipLeg::new(
+                &t.name,
+                t.numbering.clone(),
+                t.peers.clone(),
+                protocol,
+                local.ip(),
+                law,
+                (config.general.rtp_port_min, config.general.rtp_port_max),
+            );
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = rx.recv().await {
+                    if tx.send((i, ev)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            info!(trunk = %t.name, addr = %local, "SIP trunk listening");
+            sips.push(SipSide { leg, ep, transport });
+        }
+        Ok(Signalling {
+            shared,
+            sips,
+            incoming,
+            dchans,
+            switches,
+            _sim: sim,
+        })
+    }
+
+    /// Run forever.
+    pub async fn run(mut self) {
+        let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
+        loop {
+            let now = Instant::now();
+            let deadline = {
+                let shared = self.shared.clone();
+                let mut core = lock(&shared.core);
+                self.turn(&mut core, now, &mut out)
+            };
+            for (i, target, bytes) in out.drain(..) {
+                if let Err(e) = self.sips[i].transport.send(target, bytes).await {
+                    debug!(error = %e, "SIP send failed");
+                }
+            }
+            let wake = deadline
+                .unwrap_or(now + DCHANNEL_POLL)
+                .min(now + DCHANNEL_POLL);
+            tokio::select! {
+                ev = self.incoming.recv() => match ev {
+                    Some((i, TransportEvent::Message(m))) => {
+                        self.sips[i].ep.handle_incoming(Instant::now(), m);
+                    }
+                    Some((_, TransportEvent::Malformed(m))) => {
+                        debug!(error = %m.error, "malformed SIP dropped");
+                    }
+                    Some((_, TransportEvent::Closed(t))) => debug!(?t, "SIP connection closed"),
+                    None => {
+                        warn!("SIP transports closed");
+                        return;
+                    }
+                },
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+            }
+        }
+    }
+
+    /// One turn of the loop: everything due and everything in flight. Returns the next
+    /// deadline.
+    fn turn(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        out: &mut Vec<(usize, Target, bytes::Bytes)>,
+    ) -> Option<Instant> {
+        let mut buf = [0u8; 512];
+        for d in &mut self.dchans {
+            if d.leg.interface().poll_timeout().is_some_and(|t| t <= now) {
+                d.leg.handle_timeout(core, now);
+            }
+            while let Some(n) = read_frame(d.chan.as_mut(), &mut buf) {
+                d.leg.handle_frame(core, now, &buf[..n]);
+            }
+        }
+        for s in &mut self.switches {
+            if s.iface.poll_timeout().is_some_and(|t| t <= now) {
+                s.iface.handle_timeout(now);
+            }
+            while let Some(n) = read_frame(s.chan.as_mut(), &mut buf) {
+                s.iface.handle_frame(now, &buf[..n]);
+            }
+            s.run(now);
+        }
+        for side in &mut self.sips {
+            if side.ep.poll_timeout().is_some_and(|t| t <= now) {
+                side.ep.handle_timeout(now);
+            }
+        }
+        // Events and actions until quiet.
+        loop {
+            let mut moved = false;
+            for side in &mut self.sips {
+                while let Some(ev) = side.ep.poll_event() {
+                    moved = true;
+                    side.leg.on_event(&mut side.ep, core, now, ev);
+                }
+            }
+            while let Some(a) = core.poll_action() {
+                moved = true;
+                self.dispatch(core, now, a);
+            }
+            for d in &mut self.dchans {
+                d.leg.drain(core, now);
+            }
+            if !moved {
+                break;
+            }
+        }
+        let mut next: Option<Instant> = None;
+        let mut note = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        for d in &mut self.dchans {
+            while let Some(f) = d.leg.interface().poll_transmit() {
+                write_frame(d.chan.as_mut(), &f);
+            }
+            note(d.leg.interface().poll_timeout());
+        }
+        for s in &mut self.switches {
+            while let Some(f) = s.iface.poll_transmit() {
+                write_frame(s.chan.as_mut(), &f);
+            }
+            note(s.iface.poll_timeout());
+            note(s.answer_at.iter().map(|(t, _)| *t).min());
+        }
+        for (i, side) in self.sips.iter_mut().enumerate() {
+            while let Some((target, bytes)) = side.ep.poll_transmit() {
+                out.push((i, target, bytes));
+            }
+            note(side.ep.poll_timeout());
+        }
+        // Span status for ctl and metrics.
+        let mut spans = lock(&self.shared.spans);
+        let up: HashMap<u16, bool> = self
+            .dchans
+            .iter_mut()
+            .map(|d| (d.leg.span().0, d.leg.interface().is_link_up()))
+            .collect();
+        for s in spans.iter_mut() {
+            s.dchannel_up = up.get(&s.span).copied().unwrap_or(false);
+        }
+        next
+    }
+
+    fn dispatch(&mut self, core: &mut Core, now: Instant, a: Action) {
+        match a {
+            Action::Originate {
+                leg,
+                trunk,
+                kind: TrunkKind::Sip,
+                setup,
+                ..
+            } => match self.sips.iter_mut().find(|s| s.leg.trunk() == trunk) {
+                Some(s) => s.leg.originate(&mut s.ep, core, now, leg, &setup),
+                None => core.handle(
+                    now,
+                    leg,
+                    crate::core::Message::Release(crate::core::Reason::Q850(
+                        crate::core::cause::TEMPORARY_FAILURE,
+                    )),
+                ),
+            },
+            Action::Originate {
+                leg,
+                channel,
+                setup,
+                ..
+            } => {
+                let span = channel.map(|c| c.span);
+                match self.dchans.iter_mut().find(|d| Some(d.leg.span()) == span) {
+                    Some(d) => d.leg.originate(core, now, leg, channel, &setup),
+                    None => core.handle(
+                        now,
+                        leg,
+                        crate::core::Message::Release(crate::core::Reason::Q850(
+                            crate::core::cause::TEMPORARY_FAILURE,
+                        )),
+                    ),
+                }
+            }
+            Action::Deliver { leg, msg, .. } => {
+                if let Some(s) = self.sips.iter_mut().find(|s| s.leg.owns(leg)) {
+                    s.leg.deliver(&mut s.ep, now, leg, msg);
+                } else if let Some(d) = self.dchans.iter_mut().find(|d| d.leg.owns(leg)) {
+                    d.leg.deliver(now, leg, msg);
+                }
+            }
+        }
+    }
+}
+
+impl Switch {
+    /// The simulated switch: every call rings (ALERTING with in-band tones) and is
+    /// answered a second later; clearing is the interface's own.
+    fn run(&mut self, now: Instant) {
+        while let Some(ev) = self.iface.poll_event() {
+            match ev {
+                QEvent::IncomingSetup { call, .. } => {
+                    let _ = self.iface.proceeding(now, call);
+                    let _ = self.iface.alerting(now, call, true);
+                    self.answer_at.push((now + Duration::from_secs(1), call));
+                }
+                QEvent::Released { call, .. } | QEvent::Disconnecting { call, .. } => {
+                    self.answer_at.retain(|(_, c)| *c != call);
+                }
+                other => debug!(?other, "simulated switch"),
+            }
+        }
+        let due: Vec<QCall> = self
+            .answer_at
+            .iter()
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, c)| *c)
+            .collect();
+        self.answer_at.retain(|(t, _)| *t > now);
+        for c in due {
+            let _ = self.iface.connect(now, c);
+        }
+    }
+}
+
+/// One HDLC frame if one is waiting.
+fn read_frame(chan: &mut dyn Channel, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        match chan.read(buf) {
+            Ok(n) => return Some(n),
+            Err(ChanError::EventPending) => match chan.get_event() {
+                Ok(Some(ev)) => debug!(channel = %chan.id(), ?ev, "D-channel event"),
+                _ => return None,
+            },
+            Err(ChanError::WouldBlock) => return None,
+            Err(e) => {
+                debug!(channel = %chan.id(), error = %e, "D-channel read");
+                return None;
+            }
+        }
+    }
+}
+
+fn write_frame(chan: &mut dyn Channel, frame: &[u8]) {
+    for _ in 0..2 {
+        match chan.write(frame) {
+            Ok(_) => return,
+            Err(ChanError::EventPending) => {
+                let _ = chan.get_event();
+            }
+            Err(e) => {
+                warn!(channel = %chan.id(), error = %e, "D-channel frame lost");
+                return;
+            }
+        }
+    }
+}
