@@ -108,6 +108,12 @@ fn span_status(config: &Config) -> Vec<SpanStatus> {
         .collect()
 }
 
+/// [`run`] on a tokio runtime of its own (for `gatewayd run` and for tests that host the
+/// daemon in a thread).
+pub fn run_blocking(source: Source) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(run(source))
+}
+
 /// Start everything and run until SIGINT/SIGTERM.
 pub async fn run(source: Source) -> anyhow::Result<()> {
     let config = source.load()?;
