@@ -220,3 +220,23 @@ fn unallocated_number_gets_404_and_a_cdr() {
     assert_eq!(cdrs[0][SIP_STATUS], "404");
     assert_eq!(cdrs[0][DISPOSITION], "FAILED");
 }
+
+#[test]
+fn switch_causes_become_sip_statuses_busy_486_congestion_503() {
+    let d = Daemon::start("causes");
+    for (number, status, cause) in [("099917", 486u16, "17"), ("099934", 503, "34")] {
+        let sf = d.dir.join(format!("reject{status}.xml"));
+        std::fs::write(&sf, reject_scenario(status)).unwrap();
+        assert!(
+            d.sipp(&["-sf", sf.to_str().unwrap(), "-s", number, "-m", "1"]),
+            "{number} gets {status}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        d.assert_no_busy_channel();
+        let cdrs = d.cdrs();
+        let last = cdrs.last().unwrap();
+        assert_eq!(last[ISDN_CAUSE], cause);
+        assert_eq!(last[SIP_STATUS], status.to_string());
+    }
+    assert_eq!(d.cdrs().len(), 2);
+}

@@ -396,12 +396,26 @@ impl Signalling {
 
 impl Switch {
     /// The simulated switch: every call rings (ALERTING with in-band tones) and is
-    /// answered a second later; clearing is the interface's own.
+    /// answered a second later, except numbers `0999CC` (after any prefix the trunk group
+    /// adds), which it clears with Q.850 cause `CC` after CALL PROCEEDING (`099917` busy,
+    /// `099934` congestion, `099901` unallocated). Clearing is the interface's own.
     fn run(&mut self, now: Instant) {
         while let Some(ev) = self.iface.poll_event() {
             match ev {
-                QEvent::IncomingSetup { call, .. } => {
+                QEvent::IncomingSetup { call, called, .. } => {
                     let _ = self.iface.proceeding(now, call);
+                    let digits = called.map(|c| c.digits).unwrap_or_default();
+                    let refuse = digits
+                        .rfind("0999")
+                        .map(|i| &digits[i + 4..])
+                        .filter(|cc| cc.len() == 2)
+                        .and_then(|cc| cc.parse::<u8>().ok());
+                    if let Some(cause) = refuse {
+                        let _ = self
+                            .iface
+                            .disconnect(now, call, q931::ie::CauseValue::from(cause));
+                        continue;
+                    }
                     let _ = self.iface.alerting(now, call, true);
                     self.answer_at.push((now + Duration::from_secs(1), call));
                 }
