@@ -79,4 +79,6 @@ pub(super) struct Call {
     pub out: Option<OutgoingCall>,
     /// UAC: challenges answered (one retry per call).
     pub auth_tries: u8,
+    /// RFC 4028 session timer, once negotiated.
+    pub session: Option<super::session::SessionState>,
 }

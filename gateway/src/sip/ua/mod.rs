@@ -15,6 +15,7 @@ mod call;
 mod client;
 pub mod driver;
 mod ids;
+mod session;
 
 pub use call::{CallHandle, CallRole, OutgoingCall};
 pub use client::{Credential, RegHandle, RegistrationSpec};
@@ -103,6 +104,9 @@ pub enum UaEvent {
         call: CallHandle,
         request: SipMessage,
     },
+    /// The session timer ran out without a refresh (RFC 4028 §10): we sent BYE; a
+    /// `Terminated` follows.
+    SessionExpired { call: CallHandle },
     /// Our BYE finished (answered or timed out): the call is gone.
     Terminated { call: CallHandle },
     /// Another request: in a dialog (`call` set: re-INVITE, UPDATE, INFO, REFER, NOTIFY) or
@@ -138,6 +142,7 @@ enum TxRef {
     ClientNonInvite(ClientKey),
     Retransmit(CallHandle),
     Register(RegHandle),
+    Session(CallHandle),
 }
 
 struct ServerTx<T> {
@@ -417,6 +422,8 @@ impl Endpoint {
                     }
                     c.reinvite = Some(key.clone());
                 }
+                // A re-INVITE is a session refresh (RFC 4028 §9).
+                self.session_refreshed(now, call);
                 let tx = InviteServer::new(
                     now,
                     req.clone(),
@@ -495,6 +502,16 @@ impl Endpoint {
     }
 
     fn new_incoming_call(&mut self, now: Instant, req: SipMessage, key: ServerKey, source: Target) {
+        // RFC 4028 §8.1: an interval below our minimum is refused with 422 and Min-SE.
+        if let Err(min) = Self::uas_session(&req) {
+            self.send_stateless(
+                &req,
+                source,
+                StatusCode::SESSION_INTERVAL_TOO_SMALL,
+                &[("Min-SE", min.to_string())],
+            );
+            return;
+        }
         let handle = CallHandle(self.handle());
         let local_tag = self.ids.tag();
         let contact = self.contact(source.protocol);
@@ -520,6 +537,7 @@ impl Endpoint {
                 prack_pending: None,
                 out: None,
                 auth_tries: 0,
+                session: None,
             },
         );
         let tx = InviteServer::new(
@@ -606,7 +624,12 @@ impl Endpoint {
                         ("Supported", SUPPORTED.to_string()),
                     ],
                 )),
-                ("INFO" | "UPDATE" | "REFER" | "NOTIFY", Some(_)) => None,
+                ("UPDATE", Some(c)) => {
+                    // An UPDATE is a session refresh (RFC 4028 §9).
+                    self.session_refreshed(now, c);
+                    None
+                }
+                ("INFO" | "REFER" | "NOTIFY", Some(_)) => None,
                 (
                     "REGISTER" | "SUBSCRIBE" | "PUBLISH" | "MESSAGE" | "INFO" | "UPDATE" | "REFER"
                     | "NOTIFY",
@@ -713,6 +736,10 @@ impl Endpoint {
                     self.refresh_registration(now, *h);
                     continue;
                 }
+                TxRef::Session(call) => {
+                    self.on_session_timeout(now, *call);
+                    continue;
+                }
             }
             self.drain(now, r);
         }
@@ -722,7 +749,7 @@ impl Endpoint {
     /// it is over.
     fn drain(&mut self, now: Instant, r: TxRef) {
         match r {
-            TxRef::Register(_) => {}
+            TxRef::Register(_) | TxRef::Session(_) => {}
             TxRef::ServerInvite(k) => {
                 let Some(s) = self.server_invites.get_mut(&k) else {
                     return;
@@ -820,7 +847,7 @@ impl Endpoint {
                 }
                 if let Some(call) = call {
                     for e in evs {
-                        self.on_non_invite_client_event(call, &method, e);
+                        self.on_non_invite_client_event(now, call, &method, e);
                     }
                 } else {
                     for e in evs {
@@ -948,6 +975,9 @@ impl Endpoint {
                     };
                     self.send_ack_2xx(call, &resp);
                     if first {
+                        if let Some((secs, refresher, we)) = session::uac_session_from_2xx(&resp) {
+                            self.start_session(now, call, secs, refresher, we);
+                        }
                         if self.calls.get(&call).is_some_and(|c| c.pending_cancel) {
                             // Answered while our CANCEL crossed it (§9.1): hang up with BYE.
                             self.hangup(now, call, None);
@@ -990,7 +1020,13 @@ impl Endpoint {
         }
     }
 
-    fn on_non_invite_client_event(&mut self, call: CallHandle, method: &str, e: ClientEvent) {
+    fn on_non_invite_client_event(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        method: &str,
+        e: ClientEvent,
+    ) {
         let (status, response) = match e {
             ClientEvent::Provisional(_) => return,
             ClientEvent::Final(r) => (r.status().map(|s| s.code()).unwrap_or(500), Some(r)),
@@ -1003,6 +1039,21 @@ impl Endpoint {
                 self.events.push_back(UaEvent::Terminated { call });
             }
             "CANCEL" | "PRACK" => {}
+            "UPDATE"
+                if self
+                    .calls
+                    .get(&call)
+                    .and_then(|c| c.session.as_ref())
+                    .is_some_and(|s| s.refreshing) =>
+            {
+                // Our session refresh: a 2xx restarts the timer; a failure lets it run out.
+                if let Some(s) = self.calls.get_mut(&call).and_then(|c| c.session.as_mut()) {
+                    s.refreshing = false;
+                }
+                if (200..300).contains(&status) {
+                    self.session_refreshed(now, call);
+                }
+            }
             _ => self.events.push_back(UaEvent::RequestResult {
                 call,
                 method: method.to_string(),
@@ -1166,6 +1217,9 @@ impl Endpoint {
             .header("Allow", ALLOW)
             .header("Supported", SUPPORTED)
             .header("User-Agent", &self.config.user_agent);
+        for (name, value) in Self::session_request_headers() {
+            b.push_header(name, value);
+        }
         if let Some((name, value)) = auth {
             b.push_header(name, value);
         }
@@ -1213,6 +1267,7 @@ impl Endpoint {
                 prack_pending: None,
                 out: Some(out.clone()),
                 auth_tries: 0,
+                session: None,
             },
         );
         self.start_client(now, bytes, out.target, Some(handle));
@@ -1259,6 +1314,21 @@ impl Endpoint {
             b.push_header("Allow", ALLOW);
             b.push_header("Supported", SUPPORTED);
         }
+        // RFC 4028 §9: the 2xx to the initial INVITE carries the negotiated interval.
+        let session = match (status.is_success() && !is_reinvite, Self::uas_session(&req)) {
+            (true, Ok(Some((secs, refresher)))) => {
+                let who = match refresher {
+                    crate::sip::header::Refresher::Uac => "uac",
+                    crate::sip::header::Refresher::Uas => "uas",
+                };
+                b.push_header("Session-Expires", format!("{secs};refresher={who}"));
+                if refresher == crate::sip::header::Refresher::Uac {
+                    b.push_header("Require", "timer");
+                }
+                Some((secs, refresher))
+            }
+            _ => None,
+        };
         let mut rseq = None;
         if reliable {
             let seed = self.ids.seed32();
@@ -1307,6 +1377,10 @@ impl Endpoint {
         }
         let next = c.retransmit.as_ref().and_then(|r| r.poll_timeout());
         self.schedule(TxRef::Retransmit(call), next);
+        if let Some((secs, refresher)) = session {
+            let we = refresher == crate::sip::header::Refresher::Uas;
+            self.start_session(now, call, secs, refresher, we);
+        }
         self.drain(now, TxRef::ServerInvite(key));
         if status.code() >= 300 && !is_reinvite {
             self.finish_call(call);

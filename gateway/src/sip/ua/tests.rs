@@ -643,3 +643,77 @@ fn options_ping_reports_the_answer() {
         .iter()
         .any(|e| matches!(e, UaEvent::PingResult { status: 408, .. })));
 }
+
+#[test]
+fn session_timer_negotiated_refreshed_by_update_and_expiry_sends_bye() {
+    let mut p = Pair::new();
+    let a_call = p.call_a_to_b();
+    let b_call = p.b_incoming();
+    p.b.respond(p.now, b_call, StatusCode::OK, None, &[], Some(b"v=0\r\n"));
+    p.run();
+    let ok = p.a_events.iter().find_map(|e| match e {
+        UaEvent::Answered { response, .. } => Some(response.clone()),
+        _ => None,
+    });
+    let se = ok
+        .unwrap()
+        .get::<crate::sip::header::SessionExpires<'_>>()
+        .unwrap()
+        .map(|s| (s.seconds, s.refresher));
+    assert_eq!(
+        se,
+        Some((1800, Some(crate::sip::header::Refresher::Uac))),
+        "the UAC refreshes"
+    );
+    // a (the refresher) sends UPDATE at half the interval; b's timer restarts on it.
+    p.advance(Duration::from_secs(901));
+    assert!(
+        p.wire.iter().any(|l| l.starts_with("UPDATE")),
+        "{:?}",
+        p.wire
+    );
+    assert!(p.b_events.iter().any(|e| matches!(e, UaEvent::Request { request, .. } if request.method() == Some(Method::Update))));
+    // Now a stops refreshing (its UPDATEs are lost): b clears the call before the end.
+    let b_req = p.b_events.iter().find_map(|e| match e {
+        UaEvent::Request { handle, .. } => Some(*handle),
+        _ => None,
+    });
+    p.b.respond_request(p.now, b_req.unwrap(), StatusCode::OK, &[], None);
+    p.run();
+    p.drop_a_to_b = usize::MAX;
+    p.advance(Duration::from_secs(1800));
+    assert!(p
+        .b_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::SessionExpired { call } if *call == b_call)));
+    let _ = a_call;
+}
+
+#[test]
+fn too_short_session_interval_gets_422() {
+    let mut p = Pair::new();
+    let inv = SipMessage::parse(
+        &b"INVITE sip:1@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKse\r\n\
+Max-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:1@c>\r\nCall-ID: se\r\nCSeq: 1 INVITE\r\n\
+Supported: timer\r\nSession-Expires: 30\r\nContact: <sip:a@192.0.2.1>\r\nContent-Length: 0\r\n\r\n"
+            [..],
+    )
+    .unwrap();
+    let src = Target {
+        protocol: Protocol::Udp,
+        addr: p.a_addr,
+    };
+    p.b.handle_incoming(
+        p.now,
+        Incoming {
+            message: inv,
+            source: src,
+            local: p.b_addr,
+        },
+    );
+    let (_, resp) = p.b.poll_transmit().unwrap();
+    let resp = SipMessage::parse(resp).unwrap();
+    assert_eq!(resp.status().unwrap().code(), 422);
+    assert_eq!(resp.header_value(&HeaderName::MinSe), Some(&b"90"[..]));
+    assert!(p.b.poll_event().is_none(), "no call reaches the core");
+}
