@@ -68,6 +68,11 @@ peers = ["127.0.0.1:{pbx_port}"]
 pattern = "_0X."
 from = ["pbx"]
 to = ["pstn"]
+
+[[route]]
+pattern = "_2XX"
+from = ["pstn"]
+to = ["pbx"]
 "#,
             dir = dir.display()
         );
@@ -239,4 +244,40 @@ fn switch_causes_become_sip_statuses_busy_486_congestion_503() {
         assert_eq!(last[SIP_STATUS], status.to_string());
     }
     assert_eq!(d.cdrs().len(), 2);
+}
+
+#[test]
+fn switch_calls_the_pbx_which_answers_and_the_switch_clears_with_bye() {
+    let d = Daemon::start("reverse");
+    // SIPp as the PBX answers one call and expects the BYE.
+    let args: Vec<String> = ["-sn", "uas", "-m", "1", "-p"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            d.pbx_port.to_string(),
+            "-i".into(),
+            "127.0.0.1".into(),
+            "-timeout".into(),
+            "30".into(),
+            "-timeout_error".into(),
+            "-nostdin".into(),
+        ])
+        .collect();
+    let mut uas = Command::new("sipp")
+        .args(&args)
+        .current_dir(&d.dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("sipp runs");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ctl(&d.sock(), "simcall 1 201"), "ok\n");
+    let status = uas.wait().unwrap();
+    assert!(status.success(), "SIPp UAS got INVITE, answered, got BYE");
+    std::thread::sleep(Duration::from_millis(300));
+    d.assert_no_busy_channel();
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1);
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED");
+    assert_eq!(cdrs[0][CALLED], "201");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "16");
 }

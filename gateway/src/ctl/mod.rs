@@ -2,7 +2,8 @@
 //! socket, one text answer back.
 //!
 //! Commands: `show spans`, `show channels`, `show calls`, `show trunk-groups`,
-//! `channel <span>:<timeslot> out|in`, `span <span> out|in`, `hangup <call>`, `reload`.
+//! `channel <span>:<timeslot> out|in`, `span <span> out|in`, `hangup <call>`, `reload`,
+//! `simcall <span> <number>` (the simulated switch of a simulated span places a call).
 
 pub mod socket;
 
@@ -36,6 +37,11 @@ pub enum Command {
     Hangup(CallId),
     /// Re-read the configuration file.
     Reload,
+    /// Have the simulated switch of a simulated span call `number` (tests and demos).
+    SimCall {
+        span: SpanId,
+        number: String,
+    },
 }
 
 /// Why a command line was refused.
@@ -93,9 +99,16 @@ impl Command {
                 )))
             }
             ["reload"] => Ok(Command::Reload),
+            ["simcall", s, number] => Ok(Command::SimCall {
+                span: SpanId(
+                    s.parse()
+                        .map_err(|_| ParseError(format!("bad span `{s}`")))?,
+                ),
+                number: number.to_string(),
+            }),
             _ => Err(ParseError(format!(
                 "unknown command `{line}`; try: show spans|channels|calls|trunk-groups, \
-                 channel S:T out|in, span S out|in, hangup CALL, reload"
+                 channel S:T out|in, span S out|in, hangup CALL, reload, simcall SPAN NUMBER"
             ))),
         }
     }
@@ -197,7 +210,7 @@ pub fn execute(
                 let _ = writeln!(out, "error: no {id}");
             }
         }
-        Command::Reload => return None,
+        Command::Reload | Command::SimCall { .. } => return None,
     }
     Some(out)
 }

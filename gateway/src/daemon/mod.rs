@@ -48,6 +48,8 @@ pub struct Shared {
     pub core: Mutex<Core>,
     pub metrics: Mutex<Metrics>,
     pub spans: Mutex<Vec<SpanStatus>>,
+    /// Calls the simulated switches are asked to place: (span, number).
+    pub sim_calls: Mutex<Vec<(u16, String)>>,
 }
 
 impl Shared {
@@ -68,6 +70,10 @@ impl Shared {
             Ok(c) => c,
             Err(e) => return format!("error: {e}\n"),
         };
+        if let Command::SimCall { span, number } = &cmd {
+            lock(&self.sim_calls).push((span.0, number.clone()));
+            return "ok\n".into();
+        }
         if cmd == Command::Reload {
             return match self.reload() {
                 Ok(()) => "ok\n".into(),
@@ -125,6 +131,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         core: Mutex::new(Core::new(&config, Box::new(cdr), now)),
         metrics: Mutex::new(Metrics::new()),
         spans: Mutex::new(span_status(&config)),
+        sim_calls: Mutex::new(Vec::new()),
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     tokio::spawn(sig.run());
@@ -222,6 +229,7 @@ mod tests {
             core: Mutex::new(Core::new(&config, Box::new(Null), Instant::now())),
             metrics: Mutex::new(Metrics::new()),
             spans: Mutex::new(span_status(&config)),
+            sim_calls: Mutex::new(Vec::new()),
         };
         assert_eq!(shared.control("channel 1:3 out"), "ok\n");
         assert!(shared

@@ -46,10 +46,15 @@ struct Dchan {
 
 /// The simulated PSTN switch on a simulated span's far end.
 struct Switch {
+    span: u16,
+    law: Layer1Protocol,
     iface: Interface,
     chan: Box<dyn Channel>,
     /// Calls to answer, and when.
     answer_at: Vec<(Instant, QCall)>,
+    /// Calls it placed: cleared with cause 16 this long after they are answered.
+    placed: Vec<QCall>,
+    hangup_at: Vec<(Instant, QCall)>,
 }
 
 /// Everything the signalling task owns.
@@ -149,10 +154,16 @@ impl Signalling {
                     Role::User => Role::Network,
                     Role::Network => Role::User,
                 };
+                let mut iface = Interface::new(iface_config(span, other));
+                iface.start(now);
                 switches.push(Switch {
-                    iface: Interface::new(iface_config(span, other)),
+                    span: span.id.0,
+                    law: layer1(span.law),
+                    iface,
                     chan,
                     answer_at: Vec::new(),
+                    placed: Vec::new(),
+                    hangup_at: Vec::new(),
                 });
             }
             info!(span = span.id.0, ?role, "D-channel opened");
@@ -275,6 +286,13 @@ impl Signalling {
                 d.leg.handle_frame(core, now, &buf[..n]);
             }
         }
+        let asked: Vec<(u16, String)> = std::mem::take(&mut *lock(&self.shared.sim_calls));
+        for (span, number) in asked {
+            match self.switches.iter_mut().find(|s| s.span == span) {
+                Some(s) => s.call(now, &number),
+                None => warn!(span, "simcall: no simulated switch on that span"),
+            }
+        }
         for s in &mut self.switches {
             if s.iface.poll_timeout().is_some_and(|t| t <= now) {
                 s.iface.handle_timeout(now);
@@ -327,6 +345,7 @@ impl Signalling {
             }
             note(s.iface.poll_timeout());
             note(s.answer_at.iter().map(|(t, _)| *t).min());
+            note(s.hangup_at.iter().map(|(t, _)| *t).min());
         }
         for (i, side) in self.sips.iter_mut().enumerate() {
             while let Some((target, bytes)) = side.ep.poll_transmit() {
@@ -395,7 +414,31 @@ impl Signalling {
 }
 
 impl Switch {
-    /// The simulated switch: every call rings (ALERTING with in-band tones) and is
+    /// Place a call to `number` towards the gateway (en bloc, any channel).
+    fn call(&mut self, now: Instant, number: &str) {
+        let req = q931::call::SetupRequest {
+            called: Some(q931::ie::CalledPartyNumber::new(
+                q931::ie::TypeOfNumber::Unknown,
+                q931::ie::NumberingPlan::Unknown,
+                number,
+            )),
+            calling: Some(q931::ie::CallingPartyNumber::new(
+                q931::ie::TypeOfNumber::National,
+                q931::ie::NumberingPlan::Isdn,
+                "301234567",
+            )),
+            bearer: q931::ie::BearerCapability::speech(self.law),
+            channel: q931::call::ChannelPref::Any,
+            sending_complete: true,
+        };
+        match self.iface.setup(now, req) {
+            Ok(c) => self.placed.push(c),
+            Err(e) => warn!(error = %e, "simulated switch could not place the call"),
+        }
+    }
+
+    /// The simulated switch: calls it placed are cleared (cause 16) a second after they
+    /// are answered; every call it receives rings (ALERTING with in-band tones) and is
     /// answered a second later, except numbers `0999CC` (after any prefix the trunk group
     /// adds), which it clears with Q.850 cause `CC` after CALL PROCEEDING (`099917` busy,
     /// `099934` congestion, `099901` unallocated). Clearing is the interface's own.
@@ -419,8 +462,13 @@ impl Switch {
                     let _ = self.iface.alerting(now, call, true);
                     self.answer_at.push((now + Duration::from_secs(1), call));
                 }
+                QEvent::Connected { call, .. } if self.placed.contains(&call) => {
+                    self.hangup_at.push((now + Duration::from_secs(1), call));
+                }
                 QEvent::Released { call, .. } | QEvent::Disconnecting { call, .. } => {
                     self.answer_at.retain(|(_, c)| *c != call);
+                    self.hangup_at.retain(|(_, c)| *c != call);
+                    self.placed.retain(|c| *c != call);
                 }
                 other => debug!(?other, "simulated switch"),
             }
@@ -434,6 +482,18 @@ impl Switch {
         self.answer_at.retain(|(t, _)| *t > now);
         for c in due {
             let _ = self.iface.connect(now, c);
+        }
+        let done: Vec<QCall> = self
+            .hangup_at
+            .iter()
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, c)| *c)
+            .collect();
+        self.hangup_at.retain(|(t, _)| *t > now);
+        for c in done {
+            let _ = self
+                .iface
+                .disconnect(now, c, q931::ie::CauseValue::from(16));
         }
     }
 }
