@@ -6,6 +6,7 @@
 //!   `H323-UserInformation` in the User-user IE.
 //! - [`fast_start`]: OpenLogicalChannel proposals for G.711 and their selection.
 //! - [`h245_tunnel`]: H.245 messages carried in `h245Control`.
+//! - [`ras`]: RAS requests (GRQ, RRQ with keep-alive, URQ, ARQ, DRQ) and replies.
 //!
 //! The ASN.1 types themselves are in crate `h323-asn1` (re-exported as [`asn1`]).
 
@@ -13,6 +14,7 @@ pub mod fast_start;
 pub mod h225;
 pub mod h245_tunnel;
 pub mod q931_frame;
+pub mod ras;
 pub mod tpkt;
 
 pub use h323_asn1 as asn1;

@@ -404,7 +404,11 @@ pub mod h323_messages {
         pub src_alternatives: Option<SequenceOf<Endpoint>>,
         #[rasn(extension_addition, identifier = "destAlternatives")]
         pub dest_alternatives: Option<SequenceOf<Endpoint>>,
-        #[rasn(extension_addition, identifier = "gatekeeperIdentifier")]
+        #[rasn(
+            extension_addition,
+            size("1..=128"),
+            identifier = "gatekeeperIdentifier"
+        )]
         pub gatekeeper_identifier: Option<GatekeeperIdentifier>,
         #[rasn(extension_addition)]
         pub tokens: Option<SequenceOf<ClearToken>>,
@@ -847,7 +851,11 @@ pub mod h323_messages {
         pub non_standard_data: Option<NonStandardParameter>,
         #[rasn(extension_addition, identifier = "callIdentifier")]
         pub call_identifier: Option<CallIdentifier>,
-        #[rasn(extension_addition, identifier = "gatekeeperIdentifier")]
+        #[rasn(
+            extension_addition,
+            size("1..=128"),
+            identifier = "gatekeeperIdentifier"
+        )]
         pub gatekeeper_identifier: Option<GatekeeperIdentifier>,
         #[rasn(extension_addition)]
         pub tokens: Option<SequenceOf<ClearToken>>,
@@ -2094,7 +2102,11 @@ pub mod h323_messages {
         pub non_standard_data: Option<NonStandardParameter>,
         #[rasn(extension_addition, identifier = "callIdentifier")]
         pub call_identifier: Option<CallIdentifier>,
-        #[rasn(extension_addition, identifier = "gatekeeperIdentifier")]
+        #[rasn(
+            extension_addition,
+            size("1..=128"),
+            identifier = "gatekeeperIdentifier"
+        )]
         pub gatekeeper_identifier: Option<GatekeeperIdentifier>,
         #[rasn(extension_addition)]
         pub tokens: Option<SequenceOf<ClearToken>>,
@@ -3684,7 +3696,7 @@ pub mod h323_messages {
         pub service_control: Option<SequenceOf<ServiceControlSession>>,
         #[rasn(extension_addition, identifier = "modifiedSrcInfo")]
         pub modified_src_info: Option<SequenceOf<AliasAddress>>,
-        #[rasn(extension_addition, identifier = "bandWidth")]
+        #[rasn(extension_addition, value("0..=4294967295"), identifier = "bandWidth")]
         pub band_width: Option<BandWidth>,
     }
     impl LocationConfirm {
@@ -3847,7 +3859,11 @@ pub mod h323_messages {
         pub source_info: Option<SequenceOf<AliasAddress>>,
         #[rasn(extension_addition, identifier = "canMapAlias")]
         pub can_map_alias: Option<bool>,
-        #[rasn(extension_addition, identifier = "gatekeeperIdentifier")]
+        #[rasn(
+            extension_addition,
+            size("1..=128"),
+            identifier = "gatekeeperIdentifier"
+        )]
         pub gatekeeper_identifier: Option<GatekeeperIdentifier>,
         #[rasn(extension_addition)]
         pub tokens: Option<SequenceOf<ClearToken>>,
@@ -3869,7 +3885,7 @@ pub mod h323_messages {
         pub circuit_info: Option<CircuitInfo>,
         #[rasn(extension_addition, identifier = "callIdentifier")]
         pub call_identifier: Option<CallIdentifier>,
-        #[rasn(extension_addition, identifier = "bandWidth")]
+        #[rasn(extension_addition, value("0..=4294967295"), identifier = "bandWidth")]
         pub band_width: Option<BandWidth>,
         #[rasn(extension_addition, identifier = "sourceEndpointInfo")]
         pub source_endpoint_info: Option<SequenceOf<AliasAddress>>,
@@ -4382,7 +4398,7 @@ pub mod h323_messages {
         pub associated_session_ids: RTPSessionAssociatedSessionIds,
         #[rasn(extension_addition)]
         pub multicast: Option<()>,
-        #[rasn(extension_addition)]
+        #[rasn(extension_addition, value("0..=4294967295"))]
         pub bandwidth: Option<BandWidth>,
     }
     impl RTPSession {
@@ -4579,7 +4595,11 @@ pub mod h323_messages {
             identifier = "irrFrequencyInCall"
         )]
         pub irr_frequency_in_call: Option<u16>,
-        #[rasn(extension_addition, identifier = "totalBandwidthRestriction")]
+        #[rasn(
+            extension_addition,
+            value("0..=4294967295"),
+            identifier = "totalBandwidthRestriction"
+        )]
         pub total_bandwidth_restriction: Option<BandWidth>,
         #[rasn(extension_addition, identifier = "alternateTransportAddresses")]
         pub alternate_transport_addresses: Option<AlternateTransportAddresses>,
@@ -4629,7 +4649,7 @@ pub mod h323_messages {
         pub endpoint_identifier: EndpointIdentifier,
         #[rasn(extension_addition, identifier = "alternateGatekeeper")]
         pub alternate_gatekeeper: Option<SequenceOf<AlternateGK>>,
-        #[rasn(extension_addition, identifier = "timeToLive")]
+        #[rasn(extension_addition, value("1..=4294967295"), identifier = "timeToLive")]
         pub time_to_live: Option<TimeToLive>,
         #[rasn(extension_addition)]
         pub tokens: Option<SequenceOf<ClearToken>>,
@@ -4883,7 +4903,7 @@ pub mod h323_messages {
         pub endpoint_vendor: VendorIdentifier,
         #[rasn(extension_addition, identifier = "alternateEndpoints")]
         pub alternate_endpoints: Option<SequenceOf<Endpoint>>,
-        #[rasn(extension_addition, identifier = "timeToLive")]
+        #[rasn(extension_addition, value("1..=4294967295"), identifier = "timeToLive")]
         pub time_to_live: Option<TimeToLive>,
         #[rasn(extension_addition)]
         pub tokens: Option<SequenceOf<ClearToken>>,
@@ -4893,7 +4913,7 @@ pub mod h323_messages {
         pub integrity_check_value: Option<ICV>,
         #[rasn(extension_addition, identifier = "keepAlive")]
         pub keep_alive: Option<bool>,
-        #[rasn(extension_addition, identifier = "endpointIdentifier")]
+        #[rasn(extension_addition, size("1..=128"), identifier = "endpointIdentifier")]
         pub endpoint_identifier: Option<EndpointIdentifier>,
         #[rasn(extension_addition, identifier = "willSupplyUUIEs")]
         pub will_supply_uuies: Option<bool>,
@@ -5648,7 +5668,7 @@ pub mod h323_messages {
         pub media_wait_for_connect: Option<bool>,
         #[rasn(extension_addition, identifier = "canOverlapSend")]
         pub can_overlap_send: Option<bool>,
-        #[rasn(extension_addition, identifier = "endpointIdentifier")]
+        #[rasn(extension_addition, size("1..=128"), identifier = "endpointIdentifier")]
         pub endpoint_identifier: Option<EndpointIdentifier>,
         #[rasn(extension_addition, identifier = "multipleCalls")]
         pub multiple_calls: Option<bool>,
@@ -6389,7 +6409,11 @@ pub mod h323_messages {
         pub endpoint_identifier: Option<EndpointIdentifier>,
         #[rasn(extension_addition, identifier = "alternateEndpoints")]
         pub alternate_endpoints: Option<SequenceOf<Endpoint>>,
-        #[rasn(extension_addition, identifier = "gatekeeperIdentifier")]
+        #[rasn(
+            extension_addition,
+            size("1..=128"),
+            identifier = "gatekeeperIdentifier"
+        )]
         pub gatekeeper_identifier: Option<GatekeeperIdentifier>,
         #[rasn(extension_addition)]
         pub tokens: Option<SequenceOf<ClearToken>>,

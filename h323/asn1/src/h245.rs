@@ -5235,7 +5235,11 @@ pub mod multimedia_system_control {
         pub generic_mode_parameters: Option<GenericCapability>,
         #[rasn(extension_addition, identifier = "multiplexedStreamModeParameters")]
         pub multiplexed_stream_mode_parameters: Option<MultiplexedStreamModeParameters>,
-        #[rasn(extension_addition, identifier = "logicalChannelNumber")]
+        #[rasn(
+            extension_addition,
+            value("1..=65535"),
+            identifier = "logicalChannelNumber"
+        )]
         pub logical_channel_number: Option<LogicalChannelNumber>,
     }
     impl ModeElement {
@@ -6359,9 +6363,13 @@ pub mod multimedia_system_control {
         #[rasn(identifier = "multiplexParameters")]
         pub multiplex_parameters:
             OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters,
-        #[rasn(extension_addition, identifier = "forwardLogicalChannelDependency")]
+        #[rasn(
+            extension_addition,
+            value("1..=65535"),
+            identifier = "forwardLogicalChannelDependency"
+        )]
         pub forward_logical_channel_dependency: Option<LogicalChannelNumber>,
-        #[rasn(extension_addition, identifier = "replacementFor")]
+        #[rasn(extension_addition, value("1..=65535"), identifier = "replacementFor")]
         pub replacement_for: Option<LogicalChannelNumber>,
     }
     impl OpenLogicalChannelForwardLogicalChannelParameters {
@@ -6401,9 +6409,13 @@ pub mod multimedia_system_control {
         #[rasn(identifier = "multiplexParameters")]
         pub multiplex_parameters:
             Option<OpenLogicalChannelReverseLogicalChannelParametersMultiplexParameters>,
-        #[rasn(extension_addition, identifier = "reverseLogicalChannelDependency")]
+        #[rasn(
+            extension_addition,
+            value("1..=65535"),
+            identifier = "reverseLogicalChannelDependency"
+        )]
         pub reverse_logical_channel_dependency: Option<LogicalChannelNumber>,
-        #[rasn(extension_addition, identifier = "replacementFor")]
+        #[rasn(extension_addition, value("1..=65535"), identifier = "replacementFor")]
         pub replacement_for: Option<LogicalChannelNumber>,
     }
     impl OpenLogicalChannelReverseLogicalChannelParameters {
@@ -6483,7 +6495,7 @@ pub mod multimedia_system_control {
         #[rasn(identifier = "multiplexParameters")]
         pub multiplex_parameters:
             Option<OpenLogicalChannelAckReverseLogicalChannelParametersMultiplexParameters>,
-        #[rasn(extension_addition, identifier = "replacementFor")]
+        #[rasn(extension_addition, value("1..=65535"), identifier = "replacementFor")]
         pub replacement_for: Option<LogicalChannelNumber>,
     }
     impl OpenLogicalChannelAckReverseLogicalChannelParameters {
@@ -8053,7 +8065,7 @@ pub mod multimedia_system_control {
         pub terminal_number: TerminalNumber,
         #[rasn(value("0..=255"), identifier = "subPictureNumber")]
         pub sub_picture_number: u8,
-        #[rasn(extension_addition, identifier = "mcuNumber")]
+        #[rasn(extension_addition, value("0..=192"), identifier = "mcuNumber")]
         pub mcu_number: Option<McuNumber>,
     }
     impl TerminalYouAreSeeingInSubPictureNumber {

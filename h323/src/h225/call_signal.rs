@@ -392,19 +392,24 @@ impl Default for Endpoint {
 }
 
 impl Endpoint {
+    /// H.225.0 §7.6 VendorIdentifier.
+    pub fn vendor(&self) -> asn::VendorIdentifier {
+        asn::VendorIdentifier::new(
+            asn::H221NonStandard::new(
+                self.t35_country_code,
+                self.t35_extension,
+                self.manufacturer_code,
+            ),
+            Some(OctetString::from(truncate(&self.product_id, 256))),
+            Some(OctetString::from(truncate(&self.version_id, 256))),
+            None,
+        )
+    }
+
     pub fn to_asn(&self) -> asn::EndpointType {
         asn::EndpointType::new(
             None,
-            Some(asn::VendorIdentifier::new(
-                asn::H221NonStandard::new(
-                    self.t35_country_code,
-                    self.t35_extension,
-                    self.manufacturer_code,
-                ),
-                Some(OctetString::from(truncate(&self.product_id, 256))),
-                Some(OctetString::from(truncate(&self.version_id, 256))),
-                None,
-            )),
+            Some(self.vendor()),
             None,
             self.gateway.then_some(asn::GatewayInfo::new(None, None)),
             None,

@@ -107,3 +107,67 @@ impl PcapWriter {
         self.bytes.extend_from_slice(&ip);
     }
 }
+
+/// A pcap of UDP datagrams over raw IPv4 (LINKTYPE_RAW), for RAS on port 1719.
+pub struct UdpPcap {
+    pub bytes: Vec<u8>,
+    t: u32,
+}
+
+impl Default for UdpPcap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UdpPcap {
+    pub fn new() -> Self {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&4u16.to_le_bytes());
+        bytes.extend_from_slice(&0i32.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&65535u32.to_le_bytes());
+        bytes.extend_from_slice(&101u32.to_le_bytes());
+        Self { bytes, t: 0 }
+    }
+
+    pub fn datagram(&mut self, src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) {
+        let mut udp = Vec::with_capacity(8 + payload.len());
+        udp.extend_from_slice(&src.port().to_be_bytes());
+        udp.extend_from_slice(&dst.port().to_be_bytes());
+        udp.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        udp.extend_from_slice(&[0, 0]);
+        udp.extend_from_slice(payload);
+        let mut pseudo = 0u32;
+        for o in [src.ip().octets(), dst.ip().octets()] {
+            pseudo +=
+                u16::from_be_bytes([o[0], o[1]]) as u32 + u16::from_be_bytes([o[2], o[3]]) as u32;
+        }
+        pseudo += 17 + udp.len() as u32;
+        let mut c = checksum(&udp, pseudo);
+        if c == 0 {
+            c = 0xFFFF;
+        }
+        udp[6..8].copy_from_slice(&c.to_be_bytes());
+        let total = 20 + udp.len();
+        let mut ip = Vec::with_capacity(total);
+        ip.extend_from_slice(&[0x45, 0]);
+        ip.extend_from_slice(&(total as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
+        ip.extend_from_slice(&src.ip().octets());
+        ip.extend_from_slice(&dst.ip().octets());
+        let c = checksum(&ip, 0);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        ip.extend_from_slice(&udp);
+        self.t += 1;
+        self.bytes.extend_from_slice(&self.t.to_le_bytes());
+        self.bytes.extend_from_slice(&0u32.to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(ip.len() as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(ip.len() as u32).to_le_bytes());
+        self.bytes.extend_from_slice(&ip);
+    }
+}

@@ -7,9 +7,14 @@
 //!    `callIdentifier`, `multipleCalls` or `maintainConnection`. rasn-compiler types such a
 //!    field as required and rasn then fails with `RequiredExtensionNotPresent`; every such
 //!    field is rewritten to `Option<T>` (in the struct and in its `new` constructor).
-//! 2. Imports between modules (`use super::h235_security_messages::…`) go through the crate
+//! 2. Extension additions whose type is a constrained newtype (`TimeToLive ::=
+//!    INTEGER (1..4294967295)`, `EndpointIdentifier ::= BMPString (SIZE(1..128))`) get the
+//!    type's constraints copied onto the field: rasn 0.30 encodes and decodes an extension
+//!    addition with the field's constraints only, so RRQ.timeToLive went out as an
+//!    unconstrained integer (tshark: "Open type length 3, decoded 2").
+//! 3. Imports between modules (`use super::h235_security_messages::…`) go through the crate
 //!    root (`use crate::…`), where h323-asn1 re-exports every generated module.
-//! 3. A header marks the file as generated and allows the lints that generated code trips.
+//! 4. A header marks the file as generated and allows the lints that generated code trips.
 
 use std::collections::BTreeMap;
 
@@ -29,7 +34,8 @@ const HEADER: &str = "\
 ";
 
 pub fn apply(generated: &str, what: &str) -> String {
-    let (code, patched) = optional_extension_additions(generated);
+    let constrained = constrained_newtypes(generated);
+    let (code, patched) = optional_extension_additions(generated, &constrained);
     eprintln!(
         "{what}: {} extension additions made optional",
         patched.len()
@@ -52,8 +58,50 @@ fn group(patched: &[(String, String, String)]) -> BTreeMap<&str, Vec<&str>> {
     map
 }
 
+/// `#[rasn(delegate, value("1..=4294967295"))] pub struct TimeToLive(pub u32);` →
+/// {"TimeToLive": "value(\"1..=4294967295\")"}: the constraint part of the attribute.
+fn constrained_newtypes(code: &str) -> BTreeMap<String, String> {
+    let lines: Vec<&str> = code.lines().map(str::trim).collect();
+    let mut map = BTreeMap::new();
+    for w in lines.windows(2) {
+        let (attr, item) = (w[0], w[1]);
+        let Some(inner) = attr
+            .strip_prefix("#[rasn(delegate, ")
+            .and_then(|a| a.strip_suffix(")]"))
+        else {
+            continue;
+        };
+        let Some(rest) = item.strip_prefix("pub struct ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // Keep only constraint keys (value, size, from), not identifier etc.
+        if inner.starts_with("value(") || inner.starts_with("size(") || inner.starts_with("from(") {
+            let constraint = match inner.find(", identifier") {
+                Some(i) => &inner[..i],
+                None => inner,
+            };
+            map.insert(name, constraint.to_string());
+        }
+    }
+    map
+}
+
+/// The newtype inside `Option<Name>` or `Name`.
+fn inner_type(ty: &str) -> &str {
+    ty.strip_prefix("Option<")
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or(ty)
+}
+
 /// Returns the rewritten code and the list of (struct, field, original type) patched.
-fn optional_extension_additions(code: &str) -> (String, Vec<(String, String, String)>) {
+fn optional_extension_additions(
+    code: &str,
+    constrained: &BTreeMap<String, String>,
+) -> (String, Vec<(String, String, String)>) {
     let lines: Vec<&str> = code.lines().collect();
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     let mut patched = Vec::new();
@@ -114,11 +162,38 @@ fn optional_extension_additions(code: &str) -> (String, Vec<(String, String, Str
                 }
                 i += 1;
             }
-            for l in &lines[start..=i.min(lines.len() - 1)] {
-                out.push((*l).to_string());
-            }
             i += 1;
             let is_addition = attr.contains("extension_addition") && !attr.contains("default");
+            let field_constraint = lines
+                .get(i)
+                .and_then(|l| field_of(l))
+                .and_then(|(_, ty)| constrained.get(inner_type(&ty)).cloned());
+            match field_constraint {
+                Some(c)
+                    if attr.contains("extension_addition")
+                        && !attr.contains("value(")
+                        && !attr.contains("size(")
+                        && !attr.contains("from(") =>
+                {
+                    let indent =
+                        &lines[start][..lines[start].len() - lines[start].trim_start().len()];
+                    let rest = attr
+                        .trim_start_matches("#[rasn(")
+                        .trim_end_matches(")]")
+                        .trim_start_matches("extension_addition")
+                        .trim_start_matches(',')
+                        .trim();
+                    let sep = if rest.is_empty() { "" } else { ", " };
+                    out.push(format!(
+                        "{indent}#[rasn(extension_addition, {c}{sep}{rest})]"
+                    ));
+                }
+                _ => {
+                    for l in &lines[start..i.min(lines.len())] {
+                        out.push((*l).to_string());
+                    }
+                }
+            }
             if is_addition && i < lines.len() {
                 let field_line = lines[i];
                 if let Some((field, ty)) = field_of(field_line) {

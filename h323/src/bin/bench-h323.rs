@@ -1,0 +1,125 @@
+//! Benchmark: H.225.0 Setup with fast start (four OpenLogicalChannel proposals: G.711
+//! A-law and µ-law, transmit and receive), aliases, addresses and a tunnelled H.245
+//! message, decoded and re-encoded (Q.931 framing + aligned PER) on one core.
+//!
+//! `cargo run --release -p h323 --bin bench-h323 [seconds]` (default 5 s);
+//! last line: `bench h323 setup_codec_per_s=N ...`.
+
+use std::hint::black_box;
+use std::net::SocketAddrV4;
+use std::time::{Duration, Instant};
+
+use h323::fast_start::{self, MediaAddresses, G711};
+use h323::h225::{Alias, CallSignal, Endpoint, Guid, SetupParams};
+use h323::h245_tunnel;
+
+fn setup_bytes() -> Vec<u8> {
+    let media = MediaAddresses {
+        rtp: "192.0.2.10:5000".parse().unwrap(),
+        rtcp: "192.0.2.10:5001".parse().unwrap(),
+    };
+    let proposals = fast_start::proposals(&[G711::ALaw, G711::MuLaw], 20, media);
+    let params = SetupParams {
+        call_ref: 0x2A2A,
+        call_id: Guid([0x5E; 16]),
+        conference_id: Guid([0xC0; 16]),
+        endpoint: Endpoint::default(),
+        source_aliases: vec![
+            Alias::H323Id("gateway-a".into()),
+            Alias::Dialled("493012345".into()),
+        ],
+        destination_aliases: vec![Alias::Dialled("4940987654321".into())],
+        source_signal_address: Some("192.0.2.10:40000".parse::<SocketAddrV4>().unwrap()),
+        dest_signal_address: Some("192.0.2.20:1720".parse::<SocketAddrV4>().unwrap()),
+        fast_start: fast_start::encode_all(&proposals).expect("proposals encode"),
+        h245_address: None,
+        h245_tunneling: true,
+        h245_control: vec![
+            h245_tunnel::encode(&h245_tunnel::master_slave_determination(60, 0x123456))
+                .expect("MSD encodes"),
+        ],
+        called_number: Some("4940987654321".into()),
+        calling_number: Some("493012345".into()),
+        display: Some("Gateway A".into()),
+        bearer_a_law: true,
+    };
+    CallSignal::setup(&params)
+        .and_then(|s| s.to_bytes())
+        .expect("setup encodes")
+}
+
+/// CPU time this thread has used (utime + stime from /proc, in clock ticks of 1/100 s,
+/// the Linux USER_HZ), so the figure means "per second of one core" even when the
+/// machine is shared.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at state (3rd).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+fn main() {
+    let seconds: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let bytes = setup_bytes();
+    println!(
+        "H.225.0 Setup: {} octets of Q.931 (4 fast-start proposals, 3 aliases, 2 addresses, 1 tunnelled H.245)",
+        bytes.len()
+    );
+    // Sanity: what we measure is a full, faithful round trip.
+    let check = CallSignal::decode(&bytes).expect("decodes");
+    assert_eq!(check.fast_start().len(), 4);
+    assert_eq!(check.to_bytes().expect("encodes"), bytes);
+
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let deadline = Duration::from_secs_f64(seconds);
+    let cpu_start = thread_cpu_seconds();
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    let mut next_report = Duration::from_secs(1);
+    loop {
+        for _ in 0..1000 {
+            let sig = CallSignal::decode(black_box(&bytes)).expect("decodes");
+            out.clear();
+            sig.encode(&mut out).expect("encodes");
+            black_box(&out);
+        }
+        n += 1000;
+        let el = start.elapsed();
+        if el >= next_report {
+            println!(
+                "  {:>5.1} s: {:.0} setups/s",
+                el.as_secs_f64(),
+                n as f64 / el.as_secs_f64()
+            );
+            next_report += Duration::from_secs(1);
+        }
+        if el >= deadline {
+            break;
+        }
+    }
+    let el = start.elapsed().as_secs_f64();
+    let wall_per_s = n as f64 / el;
+    // Per second of CPU on one core; falls back to wall time without /proc.
+    let cpu = match (cpu_start, thread_cpu_seconds()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => el,
+    };
+    let per_s = n as f64 / cpu;
+    println!(
+        "{n} setups decoded + encoded in {el:.2} s wall, {cpu:.2} s CPU ({:.0}% of a core)",
+        100.0 * cpu / el
+    );
+    println!(
+        "bench h323 setup_codec_per_s={:.0} wall_per_s={:.0} setup_octets={} ns_per_setup={:.0}",
+        per_s,
+        wall_per_s,
+        bytes.len(),
+        1e9 / per_s
+    );
+}
