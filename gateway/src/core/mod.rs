@@ -82,6 +82,18 @@ pub enum Action {
         channel: Option<ChannelId>,
         setup: Setup,
     },
+    /// The call is answered: bridge B-channel `channel` to the RTP stream of leg `rtp_leg`
+    /// (the media engine's business).
+    Bridge {
+        call: CallId,
+        channel: ChannelId,
+        rtp_leg: LegId,
+        remote: std::net::SocketAddr,
+        law: crate::media::Law,
+        telephone_event: Option<u8>,
+    },
+    /// The call ended: stop bridging its media.
+    Unbridge { call: CallId },
     /// Deliver a message to a leg. After a [`Delivery::Release`] the leg is gone as far as
     /// the core is concerned; the leg finishes its protocol's clearing on its own.
     Deliver {
@@ -126,6 +138,7 @@ struct Call {
     /// Kind of the last outgoing attempt's trunk.
     out_kind: Option<TrunkKind>,
     media: Option<Media>,
+    bridged: bool,
 }
 
 /// A trunk group's live state.
@@ -355,6 +368,7 @@ impl Core {
             out_trunk: String::new(),
             out_kind: None,
             media: None,
+            bridged: false,
         };
         self.calls.insert(id, call);
         self.legs.insert(leg, id);
@@ -551,6 +565,10 @@ impl Core {
                             call.media = media.or(call.media);
                             self.stats.answered += 1;
                             info!(call = %id, "answered");
+                            if let Some(a) = bridge_of(call) {
+                                call.bridged = true;
+                                self.actions.push_back(a);
+                            }
                         }
                         Message::Progress { media, .. } => call.media = media.or(call.media),
                         _ => {}
@@ -648,6 +666,9 @@ impl Core {
         let Some(call) = self.calls.remove(&id) else {
             return;
         };
+        if call.bridged {
+            self.actions.push_back(Action::Unbridge { call: id });
+        }
         for leg in std::iter::once(&call.a).chain(call.b.as_ref()) {
             if Some(leg.id) != cleared_by {
                 self.actions.push_back(Action::Deliver {
@@ -856,6 +877,32 @@ impl Core {
     /// The call a leg belongs to.
     pub fn call_of(&self, leg: LegId) -> Option<CallId> {
         self.legs.get(&leg).copied()
+    }
+}
+
+/// The media bridge of an answered call: its B-channel and the RTP side's stream.
+fn bridge_of(call: &Call) -> Option<Action> {
+    let b = call.b.as_ref()?;
+    let channel = call.a.channel.or(b.channel)?;
+    let (rtp_leg, media) = if call.a.kind == TrunkKind::Sip {
+        (call.a.id, call.setup.media)
+    } else {
+        (b.id, call.media)
+    };
+    match media? {
+        Media::Rtp {
+            remote,
+            law,
+            telephone_event,
+        } => Some(Action::Bridge {
+            call: call.id,
+            channel,
+            rtp_leg,
+            remote,
+            law,
+            telephone_event,
+        }),
+        Media::Channel(_) => None,
     }
 }
 

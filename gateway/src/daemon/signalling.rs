@@ -3,6 +3,7 @@
 //! a thin loop around them: read → handle → poll all → write → sleep until the next
 //! deadline (STYLE.md).
 //!
+//! Answered calls are bridged by the media engine (B-channel ↔ RTP, `media::engine`).
 //! Simulated spans (`device = { kind = "sim" }`) run on an embedded tdm-sim in real time;
 //! their far end is a small PSTN switch here (q931 network side) that answers every call
 //! after ringing for a second. DAHDI spans are opened through `KernelDevice`.
@@ -22,10 +23,12 @@ use tracing::{debug, info, warn};
 
 use super::{lock, Shared};
 use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport};
-use crate::core::{Action, Core, TrunkKind};
+use crate::core::{Action, CallId, Core, TrunkKind};
 use crate::leg::isdn::IsdnLeg;
 use crate::leg::sip::SipLeg;
+use crate::media::engine::{ChannelConfig, ChannelKey, MediaEngine, MediaEvent};
 use crate::media::Law;
+use crate::rtp::PayloadType;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
 use crate::sip::ua::{Endpoint, EndpointConfig};
@@ -42,6 +45,10 @@ struct SipSide {
 struct Dchan {
     leg: IsdnLeg,
     chan: Box<dyn Channel>,
+    /// The span's device and its number there, to open B-channels for the media engine.
+    device: Box<dyn Device>,
+    dev_span: dahdi_driver::SpanId,
+    law: dahdi_driver::Law,
 }
 
 /// The simulated PSTN switch on a simulated span's far end.
@@ -64,6 +71,9 @@ pub struct Signalling {
     incoming: mpsc::Receiver<(usize, TransportEvent)>,
     dchans: Vec<Dchan>,
     switches: Vec<Switch>,
+    /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
+    media: Option<MediaEngine>,
+    bridges: HashMap<CallId, ChannelKey>,
     /// Keeps the simulator's clock running.
     _sim: Option<tdm_sim::Sim>,
 }
@@ -106,6 +116,7 @@ impl Signalling {
         };
         let mut dchans = Vec::new();
         let mut switches = Vec::new();
+        let mut media_tickers = Vec::new();
         for span in &config.spans {
             let role = match span.signalling {
                 Side::PriCpe => Role::User,
@@ -142,9 +153,20 @@ impl Signalling {
                 .with_context(|| format!("D-channel of span {}", span.id.0))?;
             let mut iface = Interface::new(iface_config(span, role));
             iface.start(now);
+            if media_tickers.is_empty() {
+                for _ in 0..config.general.media_threads.max(1) {
+                    match near.ticker() {
+                        Ok(t) => media_tickers.push(t),
+                        Err(e) => warn!(error = %e, "no media clock from this device"),
+                    }
+                }
+            }
             dchans.push(Dchan {
                 leg: IsdnLeg::new(span.id, iface, layer1(span.law)),
                 chan,
+                device: near,
+                dev_span,
+                law: span.law,
             });
             if let Some(far) = far {
                 let chan = far
@@ -222,12 +244,19 @@ impl Signalling {
             info!(trunk = %t.name, addr = %local, "SIP trunk listening");
             sips.push(SipSide { leg, ep, transport });
         }
+        let media = if media_tickers.is_empty() {
+            None
+        } else {
+            Some(MediaEngine::start(media_tickers).context("media threads")?)
+        };
         Ok(Signalling {
             shared,
             sips,
             incoming,
             dchans,
             switches,
+            media,
+            bridges: HashMap::new(),
             _sim: sim,
         })
     }
@@ -305,6 +334,17 @@ impl Signalling {
         for side in &mut self.sips {
             if side.ep.poll_timeout().is_some_and(|t| t <= now) {
                 side.ep.handle_timeout(now);
+            }
+        }
+        // Media events: an RTP timeout clears the call (cause 41, temporary failure).
+        if let Some(m) = &self.media {
+            while let Ok(ev) = m.events().try_recv() {
+                if let MediaEvent::RtpTimeout { key, .. } = ev {
+                    if let Some((call, _)) = self.bridges.iter().find(|(_, k)| **k == key) {
+                        warn!(%call, "RTP timeout");
+                        core.hangup(now, *call, crate::core::cause::TEMPORARY_FAILURE);
+                    }
+                }
             }
         }
         // Events and actions until quiet.
@@ -402,6 +442,21 @@ impl Signalling {
                     ),
                 }
             }
+            Action::Bridge {
+                call,
+                channel,
+                rtp_leg,
+                remote,
+                law,
+                telephone_event,
+            } => self.bridge(call, channel, rtp_leg, remote, law, telephone_event),
+            Action::Unbridge { call } => {
+                if let (Some(m), Some(key)) = (&mut self.media, self.bridges.remove(&call)) {
+                    if let Err(e) = m.remove_channel(key) {
+                        debug!(error = %e, "media channel already gone");
+                    }
+                }
+            }
             Action::Deliver { leg, msg, .. } => {
                 if let Some(s) = self.sips.iter_mut().find(|s| s.leg.owns(leg)) {
                     s.leg.deliver(&mut s.ep, now, leg, msg);
@@ -409,6 +464,72 @@ impl Signalling {
                     d.leg.deliver(now, leg, msg);
                 }
             }
+        }
+    }
+}
+
+impl Signalling {
+    /// Hand an answered call's B-channel and RTP stream to the media engine.
+    fn bridge(
+        &mut self,
+        call: CallId,
+        channel: ChannelId,
+        rtp_leg: crate::core::LegId,
+        remote: SocketAddr,
+        law: Law,
+        telephone_event: Option<u8>,
+    ) {
+        let Some(media) = &mut self.media else {
+            return;
+        };
+        let Some(port) = self.sips.iter().find_map(|s| s.leg.rtp_port(rtp_leg)) else {
+            return;
+        };
+        let Some(d) = self.dchans.iter().find(|d| d.leg.span() == channel.span) else {
+            return;
+        };
+        let tdm = match d.device.open_channel(
+            ChannelId {
+                span: d.dev_span,
+                timeslot: channel.timeslot,
+            },
+            ChannelMode::Clear {
+                blocksize: 160,
+                law: d.law,
+            },
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(%call, error = %e, "B-channel not opened; call without media");
+                return;
+            }
+        };
+        let socket = match std::net::UdpSocket::bind(("0.0.0.0", port)) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(%call, port, error = %e, "RTP port not bound; call without media");
+                return;
+            }
+        };
+        let pt = match law {
+            Law::ALaw => PayloadType::PCMA,
+            Law::MuLaw => PayloadType::PCMU,
+        };
+        let cfg = ChannelConfig::voice(
+            tdm,
+            crate::media::engine::law_of(d.law),
+            socket,
+            remote,
+            law,
+            pt,
+            telephone_event.and_then(PayloadType::new),
+        );
+        match media.add_channel(cfg) {
+            Ok(key) => {
+                info!(%call, %channel, %remote, "media bridged");
+                self.bridges.insert(call, key);
+            }
+            Err(e) => warn!(%call, error = %e, "media engine refused the channel"),
         }
     }
 }

@@ -31,6 +31,8 @@ struct SipCall {
     sdp: OfferAnswer,
     /// Our SDP answer (UAS), sent with 183/200.
     local_sdp: Option<Vec<u8>>,
+    /// Our RTP port in the SDP.
+    rtp_port: u16,
 }
 
 /// The SIP side of the gateway for one SIP trunk.
@@ -112,7 +114,13 @@ impl SipLeg {
         self.by_handle.len()
     }
 
-    fn new_sdp(&mut self) -> OfferAnswer {
+    /// Our RTP port (as put in the SDP) for a leg.
+    pub fn rtp_port(&self, leg: LegId) -> Option<u16> {
+        let h = self.by_leg.get(&leg)?;
+        self.by_handle.get(h).map(|c| c.rtp_port)
+    }
+
+    fn new_sdp(&mut self) -> (OfferAnswer, u16) {
         let port = self.next_port;
         // RTP uses even ports (RFC 3550 §11).
         self.next_port = if self.next_port + 2 > self.rtp_ports.1 {
@@ -120,7 +128,10 @@ impl SipLeg {
         } else {
             self.next_port + 2
         };
-        OfferAnswer::new(LocalCapabilities::for_span_law(self.local, self.law), port)
+        (
+            OfferAnswer::new(LocalCapabilities::for_span_law(self.local, self.law), port),
+            port,
+        )
     }
 
     /// The neutral media of a negotiated SDP.
@@ -254,7 +265,7 @@ impl SipLeg {
             .flatten()
             .and_then(|p| uri_user(&p.0.uri))
             .or_else(|| invite.from().ok().and_then(|f| uri_user(&f.uri)));
-        let mut sdp = self.new_sdp();
+        let (mut sdp, rtp_port) = self.new_sdp();
         let mut local_sdp = None;
         let mut media = None;
         if !invite.body().is_empty() {
@@ -289,6 +300,7 @@ impl SipLeg {
                 answered: false,
                 sdp,
                 local_sdp,
+                rtp_port,
             },
         );
     }
@@ -338,7 +350,7 @@ impl SipLeg {
             }
             None => format!("<sip:gateway@{local_host}>"),
         };
-        let mut sdp = self.new_sdp();
+        let (mut sdp, rtp_port) = self.new_sdp();
         let offer = sdp.create_offer(Direction::SendRecv).to_bytes();
         let handle = ep.invite(
             now,
@@ -363,6 +375,7 @@ impl SipLeg {
                 answered: false,
                 sdp,
                 local_sdp: None,
+                rtp_port,
             },
         );
     }

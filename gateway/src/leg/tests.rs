@@ -200,6 +200,7 @@ impl World {
                     } => self
                         .isdn
                         .originate(&mut self.core, self.now, leg, channel, &setup),
+                    Action::Bridge { .. } | Action::Unbridge { .. } => {}
                     Action::Deliver { leg, msg, .. } => {
                         if self.sip.owns(leg) {
                             self.sip.deliver(&mut self.gw, self.now, leg, msg);
