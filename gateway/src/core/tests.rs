@@ -475,3 +475,37 @@ fn maintenance_and_alarm_skip_channels_and_audit_frees_orphans() {
     let groups = f.core.groups();
     assert_eq!(groups.iter().map(|g| g.out_of_service).sum::<usize>(), 3);
 }
+
+#[test]
+fn answer_bridges_the_channel_to_rtp_and_the_end_unbridges() {
+    let mut f = Fixture::new();
+    let remote: std::net::SocketAddr = "192.0.2.10:4000".parse().unwrap();
+    let rules = f.core.numbering("pbx");
+    let setup = Setup {
+        called: number::from_sip_user("0301234567", &rules, false),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: Some(Media::Rtp {
+            remote,
+            law: crate::media::Law::ALaw,
+            telephone_event: Some(101),
+        }),
+        complete: true,
+    };
+    let (call, a) = f.core.incoming(f.now, "pbx", None, setup);
+    let (b, _, channel, _) = f.originated();
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    let actions = f.actions();
+    assert!(actions.contains(&Action::Bridge {
+        call,
+        channel: channel.unwrap(),
+        rtp_leg: a,
+        remote,
+        law: crate::media::Law::ALaw,
+        telephone_event: Some(101),
+    }));
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
+    let actions = f.actions();
+    assert_eq!(actions[0], Action::Unbridge { call });
+    f.finished_clean();
+}
