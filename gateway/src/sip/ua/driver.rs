@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use tokio::sync::mpsc;
-use tokio::time::sleep_until;
 use tracing::{debug, warn};
 
 use super::{Endpoint, UaEvent};
@@ -36,6 +35,10 @@ pub async fn run<A: Application>(
     mut app: A,
     mut wake: Option<mpsc::Receiver<()>>,
 ) -> Endpoint {
+    // One timer, moved rather than re-created each turn.
+    let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
     loop {
         // Flush output and events first: commands issued by the app produce both.
         let now = Instant::now();
@@ -54,13 +57,13 @@ pub async fn run<A: Application>(
         if !keep {
             break;
         }
-        let deadline = endpoint.poll_timeout().map(tokio::time::Instant::from_std);
-        let timer = async {
-            match deadline {
-                Some(d) => sleep_until(d).await,
-                None => std::future::pending().await,
+        let deadline = endpoint.poll_timeout();
+        if deadline != armed {
+            if let Some(d) = deadline {
+                sleep.as_mut().reset(tokio::time::Instant::from_std(d));
             }
-        };
+            armed = deadline;
+        }
         let woken = async {
             match wake.as_mut() {
                 Some(w) => w.recv().await,
@@ -68,16 +71,27 @@ pub async fn run<A: Application>(
             }
         };
         tokio::select! {
-            ev = incoming.recv() => match ev {
-                Some(TransportEvent::Message(m)) => endpoint.handle_incoming(Instant::now(), m),
-                Some(TransportEvent::Malformed(m)) => debug!(error = %m.error, source = ?m.source, "malformed SIP dropped"),
-                Some(TransportEvent::Closed(t)) => debug!(?t, "connection closed"),
-                None => {
+            ev = incoming.recv() => {
+                let Some(ev) = ev else {
                     warn!("transport closed");
                     break;
+                };
+                // Take everything already queued before answering: under load one turn
+                // of the loop serves many messages.
+                let mut next = Some(ev);
+                while let Some(ev) = next {
+                    match ev {
+                        TransportEvent::Message(m) => endpoint.handle_incoming(Instant::now(), m),
+                        TransportEvent::Malformed(m) => debug!(error = %m.error, source = ?m.source, "malformed SIP dropped"),
+                        TransportEvent::Closed(t) => debug!(?t, "connection closed"),
+                    }
+                    next = incoming.try_recv().ok();
                 }
             },
-            _ = timer => endpoint.handle_timeout(Instant::now()),
+            _ = &mut sleep, if armed.is_some() => {
+                armed = None;
+                endpoint.handle_timeout(Instant::now());
+            }
             _ = woken => {}
         }
     }
