@@ -751,46 +751,11 @@ impl Endpoint {
         match r {
             TxRef::Register(_) | TxRef::Session(_) => {}
             TxRef::ServerInvite(k) => {
-                let Some(s) = self.server_invites.get_mut(&k) else {
-                    return;
-                };
-                let target = s.reply;
-                let call = s.call;
-                while let Some(b) = s.tx.poll_transmit() {
-                    self.transmits.push_back((target, b));
-                }
-                while let Some(e) = s.tx.poll_event() {
-                    if let (ServerEvent::AckTimeout, Some(call)) = (e, call) {
-                        debug!(?call, "no ACK for our final response");
-                    }
-                }
-                let next = s.tx.poll_timeout();
-                let done = s.tx.is_terminated();
-                let next = if done {
-                    self.server_invites.remove(&k);
-                    None
-                } else {
-                    next
-                };
+                let next = drain_server(&mut self.server_invites, &k, &mut self.transmits);
                 self.schedule(TxRef::ServerInvite(k), next);
             }
             TxRef::ServerNonInvite(k) => {
-                let Some(s) = self.server_others.get_mut(&k) else {
-                    return;
-                };
-                let target = s.reply;
-                while let Some(b) = s.tx.poll_transmit() {
-                    self.transmits.push_back((target, b));
-                }
-                while s.tx.poll_event().is_some() {}
-                let next = s.tx.poll_timeout();
-                let done = s.tx.is_terminated();
-                let next = if done {
-                    self.server_others.remove(&k);
-                    None
-                } else {
-                    next
-                };
+                let next = drain_server(&mut self.server_others, &k, &mut self.transmits);
                 self.schedule(TxRef::ServerNonInvite(k), next);
             }
             TxRef::ClientInvite(k) => {
@@ -1552,6 +1517,60 @@ impl Endpoint {
         b.push_header("CSeq", format!("{seq} CANCEL"));
         let req = b.build();
         self.start_client(now, req, target, Some(call));
+    }
+}
+
+/// What the endpoint needs of a server transaction to drain it.
+trait ServerTransaction {
+    fn poll_transmit(&mut self) -> Option<Bytes>;
+    fn poll_event(&mut self) -> Option<ServerEvent>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn is_terminated(&self) -> bool;
+}
+
+macro_rules! server_transaction {
+    ($t:ty) => {
+        impl ServerTransaction for $t {
+            fn poll_transmit(&mut self) -> Option<Bytes> {
+                <$t>::poll_transmit(self)
+            }
+            fn poll_event(&mut self) -> Option<ServerEvent> {
+                <$t>::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$t>::poll_timeout(self)
+            }
+            fn is_terminated(&self) -> bool {
+                <$t>::is_terminated(self)
+            }
+        }
+    };
+}
+
+server_transaction!(InviteServer);
+server_transaction!(NonInviteServer);
+
+/// Send what a server transaction produced to where its responses go, log its events, and
+/// drop it when it is over; returns its next deadline (none once it is gone).
+fn drain_server<T: ServerTransaction>(
+    table: &mut HashMap<ServerKey, ServerTx<T>>,
+    k: &ServerKey,
+    transmits: &mut VecDeque<(Target, Bytes)>,
+) -> Option<Instant> {
+    let s = table.get_mut(k)?;
+    while let Some(b) = s.tx.poll_transmit() {
+        transmits.push_back((s.reply, b));
+    }
+    while let Some(e) = s.tx.poll_event() {
+        if let (ServerEvent::AckTimeout, Some(call)) = (e, s.call) {
+            debug!(?call, "no ACK for our final response");
+        }
+    }
+    if s.tx.is_terminated() {
+        table.remove(k);
+        None
+    } else {
+        s.tx.poll_timeout()
     }
 }
 
