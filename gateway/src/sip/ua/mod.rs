@@ -759,26 +759,13 @@ impl Endpoint {
                 self.schedule(TxRef::ServerNonInvite(k), next);
             }
             TxRef::ClientInvite(k) => {
-                let Some(c) = self.client_invites.get_mut(&k) else {
+                let Some((call, events, next, done)) =
+                    take_client_output(&mut self.client_invites, &k, &mut self.transmits)
+                else {
                     return;
                 };
-                let target = c.target;
-                let call = c.call;
-                let mut out = Vec::new();
-                while let Some(b) = c.tx.poll_transmit() {
-                    out.push(b);
-                }
-                let mut evs = Vec::new();
-                while let Some(e) = c.tx.poll_event() {
-                    evs.push(e);
-                }
-                let next = c.tx.poll_timeout();
-                let done = c.tx.is_terminated();
-                for b in out {
-                    self.transmits.push_back((target, b));
-                }
                 if let Some(call) = call {
-                    for e in evs {
+                    for e in events {
                         self.on_invite_client_event(now, call, e);
                     }
                 }
@@ -791,41 +778,23 @@ impl Endpoint {
                 self.schedule(TxRef::ClientInvite(k), next);
             }
             TxRef::ClientNonInvite(k) => {
-                let Some(c) = self.client_others.get_mut(&k) else {
+                let Some((call, events, next, done)) =
+                    take_client_output(&mut self.client_others, &k, &mut self.transmits)
+                else {
                     return;
                 };
-                let target = c.target;
-                let call = c.call;
-                let method = k.method.clone();
-                let mut out = Vec::new();
-                while let Some(b) = c.tx.poll_transmit() {
-                    out.push(b);
-                }
-                let mut evs = Vec::new();
-                while let Some(e) = c.tx.poll_event() {
-                    evs.push(e);
-                }
-                let next = c.tx.poll_timeout();
-                let done = c.tx.is_terminated();
-                for b in out {
-                    self.transmits.push_back((target, b));
-                }
-                if let Some(call) = call {
-                    for e in evs {
-                        self.on_non_invite_client_event(now, call, &method, e);
-                    }
-                } else {
-                    for e in evs {
-                        let (status, resp) = match e {
-                            ClientEvent::Provisional(_) => continue,
-                            ClientEvent::Final(r) => {
-                                (r.status().map(|s| s.code()).unwrap_or(500), Some(r))
+                for e in events {
+                    match call {
+                        Some(call) => {
+                            let method = k.method.clone();
+                            self.on_non_invite_client_event(now, call, &method, e);
+                        }
+                        None => {
+                            if let Some((status, resp)) = outcome(e) {
+                                if let Some(owner) = self.owners.remove(&k) {
+                                    self.on_owned_result(now, owner, status, resp);
+                                }
                             }
-                            ClientEvent::Timeout => (408, None),
-                            ClientEvent::TransportError => (503, None),
-                        };
-                        if let Some(owner) = self.owners.remove(&k) {
-                            self.on_owned_result(now, owner, status, resp);
                         }
                     }
                 }
@@ -992,11 +961,8 @@ impl Endpoint {
         method: &str,
         e: ClientEvent,
     ) {
-        let (status, response) = match e {
-            ClientEvent::Provisional(_) => return,
-            ClientEvent::Final(r) => (r.status().map(|s| s.code()).unwrap_or(500), Some(r)),
-            ClientEvent::Timeout => (408, None),
-            ClientEvent::TransportError => (503, None),
+        let Some((status, response)) = outcome(e) else {
+            return;
         };
         match method {
             "BYE" => {
@@ -1518,6 +1484,66 @@ impl Endpoint {
         let req = b.build();
         self.start_client(now, req, target, Some(call));
     }
+}
+
+/// A final outcome of a client transaction as a status: the response's, or 408 for
+/// Timer B/F and 503 for a transport failure (RFC 3261 §8.1.3.1, §17.1.4). Provisional
+/// responses are not outcomes.
+fn outcome(e: ClientEvent) -> Option<(u16, Option<SipMessage>)> {
+    match e {
+        ClientEvent::Provisional(_) => None,
+        ClientEvent::Final(r) => Some((r.status().map(|s| s.code()).unwrap_or(500), Some(r))),
+        ClientEvent::Timeout => Some((408, None)),
+        ClientEvent::TransportError => Some((503, None)),
+    }
+}
+
+/// What the endpoint needs of a client transaction to drain it.
+trait ClientTransaction {
+    fn poll_transmit(&mut self) -> Option<Bytes>;
+    fn poll_event(&mut self) -> Option<ClientEvent>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn is_terminated(&self) -> bool;
+}
+
+macro_rules! client_transaction {
+    ($t:ty) => {
+        impl ClientTransaction for $t {
+            fn poll_transmit(&mut self) -> Option<Bytes> {
+                <$t>::poll_transmit(self)
+            }
+            fn poll_event(&mut self) -> Option<ClientEvent> {
+                <$t>::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$t>::poll_timeout(self)
+            }
+            fn is_terminated(&self) -> bool {
+                <$t>::is_terminated(self)
+            }
+        }
+    };
+}
+
+client_transaction!(InviteClient);
+client_transaction!(NonInviteClient);
+
+/// Send what a client transaction produced and hand back its call, its events, its next
+/// deadline and whether it is over. The caller acts on the events before it drops the
+/// transaction, since acting may start new ones.
+type ClientOutput = (Option<CallHandle>, Vec<ClientEvent>, Option<Instant>, bool);
+
+fn take_client_output<T: ClientTransaction>(
+    table: &mut HashMap<ClientKey, ClientTx<T>>,
+    k: &ClientKey,
+    transmits: &mut VecDeque<(Target, Bytes)>,
+) -> Option<ClientOutput> {
+    let c = table.get_mut(k)?;
+    while let Some(b) = c.tx.poll_transmit() {
+        transmits.push_back((c.target, b));
+    }
+    let events = std::iter::from_fn(|| c.tx.poll_event()).collect();
+    Some((c.call, events, c.tx.poll_timeout(), c.tx.is_terminated()))
 }
 
 /// What the endpoint needs of a server transaction to drain it.
