@@ -40,7 +40,7 @@ impl Interface {
         c.enquiries = 1;
         c.status_97 = None;
         let cr = c.call_ref();
-        self.send(now, &crate::message::Message::status_enquiry(cr));
+        self.send(now, &Message::status_enquiry(cr));
     }
 
     /// T322 expired (§5.8.10): act on a STATUS with cause 97 if one came, else enquire
@@ -61,7 +61,7 @@ impl Interface {
             c.enquiries += 1;
             c.t322 = Some(now + t322);
             let cr = c.call_ref();
-            self.send(now, &crate::message::Message::status_enquiry(cr));
+            self.send(now, &Message::status_enquiry(cr));
         } else {
             // The number of repetitions and what follows are the implementation's choice
             // (§5.8.10): the peer does not answer for this call, so it is cleared; T308 and
