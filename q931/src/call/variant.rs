@@ -55,7 +55,8 @@ pub struct Variant {
     pub service_messages: bool,
     /// The protocol discriminator of SERVICE / SERVICE ACKNOWLEDGE: 0x43 (national
     /// maintenance, SERVICE = 0x07, as libpri sends for NI-2) or 0x03 (AT&T 4ESS/5ESS
-    /// maintenance, SERVICE = 0x0F). Both are understood on receipt.
+    /// maintenance, SERVICE = 0x0F). Both are understood on receipt. NI-2 uses 0x43 after
+    /// libpri, the proven NI-2 peer at hand.
     pub service_discriminator: ProtocolDiscriminator,
 }
 
