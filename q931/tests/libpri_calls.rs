@@ -996,6 +996,35 @@ fn libpri_t309_clears_during_a_long_outage_and_our_status_enquiry_finds_out() {
 }
 
 #[test]
+fn our_status_enquiry_is_answered_by_libpri_and_t322_stops() {
+    for role in [Role::User, Role::Network] {
+        let mut cfg = InterfaceConfig::euro_isdn_e1(role);
+        cfg.timers.t322 = Duration::from_millis(150);
+        let mut h = H::new(cfg, Switch::EuroIsdnE1);
+        let (pc, setup) = h.pri_calls(9, true);
+        let call = handle_of(&setup);
+        h.ours.connect(now(), call).unwrap();
+        h.pri_expect(|e| matches!(e, PriEvent::Answer(a) if a.call == Some(pc)).then_some(()));
+        h.run_for(Duration::from_millis(100));
+        h.ours.status_enquiry(now(), call).unwrap();
+        // Unanswered, T322 would repeat STATUS ENQUIRY twice and clear the call at 450 ms;
+        // libpri's STATUS (cause 30, Active) stops it and the call stays.
+        h.run_for(Duration::from_millis(1000));
+        assert_eq!(h.ours.stage(call), Some(Stage::Active), "{role:?}");
+        assert!(!h
+            .pri_events
+            .iter()
+            .any(|e| matches!(e, PriEvent::HangupReq(_) | PriEvent::Hangup(_))));
+        h.pri.hangup(pc, 16).unwrap();
+        let hg = h.expect(|e| match e {
+            Event::Disconnecting { cause, .. } => Some(cause.value.value()),
+            _ => None,
+        });
+        assert_eq!(hg, 16);
+    }
+}
+
+#[test]
 fn libpri_has_no_t310_action() {
     // libpri 1.6 lists T310 among the timers pri_set_timer accepts, for every switch type,
     // but its Q.931 code never starts it (only T303, T305, T308, T309, T313 and T316 are
