@@ -1,9 +1,8 @@
 //! H.323 as sans-IO state machines: H.225.0 call signalling over TPKT, RAS, fast start, H.245.
 //!
 //! - [`tpkt`]: RFC 1006 framing on TCP (port 1720 and H.245 connections).
-//! - [`q931_frame`]: the Q.931 message framing H.225.0 call signalling uses.
-//! - [`h225`]: H.225.0 call-signalling messages (Setup ... Status) with
-//!   `H323-UserInformation` in the User-user IE.
+//! - [`h225`]: H.225.0 call-signalling messages (Setup ... Status): crate `q931`'s message
+//!   codec ([`q931::Dialect::H225`]) with `H323-UserInformation` in the User-user IE.
 //! - [`fast_start`]: OpenLogicalChannel proposals for G.711 and their selection.
 //! - [`h245_tunnel`]: H.245 messages carried in `h245Control`.
 //! - [`ras`]: RAS requests (GRQ, RRQ with keep-alive, URQ, ARQ, DRQ) and replies.
@@ -13,8 +12,8 @@
 pub mod fast_start;
 pub mod h225;
 pub mod h245_tunnel;
-pub mod q931_frame;
 pub mod ras;
 pub mod tpkt;
 
 pub use h323_asn1 as asn1;
+pub use q931;
