@@ -237,7 +237,8 @@ impl Signalling {
                 local.ip(),
                 law,
                 (config.general.rtp_port_min, config.general.rtp_port_max),
-            );
+            )
+            .with_redirecting(t.redirecting);
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(ev) = rx.recv().await {
