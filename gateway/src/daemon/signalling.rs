@@ -32,6 +32,7 @@ use crate::rtp::PayloadType;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
 use crate::sip::ua::{Endpoint, EndpointConfig};
+use crate::trunk::security::{Screen, TrunkGuard};
 
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);
@@ -40,6 +41,8 @@ struct SipSide {
     leg: SipLeg,
     ep: Endpoint,
     transport: Transport,
+    /// Allow-list and rate limit in front of the endpoint (`trunk::security`).
+    guard: TrunkGuard,
 }
 
 struct Dchan {
@@ -194,12 +197,14 @@ impl Signalling {
                 .await
                 .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
             let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
+            let user_agent = concat!("gatewayd/", env!("CARGO_PKG_VERSION"));
             let ep = Endpoint::new(EndpointConfig {
                 advertise: vec![(protocol, local)],
                 contact_user: "gatewayd".into(),
-                user_agent: concat!("gatewayd/", env!("CARGO_PKG_VERSION")).into(),
+                user_agent: user_agent.into(),
                 timers: Timers::default(),
             });
+            let guard = TrunkGuard::new(t, user_agent);
             let law = config
                 .spans
                 .first()
@@ -212,7 +217,8 @@ impl Signalling {
                 local.ip(),
                 law,
                 (config.general.rtp_port_min, config.general.rtp_port_max),
-            );
+            )
+            .with_redirecting(t.redirecting);
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(ev) = rx.recv().await {
@@ -222,7 +228,12 @@ impl Signalling {
                 }
             });
             info!(trunk = %t.name, addr = %local, "SIP trunk listening");
-            sips.push(SipSide { leg, ep, transport });
+            sips.push(SipSide {
+                leg,
+                ep,
+                transport,
+                guard,
+            });
         }
         let sim_switches = match (&far_dev, switches.is_empty()) {
             (Some(far), false) => {
@@ -276,7 +287,14 @@ impl Signalling {
             tokio::select! {
                 ev = self.incoming.recv() => match ev {
                     Some((i, TransportEvent::Message(m))) => {
-                        self.sips[i].ep.handle_incoming(Instant::now(), m);
+                        let side = &mut self.sips[i];
+                        match side.guard.screen(Instant::now(), &m) {
+                            Screen::Pass => side.ep.handle_incoming(Instant::now(), m),
+                            Screen::Reply(target, bytes) => {
+                                let _ = side.transport.send(target, bytes).await;
+                            }
+                            Screen::Drop => {}
+                        }
                     }
                     Some((_, TransportEvent::Malformed(m))) => {
                         debug!(error = %m.error, "malformed SIP dropped");

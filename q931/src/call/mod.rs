@@ -81,7 +81,7 @@ pub use variant::{Span, SwitchType, Variant};
 
 use crate::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, Cause, CauseValue, ChangeStatus,
-    ProgressDescription,
+    ProgressDescription, RedirectingNumber,
 };
 
 /// Identifies one call on an [`Interface`]: the call reference value and which side chose it.
@@ -136,6 +136,8 @@ pub enum Event {
         bearer: Option<BearerCapability>,
         channel: Option<u8>,
         sending_complete: bool,
+        /// The number the call was diverted from, with the reason (Q.952 §4).
+        redirecting: Option<RedirectingNumber>,
     },
     /// More called-party digits in overlap receiving (INFORMATION, §5.1.3 / §5.2.4), or the
     /// end of dialling: `sending_complete` with `timed_out` set when T302 expired (§5.2.4).
