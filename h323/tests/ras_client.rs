@@ -538,3 +538,30 @@ fn garbage_and_strays_are_ignored() {
     assert!(p.clients[0].poll_event().is_none());
     assert!(p.clients[0].is_registered());
 }
+
+#[test]
+fn messages_from_other_hosts_are_ignored() {
+    let mut p = one_gateway(GatekeeperLocation::Configured(GK));
+    let now = p.now;
+    let intruder: std::net::SocketAddrV4 = "10.6.6.6:1719".parse().unwrap();
+    let urq = ras::encode(
+        &confirm::gatekeeper_unregistration_request(
+            500,
+            &[],
+            "EP-0001",
+            "GK-TEST",
+            asn::UnregRequestReason::maintenance(()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    p.clients[0].handle_datagram(now, intruder, &urq);
+    assert!(p.clients[0].poll_transmit().is_none());
+    assert!(p.clients[0].is_registered());
+    // The same URQ from the gatekeeper is obeyed.
+    p.clients[0].handle_datagram(now, GK, &urq);
+    assert_eq!(
+        p.clients[0].poll_transmit().map(|t| t.destination),
+        Some(GK)
+    );
+}

@@ -484,6 +484,13 @@ impl RasClient {
             debug!(%from, name, "RAS message without a sequence number ignored");
             return;
         };
+        // Once the gatekeeper is known, only its host is listened to (GCF excepted: any
+        // gatekeeper may answer a multicast GRQ).
+        let from_gatekeeper = self.gatekeeper.is_none_or(|g| g.ip() == from.ip());
+        if !from_gatekeeper && !matches!(msg, asn::RasMessage::gatekeeperConfirm(_)) {
+            debug!(%from, name, "RAS message not from our gatekeeper ignored");
+            return;
+        }
         if is_request(&msg) {
             self.handle_request(now, from, seq, name, &msg, bytes);
             return;
