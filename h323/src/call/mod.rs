@@ -11,6 +11,69 @@
 //! [`Call::h245_connected`], [`Call::handle_timeout`]) go in; [`Call::poll_transmit`]
 //! (TPKT-framed bytes for one of the two TCP connections), [`Call::poll_event`] and
 //! [`Call::poll_timeout`] come out. No sockets, no clock.
+//!
+//! The example of the crate README (kept identical to it by `tests/readme.rs`): a caller
+//! and a callee, their bytes handed over in memory where an I/O shell would use TCP.
+//!
+//! ```rust
+//! use std::time::Instant;
+//! use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
+//! use h323::fast_start::MediaAddresses;
+//! use h323::h225::{Alias, Guid};
+//! use h323::q931::ie::CauseValue;
+//!
+//! let media = |port| MediaAddresses {
+//!     rtp: format!("192.0.2.1:{port}").parse().unwrap(),
+//!     rtcp: format!("192.0.2.1:{}", port + 1).parse().unwrap(),
+//! };
+//! let now = Instant::now();
+//! // Caller: Setup with fast start (G.711 A-law and µ-law, 20 ms) and H.245 tunnelling.
+//! let mut caller = Call::place(now, CallConfig::new(media(5000)), PlaceCall {
+//!     call_ref: 1,
+//!     call_id: Guid([1; 16]),
+//!     conference_id: Guid([2; 16]),
+//!     source_aliases: vec![Alias::Dialled("1001".into())],
+//!     destination_aliases: vec![Alias::Dialled("4930123456".into())],
+//!     calling_number: Some("1001".into()),
+//!     called_number: Some("4930123456".into()),
+//!     display: None,
+//!     source_signal_address: None,
+//!     dest_signal_address: None,
+//! });
+//! // Callee: a new connection on port 1720.
+//! let mut callee = Call::incoming(CallConfig::new(media(6000)));
+//!
+//! // The I/O shell: write what poll_transmit gives to the right connection.
+//! fn shuttle(now: Instant, from: &mut Call, to: &mut Call) {
+//!     while let Some(t) = from.poll_transmit() {
+//!         match t.channel {
+//!             Channel::Signalling => to.handle_signalling_bytes(now, &t.bytes),
+//!             Channel::H245 => to.handle_h245_bytes(now, &t.bytes),
+//!         }
+//!     }
+//! }
+//!
+//! shuttle(now, &mut caller, &mut callee);
+//! let Some(Event::Setup(setup)) = callee.poll_event() else { panic!() };
+//! assert_eq!(setup.destination_aliases, vec![Alias::Dialled("4930123456".into())]);
+//! assert_eq!(setup.fast_start_offer.len(), 2);
+//!
+//! callee.alerting(now); // carries the fast start answer
+//! callee.answer(now);
+//! shuttle(now, &mut callee, &mut caller);
+//! let events: Vec<Event> = std::iter::from_fn(|| caller.poll_event()).collect();
+//! assert!(events.contains(&Event::Alerting));
+//! let Some(Event::Connected { media: Some(m) }) = events.last() else { panic!() };
+//! assert_eq!(m.remote_rtp, media(6000).rtp); // send our RTP there
+//!
+//! caller.release(now, CauseValue::NormalCallClearing);
+//! shuttle(now, &mut caller, &mut callee);
+//! let released = std::iter::from_fn(|| callee.poll_event()).last();
+//! assert!(matches!(
+//!     released,
+//!     Some(Event::Released { cause: CauseValue::NormalCallClearing, by_peer: true, .. })
+//! ));
+//! ```
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
