@@ -10,6 +10,7 @@
 //!
 //! The ASN.1 types themselves are in crate `h323-asn1` (re-exported as [`asn1`]).
 
+pub mod call;
 pub mod fast_start;
 pub mod h225;
 pub mod h245;

@@ -160,6 +160,8 @@ pub struct H245Session {
     out_channel: OutChannel,
     out_deadline: Option<Instant>,
     in_channels: Vec<u16>,
+    /// Our channel was closed on request: it is not opened again by itself.
+    closed_by_user: bool,
     end_session_sent: bool,
     end_session_received: bool,
     out: VecDeque<asn::MultimediaSystemControlMessage>,
@@ -193,6 +195,7 @@ impl H245Session {
             out_channel: OutChannel::Released,
             out_deadline: None,
             in_channels: Vec::new(),
+            closed_by_user: false,
             end_session_sent: false,
             end_session_received: false,
             out: VecDeque::new(),
@@ -445,6 +448,7 @@ impl H245Session {
     /// master/slave is determined.
     fn maybe_open(&mut self, now: Instant) {
         if self.out_channel != OutChannel::Released
+            || self.closed_by_user
             || !self.tcs_acked
             || self.msd.role().is_none()
             || self.end_session_sent
@@ -482,6 +486,7 @@ impl H245Session {
     /// Closes our forward channel (CloseLogicalChannel, T103). Returns false if there was
     /// nothing to close.
     pub fn close_outgoing(&mut self, now: Instant) -> bool {
+        self.closed_by_user = true;
         match self.out_channel {
             OutChannel::Established | OutChannel::AwaitingEstablishment { .. } => {
                 self.out

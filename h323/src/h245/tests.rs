@@ -103,8 +103,10 @@ fn tcs_msd_olc_both_ways_then_close() {
     // Release: CLC/CLCAck, EndSessionCommand both ways.
     assert!(a.close_outgoing(now));
     a.end_session();
-    let (ab, _) = shuttle(now, &mut a, &mut b);
+    let (ab, ba) = shuttle(now, &mut a, &mut b);
+    // Closed on request: not opened again once the Ack is in.
     assert_eq!(ab, vec!["closeLogicalChannel", "endSessionCommand"]);
+    assert_eq!(ba, vec!["closeLogicalChannelAck"]);
     assert!(events(&mut b).contains(&H245Event::EndSession));
     assert!(events(&mut a).contains(&H245Event::OutgoingChannelClosed { channel: 1 }));
     assert!(a.end_session_sent() && b.end_session_received());

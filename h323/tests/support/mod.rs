@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod pcap;
+pub mod tshark;
 
 use std::net::SocketAddrV4;
 
