@@ -79,6 +79,16 @@ pub(crate) struct RawTrunkGroup {
     pub direction: Option<Direction>,
     #[serde(default)]
     pub numbering: NumberRules,
+    /// Overlap sending (Q.931 §5.1.3): calls whose number is not known to be complete go
+    /// out as SETUP without Sending complete, further digits in INFORMATION.
+    #[serde(default)]
+    pub overlap_sending: Option<bool>,
+    /// Complete numbers on this group (route patterns): a match ends overlap sending.
+    #[serde(default)]
+    pub digit_map: Vec<Spanned<String>>,
+    /// Seconds without a further digit before the number is declared complete.
+    #[serde(default)]
+    pub digit_timeout: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,6 +317,18 @@ pub struct TrunkGroup {
     pub hunting: Hunting,
     pub direction: Direction,
     pub numbering: NumberRules,
+    pub overlap: OverlapSending,
+}
+
+/// Overlap sending towards a trunk group (Q.931 §5.1.3; RFC 3578 on the SIP side).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OverlapSending {
+    /// Off: every call goes en bloc with Sending complete (§5.1.1).
+    pub enabled: bool,
+    /// Complete numbers (as sent on this group): a full match ends the dialling.
+    pub digit_map: Vec<Pattern>,
+    /// Inter-digit timeout: this long without a digit ends the dialling.
+    pub digit_timeout: std::time::Duration,
 }
 
 /// The channels one span contributes to a trunk group.

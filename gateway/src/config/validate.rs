@@ -115,12 +115,43 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
                 "a trunk group needs at least one member",
             );
         }
+        let digit_map = g
+            .digit_map
+            .iter()
+            .map(|p| {
+                p.get_ref()
+                    .parse::<Pattern>()
+                    .or_else(|e: crate::route::PatternError| {
+                        cx.err(
+                            p.span().start,
+                            format!("trunk_group[{i}].digit_map"),
+                            e.to_string(),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let digit_timeout = match &g.digit_timeout {
+            None => 5,
+            Some(t) if (1..=60).contains(t.get_ref()) => *t.get_ref(),
+            Some(t) => {
+                return cx.err(
+                    t.span().start,
+                    format!("trunk_group[{i}].digit_timeout"),
+                    "seconds between digits, 1-60",
+                )
+            }
+        };
         trunk_groups.push(TrunkGroup {
             name,
             members,
             hunting: g.hunting.unwrap_or_default(),
             direction: g.direction.unwrap_or_default(),
             numbering: g.numbering.clone(),
+            overlap: OverlapSending {
+                enabled: g.overlap_sending.unwrap_or(false),
+                digit_map,
+                digit_timeout: std::time::Duration::from_secs(u64::from(digit_timeout)),
+            },
         });
     }
 
@@ -489,6 +520,28 @@ mod tests {
         assert_eq!(parse_channel_list("1-3,5").unwrap().len(), 4);
         assert!(parse_channel_list("3-1").is_err());
         assert!(parse_channel_list("x").is_err());
+    }
+
+    #[test]
+    fn overlap_sending_keys() {
+        let g = format!(
+            "{BASE}[[trunk_group]]\nname = \"pstn\"\nmembers = [{{ span = 1 }}]\n\
+             overlap_sending = true\ndigit_map = [\"_0[1-9]XXXXXXX\", \"112\"]\n"
+        );
+        let c = Config::from_str(&g, "gw.toml").unwrap();
+        let o = &c.trunk_groups[0].overlap;
+        assert!(o.enabled);
+        assert_eq!(o.digit_map.len(), 2);
+        assert_eq!(o.digit_timeout, std::time::Duration::from_secs(5));
+        let e = err(&format!("{g}digit_timeout = 0\n"));
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(10), Some("trunk_group[0].digit_timeout")),
+            "{e}"
+        );
+        let e = err(&g.replace("112", "_[9-"));
+        assert_eq!(e.field(), Some("trunk_group[0].digit_map"), "{e}");
+        assert_eq!(e.line(), Some(9), "{e}");
     }
 
     #[test]
