@@ -354,6 +354,10 @@ impl Signalling {
                 side.ep.handle_timeout(now);
             }
         }
+        // The core's own timers (overlap sending's inter-digit timer).
+        if core.poll_timeout().is_some_and(|t| t <= now) {
+            core.handle_timeout(now);
+        }
         // Media events: an RTP timeout clears the call (cause 41, temporary failure).
         if let Some(m) = &self.media {
             while let Ok(ev) = m.events().try_recv() {
@@ -391,6 +395,7 @@ impl Signalling {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
+        note(core.poll_timeout());
         for d in &mut self.dchans {
             while let Some(f) = d.leg.interface().poll_transmit() {
                 write_frame(d.chan.as_mut(), &f);
