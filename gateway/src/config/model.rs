@@ -130,6 +130,17 @@ pub(crate) struct RawSipTrunk {
     /// (RFC 7044), `both` or `none`.
     #[serde(default)]
     pub redirecting: Option<RedirectHeaders>,
+    /// PEM certificate chain of our TLS side (transport = "tls"); peers are trusted when
+    /// their certificate chain ends in one of its certificates.
+    #[serde(default)]
+    pub tls_certificate: Option<Spanned<String>>,
+    /// PEM private key of that certificate.
+    #[serde(default)]
+    pub tls_key: Option<Spanned<String>>,
+    /// Write `sips:` URIs (RFC 3261 §26.2.2) towards this trunk instead of
+    /// `sip:…;transport=tls`; TLS only.
+    #[serde(default)]
+    pub sips: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -354,6 +365,17 @@ pub struct SipTrunk {
     pub numbering: NumberRules,
     /// Headers that carry redirection (Diversion / History-Info) on this trunk.
     pub redirecting: RedirectHeaders,
+    /// Certificate and key files when the transport is TLS.
+    pub tls: Option<TlsFiles>,
+    /// `sips:` URIs towards the trunk (TLS only).
+    pub sips: bool,
+}
+
+/// A TLS trunk's certificate chain and private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

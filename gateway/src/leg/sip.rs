@@ -57,6 +57,8 @@ pub struct SipLeg {
     by_leg: HashMap<LegId, CallHandle>,
     /// Headers that carry redirection on this trunk (Diversion / History-Info).
     redirect: RedirectHeaders,
+    /// `sips:` URIs towards the trunk (RFC 3261 §26.2.2; TLS trunks only).
+    sips: bool,
 }
 
 /// The Q.850 cause of a `Reason: Q.850;cause=N` header (RFC 3326).
@@ -131,7 +133,14 @@ impl SipLeg {
             by_handle: HashMap::new(),
             by_leg: HashMap::new(),
             redirect: RedirectHeaders::default(),
+            sips: false,
         }
+    }
+
+    /// Address the trunk's peers with `sips:` URIs (its `sips` key; the transport is TLS).
+    pub fn with_sips(mut self, sips: bool) -> SipLeg {
+        self.sips = sips && self.protocol == Protocol::Tls;
+        self
     }
 
     /// Signal redirected calls with these headers (the trunk's `redirecting` key).
@@ -502,12 +511,20 @@ impl SipLeg {
         }
         let (mut sdp, rtp_port) = self.new_sdp();
         let offer = sdp.create_offer(Direction::SendRecv).to_bytes();
+        // RFC 3261 §26.2.2: `sips:` asks for TLS on every hop; otherwise a TLS trunk's
+        // URIs name the transport (§19.1.1).
+        let (scheme, uri_params) = match (self.sips, self.protocol) {
+            (true, _) => ("sips", ""),
+            (false, Protocol::Tls) => ("sip", ";transport=tls"),
+            (false, Protocol::Tcp) => ("sip", ";transport=tcp"),
+            (false, Protocol::Udp) => ("sip", ""),
+        };
         let handle = ep.invite(
             now,
             OutgoingCall {
-                request_uri: format!("sip:{called}@{host}"),
+                request_uri: format!("{scheme}:{called}@{host}{uri_params}"),
                 from,
-                to: format!("<sip:{called}@{host}>"),
+                to: format!("<{scheme}:{called}@{host}>"),
                 target: Target {
                     protocol: self.protocol,
                     addr: peer,
