@@ -207,10 +207,14 @@ impl Signalling {
                     Protocol::Tcp
                 }
                 SipTransport::Tls => {
-                    anyhow::bail!(
-                        "SIP trunk {}: TLS needs certificates, not configurable yet",
-                        t.name
-                    )
+                    let Some(files) = &t.tls else {
+                        anyhow::bail!(
+                            "SIP trunk {}: TLS needs tls_certificate and tls_key",
+                            t.name
+                        )
+                    };
+                    listen.tls = Some((t.listen, files.certificate.clone(), files.key.clone()));
+                    Protocol::Tls
                 }
             };
             let (transport, mut rx) = Transport::bind(listen)
@@ -238,7 +242,8 @@ impl Signalling {
                 law,
                 (config.general.rtp_port_min, config.general.rtp_port_max),
             )
-            .with_redirecting(t.redirecting);
+            .with_redirecting(t.redirecting)
+            .with_sips(t.sips);
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(ev) = rx.recv().await {
