@@ -167,10 +167,23 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Proceeding,
-    Alerting { inband: bool },
-    Progress { inband: bool, media: Option<Media> },
-    Connect { media: Option<Media> },
+    Alerting {
+        inband: bool,
+    },
+    Progress {
+        inband: bool,
+        media: Option<Media>,
+    },
+    Connect {
+        media: Option<Media>,
+    },
     Release(Clearing),
     Digits(String),
     Info(String),
+    /// More digits of the called number in overlap sending (Q.931 §5.1.3: INFORMATION),
+    /// `complete`: Sending complete.
+    Overlap {
+        digits: String,
+        complete: bool,
+    },
 }

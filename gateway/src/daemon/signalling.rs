@@ -187,10 +187,14 @@ impl Signalling {
                     Protocol::Tcp
                 }
                 SipTransport::Tls => {
-                    anyhow::bail!(
-                        "SIP trunk {}: TLS needs certificates, not configurable yet",
-                        t.name
-                    )
+                    let Some(files) = &t.tls else {
+                        anyhow::bail!(
+                            "SIP trunk {}: TLS needs tls_certificate and tls_key",
+                            t.name
+                        )
+                    };
+                    listen.tls = Some((t.listen, files.certificate.clone(), files.key.clone()));
+                    Protocol::Tls
                 }
             };
             let (transport, mut rx) = Transport::bind(listen)
@@ -218,7 +222,8 @@ impl Signalling {
                 law,
                 (config.general.rtp_port_min, config.general.rtp_port_max),
             )
-            .with_redirecting(t.redirecting);
+            .with_redirecting(t.redirecting)
+            .with_sips(t.sips);
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(ev) = rx.recv().await {
@@ -332,6 +337,10 @@ impl Signalling {
                 side.ep.handle_timeout(now);
             }
         }
+        // The core's own timers (overlap sending's inter-digit timer).
+        if core.poll_timeout().is_some_and(|t| t <= now) {
+            core.handle_timeout(now);
+        }
         // Media events: an RTP timeout clears the call (cause 41, temporary failure).
         if let Some(m) = &self.media {
             while let Ok(ev) = m.events().try_recv() {
@@ -369,6 +378,7 @@ impl Signalling {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
+        note(core.poll_timeout());
         for d in &mut self.dchans {
             while let Some(f) = d.leg.interface().poll_transmit() {
                 write_frame(d.chan.as_mut(), &f);

@@ -56,6 +56,8 @@ pub struct Options<'a> {
     pub tail: &'a str,
     /// Port of the SIP listener (a free UDP port when `None`).
     pub sip_port: Option<u16>,
+    /// Port of the trunk's peer (a free UDP port when `None`).
+    pub pbx_port: Option<u16>,
 }
 
 impl Daemon {
@@ -65,7 +67,7 @@ impl Daemon {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let sip_port = opts.sip_port.unwrap_or_else(free_udp_port);
-        let pbx_port = free_udp_port();
+        let pbx_port = opts.pbx_port.unwrap_or_else(free_udp_port);
         let config = format!(
             r#"
 [general]
