@@ -123,7 +123,7 @@ fn mutated_streams_never_panic() {
     }
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
     let mut events = 0usize;
-    for i in 0..900 {
+    for i in 0..600 {
         let (kind, log) = &logs[i % logs.len()];
         let (ca, cb) = configs(*kind);
         let t0 = Instant::now();
