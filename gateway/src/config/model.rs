@@ -7,6 +7,7 @@ use dahdi_driver::{Framing, Law, LineCoding, SpanId, SpanKind, Timeslot};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use crate::interwork::redirect::RedirectHeaders;
 use crate::route::Pattern;
 use crate::trunk::{Direction, Hunting};
 
@@ -124,6 +125,10 @@ pub(crate) struct RawSipTrunk {
     pub rate_limit: Option<u32>,
     #[serde(default)]
     pub numbering: NumberRules,
+    /// How redirected calls are signalled: `diversion` (RFC 5806), `history_info`
+    /// (RFC 7044), `both` or `none`.
+    #[serde(default)]
+    pub redirecting: Option<RedirectHeaders>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,8 +336,11 @@ pub struct SipTrunk {
     pub reject: RejectAction,
     pub auth: Option<SipAuth>,
     pub register: Option<SipRegister>,
+    /// New dialogs per second from one source before 503; 0: no limit.
     pub rate_limit: u32,
     pub numbering: NumberRules,
+    /// Headers that carry redirection (Diversion / History-Info) on this trunk.
+    pub redirecting: RedirectHeaders,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -167,6 +167,7 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
             register: t.register.clone(),
             rate_limit: t.rate_limit.unwrap_or(50),
             numbering: t.numbering.clone(),
+            redirecting: t.redirecting.unwrap_or_default(),
         });
     }
 

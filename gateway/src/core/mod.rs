@@ -25,7 +25,10 @@ use crate::interwork::cause::CauseMap;
 use crate::route::{Match, Router};
 use crate::trunk::{BusyReason, ChannelState, ChannelTable, Direction, Hunter};
 
-pub use model::{Bearer, CallId, Clearing, Delivery, LegId, Media, Message, Number, Reason, Setup};
+pub use model::{
+    Bearer, CallId, Clearing, Delivery, LegId, Media, Message, Number, Reason, RedirectReason,
+    Redirection, Setup,
+};
 
 /// Q.850 causes used by the core itself.
 pub mod cause {

@@ -32,6 +32,7 @@ use crate::rtp::PayloadType;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
 use crate::sip::ua::{Endpoint, EndpointConfig};
+use crate::trunk::security::{Screen, TrunkGuard};
 
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);
@@ -40,6 +41,8 @@ struct SipSide {
     leg: SipLeg,
     ep: Endpoint,
     transport: Transport,
+    /// Allow-list and rate limit in front of the endpoint (`trunk::security`).
+    guard: TrunkGuard,
 }
 
 struct Dchan {
@@ -197,12 +200,14 @@ impl Signalling {
                 .await
                 .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
             let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
+            let user_agent = concat!("gatewayd/", env!("CARGO_PKG_VERSION"));
             let ep = Endpoint::new(EndpointConfig {
                 advertise: vec![(protocol, local)],
                 contact_user: "gatewayd".into(),
-                user_agent: concat!("gatewayd/", env!("CARGO_PKG_VERSION")).into(),
+                user_agent: user_agent.into(),
                 timers: Timers::default(),
             });
+            let guard = TrunkGuard::new(t, user_agent);
             let law = config
                 .spans
                 .first()
@@ -215,7 +220,8 @@ impl Signalling {
                 local.ip(),
                 law,
                 (config.general.rtp_port_min, config.general.rtp_port_max),
-            );
+            )
+            .with_redirecting(t.redirecting);
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(ev) = rx.recv().await {
@@ -225,7 +231,12 @@ impl Signalling {
                 }
             });
             info!(trunk = %t.name, addr = %local, "SIP trunk listening");
-            sips.push(SipSide { leg, ep, transport });
+            sips.push(SipSide {
+                leg,
+                ep,
+                transport,
+                guard,
+            });
         }
         let sim_switches = match (&far_dev, switches.is_empty()) {
             (Some(far), false) => {
@@ -285,9 +296,9 @@ impl Signalling {
                     };
                     // Everything that arrived meanwhile goes into the same turn.
                     let now = Instant::now();
-                    self.on_transport(now, ev);
+                    self.on_transport(now, ev, &mut out);
                     while let Ok(ev) = self.incoming.try_recv() {
-                        self.on_transport(now, ev);
+                        self.on_transport(now, ev, &mut out);
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
@@ -295,9 +306,23 @@ impl Signalling {
         }
     }
 
-    fn on_transport(&mut self, now: Instant, ev: (usize, TransportEvent)) {
+    /// One message from a SIP transport, through the trunk's guard (a stateless reply of
+    /// the guard goes out with the turn's messages).
+    fn on_transport(
+        &mut self,
+        now: Instant,
+        ev: (usize, TransportEvent),
+        out: &mut Vec<(usize, Target, bytes::Bytes)>,
+    ) {
         match ev {
-            (i, TransportEvent::Message(m)) => self.sips[i].ep.handle_incoming(now, m),
+            (i, TransportEvent::Message(m)) => {
+                let side = &mut self.sips[i];
+                match side.guard.screen(now, &m) {
+                    Screen::Pass => side.ep.handle_incoming(now, m),
+                    Screen::Reply(target, bytes) => out.push((i, target, bytes)),
+                    Screen::Drop => {}
+                }
+            }
             (_, TransportEvent::Malformed(m)) => {
                 debug!(error = %m.error, "malformed SIP dropped")
             }

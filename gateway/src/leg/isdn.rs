@@ -9,14 +9,17 @@ use std::time::Instant;
 use dahdi_driver::{ChannelId, SpanId, Timeslot};
 use q931::call::{CallHandle, ChannelPref, Event, Interface, SetupRequest};
 use q931::ie::{
-    BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, InfoTransferCapability,
-    Layer1Protocol, NumberingPlan, Presentation, ProgressDescription, Screening,
-    TypeOfNumber as QTon,
+    BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, InfoElement,
+    InfoTransferCapability, Layer1Protocol, NumberingPlan, Presentation, ProgressDescription,
+    RedirectingNumber, Screening, TypeOfNumber as QTon,
 };
 use tracing::{debug, info, warn};
 
 use crate::config::TypeOfNumber;
-use crate::core::{cause, Bearer, Core, Delivery, LegId, Media, Message, Number, Reason, Setup};
+use crate::core::{
+    cause, Bearer, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection, Setup,
+};
+use crate::interwork::redirect;
 
 #[derive(Debug)]
 struct IsdnCall {
@@ -153,6 +156,7 @@ impl IsdnLeg {
                 bearer,
                 channel,
                 sending_complete,
+                redirecting,
             } => self.incoming(
                 core,
                 now,
@@ -162,6 +166,7 @@ impl IsdnLeg {
                 bearer,
                 channel,
                 sending_complete,
+                redirecting,
             ),
             Event::MoreInfo {
                 call,
@@ -245,6 +250,7 @@ impl IsdnLeg {
         bearer: Option<BearerCapability>,
         channel: Option<u8>,
         sending_complete: bool,
+        redirecting: Option<RedirectingNumber>,
     ) {
         let chan = channel.map(|t| self.chan(t));
         let group = chan.and_then(|c| core.group_of(c)).map(str::to_string);
@@ -277,6 +283,16 @@ impl IsdnLeg {
             bearer,
             media: chan.map(Media::Channel),
             complete: sending_complete,
+            // Q.952 §4: the call was diverted.
+            redirecting: redirecting.map(|r| Redirection {
+                from: Number {
+                    digits: r.digits,
+                    ton: ton_in(r.type_of_number),
+                    restricted: matches!(r.presentation, Some((Presentation::Restricted, _))),
+                },
+                reason: redirect::reason_of_q952(r.reason),
+                count: 1,
+            }),
         };
         // Q.931 §5.2.4 / §5.2.5.1: overlap receiving or en-bloc.
         let r = if sending_complete {
@@ -341,7 +357,29 @@ impl IsdnLeg {
             channel: channel.map_or(ChannelPref::Any, |c| ChannelPref::Exclusive(c.timeslot.0)),
             sending_complete: true,
         };
-        match self.iface.setup(now, req) {
+        // Q.952 §4: the redirecting number and why the call was redirected.
+        let extra: Vec<InfoElement> = setup
+            .redirecting
+            .iter()
+            .map(|r| {
+                RedirectingNumber::new(
+                    ton_out(r.from.ton),
+                    plan_for(r.from.ton),
+                    &r.from.digits,
+                    (
+                        if r.from.restricted {
+                            Presentation::Restricted
+                        } else {
+                            Presentation::Allowed
+                        },
+                        Screening::UserProvidedNotScreened,
+                    ),
+                    redirect::q952_reason(r.reason),
+                )
+                .into()
+            })
+            .collect();
+        match self.iface.setup_with(now, req, extra) {
             Ok(call) => {
                 self.by_handle.insert(
                     call,

@@ -12,7 +12,10 @@ use tracing::{debug, warn};
 
 use crate::config::NumberRules;
 use crate::core::number::{from_sip_user, to_sip_user};
-use crate::core::{Bearer, Clearing, Core, Delivery, LegId, Media, Message, Reason, Setup};
+use crate::core::{
+    Bearer, Clearing, Core, Delivery, LegId, Media, Message, Reason, Redirection, Setup,
+};
+use crate::interwork::redirect::{self, RedirectHeaders};
 use crate::media::Law;
 use crate::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
 use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue};
@@ -48,6 +51,8 @@ pub struct SipLeg {
     next_port: u16,
     by_handle: HashMap<CallHandle, SipCall>,
     by_leg: HashMap<LegId, CallHandle>,
+    /// Headers that carry redirection on this trunk (Diversion / History-Info).
+    redirect: RedirectHeaders,
 }
 
 /// The Q.850 cause of a `Reason: Q.850;cause=N` header (RFC 3326).
@@ -96,7 +101,14 @@ impl SipLeg {
             next_port: rtp_ports.0,
             by_handle: HashMap::new(),
             by_leg: HashMap::new(),
+            redirect: RedirectHeaders::default(),
         }
+    }
+
+    /// Signal redirected calls with these headers (the trunk's `redirecting` key).
+    pub fn with_redirecting(mut self, headers: RedirectHeaders) -> SipLeg {
+        self.redirect = headers;
+        self
     }
 
     /// The SIP trunk's name.
@@ -282,12 +294,19 @@ impl SipLeg {
                 }
             }
         }
+        // RFC 5806 / RFC 7044: a redirected call.
+        let redirecting = redirect::received(invite, self.redirect).map(|r| Redirection {
+            from: from_sip_user(&r.user, &self.rules, r.restricted),
+            reason: r.reason,
+            count: r.count,
+        });
         let setup = Setup {
             called: from_sip_user(&called, &self.rules, false),
             calling: calling.map(|c| from_sip_user(&c, &self.rules, restricted)),
             bearer: Bearer::Speech,
             media,
             complete: true,
+            redirecting,
         };
         let trunk = self.trunk.clone();
         let (_, leg) = core.incoming(now, &trunk, None, setup);
@@ -350,6 +369,16 @@ impl SipLeg {
             }
             None => format!("<sip:gateway@{local_host}>"),
         };
+        if let Some(r) = &setup.redirecting {
+            let user = to_sip_user(&r.from, &self.rules);
+            headers.extend(redirect::headers_for(
+                self.redirect,
+                r,
+                &user,
+                &called,
+                &local_host,
+            ));
+        }
         let (mut sdp, rtp_port) = self.new_sdp();
         let offer = sdp.create_offer(Direction::SendRecv).to_bytes();
         let handle = ep.invite(

@@ -17,6 +17,7 @@ use super::sip::{q850_of, SipLeg};
 use crate::cdr::{Cdr, CdrError};
 use crate::config::Config;
 use crate::core::{Action, CdrSink, Core, TrunkKind};
+use crate::interwork::redirect::RedirectHeaders;
 use crate::media::Law;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Incoming, Protocol, Target};
@@ -97,7 +98,11 @@ fn first_line(b: &[u8]) -> String {
 
 impl World {
     fn new() -> World {
-        let config = Config::from_str(CONFIG, "legs.toml").unwrap();
+        World::with(CONFIG, RedirectHeaders::Diversion)
+    }
+
+    fn with(config: &str, redirect: RedirectHeaders) -> World {
+        let config = Config::from_str(config, "legs.toml").unwrap();
         let now = Instant::now();
         let cdrs = Records::default();
         let core = Core::new(&config, Box::new(cdrs.clone()), now);
@@ -111,7 +116,8 @@ impl World {
             gw_addr.ip(),
             Law::ALaw,
             (10000, 10998),
-        );
+        )
+        .with_redirecting(redirect);
         let mut iface = Interface::new(InterfaceConfig::euro_isdn_e1(Role::User));
         iface.start(now);
         let isdn = IsdnLeg::new(SpanId(1), iface, Layer1Protocol::G711ALaw);
@@ -520,4 +526,154 @@ fn sip_busy_becomes_cause_17_on_the_switch() {
     w.run();
     assert_eq!(w.switch_released_with(), Some(17));
     w.assert_clean();
+}
+
+/// The INVITE the PBX received.
+fn pbx_invite(w: &World) -> SipMessage {
+    w.pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { invite, .. } => Some(invite.clone()),
+            _ => None,
+        })
+        .expect("the PBX got the INVITE")
+}
+
+fn header(m: &SipMessage, name: &str) -> Vec<String> {
+    m.headers()
+        .filter(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
+        .filter_map(|h| h.value_str().map(str::to_string))
+        .collect()
+}
+
+fn redirected_setup(w: &mut World, reason: q931::ie::RedirectionReason, restricted: bool) {
+    use q931::ie::{Presentation, RedirectingNumber, Screening};
+    w.switch
+        .setup_with(
+            w.now,
+            SetupRequest {
+                called: Some(CalledPartyNumber::new(
+                    QTon::Unknown,
+                    NumberingPlan::Isdn,
+                    "201",
+                )),
+                calling: None,
+                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+                channel: ChannelPref::Any,
+                sending_complete: true,
+            },
+            vec![RedirectingNumber::new(
+                QTon::National,
+                NumberingPlan::Isdn,
+                "301111",
+                (
+                    if restricted {
+                        Presentation::Restricted
+                    } else {
+                        Presentation::Allowed
+                    },
+                    Screening::NetworkProvided,
+                ),
+                reason,
+            )
+            .into()],
+        )
+        .unwrap();
+    w.run();
+}
+
+#[test]
+fn redirecting_number_becomes_diversion() {
+    let mut w = World::new();
+    redirected_setup(&mut w, q931::ie::RedirectionReason::ForwardingBusy, false);
+    let invite = pbx_invite(&w);
+    assert_eq!(
+        header(&invite, "Diversion"),
+        vec!["<sip:301111@192.0.2.1>;reason=user-busy;counter=1;privacy=off".to_string()]
+    );
+    assert!(header(&invite, "History-Info").is_empty());
+}
+
+#[test]
+fn redirecting_number_becomes_history_info_and_diversion_when_both() {
+    let mut w = World::with(CONFIG, RedirectHeaders::Both);
+    redirected_setup(&mut w, q931::ie::RedirectionReason::ForwardingNoReply, true);
+    let invite = pbx_invite(&w);
+    assert_eq!(
+        header(&invite, "Diversion"),
+        vec!["<sip:301111@192.0.2.1>;reason=no-answer;counter=1;privacy=full".to_string()]
+    );
+    assert_eq!(
+        header(&invite, "History-Info"),
+        vec![
+            "<sip:301111@192.0.2.1?Privacy=history&Reason=SIP%3Bcause%3D408>;index=1,\
+             <sip:201@192.0.2.1;cause=408>;index=1.1;mp=1"
+                .to_string()
+        ]
+    );
+}
+
+/// A PBX INVITE carrying `headers`; returns the Redirecting number of the switch's SETUP.
+fn pbx_redirected_call(
+    mode: RedirectHeaders,
+    headers: Vec<(String, String)>,
+) -> Option<q931::ie::RedirectingNumber> {
+    let mut w = World::with(CONFIG, mode);
+    w.pbx.invite(
+        w.now,
+        OutgoingCall {
+            request_uri: "sip:0302222@192.0.2.1".into(),
+            from: "<sip:+4930999@192.0.2.10>".into(),
+            to: "<sip:0302222@192.0.2.1>".into(),
+            target: Target {
+                protocol: Protocol::Udp,
+                addr: "192.0.2.1:5060".parse().unwrap(),
+            },
+            sdp: Some(bytes::Bytes::from_static(OFFER)),
+            headers,
+        },
+    );
+    w.run();
+    w.switch_events.iter().find_map(|e| match e {
+        Event::IncomingSetup { redirecting, .. } => redirecting.clone(),
+        _ => None,
+    })
+}
+
+#[test]
+fn diversion_becomes_redirecting_number_with_reason() {
+    use q931::ie::{Presentation, RedirectionReason};
+    let r = pbx_redirected_call(
+        RedirectHeaders::Diversion,
+        vec![(
+            "Diversion".into(),
+            "<sip:0301111@192.0.2.10>;reason=unconditional;counter=1;privacy=full".into(),
+        )],
+    )
+    .expect("SETUP with a Redirecting number");
+    assert_eq!(r.digits, "0301111");
+    assert_eq!(r.reason, Some(RedirectionReason::ForwardingUnconditional));
+    assert!(matches!(
+        r.presentation,
+        Some((Presentation::Restricted, _))
+    ));
+}
+
+#[test]
+fn history_info_becomes_redirecting_number_with_reason() {
+    use q931::ie::RedirectionReason;
+    let r = pbx_redirected_call(
+        RedirectHeaders::HistoryInfo,
+        vec![(
+            "History-Info".into(),
+            "<sip:0301111@192.0.2.10?Reason=SIP%3Bcause%3D486>;index=1,\
+             <sip:0302222@192.0.2.1;cause=486>;index=1.1;mp=1"
+                .into(),
+        )],
+    )
+    .expect("SETUP with a Redirecting number");
+    assert_eq!(r.digits, "0301111");
+    assert_eq!(r.reason, Some(RedirectionReason::ForwardingBusy));
+    // No redirection: no Redirecting number.
+    assert_eq!(pbx_redirected_call(RedirectHeaders::Both, Vec::new()), None);
 }
