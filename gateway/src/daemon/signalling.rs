@@ -63,6 +63,9 @@ pub struct Signalling {
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
+    /// Which data links were up at the last turn (per D-channel), to refresh the span
+    /// status only on a change.
+    links_up: Vec<bool>,
     /// Keeps the simulator's clock running (dropped after the switches).
     _sim: Option<tdm_sim::Sim>,
 }
@@ -267,6 +270,7 @@ impl Signalling {
             dchans,
             media,
             bridges: HashMap::new(),
+            links_up: Vec::new(),
             _sim: sim,
         })
     }
@@ -290,28 +294,44 @@ impl Signalling {
                 .unwrap_or(now + DCHANNEL_POLL)
                 .min(now + DCHANNEL_POLL);
             tokio::select! {
-                ev = self.incoming.recv() => match ev {
-                    Some((i, TransportEvent::Message(m))) => {
-                        let side = &mut self.sips[i];
-                        match side.guard.screen(Instant::now(), &m) {
-                            Screen::Pass => side.ep.handle_incoming(Instant::now(), m),
-                            Screen::Reply(target, bytes) => {
-                                let _ = side.transport.send(target, bytes).await;
-                            }
-                            Screen::Drop => {}
-                        }
-                    }
-                    Some((_, TransportEvent::Malformed(m))) => {
-                        debug!(error = %m.error, "malformed SIP dropped");
-                    }
-                    Some((_, TransportEvent::Closed(t))) => debug!(?t, "SIP connection closed"),
-                    None => {
+                ev = self.incoming.recv() => {
+                    let Some(ev) = ev else {
                         warn!("SIP transports closed");
                         return;
+                    };
+                    // Everything that arrived meanwhile goes into the same turn.
+                    let now = Instant::now();
+                    self.on_transport(now, ev, &mut out);
+                    while let Ok(ev) = self.incoming.try_recv() {
+                        self.on_transport(now, ev, &mut out);
                     }
-                },
+                }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
+        }
+    }
+
+    /// One message from a SIP transport, through the trunk's guard (a stateless reply of
+    /// the guard goes out with the turn's messages).
+    fn on_transport(
+        &mut self,
+        now: Instant,
+        ev: (usize, TransportEvent),
+        out: &mut Vec<(usize, Target, bytes::Bytes)>,
+    ) {
+        match ev {
+            (i, TransportEvent::Message(m)) => {
+                let side = &mut self.sips[i];
+                match side.guard.screen(now, &m) {
+                    Screen::Pass => side.ep.handle_incoming(now, m),
+                    Screen::Reply(target, bytes) => out.push((i, target, bytes)),
+                    Screen::Drop => {}
+                }
+            }
+            (_, TransportEvent::Malformed(m)) => {
+                debug!(error = %m.error, "malformed SIP dropped")
+            }
+            (_, TransportEvent::Closed(t)) => debug!(?t, "SIP connection closed"),
         }
     }
 
@@ -372,6 +392,9 @@ impl Signalling {
                 break;
             }
         }
+        // The CDRs of calls ended in this turn are durable before anything this turn
+        // produced is sent (cdr.rs: one fdatasync per turn, nothing acknowledged is lost).
+        core.flush_cdrs();
         let mut next: Option<Instant> = None;
         let mut note = |t: Option<Instant>| {
             if let Some(t) = t {
@@ -391,15 +414,23 @@ impl Signalling {
             }
             note(side.ep.poll_timeout());
         }
-        // Span status for ctl and metrics.
-        let mut spans = lock(&self.shared.spans);
-        let up: HashMap<u16, bool> = self
-            .dchans
-            .iter_mut()
-            .map(|d| (d.leg.span().0, d.leg.interface().is_link_up()))
-            .collect();
-        for s in spans.iter_mut() {
-            s.dchannel_up = up.get(&s.span).copied().unwrap_or(false);
+        // Span status for ctl and metrics, when a data link changed.
+        let mut changed = self.links_up.len() != self.dchans.len();
+        self.links_up.resize(self.dchans.len(), false);
+        for (d, was) in self.dchans.iter_mut().zip(self.links_up.iter_mut()) {
+            let up = d.leg.interface().is_link_up();
+            changed |= up != *was;
+            *was = up;
+        }
+        if changed {
+            let mut spans = lock(&self.shared.spans);
+            for s in spans.iter_mut() {
+                s.dchannel_up = self
+                    .dchans
+                    .iter()
+                    .zip(&self.links_up)
+                    .any(|(d, up)| d.leg.span().0 == s.span && *up);
+            }
         }
         next
     }
