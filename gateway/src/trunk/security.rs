@@ -52,6 +52,9 @@ pub struct TrunkGuard {
     invites: HashMap<String, Instant>,
     last_prune: Option<Instant>,
     stats: ScreenStats,
+    /// The trunk was removed from the configuration: its calls in progress finish, new
+    /// dialogs get 503.
+    closing: bool,
 }
 
 fn access(trunk: &SipTrunk) -> TrunkAccess {
@@ -77,12 +80,25 @@ impl TrunkGuard {
             invites: HashMap::new(),
             last_prune: None,
             stats: ScreenStats::default(),
+            closing: false,
         }
     }
 
     /// New rules after a reload; the rate state of each source is kept.
     pub fn reload(&mut self, trunk: &SipTrunk) {
         self.guard.reload(vec![access(trunk)]);
+        self.closing = false;
+    }
+
+    /// The trunk is gone from the configuration: requests inside dialogs (the calls in
+    /// progress) still pass, anything new gets 503 Service Unavailable.
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// Whether [`TrunkGuard::close`] was called (and no reload brought the trunk back).
+    pub fn is_closing(&self) -> bool {
+        self.closing
     }
 
     /// What was turned away so far.
@@ -108,6 +124,10 @@ impl TrunkGuard {
         self.prune(now);
         let repeat = method == "INVITE" && self.invites.contains_key(&call_id);
         let starts_dialog = !has_to_tag && !matches!(method, "ACK" | "CANCEL") && !repeat;
+        if self.closing && starts_dialog {
+            self.stats.rate_limited += 1;
+            return self.reply(msg, incoming.source, StatusCode::SERVICE_UNAVAILABLE, None);
+        }
         match self.guard.check(now, ip, starts_dialog) {
             Verdict::Accept { .. } => {
                 if method == "INVITE" && !has_to_tag {
@@ -301,6 +321,30 @@ mod tests {
         let t1 = t0 + Duration::from_secs(1);
         assert_eq!(
             g.screen(t1, &incoming(src, "INVITE", "g", false)),
+            Screen::Pass
+        );
+    }
+
+    #[test]
+    fn a_closing_trunk_refuses_new_dialogs_but_serves_calls_in_progress() {
+        let now = Instant::now();
+        let mut g = TrunkGuard::new(&trunk(""), "gw");
+        assert_eq!(
+            g.screen(now, &incoming("192.0.2.10", "INVITE", "a", false)),
+            Screen::Pass
+        );
+        g.close();
+        assert_eq!(
+            status(&g.screen(now, &incoming("192.0.2.10", "INVITE", "b", false))),
+            Some(503)
+        );
+        assert_eq!(
+            g.screen(now, &incoming("192.0.2.10", "BYE", "a", true)),
+            Screen::Pass
+        );
+        g.reload(&trunk(""));
+        assert_eq!(
+            g.screen(now, &incoming("192.0.2.10", "INVITE", "c", false)),
             Screen::Pass
         );
     }
