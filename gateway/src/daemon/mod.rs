@@ -50,6 +50,8 @@ pub struct Shared {
     pub spans: Mutex<Vec<SpanStatus>>,
     /// Calls the simulated switches are asked to place: (span, number).
     pub sim_calls: Mutex<Vec<(u16, String)>>,
+    /// A reloaded configuration for the signalling task to apply to its SIP trunks.
+    pub sip_reload: Mutex<Option<Config>>,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
         let mut spans = lock(&self.spans);
         *spans = span_status(&config);
         info!(calls = core.call_count(), "configuration reloaded");
+        *lock(&self.sip_reload) = Some(config);
         Ok(())
     }
 
@@ -132,6 +135,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         metrics: Mutex::new(Metrics::new()),
         spans: Mutex::new(span_status(&config)),
         sim_calls: Mutex::new(Vec::new()),
+        sip_reload: Mutex::new(None),
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     tokio::spawn(sig.run());
@@ -230,6 +234,7 @@ mod tests {
             metrics: Mutex::new(Metrics::new()),
             spans: Mutex::new(span_status(&config)),
             sim_calls: Mutex::new(Vec::new()),
+            sip_reload: Mutex::new(None),
         };
         assert_eq!(shared.control("channel 1:3 out"), "ok\n");
         assert!(shared
