@@ -66,6 +66,15 @@ pub(crate) struct RawDevice {
     /// Directory of the DAHDI device nodes; `/dev/dahdi` by default.
     #[serde(default)]
     pub path: Option<String>,
+    // `kind = "sim"` only: the simulated switch's keys, checked in `config/sim.rs`.
+    #[serde(default)]
+    pub answer_after_ms: Option<u64>,
+    #[serde(default)]
+    pub tone_hz: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub record_ms: Option<u64>,
+    #[serde(default)]
+    pub number: Vec<super::sim::RawNumberRule>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,8 +316,8 @@ pub enum SwitchType {
 /// Which device carries the span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Device {
-    /// The embedded software TDM simulator.
-    Simulator,
+    /// The embedded software TDM simulator, with the PSTN switch on its far end.
+    Simulator(super::sim::SimSwitch),
     /// A DAHDI card: span number and device directory.
     Dahdi { span: u16, path: String },
 }

@@ -442,9 +442,24 @@ fn span(cx: &Ctx<'_>, i: usize, s: &RawSpan) -> Result<Span, ConfigError> {
         Some(LawName::Ulaw) => Law::MuLaw,
     };
     let device = match &s.device {
-        None => Device::Simulator,
+        None => Device::Simulator(Default::default()),
         Some(d) => match d.kind {
-            DeviceKind::Sim => Device::Simulator,
+            DeviceKind::Sim => {
+                Device::Simulator(super::sim::sim_switch(d).or_else(|(at, field, msg)| {
+                    cx.err(
+                        at.unwrap_or(s.id.span().start),
+                        f(&format!("device.{field}")),
+                        msg,
+                    )
+                })?)
+            }
+            DeviceKind::Dahdi if super::sim::any_set(d) => {
+                return cx.err(
+                    s.id.span().start,
+                    f("device"),
+                    "answer_after_ms, tone_hz, record_ms and number are for kind = \"sim\"",
+                )
+            }
             DeviceKind::Dahdi => Device::Dahdi {
                 span: d.dahdi_span.unwrap_or(id),
                 path: d.path.clone().unwrap_or_else(|| "/dev/dahdi".into()),

@@ -5,8 +5,8 @@
 //!
 //! Answered calls are bridged by the media engine (B-channel ↔ RTP, `media::engine`).
 //! Simulated spans (`device = { kind = "sim" }`) run on an embedded tdm-sim in real time;
-//! their far end is a small PSTN switch here (q931 network side) that answers every call
-//! after ringing for a second. DAHDI spans are opened through `KernelDevice`.
+//! their far end is the simulator's PSTN switch emulator (`super::sim`), with the number
+//! plan of the span's device section. DAHDI spans are opened through `KernelDevice`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use dahdi_driver::{ChanError, Channel, ChannelId, ChannelMode, Device, SpanKind};
-use q931::call::{CallHandle as QCall, Event as QEvent, Interface, InterfaceConfig};
+use q931::call::{Interface, InterfaceConfig};
 use q931::ie::Layer1Protocol;
 use q931::lapd::Role;
 use tokio::sync::mpsc;
@@ -127,19 +127,6 @@ struct Dchan {
     law: dahdi_driver::Law,
 }
 
-/// The simulated PSTN switch on a simulated span's far end.
-struct Switch {
-    span: u16,
-    law: Layer1Protocol,
-    iface: Interface,
-    chan: Box<dyn Channel>,
-    /// Calls to answer, and when.
-    answer_at: Vec<(Instant, QCall)>,
-    /// Calls it placed: cleared with cause 16 this long after they are answered.
-    placed: Vec<QCall>,
-    hangup_at: Vec<(Instant, QCall)>,
-}
-
 /// Everything the signalling task owns.
 pub struct Signalling {
     shared: Arc<Shared>,
@@ -150,11 +137,10 @@ pub struct Signalling {
     law: Law,
     rtp_ports: (u16, u16),
     dchans: Vec<Dchan>,
-    switches: Vec<Switch>,
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
-    /// Keeps the simulator's clock running.
+    /// Keeps the simulator's clock running (dropped after the switches).
     _sim: Option<tdm_sim::Sim>,
 }
 
@@ -180,7 +166,7 @@ impl Signalling {
         let sim_spans: Vec<&crate::config::Span> = config
             .spans
             .iter()
-            .filter(|s| s.device == DeviceCfg::Simulator)
+            .filter(|s| matches!(s.device, DeviceCfg::Simulator(_)))
             .collect();
         let sim = if sim_spans.is_empty() {
             None
@@ -196,25 +182,28 @@ impl Signalling {
         };
         let mut dchans = Vec::new();
         let mut switches = Vec::new();
+        let mut far_dev = None;
         let mut media_tickers = Vec::new();
         for span in &config.spans {
             let role = match span.signalling {
                 Side::PriCpe => Role::User,
                 Side::PriNet => Role::Network,
             };
-            let (near, far): (Box<dyn Device>, Option<Box<dyn Device>>) = match &span.device {
-                DeviceCfg::Simulator => {
-                    let Some(sim) = &sim else { continue };
-                    (Box::new(sim.near()), Some(Box::new(sim.far())))
-                }
-                DeviceCfg::Dahdi { path, .. } => (
-                    Box::new(
-                        dahdi_driver::kernel::KernelDevice::open(std::path::Path::new(path))
-                            .with_context(|| format!("DAHDI device {path}"))?,
+            let (near, far): (Box<dyn Device>, Option<&crate::config::SimSwitch>) =
+                match &span.device {
+                    DeviceCfg::Simulator(sw) => {
+                        let Some(sim) = &sim else { continue };
+                        far_dev.get_or_insert_with(|| sim.far());
+                        (Box::new(sim.near()), Some(sw))
+                    }
+                    DeviceCfg::Dahdi { path, .. } => (
+                        Box::new(
+                            dahdi_driver::kernel::KernelDevice::open(std::path::Path::new(path))
+                                .with_context(|| format!("DAHDI device {path}"))?,
+                        ),
+                        None,
                     ),
-                    None,
-                ),
-            };
+                };
             let sim_id = sim_spans
                 .iter()
                 .position(|s| s.id == span.id)
@@ -248,25 +237,16 @@ impl Signalling {
                 dev_span,
                 law: span.law,
             });
-            if let Some(far) = far {
-                let chan = far
-                    .open_channel(dch, ChannelMode::HdlcFcs)
-                    .with_context(|| format!("far D-channel of span {}", span.id.0))?;
-                let other = match role {
-                    Role::User => Role::Network,
-                    Role::Network => Role::User,
-                };
-                let mut iface = Interface::new(iface_config(span, other));
-                iface.start(now);
-                switches.push(Switch {
-                    span: span.id.0,
-                    law: layer1(span.law),
-                    iface,
-                    chan,
-                    answer_at: Vec::new(),
-                    placed: Vec::new(),
-                    hangup_at: Vec::new(),
-                });
+            if let Some(sw) = far {
+                if role == Role::Network {
+                    // The simulator's switch is the network side only.
+                    warn!(
+                        span = span.id.0,
+                        "simulated span with pri_net: no simulated switch on its far end"
+                    );
+                } else {
+                    switches.push((span.id.0, dev_span, sw.clone()));
+                }
             }
             info!(span = span.id.0, ?role, "D-channel opened");
         }
@@ -279,6 +259,21 @@ impl Signalling {
         let rtp_ports = (config.general.rtp_port_min, config.general.rtp_port_max);
         for (i, t) in config.sip_trunks.iter().enumerate() {
             sips.push(open_sip(i, t, &tx, law, rtp_ports).await?);
+        }
+        let sim_switches = match (&far_dev, switches.is_empty()) {
+            (Some(far), false) => {
+                let ticker = far.ticker().context("simulator clock for the switch")?;
+                Some(
+                    super::sim::SimSwitches::start(far, &switches, ticker, now)
+                        .context("simulated PSTN switch")?,
+                )
+            }
+            _ => None,
+        };
+        if let Some(s) = sim_switches {
+            if shared.sim.set(s).is_err() {
+                warn!("simulated switches already running");
+            }
         }
         let media = if media_tickers.is_empty() {
             None
@@ -293,7 +288,6 @@ impl Signalling {
             law,
             rtp_ports,
             dchans,
-            switches,
             media,
             bridges: HashMap::new(),
             _sim: sim,
@@ -402,22 +396,6 @@ impl Signalling {
                 d.leg.handle_frame(core, now, &buf[..n]);
             }
         }
-        let asked: Vec<(u16, String)> = std::mem::take(&mut *lock(&self.shared.sim_calls));
-        for (span, number) in asked {
-            match self.switches.iter_mut().find(|s| s.span == span) {
-                Some(s) => s.call(now, &number),
-                None => warn!(span, "simcall: no simulated switch on that span"),
-            }
-        }
-        for s in &mut self.switches {
-            if s.iface.poll_timeout().is_some_and(|t| t <= now) {
-                s.iface.handle_timeout(now);
-            }
-            while let Some(n) = read_frame(s.chan.as_mut(), &mut buf) {
-                s.iface.handle_frame(now, &buf[..n]);
-            }
-            s.run(now);
-        }
         for side in &mut self.sips {
             if side.ep.poll_timeout().is_some_and(|t| t <= now) {
                 side.ep.handle_timeout(now);
@@ -470,14 +448,6 @@ impl Signalling {
                 write_frame(d.chan.as_mut(), &f);
             }
             note(d.leg.interface().poll_timeout());
-        }
-        for s in &mut self.switches {
-            while let Some(f) = s.iface.poll_transmit() {
-                write_frame(s.chan.as_mut(), &f);
-            }
-            note(s.iface.poll_timeout());
-            note(s.answer_at.iter().map(|(t, _)| *t).min());
-            note(s.hangup_at.iter().map(|(t, _)| *t).min());
         }
         for (i, side) in self.sips.iter_mut().enumerate() {
             while let Some((target, bytes)) = side.ep.poll_transmit() {
@@ -626,91 +596,6 @@ impl Signalling {
                 self.bridges.insert(call, key);
             }
             Err(e) => warn!(%call, error = %e, "media engine refused the channel"),
-        }
-    }
-}
-
-impl Switch {
-    /// Place a call to `number` towards the gateway (en bloc, any channel).
-    fn call(&mut self, now: Instant, number: &str) {
-        let req = q931::call::SetupRequest {
-            called: Some(q931::ie::CalledPartyNumber::new(
-                q931::ie::TypeOfNumber::Unknown,
-                q931::ie::NumberingPlan::Unknown,
-                number,
-            )),
-            calling: Some(q931::ie::CallingPartyNumber::new(
-                q931::ie::TypeOfNumber::National,
-                q931::ie::NumberingPlan::Isdn,
-                "301234567",
-            )),
-            bearer: q931::ie::BearerCapability::speech(self.law),
-            channel: q931::call::ChannelPref::Any,
-            sending_complete: true,
-        };
-        match self.iface.setup(now, req) {
-            Ok(c) => self.placed.push(c),
-            Err(e) => warn!(error = %e, "simulated switch could not place the call"),
-        }
-    }
-
-    /// The simulated switch: calls it placed are cleared (cause 16) a second after they
-    /// are answered; every call it receives rings (ALERTING with in-band tones) and is
-    /// answered a second later, except numbers `0999CC` (after any prefix the trunk group
-    /// adds), which it clears with Q.850 cause `CC` after CALL PROCEEDING (`099917` busy,
-    /// `099934` congestion, `099901` unallocated). Clearing is the interface's own.
-    fn run(&mut self, now: Instant) {
-        while let Some(ev) = self.iface.poll_event() {
-            match ev {
-                QEvent::IncomingSetup { call, called, .. } => {
-                    let _ = self.iface.proceeding(now, call);
-                    let digits = called.map(|c| c.digits).unwrap_or_default();
-                    let refuse = digits
-                        .rfind("0999")
-                        .map(|i| &digits[i + 4..])
-                        .filter(|cc| cc.len() == 2)
-                        .and_then(|cc| cc.parse::<u8>().ok());
-                    if let Some(cause) = refuse {
-                        let _ = self
-                            .iface
-                            .disconnect(now, call, q931::ie::CauseValue::from(cause));
-                        continue;
-                    }
-                    let _ = self.iface.alerting(now, call, true);
-                    self.answer_at.push((now + Duration::from_secs(1), call));
-                }
-                QEvent::Connected { call, .. } if self.placed.contains(&call) => {
-                    self.hangup_at.push((now + Duration::from_secs(1), call));
-                }
-                QEvent::Released { call, .. } | QEvent::Disconnecting { call, .. } => {
-                    self.answer_at.retain(|(_, c)| *c != call);
-                    self.hangup_at.retain(|(_, c)| *c != call);
-                    self.placed.retain(|c| *c != call);
-                }
-                other => debug!(?other, "simulated switch"),
-            }
-        }
-        let due: Vec<QCall> = self
-            .answer_at
-            .iter()
-            .filter(|(t, _)| *t <= now)
-            .map(|(_, c)| *c)
-            .collect();
-        self.answer_at.retain(|(t, _)| *t > now);
-        for c in due {
-            let _ = self.iface.connect(now, c);
-        }
-        let done: Vec<QCall> = self
-            .hangup_at
-            .iter()
-            .filter(|(t, _)| *t <= now)
-            .map(|(_, c)| *c)
-            .collect();
-        self.hangup_at.retain(|(t, _)| *t > now);
-        for c in done {
-            let _ = self
-                .iface
-                .disconnect(now, c, q931::ie::CauseValue::from(16));
         }
     }
 }
