@@ -3,7 +3,10 @@
 //! before the transaction layer sees it.
 //!
 //! - A source outside the trunk's `allow` list gets 403 Forbidden (RFC 3261 §21.4.4), or
-//!   nothing at all with `reject = "silent"`; responses and ACKs from it are dropped.
+//!   nothing at all with `reject = "silent"`; ACKs from it are dropped. Responses pass
+//!   from anywhere: they only ever match our own client transactions (a registrar or a
+//!   redirect target may well sit outside the allow-list), the rest is dropped by the
+//!   transaction layer.
 //! - A source that opens dialogs faster than `rate_limit` per second gets 503 Service
 //!   Unavailable with `Retry-After` (RFC 3261 §21.5.4, §20.33), answered statelessly so
 //!   that a flood costs no transaction state.
@@ -111,11 +114,7 @@ impl TrunkGuard {
         let msg = &incoming.message;
         let ip = incoming.source.addr.ip();
         if !msg.is_request() {
-            // Responses only ever answer our own requests: from elsewhere, they are noise.
-            return match self.guard.check(now, ip, false) {
-                Verdict::Accept { .. } => Screen::Pass,
-                _ => self.dropped(),
-            };
+            return Screen::Pass;
         }
         let method = msg.method().map(|m| m.as_str().to_string());
         let method = method.as_deref().unwrap_or("");
@@ -350,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn zero_rate_limit_means_none_and_foreign_responses_are_dropped() {
+    fn zero_rate_limit_means_none_and_responses_pass() {
         let now = Instant::now();
         let mut g = TrunkGuard::new(&trunk("rate_limit = 0\n"), "gw");
         for i in 0..500 {
@@ -367,6 +366,6 @@ mod tests {
                     CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
         let mut resp = incoming("203.0.113.5", "INVITE", "r", false);
         resp.message = SipMessage::parse(Bytes::from_static(text.as_bytes())).unwrap();
-        assert_eq!(g.screen(now, &resp), Screen::Drop);
+        assert_eq!(g.screen(now, &resp), Screen::Pass);
     }
 }
