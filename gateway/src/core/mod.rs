@@ -261,12 +261,26 @@ impl Core {
     pub fn reload(&mut self, config: &Config) {
         self.router = Router::new(&config.routes);
         self.causes = CauseMap::with_overrides(&config.cause_map);
+        let first_load = self.channels.channels().is_empty();
         for span in &config.spans {
+            let known = span.bearers().any(|ts| {
+                self.channels.contains(ChannelId {
+                    span: span.id,
+                    timeslot: ts,
+                })
+            });
             for ts in span.bearers() {
                 self.channels.add(ChannelId {
                     span: span.id,
                     timeslot: ts,
                 });
+            }
+            if !first_load && !known {
+                // A span added by a reload has no D-channel until the next restart: its
+                // channels stay out of service (alarm) until one reports its link up, so
+                // hunting never picks them.
+                warn!(span = %span.id, "span added by reload: out of service until a restart opens its D-channel");
+                self.channels.set_span_alarm(span.id, true);
             }
         }
         let mut groups = BTreeMap::new();

@@ -51,6 +51,8 @@ pub struct Shared {
     pub spans: Mutex<Vec<SpanStatus>>,
     /// The simulated PSTN switches of simulated spans, once started.
     pub sim: std::sync::OnceLock<sim::SimSwitches>,
+    /// A reloaded configuration for the signalling task to apply to its SIP trunks.
+    pub sip_reload: Mutex<Option<Config>>,
 }
 
 impl Shared {
@@ -62,6 +64,7 @@ impl Shared {
         let mut spans = lock(&self.spans);
         *spans = span_status(&config);
         info!(calls = core.call_count(), "configuration reloaded");
+        *lock(&self.sip_reload) = Some(config);
         Ok(())
     }
 
@@ -159,6 +162,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         metrics: Mutex::new(Metrics::new()),
         spans: Mutex::new(span_status(&config)),
         sim: std::sync::OnceLock::new(),
+        sip_reload: Mutex::new(None),
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     tokio::spawn(sig.run());
@@ -263,6 +267,7 @@ mod tests {
             metrics: Mutex::new(Metrics::new()),
             spans: Mutex::new(span_status(&config)),
             sim: std::sync::OnceLock::new(),
+            sip_reload: Mutex::new(None),
         };
         assert_eq!(shared.control("channel 1:3 out"), "ok\n");
         assert!(shared
