@@ -12,9 +12,8 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    assert_in_order, have_sipp, kv, q931_after, uac_answered, uac_cancel, uac_rejected, uas_answer,
-    Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, ISDN_CAUSE, SIP_STATUS, SIP_TONE,
-    SWITCH_TONE,
+    assert_in_order, kv, q931_after, uac_answered, uac_cancel, uac_rejected, uas_answer, Line, Rig,
+    RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, ISDN_CAUSE, SIP_STATUS, SIP_TONE, SWITCH_TONE,
 };
 
 /// Trunk groups on the one span: one per hunting policy (5 channels each, called
@@ -77,17 +76,13 @@ to = ["pbx"]
 
 static RIG: Shared = Shared::new();
 
-fn rig() -> Option<MutexGuard<'static, Rig>> {
-    if !have_sipp() {
-        eprintln!("SKIP: sipp (Debian sip-tester) is not installed");
-        return None;
-    }
-    Some(RIG.lock(|| Rig::start("e1", Line::E1, GROUPS)))
+fn rig() -> MutexGuard<'static, Rig> {
+    RIG.lock(|| Rig::start("e1", Line::E1, GROUPS))
 }
 
 #[test]
 fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause_16() {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
@@ -132,6 +127,7 @@ fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause
         ],
     );
 
+    eprintln!("pri-switch: {media}\nRTP endpoint: {rep:?}");
     // Audio crossed the daemon both ways: the test's 1800 Hz over RTP reached the
     // B-channel, libpri's side's 1004 Hz reached the RTP endpoint.
     let heard_on_tdm: u64 = kv(&media, "heard")
@@ -165,7 +161,7 @@ fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause
 
 #[test]
 fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
-    let Some(mut rig) = rig() else { return };
+    let mut rig = rig();
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);
@@ -219,7 +215,7 @@ fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
 
 /// A call the switch refuses with `cause` gets `status` on SIP.
 fn refused(number: &str, cause: &str, status: u16) {
-    let Some(rig) = rig() else { return };
+    let rig = rig();
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
@@ -271,7 +267,7 @@ fn congestion_cause_34_is_503() {
 
 /// SIPp cancels a call that rings; returns libpri's cause in DISCONNECT.
 fn cancelled(number: &str, wait_ms: u64) -> (String, Vec<String>) {
-    let rig = rig().expect("checked by the caller");
+    let rig = rig();
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
@@ -301,9 +297,6 @@ fn cancelled(number: &str, wait_ms: u64) -> (String, Vec<String>) {
 
 #[test]
 fn no_answer_the_pbx_gives_up_with_cancel_and_libpri_sees_disconnect_cause_16() {
-    if !have_sipp() {
-        return;
-    }
     // 0888…: the switch rings and never answers; SIPp gives up after 2 s.
     let (cause, _) = cancelled("08881234", 2000);
     // CANCEL carries no Reason: normal call clearing (RFC 3398 §8.2.x, Q.1912.5 CANCEL → 16).
@@ -312,9 +305,6 @@ fn no_answer_the_pbx_gives_up_with_cancel_and_libpri_sees_disconnect_cause_16() 
 
 #[test]
 fn cancel_before_answer_clears_the_call_before_connect() {
-    if !have_sipp() {
-        return;
-    }
     // 0777…: the switch would answer after 2 s; SIPp cancels 300 ms after 180.
     let (cause, q) = cancelled("07771234", 300);
     assert_eq!(cause, "16");
@@ -353,9 +343,7 @@ fn wait_idle(rig: &Rig) {
 /// The channel sequence of: a busy call; a ringing call held; four busy calls; the
 /// held call cleared; one more busy call.
 fn hunt(prefix: &str) -> Vec<u8> {
-    let Some(mut rig) = rig() else {
-        return Vec::new();
-    };
+    let mut rig = rig();
     let cdr0 = rig.cdrs().len();
     let busy = format!("{prefix}099917");
     let mut seq = vec![busy_call(&rig, &busy)];
@@ -400,34 +388,26 @@ fn hunt(prefix: &str) -> Vec<u8> {
 #[test]
 fn hunting_ascending_takes_the_lowest_idle_channel() {
     let seq = hunt("061");
-    if !seq.is_empty() {
-        assert_eq!(seq, [1, 1, 2, 2, 2, 2, 1]);
-    }
+    assert_eq!(seq, [1, 1, 2, 2, 2, 2, 1]);
 }
 
 #[test]
 fn hunting_descending_takes_the_highest_idle_channel() {
     let seq = hunt("062");
-    if !seq.is_empty() {
-        assert_eq!(seq, [10, 10, 9, 9, 9, 9, 10]);
-    }
+    assert_eq!(seq, [10, 10, 9, 9, 9, 9, 10]);
 }
 
 #[test]
 fn hunting_round_robin_takes_the_channel_after_the_last_used() {
     let seq = hunt("063");
-    if !seq.is_empty() {
-        // After 15 it wraps to 11; after 11 comes 12 (free again).
-        assert_eq!(seq, [11, 12, 13, 14, 15, 11, 12]);
-    }
+    // After 15 it wraps to 11; after 11 comes 12 (free again).
+    assert_eq!(seq, [11, 12, 13, 14, 15, 11, 12]);
 }
 
 #[test]
 fn hunting_least_recently_used_takes_the_channel_released_longest_ago() {
     let seq = hunt("064");
-    if !seq.is_empty() {
-        // Never-used channels first; then 17 (released first); at the end 19, released
-        // before 20, 21, 17 and the held 18.
-        assert_eq!(seq, [17, 18, 19, 20, 21, 17, 19]);
-    }
+    // Never-used channels first; then 17 (released first); at the end 19, released
+    // before 20, 21, 17 and the held 18.
+    assert_eq!(seq, [17, 18, 19, 20, 21, 17, 19]);
 }

@@ -1003,10 +1003,24 @@ impl Shared {
     }
 
     pub fn lock(&self, make: impl FnOnce() -> Rig) -> MutexGuard<'_, Rig> {
+        assert!(
+            have_sipp(),
+            "SIPp is needed: apt-get install sip-tester (Debian)"
+        );
         let m = self.rig.get_or_init(|| Mutex::new(make()));
         let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
-        // A test that failed may have left the link down or a call up: wait for calm.
+        // A test that failed may have left the link down or a call up: wait for calm,
+        // and hang up what is left so that the next test starts clean.
         g.wait_up(Duration::from_secs(30));
+        let calls = g.ctl("show calls");
+        for id in calls.lines().filter_map(|l| l.split_whitespace().next()) {
+            let id = id.trim_start_matches("call-");
+            let _ = g.try_ctl(&format!("hangup {id}"));
+        }
+        let t0 = Instant::now();
+        while !g.busy_channels().is_empty() && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         g
     }
 }
