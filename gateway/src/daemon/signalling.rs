@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use dahdi_driver::{ChanError, Channel, ChannelId, ChannelMode, Device, SpanKind};
+use dahdi_driver::{
+    ChanError, Channel, ChannelId, ChannelMode, Device, Event as DahdiEvent, SpanKind,
+};
 use q931::call::{Interface, InterfaceConfig};
 use q931::ie::Layer1Protocol;
 use q931::lapd::Role;
@@ -408,13 +410,23 @@ impl Signalling {
         out: &mut Vec<(usize, Target, bytes::Bytes)>,
     ) -> Option<Instant> {
         let mut buf = [0u8; 512];
+        let mut alarms: Vec<(dahdi_driver::SpanId, bool)> = Vec::new();
         for d in &mut self.dchans {
             if d.leg.interface().poll_timeout().is_some_and(|t| t <= now) {
                 d.leg.handle_timeout(core, now);
             }
-            while let Some(n) = read_frame(d.chan.as_mut(), &mut buf) {
+            let span = d.leg.span();
+            let mut on_event = |ev: DahdiEvent| match ev {
+                DahdiEvent::Alarm => alarms.push((span, true)),
+                DahdiEvent::NoAlarm => alarms.push((span, false)),
+                _ => {}
+            };
+            while let Some(n) = read_frame_events(d.chan.as_mut(), &mut buf, &mut on_event) {
                 d.leg.handle_frame(core, now, &buf[..n]);
             }
+        }
+        for (span, on) in alarms {
+            self.span_alarm(core, now, span, on);
         }
         for side in &mut self.sips {
             if side.ep.poll_timeout().is_some_and(|t| t <= now) {
@@ -566,6 +578,45 @@ impl Signalling {
 }
 
 impl Signalling {
+    /// A line alarm on a span (`DAHDI_EVENT_ALARM`/`NOALARM` on its D-channel: LOS, AIS,
+    /// red/yellow). Layer 1 is gone, so its B-channels carry nothing: they go out of
+    /// service and the span's calls are cleared at once with cause 27, destination out of
+    /// order (what Q.931 §5.8.8 gives calls whose data link does not come back), rather
+    /// than waiting for LAPD to notice and for T309. When the alarm clears they are back
+    /// in service if the D-channel is up (otherwise when it comes up: `LinkUp`).
+    fn span_alarm(&mut self, core: &mut Core, now: Instant, span: dahdi_driver::SpanId, on: bool) {
+        const DESTINATION_OUT_OF_ORDER: u8 = 27;
+        let link_up = self
+            .dchans
+            .iter_mut()
+            .find(|d| d.leg.span() == span)
+            .is_some_and(|d| d.leg.interface().is_link_up());
+        if on {
+            warn!(%span, "span alarm: channels out of service, calls cleared");
+            core.set_span_alarm(span, true);
+            let calls: Vec<CallId> = core
+                .calls()
+                .into_iter()
+                .filter(|c| c.channels.iter().any(|ch| ch.span == span))
+                .map(|c| c.id)
+                .collect();
+            for call in calls {
+                core.hangup(now, call, DESTINATION_OUT_OF_ORDER);
+            }
+        } else {
+            info!(%span, link_up, "span alarm cleared");
+            if link_up {
+                core.set_span_alarm(span, false);
+            }
+        }
+        if let Some(s) = lock(&self.shared.spans)
+            .iter_mut()
+            .find(|s| s.span == span.0)
+        {
+            s.alarm = on;
+        }
+    }
+
     /// Hand an answered call's B-channel and RTP stream to the media engine.
     fn bridge(
         &mut self,
@@ -631,13 +682,20 @@ impl Signalling {
     }
 }
 
-/// One HDLC frame if one is waiting.
-fn read_frame(chan: &mut dyn Channel, buf: &mut [u8]) -> Option<usize> {
+/// One HDLC frame if one is waiting; channel events met on the way go to `on_event`.
+fn read_frame_events(
+    chan: &mut dyn Channel,
+    buf: &mut [u8],
+    on_event: &mut dyn FnMut(DahdiEvent),
+) -> Option<usize> {
     loop {
         match chan.read(buf) {
             Ok(n) => return Some(n),
             Err(ChanError::EventPending) => match chan.get_event() {
-                Ok(Some(ev)) => debug!(channel = %chan.id(), ?ev, "D-channel event"),
+                Ok(Some(ev)) => {
+                    debug!(channel = %chan.id(), ?ev, "D-channel event");
+                    on_event(ev);
+                }
                 _ => return None,
             },
             Err(ChanError::WouldBlock) => return None,
