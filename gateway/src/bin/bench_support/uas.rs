@@ -55,6 +55,21 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// When SIPp counted failed calls, its last message table (messages, retransmissions,
+/// timeouts, unexpected messages per scenario step), so that a run starved by a loaded
+/// machine can be told from a fault of the UAS.
+fn explain_failures(stdout: &str, failed: u64) {
+    if failed == 0 {
+        return;
+    }
+    let Some(start) = stdout.rfind("Messages  Retrans") else {
+        return;
+    };
+    for line in stdout[start..].lines().take_while(|l| !l.trim().is_empty()) {
+        eprintln!("    sipp uac: {}", line.trim_end());
+    }
+}
+
 /// Count of "Successful call" / "Failed call" on SIPp's final screen.
 fn sipp_counts(stdout: &str) -> (u64, u64) {
     let grab = |label: &str| {
@@ -170,7 +185,9 @@ pub fn ours(rate: u64, calls: u64) -> UasRun {
     let cpu = cpu_of(&uas).saturating_sub(cpu0);
     stop.store(true, Ordering::Relaxed);
     let _ = th.join();
-    let (ok, failed) = sipp_counts(&String::from_utf8_lossy(&out.stdout));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (ok, failed) = sipp_counts(&stdout);
+    explain_failures(&stdout, failed);
     eprintln!(
         "  ours: {ok} successful, {failed} failed, {} answered, {:.1} s, CPU {:.2} s",
         answered.load(Ordering::Relaxed),
@@ -218,7 +235,9 @@ pub fn sipp_uas(rate: u64, calls: u64) -> UasRun {
     // SAFETY: signalling our own child, which has not been reaped yet.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
     let _ = child.wait();
-    let (ok, failed) = sipp_counts(&String::from_utf8_lossy(&out.stdout));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (ok, failed) = sipp_counts(&stdout);
+    explain_failures(&stdout, failed);
     eprintln!(
         "  sipp -sn uas: {ok} successful, {failed} failed, {:.1} s, CPU {:.2} s",
         wall.as_secs_f64(),

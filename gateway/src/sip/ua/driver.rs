@@ -48,10 +48,13 @@ pub async fn run<A: Application>(
     let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
+    // The endpoint's earliest deadline as of the end of the last turn (nothing moves it
+    // between turns but time).
+    let mut deadline = endpoint.poll_timeout();
     // The clock is read once per wake-up and serves the whole turn.
     let mut now = Instant::now();
     loop {
-        if endpoint.poll_timeout().is_some_and(|t| t <= now) {
+        if deadline.is_some_and(|t| t <= now) {
             endpoint.handle_timeout(now);
         }
         // Flush output and events first: commands issued by the app produce both.
@@ -69,7 +72,7 @@ pub async fn run<A: Application>(
         if !keep {
             break;
         }
-        let deadline = endpoint.poll_timeout();
+        deadline = endpoint.poll_timeout();
         if deadline != armed {
             if let Some(d) = deadline {
                 sleep.as_mut().reset(tokio::time::Instant::from_std(d));
