@@ -100,6 +100,7 @@ impl Fixture {
             bearer: Bearer::Speech,
             media: None,
             complete: true,
+            redirecting: None,
         };
         self.core.incoming(self.now, "pbx", None, setup)
     }
@@ -230,6 +231,7 @@ fn isdn_to_sip_call_and_disconnect_clears_with_cause() {
         bearer: Bearer::Speech,
         media: Some(Media::Channel(ch(1, 2))),
         complete: true,
+        redirecting: None,
     };
     let (_call, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 2)), setup);
     let (b, trunk, channel, setup) = f.originated();
@@ -295,6 +297,7 @@ fn causes_map_both_ways_before_answer() {
             bearer: Bearer::Speech,
             media: None,
             complete: true,
+            redirecting: None,
         };
         let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
         let (b, _, _, _) = f.originated();
@@ -419,6 +422,7 @@ fn overlap_receiving_routes_when_the_number_matches() {
         bearer: Bearer::Speech,
         media: None,
         complete: false,
+        redirecting: None,
     };
     let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
     assert!(f.actions().is_empty(), "still collecting");
@@ -491,6 +495,7 @@ fn answer_bridges_the_channel_to_rtp_and_the_end_unbridges() {
             telephone_event: Some(101),
         }),
         complete: true,
+        redirecting: None,
     };
     let (call, a) = f.core.incoming(f.now, "pbx", None, setup);
     let (b, _, channel, _) = f.originated();
@@ -508,4 +513,40 @@ fn answer_bridges_the_channel_to_rtp_and_the_end_unbridges() {
     let actions = f.actions();
     assert_eq!(actions[0], Action::Unbridge { call });
     f.finished_clean();
+}
+
+#[test]
+fn a_span_added_by_reload_stays_out_of_service_and_is_not_hunted() {
+    let mut f = Fixture::new();
+    let with_span_3 = CONFIG.replace(
+        "[[trunk_group]]\nname = \"backup\"\nmembers = [{ span = 2, channels = \"1-2\" }]",
+        "[[span]]\nid = 3\ntype = \"e1\"\nsignalling = \"pri_cpe\"\n\n\
+         [[trunk_group]]\nname = \"backup\"\nmembers = [{ span = 3, channels = \"1-2\" }, { span = 2, channels = \"1-2\" }]",
+    );
+    let config = Config::from_str(&with_span_3, "test.toml").unwrap();
+    assert_eq!(config.spans.len(), 3);
+    f.core.reload(&config);
+    assert!(matches!(
+        f.core.channel_state(ch(3, 1)),
+        Some(ChannelState::OutOfService(o)) if o.alarm
+    ));
+    assert_eq!(f.core.channel_state(ch(2, 1)), Some(ChannelState::Idle));
+    // Five calls: two fill "pstn" (span 1), the route fails over to "backup" whose span-2
+    // channels take two more; the fifth finds no channel rather than the new span's.
+    for _ in 0..5 {
+        f.invite("0301234");
+    }
+    let seized: Vec<_> = f
+        .actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Originate { channel, .. } => channel,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seized.len(), 4, "{seized:?}");
+    assert!(seized.iter().all(|c| c.span != SpanId(3)), "{seized:?}");
+    // Its D-channel coming up (after a restart) brings it back.
+    f.core.set_span_alarm(SpanId(3), false);
+    assert_eq!(f.core.channel_state(ch(3, 1)), Some(ChannelState::Idle));
 }

@@ -1,10 +1,11 @@
 //! The daemon's runtime: the signalling task (SIP trunks, D-channels, the core), the
 //! control socket, the metrics endpoint, SIGHUP reload and the periodic channel audit.
 //!
-//! Not wired yet: the media engine (B-channel ↔ RTP); calls are signalled end to end but
-//! carry no audio through the daemon.
+//! Simulated spans get the simulator's PSTN switch on their far end (`sim`): it answers,
+//! plays a tone, records what the gateway sends, and can call in.
 
 pub mod signalling;
+pub mod sim;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -48,8 +49,10 @@ pub struct Shared {
     pub core: Mutex<Core>,
     pub metrics: Mutex<Metrics>,
     pub spans: Mutex<Vec<SpanStatus>>,
-    /// Calls the simulated switches are asked to place: (span, number).
-    pub sim_calls: Mutex<Vec<(u16, String)>>,
+    /// The simulated PSTN switches of simulated spans, once started.
+    pub sim: std::sync::OnceLock<sim::SimSwitches>,
+    /// A reloaded configuration for the signalling task to apply to its SIP trunks.
+    pub sip_reload: Mutex<Option<Config>>,
 }
 
 impl Shared {
@@ -61,6 +64,7 @@ impl Shared {
         let mut spans = lock(&self.spans);
         *spans = span_status(&config);
         info!(calls = core.call_count(), "configuration reloaded");
+        *lock(&self.sip_reload) = Some(config);
         Ok(())
     }
 
@@ -70,9 +74,31 @@ impl Shared {
             Ok(c) => c,
             Err(e) => return format!("error: {e}\n"),
         };
-        if let Command::SimCall { span, number } = &cmd {
-            lock(&self.sim_calls).push((span.0, number.clone()));
-            return "ok\n".into();
+        match &cmd {
+            Command::SimCall { span, number, hold } => {
+                let Some(sim) = self.sim.get() else {
+                    return "error: no simulated span\n".into();
+                };
+                return match sim.call(span.0, number, hold.unwrap_or(sim::DEFAULT_HOLD)) {
+                    Ok(id) => {
+                        info!(
+                            span = span.0,
+                            number,
+                            sim_call = id.0,
+                            "simulated switch calls"
+                        );
+                        "ok\n".into()
+                    }
+                    Err(e) => format!("error: {e}\n"),
+                };
+            }
+            Command::ShowSimCalls => {
+                return match self.sim.get() {
+                    Some(sim) => sim.show_calls(),
+                    None => "error: no simulated span\n".into(),
+                };
+            }
+            _ => {}
         }
         if cmd == Command::Reload {
             return match self.reload() {
@@ -82,7 +108,9 @@ impl Shared {
         }
         let spans = lock(&self.spans).clone();
         let mut core = lock(&self.core);
-        ctl::execute(&cmd, &mut core, &spans, Instant::now()).unwrap_or_default()
+        let answer = ctl::execute(&cmd, &mut core, &spans, Instant::now()).unwrap_or_default();
+        core.flush_cdrs();
+        answer
     }
 
     /// The metrics text, refreshed.
@@ -123,15 +151,18 @@ pub fn run_blocking(source: Source) -> anyhow::Result<()> {
 /// Start everything and run until SIGINT/SIGTERM.
 pub async fn run(source: Source) -> anyhow::Result<()> {
     let config = source.load()?;
+    // Batched: synced once per signalling turn, before the turn sends anything (cdr.rs).
     let cdr = CdrWriter::open(Path::new(&config.general.cdr_file))
-        .with_context(|| format!("CDR file {}", config.general.cdr_file))?;
+        .with_context(|| format!("CDR file {}", config.general.cdr_file))?
+        .batched();
     let now = Instant::now();
     let shared = Arc::new(Shared {
         source,
         core: Mutex::new(Core::new(&config, Box::new(cdr), now)),
         metrics: Mutex::new(Metrics::new()),
         spans: Mutex::new(span_status(&config)),
-        sim_calls: Mutex::new(Vec::new()),
+        sim: std::sync::OnceLock::new(),
+        sip_reload: Mutex::new(None),
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     tokio::spawn(sig.run());
@@ -160,7 +191,12 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
                 }
             }
             _ = audit.tick() => {
-                let stuck = lock(&shared.core).audit(Instant::now());
+                let stuck = {
+                    let mut core = lock(&shared.core);
+                    let stuck = core.audit(Instant::now());
+                    core.flush_cdrs();
+                    stuck
+                };
                 if !stuck.is_empty() {
                     warn!(count = stuck.len(), "audit freed stuck channels");
                 }
@@ -169,6 +205,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    lock(&shared.core).flush_cdrs();
     let _ = std::fs::remove_file(&sock);
     info!("gatewayd stopped");
     Ok(())
@@ -229,7 +266,8 @@ mod tests {
             core: Mutex::new(Core::new(&config, Box::new(Null), Instant::now())),
             metrics: Mutex::new(Metrics::new()),
             spans: Mutex::new(span_status(&config)),
-            sim_calls: Mutex::new(Vec::new()),
+            sim: std::sync::OnceLock::new(),
+            sip_reload: Mutex::new(None),
         };
         assert_eq!(shared.control("channel 1:3 out"), "ok\n");
         assert!(shared

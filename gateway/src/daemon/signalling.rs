@@ -5,8 +5,8 @@
 //!
 //! Answered calls are bridged by the media engine (B-channel ↔ RTP, `media::engine`).
 //! Simulated spans (`device = { kind = "sim" }`) run on an embedded tdm-sim in real time;
-//! their far end is a small PSTN switch here (q931 network side) that answers every call
-//! after ringing for a second. DAHDI spans are opened through `KernelDevice`.
+//! their far end is the simulator's PSTN switch emulator (`super::sim`), with the number
+//! plan of the span's device section. DAHDI spans are opened through `KernelDevice`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use dahdi_driver::{ChanError, Channel, ChannelId, ChannelMode, Device, SpanKind};
-use q931::call::{CallHandle as QCall, Event as QEvent, Interface, InterfaceConfig};
+use dahdi_driver::{
+    ChanError, Channel, ChannelId, ChannelMode, Device, Event as DahdiEvent, SpanKind,
+};
+use q931::call::{Interface, InterfaceConfig};
 use q931::ie::Layer1Protocol;
 use q931::lapd::Role;
 use tokio::sync::mpsc;
@@ -32,6 +34,7 @@ use crate::rtp::PayloadType;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
 use crate::sip::ua::{Endpoint, EndpointConfig};
+use crate::trunk::security::{Screen, TrunkGuard};
 
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);
@@ -40,6 +43,81 @@ struct SipSide {
     leg: SipLeg,
     ep: Endpoint,
     transport: Transport,
+    /// Allow-list and rate limit in front of the endpoint (`trunk::security`).
+    guard: TrunkGuard,
+    /// What the listener was opened with: a reload keeps the side when this is unchanged.
+    key: (SipTransport, SocketAddr, Option<crate::config::TlsFiles>),
+}
+
+/// Bind a SIP trunk's listener and build its endpoint, leg and guard; its messages arrive
+/// on `tx` tagged with `i`.
+async fn open_sip(
+    i: usize,
+    t: &crate::config::SipTrunk,
+    tx: &mpsc::Sender<(usize, TransportEvent)>,
+    law: Law,
+    rtp_ports: (u16, u16),
+) -> anyhow::Result<SipSide> {
+    let mut listen = Listen::default();
+    let protocol = match t.transport {
+        SipTransport::Udp => {
+            listen.udp = Some(t.listen);
+            Protocol::Udp
+        }
+        SipTransport::Tcp => {
+            listen.tcp = Some(t.listen);
+            Protocol::Tcp
+        }
+        SipTransport::Tls => {
+            let Some(files) = &t.tls else {
+                anyhow::bail!(
+                    "SIP trunk {}: TLS needs tls_certificate and tls_key",
+                    t.name
+                )
+            };
+            listen.tls = Some((t.listen, files.certificate.clone(), files.key.clone()));
+            Protocol::Tls
+        }
+    };
+    let (transport, mut rx) = Transport::bind(listen)
+        .await
+        .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
+    let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
+    let user_agent = concat!("gatewayd/", env!("CARGO_PKG_VERSION"));
+    let ep = Endpoint::new(EndpointConfig {
+        advertise: vec![(protocol, local)],
+        contact_user: "gatewayd".into(),
+        user_agent: user_agent.into(),
+        timers: Timers::default(),
+    });
+    let guard = TrunkGuard::new(t, user_agent);
+    let leg = SipLeg::new(
+        &t.name,
+        t.numbering.clone(),
+        t.peers.clone(),
+        protocol,
+        local.ip(),
+        law,
+        rtp_ports,
+    )
+    .with_redirecting(t.redirecting)
+    .with_sips(t.sips);
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            if tx.send((i, ev)).await.is_err() {
+                break;
+            }
+        }
+    });
+    info!(trunk = %t.name, addr = %local, "SIP trunk listening");
+    Ok(SipSide {
+        leg,
+        ep,
+        transport,
+        guard,
+        key: (t.transport, t.listen, t.tls.clone()),
+    })
 }
 
 struct Dchan {
@@ -51,30 +129,23 @@ struct Dchan {
     law: dahdi_driver::Law,
 }
 
-/// The simulated PSTN switch on a simulated span's far end.
-struct Switch {
-    span: u16,
-    law: Layer1Protocol,
-    iface: Interface,
-    chan: Box<dyn Channel>,
-    /// Calls to answer, and when.
-    answer_at: Vec<(Instant, QCall)>,
-    /// Calls it placed: cleared with cause 16 this long after they are answered.
-    placed: Vec<QCall>,
-    hangup_at: Vec<(Instant, QCall)>,
-}
-
 /// Everything the signalling task owns.
 pub struct Signalling {
     shared: Arc<Shared>,
     sips: Vec<SipSide>,
     incoming: mpsc::Receiver<(usize, TransportEvent)>,
+    /// For the transports of SIP trunks added by a reload.
+    tx: mpsc::Sender<(usize, TransportEvent)>,
+    law: Law,
+    rtp_ports: (u16, u16),
     dchans: Vec<Dchan>,
-    switches: Vec<Switch>,
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
-    /// Keeps the simulator's clock running.
+    /// Which data links were up at the last turn (per D-channel), to refresh the span
+    /// status only on a change.
+    links_up: Vec<bool>,
+    /// Keeps the simulator's clock running (dropped after the switches).
     _sim: Option<tdm_sim::Sim>,
 }
 
@@ -100,7 +171,7 @@ impl Signalling {
         let sim_spans: Vec<&crate::config::Span> = config
             .spans
             .iter()
-            .filter(|s| s.device == DeviceCfg::Simulator)
+            .filter(|s| matches!(s.device, DeviceCfg::Simulator(_)))
             .collect();
         let sim = if sim_spans.is_empty() {
             None
@@ -116,25 +187,28 @@ impl Signalling {
         };
         let mut dchans = Vec::new();
         let mut switches = Vec::new();
+        let mut far_dev = None;
         let mut media_tickers = Vec::new();
         for span in &config.spans {
             let role = match span.signalling {
                 Side::PriCpe => Role::User,
                 Side::PriNet => Role::Network,
             };
-            let (near, far): (Box<dyn Device>, Option<Box<dyn Device>>) = match &span.device {
-                DeviceCfg::Simulator => {
-                    let Some(sim) = &sim else { continue };
-                    (Box::new(sim.near()), Some(Box::new(sim.far())))
-                }
-                DeviceCfg::Dahdi { path, .. } => (
-                    Box::new(
-                        dahdi_driver::kernel::KernelDevice::open(std::path::Path::new(path))
-                            .with_context(|| format!("DAHDI device {path}"))?,
+            let (near, far): (Box<dyn Device>, Option<&crate::config::SimSwitch>) =
+                match &span.device {
+                    DeviceCfg::Simulator(sw) => {
+                        let Some(sim) = &sim else { continue };
+                        far_dev.get_or_insert_with(|| sim.far());
+                        (Box::new(sim.near()), Some(sw))
+                    }
+                    DeviceCfg::Dahdi { path, .. } => (
+                        Box::new(
+                            dahdi_driver::kernel::KernelDevice::open(std::path::Path::new(path))
+                                .with_context(|| format!("DAHDI device {path}"))?,
+                        ),
+                        None,
                     ),
-                    None,
-                ),
-            };
+                };
             let sim_id = sim_spans
                 .iter()
                 .position(|s| s.id == span.id)
@@ -168,81 +242,43 @@ impl Signalling {
                 dev_span,
                 law: span.law,
             });
-            if let Some(far) = far {
-                let chan = far
-                    .open_channel(dch, ChannelMode::HdlcFcs)
-                    .with_context(|| format!("far D-channel of span {}", span.id.0))?;
-                let other = match role {
-                    Role::User => Role::Network,
-                    Role::Network => Role::User,
-                };
-                let mut iface = Interface::new(iface_config(span, other));
-                iface.start(now);
-                switches.push(Switch {
-                    span: span.id.0,
-                    law: layer1(span.law),
-                    iface,
-                    chan,
-                    answer_at: Vec::new(),
-                    placed: Vec::new(),
-                    hangup_at: Vec::new(),
-                });
+            if let Some(sw) = far {
+                if role == Role::Network {
+                    // The simulator's switch is the network side only.
+                    warn!(
+                        span = span.id.0,
+                        "simulated span with pri_net: no simulated switch on its far end"
+                    );
+                } else {
+                    switches.push((span.id.0, dev_span, sw.clone()));
+                }
             }
             info!(span = span.id.0, ?role, "D-channel opened");
         }
         let (tx, incoming) = mpsc::channel(4096);
         let mut sips = Vec::new();
+        let law = config
+            .spans
+            .first()
+            .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
+        let rtp_ports = (config.general.rtp_port_min, config.general.rtp_port_max);
         for (i, t) in config.sip_trunks.iter().enumerate() {
-            let mut listen = Listen::default();
-            let protocol = match t.transport {
-                SipTransport::Udp => {
-                    listen.udp = Some(t.listen);
-                    Protocol::Udp
-                }
-                SipTransport::Tcp => {
-                    listen.tcp = Some(t.listen);
-                    Protocol::Tcp
-                }
-                SipTransport::Tls => {
-                    anyhow::bail!(
-                        "SIP trunk {}: TLS needs certificates, not configurable yet",
-                        t.name
-                    )
-                }
-            };
-            let (transport, mut rx) = Transport::bind(listen)
-                .await
-                .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
-            let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
-            let ep = Endpoint::new(EndpointConfig {
-                advertise: vec![(protocol, local)],
-                contact_user: "gatewayd".into(),
-                user_agent: concat!("gatewayd/", env!("CARGO_PKG_VERSION")).into(),
-                timers: Timers::default(),
-            });
-            let law = config
-                .spans
-                .first()
-                .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
-            let leg = SipLeg::new(
-                &t.name,
-                t.numbering.clone(),
-                t.peers.clone(),
-                protocol,
-                local.ip(),
-                law,
-                (config.general.rtp_port_min, config.general.rtp_port_max),
-            );
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while let Some(ev) = rx.recv().await {
-                    if tx.send((i, ev)).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            info!(trunk = %t.name, addr = %local, "SIP trunk listening");
-            sips.push(SipSide { leg, ep, transport });
+            sips.push(open_sip(i, t, &tx, law, rtp_ports).await?);
+        }
+        let sim_switches = match (&far_dev, switches.is_empty()) {
+            (Some(far), false) => {
+                let ticker = far.ticker().context("simulator clock for the switch")?;
+                Some(
+                    super::sim::SimSwitches::start(far, &switches, ticker, now)
+                        .context("simulated PSTN switch")?,
+                )
+            }
+            _ => None,
+        };
+        if let Some(s) = sim_switches {
+            if shared.sim.set(s).is_err() {
+                warn!("simulated switches already running");
+            }
         }
         let media = if media_tickers.is_empty() {
             None
@@ -253,18 +289,62 @@ impl Signalling {
             shared,
             sips,
             incoming,
+            tx,
+            law,
+            rtp_ports,
             dchans,
-            switches,
             media,
             bridges: HashMap::new(),
+            links_up: Vec::new(),
             _sim: sim,
         })
+    }
+
+    /// Apply a reloaded configuration's SIP trunks without touching calls in progress: a
+    /// trunk whose listener is unchanged is reconfigured in place (name, peers, numbering,
+    /// headers, allow-list, rate); a new listener is bound; a trunk no longer configured
+    /// keeps serving its calls in progress and refuses new ones (503) — its port is freed
+    /// at the next restart, or taken up again if a later reload brings it back.
+    async fn reload_sip(&mut self, config: &Config) {
+        let mut kept = vec![false; self.sips.len()];
+        for t in &config.sip_trunks {
+            let key = (t.transport, t.listen, t.tls.clone());
+            if let Some(i) = self.sips.iter().position(|s| s.key == key) {
+                let side = &mut self.sips[i];
+                side.leg.reconfigure(t);
+                side.guard.reload(t);
+                kept[i] = true;
+                continue;
+            }
+            match open_sip(self.sips.len(), t, &self.tx, self.law, self.rtp_ports).await {
+                Ok(side) => {
+                    info!(trunk = %t.name, "SIP trunk added by reload");
+                    self.sips.push(side);
+                    kept.push(true);
+                }
+                Err(e) => warn!(trunk = %t.name, error = %e, "SIP trunk not added"),
+            }
+        }
+        for (side, kept) in self.sips.iter_mut().zip(kept) {
+            if !kept && !side.guard.is_closing() {
+                side.guard.close();
+                info!(
+                    trunk = %side.leg.trunk(),
+                    calls = side.leg.call_count(),
+                    "SIP trunk removed by reload; its calls in progress go on"
+                );
+            }
+        }
     }
 
     /// Run forever.
     pub async fn run(mut self) {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
         loop {
+            let reloaded = lock(&self.shared.sip_reload).take();
+            if let Some(config) = reloaded {
+                self.reload_sip(&config).await;
+            }
             let now = Instant::now();
             let deadline = {
                 let shared = self.shared.clone();
@@ -280,21 +360,44 @@ impl Signalling {
                 .unwrap_or(now + DCHANNEL_POLL)
                 .min(now + DCHANNEL_POLL);
             tokio::select! {
-                ev = self.incoming.recv() => match ev {
-                    Some((i, TransportEvent::Message(m))) => {
-                        self.sips[i].ep.handle_incoming(Instant::now(), m);
-                    }
-                    Some((_, TransportEvent::Malformed(m))) => {
-                        debug!(error = %m.error, "malformed SIP dropped");
-                    }
-                    Some((_, TransportEvent::Closed(t))) => debug!(?t, "SIP connection closed"),
-                    None => {
+                ev = self.incoming.recv() => {
+                    let Some(ev) = ev else {
                         warn!("SIP transports closed");
                         return;
+                    };
+                    // Everything that arrived meanwhile goes into the same turn.
+                    let now = Instant::now();
+                    self.on_transport(now, ev, &mut out);
+                    while let Ok(ev) = self.incoming.try_recv() {
+                        self.on_transport(now, ev, &mut out);
                     }
-                },
+                }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
+        }
+    }
+
+    /// One message from a SIP transport, through the trunk's guard (a stateless reply of
+    /// the guard goes out with the turn's messages).
+    fn on_transport(
+        &mut self,
+        now: Instant,
+        ev: (usize, TransportEvent),
+        out: &mut Vec<(usize, Target, bytes::Bytes)>,
+    ) {
+        match ev {
+            (i, TransportEvent::Message(m)) => {
+                let side = &mut self.sips[i];
+                match side.guard.screen(now, &m) {
+                    Screen::Pass => side.ep.handle_incoming(now, m),
+                    Screen::Reply(target, bytes) => out.push((i, target, bytes)),
+                    Screen::Drop => {}
+                }
+            }
+            (_, TransportEvent::Malformed(m)) => {
+                debug!(error = %m.error, "malformed SIP dropped")
+            }
+            (_, TransportEvent::Closed(t)) => debug!(?t, "SIP connection closed"),
         }
     }
 
@@ -307,34 +410,32 @@ impl Signalling {
         out: &mut Vec<(usize, Target, bytes::Bytes)>,
     ) -> Option<Instant> {
         let mut buf = [0u8; 512];
+        let mut alarms: Vec<(dahdi_driver::SpanId, bool)> = Vec::new();
         for d in &mut self.dchans {
             if d.leg.interface().poll_timeout().is_some_and(|t| t <= now) {
                 d.leg.handle_timeout(core, now);
             }
-            while let Some(n) = read_frame(d.chan.as_mut(), &mut buf) {
+            let span = d.leg.span();
+            let mut on_event = |ev: DahdiEvent| match ev {
+                DahdiEvent::Alarm => alarms.push((span, true)),
+                DahdiEvent::NoAlarm => alarms.push((span, false)),
+                _ => {}
+            };
+            while let Some(n) = read_frame_events(d.chan.as_mut(), &mut buf, &mut on_event) {
                 d.leg.handle_frame(core, now, &buf[..n]);
             }
         }
-        let asked: Vec<(u16, String)> = std::mem::take(&mut *lock(&self.shared.sim_calls));
-        for (span, number) in asked {
-            match self.switches.iter_mut().find(|s| s.span == span) {
-                Some(s) => s.call(now, &number),
-                None => warn!(span, "simcall: no simulated switch on that span"),
-            }
-        }
-        for s in &mut self.switches {
-            if s.iface.poll_timeout().is_some_and(|t| t <= now) {
-                s.iface.handle_timeout(now);
-            }
-            while let Some(n) = read_frame(s.chan.as_mut(), &mut buf) {
-                s.iface.handle_frame(now, &buf[..n]);
-            }
-            s.run(now);
+        for (span, on) in alarms {
+            self.span_alarm(core, now, span, on);
         }
         for side in &mut self.sips {
             if side.ep.poll_timeout().is_some_and(|t| t <= now) {
                 side.ep.handle_timeout(now);
             }
+        }
+        // The core's own timers (overlap sending's inter-digit timer).
+        if core.poll_timeout().is_some_and(|t| t <= now) {
+            core.handle_timeout(now);
         }
         // Media events: an RTP timeout clears the call (cause 41, temporary failure).
         if let Some(m) = &self.media {
@@ -367,25 +468,21 @@ impl Signalling {
                 break;
             }
         }
+        // The CDRs of calls ended in this turn are durable before anything this turn
+        // produced is sent (cdr.rs: one fdatasync per turn, nothing acknowledged is lost).
+        core.flush_cdrs();
         let mut next: Option<Instant> = None;
         let mut note = |t: Option<Instant>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
+        note(core.poll_timeout());
         for d in &mut self.dchans {
             while let Some(f) = d.leg.interface().poll_transmit() {
                 write_frame(d.chan.as_mut(), &f);
             }
             note(d.leg.interface().poll_timeout());
-        }
-        for s in &mut self.switches {
-            while let Some(f) = s.iface.poll_transmit() {
-                write_frame(s.chan.as_mut(), &f);
-            }
-            note(s.iface.poll_timeout());
-            note(s.answer_at.iter().map(|(t, _)| *t).min());
-            note(s.hangup_at.iter().map(|(t, _)| *t).min());
         }
         for (i, side) in self.sips.iter_mut().enumerate() {
             while let Some((target, bytes)) = side.ep.poll_transmit() {
@@ -393,15 +490,23 @@ impl Signalling {
             }
             note(side.ep.poll_timeout());
         }
-        // Span status for ctl and metrics.
-        let mut spans = lock(&self.shared.spans);
-        let up: HashMap<u16, bool> = self
-            .dchans
-            .iter_mut()
-            .map(|d| (d.leg.span().0, d.leg.interface().is_link_up()))
-            .collect();
-        for s in spans.iter_mut() {
-            s.dchannel_up = up.get(&s.span).copied().unwrap_or(false);
+        // Span status for ctl and metrics, when a data link changed.
+        let mut changed = self.links_up.len() != self.dchans.len();
+        self.links_up.resize(self.dchans.len(), false);
+        for (d, was) in self.dchans.iter_mut().zip(self.links_up.iter_mut()) {
+            let up = d.leg.interface().is_link_up();
+            changed |= up != *was;
+            *was = up;
+        }
+        if changed {
+            let mut spans = lock(&self.shared.spans);
+            for s in spans.iter_mut() {
+                s.dchannel_up = self
+                    .dchans
+                    .iter()
+                    .zip(&self.links_up)
+                    .any(|(d, up)| d.leg.span().0 == s.span && *up);
+            }
         }
         next
     }
@@ -414,7 +519,11 @@ impl Signalling {
                 kind: TrunkKind::Sip,
                 setup,
                 ..
-            } => match self.sips.iter_mut().find(|s| s.leg.trunk() == trunk) {
+            } => match self
+                .sips
+                .iter_mut()
+                .find(|s| !s.guard.is_closing() && s.leg.trunk() == trunk)
+            {
                 Some(s) => s.leg.originate(&mut s.ep, core, now, leg, &setup),
                 None => core.handle(
                     now,
@@ -469,6 +578,45 @@ impl Signalling {
 }
 
 impl Signalling {
+    /// A line alarm on a span (`DAHDI_EVENT_ALARM`/`NOALARM` on its D-channel: LOS, AIS,
+    /// red/yellow). Layer 1 is gone, so its B-channels carry nothing: they go out of
+    /// service and the span's calls are cleared at once with cause 27, destination out of
+    /// order (what Q.931 §5.8.8 gives calls whose data link does not come back), rather
+    /// than waiting for LAPD to notice and for T309. When the alarm clears they are back
+    /// in service if the D-channel is up (otherwise when it comes up: `LinkUp`).
+    fn span_alarm(&mut self, core: &mut Core, now: Instant, span: dahdi_driver::SpanId, on: bool) {
+        const DESTINATION_OUT_OF_ORDER: u8 = 27;
+        let link_up = self
+            .dchans
+            .iter_mut()
+            .find(|d| d.leg.span() == span)
+            .is_some_and(|d| d.leg.interface().is_link_up());
+        if on {
+            warn!(%span, "span alarm: channels out of service, calls cleared");
+            core.set_span_alarm(span, true);
+            let calls: Vec<CallId> = core
+                .calls()
+                .into_iter()
+                .filter(|c| c.channels.iter().any(|ch| ch.span == span))
+                .map(|c| c.id)
+                .collect();
+            for call in calls {
+                core.hangup(now, call, DESTINATION_OUT_OF_ORDER);
+            }
+        } else {
+            info!(%span, link_up, "span alarm cleared");
+            if link_up {
+                core.set_span_alarm(span, false);
+            }
+        }
+        if let Some(s) = lock(&self.shared.spans)
+            .iter_mut()
+            .find(|s| s.span == span.0)
+        {
+            s.alarm = on;
+        }
+    }
+
     /// Hand an answered call's B-channel and RTP stream to the media engine.
     fn bridge(
         &mut self,
@@ -534,98 +682,20 @@ impl Signalling {
     }
 }
 
-impl Switch {
-    /// Place a call to `number` towards the gateway (en bloc, any channel).
-    fn call(&mut self, now: Instant, number: &str) {
-        let req = q931::call::SetupRequest {
-            called: Some(q931::ie::CalledPartyNumber::new(
-                q931::ie::TypeOfNumber::Unknown,
-                q931::ie::NumberingPlan::Unknown,
-                number,
-            )),
-            calling: Some(q931::ie::CallingPartyNumber::new(
-                q931::ie::TypeOfNumber::National,
-                q931::ie::NumberingPlan::Isdn,
-                "301234567",
-            )),
-            bearer: q931::ie::BearerCapability::speech(self.law),
-            channel: q931::call::ChannelPref::Any,
-            sending_complete: true,
-        };
-        match self.iface.setup(now, req) {
-            Ok(c) => self.placed.push(c),
-            Err(e) => warn!(error = %e, "simulated switch could not place the call"),
-        }
-    }
-
-    /// The simulated switch: calls it placed are cleared (cause 16) a second after they
-    /// are answered; every call it receives rings (ALERTING with in-band tones) and is
-    /// answered a second later, except numbers `0999CC` (after any prefix the trunk group
-    /// adds), which it clears with Q.850 cause `CC` after CALL PROCEEDING (`099917` busy,
-    /// `099934` congestion, `099901` unallocated). Clearing is the interface's own.
-    fn run(&mut self, now: Instant) {
-        while let Some(ev) = self.iface.poll_event() {
-            match ev {
-                QEvent::IncomingSetup { call, called, .. } => {
-                    let _ = self.iface.proceeding(now, call);
-                    let digits = called.map(|c| c.digits).unwrap_or_default();
-                    let refuse = digits
-                        .rfind("0999")
-                        .map(|i| &digits[i + 4..])
-                        .filter(|cc| cc.len() == 2)
-                        .and_then(|cc| cc.parse::<u8>().ok());
-                    if let Some(cause) = refuse {
-                        let _ = self
-                            .iface
-                            .disconnect(now, call, q931::ie::CauseValue::from(cause));
-                        continue;
-                    }
-                    let _ = self.iface.alerting(now, call, true);
-                    self.answer_at.push((now + Duration::from_secs(1), call));
-                }
-                QEvent::Connected { call, .. } if self.placed.contains(&call) => {
-                    self.hangup_at.push((now + Duration::from_secs(1), call));
-                }
-                QEvent::Released { call, .. } | QEvent::Disconnecting { call, .. } => {
-                    self.answer_at.retain(|(_, c)| *c != call);
-                    self.hangup_at.retain(|(_, c)| *c != call);
-                    self.placed.retain(|c| *c != call);
-                }
-                other => debug!(?other, "simulated switch"),
-            }
-        }
-        let due: Vec<QCall> = self
-            .answer_at
-            .iter()
-            .filter(|(t, _)| *t <= now)
-            .map(|(_, c)| *c)
-            .collect();
-        self.answer_at.retain(|(t, _)| *t > now);
-        for c in due {
-            let _ = self.iface.connect(now, c);
-        }
-        let done: Vec<QCall> = self
-            .hangup_at
-            .iter()
-            .filter(|(t, _)| *t <= now)
-            .map(|(_, c)| *c)
-            .collect();
-        self.hangup_at.retain(|(t, _)| *t > now);
-        for c in done {
-            let _ = self
-                .iface
-                .disconnect(now, c, q931::ie::CauseValue::from(16));
-        }
-    }
-}
-
-/// One HDLC frame if one is waiting.
-fn read_frame(chan: &mut dyn Channel, buf: &mut [u8]) -> Option<usize> {
+/// One HDLC frame if one is waiting; channel events met on the way go to `on_event`.
+fn read_frame_events(
+    chan: &mut dyn Channel,
+    buf: &mut [u8],
+    on_event: &mut dyn FnMut(DahdiEvent),
+) -> Option<usize> {
     loop {
         match chan.read(buf) {
             Ok(n) => return Some(n),
             Err(ChanError::EventPending) => match chan.get_event() {
-                Ok(Some(ev)) => debug!(channel = %chan.id(), ?ev, "D-channel event"),
+                Ok(Some(ev)) => {
+                    debug!(channel = %chan.id(), ?ev, "D-channel event");
+                    on_event(ev);
+                }
                 _ => return None,
             },
             Err(ChanError::WouldBlock) => return None,
