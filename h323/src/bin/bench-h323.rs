@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use h323::fast_start::{self, MediaAddresses, G711};
 use h323::h225::{Alias, CallSignal, Endpoint, Guid, SetupParams};
 use h323::h245_tunnel;
-use h323::q931_frame::Q931Frame;
+use h323::q931::ie::InfoElement;
+use h323::q931::{Dialect, Message};
 use h323_asn1::h225 as asn;
 use h323_asn1::rasn;
 
@@ -83,11 +84,11 @@ fn cpu_ns_each(mut f: impl FnMut()) -> f64 {
 }
 
 /// Where the time goes: the aligned-PER decode and encode of the H323-UserInformation
-/// alone, and the Q.931 framing around it alone.
+/// alone, and the Q.931 framing around it alone (crate `q931`, H.225.0 dialect, the
+/// User-user IE included as octets).
 fn breakdown(bytes: &[u8]) -> (f64, f64, f64) {
     let sig = CallSignal::decode(bytes).expect("decodes");
-    let (_, uu) = q931_user_user(bytes);
-    let uu = uu.to_vec();
+    let uu = user_user_data(bytes);
     let value = sig.uu().expect("decoded").clone();
     let dec = cpu_ns_each(|| {
         let v: asn::H323UserInformation = rasn::aper::decode(black_box(&uu)).expect("decodes");
@@ -98,23 +99,24 @@ fn breakdown(bytes: &[u8]) -> (f64, f64, f64) {
     });
     let mut out = Vec::with_capacity(bytes.len() + 64);
     let framing = cpu_ns_each(|| {
-        let f = Q931Frame::decode(black_box(bytes)).expect("decodes");
+        let m = Message::decode_with(black_box(bytes), Dialect::H225).expect("decodes");
         out.clear();
-        f.encode(&mut out).expect("encodes");
+        m.encode_with(&mut out, Dialect::H225).expect("encodes");
         black_box(&out);
     });
     (dec, enc, framing)
 }
 
-/// The User-user IE's protocol discriminator and contents.
-fn q931_user_user(bytes: &[u8]) -> (u8, &[u8]) {
-    let f = Q931Frame::decode(bytes).expect("decodes");
-    let (p, d) = f.user_user().expect("User-user IE");
-    let at = bytes
-        .windows(d.len())
-        .position(|w| w == d)
-        .expect("payload inside the message");
-    (p, &bytes[at..at + d.len()])
+/// The contents of the User-user IE (after its protocol discriminator).
+fn user_user_data(bytes: &[u8]) -> Vec<u8> {
+    let m = Message::decode_with(bytes, Dialect::H225).expect("decodes");
+    m.ies
+        .iter()
+        .find_map(|ie| match ie {
+            InfoElement::UserUser(u) => Some(u.data.to_vec()),
+            _ => None,
+        })
+        .expect("User-user IE")
 }
 
 fn main() {
