@@ -17,6 +17,7 @@ use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
+use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
 
 /// Move bytes between one call and its signalling connection (H.245 tunnelled, so one
 /// connection); the events that came out are appended to `log`. False once the connection
@@ -512,5 +513,146 @@ fn h323_call_to_an_e1_number_is_answered_on_the_span() {
     assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{cdrs:?}");
     assert!(cdrs[0].contains(&"ep-fs".to_string()), "{cdrs:?}");
     assert!(cdrs[0].contains(&"pstn".to_string()), "{cdrs:?}");
+    d.assert_no_busy_channel();
+}
+
+/// The gatekeeper double on UDP: its address, its events, itself, and the stop flag.
+struct UdpGatekeeper {
+    addr: SocketAddrV4,
+    events: std::sync::Arc<std::sync::Mutex<Vec<GatekeeperEvent>>>,
+    gk: std::sync::Arc<std::sync::Mutex<Gatekeeper>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The gatekeeper double (`h323::ras::gatekeeper`) on a UDP socket in a thread, until
+/// `stop` is set; its events are collected.
+fn udp_gatekeeper(routes: Vec<(Alias, SocketAddrV4)>) -> UdpGatekeeper {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = match socket.local_addr().unwrap() {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("{other}"),
+    };
+    let mut config = GatekeeperConfig::new("GK-TEST", addr);
+    config.time_to_live = Some(60);
+    config.routes = routes;
+    let gk = Arc::new(Mutex::new(Gatekeeper::new(config)));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (g2, e2, s2) = (gk.clone(), events.clone(), stop.clone());
+    std::thread::spawn(move || {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        while !s2.load(Ordering::Relaxed) {
+            let got = socket.recv_from(&mut buf);
+            let mut g = g2.lock().unwrap();
+            let now = Instant::now();
+            if let Ok((n, std::net::SocketAddr::V4(from))) = got {
+                g.handle_datagram(now, from, &buf[..n]);
+            }
+            g.handle_timeout(now);
+            while let Some(t) = g.poll_transmit() {
+                let _ = socket.send_to(&t.payload, t.destination);
+            }
+            let mut ev = e2.lock().unwrap();
+            while let Some(e) = g.poll_event() {
+                ev.push(e);
+            }
+        }
+    });
+    UdpGatekeeper {
+        addr,
+        events,
+        gk,
+        stop,
+    }
+}
+
+#[test]
+fn gatekeeper_registration_and_admission_around_a_sip_call() {
+    let peer = TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer_addr = match peer.local_addr().unwrap() {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("{other}"),
+    };
+    let UdpGatekeeper {
+        addr: gk_addr,
+        events,
+        gk,
+        stop,
+    } = udp_gatekeeper(vec![(Alias::Dialled("5003".into()), peer_addr)]);
+    let h323_port = free_tcp_port();
+    let tail = format!(
+        r#"
+[h323]
+listen = "127.0.0.1:{h323_port}"
+
+[gatekeeper]
+address = "{gk_addr}"
+aliases = ["gatewayd"]
+prefixes = ["0301"]
+ttl = 60
+ras_listen = "127.0.0.1:0"
+
+[[route]]
+pattern = "5003"
+from = ["pbx"]
+to = ["gatekeeper"]
+"#
+    );
+    let d = Daemon::start(
+        "h323-gk",
+        Options {
+            tail: &tail,
+            ..Options::default()
+        },
+    );
+    // RRQ with our prefix and alias, confirmed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let regs = gk.lock().unwrap().registrations().to_vec();
+        if let Some(r) = regs.first() {
+            assert_eq!(r.prefixes, vec!["0301".to_string()]);
+            assert!(
+                r.aliases.contains(&Alias::H323Id("gatewayd".into())),
+                "{r:?}"
+            );
+            assert_eq!(r.call_signal_addresses[0].port(), h323_port);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no registration");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ARQ → ACF with the peer's address from the gatekeeper's table → Setup there.
+    let answering = std::thread::spawn(move || answer_one(peer, 40020, None));
+    let sf = d.scenario("uac_bye.xml", &sip_uac(UAC_BYE));
+    let ok = d.sipp(&["-sf", &sf, "-s", "5003", "-m", "1"]);
+    let log = answering.join().unwrap();
+    assert!(ok, "SIPp call through the gatekeeper; peer saw {log:?}");
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert_eq!(setup.called_number.as_deref(), Some("5003"));
+    assert_eq!(released(&log), Some((CauseValue::NormalCallClearing, true)));
+    // DRQ after the call.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ev = events.lock().unwrap().clone();
+        let admitted = ev.iter().any(|e| {
+            matches!(e, GatekeeperEvent::Admitted { destination, .. } if *destination == peer_addr)
+        });
+        let disengaged = ev
+            .iter()
+            .any(|e| matches!(e, GatekeeperEvent::Disengaged { .. }));
+        if admitted && disengaged {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ARQ/DRQ expected: {ev:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     d.assert_no_busy_channel();
 }

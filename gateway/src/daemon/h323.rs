@@ -1,19 +1,24 @@
 //! The H.323 side's I/O shell: a TCP listener on the H.225.0 call-signalling port (1720 by
 //! default, `[h323] listen`), one reader and one writer task per connection (call
 //! signalling, or a separate H.245 channel), feeding the signalling task, which owns the
-//! sans-IO [`H323Leg`] and the core (DESIGN.md: one task per H.323 connection).
+//! sans-IO [`H323Leg`] and the core (DESIGN.md: one task per H.323 connection). With a
+//! `[gatekeeper]`, a UDP socket for RAS whose datagrams go to the leg's `RasClient`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use h323::h225::{Alias, Endpoint};
+use h323::ras::client::{ClientConfig, GatekeeperLocation as RasLocation, RasClient};
+use h323::ras::Registrant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::config::H323 as H323Config;
+use crate::config::{GatekeeperLocation, H323 as H323Config};
 use crate::core::Core;
 use crate::leg::h323::{ConnId, H323Io, H323Leg};
 use crate::media::Law;
@@ -31,6 +36,8 @@ pub enum H323Input {
     Bytes(ConnId, Vec<u8>),
     /// A connection closed, failed, or could not be opened.
     Closed(ConnId),
+    /// A RAS datagram.
+    Ras(SocketAddrV4, Vec<u8>),
 }
 
 enum Write {
@@ -43,6 +50,7 @@ pub struct H323Side {
     pub leg: H323Leg,
     tx: mpsc::UnboundedSender<H323Input>,
     writers: HashMap<ConnId, mpsc::UnboundedSender<Write>>,
+    ras: Option<Arc<UdpSocket>>,
 }
 
 impl H323Side {
@@ -73,11 +81,87 @@ impl H323Side {
                 }
             }
         });
+        let mut leg = H323Leg::new(config, law, rtp_ports);
+        let mut ras = None;
+        if let Some(gk) = &config.gatekeeper {
+            let socket = UdpSocket::bind(gk.ras_listen)
+                .await
+                .with_context(|| format!("RAS socket on {}", gk.ras_listen))?;
+            let bound = match socket.local_addr()? {
+                SocketAddr::V4(a) => a,
+                SocketAddr::V6(a) => anyhow::bail!("RAS socket bound to IPv6 {a}"),
+            };
+            // Our address as the gatekeeper sees it: the bound one, else the one the
+            // route to the gatekeeper leaves from (a connected UDP socket sends nothing).
+            let ip = match (bound.ip(), gk.location) {
+                (ip, _) if !ip.is_unspecified() => *ip,
+                (_, GatekeeperLocation::Address(a)) => std::net::UdpSocket::bind("0.0.0.0:0")
+                    .and_then(|s| s.connect(a).and_then(|()| s.local_addr()))
+                    .ok()
+                    .and_then(|l| match l {
+                        SocketAddr::V4(l) => Some(*l.ip()),
+                        SocketAddr::V6(_) => None,
+                    })
+                    .unwrap_or(Ipv4Addr::LOCALHOST),
+                _ => match config.listen.ip() {
+                    std::net::IpAddr::V4(ip) if !ip.is_unspecified() => ip,
+                    _ => Ipv4Addr::LOCALHOST,
+                },
+            };
+            let registrant = Registrant {
+                endpoint: Endpoint::default(),
+                ras_address: SocketAddrV4::new(ip, bound.port()),
+                call_signal_address: SocketAddrV4::new(ip, config.listen.port()),
+                aliases: gk
+                    .aliases
+                    .iter()
+                    .map(|a| Alias::H323Id(a.clone()))
+                    .collect(),
+                prefixes: gk.prefixes.clone(),
+            };
+            let location = match gk.location {
+                GatekeeperLocation::Address(a) => RasLocation::Configured(a),
+                GatekeeperLocation::Discovery => RasLocation::Multicast,
+            };
+            let mut cfg = ClientConfig::new(registrant, location);
+            cfg.time_to_live = Some(gk.ttl);
+            let mut client = RasClient::new(cfg);
+            client
+                .start(Instant::now())
+                .map_err(|e| anyhow::anyhow!("RAS: {e}"))?;
+            leg.set_ras(client);
+            let socket = Arc::new(socket);
+            let rx_socket = socket.clone();
+            let ras_tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    match rx_socket.recv_from(&mut buf).await {
+                        Ok((n, SocketAddr::V4(from))) => {
+                            if ras_tx
+                                .send(H323Input::Ras(from, buf[..n].to_vec()))
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            debug!(error = %e, "RAS receive");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            });
+            info!(ras = %SocketAddrV4::new(ip, bound.port()), "H.323 RAS started");
+            ras = Some(socket);
+        }
         Ok((
             H323Side {
-                leg: H323Leg::new(config, law, rtp_ports),
+                leg,
                 tx,
                 writers: HashMap::new(),
+                ras,
             },
             rx,
         ))
@@ -105,6 +189,7 @@ impl H323Side {
                 self.writers.remove(&conn);
                 self.leg.closed(core, now, conn);
             }
+            H323Input::Ras(from, bytes) => self.leg.handle_ras(core, now, from, &bytes),
         }
         self.run_io();
     }
@@ -158,6 +243,15 @@ impl H323Side {
                 H323Io::Close { conn } => {
                     if let Some(w) = self.writers.remove(&conn) {
                         let _ = w.send(Write::Close);
+                    }
+                }
+                H323Io::Ras { to, bytes } => {
+                    if let Some(s) = &self.ras {
+                        // One small datagram: a full socket buffer loses it, and RAS
+                        // retransmits (H.225.0 §7.9).
+                        if let Err(e) = s.try_send_to(&bytes, SocketAddr::V4(to)) {
+                            debug!(%to, error = %e, "RAS send");
+                        }
                     }
                 }
             }

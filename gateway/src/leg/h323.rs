@@ -15,6 +15,12 @@
 //! bridged to the B-channel by the media engine once answered. Without fast start, H.245
 //! runs tunnelled, or on a separate connection to the peer's `h245Address`.
 //!
+//! Gatekeeper (H.323 §7.2, H.225.0 §7): with a `[gatekeeper]`, the leg registers through
+//! [`RasClient`] (the shell moves its datagrams) and asks admission (ARQ) before every
+//! call it places while registered, placing the call at the ACF's destination address (the
+//! gatekeeper trunk) or the peer's; DRQ when the call ends; the gatekeeper's DRQ clears
+//! the call. An ARJ clears the leg with cause 21 (call rejected), no answer with 41.
+//!
 //! Sans-IO like the endpoint under it: the daemon's shell feeds bytes, connection events and
 //! time in, and carries out [`H323Io`] (connect, send, close) from [`H323Leg::poll_io`].
 
@@ -26,6 +32,7 @@ use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
+use h323::ras::client::{Admission, Failure, RasClient, RasEvent};
 use tracing::{debug, info, warn};
 
 use crate::config::{NumberRules, H323 as H323Config};
@@ -47,13 +54,16 @@ pub enum H323Io {
     Send { conn: ConnId, bytes: Vec<u8> },
     /// Close a connection once what was sent before is written.
     Close { conn: ConnId },
+    /// Send a RAS datagram to the gatekeeper.
+    Ras { to: SocketAddrV4, bytes: Vec<u8> },
 }
 
 /// How calls with one H.323 trunk (a `[[h323_peer]]`) behave.
 #[derive(Debug, Clone)]
 struct Trunk {
     name: String,
-    address: SocketAddrV4,
+    /// `None`: the gatekeeper trunk (the address comes with the ACF).
+    address: Option<SocketAddrV4>,
     fast_start: bool,
     tunnelling: bool,
     rules: NumberRules,
@@ -70,6 +80,17 @@ struct H323Call {
     rtp_port: Option<u16>,
     /// The Release came from the core: do not report it back.
     released_by_core: bool,
+    /// Admitted by the gatekeeper (DRQ when it ends).
+    admitted: Option<Guid>,
+}
+
+/// A call waiting for the gatekeeper's admission before its Setup goes.
+struct PendingOut {
+    leg: LegId,
+    trunk: usize,
+    cfg: CallConfig,
+    place: PlaceCall,
+    rtp_port: Option<u16>,
 }
 
 /// The H.323 side of the gateway: every H.323 peer's calls.
@@ -90,6 +111,9 @@ pub struct H323Leg {
     next_ref: u16,
     guid_seed: u64,
     io: VecDeque<H323Io>,
+    ras: Option<RasClient>,
+    /// Outgoing calls waiting for ACF/ARJ, by the connection they will use.
+    pending: HashMap<ConnId, PendingOut>,
 }
 
 fn law_of(codec: G711) -> Law {
@@ -152,11 +176,18 @@ impl H323Leg {
             .iter()
             .map(|p| Trunk {
                 name: p.name.clone(),
-                address: p.address,
+                address: Some(p.address),
                 fast_start: p.fast_start,
                 tunnelling: p.h245_tunnelling,
                 rules: p.numbering.clone(),
             })
+            .chain(config.gatekeeper.iter().map(|g| Trunk {
+                name: g.name.clone(),
+                address: None,
+                fast_start: g.fast_start,
+                tunnelling: g.h245_tunnelling,
+                rules: g.numbering.clone(),
+            }))
             .collect();
         let guid_seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -174,7 +205,27 @@ impl H323Leg {
             next_ref: 1,
             guid_seed,
             io: VecDeque::new(),
+            ras: None,
+            pending: HashMap::new(),
         }
+    }
+
+    /// Register with a gatekeeper through `client` (already started by the shell).
+    pub fn set_ras(&mut self, client: RasClient) {
+        self.ras = Some(client);
+    }
+
+    /// Whether we are registered with the gatekeeper.
+    pub fn is_registered(&self) -> bool {
+        self.ras.as_ref().is_some_and(|r| r.is_registered())
+    }
+
+    /// A RAS datagram from `from`.
+    pub fn handle_ras(&mut self, core: &mut Core, now: Instant, from: SocketAddrV4, bytes: &[u8]) {
+        if let Some(r) = &mut self.ras {
+            r.handle_datagram(now, from, bytes);
+        }
+        self.drain_ras(core, now);
     }
 
     /// Whether `trunk` is one of our H.323 peers.
@@ -208,6 +259,7 @@ impl H323Leg {
         self.calls
             .values()
             .filter_map(|c| c.call.poll_timeout())
+            .chain(self.ras.as_ref().and_then(|r| r.poll_timeout()))
             .min()
     }
 
@@ -269,7 +321,14 @@ impl H323Leg {
             SocketAddr::V4(a) => *a.ip(),
             SocketAddr::V6(a) => a.ip().to_ipv4_mapped()?,
         };
-        let Some(trunk) = self.trunks.iter().position(|t| *t.address.ip() == ip) else {
+        // A configured peer by its address; anyone else only through the gatekeeper.
+        let by_address = self
+            .trunks
+            .iter()
+            .position(|t| t.address.is_some_and(|a| *a.ip() == ip));
+        let Some(trunk) =
+            by_address.or_else(|| self.trunks.iter().position(|t| t.address.is_none()))
+        else {
             warn!(%peer, "H.323 connection from an address no h323_peer has: closed");
             return None;
         };
@@ -289,6 +348,7 @@ impl H323Leg {
                 h245: None,
                 rtp_port: Some(port),
                 released_by_core: false,
+                admitted: None,
             },
         );
         debug!(%peer, trunk = %self.trunks[trunk].name, ?conn, "H.323 connection accepted");
@@ -334,6 +394,12 @@ impl H323Leg {
 
     /// Run the calls' timers due at `now`.
     pub fn handle_timeout(&mut self, core: &mut Core, now: Instant) {
+        if let Some(r) = &mut self.ras {
+            if r.poll_timeout().is_some_and(|t| t <= now) {
+                r.handle_timeout(now);
+            }
+        }
+        self.drain_ras(core, now);
         let due: Vec<ConnId> = self
             .calls
             .iter()
@@ -404,46 +470,179 @@ impl H323Leg {
         };
         let call_id = self.new_guid();
         let conference_id = self.new_guid();
-        let call = Call::place(
-            now,
+        let place = PlaceCall {
+            call_ref,
+            call_id,
+            conference_id,
+            source_aliases,
+            destination_aliases: if called.is_empty() {
+                Vec::new()
+            } else {
+                vec![Alias::Dialled(called.clone())]
+            },
+            calling_number: calling,
+            called_number: (!called.is_empty()).then_some(called),
+            display: None,
+            source_signal_address: None,
+            dest_signal_address: tr.address,
+        };
+        let conn = self.new_conn();
+        self.by_leg.insert(leg, conn);
+        let pending = PendingOut {
+            leg,
+            trunk: t,
             cfg,
-            PlaceCall {
+            place,
+            rtp_port,
+        };
+        if self.is_registered() {
+            // H.323 §8.1: a registered endpoint asks admission before every call.
+            let admission = Admission {
                 call_ref,
                 call_id,
                 conference_id,
-                source_aliases,
-                destination_aliases: if called.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![Alias::Dialled(called.clone())]
-                },
-                calling_number: calling,
-                called_number: (!called.is_empty()).then_some(called),
-                display: None,
-                source_signal_address: None,
-                dest_signal_address: Some(tr.address),
-            },
-        );
-        let conn = self.new_conn();
-        self.io.push_back(H323Io::Connect {
-            conn,
-            addr: tr.address,
-        });
-        info!(%leg, trunk, peer = %tr.address, "H.323 Setup");
-        self.by_leg.insert(leg, conn);
+                destination: pending.place.destination_aliases.clone(),
+                dest_call_signal_address: tr.address,
+                source: Vec::new(),
+                bandwidth: 1280,
+                answer_call: false,
+            };
+            if let Some(r) = &mut self.ras {
+                match r.admit(now, admission) {
+                    Ok(()) => {
+                        info!(%leg, trunk, "H.323 ARQ");
+                        self.pending.insert(conn, pending);
+                        self.drain_ras(core, now);
+                        return;
+                    }
+                    Err(e) => warn!(%leg, error = %e, "ARQ not sent"),
+                }
+            }
+        }
+        match tr.address {
+            Some(addr) => self.place(core, now, conn, pending, addr, None),
+            None => {
+                // The gatekeeper trunk without a registration: nowhere to send the Setup.
+                warn!(%leg, trunk, "not registered with the gatekeeper");
+                self.by_leg.remove(&leg);
+                core.handle(now, leg, Message::Release(Reason::Q850(41)));
+            }
+        }
+    }
+
+    /// Send the Setup of an outgoing call to `addr`.
+    fn place(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        conn: ConnId,
+        p: PendingOut,
+        addr: SocketAddrV4,
+        admitted: Option<Guid>,
+    ) {
+        let mut place = p.place;
+        place.dest_signal_address = Some(addr);
+        let call = Call::place(now, p.cfg, place);
+        self.io.push_back(H323Io::Connect { conn, addr });
+        info!(leg = %p.leg, trunk = %self.trunks[p.trunk].name, peer = %addr, "H.323 Setup");
         self.calls.insert(
             conn,
             H323Call {
-                leg: Some(leg),
+                leg: Some(p.leg),
                 call,
-                trunk: t,
+                trunk: p.trunk,
                 sig: conn,
                 h245: None,
-                rtp_port,
+                rtp_port: p.rtp_port,
                 released_by_core: false,
+                admitted,
             },
         );
         self.drain_call(core, now, conn);
+    }
+
+    /// RAS datagrams to the shell, RAS events to the calls.
+    fn drain_ras(&mut self, core: &mut Core, now: Instant) {
+        loop {
+            let Some(r) = &mut self.ras else {
+                return;
+            };
+            while let Some(t) = r.poll_transmit() {
+                self.io.push_back(H323Io::Ras {
+                    to: t.destination,
+                    bytes: t.payload,
+                });
+            }
+            let Some(ev) = r.poll_event() else {
+                return;
+            };
+            match ev {
+                RasEvent::AdmissionConfirmed {
+                    call_id,
+                    dest_call_signal_address,
+                    ..
+                } => {
+                    let Some(conn) = self.pending_by_call(call_id) else {
+                        continue;
+                    };
+                    let Some(p) = self.pending.remove(&conn) else {
+                        continue;
+                    };
+                    match dest_call_signal_address.or(self.trunks[p.trunk].address) {
+                        Some(addr) => {
+                            info!(leg = %p.leg, %addr, "H.323 ACF");
+                            self.place(core, now, conn, p, addr, Some(call_id));
+                        }
+                        None => {
+                            warn!(leg = %p.leg, "ACF without a call signalling address");
+                            self.by_leg.remove(&p.leg);
+                            if let Some(r) = &mut self.ras {
+                                let _ = r.disengage(now, call_id);
+                            }
+                            core.handle(now, p.leg, Message::Release(Reason::Q850(41)));
+                        }
+                    }
+                }
+                RasEvent::AdmissionFailed { call_id, reason } => {
+                    let Some(conn) = self.pending_by_call(call_id) else {
+                        continue;
+                    };
+                    let Some(p) = self.pending.remove(&conn) else {
+                        continue;
+                    };
+                    info!(leg = %p.leg, ?reason, "H.323 admission failed");
+                    self.by_leg.remove(&p.leg);
+                    let cause = match reason {
+                        Failure::NoResponse => 41,
+                        _ => 21,
+                    };
+                    core.handle(now, p.leg, Message::Release(Reason::Q850(cause)));
+                }
+                RasEvent::DisengageRequested { call_id } => {
+                    // H.225.0 §7.10: the gatekeeper ends the call.
+                    let conn = self
+                        .calls
+                        .iter()
+                        .find(|(_, c)| c.admitted == Some(call_id))
+                        .map(|(k, _)| *k);
+                    if let Some(conn) = conn {
+                        if let Some(c) = self.calls.get_mut(&conn) {
+                            c.admitted = None;
+                            c.call.release(now, CauseValue::NormalCallClearing);
+                        }
+                        self.drain_call(core, now, conn);
+                    }
+                }
+                other => info!(event = ?other, "RAS"),
+            }
+        }
+    }
+
+    fn pending_by_call(&self, call_id: Guid) -> Option<ConnId> {
+        self.pending
+            .iter()
+            .find(|(_, p)| p.place.call_id == call_id)
+            .map(|(k, _)| *k)
     }
 
     /// A message from the core for one of our legs.
@@ -451,6 +650,19 @@ impl H323Leg {
         let Some(&conn) = self.by_leg.get(&leg) else {
             return;
         };
+        if let Some(p) = self.pending.get(&conn) {
+            // Cleared while waiting for admission: forget the ARQ.
+            if let Delivery::Release(_) = msg {
+                let call_id = p.place.call_id;
+                self.pending.remove(&conn);
+                self.by_leg.remove(&leg);
+                if let Some(r) = &mut self.ras {
+                    let _ = r.disengage(now, call_id);
+                }
+                self.drain_ras(core, now);
+            }
+            return;
+        }
         let Some(c) = self.calls.get_mut(&conn) else {
             return;
         };
@@ -587,12 +799,19 @@ impl H323Leg {
                 if let Some(leg) = c.leg {
                     self.by_leg.remove(&leg);
                 }
+                if let (Some(id), Some(r)) = (c.admitted, &mut self.ras) {
+                    // H.225.0 §7.10: DRQ when the call is over.
+                    if let Err(e) = r.disengage(now, id) {
+                        debug!(error = %e, "DRQ not sent");
+                    }
+                }
                 if let Some(h) = c.h245 {
                     self.h245.remove(&h);
                     self.io.push_back(H323Io::Close { conn: h });
                 }
                 self.io.push_back(H323Io::Close { conn: c.sig });
             }
+            self.drain_ras(core, now);
         }
     }
 
