@@ -264,6 +264,11 @@ to = ["ep-nofs"]
 pattern = "_0X."
 from = ["ep-fs"]
 to = ["pstn"]
+
+[[route]]
+pattern = "5001"
+from = ["pstn"]
+to = ["ep-fs"]
 "#,
         fs = fs.local_addr().unwrap().port(),
         nofs = nofs.local_addr().unwrap().port(),
@@ -513,6 +518,60 @@ fn h323_call_to_an_e1_number_is_answered_on_the_span() {
     assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{cdrs:?}");
     assert!(cdrs[0].contains(&"ep-fs".to_string()), "{cdrs:?}");
     assert!(cdrs[0].contains(&"pstn".to_string()), "{cdrs:?}");
+    d.assert_no_busy_channel();
+}
+
+#[test]
+fn pstn_call_to_an_h323_endpoint() {
+    let s = start("h323-pstn");
+    let d = &s.daemon;
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rtp_port = rtp.local_addr().unwrap().port();
+    let fs = s.fs.try_clone().unwrap();
+    let peer = std::thread::spawn(move || answer_one(fs, rtp_port, None));
+    // The simulated switch calls 5001 on the E1 and clears after 1.5 s of conversation.
+    assert_eq!(d.ctl("simcall 1 5001 1500"), "ok\n");
+    let log = peer.join().unwrap();
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert_eq!(setup.called_number.as_deref(), Some("5001"));
+    assert_eq!(setup.fast_start_offer, vec![G711::ALaw, G711::MuLaw]);
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Connected { media } => *media,
+            _ => None,
+        })
+        .expect("fast start answered");
+    assert_eq!(
+        *m.remote_rtp.ip(),
+        std::net::Ipv4Addr::LOCALHOST,
+        "anchored"
+    );
+    assert_eq!(
+        released(&log),
+        Some((CauseValue::NormalCallClearing, true)),
+        "{log:?}"
+    );
+    // The B-channel's audio reached the peer's RTP address as PCMA.
+    rtp.set_nonblocking(true).unwrap();
+    let mut pcma = 0;
+    let mut b = [0u8; 512];
+    while let Ok(n) = rtp.recv(&mut b) {
+        if n >= 12 && b[1] & 0x7f == 8 {
+            pcma += 1;
+        }
+    }
+    assert!(pcma >= 5, "{pcma} PCMA packets");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert!(cdrs[0].contains(&"ep-fs".to_string()), "{cdrs:?}");
     d.assert_no_busy_channel();
 }
 
