@@ -252,6 +252,15 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         });
     }
 
+    let h323 = super::h323::validate(
+        raw.h323.as_ref(),
+        &raw.h323_peer,
+        raw.gatekeeper.as_ref(),
+        &mut names,
+        text,
+        file,
+    )?;
+
     let mut routes = Vec::new();
     for (i, r) in raw.route.iter().enumerate() {
         let pattern: Pattern =
@@ -322,6 +331,7 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         sip_trunks,
         routes,
         cause_map,
+        h323,
     })
 }
 
