@@ -228,12 +228,14 @@ struct Setup323 {
     h323_port: u16,
     fs: TcpListener,
     nofs: TcpListener,
+    separate: TcpListener,
 }
 
 fn start(name: &str) -> Setup323 {
     let h323_port = free_tcp_port();
     let fs = TcpListener::bind("127.0.0.1:0").unwrap();
     let nofs = TcpListener::bind("127.0.0.1:0").unwrap();
+    let separate = TcpListener::bind("127.0.0.1:0").unwrap();
     let tail = format!(
         r#"
 [h323]
@@ -250,10 +252,21 @@ address = "127.0.0.1:{nofs}"
 fast_start = false
 h245_tunnelling = true
 
+[[h323_peer]]
+name = "ep-separate"
+address = "127.0.0.1:{separate}"
+fast_start = false
+h245_tunnelling = false
+
 [[route]]
 pattern = "5001"
 from = ["pbx"]
 to = ["ep-fs"]
+
+[[route]]
+pattern = "5004"
+from = ["pbx"]
+to = ["ep-separate"]
 
 [[route]]
 pattern = "5002"
@@ -272,6 +285,7 @@ to = ["ep-fs"]
 "#,
         fs = fs.local_addr().unwrap().port(),
         nofs = nofs.local_addr().unwrap().port(),
+        separate = separate.local_addr().unwrap().port(),
     );
     let daemon = Daemon::start(
         name,
@@ -285,7 +299,131 @@ to = ["ep-fs"]
         h323_port,
         fs,
         nofs,
+        separate,
     }
+}
+
+/// The H.323 endpoint answering one call without tunnelling: it announces its own
+/// `h245Address` and the gateway connects there for H.245. Returns the call's events and
+/// whether an H.245 connection came.
+fn answer_separate_h245(listener: TcpListener, rtp_port: u16) -> (Vec<Event>, bool) {
+    listener.set_nonblocking(true).unwrap();
+    let h245_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    h245_listener.set_nonblocking(true).unwrap();
+    let h245_addr = match h245_listener.local_addr().unwrap() {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("{other}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut sig = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no H.323 connection from gatewayd"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    sig.set_nonblocking(true).unwrap();
+    let mut cfg = CallConfig::new(media(rtp_port));
+    cfg.h245_tunneling = false;
+    cfg.h245_listen = Some(h245_addr);
+    let mut call = Call::incoming(cfg);
+    let mut h245: Option<TcpStream> = None;
+    let mut log = Vec::new();
+    let mut setup_at = None;
+    let mut alerted = false;
+    let mut answered = false;
+    let mut release_at = None;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        let now = Instant::now();
+        if h245.is_none() {
+            if let Ok((s, _)) = h245_listener.accept() {
+                s.set_nonblocking(true).unwrap();
+                h245 = Some(s);
+                call.h245_connected(now);
+            }
+        }
+        let mut open = true;
+        loop {
+            match sig.read(&mut buf) {
+                Ok(0) => {
+                    open = false;
+                    break;
+                }
+                Ok(n) => call.handle_signalling_bytes(now, &buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if let Some(h) = &mut h245 {
+            loop {
+                match h.read(&mut buf) {
+                    Ok(n) if n > 0 => call.handle_h245_bytes(now, &buf[..n]),
+                    _ => break,
+                }
+            }
+        }
+        if call.poll_timeout().is_some_and(|t| t <= now) {
+            call.handle_timeout(now);
+        }
+        while let Some(ev) = call.poll_event() {
+            log.push(ev);
+        }
+        // Call Proceeding at once, Alerting and Connect 300 ms apart (as `answer_one`).
+        if setup_at.is_none() && log.iter().any(|e| matches!(e, Event::Setup(_))) {
+            call.proceeding(now);
+            setup_at = Some(now);
+        }
+        if let Some(t) = setup_at {
+            if !alerted && now >= t + Duration::from_millis(300) {
+                call.alerting(now);
+                alerted = true;
+            }
+            if !answered && now >= t + Duration::from_millis(600) {
+                call.answer(now);
+                answered = true;
+            }
+        }
+        // Clear (cause 16) once answered and H.245 opened the audio both ways.
+        let media_both = answered
+            && log.iter().any(|e| matches!(e, Event::Media(_)))
+            && log.iter().any(|e| matches!(e, Event::IncomingMedia { .. }));
+        if media_both && release_at.is_none() {
+            release_at = Some(now + Duration::from_millis(300));
+        }
+        if release_at.is_some_and(|t| t <= now) {
+            call.release(now, CauseValue::NormalCallClearing);
+            release_at = Some(now + Duration::from_secs(3600));
+        }
+        while let Some(t) = call.poll_transmit() {
+            let stream = match t.channel {
+                Channel::Signalling => Some(&mut sig),
+                Channel::H245 => h245.as_mut(),
+            };
+            if let Some(st) = stream {
+                st.set_nonblocking(false).unwrap();
+                let _ = st.write_all(&t.bytes);
+                st.set_nonblocking(true).unwrap();
+            }
+        }
+        if log.iter().any(|e| matches!(e, Event::Released { .. })) || !open {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    while let Some(ev) = call.poll_event() {
+        log.push(ev);
+    }
+    (log, h245.is_some())
 }
 
 fn released(log: &[Event]) -> Option<(CauseValue, bool)> {
@@ -518,6 +656,50 @@ fn h323_call_to_an_e1_number_is_answered_on_the_span() {
     assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{cdrs:?}");
     assert!(cdrs[0].contains(&"ep-fs".to_string()), "{cdrs:?}");
     assert!(cdrs[0].contains(&"pstn".to_string()), "{cdrs:?}");
+    d.assert_no_busy_channel();
+}
+
+#[test]
+fn sip_to_h323_with_h245_on_its_own_connection() {
+    let s = start("h323-h245");
+    let d = &s.daemon;
+    let listener = s.separate.try_clone().unwrap();
+    let peer = std::thread::spawn(move || answer_separate_h245(listener, 40040));
+    let sf = d.scenario(
+        "uac_wait_bye.xml",
+        &sip_uac(UAS_BYE.replace("31", "16").as_str()),
+    );
+    let ok = d.sipp(&["-sf", &sf, "-s", "5004", "-m", "1", "-trace_err"]);
+    let (log, h245_came) = peer.join().unwrap();
+    assert!(
+        ok,
+        "SIPp: BYE with Reason Q.850;cause=16 expected; peer saw {log:?}"
+    );
+    assert!(h245_came, "gatewayd connected to the peer's h245Address");
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert!(setup.fast_start_offer.is_empty());
+    assert!(log.iter().any(|e| matches!(e, Event::Media(_))), "{log:?}");
+    assert!(
+        log.iter().any(|e| matches!(e, Event::IncomingMedia { .. })),
+        "{log:?}"
+    );
+    // The H.245 channel of the gateway carried our SIP side's RTP address.
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Media(m) => Some(*m),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(*m.remote_rtp.ip(), std::net::Ipv4Addr::LOCALHOST);
+    // H.323 §8.5 on a separate H.245 connection: EndSessionCommand both ways, then Release
+    // Complete from whichever side gets there first.
+    assert_eq!(
+        released(&log).map(|(c, _)| c),
+        Some(CauseValue::NormalCallClearing)
+    );
     d.assert_no_busy_channel();
 }
 

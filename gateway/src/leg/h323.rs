@@ -197,7 +197,12 @@ impl H323Leg {
             local,
             law,
             rtp_ports,
-            next_port: rtp_ports.0,
+            // Start at a random even port of the range: a restarted daemon (or a second
+            // one on the host) does not reuse the ports of the calls before.
+            next_port: {
+                let pairs = u64::from(rtp_ports.1.saturating_sub(rtp_ports.0) / 2) + 1;
+                rtp_ports.0 + 2 * (guid_seed % pairs) as u16
+            },
             calls: HashMap::new(),
             h245: HashMap::new(),
             by_leg: HashMap::new(),
