@@ -225,4 +225,22 @@ mod tests {
         assert!((d1.ratio - 0.5).abs() < 0.05 && (d2.ratio - 0.5).abs() < 0.05);
         assert!(detect_linear(&s, 941.0).ratio < 0.01);
     }
+
+    #[test]
+    fn music_on_hold_plays_its_notes_then_a_second_of_quiet() {
+        let mut moh = MusicOnHold::new();
+        let mut phrase = vec![0i16; MusicOnHold::PHRASE];
+        moh.fill_linear(&mut phrase);
+        let note = MusicOnHold::NOTE;
+        for (i, f) in MusicOnHold::NOTES.iter().enumerate() {
+            let d = detect_linear(&phrase[i * note..(i + 1) * note], *f);
+            assert!(d.present, "note {i} at {f} Hz: {d:?}");
+            assert!((d.tone_dbm0 + 20.0).abs() < 1.0, "{d:?}");
+        }
+        assert!(phrase[4 * note..].iter().all(|&x| x == 0));
+        // And again from the start.
+        let mut again = vec![0i16; note];
+        moh.fill_linear(&mut again);
+        assert!(detect_linear(&again, MusicOnHold::NOTES[0]).present);
+    }
 }
