@@ -143,7 +143,8 @@ fn scenario(name: &str, xml: &str) -> PathBuf {
     p
 }
 
-/// Start our UAS on 127.0.0.1 (UDP and TCP) in a background runtime.
+/// Start our UAS on 127.0.0.1 (UDP and TCP) in a background runtime. UDP is read by the
+/// driver itself (`bind_direct`, as in `bench-sip`); TCP comes over the inbox channel.
 fn start_uas(state: Arc<Mutex<Uas>>) -> (SocketAddr, SocketAddr) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -152,7 +153,7 @@ fn start_uas(state: Arc<Mutex<Uas>>) -> (SocketAddr, SocketAddr) {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let (transport, incoming) = Transport::bind(Listen {
+            let (transport, incoming) = Transport::bind_direct(Listen {
                 udp: Some("127.0.0.1:0".parse().unwrap()),
                 tcp: Some("127.0.0.1:0".parse().unwrap()),
                 tls: None,

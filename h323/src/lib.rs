@@ -6,6 +6,7 @@
 //! - [`fast_start`]: OpenLogicalChannel proposals for G.711 and their selection.
 //! - [`h245_tunnel`]: the H.245 message codec (tunnelled in `h245Control` or in TPKT).
 //! - [`h245`]: the minimal H.245 session (TCS, MSD, OLC/CLC, UII, EndSession).
+//! - [`call`]: the H.323 call endpoint (caller and callee) built on all of the above.
 //! - [`ras`]: RAS requests (GRQ, RRQ with keep-alive, URQ, ARQ, DRQ) and replies.
 //!
 //! The ASN.1 types themselves are in crate `h323-asn1` (re-exported as [`asn1`]).

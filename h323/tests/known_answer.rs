@@ -255,3 +255,76 @@ fn netmeeting_terminal_capability_set_then_msd() {
     );
     assert_eq!(tpkt.pending(), 4);
 }
+
+/// NetMeeting's TerminalCapabilitySet and MasterSlaveDetermination fed to our H.245
+/// session: the set is acknowledged with its sequence number and read (its G.711
+/// capabilities), and master/slave is decided against NetMeeting's terminal type 50.
+#[test]
+fn netmeeting_h245_through_our_session() {
+    use h323::h245::{H245Config, H245Event, H245Session, Role};
+    let b = hex(NETMEETING_TCS);
+    let (tcs, rest) =
+        rasn::aper::decode_with_remainder::<h245::MultimediaSystemControlMessage>(&b).unwrap();
+    let mut tpkt = TpktDecoder::new();
+    tpkt.handle_bytes(rest);
+    let msd = h323::h245_tunnel::decode(&tpkt.poll_packet().unwrap().unwrap()).unwrap();
+    let media = fast_start::MediaAddresses {
+        rtp: "192.0.2.1:5000".parse().unwrap(),
+        rtcp: "192.0.2.1:5001".parse().unwrap(),
+    };
+    let mut cfg = H245Config::new(media);
+    cfg.seed = Some(7);
+    let mut s = H245Session::new(cfg);
+    let now = std::time::Instant::now();
+    s.start(now);
+    s.handle_message(now, tcs);
+    s.handle_message(now, msd);
+    let out: Vec<h245::MultimediaSystemControlMessage> =
+        std::iter::from_fn(|| s.poll_message()).collect();
+    let names: Vec<&str> = out.iter().map(h323::h245_tunnel::message_name).collect();
+    assert_eq!(
+        names,
+        vec![
+            "terminalCapabilitySet",
+            "masterSlaveDetermination",
+            "terminalCapabilitySetAck",
+            "masterSlaveDeterminationAck"
+        ]
+    );
+    let h245::MultimediaSystemControlMessage::response(
+        h245::ResponseMessage::terminalCapabilitySetAck(ack),
+    ) = &out[2]
+    else {
+        panic!()
+    };
+    assert_eq!(ack.sequence_number.0, 1);
+    // Terminal type 60 (gateway) beats NetMeeting's 50: we are master, it is told slave.
+    let h245::MultimediaSystemControlMessage::response(
+        h245::ResponseMessage::masterSlaveDeterminationAck(a),
+    ) = &out[3]
+    else {
+        panic!()
+    };
+    assert_eq!(
+        a.decision,
+        h245::MasterSlaveDeterminationAckDecision::slave(())
+    );
+    let events: Vec<H245Event> = std::iter::from_fn(|| s.poll_event()).collect();
+    let remote = events
+        .iter()
+        .find_map(|e| match e {
+            H245Event::RemoteCapabilities(r) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
+    // G.711 both laws, up to 180 ms per packet; no telephone-event, no UII capability.
+    assert_eq!(remote.audio, vec![(G711::ALaw, 180), (G711::MuLaw, 180)]);
+    assert_eq!(remote.telephone_event, None);
+    assert_eq!(
+        remote.choose(&h323::h245::LocalCapabilities::default()),
+        Some((G711::ALaw, 20))
+    );
+    // Our Ack awaits NetMeeting's confirmation; our own MSD crossed NetMeeting's.
+    assert_eq!(s.role(), None);
+    assert!(!events.contains(&H245Event::MasterSlave(Role::Slave)));
+}

@@ -565,3 +565,75 @@ fn messages_from_other_hosts_are_ignored() {
         Some(GK)
     );
 }
+
+#[test]
+fn reply_summarises_the_confirms_and_rejects() {
+    use h323::ras::RasReply;
+    let reg = confirm::Registration {
+        call_signal_addresses: &["10.0.0.1:1720".parse().unwrap()],
+        aliases: &[Alias::H323Id("gw-a".into())],
+        gatekeeper_id: "GK-X",
+        endpoint_id: "EP-9",
+        time_to_live: Some(90),
+    };
+    let cases = [
+        (
+            confirm::gatekeeper_confirm(1, "GK-X", GK).unwrap(),
+            RasReply::GatekeeperConfirm {
+                seq: 1,
+                gatekeeper_id: Some("GK-X".into()),
+                ras_address: Some(GK),
+            },
+        ),
+        (
+            confirm::registration_confirm(2, &reg).unwrap(),
+            RasReply::RegistrationConfirm {
+                seq: 2,
+                endpoint_id: "EP-9".into(),
+                gatekeeper_id: Some("GK-X".into()),
+                time_to_live: Some(90),
+                aliases: vec![Alias::H323Id("gw-a".into())],
+            },
+        ),
+        (
+            confirm::admission_confirm(3, 640, true, "10.0.0.2:1720".parse().unwrap()),
+            RasReply::AdmissionConfirm {
+                seq: 3,
+                dest_call_signal_address: Some("10.0.0.2:1720".parse().unwrap()),
+                bandwidth: 640,
+                routed_by_gatekeeper: true,
+            },
+        ),
+        (
+            confirm::unregistration_confirm(4),
+            RasReply::UnregistrationConfirm { seq: 4 },
+        ),
+        (
+            confirm::disengage_confirm(5),
+            RasReply::DisengageConfirm { seq: 5 },
+        ),
+        (
+            confirm::registration_reject(
+                6,
+                None,
+                asn::RegistrationRejectReason::duplicateAlias(vec![]),
+            )
+            .unwrap(),
+            RasReply::Reject {
+                seq: 6,
+                message: "registrationReject",
+            },
+        ),
+        (
+            confirm::info_request(7, 0, None, None),
+            RasReply::Other {
+                seq: Some(7),
+                message: "infoRequest",
+            },
+        ),
+    ];
+    for (m, want) in cases {
+        let back = ras::decode(&ras::encode(&m).unwrap()).unwrap();
+        assert_eq!(ras::reply(&back), want);
+    }
+}

@@ -12,7 +12,7 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    assert_in_order, kv, q931_after, uac_answered, uac_cancel, uac_rejected, uas_answer, Line, Rig,
+    assert_q931_in_order, kv, uac_answered, uac_cancel, uac_rejected, uas_answer, Line, Rig,
     RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, ISDN_CAUSE, SIP_STATUS, SIP_TONE, SWITCH_TONE,
 };
 
@@ -113,8 +113,9 @@ fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause
     rig.switch.wait(mark, Duration::from_secs(5), |l| {
         l.starts_with("released ") && kv(l, "id") == Some(&id)
     });
-    assert_in_order(
-        &q931_after(&rig, mark),
+    assert_q931_in_order(
+        &rig,
+        mark,
         &[
             "rx SETUP",
             "tx CALL_PROCEEDING",
@@ -187,8 +188,9 @@ fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
     let run = uas.finish();
     let rep = rtp.stop();
     assert!(run.ok, "SIPp UAS: INVITE, answer, BYE:\n{}", run.trace);
-    assert_in_order(
-        &q931_after(&rig, mark),
+    assert_q931_in_order(
+        &rig,
+        mark,
         &[
             "tx SETUP",
             "rx CALL_PROCEEDING",
@@ -231,8 +233,9 @@ fn refused(number: &str, cause: &str, status: u16) {
     assert_eq!(kv(&ring, "called"), Some(number));
     rig.switch
         .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
-    assert_in_order(
-        &q931_after(&rig, mark),
+    assert_q931_in_order(
+        &rig,
+        mark,
         &[
             "rx SETUP",
             "tx CALL_PROCEEDING",
@@ -278,9 +281,9 @@ fn cancelled(number: &str, wait_ms: u64) -> (String, Vec<String>) {
     });
     rig.switch
         .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
-    let q = q931_after(&rig, mark);
-    assert_in_order(
-        &q,
+    let q = assert_q931_in_order(
+        &rig,
+        mark,
         &[
             "rx SETUP",
             "tx ALERTING",

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    assert_in_order, kv, q931_after, uac_answered, uas_answer, Line, Rig, RtpPeer, Shared, CALLED,
+    assert_q931_in_order, kv, uac_answered, uas_answer, Line, Rig, RtpPeer, Shared, CALLED,
     DISPOSITION, ISDN_CAUSE, SIP_TONE, SWITCH_TONE,
 };
 
@@ -76,8 +76,9 @@ fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
     let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
-    assert_in_order(
-        &q931_after(&rig, mark),
+    assert_q931_in_order(
+        &rig,
+        mark,
         &[
             "rx SETUP",
             "tx CONNECT",

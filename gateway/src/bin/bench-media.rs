@@ -157,6 +157,9 @@ struct Generator {
 /// Plays the far RTP endpoints until `stop`: channel i gets its packet on the
 /// millisecond i mod 20 of every 20 ms. Returns (sent, received, CPU seconds).
 fn generate(g: Generator, stop: Instant) -> (u64, u64, f64) {
+    // The network's side of the test: just below the media thread, so that it is not
+    // the builders' load that decides when packets arrive.
+    tdm_sim::rt::enter_fifo("rtp-generator", tdm_sim::rt::MEDIA_PRIORITY - 1);
     let n = g.dests.len();
     let mut seq = vec![0u16; n];
     let mut pkts = [[0xD5u8; PKT]; BATCH];
@@ -205,6 +208,13 @@ fn generate(g: Generator, stop: Instant) -> (u64, u64, f64) {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let locked = tdm_sim::rt::enter_locked_memory("bench-media");
     let n = args.channels;
     let spans = n.div_ceil(30);
     println!(
@@ -265,7 +275,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!(
-        "engine: 1 media thread; echo canceller {}, DTMF detection {}",
+        "engine: 1 media thread; echo canceller {}, DTMF detection {}; memory locked: {locked}",
         if args.echo { "on" } else { "off" },
         if args.no_dtmf { "off" } else { "on" }
     );
@@ -335,12 +345,20 @@ fn main() -> anyhow::Result<()> {
     );
     println!("engine: {rate:.0} packets per CPU-s vs bare {bare_rate:.0}: of_limit {of_limit:.3}");
     println!(
-        "simulator clock: {} late chunks of {} (its own thread, not counted above)",
+        "simulator clock: {} late chunks of {} (its own thread, not counted above); SCHED_FIFO: clock {}, media thread {}",
         c1.late_chunks - c0.late_chunks,
-        c1.chunks - c0.chunks
+        c1.chunks - c0.chunks,
+        c1.fifo,
+        s1.fifo
     );
     println!("generator: sent {gen_sent}, received {gen_recv}, {gen_cpu:.2} CPU-s");
     engine.shutdown();
+    println!(
+        "load average {} (1, 5, 15 min)",
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    );
     println!(
         "bench media channels={n} cpu={cpu:.3} late={late} p99_ms={p99_max:.3} of_limit={of_limit:.3}"
     );

@@ -25,11 +25,13 @@
 //! ```
 
 mod error;
+mod h323;
 mod model;
 mod sim;
 mod validate;
 
 pub use error::ConfigError;
+pub use h323::{Gatekeeper, GatekeeperLocation, H323Peer, H323};
 pub use model::*;
 pub use sim::{SimBehaviour, SimPattern, SimSwitch};
 

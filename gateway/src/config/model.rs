@@ -29,6 +29,12 @@ pub(crate) struct RawConfig {
     pub route: Vec<RawRoute>,
     #[serde(default)]
     pub cause_map: Option<CauseOverrides>,
+    #[serde(default)]
+    pub h323: Option<super::h323::RawH323>,
+    #[serde(default)]
+    pub h323_peer: Vec<super::h323::RawH323Peer>,
+    #[serde(default)]
+    pub gatekeeper: Option<super::h323::RawGatekeeper>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,6 +244,8 @@ pub struct Config {
     pub sip_trunks: Vec<SipTrunk>,
     pub routes: Vec<Route>,
     pub cause_map: CauseOverrides,
+    /// H.323 peers and gatekeeper (`config::h323`); `None` when no H.323 section is given.
+    pub h323: Option<super::h323::H323>,
 }
 
 /// Daemon-wide settings.

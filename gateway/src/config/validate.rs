@@ -254,6 +254,15 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         });
     }
 
+    let h323 = super::h323::validate(
+        raw.h323.as_ref(),
+        &raw.h323_peer,
+        raw.gatekeeper.as_ref(),
+        &mut names,
+        text,
+        file,
+    )?;
+
     let mut routes = Vec::new();
     for (i, r) in raw.route.iter().enumerate() {
         let pattern: Pattern =
@@ -324,6 +333,7 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         sip_trunks,
         routes,
         cause_map,
+        h323,
     })
 }
 

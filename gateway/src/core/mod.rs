@@ -78,6 +78,8 @@ pub enum TrunkKind {
     Isdn,
     /// A SIP trunk.
     Sip,
+    /// An H.323 peer or the gatekeeper (`[[h323_peer]]`, `[gatekeeper]`).
+    H323,
 }
 
 /// What the core asks of the leg layer.
@@ -235,6 +237,8 @@ pub struct Core {
     channels: ChannelTable,
     groups: BTreeMap<String, Group>,
     sip_trunks: HashMap<String, NumberRules>,
+    /// H.323 peers and the gatekeeper, by trunk name.
+    h323_trunks: HashMap<String, NumberRules>,
     calls: BTreeMap<CallId, Call>,
     legs: HashMap<LegId, CallId>,
     next_call: u64,
@@ -257,6 +261,7 @@ impl Core {
             channels: ChannelTable::new(),
             groups: BTreeMap::new(),
             sip_trunks: HashMap::new(),
+            h323_trunks: HashMap::new(),
             calls: BTreeMap::new(),
             legs: HashMap::new(),
             next_call: 1,
@@ -335,6 +340,20 @@ impl Core {
             .iter()
             .map(|t| (t.name.clone(), t.numbering.clone()))
             .collect();
+        self.h323_trunks = config
+            .h323
+            .iter()
+            .flat_map(|h| {
+                h.peers
+                    .iter()
+                    .map(|p| (p.name.clone(), p.numbering.clone()))
+                    .chain(
+                        h.gatekeeper
+                            .iter()
+                            .map(|g| (g.name.clone(), g.numbering.clone())),
+                    )
+            })
+            .collect();
     }
 
     fn wall(&self, now: Instant) -> SystemTime {
@@ -347,6 +366,8 @@ impl Core {
             Some(TrunkKind::Isdn)
         } else if self.sip_trunks.contains_key(trunk) {
             Some(TrunkKind::Sip)
+        } else if self.h323_trunks.contains_key(trunk) {
+            Some(TrunkKind::H323)
         } else {
             None
         }
@@ -367,6 +388,7 @@ impl Core {
             .get(trunk)
             .map(|g| g.numbering.clone())
             .or_else(|| self.sip_trunks.get(trunk).cloned())
+            .or_else(|| self.h323_trunks.get(trunk).cloned())
             .unwrap_or_default()
     }
 
@@ -874,7 +896,7 @@ impl Core {
             (Some(_), _) => "ANSWERED",
             (None, 17) => "BUSY",
             (None, 18 | 19) => "NO ANSWER",
-            (None, 16 | 31) if side == "sip" || side == "isdn" => "CANCELLED",
+            (None, 16 | 31) if side == "sip" || side == "isdn" || side == "h323" => "CANCELLED",
             _ => "FAILED",
         };
         // The codec of the RTP side: the SIP leg's offer (incoming) or answer (outgoing).
@@ -1113,7 +1135,8 @@ impl Core {
 fn bridge_of(call: &Call) -> Option<Action> {
     let b = call.b.as_ref()?;
     let channel = call.a.channel.or(b.channel)?;
-    let (rtp_leg, media) = if call.a.kind == TrunkKind::Sip {
+    // The IP side (SIP or H.323) carries the RTP stream.
+    let (rtp_leg, media) = if call.a.kind != TrunkKind::Isdn {
         (call.a.id, call.setup.media)
     } else {
         (b.id, call.media)
@@ -1139,6 +1162,7 @@ fn side_name(kind: TrunkKind) -> String {
     match kind {
         TrunkKind::Isdn => "isdn".into(),
         TrunkKind::Sip => "sip".into(),
+        TrunkKind::H323 => "h323".into(),
     }
 }
 

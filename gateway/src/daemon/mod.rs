@@ -4,6 +4,7 @@
 //! Simulated spans get the simulator's PSTN switch on their far end (`sim`): it answers,
 //! plays a tone, records what the gateway sends, and can call in.
 
+pub mod h323;
 pub mod signalling;
 pub mod sim;
 

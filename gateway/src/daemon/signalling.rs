@@ -143,6 +143,9 @@ pub struct Signalling {
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
+    /// The H.323 peers' calls (`super::h323`), when configured.
+    h323: Option<super::h323::H323Side>,
+    h323_rx: Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
     /// Which data links were up at the last turn (per D-channel), to refresh the span
     /// status only on a change.
     links_up: Vec<bool>,
@@ -281,6 +284,22 @@ impl Signalling {
                 warn!("simulated switches already running");
             }
         }
+        let (h323, h323_rx) = match &config.h323 {
+            Some(h) => {
+                let law = config
+                    .spans
+                    .first()
+                    .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
+                let (side, rx) = super::h323::H323Side::start(
+                    h,
+                    law,
+                    (config.general.rtp_port_min, config.general.rtp_port_max),
+                )
+                .await?;
+                (Some(side), Some(rx))
+            }
+            None => (None, None),
+        };
         let media = if media_tickers.is_empty() {
             None
         } else {
@@ -296,6 +315,8 @@ impl Signalling {
             dchans,
             media,
             bridges: HashMap::new(),
+            h323,
+            h323_rx,
             links_up: Vec::new(),
             _sim: sim,
         })
@@ -341,6 +362,7 @@ impl Signalling {
     /// Run forever.
     pub async fn run(mut self) {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
+        let mut h323_rx = self.h323_rx.take();
         loop {
             let reloaded = lock(&self.shared.sip_reload).take();
             if let Some(config) = reloaded {
@@ -371,6 +393,13 @@ impl Signalling {
                     self.on_transport(now, ev, &mut out);
                     while let Ok(ev) = self.incoming.try_recv() {
                         self.on_transport(now, ev, &mut out);
+                    }
+                }
+                Some(ev) = recv_h323(&mut h323_rx) => {
+                    if let Some(h) = &mut self.h323 {
+                        let shared = self.shared.clone();
+                        let mut core = lock(&shared.core);
+                        h.input(&mut core, Instant::now(), ev);
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
@@ -434,6 +463,10 @@ impl Signalling {
                 side.ep.handle_timeout(now);
             }
         }
+        let mut h323_next = None;
+        if let Some(h) = &mut self.h323 {
+            h323_next = h.turn(core, now);
+        }
         // The core's own timers (overlap sending's inter-digit timer).
         if core.poll_timeout().is_some_and(|t| t <= now) {
             core.handle_timeout(now);
@@ -479,6 +512,10 @@ impl Signalling {
             }
         };
         note(core.poll_timeout());
+        if let Some(h) = &mut self.h323 {
+            h.run_io();
+            note(h.leg.poll_timeout().or(h323_next));
+        }
         for d in &mut self.dchans {
             while let Some(f) = d.leg.interface().poll_transmit() {
                 write_frame(d.chan.as_mut(), &f);
@@ -536,6 +573,22 @@ impl Signalling {
             },
             Action::Originate {
                 leg,
+                trunk,
+                kind: TrunkKind::H323,
+                setup,
+                ..
+            } => match &mut self.h323 {
+                Some(h) => h.leg.originate(core, now, leg, &trunk, &setup),
+                None => core.handle(
+                    now,
+                    leg,
+                    crate::core::Message::Release(crate::core::Reason::Q850(
+                        crate::core::cause::TEMPORARY_FAILURE,
+                    )),
+                ),
+            },
+            Action::Originate {
+                leg,
                 channel,
                 setup,
                 ..
@@ -580,6 +633,8 @@ impl Signalling {
                     s.leg.deliver(&mut s.ep, now, leg, msg);
                 } else if let Some(d) = self.dchans.iter_mut().find(|d| d.leg.owns(leg)) {
                     d.leg.deliver(now, leg, msg);
+                } else if let Some(h) = self.h323.as_mut().filter(|h| h.leg.owns(leg)) {
+                    h.leg.deliver(core, now, leg, msg);
                 }
             }
         }
@@ -639,7 +694,12 @@ impl Signalling {
         let Some(media) = &mut self.media else {
             return;
         };
-        let Some(port) = self.sips.iter().find_map(|s| s.leg.rtp_port(rtp_leg)) else {
+        let Some(port) = self
+            .sips
+            .iter()
+            .find_map(|s| s.leg.rtp_port(rtp_leg))
+            .or_else(|| self.h323.as_ref().and_then(|h| h.leg.rtp_port(rtp_leg)))
+        else {
             return;
         };
         let Some(d) = self.dchans.iter().find(|d| d.leg.span() == channel.span) else {
@@ -688,6 +748,16 @@ impl Signalling {
             }
             Err(e) => warn!(%call, error = %e, "media engine refused the channel"),
         }
+    }
+}
+
+/// The next H.323 connection event; never ready without H.323.
+async fn recv_h323(
+    rx: &mut Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
+) -> Option<super::h323::H323Input> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -142,10 +142,13 @@ impl ResponseBuilder {
                     b.w.header(kind.as_str(), h.value)
                 }
                 HeaderName::To => {
-                    let has_tag = h
-                        .value_str()
-                        .and_then(|v| <To as crate::sip::header::Header>::parse(v).ok())
-                        .is_some_and(|t| t.tag().is_some());
+                    // A value without the letters "tag" anywhere cannot carry a tag
+                    // parameter: only values that might are decoded.
+                    let may_have_tag = h.value.windows(3).any(|w| w.eq_ignore_ascii_case(b"tag"));
+                    let has_tag = may_have_tag
+                        && h.value_str()
+                            .and_then(|v| <To as crate::sip::header::Header>::parse(v).ok())
+                            .is_some_and(|t| t.tag().is_some());
                     match to_tag {
                         Some(tag) if !has_tag && status != StatusCode::TRYING => {
                             let mut v = h.value.to_vec();

@@ -6,7 +6,6 @@ use crate::sip::header::{self, Accept, ProxyRequire, Require};
 use crate::sip::message::{HeaderName, SipMessage};
 use crate::sip::method::Method;
 use crate::sip::status::StatusCode;
-use crate::sip::uri::Uri;
 
 /// Check a parsed message the way RFC 3261 wants before anyone acts on it: the mandatory
 /// headers (Via, From, To, Call-ID, CSeq; Max-Forwards is tolerated absent for RFC 2543
@@ -121,16 +120,13 @@ pub fn check_request(msg: &SipMessage, policy: &UasPolicy<'_>) -> Result<(), Rej
         r.error = Some(e);
         return Err(r);
     }
-    // §8.2.2.1
-    let scheme_ok = match msg.request_uri() {
-        Some(Uri::Other { scheme, .. }) => policy
+    // §8.2.2.1. The Request-URI was parsed with the start line, so its scheme is what
+    // precedes the first colon (as `Uri::parse` splits it); no second parse is needed.
+    let scheme_ok = match msg.request_uri_str().and_then(|u| u.split_once(':')) {
+        Some((scheme, _)) => policy
             .schemes
             .iter()
             .any(|s| s.eq_ignore_ascii_case(scheme)),
-        Some(u) => policy
-            .schemes
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(u.scheme())),
         None => false,
     };
     if !scheme_ok {

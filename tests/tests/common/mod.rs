@@ -166,13 +166,27 @@ pub fn q931_after(rig: &Rig, mark: usize) -> Vec<String> {
         .collect()
 }
 
-pub fn assert_in_order(seen: &[String], want: &[&str]) {
+/// Whether `want` occurs in `seen` in order (other messages may come between).
+fn in_order(seen: &[String], want: &[&str]) -> bool {
     let mut it = seen.iter();
-    for w in want {
+    want.iter().all(|w| it.any(|s| s == w))
+}
+
+/// Waits up to 5 s for libpri's Q.931 messages after `mark` to contain `want` in order
+/// and returns them. libpri reports a call's end to its application before it dumps the
+/// RELEASE COMPLETE it sends last, so a check made at the end event alone would race.
+pub fn assert_q931_in_order(rig: &Rig, mark: usize, want: &[&str]) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let seen = q931_after(rig, mark);
+        if in_order(&seen, want) {
+            return seen;
+        }
         assert!(
-            it.any(|s| s == w),
-            "libpri's Q.931 messages {seen:?} lack {w:?} (in order {want:?})"
+            std::time::Instant::now() < deadline,
+            "libpri's Q.931 messages {seen:?} lack {want:?} in that order"
         );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 

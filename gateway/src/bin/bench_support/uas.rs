@@ -26,13 +26,25 @@ pub struct UasRun {
     pub cpu: Duration,
 }
 
-/// CPU time (user + system) of this process so far.
-fn process_cpu() -> Duration {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+/// CPU time (user + system) threads have run so far: the sum of the first field of their
+/// `schedstat` (nanoseconds, Linux). The same reading is taken of our UAS (the thread that
+/// runs the endpoint; the benchmark's main thread, which only spawns SIPp's UAC and waits, is
+/// left out) and of all of SIPp's UAS process, just before and just after the SIPp UAC load,
+/// so that both figures cover the same window (no start-up, no idle tail).
+fn cpu_of(tasks: &[std::path::PathBuf]) -> Duration {
+    let ns: u64 = tasks
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t.join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
+}
+
+/// The threads of process `pid`.
+fn tasks_of(pid: u32) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
 }
 
 fn free_port() -> u16 {
@@ -41,6 +53,21 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// When SIPp counted failed calls, its last message table (messages, retransmissions,
+/// timeouts, unexpected messages per scenario step), so that a run starved by a loaded
+/// machine can be told from a fault of the UAS.
+fn explain_failures(stdout: &str, failed: u64) {
+    if failed == 0 {
+        return;
+    }
+    let Some(start) = stdout.rfind("Messages  Retrans") else {
+        return;
+    };
+    for line in stdout[start..].lines().take_while(|l| !l.trim().is_empty()) {
+        eprintln!("    sipp uac: {}", line.trim_end());
+    }
 }
 
 /// Count of "Successful call" / "Failed call" on SIPp's final screen.
@@ -125,13 +152,17 @@ pub fn ours(rate: u64, calls: u64) -> UasRun {
             .enable_all()
             .build()
             .unwrap();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
         rt.block_on(async move {
-            let (transport, incoming) =
-                Transport::bind(Listen { udp: Some("127.0.0.1:0".parse().unwrap()), ..Default::default() })
-                    .await
-                    .unwrap();
+            let (transport, incoming) = Transport::bind_direct(Listen {
+                udp: Some("127.0.0.1:0".parse().unwrap()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
             let addr = transport.local_addr(Protocol::Udp).unwrap();
-            tx.send(addr.port()).unwrap();
+            tx.send((addr.port(), tid)).unwrap();
             let ep = Endpoint::new(EndpointConfig {
                 advertise: vec![(Protocol::Udp, addr)],
                 contact_user: "gw".into(),
@@ -145,15 +176,18 @@ pub fn ours(rate: u64, calls: u64) -> UasRun {
             }
         });
     });
-    let port = rx.recv().unwrap();
-    let cpu0 = process_cpu();
+    let (port, tid) = rx.recv().unwrap();
+    let uas = [std::path::PathBuf::from(format!("/proc/self/task/{tid}"))];
+    let cpu0 = cpu_of(&uas);
     let t0 = Instant::now();
     let out = sipp_uac(port, rate, calls);
     let wall = t0.elapsed();
-    let cpu = process_cpu() - cpu0;
+    let cpu = cpu_of(&uas).saturating_sub(cpu0);
     stop.store(true, Ordering::Relaxed);
     let _ = th.join();
-    let (ok, failed) = sipp_counts(&String::from_utf8_lossy(&out.stdout));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (ok, failed) = sipp_counts(&stdout);
+    explain_failures(&stdout, failed);
     eprintln!(
         "  ours: {ok} successful, {failed} failed, {} answered, {:.1} s, CPU {:.2} s",
         answered.load(Ordering::Relaxed),
@@ -168,12 +202,10 @@ pub fn ours(rate: u64, calls: u64) -> UasRun {
     }
 }
 
-/// SIPp's own UAS under the same load; its CPU time comes from `wait4`.
-// The child is reaped with `wait4` (which `Child::wait` cannot do: it drops the rusage).
-#[allow(clippy::zombie_processes)]
+/// SIPp's own UAS under the same load, its CPU time read the same way as ours.
 pub fn sipp_uas(rate: u64, calls: u64) -> UasRun {
     let port = free_port();
-    let child = Command::new("sipp")
+    let mut child = Command::new("sipp")
         .args([
             "-sn",
             "uas",
@@ -192,29 +224,20 @@ pub fn sipp_uas(rate: u64, calls: u64) -> UasRun {
         .spawn()
         .expect("sipp");
     std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id();
+    let tasks = tasks_of(pid);
+    let cpu0 = cpu_of(&tasks);
     let t0 = Instant::now();
     let out = sipp_uac(port, rate, calls);
     let wall = t0.elapsed();
-    let mut status = 0;
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting for our own child and reading its resource usage.
-    let pid = child.id() as libc::pid_t;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
-        if r == pid {
-            break;
-        }
-        if Instant::now() > deadline {
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    let cpu = tv(ru.ru_utime) + tv(ru.ru_stime);
-    let (ok, failed) = sipp_counts(&String::from_utf8_lossy(&out.stdout));
+    let cpu = cpu_of(&tasks).saturating_sub(cpu0);
+    // SIPp's UAS does not always stop by itself after `-m` calls: end it.
+    // SAFETY: signalling our own child, which has not been reaped yet.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    let _ = child.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (ok, failed) = sipp_counts(&stdout);
+    explain_failures(&stdout, failed);
     eprintln!(
         "  sipp -sn uas: {ok} successful, {failed} failed, {:.1} s, CPU {:.2} s",
         wall.as_secs_f64(),

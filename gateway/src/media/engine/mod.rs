@@ -250,6 +250,25 @@ struct WorkerHandle {
     channels: usize,
 }
 
+/// How the media threads run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// `SCHED_FIFO` priority of the media threads where the host allows it (default
+    /// [`tdm_sim::rt::MEDIA_PRIORITY`], just below the simulator's clock): they own the
+    /// TDM tick, so on a busy host ordinary scheduling would make them late. They sleep
+    /// between ticks, so signalling is not starved. Where it is refused a warning says so
+    /// and they run at normal priority. `None`: normal priority.
+    pub fifo_priority: Option<i32>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            fifo_priority: Some(tdm_sim::rt::MEDIA_PRIORITY),
+        }
+    }
+}
+
 /// The media threads and the way to reach them. Owned by the signalling side.
 pub struct MediaEngine {
     workers: Vec<WorkerHandle>,
@@ -259,8 +278,17 @@ pub struct MediaEngine {
 }
 
 impl MediaEngine {
-    /// One media thread per ticker (take them from the device: `device.ticker()`).
+    /// One media thread per ticker (take them from the device: `device.ticker()`), with
+    /// the default [`EngineOptions`] (`SCHED_FIFO` where permitted).
     pub fn start(tickers: Vec<Box<dyn Ticker>>) -> Result<Self, EngineError> {
+        Self::start_with(tickers, EngineOptions::default())
+    }
+
+    /// As [`MediaEngine::start`], with the given options.
+    pub fn start_with(
+        tickers: Vec<Box<dyn Ticker>>,
+        options: EngineOptions,
+    ) -> Result<Self, EngineError> {
         if tickers.is_empty() {
             return Err(EngineError::NoThreads);
         }
@@ -277,6 +305,13 @@ impl MediaEngine {
                 .name(format!("media-{i}"))
                 .spawn(move || match MediaWorker::with_stats(rx, events, shared) {
                     Ok(worker) => {
+                        if let Some(prio) = options.fifo_priority {
+                            let fifo = tdm_sim::rt::enter_fifo(&format!("media-{i}"), prio);
+                            worker
+                                .stats()
+                                .fifo
+                                .store(fifo, std::sync::atomic::Ordering::Relaxed);
+                        }
                         let _ = ready_tx.send(Ok(()));
                         worker.run(ticker);
                     }

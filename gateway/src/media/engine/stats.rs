@@ -1,7 +1,7 @@
 //! Media thread counters, shared with the outside through relaxed atomics (written by
 //! the media thread only; read whenever).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Latency buckets of 10 µs up to 10 ms, then one overflow bucket.
@@ -76,6 +76,8 @@ pub struct WorkerStats {
     pub cpu_ns: AtomicU64,
     /// Longest tick of work, ns.
     pub max_tick_ns: AtomicU64,
+    /// The thread runs `SCHED_FIFO`.
+    pub fifo: AtomicBool,
     /// From the tick's wake-up to the RTP packet's `sendto` (B-channel read → RTP send).
     pub tdm_to_rtp: LatencyHistogram,
     /// From the datagram's kernel arrival to its samples stored in the jitter buffer,
@@ -96,6 +98,8 @@ pub struct EngineStats {
     pub send_errors: u64,
     pub cpu_ns: u64,
     pub max_tick_ns: u64,
+    /// The thread runs `SCHED_FIFO`.
+    pub fifo: bool,
     pub tdm_to_rtp_p99_ms: Option<f64>,
     pub rtp_to_jitter_p99_ms: Option<f64>,
     pub jitter_to_tdm_p99_ms: Option<f64>,
@@ -116,6 +120,7 @@ impl WorkerStats {
             send_errors: self.send_errors.load(Relaxed),
             cpu_ns: self.cpu_ns.load(Relaxed),
             max_tick_ns: self.max_tick_ns.load(Relaxed),
+            fifo: self.fifo.load(Relaxed),
             tdm_to_rtp_p99_ms: self.tdm_to_rtp.quantile_ms(0.99),
             rtp_to_jitter_p99_ms: self.rtp_to_jitter.quantile_ms(0.99),
             jitter_to_tdm_p99_ms: self.jitter_to_tdm.quantile_ms(0.99),

@@ -23,6 +23,10 @@ const TX_CUSHION: usize = 40;
 /// At most this many blocks taken from one B-channel per tick (catching up after a
 /// late tick; more means the channel was stalled and the rest is dropped by DAHDI).
 const MAX_BLOCKS_PER_TICK: usize = 4;
+/// Between ticks the RTP sockets are looked at this often, so that a datagram waits
+/// about this long for its jitter buffer rather than up to a whole tick. (A DAHDI timer
+/// rounds the wait up to its 1 ms tick, which makes this once per tick there.)
+const RTP_POLL: Duration = Duration::from_micros(250);
 
 /// A media thread's state. [`MediaEngine`](super::MediaEngine) runs it on its own
 /// thread; tests drive [`MediaWorker::run_tick`] directly in virtual time.
@@ -85,17 +89,29 @@ impl MediaWorker {
     /// The thread body: pace on the ticker until [`Control::Shutdown`].
     pub fn run(mut self, mut ticker: Box<dyn Ticker>) {
         while !self.shutdown {
-            match ticker.wait(Duration::from_millis(20)) {
-                Ok(0) => self.drain_control(Instant::now()),
-                Ok(n) => self.run_tick(Instant::now(), n),
+            let poll = if self.index.is_empty() {
+                Duration::from_millis(20)
+            } else {
+                RTP_POLL
+            };
+            match ticker.wait(poll) {
+                Ok(0) => {
+                    let now = Instant::now();
+                    self.drain_control(now);
+                    self.receive_rtp(now);
+                }
+                Ok(n) => {
+                    self.run_tick(Instant::now(), n);
+                    self.stats.cpu_ns.store(io::thread_cpu_ns(), Relaxed);
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "media thread: ticker failed");
                     std::thread::sleep(Duration::from_millis(1));
                     self.drain_control(Instant::now());
                 }
             }
-            self.stats.cpu_ns.store(io::thread_cpu_ns(), Relaxed);
         }
+        self.stats.cpu_ns.store(io::thread_cpu_ns(), Relaxed);
         tracing::debug!(channels = self.index.len(), "media thread stops");
     }
 

@@ -19,7 +19,7 @@ pub(crate) enum Framing {
 
 pub(crate) struct Head {
     pub(crate) start: StartLine,
-    pub(crate) headers: Vec<RawHeader>,
+    pub(crate) headers: std::sync::Arc<[RawHeader]>,
     pub(crate) content_length: Option<u32>,
     /// Offset of the first body octet (just past CRLF CRLF).
     pub(crate) body_start: usize,
@@ -65,13 +65,34 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Head, ParseError> {
     })
 }
 
-fn parse_head_from(buf: &[u8], mut pos: usize) -> Result<Head, ParseError> {
+thread_local! {
+    /// Where a message's header fields are collected before they are frozen into the
+    /// message's shared table (one allocation per message, of the exact size).
+    static SCRATCH: std::cell::RefCell<Vec<RawHeader>> =
+        std::cell::RefCell::new(Vec::with_capacity(32));
+}
+
+fn parse_head_from(buf: &[u8], pos: usize) -> Result<Head, ParseError> {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut headers) => {
+            headers.clear();
+            parse_head_into(buf, pos, &mut headers)
+        }
+        // Only reachable if parsing re-entered itself on this thread; stay correct anyway.
+        Err(_) => parse_head_into(buf, pos, &mut Vec::with_capacity(16)),
+    })
+}
+
+fn parse_head_into(
+    buf: &[u8],
+    mut pos: usize,
+    headers: &mut Vec<RawHeader>,
+) -> Result<Head, ParseError> {
     let line_end =
         find_crlf(buf, pos)?.ok_or(ParseError::new(ParseErrorKind::Incomplete, buf.len()))?;
     let start = parse_start_line(buf, pos, line_end)?;
     let is_response = matches!(start, StartLine::Response { .. });
     pos = line_end + 2;
-    let mut headers: Vec<RawHeader> = Vec::with_capacity(16);
     loop {
         let line_end =
             find_crlf(buf, pos)?.ok_or(ParseError::new(ParseErrorKind::Incomplete, buf.len()))?;
@@ -125,7 +146,7 @@ fn parse_head_from(buf: &[u8], mut pos: usize) -> Result<Head, ParseError> {
     // Content-Length (§20.14): one value, 1*DIGIT. Two fields are an error even when equal
     // (RFC 4475 §3.3.10).
     let mut content_length = None;
-    for h in &headers {
+    for h in headers.iter() {
         if Some(h.id) == HeaderName::ContentLength.id() {
             if content_length.is_some() {
                 return Err(ParseError::new(
@@ -153,7 +174,7 @@ fn parse_head_from(buf: &[u8], mut pos: usize) -> Result<Head, ParseError> {
     }
     Ok(Head {
         start,
-        headers,
+        headers: std::sync::Arc::from(&headers[..]),
         content_length,
         body_start: pos,
         is_response,

@@ -67,13 +67,19 @@ impl InviteServer {
         match self.state {
             State::Proceeding => {
                 self.trying_at = None;
-                self.transmits.push_back(response.clone());
-                self.last_response = Some(response);
                 if (200..300).contains(&code) {
-                    // RFC 6026 §7.1: Accepted; 2xx retransmissions are the TU's job.
+                    // RFC 6026 §7.1: Accepted; 2xx retransmissions are the TU's job and a
+                    // retransmitted INVITE is absorbed, so the 2xx is not kept here (the
+                    // transaction lives 64*T1 more: what it holds, it holds that long).
+                    self.transmits.push_back(response);
+                    self.last_response = None;
                     self.state = State::Accepted;
                     self.timer_wait = Some(now + self.timers.t1x64());
-                } else if code >= 300 {
+                    return;
+                }
+                self.transmits.push_back(response.clone());
+                self.last_response = Some(response);
+                if code >= 300 {
                     self.state = State::Completed;
                     if !self.reliable {
                         self.timer_g =

@@ -14,9 +14,25 @@ pub enum KeyError {
 }
 
 /// The method part of a key: ACK and CANCEL are folded as §17.2.3 says by the caller.
-/// Keys are cloned into timer and owner tables, so their parts are shared, not copied.
+/// Keys are cloned into timer and owner tables, so their parts are shared, not copied;
+/// the methods of a call are shared by every key (no allocation per message).
 fn method_key(m: Method<'_>) -> Arc<str> {
-    Arc::from(m.as_str())
+    use std::sync::LazyLock;
+    static INVITE: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("INVITE"));
+    static ACK: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("ACK"));
+    static BYE: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("BYE"));
+    static CANCEL: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("CANCEL"));
+    static PRACK: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("PRACK"));
+    static OPTIONS: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("OPTIONS"));
+    match m {
+        Method::Invite => INVITE.clone(),
+        Method::Ack => ACK.clone(),
+        Method::Bye => BYE.clone(),
+        Method::Cancel => CANCEL.clone(),
+        Method::Prack => PRACK.clone(),
+        Method::Options => OPTIONS.clone(),
+        other => Arc::from(other.as_str()),
+    }
 }
 
 /// A client transaction's key: the branch we put in the top Via and the CSeq method
@@ -70,18 +86,21 @@ impl ServerKey {
         let via = msg.top_via()?;
         let cseq = msg.cseq()?;
         let method = match cseq.method {
-            Method::Ack => Arc::from("INVITE"),
+            Method::Ack => method_key(Method::Invite),
             m => method_key(m),
         };
         if via.has_rfc3261_branch() {
             let branch = Arc::from(via.branch().ok_or(KeyError::NoBranch)?);
-            let sent_by = match via.port {
-                Some(p) => format!("{}:{p}", via.host),
-                None => via.host.to_string(),
-            };
+            use std::fmt::Write as _;
+            let mut sent_by = String::with_capacity(32);
+            let _ = write!(sent_by, "{}", via.host);
+            if let Some(p) = via.port {
+                let _ = write!(sent_by, ":{p}");
+            }
+            sent_by.make_ascii_lowercase();
             return Ok(ServerKey::Rfc3261 {
                 branch,
-                sent_by: Arc::from(sent_by.to_ascii_lowercase()),
+                sent_by: Arc::from(sent_by),
                 method,
             });
         }

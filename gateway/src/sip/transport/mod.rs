@@ -9,6 +9,7 @@ mod stream;
 mod udp;
 mod via;
 
+pub use udp::{UdpReceiver, BATCH};
 pub use via::{response_target, stamp_via};
 
 use std::collections::HashMap;
@@ -136,13 +137,78 @@ pub struct Listen {
     pub tls: Option<(SocketAddr, std::path::PathBuf, std::path::PathBuf)>,
 }
 
+/// What a transport bound with [`Transport::bind_direct`] receives: UDP datagrams read by
+/// the owner's own loop, stream messages over a channel from the connection tasks.
+#[derive(Debug)]
+pub struct Inbox {
+    pub udp: Option<UdpReceiver>,
+    pub events: mpsc::Receiver<TransportEvent>,
+    events_open: bool,
+}
+
+impl From<mpsc::Receiver<TransportEvent>> for Inbox {
+    /// Everything over the channel (a transport from [`Transport::bind`]).
+    fn from(events: mpsc::Receiver<TransportEvent>) -> Self {
+        Inbox {
+            udp: None,
+            events,
+            events_open: true,
+        }
+    }
+}
+
+impl Inbox {
+    /// Wait for something to arrive, then append everything already queued to `out`.
+    /// `false` once nothing can arrive any more.
+    pub async fn recv(&mut self, out: &mut Vec<TransportEvent>) -> bool {
+        let ev = match (self.udp.as_mut(), self.events_open) {
+            (Some(udp), true) => tokio::select! {
+                biased;
+                ev = self.events.recv() => ev,
+                () = udp.recv(out) => return true,
+            },
+            (Some(udp), false) => {
+                udp.recv(out).await;
+                return true;
+            }
+            (None, true) => self.events.recv().await,
+            (None, false) => return false,
+        };
+        match ev {
+            Some(ev) => {
+                out.push(ev);
+                while let Ok(ev) = self.events.try_recv() {
+                    out.push(ev);
+                }
+                true
+            }
+            None => {
+                self.events_open = false;
+                self.udp.is_some()
+            }
+        }
+    }
+}
+
 impl Transport {
     /// Bind the listeners and start their tasks; received messages arrive on the returned
     /// channel. Must run inside a tokio runtime.
     pub async fn bind(
         listen: Listen,
     ) -> Result<(Transport, mpsc::Receiver<TransportEvent>), TransportError> {
+        let (t, inbox) = Self::bind_direct(listen).await?;
+        if let Some(udp) = inbox.udp {
+            tokio::spawn(udp::receive_loop(udp, t.events.clone()));
+        }
+        Ok((t, inbox.events))
+    }
+
+    /// Bind the listeners and start the stream tasks, but leave UDP datagrams on the socket
+    /// for the caller's loop to take ([`Inbox::recv`]): no task and no channel between the
+    /// socket and the endpoint. Must run inside a tokio runtime.
+    pub async fn bind_direct(listen: Listen) -> Result<(Transport, Inbox), TransportError> {
         let (tx, rx) = mpsc::channel(4096);
+        let mut udp_rx = None;
         let connections: Connections = Arc::default();
         let mut t = Transport {
             udp: None,
@@ -160,7 +226,7 @@ impl Transport {
                 .local_addr()
                 .map_err(|e| TransportError::Bind { addr, source: e })?;
             let sock = Arc::new(sock);
-            tokio::spawn(udp::receive_loop(sock.clone(), local, tx.clone()));
+            udp_rx = Some(UdpReceiver::new(sock.clone(), local));
             t.udp = Some(sock);
             t.udp_local = Some(local);
         }
@@ -197,7 +263,14 @@ impl Transport {
             ));
             t.tls = Some((local, cfg));
         }
-        Ok((t, rx))
+        Ok((
+            t,
+            Inbox {
+                udp: udp_rx,
+                events: rx,
+                events_open: true,
+            },
+        ))
     }
 
     /// Our bound address for a protocol (to write Via and Contact).
@@ -269,6 +342,33 @@ impl Transport {
                 Ok(())
             }
         }
+    }
+
+    /// Send several messages and empty `out`: consecutive UDP datagrams go out in batches
+    /// (`sendmmsg`), stream messages one by one as [`Transport::send`] does. Failures are
+    /// logged (UDP gives no delivery guarantee anyway; streams report closure as events).
+    pub async fn send_all(&self, out: &mut Vec<(Target, Bytes)>) {
+        let mut i = 0;
+        while i < out.len() {
+            if out[i].0.protocol == Protocol::Udp {
+                let end = out[i..]
+                    .iter()
+                    .position(|(t, _)| t.protocol != Protocol::Udp)
+                    .map_or(out.len(), |p| i + p);
+                match &self.udp {
+                    Some(sock) => udp::send_batch(sock, &out[i..end]).await,
+                    None => debug!("no UDP listener: {} datagrams dropped", end - i),
+                }
+                i = end;
+            } else {
+                let (target, bytes) = out[i].clone();
+                if let Err(e) = self.send(target, bytes).await {
+                    debug!(error = %e, "send failed");
+                }
+                i += 1;
+            }
+        }
+        out.clear();
     }
 
     /// How many stream connections are open.

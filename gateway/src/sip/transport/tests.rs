@@ -181,3 +181,84 @@ async fn tls_round_trip_with_self_signed_certificate() {
     assert_eq!(got.message.call_id().unwrap().0, "t1");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Many datagrams at once (more than one `recvmmsg` batch), sent with `send_all` (more
+/// than one `sendmmsg` batch), arrive whole and in order through the owner-read inbox;
+/// CRLF keep-alives are skipped and a malformed datagram is reported, not dropped.
+#[tokio::test]
+async fn direct_inbox_takes_batches_in_order() {
+    let (a, _arx) = Transport::bind(Listen {
+        udp: Some(lo()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (b, mut inbox) = Transport::bind_direct(Listen {
+        udp: Some(lo()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(inbox.udp.is_some(), "UDP is left to the owner");
+    let to_b = Target {
+        protocol: Protocol::Udp,
+        addr: b.local_addr(Protocol::Udp).unwrap(),
+    };
+    let n = 3 * BATCH + 5;
+    let mut out: Vec<(Target, Bytes)> = (0..n)
+        .map(|i| (to_b, Bytes::from(OPTIONS.replace("t1", &format!("c{i}")))))
+        .collect();
+    out.insert(7, (to_b, Bytes::from_static(b"\r\n\r\n")));
+    out.push((to_b, Bytes::from_static(b"NOT SIP AT ALL\r\n\r\n")));
+    a.send_all(&mut out).await;
+    assert!(out.is_empty(), "send_all empties its queue");
+    let mut got = Vec::new();
+    while got.len() < n + 1 {
+        timeout(Duration::from_secs(5), inbox.recv(&mut got))
+            .await
+            .expect("datagrams in 5 s");
+    }
+    assert_eq!(got.len(), n + 1, "the keep-alive is not an event");
+    for (i, ev) in got.iter().take(n).enumerate() {
+        let TransportEvent::Message(m) = ev else {
+            panic!("event {i} is not a message: {ev:?}");
+        };
+        assert_eq!(m.message.call_id().unwrap().0, format!("c{i}"));
+        assert_eq!(m.source.addr, a.local_addr(Protocol::Udp).unwrap());
+        assert_eq!(m.local, b.local_addr(Protocol::Udp).unwrap());
+    }
+    assert!(matches!(got[n], TransportEvent::Malformed(_)));
+}
+
+/// A datagram to an address the socket cannot reach is skipped; the ones after it go.
+#[tokio::test]
+async fn send_all_skips_what_the_kernel_refuses() {
+    let (a, _arx) = Transport::bind(Listen {
+        udp: Some(lo()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (b, mut brx) = Transport::bind(Listen {
+        udp: Some(lo()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let to_b = Target {
+        protocol: Protocol::Udp,
+        addr: b.local_addr(Protocol::Udp).unwrap(),
+    };
+    // An IPv6 destination from an IPv4 socket: EAFNOSUPPORT or the like.
+    let nowhere = Target {
+        protocol: Protocol::Udp,
+        addr: "[2001:db8::1]:5060".parse().unwrap(),
+    };
+    let mut out = vec![
+        (nowhere, Bytes::from_static(OPTIONS.as_bytes())),
+        (to_b, Bytes::from(OPTIONS.replace("t1", "after"))),
+    ];
+    a.send_all(&mut out).await;
+    let got = next_message(&mut brx).await;
+    assert_eq!(got.message.call_id().unwrap().0, "after");
+}

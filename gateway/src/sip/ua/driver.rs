@@ -1,13 +1,19 @@
 //! The I/O shell of an [`Endpoint`]: one tokio task reads the transport, feeds the
 //! endpoint, hands its events to the application and writes what it wants sent.
+//!
+//! With an [`Inbox`] from [`Transport::bind_direct`] the task reads the UDP socket itself,
+//! a batch of datagrams per system call, and sends everything one turn produced in batches
+//! too; a receiver from [`Transport::bind`] works as well (every message then comes over
+//! the channel).
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::{Endpoint, UaEvent};
-use crate::sip::transport::{Transport, TransportEvent};
+use crate::sip::transport::{Inbox, Target, Transport, TransportEvent, BATCH};
 
 /// What the driver does with the endpoint's events: the application (the call layer,
 /// or a test) acts on them with the endpoint's commands. Returning `false` stops the loop.
@@ -30,18 +36,28 @@ impl<F: FnMut(&mut Endpoint, Instant, UaEvent) -> bool> Application for F {
 /// nudge the loop so that `Application::poll` runs promptly.
 pub async fn run<A: Application>(
     transport: Transport,
-    mut incoming: mpsc::Receiver<TransportEvent>,
+    incoming: impl Into<Inbox>,
     mut endpoint: Endpoint,
     mut app: A,
     mut wake: Option<mpsc::Receiver<()>>,
 ) -> Endpoint {
+    let mut inbox: Inbox = incoming.into();
+    let mut received: Vec<TransportEvent> = Vec::with_capacity(BATCH);
+    let mut out: Vec<(Target, Bytes)> = Vec::with_capacity(BATCH);
     // One timer, moved rather than re-created each turn.
     let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
+    // The endpoint's earliest deadline as of the end of the last turn (nothing moves it
+    // between turns but time).
+    let mut deadline = endpoint.poll_timeout();
+    // The clock is read once per wake-up and serves the whole turn.
+    let mut now = Instant::now();
     loop {
+        if deadline.is_some_and(|t| t <= now) {
+            endpoint.handle_timeout(now);
+        }
         // Flush output and events first: commands issued by the app produce both.
-        let now = Instant::now();
         if !app.poll(&mut endpoint, now) {
             break;
         }
@@ -49,15 +65,14 @@ pub async fn run<A: Application>(
         while let Some(ev) = endpoint.poll_event() {
             keep &= app.on_event(&mut endpoint, now, ev);
         }
-        while let Some((target, bytes)) = endpoint.poll_transmit() {
-            if let Err(e) = transport.send(target, bytes).await {
-                debug!(error = %e, "send failed");
-            }
+        while let Some(t) = endpoint.poll_transmit() {
+            out.push(t);
         }
+        transport.send_all(&mut out).await;
         if !keep {
             break;
         }
-        let deadline = endpoint.poll_timeout();
+        deadline = endpoint.poll_timeout();
         if deadline != armed {
             if let Some(d) = deadline {
                 sleep.as_mut().reset(tokio::time::Instant::from_std(d));
@@ -71,28 +86,27 @@ pub async fn run<A: Application>(
             }
         };
         tokio::select! {
-            ev = incoming.recv() => {
-                let Some(ev) = ev else {
+            biased;
+            open = inbox.recv(&mut received) => {
+                if !open {
                     warn!("transport closed");
                     break;
-                };
-                // Take everything already queued before answering: under load one turn
-                // of the loop serves many messages.
-                let mut next = Some(ev);
-                while let Some(ev) = next {
+                }
+                // Everything that was queued is served in this one turn.
+                now = Instant::now();
+                for ev in received.drain(..) {
                     match ev {
-                        TransportEvent::Message(m) => endpoint.handle_incoming(Instant::now(), m),
+                        TransportEvent::Message(m) => endpoint.handle_incoming(now, m),
                         TransportEvent::Malformed(m) => debug!(error = %m.error, source = ?m.source, "malformed SIP dropped"),
                         TransportEvent::Closed(t) => debug!(?t, "connection closed"),
                     }
-                    next = incoming.try_recv().ok();
                 }
             },
             _ = &mut sleep, if armed.is_some() => {
                 armed = None;
-                endpoint.handle_timeout(Instant::now());
+                now = Instant::now();
             }
-            _ = woken => {}
+            _ = woken => now = Instant::now(),
         }
     }
     endpoint

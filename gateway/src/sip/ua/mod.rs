@@ -22,7 +22,12 @@ pub use client::{Credential, RegHandle, RegistrationSpec};
 pub use ids::IdGen;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// The endpoint's tables: keys come from the network, so the hasher is seeded per table
+/// (foldhash, the hashbrown default), and fast on the short strings of transaction keys.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -179,13 +184,19 @@ pub struct Endpoint {
     client_others: HashMap<ClientKey, ClientTx<NonInviteClient>>,
     calls: HashMap<CallHandle, Call>,
     /// (Call-ID, our tag) → call.
-    by_dialog: HashMap<(String, String), CallHandle>,
+    by_dialog: DialogIndex,
     requests: HashMap<RequestHandle, ServerKey>,
-    timers: BinaryHeap<Reverse<(Instant, u64, TxRefSlot)>>,
-    timer_refs: HashMap<u64, TxRef>,
-    /// The deadline and heap slot each transaction is scheduled at, so that a drain that
-    /// does not move the deadline adds nothing to the heap.
-    scheduled: HashMap<TxRef, (Instant, u64)>,
+    /// Deadlines, earliest first. An entry is live while `scheduled` holds the same
+    /// (time, sequence number) for its transaction: moving or cancelling a deadline is one
+    /// map update, and stale entries are dropped as they surface.
+    timers: BinaryHeap<Reverse<Deadline>>,
+    /// The live deadline of each transaction (or call timer), so that a drain that does
+    /// not move it adds nothing.
+    scheduled: HashMap<TxRef, Scheduled>,
+    /// Deadlines set since the heap was last looked at. They reach the heap only then, so
+    /// one that is set and replaced within a turn (the 100 Trying timer of an INVITE the
+    /// application answers at once) never costs a heap entry.
+    dirty: Vec<TxRef>,
     next_timer: u64,
     transmits: VecDeque<(Target, Bytes)>,
     events: VecDeque<UaEvent>,
@@ -195,9 +206,74 @@ pub struct Endpoint {
     owners: HashMap<ClientKey, client::Owner>,
 }
 
-/// Index into `timer_refs` (keeps the heap entries `Ord` without ordering keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct TxRefSlot(u64);
+/// (Call-ID, our tag) → call (§12: with the peer's tag, these identify a dialog; ours is
+/// unique on its own, the Call-ID keeps the match strict). Looked up with borrowed strings,
+/// so matching an in-dialog request builds no owned key.
+#[derive(Default)]
+struct DialogIndex(HashMap<Box<str>, Vec<(Box<str>, CallHandle)>>);
+
+impl DialogIndex {
+    fn insert(&mut self, call_id: &str, local_tag: &str, call: CallHandle) {
+        let tags = self.0.entry(call_id.into()).or_default();
+        tags.retain(|(t, _)| &**t != local_tag);
+        tags.push((local_tag.into(), call));
+    }
+
+    fn get(&self, call_id: &str, local_tag: &str) -> Option<CallHandle> {
+        self.0
+            .get(call_id)?
+            .iter()
+            .find(|(t, _)| &**t == local_tag)
+            .map(|(_, c)| *c)
+    }
+
+    fn remove(&mut self, call_id: &str, local_tag: &str) {
+        if let Some(tags) = self.0.get_mut(call_id) {
+            tags.retain(|(t, _)| &**t != local_tag);
+            if tags.is_empty() {
+                self.0.remove(call_id);
+            }
+        }
+    }
+}
+
+/// A transaction's live deadline.
+#[derive(Debug, Clone, Copy)]
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    /// Whether the heap holds it yet.
+    queued: bool,
+}
+
+/// A heap entry: ordered by time, then by the order deadlines were set (the sequence
+/// number is unique, so the transaction reference never takes part in the ordering).
+#[derive(Debug)]
+struct Deadline {
+    at: Instant,
+    seq: u64,
+    r: TxRef,
+}
+
+impl PartialEq for Deadline {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Deadline {}
+
+impl PartialOrd for Deadline {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Deadline {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
 
 impl Endpoint {
     pub fn new(config: EndpointConfig) -> Self {
@@ -205,23 +281,23 @@ impl Endpoint {
             config,
             ids: IdGen::new(),
             policy: UasPolicy::default(),
-            server_invites: HashMap::new(),
-            server_others: HashMap::new(),
-            client_invites: HashMap::new(),
-            client_others: HashMap::new(),
-            calls: HashMap::new(),
-            by_dialog: HashMap::new(),
-            requests: HashMap::new(),
+            server_invites: HashMap::default(),
+            server_others: HashMap::default(),
+            client_invites: HashMap::default(),
+            client_others: HashMap::default(),
+            calls: HashMap::default(),
+            by_dialog: DialogIndex::default(),
+            requests: HashMap::default(),
             timers: BinaryHeap::new(),
-            timer_refs: HashMap::new(),
-            scheduled: HashMap::new(),
+            scheduled: HashMap::default(),
+            dirty: Vec::new(),
             next_timer: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             next_handle: 1,
             credentials: Vec::new(),
-            registrations: HashMap::new(),
-            owners: HashMap::new(),
+            registrations: HashMap::default(),
+            owners: HashMap::default(),
         }
     }
 
@@ -258,14 +334,37 @@ impl Endpoint {
 
     /// The earliest deadline of any timer.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        // Drop heap entries whose transaction is gone.
-        while let Some(Reverse((at, _, slot))) = self.timers.peek().copied() {
-            if self.timer_refs.contains_key(&slot.0) {
-                return Some(at);
+        self.queue_deadlines();
+        // Drop heap entries that were moved, cancelled or whose transaction is gone.
+        while let Some(Reverse(d)) = self.timers.peek() {
+            if self.is_live(d) {
+                return Some(d.at);
             }
             self.timers.pop();
         }
         None
+    }
+
+    fn is_live(&self, d: &Deadline) -> bool {
+        self.scheduled
+            .get(&d.r)
+            .is_some_and(|s| (s.at, s.seq) == (d.at, d.seq))
+    }
+
+    /// Put the deadlines set since the last look into the heap.
+    fn queue_deadlines(&mut self) {
+        for r in self.dirty.drain(..) {
+            if let Some(s) = self.scheduled.get_mut(&r) {
+                if !s.queued {
+                    s.queued = true;
+                    self.timers.push(Reverse(Deadline {
+                        at: s.at,
+                        seq: s.seq,
+                        r,
+                    }));
+                }
+            }
+        }
     }
 
     fn handle(&mut self) -> u64 {
@@ -275,21 +374,34 @@ impl Endpoint {
 
     fn schedule(&mut self, r: TxRef, at: Option<Instant>) {
         let Some(at) = at else {
-            if let Some((_, slot)) = self.scheduled.remove(&r) {
-                self.timer_refs.remove(&slot);
-            }
+            self.scheduled.remove(&r);
             return;
         };
-        if self.scheduled.get(&r).is_some_and(|(t, _)| *t == at) {
-            return;
+        let seq = self.next_timer + 1;
+        let s = Scheduled {
+            at,
+            seq,
+            queued: false,
+        };
+        match self.scheduled.entry(r) {
+            Entry::Occupied(mut e) => {
+                if e.get().at == at {
+                    return;
+                }
+                // A deadline already queued for this transaction stays in the heap as a
+                // stale entry; one not queued yet is simply replaced.
+                let queued = e.get().queued;
+                e.insert(s);
+                if queued {
+                    self.dirty.push(e.key().clone());
+                }
+            }
+            Entry::Vacant(e) => {
+                self.dirty.push(e.key().clone());
+                e.insert(s);
+            }
         }
-        self.next_timer += 1;
-        let slot = self.next_timer;
-        if let Some((_, old)) = self.scheduled.insert(r.clone(), (at, slot)) {
-            self.timer_refs.remove(&old);
-        }
-        self.timer_refs.insert(slot, r);
-        self.timers.push(Reverse((at, slot, TxRefSlot(slot))));
+        self.next_timer = seq;
     }
 
     fn via(&mut self, protocol: Protocol) -> String {
@@ -392,16 +504,20 @@ impl Endpoint {
             self.drain(now, TxRef::ServerNonInvite(key));
             return;
         }
-        let to_tag = req.to().ok().and_then(|t| t.tag().map(str::to_string));
-        let call_id = req.call_id().map(|c| c.0.to_string()).unwrap_or_default();
-        let in_dialog = to_tag
-            .as_ref()
-            .and_then(|t| self.by_dialog.get(&(call_id.clone(), t.clone())).copied());
+        let (has_to_tag, in_dialog) = {
+            let to = req.to().ok();
+            let tag = to.as_ref().and_then(|t| t.tag());
+            let call_id = req.call_id().map(|c| c.0).unwrap_or_default();
+            (
+                tag.is_some(),
+                tag.and_then(|t| self.by_dialog.get(call_id, t)),
+            )
+        };
         match method.as_str() {
             "ACK" => self.handle_ack_2xx(now, req, in_dialog),
             "CANCEL" => self.handle_cancel(now, req, key, source),
-            "INVITE" if to_tag.is_none() => self.new_incoming_call(now, req, key, source),
-            _ if to_tag.is_some() && in_dialog.is_none() => {
+            "INVITE" if !has_to_tag => self.new_incoming_call(now, req, key, source),
+            _ if has_to_tag && in_dialog.is_none() => {
                 // §12.2.2: a request for a dialog we do not know.
                 self.send_stateless(&req, source, StatusCode::CALL_DOES_NOT_EXIST, &[]);
             }
@@ -465,6 +581,9 @@ impl Endpoint {
             c.state = CallState::Confirmed;
             self.events.push_back(UaEvent::Confirmed { call });
         }
+        // No 2xx retransmission is due any more: cancel its deadline rather than let it
+        // fire for nothing.
+        self.schedule(TxRef::Retransmit(call), None);
         let _ = now;
     }
 
@@ -516,8 +635,8 @@ impl Endpoint {
         let local_tag = self.ids.tag();
         let contact = self.contact(source.protocol);
         let dialog = Dialog::uas(&req, &local_tag, &contact).ok();
-        let call_id = req.call_id().map(|c| c.0.to_string()).unwrap_or_default();
-        self.by_dialog.insert((call_id, local_tag.clone()), handle);
+        let call_id = req.call_id().map(|c| c.0).unwrap_or_default();
+        self.by_dialog.insert(call_id, &local_tag, handle);
         let peer_100rel = self.peer_requires_or_supports_100rel(&req);
         self.calls.insert(
             handle,
@@ -687,13 +806,10 @@ impl Endpoint {
         }
         // A 2xx retransmitted after the INVITE transaction ended: ACK it again (§13.2.2.4).
         if &*key.method == "INVITE" && resp.status().is_some_and(|s| s.is_success()) {
-            let call_id = resp.call_id().map(|c| c.0.to_string()).unwrap_or_default();
-            let tag = resp
-                .from()
-                .ok()
-                .and_then(|f| f.tag().map(str::to_string))
-                .unwrap_or_default();
-            if let Some(h) = self.by_dialog.get(&(call_id, tag)).copied() {
+            let call_id = resp.call_id().map(|c| c.0).unwrap_or_default();
+            let from = resp.from().ok();
+            let tag = from.as_ref().and_then(|f| f.tag()).unwrap_or_default();
+            if let Some(h) = self.by_dialog.get(call_id, tag) {
                 self.send_ack_2xx(h, &resp);
             }
         }
@@ -701,14 +817,19 @@ impl Endpoint {
 
     /// Let time pass: fire every due timer.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(Reverse((at, _, slot))) = self.timers.peek().copied() {
-            if at > now {
+        loop {
+            // Deadlines set by the timers fired so far count too (a zero Timer J or K).
+            self.queue_deadlines();
+            if self.timers.peek().is_none_or(|Reverse(d)| d.at > now) {
                 break;
             }
-            self.timers.pop();
-            let Some(r) = self.timer_refs.remove(&slot.0) else {
-                continue;
+            let Some(Reverse(d)) = self.timers.pop() else {
+                break;
             };
+            if !self.is_live(&d) {
+                continue;
+            }
+            let r = d.r;
             self.scheduled.remove(&r);
             match &r {
                 TxRef::ServerInvite(k) => {
@@ -1026,13 +1147,12 @@ impl Endpoint {
     }
 
     fn finish_call(&mut self, call: CallHandle) {
+        // The call's own timers go with it.
+        self.schedule(TxRef::Retransmit(call), None);
+        self.schedule(TxRef::Session(call), None);
         if let Some(c) = self.calls.remove(&call) {
-            let call_id = c
-                .invite
-                .call_id()
-                .map(|x| x.0.to_string())
-                .unwrap_or_default();
-            self.by_dialog.remove(&(call_id, c.local_tag));
+            let call_id = c.invite.call_id().map(|x| x.0).unwrap_or_default();
+            self.by_dialog.remove(call_id, &c.local_tag);
         }
     }
 
@@ -1217,7 +1337,7 @@ impl Endpoint {
             });
             return handle;
         };
-        self.by_dialog.insert((call_id, local_tag.clone()), handle);
+        self.by_dialog.insert(&call_id, &local_tag, handle);
         let key = ClientKey::of(&invite).ok();
         self.calls.insert(
             handle,

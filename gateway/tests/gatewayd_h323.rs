@@ -1,0 +1,899 @@
+//! H.323 legs through gatewayd (issue #7): SIPp (Debian `sip-tester`) calls numbers routed
+//! to an H.323 endpoint — our own `h323::call` endpoint on real TCP, as the test peer —
+//! with fast start and without (H.245 tunnelled), and that endpoint calls an E1 number
+//! answered by the daemon's simulated switch. Each pair of the DESIGN.md mapping is
+//! asserted on both sides: Setup ↔ INVITE, Call Proceeding ↔ 100, Alerting ↔ 180,
+//! Connect ↔ 200, Release Complete ↔ BYE with the Q.850 cause on both (the `Reason`
+//! header checked by SIPp, the Release Complete's cause by the peer), and the CDRs.
+
+mod daemon_support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use daemon_support::{free_tcp_port, free_udp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE};
+use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
+use h323::fast_start::{MediaAddresses, G711};
+use h323::h225::{Alias, Guid};
+use h323::q931::ie::CauseValue;
+use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
+
+/// Move bytes between one call and its signalling connection (H.245 tunnelled, so one
+/// connection); the events that came out are appended to `log`. False once the connection
+/// closed.
+fn pump(call: &mut Call, stream: &mut TcpStream, now: Instant, log: &mut Vec<Event>) -> bool {
+    let mut open = true;
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                open = false;
+                break;
+            }
+            Ok(n) => call.handle_signalling_bytes(now, &buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(_) => {
+                open = false;
+                break;
+            }
+        }
+    }
+    if call.poll_timeout().is_some_and(|t| t <= now) {
+        call.handle_timeout(now);
+    }
+    flush(call, stream);
+    while let Some(ev) = call.poll_event() {
+        log.push(ev);
+    }
+    flush(call, stream);
+    open
+}
+
+fn flush(call: &mut Call, stream: &mut TcpStream) {
+    while let Some(t) = call.poll_transmit() {
+        assert_eq!(t.channel, Channel::Signalling, "H.245 is tunnelled here");
+        stream.set_nonblocking(false).unwrap();
+        let _ = stream.write_all(&t.bytes);
+        stream.set_nonblocking(true).unwrap();
+    }
+}
+
+fn media(port: u16) -> MediaAddresses {
+    MediaAddresses {
+        rtp: SocketAddrV4::new([127, 0, 0, 1].into(), port),
+        rtcp: SocketAddrV4::new([127, 0, 0, 1].into(), port + 1),
+    }
+}
+
+/// The H.323 endpoint answering one call: Call Proceeding, Alerting, Connect;
+/// then it releases with `release` after `hold`, or waits for the gateway's Release
+/// Complete. Returns every event of the call.
+fn answer_one(
+    listener: TcpListener,
+    rtp_port: u16,
+    release: Option<(Duration, CauseValue)>,
+) -> Vec<Event> {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no H.323 connection from gatewayd"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    stream.set_nonblocking(true).unwrap();
+    let mut call = Call::incoming(CallConfig::new(media(rtp_port)));
+    let mut log = Vec::new();
+    let mut alert_at = None;
+    let mut answer_at = None;
+    let mut release_at = None;
+    while Instant::now() < deadline {
+        let now = Instant::now();
+        let open = pump(&mut call, &mut stream, now, &mut log);
+        // Call Proceeding at once; Alerting 300 ms later (after the SIP side's own 100
+        // Trying, RFC 3261 §17.2.1), Connect 300 ms after that.
+        if alert_at.is_none() && log.iter().any(|e| matches!(e, Event::Setup(_))) {
+            call.proceeding(now);
+            alert_at = Some(now + Duration::from_millis(300));
+        }
+        if alert_at.is_some_and(|t| t <= now) && answer_at.is_none() {
+            call.alerting(now);
+            answer_at = Some(now + Duration::from_millis(300));
+        }
+        if answer_at.is_some_and(|t| t <= now) {
+            answer_at = Some(now + Duration::from_secs(3600));
+            call.answer(now);
+            release_at = release.map(|(d, c)| (now + d, c));
+        }
+        if let Some((t, cause)) = release_at {
+            if t <= now {
+                call.release(now, cause);
+                release_at = None;
+            }
+        }
+        flush(&mut call, &mut stream);
+        if log.iter().any(|e| matches!(e, Event::Released { .. })) || !open {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    while let Some(ev) = call.poll_event() {
+        log.push(ev);
+    }
+    log
+}
+
+fn sip_uac(bye: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="SIP to H.323">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8 0
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv response="100"/>
+  <recv response="180"/>
+  <recv response="200" rrs="true"/>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+{bye}
+</scenario>
+"#
+    )
+}
+
+/// We hang up with `Reason: Q.850;cause=16`.
+const UAC_BYE: &str = r#"  <pause milliseconds="800"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Reason: Q.850;cause=16
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>"#;
+
+/// The far end hangs up: the BYE must carry `Reason: Q.850;cause=31`.
+const UAS_BYE: &str = r#"  <recv request="BYE">
+    <action>
+      <ereg regexp="Q\.850;cause=31" search_in="hdr" header="Reason:" check_it="true" assign_to="1"/>
+      <log message="Reason [$1]"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>"#;
+
+struct Setup323 {
+    daemon: Daemon,
+    h323_port: u16,
+    fs: TcpListener,
+    nofs: TcpListener,
+    separate: TcpListener,
+}
+
+fn start(name: &str) -> Setup323 {
+    let h323_port = free_tcp_port();
+    let fs = TcpListener::bind("127.0.0.1:0").unwrap();
+    let nofs = TcpListener::bind("127.0.0.1:0").unwrap();
+    let separate = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tail = format!(
+        r#"
+[h323]
+listen = "127.0.0.1:{h323_port}"
+
+[[h323_peer]]
+name = "ep-fs"
+address = "127.0.0.1:{fs}"
+fast_start = true
+
+[[h323_peer]]
+name = "ep-nofs"
+address = "127.0.0.1:{nofs}"
+fast_start = false
+h245_tunnelling = true
+
+[[h323_peer]]
+name = "ep-separate"
+address = "127.0.0.1:{separate}"
+fast_start = false
+h245_tunnelling = false
+
+[[route]]
+pattern = "5001"
+from = ["pbx"]
+to = ["ep-fs"]
+
+[[route]]
+pattern = "5004"
+from = ["pbx"]
+to = ["ep-separate"]
+
+[[route]]
+pattern = "5002"
+from = ["pbx"]
+to = ["ep-nofs"]
+
+[[route]]
+pattern = "_0X."
+from = ["ep-fs"]
+to = ["pstn"]
+
+[[route]]
+pattern = "5001"
+from = ["pstn"]
+to = ["ep-fs"]
+"#,
+        fs = fs.local_addr().unwrap().port(),
+        nofs = nofs.local_addr().unwrap().port(),
+        separate = separate.local_addr().unwrap().port(),
+    );
+    let daemon = Daemon::start(
+        name,
+        Options {
+            tail: &tail,
+            ..Options::default()
+        },
+    );
+    Setup323 {
+        daemon,
+        h323_port,
+        fs,
+        nofs,
+        separate,
+    }
+}
+
+/// The H.323 endpoint answering one call without tunnelling: it announces its own
+/// `h245Address` and the gateway connects there for H.245. Returns the call's events and
+/// whether an H.245 connection came.
+fn answer_separate_h245(listener: TcpListener, rtp_port: u16) -> (Vec<Event>, bool) {
+    listener.set_nonblocking(true).unwrap();
+    let h245_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    h245_listener.set_nonblocking(true).unwrap();
+    let h245_addr = match h245_listener.local_addr().unwrap() {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("{other}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut sig = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no H.323 connection from gatewayd"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    sig.set_nonblocking(true).unwrap();
+    let mut cfg = CallConfig::new(media(rtp_port));
+    cfg.h245_tunneling = false;
+    cfg.h245_listen = Some(h245_addr);
+    let mut call = Call::incoming(cfg);
+    let mut h245: Option<TcpStream> = None;
+    let mut log = Vec::new();
+    let mut setup_at = None;
+    let mut alerted = false;
+    let mut answered = false;
+    let mut release_at = None;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        let now = Instant::now();
+        if h245.is_none() {
+            if let Ok((s, _)) = h245_listener.accept() {
+                s.set_nonblocking(true).unwrap();
+                h245 = Some(s);
+                call.h245_connected(now);
+            }
+        }
+        let mut open = true;
+        loop {
+            match sig.read(&mut buf) {
+                Ok(0) => {
+                    open = false;
+                    break;
+                }
+                Ok(n) => call.handle_signalling_bytes(now, &buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if let Some(h) = &mut h245 {
+            loop {
+                match h.read(&mut buf) {
+                    Ok(n) if n > 0 => call.handle_h245_bytes(now, &buf[..n]),
+                    _ => break,
+                }
+            }
+        }
+        if call.poll_timeout().is_some_and(|t| t <= now) {
+            call.handle_timeout(now);
+        }
+        while let Some(ev) = call.poll_event() {
+            log.push(ev);
+        }
+        // Call Proceeding at once, Alerting and Connect 300 ms apart (as `answer_one`).
+        if setup_at.is_none() && log.iter().any(|e| matches!(e, Event::Setup(_))) {
+            call.proceeding(now);
+            setup_at = Some(now);
+        }
+        if let Some(t) = setup_at {
+            if !alerted && now >= t + Duration::from_millis(300) {
+                call.alerting(now);
+                alerted = true;
+            }
+            if !answered && now >= t + Duration::from_millis(600) {
+                call.answer(now);
+                answered = true;
+            }
+        }
+        // Clear (cause 16) once answered and H.245 opened the audio both ways.
+        let media_both = answered
+            && log.iter().any(|e| matches!(e, Event::Media(_)))
+            && log.iter().any(|e| matches!(e, Event::IncomingMedia { .. }));
+        if media_both && release_at.is_none() {
+            release_at = Some(now + Duration::from_millis(300));
+        }
+        if release_at.is_some_and(|t| t <= now) {
+            call.release(now, CauseValue::NormalCallClearing);
+            release_at = Some(now + Duration::from_secs(3600));
+        }
+        while let Some(t) = call.poll_transmit() {
+            let stream = match t.channel {
+                Channel::Signalling => Some(&mut sig),
+                Channel::H245 => h245.as_mut(),
+            };
+            if let Some(st) = stream {
+                st.set_nonblocking(false).unwrap();
+                let _ = st.write_all(&t.bytes);
+                st.set_nonblocking(true).unwrap();
+            }
+        }
+        if log.iter().any(|e| matches!(e, Event::Released { .. })) || !open {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    while let Some(ev) = call.poll_event() {
+        log.push(ev);
+    }
+    (log, h245.is_some())
+}
+
+fn released(log: &[Event]) -> Option<(CauseValue, bool)> {
+    log.iter().find_map(|e| match e {
+        Event::Released { cause, by_peer, .. } => Some((*cause, *by_peer)),
+        _ => None,
+    })
+}
+
+#[test]
+fn sip_to_h323_with_fast_start_and_without() {
+    let s = start("h323-sip");
+    let d = &s.daemon;
+
+    // 1. Fast start; the SIP side hangs up with cause 16.
+    let sip_rtp = free_udp_port();
+    let fs = s.fs.try_clone().unwrap();
+    let peer = std::thread::spawn(move || answer_one(fs, 40000, None));
+    let sf = d.scenario("uac_bye.xml", &sip_uac(UAC_BYE));
+    let ok = d.sipp(&[
+        "-sf",
+        &sf,
+        "-s",
+        "5001",
+        "-m",
+        "1",
+        "-mp",
+        &sip_rtp.to_string(),
+        "-trace_err",
+        "-trace_msg",
+    ]);
+    let log = peer.join().unwrap();
+    assert!(
+        ok,
+        "SIPp: 100, 180, 200 and the BYE's 200 expected; peer saw {log:?}"
+    );
+    // Setup ↔ INVITE: numbers as aliases and IEs, fast start offered with the SIP side's
+    // RTP address passed through.
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert_eq!(setup.called_number.as_deref(), Some("5001"));
+    assert_eq!(setup.calling_number.as_deref(), Some("1001"));
+    assert!(setup
+        .destination_aliases
+        .contains(&Alias::Dialled("5001".into())));
+    assert!(setup
+        .source_aliases
+        .contains(&Alias::Dialled("1001".into())));
+    assert_eq!(setup.fast_start_offer, vec![G711::ALaw, G711::MuLaw]);
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Connected { media } => *media,
+            _ => None,
+        })
+        .expect("fast start settled the media by Connect");
+    assert_eq!(m.remote_rtp.port(), sip_rtp, "the SIP side's RTP address");
+    assert_eq!(m.codec, G711::ALaw);
+    // Release Complete ↔ BYE: the BYE's Reason cause 16 arrives as the cause.
+    assert_eq!(
+        released(&log),
+        Some((CauseValue::NormalCallClearing, true)),
+        "{log:?}"
+    );
+
+    // 2. No fast start: H.245 tunnelled; the H.323 side hangs up with cause 31, the BYE
+    // carries it.
+    let nofs = s.nofs.try_clone().unwrap();
+    let peer = std::thread::spawn(move || {
+        answer_one(
+            nofs,
+            40010,
+            Some((Duration::from_millis(1500), CauseValue::NormalUnspecified)),
+        )
+    });
+    let sf = d.scenario("uac_wait_bye.xml", &sip_uac(UAS_BYE));
+    let ok = d.sipp(&[
+        "-sf",
+        &sf,
+        "-s",
+        "5002",
+        "-m",
+        "1",
+        "-trace_err",
+        "-trace_msg",
+    ]);
+    let log = peer.join().unwrap();
+    assert!(
+        ok,
+        "SIPp: BYE with Reason Q.850;cause=31 expected; peer saw {log:?}"
+    );
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert!(setup.fast_start_offer.is_empty(), "{setup:?}");
+    assert_eq!(setup.called_number.as_deref(), Some("5002"));
+    // H.245 (tunnelled) opened our channel towards the peer.
+    assert!(
+        log.iter().any(|e| matches!(e, Event::Media(_))),
+        "H.245 OpenLogicalChannel acknowledged: {log:?}"
+    );
+    assert!(
+        log.iter().any(|e| matches!(e, Event::IncomingMedia { .. })),
+        "the gateway opened its channel: {log:?}"
+    );
+    assert_eq!(released(&log), Some((CauseValue::NormalUnspecified, false)));
+
+    // CDRs: one per call, answered, with the causes.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 2, "{cdrs:?}");
+    for (cdr, cause) in cdrs.iter().zip(["16", "31"]) {
+        assert_eq!(cdr[DISPOSITION], "ANSWERED", "{cdr:?}");
+        assert_eq!(cdr[ISDN_CAUSE], cause, "{cdr:?}");
+    }
+    assert!(cdrs[0].contains(&"ep-fs".to_string()), "{cdrs:?}");
+    assert!(cdrs[1].contains(&"ep-nofs".to_string()), "{cdrs:?}");
+    d.assert_no_busy_channel();
+}
+
+#[test]
+fn h323_call_to_an_e1_number_is_answered_on_the_span() {
+    let s = start("h323-e1");
+    let d = &s.daemon;
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rtp.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let rtp_port = rtp.local_addr().unwrap().port();
+    let mut stream = TcpStream::connect(("127.0.0.1", s.h323_port)).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    let now = Instant::now();
+    let mut cfg = CallConfig::new(MediaAddresses {
+        rtp: SocketAddrV4::new([127, 0, 0, 1].into(), rtp_port),
+        rtcp: SocketAddrV4::new([127, 0, 0, 1].into(), rtp_port + 1),
+    });
+    cfg.codecs = vec![G711::ALaw];
+    let mut call = Call::place(
+        now,
+        cfg,
+        PlaceCall {
+            call_ref: 7,
+            call_id: Guid([7; 16]),
+            conference_id: Guid([8; 16]),
+            source_aliases: vec![Alias::Dialled("2001".into()), Alias::H323Id("ep".into())],
+            destination_aliases: vec![Alias::Dialled("0301234".into())],
+            calling_number: Some("2001".into()),
+            called_number: None,
+            display: None,
+            source_signal_address: None,
+            dest_signal_address: None,
+        },
+    );
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut connected_at = None;
+    let mut rtp_seen = 0;
+    let mut released_sent = false;
+    while Instant::now() < deadline {
+        let now = Instant::now();
+        let open = pump(&mut call, &mut stream, now, &mut log);
+        if connected_at.is_none() && log.iter().any(|e| matches!(e, Event::Connected { .. })) {
+            connected_at = Some(now);
+        }
+        if let Some(t) = connected_at {
+            // The simulated switch's audio arrives as PCMA (payload type 8) from the
+            // B-channel bridged to our fast start address.
+            let mut b = [0u8; 512];
+            if let Ok(n) = rtp.recv(&mut b) {
+                if n >= 12 && b[1] & 0x7f == 8 {
+                    rtp_seen += 1;
+                }
+            }
+            if !released_sent && (rtp_seen >= 5 || now > t + Duration::from_secs(3)) {
+                call.release(now, CauseValue::NormalCallClearing);
+                released_sent = true;
+            }
+        }
+        flush(&mut call, &mut stream);
+        if log.iter().any(|e| matches!(e, Event::Released { .. })) || !open {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(stream);
+    // Call Proceeding, Alerting (the switch rings), Connect (it answers after 1 s).
+    let kinds: Vec<&str> = log
+        .iter()
+        .map(|e| match e {
+            Event::Proceeding => "proceeding",
+            Event::Alerting => "alerting",
+            Event::Connected { .. } => "connected",
+            Event::Released { .. } => "released",
+            _ => "other",
+        })
+        .filter(|k| *k != "other")
+        .collect();
+    assert_eq!(
+        kinds,
+        ["proceeding", "alerting", "connected", "released"],
+        "{log:?}"
+    );
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Connected { media } => *media,
+            _ => None,
+        })
+        .expect("fast start answered");
+    assert_eq!(m.codec, G711::ALaw);
+    assert_eq!(*m.remote_rtp.ip(), std::net::Ipv4Addr::LOCALHOST);
+    assert!(
+        rtp_seen >= 5,
+        "PCMA from the span's B-channel: {rtp_seen} packets"
+    );
+    assert_eq!(
+        released(&log),
+        Some((CauseValue::NormalCallClearing, false))
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{cdrs:?}");
+    assert!(cdrs[0].contains(&"ep-fs".to_string()), "{cdrs:?}");
+    assert!(cdrs[0].contains(&"pstn".to_string()), "{cdrs:?}");
+    d.assert_no_busy_channel();
+}
+
+#[test]
+fn sip_to_h323_with_h245_on_its_own_connection() {
+    let s = start("h323-h245");
+    let d = &s.daemon;
+    let listener = s.separate.try_clone().unwrap();
+    let peer = std::thread::spawn(move || answer_separate_h245(listener, 40040));
+    let sf = d.scenario(
+        "uac_wait_bye.xml",
+        &sip_uac(UAS_BYE.replace("31", "16").as_str()),
+    );
+    let ok = d.sipp(&["-sf", &sf, "-s", "5004", "-m", "1", "-trace_err"]);
+    let (log, h245_came) = peer.join().unwrap();
+    assert!(
+        ok,
+        "SIPp: BYE with Reason Q.850;cause=16 expected; peer saw {log:?}"
+    );
+    assert!(h245_came, "gatewayd connected to the peer's h245Address");
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert!(setup.fast_start_offer.is_empty());
+    assert!(log.iter().any(|e| matches!(e, Event::Media(_))), "{log:?}");
+    assert!(
+        log.iter().any(|e| matches!(e, Event::IncomingMedia { .. })),
+        "{log:?}"
+    );
+    // The H.245 channel of the gateway carried our SIP side's RTP address.
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Media(m) => Some(*m),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(*m.remote_rtp.ip(), std::net::Ipv4Addr::LOCALHOST);
+    // H.323 §8.5 on a separate H.245 connection: EndSessionCommand both ways, then Release
+    // Complete from whichever side gets there first.
+    assert_eq!(
+        released(&log).map(|(c, _)| c),
+        Some(CauseValue::NormalCallClearing)
+    );
+    d.assert_no_busy_channel();
+}
+
+#[test]
+fn pstn_call_to_an_h323_endpoint() {
+    let s = start("h323-pstn");
+    let d = &s.daemon;
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rtp_port = rtp.local_addr().unwrap().port();
+    let fs = s.fs.try_clone().unwrap();
+    let peer = std::thread::spawn(move || answer_one(fs, rtp_port, None));
+    // The simulated switch calls 5001 on the E1 and clears after 1.5 s of conversation.
+    assert_eq!(d.ctl("simcall 1 5001 1500"), "ok\n");
+    let log = peer.join().unwrap();
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert_eq!(setup.called_number.as_deref(), Some("5001"));
+    assert_eq!(setup.fast_start_offer, vec![G711::ALaw, G711::MuLaw]);
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Connected { media } => *media,
+            _ => None,
+        })
+        .expect("fast start answered");
+    assert_eq!(
+        *m.remote_rtp.ip(),
+        std::net::Ipv4Addr::LOCALHOST,
+        "anchored"
+    );
+    assert_eq!(
+        released(&log),
+        Some((CauseValue::NormalCallClearing, true)),
+        "{log:?}"
+    );
+    // The B-channel's audio reached the peer's RTP address as PCMA.
+    rtp.set_nonblocking(true).unwrap();
+    let mut pcma = 0;
+    let mut b = [0u8; 512];
+    while let Ok(n) = rtp.recv(&mut b) {
+        if n >= 12 && b[1] & 0x7f == 8 {
+            pcma += 1;
+        }
+    }
+    assert!(pcma >= 5, "{pcma} PCMA packets");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert!(cdrs[0].contains(&"ep-fs".to_string()), "{cdrs:?}");
+    d.assert_no_busy_channel();
+}
+
+/// The gatekeeper double on UDP: its address, its events, itself, and the stop flag.
+struct UdpGatekeeper {
+    addr: SocketAddrV4,
+    events: std::sync::Arc<std::sync::Mutex<Vec<GatekeeperEvent>>>,
+    gk: std::sync::Arc<std::sync::Mutex<Gatekeeper>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The gatekeeper double (`h323::ras::gatekeeper`) on a UDP socket in a thread, until
+/// `stop` is set; its events are collected.
+fn udp_gatekeeper(routes: Vec<(Alias, SocketAddrV4)>) -> UdpGatekeeper {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = match socket.local_addr().unwrap() {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("{other}"),
+    };
+    let mut config = GatekeeperConfig::new("GK-TEST", addr);
+    config.time_to_live = Some(60);
+    config.routes = routes;
+    let gk = Arc::new(Mutex::new(Gatekeeper::new(config)));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (g2, e2, s2) = (gk.clone(), events.clone(), stop.clone());
+    std::thread::spawn(move || {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        while !s2.load(Ordering::Relaxed) {
+            let got = socket.recv_from(&mut buf);
+            let mut g = g2.lock().unwrap();
+            let now = Instant::now();
+            if let Ok((n, std::net::SocketAddr::V4(from))) = got {
+                g.handle_datagram(now, from, &buf[..n]);
+            }
+            g.handle_timeout(now);
+            while let Some(t) = g.poll_transmit() {
+                let _ = socket.send_to(&t.payload, t.destination);
+            }
+            let mut ev = e2.lock().unwrap();
+            while let Some(e) = g.poll_event() {
+                ev.push(e);
+            }
+        }
+    });
+    UdpGatekeeper {
+        addr,
+        events,
+        gk,
+        stop,
+    }
+}
+
+#[test]
+fn gatekeeper_registration_and_admission_around_a_sip_call() {
+    let peer = TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer_addr = match peer.local_addr().unwrap() {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("{other}"),
+    };
+    let UdpGatekeeper {
+        addr: gk_addr,
+        events,
+        gk,
+        stop,
+    } = udp_gatekeeper(vec![(Alias::Dialled("5003".into()), peer_addr)]);
+    let h323_port = free_tcp_port();
+    let tail = format!(
+        r#"
+[h323]
+listen = "127.0.0.1:{h323_port}"
+
+[gatekeeper]
+address = "{gk_addr}"
+aliases = ["gatewayd"]
+prefixes = ["0301"]
+ttl = 60
+ras_listen = "127.0.0.1:0"
+
+[[route]]
+pattern = "5003"
+from = ["pbx"]
+to = ["gatekeeper"]
+"#
+    );
+    let d = Daemon::start(
+        "h323-gk",
+        Options {
+            tail: &tail,
+            ..Options::default()
+        },
+    );
+    // RRQ with our prefix and alias, confirmed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let regs = gk.lock().unwrap().registrations().to_vec();
+        if let Some(r) = regs.first() {
+            assert_eq!(r.prefixes, vec!["0301".to_string()]);
+            assert!(
+                r.aliases.contains(&Alias::H323Id("gatewayd".into())),
+                "{r:?}"
+            );
+            assert_eq!(r.call_signal_addresses[0].port(), h323_port);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no registration");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ARQ → ACF with the peer's address from the gatekeeper's table → Setup there.
+    let answering = std::thread::spawn(move || answer_one(peer, 40020, None));
+    let sf = d.scenario("uac_bye.xml", &sip_uac(UAC_BYE));
+    let ok = d.sipp(&["-sf", &sf, "-s", "5003", "-m", "1"]);
+    let log = answering.join().unwrap();
+    assert!(ok, "SIPp call through the gatekeeper; peer saw {log:?}");
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert_eq!(setup.called_number.as_deref(), Some("5003"));
+    assert_eq!(released(&log), Some((CauseValue::NormalCallClearing, true)));
+    // DRQ after the call.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ev = events.lock().unwrap().clone();
+        let admitted = ev.iter().any(|e| {
+            matches!(e, GatekeeperEvent::Admitted { destination, .. } if *destination == peer_addr)
+        });
+        let disengaged = ev
+            .iter()
+            .any(|e| matches!(e, GatekeeperEvent::Disengaged { .. }));
+        if admitted && disengaged {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ARQ/DRQ expected: {ev:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    d.assert_no_busy_channel();
+}
