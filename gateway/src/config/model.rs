@@ -104,6 +104,21 @@ pub(crate) struct RawTrunkGroup {
     /// Seconds without a further digit before the number is declared complete.
     #[serde(default)]
     pub digit_timeout: Option<Spanned<u32>>,
+    /// What the PSTN party hears while the other party holds the call: `silence` or `moh`.
+    #[serde(default)]
+    pub hold_media: Option<HoldMedia>,
+}
+
+/// What a trunk group's party hears while the other party holds the call (RFC 3264 §8.4
+/// hold from SIP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldMedia {
+    /// Idle pattern on the B-channel.
+    #[default]
+    Silence,
+    /// Music on hold: a generated comfort melody on the B-channel.
+    Moh,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +171,10 @@ pub(crate) struct RawSipTrunk {
     /// `sip:…;transport=tls`; TLS only.
     #[serde(default)]
     pub sips: Option<Spanned<bool>>,
+    /// The trunk's peers are in our trust domain (RFC 3325 §2.3): their
+    /// P-Asserted-Identity is believed and ours (with `Privacy: id`) is sent to them.
+    #[serde(default)]
+    pub trust_identity: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -346,6 +365,8 @@ pub struct TrunkGroup {
     pub direction: Direction,
     pub numbering: NumberRules,
     pub overlap: OverlapSending,
+    /// What this group's party hears while held.
+    pub hold_media: HoldMedia,
 }
 
 /// Overlap sending towards a trunk group (Q.931 §5.1.3; RFC 3578 on the SIP side).
@@ -386,6 +407,8 @@ pub struct SipTrunk {
     pub tls: Option<TlsFiles>,
     /// `sips:` URIs towards the trunk (TLS only).
     pub sips: bool,
+    /// Peers in our trust domain for identity (RFC 3325 §2.3).
+    pub trust_identity: bool,
 }
 
 /// A TLS trunk's certificate chain and private key (PEM files).

@@ -152,6 +152,7 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
                 digit_map,
                 digit_timeout: std::time::Duration::from_secs(u64::from(digit_timeout)),
             },
+            hold_media: g.hold_media.unwrap_or_default(),
         });
     }
 
@@ -249,6 +250,7 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
             redirecting: t.redirecting.unwrap_or_default(),
             tls,
             sips,
+            trust_identity: t.trust_identity.unwrap_or(false),
         });
     }
 
@@ -671,6 +673,31 @@ mod tests {
         assert_eq!(
             (e.line(), e.field()),
             (Some(3), Some("sip_trunk.reject")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn hold_and_identity_keys() {
+        let g = format!(
+            "{BASE}[[trunk_group]]\nname = \"pstn\"\nmembers = [{{ span = 1 }}]\n\
+             hold_media = \"moh\"\n[[sip_trunk]]\nname = \"pbx\"\ntrust_identity = true\n"
+        );
+        let c = Config::from_str(&g, "gw.toml").unwrap();
+        assert_eq!(c.trunk_groups[0].hold_media, HoldMedia::Moh);
+        assert!(c.sip_trunks[0].trust_identity);
+        let c = Config::from_str("[[sip_trunk]]\nname = \"pbx\"\n", "gw.toml").unwrap();
+        assert!(!c.sip_trunks[0].trust_identity);
+        let e = err(&g.replace("\"moh\"", "\"jazz\""));
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(8), Some("trunk_group.hold_media")),
+            "{e}"
+        );
+        let e = err("[[sip_trunk]]\nname = \"pbx\"\ntrust_identity = \"yes\"\n");
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(3), Some("sip_trunk.trust_identity")),
             "{e}"
         );
     }

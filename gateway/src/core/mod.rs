@@ -20,7 +20,7 @@ use dahdi_driver::{ChannelId, SpanId};
 use tracing::{debug, info, warn};
 
 use crate::cdr::{Cdr, CdrError, CdrWriter};
-use crate::config::{Config, NumberRules, OverlapSending};
+use crate::config::{Config, HoldMedia, NumberRules, OverlapSending};
 use crate::interwork::cause::CauseMap;
 use crate::route::{Match, Pattern, Router};
 use crate::trunk::{BusyReason, ChannelState, ChannelTable, Direction, Hunter};
@@ -107,6 +107,15 @@ pub enum Action {
     },
     /// The call ended: stop bridging its media.
     Unbridge { call: CallId },
+    /// The RTP side held (`held`) or resumed the bridged call: while held nothing goes to
+    /// it (we answered recvonly/inactive, RFC 3264 §8.4) and the B-channel gets `media`
+    /// (silence or music on hold, the ISDN trunk group's `hold_media`) instead of its
+    /// RTP; resuming restores the bridge both ways.
+    HoldMedia {
+        call: CallId,
+        held: bool,
+        media: HoldMedia,
+    },
     /// Deliver a message to a leg. After a [`Delivery::Release`] the leg is gone as far as
     /// the core is concerned; the leg finishes its protocol's clearing on its own.
     Deliver {
@@ -152,6 +161,11 @@ struct Call {
     out_kind: Option<TrunkKind>,
     media: Option<Media>,
     bridged: bool,
+    /// The RTP side holds the call (RFC 3264 §8.4).
+    held: bool,
+    /// The calling identity was verified by the incoming leg (trusted P-Asserted-Identity,
+    /// RFC 3325; ISDN screening network provided / verified and passed, Q.931 §4.5.10).
+    calling_verified: bool,
     /// Overlap sending on the outgoing leg.
     overlap: Option<OverlapOut>,
 }
@@ -163,6 +177,7 @@ struct Group {
     direction: Direction,
     numbering: NumberRules,
     overlap: OverlapSending,
+    hold_media: HoldMedia,
 }
 
 /// Overlap sending in progress on a call's outgoing ISDN leg (Q.931 §5.1.3): the SETUP
@@ -315,6 +330,7 @@ impl Core {
                     direction: g.direction,
                     numbering: g.numbering.clone(),
                     overlap: g.overlap.clone(),
+                    hold_media: g.hold_media,
                 },
             );
         }
@@ -442,6 +458,8 @@ impl Core {
             out_kind: None,
             media: None,
             bridged: false,
+            held: false,
+            calling_verified: false,
             overlap: None,
         };
         self.calls.insert(id, call);
@@ -716,6 +734,30 @@ impl Core {
                         _ => {}
                     }
                 }
+                if let Message::Hold | Message::Resume = msg {
+                    let held = matches!(msg, Message::Hold);
+                    let holder = if from_a {
+                        &call.a
+                    } else {
+                        call.b.as_ref().unwrap_or(&call.a)
+                    };
+                    // Only the RTP side's hold changes what the bridge does; the PSTN
+                    // side's own hold (NOTIFY) leaves the switch's audio flowing to SIP.
+                    if call.bridged && holder.kind == TrunkKind::Sip && call.held != held {
+                        let media = [Some(&call.a), call.b.as_ref()]
+                            .into_iter()
+                            .flatten()
+                            .find_map(|l| self.groups.get(&l.trunk))
+                            .map_or(HoldMedia::Silence, |g| g.hold_media);
+                        info!(call = %id, held, ?media, "hold");
+                        self.actions.push_back(Action::HoldMedia {
+                            call: id,
+                            held,
+                            media,
+                        });
+                    }
+                    call.held = held;
+                }
                 if let Some(to) = other {
                     let d = match msg {
                         Message::Proceeding => Delivery::Proceeding,
@@ -724,6 +766,9 @@ impl Core {
                         Message::Connect { media } => Delivery::Connect { media },
                         Message::Digits { digits, .. } => Delivery::Digits(digits),
                         Message::Info(s) => Delivery::Info(s),
+                        Message::Hold => Delivery::Hold,
+                        Message::Resume => Delivery::Resume,
+                        Message::ConnectedLine(n) => Delivery::ConnectedLine(n),
                         Message::Setup(_) | Message::Release(_) => return,
                     };
                     self.actions.push_back(Action::Deliver {
@@ -1064,6 +1109,23 @@ impl Core {
     }
 
     /// The call a leg belongs to.
+    /// The incoming leg `leg` vouches for its calling identity (or not): see
+    /// [`Core::identity_verified`].
+    pub fn set_identity_verified(&mut self, leg: LegId, verified: bool) {
+        if let Some(c) = self.legs.get(&leg).and_then(|id| self.calls.get_mut(id)) {
+            c.calling_verified = verified;
+        }
+    }
+
+    /// Whether the calling identity of `leg`'s call was verified where it came in (for
+    /// the outgoing leg's screening indicator or P-Asserted-Identity).
+    pub fn identity_verified(&self, leg: LegId) -> bool {
+        self.legs
+            .get(&leg)
+            .and_then(|id| self.calls.get(id))
+            .is_some_and(|c| c.calling_verified)
+    }
+
     pub fn call_of(&self, leg: LegId) -> Option<CallId> {
         self.legs.get(&leg).copied()
     }

@@ -161,6 +161,16 @@ pub enum Message {
     Digits { digits: String, complete: bool },
     /// Other in-call information (SIP INFO body, Q.931 display), passed along as text.
     Info(String),
+    /// The party behind this leg put the call on hold (SIP re-INVITE/UPDATE with
+    /// `a=sendonly`/`a=inactive`/`c=0.0.0.0`, RFC 3264 §8.4 ↔ Q.931 NOTIFY "remote hold",
+    /// §4.5.22).
+    Hold,
+    /// The party behind this leg took the call off hold (sendrecv again ↔ NOTIFY "remote
+    /// retrieval").
+    Resume,
+    /// Who answered (connected line: Q.951 §3 Connected number ↔ P-Asserted-Identity of
+    /// the 200 OK, RFC 3325); sent just before [`Message::Connect`].
+    ConnectedLine(Number),
 }
 
 /// What the core hands a leg: like [`Message`], with releases already mapped.
@@ -186,4 +196,9 @@ pub enum Delivery {
         digits: String,
         complete: bool,
     },
+    /// The other party put the call on hold / took it off hold ([`Message::Hold`]).
+    Hold,
+    Resume,
+    /// The other party's connected line identity, before [`Delivery::Connect`].
+    ConnectedLine(Number),
 }

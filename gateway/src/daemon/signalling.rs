@@ -101,7 +101,8 @@ async fn open_sip(
         rtp_ports,
     )
     .with_redirecting(t.redirecting)
-    .with_sips(t.sips);
+    .with_sips(t.sips)
+    .with_trust_identity(t.trust_identity);
     let tx = tx.clone();
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
@@ -612,6 +613,14 @@ impl Signalling {
                 law,
                 telephone_event,
             } => self.bridge(call, channel, rtp_leg, remote, law, telephone_event),
+            Action::HoldMedia { call, held, media } => {
+                if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
+                    let music = media == crate::config::HoldMedia::Moh;
+                    if let Err(e) = m.hold_with_media(*key, held, music) {
+                        debug!(error = %e, "media channel gone");
+                    }
+                }
+            }
             Action::Unbridge { call } => {
                 if let (Some(m), Some(key)) = (&mut self.media, self.bridges.remove(&call)) {
                     if let Err(e) = m.remove_channel(key) {

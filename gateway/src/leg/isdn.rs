@@ -9,9 +9,9 @@ use std::time::Instant;
 use dahdi_driver::{ChannelId, SpanId, Timeslot};
 use q931::call::{CallHandle, ChannelPref, Event, Interface, SetupRequest};
 use q931::ie::{
-    BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, InfoElement,
-    InfoTransferCapability, Layer1Protocol, NumberingPlan, Presentation, ProgressDescription,
-    RedirectingNumber, Screening, TypeOfNumber as QTon,
+    BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, ConnectedNumber,
+    InfoElement, InfoTransferCapability, Layer1Protocol, NotificationDescription, NumberingPlan,
+    Presentation, ProgressDescription, RedirectingNumber, Screening, TypeOfNumber as QTon,
 };
 use tracing::{debug, info, warn};
 
@@ -32,6 +32,8 @@ struct IsdnCall {
     /// Overlap sending (our SETUP went without Sending complete): digits waiting for the
     /// SETUP ACKNOWLEDGE, and whether the last of them completes the number.
     overlap: Option<OverlapDigits>,
+    /// Who answered on the other leg, for the Connected number of our CONNECT (COLP).
+    connected: Option<Number>,
 }
 
 /// Digits of an overlap-sending call held until the network acknowledged the SETUP
@@ -67,6 +69,15 @@ fn ton_out(t: TypeOfNumber) -> QTon {
         TypeOfNumber::National => QTon::National,
         TypeOfNumber::Subscriber => QTon::Subscriber,
         TypeOfNumber::Unknown => QTon::Unknown,
+    }
+}
+
+/// Presentation indicator of a number (Q.931 §4.5.10 octet 3a).
+fn presentation_of(n: &Number) -> Presentation {
+    if n.restricted {
+        Presentation::Restricted
+    } else {
+        Presentation::Allowed
     }
 }
 
@@ -254,6 +265,28 @@ impl IsdnLeg {
                     self.tell_core(core, now, call, Message::Connect { media });
                 }
             }
+            Event::Notified { call, description } => {
+                // Q.931 §4.5.22 notification description (ETSI codes for the call hold
+                // supplementary service): the switch's party holds or retrieves the call.
+                let msg = match description {
+                    NotificationDescription::REMOTE_HOLD => Message::Hold,
+                    NotificationDescription::REMOTE_RETRIEVAL => Message::Resume,
+                    other => {
+                        debug!(span = %self.span, ?other, "NOTIFY not interworked");
+                        return;
+                    }
+                };
+                self.tell_core(core, now, call, msg);
+            }
+            Event::ConnectedNumber { call, number } => {
+                // COLP (Q.951 §3): who answered our call.
+                let n = Number {
+                    digits: number.digits,
+                    ton: ton_in(number.type_of_number),
+                    restricted: matches!(number.presentation, Some((Presentation::Restricted, _))),
+                };
+                self.tell_core(core, now, call, Message::ConnectedLine(n));
+            }
             Event::Disconnecting { call, cause, .. } => {
                 // Q.931 §5.3.4: the interface answers with RELEASE by itself.
                 let c = cause.value.value();
@@ -312,6 +345,7 @@ impl IsdnLeg {
             Some(InfoTransferCapability::Audio3_1kHz) => Bearer::Audio3k1,
             _ => Bearer::Speech,
         };
+        let calling_screening = calling.as_ref().and_then(|c| c.presentation.map(|p| p.1));
         let setup = Setup {
             called: called.map_or_else(
                 || Number::unknown(""),
@@ -349,8 +383,15 @@ impl IsdnLeg {
         if let Err(e) = r {
             debug!(error = %e, "first answer to SETUP refused");
         }
+        // Q.931 §4.5.10 screening: a number the network provided or verified is one the
+        // SIP side may assert (RFC 3325).
+        let verified = matches!(
+            calling_screening,
+            Some(Screening::NetworkProvided | Screening::UserProvidedVerifiedPassed)
+        );
         // The core's answers come out of its action queue, after this mapping exists.
         let (_, leg) = core.incoming(now, &group, chan, setup);
+        core.set_identity_verified(leg, verified);
         self.by_handle.insert(
             call,
             IsdnCall {
@@ -359,6 +400,7 @@ impl IsdnLeg {
                 incoming: true,
                 core_done: false,
                 overlap: None,
+                connected: None,
             },
         );
         self.by_leg.insert(leg, call);
@@ -383,16 +425,16 @@ impl IsdnLeg {
             plan_for(setup.called.ton),
             &setup.called.digits,
         );
+        // Q.931 §4.5.10: a caller id the incoming side verified (trusted P-Asserted-
+        // Identity, RFC 3325) is "verified and passed", any other "not screened".
+        let screening = if core.identity_verified(leg) {
+            Screening::UserProvidedVerifiedPassed
+        } else {
+            Screening::UserProvidedNotScreened
+        };
         let calling = setup.calling.as_ref().map(|n| {
             let mut c = CallingPartyNumber::new(ton_out(n.ton), plan_for(n.ton), &n.digits);
-            c.presentation = Some((
-                if n.restricted {
-                    Presentation::Restricted
-                } else {
-                    Presentation::Allowed
-                },
-                Screening::UserProvidedNotScreened,
-            ));
+            c.presentation = Some((presentation_of(n), screening));
             c
         });
         let req = SetupRequest {
@@ -438,6 +480,7 @@ impl IsdnLeg {
                         incoming: false,
                         core_done: false,
                         overlap: (!setup.complete).then(OverlapDigits::default),
+                        connected: None,
                     },
                 );
                 self.by_leg.insert(leg, call);
@@ -466,7 +509,38 @@ impl IsdnLeg {
                 self.iface
                     .progress(now, call, ProgressDescription::InbandAvailable)
             }
-            Delivery::Connect { .. } => self.iface.connect(now, call),
+            Delivery::Connect { .. } => {
+                // COLP (Q.951 §3): the Connected number of who answered on the other leg.
+                let extra: Vec<InfoElement> = self
+                    .by_handle
+                    .get(&call)
+                    .and_then(|c| c.connected.as_ref())
+                    .map(|n| {
+                        ConnectedNumber::new(ton_out(n.ton), plan_for(n.ton), &n.digits)
+                            .with_presentation(
+                                presentation_of(n),
+                                Screening::UserProvidedNotScreened,
+                            )
+                            .into()
+                    })
+                    .into_iter()
+                    .collect();
+                self.iface.connect_with(now, call, extra)
+            }
+            Delivery::ConnectedLine(n) => {
+                if let Some(c) = self.by_handle.get_mut(&call) {
+                    c.connected = Some(n);
+                }
+                Ok(())
+            }
+            // Q.931 §5.9 / §4.5.22: the other party holds or retrieves the call.
+            Delivery::Hold => self
+                .iface
+                .notify(now, call, NotificationDescription::REMOTE_HOLD),
+            Delivery::Resume => {
+                self.iface
+                    .notify(now, call, NotificationDescription::REMOTE_RETRIEVAL)
+            }
             Delivery::Release(c) => {
                 if let Some(ic) = self.by_handle.get_mut(&call) {
                     ic.core_done = true;

@@ -13,10 +13,11 @@ use tracing::{debug, warn};
 use crate::config::NumberRules;
 use crate::core::number::{from_sip_user, to_sip_user};
 use crate::core::{
-    Bearer, Clearing, Core, Delivery, LegId, Media, Message, Reason, Redirection, Setup,
+    Bearer, Clearing, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection, Setup,
 };
 use crate::interwork::redirect::{self, RedirectHeaders};
 use crate::media::Law;
+use crate::sdp::HoldChange;
 use crate::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
 use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue};
 use crate::sip::transport::{Protocol, Target};
@@ -40,6 +41,8 @@ struct SipCall {
     /// RFC 3578 overlap dialling.
     call_id: String,
     called: String,
+    /// Who answered on the other leg (COLP), for the P-Asserted-Identity of our 200 OK.
+    connected: Option<Number>,
 }
 
 /// The SIP side of the gateway for one SIP trunk.
@@ -59,6 +62,8 @@ pub struct SipLeg {
     redirect: RedirectHeaders,
     /// `sips:` URIs towards the trunk (RFC 3261 §26.2.2; TLS trunks only).
     sips: bool,
+    /// The trunk's peers are in our trust domain (RFC 3325 §2.3).
+    trust_identity: bool,
 }
 
 /// The Q.850 cause of a `Reason: Q.850;cause=N` header (RFC 3326).
@@ -104,6 +109,14 @@ fn dtmf_relay_signal(msg: &SipMessage) -> Option<String> {
     (!digits.is_empty()).then_some(digits)
 }
 
+/// `Privacy: id` (RFC 3325 §9.3): the identity is not to be shown.
+fn privacy_id(msg: &SipMessage) -> bool {
+    msg.get::<Privacy>()
+        .ok()
+        .flatten()
+        .is_some_and(|p| p.contains(PrivacyValue::Id))
+}
+
 /// `Reason` header value for a Q.850 cause (RFC 3326 §2).
 pub fn reason_header(cause: u8) -> String {
     format!("Q.850;cause={cause}")
@@ -134,6 +147,51 @@ impl SipLeg {
             by_leg: HashMap::new(),
             redirect: RedirectHeaders::default(),
             sips: false,
+            trust_identity: false,
+        }
+    }
+
+    /// Believe the peers' P-Asserted-Identity and send ours to them (the trunk's
+    /// `trust_identity` key, RFC 3325 §2.3).
+    pub fn with_trust_identity(mut self, trust: bool) -> SipLeg {
+        self.trust_identity = trust;
+        self
+    }
+
+    /// The identity a request or response asserts (RFC 3325 §9.1), from a trusted peer
+    /// only (§5: otherwise it is ignored); `Privacy: id` makes it restricted.
+    fn asserted(&self, msg: &SipMessage) -> Option<Number> {
+        if !self.trust_identity {
+            return None;
+        }
+        let user = msg
+            .first::<PAssertedIdentity>()
+            .ok()
+            .flatten()
+            .and_then(|p| uri_user(&p.0.uri))?;
+        Some(from_sip_user(&user, &self.rules, privacy_id(msg)))
+    }
+
+    /// Headers asserting `n` towards the trunk (RFC 3325 §9.3, RFC 3323 §4.2): only to a
+    /// trusted peer; `Privacy: id` when presentation is restricted.
+    fn assert_headers(&self, n: &Number, local_host: &str) -> Vec<(String, String)> {
+        let mut h = Vec::new();
+        if self.trust_identity {
+            h.push((
+                "P-Asserted-Identity".to_string(),
+                format!("<sip:{}@{local_host}>", to_sip_user(n, &self.rules)),
+            ));
+            if n.restricted {
+                h.push(("Privacy".to_string(), "id".to_string()));
+            }
+        }
+        h
+    }
+
+    fn local_host(&self) -> String {
+        match self.local {
+            IpAddr::V4(a) => a.to_string(),
+            IpAddr::V6(a) => format!("[{a}]"),
         }
     }
 
@@ -157,6 +215,7 @@ impl SipLeg {
         self.peers = trunk.peers.clone();
         self.redirect = trunk.redirecting;
         self.sips = trunk.sips && self.protocol == Protocol::Tls;
+        self.trust_identity = trunk.trust_identity;
     }
 
     /// The SIP trunk's name.
@@ -248,6 +307,10 @@ impl SipLeg {
                 }
                 let media = Self::media_of(&c.sdp);
                 let leg = c.leg;
+                // RFC 3325: who answered, for the connected line (COLP) on the other side.
+                if let Some(n) = self.asserted(&response) {
+                    core.handle(now, leg, Message::ConnectedLine(n));
+                }
                 core.handle(now, leg, Message::Connect { media });
             }
             UaEvent::Rejected {
@@ -280,6 +343,35 @@ impl SipLeg {
                 call: Some(call),
                 handle,
                 request,
+                reinvite: true,
+            } => self.reoffer(ep, core, now, call, handle, &request, true),
+            UaEvent::Request {
+                call: Some(call),
+                handle,
+                request,
+                reinvite: false,
+            } if request.method() == Some(Method::Update) && !request.body().is_empty() => {
+                self.reoffer(ep, core, now, call, handle, &request, false)
+            }
+            UaEvent::RequestResult {
+                call,
+                method,
+                status,
+                response: Some(response),
+            } if method == "INVITE" && (200..300).contains(&status) => {
+                // The answer to our hold/resume re-INVITE.
+                if let Some(c) = self.by_handle.get_mut(&call) {
+                    if let Ok(d) = SessionDescription::parse(response.body()) {
+                        if let Err(e) = c.sdp.handle_answer(&d) {
+                            debug!(error = %e, "re-INVITE answer refused");
+                        }
+                    }
+                }
+            }
+            UaEvent::Request {
+                call: Some(call),
+                handle,
+                request,
                 reinvite: false,
             } => {
                 // INFO in a dialog: DTMF relay (application/dtmf-relay) becomes digits —
@@ -299,6 +391,64 @@ impl SipLeg {
                 }
             }
             other => debug!(?other, "SIP event not used by the call layer"),
+        }
+    }
+
+    /// A re-INVITE (`reinvite`) or UPDATE with an SDP offer in an established call
+    /// (RFC 3264 §8, RFC 3311): answered (sendonly → recvonly, inactive → inactive,
+    /// §8.4), 488 if unacceptable (the call goes on, RFC 3261 §14.2); a change of hold
+    /// state goes to the core as [`Message::Hold`] / [`Message::Resume`]. A re-INVITE
+    /// without SDP gets our current description again (no change).
+    #[allow(clippy::too_many_arguments)]
+    fn reoffer(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        call: CallHandle,
+        handle: crate::sip::ua::RequestHandle,
+        request: &SipMessage,
+        reinvite: bool,
+    ) {
+        let status = |n: u16| StatusCode::new(n).unwrap_or(StatusCode::OK);
+        let Some(c) = self.by_handle.get_mut(&call) else {
+            ep.respond_request(now, handle, status(481), &[], None);
+            return;
+        };
+        let outcome = if request.body().is_empty() {
+            c.local_sdp.clone().map(|sdp| (sdp, None))
+        } else {
+            SessionDescription::parse(request.body())
+                .ok()
+                .and_then(|d| c.sdp.handle_offer(&d).ok())
+                .map(|(answer, _, change)| (answer.to_bytes(), change))
+        };
+        let Some((answer, change)) = outcome else {
+            // RFC 3261 §21.4.26: not acceptable here.
+            if reinvite {
+                ep.respond(now, call, status(488), None, &[], None);
+            } else {
+                ep.respond_request(now, handle, status(488), &[], None);
+            }
+            return;
+        };
+        c.local_sdp = Some(answer.clone());
+        if reinvite {
+            ep.respond(now, call, StatusCode::OK, None, &[], Some(&answer));
+        } else {
+            ep.respond_request(
+                now,
+                handle,
+                StatusCode::OK,
+                &[],
+                Some(("application/sdp", &answer)),
+            );
+        }
+        let leg = c.leg;
+        match change {
+            Some(HoldChange::Held) => core.handle(now, leg, Message::Hold),
+            Some(HoldChange::Resumed) => core.handle(now, leg, Message::Resume),
+            None => {}
         }
     }
 
@@ -342,18 +492,18 @@ impl SipLeg {
         if let Some(old) = earlier {
             return self.more_digits(ep, core, now, old, call, invite, called);
         }
-        let restricted = invite
-            .get::<Privacy>()
-            .ok()
-            .flatten()
-            .is_some_and(|p| p.contains(PrivacyValue::Id));
-        // RFC 3325 §9.1: P-Asserted-Identity is the trusted caller id; From otherwise.
-        let calling = invite
-            .first::<PAssertedIdentity>()
-            .ok()
-            .flatten()
-            .and_then(|p| uri_user(&p.0.uri))
-            .or_else(|| invite.from().ok().and_then(|f| uri_user(&f.uri)));
+        let restricted = privacy_id(invite);
+        // RFC 3325 §9.1: P-Asserted-Identity is the caller id when it comes from the trust
+        // domain (§5: ignored otherwise); From is the user's unverified claim.
+        let asserted = self.asserted(invite);
+        let verified = asserted.is_some();
+        let calling = asserted.or_else(|| {
+            invite
+                .from()
+                .ok()
+                .and_then(|f| uri_user(&f.uri))
+                .map(|c| from_sip_user(&c, &self.rules, restricted))
+        });
         let (mut sdp, rtp_port) = self.new_sdp();
         let mut local_sdp = None;
         let mut media = None;
@@ -379,7 +529,7 @@ impl SipLeg {
         });
         let setup = Setup {
             called: from_sip_user(&called, &self.rules, false),
-            calling: calling.map(|c| from_sip_user(&c, &self.rules, restricted)),
+            calling,
             bearer: Bearer::Speech,
             media,
             complete: true,
@@ -387,6 +537,7 @@ impl SipLeg {
         };
         let trunk = self.trunk.clone();
         let (_, leg) = core.incoming(now, &trunk, None, setup);
+        core.set_identity_verified(leg, verified);
         self.by_leg.insert(leg, call);
         self.by_handle.insert(
             call,
@@ -399,6 +550,7 @@ impl SipLeg {
                 rtp_port,
                 call_id,
                 called,
+                connected: None,
             },
         );
     }
@@ -482,30 +634,20 @@ impl SipLeg {
             SocketAddr::V4(a) => a.to_string(),
             SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
         };
-        let local_host = match self.local {
-            IpAddr::V4(a) => a.to_string(),
-            IpAddr::V6(a) => format!("[{a}]"),
-        };
+        let local_host = self.local_host();
         let called = to_sip_user(&setup.called, &self.rules);
         let mut headers = Vec::new();
+        // RFC 3325 §9.3 / RFC 3323 §4.1.1.3: the identity goes in P-Asserted-Identity
+        // (with Privacy: id when restricted) to a trusted peer only; a restricted
+        // caller's From is anonymous either way.
         let from = match &setup.calling {
-            Some(n) if n.restricted => {
-                // RFC 3325 §9.3 / RFC 3323: anonymous From, the real identity in
-                // P-Asserted-Identity with Privacy: id.
-                headers.push((
-                    "P-Asserted-Identity".to_string(),
-                    format!("<sip:{}@{local_host}>", to_sip_user(n, &self.rules)),
-                ));
-                headers.push(("Privacy".to_string(), "id".to_string()));
-                "\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_string()
-            }
             Some(n) => {
-                let user = to_sip_user(n, &self.rules);
-                headers.push((
-                    "P-Asserted-Identity".to_string(),
-                    format!("<sip:{user}@{local_host}>"),
-                ));
-                format!("<sip:{user}@{local_host}>")
+                headers.extend(self.assert_headers(n, &local_host));
+                if n.restricted {
+                    "\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_string()
+                } else {
+                    format!("<sip:{}@{local_host}>", to_sip_user(n, &self.rules))
+                }
             }
             None => format!("<sip:gateway@{local_host}>"),
         };
@@ -555,6 +697,7 @@ impl SipLeg {
                 rtp_port,
                 call_id: String::new(),
                 called: String::new(),
+                connected: None,
             },
         );
     }
@@ -563,6 +706,15 @@ impl SipLeg {
     pub fn deliver(&mut self, ep: &mut Endpoint, now: Instant, leg: LegId, msg: Delivery) {
         let Some(&handle) = self.by_leg.get(&leg) else {
             return;
+        };
+        let local_host = self.local_host();
+        let colp = match (&msg, self.by_handle.get(&handle)) {
+            (Delivery::Connect { .. }, Some(c)) => c
+                .connected
+                .as_ref()
+                .map(|n| self.assert_headers(n, &local_host))
+                .unwrap_or_default(),
+            _ => Vec::new(),
         };
         let Some(c) = self.by_handle.get_mut(&handle) else {
             return;
@@ -584,7 +736,35 @@ impl SipLeg {
             }
             Delivery::Connect { .. } if c.uas && !c.answered => {
                 c.answered = true;
-                ep.respond(now, handle, code(200), None, &[], c.local_sdp.as_deref());
+                // RFC 3325 §9.1: the connected party's identity in the 200 OK (COLP).
+                let headers: Vec<(&str, String)> =
+                    colp.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+                ep.respond(
+                    now,
+                    handle,
+                    code(200),
+                    None,
+                    &headers,
+                    c.local_sdp.as_deref(),
+                );
+            }
+            Delivery::ConnectedLine(n) => c.connected = Some(n),
+            Delivery::Hold | Delivery::Resume if c.answered => {
+                // RFC 3264 §8.4: the PSTN party holds: we offer sendonly (it may play its
+                // own music to us); retrieval offers sendrecv again.
+                let dir = if msg == Delivery::Hold {
+                    Direction::SendOnly
+                } else {
+                    Direction::SendRecv
+                };
+                let offer = c.sdp.create_offer(dir).to_bytes();
+                ep.request_in_dialog(
+                    now,
+                    handle,
+                    Method::Invite,
+                    &[],
+                    Some(("application/sdp", &offer)),
+                );
             }
             Delivery::Release(Clearing { cause, status }) => {
                 let reason = reason_header(cause);

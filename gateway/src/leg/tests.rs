@@ -92,6 +92,8 @@ struct World {
     sip_wire: Vec<String>,
     /// Every message the gateway sent to the PBX.
     gw_sent: Vec<SipMessage>,
+    /// The core's hold actions for the media engine.
+    hold_actions: Vec<Action>,
 }
 
 fn first_line(b: &[u8]) -> String {
@@ -119,7 +121,8 @@ impl World {
             Law::ALaw,
             (10000, 10998),
         )
-        .with_redirecting(redirect);
+        .with_redirecting(redirect)
+        .with_trust_identity(config.sip_trunks[0].trust_identity);
         let mut iface = Interface::new(InterfaceConfig::euro_isdn_e1(Role::User));
         iface.start(now);
         let isdn = IsdnLeg::new(SpanId(1), iface, Layer1Protocol::G711ALaw);
@@ -138,6 +141,7 @@ impl World {
             switch_events: Vec::new(),
             sip_wire: Vec::new(),
             gw_sent: Vec::new(),
+            hold_actions: Vec::new(),
         };
         w.run();
         assert!(w.switch_events.contains(&Event::LinkUp), "D-channel up");
@@ -211,6 +215,7 @@ impl World {
                         .isdn
                         .originate(&mut self.core, self.now, leg, channel, &setup),
                     Action::Bridge { .. } | Action::Unbridge { .. } => {}
+                    a @ Action::HoldMedia { .. } => self.hold_actions.push(a),
                     Action::Deliver { leg, msg, .. } => {
                         if self.sip.owns(leg) {
                             self.sip.deliver(&mut self.gw, self.now, leg, msg);
@@ -901,4 +906,429 @@ fn call_proceeding_ends_overlap_sending() {
     assert_eq!(w.core.poll_timeout(), None);
     w.advance(Duration::from_secs(10));
     assert!(more_info(&mut w).is_empty());
+}
+
+// ---- Hold and resume (RFC 3264 §8.4 ↔ Q.931 NOTIFY, §4.5.22) ----
+
+fn sdp_with(version: u32, direction: &str) -> Vec<u8> {
+    format!(
+        "v=0\r\no=pbx 1 {version} IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n\
+         t=0 0\r\nm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na={direction}\r\n"
+    )
+    .into_bytes()
+}
+
+/// A PBX → switch call, answered; returns the PBX's call and the switch's.
+fn answered_pbx_call(w: &mut World) -> (CallHandle, q931::call::CallHandle) {
+    let pbx_call = w.pbx_call("0301234567");
+    let (call, _, _) = w.switch_setup();
+    w.switch.connect(w.now, call).unwrap();
+    w.run();
+    assert_eq!(w.pbx_status(), vec![200]);
+    (pbx_call, call)
+}
+
+/// The PBX sends a re-INVITE with `sdp`; the status and SDP body of the gateway's answer.
+fn pbx_reinvite(w: &mut World, pbx_call: CallHandle, sdp: &[u8]) -> (u16, String) {
+    w.pbx_events.clear();
+    assert!(w.pbx.request_in_dialog(
+        w.now,
+        pbx_call,
+        crate::sip::Method::Invite,
+        &[],
+        Some(("application/sdp", sdp)),
+    ));
+    w.run();
+    w.pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::RequestResult {
+                method,
+                status,
+                response,
+                ..
+            } if method == "INVITE" => Some((
+                *status,
+                response
+                    .as_ref()
+                    .map(|r| String::from_utf8_lossy(r.body()).into_owned())
+                    .unwrap_or_default(),
+            )),
+            _ => None,
+        })
+        .expect("the re-INVITE was answered")
+}
+
+fn notifications(w: &mut World) -> Vec<q931::ie::NotificationDescription> {
+    let n = w
+        .switch_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notified { description, .. } => Some(*description),
+            _ => None,
+        })
+        .collect();
+    w.switch_events.clear();
+    n
+}
+
+#[test]
+fn reinvite_sendonly_holds_with_notify_and_sendrecv_resumes() {
+    use q931::ie::NotificationDescription as N;
+    let mut w = World::with(
+        &CONFIG.replace(
+            "hunting = \"ascending\"",
+            "hunting = \"ascending\"\nhold_media = \"moh\"",
+        ),
+        RedirectHeaders::Diversion,
+    );
+    let (pbx_call, call) = answered_pbx_call(&mut w);
+    w.switch_events.clear();
+    // RFC 3264 §8.4: sendonly is answered recvonly; the switch gets NOTIFY remote hold and
+    // the bridge plays music on hold (the group's hold_media) towards the PSTN.
+    let (status, answer) = pbx_reinvite(&mut w, pbx_call, &sdp_with(2, "sendonly"));
+    assert_eq!(status, 200);
+    assert!(answer.contains("a=recvonly"), "{answer}");
+    assert_eq!(notifications(&mut w), vec![N::REMOTE_HOLD]);
+    assert!(matches!(
+        w.hold_actions.as_slice(),
+        [Action::HoldMedia {
+            held: true,
+            media: crate::config::HoldMedia::Moh,
+            ..
+        }]
+    ));
+    // The same hold again (inactive now): answered inactive, no second NOTIFY.
+    let (status, answer) = pbx_reinvite(&mut w, pbx_call, &sdp_with(3, "inactive"));
+    assert_eq!(status, 200);
+    assert!(answer.contains("a=inactive"), "{answer}");
+    assert!(notifications(&mut w).is_empty());
+    // sendrecv again: NOTIFY remote retrieval, the bridge restored.
+    let (status, answer) = pbx_reinvite(&mut w, pbx_call, &sdp_with(4, "sendrecv"));
+    assert_eq!(status, 200);
+    assert!(answer.contains("a=sendrecv"), "{answer}");
+    assert_eq!(notifications(&mut w), vec![N::REMOTE_RETRIEVAL]);
+    assert!(matches!(
+        w.hold_actions.last(),
+        Some(Action::HoldMedia { held: false, .. })
+    ));
+    assert_eq!(w.hold_actions.len(), 2);
+    // Every 2xx was ACKed (no ACK timeout ended the call): still up 40 s later.
+    w.advance(Duration::from_secs(40));
+    assert_eq!(w.core.call_count(), 1);
+    assert!(!w
+        .pbx_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Bye { .. })));
+    w.switch
+        .disconnect(w.now, call, CauseValue::from(16))
+        .unwrap();
+    w.run();
+    w.assert_clean();
+}
+
+#[test]
+fn legacy_hold_c_zero_and_silence_by_default() {
+    use q931::ie::NotificationDescription as N;
+    let mut w = World::new();
+    let (pbx_call, _) = answered_pbx_call(&mut w);
+    w.switch_events.clear();
+    // RFC 3264 §8.4 (RFC 2543 style): c=0.0.0.0 holds too.
+    let held = String::from_utf8(sdp_with(2, "sendrecv"))
+        .unwrap()
+        .replace("c=IN IP4 192.0.2.10", "c=IN IP4 0.0.0.0");
+    let (status, _) = pbx_reinvite(&mut w, pbx_call, held.as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!(notifications(&mut w), vec![N::REMOTE_HOLD]);
+    assert!(matches!(
+        w.hold_actions.as_slice(),
+        [Action::HoldMedia {
+            held: true,
+            media: crate::config::HoldMedia::Silence,
+            ..
+        }]
+    ));
+    // An offer we cannot take (no common codec) is refused with 488; the call goes on.
+    let bad = String::from_utf8(sdp_with(3, "sendrecv"))
+        .unwrap()
+        .replace("RTP/AVP 8 101", "RTP/AVP 18");
+    let (status, _) = pbx_reinvite(&mut w, pbx_call, bad.as_bytes());
+    assert_eq!(status, 488);
+    assert_eq!(w.core.call_count(), 1);
+}
+
+#[test]
+fn notify_remote_hold_from_the_switch_becomes_reinvite_sendonly() {
+    use q931::ie::NotificationDescription as N;
+    let mut w = World::new();
+    let call = w
+        .switch
+        .setup(
+            w.now,
+            SetupRequest {
+                called: Some(CalledPartyNumber::new(
+                    QTon::Unknown,
+                    NumberingPlan::Isdn,
+                    "201",
+                )),
+                calling: None,
+                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+                channel: ChannelPref::Any,
+                sending_complete: true,
+            },
+        )
+        .unwrap();
+    w.run();
+    let pbx_call = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the PBX got the INVITE");
+    w.pbx
+        .respond(w.now, pbx_call, StatusCode::OK, None, &[], Some(ANSWER));
+    w.run();
+    let reinvites = |w: &mut World| -> Vec<String> {
+        let r: Vec<String> = w
+            .pbx_events
+            .iter()
+            .filter_map(|e| match e {
+                UaEvent::Request {
+                    request,
+                    reinvite: true,
+                    ..
+                } => Some(String::from_utf8_lossy(request.body()).into_owned()),
+                _ => None,
+            })
+            .collect();
+        w.pbx_events.clear();
+        r
+    };
+    w.pbx_events.clear();
+    w.switch.notify(w.now, call, N::REMOTE_HOLD).unwrap();
+    w.run();
+    let r = reinvites(&mut w);
+    assert_eq!(r.len(), 1);
+    assert!(r[0].contains("a=sendonly"), "{}", r[0]);
+    let held = String::from_utf8(ANSWER.to_vec())
+        .unwrap()
+        .replace("o=pbx 2 2", "o=pbx 2 3")
+        + "a=recvonly\r\n";
+    w.pbx.respond(
+        w.now,
+        pbx_call,
+        StatusCode::OK,
+        None,
+        &[],
+        Some(held.as_bytes()),
+    );
+    w.run();
+    // The switch's own hold leaves the bridge as it is (its music goes to SIP).
+    assert!(w.hold_actions.is_empty());
+    w.switch.notify(w.now, call, N::REMOTE_RETRIEVAL).unwrap();
+    w.run();
+    let r = reinvites(&mut w);
+    assert_eq!(r.len(), 1);
+    assert!(r[0].contains("a=sendrecv"), "{}", r[0]);
+    let back = String::from_utf8(ANSWER.to_vec())
+        .unwrap()
+        .replace("o=pbx 2 2", "o=pbx 2 4");
+    w.pbx.respond(
+        w.now,
+        pbx_call,
+        StatusCode::OK,
+        None,
+        &[],
+        Some(back.as_bytes()),
+    );
+    w.run();
+    w.advance(Duration::from_secs(40));
+    assert_eq!(
+        w.core.call_count(),
+        1,
+        "re-INVITE 2xx ACKed, the call goes on"
+    );
+}
+
+// ---- Identity (RFC 3325 / RFC 3323 ↔ Q.931 §4.5.10, COLP Q.951 §3) ----
+
+fn trusted() -> String {
+    CONFIG.replace(
+        "peers = [\"192.0.2.10:5060\"]",
+        "peers = [\"192.0.2.10:5060\"]\ntrust_identity = true",
+    )
+}
+
+/// The PBX calls with a P-Asserted-Identity; the calling number and screening in SETUP.
+fn pai_call(w: &mut World) -> (String, q931::ie::Screening) {
+    w.pbx.invite(
+        w.now,
+        OutgoingCall {
+            request_uri: "sip:0301234567@192.0.2.1".into(),
+            from: "<sip:4930999@192.0.2.10>".into(),
+            to: "<sip:0301234567@192.0.2.1>".into(),
+            target: Target {
+                protocol: Protocol::Udp,
+                addr: "192.0.2.1:5060".parse().unwrap(),
+            },
+            sdp: Some(bytes::Bytes::from_static(OFFER)),
+            headers: vec![(
+                "P-Asserted-Identity".into(),
+                "<sip:4930111@192.0.2.10>".into(),
+            )],
+        },
+    );
+    w.run();
+    w.switch_events
+        .iter()
+        .find_map(|e| match e {
+            Event::IncomingSetup {
+                calling: Some(c), ..
+            } => Some((c.digits.clone(), c.presentation.unwrap().1)),
+            _ => None,
+        })
+        .expect("SETUP with a calling number")
+}
+
+#[test]
+fn pai_is_believed_from_trusted_peers_only() {
+    use q931::ie::Screening;
+    let mut w = World::new();
+    assert_eq!(
+        pai_call(&mut w),
+        ("4930999".to_string(), Screening::UserProvidedNotScreened)
+    );
+    let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
+    assert_eq!(
+        pai_call(&mut w),
+        ("4930111".to_string(), Screening::UserProvidedVerifiedPassed)
+    );
+}
+
+fn restricted_setup_from_switch(w: &mut World) -> SipMessage {
+    let mut calling =
+        q931::ie::CallingPartyNumber::new(QTon::National, NumberingPlan::Isdn, "301234");
+    calling.presentation = Some((
+        q931::ie::Presentation::Restricted,
+        q931::ie::Screening::NetworkProvided,
+    ));
+    w.switch
+        .setup(
+            w.now,
+            SetupRequest {
+                called: Some(CalledPartyNumber::new(
+                    QTon::Unknown,
+                    NumberingPlan::Isdn,
+                    "201",
+                )),
+                calling: Some(calling),
+                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+                channel: ChannelPref::Any,
+                sending_complete: true,
+            },
+        )
+        .unwrap();
+    w.run();
+    pbx_invite(w)
+}
+
+#[test]
+fn restricted_identity_is_asserted_to_trusted_peers_and_stripped_otherwise() {
+    // RFC 3325 §9.3: to the trust domain, P-Asserted-Identity with Privacy: id.
+    let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
+    let inv = restricted_setup_from_switch(&mut w);
+    assert_eq!(header(&inv, "Privacy"), vec!["id"]);
+    let pai = header(&inv, "P-Asserted-Identity");
+    assert!(pai.len() == 1 && pai[0].contains("301234"), "{pai:?}");
+    assert!(header(&inv, "From")[0].contains("anonymous"));
+    // RFC 3325 §5 / RFC 3323: outside it, no P-Asserted-Identity and an anonymous From.
+    let mut w = World::new();
+    let inv = restricted_setup_from_switch(&mut w);
+    assert!(header(&inv, "P-Asserted-Identity").is_empty());
+    assert!(header(&inv, "From")[0].contains("anonymous"));
+    assert!(!String::from_utf8_lossy(inv.as_bytes()).contains("301234"));
+}
+
+#[test]
+fn connected_number_becomes_pai_in_the_200_ok() {
+    let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
+    w.pbx_call("0301234567");
+    let (call, _, _) = w.switch_setup();
+    let connected =
+        q931::ie::ConnectedNumber::new(QTon::National, NumberingPlan::Isdn, "301234567")
+            .with_presentation(
+                q931::ie::Presentation::Allowed,
+                q931::ie::Screening::NetworkProvided,
+            );
+    w.switch
+        .connect_with(w.now, call, vec![connected.into()])
+        .unwrap();
+    w.run();
+    let ok = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::Answered { response, .. } => Some(response.clone()),
+            _ => None,
+        })
+        .expect("200 OK");
+    let pai = header(&ok, "P-Asserted-Identity");
+    assert!(pai.len() == 1 && pai[0].contains("301234567"), "{pai:?}");
+}
+
+#[test]
+fn pai_of_the_200_ok_becomes_connected_number() {
+    let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
+    w.switch
+        .setup(
+            w.now,
+            SetupRequest {
+                called: Some(CalledPartyNumber::new(
+                    QTon::Unknown,
+                    NumberingPlan::Isdn,
+                    "201",
+                )),
+                calling: None,
+                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+                channel: ChannelPref::Any,
+                sending_complete: true,
+            },
+        )
+        .unwrap();
+    w.run();
+    let pbx_call = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("INVITE");
+    w.pbx.respond(
+        w.now,
+        pbx_call,
+        StatusCode::OK,
+        None,
+        &[
+            ("P-Asserted-Identity", "<sip:205@192.0.2.10>".to_string()),
+            ("Privacy", "id".to_string()),
+        ],
+        Some(ANSWER),
+    );
+    w.run();
+    let n = w
+        .switch_events
+        .iter()
+        .find_map(|e| match e {
+            Event::ConnectedNumber { number, .. } => Some(number.clone()),
+            _ => None,
+        })
+        .expect("CONNECT with a Connected number");
+    assert_eq!(n.digits, "205");
+    assert!(matches!(
+        n.presentation,
+        Some((q931::ie::Presentation::Restricted, _))
+    ));
 }

@@ -53,6 +53,54 @@ impl ToneGenerator {
     }
 }
 
+/// Music on hold generated in the gateway: a short rising C-major arpeggio (C5 E5 G5 C6,
+/// 250 ms a note at -20 dBm0) and a second of quiet, over and over, so the held party
+/// knows the call is still there.
+#[derive(Debug, Clone)]
+pub struct MusicOnHold {
+    tone: ToneGenerator,
+    /// Samples into the current phrase.
+    pos: usize,
+}
+
+impl MusicOnHold {
+    const NOTES: [f64; 4] = [523.25, 659.26, 783.99, 1046.5];
+    const NOTE: usize = SAMPLE_RATE as usize / 4;
+    const PHRASE: usize = Self::NOTE * Self::NOTES.len() + SAMPLE_RATE as usize;
+    const LEVEL_DBM0: f64 = -20.0;
+
+    pub fn new() -> Self {
+        Self {
+            tone: ToneGenerator::new(Self::NOTES[0], Self::LEVEL_DBM0),
+            pos: 0,
+        }
+    }
+
+    /// The next linear samples.
+    pub fn fill_linear(&mut self, out: &mut [i16]) {
+        for s in out {
+            let note = self.pos / Self::NOTE;
+            if self.pos % Self::NOTE == 0 {
+                if let Some(f) = Self::NOTES.get(note) {
+                    self.tone = ToneGenerator::new(*f, Self::LEVEL_DBM0);
+                }
+            }
+            *s = if note < Self::NOTES.len() {
+                self.tone.next_sample()
+            } else {
+                0
+            };
+            self.pos = (self.pos + 1) % Self::PHRASE;
+        }
+    }
+}
+
+impl Default for MusicOnHold {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Mean power (in squared 16-bit units) at `freq_hz` in `samples`, by the Goertzel
 /// algorithm generalised to a non-integer bin. For a sine of amplitude A at that frequency
 /// the result approaches A²/2, the sine's mean power.
@@ -176,5 +224,23 @@ mod tests {
         let d2 = detect_linear(&s, 1209.0);
         assert!((d1.ratio - 0.5).abs() < 0.05 && (d2.ratio - 0.5).abs() < 0.05);
         assert!(detect_linear(&s, 941.0).ratio < 0.01);
+    }
+
+    #[test]
+    fn music_on_hold_plays_its_notes_then_a_second_of_quiet() {
+        let mut moh = MusicOnHold::new();
+        let mut phrase = vec![0i16; MusicOnHold::PHRASE];
+        moh.fill_linear(&mut phrase);
+        let note = MusicOnHold::NOTE;
+        for (i, f) in MusicOnHold::NOTES.iter().enumerate() {
+            let d = detect_linear(&phrase[i * note..(i + 1) * note], *f);
+            assert!(d.present, "note {i} at {f} Hz: {d:?}");
+            assert!((d.tone_dbm0 + 20.0).abs() < 1.0, "{d:?}");
+        }
+        assert!(phrase[4 * note..].iter().all(|&x| x == 0));
+        // And again from the start.
+        let mut again = vec![0i16; note];
+        moh.fill_linear(&mut again);
+        assert!(detect_linear(&again, MusicOnHold::NOTES[0]).present);
     }
 }

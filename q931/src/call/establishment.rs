@@ -13,7 +13,8 @@ use super::timers::Timer;
 use super::{CallError, CallHandle, ChannelPref, Event, SetupRequest};
 use crate::ie::{
     CalledPartyNumber, CauseValue, ChannelId, ChannelSelection, InfoElement, KeypadFacility,
-    NumberingPlan, ProgressDescription, ProgressIndicator, TypeOfNumber,
+    NotificationDescription, NotificationIndicator, NumberingPlan, ProgressDescription,
+    ProgressIndicator, TypeOfNumber,
 };
 use crate::lapd::Role;
 use crate::message::{Message, MessageType};
@@ -222,6 +223,17 @@ impl Interface {
     /// Answers an incoming call: CONNECT (§5.2.7). The user side waits for CONNECT
     /// ACKNOWLEDGE (U8, T313); the network side is active at once.
     pub fn connect(&mut self, now: Instant, call: CallHandle) -> Result<(), CallError> {
+        self.connect_with(now, call, Vec::new())
+    }
+
+    /// As [`Interface::connect`], with more elements in the CONNECT (e.g. a Connected
+    /// number for COLP, Q.951 §3).
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        extra: Vec<InfoElement>,
+    ) -> Result<(), CallError> {
         let user = self.cfg.role == Role::User;
         let t313 = self.cfg.timers.t313;
         let c = self.incoming(
@@ -235,7 +247,7 @@ impl Interface {
             ],
         )?;
         c.t302 = None;
-        let msg = Message::connect(c.call_ref()).with_opt(first_channel(c));
+        let mut msg = Message::connect(c.call_ref()).with_opt(first_channel(c));
         let channel = c.channel;
         if user {
             c.stage = Stage::ConnectRequest;
@@ -244,10 +256,33 @@ impl Interface {
             c.stage = Stage::Active;
             c.stop();
         }
+        for ie in extra {
+            msg.insert(ie);
+        }
         self.send(now, &msg);
         if !user {
             self.events.push_back(Event::Connected { call, channel });
         }
+        Ok(())
+    }
+
+    /// NOTIFY on an established or establishing call (§3.1.10, §5.9) with `description`
+    /// in its Notification indicator (§4.5.22), e.g. remote hold / remote retrieval.
+    pub fn notify(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        description: NotificationDescription,
+    ) -> Result<(), CallError> {
+        let c = self.call_mut(call)?;
+        if !(c.stage == Stage::Active || c.stage.is_establishing()) {
+            return Err(CallError::WrongState {
+                command: "NOTIFY",
+                stage: c.stage,
+            });
+        }
+        let msg = Message::notify(c.call_ref(), NotificationIndicator::new(description));
+        self.send(now, &msg);
         Ok(())
     }
 
@@ -448,6 +483,12 @@ impl Interface {
                 let cr = c.call_ref();
                 // §5.1.8 / §5.2.7: CONNECT ACKNOWLEDGE.
                 self.send(now, &Message::connect_acknowledge(cr));
+                if let Some(n) = msg.connected_number() {
+                    self.events.push_back(Event::ConnectedNumber {
+                        call,
+                        number: n.clone(),
+                    });
+                }
                 Event::Connected { call, channel }
             }
         };

@@ -81,7 +81,7 @@ pub use variant::{Span, SwitchType, Variant};
 
 use crate::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, Cause, CauseValue, ChangeStatus,
-    ProgressDescription, RedirectingNumber,
+    ConnectedNumber, NotificationDescription, ProgressDescription, RedirectingNumber,
 };
 
 /// Identifies one call on an [`Interface`]: the call reference value and which side chose it.
@@ -172,6 +172,18 @@ pub enum Event {
     Connected {
         call: CallHandle,
         channel: Option<u8>,
+    },
+    /// NOTIFY arrived on an established call (§3.1.10, user notification §5.9): the
+    /// description of its Notification indicator (§4.5.22), e.g. remote hold/retrieval.
+    Notified {
+        call: CallHandle,
+        description: NotificationDescription,
+    },
+    /// The CONNECT answering our call carried a Connected number (connected line
+    /// identification presentation, Q.951 §3 / ETSI EN 300 097); comes before `Connected`.
+    ConnectedNumber {
+        call: CallHandle,
+        number: ConnectedNumber,
     },
     /// DISCONNECT arrived (§5.3.3 / §5.3.4). With `inband` the network offers an in-band
     /// announcement and the RELEASE is left to [`Interface::release`]; otherwise the

@@ -159,7 +159,18 @@ impl Interface {
                 self.status_received(now, call, msg);
                 true
             }
-            MessageType::Notify | MessageType::Facility => true,
+            MessageType::Notify => {
+                // §5.9: a notification for the user; one without a Notification indicator
+                // (mandatory, §3.1.10) was already reported by the validation.
+                if let Some(n) = msg.notification_indicator() {
+                    self.events.push_back(super::Event::Notified {
+                        call,
+                        description: n.description,
+                    });
+                }
+                true
+            }
+            MessageType::Facility => true,
             // Basic-rate suspension, user information, congestion control, segmentation:
             // not implemented on this PRI (§5.8.4: cause 97).
             other => {

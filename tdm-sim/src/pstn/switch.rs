@@ -563,7 +563,10 @@ impl Switch {
             | Event::RestartClearingExpired { channels } => {
                 debug!(%span, ?channels, "pstn switch: restart");
             }
-            Event::ServiceChange { .. } | Event::ServiceAcknowledged { .. } => {}
+            Event::ServiceChange { .. }
+            | Event::ServiceAcknowledged { .. }
+            | Event::Notified { .. }
+            | Event::ConnectedNumber { .. } => {}
         }
     }
 

@@ -85,6 +85,9 @@ pub struct MediaChannel {
     /// What we wrote to the line last (linear), the echo canceller's reference.
     echo_ref: [i16; FRAME_SAMPLES],
     pub hold: bool,
+    /// While the SIP side holds: what the B-channel hears instead of the RTP audio
+    /// (`None`: silence).
+    hold_media: Option<Option<crate::media::tone::MusicOnHold>>,
     last_rx: Instant,
     rtp_timeout: Option<Duration>,
     timed_out: bool,
@@ -149,6 +152,7 @@ impl MediaChannel {
             echo,
             echo_ref: [0; FRAME_SAMPLES],
             hold: false,
+            hold_media: None,
             last_rx: now,
             rtp_timeout,
             timed_out: false,
@@ -177,6 +181,12 @@ impl MediaChannel {
             self.rtp.pause(0);
         }
         self.hold = on;
+    }
+
+    /// Replace the RTP audio towards the B-channel while held: `Some(false)` silence,
+    /// `Some(true)` music on hold, `None` the RTP audio again.
+    pub fn set_hold_media(&mut self, media: Option<bool>) {
+        self.hold_media = media.map(|music| music.then(crate::media::tone::MusicOnHold::new));
     }
 
     /// Play `digit` on the B-channel for `duration` (SIP INFO).
@@ -408,6 +418,15 @@ impl MediaChannel {
         let kind = self.jitter.pop(now, block);
         if self.sip_law != self.tdm_law {
             transcode_frame(self.sip_law, self.tdm_law, block);
+        }
+        match &mut self.hold_media {
+            Some(Some(moh)) => {
+                let mut linear = [0i16; FRAME_SAMPLES];
+                moh.fill_linear(&mut linear);
+                self.tdm_law.encode_block(&linear, block);
+            }
+            Some(None) => block.fill(self.tdm_law.silence()),
+            None => {}
         }
         if let Some(until) = self.generator_until {
             if now >= until {

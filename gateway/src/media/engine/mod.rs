@@ -125,6 +125,9 @@ pub enum Control {
     SetRemote(ChannelKey, SocketAddr),
     /// Hold: stop sending RTP (keep receiving, the RTP timeout pauses); `false` resumes.
     Hold(ChannelKey, bool),
+    /// The SIP side holds the call (RFC 3264 §8.4): as [`Control::Hold`], and the
+    /// B-channel gets silence (`music` false) or music on hold instead of the RTP audio.
+    HoldWithMedia(ChannelKey, bool, bool),
     /// Play a DTMF digit on the B-channel for the given time (a SIP INFO digit the core
     /// received).
     PlayDigit(ChannelKey, char, Duration),
@@ -367,6 +370,17 @@ impl MediaEngine {
 
     pub fn hold(&self, key: ChannelKey, on: bool) -> Result<(), EngineError> {
         self.send(key, Control::Hold(key, on))
+    }
+
+    /// The SIP side holds (`on`) or resumes the call: no RTP out, and the B-channel hears
+    /// silence or (`music`) music on hold until resumed.
+    pub fn hold_with_media(
+        &self,
+        key: ChannelKey,
+        on: bool,
+        music: bool,
+    ) -> Result<(), EngineError> {
+        self.send(key, Control::HoldWithMedia(key, on, music))
     }
 
     pub fn play_digit(

@@ -160,6 +160,12 @@ impl MediaWorker {
                     ch.set_hold(on, now);
                 }
             }
+            Control::HoldWithMedia(key, on, music) => {
+                if let Some(ch) = self.channel_mut(key) {
+                    ch.set_hold(on, now);
+                    ch.set_hold_media(on.then_some(music));
+                }
+            }
             Control::PlayDigit(key, digit, duration) => {
                 if let Some(ch) = self.channel_mut(key) {
                     ch.play_digit(now, digit, duration);

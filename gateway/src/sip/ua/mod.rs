@@ -955,6 +955,37 @@ impl Endpoint {
     }
 
     fn on_invite_client_event(&mut self, now: Instant, call: CallHandle, e: ClientEvent) {
+        // A re-INVITE of ours (another CSeq than the dialog's INVITE): its final response
+        // goes to the call layer; the call stays whatever it says (RFC 3261 §14.1), and a
+        // 2xx is ACKed with the re-INVITE's CSeq (§13.2.2.4).
+        let reinvite_resp = match &e {
+            ClientEvent::Provisional(r) | ClientEvent::Final(r) => self
+                .calls
+                .get(&call)
+                .filter(|c| c.state == CallState::Confirmed || c.state == CallState::Answered)
+                .and_then(|c| {
+                    let this = r.cseq().ok()?.seq;
+                    let first = c.invite.cseq().ok()?.seq;
+                    // In a dialog we answered, every INVITE we send is a re-INVITE.
+                    (c.role == CallRole::Uas || first != this).then_some(this)
+                }),
+            _ => None,
+        };
+        if let Some(seq) = reinvite_resp {
+            if let ClientEvent::Final(resp) = e {
+                let status = resp.status().map(|s| s.code()).unwrap_or(500);
+                if (200..300).contains(&status) {
+                    self.send_ack_2xx_seq(call, seq);
+                }
+                self.events.push_back(UaEvent::RequestResult {
+                    call,
+                    method: "INVITE".to_string(),
+                    status,
+                    response: Some(resp),
+                });
+            }
+            return;
+        }
         match e {
             ClientEvent::Provisional(resp) => {
                 let Some(c) = self.calls.get_mut(&call) else {
@@ -1205,8 +1236,17 @@ impl Endpoint {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        let protocol = c.target.protocol;
         let cseq = c.invite.cseq().map(|x| x.seq).unwrap_or(1);
+        let _ = resp;
+        self.send_ack_2xx_seq(call, cseq);
+    }
+
+    /// ACK for a 2xx to the INVITE (or re-INVITE) of CSeq number `cseq` (§13.2.2.4).
+    fn send_ack_2xx_seq(&mut self, call: CallHandle, cseq: u32) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let protocol = c.target.protocol;
         let via = self.via(protocol);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -1221,7 +1261,6 @@ impl Endpoint {
             protocol,
         )
         .unwrap_or(c.target);
-        let _ = resp;
         self.transmits.push_back((target, ack));
     }
 
