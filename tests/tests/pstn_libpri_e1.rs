@@ -295,6 +295,7 @@ fn cancelled(number: &str, wait_ms: u64) -> (String, Vec<String>) {
     let cdrs = rig.assert_clean(cdr0, 1);
     assert_eq!(cdrs[0][DISPOSITION], "CANCELLED", "{cdrs:?}");
     assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{cdrs:?}");
+    assert_eq!(cdrs[0][SIP_STATUS], "487", "{cdrs:?}");
     (kv(&disc, "cause").unwrap().to_string(), q)
 }
 

@@ -930,6 +930,10 @@ impl Core {
             isdn_cause: Some(c.cause),
             sip_status: has_sip.then_some(if call.answered.is_some() {
                 200
+            } else if disposition == "CANCELLED" {
+                // A call given up before answer ends on SIP with CANCEL, which the INVITE
+                // transaction answers 487 whichever side cancelled (RFC 3261 §9.2).
+                487
             } else {
                 c.status
             }),
