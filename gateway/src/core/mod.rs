@@ -725,12 +725,23 @@ impl Core {
                             call.media = media.or(call.media);
                             self.stats.answered += 1;
                             info!(call = %id, "answered");
-                            if let Some(a) = bridge_of(call) {
-                                call.bridged = true;
-                                self.actions.push_back(a);
+                            // Already bridged for early media: the same B-channel and RTP
+                            // stream carry the answered call (symmetric RTP follows a 200
+                            // whose address differs from the 183's).
+                            if !call.bridged {
+                                if let Some(a) = bridge_of(call) {
+                                    call.bridged = true;
+                                    self.actions.push_back(a);
+                                }
                             }
                         }
-                        Message::Progress { media, .. } => call.media = media.or(call.media),
+                        Message::Progress { media, inband } => {
+                            call.media = media.or(call.media);
+                            if *inband {
+                                bridge_early(call, &mut self.actions);
+                            }
+                        }
+                        Message::Alerting { inband: true } => bridge_early(call, &mut self.actions),
                         _ => {}
                     }
                 }
@@ -1135,7 +1146,23 @@ impl Core {
     }
 }
 
-/// The media bridge of an answered call: its B-channel and the RTP side's stream.
+/// Early media (Q.931 §5.1.6 progress indicator 8 / RFC 3960): the answering side plays
+/// in-band tones or announcements before answer, so the B-channel is bridged to the RTP
+/// stream now rather than at Connect; without an RTP address yet (no SDP on either side)
+/// nothing happens and the bridge waits for the answer.
+fn bridge_early(call: &mut Call, actions: &mut VecDeque<Action>) {
+    if call.bridged || call.answered.is_some() {
+        return;
+    }
+    if let Some(a) = bridge_of(call) {
+        info!(call = %call.id, "early media bridged");
+        call.bridged = true;
+        actions.push_back(a);
+    }
+}
+
+/// The media bridge of a call (answered, or with early media): its B-channel and the RTP
+/// side's stream.
 fn bridge_of(call: &Call) -> Option<Action> {
     let b = call.b.as_ref()?;
     let channel = call.a.channel.or(b.channel)?;

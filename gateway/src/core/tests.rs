@@ -550,3 +550,56 @@ fn a_span_added_by_reload_stays_out_of_service_and_is_not_hunted() {
     f.core.set_span_alarm(SpanId(3), false);
     assert_eq!(f.core.channel_state(ch(3, 1)), Some(ChannelState::Idle));
 }
+
+#[test]
+fn inband_progress_before_answer_bridges_early_and_answer_does_not_bridge_twice() {
+    let mut f = Fixture::new();
+    let remote: std::net::SocketAddr = "192.0.2.10:4000".parse().unwrap();
+    let rules = f.core.numbering("pbx");
+    let setup = Setup {
+        called: number::from_sip_user("0301234567", &rules, false),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: Some(Media::Rtp {
+            remote,
+            law: crate::media::Law::ALaw,
+            telephone_event: None,
+        }),
+        complete: true,
+        redirecting: None,
+    };
+    let (call, a) = f.core.incoming(f.now, "pbx", None, setup);
+    let (b, _, channel, _) = f.originated();
+    // Alerting without in-band tones: nothing to hear yet, no bridge.
+    f.core.handle(f.now, b, Message::Alerting { inband: false });
+    assert!(!f
+        .actions()
+        .iter()
+        .any(|a| matches!(a, Action::Bridge { .. })));
+    // PROGRESS with progress indicator 8: the announcement must reach the caller.
+    f.core.handle(
+        f.now,
+        b,
+        Message::Progress {
+            inband: true,
+            media: None,
+        },
+    );
+    let bridge = Action::Bridge {
+        call,
+        channel: channel.unwrap(),
+        rtp_leg: a,
+        remote,
+        law: crate::media::Law::ALaw,
+        telephone_event: None,
+    };
+    assert!(f.actions().contains(&bridge));
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    assert!(!f
+        .actions()
+        .iter()
+        .any(|a| matches!(a, Action::Bridge { .. })));
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
+    assert_eq!(f.actions()[0], Action::Unbridge { call });
+    f.finished_clean();
+}
