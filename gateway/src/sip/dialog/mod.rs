@@ -151,7 +151,7 @@ impl Dialog {
             .seq;
         let request_uri = invite.request_uri_str().unwrap_or_default();
         let mut local = text(invite.header_value(&HeaderName::To).unwrap_or_default());
-        let has_tag = invite.to().ok().and_then(|t| t.tag().map(|_| ())).is_some();
+        let has_tag = invite.to_tag().is_some();
         if !has_tag {
             local.push_str(";tag=");
             local.push_str(local_tag);

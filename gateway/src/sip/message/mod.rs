@@ -364,6 +364,17 @@ impl SipMessage {
         self.require()
     }
 
+    /// The tag of To (RFC 3261 §19.3), `None` when To is absent, malformed or has no tag.
+    /// A value without the letters "tag" anywhere cannot carry a tag parameter, so To is
+    /// only decoded when it might (an initial INVITE's To is not).
+    pub fn to_tag(&self) -> Option<&str> {
+        let v = self.header_value(&HeaderName::To)?;
+        if !v.windows(3).any(|w| w.eq_ignore_ascii_case(b"tag")) {
+            return None;
+        }
+        self.to().ok()?.tag()
+    }
+
     /// Call-ID (mandatory).
     pub fn call_id(&self) -> Result<header::CallId<'_>, ParseError> {
         self.require()

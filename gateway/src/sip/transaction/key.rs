@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::sip::header::Via;
 use crate::sip::{Method, ParseError, SipMessage};
 
 /// Why a message has no transaction key.
@@ -84,6 +85,12 @@ impl ServerKey {
     /// its own transaction; the TU finds the INVITE with [`ServerKey::with_method`]).
     pub fn of(msg: &SipMessage) -> Result<ServerKey, KeyError> {
         let via = msg.top_via()?;
+        ServerKey::of_with_via(msg, &via)
+    }
+
+    /// [`ServerKey::of`] with the request's top Via already decoded by the caller (which
+    /// needs it for the response target as well), so that it is decoded once.
+    pub fn of_with_via(msg: &SipMessage, via: &Via<'_>) -> Result<ServerKey, KeyError> {
         let cseq = msg.cseq()?;
         let method = match cseq.method {
             Method::Ack => method_key(Method::Invite),

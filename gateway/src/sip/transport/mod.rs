@@ -10,7 +10,7 @@ mod udp;
 mod via;
 
 pub use udp::{UdpReceiver, BATCH};
-pub use via::{response_target, stamp_via};
+pub use via::{response_target, response_target_of_via, stamp_via};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::sip::header::Via;
 use crate::sip::transaction::split_list;
 use crate::sip::{HeaderName, Host, SipMessage};
 
@@ -76,7 +77,11 @@ fn remove_param(elem: &str, name: &str) -> String {
 /// connection to reuse (§18.2.2): `received` (or sent-by) host and `rport` (or sent-by)
 /// port. `None` when the sent-by is a domain name and no `received` is there.
 pub fn response_target(response: &SipMessage, protocol: Protocol) -> Option<Target> {
-    let via = response.top_via().ok()?;
+    response_target_of_via(&response.top_via().ok()?, protocol)
+}
+
+/// [`response_target`] from a top Via the caller has already decoded.
+pub fn response_target_of_via(via: &Via<'_>, protocol: Protocol) -> Option<Target> {
     let ip: IpAddr = match via.received() {
         Some(Ok(ip)) => ip,
         _ => match via.host {

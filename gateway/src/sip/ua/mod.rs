@@ -42,7 +42,7 @@ use super::transaction::{
     ClientEvent, ClientKey, InviteClient, InviteServer, NonInviteClient, NonInviteServer,
     ServerEvent, ServerKey, Timers, Uas2xxRetransmitter,
 };
-use super::transport::{response_target, Incoming, Protocol, Target};
+use super::transport::{response_target, response_target_of_via, Incoming, Protocol, Target};
 use super::validate::{check_request, UasPolicy};
 use super::{HeaderName, Method, RequestBuilder, ResponseBuilder, SipMessage, StatusCode, Uri};
 
@@ -158,12 +158,10 @@ struct ServerTx<T> {
 }
 
 impl<T> ServerTx<T> {
-    fn new(tx: T, request: &SipMessage, source: Target, call: Option<CallHandle>) -> Self {
-        ServerTx {
-            tx,
-            reply: reply_target(request, source),
-            call,
-        }
+    /// `reply` is [`reply_target`] of the request (worked out once per request by
+    /// [`Endpoint::handle_request`]).
+    fn new(tx: T, reply: Target, call: Option<CallHandle>) -> Self {
+        ServerTx { tx, reply, call }
     }
 }
 
@@ -454,10 +452,11 @@ impl Endpoint {
         }
     }
 
+    /// `target` is where the response goes: [`reply_target`] of `req`.
     fn send_stateless(
         &mut self,
         req: &SipMessage,
-        source: Target,
+        target: Target,
         status: StatusCode,
         extra: &[(&str, String)],
     ) {
@@ -467,7 +466,6 @@ impl Endpoint {
         }
         b.push_header("Server", &self.config.user_agent);
         let bytes = b.build();
-        let target = reply_target(req, source);
         self.transmits.push_back((target, bytes));
     }
 
@@ -485,12 +483,23 @@ impl Endpoint {
                 if !rej.accept.is_empty() {
                     extra.push(("Accept", rej.accept.join(", ")));
                 }
-                self.send_stateless(&req, source, rej.status, &extra);
+                self.send_stateless(&req, reply_target(&req, source), rej.status, &extra);
             }
             return;
         }
-        let Ok(key) = ServerKey::of(&req) else {
+        // The top Via is decoded once here for both the transaction key (§17.2.3) and the
+        // response target (§18.2.2).
+        let Ok(via) = req.top_via() else {
             self.send_stateless(&req, source, StatusCode::BAD_REQUEST, &[]);
+            return;
+        };
+        let reply = if source.protocol.is_reliable() {
+            source
+        } else {
+            response_target_of_via(&via, source.protocol).unwrap_or(source)
+        };
+        let Ok(key) = ServerKey::of_with_via(&req, &via) else {
+            self.send_stateless(&req, reply, StatusCode::BAD_REQUEST, &[]);
             return;
         };
         // Retransmissions and ACKs for non-2xx find their transaction (§17.2.3).
@@ -505,8 +514,7 @@ impl Endpoint {
             return;
         }
         let (has_to_tag, in_dialog) = {
-            let to = req.to().ok();
-            let tag = to.as_ref().and_then(|t| t.tag());
+            let tag = req.to_tag();
             let call_id = req.call_id().map(|c| c.0).unwrap_or_default();
             (
                 tag.is_some(),
@@ -515,11 +523,11 @@ impl Endpoint {
         };
         match method.as_str() {
             "ACK" => self.handle_ack_2xx(now, req, in_dialog),
-            "CANCEL" => self.handle_cancel(now, req, key, source),
-            "INVITE" if !has_to_tag => self.new_incoming_call(now, req, key, source),
+            "CANCEL" => self.handle_cancel(now, req, key, source, reply),
+            "INVITE" if !has_to_tag => self.new_incoming_call(now, req, key, source, reply),
             _ if has_to_tag && in_dialog.is_none() => {
                 // §12.2.2: a request for a dialog we do not know.
-                self.send_stateless(&req, source, StatusCode::CALL_DOES_NOT_EXIST, &[]);
+                self.send_stateless(&req, reply, StatusCode::CALL_DOES_NOT_EXIST, &[]);
             }
             "INVITE" => {
                 // A re-INVITE: the call layer answers with `respond`.
@@ -529,7 +537,7 @@ impl Endpoint {
                         if d.handle_request(&req).is_err() {
                             self.send_stateless(
                                 &req,
-                                source,
+                                reply,
                                 StatusCode::SERVER_INTERNAL_ERROR,
                                 &[],
                             );
@@ -547,7 +555,7 @@ impl Endpoint {
                     self.config.timers,
                 );
                 self.server_invites
-                    .insert(key.clone(), ServerTx::new(tx, &req, source, Some(call)));
+                    .insert(key.clone(), ServerTx::new(tx, reply, Some(call)));
                 let handle = RequestHandle(self.handle());
                 self.requests.insert(handle, key.clone());
                 self.events.push_back(UaEvent::Request {
@@ -558,7 +566,7 @@ impl Endpoint {
                 });
                 self.drain(now, TxRef::ServerInvite(key));
             }
-            _ => self.handle_non_invite(now, req, key, source, in_dialog),
+            _ => self.handle_non_invite(now, req, key, source, reply, in_dialog),
         }
     }
 
@@ -587,11 +595,18 @@ impl Endpoint {
         let _ = now;
     }
 
-    fn handle_cancel(&mut self, now: Instant, req: SipMessage, key: ServerKey, source: Target) {
+    fn handle_cancel(
+        &mut self,
+        now: Instant,
+        req: SipMessage,
+        key: ServerKey,
+        source: Target,
+        reply: Target,
+    ) {
         let invite_key = key.with_method("INVITE");
         let Some(inv) = self.server_invites.get(&invite_key) else {
             // §9.2: no matching transaction.
-            self.send_stateless(&req, source, StatusCode::CALL_DOES_NOT_EXIST, &[]);
+            self.send_stateless(&req, reply, StatusCode::CALL_DOES_NOT_EXIST, &[]);
             return;
         };
         let call = inv.call;
@@ -606,7 +621,7 @@ impl Endpoint {
         let ok = ResponseBuilder::from_request(&req, StatusCode::OK, None, None).build();
         tx.respond(now, ok, StatusCode::OK);
         self.server_others
-            .insert(key.clone(), ServerTx::new(tx, &req, source, call));
+            .insert(key.clone(), ServerTx::new(tx, reply, call));
         self.drain(now, TxRef::ServerNonInvite(key));
         if still_pending {
             if let Some(call) = call {
@@ -620,7 +635,14 @@ impl Endpoint {
         }
     }
 
-    fn new_incoming_call(&mut self, now: Instant, req: SipMessage, key: ServerKey, source: Target) {
+    fn new_incoming_call(
+        &mut self,
+        now: Instant,
+        req: SipMessage,
+        key: ServerKey,
+        source: Target,
+        reply: Target,
+    ) {
         // RFC 4028 §8.1: an interval below our minimum is refused with 422 and Min-SE.
         if let Err(min) = Self::uas_session(&req) {
             self.send_stateless(
@@ -666,7 +688,7 @@ impl Endpoint {
             self.config.timers,
         );
         self.server_invites
-            .insert(key.clone(), ServerTx::new(tx, &req, source, Some(handle)));
+            .insert(key.clone(), ServerTx::new(tx, reply, Some(handle)));
         self.events.push_back(UaEvent::IncomingCall {
             call: handle,
             invite: req,
@@ -688,6 +710,7 @@ impl Endpoint {
         req: SipMessage,
         key: ServerKey,
         source: Target,
+        reply: Target,
         call: Option<CallHandle>,
     ) {
         let method = req
@@ -772,13 +795,13 @@ impl Endpoint {
                 }
                 tx.respond(now, b.build(), status);
                 self.server_others
-                    .insert(key.clone(), ServerTx::new(tx, &req, source, call));
+                    .insert(key.clone(), ServerTx::new(tx, reply, call));
             }
             None => {
                 let handle = RequestHandle(self.handle());
                 self.requests.insert(handle, key.clone());
                 self.server_others
-                    .insert(key.clone(), ServerTx::new(tx, &req, source, call));
+                    .insert(key.clone(), ServerTx::new(tx, reply, call));
                 self.events.push_back(UaEvent::Request {
                     call,
                     handle,
