@@ -51,6 +51,8 @@ struct Side {
     events: Vec<Event>,
     /// Every TPKT packet we wrote on the H.245 connection, with its global write order.
     h245_sent: Vec<(u64, Vec<u8>)>,
+    /// The same for the call-signalling connection.
+    sig_sent: Vec<(u64, Vec<u8>)>,
     closed: bool,
 }
 
@@ -92,6 +94,7 @@ impl Side {
             h245_conn: None,
             events: Vec::new(),
             h245_sent: Vec::new(),
+            sig_sent: Vec::new(),
             closed: false,
         }
     }
@@ -156,7 +159,11 @@ impl Side {
         while let Some(t) = self.call.poll_transmit() {
             busy = true;
             match t.channel {
-                Channel::Signalling => write_all(&mut self.sig, &t.bytes),
+                Channel::Signalling => {
+                    write_all(&mut self.sig, &t.bytes);
+                    let order = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.sig_sent.push((order, t.bytes));
+                }
                 Channel::H245 => {
                     let s = self.h245.as_mut().expect("H.245 connection");
                     write_all(s, &t.bytes);
@@ -180,9 +187,10 @@ impl Side {
     }
 }
 
-/// Runs both ends until `done` holds (5 s at most).
+/// Runs both ends until `done` holds (20 s at most: CI machines can be loaded; a
+/// healthy run takes milliseconds).
 fn drive(a: &mut Side, b: &mut Side, what: &str, done: impl Fn(&Side, &Side) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let busy = a.step() | b.step();
         if done(a, b) {
@@ -299,6 +307,147 @@ fn fast_start_call_over_loopback() {
         a.released().is_some() && b.released().is_some()
     });
     assert_eq!(a.released(), Some(CauseValue::NormalCallClearing));
+    signalling_tshark_check(
+        &a,
+        &b,
+        "h225-fast-start.pcap",
+        &[
+            ("setup", 4, &[]),
+            ("callProceeding", 0, &[]),
+            ("alerting", 2, &[]),
+            ("connect", 0, &[]),
+            ("empty", 0, &["userInput"]),
+            ("releaseComplete", 0, &[]),
+        ],
+    );
+}
+
+/// Without fast start, H.245 tunnelled: TerminalCapabilitySet and
+/// MasterSlaveDetermination ride in the Setup, the answers in the callee's responses,
+/// the rest in Facility messages; RFC 2833 is negotiated (both announce payload 101).
+#[test]
+fn tunnelled_h245_call_over_loopback() {
+    let mut ca = CallConfig::new(media(5000));
+    ca.fast_start = false;
+    let (mut a, mut b) = connect(ca, CallConfig::new(media(6000)), false, false);
+    answer(&mut a, &mut b);
+    drive(&mut a, &mut b, "H.245 channels", |a, b| {
+        a.call.media().is_some() && b.call.media().is_some()
+    });
+    assert!(a.h245_conn.is_none() && a.call.is_tunneling());
+    assert_eq!(a.call.media().unwrap().remote_rtp, media(6000).rtp);
+    assert_eq!(
+        a.call.send_digits(Instant::now(), "1"),
+        DigitRoute::Rfc2833 { payload_type: 101 }
+    );
+    a.call.release(Instant::now(), CauseValue::UserBusy);
+    drive(&mut a, &mut b, "release", |a, b| {
+        a.released().is_some() && b.released().is_some()
+    });
+    assert_eq!(b.released(), Some(CauseValue::UserBusy));
+    let names: Vec<String> = tunnelled_names(&a)
+        .into_iter()
+        .chain(tunnelled_names(&b))
+        .collect();
+    for n in [
+        "terminalCapabilitySet",
+        "terminalCapabilitySetAck",
+        "masterSlaveDetermination",
+        "masterSlaveDeterminationAck",
+        "openLogicalChannel",
+        "openLogicalChannelAck",
+        "endSessionCommand",
+    ] {
+        assert!(names.iter().any(|x| x == n), "{n} missing in {names:?}");
+    }
+    signalling_tshark_check(&a, &b, "h225-tunnelled.pcap", &[]);
+}
+
+/// The tunnelled H.245 message names of every H.225.0 message a side sent.
+fn tunnelled_names(side: &Side) -> Vec<String> {
+    side.sig_sent
+        .iter()
+        .flat_map(|(_, b)| {
+            let mut d = h323::tpkt::TpktDecoder::new();
+            d.handle_bytes(b);
+            let p = d.poll_packet().unwrap().unwrap();
+            let sig = h323::h225::CallSignal::decode(&p).unwrap();
+            h323::h245_tunnel::decode_all(sig.h245_control())
+                .into_iter()
+                .map(|m| h323::h245_tunnel::message_name(&m.unwrap()).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+type Expected<'a> = &'a [(&'a str, usize, &'a [&'a str])];
+
+/// Both sides' H.225.0 messages, in write order, in a pcap on TCP port 1720 (where
+/// tshark looks for Q.931/H.225.0 in TPKT): no malformed packet or expert warning, and
+/// when `expected` is given, each frame's h323-message-body, fastStart count and
+/// tunnelled H.245 types.
+fn signalling_tshark_check(a: &Side, b: &Side, file: &str, expected: Expected) {
+    if !support::tshark::available() {
+        eprintln!("tshark not installed: skipped (apt-get install tshark)");
+        return;
+    }
+    let client: SocketAddrV4 = "127.0.0.1:40000".parse().unwrap();
+    let server: SocketAddrV4 = "127.0.0.1:1720".parse().unwrap();
+    let mut pcap = PcapWriter::new(client, server);
+    let mut all: Vec<(u64, bool, &Vec<u8>)> = Vec::new();
+    all.extend(a.sig_sent.iter().map(|(n, p)| (*n, true, p)));
+    all.extend(b.sig_sent.iter().map(|(n, p)| (*n, false, p)));
+    all.sort_by_key(|(n, ..)| *n);
+    let count = all.len();
+    for (_, from_caller, pkt) in all {
+        pcap.data(from_caller, pkt);
+    }
+    let dir = std::env::temp_dir().join(format!("h323-loopback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(file);
+    std::fs::write(&path, &pcap.bytes).unwrap();
+    let verbose = support::tshark::run(&path, &["-V"]);
+    support::tshark::assert_clean(&verbose);
+    let frames: Vec<String> = support::tshark::frames(&verbose)
+        .into_iter()
+        .filter(|f| f.contains("H.225.0 CS"))
+        .collect();
+    assert_eq!(frames.len(), count, "one H.225.0 frame per message");
+    if expected.is_empty() {
+        return;
+    }
+    let bodies: Vec<String> = frames
+        .iter()
+        .map(|f| {
+            f.lines()
+                .map(str::trim)
+                .find_map(|l| l.strip_prefix("h323-message-body: "))
+                .and_then(|l| l.split(" (").next())
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    let want: Vec<&str> = expected.iter().map(|(b, ..)| *b).collect();
+    // Both ends may send Release Complete (H.323 §8.5 step 4); the second one may not be
+    // written before the first arrives.
+    assert!(bodies.len() >= want.len(), "{bodies:?}");
+    assert_eq!(&bodies[..want.len()], &want[..]);
+    assert!(
+        bodies[want.len()..].iter().all(|b| b == "releaseComplete"),
+        "{bodies:?}"
+    );
+    for (frame, (body, fast, h245)) in frames.iter().zip(expected) {
+        let fs = frame
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("fastStart: "))
+            .map(str::to_string);
+        match fast {
+            0 => assert_eq!(fs, None, "{body}"),
+            n => assert_eq!(fs, Some(format!("fastStart: {n} items")), "{body}"),
+        }
+        assert_eq!(&support::tshark::h245_names(frame), h245, "{body}");
+    }
 }
 
 /// Call without fast start, H.245 on its own TCP connection; returns both sides for the
@@ -449,6 +598,18 @@ fn separate_h245_caller_listens() {
     let (a, b) = call_with_separate_h245(true);
     check_h245_sequence(&a, &b);
     tshark_check(&a, &b, "h245-caller-listens.pcap");
+    signalling_tshark_check(
+        &a,
+        &b,
+        "h225-caller-listens.pcap",
+        &[
+            ("setup", 0, &[]),
+            ("callProceeding", 0, &[]),
+            ("alerting", 0, &[]),
+            ("connect", 0, &[]),
+            ("releaseComplete", 0, &[]),
+        ],
+    );
 }
 
 #[test]

@@ -211,3 +211,21 @@ fn q931_framing_errors() {
         Err(CallSignalError::Frame(_))
     ));
 }
+
+/// A message whose Q.931 part ends with an element after a shift: the User-user IE goes
+/// before the shift (Q.931 §4.5.1), the rest as received.
+#[test]
+fn user_user_goes_before_a_shift() {
+    let mut sig = sample_call()[1].signal.clone();
+    sig.frame.push_in_codeset(q931::ie::RawIe {
+        codeset: q931::codeset::Codeset::LOCAL_NETWORK,
+        id: 0x01,
+        contents: vec![0xAA],
+    });
+    let bytes = sig.to_bytes().unwrap();
+    let back = CallSignal::decode(&bytes).unwrap();
+    assert_eq!(back.uu(), sig.uu());
+    assert_eq!(back.frame.ies, sig.frame.ies);
+    // ... 7E LL LL 05 <PER> 9E 01 01 AA (non-locking shift to codeset 6): the shift and the codeset-6 element come last.
+    assert_eq!(&bytes[bytes.len() - 4..], &[0x9E, 0x01, 0x01, 0xAA]);
+}

@@ -55,11 +55,19 @@ pub mod cause {
 /// Where call detail records go: the CSV writer in the daemon, a vector in tests.
 pub trait CdrSink: Send {
     fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError>;
+    /// Makes every record written so far durable (a batching sink syncs here; see
+    /// `cdr.rs`). The daemon calls it before it sends anything a turn produced.
+    fn flush(&mut self) -> Result<(), CdrError> {
+        Ok(())
+    }
 }
 
 impl CdrSink for CdrWriter {
     fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError> {
         CdrWriter::write(self, cdr)
+    }
+    fn flush(&mut self) -> Result<(), CdrError> {
+        CdrWriter::flush(self)
     }
 }
 
@@ -917,6 +925,15 @@ impl Core {
     }
 
     /// Next thing for the leg layer to do.
+    /// Makes the CDRs written so far durable ([`CdrSink::flush`]); call it before sending
+    /// what the core's actions produced.
+    pub fn flush_cdrs(&mut self) {
+        if let Err(e) = self.cdr.flush() {
+            self.stats.cdr_errors += 1;
+            warn!(error = %e, "CDRs not synced");
+        }
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }

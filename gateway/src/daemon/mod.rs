@@ -108,7 +108,9 @@ impl Shared {
         }
         let spans = lock(&self.spans).clone();
         let mut core = lock(&self.core);
-        ctl::execute(&cmd, &mut core, &spans, Instant::now()).unwrap_or_default()
+        let answer = ctl::execute(&cmd, &mut core, &spans, Instant::now()).unwrap_or_default();
+        core.flush_cdrs();
+        answer
     }
 
     /// The metrics text, refreshed.
@@ -149,8 +151,10 @@ pub fn run_blocking(source: Source) -> anyhow::Result<()> {
 /// Start everything and run until SIGINT/SIGTERM.
 pub async fn run(source: Source) -> anyhow::Result<()> {
     let config = source.load()?;
+    // Batched: synced once per signalling turn, before the turn sends anything (cdr.rs).
     let cdr = CdrWriter::open(Path::new(&config.general.cdr_file))
-        .with_context(|| format!("CDR file {}", config.general.cdr_file))?;
+        .with_context(|| format!("CDR file {}", config.general.cdr_file))?
+        .batched();
     let now = Instant::now();
     let shared = Arc::new(Shared {
         source,
@@ -187,7 +191,12 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
                 }
             }
             _ = audit.tick() => {
-                let stuck = lock(&shared.core).audit(Instant::now());
+                let stuck = {
+                    let mut core = lock(&shared.core);
+                    let stuck = core.audit(Instant::now());
+                    core.flush_cdrs();
+                    stuck
+                };
                 if !stuck.is_empty() {
                     warn!(count = stuck.len(), "audit freed stuck channels");
                 }
@@ -196,6 +205,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    lock(&shared.core).flush_cdrs();
     let _ = std::fs::remove_file(&sock);
     info!("gatewayd stopped");
     Ok(())

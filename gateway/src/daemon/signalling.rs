@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use dahdi_driver::{ChanError, Channel, ChannelId, ChannelMode, Device, SpanKind};
+use dahdi_driver::{
+    ChanError, Channel, ChannelId, ChannelMode, Device, Event as DahdiEvent, SpanKind,
+};
 use q931::call::{Interface, InterfaceConfig};
 use q931::ie::Layer1Protocol;
 use q931::lapd::Role;
@@ -140,6 +142,9 @@ pub struct Signalling {
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
+    /// Which data links were up at the last turn (per D-channel), to refresh the span
+    /// status only on a change.
+    links_up: Vec<bool>,
     /// Keeps the simulator's clock running (dropped after the switches).
     _sim: Option<tdm_sim::Sim>,
 }
@@ -294,6 +299,7 @@ impl Signalling {
             dchans,
             media,
             bridges: HashMap::new(),
+            links_up: Vec::new(),
             _sim: sim,
         })
     }
@@ -358,28 +364,44 @@ impl Signalling {
                 .unwrap_or(now + DCHANNEL_POLL)
                 .min(now + DCHANNEL_POLL);
             tokio::select! {
-                ev = self.incoming.recv() => match ev {
-                    Some((i, TransportEvent::Message(m))) => {
-                        let side = &mut self.sips[i];
-                        match side.guard.screen(Instant::now(), &m) {
-                            Screen::Pass => side.ep.handle_incoming(Instant::now(), m),
-                            Screen::Reply(target, bytes) => {
-                                let _ = side.transport.send(target, bytes).await;
-                            }
-                            Screen::Drop => {}
-                        }
-                    }
-                    Some((_, TransportEvent::Malformed(m))) => {
-                        debug!(error = %m.error, "malformed SIP dropped");
-                    }
-                    Some((_, TransportEvent::Closed(t))) => debug!(?t, "SIP connection closed"),
-                    None => {
+                ev = self.incoming.recv() => {
+                    let Some(ev) = ev else {
                         warn!("SIP transports closed");
                         return;
+                    };
+                    // Everything that arrived meanwhile goes into the same turn.
+                    let now = Instant::now();
+                    self.on_transport(now, ev, &mut out);
+                    while let Ok(ev) = self.incoming.try_recv() {
+                        self.on_transport(now, ev, &mut out);
                     }
-                },
+                }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
+        }
+    }
+
+    /// One message from a SIP transport, through the trunk's guard (a stateless reply of
+    /// the guard goes out with the turn's messages).
+    fn on_transport(
+        &mut self,
+        now: Instant,
+        ev: (usize, TransportEvent),
+        out: &mut Vec<(usize, Target, bytes::Bytes)>,
+    ) {
+        match ev {
+            (i, TransportEvent::Message(m)) => {
+                let side = &mut self.sips[i];
+                match side.guard.screen(now, &m) {
+                    Screen::Pass => side.ep.handle_incoming(now, m),
+                    Screen::Reply(target, bytes) => out.push((i, target, bytes)),
+                    Screen::Drop => {}
+                }
+            }
+            (_, TransportEvent::Malformed(m)) => {
+                debug!(error = %m.error, "malformed SIP dropped")
+            }
+            (_, TransportEvent::Closed(t)) => debug!(?t, "SIP connection closed"),
         }
     }
 
@@ -392,13 +414,23 @@ impl Signalling {
         out: &mut Vec<(usize, Target, bytes::Bytes)>,
     ) -> Option<Instant> {
         let mut buf = [0u8; 512];
+        let mut alarms: Vec<(dahdi_driver::SpanId, bool)> = Vec::new();
         for d in &mut self.dchans {
             if d.leg.interface().poll_timeout().is_some_and(|t| t <= now) {
                 d.leg.handle_timeout(core, now);
             }
-            while let Some(n) = read_frame(d.chan.as_mut(), &mut buf) {
+            let span = d.leg.span();
+            let mut on_event = |ev: DahdiEvent| match ev {
+                DahdiEvent::Alarm => alarms.push((span, true)),
+                DahdiEvent::NoAlarm => alarms.push((span, false)),
+                _ => {}
+            };
+            while let Some(n) = read_frame_events(d.chan.as_mut(), &mut buf, &mut on_event) {
                 d.leg.handle_frame(core, now, &buf[..n]);
             }
+        }
+        for (span, on) in alarms {
+            self.span_alarm(core, now, span, on);
         }
         for side in &mut self.sips {
             if side.ep.poll_timeout().is_some_and(|t| t <= now) {
@@ -440,6 +472,9 @@ impl Signalling {
                 break;
             }
         }
+        // The CDRs of calls ended in this turn are durable before anything this turn
+        // produced is sent (cdr.rs: one fdatasync per turn, nothing acknowledged is lost).
+        core.flush_cdrs();
         let mut next: Option<Instant> = None;
         let mut note = |t: Option<Instant>| {
             if let Some(t) = t {
@@ -459,15 +494,23 @@ impl Signalling {
             }
             note(side.ep.poll_timeout());
         }
-        // Span status for ctl and metrics.
-        let mut spans = lock(&self.shared.spans);
-        let up: HashMap<u16, bool> = self
-            .dchans
-            .iter_mut()
-            .map(|d| (d.leg.span().0, d.leg.interface().is_link_up()))
-            .collect();
-        for s in spans.iter_mut() {
-            s.dchannel_up = up.get(&s.span).copied().unwrap_or(false);
+        // Span status for ctl and metrics, when a data link changed.
+        let mut changed = self.links_up.len() != self.dchans.len();
+        self.links_up.resize(self.dchans.len(), false);
+        for (d, was) in self.dchans.iter_mut().zip(self.links_up.iter_mut()) {
+            let up = d.leg.interface().is_link_up();
+            changed |= up != *was;
+            *was = up;
+        }
+        if changed {
+            let mut spans = lock(&self.shared.spans);
+            for s in spans.iter_mut() {
+                s.dchannel_up = self
+                    .dchans
+                    .iter()
+                    .zip(&self.links_up)
+                    .any(|(d, up)| d.leg.span().0 == s.span && *up);
+            }
         }
         next
     }
@@ -539,6 +582,45 @@ impl Signalling {
 }
 
 impl Signalling {
+    /// A line alarm on a span (`DAHDI_EVENT_ALARM`/`NOALARM` on its D-channel: LOS, AIS,
+    /// red/yellow). Layer 1 is gone, so its B-channels carry nothing: they go out of
+    /// service and the span's calls are cleared at once with cause 27, destination out of
+    /// order (what Q.931 §5.8.8 gives calls whose data link does not come back), rather
+    /// than waiting for LAPD to notice and for T309. When the alarm clears they are back
+    /// in service if the D-channel is up (otherwise when it comes up: `LinkUp`).
+    fn span_alarm(&mut self, core: &mut Core, now: Instant, span: dahdi_driver::SpanId, on: bool) {
+        const DESTINATION_OUT_OF_ORDER: u8 = 27;
+        let link_up = self
+            .dchans
+            .iter_mut()
+            .find(|d| d.leg.span() == span)
+            .is_some_and(|d| d.leg.interface().is_link_up());
+        if on {
+            warn!(%span, "span alarm: channels out of service, calls cleared");
+            core.set_span_alarm(span, true);
+            let calls: Vec<CallId> = core
+                .calls()
+                .into_iter()
+                .filter(|c| c.channels.iter().any(|ch| ch.span == span))
+                .map(|c| c.id)
+                .collect();
+            for call in calls {
+                core.hangup(now, call, DESTINATION_OUT_OF_ORDER);
+            }
+        } else {
+            info!(%span, link_up, "span alarm cleared");
+            if link_up {
+                core.set_span_alarm(span, false);
+            }
+        }
+        if let Some(s) = lock(&self.shared.spans)
+            .iter_mut()
+            .find(|s| s.span == span.0)
+        {
+            s.alarm = on;
+        }
+    }
+
     /// Hand an answered call's B-channel and RTP stream to the media engine.
     fn bridge(
         &mut self,
@@ -604,13 +686,20 @@ impl Signalling {
     }
 }
 
-/// One HDLC frame if one is waiting.
-fn read_frame(chan: &mut dyn Channel, buf: &mut [u8]) -> Option<usize> {
+/// One HDLC frame if one is waiting; channel events met on the way go to `on_event`.
+fn read_frame_events(
+    chan: &mut dyn Channel,
+    buf: &mut [u8],
+    on_event: &mut dyn FnMut(DahdiEvent),
+) -> Option<usize> {
     loop {
         match chan.read(buf) {
             Ok(n) => return Some(n),
             Err(ChanError::EventPending) => match chan.get_event() {
-                Ok(Some(ev)) => debug!(channel = %chan.id(), ?ev, "D-channel event"),
+                Ok(Some(ev)) => {
+                    debug!(channel = %chan.id(), ?ev, "D-channel event");
+                    on_event(ev);
+                }
                 _ => return None,
             },
             Err(ChanError::WouldBlock) => return None,

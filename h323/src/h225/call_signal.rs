@@ -195,7 +195,27 @@ impl CallSignal {
             UserInfo::Unknown { raw, .. } => raw.clone(),
         };
         // Q.931 §4.5.1 order: the User-user IE (0x7E) after the other codeset 0 elements
-        // and before any shift.
+        // and before any shift. Usually it is simply the last element: append it after
+        // the encoded frame (H.225.0 §7.2.2: 2-octet length) without copying the frame.
+        let last = self.frame.ies.iter().all(|ie| {
+            !matches!(ie, InfoElement::Shift(_))
+                && (ie.is_single_octet() || ie.id() < q931::ie::IeId::USER_USER)
+        });
+        if last {
+            let len = u16::try_from(data.len() + 1).map_err(|_| {
+                CallSignalError::Encode(q931::EncodeError::IeTooLong {
+                    id: q931::ie::IeId::USER_USER.0,
+                    len: data.len() + 1,
+                })
+            })?;
+            self.frame.encode_with(out, Dialect::H225)?;
+            out.reserve(data.len() + 4);
+            out.push(q931::ie::IeId::USER_USER.0);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.push(UuProtocol::X208_X209.0);
+            out.extend_from_slice(&data);
+            return Ok(());
+        }
         let mut frame = self.frame.clone();
         frame.insert(InfoElement::UserUser(UserUser {
             protocol: UuProtocol::X208_X209,

@@ -286,7 +286,7 @@ impl Interface {
         self.events.push_back(Event::RestartIndication {
             channels: channels.clone(),
         });
-        if !self.cfg.restart_confirm {
+        if !self.cfg.restart_confirm || channels.is_empty() {
             for &c in &channels {
                 self.channel_restarted(c);
             }

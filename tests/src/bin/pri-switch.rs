@@ -1,0 +1,653 @@
+//! `pri-switch`: a PSTN switch for end-to-end tests, built on Debian's libpri (network
+//! side) and run under `LD_PRELOAD=libdahdi_sim.so` on the far ends of `tdm-simd`'s
+//! simulated spans, exactly as a DAHDI application runs on a card.
+//!
+//! ```text
+//! pri-switch --span 3:e1 [--span 4:t1] [--tone 1004] [--detect 1800,2100] [--answer-ms 300]
+//! ```
+//!
+//! Each `--span DAHDI_SPAN:e1|t1` gets one libpri controller (`pri_new` on the span's
+//! D-channel, `PRI_NETWORK`, EuroISDN E1 or NI-2 T1).
+//!
+//! Number plan for calls it receives (the called number as it arrives):
+//! - ending in `0999CC`: CALL PROCEEDING, then cleared with Q.850 cause `CC` (17 busy,
+//!   01 unallocated, 34 congestion, …);
+//! - containing `0888`: CALL PROCEEDING and ALERTING, never answered;
+//!
+//! ALERTING carries no progress indicator (no in-band ringback), so it maps to 180.
+//! - containing `0777`: CALL PROCEEDING, ALERTING, CONNECT after 2 s;
+//! - anything else: CALL PROCEEDING, ALERTING, CONNECT after `--answer-ms`.
+//!
+//! On an answered call (either direction) it opens the B-channel, plays `--tone` Hz and
+//! listens for the `--detect` frequencies (Goertzel, 20 ms blocks).
+//!
+//! Commands, one per line on standard input:
+//! - `call SPAN CALLED [CHANNEL]`: SETUP towards the gateway (channel preferred, default
+//!   the lowest free);
+//! - `hangup ID CAUSE`: clear call `ID` with `CAUSE`;
+//! - `quit`.
+//!
+//! Reports, one line each on standard output, `word key=value …`:
+//! `up span=S`, `down span=S`, `alarm span=S event=E`,
+//! `q931 span=S dir=rx|tx msg=NAME` (every Q.931 message libpri sends or receives),
+//! `ring id=N span=S channel=C called=X calling=Y layer1=L`,
+//! `placed id=N span=S channel=C called=X`, `proceeding|ringing|answer id=N channel=C`,
+//! `disconnect id=N cause=C` (DISCONNECT received), `hangup id=N cause=C`,
+//! `media id=N channel=C sent_ms=T heard=HZ:MS,…` (at the end of an answered call),
+//! `released id=N`, `error …`.
+
+#[path = "../../../q931/tests/libpri/mod.rs"]
+#[allow(dead_code, unused_imports, clippy::all)]
+mod libpri;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ffi::{c_char, CStr};
+use std::fs::OpenOptions;
+use std::io::{BufRead, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::{Duration, Instant};
+
+use dahdi_driver::kernel::KernelDevice;
+use dahdi_driver::{ChanError, Channel, ChannelId, ChannelMode, Device, SpanId, Timeslot};
+use gateway_tests::audio::{detect, Law, ToneGen};
+use libpri::{CallParams, CallRef, LibPri, Node, PriEvent, Switch};
+
+/// libpri encodes a channel as `chanpos | span << 8 | PRI_EXPLICIT`; the position is the
+/// low octet.
+fn chanpos(raw: i32) -> u8 {
+    (raw & 0xFF) as u8
+}
+
+const BLOCK: usize = 160;
+
+struct SpanCtx {
+    dahdi: u16,
+    law: Law,
+    dchannel: u8,
+    bearers: u8,
+    pri: LibPri,
+}
+
+struct Media {
+    chan: Box<dyn Channel>,
+    tone: ToneGen,
+    sent_blocks: u64,
+    heard: BTreeMap<u32, u64>,
+}
+
+struct Call {
+    id: u32,
+    span: usize,
+    call: CallRef,
+    channel_raw: i32,
+    answer_at: Option<Instant>,
+    media: Option<Media>,
+}
+
+struct Switchboard {
+    dev: KernelDevice,
+    spans: Vec<SpanCtx>,
+    calls: Vec<Call>,
+    next_id: u32,
+    tone_hz: f64,
+    detect_hz: Vec<f64>,
+    answer_after: Duration,
+}
+
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+macro_rules! say {
+    ($($t:tt)*) => { say(format_args!($($t)*)) };
+}
+
+thread_local! {
+    /// libpri's debug text not yet split into lines. Everything runs on one thread and
+    /// the text is collected after each libpri call, so it belongs to the span just used.
+    static PRI_TEXT: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// libpri's message callback: Q.931 dumps become `q931` reports, everything goes to stderr.
+unsafe extern "C" fn on_pri_message(_pri: *mut libpri::ffi::Pri, text: *mut c_char) {
+    if text.is_null() {
+        return;
+    }
+    // SAFETY: libpri hands a NUL-terminated string valid for the call.
+    let t = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+    PRI_TEXT.with(|b| b.borrow_mut().push_str(&t));
+}
+
+/// Turn libpri's buffered debug text (of DAHDI span `span`) into reports.
+fn flush_pri_text(span: u16) {
+    let text: String = PRI_TEXT.with(|b| {
+        let mut b = b.borrow_mut();
+        let cut = b.rfind('\n').map_or(0, |i| i + 1);
+        b.drain(..cut).collect()
+    });
+    for line in text.lines() {
+        eprintln!("libpri[{span}]: {line}");
+        // q931.c: `"%c Message Type: %s (%d)"`, '>' sent, '<' received.
+        if let Some((head, rest)) = line.split_once("Message Type: ") {
+            let dir = if head.trim_start().starts_with('>') {
+                "tx"
+            } else {
+                "rx"
+            };
+            let name = rest.rsplit_once(" (").map_or(rest, |(n, _)| n);
+            say!("q931 span={span} dir={dir} msg={}", name.replace(' ', "_"));
+        }
+    }
+}
+
+impl Switchboard {
+    fn call_by_ref(&mut self, span: usize, call: Option<CallRef>) -> Option<usize> {
+        let call = call?;
+        self.calls
+            .iter()
+            .position(|c| c.span == span && c.call == call)
+    }
+
+    fn busy_channels(&self, span: usize) -> Vec<u8> {
+        self.calls
+            .iter()
+            .filter(|c| c.span == span)
+            .map(|c| chanpos(c.channel_raw))
+            .collect()
+    }
+
+    fn on_event(&mut self, span: usize, ev: PriEvent) {
+        let s = &self.spans[span];
+        let sp = s.dahdi;
+        match ev {
+            PriEvent::DchanUp => say!("up span={sp}"),
+            PriEvent::DchanDown => say!("down span={sp}"),
+            PriEvent::Ring(r) => {
+                let Some(call) = r.call else { return };
+                let id = self.next_id;
+                self.next_id += 1;
+                let ch = chanpos(r.channel);
+                say!(
+                    "ring id={id} span={sp} channel={ch} called={} calling={} layer1={}",
+                    r.called_number,
+                    r.calling_number,
+                    r.layer1
+                );
+                let pri = &mut self.spans[span].pri;
+                let _ = pri.proceeding(call, r.channel, false);
+                let d = r.called_number.as_str();
+                let refuse = d
+                    .rfind("0999")
+                    .map(|i| &d[i + 4..])
+                    .filter(|c| c.len() == 2)
+                    .and_then(|c| c.parse::<i32>().ok());
+                let mut answer_at = None;
+                if let Some(cause) = refuse {
+                    if pri.hangup(call, cause).is_err() {
+                        say!("error hangup id={id}");
+                    }
+                } else if d.contains("0888") {
+                    let _ = pri.alerting(call, r.channel, false);
+                } else {
+                    let _ = pri.alerting(call, r.channel, false);
+                    let after = if d.contains("0777") {
+                        Duration::from_secs(2)
+                    } else {
+                        self.answer_after
+                    };
+                    answer_at = Some(Instant::now() + after);
+                }
+                self.calls.push(Call {
+                    id,
+                    span,
+                    call,
+                    channel_raw: r.channel,
+                    answer_at,
+                    media: None,
+                });
+            }
+            PriEvent::Proceeding(p) => {
+                if let Some(i) = self.call_by_ref(span, p.call) {
+                    if p.channel > 0 {
+                        self.calls[i].channel_raw = p.channel;
+                    }
+                    say!(
+                        "proceeding id={} channel={}",
+                        self.calls[i].id,
+                        chanpos(self.calls[i].channel_raw)
+                    );
+                }
+            }
+            PriEvent::Ringing(a) => {
+                if let Some(i) = self.call_by_ref(span, a.call) {
+                    say!(
+                        "ringing id={} channel={}",
+                        self.calls[i].id,
+                        chanpos(self.calls[i].channel_raw)
+                    );
+                }
+            }
+            PriEvent::Answer(a) => {
+                if let Some(i) = self.call_by_ref(span, a.call) {
+                    if a.channel > 0 {
+                        self.calls[i].channel_raw = a.channel;
+                    }
+                    say!(
+                        "answer id={} channel={}",
+                        self.calls[i].id,
+                        chanpos(self.calls[i].channel_raw)
+                    );
+                    self.start_media(i);
+                }
+            }
+            PriEvent::HangupReq(h) => {
+                // A DISCONNECT arrived: answer it (libpri sends RELEASE).
+                if let Some(i) = self.call_by_ref(span, h.call) {
+                    say!("disconnect id={} cause={}", self.calls[i].id, h.cause);
+                    let c = self.calls[i].call;
+                    let _ = self.spans[span].pri.hangup(c, h.cause);
+                }
+            }
+            PriEvent::Hangup(h) => {
+                if let Some(i) = self.call_by_ref(span, h.call) {
+                    say!("hangup id={} cause={}", self.calls[i].id, h.cause);
+                    let c = self.calls.remove(i);
+                    // Completes the release (and frees the call in libpri).
+                    let _ = self.spans[span].pri.hangup(c.call, h.cause);
+                    Self::end_media(c);
+                }
+            }
+            PriEvent::HangupAck(h) => {
+                // RELEASE COMPLETE after our RELEASE: libpri already freed the call.
+                if let Some(i) = self.call_by_ref(span, h.call) {
+                    say!("hangup id={} cause={}", self.calls[i].id, h.cause);
+                    Self::end_media(self.calls.remove(i));
+                }
+            }
+            PriEvent::Restart { channel } => say!("restart span={sp} channel={channel}"),
+            PriEvent::ConfigErr { message } => say!("error span={sp} config {message}"),
+            _ => {}
+        }
+    }
+
+    fn start_media(&mut self, i: usize) {
+        let c = &self.calls[i];
+        let s = &self.spans[c.span];
+        let id = ChannelId {
+            span: SpanId(s.dahdi),
+            timeslot: Timeslot(chanpos(c.channel_raw)),
+        };
+        let law = match s.law {
+            Law::A => dahdi_driver::Law::ALaw,
+            Law::Mu => dahdi_driver::Law::MuLaw,
+        };
+        match self.dev.open_channel(
+            id,
+            ChannelMode::Clear {
+                blocksize: BLOCK,
+                law,
+            },
+        ) {
+            Ok(chan) => {
+                let mut m = Media {
+                    chan,
+                    tone: ToneGen::new(self.tone_hz),
+                    sent_blocks: 0,
+                    heard: BTreeMap::new(),
+                };
+                // Two blocks ahead so the line never runs dry between reads.
+                for _ in 0..2 {
+                    send_block(&mut m, s.law);
+                }
+                self.calls[i].media = Some(m);
+            }
+            Err(e) => say!("error id={} open B-channel {id}: {e}", c.id),
+        }
+    }
+
+    fn end_media(c: Call) {
+        let ch = chanpos(c.channel_raw);
+        if let Some(m) = c.media {
+            let heard: Vec<String> = m
+                .heard
+                .iter()
+                .map(|(hz, blocks)| format!("{hz}:{}", blocks * 20))
+                .collect();
+            say!(
+                "media id={} channel={ch} sent_ms={} heard={}",
+                c.id,
+                m.sent_blocks * 20,
+                if heard.is_empty() {
+                    "none".to_string()
+                } else {
+                    heard.join(",")
+                }
+            );
+        }
+        say!("released id={}", c.id);
+    }
+
+    fn command(&mut self, line: &str) -> bool {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["quit"] => return false,
+            ["call", span, called, rest @ ..] => {
+                let Some(si) = span
+                    .parse::<u16>()
+                    .ok()
+                    .and_then(|n| self.spans.iter().position(|s| s.dahdi == n))
+                else {
+                    say!("error no span {span}");
+                    return true;
+                };
+                let busy = self.busy_channels(si);
+                let s = &mut self.spans[si];
+                let channel = match rest.first().and_then(|c| c.parse::<u8>().ok()) {
+                    Some(c) => c,
+                    None => match (1..=s.bearers)
+                        .filter(|c| *c != s.dchannel)
+                        .find(|c| !busy.contains(c))
+                    {
+                        Some(c) => c,
+                        None => {
+                            say!("error no free channel on span {span}");
+                            return true;
+                        }
+                    },
+                };
+                let Some(call) = s.pri.new_call() else {
+                    say!("error pri_new_call");
+                    return true;
+                };
+                let params = CallParams {
+                    channel: i32::from(channel),
+                    exclusive: true,
+                    called,
+                    called_plan: libpri::ffi::PRI_UNKNOWN,
+                    calling: "301234567",
+                    calling_plan: libpri::ffi::PRI_NATIONAL_ISDN,
+                    complete: true,
+                    bearer: libpri::ffi::PRI_TRANS_CAP_SPEECH,
+                    layer1: match s.law {
+                        Law::A => libpri::ffi::PRI_LAYER_1_ALAW,
+                        Law::Mu => libpri::ffi::PRI_LAYER_1_ULAW,
+                    },
+                };
+                let placed = s.pri.call(call, &params);
+                flush_pri_text(s.dahdi);
+                if let Err(e) = placed {
+                    say!("error {}", e.0);
+                    return true;
+                }
+                let id = self.next_id;
+                self.next_id += 1;
+                say!(
+                    "placed id={id} span={} channel={channel} called={called}",
+                    s.dahdi
+                );
+                self.calls.push(Call {
+                    id,
+                    span: si,
+                    call,
+                    channel_raw: i32::from(channel),
+                    answer_at: None,
+                    media: None,
+                });
+            }
+            ["hangup", id, cause] => {
+                let (Ok(id), Ok(cause)) = (id.parse::<u32>(), cause.parse::<i32>()) else {
+                    say!("error usage: hangup ID CAUSE");
+                    return true;
+                };
+                match self.calls.iter().find(|c| c.id == id) {
+                    Some(c) => {
+                        let (span, call) = (c.span, c.call);
+                        let done = self.spans[span].pri.hangup(call, cause);
+                        flush_pri_text(self.spans[span].dahdi);
+                        if done.is_err() {
+                            say!("error hangup id={id}");
+                        }
+                    }
+                    None => say!("error no call {id}"),
+                }
+            }
+            [] => {}
+            _ => say!("error unknown command: {line}"),
+        }
+        true
+    }
+
+    /// Move audio on every answered call: one tone block out per block in.
+    fn pump_media(&mut self, i: usize) {
+        let law = self.spans[self.calls[i].span].law;
+        let detect_hz = self.detect_hz.clone();
+        let Some(m) = self.calls[i].media.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; BLOCK];
+        loop {
+            match m.chan.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if let Some(hz) = detect(law, &buf[..n], &detect_hz) {
+                        *m.heard.entry(hz as u32).or_default() += 1;
+                    }
+                    send_block(m, law);
+                }
+                Err(ChanError::EventPending) => {
+                    if let Ok(Some(ev)) = m.chan.get_event() {
+                        eprintln!("B-channel event {ev:?}");
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+fn send_block(m: &mut Media, law: Law) {
+    let mut out = [0u8; BLOCK];
+    m.tone.fill(law, &mut out);
+    if m.chan.write(&out).is_ok() {
+        m.sent_blocks += 1;
+    }
+}
+
+fn parse_list(s: &str) -> Vec<f64> {
+    s.split(',').filter_map(|f| f.trim().parse().ok()).collect()
+}
+
+fn main() {
+    let mut span_args = Vec::new();
+    let mut tone_hz = 1004.0;
+    let mut detect_hz = vec![1800.0];
+    let mut answer_ms = 300u64;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let v = args.next().unwrap_or_default();
+        match a.as_str() {
+            "--span" => span_args.push(v),
+            "--tone" => tone_hz = v.parse().expect("--tone HZ"),
+            "--detect" => detect_hz = parse_list(&v),
+            "--answer-ms" => answer_ms = v.parse().expect("--answer-ms MS"),
+            _ => {
+                eprintln!("usage: pri-switch --span N:e1|t1 … [--tone HZ] [--detect HZ,…] [--answer-ms MS]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let dev = KernelDevice::open("/dev/dahdi").expect("/dev/dahdi (run under libdahdi_sim.so)");
+    let mut spans = Vec::new();
+    for s in &span_args {
+        let (n, kind) = s.split_once(':').expect("--span N:e1|t1");
+        let dahdi: u16 = n.parse().expect("span number");
+        let (law, dchannel, bearers, switch) = match kind {
+            "t1" => (Law::Mu, 24u8, 24u8, Switch::Ni2),
+            _ => (Law::A, 16u8, 31u8, Switch::EuroIsdnE1),
+        };
+        let channo = dev
+            .channel_number(ChannelId {
+                span: SpanId(dahdi),
+                timeslot: Timeslot(dchannel),
+            })
+            .expect("D-channel number");
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/dahdi/channel")
+            .expect("open /dev/dahdi/channel");
+        let mut c = channo;
+        // SAFETY: DAHDI_SPECIFY takes a pointer to the channel number.
+        let rc = unsafe {
+            libc::ioctl(
+                f.as_raw_fd(),
+                dahdi_driver::abi::DAHDI_SPECIFY.0 as libc::Ioctl,
+                &mut c,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "DAHDI_SPECIFY {channo}: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut pri = LibPri::new(OwnedFd::from(f), Node::Network, switch);
+        pri.hangup_fix_enable(true);
+        pri.set_debug(libpri::ffi::PRI_DEBUG_Q931_DUMP);
+        spans.push(SpanCtx {
+            dahdi,
+            law,
+            dchannel,
+            bearers,
+            pri,
+        });
+    }
+    // After LibPri::new, which installs its own: every controller's text comes here.
+    // SAFETY: a plain function pointer kept for the life of the process.
+    unsafe {
+        libpri::ffi::pri_set_message(Some(on_pri_message));
+        libpri::ffi::pri_set_error(Some(on_pri_message));
+    }
+    let mut sb = Switchboard {
+        dev,
+        spans,
+        calls: Vec::new(),
+        next_id: 1,
+        tone_hz,
+        detect_hz,
+        answer_after: Duration::from_millis(answer_ms),
+    };
+
+    // Standard input on a thread of its own (commands are rare), handed over a pipe-free
+    // channel; the loop polls with a short timeout.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+        let _ = tx.send("quit".into());
+    });
+
+    loop {
+        while let Ok(line) = rx.try_recv() {
+            if !sb.command(&line) {
+                return;
+            }
+        }
+        // Calls due for CONNECT.
+        let now = Instant::now();
+        for i in 0..sb.calls.len() {
+            if sb.calls[i].answer_at.is_some_and(|t| t <= now) {
+                sb.calls[i].answer_at = None;
+                let (span, call, ch) =
+                    (sb.calls[i].span, sb.calls[i].call, sb.calls[i].channel_raw);
+                let answered = sb.spans[span].pri.answer(call, ch);
+                flush_pri_text(sb.spans[span].dahdi);
+                if answered.is_ok() {
+                    say!("answer id={} channel={}", sb.calls[i].id, chanpos(ch));
+                    sb.start_media(i);
+                }
+            }
+        }
+        // Wait for the D-channels, the B-channels, libpri's timers, or 10 ms.
+        let mut wait = Duration::from_millis(10);
+        for s in &sb.spans {
+            if let Some(d) = s.pri.schedule_next() {
+                wait = wait.min(d);
+            }
+        }
+        if let Some(t) = sb.calls.iter().filter_map(|c| c.answer_at).min() {
+            wait = wait.min(t.saturating_duration_since(now));
+        }
+        let mut fds: Vec<libc::pollfd> = sb
+            .spans
+            .iter()
+            .map(|s| libc::pollfd {
+                fd: s.pri.fd(),
+                events: libc::POLLIN | libc::POLLPRI,
+                revents: 0,
+            })
+            .collect();
+        for m in sb.calls.iter().filter_map(|c| c.media.as_ref()) {
+            let fd = m.chan.raw_fd();
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN | libc::POLLPRI,
+                revents: 0,
+            });
+        }
+        let ms = wait.as_micros().div_ceil(1000) as i32;
+        // SAFETY: fds is a valid array of pollfd.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        let revents: Vec<i16> = fds.iter().map(|f| f.revents).collect();
+        for (si, rev) in revents.into_iter().enumerate().take(sb.spans.len()) {
+            if rev & libc::POLLPRI != 0 {
+                let mut ev: libc::c_int = 0;
+                // SAFETY: DAHDI_GETEVENT writes one int.
+                let rc = unsafe {
+                    libc::ioctl(
+                        sb.spans[si].pri.fd(),
+                        dahdi_driver::abi::DAHDI_GETEVENT.0 as libc::Ioctl,
+                        &mut ev,
+                    )
+                };
+                if rc == 0 && ev != 0 {
+                    let e = dahdi_driver::Event::from_code(ev as u32);
+                    say!("alarm span={} event={e:?}", sb.spans[si].dahdi);
+                }
+            }
+            if rev & libc::POLLIN != 0 {
+                if let Some(e) = sb.spans[si].pri.check_event() {
+                    flush_pri_text(sb.spans[si].dahdi);
+                    sb.on_event(si, e);
+                }
+            }
+            for _ in 0..32 {
+                if sb.spans[si].pri.schedule_next() != Some(Duration::ZERO) {
+                    break;
+                }
+                let e = sb.spans[si].pri.schedule_run();
+                flush_pri_text(sb.spans[si].dahdi);
+                match e {
+                    Some(e) => sb.on_event(si, e),
+                    None => continue,
+                }
+            }
+            flush_pri_text(sb.spans[si].dahdi);
+        }
+        // Media of calls still present (an event above may have ended some).
+        for i in 0..sb.calls.len() {
+            if sb.calls[i].media.is_some() {
+                sb.pump_media(i);
+            }
+        }
+    }
+}

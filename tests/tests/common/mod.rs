@@ -1,0 +1,1026 @@
+//! The rig of the end-to-end tests: `tdm-simd` (simulated E1/T1 cables served as
+//! `/dev/dahdi`), `gatewayd run` on the near span through `libdahdi_sim.so`, `pri-switch`
+//! (libpri, network side) on the far span through the same library, SIPp as the IP-PBX
+//! and an RTP endpoint owned by the test.
+//!
+//! One rig per test file is shared by its tests, which take turns (`Rig::lock`); its
+//! processes are spawned by a thread that never ends, with `PR_SET_PDEATHSIG`, so they die
+//! with the test binary.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use gateway_tests::audio::{detect, Law, ToneGen};
+
+// ---------------------------------------------------------------------------------------
+// Programs.
+
+/// The programs the rig runs, from this build's target directory and profile.
+pub struct Bins {
+    pub gatewayd: PathBuf,
+    pub tdm_simd: PathBuf,
+    pub preload: PathBuf,
+    pub pri_switch: PathBuf,
+}
+
+/// The binaries, built on first use: `cargo test` builds this package's `pri-switch` but
+/// neither other packages' binaries nor cdylibs, so `gatewayd`, `tdm-simd` and
+/// `libdahdi_sim.so` are brought up to date with `cargo build` into the same target
+/// directory and profile (a no-op after `cargo build --workspace`).
+pub fn bins() -> &'static Bins {
+    static BINS: OnceLock<Bins> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let t0 = Instant::now();
+        let pri_switch = PathBuf::from(env!("CARGO_BIN_EXE_pri-switch"));
+        let profile_dir = pri_switch.parent().expect("profile dir").to_path_buf();
+        let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        for args in [
+            &["build", "--quiet", "-p", "dahdi-sim"][..],
+            &["build", "--quiet", "-p", "gateway", "--bin", "gatewayd"][..],
+        ] {
+            let mut cmd = Command::new(env!("CARGO"));
+            // Not the variables cargo set for this test (CARGO_PKG_NAME, …): build scripts
+            // that watch them (ring's) would be rebuilt, here and again by the next
+            // `cargo test`.
+            for (k, _) in std::env::vars_os() {
+                let k = k.to_string_lossy();
+                if k.starts_with("CARGO_") && k != "CARGO_HOME" {
+                    cmd.env_remove(&*k);
+                }
+            }
+            cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args(args)
+                .env("CARGO_TARGET_DIR", &target_dir);
+            if release {
+                cmd.arg("--release");
+            }
+            let out = cmd.output().expect("run cargo");
+            assert!(
+                out.status.success(),
+                "cargo {args:?} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let b = Bins {
+            gatewayd: profile_dir.join("gatewayd"),
+            tdm_simd: profile_dir.join("tdm-simd"),
+            preload: profile_dir.join("libdahdi_sim.so"),
+            pri_switch,
+        };
+        for p in [&b.gatewayd, &b.tdm_simd, &b.preload, &b.pri_switch] {
+            assert!(p.exists(), "{} missing", p.display());
+        }
+        eprintln!("e2e: programs up to date in {:?}", t0.elapsed());
+        b
+    })
+}
+
+/// Whether SIPp (Debian `sip-tester`) is installed.
+pub fn have_sipp() -> bool {
+    Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+type SpawnReq = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawns `cmd` (whose stdio the caller set) from a thread that lives as long as the process: with
+/// `PR_SET_PDEATHSIG` tied to that thread, the rig's daemons die with the test binary
+/// (statics are never dropped).
+fn spawn_kept(cmd: Command) -> Child {
+    static KEEPER: OnceLock<Mutex<mpsc::Sender<SpawnReq>>> = OnceLock::new();
+    let tx = KEEPER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnReq>();
+        std::thread::spawn(move || {
+            for (mut cmd, reply) in rx {
+                // SAFETY: prctl is async-signal-safe; nothing else runs in pre_exec.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                let _ = reply.send(cmd.spawn());
+            }
+            // The senders live in a static: never reached, so the thread never ends.
+            loop {
+                std::thread::park();
+            }
+        });
+        Mutex::new(tx)
+    });
+    let (rtx, rrx) = mpsc::channel();
+    tx.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send((cmd, rtx))
+        .expect("keeper thread");
+    rrx.recv().expect("keeper reply").expect("spawn")
+}
+
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `word key=value …` lines: the value of `key`.
+pub fn kv<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// Column positions of `gateway::cdr::HEADER`.
+pub const CALLED: usize = 7;
+pub const CHANNEL: usize = 11;
+pub const ISDN_CAUSE: usize = 12;
+pub const SIP_STATUS: usize = 13;
+pub const DISPOSITION: usize = 16;
+
+/// The Q.931 message names libpri reported for its call after `mark`, in order, with
+/// direction (`rx`/`tx` seen from libpri).
+pub fn q931_after(rig: &Rig, mark: usize) -> Vec<String> {
+    rig.switch
+        .since(mark)
+        .iter()
+        .filter(|l| l.starts_with("q931 "))
+        .map(|l| format!("{} {}", kv(l, "dir").unwrap(), kv(l, "msg").unwrap()))
+        .collect()
+}
+
+pub fn assert_in_order(seen: &[String], want: &[&str]) {
+    let mut it = seen.iter();
+    for w in want {
+        assert!(
+            it.any(|s| s == w),
+            "libpri's Q.931 messages {seen:?} lack {w:?} (in order {want:?})"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// pri-switch.
+
+/// The switch's report lines, collected by a reader thread.
+#[derive(Default)]
+struct Lines {
+    lines: Mutex<Vec<String>>,
+    cv: Condvar,
+}
+
+pub struct PriSwitch {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Arc<Lines>,
+}
+
+impl PriSwitch {
+    fn start(cmd: Command, log: &Path) -> PriSwitch {
+        let mut cmd = cmd;
+        cmd.stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).expect("switch log"));
+        cmd.stdin(Stdio::piped());
+        let mut child = spawn_kept(cmd);
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = Arc::new(Lines::default());
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                l.lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                l.cv.notify_all();
+            }
+        });
+        PriSwitch {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Index of the next line to come.
+    fn lines(&self) -> MutexGuard<'_, Vec<String>> {
+        self.lines.lines.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn mark(&self) -> usize {
+        self.lines().len()
+    }
+
+    /// Lines since `mark`.
+    pub fn since(&self, mark: usize) -> Vec<String> {
+        let g = self.lines();
+        g[mark.min(g.len())..].to_vec()
+    }
+
+    /// The first line after `mark` for which `pred` holds, waiting up to `limit`.
+    pub fn wait(&self, mark: usize, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        let mut g = self.lines();
+        loop {
+            if let Some(l) = g[mark.min(g.len())..].iter().find(|l| pred(l)) {
+                return l.clone();
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let said = g[mark.min(g.len())..].join("\n");
+                drop(g);
+                panic!(
+                    "pri-switch did not report what was awaited within {limit:?}; it said:\n{said}"
+                );
+            }
+            g = self
+                .lines
+                .cv
+                .wait_timeout(g, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Send one command line.
+    pub fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("write to pri-switch");
+        self.stdin.flush().expect("flush pri-switch");
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The rig.
+
+/// Which line the rig simulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// E1, EuroISDN, A-law (PCMA).
+    E1,
+    /// T1, NI-2, µ-law (PCMU).
+    T1,
+}
+
+impl Line {
+    pub fn law(self) -> Law {
+        match self {
+            Line::E1 => Law::A,
+            Line::T1 => Law::Mu,
+        }
+    }
+}
+
+/// Tone the switch plays on answered calls, and the one the test sends over RTP.
+pub const SWITCH_TONE: f64 = 1004.0;
+pub const SIP_TONE: f64 = 1800.0;
+
+pub struct Rig {
+    pub line: Line,
+    pub dir: PathBuf,
+    pub sim_socket: PathBuf,
+    pub ctl_socket: PathBuf,
+    pub sip_port: u16,
+    pub pbx_port: u16,
+    /// The near span (gatewayd's, DAHDI span 1) and its far end (pri-switch's, span 2).
+    pub near_span: u16,
+    pub far_span: u16,
+    pub switch: PriSwitch,
+    simd: Child,
+    gatewayd: Child,
+}
+
+impl Rig {
+    /// Start `tdm-simd`, `gatewayd` and `pri-switch` for `line` with the gatewayd
+    /// configuration `extra` (trunk groups and routes) appended to the common part.
+    pub fn start(name: &str, line: Line, groups_and_routes: &str) -> Rig {
+        let b = bins();
+        let t_start = Instant::now();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sim_socket = dir.join("simd.sock");
+        let ctl_socket = dir.join("ctl.sock");
+
+        // The cable: near end span 1 (gatewayd), far end span 2 (pri-switch), both
+        // started as PRI lines.
+        let mut simd = Command::new(&b.tdm_simd);
+        simd.arg("--socket")
+            .arg(&sim_socket)
+            .args(match line {
+                Line::E1 => ["--e1", "1"],
+                Line::T1 => ["--t1", "1"],
+            })
+            .args(["--started", "--numbufs", "8"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("simd.log")).unwrap());
+        let simd = spawn_kept(simd);
+        let t0 = Instant::now();
+        while !sim_socket.exists() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "tdm-simd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+
+        let sip_port = free_udp_port();
+        let pbx_port = free_udp_port();
+        let rtp = free_udp_port();
+        let (kind, switchtype) = match line {
+            Line::E1 => ("e1", "euroisdn"),
+            Line::T1 => ("t1", "ni2"),
+        };
+        let config = format!(
+            r#"# Written by the end-to-end tests (tests/tests/common/mod.rs).
+[general]
+cdr_file = "{dir}/cdr.csv"
+control_socket = "{ctl}"
+rtp_port_min = {rtp}
+rtp_port_max = {rtp_max}
+
+[[span]]
+id = 1
+type = "{kind}"
+signalling = "pri_cpe"
+switchtype = "{switchtype}"
+device = {{ kind = "dahdi", dahdi_span = 1 }}
+
+[[sip_trunk]]
+name = "pbx"
+listen = "127.0.0.1:{sip_port}"
+peers = ["127.0.0.1:{pbx_port}"]
+
+{groups_and_routes}
+"#,
+            dir = dir.display(),
+            ctl = ctl_socket.display(),
+            rtp_max = rtp + 400,
+        );
+        let cfg = dir.join("gatewayd.toml");
+        std::fs::write(&cfg, config).unwrap();
+
+        let preload = |c: &mut Command| {
+            c.env("LD_PRELOAD", &b.preload)
+                .env("DAHDI_SIM_SOCKET", &sim_socket);
+        };
+        let mut gw = Command::new(&b.gatewayd);
+        gw.arg("run").arg("-c").arg(&cfg).current_dir(&dir);
+        preload(&mut gw);
+        gw.env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("gatewayd.log")).unwrap());
+        let gatewayd = spawn_kept(gw);
+
+        let mut sw = Command::new(&b.pri_switch);
+        sw.args(["--span", &format!("2:{kind}")])
+            .args(["--tone", &SWITCH_TONE.to_string()])
+            .args(["--detect", &format!("{SIP_TONE},{SWITCH_TONE}")]);
+        preload(&mut sw);
+        let switch = PriSwitch::start(sw, &dir.join("pri-switch.log"));
+
+        let mut rig = Rig {
+            line,
+            dir,
+            sim_socket,
+            ctl_socket,
+            sip_port,
+            pbx_port,
+            near_span: 1,
+            far_span: 2,
+            switch,
+            simd,
+            gatewayd,
+        };
+        rig.wait_up(Duration::from_secs(30));
+        eprintln!("e2e: rig {name} up in {:?}", t_start.elapsed());
+        rig
+    }
+
+    /// Whether libpri's last word on its data link was `up`.
+    pub fn switch_up(&self) -> bool {
+        self.switch
+            .since(0)
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("up ") || l.starts_with("down "))
+            .is_some_and(|l| l.starts_with("up "))
+    }
+
+    /// Wait until gatewayd's D-channel is up and libpri reported its link up (both ends
+    /// start LAPD at once; until libpri has its UA a SABME of its may still reset the
+    /// link and lose a SETUP).
+    pub fn wait_up(&mut self, limit: Duration) {
+        let t0 = Instant::now();
+        loop {
+            assert!(
+                self.gatewayd.try_wait().ok().flatten().is_none(),
+                "gatewayd exited:\n{}",
+                self.log("gatewayd.log")
+            );
+            assert!(
+                self.switch.alive(),
+                "pri-switch exited:\n{}",
+                self.log("pri-switch.log")
+            );
+            let up = self.ctl_socket.exists()
+                && self
+                    .try_ctl("show spans")
+                    .is_some_and(|s| s.lines().any(|l| l.split_whitespace().nth(2) == Some("up")));
+            if up && self.switch_up() {
+                break;
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "the D-channel did not come up in {limit:?}\ngatewayd:\n{}\nswitch:\n{}",
+                self.log("gatewayd.log"),
+                self.switch.since(0).join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        let t = std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        let n = t.len();
+        t[n.saturating_sub(6000)..].to_string()
+    }
+
+    fn try_ctl(&self, line: &str) -> Option<String> {
+        let mut s = UnixStream::connect(&self.ctl_socket).ok()?;
+        s.write_all(format!("{line}\n").as_bytes()).ok()?;
+        s.shutdown(std::net::Shutdown::Write).ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    }
+
+    /// `gatewayd ctl LINE`, through the real command-line client.
+    pub fn ctl(&self, words: &str) -> String {
+        let out = Command::new(&bins().gatewayd)
+            .arg("ctl")
+            .arg("-s")
+            .arg(&self.ctl_socket)
+            .args(words.split_whitespace())
+            .output()
+            .expect("gatewayd ctl");
+        assert!(
+            out.status.success(),
+            "gatewayd ctl {words}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `tdm-simd ctl WORDS`.
+    pub fn sim_ctl(&self, words: &str) -> String {
+        let out = Command::new(&bins().tdm_simd)
+            .arg("ctl")
+            .arg("--socket")
+            .arg(&self.sim_socket)
+            .args(words.split_whitespace())
+            .output()
+            .expect("tdm-simd ctl");
+        assert!(
+            out.status.success(),
+            "tdm-simd ctl {words}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The CDR lines written so far (header skipped), split into fields.
+    pub fn cdrs(&self) -> Vec<Vec<String>> {
+        std::fs::read_to_string(self.dir.join("cdr.csv"))
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    }
+
+    /// `show channels` lines that are busy.
+    pub fn busy_channels(&self) -> Vec<String> {
+        self.ctl("show channels")
+            .lines()
+            .filter(|l| l.contains("busy"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// After a test: no B-channel busy (`gatewayd ctl show channels`), no call left
+    /// (`show calls`), and one new CDR per call made since `cdr_mark`. Waits a little for
+    /// releases in flight. Returns the new CDRs.
+    pub fn assert_clean(&self, cdr_mark: usize, calls: usize) -> Vec<Vec<String>> {
+        let t0 = Instant::now();
+        loop {
+            let busy = self.busy_channels();
+            let calls_left = self.ctl("show calls");
+            let cdrs = self.cdrs();
+            if busy.is_empty() && calls_left.trim().is_empty() && cdrs.len() >= cdr_mark + calls {
+                let new = cdrs[cdr_mark..].to_vec();
+                assert_eq!(new.len(), calls, "one CDR per call: {new:?}");
+                return new;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "not clean after the test: busy channels {busy:?}, calls {calls_left:?}, \
+                 {} new CDRs for {calls} calls",
+                cdrs.len() - cdr_mark
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Run SIPp as the IP-PBX with scenario `xml` (service = `called`) to completion.
+    pub fn sipp(&self, name: &str, xml: &str, called: &str) -> SippRun {
+        self.sipp_spawn(name, xml, called).finish()
+    }
+
+    /// Start SIPp (UAC towards gatewayd, or UAS waiting on the PBX port).
+    pub fn sipp_spawn(&self, name: &str, xml: &str, called: &str) -> SippChild {
+        self.sipp_spawn_on(name, xml, called, self.pbx_port)
+    }
+
+    /// Start SIPp on local port `port` (a second UAC while another SIPp holds the PBX
+    /// port; gatewayd accepts requests from the peer's address on any port).
+    pub fn sipp_spawn_on(&self, name: &str, xml: &str, called: &str, port: u16) -> SippChild {
+        let sf = self.dir.join(format!("{name}.xml"));
+        std::fs::write(&sf, xml).unwrap();
+        let mut cmd = Command::new("sipp");
+        cmd.arg("-sf")
+            .arg(&sf)
+            .args(["-s", called, "-m", "1", "-i", "127.0.0.1"])
+            .args(["-p", &port.to_string()])
+            .args(["-timeout", "30", "-timeout_error", "-nostdin"])
+            .args(["-trace_err", "-trace_msg"])
+            .arg(format!("127.0.0.1:{}", self.sip_port))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join(format!("{name}.stderr"))).unwrap());
+        SippChild {
+            child: spawn_kept(cmd),
+            name: name.to_string(),
+            dir: self.dir.clone(),
+        }
+    }
+}
+
+pub struct SippChild {
+    child: Child,
+    name: String,
+    dir: PathBuf,
+}
+
+pub struct SippRun {
+    pub ok: bool,
+    /// SIPp's message trace (for failure messages).
+    pub trace: String,
+}
+
+impl SippChild {
+    pub fn finish(mut self) -> SippRun {
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait sipp") {
+                break s;
+            }
+            if t0.elapsed() > Duration::from_secs(40) {
+                let _ = self.child.kill();
+                break self.child.wait().expect("wait sipp");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut trace = String::new();
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with(&self.name)
+                    && (n.ends_with("_messages.log") || n.ends_with("_errors.log"))
+                {
+                    trace.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        SippRun {
+            ok: status.success(),
+            trace,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// SIPp scenarios.
+
+fn sdp(law: Law, rtp_port: u16) -> String {
+    let (pt, name) = match law {
+        Law::A => (8, "PCMA"),
+        Law::Mu => (0, "PCMU"),
+    };
+    format!(
+        "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
+         m=audio {rtp_port} RTP/AVP {pt}\n      a=rtpmap:{pt} {name}/8000\n      a=ptime:20"
+    )
+}
+
+const INVITE_HEAD: &str = "INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]";
+
+/// ACK of a 2xx: a transaction of its own (new branch).
+const ACK: &str = "<send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>";
+
+/// ACK of a final error: part of the INVITE transaction, so it carries the INVITE's
+/// branch (RFC 3261 §17.1.1.3); the INVITE is the scenario's message `back` steps before
+/// this one (SIPp's `[branch-N]`).
+fn ack_error(back: usize) -> String {
+    ACK.replace("branch=[branch]", &format!("branch=[branch-{back}]"))
+}
+
+fn invite(law: Law, rtp_port: u16) -> String {
+    format!(
+        "<send retrans=\"500\">\n    <![CDATA[\n      {INVITE_HEAD}\n\n      {}\n    ]]>\n  </send>",
+        sdp(law, rtp_port)
+    )
+}
+
+fn scenario(name: &str, body: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n  {body}\n</scenario>\n"
+    )
+}
+
+/// UAC: INVITE, 180 (optional), 200, ACK, hold `hold_ms`, BYE, 200.
+pub fn uac_answered(law: Law, rtp_port: u16, hold_ms: u64) -> String {
+    scenario(
+        "answered call",
+        &format!(
+            "{}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"180\" optional=\"true\"/>
+  <recv response=\"183\" optional=\"true\"/>
+  <recv response=\"200\" rtd=\"true\"/>
+  {ACK}
+  <pause milliseconds=\"{hold_ms}\"/>
+  <send retrans=\"500\">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response=\"200\" crlf=\"true\"/>",
+            invite(law, rtp_port)
+        ),
+    )
+}
+
+/// UAC: INVITE, 200, ACK, then waits for the gateway's BYE and answers it.
+pub fn uac_until_bye(law: Law, rtp_port: u16) -> String {
+    scenario(
+        "answered, cleared by the gateway",
+        &format!(
+            "{}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"180\" optional=\"true\"/>
+  <recv response=\"183\" optional=\"true\"/>
+  <recv response=\"200\" rtd=\"true\"/>
+  {ACK}
+  <recv request=\"BYE\"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>",
+            invite(law, rtp_port)
+        ),
+    )
+}
+
+/// UAC: INVITE, then the final error `status` (after an optional 180), ACK.
+pub fn uac_rejected(law: Law, rtp_port: u16, status: u16, ringing: bool) -> String {
+    scenario(
+        &format!("expect {status}"),
+        &format!(
+            "{}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"180\" optional=\"{}\"/>
+  <recv response=\"183\" optional=\"true\"/>
+  <recv response=\"{status}\"/>
+  {}",
+            invite(law, rtp_port),
+            !ringing,
+            ack_error(5)
+        ),
+    )
+}
+
+/// UAC: INVITE, 180, wait `wait_ms`, CANCEL, 200 (CANCEL), 487, ACK.
+pub fn uac_cancel(law: Law, rtp_port: u16, wait_ms: u64) -> String {
+    scenario(
+        "cancel",
+        &format!(
+            "{}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"180\"/>
+  <pause milliseconds=\"{wait_ms}\"/>
+  <send>
+    <![CDATA[
+      CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-4]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response=\"200\"/>
+  <recv response=\"487\"/>
+  {}",
+            invite(law, rtp_port),
+            ack_error(7)
+        ),
+    )
+}
+
+/// UAS: INVITE, 100, 180, 200 with SDP (media at `rtp_port`), ACK, then the BYE (200).
+pub fn uas_answer(law: Law, rtp_port: u16) -> String {
+    scenario(
+        "answer",
+        &format!(
+            "<recv request=\"INVITE\" crlf=\"true\"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds=\"200\"/>
+  <send retrans=\"500\">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {}
+    ]]>
+  </send>
+  <recv request=\"ACK\" crlf=\"true\"/>
+  <recv request=\"BYE\"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <timewait milliseconds=\"500\"/>",
+            sdp(law, rtp_port)
+        ),
+    )
+}
+
+/// UAS: INVITE, 100, 180, then the BYE-less end: waits for CANCEL (200, 487, ACK).
+pub fn uas_ring_cancelled() -> String {
+    scenario(
+        "ring, cancelled",
+        "<recv request=\"INVITE\" crlf=\"true\"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request=\"CANCEL\"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>",
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// RTP endpoint.
+
+/// What the test's RTP endpoint measured.
+#[derive(Debug, Default, Clone)]
+pub struct RtpReport {
+    pub sent: u64,
+    pub received: u64,
+    /// Milliseconds of each detected tone (Hz, ms).
+    pub heard: Vec<(u32, u64)>,
+    /// Payload types received.
+    pub payload_types: Vec<u8>,
+    pub peer: Option<SocketAddr>,
+}
+
+impl RtpReport {
+    pub fn heard_ms(&self, hz: f64) -> u64 {
+        self.heard
+            .iter()
+            .find(|(f, _)| *f == hz as u32)
+            .map_or(0, |(_, ms)| *ms)
+    }
+}
+
+/// The test's RTP endpoint: sends a tone (20 ms G.711 packets) to whoever sends to it
+/// (symmetric RTP: the gateway's RTP socket) and detects the tones it receives.
+pub struct RtpPeer {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<RtpReport>>,
+}
+
+impl RtpPeer {
+    pub fn start(law: Law, tone_hz: f64, detect_hz: Vec<f64>) -> RtpPeer {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = sock.local_addr().unwrap().port();
+        sock.set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut rep = RtpReport::default();
+            let mut tone = ToneGen::new(tone_hz);
+            let mut buf = [0u8; 2048];
+            let mut heard: std::collections::BTreeMap<u32, u64> = Default::default();
+            let mut next_send = Instant::now();
+            let (mut seq, mut ts, ssrc) = (1u16, 0u32, 0x5eed_1234u32);
+            while !s.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = sock.recv_from(&mut buf) {
+                    if n > 12 && buf[0] >> 6 == 2 {
+                        rep.received += 1;
+                        rep.peer.get_or_insert(from);
+                        let pt = buf[1] & 0x7F;
+                        if !rep.payload_types.contains(&pt) {
+                            rep.payload_types.push(pt);
+                        }
+                        let cc = usize::from(buf[0] & 0x0F);
+                        let start = 12 + 4 * cc;
+                        if pt == law.payload_type() && n > start {
+                            if let Some(hz) = detect(law, &buf[start..n], &detect_hz) {
+                                *heard.entry(hz as u32).or_default() += (n - start) as u64 / 8;
+                            }
+                        }
+                    }
+                }
+                let Some(peer) = rep.peer else { continue };
+                let now = Instant::now();
+                while next_send <= now {
+                    let mut pkt = [0u8; 12 + 160];
+                    pkt[0] = 0x80;
+                    pkt[1] = law.payload_type() | if seq == 1 { 0x80 } else { 0 };
+                    pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+                    pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+                    pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                    tone.fill(law, &mut pkt[12..]);
+                    let _ = sock.send_to(&pkt, peer);
+                    rep.sent += 1;
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(160);
+                    next_send = if next_send + Duration::from_millis(100) < now {
+                        now + Duration::from_millis(20)
+                    } else {
+                        next_send + Duration::from_millis(20)
+                    };
+                }
+            }
+            rep.heard = heard.into_iter().collect();
+            rep
+        });
+        RtpPeer {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn stop(mut self) -> RtpReport {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sharing one rig between the tests of a file.
+
+/// One rig per test file, created on first use; tests take turns.
+pub struct Shared {
+    rig: OnceLock<Mutex<Rig>>,
+}
+
+impl Shared {
+    pub const fn new() -> Shared {
+        Shared {
+            rig: OnceLock::new(),
+        }
+    }
+
+    pub fn lock(&self, make: impl FnOnce() -> Rig) -> MutexGuard<'_, Rig> {
+        assert!(
+            have_sipp(),
+            "SIPp is needed: apt-get install sip-tester (Debian)"
+        );
+        let m = self.rig.get_or_init(|| Mutex::new(make()));
+        let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+        // A test that failed may have left the link down or a call up: wait for calm,
+        // and hang up what is left so that the next test starts clean.
+        g.wait_up(Duration::from_secs(30));
+        let calls = g.ctl("show calls");
+        for id in calls.lines().filter_map(|l| l.split_whitespace().next()) {
+            let id = id.trim_start_matches("call-");
+            let _ = g.try_ctl(&format!("hangup {id}"));
+        }
+        let t0 = Instant::now();
+        while !g.busy_channels().is_empty() && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        g
+    }
+}

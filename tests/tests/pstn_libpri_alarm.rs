@@ -1,0 +1,98 @@
+//! A span alarm during a call, end to end through the real daemon process: `gatewayd` on a
+//! simulated E1 (DAHDI span 1 through `libdahdi_sim.so`), `pri-switch` (libpri, network
+//! side) on the far end, SIPp as the IP-PBX. `tdm-simd ctl impair 1 los on` cuts the
+//! signal at gatewayd's receiver during an answered call: the call is cleared towards
+//! SIP with a BYE carrying the Q.850 cause, the span's channels go out of service, and
+//! come back when the signal returns (`los off`), after which calls go through again.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    kv, uac_answered, uac_until_bye, Line, Rig, RtpPeer, Shared, DISPOSITION, ISDN_CAUSE, SIP_TONE,
+    SWITCH_TONE,
+};
+
+const GROUPS: &str = r#"
+[[trunk_group]]
+name = "pstn"
+members = [{ span = 1 }]
+
+[[route]]
+pattern = "_0X."
+from = ["pbx"]
+to = ["pstn"]
+"#;
+
+static RIG: Shared = Shared::new();
+
+fn wait_channels(rig: &Rig, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) {
+    let t0 = Instant::now();
+    loop {
+        let chans = rig.ctl("show channels");
+        let lines: Vec<&str> = chans.lines().filter(|l| l.starts_with("1:")).collect();
+        if lines.len() == 30 && lines.iter().all(|l| pred(l)) {
+            return;
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "channels not {what} after {limit:?}:\n{chans}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn loss_of_signal_during_a_call_clears_it_and_takes_the_channels_out_until_it_returns() {
+    let rig = RIG.lock(|| Rig::start("alarm", Line::E1, GROUPS));
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE]);
+    let uac = rig.sipp_spawn("alarm-call", &uac_until_bye(law, rtp.port), "0301234");
+    let answer = rig
+        .switch
+        .wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
+    let id = kv(&answer, "id").unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(500));
+
+    rig.sim_ctl("impair 1 los on");
+    let run = uac.finish();
+    let rep = rtp.stop();
+    assert!(run.ok, "SIPp got the gateway's BYE:\n{}", run.trace);
+    assert!(
+        run.trace.contains("Reason: Q.850;cause=27"),
+        "the BYE carries Q.850 cause 27 (destination out of order):\n{}",
+        run.trace
+    );
+    assert!(
+        rep.heard_ms(SWITCH_TONE) > 0,
+        "audio flowed before the alarm: {rep:?}"
+    );
+    wait_channels(&rig, "out of service", Duration::from_secs(5), |l| {
+        l.contains("out-of-service") && l.contains("alarm")
+    });
+    // libpri's side of the call ends too (the gateway's DISCONNECT reaches it, or its
+    // own timers clear it).
+    rig.switch.wait(mark, Duration::from_secs(40), |l| {
+        l.starts_with("released ") && kv(l, "id") == Some(&id)
+    });
+
+    rig.sim_ctl("impair 1 los off");
+    wait_channels(&rig, "back in service", Duration::from_secs(30), |l| {
+        l.ends_with(" idle")
+    });
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "27", "{cdrs:?}");
+
+    // Service is back: a new call is answered and cleared normally.
+    let cdr1 = rig.cdrs().len();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE]);
+    let run = rig.sipp("after-alarm", &uac_answered(law, rtp.port, 500), "0301234");
+    rtp.stop();
+    assert!(run.ok, "a call after the alarm:\n{}", run.trace);
+    let cdrs = rig.assert_clean(cdr1, 1);
+    assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{cdrs:?}");
+}

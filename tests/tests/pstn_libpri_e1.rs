@@ -1,0 +1,413 @@
+//! End to end through the real daemon process on a simulated E1, with libpri as the PSTN
+//! switch: `gatewayd run` (its span a DAHDI device, `LD_PRELOAD=libdahdi_sim.so` on
+//! `tdm-simd`'s span 1), `pri-switch` (libpri, network side, EuroISDN) on the far end
+//! (span 2), SIPp as the IP-PBX and the test's own RTP endpoint. Each test checks what
+//! libpri saw (channel, Q.931 messages, causes, tone heard on the B-channel), what the SIP
+//! side saw, and afterwards that `gatewayd ctl show channels` has no busy B-channel and
+//! every call has its CDR.
+
+mod common;
+
+use std::sync::MutexGuard;
+use std::time::Duration;
+
+use common::{
+    assert_in_order, kv, q931_after, uac_answered, uac_cancel, uac_rejected, uas_answer, Line, Rig,
+    RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, ISDN_CAUSE, SIP_STATUS, SIP_TONE, SWITCH_TONE,
+};
+
+/// Trunk groups on the one span: one per hunting policy (5 channels each, called
+/// numbers `061…` to `064…`) and `pstn` for everything else dialled with a 0.
+const GROUPS: &str = r#"
+[[trunk_group]]
+name = "pstn"
+members = [{ span = 1, channels = "22-31" }]
+hunting = "ascending"
+
+[[trunk_group]]
+name = "asc"
+members = [{ span = 1, channels = "1-5" }]
+hunting = "ascending"
+
+[[trunk_group]]
+name = "desc"
+members = [{ span = 1, channels = "6-10" }]
+hunting = "descending"
+
+[[trunk_group]]
+name = "rr"
+members = [{ span = 1, channels = "11-15" }]
+hunting = "round_robin"
+
+[[trunk_group]]
+name = "lru"
+members = [{ span = 1, channels = "17-21" }]
+hunting = "least_recently_used"
+
+[[route]]
+pattern = "_0X."
+from = ["pbx"]
+to = ["pstn"]
+
+[[route]]
+pattern = "_061X."
+from = ["pbx"]
+to = ["asc"]
+
+[[route]]
+pattern = "_062X."
+from = ["pbx"]
+to = ["desc"]
+
+[[route]]
+pattern = "_063X."
+from = ["pbx"]
+to = ["rr"]
+
+[[route]]
+pattern = "_064X."
+from = ["pbx"]
+to = ["lru"]
+
+[[route]]
+pattern = "_2XX"
+to = ["pbx"]
+"#;
+
+static RIG: Shared = Shared::new();
+
+fn rig() -> MutexGuard<'static, Rig> {
+    RIG.lock(|| Rig::start("e1", Line::E1, GROUPS))
+}
+
+#[test]
+fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause_16() {
+    let rig = rig();
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);
+    let run = rig.sipp("answered", &uac_answered(law, rtp.port, 2500), "0301234");
+    let rep = rtp.stop();
+    assert!(run.ok, "SIPp call failed:\n{}", run.trace);
+
+    let ring = rig
+        .switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+    assert_eq!(kv(&ring, "called"), Some("0301234"));
+    assert_eq!(
+        kv(&ring, "layer1"),
+        Some("35"),
+        "A-law bearer (PRI_LAYER_1_ALAW)"
+    );
+    let id = kv(&ring, "id").unwrap().to_string();
+    let channel: u8 = kv(&ring, "channel").unwrap().parse().unwrap();
+    assert_eq!(channel, 22, "first channel of trunk group pstn, ascending");
+    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("disconnect ") && kv(l, "id") == Some(&id)
+    });
+    assert_eq!(kv(&disc, "cause"), Some("16"), "BYE → DISCONNECT cause 16");
+    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("media ") && kv(l, "id") == Some(&id)
+    });
+    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("released ") && kv(l, "id") == Some(&id)
+    });
+    assert_in_order(
+        &q931_after(&rig, mark),
+        &[
+            "rx SETUP",
+            "tx CALL_PROCEEDING",
+            "tx ALERTING",
+            "tx CONNECT",
+            "rx CONNECT_ACKNOWLEDGE",
+            "rx DISCONNECT",
+            "tx RELEASE",
+            "rx RELEASE_COMPLETE",
+        ],
+    );
+
+    eprintln!("pri-switch: {media}\nRTP endpoint: {rep:?}");
+    // Audio crossed the daemon both ways: the test's 1800 Hz over RTP reached the
+    // B-channel, libpri's side's 1004 Hz reached the RTP endpoint.
+    let heard_on_tdm: u64 = kv(&media, "heard")
+        .unwrap()
+        .split(',')
+        .filter_map(|p| p.split_once(':'))
+        .filter(|(hz, _)| *hz == "1800")
+        .map(|(_, ms)| ms.parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        heard_on_tdm >= 1000,
+        "switch heard 1800 Hz for {heard_on_tdm} ms: {media}"
+    );
+    assert!(
+        rep.heard_ms(SWITCH_TONE) >= 1000,
+        "RTP endpoint heard 1004 Hz for {} ms: {rep:?}",
+        rep.heard_ms(SWITCH_TONE)
+    );
+    assert_eq!(rep.payload_types, vec![8], "PCMA only");
+
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert_eq!(cdrs[0][CALLED], "0301234");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "16");
+    assert!(
+        cdrs[0][CHANNEL].ends_with(&channel.to_string()),
+        "CDR channel {} vs libpri's {channel}",
+        cdrs[0][CHANNEL]
+    );
+}
+
+#[test]
+fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
+    let mut rig = rig();
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);
+    let uas = rig.sipp_spawn("uas", &uas_answer(law, rtp.port), "s");
+    std::thread::sleep(Duration::from_millis(300));
+    let mark = rig.switch.mark();
+    rig.switch.send("call 2 201");
+    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("placed ") || l.starts_with("error")
+    });
+    let id = kv(&placed, "id")
+        .unwrap_or_else(|| panic!("{placed}"))
+        .to_string();
+    let answer = rig.switch.wait(mark, Duration::from_secs(10), |l| {
+        l.starts_with("answer ") && kv(l, "id") == Some(&id)
+    });
+    assert_eq!(kv(&answer, "channel"), kv(&placed, "channel"));
+    std::thread::sleep(Duration::from_millis(2000));
+    rig.switch.send(&format!("hangup {id} 16"));
+    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("media ") && kv(l, "id") == Some(&id)
+    });
+    let run = uas.finish();
+    let rep = rtp.stop();
+    assert!(run.ok, "SIPp UAS: INVITE, answer, BYE:\n{}", run.trace);
+    assert_in_order(
+        &q931_after(&rig, mark),
+        &[
+            "tx SETUP",
+            "rx CALL_PROCEEDING",
+            "rx ALERTING",
+            "rx CONNECT",
+            "tx DISCONNECT",
+            "rx RELEASE",
+            "tx RELEASE_COMPLETE",
+        ],
+    );
+    assert!(
+        kv(&media, "heard").unwrap().contains("1800:"),
+        "switch heard the PBX's tone: {media}"
+    );
+    assert!(
+        rep.heard_ms(SWITCH_TONE) >= 1000,
+        "PBX heard the switch: {rep:?}"
+    );
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert_eq!(cdrs[0][CALLED], "201");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "16");
+}
+
+/// A call the switch refuses with `cause` gets `status` on SIP.
+fn refused(number: &str, cause: &str, status: u16) {
+    let rig = rig();
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let run = rig.sipp(
+        &format!("refused{status}"),
+        &uac_rejected(law, 9, status, false),
+        number,
+    );
+    assert!(run.ok, "SIPp expected {status}:\n{}", run.trace);
+    let ring = rig
+        .switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+    assert_eq!(kv(&ring, "called"), Some(number));
+    rig.switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
+    assert_in_order(
+        &q931_after(&rig, mark),
+        &[
+            "rx SETUP",
+            "tx CALL_PROCEEDING",
+            "tx DISCONNECT",
+            "rx RELEASE",
+            "tx RELEASE_COMPLETE",
+        ],
+    );
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][ISDN_CAUSE], cause, "{cdrs:?}");
+    assert_eq!(cdrs[0][SIP_STATUS], status.to_string());
+    assert_eq!(
+        cdrs[0][DISPOSITION],
+        if cause == "17" { "BUSY" } else { "FAILED" }
+    );
+}
+
+#[test]
+fn user_busy_cause_17_is_486() {
+    refused("099917", "17", 486);
+}
+
+#[test]
+fn unallocated_number_cause_1_is_404() {
+    refused("099901", "1", 404);
+}
+
+#[test]
+fn congestion_cause_34_is_503() {
+    refused("099934", "34", 503);
+}
+
+/// SIPp cancels a call that rings; returns libpri's cause in DISCONNECT.
+fn cancelled(number: &str, wait_ms: u64) -> (String, Vec<String>) {
+    let rig = rig();
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let run = rig.sipp("cancel", &uac_cancel(law, 9, wait_ms), number);
+    assert!(run.ok, "SIPp INVITE/180/CANCEL/487:\n{}", run.trace);
+    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("disconnect ")
+    });
+    rig.switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
+    let q = q931_after(&rig, mark);
+    assert_in_order(
+        &q,
+        &[
+            "rx SETUP",
+            "tx ALERTING",
+            "rx DISCONNECT",
+            "tx RELEASE",
+            "rx RELEASE_COMPLETE",
+        ],
+    );
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][DISPOSITION], "CANCELLED", "{cdrs:?}");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{cdrs:?}");
+    (kv(&disc, "cause").unwrap().to_string(), q)
+}
+
+#[test]
+fn no_answer_the_pbx_gives_up_with_cancel_and_libpri_sees_disconnect_cause_16() {
+    // 0888…: the switch rings and never answers; SIPp gives up after 2 s.
+    let (cause, _) = cancelled("08881234", 2000);
+    // CANCEL carries no Reason: normal call clearing (RFC 3398 §8.2.x, Q.1912.5 CANCEL → 16).
+    assert_eq!(cause, "16");
+}
+
+#[test]
+fn cancel_before_answer_clears_the_call_before_connect() {
+    // 0777…: the switch would answer after 2 s; SIPp cancels 300 ms after 180.
+    let (cause, q) = cancelled("07771234", 300);
+    assert_eq!(cause, "16");
+    assert!(
+        !q.iter().any(|m| m == "tx CONNECT"),
+        "libpri never answered: {q:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Hunting: which channel libpri sees in SETUP.
+
+/// A call the switch refuses as busy: returns the channel of its SETUP.
+fn busy_call(rig: &Rig, number: &str) -> u8 {
+    let mark = rig.switch.mark();
+    let run = rig.sipp("hunt", &uac_rejected(rig.line.law(), 9, 486, false), number);
+    assert!(run.ok, "SIPp expected 486 for {number}:\n{}", run.trace);
+    let ring = rig
+        .switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+    rig.switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
+    wait_idle(rig);
+    kv(&ring, "channel").unwrap().parse().unwrap()
+}
+
+/// Wait until gatewayd has freed every channel.
+fn wait_idle(rig: &Rig) {
+    let t0 = std::time::Instant::now();
+    while !rig.busy_channels().is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(5), "channels stay busy");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The channel sequence of: a busy call; a ringing call held; four busy calls; the
+/// held call cleared; one more busy call.
+fn hunt(prefix: &str) -> Vec<u8> {
+    let mut rig = rig();
+    let cdr0 = rig.cdrs().len();
+    let busy = format!("{prefix}099917");
+    let mut seq = vec![busy_call(&rig, &busy)];
+    let mark = rig.switch.mark();
+    let hold = rig.sipp_spawn_on(
+        "hold",
+        &uac_rejected(rig.line.law(), 9, 486, true),
+        &format!("{prefix}0888"),
+        common::free_udp_port(),
+    );
+    let ring = rig
+        .switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+    let hold_id = kv(&ring, "id").unwrap().to_string();
+    seq.push(kv(&ring, "channel").unwrap().parse().unwrap());
+    for _ in 0..4 {
+        // The held call's channel stays busy: wait only for the others.
+        let mark = rig.switch.mark();
+        let run = rig.sipp("hunt", &uac_rejected(rig.line.law(), 9, 486, false), &busy);
+        assert!(run.ok, "SIPp expected 486:\n{}", run.trace);
+        let r = rig
+            .switch
+            .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+        rig.switch
+            .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
+        let t0 = std::time::Instant::now();
+        while rig.busy_channels().len() > 1 {
+            assert!(t0.elapsed() < Duration::from_secs(5), "channels stay busy");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        seq.push(kv(&r, "channel").unwrap().parse().unwrap());
+    }
+    rig.switch.send(&format!("hangup {hold_id} 17"));
+    let run = hold.finish();
+    assert!(run.ok, "held call ends with 486:\n{}", run.trace);
+    wait_idle(&rig);
+    seq.push(busy_call(&rig, &busy));
+    rig.assert_clean(cdr0, 7);
+    seq
+}
+
+#[test]
+fn hunting_ascending_takes_the_lowest_idle_channel() {
+    let seq = hunt("061");
+    assert_eq!(seq, [1, 1, 2, 2, 2, 2, 1]);
+}
+
+#[test]
+fn hunting_descending_takes_the_highest_idle_channel() {
+    let seq = hunt("062");
+    assert_eq!(seq, [10, 10, 9, 9, 9, 9, 10]);
+}
+
+#[test]
+fn hunting_round_robin_takes_the_channel_after_the_last_used() {
+    let seq = hunt("063");
+    // After 15 it wraps to 11; after 11 comes 12 (free again).
+    assert_eq!(seq, [11, 12, 13, 14, 15, 11, 12]);
+}
+
+#[test]
+fn hunting_least_recently_used_takes_the_channel_released_longest_ago() {
+    let seq = hunt("064");
+    // Never-used channels first; then 17 (released first); at the end 19, released
+    // before 20, 21, 17 and the held 18.
+    assert_eq!(seq, [17, 18, 19, 20, 21, 17, 19]);
+}

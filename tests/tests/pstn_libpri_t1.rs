@@ -1,0 +1,143 @@
+//! End to end through the real daemon process on a simulated T1 with µ-law: `gatewayd`
+//! (NI-2, user side) on DAHDI span 1 through `libdahdi_sim.so`, `pri-switch` (libpri,
+//! network side, `PRI_SWITCH_NI2`) on the far end, SIPp as the IP-PBX offering PCMU only.
+//! Tones cross the daemon both ways as µ-law on the B-channel and PCMU on RTP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    assert_in_order, kv, q931_after, uac_answered, uas_answer, Line, Rig, RtpPeer, Shared, CALLED,
+    DISPOSITION, ISDN_CAUSE, SIP_TONE, SWITCH_TONE,
+};
+
+const GROUPS: &str = r#"
+[[trunk_group]]
+name = "pstn"
+members = [{ span = 1 }]
+hunting = "descending"
+
+[[route]]
+pattern = "_NXXNXXXXXX"
+from = ["pbx"]
+to = ["pstn"]
+
+[[route]]
+pattern = "_2XX"
+to = ["pbx"]
+"#;
+
+static RIG: Shared = Shared::new();
+
+fn heard(media: &str, hz: &str) -> u64 {
+    kv(media, "heard")
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|p| p.split_once(':'))
+        .filter(|(f, _)| *f == hz)
+        .map(|(_, ms)| ms.parse::<u64>().unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
+    let rig = RIG.lock(|| Rig::start("t1", Line::T1, GROUPS));
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);
+    let run = rig.sipp(
+        "t1-answered",
+        &uac_answered(law, rtp.port, 2500),
+        "2125551234",
+    );
+    let rep = rtp.stop();
+    assert!(run.ok, "SIPp call failed:\n{}", run.trace);
+    let ring = rig
+        .switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+    assert_eq!(kv(&ring, "called"), Some("2125551234"));
+    assert_eq!(
+        kv(&ring, "layer1"),
+        Some("34"),
+        "µ-law bearer (PRI_LAYER_1_ULAW)"
+    );
+    assert_eq!(
+        kv(&ring, "channel"),
+        Some("23"),
+        "descending: the highest T1 bearer"
+    );
+    let id = kv(&ring, "id").unwrap().to_string();
+    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("disconnect ") && kv(l, "id") == Some(&id)
+    });
+    assert_eq!(kv(&disc, "cause"), Some("16"));
+    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("media ") && kv(l, "id") == Some(&id)
+    });
+    assert_in_order(
+        &q931_after(&rig, mark),
+        &[
+            "rx SETUP",
+            "tx CONNECT",
+            "rx DISCONNECT",
+            "tx RELEASE",
+            "rx RELEASE_COMPLETE",
+        ],
+    );
+    assert!(
+        heard(&media, "1800") >= 1000,
+        "switch heard the PBX: {media}"
+    );
+    assert!(
+        rep.heard_ms(SWITCH_TONE) >= 1000,
+        "PBX heard the switch: {rep:?}"
+    );
+    assert_eq!(rep.payload_types, vec![0], "PCMU only");
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert_eq!(cdrs[0][CALLED], "2125551234");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "16");
+}
+
+#[test]
+fn t1_ni2_switch_calls_the_pbx_with_pcmu() {
+    let mut rig = RIG.lock(|| Rig::start("t1", Line::T1, GROUPS));
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);
+    let uas = rig.sipp_spawn("t1-uas", &uas_answer(law, rtp.port), "s");
+    std::thread::sleep(Duration::from_millis(300));
+    let mark = rig.switch.mark();
+    rig.switch.send("call 2 202");
+    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("placed ") || l.starts_with("error")
+    });
+    let id = kv(&placed, "id")
+        .unwrap_or_else(|| panic!("{placed}"))
+        .to_string();
+    rig.switch.wait(mark, Duration::from_secs(10), |l| {
+        l.starts_with("answer ") && kv(l, "id") == Some(&id)
+    });
+    std::thread::sleep(Duration::from_millis(2000));
+    rig.switch.send(&format!("hangup {id} 16"));
+    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("media ") && kv(l, "id") == Some(&id)
+    });
+    let run = uas.finish();
+    let rep = rtp.stop();
+    assert!(run.ok, "SIPp UAS: INVITE, answer, BYE:\n{}", run.trace);
+    assert!(
+        heard(&media, "1800") >= 1000,
+        "switch heard the PBX: {media}"
+    );
+    assert!(
+        rep.heard_ms(SWITCH_TONE) >= 1000,
+        "PBX heard the switch: {rep:?}"
+    );
+    assert_eq!(rep.payload_types, vec![0], "PCMU only");
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert_eq!(cdrs[0][CALLED], "202");
+}
