@@ -117,7 +117,8 @@ fn config(dir: &Path, spans: u16, sip_port: u16, pbx_port: u16) -> String {
     c.push_str(&format!(
         "[[trunk_group]]\nname = \"pstn\"\nmembers = [{}]\nhunting = \"round_robin\"\n\n\
          [[sip_trunk]]\nname = \"pbx\"\nlisten = \"127.0.0.1:{sip_port}\"\n\
-         peers = [\"127.0.0.1:{pbx_port}\"]\n\n\
+         peers = [\"127.0.0.1:{pbx_port}\"]\n\
+         rate_limit = 0\n\n\
          [[route]]\npattern = \"_X.\"\nfrom = [\"pbx\"]\nto = [\"pstn\"]\n",
         members.join(", ")
     ));
