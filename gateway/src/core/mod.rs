@@ -678,8 +678,14 @@ impl Core {
                 if let Some(d) = o.deadline.take() {
                     self.overlap_deadlines.remove(&(d, id));
                 }
+                // `#` ends the dialling (the usual end-of-dialling key); it is not a digit
+                // of the number.
+                let (digits, hash) = match digits.strip_suffix('#') {
+                    Some(d) => (d.to_string(), true),
+                    None => (digits, false),
+                };
                 o.sent.push_str(&digits);
-                let done = complete || complete_by(&o.map, &o.sent);
+                let done = complete || hash || complete_by(&o.map, &o.sent);
                 if !done {
                     let d = now + o.timeout;
                     o.deadline = Some(d);

@@ -229,7 +229,11 @@ impl Signalling {
             let chan = near
                 .open_channel(dch, ChannelMode::HdlcFcs)
                 .with_context(|| format!("D-channel of span {}", span.id.0))?;
-            let mut iface = Interface::new(iface_config(span, role));
+            let mut cfg = iface_config(span, role);
+            // Q.931 §5.2.4: T302, the digit timer of overlap receiving, is the file's
+            // `[general] overlap_timeout`.
+            cfg.timers.t302 = Duration::from_secs(u64::from(config.general.overlap_timeout.max(1)));
+            let mut iface = Interface::new(cfg);
             iface.start(now);
             if media_tickers.is_empty() {
                 for _ in 0..config.general.media_threads.max(1) {

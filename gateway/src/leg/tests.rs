@@ -863,6 +863,7 @@ fn info_digits_before_answer_then_the_digit_timer_sends_sending_complete() {
     // 5 s without a digit: the number is complete (INFORMATION with Sending complete).
     w.advance(Duration::from_secs(4));
     assert_eq!(more_info(&mut w), vec![(String::new(), true)]);
+    assert_eq!(w.core.poll_timeout(), None);
     w.switch.connect(w.now, call).unwrap();
     w.run();
     assert_eq!(w.pbx_status(), vec![183, 200]);
@@ -1331,4 +1332,61 @@ fn pai_of_the_200_ok_becomes_connected_number() {
         n.presentation,
         Some((q931::ie::Presentation::Restricted, _))
     ));
+}
+
+/// An INFO with `application/dtmf-relay` in the early dialog of the PBX's call, written by
+/// hand (our endpoint sends in-dialog requests only in confirmed dialogs).
+fn raw_info(w: &mut World, pbx_call: CallHandle, signal: &str, cseq: u32) {
+    let invite = w.pbx.invite_of(pbx_call).unwrap().clone();
+    let early = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::Progress { response, .. } => Some(response.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let to_tag = early.to().unwrap().tag().unwrap().to_string();
+    let from_tag = invite.from().unwrap().tag().unwrap().to_string();
+    let call_id = invite.call_id().unwrap().0.to_string();
+    let body = format!("Signal={signal}\r\nDuration=160\r\n");
+    let text = format!(
+        "INFO sip:gw@192.0.2.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinfo{cseq}\r\n\
+         From: <sip:+4930999@192.0.2.10>;tag={from_tag}\r\n\
+         To: <sip:x@192.0.2.1>;tag={to_tag}\r\nCall-ID: {call_id}\r\n\
+         CSeq: {cseq} INFO\r\nMax-Forwards: 70\r\n\
+         Content-Type: application/dtmf-relay\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let message = SipMessage::parse(bytes::Bytes::from(text)).unwrap();
+    w.gw.handle_incoming(
+        w.now,
+        Incoming {
+            message,
+            source: Target {
+                protocol: Protocol::Udp,
+                addr: w.pbx_addr,
+            },
+            local: w.gw_addr,
+        },
+    );
+    w.run();
+}
+
+#[test]
+fn hash_ends_overlap_dialling() {
+    let mut w = World::with(&overlap_config(), RedirectHeaders::Diversion);
+    let pbx_call = w.pbx_call("0301");
+    let (call, _, _) = w.switch_setup();
+    w.switch.setup_acknowledge(w.now, call).unwrap();
+    w.run();
+    raw_info(&mut w, pbx_call, "5", 10);
+    // `#` ends the dialling: INFORMATION with Sending complete and no digit.
+    raw_info(&mut w, pbx_call, "#", 11);
+    assert_eq!(
+        more_info(&mut w),
+        vec![("5".to_string(), false), (String::new(), true)]
+    );
+    assert_eq!(w.core.poll_timeout(), None);
 }
