@@ -52,13 +52,13 @@ pub struct MediaAddresses {
     pub rtcp: SocketAddrV4,
 }
 
-fn h245_address(a: SocketAddrV4) -> asn::TransportAddress {
+pub(crate) fn h245_address(a: SocketAddrV4) -> asn::TransportAddress {
     asn::TransportAddress::unicastAddress(asn::UnicastAddress::iPAddress(
         asn::UnicastAddressIPAddress::new(OctetString::from(a.ip().octets().to_vec()), a.port()),
     ))
 }
 
-fn socket_of(t: &asn::TransportAddress) -> Option<SocketAddrV4> {
+pub(crate) fn socket_of(t: &asn::TransportAddress) -> Option<SocketAddrV4> {
     match t {
         asn::TransportAddress::unicastAddress(asn::UnicastAddress::iPAddress(a))
             if a.network.len() == 4 =>
@@ -73,7 +73,7 @@ fn socket_of(t: &asn::TransportAddress) -> Option<SocketAddrV4> {
     }
 }
 
-fn h2250(
+pub(crate) fn h2250(
     media: Option<SocketAddrV4>,
     control: Option<SocketAddrV4>,
 ) -> asn::H2250LogicalChannelParameters {

@@ -59,6 +59,7 @@ pub fn message_name(msg: &asn::MultimediaSystemControlMessage) -> &'static str {
             asn::ResponseMessage::openLogicalChannelAck(_) => "openLogicalChannelAck",
             asn::ResponseMessage::openLogicalChannelReject(_) => "openLogicalChannelReject",
             asn::ResponseMessage::closeLogicalChannelAck(_) => "closeLogicalChannelAck",
+            asn::ResponseMessage::requestChannelCloseAck(_) => "requestChannelCloseAck",
             asn::ResponseMessage::roundTripDelayResponse(_) => "roundTripDelayResponse",
             _ => "response",
         },

@@ -1,20 +1,22 @@
 //! H.323 as sans-IO state machines: H.225.0 call signalling over TPKT, RAS, fast start, H.245.
 //!
 //! - [`tpkt`]: RFC 1006 framing on TCP (port 1720 and H.245 connections).
-//! - [`q931_frame`]: the Q.931 message framing H.225.0 call signalling uses.
-//! - [`h225`]: H.225.0 call-signalling messages (Setup ... Status) with
-//!   `H323-UserInformation` in the User-user IE.
+//! - [`h225`]: H.225.0 call-signalling messages (Setup ... Status): crate `q931`'s message
+//!   codec ([`q931::Dialect::H225`]) with `H323-UserInformation` in the User-user IE.
 //! - [`fast_start`]: OpenLogicalChannel proposals for G.711 and their selection.
-//! - [`h245_tunnel`]: H.245 messages carried in `h245Control`.
+//! - [`h245_tunnel`]: the H.245 message codec (tunnelled in `h245Control` or in TPKT).
+//! - [`h245`]: the minimal H.245 session (TCS, MSD, OLC/CLC, UII, EndSession).
 //! - [`ras`]: RAS requests (GRQ, RRQ with keep-alive, URQ, ARQ, DRQ) and replies.
 //!
 //! The ASN.1 types themselves are in crate `h323-asn1` (re-exported as [`asn1`]).
 
+pub mod call;
 pub mod fast_start;
 pub mod h225;
+pub mod h245;
 pub mod h245_tunnel;
-pub mod q931_frame;
 pub mod ras;
 pub mod tpkt;
 
 pub use h323_asn1 as asn1;
+pub use q931;

@@ -13,9 +13,10 @@ use std::net::SocketAddrV4;
 
 use h323::fast_start::{self, Proposal, G711};
 use h323::h225::{Alias, BodyKind, CallSignal, Guid};
-use h323::q931_frame::MessageType;
 use h323::tpkt::TpktDecoder;
 use h323_asn1::{h225, h245, rasn};
+use q931::ie::{UserUser, UuProtocol};
+use q931::{CallRef, CallRefFlag, Dialect, Message, MessageType};
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -60,8 +61,8 @@ fn ekiga_v4_setup_over_tpkt() {
     let setup = CallSignal::decode(&q931).unwrap();
     assert_eq!(setup.message_type(), MessageType::Setup);
     assert_eq!(setup.call_ref().value, 0x542B);
-    assert!(!setup.call_ref().to_originator);
-    assert_eq!(setup.frame.display(), Some("Jon Oberheide\0"));
+    assert_eq!(setup.call_ref().flag, CallRefFlag::FromOriginator);
+    assert_eq!(setup.display(), Some("Jon Oberheide\0"));
     assert_eq!(setup.kind(), Some(BodyKind::Setup));
     assert_eq!(setup.protocol_version(), Some(4));
     assert_eq!(
@@ -154,16 +155,16 @@ fn ericsson_setup_from_an_old_version_peer() {
     round_trips(&uu);
 
     // The same value inside a Q.931 SETUP goes through CallSignal.
-    let mut frame = h323::q931_frame::Q931Frame::new(
-        h323::q931_frame::CallReference::new(4, false),
+    let frame = Message::new(
+        CallRef::two_octet(4, CallRefFlag::FromOriginator),
         MessageType::Setup,
-    );
-    frame.ies.push(h323::q931_frame::Ie::UserUser {
-        protocol: 5,
-        data: bytes[..bytes.len() - 4].to_vec(),
-    });
+    )
+    .with(UserUser::new(
+        UuProtocol::X208_X209,
+        &bytes[..bytes.len() - 4],
+    ));
     let mut q931 = Vec::new();
-    frame.encode(&mut q931).unwrap();
+    frame.encode_with(&mut q931, Dialect::H225).unwrap();
     let sig = CallSignal::decode(&q931).unwrap();
     assert_eq!(sig.protocol_version(), Some(1));
     assert_eq!(sig.h245_tunneling(), None);

@@ -4,8 +4,9 @@
 mod support;
 
 use h323::h225::{BodyKind, CallSignal, UserInfo};
-use h323::q931_frame::{CallReference, Ie, MessageType, Q931Frame};
 use h323::{fast_start, h245_tunnel, tpkt};
+use q931::ie::{CauseValue, UserUser, UuProtocol};
+use q931::{CallRef, CallRefFlag, Dialect, Message, MessageType};
 use support::sample_call;
 
 #[test]
@@ -51,8 +52,8 @@ fn setup_fields_survive() {
         support::setup_params().destination_aliases
     );
     assert_eq!(back.h245_tunneling(), Some(true));
-    assert_eq!(back.frame.called().unwrap().digits, "4930123456");
-    assert_eq!(back.frame.calling().unwrap().digits, "1001");
+    assert_eq!(back.called_number(), Some("4930123456"));
+    assert_eq!(back.calling_number(), Some("1001"));
     let answer = fast_start::select(
         back.fast_start(),
         &[fast_start::G711::MuLaw],
@@ -72,7 +73,7 @@ fn release_complete_cause_and_reason() {
         back.release_reason(),
         Some(h323::h225::ReleaseReason::InConf)
     );
-    assert_eq!(back.release_cause(), h323::q931_frame::Q850Cause(17));
+    assert_eq!(back.release_cause(), CauseValue::UserBusy);
 }
 
 /// A message whose h323-message-body is an extension alternative (index 40) no version
@@ -83,13 +84,13 @@ fn unknown_message_body_alternative_is_kept_raw() {
     // bits: UI ext 0, user-data 0, UU-PDU ext 0, nonStandardData 0, body extended 1,
     // normally-small index 0 101000 (40), padding; open type of one octet 00.
     let uu = vec![0x0A, 0x80, 0x01, 0x00];
-    let mut frame = Q931Frame::new(CallReference::new(7, true), MessageType::Facility);
-    frame.ies.push(Ie::UserUser {
-        protocol: 5,
-        data: uu.clone(),
-    });
+    let frame = Message::new(
+        CallRef::two_octet(7, CallRefFlag::ToOriginator),
+        MessageType::Facility,
+    )
+    .with(UserUser::new(UuProtocol::X208_X209, &uu));
     let mut bytes = Vec::new();
-    frame.encode(&mut bytes).unwrap();
+    frame.encode_with(&mut bytes, Dialect::H225).unwrap();
     let sig = CallSignal::decode(&bytes).unwrap();
     match &sig.user_info {
         UserInfo::Unknown { raw, detail } => {
@@ -103,13 +104,13 @@ fn unknown_message_body_alternative_is_kept_raw() {
     assert_eq!(sig.to_bytes().unwrap(), bytes);
 
     // Malformed PER, by contrast, is an error.
-    let mut frame = Q931Frame::new(CallReference::new(7, true), MessageType::Facility);
-    frame.ies.push(Ie::UserUser {
-        protocol: 5,
-        data: vec![0x00, 0xB8],
-    });
+    let frame = Message::new(
+        CallRef::two_octet(7, CallRefFlag::ToOriginator),
+        MessageType::Facility,
+    )
+    .with(UserUser::new(UuProtocol::X208_X209, &[0x00, 0xB8]));
     let mut bad = Vec::new();
-    frame.encode(&mut bad).unwrap();
+    frame.encode_with(&mut bad, Dialect::H225).unwrap();
     assert!(CallSignal::decode(&bad).is_err());
 }
 
@@ -173,4 +174,58 @@ fn randomized_mutations_never_panic() {
     }
     // Some mutations land in don't-care bits: the decoders did real work.
     assert!(decoded > 100, "only {decoded} mutated messages decoded");
+}
+
+/// The Q.931 framing H.225.0 needs from crate `q931`: a 2-octet call reference (a 1-octet
+/// one is refused), a User-user IE with its 2-octet length, and clear errors when it is
+/// missing or runs past the end.
+#[test]
+fn q931_framing_errors() {
+    use h323::h225::CallSignalError;
+    let good = sample_call()[0].signal.to_bytes().unwrap();
+    // 08 02 12 34 05 ...: protocol discriminator, call reference length 2, value, SETUP.
+    assert_eq!(&good[..5], &[0x08, 0x02, 0x12, 0x34, 0x05]);
+    // The User-user IE is last, with a 2-octet length and protocol discriminator 0x05.
+    let uu = good.iter().rposition(|&b| b == 0x7E).unwrap();
+    let len = u16::from_be_bytes([good[uu + 1], good[uu + 2]]) as usize;
+    assert_eq!(uu + 3 + len, good.len());
+    assert_eq!(good[uu + 3], 0x05);
+
+    let one_octet = [0x08, 0x01, 0x05, 0x5A];
+    assert_eq!(
+        CallSignal::decode(&one_octet),
+        Err(CallSignalError::CallReferenceLength(1))
+    );
+    let no_uu = [0x08, 0x02, 0x00, 0x07, 0x5A];
+    assert_eq!(
+        CallSignal::decode(&no_uu),
+        Err(CallSignalError::MissingUserUser)
+    );
+    let truncated = &good[..good.len() - 3];
+    assert!(matches!(
+        CallSignal::decode(truncated),
+        Err(CallSignalError::UserUserInvalid(_))
+    ));
+    assert!(matches!(
+        CallSignal::decode(&[0x09, 0x02, 0x00, 0x07, 0x5A]),
+        Err(CallSignalError::Frame(_))
+    ));
+}
+
+/// A message whose Q.931 part ends with an element after a shift: the User-user IE goes
+/// before the shift (Q.931 §4.5.1), the rest as received.
+#[test]
+fn user_user_goes_before_a_shift() {
+    let mut sig = sample_call()[1].signal.clone();
+    sig.frame.push_in_codeset(q931::ie::RawIe {
+        codeset: q931::codeset::Codeset::LOCAL_NETWORK,
+        id: 0x01,
+        contents: vec![0xAA],
+    });
+    let bytes = sig.to_bytes().unwrap();
+    let back = CallSignal::decode(&bytes).unwrap();
+    assert_eq!(back.uu(), sig.uu());
+    assert_eq!(back.frame.ies, sig.frame.ies);
+    // ... 7E LL LL 05 <PER> 9E 01 01 AA (non-locking shift to codeset 6): the shift and the codeset-6 element come last.
+    assert_eq!(&bytes[bytes.len() - 4..], &[0x9E, 0x01, 0x01, 0xAA]);
 }

@@ -637,7 +637,8 @@ fn t316_retransmits_restart_then_reports_failure() {
         p.user.restart_channels(p.now, None),
         Err(q931::call::CallError::RestartPending)
     );
-    p.advance(Duration::from_secs(359));
+    // §5.5.1: two attempts (N316 = 2), T316 = 120 s each.
+    p.advance(Duration::from_secs(239));
     assert!(p.take_user().is_empty());
     p.advance(Duration::from_secs(2));
     assert_eq!(
@@ -646,7 +647,121 @@ fn t316_retransmits_restart_then_reports_failure() {
             channels: vec![3, 4]
         }]
     );
+    // Out of service until maintenance restarts them.
+    assert_eq!(p.user.channels().get(3), Some(ChannelState::OutOfService));
+    p.cut = false;
+    p.user.restart_channels(p.now, Some(vec![3, 4])).unwrap();
+    p.advance(Duration::from_secs(1));
+    assert!(p.take_user().contains(&Event::RestartComplete {
+        channels: vec![3, 4]
+    }));
+    assert_eq!(p.user.channels().get(3), Some(ChannelState::Idle));
+}
+
+#[test]
+fn t316_sends_restart_n316_times_on_the_wire() {
+    let mut r = Raw::new();
+    r.ours.restart_channels(r.now, Some(vec![7])).unwrap();
+    let restarts = |got: &[Message]| {
+        got.iter()
+            .filter(|m| m.message_type == MessageType::Restart)
+            .count()
+    };
+    assert_eq!(restarts(&r.exchange()), 1);
+    assert_eq!(restarts(&r.advance(Duration::from_secs(119))), 0);
+    assert_eq!(
+        restarts(&r.advance(Duration::from_secs(2))),
+        1,
+        "T316 expiry"
+    );
+    assert_eq!(restarts(&r.advance(Duration::from_secs(300))), 0);
+    assert!(r
+        .events
+        .contains(&Event::RestartFailed { channels: vec![7] }));
+}
+
+/// A pair whose user side lets the layer above confirm the clearing after a RESTART.
+fn confirming_pair() -> Pair {
+    Pair::new(|role| {
+        let mut cfg = InterfaceConfig::euro_isdn_e1(role);
+        cfg.restart_confirm = role == Role::User;
+        cfg
+    })
+}
+
+#[test]
+fn t317_restart_acknowledged_once_the_layer_above_has_cleared() {
+    let mut p = confirming_pair();
+    let (u, n) = p.active_call();
+    let ch = p.net.channel(n).unwrap();
+    p.net.restart_channels(p.now, Some(vec![ch])).unwrap();
+    p.run();
+    let ev = p.take_user();
+    assert!(ev.contains(&Event::RestartIndication { channels: vec![ch] }));
+    // The call reference went to Null at once (§5.5.2), the channel waits.
+    assert_eq!(released(&ev), Some(41));
+    assert_eq!(p.user.stage(u), None);
+    assert_eq!(p.user.channels().get(ch), Some(ChannelState::Maintenance));
+    assert_eq!(p.user.restart_pending_channels(), &[ch]);
+    assert_eq!(released(&p.take_net()), Some(41));
+    // No acknowledgement before the layer above is done.
+    p.advance(Duration::from_secs(10));
+    assert!(p.take_net().is_empty());
+    p.user.restart_done(p.now, &[ch]).unwrap();
+    p.run();
+    assert_eq!(
+        p.take_net(),
+        vec![Event::RestartComplete { channels: vec![ch] }]
+    );
+    assert_eq!(p.user.channels().get(ch), Some(ChannelState::Idle));
+    assert_eq!(p.net.channels().get(ch), Some(ChannelState::Idle));
+    // Nothing is being restarted any more.
+    assert_eq!(
+        p.user.restart_done(p.now, &[ch]),
+        Err(q931::call::CallError::NoRestartInProgress)
+    );
+    // Well past T317: no maintenance indication.
+    p.advance(Duration::from_secs(120));
+    assert!(p.take_user().is_empty());
+}
+
+#[test]
+fn t317_expiry_informs_maintenance_and_acknowledges_the_idle_part() {
+    let mut p = confirming_pair();
+    p.net.restart_channels(p.now, None).unwrap();
+    p.run();
+    assert!(matches!(&p.take_user()[..],
+        [Event::RestartIndication { channels }] if channels.len() == 30));
+    p.user.restart_done(p.now, &[1, 2]).unwrap();
+    assert_eq!(p.user.channels().get(1), Some(ChannelState::Idle));
     assert_eq!(p.user.channels().get(3), Some(ChannelState::Maintenance));
+    p.advance(Duration::from_secs(89));
+    assert!(p.take_user().is_empty());
+    p.advance(Duration::from_secs(2));
+    let ev = p.take_user();
+    let rest: Vec<u8> = (3..=31).filter(|&c| c != 16).collect();
+    assert_eq!(
+        ev,
+        vec![Event::RestartClearingExpired {
+            channels: rest.clone()
+        }]
+    );
+    assert_eq!(p.user.channels().get(3), Some(ChannelState::Maintenance));
+    // The acknowledgement named channels 1 and 2 only (note to §5.5.2): our network side,
+    // which restarted the whole interface, discards it and repeats the RESTART at T316.
+    let ev = p.take_net();
+    assert!(ev.is_empty(), "{ev:?}");
+    p.advance(Duration::from_secs(30));
+    let ev = p.take_user();
+    assert!(matches!(&ev[..], [Event::RestartIndication { channels }] if channels.len() == 30));
+    let all: Vec<u8> = p.user.channels().numbers();
+    p.user.restart_done(p.now, &all).unwrap();
+    p.run();
+    assert!(
+        matches!(&p.take_net()[..], [Event::RestartComplete { channels }] if channels.len() == 30)
+    );
+    assert_eq!(p.user.channels().idle_count(), 30);
+    assert_eq!(p.net.channels().idle_count(), 30);
 }
 
 #[test]
@@ -856,6 +971,30 @@ impl Raw {
         self.peer.send_i(self.now, bytes).unwrap();
         self.exchange()
     }
+
+    /// Advances virtual time by `d`, running both ends' timers; the messages the peer got.
+    fn advance(&mut self, d: Duration) -> Vec<Message> {
+        let end = self.now + d;
+        let mut got = Vec::new();
+        loop {
+            let next = [self.ours.poll_timeout(), self.peer.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.ours.handle_timeout(self.now);
+                    self.peer.handle_timeout(self.now);
+                    got.extend(self.exchange());
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+        got.extend(self.exchange());
+        got
+    }
 }
 
 fn cause_of(m: &Message) -> u8 {
@@ -989,6 +1128,114 @@ fn status_reporting_null_releases_the_call_and_disconnect_without_cause_is_clear
     );
     r.send(&Message::release_complete(cr, None));
     assert_eq!(r.ours.stage(h), None);
+}
+
+fn types(got: &[Message]) -> Vec<MessageType> {
+    got.iter().map(|m| m.message_type).collect()
+}
+
+#[test]
+fn t322_repeats_status_enquiry_then_clears_the_call() {
+    let mut r = Raw::new();
+    let (cr, h) = raw_active(&mut r);
+    r.ours.status_enquiry(r.now, h).unwrap();
+    let got = r.exchange();
+    assert_eq!(types(&got), vec![MessageType::StatusEnquiry]);
+    assert_eq!(got[0].call_ref, cr.reply());
+    // One enquiry at a time (§5.8.10): a second request sends nothing.
+    r.ours.status_enquiry(r.now, h).unwrap();
+    assert!(r.exchange().is_empty());
+    // No answer: repeated at each T322 expiry (4 s), N322 = 3 in all, then RELEASE 41.
+    let got = r.advance(Duration::from_millis(3_900));
+    assert!(got.is_empty());
+    assert_eq!(
+        types(&r.advance(Duration::from_millis(200))),
+        vec![MessageType::StatusEnquiry]
+    );
+    assert_eq!(
+        types(&r.advance(Duration::from_secs(4))),
+        vec![MessageType::StatusEnquiry]
+    );
+    let got = r.advance(Duration::from_secs(4));
+    assert_eq!(
+        (types(&got), cause_of(&got[0])),
+        (vec![MessageType::Release], 41)
+    );
+    assert_eq!(r.ours.stage(h), Some(Stage::ReleaseSent));
+    r.send(&Message::release_complete(cr, None));
+    assert_eq!(r.ours.stage(h), None);
+    assert_eq!(released(&r.events), Some(41));
+}
+
+#[test]
+fn t322_stopped_by_status_30_and_by_a_clearing_message() {
+    let mut r = Raw::new();
+    let (cr, h) = raw_active(&mut r);
+    r.ours.status_enquiry(r.now, h).unwrap();
+    r.exchange();
+    // STATUS, cause 30, a compatible state: T322 stops, the call goes on.
+    let status = |v: CauseValue, s: CallStateValue| {
+        Message::status(cr, net_cause(v), q931::ie::CallState::new(s))
+    };
+    assert!(r
+        .send(&status(
+            CauseValue::ResponseToStatusEnquiry,
+            CallStateValue::Active
+        ))
+        .is_empty());
+    assert!(r.advance(Duration::from_secs(20)).is_empty());
+    assert_eq!(r.ours.stage(h), Some(Stage::Active));
+    // An enquiry answered by DISCONNECT: T322 stops, clearing goes on.
+    r.ours.status_enquiry(r.now, h).unwrap();
+    r.exchange();
+    let got = r.send(&Message::disconnect(
+        cr,
+        net_cause(CauseValue::NormalCallClearing),
+    ));
+    assert_eq!(types(&got), vec![MessageType::Release]);
+    assert!(r.advance(Duration::from_secs(2)).is_empty());
+    r.send(&Message::release_complete(cr, None));
+    assert_eq!(released(&r.events), Some(16));
+    assert!(r.advance(Duration::from_secs(20)).is_empty());
+}
+
+#[test]
+fn t322_acts_at_expiry_on_a_status_with_cause_97() {
+    let mut r = Raw::new();
+    let (cr, h) = raw_active(&mut r);
+    r.ours.status_enquiry(r.now, h).unwrap();
+    r.exchange();
+    // §5.8.10: cause 97 keeps T322 running; its state (incompatible here) is acted on at
+    // expiry: RELEASE 101.
+    let got = r.send(&Message::status(
+        cr,
+        net_cause(CauseValue::MessageTypeNonExistent),
+        q931::ie::CallState::new(CallStateValue::OverlapReceiving),
+    ));
+    assert!(got.is_empty());
+    assert_eq!(r.ours.stage(h), Some(Stage::Active));
+    let got = r.advance(Duration::from_secs(5));
+    assert_eq!(
+        (types(&got), cause_of(&got[0])),
+        (vec![MessageType::Release], 101)
+    );
+}
+
+#[test]
+fn status_null_in_answer_to_an_enquiry_releases_with_41() {
+    let mut r = Raw::new();
+    let (cr, h) = raw_active(&mut r);
+    r.ours.status_enquiry(r.now, h).unwrap();
+    r.exchange();
+    assert!(r
+        .send(&Message::status(
+            cr,
+            net_cause(CauseValue::ResponseToStatusEnquiry),
+            q931::ie::CallState::new(CallStateValue::Null)
+        ))
+        .is_empty());
+    assert_eq!(r.ours.stage(h), None);
+    assert_eq!(released(&r.events), Some(41));
 }
 
 #[test]

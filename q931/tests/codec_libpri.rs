@@ -90,7 +90,7 @@ fn we_call_libpri_answers_we_clear(switch: Switch) {
     let mut h = connected(Role::User, switch);
     let law = match switch {
         Switch::EuroIsdnE1 => Layer1Protocol::G711ALaw,
-        Switch::Ni2 => Layer1Protocol::G711MuLaw,
+        Switch::Ni2 | Switch::Lucent5e => Layer1Protocol::G711MuLaw,
     };
     let cr = CallRef::two_octet(0x0123, CallRefFlag::FromOriginator);
     let setup = Message::setup(cr, BearerCapability::speech(law))

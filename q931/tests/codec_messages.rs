@@ -590,3 +590,33 @@ fn with_keeps_ascending_order() {
     let ids: Vec<u8> = m.ies.iter().map(|i| i.id().0).collect();
     assert_eq!(ids, [0x04, 0x18, 0x28, 0x6C, 0x70]);
 }
+
+/// SERVICE as libpri 1.6 builds it (`maintenance_service()` in its q931.c: global call
+/// reference with the flag, change status 0xC0 | status, an exclusive T1 channel): under
+/// discriminator 0x43 (its NI-2 switch type) SERVICE is 0x07 and SERVICE ACKNOWLEDGE 0x0F;
+/// under 0x03 (4ESS/5ESS) the other way round.
+#[test]
+fn service_in_national_and_att_maintenance_coding() {
+    for (pd, service, ack) in [(0x43u8, 0x07u8, 0x0Fu8), (0x03, 0x0F, 0x07)] {
+        let bytes = [
+            pd, 0x02, 0x80, 0x00, service, 0x01, 0x01, 0xC2, 0x18, 0x03, 0xA9, 0x83, 0x87,
+        ];
+        let m = Message::decode(&bytes).unwrap();
+        assert_eq!(m.protocol_discriminator, ProtocolDiscriminator(pd));
+        assert_eq!(m.message_type, MessageType::Service, "{pd:#x}");
+        let cs = m.change_status().unwrap();
+        assert_eq!(cs.status, ServiceStatus::OutOfService);
+        assert!(cs.channel_preference);
+        assert_eq!(m.channel_id().unwrap().channel_number(), Some(7));
+        assert_eq!(m.to_bytes().unwrap(), bytes);
+        let mut a = bytes;
+        a[4] = ack;
+        let m = Message::decode(&a).unwrap();
+        assert_eq!(m.message_type, MessageType::ServiceAcknowledge, "{pd:#x}");
+        assert_eq!(m.to_bytes().unwrap(), a);
+        assert_eq!(
+            MessageType::Service.octet_in(ProtocolDiscriminator(pd)),
+            service
+        );
+    }
+}

@@ -15,12 +15,16 @@ use std::time::{Duration, Instant};
 use libpri::{
     ffi, seqpacket_pair, CallParams, CallRef as PriCall, LibPri, Node, PriEvent, PriTimer, Switch,
 };
-use q931::call::{CallHandle, ChannelPref, Event, Interface, InterfaceConfig, SetupRequest, Stage};
+use q931::call::{
+    CallError, CallHandle, ChannelPref, ChannelState, Event, Interface, InterfaceConfig,
+    SetupRequest, Stage,
+};
 use q931::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, Layer1Protocol,
-    NumberingPlan, TypeOfNumber,
+    NumberingPlan, ServiceStatus, TypeOfNumber,
 };
 use q931::lapd::{fcs, Role};
+use q931::message::ProtocolDiscriminator;
 
 /// libpri and one of our interfaces on the two ends of a socket pair, in one thread.
 struct H {
@@ -896,5 +900,275 @@ fn our_restart_of_the_whole_interface_is_acknowledged_by_libpri() {
         });
         assert_eq!(done.len(), 30, "{role:?}");
         assert_eq!(h.ours.channels().idle_count(), 30);
+    }
+}
+
+// ---- libpri's own timers -------------------------------------------------------------------
+
+#[test]
+fn libpri_t316_repeats_its_restart_while_we_clear_and_our_t317_informs_maintenance() {
+    let mut cfg = InterfaceConfig::euro_isdn_e1(Role::User);
+    cfg.restart_confirm = true;
+    cfg.timers.t317 = Duration::from_millis(1000);
+    let mut h = H::new(cfg, Switch::EuroIsdnE1);
+    // libpri's T316 is off unless set; N316 = 3 RESTARTs in all.
+    h.pri.set_timer(PriTimer::T316, 200);
+    h.pri.set_timer(PriTimer::N316, 3);
+    let (pc, setup) = h.pri_calls(5, true);
+    let call = handle_of(&setup);
+    h.ours.connect(now(), call).unwrap();
+    h.pri_expect(|e| matches!(e, PriEvent::Answer(a) if a.call == Some(pc)).then_some(()));
+    h.pri.reset(5).unwrap();
+    // Our call reference goes to Null at once (§5.5.2); the channel waits for the layer
+    // above, which here never reports it idle: no RESTART ACKNOWLEDGE goes out.
+    assert_eq!(released(&mut h, call), Some(41));
+    let expired = h
+        .expect_within(Duration::from_secs(5), |e| match e {
+            Event::RestartClearingExpired { channels } => Some(channels.clone()),
+            _ => None,
+        })
+        .expect("T317 expiry");
+    assert_eq!(expired, vec![5]);
+    // libpri sent its RESTART N316 = 3 times, one per T316 expiry, each restarting our T317.
+    let indications = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::RestartIndication { channels } if channels == &[5]))
+        .count();
+    assert_eq!(indications, 3);
+    assert!(!h
+        .pri_events
+        .iter()
+        .any(|e| matches!(e, PriEvent::RestartAck { .. })));
+    assert_eq!(h.ours.channels().get(5), Some(ChannelState::Maintenance));
+    assert_eq!(
+        h.ours.restart_done(now(), &[5]),
+        Err(CallError::NoRestartInProgress)
+    );
+    // libpri's maintenance restarts the channel again; this time we clear within T317.
+    h.pri.reset(5).unwrap();
+    h.expect(|e| {
+        matches!(e, Event::RestartIndication { channels } if channels == &[5]).then_some(())
+    });
+    h.ours.restart_done(now(), &[5]).unwrap();
+    let ch = h.pri_expect(|e| match e {
+        PriEvent::RestartAck { channel } => Some(*channel),
+        _ => None,
+    });
+    assert_eq!(ch & 0xFF, 5);
+    assert_eq!(h.ours.channels().get(5), Some(ChannelState::Idle));
+}
+
+#[test]
+fn libpri_t309_clears_during_a_long_outage_and_our_status_enquiry_finds_out() {
+    let mut cfg = InterfaceConfig::euro_isdn_e1(Role::User);
+    cfg.link.t200 = Duration::from_millis(200);
+    cfg.link.t203 = Duration::from_millis(600);
+    let mut h = H::new(cfg, Switch::EuroIsdnE1);
+    h.pri.set_timer(PriTimer::T200, 200);
+    h.pri.set_timer(PriTimer::T203, 600);
+    h.pri.set_timer(PriTimer::T309, 300);
+    let (call, ring) = h.we_call(ChannelPref::Exclusive(4), "5551234", true);
+    let pc = ring.call.unwrap();
+    h.pri.answer(pc, ring.channel).unwrap();
+    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    h.run_for(Duration::from_millis(100));
+    h.cut = true;
+    // libpri's T309 (300 ms) runs out long before ours (90 s): libpri clears the call,
+    // cause 27, destination out of order.
+    let hg = h.pri_expect(|e| match e {
+        PriEvent::Hangup(hg) if hg.call == Some(pc) => Some(hg.clone()),
+        _ => None,
+    });
+    assert_eq!(hg.cause, 27);
+    h.pri.hangup(pc, hg.cause).unwrap();
+    h.expect(|e| matches!(e, Event::LinkDown).then_some(()));
+    assert_eq!(h.ours.stage(call), Some(Stage::Active), "our T309 runs");
+    h.cut = false;
+    h.expect_within(Duration::from_secs(10), |e| {
+        matches!(e, Event::LinkUp).then_some(())
+    })
+    .expect("link back");
+    // The link is back: our STATUS ENQUIRY (§5.8.8, T322) meets a call reference libpri
+    // has forgotten; it answers RELEASE COMPLETE, cause 81, and our call is gone.
+    assert_eq!(released(&mut h, call), Some(81));
+    assert!(h.ours.channels().is_idle(4));
+}
+
+#[test]
+fn our_status_enquiry_is_answered_by_libpri_and_t322_stops() {
+    for role in [Role::User, Role::Network] {
+        let mut cfg = InterfaceConfig::euro_isdn_e1(role);
+        cfg.timers.t322 = Duration::from_millis(150);
+        let mut h = H::new(cfg, Switch::EuroIsdnE1);
+        let (pc, setup) = h.pri_calls(9, true);
+        let call = handle_of(&setup);
+        h.ours.connect(now(), call).unwrap();
+        h.pri_expect(|e| matches!(e, PriEvent::Answer(a) if a.call == Some(pc)).then_some(()));
+        h.run_for(Duration::from_millis(100));
+        h.ours.status_enquiry(now(), call).unwrap();
+        // Unanswered, T322 would repeat STATUS ENQUIRY twice and clear the call at 450 ms;
+        // libpri's STATUS (cause 30, Active) stops it and the call stays.
+        h.run_for(Duration::from_millis(1000));
+        assert_eq!(h.ours.stage(call), Some(Stage::Active), "{role:?}");
+        assert!(!h
+            .pri_events
+            .iter()
+            .any(|e| matches!(e, PriEvent::HangupReq(_) | PriEvent::Hangup(_))));
+        h.pri.hangup(pc, 16).unwrap();
+        let hg = h.expect(|e| match e {
+            Event::Disconnecting { cause, .. } => Some(cause.value.value()),
+            _ => None,
+        });
+        assert_eq!(hg, 16);
+    }
+}
+
+#[test]
+fn libpri_has_no_t310_action() {
+    // libpri 1.6 lists T310 among the timers pri_set_timer accepts, for every switch type,
+    // but its Q.931 code never starts it (only T303, T305, T308, T309, T313 and T316 are
+    // scheduled): after CALL PROCEEDING and nothing else the call stays up.
+    for switch in [Switch::EuroIsdnE1, Switch::Ni2] {
+        let cfg = match switch {
+            Switch::Ni2 => InterfaceConfig::ni2_t1(Role::Network),
+            _ => InterfaceConfig::euro_isdn_e1(Role::Network),
+        };
+        let mut h = H::new(cfg, switch);
+        h.pri.set_timer(PriTimer::T310, 200);
+        assert_eq!(h.pri.timer(PriTimer::T310), 200);
+        let (pc, setup) = h.pri_calls(6, true);
+        let call = handle_of(&setup);
+        h.ours.proceeding(now(), call).unwrap();
+        h.pri_expect(|e| matches!(e, PriEvent::Proceeding(_)).then_some(()));
+        h.run_for(Duration::from_millis(1200));
+        assert!(
+            !h.pri_events.iter().any(|e| matches!(
+                e,
+                PriEvent::Hangup(_) | PriEvent::HangupReq(_) | PriEvent::HangupAck(_)
+            )),
+            "{switch:?}: {:?}",
+            h.pri_events
+        );
+        assert_eq!(h.ours.stage(call), Some(Stage::Proceeding));
+        // The call is intact: cleared end to end.
+        h.ours
+            .disconnect(now(), call, CauseValue::NormalCallClearing)
+            .unwrap();
+        let cause = h.pri_expect(|e| match e {
+            PriEvent::HangupReq(hg) if hg.call == Some(pc) => Some(hg.cause),
+            _ => None,
+        });
+        assert_eq!(cause, 16);
+        h.pri.hangup(pc, cause).unwrap();
+        assert_eq!(released(&mut h, call), Some(16));
+    }
+}
+
+// ---- NI-2 (and 5ESS) SERVICE maintenance against libpri -------------------------------------
+
+/// Our T1 interface facing libpri with real SERVICE support: NI-2 (national maintenance,
+/// discriminator 0x43) or 5ESS (AT&T maintenance, 0x03).
+fn service_pair(role: Role, switch: Switch) -> H {
+    let mut cfg = InterfaceConfig::ni2_t1(role);
+    if switch == Switch::Lucent5e {
+        cfg.variant.service_discriminator = ProtocolDiscriminator::MAINTENANCE;
+    }
+    let mut h = H::new(cfg, switch);
+    h.pri.set_service_message_support(true);
+    h
+}
+
+#[test]
+fn libpri_service_takes_our_channel_out_of_service_and_back() {
+    for switch in [Switch::Ni2, Switch::Lucent5e] {
+        for role in [Role::User, Role::Network] {
+            let mut h = service_pair(role, switch);
+            let what = format!("{switch:?} {role:?}");
+            h.pri
+                .maintenance_service(7, ffi::SERVICE_CHANGE_STATUS_OUTOFSERVICE)
+                .unwrap();
+            let (channels, status) = h.expect(|e| match e {
+                Event::ServiceChange { channels, status } => Some((channels.clone(), *status)),
+                _ => None,
+            });
+            assert_eq!(channels, vec![7], "{what}");
+            assert_eq!(status.status, ServiceStatus::OutOfService, "{what}");
+            assert_eq!(h.ours.channels().get(7), Some(ChannelState::OutOfService));
+            // Our SERVICE ACKNOWLEDGE reaches libpri's application.
+            let (ch, st) = h.pri_expect(|e| match e {
+                PriEvent::ServiceAck {
+                    channel,
+                    change_status,
+                } => Some((*channel, *change_status)),
+                _ => None,
+            });
+            assert_eq!((ch & 0xFF, st), (7, 2), "{what}");
+            // The channel takes no call meanwhile.
+            assert!(matches!(
+                h.ours.setup(
+                    now(),
+                    SetupRequest {
+                        called: None,
+                        calling: None,
+                        bearer: BearerCapability::speech(Layer1Protocol::G711MuLaw),
+                        channel: ChannelPref::Exclusive(7),
+                        sending_complete: true,
+                    }
+                ),
+                Err(CallError::NoChannel(
+                    CauseValue::RequestedChannelNotAvailable
+                ))
+            ));
+            h.pri
+                .maintenance_service(7, ffi::SERVICE_CHANGE_STATUS_INSERVICE)
+                .unwrap();
+            let status = h.expect(|e| match e {
+                Event::ServiceChange { status, .. } => Some(*status),
+                _ => None,
+            });
+            assert_eq!(status.status, ServiceStatus::InService, "{what}");
+            assert!(h.ours.channels().is_idle(7), "{what}");
+        }
+    }
+}
+
+#[test]
+fn our_service_is_acknowledged_by_libpri() {
+    for switch in [Switch::Ni2, Switch::Lucent5e] {
+        for role in [Role::User, Role::Network] {
+            let mut h = service_pair(role, switch);
+            let what = format!("{switch:?} {role:?}");
+            h.ours
+                .service(now(), &[9], ServiceStatus::OutOfService)
+                .unwrap();
+            let (ch, st) = h.pri_expect(|e| match e {
+                PriEvent::Service {
+                    channel,
+                    change_status,
+                } => Some((*channel, *change_status)),
+                _ => None,
+            });
+            assert_eq!((ch & 0xFF, st), (9, 2), "{what}");
+            let (channels, status) = h.expect(|e| match e {
+                Event::ServiceAcknowledged { channels, status } => {
+                    Some((channels.clone(), *status))
+                }
+                _ => None,
+            });
+            assert_eq!(channels, vec![9], "{what}");
+            assert_eq!(status.status, ServiceStatus::OutOfService, "{what}");
+            assert_eq!(h.ours.channels().get(9), Some(ChannelState::OutOfService));
+            h.ours
+                .service(now(), &[9], ServiceStatus::InService)
+                .unwrap();
+            let st = h.pri_expect(|e| match e {
+                PriEvent::Service { change_status, .. } => Some(*change_status),
+                _ => None,
+            });
+            assert_eq!(st, 0, "{what}");
+            h.expect(|e| matches!(e, Event::ServiceAcknowledged { .. }).then_some(()));
+            assert!(h.ours.channels().is_idle(9), "{what}");
+        }
     }
 }

@@ -9,10 +9,10 @@
 //! buffer events are enabled (`DAHDI_BUFFER_EVENTS`), as in DAHDI. HDLC errors (bad FCS,
 //! abort, overrun) are queued only while the span is out of alarm, as in DAHDI.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dahdi_driver::{ChanError, Channel, ChannelId, Event, Law};
@@ -33,14 +33,12 @@ pub fn idle_code(law: Law) -> u8 {
 }
 
 #[inline(always)]
-fn prefetch(p: &u8) {
+fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch hint on a valid address; it reads nothing and cannot fault.
+    // SAFETY: a prefetch hint; it reads nothing and cannot fault, whatever the address.
     #[allow(unused_unsafe)]
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (p as *const u8).cast(),
-        );
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
@@ -67,40 +65,163 @@ pub struct ChannelStats {
     pub hdlc_overruns: u64,
 }
 
+/// What a channel's handle and the clock share without the span lock.
+///
+/// A clear channel's buffers are two single-producer single-consumer rings: the clock
+/// fills receive blocks and the handle takes them; the handle fills the transmit ring and
+/// the clock drains it 8 octets a chunk. Each side publishes its progress with a release
+/// store of its own counter and reads the other's with an acquire load, so a B-channel
+/// `read`/`write` never takes the span lock the clock holds while it runs the span's
+/// chunk, and the clock never waits for a reader (DAHDI's own buffers are handed over the
+/// same way between its interrupt and `read()`). Events, the poll fd, law, flush and the
+/// HDLC queues stay under the span lock.
+#[repr(C, align(64))]
+pub(crate) struct ChanShared {
+    /// Receive blocks completed (clock).
+    rx_done: AtomicU64,
+    /// Transmit octets put on the line (clock).
+    tx_sent: AtomicU64,
+    /// Receive blocks taken (handle).
+    rx_taken: AtomicU64,
+    /// Transmit octets written (handle).
+    tx_put: AtomicU64,
+    /// Bumped whenever the channel goes from "nothing to read, no event" to having
+    /// something: the handle skips the lock for a read while it has not moved since the
+    /// last `WouldBlock`.
+    pub produced: AtomicU64,
+    /// Events queued (the length of the locked queue), for the lock-free paths.
+    events: AtomicU32,
+    /// A poll fd exists: reads go through the lock, which keeps its readiness right.
+    polled: AtomicBool,
+    /// A clear channel (the rings below are in use).
+    clear: bool,
+    blocksize: usize,
+    numbufs: usize,
+    /// Receive blocks (`numbufs × blocksize`), then the transmit ring (as many octets).
+    buf: Box<[UnsafeCell<u8>]>,
+}
+
+// SAFETY: the buffer is only written through the ring protocol above: the clock writes a
+// receive block no reader can see yet (its index is past `rx_done`, and `rx_taken` says
+// the reader is done with it) and transmit octets the writer has published; the handle
+// reads published receive blocks and writes transmit octets the clock has consumed.
+// Everything else is atomic or immutable.
+unsafe impl Sync for ChanShared {}
+
+impl ChanShared {
+    fn new(clear: bool, blocksize: usize, numbufs: usize) -> Self {
+        let len = if clear { 2 * blocksize * numbufs } else { 0 };
+        ChanShared {
+            rx_done: AtomicU64::new(0),
+            tx_sent: AtomicU64::new(0),
+            rx_taken: AtomicU64::new(0),
+            tx_put: AtomicU64::new(0),
+            produced: AtomicU64::new(0),
+            events: AtomicU32::new(0),
+            polled: AtomicBool::new(false),
+            clear,
+            blocksize,
+            numbufs,
+            buf: (0..len).map(|_| UnsafeCell::new(0)).collect(),
+        }
+    }
+
+    fn base(&self) -> *mut u8 {
+        // UnsafeCell<u8> has the layout of u8 and allows writes through a shared
+        // reference.
+        UnsafeCell::raw_get(self.buf.as_ptr())
+    }
+
+    /// Whether the handle may read and write without the span lock.
+    #[inline]
+    pub fn lock_free(&self) -> bool {
+        self.clear && !self.polled.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    pub fn events_pending(&self) -> bool {
+        self.events.load(Ordering::Acquire) != 0
+    }
+
+    fn rx_readable(&self) -> bool {
+        self.rx_done.load(Ordering::Acquire) != self.rx_taken.load(Ordering::Relaxed)
+    }
+
+    /// Handle side: takes the oldest complete receive block into `out` (at most one
+    /// block); `None` when there is none.
+    #[inline]
+    pub fn take_block(&self, out: &mut [u8]) -> Option<usize> {
+        let taken = self.rx_taken.load(Ordering::Relaxed);
+        if taken == self.rx_done.load(Ordering::Acquire) {
+            return None;
+        }
+        let n = out.len().min(self.blocksize);
+        let at = (taken % self.numbufs as u64) as usize * self.blocksize;
+        // SAFETY: block `taken` is complete (acquired through `rx_done`) and the clock
+        // does not write it again before `rx_taken` moves past it (released below).
+        unsafe { std::ptr::copy_nonoverlapping(self.base().add(at), out.as_mut_ptr(), n) };
+        self.rx_taken.store(taken + 1, Ordering::Release);
+        Some(n)
+    }
+
+    /// Handle side: queues up to one block of `data` to send; returns how much fit.
+    #[inline]
+    pub fn put(&self, data: &[u8]) -> usize {
+        let cap = self.blocksize * self.numbufs;
+        let put = self.tx_put.load(Ordering::Relaxed);
+        let queued = (put - self.tx_sent.load(Ordering::Acquire)) as usize;
+        let n = data.len().min(self.blocksize).min(cap - queued);
+        if n == 0 {
+            return 0;
+        }
+        let tail = (put % cap as u64) as usize;
+        let first = n.min(cap - tail);
+        // SAFETY: octets `put..put + n` (mod cap) are free: the clock has consumed
+        // everything before `tx_sent` (acquired above) and reads nothing past `tx_put`
+        // until it is released below.
+        unsafe {
+            let ring = self.base().add(cap);
+            std::ptr::copy_nonoverlapping(data.as_ptr(), ring.add(tail), first);
+            std::ptr::copy_nonoverlapping(data.as_ptr().add(first), ring, n - first);
+        }
+        self.tx_put.store(put + n as u64, Ordering::Release);
+        n
+    }
+
+    /// Handle side, under the span lock (the clock is not running this span): drops
+    /// everything queued both ways.
+    fn flush(&self) {
+        self.rx_taken
+            .store(self.rx_done.load(Ordering::Acquire), Ordering::Release);
+        self.tx_put
+            .store(self.tx_sent.load(Ordering::Acquire), Ordering::Release);
+    }
+}
+
+/// The clock's side of a clear channel (under the span lock).
 pub(crate) struct ClearChan {
     law: Law,
     blocksize: usize,
     numbufs: usize,
-    /// Receive blocks, then the transmit ring: one allocation, `half` bytes each.
-    buf: Box<[u8]>,
+    /// Octets in the transmit ring (and in the receive blocks).
     half: usize,
-    rx_head: usize,
-    rx_full: usize,
+    /// `shared.buf`, kept here to spare the clock a dependent load.
+    base: *mut u8,
+    /// The receive block being filled (`rx_done % numbufs`) and how far.
+    rx_block: usize,
     rx_fill: usize,
+    /// `shared.rx_done`, `shared.tx_sent`: only the clock writes them.
+    rx_done: u64,
+    tx_sent: u64,
+    /// `tx_sent % half`.
     tx_head: usize,
-    tx_len: usize,
     overrun_flag: bool,
     underrun_flag: bool,
 }
 
-impl ClearChan {
-    #[inline]
-    fn rx(&self) -> &[u8] {
-        &self.buf[..self.half]
-    }
-    #[inline]
-    fn rx_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[..self.half]
-    }
-    #[inline]
-    fn tx(&self) -> &[u8] {
-        &self.buf[self.half..]
-    }
-    #[inline]
-    fn tx_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.half..]
-    }
-}
+// SAFETY: `base` points into the `ChanShared` buffer the same `ChanState` keeps alive
+// through its `Arc`; it is only used under the span lock by the clock side.
+unsafe impl Send for ClearChan {}
 
 pub(crate) struct HdlcChan {
     enc: HdlcEncoder,
@@ -125,10 +246,8 @@ pub(crate) struct ChanState {
     pub in_alarm: bool,
     buffer_events: bool,
     pub stats: Box<ChannelStats>,
-    /// Bumped whenever the channel goes from "nothing to read, no event" to having
-    /// something: the handle skips the lock for a read while it has not moved since the
-    /// last `WouldBlock`.
-    pub produced: Arc<AtomicU64>,
+    /// Shared with the channel's handle.
+    pub shared: Arc<ChanShared>,
 }
 
 /// Channel buffer settings, from the simulator's builder.
@@ -143,33 +262,63 @@ pub(crate) struct BufferConfig {
 fn queue_event(
     events: &mut VecDeque<Event>,
     notify: &mut Option<Notifier>,
-    produced: &AtomicU64,
+    shared: &ChanShared,
     ev: Event,
 ) {
     if events.len() < MAX_EVENTS {
         events.push_back(ev);
     }
-    produced.fetch_add(1, Ordering::Release);
+    shared.events.store(events.len() as u32, Ordering::Release);
+    shared.produced.fetch_add(1, Ordering::Release);
     if let Some(n) = notify {
         n.signal_event();
+    }
+}
+
+/// A receive block was completed: publishes it, and wakes a waiting reader if the
+/// channel had nothing to read before.
+#[inline]
+fn complete_rx_block(
+    c: &mut ClearChan,
+    shared: &ChanShared,
+    notify: &mut Option<Notifier>,
+    stats: &mut ChannelStats,
+) {
+    let was_empty = c.rx_done == shared.rx_taken.load(Ordering::Acquire);
+    c.rx_fill = 0;
+    c.rx_block += 1;
+    if c.rx_block == c.numbufs {
+        c.rx_block = 0;
+    }
+    c.rx_done += 1;
+    shared.rx_done.store(c.rx_done, Ordering::Release);
+    stats.rx_blocks += 1;
+    if was_empty {
+        shared.produced.fetch_add(1, Ordering::Release);
+        if let Some(n) = notify {
+            if n.armed {
+                n.signal_readable();
+            }
+        }
     }
 }
 
 impl ChanState {
     pub fn clear(blocksize: usize, law: Law, cfg: BufferConfig) -> Self {
         let numbufs = cfg.numbufs.max(1);
+        let shared = Arc::new(ChanShared::new(true, blocksize, numbufs));
         ChanState {
             kind: ChanKind::Clear(ClearChan {
                 law,
                 blocksize,
                 numbufs,
-                buf: vec![0; 2 * blocksize * numbufs].into_boxed_slice(),
                 half: blocksize * numbufs,
-                rx_head: 0,
-                rx_full: 0,
+                base: shared.base(),
+                rx_block: 0,
                 rx_fill: 0,
+                rx_done: 0,
+                tx_sent: 0,
                 tx_head: 0,
-                tx_len: 0,
                 overrun_flag: false,
                 underrun_flag: false,
             }),
@@ -178,7 +327,7 @@ impl ChanState {
             in_alarm: false,
             buffer_events: cfg.buffer_events,
             stats: Box::default(),
-            produced: Arc::default(),
+            shared,
         }
     }
 
@@ -198,17 +347,17 @@ impl ChanState {
             in_alarm: false,
             buffer_events: cfg.buffer_events,
             stats: Box::default(),
-            produced: Arc::default(),
+            shared: Arc::new(ChanShared::new(false, 0, 0)),
         }
     }
 
     pub fn queue_event(&mut self, ev: Event) {
-        queue_event(&mut self.events, &mut self.notify, &self.produced, ev);
+        queue_event(&mut self.events, &mut self.notify, &self.shared, ev);
     }
 
     fn readable(&self) -> bool {
         match &self.kind {
-            ChanKind::Clear(c) => c.rx_full > 0,
+            ChanKind::Clear(_) => self.shared.rx_readable(),
             ChanKind::Hdlc(h) => !h.rxq.is_empty(),
         }
     }
@@ -218,9 +367,9 @@ impl ChanState {
     #[inline]
     pub fn prefetch_tx(&self) {
         if let ChanKind::Clear(c) = &self.kind {
-            if let Some(p) = c.tx().get(c.tx_head) {
-                prefetch(p);
-            }
+            prefetch(&self.shared.tx_put);
+            // SAFETY: `tx_head < half`, inside the transmit ring; only an address is made.
+            prefetch(unsafe { c.base.add(c.half + c.tx_head) });
         }
     }
 
@@ -228,13 +377,8 @@ impl ChanState {
     #[inline]
     pub fn prefetch_rx(&self) {
         if let ChanKind::Clear(c) = &self.kind {
-            let mut block = c.rx_head + c.rx_full;
-            if block >= c.numbufs {
-                block -= c.numbufs;
-            }
-            if let Some(p) = c.rx().get(block * c.blocksize + c.rx_fill) {
-                prefetch(p);
-            }
+            // SAFETY: inside the receive blocks; only an address is made.
+            prefetch(unsafe { c.base.add(c.rx_block * c.blocksize + c.rx_fill) });
         }
     }
 
@@ -243,28 +387,34 @@ impl ChanState {
     pub fn tx_chunk(&mut self, out: &mut [u8; 8]) {
         match &mut self.kind {
             ChanKind::Clear(c) => {
+                let shared = &*self.shared;
                 let cap = c.half;
-                if c.tx_len >= 8 && c.tx_head + 8 <= cap {
+                let avail = (shared.tx_put.load(Ordering::Acquire) - c.tx_sent) as usize;
+                if avail >= 8 && c.tx_head + 8 <= cap {
                     // The usual case: one fixed-size copy, no division.
-                    *out = c.tx()[c.tx_head..c.tx_head + 8].try_into().unwrap_or(*out);
+                    // SAFETY: octets `tx_head..tx_head + 8` of the transmit ring were
+                    // published by the writer (`avail` acquired above) and lie inside it.
+                    *out = unsafe { c.base.add(cap + c.tx_head).cast::<[u8; 8]>().read() };
                     c.tx_head += 8;
                     if c.tx_head == cap {
                         c.tx_head = 0;
                     }
-                    c.tx_len -= 8;
+                    c.tx_sent += 8;
+                    shared.tx_sent.store(c.tx_sent, Ordering::Release);
                     c.underrun_flag = false;
                     return;
                 }
-                let n = c.tx_len.min(8);
-                for (k, o) in out.iter_mut().enumerate().take(n) {
-                    let mut at = c.tx_head + k;
-                    if at >= cap {
-                        at -= cap;
+                let n = avail.min(8);
+                for o in out.iter_mut().take(n) {
+                    // SAFETY: as above, one published octet at a time, wrapping.
+                    *o = unsafe { c.base.add(cap + c.tx_head).read() };
+                    c.tx_head += 1;
+                    if c.tx_head == cap {
+                        c.tx_head = 0;
                     }
-                    *o = c.tx()[at];
                 }
-                c.tx_head = (c.tx_head + n) % cap;
-                c.tx_len -= n;
+                c.tx_sent += n as u64;
+                shared.tx_sent.store(c.tx_sent, Ordering::Release);
                 if n < 8 {
                     out[n..].fill(idle_code(c.law));
                     self.stats.tx_underruns += 1;
@@ -274,7 +424,7 @@ impl ChanState {
                             queue_event(
                                 &mut self.events,
                                 &mut self.notify,
-                                &self.produced,
+                                &self.shared,
                                 Event::WriteUnderrun,
                             );
                         }
@@ -312,38 +462,35 @@ impl ChanState {
     /// alarm (HDLC errors are then not reported, as in DAHDI).
     #[inline]
     pub fn rx_chunk(&mut self, inp: &[u8; 8], span_alarm: bool) {
-        let was_idle = self.events.is_empty() && !self.readable();
         let ChanState {
             kind,
             events,
             notify,
             stats,
             buffer_events,
-            produced,
+            shared,
             ..
         } = self;
         match kind {
             ChanKind::Clear(c) => {
-                if c.rx_full < c.numbufs && c.rx_fill + 8 <= c.blocksize {
+                let full = (c.rx_done - shared.rx_taken.load(Ordering::Acquire)) as usize;
+                if full < c.numbufs && c.rx_fill + 8 <= c.blocksize {
                     // The usual case: the chunk fits in the block being filled.
-                    let mut block = c.rx_head + c.rx_full;
-                    if block >= c.numbufs {
-                        block -= c.numbufs;
-                    }
-                    let at = block * c.blocksize + c.rx_fill;
-                    c.rx_mut()[at..at + 8].copy_from_slice(inp);
+                    let at = c.rx_block * c.blocksize + c.rx_fill;
+                    // SAFETY: the block being filled is not visible to the reader (it is
+                    // past `rx_done`) and is free (fewer than `numbufs` are full).
+                    unsafe { c.base.add(at).cast::<[u8; 8]>().write(*inp) };
                     c.rx_fill += 8;
                     if c.rx_fill == c.blocksize {
-                        c.rx_fill = 0;
-                        c.rx_full += 1;
-                        stats.rx_blocks += 1;
+                        complete_rx_block(c, shared, notify, stats);
                     }
                     c.overrun_flag = false;
                 } else {
-                    Self::rx_clear_slow(c, inp, events, notify, produced, stats, *buffer_events);
+                    Self::rx_clear_slow(c, inp, events, notify, shared, stats, *buffer_events);
                 }
             }
             ChanKind::Hdlc(h) => {
+                let was_idle = events.is_empty() && h.rxq.is_empty();
                 let HdlcChan {
                     dec,
                     rxq,
@@ -380,17 +527,17 @@ impl ChanState {
                             }
                         };
                         if !span_alarm {
-                            queue_event(events, notify, produced, ev);
+                            queue_event(events, notify, shared, ev);
                         }
                     });
                 }
-            }
-        }
-        if was_idle && self.readable() {
-            self.produced.fetch_add(1, Ordering::Release);
-            if let Some(n) = &mut self.notify {
-                if n.armed {
-                    n.signal_readable();
+                if was_idle && !rxq.is_empty() {
+                    shared.produced.fetch_add(1, Ordering::Release);
+                    if let Some(n) = notify {
+                        if n.armed {
+                            n.signal_readable();
+                        }
+                    }
                 }
             }
         }
@@ -401,27 +548,26 @@ impl ChanState {
         inp: &[u8; 8],
         events: &mut VecDeque<Event>,
         notify: &mut Option<Notifier>,
-        produced: &AtomicU64,
+        shared: &ChanShared,
         stats: &mut ChannelStats,
         buffer_events: bool,
     ) {
         let mut src: &[u8] = inp;
         let mut dropped = false;
         while !src.is_empty() {
-            if c.rx_full == c.numbufs {
+            if (c.rx_done - shared.rx_taken.load(Ordering::Acquire)) as usize >= c.numbufs {
                 dropped = true;
                 break;
             }
-            let block = (c.rx_head + c.rx_full) % c.numbufs;
             let n = (c.blocksize - c.rx_fill).min(src.len());
-            let at = block * c.blocksize + c.rx_fill;
-            c.rx_mut()[at..at + n].copy_from_slice(&src[..n]);
+            let at = c.rx_block * c.blocksize + c.rx_fill;
+            // SAFETY: as in `rx_chunk`: the block being filled is free and unpublished,
+            // and `rx_fill + n <= blocksize` keeps the copy inside it.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), c.base.add(at), n) };
             c.rx_fill += n;
             src = &src[n..];
             if c.rx_fill == c.blocksize {
-                c.rx_fill = 0;
-                c.rx_full += 1;
-                stats.rx_blocks += 1;
+                complete_rx_block(c, shared, notify, stats);
             }
         }
         if dropped {
@@ -429,7 +575,7 @@ impl ChanState {
             if !c.overrun_flag {
                 c.overrun_flag = true;
                 if buffer_events {
-                    queue_event(events, notify, produced, Event::ReadOverrun);
+                    queue_event(events, notify, shared, Event::ReadOverrun);
                 }
             }
         } else {
@@ -437,7 +583,8 @@ impl ChanState {
         }
     }
 
-    /// The reader's fd, created on first use.
+    /// The reader's fd, created on first use. From then on the handle's reads and writes
+    /// take the span lock, so that the fd's readiness follows every change.
     pub fn raw_fd(&mut self) -> std::io::Result<RawFd> {
         if self.notify.is_none() {
             let mut n = Notifier::new()?;
@@ -447,6 +594,7 @@ impl ChanState {
                 n.signal_readable();
             }
             self.notify = Some(n);
+            self.shared.polled.store(true, Ordering::Release);
         }
         Ok(self.notify.as_ref().map(Notifier::fd).unwrap_or(-1))
     }
@@ -469,17 +617,10 @@ impl ChanState {
             )));
         }
         let n = match &mut self.kind {
-            ChanKind::Clear(c) => {
-                if c.rx_full == 0 {
-                    return Err(self.would_block());
-                }
-                let n = buf.len().min(c.blocksize);
-                let at = c.rx_head * c.blocksize;
-                buf[..n].copy_from_slice(&c.rx()[at..at + n]);
-                c.rx_head = (c.rx_head + 1) % c.numbufs;
-                c.rx_full -= 1;
-                n
-            }
+            ChanKind::Clear(_) => match self.shared.take_block(buf) {
+                Some(n) => n,
+                None => return Err(self.would_block()),
+            },
             ChanKind::Hdlc(h) => {
                 let Some(f) = h.rxq.pop_front() else {
                     return Err(self.would_block());
@@ -511,19 +652,10 @@ impl ChanState {
             )));
         }
         match &mut self.kind {
-            ChanKind::Clear(c) => {
-                let cap = c.half;
-                let n = buf.len().min(c.blocksize).min(cap - c.tx_len);
-                if n == 0 {
-                    return Err(ChanError::WouldBlock);
-                }
-                let tail = (c.tx_head + c.tx_len) % cap;
-                let first = n.min(cap - tail);
-                c.tx_mut()[tail..tail + first].copy_from_slice(&buf[..first]);
-                c.tx_mut()[..n - first].copy_from_slice(&buf[first..n]);
-                c.tx_len += n;
-                Ok(n)
-            }
+            ChanKind::Clear(_) => match self.shared.put(buf) {
+                0 => Err(ChanError::WouldBlock),
+                n => Ok(n),
+            },
             ChanKind::Hdlc(h) => {
                 if buf.len() > h.max_frame {
                     return Err(ChanError::TooLarge(buf.len()));
@@ -542,6 +674,9 @@ impl ChanState {
 
     pub fn get_event(&mut self) -> Option<Event> {
         let ev = self.events.pop_front();
+        self.shared
+            .events
+            .store(self.events.len() as u32, Ordering::Release);
         if ev.is_some() && self.events.is_empty() {
             let readable = self.readable();
             if let Some(n) = &mut self.notify {
@@ -570,11 +705,9 @@ impl ChanState {
     pub fn flush(&mut self) {
         match &mut self.kind {
             ChanKind::Clear(c) => {
-                c.rx_head = 0;
-                c.rx_full = 0;
+                // Under the span lock: the clock is not in this span's chunk.
+                self.shared.flush();
                 c.rx_fill = 0;
-                c.tx_head = 0;
-                c.tx_len = 0;
             }
             ChanKind::Hdlc(h) => {
                 while let Some(f) = h.txq.pop_front() {
@@ -596,7 +729,7 @@ pub struct SimChannel {
     pub(crate) end: usize,
     pub(crate) id: ChannelId,
     pub(crate) fd: Cell<RawFd>,
-    pub(crate) produced: Arc<AtomicU64>,
+    pub(crate) chan: Arc<ChanShared>,
     /// `produced` as seen by the last read that found nothing.
     pub(crate) idle_at: Option<u64>,
 }
@@ -620,15 +753,23 @@ impl Channel for SimChannel {
     }
 
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, ChanError> {
+        let chan = &*self.chan;
+        if chan.lock_free() && !buf.is_empty() {
+            // A clear channel nobody polls: straight from the ring, no span lock.
+            if chan.events_pending() {
+                return Err(ChanError::EventPending);
+            }
+            return chan.take_block(buf).ok_or(ChanError::WouldBlock);
+        }
         // Nothing arrived since the last read found nothing: no need to take the lock
         // (that read also left the poll fd armed, so nothing is to be done there either).
-        if self.idle_at == Some(self.produced.load(Ordering::Acquire)) && !buf.is_empty() {
+        if self.idle_at == Some(chan.produced.load(Ordering::Acquire)) && !buf.is_empty() {
             return Err(ChanError::WouldBlock);
         }
         let (r, seen) = self
             .with(|c| {
                 let r = c.read(buf);
-                (r, c.produced.load(Ordering::Relaxed))
+                (r, c.shared.produced.load(Ordering::Relaxed))
             })
             .unwrap_or_else(|| (Err(Self::closed()), 0));
         self.idle_at = matches!(r, Err(ChanError::WouldBlock)).then_some(seen);
@@ -636,6 +777,16 @@ impl Channel for SimChannel {
     }
 
     fn write(&mut self, buf: &[u8]) -> Result<usize, ChanError> {
+        let chan = &*self.chan;
+        if chan.lock_free() && !buf.is_empty() {
+            if chan.events_pending() {
+                return Err(ChanError::EventPending);
+            }
+            return match chan.put(buf) {
+                0 => Err(ChanError::WouldBlock),
+                n => Ok(n),
+            };
+        }
         self.with(|c| c.write(buf))
             .unwrap_or_else(|| Err(Self::closed()))
     }

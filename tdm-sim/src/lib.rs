@@ -58,6 +58,7 @@ pub mod hdlc;
 mod notify;
 pub mod prng;
 pub mod pstn;
+pub mod rt;
 pub mod sim;
 mod sync;
 pub mod tone;

@@ -77,7 +77,7 @@ impl Default for SimBuilder {
             priorities: [None, None],
             mode: ClockMode::Virtual,
             late_tolerance: Duration::from_millis(1),
-            fifo_priority: None,
+            fifo_priority: Some(crate::rt::CLOCK_PRIORITY),
             debounce: Debounce::default(),
         }
     }
@@ -150,7 +150,10 @@ impl SimBuilder {
         };
         self
     }
-    /// Real time: run the clock thread with `SCHED_FIFO` at this priority when allowed.
+    /// Real time: run the clock thread with `SCHED_FIFO` at this priority when allowed
+    /// (default [`crate::rt::CLOCK_PRIORITY`], as a card's interrupt preempts ordinary
+    /// work; where it is refused a warning says so and the clock runs at normal
+    /// priority); `None` keeps the creating process's normal priority.
     pub fn fifo_priority(mut self, prio: Option<i32>) -> Self {
         self.fifo_priority = prio;
         self
@@ -264,13 +267,27 @@ impl Shared {
         (i < self.cables.len()).then_some(i)
     }
 
-    /// Runs one chunk on every span.
+    /// Runs one chunk on every span. A span whose lock a user holds (an HDLC read or
+    /// write, an event, a status query: B-channel audio takes no lock) is not waited
+    /// for at once: the other spans run first, and by then it is usually free.
     fn tick(&self) {
         if self.has_schedule.load(Ordering::Relaxed) {
             self.run_schedule();
         }
-        for c in self.cables.iter() {
-            c.lock().tick();
+        let mut busy = [0usize; 16];
+        let mut nbusy = 0;
+        for (i, c) in self.cables.iter().enumerate() {
+            match c.try_lock() {
+                Some(mut g) => g.tick(),
+                None if nbusy < busy.len() => {
+                    busy[nbusy] = i;
+                    nbusy += 1;
+                }
+                None => c.lock().tick(),
+            }
+        }
+        for &i in &busy[..nbusy] {
+            self.cables[i].lock().tick();
         }
         self.ticks.tick();
     }
@@ -379,15 +396,8 @@ fn sleep_until_ns(deadline: u64) {
 /// a late wake-up is caught up and never accumulates as drift.
 fn run_clock(shared: Arc<Shared>, tolerance: Duration, fifo: Option<i32>) {
     if let Some(prio) = fifo {
-        let param = libc::sched_param {
-            sched_priority: prio,
-        };
-        // SAFETY: setting our own thread's scheduling policy with a valid parameter.
-        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-        if rc == 0 {
+        if crate::rt::enter_fifo("tdm-sim-clock", prio) {
             shared.fifo.store(true, Ordering::Relaxed);
-        } else {
-            tracing::info!("SCHED_FIFO not allowed; the clock runs at normal priority");
         }
     }
     let tol = tolerance.as_nanos() as u64;
@@ -657,7 +667,7 @@ impl Device for SimDevice {
             return Err(DeviceError::Busy(channel));
         }
         state.in_alarm = !end.alarms.is_empty();
-        let produced = state.produced.clone();
+        let chan = state.shared.clone();
         *slot = Some(state);
         drop(c);
         Ok(Box::new(SimChannel {
@@ -666,7 +676,7 @@ impl Device for SimDevice {
             end: self.end.index(),
             id: channel,
             fd: Cell::new(-1),
-            produced,
+            chan,
             idle_at: None,
         }))
     }

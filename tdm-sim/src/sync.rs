@@ -44,6 +44,13 @@ impl<T> PiMutex<T> {
         }
     }
 
+    /// The guard, or `None` at once when another thread holds the lock.
+    pub fn try_lock(&self) -> Option<PiGuard<'_, T>> {
+        // SAFETY: the mutex was initialised in `new` and is not destroyed while borrowed.
+        let rc = unsafe { libc::pthread_mutex_trylock(self.raw.get()) };
+        (rc == 0).then_some(PiGuard { m: self })
+    }
+
     pub fn lock(&self) -> PiGuard<'_, T> {
         // SAFETY: the mutex was initialised in `new` and is not destroyed while borrowed.
         let rc = unsafe { libc::pthread_mutex_lock(self.raw.get()) };
@@ -178,6 +185,19 @@ mod tests {
             h.join().unwrap();
         }
         assert_eq!(*m.lock(), 40_000);
+    }
+
+    #[test]
+    fn pi_mutex_try_lock_fails_while_held_elsewhere() {
+        let m = Arc::new(PiMutex::new(0u64));
+        let g = m.lock();
+        let m2 = m.clone();
+        assert!(std::thread::spawn(move || m2.try_lock().is_none())
+            .join()
+            .unwrap());
+        drop(g);
+        *m.try_lock().expect("free again") += 1;
+        assert_eq!(*m.lock(), 1);
     }
 
     #[test]

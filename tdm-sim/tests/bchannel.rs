@@ -275,3 +275,81 @@ fn channels_open_once_and_validate() {
     let _b = open(&sim.far(), 1, 1, clear(Law::ALaw));
     assert_eq!(near.spans().unwrap(), vec![SpanId(1), SpanId(2)]);
 }
+
+/// B-channel reads and writes take no span lock: the clock, the writer and the reader
+/// run on three threads and the stream still arrives exact, in order, with only idle
+/// code where the writer fell behind.
+#[test]
+fn clock_writer_and_reader_on_three_threads_keep_the_stream_exact() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    const CHUNKS: u64 = 4000;
+    const SYMBOLS: usize = 0xD5; // 0..=0xD4: never the A-law idle code
+    let sim = Arc::new(Sim::builder().e1(1).numbufs(32).build());
+    let mut a = open(&sim.near(), 1, 5, clear(Law::ALaw));
+    let mut b = open(&sim.far(), 1, 5, clear(Law::ALaw));
+    let blocks_read = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let clock = {
+        let (sim, blocks_read, done) = (sim.clone(), blocks_read.clone(), done.clone());
+        std::thread::spawn(move || {
+            for k in 0..CHUNKS {
+                // Keep the reader within 16 of its 32 blocks, so nothing overruns.
+                while k / 20 > blocks_read.load(Ordering::Acquire) + 16 {
+                    std::thread::yield_now();
+                }
+                sim.advance(1).unwrap();
+            }
+            done.store(true, Ordering::Release);
+        })
+    };
+    let writer = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut next = 0usize;
+            let mut block = [0u8; 160];
+            while !done.load(Ordering::Acquire) {
+                for (i, o) in block.iter_mut().enumerate() {
+                    *o = ((next + i) % SYMBOLS) as u8;
+                }
+                match a.write(&block) {
+                    Ok(n) => next += n,
+                    Err(ChanError::WouldBlock) => std::thread::yield_now(),
+                    Err(e) => panic!("write: {e}"),
+                }
+            }
+            next
+        })
+    };
+    let mut got = Vec::new();
+    let mut buf = [0u8; 160];
+    loop {
+        // Read `done` first: once the clock has finished, one more empty read is final.
+        let finished = done.load(Ordering::Acquire);
+        match b.read(&mut buf) {
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                blocks_read.fetch_add(1, Ordering::Release);
+            }
+            Err(ChanError::WouldBlock) if finished => break,
+            Err(ChanError::WouldBlock) => std::thread::yield_now(),
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    clock.join().unwrap();
+    let written = writer.join().unwrap();
+    let st = sim.channel_stats(End::Far, chan(1, 5)).unwrap();
+    assert_eq!(st.rx_overruns, 0);
+    assert_eq!(got.len() as u64, CHUNKS / 20 * 160, "every block read");
+    let payload: Vec<u8> = got.into_iter().filter(|&x| x != 0xD5).collect();
+    assert!(
+        payload.len() > 10 * 160,
+        "audio flowed: {} octets",
+        payload.len()
+    );
+    assert!(payload.len() <= written);
+    for (k, &x) in payload.iter().enumerate() {
+        assert_eq!(x as usize, k % SYMBOLS, "octet {k} out of sequence");
+    }
+}

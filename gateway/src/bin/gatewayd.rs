@@ -42,11 +42,14 @@ enum Cmd {
         /// Configuration file to take the socket path from.
         #[arg(short, long)]
         config: Option<PathBuf>,
-        /// The command: show spans|channels|calls|trunk-groups, channel S:T out|in,
-        /// span S out|in, hangup CALL, reload.
+        /// The command: show spans|channels|calls|trunk-groups|sim-calls, channel S:T
+        /// out|in, span S out|in, hangup CALL, reload, simcall SPAN NUMBER [HOLD_MS].
         #[arg(required = true, trailing_var_arg = true)]
         words: Vec<String>,
     },
+    /// Which tones a WAV recording (16-bit PCM) carries and for how long, e.g. what a SIP
+    /// phone recorded from a call through the gateway: one `FREQ Hz MS ms` line per tone.
+    Tones { wav: PathBuf },
 }
 
 /// `check-config`: the report printed and whether the file is valid.
@@ -121,6 +124,23 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("gatewayd import-dahdi: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Tones { wav } => {
+            let tones = std::fs::read(&wav)
+                .map_err(|e| e.to_string())
+                .and_then(|b| daemon::sim::wav_tones(&b));
+            match tones {
+                Ok(t) => {
+                    for (hz, ms) in t {
+                        println!("{hz} Hz {ms} ms");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", wav.display());
                     ExitCode::FAILURE
                 }
             }

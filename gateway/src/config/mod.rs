@@ -26,10 +26,12 @@
 
 mod error;
 mod model;
+mod sim;
 mod validate;
 
 pub use error::ConfigError;
 pub use model::*;
+pub use sim::{SimBehaviour, SimPattern, SimSwitch};
 
 use std::path::Path;
 

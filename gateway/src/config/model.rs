@@ -7,6 +7,7 @@ use dahdi_driver::{Framing, Law, LineCoding, SpanId, SpanKind, Timeslot};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use crate::interwork::redirect::RedirectHeaders;
 use crate::route::Pattern;
 use crate::trunk::{Direction, Hunting};
 
@@ -65,6 +66,15 @@ pub(crate) struct RawDevice {
     /// Directory of the DAHDI device nodes; `/dev/dahdi` by default.
     #[serde(default)]
     pub path: Option<String>,
+    // `kind = "sim"` only: the simulated switch's keys, checked in `config/sim.rs`.
+    #[serde(default)]
+    pub answer_after_ms: Option<u64>,
+    #[serde(default)]
+    pub tone_hz: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub record_ms: Option<u64>,
+    #[serde(default)]
+    pub number: Vec<super::sim::RawNumberRule>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +88,16 @@ pub(crate) struct RawTrunkGroup {
     pub direction: Option<Direction>,
     #[serde(default)]
     pub numbering: NumberRules,
+    /// Overlap sending (Q.931 §5.1.3): calls whose number is not known to be complete go
+    /// out as SETUP without Sending complete, further digits in INFORMATION.
+    #[serde(default)]
+    pub overlap_sending: Option<bool>,
+    /// Complete numbers on this group (route patterns): a match ends overlap sending.
+    #[serde(default)]
+    pub digit_map: Vec<Spanned<String>>,
+    /// Seconds without a further digit before the number is declared complete.
+    #[serde(default)]
+    pub digit_timeout: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +135,21 @@ pub(crate) struct RawSipTrunk {
     pub rate_limit: Option<u32>,
     #[serde(default)]
     pub numbering: NumberRules,
+    /// How redirected calls are signalled: `diversion` (RFC 5806), `history_info`
+    /// (RFC 7044), `both` or `none`.
+    #[serde(default)]
+    pub redirecting: Option<RedirectHeaders>,
+    /// PEM certificate chain of our TLS side (transport = "tls"); peers are trusted when
+    /// their certificate chain ends in one of its certificates.
+    #[serde(default)]
+    pub tls_certificate: Option<Spanned<String>>,
+    /// PEM private key of that certificate.
+    #[serde(default)]
+    pub tls_key: Option<Spanned<String>>,
+    /// Write `sips:` URIs (RFC 3261 §26.2.2) towards this trunk instead of
+    /// `sip:…;transport=tls`; TLS only.
+    #[serde(default)]
+    pub sips: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,8 +316,8 @@ pub enum SwitchType {
 /// Which device carries the span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Device {
-    /// The embedded software TDM simulator.
-    Simulator,
+    /// The embedded software TDM simulator, with the PSTN switch on its far end.
+    Simulator(super::sim::SimSwitch),
     /// A DAHDI card: span number and device directory.
     Dahdi { span: u16, path: String },
 }
@@ -302,6 +337,18 @@ pub struct TrunkGroup {
     pub hunting: Hunting,
     pub direction: Direction,
     pub numbering: NumberRules,
+    pub overlap: OverlapSending,
+}
+
+/// Overlap sending towards a trunk group (Q.931 §5.1.3; RFC 3578 on the SIP side).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OverlapSending {
+    /// Off: every call goes en bloc with Sending complete (§5.1.1).
+    pub enabled: bool,
+    /// Complete numbers (as sent on this group): a full match ends the dialling.
+    pub digit_map: Vec<Pattern>,
+    /// Inter-digit timeout: this long without a digit ends the dialling.
+    pub digit_timeout: std::time::Duration,
 }
 
 /// The channels one span contributes to a trunk group.
@@ -322,8 +369,22 @@ pub struct SipTrunk {
     pub reject: RejectAction,
     pub auth: Option<SipAuth>,
     pub register: Option<SipRegister>,
+    /// New dialogs per second from one source before 503; 0: no limit.
     pub rate_limit: u32,
     pub numbering: NumberRules,
+    /// Headers that carry redirection (Diversion / History-Info) on this trunk.
+    pub redirecting: RedirectHeaders,
+    /// Certificate and key files when the transport is TLS.
+    pub tls: Option<TlsFiles>,
+    /// `sips:` URIs towards the trunk (TLS only).
+    pub sips: bool,
+}
+
+/// A TLS trunk's certificate chain and private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

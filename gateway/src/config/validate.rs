@@ -115,12 +115,43 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
                 "a trunk group needs at least one member",
             );
         }
+        let digit_map = g
+            .digit_map
+            .iter()
+            .map(|p| {
+                p.get_ref()
+                    .parse::<Pattern>()
+                    .or_else(|e: crate::route::PatternError| {
+                        cx.err(
+                            p.span().start,
+                            format!("trunk_group[{i}].digit_map"),
+                            e.to_string(),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let digit_timeout = match &g.digit_timeout {
+            None => 5,
+            Some(t) if (1..=60).contains(t.get_ref()) => *t.get_ref(),
+            Some(t) => {
+                return cx.err(
+                    t.span().start,
+                    format!("trunk_group[{i}].digit_timeout"),
+                    "seconds between digits, 1-60",
+                )
+            }
+        };
         trunk_groups.push(TrunkGroup {
             name,
             members,
             hunting: g.hunting.unwrap_or_default(),
             direction: g.direction.unwrap_or_default(),
             numbering: g.numbering.clone(),
+            overlap: OverlapSending {
+                enabled: g.overlap_sending.unwrap_or(false),
+                digit_map,
+                digit_timeout: std::time::Duration::from_secs(u64::from(digit_timeout)),
+            },
         });
     }
 
@@ -128,9 +159,57 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
     for (i, t) in raw.sip_trunk.iter().enumerate() {
         let f = |k: &str| format!("sip_trunk[{i}].{k}");
         let name = unique_name(&cx, &mut names, &t.name, f("name"))?;
+        let transport = t.transport.unwrap_or(SipTransport::Udp);
         let listen = match &t.listen {
+            // RFC 3261 §19.1.2: 5061 for TLS.
+            None if transport == SipTransport::Tls => {
+                "0.0.0.0:5061".parse().expect("literal address")
+            }
             None => "0.0.0.0:5060".parse().expect("literal address"),
             Some(l) => socket_addr(&cx, l, f("listen"))?,
+        };
+        let tls = match (transport, &t.tls_certificate, &t.tls_key) {
+            (SipTransport::Tls, Some(c), Some(k)) => Some(TlsFiles {
+                certificate: c.get_ref().into(),
+                key: k.get_ref().into(),
+            }),
+            (SipTransport::Tls, None, _) => {
+                return cx.err(
+                    t.name.span().start,
+                    f("tls_certificate"),
+                    "transport = \"tls\" needs tls_certificate and tls_key (PEM files)",
+                )
+            }
+            (SipTransport::Tls, _, None) => {
+                return cx.err(
+                    t.name.span().start,
+                    f("tls_key"),
+                    "transport = \"tls\" needs tls_key (PEM file)",
+                )
+            }
+            (_, Some(c), _) | (_, None, Some(c)) => {
+                return cx.err(
+                    c.span().start,
+                    f(if t.tls_certificate.is_some() {
+                        "tls_certificate"
+                    } else {
+                        "tls_key"
+                    }),
+                    "TLS files need transport = \"tls\"",
+                )
+            }
+            _ => None,
+        };
+        let sips = match &t.sips {
+            Some(v) if *v.get_ref() && transport != SipTransport::Tls => {
+                return cx.err(
+                    v.span().start,
+                    f("sips"),
+                    "sips: URIs need transport = \"tls\"",
+                )
+            }
+            Some(v) => *v.get_ref(),
+            None => false,
         };
         let peers = t
             .peers
@@ -158,7 +237,7 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         }
         sip_trunks.push(SipTrunk {
             name,
-            transport: t.transport.unwrap_or(SipTransport::Udp),
+            transport,
             listen,
             peers,
             allow,
@@ -167,6 +246,9 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
             register: t.register.clone(),
             rate_limit: t.rate_limit.unwrap_or(50),
             numbering: t.numbering.clone(),
+            redirecting: t.redirecting.unwrap_or_default(),
+            tls,
+            sips,
         });
     }
 
@@ -360,9 +442,24 @@ fn span(cx: &Ctx<'_>, i: usize, s: &RawSpan) -> Result<Span, ConfigError> {
         Some(LawName::Ulaw) => Law::MuLaw,
     };
     let device = match &s.device {
-        None => Device::Simulator,
+        None => Device::Simulator(Default::default()),
         Some(d) => match d.kind {
-            DeviceKind::Sim => Device::Simulator,
+            DeviceKind::Sim => {
+                Device::Simulator(super::sim::sim_switch(d).or_else(|(at, field, msg)| {
+                    cx.err(
+                        at.unwrap_or(s.id.span().start),
+                        f(&format!("device.{field}")),
+                        msg,
+                    )
+                })?)
+            }
+            DeviceKind::Dahdi if super::sim::any_set(d) => {
+                return cx.err(
+                    s.id.span().start,
+                    f("device"),
+                    "answer_after_ms, tone_hz, record_ms and number are for kind = \"sim\"",
+                )
+            }
             DeviceKind::Dahdi => Device::Dahdi {
                 span: d.dahdi_span.unwrap_or(id),
                 path: d.path.clone().unwrap_or_else(|| "/dev/dahdi".into()),
@@ -488,6 +585,57 @@ mod tests {
         assert_eq!(parse_channel_list("1-3,5").unwrap().len(), 4);
         assert!(parse_channel_list("3-1").is_err());
         assert!(parse_channel_list("x").is_err());
+    }
+
+    #[test]
+    fn overlap_sending_keys() {
+        let g = format!(
+            "{BASE}[[trunk_group]]\nname = \"pstn\"\nmembers = [{{ span = 1 }}]\n\
+             overlap_sending = true\ndigit_map = [\"_0[1-9]XXXXXXX\", \"112\"]\n"
+        );
+        let c = Config::from_str(&g, "gw.toml").unwrap();
+        let o = &c.trunk_groups[0].overlap;
+        assert!(o.enabled);
+        assert_eq!(o.digit_map.len(), 2);
+        assert_eq!(o.digit_timeout, std::time::Duration::from_secs(5));
+        let e = err(&format!("{g}digit_timeout = 0\n"));
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(10), Some("trunk_group[0].digit_timeout")),
+            "{e}"
+        );
+        let e = err(&g.replace("112", "_[9-"));
+        assert_eq!(e.field(), Some("trunk_group[0].digit_map"), "{e}");
+        assert_eq!(e.line(), Some(9), "{e}");
+    }
+
+    #[test]
+    fn tls_trunk_keys() {
+        let c = Config::from_str(
+            "[[sip_trunk]]\nname = \"carrier\"\ntransport = \"tls\"\n\
+             tls_certificate = \"/etc/gw/cert.pem\"\ntls_key = \"/etc/gw/key.pem\"\nsips = true\n",
+            "gw.toml",
+        )
+        .unwrap();
+        let t = &c.sip_trunks[0];
+        assert_eq!(t.listen.port(), 5061);
+        assert!(t.sips);
+        assert_eq!(
+            t.tls.as_ref().unwrap().key,
+            std::path::PathBuf::from("/etc/gw/key.pem")
+        );
+        let e = err("[[sip_trunk]]\nname = \"carrier\"\ntransport = \"tls\"\n");
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(2), Some("sip_trunk[0].tls_certificate")),
+            "{e}"
+        );
+        let e = err("[[sip_trunk]]\nname = \"pbx\"\nsips = true\n");
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(3), Some("sip_trunk[0].sips")),
+            "{e}"
+        );
     }
 
     #[test]

@@ -20,12 +20,15 @@ use dahdi_driver::{ChannelId, SpanId};
 use tracing::{debug, info, warn};
 
 use crate::cdr::{Cdr, CdrError, CdrWriter};
-use crate::config::{Config, NumberRules};
+use crate::config::{Config, NumberRules, OverlapSending};
 use crate::interwork::cause::CauseMap;
-use crate::route::{Match, Router};
+use crate::route::{Match, Pattern, Router};
 use crate::trunk::{BusyReason, ChannelState, ChannelTable, Direction, Hunter};
 
-pub use model::{Bearer, CallId, Clearing, Delivery, LegId, Media, Message, Number, Reason, Setup};
+pub use model::{
+    Bearer, CallId, Clearing, Delivery, LegId, Media, Message, Number, Reason, RedirectReason,
+    Redirection, Setup,
+};
 
 /// Q.850 causes used by the core itself.
 pub mod cause {
@@ -139,6 +142,8 @@ struct Call {
     out_kind: Option<TrunkKind>,
     media: Option<Media>,
     bridged: bool,
+    /// Overlap sending on the outgoing leg.
+    overlap: Option<OverlapOut>,
 }
 
 /// A trunk group's live state.
@@ -147,6 +152,26 @@ struct Group {
     hunter: Hunter,
     direction: Direction,
     numbering: NumberRules,
+    overlap: OverlapSending,
+}
+
+/// Overlap sending in progress on a call's outgoing ISDN leg (Q.931 §5.1.3): the SETUP
+/// went without Sending complete; digits that arrive later (RFC 3578 INVITEs, INFO) go out
+/// in INFORMATION until the number matches the group's digit map, the inter-digit timer
+/// runs out, or the network says it has enough (CALL PROCEEDING, ALERTING, CONNECT).
+#[derive(Debug)]
+struct OverlapOut {
+    /// The called number sent so far.
+    sent: String,
+    map: Vec<Pattern>,
+    timeout: Duration,
+    /// When the number is declared complete without a further digit; `None` once it is.
+    deadline: Option<Instant>,
+}
+
+/// Whether `number` is complete by `map` (a full match of one of its patterns).
+fn complete_by(map: &[Pattern], number: &str) -> bool {
+    map.iter().any(|p| p.check(number) == Match::Full)
 }
 
 /// Counters for metrics and `ctl`.
@@ -195,6 +220,8 @@ pub struct Core {
     cdr: Box<dyn CdrSink>,
     epoch: (Instant, SystemTime),
     stats: Stats,
+    /// Inter-digit deadlines of calls in overlap sending.
+    overlap_deadlines: std::collections::BTreeSet<(Instant, CallId)>,
 }
 
 impl Core {
@@ -215,6 +242,7 @@ impl Core {
             cdr,
             epoch: (now, SystemTime::now()),
             stats: Stats::default(),
+            overlap_deadlines: std::collections::BTreeSet::new(),
         };
         core.reload(config);
         core
@@ -259,6 +287,7 @@ impl Core {
                     hunter,
                     direction: g.direction,
                     numbering: g.numbering.clone(),
+                    overlap: g.overlap.clone(),
                 },
             );
         }
@@ -369,6 +398,7 @@ impl Core {
             out_kind: None,
             media: None,
             bridged: false,
+            overlap: None,
         };
         self.calls.insert(id, call);
         self.legs.insert(leg, id);
@@ -470,6 +500,11 @@ impl Core {
                 continue;
             };
             let rules = self.numbering(&target.trunk);
+            let overlap_cfg = self
+                .groups
+                .get(&target.trunk)
+                .filter(|g| g.overlap.enabled)
+                .map(|g| g.overlap.clone());
             let mut channel = None;
             if kind == TrunkKind::Isdn {
                 let Some(group) = self.groups.get_mut(&target.trunk) else {
@@ -499,6 +534,24 @@ impl Core {
                 .calling
                 .as_ref()
                 .map(|n| number::outgoing_calling(n, &rules));
+            // Q.931 §5.1.1 en bloc (Sending complete) unless the group does overlap sending
+            // and the digit map does not know the number to be complete (§5.1.3).
+            let overlap = overlap_cfg
+                .filter(|o| !complete_by(&o.digit_map, &setup.called.digits))
+                .map(|o| OverlapOut {
+                    sent: setup.called.digits.clone(),
+                    map: o.digit_map,
+                    timeout: o.digit_timeout,
+                    deadline: Some(now + o.digit_timeout),
+                });
+            setup.complete = overlap.is_none();
+            if let Some(old) = call.overlap.take().and_then(|o| o.deadline) {
+                self.overlap_deadlines.remove(&(old, id));
+            }
+            if let Some(d) = overlap.as_ref().and_then(|o| o.deadline) {
+                self.overlap_deadlines.insert((d, id));
+            }
+            call.overlap = overlap;
             call.b = Some(Leg {
                 id: leg,
                 trunk: target.trunk.clone(),
@@ -553,10 +606,55 @@ impl Core {
                 call.setup.complete |= complete;
                 self.try_route(now, id);
             }
+            Message::Digits { digits, complete }
+                if from_a && call.overlap.as_ref().is_some_and(|o| o.deadline.is_some()) =>
+            {
+                // Q.931 §5.1.3: more digits of an incomplete number go out in INFORMATION.
+                let Some(o) = call.overlap.as_mut() else {
+                    return;
+                };
+                if let Some(d) = o.deadline.take() {
+                    self.overlap_deadlines.remove(&(d, id));
+                }
+                o.sent.push_str(&digits);
+                let done = complete || complete_by(&o.map, &o.sent);
+                if !done {
+                    let d = now + o.timeout;
+                    o.deadline = Some(d);
+                    self.overlap_deadlines.insert((d, id));
+                }
+                call.dialled.push_str(&digits);
+                // A failover attempt dials the whole number.
+                for t in call.targets.iter_mut() {
+                    t.called.push_str(&digits);
+                }
+                debug!(call = %id, %digits, complete = done, "overlap sending");
+                if let Some(b) = other {
+                    self.actions.push_back(Action::Deliver {
+                        call: id,
+                        leg: b,
+                        msg: Delivery::Overlap {
+                            digits,
+                            complete: done,
+                        },
+                    });
+                }
+            }
             Message::Setup(_) => {
                 warn!(call = %id, %leg, "second Setup on a leg ignored");
             }
             msg => {
+                if !from_a
+                    && matches!(
+                        msg,
+                        Message::Proceeding | Message::Alerting { .. } | Message::Connect { .. }
+                    )
+                {
+                    // §5.1.3 / §5.1.5: the network has the digits it needs.
+                    if let Some(d) = call.overlap.as_mut().and_then(|o| o.deadline.take()) {
+                        self.overlap_deadlines.remove(&(d, id));
+                    }
+                }
                 if !from_a {
                     match &msg {
                         Message::Connect { media } if call.answered.is_none() => {
@@ -666,6 +764,9 @@ impl Core {
         let Some(call) = self.calls.remove(&id) else {
             return;
         };
+        if let Some(d) = call.overlap.as_ref().and_then(|o| o.deadline) {
+            self.overlap_deadlines.remove(&(d, id));
+        }
         if call.bridged {
             self.actions.push_back(Action::Unbridge { call: id });
         }
@@ -758,6 +859,41 @@ impl Core {
         let c = self.clearing_q850(q850);
         self.end(now, id, c, "gateway", None);
         true
+    }
+
+    /// The next deadline of the core's own timers (the inter-digit timer of overlap
+    /// sending); call [`Core::handle_timeout`] then.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.overlap_deadlines.first().map(|(t, _)| *t)
+    }
+
+    /// Run the timers due at `now`: an overlap-sending call without a digit for the
+    /// group's `digit_timeout` has its number declared complete (INFORMATION with Sending
+    /// complete, Q.931 §5.1.3).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(t, id)) = self.overlap_deadlines.first() {
+            if t > now {
+                break;
+            }
+            self.overlap_deadlines.remove(&(t, id));
+            let Some(call) = self.calls.get_mut(&id) else {
+                continue;
+            };
+            if let Some(o) = call.overlap.as_mut() {
+                o.deadline = None;
+            }
+            debug!(call = %id, "overlap sending: digit timer expired, number complete");
+            if let Some(b) = call.b.as_ref() {
+                self.actions.push_back(Action::Deliver {
+                    call: id,
+                    leg: b.id,
+                    msg: Delivery::Overlap {
+                        digits: String::new(),
+                        complete: true,
+                    },
+                });
+            }
+        }
     }
 
     /// Next thing for the leg layer to do.

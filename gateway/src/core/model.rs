@@ -76,6 +76,35 @@ pub enum Media {
     Channel(ChannelId),
 }
 
+/// Why a call was redirected: the reasons Q.952 §4 (ISDN redirecting number, octet 3b),
+/// RFC 5806 §4 (Diversion `reason`) and RFC 4458 §3.5 (History-Info `cause`) share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RedirectReason {
+    #[default]
+    Unknown,
+    /// Call forwarding busy.
+    Busy,
+    /// Call forwarding no reply.
+    NoReply,
+    /// Call forwarding unconditional.
+    Unconditional,
+    /// Call deflection (during alerting or immediate).
+    Deflection,
+    /// The called party is out of order / not reachable.
+    Unavailable,
+}
+
+/// A redirected call: who redirected it (the last diverting party) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirection {
+    /// The redirecting number (its `restricted` flag: presentation restricted).
+    pub from: Number,
+    pub reason: RedirectReason,
+    /// How many times the call was redirected so far (RFC 5806 `counter`; ISDN carries no
+    /// count, so 1 from there).
+    pub count: u8,
+}
+
 /// A new call, as a leg received it or as the core asks a leg to place it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setup {
@@ -86,6 +115,8 @@ pub struct Setup {
     pub media: Option<Media>,
     /// The called number is complete (Q.931 Sending complete; always for SIP).
     pub complete: bool,
+    /// The call was redirected (ISDN Redirecting number ↔ SIP Diversion / History-Info).
+    pub redirecting: Option<Redirection>,
 }
 
 /// Why a leg ends: a Q.850 cause, a SIP status, or both (RFC 3326 Reason header).
@@ -136,10 +167,23 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Proceeding,
-    Alerting { inband: bool },
-    Progress { inband: bool, media: Option<Media> },
-    Connect { media: Option<Media> },
+    Alerting {
+        inband: bool,
+    },
+    Progress {
+        inband: bool,
+        media: Option<Media>,
+    },
+    Connect {
+        media: Option<Media>,
+    },
     Release(Clearing),
     Digits(String),
     Info(String),
+    /// More digits of the called number in overlap sending (Q.931 §5.1.3: INFORMATION),
+    /// `complete`: Sending complete.
+    Overlap {
+        digits: String,
+        complete: bool,
+    },
 }

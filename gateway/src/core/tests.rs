@@ -100,6 +100,7 @@ impl Fixture {
             bearer: Bearer::Speech,
             media: None,
             complete: true,
+            redirecting: None,
         };
         self.core.incoming(self.now, "pbx", None, setup)
     }
@@ -230,6 +231,7 @@ fn isdn_to_sip_call_and_disconnect_clears_with_cause() {
         bearer: Bearer::Speech,
         media: Some(Media::Channel(ch(1, 2))),
         complete: true,
+        redirecting: None,
     };
     let (_call, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 2)), setup);
     let (b, trunk, channel, setup) = f.originated();
@@ -295,6 +297,7 @@ fn causes_map_both_ways_before_answer() {
             bearer: Bearer::Speech,
             media: None,
             complete: true,
+            redirecting: None,
         };
         let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
         let (b, _, _, _) = f.originated();
@@ -419,6 +422,7 @@ fn overlap_receiving_routes_when_the_number_matches() {
         bearer: Bearer::Speech,
         media: None,
         complete: false,
+        redirecting: None,
     };
     let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
     assert!(f.actions().is_empty(), "still collecting");
@@ -491,6 +495,7 @@ fn answer_bridges_the_channel_to_rtp_and_the_end_unbridges() {
             telephone_event: Some(101),
         }),
         complete: true,
+        redirecting: None,
     };
     let (call, a) = f.core.incoming(f.now, "pbx", None, setup);
     let (b, _, channel, _) = f.originated();

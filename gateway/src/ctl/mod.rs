@@ -3,7 +3,9 @@
 //!
 //! Commands: `show spans`, `show channels`, `show calls`, `show trunk-groups`,
 //! `channel <span>:<timeslot> out|in`, `span <span> out|in`, `hangup <call>`, `reload`,
-//! `simcall <span> <number>` (the simulated switch of a simulated span places a call).
+//! `simcall <span> <number> [hold_ms]` (the simulated switch of a simulated span places a
+//! call and clears it `hold_ms` after the answer), `show sim-calls` (what the simulated
+//! switches saw and heard).
 
 pub mod socket;
 
@@ -37,11 +39,15 @@ pub enum Command {
     Hangup(CallId),
     /// Re-read the configuration file.
     Reload,
-    /// Have the simulated switch of a simulated span call `number` (tests and demos).
+    /// Have the simulated switch of a simulated span call `number` (tests and demos),
+    /// clearing `hold` after the answer (default 1 s).
     SimCall {
         span: SpanId,
         number: String,
+        hold: Option<std::time::Duration>,
     },
+    /// The calls the simulated switches saw, with the tones they heard.
+    ShowSimCalls,
 }
 
 /// Why a command line was refused.
@@ -99,16 +105,25 @@ impl Command {
                 )))
             }
             ["reload"] => Ok(Command::Reload),
-            ["simcall", s, number] => Ok(Command::SimCall {
+            ["show", "sim-calls"] => Ok(Command::ShowSimCalls),
+            ["simcall", s, number, rest @ ..] if rest.len() <= 1 => Ok(Command::SimCall {
                 span: SpanId(
                     s.parse()
                         .map_err(|_| ParseError(format!("bad span `{s}`")))?,
                 ),
                 number: number.to_string(),
+                hold: match rest.first() {
+                    None => None,
+                    Some(ms) => Some(std::time::Duration::from_millis(
+                        ms.parse()
+                            .map_err(|_| ParseError(format!("bad hold time `{ms}` (ms)")))?,
+                    )),
+                },
             }),
             _ => Err(ParseError(format!(
                 "unknown command `{line}`; try: show spans|channels|calls|trunk-groups, \
-                 channel S:T out|in, span S out|in, hangup CALL, reload, simcall SPAN NUMBER"
+                 channel S:T out|in, span S out|in, hangup CALL, reload, simcall SPAN NUMBER [HOLD_MS], \
+                 show sim-calls"
             ))),
         }
     }
@@ -210,7 +225,7 @@ pub fn execute(
                 let _ = writeln!(out, "error: no {id}");
             }
         }
-        Command::Reload | Command::SimCall { .. } => return None,
+        Command::Reload | Command::SimCall { .. } | Command::ShowSimCalls => return None,
     }
     Some(out)
 }
@@ -236,6 +251,20 @@ mod tests {
             Command::parse("hangup call-7"),
             Ok(Command::Hangup(CallId(7)))
         );
+        assert_eq!(
+            Command::parse("simcall 1 201 2500"),
+            Ok(Command::SimCall {
+                span: SpanId(1),
+                number: "201".into(),
+                hold: Some(std::time::Duration::from_millis(2500))
+            })
+        );
+        assert!(matches!(
+            Command::parse("simcall 1 201"),
+            Ok(Command::SimCall { hold: None, .. })
+        ));
+        assert!(Command::parse("simcall 1 201 soon").is_err());
+        assert_eq!(Command::parse("show sim-calls"), Ok(Command::ShowSimCalls));
         assert!(Command::parse("channel 1 out").is_err());
         assert!(Command::parse("frobnicate").is_err());
     }

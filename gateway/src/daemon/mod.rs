@@ -1,10 +1,11 @@
 //! The daemon's runtime: the signalling task (SIP trunks, D-channels, the core), the
 //! control socket, the metrics endpoint, SIGHUP reload and the periodic channel audit.
 //!
-//! Not wired yet: the media engine (B-channel ↔ RTP); calls are signalled end to end but
-//! carry no audio through the daemon.
+//! Simulated spans get the simulator's PSTN switch on their far end (`sim`): it answers,
+//! plays a tone, records what the gateway sends, and can call in.
 
 pub mod signalling;
+pub mod sim;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -48,8 +49,8 @@ pub struct Shared {
     pub core: Mutex<Core>,
     pub metrics: Mutex<Metrics>,
     pub spans: Mutex<Vec<SpanStatus>>,
-    /// Calls the simulated switches are asked to place: (span, number).
-    pub sim_calls: Mutex<Vec<(u16, String)>>,
+    /// The simulated PSTN switches of simulated spans, once started.
+    pub sim: std::sync::OnceLock<sim::SimSwitches>,
 }
 
 impl Shared {
@@ -70,9 +71,31 @@ impl Shared {
             Ok(c) => c,
             Err(e) => return format!("error: {e}\n"),
         };
-        if let Command::SimCall { span, number } = &cmd {
-            lock(&self.sim_calls).push((span.0, number.clone()));
-            return "ok\n".into();
+        match &cmd {
+            Command::SimCall { span, number, hold } => {
+                let Some(sim) = self.sim.get() else {
+                    return "error: no simulated span\n".into();
+                };
+                return match sim.call(span.0, number, hold.unwrap_or(sim::DEFAULT_HOLD)) {
+                    Ok(id) => {
+                        info!(
+                            span = span.0,
+                            number,
+                            sim_call = id.0,
+                            "simulated switch calls"
+                        );
+                        "ok\n".into()
+                    }
+                    Err(e) => format!("error: {e}\n"),
+                };
+            }
+            Command::ShowSimCalls => {
+                return match self.sim.get() {
+                    Some(sim) => sim.show_calls(),
+                    None => "error: no simulated span\n".into(),
+                };
+            }
+            _ => {}
         }
         if cmd == Command::Reload {
             return match self.reload() {
@@ -131,7 +154,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         core: Mutex::new(Core::new(&config, Box::new(cdr), now)),
         metrics: Mutex::new(Metrics::new()),
         spans: Mutex::new(span_status(&config)),
-        sim_calls: Mutex::new(Vec::new()),
+        sim: std::sync::OnceLock::new(),
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     tokio::spawn(sig.run());
@@ -229,7 +252,7 @@ mod tests {
             core: Mutex::new(Core::new(&config, Box::new(Null), Instant::now())),
             metrics: Mutex::new(Metrics::new()),
             spans: Mutex::new(span_status(&config)),
-            sim_calls: Mutex::new(Vec::new()),
+            sim: std::sync::OnceLock::new(),
         };
         assert_eq!(shared.control("channel 1:3 out"), "ok\n");
         assert!(shared

@@ -5,8 +5,8 @@
 //!
 //! Answered calls are bridged by the media engine (B-channel ↔ RTP, `media::engine`).
 //! Simulated spans (`device = { kind = "sim" }`) run on an embedded tdm-sim in real time;
-//! their far end is a small PSTN switch here (q931 network side) that answers every call
-//! after ringing for a second. DAHDI spans are opened through `KernelDevice`.
+//! their far end is the simulator's PSTN switch emulator (`super::sim`), with the number
+//! plan of the span's device section. DAHDI spans are opened through `KernelDevice`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use dahdi_driver::{
     ChanError, Channel, ChannelId, ChannelMode, Device, Event as DahdiEvent, SpanKind,
 };
-use q931::call::{CallHandle as QCall, Event as QEvent, Interface, InterfaceConfig};
+use q931::call::{Interface, InterfaceConfig};
 use q931::ie::Layer1Protocol;
 use q931::lapd::Role;
 use tokio::sync::mpsc;
@@ -34,6 +34,7 @@ use crate::rtp::PayloadType;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
 use crate::sip::ua::{Endpoint, EndpointConfig};
+use crate::trunk::security::{Screen, TrunkGuard};
 
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);
@@ -42,6 +43,8 @@ struct SipSide {
     leg: SipLeg,
     ep: Endpoint,
     transport: Transport,
+    /// Allow-list and rate limit in front of the endpoint (`trunk::security`).
+    guard: TrunkGuard,
 }
 
 struct Dchan {
@@ -53,30 +56,16 @@ struct Dchan {
     law: dahdi_driver::Law,
 }
 
-/// The simulated PSTN switch on a simulated span's far end.
-struct Switch {
-    span: u16,
-    law: Layer1Protocol,
-    iface: Interface,
-    chan: Box<dyn Channel>,
-    /// Calls to answer, and when.
-    answer_at: Vec<(Instant, QCall)>,
-    /// Calls it placed: cleared with cause 16 this long after they are answered.
-    placed: Vec<QCall>,
-    hangup_at: Vec<(Instant, QCall)>,
-}
-
 /// Everything the signalling task owns.
 pub struct Signalling {
     shared: Arc<Shared>,
     sips: Vec<SipSide>,
     incoming: mpsc::Receiver<(usize, TransportEvent)>,
     dchans: Vec<Dchan>,
-    switches: Vec<Switch>,
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
-    /// Keeps the simulator's clock running.
+    /// Keeps the simulator's clock running (dropped after the switches).
     _sim: Option<tdm_sim::Sim>,
 }
 
@@ -102,7 +91,7 @@ impl Signalling {
         let sim_spans: Vec<&crate::config::Span> = config
             .spans
             .iter()
-            .filter(|s| s.device == DeviceCfg::Simulator)
+            .filter(|s| matches!(s.device, DeviceCfg::Simulator(_)))
             .collect();
         let sim = if sim_spans.is_empty() {
             None
@@ -118,25 +107,28 @@ impl Signalling {
         };
         let mut dchans = Vec::new();
         let mut switches = Vec::new();
+        let mut far_dev = None;
         let mut media_tickers = Vec::new();
         for span in &config.spans {
             let role = match span.signalling {
                 Side::PriCpe => Role::User,
                 Side::PriNet => Role::Network,
             };
-            let (near, far): (Box<dyn Device>, Option<Box<dyn Device>>) = match &span.device {
-                DeviceCfg::Simulator => {
-                    let Some(sim) = &sim else { continue };
-                    (Box::new(sim.near()), Some(Box::new(sim.far())))
-                }
-                DeviceCfg::Dahdi { path, .. } => (
-                    Box::new(
-                        dahdi_driver::kernel::KernelDevice::open(std::path::Path::new(path))
-                            .with_context(|| format!("DAHDI device {path}"))?,
+            let (near, far): (Box<dyn Device>, Option<&crate::config::SimSwitch>) =
+                match &span.device {
+                    DeviceCfg::Simulator(sw) => {
+                        let Some(sim) = &sim else { continue };
+                        far_dev.get_or_insert_with(|| sim.far());
+                        (Box::new(sim.near()), Some(sw))
+                    }
+                    DeviceCfg::Dahdi { path, .. } => (
+                        Box::new(
+                            dahdi_driver::kernel::KernelDevice::open(std::path::Path::new(path))
+                                .with_context(|| format!("DAHDI device {path}"))?,
+                        ),
+                        None,
                     ),
-                    None,
-                ),
-            };
+                };
             let sim_id = sim_spans
                 .iter()
                 .position(|s| s.id == span.id)
@@ -170,25 +162,16 @@ impl Signalling {
                 dev_span,
                 law: span.law,
             });
-            if let Some(far) = far {
-                let chan = far
-                    .open_channel(dch, ChannelMode::HdlcFcs)
-                    .with_context(|| format!("far D-channel of span {}", span.id.0))?;
-                let other = match role {
-                    Role::User => Role::Network,
-                    Role::Network => Role::User,
-                };
-                let mut iface = Interface::new(iface_config(span, other));
-                iface.start(now);
-                switches.push(Switch {
-                    span: span.id.0,
-                    law: layer1(span.law),
-                    iface,
-                    chan,
-                    answer_at: Vec::new(),
-                    placed: Vec::new(),
-                    hangup_at: Vec::new(),
-                });
+            if let Some(sw) = far {
+                if role == Role::Network {
+                    // The simulator's switch is the network side only.
+                    warn!(
+                        span = span.id.0,
+                        "simulated span with pri_net: no simulated switch on its far end"
+                    );
+                } else {
+                    switches.push((span.id.0, dev_span, sw.clone()));
+                }
             }
             info!(span = span.id.0, ?role, "D-channel opened");
         }
@@ -206,22 +189,28 @@ impl Signalling {
                     Protocol::Tcp
                 }
                 SipTransport::Tls => {
-                    anyhow::bail!(
-                        "SIP trunk {}: TLS needs certificates, not configurable yet",
-                        t.name
-                    )
+                    let Some(files) = &t.tls else {
+                        anyhow::bail!(
+                            "SIP trunk {}: TLS needs tls_certificate and tls_key",
+                            t.name
+                        )
+                    };
+                    listen.tls = Some((t.listen, files.certificate.clone(), files.key.clone()));
+                    Protocol::Tls
                 }
             };
             let (transport, mut rx) = Transport::bind(listen)
                 .await
                 .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
             let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
+            let user_agent = concat!("gatewayd/", env!("CARGO_PKG_VERSION"));
             let ep = Endpoint::new(EndpointConfig {
                 advertise: vec![(protocol, local)],
                 contact_user: "gatewayd".into(),
-                user_agent: concat!("gatewayd/", env!("CARGO_PKG_VERSION")).into(),
+                user_agent: user_agent.into(),
                 timers: Timers::default(),
             });
+            let guard = TrunkGuard::new(t, user_agent);
             let law = config
                 .spans
                 .first()
@@ -234,7 +223,9 @@ impl Signalling {
                 local.ip(),
                 law,
                 (config.general.rtp_port_min, config.general.rtp_port_max),
-            );
+            )
+            .with_redirecting(t.redirecting)
+            .with_sips(t.sips);
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(ev) = rx.recv().await {
@@ -244,7 +235,27 @@ impl Signalling {
                 }
             });
             info!(trunk = %t.name, addr = %local, "SIP trunk listening");
-            sips.push(SipSide { leg, ep, transport });
+            sips.push(SipSide {
+                leg,
+                ep,
+                transport,
+                guard,
+            });
+        }
+        let sim_switches = match (&far_dev, switches.is_empty()) {
+            (Some(far), false) => {
+                let ticker = far.ticker().context("simulator clock for the switch")?;
+                Some(
+                    super::sim::SimSwitches::start(far, &switches, ticker, now)
+                        .context("simulated PSTN switch")?,
+                )
+            }
+            _ => None,
+        };
+        if let Some(s) = sim_switches {
+            if shared.sim.set(s).is_err() {
+                warn!("simulated switches already running");
+            }
         }
         let media = if media_tickers.is_empty() {
             None
@@ -256,7 +267,6 @@ impl Signalling {
             sips,
             incoming,
             dchans,
-            switches,
             media,
             bridges: HashMap::new(),
             _sim: sim,
@@ -284,7 +294,14 @@ impl Signalling {
             tokio::select! {
                 ev = self.incoming.recv() => match ev {
                     Some((i, TransportEvent::Message(m))) => {
-                        self.sips[i].ep.handle_incoming(Instant::now(), m);
+                        let side = &mut self.sips[i];
+                        match side.guard.screen(Instant::now(), &m) {
+                            Screen::Pass => side.ep.handle_incoming(Instant::now(), m),
+                            Screen::Reply(target, bytes) => {
+                                let _ = side.transport.send(target, bytes).await;
+                            }
+                            Screen::Drop => {}
+                        }
                     }
                     Some((_, TransportEvent::Malformed(m))) => {
                         debug!(error = %m.error, "malformed SIP dropped");
@@ -327,26 +344,14 @@ impl Signalling {
         for (span, on) in alarms {
             self.span_alarm(core, now, span, on);
         }
-        let asked: Vec<(u16, String)> = std::mem::take(&mut *lock(&self.shared.sim_calls));
-        for (span, number) in asked {
-            match self.switches.iter_mut().find(|s| s.span == span) {
-                Some(s) => s.call(now, &number),
-                None => warn!(span, "simcall: no simulated switch on that span"),
-            }
-        }
-        for s in &mut self.switches {
-            if s.iface.poll_timeout().is_some_and(|t| t <= now) {
-                s.iface.handle_timeout(now);
-            }
-            while let Some(n) = read_frame(s.chan.as_mut(), &mut buf) {
-                s.iface.handle_frame(now, &buf[..n]);
-            }
-            s.run(now);
-        }
         for side in &mut self.sips {
             if side.ep.poll_timeout().is_some_and(|t| t <= now) {
                 side.ep.handle_timeout(now);
             }
+        }
+        // The core's own timers (overlap sending's inter-digit timer).
+        if core.poll_timeout().is_some_and(|t| t <= now) {
+            core.handle_timeout(now);
         }
         // Media events: an RTP timeout clears the call (cause 41, temporary failure).
         if let Some(m) = &self.media {
@@ -385,19 +390,12 @@ impl Signalling {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
+        note(core.poll_timeout());
         for d in &mut self.dchans {
             while let Some(f) = d.leg.interface().poll_transmit() {
                 write_frame(d.chan.as_mut(), &f);
             }
             note(d.leg.interface().poll_timeout());
-        }
-        for s in &mut self.switches {
-            while let Some(f) = s.iface.poll_transmit() {
-                write_frame(s.chan.as_mut(), &f);
-            }
-            note(s.iface.poll_timeout());
-            note(s.answer_at.iter().map(|(t, _)| *t).min());
-            note(s.hangup_at.iter().map(|(t, _)| *t).min());
         }
         for (i, side) in self.sips.iter_mut().enumerate() {
             while let Some((target, bytes)) = side.ep.poll_transmit() {
@@ -583,96 +581,6 @@ impl Signalling {
             Err(e) => warn!(%call, error = %e, "media engine refused the channel"),
         }
     }
-}
-
-impl Switch {
-    /// Place a call to `number` towards the gateway (en bloc, any channel).
-    fn call(&mut self, now: Instant, number: &str) {
-        let req = q931::call::SetupRequest {
-            called: Some(q931::ie::CalledPartyNumber::new(
-                q931::ie::TypeOfNumber::Unknown,
-                q931::ie::NumberingPlan::Unknown,
-                number,
-            )),
-            calling: Some(q931::ie::CallingPartyNumber::new(
-                q931::ie::TypeOfNumber::National,
-                q931::ie::NumberingPlan::Isdn,
-                "301234567",
-            )),
-            bearer: q931::ie::BearerCapability::speech(self.law),
-            channel: q931::call::ChannelPref::Any,
-            sending_complete: true,
-        };
-        match self.iface.setup(now, req) {
-            Ok(c) => self.placed.push(c),
-            Err(e) => warn!(error = %e, "simulated switch could not place the call"),
-        }
-    }
-
-    /// The simulated switch: calls it placed are cleared (cause 16) a second after they
-    /// are answered; every call it receives rings (ALERTING with in-band tones) and is
-    /// answered a second later, except numbers `0999CC` (after any prefix the trunk group
-    /// adds), which it clears with Q.850 cause `CC` after CALL PROCEEDING (`099917` busy,
-    /// `099934` congestion, `099901` unallocated). Clearing is the interface's own.
-    fn run(&mut self, now: Instant) {
-        while let Some(ev) = self.iface.poll_event() {
-            match ev {
-                QEvent::IncomingSetup { call, called, .. } => {
-                    let _ = self.iface.proceeding(now, call);
-                    let digits = called.map(|c| c.digits).unwrap_or_default();
-                    let refuse = digits
-                        .rfind("0999")
-                        .map(|i| &digits[i + 4..])
-                        .filter(|cc| cc.len() == 2)
-                        .and_then(|cc| cc.parse::<u8>().ok());
-                    if let Some(cause) = refuse {
-                        let _ = self
-                            .iface
-                            .disconnect(now, call, q931::ie::CauseValue::from(cause));
-                        continue;
-                    }
-                    let _ = self.iface.alerting(now, call, true);
-                    self.answer_at.push((now + Duration::from_secs(1), call));
-                }
-                QEvent::Connected { call, .. } if self.placed.contains(&call) => {
-                    self.hangup_at.push((now + Duration::from_secs(1), call));
-                }
-                QEvent::Released { call, .. } | QEvent::Disconnecting { call, .. } => {
-                    self.answer_at.retain(|(_, c)| *c != call);
-                    self.hangup_at.retain(|(_, c)| *c != call);
-                    self.placed.retain(|c| *c != call);
-                }
-                other => debug!(?other, "simulated switch"),
-            }
-        }
-        let due: Vec<QCall> = self
-            .answer_at
-            .iter()
-            .filter(|(t, _)| *t <= now)
-            .map(|(_, c)| *c)
-            .collect();
-        self.answer_at.retain(|(t, _)| *t > now);
-        for c in due {
-            let _ = self.iface.connect(now, c);
-        }
-        let done: Vec<QCall> = self
-            .hangup_at
-            .iter()
-            .filter(|(t, _)| *t <= now)
-            .map(|(_, c)| *c)
-            .collect();
-        self.hangup_at.retain(|(t, _)| *t > now);
-        for c in done {
-            let _ = self
-                .iface
-                .disconnect(now, c, q931::ie::CauseValue::from(16));
-        }
-    }
-}
-
-/// One HDLC frame if one is waiting.
-fn read_frame(chan: &mut dyn Channel, buf: &mut [u8]) -> Option<usize> {
-    read_frame_events(chan, buf, &mut |_| {})
 }
 
 /// One HDLC frame if one is waiting; channel events met on the way go to `on_event`.

@@ -9,14 +9,17 @@ use std::time::Instant;
 use dahdi_driver::{ChannelId, SpanId, Timeslot};
 use q931::call::{CallHandle, ChannelPref, Event, Interface, SetupRequest};
 use q931::ie::{
-    BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, InfoTransferCapability,
-    Layer1Protocol, NumberingPlan, Presentation, ProgressDescription, Screening,
-    TypeOfNumber as QTon,
+    BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, InfoElement,
+    InfoTransferCapability, Layer1Protocol, NumberingPlan, Presentation, ProgressDescription,
+    RedirectingNumber, Screening, TypeOfNumber as QTon,
 };
 use tracing::{debug, info, warn};
 
 use crate::config::TypeOfNumber;
-use crate::core::{cause, Bearer, Core, Delivery, LegId, Media, Message, Number, Reason, Setup};
+use crate::core::{
+    cause, Bearer, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection, Setup,
+};
+use crate::interwork::redirect;
 
 #[derive(Debug)]
 struct IsdnCall {
@@ -26,6 +29,18 @@ struct IsdnCall {
     incoming: bool,
     /// The core has been told the call ended (or told us to end it).
     core_done: bool,
+    /// Overlap sending (our SETUP went without Sending complete): digits waiting for the
+    /// SETUP ACKNOWLEDGE, and whether the last of them completes the number.
+    overlap: Option<OverlapDigits>,
+}
+
+/// Digits of an overlap-sending call held until the network acknowledged the SETUP
+/// (Q.931 §5.1.3: the remainder goes in INFORMATION after SETUP ACKNOWLEDGE).
+#[derive(Debug, Default)]
+struct OverlapDigits {
+    acknowledged: bool,
+    pending: String,
+    complete: bool,
 }
 
 /// The ISDN side of the gateway for one span's D-channel.
@@ -153,6 +168,7 @@ impl IsdnLeg {
                 bearer,
                 channel,
                 sending_complete,
+                redirecting,
             } => self.incoming(
                 core,
                 now,
@@ -162,6 +178,7 @@ impl IsdnLeg {
                 bearer,
                 channel,
                 sending_complete,
+                redirecting,
             ),
             Event::MoreInfo {
                 call,
@@ -177,7 +194,41 @@ impl IsdnLeg {
                     complete: sending_complete || timed_out,
                 },
             ),
-            Event::SetupAcknowledged { .. } => {}
+            Event::SetupAcknowledged { call, channel } => {
+                // Q.931 §5.1.3: now the rest of the number goes in INFORMATION.
+                self.note_channel(call, channel);
+                let mut flush = None;
+                if let Some(o) = self
+                    .by_handle
+                    .get_mut(&call)
+                    .and_then(|c| c.overlap.as_mut())
+                {
+                    o.acknowledged = true;
+                    if !o.pending.is_empty() || o.complete {
+                        flush = Some((std::mem::take(&mut o.pending), o.complete));
+                    }
+                }
+                if let Some((digits, complete)) = flush {
+                    if let Err(e) = self.iface.information(now, call, &digits, complete) {
+                        debug!(error = %e, "INFORMATION refused");
+                    }
+                }
+                // The caller hears the network's dial tone (early media, 183 on SIP).
+                let media = self
+                    .by_handle
+                    .get(&call)
+                    .and_then(|c| c.channel)
+                    .map(Media::Channel);
+                self.tell_core(
+                    core,
+                    now,
+                    call,
+                    Message::Progress {
+                        inband: false,
+                        media,
+                    },
+                );
+            }
             Event::Proceeding { call, channel, .. } => {
                 self.note_channel(call, channel);
                 self.tell_core(core, now, call, Message::Proceeding);
@@ -245,6 +296,7 @@ impl IsdnLeg {
         bearer: Option<BearerCapability>,
         channel: Option<u8>,
         sending_complete: bool,
+        redirecting: Option<RedirectingNumber>,
     ) {
         let chan = channel.map(|t| self.chan(t));
         let group = chan.and_then(|c| core.group_of(c)).map(str::to_string);
@@ -277,6 +329,16 @@ impl IsdnLeg {
             bearer,
             media: chan.map(Media::Channel),
             complete: sending_complete,
+            // Q.952 §4: the call was diverted.
+            redirecting: redirecting.map(|r| Redirection {
+                from: Number {
+                    digits: r.digits,
+                    ton: ton_in(r.type_of_number),
+                    restricted: matches!(r.presentation, Some((Presentation::Restricted, _))),
+                },
+                reason: redirect::reason_of_q952(r.reason),
+                count: 1,
+            }),
         };
         // Q.931 §5.2.4 / §5.2.5.1: overlap receiving or en-bloc.
         let r = if sending_complete {
@@ -296,6 +358,7 @@ impl IsdnLeg {
                 channel: chan,
                 incoming: true,
                 core_done: false,
+                overlap: None,
             },
         );
         self.by_leg.insert(leg, call);
@@ -339,9 +402,33 @@ impl IsdnLeg {
             // The core seized this channel; the far end refuses it with cause 44 if it is
             // taken (glare) and the core hunts another (Q.931 §5.1.2).
             channel: channel.map_or(ChannelPref::Any, |c| ChannelPref::Exclusive(c.timeslot.0)),
-            sending_complete: true,
+            // §5.1.1 en bloc, or §5.1.3 overlap sending when the core says the number may
+            // grow.
+            sending_complete: setup.complete,
         };
-        match self.iface.setup(now, req) {
+        // Q.952 §4: the redirecting number and why the call was redirected.
+        let extra: Vec<InfoElement> = setup
+            .redirecting
+            .iter()
+            .map(|r| {
+                RedirectingNumber::new(
+                    ton_out(r.from.ton),
+                    plan_for(r.from.ton),
+                    &r.from.digits,
+                    (
+                        if r.from.restricted {
+                            Presentation::Restricted
+                        } else {
+                            Presentation::Allowed
+                        },
+                        Screening::UserProvidedNotScreened,
+                    ),
+                    redirect::q952_reason(r.reason),
+                )
+                .into()
+            })
+            .collect();
+        match self.iface.setup_with(now, req, extra) {
             Ok(call) => {
                 self.by_handle.insert(
                     call,
@@ -350,6 +437,7 @@ impl IsdnLeg {
                         channel,
                         incoming: false,
                         core_done: false,
+                        overlap: (!setup.complete).then(OverlapDigits::default),
                     },
                 );
                 self.by_leg.insert(leg, call);
@@ -387,6 +475,21 @@ impl IsdnLeg {
                 // Q.931 §5.3.2: clear with DISCONNECT (§5.3.2 e: RELEASE COMPLETE right
                 // after an unanswered SETUP is the interface's business).
                 self.iface.disconnect(now, call, CauseValue::from(c.cause))
+            }
+            Delivery::Overlap { digits, complete } => {
+                match self
+                    .by_handle
+                    .get_mut(&call)
+                    .and_then(|c| c.overlap.as_mut())
+                {
+                    // Q.931 §5.1.3: INFORMATION only after SETUP ACKNOWLEDGE.
+                    Some(o) if !o.acknowledged => {
+                        o.pending.push_str(&digits);
+                        o.complete |= complete;
+                        Ok(())
+                    }
+                    _ => self.iface.information(now, call, &digits, complete),
+                }
             }
             Delivery::Digits(_) | Delivery::Info(_) => Ok(()),
         };

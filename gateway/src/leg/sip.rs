@@ -12,7 +12,10 @@ use tracing::{debug, warn};
 
 use crate::config::NumberRules;
 use crate::core::number::{from_sip_user, to_sip_user};
-use crate::core::{Bearer, Clearing, Core, Delivery, LegId, Media, Message, Reason, Setup};
+use crate::core::{
+    Bearer, Clearing, Core, Delivery, LegId, Media, Message, Reason, Redirection, Setup,
+};
+use crate::interwork::redirect::{self, RedirectHeaders};
 use crate::media::Law;
 use crate::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
 use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue};
@@ -33,6 +36,10 @@ struct SipCall {
     local_sdp: Option<Vec<u8>>,
     /// Our RTP port in the SDP.
     rtp_port: u16,
+    /// Call-ID and called user part of the INVITE (UAS), to recognise the INVITEs of
+    /// RFC 3578 overlap dialling.
+    call_id: String,
+    called: String,
 }
 
 /// The SIP side of the gateway for one SIP trunk.
@@ -48,6 +55,10 @@ pub struct SipLeg {
     next_port: u16,
     by_handle: HashMap<CallHandle, SipCall>,
     by_leg: HashMap<LegId, CallHandle>,
+    /// Headers that carry redirection on this trunk (Diversion / History-Info).
+    redirect: RedirectHeaders,
+    /// `sips:` URIs towards the trunk (RFC 3261 §26.2.2; TLS trunks only).
+    sips: bool,
 }
 
 /// The Q.850 cause of a `Reason: Q.850;cause=N` header (RFC 3326).
@@ -66,6 +77,31 @@ fn uri_user(uri: &Uri<'_>) -> Option<String> {
         return s.user.map(str::to_string);
     }
     uri.as_tel().map(|t| t.number.to_string())
+}
+
+/// The digits of an `application/dtmf-relay` INFO body (`Signal=5`); `#` and `*` count.
+fn dtmf_relay_signal(msg: &SipMessage) -> Option<String> {
+    let ct = msg.headers().find(|h| {
+        h.name.eq_ignore_ascii_case(b"Content-Type") || h.name.eq_ignore_ascii_case(b"c")
+    })?;
+    if !ct
+        .value_str()?
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("application/dtmf-relay")
+    {
+        return None;
+    }
+    let body = std::str::from_utf8(msg.body()).ok()?;
+    let signal = body.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("signal").then(|| v.trim())
+    })?;
+    let digits: String = signal
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'))
+        .collect();
+    (!digits.is_empty()).then_some(digits)
 }
 
 /// `Reason` header value for a Q.850 cause (RFC 3326 §2).
@@ -96,7 +132,21 @@ impl SipLeg {
             next_port: rtp_ports.0,
             by_handle: HashMap::new(),
             by_leg: HashMap::new(),
+            redirect: RedirectHeaders::default(),
+            sips: false,
         }
+    }
+
+    /// Address the trunk's peers with `sips:` URIs (its `sips` key; the transport is TLS).
+    pub fn with_sips(mut self, sips: bool) -> SipLeg {
+        self.sips = sips && self.protocol == Protocol::Tls;
+        self
+    }
+
+    /// Signal redirected calls with these headers (the trunk's `redirecting` key).
+    pub fn with_redirecting(mut self, headers: RedirectHeaders) -> SipLeg {
+        self.redirect = headers;
+        self
     }
 
     /// The SIP trunk's name.
@@ -222,11 +272,20 @@ impl SipLeg {
                 request,
                 reinvite: false,
             } => {
-                // INFO in a dialog: pass the body along (DTMF relay as application/dtmf-relay).
+                // INFO in a dialog: DTMF relay (application/dtmf-relay) becomes digits —
+                // more called digits in overlap sending before answer, DTMF after; other
+                // bodies pass along as text.
                 ep.respond_request(now, handle, StatusCode::OK, &[], None);
                 if let Some(c) = self.by_handle.get(&call) {
                     let text = String::from_utf8_lossy(request.body()).into_owned();
-                    core.handle(now, c.leg, Message::Info(text));
+                    let msg = match dtmf_relay_signal(&request) {
+                        Some(digits) => Message::Digits {
+                            digits,
+                            complete: false,
+                        },
+                        None => Message::Info(text),
+                    };
+                    core.handle(now, c.leg, msg);
                 }
             }
             other => debug!(?other, "SIP event not used by the call layer"),
@@ -253,6 +312,26 @@ impl SipLeg {
             .as_ref()
             .and_then(uri_user)
             .unwrap_or_default();
+        let call_id = invite
+            .call_id()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default();
+        // RFC 3578 §2.1: an INVITE with the Call-ID of one still pending and more digits
+        // continues the dialling of that call.
+        let earlier = self
+            .by_handle
+            .iter()
+            .find(|(_, c)| {
+                c.uas
+                    && !c.answered
+                    && c.call_id == call_id
+                    && called.len() > c.called.len()
+                    && called.starts_with(&c.called)
+            })
+            .map(|(h, _)| *h);
+        if let Some(old) = earlier {
+            return self.more_digits(ep, core, now, old, call, invite, called);
+        }
         let restricted = invite
             .get::<Privacy>()
             .ok()
@@ -282,12 +361,19 @@ impl SipLeg {
                 }
             }
         }
+        // RFC 5806 / RFC 7044: a redirected call.
+        let redirecting = redirect::received(invite, self.redirect).map(|r| Redirection {
+            from: from_sip_user(&r.user, &self.rules, r.restricted),
+            reason: r.reason,
+            count: r.count,
+        });
         let setup = Setup {
             called: from_sip_user(&called, &self.rules, false),
             calling: calling.map(|c| from_sip_user(&c, &self.rules, restricted)),
             bearer: Bearer::Speech,
             media,
             complete: true,
+            redirecting,
         };
         let trunk = self.trunk.clone();
         let (_, leg) = core.incoming(now, &trunk, None, setup);
@@ -301,6 +387,69 @@ impl SipLeg {
                 sdp,
                 local_sdp,
                 rtp_port,
+                call_id,
+                called,
+            },
+        );
+    }
+
+    /// RFC 3578 §2.1: `call`'s INVITE repeats the Call-ID of the pending `old` one with more
+    /// digits. The superseded INVITE is answered 484 Address Incomplete, the new one takes
+    /// its place for the same core leg, and the extra digits go to the core (overlap
+    /// sending on the ISDN side, Q.931 §5.1.3).
+    #[allow(clippy::too_many_arguments)]
+    fn more_digits(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        old: CallHandle,
+        call: CallHandle,
+        invite: &SipMessage,
+        called: String,
+    ) {
+        let Some(mut c) = self.by_handle.remove(&old) else {
+            return;
+        };
+        let status = |n: u16| StatusCode::new(n).unwrap_or(StatusCode::OK);
+        ep.respond(now, old, status(484), None, &[], None);
+        if !invite.body().is_empty() {
+            let mut sdp = OfferAnswer::new(
+                LocalCapabilities::for_span_law(self.local, self.law),
+                c.rtp_port,
+            );
+            match SessionDescription::parse(invite.body()).map(|d| sdp.handle_offer(&d)) {
+                Ok(Ok((answer, _, _))) => {
+                    c.local_sdp = Some(answer.to_bytes());
+                    c.sdp = sdp;
+                }
+                _ => {
+                    ep.respond(now, call, status(488), None, &[], None);
+                    self.by_leg.remove(&c.leg);
+                    core.handle(
+                        now,
+                        c.leg,
+                        Message::Release(Reason::Sip {
+                            status: 488,
+                            q850: None,
+                        }),
+                    );
+                    return;
+                }
+            }
+        }
+        let digits = called[c.called.len()..].to_string();
+        debug!(trunk = %self.trunk, %digits, "RFC 3578: more digits");
+        c.called = called;
+        let leg = c.leg;
+        self.by_leg.insert(leg, call);
+        self.by_handle.insert(call, c);
+        core.handle(
+            now,
+            leg,
+            Message::Digits {
+                digits,
+                complete: false,
             },
         );
     }
@@ -350,14 +499,32 @@ impl SipLeg {
             }
             None => format!("<sip:gateway@{local_host}>"),
         };
+        if let Some(r) = &setup.redirecting {
+            let user = to_sip_user(&r.from, &self.rules);
+            headers.extend(redirect::headers_for(
+                self.redirect,
+                r,
+                &user,
+                &called,
+                &local_host,
+            ));
+        }
         let (mut sdp, rtp_port) = self.new_sdp();
         let offer = sdp.create_offer(Direction::SendRecv).to_bytes();
+        // RFC 3261 §26.2.2: `sips:` asks for TLS on every hop; otherwise a TLS trunk's
+        // URIs name the transport (§19.1.1).
+        let (scheme, uri_params) = match (self.sips, self.protocol) {
+            (true, _) => ("sips", ""),
+            (false, Protocol::Tls) => ("sip", ";transport=tls"),
+            (false, Protocol::Tcp) => ("sip", ";transport=tcp"),
+            (false, Protocol::Udp) => ("sip", ""),
+        };
         let handle = ep.invite(
             now,
             OutgoingCall {
-                request_uri: format!("sip:{called}@{host}"),
+                request_uri: format!("{scheme}:{called}@{host}{uri_params}"),
                 from,
-                to: format!("<sip:{called}@{host}>"),
+                to: format!("<{scheme}:{called}@{host}>"),
                 target: Target {
                     protocol: self.protocol,
                     addr: peer,
@@ -376,6 +543,8 @@ impl SipLeg {
                 sdp,
                 local_sdp: None,
                 rtp_port,
+                call_id: String::new(),
+                called: String::new(),
             },
         );
     }
@@ -418,6 +587,16 @@ impl SipLeg {
                 if let Some(c) = c {
                     self.by_leg.remove(&c.leg);
                 }
+            }
+            Delivery::Digits(d) if c.answered => {
+                let body = format!("Signal={d}\r\nDuration=160\r\n");
+                ep.request_in_dialog(
+                    now,
+                    handle,
+                    Method::Info,
+                    &[],
+                    Some(("application/dtmf-relay", body.as_bytes())),
+                );
             }
             Delivery::Info(text) if c.answered => {
                 ep.request_in_dialog(

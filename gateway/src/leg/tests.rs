@@ -17,6 +17,7 @@ use super::sip::{q850_of, SipLeg};
 use crate::cdr::{Cdr, CdrError};
 use crate::config::Config;
 use crate::core::{Action, CdrSink, Core, TrunkKind};
+use crate::interwork::redirect::RedirectHeaders;
 use crate::media::Law;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Incoming, Protocol, Target};
@@ -89,6 +90,8 @@ struct World {
     switch_events: Vec<Event>,
     /// First lines of the SIP messages, in order, as seen on the wire.
     sip_wire: Vec<String>,
+    /// Every message the gateway sent to the PBX.
+    gw_sent: Vec<SipMessage>,
 }
 
 fn first_line(b: &[u8]) -> String {
@@ -97,7 +100,11 @@ fn first_line(b: &[u8]) -> String {
 
 impl World {
     fn new() -> World {
-        let config = Config::from_str(CONFIG, "legs.toml").unwrap();
+        World::with(CONFIG, RedirectHeaders::Diversion)
+    }
+
+    fn with(config: &str, redirect: RedirectHeaders) -> World {
+        let config = Config::from_str(config, "legs.toml").unwrap();
         let now = Instant::now();
         let cdrs = Records::default();
         let core = Core::new(&config, Box::new(cdrs.clone()), now);
@@ -111,7 +118,8 @@ impl World {
             gw_addr.ip(),
             Law::ALaw,
             (10000, 10998),
-        );
+        )
+        .with_redirecting(redirect);
         let mut iface = Interface::new(InterfaceConfig::euro_isdn_e1(Role::User));
         iface.start(now);
         let isdn = IsdnLeg::new(SpanId(1), iface, Layer1Protocol::G711ALaw);
@@ -129,6 +137,7 @@ impl World {
             pbx_events: Vec::new(),
             switch_events: Vec::new(),
             sip_wire: Vec::new(),
+            gw_sent: Vec::new(),
         };
         w.run();
         assert!(w.switch_events.contains(&Event::LinkUp), "D-channel up");
@@ -160,6 +169,7 @@ impl World {
                 moved = true;
                 self.sip_wire.push(format!("gw> {}", first_line(&bytes)));
                 let message = SipMessage::parse(bytes).unwrap();
+                self.gw_sent.push(message.clone());
                 self.pbx.handle_incoming(
                     self.now,
                     Incoming {
@@ -239,6 +249,7 @@ impl World {
                 self.gw.poll_timeout(),
                 self.isdn.interface().poll_timeout(),
                 self.switch.poll_timeout(),
+                self.core.poll_timeout(),
             ]
             .into_iter()
             .flatten()
@@ -250,6 +261,7 @@ impl World {
                     self.gw.handle_timeout(self.now);
                     self.isdn.handle_timeout(&mut self.core, self.now);
                     self.switch.handle_timeout(self.now);
+                    self.core.handle_timeout(self.now);
                     self.run();
                 }
                 _ => break,
@@ -520,4 +532,373 @@ fn sip_busy_becomes_cause_17_on_the_switch() {
     w.run();
     assert_eq!(w.switch_released_with(), Some(17));
     w.assert_clean();
+}
+
+/// The INVITE the PBX received.
+fn pbx_invite(w: &World) -> SipMessage {
+    w.pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { invite, .. } => Some(invite.clone()),
+            _ => None,
+        })
+        .expect("the PBX got the INVITE")
+}
+
+fn header(m: &SipMessage, name: &str) -> Vec<String> {
+    m.headers()
+        .filter(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
+        .filter_map(|h| h.value_str().map(str::to_string))
+        .collect()
+}
+
+fn redirected_setup(w: &mut World, reason: q931::ie::RedirectionReason, restricted: bool) {
+    use q931::ie::{Presentation, RedirectingNumber, Screening};
+    w.switch
+        .setup_with(
+            w.now,
+            SetupRequest {
+                called: Some(CalledPartyNumber::new(
+                    QTon::Unknown,
+                    NumberingPlan::Isdn,
+                    "201",
+                )),
+                calling: None,
+                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+                channel: ChannelPref::Any,
+                sending_complete: true,
+            },
+            vec![RedirectingNumber::new(
+                QTon::National,
+                NumberingPlan::Isdn,
+                "301111",
+                (
+                    if restricted {
+                        Presentation::Restricted
+                    } else {
+                        Presentation::Allowed
+                    },
+                    Screening::NetworkProvided,
+                ),
+                reason,
+            )
+            .into()],
+        )
+        .unwrap();
+    w.run();
+}
+
+#[test]
+fn redirecting_number_becomes_diversion() {
+    let mut w = World::new();
+    redirected_setup(&mut w, q931::ie::RedirectionReason::ForwardingBusy, false);
+    let invite = pbx_invite(&w);
+    assert_eq!(
+        header(&invite, "Diversion"),
+        vec!["<sip:301111@192.0.2.1>;reason=user-busy;counter=1;privacy=off".to_string()]
+    );
+    assert!(header(&invite, "History-Info").is_empty());
+}
+
+#[test]
+fn redirecting_number_becomes_history_info_and_diversion_when_both() {
+    let mut w = World::with(CONFIG, RedirectHeaders::Both);
+    redirected_setup(&mut w, q931::ie::RedirectionReason::ForwardingNoReply, true);
+    let invite = pbx_invite(&w);
+    assert_eq!(
+        header(&invite, "Diversion"),
+        vec!["<sip:301111@192.0.2.1>;reason=no-answer;counter=1;privacy=full".to_string()]
+    );
+    assert_eq!(
+        header(&invite, "History-Info"),
+        vec![
+            "<sip:301111@192.0.2.1?Privacy=history&Reason=SIP%3Bcause%3D408>;index=1,\
+             <sip:201@192.0.2.1;cause=408>;index=1.1;mp=1"
+                .to_string()
+        ]
+    );
+}
+
+/// A PBX INVITE carrying `headers`; returns the Redirecting number of the switch's SETUP.
+fn pbx_redirected_call(
+    mode: RedirectHeaders,
+    headers: Vec<(String, String)>,
+) -> Option<q931::ie::RedirectingNumber> {
+    let mut w = World::with(CONFIG, mode);
+    w.pbx.invite(
+        w.now,
+        OutgoingCall {
+            request_uri: "sip:0302222@192.0.2.1".into(),
+            from: "<sip:+4930999@192.0.2.10>".into(),
+            to: "<sip:0302222@192.0.2.1>".into(),
+            target: Target {
+                protocol: Protocol::Udp,
+                addr: "192.0.2.1:5060".parse().unwrap(),
+            },
+            sdp: Some(bytes::Bytes::from_static(OFFER)),
+            headers,
+        },
+    );
+    w.run();
+    w.switch_events.iter().find_map(|e| match e {
+        Event::IncomingSetup { redirecting, .. } => redirecting.clone(),
+        _ => None,
+    })
+}
+
+#[test]
+fn diversion_becomes_redirecting_number_with_reason() {
+    use q931::ie::{Presentation, RedirectionReason};
+    let r = pbx_redirected_call(
+        RedirectHeaders::Diversion,
+        vec![(
+            "Diversion".into(),
+            "<sip:0301111@192.0.2.10>;reason=unconditional;counter=1;privacy=full".into(),
+        )],
+    )
+    .expect("SETUP with a Redirecting number");
+    assert_eq!(r.digits, "0301111");
+    assert_eq!(r.reason, Some(RedirectionReason::ForwardingUnconditional));
+    assert!(matches!(
+        r.presentation,
+        Some((Presentation::Restricted, _))
+    ));
+}
+
+#[test]
+fn history_info_becomes_redirecting_number_with_reason() {
+    use q931::ie::RedirectionReason;
+    let r = pbx_redirected_call(
+        RedirectHeaders::HistoryInfo,
+        vec![(
+            "History-Info".into(),
+            "<sip:0301111@192.0.2.10?Reason=SIP%3Bcause%3D486>;index=1,\
+             <sip:0302222@192.0.2.1;cause=486>;index=1.1;mp=1"
+                .into(),
+        )],
+    )
+    .expect("SETUP with a Redirecting number");
+    assert_eq!(r.digits, "0301111");
+    assert_eq!(r.reason, Some(RedirectionReason::ForwardingBusy));
+    // No redirection: no Redirecting number.
+    assert_eq!(pbx_redirected_call(RedirectHeaders::Both, Vec::new()), None);
+}
+
+/// CONFIG with overlap sending on the trunk group: numbers of 10 digits (0 + 9) are
+/// complete, 5 s between digits at most.
+fn overlap_config() -> String {
+    CONFIG.replace(
+        "hunting = \"ascending\"",
+        "hunting = \"ascending\"\noverlap_sending = true\ndigit_map = [\"_0[1-9]XXXXXXXX\"]\ndigit_timeout = 5",
+    )
+}
+
+/// An INVITE from the PBX written by hand: RFC 3578 dialling repeats the Call-ID and From
+/// tag with a higher CSeq and more digits.
+fn raw_invite(w: &mut World, call_id: &str, cseq: u32, number: &str) {
+    let text = format!(
+        "INVITE sip:{number}@192.0.2.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK{call_id}{cseq}\r\n\
+         From: <sip:+4930999@192.0.2.10>;tag=ov1\r\nTo: <sip:{number}@192.0.2.1>\r\n\
+         Call-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nMax-Forwards: 70\r\n\
+         Contact: <sip:pbx@192.0.2.10>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n",
+        OFFER.len()
+    );
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(OFFER);
+    let message = SipMessage::parse(bytes::Bytes::from(bytes)).unwrap();
+    w.gw.handle_incoming(
+        w.now,
+        Incoming {
+            message,
+            source: Target {
+                protocol: Protocol::Udp,
+                addr: w.pbx_addr,
+            },
+            local: w.gw_addr,
+        },
+    );
+    w.run();
+}
+
+/// Statuses the gateway answered to the INVITE with CSeq `cseq`.
+fn statuses_for(w: &World, cseq: u32) -> Vec<u16> {
+    w.gw_sent
+        .iter()
+        .filter(|m| m.cseq().is_ok_and(|c| c.seq == cseq))
+        .filter_map(|m| m.status().map(|s| s.code()))
+        .filter(|s| *s > 100)
+        .collect()
+}
+
+fn more_info(w: &mut World) -> Vec<(String, bool)> {
+    let v = w
+        .switch_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MoreInfo {
+                digits,
+                sending_complete,
+                ..
+            } => Some((digits.clone(), *sending_complete)),
+            _ => None,
+        })
+        .collect();
+    w.switch_events
+        .retain(|e| !matches!(e, Event::MoreInfo { .. }));
+    v
+}
+
+#[test]
+fn rfc3578_invites_become_setup_without_sending_complete_then_information() {
+    let mut w = World::with(&overlap_config(), RedirectHeaders::Diversion);
+    raw_invite(&mut w, "ov-1", 1, "0301");
+    // Q.931 §5.1.3: SETUP without Sending complete, the digits so far.
+    let (call, called, complete) = w
+        .switch_events
+        .iter()
+        .find_map(|e| match e {
+            Event::IncomingSetup {
+                call,
+                called,
+                sending_complete,
+                ..
+            } => Some((*call, called.clone().unwrap().digits, *sending_complete)),
+            _ => None,
+        })
+        .expect("SETUP");
+    assert_eq!((called.as_str(), complete), ("0301", false));
+    // The switch asks for more (SETUP ACKNOWLEDGE → 183 on the pending INVITE).
+    w.switch.setup_acknowledge(w.now, call).unwrap();
+    w.run();
+    assert_eq!(statuses_for(&w, 1), vec![183]);
+    // RFC 3578 §2.1: the next INVITE supersedes the first, which gets 484; its extra digits
+    // go in INFORMATION.
+    w.advance(Duration::from_secs(1));
+    raw_invite(&mut w, "ov-1", 2, "030123");
+    assert_eq!(statuses_for(&w, 1), vec![183, 484]);
+    assert_eq!(more_info(&mut w), vec![("23".to_string(), false)]);
+    // The digit map knows 10 digits to be complete: Sending complete.
+    w.advance(Duration::from_secs(1));
+    raw_invite(&mut w, "ov-1", 3, "0301234567");
+    assert_eq!(statuses_for(&w, 2), vec![484]);
+    assert_eq!(more_info(&mut w), vec![("4567".to_string(), true)]);
+    // The call goes on with the last INVITE: ALERTING → 180, then busy → 486.
+    w.switch.proceeding(w.now, call).unwrap();
+    w.switch.alerting(w.now, call, false).unwrap();
+    w.run();
+    w.switch
+        .disconnect(w.now, call, CauseValue::from(17))
+        .unwrap();
+    w.run();
+    assert_eq!(statuses_for(&w, 3), vec![180, 486]);
+    // No timer left behind: the inter-digit timer ended with the digit map.
+    assert_eq!(w.core.poll_timeout(), None);
+    w.assert_clean();
+    let cdrs = w.cdrs.0.lock().unwrap();
+    assert_eq!(cdrs.len(), 1, "one call for the three INVITEs");
+    assert_eq!(cdrs[0].called, "0301234567");
+    assert_eq!(cdrs[0].disposition, "BUSY");
+}
+
+#[test]
+fn info_digits_before_answer_then_the_digit_timer_sends_sending_complete() {
+    let mut w = World::with(&overlap_config(), RedirectHeaders::Diversion);
+    let pbx_call = w.pbx_call("03012");
+    let (call, _, _) = w.switch_setup();
+    w.switch.setup_acknowledge(w.now, call).unwrap();
+    w.run();
+    assert_eq!(w.pbx_status(), vec![183], "early dialog for the INFO");
+    // Digits by INFO (application/dtmf-relay) in the early dialog.
+    // (Written by hand: our endpoint sends in-dialog requests only in confirmed dialogs.)
+    let invite = w.pbx.invite_of(pbx_call).unwrap().clone();
+    let early = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::Progress { response, .. } => Some(response.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let to_tag = early.to().unwrap().tag().unwrap().to_string();
+    let from_tag = invite.from().unwrap().tag().unwrap().to_string();
+    let call_id = invite.call_id().unwrap().0.to_string();
+    for (i, d) in ["3", "4"].into_iter().enumerate() {
+        let body = format!("Signal={d}\r\nDuration=160\r\n");
+        let text = format!(
+            "INFO sip:gw@192.0.2.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinfo{i}\r\n\
+             From: <sip:+4930999@192.0.2.10>;tag={from_tag}\r\n\
+             To: <sip:03012@192.0.2.1>;tag={to_tag}\r\nCall-ID: {call_id}\r\n\
+             CSeq: {} INFO\r\nMax-Forwards: 70\r\n\
+             Content-Type: application/dtmf-relay\r\nContent-Length: {}\r\n\r\n{body}",
+            10 + i,
+            body.len()
+        );
+        let message = SipMessage::parse(bytes::Bytes::from(text)).unwrap();
+        w.gw.handle_incoming(
+            w.now,
+            Incoming {
+                message,
+                source: Target {
+                    protocol: Protocol::Udp,
+                    addr: w.pbx_addr,
+                },
+                local: w.gw_addr,
+            },
+        );
+        w.run();
+        w.advance(Duration::from_secs(2));
+    }
+    assert_eq!(
+        more_info(&mut w),
+        vec![("3".to_string(), false), ("4".to_string(), false)]
+    );
+    // 5 s without a digit: the number is complete (INFORMATION with Sending complete).
+    w.advance(Duration::from_secs(4));
+    assert_eq!(more_info(&mut w), vec![(String::new(), true)]);
+    w.switch.connect(w.now, call).unwrap();
+    w.run();
+    assert_eq!(w.pbx_status(), vec![183, 200]);
+    // (The PBX's own BYE would carry a CSeq below the INFOs written by hand: the switch
+    // clears instead.)
+    w.switch
+        .disconnect(w.now, call, CauseValue::from(16))
+        .unwrap();
+    w.run();
+    assert!(w
+        .pbx_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Bye { .. })));
+    w.assert_clean();
+    assert_eq!(w.cdrs.0.lock().unwrap()[0].called, "0301234");
+}
+
+#[test]
+fn a_complete_number_goes_en_bloc_even_on_an_overlap_group() {
+    let mut w = World::with(&overlap_config(), RedirectHeaders::Diversion);
+    w.pbx_call("0301234567");
+    let complete = w.switch_events.iter().find_map(|e| match e {
+        Event::IncomingSetup {
+            sending_complete, ..
+        } => Some(*sending_complete),
+        _ => None,
+    });
+    assert_eq!(complete, Some(true));
+    assert_eq!(w.core.poll_timeout(), None);
+}
+
+#[test]
+fn call_proceeding_ends_overlap_sending() {
+    let mut w = World::with(&overlap_config(), RedirectHeaders::Diversion);
+    w.pbx_call("0301");
+    let (call, _, _) = w.switch_setup();
+    assert!(w.core.poll_timeout().is_some(), "digit timer running");
+    // The network decides the number is complete (§5.1.5): no timer, no INFORMATION.
+    w.switch.proceeding(w.now, call).unwrap();
+    w.run();
+    assert_eq!(w.core.poll_timeout(), None);
+    w.advance(Duration::from_secs(10));
+    assert!(more_info(&mut w).is_empty());
 }

@@ -78,7 +78,8 @@ impl Default for UasPolicy<'static> {
         UasPolicy {
             schemes: &["sip", "sips", "tel"],
             extensions: &["100rel", "timer", "replaces", "norefersub"],
-            content_types: &[("application", "sdp")],
+            // SDP for sessions; DTMF relay in INFO (digits in overlap sending, DTMF after).
+            content_types: &[("application", "sdp"), ("application", "dtmf-relay")],
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod channel_table;
 mod hunter;
+pub mod security;
 
 pub use channel_table::{BusyReason, ChannelState, ChannelTable, OutOfService};
 pub use hunter::Hunter;

@@ -13,10 +13,12 @@ use super::ids::{
     transport_address, Alias, BadAlias, Guid,
 };
 use super::release::ReleaseReason;
-use crate::q931_frame::{
-    ie_id, CallReference, Cause, FrameError, Ie, MessageType, PartyNumber, Q850Cause, Q931Frame,
-    UU_PROTOCOL_H323,
+use q931::ie::{
+    BearerCapability, CallState, CallStateValue, CalledPartyNumber, CallingPartyNumber, Cause,
+    CauseValue, Display, InfoElement, Layer1Protocol, Location, NumberingPlan, ProgressDescription,
+    ProgressIndicator, TypeOfNumber, UserUser, UuProtocol,
 };
+use q931::{CallRef, CallRefFlag, Dialect, Message, MessageType};
 
 /// The H.225.0 version we announce in `protocolIdentifier` (the module we compile is v7).
 pub const PROTOCOL_VERSION: u32 = 7;
@@ -86,9 +88,17 @@ impl BodyKind {
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum CallSignalError {
     #[error("Q.931 framing: {0}")]
-    Frame(#[from] FrameError),
+    Frame(#[from] q931::DecodeError),
+    #[error("Q.931 encoding: {0}")]
+    Encode(#[from] q931::EncodeError),
+    #[error("octet 0: protocol discriminator {0:#04x}, H.225.0 uses 0x08 (Q.931)")]
+    ProtocolDiscriminator(u8),
+    #[error("octet 1: call reference length {0}, H.225.0 §7.2.2.2 uses 2")]
+    CallReferenceLength(u8),
     #[error("no User-user IE: H.225.0 §7.3 requires one in every message")]
     MissingUserUser,
+    #[error("User-user IE: {0}")]
+    UserUserInvalid(q931::IeError),
     #[error("User-user protocol discriminator {0:#04x}, expected 0x05 (X.208/X.209)")]
     UserUserProtocol(u8),
     #[error("H323-UserInformation: {0}")]
@@ -113,8 +123,8 @@ pub enum UserInfo {
 /// One H.225.0 call-signalling message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallSignal {
-    /// The Q.931 part without its User-user IE.
-    pub frame: Q931Frame,
+    /// The Q.931 part (crate `q931`'s codec, [`Dialect::H225`]) without its User-user IE.
+    pub frame: Message,
     pub user_info: UserInfo,
 }
 
@@ -134,18 +144,35 @@ pub(crate) fn is_unknown_alternative(e: &rasn::error::DecodeError) -> bool {
 
 impl CallSignal {
     pub fn decode(buf: &[u8]) -> Result<Self, CallSignalError> {
-        let mut frame = Q931Frame::decode(buf)?;
+        let mut frame = Message::decode_with(buf, Dialect::H225)?;
+        if frame.protocol_discriminator != q931::ProtocolDiscriminator::Q931 {
+            return Err(CallSignalError::ProtocolDiscriminator(
+                frame.protocol_discriminator.0,
+            ));
+        }
+        // H.225.0 §7.2.2.2: the call reference value is always 2 octets.
+        if frame.call_ref.length != 2 {
+            return Err(CallSignalError::CallReferenceLength(frame.call_ref.length));
+        }
         let pos = frame
             .ies
             .iter()
-            .position(|ie| matches!(ie, Ie::UserUser { .. }))
+            .position(|ie| match ie {
+                InfoElement::UserUser(_) => true,
+                // The 2-octet length makes a malformed User-user IE run past the end.
+                InfoElement::Invalid(r) => r.id == q931::ie::IeId::USER_USER.0,
+                _ => false,
+            })
             .ok_or(CallSignalError::MissingUserUser)?;
-        let Ie::UserUser { protocol, data } = frame.ies.remove(pos) else {
-            return Err(CallSignalError::MissingUserUser);
+        let uu = match frame.ies.remove(pos) {
+            InfoElement::UserUser(uu) => uu,
+            InfoElement::Invalid(r) => return Err(CallSignalError::UserUserInvalid(r.error)),
+            _ => return Err(CallSignalError::MissingUserUser),
         };
-        if protocol != UU_PROTOCOL_H323 {
-            return Err(CallSignalError::UserUserProtocol(protocol));
+        if uu.protocol != UuProtocol::X208_X209 {
+            return Err(CallSignalError::UserUserProtocol(uu.protocol.0));
         }
+        let data = uu.data;
         let user_info = match rasn::aper::decode::<asn::H323UserInformation>(&data) {
             Ok(uu) => UserInfo::Decoded(Box::new(uu)),
             Err(e) if is_unknown_alternative(&e) => {
@@ -167,12 +194,34 @@ impl CallSignal {
             }
             UserInfo::Unknown { raw, .. } => raw.clone(),
         };
-        let mut frame = self.frame.clone();
-        frame.ies.push(Ie::UserUser {
-            protocol: UU_PROTOCOL_H323,
-            data,
+        // Q.931 §4.5.1 order: the User-user IE (0x7E) after the other codeset 0 elements
+        // and before any shift. Usually it is simply the last element: append it after
+        // the encoded frame (H.225.0 §7.2.2: 2-octet length) without copying the frame.
+        let last = self.frame.ies.iter().all(|ie| {
+            !matches!(ie, InfoElement::Shift(_))
+                && (ie.is_single_octet() || ie.id() < q931::ie::IeId::USER_USER)
         });
-        frame.encode(out)?;
+        if last {
+            let len = u16::try_from(data.len() + 1).map_err(|_| {
+                CallSignalError::Encode(q931::EncodeError::IeTooLong {
+                    id: q931::ie::IeId::USER_USER.0,
+                    len: data.len() + 1,
+                })
+            })?;
+            self.frame.encode_with(out, Dialect::H225)?;
+            out.reserve(data.len() + 4);
+            out.push(q931::ie::IeId::USER_USER.0);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.push(UuProtocol::X208_X209.0);
+            out.extend_from_slice(&data);
+            return Ok(());
+        }
+        let mut frame = self.frame.clone();
+        frame.insert(InfoElement::UserUser(UserUser {
+            protocol: UuProtocol::X208_X209,
+            data,
+        }));
+        frame.encode_with(out, Dialect::H225)?;
         Ok(())
     }
 
@@ -212,8 +261,23 @@ impl CallSignal {
         self.frame.message_type
     }
 
-    pub fn call_ref(&self) -> CallReference {
+    pub fn call_ref(&self) -> CallRef {
         self.frame.call_ref
+    }
+
+    /// The Display IE's text (Q.931 §4.5.16).
+    pub fn display(&self) -> Option<&str> {
+        self.frame.display().map(|d| d.text.as_str())
+    }
+
+    /// The Called party number IE's digits (Q.931 §4.5.8).
+    pub fn called_number(&self) -> Option<&str> {
+        self.frame.called_party_number().map(|n| n.digits.as_str())
+    }
+
+    /// The Calling party number IE's digits (Q.931 §4.5.10).
+    pub fn calling_number(&self) -> Option<&str> {
+        self.frame.calling_party_number().map(|n| n.digits.as_str())
     }
 
     /// `protocolIdentifier`'s version (v1..v7...) where the body has one.
@@ -355,13 +419,13 @@ impl CallSignal {
 
     /// The Q.850 cause of a Release Complete: the Cause IE if present, else the reason
     /// mapped by H.225.0 Table 5, else 16 (normal call clearing).
-    pub fn release_cause(&self) -> Q850Cause {
+    pub fn release_cause(&self) -> CauseValue {
         if let Some(c) = self.frame.cause() {
             return c.value;
         }
         self.release_reason()
             .map(ReleaseReason::to_q850)
-            .unwrap_or(Q850Cause::NORMAL_CLEARING)
+            .unwrap_or(CauseValue::NormalCallClearing)
     }
 }
 
@@ -506,7 +570,7 @@ fn pdu(
     )
 }
 
-fn signal(frame: Q931Frame, uu: asn::H323UserInformation) -> CallSignal {
+fn signal(frame: Message, uu: asn::H323UserInformation) -> CallSignal {
     CallSignal {
         frame,
         user_info: UserInfo::Decoded(Box::new(uu)),
@@ -559,17 +623,27 @@ impl CallSignal {
             None,
             None,
         );
-        let mut frame = Q931Frame::new(CallReference::new(p.call_ref, false), MessageType::Setup);
-        frame.ies.push(Ie::bearer_speech(p.bearer_a_law));
-        if let Some(d) = &p.display {
-            frame.ies.push(Ie::Display(d.clone()));
-        }
-        if let Some(n) = &p.calling_number {
-            frame.ies.push(Ie::CallingPartyNumber(PartyNumber::e164(n)));
-        }
-        if let Some(n) = &p.called_number {
-            frame.ies.push(Ie::CalledPartyNumber(PartyNumber::e164(n)));
-        }
+        // Q.931 §4.5.5: speech, 64 kbit/s, G.711 of the given law.
+        let law = if p.bearer_a_law {
+            Layer1Protocol::G711ALaw
+        } else {
+            Layer1Protocol::G711MuLaw
+        };
+        let frame = Message::setup(
+            CallRef::two_octet(p.call_ref, CallRefFlag::FromOriginator),
+            BearerCapability::speech(law),
+        )
+        .with_opt(p.display.as_deref().map(Display::new))
+        .with_opt(
+            p.calling_number
+                .as_deref()
+                .map(|n| CallingPartyNumber::new(TypeOfNumber::Unknown, NumberingPlan::Isdn, n)),
+        )
+        .with_opt(
+            p.called_number
+                .as_deref()
+                .map(|n| CalledPartyNumber::new(TypeOfNumber::Unknown, NumberingPlan::Isdn, n)),
+        );
         Ok(signal(
             frame,
             pdu(
@@ -580,12 +654,9 @@ impl CallSignal {
         ))
     }
 
-    fn response_frame(p: &ResponseParams, t: MessageType) -> Q931Frame {
-        let mut frame = Q931Frame::new(CallReference::new(p.call_ref, true), t);
-        if let Some(d) = &p.display {
-            frame.ies.push(Ie::Display(d.clone()));
-        }
-        frame
+    fn response_frame(p: &ResponseParams, t: MessageType) -> Message {
+        Message::new(CallRef::two_octet(p.call_ref, CallRefFlag::ToOriginator), t)
+            .with_opt(p.display.as_deref().map(Display::new))
     }
 
     /// H.225.0 §7.3.2 Call Proceeding.
@@ -662,11 +733,10 @@ impl CallSignal {
             Some(false),
             p.fast_connect_refused.then_some(()),
         );
-        let mut frame = Self::response_frame(p, MessageType::Progress);
-        frame.ies.push(Ie::Other {
-            id: ie_id::PROGRESS_INDICATOR,
-            data: vec![0x81, 0x88],
-        });
+        let frame = Self::response_frame(p, MessageType::Progress).with(ProgressIndicator::new(
+            Location::PrivateLocal,
+            ProgressDescription::InbandAvailable,
+        ));
         signal(
             frame,
             pdu(
@@ -714,11 +784,24 @@ impl CallSignal {
     /// H.225.0 §7.3.9 Release Complete, with the Q.931 Cause IE and/or the H.225.0 reason.
     /// With only a cause, the reason is set where Table 5 maps the cause to one reason.
     pub fn release_complete(
-        call_ref: CallReference,
+        call_ref: CallRef,
         call_id: Guid,
         reason: Option<ReleaseReason>,
-        cause: Option<Q850Cause>,
+        cause: Option<CauseValue>,
         h245_tunneling: bool,
+    ) -> Self {
+        Self::release_complete_with_h245(call_ref, call_id, reason, cause, h245_tunneling, &[])
+    }
+
+    /// [`CallSignal::release_complete`] carrying tunnelled H.245 messages (H.323 §8.5:
+    /// the EndSessionCommand may travel in the Release Complete).
+    pub fn release_complete_with_h245(
+        call_ref: CallRef,
+        call_id: Guid,
+        reason: Option<ReleaseReason>,
+        cause: Option<CauseValue>,
+        h245_tunneling: bool,
+        h245_control: &[Vec<u8>],
     ) -> Self {
         let reason = reason.or_else(|| cause.and_then(ReleaseReason::from_q850));
         let body = asn::ReleaseCompleteUUIE::new(
@@ -736,20 +819,14 @@ impl CallSignal {
             None,
             None,
         );
-        let mut frame = Q931Frame::new(call_ref, MessageType::ReleaseComplete);
-        if let Some(c) = cause {
-            frame.ies.push(Ie::Cause(Cause {
-                location: 0, // user
-                value: c,
-                diagnostics: Vec::new(),
-            }));
-        }
+        let frame =
+            Message::release_complete(call_ref, cause.map(|c| Cause::new(c, Location::User)));
         signal(
             frame,
             pdu(
                 asn::H323UUPDUH323MessageBody::releaseComplete(body),
                 h245_tunneling,
-                &[],
+                h245_control,
             ),
         )
     }
@@ -757,7 +834,7 @@ impl CallSignal {
     /// H.225.0 §7.4.1 Facility. With `reason` `None` the body is `empty` (H.225.0 §7.4.1:
     /// a Facility that only carries tunnelled H.245 messages).
     pub fn facility(
-        call_ref: CallReference,
+        call_ref: CallRef,
         call_id: Guid,
         reason: Option<asn::FacilityReason>,
         h245_address: Option<SocketAddrV4>,
@@ -790,7 +867,7 @@ impl CallSignal {
             )),
         };
         signal(
-            Q931Frame::new(call_ref, MessageType::Facility),
+            Message::new(call_ref, MessageType::Facility),
             pdu(body, true, h245_control),
         )
     }
@@ -798,7 +875,7 @@ impl CallSignal {
     /// H.225.0 §7.3.6 Information (overlap digits in a Called party number IE, or a
     /// carrier for tunnelled H.245).
     pub fn information(
-        call_ref: CallReference,
+        call_ref: CallRef,
         call_id: Guid,
         digits: Option<&str>,
         h245_control: &[Vec<u8>],
@@ -812,10 +889,11 @@ impl CallSignal {
             None,
             None,
         );
-        let mut frame = Q931Frame::new(call_ref, MessageType::Information);
-        if let Some(d) = digits {
-            frame.ies.push(Ie::CalledPartyNumber(PartyNumber::e164(d)));
-        }
+        let frame =
+            Message::information(call_ref)
+                .with_opt(digits.map(|d| {
+                    CalledPartyNumber::new(TypeOfNumber::Unknown, NumberingPlan::Isdn, d)
+                }));
         signal(
             frame,
             pdu(
@@ -827,13 +905,12 @@ impl CallSignal {
     }
 
     /// H.225.0 §7.3.11 Status, answering a Status Enquiry or reporting an error: the
-    /// Cause IE and the Call state IE (Q.931 §4.5.7, `call_state` is the Q.931 state
-    /// number, e.g. 10 active) are mandatory.
+    /// Cause IE and the Call state IE (Q.931 §4.5.7, e.g. 10 active) are mandatory.
     pub fn status(
-        call_ref: CallReference,
+        call_ref: CallRef,
         call_id: Guid,
-        cause: Q850Cause,
-        call_state: u8,
+        cause: CauseValue,
+        call_state: CallStateValue,
     ) -> Self {
         let body = asn::StatusUUIE::new(
             protocol_identifier(PROTOCOL_VERSION),
@@ -841,16 +918,11 @@ impl CallSignal {
             None,
             None,
         );
-        let mut frame = Q931Frame::new(call_ref, MessageType::Status);
-        frame.ies.push(Ie::Cause(Cause {
-            location: 0,
-            value: cause,
-            diagnostics: Vec::new(),
-        }));
-        frame.ies.push(Ie::Other {
-            id: ie_id::CALL_STATE,
-            data: vec![call_state & 0x3F],
-        });
+        let frame = Message::status(
+            call_ref,
+            Cause::new(cause, Location::User),
+            CallState::new(call_state),
+        );
         signal(
             frame,
             pdu(asn::H323UUPDUH323MessageBody::status(body), true, &[]),

@@ -4,7 +4,7 @@
 
 use h323_asn1::h225 as asn;
 
-use crate::q931_frame::Q850Cause;
+use q931::ie::CauseValue;
 
 /// `ReleaseCompleteReason` without its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,19 +68,19 @@ const TABLE_5: &[(ReleaseReason, u8)] = &[
 impl ReleaseReason {
     /// The Q.850 cause H.225.0 Table 5 gives for this reason (a gateway puts it in the
     /// SCN release when the H.323 side cleared with a reason and no Cause IE).
-    pub fn to_q850(self) -> Q850Cause {
+    pub fn to_q850(self) -> CauseValue {
         TABLE_5
             .iter()
             .find(|(r, _)| *r == self)
-            .map(|(_, c)| Q850Cause(*c))
-            .unwrap_or(Q850Cause::NORMAL_UNSPECIFIED)
+            .map(|(_, c)| CauseValue::from_u8(*c))
+            .unwrap_or(CauseValue::NormalUnspecified)
     }
 
     /// The reason for a Q.850 cause, where Table 5 names exactly one reason for it (so
     /// that reason → cause → reason is the identity). Other causes travel in the Cause IE
     /// alone (H.225.0 §7.4.2: the Cause IE takes precedence over the reason).
-    pub fn from_q850(cause: Q850Cause) -> Option<Self> {
-        let mut found = TABLE_5.iter().filter(|(_, c)| *c == cause.0);
+    pub fn from_q850(cause: CauseValue) -> Option<Self> {
+        let mut found = TABLE_5.iter().filter(|(_, c)| *c == cause.value());
         match (found.next(), found.next()) {
             (Some((r, _)), None) => Some(*r),
             _ => None,
@@ -158,34 +158,40 @@ mod tests {
 
     #[test]
     fn table_5_values() {
-        assert_eq!(ReleaseReason::NoBandwidth.to_q850(), Q850Cause(34));
-        assert_eq!(ReleaseReason::InConf.to_q850(), Q850Cause(17));
+        assert_eq!(
+            ReleaseReason::NoBandwidth.to_q850(),
+            CauseValue::from_u8(34)
+        );
+        assert_eq!(ReleaseReason::InConf.to_q850(), CauseValue::from_u8(17));
         assert_eq!(
             ReleaseReason::UnreachableDestination.to_q850(),
-            Q850Cause(3)
+            CauseValue::from_u8(3)
         );
         assert_eq!(
             ReleaseReason::CalledPartyNotRegistered.to_q850(),
-            Q850Cause(20)
+            CauseValue::from_u8(20)
         );
-        assert_eq!(ReleaseReason::AdaptiveBusy.to_q850(), Q850Cause(41));
+        assert_eq!(
+            ReleaseReason::AdaptiveBusy.to_q850(),
+            CauseValue::from_u8(41)
+        );
     }
 
     #[test]
     fn cause_to_reason_is_the_inverse_where_unique() {
         for (reason, cause) in TABLE_5 {
-            if let Some(back) = ReleaseReason::from_q850(Q850Cause(*cause)) {
+            if let Some(back) = ReleaseReason::from_q850(CauseValue::from_u8(*cause)) {
                 assert_eq!(back, *reason);
-                assert_eq!(back.to_q850(), Q850Cause(*cause));
+                assert_eq!(back.to_q850(), CauseValue::from_u8(*cause));
             }
         }
         assert_eq!(
-            ReleaseReason::from_q850(Q850Cause(17)),
+            ReleaseReason::from_q850(CauseValue::from_u8(17)),
             Some(ReleaseReason::InConf)
         );
         // 16 and 31 belong to several reasons: no reason, the Cause IE says it.
-        assert_eq!(ReleaseReason::from_q850(Q850Cause(16)), None);
-        assert_eq!(ReleaseReason::from_q850(Q850Cause(31)), None);
+        assert_eq!(ReleaseReason::from_q850(CauseValue::from_u8(16)), None);
+        assert_eq!(ReleaseReason::from_q850(CauseValue::from_u8(31)), None);
     }
 
     #[test]

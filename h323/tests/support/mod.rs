@@ -2,15 +2,17 @@
 #![allow(dead_code)]
 
 pub mod pcap;
+pub mod tshark;
 
 use std::net::SocketAddrV4;
 
 use h323::fast_start::{self, MediaAddresses, G711};
 use h323::h225::{Alias, CallSignal, Endpoint, Guid, ResponseParams, SetupParams};
 use h323::h245_tunnel;
-use h323::q931_frame::{CallReference, Q850Cause};
 use h323_asn1::h225 as asn;
 use h323_asn1::rasn::types::OctetString;
+use q931::ie::{CallStateValue, CauseValue};
+use q931::{CallRef, CallRefFlag};
 
 pub const CALLER: SocketAddrV4 = SocketAddrV4::new(std::net::Ipv4Addr::new(10, 0, 0, 1), 40000);
 pub const CALLEE: SocketAddrV4 = SocketAddrV4::new(std::net::Ipv4Addr::new(10, 0, 0, 2), 1720);
@@ -97,8 +99,8 @@ pub fn sample_call() -> Vec<Sample> {
     let offered: Vec<OctetString> = setup.fast_start().to_vec();
     let answer = fast_start::select(&offered, &[G711::ALaw], callee_media()).unwrap();
     let msd_ack = h245_tunnel::encode(&h245_tunnel::master_slave_determination_ack(false)).unwrap();
-    let to_caller = CallReference::new(0x1234, true);
-    let to_callee = CallReference::new(0x1234, false);
+    let to_caller = CallRef::two_octet(0x1234, CallRefFlag::ToOriginator);
+    let to_callee = CallRef::two_octet(0x1234, CallRefFlag::FromOriginator);
     let mut connect_params = response_params(answer.elements.clone(), vec![]);
     connect_params.h245_address = Some("10.0.0.2:1800".parse().unwrap());
     vec![
@@ -169,7 +171,12 @@ pub fn sample_call() -> Vec<Sample> {
         },
         Sample {
             from_caller: false,
-            signal: CallSignal::status(to_caller, CALL_ID, Q850Cause(30), 10),
+            signal: CallSignal::status(
+                to_caller,
+                CALL_ID,
+                CauseValue::ResponseToStatusEnquiry,
+                CallStateValue::Active,
+            ),
             body: "status",
             fast_start: 0,
             h245: vec![],
@@ -180,7 +187,7 @@ pub fn sample_call() -> Vec<Sample> {
                 to_callee,
                 CALL_ID,
                 None,
-                Some(Q850Cause::USER_BUSY),
+                Some(CauseValue::UserBusy),
                 true,
             ),
             body: "releaseComplete",

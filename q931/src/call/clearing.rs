@@ -193,6 +193,7 @@ impl Interface {
         let user = self.cfg.role == Role::User;
         let t303 = self.cfg.timers.t303;
         let t308 = self.cfg.timers.t308;
+        self.t322_timeout(now, call);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };

@@ -41,6 +41,18 @@ impl Interface {
 
     /// Places a call: SETUP, T303 (§5.1.1 user side, §5.2.1 network side).
     pub fn setup(&mut self, now: Instant, req: SetupRequest) -> Result<CallHandle, CallError> {
+        self.setup_with(now, req, Vec::new())
+    }
+
+    /// [`Interface::setup`] with more information elements in the SETUP (a redirecting
+    /// number, Q.952 §4; a display…); they go in the order of Q.931 Table 4-3 like the
+    /// others.
+    pub fn setup_with(
+        &mut self,
+        now: Instant,
+        req: SetupRequest,
+        extra: Vec<InfoElement>,
+    ) -> Result<CallHandle, CallError> {
         let handle = self.allocate_call_ref()?;
         let network = self.cfg.role == Role::Network;
         // §5.1.2 / §5.2.3.1: the user may name a channel or leave it to the network; the
@@ -83,6 +95,9 @@ impl Interface {
         }
         if let Some(n) = req.called {
             msg.insert(n.into());
+        }
+        for ie in extra {
+            msg.insert(ie);
         }
         if req.sending_complete && self.cfg.variant.sending_complete_in_setup {
             msg = msg.with_sending_complete();
@@ -341,6 +356,7 @@ impl Interface {
             bearer: msg.bearer_capability().cloned(),
             channel: Some(channel),
             sending_complete: msg.sending_complete(),
+            redirecting: msg.redirecting_number().cloned(),
         });
     }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use tracing::{debug, trace, warn};
 
 use super::channels::{ChannelState, ChannelTable};
-use super::restart::PendingRestart;
+use super::restart::{PendingRestart, ReceivedRestart};
 use super::state::{Call, Stage};
 use super::timers::{Timer, Timers};
 use super::variant::Variant;
@@ -27,6 +27,12 @@ pub struct InterfaceConfig {
     /// Answer a DISCONNECT without in-band information with RELEASE at once (§5.3.4.1).
     /// When `false` the layer above calls [`Interface::release`].
     pub auto_release: bool,
+    /// The layer above takes part in the internal clearing after a received RESTART
+    /// (§5.5.2): the channels stay in maintenance until it calls
+    /// [`Interface::restart_done`], and RESTART ACKNOWLEDGE waits for that, T317
+    /// supervising. When `false` (the default) the interface acknowledges at once, its own
+    /// clearing of the call references being all there is.
+    pub restart_confirm: bool,
 }
 
 impl InterfaceConfig {
@@ -38,6 +44,7 @@ impl InterfaceConfig {
             timers: Timers::default(),
             link: LinkConfig::pri(role),
             auto_release: true,
+            restart_confirm: false,
         }
     }
 
@@ -60,6 +67,8 @@ pub struct Interface {
     pub(crate) channels: ChannelTable,
     pub(crate) events: VecDeque<Event>,
     pub(crate) restart: Option<PendingRestart>,
+    /// A received RESTART waiting for the layer above (T317).
+    pub(crate) restart_in: Option<ReceivedRestart>,
     /// Channels left in maintenance while a RESTART was outstanding: restarted next.
     pub(crate) restart_queue: Vec<u8>,
     /// The last call reference value we allocated.
@@ -81,6 +90,7 @@ impl Interface {
             channels: ChannelTable::new(cfg.variant.span),
             events: VecDeque::new(),
             restart: None,
+            restart_in: None,
             restart_queue: Vec::new(),
             next_call_ref: 0,
             tx: Vec::with_capacity(128),
@@ -167,9 +177,7 @@ impl Interface {
         for h in due {
             self.call_timeout(now, h);
         }
-        if self.restart.as_ref().is_some_and(|r| r.deadline <= now) {
-            self.restart_timeout(now);
-        }
+        self.restart_timeouts(now);
         self.drain_link(now);
     }
 
@@ -190,14 +198,10 @@ impl Interface {
     /// The earliest deadline at which [`Interface::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().filter_map(Call::deadline).min();
-        [
-            self.link.poll_timeout(),
-            calls,
-            self.restart.as_ref().map(|r| r.deadline),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.link.poll_timeout(), calls, self.restart_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ---- data link indications ----------------------------------------------------------
@@ -237,8 +241,7 @@ impl Interface {
         for h in waiting {
             if let Some(c) = self.calls.get_mut(&h) {
                 c.stop();
-                let cr = c.call_ref();
-                self.send(now, &Message::status_enquiry(cr));
+                self.start_status_enquiry(now, h);
             }
         }
     }
@@ -257,6 +260,8 @@ impl Interface {
                 continue;
             };
             if c.stage == Stage::Active {
+                // An enquiry in flight is moot: the link's return starts a new one.
+                c.stop_t322();
                 if !matches!(c.timer, Some((Timer::T309, _))) {
                     c.start(Timer::T309, now + t309);
                 }

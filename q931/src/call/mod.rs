@@ -81,7 +81,7 @@ pub use variant::{Span, SwitchType, Variant};
 
 use crate::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, Cause, CauseValue, ChangeStatus,
-    ProgressDescription,
+    ProgressDescription, RedirectingNumber,
 };
 
 /// Identifies one call on an [`Interface`]: the call reference value and which side chose it.
@@ -136,6 +136,8 @@ pub enum Event {
         bearer: Option<BearerCapability>,
         channel: Option<u8>,
         sending_complete: bool,
+        /// The number the call was diverted from, with the reason (Q.952 §4).
+        redirecting: Option<RedirectingNumber>,
     },
     /// More called-party digits in overlap receiving (INFORMATION, §5.1.3 / §5.2.4), or the
     /// end of dialling: `sending_complete` with `timed_out` set when T302 expired (§5.2.4).
@@ -187,11 +189,17 @@ pub enum Event {
         cause: Option<Cause>,
     },
     /// The peer restarted these channels (RESTART, §5.5.2); calls on them were released.
+    /// With [`InterfaceConfig::restart_confirm`] the channels wait in maintenance until
+    /// [`Interface::restart_done`] reports them idle (within T317).
     RestartIndication { channels: Vec<u8> },
+    /// T317 expired before the layer above reported these channels idle after a received
+    /// RESTART (§5.5.2): maintenance is informed; the channels stay in maintenance (those
+    /// already idle were acknowledged).
+    RestartClearingExpired { channels: Vec<u8> },
     /// Our RESTART was acknowledged (§5.5.1): the channels are idle.
     RestartComplete { channels: Vec<u8> },
-    /// Our RESTART got no acknowledgement after its retransmissions (T316, §5.5.1): the
-    /// channels stay in maintenance.
+    /// Our RESTART got no acknowledgement after [`Timers::n316`] attempts (T316, §5.5.1):
+    /// maintenance is informed; the channels are out of service until restarted again.
     RestartFailed { channels: Vec<u8> },
     /// The peer changed the service state of channels (NI-2 SERVICE).
     ServiceChange {
@@ -221,6 +229,8 @@ pub enum CallError {
     NoCallReference,
     #[error("a RESTART is already outstanding")]
     RestartPending,
+    #[error("no received RESTART is being cleared")]
+    NoRestartInProgress,
     #[error("SERVICE messages are not used by this switch variant")]
     NoService,
     #[error(transparent)]

@@ -90,6 +90,13 @@ pub(crate) struct Call {
     pub expiries: u8,
     /// T302 while overlap receiving (runs beside no other timer of ours).
     pub t302: Option<Instant>,
+    /// T322 while a STATUS ENQUIRY awaits its STATUS (§5.8.10); runs beside the others.
+    pub t322: Option<Instant>,
+    /// STATUS ENQUIRY messages sent for the running enquiry.
+    pub enquiries: u8,
+    /// The call state a STATUS with cause 97 reported while T322 runs (§5.8.10: acted on
+    /// at T322 expiry if no better answer comes).
+    pub status_97: Option<CallStateValue>,
     /// Our SETUP as sent, for the T303 retransmission.
     pub setup: Option<Vec<u8>>,
     /// The cause of our first clearing message (repeated in RELEASE after T305, §5.3.4).
@@ -109,6 +116,9 @@ impl Call {
             timer: None,
             expiries: 0,
             t302: None,
+            t322: None,
+            enquiries: 0,
+            status_97: None,
             setup: None,
             clear_cause: None,
             peer_cause: None,
@@ -137,11 +147,18 @@ impl Call {
         self.expiries = 0;
     }
 
+    /// Stops T322 and forgets the enquiry.
+    pub fn stop_t322(&mut self) {
+        self.t322 = None;
+        self.enquiries = 0;
+        self.status_97 = None;
+    }
+
     /// The earliest deadline of this call.
     pub fn deadline(&self) -> Option<Instant> {
-        match (self.timer.map(|(_, t)| t), self.t302) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.timer.map(|(_, t)| t), self.t302, self.t322]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

@@ -5,17 +5,76 @@
 
 use std::time::Instant;
 
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::interface::Interface;
 use super::state::Stage;
-use super::CallHandle;
+use super::{CallError, CallHandle};
 use crate::ie::{CallStateValue, Cause, CauseValue};
 use crate::lapd::Role;
 use crate::message::{CallRefFlag, Direction, Message, MessageType};
 use crate::validate::{self, Handling};
 
 impl Interface {
+    /// Asks the peer for its state of `call` (§5.8.10): STATUS ENQUIRY and T322. While
+    /// T322 runs there is one enquiry outstanding: a second request sends nothing. The
+    /// STATUS that answers is checked against our state (§5.8.11); without an answer the
+    /// enquiry is repeated up to [`super::Timers::n322`] times, then the call is cleared
+    /// (RELEASE, cause 41).
+    pub fn status_enquiry(&mut self, now: Instant, call: CallHandle) -> Result<(), CallError> {
+        self.call_mut(call)?;
+        self.start_status_enquiry(now, call);
+        Ok(())
+    }
+
+    /// §5.8.10: STATUS ENQUIRY with T322, unless T322 already runs.
+    pub(crate) fn start_status_enquiry(&mut self, now: Instant, call: CallHandle) {
+        let t322 = self.cfg.timers.t322;
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.t322.is_some() {
+            return;
+        }
+        c.t322 = Some(now + t322);
+        c.enquiries = 1;
+        c.status_97 = None;
+        let cr = c.call_ref();
+        self.send(now, &Message::status_enquiry(cr));
+    }
+
+    /// T322 expired (§5.8.10): act on a STATUS with cause 97 if one came, else enquire
+    /// again, else clear the call.
+    pub(crate) fn t322_timeout(&mut self, now: Instant, call: CallHandle) {
+        let (t322, n322) = (self.cfg.timers.t322, self.cfg.timers.n322);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.t322.is_none_or(|t| t > now) {
+            return;
+        }
+        c.t322 = None;
+        if let Some(theirs) = c.status_97.take() {
+            c.enquiries = 0;
+            self.check_peer_state(now, call, theirs, None);
+        } else if c.enquiries < n322 {
+            c.enquiries += 1;
+            c.t322 = Some(now + t322);
+            let cr = c.call_ref();
+            self.send(now, &Message::status_enquiry(cr));
+        } else {
+            // The number of repetitions and what follows are the implementation's choice
+            // (§5.8.10): the peer does not answer for this call, so it is cleared; T308 and
+            // the restart procedure cover a peer that stays silent.
+            c.enquiries = 0;
+            warn!(?call, "STATUS ENQUIRY unanswered: clearing the call");
+            if c.stage != Stage::ReleaseSent {
+                let cause = self.cause(CauseValue::TemporaryFailure);
+                self.start_release(now, call, Some(cause));
+            }
+        }
+    }
+
     /// A message on an ordinary call reference.
     pub(crate) fn handle_call_message(&mut self, now: Instant, msg: &Message) {
         let direction = match self.cfg.role {
@@ -28,9 +87,13 @@ impl Interface {
             // Flag 1: the message goes to the originator of the call reference: us.
             ours: msg.call_ref.flag == CallRefFlag::ToOriginator,
         };
-        if !self.calls.contains_key(&call) {
+        let Some(c) = self.calls.get_mut(&call) else {
             self.unknown_call_ref(now, call, msg, handling);
             return;
+        };
+        // §5.8.10: a clearing message stops T322; the clearing goes on.
+        if msg.message_type.is_clearing() {
+            c.stop_t322();
         }
         let mut report = None;
         let mut as_normal = false;
@@ -170,21 +233,55 @@ impl Interface {
         }
     }
 
-    /// §5.8.11: STATUS received on a call.
+    /// §5.8.11: STATUS received on a call (with §5.8.10: the answer to our STATUS
+    /// ENQUIRY).
     fn status_received(&mut self, now: Instant, call: CallHandle, msg: &Message) {
+        let Some(theirs) = msg.call_state().map(|s| s.value) else {
+            return;
+        };
+        let cause = msg.cause().map(|c| c.value);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.t322.is_some() {
+            match cause {
+                // §5.8.10: T322 keeps running for an explicit answer; this state is acted
+                // on at its expiry.
+                Some(CauseValue::MessageTypeNonExistent) => {
+                    c.status_97 = Some(theirs);
+                    return;
+                }
+                Some(CauseValue::ResponseToStatusEnquiry) => c.stop_t322(),
+                _ => {}
+            }
+        }
+        self.check_peer_state(now, call, theirs, msg.cause());
+    }
+
+    /// §5.8.11: the peer's state of `call` against ours.
+    fn check_peer_state(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        theirs: CallStateValue,
+        cause: Option<&Cause>,
+    ) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
         let ours = c.stage.state_value(self.cfg.role, c.handle.ours);
-        let Some(theirs) = msg.call_state().map(|s| s.value) else {
-            return;
-        };
         if theirs == CallStateValue::Null {
-            // The peer has no such call: release ours internally.
-            let cause = msg.cause().cloned();
-            self.release_call(call, cause);
+            // c) The peer has no such call: release ours internally. The cause reported is
+            // the STATUS's own unless it merely answers an enquiry: then 41, temporary
+            // failure, as §5.8.11 c) has the network clear with.
+            let cause = match cause {
+                Some(c) if c.value != CauseValue::ResponseToStatusEnquiry => c.clone(),
+                _ => self.cause(CauseValue::TemporaryFailure),
+            };
+            self.release_call(call, Some(cause));
             return;
         }
+        // b) In the Release request state, nothing.
         if c.stage == Stage::ReleaseSent {
             return;
         }

@@ -1,6 +1,7 @@
 //! The call control timers of Q.931 §9.1 (Table 9-1 network side, Table 9-2 user side) and
 //! what their expiry does. The expiry actions are carried out by
-//! [`super::Interface::handle_timeout`].
+//! [`super::Interface::handle_timeout`]. T302 and T322 run in slots of their own beside the
+//! per-call [`Timer`]; T316 and T317 belong to the global call reference (§5.5).
 
 use std::time::Duration;
 
@@ -42,11 +43,24 @@ pub struct Timers {
     pub t309: Duration,
     pub t310: Duration,
     pub t313: Duration,
-    /// RESTART sent → RESTART ACKNOWLEDGE (§5.5.1).
+    /// RESTART sent → RESTART ACKNOWLEDGE (§5.5.1); expiry sends RESTART again, up to
+    /// [`Timers::n316`] RESTARTs in all.
     pub t316: Duration,
-    /// RESTART received → internal clearing done (§5.5.2); internal clearing here is
-    /// immediate, the value is kept for the layer above.
+    /// RESTART received → internal clearing done and RESTART ACKNOWLEDGE sent (§5.5.2).
+    /// Runs while the layer above clears the channels
+    /// ([`super::InterfaceConfig::restart_confirm`]); expiry informs maintenance
+    /// ([`super::Event::RestartClearingExpired`]).
     pub t317: Duration,
+    /// STATUS ENQUIRY sent → STATUS (§5.8.10); expiry sends STATUS ENQUIRY again, up to
+    /// [`Timers::n322`] in all.
+    pub t322: Duration,
+    /// RESTART messages sent for one restart before giving up and informing maintenance
+    /// (§5.5.1: "a default limit of two" consecutive unsuccessful attempts; libpri's N316
+    /// counts the same way).
+    pub n316: u8,
+    /// STATUS ENQUIRY messages sent for one enquiry before clearing the call (§5.8.10 leaves
+    /// the number and the final action to the implementation).
+    pub n322: u8,
 }
 
 impl Default for Timers {
@@ -63,6 +77,9 @@ impl Default for Timers {
             t313: Duration::from_secs(4),
             t316: Duration::from_secs(120),
             t317: Duration::from_secs(90),
+            t322: Duration::from_secs(4),
+            n316: 2,
+            n322: 3,
         }
     }
 }

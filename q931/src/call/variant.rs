@@ -3,6 +3,7 @@
 //! Another variant (DMS-100, 4ESS/5ESS, QSIG) is one more [`SwitchType`] and constructor.
 
 use crate::ie::SlotMapKind;
+use crate::message::ProtocolDiscriminator;
 
 /// The switch type the D-channel talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,9 +53,11 @@ pub struct Variant {
     /// NI-2 maintenance messages (SERVICE / SERVICE ACKNOWLEDGE, protocol discriminator 3)
     /// are understood.
     pub service_messages: bool,
-    /// Retransmissions of RESTART after T316 expiry before giving up (§5.5.1 leaves the
-    /// number to the implementation).
-    pub restart_retries: u8,
+    /// The protocol discriminator of SERVICE / SERVICE ACKNOWLEDGE: 0x43 (national
+    /// maintenance, SERVICE = 0x07, as libpri sends for NI-2) or 0x03 (AT&T 4ESS/5ESS
+    /// maintenance, SERVICE = 0x0F). Both are understood on receipt. NI-2 uses 0x43 after
+    /// libpri, the proven NI-2 peer at hand.
+    pub service_discriminator: ProtocolDiscriminator,
 }
 
 impl Variant {
@@ -65,7 +68,7 @@ impl Variant {
             span: Span::E1,
             sending_complete_in_setup: true,
             service_messages: false,
-            restart_retries: 2,
+            service_discriminator: ProtocolDiscriminator::MAINTENANCE_NATIONAL,
         }
     }
 
@@ -76,7 +79,7 @@ impl Variant {
             span: Span::T1,
             sending_complete_in_setup: false,
             service_messages: true,
-            restart_retries: 2,
+            service_discriminator: ProtocolDiscriminator::MAINTENANCE_NATIONAL,
         }
     }
 }

@@ -120,7 +120,9 @@ impl Message {
             .with(indicator)
     }
 
-    /// NI-2 SERVICE (protocol discriminator 0x03): change status and the channel.
+    /// SERVICE (protocol discriminator 0x03; set `protocol_discriminator` to
+    /// [`ProtocolDiscriminator::MAINTENANCE_NATIONAL`] for the national coding): change
+    /// status and the channel.
     pub fn service(call_ref: CallRef, status: ChangeStatus, channel: Option<ChannelId>) -> Self {
         Message {
             protocol_discriminator: ProtocolDiscriminator::MAINTENANCE,
@@ -130,7 +132,7 @@ impl Message {
         .with_opt(channel)
     }
 
-    /// NI-2 SERVICE ACKNOWLEDGE (protocol discriminator 0x03).
+    /// SERVICE ACKNOWLEDGE (protocol discriminator 0x03, see [`Message::service`]).
     pub fn service_acknowledge(
         call_ref: CallRef,
         status: ChangeStatus,

@@ -1,5 +1,5 @@
-//! Message type, Q.931 §4.4 Table 4-2; NI-2 maintenance messages (ANSI T1.607 / Telcordia)
-//! under protocol discriminator 0x03.
+//! Message type, Q.931 §4.4 Table 4-2; the SERVICE / SERVICE ACKNOWLEDGE maintenance pair
+//! under protocol discriminator 0x03 (AT&T coding) or 0x43 (national coding, mirrored).
 
 use super::ProtocolDiscriminator;
 use std::fmt;
@@ -10,9 +10,9 @@ macro_rules! message_types {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum MessageType {
             $($(#[$m])* $v,)*
-            /// NI-2 SERVICE (0x0F under protocol discriminator 0x03).
+            /// SERVICE (0x0F under protocol discriminator 0x03, 0x07 under 0x43).
             Service,
-            /// NI-2 SERVICE ACKNOWLEDGE (0x07 under protocol discriminator 0x03).
+            /// SERVICE ACKNOWLEDGE (0x07 under protocol discriminator 0x03, 0x0F under 0x43).
             ServiceAcknowledge,
             /// A value this crate does not implement (§5.8.4), kept as received.
             Unknown(u8),
@@ -22,10 +22,11 @@ macro_rules! message_types {
             /// Reads the message type octet under the given protocol discriminator.
             pub const fn from_octet(pd: ProtocolDiscriminator, octet: u8) -> Self {
                 if pd.is_maintenance() {
-                    return match octet {
-                        0x0F => Self::Service,
-                        0x07 => Self::ServiceAcknowledge,
-                        o => Self::Unknown(o),
+                    let national = pd.0 == ProtocolDiscriminator::MAINTENANCE_NATIONAL.0;
+                    return match (octet, national) {
+                        (0x0F, false) | (0x07, true) => Self::Service,
+                        (0x07, false) | (0x0F, true) => Self::ServiceAcknowledge,
+                        (o, _) => Self::Unknown(o),
                     };
                 }
                 match octet {
@@ -34,7 +35,21 @@ macro_rules! message_types {
                 }
             }
 
-            /// The octet on the wire.
+            /// The octet on the wire under protocol discriminator `pd` (the maintenance
+            /// pair is mirrored under 0x43).
+            pub const fn octet_in(self, pd: ProtocolDiscriminator) -> u8 {
+                match self {
+                    Self::Service if pd.0 == ProtocolDiscriminator::MAINTENANCE_NATIONAL.0 => 0x07,
+                    Self::ServiceAcknowledge
+                        if pd.0 == ProtocolDiscriminator::MAINTENANCE_NATIONAL.0 =>
+                    {
+                        0x0F
+                    }
+                    m => m.octet(),
+                }
+            }
+
+            /// The octet on the wire (the maintenance pair in the 0x03 coding).
             pub const fn octet(self) -> u8 {
                 match self {
                     $(Self::$v => $n,)*

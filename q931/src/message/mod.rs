@@ -33,10 +33,12 @@ pub struct ProtocolDiscriminator(pub u8);
 impl ProtocolDiscriminator {
     /// 0x08: Q.931/I.451 user-network call control messages (also H.225.0).
     pub const Q931: Self = Self(0x08);
-    /// 0x03: ANSI T1.607 / NI-2 maintenance messages (SERVICE, SERVICE ACKNOWLEDGE).
+    /// 0x03: AT&T (4ESS/5ESS) maintenance messages: SERVICE 0x0F, SERVICE ACKNOWLEDGE 0x07.
     pub const MAINTENANCE: Self = Self(0x03);
-    /// 0x43: the second maintenance discriminator some NI-2 switches use.
-    pub const MAINTENANCE_ALT: Self = Self(0x43);
+    /// 0x43: national (NI-2) maintenance messages, whose message types are the mirror of
+    /// 0x03's: SERVICE 0x07, SERVICE ACKNOWLEDGE 0x0F (libpri 1.6 sends and reads them so
+    /// for its NI-2 switch type).
+    pub const MAINTENANCE_NATIONAL: Self = Self(0x43);
 
     /// `true` for the NI-2 maintenance discriminators.
     pub const fn is_maintenance(self) -> bool {
@@ -141,7 +143,7 @@ impl Message {
         out.reserve(64);
         out.push(self.protocol_discriminator.0);
         self.call_ref.encode(out)?;
-        out.push(self.message_type.octet());
+        out.push(self.message_type.octet_in(self.protocol_discriminator));
         for ie in &self.ies {
             match ie {
                 InfoElement::Invalid(r) => out.extend_from_slice(&r.raw),

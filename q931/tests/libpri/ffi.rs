@@ -12,6 +12,11 @@ pub const PRI_CPE: c_int = 2;
 
 pub const PRI_SWITCH_NI2: c_int = 1;
 pub const PRI_SWITCH_EUROISDN_E1: c_int = 5;
+pub const PRI_SWITCH_LUCENT5E: c_int = 3;
+
+/// Change status values of `pri_maintenance_service` (libpri's SERVICE_CHANGE_STATUS_*).
+pub const SERVICE_CHANGE_STATUS_INSERVICE: c_int = 0;
+pub const SERVICE_CHANGE_STATUS_OUTOFSERVICE: c_int = 2;
 
 pub const PRI_DEBUG_Q921_RAW: c_int = 1 << 0;
 pub const PRI_DEBUG_Q921_DUMP: c_int = 1 << 1;
@@ -64,7 +69,10 @@ pub const PRI_TIMER_T303: c_int = 11;
 pub const PRI_TIMER_T305: c_int = 13;
 pub const PRI_TIMER_T308: c_int = 16;
 pub const PRI_TIMER_T309: c_int = 17;
+pub const PRI_TIMER_T310: c_int = 18;
 pub const PRI_TIMER_T313: c_int = 19;
+pub const PRI_TIMER_T316: c_int = 21;
+pub const PRI_TIMER_N316: c_int = 53;
 
 // ---- libpri.h structures -----------------------------------------------------------------
 
@@ -343,6 +351,13 @@ extern "C" {
     pub fn pri_hangup(pri: *mut Pri, call: *mut Q931Call, cause: c_int) -> c_int;
     pub fn pri_reset(pri: *mut Pri, channel: c_int) -> c_int;
     pub fn pri_restart(pri: *mut Pri) -> c_int;
+    pub fn pri_set_service_message_support(pri: *mut Pri, supportflag: c_int) -> c_int;
+    pub fn pri_maintenance_service(
+        pri: *mut Pri,
+        span: c_int,
+        channel: c_int,
+        changestatus: c_int,
+    ) -> c_int;
     pub fn pri_get_version() -> *const c_char;
 }
 

@@ -32,6 +32,8 @@ pub enum Switch {
     EuroIsdnE1,
     /// `PRI_SWITCH_NI2`.
     Ni2,
+    /// `PRI_SWITCH_LUCENT5E` (AT&T 5ESS: SERVICE under protocol discriminator 0x03).
+    Lucent5e,
 }
 
 /// libpri timers and counters settable with `pri_set_timer` (values in ms or counts).
@@ -45,7 +47,10 @@ pub enum PriTimer {
     T305,
     T308,
     T309,
+    T310,
     T313,
+    T316,
+    N316,
 }
 
 impl PriTimer {
@@ -59,7 +64,10 @@ impl PriTimer {
             PriTimer::T305 => ffi::PRI_TIMER_T305,
             PriTimer::T308 => ffi::PRI_TIMER_T308,
             PriTimer::T309 => ffi::PRI_TIMER_T309,
+            PriTimer::T310 => ffi::PRI_TIMER_T310,
             PriTimer::T313 => ffi::PRI_TIMER_T313,
+            PriTimer::T316 => ffi::PRI_TIMER_T316,
+            PriTimer::N316 => ffi::PRI_TIMER_N316,
         }
     }
 }
@@ -411,6 +419,7 @@ impl LibPri {
         let switch = match switch {
             Switch::EuroIsdnE1 => ffi::PRI_SWITCH_EUROISDN_E1,
             Switch::Ni2 => ffi::PRI_SWITCH_NI2,
+            Switch::Lucent5e => ffi::PRI_SWITCH_LUCENT5E,
         };
         // SAFETY: fd is an open, non-blocking socket that outlives the controller (owned
         // by the returned value).
@@ -455,6 +464,21 @@ impl LibPri {
 
     pub fn set_overlapdial(&mut self, enable: bool) {
         unsafe { ffi::pri_set_overlapdial(self.p(), c_int::from(enable)) }
+    }
+
+    /// `pri_set_service_message_support`: real SERVICE handling (libpri otherwise echoes
+    /// a SERVICE back as its acknowledgement without telling the application).
+    pub fn set_service_message_support(&mut self, enable: bool) {
+        let rc = unsafe { ffi::pri_set_service_message_support(self.p(), c_int::from(enable)) };
+        assert_eq!(rc, 0, "pri_set_service_message_support");
+    }
+
+    /// `pri_maintenance_service(span 0, channel, status)`: SERVICE for one B-channel.
+    pub fn maintenance_service(&mut self, channel: i32, status: i32) -> Result<(), PriRefused> {
+        match unsafe { ffi::pri_maintenance_service(self.p(), 0, channel, status) } {
+            0 => Ok(()),
+            _ => Err(PriRefused("pri_maintenance_service")),
+        }
     }
 
     pub fn set_inband_disconnect(&mut self, enable: bool) {

@@ -96,9 +96,7 @@ struct Probe {
 fn spawn_probe(fifo: bool, secs: u64) -> std::thread::JoinHandle<Probe> {
     std::thread::spawn(move || {
         if fifo {
-            let p = libc::sched_param { sched_priority: 10 };
-            // SAFETY: our own thread, valid parameter.
-            unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) };
+            let _ = tdm_sim::rt::set_fifo(tdm_sim::rt::CLOCK_PRIORITY);
         }
         let mut r = Probe::default();
         let start = now_ns();
@@ -163,10 +161,11 @@ fn main() {
         let cpu = cpu.min(n - 1);
         a.cpu = pin(cpu).then_some(cpu);
     }
+    let locked = a.fifo && tdm_sim::rt::enter_locked_memory("bench-tdm-sim");
     let sim = Sim::builder()
         .e1(a.spans)
         .clock(ClockMode::RealTime)
-        .fifo_priority(a.fifo.then_some(10))
+        .fifo_priority(a.fifo.then_some(tdm_sim::rt::CLOCK_PRIORITY))
         .build();
     let devs = [sim.near(), sim.far()];
     // A second of tone, one block per step, cycled.
@@ -269,7 +268,7 @@ fn main() {
                         println!("  frame errors {} events {}", c.bad_frames, c.events);
                     }
                     println!(
-                        "  clock thread SCHED_FIFO: {}; worst wake-up {:?}; worst chunk {:?}; tx queue full {} times",
+                        "  clock thread SCHED_FIFO: {}; memory locked: {locked}; worst wake-up {:?}; worst chunk {:?}; tx queue full {} times",
                         st.fifo, st.max_wake_latency, st.max_tick, c.tx_full
                     );
                     println!(

@@ -559,7 +559,8 @@ impl Switch {
             }
             Event::RestartIndication { channels }
             | Event::RestartComplete { channels }
-            | Event::RestartFailed { channels } => {
+            | Event::RestartFailed { channels }
+            | Event::RestartClearingExpired { channels } => {
                 debug!(%span, ?channels, "pstn switch: restart");
             }
             Event::ServiceChange { .. } | Event::ServiceAcknowledged { .. } => {}

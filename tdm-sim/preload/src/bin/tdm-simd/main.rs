@@ -64,11 +64,7 @@ pub struct Daemon {
 
 /// Puts the calling thread in `SCHED_FIFO` at `prio`, when the host allows it.
 pub fn make_fifo(prio: i32) -> bool {
-    let param = libc::sched_param {
-        sched_priority: prio,
-    };
-    // SAFETY: setting the calling thread's policy with a valid parameter.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 }
+    tdm_sim::rt::set_fifo(prio).is_ok()
 }
 
 impl Daemon {
@@ -188,7 +184,10 @@ fn run(a: Args) -> std::io::Result<()> {
         .autostart(a.started)
         .clock(ClockMode::RealTime);
     if a.fifo {
-        b = b.fifo_priority(Some(10));
+        tdm_sim::rt::enter_locked_memory("tdm-simd");
+    } else {
+        // The simulator's default is a SCHED_FIFO clock; here that is opt-in.
+        b = b.fifo_priority(None);
     }
     for k in &a.spans {
         b = match k {

@@ -1,6 +1,18 @@
 //! RAS (H.225.0 §7.7-§7.12, UDP port 1719): request builders for an endpoint/gateway
 //! (GRQ, RRQ with lightweight keep-alive, URQ, ARQ, DRQ) and a summary of the replies.
-//! Sans-IO: the caller owns the socket, the sequence numbers and the timers.
+//!
+//! - [`client`]: the endpoint's RAS state machine (discovery, registration and
+//!   keep-alive, admissions, retransmissions), sans-IO.
+//! - [`gatekeeper`]: a minimal gatekeeper (RAS only), sans-IO, for tests.
+//! - [`confirm`]: builders for confirms, rejects and the gatekeeper's own requests.
+//! - [`timer`]: the default response timeouts and retry counts.
+//!
+//! The builders here are plain functions: the caller owns sequence numbers and timers.
+
+pub mod client;
+pub mod confirm;
+pub mod gatekeeper;
+pub mod timer;
 
 use std::net::SocketAddrV4;
 
@@ -44,7 +56,7 @@ pub fn decode(bytes: &[u8]) -> Result<asn::RasMessage, RasError> {
     })
 }
 
-fn bmp(s: &str) -> Result<BmpString, RasError> {
+pub(crate) fn bmp(s: &str) -> Result<BmpString, RasError> {
     let n = s.encode_utf16().count();
     if n == 0 || n > 128 {
         return Err(RasError::BadIdentifier(s.to_string()));
@@ -99,7 +111,7 @@ pub fn gatekeeper_request(
     ))
 }
 
-fn endpoint_type(r: &Registrant) -> Result<asn::EndpointType, RasError> {
+pub(crate) fn endpoint_type(r: &Registrant) -> Result<asn::EndpointType, RasError> {
     let mut t = r.endpoint.to_asn();
     if r.endpoint.gateway && !r.prefixes.is_empty() {
         let prefixes = r
@@ -123,6 +135,8 @@ fn endpoint_type(r: &Registrant) -> Result<asn::EndpointType, RasError> {
 /// H.225.0 §7.9.1 RegistrationRequest. `keep_alive` makes it the lightweight
 /// re-registration of §7.9.1 (keepAlive TRUE, endpointIdentifier and gatekeeperIdentifier
 /// of the current registration, no aliases needed) sent before `time_to_live` runs out.
+/// `discoveryComplete` is set when a gatekeeper identifier is given (see
+/// [`registration_request_with`] to say it explicitly).
 #[allow(clippy::too_many_arguments)]
 pub fn registration_request(
     seq: u16,
@@ -132,12 +146,46 @@ pub fn registration_request(
     endpoint_id: Option<&str>,
     gatekeeper_id: Option<&str>,
 ) -> Result<asn::RasMessage, RasError> {
+    registration_request_with(
+        seq,
+        r,
+        &RrqOptions {
+            time_to_live,
+            keep_alive,
+            endpoint_id,
+            gatekeeper_id,
+            discovery_complete: gatekeeper_id.is_some(),
+        },
+    )
+}
+
+/// The variable parts of an RRQ.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RrqOptions<'a> {
+    /// Seconds we ask for (the gatekeeper's RCF decides).
+    pub time_to_live: Option<u32>,
+    /// Lightweight re-registration (H.225.0 §7.9.1 keepAlive).
+    pub keep_alive: bool,
+    pub endpoint_id: Option<&'a str>,
+    pub gatekeeper_id: Option<&'a str>,
+    /// `discoveryComplete`: TRUE when a GRQ/GCF exchange with this gatekeeper preceded.
+    pub discovery_complete: bool,
+}
+
+/// H.225.0 §7.9.1 RegistrationRequest with every option spelled out.
+pub fn registration_request_with(
+    seq: u16,
+    r: &Registrant,
+    o: &RrqOptions<'_>,
+) -> Result<asn::RasMessage, RasError> {
+    let (time_to_live, keep_alive, endpoint_id, gatekeeper_id) =
+        (o.time_to_live, o.keep_alive, o.endpoint_id, o.gatekeeper_id);
     Ok(asn::RasMessage::registrationRequest(
         asn::RegistrationRequest::new(
             asn::RequestSeqNum(seq),
             protocol_identifier(PROTOCOL_VERSION),
             None,
-            gatekeeper_id.is_some(),
+            o.discovery_complete,
             vec![transport_address(r.call_signal_address)],
             vec![transport_address(r.ras_address)],
             endpoint_type(r)?,
@@ -322,6 +370,23 @@ pub fn message_name(m: &asn::RasMessage) -> &'static str {
         R::disengageRequest(_) => "disengageRequest",
         R::disengageConfirm(_) => "disengageConfirm",
         R::disengageReject(_) => "disengageReject",
+        R::bandwidthRequest(_) => "bandwidthRequest",
+        R::bandwidthConfirm(_) => "bandwidthConfirm",
+        R::bandwidthReject(_) => "bandwidthReject",
+        R::locationRequest(_) => "locationRequest",
+        R::locationConfirm(_) => "locationConfirm",
+        R::locationReject(_) => "locationReject",
+        R::infoRequest(_) => "infoRequest",
+        R::infoRequestResponse(_) => "infoRequestResponse",
+        R::nonStandardMessage(_) => "nonStandardMessage",
+        R::unknownMessageResponse(_) => "unknownMessageResponse",
+        R::requestInProgress(_) => "requestInProgress",
+        R::resourcesAvailableIndicate(_) => "resourcesAvailableIndicate",
+        R::resourcesAvailableConfirm(_) => "resourcesAvailableConfirm",
+        R::infoRequestAck(_) => "infoRequestAck",
+        R::infoRequestNak(_) => "infoRequestNak",
+        R::serviceControlIndication(_) => "serviceControlIndication",
+        R::serviceControlResponse(_) => "serviceControlResponse",
         _ => "other",
     }
 }
@@ -345,11 +410,28 @@ pub fn sequence_number(m: &asn::RasMessage) -> Option<u16> {
         R::disengageRequest(x) => x.request_seq_num.0,
         R::disengageConfirm(x) => x.request_seq_num.0,
         R::disengageReject(x) => x.request_seq_num.0,
+        R::bandwidthRequest(x) => x.request_seq_num.0,
+        R::bandwidthConfirm(x) => x.request_seq_num.0,
+        R::bandwidthReject(x) => x.request_seq_num.0,
+        R::locationRequest(x) => x.request_seq_num.0,
+        R::locationConfirm(x) => x.request_seq_num.0,
+        R::locationReject(x) => x.request_seq_num.0,
+        R::infoRequest(x) => x.request_seq_num.0,
+        R::infoRequestResponse(x) => x.request_seq_num.0,
+        R::nonStandardMessage(x) => x.request_seq_num.0,
+        R::unknownMessageResponse(x) => x.request_seq_num.0,
+        R::requestInProgress(x) => x.request_seq_num.0,
+        R::resourcesAvailableIndicate(x) => x.request_seq_num.0,
+        R::resourcesAvailableConfirm(x) => x.request_seq_num.0,
+        R::infoRequestAck(x) => x.request_seq_num.0,
+        R::infoRequestNak(x) => x.request_seq_num.0,
+        R::serviceControlIndication(x) => x.request_seq_num.0,
+        R::serviceControlResponse(x) => x.request_seq_num.0,
         _ => return None,
     })
 }
 
-fn bmp_string(b: &BmpString) -> String {
+pub(crate) fn bmp_string(b: &BmpString) -> String {
     String::from_utf16_lossy(&b.clone().into_vec())
 }
 

@@ -1,0 +1,328 @@
+//! Trunk security in front of a SIP trunk's endpoint: the allow-list and the per-source rate
+//! limit of [`crate::sip::guard`] applied to every message the trunk's transport receives,
+//! before the transaction layer sees it.
+//!
+//! - A source outside the trunk's `allow` list gets 403 Forbidden (RFC 3261 §21.4.4), or
+//!   nothing at all with `reject = "silent"`; responses and ACKs from it are dropped.
+//! - A source that opens dialogs faster than `rate_limit` per second gets 503 Service
+//!   Unavailable with `Retry-After` (RFC 3261 §21.5.4, §20.33), answered statelessly so
+//!   that a flood costs no transaction state.
+//! - Calls in progress are never hurt: requests inside a dialog (To tag), ACK and CANCEL
+//!   do not count against the rate, nor do INVITEs that repeat the Call-ID of an INVITE
+//!   accepted in the last 32 s (retransmissions, RFC 3578 overlap INVITEs).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::config::SipTrunk;
+use crate::sip::guard::{Guard, TrunkAccess, Verdict};
+use crate::sip::transport::{response_target, Incoming, Target};
+use crate::sip::{ResponseBuilder, SipMessage, StatusCode};
+
+/// How long an accepted INVITE's Call-ID is remembered: Timer B, 64·T1 (RFC 3261 §17.1.1.2).
+const REMEMBER_INVITE: Duration = Duration::from_secs(32);
+
+/// What to do with a received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    /// Hand it to the endpoint.
+    Pass,
+    /// Send this response instead (403 or 503), and forget the request.
+    Reply(Target, Bytes),
+    /// Forget it.
+    Drop,
+}
+
+/// Counters of what the guard turned away, for logs and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScreenStats {
+    pub forbidden: u64,
+    pub dropped: u64,
+    pub rate_limited: u64,
+}
+
+/// The guard of one SIP trunk.
+#[derive(Debug)]
+pub struct TrunkGuard {
+    guard: Guard,
+    server: String,
+    /// Call-IDs of INVITEs accepted lately (their retransmissions are not new dialogs).
+    invites: HashMap<String, Instant>,
+    last_prune: Option<Instant>,
+    stats: ScreenStats,
+}
+
+fn access(trunk: &SipTrunk) -> TrunkAccess {
+    TrunkAccess {
+        name: trunk.name.clone(),
+        allow: trunk.allow.clone(),
+        reject: trunk.reject,
+        // 0 in the file: no limit.
+        rate_per_s: if trunk.rate_limit == 0 {
+            u32::MAX
+        } else {
+            trunk.rate_limit
+        },
+    }
+}
+
+impl TrunkGuard {
+    /// The guard for `trunk`; `server` goes into the Server header of our refusals.
+    pub fn new(trunk: &SipTrunk, server: &str) -> TrunkGuard {
+        TrunkGuard {
+            guard: Guard::new(vec![access(trunk)]),
+            server: server.to_string(),
+            invites: HashMap::new(),
+            last_prune: None,
+            stats: ScreenStats::default(),
+        }
+    }
+
+    /// New rules after a reload; the rate state of each source is kept.
+    pub fn reload(&mut self, trunk: &SipTrunk) {
+        self.guard.reload(vec![access(trunk)]);
+    }
+
+    /// What was turned away so far.
+    pub fn stats(&self) -> ScreenStats {
+        self.stats
+    }
+
+    /// Decide on one received message.
+    pub fn screen(&mut self, now: Instant, incoming: &Incoming) -> Screen {
+        let msg = &incoming.message;
+        let ip = incoming.source.addr.ip();
+        if !msg.is_request() {
+            // Responses only ever answer our own requests: from elsewhere, they are noise.
+            return match self.guard.check(now, ip, false) {
+                Verdict::Accept { .. } => Screen::Pass,
+                _ => self.dropped(),
+            };
+        }
+        let method = msg.method().map(|m| m.as_str().to_string());
+        let method = method.as_deref().unwrap_or("");
+        let has_to_tag = msg.to().ok().is_some_and(|t| t.tag().is_some());
+        let call_id = msg.call_id().map(|c| c.0.to_string()).unwrap_or_default();
+        self.prune(now);
+        let repeat = method == "INVITE" && self.invites.contains_key(&call_id);
+        let starts_dialog = !has_to_tag && !matches!(method, "ACK" | "CANCEL") && !repeat;
+        match self.guard.check(now, ip, starts_dialog) {
+            Verdict::Accept { .. } => {
+                if method == "INVITE" && !has_to_tag {
+                    self.invites.insert(call_id, now);
+                }
+                Screen::Pass
+            }
+            // §17.1.1.3: an ACK is never answered.
+            _ if method == "ACK" => self.dropped(),
+            Verdict::Drop => self.dropped(),
+            Verdict::Forbidden => {
+                self.stats.forbidden += 1;
+                tracing::info!(source = %incoming.source.addr, method, "SIP request from a source not allowed: 403");
+                self.reply(msg, incoming.source, StatusCode::FORBIDDEN, None)
+            }
+            Verdict::RateLimited { retry_after, .. } => {
+                self.stats.rate_limited += 1;
+                tracing::debug!(source = %incoming.source.addr, method, "SIP rate limit: 503");
+                self.reply(
+                    msg,
+                    incoming.source,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(retry_after),
+                )
+            }
+        }
+    }
+
+    fn dropped(&mut self) -> Screen {
+        self.stats.dropped += 1;
+        Screen::Drop
+    }
+
+    /// A stateless response (RFC 3261 §8.2.6), sent where §18.2.2 says.
+    fn reply(
+        &self,
+        req: &SipMessage,
+        source: Target,
+        status: StatusCode,
+        retry_after: Option<u32>,
+    ) -> Screen {
+        let tag = format!("g{:x}", getrandom::u64().unwrap_or(0));
+        let mut b = ResponseBuilder::from_request(req, status, None, Some(&tag));
+        if let Some(s) = retry_after {
+            b.push_header("Retry-After", s.to_string());
+        }
+        b.push_header("Server", &self.server);
+        let target = if source.protocol.is_reliable() {
+            source
+        } else {
+            response_target(req, source.protocol).unwrap_or(source)
+        };
+        Screen::Reply(target, b.build())
+    }
+
+    fn prune(&mut self, now: Instant) {
+        if self
+            .last_prune
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_prune = Some(now);
+        self.invites
+            .retain(|_, t| now.saturating_duration_since(*t) < REMEMBER_INVITE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::sip::transport::Protocol;
+
+    fn trunk(extra: &str) -> SipTrunk {
+        let text = format!(
+            "[[sip_trunk]]\nname = \"pbx\"\nlisten = \"127.0.0.1:5060\"\n\
+             peers = [\"192.0.2.10:5060\"]\n{extra}"
+        );
+        Config::from_str(&text, "t.toml").unwrap().sip_trunks[0].clone()
+    }
+
+    fn incoming(from: &str, method: &str, call_id: &str, to_tag: bool) -> Incoming {
+        let tag = if to_tag { ";tag=t1" } else { "" };
+        let text = format!(
+            "{method} sip:0301234@192.0.2.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {from}:5060;branch=z9hG4bK{call_id}{method}\r\n\
+             From: <sip:a@{from}>;tag=f1\r\nTo: <sip:0301234@192.0.2.1>{tag}\r\n\
+             Call-ID: {call_id}\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        Incoming {
+            message: SipMessage::parse(Bytes::from(text)).unwrap(),
+            source: Target {
+                protocol: Protocol::Udp,
+                addr: format!("{from}:5060").parse().unwrap(),
+            },
+            local: "192.0.2.1:5060".parse().unwrap(),
+        }
+    }
+
+    fn status(s: &Screen) -> Option<u16> {
+        match s {
+            Screen::Reply(_, b) => SipMessage::parse(b.clone())
+                .ok()
+                .and_then(|m| m.status())
+                .map(|s| s.code()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn source_not_allowed_gets_403_or_silence() {
+        let now = Instant::now();
+        let mut g = TrunkGuard::new(&trunk(""), "gatewayd");
+        assert_eq!(
+            g.screen(now, &incoming("192.0.2.10", "INVITE", "a", false)),
+            Screen::Pass
+        );
+        let s = g.screen(now, &incoming("192.0.2.11", "INVITE", "b", false));
+        assert_eq!(status(&s), Some(403));
+        let Screen::Reply(target, _) = s else {
+            unreachable!()
+        };
+        assert_eq!(target.addr, "192.0.2.11:5060".parse().unwrap());
+        // The ACK for our 403 is not answered.
+        assert_eq!(
+            g.screen(now, &incoming("192.0.2.11", "ACK", "b", true)),
+            Screen::Drop
+        );
+        let mut g = TrunkGuard::new(&trunk("reject = \"silent\"\n"), "gatewayd");
+        assert_eq!(
+            g.screen(now, &incoming("192.0.2.11", "OPTIONS", "c", false)),
+            Screen::Drop
+        );
+        assert_eq!(g.stats().dropped, 1);
+    }
+
+    #[test]
+    fn cidr_allow_list() {
+        let now = Instant::now();
+        let mut g = TrunkGuard::new(&trunk("allow = [\"198.51.100.0/24\"]\n"), "gw");
+        assert_eq!(
+            g.screen(now, &incoming("198.51.100.77", "INVITE", "a", false)),
+            Screen::Pass
+        );
+        assert_eq!(
+            status(&g.screen(now, &incoming("192.0.2.10", "INVITE", "b", false))),
+            Some(403),
+            "an explicit allow-list replaces the peers"
+        );
+    }
+
+    #[test]
+    fn flood_gets_503_with_retry_after_and_calls_in_progress_go_on() {
+        let t0 = Instant::now();
+        let mut g = TrunkGuard::new(&trunk("rate_limit = 3\n"), "gw");
+        let src = "192.0.2.10";
+        let passed = (0..10)
+            .filter(|i| {
+                g.screen(t0, &incoming(src, "INVITE", &format!("f{i}"), false)) == Screen::Pass
+            })
+            .count();
+        assert_eq!(passed, 3);
+        let s = g.screen(t0, &incoming(src, "INVITE", "f99", false));
+        assert_eq!(status(&s), Some(503));
+        let Screen::Reply(_, bytes) = s else {
+            unreachable!()
+        };
+        let m = SipMessage::parse(bytes).unwrap();
+        let retry = m
+            .headers()
+            .find(|h| h.name.eq_ignore_ascii_case(b"Retry-After"))
+            .and_then(|h| h.value_str());
+        assert_eq!(retry, Some("1"));
+        // In-dialog requests, CANCEL and a retransmitted INVITE of an accepted call pass.
+        for (method, id, tag) in [
+            ("BYE", "f0", true),
+            ("CANCEL", "f1", false),
+            ("INVITE", "f2", false),
+            ("INVITE", "f0", true),
+        ] {
+            assert_eq!(
+                g.screen(t0, &incoming(src, method, id, tag)),
+                Screen::Pass,
+                "{method} {id}"
+            );
+        }
+        assert_eq!(g.stats().rate_limited, 8);
+        // A second later the source may call again.
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(
+            g.screen(t1, &incoming(src, "INVITE", "g", false)),
+            Screen::Pass
+        );
+    }
+
+    #[test]
+    fn zero_rate_limit_means_none_and_foreign_responses_are_dropped() {
+        let now = Instant::now();
+        let mut g = TrunkGuard::new(&trunk("rate_limit = 0\n"), "gw");
+        for i in 0..500 {
+            assert_eq!(
+                g.screen(
+                    now,
+                    &incoming("192.0.2.10", "INVITE", &format!("x{i}"), false)
+                ),
+                Screen::Pass
+            );
+        }
+        let text = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx\r\n\
+                    From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: r\r\n\
+                    CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let mut resp = incoming("203.0.113.5", "INVITE", "r", false);
+        resp.message = SipMessage::parse(Bytes::from_static(text.as_bytes())).unwrap();
+        assert_eq!(g.screen(now, &resp), Screen::Drop);
+    }
+}

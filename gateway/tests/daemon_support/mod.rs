@@ -1,0 +1,248 @@
+//! A gatewayd hosted in a thread of the test (`gateway::daemon::run_blocking`) on one
+//! simulated E1 whose far end is the daemon's simulated switch, with one SIP trunk on the
+//! loopback; SIPp (Debian `sip-tester`) plays the IP-PBX. Each test file adds what its
+//! feature needs to the configuration.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::UdpSocket;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gateway::daemon::{run_blocking, Source};
+
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn ctl(sock: &Path, line: &str) -> String {
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+pub struct Daemon {
+    pub dir: PathBuf,
+    pub sip_port: u16,
+    pub pbx_port: u16,
+}
+
+/// What a test changes in the configuration.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Extra keys of the `[[sip_trunk]]` table.
+    pub sip_trunk: &'a str,
+    /// Extra keys of the `[[trunk_group]]` table.
+    pub trunk_group: &'a str,
+    /// Extra tables (routes…) appended to the file.
+    pub tail: &'a str,
+    /// Port of the SIP listener (a free UDP port when `None`).
+    pub sip_port: Option<u16>,
+    /// Port of the trunk's peer (a free UDP port when `None`).
+    pub pbx_port: Option<u16>,
+}
+
+impl Daemon {
+    /// Start a daemon; `name` names its directory.
+    pub fn start(name: &str, opts: Options<'_>) -> Daemon {
+        let dir = std::env::temp_dir().join(format!("gatewayd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sip_port = opts.sip_port.unwrap_or_else(free_udp_port);
+        let pbx_port = opts.pbx_port.unwrap_or_else(free_udp_port);
+        let config = format!(
+            r#"
+[general]
+cdr_file = "{dir}/cdr.csv"
+control_socket = "{dir}/ctl.sock"
+
+[[span]]
+id = 1
+type = "e1"
+signalling = "pri_cpe"
+device = {{ kind = "sim" }}
+
+[[trunk_group]]
+name = "pstn"
+members = [{{ span = 1 }}]
+hunting = "ascending"
+{trunk_group}
+
+[[sip_trunk]]
+name = "pbx"
+listen = "127.0.0.1:{sip_port}"
+peers = ["127.0.0.1:{pbx_port}"]
+{sip_trunk}
+
+[[route]]
+pattern = "_0X."
+from = ["pbx"]
+to = ["pstn"]
+
+[[route]]
+pattern = "_2XX"
+from = ["pstn"]
+to = ["pbx"]
+{tail}
+"#,
+            dir = dir.display(),
+            sip_trunk = opts.sip_trunk,
+            trunk_group = opts.trunk_group,
+            tail = opts.tail,
+        );
+        let path = dir.join("gatewayd.toml");
+        std::fs::write(&path, config).unwrap();
+        gateway::config::Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        std::thread::spawn(move || run_blocking(Source::File(path)));
+        let d = Daemon {
+            dir,
+            sip_port,
+            pbx_port,
+        };
+        // Wait for the control socket and the D-channel.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "gatewayd did not come up");
+            let sock = d.sock();
+            if sock.exists() && ctl(&sock, "show spans").contains(" up ") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d
+    }
+
+    pub fn sock(&self) -> PathBuf {
+        self.dir.join("ctl.sock")
+    }
+
+    pub fn ctl(&self, line: &str) -> String {
+        ctl(&self.sock(), line)
+    }
+
+    /// Write a SIPp scenario file into the daemon's directory.
+    pub fn scenario(&self, name: &str, xml: &str) -> String {
+        let p = self.dir.join(name);
+        std::fs::write(&p, xml).unwrap();
+        p.display().to_string()
+    }
+
+    /// SIPp towards the daemon from `ip`:`port`, with `args` first.
+    pub fn sipp_command(&self, ip: &str, port: u16, args: &[&str]) -> Command {
+        let mut c = Command::new("sipp");
+        c.args(args)
+            .args([
+                "-p",
+                &port.to_string(),
+                "-i",
+                ip,
+                "-timeout",
+                "30",
+                "-timeout_error",
+                "-nostdin",
+                &format!("127.0.0.1:{}", self.sip_port),
+            ])
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+
+    /// SIPp as the PBX (from the trunk's peer address); true when every call succeeded.
+    pub fn sipp(&self, args: &[&str]) -> bool {
+        self.sipp_command("127.0.0.1", self.pbx_port, args)
+            .status()
+            .expect("sipp (Debian package sip-tester) runs")
+            .success()
+    }
+
+    /// SIPp as the PBX's UAS on the peer port (calls from the switch go there).
+    pub fn sipp_uas(&self, args: &[&str]) -> Child {
+        let mut c = Command::new("sipp");
+        c.args(args)
+            .args([
+                "-p",
+                &self.pbx_port.to_string(),
+                "-i",
+                "127.0.0.1",
+                "-timeout",
+                "30",
+                "-timeout_error",
+                "-nostdin",
+            ])
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c.spawn().expect("sipp runs")
+    }
+
+    pub fn cdrs(&self) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(self.dir.join("cdr.csv")).unwrap_or_default();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    }
+
+    pub fn assert_no_busy_channel(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let groups = self.ctl("show trunk-groups");
+            let calls = self.ctl("show calls");
+            if groups.contains("pstn 30 0 0") && calls.is_empty() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{groups}\n{calls}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Column positions of `gateway::cdr::HEADER`.
+pub const CALLED: usize = 7;
+pub const CHANNEL: usize = 11;
+pub const ISDN_CAUSE: usize = 12;
+pub const SIP_STATUS: usize = 13;
+pub const DISPOSITION: usize = 16;
+
+/// Counts of a SIPp run's final statistics line (`-trace_stat` writes
+/// `<scenario>_<pid>_.csv` beside the scenario file): (successful, failed) calls.
+pub fn sipp_stat_counts(dir: &Path, scenario_prefix: &str) -> (u64, u64) {
+    let file = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(scenario_prefix))
+                && p.to_string_lossy().ends_with("_.csv")
+        })
+        .expect("a SIPp statistics file");
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(';').collect();
+    let last: Vec<&str> = lines.last().unwrap().split(';').collect();
+    let col = |name: &str| {
+        let i = head.iter().position(|h| *h == name).unwrap();
+        last[i].trim().parse::<u64>().unwrap()
+    };
+    (col("SuccessfulCall(C)"), col("FailedCall(C)"))
+}
