@@ -265,13 +265,14 @@ fn congestion_cause_34_is_503() {
     refused("099934", "34", 503);
 }
 
-/// SIPp cancels a call that rings; returns libpri's cause in DISCONNECT.
-fn cancelled(number: &str, wait_ms: u64) -> (String, Vec<String>) {
+/// SIPp cancels a call that rings (`ringing`: the provisional response it must get
+/// first); returns libpri's cause in DISCONNECT and the Q.931 messages.
+fn cancelled(number: &str, ringing: u16, wait_ms: u64) -> (String, Vec<String>) {
     let rig = rig();
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
-    let run = rig.sipp("cancel", &uac_cancel(law, 9, wait_ms), number);
+    let run = rig.sipp("cancel", &uac_cancel(law, 9, ringing, wait_ms), number);
     assert!(run.ok, "SIPp INVITE/180/CANCEL/487:\n{}", run.trace);
     let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
         l.starts_with("disconnect ")
@@ -298,7 +299,7 @@ fn cancelled(number: &str, wait_ms: u64) -> (String, Vec<String>) {
 #[test]
 fn no_answer_the_pbx_gives_up_with_cancel_and_libpri_sees_disconnect_cause_16() {
     // 0888…: the switch rings and never answers; SIPp gives up after 2 s.
-    let (cause, _) = cancelled("08881234", 2000);
+    let (cause, _) = cancelled("08881234", 180, 2000);
     // CANCEL carries no Reason: normal call clearing (RFC 3398 §8.2.x, Q.1912.5 CANCEL → 16).
     assert_eq!(cause, "16");
 }
@@ -306,12 +307,21 @@ fn no_answer_the_pbx_gives_up_with_cancel_and_libpri_sees_disconnect_cause_16() 
 #[test]
 fn cancel_before_answer_clears_the_call_before_connect() {
     // 0777…: the switch would answer after 2 s; SIPp cancels 300 ms after 180.
-    let (cause, q) = cancelled("07771234", 300);
+    let (cause, q) = cancelled("07771234", 180, 300);
     assert_eq!(cause, "16");
     assert!(
         !q.iter().any(|m| m == "tx CONNECT"),
         "libpri never answered: {q:?}"
     );
+}
+
+#[test]
+fn alerting_with_inband_ringback_is_183_session_progress() {
+    // 0666…: ALERTING with progress indicator 8 (in-band information available): the
+    // documented mapping gives 183 with SDP instead of 180.
+    let (cause, q) = cancelled("06661234", 183, 500);
+    assert_eq!(cause, "16");
+    assert!(!q.iter().any(|m| m == "tx CONNECT"), "{q:?}");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -13,8 +13,10 @@
 //! - ending in `0999CC`: CALL PROCEEDING, then cleared with Q.850 cause `CC` (17 busy,
 //!   01 unallocated, 34 congestion, …);
 //! - containing `0888`: CALL PROCEEDING and ALERTING, never answered;
+//! - containing `0666`: CALL PROCEEDING and ALERTING with progress indicator "in-band
+//!   information now available" (ringback in band), never answered;
 //!
-//! ALERTING carries no progress indicator (no in-band ringback), so it maps to 180.
+//! Otherwise ALERTING carries no progress indicator (no in-band ringback): 180 on SIP.
 //! - containing `0777`: CALL PROCEEDING, ALERTING, CONNECT after 2 s;
 //! - anything else: CALL PROCEEDING, ALERTING, CONNECT after `--answer-ms`.
 //!
@@ -202,6 +204,9 @@ impl Switchboard {
                     }
                 } else if d.contains("0888") {
                     let _ = pri.alerting(call, r.channel, false);
+                } else if d.contains("0666") {
+                    // Ringback played in band: ALERTING with progress indicator 8.
+                    let _ = pri.alerting(call, r.channel, true);
                 } else {
                     let _ = pri.alerting(call, r.channel, false);
                     let after = if d.contains("0777") {

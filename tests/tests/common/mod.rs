@@ -769,14 +769,15 @@ pub fn uac_rejected(law: Law, rtp_port: u16, status: u16, ringing: bool) -> Stri
     )
 }
 
-/// UAC: INVITE, 180, wait `wait_ms`, CANCEL, 200 (CANCEL), 487, ACK.
-pub fn uac_cancel(law: Law, rtp_port: u16, wait_ms: u64) -> String {
+/// UAC: INVITE, the provisional response `ringing` (180, or 183 for early media), wait
+/// `wait_ms`, CANCEL, 200 (CANCEL), 487, ACK.
+pub fn uac_cancel(law: Law, rtp_port: u16, ringing: u16, wait_ms: u64) -> String {
     scenario(
         "cancel",
         &format!(
             "{}
   <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"180\"/>
+  <recv response=\"{ringing}\"/>
   <pause milliseconds=\"{wait_ms}\"/>
   <send>
     <![CDATA[
