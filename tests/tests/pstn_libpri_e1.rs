@@ -324,6 +324,49 @@ fn alerting_with_inband_ringback_is_183_session_progress() {
     assert!(!q.iter().any(|m| m == "tx CONNECT"), "{q:?}");
 }
 
+/// libpri calls the PBX, which refuses with `status`: libpri's call is cleared with
+/// `cause` (RFC 3398 §8.2.6.1, status → cause).
+fn pbx_refuses(status: u16, cause: &str) {
+    let mut rig = rig();
+    let cdr0 = rig.cdrs().len();
+    let uas = rig.sipp_spawn("uas-reject", &common::uas_reject(status), "s");
+    std::thread::sleep(Duration::from_millis(300));
+    let mark = rig.switch.mark();
+    rig.switch.send("call 2 203");
+    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("placed ") || l.starts_with("error")
+    });
+    let id = kv(&placed, "id")
+        .unwrap_or_else(|| panic!("{placed}"))
+        .to_string();
+    let end = rig.switch.wait(mark, Duration::from_secs(10), |l| {
+        (l.starts_with("disconnect ") || l.starts_with("hangup ")) && kv(l, "id") == Some(&id)
+    });
+    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("released ") && kv(l, "id") == Some(&id)
+    });
+    let run = uas.finish();
+    assert!(run.ok, "SIPp UAS rejected with {status}:\n{}", run.trace);
+    assert_eq!(
+        kv(&end, "cause"),
+        Some(cause),
+        "{status} → cause {cause}: {end}"
+    );
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][SIP_STATUS], status.to_string(), "{cdrs:?}");
+    assert_eq!(cdrs[0][ISDN_CAUSE], cause, "{cdrs:?}");
+}
+
+#[test]
+fn pbx_busy_486_reaches_libpri_as_cause_17() {
+    pbx_refuses(486, "17");
+}
+
+#[test]
+fn pbx_not_found_404_reaches_libpri_as_cause_1() {
+    pbx_refuses(404, "1");
+}
+
 // ---------------------------------------------------------------------------------------
 // Hunting: which channel libpri sees in SETUP.
 

@@ -854,6 +854,28 @@ pub fn uas_answer(law: Law, rtp_port: u16) -> String {
     )
 }
 
+/// UAS: INVITE, then the final error `status`, ACK.
+pub fn uas_reject(status: u16) -> String {
+    scenario(
+        &format!("reject with {status}"),
+        &format!(
+            "<recv request=\"INVITE\" crlf=\"true\"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 {status} Rejected
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request=\"ACK\"/>"
+        ),
+    )
+}
+
 /// UAS: INVITE, 100, 180, then the BYE-less end: waits for CANCEL (200, 487, ACK).
 pub fn uas_ring_cancelled() -> String {
     scenario(
