@@ -439,6 +439,25 @@ fn hunt(prefix: &str) -> Vec<u8> {
 }
 
 #[test]
+fn a_channel_taken_out_of_service_with_ctl_is_skipped_until_put_back() {
+    let rig = rig();
+    let cdr0 = rig.cdrs().len();
+    assert_eq!(rig.ctl("channel 1:22 out").trim(), "ok");
+    assert!(
+        rig.ctl("show channels")
+            .lines()
+            .any(|l| l == "1:22 out-of-service maintenance"),
+        "{}",
+        rig.ctl("show channels")
+    );
+    let skipped = busy_call(&rig, "099917");
+    assert_eq!(rig.ctl("channel 1:22 in").trim(), "ok");
+    let back = busy_call(&rig, "099917");
+    assert_eq!((skipped, back), (23, 22), "pstn hunts ascending from 22");
+    rig.assert_clean(cdr0, 2);
+}
+
+#[test]
 fn hunting_ascending_takes_the_lowest_idle_channel() {
     let seq = hunt("061");
     assert_eq!(seq, [1, 1, 2, 2, 2, 2, 1]);
