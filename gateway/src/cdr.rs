@@ -1,5 +1,13 @@
 //! Call detail records: one CSV line per call, appended and `fsync`ed before the call's
 //! resources are released, so a crash never loses a finished call's record.
+//!
+//! A [`CdrWriter`] in batch mode ([`CdrWriter::batched`], the daemon's) keeps the records of
+//! one turn of the signalling loop in memory and writes + `fdatasync`s them once at the end
+//! of the turn ([`CdrWriter::flush`]), *before* that turn sends anything: no SIP response,
+//! no Q.931 message and no new call on a freed channel leaves the daemon before the
+//! records of the calls it concerns are on disk. A crash before the flush loses only calls
+//! whose end nobody was told of yet (their peers retransmit BYE / DISCONNECT and learn the
+//! call is gone), exactly as a crash just before a per-record `fsync` would.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -116,6 +124,8 @@ pub enum CdrError {
 pub struct CdrWriter {
     path: PathBuf,
     file: File,
+    /// Batch mode: records written since the last flush.
+    pending: Option<String>,
 }
 
 impl CdrWriter {
@@ -141,7 +151,30 @@ impl CdrWriter {
         Ok(CdrWriter {
             path: path.to_path_buf(),
             file,
+            pending: None,
         })
+    }
+
+    /// Batch mode: [`CdrWriter::write`] only queues the record; [`CdrWriter::flush`] appends
+    /// and syncs everything queued, once (see the module docs for when it must run).
+    pub fn batched(mut self) -> Self {
+        self.pending = Some(String::with_capacity(64 * 1024));
+        self
+    }
+
+    /// Appends and `fdatasync`s the queued records (batch mode; nothing otherwise). On an
+    /// error the records stay queued for the next flush.
+    pub fn flush(&mut self) -> Result<(), CdrError> {
+        let Some(pending) = self.pending.as_mut().filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
+        let io = |source| CdrError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(pending.as_bytes()).map_err(io)?;
+        pending.clear();
+        self.file.sync_data().map_err(io)
     }
 
     /// Append one record and make it durable before returning (`fdatasync`): the caller
@@ -153,6 +186,10 @@ impl CdrWriter {
         };
         // One write() of the whole line: O_APPEND keeps lines whole even if two writers
         // share the file.
+        if let Some(p) = self.pending.as_mut() {
+            p.push_str(&cdr.to_csv());
+            return Ok(());
+        }
         self.file.write_all(cdr.to_csv().as_bytes()).map_err(io)?;
         self.file.sync_data().map_err(io)
     }
@@ -217,6 +254,28 @@ mod tests {
         assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(lines[0], HEADER);
         assert!(lines[1].starts_with("a,") && lines[2].starts_with("b,"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn batched_writer_appends_only_on_flush() {
+        let dir = std::env::temp_dir().join(format!("cdr-batch-{}", std::process::id()));
+        let path = dir.join("cdr.csv");
+        let _ = std::fs::remove_file(&path);
+        let mut w = CdrWriter::open(&path).unwrap().batched();
+        for id in ["a", "b"] {
+            w.write(&Cdr {
+                call_id: id.into(),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let lines = || std::fs::read_to_string(&path).unwrap().lines().count();
+        assert_eq!(lines(), 1, "only the header before the flush");
+        w.flush().unwrap();
+        assert_eq!(lines(), 3);
+        w.flush().unwrap();
+        assert_eq!(lines(), 3, "a flush with nothing queued writes nothing");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -639,6 +639,33 @@ mod tests {
     }
 
     #[test]
+    fn guard_and_redirecting_keys_name_their_line() {
+        let c = Config::from_str(
+            "[[sip_trunk]]\nname = \"pbx\"\nreject = \"silent\"\nrate_limit = 0\n\
+             redirecting = \"history_info\"\n",
+            "gw.toml",
+        )
+        .unwrap();
+        let t = &c.sip_trunks[0];
+        assert_eq!(
+            (t.reject, t.rate_limit, t.redirecting),
+            (RejectAction::Silent, 0, RedirectHeaders::HistoryInfo)
+        );
+        let e = err("[[sip_trunk]]\nname = \"pbx\"\nredirecting = \"diverted\"\n");
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(3), Some("sip_trunk.redirecting")),
+            "{e}"
+        );
+        let e = err("[[sip_trunk]]\nname = \"pbx\"\nreject = \"drop\"\n");
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(3), Some("sip_trunk.reject")),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn sip_trunk_allow_defaults_to_peers() {
         let c = Config::from_str(
             "[[sip_trunk]]\nname = \"pbx\"\npeers = [\"192.0.2.10:5060\"]\n",

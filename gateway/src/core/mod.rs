@@ -55,11 +55,19 @@ pub mod cause {
 /// Where call detail records go: the CSV writer in the daemon, a vector in tests.
 pub trait CdrSink: Send {
     fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError>;
+    /// Makes every record written so far durable (a batching sink syncs here; see
+    /// `cdr.rs`). The daemon calls it before it sends anything a turn produced.
+    fn flush(&mut self) -> Result<(), CdrError> {
+        Ok(())
+    }
 }
 
 impl CdrSink for CdrWriter {
     fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError> {
         CdrWriter::write(self, cdr)
+    }
+    fn flush(&mut self) -> Result<(), CdrError> {
+        CdrWriter::flush(self)
     }
 }
 
@@ -253,12 +261,26 @@ impl Core {
     pub fn reload(&mut self, config: &Config) {
         self.router = Router::new(&config.routes);
         self.causes = CauseMap::with_overrides(&config.cause_map);
+        let first_load = self.channels.channels().is_empty();
         for span in &config.spans {
+            let known = span.bearers().any(|ts| {
+                self.channels.contains(ChannelId {
+                    span: span.id,
+                    timeslot: ts,
+                })
+            });
             for ts in span.bearers() {
                 self.channels.add(ChannelId {
                     span: span.id,
                     timeslot: ts,
                 });
+            }
+            if !first_load && !known {
+                // A span added by a reload has no D-channel until the next restart: its
+                // channels stay out of service (alarm) until one reports its link up, so
+                // hunting never picks them.
+                warn!(span = %span.id, "span added by reload: out of service until a restart opens its D-channel");
+                self.channels.set_span_alarm(span.id, true);
             }
         }
         let mut groups = BTreeMap::new();
@@ -897,6 +919,15 @@ impl Core {
     }
 
     /// Next thing for the leg layer to do.
+    /// Makes the CDRs written so far durable ([`CdrSink::flush`]); call it before sending
+    /// what the core's actions produced.
+    pub fn flush_cdrs(&mut self) {
+        if let Err(e) = self.cdr.flush() {
+            self.stats.cdr_errors += 1;
+            warn!(error = %e, "CDRs not synced");
+        }
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }

@@ -514,3 +514,39 @@ fn answer_bridges_the_channel_to_rtp_and_the_end_unbridges() {
     assert_eq!(actions[0], Action::Unbridge { call });
     f.finished_clean();
 }
+
+#[test]
+fn a_span_added_by_reload_stays_out_of_service_and_is_not_hunted() {
+    let mut f = Fixture::new();
+    let with_span_3 = CONFIG.replace(
+        "[[trunk_group]]\nname = \"backup\"\nmembers = [{ span = 2, channels = \"1-2\" }]",
+        "[[span]]\nid = 3\ntype = \"e1\"\nsignalling = \"pri_cpe\"\n\n\
+         [[trunk_group]]\nname = \"backup\"\nmembers = [{ span = 3, channels = \"1-2\" }, { span = 2, channels = \"1-2\" }]",
+    );
+    let config = Config::from_str(&with_span_3, "test.toml").unwrap();
+    assert_eq!(config.spans.len(), 3);
+    f.core.reload(&config);
+    assert!(matches!(
+        f.core.channel_state(ch(3, 1)),
+        Some(ChannelState::OutOfService(o)) if o.alarm
+    ));
+    assert_eq!(f.core.channel_state(ch(2, 1)), Some(ChannelState::Idle));
+    // Five calls: two fill "pstn" (span 1), the route fails over to "backup" whose span-2
+    // channels take two more; the fifth finds no channel rather than the new span's.
+    for _ in 0..5 {
+        f.invite("0301234");
+    }
+    let seized: Vec<_> = f
+        .actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Originate { channel, .. } => channel,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seized.len(), 4, "{seized:?}");
+    assert!(seized.iter().all(|c| c.span != SpanId(3)), "{seized:?}");
+    // Its D-channel coming up (after a restart) brings it back.
+    f.core.set_span_alarm(SpanId(3), false);
+    assert_eq!(f.core.channel_state(ch(3, 1)), Some(ChannelState::Idle));
+}

@@ -51,6 +51,8 @@ pub struct Shared {
     pub spans: Mutex<Vec<SpanStatus>>,
     /// The simulated PSTN switches of simulated spans, once started.
     pub sim: std::sync::OnceLock<sim::SimSwitches>,
+    /// A reloaded configuration for the signalling task to apply to its SIP trunks.
+    pub sip_reload: Mutex<Option<Config>>,
 }
 
 impl Shared {
@@ -62,6 +64,7 @@ impl Shared {
         let mut spans = lock(&self.spans);
         *spans = span_status(&config);
         info!(calls = core.call_count(), "configuration reloaded");
+        *lock(&self.sip_reload) = Some(config);
         Ok(())
     }
 
@@ -105,7 +108,9 @@ impl Shared {
         }
         let spans = lock(&self.spans).clone();
         let mut core = lock(&self.core);
-        ctl::execute(&cmd, &mut core, &spans, Instant::now()).unwrap_or_default()
+        let answer = ctl::execute(&cmd, &mut core, &spans, Instant::now()).unwrap_or_default();
+        core.flush_cdrs();
+        answer
     }
 
     /// The metrics text, refreshed.
@@ -146,8 +151,10 @@ pub fn run_blocking(source: Source) -> anyhow::Result<()> {
 /// Start everything and run until SIGINT/SIGTERM.
 pub async fn run(source: Source) -> anyhow::Result<()> {
     let config = source.load()?;
+    // Batched: synced once per signalling turn, before the turn sends anything (cdr.rs).
     let cdr = CdrWriter::open(Path::new(&config.general.cdr_file))
-        .with_context(|| format!("CDR file {}", config.general.cdr_file))?;
+        .with_context(|| format!("CDR file {}", config.general.cdr_file))?
+        .batched();
     let now = Instant::now();
     let shared = Arc::new(Shared {
         source,
@@ -155,6 +162,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         metrics: Mutex::new(Metrics::new()),
         spans: Mutex::new(span_status(&config)),
         sim: std::sync::OnceLock::new(),
+        sip_reload: Mutex::new(None),
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     tokio::spawn(sig.run());
@@ -183,7 +191,12 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
                 }
             }
             _ = audit.tick() => {
-                let stuck = lock(&shared.core).audit(Instant::now());
+                let stuck = {
+                    let mut core = lock(&shared.core);
+                    let stuck = core.audit(Instant::now());
+                    core.flush_cdrs();
+                    stuck
+                };
                 if !stuck.is_empty() {
                     warn!(count = stuck.len(), "audit freed stuck channels");
                 }
@@ -192,6 +205,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    lock(&shared.core).flush_cdrs();
     let _ = std::fs::remove_file(&sock);
     info!("gatewayd stopped");
     Ok(())
@@ -253,6 +267,7 @@ mod tests {
             metrics: Mutex::new(Metrics::new()),
             spans: Mutex::new(span_status(&config)),
             sim: std::sync::OnceLock::new(),
+            sip_reload: Mutex::new(None),
         };
         assert_eq!(shared.control("channel 1:3 out"), "ok\n");
         assert!(shared

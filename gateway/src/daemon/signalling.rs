@@ -45,6 +45,79 @@ struct SipSide {
     transport: Transport,
     /// Allow-list and rate limit in front of the endpoint (`trunk::security`).
     guard: TrunkGuard,
+    /// What the listener was opened with: a reload keeps the side when this is unchanged.
+    key: (SipTransport, SocketAddr, Option<crate::config::TlsFiles>),
+}
+
+/// Bind a SIP trunk's listener and build its endpoint, leg and guard; its messages arrive
+/// on `tx` tagged with `i`.
+async fn open_sip(
+    i: usize,
+    t: &crate::config::SipTrunk,
+    tx: &mpsc::Sender<(usize, TransportEvent)>,
+    law: Law,
+    rtp_ports: (u16, u16),
+) -> anyhow::Result<SipSide> {
+    let mut listen = Listen::default();
+    let protocol = match t.transport {
+        SipTransport::Udp => {
+            listen.udp = Some(t.listen);
+            Protocol::Udp
+        }
+        SipTransport::Tcp => {
+            listen.tcp = Some(t.listen);
+            Protocol::Tcp
+        }
+        SipTransport::Tls => {
+            let Some(files) = &t.tls else {
+                anyhow::bail!(
+                    "SIP trunk {}: TLS needs tls_certificate and tls_key",
+                    t.name
+                )
+            };
+            listen.tls = Some((t.listen, files.certificate.clone(), files.key.clone()));
+            Protocol::Tls
+        }
+    };
+    let (transport, mut rx) = Transport::bind(listen)
+        .await
+        .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
+    let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
+    let user_agent = concat!("gatewayd/", env!("CARGO_PKG_VERSION"));
+    let ep = Endpoint::new(EndpointConfig {
+        advertise: vec![(protocol, local)],
+        contact_user: "gatewayd".into(),
+        user_agent: user_agent.into(),
+        timers: Timers::default(),
+    });
+    let guard = TrunkGuard::new(t, user_agent);
+    let leg = SipLeg::new(
+        &t.name,
+        t.numbering.clone(),
+        t.peers.clone(),
+        protocol,
+        local.ip(),
+        law,
+        rtp_ports,
+    )
+    .with_redirecting(t.redirecting)
+    .with_sips(t.sips);
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            if tx.send((i, ev)).await.is_err() {
+                break;
+            }
+        }
+    });
+    info!(trunk = %t.name, addr = %local, "SIP trunk listening");
+    Ok(SipSide {
+        leg,
+        ep,
+        transport,
+        guard,
+        key: (t.transport, t.listen, t.tls.clone()),
+    })
 }
 
 struct Dchan {
@@ -61,10 +134,17 @@ pub struct Signalling {
     shared: Arc<Shared>,
     sips: Vec<SipSide>,
     incoming: mpsc::Receiver<(usize, TransportEvent)>,
+    /// For the transports of SIP trunks added by a reload.
+    tx: mpsc::Sender<(usize, TransportEvent)>,
+    law: Law,
+    rtp_ports: (u16, u16),
     dchans: Vec<Dchan>,
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
+    /// Which data links were up at the last turn (per D-channel), to refresh the span
+    /// status only on a change.
+    links_up: Vec<bool>,
     /// Keeps the simulator's clock running (dropped after the switches).
     _sim: Option<tdm_sim::Sim>,
 }
@@ -177,70 +257,13 @@ impl Signalling {
         }
         let (tx, incoming) = mpsc::channel(4096);
         let mut sips = Vec::new();
+        let law = config
+            .spans
+            .first()
+            .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
+        let rtp_ports = (config.general.rtp_port_min, config.general.rtp_port_max);
         for (i, t) in config.sip_trunks.iter().enumerate() {
-            let mut listen = Listen::default();
-            let protocol = match t.transport {
-                SipTransport::Udp => {
-                    listen.udp = Some(t.listen);
-                    Protocol::Udp
-                }
-                SipTransport::Tcp => {
-                    listen.tcp = Some(t.listen);
-                    Protocol::Tcp
-                }
-                SipTransport::Tls => {
-                    let Some(files) = &t.tls else {
-                        anyhow::bail!(
-                            "SIP trunk {}: TLS needs tls_certificate and tls_key",
-                            t.name
-                        )
-                    };
-                    listen.tls = Some((t.listen, files.certificate.clone(), files.key.clone()));
-                    Protocol::Tls
-                }
-            };
-            let (transport, mut rx) = Transport::bind(listen)
-                .await
-                .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
-            let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
-            let user_agent = concat!("gatewayd/", env!("CARGO_PKG_VERSION"));
-            let ep = Endpoint::new(EndpointConfig {
-                advertise: vec![(protocol, local)],
-                contact_user: "gatewayd".into(),
-                user_agent: user_agent.into(),
-                timers: Timers::default(),
-            });
-            let guard = TrunkGuard::new(t, user_agent);
-            let law = config
-                .spans
-                .first()
-                .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
-            let leg = SipLeg::new(
-                &t.name,
-                t.numbering.clone(),
-                t.peers.clone(),
-                protocol,
-                local.ip(),
-                law,
-                (config.general.rtp_port_min, config.general.rtp_port_max),
-            )
-            .with_redirecting(t.redirecting)
-            .with_sips(t.sips);
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while let Some(ev) = rx.recv().await {
-                    if tx.send((i, ev)).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            info!(trunk = %t.name, addr = %local, "SIP trunk listening");
-            sips.push(SipSide {
-                leg,
-                ep,
-                transport,
-                guard,
-            });
+            sips.push(open_sip(i, t, &tx, law, rtp_ports).await?);
         }
         let sim_switches = match (&far_dev, switches.is_empty()) {
             (Some(far), false) => {
@@ -266,17 +289,62 @@ impl Signalling {
             shared,
             sips,
             incoming,
+            tx,
+            law,
+            rtp_ports,
             dchans,
             media,
             bridges: HashMap::new(),
+            links_up: Vec::new(),
             _sim: sim,
         })
+    }
+
+    /// Apply a reloaded configuration's SIP trunks without touching calls in progress: a
+    /// trunk whose listener is unchanged is reconfigured in place (name, peers, numbering,
+    /// headers, allow-list, rate); a new listener is bound; a trunk no longer configured
+    /// keeps serving its calls in progress and refuses new ones (503) — its port is freed
+    /// at the next restart, or taken up again if a later reload brings it back.
+    async fn reload_sip(&mut self, config: &Config) {
+        let mut kept = vec![false; self.sips.len()];
+        for t in &config.sip_trunks {
+            let key = (t.transport, t.listen, t.tls.clone());
+            if let Some(i) = self.sips.iter().position(|s| s.key == key) {
+                let side = &mut self.sips[i];
+                side.leg.reconfigure(t);
+                side.guard.reload(t);
+                kept[i] = true;
+                continue;
+            }
+            match open_sip(self.sips.len(), t, &self.tx, self.law, self.rtp_ports).await {
+                Ok(side) => {
+                    info!(trunk = %t.name, "SIP trunk added by reload");
+                    self.sips.push(side);
+                    kept.push(true);
+                }
+                Err(e) => warn!(trunk = %t.name, error = %e, "SIP trunk not added"),
+            }
+        }
+        for (side, kept) in self.sips.iter_mut().zip(kept) {
+            if !kept && !side.guard.is_closing() {
+                side.guard.close();
+                info!(
+                    trunk = %side.leg.trunk(),
+                    calls = side.leg.call_count(),
+                    "SIP trunk removed by reload; its calls in progress go on"
+                );
+            }
+        }
     }
 
     /// Run forever.
     pub async fn run(mut self) {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
         loop {
+            let reloaded = lock(&self.shared.sip_reload).take();
+            if let Some(config) = reloaded {
+                self.reload_sip(&config).await;
+            }
             let now = Instant::now();
             let deadline = {
                 let shared = self.shared.clone();
@@ -292,28 +360,44 @@ impl Signalling {
                 .unwrap_or(now + DCHANNEL_POLL)
                 .min(now + DCHANNEL_POLL);
             tokio::select! {
-                ev = self.incoming.recv() => match ev {
-                    Some((i, TransportEvent::Message(m))) => {
-                        let side = &mut self.sips[i];
-                        match side.guard.screen(Instant::now(), &m) {
-                            Screen::Pass => side.ep.handle_incoming(Instant::now(), m),
-                            Screen::Reply(target, bytes) => {
-                                let _ = side.transport.send(target, bytes).await;
-                            }
-                            Screen::Drop => {}
-                        }
-                    }
-                    Some((_, TransportEvent::Malformed(m))) => {
-                        debug!(error = %m.error, "malformed SIP dropped");
-                    }
-                    Some((_, TransportEvent::Closed(t))) => debug!(?t, "SIP connection closed"),
-                    None => {
+                ev = self.incoming.recv() => {
+                    let Some(ev) = ev else {
                         warn!("SIP transports closed");
                         return;
+                    };
+                    // Everything that arrived meanwhile goes into the same turn.
+                    let now = Instant::now();
+                    self.on_transport(now, ev, &mut out);
+                    while let Ok(ev) = self.incoming.try_recv() {
+                        self.on_transport(now, ev, &mut out);
                     }
-                },
+                }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
+        }
+    }
+
+    /// One message from a SIP transport, through the trunk's guard (a stateless reply of
+    /// the guard goes out with the turn's messages).
+    fn on_transport(
+        &mut self,
+        now: Instant,
+        ev: (usize, TransportEvent),
+        out: &mut Vec<(usize, Target, bytes::Bytes)>,
+    ) {
+        match ev {
+            (i, TransportEvent::Message(m)) => {
+                let side = &mut self.sips[i];
+                match side.guard.screen(now, &m) {
+                    Screen::Pass => side.ep.handle_incoming(now, m),
+                    Screen::Reply(target, bytes) => out.push((i, target, bytes)),
+                    Screen::Drop => {}
+                }
+            }
+            (_, TransportEvent::Malformed(m)) => {
+                debug!(error = %m.error, "malformed SIP dropped")
+            }
+            (_, TransportEvent::Closed(t)) => debug!(?t, "SIP connection closed"),
         }
     }
 
@@ -384,6 +468,9 @@ impl Signalling {
                 break;
             }
         }
+        // The CDRs of calls ended in this turn are durable before anything this turn
+        // produced is sent (cdr.rs: one fdatasync per turn, nothing acknowledged is lost).
+        core.flush_cdrs();
         let mut next: Option<Instant> = None;
         let mut note = |t: Option<Instant>| {
             if let Some(t) = t {
@@ -403,15 +490,23 @@ impl Signalling {
             }
             note(side.ep.poll_timeout());
         }
-        // Span status for ctl and metrics.
-        let mut spans = lock(&self.shared.spans);
-        let up: HashMap<u16, bool> = self
-            .dchans
-            .iter_mut()
-            .map(|d| (d.leg.span().0, d.leg.interface().is_link_up()))
-            .collect();
-        for s in spans.iter_mut() {
-            s.dchannel_up = up.get(&s.span).copied().unwrap_or(false);
+        // Span status for ctl and metrics, when a data link changed.
+        let mut changed = self.links_up.len() != self.dchans.len();
+        self.links_up.resize(self.dchans.len(), false);
+        for (d, was) in self.dchans.iter_mut().zip(self.links_up.iter_mut()) {
+            let up = d.leg.interface().is_link_up();
+            changed |= up != *was;
+            *was = up;
+        }
+        if changed {
+            let mut spans = lock(&self.shared.spans);
+            for s in spans.iter_mut() {
+                s.dchannel_up = self
+                    .dchans
+                    .iter()
+                    .zip(&self.links_up)
+                    .any(|(d, up)| d.leg.span().0 == s.span && *up);
+            }
         }
         next
     }
@@ -424,7 +519,11 @@ impl Signalling {
                 kind: TrunkKind::Sip,
                 setup,
                 ..
-            } => match self.sips.iter_mut().find(|s| s.leg.trunk() == trunk) {
+            } => match self
+                .sips
+                .iter_mut()
+                .find(|s| !s.guard.is_closing() && s.leg.trunk() == trunk)
+            {
                 Some(s) => s.leg.originate(&mut s.ep, core, now, leg, &setup),
                 None => core.handle(
                     now,

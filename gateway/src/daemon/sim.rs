@@ -404,7 +404,178 @@ pub fn wav_tones(wav: &[u8]) -> Result<Vec<(u32, u64)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dahdi_driver::{ChanError, Channel, ChannelId, ChannelMode, Device, Timeslot};
+    use q931::call::{ChannelPref, Event, Interface, InterfaceConfig, SetupRequest};
+    use q931::ie::TypeOfNumber;
+    use q931::ie::{BearerCapability, CalledPartyNumber, Layer1Protocol, NumberingPlan};
+    use q931::lapd::Role;
     use tdm_sim::pstn::ToneSource;
+
+    /// The gateway's side in these tests: a Q.931 user side on the near D-channel.
+    struct User {
+        iface: Interface,
+        dchan: Box<dyn Channel>,
+    }
+
+    impl User {
+        /// Moves frames both ways and returns the events, for `ms` milliseconds.
+        fn run(&mut self, ms: u64) -> Vec<Event> {
+            let mut events = Vec::new();
+            let mut buf = [0u8; 512];
+            let end = Instant::now() + Duration::from_millis(ms);
+            while Instant::now() < end {
+                let now = Instant::now();
+                loop {
+                    match self.dchan.read(&mut buf) {
+                        Ok(n) => self.iface.handle_frame(now, &buf[..n]),
+                        Err(ChanError::EventPending) => {
+                            let _ = self.dchan.get_event();
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if self.iface.poll_timeout().is_some_and(|t| t <= now) {
+                    self.iface.handle_timeout(now);
+                }
+                while let Some(f) = self.iface.poll_transmit() {
+                    let _ = self.dchan.write(&f);
+                }
+                events.extend(std::iter::from_fn(|| self.iface.poll_event()));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            events
+        }
+    }
+
+    fn released(events: &[Event]) -> Option<u8> {
+        events.iter().find_map(|e| match e {
+            Event::Disconnecting { cause, .. } => Some(cause.value.value()),
+            Event::Released { cause, .. } => cause.as_ref().map(|c| c.value.value()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn switches_follow_their_plan_play_their_tone_and_clear_placed_calls_after_the_hold() {
+        let sim = tdm_sim::Sim::builder()
+            .clock(tdm_sim::ClockMode::RealTime)
+            .e1(1)
+            .build();
+        let near = sim.near();
+        let far = sim.far();
+        let cfg = crate::config::Config::from_str(
+            "[[span]]\nid = 7\ntype = \"e1\"\nsignalling = \"pri_cpe\"\n[span.device]\n\
+             kind = \"sim\"\nanswer_after_ms = 0\ntone_hz = 1500\n",
+            "t.toml",
+        )
+        .unwrap();
+        let crate::config::Device::Simulator(sw) = &cfg.spans[0].device else {
+            panic!("sim device")
+        };
+        let switches = SimSwitches::start(
+            &far,
+            &[(7, SpanId(1), sw.clone())],
+            far.ticker().unwrap(),
+            Instant::now(),
+        )
+        .unwrap();
+        let mut iface = Interface::new(InterfaceConfig::euro_isdn_e1(Role::User));
+        iface.start(Instant::now());
+        let dchan = near
+            .open_channel(
+                ChannelId {
+                    span: SpanId(1),
+                    timeslot: Timeslot(16),
+                },
+                ChannelMode::HdlcFcs,
+            )
+            .unwrap();
+        let mut user = User { iface, dchan };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !(user.iface.is_link_up() && switches.all_links_up()) {
+            assert!(Instant::now() < deadline, "data link did not come up");
+            user.run(10);
+        }
+        let setup = |number: &str| SetupRequest {
+            called: Some(CalledPartyNumber::new(
+                TypeOfNumber::Unknown,
+                NumberingPlan::Isdn,
+                number,
+            )),
+            calling: None,
+            bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+            channel: ChannelPref::Any,
+            sending_complete: true,
+        };
+
+        // The built-in busy number: cause 17.
+        user.iface.setup(Instant::now(), setup("099917")).unwrap();
+        assert_eq!(released(&user.run(300)), Some(17));
+
+        // Any other number answers at once; the switch plays 1500 Hz and hears ours.
+        let call = user.iface.setup(Instant::now(), setup("301234")).unwrap();
+        let ev = user.run(200);
+        assert!(
+            ev.iter().any(|e| matches!(e, Event::Connected { .. })),
+            "{ev:?}"
+        );
+        let ts = user.iface.channel(call).expect("B-channel");
+        let mut b = near
+            .open_channel(
+                ChannelId {
+                    span: SpanId(1),
+                    timeslot: Timeslot(ts),
+                },
+                ChannelMode::Clear {
+                    blocksize: 160,
+                    law: Law::ALaw,
+                },
+            )
+            .unwrap();
+        let mut ours = ToneSource::continuous(Law::ALaw, 1800.0, -10.0);
+        let (mut heard, mut block, mut buf) = (Vec::new(), [0u8; 160], [0u8; 1024]);
+        let end = Instant::now() + Duration::from_millis(1500);
+        while Instant::now() < end {
+            while let Ok(n) = b.read(&mut buf) {
+                heard.extend_from_slice(&buf[..n]);
+            }
+            ours.fill(&mut block);
+            let _ = b.write(&block);
+            user.run(18);
+        }
+        let t = tones(Law::ALaw, &heard);
+        assert!(
+            t.first()
+                .is_some_and(|(f, ms)| f.abs_diff(1500) <= 2 && *ms >= 800),
+            "{t:?}"
+        );
+        let shown = switches.show_calls();
+        assert!(shown.contains("7 1 from-gateway 301234"), "{shown}");
+        assert!(shown.contains("1800Hz/"), "{shown}");
+        assert!(switches.heard(7, 1, 1800.0).unwrap() >= 800);
+        user.iface
+            .disconnect(Instant::now(), call, CauseValue::from(16))
+            .unwrap();
+        user.run(200);
+
+        // A call the switch places is cleared with cause 16 after its hold.
+        assert!(matches!(
+            switches.call(8, "201", DEFAULT_HOLD),
+            Err(SimError::NoSuchSpan(8))
+        ));
+        switches.call(7, "201", Duration::from_millis(300)).unwrap();
+        let ev = user.run(200);
+        let offered = ev
+            .iter()
+            .find_map(|e| match e {
+                Event::IncomingSetup { call, .. } => Some(*call),
+                _ => None,
+            })
+            .expect("SETUP from the switch");
+        user.iface.connect(Instant::now(), offered).unwrap();
+        let ev = user.run(800);
+        assert_eq!(released(&ev), Some(16), "{ev:?}");
+    }
 
     #[test]
     fn tones_names_the_frequencies_and_their_durations() {

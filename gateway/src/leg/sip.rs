@@ -149,6 +149,16 @@ impl SipLeg {
         self
     }
 
+    /// A configuration reload changed the trunk (same listener): new calls use the new
+    /// name, number rules, peers and headers; calls in progress keep their state.
+    pub fn reconfigure(&mut self, trunk: &crate::config::SipTrunk) {
+        self.trunk = trunk.name.clone();
+        self.rules = trunk.numbering.clone();
+        self.peers = trunk.peers.clone();
+        self.redirect = trunk.redirecting;
+        self.sips = trunk.sips && self.protocol == Protocol::Tls;
+    }
+
     /// The SIP trunk's name.
     pub fn trunk(&self) -> &str {
         &self.trunk

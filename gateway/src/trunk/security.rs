@@ -3,7 +3,10 @@
 //! before the transaction layer sees it.
 //!
 //! - A source outside the trunk's `allow` list gets 403 Forbidden (RFC 3261 §21.4.4), or
-//!   nothing at all with `reject = "silent"`; responses and ACKs from it are dropped.
+//!   nothing at all with `reject = "silent"`; ACKs from it are dropped. Responses pass
+//!   from anywhere: they only ever match our own client transactions (a registrar or a
+//!   redirect target may well sit outside the allow-list), the rest is dropped by the
+//!   transaction layer.
 //! - A source that opens dialogs faster than `rate_limit` per second gets 503 Service
 //!   Unavailable with `Retry-After` (RFC 3261 §21.5.4, §20.33), answered statelessly so
 //!   that a flood costs no transaction state.
@@ -52,6 +55,9 @@ pub struct TrunkGuard {
     invites: HashMap<String, Instant>,
     last_prune: Option<Instant>,
     stats: ScreenStats,
+    /// The trunk was removed from the configuration: its calls in progress finish, new
+    /// dialogs get 503.
+    closing: bool,
 }
 
 fn access(trunk: &SipTrunk) -> TrunkAccess {
@@ -77,12 +83,25 @@ impl TrunkGuard {
             invites: HashMap::new(),
             last_prune: None,
             stats: ScreenStats::default(),
+            closing: false,
         }
     }
 
     /// New rules after a reload; the rate state of each source is kept.
     pub fn reload(&mut self, trunk: &SipTrunk) {
         self.guard.reload(vec![access(trunk)]);
+        self.closing = false;
+    }
+
+    /// The trunk is gone from the configuration: requests inside dialogs (the calls in
+    /// progress) still pass, anything new gets 503 Service Unavailable.
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// Whether [`TrunkGuard::close`] was called (and no reload brought the trunk back).
+    pub fn is_closing(&self) -> bool {
+        self.closing
     }
 
     /// What was turned away so far.
@@ -95,11 +114,7 @@ impl TrunkGuard {
         let msg = &incoming.message;
         let ip = incoming.source.addr.ip();
         if !msg.is_request() {
-            // Responses only ever answer our own requests: from elsewhere, they are noise.
-            return match self.guard.check(now, ip, false) {
-                Verdict::Accept { .. } => Screen::Pass,
-                _ => self.dropped(),
-            };
+            return Screen::Pass;
         }
         let method = msg.method().map(|m| m.as_str().to_string());
         let method = method.as_deref().unwrap_or("");
@@ -108,6 +123,10 @@ impl TrunkGuard {
         self.prune(now);
         let repeat = method == "INVITE" && self.invites.contains_key(&call_id);
         let starts_dialog = !has_to_tag && !matches!(method, "ACK" | "CANCEL") && !repeat;
+        if self.closing && starts_dialog {
+            self.stats.rate_limited += 1;
+            return self.reply(msg, incoming.source, StatusCode::SERVICE_UNAVAILABLE, None);
+        }
         match self.guard.check(now, ip, starts_dialog) {
             Verdict::Accept { .. } => {
                 if method == "INVITE" && !has_to_tag {
@@ -306,7 +325,31 @@ mod tests {
     }
 
     #[test]
-    fn zero_rate_limit_means_none_and_foreign_responses_are_dropped() {
+    fn a_closing_trunk_refuses_new_dialogs_but_serves_calls_in_progress() {
+        let now = Instant::now();
+        let mut g = TrunkGuard::new(&trunk(""), "gw");
+        assert_eq!(
+            g.screen(now, &incoming("192.0.2.10", "INVITE", "a", false)),
+            Screen::Pass
+        );
+        g.close();
+        assert_eq!(
+            status(&g.screen(now, &incoming("192.0.2.10", "INVITE", "b", false))),
+            Some(503)
+        );
+        assert_eq!(
+            g.screen(now, &incoming("192.0.2.10", "BYE", "a", true)),
+            Screen::Pass
+        );
+        g.reload(&trunk(""));
+        assert_eq!(
+            g.screen(now, &incoming("192.0.2.10", "INVITE", "c", false)),
+            Screen::Pass
+        );
+    }
+
+    #[test]
+    fn zero_rate_limit_means_none_and_responses_pass() {
         let now = Instant::now();
         let mut g = TrunkGuard::new(&trunk("rate_limit = 0\n"), "gw");
         for i in 0..500 {
@@ -323,6 +366,6 @@ mod tests {
                     CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
         let mut resp = incoming("203.0.113.5", "INVITE", "r", false);
         resp.message = SipMessage::parse(Bytes::from_static(text.as_bytes())).unwrap();
-        assert_eq!(g.screen(now, &resp), Screen::Drop);
+        assert_eq!(g.screen(now, &resp), Screen::Pass);
     }
 }

@@ -1,0 +1,281 @@
+//! `bench-gateway`: the call rate through the whole daemon. Run:
+//! `cargo run --release -p gateway --bin bench-gateway`.
+//!
+//! gatewayd (its real runtime, `gateway::daemon`, hosted on a thread of this process) runs
+//! with many simulated E1 spans whose far-end switch answers at once; SIPp (Debian package
+//! `sip-tester`) drives INVITE → 200 → ACK → BYE at a fixed rate through it. Every call
+//! crosses the SIP leg, the core (routing, hunting, CDR), the ISDN leg and the D-channel
+//! (LAPD + Q.931 at 64 kbit/s per span), and answered calls are bridged by the media engine.
+//!
+//! CPU is read per thread (`/proc/self/task/<tid>/schedstat`): the daemon is every thread
+//! but this one's main thread and the simulator's (`tdm-sim-clock`, the E1 line itself,
+//! and `sim-switch`, the far-end PSTN switch), which on a real installation are the card
+//! and the network. Their CPU is printed apart.
+//!
+//! Options: `--spans N` (default 48), `--rate CPS` (1000), `--calls N` (15000),
+//! `--limit N` concurrent calls (1000).
+//! Final line: `bench gateway cps=N failed=K cpu_us_per_call=U`.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::UdpSocket;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gateway::daemon::{run_blocking, Source};
+
+struct Opts {
+    spans: u16,
+    rate: u32,
+    calls: u32,
+    limit: u32,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts {
+        spans: 48,
+        rate: 1000,
+        calls: 15000,
+        limit: 1000,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let v = args.get(i + 1).and_then(|v| v.parse::<u32>().ok());
+        match (args[i].as_str(), v) {
+            ("--spans", Some(v)) => o.spans = v.clamp(1, 256) as u16,
+            ("--rate", Some(v)) => o.rate = v.max(1),
+            ("--calls", Some(v)) => o.calls = v.max(1),
+            ("--limit", Some(v)) => o.limit = v.max(1),
+            (a, _) => {
+                eprintln!("bench-gateway: unknown or incomplete option `{a}`");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port")
+}
+
+fn ctl(sock: &Path, line: &str) -> std::io::Result<String> {
+    let mut s = UnixStream::connect(sock)?;
+    s.write_all(format!("{line}\n").as_bytes())?;
+    s.shutdown(std::net::Shutdown::Write)?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// CPU time (ns) of every thread of this process, by thread id, with its name.
+fn threads_cpu() -> HashMap<u32, (String, u64)> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let p = e.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(p.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        out.insert(tid, (comm.trim().to_string(), ns));
+    }
+    out
+}
+
+/// Threads of the far end (simulated line and switch), not the daemon's.
+fn is_simulator(name: &str) -> bool {
+    name == "tdm-sim-clock" || name == "sim-switch"
+}
+
+fn config(dir: &Path, spans: u16, sip_port: u16, pbx_port: u16) -> String {
+    let mut c = format!(
+        "[general]\ncdr_file = \"{d}/cdr.csv\"\ncontrol_socket = \"{d}/ctl.sock\"\n\
+         media_threads = 1\n\n",
+        d = dir.display()
+    );
+    for id in 1..=spans {
+        c.push_str(&format!(
+            "[[span]]\nid = {id}\ntype = \"e1\"\nsignalling = \"pri_cpe\"\n\
+             [span.device]\nkind = \"sim\"\nanswer_after_ms = 0\nrecord_ms = 0\n\n"
+        ));
+    }
+    let members: Vec<String> = (1..=spans).map(|s| format!("{{ span = {s} }}")).collect();
+    c.push_str(&format!(
+        "[[trunk_group]]\nname = \"pstn\"\nmembers = [{}]\nhunting = \"round_robin\"\n\n\
+         [[sip_trunk]]\nname = \"pbx\"\nlisten = \"127.0.0.1:{sip_port}\"\n\
+         peers = [\"127.0.0.1:{pbx_port}\"]\n\n\
+         [[route]]\npattern = \"_X.\"\nfrom = [\"pbx\"]\nto = [\"pstn\"]\n",
+        members.join(", ")
+    ));
+    c
+}
+
+/// The last row of SIPp's statistics file as column → value.
+fn sipp_stats(path: &Path) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let Some(head) = lines.next() else {
+        return HashMap::new();
+    };
+    let Some(last) = lines.next_back() else {
+        return HashMap::new();
+    };
+    head.split(';')
+        .zip(last.split(';'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn main() {
+    let o = opts();
+    let dir: PathBuf = std::env::temp_dir().join(format!("bench-gateway-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let (sip_port, pbx_port) = (free_udp_port(), free_udp_port());
+    let path = dir.join("gatewayd.toml");
+    std::fs::write(&path, config(&dir, o.spans, sip_port, pbx_port)).expect("config written");
+    println!(
+        "gatewayd with {} simulated E1 spans ({} B-channels), switch answering at once; \
+         SIPp: {} calls at {}/s, at most {} at a time",
+        o.spans,
+        o.spans as u32 * 30,
+        o.calls,
+        o.rate,
+        o.limit
+    );
+    // The daemon logs as `gatewayd run` does (info), to a file as under a service manager.
+    let log = std::fs::File::create(dir.join("gatewayd.log")).expect("log file");
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::sync::Mutex::new(log))
+        .with_ansi(false)
+        .init();
+    let p = path.clone();
+    std::thread::Builder::new()
+        .name("gatewayd".into())
+        .spawn(move || {
+            if let Err(e) = run_blocking(Source::File(p)) {
+                eprintln!("gatewayd: {e:#}");
+                std::process::exit(1);
+            }
+        })
+        .expect("daemon thread");
+    let sock = dir.join("ctl.sock");
+    let t0 = Instant::now();
+    loop {
+        let up = ctl(&sock, "show spans")
+            .map(|s| s.lines().filter(|l| l.contains(" up ")).count())
+            .unwrap_or(0);
+        if up == o.spans as usize {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            eprintln!("only {up} of {} D-channels came up", o.spans);
+            std::process::exit(1);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "all D-channels up after {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    let stats = dir.join("sipp-stats.csv");
+    let before = threads_cpu();
+    let started = Instant::now();
+    let status = Command::new("sipp")
+        .args(["-sn", "uac", "-s", "0301234", "-d", "0"])
+        .args(["-r", &o.rate.to_string(), "-rp", "1000"])
+        .args(["-m", &o.calls.to_string(), "-l", &o.limit.to_string()])
+        .args(["-i", "127.0.0.1", "-p", &pbx_port.to_string()])
+        .args(["-nostdin", "-timeout", "120", "-timeout_error"])
+        .args(["-trace_stat", "-fd", "1", "-stf"])
+        .arg(&stats)
+        .arg(format!("127.0.0.1:{sip_port}"))
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp runs (Debian package sip-tester)");
+    let wall = started.elapsed();
+    let after = threads_cpu();
+    let s = sipp_stats(&stats);
+    let num = |k: &str| s.get(k).and_then(|v| v.trim().parse::<u64>().ok());
+    let ok = num("SuccessfulCall(C)").unwrap_or(0);
+    let failed = num("FailedCall(C)").unwrap_or(o.calls as u64 - ok);
+    let (mut daemon_ns, mut sim_ns) = (0u64, 0u64);
+    let mut by_name: HashMap<String, u64> = HashMap::new();
+    let me = std::process::id();
+    for (tid, (name, ns)) in &after {
+        let used = ns - before.get(tid).map_or(0, |b| b.1);
+        if *tid == me {
+            continue;
+        }
+        *by_name.entry(name.clone()).or_default() += used;
+        if is_simulator(name) {
+            sim_ns += used;
+        } else {
+            daemon_ns += used;
+        }
+    }
+    // Let the last CDRs land, then check them and the channels.
+    std::thread::sleep(Duration::from_millis(500));
+    let cdrs = std::fs::read_to_string(dir.join("cdr.csv"))
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0);
+    let groups = ctl(&sock, "show trunk-groups").unwrap_or_default();
+    let calls = ctl(&sock, "show calls").unwrap_or_default();
+
+    let cps = ok as f64 / wall.as_secs_f64();
+    let per_call = daemon_ns as f64 / 1000.0 / ok.max(1) as f64;
+    let mut names: Vec<_> = by_name.into_iter().collect();
+    names.sort_by_key(|(_, ns)| std::cmp::Reverse(*ns));
+    println!(
+        "SIPp: {ok} calls completed, {failed} failed in {:.2} s wall (exit {:?})",
+        wall.as_secs_f64(),
+        status.code()
+    );
+    println!(
+        "daemon CPU {:.2} s ({:.0}% of one core), simulator (line + far switch) {:.2} s",
+        daemon_ns as f64 / 1e9,
+        daemon_ns as f64 / 1e9 / wall.as_secs_f64() * 100.0,
+        sim_ns as f64 / 1e9
+    );
+    for (name, ns) in names.iter().take(8) {
+        println!("  thread {name:<16} {:.3} s", *ns as f64 / 1e9);
+    }
+    println!(
+        "CDRs written: {cdrs}; calls still up: {}; trunk group (name idle busy out): {}",
+        calls.lines().count(),
+        groups.lines().nth(1).unwrap_or("").trim()
+    );
+    if cdrs as u64 != ok + failed {
+        println!("WARNING: {cdrs} CDRs for {} calls", ok + failed);
+    }
+    if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
+        println!(
+            "load average: {}",
+            l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("bench gateway cps={cps:.0} failed={failed} cpu_us_per_call={per_call:.0}");
+    std::process::exit(0);
+}

@@ -1,0 +1,129 @@
+//! A reload (`gatewayd ctl reload`, same as SIGHUP) that moves a SIP trunk to another
+//! listener and adds one: the call in progress on the old listener goes on to its BYE, new
+//! calls there get 503, and new calls on the new listeners are carried — no restart.
+
+mod daemon_support;
+
+use std::time::Duration;
+
+use daemon_support::{free_udp_port, Daemon, Options, DISPOSITION};
+
+const EXPECT_503: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="expect 503">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="503"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+"#;
+
+/// SIPp `uac` from a fresh port to `port`; true when its call succeeded.
+fn call_to(d: &Daemon, port: u16, args: &[&str]) -> bool {
+    std::process::Command::new("sipp")
+        .args(args)
+        .args([
+            "-p",
+            &free_udp_port().to_string(),
+            "-i",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-timeout",
+            "30",
+            "-timeout_error",
+            "-nostdin",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(&d.dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("sipp runs")
+        .success()
+}
+
+#[test]
+fn reload_moves_and_adds_sip_trunks_without_dropping_the_call_in_progress() {
+    let d = Daemon::start("reload-sip", Options::default());
+    let old_port = d.sip_port;
+    // A call in progress on the trunk's first listener: answered after 1 s, held 5 s.
+    let mut held = d
+        .sipp_command(
+            "127.0.0.1",
+            d.pbx_port,
+            &["-sn", "uac", "-s", "0301234", "-m", "1", "-d", "5000"],
+        )
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(d.ctl("show calls").lines().count(), 1);
+    // Move the trunk to a new port and add a second trunk with a route of its own.
+    let (new_port, extra_port) = (free_udp_port(), free_udp_port());
+    let path = d.dir.join("gatewayd.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace(
+        &format!("listen = \"127.0.0.1:{old_port}\""),
+        &format!("listen = \"127.0.0.1:{new_port}\""),
+    ) + &format!(
+        "\n[[sip_trunk]]\nname = \"pbx2\"\nlisten = \"127.0.0.1:{extra_port}\"\n\
+         peers = [\"127.0.0.1:5999\"]\nallow = [\"127.0.0.0/8\"]\n\n\
+         [[route]]\npattern = \"_9X.\"\nfrom = [\"pbx2\"]\nto = [\"pstn\"]\nstrip = 1\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    assert_eq!(d.ctl("reload"), "ok\n");
+    std::thread::sleep(Duration::from_millis(200));
+    // The old listener refuses new calls.
+    let sf = d.scenario("expect503.xml", EXPECT_503);
+    assert!(
+        call_to(&d, old_port, &["-sf", &sf, "-s", "0301234"]),
+        "503 on the removed listener"
+    );
+    // The moved trunk and the added one carry calls.
+    assert!(call_to(
+        &d,
+        new_port,
+        &["-sn", "uac", "-s", "0301234", "-d", "200"]
+    ));
+    assert!(call_to(
+        &d,
+        extra_port,
+        &["-sn", "uac", "-s", "90305555", "-d", "200"]
+    ));
+    assert!(
+        held.wait().unwrap().success(),
+        "the call in progress ended normally with its BYE"
+    );
+    d.assert_no_busy_channel();
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 3, "{cdrs:?}");
+    assert!(
+        cdrs.iter().all(|r| r[DISPOSITION] == "ANSWERED"),
+        "{cdrs:?}"
+    );
+    let trunks: Vec<&str> = cdrs.iter().map(|r| r[8].as_str()).collect();
+    assert!(trunks.contains(&"pbx2"), "{trunks:?}");
+}
