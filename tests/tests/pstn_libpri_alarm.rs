@@ -57,6 +57,7 @@ fn loss_of_signal_during_a_call_clears_it_and_takes_the_channels_out_until_it_re
     let id = kv(&answer, "id").unwrap().to_string();
     std::thread::sleep(Duration::from_millis(500));
 
+    let before_alarm = rig.switch.mark();
     rig.sim_ctl("impair 1 los on");
     let run = uac.finish();
     let rep = rtp.stop();
@@ -78,6 +79,12 @@ fn loss_of_signal_during_a_call_clears_it_and_takes_the_channels_out_until_it_re
     rig.switch.wait(mark, Duration::from_secs(40), |l| {
         l.starts_with("released ") && kv(l, "id") == Some(&id)
     });
+
+    // The far end, libpri's span, sees the remote alarm (yellow) as a DAHDI event.
+    let far = rig.switch.wait(before_alarm, Duration::from_secs(5), |l| {
+        l.starts_with("alarm span=2")
+    });
+    eprintln!("pri-switch: {far}");
 
     rig.sim_ctl("impair 1 los off");
     wait_channels(&rig, "back in service", Duration::from_secs(30), |l| {

@@ -268,13 +268,14 @@ fn congestion_cause_34_is_503() {
     refused("099934", "34", 503);
 }
 
-/// SIPp cancels a call that rings; returns libpri's cause in DISCONNECT.
-fn cancelled(number: &str, wait_ms: u64) -> (String, Vec<String>) {
+/// SIPp cancels a call that rings (`ringing`: the provisional response it must get
+/// first); returns libpri's cause in DISCONNECT and the Q.931 messages.
+fn cancelled(number: &str, ringing: u16, wait_ms: u64) -> (String, Vec<String>) {
     let rig = rig();
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
-    let run = rig.sipp("cancel", &uac_cancel(law, 9, wait_ms), number);
+    let run = rig.sipp("cancel", &uac_cancel(law, 9, ringing, wait_ms), number);
     assert!(run.ok, "SIPp INVITE/180/CANCEL/487:\n{}", run.trace);
     let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
         l.starts_with("disconnect ")
@@ -302,7 +303,7 @@ fn cancelled(number: &str, wait_ms: u64) -> (String, Vec<String>) {
 #[test]
 fn no_answer_the_pbx_gives_up_with_cancel_and_libpri_sees_disconnect_cause_16() {
     // 0888…: the switch rings and never answers; SIPp gives up after 2 s.
-    let (cause, _) = cancelled("08881234", 2000);
+    let (cause, _) = cancelled("08881234", 180, 2000);
     // CANCEL carries no Reason: normal call clearing (RFC 3398 §8.2.x, Q.1912.5 CANCEL → 16).
     assert_eq!(cause, "16");
 }
@@ -310,12 +311,64 @@ fn no_answer_the_pbx_gives_up_with_cancel_and_libpri_sees_disconnect_cause_16() 
 #[test]
 fn cancel_before_answer_clears_the_call_before_connect() {
     // 0777…: the switch would answer after 2 s; SIPp cancels 300 ms after 180.
-    let (cause, q) = cancelled("07771234", 300);
+    let (cause, q) = cancelled("07771234", 180, 300);
     assert_eq!(cause, "16");
     assert!(
         !q.iter().any(|m| m == "tx CONNECT"),
         "libpri never answered: {q:?}"
     );
+}
+
+#[test]
+fn alerting_with_inband_ringback_is_183_session_progress() {
+    // 0666…: ALERTING with progress indicator 8 (in-band information available): the
+    // documented mapping gives 183 with SDP instead of 180.
+    let (cause, q) = cancelled("06661234", 183, 500);
+    assert_eq!(cause, "16");
+    assert!(!q.iter().any(|m| m == "tx CONNECT"), "{q:?}");
+}
+
+/// libpri calls the PBX, which refuses with `status`: libpri's call is cleared with
+/// `cause` (RFC 3398 §8.2.6.1, status → cause).
+fn pbx_refuses(status: u16, cause: &str) {
+    let mut rig = rig();
+    let cdr0 = rig.cdrs().len();
+    let uas = rig.sipp_spawn("uas-reject", &common::uas_reject(status), "s");
+    std::thread::sleep(Duration::from_millis(300));
+    let mark = rig.switch.mark();
+    rig.switch.send("call 2 203");
+    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("placed ") || l.starts_with("error")
+    });
+    let id = kv(&placed, "id")
+        .unwrap_or_else(|| panic!("{placed}"))
+        .to_string();
+    let end = rig.switch.wait(mark, Duration::from_secs(10), |l| {
+        (l.starts_with("disconnect ") || l.starts_with("hangup ")) && kv(l, "id") == Some(&id)
+    });
+    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("released ") && kv(l, "id") == Some(&id)
+    });
+    let run = uas.finish();
+    assert!(run.ok, "SIPp UAS rejected with {status}:\n{}", run.trace);
+    assert_eq!(
+        kv(&end, "cause"),
+        Some(cause),
+        "{status} → cause {cause}: {end}"
+    );
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][SIP_STATUS], status.to_string(), "{cdrs:?}");
+    assert_eq!(cdrs[0][ISDN_CAUSE], cause, "{cdrs:?}");
+}
+
+#[test]
+fn pbx_busy_486_reaches_libpri_as_cause_17() {
+    pbx_refuses(486, "17");
+}
+
+#[test]
+fn pbx_not_found_404_reaches_libpri_as_cause_1() {
+    pbx_refuses(404, "1");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -387,6 +440,25 @@ fn hunt(prefix: &str) -> Vec<u8> {
     seq.push(busy_call(&rig, &busy));
     rig.assert_clean(cdr0, 7);
     seq
+}
+
+#[test]
+fn a_channel_taken_out_of_service_with_ctl_is_skipped_until_put_back() {
+    let rig = rig();
+    let cdr0 = rig.cdrs().len();
+    assert_eq!(rig.ctl("channel 1:22 out").trim(), "ok");
+    assert!(
+        rig.ctl("show channels")
+            .lines()
+            .any(|l| l == "1:22 out-of-service maintenance"),
+        "{}",
+        rig.ctl("show channels")
+    );
+    let skipped = busy_call(&rig, "099917");
+    assert_eq!(rig.ctl("channel 1:22 in").trim(), "ok");
+    let back = busy_call(&rig, "099917");
+    assert_eq!((skipped, back), (23, 22), "pstn hunts ascending from 22");
+    rig.assert_clean(cdr0, 2);
 }
 
 #[test]

@@ -13,8 +13,10 @@
 //! - ending in `0999CC`: CALL PROCEEDING, then cleared with Q.850 cause `CC` (17 busy,
 //!   01 unallocated, 34 congestion, …);
 //! - containing `0888`: CALL PROCEEDING and ALERTING, never answered;
+//! - containing `0666`: CALL PROCEEDING and ALERTING with progress indicator "in-band
+//!   information now available" (ringback in band), never answered;
 //!
-//! ALERTING carries no progress indicator (no in-band ringback), so it maps to 180.
+//! Otherwise ALERTING carries no progress indicator (no in-band ringback): 180 on SIP.
 //! - containing `0777`: CALL PROCEEDING, ALERTING, CONNECT after 2 s;
 //! - anything else: CALL PROCEEDING, ALERTING, CONNECT after `--answer-ms`.
 //!
@@ -110,6 +112,9 @@ thread_local! {
     /// libpri's debug text not yet split into lines. Everything runs on one thread and
     /// the text is collected after each libpri call, so it belongs to the span just used.
     static PRI_TEXT: RefCell<String> = const { RefCell::new(String::new()) };
+    /// libpri logs a sent message's header after "DL-DATA request", then the whole
+    /// message: the first "Message Type" line after it is not reported.
+    static AFTER_DL_DATA: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// libpri's message callback: Q.931 dumps become `q931` reports, everything goes to stderr.
@@ -131,8 +136,15 @@ fn flush_pri_text(span: u16) {
     });
     for line in text.lines() {
         eprintln!("libpri[{span}]: {line}");
+        if line.contains("DL-DATA request") {
+            AFTER_DL_DATA.with(|f| f.set(true));
+            continue;
+        }
         // q931.c: `"%c Message Type: %s (%d)"`, '>' sent, '<' received.
         if let Some((head, rest)) = line.split_once("Message Type: ") {
+            if AFTER_DL_DATA.with(|f| f.replace(false)) {
+                continue;
+            }
             let dir = if head.trim_start().starts_with('>') {
                 "tx"
             } else {
@@ -192,6 +204,9 @@ impl Switchboard {
                     }
                 } else if d.contains("0888") {
                     let _ = pri.alerting(call, r.channel, false);
+                } else if d.contains("0666") {
+                    // Ringback played in band: ALERTING with progress indicator 8.
+                    let _ = pri.alerting(call, r.channel, true);
                 } else {
                     let _ = pri.alerting(call, r.channel, false);
                     let after = if d.contains("0777") {
@@ -250,14 +265,17 @@ impl Switchboard {
                     say!("disconnect id={} cause={}", self.calls[i].id, h.cause);
                     let c = self.calls[i].call;
                     let _ = self.spans[span].pri.hangup(c, h.cause);
+                    flush_pri_text(sp);
                 }
             }
             PriEvent::Hangup(h) => {
                 if let Some(i) = self.call_by_ref(span, h.call) {
                     say!("hangup id={} cause={}", self.calls[i].id, h.cause);
                     let c = self.calls.remove(i);
-                    // Completes the release (and frees the call in libpri).
+                    // Completes the release (and frees the call in libpri); its
+                    // RELEASE COMPLETE is reported before the call's end.
                     let _ = self.spans[span].pri.hangup(c.call, h.cause);
+                    flush_pri_text(sp);
                     Self::end_media(c);
                 }
             }

@@ -783,14 +783,15 @@ pub fn uac_rejected(law: Law, rtp_port: u16, status: u16, ringing: bool) -> Stri
     )
 }
 
-/// UAC: INVITE, 180, wait `wait_ms`, CANCEL, 200 (CANCEL), 487, ACK.
-pub fn uac_cancel(law: Law, rtp_port: u16, wait_ms: u64) -> String {
+/// UAC: INVITE, the provisional response `ringing` (180, or 183 for early media), wait
+/// `wait_ms`, CANCEL, 200 (CANCEL), 487, ACK.
+pub fn uac_cancel(law: Law, rtp_port: u16, ringing: u16, wait_ms: u64) -> String {
     scenario(
         "cancel",
         &format!(
             "{}
   <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"180\"/>
+  <recv response=\"{ringing}\"/>
   <pause milliseconds=\"{wait_ms}\"/>
   <send>
     <![CDATA[
@@ -863,6 +864,28 @@ pub fn uas_answer(law: Law, rtp_port: u16) -> String {
   </send>
   <timewait milliseconds=\"500\"/>",
             sdp(law, rtp_port)
+        ),
+    )
+}
+
+/// UAS: INVITE, then the final error `status`, ACK.
+pub fn uas_reject(status: u16) -> String {
+    scenario(
+        &format!("reject with {status}"),
+        &format!(
+            "<recv request=\"INVITE\" crlf=\"true\"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 {status} Rejected
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request=\"ACK\"/>"
         ),
     )
 }
