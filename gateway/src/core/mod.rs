@@ -731,23 +731,19 @@ impl Core {
                             call.media = media.or(call.media);
                             self.stats.answered += 1;
                             info!(call = %id, "answered");
-                            // Already bridged for early media: the same B-channel and RTP
-                            // stream carry the answered call (symmetric RTP follows a 200
-                            // whose address differs from the 183's).
-                            if !call.bridged {
-                                if let Some(a) = bridge_of(call) {
-                                    call.bridged = true;
-                                    self.actions.push_back(a);
-                                }
-                            }
+                            // A call bridged for early media keeps that bridge (symmetric
+                            // RTP follows a 200 whose address differs from the 183's).
+                            bridge_once(call, &mut self.actions);
                         }
                         Message::Progress { media, inband } => {
                             call.media = media.or(call.media);
-                            if *inband {
-                                bridge_early(call, &mut self.actions);
+                            if *inband && call.answered.is_none() {
+                                bridge_once(call, &mut self.actions);
                             }
                         }
-                        Message::Alerting { inband: true } => bridge_early(call, &mut self.actions),
+                        Message::Alerting { inband: true } if call.answered.is_none() => {
+                            bridge_once(call, &mut self.actions)
+                        }
                         _ => {}
                     }
                 }
@@ -1152,16 +1148,16 @@ impl Core {
     }
 }
 
-/// Early media (Q.931 §5.1.6 progress indicator 8 / RFC 3960): the answering side plays
-/// in-band tones or announcements before answer, so the B-channel is bridged to the RTP
-/// stream now rather than at Connect; without an RTP address yet (no SDP on either side)
+/// Bridges the call's B-channel to its RTP stream unless it already is: at Connect, or
+/// before it for early media (Q.931 §5.1.6 progress indicator 8 / RFC 3960: in-band tones
+/// or announcements before answer). Without an RTP address yet (no SDP on either side)
 /// nothing happens and the bridge waits for the answer.
-fn bridge_early(call: &mut Call, actions: &mut VecDeque<Action>) {
-    if call.bridged || call.answered.is_some() {
+fn bridge_once(call: &mut Call, actions: &mut VecDeque<Action>) {
+    if call.bridged {
         return;
     }
     if let Some(a) = bridge_of(call) {
-        info!(call = %call.id, "early media bridged");
+        info!(call = %call.id, answered = call.answered.is_some(), "media bridged");
         call.bridged = true;
         actions.push_back(a);
     }
