@@ -297,8 +297,8 @@ pub enum Line {
 impl Line {
     pub fn law(self) -> Law {
         match self {
-            Line::E1 => Law::A,
-            Line::T1 => Law::Mu,
+            Line::E1 => Law::ALaw,
+            Line::T1 => Law::MuLaw,
         }
     }
 }
@@ -651,8 +651,8 @@ impl SippChild {
 
 fn sdp(law: Law, rtp_port: u16) -> String {
     let (pt, name) = match law {
-        Law::A => (8, "PCMA"),
-        Law::Mu => (0, "PCMU"),
+        Law::ALaw => (8, "PCMA"),
+        Law::MuLaw => (0, "PCMU"),
     };
     format!(
         "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
@@ -980,7 +980,7 @@ impl RtpPeer {
                         }
                         let cc = usize::from(buf[0] & 0x0F);
                         let start = 12 + 4 * cc;
-                        if pt == law.payload_type() && n > start {
+                        if pt == law.rtp_payload_type() && n > start {
                             if let Some(hz) = detect(law, &buf[start..n], &detect_hz) {
                                 *heard.entry(hz as u32).or_default() += (n - start) as u64 / 8;
                             }
@@ -992,7 +992,7 @@ impl RtpPeer {
                 while next_send <= now {
                     let mut pkt = [0u8; 12 + 160];
                     pkt[0] = 0x80;
-                    pkt[1] = law.payload_type() | if seq == 1 { 0x80 } else { 0 };
+                    pkt[1] = law.rtp_payload_type() | if seq == 1 { 0x80 } else { 0 };
                     pkt[2..4].copy_from_slice(&seq.to_be_bytes());
                     pkt[4..8].copy_from_slice(&ts.to_be_bytes());
                     pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
