@@ -306,6 +306,8 @@ impl Line {
 /// Tone the switch plays on answered calls, and the one the test sends over RTP.
 pub const SWITCH_TONE: f64 = 1004.0;
 pub const SIP_TONE: f64 = 1800.0;
+/// The first note of the gateway's generated music on hold (C5, `media::tone::MusicOnHold`).
+pub const MOH_TONE: f64 = 523.25;
 
 pub struct Rig {
     pub line: Line,
@@ -410,7 +412,7 @@ peers = ["127.0.0.1:{pbx_port}"]
         let mut sw = Command::new(&b.pri_switch);
         sw.args(["--span", &format!("2:{kind}")])
             .args(["--tone", &SWITCH_TONE.to_string()])
-            .args(["--detect", &format!("{SIP_TONE},{SWITCH_TONE}")]);
+            .args(["--detect", &format!("{SIP_TONE},{SWITCH_TONE},{MOH_TONE}")]);
         preload(&mut sw);
         let switch = PriSwitch::start(sw, &dir.join("pri-switch.log"));
 
@@ -761,6 +763,74 @@ pub fn uac_until_bye(law: Law, rtp_port: u16) -> String {
     ]]>
   </send>",
             invite(law, rtp_port)
+        ),
+    )
+}
+
+/// UAC: INVITE, 200, ACK, talk `talk_ms`, hold with a re-INVITE offering `a=sendonly`
+/// (RFC 3264 §8.4; the answer must be `recvonly`), stay held `hold_ms`, resume with a
+/// re-INVITE offering `a=sendrecv`, talk `talk_ms` again, BYE. The RTP endpoint keeps
+/// sending throughout, as a PBX playing its own music on hold would.
+pub fn uac_hold_resume(law: Law, rtp_port: u16, talk_ms: u64, hold_ms: u64) -> String {
+    let reinvite = |cseq: u32, direction: &str| {
+        let body = sdp(law, rtp_port)
+            .replace("o=pbx 1 1", &format!("o=pbx 1 {cseq}"))
+            .replace("a=ptime:20", &format!("a=ptime:20\n      a={direction}"));
+        let head = INVITE_HEAD
+            .replace("CSeq: 1 INVITE", &format!("CSeq: {cseq} INVITE"))
+            .replace(
+                "To: <sip:[service]@[remote_ip]:[remote_port]>",
+                "To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]",
+            );
+        format!(
+            "<send retrans=\"500\">\n    <![CDATA[\n      {head}\n\n      {body}\n    ]]>\n  </send>"
+        )
+    };
+    let ack = |cseq: u32| ACK.replace("CSeq: 1 ACK", &format!("CSeq: {cseq} ACK"));
+    scenario(
+        "hold and resume",
+        &format!(
+            "{}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"180\" optional=\"true\"/>
+  <recv response=\"183\" optional=\"true\"/>
+  <recv response=\"200\" rtd=\"true\"/>
+  {ACK}
+  <pause milliseconds=\"{talk_ms}\"/>
+  {}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"200\">
+    <action>
+      <ereg regexp=\"a=recvonly\" search_in=\"body\" check_it=\"true\" assign_to=\"held\"/>
+    </action>
+  </recv>
+  {}
+  <pause milliseconds=\"{hold_ms}\"/>
+  {}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"200\"/>
+  {}
+  <pause milliseconds=\"{talk_ms}\"/>
+  <send retrans=\"500\">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 4 BYE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response=\"200\" crlf=\"true\"/>
+  <Reference variables=\"held\"/>",
+            invite(law, rtp_port),
+            reinvite(2, "sendonly"),
+            ack(2),
+            reinvite(3, "sendrecv"),
+            ack(3),
         ),
     )
 }
