@@ -130,6 +130,16 @@ struct Dchan {
     law: dahdi_driver::Law,
 }
 
+/// What [`Action::Bridge`] asks for.
+#[derive(Debug, Clone, Copy)]
+struct BridgeArgs {
+    channel: ChannelId,
+    rtp_leg: crate::core::LegId,
+    remote: SocketAddr,
+    law: Law,
+    telephone_event: Option<u8>,
+}
+
 /// Everything the signalling task owns.
 pub struct Signalling {
     shared: Arc<Shared>,
@@ -143,6 +153,13 @@ pub struct Signalling {
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
+    /// Media channels being removed (`Unbridge`) whose B-channel and socket the media
+    /// thread has not handed back yet, by key, with their call.
+    unbridging: HashMap<ChannelKey, CallId>,
+    /// A new bridge of a call whose old one is still being removed (a transfer moved the
+    /// call to another leg): made when the old one's [`MediaEvent::Removed`] frees the
+    /// B-channel.
+    pending_bridges: HashMap<CallId, BridgeArgs>,
     /// The H.323 peers' calls (`super::h323`), when configured.
     h323: Option<super::h323::H323Side>,
     h323_rx: Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
@@ -313,6 +330,8 @@ impl Signalling {
             dchans,
             media,
             bridges: HashMap::new(),
+            unbridging: HashMap::new(),
+            pending_bridges: HashMap::new(),
             h323,
             h323_rx,
             links_up: Vec::new(),
@@ -470,14 +489,33 @@ impl Signalling {
             core.handle_timeout(now);
         }
         // Media events: an RTP timeout clears the call (cause 41, temporary failure).
-        if let Some(m) = &self.media {
-            while let Ok(ev) = m.events().try_recv() {
-                if let MediaEvent::RtpTimeout { key, .. } = ev {
+        let events: Vec<MediaEvent> = match &self.media {
+            Some(m) => std::iter::from_fn(|| m.events().try_recv().ok()).collect(),
+            None => Vec::new(),
+        };
+        for ev in events {
+            match ev {
+                MediaEvent::RtpTimeout { key, .. } => {
                     if let Some((call, _)) = self.bridges.iter().find(|(_, k)| **k == key) {
                         warn!(%call, "RTP timeout");
                         core.hangup(now, *call, crate::core::cause::TEMPORARY_FAILURE);
                     }
                 }
+                MediaEvent::Removed {
+                    key, tdm, socket, ..
+                } => {
+                    // The B-channel and the RTP port are free again (closed here): a
+                    // bridge waiting for them is made now.
+                    drop(tdm);
+                    drop(socket);
+                    let call = self.unbridging.remove(&key);
+                    if let Some(b) =
+                        call.and_then(|c| self.pending_bridges.remove(&c).map(|b| (c, b)))
+                    {
+                        self.bridge(b.0, b.1);
+                    }
+                }
+                _ => {}
             }
         }
         // Events and actions until quiet.
@@ -554,13 +592,21 @@ impl Signalling {
                 trunk,
                 kind: TrunkKind::Sip,
                 setup,
+                referred_by,
                 ..
             } => match self
                 .sips
                 .iter_mut()
                 .find(|s| !s.guard.is_closing() && s.leg.trunk() == trunk)
             {
-                Some(s) => s.leg.originate(&mut s.ep, core, now, leg, &setup),
+                Some(s) => s.leg.originate_referred(
+                    &mut s.ep,
+                    core,
+                    now,
+                    leg,
+                    &setup,
+                    referred_by.as_deref(),
+                ),
                 None => core.handle(
                     now,
                     leg,
@@ -610,7 +656,27 @@ impl Signalling {
                 remote,
                 law,
                 telephone_event,
-            } => self.bridge(call, channel, rtp_leg, remote, law, telephone_event),
+            } => {
+                let args = BridgeArgs {
+                    channel,
+                    rtp_leg,
+                    remote,
+                    law,
+                    telephone_event,
+                };
+                if self.unbridging.values().any(|c| *c == call) {
+                    // The call's previous bridge still holds the B-channel.
+                    self.pending_bridges.insert(call, args);
+                } else {
+                    self.bridge(call, args);
+                }
+            }
+            Action::Hairpin { call, a, b } => {
+                // The core emits this only after `Core::set_hairpin(true)`, which the
+                // daemon does not call: the media engine has no B-channel hairpin.
+                warn!(%call, %a, %b, "B-channel hairpin asked for but not available; call cleared");
+                core.hangup(now, call, 63);
+            }
             Action::HoldMedia { call, held, media } => {
                 if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
                     let music = media == crate::config::HoldMedia::Moh;
@@ -620,9 +686,13 @@ impl Signalling {
                 }
             }
             Action::Unbridge { call } => {
+                self.pending_bridges.remove(&call);
                 if let (Some(m), Some(key)) = (&mut self.media, self.bridges.remove(&call)) {
-                    if let Err(e) = m.remove_channel(key) {
-                        debug!(error = %e, "media channel already gone");
+                    match m.remove_channel(key) {
+                        Ok(()) => {
+                            self.unbridging.insert(key, call);
+                        }
+                        Err(e) => debug!(error = %e, "media channel already gone"),
                     }
                 }
             }
@@ -680,15 +750,14 @@ impl Signalling {
     }
 
     /// Hand an answered call's B-channel and RTP stream to the media engine.
-    fn bridge(
-        &mut self,
-        call: CallId,
-        channel: ChannelId,
-        rtp_leg: crate::core::LegId,
-        remote: SocketAddr,
-        law: Law,
-        telephone_event: Option<u8>,
-    ) {
+    fn bridge(&mut self, call: CallId, args: BridgeArgs) {
+        let BridgeArgs {
+            channel,
+            rtp_leg,
+            remote,
+            law,
+            telephone_event,
+        } = args;
         let Some(media) = &mut self.media else {
             return;
         };

@@ -565,7 +565,9 @@ impl IsdnLeg {
                     _ => self.iface.information(now, call, &digits, complete),
                 }
             }
-            Delivery::Digits(_) | Delivery::Info(_) => Ok(()),
+            // An ISDN leg never asks for a SIP transfer (REFER), so it has no progress
+            // to hear of.
+            Delivery::Digits(_) | Delivery::Info(_) | Delivery::TransferProgress(_) => Ok(()),
         };
         if let Err(e) = r {
             debug!(%leg, error = %e, "command refused by the interface");

@@ -3,6 +3,11 @@
 //! Progress, 200 ↔ Connect, BYE/CANCEL/final error ↔ Release (RFC 3398 with the RFC 3326
 //! Reason header both ways), Request-URI/From/P-Asserted-Identity ↔ called/calling,
 //! `Privacy: id` ↔ presentation restricted (RFC 3325).
+//!
+//! Transfers: an in-dialog REFER (RFC 3515) becomes [`Core::refer`] and its progress goes
+//! back as NOTIFY `message/sipfrag` (§2.4.4); an INVITE with `Replaces` (RFC 3891) naming
+//! one of this trunk's confirmed dialogs becomes [`Core::replace`]; a transfer's new call
+//! carries the REFER's `Referred-By` (RFC 3892 §3).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,13 +18,14 @@ use tracing::{debug, warn};
 use crate::config::NumberRules;
 use crate::core::number::{from_sip_user, to_sip_user};
 use crate::core::{
-    Bearer, Clearing, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection, Setup,
+    Bearer, Clearing, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection,
+    ReferRefused, ReplaceRefused, Setup, TransferStatus,
 };
 use crate::interwork::redirect::{self, RedirectHeaders};
 use crate::media::Law;
 use crate::sdp::HoldChange;
 use crate::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
-use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue};
+use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue, ReferTo, ReferredBy, Replaces};
 use crate::sip::transport::{Protocol, Target};
 use crate::sip::ua::{CallHandle, Endpoint, OutgoingCall, UaEvent};
 use crate::sip::{Method, SipMessage, StatusCode, Uri};
@@ -43,6 +49,9 @@ struct SipCall {
     called: String,
     /// Who answered on the other leg (COLP), for the P-Asserted-Identity of our 200 OK.
     connected: Option<Number>,
+    /// The peer's REFER was accepted: its implicit subscription (RFC 3515 §2.4.4) is
+    /// active until a final NOTIFY.
+    refer_active: bool,
 }
 
 /// The SIP side of the gateway for one SIP trunk.
@@ -115,6 +124,29 @@ fn privacy_id(msg: &SipMessage) -> bool {
         .ok()
         .flatten()
         .is_some_and(|p| p.contains(PrivacyValue::Id))
+}
+
+/// NOTIFY of a REFER's implicit subscription (RFC 3515 §2.4.4, §2.4.5): `Event: refer`
+/// and a `message/sipfrag` body holding the new call's status line; `last` ends the
+/// subscription (`terminated;reason=noresource`, RFC 6665 §4.2.2).
+fn send_refer_notify(ep: &mut Endpoint, now: Instant, call: CallHandle, code: u16, last: bool) {
+    let reason = StatusCode::new(code).map_or("Unknown", StatusCode::default_reason);
+    let body = format!("SIP/2.0 {code} {reason}\r\n");
+    let state = if last {
+        "terminated;reason=noresource".to_string()
+    } else {
+        "active;expires=60".to_string()
+    };
+    ep.request_in_dialog(
+        now,
+        call,
+        Method::Notify,
+        &[
+            ("Event", "refer".to_string()),
+            ("Subscription-State", state),
+        ],
+        Some(("message/sipfrag;version=2.0", body.as_bytes())),
+    );
 }
 
 /// `Reason` header value for a Q.850 cause (RFC 3326 §2).
@@ -373,6 +405,14 @@ impl SipLeg {
                 handle,
                 request,
                 reinvite: false,
+            } if request.method() == Some(Method::Refer) => {
+                self.refer(ep, core, now, call, handle, &request)
+            }
+            UaEvent::Request {
+                call: Some(call),
+                handle,
+                request,
+                reinvite: false,
             } => {
                 // INFO in a dialog: DTMF relay (application/dtmf-relay) becomes digits —
                 // more called digits in overlap sending before answer, DTMF after; other
@@ -452,6 +492,102 @@ impl SipLeg {
         }
     }
 
+    /// A REFER in a dialog (RFC 3515 §2.4.2): exactly one `Refer-To` (else 400, §2.4.1)
+    /// naming a `sip:`/`sips:`/`tel:` user; the core routes it as a blind transfer of the
+    /// other party. Accepted: 202, then NOTIFY `SIP/2.0 100 Trying` at once (§2.4.4) and
+    /// the new call's progress as the core reports it. A `Refer-To` carrying `Replaces`
+    /// (asking us to replace a dialog elsewhere) is refused with 501.
+    fn refer(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        call: CallHandle,
+        handle: crate::sip::ua::RequestHandle,
+        request: &SipMessage,
+    ) {
+        let status = |n: u16| StatusCode::new(n).unwrap_or(StatusCode::OK);
+        let Some(c) = self.by_handle.get_mut(&call) else {
+            ep.respond_request(now, handle, status(481), &[], None);
+            return;
+        };
+        let refer_to = match request.get::<ReferTo>() {
+            Ok(Some(r)) => r,
+            Ok(None) | Err(_) => {
+                debug!("REFER without exactly one valid Refer-To");
+                ep.respond_request(now, handle, StatusCode::BAD_REQUEST, &[], None);
+                return;
+            }
+        };
+        if refer_to.uri.as_sip().is_some_and(|u| {
+            u.headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("Replaces"))
+        }) {
+            ep.respond_request(now, handle, StatusCode::NOT_IMPLEMENTED, &[], None);
+            return;
+        }
+        let Some(user) = uri_user(&refer_to.uri).filter(|u| !u.is_empty()) else {
+            ep.respond_request(now, handle, StatusCode::BAD_REQUEST, &[], None);
+            return;
+        };
+        // RFC 3892 §3: carried on as received (a malformed one is dropped).
+        let referred_by = match request.get::<ReferredBy>() {
+            Ok(Some(_)) => request
+                .headers()
+                .find(|h| {
+                    h.name.eq_ignore_ascii_case(b"Referred-By") || h.name.eq_ignore_ascii_case(b"b")
+                })
+                .and_then(|h| h.value_str())
+                .map(|v| v.trim().to_string()),
+            _ => None,
+        };
+        let target = from_sip_user(&user, &self.rules, false);
+        match core.refer(now, c.leg, &target, referred_by) {
+            Ok(()) => {
+                c.refer_active = true;
+                ep.respond_request(now, handle, status(202), &[], None);
+                send_refer_notify(ep, now, call, 100, false);
+            }
+            Err(e) => {
+                debug!(error = %e, "REFER refused");
+                let code = match e {
+                    ReferRefused::NoCall => 481,
+                    ReferRefused::NotAnswered => 403,
+                    ReferRefused::Pending => 491,
+                };
+                ep.respond_request(now, handle, status(code), &[], None);
+            }
+        }
+    }
+
+    /// The leg of the dialog a `Replaces` header names (RFC 3891 §3: `to-tag` is our tag,
+    /// `from-tag` the peer's), or the status to refuse with: 481 when no confirmed dialog
+    /// of ours matches (or it is early: we do not replace early dialogs), 486 for
+    /// `early-only` on a confirmed dialog.
+    fn dialog_to_replace(&self, ep: &Endpoint, r: &Replaces<'_>) -> Result<LegId, u16> {
+        let (Some(to_tag), Some(from_tag)) = (r.to_tag(), r.from_tag()) else {
+            return Err(481);
+        };
+        let (_, c) = self
+            .by_handle
+            .iter()
+            .find(|(h, _)| {
+                ep.dialog(**h).is_some_and(|d| {
+                    let id = d.id();
+                    id.call_id == r.call_id && id.local_tag == to_tag && id.remote_tag == from_tag
+                })
+            })
+            .ok_or(481u16)?;
+        if !c.answered {
+            return Err(481);
+        }
+        if r.early_only() {
+            return Err(486);
+        }
+        Ok(c.leg)
+    }
+
     fn finish(&mut self, core: &mut Core, now: Instant, call: CallHandle, r: Reason) {
         if let Some(c) = self.by_handle.remove(&call) {
             self.by_leg.remove(&c.leg);
@@ -492,6 +628,15 @@ impl SipLeg {
         if let Some(old) = earlier {
             return self.more_digits(ep, core, now, old, call, invite, called);
         }
+        // RFC 3891 §3: an INVITE naming a dialog to replace (attended transfer).
+        let replaces = match invite.get::<Replaces>() {
+            Ok(r) => r,
+            Err(e) => {
+                debug!(error = %e, "malformed or repeated Replaces");
+                ep.respond(now, call, StatusCode::BAD_REQUEST, None, &[], None);
+                return;
+            }
+        };
         let restricted = privacy_id(invite);
         // RFC 3325 §9.1: P-Asserted-Identity is the caller id when it comes from the trust
         // domain (§5: ignored otherwise); From is the user's unverified claim.
@@ -536,7 +681,28 @@ impl SipLeg {
             redirecting,
         };
         let trunk = self.trunk.clone();
-        let (_, leg) = core.incoming(now, &trunk, None, setup);
+        let leg = match replaces {
+            Some(r) => {
+                let status = |n: u16| StatusCode::new(n).unwrap_or(StatusCode::OK);
+                let refuse = match self.dialog_to_replace(ep, &r) {
+                    Err(code) => Err(code),
+                    Ok(old) => core.replace(now, old, &trunk, setup).map_err(|e| match e {
+                        // §3: no match, or an early dialog we did not initiate: 481.
+                        ReplaceRefused::NoCall | ReplaceRefused::Early => 481,
+                        ReplaceRefused::NoMediaPath => 488,
+                    }),
+                };
+                match refuse {
+                    Ok(leg) => leg,
+                    Err(code) => {
+                        debug!(code, call_id = r.call_id, "Replaces refused");
+                        ep.respond(now, call, status(code), None, &[], None);
+                        return;
+                    }
+                }
+            }
+            None => core.incoming(now, &trunk, None, setup).1,
+        };
         core.set_identity_verified(leg, verified);
         self.by_leg.insert(leg, call);
         self.by_handle.insert(
@@ -551,6 +717,7 @@ impl SipLeg {
                 call_id,
                 called,
                 connected: None,
+                refer_active: false,
             },
         );
     }
@@ -625,6 +792,20 @@ impl SipLeg {
         leg: LegId,
         setup: &Setup,
     ) {
+        self.originate_referred(ep, core, now, leg, setup, None)
+    }
+
+    /// Place an outgoing call for the core; a transfer's new call carries the REFER's
+    /// `Referred-By` (RFC 3892 §3: the referee copies it into the triggered INVITE).
+    pub fn originate_referred(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        leg: LegId,
+        setup: &Setup,
+        referred_by: Option<&str>,
+    ) {
         let Some(peer) = self.peers.first().copied() else {
             warn!(trunk = %self.trunk, "SIP trunk has no peer");
             core.handle(now, leg, Message::Release(Reason::Q850(27)));
@@ -660,6 +841,9 @@ impl SipLeg {
                 &called,
                 &local_host,
             ));
+        }
+        if let Some(r) = referred_by {
+            headers.push(("Referred-By".to_string(), r.to_string()));
         }
         let (mut sdp, rtp_port) = self.new_sdp();
         let offer = sdp.create_offer(Direction::SendRecv).to_bytes();
@@ -698,6 +882,7 @@ impl SipLeg {
                 call_id: String::new(),
                 called: String::new(),
                 connected: None,
+                refer_active: false,
             },
         );
     }
@@ -765,6 +950,16 @@ impl SipLeg {
                     &[],
                     Some(("application/sdp", &offer)),
                 );
+            }
+            Delivery::TransferProgress(st) if c.refer_active => {
+                let (code, last) = match st {
+                    TransferStatus::Ringing => (180, false),
+                    TransferStatus::Progress => (183, false),
+                    TransferStatus::Answered => (200, true),
+                    TransferStatus::Failed(Clearing { status, .. }) => (status, true),
+                };
+                c.refer_active = !last;
+                send_refer_notify(ep, now, handle, code, last);
             }
             Delivery::Release(Clearing { cause, status }) => {
                 let reason = reason_header(cause);
