@@ -219,9 +219,9 @@ fn referrer_blind(rtp_port: u16) -> String {
     )
 }
 
-/// A: answers, sends a REFER without Refer-To (400), then one to 302 (busy): NOTIFY 100
-/// and 486; the call goes on until A hangs up.
-fn referrer_failing(rtp_port: u16) -> String {
+/// A: answers, sends a REFER without Refer-To (400), then one to `to`, which fails:
+/// NOTIFY 100 and `status`; the call goes on until A hangs up.
+fn referrer_failing(rtp_port: u16, to: &str, status: u16) -> String {
     scenario(
         "transfer to a busy target",
         &format!(
@@ -229,9 +229,13 @@ fn referrer_failing(rtp_port: u16) -> String {
              {}\n  {}\n  <pause milliseconds=\"2500\"/>\n  {}\n  <recv response=\"200\"/>\n  {}",
             answer(rtp_port, ""),
             in_dialog("REFER", 2, ""),
-            in_dialog("REFER", 3, "\n      Refer-To: <sip:302@127.0.0.1>"),
+            in_dialog(
+                "REFER",
+                3,
+                &format!("\n      Refer-To: <sip:{to}@127.0.0.1>")
+            ),
             notify(100, "n1"),
-            notify(486, "n2"),
+            notify(status, "n2"),
             in_dialog("BYE", 4, ""),
             reference(&["gwtagall", "gwtag", "n1", "n1e", "n1t", "n2", "n2e", "n2t"]),
         ),
@@ -559,7 +563,7 @@ fn transfer_to_a_busy_target_notifies_486_and_the_call_goes_on() {
     let cdr0 = rig.cdrs().len();
     let rtp_a = RtpPeer::start(Law::A, SIP_TONE, vec![SWITCH_TONE]);
     let b = rig.sipp_spawn_on("busy", &uas_reject(486), "s", ports().phone_b);
-    let a = rig.sipp_spawn("failing", &referrer_failing(rtp_a.port), "s");
+    let a = rig.sipp_spawn("failing", &referrer_failing(rtp_a.port, "302", 486), "s");
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
     let (id, _) = switch_calls(&mut rig, mark, "201");
@@ -680,4 +684,41 @@ fn refer_outside_a_dialog_is_403_unknown_dialogs_are_481() {
     let run = rig.sipp("bad", &bad_input(), "201");
     assert!(run.ok, "SIPp (403, 481, 481):\n{}", run.trace);
     rig.assert_clean(cdr0, 0);
+}
+
+#[test]
+fn transfer_to_the_pstn_fails_with_503_while_the_media_engine_has_no_hairpin() {
+    let mut rig = rig();
+    let cdr0 = rig.cdrs().len();
+    let rtp_a = RtpPeer::start(Law::A, SIP_TONE, vec![SWITCH_TONE]);
+    let a = rig.sipp_spawn(
+        "to-pstn",
+        &referrer_failing(rtp_a.port, "0555123", 503),
+        "s",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mark = rig.switch.mark();
+    let (id, _) = switch_calls(&mut rig, mark, "201");
+    let run_a = a.finish();
+    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("media ") && kv(l, "id") == Some(&id)
+    });
+    rtp_a.stop();
+    assert!(
+        run_a.ok,
+        "SIPp A (400, 202, NOTIFY 100/503, BYE):\n{}",
+        run_a.trace
+    );
+    assert_eq!(
+        sipfrags(&run_a.trace),
+        ["SIP/2.0 100 Trying", "SIP/2.0 503 Service Unavailable"],
+        "{}",
+        run_a.trace
+    );
+    // No second call toward the switch: the two B-channels cannot be joined yet.
+    one_call_q931(&rig, mark, false);
+    let cdrs = rig.assert_clean(cdr0, 2);
+    assert_eq!(cdrs[0][DISPOSITION], "FAILED", "{cdrs:?}");
+    assert_eq!(cdrs[0][CALLED], "0555123");
+    assert_eq!(cdrs[1][DISPOSITION], "ANSWERED");
 }
