@@ -137,7 +137,7 @@ mod tests {
             },
             ChannelMode::Clear {
                 blocksize: FRAME_SAMPLES,
-                law: super::super::dahdi_law(law),
+                law,
             },
         )
         .unwrap()
