@@ -56,9 +56,22 @@ to = ["pbx"]
 
 static ECT: Shared = Shared::new();
 static HAIRPIN: Shared = Shared::new();
+static TWO_BCT: Shared = Shared::new();
 
 fn ect_rig() -> MutexGuard<'static, Rig> {
     ECT.lock(|| Rig::start("transfer-ect", Line::E1, &groups("ect")))
+}
+
+/// A T1 (NI-2) span whose group asks for 2BCT; libpri 1.6 as the NI-2 network does not
+/// act on a received InitiateTransfer, so the gateway falls back to its hairpin.
+fn two_bct_rig() -> MutexGuard<'static, Rig> {
+    TWO_BCT.lock(|| {
+        Rig::start(
+            "transfer-2bct",
+            Line::T1,
+            &groups("2bct").replace("1-15,17-31", "1-23"),
+        )
+    })
 }
 
 fn hairpin_rig() -> MutexGuard<'static, Rig> {
@@ -243,4 +256,66 @@ fn hairpin_joins_the_b_channels_without_rtp_and_the_pstn_clears_it() {
     assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
     assert_eq!(cdrs[1][CALLED], "0304444", "{cdrs:?}");
     assert_eq!(cdrs[1][ISDN_CAUSE], "16", "{cdrs:?}");
+}
+
+#[test]
+fn two_bct_invoked_on_t1_and_unanswered_falls_back_to_the_hairpin() {
+    let mut rig = two_bct_rig();
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);
+    let sipp = rig.sipp_spawn(
+        "refer-2bct",
+        &uac_refer(law, rtp.port, 1000, "0305252"),
+        "0305151",
+    );
+    let (id1, _, id2, _) = trombone(&mut rig, mark, "0305151", "0305252");
+    let run = sipp.finish();
+    let _ = rtp.stop();
+    assert!(run.ok, "SIPp transfer failed:\n{}", run.trace);
+    // Our InitiateTransfer went out in a FACILITY on the D-channel, and libpri decoded it.
+    let t0 = std::time::Instant::now();
+    while !q931_after(&rig, mark).iter().any(|l| l == "rx FACILITY") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            q931_after(&rig, mark)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
+    assert!(
+        log.contains("InitiateTransfer"),
+        "libpri did not decode our 2BCT invoke"
+    );
+    // No answer from this switch: after the response timer the gateway hairpins.
+    let t0 = std::time::Instant::now();
+    loop {
+        let gw = std::fs::read_to_string(rig.dir.join("gatewayd.log")).unwrap_or_default();
+        if gw.contains("hairpinned in the gateway") {
+            assert!(
+                gw.contains("switch refused the transfer"),
+                "no refusal logged"
+            );
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no hairpin after the 2BCT"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    rig.switch.send(&format!("hangup {id2} 16"));
+    let media = |id: &str| {
+        rig.switch.wait(mark, Duration::from_secs(5), |l| {
+            l.starts_with("media ") && kv(l, "id") == Some(id)
+        })
+    };
+    let (m1, m2) = (media(&id1), media(&id2));
+    assert!(heard_ms(&m1, "heard", PARTY2_TONE) >= 500, "party 1: {m1}");
+    assert!(heard_ms(&m2, "heard", SWITCH_TONE) >= 500, "party 2: {m2}");
+    let cdrs = rig.assert_clean(cdr0, 2);
+    assert_eq!(cdrs[1][CALLED], "0305252", "{cdrs:?}");
 }
