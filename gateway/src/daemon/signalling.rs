@@ -539,7 +539,7 @@ impl Signalling {
                     }
                 }
                 MediaEvent::HairpinRemoved { key, stats, .. } => {
-                    debug!(?key, ?stats, "hairpin removed");
+                    info!(?key, ?stats, "hairpin removed");
                 }
                 _ => {}
             }
