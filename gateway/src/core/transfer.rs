@@ -629,7 +629,8 @@ impl Core {
     /// Attended transfer (RFC 3891 §3): a new incoming call on `trunk` (its INVITE named
     /// `old`'s dialog in `Replaces`) takes the place of leg `old`. The part of the call with
     /// `old` ends (record `TRANSFERRED`), `old` is released (cause 16), the new leg is
-    /// answered ([`Delivery::Connect`]) and bridged to the remaining party, whose leg and
+    /// answered ([`Delivery::ConnectedLine`]: the remaining party's number, then
+    /// [`Delivery::Connect`]) and bridged to the remaining party, whose leg and
     /// channel are untouched. Returns the new leg.
     pub fn replace(
         &mut self,
@@ -723,6 +724,15 @@ impl Core {
             .map(|n| n.digits.clone())
             .unwrap_or_else(|| setup.called.digits.clone());
         call.media = setup.media;
+        if let Some(n) = remaining_number.clone() {
+            // Who the new party is connected to (RFC 3325 P-Asserted-Identity of our 200 OK
+            // on a trusted trunk, as for COLP).
+            self.actions.push_back(Action::Deliver {
+                call: id,
+                leg,
+                msg: Delivery::ConnectedLine(n),
+            });
+        }
         call.setup = Setup {
             called: setup.called,
             calling: remaining_number,

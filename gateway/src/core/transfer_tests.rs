@@ -495,6 +495,11 @@ fn replaces_swaps_the_leg_and_keeps_the_pstn_party_untouched() {
             Action::Deliver {
                 call,
                 leg: c,
+                msg: Delivery::ConnectedLine(Number::unknown("0301234")),
+            },
+            Action::Deliver {
+                call,
+                leg: c,
                 msg: Delivery::Connect {
                     media: Some(Media::Channel(TS1))
                 },
@@ -564,5 +569,31 @@ fn replaces_of_an_unknown_or_early_leg_is_refused() {
     );
     f.core.hangup(f.now, call, 16);
     f.actions();
+    f.clean();
+}
+
+#[test]
+fn a_call_ended_during_a_transfer_releases_the_new_call_and_records_it_cancelled() {
+    let mut f = F::new();
+    let (call, _, a) = f.answered_pstn_call();
+    let (b, ..) = f.refer(a, "301");
+    f.core.handle(f.now, b, Message::Alerting { inband: false });
+    f.actions();
+    assert!(f.core.hangup(f.now, call, 16));
+    let acts = f.actions();
+    assert!(
+        acts.iter().any(
+            |x| matches!(x, Action::Deliver { leg, msg: Delivery::Release(_), .. } if *leg == b)
+        ),
+        "{acts:?}"
+    );
+    let recs = f.records();
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[0].call_id, "call-1.1");
+    assert_eq!(recs[0].disposition, "CANCELLED");
+    assert_eq!(recs[1].call_id, "call-1");
+    // The new leg's late answer finds nothing.
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    assert!(f.actions().is_empty());
     f.clean();
 }

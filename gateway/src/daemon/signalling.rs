@@ -27,7 +27,7 @@ use super::{lock, Shared};
 use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport};
 use crate::core::{Action, CallId, Core, TrunkKind};
 use crate::leg::isdn::IsdnLeg;
-use crate::leg::sip::SipLeg;
+use crate::leg::sip::{RtpPortPool, SipLeg};
 use crate::media::engine::{ChannelConfig, ChannelKey, MediaEngine, MediaEvent};
 use crate::media::Law;
 use crate::rtp::PayloadType;
@@ -57,6 +57,7 @@ async fn open_sip(
     tx: &mpsc::Sender<(usize, TransportEvent)>,
     law: Law,
     rtp_ports: (u16, u16),
+    pool: &RtpPortPool,
 ) -> anyhow::Result<SipSide> {
     let mut listen = Listen::default();
     let protocol = match t.transport {
@@ -102,7 +103,8 @@ async fn open_sip(
     )
     .with_redirecting(t.redirecting)
     .with_sips(t.sips)
-    .with_trust_identity(t.trust_identity);
+    .with_trust_identity(t.trust_identity)
+    .with_port_pool(pool.clone());
     let tx = tx.clone();
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
@@ -154,6 +156,8 @@ pub struct Signalling {
     tx: mpsc::Sender<(usize, TransportEvent)>,
     law: Law,
     rtp_ports: (u16, u16),
+    /// RTP ports of all SIP trunks.
+    rtp_pool: RtpPortPool,
     dchans: Vec<Dchan>,
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
@@ -300,8 +304,9 @@ impl Signalling {
         let mut sips = Vec::new();
         let law = config.spans.first().map_or(Law::ALaw, |s| s.law);
         let rtp_ports = (config.general.rtp_port_min, config.general.rtp_port_max);
+        let rtp_pool = RtpPortPool::new(rtp_ports);
         for (i, t) in config.sip_trunks.iter().enumerate() {
-            sips.push(open_sip(i, t, &tx, law, rtp_ports).await?);
+            sips.push(open_sip(i, t, &tx, law, rtp_ports, &rtp_pool).await?);
         }
         let sim_switches = match (&far_dev, switches.is_empty()) {
             (Some(far), false) => {
@@ -346,6 +351,7 @@ impl Signalling {
             tx,
             law,
             rtp_ports,
+            rtp_pool,
             dchans,
             media,
             bridges: HashMap::new(),
@@ -375,7 +381,16 @@ impl Signalling {
                 kept[i] = true;
                 continue;
             }
-            match open_sip(self.sips.len(), t, &self.tx, self.law, self.rtp_ports).await {
+            match open_sip(
+                self.sips.len(),
+                t,
+                &self.tx,
+                self.law,
+                self.rtp_ports,
+                &self.rtp_pool,
+            )
+            .await
+            {
                 Ok(side) => {
                     info!(trunk = %t.name, "SIP trunk added by reload");
                     self.sips.push(side);

@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{debug, warn};
@@ -29,6 +31,46 @@ use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue, ReferTo, Refe
 use crate::sip::transport::{Protocol, Target};
 use crate::sip::ua::{CallHandle, Endpoint, OutgoingCall, UaEvent};
 use crate::sip::{Method, SipMessage, StatusCode, Uri};
+
+/// The RTP ports of the SIP trunks, taken in turn (even ports, RFC 3550 §11). One pool is
+/// shared by all the daemon's SIP trunks so that calls on different trunks never get the
+/// same port (a transfer between trunks bridges the new leg's port while the old one's is
+/// still in use).
+#[derive(Debug, Clone)]
+pub struct RtpPortPool {
+    range: (u16, u16),
+    next: Arc<AtomicU16>,
+}
+
+impl RtpPortPool {
+    pub fn new(range: (u16, u16)) -> RtpPortPool {
+        RtpPortPool {
+            range,
+            next: Arc::new(AtomicU16::new(range.0)),
+        }
+    }
+
+    /// The next port of the range (wrapping around).
+    pub fn take(&self) -> u16 {
+        let (lo, hi) = self.range;
+        let step = |p: u16| {
+            if p < lo || p.saturating_add(2) > hi {
+                lo
+            } else {
+                p + 2
+            }
+        };
+        let prev = self
+            .next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| Some(step(p)))
+            .unwrap_or(lo);
+        if prev < lo || prev > hi {
+            lo
+        } else {
+            prev
+        }
+    }
+}
 
 /// One SIP call's state on the leg.
 struct SipCall {
@@ -63,8 +105,7 @@ pub struct SipLeg {
     /// Our address in SDP and URIs.
     local: IpAddr,
     law: Law,
-    rtp_ports: (u16, u16),
-    next_port: u16,
+    ports: RtpPortPool,
     by_handle: HashMap<CallHandle, SipCall>,
     by_leg: HashMap<LegId, CallHandle>,
     /// Headers that carry redirection on this trunk (Diversion / History-Info).
@@ -173,14 +214,19 @@ impl SipLeg {
             protocol,
             local,
             law,
-            rtp_ports,
-            next_port: rtp_ports.0,
+            ports: RtpPortPool::new(rtp_ports),
             by_handle: HashMap::new(),
             by_leg: HashMap::new(),
             redirect: RedirectHeaders::default(),
             sips: false,
             trust_identity: false,
         }
+    }
+
+    /// Take RTP ports from `pool` (shared with the daemon's other SIP trunks).
+    pub fn with_port_pool(mut self, pool: RtpPortPool) -> SipLeg {
+        self.ports = pool;
+        self
     }
 
     /// Believe the peers' P-Asserted-Identity and send ours to them (the trunk's
@@ -272,13 +318,7 @@ impl SipLeg {
     }
 
     fn new_sdp(&mut self) -> (OfferAnswer, u16) {
-        let port = self.next_port;
-        // RTP uses even ports (RFC 3550 §11).
-        self.next_port = if self.next_port + 2 > self.rtp_ports.1 {
-            self.rtp_ports.0
-        } else {
-            self.next_port + 2
-        };
+        let port = self.ports.take();
         (
             OfferAnswer::new(LocalCapabilities::for_span_law(self.local, self.law), port),
             port,
