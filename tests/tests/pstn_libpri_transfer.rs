@@ -687,13 +687,15 @@ fn refer_outside_a_dialog_is_403_unknown_dialogs_are_481() {
 }
 
 #[test]
-fn transfer_to_the_pstn_fails_with_503_while_the_media_engine_has_no_hairpin() {
+fn transfer_to_a_busy_pstn_number_notifies_486_and_the_call_goes_on() {
+    // A transfer back to the PSTN (both remaining parties on ISDN: the daemon joins the
+    // B-channels, see transfer_libpri_e1.rs) whose new call the switch refuses busy.
     let mut rig = rig();
     let cdr0 = rig.cdrs().len();
     let rtp_a = RtpPeer::start(Law::A, SIP_TONE, vec![SWITCH_TONE]);
     let a = rig.sipp_spawn(
         "to-pstn",
-        &referrer_failing(rtp_a.port, "0555123", 503),
+        &referrer_failing(rtp_a.port, "03099917", 486),
         "s",
     );
     std::thread::sleep(Duration::from_millis(300));
@@ -706,19 +708,26 @@ fn transfer_to_the_pstn_fails_with_503_while_the_media_engine_has_no_hairpin() {
     rtp_a.stop();
     assert!(
         run_a.ok,
-        "SIPp A (400, 202, NOTIFY 100/503, BYE):\n{}",
+        "SIPp A (400, 202, NOTIFY 100/486, BYE):\n{}",
         run_a.trace
     );
     assert_eq!(
         sipfrags(&run_a.trace),
-        ["SIP/2.0 100 Trying", "SIP/2.0 503 Service Unavailable"],
+        ["SIP/2.0 100 Trying", "SIP/2.0 486 Busy Here"],
         "{}",
         run_a.trace
     );
-    // No second call toward the switch: the two B-channels cannot be joined yet.
-    one_call_q931(&rig, mark, false);
+    // The switch got the transfer's SETUP and refused it busy; its first call went on
+    // until A hung up.
+    let ring = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("ring ") && kv(l, "called") == Some("03099917")
+    });
+    let id2 = kv(&ring, "id").unwrap().to_string();
+    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("released ") && kv(l, "id") == Some(&id2)
+    });
     let cdrs = rig.assert_clean(cdr0, 2);
-    assert_eq!(cdrs[0][DISPOSITION], "FAILED", "{cdrs:?}");
-    assert_eq!(cdrs[0][CALLED], "0555123");
+    assert_eq!(cdrs[0][DISPOSITION], "BUSY", "{cdrs:?}");
+    assert_eq!(cdrs[0][CALLED], "03099917");
     assert_eq!(cdrs[1][DISPOSITION], "ANSWERED");
 }
