@@ -12,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::core::Core;
+use crate::trunk::security::ScreenStats;
 
 type Labels = Vec<(String, String)>;
 
@@ -36,6 +37,8 @@ pub struct Metrics {
     span_slips: Family<Labels, Gauge>,
     dchannel_up: Family<Labels, Gauge>,
     sip_responses: Family<Labels, Counter>,
+    sip_guard: Family<Labels, Counter>,
+    seen_guard: BTreeMap<(String, &'static str), u64>,
     seen_failed: BTreeMap<u8, u64>,
     seen_attempted: u64,
     seen_answered: u64,
@@ -96,8 +99,18 @@ impl Metrics {
             "SIP final responses sent and received, by class",
             sip_responses.clone(),
         );
+        let sip_guard = Family::<Labels, Counter>::default();
+        registry.register(
+            "sip_guard_rejected",
+            "SIP requests a trunk's guard turned away, by trunk and action (forbidden: 403 \
+             from outside the allow-list; dropped: silently; rate_limited: 503 over the \
+             rate limit or to a removed trunk)",
+            sip_guard.clone(),
+        );
         Metrics {
             registry,
+            sip_guard,
+            seen_guard: BTreeMap::new(),
             channels,
             calls_attempted,
             calls_answered,
@@ -122,6 +135,30 @@ impl Metrics {
                 ("direction".into(), direction.into()),
             ])
             .inc();
+    }
+
+    /// The guard of `trunk` has turned away `stats` so far (its totals; the counters
+    /// follow them).
+    pub fn guard(&mut self, trunk: &str, stats: ScreenStats) {
+        for (action, n) in [
+            ("forbidden", stats.forbidden),
+            ("dropped", stats.dropped),
+            ("rate_limited", stats.rate_limited),
+        ] {
+            let seen = self
+                .seen_guard
+                .entry((trunk.to_string(), action))
+                .or_default();
+            if n > *seen {
+                self.sip_guard
+                    .get_or_create(&vec![
+                        ("trunk".into(), trunk.to_string()),
+                        ("action".into(), action.into()),
+                    ])
+                    .inc_by(n - *seen);
+                *seen = n;
+            }
+        }
     }
 
     /// Refresh from the core and the spans.
@@ -206,7 +243,27 @@ mod tests {
             }],
         );
         m.sip_response(486, "out");
+        let stats = |forbidden, rate_limited| ScreenStats {
+            forbidden,
+            dropped: 0,
+            rate_limited,
+        };
+        m.guard("pbx", stats(2, 0));
+        m.guard("pbx", stats(3, 5));
+        m.guard("pbx", stats(3, 5));
         let text = m.render();
+        assert!(
+            text.contains(
+                "gatewayd_sip_guard_rejected_total{trunk=\"pbx\",action=\"forbidden\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "gatewayd_sip_guard_rejected_total{trunk=\"pbx\",action=\"rate_limited\"} 5"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("gatewayd_channels{trunk_group=\"pstn\",state=\"idle\"} 30"),
             "{text}"

@@ -63,6 +63,62 @@ fn peer_feed(h: &mut Harness, rtp: &mut RtpSender, gen: &mut ToneGenerator) {
     }
 }
 
+/// With symmetric RTP the socket is connected to the latched peer (sends without an
+/// address); a connected socket hears nobody else, so when the peer's NAT moves it to a
+/// new port the engine hears nothing until, after 200 ms of silence, it disconnects; then
+/// the latch follows the same SSRC to the new port as before (3 packets) and our packets
+/// go there.
+#[test]
+fn symmetric_rtp_connects_yet_follows_a_nat_rebinding() {
+    let mut h = Harness::new(Options {
+        symmetric_rtp: true,
+        ..Options::e1()
+    });
+    let mut rtp = RtpSender::new_random(PayloadType::PCMA);
+    let mut gen = ToneGenerator::new(600.0, -10.0);
+    let mut far_gen = ToneGenerator::new(1000.0, -10.0);
+    for _ in 0..300 {
+        far_feed(&mut h, &mut far_gen);
+        peer_feed(&mut h, &mut rtp, &mut gen);
+        h.step();
+    }
+    assert!(audio_of(&h.peer_packets(), 8).len() >= 10);
+    let moved = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    moved.set_nonblocking(true).unwrap();
+    let new_addr = moved.local_addr().unwrap();
+    let mut latched_after = None;
+    for i in 0..1000u64 {
+        far_feed(&mut h, &mut far_gen);
+        if h.ms % 20 == 0 {
+            let mut payload = [0u8; FRAME_SAMPLES];
+            gen.fill(h.sip_law, &mut payload);
+            let mut buf = [0u8; 200];
+            let n = rtp
+                .write_audio(h.now(), &payload, FRAME_SAMPLES as u32, &mut buf)
+                .unwrap();
+            moved.send_to(&buf[..n], h.local).unwrap();
+        }
+        h.step();
+        let moved_now = h
+            .drain_events()
+            .iter()
+            .any(|e| matches!(e, MediaEvent::RemoteLatched { remote, .. } if *remote == new_addr));
+        if moved_now && latched_after.is_none() {
+            latched_after = Some(i);
+        }
+    }
+    let after = latched_after.expect("the latch followed the new port");
+    // Not before the 200 ms of silence (the connected socket dropped the new port's
+    // packets), and soon after it.
+    assert!((200..400).contains(&after), "latched after {after} ms");
+    let mut got = 0;
+    let mut buf = [0u8; 1500];
+    while moved.recv_from(&mut buf).is_ok() {
+        got += 1;
+    }
+    assert!(got >= 20, "{got} packets at the new port");
+}
+
 #[test]
 fn pcma_tone_from_rtp_reaches_the_far_end_of_the_b_channel() {
     let mut h = Harness::new(Options::e1());

@@ -82,6 +82,12 @@ fn main() -> ExitCode {
     match cli.command {
         Cmd::Run { config } => {
             let source = config.map_or(Source::Embedded, Source::File);
+            // The media threads own the TDM tick: a page fault in a tick makes it late.
+            // Locked where permitted (root or an unlimited RLIMIT_MEMLOCK), as tdm-sim
+            // does; refused is a warning, not an error.
+            if tdm_sim::rt::enter_locked_memory("gatewayd") {
+                tracing::info!("memory locked (mlockall)");
+            }
             let rt = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
                 Err(e) => {

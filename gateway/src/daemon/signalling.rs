@@ -485,10 +485,12 @@ impl Signalling {
             (i, TransportEvent::Message(m)) => {
                 let side = &mut self.sips[i];
                 match side.guard.screen(now, &m) {
-                    Screen::Pass => side.ep.handle_incoming(now, m),
+                    Screen::Pass => return side.ep.handle_incoming(now, m),
                     Screen::Reply(target, bytes) => out.push((i, target, bytes)),
                     Screen::Drop => {}
                 }
+                // Turned away: the guard's totals go to the metrics.
+                lock(&self.shared.metrics).guard(side.leg.trunk(), side.guard.stats());
             }
             (_, TransportEvent::Malformed(m)) => {
                 debug!(error = %m.error, "malformed SIP dropped")

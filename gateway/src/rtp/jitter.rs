@@ -200,6 +200,66 @@ impl JitterBuffer {
         }
     }
 
+    /// Calls `f(word, mask)` for each presence word covering positions `pos..pos + n`
+    /// (`n` ≤ [`RING`]), in order; stops when `f` returns `false`.
+    fn for_words(&mut self, pos: i64, n: usize, mut f: impl FnMut(&mut u64, u64) -> bool) {
+        let mut i = (pos & MASK) as usize;
+        let mut left = n;
+        while left > 0 {
+            let bit = i % 64;
+            let take = (64 - bit).min(left);
+            let mask = if take == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << take) - 1) << bit
+            };
+            if !f(&mut self.present[i / 64], mask) {
+                return;
+            }
+            left -= take;
+            i = (i + take) & MASK as usize;
+        }
+    }
+
+    /// Whether every position of `pos..pos + n` holds a sample (a word at a time).
+    fn all_present(&mut self, pos: i64, n: usize) -> bool {
+        let mut all = true;
+        self.for_words(pos, n, |w, m| {
+            all = *w & m == m;
+            all
+        });
+        all
+    }
+
+    /// Whether no position of `pos..pos + n` holds a sample (a word at a time).
+    fn none_present(&mut self, pos: i64, n: usize) -> bool {
+        let mut none = true;
+        self.for_words(pos, n, |w, m| {
+            none = *w & m == 0;
+            none
+        });
+        none
+    }
+
+    fn set_range(&mut self, pos: i64, n: usize, on: bool) {
+        self.for_words(pos, n, |w, m| {
+            if on {
+                *w |= m;
+            } else {
+                *w &= !m;
+            }
+            true
+        });
+    }
+
+    /// Copy `bytes` into the ring from `pos` on (wrapping).
+    fn ring_write(&mut self, pos: i64, bytes: &[u8]) {
+        let i = (pos & MASK) as usize;
+        let first = bytes.len().min(RING - i);
+        self.ring[i..i + first].copy_from_slice(&bytes[..first]);
+        self.ring[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+    }
+
     /// Map the stream so that timestamp `ts` lands at the target delay after the playout
     /// point (or right after what is still buffered). Audio already buffered keeps playing.
     fn rebase(&mut self, ts: u32) -> i64 {
@@ -267,7 +327,14 @@ impl JitterBuffer {
             return PushOutcome::Late;
         }
         let mut stored = 0;
-        for (i, &b) in pkt.payload.iter().enumerate() {
+        if ext >= playout && self.none_present(ext, len as usize) {
+            // The usual case, a packet in order into free space: one copy, one mask per
+            // word of the presence map.
+            self.ring_write(ext, pkt.payload);
+            self.set_range(ext, len as usize, true);
+            stored = len;
+        }
+        for (i, &b) in pkt.payload.iter().enumerate().skip(stored as usize) {
             let pos = ext + i as i64;
             if pos < playout || self.is_present(pos) {
                 continue;
@@ -345,7 +412,20 @@ impl JitterBuffer {
             self.window_min_depth = i64::MAX;
         }
         let mut missing = 0;
-        for (i, o) in out.iter_mut().enumerate() {
+        let whole = self.all_present(playout, FRAME_SAMPLES);
+        if whole {
+            // Every sample there: one copy and one mask per word.
+            let i = (playout & MASK) as usize;
+            let first = FRAME_SAMPLES.min(RING - i);
+            out[..first].copy_from_slice(&self.ring[i..i + first]);
+            out[first..].copy_from_slice(&self.ring[..FRAME_SAMPLES - first]);
+            self.set_range(playout, FRAME_SAMPLES, false);
+        }
+        for (i, o) in out
+            .iter_mut()
+            .enumerate()
+            .skip(if whole { FRAME_SAMPLES } else { 0 })
+        {
             let pos = playout + i as i64;
             if self.is_present(pos) {
                 *o = self.ring[(pos & MASK) as usize];

@@ -23,6 +23,7 @@ pub struct Options {
     pub dtmf: DtmfMode,
     pub echo_cancel: bool,
     pub rtp_timeout: Option<Duration>,
+    pub symmetric_rtp: bool,
 }
 
 impl Options {
@@ -33,6 +34,7 @@ impl Options {
             dtmf: DtmfMode::Rfc4733,
             echo_cancel: false,
             rtp_timeout: None,
+            symmetric_rtp: false,
         }
     }
 }
@@ -88,7 +90,7 @@ impl Harness {
             dtmf: o.dtmf,
             echo_cancel: o.echo_cancel,
             rtp_timeout: o.rtp_timeout,
-            symmetric_rtp: false,
+            symmetric_rtp: o.symmetric_rtp,
         };
         ctl_tx.send(Control::Add(KEY, Box::new(cfg))).unwrap();
         Harness {

@@ -11,6 +11,7 @@ use std::os::raw::{c_char, c_int};
 use spandsp::dtmf::{DtmfRx, DtmfTx};
 
 use super::DspError;
+use crate::media::tone::AMPLITUDE_0_DBM0;
 use crate::media::FRAME_SAMPLES;
 
 /// The 16 DTMF digits spandsp knows (Q.23 Table 1), in RFC 4733 §3.2 event order 0–15.
@@ -36,10 +37,26 @@ pub enum DtmfTransition {
     End(u8),
 }
 
+/// Mean square (16-bit linear) below which a frame cannot hold a digit: −36 dBm0, 10 dB
+/// under the weakest pair Q.24 lets through here (both tones at −26 dBm0, −23 dBm0 in
+/// all), so even a digit that starts late in a frame clears it. 0 dBm0 is a sine of
+/// amplitude [`AMPLITUDE_0_DBM0`](crate::media::tone::AMPLITUDE_0_DBM0), mean square A²/2.
+const GATE_MEAN_SQUARE: f64 = AMPLITUDE_0_DBM0 * AMPLITUDE_0_DBM0 / 2.0 * 2.511_886e-4; // × 10^(−36/10)
+
 /// In-band DTMF detector for one B-channel.
+///
+/// An energy gate runs first: a frame too quiet to hold a digit, after a quiet frame,
+/// with no digit on, is not handed to spandsp (its Goertzel filters cost ~8 µs a frame,
+/// the largest user-space cost of a media thread; silence is most of any call). The
+/// first quiet frame after sound is still fed, so spandsp's 102-sample blocks settle on
+/// quiet and a digit's end is always seen.
 pub struct DtmfDetector {
     rx: DtmfRx,
     current: Option<u8>,
+    /// The last frame fed was quiet (below the gate).
+    quiet: bool,
+    /// Frames the gate kept from spandsp (for tests and figures).
+    gated: u64,
 }
 
 impl DtmfDetector {
@@ -49,7 +66,17 @@ impl DtmfDetector {
         // twist; a tone must reach −26 dBm0 per frequency to count (spandsp's default
         // threshold is more sensitive, which talk-off on speech makes unwelcome).
         rx.set_parms(0, 8.0, 4.0, -26.0);
-        Ok(DtmfDetector { rx, current: None })
+        Ok(DtmfDetector {
+            rx,
+            current: None,
+            quiet: false,
+            gated: 0,
+        })
+    }
+
+    /// Frames the energy gate kept from spandsp so far.
+    pub fn gated_frames(&self) -> u64 {
+        self.gated
     }
 
     /// The digit currently detected, if any.
@@ -61,6 +88,13 @@ impl DtmfDetector {
     /// from one digit straight to another reports the end now and the new start on the
     /// next frame (a Q.24 pause is always there in practice).
     pub fn process(&mut self, frame: &[i16; FRAME_SAMPLES]) -> Option<DtmfTransition> {
+        let sum: i64 = frame.iter().map(|&s| s as i64 * s as i64).sum();
+        let quiet = (sum as f64) < GATE_MEAN_SQUARE * FRAME_SAMPLES as f64;
+        let was_quiet = std::mem::replace(&mut self.quiet, quiet);
+        if quiet && was_quiet && self.current.is_none() {
+            self.gated += 1;
+            return None;
+        }
         self.rx.rx(frame);
         let now = self
             .rx
@@ -194,6 +228,52 @@ mod tests {
             tone.fill_linear(&mut frame);
             assert_eq!(d.process(&frame), None);
         }
+    }
+
+    /// Two sines (Q.23 row and column) at `dbm0` each, starting `offset` samples into
+    /// the frame after `quiet` silent frames; returns the frame index of the start.
+    fn weak_digit_after_silence(dbm0: f64, quiet: usize, offset: usize) -> (Option<usize>, u64) {
+        let mut d = DtmfDetector::new().unwrap();
+        let mut low = crate::media::ToneGenerator::new(770.0, dbm0);
+        let mut high = crate::media::ToneGenerator::new(1336.0, dbm0);
+        let silence = [0i16; FRAME_SAMPLES];
+        for _ in 0..quiet {
+            assert_eq!(d.process(&silence), None);
+        }
+        let mut started = None;
+        for i in 0..6 {
+            let (mut a, mut b) = ([0i16; FRAME_SAMPLES], [0i16; FRAME_SAMPLES]);
+            low.fill_linear(&mut a);
+            high.fill_linear(&mut b);
+            let mut frame = [0i16; FRAME_SAMPLES];
+            let from = if i == 0 { offset } else { 0 };
+            for k in from..FRAME_SAMPLES {
+                frame[k] = a[k].saturating_add(b[k]);
+            }
+            if let Some(DtmfTransition::Start(e)) = d.process(&frame) {
+                assert_eq!(e, 5);
+                started.get_or_insert(i);
+            }
+        }
+        (started, d.gated_frames())
+    }
+
+    #[test]
+    fn silence_is_gated_and_weak_late_digits_still_pass() {
+        // Q.24's weakest accepted pair (−26 dBm0 each here), starting in the last
+        // quarter of a frame after 50 quiet frames: the gate let the onset through.
+        let (started, gated) = weak_digit_after_silence(-25.0, 50, 120);
+        assert!(gated >= 48, "silent frames gated: {gated}");
+        assert!(
+            matches!(started, Some(0..=3)),
+            "weak digit detected: {started:?}"
+        );
+        // The same tone with the gate never closing (no silence first) starts on the
+        // same frame: the gate costs no detection delay.
+        let (ungated, _) = weak_digit_after_silence(-25.0, 0, 120);
+        assert_eq!(started, ungated);
+        // Below Q.24's level nothing is detected either way.
+        assert_eq!(weak_digit_after_silence(-32.0, 50, 0).0, None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One bridged B-channel: its RTP sender and receiver state, jitter buffer, DSP, and the
 //! two per-frame paths (TDM → RTP, RTP → TDM). Called by the worker; no I/O of its own
-//! except through the buffers the worker hands in.
+//! except through the buffers the worker hands in, and the `connect` of its socket once
+//! symmetric RTP has latched (see [`MediaChannel::update_connection`]).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use dahdi_driver::Channel;
 
-use super::io::RawAddr;
+use super::io::{self, RawAddr};
 use super::{ChannelConfig, ChannelKey, ChannelStats, DigitSource, DtmfMode, MediaEvent};
 use crate::media::dsp::dtmf::{digit_of_event, event_of_digit};
 use crate::media::dsp::{DspError, DtmfDetector, DtmfGenerator, DtmfTransition, LineEchoCanceller};
@@ -25,6 +26,11 @@ pub const MAX_PACKET: usize = 12 + FRAME_SAMPLES;
 
 /// Valid packets from one source before symmetric RTP follows it.
 const LATCH_PACKETS: u32 = 3;
+
+/// A connected socket hears only its peer; after this long without a packet it is
+/// disconnected again, so that a peer whose NAT binding moved (RFC 4961 latching, same
+/// SSRC from a new port) is heard and followed.
+const CONNECTED_SILENCE: Duration = Duration::from_millis(200);
 
 /// When a channel's 20 ms block is read and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +73,10 @@ pub struct MediaChannel {
     sip_law: Law,
     remote: SocketAddr,
     pub remote_raw: RawAddr,
+    /// The socket is connected to `remote` (sends use `send`).
+    pub connected: bool,
+    /// The last valid packet came from `remote` (only then is connecting safe).
+    heard_remote: bool,
     latch: Option<SymmetricLatch>,
     payload_type: PayloadType,
     event_pt: Option<PayloadType>,
@@ -136,6 +146,8 @@ impl MediaChannel {
             sip_law,
             remote,
             remote_raw: RawAddr::new(remote),
+            connected: false,
+            heard_remote: false,
             latch: symmetric_rtp.then(|| SymmetricLatch::new(remote, LATCH_PACKETS)),
             payload_type,
             event_pt: event_payload_type,
@@ -165,6 +177,7 @@ impl MediaChannel {
     }
 
     pub fn set_remote(&mut self, remote: SocketAddr) {
+        self.disconnect();
         self.remote = remote;
         self.remote_raw = RawAddr::new(remote);
         if let Some(l) = &mut self.latch {
@@ -332,12 +345,20 @@ impl MediaChannel {
             if let Some(new) = latch.handle_packet(src, pkt.ssrc, true) {
                 self.remote = new;
                 self.remote_raw = RawAddr::new(new);
+                if self.connected {
+                    // A datagram queued before the connect latched elsewhere.
+                    if let Err(e) = io::disconnect(self.fd) {
+                        tracing::warn!(key = ?self.key, error = %e, "RTP socket disconnect");
+                    }
+                    self.connected = false;
+                }
                 events(MediaEvent::RemoteLatched {
                     key: self.key,
                     remote: new,
                 });
             }
         }
+        self.heard_remote = from == Some(self.remote);
         match &mut self.rx_stats {
             Some(r) if r.ssrc() == pkt.ssrc => {
                 r.handle_packet(now, pkt.sequence, pkt.timestamp, is_audio);
@@ -450,6 +471,40 @@ impl MediaChannel {
             self.echo_ref = linear;
         }
         kind
+    }
+
+    /// Keep the socket connected to the peer while symmetric RTP is latched and packets
+    /// flow: each send is then one `send` on the route the kernel looked up once, with
+    /// no address to copy and check. Disconnected when the peer has
+    /// been silent for [`CONNECTED_SILENCE`] (a NAT rebinding sends from a port the
+    /// connected socket would not hear), on a new SDP address, and on a latch move.
+    /// Without symmetric RTP the socket is never connected: the peer may send from
+    /// anywhere.
+    pub fn update_connection(&mut self, now: Instant) {
+        if self.connected {
+            if now.saturating_duration_since(self.last_rx) >= CONNECTED_SILENCE {
+                self.disconnect();
+            }
+            return;
+        }
+        let latched = self.latch.as_ref().is_some_and(|l| l.is_latched());
+        if latched
+            && self.heard_remote
+            && now.saturating_duration_since(self.last_rx) < CONNECTED_SILENCE
+            && io::connect(self.fd, &self.remote_raw).is_ok()
+        {
+            self.connected = true;
+        }
+    }
+
+    /// Dissolve the socket's association (also done before the socket is handed back).
+    pub fn disconnect(&mut self) {
+        if self.connected {
+            if let Err(e) = io::disconnect(self.fd) {
+                tracing::warn!(key = ?self.key, error = %e, "RTP socket disconnect");
+            }
+            self.connected = false;
+        }
     }
 
     /// The RTP timeout, checked once per 20 ms.

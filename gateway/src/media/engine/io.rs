@@ -1,11 +1,11 @@
 //! The few system calls the media threads make, batched: `epoll_wait` once per tick to
 //! learn which RTP sockets have datagrams, `recvmmsg` to take up to [`RECV_BATCH`]
 //! datagrams of one socket in one call (with the kernel's arrival time,
-//! `SO_TIMESTAMPNS`), and `sendto` with a socket address converted once per remote.
+//! `SO_TIMESTAMPNS`), and `send` on a socket connected to its latched peer (`sendto`
+//! with a socket address converted once per remote until then).
 //! Per-channel sockets (one UDP port per call, as SDP needs) mean a send batch would
-//! only ever hold one packet per socket, so sends are single `sendto` calls; the
-//! benchmark's traffic generator, which owns one socket for all far ends, uses
-//! `sendmmsg`.
+//! only ever hold one packet per socket, so sends are single calls; the benchmark's
+//! traffic generator, which owns one socket for all far ends, uses `sendmmsg`.
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -123,6 +123,79 @@ pub fn send_to(fd: RawFd, buf: &[u8], to: &RawAddr) -> io::Result<bool> {
         return Err(e);
     }
     Ok(true)
+}
+
+/// Send one datagram on a connected socket (no address: the kernel's cached route).
+/// `Ok(false)` when the socket buffer is full.
+pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<bool> {
+    // SAFETY: buf is valid for its length.
+    let r = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::WouldBlock {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// Connect a UDP socket to its peer: sends need no address and reuse the route the
+/// kernel looked up once, and datagrams from any other source are dropped by the
+/// kernel (POSIX `connect`, UDP).
+pub fn connect(fd: RawFd, to: &RawAddr) -> io::Result<()> {
+    // SAFETY: a valid address of the given length.
+    let r = unsafe { libc::connect(fd, to.as_ptr(), to.len()) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn local_addr(fd: RawFd) -> io::Result<RawAddr> {
+    // SAFETY: an all-zero sockaddr_storage is valid; the kernel fills at most `len`.
+    let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let r =
+        unsafe { libc::getsockname(fd, &mut storage as *mut _ as *mut libc::sockaddr, &mut len) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(RawAddr { storage, len })
+}
+
+fn port_of(a: &RawAddr) -> u16 {
+    RawAddr::to_socket_addr(&a.storage).map_or(0, |s| s.port())
+}
+
+/// Undo [`connect`]: an `AF_UNSPEC` address dissolves the association (Linux
+/// `connect(2)`), and datagrams from every source are received again. A socket that was
+/// bound to port 0 (the kernel chose its port) loses that port in the disconnect (Linux
+/// `__udp_disconnect` unhashes it), so it is bound again to the same address and port.
+pub fn disconnect(fd: RawFd) -> io::Result<()> {
+    let before = local_addr(fd)?;
+    // SAFETY: an all-zero sockaddr with family AF_UNSPEC.
+    let mut sa: libc::sockaddr = unsafe { zeroed() };
+    sa.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    let r = unsafe { libc::connect(fd, &sa, size_of::<libc::sockaddr>() as libc::socklen_t) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if port_of(&local_addr(fd)?) != port_of(&before) {
+        // SAFETY: the address getsockname gave, with its length.
+        let r = unsafe { libc::bind(fd, before.as_ptr(), before.len()) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Ask the kernel to stamp each datagram's arrival (`SO_TIMESTAMPNS`, CLOCK_REALTIME).

@@ -265,6 +265,7 @@ impl MediaWorker {
             return;
         };
         self.poller.remove(ch.fd);
+        ch.disconnect();
         match ch.phase {
             Phase::Hunting => self.hunting.retain(|&i| i != idx),
             Phase::Locked(p) => self.groups[p as usize].retain(|&i| i != idx),
@@ -325,6 +326,7 @@ impl MediaWorker {
                     break;
                 }
             }
+            ch.update_connection(now);
         }
         self.stats.packets_received.fetch_add(received, Relaxed);
     }
@@ -391,7 +393,13 @@ impl MediaWorker {
                     got += 1;
                     ch.tdm_frame(now, &mut block, out, &mut emit);
                     for p in 0..out.count {
-                        match io::send_to(ch.fd, &out.bufs[p][..out.lens[p]], &ch.remote_raw) {
+                        let pkt = &out.bufs[p][..out.lens[p]];
+                        let sent = if ch.connected {
+                            io::send(ch.fd, pkt)
+                        } else {
+                            io::send_to(ch.fd, pkt, &ch.remote_raw)
+                        };
+                        match sent {
                             Ok(true) => {
                                 ch.stats.packets_sent += 1;
                                 stats.packets_sent.fetch_add(1, Relaxed);
@@ -447,6 +455,7 @@ impl MediaWorker {
             stats.jitter_to_tdm.record(wake.elapsed().as_nanos() as u64);
         }
         ch.check_timeout(now, &mut emit);
+        ch.update_connection(now);
         got
     }
 }
