@@ -411,6 +411,11 @@ impl Signalling {
         }
     }
 
+    /// The H.323 side's input channel, when H.323 is configured (for the shutdown's URQ).
+    pub fn h323_sender(&self) -> Option<mpsc::UnboundedSender<super::h323::H323Input>> {
+        self.h323.as_ref().map(|h| h.sender())
+    }
+
     /// Run forever.
     pub async fn run(mut self) {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
@@ -451,7 +456,16 @@ impl Signalling {
                     if let Some(h) = &mut self.h323 {
                         let shared = self.shared.clone();
                         let mut core = lock(&shared.core);
-                        h.input(&mut core, Instant::now(), ev);
+                        let now = Instant::now();
+                        h.input(&mut core, now, ev);
+                        // What arrived meanwhile goes into the same turn (bounded, so
+                        // that the other inputs get their turn under a flood).
+                        if let Some(rx) = &mut h323_rx {
+                            for _ in 0..H323_BATCH {
+                                let Ok(ev) = rx.try_recv() else { break };
+                                h.input(&mut core, now, ev);
+                            }
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
@@ -857,6 +871,9 @@ impl Signalling {
 }
 
 /// The next H.323 connection event; never ready without H.323.
+/// H.323 connection events handled in one turn at most.
+const H323_BATCH: usize = 256;
+
 async fn recv_h323(
     rx: &mut Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
 ) -> Option<super::h323::H323Input> {
