@@ -286,10 +286,7 @@ impl Signalling {
         }
         let (tx, incoming) = mpsc::channel(4096);
         let mut sips = Vec::new();
-        let law = config
-            .spans
-            .first()
-            .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
+        let law = config.spans.first().map_or(Law::ALaw, |s| s.law);
         let rtp_ports = (config.general.rtp_port_min, config.general.rtp_port_max);
         let rtp_pool = RtpPortPool::new(rtp_ports);
         for (i, t) in config.sip_trunks.iter().enumerate() {
@@ -312,10 +309,7 @@ impl Signalling {
         }
         let (h323, h323_rx) = match &config.h323 {
             Some(h) => {
-                let law = config
-                    .spans
-                    .first()
-                    .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
+                let law = config.spans.first().map_or(Law::ALaw, |s| s.law);
                 let (side, rx) = super::h323::H323Side::start(
                     h,
                     law,
@@ -822,7 +816,7 @@ impl Signalling {
         };
         let cfg = ChannelConfig::voice(
             tdm,
-            crate::media::engine::law_of(d.law),
+            d.law,
             socket,
             remote,
             law,
