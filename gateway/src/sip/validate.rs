@@ -77,8 +77,13 @@ impl Default for UasPolicy<'static> {
         UasPolicy {
             schemes: &["sip", "sips", "tel"],
             extensions: &["100rel", "timer", "replaces", "norefersub"],
-            // SDP for sessions; DTMF relay in INFO (digits in overlap sending, DTMF after).
-            content_types: &[("application", "sdp"), ("application", "dtmf-relay")],
+            // SDP for sessions; DTMF relay in INFO (digits in overlap sending, DTMF after);
+            // the NOTIFYs of a REFER's subscription (RFC 3515 §2.4.5).
+            content_types: &[
+                ("application", "sdp"),
+                ("application", "dtmf-relay"),
+                ("message", "sipfrag"),
+            ],
         }
     }
 }
