@@ -691,7 +691,7 @@ fn transfer_to_a_busy_pstn_number_notifies_486_and_the_call_goes_on() {
     // B-channels, see transfer_libpri_e1.rs) whose new call the switch refuses busy.
     let mut rig = rig();
     let cdr0 = rig.cdrs().len();
-    let rtp_a = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
+    let rtp_a = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
     let a = rig.sipp_spawn(
         "to-pstn",
         &referrer_failing(rtp_a.port, "03099917", 486),
