@@ -26,6 +26,7 @@ use common::{
     assert_q931_in_order, free_udp_port, kv, q931_after, uas_reject, Line, Rig, RtpPeer, Shared,
     CALLED, DISPOSITION, SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
 };
+use gateway_tests::audio::Law;
 
 /// CDR columns (`gateway::cdr::HEADER`).
 const CALL_ID: usize = 0;
@@ -493,8 +494,8 @@ fn one_call_q931(rig: &Rig, mark: usize, switch_clears: bool) {
 fn blind_transfer_of_a_pstn_call_notifies_100_180_200_and_keeps_the_b_channel() {
     let mut rig = rig();
     let cdr0 = rig.cdrs().len();
-    let rtp_a = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
-    let rtp_b = RtpPeer::start(rig.line.law(), TRANSFER_TONE, vec![SWITCH_TONE]);
+    let rtp_a = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
+    let rtp_b = RtpPeer::start(Law::ALaw, TRANSFER_TONE, vec![SWITCH_TONE]);
     let b = rig.sipp_spawn_on("target", &target(rtp_b.port), "s", ports().phone_b);
     let a = rig.sipp_spawn("blind", &referrer_blind(rtp_a.port), "s");
     std::thread::sleep(Duration::from_millis(300));
@@ -560,7 +561,7 @@ fn blind_transfer_of_a_pstn_call_notifies_100_180_200_and_keeps_the_b_channel() 
 fn transfer_to_a_busy_target_notifies_486_and_the_call_goes_on() {
     let mut rig = rig();
     let cdr0 = rig.cdrs().len();
-    let rtp_a = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
+    let rtp_a = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
     let b = rig.sipp_spawn_on("busy", &uas_reject(486), "s", ports().phone_b);
     let a = rig.sipp_spawn("failing", &referrer_failing(rtp_a.port, "302", 486), "s");
     std::thread::sleep(Duration::from_millis(300));
@@ -607,8 +608,8 @@ fn attended_transfer_replaces_the_leg_and_libpri_sees_nothing_but_the_call() {
     let cdr0 = rig.cdrs().len();
     let dialog = rig.dir.join("dialog.txt");
     let _ = std::fs::remove_file(&dialog);
-    let rtp_a = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
-    let rtp_c = RtpPeer::start(rig.line.law(), TRANSFER_TONE, vec![SWITCH_TONE]);
+    let rtp_a = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
+    let rtp_c = RtpPeer::start(Law::ALaw, TRANSFER_TONE, vec![SWITCH_TONE]);
     let a = rig.sipp_spawn("replaced", &replaced(rtp_a.port), "s");
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
@@ -683,4 +684,50 @@ fn refer_outside_a_dialog_is_403_unknown_dialogs_are_481() {
     let run = rig.sipp("bad", &bad_input(), "201");
     assert!(run.ok, "SIPp (403, 481, 481):\n{}", run.trace);
     rig.assert_clean(cdr0, 0);
+}
+
+#[test]
+fn transfer_to_a_busy_pstn_number_notifies_486_and_the_call_goes_on() {
+    // A transfer back to the PSTN (both remaining parties on ISDN: the daemon joins the
+    // B-channels, see transfer_libpri_e1.rs) whose new call the switch refuses busy.
+    let mut rig = rig();
+    let cdr0 = rig.cdrs().len();
+    let rtp_a = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
+    let a = rig.sipp_spawn(
+        "to-pstn",
+        &referrer_failing(rtp_a.port, "03099917", 486),
+        "s",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mark = rig.switch.mark();
+    let (id, _) = switch_calls(&mut rig, mark, "201");
+    let run_a = a.finish();
+    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("media ") && kv(l, "id") == Some(&id)
+    });
+    rtp_a.stop();
+    assert!(
+        run_a.ok,
+        "SIPp A (400, 202, NOTIFY 100/486, BYE):\n{}",
+        run_a.trace
+    );
+    assert_eq!(
+        sipfrags(&run_a.trace),
+        ["SIP/2.0 100 Trying", "SIP/2.0 486 Busy Here"],
+        "{}",
+        run_a.trace
+    );
+    // The switch got the transfer's SETUP and refused it busy; its first call went on
+    // until A hung up.
+    let ring = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("ring ") && kv(l, "called") == Some("03099917")
+    });
+    let id2 = kv(&ring, "id").unwrap().to_string();
+    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("released ") && kv(l, "id") == Some(&id2)
+    });
+    let cdrs = rig.assert_clean(cdr0, 2);
+    assert_eq!(cdrs[0][DISPOSITION], "BUSY", "{cdrs:?}");
+    assert_eq!(cdrs[0][CALLED], "03099917");
+    assert_eq!(cdrs[1][DISPOSITION], "ANSWERED");
 }

@@ -123,8 +123,13 @@ async fn open_sip(
     })
 }
 
+mod join;
+
 struct Dchan {
     leg: IsdnLeg,
+    /// How this span's calls are joined when a transfer leaves both parties on it (its
+    /// trunk group's `transfer`).
+    transfer: crate::config::TransferMode,
     chan: Box<dyn Channel>,
     /// The span's device and its number there, to open B-channels for the media engine.
     device: Box<dyn Device>,
@@ -164,6 +169,8 @@ pub struct Signalling {
     /// call to another leg): made when the old one's [`MediaEvent::Removed`] frees the
     /// B-channel.
     pending_bridges: HashMap<CallId, BridgeArgs>,
+    /// Calls whose two B-channels are joined (`Action::Hairpin`), see `join`.
+    joins: join::Joins,
     /// The H.323 peers' calls (`super::h323`), when configured.
     h323: Option<super::h323::H323Side>,
     h323_rx: Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
@@ -264,7 +271,16 @@ impl Signalling {
                     }
                 }
             }
+            // The first trunk group with this span that names a D-channel transfer.
+            let transfer = config
+                .trunk_groups
+                .iter()
+                .filter(|g| g.members.iter().any(|m| m.span == span.id))
+                .map(|g| g.transfer)
+                .find(|t| *t != crate::config::TransferMode::Hairpin)
+                .unwrap_or_default();
             dchans.push(Dchan {
+                transfer,
                 leg: IsdnLeg::new(span.id, iface, layer1(span.law)),
                 chan,
                 device: near,
@@ -325,6 +341,9 @@ impl Signalling {
         } else {
             Some(MediaEngine::start(media_tickers).context("media threads")?)
         };
+        // Two B-channels of ours can be joined (`Action::Hairpin`): by the switch
+        // (ECT/2BCT) or by the media engine.
+        lock(&shared.core).set_hairpin(media.is_some());
         Ok(Signalling {
             shared,
             sips,
@@ -338,6 +357,7 @@ impl Signalling {
             bridges: HashMap::new(),
             unbridging: HashMap::new(),
             pending_bridges: HashMap::new(),
+            joins: join::Joins::default(),
             h323,
             h323_rx,
             links_up: Vec::new(),
@@ -391,6 +411,11 @@ impl Signalling {
         }
     }
 
+    /// The H.323 side's input channel, when H.323 is configured (for the shutdown's URQ).
+    pub fn h323_sender(&self) -> Option<mpsc::UnboundedSender<super::h323::H323Input>> {
+        self.h323.as_ref().map(|h| h.sender())
+    }
+
     /// Run forever.
     pub async fn run(mut self) {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
@@ -431,7 +456,16 @@ impl Signalling {
                     if let Some(h) = &mut self.h323 {
                         let shared = self.shared.clone();
                         let mut core = lock(&shared.core);
-                        h.input(&mut core, Instant::now(), ev);
+                        let now = Instant::now();
+                        h.input(&mut core, now, ev);
+                        // What arrived meanwhile goes into the same turn (bounded, so
+                        // that the other inputs get their turn under a flood).
+                        if let Some(rx) = &mut h323_rx {
+                            for _ in 0..H323_BATCH {
+                                let Ok(ev) = rx.try_recv() else { break };
+                                h.input(&mut core, now, ev);
+                            }
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
@@ -529,6 +563,12 @@ impl Signalling {
                     {
                         self.bridge(b.0, b.1);
                     }
+                    if let Some(c) = call {
+                        self.join_channel_freed(core, now, c);
+                    }
+                }
+                MediaEvent::HairpinRemoved { key, stats, .. } => {
+                    info!(?key, ?stats, "hairpin removed");
                 }
                 _ => {}
             }
@@ -549,6 +589,7 @@ impl Signalling {
             for d in &mut self.dchans {
                 d.leg.drain(core, now);
             }
+            self.transfer_outcomes(core, now);
             if !moved {
                 break;
             }
@@ -686,12 +727,7 @@ impl Signalling {
                     self.bridge(call, args);
                 }
             }
-            Action::Hairpin { call, a, b } => {
-                // The core emits this only after `Core::set_hairpin(true)`, which the
-                // daemon does not call: the media engine has no B-channel hairpin.
-                warn!(%call, %a, %b, "B-channel hairpin asked for but not available; call cleared");
-                core.hangup(now, call, 63);
-            }
+            Action::Hairpin { call, a, b } => self.join_isdn(core, now, call, a, b),
             Action::HoldMedia { call, held, media } => {
                 if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
                     let music = media == crate::config::HoldMedia::Moh;
@@ -701,6 +737,7 @@ impl Signalling {
                 }
             }
             Action::Unbridge { call } => {
+                self.join_ended(call);
                 self.pending_bridges.remove(&call);
                 if let (Some(m), Some(key)) = (&mut self.media, self.bridges.remove(&call)) {
                     match m.remove_channel(key) {
@@ -834,6 +871,9 @@ impl Signalling {
 }
 
 /// The next H.323 connection event; never ready without H.323.
+/// H.323 connection events handled in one turn at most.
+const H323_BATCH: usize = 256;
+
 async fn recv_h323(
     rx: &mut Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
 ) -> Option<super::h323::H323Input> {
