@@ -334,7 +334,11 @@ async fn sipp_dials_in_overlap_and_the_switch_gets_information() {
                             isdn.deliver(now, leg, msg);
                         }
                     }
-                    Action::Bridge { .. } | Action::Unbridge { .. } | Action::HoldMedia { .. } => {}
+                    Action::Bridge { .. }
+                    | Action::Relay { .. }
+                    | Action::MediaChanged { .. }
+                    | Action::Unbridge { .. }
+                    | Action::HoldMedia { .. } => {}
                 }
             }
             while let Some(f) = isdn.interface().poll_transmit() {

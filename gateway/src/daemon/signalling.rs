@@ -25,7 +25,7 @@ use tracing::{debug, info, warn};
 
 use super::{lock, Shared};
 use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport};
-use crate::core::{Action, CallId, Core, TrunkKind};
+use crate::core::{Action, CallId, Core, Delivery, Media, Message, TrunkKind};
 use crate::leg::isdn::IsdnLeg;
 use crate::leg::sip::SipLeg;
 use crate::media::engine::{ChannelConfig, ChannelKey, MediaEngine, MediaEvent};
@@ -143,6 +143,8 @@ pub struct Signalling {
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
+    /// RTP relayed between IP legs, DTMF across legs (`super::ipmedia`).
+    ip_media: super::ipmedia::IpMedia,
     /// The H.323 peers' calls (`super::h323`), when configured.
     h323: Option<super::h323::H323Side>,
     h323_rx: Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
@@ -319,6 +321,7 @@ impl Signalling {
             dchans,
             media,
             bridges: HashMap::new(),
+            ip_media: Default::default(),
             h323,
             h323_rx,
             links_up: Vec::new(),
@@ -476,6 +479,7 @@ impl Signalling {
             core.handle_timeout(now);
         }
         // Media events: an RTP timeout clears the call (cause 41, temporary failure).
+        let mut heard = Vec::new();
         if let Some(m) = &self.media {
             while let Ok(ev) = m.events().try_recv() {
                 if let MediaEvent::RtpTimeout { key, .. } = ev {
@@ -484,7 +488,31 @@ impl Signalling {
                         core.hangup(now, *call, crate::core::cause::TEMPORARY_FAILURE);
                     }
                 }
+                let h323 = self.h323.as_ref();
+                heard.extend(self.ip_media.engine_digit(
+                    &ev,
+                    |leg| h323.is_some_and(|h| h.leg.owns(leg)),
+                    |leg| core.other_leg(leg),
+                ));
             }
+        }
+        let (relay_digits, relay_timeouts) = self.ip_media.poll_relay();
+        for call in relay_timeouts {
+            core.hangup(now, call, crate::core::cause::TEMPORARY_FAILURE);
+        }
+        // Digits heard in the media (in-band on a B-channel, RFC 4733 the other leg cannot
+        // take as events) go to the other leg through the core (H.245 UserInputIndication,
+        // SIP INFO).
+        for d in heard.into_iter().chain(relay_digits) {
+            debug!(call = %d.call, leg = %d.leg, digit = %d.digit, "digit from the media");
+            core.handle(
+                now,
+                d.leg,
+                Message::Digits {
+                    digits: d.digit.to_string(),
+                    complete: false,
+                },
+            );
         }
         // Events and actions until quiet.
         loop {
@@ -516,6 +544,7 @@ impl Signalling {
             }
         };
         note(core.poll_timeout());
+        note(self.ip_media.run_tones(now, self.media.as_ref()));
         if let Some(h) = &mut self.h323 {
             h.run_io();
             note(h.leg.poll_timeout().or(h323_next));
@@ -617,6 +646,41 @@ impl Signalling {
                 law,
                 telephone_event,
             } => self.bridge(call, channel, rtp_leg, remote, law, telephone_event),
+            Action::Relay {
+                call,
+                a,
+                a_media,
+                b,
+                b_media,
+            } => {
+                // Both legs anchor (a port of their own) or the media pass through.
+                let port = |leg| {
+                    self.sips
+                        .iter()
+                        .find_map(|s| s.leg.rtp_port(leg))
+                        .or_else(|| self.h323.as_ref().and_then(|h| h.leg.rtp_port(leg)))
+                };
+                match (port(a), port(b)) {
+                    (Some(pa), Some(pb)) => {
+                        self.ip_media
+                            .relay(call, (a, a_media), (b, b_media), (pa, pb))
+                    }
+                    _ => debug!(%call, "media passed through: nothing to relay"),
+                }
+            }
+            Action::MediaChanged { call, leg, media } => {
+                let Media::Rtp { remote, .. } = media else {
+                    return;
+                };
+                if !self.ip_media.set_remote(call, leg, remote) {
+                    if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
+                        info!(%call, %remote, "bridged RTP peer moved");
+                        if let Err(e) = m.set_remote(*key, remote) {
+                            debug!(error = %e, "media channel gone");
+                        }
+                    }
+                }
+            }
             Action::HoldMedia { call, held, media } => {
                 if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
                     let music = media == crate::config::HoldMedia::Moh;
@@ -626,16 +690,46 @@ impl Signalling {
                 }
             }
             Action::Unbridge { call } => {
+                self.ip_media.unrelay(call);
                 if let (Some(m), Some(key)) = (&mut self.media, self.bridges.remove(&call)) {
                     if let Err(e) = m.remove_channel(key) {
                         debug!(error = %e, "media channel already gone");
                     }
                 }
             }
-            Action::Deliver { leg, msg, .. } => {
+            Action::Deliver { call, leg, msg } => {
                 if let Some(s) = self.sips.iter_mut().find(|s| s.leg.owns(leg)) {
+                    match &msg {
+                        // `media = "direct"`: the H.323 peer's RTP address goes into our
+                        // SDP answer, so the SIP UA sends straight to it.
+                        Delivery::Connect {
+                            media: Some(Media::Rtp { remote, law, .. }),
+                        }
+                        | Delivery::Progress {
+                            media: Some(Media::Rtp { remote, law, .. }),
+                            ..
+                        } => {
+                            let direct = core.other_leg(leg).is_some_and(|o| {
+                                self.h323
+                                    .as_ref()
+                                    .is_some_and(|h| h.leg.owns(o) && h.leg.rtp_port(o).is_none())
+                            });
+                            if direct && s.leg.answer_with_address(leg, *remote, *law) {
+                                debug!(%call, %remote, "SIP answer names the H.323 peer's RTP");
+                            }
+                        }
+                        // RFC 4733 in a relayed call's RTP rather than SIP INFO.
+                        Delivery::Digits(d) if self.ip_media.relay_digits(call, leg, d) => return,
+                        _ => {}
+                    }
                     s.leg.deliver(&mut s.ep, now, leg, msg);
                 } else if let Some(d) = self.dchans.iter_mut().find(|d| d.leg.owns(leg)) {
+                    // Digits for the PSTN party: DTMF tones on its B-channel.
+                    if let Delivery::Digits(digits) = &msg {
+                        if let Some(key) = self.ip_media.channel_of(call) {
+                            self.ip_media.play_inband(now, key, digits);
+                        }
+                    }
                     d.leg.deliver(now, leg, msg);
                 } else if let Some(h) = self.h323.as_mut().filter(|h| h.leg.owns(leg)) {
                     h.leg.deliver(core, now, leg, msg);
@@ -749,6 +843,7 @@ impl Signalling {
             Ok(key) => {
                 info!(%call, %channel, %remote, "media bridged");
                 self.bridges.insert(call, key);
+                self.ip_media.bridged(key, call, rtp_leg);
             }
             Err(e) => warn!(%call, error = %e, "media engine refused the channel"),
         }

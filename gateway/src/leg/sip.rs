@@ -37,6 +37,9 @@ struct SipCall {
     local_sdp: Option<Vec<u8>>,
     /// Our RTP port in the SDP.
     rtp_port: u16,
+    /// The SDP offer of the INVITE (UAS), to answer it again with another address
+    /// ([`SipLeg::answer_with_address`]).
+    offer: Option<Vec<u8>>,
     /// Call-ID and called user part of the INVITE (UAS), to recognise the INVITEs of
     /// RFC 3578 overlap dialling.
     call_id: String,
@@ -251,6 +254,37 @@ impl SipLeg {
             OfferAnswer::new(LocalCapabilities::for_span_law(self.local, self.law), port),
             port,
         )
+    }
+
+    /// Media passed through (the other leg's RTP peer talks to the SIP UA directly, no
+    /// relay): our SDP answer to the INVITE names `remote` — the other side's RTP address —
+    /// instead of our own port, and prefers `law` (the codec the other side settled on).
+    /// Before the answer goes out (183/200); false when the call has no offer to answer or
+    /// the answer is already sent.
+    pub fn answer_with_address(&mut self, leg: LegId, remote: SocketAddr, law: Law) -> bool {
+        let Some(c) = self
+            .by_leg
+            .get(&leg)
+            .and_then(|h| self.by_handle.get_mut(h))
+        else {
+            return false;
+        };
+        let Some(offer) = c.offer.as_deref().filter(|_| c.uas && !c.answered) else {
+            return false;
+        };
+        let mut sdp = OfferAnswer::new(
+            LocalCapabilities::for_span_law(remote.ip(), law),
+            remote.port(),
+        );
+        match SessionDescription::parse(offer).map(|d| sdp.handle_offer(&d)) {
+            Ok(Ok((answer, _, _))) => {
+                c.local_sdp = Some(answer.to_bytes());
+                c.sdp = sdp;
+                c.offer = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The neutral media of a negotiated SDP.
@@ -548,6 +582,7 @@ impl SipLeg {
                 sdp,
                 local_sdp,
                 rtp_port,
+                offer: (!invite.body().is_empty()).then(|| invite.body().to_vec()),
                 call_id,
                 called,
                 connected: None,
@@ -584,6 +619,7 @@ impl SipLeg {
                 Ok(Ok((answer, _, _))) => {
                     c.local_sdp = Some(answer.to_bytes());
                     c.sdp = sdp;
+                    c.offer = Some(invite.body().to_vec());
                 }
                 _ => {
                     ep.respond(now, call, status(488), None, &[], None);
@@ -695,6 +731,7 @@ impl SipLeg {
                 sdp,
                 local_sdp: None,
                 rtp_port,
+                offer: None,
                 call_id: String::new(),
                 called: String::new(),
                 connected: None,

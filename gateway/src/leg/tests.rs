@@ -214,7 +214,10 @@ impl World {
                     } => self
                         .isdn
                         .originate(&mut self.core, self.now, leg, channel, &setup),
-                    Action::Bridge { .. } | Action::Unbridge { .. } => {}
+                    Action::Bridge { .. }
+                    | Action::Relay { .. }
+                    | Action::MediaChanged { .. }
+                    | Action::Unbridge { .. } => {}
                     a @ Action::HoldMedia { .. } => self.hold_actions.push(a),
                     Action::Deliver { leg, msg, .. } => {
                         if self.sip.owns(leg) {

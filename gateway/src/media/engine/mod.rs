@@ -14,6 +14,7 @@
 
 mod channel;
 pub mod io;
+pub mod relay;
 mod stats;
 mod worker;
 
