@@ -382,60 +382,12 @@ fn clear_mode(kind: SpanKind) -> ChannelMode {
     }
 }
 
-// ---------------------------------------------------------------------------------
-// G.711 encoders for the test signal (ITU-T G.711 §2 and §3, Tables 1a and 2a).
-
-/// 16-bit linear to A-law (G.711 Table 1a; even bits inverted, §3.3).
-pub fn linear_to_alaw(sample: i16) -> u8 {
-    // A-law quantizes 13-bit magnitudes; segment ends of Table 1a.
-    const SEG_END: [i32; 8] = [0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF];
-    let mut v = i32::from(sample) >> 3;
-    let mask = if v >= 0 {
-        0xD5
-    } else {
-        v = -v - 1;
-        0x55
-    };
-    let Some(seg) = SEG_END.iter().position(|&end| v <= end) else {
-        return 0x7F ^ mask;
-    };
-    let mantissa = if seg < 2 { v >> 1 } else { v >> seg } & 0x0F;
-    ((seg as i32) << 4 | mantissa) as u8 ^ mask
-}
-
-/// 16-bit linear to µ-law (G.711 Table 2a; all bits inverted, §2.3).
-pub fn linear_to_ulaw(sample: i16) -> u8 {
-    const SEG_END: [i32; 8] = [0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF];
-    const BIAS: i32 = 0x21; // 0x84 >> 2 on the 14-bit scale
-    const CLIP: i32 = 8159;
-    let mut v = i32::from(sample) >> 2;
-    let mask = if v < 0 {
-        v = -v;
-        0x7F
-    } else {
-        0xFF
-    };
-    v = v.min(CLIP) + BIAS;
-    let Some(seg) = SEG_END.iter().position(|&end| v <= end) else {
-        return 0x7F ^ mask;
-    };
-    let mantissa = (v >> (seg + 1)) & 0x0F;
-    ((seg as i32) << 4 | mantissa) as u8 ^ mask
-}
-
-fn encode(law: Law, sample: i16) -> u8 {
-    match law {
-        Law::ALaw => linear_to_alaw(sample),
-        Law::MuLaw => linear_to_ulaw(sample),
-    }
-}
-
 /// A 1 kHz sine at 8 kHz, amplitude 8000 (about −12 dBm0), `samples` long, encoded.
 pub fn tone_1khz(law: Law, samples: usize) -> Vec<u8> {
     (0..samples)
         .map(|n| {
             let phase = 2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 8000.0;
-            encode(law, (8000.0 * phase.sin()).round() as i16)
+            law.encode((8000.0 * phase.sin()).round() as i16)
         })
         .collect()
 }
@@ -1106,26 +1058,6 @@ fn wait_for_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn g711_reference_points() {
-        // G.711 Table 1a/2a: zero, the positive and negative full scale, sign symmetry.
-        assert_eq!(linear_to_alaw(0), 0xD5);
-        assert_eq!(linear_to_alaw(-1), 0x55);
-        assert_eq!(linear_to_alaw(i16::MAX), 0xAA);
-        assert_eq!(linear_to_alaw(i16::MIN), 0x2A);
-        assert_eq!(linear_to_ulaw(0), 0xFF);
-        assert_eq!(linear_to_ulaw(i16::MAX), 0x80);
-        assert_eq!(linear_to_ulaw(i16::MIN), 0x00);
-        // Monotonic: larger positive inputs never map to a smaller magnitude code.
-        let mag = |c: u8| (c ^ 0xD5) & 0x7F;
-        let mut last = 0;
-        for v in (0..=i16::MAX).step_by(64) {
-            let m = mag(linear_to_alaw(v));
-            assert!(m >= last);
-            last = m;
-        }
-    }
 
     #[test]
     fn tone_is_periodic_and_not_idle() {

@@ -75,12 +75,8 @@ impl SpanKind {
     }
 }
 
-/// G.711 companding law of a channel (`DAHDI_SETLAW`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Law {
-    ALaw,
-    MuLaw,
-}
+/// G.711 companding law of a channel (`DAHDI_SETLAW`): the workspace's one `Law` type.
+pub use g711::Law;
 
 /// Line coding of a span (`system.conf`: `hdb3`, `ami`, `b8zs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod ie;
 pub mod lapd;
 pub mod message;
+pub mod supplementary;
 pub mod validate;
 
 pub use error::{DecodeError, EncodeError, IeError};

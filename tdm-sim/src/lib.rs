@@ -53,7 +53,6 @@ pub mod cable;
 pub mod channel;
 pub mod crc4;
 pub mod framing;
-pub mod g711;
 pub mod hdlc;
 mod notify;
 pub mod prng;

@@ -2,8 +2,6 @@
 
 use dahdi_driver::Law;
 
-use crate::g711;
-
 /// Samples per second of a 64 kbit/s timeslot.
 pub const RATE: f64 = 8000.0;
 
@@ -31,7 +29,7 @@ impl ToneGen {
     pub fn fill(&mut self, out: &mut [u8]) {
         for o in out {
             let s = (self.phase.sin() * self.amplitude).round();
-            *o = g711::encode(self.law, s.clamp(-32768.0, 32767.0) as i16);
+            *o = self.law.encode(s.clamp(-32768.0, 32767.0) as i16);
             self.phase += self.step;
             if self.phase > 2.0 * std::f64::consts::PI {
                 self.phase -= 2.0 * std::f64::consts::PI;
@@ -52,7 +50,7 @@ pub struct ToneReading {
 /// Measures a block: overall level, and the best-matching frequency among `candidates`
 /// by the Goertzel algorithm.
 pub fn measure(law: Law, block: &[u8], candidates: &[f64]) -> ToneReading {
-    let x: Vec<f64> = block.iter().map(|&c| g711::decode(law, c) as f64).collect();
+    let x: Vec<f64> = block.iter().map(|&c| law.decode(c) as f64).collect();
     let n = x.len().max(1) as f64;
     let power: f64 = x.iter().map(|v| v * v).sum::<f64>() / n;
     let full = (32768.0 * 10f64.powf(-3.17 / 20.0)).powi(2);

@@ -1,99 +1,12 @@
-//! Test audio: G.711 (ITU-T G.711 A-law and µ-law), a sine tone generator and a Goertzel
-//! tone detector. Shared by `pri-switch` (on the B-channel) and the tests (on RTP), so both
-//! ends measure tones the same way.
+//! Test audio: a sine tone generator and a Goertzel tone detector, on the workspace's
+//! G.711. Shared by `pri-switch` (on the B-channel) and the tests (on RTP), so both ends
+//! measure tones the same way.
 
 use std::f64::consts::PI;
 
-/// Companding law of a G.711 stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Law {
-    /// A-law (E1, RTP payload type 8, PCMA).
-    A,
-    /// µ-law (T1, RTP payload type 0, PCMU).
-    Mu,
-}
-
-impl Law {
-    /// One 16-bit linear sample to its G.711 code.
-    pub fn encode(self, sample: i16) -> u8 {
-        match self {
-            Law::A => alaw_encode(sample),
-            Law::Mu => ulaw_encode(sample),
-        }
-    }
-
-    /// One G.711 code to a 16-bit linear sample.
-    pub fn decode(self, code: u8) -> i16 {
-        match self {
-            Law::A => alaw_decode(code),
-            Law::Mu => ulaw_decode(code),
-        }
-    }
-
-    /// The RTP payload type (RFC 3551 table 4).
-    pub fn payload_type(self) -> u8 {
-        match self {
-            Law::A => 8,
-            Law::Mu => 0,
-        }
-    }
-}
-
-// G.711 §A: A-law, 13-bit magnitude in 8 segments, even bits inverted (XOR 0x55).
-fn alaw_encode(sample: i16) -> u8 {
-    let (sign, mag) = if sample >= 0 {
-        (0x80u8, i32::from(sample) >> 3)
-    } else {
-        (0x00u8, (-i32::from(sample) - 1).max(0) >> 3)
-    };
-    let mag = mag.min(0x0FFF);
-    let code = if mag < 32 {
-        (mag >> 1) as u8
-    } else {
-        let seg = (31 - (mag as u32).leading_zeros()) as i32 - 4; // 1..=7
-        ((seg << 4) as u8) | (((mag >> seg) & 0x0F) as u8)
-    };
-    (sign | code) ^ 0x55
-}
-
-fn alaw_decode(code: u8) -> i16 {
-    let c = code ^ 0x55;
-    let seg = i32::from((c >> 4) & 0x07);
-    let mant = i32::from(c & 0x0F);
-    let mag = if seg == 0 {
-        (mant << 4) + 8
-    } else {
-        ((mant << 4) + 0x108) << (seg - 1)
-    };
-    if c & 0x80 != 0 {
-        mag as i16
-    } else {
-        -mag as i16
-    }
-}
-
-// G.711 §B: µ-law, bias 132 (0x84), all bits inverted.
-fn ulaw_encode(sample: i16) -> u8 {
-    const BIAS: i32 = 0x84;
-    let s = i32::from(sample);
-    let (sign, mag) = if s < 0 { (0x80u8, -s) } else { (0u8, s) };
-    let mag = (mag.min(32635) + BIAS) as u32;
-    let seg = (31 - mag.leading_zeros()) as i32 - 7; // 0..=7
-    let mant = ((mag >> (seg + 3)) & 0x0F) as u8;
-    !(sign | ((seg as u8) << 4) | mant)
-}
-
-fn ulaw_decode(code: u8) -> i16 {
-    let c = !code;
-    let seg = i32::from((c >> 4) & 0x07);
-    let mant = i32::from(c & 0x0F);
-    let mag = (((mant << 3) + 0x84) << seg) - 0x84;
-    if c & 0x80 != 0 {
-        -mag as i16
-    } else {
-        mag as i16
-    }
-}
+/// Companding law of a G.711 stream: the workspace's `g711` crate, so the tests decode
+/// exactly what the gateway and the simulator encode.
+pub use g711::Law;
 
 /// A continuous sine tone, 8 kHz, written block by block without phase jumps.
 #[derive(Debug, Clone)]
@@ -167,7 +80,7 @@ mod tests {
 
     #[test]
     fn g711_round_trips_within_a_segment_step() {
-        for law in [Law::A, Law::Mu] {
+        for law in [Law::ALaw, Law::MuLaw] {
             for s in (-32000i32..32000).step_by(97) {
                 let back = i32::from(law.decode(law.encode(s as i16)));
                 let tol = (s.abs() / 16).max(16);
@@ -175,13 +88,13 @@ mod tests {
             }
         }
         // Known codes: A-law silence 0xD5, µ-law silence 0xFF.
-        assert_eq!(Law::A.encode(0), 0xD5);
-        assert_eq!(Law::Mu.encode(0), 0xFF);
+        assert_eq!(Law::ALaw.encode(0), 0xD5);
+        assert_eq!(Law::MuLaw.encode(0), 0xFF);
     }
 
     #[test]
     fn detector_finds_the_tone_sent_and_not_another() {
-        for law in [Law::A, Law::Mu] {
+        for law in [Law::ALaw, Law::MuLaw] {
             let mut g = ToneGen::new(1004.0);
             let mut block = [0u8; 160];
             g.fill(law, &mut block);

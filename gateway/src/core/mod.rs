@@ -929,7 +929,8 @@ impl Core {
             }
             self.legs.remove(&leg.id);
         }
-        info!(call = %id, cause = c.cause, status = c.status, side, "call ended");
+        // The CDR's status, not the clearing's: an answered call ended with 200 + BYE.
+        info!(call = %id, cause = c.cause, status = ?cdr.sip_status, side, "call ended");
     }
 
     fn cdr_of(&self, call: &Call, now: Instant, c: Clearing, side: &str) -> Cdr {

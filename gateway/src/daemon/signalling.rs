@@ -267,10 +267,7 @@ impl Signalling {
         }
         let (tx, incoming) = mpsc::channel(4096);
         let mut sips = Vec::new();
-        let law = config
-            .spans
-            .first()
-            .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
+        let law = config.spans.first().map_or(Law::ALaw, |s| s.law);
         let rtp_ports = (config.general.rtp_port_min, config.general.rtp_port_max);
         for (i, t) in config.sip_trunks.iter().enumerate() {
             sips.push(open_sip(i, t, &tx, law, rtp_ports).await?);
@@ -292,10 +289,7 @@ impl Signalling {
         }
         let (h323, h323_rx) = match &config.h323 {
             Some(h) => {
-                let law = config
-                    .spans
-                    .first()
-                    .map_or(Law::ALaw, |s| crate::media::engine::law_of(s.law));
+                let law = config.spans.first().map_or(Law::ALaw, |s| s.law);
                 let (side, rx) = super::h323::H323Side::start(
                     h,
                     law,
@@ -832,7 +826,7 @@ impl Signalling {
         };
         let cfg = ChannelConfig::voice(
             tdm,
-            crate::media::engine::law_of(d.law),
+            d.law,
             socket,
             remote,
             law,

@@ -329,9 +329,9 @@ pub fn tones(law: Law, audio: &[u8]) -> Vec<(u32, u64)> {
     let mut found: Vec<(u32, u64)> = Vec::new();
     for w in audio.chunks_exact(WINDOW) {
         let mut crossings = 0u32;
-        let mut prev = tdm_sim::g711::decode(law, w[0]) >= 0;
+        let mut prev = law.decode(w[0]) >= 0;
         for &b in &w[1..] {
-            let pos = tdm_sim::g711::decode(law, b) >= 0;
+            let pos = law.decode(b) >= 0;
             crossings += u32::from(pos != prev);
             prev = pos;
         }
@@ -396,7 +396,7 @@ pub fn wav_tones(wav: &[u8]) -> Result<Vec<(u32, u64)>, String> {
     let alaw: Vec<u8> = data
         .chunks_exact(2)
         .step_by(step)
-        .map(|c| tdm_sim::g711::encode(Law::ALaw, i16::from_le_bytes([c[0], c[1]])))
+        .map(|c| Law::ALaw.encode(i16::from_le_bytes([c[0], c[1]])))
         .collect();
     Ok(tones(Law::ALaw, &alaw))
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use dahdi_driver::{Channel, ChannelId, ChannelMode, Device, SpanId, Timeslot};
 use gateway::media::engine::{
-    dahdi_law, ChannelConfig, ChannelKey, Control, DtmfMode, MediaEvent, MediaWorker,
+    ChannelConfig, ChannelKey, Control, DtmfMode, MediaEvent, MediaWorker,
 };
 use gateway::media::{Law, FRAME_SAMPLES};
 use gateway::rtp::{PayloadType, RtpPacket};
@@ -66,7 +66,7 @@ impl Harness {
         };
         let mode = ChannelMode::Clear {
             blocksize: FRAME_SAMPLES,
-            law: dahdi_law(o.tdm_law),
+            law: o.tdm_law,
         };
         let near = sim.near().open_channel(ts, mode).unwrap();
         let far = sim.far().open_channel(ts, mode).unwrap();

@@ -77,6 +77,10 @@ pub struct Interface {
     tx: Vec<u8>,
     /// Decoded message, reused (taken while a message is handled).
     rx: Option<Message>,
+    /// Transfers in progress (`transfer`).
+    pub(crate) transfers: Vec<super::transfer::PendingTransfer>,
+    /// The last ROSE invoke id we used.
+    pub(crate) next_invoke: u16,
 }
 
 impl Interface {
@@ -95,6 +99,8 @@ impl Interface {
             next_call_ref: 0,
             tx: Vec::with_capacity(128),
             rx: Some(Message::new(CallRef::dummy(), MessageType::Setup)),
+            transfers: Vec::new(),
+            next_invoke: 0,
             cfg,
         }
     }
@@ -178,6 +184,7 @@ impl Interface {
             self.call_timeout(now, h);
         }
         self.restart_timeouts(now);
+        self.transfer_timeouts(now);
         self.drain_link(now);
     }
 
@@ -198,10 +205,15 @@ impl Interface {
     /// The earliest deadline at which [`Interface::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().filter_map(Call::deadline).min();
-        [self.link.poll_timeout(), calls, self.restart_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.link.poll_timeout(),
+            calls,
+            self.restart_deadline(),
+            self.transfer_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- data link indications ----------------------------------------------------------
@@ -407,6 +419,9 @@ impl Interface {
                 self.channels.free(ch, call);
             }
             self.events.push_back(Event::Released { call, cause });
+            if !self.transfers.is_empty() {
+                self.transfer_call_released(call);
+            }
         }
     }
 

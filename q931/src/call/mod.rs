@@ -71,12 +71,16 @@ mod restart;
 mod state;
 mod status;
 mod timers;
+mod transfer;
 mod variant;
 
 pub use channels::{ChannelState, ChannelTable};
 pub use interface::{Interface, InterfaceConfig};
 pub use state::Stage;
 pub use timers::{Timer, Timers};
+pub use transfer::{
+    TransferFailure, TransferMethod, RESPONSE_TIMEOUT as TRANSFER_RESPONSE_TIMEOUT,
+};
 pub use variant::{Span, SwitchType, Variant};
 
 use crate::ie::{
@@ -223,6 +227,21 @@ pub enum Event {
         channels: Vec<u8>,
         status: ChangeStatus,
     },
+    /// The network accepted [`Interface::transfer`]: the remote parties of `a` and `b` are
+    /// connected to each other; the network clears both calls from us (their
+    /// `Disconnecting`/`Released` follow).
+    TransferCompleted {
+        a: CallHandle,
+        b: CallHandle,
+        method: TransferMethod,
+    },
+    /// [`Interface::transfer`] failed; the calls go on unless `reason` says one was
+    /// cleared.
+    TransferFailed {
+        a: CallHandle,
+        b: CallHandle,
+        reason: TransferFailure,
+    },
 }
 
 /// Why a command was refused.
@@ -245,6 +264,8 @@ pub enum CallError {
     NoRestartInProgress,
     #[error("SERVICE messages are not used by this switch variant")]
     NoService,
+    #[error("a transfer of this call is already in progress")]
+    TransferPending,
     #[error(transparent)]
     Encode(#[from] crate::EncodeError),
     #[error(transparent)]

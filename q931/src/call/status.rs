@@ -95,6 +95,11 @@ impl Interface {
         if msg.message_type.is_clearing() {
             c.stop_t322();
         }
+        // Q.932 §8.2: supplementary service components (call transfer) come first; the
+        // message's own procedure follows.
+        if !self.transfers.is_empty() && !matches!(handling, Handling::Ignore) {
+            self.transfer_message(now, call, msg);
+        }
         let mut report = None;
         let mut as_normal = false;
         match handling {

@@ -94,10 +94,48 @@ pub struct PriSr {
     _private: [u8; 0],
 }
 
-/// `struct pri_subcommands` (opaque here: only pointed to).
+/// `struct pri_subcommand` (libpri.h): `cmd`, then a union of 824 octets aligned on 8
+/// (sizes checked against the header by `libpri_abi.rs`).
+#[repr(C)]
+pub struct PriSubcommand {
+    pub cmd: c_int,
+    pub u: [u64; 103],
+}
+
+/// `struct pri_subcommand_transfer`: the union member for `PRI_SUBCMD_TRANSFER_CALL`.
+#[repr(C)]
+pub struct PriSubcmdTransfer {
+    pub call_1: *mut Q931Call,
+    pub call_2: *mut Q931Call,
+    pub is_call_1_held: c_int,
+    pub is_call_2_held: c_int,
+    pub invoke_id: c_int,
+}
+
+pub const PRI_MAX_SUBCOMMANDS: usize = 8;
+pub const PRI_SUBCMD_TRANSFER_CALL: c_int = 17;
+pub const PRI_DEBUG_APDU: c_int = 1 << 8;
+
+/// `struct pri_subcommands`.
 #[repr(C)]
 pub struct PriSubcommands {
-    _private: [u8; 0],
+    pub counter_subcmd: c_int,
+    pub subcmd: [PriSubcommand; PRI_MAX_SUBCOMMANDS],
+}
+
+/// `struct pri_event_facility`.
+#[repr(C)]
+pub struct PriEventFacility {
+    pub e: c_int,
+    pub callingname: [u8; 256],
+    pub callingnum: [u8; 256],
+    pub channel: c_int,
+    pub cref: c_int,
+    pub call: *mut Q931Call,
+    pub callingpres: c_int,
+    pub callingplan: c_int,
+    pub subcmds: *mut PriSubcommands,
+    pub subcall: *mut Q931Call,
 }
 
 #[repr(C)]
@@ -359,6 +397,14 @@ extern "C" {
         changestatus: c_int,
     ) -> c_int;
     pub fn pri_get_version() -> *const c_char;
+    pub fn pri_transfer_enable(pri: *mut Pri, enable: c_int);
+    pub fn pri_transfer_rsp(
+        pri: *mut Pri,
+        call: *mut Q931Call,
+        invoke_id: c_int,
+        is_successful: c_int,
+    ) -> c_int;
+    pub fn pri_channel_bridge(call1: *mut Q931Call, call2: *mut Q931Call) -> c_int;
 }
 
 // ---- libc --------------------------------------------------------------------------------

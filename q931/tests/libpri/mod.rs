@@ -135,6 +135,17 @@ pub struct Proceeding {
     pub cause: i32,
 }
 
+/// `PRI_SUBCMD_TRANSFER_CALL`: the user asked the switch to connect the remote parties of
+/// two calls (ETSI ECT); answer with [`LibPri::transfer_rsp`] on `call_1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRequest {
+    pub call_1: Option<CallRef>,
+    pub call_2: Option<CallRef>,
+    pub call_1_held: bool,
+    pub call_2_held: bool,
+    pub invoke_id: i32,
+}
+
 /// What libpri reports, copied into owned Rust values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PriEvent {
@@ -155,7 +166,12 @@ pub enum PriEvent {
     RestartAck {
         channel: i32,
     },
-    Facility,
+    /// FACILITY (or a supplementary service in another message): the transfer requests
+    /// among its subcommands (`PRI_SUBCMD_TRANSFER_CALL`).
+    Facility {
+        call: Option<CallRef>,
+        transfers: Vec<TransferRequest>,
+    },
     InfoReceived {
         call: Option<CallRef>,
         channel: i32,
@@ -277,7 +293,29 @@ impl PriEvent {
             ffi::PRI_EVENT_RESTART_ACK => PriEvent::RestartAck {
                 channel: (*(p as *const ffi::PriEventRestart)).channel,
             },
-            ffi::PRI_EVENT_FACILITY => PriEvent::Facility,
+            ffi::PRI_EVENT_FACILITY => {
+                let f = &*(p as *const ffi::PriEventFacility);
+                let mut transfers = Vec::new();
+                if let Some(subs) = f.subcmds.as_ref() {
+                    let n = (subs.counter_subcmd.max(0) as usize).min(ffi::PRI_MAX_SUBCOMMANDS);
+                    for sc in &subs.subcmd[..n] {
+                        if sc.cmd == ffi::PRI_SUBCMD_TRANSFER_CALL {
+                            let t = &*(sc.u.as_ptr() as *const ffi::PriSubcmdTransfer);
+                            transfers.push(TransferRequest {
+                                call_1: CallRef::from_raw(t.call_1),
+                                call_2: CallRef::from_raw(t.call_2),
+                                call_1_held: t.is_call_1_held != 0,
+                                call_2_held: t.is_call_2_held != 0,
+                                invoke_id: t.invoke_id,
+                            });
+                        }
+                    }
+                }
+                PriEvent::Facility {
+                    call: CallRef::from_raw(f.call),
+                    transfers,
+                }
+            }
             ffi::PRI_EVENT_INFO_RECEIVED => {
                 // libpri fills the ring view for INFORMATION (q931.c).
                 let r = &*(p as *const ffi::PriEventRing);
@@ -456,6 +494,36 @@ impl LibPri {
 
     pub fn timer(&self, timer: PriTimer) -> i32 {
         unsafe { ffi::pri_get_timer(self.p(), timer.index()) }
+    }
+
+    /// `pri_transfer_enable`: accept ECT requests (`EctLinkIdRequest` is answered, and
+    /// `ExplicitEctExecute` becomes a [`TransferRequest`]).
+    pub fn transfer_enable(&mut self, enable: bool) {
+        unsafe { ffi::pri_transfer_enable(self.p(), c_int::from(enable)) }
+    }
+
+    /// `pri_transfer_rsp`: the result of a [`TransferRequest`]. Success queues the Return
+    /// Result for the DISCONNECT of `call` (send it with [`LibPri::hangup`]); failure sends
+    /// a Return Error (notAvailable) in a FACILITY at once.
+    pub fn transfer_rsp(
+        &mut self,
+        call: CallRef,
+        invoke_id: i32,
+        ok: bool,
+    ) -> Result<(), PriRefused> {
+        check(
+            unsafe { ffi::pri_transfer_rsp(self.p(), call.raw(), invoke_id, c_int::from(ok)) },
+            "pri_transfer_rsp",
+        )
+    }
+
+    /// `pri_channel_bridge`: as the user side, ask the switch to transfer the two calls
+    /// (ETSI ECT, NI-2 2BCT, DMS-100 RLT by switch type).
+    pub fn channel_bridge(&mut self, a: CallRef, b: CallRef) -> Result<(), PriRefused> {
+        check(
+            unsafe { ffi::pri_channel_bridge(a.raw(), b.raw()) },
+            "pri_channel_bridge",
+        )
     }
 
     pub fn hangup_fix_enable(&mut self, enable: bool) {

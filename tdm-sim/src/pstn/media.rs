@@ -5,7 +5,6 @@ use std::f64::consts::TAU;
 
 use dahdi_driver::{Law, SpanKind};
 
-use crate::g711;
 use crate::tone::{self, RATE};
 
 /// A tone of one or two frequencies, continuous or with an on/off cadence, in G.711.
@@ -65,7 +64,7 @@ impl ToneSource {
                 }
             }
             let s = if on { v * self.amplitude } else { 0.0 };
-            *o = g711::encode(self.law, s.round().clamp(-32768.0, 32767.0) as i16);
+            *o = self.law.encode(s.round().clamp(-32768.0, 32767.0) as i16);
             self.sample += 1;
         }
     }

@@ -566,7 +566,10 @@ impl Switch {
             Event::ServiceChange { .. }
             | Event::ServiceAcknowledged { .. }
             | Event::Notified { .. }
-            | Event::ConnectedNumber { .. } => {}
+            | Event::ConnectedNumber { .. }
+            // Only the side that invokes a transfer hears of it; this switch never does.
+            | Event::TransferCompleted { .. }
+            | Event::TransferFailed { .. } => {}
         }
     }
 

@@ -300,8 +300,8 @@ impl Switchboard {
             timeslot: Timeslot(chanpos(c.channel_raw)),
         };
         let law = match s.law {
-            Law::A => dahdi_driver::Law::ALaw,
-            Law::Mu => dahdi_driver::Law::MuLaw,
+            Law::ALaw => dahdi_driver::Law::ALaw,
+            Law::MuLaw => dahdi_driver::Law::MuLaw,
         };
         match self.dev.open_channel(
             id,
@@ -391,8 +391,8 @@ impl Switchboard {
                     complete: true,
                     bearer: libpri::ffi::PRI_TRANS_CAP_SPEECH,
                     layer1: match s.law {
-                        Law::A => libpri::ffi::PRI_LAYER_1_ALAW,
-                        Law::Mu => libpri::ffi::PRI_LAYER_1_ULAW,
+                        Law::ALaw => libpri::ffi::PRI_LAYER_1_ALAW,
+                        Law::MuLaw => libpri::ffi::PRI_LAYER_1_ULAW,
                     },
                 };
                 let placed = s.pri.call(call, &params);
@@ -504,8 +504,8 @@ fn main() {
         let (n, kind) = s.split_once(':').expect("--span N:e1|t1");
         let dahdi: u16 = n.parse().expect("span number");
         let (law, dchannel, bearers, switch) = match kind {
-            "t1" => (Law::Mu, 24u8, 24u8, Switch::Ni2),
-            _ => (Law::A, 16u8, 31u8, Switch::EuroIsdnE1),
+            "t1" => (Law::MuLaw, 24u8, 24u8, Switch::Ni2),
+            _ => (Law::ALaw, 16u8, 31u8, Switch::EuroIsdnE1),
         };
         let channo = dev
             .channel_number(ChannelId {

@@ -297,8 +297,8 @@ pub enum Line {
 impl Line {
     pub fn law(self) -> Law {
         match self {
-            Line::E1 => Law::A,
-            Line::T1 => Law::Mu,
+            Line::E1 => Law::ALaw,
+            Line::T1 => Law::MuLaw,
         }
     }
 }
@@ -306,6 +306,8 @@ impl Line {
 /// Tone the switch plays on answered calls, and the one the test sends over RTP.
 pub const SWITCH_TONE: f64 = 1004.0;
 pub const SIP_TONE: f64 = 1800.0;
+/// The first note of the gateway's generated music on hold (C5, `media::tone::MusicOnHold`).
+pub const MOH_TONE: f64 = 523.25;
 
 pub struct Rig {
     pub line: Line,
@@ -410,7 +412,7 @@ peers = ["127.0.0.1:{pbx_port}"]
         let mut sw = Command::new(&b.pri_switch);
         sw.args(["--span", &format!("2:{kind}")])
             .args(["--tone", &SWITCH_TONE.to_string()])
-            .args(["--detect", &format!("{SIP_TONE},{SWITCH_TONE}")]);
+            .args(["--detect", &format!("{SIP_TONE},{SWITCH_TONE},{MOH_TONE}")]);
         preload(&mut sw);
         let switch = PriSwitch::start(sw, &dir.join("pri-switch.log"));
 
@@ -651,8 +653,8 @@ impl SippChild {
 
 fn sdp(law: Law, rtp_port: u16) -> String {
     let (pt, name) = match law {
-        Law::A => (8, "PCMA"),
-        Law::Mu => (0, "PCMU"),
+        Law::ALaw => (8, "PCMA"),
+        Law::MuLaw => (0, "PCMU"),
     };
     format!(
         "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
@@ -761,6 +763,74 @@ pub fn uac_until_bye(law: Law, rtp_port: u16) -> String {
     ]]>
   </send>",
             invite(law, rtp_port)
+        ),
+    )
+}
+
+/// UAC: INVITE, 200, ACK, talk `talk_ms`, hold with a re-INVITE offering `a=sendonly`
+/// (RFC 3264 §8.4; the answer must be `recvonly`), stay held `hold_ms`, resume with a
+/// re-INVITE offering `a=sendrecv`, talk `talk_ms` again, BYE. The RTP endpoint keeps
+/// sending throughout, as a PBX playing its own music on hold would.
+pub fn uac_hold_resume(law: Law, rtp_port: u16, talk_ms: u64, hold_ms: u64) -> String {
+    let reinvite = |cseq: u32, direction: &str| {
+        let body = sdp(law, rtp_port)
+            .replace("o=pbx 1 1", &format!("o=pbx 1 {cseq}"))
+            .replace("a=ptime:20", &format!("a=ptime:20\n      a={direction}"));
+        let head = INVITE_HEAD
+            .replace("CSeq: 1 INVITE", &format!("CSeq: {cseq} INVITE"))
+            .replace(
+                "To: <sip:[service]@[remote_ip]:[remote_port]>",
+                "To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]",
+            );
+        format!(
+            "<send retrans=\"500\">\n    <![CDATA[\n      {head}\n\n      {body}\n    ]]>\n  </send>"
+        )
+    };
+    let ack = |cseq: u32| ACK.replace("CSeq: 1 ACK", &format!("CSeq: {cseq} ACK"));
+    scenario(
+        "hold and resume",
+        &format!(
+            "{}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"180\" optional=\"true\"/>
+  <recv response=\"183\" optional=\"true\"/>
+  <recv response=\"200\" rtd=\"true\"/>
+  {ACK}
+  <pause milliseconds=\"{talk_ms}\"/>
+  {}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"200\">
+    <action>
+      <ereg regexp=\"a=recvonly\" search_in=\"body\" check_it=\"true\" assign_to=\"held\"/>
+    </action>
+  </recv>
+  {}
+  <pause milliseconds=\"{hold_ms}\"/>
+  {}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"200\"/>
+  {}
+  <pause milliseconds=\"{talk_ms}\"/>
+  <send retrans=\"500\">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 4 BYE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response=\"200\" crlf=\"true\"/>
+  <Reference variables=\"held\"/>",
+            invite(law, rtp_port),
+            reinvite(2, "sendonly"),
+            ack(2),
+            reinvite(3, "sendrecv"),
+            ack(3),
         ),
     )
 }
@@ -980,7 +1050,7 @@ impl RtpPeer {
                         }
                         let cc = usize::from(buf[0] & 0x0F);
                         let start = 12 + 4 * cc;
-                        if pt == law.payload_type() && n > start {
+                        if pt == law.rtp_payload_type() && n > start {
                             if let Some(hz) = detect(law, &buf[start..n], &detect_hz) {
                                 *heard.entry(hz as u32).or_default() += (n - start) as u64 / 8;
                             }
@@ -992,7 +1062,7 @@ impl RtpPeer {
                 while next_send <= now {
                     let mut pkt = [0u8; 12 + 160];
                     pkt[0] = 0x80;
-                    pkt[1] = law.payload_type() | if seq == 1 { 0x80 } else { 0 };
+                    pkt[1] = law.rtp_payload_type() | if seq == 1 { 0x80 } else { 0 };
                     pkt[2..4].copy_from_slice(&seq.to_be_bytes());
                     pkt[4..8].copy_from_slice(&ts.to_be_bytes());
                     pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());

@@ -445,19 +445,3 @@ impl Drop for MediaEngine {
         self.stop();
     }
 }
-
-/// The gateway's law for a DAHDI channel law.
-pub fn law_of(law: dahdi_driver::Law) -> Law {
-    match law {
-        dahdi_driver::Law::ALaw => Law::ALaw,
-        dahdi_driver::Law::MuLaw => Law::MuLaw,
-    }
-}
-
-/// The DAHDI channel law for a gateway law.
-pub fn dahdi_law(law: Law) -> dahdi_driver::Law {
-    match law {
-        Law::ALaw => dahdi_driver::Law::ALaw,
-        Law::MuLaw => dahdi_driver::Law::MuLaw,
-    }
-}
