@@ -299,3 +299,60 @@ impl IpMedia {
         (digits, timeouts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inband_digits_play_one_after_the_other_and_go_with_the_call() {
+        let mut m = IpMedia::default();
+        let t0 = Instant::now();
+        let (key, call) = (ChannelKey(7), CallId(3));
+        m.bridged(key, call, LegId(5));
+        assert_eq!(m.channel_of(call), Some(key));
+        m.play_inband(t0, key, "12");
+        m.play_inband(t0, key, "3");
+        let plan: Vec<(Duration, char)> = m.tones.iter().map(|(t, _, d)| (*t - t0, *d)).collect();
+        assert_eq!(
+            plan,
+            vec![
+                (Duration::ZERO, '1'),
+                (INBAND_PERIOD, '2'),
+                (2 * INBAND_PERIOD, '3')
+            ]
+        );
+        assert_eq!(m.run_tones(t0, None), Some(t0 + INBAND_PERIOD));
+        assert_eq!(m.tones.len(), 2, "the first digit played");
+        m.unrelay(call);
+        assert!(m.tones.is_empty(), "the call's digits are dropped with it");
+        assert_eq!(m.channel_of(call), None);
+    }
+
+    #[test]
+    fn tdm_digits_count_only_for_h323_legs() {
+        let mut m = IpMedia::default();
+        let key = ChannelKey(1);
+        m.bridged(key, CallId(1), LegId(2));
+        let ev = MediaEvent::Digit {
+            key,
+            digit: '9',
+            source: crate::media::engine::DigitSource::Tdm,
+        };
+        assert_eq!(
+            m.engine_digit(&ev, |_| true, |_| Some(LegId(1))),
+            Some(HeardDigit {
+                call: CallId(1),
+                leg: LegId(1),
+                digit: '9'
+            })
+        );
+        assert_eq!(m.engine_digit(&ev, |_| false, |_| Some(LegId(1))), None);
+        let rtp = MediaEvent::Digit {
+            key,
+            digit: '9',
+            source: crate::media::engine::DigitSource::Rfc4733,
+        };
+        assert_eq!(m.engine_digit(&rtp, |_| true, |_| Some(LegId(1))), None);
+    }
+}
