@@ -471,13 +471,18 @@ fn uac(rtp: SocketAddrV4, hold_ms: u64, check_200: &str) -> String {
     )
 }
 
-/// SIPp as the PBX answering one call with an SDP naming `rtp`, until the BYE.
-fn uas(rtp: SocketAddrV4) -> String {
+/// SIPp as the PBX answering one call with an SDP naming `rtp`, until the BYE; the
+/// INVITE's body must match `check_invite`.
+fn uas(rtp: SocketAddrV4, check_invite: &str) -> String {
     let port = rtp.port();
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="H.323 to SIP media">
-  <recv request="INVITE"/>
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="{check_invite}" search_in="body" check_it="true" assign_to="1"/>
+    </action>
+  </recv>
   <send>
     <![CDATA[
       SIP/2.0 180 Ringing
@@ -529,6 +534,7 @@ fn uas(rtp: SocketAddrV4) -> String {
 
     ]]>
   </send>
+  <Reference variables="1"/>
 </scenario>
 "#
     )
@@ -543,15 +549,21 @@ struct Rig {
 }
 
 fn start(name: &str) -> Rig {
+    start_with(name, "127.0.0.1", "127.0.0.3")
+}
+
+/// As [`start`], with the addresses of `ep-fs` and `ep-direct` (an incoming H.323
+/// connection belongs to the peer with its source address: 127.0.0.1 here).
+fn start_with(name: &str, fs_ip: &str, direct_ip: &str) -> Rig {
     // The daemon's logs with `RUST_LOG=gateway=debug … -- --nocapture`.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
     let h323_port = free_tcp_port();
-    let relay_fs = TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay_fs = TcpListener::bind((fs_ip, 0)).unwrap();
     let relay_nofs = TcpListener::bind("127.0.0.2:0").unwrap();
-    let direct_fs = TcpListener::bind("127.0.0.3:0").unwrap();
+    let direct_fs = TcpListener::bind((direct_ip, 0)).unwrap();
     let port = |l: &TcpListener| l.local_addr().unwrap().port();
     let tail = format!(
         r#"
@@ -560,7 +572,7 @@ listen = "127.0.0.1:{h323_port}"
 
 [[h323_peer]]
 name = "ep-fs"
-address = "127.0.0.1:{fs}"
+address = "{fs_ip}:{fs}"
 fast_start = true
 
 [[h323_peer]]
@@ -571,7 +583,7 @@ media = "relay"
 
 [[h323_peer]]
 name = "ep-direct"
-address = "127.0.0.3:{direct}"
+address = "{direct_ip}:{direct}"
 media = "direct"
 
 [[route]]
@@ -596,7 +608,7 @@ to = ["pstn"]
 
 [[route]]
 pattern = "_2XX"
-from = ["ep-fs"]
+from = ["ep-fs", "ep-direct"]
 to = ["pbx"]
 
 [[route]]
@@ -770,7 +782,7 @@ fn h323_to_sip_relayed_tone_each_way() {
     let r = start("h323m-tosip");
     let d = &r.daemon;
     let sip_rtp = RtpEnd::start(SIP_TONE);
-    let sf = d.scenario("uas.xml", &uas(sip_rtp.addr));
+    let sf = d.scenario("uas.xml", &uas(sip_rtp.addr, "m=audio"));
     let mut sipp = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
     std::thread::sleep(Duration::from_millis(300));
     let peer_rtp = RtpEnd::start(H323_TONE);
@@ -791,6 +803,64 @@ fn h323_to_sip_relayed_tone_each_way() {
     assert!(
         log.iter().any(|e| matches!(e, Event::Connected { .. })),
         "{log:?}"
+    );
+    assert!(
+        peer_rtp.heard(SIP_TONE) >= 50,
+        "{}",
+        peer_rtp.heard(SIP_TONE)
+    );
+    assert!(
+        sip_rtp.heard(H323_TONE) >= 50,
+        "{}",
+        sip_rtp.heard(H323_TONE)
+    );
+    sip_rtp.stop();
+    peer_rtp.stop();
+    d.assert_no_busy_channel();
+}
+
+/// H.323 → SIP from a `media = "direct"` peer: the INVITE's SDP names the peer's RTP
+/// address, the fast start answer (held back until the 200 OK) the UA's; the tones go
+/// straight between the two.
+#[test]
+fn h323_to_sip_direct_media() {
+    let r = start_with("h323m-tosip-direct", "127.0.0.3", "127.0.0.1");
+    let d = &r.daemon;
+    let sip_rtp = RtpEnd::start(SIP_TONE);
+    let peer_rtp = RtpEnd::start(H323_TONE);
+    let check = format!("c=IN IP4 127.0.0.1.*m=audio {} ", peer_rtp.addr.port());
+    let sf = d.scenario("uas_direct.xml", &uas(sip_rtp.addr, &check));
+    let mut sipp = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let log = place(
+        r.h323_port,
+        "201",
+        &peer_rtp,
+        true,
+        Script {
+            digit: None,
+            release_after: Some(Duration::from_millis(2500)),
+        },
+    );
+    assert!(
+        sipp.wait().unwrap().success(),
+        "SIPp: the INVITE's SDP names the peer's RTP port: {log:?}"
+    );
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Connected { media } => *media,
+            _ => None,
+        })
+        .expect("fast start answered by Connect");
+    assert_eq!(
+        m.remote_rtp, sip_rtp.addr,
+        "the UA's address passed through"
+    );
+    assert_eq!(
+        sip_rtp.first_from(),
+        Some(SocketAddr::V4(peer_rtp.addr)),
+        "no relay"
     );
     assert!(
         peer_rtp.heard(SIP_TONE) >= 50,

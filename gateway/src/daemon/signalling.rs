@@ -589,7 +589,21 @@ impl Signalling {
                 .iter_mut()
                 .find(|s| !s.guard.is_closing() && s.leg.trunk() == trunk)
             {
-                Some(s) => s.leg.originate(&mut s.ep, core, now, leg, &setup),
+                Some(s) => {
+                    // A call from a `media = "direct"` H.323 peer: our offer names the
+                    // peer's RTP address.
+                    let through = core.other_leg(leg).is_some_and(|o| {
+                        self.h323
+                            .as_ref()
+                            .is_some_and(|h| h.leg.passes_media_through(o))
+                    });
+                    let address = match setup.media {
+                        Some(Media::Rtp { remote, .. }) if through => Some(remote),
+                        _ => None,
+                    };
+                    s.leg
+                        .originate_with(&mut s.ep, core, now, leg, &setup, address)
+                }
                 None => core.handle(
                     now,
                     leg,
@@ -654,7 +668,15 @@ impl Signalling {
                         .find_map(|s| s.leg.rtp_port(leg))
                         .or_else(|| self.h323.as_ref().and_then(|h| h.leg.rtp_port(leg)))
                 };
+                let through = |leg| {
+                    self.h323
+                        .as_ref()
+                        .is_some_and(|h| h.leg.passes_media_through(leg))
+                };
                 match (port(a), port(b)) {
+                    _ if through(a) || through(b) => {
+                        debug!(%call, "media passed through: nothing to relay")
+                    }
                     (Some(pa), Some(pb)) => {
                         self.ip_media
                             .relay(call, (a, a_media), (b, b_media), (pa, pb))

@@ -254,6 +254,17 @@ impl H323Leg {
         self.calls.len()
     }
 
+    /// Whether the call of `leg` (received from a `media = "direct"` peer) passes its
+    /// media through: the other side is to send straight to the peer's RTP address.
+    pub fn passes_media_through(&self, leg: LegId) -> bool {
+        self.by_leg
+            .get(&leg)
+            .and_then(|conn| self.calls.get(conn))
+            .is_some_and(|c| {
+                self.trunks[c.trunk].media == MediaPath::Direct && c.call.media().is_some()
+            })
+    }
+
     /// Our RTP port for a leg whose media we anchor (the other side is ISDN).
     pub fn rtp_port(&self, leg: LegId) -> Option<u16> {
         let conn = self.by_leg.get(&leg)?;
@@ -351,7 +362,10 @@ impl H323Leg {
         // goes into the fast start answer (bridged to a B-channel when the call is
         // answered from ISDN).
         let (media, port) = self.anchor();
-        let cfg = self.config(&self.trunks[trunk].clone(), media, self.law);
+        let mut cfg = self.config(&self.trunks[trunk].clone(), media, self.law);
+        // `media = "direct"`: the fast start answer waits for the other side's address
+        // (`deliver`), or goes with Connect naming our port when there is none.
+        cfg.defer_fast_start_answer = self.trunks[trunk].media == MediaPath::Direct;
         self.calls.insert(
             conn,
             H323Call {
@@ -688,6 +702,41 @@ impl H323Leg {
         let Some(c) = self.calls.get_mut(&conn) else {
             return;
         };
+        // `media = "direct"`: the other side's RTP address (the SIP UA's, from its SDP)
+        // goes into our fast start answer; we then carry no media for this call.
+        if let Delivery::Progress {
+            media:
+                Some(Media::Rtp {
+                    remote: SocketAddr::V4(a),
+                    law,
+                    ..
+                }),
+            ..
+        }
+        | Delivery::Connect {
+            media:
+                Some(Media::Rtp {
+                    remote: SocketAddr::V4(a),
+                    law,
+                    ..
+                }),
+        } = &msg
+        {
+            if self.trunks[c.trunk].media == MediaPath::Direct {
+                let addrs = MediaAddresses {
+                    rtp: *a,
+                    rtcp: SocketAddrV4::new(*a.ip(), a.port().wrapping_add(1)),
+                };
+                let prefer = match law {
+                    Law::ALaw => G711::ALaw,
+                    Law::MuLaw => G711::MuLaw,
+                };
+                if c.call.set_media(addrs, Some(prefer)) {
+                    debug!(%leg, remote = %a, "fast start answer names the other side's RTP");
+                    c.rtp_port = None;
+                }
+            }
+        }
         match msg {
             Delivery::Proceeding => c.call.proceeding(now),
             // Alerting ↔ Alerting whatever its progress indicator; Progress ↔ Progress.

@@ -661,6 +661,20 @@ impl SipLeg {
         leg: LegId,
         setup: &Setup,
     ) {
+        self.originate_with(ep, core, now, leg, setup, None)
+    }
+
+    /// As [`SipLeg::originate`]; with `media_address`, the SDP offer names that address
+    /// (the other leg's RTP peer, media passed through) instead of our own port.
+    pub fn originate_with(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        leg: LegId,
+        setup: &Setup,
+        media_address: Option<SocketAddr>,
+    ) {
         let Some(peer) = self.peers.first().copied() else {
             warn!(trunk = %self.trunk, "SIP trunk has no peer");
             core.handle(now, leg, Message::Release(Reason::Q850(27)));
@@ -697,7 +711,13 @@ impl SipLeg {
                 &local_host,
             ));
         }
-        let (mut sdp, rtp_port) = self.new_sdp();
+        let (mut sdp, rtp_port) = match (media_address, setup.media) {
+            (Some(a), Some(Media::Rtp { law, .. })) => (
+                OfferAnswer::new(LocalCapabilities::for_span_law(a.ip(), law), a.port()),
+                a.port(),
+            ),
+            _ => self.new_sdp(),
+        };
         let offer = sdp.create_offer(Direction::SendRecv).to_bytes();
         // RFC 3261 §26.2.2: `sips:` asks for TLS on every hop; otherwise a TLS trunk's
         // URIs name the transport (§19.1.1).
