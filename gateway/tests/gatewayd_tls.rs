@@ -182,7 +182,17 @@ fn switch_call_goes_to_the_pbx_over_tls_with_a_sips_uri() {
         .spawn()
         .expect("openssl runs");
     let rx = lines_of(&mut server);
-    std::thread::sleep(Duration::from_millis(500));
+    // The call must not race OpenSSL's start (slow on a loaded machine): wait until it
+    // accepts connections. The probe's plain TCP connection fails its handshake and
+    // s_server goes back to accepting.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", pbx_port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "openssl s_server did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(d.ctl("simcall 1 201"), "ok\n");
     // rustls verified OpenSSL's certificate (the trunk's own) and sent the INVITE.
     let invite = next_message(&rx, "INVITE sips:201@127.0.0.1");

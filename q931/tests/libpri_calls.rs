@@ -43,6 +43,15 @@ struct H {
 
 impl H {
     fn new(cfg: InterfaceConfig, switch: Switch) -> H {
+        let mut h = H::unstarted(cfg, switch);
+        h.ours.start(Instant::now());
+        h.pri_expect(|e| matches!(e, PriEvent::DchanUp).then_some(()));
+        h.expect(|e| matches!(e, Event::LinkUp).then_some(()));
+        h
+    }
+
+    /// libpri running (its SABME sent at once, waiting in our socket), ours not started.
+    fn unstarted(cfg: InterfaceConfig, switch: Switch) -> H {
         let node = match cfg.role {
             Role::User => Node::Network,
             Role::Network => Node::Cpe,
@@ -53,7 +62,7 @@ impl H {
         if std::env::var_os("LIBPRI_DEBUG").is_some() {
             pri.set_debug(ffi::PRI_DEBUG_Q931_DUMP | ffi::PRI_DEBUG_Q931_STATE);
         }
-        let mut h = H {
+        H {
             pri,
             ours: Interface::new(cfg),
             sock: File::from(ours),
@@ -64,11 +73,7 @@ impl H {
             cut: false,
             rx: vec![0; 1024],
             tx: Vec::with_capacity(300),
-        };
-        h.ours.start(Instant::now());
-        h.pri_expect(|e| matches!(e, PriEvent::DchanUp).then_some(()));
-        h.expect(|e| matches!(e, Event::LinkUp).then_some(()));
-        h
+        }
     }
 
     fn e1(role: Role) -> H {
@@ -362,6 +367,57 @@ fn libpri_network_answers_our_call_and_we_clear_with_16() {
     h.pri.hangup(pc, cause).unwrap();
     assert_eq!(released(&mut h, call), Some(16));
     assert_eq!(h.ours.channels().idle_count(), 30);
+}
+
+/// The start-up race: libpri (the switch) starts first and its SABME is lost (we are
+/// not there yet). Ours then sends SABME; libpri, still awaiting the UA to its own,
+/// answers UA (Q.921 §5.5.5) and stays in state 5, so our link is up while libpri's is
+/// not: our first SETUP is ignored by libpri, whose T200 then sends SABME again and
+/// resets our link, discarding the SETUP. Before the fix the call waited for T303 (4 s);
+/// now the reset makes us send the SETUP again at once.
+#[test]
+fn libpri_network_rings_at_once_for_a_call_placed_as_our_link_comes_up() {
+    let mut h = H::unstarted(
+        InterfaceConfig::euro_isdn_e1(Role::User),
+        Switch::EuroIsdnE1,
+    );
+    // libpri's first SABME is in our socket: lose it, as a line not yet open would.
+    let mut lost = 0;
+    while let Ok(n) = h.sock.read(&mut h.rx) {
+        if n == 0 {
+            break;
+        }
+        lost += 1;
+    }
+    assert!(lost >= 1, "libpri sent its SABME at start");
+    h.ours.start(now());
+    h.expect(|e| matches!(e, Event::LinkUp).then_some(()));
+    let up = Instant::now();
+    let (call, ring) = h.we_call(ChannelPref::Exclusive(1), "5551234", true);
+    let took = up.elapsed();
+    assert!(
+        h.pri_events.iter().any(|e| matches!(e, PriEvent::DchanUp)),
+        "libpri's link came up: {:?}",
+        h.pri_events
+    );
+    // At most libpri's T200 (1 s) after our link came up, well before T303 (4 s).
+    assert!(
+        took < Duration::from_millis(2500),
+        "SETUP reached libpri {took:?} after our link came up"
+    );
+    // The call goes on normally: answered and cleared.
+    let pc = ring.call.unwrap();
+    h.pri.answer(pc, ring.channel).unwrap();
+    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    h.ours
+        .disconnect(now(), call, CauseValue::NormalCallClearing)
+        .unwrap();
+    let cause = h.pri_expect(|e| match e {
+        PriEvent::HangupReq(hg) => Some(hg.cause),
+        _ => None,
+    });
+    h.pri.hangup(pc, cause).unwrap();
+    assert_eq!(released(&mut h, call), Some(16));
 }
 
 #[test]

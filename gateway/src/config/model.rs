@@ -107,6 +107,29 @@ pub(crate) struct RawTrunkGroup {
     /// What the PSTN party hears while the other party holds the call: `silence` or `moh`.
     #[serde(default)]
     pub hold_media: Option<HoldMedia>,
+    /// How two calls of this group are joined when a transfer leaves both parties on the
+    /// same span: `ect`, `2bct` or `hairpin`.
+    #[serde(default)]
+    pub transfer: Option<Spanned<TransferMode>>,
+}
+
+/// How the gateway joins two of its ISDN calls on one span (a transfer whose remaining
+/// parties are both on the PSTN: a "trombone").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum TransferMode {
+    /// ETSI Explicit Call Transfer (EN 300 369-1) on the D-channel: the switch connects
+    /// the parties and releases both calls from the gateway. EuroISDN, user side.
+    #[serde(rename = "ect")]
+    Ect,
+    /// NI-2 Two B-channel Transfer (GR-2865-CORE): the same for NI-2 / 4ESS / 5ESS, user
+    /// side.
+    #[serde(rename = "2bct")]
+    TwoBct,
+    /// The gateway connects the two B-channels itself (no RTP); the calls stay up
+    /// through it. Also what `ect`/`2bct` fall back to when the switch refuses.
+    #[default]
+    #[serde(rename = "hairpin")]
+    Hairpin,
 }
 
 /// What a trunk group's party hears while the other party holds the call (RFC 3264 §8.4
@@ -367,6 +390,8 @@ pub struct TrunkGroup {
     pub overlap: OverlapSending,
     /// What this group's party hears while held.
     pub hold_media: HoldMedia,
+    /// How two calls on one span of this group are joined.
+    pub transfer: TransferMode,
 }
 
 /// Overlap sending towards a trunk group (Q.931 §5.1.3; RFC 3578 on the SIP side).

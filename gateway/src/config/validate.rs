@@ -141,9 +141,47 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
                 )
             }
         };
+        let transfer = match &g.transfer {
+            None => TransferMode::Hairpin,
+            Some(t) => {
+                let mode = *t.get_ref();
+                // The D-channel service needs the switch's support: ECT is ETSI's, 2BCT
+                // the North American switches'; and we must be the user side.
+                let fits = |s: &Span| {
+                    s.signalling == Signalling::PriCpe
+                        && match mode {
+                            TransferMode::Ect => s.switchtype == SwitchType::Euroisdn,
+                            TransferMode::TwoBct => matches!(
+                                s.switchtype,
+                                SwitchType::Ni2 | SwitchType::Att4ess | SwitchType::Lucent5ess
+                            ),
+                            TransferMode::Hairpin => true,
+                        }
+                };
+                if let Some(m) = members
+                    .iter()
+                    .find(|m| !spans.iter().any(|s| s.id == m.span && fits(s)))
+                {
+                    let needs = match mode {
+                        TransferMode::Ect => "a euroisdn span on the user side (pri_cpe)",
+                        _ => "an ni2, 4ess or 5ess span on the user side (pri_cpe)",
+                    };
+                    return cx.err(
+                        t.span().start,
+                        format!("trunk_group[{i}].transfer"),
+                        format!(
+                            "span {} cannot do this transfer: it needs {needs}",
+                            m.span.0
+                        ),
+                    );
+                }
+                mode
+            }
+        };
         trunk_groups.push(TrunkGroup {
             name,
             members,
+            transfer,
             hunting: g.hunting.unwrap_or_default(),
             direction: g.direction.unwrap_or_default(),
             numbering: g.numbering.clone(),
@@ -675,6 +713,46 @@ mod tests {
             (Some(3), Some("sip_trunk.reject")),
             "{e}"
         );
+    }
+
+    #[test]
+    fn transfer_key() {
+        let g = |v: &str| {
+            format!(
+                "{BASE}[[trunk_group]]\nname = \"pstn\"\nmembers = [{{ span = 1 }}]\n\
+                 transfer = \"{v}\"\n"
+            )
+        };
+        let c = Config::from_str(&g("ect"), "gw.toml").unwrap();
+        assert_eq!(c.trunk_groups[0].transfer, TransferMode::Ect);
+        let c = Config::from_str(&g("hairpin"), "gw.toml").unwrap();
+        assert_eq!(c.trunk_groups[0].transfer, TransferMode::Hairpin);
+        let c = Config::from_str(
+            &format!("{BASE}[[trunk_group]]\nname = \"pstn\"\nmembers = [{{ span = 1 }}]\n"),
+            "gw.toml",
+        )
+        .unwrap();
+        assert_eq!(c.trunk_groups[0].transfer, TransferMode::Hairpin);
+        // 2BCT is not EuroISDN's: refused on this E1, at the key.
+        let e = err(&g("2bct"));
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(8), Some("trunk_group[0].transfer")),
+            "{e}"
+        );
+        assert!(e.to_string().contains("ni2"), "{e}");
+        let e = err(&g("rlt"));
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(8), Some("trunk_group.transfer")),
+            "{e}"
+        );
+        let t1 = "[[span]]\nid = 2\ntype = \"t1\"\nsignalling = \"pri_cpe\"\n\
+                  [[trunk_group]]\nname = \"na\"\nmembers = [{ span = 2 }]\ntransfer = \"2bct\"\n";
+        let c = Config::from_str(t1, "gw.toml").unwrap();
+        assert_eq!(c.trunk_groups[0].transfer, TransferMode::TwoBct);
+        let e = err(&t1.replace("2bct", "ect"));
+        assert_eq!(e.field(), Some("trunk_group[0].transfer"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod model;
 pub mod number;
+mod transfer;
 
 #[cfg(test)]
 mod tests;
@@ -27,8 +28,9 @@ use crate::trunk::{BusyReason, ChannelState, ChannelTable, Direction, Hunter};
 
 pub use model::{
     Bearer, CallId, Clearing, Delivery, LegId, Media, Message, Number, Reason, RedirectReason,
-    Redirection, Setup,
+    Redirection, Setup, TransferStatus,
 };
+pub use transfer::{ReferRefused, ReplaceRefused};
 
 /// Q.850 causes used by the core itself.
 pub mod cause {
@@ -94,6 +96,10 @@ pub enum Action {
         kind: TrunkKind,
         channel: Option<ChannelId>,
         setup: Setup,
+        /// The call is a transfer's new call (RFC 3515 §2.4.3): the `Referred-By` value of
+        /// the REFER (RFC 3892 §3, carried on as received; `None` if it had none). Always
+        /// `None` for an ordinary call.
+        referred_by: Option<String>,
     },
     /// The call is answered: bridge B-channel `channel` to the RTP stream of leg `rtp_leg`
     /// (the media engine's business).
@@ -123,6 +129,18 @@ pub enum Action {
     },
     /// The call ended: stop bridging its media.
     Unbridge { call: CallId },
+    /// Join two B-channels of the gateway's own spans back to back, with no RTP between
+    /// them (a transfer that leaves both remaining parties on ISDN: the media engine
+    /// copies each tick's samples of `a` to `b` and of `b` to `a`, converting A-law ↔
+    /// µ-law when the spans differ). Ended like a bridge by [`Action::Unbridge`] of the
+    /// same call. The core emits it only when the daemon said the media engine can
+    /// ([`Core::set_hairpin`]); otherwise such a transfer fails (sipfrag 503, the call
+    /// stays as it was).
+    Hairpin {
+        call: CallId,
+        a: ChannelId,
+        b: ChannelId,
+    },
     /// The RTP side held (`held`) or resumed the bridged call: while held nothing goes to
     /// it (we answered recvonly/inactive, RFC 3264 §8.4) and the B-channel gets `media`
     /// (silence or music on hold, the ISDN trunk group's `hold_media`) instead of its
@@ -184,6 +202,14 @@ struct Call {
     calling_verified: bool,
     /// Overlap sending on the outgoing leg.
     overlap: Option<OverlapOut>,
+    /// A blind transfer in progress (RFC 3515): the new call to the target.
+    transfer: Option<transfer::Transfer>,
+    /// The CDR `call_id` of the current part of the call: the call's id, then
+    /// `call-N.1`, `call-N.2`… after transfers (each transfer attempt takes the next).
+    record: String,
+    next_record: u32,
+    /// The CDR `transfer` column of the current part (`blind from call-N by …`).
+    transfer_note: String,
 }
 
 /// A trunk group's live state.
@@ -265,6 +291,8 @@ pub struct Core {
     stats: Stats,
     /// Inter-digit deadlines of calls in overlap sending.
     overlap_deadlines: std::collections::BTreeSet<(Instant, CallId)>,
+    /// The media engine can join two B-channels ([`Action::Hairpin`]).
+    hairpin: bool,
 }
 
 impl Core {
@@ -287,6 +315,7 @@ impl Core {
             epoch: (now, SystemTime::now()),
             stats: Stats::default(),
             overlap_deadlines: std::collections::BTreeSet::new(),
+            hairpin: false,
         };
         core.reload(config);
         core
@@ -477,6 +506,10 @@ impl Core {
             held: false,
             calling_verified: false,
             overlap: None,
+            transfer: None,
+            record: id.to_string(),
+            next_record: 1,
+            transfer_note: String::new(),
         };
         self.calls.insert(id, call);
         self.legs.insert(leg, id);
@@ -647,6 +680,7 @@ impl Core {
                 kind,
                 channel,
                 setup,
+                referred_by: None,
             });
             return;
         }
@@ -661,6 +695,18 @@ impl Core {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        if call
+            .transfer
+            .as_ref()
+            .is_some_and(|t| t.leg.as_ref().is_some_and(|l| l.id == leg))
+        {
+            return self.transfer_event(now, id, msg);
+        }
+        if matches!(msg, Message::Release(_))
+            && call.transfer.as_ref().is_some_and(|t| t.referrer == leg)
+        {
+            return self.referrer_gone(now, id, msg);
+        }
         let from_a = call.a.id == leg;
         let a_kind = call.a.kind;
         let other = if from_a {
@@ -905,8 +951,16 @@ impl Core {
         if call.bridged {
             self.actions.push_back(Action::Unbridge { call: id });
         }
+        if let Some(t) = &call.transfer {
+            self.abandon_transfer(now, &call, t, c);
+        }
+        let gone = call
+            .transfer
+            .as_ref()
+            .filter(|t| t.referrer_gone)
+            .map(|t| t.referrer);
         for leg in std::iter::once(&call.a).chain(call.b.as_ref()) {
-            if Some(leg.id) != cleared_by {
+            if Some(leg.id) != cleared_by && Some(leg.id) != gone {
                 self.actions.push_back(Action::Deliver {
                     call: id,
                     leg: leg.id,
@@ -959,7 +1013,7 @@ impl Core {
             })
             .unwrap_or("");
         Cdr {
-            call_id: call.id.to_string(),
+            call_id: call.record.clone(),
             setup: Some(call.started),
             answer: call.answered,
             end: Some(self.wall(now)),
@@ -987,7 +1041,7 @@ impl Core {
             release_side: side.to_string(),
             codec: codec.to_string(),
             disposition: disposition.to_string(),
-            transfer: String::new(),
+            transfer: call.transfer_note.clone(),
         }
     }
 
@@ -1119,6 +1173,7 @@ impl Core {
                 channels: [Some(&c.a), c.b.as_ref()]
                     .into_iter()
                     .flatten()
+                    .chain(c.transfer.as_ref().and_then(|t| t.leg.as_ref()))
                     .filter_map(|l| l.channel)
                     .collect(),
                 answered: c.answered.is_some(),

@@ -206,4 +206,23 @@ pub enum Delivery {
     Resume,
     /// The other party's connected line identity, before [`Delivery::Connect`].
     ConnectedLine(Number),
+    /// How the transfer this leg asked for goes (RFC 3515 §2.4.4: the SIP leg sends it as
+    /// a NOTIFY with a `message/sipfrag` body). After [`TransferStatus::Answered`] the
+    /// core releases the leg; after [`TransferStatus::Failed`] the call stays as it was.
+    TransferProgress(TransferStatus),
+}
+
+/// The progress of a transfer's new call, as reported to the party that asked for it
+/// (RFC 3515 §2.4.5: the status line of the new call's responses, as `message/sipfrag`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferStatus {
+    /// The target rings (180 Ringing / ALERTING).
+    Ringing,
+    /// Progress with early media (183 Session Progress / PROGRESS).
+    Progress,
+    /// The target answered (200 OK / CONNECT): the transfer is done.
+    Answered,
+    /// The new call failed with this clearing (the sipfrag carries its `status`); the
+    /// original call goes on.
+    Failed(Clearing),
 }

@@ -15,7 +15,7 @@ use h323::ras::client::{ClientConfig, GatekeeperLocation as RasLocation, RasClie
 use h323::ras::Registrant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::config::{GatekeeperLocation, H323 as H323Config};
@@ -38,6 +38,9 @@ pub enum H323Input {
     Closed(ConnId),
     /// A RAS datagram.
     Ras(SocketAddrV4, Vec<u8>),
+    /// The daemon stops: unregister from the gatekeeper (URQ), then answer on the channel
+    /// once the UCF came (or the URQ was given up, or there was no registration).
+    Shutdown(oneshot::Sender<()>),
 }
 
 enum Write {
@@ -51,6 +54,8 @@ pub struct H323Side {
     tx: mpsc::UnboundedSender<H323Input>,
     writers: HashMap<ConnId, mpsc::UnboundedSender<Write>>,
     ras: Option<Arc<UdpSocket>>,
+    /// Who waits for the URQ to finish.
+    shutdown: Option<oneshot::Sender<()>>,
 }
 
 impl H323Side {
@@ -162,6 +167,7 @@ impl H323Side {
                 tx,
                 writers: HashMap::new(),
                 ras,
+                shutdown: None,
             },
             rx,
         ))
@@ -190,8 +196,26 @@ impl H323Side {
                 self.leg.closed(core, now, conn);
             }
             H323Input::Ras(from, bytes) => self.leg.handle_ras(core, now, from, &bytes),
+            H323Input::Shutdown(done) => {
+                self.leg.unregister(core, now);
+                self.shutdown = Some(done);
+            }
         }
         self.run_io();
+        self.check_shutdown();
+    }
+
+    /// A sender of this side's input channel (the daemon's shutdown uses it).
+    pub fn sender(&self) -> mpsc::UnboundedSender<H323Input> {
+        self.tx.clone()
+    }
+
+    fn check_shutdown(&mut self) {
+        if self.shutdown.is_some() && !self.leg.is_unregistering() {
+            if let Some(done) = self.shutdown.take() {
+                let _ = done.send(());
+            }
+        }
     }
 
     /// Timers due, then the I/O the leg asks for. Returns the leg's next deadline.
@@ -200,6 +224,7 @@ impl H323Side {
             self.leg.handle_timeout(core, now);
         }
         self.run_io();
+        self.check_shutdown();
         self.leg.poll_timeout()
     }
 

@@ -11,7 +11,7 @@ pub mod sim;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -144,6 +144,10 @@ fn span_status(config: &Config) -> Vec<SpanStatus> {
         .collect()
 }
 
+/// How long a stopping daemon waits for the gatekeeper's UCF (one URQ retransmission
+/// is 3 s in H.225.0's table; a service manager's stop timeout is short).
+const URQ_WAIT: Duration = Duration::from_secs(2);
+
 /// [`run`] on a tokio runtime of its own (for `gatewayd run` and for tests that host the
 /// daemon in a thread).
 pub fn run_blocking(source: Source) -> anyhow::Result<()> {
@@ -167,6 +171,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         sip_reload: Mutex::new(None),
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
+    let h323_tx = sig.h323_sender();
     tokio::spawn(sig.run());
     let sock = PathBuf::from(&config.general.control_socket);
     let listener =
@@ -205,6 +210,13 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    if let Some(tx) = h323_tx {
+        // H.225.0 §7.6: leave the gatekeeper (URQ) before going; UCF or give up.
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if tx.send(h323::H323Input::Shutdown(done)).is_ok() {
+            let _ = tokio::time::timeout(URQ_WAIT, wait).await;
         }
     }
     lock(&shared.core).flush_cdrs();

@@ -27,7 +27,7 @@ use super::{lock, Shared};
 use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport};
 use crate::core::{Action, CallId, Core, Delivery, Media, Message, TrunkKind};
 use crate::leg::isdn::IsdnLeg;
-use crate::leg::sip::SipLeg;
+use crate::leg::sip::{RtpPortPool, SipLeg};
 use crate::media::engine::{ChannelConfig, ChannelKey, MediaEngine, MediaEvent};
 use crate::media::Law;
 use crate::rtp::PayloadType;
@@ -57,6 +57,7 @@ async fn open_sip(
     tx: &mpsc::Sender<(usize, TransportEvent)>,
     law: Law,
     rtp_ports: (u16, u16),
+    pool: &RtpPortPool,
 ) -> anyhow::Result<SipSide> {
     let mut listen = Listen::default();
     let protocol = match t.transport {
@@ -102,7 +103,8 @@ async fn open_sip(
     )
     .with_redirecting(t.redirecting)
     .with_sips(t.sips)
-    .with_trust_identity(t.trust_identity);
+    .with_trust_identity(t.trust_identity)
+    .with_port_pool(pool.clone());
     let tx = tx.clone();
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
@@ -121,13 +123,28 @@ async fn open_sip(
     })
 }
 
+mod join;
+
 struct Dchan {
     leg: IsdnLeg,
+    /// How this span's calls are joined when a transfer leaves both parties on it (its
+    /// trunk group's `transfer`).
+    transfer: crate::config::TransferMode,
     chan: Box<dyn Channel>,
     /// The span's device and its number there, to open B-channels for the media engine.
     device: Box<dyn Device>,
     dev_span: dahdi_driver::SpanId,
     law: dahdi_driver::Law,
+}
+
+/// What [`Action::Bridge`] asks for.
+#[derive(Debug, Clone, Copy)]
+struct BridgeArgs {
+    channel: ChannelId,
+    rtp_leg: crate::core::LegId,
+    remote: SocketAddr,
+    law: Law,
+    telephone_event: Option<u8>,
 }
 
 /// Everything the signalling task owns.
@@ -139,12 +156,23 @@ pub struct Signalling {
     tx: mpsc::Sender<(usize, TransportEvent)>,
     law: Law,
     rtp_ports: (u16, u16),
+    /// RTP ports of all SIP trunks.
+    rtp_pool: RtpPortPool,
     dchans: Vec<Dchan>,
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
     /// RTP relayed between IP legs, DTMF across legs (`super::ipmedia`).
     ip_media: super::ipmedia::IpMedia,
+    /// Media channels being removed (`Unbridge`) whose B-channel and socket the media
+    /// thread has not handed back yet, by key, with their call.
+    unbridging: HashMap<ChannelKey, CallId>,
+    /// A new bridge of a call whose old one is still being removed (a transfer moved the
+    /// call to another leg): made when the old one's [`MediaEvent::Removed`] frees the
+    /// B-channel.
+    pending_bridges: HashMap<CallId, BridgeArgs>,
+    /// Calls whose two B-channels are joined (`Action::Hairpin`), see `join`.
+    joins: join::Joins,
     /// The H.323 peers' calls (`super::h323`), when configured.
     h323: Option<super::h323::H323Side>,
     h323_rx: Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
@@ -245,7 +273,16 @@ impl Signalling {
                     }
                 }
             }
+            // The first trunk group with this span that names a D-channel transfer.
+            let transfer = config
+                .trunk_groups
+                .iter()
+                .filter(|g| g.members.iter().any(|m| m.span == span.id))
+                .map(|g| g.transfer)
+                .find(|t| *t != crate::config::TransferMode::Hairpin)
+                .unwrap_or_default();
             dchans.push(Dchan {
+                transfer,
                 leg: IsdnLeg::new(span.id, iface, layer1(span.law)),
                 chan,
                 device: near,
@@ -269,8 +306,9 @@ impl Signalling {
         let mut sips = Vec::new();
         let law = config.spans.first().map_or(Law::ALaw, |s| s.law);
         let rtp_ports = (config.general.rtp_port_min, config.general.rtp_port_max);
+        let rtp_pool = RtpPortPool::new(rtp_ports);
         for (i, t) in config.sip_trunks.iter().enumerate() {
-            sips.push(open_sip(i, t, &tx, law, rtp_ports).await?);
+            sips.push(open_sip(i, t, &tx, law, rtp_ports, &rtp_pool).await?);
         }
         let sim_switches = match (&far_dev, switches.is_empty()) {
             (Some(far), false) => {
@@ -305,6 +343,9 @@ impl Signalling {
         } else {
             Some(MediaEngine::start(media_tickers).context("media threads")?)
         };
+        // Two B-channels of ours can be joined (`Action::Hairpin`): by the switch
+        // (ECT/2BCT) or by the media engine.
+        lock(&shared.core).set_hairpin(media.is_some());
         Ok(Signalling {
             shared,
             sips,
@@ -312,10 +353,14 @@ impl Signalling {
             tx,
             law,
             rtp_ports,
+            rtp_pool,
             dchans,
             media,
             bridges: HashMap::new(),
             ip_media: Default::default(),
+            unbridging: HashMap::new(),
+            pending_bridges: HashMap::new(),
+            joins: join::Joins::default(),
             h323,
             h323_rx,
             links_up: Vec::new(),
@@ -339,7 +384,16 @@ impl Signalling {
                 kept[i] = true;
                 continue;
             }
-            match open_sip(self.sips.len(), t, &self.tx, self.law, self.rtp_ports).await {
+            match open_sip(
+                self.sips.len(),
+                t,
+                &self.tx,
+                self.law,
+                self.rtp_ports,
+                &self.rtp_pool,
+            )
+            .await
+            {
                 Ok(side) => {
                     info!(trunk = %t.name, "SIP trunk added by reload");
                     self.sips.push(side);
@@ -358,6 +412,11 @@ impl Signalling {
                 );
             }
         }
+    }
+
+    /// The H.323 side's input channel, when H.323 is configured (for the shutdown's URQ).
+    pub fn h323_sender(&self) -> Option<mpsc::UnboundedSender<super::h323::H323Input>> {
+        self.h323.as_ref().map(|h| h.sender())
     }
 
     /// Run forever.
@@ -400,7 +459,16 @@ impl Signalling {
                     if let Some(h) = &mut self.h323 {
                         let shared = self.shared.clone();
                         let mut core = lock(&shared.core);
-                        h.input(&mut core, Instant::now(), ev);
+                        let now = Instant::now();
+                        h.input(&mut core, now, ev);
+                        // What arrived meanwhile goes into the same turn (bounded, so
+                        // that the other inputs get their turn under a flood).
+                        if let Some(rx) = &mut h323_rx {
+                            for _ in 0..H323_BATCH {
+                                let Ok(ev) = rx.try_recv() else { break };
+                                h.input(&mut core, now, ev);
+                            }
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
@@ -474,20 +542,45 @@ impl Signalling {
         }
         // Media events: an RTP timeout clears the call (cause 41, temporary failure).
         let mut heard = Vec::new();
-        if let Some(m) = &self.media {
-            while let Ok(ev) = m.events().try_recv() {
-                if let MediaEvent::RtpTimeout { key, .. } = ev {
+        let events: Vec<MediaEvent> = match &self.media {
+            Some(m) => std::iter::from_fn(|| m.events().try_recv().ok()).collect(),
+            None => Vec::new(),
+        };
+        for ev in events {
+            let h323 = self.h323.as_ref();
+            heard.extend(self.ip_media.engine_digit(
+                &ev,
+                |leg| h323.is_some_and(|h| h.leg.owns(leg)),
+                |leg| core.other_leg(leg),
+            ));
+            match ev {
+                MediaEvent::RtpTimeout { key, .. } => {
                     if let Some((call, _)) = self.bridges.iter().find(|(_, k)| **k == key) {
                         warn!(%call, "RTP timeout");
                         core.hangup(now, *call, crate::core::cause::TEMPORARY_FAILURE);
                     }
                 }
-                let h323 = self.h323.as_ref();
-                heard.extend(self.ip_media.engine_digit(
-                    &ev,
-                    |leg| h323.is_some_and(|h| h.leg.owns(leg)),
-                    |leg| core.other_leg(leg),
-                ));
+                MediaEvent::Removed {
+                    key, tdm, socket, ..
+                } => {
+                    // The B-channel and the RTP port are free again (closed here): a
+                    // bridge waiting for them is made now.
+                    drop(tdm);
+                    drop(socket);
+                    let call = self.unbridging.remove(&key);
+                    if let Some(b) =
+                        call.and_then(|c| self.pending_bridges.remove(&c).map(|b| (c, b)))
+                    {
+                        self.bridge(b.0, b.1);
+                    }
+                    if let Some(c) = call {
+                        self.join_channel_freed(core, now, c);
+                    }
+                }
+                MediaEvent::HairpinRemoved { key, stats, .. } => {
+                    info!(?key, ?stats, "hairpin removed");
+                }
+                _ => {}
             }
         }
         let (relay_digits, relay_timeouts) = self.ip_media.poll_relay();
@@ -524,6 +617,7 @@ impl Signalling {
             for d in &mut self.dchans {
                 d.leg.drain(core, now);
             }
+            self.transfer_outcomes(core, now);
             if !moved {
                 break;
             }
@@ -583,6 +677,7 @@ impl Signalling {
                 trunk,
                 kind: TrunkKind::Sip,
                 setup,
+                referred_by,
                 ..
             } => match self
                 .sips
@@ -601,8 +696,15 @@ impl Signalling {
                         Some(Media::Rtp { remote, .. }) if through => Some(remote),
                         _ => None,
                     };
-                    s.leg
-                        .originate_with(&mut s.ep, core, now, leg, &setup, address)
+                    s.leg.originate_with(
+                        &mut s.ep,
+                        core,
+                        now,
+                        leg,
+                        &setup,
+                        referred_by.as_deref(),
+                        address,
+                    )
                 }
                 None => core.handle(
                     now,
@@ -653,7 +755,22 @@ impl Signalling {
                 remote,
                 law,
                 telephone_event,
-            } => self.bridge(call, channel, rtp_leg, remote, law, telephone_event),
+            } => {
+                let args = BridgeArgs {
+                    channel,
+                    rtp_leg,
+                    remote,
+                    law,
+                    telephone_event,
+                };
+                if self.unbridging.values().any(|c| *c == call) {
+                    // The call's previous bridge still holds the B-channel.
+                    self.pending_bridges.insert(call, args);
+                } else {
+                    self.bridge(call, args);
+                }
+            }
+            Action::Hairpin { call, a, b } => self.join_isdn(core, now, call, a, b),
             Action::Relay {
                 call,
                 a,
@@ -707,9 +824,14 @@ impl Signalling {
             }
             Action::Unbridge { call } => {
                 self.ip_media.unrelay(call);
+                self.join_ended(call);
+                self.pending_bridges.remove(&call);
                 if let (Some(m), Some(key)) = (&mut self.media, self.bridges.remove(&call)) {
-                    if let Err(e) = m.remove_channel(key) {
-                        debug!(error = %e, "media channel already gone");
+                    match m.remove_channel(key) {
+                        Ok(()) => {
+                            self.unbridging.insert(key, call);
+                        }
+                        Err(e) => debug!(error = %e, "media channel already gone"),
                     }
                 }
             }
@@ -796,15 +918,14 @@ impl Signalling {
     }
 
     /// Hand an answered call's B-channel and RTP stream to the media engine.
-    fn bridge(
-        &mut self,
-        call: CallId,
-        channel: ChannelId,
-        rtp_leg: crate::core::LegId,
-        remote: SocketAddr,
-        law: Law,
-        telephone_event: Option<u8>,
-    ) {
+    fn bridge(&mut self, call: CallId, args: BridgeArgs) {
+        let BridgeArgs {
+            channel,
+            rtp_leg,
+            remote,
+            law,
+            telephone_event,
+        } = args;
         let Some(media) = &mut self.media else {
             return;
         };
@@ -867,6 +988,9 @@ impl Signalling {
 }
 
 /// The next H.323 connection event; never ready without H.323.
+/// H.323 connection events handled in one turn at most.
+const H323_BATCH: usize = 256;
+
 async fn recv_h323(
     rx: &mut Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
 ) -> Option<super::h323::H323Input> {

@@ -32,7 +32,7 @@ use h323::call::{Call, CallConfig, Channel, DtmfMode, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323::ras::client::{Admission, Failure, RasClient, RasEvent};
+use h323::ras::client::{Admission, Failure, RasClient, RasEvent, RegistrationState};
 use tracing::{debug, info, warn};
 
 use crate::config::{MediaPath, NumberRules, H323 as H323Config};
@@ -86,6 +86,9 @@ struct H323Call {
     admitted: Option<Guid>,
     /// The peer's RTP address last told to the core (Setup, Connect or [`Message::Media`]).
     reported: Option<SocketAddr>,
+    /// An incoming call waiting for the gatekeeper's ACF (ARQ answerCall) before its
+    /// Setup goes to the core: the call identifier and the neutral Setup.
+    awaiting_admission: Option<(Guid, Setup)>,
 }
 
 /// A call waiting for the gatekeeper's admission before its Setup goes.
@@ -378,6 +381,7 @@ impl H323Leg {
                 released_by_core: false,
                 admitted: None,
                 reported: None,
+                awaiting_admission: None,
             },
         );
         debug!(%peer, trunk = %self.trunks[trunk].name, ?conn, "H.323 connection accepted");
@@ -592,6 +596,7 @@ impl H323Leg {
                 released_by_core: false,
                 admitted,
                 reported: None,
+                awaiting_admission: None,
             },
         );
         self.drain_call(core, now, conn);
@@ -618,6 +623,9 @@ impl H323Leg {
                     dest_call_signal_address,
                     ..
                 } => {
+                    if self.admit_incoming(core, now, call_id, None) {
+                        continue;
+                    }
                     let Some(conn) = self.pending_by_call(call_id) else {
                         continue;
                     };
@@ -640,6 +648,9 @@ impl H323Leg {
                     }
                 }
                 RasEvent::AdmissionFailed { call_id, reason } => {
+                    if self.admit_incoming(core, now, call_id, Some(&reason)) {
+                        continue;
+                    }
                     let Some(conn) = self.pending_by_call(call_id) else {
                         continue;
                     };
@@ -672,6 +683,77 @@ impl H323Leg {
                 other => info!(event = ?other, "RAS"),
             }
         }
+    }
+
+    /// The gatekeeper answered the ARQ answerCall of an incoming call: on ACF its Setup
+    /// goes to the core; on ARJ (`failure`) the call is cleared with cause 21 (call
+    /// rejected), 41 when the gatekeeper did not answer. False: no such incoming call.
+    fn admit_incoming(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        call_id: Guid,
+        failure: Option<&Failure>,
+    ) -> bool {
+        let Some((&conn, c)) = self.calls.iter_mut().find(|(_, c)| {
+            c.awaiting_admission
+                .as_ref()
+                .is_some_and(|a| a.0 == call_id)
+        }) else {
+            return false;
+        };
+        let Some((_, setup)) = c.awaiting_admission.take() else {
+            return false;
+        };
+        match failure {
+            None => {
+                c.admitted = Some(call_id);
+                let name = self.trunks[c.trunk].name.clone();
+                info!(trunk = %name, "H.323 ACF (answerCall)");
+                let (_, leg) = core.incoming(now, &name, None, setup);
+                c.leg = Some(leg);
+                self.by_leg.insert(leg, conn);
+            }
+            Some(reason) => {
+                info!(?reason, "H.323 incoming call not admitted");
+                let cause = match reason {
+                    Failure::NoResponse => CauseValue::TemporaryFailure,
+                    _ => CauseValue::CallRejected,
+                };
+                c.call.release(now, cause);
+            }
+        }
+        self.drain_call(core, now, conn);
+        true
+    }
+
+    /// Hand the RAS client's datagrams to the shell (events stay for `drain_ras`).
+    fn flush_ras(&mut self) {
+        if let Some(r) = &mut self.ras {
+            while let Some(t) = r.poll_transmit() {
+                self.io.push_back(H323Io::Ras {
+                    to: t.destination,
+                    bytes: t.payload,
+                });
+            }
+        }
+    }
+
+    /// Leave the gatekeeper (URQ, H.225.0 §7.6) when the daemon stops.
+    pub fn unregister(&mut self, core: &mut Core, now: Instant) {
+        if let Some(r) = &mut self.ras {
+            if let Err(e) = r.unregister(now) {
+                warn!(error = %e, "URQ not sent");
+            }
+        }
+        self.drain_ras(core, now);
+    }
+
+    /// A URQ is waiting for its UCF (or its retransmissions).
+    pub fn is_unregistering(&self) -> bool {
+        self.ras
+            .as_ref()
+            .is_some_and(|r| r.state() == RegistrationState::Unregistering)
     }
 
     fn pending_by_call(&self, call_id: Guid) -> Option<ConnId> {
@@ -782,6 +864,7 @@ impl H323Leg {
             let leg = c.leg;
             let media = c.call.media();
             let trunk = c.trunk;
+            let call_ref = c.call.call_ref();
             match ev {
                 Event::Setup(s) => {
                     let rules = self.trunks[trunk].rules.clone();
@@ -803,6 +886,34 @@ impl H323Leg {
                     let name = self.trunks[trunk].name.clone();
                     info!(trunk = %name, %called, "H.323 Setup received");
                     let reported = media.map(|m| SocketAddr::V4(m.remote_rtp));
+                    if self.is_registered() {
+                        // H.323 §8.1.5, H.225.0 §7.8: a registered endpoint asks the
+                        // gatekeeper before it accepts a call (ARQ with answerCall TRUE);
+                        // the Setup reaches the core on ACF.
+                        let admission = Admission {
+                            call_ref,
+                            call_id: s.call_id,
+                            conference_id: s.conference_id,
+                            destination: s.destination_aliases.clone(),
+                            dest_call_signal_address: None,
+                            source: s.source_aliases.clone(),
+                            bandwidth: 1280,
+                            answer_call: true,
+                        };
+                        if let Some(r) = &mut self.ras {
+                            match r.admit(now, admission) {
+                                Ok(()) => {
+                                    info!(trunk = %name, %called, "H.323 ARQ answerCall");
+                                    if let Some(c) = self.calls.get_mut(&conn) {
+                                        c.awaiting_admission = Some((s.call_id, setup));
+                                    }
+                                    self.flush_ras();
+                                    continue;
+                                }
+                                Err(e) => warn!(error = %e, "ARQ answerCall not sent"),
+                            }
+                        }
+                    }
                     let (_, leg) = core.incoming(now, &name, None, setup);
                     self.by_leg.insert(leg, conn);
                     if let Some(c) = self.calls.get_mut(&conn) {
@@ -891,8 +1002,10 @@ impl H323Leg {
                 if let Some(leg) = c.leg {
                     self.by_leg.remove(&leg);
                 }
-                if let (Some(id), Some(r)) = (c.admitted, &mut self.ras) {
-                    // H.225.0 §7.10: DRQ when the call is over.
+                // H.225.0 §7.10: DRQ when the call is over (or forget the ARQ of a call
+                // that ended while waiting for admission).
+                let id = c.admitted.or(c.awaiting_admission.map(|(id, _)| id));
+                if let (Some(id), Some(r)) = (id, &mut self.ras) {
                     if let Err(e) = r.disengage(now, id) {
                         debug!(error = %e, "DRQ not sent");
                     }

@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use dahdi_driver::{ChannelId, SpanId, Timeslot};
-use q931::call::{CallHandle, ChannelPref, Event, Interface, SetupRequest};
+use q931::call::{
+    CallError, CallHandle, ChannelPref, Event, Interface, SetupRequest, TransferFailure,
+    TransferMethod,
+};
 use q931::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, ConnectedNumber,
     InfoElement, InfoTransferCapability, Layer1Protocol, NotificationDescription, NumberingPlan,
@@ -52,6 +55,18 @@ pub struct IsdnLeg {
     iface: Interface,
     by_handle: HashMap<CallHandle, IsdnCall>,
     by_leg: HashMap<LegId, CallHandle>,
+    /// Results of [`IsdnLeg::transfer`], for [`IsdnLeg::poll_transfer`].
+    transfers: Vec<TransferOutcome>,
+}
+
+/// How a transfer asked of the switch ([`IsdnLeg::transfer`]) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferOutcome {
+    /// The two B-channels, as given.
+    pub channels: (ChannelId, ChannelId),
+    /// `Ok`: the switch joined the parties and clears both calls from us. `Err`: it
+    /// refused (or did not answer); the calls are as they were unless one was cleared.
+    pub result: Result<(), TransferFailure>,
 }
 
 fn ton_in(t: QTon) -> TypeOfNumber {
@@ -98,6 +113,65 @@ impl IsdnLeg {
             iface,
             by_handle: HashMap::new(),
             by_leg: HashMap::new(),
+            transfers: Vec::new(),
+        }
+    }
+
+    /// The call on B-channel `ts`.
+    fn call_on(&self, ts: Timeslot) -> Option<CallHandle> {
+        let ch = self.chan(ts.0);
+        self.by_handle
+            .iter()
+            .find(|(_, c)| c.channel == Some(ch) && !c.core_done)
+            .map(|(h, _)| *h)
+    }
+
+    /// Asks the switch to connect the parties of the calls on B-channels `a` and `b` of
+    /// this span to each other and release both from the gateway (ETSI ECT / NI-2 2BCT,
+    /// [`Interface::transfer`]). The outcome comes from [`IsdnLeg::poll_transfer`].
+    pub fn transfer(
+        &mut self,
+        now: Instant,
+        a: ChannelId,
+        b: ChannelId,
+        method: TransferMethod,
+    ) -> Result<(), CallError> {
+        let (Some(ha), Some(hb)) = (self.call_on(a.timeslot), self.call_on(b.timeslot)) else {
+            return Err(CallError::NoSuchChannel(
+                if self.call_on(a.timeslot).is_none() {
+                    a.timeslot.0
+                } else {
+                    b.timeslot.0
+                },
+            ));
+        };
+        self.iface.transfer(now, ha, hb, method)
+    }
+
+    /// The next transfer outcome.
+    pub fn poll_transfer(&mut self) -> Option<TransferOutcome> {
+        (!self.transfers.is_empty()).then(|| self.transfers.remove(0))
+    }
+
+    fn transfer_outcome(
+        &mut self,
+        a: CallHandle,
+        b: CallHandle,
+        result: Result<(), TransferFailure>,
+    ) {
+        let ch = |h: CallHandle| {
+            self.by_handle
+                .get(&h)
+                .and_then(|c| c.channel)
+                .or_else(|| self.iface.channel(h).map(|t| self.chan(t)))
+        };
+        if let (Some(ca), Some(cb)) = (ch(a), ch(b)) {
+            self.transfers.push(TransferOutcome {
+                channels: (ca, cb),
+                result,
+            });
+        } else {
+            warn!(span = %self.span, ?a, ?b, ?result, "transfer outcome for calls no longer known");
         }
     }
 
@@ -304,6 +378,14 @@ impl IsdnLeg {
             }
             Event::RestartFailed { channels } => {
                 warn!(span = %self.span, ?channels, "RESTART unanswered; channels stay out");
+            }
+            Event::TransferCompleted { a, b, method } => {
+                info!(span = %self.span, ?a, ?b, ?method, "switch transferred the calls");
+                self.transfer_outcome(a, b, Ok(()));
+            }
+            Event::TransferFailed { a, b, reason } => {
+                warn!(span = %self.span, ?a, ?b, ?reason, "switch refused the transfer");
+                self.transfer_outcome(a, b, Err(reason));
             }
             other => debug!(span = %self.span, ?other, "D-channel event"),
         }
@@ -565,7 +647,9 @@ impl IsdnLeg {
                     _ => self.iface.information(now, call, &digits, complete),
                 }
             }
-            Delivery::Digits(_) | Delivery::Info(_) => Ok(()),
+            // An ISDN leg never asks for a SIP transfer (REFER), so it has no progress
+            // to hear of.
+            Delivery::Digits(_) | Delivery::Info(_) | Delivery::TransferProgress(_) => Ok(()),
         };
         if let Err(e) = r {
             debug!(%leg, error = %e, "command refused by the interface");

@@ -3,9 +3,16 @@
 //! Progress, 200 ↔ Connect, BYE/CANCEL/final error ↔ Release (RFC 3398 with the RFC 3326
 //! Reason header both ways), Request-URI/From/P-Asserted-Identity ↔ called/calling,
 //! `Privacy: id` ↔ presentation restricted (RFC 3325).
+//!
+//! Transfers: an in-dialog REFER (RFC 3515) becomes [`Core::refer`] and its progress goes
+//! back as NOTIFY `message/sipfrag` (§2.4.4); an INVITE with `Replaces` (RFC 3891) naming
+//! one of this trunk's confirmed dialogs becomes [`Core::replace`]; a transfer's new call
+//! carries the REFER's `Referred-By` (RFC 3892 §3).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{debug, warn};
@@ -13,16 +20,57 @@ use tracing::{debug, warn};
 use crate::config::NumberRules;
 use crate::core::number::{from_sip_user, to_sip_user};
 use crate::core::{
-    Bearer, Clearing, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection, Setup,
+    Bearer, Clearing, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection,
+    ReferRefused, ReplaceRefused, Setup, TransferStatus,
 };
 use crate::interwork::redirect::{self, RedirectHeaders};
 use crate::media::Law;
 use crate::sdp::HoldChange;
 use crate::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
-use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue};
+use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue, ReferTo, ReferredBy, Replaces};
 use crate::sip::transport::{Protocol, Target};
 use crate::sip::ua::{CallHandle, Endpoint, OutgoingCall, UaEvent};
 use crate::sip::{Method, SipMessage, StatusCode, Uri};
+
+/// The RTP ports of the SIP trunks, taken in turn (even ports, RFC 3550 §11). One pool is
+/// shared by all the daemon's SIP trunks so that calls on different trunks never get the
+/// same port (a transfer between trunks bridges the new leg's port while the old one's is
+/// still in use).
+#[derive(Debug, Clone)]
+pub struct RtpPortPool {
+    range: (u16, u16),
+    next: Arc<AtomicU16>,
+}
+
+impl RtpPortPool {
+    pub fn new(range: (u16, u16)) -> RtpPortPool {
+        RtpPortPool {
+            range,
+            next: Arc::new(AtomicU16::new(range.0)),
+        }
+    }
+
+    /// The next port of the range (wrapping around).
+    pub fn take(&self) -> u16 {
+        let (lo, hi) = self.range;
+        let step = |p: u16| {
+            if p < lo || p.saturating_add(2) > hi {
+                lo
+            } else {
+                p + 2
+            }
+        };
+        let prev = self
+            .next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| Some(step(p)))
+            .unwrap_or(lo);
+        if prev < lo || prev > hi {
+            lo
+        } else {
+            prev
+        }
+    }
+}
 
 /// One SIP call's state on the leg.
 struct SipCall {
@@ -46,6 +94,9 @@ struct SipCall {
     called: String,
     /// Who answered on the other leg (COLP), for the P-Asserted-Identity of our 200 OK.
     connected: Option<Number>,
+    /// The peer's REFER was accepted: its implicit subscription (RFC 3515 §2.4.4) is
+    /// active until a final NOTIFY.
+    refer_active: bool,
 }
 
 /// The SIP side of the gateway for one SIP trunk.
@@ -57,8 +108,7 @@ pub struct SipLeg {
     /// Our address in SDP and URIs.
     local: IpAddr,
     law: Law,
-    rtp_ports: (u16, u16),
-    next_port: u16,
+    ports: RtpPortPool,
     by_handle: HashMap<CallHandle, SipCall>,
     by_leg: HashMap<LegId, CallHandle>,
     /// Headers that carry redirection on this trunk (Diversion / History-Info).
@@ -120,6 +170,29 @@ fn privacy_id(msg: &SipMessage) -> bool {
         .is_some_and(|p| p.contains(PrivacyValue::Id))
 }
 
+/// NOTIFY of a REFER's implicit subscription (RFC 3515 §2.4.4, §2.4.5): `Event: refer`
+/// and a `message/sipfrag` body holding the new call's status line; `last` ends the
+/// subscription (`terminated;reason=noresource`, RFC 6665 §4.2.2).
+fn send_refer_notify(ep: &mut Endpoint, now: Instant, call: CallHandle, code: u16, last: bool) {
+    let reason = StatusCode::new(code).map_or("Unknown", StatusCode::default_reason);
+    let body = format!("SIP/2.0 {code} {reason}\r\n");
+    let state = if last {
+        "terminated;reason=noresource".to_string()
+    } else {
+        "active;expires=60".to_string()
+    };
+    ep.request_in_dialog(
+        now,
+        call,
+        Method::Notify,
+        &[
+            ("Event", "refer".to_string()),
+            ("Subscription-State", state),
+        ],
+        Some(("message/sipfrag;version=2.0", body.as_bytes())),
+    );
+}
+
 /// `Reason` header value for a Q.850 cause (RFC 3326 §2).
 pub fn reason_header(cause: u8) -> String {
     format!("Q.850;cause={cause}")
@@ -144,14 +217,19 @@ impl SipLeg {
             protocol,
             local,
             law,
-            rtp_ports,
-            next_port: rtp_ports.0,
+            ports: RtpPortPool::new(rtp_ports),
             by_handle: HashMap::new(),
             by_leg: HashMap::new(),
             redirect: RedirectHeaders::default(),
             sips: false,
             trust_identity: false,
         }
+    }
+
+    /// Take RTP ports from `pool` (shared with the daemon's other SIP trunks).
+    pub fn with_port_pool(mut self, pool: RtpPortPool) -> SipLeg {
+        self.ports = pool;
+        self
     }
 
     /// Believe the peers' P-Asserted-Identity and send ours to them (the trunk's
@@ -243,13 +321,7 @@ impl SipLeg {
     }
 
     fn new_sdp(&mut self) -> (OfferAnswer, u16) {
-        let port = self.next_port;
-        // RTP uses even ports (RFC 3550 §11).
-        self.next_port = if self.next_port + 2 > self.rtp_ports.1 {
-            self.rtp_ports.0
-        } else {
-            self.next_port + 2
-        };
+        let port = self.ports.take();
         (
             OfferAnswer::new(LocalCapabilities::for_span_law(self.local, self.law), port),
             port,
@@ -407,6 +479,14 @@ impl SipLeg {
                 handle,
                 request,
                 reinvite: false,
+            } if request.method() == Some(Method::Refer) => {
+                self.refer(ep, core, now, call, handle, &request)
+            }
+            UaEvent::Request {
+                call: Some(call),
+                handle,
+                request,
+                reinvite: false,
             } => {
                 // INFO in a dialog: DTMF relay (application/dtmf-relay) becomes digits —
                 // more called digits in overlap sending before answer, DTMF after; other
@@ -486,6 +566,102 @@ impl SipLeg {
         }
     }
 
+    /// A REFER in a dialog (RFC 3515 §2.4.2): exactly one `Refer-To` (else 400, §2.4.1)
+    /// naming a `sip:`/`sips:`/`tel:` user; the core routes it as a blind transfer of the
+    /// other party. Accepted: 202, then NOTIFY `SIP/2.0 100 Trying` at once (§2.4.4) and
+    /// the new call's progress as the core reports it. A `Refer-To` carrying `Replaces`
+    /// (asking us to replace a dialog elsewhere) is refused with 501.
+    fn refer(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        call: CallHandle,
+        handle: crate::sip::ua::RequestHandle,
+        request: &SipMessage,
+    ) {
+        let status = |n: u16| StatusCode::new(n).unwrap_or(StatusCode::OK);
+        let Some(c) = self.by_handle.get_mut(&call) else {
+            ep.respond_request(now, handle, status(481), &[], None);
+            return;
+        };
+        let refer_to = match request.get::<ReferTo>() {
+            Ok(Some(r)) => r,
+            Ok(None) | Err(_) => {
+                debug!("REFER without exactly one valid Refer-To");
+                ep.respond_request(now, handle, StatusCode::BAD_REQUEST, &[], None);
+                return;
+            }
+        };
+        if refer_to.uri.as_sip().is_some_and(|u| {
+            u.headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("Replaces"))
+        }) {
+            ep.respond_request(now, handle, StatusCode::NOT_IMPLEMENTED, &[], None);
+            return;
+        }
+        let Some(user) = uri_user(&refer_to.uri).filter(|u| !u.is_empty()) else {
+            ep.respond_request(now, handle, StatusCode::BAD_REQUEST, &[], None);
+            return;
+        };
+        // RFC 3892 §3: carried on as received (a malformed one is dropped).
+        let referred_by = match request.get::<ReferredBy>() {
+            Ok(Some(_)) => request
+                .headers()
+                .find(|h| {
+                    h.name.eq_ignore_ascii_case(b"Referred-By") || h.name.eq_ignore_ascii_case(b"b")
+                })
+                .and_then(|h| h.value_str())
+                .map(|v| v.trim().to_string()),
+            _ => None,
+        };
+        let target = from_sip_user(&user, &self.rules, false);
+        match core.refer(now, c.leg, &target, referred_by) {
+            Ok(()) => {
+                c.refer_active = true;
+                ep.respond_request(now, handle, status(202), &[], None);
+                send_refer_notify(ep, now, call, 100, false);
+            }
+            Err(e) => {
+                debug!(error = %e, "REFER refused");
+                let code = match e {
+                    ReferRefused::NoCall => 481,
+                    ReferRefused::NotAnswered => 403,
+                    ReferRefused::Pending => 491,
+                };
+                ep.respond_request(now, handle, status(code), &[], None);
+            }
+        }
+    }
+
+    /// The leg of the dialog a `Replaces` header names (RFC 3891 §3: `to-tag` is our tag,
+    /// `from-tag` the peer's), or the status to refuse with: 481 when no confirmed dialog
+    /// of ours matches (or it is early: we do not replace early dialogs), 486 for
+    /// `early-only` on a confirmed dialog.
+    fn dialog_to_replace(&self, ep: &Endpoint, r: &Replaces<'_>) -> Result<LegId, u16> {
+        let (Some(to_tag), Some(from_tag)) = (r.to_tag(), r.from_tag()) else {
+            return Err(481);
+        };
+        let (_, c) = self
+            .by_handle
+            .iter()
+            .find(|(h, _)| {
+                ep.dialog(**h).is_some_and(|d| {
+                    let id = d.id();
+                    id.call_id == r.call_id && id.local_tag == to_tag && id.remote_tag == from_tag
+                })
+            })
+            .ok_or(481u16)?;
+        if !c.answered {
+            return Err(481);
+        }
+        if r.early_only() {
+            return Err(486);
+        }
+        Ok(c.leg)
+    }
+
     fn finish(&mut self, core: &mut Core, now: Instant, call: CallHandle, r: Reason) {
         if let Some(c) = self.by_handle.remove(&call) {
             self.by_leg.remove(&c.leg);
@@ -526,6 +702,15 @@ impl SipLeg {
         if let Some(old) = earlier {
             return self.more_digits(ep, core, now, old, call, invite, called);
         }
+        // RFC 3891 §3: an INVITE naming a dialog to replace (attended transfer).
+        let replaces = match invite.get::<Replaces>() {
+            Ok(r) => r,
+            Err(e) => {
+                debug!(error = %e, "malformed or repeated Replaces");
+                ep.respond(now, call, StatusCode::BAD_REQUEST, None, &[], None);
+                return;
+            }
+        };
         let restricted = privacy_id(invite);
         // RFC 3325 §9.1: P-Asserted-Identity is the caller id when it comes from the trust
         // domain (§5: ignored otherwise); From is the user's unverified claim.
@@ -570,7 +755,28 @@ impl SipLeg {
             redirecting,
         };
         let trunk = self.trunk.clone();
-        let (_, leg) = core.incoming(now, &trunk, None, setup);
+        let leg = match replaces {
+            Some(r) => {
+                let status = |n: u16| StatusCode::new(n).unwrap_or(StatusCode::OK);
+                let refuse = match self.dialog_to_replace(ep, &r) {
+                    Err(code) => Err(code),
+                    Ok(old) => core.replace(now, old, &trunk, setup).map_err(|e| match e {
+                        // §3: no match, or an early dialog we did not initiate: 481.
+                        ReplaceRefused::NoCall | ReplaceRefused::Early => 481,
+                        ReplaceRefused::NoMediaPath => 488,
+                    }),
+                };
+                match refuse {
+                    Ok(leg) => leg,
+                    Err(code) => {
+                        debug!(code, call_id = r.call_id, "Replaces refused");
+                        ep.respond(now, call, status(code), None, &[], None);
+                        return;
+                    }
+                }
+            }
+            None => core.incoming(now, &trunk, None, setup).1,
+        };
         core.set_identity_verified(leg, verified);
         self.by_leg.insert(leg, call);
         self.by_handle.insert(
@@ -586,6 +792,7 @@ impl SipLeg {
                 call_id,
                 called,
                 connected: None,
+                refer_active: false,
             },
         );
     }
@@ -661,11 +868,26 @@ impl SipLeg {
         leg: LegId,
         setup: &Setup,
     ) {
-        self.originate_with(ep, core, now, leg, setup, None)
+        self.originate_with(ep, core, now, leg, setup, None, None)
     }
 
-    /// As [`SipLeg::originate`]; with `media_address`, the SDP offer names that address
-    /// (the other leg's RTP peer, media passed through) instead of our own port.
+    /// Place an outgoing call for the core; a transfer's new call carries the REFER's
+    /// `Referred-By` (RFC 3892 §3: the referee copies it into the triggered INVITE).
+    pub fn originate_referred(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        leg: LegId,
+        setup: &Setup,
+        referred_by: Option<&str>,
+    ) {
+        self.originate_with(ep, core, now, leg, setup, referred_by, None)
+    }
+
+    /// As [`SipLeg::originate_referred`]; with `media_address`, the SDP offer names that
+    /// address (the other leg's RTP peer, media passed through) instead of our own port.
+    #[allow(clippy::too_many_arguments)]
     pub fn originate_with(
         &mut self,
         ep: &mut Endpoint,
@@ -673,6 +895,7 @@ impl SipLeg {
         now: Instant,
         leg: LegId,
         setup: &Setup,
+        referred_by: Option<&str>,
         media_address: Option<SocketAddr>,
     ) {
         let Some(peer) = self.peers.first().copied() else {
@@ -710,6 +933,9 @@ impl SipLeg {
                 &called,
                 &local_host,
             ));
+        }
+        if let Some(r) = referred_by {
+            headers.push(("Referred-By".to_string(), r.to_string()));
         }
         let (mut sdp, rtp_port) = match (media_address, setup.media) {
             (Some(a), Some(Media::Rtp { law, .. })) => (
@@ -755,6 +981,7 @@ impl SipLeg {
                 call_id: String::new(),
                 called: String::new(),
                 connected: None,
+                refer_active: false,
             },
         );
     }
@@ -822,6 +1049,16 @@ impl SipLeg {
                     &[],
                     Some(("application/sdp", &offer)),
                 );
+            }
+            Delivery::TransferProgress(st) if c.refer_active => {
+                let (code, last) = match st {
+                    TransferStatus::Ringing => (180, false),
+                    TransferStatus::Progress => (183, false),
+                    TransferStatus::Answered => (200, true),
+                    TransferStatus::Failed(Clearing { status, .. }) => (status, true),
+                };
+                c.refer_active = !last;
+                send_refer_notify(ep, now, handle, code, last);
             }
             Delivery::Release(Clearing { cause, status }) => {
                 let reason = reason_header(cause);

@@ -217,7 +217,8 @@ impl World {
                     Action::Bridge { .. }
                     | Action::Relay { .. }
                     | Action::MediaChanged { .. }
-                    | Action::Unbridge { .. } => {}
+                    | Action::Unbridge { .. }
+                    | Action::Hairpin { .. } => {}
                     a @ Action::HoldMedia { .. } => self.hold_actions.push(a),
                     Action::Deliver { leg, msg, .. } => {
                         if self.sip.owns(leg) {

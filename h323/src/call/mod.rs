@@ -466,6 +466,12 @@ impl Call {
         self.call_id
     }
 
+    /// The Q.931 call reference value (15 bits; the caller's, once a callee saw the Setup):
+    /// what ARQ/DRQ carry as `callReferenceValue` (H.225.0 §7.8.1).
+    pub fn call_ref(&self) -> u16 {
+        self.call_ref
+    }
+
     /// The call is over.
     pub fn is_released(&self) -> bool {
         self.state == State::Released

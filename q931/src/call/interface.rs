@@ -73,6 +73,8 @@ pub struct Interface {
     pub(crate) restart_queue: Vec<u8>,
     /// The last call reference value we allocated.
     next_call_ref: u16,
+    /// The link's count of discarded I frames when last looked at.
+    seen_i_discarded: u64,
     /// Encoding buffer, reused.
     tx: Vec<u8>,
     /// Decoded message, reused (taken while a message is handled).
@@ -97,6 +99,7 @@ impl Interface {
             restart_in: None,
             restart_queue: Vec::new(),
             next_call_ref: 0,
+            seen_i_discarded: 0,
             tx: Vec::with_capacity(128),
             rx: Some(Message::new(CallRef::dummy(), MessageType::Setup)),
             transfers: Vec::new(),
@@ -255,6 +258,38 @@ impl Interface {
                 c.stop();
                 self.start_status_enquiry(now, h);
             }
+        }
+        let discarded = self.link.stats().i_discarded;
+        if discarded > self.seen_i_discarded {
+            self.seen_i_discarded = discarded;
+            self.resend_lost_setups(now);
+        }
+    }
+
+    /// The data link was reset (§5.8.9, DL-ESTABLISH indication) and our unacknowledged I
+    /// frames went with it (Q.921 §5.5.3). A SETUP still unanswered (T303 running) may
+    /// have been one of them: it is sent again at once, as T303's first expiry would do
+    /// (§5.1.1, §5.2.1), instead of leaving the call silent for up to T303. This is what
+    /// happens at start-up against a peer whose first SABME was lost (libpri, say): our
+    /// SABME is answered with UA, our link is up and a SETUP goes out, but the peer still
+    /// awaits the UA to its own SABME, ignores the SETUP, and on its T200 sends SABME
+    /// again, which resets our link. The call keeps its T303 count (the retransmission
+    /// is not an expiry), so a SETUP the peer did receive is answered, at worst, twice
+    /// as on a T303 expiry.
+    fn resend_lost_setups(&mut self, now: Instant) {
+        let t303 = self.cfg.timers.t303;
+        let lost: Vec<(CallHandle, Vec<u8>)> = self
+            .calls
+            .values_mut()
+            .filter(|c| matches!(c.timer, Some((Timer::T303, _))))
+            .filter_map(|c| {
+                c.timer = Some((Timer::T303, now + t303));
+                Some((c.handle, c.setup.clone()?))
+            })
+            .collect();
+        for (h, setup) in lost {
+            debug!(call = ?h, "data link reset: SETUP sent again");
+            self.send_raw(now, &setup);
         }
     }
 

@@ -13,11 +13,9 @@
 pub mod bearer_capability;
 pub mod call_state;
 pub mod called_party_number;
-pub mod calling_party_number;
 pub mod cause;
 pub mod change_status;
 pub mod channel_id;
-pub mod connected_number;
 pub mod date_time;
 pub mod display;
 pub mod facility;
@@ -26,6 +24,7 @@ pub mod keypad_facility;
 pub mod low_layer_compat;
 pub mod notification_indicator;
 pub mod number;
+pub mod party_number;
 pub mod progress_indicator;
 pub mod redirecting_number;
 pub mod restart_indicator;
@@ -39,13 +38,11 @@ pub use bearer_capability::{
 };
 pub use call_state::{CallState, CallStateValue};
 pub use called_party_number::CalledPartyNumber;
-pub use calling_party_number::CallingPartyNumber;
 pub use cause::{Cause, CauseValue, Location};
 pub use change_status::{ChangeStatus, ServiceStatus};
 pub use channel_id::{
     ChannelId, ChannelList, ChannelSelection, ChannelType, InterfaceType, SlotMapKind,
 };
-pub use connected_number::ConnectedNumber;
 pub use date_time::DateTime;
 pub use display::Display;
 pub use facility::Facility;
@@ -54,6 +51,7 @@ pub use keypad_facility::KeypadFacility;
 pub use low_layer_compat::LowLayerCompatibility;
 pub use notification_indicator::{NotificationDescription, NotificationIndicator};
 pub use number::{NumberingPlan, Presentation, RedirectionReason, Screening, TypeOfNumber};
+pub use party_number::{CallingPartyNumber, ConnectedNumber, PartyNumber};
 pub use progress_indicator::{ProgressDescription, ProgressIndicator};
 pub use redirecting_number::RedirectingNumber;
 pub use restart_indicator::{RestartClass, RestartIndicator};

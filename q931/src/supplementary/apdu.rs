@@ -220,4 +220,34 @@ mod tests {
             }
         }
     }
+
+    /// Random octet strings (most with a valid profile octet and a component tag, so
+    /// that the decoder goes deep): no panic; what decodes re-encodes to a fixed point.
+    #[test]
+    fn never_panics_on_random_octets() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut buf = Vec::with_capacity(64);
+        for i in 0..100_000 {
+            buf.clear();
+            let len = (next() % 40) as usize;
+            for _ in 0..len {
+                buf.push(next() as u8);
+            }
+            if i % 2 == 0 && buf.len() > 2 {
+                buf[0] = 0x91;
+                buf[1] = 0xA1 + (next() % 4) as u8;
+            }
+            if let Ok(f) = FacilityApdus::decode(&buf) {
+                let mut out = Vec::new();
+                f.encode(&mut out);
+                assert_eq!(FacilityApdus::decode(&out).as_ref(), Ok(&f), "{buf:02x?}");
+            }
+        }
+    }
 }

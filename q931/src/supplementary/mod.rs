@@ -5,8 +5,9 @@
 //! (GR-2865-CORE). The procedure that invokes them on two calls is
 //! [`crate::call::Interface::transfer`].
 //!
-//! Everything here decodes any octets without panicking and re-encodes what it decoded
-//! byte for byte.
+//! Everything here decodes any octets without panicking. What decodes re-encodes to the
+//! same values; byte for byte when the sender used the shortest integer and length forms
+//! (as libpri does: the known answers of the tests are its octets).
 
 pub mod apdu;
 pub mod ber;

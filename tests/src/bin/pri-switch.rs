@@ -23,10 +23,19 @@
 //! On an answered call (either direction) it opens the B-channel, plays `--tone` Hz and
 //! listens for the `--detect` frequencies (Goertzel, 20 ms blocks).
 //!
+//! Call transfer (ETSI Explicit Call Transfer, EN 300 369-1) is accepted on EuroISDN
+//! spans as a switch does (`pri_transfer_enable`; `--transfer off` refuses it): libpri
+//! answers the gateway's `EctLinkIdRequest` and reports its `ExplicitEctExecute` as
+//! `PRI_SUBCMD_TRANSFER_CALL`; the switch confirms (`pri_transfer_rsp`, the Return Result
+//! goes in the DISCONNECT of the call it arrived on), clears both calls from the gateway
+//! with cause 16, and joins the two parties inside the switch: each one's tone goes to
+//! the other for one second (no B-channel to the gateway any more), then both hang up.
+//!
 //! Commands, one per line on standard input:
 //! - `call SPAN CALLED [CHANNEL]`: SETUP towards the gateway (channel preferred, default
 //!   the lowest free);
 //! - `hangup ID CAUSE`: clear call `ID` with `CAUSE`;
+//! - `tone ID HZ`: call `ID`'s party plays `HZ` from now on (instead of `--tone`);
 //! - `quit`.
 //!
 //! Reports, one line each on standard output, `word key=value …`:
@@ -36,7 +45,11 @@
 //! `placed id=N span=S channel=C called=X`, `proceeding|ringing|answer id=N channel=C`,
 //! `disconnect id=N cause=C` (DISCONNECT received), `hangup id=N cause=C`,
 //! `media id=N channel=C sent_ms=T heard=HZ:MS,…` (at the end of an answered call),
-//! `released id=N`, `error …`.
+//! `released id=N`, `error …`,
+//! `transfer span=S id=N with=M invoke=I held=H,H` (the gateway's ECT, libpri's
+//! `PRI_SUBCMD_TRANSFER_CALL`: `id` is the call it arrived on, `with` the other),
+//! `joined id=N with=M heard=HZ:MS,… with_heard=HZ:MS,…` (the transferred parties'
+//! conversation inside the switch, at its end).
 
 #[path = "../../../q931/tests/libpri/mod.rs"]
 #[allow(dead_code, unused_imports, clippy::all)]
@@ -86,7 +99,28 @@ struct Call {
     channel_raw: i32,
     answer_at: Option<Instant>,
     media: Option<Media>,
+    /// The party's tone, when not `--tone`.
+    tone_hz: Option<f64>,
 }
+
+/// One party of a call the switch took over by a transfer: its voice (tone) and ears.
+struct Party {
+    id: u32,
+    tone: ToneGen,
+    heard: BTreeMap<u32, u64>,
+}
+
+/// Two parties the switch connected to each other (ECT), talking for a while.
+struct Joined {
+    law: Law,
+    a: Party,
+    b: Party,
+    next_block: Instant,
+    blocks: u32,
+}
+
+/// How long joined parties talk before they hang up (20 ms blocks).
+const JOINED_BLOCKS: u32 = 50;
 
 struct Switchboard {
     dev: KernelDevice,
@@ -96,6 +130,7 @@ struct Switchboard {
     tone_hz: f64,
     detect_hz: Vec<f64>,
     answer_after: Duration,
+    joined: Vec<Joined>,
 }
 
 fn say(line: std::fmt::Arguments<'_>) {
@@ -223,6 +258,7 @@ impl Switchboard {
                     channel_raw: r.channel,
                     answer_at,
                     media: None,
+                    tone_hz: None,
                 });
             }
             PriEvent::Proceeding(p) => {
@@ -286,10 +322,111 @@ impl Switchboard {
                     Self::end_media(self.calls.remove(i));
                 }
             }
+            PriEvent::Facility { transfers, .. } => {
+                for t in transfers {
+                    self.transfer(span, t);
+                }
+            }
             PriEvent::Restart { channel } => say!("restart span={sp} channel={channel}"),
             PriEvent::ConfigErr { message } => say!("error span={sp} config {message}"),
             _ => {}
         }
+    }
+
+    /// The gateway asked for an explicit call transfer (ETSI ECT): confirm it, clear both
+    /// calls from the gateway and connect the two parties inside the switch.
+    fn transfer(&mut self, span: usize, t: libpri::TransferRequest) {
+        let sp = self.spans[span].dahdi;
+        let (Some(i1), Some(i2)) = (
+            self.call_by_ref(span, t.call_1),
+            self.call_by_ref(span, t.call_2),
+        ) else {
+            say!("error span={sp} transfer of unknown calls");
+            if let Some(c1) = t.call_1 {
+                let _ = self.spans[span].pri.transfer_rsp(c1, t.invoke_id, false);
+            }
+            return;
+        };
+        let (id1, id2) = (self.calls[i1].id, self.calls[i2].id);
+        say!(
+            "transfer span={sp} id={id1} with={id2} invoke={} held={},{}",
+            t.invoke_id,
+            u8::from(t.call_1_held),
+            u8::from(t.call_2_held)
+        );
+        let (c1, c2) = (self.calls[i1].call, self.calls[i2].call);
+        let pri = &mut self.spans[span].pri;
+        // Success: the Return Result rides on call 1's DISCONNECT (libpri's
+        // pri_transfer_rsp), then the other call is cleared too.
+        if pri.transfer_rsp(c1, t.invoke_id, true).is_err() {
+            say!("error span={sp} pri_transfer_rsp");
+        }
+        let _ = pri.hangup(c1, 16);
+        let _ = pri.hangup(c2, 16);
+        flush_pri_text(sp);
+        let law = self.spans[span].law;
+        let party = |c: &mut Call, default_hz: f64| {
+            // The B-channel to the gateway is no longer the party's line.
+            let m = c.media.take();
+            Party {
+                id: c.id,
+                tone: m.map_or_else(|| ToneGen::new(c.tone_hz.unwrap_or(default_hz)), |m| m.tone),
+                heard: BTreeMap::new(),
+            }
+        };
+        let a = party(&mut self.calls[i1], self.tone_hz);
+        let b = party(&mut self.calls[i2], self.tone_hz);
+        self.joined.push(Joined {
+            law,
+            a,
+            b,
+            next_block: Instant::now(),
+            blocks: 0,
+        });
+    }
+
+    /// Transferred parties talk: each 20 ms block of one's tone reaches the other's ears.
+    fn pump_joined(&mut self, now: Instant) {
+        let detect_hz = self.detect_hz.clone();
+        let mut out = [0u8; BLOCK];
+        for j in &mut self.joined {
+            while j.next_block <= now && j.blocks < JOINED_BLOCKS {
+                for a_speaks in [true, false] {
+                    let (from, to) = if a_speaks {
+                        (&mut j.a, &mut j.b)
+                    } else {
+                        (&mut j.b, &mut j.a)
+                    };
+                    from.tone.fill(j.law, &mut out);
+                    if let Some(hz) = detect(j.law, &out, &detect_hz) {
+                        *to.heard.entry(hz as u32).or_default() += 1;
+                    }
+                }
+                j.blocks += 1;
+                j.next_block += Duration::from_millis(20);
+            }
+        }
+        let heard = |m: &BTreeMap<u32, u64>| {
+            let v: Vec<String> = m.iter().map(|(hz, n)| format!("{hz}:{}", n * 20)).collect();
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(",")
+            }
+        };
+        self.joined.retain(|j| {
+            if j.blocks < JOINED_BLOCKS {
+                return true;
+            }
+            say!(
+                "joined id={} with={} heard={} with_heard={}",
+                j.a.id,
+                j.b.id,
+                heard(&j.a.heard),
+                heard(&j.b.heard)
+            );
+            false
+        });
     }
 
     fn start_media(&mut self, i: usize) {
@@ -313,7 +450,7 @@ impl Switchboard {
             Ok(chan) => {
                 let mut m = Media {
                     chan,
-                    tone: ToneGen::new(self.tone_hz),
+                    tone: ToneGen::new(c.tone_hz.unwrap_or(self.tone_hz)),
                     sent_blocks: 0,
                     heard: BTreeMap::new(),
                 };
@@ -414,7 +551,24 @@ impl Switchboard {
                     channel_raw: i32::from(channel),
                     answer_at: None,
                     media: None,
+                    tone_hz: None,
                 });
+            }
+            ["tone", id, hz] => {
+                let (Ok(id), Ok(hz)) = (id.parse::<u32>(), hz.parse::<f64>()) else {
+                    say!("error usage: tone ID HZ");
+                    return true;
+                };
+                match self.calls.iter_mut().find(|c| c.id == id) {
+                    Some(c) => {
+                        c.tone_hz = Some(hz);
+                        if let Some(m) = c.media.as_mut() {
+                            m.tone = ToneGen::new(hz);
+                        }
+                        say!("tone id={id} hz={hz}");
+                    }
+                    None => say!("error no call {id}"),
+                }
             }
             ["hangup", id, cause] => {
                 let (Ok(id), Ok(cause)) = (id.parse::<u32>(), cause.parse::<i32>()) else {
@@ -484,6 +638,7 @@ fn main() {
     let mut tone_hz = 1004.0;
     let mut detect_hz = vec![1800.0];
     let mut answer_ms = 300u64;
+    let mut transfer = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
@@ -492,8 +647,9 @@ fn main() {
             "--tone" => tone_hz = v.parse().expect("--tone HZ"),
             "--detect" => detect_hz = parse_list(&v),
             "--answer-ms" => answer_ms = v.parse().expect("--answer-ms MS"),
+            "--transfer" => transfer = v != "off",
             _ => {
-                eprintln!("usage: pri-switch --span N:e1|t1 … [--tone HZ] [--detect HZ,…] [--answer-ms MS]");
+                eprintln!("usage: pri-switch --span N:e1|t1 … [--tone HZ] [--detect HZ,…] [--answer-ms MS] [--transfer on|off]");
                 std::process::exit(2);
             }
         }
@@ -536,7 +692,8 @@ fn main() {
         );
         let mut pri = LibPri::new(OwnedFd::from(f), Node::Network, switch);
         pri.hangup_fix_enable(true);
-        pri.set_debug(libpri::ffi::PRI_DEBUG_Q931_DUMP);
+        pri.transfer_enable(transfer);
+        pri.set_debug(libpri::ffi::PRI_DEBUG_Q931_DUMP | libpri::ffi::PRI_DEBUG_APDU);
         spans.push(SpanCtx {
             dahdi,
             law,
@@ -559,6 +716,7 @@ fn main() {
         tone_hz,
         detect_hz,
         answer_after: Duration::from_millis(answer_ms),
+        joined: Vec::new(),
     };
 
     // Standard input on a thread of its own (commands are rare), handed over a pipe-free
@@ -601,6 +759,9 @@ fn main() {
             if let Some(d) = s.pri.schedule_next() {
                 wait = wait.min(d);
             }
+        }
+        if !sb.joined.is_empty() {
+            wait = wait.min(Duration::from_millis(20));
         }
         if let Some(t) = sb.calls.iter().filter_map(|c| c.answer_at).min() {
             wait = wait.min(t.saturating_duration_since(now));
@@ -661,6 +822,7 @@ fn main() {
             }
             flush_pri_text(sb.spans[si].dahdi);
         }
+        sb.pump_joined(Instant::now());
         // Media of calls still present (an event above may have ended some).
         for i in 0..sb.calls.len() {
             if sb.calls[i].media.is_some() {

@@ -308,6 +308,9 @@ pub const SWITCH_TONE: f64 = 1004.0;
 pub const SIP_TONE: f64 = 1800.0;
 /// The first note of the gateway's generated music on hold (C5, `media::tone::MusicOnHold`).
 pub const MOH_TONE: f64 = 523.25;
+/// The tone of a transfer's new party (so that what the switch hears after a transfer
+/// is told apart from what it heard before).
+pub const TRANSFER_TONE: f64 = 1400.0;
 
 pub struct Rig {
     pub line: Line,
@@ -412,7 +415,10 @@ peers = ["127.0.0.1:{pbx_port}"]
         let mut sw = Command::new(&b.pri_switch);
         sw.args(["--span", &format!("2:{kind}")])
             .args(["--tone", &SWITCH_TONE.to_string()])
-            .args(["--detect", &format!("{SIP_TONE},{SWITCH_TONE},{MOH_TONE}")]);
+            .args([
+                "--detect",
+                &format!("{SIP_TONE},{SWITCH_TONE},{MOH_TONE},{TRANSFER_TONE}"),
+            ]);
         preload(&mut sw);
         let switch = PriSwitch::start(sw, &dir.join("pri-switch.log"));
 
@@ -582,6 +588,18 @@ peers = ["127.0.0.1:{pbx_port}"]
     /// Start SIPp on local port `port` (a second UAC while another SIPp holds the PBX
     /// port; gatewayd accepts requests from the peer's address on any port).
     pub fn sipp_spawn_on(&self, name: &str, xml: &str, called: &str, port: u16) -> SippChild {
+        self.sipp_spawn_with(name, xml, called, port, &[])
+    }
+
+    /// As [`Rig::sipp_spawn_on`], with more SIPp arguments (`-set NAME VALUE` …).
+    pub fn sipp_spawn_with(
+        &self,
+        name: &str,
+        xml: &str,
+        called: &str,
+        port: u16,
+        extra: &[String],
+    ) -> SippChild {
         let sf = self.dir.join(format!("{name}.xml"));
         std::fs::write(&sf, xml).unwrap();
         let mut cmd = Command::new("sipp");
@@ -591,6 +609,7 @@ peers = ["127.0.0.1:{pbx_port}"]
             .args(["-p", &port.to_string()])
             .args(["-timeout", "30", "-timeout_error", "-nostdin"])
             .args(["-trace_err", "-trace_msg"])
+            .args(extra)
             .arg(format!("127.0.0.1:{}", self.sip_port))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
@@ -734,6 +753,69 @@ pub fn uac_answered(law: Law, rtp_port: u16, hold_ms: u64) -> String {
     ]]>
   </send>
   <recv response=\"200\" crlf=\"true\"/>",
+            invite(law, rtp_port)
+        ),
+    )
+}
+
+/// UAC: INVITE, 200, ACK, talk `talk_ms`, then a blind transfer of the other party to
+/// `target` (RFC 3515 REFER with Refer-To and Referred-By), 202; every NOTIFY of the
+/// implicit subscription (message/sipfrag 100, 180, 200) is answered 200 until the
+/// gateway's BYE releases the transferor, which is answered too.
+pub fn uac_refer(law: Law, rtp_port: u16, talk_ms: u64, target: &str) -> String {
+    scenario(
+        "blind transfer",
+        &format!(
+            "{}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"180\" optional=\"true\"/>
+  <recv response=\"183\" optional=\"true\"/>
+  <recv response=\"200\" rtd=\"true\"/>
+  {ACK}
+  <pause milliseconds=\"{talk_ms}\"/>
+  <send retrans=\"500\">
+    <![CDATA[
+      REFER sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 REFER
+      Contact: sip:2001@[local_ip]:[local_port]
+      Refer-To: <sip:{target}@[remote_ip]:[remote_port]>
+      Referred-By: <sip:2001@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response=\"202\"/>
+  <label id=\"1\"/>
+  <recv request=\"NOTIFY\" optional=\"true\" next=\"2\"/>
+  <recv request=\"BYE\" next=\"3\"/>
+  <label id=\"2\"/>
+  <send next=\"1\">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <label id=\"3\"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>",
             invite(law, rtp_port)
         ),
     )

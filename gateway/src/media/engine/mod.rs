@@ -13,6 +13,7 @@
 //! [`MediaEvent`] out); a media thread never waits on anything signalling holds.
 
 mod channel;
+pub mod hairpin;
 pub mod io;
 pub mod relay;
 mod stats;
@@ -30,6 +31,7 @@ use dahdi_driver::{Channel, Ticker};
 use crate::media::Law;
 use crate::rtp::{JitterStats, PayloadType};
 
+pub use hairpin::{HairpinConfig, HairpinStats};
 pub use stats::{EngineStats, LatencyHistogram, WorkerStats};
 pub use worker::MediaWorker;
 
@@ -134,7 +136,10 @@ pub enum Control {
     PlayDigit(ChannelKey, char, Duration),
     /// Ask for a [`MediaEvent::Stats`].
     QueryStats(ChannelKey),
-    /// Stop bridging; [`MediaEvent::Removed`] gives the channel and socket back.
+    /// Join two B-channels to each other, no RTP ([`hairpin`]).
+    AddHairpin(ChannelKey, Box<HairpinConfig>),
+    /// Stop bridging; [`MediaEvent::Removed`] gives the channel and socket back (for a
+    /// hairpin, [`MediaEvent::HairpinRemoved`] gives both channels).
     Remove(ChannelKey),
     /// End the thread.
     Shutdown,
@@ -202,6 +207,13 @@ pub enum MediaEvent {
     },
     /// A channel could not be added (DSP setup or socket registration failed).
     AddFailed { key: ChannelKey, reason: String },
+    /// A hairpin was removed: its two B-channels are handed back with its figures.
+    HairpinRemoved {
+        key: ChannelKey,
+        a: Box<dyn Channel>,
+        b: Box<dyn Channel>,
+        stats: HairpinStats,
+    },
 }
 
 impl std::fmt::Debug for MediaEvent {
@@ -227,6 +239,9 @@ impl std::fmt::Debug for MediaEvent {
             MediaEvent::Stats { key, stats } => write!(f, "Stats({key:?}, {stats:?})"),
             MediaEvent::Removed { key, stats, .. } => write!(f, "Removed({key:?}, {stats:?})"),
             MediaEvent::AddFailed { key, reason } => write!(f, "AddFailed({key:?}, {reason})"),
+            MediaEvent::HairpinRemoved { key, stats, .. } => {
+                write!(f, "HairpinRemoved({key:?}, {stats:?})")
+            }
         }
     }
 }
@@ -348,6 +363,25 @@ impl MediaEngine {
             .ok_or(EngineError::NoThreads)?;
         w.control
             .send(Control::Add(key, Box::new(cfg)))
+            .map_err(|_| EngineError::ThreadGone(idx))?;
+        w.channels += 1;
+        self.placement.insert(key, idx);
+        Ok(key)
+    }
+
+    /// Join two B-channels on the least loaded media thread (B-channel ↔ B-channel,
+    /// no RTP); stop it with [`MediaEngine::remove_channel`].
+    pub fn add_hairpin(&mut self, cfg: HairpinConfig) -> Result<ChannelKey, EngineError> {
+        let key = ChannelKey(self.next_key);
+        self.next_key = self.next_key.wrapping_add(1).max(1);
+        let (idx, w) = self
+            .workers
+            .iter_mut()
+            .enumerate()
+            .min_by_key(|(_, w)| w.channels)
+            .ok_or(EngineError::NoThreads)?;
+        w.control
+            .send(Control::AddHairpin(key, Box::new(cfg)))
             .map_err(|_| EngineError::ThreadGone(idx))?;
         w.channels += 1;
         self.placement.insert(key, idx);

@@ -44,6 +44,8 @@ pub struct MediaWorker {
     out: Box<Outgoing>,
     tick: u64,
     shutdown: bool,
+    /// B-channel ↔ B-channel hairpins, served every tick.
+    hairpins: Vec<super::hairpin::Hairpin>,
 }
 
 impl MediaWorker {
@@ -71,6 +73,7 @@ impl MediaWorker {
             out: Box::new(Outgoing::new()),
             tick: 0,
             shutdown: false,
+            hairpins: Vec::new(),
         })
     }
 
@@ -135,6 +138,9 @@ impl MediaWorker {
             self.tick = self.tick.wrapping_add(elapsed - PHASES as u64);
         }
         self.serve_hunting(now, wake);
+        for h in &mut self.hairpins {
+            h.serve();
+        }
         let took = wake.elapsed().as_nanos() as u64;
         if took > self.stats.max_tick_ns.load(Relaxed) {
             self.stats.max_tick_ns.store(took, Relaxed);
@@ -177,10 +183,17 @@ impl MediaWorker {
                     let _ = self.events.send(MediaEvent::Stats { key, stats });
                 }
             }
+            Control::AddHairpin(key, cfg) => {
+                self.hairpins.push(super::hairpin::Hairpin::new(key, *cfg));
+            }
             Control::Remove(key) => self.remove(now, key),
             Control::Shutdown => {
                 let keys: Vec<ChannelKey> = self.index.keys().copied().collect();
                 for k in keys {
+                    self.remove(now, k);
+                }
+                let pins: Vec<ChannelKey> = self.hairpins.iter().map(|h| h.key).collect();
+                for k in pins {
                     self.remove(now, k);
                 }
                 self.shutdown = true;
@@ -236,6 +249,15 @@ impl MediaWorker {
     }
 
     fn remove(&mut self, now: Instant, key: ChannelKey) {
+        if let Some(i) = self.hairpins.iter().position(|h| h.key == key) {
+            let h = self.hairpins.swap_remove(i);
+            let stats = h.stats;
+            let (a, b) = h.into_channels();
+            let _ = self
+                .events
+                .send(MediaEvent::HairpinRemoved { key, a, b, stats });
+            return;
+        }
         let Some(idx) = self.index.remove(&key) else {
             return;
         };

@@ -772,9 +772,12 @@ impl Endpoint {
                     None
                 }
                 ("INFO" | "REFER" | "NOTIFY", Some(_)) => None,
+                // RFC 3515 §2.4.2: a REFER outside a dialog would refer a call we do not
+                // have; the gateway declines it (a REFER naming an unknown dialog got 481
+                // above, RFC 3261 §12.2.2).
+                ("REFER", None) => Some((StatusCode::FORBIDDEN, vec![])),
                 (
-                    "REGISTER" | "SUBSCRIBE" | "PUBLISH" | "MESSAGE" | "INFO" | "UPDATE" | "REFER"
-                    | "NOTIFY",
+                    "REGISTER" | "SUBSCRIBE" | "PUBLISH" | "MESSAGE" | "INFO" | "UPDATE" | "NOTIFY",
                     None,
                 ) => Some((
                     StatusCode::METHOD_NOT_ALLOWED,

@@ -131,6 +131,10 @@ pub struct LinkStats {
     pub t203_expiries: u64,
     /// Frames received and discarded as invalid or not addressed to this link.
     pub discarded: u64,
+    /// Our I frames (queued or sent and not acknowledged) dropped by a re-establishment
+    /// (§5.5.3: the I queue is discarded; layer 3 learns of it from the DL-ESTABLISH
+    /// indication and recovers what matters, e.g. an unanswered SETUP).
+    pub i_discarded: u64,
 }
 
 /// One Q.921 data link entity in multiple-frame operation.

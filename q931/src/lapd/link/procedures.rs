@@ -88,6 +88,7 @@ impl Link {
 
     pub(super) fn discard_iq(&mut self) {
         while let Some(buf) = self.iq.pop_front() {
+            self.stats.i_discarded += 1;
             self.recycle(buf);
         }
         self.vs = self.va;

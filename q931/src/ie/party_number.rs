@@ -1,4 +1,6 @@
-//! Calling party number, Q.931 §4.5.10 (identifier 0x6C).
+//! Numbers that carry presentation and screening (octet 3a): the Calling party number
+//! (Q.931 §4.5.10, identifier 0x6C) and the Connected number (ITU-T Q.951 §3 / ETSI
+//! EN 300 097, identifier 0x4C) have the same layout, so one type serves both.
 //!
 //! ```text
 //! octet 3   ext | type of number (3) | numbering plan identification (4)
@@ -10,9 +12,9 @@ use super::number::{self, Layout, NumberingPlan, Presentation, Screening, TypeOf
 use super::{IeCodec, IeId};
 use crate::error::IeError;
 
-/// Calling party number, Q.931 §4.5.10 (identifier 0x6C).
+/// A number with optional presentation and screening; `ID` is the element identifier.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CallingPartyNumber {
+pub struct PartyNumber<const ID: u8> {
     pub type_of_number: TypeOfNumber,
     pub numbering_plan: NumberingPlan,
     /// Octet 3a, when present.
@@ -21,10 +23,16 @@ pub struct CallingPartyNumber {
     pub digits: String,
 }
 
-impl CallingPartyNumber {
+/// Calling party number, Q.931 §4.5.10 (identifier 0x6C).
+pub type CallingPartyNumber = PartyNumber<{ IeId::CALLING_PARTY_NUMBER.0 }>;
+
+/// Connected number, ITU-T Q.951 §3 / ETSI EN 300 097 (identifier 0x4C).
+pub type ConnectedNumber = PartyNumber<{ IeId::CONNECTED_NUMBER.0 }>;
+
+impl<const ID: u8> PartyNumber<ID> {
     /// A number without octet 3a.
     pub fn new(type_of_number: TypeOfNumber, numbering_plan: NumberingPlan, digits: &str) -> Self {
-        CallingPartyNumber {
+        PartyNumber {
             type_of_number,
             numbering_plan,
             presentation: None,
@@ -39,12 +47,12 @@ impl CallingPartyNumber {
     }
 }
 
-impl IeCodec for CallingPartyNumber {
-    const ID: IeId = IeId::CALLING_PARTY_NUMBER;
+impl<const ID: u8> IeCodec for PartyNumber<ID> {
+    const ID: IeId = IeId(ID);
 
     fn decode(contents: &[u8]) -> Result<Self, IeError> {
         let p = number::decode(contents, Layout::WithPresentation)?;
-        Ok(CallingPartyNumber {
+        Ok(PartyNumber {
             type_of_number: p.ton,
             numbering_plan: p.plan,
             presentation: p.presentation,

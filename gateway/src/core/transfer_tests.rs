@@ -1,0 +1,599 @@
+//! Transfers in the core with fake legs in virtual time: who is told what, where the
+//! media goes, which channels stay busy, and the records written.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dahdi_driver::{ChannelId, SpanId, Timeslot};
+
+use super::super::*;
+use crate::media::Law;
+
+const CONFIG: &str = r#"
+[[span]]
+id = 1
+type = "e1"
+signalling = "pri_cpe"
+
+[[trunk_group]]
+name = "pstn"
+members = [{ span = 1, channels = "1-4" }]
+hunting = "ascending"
+
+[[sip_trunk]]
+name = "pbx"
+listen = "127.0.0.1:5060"
+peers = ["127.0.0.1:5070"]
+
+[[sip_trunk]]
+name = "pbx2"
+listen = "127.0.0.1:5062"
+peers = ["127.0.0.1:5072"]
+
+[[route]]
+pattern = "_0X."
+to = ["pstn"]
+
+[[route]]
+pattern = "_2XX"
+from = ["pstn"]
+to = ["pbx"]
+
+[[route]]
+pattern = "_3XX"
+from = ["pstn"]
+to = ["pbx2"]
+"#;
+
+#[derive(Clone, Default)]
+struct Records(Arc<Mutex<Vec<Cdr>>>);
+
+impl CdrSink for Records {
+    fn write(&mut self, cdr: &Cdr) -> Result<(), CdrError> {
+        self.0.lock().unwrap().push(cdr.clone());
+        Ok(())
+    }
+}
+
+struct F {
+    core: Core,
+    cdrs: Records,
+    now: Instant,
+}
+
+const TS1: ChannelId = ChannelId {
+    span: SpanId(1),
+    timeslot: Timeslot(1),
+};
+
+fn rtp(port: u16) -> Media {
+    Media::Rtp {
+        remote: SocketAddr::from(([192, 0, 2, 1], port)),
+        law: Law::ALaw,
+        telephone_event: None,
+    }
+}
+
+impl F {
+    fn new() -> F {
+        let config = Config::from_str(CONFIG, "test.toml").unwrap();
+        let cdrs = Records::default();
+        let now = Instant::now();
+        F {
+            core: Core::new(&config, Box::new(cdrs.clone()), now),
+            cdrs,
+            now,
+        }
+    }
+
+    fn actions(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.core.poll_action()).collect()
+    }
+
+    fn records(&self) -> Vec<Cdr> {
+        self.cdrs.0.lock().unwrap().clone()
+    }
+
+    /// The PSTN (channel 1:1, calling 0301234) calls 201 on the PBX, which answers with
+    /// RTP at port 4000: (call, PSTN leg, PBX leg).
+    fn answered_pstn_call(&mut self) -> (CallId, LegId, LegId) {
+        let setup = Setup {
+            called: Number::unknown("201"),
+            calling: Some(Number::unknown("0301234")),
+            bearer: Bearer::Speech,
+            media: Some(Media::Channel(TS1)),
+            complete: true,
+            redirecting: None,
+        };
+        let (call, pstn) = self.core.incoming(self.now, "pstn", Some(TS1), setup);
+        let a = match self.actions().as_slice() {
+            [Action::Originate { leg, trunk, .. }] if trunk == "pbx" => *leg,
+            other => panic!("{other:?}"),
+        };
+        self.core
+            .handle(self.now, a, Message::Alerting { inband: false });
+        self.now += Duration::from_secs(1);
+        self.core.handle(
+            self.now,
+            a,
+            Message::Connect {
+                media: Some(rtp(4000)),
+            },
+        );
+        let acts = self.actions();
+        assert!(
+            acts.iter()
+                .any(|x| matches!(x, Action::Bridge { rtp_leg, channel, .. } if *rtp_leg == a && *channel == TS1)),
+            "{acts:?}"
+        );
+        self.now += Duration::from_secs(5);
+        (call, pstn, a)
+    }
+
+    /// A REFERs the call to `target`; returns the new call's leg and what it was placed
+    /// with.
+    fn refer(&mut self, a: LegId, target: &str) -> (LegId, String, Setup, Option<String>) {
+        self.core
+            .refer(
+                self.now,
+                a,
+                &Number::unknown(target),
+                Some("<sip:201@pbx.example>".into()),
+            )
+            .unwrap();
+        match self.actions().as_slice() {
+            [Action::Originate {
+                leg,
+                trunk,
+                setup,
+                referred_by,
+                ..
+            }] => (*leg, trunk.clone(), setup.clone(), referred_by.clone()),
+            other => panic!("expected the new call, got {other:?}"),
+        }
+    }
+
+    fn clean(&mut self) {
+        assert!(
+            self.core.busy_channels().is_empty(),
+            "a channel stayed busy"
+        );
+        assert!(self.core.audit(self.now).is_empty());
+        assert_eq!(self.core.call_count(), 0);
+    }
+}
+
+fn progress(to: LegId, st: TransferStatus) -> Action {
+    Action::Deliver {
+        call: CallId(1),
+        leg: to,
+        msg: Delivery::TransferProgress(st),
+    }
+}
+
+#[test]
+fn blind_transfer_moves_the_bridge_to_the_target_and_keeps_the_b_channel() {
+    let mut f = F::new();
+    let (call, pstn, a) = f.answered_pstn_call();
+    let (b, trunk, setup, referred_by) = f.refer(a, "301");
+    // Routed as the PSTN party dialling 301; it is the caller the target sees.
+    assert_eq!(trunk, "pbx2");
+    assert_eq!(setup.called.digits, "301");
+    assert_eq!(setup.calling.as_ref().unwrap().digits, "0301234");
+    assert_eq!(referred_by.as_deref(), Some("<sip:201@pbx.example>"));
+    assert_eq!(f.core.busy_channels(), vec![TS1]);
+
+    f.core.handle(f.now, b, Message::Proceeding);
+    assert!(
+        f.actions().is_empty(),
+        "100 Trying is the SIP leg's own NOTIFY"
+    );
+    f.core.handle(f.now, b, Message::Alerting { inband: false });
+    assert_eq!(f.actions(), vec![progress(a, TransferStatus::Ringing)]);
+    f.now += Duration::from_secs(2);
+    f.core.handle(
+        f.now,
+        b,
+        Message::Connect {
+            media: Some(rtp(5000)),
+        },
+    );
+    let acts = f.actions();
+    assert_eq!(
+        acts,
+        vec![
+            Action::Unbridge { call },
+            progress(a, TransferStatus::Answered),
+            Action::Deliver {
+                call,
+                leg: a,
+                msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+            },
+            Action::Bridge {
+                call,
+                channel: TS1,
+                rtp_leg: b,
+                remote: SocketAddr::from(([192, 0, 2, 1], 5000)),
+                law: Law::ALaw,
+                telephone_event: None,
+            },
+        ]
+    );
+    // The PSTN leg was never told anything: its call goes on.
+    assert!(!acts
+        .iter()
+        .any(|x| matches!(x, Action::Deliver { leg, .. } if *leg == pstn)));
+    assert_eq!(f.core.busy_channels(), vec![TS1]);
+    let recs = f.records();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].call_id, "call-1");
+    assert_eq!(recs[0].disposition, "TRANSFERRED");
+    assert_eq!(recs[0].transfer, "blind to 301 as call-1.1");
+    assert_eq!(recs[0].called, "201");
+    // A's late BYE finds nothing to do.
+    f.core.handle(f.now, a, Message::Release(Reason::Q850(16)));
+    assert!(f.actions().is_empty());
+    // The call goes on between the PSTN and B until the PSTN hangs up.
+    f.now += Duration::from_secs(3);
+    f.core
+        .handle(f.now, pstn, Message::Release(Reason::Q850(16)));
+    let acts = f.actions();
+    assert_eq!(acts[0], Action::Unbridge { call });
+    assert!(acts.contains(&Action::Deliver {
+        call,
+        leg: b,
+        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+    }));
+    let recs = f.records();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[1].call_id, "call-1.1");
+    assert_eq!(recs[1].disposition, "ANSWERED");
+    assert_eq!(recs[1].transfer, "blind from call-1");
+    assert_eq!(recs[1].called, "301");
+    assert_eq!(recs[1].calling, "0301234");
+    assert_eq!(recs[1].out_trunk, "pbx2");
+    assert_eq!(recs[1].channel, Some(1));
+    f.clean();
+}
+
+#[test]
+fn a_busy_target_fails_the_transfer_and_the_call_goes_on() {
+    let mut f = F::new();
+    let (call, pstn, a) = f.answered_pstn_call();
+    let (b, ..) = f.refer(a, "301");
+    f.core.handle(
+        f.now,
+        b,
+        Message::Release(Reason::Sip {
+            status: 486,
+            q850: None,
+        }),
+    );
+    let acts = f.actions();
+    assert_eq!(
+        acts,
+        vec![progress(
+            a,
+            TransferStatus::Failed(Clearing {
+                cause: 17,
+                status: 486
+            })
+        )]
+    );
+    let recs = f.records();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].call_id, "call-1.1");
+    assert_eq!(recs[0].disposition, "BUSY");
+    assert_eq!(recs[0].transfer, "blind attempt from call-1");
+    // Still bridged to A, which hangs up later: an ordinary end.
+    assert_eq!(f.core.busy_channels(), vec![TS1]);
+    f.core.handle(f.now, a, Message::Release(Reason::Q850(16)));
+    let acts = f.actions();
+    assert_eq!(
+        acts,
+        vec![
+            Action::Unbridge { call },
+            Action::Deliver {
+                call,
+                leg: pstn,
+                msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+            }
+        ]
+    );
+    let recs = f.records();
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[1].call_id, "call-1");
+    assert_eq!(recs[1].disposition, "ANSWERED");
+    f.clean();
+}
+
+#[test]
+fn refer_is_refused_without_an_answered_call_or_while_one_is_pending() {
+    let mut f = F::new();
+    assert_eq!(
+        f.core
+            .refer(f.now, LegId(99), &Number::unknown("301"), None),
+        Err(ReferRefused::NoCall)
+    );
+    let setup = Setup {
+        called: Number::unknown("201"),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: None,
+        complete: true,
+        redirecting: None,
+    };
+    let (_, _) = f.core.incoming(f.now, "pstn", Some(TS1), setup);
+    let a = match f.actions().as_slice() {
+        [Action::Originate { leg, .. }] => *leg,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        f.core.refer(f.now, a, &Number::unknown("301"), None),
+        Err(ReferRefused::NotAnswered)
+    );
+    f.core.handle(
+        f.now,
+        a,
+        Message::Connect {
+            media: Some(rtp(4000)),
+        },
+    );
+    f.actions();
+    f.core
+        .refer(f.now, a, &Number::unknown("301"), None)
+        .unwrap();
+    f.actions();
+    assert_eq!(
+        f.core.refer(f.now, a, &Number::unknown("302"), None),
+        Err(ReferRefused::Pending)
+    );
+}
+
+#[test]
+fn a_number_without_route_fails_at_once_as_404() {
+    let mut f = F::new();
+    let (_, _, a) = f.answered_pstn_call();
+    f.core
+        .refer(f.now, a, &Number::unknown("999"), None)
+        .unwrap();
+    assert_eq!(
+        f.actions(),
+        vec![progress(
+            a,
+            TransferStatus::Failed(Clearing {
+                cause: 1,
+                status: 404
+            })
+        )]
+    );
+}
+
+#[test]
+fn isdn_to_isdn_fails_with_503_without_hairpin_and_hairpins_with_it() {
+    let mut f = F::new();
+    let (call, _, a) = f.answered_pstn_call();
+    f.core
+        .refer(f.now, a, &Number::unknown("0309999"), None)
+        .unwrap();
+    assert_eq!(
+        f.actions(),
+        vec![progress(
+            a,
+            TransferStatus::Failed(Clearing {
+                cause: 63,
+                status: 503
+            })
+        )]
+    );
+    assert_eq!(f.core.busy_channels(), vec![TS1]);
+    // With a media engine that joins B-channels, the same transfer hairpins.
+    f.core.set_hairpin(true);
+    let (b, trunk, _, _) = f.refer(a, "0309999");
+    assert_eq!(trunk, "pstn");
+    let ts2 = ChannelId {
+        span: SpanId(1),
+        timeslot: Timeslot(2),
+    };
+    assert_eq!(f.core.busy_channels(), vec![TS1, ts2]);
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    let acts = f.actions();
+    assert!(acts.contains(&Action::Hairpin {
+        call,
+        a: TS1,
+        b: ts2
+    }));
+    f.core.hangup(f.now, call, 16);
+    assert!(f.actions().contains(&Action::Unbridge { call }));
+    f.clean();
+}
+
+#[test]
+fn transferor_leaving_early_then_a_failure_releases_the_remaining_party() {
+    let mut f = F::new();
+    let (call, pstn, a) = f.answered_pstn_call();
+    let (b, ..) = f.refer(a, "301");
+    // A hangs up right after the 202 (RFC 5589 §6): the transfer goes on.
+    f.core.handle(f.now, a, Message::Release(Reason::Q850(16)));
+    assert_eq!(f.actions(), vec![Action::Unbridge { call }]);
+    assert_eq!(f.core.call_count(), 1);
+    f.core.handle(f.now, b, Message::Alerting { inband: false });
+    assert!(f.actions().is_empty(), "nobody to NOTIFY");
+    f.core.handle(
+        f.now,
+        b,
+        Message::Release(Reason::Sip {
+            status: 486,
+            q850: None,
+        }),
+    );
+    let acts = f.actions();
+    assert_eq!(
+        acts,
+        vec![Action::Deliver {
+            call,
+            leg: pstn,
+            msg: Delivery::Release(Clearing {
+                cause: 17,
+                status: 486
+            }),
+        }]
+    );
+    assert_eq!(f.records().len(), 2);
+    f.clean();
+}
+
+#[test]
+fn transferor_leaving_early_then_an_answer_bridges_the_target() {
+    let mut f = F::new();
+    let (call, _, a) = f.answered_pstn_call();
+    let (b, ..) = f.refer(a, "301");
+    f.core.handle(f.now, a, Message::Release(Reason::Q850(16)));
+    f.actions();
+    f.core.handle(
+        f.now,
+        b,
+        Message::Connect {
+            media: Some(rtp(5000)),
+        },
+    );
+    let acts = f.actions();
+    assert!(
+        matches!(acts.as_slice(), [Action::Bridge { rtp_leg, .. }] if *rtp_leg == b),
+        "{acts:?}"
+    );
+    f.core.hangup(f.now, call, 16);
+    f.actions();
+    assert_eq!(f.records().len(), 2);
+    f.clean();
+}
+
+#[test]
+fn replaces_swaps_the_leg_and_keeps_the_pstn_party_untouched() {
+    let mut f = F::new();
+    let (call, pstn, a) = f.answered_pstn_call();
+    let setup = Setup {
+        called: Number::unknown("201"),
+        calling: Some(Number::unknown("205")),
+        bearer: Bearer::Speech,
+        media: Some(rtp(6000)),
+        complete: true,
+        redirecting: None,
+    };
+    let c = f.core.replace(f.now, a, "pbx", setup).unwrap();
+    let acts = f.actions();
+    assert_eq!(
+        acts,
+        vec![
+            Action::Unbridge { call },
+            Action::Deliver {
+                call,
+                leg: a,
+                msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+            },
+            Action::Deliver {
+                call,
+                leg: c,
+                msg: Delivery::ConnectedLine(Number::unknown("0301234")),
+            },
+            Action::Deliver {
+                call,
+                leg: c,
+                msg: Delivery::Connect {
+                    media: Some(Media::Channel(TS1))
+                },
+            },
+            Action::Bridge {
+                call,
+                channel: TS1,
+                rtp_leg: c,
+                remote: SocketAddr::from(([192, 0, 2, 1], 6000)),
+                law: Law::ALaw,
+                telephone_event: None,
+            },
+        ]
+    );
+    assert_eq!(f.core.busy_channels(), vec![TS1]);
+    let recs = f.records();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].disposition, "TRANSFERRED");
+    assert_eq!(recs[0].transfer, "attended as call-1.1");
+    // The replaced leg is gone; the new one clears the call.
+    assert_eq!(f.core.call_of(a), None);
+    f.core.handle(f.now, c, Message::Release(Reason::Q850(16)));
+    let acts = f.actions();
+    assert!(acts.contains(&Action::Deliver {
+        call,
+        leg: pstn,
+        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+    }));
+    let recs = f.records();
+    assert_eq!(recs[1].call_id, "call-1.1");
+    assert_eq!(recs[1].transfer, "attended from call-1");
+    assert_eq!(recs[1].called, "205");
+    f.clean();
+}
+
+#[test]
+fn replaces_of_an_unknown_or_early_leg_is_refused() {
+    let mut f = F::new();
+    let setup = Setup {
+        called: Number::unknown("201"),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: Some(rtp(6000)),
+        complete: true,
+        redirecting: None,
+    };
+    assert_eq!(
+        f.core.replace(f.now, LegId(42), "pbx", setup.clone()),
+        Err(ReplaceRefused::NoCall)
+    );
+    let (call, _) = f.core.incoming(
+        f.now,
+        "pstn",
+        Some(TS1),
+        Setup {
+            media: None,
+            ..setup.clone()
+        },
+    );
+    let a = match f.actions().as_slice() {
+        [Action::Originate { leg, .. }] => *leg,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        f.core.replace(f.now, a, "pbx", setup),
+        Err(ReplaceRefused::Early)
+    );
+    f.core.hangup(f.now, call, 16);
+    f.actions();
+    f.clean();
+}
+
+#[test]
+fn a_call_ended_during_a_transfer_releases_the_new_call_and_records_it_cancelled() {
+    let mut f = F::new();
+    let (call, _, a) = f.answered_pstn_call();
+    let (b, ..) = f.refer(a, "301");
+    f.core.handle(f.now, b, Message::Alerting { inband: false });
+    f.actions();
+    assert!(f.core.hangup(f.now, call, 16));
+    let acts = f.actions();
+    assert!(
+        acts.iter().any(
+            |x| matches!(x, Action::Deliver { leg, msg: Delivery::Release(_), .. } if *leg == b)
+        ),
+        "{acts:?}"
+    );
+    let recs = f.records();
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[0].call_id, "call-1.1");
+    assert_eq!(recs[0].disposition, "CANCELLED");
+    assert_eq!(recs[1].call_id, "call-1");
+    // The new leg's late answer finds nothing.
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    assert!(f.actions().is_empty());
+    f.clean();
+}
