@@ -574,7 +574,14 @@ fn rfc4475_3_3_6_invut_unknown_content_type() {
     let m = valid("invut");
     let r = check_request(&m, &UasPolicy::default()).unwrap_err();
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(r.accept, ["application/sdp", "application/dtmf-relay"]);
+    assert_eq!(
+        r.accept,
+        [
+            "application/sdp",
+            "application/dtmf-relay",
+            "message/sipfrag"
+        ]
+    );
 }
 
 #[test]

@@ -26,7 +26,6 @@ use common::{
     assert_q931_in_order, free_udp_port, kv, q931_after, uas_reject, Line, Rig, RtpPeer, Shared,
     CALLED, DISPOSITION, SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
 };
-use gateway_tests::audio::Law;
 
 /// CDR columns (`gateway::cdr::HEADER`).
 const CALL_ID: usize = 0;
@@ -494,8 +493,8 @@ fn one_call_q931(rig: &Rig, mark: usize, switch_clears: bool) {
 fn blind_transfer_of_a_pstn_call_notifies_100_180_200_and_keeps_the_b_channel() {
     let mut rig = rig();
     let cdr0 = rig.cdrs().len();
-    let rtp_a = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
-    let rtp_b = RtpPeer::start(Law::ALaw, TRANSFER_TONE, vec![SWITCH_TONE]);
+    let rtp_a = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
+    let rtp_b = RtpPeer::start(rig.line.law(), TRANSFER_TONE, vec![SWITCH_TONE]);
     let b = rig.sipp_spawn_on("target", &target(rtp_b.port), "s", ports().phone_b);
     let a = rig.sipp_spawn("blind", &referrer_blind(rtp_a.port), "s");
     std::thread::sleep(Duration::from_millis(300));
@@ -561,7 +560,7 @@ fn blind_transfer_of_a_pstn_call_notifies_100_180_200_and_keeps_the_b_channel() 
 fn transfer_to_a_busy_target_notifies_486_and_the_call_goes_on() {
     let mut rig = rig();
     let cdr0 = rig.cdrs().len();
-    let rtp_a = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
+    let rtp_a = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
     let b = rig.sipp_spawn_on("busy", &uas_reject(486), "s", ports().phone_b);
     let a = rig.sipp_spawn("failing", &referrer_failing(rtp_a.port, "302", 486), "s");
     std::thread::sleep(Duration::from_millis(300));
@@ -608,8 +607,8 @@ fn attended_transfer_replaces_the_leg_and_libpri_sees_nothing_but_the_call() {
     let cdr0 = rig.cdrs().len();
     let dialog = rig.dir.join("dialog.txt");
     let _ = std::fs::remove_file(&dialog);
-    let rtp_a = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
-    let rtp_c = RtpPeer::start(Law::ALaw, TRANSFER_TONE, vec![SWITCH_TONE]);
+    let rtp_a = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
+    let rtp_c = RtpPeer::start(rig.line.law(), TRANSFER_TONE, vec![SWITCH_TONE]);
     let a = rig.sipp_spawn("replaced", &replaced(rtp_a.port), "s");
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
@@ -692,7 +691,7 @@ fn transfer_to_a_busy_pstn_number_notifies_486_and_the_call_goes_on() {
     // B-channels, see transfer_libpri_e1.rs) whose new call the switch refuses busy.
     let mut rig = rig();
     let cdr0 = rig.cdrs().len();
-    let rtp_a = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
+    let rtp_a = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
     let a = rig.sipp_spawn(
         "to-pstn",
         &referrer_failing(rtp_a.port, "03099917", 486),

@@ -204,7 +204,7 @@ fn ect_on_the_d_channel_releases_the_gateway_and_libpri_joins_the_parties() {
     assert_eq!(cdrs[0][CHANNEL], ch1.to_string(), "{cdrs:?}");
     assert_eq!(cdrs[1][CALLED], "0302222", "{cdrs:?}");
     assert_eq!(cdrs[1][ISDN_CAUSE], "16", "{cdrs:?}");
-    assert!(!cdrs[1][TRANSFER].is_empty(), "{cdrs:?}");
+    assert_eq!(cdrs[1][TRANSFER], "blind from call-1; ect", "{cdrs:?}");
 }
 
 #[test]
@@ -278,6 +278,7 @@ fn hairpin_joins_the_b_channels_without_rtp_and_the_pstn_clears_it() {
     let cdrs = rig.assert_clean(cdr0, 2);
     assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
     assert_eq!(cdrs[1][CALLED], "0304444", "{cdrs:?}");
+    assert!(cdrs[1][TRANSFER].ends_with("; hairpin"), "{cdrs:?}");
     assert_eq!(cdrs[1][ISDN_CAUSE], "16", "{cdrs:?}");
 }
 
@@ -348,4 +349,5 @@ fn two_bct_invoked_on_t1_and_unanswered_falls_back_to_the_hairpin() {
     );
     let cdrs = rig.assert_clean(cdr0, 2);
     assert_eq!(cdrs[1][CALLED], "0305252", "{cdrs:?}");
+    assert!(cdrs[1][TRANSFER].ends_with("; 2bct; hairpin"), "{cdrs:?}");
 }

@@ -6,11 +6,13 @@
 //!   Contact, Content-Length), repeatedly for a few seconds on one core → `parse_per_s`.
 //!
 //! - `uas`: SIPp's `uac` scenario drives call cycles against our user agent core, then the
-//!   same load against `sipp -sn uas` → `uas_cps`, `failed`, `vs_sipp_uas` (see
+//!   same load against `sipp -sn uas`, in rounds of alternating order → `uas_cps`, `failed`,
+//!   `vs_sipp_uas` (the median over the rounds of our CPU per call over SIPp's; see
 //!   `bench_support/uas.rs`).
 //!
-//! Options: `--parse-secs N` (default 3), `--uas-rate CPS` (1600), `--uas-calls N` (16000),
-//! `--uas-only ours|sipp` (run one side of the UAS part only, for profiling; no final line).
+//! Options: `--parse-secs N` (default 3), `--uas-rate CPS` (1600), `--uas-calls N` per run
+//! (6000), `--uas-rounds N` (3), `--uas-only ours|sipp` (run one side of the UAS part once,
+//! for profiling; no final line). `--uas-serve` is the child process that runs our UAS.
 
 use gateway::sip::header::ContactValue;
 use gateway::sip::SipMessage;
@@ -134,11 +136,16 @@ mod uas;
 fn main() {
     let mut parse_secs = 3.0;
     let mut uas_rate: u64 = 1600;
-    let mut uas_calls: u64 = 16_000;
+    let mut uas_calls: u64 = 6_000;
+    let mut uas_rounds: usize = 3;
     let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--uas-serve" => {
+                uas::serve();
+                return;
+            }
             "--parse-secs" => {
                 parse_secs = args
                     .next()
@@ -157,51 +164,88 @@ fn main() {
                     .and_then(|v| v.parse().ok())
                     .expect("--uas-calls takes a number")
             }
+            "--uas-rounds" => {
+                uas_rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| n > 0)
+                    .expect("--uas-rounds takes a number above 0")
+            }
             "--uas-only" => only = args.next().filter(|v| v == "ours" || v == "sipp"),
             other => {
                 eprintln!(
-                    "unknown argument {other}; options: --parse-secs N --uas-rate CPS --uas-calls N --uas-only ours|sipp"
+                    "unknown argument {other}; options: --parse-secs N --uas-rate CPS --uas-calls N --uas-rounds N --uas-only ours|sipp"
                 );
                 std::process::exit(2);
             }
         }
     }
-    let per_call = |r: &uas::UasRun| r.cpu.as_secs_f64() / r.calls.max(1) as f64;
     if let Some(side) = only {
         let r = if side == "ours" {
             uas::ours(uas_rate, uas_calls)
         } else {
             uas::sipp_uas(uas_rate, uas_calls)
         };
-        eprintln!("uas: {side} {:.1} µs CPU/call", per_call(&r) * 1e6);
+        eprintln!("uas: {side} {:.1} µs CPU/call", r.per_call() * 1e6);
         return;
     }
     let mut figures: Vec<String> = Vec::new();
     let rate = bench_parse(parse_secs);
     figures.push(format!("parse_per_s={rate:.0}"));
-    eprintln!("uas: SIPp uac at {uas_rate} calls/s, {uas_calls} calls, against our UAS");
-    let ours = uas::ours(uas_rate, uas_calls);
-    eprintln!("uas: the same load against SIPp's own UAS (sipp -sn uas)");
-    let theirs = uas::sipp_uas(uas_rate, uas_calls);
-    let cps = ours.calls as f64 / ours.wall.as_secs_f64();
     eprintln!(
-        "uas: ours {:.1} µs CPU/call, sipp uas {:.1} µs CPU/call",
-        per_call(&ours) * 1e6,
-        per_call(&theirs) * 1e6
+        "uas: {uas_rounds} rounds of SIPp uac at {uas_rate} calls/s, {uas_calls} calls, against our UAS and against SIPp's own (sipp -sn uas), in alternating order"
     );
-    if theirs.failed > 0 {
-        // A starved SIPp UAS retransmits and times out: its CPU per call is inflated and
-        // the ratio below says nothing. Run again when the machine is calmer.
+    let mut ratios: Vec<f64> = Vec::new();
+    let (mut calls, mut failed, mut wall) = (0u64, 0u64, Duration::ZERO);
+    let mut sipp_failed_rounds = 0;
+    for round in 0..uas_rounds {
+        // Alternate which side goes first, so that a drift of the machine's load over the
+        // run weighs on both alike.
+        let (ours, theirs) = if round % 2 == 0 {
+            let o = uas::ours(uas_rate, uas_calls);
+            (o, uas::sipp_uas(uas_rate, uas_calls))
+        } else {
+            let t = uas::sipp_uas(uas_rate, uas_calls);
+            (uas::ours(uas_rate, uas_calls), t)
+        };
+        calls += ours.calls;
+        failed += ours.failed;
+        wall += ours.wall;
+        let ratio = ours.per_call() / theirs.per_call().max(1e-9);
+        if theirs.failed > 0 {
+            // A starved SIPp UAS retransmits and times out: its CPU per call is inflated
+            // and this round's ratio says nothing.
+            sipp_failed_rounds += 1;
+            eprintln!(
+                "uas: round {}: WARNING: SIPp's own UAS failed {} calls under this load; the round is left out of vs_sipp_uas",
+                round + 1,
+                theirs.failed
+            );
+            continue;
+        }
         eprintln!(
-            "uas: WARNING: SIPp's own UAS failed {} calls under this load; vs_sipp_uas of this run is not a valid comparison",
-            theirs.failed
+            "uas: round {}: ours {:.1} µs CPU/call, sipp uas {:.1} µs CPU/call, ratio {ratio:.2}",
+            round + 1,
+            ours.per_call() * 1e6,
+            theirs.per_call() * 1e6
+        );
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = match ratios.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => ratios[n / 2],
+        n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+    };
+    if sipp_failed_rounds > 0 {
+        eprintln!(
+            "uas: WARNING: {sipp_failed_rounds} of {uas_rounds} rounds left out (SIPp's UAS failed calls); vs_sipp_uas is the median of the other {}",
+            ratios.len()
         );
     }
+    let cps = calls as f64 / wall.as_secs_f64().max(1e-9);
     figures.push(format!("uas_cps={cps:.0}"));
-    figures.push(format!("failed={}", ours.failed));
-    figures.push(format!(
-        "vs_sipp_uas={:.2}",
-        per_call(&ours) / per_call(&theirs).max(1e-9)
-    ));
+    figures.push(format!("failed={failed}"));
+    figures.push(format!("vs_sipp_uas={median:.2}"));
     println!("bench sip {}", figures.join(" "));
 }

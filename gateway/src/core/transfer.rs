@@ -165,6 +165,18 @@ impl Core {
         self.hairpin = on;
     }
 
+    /// How the daemon joined the call's two B-channels after an [`Action::Hairpin`]
+    /// (`ect`, `2bct`: the switch took the call back; `hairpin`: the gateway carries it),
+    /// appended to the record's `transfer` column.
+    pub fn note_join(&mut self, call: CallId, how: &str) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            if !c.transfer_note.is_empty() {
+                c.transfer_note.push_str("; ");
+            }
+            c.transfer_note.push_str(how);
+        }
+    }
+
     /// Blind transfer (RFC 3515 §2.4.2): the party behind `referrer` asks that the other
     /// party of its answered call be connected to `target` (Refer-To, already read with the
     /// referrer trunk's numbering); `referred_by` is the REFER's `Referred-By` value, carried

@@ -202,10 +202,16 @@ impl World {
                         leg,
                         kind: TrunkKind::Sip,
                         setup,
+                        referred_by,
                         ..
-                    } => self
-                        .sip
-                        .originate(&mut self.gw, &mut self.core, self.now, leg, &setup),
+                    } => self.sip.originate_referred(
+                        &mut self.gw,
+                        &mut self.core,
+                        self.now,
+                        leg,
+                        &setup,
+                        referred_by.as_deref(),
+                    ),
                     Action::Originate {
                         leg,
                         channel,
@@ -1393,4 +1399,133 @@ fn hash_ends_overlap_dialling() {
         vec![("5".to_string(), false), (String::new(), true)]
     );
     assert_eq!(w.core.poll_timeout(), None);
+}
+
+/// The PBX answers the NOTIFYs it got and returns their sipfrag bodies, in order.
+fn refer_notifies(w: &mut World) -> Vec<String> {
+    let mut frags = Vec::new();
+    let events: Vec<UaEvent> = std::mem::take(&mut w.pbx_events);
+    for e in events {
+        match e {
+            UaEvent::Request {
+                handle, request, ..
+            } if request.method() == Some(crate::sip::Method::Notify) => {
+                assert_eq!(header(&request, "Event"), vec!["refer".to_string()]);
+                frags.push(String::from_utf8_lossy(request.body()).trim().to_string());
+                w.pbx
+                    .respond_request(w.now, handle, StatusCode::OK, &[], None);
+            }
+            other => w.pbx_events.push(other),
+        }
+    }
+    w.run();
+    frags
+}
+
+fn refer_status(w: &mut World) -> Option<u16> {
+    w.pbx_events.iter().find_map(|e| match e {
+        UaEvent::RequestResult { method, status, .. } if method == "REFER" => Some(*status),
+        _ => None,
+    })
+}
+
+#[test]
+fn refer_transfers_the_switch_party_to_another_pbx_user_with_notify_progress() {
+    let mut w = World::new();
+    let (pbx_call, switch_call) = answered_pbx_call(&mut w);
+    // RFC 3515 §2.4.1: no Refer-To, 400.
+    w.pbx_events.clear();
+    w.pbx
+        .request_in_dialog(w.now, pbx_call, crate::sip::Method::Refer, &[], None);
+    w.run();
+    assert_eq!(refer_status(&mut w), Some(400));
+    w.pbx_events.clear();
+    w.pbx.request_in_dialog(
+        w.now,
+        pbx_call,
+        crate::sip::Method::Refer,
+        &[
+            ("Refer-To", "<sip:205@192.0.2.1>".to_string()),
+            ("Referred-By", "<sip:+4930999@192.0.2.10>".to_string()),
+        ],
+        None,
+    );
+    w.run();
+    assert_eq!(refer_status(&mut w), Some(202));
+    // The new call: the switch party (routes from "pstn": 2XX → pbx) calls 205, with the
+    // REFER's Referred-By.
+    let (new_call, invite) = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, invite, .. } => Some((*call, invite.clone())),
+            _ => None,
+        })
+        .expect("the gateway called the target");
+    assert_eq!(
+        header(&invite, "Referred-By"),
+        vec!["<sip:+4930999@192.0.2.10>".to_string()]
+    );
+    assert_eq!(refer_notifies(&mut w), ["SIP/2.0 100 Trying"]);
+    w.pbx
+        .respond(w.now, new_call, StatusCode::RINGING, None, &[], None);
+    w.run();
+    assert_eq!(refer_notifies(&mut w), ["SIP/2.0 180 Ringing"]);
+    w.pbx
+        .respond(w.now, new_call, StatusCode::OK, None, &[], Some(ANSWER));
+    w.run();
+    assert_eq!(refer_notifies(&mut w), ["SIP/2.0 200 OK"]);
+    // The transferor is released; the switch's call never was.
+    assert!(
+        w.pbx_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Bye { call, .. } if *call == pbx_call)),
+        "the transferor got BYE"
+    );
+    assert_eq!(w.switch_released_with(), None);
+    assert_eq!(w.core.call_count(), 1);
+    assert_eq!(w.core.busy_channels().len(), 1);
+    // The switch party hangs up: the target gets BYE.
+    w.switch
+        .disconnect(w.now, switch_call, CauseValue::from(16))
+        .unwrap();
+    w.run();
+    assert!(w
+        .pbx_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Bye { call, .. } if *call == new_call)));
+    let records = w.cdrs.0.lock().unwrap().clone();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].disposition, "TRANSFERRED");
+    assert_eq!(
+        records[1].transfer,
+        format!("blind from {}", records[0].call_id)
+    );
+    w.assert_clean();
+}
+
+#[test]
+fn refer_to_the_pstn_fails_with_503_without_a_hairpin_and_the_call_goes_on() {
+    let mut w = World::new();
+    let (pbx_call, _) = answered_pbx_call(&mut w);
+    w.pbx_events.clear();
+    w.pbx.request_in_dialog(
+        w.now,
+        pbx_call,
+        crate::sip::Method::Refer,
+        &[("Refer-To", "<sip:0309999@192.0.2.1>".to_string())],
+        None,
+    );
+    w.run();
+    assert_eq!(refer_status(&mut w), Some(202));
+    assert_eq!(
+        refer_notifies(&mut w),
+        ["SIP/2.0 100 Trying", "SIP/2.0 503 Service Unavailable"]
+    );
+    assert_eq!(w.switch_released_with(), None);
+    assert_eq!(w.core.call_count(), 1);
+    w.pbx.hangup(w.now, pbx_call, None);
+    w.run();
+    assert_eq!(w.switch_released_with(), Some(16));
+    w.assert_clean();
 }

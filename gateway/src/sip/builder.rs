@@ -8,7 +8,6 @@ use crate::sip::message::{HeaderName, SipMessage};
 use crate::sip::method::Method;
 use crate::sip::status::StatusCode;
 use bytes::Bytes;
-use std::io::Write;
 
 #[derive(Debug, Clone)]
 struct Writer {
@@ -44,20 +43,49 @@ impl Writer {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// Append `name: ` the concatenated `parts` CRLF (same rules as [`Writer::header`]).
+    fn header_parts(&mut self, name: &str, parts: &[&[u8]]) {
+        if parts
+            .iter()
+            .any(|p| p.iter().any(|&c| c == b'\r' || c == b'\n'))
+        {
+            self.header(name, &parts.concat());
+            return;
+        }
+        if HeaderName::ContentLength.matches(name.as_bytes()) {
+            return;
+        }
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b": ");
+        for p in parts {
+            self.buf.extend_from_slice(p);
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
     fn finish(mut self) -> Bytes {
         self.buf.extend_from_slice(b"Content-Length: ");
-        let mut num = itoa_buf(self.body.len());
-        self.buf.append(&mut num);
+        self.buf.reserve(self.body.len() + 24);
+        push_decimal(&mut self.buf, self.body.len());
         self.buf.extend_from_slice(b"\r\n\r\n");
         self.buf.extend_from_slice(&self.body);
         Bytes::from(self.buf)
     }
 }
 
-fn itoa_buf(n: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(8);
-    let _ = write!(v, "{n}");
-    v
+/// Append `n` in decimal (no formatting machinery on the hot path).
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Builds a request.
@@ -112,8 +140,7 @@ impl ResponseBuilder {
     pub fn new(status: StatusCode, reason: Option<&str>) -> ResponseBuilder {
         let mut w = Writer::with_start_line(512);
         w.buf.extend_from_slice(b"SIP/2.0 ");
-        let mut code = itoa_buf(usize::from(status.code()));
-        w.buf.append(&mut code);
+        push_decimal(&mut w.buf, usize::from(status.code()));
         w.buf.push(b' ');
         let reason = reason.unwrap_or(status.default_reason());
         w.buf
@@ -176,6 +203,12 @@ impl ResponseBuilder {
         self.w.header(name.as_ref(), value.as_ref());
     }
 
+    /// Append a header field whose value is the concatenation of `parts` (no temporary
+    /// string for values such as `<` URI `>`).
+    pub fn push_header_parts(&mut self, name: &str, parts: &[&[u8]]) {
+        self.w.header_parts(name, parts);
+    }
+
     /// Set the body and write its Content-Type.
     pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         self.w.header("Content-Type", content_type.as_bytes());
@@ -201,8 +234,7 @@ pub fn rebuild(msg: &SipMessage) -> Bytes {
         w.buf.extend_from_slice(b" SIP/2.0\r\n");
     } else if let Some(code) = msg.status() {
         w.buf.extend_from_slice(b"SIP/2.0 ");
-        let mut c = itoa_buf(usize::from(code.code()));
-        w.buf.append(&mut c);
+        push_decimal(&mut w.buf, usize::from(code.code()));
         w.buf.push(b' ');
         w.buf
             .extend_from_slice(msg.reason_phrase().unwrap_or("").as_bytes());

@@ -13,13 +13,33 @@ use crate::sip::status::StatusCode;
 /// request method (§8.1.1.5, RFC 4475 §3.1.2.16), and every other header this stack
 /// understands well-formed when present.
 pub fn validate(msg: &SipMessage) -> Result<(), ParseError> {
-    let vias = msg.via()?;
-    if vias.is_empty() {
-        return Err(missing(msg, HeaderName::Via));
-    }
-    msg.from()?;
-    msg.to()?;
-    msg.call_id()?;
+    validate_parts(msg).map(|_| ())
+}
+
+/// The headers every request is matched by, decoded once by the checks (RFC 3261 §8.1.1,
+/// §17.2.3, §12.2.2) and handed on, so that the UAS does not decode them again.
+#[derive(Debug, Clone)]
+pub struct Common<'m> {
+    /// The topmost Via (transaction key, response target).
+    pub top_via: header::Via<'m>,
+    /// The tag of To, if any (in-dialog or not, §12.2.2).
+    pub to_tag: Option<&'m str>,
+    /// The tag of From (the peer's, for a request).
+    pub from_tag: Option<&'m str>,
+    pub call_id: &'m str,
+    pub cseq: header::CSeq<'m>,
+}
+
+/// [`validate`], returning the [`Common`] headers it decoded.
+pub fn validate_parts(msg: &SipMessage) -> Result<Common<'_>, ParseError> {
+    let top_via = msg
+        .via()?
+        .into_iter()
+        .next()
+        .ok_or_else(|| missing(msg, HeaderName::Via))?;
+    let from_tag = msg.from()?.tag();
+    let to_tag = msg.to()?.tag();
+    let call_id = msg.call_id()?.0;
     let cseq = msg.cseq()?;
     if let Some(method) = msg.method() {
         if cseq.method != method {
@@ -49,7 +69,13 @@ pub fn validate(msg: &SipMessage) -> Result<(), ParseError> {
     msg.get_all::<header::Supported>()?;
     msg.get_all::<Accept>()?;
     msg.get_all::<header::PAssertedIdentity>()?;
-    Ok(())
+    Ok(Common {
+        top_via,
+        to_tag,
+        from_tag,
+        call_id,
+        cseq,
+    })
 }
 
 fn missing(msg: &SipMessage, name: HeaderName) -> ParseError {
@@ -77,8 +103,13 @@ impl Default for UasPolicy<'static> {
         UasPolicy {
             schemes: &["sip", "sips", "tel"],
             extensions: &["100rel", "timer", "replaces", "norefersub"],
-            // SDP for sessions; DTMF relay in INFO (digits in overlap sending, DTMF after).
-            content_types: &[("application", "sdp"), ("application", "dtmf-relay")],
+            // SDP for sessions; DTMF relay in INFO (digits in overlap sending, DTMF after);
+            // the NOTIFYs of a REFER's subscription (RFC 3515 §2.4.5).
+            content_types: &[
+                ("application", "sdp"),
+                ("application", "dtmf-relay"),
+                ("message", "sipfrag"),
+            ],
         }
     }
 }
@@ -112,14 +143,29 @@ impl Rejection {
 /// Content-Type of the body (415), and for INVITE an Accept that rules out an SDP answer
 /// (406, RFC 4475 §3.3.15). `Ok` means the request may be processed.
 pub fn check_request(msg: &SipMessage, policy: &UasPolicy<'_>) -> Result<(), Rejection> {
-    let Some(method) = msg.method() else {
+    if msg.method().is_none() {
         return Ok(());
-    };
-    if let Err(e) = validate(msg) {
-        let mut r = Rejection::status(e.response_status().unwrap_or(StatusCode::BAD_REQUEST));
-        r.error = Some(e);
-        return Err(r);
     }
+    check_request_parts(msg, policy).map(|_| ())
+}
+
+/// [`check_request`] of a request, returning the [`Common`] headers the checks decoded.
+/// A response is refused with 400 (only requests are checked here).
+pub fn check_request_parts<'m>(
+    msg: &'m SipMessage,
+    policy: &UasPolicy<'_>,
+) -> Result<Common<'m>, Rejection> {
+    let Some(method) = msg.method() else {
+        return Err(Rejection::status(StatusCode::BAD_REQUEST));
+    };
+    let common = match validate_parts(msg) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut r = Rejection::status(e.response_status().unwrap_or(StatusCode::BAD_REQUEST));
+            r.error = Some(e);
+            return Err(r);
+        }
+    };
     // §8.2.2.1. The Request-URI was parsed with the start line, so its scheme is what
     // precedes the first colon (as `Uri::parse` splits it); no second parse is needed.
     let scheme_ok = match msg.request_uri_str().and_then(|u| u.split_once(':')) {
@@ -188,5 +234,5 @@ pub fn check_request(msg: &SipMessage, policy: &UasPolicy<'_>) -> Result<(), Rej
             return Err(r);
         }
     }
-    Ok(())
+    Ok(common)
 }

@@ -427,6 +427,14 @@ impl Capture {
     }
 }
 
+impl Drop for Capture {
+    fn drop(&mut self) {
+        // A test that failed before `stop` leaves no dumpcap behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// One decoded packet: its fields by name (tshark `-T fields`, one column per field).
 pub type Packet = std::collections::HashMap<String, String>;
 

@@ -2,11 +2,17 @@
 //! BYE → 200 call cycles at a fixed rate against our user agent core, then, in the same
 //! run, against SIPp's own UAS (`sipp -sn uas`). Reported: the call rate we sustained, the
 //! failed calls SIPp counted, and our CPU time per call over SIPp UAS's CPU time per call.
+//!
+//! Both UAS are measured the same way: each is a fresh process (ours is this binary run
+//! as `bench-sip --uas-serve`, one thread running the endpoint), started before the load,
+//! and its CPU time is the sum over all its threads of the first field of
+//! `/proc/<pid>/task/<tid>/schedstat` (user + system, nanoseconds), read just before and
+//! just after the SIPp UAC run, so that both figures cover the same window (no start-up,
+//! no idle tail).
 
+use std::io::BufRead;
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gateway::sip::transaction::Timers;
@@ -26,13 +32,19 @@ pub struct UasRun {
     pub cpu: Duration,
 }
 
-/// CPU time (user + system) threads have run so far: the sum of the first field of their
-/// `schedstat` (nanoseconds, Linux). The same reading is taken of our UAS (the thread that
-/// runs the endpoint; the benchmark's main thread, which only spawns SIPp's UAC and waits, is
-/// left out) and of all of SIPp's UAS process, just before and just after the SIPp UAC load,
-/// so that both figures cover the same window (no start-up, no idle tail).
-fn cpu_of(tasks: &[std::path::PathBuf]) -> Duration {
-    let ns: u64 = tasks
+impl UasRun {
+    /// CPU time per successful call, in seconds.
+    pub fn per_call(&self) -> f64 {
+        self.cpu.as_secs_f64() / self.calls.max(1) as f64
+    }
+}
+
+/// CPU time (user + system) all threads of process `pid` have run so far: the sum of the
+/// first field of their `schedstat` (nanoseconds, Linux).
+fn cpu_of(pid: u32) -> Duration {
+    let ns: u64 = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default()
         .iter()
         .filter_map(|t| std::fs::read_to_string(t.join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
@@ -40,11 +52,21 @@ fn cpu_of(tasks: &[std::path::PathBuf]) -> Duration {
     Duration::from_nanos(ns)
 }
 
-/// The threads of process `pid`.
-fn tasks_of(pid: u32) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default()
+/// Minor page faults, user and system time (clock ticks) of process `pid`: fields 10, 14
+/// and 15 of `/proc/<pid>/stat`. The times are too coarse for the per-call figure, enough
+/// to split it.
+fn faults_user_sys_of(pid: u32) -> [u64; 3] {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return [0; 3];
+    };
+    // The command name may hold spaces: count fields after its closing parenthesis
+    // (the first one after it is field 3).
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    [10, 14, 15].map(|n| f.get(n - 3).copied().unwrap_or(0))
 }
 
 fn free_port() -> u16 {
@@ -119,9 +141,40 @@ fn sipp_uac(port: u16, rate: u64, calls: u64) -> std::process::Output {
         .expect("sipp (Debian package sip-tester) must be installed")
 }
 
-struct AutoAnswer {
-    answered: Arc<AtomicU64>,
+/// Drive the UAS process `uas` (listening on `port`) with SIPp's UAC, then end it.
+fn drive(mut uas: Child, port: u16, rate: u64, calls: u64, label: &str) -> UasRun {
+    let pid = uas.id();
+    let before = faults_user_sys_of(pid);
+    let cpu0 = cpu_of(pid);
+    let t0 = Instant::now();
+    let out = sipp_uac(port, rate, calls);
+    let wall = t0.elapsed();
+    let cpu = cpu_of(pid).saturating_sub(cpu0);
+    let after = faults_user_sys_of(pid);
+    let [faults, user, sys] = [0, 1, 2].map(|i| after[i].saturating_sub(before[i]));
+    // SIPp's UAS does not always stop by itself after `-m` calls, ours never does: end it.
+    // SAFETY: signalling our own child, which has not been reaped yet.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    let _ = uas.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (ok, failed) = sipp_counts(&stdout);
+    explain_failures(&stdout, failed);
+    eprintln!(
+        "  {label}: {ok} successful, {failed} failed, {:.1} s, CPU {:.3} s ({}% system, {faults} page faults), {:.1} µs CPU/call",
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        (100 * sys).checked_div(user + sys).unwrap_or(0),
+        cpu.as_secs_f64() * 1e6 / ok.max(1) as f64
+    );
+    UasRun {
+        calls: ok,
+        failed: failed + calls.saturating_sub(ok + failed),
+        wall,
+        cpu,
+    }
 }
+
+struct AutoAnswer;
 
 impl Application for AutoAnswer {
     fn on_event(&mut self, ep: &mut Endpoint, now: Instant, ev: UaEvent) -> bool {
@@ -129,7 +182,6 @@ impl Application for AutoAnswer {
             UaEvent::IncomingCall { call, .. } => {
                 ep.respond(now, call, StatusCode::RINGING, None, &[], None);
                 ep.respond(now, call, StatusCode::OK, None, &[], Some(SDP));
-                self.answered.fetch_add(1, Ordering::Relaxed);
             }
             UaEvent::Request { handle, .. } => {
                 ep.respond_request(now, handle, StatusCode::OK, &[], None)
@@ -140,72 +192,61 @@ impl Application for AutoAnswer {
     }
 }
 
-/// Our UAS, driven by SIPp at `rate` calls/s for `calls` calls.
-pub fn ours(rate: u64, calls: u64) -> UasRun {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let answered = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let a2 = answered.clone();
-    let stop2 = stop.clone();
-    let th = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
-        rt.block_on(async move {
-            let (transport, incoming) = Transport::bind_direct(Listen {
-                udp: Some("127.0.0.1:0".parse().unwrap()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-            let addr = transport.local_addr(Protocol::Udp).unwrap();
-            tx.send((addr.port(), tid)).unwrap();
-            let ep = Endpoint::new(EndpointConfig {
-                advertise: vec![(Protocol::Udp, addr)],
-                contact_user: "gw".into(),
-                user_agent: "gatewayd".into(),
-                timers: Timers::default(),
-            });
-            let run_fut = run(transport, incoming, ep, AutoAnswer { answered: a2 }, None);
-            tokio::select! {
-                _ = run_fut => {}
-                _ = async { while !stop2.load(Ordering::Relaxed) { tokio::time::sleep(Duration::from_millis(50)).await } } => {}
-            }
+/// The child side (`bench-sip --uas-serve`): our endpoint run by `ua::driver::run` over
+/// `Transport::bind_direct` on this process's only thread, answering each call with 180 and
+/// 200 + SDP; the UDP port goes to stdout. Runs until killed.
+pub fn serve() {
+    // End with the benchmark, even when it dies before it could end us.
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory of ours.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let (transport, incoming) = Transport::bind_direct(Listen {
+            udp: Some("127.0.0.1:0".parse().expect("address")),
+            ..Default::default()
+        })
+        .await
+        .expect("bind UDP");
+        let addr = transport
+            .local_addr(Protocol::Udp)
+            .expect("UDP listener bound");
+        println!("{}", addr.port());
+        let ep = Endpoint::new(EndpointConfig {
+            advertise: vec![(Protocol::Udp, addr)],
+            contact_user: "gw".into(),
+            user_agent: "gatewayd".into(),
+            timers: Timers::default(),
         });
+        run(transport, incoming, ep, AutoAnswer, None).await;
     });
-    let (port, tid) = rx.recv().unwrap();
-    let uas = [std::path::PathBuf::from(format!("/proc/self/task/{tid}"))];
-    let cpu0 = cpu_of(&uas);
-    let t0 = Instant::now();
-    let out = sipp_uac(port, rate, calls);
-    let wall = t0.elapsed();
-    let cpu = cpu_of(&uas).saturating_sub(cpu0);
-    stop.store(true, Ordering::Relaxed);
-    let _ = th.join();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let (ok, failed) = sipp_counts(&stdout);
-    explain_failures(&stdout, failed);
-    eprintln!(
-        "  ours: {ok} successful, {failed} failed, {} answered, {:.1} s, CPU {:.2} s",
-        answered.load(Ordering::Relaxed),
-        wall.as_secs_f64(),
-        cpu.as_secs_f64()
-    );
-    UasRun {
-        calls: ok,
-        failed: failed + calls.saturating_sub(ok + failed),
-        wall,
-        cpu,
-    }
+}
+
+/// Our UAS, in a fresh process, driven by SIPp at `rate` calls/s for `calls` calls.
+pub fn ours(rate: u64, calls: u64) -> UasRun {
+    let exe = std::env::current_exe().expect("path of bench-sip");
+    let mut child = Command::new(exe)
+        .arg("--uas-serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("bench-sip --uas-serve");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    let port: u16 = line
+        .trim()
+        .parse()
+        .expect("bench-sip --uas-serve prints its UDP port");
+    drive(child, port, rate, calls, "ours")
 }
 
 /// SIPp's own UAS under the same load, its CPU time read the same way as ours.
 pub fn sipp_uas(rate: u64, calls: u64) -> UasRun {
     let port = free_port();
-    let mut child = Command::new("sipp")
+    let child = Command::new("sipp")
         .args([
             "-sn",
             "uas",
@@ -223,30 +264,7 @@ pub fn sipp_uas(rate: u64, calls: u64) -> UasRun {
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp");
+    // Let it bind and settle (ours has printed its port once bound).
     std::thread::sleep(Duration::from_millis(300));
-    let pid = child.id();
-    let tasks = tasks_of(pid);
-    let cpu0 = cpu_of(&tasks);
-    let t0 = Instant::now();
-    let out = sipp_uac(port, rate, calls);
-    let wall = t0.elapsed();
-    let cpu = cpu_of(&tasks).saturating_sub(cpu0);
-    // SIPp's UAS does not always stop by itself after `-m` calls: end it.
-    // SAFETY: signalling our own child, which has not been reaped yet.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    let _ = child.wait();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let (ok, failed) = sipp_counts(&stdout);
-    explain_failures(&stdout, failed);
-    eprintln!(
-        "  sipp -sn uas: {ok} successful, {failed} failed, {:.1} s, CPU {:.2} s",
-        wall.as_secs_f64(),
-        cpu.as_secs_f64()
-    );
-    UasRun {
-        calls: ok,
-        failed,
-        wall,
-        cpu,
-    }
+    drive(child, port, rate, calls, "sipp -sn uas")
 }

@@ -63,6 +63,13 @@ impl Signalling {
                 match d.leg.transfer(now, a, b, method) {
                     Ok(()) => {
                         info!(%call, %a, %b, ?method, "transfer asked of the switch");
+                        core.note_join(
+                            call,
+                            match method {
+                                TransferMethod::EtsiEct => "ect",
+                                TransferMethod::Ni2TwoBct => "2bct",
+                            },
+                        );
                         self.joins.asked.insert(call, (a, b));
                         return;
                     }
@@ -114,6 +121,7 @@ impl Signalling {
         }) {
             Ok(key) => {
                 info!(%call, %a, %b, "B-channels hairpinned in the gateway (no RTP)");
+                core.note_join(call, "hairpin");
                 self.joins.hairpins.insert(call, key);
             }
             Err(e) => {

@@ -11,6 +11,7 @@ pub use session_timer::{negotiate_uas, SessionTimer, TimerAction};
 
 use bytes::Bytes;
 
+use crate::sip::header::CSeq;
 use crate::sip::transaction::split_list;
 use crate::sip::{HeaderName, Method, RequestBuilder, SipMessage, Uri};
 
@@ -255,6 +256,26 @@ impl Dialog {
             return Err(DialogError::WrongDialog);
         }
         let cseq = request.cseq().map_err(|_| DialogError::Malformed("CSeq"))?;
+        self.absorb(request, &cseq)
+    }
+
+    /// [`Dialog::handle_request`] for a request whose Call-ID and To tag the caller has
+    /// already matched to this dialog (its table of dialogs), with the From tag and CSeq it
+    /// has already decoded: only the peer's tag is compared here.
+    pub fn handle_matched_request(
+        &mut self,
+        request: &SipMessage,
+        remote_tag: Option<&str>,
+        cseq: &CSeq<'_>,
+    ) -> Result<(), DialogError> {
+        if remote_tag.unwrap_or_default() != self.id.remote_tag {
+            return Err(DialogError::WrongDialog);
+        }
+        self.absorb(request, cseq)
+    }
+
+    /// §12.2.2 for a request of this dialog: CSeq order, target refresh, BYE.
+    fn absorb(&mut self, request: &SipMessage, cseq: &CSeq<'_>) -> Result<(), DialogError> {
         // ACK and CANCEL carry the INVITE's number: they neither advance nor break order.
         if !matches!(cseq.method, Method::Ack | Method::Cancel) {
             if let Some(last) = self.remote_seq {

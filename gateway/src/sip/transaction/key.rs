@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::sip::header::Via;
+use crate::sip::header::{CSeq, Via};
+use crate::sip::uri::Host;
 use crate::sip::{Method, ParseError, SipMessage};
 
 /// Why a message has no transaction key.
@@ -34,6 +35,43 @@ fn method_key(m: Method<'_>) -> Arc<str> {
         Method::Options => OPTIONS.clone(),
         other => Arc::from(other.as_str()),
     }
+}
+
+/// The sent-by of a Via as key text: host (lower case) and port, as `Display` of the host
+/// writes them, without the formatting machinery for the common IPv4 case.
+fn sent_by_text(via: &Via<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(32);
+    match via.host {
+        Host::Ipv4(a) => {
+            for (i, o) in a.octets().iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                push_decimal(&mut s, u32::from(*o));
+            }
+        }
+        Host::Domain(d) => {
+            s.push_str(d);
+            s.make_ascii_lowercase();
+        }
+        Host::Ipv6(_) => {
+            let _ = write!(s, "{}", via.host);
+            s.make_ascii_lowercase();
+        }
+    }
+    if let Some(p) = via.port {
+        s.push(':');
+        push_decimal(&mut s, u32::from(p));
+    }
+    s
+}
+
+fn push_decimal(s: &mut String, n: u32) {
+    if n >= 10 {
+        push_decimal(s, n / 10);
+    }
+    s.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// A client transaction's key: the branch we put in the top Via and the CSeq method
@@ -92,19 +130,22 @@ impl ServerKey {
     /// needs it for the response target as well), so that it is decoded once.
     pub fn of_with_via(msg: &SipMessage, via: &Via<'_>) -> Result<ServerKey, KeyError> {
         let cseq = msg.cseq()?;
+        ServerKey::of_parts(msg, via, &cseq)
+    }
+
+    /// [`ServerKey::of`] with the request's top Via and CSeq already decoded by the caller.
+    pub fn of_parts(
+        msg: &SipMessage,
+        via: &Via<'_>,
+        cseq: &CSeq<'_>,
+    ) -> Result<ServerKey, KeyError> {
         let method = match cseq.method {
             Method::Ack => method_key(Method::Invite),
             m => method_key(m),
         };
         if via.has_rfc3261_branch() {
             let branch = Arc::from(via.branch().ok_or(KeyError::NoBranch)?);
-            use std::fmt::Write as _;
-            let mut sent_by = String::with_capacity(32);
-            let _ = write!(sent_by, "{}", via.host);
-            if let Some(p) = via.port {
-                let _ = write!(sent_by, ":{p}");
-            }
-            sent_by.make_ascii_lowercase();
+            let sent_by = sent_by_text(via);
             return Ok(ServerKey::Rfc3261 {
                 branch,
                 sent_by: Arc::from(sent_by),

@@ -44,6 +44,16 @@ impl NonInviteServer {
         &self.request
     }
 
+    /// The last response sent (resent to retransmissions of the request).
+    pub fn last_response(&self) -> Option<&Bytes> {
+        self.last_response.as_ref()
+    }
+
+    /// Whether the request came over a reliable transport (Timer J is then zero).
+    pub fn is_reliable(&self) -> bool {
+        self.reliable
+    }
+
     /// The TU sends a response.
     pub fn respond(&mut self, now: Instant, response: Bytes, code: StatusCode) {
         if !matches!(self.state, State::Trying | State::Proceeding) {

@@ -48,9 +48,24 @@ impl IdGen {
         (self.next() >> 32) as u32
     }
 
-    /// A From/To tag.
+    /// A From/To tag: 16 lowercase hex digits (see [`IdGen::tag_value`]).
     pub fn tag(&mut self) -> String {
-        format!("{:016x}", self.next())
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let v = self.next();
+        (0..16)
+            .map(|i| char::from(HEX[((v >> (60 - 4 * i)) & 0xf) as usize]))
+            .collect()
+    }
+
+    /// The number behind a tag made by [`IdGen::tag`]: `None` for any other string, so
+    /// that two tags are equal exactly when their values are (tables of our own tags are
+    /// keyed by it without keeping the string).
+    pub fn tag_value(tag: &str) -> Option<u64> {
+        let b = tag.as_bytes();
+        if b.len() != 16 || !b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        u64::from_str_radix(tag, 16).ok()
     }
 
     /// A Via branch with the RFC 3261 magic cookie and a counter (never repeats).
@@ -65,5 +80,25 @@ impl IdGen {
     pub fn call_id(&mut self) -> String {
         let (a, b) = (self.next(), self.next());
         format!("{a:016x}{b:08x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdGen;
+
+    #[test]
+    fn tags_are_16_hex_digits_and_their_values_round_trip() {
+        let mut g = IdGen::new();
+        for _ in 0..1000 {
+            let t = g.tag();
+            assert_eq!(t.len(), 16);
+            let v = IdGen::tag_value(&t).expect("our own tag");
+            assert_eq!(format!("{v:016x}"), t);
+        }
+        assert_eq!(IdGen::tag_value("+123456789abcdef"), None);
+        assert_eq!(IdGen::tag_value("0123456789ABCDEF"), None);
+        assert_eq!(IdGen::tag_value("peer1"), None);
+        assert_eq!(IdGen::tag_value(""), None);
     }
 }

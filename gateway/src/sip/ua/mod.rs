@@ -14,6 +14,7 @@
 mod call;
 mod client;
 pub mod driver;
+mod finished;
 mod ids;
 mod session;
 
@@ -29,21 +30,23 @@ use std::collections::{BinaryHeap, VecDeque};
 /// (foldhash, the hashbrown default), and fast on the short strings of transaction keys.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use tracing::debug;
 
 use call::{Call, CallState};
+use finished::{Finished, FinishedTable};
 
-use super::dialog::Dialog;
+use super::dialog::{Dialog, DialogError};
 use super::header::{RAck, RSeq, Require, Supported};
 use super::transaction::{
     ClientEvent, ClientKey, InviteClient, InviteServer, NonInviteClient, NonInviteServer,
-    ServerEvent, ServerKey, Timers, Uas2xxRetransmitter,
+    ServerEvent, ServerKey, State as TxState, Timers, Uas2xxRetransmitter,
 };
 use super::transport::{response_target, response_target_of_via, Incoming, Protocol, Target};
-use super::validate::{check_request, UasPolicy};
+use super::validate::{check_request_parts, UasPolicy};
 use super::{HeaderName, Method, RequestBuilder, ResponseBuilder, SipMessage, StatusCode, Uri};
 
 /// Methods we serve (Allow, §20.5).
@@ -174,10 +177,15 @@ struct ClientTx<T> {
 /// The SIP endpoint.
 pub struct Endpoint {
     config: EndpointConfig,
+    /// Our Contact URI per protocol (UDP, TCP, TLS), made once from `config`.
+    contacts: [Arc<str>; 3],
     ids: IdGen,
     policy: UasPolicy<'static>,
     server_invites: HashMap<ServerKey, ServerTx<InviteServer>>,
     server_others: HashMap<ServerKey, ServerTx<NonInviteServer>>,
+    /// Server transactions past their final response that only absorb retransmissions
+    /// until Timer L or J (see [`finished`]).
+    finished: FinishedTable,
     client_invites: HashMap<ClientKey, ClientTx<InviteClient>>,
     client_others: HashMap<ClientKey, ClientTx<NonInviteClient>>,
     calls: HashMap<CallHandle, Call>,
@@ -204,32 +212,28 @@ pub struct Endpoint {
     owners: HashMap<ClientKey, client::Owner>,
 }
 
-/// (Call-ID, our tag) → call (§12: with the peer's tag, these identify a dialog; ours is
-/// unique on its own, the Call-ID keeps the match strict). Looked up with borrowed strings,
-/// so matching an in-dialog request builds no owned key.
+/// Our tag → call (§12: with the Call-ID and the peer's tag, it identifies a dialog; ours
+/// is unique on its own, and [`Endpoint::dialog_of`] checks the Call-ID to keep the match
+/// strict). Keyed by the tag's value ([`IdGen::tag_value`]), so that neither adding a call
+/// nor matching an in-dialog request allocates.
 #[derive(Default)]
-struct DialogIndex(HashMap<Box<str>, Vec<(Box<str>, CallHandle)>>);
+struct DialogIndex(HashMap<u64, CallHandle>);
 
 impl DialogIndex {
-    fn insert(&mut self, call_id: &str, local_tag: &str, call: CallHandle) {
-        let tags = self.0.entry(call_id.into()).or_default();
-        tags.retain(|(t, _)| &**t != local_tag);
-        tags.push((local_tag.into(), call));
+    fn insert(&mut self, local_tag: &str, call: CallHandle) {
+        if let Some(v) = IdGen::tag_value(local_tag) {
+            self.0.insert(v, call);
+        }
     }
 
-    fn get(&self, call_id: &str, local_tag: &str) -> Option<CallHandle> {
-        self.0
-            .get(call_id)?
-            .iter()
-            .find(|(t, _)| &**t == local_tag)
-            .map(|(_, c)| *c)
+    fn get(&self, local_tag: &str) -> Option<CallHandle> {
+        self.0.get(&IdGen::tag_value(local_tag)?).copied()
     }
 
-    fn remove(&mut self, call_id: &str, local_tag: &str) {
-        if let Some(tags) = self.0.get_mut(call_id) {
-            tags.retain(|(t, _)| &**t != local_tag);
-            if tags.is_empty() {
-                self.0.remove(call_id);
+    fn remove(&mut self, local_tag: &str, call: CallHandle) {
+        if let Some(v) = IdGen::tag_value(local_tag) {
+            if self.0.get(&v) == Some(&call) {
+                self.0.remove(&v);
             }
         }
     }
@@ -275,12 +279,16 @@ impl Ord for Deadline {
 
 impl Endpoint {
     pub fn new(config: EndpointConfig) -> Self {
+        let contacts =
+            [Protocol::Udp, Protocol::Tcp, Protocol::Tls].map(|p| Self::make_contact(&config, p));
         Endpoint {
+            contacts,
             config,
             ids: IdGen::new(),
             policy: UasPolicy::default(),
             server_invites: HashMap::default(),
             server_others: HashMap::default(),
+            finished: FinishedTable::default(),
             client_invites: HashMap::default(),
             client_others: HashMap::default(),
             calls: HashMap::default(),
@@ -308,6 +316,7 @@ impl Endpoint {
     pub fn transaction_count(&self) -> usize {
         self.server_invites.len()
             + self.server_others.len()
+            + self.finished.len()
             + self.client_invites.len()
             + self.client_others.len()
     }
@@ -333,14 +342,15 @@ impl Endpoint {
     /// The earliest deadline of any timer.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.queue_deadlines();
+        let finished = self.finished.poll_timeout();
         // Drop heap entries that were moved, cancelled or whose transaction is gone.
         while let Some(Reverse(d)) = self.timers.peek() {
             if self.is_live(d) {
-                return Some(d.at);
+                return Some(finished.map_or(d.at, |f| f.min(d.at)));
             }
             self.timers.pop();
         }
-        None
+        finished
     }
 
     fn is_live(&self, d: &Deadline) -> bool {
@@ -402,6 +412,13 @@ impl Endpoint {
         self.next_timer = seq;
     }
 
+    /// The call whose dialog has our tag `local_tag` and Call-ID `call_id` (§12.2.2).
+    fn dialog_of(&self, call_id: &str, local_tag: &str) -> Option<CallHandle> {
+        let call = self.by_dialog.get(local_tag)?;
+        let c = self.calls.get(&call)?;
+        (c.invite.call_id().ok()?.0 == call_id).then_some(call)
+    }
+
     fn via(&mut self, protocol: Protocol) -> String {
         let addr = self
             .config
@@ -419,13 +436,17 @@ impl Endpoint {
         )
     }
 
-    fn contact(&self, protocol: Protocol) -> String {
-        let addr = self
-            .config
+    /// Our Contact URI for `protocol` (made once, at [`Endpoint::new`]).
+    fn contact(&self, protocol: Protocol) -> Arc<str> {
+        self.contacts[contact_index(protocol)].clone()
+    }
+
+    fn make_contact(config: &EndpointConfig, protocol: Protocol) -> Arc<str> {
+        let addr = config
             .advertise
             .iter()
             .find(|(p, _)| *p == protocol)
-            .or(self.config.advertise.first())
+            .or(config.advertise.first())
             .map(|(_, a)| *a)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5060)));
         let transport = match protocol {
@@ -433,11 +454,11 @@ impl Endpoint {
             Protocol::Tcp => ";transport=tcp",
             Protocol::Tls => ";transport=tls",
         };
-        format!(
+        Arc::from(format!(
             "sip:{}@{}{transport}",
-            self.config.contact_user,
+            config.contact_user,
             host_port(addr)
-        )
+        ))
     }
 
     // -----------------------------------------------------------------------------------
@@ -470,38 +491,39 @@ impl Endpoint {
     }
 
     fn handle_request(&mut self, now: Instant, req: SipMessage, source: Target) {
-        let method = req
-            .method()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_default();
-        if let Err(rej) = check_request(&req, &self.policy) {
-            if method != "ACK" {
-                let mut extra = Vec::new();
-                if !rej.unsupported.is_empty() {
-                    extra.push(("Unsupported", rej.unsupported.join(", ")));
+        let method = req.method().unwrap_or(Method::Other(""));
+        let common = match check_request_parts(&req, &self.policy) {
+            Ok(c) => c,
+            Err(rej) => {
+                if method != Method::Ack {
+                    let mut extra = Vec::new();
+                    if !rej.unsupported.is_empty() {
+                        extra.push(("Unsupported", rej.unsupported.join(", ")));
+                    }
+                    if !rej.accept.is_empty() {
+                        extra.push(("Accept", rej.accept.join(", ")));
+                    }
+                    self.send_stateless(&req, reply_target(&req, source), rej.status, &extra);
                 }
-                if !rej.accept.is_empty() {
-                    extra.push(("Accept", rej.accept.join(", ")));
-                }
-                self.send_stateless(&req, reply_target(&req, source), rej.status, &extra);
+                return;
             }
-            return;
-        }
-        // The top Via is decoded once here for both the transaction key (§17.2.3) and the
-        // response target (§18.2.2).
-        let Ok(via) = req.top_via() else {
-            self.send_stateless(&req, source, StatusCode::BAD_REQUEST, &[]);
-            return;
         };
+        // The checks decoded the top Via, CSeq, Call-ID and To tag once: they serve the
+        // transaction key (§17.2.3), the response target (§18.2.2) and dialog matching
+        // (§12.2.2).
         let reply = if source.protocol.is_reliable() {
             source
         } else {
-            response_target_of_via(&via, source.protocol).unwrap_or(source)
+            response_target_of_via(&common.top_via, source.protocol).unwrap_or(source)
         };
-        let Ok(key) = ServerKey::of_with_via(&req, &via) else {
+        let Ok(key) = ServerKey::of_parts(&req, &common.top_via, &common.cseq) else {
             self.send_stateless(&req, reply, StatusCode::BAD_REQUEST, &[]);
             return;
         };
+        let has_to_tag = common.to_tag.is_some();
+        let in_dialog = common
+            .to_tag
+            .and_then(|t| self.dialog_of(common.call_id, t));
         // Retransmissions and ACKs for non-2xx find their transaction (§17.2.3).
         if let Some(s) = self.server_invites.get_mut(&key) {
             s.tx.handle_request(now, req);
@@ -513,37 +535,48 @@ impl Endpoint {
             self.drain(now, TxRef::ServerNonInvite(key));
             return;
         }
-        let (has_to_tag, in_dialog) = {
-            let tag = req.to_tag();
-            let call_id = req.call_id().map(|c| c.0).unwrap_or_default();
-            (
-                tag.is_some(),
-                tag.and_then(|t| self.by_dialog.get(call_id, t)),
-            )
+        if let Some(f) = self.finished.get(&key) {
+            let (response, call, reply) = (f.response.clone(), f.call, f.reply);
+            match (response, call) {
+                // §17.2.2: a retransmitted non-INVITE gets the final response again.
+                (Some(r), _) => self.transmits.push_back((reply, r)),
+                // RFC 6026 §7.1: an ACK matching an accepted INVITE goes to the TU (a peer
+                // that reuses the INVITE's branch for the ACK of a 2xx); a retransmitted
+                // INVITE is absorbed.
+                (None, Some(call)) if req.method() == Some(Method::Ack) => {
+                    self.handle_ack_2xx(now, req, Some(call))
+                }
+                (None, _) => {}
+            }
+            return;
+        }
+        // §12.2.2 for a request inside one of our dialogs (ACK and CANCEL excepted): the
+        // Call-ID and our tag matched above; the peer's tag and the CSeq order are checked
+        // with the values the checks decoded.
+        let order = match (in_dialog, method) {
+            (Some(call), m) if !matches!(m, Method::Ack | Method::Cancel) => self
+                .calls
+                .get_mut(&call)
+                .and_then(|c| c.dialog.as_mut())
+                .map(|d| d.handle_matched_request(&req, common.from_tag, &common.cseq)),
+            _ => None,
         };
-        match method.as_str() {
-            "ACK" => self.handle_ack_2xx(now, req, in_dialog),
-            "CANCEL" => self.handle_cancel(now, req, key, source, reply),
-            "INVITE" if !has_to_tag => self.new_incoming_call(now, req, key, source, reply),
+        match method {
+            Method::Ack => self.handle_ack_2xx(now, req, in_dialog),
+            Method::Cancel => self.handle_cancel(now, req, key, source, reply),
+            Method::Invite if !has_to_tag => self.new_incoming_call(now, req, key, source, reply),
             _ if has_to_tag && in_dialog.is_none() => {
                 // §12.2.2: a request for a dialog we do not know.
                 self.send_stateless(&req, reply, StatusCode::CALL_DOES_NOT_EXIST, &[]);
             }
-            "INVITE" => {
+            Method::Invite => {
                 // A re-INVITE: the call layer answers with `respond`.
                 let call = in_dialog.expect("checked above");
+                if matches!(order, Some(Err(_))) {
+                    self.send_stateless(&req, reply, StatusCode::SERVER_INTERNAL_ERROR, &[]);
+                    return;
+                }
                 if let Some(c) = self.calls.get_mut(&call) {
-                    if let Some(d) = c.dialog.as_mut() {
-                        if d.handle_request(&req).is_err() {
-                            self.send_stateless(
-                                &req,
-                                reply,
-                                StatusCode::SERVER_INTERNAL_ERROR,
-                                &[],
-                            );
-                            return;
-                        }
-                    }
                     c.reinvite = Some(key.clone());
                 }
                 // A re-INVITE is a session refresh (RFC 4028 §9).
@@ -566,7 +599,7 @@ impl Endpoint {
                 });
                 self.drain(now, TxRef::ServerInvite(key));
             }
-            _ => self.handle_non_invite(now, req, key, source, reply, in_dialog),
+            _ => self.handle_non_invite(now, req, key, source, reply, in_dialog, order),
         }
     }
 
@@ -582,9 +615,9 @@ impl Endpoint {
             r.handle_ack();
         }
         c.retransmit = None;
-        if let Some(d) = c.dialog.as_mut() {
-            let _ = d.handle_request(&req);
-        }
+        // The dialog has nothing to learn from an ACK (§12.2.2: it carries the INVITE's
+        // CSeq and refreshes no target), so it is not decoded further.
+        let _ = req;
         if c.state == CallState::Answered {
             c.state = CallState::Confirmed;
             self.events.push_back(UaEvent::Confirmed { call });
@@ -604,13 +637,20 @@ impl Endpoint {
         reply: Target,
     ) {
         let invite_key = key.with_method("INVITE");
-        let Some(inv) = self.server_invites.get(&invite_key) else {
-            // §9.2: no matching transaction.
-            self.send_stateless(&req, reply, StatusCode::CALL_DOES_NOT_EXIST, &[]);
-            return;
+        // §9.2: the INVITE may be pending, or answered already (its transaction then
+        // lingers as a record: the CANCEL gets its 200 and changes nothing).
+        let (call, still_pending) = match (
+            self.server_invites.get(&invite_key),
+            self.finished.get(&invite_key),
+        ) {
+            (Some(inv), _) => (inv.call, inv.tx.state() == TxState::Proceeding),
+            (None, Some(f)) => (f.call, false),
+            (None, None) => {
+                // §9.2: no matching transaction.
+                self.send_stateless(&req, reply, StatusCode::CALL_DOES_NOT_EXIST, &[]);
+                return;
+            }
         };
-        let call = inv.call;
-        let still_pending = inv.tx.state() == super::transaction::State::Proceeding;
         // 200 to the CANCEL itself, in its own transaction.
         let mut tx = NonInviteServer::new(
             now,
@@ -657,8 +697,7 @@ impl Endpoint {
         let local_tag = self.ids.tag();
         let contact = self.contact(source.protocol);
         let dialog = Dialog::uas(&req, &local_tag, &contact).ok();
-        let call_id = req.call_id().map(|c| c.0).unwrap_or_default();
-        self.by_dialog.insert(call_id, &local_tag, handle);
+        self.by_dialog.insert(&local_tag, handle);
         let peer_100rel = self.peer_requires_or_supports_100rel(&req);
         self.calls.insert(
             handle,
@@ -704,6 +743,9 @@ impl Endpoint {
             || sup.iter().any(|t| t.0.eq_ignore_ascii_case("100rel"))
     }
 
+    // The request, its key, where it came from and where answers go, its call and the
+    // dialog's verdict on it: all worked out once by `handle_request`.
+    #[allow(clippy::too_many_arguments)]
     fn handle_non_invite(
         &mut self,
         now: Instant,
@@ -712,11 +754,9 @@ impl Endpoint {
         source: Target,
         reply: Target,
         call: Option<CallHandle>,
+        order: Option<Result<(), DialogError>>,
     ) {
-        let method = req
-            .method()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_default();
+        let method = req.method().unwrap_or(Method::Other(""));
         let mut tx = NonInviteServer::new(
             now,
             req.clone(),
@@ -724,19 +764,13 @@ impl Endpoint {
             self.config.timers,
         );
         let mut auto: Option<(StatusCode, Vec<(&str, String)>)> = None;
-        if let Some(call) = call {
-            let order = self
-                .calls
-                .get_mut(&call)
-                .and_then(|c| c.dialog.as_mut())
-                .map(|d| d.handle_request(&req));
-            if let Some(Err(_)) = order {
-                auto = Some((StatusCode::SERVER_INTERNAL_ERROR, vec![]));
-            }
+        // §12.2.2: out of order (or not of the dialog after all): 500.
+        if let Some(Err(_)) = order {
+            auto = Some((StatusCode::SERVER_INTERNAL_ERROR, vec![]));
         }
         if auto.is_none() {
-            auto = match (method.as_str(), call) {
-                ("BYE", Some(c)) => {
+            auto = match (method, call) {
+                (Method::Bye, Some(c)) => {
                     // The dialog ends here; a retransmitted BYE still finds its
                     // transaction and gets the same 200.
                     self.finish_call(c);
@@ -746,7 +780,7 @@ impl Endpoint {
                     });
                     Some((StatusCode::OK, vec![]))
                 }
-                ("PRACK", Some(c)) => {
+                (Method::Prack, Some(c)) => {
                     // RFC 3262 §3: the PRACK stops the reliable provisional's retransmission.
                     let rack = req.get::<RAck<'_>>().ok().flatten().map(|r| r.rseq);
                     if let Some(call) = self.calls.get_mut(&c) {
@@ -758,7 +792,7 @@ impl Endpoint {
                     }
                     Some((StatusCode::OK, vec![]))
                 }
-                ("OPTIONS", _) => Some((
+                (Method::Options, _) => Some((
                     StatusCode::OK,
                     vec![
                         ("Allow", ALLOW.to_string()),
@@ -766,18 +800,24 @@ impl Endpoint {
                         ("Supported", SUPPORTED.to_string()),
                     ],
                 )),
-                ("UPDATE", Some(c)) => {
+                (Method::Update, Some(c)) => {
                     // An UPDATE is a session refresh (RFC 4028 §9).
                     self.session_refreshed(now, c);
                     None
                 }
-                ("INFO" | "REFER" | "NOTIFY", Some(_)) => None,
+                (Method::Info | Method::Refer | Method::Notify, Some(_)) => None,
                 // RFC 3515 §2.4.2: a REFER outside a dialog would refer a call we do not
                 // have; the gateway declines it (a REFER naming an unknown dialog got 481
                 // above, RFC 3261 §12.2.2).
-                ("REFER", None) => Some((StatusCode::FORBIDDEN, vec![])),
+                (Method::Refer, None) => Some((StatusCode::FORBIDDEN, vec![])),
                 (
-                    "REGISTER" | "SUBSCRIBE" | "PUBLISH" | "MESSAGE" | "INFO" | "UPDATE" | "NOTIFY",
+                    Method::Register
+                    | Method::Subscribe
+                    | Method::Publish
+                    | Method::Message
+                    | Method::Info
+                    | Method::Update
+                    | Method::Notify,
                     None,
                 ) => Some((
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -835,7 +875,7 @@ impl Endpoint {
             let call_id = resp.call_id().map(|c| c.0).unwrap_or_default();
             let from = resp.from().ok();
             let tag = from.as_ref().and_then(|f| f.tag()).unwrap_or_default();
-            if let Some(h) = self.by_dialog.get(call_id, tag) {
+            if let Some(h) = self.dialog_of(call_id, tag) {
                 self.send_ack_2xx(h, &resp);
             }
         }
@@ -843,6 +883,7 @@ impl Endpoint {
 
     /// Let time pass: fire every due timer.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.finished.handle_timeout(now);
         loop {
             // Deadlines set by the timers fired so far count too (a zero Timer J or K).
             self.queue_deadlines();
@@ -899,10 +940,50 @@ impl Endpoint {
             TxRef::Register(_) | TxRef::Session(_) => {}
             TxRef::ServerInvite(k) => {
                 let next = drain_server(&mut self.server_invites, &k, &mut self.transmits);
+                // RFC 6026 §7.1: once Accepted, the transaction only absorbs INVITE
+                // retransmissions and hands matching ACKs up until Timer L: a record does.
+                let accepted = self
+                    .server_invites
+                    .get(&k)
+                    .is_some_and(|s| s.tx.state() == TxState::Accepted);
+                if accepted {
+                    if let Some(s) = self.server_invites.remove(&k) {
+                        let record = Finished {
+                            response: None,
+                            reply: s.reply,
+                            call: s.call,
+                        };
+                        let until = now + self.config.timers.t1x64();
+                        self.finished.insert(k.clone(), record, until);
+                    }
+                    self.schedule(TxRef::ServerInvite(k), None);
+                    return;
+                }
                 self.schedule(TxRef::ServerInvite(k), next);
             }
             TxRef::ServerNonInvite(k) => {
                 let next = drain_server(&mut self.server_others, &k, &mut self.transmits);
+                // §17.2.2: once Completed, the transaction only resends its final response
+                // until Timer J (zero over reliable transports): a record does.
+                let completed = self
+                    .server_others
+                    .get(&k)
+                    .is_some_and(|s| s.tx.state() == TxState::Completed);
+                if completed {
+                    if let Some(s) = self.server_others.remove(&k) {
+                        if !s.tx.is_reliable() {
+                            let record = Finished {
+                                response: s.tx.last_response().cloned(),
+                                reply: s.reply,
+                                call: None,
+                            };
+                            let until = now + self.config.timers.timer_j(false);
+                            self.finished.insert(k.clone(), record, until);
+                        }
+                    }
+                    self.schedule(TxRef::ServerNonInvite(k), None);
+                    return;
+                }
                 self.schedule(TxRef::ServerNonInvite(k), next);
             }
             TxRef::ClientInvite(k) => {
@@ -1177,8 +1258,7 @@ impl Endpoint {
         self.schedule(TxRef::Retransmit(call), None);
         self.schedule(TxRef::Session(call), None);
         if let Some(c) = self.calls.remove(&call) {
-            let call_id = c.invite.call_id().map(|x| x.0).unwrap_or_default();
-            self.by_dialog.remove(call_id, &c.local_tag);
+            self.by_dialog.remove(&c.local_tag, call);
         }
     }
 
@@ -1363,7 +1443,7 @@ impl Endpoint {
             });
             return handle;
         };
-        self.by_dialog.insert(&call_id, &local_tag, handle);
+        self.by_dialog.insert(&local_tag, handle);
         let key = ClientKey::of(&invite).ok();
         self.calls.insert(
             handle,
@@ -1413,26 +1493,29 @@ impl Endpoint {
         let Some(s) = self.server_invites.get(&key) else {
             return;
         };
-        let req = s.tx.request().clone();
-        let contact = self.contact(s.reply.protocol);
-        let local_tag = c.local_tag.clone();
+        let req = s.tx.request();
         let is_reinvite = c.reinvite.is_some();
         let reliable = !is_reinvite
             && c.peer_100rel
             && status.code() > 100
             && status.code() < 200
             && sdp.is_some();
-        let mut b = ResponseBuilder::from_request(&req, status, reason, Some(&local_tag));
+        let mut b = ResponseBuilder::from_request(req, status, reason, Some(&c.local_tag));
         if status.code() > 100 {
-            b.push_header("Contact", format!("<{contact}>"));
+            let contact = &self.contacts[contact_index(s.reply.protocol)];
+            b.push_header_parts("Contact", &[b"<", contact.as_bytes(), b">"]);
         }
         if status.is_success() {
             b.push_header("Allow", ALLOW);
             b.push_header("Supported", SUPPORTED);
         }
         // RFC 4028 §9: the 2xx to the initial INVITE carries the negotiated interval.
-        let session = match (status.is_success() && !is_reinvite, Self::uas_session(&req)) {
-            (true, Ok(Some((secs, refresher)))) => {
+        let offer = match status.is_success() && !is_reinvite {
+            true => Self::uas_session(req),
+            false => Ok(None),
+        };
+        let session = match offer {
+            Ok(Some((secs, refresher))) => {
                 let who = match refresher {
                     crate::sip::header::Refresher::Uac => "uac",
                     crate::sip::header::Refresher::Uas => "uas",
@@ -1782,6 +1865,15 @@ fn drain_server<T: ServerTransaction>(
         None
     } else {
         s.tx.poll_timeout()
+    }
+}
+
+/// Where [`Endpoint::contact`] keeps a protocol's Contact.
+fn contact_index(protocol: Protocol) -> usize {
+    match protocol {
+        Protocol::Udp => 0,
+        Protocol::Tcp => 1,
+        Protocol::Tls => 2,
     }
 }
 

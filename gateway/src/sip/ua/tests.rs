@@ -717,3 +717,128 @@ Supported: timer\r\nSession-Expires: 30\r\nContact: <sip:a@192.0.2.1>\r\nContent
     assert_eq!(resp.header_value(&HeaderName::MinSe), Some(&b"90"[..]));
     assert!(p.b.poll_event().is_none(), "no call reaches the core");
 }
+
+/// A peer's request to endpoint `b` as received over UDP from 192.0.2.1:5060.
+fn feed(b: &mut Endpoint, now: Instant, text: &str) {
+    b.handle_incoming(
+        now,
+        Incoming {
+            message: SipMessage::parse(text.replace('\n', "\r\n").into_bytes()).unwrap(),
+            source: Target {
+                protocol: Protocol::Udp,
+                addr: "192.0.2.1:5060".parse().unwrap(),
+            },
+            local: "192.0.2.2:5060".parse().unwrap(),
+        },
+    );
+}
+
+fn sent(b: &mut Endpoint) -> Vec<bytes::Bytes> {
+    std::iter::from_fn(|| b.poll_transmit().map(|(_, m)| m)).collect()
+}
+
+fn request_text(method: &str, branch: &str, cseq: &str, to_tag: &str) -> String {
+    format!(
+        "{method} sip:gw@192.0.2.2 SIP/2.0\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch={branch}\n\
+Max-Forwards: 70\n\
+From: <sip:100@192.0.2.1>;tag=peer1\n\
+To: <sip:gw@192.0.2.2>{to_tag}\n\
+Call-ID: finished-1@192.0.2.1\n\
+CSeq: {cseq}\n\
+Contact: <sip:100@192.0.2.1:5060>\n\
+Content-Length: 0\n\n"
+    )
+}
+
+#[test]
+fn finished_transactions_absorb_retransmissions_until_timers_l_and_j() {
+    let t0 = Instant::now();
+    let mut b = endpoint("192.0.2.2:5060".parse().unwrap(), "gw");
+    feed(
+        &mut b,
+        t0,
+        &request_text("INVITE", "z9hG4bKinv1", "1 INVITE", ""),
+    );
+    let call = match b.poll_event() {
+        Some(UaEvent::IncomingCall { call, .. }) => call,
+        other => panic!("expected the call, got {other:?}"),
+    };
+    b.respond(t0, call, StatusCode::OK, None, &[], Some(b"v=0\r\n"));
+    let ok = sent(&mut b);
+    assert_eq!(ok.len(), 1);
+    let ok = SipMessage::parse(ok[0].clone()).unwrap();
+    let tag = format!(";tag={}", ok.to().unwrap().tag().unwrap());
+    // RFC 6026 §7.1: a retransmitted INVITE is absorbed by the accepted transaction (the
+    // 2xx is retransmitted by the UAS core on its own timer, not in answer to it).
+    feed(
+        &mut b,
+        t0,
+        &request_text("INVITE", "z9hG4bKinv1", "1 INVITE", ""),
+    );
+    assert!(sent(&mut b).is_empty());
+    assert!(b.poll_event().is_none());
+    // A CANCEL crossing the 200 gets its own 200 and changes nothing (§9.2).
+    feed(
+        &mut b,
+        t0,
+        &request_text("CANCEL", "z9hG4bKinv1", "1 CANCEL", ""),
+    );
+    let cancel_ok = sent(&mut b);
+    assert_eq!(cancel_ok.len(), 1);
+    assert!(
+        first_line(&cancel_ok[0]).contains("200"),
+        "{:?}",
+        cancel_ok[0]
+    );
+    assert!(cancel_ok[0].windows(6).any(|w| w == b"CANCEL"));
+    assert!(b.poll_event().is_none());
+    // An ACK that reuses the INVITE's branch matches the accepted transaction: it goes to
+    // the TU all the same (RFC 6026 §7.1) and confirms the call.
+    feed(
+        &mut b,
+        t0,
+        &request_text("ACK", "z9hG4bKinv1", "1 ACK", &tag),
+    );
+    assert!(matches!(b.poll_event(), Some(UaEvent::Confirmed { call: c }) if c == call));
+    // BYE, then its retransmission: the same 200 both times (§17.2.2).
+    feed(
+        &mut b,
+        t0,
+        &request_text("BYE", "z9hG4bKbye1", "2 BYE", &tag),
+    );
+    assert!(matches!(b.poll_event(), Some(UaEvent::Bye { .. })));
+    let first = sent(&mut b);
+    feed(
+        &mut b,
+        t0,
+        &request_text("BYE", "z9hG4bKbye1", "2 BYE", &tag),
+    );
+    assert_eq!(sent(&mut b), first);
+    assert!(b.poll_event().is_none());
+    assert_eq!(b.call_count(), 0);
+    assert!(b.transaction_count() >= 2);
+    // Timers L and J (64·T1) end them; nothing is left and nothing more is due.
+    let t1 = t0 + Duration::from_secs(31);
+    b.handle_timeout(t1);
+    assert!(b.transaction_count() >= 2);
+    let mut now = t1;
+    while let Some(t) = b.poll_timeout() {
+        assert!(
+            t <= t0 + Duration::from_secs(33),
+            "a deadline left at {t:?}"
+        );
+        now = t.max(now);
+        b.handle_timeout(now);
+    }
+    assert_eq!(b.transaction_count(), 0);
+    // After Timer J the BYE is unknown: a late copy is a request for no dialog (481).
+    feed(
+        &mut b,
+        now,
+        &request_text("BYE", "z9hG4bKbye1", "2 BYE", &tag),
+    );
+    let late = sent(&mut b);
+    assert_eq!(late.len(), 1);
+    assert!(first_line(&late[0]).contains("481"), "{:?}", late[0]);
+}
