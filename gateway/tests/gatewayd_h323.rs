@@ -245,6 +245,7 @@ listen = "127.0.0.1:{h323_port}"
 name = "ep-fs"
 address = "127.0.0.1:{fs}"
 fast_start = true
+media = "direct"
 
 [[h323_peer]]
 name = "ep-nofs"

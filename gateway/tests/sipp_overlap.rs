@@ -335,6 +335,8 @@ async fn sipp_dials_in_overlap_and_the_switch_gets_information() {
                         }
                     }
                     Action::Bridge { .. }
+                    | Action::Relay { .. }
+                    | Action::MediaChanged { .. }
                     | Action::Unbridge { .. }
                     | Action::Hairpin { .. }
                     | Action::HoldMedia { .. } => {}

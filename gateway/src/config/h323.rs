@@ -12,6 +12,7 @@
 //! address = "192.0.2.20:1720"
 //! fast_start = true               # H.323 §8.1.7
 //! h245_tunnelling = true          # H.323 §8.2.1
+//! media = "relay"                 # or "direct" (SIP ↔ H.323 RTP, see MediaPath)
 //!
 //! [gatekeeper]
 //! address = "192.0.2.30:1719"    # or: discovery = true (GRQ to 224.0.1.41:1718)
@@ -49,6 +50,9 @@ pub(crate) struct RawH323Peer {
     pub fast_start: Option<bool>,
     #[serde(default)]
     pub h245_tunnelling: Option<bool>,
+    /// `relay` or `direct`: how RTP flows when the other leg is SIP.
+    #[serde(default)]
+    pub media: Option<Spanned<String>>,
     #[serde(default)]
     pub numbering: NumberRules,
 }
@@ -84,7 +88,25 @@ pub(crate) struct RawGatekeeper {
     #[serde(default)]
     pub h245_tunnelling: Option<bool>,
     #[serde(default)]
+    pub media: Option<Spanned<String>>,
+    #[serde(default)]
     pub numbering: NumberRules,
+}
+
+/// How the RTP of a call between an H.323 peer and a SIP trunk flows (`media = …`). Calls
+/// with the E1/T1 side are always anchored: the gateway's RTP port is bridged to the
+/// B-channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaPath {
+    /// Anchored on the gateway: each side sends to the gateway's own RTP port on its leg
+    /// and the media engine relays between the two (`media::engine::relay`), converting
+    /// A↔µ-law and carrying DTMF (RFC 4733 ↔ H.245 UserInputIndication). Works whatever
+    /// the order of the answers and behind NAT (symmetric RTP on both legs).
+    #[default]
+    Relay,
+    /// Addresses passed through: the fast start offer / OpenLogicalChannel carries the SIP
+    /// side's RTP address, the SIP side's SDP the H.323 peer's; the gateway carries no RTP.
+    Direct,
 }
 
 /// H.323 as the daemon uses it.
@@ -105,6 +127,8 @@ pub struct H323Peer {
     pub fast_start: bool,
     /// Offer/accept H.245 tunnelling (H.323 §8.2.1).
     pub h245_tunnelling: bool,
+    /// RTP relayed by the gateway or passed through, when the other leg is SIP.
+    pub media: MediaPath,
     pub numbering: NumberRules,
 }
 
@@ -129,7 +153,20 @@ pub struct Gatekeeper {
     pub ras_listen: SocketAddrV4,
     pub fast_start: bool,
     pub h245_tunnelling: bool,
+    pub media: MediaPath,
     pub numbering: NumberRules,
+}
+
+/// `media = "relay" | "direct"`.
+fn media_path(m: Option<&Spanned<String>>) -> Result<MediaPath, (usize, String)> {
+    match m.map(|m| (m.get_ref().as_str(), m.span().start)) {
+        None | Some(("relay", _)) => Ok(MediaPath::Relay),
+        Some(("direct", _)) => Ok(MediaPath::Direct),
+        Some((other, at)) => Err((
+            at,
+            format!("`{other}` is not a media path: \"relay\" or \"direct\""),
+        )),
+    }
 }
 
 fn v4(text: &str, default_port: u16) -> Option<SocketAddrV4> {
@@ -178,11 +215,13 @@ pub(crate) fn validate(
                 format!("`{}` is not an IPv4 address[:port]", p.address.get_ref()),
             ));
         };
+        let media = media_path(p.media.as_ref()).map_err(|(at, m)| bad(at, f("media"), m))?;
         peers.push(H323Peer {
             name,
             address,
             fast_start: p.fast_start.unwrap_or(true),
             h245_tunnelling: p.h245_tunnelling.unwrap_or(true),
+            media,
             numbering: p.numbering.clone(),
         });
     }
@@ -264,7 +303,9 @@ pub(crate) fn validate(
                     }
                 },
             };
+            let media = media_path(g.media.as_ref()).map_err(|(at, m)| bad(at, f("media"), m))?;
             Some(Gatekeeper {
+                media,
                 name,
                 location,
                 aliases: g.aliases.clone(),
@@ -320,6 +361,7 @@ mod tests {
         let c = Config::from_str(
             "[h323]\nlisten = \"127.0.0.1:11720\"\n\n\
              [[h323_peer]]\nname = \"ep\"\naddress = \"192.0.2.20\"\nfast_start = false\n\n\
+             [[h323_peer]]\nname = \"ep2\"\naddress = \"192.0.2.21\"\nmedia = \"direct\"\n\n\
              [gatekeeper]\naddress = \"192.0.2.30\"\naliases = [\"gw\"]\nprefixes = [\"4930\"]\n\n\
              [[route]]\npattern = \"_5XXX\"\nfrom = [\"gatekeeper\"]\nto = [\"ep\"]\n",
             "gw.toml",
@@ -330,6 +372,12 @@ mod tests {
         assert_eq!(h.peers[0].address, "192.0.2.20:1720".parse().unwrap());
         assert!(!h.peers[0].fast_start);
         assert!(h.peers[0].h245_tunnelling);
+        assert_eq!(
+            h.peers[0].media,
+            super::MediaPath::Relay,
+            "relay by default"
+        );
+        assert_eq!(h.peers[1].media, super::MediaPath::Direct);
         let gk = h.gatekeeper.unwrap();
         assert_eq!(gk.name, "gatekeeper");
         assert_eq!(
@@ -376,6 +424,20 @@ mod tests {
 
         let (line, field, _) = err("[gatekeeper]\ndiscovery = true\nttl = 2\n");
         assert_eq!((line, field.as_deref()), (Some(3), Some("gatekeeper.ttl")));
+
+        let (line, field, msg) =
+            err("[[h323_peer]]\nname = \"ep\"\naddress = \"192.0.2.1\"\nmedia = \"bypass\"\n");
+        assert_eq!(
+            (line, field.as_deref()),
+            (Some(4), Some("h323_peer[0].media"))
+        );
+        assert!(msg.contains("relay"), "{msg}");
+
+        let (line, field, _) = err("[gatekeeper]\ndiscovery = true\n\nmedia = \"\"\n");
+        assert_eq!(
+            (line, field.as_deref()),
+            (Some(4), Some("gatekeeper.media"))
+        );
 
         let (line, field, _) = err("[h323]\nlisten = \"nowhere\"\n");
         assert_eq!((line, field.as_deref()), (Some(2), Some("h323.listen")));

@@ -31,7 +31,7 @@ mod sim;
 mod validate;
 
 pub use error::ConfigError;
-pub use h323::{Gatekeeper, GatekeeperLocation, H323Peer, H323};
+pub use h323::{Gatekeeper, GatekeeperLocation, H323Peer, MediaPath, H323};
 pub use model::*;
 pub use sim::{SimBehaviour, SimPattern, SimSwitch};
 

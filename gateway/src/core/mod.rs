@@ -111,6 +111,22 @@ pub enum Action {
         law: crate::media::Law,
         telephone_event: Option<u8>,
     },
+    /// The call between two IP legs is answered (or has early media): relay RTP between
+    /// leg `a` (its far end at `a_media`) and leg `b` (at `b_media`) on the gateway's own
+    /// ports of those legs, when both legs anchor their media (the media engine's relay).
+    Relay {
+        call: CallId,
+        a: LegId,
+        a_media: Media,
+        b: LegId,
+        b_media: Media,
+    },
+    /// A bridged leg's RTP peer moved ([`Message::Media`] after the bridge was made).
+    MediaChanged {
+        call: CallId,
+        leg: LegId,
+        media: Media,
+    },
     /// The call ended: stop bridging its media.
     Unbridge { call: CallId },
     /// Join two B-channels of the gateway's own spans back to back, with no RTP between
@@ -757,6 +773,23 @@ impl Core {
             Message::Setup(_) => {
                 warn!(call = %id, %leg, "second Setup on a leg ignored");
             }
+            Message::Media(m) => {
+                if from_a {
+                    call.setup.media = Some(m);
+                } else {
+                    call.media = Some(m);
+                }
+                if call.bridged {
+                    self.actions.push_back(Action::MediaChanged {
+                        call: id,
+                        leg,
+                        media: m,
+                    });
+                } else if call.answered.is_some() {
+                    // Answered before the media were known (H.245 after Connect).
+                    bridge_once(call, &mut self.actions);
+                }
+            }
             msg => {
                 if !from_a
                     && matches!(
@@ -828,7 +861,7 @@ impl Core {
                         Message::Hold => Delivery::Hold,
                         Message::Resume => Delivery::Resume,
                         Message::ConnectedLine(n) => Delivery::ConnectedLine(n),
-                        Message::Setup(_) | Message::Release(_) => return,
+                        Message::Setup(_) | Message::Release(_) | Message::Media(_) => return,
                     };
                     self.actions.push_back(Action::Deliver {
                         call: id,
@@ -1202,6 +1235,16 @@ impl Core {
     pub fn call_of(&self, leg: LegId) -> Option<CallId> {
         self.legs.get(&leg).copied()
     }
+
+    /// The other leg of `leg`'s call, once there is one.
+    pub fn other_leg(&self, leg: LegId) -> Option<LegId> {
+        let call = self.calls.get(self.legs.get(&leg)?)?;
+        if call.a.id == leg {
+            call.b.as_ref().map(|b| b.id)
+        } else {
+            Some(call.a.id)
+        }
+    }
 }
 
 /// Bridges the call's B-channel to its RTP stream unless it already is: at Connect, or
@@ -1223,7 +1266,22 @@ fn bridge_once(call: &mut Call, actions: &mut VecDeque<Action>) {
 /// side's stream.
 fn bridge_of(call: &Call) -> Option<Action> {
     let b = call.b.as_ref()?;
-    let channel = call.a.channel.or(b.channel)?;
+    let Some(channel) = call.a.channel.or(b.channel) else {
+        // Two IP legs (SIP ↔ H.323): RTP relayed between them.
+        return match (call.a.kind, b.kind, call.setup.media?, call.media?) {
+            (TrunkKind::Isdn, _, _, _) | (_, TrunkKind::Isdn, _, _) => None,
+            (_, _, a_media @ Media::Rtp { .. }, b_media @ Media::Rtp { .. }) => {
+                Some(Action::Relay {
+                    call: call.id,
+                    a: call.a.id,
+                    a_media,
+                    b: b.id,
+                    b_media,
+                })
+            }
+            _ => None,
+        };
+    };
     // The IP side (SIP or H.323) carries the RTP stream.
     let (rtp_leg, media) = if call.a.kind != TrunkKind::Isdn {
         (call.a.id, call.setup.media)

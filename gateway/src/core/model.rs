@@ -171,6 +171,11 @@ pub enum Message {
     /// Who answered (connected line: Q.951 §3 Connected number ↔ P-Asserted-Identity of
     /// the 200 OK, RFC 3325); sent just before [`Message::Connect`].
     ConnectedLine(Number),
+    /// Where this leg's RTP peer receives, learnt after the Setup/Connect that would have
+    /// carried it (H.245 OpenLogicalChannelAck of a call without fast start, H.323
+    /// §8.1.7; a re-opened logical channel). Updates the call's bridge; not delivered to
+    /// the other leg.
+    Media(Media),
 }
 
 /// What the core hands a leg: like [`Message`], with releases already mapped.

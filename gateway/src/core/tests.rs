@@ -603,3 +603,59 @@ fn inband_progress_before_answer_bridges_early_and_answer_does_not_bridge_twice(
     assert_eq!(f.actions()[0], Action::Unbridge { call });
     f.finished_clean();
 }
+
+#[test]
+fn media_known_after_connect_bridges_then_and_moves_the_bridge_later() {
+    // An IP leg whose RTP peer is learnt after Connect (H.323 without fast start: the
+    // H.245 OpenLogicalChannelAck), then moves (a re-opened channel).
+    let mut f = Fixture::new();
+    let rules = f.core.numbering("pstn");
+    let setup = Setup {
+        called: number::from_sip_user("201", &rules, false),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: Some(Media::Channel(ch(1, 1))),
+        complete: true,
+        redirecting: None,
+    };
+    let (call, _a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
+    let (b, _, _, _) = f.originated();
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    assert!(
+        !f.actions()
+            .iter()
+            .any(|a| matches!(a, Action::Bridge { .. })),
+        "no RTP address yet: no bridge"
+    );
+    let media = |port| Media::Rtp {
+        remote: std::net::SocketAddr::from(([192, 0, 2, 10], port)),
+        law: crate::media::Law::ALaw,
+        telephone_event: None,
+    };
+    f.core.handle(f.now, b, Message::Media(media(4000)));
+    let actions = f.actions();
+    assert_eq!(
+        actions,
+        vec![Action::Bridge {
+            call,
+            channel: ch(1, 1),
+            rtp_leg: b,
+            remote: "192.0.2.10:4000".parse().unwrap(),
+            law: crate::media::Law::ALaw,
+            telephone_event: None,
+        }],
+        "bridged once the media are known, nothing delivered to the other leg"
+    );
+    f.core.handle(f.now, b, Message::Media(media(4002)));
+    assert_eq!(
+        f.actions(),
+        vec![Action::MediaChanged {
+            call,
+            leg: b,
+            media: media(4002)
+        }]
+    );
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
+    assert_eq!(f.actions()[0], Action::Unbridge { call });
+    f.finished_clean();
+}

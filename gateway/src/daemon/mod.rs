@@ -5,6 +5,7 @@
 //! plays a tone, records what the gateway sends, and can call in.
 
 pub mod h323;
+mod ipmedia;
 pub mod signalling;
 pub mod sim;
 

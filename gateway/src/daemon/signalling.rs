@@ -25,7 +25,7 @@ use tracing::{debug, info, warn};
 
 use super::{lock, Shared};
 use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport};
-use crate::core::{Action, CallId, Core, TrunkKind};
+use crate::core::{Action, CallId, Core, Delivery, Media, Message, TrunkKind};
 use crate::leg::isdn::IsdnLeg;
 use crate::leg::sip::{RtpPortPool, SipLeg};
 use crate::media::engine::{ChannelConfig, ChannelKey, MediaEngine, MediaEvent};
@@ -162,6 +162,8 @@ pub struct Signalling {
     /// The media threads (B-channel ↔ RTP), when a span could give them a clock.
     media: Option<MediaEngine>,
     bridges: HashMap<CallId, ChannelKey>,
+    /// RTP relayed between IP legs, DTMF across legs (`super::ipmedia`).
+    ip_media: super::ipmedia::IpMedia,
     /// Media channels being removed (`Unbridge`) whose B-channel and socket the media
     /// thread has not handed back yet, by key, with their call.
     unbridging: HashMap<ChannelKey, CallId>,
@@ -355,6 +357,7 @@ impl Signalling {
             dchans,
             media,
             bridges: HashMap::new(),
+            ip_media: Default::default(),
             unbridging: HashMap::new(),
             pending_bridges: HashMap::new(),
             joins: join::Joins::default(),
@@ -540,11 +543,18 @@ impl Signalling {
             core.handle_timeout(now);
         }
         // Media events: an RTP timeout clears the call (cause 41, temporary failure).
+        let mut heard = Vec::new();
         let events: Vec<MediaEvent> = match &self.media {
             Some(m) => std::iter::from_fn(|| m.events().try_recv().ok()).collect(),
             None => Vec::new(),
         };
         for ev in events {
+            let h323 = self.h323.as_ref();
+            heard.extend(self.ip_media.engine_digit(
+                &ev,
+                |leg| h323.is_some_and(|h| h.leg.owns(leg)),
+                |leg| core.other_leg(leg),
+            ));
             match ev {
                 MediaEvent::RtpTimeout { key, .. } => {
                     if let Some((call, _)) = self.bridges.iter().find(|(_, k)| **k == key) {
@@ -574,6 +584,24 @@ impl Signalling {
                 }
                 _ => {}
             }
+        }
+        let (relay_digits, relay_timeouts) = self.ip_media.poll_relay();
+        for call in relay_timeouts {
+            core.hangup(now, call, crate::core::cause::TEMPORARY_FAILURE);
+        }
+        // Digits heard in the media (in-band on a B-channel, RFC 4733 the other leg cannot
+        // take as events) go to the other leg through the core (H.245 UserInputIndication,
+        // SIP INFO).
+        for d in heard.into_iter().chain(relay_digits) {
+            debug!(call = %d.call, leg = %d.leg, digit = %d.digit, "digit from the media");
+            core.handle(
+                now,
+                d.leg,
+                Message::Digits {
+                    digits: d.digit.to_string(),
+                    complete: false,
+                },
+            );
         }
         // Events and actions until quiet.
         loop {
@@ -606,6 +634,7 @@ impl Signalling {
             }
         };
         note(core.poll_timeout());
+        note(self.ip_media.run_tones(now, self.media.as_ref()));
         if let Some(h) = &mut self.h323 {
             h.run_io();
             note(h.leg.poll_timeout().or(h323_next));
@@ -657,14 +686,28 @@ impl Signalling {
                 .iter_mut()
                 .find(|s| !s.guard.is_closing() && s.leg.trunk() == trunk)
             {
-                Some(s) => s.leg.originate_referred(
-                    &mut s.ep,
-                    core,
-                    now,
-                    leg,
-                    &setup,
-                    referred_by.as_deref(),
-                ),
+                Some(s) => {
+                    // A call from a `media = "direct"` H.323 peer: our offer names the
+                    // peer's RTP address.
+                    let through = core.other_leg(leg).is_some_and(|o| {
+                        self.h323
+                            .as_ref()
+                            .is_some_and(|h| h.leg.passes_media_through(o))
+                    });
+                    let address = match setup.media {
+                        Some(Media::Rtp { remote, .. }) if through => Some(remote),
+                        _ => None,
+                    };
+                    s.leg.originate_with(
+                        &mut s.ep,
+                        core,
+                        now,
+                        leg,
+                        &setup,
+                        referred_by.as_deref(),
+                        address,
+                    )
+                }
                 None => core.handle(
                     now,
                     leg,
@@ -730,6 +773,49 @@ impl Signalling {
                 }
             }
             Action::Hairpin { call, a, b } => self.join_isdn(core, now, call, a, b),
+            Action::Relay {
+                call,
+                a,
+                a_media,
+                b,
+                b_media,
+            } => {
+                // Both legs anchor (a port of their own) or the media pass through.
+                let port = |leg| {
+                    self.sips
+                        .iter()
+                        .find_map(|s| s.leg.rtp_port(leg))
+                        .or_else(|| self.h323.as_ref().and_then(|h| h.leg.rtp_port(leg)))
+                };
+                let through = |leg| {
+                    self.h323
+                        .as_ref()
+                        .is_some_and(|h| h.leg.passes_media_through(leg))
+                };
+                match (port(a), port(b)) {
+                    _ if through(a) || through(b) => {
+                        debug!(%call, "media passed through: nothing to relay")
+                    }
+                    (Some(pa), Some(pb)) => {
+                        self.ip_media
+                            .relay(call, (a, a_media), (b, b_media), (pa, pb))
+                    }
+                    _ => debug!(%call, "media passed through: nothing to relay"),
+                }
+            }
+            Action::MediaChanged { call, leg, media } => {
+                let Media::Rtp { remote, .. } = media else {
+                    return;
+                };
+                if !self.ip_media.set_remote(call, leg, remote) {
+                    if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
+                        info!(%call, %remote, "bridged RTP peer moved");
+                        if let Err(e) = m.set_remote(*key, remote) {
+                            debug!(error = %e, "media channel gone");
+                        }
+                    }
+                }
+            }
             Action::HoldMedia { call, held, media } => {
                 if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
                     let music = media == crate::config::HoldMedia::Moh;
@@ -739,6 +825,7 @@ impl Signalling {
                 }
             }
             Action::Unbridge { call } => {
+                self.ip_media.unrelay(call);
                 self.join_ended(call);
                 self.pending_bridges.remove(&call);
                 if let (Some(m), Some(key)) = (&mut self.media, self.bridges.remove(&call)) {
@@ -750,10 +837,39 @@ impl Signalling {
                     }
                 }
             }
-            Action::Deliver { leg, msg, .. } => {
+            Action::Deliver { call, leg, msg } => {
                 if let Some(s) = self.sips.iter_mut().find(|s| s.leg.owns(leg)) {
+                    match &msg {
+                        // `media = "direct"`: the H.323 peer's RTP address goes into our
+                        // SDP answer, so the SIP UA sends straight to it.
+                        Delivery::Connect {
+                            media: Some(Media::Rtp { remote, law, .. }),
+                        }
+                        | Delivery::Progress {
+                            media: Some(Media::Rtp { remote, law, .. }),
+                            ..
+                        } => {
+                            let direct = core.other_leg(leg).is_some_and(|o| {
+                                self.h323
+                                    .as_ref()
+                                    .is_some_and(|h| h.leg.owns(o) && h.leg.rtp_port(o).is_none())
+                            });
+                            if direct && s.leg.answer_with_address(leg, *remote, *law) {
+                                debug!(%call, %remote, "SIP answer names the H.323 peer's RTP");
+                            }
+                        }
+                        // RFC 4733 in a relayed call's RTP rather than SIP INFO.
+                        Delivery::Digits(d) if self.ip_media.relay_digits(call, leg, d) => return,
+                        _ => {}
+                    }
                     s.leg.deliver(&mut s.ep, now, leg, msg);
                 } else if let Some(d) = self.dchans.iter_mut().find(|d| d.leg.owns(leg)) {
+                    // Digits for the PSTN party: DTMF tones on its B-channel.
+                    if let Delivery::Digits(digits) = &msg {
+                        if let Some(key) = self.ip_media.channel_of(call) {
+                            self.ip_media.play_inband(now, key, digits);
+                        }
+                    }
                     d.leg.deliver(now, leg, msg);
                 } else if let Some(h) = self.h323.as_mut().filter(|h| h.leg.owns(leg)) {
                     h.leg.deliver(core, now, leg, msg);
@@ -866,6 +982,7 @@ impl Signalling {
             Ok(key) => {
                 info!(%call, %channel, %remote, "media bridged");
                 self.bridges.insert(call, key);
+                self.ip_media.bridged(key, call, rtp_leg);
             }
             Err(e) => warn!(%call, error = %e, "media engine refused the channel"),
         }

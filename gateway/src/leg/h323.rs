@@ -28,14 +28,14 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Instant;
 
-use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
+use h323::call::{Call, CallConfig, Channel, DtmfMode, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
 use h323::ras::client::{Admission, Failure, RasClient, RasEvent, RegistrationState};
 use tracing::{debug, info, warn};
 
-use crate::config::{NumberRules, H323 as H323Config};
+use crate::config::{MediaPath, NumberRules, H323 as H323Config};
 use crate::core::number::{dialled, from_sip_user};
 use crate::core::{Bearer, Clearing, Core, Delivery, LegId, Media, Message, Reason, Setup};
 use crate::media::Law;
@@ -66,6 +66,8 @@ struct Trunk {
     address: Option<SocketAddrV4>,
     fast_start: bool,
     tunnelling: bool,
+    /// RTP relayed by the gateway or passed through when the other leg is SIP.
+    media: MediaPath,
     rules: NumberRules,
 }
 
@@ -82,6 +84,8 @@ struct H323Call {
     released_by_core: bool,
     /// Admitted by the gatekeeper (DRQ when it ends).
     admitted: Option<Guid>,
+    /// The peer's RTP address last told to the core (Setup, Connect or [`Message::Media`]).
+    reported: Option<SocketAddr>,
     /// An incoming call waiting for the gatekeeper's ACF (ARQ answerCall) before its
     /// Setup goes to the core: the call identifier and the neutral Setup.
     awaiting_admission: Option<(Guid, Setup)>,
@@ -182,6 +186,7 @@ impl H323Leg {
                 address: Some(p.address),
                 fast_start: p.fast_start,
                 tunnelling: p.h245_tunnelling,
+                media: p.media,
                 rules: p.numbering.clone(),
             })
             .chain(config.gatekeeper.iter().map(|g| Trunk {
@@ -189,6 +194,7 @@ impl H323Leg {
                 address: None,
                 fast_start: g.fast_start,
                 tunnelling: g.h245_tunnelling,
+                media: g.media,
                 rules: g.numbering.clone(),
             }))
             .collect();
@@ -251,6 +257,17 @@ impl H323Leg {
         self.calls.len()
     }
 
+    /// Whether the call of `leg` (received from a `media = "direct"` peer) passes its
+    /// media through: the other side is to send straight to the peer's RTP address.
+    pub fn passes_media_through(&self, leg: LegId) -> bool {
+        self.by_leg
+            .get(&leg)
+            .and_then(|conn| self.calls.get(conn))
+            .is_some_and(|c| {
+                self.trunks[c.trunk].media == MediaPath::Direct && c.call.media().is_some()
+            })
+    }
+
     /// Our RTP port for a leg whose media we anchor (the other side is ISDN).
     pub fn rtp_port(&self, leg: LegId) -> Option<u16> {
         let conn = self.by_leg.get(&leg)?;
@@ -308,6 +325,9 @@ impl H323Leg {
         cfg.codecs = codecs(first);
         cfg.fast_start = trunk.fast_start;
         cfg.h245_tunneling = trunk.tunnelling;
+        // Digits go as H.245 UserInputIndication (H.323 §10.5: every endpoint takes them);
+        // RFC 2833 towards the peer would need the RTP we may not carry (direct media).
+        cfg.dtmf = DtmfMode::UserInput;
         cfg
     }
 
@@ -345,7 +365,10 @@ impl H323Leg {
         // goes into the fast start answer (bridged to a B-channel when the call is
         // answered from ISDN).
         let (media, port) = self.anchor();
-        let cfg = self.config(&self.trunks[trunk].clone(), media, self.law);
+        let mut cfg = self.config(&self.trunks[trunk].clone(), media, self.law);
+        // `media = "direct"`: the fast start answer waits for the other side's address
+        // (`deliver`), or goes with Connect naming our port when there is none.
+        cfg.defer_fast_start_answer = self.trunks[trunk].media == MediaPath::Direct;
         self.calls.insert(
             conn,
             H323Call {
@@ -357,6 +380,7 @@ impl H323Leg {
                 rtp_port: Some(port),
                 released_by_core: false,
                 admitted: None,
+                reported: None,
                 awaiting_admission: None,
             },
         );
@@ -438,14 +462,16 @@ impl H323Leg {
             return;
         };
         let tr = self.trunks[t].clone();
-        // Media: a SIP side's RTP address is passed through into the fast start offer (the
-        // peer sends straight to it); otherwise we anchor on our own RTP port.
+        // Media: with `media = "direct"` a SIP side's RTP address is passed through into the
+        // fast start offer / OpenLogicalChannel (the peer sends straight to it); otherwise
+        // we anchor on our own RTP port (relayed to the SIP side, or bridged to a
+        // B-channel).
         let (media, rtp_port, first) = match setup.media {
             Some(Media::Rtp {
                 remote: SocketAddr::V4(a),
                 law,
                 ..
-            }) => (
+            }) if tr.media == MediaPath::Direct => (
                 MediaAddresses {
                     rtp: a,
                     rtcp: SocketAddrV4::new(*a.ip(), a.port().wrapping_add(1)),
@@ -453,6 +479,10 @@ impl H323Leg {
                 None,
                 law,
             ),
+            Some(Media::Rtp { law, .. }) => {
+                let (m, p) = self.anchor();
+                (m, Some(p), law)
+            }
             _ => {
                 let (m, p) = self.anchor();
                 (m, Some(p), self.law)
@@ -565,6 +595,7 @@ impl H323Leg {
                 rtp_port: p.rtp_port,
                 released_by_core: false,
                 admitted,
+                reported: None,
                 awaiting_admission: None,
             },
         );
@@ -753,6 +784,41 @@ impl H323Leg {
         let Some(c) = self.calls.get_mut(&conn) else {
             return;
         };
+        // `media = "direct"`: the other side's RTP address (the SIP UA's, from its SDP)
+        // goes into our fast start answer; we then carry no media for this call.
+        if let Delivery::Progress {
+            media:
+                Some(Media::Rtp {
+                    remote: SocketAddr::V4(a),
+                    law,
+                    ..
+                }),
+            ..
+        }
+        | Delivery::Connect {
+            media:
+                Some(Media::Rtp {
+                    remote: SocketAddr::V4(a),
+                    law,
+                    ..
+                }),
+        } = &msg
+        {
+            if self.trunks[c.trunk].media == MediaPath::Direct {
+                let addrs = MediaAddresses {
+                    rtp: *a,
+                    rtcp: SocketAddrV4::new(*a.ip(), a.port().wrapping_add(1)),
+                };
+                let prefer = match law {
+                    Law::ALaw => G711::ALaw,
+                    Law::MuLaw => G711::MuLaw,
+                };
+                if c.call.set_media(addrs, Some(prefer)) {
+                    debug!(%leg, remote = %a, "fast start answer names the other side's RTP");
+                    c.rtp_port = None;
+                }
+            }
+        }
         match msg {
             Delivery::Proceeding => c.call.proceeding(now),
             // Alerting ↔ Alerting whatever its progress indicator; Progress ↔ Progress.
@@ -819,6 +885,7 @@ impl H323Leg {
                     };
                     let name = self.trunks[trunk].name.clone();
                     info!(trunk = %name, %called, "H.323 Setup received");
+                    let reported = media.map(|m| SocketAddr::V4(m.remote_rtp));
                     if self.is_registered() {
                         // H.323 §8.1.5, H.225.0 §7.8: a registered endpoint asks the
                         // gatekeeper before it accepts a call (ARQ with answerCall TRUE);
@@ -851,6 +918,7 @@ impl H323Leg {
                     self.by_leg.insert(leg, conn);
                     if let Some(c) = self.calls.get_mut(&conn) {
                         c.leg = Some(leg);
+                        c.reported = reported;
                     }
                 }
                 Event::Proceeding => self.tell(core, now, leg, Message::Proceeding),
@@ -864,15 +932,34 @@ impl H323Leg {
                         media: media.map(neutral),
                     },
                 ),
-                Event::Connected { media: m } => self.tell(
-                    core,
-                    now,
-                    leg,
-                    Message::Connect {
-                        media: m.or(media).map(neutral),
-                    },
-                ),
-                Event::Media(m) => debug!(?leg, remote = %m.remote_rtp, "H.323 media"),
+                Event::Connected { media: m } => {
+                    let m = m.or(media);
+                    if let (Some(c), Some(m)) = (self.calls.get_mut(&conn), m) {
+                        c.reported = Some(SocketAddr::V4(m.remote_rtp));
+                    }
+                    self.tell(
+                        core,
+                        now,
+                        leg,
+                        Message::Connect {
+                            media: m.map(neutral),
+                        },
+                    )
+                }
+                Event::Media(m) => {
+                    // Our channel to the peer is open (fast start answer, or H.245
+                    // OpenLogicalChannelAck, possibly after Connect or re-opened): the
+                    // core's bridge follows a new address.
+                    let addr = SocketAddr::V4(m.remote_rtp);
+                    let known = self.calls.get(&conn).and_then(|c| c.reported);
+                    debug!(?leg, remote = %m.remote_rtp, "H.323 media");
+                    if known != Some(addr) && leg.is_some() {
+                        if let Some(c) = self.calls.get_mut(&conn) {
+                            c.reported = Some(addr);
+                        }
+                        self.tell(core, now, leg, Message::Media(neutral(m)));
+                    }
+                }
                 Event::IncomingMedia { codec, .. } => debug!(?leg, ?codec, "H.323 media in"),
                 Event::Digits(d) => self.tell(
                     core,

@@ -85,6 +85,9 @@ struct SipCall {
     local_sdp: Option<Vec<u8>>,
     /// Our RTP port in the SDP.
     rtp_port: u16,
+    /// The SDP offer of the INVITE (UAS), to answer it again with another address
+    /// ([`SipLeg::answer_with_address`]).
+    offer: Option<Vec<u8>>,
     /// Call-ID and called user part of the INVITE (UAS), to recognise the INVITEs of
     /// RFC 3578 overlap dialling.
     call_id: String,
@@ -323,6 +326,37 @@ impl SipLeg {
             OfferAnswer::new(LocalCapabilities::for_span_law(self.local, self.law), port),
             port,
         )
+    }
+
+    /// Media passed through (the other leg's RTP peer talks to the SIP UA directly, no
+    /// relay): our SDP answer to the INVITE names `remote` — the other side's RTP address —
+    /// instead of our own port, and prefers `law` (the codec the other side settled on).
+    /// Before the answer goes out (183/200); false when the call has no offer to answer or
+    /// the answer is already sent.
+    pub fn answer_with_address(&mut self, leg: LegId, remote: SocketAddr, law: Law) -> bool {
+        let Some(c) = self
+            .by_leg
+            .get(&leg)
+            .and_then(|h| self.by_handle.get_mut(h))
+        else {
+            return false;
+        };
+        let Some(offer) = c.offer.as_deref().filter(|_| c.uas && !c.answered) else {
+            return false;
+        };
+        let mut sdp = OfferAnswer::new(
+            LocalCapabilities::for_span_law(remote.ip(), law),
+            remote.port(),
+        );
+        match SessionDescription::parse(offer).map(|d| sdp.handle_offer(&d)) {
+            Ok(Ok((answer, _, _))) => {
+                c.local_sdp = Some(answer.to_bytes());
+                c.sdp = sdp;
+                c.offer = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The neutral media of a negotiated SDP.
@@ -754,6 +788,7 @@ impl SipLeg {
                 sdp,
                 local_sdp,
                 rtp_port,
+                offer: (!invite.body().is_empty()).then(|| invite.body().to_vec()),
                 call_id,
                 called,
                 connected: None,
@@ -791,6 +826,7 @@ impl SipLeg {
                 Ok(Ok((answer, _, _))) => {
                     c.local_sdp = Some(answer.to_bytes());
                     c.sdp = sdp;
+                    c.offer = Some(invite.body().to_vec());
                 }
                 _ => {
                     ep.respond(now, call, status(488), None, &[], None);
@@ -832,7 +868,7 @@ impl SipLeg {
         leg: LegId,
         setup: &Setup,
     ) {
-        self.originate_referred(ep, core, now, leg, setup, None)
+        self.originate_with(ep, core, now, leg, setup, None, None)
     }
 
     /// Place an outgoing call for the core; a transfer's new call carries the REFER's
@@ -845,6 +881,22 @@ impl SipLeg {
         leg: LegId,
         setup: &Setup,
         referred_by: Option<&str>,
+    ) {
+        self.originate_with(ep, core, now, leg, setup, referred_by, None)
+    }
+
+    /// As [`SipLeg::originate_referred`]; with `media_address`, the SDP offer names that
+    /// address (the other leg's RTP peer, media passed through) instead of our own port.
+    #[allow(clippy::too_many_arguments)]
+    pub fn originate_with(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        leg: LegId,
+        setup: &Setup,
+        referred_by: Option<&str>,
+        media_address: Option<SocketAddr>,
     ) {
         let Some(peer) = self.peers.first().copied() else {
             warn!(trunk = %self.trunk, "SIP trunk has no peer");
@@ -885,7 +937,13 @@ impl SipLeg {
         if let Some(r) = referred_by {
             headers.push(("Referred-By".to_string(), r.to_string()));
         }
-        let (mut sdp, rtp_port) = self.new_sdp();
+        let (mut sdp, rtp_port) = match (media_address, setup.media) {
+            (Some(a), Some(Media::Rtp { law, .. })) => (
+                OfferAnswer::new(LocalCapabilities::for_span_law(a.ip(), law), a.port()),
+                a.port(),
+            ),
+            _ => self.new_sdp(),
+        };
         let offer = sdp.create_offer(Direction::SendRecv).to_bytes();
         // RFC 3261 §26.2.2: `sips:` asks for TLS on every hop; otherwise a TLS trunk's
         // URIs name the transport (§19.1.1).
@@ -919,6 +977,7 @@ impl SipLeg {
                 sdp,
                 local_sdp: None,
                 rtp_port,
+                offer: None,
                 call_id: String::new(),
                 called: String::new(),
                 connected: None,

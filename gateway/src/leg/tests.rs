@@ -220,7 +220,11 @@ impl World {
                     } => self
                         .isdn
                         .originate(&mut self.core, self.now, leg, channel, &setup),
-                    Action::Bridge { .. } | Action::Unbridge { .. } | Action::Hairpin { .. } => {}
+                    Action::Bridge { .. }
+                    | Action::Relay { .. }
+                    | Action::MediaChanged { .. }
+                    | Action::Unbridge { .. }
+                    | Action::Hairpin { .. } => {}
                     a @ Action::HoldMedia { .. } => self.hold_actions.push(a),
                     Action::Deliver { leg, msg, .. } => {
                         if self.sip.owns(leg) {

@@ -152,6 +152,11 @@ pub struct CallConfig {
     pub digit_duration_ms: u16,
     /// Seed of the H.245 master/slave random numbers (`None`: drawn per call).
     pub seed: Option<u64>,
+    /// Callee: hold the fast start answer back until [`Call::set_media`] names our
+    /// addresses (a gateway passing the media through learns them from its other side)
+    /// or until Connect, which carries it in any case (H.323 §8.1.7.1: the answer may come
+    /// in any message up to and including Connect).
+    pub defer_fast_start_answer: bool,
 }
 
 impl CallConfig {
@@ -171,6 +176,7 @@ impl CallConfig {
             dtmf: DtmfMode::Rfc2833WhenNegotiated,
             digit_duration_ms: 100,
             seed: None,
+            defer_fast_start_answer: false,
         }
     }
 
@@ -348,6 +354,8 @@ pub struct Call {
     fast_connect_refused: bool,
     /// Callee: peer's h245Address from Setup.
     peer_h245: Option<SocketAddrV4>,
+    /// Callee: the fast start proposals of the Setup (answered again by `set_media`).
+    offered: Vec<h323_asn1::rasn::types::OctetString>,
     media: Option<Media>,
     deadline: Option<Instant>,
     release_cause: Option<CauseValue>,
@@ -386,6 +394,7 @@ impl Call {
             fast_start_sent: false,
             fast_connect_refused: false,
             peer_h245: None,
+            offered: Vec::new(),
             media: None,
             deadline: None,
             release_cause: None,
@@ -788,6 +797,7 @@ impl Call {
                 v
             });
         if !sig.fast_start().is_empty() {
+            self.offered = sig.fast_start().to_vec();
             let answer = if self.cfg.fast_start {
                 fast_start::select(sig.fast_start(), &self.cfg.codecs, self.cfg.media)
             } else {
@@ -914,7 +924,7 @@ impl Call {
 
     fn response_params(&mut self, now: Instant) -> ResponseParams {
         // The first response commits to fast start or refuses it; H.245 starts then.
-        let fast_start = if self.fast_start_sent {
+        let fast_start = if self.fast_start_sent || self.cfg.defer_fast_start_answer {
             Vec::new()
         } else {
             self.fast_start_answer.clone().unwrap_or_default()
@@ -1008,11 +1018,45 @@ impl Call {
         self.after(now);
     }
 
+    /// Callee: our media addresses are now `media` (before the fast start answer went
+    /// out): the answer is made again with them and is no longer held back
+    /// ([`CallConfig::defer_fast_start_answer`]); `prefer` goes first among our codecs
+    /// (the law the other side settled on). False once the answer is sent, or when the
+    /// Setup had no fast start we accepted.
+    pub fn set_media(&mut self, media: MediaAddresses, prefer: Option<G711>) -> bool {
+        if self.role != Role::Callee || self.fast_start_sent || self.fast_start_answer.is_none() {
+            return false;
+        }
+        // The caller's order decides among the laws we accept (§8.1.7.1): `prefer` alone
+        // first, so that it wins when offered at all.
+        let preferred = prefer
+            .filter(|c| self.cfg.codecs.contains(c))
+            .and_then(|c| fast_start::select(&self.offered, &[c], media));
+        let Some(a) =
+            preferred.or_else(|| fast_start::select(&self.offered, &self.cfg.codecs, media))
+        else {
+            return false;
+        };
+        self.media = Some(Media {
+            codec: a.negotiated.codec,
+            frames: a.negotiated.frames,
+            remote_rtp: a.negotiated.remote_rtp,
+            remote_rtcp: a.negotiated.remote_rtcp,
+            telephone_event: None,
+        });
+        self.cfg.media = media;
+        self.cfg.defer_fast_start_answer = false;
+        self.fast_start_answer = Some(a.elements);
+        true
+    }
+
     /// Callee: Connect.
     pub fn answer(&mut self, now: Instant) {
         if !self.callee_can_respond() {
             return;
         }
+        // Connect carries the fast start answer at the latest.
+        self.cfg.defer_fast_start_answer = false;
         let p = self.response_params(now);
         self.mark_fast_start(&p);
         self.send_signal(&CallSignal::connect(&p));

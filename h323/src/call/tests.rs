@@ -268,3 +268,48 @@ fn callee_rejects_with_a_cause() {
         }
     )));
 }
+
+#[test]
+fn deferred_fast_start_answer_names_the_addresses_set_later() {
+    // A gateway passing media through: it answers fast start with the addresses of its
+    // other side, which it learns after Alerting.
+    let mut cb = CallConfig::new(media(2));
+    cb.defer_fast_start_answer = true;
+    let mut p = Pair::new(CallConfig::new(media(1)), cb);
+    p.run();
+    p.b.proceeding(p.now);
+    p.b.alerting(p.now);
+    p.run();
+    assert!(p.ea.contains(&Event::Alerting));
+    assert!(
+        !p.ea.iter().any(|e| matches!(e, Event::Media(_))),
+        "no fast start answer in Alerting: {:?}",
+        p.ea
+    );
+    assert!(p.b.set_media(media(9), Some(G711::MuLaw)));
+    p.b.answer(p.now);
+    p.run();
+    let Some(Event::Connected { media: Some(m) }) = p.ea.last() else {
+        panic!("{:?}", p.ea)
+    };
+    assert_eq!(
+        m.remote_rtp,
+        media(9).rtp,
+        "the caller sends to the address set"
+    );
+    assert_eq!(m.codec, G711::MuLaw, "the preferred law");
+    assert!(!p.b.set_media(media(3), None), "the answer is out");
+
+    // Without set_media, Connect carries the answer with the configured addresses.
+    let mut cb = CallConfig::new(media(2));
+    cb.defer_fast_start_answer = true;
+    let mut p = Pair::new(CallConfig::new(media(1)), cb);
+    p.run();
+    p.b.alerting(p.now);
+    p.b.answer(p.now);
+    p.run();
+    let Some(Event::Connected { media: Some(m) }) = p.ea.last() else {
+        panic!("{:?}", p.ea)
+    };
+    assert_eq!(m.remote_rtp, media(2).rtp);
+}

@@ -15,6 +15,7 @@
 mod channel;
 pub mod hairpin;
 pub mod io;
+pub mod relay;
 mod stats;
 mod worker;
 

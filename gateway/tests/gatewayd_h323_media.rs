@@ -1,0 +1,955 @@
+//! Media of H.323 legs through gatewayd (issue #7, the media part): audio each way and
+//! DTMF across the legs, checked by what each far end hears.
+//!
+//! The daemon runs in a thread (`daemon_support`) with a simulated E1 whose far end is the
+//! simulated switch (it answers with a 1004 Hz tone and reports the tones it heard); the
+//! H.323 peer is our own `h323::call` endpoint on real TCP with an RTP endpoint that plays
+//! a 700 Hz tone; SIPp (Debian `sip-tester`) plays the SIP UA's signalling and the test's
+//! RTP endpoint its media (a 1400 Hz tone, RFC 4733 events). Every tone is detected by
+//! Goertzel (`gateway::media::tone_present`) in what the other end received.
+
+mod daemon_support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use daemon_support::{free_tcp_port, Daemon, Options};
+use gateway::media::{tone_present, ulaw_to_alaw, Law, ToneGenerator};
+use gateway::rtp::{EventPayload, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc, TelephoneEvent};
+use h323::call::{Call, CallConfig, Channel, DtmfMode, Event, PlaceCall};
+use h323::fast_start::MediaAddresses;
+use h323::h225::{Alias, Guid};
+use h323::q931::ie::CauseValue;
+
+/// The tone the H.323 peer plays.
+const H323_TONE: f64 = 700.0;
+/// The tone the SIP UA plays.
+const SIP_TONE: f64 = 1400.0;
+/// The tone the simulated switch plays (its default `tone_hz`).
+const SWITCH_TONE: f64 = 1004.0;
+/// RFC 4733 payload type of the SIP UA.
+const SIP_EVENT_PT: u8 = 101;
+
+#[derive(Default)]
+struct EndState {
+    /// Where to send (given, or the source of the first packet received).
+    target: Option<SocketAddr>,
+    first_from: Option<SocketAddr>,
+    /// Received audio as A-law.
+    audio: Vec<u8>,
+    /// Received telephone-events: (event, end).
+    events: Vec<(u8, bool)>,
+    /// A digit to send as RFC 4733 events.
+    digit: Option<char>,
+}
+
+/// An RTP endpoint in a thread: a tone in 20 ms A-law packets to its target, everything
+/// received kept.
+struct RtpEnd {
+    addr: SocketAddrV4,
+    state: Arc<Mutex<EndState>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RtpEnd {
+    fn start(tone_hz: f64) -> RtpEnd {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let addr = match socket.local_addr().unwrap() {
+            SocketAddr::V4(a) => a,
+            other => panic!("{other}"),
+        };
+        let state = Arc::new(Mutex::new(EndState::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (state.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut tone = ToneGenerator::new(tone_hz, -10.0);
+            let mut seq = 1000u16;
+            let mut ts = 80_000u32;
+            let ssrc = Ssrc(0x5151_0000 ^ tone_hz as u32);
+            let mut next = Instant::now();
+            let mut buf = [0u8; 1500];
+            // Telephone-event being sent: (event, its timestamp, packets sent).
+            let mut sending: Option<(u8, u32, u32)> = None;
+            while !sp.load(Ordering::Relaxed) {
+                while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    let Ok(p) = RtpPacket::parse(&buf[..n]) else {
+                        continue;
+                    };
+                    let mut s = st.lock().unwrap();
+                    s.first_from.get_or_insert(from);
+                    if s.target.is_none() {
+                        s.target = Some(from);
+                    }
+                    match p.payload_type.get() {
+                        8 => s.audio.extend_from_slice(p.payload),
+                        0 => s.audio.extend(p.payload.iter().map(|&b| ulaw_to_alaw(b))),
+                        _ => {
+                            if let Ok(e) = EventPayload::decode(p.payload) {
+                                s.events.push((e.event.0, e.end));
+                            }
+                        }
+                    }
+                }
+                let now = Instant::now();
+                if now >= next {
+                    next += Duration::from_millis(20);
+                    let (target, digit) = {
+                        let mut s = st.lock().unwrap();
+                        (s.target, s.digit.take())
+                    };
+                    if let (Some(d), None) = (digit, sending) {
+                        let ev = TelephoneEvent::from_char(d).unwrap().0;
+                        sending = Some((ev, ts, 0));
+                    }
+                    if let Some(to) = target {
+                        let mut out = [0u8; 300];
+                        let n = match &mut sending {
+                            // RFC 4733: 100 ms of updates, then three end packets.
+                            Some((ev, ets, k)) => {
+                                *k += 1;
+                                let end = *k > 5;
+                                let payload = EventPayload {
+                                    event: TelephoneEvent(*ev),
+                                    end,
+                                    volume: 10,
+                                    duration: (160 * (*k).min(5)) as u16,
+                                }
+                                .encode();
+                                let mut h = RtpHeader::new(
+                                    PayloadType::new(SIP_EVENT_PT).unwrap(),
+                                    SeqNo(seq),
+                                    *ets,
+                                    ssrc,
+                                );
+                                h.marker = *k == 1;
+                                let n = h.write(&payload, 0, &mut out).unwrap();
+                                if *k >= 8 {
+                                    sending = None;
+                                }
+                                n
+                            }
+                            None => {
+                                let mut frame = [0u8; 160];
+                                tone.fill(Law::ALaw, &mut frame);
+                                let h = RtpHeader::new(PayloadType::PCMA, SeqNo(seq), ts, ssrc);
+                                h.write(&frame, 0, &mut out).unwrap()
+                            }
+                        };
+                        seq = seq.wrapping_add(1);
+                        ts = ts.wrapping_add(160);
+                        let _ = socket.send_to(&out[..n], to);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        RtpEnd {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn set_target(&self, to: SocketAddr) {
+        self.state.lock().unwrap().target = Some(to);
+    }
+
+    fn send_digit(&self, d: char) {
+        self.state.lock().unwrap().digit = Some(d);
+    }
+
+    /// 20 ms blocks received in which `hz` is the tone.
+    fn heard(&self, hz: f64) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .audio
+            .chunks_exact(160)
+            .filter(|b| tone_present(b, Law::ALaw, hz).present)
+            .count()
+    }
+
+    fn events(&self) -> Vec<(u8, bool)> {
+        self.state.lock().unwrap().events.clone()
+    }
+
+    fn first_from(&self) -> Option<SocketAddr> {
+        self.state.lock().unwrap().first_from
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+fn media_of(addr: SocketAddrV4) -> MediaAddresses {
+    MediaAddresses {
+        rtp: addr,
+        rtcp: SocketAddrV4::new(*addr.ip(), addr.port() + 1),
+    }
+}
+
+/// Bytes both ways on one call-signalling connection (H.245 tunnelled); events to `log`.
+/// False once the connection closed.
+fn pump(call: &mut Call, stream: &mut TcpStream, now: Instant, log: &mut Vec<Event>) -> bool {
+    let mut open = true;
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                open = false;
+                break;
+            }
+            Ok(n) => call.handle_signalling_bytes(now, &buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(_) => {
+                open = false;
+                break;
+            }
+        }
+    }
+    if call.poll_timeout().is_some_and(|t| t <= now) {
+        call.handle_timeout(now);
+    }
+    flush(call, stream);
+    while let Some(ev) = call.poll_event() {
+        log.push(ev);
+    }
+    flush(call, stream);
+    open
+}
+
+fn flush(call: &mut Call, stream: &mut TcpStream) {
+    while let Some(t) = call.poll_transmit() {
+        assert_eq!(t.channel, Channel::Signalling, "H.245 is tunnelled here");
+        stream.set_nonblocking(false).unwrap();
+        let _ = stream.write_all(&t.bytes);
+        stream.set_nonblocking(true).unwrap();
+    }
+}
+
+/// What the H.323 peer does during a call once it is connected.
+#[derive(Clone, Copy)]
+struct Script {
+    /// Send this digit (UserInputIndication) this long after the media flow.
+    digit: Option<(char, Duration)>,
+    /// Release (cause 16) this long after connect; `None`: wait for the gateway.
+    release_after: Option<Duration>,
+}
+
+/// Drive one connected H.323 call: RTP to where the media go, the script, until released.
+fn run_call(
+    mut call: Call,
+    mut stream: TcpStream,
+    end: &RtpEnd,
+    script: Script,
+    answer: bool,
+) -> Vec<Event> {
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut log = Vec::new();
+    let mut seen = 0;
+    let mut alert_at = None;
+    let mut connect_at = None;
+    let mut answered_at: Option<Instant> = None;
+    let mut media_at: Option<Instant> = None;
+    let mut digit_sent = false;
+    let mut released = false;
+    while Instant::now() < deadline {
+        let now = Instant::now();
+        let open = pump(&mut call, &mut stream, now, &mut log);
+        for ev in &log[seen..] {
+            match ev {
+                Event::Setup(_) if answer => {
+                    call.proceeding(now);
+                    alert_at = Some(now + Duration::from_millis(200));
+                }
+                Event::Connected { media } => {
+                    answered_at.get_or_insert(now);
+                    if let Some(m) = media {
+                        end.set_target(SocketAddr::V4(m.remote_rtp));
+                        media_at.get_or_insert(now);
+                    }
+                }
+                Event::Media(m) => {
+                    end.set_target(SocketAddr::V4(m.remote_rtp));
+                    media_at.get_or_insert(now);
+                }
+                _ => {}
+            }
+        }
+        seen = log.len();
+        // Alerting 200 ms after the Setup, Connect 200 ms after that.
+        if alert_at.is_some_and(|t| t <= now) {
+            alert_at = None;
+            call.alerting(now);
+            connect_at = Some(now + Duration::from_millis(200));
+        }
+        if connect_at.is_some_and(|t| t <= now) {
+            connect_at = None;
+            call.answer(now);
+        }
+        if let (Some((d, after)), Some(t)) = (script.digit, media_at) {
+            if !digit_sent && now >= t + after {
+                call.send_digits(now, &d.to_string());
+                digit_sent = true;
+            }
+        }
+        if let (Some(after), Some(t)) = (script.release_after, answered_at) {
+            if !released && now >= t + after {
+                call.release(now, CauseValue::NormalCallClearing);
+                released = true;
+            }
+        }
+        flush(&mut call, &mut stream);
+        if log.iter().any(|e| matches!(e, Event::Released { .. })) || !open {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    while let Some(ev) = call.poll_event() {
+        log.push(ev);
+    }
+    log
+}
+
+/// The H.323 peer answering the next call on `listener`.
+fn answer(
+    listener: TcpListener,
+    end: Arc<RtpEnd>,
+    fast_start: bool,
+    script: Script,
+) -> JoinHandle<Vec<Event>> {
+    std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(25);
+        let stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "no H.323 call from gatewayd");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        stream.set_nonblocking(true).unwrap();
+        let mut cfg = CallConfig::new(media_of(end.addr));
+        cfg.fast_start = fast_start;
+        // Our digits as UserInputIndication even where RFC 2833 was negotiated.
+        cfg.dtmf = DtmfMode::UserInput;
+        run_call(Call::incoming(cfg), stream, &end, script, true)
+    })
+}
+
+/// The H.323 peer calling `called` at the gateway.
+fn place(
+    h323_port: u16,
+    called: &str,
+    end: &RtpEnd,
+    fast_start: bool,
+    script: Script,
+) -> Vec<Event> {
+    let stream = TcpStream::connect(("127.0.0.1", h323_port)).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    let mut cfg = CallConfig::new(media_of(end.addr));
+    cfg.fast_start = fast_start;
+    let call = Call::place(
+        Instant::now(),
+        cfg,
+        PlaceCall {
+            call_ref: 9,
+            call_id: Guid([9; 16]),
+            conference_id: Guid([10; 16]),
+            source_aliases: vec![Alias::Dialled("2001".into())],
+            destination_aliases: vec![Alias::Dialled(called.into())],
+            calling_number: Some("2001".into()),
+            called_number: Some(called.into()),
+            display: None,
+            source_signal_address: None,
+            dest_signal_address: None,
+        },
+    );
+    run_call(call, stream, end, script, false)
+}
+
+fn digits(log: &[Event]) -> String {
+    log.iter()
+        .filter_map(|e| match e {
+            Event::Digits(d) => Some(d.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// SIPp calls `[service]` with an SDP offer naming `rtp` (PCMA, PCMU, telephone-event
+/// 101), keeps the call `hold_ms` and hangs up; `check_200` is a regexp the 200's body
+/// must match.
+fn uac(rtp: SocketAddrV4, hold_ms: u64, check_200: &str) -> String {
+    let port = rtp.port();
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="SIP to H.323 media">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio {port} RTP/AVP 8 0 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rrs="true">
+    <action>
+      <ereg regexp="{check_200}" search_in="body" check_it="true" assign_to="1"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Reason: Q.850;cause=16
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+  <Reference variables="1"/>
+</scenario>
+"#
+    )
+}
+
+/// SIPp as the PBX answering one call with an SDP naming `rtp`, until the BYE; the
+/// INVITE's body must match `check_invite`.
+fn uas(rtp: SocketAddrV4, check_invite: &str) -> String {
+    let port = rtp.port();
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="H.323 to SIP media">
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="{check_invite}" search_in="body" check_it="true" assign_to="1"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio {port} RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <Reference variables="1"/>
+</scenario>
+"#
+    )
+}
+
+struct Rig {
+    daemon: Daemon,
+    h323_port: u16,
+    relay_fs: TcpListener,
+    relay_nofs: TcpListener,
+    direct_fs: TcpListener,
+}
+
+fn start(name: &str) -> Rig {
+    start_with(name, "127.0.0.1", "127.0.0.3")
+}
+
+/// As [`start`], with the addresses of `ep-fs` and `ep-direct` (an incoming H.323
+/// connection belongs to the peer with its source address: 127.0.0.1 here).
+fn start_with(name: &str, fs_ip: &str, direct_ip: &str) -> Rig {
+    // The daemon's logs with `RUST_LOG=gateway=debug … -- --nocapture`.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let h323_port = free_tcp_port();
+    let relay_fs = TcpListener::bind((fs_ip, 0)).unwrap();
+    let relay_nofs = TcpListener::bind("127.0.0.2:0").unwrap();
+    let direct_fs = TcpListener::bind((direct_ip, 0)).unwrap();
+    let port = |l: &TcpListener| l.local_addr().unwrap().port();
+    let tail = format!(
+        r#"
+[h323]
+listen = "127.0.0.1:{h323_port}"
+
+[[h323_peer]]
+name = "ep-fs"
+address = "{fs_ip}:{fs}"
+fast_start = true
+
+[[h323_peer]]
+name = "ep-nofs"
+address = "127.0.0.2:{nofs}"
+fast_start = false
+media = "relay"
+
+[[h323_peer]]
+name = "ep-direct"
+address = "{direct_ip}:{direct}"
+media = "direct"
+
+[[route]]
+pattern = "5001"
+from = ["pbx"]
+to = ["ep-fs"]
+
+[[route]]
+pattern = "5002"
+from = ["pbx"]
+to = ["ep-nofs"]
+
+[[route]]
+pattern = "5003"
+from = ["pbx"]
+to = ["ep-direct"]
+
+[[route]]
+pattern = "_0X."
+from = ["ep-fs"]
+to = ["pstn"]
+
+[[route]]
+pattern = "_2XX"
+from = ["ep-fs", "ep-direct"]
+to = ["pbx"]
+
+[[route]]
+pattern = "5001"
+from = ["pstn"]
+to = ["ep-fs"]
+"#,
+        fs = port(&relay_fs),
+        nofs = port(&relay_nofs),
+        direct = port(&direct_fs),
+    );
+    let daemon = Daemon::start(
+        name,
+        Options {
+            tail: &tail,
+            ..Options::default()
+        },
+    );
+    Rig {
+        daemon,
+        h323_port,
+        relay_fs,
+        relay_nofs,
+        direct_fs,
+    }
+}
+
+/// The tones heard by the switch on its calls: `show sim-calls`, last column.
+fn switch_heard(d: &Daemon) -> String {
+    d.ctl("show sim-calls")
+}
+
+/// SIP → H.323 through the relay, with fast start and without: the SIP UA's tone reaches
+/// the peer, the peer's tone the UA, the peer's UserInputIndication `5` arrives as RFC
+/// 4733 event 5 at the UA, and the UA's RFC 4733 `7` as a UserInputIndication (fast
+/// start) or as RFC 2833 events (H.245, where the peer announced it takes them).
+#[test]
+fn sip_to_h323_relayed_tone_each_way_and_dtmf() {
+    let r = start("h323m-relay");
+    let d = &r.daemon;
+    for (called, listener, fast_start) in [
+        ("5001", r.relay_fs.try_clone().unwrap(), true),
+        ("5002", r.relay_nofs.try_clone().unwrap(), false),
+    ] {
+        let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
+        let sip_rtp = RtpEnd::start(SIP_TONE);
+        let peer = answer(
+            listener,
+            peer_rtp.clone(),
+            fast_start,
+            Script {
+                digit: Some(('5', Duration::from_millis(800))),
+                release_after: None,
+            },
+        );
+        // The UA sends its RFC 4733 `7` once the call's audio flows.
+        let sf = d.scenario(
+            &format!("uac_{called}.xml"),
+            &uac(sip_rtp.addr, 3000, "m=audio"),
+        );
+        let mut sipp = d
+            .sipp_command(
+                "127.0.0.1",
+                d.pbx_port,
+                &["-sf", &sf, "-s", called, "-m", "1"],
+            )
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while sip_rtp.first_from().is_none() && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(1200));
+        sip_rtp.send_digit('7');
+        let ok = sipp.wait().unwrap().success();
+        let log = peer.join().unwrap();
+        assert!(ok, "SIPp call to {called}; peer saw {log:?}");
+        let Some(Event::Setup(setup)) = log.first() else {
+            panic!("{log:?}")
+        };
+        assert_eq!(setup.fast_start_offer.is_empty(), !fast_start, "{setup:?}");
+        // Anchored: the UA's packets come from the gateway, not from the peer's socket.
+        let from = sip_rtp.first_from().expect("RTP reached the SIP UA");
+        assert_ne!(from, SocketAddr::V4(peer_rtp.addr));
+        let (to_peer, to_ua) = (peer_rtp.heard(SIP_TONE), sip_rtp.heard(H323_TONE));
+        assert!(
+            to_peer >= 50,
+            "{called}: SIP tone blocks at the H.323 peer: {to_peer}"
+        );
+        assert!(
+            to_ua >= 50,
+            "{called}: H.323 tone blocks at the SIP UA: {to_ua}"
+        );
+        // DTMF: UserInputIndication 5 → RFC 4733 event 5 (with its end packets).
+        let ev = sip_rtp.events();
+        assert!(
+            ev.contains(&(5, false)) && ev.contains(&(5, true)),
+            "{called}: {ev:?}"
+        );
+        if fast_start {
+            // RFC 4733 7 → UserInputIndication 7 (fast start negotiates no events).
+            assert_eq!(digits(&log), "7", "{called}: {log:?}");
+        } else {
+            // The peer announced receiveRTPAudioTelephonyEventCapability in H.245: the
+            // UA's 7 reaches it as RFC 2833 events in its RTP.
+            let ev = peer_rtp.events();
+            assert!(
+                ev.contains(&(7, false)) && ev.contains(&(7, true)),
+                "{called}: {ev:?}"
+            );
+            assert_eq!(digits(&log), "", "not twice: {log:?}");
+        }
+        sip_rtp.stop();
+        Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+    }
+    d.assert_no_busy_channel();
+}
+
+/// `media = "direct"`: the fast start offer carries the UA's RTP address, the 200 OK's SDP
+/// the peer's; the tones go straight between the two.
+#[test]
+fn sip_to_h323_direct_media() {
+    let r = start("h323m-direct");
+    let d = &r.daemon;
+    let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
+    let sip_rtp = RtpEnd::start(SIP_TONE);
+    let peer = answer(
+        r.direct_fs.try_clone().unwrap(),
+        peer_rtp.clone(),
+        true,
+        Script {
+            digit: None,
+            release_after: None,
+        },
+    );
+    let check = format!("c=IN IP4 127.0.0.1.*m=audio {} ", peer_rtp.addr.port());
+    let sf = d.scenario("uac_direct.xml", &uac(sip_rtp.addr, 2500, &check));
+    let ok = d.sipp(&["-sf", &sf, "-s", "5003", "-m", "1"]);
+    let log = peer.join().unwrap();
+    assert!(
+        ok,
+        "SIPp: the 200's SDP names the peer's RTP port; peer saw {log:?}"
+    );
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Connected { media } => *media,
+            _ => None,
+        })
+        .expect("fast start");
+    assert_eq!(
+        m.remote_rtp, sip_rtp.addr,
+        "the UA's address passed through"
+    );
+    assert_eq!(
+        sip_rtp.first_from(),
+        Some(SocketAddr::V4(peer_rtp.addr)),
+        "no relay"
+    );
+    assert!(peer_rtp.heard(SIP_TONE) >= 50);
+    assert!(sip_rtp.heard(H323_TONE) >= 50);
+    sip_rtp.stop();
+    Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+    d.assert_no_busy_channel();
+}
+
+/// H.323 → SIP through the relay: the peer calls 201 (routed to the SIP trunk), SIPp
+/// answers with an SDP naming the test's UA endpoint; tones each way.
+#[test]
+fn h323_to_sip_relayed_tone_each_way() {
+    let r = start("h323m-tosip");
+    let d = &r.daemon;
+    let sip_rtp = RtpEnd::start(SIP_TONE);
+    let sf = d.scenario("uas.xml", &uas(sip_rtp.addr, "m=audio"));
+    let mut sipp = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let peer_rtp = RtpEnd::start(H323_TONE);
+    let log = place(
+        r.h323_port,
+        "201",
+        &peer_rtp,
+        true,
+        Script {
+            digit: None,
+            release_after: Some(Duration::from_millis(2500)),
+        },
+    );
+    assert!(
+        sipp.wait().unwrap().success(),
+        "SIPp answered and got the BYE: {log:?}"
+    );
+    assert!(
+        log.iter().any(|e| matches!(e, Event::Connected { .. })),
+        "{log:?}"
+    );
+    assert!(
+        peer_rtp.heard(SIP_TONE) >= 50,
+        "{}",
+        peer_rtp.heard(SIP_TONE)
+    );
+    assert!(
+        sip_rtp.heard(H323_TONE) >= 50,
+        "{}",
+        sip_rtp.heard(H323_TONE)
+    );
+    sip_rtp.stop();
+    peer_rtp.stop();
+    d.assert_no_busy_channel();
+}
+
+/// H.323 → SIP from a `media = "direct"` peer: the INVITE's SDP names the peer's RTP
+/// address, the fast start answer (held back until the 200 OK) the UA's; the tones go
+/// straight between the two.
+#[test]
+fn h323_to_sip_direct_media() {
+    let r = start_with("h323m-tosip-direct", "127.0.0.3", "127.0.0.1");
+    let d = &r.daemon;
+    let sip_rtp = RtpEnd::start(SIP_TONE);
+    let peer_rtp = RtpEnd::start(H323_TONE);
+    let check = format!("c=IN IP4 127.0.0.1.*m=audio {} ", peer_rtp.addr.port());
+    let sf = d.scenario("uas_direct.xml", &uas(sip_rtp.addr, &check));
+    let mut sipp = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let log = place(
+        r.h323_port,
+        "201",
+        &peer_rtp,
+        true,
+        Script {
+            digit: None,
+            release_after: Some(Duration::from_millis(2500)),
+        },
+    );
+    assert!(
+        sipp.wait().unwrap().success(),
+        "SIPp: the INVITE's SDP names the peer's RTP port: {log:?}"
+    );
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Connected { media } => *media,
+            _ => None,
+        })
+        .expect("fast start answered by Connect");
+    assert_eq!(
+        m.remote_rtp, sip_rtp.addr,
+        "the UA's address passed through"
+    );
+    assert_eq!(
+        sip_rtp.first_from(),
+        Some(SocketAddr::V4(peer_rtp.addr)),
+        "no relay"
+    );
+    assert!(
+        peer_rtp.heard(SIP_TONE) >= 50,
+        "{}",
+        peer_rtp.heard(SIP_TONE)
+    );
+    assert!(
+        sip_rtp.heard(H323_TONE) >= 50,
+        "{}",
+        sip_rtp.heard(H323_TONE)
+    );
+    sip_rtp.stop();
+    peer_rtp.stop();
+    d.assert_no_busy_channel();
+}
+
+/// H.323 → E1, with fast start and without (H.245 after Connect): the switch hears the
+/// peer's tone, the peer hears the switch's.
+#[test]
+fn h323_to_e1_tone_each_way_with_and_without_fast_start() {
+    let r = start("h323m-e1");
+    let d = &r.daemon;
+    for fast_start in [true, false] {
+        let peer_rtp = RtpEnd::start(H323_TONE);
+        let log = place(
+            r.h323_port,
+            "0301234",
+            &peer_rtp,
+            fast_start,
+            Script {
+                digit: None,
+                release_after: Some(Duration::from_millis(3000)),
+            },
+        );
+        assert!(
+            log.iter().any(|e| matches!(e, Event::Connected { .. })),
+            "fast_start {fast_start}: {log:?}"
+        );
+        let heard = peer_rtp.heard(SWITCH_TONE);
+        assert!(
+            heard >= 50,
+            "fast_start {fast_start}: switch tone blocks {heard}"
+        );
+        peer_rtp.stop();
+    }
+    let sim = switch_heard(d);
+    let calls: Vec<&str> = sim.lines().filter(|l| l.contains("from-gateway")).collect();
+    assert_eq!(calls.len(), 2, "{sim}");
+    for c in calls {
+        assert!(
+            c.contains("700Hz/"),
+            "the switch heard the peer's tone: {c}"
+        );
+    }
+    d.assert_no_busy_channel();
+}
+
+/// PSTN → H.323: the switch calls 5001; tones each way.
+#[test]
+fn pstn_to_h323_tone_each_way() {
+    let r = start("h323m-pstn");
+    let d = &r.daemon;
+    let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
+    let peer = answer(
+        r.relay_fs.try_clone().unwrap(),
+        peer_rtp.clone(),
+        true,
+        Script {
+            digit: None,
+            release_after: None,
+        },
+    );
+    assert_eq!(d.ctl("simcall 1 5001 3000"), "ok\n");
+    let log = peer.join().unwrap();
+    assert!(
+        log.iter().any(|e| matches!(e, Event::Connected { .. })),
+        "{log:?}"
+    );
+    let heard = peer_rtp.heard(SWITCH_TONE);
+    assert!(heard >= 50, "switch tone blocks at the peer: {heard}");
+    let sim = switch_heard(d);
+    let call = sim
+        .lines()
+        .find(|l| l.contains("to-gateway"))
+        .unwrap_or_else(|| panic!("{sim}"));
+    assert!(
+        call.contains("700Hz/"),
+        "the switch heard the peer's tone: {call}"
+    );
+    Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+    d.assert_no_busy_channel();
+}
