@@ -63,7 +63,7 @@ impl H323Side {
     pub async fn start(
         config: &H323Config,
         law: Law,
-        rtp_ports: (u16, u16),
+        rtp_ports: crate::rtp::RtpPortPool,
     ) -> anyhow::Result<(H323Side, mpsc::UnboundedReceiver<H323Input>)> {
         let listener = TcpListener::bind(config.listen)
             .await

@@ -27,10 +27,11 @@ use super::{lock, Shared};
 use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport};
 use crate::core::{Action, CallId, Core, Delivery, Media, Message, TrunkKind};
 use crate::leg::isdn::IsdnLeg;
-use crate::leg::sip::{RtpPortPool, SipLeg};
+use crate::leg::sip::SipLeg;
 use crate::media::engine::{ChannelConfig, ChannelKey, MediaEngine, MediaEvent};
 use crate::media::Law;
 use crate::rtp::PayloadType;
+use crate::rtp::RtpPortPool;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
 use crate::sip::ua::{Endpoint, EndpointConfig};
@@ -328,12 +329,7 @@ impl Signalling {
         let (h323, h323_rx) = match &config.h323 {
             Some(h) => {
                 let law = config.spans.first().map_or(Law::ALaw, |s| s.law);
-                let (side, rx) = super::h323::H323Side::start(
-                    h,
-                    law,
-                    (config.general.rtp_port_min, config.general.rtp_port_max),
-                )
-                .await?;
+                let (side, rx) = super::h323::H323Side::start(h, law, rtp_pool.clone()).await?;
                 (Some(side), Some(rx))
             }
             None => (None, None),

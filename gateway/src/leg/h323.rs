@@ -39,6 +39,7 @@ use crate::config::{MediaPath, NumberRules, H323 as H323Config};
 use crate::core::number::{dialled, from_sip_user};
 use crate::core::{Bearer, Clearing, Core, Delivery, LegId, Media, Message, Reason, Setup};
 use crate::media::Law;
+use crate::rtp::RtpPortPool;
 
 /// One TCP connection of the H.323 side (call signalling or a separate H.245 channel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -107,8 +108,8 @@ pub struct H323Leg {
     /// the wildcard).
     local: Ipv4Addr,
     law: Law,
-    rtp_ports: (u16, u16),
-    next_port: u16,
+    /// Local RTP ports, shared with the SIP trunks.
+    rtp_ports: RtpPortPool,
     /// Calls by their call-signalling connection.
     calls: HashMap<ConnId, H323Call>,
     /// Separate H.245 connections → their call's signalling connection.
@@ -171,9 +172,10 @@ fn alias_digits(s: &str) -> String {
 }
 
 impl H323Leg {
-    /// A leg for the configured H.323 peers; RTP ports are taken from `rtp_ports` in turn,
-    /// `law` is the spans' law (offered first when the other side is ISDN).
-    pub fn new(config: &H323Config, law: Law, rtp_ports: (u16, u16)) -> H323Leg {
+    /// A leg for the configured H.323 peers; RTP ports are taken from `rtp_ports`, the pool
+    /// the SIP trunks share, `law` is the spans' law (offered first when the other side is
+    /// ISDN).
+    pub fn new(config: &H323Config, law: Law, rtp_ports: RtpPortPool) -> H323Leg {
         let local = match config.listen.ip() {
             std::net::IpAddr::V4(ip) if !ip.is_unspecified() => ip,
             _ => Ipv4Addr::LOCALHOST,
@@ -206,12 +208,6 @@ impl H323Leg {
             local,
             law,
             rtp_ports,
-            // Start at a random even port of the range: a restarted daemon (or a second
-            // one on the host) does not reuse the ports of the calls before.
-            next_port: {
-                let pairs = u64::from(rtp_ports.1.saturating_sub(rtp_ports.0) / 2) + 1;
-                rtp_ports.0 + 2 * (guid_seed % pairs) as u16
-            },
             calls: HashMap::new(),
             h245: HashMap::new(),
             by_leg: HashMap::new(),
@@ -295,14 +291,7 @@ impl H323Leg {
     }
 
     fn new_port(&mut self) -> u16 {
-        let port = self.next_port;
-        // RTP on even ports, RTCP one above (RFC 3550 §11).
-        self.next_port = if self.next_port + 2 > self.rtp_ports.1 {
-            self.rtp_ports.0
-        } else {
-            self.next_port + 2
-        };
-        port
+        self.rtp_ports.take()
     }
 
     fn new_guid(&mut self) -> Guid {

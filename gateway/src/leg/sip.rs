@@ -11,8 +11,6 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{debug, warn};
@@ -25,52 +23,13 @@ use crate::core::{
 };
 use crate::interwork::redirect::{self, RedirectHeaders};
 use crate::media::Law;
+use crate::rtp::RtpPortPool;
 use crate::sdp::HoldChange;
 use crate::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
 use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue, ReferTo, ReferredBy, Replaces};
 use crate::sip::transport::{Protocol, Target};
 use crate::sip::ua::{CallHandle, Endpoint, OutgoingCall, UaEvent};
 use crate::sip::{Method, SipMessage, StatusCode, Uri};
-
-/// The RTP ports of the SIP trunks, taken in turn (even ports, RFC 3550 §11). One pool is
-/// shared by all the daemon's SIP trunks so that calls on different trunks never get the
-/// same port (a transfer between trunks bridges the new leg's port while the old one's is
-/// still in use).
-#[derive(Debug, Clone)]
-pub struct RtpPortPool {
-    range: (u16, u16),
-    next: Arc<AtomicU16>,
-}
-
-impl RtpPortPool {
-    pub fn new(range: (u16, u16)) -> RtpPortPool {
-        RtpPortPool {
-            range,
-            next: Arc::new(AtomicU16::new(range.0)),
-        }
-    }
-
-    /// The next port of the range (wrapping around).
-    pub fn take(&self) -> u16 {
-        let (lo, hi) = self.range;
-        let step = |p: u16| {
-            if p < lo || p.saturating_add(2) > hi {
-                lo
-            } else {
-                p + 2
-            }
-        };
-        let prev = self
-            .next
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| Some(step(p)))
-            .unwrap_or(lo);
-        if prev < lo || prev > hi {
-            lo
-        } else {
-            prev
-        }
-    }
-}
 
 /// One SIP call's state on the leg.
 struct SipCall {

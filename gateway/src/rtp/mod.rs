@@ -5,12 +5,15 @@
 
 pub mod jitter;
 pub mod packet;
+pub mod port_pool;
 pub mod rtcp;
 pub mod rtcp_session;
 pub mod sender;
 pub mod stats;
 pub mod symmetric;
 pub mod telephone_event;
+
+pub use port_pool::RtpPortPool;
 
 pub use jitter::{FrameKind, JitterBuffer, JitterBufferConfig, JitterStats, PushOutcome};
 pub use packet::{
