@@ -111,7 +111,7 @@ pub fn transmit_proposal(
         asn::OpenLogicalChannelForwardLogicalChannelParameters::new(
             None,
             asn::DataType::audioData(codec.capability(frames)),
-            FwdMux::h2250LogicalChannelParameters(h2250(None, Some(local.rtcp))),
+            FwdMux::h2250LogicalChannelParameters(Box::new(h2250(None, Some(local.rtcp)))),
             None,
             None,
         ),
@@ -142,10 +142,10 @@ pub fn receive_proposal(
         ),
         Some(asn::OpenLogicalChannelReverseLogicalChannelParameters::new(
             asn::DataType::audioData(codec.capability(frames)),
-            Some(RevMux::h2250LogicalChannelParameters(h2250(
+            Some(RevMux::h2250LogicalChannelParameters(Box::new(h2250(
                 Some(local.rtp),
                 Some(local.rtcp),
-            ))),
+            )))),
             None,
             None,
         )),

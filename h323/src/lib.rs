@@ -8,6 +8,8 @@
 //! - [`h245`]: the minimal H.245 session (TCS, MSD, OLC/CLC, UII, EndSession).
 //! - [`call`]: the H.323 call endpoint (caller and callee) built on all of the above.
 //! - [`ras`]: RAS requests (GRQ, RRQ with keep-alive, URQ, ARQ, DRQ) and replies.
+//! - [`harness`]: byte-string drivers of the call endpoint and of RAS for the fuzz
+//!   targets and the no-panic tests.
 //!
 //! The ASN.1 types themselves are in crate `h323-asn1` (re-exported as [`asn1`]).
 
@@ -16,6 +18,7 @@ pub mod fast_start;
 pub mod h225;
 pub mod h245;
 pub mod h245_tunnel;
+pub mod harness;
 pub mod ras;
 pub mod tpkt;
 

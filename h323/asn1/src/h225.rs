@@ -2993,15 +2993,15 @@ pub mod h323_messages {
     #[rasn(choice, automatic_tags)]
     #[non_exhaustive]
     pub enum H323UUPDUH323MessageBody {
-        setup(SetupUUIE),
-        callProceeding(CallProceedingUUIE),
-        connect(ConnectUUIE),
-        alerting(AlertingUUIE),
-        information(InformationUUIE),
-        releaseComplete(ReleaseCompleteUUIE),
-        facility(FacilityUUIE),
+        setup(Box<SetupUUIE>),
+        callProceeding(Box<CallProceedingUUIE>),
+        connect(Box<ConnectUUIE>),
+        alerting(Box<AlertingUUIE>),
+        information(Box<InformationUUIE>),
+        releaseComplete(Box<ReleaseCompleteUUIE>),
+        facility(Box<FacilityUUIE>),
         #[rasn(extension_addition)]
-        progress(ProgressUUIE),
+        progress(Box<ProgressUUIE>),
         #[rasn(extension_addition)]
         empty(()),
         #[rasn(extension_addition)]
@@ -3011,7 +3011,7 @@ pub mod h323_messages {
         #[rasn(extension_addition)]
         setupAcknowledge(SetupAcknowledgeUUIE),
         #[rasn(extension_addition)]
-        notify(NotifyUUIE),
+        notify(Box<NotifyUUIE>),
     }
     #[doc = " Inner type "]
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
@@ -3970,9 +3970,9 @@ pub mod h323_messages {
     #[non_exhaustive]
     pub enum MobileUIM {
         #[rasn(identifier = "ansi-41-uim")]
-        ansi_41_uim(ANSI41UIM),
+        ansi_41_uim(Box<ANSI41UIM>),
         #[rasn(identifier = "gsm-uim")]
-        gsm_uim(GSMUIM),
+        gsm_uim(Box<GSMUIM>),
     }
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
     #[rasn(choice, automatic_tags)]
@@ -4428,45 +4428,45 @@ pub mod h323_messages {
     #[rasn(choice, automatic_tags)]
     #[non_exhaustive]
     pub enum RasMessage {
-        gatekeeperRequest(GatekeeperRequest),
-        gatekeeperConfirm(GatekeeperConfirm),
-        gatekeeperReject(GatekeeperReject),
-        registrationRequest(RegistrationRequest),
-        registrationConfirm(RegistrationConfirm),
-        registrationReject(RegistrationReject),
-        unregistrationRequest(UnregistrationRequest),
-        unregistrationConfirm(UnregistrationConfirm),
-        unregistrationReject(UnregistrationReject),
-        admissionRequest(AdmissionRequest),
-        admissionConfirm(AdmissionConfirm),
-        admissionReject(AdmissionReject),
-        bandwidthRequest(BandwidthRequest),
-        bandwidthConfirm(BandwidthConfirm),
-        bandwidthReject(BandwidthReject),
-        disengageRequest(DisengageRequest),
-        disengageConfirm(DisengageConfirm),
-        disengageReject(DisengageReject),
-        locationRequest(LocationRequest),
-        locationConfirm(LocationConfirm),
-        locationReject(LocationReject),
-        infoRequest(InfoRequest),
-        infoRequestResponse(InfoRequestResponse),
-        nonStandardMessage(NonStandardMessage),
+        gatekeeperRequest(Box<GatekeeperRequest>),
+        gatekeeperConfirm(Box<GatekeeperConfirm>),
+        gatekeeperReject(Box<GatekeeperReject>),
+        registrationRequest(Box<RegistrationRequest>),
+        registrationConfirm(Box<RegistrationConfirm>),
+        registrationReject(Box<RegistrationReject>),
+        unregistrationRequest(Box<UnregistrationRequest>),
+        unregistrationConfirm(Box<UnregistrationConfirm>),
+        unregistrationReject(Box<UnregistrationReject>),
+        admissionRequest(Box<AdmissionRequest>),
+        admissionConfirm(Box<AdmissionConfirm>),
+        admissionReject(Box<AdmissionReject>),
+        bandwidthRequest(Box<BandwidthRequest>),
+        bandwidthConfirm(Box<BandwidthConfirm>),
+        bandwidthReject(Box<BandwidthReject>),
+        disengageRequest(Box<DisengageRequest>),
+        disengageConfirm(Box<DisengageConfirm>),
+        disengageReject(Box<DisengageReject>),
+        locationRequest(Box<LocationRequest>),
+        locationConfirm(Box<LocationConfirm>),
+        locationReject(Box<LocationReject>),
+        infoRequest(Box<InfoRequest>),
+        infoRequestResponse(Box<InfoRequestResponse>),
+        nonStandardMessage(Box<NonStandardMessage>),
         unknownMessageResponse(UnknownMessageResponse),
         #[rasn(extension_addition)]
-        requestInProgress(RequestInProgress),
+        requestInProgress(Box<RequestInProgress>),
         #[rasn(extension_addition)]
-        resourcesAvailableIndicate(ResourcesAvailableIndicate),
+        resourcesAvailableIndicate(Box<ResourcesAvailableIndicate>),
         #[rasn(extension_addition)]
-        resourcesAvailableConfirm(ResourcesAvailableConfirm),
+        resourcesAvailableConfirm(Box<ResourcesAvailableConfirm>),
         #[rasn(extension_addition)]
         infoRequestAck(InfoRequestAck),
         #[rasn(extension_addition)]
-        infoRequestNak(InfoRequestNak),
+        infoRequestNak(Box<InfoRequestNak>),
         #[rasn(extension_addition)]
-        serviceControlIndication(ServiceControlIndication),
+        serviceControlIndication(Box<ServiceControlIndication>),
         #[rasn(extension_addition)]
-        serviceControlResponse(ServiceControlResponse),
+        serviceControlResponse(Box<ServiceControlResponse>),
         #[rasn(extension_addition)]
         admissionConfirmSequence(SequenceOf<AdmissionConfirm>),
     }

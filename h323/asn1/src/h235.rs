@@ -743,7 +743,7 @@ pub mod h235_security_messages {
         sharedSecret(H235KeySharedSecret),
         certProtectedKey(H235KeyCertProtectedKey),
         #[rasn(extension_addition)]
-        secureSharedSecret(V3KeySyncMaterial),
+        secureSharedSecret(Box<V3KeySyncMaterial>),
     }
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
     #[rasn(delegate)]

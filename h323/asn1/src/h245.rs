@@ -104,8 +104,8 @@ pub mod multimedia_system_control {
         g729(u16),
         #[rasn(value("1..=256"))]
         g729AnnexA(u16),
-        is11172AudioCapability(IS11172AudioCapability),
-        is13818AudioCapability(IS13818AudioCapability),
+        is11172AudioCapability(Box<IS11172AudioCapability>),
+        is13818AudioCapability(Box<IS13818AudioCapability>),
         #[rasn(extension_addition, value("1..=256"))]
         g729wAnnexB(u16),
         #[rasn(extension_addition, value("1..=256"))]
@@ -119,9 +119,9 @@ pub mod multimedia_system_control {
         #[rasn(extension_addition)]
         gsmEnhancedFullRate(GSMAudioCapability),
         #[rasn(extension_addition)]
-        genericAudioCapability(GenericCapability),
+        genericAudioCapability(Box<GenericCapability>),
         #[rasn(extension_addition)]
-        g729Extensions(G729Extensions),
+        g729Extensions(Box<G729Extensions>),
         #[rasn(extension_addition)]
         vbd(VBDCapability),
         #[rasn(extension_addition)]
@@ -158,7 +158,7 @@ pub mod multimedia_system_control {
         g729AnnexA(()),
         g7231(AudioModeG7231),
         is11172AudioMode(IS11172AudioMode),
-        is13818AudioMode(IS13818AudioMode),
+        is13818AudioMode(Box<IS13818AudioMode>),
         #[rasn(extension_addition, value("1..=256"))]
         g729wAnnexB(u16),
         #[rasn(extension_addition, value("1..=256"))]
@@ -172,9 +172,9 @@ pub mod multimedia_system_control {
         #[rasn(extension_addition)]
         gsmEnhancedFullRate(GSMAudioCapability),
         #[rasn(extension_addition)]
-        genericAudioMode(GenericCapability),
+        genericAudioMode(Box<GenericCapability>),
         #[rasn(extension_addition)]
-        g729Extensions(G729Extensions),
+        g729Extensions(Box<G729Extensions>),
         #[rasn(extension_addition)]
         vbd(VBDMode),
     }
@@ -310,7 +310,7 @@ pub mod multimedia_system_control {
         #[rasn(extension_addition)]
         receiveAndTransmitUserInputCapability(UserInputCapability),
         #[rasn(extension_addition)]
-        genericControlCapability(GenericCapability),
+        genericControlCapability(Box<GenericCapability>),
         #[rasn(extension_addition)]
         receiveMultiplexedStreamCapability(MultiplexedStreamCapability),
         #[rasn(extension_addition)]
@@ -462,7 +462,7 @@ pub mod multimedia_system_control {
         #[rasn(extension_addition)]
         h223MultiplexReconfiguration(H223MultiplexReconfiguration),
         #[rasn(extension_addition)]
-        newATMVCCommand(NewATMVCCommand),
+        newATMVCCommand(Box<NewATMVCCommand>),
         #[rasn(extension_addition)]
         mobileMultilinkReconfigurationCommand(MobileMultilinkReconfigurationCommand),
         #[rasn(extension_addition)]
@@ -1163,7 +1163,7 @@ pub mod multimedia_system_control {
         #[rasn(extension_addition)]
         t38fax(DataApplicationCapabilityApplicationT38fax),
         #[rasn(extension_addition)]
-        genericDataCapability(GenericCapability),
+        genericDataCapability(Box<GenericCapability>),
     }
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
     #[rasn(automatic_tags)]
@@ -1241,7 +1241,7 @@ pub mod multimedia_system_control {
         #[rasn(extension_addition)]
         t38fax(DataModeApplicationT38fax),
         #[rasn(extension_addition)]
-        genericDataMode(GenericCapability),
+        genericDataMode(Box<GenericCapability>),
     }
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
     #[rasn(automatic_tags)]
@@ -2912,11 +2912,11 @@ pub mod multimedia_system_control {
         al2WithSequenceNumbers(()),
         al3(H223LogicalChannelParametersAdaptationLayerTypeAl3),
         #[rasn(extension_addition)]
-        al1M(H223AL1MParameters),
+        al1M(Box<H223AL1MParameters>),
         #[rasn(extension_addition)]
         al2M(H223AL2MParameters),
         #[rasn(extension_addition)]
-        al3M(H223AL3MParameters),
+        al3M(Box<H223AL3MParameters>),
     }
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
     #[rasn(automatic_tags)]
@@ -2967,11 +2967,11 @@ pub mod multimedia_system_control {
         al2WithSequenceNumbers(()),
         al3(H223ModeParametersAdaptationLayerTypeAl3),
         #[rasn(extension_addition)]
-        al1M(H223AL1MParameters),
+        al1M(Box<H223AL1MParameters>),
         #[rasn(extension_addition)]
         al2M(H223AL2MParameters),
         #[rasn(extension_addition)]
-        al3M(H223AL3MParameters),
+        al3M(Box<H223AL3MParameters>),
     }
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
     #[rasn(automatic_tags)]
@@ -4417,7 +4417,7 @@ pub mod multimedia_system_control {
         miscellaneousIndication(MiscellaneousIndication),
         jitterIndication(JitterIndication),
         h223SkewIndication(H223SkewIndication),
-        newATMVCIndication(NewATMVCIndication),
+        newATMVCIndication(Box<NewATMVCIndication>),
         userInput(UserInputIndication),
         #[rasn(extension_addition)]
         h2250MaximumSkewIndication(H2250MaximumSkewIndication),
@@ -5624,12 +5624,12 @@ pub mod multimedia_system_control {
     pub enum MultiplexCapability {
         nonStandard(NonStandardParameter),
         h222Capability(H222Capability),
-        h223Capability(H223Capability),
-        v76Capability(V76Capability),
+        h223Capability(Box<H223Capability>),
+        v76Capability(Box<V76Capability>),
         #[rasn(extension_addition)]
-        h2250Capability(H2250Capability),
+        h2250Capability(Box<H2250Capability>),
         #[rasn(extension_addition)]
-        genericMultiplexCapability(GenericCapability),
+        genericMultiplexCapability(Box<GenericCapability>),
     }
     #[doc = " Inner type "]
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
@@ -5793,7 +5793,7 @@ pub mod multimedia_system_control {
     pub enum MultiplexFormat {
         nonStandard(NonStandardParameter),
         h222Capability(H222Capability),
-        h223Capability(H223Capability),
+        h223Capability(Box<H223Capability>),
     }
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
     #[rasn(delegate, value("1..=15"))]
@@ -6347,7 +6347,7 @@ pub mod multimedia_system_control {
         h223LogicalChannelParameters(H223LogicalChannelParameters),
         v76LogicalChannelParameters(V76LogicalChannelParameters),
         #[rasn(extension_addition)]
-        h2250LogicalChannelParameters(H2250LogicalChannelParameters),
+        h2250LogicalChannelParameters(Box<H2250LogicalChannelParameters>),
         #[rasn(extension_addition)]
         none(()),
     }
@@ -6397,7 +6397,7 @@ pub mod multimedia_system_control {
         h223LogicalChannelParameters(H223LogicalChannelParameters),
         v76LogicalChannelParameters(V76LogicalChannelParameters),
         #[rasn(extension_addition)]
-        h2250LogicalChannelParameters(H2250LogicalChannelParameters),
+        h2250LogicalChannelParameters(Box<H2250LogicalChannelParameters>),
     }
     #[doc = " Inner type "]
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
@@ -6481,7 +6481,7 @@ pub mod multimedia_system_control {
     pub enum OpenLogicalChannelAckReverseLogicalChannelParametersMultiplexParameters {
         h222LogicalChannelParameters(H222LogicalChannelParameters),
         #[rasn(extension_addition)]
-        h2250LogicalChannelParameters(H2250LogicalChannelParameters),
+        h2250LogicalChannelParameters(Box<H2250LogicalChannelParameters>),
     }
     #[doc = " Inner type "]
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
@@ -6520,7 +6520,7 @@ pub mod multimedia_system_control {
     #[rasn(choice, automatic_tags)]
     #[non_exhaustive]
     pub enum OpenLogicalChannelAckForwardMultiplexAckParameters {
-        h2250LogicalChannelAckParameters(H2250LogicalChannelAckParameters),
+        h2250LogicalChannelAckParameters(Box<H2250LogicalChannelAckParameters>),
     }
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
     #[rasn(automatic_tags)]
@@ -7376,8 +7376,8 @@ pub mod multimedia_system_control {
     pub enum RequestMessage {
         nonStandard(NonStandardMessage),
         masterSlaveDetermination(MasterSlaveDetermination),
-        terminalCapabilitySet(TerminalCapabilitySet),
-        openLogicalChannel(OpenLogicalChannel),
+        terminalCapabilitySet(Box<TerminalCapabilitySet>),
+        openLogicalChannel(Box<OpenLogicalChannel>),
         closeLogicalChannel(CloseLogicalChannel),
         requestChannelClose(RequestChannelClose),
         multiplexEntrySend(MultiplexEntrySend),
@@ -7570,7 +7570,7 @@ pub mod multimedia_system_control {
         masterSlaveDeterminationReject(MasterSlaveDeterminationReject),
         terminalCapabilitySetAck(TerminalCapabilitySetAck),
         terminalCapabilitySetReject(TerminalCapabilitySetReject),
-        openLogicalChannelAck(OpenLogicalChannelAck),
+        openLogicalChannelAck(Box<OpenLogicalChannelAck>),
         openLogicalChannelReject(OpenLogicalChannelReject),
         closeLogicalChannelAck(CloseLogicalChannelAck),
         requestChannelCloseAck(RequestChannelCloseAck),
@@ -7905,7 +7905,7 @@ pub mod multimedia_system_control {
     #[rasn(choice, automatic_tags)]
     pub enum T84Profile {
         t84Unrestricted(()),
-        t84Restricted(T84ProfileT84Restricted),
+        t84Restricted(Box<T84ProfileT84Restricted>),
     }
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
     #[rasn(automatic_tags)]
@@ -8282,7 +8282,7 @@ pub mod multimedia_system_control {
         #[rasn(extension_addition)]
         secureDTMF(()),
         #[rasn(extension_addition)]
-        genericUserInputCapability(GenericCapability),
+        genericUserInputCapability(Box<GenericCapability>),
     }
     #[doc = " Inner type "]
     #[derive(AsnType, Debug, Clone, Decode, Encode, PartialEq, Eq, Hash)]
@@ -8486,7 +8486,7 @@ pub mod multimedia_system_control {
         #[rasn(extension_addition)]
         userInputSupportIndication(UserInputIndicationUserInputSupportIndication),
         #[rasn(extension_addition)]
-        signal(UserInputIndicationSignal),
+        signal(Box<UserInputIndicationSignal>),
         #[rasn(extension_addition)]
         signalUpdate(UserInputIndicationSignalUpdate),
         #[rasn(extension_addition)]
@@ -8956,12 +8956,12 @@ pub mod multimedia_system_control {
     #[non_exhaustive]
     pub enum VideoCapability {
         nonStandard(NonStandardParameter),
-        h261VideoCapability(H261VideoCapability),
-        h262VideoCapability(H262VideoCapability),
-        h263VideoCapability(H263VideoCapability),
-        is11172VideoCapability(IS11172VideoCapability),
+        h261VideoCapability(Box<H261VideoCapability>),
+        h262VideoCapability(Box<H262VideoCapability>),
+        h263VideoCapability(Box<H263VideoCapability>),
+        is11172VideoCapability(Box<IS11172VideoCapability>),
         #[rasn(extension_addition)]
-        genericVideoCapability(GenericCapability),
+        genericVideoCapability(Box<GenericCapability>),
         #[rasn(extension_addition)]
         extendedVideoCapability(ExtendedVideoCapability),
     }
@@ -8983,10 +8983,10 @@ pub mod multimedia_system_control {
     pub enum VideoMode {
         nonStandard(NonStandardParameter),
         h261VideoMode(H261VideoMode),
-        h262VideoMode(H262VideoMode),
-        h263VideoMode(H263VideoMode),
-        is11172VideoMode(IS11172VideoMode),
+        h262VideoMode(Box<H262VideoMode>),
+        h263VideoMode(Box<H263VideoMode>),
+        is11172VideoMode(Box<IS11172VideoMode>),
         #[rasn(extension_addition)]
-        genericVideoMode(GenericCapability),
+        genericVideoMode(Box<GenericCapability>),
     }
 }

@@ -647,7 +647,7 @@ impl CallSignal {
         Ok(signal(
             frame,
             pdu(
-                asn::H323UUPDUH323MessageBody::setup(body),
+                asn::H323UUPDUH323MessageBody::setup(Box::new(body)),
                 p.h245_tunneling,
                 &p.h245_control,
             ),
@@ -678,7 +678,7 @@ impl CallSignal {
         signal(
             Self::response_frame(p, MessageType::CallProceeding),
             pdu(
-                asn::H323UUPDUH323MessageBody::callProceeding(body),
+                asn::H323UUPDUH323MessageBody::callProceeding(Box::new(body)),
                 p.h245_tunneling,
                 &p.h245_control,
             ),
@@ -710,7 +710,7 @@ impl CallSignal {
         signal(
             Self::response_frame(p, MessageType::Alerting),
             pdu(
-                asn::H323UUPDUH323MessageBody::alerting(body),
+                asn::H323UUPDUH323MessageBody::alerting(Box::new(body)),
                 p.h245_tunneling,
                 &p.h245_control,
             ),
@@ -740,7 +740,7 @@ impl CallSignal {
         signal(
             frame,
             pdu(
-                asn::H323UUPDUH323MessageBody::progress(body),
+                asn::H323UUPDUH323MessageBody::progress(Box::new(body)),
                 p.h245_tunneling,
                 &p.h245_control,
             ),
@@ -774,7 +774,7 @@ impl CallSignal {
         signal(
             Self::response_frame(p, MessageType::Connect),
             pdu(
-                asn::H323UUPDUH323MessageBody::connect(body),
+                asn::H323UUPDUH323MessageBody::connect(Box::new(body)),
                 p.h245_tunneling,
                 &p.h245_control,
             ),
@@ -824,7 +824,7 @@ impl CallSignal {
         signal(
             frame,
             pdu(
-                asn::H323UUPDUH323MessageBody::releaseComplete(body),
+                asn::H323UUPDUH323MessageBody::releaseComplete(Box::new(body)),
                 h245_tunneling,
                 h245_control,
             ),
@@ -842,29 +842,31 @@ impl CallSignal {
     ) -> Self {
         let body = match reason {
             None => asn::H323UUPDUH323MessageBody::empty(()),
-            Some(reason) => asn::H323UUPDUH323MessageBody::facility(asn::FacilityUUIE::new(
-                protocol_identifier(PROTOCOL_VERSION),
-                None,
-                None,
-                None,
-                reason,
-                Some(call_id.call_identifier()),
-                None,
-                None,
-                None,
-                None,
-                None,
-                h245_address.map(transport_address),
-                None,
-                Some(false),
-                Some(false),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            )),
+            Some(reason) => {
+                asn::H323UUPDUH323MessageBody::facility(Box::new(asn::FacilityUUIE::new(
+                    protocol_identifier(PROTOCOL_VERSION),
+                    None,
+                    None,
+                    None,
+                    reason,
+                    Some(call_id.call_identifier()),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    h245_address.map(transport_address),
+                    None,
+                    Some(false),
+                    Some(false),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                )))
+            }
         };
         signal(
             Message::new(call_ref, MessageType::Facility),
@@ -897,7 +899,7 @@ impl CallSignal {
         signal(
             frame,
             pdu(
-                asn::H323UUPDUH323MessageBody::information(body),
+                asn::H323UUPDUH323MessageBody::information(Box::new(body)),
                 true,
                 h245_control,
             ),

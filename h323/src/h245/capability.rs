@@ -101,14 +101,16 @@ pub fn terminal_capability_set(
         Some(SetOf::from_vec(simultaneous)),
     );
     asn::MultimediaSystemControlMessage::request(asn::RequestMessage::terminalCapabilitySet(
-        asn::TerminalCapabilitySet::new(
+        Box::new(asn::TerminalCapabilitySet::new(
             asn::SequenceNumber(seq),
             protocol_identifier(),
-            Some(asn::MultiplexCapability::h2250Capability(h2250_capability())),
+            Some(asn::MultiplexCapability::h2250Capability(Box::new(
+                h2250_capability(),
+            ))),
             Some(SetOf::from_vec(table)),
             Some(SetOf::from_vec(vec![descriptor])),
             None,
-        ),
+        )),
     ))
 }
 

@@ -25,7 +25,7 @@ pub fn open(
         asn::OpenLogicalChannelForwardLogicalChannelParameters::new(
             None,
             asn::DataType::audioData(codec.capability(frames)),
-            FwdMux::h2250LogicalChannelParameters(h2250(None, Some(local.rtcp))),
+            FwdMux::h2250LogicalChannelParameters(Box::new(h2250(None, Some(local.rtcp)))),
             None,
             None,
         ),
@@ -34,7 +34,9 @@ pub fn open(
         None,
         None,
     );
-    asn::MultimediaSystemControlMessage::request(asn::RequestMessage::openLogicalChannel(olc))
+    asn::MultimediaSystemControlMessage::request(asn::RequestMessage::openLogicalChannel(Box::new(
+        olc,
+    )))
 }
 
 /// What an incoming OpenLogicalChannel asks for.
@@ -137,18 +139,18 @@ pub fn ack(channel: u16, local: MediaAddresses) -> asn::MultimediaSystemControlM
         None,
     );
     asn::MultimediaSystemControlMessage::response(asn::ResponseMessage::openLogicalChannelAck(
-        asn::OpenLogicalChannelAck::new(
+        Box::new(asn::OpenLogicalChannelAck::new(
             asn::LogicalChannelNumber(channel),
             None,
             None,
             Some(
                 asn::OpenLogicalChannelAckForwardMultiplexAckParameters::h2250LogicalChannelAckParameters(
-                    params,
+                    Box::new(params),
                 ),
             ),
             None,
             None,
-        ),
+        )),
     ))
 }
 

@@ -56,7 +56,7 @@ pub fn signal(digit: char, duration_ms: u16) -> Option<asn::MultimediaSystemCont
         return None;
     }
     let ia5 = Ia5String::try_from(d.to_string()).ok()?;
-    Some(indication(asn::UserInputIndication::signal(
+    Some(indication(asn::UserInputIndication::signal(Box::new(
         asn::UserInputIndicationSignal::new(
             ia5,
             Some(duration_ms.max(1)),
@@ -66,7 +66,7 @@ pub fn signal(digit: char, duration_ms: u16) -> Option<asn::MultimediaSystemCont
             None,
             None,
         ),
-    )))
+    ))))
 }
 
 fn indication(u: asn::UserInputIndication) -> asn::MultimediaSystemControlMessage {

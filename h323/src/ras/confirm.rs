@@ -30,7 +30,7 @@ pub fn gatekeeper_confirm(
     gatekeeper_id: &str,
     ras_address: SocketAddrV4,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::gatekeeperConfirm(
+    Ok(asn::RasMessage::gatekeeperConfirm(Box::new(
         asn::GatekeeperConfirm::new(
             seq(n),
             protocol_identifier(PROTOCOL_VERSION),
@@ -49,7 +49,7 @@ pub fn gatekeeper_confirm(
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// H.225.0 §7.8.3 GatekeeperReject.
@@ -58,7 +58,7 @@ pub fn gatekeeper_reject(
     gatekeeper_id: Option<&str>,
     reason: asn::GatekeeperRejectReason,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::gatekeeperReject(
+    Ok(asn::RasMessage::gatekeeperReject(Box::new(
         asn::GatekeeperReject::new(
             seq(n),
             protocol_identifier(PROTOCOL_VERSION),
@@ -72,7 +72,7 @@ pub fn gatekeeper_reject(
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// What an RCF grants.
@@ -88,7 +88,7 @@ pub struct Registration<'a> {
 
 /// H.225.0 §7.9.2 RegistrationConfirm.
 pub fn registration_confirm(n: u16, r: &Registration<'_>) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::registrationConfirm(
+    Ok(asn::RasMessage::registrationConfirm(Box::new(
         asn::RegistrationConfirm::new(
             seq(n),
             protocol_identifier(PROTOCOL_VERSION),
@@ -122,7 +122,7 @@ pub fn registration_confirm(n: u16, r: &Registration<'_>) -> Result<asn::RasMess
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// H.225.0 §7.9.3 RegistrationReject.
@@ -131,7 +131,7 @@ pub fn registration_reject(
     gatekeeper_id: Option<&str>,
     reason: asn::RegistrationRejectReason,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::registrationReject(
+    Ok(asn::RasMessage::registrationReject(Box::new(
         asn::RegistrationReject::new(
             seq(n),
             protocol_identifier(PROTOCOL_VERSION),
@@ -146,7 +146,7 @@ pub fn registration_reject(
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// H.225.0 §7.10.1 UnregistrationRequest sent by a gatekeeper (with a reason).
@@ -157,7 +157,7 @@ pub fn gatekeeper_unregistration_request(
     gatekeeper_id: &str,
     reason: asn::UnregRequestReason,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::unregistrationRequest(
+    Ok(asn::RasMessage::unregistrationRequest(Box::new(
         asn::UnregistrationRequest::new(
             seq(n),
             call_signal_addresses
@@ -180,12 +180,12 @@ pub fn gatekeeper_unregistration_request(
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// H.225.0 §7.10.2 UnregistrationConfirm.
 pub fn unregistration_confirm(n: u16) -> asn::RasMessage {
-    asn::RasMessage::unregistrationConfirm(asn::UnregistrationConfirm::new(
+    asn::RasMessage::unregistrationConfirm(Box::new(asn::UnregistrationConfirm::new(
         seq(n),
         None,
         None,
@@ -193,12 +193,12 @@ pub fn unregistration_confirm(n: u16) -> asn::RasMessage {
         None,
         None,
         None,
-    ))
+    )))
 }
 
 /// H.225.0 §7.10.3 UnregistrationReject.
 pub fn unregistration_reject(n: u16, reason: asn::UnregRejectReason) -> asn::RasMessage {
-    asn::RasMessage::unregistrationReject(asn::UnregistrationReject::new(
+    asn::RasMessage::unregistrationReject(Box::new(asn::UnregistrationReject::new(
         seq(n),
         reason,
         None,
@@ -207,7 +207,7 @@ pub fn unregistration_reject(n: u16, reason: asn::UnregRejectReason) -> asn::Ras
         None,
         None,
         None,
-    ))
+    )))
 }
 
 fn no_uuies() -> asn::UUIEsRequested {
@@ -235,7 +235,7 @@ pub fn admission_confirm(
     routed_by_gatekeeper: bool,
     dest_call_signal_address: SocketAddrV4,
 ) -> asn::RasMessage {
-    asn::RasMessage::admissionConfirm(asn::AdmissionConfirm::new(
+    asn::RasMessage::admissionConfirm(Box::new(asn::AdmissionConfirm::new(
         seq(n),
         asn::BandWidth(bandwidth),
         if routed_by_gatekeeper {
@@ -269,12 +269,12 @@ pub fn admission_confirm(
         None,
         None,
         None,
-    ))
+    )))
 }
 
 /// H.225.0 §7.11.3 AdmissionReject.
 pub fn admission_reject(n: u16, reason: asn::AdmissionRejectReason) -> asn::RasMessage {
-    asn::RasMessage::admissionReject(asn::AdmissionReject::new(
+    asn::RasMessage::admissionReject(Box::new(asn::AdmissionReject::new(
         seq(n),
         reason,
         None,
@@ -287,7 +287,7 @@ pub fn admission_reject(n: u16, reason: asn::AdmissionRejectReason) -> asn::RasM
         None,
         None,
         None,
-    ))
+    )))
 }
 
 /// H.225.0 §7.12.1 DisengageRequest sent by a gatekeeper (`forcedDrop`).
@@ -298,7 +298,7 @@ pub fn gatekeeper_disengage_request(
     call_id: Guid,
     conference_id: Guid,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::disengageRequest(
+    Ok(asn::RasMessage::disengageRequest(Box::new(
         asn::DisengageRequest::new(
             seq(n),
             ep_id(endpoint_id)?,
@@ -320,12 +320,12 @@ pub fn gatekeeper_disengage_request(
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// H.225.0 §7.12.2 DisengageConfirm.
 pub fn disengage_confirm(n: u16) -> asn::RasMessage {
-    asn::RasMessage::disengageConfirm(asn::DisengageConfirm::new(
+    asn::RasMessage::disengageConfirm(Box::new(asn::DisengageConfirm::new(
         seq(n),
         None,
         None,
@@ -336,12 +336,12 @@ pub fn disengage_confirm(n: u16) -> asn::RasMessage {
         None,
         None,
         None,
-    ))
+    )))
 }
 
 /// H.225.0 §7.12.3 DisengageReject.
 pub fn disengage_reject(n: u16, reason: asn::DisengageRejectReason) -> asn::RasMessage {
-    asn::RasMessage::disengageReject(asn::DisengageReject::new(
+    asn::RasMessage::disengageReject(Box::new(asn::DisengageReject::new(
         seq(n),
         reason,
         None,
@@ -350,7 +350,7 @@ pub fn disengage_reject(n: u16, reason: asn::DisengageRejectReason) -> asn::RasM
         None,
         None,
         None,
-    ))
+    )))
 }
 
 /// H.225.0 BandwidthRequest (BRQ) from the gatekeeper (it changes a call's bandwidth).
@@ -362,7 +362,7 @@ pub fn gatekeeper_bandwidth_request(
     conference_id: Guid,
     bandwidth: u32,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::bandwidthRequest(
+    Ok(asn::RasMessage::bandwidthRequest(Box::new(
         asn::BandwidthRequest::new(
             seq(n),
             ep_id(endpoint_id)?,
@@ -384,12 +384,12 @@ pub fn gatekeeper_bandwidth_request(
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// H.225.0 BandwidthConfirm (BCF).
 pub fn bandwidth_confirm(n: u16, bandwidth: u32) -> asn::RasMessage {
-    asn::RasMessage::bandwidthConfirm(asn::BandwidthConfirm::new(
+    asn::RasMessage::bandwidthConfirm(Box::new(asn::BandwidthConfirm::new(
         seq(n),
         asn::BandWidth(bandwidth),
         None,
@@ -399,7 +399,7 @@ pub fn bandwidth_confirm(n: u16, bandwidth: u32) -> asn::RasMessage {
         None,
         None,
         None,
-    ))
+    )))
 }
 
 /// H.225.0 BandwidthReject (BRJ).
@@ -408,7 +408,7 @@ pub fn bandwidth_reject(
     reason: asn::BandRejectReason,
     allowed_bandwidth: u32,
 ) -> asn::RasMessage {
-    asn::RasMessage::bandwidthReject(asn::BandwidthReject::new(
+    asn::RasMessage::bandwidthReject(Box::new(asn::BandwidthReject::new(
         seq(n),
         reason,
         asn::BandWidth(allowed_bandwidth),
@@ -418,7 +418,7 @@ pub fn bandwidth_reject(
         None,
         None,
         None,
-    ))
+    )))
 }
 
 /// H.225.0 InfoRequest (IRQ): `call_ref` 0 asks about every call of the endpoint.
@@ -428,7 +428,7 @@ pub fn info_request(
     call_id: Option<Guid>,
     reply_address: Option<SocketAddrV4>,
 ) -> asn::RasMessage {
-    asn::RasMessage::infoRequest(asn::InfoRequest::new(
+    asn::RasMessage::infoRequest(Box::new(asn::InfoRequest::new(
         seq(n),
         asn::CallReferenceValue(call_ref & 0x7FFF),
         None,
@@ -445,7 +445,7 @@ pub fn info_request(
         None,
         None,
         None,
-    ))
+    )))
 }
 
 /// One call in an IRR (H.225.0 InfoRequestResponse.perCallInfo).
@@ -501,7 +501,7 @@ pub fn info_request_response(
             )
         })
         .collect();
-    Ok(asn::RasMessage::infoRequestResponse(
+    Ok(asn::RasMessage::infoRequestResponse(Box::new(
         asn::InfoRequestResponse::new(
             None,
             seq(n),
@@ -520,19 +520,19 @@ pub fn info_request_response(
             Some(false),
             None,
         ),
-    ))
+    )))
 }
 
 /// H.225.0 RequestInProgress (RIP): "answer coming, wait `delay_ms` more".
 pub fn request_in_progress(n: u16, delay_ms: u16) -> asn::RasMessage {
-    asn::RasMessage::requestInProgress(asn::RequestInProgress::new(
+    asn::RasMessage::requestInProgress(Box::new(asn::RequestInProgress::new(
         seq(n),
         None,
         None,
         None,
         None,
         delay_ms.max(1),
-    ))
+    )))
 }
 
 /// H.225.0 UnknownMessageResponse (XRS) to a request we do not handle.

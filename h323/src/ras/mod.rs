@@ -83,7 +83,7 @@ pub fn gatekeeper_request(
     r: &Registrant,
     gatekeeper_id: Option<&str>,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::gatekeeperRequest(
+    Ok(asn::RasMessage::gatekeeperRequest(Box::new(
         asn::GatekeeperRequest::new(
             asn::RequestSeqNum(seq),
             protocol_identifier(PROTOCOL_VERSION),
@@ -108,7 +108,7 @@ pub fn gatekeeper_request(
             Some(false),
             None,
         ),
-    ))
+    )))
 }
 
 pub(crate) fn endpoint_type(r: &Registrant) -> Result<asn::EndpointType, RasError> {
@@ -180,7 +180,7 @@ pub fn registration_request_with(
 ) -> Result<asn::RasMessage, RasError> {
     let (time_to_live, keep_alive, endpoint_id, gatekeeper_id) =
         (o.time_to_live, o.keep_alive, o.endpoint_id, o.gatekeeper_id);
-    Ok(asn::RasMessage::registrationRequest(
+    Ok(asn::RasMessage::registrationRequest(Box::new(
         asn::RegistrationRequest::new(
             asn::RequestSeqNum(seq),
             protocol_identifier(PROTOCOL_VERSION),
@@ -228,7 +228,7 @@ pub fn registration_request_with(
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// H.225.0 §7.10.1 UnregistrationRequest.
@@ -238,7 +238,7 @@ pub fn unregistration_request(
     endpoint_id: Option<&str>,
     gatekeeper_id: Option<&str>,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::unregistrationRequest(
+    Ok(asn::RasMessage::unregistrationRequest(Box::new(
         asn::UnregistrationRequest::new(
             asn::RequestSeqNum(seq),
             vec![transport_address(r.call_signal_address)],
@@ -261,7 +261,7 @@ pub fn unregistration_request(
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// A call as RAS sees it (ARQ/DRQ).
@@ -283,7 +283,7 @@ pub struct RasCall {
 /// H.225.0 §7.11.1 AdmissionRequest (point-to-point, direct or routed as the GK says).
 pub fn admission_request(seq: u16, c: &RasCall) -> Result<asn::RasMessage, RasError> {
     let src = aliases_to_asn(&c.source)?.unwrap_or_default();
-    Ok(asn::RasMessage::admissionRequest(
+    Ok(asn::RasMessage::admissionRequest(Box::new(
         asn::AdmissionRequest::new(
             asn::RequestSeqNum(seq),
             asn::CallType::pointToPoint(()),
@@ -321,12 +321,12 @@ pub fn admission_request(seq: u16, c: &RasCall) -> Result<asn::RasMessage, RasEr
             None,
             Some(false),
         ),
-    ))
+    )))
 }
 
 /// H.225.0 §7.12.1 DisengageRequest, `normalDrop`.
 pub fn disengage_request(seq: u16, c: &RasCall) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::disengageRequest(
+    Ok(asn::RasMessage::disengageRequest(Box::new(
         asn::DisengageRequest::new(
             asn::RequestSeqNum(seq),
             asn::EndpointIdentifier(bmp(&c.endpoint_id)?),
@@ -348,7 +348,7 @@ pub fn disengage_request(seq: u16, c: &RasCall) -> Result<asn::RasMessage, RasEr
             None,
             None,
         ),
-    ))
+    )))
 }
 
 /// The RAS message name as in the module and in tshark (`gatekeeperRequest`, ...).

@@ -153,6 +153,14 @@ fn generate(source: &str, out: &Path, what: &str) {
         .add_asn_literal(source)
         .compile_to_string()
         .unwrap_or_else(|e| panic!("{what}: {e}"));
+    // rasn-compiler lays its output out with rustfmt, found through the `CARGO` or
+    // `CARGO_HOME` variables that `cargo run` sets; unformatted, the line-based
+    // post-processing would match nothing.
+    assert!(
+        result.generated.contains("\n    pub struct "),
+        "{what}: rasn-compiler's output is not formatted (no rustfmt found): run the \
+         generator with `cargo run`"
+    );
     for warning in &result.warnings {
         eprintln!("{what}: warning: {warning}");
     }

@@ -15,6 +15,15 @@
 //! 3. Imports between modules (`use super::h235_security_messages::…`) go through the crate
 //!    root (`use crate::…`), where h323-asn1 re-exports every generated module.
 //! 4. A header marks the file as generated and allows the lints that generated code trips.
+//! 5. CHOICE alternatives that carry a large SEQUENCE (one with at least
+//!    [`BOX_FIELDS`] components: the H.225.0 message bodies such as `SetupUUIE`, the RAS
+//!    messages, H.245's big requests) are boxed: `setup(Box<SetupUUIE>)`. An enum is as
+//!    large as its largest alternative, and rasn builds every decoded value on the stack
+//!    and moves it into its parent, so a Setup was copied whole (kilobytes) at every
+//!    level from `SetupUUIE` up to `H323-UserInformation`, and every small message was as
+//!    large as a Setup. Boxed, the value is moved once into its allocation. Encoding and
+//!    the wire format are unchanged (`Box<T>` encodes and decodes as `T` in rasn); code
+//!    that builds such an alternative writes `Body::setup(Box::new(..))`.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +51,14 @@ pub fn apply(generated: &str, what: &str) -> String {
     );
     for (strukt, fields) in group(&patched) {
         eprintln!("  {strukt}: {}", fields.join(", "));
+    }
+    let (code, boxed) = box_large_alternatives(&code);
+    eprintln!(
+        "{what}: {} CHOICE alternatives boxed (SEQUENCEs of {BOX_FIELDS}+ components)",
+        boxed.len()
+    );
+    for (choice, alternatives) in group(&boxed) {
+        eprintln!("  {choice}: {}", alternatives.join(", "));
     }
     // `#[non_exhaustive]` stays: rasn reads it as "this type has an extension marker".
     let code = code.replace("    use super::", "    use crate::");
@@ -220,6 +237,90 @@ fn optional_extension_additions(
         "constructor not found for {current_struct}: {pending:?}"
     );
     (code, patched)
+}
+
+/// A SEQUENCE with at least this many components is boxed when it is a CHOICE
+/// alternative (step 5). The H.225.0 message bodies have 12 to 40, `EndpointType` 13,
+/// `GSMUIM` 6, small addresses 2 to 4; see `examples/type_sizes.rs` for what that means in bytes.
+pub const BOX_FIELDS: usize = 6;
+
+/// The number of fields of every `pub struct Name { .. }` (SEQUENCE and SET types; the
+/// newtypes `pub struct Name(..)` are not counted).
+fn struct_field_counts(code: &str) -> BTreeMap<String, usize> {
+    let mut map = BTreeMap::new();
+    let mut current: Option<(String, usize)> = None;
+    for line in code.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("pub struct ") {
+            if let Some(name) = rest.strip_suffix(" {") {
+                current = Some((name.trim().to_string(), 0));
+            }
+            continue;
+        }
+        if let Some((name, n)) = current.as_mut() {
+            if t == "}" {
+                map.insert(std::mem::take(name), *n);
+                current = None;
+            } else if t.starts_with("pub ") {
+                *n += 1;
+            }
+        }
+    }
+    map
+}
+
+/// Step 5: `alternative(Type),` → `alternative(Box<Type>),` inside `#[rasn(choice ..)]`
+/// enums, for the SEQUENCEs of at least [`BOX_FIELDS`] components. Returns the code and
+/// the (choice, alternative, type) boxed.
+fn box_large_alternatives(code: &str) -> (String, Vec<(String, String, String)>) {
+    let fields = struct_field_counts(code);
+    let mut out = Vec::new();
+    let mut boxed = Vec::new();
+    let mut choice_attr = false;
+    let mut in_choice: Option<String> = None;
+    for line in code.lines() {
+        let t = line.trim();
+        if t.starts_with("#[rasn(choice") {
+            choice_attr = true;
+        }
+        if let Some(rest) = t.strip_prefix("pub enum ") {
+            if choice_attr {
+                in_choice = rest.strip_suffix(" {").map(|n| n.trim().to_string());
+            }
+            choice_attr = false;
+        } else if t.starts_with("pub struct ") {
+            choice_attr = false;
+        }
+        let Some(choice) = in_choice.as_ref() else {
+            out.push(line.to_string());
+            continue;
+        };
+        if t == "}" {
+            in_choice = None;
+            out.push(line.to_string());
+            continue;
+        }
+        // `name(Type),`
+        let alternative = t
+            .strip_suffix("),")
+            .and_then(|x| x.split_once('('))
+            .filter(|(name, ty)| {
+                !name.is_empty()
+                    && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && ty.chars().all(|c| c.is_alphanumeric() || c == '_')
+            });
+        match alternative {
+            Some((name, ty)) if fields.get(ty).is_some_and(|n| *n >= BOX_FIELDS) => {
+                let indent = &line[..line.len() - t.len()];
+                out.push(format!("{indent}{name}(Box<{ty}>),"));
+                boxed.push((choice.clone(), name.to_string(), ty.to_string()));
+            }
+            _ => out.push(line.to_string()),
+        }
+    }
+    let mut code = out.join("\n");
+    code.push('\n');
+    (code, boxed)
 }
 
 /// `pub name: Type,` → (name, Type)
