@@ -7,6 +7,7 @@
 //! header checked by SIPp, the Release Complete's cause by the peer), and the CDRs.
 
 mod daemon_support;
+mod h323_support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
@@ -18,53 +19,7 @@ use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
 use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
-
-/// Move bytes between one call and its signalling connection (H.245 tunnelled, so one
-/// connection); the events that came out are appended to `log`. False once the connection
-/// closed.
-fn pump(call: &mut Call, stream: &mut TcpStream, now: Instant, log: &mut Vec<Event>) -> bool {
-    let mut open = true;
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => {
-                open = false;
-                break;
-            }
-            Ok(n) => call.handle_signalling_bytes(now, &buf[..n]),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(_) => {
-                open = false;
-                break;
-            }
-        }
-    }
-    if call.poll_timeout().is_some_and(|t| t <= now) {
-        call.handle_timeout(now);
-    }
-    flush(call, stream);
-    while let Some(ev) = call.poll_event() {
-        log.push(ev);
-    }
-    flush(call, stream);
-    open
-}
-
-fn flush(call: &mut Call, stream: &mut TcpStream) {
-    while let Some(t) = call.poll_transmit() {
-        assert_eq!(t.channel, Channel::Signalling, "H.245 is tunnelled here");
-        stream.set_nonblocking(false).unwrap();
-        let _ = stream.write_all(&t.bytes);
-        stream.set_nonblocking(true).unwrap();
-    }
-}
-
-fn media(port: u16) -> MediaAddresses {
-    MediaAddresses {
-        rtp: SocketAddrV4::new([127, 0, 0, 1].into(), port),
-        rtcp: SocketAddrV4::new([127, 0, 0, 1].into(), port + 1),
-    }
-}
+use h323_support::{flush, media, pump, released};
 
 /// The H.323 endpoint answering one call: Call Proceeding, Alerting, Connect;
 /// then it releases with `release` after `hold`, or waits for the gateway's Release
@@ -425,13 +380,6 @@ fn answer_separate_h245(listener: TcpListener, rtp_port: u16) -> (Vec<Event>, bo
         log.push(ev);
     }
     (log, h245.is_some())
-}
-
-fn released(log: &[Event]) -> Option<(CauseValue, bool)> {
-    log.iter().find_map(|e| match e {
-        Event::Released { cause, by_peer, .. } => Some((*cause, *by_peer)),
-        _ => None,
-    })
 }
 
 #[test]

@@ -9,8 +9,9 @@
 //! Goertzel (`gateway::media::tone_present`) in what the other end received.
 
 mod daemon_support;
+mod h323_support;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,10 +21,11 @@ use std::time::{Duration, Instant};
 use daemon_support::{free_tcp_port, Daemon, Options};
 use gateway::media::{tone_present, ulaw_to_alaw, Law, ToneGenerator};
 use gateway::rtp::{EventPayload, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc, TelephoneEvent};
-use h323::call::{Call, CallConfig, Channel, DtmfMode, Event, PlaceCall};
+use h323::call::{Call, CallConfig, DtmfMode, Event, PlaceCall};
 use h323::fast_start::MediaAddresses;
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
+use h323_support::{flush, pump};
 
 /// The tone the H.323 peer plays.
 const H323_TONE: f64 = 700.0;
@@ -196,45 +198,6 @@ fn media_of(addr: SocketAddrV4) -> MediaAddresses {
     MediaAddresses {
         rtp: addr,
         rtcp: SocketAddrV4::new(*addr.ip(), addr.port() + 1),
-    }
-}
-
-/// Bytes both ways on one call-signalling connection (H.245 tunnelled); events to `log`.
-/// False once the connection closed.
-fn pump(call: &mut Call, stream: &mut TcpStream, now: Instant, log: &mut Vec<Event>) -> bool {
-    let mut open = true;
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => {
-                open = false;
-                break;
-            }
-            Ok(n) => call.handle_signalling_bytes(now, &buf[..n]),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(_) => {
-                open = false;
-                break;
-            }
-        }
-    }
-    if call.poll_timeout().is_some_and(|t| t <= now) {
-        call.handle_timeout(now);
-    }
-    flush(call, stream);
-    while let Some(ev) = call.poll_event() {
-        log.push(ev);
-    }
-    flush(call, stream);
-    open
-}
-
-fn flush(call: &mut Call, stream: &mut TcpStream) {
-    while let Some(t) = call.poll_transmit() {
-        assert_eq!(t.channel, Channel::Signalling, "H.245 is tunnelled here");
-        stream.set_nonblocking(false).unwrap();
-        let _ = stream.write_all(&t.bytes);
-        stream.set_nonblocking(true).unwrap();
     }
 }
 

@@ -307,7 +307,7 @@ impl Signalling {
         let mut sips = Vec::new();
         let law = config.spans.first().map_or(Law::ALaw, |s| s.law);
         let rtp_ports = (config.general.rtp_port_min, config.general.rtp_port_max);
-        let rtp_pool = RtpPortPool::new(rtp_ports);
+        let rtp_pool = RtpPortPool::starting_anywhere(rtp_ports);
         for (i, t) in config.sip_trunks.iter().enumerate() {
             sips.push(open_sip(i, t, &tx, law, rtp_ports, &rtp_pool).await?);
         }

@@ -22,6 +22,21 @@ impl RtpPortPool {
         }
     }
 
+    /// A pool whose first port is an even port of `range` picked from the clock: a
+    /// restarted daemon, or a second one sharing the range on the host (tests run several
+    /// in one process), does not start on the ports of the calls before.
+    pub fn starting_anywhere(range: (u16, u16)) -> RtpPortPool {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() ^ (d.as_secs() as u32));
+        let pairs = u32::from(range.1.saturating_sub(range.0) / 2) + 1;
+        let first = range.0 + 2 * (seed % pairs) as u16;
+        RtpPortPool {
+            range,
+            next: Arc::new(AtomicU16::new(first)),
+        }
+    }
+
     /// The next port of the range (wrapping around).
     pub fn take(&self) -> u16 {
         let (lo, hi) = self.range;
@@ -56,5 +71,14 @@ mod tests {
             [a.take(), b.take(), a.take(), b.take(), a.take()],
             [10000, 10002, 10004, 10006, 10000]
         );
+    }
+
+    #[test]
+    fn a_pool_starting_anywhere_stays_on_even_ports_of_its_range() {
+        let p = RtpPortPool::starting_anywhere((10000, 10010));
+        for _ in 0..20 {
+            let port = p.take();
+            assert!((10000..=10010).contains(&port) && port % 2 == 0, "{port}");
+        }
     }
 }
