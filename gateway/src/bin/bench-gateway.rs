@@ -16,10 +16,11 @@
 //! `--limit N` concurrent calls (1000).
 //! Final line: `bench gateway cps=N failed=K cpu_us_per_call=U`.
 
+#[path = "bench_support/daemon.rs"]
+mod daemon_bench;
+use daemon_bench::{ctl, threads_cpu};
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::net::UdpSocket;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -64,36 +65,6 @@ fn free_udp_port() -> u16 {
         .and_then(|s| s.local_addr())
         .map(|a| a.port())
         .expect("a free UDP port")
-}
-
-fn ctl(sock: &Path, line: &str) -> std::io::Result<String> {
-    let mut s = UnixStream::connect(sock)?;
-    s.write_all(format!("{line}\n").as_bytes())?;
-    s.shutdown(std::net::Shutdown::Write)?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
-}
-
-/// CPU time (ns) of every thread of this process, by thread id, with its name.
-fn threads_cpu() -> HashMap<u32, (String, u64)> {
-    let mut out = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let p = e.path();
-        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
-        let ns = std::fs::read_to_string(p.join("schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-            .unwrap_or(0);
-        out.insert(tid, (comm.trim().to_string(), ns));
-    }
-    out
 }
 
 /// Threads of the far end (simulated line and switch), not the daemon's.
