@@ -19,72 +19,7 @@ use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
 use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
-use h323_support::{flush, media, pump, released};
-
-/// The H.323 endpoint answering one call: Call Proceeding, Alerting, Connect;
-/// then it releases with `release` after `hold`, or waits for the gateway's Release
-/// Complete. Returns every event of the call.
-fn answer_one(
-    listener: TcpListener,
-    rtp_port: u16,
-    release: Option<(Duration, CauseValue)>,
-) -> Vec<Event> {
-    listener.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(25);
-    let mut stream = loop {
-        match listener.accept() {
-            Ok((s, _)) => break s,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                assert!(
-                    Instant::now() < deadline,
-                    "no H.323 connection from gatewayd"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
-    stream.set_nonblocking(true).unwrap();
-    let mut call = Call::incoming(CallConfig::new(media(rtp_port)));
-    let mut log = Vec::new();
-    let mut alert_at = None;
-    let mut answer_at = None;
-    let mut release_at = None;
-    while Instant::now() < deadline {
-        let now = Instant::now();
-        let open = pump(&mut call, &mut stream, now, &mut log);
-        // Call Proceeding at once; Alerting 300 ms later (after the SIP side's own 100
-        // Trying, RFC 3261 §17.2.1), Connect 300 ms after that.
-        if alert_at.is_none() && log.iter().any(|e| matches!(e, Event::Setup(_))) {
-            call.proceeding(now);
-            alert_at = Some(now + Duration::from_millis(300));
-        }
-        if alert_at.is_some_and(|t| t <= now) && answer_at.is_none() {
-            call.alerting(now);
-            answer_at = Some(now + Duration::from_millis(300));
-        }
-        if answer_at.is_some_and(|t| t <= now) {
-            answer_at = Some(now + Duration::from_secs(3600));
-            call.answer(now);
-            release_at = release.map(|(d, c)| (now + d, c));
-        }
-        if let Some((t, cause)) = release_at {
-            if t <= now {
-                call.release(now, cause);
-                release_at = None;
-            }
-        }
-        flush(&mut call, &mut stream);
-        if log.iter().any(|e| matches!(e, Event::Released { .. })) || !open {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    while let Some(ev) = call.poll_event() {
-        log.push(ev);
-    }
-    log
-}
+use h323_support::{answer_one, flush, media, pump, released};
 
 fn sip_uac(bye: &str) -> String {
     format!(

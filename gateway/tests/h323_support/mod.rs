@@ -105,13 +105,15 @@ pub fn answer_one(
     while Instant::now() < deadline {
         let now = Instant::now();
         let open = pump(&mut call, &mut stream, now, &mut log);
+        // Call Proceeding at once; Alerting 300 ms later (after the SIP side's own 100
+        // Trying, RFC 3261 §17.2.1), Connect 300 ms after that.
         if alert_at.is_none() && log.iter().any(|e| matches!(e, Event::Setup(_))) {
             call.proceeding(now);
-            alert_at = Some(now + Duration::from_millis(200));
+            alert_at = Some(now + Duration::from_millis(300));
         }
         if alert_at.is_some_and(|t| t <= now) && answer_at.is_none() {
             call.alerting(now);
-            answer_at = Some(now + Duration::from_millis(200));
+            answer_at = Some(now + Duration::from_millis(300));
         }
         if answer_at.is_some_and(|t| t <= now) {
             answer_at = Some(now + Duration::from_secs(3600));
