@@ -281,6 +281,9 @@ pub struct Core {
     sip_trunks: HashMap<String, NumberRules>,
     /// H.323 peers and the gatekeeper, by trunk name.
     h323_trunks: HashMap<String, NumberRules>,
+    /// H.323 trunks whose RTP passes through (`media = "direct"`): the gateway holds no
+    /// port of theirs, so a transfer cannot move their media to another leg.
+    direct_media: std::collections::HashSet<String>,
     calls: BTreeMap<CallId, Call>,
     legs: HashMap<LegId, CallId>,
     next_call: u64,
@@ -306,6 +309,7 @@ impl Core {
             groups: BTreeMap::new(),
             sip_trunks: HashMap::new(),
             h323_trunks: HashMap::new(),
+            direct_media: Default::default(),
             calls: BTreeMap::new(),
             legs: HashMap::new(),
             next_call: 1,
@@ -384,6 +388,18 @@ impl Core {
             .sip_trunks
             .iter()
             .map(|t| (t.name.clone(), t.numbering.clone()))
+            .collect();
+        self.direct_media = config
+            .h323
+            .iter()
+            .flat_map(|h| {
+                h.peers
+                    .iter()
+                    .map(|p| (p.name.clone(), p.media))
+                    .chain(h.gatekeeper.iter().map(|g| (g.name.clone(), g.media)))
+            })
+            .filter(|(_, m)| *m == crate::config::MediaPath::Direct)
+            .map(|(n, _)| n)
             .collect();
         self.h323_trunks = config
             .h323

@@ -528,8 +528,10 @@ impl SipLeg {
     /// A REFER in a dialog (RFC 3515 §2.4.2): exactly one `Refer-To` (else 400, §2.4.1)
     /// naming a `sip:`/`sips:`/`tel:` user; the core routes it as a blind transfer of the
     /// other party. Accepted: 202, then NOTIFY `SIP/2.0 100 Trying` at once (§2.4.4) and
-    /// the new call's progress as the core reports it. A `Refer-To` carrying `Replaces`
-    /// (asking us to replace a dialog elsewhere) is refused with 501.
+    /// the new call's progress as the core reports it; with `Refer-Sub: false` (RFC 4488
+    /// §4) no subscription is made: 202 with `Refer-Sub: false` and no NOTIFY at all. A
+    /// `Refer-To` carrying `Replaces` (asking us to replace a dialog elsewhere) is refused
+    /// with 501.
     fn refer(
         &mut self,
         ep: &mut Endpoint,
@@ -575,8 +577,19 @@ impl SipLeg {
                 .map(|v| v.trim().to_string()),
             _ => None,
         };
+        // RFC 4488 §4: the referrer asks for no implicit subscription.
+        let no_sub = request
+            .headers()
+            .find(|h| h.name.eq_ignore_ascii_case(b"Refer-Sub"))
+            .and_then(|h| h.value_str())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
         let target = from_sip_user(&user, &self.rules, false);
         match core.refer(now, c.leg, &target, referred_by) {
+            Ok(()) if no_sub => {
+                c.refer_active = false;
+                let h = [("Refer-Sub", "false".to_string())];
+                ep.respond_request(now, handle, status(202), &h, None);
+            }
             Ok(()) => {
                 c.refer_active = true;
                 ep.respond_request(now, handle, status(202), &[], None);
@@ -595,9 +608,10 @@ impl SipLeg {
     }
 
     /// The leg of the dialog a `Replaces` header names (RFC 3891 §3: `to-tag` is our tag,
-    /// `from-tag` the peer's), or the status to refuse with: 481 when no confirmed dialog
-    /// of ours matches (or it is early: we do not replace early dialogs), 486 for
-    /// `early-only` on a confirmed dialog.
+    /// `from-tag` the peer's), or the status to refuse with: 481 when no dialog of ours
+    /// matches or it is an early dialog we did not initiate (an early dialog of an INVITE
+    /// we sent is replaced, the core cancels it), 486 for `early-only` on a confirmed
+    /// dialog.
     fn dialog_to_replace(&self, ep: &Endpoint, r: &Replaces<'_>) -> Result<LegId, u16> {
         let (Some(to_tag), Some(from_tag)) = (r.to_tag(), r.from_tag()) else {
             return Err(481);
@@ -613,7 +627,7 @@ impl SipLeg {
             })
             .ok_or(481u16)?;
         if !c.answered {
-            return Err(481);
+            return if c.uas { Err(481) } else { Ok(c.leg) };
         }
         if r.early_only() {
             return Err(486);

@@ -1529,3 +1529,64 @@ fn refer_to_the_pstn_fails_with_503_without_a_hairpin_and_the_call_goes_on() {
     assert_eq!(w.switch_released_with(), Some(16));
     w.assert_clean();
 }
+
+/// RFC 4488 §4: `Refer-Sub: false` — 202 with `Refer-Sub: false`, the transfer goes on,
+/// and no NOTIFY at all (neither 100 nor the outcome).
+#[test]
+fn refer_sub_false_gets_202_with_refer_sub_false_and_no_notify() {
+    let mut w = World::new();
+    let (pbx_call, switch_call) = answered_pbx_call(&mut w);
+    w.pbx_events.clear();
+    w.pbx.request_in_dialog(
+        w.now,
+        pbx_call,
+        crate::sip::Method::Refer,
+        &[
+            ("Refer-To", "<sip:205@192.0.2.1>".to_string()),
+            ("Refer-Sub", "false".to_string()),
+        ],
+        None,
+    );
+    w.run();
+    let accepted = w.pbx_events.iter().find_map(|e| match e {
+        UaEvent::RequestResult {
+            method,
+            status,
+            response: Some(r),
+            ..
+        } if method == "REFER" => Some((*status, header(r, "Refer-Sub"))),
+        _ => None,
+    });
+    assert_eq!(accepted, Some((202, vec!["false".to_string()])));
+    let new_call = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the gateway called the target");
+    assert!(refer_notifies(&mut w).is_empty());
+    w.pbx
+        .respond(w.now, new_call, StatusCode::RINGING, None, &[], None);
+    w.run();
+    w.pbx
+        .respond(w.now, new_call, StatusCode::OK, None, &[], Some(ANSWER));
+    w.run();
+    assert!(
+        refer_notifies(&mut w).is_empty(),
+        "no NOTIFY of the outcome"
+    );
+    assert!(
+        w.pbx_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Bye { call, .. } if *call == pbx_call)),
+        "the transferor got BYE"
+    );
+    assert_eq!(w.core.call_count(), 1);
+    w.switch
+        .disconnect(w.now, switch_call, CauseValue::from(16))
+        .unwrap();
+    w.run();
+    w.assert_clean();
+}
