@@ -19,21 +19,23 @@
 
 mod daemon_support;
 mod h323_support;
+mod transfer_support;
 
 use std::io::ErrorKind;
-use std::net::{SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::{SocketAddr, SocketAddrV4, TcpListener};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use daemon_support::{free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION};
-use gateway::media::{tone_present, ulaw_to_alaw, Law, ToneGenerator};
-use gateway::rtp::{PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc};
 use h323::call::{Call, CallConfig, Event};
 use h323::fast_start::MediaAddresses;
 use h323::q931::ie::CauseValue;
 use h323_support::{flush, kinds, pump, released};
+use transfer_support::{
+    read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID, IN_TRUNK,
+    OK_TO_REQUEST, OUT_TRUNK, SWITCH_TONE, TRANSFER,
+};
 
 /// The tone the H.323 endpoint plays.
 const H323_TONE: f64 = 700.0;
@@ -41,99 +43,6 @@ const H323_TONE: f64 = 700.0;
 const A_TONE: f64 = 1400.0;
 /// The tone the transfer target (B, or C) plays.
 const TARGET_TONE: f64 = 1800.0;
-/// The tone the simulated switch plays (its default `tone_hz`).
-const SWITCH_TONE: f64 = 1004.0;
-
-/// CDR columns (`gateway::cdr::HEADER`).
-const CALL_ID: usize = 0;
-const IN_TRUNK: usize = 8;
-const OUT_TRUNK: usize = 9;
-const TRANSFER: usize = DISPOSITION + 1;
-
-/// An RTP endpoint in a thread: a tone in 20 ms A-law packets to its target (set, or the
-/// source of the first packet received), everything received kept as A-law.
-struct RtpEnd {
-    addr: SocketAddrV4,
-    state: Arc<Mutex<(Option<SocketAddr>, Vec<u8>)>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl RtpEnd {
-    fn start(tone_hz: f64) -> RtpEnd {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_nonblocking(true).unwrap();
-        let addr = h323_support::v4(socket.local_addr().unwrap());
-        let state = Arc::new(Mutex::new((None, Vec::new())));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut tone = ToneGenerator::new(tone_hz, -10.0);
-            let (mut seq, mut ts) = (1u16, 0u32);
-            let ssrc = Ssrc(0x7e57_0000 ^ tone_hz as u32);
-            let mut next = Instant::now();
-            let mut buf = [0u8; 1500];
-            while !sp.load(Ordering::Relaxed) {
-                while let Ok((n, from)) = socket.recv_from(&mut buf) {
-                    let Ok(p) = RtpPacket::parse(&buf[..n]) else {
-                        continue;
-                    };
-                    let mut s = st.lock().unwrap();
-                    s.0.get_or_insert(from);
-                    match p.payload_type.get() {
-                        8 => s.1.extend_from_slice(p.payload),
-                        0 => s.1.extend(p.payload.iter().map(|&b| ulaw_to_alaw(b))),
-                        _ => {}
-                    }
-                }
-                let now = Instant::now();
-                if now >= next {
-                    next += Duration::from_millis(20);
-                    let target = st.lock().unwrap().0;
-                    if let Some(to) = target {
-                        let mut frame = [0u8; 160];
-                        tone.fill(Law::ALaw, &mut frame);
-                        let mut out = [0u8; 200];
-                        let h = RtpHeader::new(PayloadType::PCMA, SeqNo(seq), ts, ssrc);
-                        let n = h.write(&frame, 0, &mut out).unwrap();
-                        let _ = socket.send_to(&out[..n], to);
-                        seq = seq.wrapping_add(1);
-                        ts = ts.wrapping_add(160);
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        });
-        RtpEnd {
-            addr,
-            state,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn set_target(&self, to: SocketAddr) {
-        self.state.lock().unwrap().0 = Some(to);
-    }
-
-    /// 20 ms blocks received in which `hz` is the tone.
-    fn heard(&self, hz: f64) -> usize {
-        self.state
-            .lock()
-            .unwrap()
-            .1
-            .chunks_exact(160)
-            .filter(|b| tone_present(b, Law::ALaw, hz).present)
-            .count()
-    }
-
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
 
 /// The H.323 endpoint answering the next call on `listener` with fast start (Call
 /// Proceeding, Alerting 200 ms later, Connect 200 ms after that), its RTP at `end`; it
@@ -213,32 +122,6 @@ fn h323_answer(
         (log, second)
     })
 }
-
-fn scenario(name: &str, body: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n{body}\n</scenario>\n"
-    )
-}
-
-fn sdp(rtp: SocketAddrV4) -> String {
-    format!(
-        "v=0\n      o=t 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
-         m=audio {} RTP/AVP 8\n      a=rtpmap:8 PCMA/8000\n      a=ptime:20",
-        rtp.port()
-    )
-}
-
-const OK_TO_REQUEST: &str = r#"  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>"#;
 
 /// A's INVITE to 5001 (media at `rtp`), its 200 (the gateway's tag kept as `$gwtag`)
 /// and the ACK.
@@ -348,16 +231,13 @@ fn replaced(rtp: SocketAddrV4) -> String {
         "replaced",
         &format!(
             r#"{}
-  <nop>
-    <action>
-      <exec command="echo 'callid=[call_id] gwtag=[$gwtag] atag=atag[call_number]' > dialog.txt"/>
-    </action>
-  </nop>
+{}
   <recv request="BYE"/>
 {OK_TO_REQUEST}
   <timewait milliseconds="300"/>
   <Reference variables="gwtagall"/>"#,
-            a_call(rtp)
+            a_call(rtp),
+            write_dialog("atag[call_number]"),
         ),
     )
 }
@@ -533,39 +413,6 @@ to = ["pstn"]
     }
 }
 
-/// SIPp as B on the second trunk's peer port.
-fn spawn_b(d: &Daemon, port: u16, sf: &str) -> std::process::Child {
-    std::process::Command::new("sipp")
-        .args([
-            "-sf",
-            sf,
-            "-m",
-            "1",
-            "-p",
-            &port.to_string(),
-            "-i",
-            "127.0.0.1",
-        ])
-        .args(["-timeout", "30", "-timeout_error", "-nostdin"])
-        .current_dir(&d.dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("sipp (Debian package sip-tester) runs")
-}
-
-/// The records written from `from` on, once `n` are there.
-fn records(d: &Daemon, from: usize, n: usize) -> Vec<Vec<String>> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let all = d.cdrs();
-        if all.len() >= from + n || Instant::now() > deadline {
-            return all[from.min(all.len())..].to_vec();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// SIP A ↔ H.323, A REFERs to 301 on the second SIP trunk: NOTIFY 100, 180, 200; A is
 /// BYE'd; the H.323 endpoint's RTP is now relayed to B and back.
 #[test]
@@ -581,7 +428,7 @@ fn blind_transfer_of_an_h323_call_to_sip_relays_the_endpoint_to_the_target() {
         Some(Duration::from_millis(6000)),
     );
     let sf_b = d.scenario("target.xml", &target(b_rtp.addr));
-    let mut b = spawn_b(d, r.phone_b, &sf_b);
+    let mut b = spawn_sipp(d, r.phone_b, &sf_b);
     std::thread::sleep(Duration::from_millis(200));
     let sf_a = d.scenario(
         "transferor.xml",
@@ -695,7 +542,6 @@ fn replaces_of_the_sip_leg_of_an_h323_call_keeps_the_h323_leg() {
     let a_rtp = RtpEnd::start(A_TONE);
     let c_rtp = RtpEnd::start(TARGET_TONE);
     let ep = h323_answer(r.endpoint.try_clone().unwrap(), ep_rtp.clone(), None);
-    let dialog = d.dir.join("dialog.txt");
     let sf_a = d.scenario("replaced.xml", &replaced(a_rtp.addr));
     let mut a = d
         .sipp_command(
@@ -705,26 +551,9 @@ fn replaces_of_the_sip_leg_of_an_h323_call_keeps_the_h323_leg() {
         )
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    let text = loop {
-        match std::fs::read_to_string(&dialog) {
-            Ok(t) if t.ends_with('\n') => break t,
-            _ => {}
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "A wrote no dialog.txt"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let set = read_dialog(d);
     // A talks to the endpoint a while.
     std::thread::sleep(Duration::from_millis(1500));
-    let mut set = Vec::new();
-    for kv in text.split_whitespace() {
-        let (k, v) = kv.split_once('=').unwrap();
-        set.extend(["-set".to_string(), k.to_string(), v.to_string()]);
-    }
-    assert_eq!(set.len(), 9, "{text}");
     let sf_c = d.scenario("replacing.xml", &replacing(c_rtp.addr, 3000));
     let mut args: Vec<&str> = vec!["-sf", &sf_c, "-s", "5001", "-m", "1"];
     args.extend(set.iter().map(String::as_str));

@@ -360,6 +360,26 @@ impl SipLeg {
                 let leg = c.leg;
                 core.handle(now, leg, msg);
             }
+            UaEvent::Confirmed {
+                call,
+                sdp: Some(body),
+            } => {
+                // The answer to the offer of our 200 (the INVITE had no SDP).
+                let Some(c) = self.by_handle.get_mut(&call) else {
+                    return;
+                };
+                if !c.uas || c.offer.is_some() {
+                    return;
+                }
+                match SessionDescription::parse(&body).map(|d| c.sdp.handle_answer(&d)) {
+                    Ok(Ok(_)) => {
+                        if let Some(m) = Self::media_of(&c.sdp) {
+                            core.handle(now, c.leg, Message::Media(m));
+                        }
+                    }
+                    _ => debug!("SDP answer in the ACK refused"),
+                }
+            }
             UaEvent::Answered { call, response } => {
                 let Some(c) = self.by_handle.get_mut(&call) else {
                     return;
@@ -993,6 +1013,11 @@ impl SipLeg {
             }
             Delivery::Connect { .. } if c.uas && !c.answered => {
                 c.answered = true;
+                if c.offer.is_none() && c.local_sdp.is_none() {
+                    // An INVITE without SDP (RFC 3261 §13.2.1, e.g. a Replaces): the offer
+                    // goes in our 200, the answer comes in the ACK.
+                    c.local_sdp = Some(c.sdp.create_offer(Direction::SendRecv).to_bytes());
+                }
                 // RFC 3325 §9.1: the connected party's identity in the 200 OK (COLP).
                 let headers: Vec<(&str, String)> =
                     colp.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
