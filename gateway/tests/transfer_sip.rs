@@ -384,3 +384,88 @@ fn refer_sub_false_gets_no_notify_and_the_transfer_goes_on() {
     assert_eq!(cdrs[1][OUT_TRUNK], "pbx2");
     d.assert_no_busy_channel();
 }
+
+/// Receive a NOTIFY of the REFER subscription whose sipfrag is `status` and answer it.
+fn notify(status: u16, var: &str) -> String {
+    format!(
+        r#"  <recv request="NOTIFY">
+    <action>
+      <ereg regexp="SIP/2.0 {status} " search_in="body" check_it="true" assign_to="{var}"/>
+    </action>
+  </recv>
+{OK_TO_REQUEST}"#
+    )
+}
+
+/// RFC 3891 §7.1, an attended transfer signalled by REFER: A's Refer-To carries
+/// `?Replaces=` naming A's dialog with B; the gateway's INVITE to B carries that
+/// `Replaces` (B checks it), B answers, NOTIFY 100/180/200, A is BYE'd, B talks with the
+/// switch.
+#[test]
+fn refer_to_with_replaces_sends_the_invite_with_replaces_to_the_target() {
+    let phone_b = free_udp_port();
+    let d = start("xfer-sip-referreplaces", phone_b);
+    let a_rtp = RtpEnd::start(A_TONE);
+    let b_rtp = RtpEnd::start(NEW_TONE);
+    let then = format!(
+        r#"{}
+  <pause milliseconds="1000"/>
+  <send retrans="500">
+    <![CDATA[
+      REFER [$gwuri] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:201@[local_ip]:[local_port]>;tag=atag[call_number]
+      To:[$gwfrom]
+      Call-ID: [call_id]
+      CSeq: 2 REFER
+      Contact: <sip:201@[local_ip]:[local_port]>
+      Refer-To: <sip:301@127.0.0.1?Replaces=ab-dialog%40127.0.0.1%3Bto-tag%3Dbtag7%3Bfrom-tag%3Datag7>
+      Referred-By: <sip:201@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="202"/>
+{}
+{}
+{}
+  <recv request="BYE"/>
+{OK_TO_REQUEST}
+  <timewait milliseconds="300"/>
+  <Reference variables="gwtagall,gwtag,n1,n2,n3"/>"#,
+        answer(a_rtp.addr),
+        notify(100, "n1"),
+        notify(180, "n2"),
+        notify(200, "n3"),
+    );
+    let sf_a = d.scenario("phone.xml", &phone(&then));
+    // B: the INVITE must name A's dialog with B in Replaces.
+    let target = phone(&format!(
+        "{}\n  <recv request=\"BYE\"/>\n{OK_TO_REQUEST}\n  <timewait milliseconds=\"300\"/>\n  \
+         <Reference variables=\"gwuri,gwfrom,gwtagall,gwtag,rep\"/>",
+        answer(b_rtp.addr)
+    ))
+    .replace(
+        r#"assign_to="gwtagall,gwtag"/>"#,
+        r#"assign_to="gwtagall,gwtag"/>
+      <ereg regexp="ab-dialog@127.0.0.1;to-tag=btag7;from-tag=atag7" search_in="hdr" header="Replaces:" check_it="true" assign_to="rep"/>"#,
+    );
+    let sf_b = d.scenario("target.xml", &target);
+    let mut b = spawn_sipp(&d, phone_b, &sf_b);
+    let mut a = d.sipp_uas(&["-sf", &sf_a, "-m", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(d.ctl("simcall 1 201 5000"), "ok\n");
+    let ok_a = a.wait().unwrap().success();
+    let ok_b = b.wait().unwrap().success();
+    assert!(ok_a, "SIPp A: 202, NOTIFY 100/180/200, BYE");
+    assert!(ok_b, "SIPp B: INVITE with A's Replaces, answered, BYE'd");
+    let b_heard = b_rtp.heard(SWITCH_TONE);
+    assert!(b_heard >= 50, "B heard the switch: {b_heard}");
+    a_rtp.stop();
+    b_rtp.stop();
+    let cdrs = records(&d, 0, 2);
+    assert_eq!(cdrs.len(), 2, "{cdrs:?}");
+    assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
+    assert_eq!(cdrs[1][OUT_TRUNK], "pbx2");
+    d.assert_no_busy_channel();
+}

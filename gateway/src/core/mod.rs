@@ -100,6 +100,11 @@ pub enum Action {
         /// the REFER (RFC 3892 §3, carried on as received; `None` if it had none). Always
         /// `None` for an ordinary call.
         referred_by: Option<String>,
+        /// The transfer's REFER named a dialog to replace (`Refer-To: <…?Replaces=…>`,
+        /// RFC 3891 §7.1, an attended transfer signalled by REFER): the `Replaces` value
+        /// (unescaped) that the INVITE to the target carries. Only on SIP trunks; always
+        /// `None` for an ordinary call.
+        replaces: Option<String>,
     },
     /// The call is answered: bridge B-channel `channel` to the RTP stream of leg `rtp_leg`
     /// (the media engine's business).
@@ -697,6 +702,7 @@ impl Core {
                 channel,
                 setup,
                 referred_by: None,
+                replaces: None,
             });
             return;
         }

@@ -97,6 +97,8 @@ pub(super) struct Transfer {
     /// The new call's Setup: the remaining party calling the target.
     setup: Setup,
     referred_by: Option<String>,
+    /// The dialog the new call replaces at the target (`Refer-To: <…?Replaces=…>`).
+    replaces: Option<String>,
     /// The new leg's media (its SDP answer).
     media: Option<Media>,
     started: SystemTime,
@@ -193,6 +195,22 @@ impl Core {
         target: &Number,
         referred_by: Option<String>,
     ) -> Result<(), ReferRefused> {
+        self.refer_replacing(now, referrer, target, referred_by, None)
+    }
+
+    /// As [`Core::refer`], for a REFER whose `Refer-To` names a dialog to replace (RFC
+    /// 3891 §7.1, `?Replaces=` in the URI: an attended transfer signalled by REFER). The
+    /// new call is placed with that `Replaces` value ([`Action::Originate`]'s `replaces`),
+    /// so the target swaps its dialog with the transferor for this one; a route to a
+    /// trunk that is not SIP cannot carry it and fails (NOTIFY 488).
+    pub fn refer_replacing(
+        &mut self,
+        now: Instant,
+        referrer: LegId,
+        target: &Number,
+        referred_by: Option<String>,
+        replaces: Option<String>,
+    ) -> Result<(), ReferRefused> {
         let id = *self.legs.get(&referrer).ok_or(ReferRefused::NoCall)?;
         let call = self.calls.get(&id).ok_or(ReferRefused::NoCall)?;
         if call.answered.is_none() {
@@ -240,6 +258,7 @@ impl Core {
             last_failure: None,
             setup,
             referred_by,
+            replaces,
             media: None,
             started: wall,
             record,
@@ -291,6 +310,7 @@ impl Core {
             };
             let excluded = t.excluded.clone();
             let referrer = t.referrer;
+            let replacing = t.replaces.is_some();
             let (remaining_kind, remaining_trunk) = match call.other_of(referrer) {
                 Some((l, _)) => (l.kind, l.trunk.clone()),
                 None => return,
@@ -300,7 +320,13 @@ impl Core {
                 continue;
             };
             // The media path the transfer would need.
-            let refuse = if !is_ip(remaining_kind) && !is_ip(kind) && !self.hairpin {
+            let refuse = if replacing && kind != TrunkKind::Sip {
+                // Only an INVITE carries `Replaces` (RFC 3891 §3).
+                Some(Clearing {
+                    cause: BEARER_NOT_IMPLEMENTED,
+                    status: 488,
+                })
+            } else if !is_ip(remaining_kind) && !is_ip(kind) && !self.hairpin {
                 // Two B-channels: only the media engine's hairpin joins them.
                 Some(Clearing {
                     cause: SERVICE_UNAVAILABLE,
@@ -363,6 +389,7 @@ impl Core {
             });
             t.out_trunk = target.trunk.clone();
             let referred_by = t.referred_by.clone();
+            let replaces = t.replaces.clone();
             self.legs.insert(leg, id);
             info!(call = %id, %leg, trunk = %target.trunk, ?channel, "transfer: new call");
             self.actions.push_back(Action::Originate {
@@ -373,6 +400,7 @@ impl Core {
                 channel,
                 setup,
                 referred_by,
+                replaces,
             });
             return;
         }

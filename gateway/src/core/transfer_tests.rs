@@ -910,3 +910,41 @@ fn transfers_of_a_direct_media_h323_call_are_refused() {
     f.actions();
     f.clean();
 }
+
+/// A REFER naming a dialog to replace: the new call carries the `Replaces`; a target
+/// routed to ISDN cannot carry it (NOTIFY 488, the call goes on).
+#[test]
+fn refer_with_replaces_carries_it_to_a_sip_target_only() {
+    let mut f = F::new();
+    f.core.set_hairpin(true);
+    let (call, _, a) = f.answered_pstn_call();
+    let r = "c2@pbx;to-tag=t1;from-tag=f1".to_string();
+    f.core
+        .refer_replacing(f.now, a, &Number::unknown("0309999"), None, Some(r.clone()))
+        .unwrap();
+    assert_eq!(
+        f.actions(),
+        vec![progress(
+            a,
+            TransferStatus::Failed(Clearing {
+                cause: 65,
+                status: 488
+            })
+        )]
+    );
+    f.core
+        .refer_replacing(f.now, a, &Number::unknown("301"), None, Some(r.clone()))
+        .unwrap();
+    match f.actions().as_slice() {
+        [Action::Originate {
+            trunk, replaces, ..
+        }] => {
+            assert_eq!(trunk, "pbx2");
+            assert_eq!(replaces.as_deref(), Some(r.as_str()));
+        }
+        other => panic!("{other:?}"),
+    }
+    f.core.hangup(f.now, call, 16);
+    f.actions();
+    f.clean();
+}

@@ -689,6 +689,7 @@ impl Signalling {
                 kind: TrunkKind::Sip,
                 setup,
                 referred_by,
+                replaces,
                 ..
             } => match self
                 .sips
@@ -713,7 +714,10 @@ impl Signalling {
                         now,
                         leg,
                         &setup,
-                        referred_by.as_deref(),
+                        crate::leg::sip::Referral {
+                            referred_by: referred_by.as_deref(),
+                            replaces: replaces.as_deref(),
+                        },
                         address,
                     )
                 }

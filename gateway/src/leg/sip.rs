@@ -58,6 +58,15 @@ struct SipCall {
     refer_active: bool,
 }
 
+/// What a transfer's REFER asks the new call's INVITE to carry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Referral<'a> {
+    /// The REFER's `Referred-By` (RFC 3892 §3).
+    pub referred_by: Option<&'a str>,
+    /// The `Replaces` of the Refer-To URI (RFC 3891 §7.1).
+    pub replaces: Option<&'a str>,
+}
+
 /// The SIP side of the gateway for one SIP trunk.
 pub struct SipLeg {
     trunk: String,
@@ -550,8 +559,8 @@ impl SipLeg {
     /// other party. Accepted: 202, then NOTIFY `SIP/2.0 100 Trying` at once (§2.4.4) and
     /// the new call's progress as the core reports it; with `Refer-Sub: false` (RFC 4488
     /// §4) no subscription is made: 202 with `Refer-Sub: false` and no NOTIFY at all. A
-    /// `Refer-To` carrying `Replaces` (asking us to replace a dialog elsewhere) is refused
-    /// with 501.
+    /// `Refer-To` carrying `?Replaces=` (RFC 3891 §7.1: an attended transfer signalled by
+    /// REFER) has the new call's INVITE carry that `Replaces` (400 if it is not one).
     fn refer(
         &mut self,
         ep: &mut Endpoint,
@@ -574,14 +583,26 @@ impl SipLeg {
                 return;
             }
         };
-        if refer_to.uri.as_sip().is_some_and(|u| {
+        // RFC 3891 §7.1: `Replaces` as an escaped header of the Refer-To URI.
+        let replaces = refer_to.uri.as_sip().and_then(|u| {
             u.headers
                 .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("Replaces"))
-        }) {
-            ep.respond_request(now, handle, StatusCode::NOT_IMPLEMENTED, &[], None);
+                .find(|(n, _)| n.eq_ignore_ascii_case("Replaces"))
+                .map(|(_, v)| {
+                    crate::sip::uri::unescape(v)
+                        .and_then(|b| String::from_utf8(b.into_owned()).ok())
+                        .filter(|r| {
+                            <Replaces as crate::sip::header::Header>::parse(r)
+                                .is_ok_and(|r| r.to_tag().is_some() && r.from_tag().is_some())
+                        })
+                })
+        });
+        if replaces == Some(None) {
+            debug!("Refer-To with a malformed Replaces");
+            ep.respond_request(now, handle, StatusCode::BAD_REQUEST, &[], None);
             return;
         }
+        let replaces = replaces.flatten();
         let Some(user) = uri_user(&refer_to.uri).filter(|u| !u.is_empty()) else {
             ep.respond_request(now, handle, StatusCode::BAD_REQUEST, &[], None);
             return;
@@ -604,7 +625,7 @@ impl SipLeg {
             .and_then(|h| h.value_str())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
         let target = from_sip_user(&user, &self.rules, false);
-        match core.refer(now, c.leg, &target, referred_by) {
+        match core.refer_replacing(now, c.leg, &target, referred_by, replaces) {
             Ok(()) if no_sub => {
                 c.refer_active = false;
                 let h = [("Refer-Sub", "false".to_string())];
@@ -861,7 +882,7 @@ impl SipLeg {
         leg: LegId,
         setup: &Setup,
     ) {
-        self.originate_with(ep, core, now, leg, setup, None, None)
+        self.originate_with(ep, core, now, leg, setup, Referral::default(), None)
     }
 
     /// Place an outgoing call for the core; a transfer's new call carries the REFER's
@@ -875,11 +896,16 @@ impl SipLeg {
         setup: &Setup,
         referred_by: Option<&str>,
     ) {
-        self.originate_with(ep, core, now, leg, setup, referred_by, None)
+        let referral = Referral {
+            referred_by,
+            replaces: None,
+        };
+        self.originate_with(ep, core, now, leg, setup, referral, None)
     }
 
-    /// As [`SipLeg::originate_referred`]; with `media_address`, the SDP offer names that
-    /// address (the other leg's RTP peer, media passed through) instead of our own port.
+    /// As [`SipLeg::originate_referred`], with what the REFER asked for (`referral`); with
+    /// `media_address`, the SDP offer names that address (the other leg's RTP peer, media
+    /// passed through) instead of our own port.
     #[allow(clippy::too_many_arguments)]
     pub fn originate_with(
         &mut self,
@@ -888,7 +914,7 @@ impl SipLeg {
         now: Instant,
         leg: LegId,
         setup: &Setup,
-        referred_by: Option<&str>,
+        referral: Referral<'_>,
         media_address: Option<SocketAddr>,
     ) {
         let Some(peer) = self.peers.first().copied() else {
@@ -927,8 +953,12 @@ impl SipLeg {
                 &local_host,
             ));
         }
-        if let Some(r) = referred_by {
+        if let Some(r) = referral.referred_by {
             headers.push(("Referred-By".to_string(), r.to_string()));
+        }
+        if let Some(r) = referral.replaces {
+            // RFC 3891 §3: the target replaces that dialog with this one.
+            headers.push(("Replaces".to_string(), r.to_string()));
         }
         let (mut sdp, rtp_port) = match (media_address, setup.media) {
             (Some(a), Some(Media::Rtp { law, .. })) => (
