@@ -30,19 +30,24 @@ const NEW_TONE: f64 = 1800.0;
 const A_TONE: f64 = 1400.0;
 
 fn start(name: &str, phone_b: u16) -> Daemon {
+    start_with(name, phone_b, free_udp_port(), "")
+}
+
+/// As [`start`], with the second trunk listening on `pbx2` and `extra` keys of it.
+fn start_with(name: &str, phone_b: u16, pbx2: u16, extra: &str) -> Daemon {
     let tail = format!(
         r#"
 [[sip_trunk]]
 name = "pbx2"
-listen = "127.0.0.1:{}"
+listen = "127.0.0.1:{pbx2}"
 peers = ["127.0.0.1:{phone_b}"]
+{extra}
 
 [[route]]
 pattern = "_3XX"
 from = ["pstn"]
 to = ["pbx2"]
-"#,
-        free_udp_port()
+"#
     );
     Daemon::start(
         name,
@@ -198,12 +203,24 @@ fn replacing(rtp: SocketAddrV4, offer: bool, talk_ms: Option<u64>) -> String {
 
 /// Run C (from a port of its own) with the dialog A wrote.
 fn run_c(d: &Daemon, sf: &str) -> bool {
+    run_c_at(d, sf, "127.0.0.1", d.sip_port)
+}
+
+/// Run C from address `ip` towards our SIP listener on port `to`.
+fn run_c_at(d: &Daemon, sf: &str, ip: &str, to: u16) -> bool {
     let set = read_dialog(d);
     let mut args: Vec<&str> = vec!["-sf", sf, "-s", "201", "-m", "1"];
     args.extend(set.iter().map(String::as_str));
-    d.sipp_command("127.0.0.1", free_udp_port(), &args)
+    std::process::Command::new("sipp")
+        .args(&args)
+        .args(["-p", &free_udp_port().to_string(), "-i", ip])
+        .args(["-timeout", "30", "-timeout_error", "-nostdin"])
+        .arg(format!("127.0.0.1:{to}"))
+        .current_dir(&d.dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .status()
-        .unwrap()
+        .expect("sipp runs")
         .success()
 }
 
@@ -466,6 +483,98 @@ fn refer_to_with_replaces_sends_the_invite_with_replaces_to_the_target() {
     let cdrs = records(&d, 0, 2);
     assert_eq!(cdrs.len(), 2, "{cdrs:?}");
     assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
+    assert_eq!(cdrs[1][OUT_TRUNK], "pbx2");
+    d.assert_no_busy_channel();
+}
+
+/// C: INVITE with `Replaces` that must be refused with 403, then ACK.
+fn replacing_forbidden(rtp: SocketAddrV4) -> String {
+    scenario(
+        "replacing, forbidden",
+        &format!(
+            r#"  <Global variables="callid,gwtag,atag"/>
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:201@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:205@[local_ip]:[local_port]>;tag=xtag[call_number]
+      To: <sip:201@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:205@[local_ip]:[local_port]>
+      Replaces: [$callid];to-tag=[$gwtag];from-tag=[$atag]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="403"/>
+  <send>
+    <![CDATA[
+      ACK sip:201@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:205@[local_ip]:[local_port]>;tag=xtag[call_number]
+      To: <sip:201@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>"#,
+            sdp(rtp)
+        ),
+    )
+}
+
+/// Replaces naming a dialog of another SIP trunk of ours (A answered the switch's call on
+/// `pbx`; C's INVITE arrives on `pbx2`): honoured when `pbx`'s allow-list takes C's
+/// address (127.0.0.1), 403 when it does not (127.0.0.2, which `pbx2` allows but `pbx`
+/// does not); the switch then talks with C, A is BYE'd.
+#[test]
+fn replaces_across_trunks_follows_the_dialog_trunks_allow_list() {
+    let pbx2 = free_udp_port();
+    let d = start_with(
+        "xfer-sip-crosstrunk",
+        free_udp_port(),
+        pbx2,
+        r#"allow = ["127.0.0.0/8"]"#,
+    );
+    let a_rtp = RtpEnd::start(A_TONE);
+    let c_rtp = RtpEnd::start(NEW_TONE);
+    let then = format!(
+        "{}\n{}\n  <recv request=\"BYE\"/>\n{OK_TO_REQUEST}\n  <timewait milliseconds=\"300\"/>\n  \
+         <Reference variables=\"gwuri,gwfrom,gwtagall\"/>",
+        answer(a_rtp.addr),
+        write_dialog("atag[call_number]")
+    );
+    let sf_a = d.scenario("phone.xml", &phone(&then));
+    let mut a = d.sipp_uas(&["-sf", &sf_a, "-m", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(d.ctl("simcall 1 201 6000"), "ok\n");
+    std::thread::sleep(Duration::from_millis(800));
+    let sf_x = d.scenario("forbidden.xml", &replacing_forbidden(c_rtp.addr));
+    assert!(
+        run_c_at(&d, &sf_x, "127.0.0.2", pbx2),
+        "SIPp from 127.0.0.2 on pbx2: 403 (pbx does not allow it)"
+    );
+    let sf_c = d.scenario("replacing.xml", &replacing(c_rtp.addr, true, Some(2500)));
+    let ok_c = run_c_at(&d, &sf_c, "127.0.0.1", pbx2);
+    let ok_a = a.wait().unwrap().success();
+    assert!(ok_c, "SIPp C on pbx2: INVITE with Replaces answered, BYE");
+    assert!(ok_a, "SIPp A on pbx: answered, BYE'd when replaced");
+    let c_heard = c_rtp.heard(SWITCH_TONE);
+    assert!(c_heard >= 75, "C heard the switch: {c_heard}");
+    a_rtp.stop();
+    c_rtp.stop();
+    let cdrs = records(&d, 0, 2);
+    assert_eq!(cdrs.len(), 2, "{cdrs:?}");
+    let id = cdrs[0][CALL_ID].clone();
+    assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
+    assert_eq!(cdrs[0][OUT_TRUNK], "pbx");
+    assert_eq!(cdrs[1][TRANSFER], format!("attended from {id}"));
     assert_eq!(cdrs[1][OUT_TRUNK], "pbx2");
     d.assert_no_busy_channel();
 }

@@ -948,3 +948,35 @@ fn refer_with_replaces_carries_it_to_a_sip_target_only() {
     f.actions();
     f.clean();
 }
+
+/// Replaces from another SIP trunk (the daemon checked the dialog trunk's allow-list):
+/// the new leg belongs to that trunk, the record says so.
+#[test]
+fn replaces_from_another_sip_trunk_moves_the_call_to_it() {
+    let mut f = F::new();
+    let (call, pstn, a) = f.answered_pstn_call();
+    let setup = Setup {
+        called: Number::unknown("201"),
+        calling: Some(Number::unknown("305")),
+        bearer: Bearer::Speech,
+        media: Some(rtp(6000)),
+        complete: true,
+        redirecting: None,
+    };
+    let c = f.core.replace(f.now, a, "pbx2", setup).unwrap();
+    let acts = f.actions();
+    assert!(acts.contains(&Action::Deliver {
+        call,
+        leg: a,
+        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+    }));
+    assert!(matches!(acts.last(), Some(Action::Bridge { rtp_leg, .. }) if *rtp_leg == c));
+    f.core
+        .handle(f.now, pstn, Message::Release(Reason::Q850(16)));
+    f.actions();
+    let recs = f.records();
+    assert_eq!(recs[0].out_trunk, "pbx");
+    assert_eq!(recs[1].out_trunk, "pbx2");
+    assert_eq!(recs[1].called, "305");
+    f.clean();
+}

@@ -34,7 +34,7 @@ use crate::rtp::PayloadType;
 use crate::rtp::RtpPortPool;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
-use crate::sip::ua::{Endpoint, EndpointConfig};
+use crate::sip::ua::{Endpoint, EndpointConfig, UaEvent};
 use crate::trunk::security::{Screen, TrunkGuard};
 
 /// How often D-channels are polled for frames (they are non-blocking).
@@ -615,10 +615,22 @@ impl Signalling {
         // Events and actions until quiet.
         loop {
             let mut moved = false;
-            for side in &mut self.sips {
-                while let Some(ev) = side.ep.poll_event() {
+            for i in 0..self.sips.len() {
+                while let Some(ev) = self.sips[i].ep.poll_event() {
                     moved = true;
-                    side.leg.on_event(&mut side.ep, core, now, ev);
+                    let elsewhere = match &ev {
+                        UaEvent::IncomingCall { invite, source, .. } => {
+                            self.replaced_elsewhere(i, invite, source.addr.ip())
+                        }
+                        _ => None,
+                    };
+                    let side = &mut self.sips[i];
+                    match (ev, elsewhere) {
+                        (UaEvent::IncomingCall { call, invite, .. }, Some(e)) => side
+                            .leg
+                            .incoming_replacing(&mut side.ep, core, now, call, &invite, e),
+                        (ev, _) => side.leg.on_event(&mut side.ep, core, now, ev),
+                    }
                 }
             }
             while let Some(a) = core.poll_action() {
@@ -926,6 +938,41 @@ impl Signalling {
     }
 
     /// Hand an answered call's B-channel and RTP stream to the media engine.
+    /// RFC 3891 across trunks: an INVITE on trunk `i` whose `Replaces` names no dialog of
+    /// that trunk but one of another SIP trunk of ours: that dialog's leg if the other
+    /// trunk's allow-list takes the INVITE's `source` (its own security rules: the
+    /// replacing party could have called it there), else 403 (RFC 3891 §6). `None` when
+    /// the INVITE has no `Replaces` or trunk `i` answers it itself.
+    fn replaced_elsewhere(
+        &self,
+        i: usize,
+        invite: &crate::sip::SipMessage,
+        source: std::net::IpAddr,
+    ) -> Option<Result<crate::core::LegId, u16>> {
+        let r = invite.get::<crate::sip::header::Replaces>().ok()??;
+        let own = &self.sips[i];
+        if own.leg.dialog_to_replace(&own.ep, &r) != Err(481) {
+            return None;
+        }
+        self.sips.iter().enumerate().find_map(|(j, s)| {
+            if j == i {
+                return None;
+            }
+            match s.leg.dialog_to_replace(&s.ep, &r) {
+                Err(481) => None,
+                Ok(_) if !s.guard.allows(source) => {
+                    warn!(
+                        trunk = s.leg.trunk(),
+                        %source,
+                        "Replaces from a source the dialog's trunk does not allow"
+                    );
+                    Some(Err(403))
+                }
+                found => Some(found),
+            }
+        })
+    }
+
     /// Whether the call's previous bridge or relay still holds a B-channel or an RTP port
     /// that a new bridge or relay of the call needs (after a transfer).
     fn ports_held(&self, call: CallId) -> bool {

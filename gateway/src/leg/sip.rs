@@ -341,7 +341,7 @@ impl SipLeg {
     pub fn on_event(&mut self, ep: &mut Endpoint, core: &mut Core, now: Instant, ev: UaEvent) {
         match ev {
             UaEvent::IncomingCall { call, invite, .. } => {
-                self.incoming(ep, core, now, call, &invite)
+                self.incoming(ep, core, now, call, &invite, None)
             }
             UaEvent::Progress { call, response } => {
                 let Some(c) = self.by_handle.get_mut(&call) else {
@@ -653,7 +653,7 @@ impl SipLeg {
     /// matches or it is an early dialog we did not initiate (an early dialog of an INVITE
     /// we sent is replaced, the core cancels it), 486 for `early-only` on a confirmed
     /// dialog.
-    fn dialog_to_replace(&self, ep: &Endpoint, r: &Replaces<'_>) -> Result<LegId, u16> {
+    pub fn dialog_to_replace(&self, ep: &Endpoint, r: &Replaces<'_>) -> Result<LegId, u16> {
         let (Some(to_tag), Some(from_tag)) = (r.to_tag(), r.from_tag()) else {
             return Err(481);
         };
@@ -683,6 +683,21 @@ impl SipLeg {
         }
     }
 
+    /// A new INVITE whose `Replaces` names no dialog of this trunk but `elsewhere`: what
+    /// another SIP trunk of ours found for it (its leg, or the status to refuse with;
+    /// the daemon checked that trunk's allow-list takes the INVITE's source, RFC 3891 §6).
+    pub fn incoming_replacing(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        call: CallHandle,
+        invite: &SipMessage,
+        elsewhere: Result<LegId, u16>,
+    ) {
+        self.incoming(ep, core, now, call, invite, Some(elsewhere))
+    }
+
     fn incoming(
         &mut self,
         ep: &mut Endpoint,
@@ -690,6 +705,7 @@ impl SipLeg {
         now: Instant,
         call: CallHandle,
         invite: &SipMessage,
+        elsewhere: Option<Result<LegId, u16>>,
     ) {
         let called = invite
             .request_uri()
@@ -772,7 +788,11 @@ impl SipLeg {
         let leg = match replaces {
             Some(r) => {
                 let status = |n: u16| StatusCode::new(n).unwrap_or(StatusCode::OK);
-                let refuse = match self.dialog_to_replace(ep, &r) {
+                let found = match self.dialog_to_replace(ep, &r) {
+                    Err(481) => elsewhere.unwrap_or(Err(481)),
+                    other => other,
+                };
+                let refuse = match found {
                     Err(code) => Err(code),
                     Ok(old) => core.replace(now, old, &trunk, setup).map_err(|e| match e {
                         // §3: no match, or an early dialog we did not initiate: 481.
