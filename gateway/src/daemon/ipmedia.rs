@@ -319,7 +319,14 @@ impl IpMedia {
                         out.freed.push(call);
                     }
                 }
-                RelayEvent::AddFailed { key, reason } => warn!(?key, reason, "relay failed"),
+                RelayEvent::AddFailed { key, reason } => {
+                    warn!(?key, reason, "relay failed");
+                    // Its sockets are closed already: nothing will report their removal.
+                    self.relays.retain(|_, r| r.key != key);
+                    if let Some(call) = self.removing.remove(&key) {
+                        out.freed.push(call);
+                    }
+                }
                 other => debug!(?other, "relay"),
             }
         }
