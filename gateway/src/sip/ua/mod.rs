@@ -52,7 +52,8 @@ use super::{HeaderName, Method, RequestBuilder, ResponseBuilder, SipMessage, Sta
 /// Methods we serve (Allow, §20.5).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY";
 /// Extensions we support (Supported, §20.37).
-pub const SUPPORTED: &str = "100rel, timer, replaces";
+/// `norefersub`: RFC 4488 §4 (`Refer-Sub: false` is honoured).
+pub const SUPPORTED: &str = "100rel, timer, replaces, norefersub";
 
 /// How the endpoint presents itself.
 #[derive(Debug, Clone)]
