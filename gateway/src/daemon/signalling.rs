@@ -937,7 +937,6 @@ impl Signalling {
         }
     }
 
-    /// Hand an answered call's B-channel and RTP stream to the media engine.
     /// RFC 3891 across trunks: an INVITE on trunk `i` whose `Replaces` names no dialog of
     /// that trunk but one of another SIP trunk of ours: that dialog's leg if the other
     /// trunk's allow-list takes the INVITE's `source` (its own security rules: the
@@ -1024,6 +1023,7 @@ impl Signalling {
         }
     }
 
+    /// Hand an answered call's B-channel and RTP stream to the media engine.
     fn bridge(&mut self, call: CallId, args: BridgeArgs) {
         let BridgeArgs {
             channel,
