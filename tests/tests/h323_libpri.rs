@@ -331,7 +331,7 @@ fn h323_call_answered_by_libpri_with_tones_both_ways_with_and_without_fast_start
 /// libpri calls 5001, routed to the H.323 endpoint, which answers (fast start): tones
 /// both ways; DTMF both ways (the endpoint keys 2580 as UserInputIndication, which the
 /// switch must hear in band; the switch keys 1470* in band, which the endpoint must get
-/// as UserInputIndication); the endpoint hangs up after 2.5 s.
+/// as UserInputIndication); the endpoint hangs up after 3.5 s.
 #[test]
 fn pstn_call_from_libpri_to_an_h323_endpoint_with_tones_and_dtmf_both_ways() {
     let mut rig = rig();
@@ -357,7 +357,7 @@ fn pstn_call_from_libpri_to_an_h323_endpoint_with_tones_and_dtmf_both_ways() {
             if route.is_none() && now >= t0 + Duration::from_millis(500) {
                 route = Some(call.send_digits(now, "2580"));
             }
-            if now >= t0 + Duration::from_millis(2500) {
+            if now >= t0 + Duration::from_millis(3500) {
                 call.release(now, CauseValue::NormalCallClearing);
             }
         });
@@ -369,6 +369,8 @@ fn pstn_call_from_libpri_to_an_h323_endpoint_with_tones_and_dtmf_both_ways() {
         .switch
         .wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
     let id = kv(&answer, "id").unwrap().to_string();
+    // Once the gateway has the CONNECT and has bridged the media.
+    std::thread::sleep(Duration::from_millis(500));
     rig.switch.send(&format!("dtmf {id} 1470*"));
     let (log, route) = peer.join().unwrap();
     let rep = rtp.stop();
@@ -387,6 +389,7 @@ fn pstn_call_from_libpri_to_an_h323_endpoint_with_tones_and_dtmf_both_ways() {
         "the H.323 side heard libpri's tone: {rep:?}"
     );
     assert_eq!(route, Some(DigitRoute::UserInput));
+    assert_eq!(rep.payload_types, vec![8], "{rep:?}");
     assert_eq!(
         kv(&m, "digits"),
         Some("2580"),
@@ -424,6 +427,7 @@ fn dtmf_h323_user_input_to_inband_on_the_e1_and_back() {
         let rtp = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
         let call = place("0301234", rtp.port, fast_start, mode, n);
         let (mut connected, mut route, mut played) = (None, None, false);
+        let mut answered = None;
         let log = drive(call, connect_gateway(), |call, now, ev| {
             if let Some(Event::Connected { .. }) = ev {
                 connected = Some(now);
@@ -432,8 +436,12 @@ fn dtmf_h323_user_input_to_inband_on_the_e1_and_back() {
             if route.is_none() && now >= t0 + Duration::from_millis(500) {
                 route = Some(call.send_digits(now, to_pstn));
             }
-            if !played {
-                if let Some(id) = switch_id(&rig, mark, "answer ") {
+            if answered.is_none() {
+                answered = switch_id(&rig, mark, "answer ").map(|id| (id, now));
+            }
+            // Once the gateway has the CONNECT and has bridged the media.
+            if let Some((id, t)) = answered.as_ref().filter(|_| !played) {
+                if now >= *t + Duration::from_millis(500) {
                     rig.switch.send(&format!("dtmf {id} {from_pstn}"));
                     played = true;
                 }
@@ -467,6 +475,9 @@ fn dtmf_h323_user_input_to_inband_on_the_e1_and_back() {
             "case {n}: the H.323 endpoint got the switch's in-band digits: {log:?}"
         );
         assert!(heard(&m, SIP_TONE) >= 1000, "case {n}: audio went on: {m}");
+        // The digits went as UserInputIndication only: no RFC 2833 event in the RTP
+        // (the endpoint announces receiveRTPAudioTelephonyEventCapability in its TCS).
+        assert_eq!(rep.payload_types, vec![8], "case {n}: {rep:?}");
         assert_eq!(released(&log), (16, false));
         rig.assert_clean(cdr0, 1);
     }
