@@ -225,12 +225,19 @@ fn rfc4733_events_become_inband_dtmf_on_the_e1_and_inband_dtmf_becomes_events() 
     let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
-    eprintln!("pri-switch {m}\nRTP endpoint {rep:?}");
+    let keys: Vec<String> = rig
+        .switch
+        .since(mark)
+        .into_iter()
+        .filter(|l| l.starts_with("dtmf"))
+        .collect();
+    eprintln!("pri-switch {m}\n{}\nRTP endpoint {rep:?}", keys.join("\n"));
     assert_eq!(rep.sent_keys, "1592");
     assert_eq!(
         kv(&m, "digits"),
         Some("1592"),
-        "the switch heard the PBX's RFC 4733 events as in-band DTMF: {m}"
+        "the switch heard the PBX's RFC 4733 events as in-band DTMF: {m}\n{}",
+        keys.join("\n")
     );
     assert_eq!(
         rep.keys, "3690#D",

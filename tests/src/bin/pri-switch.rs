@@ -92,6 +92,8 @@ fn chanpos(raw: i32) -> u8 {
 }
 
 const BLOCK: usize = 160;
+/// Blocks written ahead on a B-channel when it opens (then one per block read).
+const WRITE_AHEAD: usize = 5;
 
 struct SpanCtx {
     dahdi: u16,
@@ -520,8 +522,12 @@ impl Switchboard {
                     heard: BTreeMap::new(),
                     early: BTreeMap::new(),
                 };
-                // Two blocks ahead so the line never runs dry between reads.
-                for _ in 0..2 {
+                // Blocks ahead so the line never runs dry between reads: a write
+                // underrun puts idle code on the line, and 20 ms of it inside a DTMF
+                // tone is a pause to any receiver (Q.24 bridges 10 ms at most). Five
+                // (100 ms) ride out the preemptions a loaded host gives even a
+                // SCHED_FIFO thread below the gateway's and the simulator's.
+                for _ in 0..WRITE_AHEAD {
                     send_block(&mut m, s.law);
                 }
                 self.calls[i].media = Some(m);
@@ -844,6 +850,14 @@ fn main() {
     unsafe {
         libpri::ffi::pri_set_message(Some(on_pri_message));
         libpri::ffi::pri_set_error(Some(on_pri_message));
+    }
+    // The switch's B-channel loop must keep up with the line as the gateway's media
+    // threads (SCHED_FIFO, `tdm_sim::rt::MEDIA_PRIORITY`) do: on a loaded host a normal
+    // thread misses blocks (read overruns drop audio, write underruns put idle code on
+    // the line), which cuts a DTMF tone in two. Just below the gateway's priority; the
+    // loop sleeps in poll(). Without the privilege it runs as before.
+    if let Err(e) = tdm_sim::rt::set_fifo(tdm_sim::rt::MEDIA_PRIORITY - 1) {
+        eprintln!("pri-switch: SCHED_FIFO not permitted ({e}); normal priority");
     }
     let mut sb = Switchboard {
         dev,
