@@ -250,3 +250,82 @@ fn rfc4733_events_become_inband_dtmf_on_the_e1_and_inband_dtmf_becomes_events() 
     assert!(rep.audio_packets > 100, "audio went on: {rep:?}");
     rig.assert_clean(cdr0, 1);
 }
+
+/// SIPp sends INFO with `application/dtmf-relay` (`Signal=…`, `Duration=100`) three
+/// times during a call to the E1 (its offer without telephone-event): the gateway plays
+/// each key in band for its 100 ms (counted in blocks on the line) and pri-switch hears
+/// exactly `7*0`, each key 80–120 ms long.
+#[test]
+fn sip_info_dtmf_relay_is_played_in_band_on_the_e1() {
+    let rig = rig();
+    let law = rig.line.law();
+    let mark = rig.switch.mark();
+    let cdr0 = rig.cdrs().len();
+    let rtp = common::RtpPeer::start(law, SIP_TONE, vec![]);
+    let info = |cseq: u32, key: char| {
+        format!(
+            "<send retrans=\"500\">
+    <![CDATA[
+      INFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: {cseq} INFO
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={key}
+      Duration=100
+    ]]>
+  </send>
+  <recv response=\"200\"/>
+  <pause milliseconds=\"300\"/>"
+        )
+    };
+    let hold = 3000;
+    let xml = uac_answered(law, rtp.port, hold);
+    let pause = format!("<pause milliseconds=\"{hold}\"/>");
+    assert!(xml.contains(&pause) && xml.contains("CSeq: 2 BYE"));
+    let xml = xml
+        .replace(
+            &pause,
+            &format!(
+                "<pause milliseconds=\"800\"/>\n  {}\n  {}\n  {}\n  <pause milliseconds=\"1000\"/>",
+                info(2, '7'),
+                info(3, '*'),
+                info(4, '0')
+            ),
+        )
+        .replace("CSeq: 2 BYE", "CSeq: 5 BYE");
+    let run = rig.sipp("info", &xml, "0301234");
+    let rep = rtp.stop();
+    assert!(run.ok, "SIPp (INFO answered 200) failed:\n{}", run.trace);
+    let ring = rig
+        .switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+    let id = kv(&ring, "id").unwrap().to_string();
+    let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("media ") && kv(l, "id") == Some(&id)
+    });
+    let keys: Vec<String> = rig
+        .switch
+        .since(mark)
+        .into_iter()
+        .filter(|l| l.starts_with("dtmf "))
+        .collect();
+    eprintln!("pri-switch {m}\n{}\nRTP endpoint {rep:?}", keys.join("\n"));
+    assert_eq!(
+        kv(&m, "digits"),
+        Some("7*0"),
+        "the switch heard the INFO digits in band: {m}\n{}",
+        keys.join("\n")
+    );
+    for k in &keys {
+        let ms: u32 = kv(k, "ms").unwrap().parse().unwrap();
+        assert!((80..=120).contains(&ms), "a 100 ms key: {k}");
+    }
+    rig.assert_clean(cdr0, 1);
+}
