@@ -20,13 +20,18 @@ use common::{kv, uac_answered, Line, Rig, Shared, SIP_TONE};
 use gateway_tests::audio::{Law, ToneGen};
 
 static RIG: Shared = Shared::new();
+static RIG_T1: Shared = Shared::new();
 
 fn rig() -> MutexGuard<'static, Rig> {
-    RIG.lock(|| {
-        Rig::start(
-            "dtmf-sip",
-            Line::E1,
-            r#"
+    RIG.lock(|| Rig::start("dtmf-sip", Line::E1, ROUTES))
+}
+
+/// A T1 (NI-2, µ-law: PCMU and the detector on µ-law samples).
+fn rig_t1() -> MutexGuard<'static, Rig> {
+    RIG_T1.lock(|| Rig::start("dtmf-sip-t1", Line::T1, ROUTES))
+}
+
+const ROUTES: &str = r#"
 [[trunk_group]]
 name = "pstn"
 members = [{ span = 1 }]
@@ -36,10 +41,7 @@ hunting = "ascending"
 pattern = "_0X."
 from = ["pbx"]
 to = ["pstn"]
-"#,
-        )
-    })
-}
+"#;
 
 /// RTP payload type of telephone-event in the PBX's offer.
 const EVENT_PT: u8 = 101;
@@ -207,7 +209,16 @@ fn uac_with_events(law: Law, rtp_port: u16, hold_ms: u64) -> String {
 /// telephone-events (each once, each ended with the E bit).
 #[test]
 fn rfc4733_events_become_inband_dtmf_on_the_e1_and_inband_dtmf_becomes_events() {
-    let mut rig = rig();
+    rfc4733_both_ways(rig());
+}
+
+/// The same on a T1 (PCMU, µ-law B-channel).
+#[test]
+fn rfc4733_events_become_inband_dtmf_on_a_t1_and_back() {
+    rfc4733_both_ways(rig_t1());
+}
+
+fn rfc4733_both_ways(mut rig: MutexGuard<'static, Rig>) {
     let law = rig.line.law();
     let mark = rig.switch.mark();
     let cdr0 = rig.cdrs().len();
