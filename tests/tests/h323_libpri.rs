@@ -784,3 +784,133 @@ fn after_answer_either_side_clears_and_the_other_gets_the_cause() {
     assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{:?}", cdrs[0]);
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{:?}", cdrs[0]);
 }
+
+/// libpri refuses the H.323 endpoint's call after CALL PROCEEDING (`…0999CC`: cause 17
+/// user busy, then 1 unallocated number): the endpoint gets Release Complete with that
+/// cause, never Alerting; CDR with the cause; nothing busy.
+#[test]
+fn libpri_refusal_after_call_proceeding_reaches_the_h323_caller_with_its_cause() {
+    let rig = rig();
+    for (n, called, cause) in [(13u8, "03099917", 17u8), (14, "03099901", 1)] {
+        let mark = rig.switch.mark();
+        let cdr0 = rig.cdrs().len();
+        let call = place(
+            called,
+            40300 + u16::from(n) * 2,
+            true,
+            DtmfMode::UserInput,
+            n,
+        );
+        let log = drive(call, connect_gateway(), |_, _, _| {});
+        assert_eq!(released(&log), (cause, true), "{called}: {log:?}");
+        assert!(
+            when(&log, |e| matches!(
+                e,
+                Event::Alerting | Event::Connected { .. }
+            ))
+            .is_none(),
+            "{called}: {log:?}"
+        );
+        assert_q931_in_order(
+            &rig,
+            mark,
+            &[
+                "rx SETUP",
+                "tx CALL_PROCEEDING",
+                "tx DISCONNECT",
+                "rx RELEASE",
+            ],
+        );
+        let cdrs = rig.assert_clean(cdr0, 1);
+        eprintln!("{called}: CDR {:?}", cdrs[0]);
+        assert_eq!(cdrs[0][ISDN_CAUSE], cause.to_string(), "{:?}", cdrs[0]);
+    }
+}
+
+/// PSTN → H.323 clearing before answer: the H.323 endpoint refuses libpri's call with
+/// Release Complete cause 17 (libpri gets DISCONNECT 17); then it alerts a second call
+/// and libpri abandons it 500 ms later with DISCONNECT 16 (the endpoint gets Release
+/// Complete 16 from the gateway). CDRs with the causes; nothing busy.
+#[test]
+fn pstn_to_h323_clearing_before_answer_carries_the_cause_both_ways() {
+    let mut rig = rig();
+    let far = rig.far_span;
+    // The endpoint is busy.
+    let mark = rig.switch.mark();
+    let cdr0 = rig.cdrs().len();
+    let peer = std::thread::spawn(move || {
+        drive(
+            Call::incoming(CallConfig::new(media(40400))),
+            accept(),
+            |call, now, ev| {
+                if let Some(Event::Setup(_)) = ev {
+                    call.release(now, CauseValue::from_u8(17));
+                }
+            },
+        )
+    });
+    rig.switch.send(&format!("call {far} 5001"));
+    let log = peer.join().unwrap();
+    assert_eq!(released(&log), (17, false), "{log:?}");
+    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("disconnect ")
+    });
+    assert_eq!(
+        kv(&disc, "cause"),
+        Some("17"),
+        "Release Complete 17 → DISCONNECT 17"
+    );
+    assert_q931_in_order(&rig, mark, &["tx SETUP", "rx DISCONNECT", "tx RELEASE"]);
+    let cdrs = rig.assert_clean(cdr0, 1);
+    eprintln!("busy: CDR {:?}", cdrs[0]);
+    assert_eq!(cdrs[0][ISDN_CAUSE], "17", "{:?}", cdrs[0]);
+
+    // The caller abandons while the endpoint alerts.
+    let mark = rig.switch.mark();
+    let cdr0 = rig.cdrs().len();
+    let peer = std::thread::spawn(move || {
+        drive(
+            Call::incoming(CallConfig::new(media(40402))),
+            accept(),
+            |call, now, ev| {
+                if let Some(Event::Setup(_)) = ev {
+                    call.proceeding(now);
+                    call.alerting(now);
+                }
+            },
+        )
+    });
+    rig.switch.send(&format!("call {far} 5001"));
+    let placed = rig
+        .switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("placed "));
+    let id = kv(&placed, "id").unwrap().to_string();
+    rig.switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ringing "));
+    std::thread::sleep(Duration::from_millis(500));
+    rig.switch.send(&format!("hangup {id} 16"));
+    let log = peer.join().unwrap();
+    assert!(
+        when(&log, |e| matches!(e, Event::Connected { .. })).is_none(),
+        "{log:?}"
+    );
+    assert_eq!(
+        released(&log),
+        (16, true),
+        "DISCONNECT 16 → Release Complete 16: {log:?}"
+    );
+    assert_q931_in_order(
+        &rig,
+        mark,
+        &[
+            "tx SETUP",
+            "rx ALERTING",
+            "tx DISCONNECT",
+            "rx RELEASE",
+            "tx RELEASE_COMPLETE",
+        ],
+    );
+    let cdrs = rig.assert_clean(cdr0, 1);
+    eprintln!("abandoned: CDR {:?}", cdrs[0]);
+    assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{:?}", cdrs[0]);
+}
