@@ -28,7 +28,7 @@ use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTranspor
 use crate::core::{Action, CallId, Core, Delivery, Media, Message, TrunkKind};
 use crate::leg::isdn::IsdnLeg;
 use crate::leg::sip::SipLeg;
-use crate::media::engine::{ChannelConfig, ChannelKey, MediaEngine, MediaEvent};
+use crate::media::engine::{ChannelConfig, ChannelKey, DtmfMode, MediaEngine, MediaEvent};
 use crate::media::Law;
 use crate::rtp::PayloadType;
 use crate::rtp::RtpPortPool;
@@ -1073,7 +1073,7 @@ impl Signalling {
             Law::ALaw => PayloadType::PCMA,
             Law::MuLaw => PayloadType::PCMU,
         };
-        let cfg = ChannelConfig::voice(
+        let mut cfg = ChannelConfig::voice(
             tdm,
             d.law,
             socket,
@@ -1082,6 +1082,11 @@ impl Signalling {
             pt,
             telephone_event.and_then(PayloadType::new),
         );
+        if self.h323.as_ref().is_some_and(|h| h.leg.owns(rtp_leg)) {
+            // The H.323 leg sends digits as UserInputIndication: not as RFC 2833 events
+            // (or tones) in the RTP too.
+            cfg.dtmf = DtmfMode::Signalling;
+        }
         match media.add_channel(cfg) {
             Ok(key) => {
                 info!(%call, %channel, %remote, "media bridged");
