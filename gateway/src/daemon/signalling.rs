@@ -431,6 +431,7 @@ impl Signalling {
     /// Run forever.
     pub async fn run(mut self) {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
+        let mut batches: Vec<Vec<(Target, bytes::Bytes)>> = Vec::new();
         let mut h323_rx = self.h323_rx.take();
         loop {
             let reloaded = lock(&self.shared.sip_reload).take();
@@ -443,9 +444,15 @@ impl Signalling {
                 let mut core = lock(&shared.core);
                 self.turn(&mut core, now, &mut out)
             };
+            // The turn's messages, one batch per trunk: a single `sendmmsg` for its UDP
+            // datagrams (each trunk's messages keep their order).
+            batches.resize_with(self.sips.len(), Vec::new);
             for (i, target, bytes) in out.drain(..) {
-                if let Err(e) = self.sips[i].transport.send(target, bytes).await {
-                    debug!(error = %e, "SIP send failed");
+                batches[i].push((target, bytes));
+            }
+            for (side, batch) in self.sips.iter().zip(batches.iter_mut()) {
+                if !batch.is_empty() {
+                    side.transport.send_all(batch).await;
                 }
             }
             let wake = deadline
