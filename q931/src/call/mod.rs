@@ -65,6 +65,7 @@
 
 mod channels;
 mod clearing;
+mod ect_inform;
 mod establishment;
 mod interface;
 mod restart;
@@ -241,6 +242,14 @@ pub enum Event {
         a: CallHandle,
         b: CallHandle,
         reason: TransferFailure,
+    },
+    /// The far end says this call's party is now connected to another one after a
+    /// transfer (ETSI ECT `EctInform`, EN 300 369-1, in a Facility element): `status`
+    /// active (answered) or alerting, and the new party's number if it sent one.
+    TransferInformed {
+        call: CallHandle,
+        status: crate::supplementary::ect::EctStatus,
+        redirection: Option<crate::supplementary::address::PresentedNumberUnscreened>,
     },
 }
 

@@ -100,6 +100,9 @@ impl Interface {
         if !self.transfers.is_empty() && !matches!(handling, Handling::Ignore) {
             self.transfer_message(now, call, msg);
         }
+        if !matches!(handling, Handling::Ignore) {
+            self.ect_inform_message(call, msg);
+        }
         let mut report = None;
         let mut as_normal = false;
         match handling {

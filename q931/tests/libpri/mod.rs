@@ -146,6 +146,19 @@ pub struct TransferRequest {
     pub invoke_id: i32,
 }
 
+/// `PRI_SUBCMD_CONNECTED_LINE`: libpri's view of who the call's party is now connected to
+/// (a COLP Connected number on CONNECT, or ECT's `EctInform` / NOTIFY with a redirection
+/// number after a transfer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedLine {
+    pub number: String,
+    /// Q.931 presentation and screening, libpri's `PRI_PRES_*` coding.
+    pub presentation: i32,
+    /// Q.931 type of number and numbering plan (octet 3 without the extension bit).
+    pub plan: i32,
+    pub number_valid: bool,
+}
+
 /// What libpri reports, copied into owned Rust values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PriEvent {
@@ -171,6 +184,8 @@ pub enum PriEvent {
     Facility {
         call: Option<CallRef>,
         transfers: Vec<TransferRequest>,
+        /// `PRI_SUBCMD_CONNECTED_LINE` subcommands.
+        connected: Vec<ConnectedLine>,
     },
     InfoReceived {
         call: Option<CallRef>,
@@ -296,9 +311,19 @@ impl PriEvent {
             ffi::PRI_EVENT_FACILITY => {
                 let f = &*(p as *const ffi::PriEventFacility);
                 let mut transfers = Vec::new();
+                let mut connected = Vec::new();
                 if let Some(subs) = f.subcmds.as_ref() {
                     let n = (subs.counter_subcmd.max(0) as usize).min(ffi::PRI_MAX_SUBCOMMANDS);
                     for sc in &subs.subcmd[..n] {
+                        if sc.cmd == ffi::PRI_SUBCMD_CONNECTED_LINE {
+                            let id = &*(sc.u.as_ptr() as *const ffi::PriPartyId);
+                            connected.push(ConnectedLine {
+                                number: text(&id.number.str_),
+                                presentation: id.number.presentation,
+                                plan: id.number.plan,
+                                number_valid: id.number.valid != 0,
+                            });
+                        }
                         if sc.cmd == ffi::PRI_SUBCMD_TRANSFER_CALL {
                             let t = &*(sc.u.as_ptr() as *const ffi::PriSubcmdTransfer);
                             transfers.push(TransferRequest {
@@ -314,6 +339,7 @@ impl PriEvent {
                 PriEvent::Facility {
                     call: CallRef::from_raw(f.call),
                     transfers,
+                    connected,
                 }
             }
             ffi::PRI_EVENT_INFO_RECEIVED => {
@@ -514,6 +540,29 @@ impl LibPri {
         check(
             unsafe { ffi::pri_transfer_rsp(self.p(), call.raw(), invoke_id, c_int::from(ok)) },
             "pri_transfer_rsp",
+        )
+    }
+
+    /// `pri_connected_line_update`: the party of `call` is now connected to `number`
+    /// (`plan`: type of number and numbering plan, `presentation`: `PRI_PRES_*`). On an
+    /// active EuroISDN PRI call libpri sends ECT's `EctInform` in a FACILITY.
+    pub fn connected_line_update(
+        &mut self,
+        call: CallRef,
+        number: &str,
+        plan: i32,
+        presentation: i32,
+    ) -> Result<(), PriRefused> {
+        // SAFETY: plain data; zero is libpri's "not valid" for every part.
+        let mut id: ffi::PriPartyId = unsafe { std::mem::zeroed() };
+        id.number.valid = 1;
+        id.number.plan = plan;
+        id.number.presentation = presentation;
+        let n = number.len().min(id.number.str_.len() - 1);
+        id.number.str_[..n].copy_from_slice(&number.as_bytes()[..n]);
+        check(
+            unsafe { ffi::pri_connected_line_update(self.p(), call.raw(), &id) },
+            "pri_connected_line_update",
         )
     }
 
