@@ -95,6 +95,9 @@ pub(super) struct Transfer {
     referred_by: Option<String>,
     /// The new leg's media (its SDP answer).
     media: Option<Media>,
+    /// Who answered the new call, if its leg said (COLP / P-Asserted-Identity); the
+    /// remaining party is told it or the target ([`Delivery::Transferred`]).
+    connected: Option<Number>,
     started: SystemTime,
     /// The CDR `call_id` of the new call.
     record: String,
@@ -237,6 +240,7 @@ impl Core {
             setup,
             referred_by,
             media: None,
+            connected: None,
             started: wall,
             record,
         });
@@ -387,6 +391,10 @@ impl Core {
             Message::Connect { media } => {
                 t.media = media.or(t.media);
                 return self.transfer_done(now, id);
+            }
+            Message::ConnectedLine(n) => {
+                t.connected = Some(n);
+                return;
             }
             Message::Release(r) => {
                 let c = self.clearing(r);
@@ -617,6 +625,15 @@ impl Core {
         call.held = false;
         call.bridged = false;
         self.join(&mut call);
+        // Connected line update for the remaining party (its new partner).
+        let partner = t
+            .connected
+            .unwrap_or_else(|| Number::unknown(&call.dialled));
+        self.actions.push_back(Action::Deliver {
+            call: id,
+            leg: call.a.id,
+            msg: Delivery::Transferred(partner),
+        });
         self.calls.insert(id, call);
     }
 
@@ -736,6 +753,7 @@ impl Core {
             .map(|n| n.digits.clone())
             .unwrap_or_else(|| setup.called.digits.clone());
         call.media = setup.media;
+        let newcomer = setup.calling.clone();
         if let Some(n) = remaining_number.clone() {
             // Who the new party is connected to (RFC 3325 P-Asserted-Identity of our 200 OK
             // on a trusted trunk, as for COLP).
@@ -770,6 +788,14 @@ impl Core {
             },
         });
         self.join(&mut call);
+        if let Some(n) = newcomer {
+            // Connected line update for the remaining party (its new partner).
+            self.actions.push_back(Action::Deliver {
+                call: id,
+                leg: call.a.id,
+                msg: Delivery::Transferred(n),
+            });
+        }
         self.calls.insert(id, call);
         Ok(leg)
     }

@@ -1529,3 +1529,6 @@ fn refer_to_the_pstn_fails_with_503_without_a_hairpin_and_the_call_goes_on() {
     assert_eq!(w.switch_released_with(), Some(16));
     w.assert_clean();
 }
+
+#[path = "identity_tests.rs"]
+mod identity;
