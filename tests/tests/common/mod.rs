@@ -331,6 +331,17 @@ impl Rig {
     /// Start `tdm-simd`, `gatewayd` and `pri-switch` for `line` with the gatewayd
     /// configuration `extra` (trunk groups and routes) appended to the common part.
     pub fn start(name: &str, line: Line, groups_and_routes: &str) -> Rig {
+        Rig::start_with_trunk(name, line, "", groups_and_routes)
+    }
+
+    /// As [`Rig::start`], with more keys (`trunk_keys`, TOML lines) in the `pbx` SIP
+    /// trunk, e.g. `trust_identity = true`.
+    pub fn start_with_trunk(
+        name: &str,
+        line: Line,
+        trunk_keys: &str,
+        groups_and_routes: &str,
+    ) -> Rig {
         let b = bins();
         let t_start = Instant::now();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
@@ -389,6 +400,7 @@ device = {{ kind = "dahdi", dahdi_span = 1 }}
 name = "pbx"
 listen = "127.0.0.1:{sip_port}"
 peers = ["127.0.0.1:{pbx_port}"]
+{trunk_keys}
 
 {groups_and_routes}
 "#,
