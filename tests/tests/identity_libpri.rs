@@ -12,13 +12,20 @@
 //!   mid-dialog request carrying P-Asserted-Identity (RFC 3325 §9.1, RFC 4916 §1):
 //!   UPDATE when the PBX's INVITE listed UPDATE in Allow (RFC 3311 §5.1), else a
 //!   re-INVITE offering the same media. SIPp checks the header and answers.
+//! - COLP at answer (Q.951 §3 ↔ RFC 3325 §9.1), both ways: the switch's Connected number
+//!   (set by `colp` before it answers) is the P-Asserted-Identity of the 200 OK SIPp gets;
+//!   the P-Asserted-Identity of SIPp's 200 OK is the Connected number libpri reads in our
+//!   CONNECT.
 
 mod common;
 
 use std::sync::MutexGuard;
 use std::time::Duration;
 
-use common::{kv, uac_refer, Line, Rig, RtpPeer, Shared, DISPOSITION, SIP_TONE, SWITCH_TONE};
+use common::{
+    kv, uac_answered, uac_refer, uas_answer, Line, Rig, RtpPeer, Shared, CALLED, DISPOSITION,
+    SIP_TONE, SWITCH_TONE,
+};
 
 const HAIRPIN: &str = r#"
 [[trunk_group]]
@@ -192,8 +199,14 @@ fn uac_expecting(method: &str, allow: Option<&str>, number: &str, rtp_port: u16)
 }
 
 fn sip_side_rig() -> MutexGuard<'static, Rig> {
-    SIP_SIDE
-        .lock(|| Rig::start_with_trunk("identity-sip", Line::E1, "trust_identity = true", HAIRPIN))
+    SIP_SIDE.lock(|| {
+        Rig::start_with_trunk(
+            "identity-sip",
+            Line::E1,
+            "trust_identity = true",
+            &format!("{HAIRPIN}\n[[route]]\npattern = \"_2XX\"\nto = [\"pbx\"]\n"),
+        )
+    })
 }
 
 /// The switch transfers its party of an answered call to `number`; SIPp must see
@@ -239,4 +252,81 @@ fn switch_side_transfer_becomes_update_with_pai_when_the_pbx_allows_update() {
 #[test]
 fn switch_side_transfer_becomes_reinvite_with_pai_without_update_in_allow() {
     switch_transfer_reaches_the_pbx("INVITE", None, "4712");
+}
+
+#[test]
+fn connected_number_of_the_switch_is_pai_of_the_200_ok() {
+    let _one = serial();
+    let rig = sip_side_rig();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let rtp = RtpPeer::start(rig.line.law(), SIP_TONE, vec![SWITCH_TONE]);
+    // pri-switch answers numbers with 0777 after 2 s: time to set its connected line.
+    let xml = uac_answered(rig.line.law(), rtp.port, 500).replacen(
+        "<recv response=\"200\" rtd=\"true\"/>",
+        "<recv response=\"200\" rtd=\"true\">\n    <action>\n      <ereg regexp=\"sip:301999@\" \
+         search_in=\"hdr\" header=\"P-Asserted-Identity:\" check_it=\"true\" assign_to=\"pai\"/>\n    \
+         </action>\n  </recv>\n  <Reference variables=\"pai\"/>",
+        1,
+    );
+    assert!(xml.contains("assign_to"), "scenario not patched");
+    let sipp = rig.sipp_spawn("colp-200", &xml, "0307771");
+    let ring = rig
+        .switch
+        .wait(mark, Duration::from_secs(10), |l| l.starts_with("ring "));
+    let id = kv(&ring, "id").unwrap().to_string();
+    let mut rig = rig;
+    rig.switch.send(&format!("colp {id} 301999"));
+    let run = sipp.finish();
+    let _ = rtp.stop();
+    assert!(
+        run.ok,
+        "SIPp's 200 OK lacks P-Asserted-Identity 301999:\n{}",
+        run.trace
+    );
+    // libpri put it in its CONNECT.
+    let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
+    assert!(
+        log.contains("Connected Number"),
+        "no Connected number in libpri's CONNECT"
+    );
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+}
+
+#[test]
+fn pai_of_the_pbx_200_ok_is_the_connected_number_libpri_reads() {
+    let _one = serial();
+    let mut rig = sip_side_rig();
+    let cdr0 = rig.cdrs().len();
+    let law = rig.line.law();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE]);
+    let xml = uas_answer(law, rtp.port).replacen(
+        "Content-Type: application/sdp",
+        "P-Asserted-Identity: <sip:2015@[local_ip]>\n      Content-Type: application/sdp",
+        1,
+    );
+    let uas = rig.sipp_spawn("uas-pai", &xml, "s");
+    std::thread::sleep(Duration::from_millis(300));
+    let mark = rig.switch.mark();
+    rig.switch.send("call 2 201");
+    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("placed ") || l.starts_with("error")
+    });
+    let id = kv(&placed, "id")
+        .unwrap_or_else(|| panic!("{placed}"))
+        .to_string();
+    let answer = rig.switch.wait(mark, Duration::from_secs(10), |l| {
+        l.starts_with("answer ") && kv(l, "id") == Some(id.as_str())
+    });
+    // COLP: libpri's connected line is the PBX's asserted 2015, presentation allowed.
+    assert_eq!(kv(&answer, "connected"), Some("2015"), "{answer}");
+    assert_eq!(kv(&answer, "pres"), Some("0x00"), "{answer}");
+    std::thread::sleep(Duration::from_millis(300));
+    rig.switch.send(&format!("hangup {id} 16"));
+    let run = uas.finish();
+    let _ = rtp.stop();
+    assert!(run.ok, "SIPp UAS:\n{}", run.trace);
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][CALLED], "201", "{cdrs:?}");
 }

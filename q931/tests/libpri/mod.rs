@@ -122,6 +122,9 @@ pub struct Answer {
     pub cref: i32,
     pub progress: i32,
     pub progress_mask: i32,
+    /// `PRI_SUBCMD_CONNECTED_LINE` subcommands (on ANSWER: the CONNECT's Connected
+    /// number, COLP).
+    pub connected: Vec<ConnectedLine>,
 }
 
 /// PROCEEDING and PROGRESS events.
@@ -231,6 +234,30 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
+/// The `PRI_SUBCMD_CONNECTED_LINE` subcommands of an event's subcommand list.
+///
+/// # Safety
+/// `subs` must be null or libpri's subcommand list of the event just returned.
+unsafe fn connected_lines(subs: *mut ffi::PriSubcommands) -> Vec<ConnectedLine> {
+    let Some(subs) = subs.as_ref() else {
+        return Vec::new();
+    };
+    let n = (subs.counter_subcmd.max(0) as usize).min(ffi::PRI_MAX_SUBCOMMANDS);
+    subs.subcmd[..n]
+        .iter()
+        .filter(|sc| sc.cmd == ffi::PRI_SUBCMD_CONNECTED_LINE)
+        .map(|sc| {
+            let id = &*(sc.u.as_ptr() as *const ffi::PriPartyId);
+            ConnectedLine {
+                number: text(&id.number.str_),
+                presentation: id.number.presentation,
+                plan: id.number.plan,
+                number_valid: id.number.valid != 0,
+            }
+        })
+        .collect()
+}
+
 impl PriEvent {
     /// Copies the event libpri points to.
     ///
@@ -258,6 +285,7 @@ impl PriEvent {
                 cref: a.cref,
                 progress: a.progress,
                 progress_mask: a.progressmask,
+                connected: connected_lines(a.subcmds),
             }
         };
         let proceeding = |p: *mut ffi::PriEventRaw| {
@@ -311,19 +339,9 @@ impl PriEvent {
             ffi::PRI_EVENT_FACILITY => {
                 let f = &*(p as *const ffi::PriEventFacility);
                 let mut transfers = Vec::new();
-                let mut connected = Vec::new();
                 if let Some(subs) = f.subcmds.as_ref() {
                     let n = (subs.counter_subcmd.max(0) as usize).min(ffi::PRI_MAX_SUBCOMMANDS);
                     for sc in &subs.subcmd[..n] {
-                        if sc.cmd == ffi::PRI_SUBCMD_CONNECTED_LINE {
-                            let id = &*(sc.u.as_ptr() as *const ffi::PriPartyId);
-                            connected.push(ConnectedLine {
-                                number: text(&id.number.str_),
-                                presentation: id.number.presentation,
-                                plan: id.number.plan,
-                                number_valid: id.number.valid != 0,
-                            });
-                        }
                         if sc.cmd == ffi::PRI_SUBCMD_TRANSFER_CALL {
                             let t = &*(sc.u.as_ptr() as *const ffi::PriSubcmdTransfer);
                             transfers.push(TransferRequest {
@@ -336,6 +354,7 @@ impl PriEvent {
                         }
                     }
                 }
+                let connected = connected_lines(f.subcmds);
                 PriEvent::Facility {
                     call: CallRef::from_raw(f.call),
                     transfers,

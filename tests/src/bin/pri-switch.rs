@@ -44,7 +44,9 @@
 //! `up span=S`, `down span=S`, `alarm span=S event=E`,
 //! `q931 span=S dir=rx|tx msg=NAME` (every Q.931 message libpri sends or receives),
 //! `ring id=N span=S channel=C called=X calling=Y layer1=L`,
-//! `placed id=N span=S channel=C called=X`, `proceeding|ringing|answer id=N channel=C`,
+//! `placed id=N span=S channel=C called=X`, `proceeding|ringing|answer id=N channel=C`
+//! (`answer` of a call the switch placed adds `connected=X pres=R`, the CONNECT's
+//! Connected number, when libpri reports one),
 //! `disconnect id=N cause=C` (DISCONNECT received), `hangup id=N cause=C`,
 //! `media id=N channel=C sent_ms=T heard=HZ:MS,…` (at the end of an answered call),
 //! `released id=N`, `error …`,
@@ -292,8 +294,14 @@ impl Switchboard {
                     if a.channel > 0 {
                         self.calls[i].channel_raw = a.channel;
                     }
+                    // COLP: the CONNECT's Connected number, as libpri read it.
+                    let connected = a
+                        .connected
+                        .first()
+                        .map(|l| format!(" connected={} pres={:#04x}", l.number, l.presentation))
+                        .unwrap_or_default();
                     say!(
-                        "answer id={} channel={}",
+                        "answer id={} channel={}{connected}",
                         self.calls[i].id,
                         chanpos(self.calls[i].channel_raw)
                     );
