@@ -133,3 +133,58 @@ fn blind_transfer_tells_the_switch_party_its_new_partner_with_ect_inform() {
         other => panic!("redirection {other:?}"),
     }
 }
+
+#[test]
+fn blind_transfer_tells_the_switch_party_who_answered_per_the_targets_pai() {
+    let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
+    let (pbx_call, _) = answered_pbx_call(&mut w);
+    w.pbx_events.clear();
+    w.pbx.request_in_dialog(
+        w.now,
+        pbx_call,
+        crate::sip::Method::Refer,
+        &[("Refer-To", "<sip:205@192.0.2.1>".to_string())],
+        None,
+    );
+    w.run();
+    let new_call = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the gateway called the target");
+    w.switch_events.clear();
+    // The target's phone forwards to 4930777, who answers: its identity, not 205, is the
+    // switch party's new partner (a trusted peer's P-Asserted-Identity, RFC 3325 §9.1).
+    w.pbx.respond(
+        w.now,
+        new_call,
+        StatusCode::OK,
+        None,
+        &[(
+            "P-Asserted-Identity",
+            "<sip:4930777@192.0.2.10>".to_string(),
+        )],
+        Some(ANSWER),
+    );
+    w.run();
+    let numbers: Vec<String> = w
+        .switch_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TransferInformed {
+                redirection: Some(PresentedNumberUnscreened::Allowed(n)),
+                ..
+            } => Some(n.digits.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        numbers,
+        vec!["4930777".to_string()],
+        "{:?}",
+        w.switch_events
+    );
+}
