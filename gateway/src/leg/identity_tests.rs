@@ -188,3 +188,34 @@ fn blind_transfer_tells_the_switch_party_who_answered_per_the_targets_pai() {
         w.switch_events
     );
 }
+
+#[test]
+fn notify_call_transferred_active_with_a_redirection_number_becomes_update_with_pai() {
+    use q931::ie::{NotificationDescription, Presentation, RedirectionNumber, Screening};
+    let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
+    let (_, switch_call) = answered_pbx_call(&mut w);
+    w.pbx_events.clear();
+    // The NOTIFY form of ECT (EN 300 369-1; libpri sends it on basic-rate NT PTMP).
+    let r = RedirectionNumber::new(QTon::National, NumberingPlan::Isdn, "301555")
+        .with_presentation(Presentation::Allowed, Screening::NetworkProvided);
+    w.switch
+        .notify_with(
+            w.now,
+            switch_call,
+            NotificationDescription::TRANSFER_ACTIVE,
+            vec![r.into()],
+        )
+        .unwrap();
+    w.run();
+    let reqs = pbx_requests(&mut w);
+    assert!(
+        reqs.len() == 1 && reqs[0].0 == "UPDATE" && reqs[0].1[0].contains("301555"),
+        "{reqs:?}"
+    );
+    // Without a number there is nothing to tell.
+    w.switch
+        .notify(w.now, switch_call, NotificationDescription::TRANSFER_ACTIVE)
+        .unwrap();
+    w.run();
+    assert_eq!(pbx_requests(&mut w), vec![]);
+}

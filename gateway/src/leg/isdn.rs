@@ -376,13 +376,29 @@ impl IsdnLeg {
                     self.tell_core(core, now, call, Message::Connect { media });
                 }
             }
-            Event::Notified { call, description } => {
+            Event::Notified {
+                call,
+                description,
+                redirection,
+            } => {
                 // Q.931 §4.5.22 notification description (ETSI codes for the call hold
-                // supplementary service): the switch's party holds or retrieves the call.
-                let msg = match description {
-                    NotificationDescription::REMOTE_HOLD => Message::Hold,
-                    NotificationDescription::REMOTE_RETRIEVAL => Message::Resume,
-                    other => {
+                // supplementary service): the switch's party holds or retrieves the call;
+                // EN 300 369-1 (the NOTIFY form of ECT): it was transferred, and the
+                // Redirection number says to whom.
+                let msg = match (description, redirection) {
+                    (NotificationDescription::REMOTE_HOLD, _) => Message::Hold,
+                    (NotificationDescription::REMOTE_RETRIEVAL, _) => Message::Resume,
+                    (NotificationDescription::TRANSFER_ACTIVE, Some(r)) if !r.digits.is_empty() => {
+                        Message::Transferred(Number {
+                            digits: r.digits,
+                            ton: ton_in(r.type_of_number),
+                            restricted: matches!(
+                                r.presentation,
+                                Some((Presentation::Restricted, _))
+                            ),
+                        })
+                    }
+                    (other, _) => {
                         debug!(span = %self.span, ?other, "NOTIFY not interworked");
                         return;
                     }

@@ -183,6 +183,9 @@ pub enum Event {
     Notified {
         call: CallHandle,
         description: NotificationDescription,
+        /// The NOTIFY's Redirection number (Q.952 §4.1.3), e.g. with "call transferred,
+        /// active" (EN 300 369-1: whom the user is now connected to).
+        redirection: Option<crate::ie::RedirectionNumber>,
     },
     /// The CONNECT answering our call carried a Connected number (connected line
     /// identification presentation, Q.951 §3 / ETSI EN 300 097); comes before `Connected`.

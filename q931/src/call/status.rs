@@ -174,6 +174,7 @@ impl Interface {
                     self.events.push_back(super::Event::Notified {
                         call,
                         description: n.description,
+                        redirection: msg.redirection_number().cloned(),
                     });
                 }
                 true
