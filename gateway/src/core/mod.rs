@@ -883,6 +883,7 @@ impl Core {
                         Message::Hold => Delivery::Hold,
                         Message::Resume => Delivery::Resume,
                         Message::ConnectedLine(n) => Delivery::ConnectedLine(n),
+                        Message::Transferred(n) => Delivery::Transferred(n),
                         Message::Setup(_) | Message::Release(_) | Message::Media(_) => return,
                     };
                     self.actions.push_back(Action::Deliver {

@@ -194,6 +194,8 @@ pub struct Signalling {
     links_up: Vec<bool>,
     /// Keeps the simulator's clock running (dropped after the switches).
     _sim: Option<tdm_sim::Sim>,
+    /// `[general] moh_file`, played instead of the generated melody (`hold_media = "moh"`).
+    moh: Option<crate::media::moh_file::MohFile>,
 }
 
 fn iface_config(span: &crate::config::Span, role: Role) -> InterfaceConfig {
@@ -374,6 +376,7 @@ impl Signalling {
             h323_rx,
             links_up: Vec::new(),
             _sim: sim,
+            moh: config.moh.clone(),
         })
     }
 
@@ -437,6 +440,7 @@ impl Signalling {
             let reloaded = lock(&self.shared.sip_reload).take();
             if let Some(config) = reloaded {
                 self.reload_sip(&config).await;
+                self.moh = config.moh.clone();
             }
             let now = Instant::now();
             let deadline = {
@@ -842,8 +846,15 @@ impl Signalling {
             }
             Action::HoldMedia { call, held, media } => {
                 if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
-                    let music = media == crate::config::HoldMedia::Moh;
-                    if let Err(e) = m.hold_with_media(*key, held, music) {
+                    use crate::media::tone::HoldSound;
+                    let sound = match (media, &self.moh) {
+                        (crate::config::HoldMedia::Silence, _) => HoldSound::Silence,
+                        (crate::config::HoldMedia::Moh, Some(f)) => {
+                            HoldSound::File(f.samples.clone())
+                        }
+                        (crate::config::HoldMedia::Moh, None) => HoldSound::Melody,
+                    };
+                    if let Err(e) = m.hold_with_media(*key, held, sound) {
                         debug!(error = %e, "media channel gone");
                     }
                 }

@@ -1653,3 +1653,6 @@ fn refer_to_with_replaces_puts_replaces_in_the_invite_to_the_target() {
     w.run();
     w.assert_clean();
 }
+
+#[path = "identity_tests.rs"]
+mod identity;
