@@ -127,3 +127,78 @@ fn reload_moves_and_adds_sip_trunks_without_dropping_the_call_in_progress() {
     let trunks: Vec<&str> = cdrs.iter().map(|r| r[8].as_str()).collect();
     assert!(trunks.contains(&"pbx2"), "{trunks:?}");
 }
+
+/// The 1-based line of the first line of `text` that starts with `prefix`.
+fn line_of(text: &str, prefix: &str) -> usize {
+    text.lines()
+        .position(|l| l.trim_start().starts_with(prefix))
+        .expect("line present")
+        + 1
+}
+
+/// A reload that would change a running span's signalling, or remove the span that carries
+/// the call in progress, is refused as a whole: the ctl answer names file, line and field,
+/// nothing of the file is applied, and the call goes on. Once the span is idle, removing it
+/// is accepted.
+#[test]
+fn reload_refuses_span_changes_that_need_a_restart() {
+    let d = Daemon::start("reload-span-refused", Options::default());
+    let mut held = d
+        .sipp_command(
+            "127.0.0.1",
+            d.pbx_port,
+            &["-sn", "uac", "-s", "0301234", "-m", "1", "-d", "3000"],
+        )
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(d.ctl("show calls").lines().count(), 1);
+    let path = d.dir.join("gatewayd.toml");
+    let original = std::fs::read_to_string(&path).unwrap();
+
+    // Span 1 to the network side, and a span 2 added in the same file.
+    let changed = original.replace("signalling = \"pri_cpe\"", "signalling = \"pri_net\"")
+        + "\n[[span]]\nid = 2\ntype = \"e1\"\nsignalling = \"pri_cpe\"\n";
+    std::fs::write(&path, &changed).unwrap();
+    let answer = d.ctl("reload");
+    let expect = format!(
+        "error: {}:{}: field `span[0].signalling`: span 1: `signalling` changed",
+        path.display(),
+        line_of(&changed, "signalling = \"pri_net\"")
+    );
+    assert!(answer.starts_with(&expect), "{answer}");
+    assert!(answer.contains("spans change only at restart"), "{answer}");
+    // Nothing applied: span 2 is unknown, span 1 still up.
+    let spans = d.ctl("show spans");
+    assert_eq!(spans.lines().count(), 2, "{spans}");
+    assert!(spans.lines().nth(1).unwrap().starts_with("1 "), "{spans}");
+    assert!(spans.contains(" up "), "{spans}");
+
+    // Span 1 replaced by span 2 while span 1 carries the call.
+    let moved = original
+        .replace("id = 1\n", "id = 2\n")
+        .replace("{ span = 1 }", "{ span = 2 }");
+    std::fs::write(&path, &moved).unwrap();
+    let answer = d.ctl("reload");
+    assert!(
+        answer.starts_with(&format!(
+            "error: {}: span 1 removed while 1 call(s) use it",
+            path.display()
+        )),
+        "{answer}"
+    );
+    assert_eq!(d.ctl("show calls").lines().count(), 1, "the call goes on");
+    assert!(
+        held.wait().unwrap().success(),
+        "the call ended with its BYE"
+    );
+    d.assert_no_busy_channel();
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+
+    // Idle now: the same file is accepted.
+    assert_eq!(d.ctl("reload"), "ok\n");
+    let spans = d.ctl("show spans");
+    assert!(!spans.lines().any(|l| l.starts_with("1 ")), "{spans}");
+}

@@ -8,6 +8,9 @@ pub mod h323;
 mod ipmedia;
 pub mod signalling;
 pub mod sim;
+mod span_reload;
+
+pub use span_reload::ReloadError;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -38,9 +41,27 @@ pub enum Source {
 impl Source {
     /// Read and check the configuration.
     pub fn load(&self) -> Result<Config, crate::config::ConfigError> {
+        self.load_text().map(|(c, _, _)| c)
+    }
+
+    /// Read and check the configuration; also its text and file name (for the reload's
+    /// span check to name lines).
+    pub fn load_text(&self) -> Result<(Config, String, String), crate::config::ConfigError> {
         match self {
-            Source::File(p) => Config::load(p),
-            Source::Embedded => Config::from_str(DEFAULT_CONFIG, "<embedded default>"),
+            Source::File(p) => {
+                let file = p.display().to_string();
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| crate::config::ConfigError::Read {
+                        file: file.clone(),
+                        source: e,
+                    })?;
+                Ok((Config::from_str(&text, &file)?, text, file))
+            }
+            Source::Embedded => {
+                let file = "<embedded default>".to_string();
+                let c = Config::from_str(DEFAULT_CONFIG, &file)?;
+                Ok((c, DEFAULT_CONFIG.to_string(), file))
+            }
         }
     }
 }
@@ -55,16 +76,55 @@ pub struct Shared {
     pub sim: std::sync::OnceLock<sim::SimSwitches>,
     /// A reloaded configuration for the signalling task to apply to its SIP trunks.
     pub sip_reload: Mutex<Option<Config>>,
+    /// The spans of the configuration in force (the last one loaded or reloaded).
+    pub running_spans: Mutex<Vec<crate::config::Span>>,
 }
 
 impl Shared {
-    /// Re-read the configuration and apply it, keeping calls in progress.
-    pub fn reload(&self) -> Result<(), crate::config::ConfigError> {
-        let config = self.source.load()?;
+    /// Re-read the configuration and apply it, keeping calls in progress. A change that
+    /// cannot apply live (a running span's settings, a removed span with calls) refuses
+    /// the whole reload and nothing is applied (`span_reload`).
+    pub fn reload(&self) -> Result<(), ReloadError> {
+        let (config, text, file) = self.source.load_text()?;
         let mut core = lock(&self.core);
+        let mut running = lock(&self.running_spans);
+        let busy = core.busy_channels();
+        span_reload::check(&running, &config.spans, &text, &file, |span| {
+            let mut calls: Vec<u64> = busy
+                .iter()
+                .filter(|c| c.span == span)
+                .filter_map(|c| match core.channel_state(*c) {
+                    Some(crate::trunk::ChannelState::Busy { call, .. }) => Some(call),
+                    _ => None,
+                })
+                .collect();
+            calls.sort_unstable();
+            calls.dedup();
+            calls.len()
+        })?;
         core.reload(&config);
+        // Spans removed (idle, checked above) take no new calls.
+        for gone in running
+            .iter()
+            .filter(|o| !config.spans.iter().any(|n| n.id == o.id))
+        {
+            core.set_span_alarm(gone.id, true);
+            info!(span = gone.id.0, "span removed by reload: out of service");
+        }
+        *running = config.spans.clone();
+        // The running spans keep their status; added ones start with the D-channel down.
         let mut spans = lock(&self.spans);
-        *spans = span_status(&config);
+        let fresh = span_status(&config);
+        *spans = fresh
+            .into_iter()
+            .map(|f| {
+                spans
+                    .iter()
+                    .find(|s| s.span == f.span)
+                    .cloned()
+                    .unwrap_or(f)
+            })
+            .collect();
         info!(calls = core.call_count(), "configuration reloaded");
         *lock(&self.sip_reload) = Some(config);
         Ok(())
@@ -169,6 +229,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         spans: Mutex::new(span_status(&config)),
         sim: std::sync::OnceLock::new(),
         sip_reload: Mutex::new(None),
+        running_spans: Mutex::new(config.spans.clone()),
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     let h323_tx = sig.h323_sender();
@@ -282,6 +343,7 @@ mod tests {
             spans: Mutex::new(span_status(&config)),
             sim: std::sync::OnceLock::new(),
             sip_reload: Mutex::new(None),
+            running_spans: Mutex::new(config.spans.clone()),
         };
         assert_eq!(shared.control("channel 1:3 out"), "ok\n");
         assert!(shared
