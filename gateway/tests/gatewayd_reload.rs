@@ -197,8 +197,124 @@ fn reload_refuses_span_changes_that_need_a_restart() {
     assert_eq!(cdrs.len(), 1, "{cdrs:?}");
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
 
-    // Idle now: the same file is accepted.
+    // Idle now: the same file is accepted; span 1 is closed, span 2 opened and up.
     assert_eq!(d.ctl("reload"), "ok\n");
-    let spans = d.ctl("show spans");
-    assert!(!spans.lines().any(|l| l.starts_with("1 ")), "{spans}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let spans = d.ctl("show spans");
+        assert!(!spans.lines().any(|l| l.starts_with("1 ")), "{spans}");
+        if spans
+            .lines()
+            .any(|l| l.starts_with("2 ") && l.contains(" up "))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "span 2 not up:\n{spans}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(d.sipp(&["-sn", "uac", "-s", "0301234", "-m", "1", "-d", "200"]));
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 2, "{cdrs:?}");
+    assert_eq!(
+        (cdrs[1][10].as_str(), cdrs[1][DISPOSITION].as_str()),
+        ("2", "ANSWERED")
+    );
+}
+
+/// A reload adds span 2 (a simulated E1 whose switch answers with a 1500 Hz tone), a trunk
+/// group on it and a route to it while a call is up on span 1: span 2's D-channel comes
+/// up, a SIPp call routed there is answered by its switch, the tone crosses to SIPp and
+/// back (SIPp echoes RTP), and the first call goes on to its BYE.
+#[test]
+fn reload_adds_a_span_live_while_a_call_is_up_on_another() {
+    let d = Daemon::start("reload-span-added", Options::default());
+    let mut held = d
+        .sipp_command(
+            "127.0.0.1",
+            d.pbx_port,
+            &["-sn", "uac", "-s", "0301234", "-m", "1", "-d", "6000"],
+        )
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(d.ctl("show calls").lines().count(), 1);
+    let path = d.dir.join("gatewayd.toml");
+    let text = std::fs::read_to_string(&path).unwrap()
+        + "\n[[span]]\nid = 2\ntype = \"e1\"\nsignalling = \"pri_cpe\"\n\
+           device = { kind = \"sim\", tone_hz = 1500, answer_after_ms = 200 }\n\n\
+           [[trunk_group]]\nname = \"pstn2\"\nmembers = [{ span = 2 }]\nhunting = \"ascending\"\n\n\
+           [[route]]\npattern = \"_9X.\"\nfrom = [\"pbx\"]\nto = [\"pstn2\"]\nstrip = 1\n";
+    std::fs::write(&path, text).unwrap();
+    assert_eq!(d.ctl("reload"), "ok\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let spans = d.ctl("show spans");
+        if spans
+            .lines()
+            .any(|l| l.starts_with("2 ") && l.contains(" up "))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "span 2 not up:\n{spans}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mp = free_udp_port().to_string();
+    let ok = d
+        .sipp_command(
+            "127.0.0.1",
+            free_udp_port(),
+            &[
+                "-sn",
+                "uac",
+                "-s",
+                "90305555",
+                "-m",
+                "1",
+                "-d",
+                "2000",
+                "-rtp_echo",
+                "-mp",
+                &mp,
+            ],
+        )
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "the call routed to span 2 was answered");
+    assert_eq!(
+        d.ctl("show calls").lines().count(),
+        1,
+        "the first call is still up"
+    );
+    assert!(
+        held.wait().unwrap().success(),
+        "the first call ended with its BYE"
+    );
+    d.assert_no_busy_channel();
+    let sim = d.ctl("show sim-calls");
+    let on2: Vec<&str> = sim.lines().filter(|l| l.starts_with("2 ")).collect();
+    assert_eq!(on2.len(), 1, "{sim}");
+    assert!(on2[0].contains("from-gateway 0305555"), "{sim}");
+    assert!(
+        on2[0].contains("1500Hz/"),
+        "its tone came back through SIPp: {sim}"
+    );
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 2, "{cdrs:?}");
+    assert!(
+        cdrs.iter().all(|r| r[DISPOSITION] == "ANSWERED"),
+        "{cdrs:?}"
+    );
+    let spans: Vec<(&str, &str)> = cdrs
+        .iter()
+        .map(|r| (r[9].as_str(), r[10].as_str()))
+        .collect();
+    assert!(spans.contains(&("pstn", "1")), "{spans:?}");
+    assert!(spans.contains(&("pstn2", "2")), "{spans:?}");
 }

@@ -350,10 +350,10 @@ impl Core {
                 });
             }
             if !first_load && !known {
-                // A span added by a reload has no D-channel until the next restart: its
-                // channels stay out of service (alarm) until one reports its link up, so
-                // hunting never picks them.
-                warn!(span = %span.id, "span added by reload: out of service until a restart opens its D-channel");
+                // A span added by a reload: its channels stay out of service (alarm) until
+                // its D-channel, opened by the daemon, reports its data link up, so
+                // hunting never picks them before.
+                info!(span = %span.id, "span added by reload: out of service until its data link is up");
                 self.channels.set_span_alarm(span.id, true);
             }
         }

@@ -194,6 +194,8 @@ pub struct Signalling {
     links_up: Vec<bool>,
     /// Keeps the simulator's clock running (dropped after the switches).
     _sim: Option<tdm_sim::Sim>,
+    /// The simulators of simulated spans added by reloads, one each, by gateway span.
+    added_sims: Vec<(dahdi_driver::SpanId, tdm_sim::Sim)>,
     /// `[general] moh_file`, played instead of the generated melody (`hold_media = "moh"`).
     moh: Option<crate::media::moh_file::MohFile>,
 }
@@ -210,6 +212,51 @@ fn layer1(law: dahdi_driver::Law) -> Layer1Protocol {
         dahdi_driver::Law::MuLaw => Layer1Protocol::G711MuLaw,
         _ => Layer1Protocol::G711ALaw,
     }
+}
+
+/// Open `span`'s D-channel on `near` (the span is `dev_span` there) and start its Q.921/
+/// Q.931 stack: at start-up and for a span added by a reload.
+fn open_dchan(
+    span: &crate::config::Span,
+    config: &Config,
+    near: Box<dyn Device>,
+    dev_span: dahdi_driver::SpanId,
+    now: Instant,
+) -> anyhow::Result<Dchan> {
+    let role = match span.signalling {
+        Side::PriCpe => Role::User,
+        Side::PriNet => Role::Network,
+    };
+    let dch = ChannelId {
+        span: dev_span,
+        timeslot: span.dchannel,
+    };
+    let chan = near
+        .open_channel(dch, ChannelMode::HdlcFcs)
+        .with_context(|| format!("D-channel of span {}", span.id.0))?;
+    let mut cfg = iface_config(span, role);
+    // Q.931 §5.2.4: T302, the digit timer of overlap receiving, is the file's
+    // `[general] overlap_timeout`.
+    cfg.timers.t302 = Duration::from_secs(u64::from(config.general.overlap_timeout.max(1)));
+    let mut iface = Interface::new(cfg);
+    iface.start(now);
+    // The first trunk group with this span that names a D-channel transfer.
+    let transfer = config
+        .trunk_groups
+        .iter()
+        .filter(|g| g.members.iter().any(|m| m.span == span.id))
+        .map(|g| g.transfer)
+        .find(|t| *t != crate::config::TransferMode::Hairpin)
+        .unwrap_or_default();
+    info!(span = span.id.0, ?role, "D-channel opened");
+    Ok(Dchan {
+        transfer,
+        leg: IsdnLeg::new(span.id, iface, layer1(span.law)),
+        chan,
+        device: near,
+        dev_span,
+        law: span.law,
+    })
 }
 
 impl Signalling {
@@ -267,43 +314,16 @@ impl Signalling {
                 (_, Some(id)) => id,
                 _ => continue,
             };
-            let dch = ChannelId {
-                span: dev_span,
-                timeslot: span.dchannel,
-            };
-            let chan = near
-                .open_channel(dch, ChannelMode::HdlcFcs)
-                .with_context(|| format!("D-channel of span {}", span.id.0))?;
-            let mut cfg = iface_config(span, role);
-            // Q.931 §5.2.4: T302, the digit timer of overlap receiving, is the file's
-            // `[general] overlap_timeout`.
-            cfg.timers.t302 = Duration::from_secs(u64::from(config.general.overlap_timeout.max(1)));
-            let mut iface = Interface::new(cfg);
-            iface.start(now);
+            let d = open_dchan(span, config, near, dev_span, now)?;
             if media_tickers.is_empty() {
                 for _ in 0..config.general.media_threads.max(1) {
-                    match near.ticker() {
+                    match d.device.ticker() {
                         Ok(t) => media_tickers.push(t),
                         Err(e) => warn!(error = %e, "no media clock from this device"),
                     }
                 }
             }
-            // The first trunk group with this span that names a D-channel transfer.
-            let transfer = config
-                .trunk_groups
-                .iter()
-                .filter(|g| g.members.iter().any(|m| m.span == span.id))
-                .map(|g| g.transfer)
-                .find(|t| *t != crate::config::TransferMode::Hairpin)
-                .unwrap_or_default();
-            dchans.push(Dchan {
-                transfer,
-                leg: IsdnLeg::new(span.id, iface, layer1(span.law)),
-                chan,
-                device: near,
-                dev_span,
-                law: span.law,
-            });
+            dchans.push(d);
             if let Some(sw) = far {
                 if role == Role::Network {
                     // The simulator's switch is the network side only.
@@ -315,7 +335,6 @@ impl Signalling {
                     switches.push((span.id.0, dev_span, sw.clone()));
                 }
             }
-            info!(span = span.id.0, ?role, "D-channel opened");
         }
         let (tx, incoming) = mpsc::channel(4096);
         let mut sips = Vec::new();
@@ -376,8 +395,101 @@ impl Signalling {
             h323_rx,
             links_up: Vec::new(),
             _sim: sim,
+            added_sims: Vec::new(),
             moh: config.moh.clone(),
         })
+    }
+
+    /// Apply a reloaded configuration's spans (`Shared::reload` has refused any change to a
+    /// running span and the removal of one that carries calls). A span added is opened as
+    /// at start: a simulated span gets a simulator of its own with the simulated switch on
+    /// its far end, a DAHDI span its device; its D-channel joins the set, and its channels
+    /// (out of service since the core's reload) come into service when its data link is up
+    /// (`IsdnLeg`, `LinkUp`). A span removed (idle) has its D-channel closed.
+    fn reload_spans(&mut self, config: &Config) {
+        let before = self.dchans.len();
+        self.dchans
+            .retain(|d| config.spans.iter().any(|s| s.id == d.leg.span()));
+        if let Some(switches) = self.shared.sim.get() {
+            switches.retain(|n| config.spans.iter().any(|s| s.id.0 == n));
+        }
+        self.added_sims
+            .retain(|(id, _)| config.spans.iter().any(|s| s.id == *id));
+        if self.dchans.len() != before {
+            info!(
+                closed = before - self.dchans.len(),
+                "spans removed by reload: D-channels closed"
+            );
+            // Link states are per position: recompute them all.
+            self.links_up.clear();
+        }
+        let now = Instant::now();
+        for span in &config.spans {
+            if self.dchans.iter().any(|d| d.leg.span() == span.id) {
+                continue;
+            }
+            if let Err(e) = self.add_span(span, config, now) {
+                warn!(span = span.id.0, error = %format!("{e:#}"), "span added by reload not opened");
+            }
+        }
+    }
+
+    /// Open a span added by a reload (see [`Self::reload_spans`]).
+    fn add_span(
+        &mut self,
+        span: &crate::config::Span,
+        config: &Config,
+        now: Instant,
+    ) -> anyhow::Result<()> {
+        match &span.device {
+            DeviceCfg::Simulator(sw) => {
+                let sim = tdm_sim::Sim::builder().clock(tdm_sim::ClockMode::RealTime);
+                let sim = match span.kind {
+                    SpanKind::T1 => sim.t1(1),
+                    _ => sim.e1(1),
+                }
+                .build();
+                let dev_span = dahdi_driver::SpanId(1);
+                let d = open_dchan(span, config, Box::new(sim.near()), dev_span, now)?;
+                if span.signalling == Side::PriNet {
+                    warn!(
+                        span = span.id.0,
+                        "simulated span with pri_net: no simulated switch on its far end"
+                    );
+                } else {
+                    let far = sim.far();
+                    let switch = (span.id.0, dev_span, sw.clone());
+                    match self.shared.sim.get() {
+                        Some(switches) => switches.add(&far, &switch, now)?,
+                        None => {
+                            let ticker = far.ticker().context("simulator clock for the switch")?;
+                            let started = super::sim::SimSwitches::start(
+                                &far,
+                                std::slice::from_ref(&switch),
+                                ticker,
+                                now,
+                            )?;
+                            if self.shared.sim.set(started).is_err() {
+                                warn!("simulated switches already running");
+                            }
+                        }
+                    }
+                }
+                self.dchans.push(d);
+                self.added_sims.push((span.id, sim));
+            }
+            DeviceCfg::Dahdi { span: n, path } => {
+                let near = dahdi_driver::kernel::KernelDevice::open(std::path::Path::new(path))
+                    .with_context(|| format!("DAHDI device {path}"))?;
+                let d = open_dchan(span, config, Box::new(near), dahdi_driver::SpanId(*n), now)?;
+                self.dchans.push(d);
+            }
+        }
+        if self.media.is_none() {
+            warn!(span = span.id.0, "no media threads (none started at start-up): calls on this span carry no audio until a restart");
+        }
+        info!(span = span.id.0, "span added by reload");
+        Ok(())
     }
 
     /// Apply a reloaded configuration's SIP trunks without touching calls in progress: a
@@ -439,6 +551,7 @@ impl Signalling {
         loop {
             let reloaded = lock(&self.shared.sip_reload).take();
             if let Some(config) = reloaded {
+                self.reload_spans(&config);
                 self.reload_sip(&config).await;
                 self.moh = config.moh.clone();
             }

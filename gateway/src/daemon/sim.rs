@@ -93,6 +93,29 @@ fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The switch of one simulated span on the far `device`.
+fn span_switch(
+    device: &tdm_sim::SimDevice,
+    (span, sim_span, cfg): &(u16, SpanId, SimSwitch),
+    now: Instant,
+) -> Result<SpanSwitch, SimError> {
+    let sc = SwitchConfig {
+        spans: vec![*sim_span],
+        plan: plan(cfg),
+        blocksize: 160,
+        tone_dbm0: TONE_DBM0,
+        outgoing_tone_hz: cfg.tone_hz as f64,
+        record_limit: (cfg.record_ms * 8) as usize,
+    };
+    Ok(SpanSwitch {
+        span: *span,
+        sim_span: *sim_span,
+        switch: Switch::new(device.clone(), sc, now)?,
+        hold: HashMap::new(),
+        hangup_at: Vec::new(),
+    })
+}
+
 impl SimSwitches {
     /// One switch per `(gateway span, simulator span, its config)` on the far `device`,
     /// polled after every tick of `ticker` (the simulator's clock).
@@ -102,24 +125,10 @@ impl SimSwitches {
         mut ticker: Box<dyn dahdi_driver::Ticker>,
         now: Instant,
     ) -> Result<SimSwitches, SimError> {
-        let mut out = Vec::new();
-        for (span, sim_span, cfg) in spans {
-            let sc = SwitchConfig {
-                spans: vec![*sim_span],
-                plan: plan(cfg),
-                blocksize: 160,
-                tone_dbm0: TONE_DBM0,
-                outgoing_tone_hz: cfg.tone_hz as f64,
-                record_limit: (cfg.record_ms * 8) as usize,
-            };
-            out.push(SpanSwitch {
-                span: *span,
-                sim_span: *sim_span,
-                switch: Switch::new(device.clone(), sc, now)?,
-                hold: HashMap::new(),
-                hangup_at: Vec::new(),
-            });
-        }
+        let out = spans
+            .iter()
+            .map(|s| span_switch(device, s, now))
+            .collect::<Result<Vec<_>, _>>()?;
         let inner = Arc::new(Mutex::new(Inner { spans: out }));
         let stop = Arc::new(AtomicBool::new(false));
         let (inn, st) = (inner.clone(), stop.clone());
@@ -140,6 +149,26 @@ impl SimSwitches {
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// Add the switch of a span added by a reload: `(gateway span, simulator span, its
+    /// config)` on the far `device` of that span's own simulator (polled with the others).
+    pub fn add(
+        &self,
+        device: &tdm_sim::SimDevice,
+        span: &(u16, SpanId, SimSwitch),
+        now: Instant,
+    ) -> Result<(), SimError> {
+        let s = span_switch(device, span, now)?;
+        let mut inner = lock(&self.inner);
+        inner.spans.retain(|o| o.span != s.span);
+        inner.spans.push(s);
+        Ok(())
+    }
+
+    /// Stop the switches of spans that a reload removed (all but `kept`).
+    pub fn retain(&self, kept: impl Fn(u16) -> bool) {
+        lock(&self.inner).spans.retain(|s| kept(s.span));
     }
 
     /// The switch of span `span` calls `number` on it; the call is cleared with cause 16
