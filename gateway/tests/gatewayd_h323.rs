@@ -5,6 +5,7 @@
 //! asserted on both sides: Setup ↔ INVITE, Call Proceeding ↔ 100, Alerting ↔ 180,
 //! Connect ↔ 200, Release Complete ↔ BYE with the Q.850 cause on both (the `Reason`
 //! header checked by SIPp, the Release Complete's cause by the peer), and the CDRs.
+//! The daemon is the real `gatewayd` process (`daemon_support`).
 
 mod daemon_support;
 mod h323_support;
@@ -18,8 +19,8 @@ use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
-use h323_support::{answer_one, flush, media, pump, released};
+use h323::ras::gatekeeper::GatekeeperEvent;
+use h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper};
 
 fn sip_uac(bye: &str) -> String {
     format!(
@@ -641,61 +642,6 @@ fn pstn_call_to_an_h323_endpoint() {
     d.assert_no_busy_channel();
 }
 
-/// The gatekeeper double on UDP: its address, its events, itself, and the stop flag.
-struct UdpGatekeeper {
-    addr: SocketAddrV4,
-    events: std::sync::Arc<std::sync::Mutex<Vec<GatekeeperEvent>>>,
-    gk: std::sync::Arc<std::sync::Mutex<Gatekeeper>>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// The gatekeeper double (`h323::ras::gatekeeper`) on a UDP socket in a thread, until
-/// `stop` is set; its events are collected.
-fn udp_gatekeeper(routes: Vec<(Alias, SocketAddrV4)>) -> UdpGatekeeper {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = match socket.local_addr().unwrap() {
-        std::net::SocketAddr::V4(a) => a,
-        other => panic!("{other}"),
-    };
-    let mut config = GatekeeperConfig::new("GK-TEST", addr);
-    config.time_to_live = Some(60);
-    config.routes = routes;
-    let gk = Arc::new(Mutex::new(Gatekeeper::new(config)));
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (g2, e2, s2) = (gk.clone(), events.clone(), stop.clone());
-    std::thread::spawn(move || {
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
-        let mut buf = [0u8; 4096];
-        while !s2.load(Ordering::Relaxed) {
-            let got = socket.recv_from(&mut buf);
-            let mut g = g2.lock().unwrap();
-            let now = Instant::now();
-            if let Ok((n, std::net::SocketAddr::V4(from))) = got {
-                g.handle_datagram(now, from, &buf[..n]);
-            }
-            g.handle_timeout(now);
-            while let Some(t) = g.poll_transmit() {
-                let _ = socket.send_to(&t.payload, t.destination);
-            }
-            let mut ev = e2.lock().unwrap();
-            while let Some(e) = g.poll_event() {
-                ev.push(e);
-            }
-        }
-    });
-    UdpGatekeeper {
-        addr,
-        events,
-        gk,
-        stop,
-    }
-}
-
 #[test]
 fn gatekeeper_registration_and_admission_around_a_sip_call() {
     let peer = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -703,12 +649,8 @@ fn gatekeeper_registration_and_admission_around_a_sip_call() {
         std::net::SocketAddr::V4(a) => a,
         other => panic!("{other}"),
     };
-    let UdpGatekeeper {
-        addr: gk_addr,
-        events,
-        gk,
-        stop,
-    } = udp_gatekeeper(vec![(Alias::Dialled("5003".into()), peer_addr)]);
+    let gkd = UdpGatekeeper::start(vec![(Alias::Dialled("5003".into()), peer_addr)], 60);
+    let (gk_addr, events, gk) = (gkd.addr, gkd.events.clone(), gkd.gk.clone());
     let h323_port = free_tcp_port();
     let tail = format!(
         r#"
@@ -778,6 +720,6 @@ to = ["gatekeeper"]
         assert!(Instant::now() < deadline, "ARQ/DRQ expected: {ev:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(gkd);
     d.assert_no_busy_channel();
 }

@@ -1,7 +1,7 @@
 //! Media of H.323 legs through gatewayd (issue #7, the media part): audio each way and
 //! DTMF across the legs, checked by what each far end hears.
 //!
-//! The daemon runs in a thread (`daemon_support`) with a simulated E1 whose far end is the
+//! The daemon is the real `gatewayd` process (`daemon_support`) with a simulated E1 whose far end is the
 //! simulated switch (it answers with a 1004 Hz tone and reports the tones it heard); the
 //! H.323 peer is our own `h323::call` endpoint on real TCP with an RTP endpoint that plays
 //! a 700 Hz tone; SIPp (Debian `sip-tester`) plays the SIP UA's signalling and the test's
