@@ -43,6 +43,10 @@ struct EndState {
     first_from: Option<SocketAddr>,
     /// Received audio as A-law.
     audio: Vec<u8>,
+    /// When each received audio packet (20 ms, 160 bytes) arrived.
+    arrived: Vec<Instant>,
+    /// When the call was answered (the peer's Connect sent or received).
+    connected_at: Option<Instant>,
     /// Received telephone-events: (event, end).
     events: Vec<(u8, bool)>,
     /// A digit to send as RFC 4733 events.
@@ -88,7 +92,13 @@ impl RtpEnd {
                     if s.target.is_none() {
                         s.target = Some(from);
                     }
-                    match p.payload_type.get() {
+                    let pt = p.payload_type.get();
+                    if pt == 8 || pt == 0 {
+                        let at = Instant::now();
+                        s.arrived
+                            .extend(std::iter::repeat_n(at, p.payload.len().div_ceil(160)));
+                    }
+                    match pt {
                         8 => s.audio.extend_from_slice(p.payload),
                         0 => s.audio.extend(p.payload.iter().map(|&b| ulaw_to_alaw(b))),
                         _ => {
@@ -178,6 +188,24 @@ impl RtpEnd {
             .count()
     }
 
+    /// 20 ms blocks with the tone `hz` that arrived before `t`.
+    fn heard_before(&self, hz: f64, t: Instant) -> usize {
+        let s = self.state.lock().unwrap();
+        s.audio
+            .chunks_exact(160)
+            .zip(&s.arrived)
+            .filter(|(b, at)| **at < t && tone_present(b, Law::ALaw, hz).present)
+            .count()
+    }
+
+    fn mark_connected(&self, t: Instant) {
+        self.state.lock().unwrap().connected_at.get_or_insert(t);
+    }
+
+    fn connected_at(&self) -> Option<Instant> {
+        self.state.lock().unwrap().connected_at
+    }
+
     fn events(&self) -> Vec<(u8, bool)> {
         self.state.lock().unwrap().events.clone()
     }
@@ -202,8 +230,11 @@ fn media_of(addr: SocketAddrV4) -> MediaAddresses {
 }
 
 /// What the H.323 peer does during a call once it is connected.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Script {
+    /// Answering: Progress (in-band information, the fast start answer in it) instead of
+    /// Alerting, and Connect this long after it (early media).
+    early: Option<Duration>,
     /// Send this digit (UserInputIndication) this long after the media flow.
     digit: Option<(char, Duration)>,
     /// Release (cause 16) this long after connect; `None`: wait for the gateway.
@@ -238,6 +269,7 @@ fn run_call(
                 }
                 Event::Connected { media } => {
                     answered_at.get_or_insert(now);
+                    end.mark_connected(now);
                     if let Some(m) = media {
                         end.set_target(SocketAddr::V4(m.remote_rtp));
                         media_at.get_or_insert(now);
@@ -254,8 +286,16 @@ fn run_call(
         // Alerting 200 ms after the Setup, Connect 200 ms after that.
         if alert_at.is_some_and(|t| t <= now) {
             alert_at = None;
-            call.alerting(now);
-            connect_at = Some(now + Duration::from_millis(200));
+            match script.early {
+                Some(d) => {
+                    call.progress(now);
+                    connect_at = Some(now + d);
+                }
+                None => {
+                    call.alerting(now);
+                    connect_at = Some(now + Duration::from_millis(200));
+                }
+            }
         }
         if connect_at.is_some_and(|t| t <= now) {
             connect_at = None;
@@ -623,6 +663,7 @@ fn sip_to_h323_relayed_tone_each_way_and_dtmf() {
             peer_rtp.clone(),
             fast_start,
             Script {
+                early: None,
                 digit: Some(('5', Duration::from_millis(800))),
                 release_after: None,
             },
@@ -703,6 +744,7 @@ fn sip_to_h323_direct_media() {
         peer_rtp.clone(),
         true,
         Script {
+            early: None,
             digit: None,
             release_after: None,
         },
@@ -755,6 +797,7 @@ fn h323_to_sip_relayed_tone_each_way() {
         &peer_rtp,
         true,
         Script {
+            early: None,
             digit: None,
             release_after: Some(Duration::from_millis(2500)),
         },
@@ -801,6 +844,7 @@ fn h323_to_sip_direct_media() {
         &peer_rtp,
         true,
         Script {
+            early: None,
             digit: None,
             release_after: Some(Duration::from_millis(2500)),
         },
@@ -854,6 +898,7 @@ fn h323_to_e1_tone_each_way_with_and_without_fast_start() {
             &peer_rtp,
             fast_start,
             Script {
+                early: None,
                 digit: None,
                 release_after: Some(Duration::from_millis(3000)),
             },
@@ -892,6 +937,7 @@ fn pstn_to_h323_tone_each_way() {
         peer_rtp.clone(),
         true,
         Script {
+            early: None,
             digit: None,
             release_after: None,
         },
@@ -914,5 +960,157 @@ fn pstn_to_h323_tone_each_way() {
         "the switch heard the peer's tone: {call}"
     );
     Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+    d.assert_no_busy_channel();
+}
+
+/// SIPp calls `[service]` (SDP naming `rtp`) and requires a 183 whose SDP matches
+/// `check_183` before the 200; keeps the call `hold_ms`, then BYE.
+fn uac_early(rtp: SocketAddrV4, hold_ms: u64, check_183: &str) -> String {
+    uac(rtp, hold_ms, "m=audio")
+        .replace(
+            r#"  <recv response="180" optional="true"/>"#,
+            &format!(
+                r#"  <recv response="183">
+    <action>
+      <ereg regexp="{check_183}" search_in="body" check_it="true" assign_to="2"/>
+    </action>
+  </recv>
+  <recv response="180" optional="true"/>"#
+            ),
+        )
+        .replace(
+            r#"<Reference variables="1"/>"#,
+            r#"<Reference variables="1,2"/>"#,
+        )
+}
+
+/// SIPp as the PBX: 183 with an SDP naming `rtp` (no 180), `early_ms` of early media,
+/// then 200 (the same SDP), until the BYE.
+fn uas_early(rtp: SocketAddrV4, early_ms: u64) -> String {
+    let sdp = format!(
+        "v=0
+      o=user1 53655765 2353687637 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio {} RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+",
+        rtp.port()
+    );
+    let early = format!(
+        r#"  <send>
+    <![CDATA[
+      SIP/2.0 183 Session Progress
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {sdp}
+    ]]>
+  </send>
+  <pause milliseconds="{early_ms}"/>
+"#
+    );
+    // In place of the 180.
+    let s = uas(rtp, "m=audio");
+    let from = s.find("  <send>").expect("the 180's send");
+    let to = s.find("  <send retrans=\"500\">").expect("the 200's send");
+    format!("{}{early}{}", &s[..from], &s[to..])
+}
+
+/// Early media SIP → H.323: the peer answers the fast start in a Progress (in-band
+/// information, Q.931 progress description 8) and plays its tone 1.5 s before its
+/// Connect: SIPp gets 183 with SDP before the 200, and the SIP UA hears the peer's tone
+/// before the peer answered.
+#[test]
+fn sip_to_h323_early_media_before_connect() {
+    let r = start("h323m-early-in");
+    let d = &r.daemon;
+    let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
+    let sip_rtp = RtpEnd::start(SIP_TONE);
+    let peer = answer(
+        r.relay_fs.try_clone().unwrap(),
+        peer_rtp.clone(),
+        true,
+        Script {
+            early: Some(Duration::from_millis(1500)),
+            digit: None,
+            release_after: None,
+        },
+    );
+    let sf = d.scenario("uac_early.xml", &uac_early(sip_rtp.addr, 1000, "m=audio"));
+    let ok = d.sipp(&["-sf", &sf, "-s", "5001", "-m", "1"]);
+    let log = peer.join().unwrap();
+    assert!(ok, "SIPp: 183 with SDP, then 200; peer saw {log:?}");
+    let kinds = h323_support::kinds(&log);
+    assert_eq!(
+        kinds,
+        ["setup", "connected", "released"],
+        "the peer answered after its Progress: {log:?}"
+    );
+    let answered = peer_rtp.connected_at().expect("the peer answered");
+    let early = sip_rtp.heard_before(H323_TONE, answered);
+    assert!(
+        early >= 25,
+        "H.323 tone blocks at the SIP UA before Connect: {early} (in all {})",
+        sip_rtp.heard(H323_TONE)
+    );
+    sip_rtp.stop();
+    Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
+    d.assert_no_busy_channel();
+}
+
+/// Early media H.323 → SIP: SIPp answers 183 with SDP and 1.5 s later 200; the test's UA
+/// plays its tone meanwhile: the H.323 caller gets Progress with the fast start answer and
+/// hears the tone before its Connect.
+#[test]
+fn h323_to_sip_early_media_before_connect() {
+    let r = start("h323m-early-out");
+    let d = &r.daemon;
+    let sip_rtp = RtpEnd::start(SIP_TONE);
+    let sf = d.scenario("uas_early.xml", &uas_early(sip_rtp.addr, 1500));
+    let mut sipp = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let peer_rtp = RtpEnd::start(H323_TONE);
+    let log = place(
+        r.h323_port,
+        "201",
+        &peer_rtp,
+        true,
+        Script {
+            early: None,
+            digit: None,
+            release_after: Some(Duration::from_millis(1000)),
+        },
+    );
+    assert!(
+        sipp.wait().unwrap().success(),
+        "SIPp: 183, 200 and the BYE: {log:?}"
+    );
+    let kinds = h323_support::kinds(&log);
+    assert_eq!(kinds, ["progress", "connected", "released"], "{log:?}");
+    let answered = peer_rtp.connected_at().expect("connected");
+    let early = peer_rtp.heard_before(SIP_TONE, answered);
+    assert!(
+        early >= 25,
+        "SIP tone blocks at the H.323 caller before Connect: {early} (in all {})",
+        peer_rtp.heard(SIP_TONE)
+    );
+    sip_rtp.stop();
+    peer_rtp.stop();
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
     d.assert_no_busy_channel();
 }
