@@ -14,12 +14,14 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use daemon_support::{free_tcp_port, free_udp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE};
+use daemon_support::{
+    free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION, ISDN_CAUSE,
+};
 use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323::ras::gatekeeper::GatekeeperEvent;
+use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
 use h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper};
 
 fn sip_uac(bye: &str) -> String {
@@ -721,5 +723,148 @@ to = ["gatekeeper"]
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(gkd);
+    d.assert_no_busy_channel();
+}
+
+/// Calls the gatekeeper does not admit (ARJ) both ways, each with its CDR: SIPp calls 5009,
+/// which the gatekeeper does not know (ARJ calledPartyNotRegistered): SIPp gets 403 with
+/// `Reason: Q.850;cause=21`; then the gatekeeper forgets us (a restart) and our endpoint
+/// calls in: the ARQ answerCall is rejected (callerNotRegistered), the caller gets Release
+/// Complete cause 21, and the call, never routed, still has its CDR.
+#[test]
+fn gatekeeper_rejections_get_a_final_response_and_a_cdr() {
+    let gkd = UdpGatekeeper::start(Vec::new(), 60);
+    let h323_port = free_tcp_port();
+    let tail = format!(
+        r#"
+[h323]
+listen = "127.0.0.1:{h323_port}"
+
+[gatekeeper]
+address = "{gk}"
+aliases = ["gatewayd"]
+prefixes = ["0301"]
+ttl = 60
+ras_listen = "127.0.0.1:0"
+
+[[route]]
+pattern = "5009"
+from = ["pbx"]
+to = ["gatekeeper"]
+
+[[route]]
+pattern = "_2XX"
+from = ["gatekeeper"]
+to = ["pbx"]
+"#,
+        gk = gkd.addr
+    );
+    let d = Daemon::start(
+        "h323-arj",
+        Options {
+            tail: &tail,
+            ..Options::default()
+        },
+    );
+    gkd.wait_for("registration", Duration::from_secs(10), |ev| {
+        ev.iter()
+            .any(|e| matches!(e, GatekeeperEvent::Registered { .. }))
+    });
+
+    // SIP → gatekeeper trunk, ARJ.
+    let invite_end = sip_uac("").find("  <recv response=\"100\"/>").unwrap();
+    let xml = format!(
+        r#"{}  <recv response="100" optional="true"/>
+  <recv response="403">
+    <action>
+      <ereg regexp="Q\.850;cause=21" search_in="hdr" header="Reason:" check_it="true" assign_to="1"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <Reference variables="1"/>
+</scenario>
+"#,
+        &sip_uac("")[..invite_end]
+    );
+    let sf = d.scenario("uac_403.xml", &xml);
+    let ok = d.sipp(&["-sf", &sf, "-s", "5009", "-m", "1", "-trace_err"]);
+    assert!(
+        ok,
+        "SIPp: 403 with Reason Q.850;cause=21; {:#?}",
+        gkd.events()
+    );
+    gkd.wait_for("ARJ", Duration::from_secs(2), |ev| {
+        ev.iter()
+            .any(|e| matches!(e, GatekeeperEvent::AdmissionRejected { .. }))
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(
+        (
+            cdrs[0][DISPOSITION].as_str(),
+            cdrs[0][ISDN_CAUSE].as_str(),
+            cdrs[0][daemon_support::SIP_STATUS].as_str()
+        ),
+        ("FAILED", "21", "403"),
+        "{cdrs:?}"
+    );
+    assert!(cdrs[0].contains(&"gatekeeper".to_string()), "{cdrs:?}");
+
+    // The gatekeeper restarts and forgets us; an H.323 call in is not admitted.
+    let fresh = GatekeeperConfig::new("GK-TEST", gkd.addr);
+    *gkd.gk.lock().unwrap() = Gatekeeper::new(fresh);
+    let log = h323_support::call_daemon(
+        h323_port,
+        "201",
+        "2001",
+        41500,
+        Duration::from_millis(100),
+        None,
+        9,
+    );
+    assert_eq!(
+        released(&log),
+        Some((CauseValue::CallRejected, true)),
+        "Release Complete cause 21 from the gateway: {log:?}"
+    );
+    assert!(
+        !log.iter().any(|e| matches!(e, Event::Connected { .. })),
+        "{log:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 2, "the refused call has its CDR: {cdrs:?}");
+    let cdr = &cdrs[1];
+    assert_eq!(
+        (
+            cdr[DISPOSITION].as_str(),
+            cdr[ISDN_CAUSE].as_str(),
+            cdr[daemon_support::SIP_STATUS].as_str(),
+            cdr[CALLED].as_str(),
+            cdr[8].as_str(),
+            cdr[14].as_str()
+        ),
+        ("FAILED", "21", "", "201", "gatekeeper", "h323"),
+        "{cdr:?}"
+    );
     d.assert_no_busy_channel();
 }

@@ -676,7 +676,8 @@ impl H323Leg {
 
     /// The gatekeeper answered the ARQ answerCall of an incoming call: on ACF its Setup
     /// goes to the core; on ARJ (`failure`) the call is cleared with cause 21 (call
-    /// rejected), 41 when the gatekeeper did not answer. False: no such incoming call.
+    /// rejected), 41 when the gatekeeper did not answer, and the core records it
+    /// ([`Core::refused`]: a CDR, never routed). False: no such incoming call.
     fn admit_incoming(
         &mut self,
         core: &mut Core,
@@ -710,6 +711,9 @@ impl H323Leg {
                     _ => CauseValue::CallRejected,
                 };
                 c.call.release(now, cause);
+                // Never routed, but a call all the same: its CDR says who refused it.
+                let name = self.trunks[c.trunk].name.clone();
+                core.refused(now, &name, setup, cause.value(), "h323");
             }
         }
         self.drain_call(core, now, conn);
