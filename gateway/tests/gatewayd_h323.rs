@@ -15,7 +15,8 @@ use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use daemon_support::{
-    free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION, ISDN_CAUSE,
+    free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION, IN_TRUNK, ISDN_CAUSE,
+    RELEASE_SIDE, SIP_STATUS,
 };
 use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
@@ -819,7 +820,7 @@ to = ["pbx"]
         (
             cdrs[0][DISPOSITION].as_str(),
             cdrs[0][ISDN_CAUSE].as_str(),
-            cdrs[0][daemon_support::SIP_STATUS].as_str()
+            cdrs[0][SIP_STATUS].as_str()
         ),
         ("FAILED", "21", "403"),
         "{cdrs:?}"
@@ -858,13 +859,83 @@ to = ["pbx"]
         (
             cdr[DISPOSITION].as_str(),
             cdr[ISDN_CAUSE].as_str(),
-            cdr[daemon_support::SIP_STATUS].as_str(),
+            cdr[SIP_STATUS].as_str(),
             cdr[CALLED].as_str(),
-            cdr[8].as_str(),
-            cdr[14].as_str()
+            cdr[IN_TRUNK].as_str(),
+            cdr[RELEASE_SIDE].as_str()
         ),
         ("FAILED", "21", "", "201", "gatekeeper", "h323"),
         "{cdr:?}"
     );
+    d.assert_no_busy_channel();
+}
+
+/// `gatewayd ctl hangup CALL` (the real CLI against the daemon's control socket) on an
+/// answered SIP → H.323 call: the H.323 peer gets Release Complete cause 16, SIPp a BYE
+/// with `Reason: Q.850;cause=16`, and the CDR says the gateway cleared it.
+#[test]
+fn ctl_hangup_releases_both_sides_of_a_sip_h323_call() {
+    let s = start("h323-ctl-hangup");
+    let d = &s.daemon;
+    let fs = s.fs.try_clone().unwrap();
+    let peer = std::thread::spawn(move || answer_one(fs, 40060, None));
+    let sf = d.scenario(
+        "uac_wait_bye.xml",
+        &sip_uac(UAS_BYE.replace("31", "16").as_str()),
+    );
+    let mut sipp = d
+        .sipp_command(
+            "127.0.0.1",
+            d.pbx_port,
+            &["-sf", &sf, "-s", "5001", "-m", "1", "-trace_err"],
+        )
+        .spawn()
+        .unwrap();
+    // The call, once answered, as `show calls` lists it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let id = loop {
+        let calls = d.ctl("show calls");
+        if let Some(l) = calls.lines().find(|l| l.ends_with("answered")) {
+            assert!(l.contains("pbx -> ep-fs"), "{calls}");
+            break l.split_whitespace().next().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no answered call: {calls}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatewayd"))
+        .args(["ctl", "--socket"])
+        .arg(d.sock())
+        .args(["hangup", &id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    let ok = sipp.wait().unwrap().success();
+    let log = peer.join().unwrap();
+    assert!(ok, "SIPp: BYE with Reason Q.850;cause=16; peer saw {log:?}");
+    assert_eq!(
+        released(&log),
+        Some((CauseValue::NormalCallClearing, true)),
+        "Release Complete cause 16 from the gateway: {log:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(
+        (
+            cdrs[0][DISPOSITION].as_str(),
+            cdrs[0][ISDN_CAUSE].as_str(),
+            cdrs[0][SIP_STATUS].as_str(),
+            cdrs[0][RELEASE_SIDE].as_str()
+        ),
+        ("ANSWERED", "16", "200", "gateway"),
+        "{cdrs:?}"
+    );
+    // Unknown now.
+    assert!(d.ctl(&format!("hangup {id}")).starts_with("error"));
     d.assert_no_busy_channel();
 }

@@ -22,14 +22,13 @@ use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use daemon_support::{free_tcp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE, SIP_STATUS};
+use daemon_support::{
+    free_tcp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE, RELEASE_SIDE, SIP_STATUS,
+};
 use h323::call::{Call, CallConfig, Event, PlaceCall};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
 use h323_support::{flush, kinds, media, pump, released};
-
-/// Column of `gateway::cdr::HEADER`: who cleared.
-const RELEASE_SIDE: usize = 14;
 
 /// What the answering H.323 endpoint does, at a time after the Setup arrived.
 #[derive(Debug, Clone, Copy)]

@@ -301,9 +301,12 @@ impl Drop for Daemon {
 
 /// Column positions of `gateway::cdr::HEADER`.
 pub const CALLED: usize = 7;
+pub const IN_TRUNK: usize = 8;
+pub const OUT_TRUNK: usize = 9;
 pub const CHANNEL: usize = 11;
 pub const ISDN_CAUSE: usize = 12;
 pub const SIP_STATUS: usize = 13;
+pub const RELEASE_SIDE: usize = 14;
 pub const DISPOSITION: usize = 16;
 
 /// Counts of a SIPp run's final statistics line (`-trace_stat` writes
