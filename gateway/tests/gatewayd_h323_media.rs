@@ -235,6 +235,8 @@ struct Script {
     /// Answering: Progress (in-band information, the fast start answer in it) instead of
     /// Alerting, and Connect this long after it (early media).
     early: Option<Duration>,
+    /// Answering: Connect right after Call Proceeding (before H.245 could open a channel).
+    at_once: bool,
     /// Send this digit (UserInputIndication) this long after the media flow.
     digit: Option<(char, Duration)>,
     /// Release (cause 16) this long after connect; `None`: wait for the gateway.
@@ -265,7 +267,11 @@ fn run_call(
             match ev {
                 Event::Setup(_) if answer => {
                     call.proceeding(now);
-                    alert_at = Some(now + Duration::from_millis(200));
+                    if script.at_once {
+                        call.answer(now);
+                    } else {
+                        alert_at = Some(now + Duration::from_millis(200));
+                    }
                 }
                 Event::Connected { media } => {
                     answered_at.get_or_insert(now);
@@ -549,6 +555,7 @@ struct Rig {
     relay_fs: TcpListener,
     relay_nofs: TcpListener,
     direct_fs: TcpListener,
+    direct_nofs: TcpListener,
 }
 
 fn start(name: &str) -> Rig {
@@ -567,6 +574,7 @@ fn start_with(name: &str, fs_ip: &str, direct_ip: &str) -> Rig {
     let relay_fs = TcpListener::bind((fs_ip, 0)).unwrap();
     let relay_nofs = TcpListener::bind("127.0.0.2:0").unwrap();
     let direct_fs = TcpListener::bind((direct_ip, 0)).unwrap();
+    let direct_nofs = TcpListener::bind("127.0.0.4:0").unwrap();
     let port = |l: &TcpListener| l.local_addr().unwrap().port();
     let tail = format!(
         r#"
@@ -588,6 +596,17 @@ media = "relay"
 name = "ep-direct"
 address = "{direct_ip}:{direct}"
 media = "direct"
+
+[[h323_peer]]
+name = "ep-direct-h245"
+address = "127.0.0.4:{direct_nofs}"
+fast_start = false
+media = "direct"
+
+[[route]]
+pattern = "5005"
+from = ["pbx"]
+to = ["ep-direct-h245"]
 
 [[route]]
 pattern = "5001"
@@ -622,6 +641,7 @@ to = ["ep-fs"]
         fs = port(&relay_fs),
         nofs = port(&relay_nofs),
         direct = port(&direct_fs),
+        direct_nofs = port(&direct_nofs),
     );
     let daemon = Daemon::start(
         name,
@@ -636,6 +656,7 @@ to = ["ep-fs"]
         relay_fs,
         relay_nofs,
         direct_fs,
+        direct_nofs,
     }
 }
 
@@ -664,6 +685,7 @@ fn sip_to_h323_relayed_tone_each_way_and_dtmf() {
             fast_start,
             Script {
                 early: None,
+                at_once: false,
                 digit: Some(('5', Duration::from_millis(800))),
                 release_after: None,
             },
@@ -745,6 +767,7 @@ fn sip_to_h323_direct_media() {
         true,
         Script {
             early: None,
+            at_once: false,
             digit: None,
             release_after: None,
         },
@@ -780,6 +803,68 @@ fn sip_to_h323_direct_media() {
     d.assert_no_busy_channel();
 }
 
+/// `media = "direct"` with a peer without fast start that answers at once (Connect before
+/// H.245 opened anything): the H.245 OpenLogicalChannel carries the UA's RTP address, and
+/// the 200 OK waits for the peer's OpenLogicalChannelAck so that its SDP names the peer's
+/// RTP address; the tones go straight between the two.
+#[test]
+fn sip_to_h323_direct_media_without_fast_start() {
+    let r = start("h323m-direct-h245");
+    let d = &r.daemon;
+    let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
+    let sip_rtp = RtpEnd::start(SIP_TONE);
+    let peer = answer(
+        r.direct_nofs.try_clone().unwrap(),
+        peer_rtp.clone(),
+        false,
+        Script {
+            at_once: true,
+            ..Script::default()
+        },
+    );
+    let check = format!("c=IN IP4 127.0.0.1.*m=audio {} ", peer_rtp.addr.port());
+    let sf = d.scenario("uac_direct_h245.xml", &uac(sip_rtp.addr, 2500, &check));
+    let ok = d.sipp(&["-sf", &sf, "-s", "5005", "-m", "1"]);
+    let log = peer.join().unwrap();
+    assert!(
+        ok,
+        "SIPp: the 200's SDP names the peer's RTP port; peer saw {log:?}"
+    );
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert!(setup.fast_start_offer.is_empty(), "{setup:?}");
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Media(m) => Some(*m),
+            _ => None,
+        })
+        .expect("H.245 opened the gateway's channel");
+    assert_eq!(
+        m.remote_rtp, sip_rtp.addr,
+        "the OpenLogicalChannel carries the UA's address"
+    );
+    assert_eq!(
+        sip_rtp.first_from(),
+        Some(SocketAddr::V4(peer_rtp.addr)),
+        "no relay"
+    );
+    assert!(
+        peer_rtp.heard(SIP_TONE) >= 50,
+        "{}",
+        peer_rtp.heard(SIP_TONE)
+    );
+    assert!(
+        sip_rtp.heard(H323_TONE) >= 50,
+        "{}",
+        sip_rtp.heard(H323_TONE)
+    );
+    sip_rtp.stop();
+    Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+    d.assert_no_busy_channel();
+}
+
 /// H.323 → SIP through the relay: the peer calls 201 (routed to the SIP trunk), SIPp
 /// answers with an SDP naming the test's UA endpoint; tones each way.
 #[test]
@@ -798,6 +883,7 @@ fn h323_to_sip_relayed_tone_each_way() {
         true,
         Script {
             early: None,
+            at_once: false,
             digit: None,
             release_after: Some(Duration::from_millis(2500)),
         },
@@ -845,6 +931,7 @@ fn h323_to_sip_direct_media() {
         true,
         Script {
             early: None,
+            at_once: false,
             digit: None,
             release_after: Some(Duration::from_millis(2500)),
         },
@@ -899,6 +986,7 @@ fn h323_to_e1_tone_each_way_with_and_without_fast_start() {
             fast_start,
             Script {
                 early: None,
+                at_once: false,
                 digit: None,
                 release_after: Some(Duration::from_millis(3000)),
             },
@@ -938,6 +1026,7 @@ fn pstn_to_h323_tone_each_way() {
         true,
         Script {
             early: None,
+            at_once: false,
             digit: None,
             release_after: None,
         },
@@ -1042,6 +1131,7 @@ fn sip_to_h323_early_media_before_connect() {
         true,
         Script {
             early: Some(Duration::from_millis(1500)),
+            at_once: false,
             digit: None,
             release_after: None,
         },
@@ -1090,6 +1180,7 @@ fn h323_to_sip_early_media_before_connect() {
         true,
         Script {
             early: None,
+            at_once: false,
             digit: None,
             release_after: Some(Duration::from_millis(1000)),
         },

@@ -90,7 +90,14 @@ struct H323Call {
     /// An incoming call waiting for the gatekeeper's ACF (ARQ answerCall) before its
     /// Setup goes to the core: the call identifier and the neutral Setup.
     awaiting_admission: Option<(Guid, Setup)>,
+    /// `media = "direct"` without fast start: the peer's Connect, held back from the core
+    /// until H.245 (OpenLogicalChannelAck) names the peer's RTP address for the other
+    /// side's answer, or until this deadline (then it goes without).
+    connect_held: Option<Instant>,
 }
+
+/// How long a held Connect waits for H.245 to name the peer's RTP address.
+const CONNECT_HOLD: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// A call waiting for the gatekeeper's admission before its Setup goes.
 struct PendingOut {
@@ -279,7 +286,8 @@ impl H323Leg {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.calls
             .values()
-            .filter_map(|c| c.call.poll_timeout())
+            .flat_map(|c| [c.call.poll_timeout(), c.connect_held])
+            .flatten()
             .chain(self.ras.as_ref().and_then(|r| r.poll_timeout()))
             .min()
     }
@@ -371,6 +379,7 @@ impl H323Leg {
                 admitted: None,
                 reported: None,
                 awaiting_admission: None,
+                connect_held: None,
             },
         );
         debug!(%peer, trunk = %self.trunks[trunk].name, ?conn, "H.323 connection accepted");
@@ -433,6 +442,23 @@ impl H323Leg {
                 c.call.handle_timeout(now);
             }
             self.drain_call(core, now, conn);
+        }
+        // Held Connects whose H.245 did not name the peer's media in time go without.
+        let late: Vec<(ConnId, Option<LegId>)> = self
+            .calls
+            .iter_mut()
+            .filter(|(_, c)| c.connect_held.is_some_and(|t| t <= now))
+            .map(|(k, c)| {
+                c.connect_held = None;
+                (*k, c.leg)
+            })
+            .collect();
+        for (conn, leg) in late {
+            warn!(
+                ?conn,
+                "no H.245 media address in time: Connect passed on without it"
+            );
+            self.tell(core, now, leg, Message::Connect { media: None });
         }
     }
 
@@ -586,6 +612,7 @@ impl H323Leg {
                 admitted,
                 reported: None,
                 awaiting_admission: None,
+                connect_held: None,
             },
         );
         self.drain_call(core, now, conn);
@@ -927,6 +954,19 @@ impl H323Leg {
                 ),
                 Event::Connected { media: m } => {
                     let m = m.or(media);
+                    // `media = "direct"` and no fast start: the other side's answer must
+                    // name the peer's RTP address, which H.245 gives only after Connect.
+                    let hold = m.is_none()
+                        && self.calls.get(&conn).is_some_and(|c| {
+                            self.trunks[c.trunk].media == MediaPath::Direct && c.rtp_port.is_none()
+                        });
+                    if hold {
+                        if let Some(c) = self.calls.get_mut(&conn) {
+                            debug!(?leg, "Connect held for the H.245 media address");
+                            c.connect_held = Some(now + CONNECT_HOLD);
+                        }
+                        continue;
+                    }
                     if let (Some(c), Some(m)) = (self.calls.get_mut(&conn), m) {
                         c.reported = Some(SocketAddr::V4(m.remote_rtp));
                     }
@@ -946,6 +986,26 @@ impl H323Leg {
                     let addr = SocketAddr::V4(m.remote_rtp);
                     let known = self.calls.get(&conn).and_then(|c| c.reported);
                     debug!(?leg, remote = %m.remote_rtp, "H.323 media");
+                    let held = self
+                        .calls
+                        .get_mut(&conn)
+                        .and_then(|c| c.connect_held.take())
+                        .is_some();
+                    if held {
+                        // The held Connect goes now, naming the peer's address.
+                        if let Some(c) = self.calls.get_mut(&conn) {
+                            c.reported = Some(addr);
+                        }
+                        self.tell(
+                            core,
+                            now,
+                            leg,
+                            Message::Connect {
+                                media: Some(neutral(m)),
+                            },
+                        );
+                        continue;
+                    }
                     if known != Some(addr) && leg.is_some() {
                         if let Some(c) = self.calls.get_mut(&conn) {
                             c.reported = Some(addr);
