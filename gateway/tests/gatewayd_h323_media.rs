@@ -237,6 +237,8 @@ struct Script {
     early: Option<Duration>,
     /// Answering: Connect right after Call Proceeding (before H.245 could open a channel).
     at_once: bool,
+    /// With `early`: Alerting with progress indicator 8 instead of Progress.
+    inband_alerting: bool,
     /// Send this digit (UserInputIndication) this long after the media flow.
     digit: Option<(char, Duration)>,
     /// Release (cause 16) this long after connect; `None`: wait for the gateway.
@@ -294,7 +296,11 @@ fn run_call(
             alert_at = None;
             match script.early {
                 Some(d) => {
-                    call.progress(now);
+                    if script.inband_alerting {
+                        call.alerting_inband(now);
+                    } else {
+                        call.progress(now);
+                    }
                     connect_at = Some(now + d);
                 }
                 None => {
@@ -686,6 +692,7 @@ fn sip_to_h323_relayed_tone_each_way_and_dtmf() {
             Script {
                 early: None,
                 at_once: false,
+                inband_alerting: false,
                 digit: Some(('5', Duration::from_millis(800))),
                 release_after: None,
             },
@@ -768,6 +775,7 @@ fn sip_to_h323_direct_media() {
         Script {
             early: None,
             at_once: false,
+            inband_alerting: false,
             digit: None,
             release_after: None,
         },
@@ -819,6 +827,7 @@ fn sip_to_h323_direct_media_without_fast_start() {
         false,
         Script {
             at_once: true,
+            inband_alerting: false,
             ..Script::default()
         },
     );
@@ -884,6 +893,7 @@ fn h323_to_sip_relayed_tone_each_way() {
         Script {
             early: None,
             at_once: false,
+            inband_alerting: false,
             digit: None,
             release_after: Some(Duration::from_millis(2500)),
         },
@@ -932,6 +942,7 @@ fn h323_to_sip_direct_media() {
         Script {
             early: None,
             at_once: false,
+            inband_alerting: false,
             digit: None,
             release_after: Some(Duration::from_millis(2500)),
         },
@@ -987,6 +998,7 @@ fn h323_to_e1_tone_each_way_with_and_without_fast_start() {
             Script {
                 early: None,
                 at_once: false,
+                inband_alerting: false,
                 digit: None,
                 release_after: Some(Duration::from_millis(3000)),
             },
@@ -1027,6 +1039,7 @@ fn pstn_to_h323_tone_each_way() {
         Script {
             early: None,
             at_once: false,
+            inband_alerting: false,
             digit: None,
             release_after: None,
         },
@@ -1073,9 +1086,9 @@ fn uac_early(rtp: SocketAddrV4, hold_ms: u64, check_183: &str) -> String {
         )
 }
 
-/// SIPp as the PBX: 183 with an SDP naming `rtp` (no 180), `early_ms` of early media,
-/// then 200 (the same SDP), until the BYE.
-fn uas_early(rtp: SocketAddrV4, early_ms: u64) -> String {
+/// SIPp as the PBX: `status` (183 or 180) with an SDP naming `rtp`, `early_ms` of early
+/// media, then 200 (the same SDP), until the BYE.
+fn uas_early(rtp: SocketAddrV4, early_ms: u64, status: &str) -> String {
     let sdp = format!(
         "v=0
       o=user1 53655765 2353687637 IN IP4 127.0.0.1
@@ -1092,7 +1105,7 @@ fn uas_early(rtp: SocketAddrV4, early_ms: u64) -> String {
     let early = format!(
         r#"  <send>
     <![CDATA[
-      SIP/2.0 183 Session Progress
+      SIP/2.0 {status}
       [last_Via:]
       [last_From:]
       [last_To:];tag=[pid]SIPpTag01[call_number]
@@ -1116,92 +1129,110 @@ fn uas_early(rtp: SocketAddrV4, early_ms: u64) -> String {
 }
 
 /// Early media SIP → H.323: the peer answers the fast start in a Progress (in-band
-/// information, Q.931 progress description 8) and plays its tone 1.5 s before its
-/// Connect: SIPp gets 183 with SDP before the 200, and the SIP UA hears the peer's tone
-/// before the peer answered.
+/// information, Q.931 progress description 8), then in an Alerting with progress
+/// indicator 8, and plays its tone 1.5 s before its Connect: SIPp gets 183 with SDP
+/// before the 200 (no 180), and the SIP UA hears the peer's tone before the peer answered.
 #[test]
 fn sip_to_h323_early_media_before_connect() {
     let r = start("h323m-early-in");
     let d = &r.daemon;
-    let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
-    let sip_rtp = RtpEnd::start(SIP_TONE);
-    let peer = answer(
-        r.relay_fs.try_clone().unwrap(),
-        peer_rtp.clone(),
-        true,
-        Script {
-            early: Some(Duration::from_millis(1500)),
-            at_once: false,
-            digit: None,
-            release_after: None,
-        },
-    );
-    let sf = d.scenario("uac_early.xml", &uac_early(sip_rtp.addr, 1000, "m=audio"));
-    let ok = d.sipp(&["-sf", &sf, "-s", "5001", "-m", "1"]);
-    let log = peer.join().unwrap();
-    assert!(ok, "SIPp: 183 with SDP, then 200; peer saw {log:?}");
-    let kinds = h323_support::kinds(&log);
-    assert_eq!(
-        kinds,
-        ["setup", "connected", "released"],
-        "the peer answered after its Progress: {log:?}"
-    );
-    let answered = peer_rtp.connected_at().expect("the peer answered");
-    let early = sip_rtp.heard_before(H323_TONE, answered);
-    assert!(
-        early >= 25,
-        "H.323 tone blocks at the SIP UA before Connect: {early} (in all {})",
-        sip_rtp.heard(H323_TONE)
-    );
-    sip_rtp.stop();
-    Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
-    let cdrs = d.cdrs();
-    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
-    assert_eq!(cdrs[0][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
+    for (i, inband_alerting) in [false, true].into_iter().enumerate() {
+        let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
+        let sip_rtp = RtpEnd::start(SIP_TONE);
+        let peer = answer(
+            r.relay_fs.try_clone().unwrap(),
+            peer_rtp.clone(),
+            true,
+            Script {
+                early: Some(Duration::from_millis(1500)),
+                inband_alerting,
+                ..Script::default()
+            },
+        );
+        let sf = d.scenario(
+            &format!("uac_early{i}.xml"),
+            &uac_early(sip_rtp.addr, 1000, "m=audio"),
+        );
+        let ok = d.sipp(&["-sf", &sf, "-s", "5001", "-m", "1", "-trace_err"]);
+        let log = peer.join().unwrap();
+        assert!(
+            ok,
+            "alerting {inband_alerting}: SIPp: 183 with SDP, then 200; peer saw {log:?}"
+        );
+        let kinds = h323_support::kinds(&log);
+        assert_eq!(
+            kinds,
+            ["setup", "connected", "released"],
+            "the peer answered after its Progress/Alerting: {log:?}"
+        );
+        let answered = peer_rtp.connected_at().expect("the peer answered");
+        let early = sip_rtp.heard_before(H323_TONE, answered);
+        assert!(
+            early >= 25,
+            "alerting {inband_alerting}: H.323 tone blocks at the SIP UA before Connect: \
+             {early} (in all {})",
+            sip_rtp.heard(H323_TONE)
+        );
+        sip_rtp.stop();
+        Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+        let cdrs = d.cdrs();
+        assert_eq!(cdrs.len(), i + 1, "{cdrs:?}");
+        assert_eq!(cdrs[i][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
+    }
     d.assert_no_busy_channel();
 }
 
-/// Early media H.323 → SIP: SIPp answers 183 with SDP and 1.5 s later 200; the test's UA
-/// plays its tone meanwhile: the H.323 caller gets Progress with the fast start answer and
-/// hears the tone before its Connect.
+/// Early media H.323 → SIP: SIPp answers 183 with SDP (then, second call, 180 with SDP)
+/// and 1.5 s later 200; the test's UA plays its tone meanwhile: the H.323 caller gets
+/// Progress (Alerting with progress indicator 8) with the fast start answer and hears the
+/// tone before its Connect.
 #[test]
 fn h323_to_sip_early_media_before_connect() {
     let r = start("h323m-early-out");
     let d = &r.daemon;
-    let sip_rtp = RtpEnd::start(SIP_TONE);
-    let sf = d.scenario("uas_early.xml", &uas_early(sip_rtp.addr, 1500));
-    let mut sipp = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
-    std::thread::sleep(Duration::from_millis(300));
-    let peer_rtp = RtpEnd::start(H323_TONE);
-    let log = place(
-        r.h323_port,
-        "201",
-        &peer_rtp,
-        true,
-        Script {
-            early: None,
-            at_once: false,
-            digit: None,
-            release_after: Some(Duration::from_millis(1000)),
-        },
-    );
-    assert!(
-        sipp.wait().unwrap().success(),
-        "SIPp: 183, 200 and the BYE: {log:?}"
-    );
-    let kinds = h323_support::kinds(&log);
-    assert_eq!(kinds, ["progress", "connected", "released"], "{log:?}");
-    let answered = peer_rtp.connected_at().expect("connected");
-    let early = peer_rtp.heard_before(SIP_TONE, answered);
-    assert!(
-        early >= 25,
-        "SIP tone blocks at the H.323 caller before Connect: {early} (in all {})",
-        peer_rtp.heard(SIP_TONE)
-    );
-    sip_rtp.stop();
-    peer_rtp.stop();
-    let cdrs = d.cdrs();
-    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
-    assert_eq!(cdrs[0][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
+    for (i, (status, kind)) in [
+        ("183 Session Progress", "progress"),
+        ("180 Ringing", "alerting"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sip_rtp = RtpEnd::start(SIP_TONE);
+        let sf = d.scenario(
+            &format!("uas_early{i}.xml"),
+            &uas_early(sip_rtp.addr, 1500, status),
+        );
+        let mut sipp = d.sipp_uas(&["-sf", &sf, "-m", "1", "-trace_err"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let peer_rtp = RtpEnd::start(H323_TONE);
+        let log = place(
+            r.h323_port,
+            "201",
+            &peer_rtp,
+            true,
+            Script {
+                release_after: Some(Duration::from_millis(1000)),
+                ..Script::default()
+            },
+        );
+        assert!(
+            sipp.wait().unwrap().success(),
+            "{status}: SIPp: early response, 200 and the BYE: {log:?}"
+        );
+        let kinds = h323_support::kinds(&log);
+        assert_eq!(kinds, [kind, "connected", "released"], "{log:?}");
+        let answered = peer_rtp.connected_at().expect("connected");
+        let early = peer_rtp.heard_before(SIP_TONE, answered);
+        assert!(
+            early >= 25,
+            "{status}: SIP tone blocks at the H.323 caller before Connect: {early} (in all {})",
+            peer_rtp.heard(SIP_TONE)
+        );
+        sip_rtp.stop();
+        peer_rtp.stop();
+        let cdrs = d.cdrs();
+        assert_eq!(cdrs.len(), i + 1, "{cdrs:?}");
+        assert_eq!(cdrs[i][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
+    }
     d.assert_no_busy_channel();
 }

@@ -841,8 +841,10 @@ impl H323Leg {
         }
         match msg {
             Delivery::Proceeding => c.call.proceeding(now),
-            // Alerting ↔ Alerting whatever its progress indicator; Progress ↔ Progress.
-            Delivery::Alerting { .. } => c.call.alerting(now),
+            // Alerting ↔ Alerting, with progress indicator 8 when the other side has
+            // in-band information (SIP 183/180 with SDP, ISDN PI 1/8); Progress ↔ Progress.
+            Delivery::Alerting { inband: true } => c.call.alerting_inband(now),
+            Delivery::Alerting { inband: false } => c.call.alerting(now),
             Delivery::Progress { .. } => c.call.progress(now),
             Delivery::Connect { .. } => c.call.answer(now),
             Delivery::Release(Clearing { cause, .. }) => {
@@ -942,7 +944,13 @@ impl H323Leg {
                     }
                 }
                 Event::Proceeding => self.tell(core, now, leg, Message::Proceeding),
-                Event::Alerting => self.tell(core, now, leg, Message::Alerting { inband: false }),
+                // Alerting with progress indicator 1/8 and media open (fast start answer in
+                // it, or H.245): early media, like Progress (SIP 183 with SDP).
+                Event::Alerting => {
+                    let inband = media.is_some()
+                        && self.calls.get(&conn).is_some_and(|c| c.call.peer_inband());
+                    self.tell(core, now, leg, Message::Alerting { inband })
+                }
                 Event::Progress => self.tell(
                     core,
                     now,
