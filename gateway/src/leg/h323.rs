@@ -1122,6 +1122,117 @@ mod tests {
         assert_eq!(alias_digits("+49 30-1*#"), "49301*#");
     }
 
+    /// `media = "direct"` without fast start: a peer answering before H.245 named its
+    /// RTP address has its Connect held from the core, and passed on without media once
+    /// the hold runs out.
+    #[test]
+    fn held_connect_goes_without_media_after_the_hold() {
+        use crate::cdr::{Cdr, CdrError};
+        use crate::core::{Action, CdrSink};
+
+        struct NoCdr;
+        impl CdrSink for NoCdr {
+            fn write(&mut self, _: &Cdr) -> Result<(), CdrError> {
+                Ok(())
+            }
+        }
+        let config = crate::config::Config::from_str(
+            r#"
+[[sip_trunk]]
+name = "pbx"
+listen = "127.0.0.1:5060"
+peers = ["127.0.0.1:5070"]
+
+[h323]
+listen = "127.0.0.1:1720"
+
+[[h323_peer]]
+name = "ep"
+address = "127.0.0.1:11720"
+fast_start = false
+media = "direct"
+
+[[route]]
+pattern = "5005"
+from = ["pbx"]
+to = ["ep"]
+"#,
+            "test.toml",
+        )
+        .unwrap();
+        let t0 = Instant::now();
+        let mut core = Core::new(&config, Box::new(NoCdr), t0);
+        let mut leg = H323Leg::new(
+            config.h323.as_ref().unwrap(),
+            Law::ALaw,
+            RtpPortPool::new((20000, 20100)),
+        );
+        let rules = core.numbering("pbx");
+        let ua: SocketAddr = "127.0.0.1:30000".parse().unwrap();
+        core.incoming(
+            t0,
+            "pbx",
+            None,
+            Setup {
+                called: from_sip_user("5005", &rules, false),
+                calling: None,
+                bearer: Bearer::Speech,
+                media: Some(Media::Rtp {
+                    remote: ua,
+                    law: Law::ALaw,
+                    telephone_event: None,
+                }),
+                complete: true,
+                redirecting: None,
+            },
+        );
+        let Some(Action::Originate { leg: b, setup, .. }) = core.poll_action() else {
+            panic!("no Originate")
+        };
+        leg.originate(&mut core, t0, b, "ep", &setup);
+        // The peer: no fast start, Call Proceeding and Connect at once.
+        let mut peer_cfg = CallConfig::new(MediaAddresses {
+            rtp: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40000),
+            rtcp: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40001),
+        });
+        peer_cfg.fast_start = false;
+        let mut peer = Call::incoming(peer_cfg);
+        let mut conn = None;
+        while let Some(io) = leg.poll_io() {
+            if let H323Io::Send { conn: c, bytes } = io {
+                conn = Some(c);
+                peer.handle_signalling_bytes(t0, &bytes);
+            }
+        }
+        let conn = conn.expect("the Setup was sent");
+        assert!(matches!(peer.poll_event(), Some(Event::Setup(_))));
+        peer.proceeding(t0);
+        peer.answer(t0);
+        while let Some(t) = peer.poll_transmit() {
+            if t.channel == Channel::Signalling {
+                leg.handle_bytes(&mut core, t0, conn, &t.bytes);
+            }
+        }
+        let connects = |core: &mut Core| {
+            std::iter::from_fn(|| core.poll_action())
+                .filter(|a| {
+                    matches!(
+                        a,
+                        Action::Deliver {
+                            msg: Delivery::Connect { .. },
+                            ..
+                        }
+                    )
+                })
+                .count()
+        };
+        assert_eq!(connects(&mut core), 0, "Connect held for H.245");
+        let hold_end = t0 + CONNECT_HOLD;
+        assert!(leg.poll_timeout().is_some_and(|t| t <= hold_end));
+        leg.handle_timeout(&mut core, hold_end);
+        assert_eq!(connects(&mut core), 1, "Connect passed on after the hold");
+    }
+
     #[test]
     fn codec_order_follows_the_other_side() {
         assert_eq!(codecs(Law::MuLaw), vec![G711::MuLaw, G711::ALaw]);
