@@ -74,6 +74,172 @@ pub fn detect(law: Law, block: &[u8], candidates: &[f64]) -> Option<f64> {
         .map(|(hz, _)| hz)
 }
 
+/// ITU-T Q.23 Table 1: the low-group (row) and high-group (column) frequencies.
+const DTMF_LOW: [f64; 4] = [697.0, 770.0, 852.0, 941.0];
+const DTMF_HIGH: [f64; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+/// Q.23 Table 1 by row and column.
+const DTMF_KEYS: [[char; 4]; 4] = [
+    ['1', '2', '3', 'A'],
+    ['4', '5', '6', 'B'],
+    ['7', '8', '9', 'C'],
+    ['*', '0', '#', 'D'],
+];
+
+/// The Q.23 frequency pair (low, high) of a DTMF key (`0`–`9`, `*`, `#`, `A`–`D`).
+pub fn dtmf_pair(key: char) -> Option<(f64, f64)> {
+    let key = key.to_ascii_uppercase();
+    DTMF_KEYS.iter().enumerate().find_map(|(r, row)| {
+        row.iter()
+            .position(|&k| k == key)
+            .map(|c| (DTMF_LOW[r], DTMF_HIGH[c]))
+    })
+}
+
+/// Plays a string of DTMF keys in band: each key's Q.23 pair (low group about −10 dBm0,
+/// high group 2 dB louder, as a telephone sends) for `on`, then silence for `off`; Q.24
+/// asks a receiver to accept tones and pauses of 40 ms and more.
+#[derive(Debug, Clone)]
+pub struct DtmfGen {
+    keys: Vec<char>,
+    /// Samples into the sequence.
+    pos: usize,
+    on: usize,
+    off: usize,
+}
+
+impl DtmfGen {
+    /// `keys` that are not DTMF keys are skipped. `on_ms`/`off_ms`: tone and pause.
+    pub fn new(keys: &str, on_ms: u32, off_ms: u32) -> DtmfGen {
+        DtmfGen {
+            keys: keys.chars().filter(|&k| dtmf_pair(k).is_some()).collect(),
+            pos: 0,
+            on: on_ms as usize * 8,
+            off: off_ms as usize * 8,
+        }
+    }
+
+    /// Whether every key has been played (with its pause).
+    pub fn done(&self) -> bool {
+        self.pos >= self.keys.len() * (self.on + self.off)
+    }
+
+    /// Fill `out` with the next samples as G.711 codes (silence once done).
+    pub fn fill(&mut self, law: Law, out: &mut [u8]) {
+        let period = self.on + self.off;
+        for o in out {
+            let k = self.pos / period.max(1);
+            let t = self.pos % period.max(1);
+            let s = match self.keys.get(k).and_then(|&c| dtmf_pair(c)) {
+                Some((lo, hi)) if t < self.on => {
+                    let t = t as f64 / 8000.0;
+                    7_000.0 * (2.0 * PI * lo * t).sin() + 8_800.0 * (2.0 * PI * hi * t).sin()
+                }
+                _ => 0.0,
+            };
+            *o = law.encode(s as i16);
+            if !self.done() {
+                self.pos += 1;
+            }
+        }
+    }
+}
+
+/// Which DTMF key one 20 ms window carries, if any: loud enough (as [`detect`]), the
+/// strongest low-group and high-group frequencies each holding a real part of the energy
+/// and together most of it, each far above the others of its group, and the twist within
+/// Q.24's 8 dB (normal) / 4 dB (reverse).
+fn dtmf_block(samples: &[f64]) -> Option<char> {
+    let n = samples.len() as f64;
+    let energy: f64 = samples.iter().map(|x| x * x).sum();
+    if n == 0.0 || energy / n < 10_000.0 {
+        return None;
+    }
+    let share = |hz: f64| goertzel(samples, hz) * 2.0 / (energy * n);
+    let best = |group: &[f64; 4]| {
+        let s: Vec<f64> = group.iter().map(|&f| share(f)).collect();
+        let (i, &top) = s
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .expect("four");
+        let second = s
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, &v)| v)
+            .fold(0.0, f64::max);
+        (i, top, second)
+    };
+    let (r, lo, lo2) = best(&DTMF_LOW);
+    let (c, hi, hi2) = best(&DTMF_HIGH);
+    let twist_ok = hi <= lo * 10f64.powf(0.4) && lo <= hi * 10f64.powf(0.8);
+    (lo > 0.1 && hi > 0.1 && lo + hi > 0.7 && lo2 < lo / 10.0 && hi2 < hi / 10.0 && twist_ok)
+        .then(|| DTMF_KEYS[r][c])
+}
+
+/// A DTMF key the detector heard, with how long it lasted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DtmfKey {
+    pub key: char,
+    pub ms: u32,
+}
+
+/// In-band DTMF receiver (Goertzel on 20 ms windows every 10 ms, independent of the
+/// gateway's spandsp detector): a key counts once it fills three windows in a row, which
+/// a Q.24 tone of 40 ms does wherever it starts and a 20 ms one never does; it ends at
+/// the first window without it (a Q.24 pause of 40 ms always holds one whole window).
+/// Audio arrives in any slices; windows are cut here.
+#[derive(Debug, Clone, Default)]
+pub struct DtmfDetect {
+    window: Vec<f64>,
+    /// Samples since the last window was evaluated.
+    fresh: usize,
+    /// The key of the previous window and how many windows in a row it filled.
+    run: Option<(char, u32)>,
+}
+
+const DTMF_WINDOW: usize = 160;
+const DTMF_HOP: usize = 80;
+
+impl DtmfDetect {
+    pub fn new() -> DtmfDetect {
+        DtmfDetect::default()
+    }
+
+    /// Feed G.711 codes; returns the keys that ended in them (`ms`: about how long each
+    /// lasted, to 10 ms).
+    pub fn feed(&mut self, law: Law, codes: &[u8]) -> Vec<DtmfKey> {
+        let mut ended = Vec::new();
+        for &c in codes {
+            if self.window.len() == DTMF_WINDOW {
+                self.window.remove(0);
+            }
+            self.window.push(f64::from(law.decode(c)));
+            self.fresh += 1;
+            if self.window.len() < DTMF_WINDOW || self.fresh < DTMF_HOP {
+                continue;
+            }
+            self.fresh = 0;
+            let key = dtmf_block(&self.window);
+            match (self.run, key) {
+                (Some((k, n)), Some(now)) if k == now => self.run = Some((k, n + 1)),
+                (prev, now) => {
+                    if let Some((k, n)) = prev {
+                        if n >= 3 {
+                            ended.push(DtmfKey {
+                                key: k,
+                                ms: (n + 1) * 10,
+                            });
+                        }
+                    }
+                    self.run = now.map(|k| (k, 1));
+                }
+            }
+        }
+        ended
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +268,49 @@ mod tests {
             assert_eq!(detect(law, &block, &[1800.0]), None);
             let silence = [law.encode(0); 160];
             assert_eq!(detect(law, &silence, &[1004.0, 1800.0]), None);
+        }
+    }
+
+    #[test]
+    fn every_dtmf_key_played_is_detected_once_in_order_and_a_tone_is_not_a_key() {
+        let keys = "0123456789*#ABCD";
+        for law in [Law::ALaw, Law::MuLaw] {
+            // Q.24's shortest tone and pause (40 ms), started off the block boundary.
+            for (on, off, lead) in [(100, 100, 0usize), (40, 40, 73)] {
+                let mut g = DtmfGen::new(keys, on, off);
+                let mut d = DtmfDetect::new();
+                let mut heard = String::new();
+                let mut out = vec![law.encode(0); lead];
+                d.feed(law, &out);
+                out = vec![0u8; 37];
+                while !g.done() {
+                    g.fill(law, &mut out);
+                    heard.extend(d.feed(law, &out).iter().map(|k| k.key));
+                }
+                out = vec![law.encode(0); 400];
+                heard.extend(d.feed(law, &out).iter().map(|k| k.key));
+                assert_eq!(heard, keys, "{law:?} on {on} ms off {off} ms");
+            }
+            let mut t = ToneGen::new(1004.0);
+            let mut d = DtmfDetect::new();
+            let mut block = [0u8; 160];
+            for _ in 0..50 {
+                t.fill(law, &mut block);
+                assert_eq!(d.feed(law, &block), vec![]);
+            }
+            // A key too short for Q.24 (20 ms) is not taken, wherever it starts.
+            for lead in [0usize, 40, 79] {
+                let mut g = DtmfGen::new("5", 20, 100);
+                let mut d = DtmfDetect::new();
+                d.feed(law, &vec![law.encode(0); lead]);
+                let mut out = [0u8; 160];
+                let mut heard = Vec::new();
+                for _ in 0..10 {
+                    g.fill(law, &mut out);
+                    heard.extend(d.feed(law, &out));
+                }
+                assert_eq!(heard, vec![], "lead {lead}");
+            }
         }
     }
 }

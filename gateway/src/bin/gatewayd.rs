@@ -1,5 +1,6 @@
 //! `gatewayd`: the SIP ↔ ISDN PRI gateway daemon and its tools.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -78,6 +79,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: under systemd or a redirect they would land in
+        // the journal or the file as escape sequences.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
         Cmd::Run { config } => {

@@ -100,6 +100,11 @@ pub enum Action {
         /// the REFER (RFC 3892 §3, carried on as received; `None` if it had none). Always
         /// `None` for an ordinary call.
         referred_by: Option<String>,
+        /// The transfer's REFER named a dialog to replace (`Refer-To: <…?Replaces=…>`,
+        /// RFC 3891 §7.1, an attended transfer signalled by REFER): the `Replaces` value
+        /// (unescaped) that the INVITE to the target carries. Only on SIP trunks; always
+        /// `None` for an ordinary call.
+        replaces: Option<String>,
     },
     /// The call is answered: bridge B-channel `channel` to the RTP stream of leg `rtp_leg`
     /// (the media engine's business).
@@ -281,6 +286,9 @@ pub struct Core {
     sip_trunks: HashMap<String, NumberRules>,
     /// H.323 peers and the gatekeeper, by trunk name.
     h323_trunks: HashMap<String, NumberRules>,
+    /// H.323 trunks whose RTP passes through (`media = "direct"`): the gateway holds no
+    /// port of theirs, so a transfer cannot move their media to another leg.
+    direct_media: std::collections::HashSet<String>,
     calls: BTreeMap<CallId, Call>,
     legs: HashMap<LegId, CallId>,
     next_call: u64,
@@ -306,6 +314,7 @@ impl Core {
             groups: BTreeMap::new(),
             sip_trunks: HashMap::new(),
             h323_trunks: HashMap::new(),
+            direct_media: Default::default(),
             calls: BTreeMap::new(),
             legs: HashMap::new(),
             next_call: 1,
@@ -384,6 +393,18 @@ impl Core {
             .sip_trunks
             .iter()
             .map(|t| (t.name.clone(), t.numbering.clone()))
+            .collect();
+        self.direct_media = config
+            .h323
+            .iter()
+            .flat_map(|h| {
+                h.peers
+                    .iter()
+                    .map(|p| (p.name.clone(), p.media))
+                    .chain(h.gatekeeper.iter().map(|g| (g.name.clone(), g.media)))
+            })
+            .filter(|(_, m)| *m == crate::config::MediaPath::Direct)
+            .map(|(n, _)| n)
             .collect();
         self.h323_trunks = config
             .h323
@@ -720,6 +741,7 @@ impl Core {
                 channel,
                 setup,
                 referred_by: None,
+                replaces: None,
             });
             return;
         }

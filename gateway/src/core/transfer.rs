@@ -44,6 +44,8 @@ use crate::trunk::BusyReason;
 /// Q.850 causes of transfers the gateway cannot carry.
 const SERVICE_UNAVAILABLE: u8 = 63;
 const BEARER_NOT_IMPLEMENTED: u8 = 65;
+/// Q.850 cause 26: the ringing leg a pickup replaced.
+const NON_SELECTED_USER: u8 = 26;
 
 /// Why [`Core::refer`] refused a transfer (the SIP leg answers the REFER with an error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -65,11 +67,13 @@ pub enum ReplaceRefused {
     /// No call has that leg (481).
     #[error("no such dialog")]
     NoCall,
-    /// The call is not answered: an early dialog (481 for a dialog we did not initiate).
+    /// The call is not answered and the leg is the one that called us: an early dialog
+    /// we did not initiate (481). (An early dialog we initiated, the outgoing leg still
+    /// ringing, is replaced: RFC 3891 §3.)
     #[error("the dialog is early")]
     Early,
-    /// The two parties left could not be joined (both on IP: the gateway relays no
-    /// RTP to RTP; 488).
+    /// The two parties left could not be joined (the remaining party's RTP passes
+    /// through the gateway unanchored, `media = "direct"`: 488).
     #[error("no media path between the parties")]
     NoMediaPath,
 }
@@ -93,6 +97,8 @@ pub(super) struct Transfer {
     /// The new call's Setup: the remaining party calling the target.
     setup: Setup,
     referred_by: Option<String>,
+    /// The dialog the new call replaces at the target (`Refer-To: <…?Replaces=…>`).
+    replaces: Option<String>,
     /// The new leg's media (its SDP answer).
     media: Option<Media>,
     started: SystemTime,
@@ -189,6 +195,22 @@ impl Core {
         target: &Number,
         referred_by: Option<String>,
     ) -> Result<(), ReferRefused> {
+        self.refer_replacing(now, referrer, target, referred_by, None)
+    }
+
+    /// As [`Core::refer`], for a REFER whose `Refer-To` names a dialog to replace (RFC
+    /// 3891 §7.1, `?Replaces=` in the URI: an attended transfer signalled by REFER). The
+    /// new call is placed with that `Replaces` value ([`Action::Originate`]'s `replaces`),
+    /// so the target swaps its dialog with the transferor for this one; a route to a
+    /// trunk that is not SIP cannot carry it and fails (NOTIFY 488).
+    pub fn refer_replacing(
+        &mut self,
+        now: Instant,
+        referrer: LegId,
+        target: &Number,
+        referred_by: Option<String>,
+        replaces: Option<String>,
+    ) -> Result<(), ReferRefused> {
         let id = *self.legs.get(&referrer).ok_or(ReferRefused::NoCall)?;
         let call = self.calls.get(&id).ok_or(ReferRefused::NoCall)?;
         if call.answered.is_none() {
@@ -236,6 +258,7 @@ impl Core {
             last_failure: None,
             setup,
             referred_by,
+            replaces,
             media: None,
             started: wall,
             record,
@@ -287,8 +310,9 @@ impl Core {
             };
             let excluded = t.excluded.clone();
             let referrer = t.referrer;
-            let remaining_kind = match call.other_of(referrer) {
-                Some((l, _)) => l.kind,
+            let replacing = t.replaces.is_some();
+            let (remaining_kind, remaining_trunk) = match call.other_of(referrer) {
+                Some((l, _)) => (l.kind, l.trunk.clone()),
                 None => return,
             };
             let Some(kind) = self.trunk_kind(&target.trunk) else {
@@ -296,14 +320,24 @@ impl Core {
                 continue;
             };
             // The media path the transfer would need.
-            let refuse = if !is_ip(remaining_kind) && !is_ip(kind) && !self.hairpin {
+            let refuse = if replacing && kind != TrunkKind::Sip {
+                // Only an INVITE carries `Replaces` (RFC 3891 §3).
+                Some(Clearing {
+                    cause: BEARER_NOT_IMPLEMENTED,
+                    status: 488,
+                })
+            } else if !is_ip(remaining_kind) && !is_ip(kind) && !self.hairpin {
                 // Two B-channels: only the media engine's hairpin joins them.
                 Some(Clearing {
                     cause: SERVICE_UNAVAILABLE,
                     status: 503,
                 })
-            } else if is_ip(remaining_kind) && is_ip(kind) {
-                // RTP to RTP: the gateway bridges B-channels to RTP, it relays no RTP.
+            } else if self.direct_media.contains(&remaining_trunk)
+                || (is_ip(remaining_kind) && self.direct_media.contains(&target.trunk))
+            {
+                // RTP to RTP is relayed between the legs' own ports (`Action::Relay`);
+                // an H.323 leg whose RTP passes through (`media = "direct"`) has none,
+                // so its media cannot be moved to another leg.
                 Some(Clearing {
                     cause: BEARER_NOT_IMPLEMENTED,
                     status: 488,
@@ -355,6 +389,7 @@ impl Core {
             });
             t.out_trunk = target.trunk.clone();
             let referred_by = t.referred_by.clone();
+            let replaces = t.replaces.clone();
             self.legs.insert(leg, id);
             info!(call = %id, %leg, trunk = %target.trunk, ?channel, "transfer: new call");
             self.actions.push_back(Action::Originate {
@@ -365,6 +400,7 @@ impl Core {
                 channel,
                 setup,
                 referred_by,
+                replaces,
             });
             return;
         }
@@ -656,10 +692,21 @@ impl Core {
         {
             let call = self.calls.get(&id).ok_or(ReplaceRefused::NoCall)?;
             if call.answered.is_none() {
-                return Err(ReplaceRefused::Early);
+                let ours = call.b.as_ref().is_some_and(|b| b.id == old);
+                if !ours || call.transfer.is_some() {
+                    return Err(ReplaceRefused::Early);
+                }
+                if self.direct_media.contains(&call.a.trunk) && is_ip(kind) {
+                    return Err(ReplaceRefused::NoMediaPath);
+                }
+                return Ok(self.replace_early(now, id, trunk, kind, setup));
             }
             let (remaining, _) = call.other_of(old).ok_or(ReplaceRefused::Early)?;
-            if is_ip(remaining.kind) && is_ip(kind) {
+            // Two IP legs are joined by the RTP relay, which needs a port of the
+            // remaining leg's own (not `media = "direct"`).
+            if self.direct_media.contains(&remaining.trunk)
+                || (is_ip(remaining.kind) && self.direct_media.contains(trunk))
+            {
                 return Err(ReplaceRefused::NoMediaPath);
             }
         }
@@ -772,6 +819,85 @@ impl Core {
         self.join(&mut call);
         self.calls.insert(id, call);
         Ok(leg)
+    }
+}
+
+impl Core {
+    /// RFC 3891 §3: the INVITE with `Replaces` names an early dialog the gateway
+    /// initiated (call `id`'s outgoing leg, still ringing): the new leg answers the call
+    /// in its place (a call pickup). The ringing leg is cancelled (cause 26, non-selected
+    /// user clearing), the new leg is answered with the caller's media and the caller is
+    /// connected; the call keeps its record (`transfer`: `early dialog replaced`).
+    fn replace_early(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        trunk: &str,
+        kind: TrunkKind,
+        setup: Setup,
+    ) -> LegId {
+        let leg = self.new_leg_id();
+        let cancel = self.clearing_q850(NON_SELECTED_USER);
+        let wall = self.wall(now);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return leg;
+        };
+        if call.bridged {
+            // Early media of the ringing leg.
+            call.bridged = false;
+            self.actions.push_back(Action::Unbridge { call: id });
+        }
+        if let Some(gone) = call.b.take() {
+            self.actions.push_back(Action::Deliver {
+                call: id,
+                leg: gone.id,
+                msg: Delivery::Release(cancel),
+            });
+            if let Some(ch) = gone.channel {
+                self.channels.release(ch, id.0, now);
+            }
+            self.legs.remove(&gone.id);
+            info!(call = %id, old = %gone.id, %leg, "early dialog replaced");
+        }
+        if let Some(d) = call.overlap.as_mut().and_then(|o| o.deadline.take()) {
+            self.overlap_deadlines.remove(&(d, id));
+        }
+        call.targets.clear();
+        self.legs.insert(leg, id);
+        call.b = Some(Leg {
+            id: leg,
+            trunk: trunk.to_string(),
+            kind,
+            channel: None,
+        });
+        call.out_trunk = trunk.to_string();
+        call.out_kind = Some(kind);
+        call.media = setup.media;
+        call.answered = Some(wall);
+        call.transfer_note = "early dialog replaced".to_string();
+        self.stats.answered += 1;
+        if let Some(n) = call.setup.calling.clone() {
+            self.actions.push_back(Action::Deliver {
+                call: id,
+                leg,
+                msg: Delivery::ConnectedLine(n),
+            });
+        }
+        self.actions.push_back(Action::Deliver {
+            call: id,
+            leg,
+            msg: Delivery::Connect {
+                media: call.setup.media,
+            },
+        });
+        let caller = call.a.id;
+        self.actions.push_back(Action::Deliver {
+            call: id,
+            leg: caller,
+            msg: Delivery::Connect { media: setup.media },
+        });
+        bridge_once(call, &mut self.actions);
+        leg
     }
 }
 

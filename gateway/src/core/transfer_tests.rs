@@ -44,6 +44,33 @@ to = ["pbx"]
 pattern = "_3XX"
 from = ["pstn"]
 to = ["pbx2"]
+
+[h323]
+listen = "127.0.0.1:1720"
+
+[[h323_peer]]
+name = "ep"
+address = "127.0.0.1:1721"
+
+[[h323_peer]]
+name = "ep-direct"
+address = "127.0.0.1:1722"
+media = "direct"
+
+[[route]]
+pattern = "5001"
+from = ["pbx"]
+to = ["ep"]
+
+[[route]]
+pattern = "5002"
+from = ["pbx"]
+to = ["ep-direct"]
+
+[[route]]
+pattern = "_3XX"
+from = ["ep", "ep-direct"]
+to = ["pbx2"]
 "#;
 
 #[derive(Clone, Default)]
@@ -536,10 +563,10 @@ fn replaces_swaps_the_leg_and_keeps_the_pstn_party_untouched() {
 }
 
 #[test]
-fn replaces_of_an_unknown_or_early_leg_is_refused() {
+fn replaces_of_an_unknown_leg_or_an_early_dialog_we_did_not_initiate_is_refused() {
     let mut f = F::new();
     let setup = Setup {
-        called: Number::unknown("201"),
+        called: Number::unknown("0301234"),
         calling: None,
         bearer: Bearer::Speech,
         media: Some(rtp(6000)),
@@ -550,25 +577,110 @@ fn replaces_of_an_unknown_or_early_leg_is_refused() {
         f.core.replace(f.now, LegId(42), "pbx", setup.clone()),
         Err(ReplaceRefused::NoCall)
     );
-    let (call, _) = f.core.incoming(
-        f.now,
-        "pstn",
-        Some(TS1),
-        Setup {
-            media: None,
-            ..setup.clone()
-        },
-    );
-    let a = match f.actions().as_slice() {
-        [Action::Originate { leg, .. }] => *leg,
-        other => panic!("{other:?}"),
-    };
+    // The PBX calls the PSTN: its leg (an early dialog the PBX initiated) is not ours
+    // to replace (RFC 3891 §3: 481).
+    let (call, pbx) = f.core.incoming(f.now, "pbx", None, setup.clone());
+    f.actions();
     assert_eq!(
-        f.core.replace(f.now, a, "pbx", setup),
+        f.core.replace(f.now, pbx, "pbx", setup),
         Err(ReplaceRefused::Early)
     );
     f.core.hangup(f.now, call, 16);
     f.actions();
+    f.clean();
+}
+
+/// RFC 3891 §3: Replaces naming the early dialog of an INVITE the gateway sent (the PSTN
+/// calls 201, which rings): the new leg answers in its place. The ringing leg is
+/// cancelled (cause 26), the PSTN caller is connected, the B-channel bridged to the new
+/// leg; one record, answered, `early dialog replaced`.
+#[test]
+fn replaces_of_an_early_dialog_we_initiated_answers_the_call_and_cancels_the_old_leg() {
+    let mut f = F::new();
+    let setup = Setup {
+        called: Number::unknown("201"),
+        calling: Some(Number::unknown("0301234")),
+        bearer: Bearer::Speech,
+        media: Some(Media::Channel(TS1)),
+        complete: true,
+        redirecting: None,
+    };
+    let (call, pstn) = f.core.incoming(f.now, "pstn", Some(TS1), setup);
+    let ringing = match f.actions().as_slice() {
+        [Action::Originate { leg, .. }] => *leg,
+        other => panic!("{other:?}"),
+    };
+    f.core
+        .handle(f.now, ringing, Message::Alerting { inband: false });
+    f.actions();
+    let picker = Setup {
+        called: Number::unknown("201"),
+        calling: Some(Number::unknown("205")),
+        bearer: Bearer::Speech,
+        media: Some(rtp(6000)),
+        complete: true,
+        redirecting: None,
+    };
+    let c = f.core.replace(f.now, ringing, "pbx", picker).unwrap();
+    assert_eq!(
+        f.actions(),
+        vec![
+            Action::Deliver {
+                call,
+                leg: ringing,
+                msg: Delivery::Release(f.core.clearing(Reason::Q850(26))),
+            },
+            Action::Deliver {
+                call,
+                leg: c,
+                msg: Delivery::ConnectedLine(Number::unknown("0301234")),
+            },
+            Action::Deliver {
+                call,
+                leg: c,
+                msg: Delivery::Connect {
+                    media: Some(Media::Channel(TS1))
+                },
+            },
+            Action::Deliver {
+                call,
+                leg: pstn,
+                msg: Delivery::Connect {
+                    media: Some(rtp(6000))
+                },
+            },
+            Action::Bridge {
+                call,
+                channel: TS1,
+                rtp_leg: c,
+                remote: SocketAddr::from(([192, 0, 2, 1], 6000)),
+                law: Law::ALaw,
+                telephone_event: None,
+            },
+        ]
+    );
+    // The cancelled leg's late 487 finds nothing.
+    f.core.handle(
+        f.now,
+        ringing,
+        Message::Release(Reason::Sip {
+            status: 487,
+            q850: None,
+        }),
+    );
+    assert!(f.actions().is_empty());
+    f.now += Duration::from_secs(2);
+    f.core.handle(f.now, c, Message::Release(Reason::Q850(16)));
+    assert!(f.actions().contains(&Action::Deliver {
+        call,
+        leg: pstn,
+        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+    }));
+    let recs = f.records();
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0].disposition, "ANSWERED");
+    assert_eq!(recs[0].transfer, "early dialog replaced");
+    assert_eq!(recs[0].out_trunk, "pbx");
     f.clean();
 }
 
@@ -595,5 +707,276 @@ fn a_call_ended_during_a_transfer_releases_the_new_call_and_records_it_cancelled
     // The new leg's late answer finds nothing.
     f.core.handle(f.now, b, Message::Connect { media: None });
     assert!(f.actions().is_empty());
+    f.clean();
+}
+
+impl F {
+    /// The PBX (leg A, RTP at port 4000) calls 5001, routed to H.323 peer `ep` (or 5002,
+    /// `ep-direct`), which answers with RTP at port 7000: (call, A, H.323 leg).
+    fn answered_h323_call(&mut self, called: &str) -> (CallId, LegId, LegId) {
+        let setup = Setup {
+            called: Number::unknown(called),
+            calling: Some(Number::unknown("201")),
+            bearer: Bearer::Speech,
+            media: Some(rtp(4000)),
+            complete: true,
+            redirecting: None,
+        };
+        let (call, a) = self.core.incoming(self.now, "pbx", None, setup);
+        let h = match self.actions().as_slice() {
+            [Action::Originate { leg, kind, .. }] if *kind == TrunkKind::H323 => *leg,
+            other => panic!("{other:?}"),
+        };
+        self.now += Duration::from_secs(1);
+        self.core.handle(
+            self.now,
+            h,
+            Message::Connect {
+                media: Some(rtp(7000)),
+            },
+        );
+        let acts = self.actions();
+        assert!(
+            acts.iter()
+                .any(|x| matches!(x, Action::Relay { a: ra, b: rb, .. } if *ra == a && *rb == h)),
+            "{acts:?}"
+        );
+        self.now += Duration::from_secs(5);
+        (call, a, h)
+    }
+}
+
+/// SIP A ↔ H.323: A REFERs to 301 (SIP, routed from the H.323 trunk): on the target's
+/// answer the relay moves from A to the target; the H.323 leg is never told anything.
+#[test]
+fn blind_transfer_of_an_h323_call_to_sip_moves_the_relay() {
+    let mut f = F::new();
+    let (call, a, h) = f.answered_h323_call("5001");
+    let (b, trunk, setup, _) = f.refer(a, "301");
+    assert_eq!(trunk, "pbx2");
+    assert_eq!(setup.media, Some(rtp(7000)), "the H.323 party's media");
+    f.core.handle(
+        f.now,
+        b,
+        Message::Connect {
+            media: Some(rtp(5000)),
+        },
+    );
+    let acts = f.actions();
+    assert_eq!(
+        acts,
+        vec![
+            Action::Unbridge { call },
+            progress(a, TransferStatus::Answered),
+            Action::Deliver {
+                call,
+                leg: a,
+                msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+            },
+            Action::Relay {
+                call,
+                a: h,
+                a_media: rtp(7000),
+                b,
+                b_media: rtp(5000),
+            },
+        ]
+    );
+    let recs = f.records();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].disposition, "TRANSFERRED");
+    assert_eq!(recs[0].transfer, "blind to 301 as call-1.1");
+    f.core.handle(f.now, h, Message::Release(Reason::Q850(16)));
+    assert!(f.actions().contains(&Action::Deliver {
+        call,
+        leg: b,
+        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+    }));
+    let recs = f.records();
+    assert_eq!(recs[1].call_id, "call-1.1");
+    assert_eq!(recs[1].in_trunk, "ep");
+    assert_eq!(recs[1].out_trunk, "pbx2");
+    f.clean();
+}
+
+/// SIP A ↔ H.323, A REFERs to a PSTN number: the new call seizes a B-channel and on its
+/// answer the B-channel is bridged to the H.323 leg's RTP.
+#[test]
+fn blind_transfer_of_an_h323_call_to_the_pstn_bridges_the_h323_leg() {
+    let mut f = F::new();
+    let (call, a, h) = f.answered_h323_call("5001");
+    let (b, trunk, ..) = f.refer(a, "0309999");
+    assert_eq!(trunk, "pstn");
+    assert_eq!(f.core.busy_channels(), vec![TS1]);
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    let acts = f.actions();
+    assert_eq!(acts[0], Action::Unbridge { call });
+    assert_eq!(
+        acts.last(),
+        Some(&Action::Bridge {
+            call,
+            channel: TS1,
+            rtp_leg: h,
+            remote: SocketAddr::from(([192, 0, 2, 1], 7000)),
+            law: Law::ALaw,
+            telephone_event: None,
+        }),
+        "{acts:?}"
+    );
+    f.core.hangup(f.now, call, 16);
+    f.actions();
+    assert_eq!(f.records().len(), 2);
+    f.clean();
+}
+
+/// An INVITE with Replaces naming A's dialog of a SIP ↔ H.323 call: the new SIP leg is
+/// answered with the H.323 party's media and relayed to it; the H.323 leg stays.
+#[test]
+fn replaces_in_an_h323_call_relays_the_new_leg() {
+    let mut f = F::new();
+    let (call, a, h) = f.answered_h323_call("5001");
+    let setup = Setup {
+        called: Number::unknown("5001"),
+        calling: Some(Number::unknown("205")),
+        bearer: Bearer::Speech,
+        media: Some(rtp(6000)),
+        complete: true,
+        redirecting: None,
+    };
+    let c = f.core.replace(f.now, a, "pbx", setup).unwrap();
+    let acts = f.actions();
+    assert_eq!(acts[0], Action::Unbridge { call });
+    assert!(acts.contains(&Action::Deliver {
+        call,
+        leg: c,
+        msg: Delivery::Connect {
+            media: Some(rtp(7000))
+        },
+    }));
+    assert_eq!(
+        acts.last(),
+        Some(&Action::Relay {
+            call,
+            a: h,
+            a_media: rtp(7000),
+            b: c,
+            b_media: rtp(6000),
+        }),
+        "{acts:?}"
+    );
+    assert!(!acts
+        .iter()
+        .any(|x| matches!(x, Action::Deliver { leg, .. } if *leg == h)));
+    f.core.hangup(f.now, call, 16);
+    f.actions();
+    let recs = f.records();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].transfer, "attended as call-1.1");
+    f.clean();
+}
+
+/// An H.323 peer with `media = "direct"` has no port on the gateway: its media cannot be
+/// moved, so the transfer fails (NOTIFY 488) and Replaces is refused (488).
+#[test]
+fn transfers_of_a_direct_media_h323_call_are_refused() {
+    let mut f = F::new();
+    let (call, a, _) = f.answered_h323_call("5002");
+    f.core
+        .refer(f.now, a, &Number::unknown("301"), None)
+        .unwrap();
+    assert_eq!(
+        f.actions(),
+        vec![progress(
+            a,
+            TransferStatus::Failed(Clearing {
+                cause: 65,
+                status: 488
+            })
+        )]
+    );
+    let setup = Setup {
+        called: Number::unknown("5002"),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: Some(rtp(6000)),
+        complete: true,
+        redirecting: None,
+    };
+    assert_eq!(
+        f.core.replace(f.now, a, "pbx", setup),
+        Err(ReplaceRefused::NoMediaPath)
+    );
+    f.core.hangup(f.now, call, 16);
+    f.actions();
+    f.clean();
+}
+
+/// A REFER naming a dialog to replace: the new call carries the `Replaces`; a target
+/// routed to ISDN cannot carry it (NOTIFY 488, the call goes on).
+#[test]
+fn refer_with_replaces_carries_it_to_a_sip_target_only() {
+    let mut f = F::new();
+    f.core.set_hairpin(true);
+    let (call, _, a) = f.answered_pstn_call();
+    let r = "c2@pbx;to-tag=t1;from-tag=f1".to_string();
+    f.core
+        .refer_replacing(f.now, a, &Number::unknown("0309999"), None, Some(r.clone()))
+        .unwrap();
+    assert_eq!(
+        f.actions(),
+        vec![progress(
+            a,
+            TransferStatus::Failed(Clearing {
+                cause: 65,
+                status: 488
+            })
+        )]
+    );
+    f.core
+        .refer_replacing(f.now, a, &Number::unknown("301"), None, Some(r.clone()))
+        .unwrap();
+    match f.actions().as_slice() {
+        [Action::Originate {
+            trunk, replaces, ..
+        }] => {
+            assert_eq!(trunk, "pbx2");
+            assert_eq!(replaces.as_deref(), Some(r.as_str()));
+        }
+        other => panic!("{other:?}"),
+    }
+    f.core.hangup(f.now, call, 16);
+    f.actions();
+    f.clean();
+}
+
+/// Replaces from another SIP trunk (the daemon checked the dialog trunk's allow-list):
+/// the new leg belongs to that trunk, the record says so.
+#[test]
+fn replaces_from_another_sip_trunk_moves_the_call_to_it() {
+    let mut f = F::new();
+    let (call, pstn, a) = f.answered_pstn_call();
+    let setup = Setup {
+        called: Number::unknown("201"),
+        calling: Some(Number::unknown("305")),
+        bearer: Bearer::Speech,
+        media: Some(rtp(6000)),
+        complete: true,
+        redirecting: None,
+    };
+    let c = f.core.replace(f.now, a, "pbx2", setup).unwrap();
+    let acts = f.actions();
+    assert!(acts.contains(&Action::Deliver {
+        call,
+        leg: a,
+        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+    }));
+    assert!(matches!(acts.last(), Some(Action::Bridge { rtp_leg, .. }) if *rtp_leg == c));
+    f.core
+        .handle(f.now, pstn, Message::Release(Reason::Q850(16)));
+    f.actions();
+    let recs = f.records();
+    assert_eq!(recs[0].out_trunk, "pbx");
+    assert_eq!(recs[1].out_trunk, "pbx2");
+    assert_eq!(recs[1].called, "305");
     f.clean();
 }

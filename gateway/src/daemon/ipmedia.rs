@@ -47,11 +47,26 @@ pub struct HeardDigit {
     pub digit: char,
 }
 
+/// What [`IpMedia::poll_relay`] found.
+#[derive(Debug, Default)]
+pub struct RelayOutcome {
+    /// Digits for the other leg's signalling.
+    pub digits: Vec<HeardDigit>,
+    /// Calls whose RTP timed out (to clear).
+    pub timeouts: Vec<CallId>,
+    /// Calls whose removed relay let go of its ports.
+    pub freed: Vec<CallId>,
+}
+
 /// Relayed calls, B-channel bridges' RTP legs, in-band digits waiting to play.
 #[derive(Default)]
 pub struct IpMedia {
     relay: Option<RtpRelay>,
     relays: HashMap<CallId, Relayed>,
+    /// Relays being removed (`unrelay`) whose sockets the relay thread still holds, with
+    /// their call: a new relay or bridge of that call (a transfer kept one of its legs)
+    /// binds the same port only once [`RelayEvent::Removed`] says it is free.
+    removing: HashMap<RelayKey, CallId>,
     /// Media-engine channels → their call and the RTP leg bridged to the B-channel.
     bridged: HashMap<ChannelKey, (CallId, LegId)>,
     /// In-band digits to play: when, on which engine channel.
@@ -143,8 +158,11 @@ impl IpMedia {
     /// The call ended.
     pub fn unrelay(&mut self, call: CallId) {
         if let (Some(r), Some(relay)) = (self.relays.remove(&call), &self.relay) {
-            if let Err(e) = relay.remove(r.key) {
-                debug!(error = %e, "relay gone");
+            match relay.remove(r.key) {
+                Ok(()) => {
+                    self.removing.insert(r.key, call);
+                }
+                Err(e) => debug!(error = %e, "relay gone"),
             }
         }
         let keys: Vec<ChannelKey> = self
@@ -155,6 +173,11 @@ impl IpMedia {
             .collect();
         self.tones.retain(|(_, k, _)| !keys.contains(k));
         self.bridged.retain(|_, (c, _)| *c != call);
+    }
+
+    /// Whether a relay of `call` is still being removed (its ports not yet free).
+    pub fn unrelaying(&self, call: CallId) -> bool {
+        self.removing.values().any(|c| *c == call)
     }
 
     /// Remember which RTP leg an engine channel bridges (for the digits it hears).
@@ -260,12 +283,11 @@ impl IpMedia {
     }
 
     /// Relay events: digits the other leg takes from signalling, RTP timeouts (the
-    /// calls to clear).
-    pub fn poll_relay(&mut self) -> (Vec<HeardDigit>, Vec<CallId>) {
-        let mut digits = Vec::new();
-        let mut timeouts = Vec::new();
+    /// calls to clear), and the calls whose removed relay freed its ports.
+    pub fn poll_relay(&mut self) -> RelayOutcome {
+        let mut out = RelayOutcome::default();
         let Some(relay) = &self.relay else {
-            return (digits, timeouts);
+            return out;
         };
         while let Ok(ev) = relay.events().try_recv() {
             let find = |key: RelayKey| self.relays.iter().find(|(_, r)| r.key == key);
@@ -278,7 +300,7 @@ impl IpMedia {
                 } => {
                     if let Some((call, r)) = find(key) {
                         let leg = if from == Side::A { r.a } else { r.b };
-                        digits.push(HeardDigit {
+                        out.digits.push(HeardDigit {
                             call: *call,
                             leg,
                             digit,
@@ -288,15 +310,27 @@ impl IpMedia {
                 RelayEvent::RtpTimeout { key, side } => {
                     if let Some((call, _)) = find(key) {
                         warn!(%call, ?side, "RTP timeout (relay)");
-                        timeouts.push(*call);
+                        out.timeouts.push(*call);
                     }
                 }
-                RelayEvent::Removed { key, stats } => debug!(?key, ?stats, "relay removed"),
-                RelayEvent::AddFailed { key, reason } => warn!(?key, reason, "relay failed"),
+                RelayEvent::Removed { key, stats } => {
+                    debug!(?key, ?stats, "relay removed");
+                    if let Some(call) = self.removing.remove(&key) {
+                        out.freed.push(call);
+                    }
+                }
+                RelayEvent::AddFailed { key, reason } => {
+                    warn!(?key, reason, "relay failed");
+                    // Its sockets are closed already: nothing will report their removal.
+                    self.relays.retain(|_, r| r.key != key);
+                    if let Some(call) = self.removing.remove(&key) {
+                        out.freed.push(call);
+                    }
+                }
                 other => debug!(?other, "relay"),
             }
         }
-        (digits, timeouts)
+        out
     }
 }
 

@@ -28,13 +28,13 @@ use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTranspor
 use crate::core::{Action, CallId, Core, Delivery, Media, Message, TrunkKind};
 use crate::leg::isdn::IsdnLeg;
 use crate::leg::sip::SipLeg;
-use crate::media::engine::{ChannelConfig, ChannelKey, MediaEngine, MediaEvent};
+use crate::media::engine::{ChannelConfig, ChannelKey, DtmfMode, MediaEngine, MediaEvent};
 use crate::media::Law;
 use crate::rtp::PayloadType;
 use crate::rtp::RtpPortPool;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
-use crate::sip::ua::{Endpoint, EndpointConfig};
+use crate::sip::ua::{Endpoint, EndpointConfig, UaEvent};
 use crate::trunk::security::{Screen, TrunkGuard};
 
 /// How often D-channels are polled for frames (they are non-blocking).
@@ -148,6 +148,15 @@ struct BridgeArgs {
     telephone_event: Option<u8>,
 }
 
+/// What [`Action::Relay`] asks for.
+#[derive(Debug, Clone, Copy)]
+struct RelayArgs {
+    a: crate::core::LegId,
+    a_media: Media,
+    b: crate::core::LegId,
+    b_media: Media,
+}
+
 /// Everything the signalling task owns.
 pub struct Signalling {
     shared: Arc<Shared>,
@@ -172,6 +181,9 @@ pub struct Signalling {
     /// call to another leg): made when the old one's [`MediaEvent::Removed`] frees the
     /// B-channel.
     pending_bridges: HashMap<CallId, BridgeArgs>,
+    /// A new relay of a call whose old relay or bridge still holds one of its legs' RTP
+    /// ports (a transfer kept that leg): made once the port is free.
+    pending_relays: HashMap<CallId, RelayArgs>,
     /// Calls whose two B-channels are joined (`Action::Hairpin`), see `join`.
     joins: join::Joins,
     /// The H.323 peers' calls (`super::h323`), when configured.
@@ -356,6 +368,7 @@ impl Signalling {
             ip_media: Default::default(),
             unbridging: HashMap::new(),
             pending_bridges: HashMap::new(),
+            pending_relays: HashMap::new(),
             joins: join::Joins::default(),
             h323,
             h323_rx,
@@ -566,12 +579,8 @@ impl Signalling {
                     drop(tdm);
                     drop(socket);
                     let call = self.unbridging.remove(&key);
-                    if let Some(b) =
-                        call.and_then(|c| self.pending_bridges.remove(&c).map(|b| (c, b)))
-                    {
-                        self.bridge(b.0, b.1);
-                    }
                     if let Some(c) = call {
+                        self.make_pending(c);
                         self.join_channel_freed(core, now, c);
                     }
                 }
@@ -581,10 +590,14 @@ impl Signalling {
                 _ => {}
             }
         }
-        let (relay_digits, relay_timeouts) = self.ip_media.poll_relay();
-        for call in relay_timeouts {
+        let relayed = self.ip_media.poll_relay();
+        for call in relayed.freed {
+            self.make_pending(call);
+        }
+        for call in relayed.timeouts {
             core.hangup(now, call, crate::core::cause::TEMPORARY_FAILURE);
         }
+        let relay_digits = relayed.digits;
         // Digits heard in the media (in-band on a B-channel, RFC 4733 the other leg cannot
         // take as events) go to the other leg through the core (H.245 UserInputIndication,
         // SIP INFO).
@@ -602,10 +615,22 @@ impl Signalling {
         // Events and actions until quiet.
         loop {
             let mut moved = false;
-            for side in &mut self.sips {
-                while let Some(ev) = side.ep.poll_event() {
+            for i in 0..self.sips.len() {
+                while let Some(ev) = self.sips[i].ep.poll_event() {
                     moved = true;
-                    side.leg.on_event(&mut side.ep, core, now, ev);
+                    let elsewhere = match &ev {
+                        UaEvent::IncomingCall { invite, source, .. } => {
+                            self.replaced_elsewhere(i, invite, source.addr.ip())
+                        }
+                        _ => None,
+                    };
+                    let side = &mut self.sips[i];
+                    match (ev, elsewhere) {
+                        (UaEvent::IncomingCall { call, invite, .. }, Some(e)) => side
+                            .leg
+                            .incoming_replacing(&mut side.ep, core, now, call, &invite, e),
+                        (ev, _) => side.leg.on_event(&mut side.ep, core, now, ev),
+                    }
                 }
             }
             while let Some(a) = core.poll_action() {
@@ -676,6 +701,7 @@ impl Signalling {
                 kind: TrunkKind::Sip,
                 setup,
                 referred_by,
+                replaces,
                 ..
             } => match self
                 .sips
@@ -700,7 +726,10 @@ impl Signalling {
                         now,
                         leg,
                         &setup,
-                        referred_by.as_deref(),
+                        crate::leg::sip::Referral {
+                            referred_by: referred_by.as_deref(),
+                            replaces: replaces.as_deref(),
+                        },
                         address,
                     )
                 }
@@ -761,8 +790,9 @@ impl Signalling {
                     law,
                     telephone_event,
                 };
-                if self.unbridging.values().any(|c| *c == call) {
-                    // The call's previous bridge still holds the B-channel.
+                if self.ports_held(call) {
+                    // The call's previous bridge still holds the B-channel, or its
+                    // previous relay the RTP port of the leg that stays.
                     self.pending_bridges.insert(call, args);
                 } else {
                     self.bridge(call, args);
@@ -776,27 +806,18 @@ impl Signalling {
                 b,
                 b_media,
             } => {
-                // Both legs anchor (a port of their own) or the media pass through.
-                let port = |leg| {
-                    self.sips
-                        .iter()
-                        .find_map(|s| s.leg.rtp_port(leg))
-                        .or_else(|| self.h323.as_ref().and_then(|h| h.leg.rtp_port(leg)))
+                let args = RelayArgs {
+                    a,
+                    a_media,
+                    b,
+                    b_media,
                 };
-                let through = |leg| {
-                    self.h323
-                        .as_ref()
-                        .is_some_and(|h| h.leg.passes_media_through(leg))
-                };
-                match (port(a), port(b)) {
-                    _ if through(a) || through(b) => {
-                        debug!(%call, "media passed through: nothing to relay")
-                    }
-                    (Some(pa), Some(pb)) => {
-                        self.ip_media
-                            .relay(call, (a, a_media), (b, b_media), (pa, pb))
-                    }
-                    _ => debug!(%call, "media passed through: nothing to relay"),
+                if self.ports_held(call) {
+                    // A transfer kept one of the legs: its port is still held by the
+                    // call's previous relay or bridge.
+                    self.pending_relays.insert(call, args);
+                } else {
+                    self.relay(call, args);
                 }
             }
             Action::MediaChanged { call, leg, media } => {
@@ -824,6 +845,7 @@ impl Signalling {
                 self.ip_media.unrelay(call);
                 self.join_ended(call);
                 self.pending_bridges.remove(&call);
+                self.pending_relays.remove(&call);
                 if let (Some(m), Some(key)) = (&mut self.media, self.bridges.remove(&call)) {
                     match m.remove_channel(key) {
                         Ok(()) => {
@@ -915,6 +937,92 @@ impl Signalling {
         }
     }
 
+    /// RFC 3891 across trunks: an INVITE on trunk `i` whose `Replaces` names no dialog of
+    /// that trunk but one of another SIP trunk of ours: that dialog's leg if the other
+    /// trunk's allow-list takes the INVITE's `source` (its own security rules: the
+    /// replacing party could have called it there), else 403 (RFC 3891 §6). `None` when
+    /// the INVITE has no `Replaces` or trunk `i` answers it itself.
+    fn replaced_elsewhere(
+        &self,
+        i: usize,
+        invite: &crate::sip::SipMessage,
+        source: std::net::IpAddr,
+    ) -> Option<Result<crate::core::LegId, u16>> {
+        let r = invite.get::<crate::sip::header::Replaces>().ok()??;
+        let own = &self.sips[i];
+        if own.leg.dialog_to_replace(&own.ep, &r) != Err(481) {
+            return None;
+        }
+        self.sips.iter().enumerate().find_map(|(j, s)| {
+            if j == i {
+                return None;
+            }
+            match s.leg.dialog_to_replace(&s.ep, &r) {
+                Err(481) => None,
+                Ok(_) if !s.guard.allows(source) => {
+                    warn!(
+                        trunk = s.leg.trunk(),
+                        %source,
+                        "Replaces from a source the dialog's trunk does not allow"
+                    );
+                    Some(Err(403))
+                }
+                found => Some(found),
+            }
+        })
+    }
+
+    /// Whether the call's previous bridge or relay still holds a B-channel or an RTP port
+    /// that a new bridge or relay of the call needs (after a transfer).
+    fn ports_held(&self, call: CallId) -> bool {
+        self.unbridging.values().any(|c| *c == call) || self.ip_media.unrelaying(call)
+    }
+
+    /// The call's previous bridge or relay let go of its B-channel or ports: its bridge or
+    /// relay waiting for them is made, once nothing of the call is held any more.
+    fn make_pending(&mut self, call: CallId) {
+        if self.ports_held(call) {
+            return;
+        }
+        if let Some(b) = self.pending_bridges.remove(&call) {
+            self.bridge(call, b);
+        }
+        if let Some(r) = self.pending_relays.remove(&call) {
+            self.relay(call, r);
+        }
+    }
+
+    /// Relay the RTP of a call between two IP legs when both anchor their media (a port
+    /// of their own); nothing when one passes its media through.
+    fn relay(&mut self, call: CallId, args: RelayArgs) {
+        let RelayArgs {
+            a,
+            a_media,
+            b,
+            b_media,
+        } = args;
+        let port = |leg| {
+            self.sips
+                .iter()
+                .find_map(|s| s.leg.rtp_port(leg))
+                .or_else(|| self.h323.as_ref().and_then(|h| h.leg.rtp_port(leg)))
+        };
+        let through = |leg| {
+            self.h323
+                .as_ref()
+                .is_some_and(|h| h.leg.passes_media_through(leg))
+        };
+        match (port(a), port(b)) {
+            _ if through(a) || through(b) => {
+                debug!(%call, "media passed through: nothing to relay")
+            }
+            (Some(pa), Some(pb)) => self
+                .ip_media
+                .relay(call, (a, a_media), (b, b_media), (pa, pb)),
+            _ => debug!(%call, "media passed through: nothing to relay"),
+        }
+    }
+
     /// Hand an answered call's B-channel and RTP stream to the media engine.
     fn bridge(&mut self, call: CallId, args: BridgeArgs) {
         let BridgeArgs {
@@ -965,7 +1073,7 @@ impl Signalling {
             Law::ALaw => PayloadType::PCMA,
             Law::MuLaw => PayloadType::PCMU,
         };
-        let cfg = ChannelConfig::voice(
+        let mut cfg = ChannelConfig::voice(
             tdm,
             d.law,
             socket,
@@ -974,6 +1082,11 @@ impl Signalling {
             pt,
             telephone_event.and_then(PayloadType::new),
         );
+        if self.h323.as_ref().is_some_and(|h| h.leg.owns(rtp_leg)) {
+            // The H.323 leg sends digits as UserInputIndication: not as RFC 2833 events
+            // (or tones) in the RTP too.
+            cfg.dtmf = DtmfMode::Signalling;
+        }
         match media.add_channel(cfg) {
             Ok(key) => {
                 info!(%call, %channel, %remote, "media bridged");

@@ -58,6 +58,15 @@ struct SipCall {
     refer_active: bool,
 }
 
+/// What a transfer's REFER asks the new call's INVITE to carry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Referral<'a> {
+    /// The REFER's `Referred-By` (RFC 3892 §3).
+    pub referred_by: Option<&'a str>,
+    /// The `Replaces` of the Refer-To URI (RFC 3891 §7.1).
+    pub replaces: Option<&'a str>,
+}
+
 /// The SIP side of the gateway for one SIP trunk.
 pub struct SipLeg {
     trunk: String,
@@ -332,7 +341,7 @@ impl SipLeg {
     pub fn on_event(&mut self, ep: &mut Endpoint, core: &mut Core, now: Instant, ev: UaEvent) {
         match ev {
             UaEvent::IncomingCall { call, invite, .. } => {
-                self.incoming(ep, core, now, call, &invite)
+                self.incoming(ep, core, now, call, &invite, None)
             }
             UaEvent::Progress { call, response } => {
                 let Some(c) = self.by_handle.get_mut(&call) else {
@@ -364,6 +373,26 @@ impl SipLeg {
                     core.handle(now, leg, Message::Media(m));
                 }
                 core.handle(now, leg, msg);
+            }
+            UaEvent::Confirmed {
+                call,
+                sdp: Some(body),
+            } => {
+                // The answer to the offer of our 200 (the INVITE had no SDP).
+                let Some(c) = self.by_handle.get_mut(&call) else {
+                    return;
+                };
+                if !c.uas || c.offer.is_some() {
+                    return;
+                }
+                match SessionDescription::parse(&body).map(|d| c.sdp.handle_answer(&d)) {
+                    Ok(Ok(_)) => {
+                        if let Some(m) = Self::media_of(&c.sdp) {
+                            core.handle(now, c.leg, Message::Media(m));
+                        }
+                    }
+                    _ => debug!("SDP answer in the ACK refused"),
+                }
             }
             UaEvent::Answered { call, response } => {
                 let Some(c) = self.by_handle.get_mut(&call) else {
@@ -533,8 +562,10 @@ impl SipLeg {
     /// A REFER in a dialog (RFC 3515 §2.4.2): exactly one `Refer-To` (else 400, §2.4.1)
     /// naming a `sip:`/`sips:`/`tel:` user; the core routes it as a blind transfer of the
     /// other party. Accepted: 202, then NOTIFY `SIP/2.0 100 Trying` at once (§2.4.4) and
-    /// the new call's progress as the core reports it. A `Refer-To` carrying `Replaces`
-    /// (asking us to replace a dialog elsewhere) is refused with 501.
+    /// the new call's progress as the core reports it; with `Refer-Sub: false` (RFC 4488
+    /// §4) no subscription is made: 202 with `Refer-Sub: false` and no NOTIFY at all. A
+    /// `Refer-To` carrying `?Replaces=` (RFC 3891 §7.1: an attended transfer signalled by
+    /// REFER) has the new call's INVITE carry that `Replaces` (400 if it is not one).
     fn refer(
         &mut self,
         ep: &mut Endpoint,
@@ -557,14 +588,26 @@ impl SipLeg {
                 return;
             }
         };
-        if refer_to.uri.as_sip().is_some_and(|u| {
+        // RFC 3891 §7.1: `Replaces` as an escaped header of the Refer-To URI.
+        let replaces = refer_to.uri.as_sip().and_then(|u| {
             u.headers
                 .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("Replaces"))
-        }) {
-            ep.respond_request(now, handle, StatusCode::NOT_IMPLEMENTED, &[], None);
+                .find(|(n, _)| n.eq_ignore_ascii_case("Replaces"))
+                .map(|(_, v)| {
+                    crate::sip::uri::unescape(v)
+                        .and_then(|b| String::from_utf8(b.into_owned()).ok())
+                        .filter(|r| {
+                            <Replaces as crate::sip::header::Header>::parse(r)
+                                .is_ok_and(|r| r.to_tag().is_some() && r.from_tag().is_some())
+                        })
+                })
+        });
+        if replaces == Some(None) {
+            debug!("Refer-To with a malformed Replaces");
+            ep.respond_request(now, handle, StatusCode::BAD_REQUEST, &[], None);
             return;
         }
+        let replaces = replaces.flatten();
         let Some(user) = uri_user(&refer_to.uri).filter(|u| !u.is_empty()) else {
             ep.respond_request(now, handle, StatusCode::BAD_REQUEST, &[], None);
             return;
@@ -580,8 +623,19 @@ impl SipLeg {
                 .map(|v| v.trim().to_string()),
             _ => None,
         };
+        // RFC 4488 §4: the referrer asks for no implicit subscription.
+        let no_sub = request
+            .headers()
+            .find(|h| h.name.eq_ignore_ascii_case(b"Refer-Sub"))
+            .and_then(|h| h.value_str())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
         let target = from_sip_user(&user, &self.rules, false);
-        match core.refer(now, c.leg, &target, referred_by) {
+        match core.refer_replacing(now, c.leg, &target, referred_by, replaces) {
+            Ok(()) if no_sub => {
+                c.refer_active = false;
+                let h = [("Refer-Sub", "false".to_string())];
+                ep.respond_request(now, handle, status(202), &h, None);
+            }
             Ok(()) => {
                 c.refer_active = true;
                 ep.respond_request(now, handle, status(202), &[], None);
@@ -600,10 +654,11 @@ impl SipLeg {
     }
 
     /// The leg of the dialog a `Replaces` header names (RFC 3891 §3: `to-tag` is our tag,
-    /// `from-tag` the peer's), or the status to refuse with: 481 when no confirmed dialog
-    /// of ours matches (or it is early: we do not replace early dialogs), 486 for
-    /// `early-only` on a confirmed dialog.
-    fn dialog_to_replace(&self, ep: &Endpoint, r: &Replaces<'_>) -> Result<LegId, u16> {
+    /// `from-tag` the peer's), or the status to refuse with: 481 when no dialog of ours
+    /// matches or it is an early dialog we did not initiate (an early dialog of an INVITE
+    /// we sent is replaced, the core cancels it), 486 for `early-only` on a confirmed
+    /// dialog.
+    pub fn dialog_to_replace(&self, ep: &Endpoint, r: &Replaces<'_>) -> Result<LegId, u16> {
         let (Some(to_tag), Some(from_tag)) = (r.to_tag(), r.from_tag()) else {
             return Err(481);
         };
@@ -618,7 +673,7 @@ impl SipLeg {
             })
             .ok_or(481u16)?;
         if !c.answered {
-            return Err(481);
+            return if c.uas { Err(481) } else { Ok(c.leg) };
         }
         if r.early_only() {
             return Err(486);
@@ -633,6 +688,21 @@ impl SipLeg {
         }
     }
 
+    /// A new INVITE whose `Replaces` names no dialog of this trunk but `elsewhere`: what
+    /// another SIP trunk of ours found for it (its leg, or the status to refuse with;
+    /// the daemon checked that trunk's allow-list takes the INVITE's source, RFC 3891 §6).
+    pub fn incoming_replacing(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        call: CallHandle,
+        invite: &SipMessage,
+        elsewhere: Result<LegId, u16>,
+    ) {
+        self.incoming(ep, core, now, call, invite, Some(elsewhere))
+    }
+
     fn incoming(
         &mut self,
         ep: &mut Endpoint,
@@ -640,6 +710,7 @@ impl SipLeg {
         now: Instant,
         call: CallHandle,
         invite: &SipMessage,
+        elsewhere: Option<Result<LegId, u16>>,
     ) {
         let called = invite
             .request_uri()
@@ -722,7 +793,11 @@ impl SipLeg {
         let leg = match replaces {
             Some(r) => {
                 let status = |n: u16| StatusCode::new(n).unwrap_or(StatusCode::OK);
-                let refuse = match self.dialog_to_replace(ep, &r) {
+                let found = match self.dialog_to_replace(ep, &r) {
+                    Err(481) => elsewhere.unwrap_or(Err(481)),
+                    other => other,
+                };
+                let refuse = match found {
                     Err(code) => Err(code),
                     Ok(old) => core.replace(now, old, &trunk, setup).map_err(|e| match e {
                         // §3: no match, or an early dialog we did not initiate: 481.
@@ -832,7 +907,7 @@ impl SipLeg {
         leg: LegId,
         setup: &Setup,
     ) {
-        self.originate_with(ep, core, now, leg, setup, None, None)
+        self.originate_with(ep, core, now, leg, setup, Referral::default(), None)
     }
 
     /// Place an outgoing call for the core; a transfer's new call carries the REFER's
@@ -846,11 +921,16 @@ impl SipLeg {
         setup: &Setup,
         referred_by: Option<&str>,
     ) {
-        self.originate_with(ep, core, now, leg, setup, referred_by, None)
+        let referral = Referral {
+            referred_by,
+            replaces: None,
+        };
+        self.originate_with(ep, core, now, leg, setup, referral, None)
     }
 
-    /// As [`SipLeg::originate_referred`]; with `media_address`, the SDP offer names that
-    /// address (the other leg's RTP peer, media passed through) instead of our own port.
+    /// As [`SipLeg::originate_referred`], with what the REFER asked for (`referral`); with
+    /// `media_address`, the SDP offer names that address (the other leg's RTP peer, media
+    /// passed through) instead of our own port.
     #[allow(clippy::too_many_arguments)]
     pub fn originate_with(
         &mut self,
@@ -859,7 +939,7 @@ impl SipLeg {
         now: Instant,
         leg: LegId,
         setup: &Setup,
-        referred_by: Option<&str>,
+        referral: Referral<'_>,
         media_address: Option<SocketAddr>,
     ) {
         let Some(peer) = self.peers.first().copied() else {
@@ -898,8 +978,12 @@ impl SipLeg {
                 &local_host,
             ));
         }
-        if let Some(r) = referred_by {
+        if let Some(r) = referral.referred_by {
             headers.push(("Referred-By".to_string(), r.to_string()));
+        }
+        if let Some(r) = referral.replaces {
+            // RFC 3891 §3: the target replaces that dialog with this one.
+            headers.push(("Replaces".to_string(), r.to_string()));
         }
         let (mut sdp, rtp_port) = match (media_address, setup.media) {
             (Some(a), Some(Media::Rtp { law, .. })) => (
@@ -984,6 +1068,11 @@ impl SipLeg {
             }
             Delivery::Connect { .. } if c.uas && !c.answered => {
                 c.answered = true;
+                if c.offer.is_none() && c.local_sdp.is_none() {
+                    // An INVITE without SDP (RFC 3261 §13.2.1, e.g. a Replaces): the offer
+                    // goes in our 200, the answer comes in the ACK.
+                    c.local_sdp = Some(c.sdp.create_offer(Direction::SendRecv).to_bytes());
+                }
                 // RFC 3325 §9.1: the connected party's identity in the 200 OK (COLP).
                 let headers: Vec<(&str, String)> =
                     colp.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();

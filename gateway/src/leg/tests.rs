@@ -203,14 +203,19 @@ impl World {
                         kind: TrunkKind::Sip,
                         setup,
                         referred_by,
+                        replaces,
                         ..
-                    } => self.sip.originate_referred(
+                    } => self.sip.originate_with(
                         &mut self.gw,
                         &mut self.core,
                         self.now,
                         leg,
                         &setup,
-                        referred_by.as_deref(),
+                        crate::leg::sip::Referral {
+                            referred_by: referred_by.as_deref(),
+                            replaces: replaces.as_deref(),
+                        },
+                        None,
                     ),
                     Action::Originate {
                         leg,
@@ -1527,5 +1532,124 @@ fn refer_to_the_pstn_fails_with_503_without_a_hairpin_and_the_call_goes_on() {
     w.pbx.hangup(w.now, pbx_call, None);
     w.run();
     assert_eq!(w.switch_released_with(), Some(16));
+    w.assert_clean();
+}
+
+/// RFC 4488 §4: `Refer-Sub: false` — 202 with `Refer-Sub: false`, the transfer goes on,
+/// and no NOTIFY at all (neither 100 nor the outcome).
+#[test]
+fn refer_sub_false_gets_202_with_refer_sub_false_and_no_notify() {
+    let mut w = World::new();
+    let (pbx_call, switch_call) = answered_pbx_call(&mut w);
+    w.pbx_events.clear();
+    w.pbx.request_in_dialog(
+        w.now,
+        pbx_call,
+        crate::sip::Method::Refer,
+        &[
+            ("Refer-To", "<sip:205@192.0.2.1>".to_string()),
+            ("Refer-Sub", "false".to_string()),
+        ],
+        None,
+    );
+    w.run();
+    let accepted = w.pbx_events.iter().find_map(|e| match e {
+        UaEvent::RequestResult {
+            method,
+            status,
+            response: Some(r),
+            ..
+        } if method == "REFER" => Some((*status, header(r, "Refer-Sub"))),
+        _ => None,
+    });
+    assert_eq!(accepted, Some((202, vec!["false".to_string()])));
+    let new_call = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the gateway called the target");
+    assert!(refer_notifies(&mut w).is_empty());
+    w.pbx
+        .respond(w.now, new_call, StatusCode::RINGING, None, &[], None);
+    w.run();
+    w.pbx
+        .respond(w.now, new_call, StatusCode::OK, None, &[], Some(ANSWER));
+    w.run();
+    assert!(
+        refer_notifies(&mut w).is_empty(),
+        "no NOTIFY of the outcome"
+    );
+    assert!(
+        w.pbx_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Bye { call, .. } if *call == pbx_call)),
+        "the transferor got BYE"
+    );
+    assert_eq!(w.core.call_count(), 1);
+    w.switch
+        .disconnect(w.now, switch_call, CauseValue::from(16))
+        .unwrap();
+    w.run();
+    w.assert_clean();
+}
+
+/// RFC 3891 §7.1: a REFER whose Refer-To carries `?Replaces=` (an attended transfer
+/// signalled by REFER): the INVITE to the target carries that `Replaces`, unescaped; a
+/// Refer-To with a malformed one gets 400.
+#[test]
+fn refer_to_with_replaces_puts_replaces_in_the_invite_to_the_target() {
+    let mut w = World::new();
+    let (pbx_call, switch_call) = answered_pbx_call(&mut w);
+    w.pbx_events.clear();
+    w.pbx.request_in_dialog(
+        w.now,
+        pbx_call,
+        crate::sip::Method::Refer,
+        &[(
+            "Refer-To",
+            "<sip:205@192.0.2.1?Replaces=nope%3Bto-tag%3Dx>".to_string(),
+        )],
+        None,
+    );
+    w.run();
+    assert_eq!(refer_status(&mut w), Some(400), "no from-tag");
+    w.pbx_events.clear();
+    w.pbx.request_in_dialog(
+        w.now,
+        pbx_call,
+        crate::sip::Method::Refer,
+        &[(
+            "Refer-To",
+            "<sip:205@192.0.2.1?Replaces=c2%40pbx.example%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>"
+                .to_string(),
+        )],
+        None,
+    );
+    w.run();
+    assert_eq!(refer_status(&mut w), Some(202));
+    let (new_call, invite) = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, invite, .. } => Some((*call, invite.clone())),
+            _ => None,
+        })
+        .expect("the gateway called the target");
+    assert_eq!(
+        header(&invite, "Replaces"),
+        vec!["c2@pbx.example;to-tag=t1;from-tag=f1".to_string()]
+    );
+    assert_eq!(refer_notifies(&mut w), ["SIP/2.0 100 Trying"]);
+    w.pbx
+        .respond(w.now, new_call, StatusCode::OK, None, &[], Some(ANSWER));
+    w.run();
+    assert_eq!(refer_notifies(&mut w), ["SIP/2.0 200 OK"]);
+    w.switch
+        .disconnect(w.now, switch_call, CauseValue::from(16))
+        .unwrap();
+    w.run();
     w.assert_clean();
 }

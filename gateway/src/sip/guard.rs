@@ -74,6 +74,13 @@ impl Guard {
         self.trunks = trunks;
     }
 
+    /// Whether a trunk's allow-list takes `source` (nothing counted).
+    pub fn allows(&self, source: IpAddr) -> bool {
+        self.trunks
+            .iter()
+            .any(|t| t.allow.iter().any(|c| c.contains(source)))
+    }
+
     /// Decide on a request from `source`. `starts_dialog` is true for out-of-dialog
     /// requests (INVITE without To tag, REGISTER, OPTIONS…): only those count against the
     /// rate, so BYEs and re-INVITEs of calls in progress always get through.
@@ -143,6 +150,14 @@ mod tests {
             reject,
             rate_per_s: 5,
         }])
+    }
+
+    #[test]
+    fn allows_asks_the_allow_list_without_counting() {
+        let g = guard(RejectAction::Silent);
+        assert!(g.allows("192.0.2.9".parse().unwrap()));
+        assert!(!g.allows("198.51.100.1".parse().unwrap()));
+        assert!(g.buckets.is_empty());
     }
 
     #[test]

@@ -87,6 +87,12 @@ impl TrunkGuard {
         }
     }
 
+    /// Whether the trunk's allow-list takes `source` (RFC 3891 §6: a Replaces naming one
+    /// of this trunk's dialogs that arrived on another trunk is honoured only then).
+    pub fn allows(&self, source: std::net::IpAddr) -> bool {
+        self.guard.allows(source)
+    }
+
     /// New rules after a reload; the rate state of each source is kept.
     pub fn reload(&mut self, trunk: &SipTrunk) {
         self.guard.reload(vec![access(trunk)]);

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! pri-switch --span 3:e1 [--span 4:t1] [--tone 1004] [--detect 1800,2100] [--answer-ms 300]
+//!            [--early-tone 425] [--transfer on|off]
 //! ```
 //!
 //! Each `--span DAHDI_SPAN:e1|t1` gets one libpri controller (`pri_new` on the span's
@@ -16,12 +17,21 @@
 //! - containing `0666`: CALL PROCEEDING and ALERTING with progress indicator "in-band
 //!   information now available" (ringback in band), never answered;
 //!
+//! - containing `0555`: CALL PROCEEDING, PROGRESS with progress indicator 8, the early
+//!   tone (`--early-tone`, an announcement) on the B-channel, CONNECT after 2 s;
+//! - containing `0444`: the same with ALERTING (and progress indicator 8) instead of
+//!   PROGRESS: ringback played in band, then CONNECT after 2 s.
+//!
 //! Otherwise ALERTING carries no progress indicator (no in-band ringback): 180 on SIP.
 //! - containing `0777`: CALL PROCEEDING, ALERTING, CONNECT after 2 s;
 //! - anything else: CALL PROCEEDING, ALERTING, CONNECT after `--answer-ms`.
 //!
 //! On an answered call (either direction) it opens the B-channel, plays `--tone` Hz and
-//! listens for the `--detect` frequencies (Goertzel, 20 ms blocks).
+//! listens for the `--detect` frequencies (Goertzel, 20 ms blocks). A call it places has
+//! its B-channel open from the SETUP on (silent until answered), so that what it hears
+//! before CONNECT (early media) is measured too, apart from what it hears after. On
+//! every open B-channel it also listens for in-band DTMF (ITU-T Q.23 pairs, Q.24 timing:
+//! `gateway_tests::audio::DtmfDetect`, Goertzel, independent of the gateway's spandsp).
 //!
 //! Call transfer (ETSI Explicit Call Transfer, EN 300 369-1) is accepted on EuroISDN
 //! spans as a switch does (`pri_transfer_enable`; `--transfer off` refuses it): libpri
@@ -36,6 +46,9 @@
 //!   the lowest free);
 //! - `hangup ID CAUSE`: clear call `ID` with `CAUSE`;
 //! - `tone ID HZ`: call `ID`'s party plays `HZ` from now on (instead of `--tone`);
+//! - `dtmf ID KEYS [ON_MS OFF_MS]`: call `ID`'s party keys `KEYS` in band (Q.23 pairs,
+//!   each `ON_MS` on and `OFF_MS` off, default 100/100), then its tone again;
+//! - `detect HZ,…`: listen for these frequencies too;
 //! - `quit`.
 //!
 //! Reports, one line each on standard output, `word key=value …`:
@@ -44,7 +57,10 @@
 //! `ring id=N span=S channel=C called=X calling=Y layer1=L`,
 //! `placed id=N span=S channel=C called=X`, `proceeding|ringing|answer id=N channel=C`,
 //! `disconnect id=N cause=C` (DISCONNECT received), `hangup id=N cause=C`,
-//! `media id=N channel=C sent_ms=T heard=HZ:MS,…` (at the end of an answered call),
+//! `media id=N channel=C sent_ms=T heard=HZ:MS,… early=HZ:MS,… digits=KEYS|none` (at the
+//! end of a call whose B-channel was open: `heard` after answer, `early` before),
+//! `dtmf id=N digit=K ms=T answered=0|1` (an in-band key heard, when it ends),
+//! `dtmf-play id=N keys=KEYS …`, `detect hz=…`,
 //! `released id=N`, `error …`,
 //! `transfer span=S id=N with=M invoke=I held=H,H` (the gateway's ECT, libpri's
 //! `PRI_SUBCMD_TRANSFER_CALL`: `id` is the call it arrived on, `with` the other),
@@ -66,7 +82,7 @@ use std::time::{Duration, Instant};
 
 use dahdi_driver::kernel::KernelDevice;
 use dahdi_driver::{ChanError, Channel, ChannelId, ChannelMode, Device, SpanId, Timeslot};
-use gateway_tests::audio::{detect, Law, ToneGen};
+use gateway_tests::audio::{detect, DtmfDetect, DtmfGen, Law, ToneGen};
 use libpri::{CallParams, CallRef, LibPri, Node, PriEvent, Switch};
 
 /// libpri encodes a channel as `chanpos | span << 8 | PRI_EXPLICIT`; the position is the
@@ -76,6 +92,8 @@ fn chanpos(raw: i32) -> u8 {
 }
 
 const BLOCK: usize = 160;
+/// Blocks written ahead on a B-channel when it opens (then one per block read).
+const WRITE_AHEAD: usize = 5;
 
 struct SpanCtx {
     dahdi: u16,
@@ -87,9 +105,21 @@ struct SpanCtx {
 
 struct Media {
     chan: Box<dyn Channel>,
+    /// The party's voice once the call is answered.
     tone: ToneGen,
+    /// Before answer: an in-band tone or announcement (early media), else silence.
+    early_tone: Option<ToneGen>,
+    /// CONNECT went or came: `tone` plays and what is heard counts in `heard`.
+    answered: bool,
+    /// DTMF keys being played in band instead of the tone (`dtmf` command).
+    dtmf_out: Option<DtmfGen>,
+    dtmf_in: DtmfDetect,
+    /// Keys heard in band, in order.
+    digits: String,
     sent_blocks: u64,
+    /// Tones heard after answer (Hz → 20 ms blocks), and before it.
     heard: BTreeMap<u32, u64>,
+    early: BTreeMap<u32, u64>,
 }
 
 struct Call {
@@ -130,6 +160,8 @@ struct Switchboard {
     tone_hz: f64,
     detect_hz: Vec<f64>,
     answer_after: Duration,
+    /// What a call answered late with in-band information plays before CONNECT.
+    early_tone_hz: f64,
     joined: Vec<Joined>,
 }
 
@@ -233,6 +265,7 @@ impl Switchboard {
                     .filter(|c| c.len() == 2)
                     .and_then(|c| c.parse::<i32>().ok());
                 let mut answer_at = None;
+                let mut early = false;
                 if let Some(cause) = refuse {
                     if pri.hangup(call, cause).is_err() {
                         say!("error hangup id={id}");
@@ -242,6 +275,20 @@ impl Switchboard {
                 } else if d.contains("0666") {
                     // Ringback played in band: ALERTING with progress indicator 8.
                     let _ = pri.alerting(call, r.channel, true);
+                } else if d.contains("0555") || d.contains("0444") {
+                    // Early media: PROGRESS (0555) or ALERTING (0444) with progress
+                    // indicator 8 (Q.931 §4.5.23, "in-band information now available"),
+                    // the early tone on the B-channel, CONNECT after 2 s.
+                    let sent = if d.contains("0555") {
+                        pri.progress(call, r.channel, true)
+                    } else {
+                        pri.alerting(call, r.channel, true)
+                    };
+                    if sent.is_err() {
+                        say!("error early media id={id}");
+                    }
+                    early = true;
+                    answer_at = Some(Instant::now() + Duration::from_secs(2));
                 } else {
                     let _ = pri.alerting(call, r.channel, false);
                     let after = if d.contains("0777") {
@@ -260,6 +307,10 @@ impl Switchboard {
                     media: None,
                     tone_hz: None,
                 });
+                if early {
+                    let i = self.calls.len() - 1;
+                    self.open_media(i, false, Some(self.early_tone_hz));
+                }
             }
             PriEvent::Proceeding(p) => {
                 if let Some(i) = self.call_by_ref(span, p.call) {
@@ -429,7 +480,18 @@ impl Switchboard {
         });
     }
 
+    /// The call is answered: its party's tone plays and what is heard counts as after
+    /// answer (the B-channel is opened now unless it already was, for early media).
     fn start_media(&mut self, i: usize) {
+        match self.calls[i].media.as_mut() {
+            Some(m) => m.answered = true,
+            None => self.open_media(i, true, None),
+        }
+    }
+
+    /// Open call `i`'s B-channel: answered, or before answer with `early_hz` playing
+    /// (`None`: silence, a caller waiting).
+    fn open_media(&mut self, i: usize, answered: bool, early_hz: Option<f64>) {
         let c = &self.calls[i];
         let s = &self.spans[c.span];
         let id = ChannelId {
@@ -451,11 +513,21 @@ impl Switchboard {
                 let mut m = Media {
                     chan,
                     tone: ToneGen::new(c.tone_hz.unwrap_or(self.tone_hz)),
+                    early_tone: early_hz.map(ToneGen::new),
+                    answered,
+                    dtmf_out: None,
+                    dtmf_in: DtmfDetect::new(),
+                    digits: String::new(),
                     sent_blocks: 0,
                     heard: BTreeMap::new(),
+                    early: BTreeMap::new(),
                 };
-                // Two blocks ahead so the line never runs dry between reads.
-                for _ in 0..2 {
+                // Blocks ahead so the line never runs dry between reads: a write
+                // underrun puts idle code on the line, and 20 ms of it inside a DTMF
+                // tone is a pause to any receiver (Q.24 bridges 10 ms at most). Five
+                // (100 ms) ride out the preemptions a loaded host gives even a
+                // SCHED_FIFO thread below the gateway's and the simulator's.
+                for _ in 0..WRITE_AHEAD {
                     send_block(&mut m, s.law);
                 }
                 self.calls[i].media = Some(m);
@@ -467,19 +539,27 @@ impl Switchboard {
     fn end_media(c: Call) {
         let ch = chanpos(c.channel_raw);
         if let Some(m) = c.media {
-            let heard: Vec<String> = m
-                .heard
-                .iter()
-                .map(|(hz, blocks)| format!("{hz}:{}", blocks * 20))
-                .collect();
-            say!(
-                "media id={} channel={ch} sent_ms={} heard={}",
-                c.id,
-                m.sent_blocks * 20,
-                if heard.is_empty() {
+            let list = |map: &BTreeMap<u32, u64>| {
+                let v: Vec<String> = map
+                    .iter()
+                    .map(|(hz, blocks)| format!("{hz}:{}", blocks * 20))
+                    .collect();
+                if v.is_empty() {
                     "none".to_string()
                 } else {
-                    heard.join(",")
+                    v.join(",")
+                }
+            };
+            say!(
+                "media id={} channel={ch} sent_ms={} heard={} early={} digits={}",
+                c.id,
+                m.sent_blocks * 20,
+                list(&m.heard),
+                list(&m.early),
+                if m.digits.is_empty() {
+                    "none"
+                } else {
+                    &m.digits
                 }
             );
         }
@@ -553,6 +633,10 @@ impl Switchboard {
                     media: None,
                     tone_hz: None,
                 });
+                // The caller listens from the start (early media, Q.931 §5.1.7 / §5.1.8
+                // progress indicator 8): silent until answered.
+                let i = self.calls.len() - 1;
+                self.open_media(i, false, None);
             }
             ["tone", id, hz] => {
                 let (Ok(id), Ok(hz)) = (id.parse::<u32>(), hz.parse::<f64>()) else {
@@ -569,6 +653,39 @@ impl Switchboard {
                     }
                     None => say!("error no call {id}"),
                 }
+            }
+            ["dtmf", id, keys, timing @ ..] => {
+                let ms = |k: usize, default: u32| {
+                    timing
+                        .get(k)
+                        .and_then(|v| v.parse::<u32>().ok())
+                        .unwrap_or(default)
+                };
+                let (on, off) = (ms(0, 100), ms(1, 100));
+                let Ok(id) = id.parse::<u32>() else {
+                    say!("error usage: dtmf ID KEYS [ON_MS OFF_MS]");
+                    return true;
+                };
+                match self
+                    .calls
+                    .iter_mut()
+                    .find(|c| c.id == id)
+                    .and_then(|c| c.media.as_mut())
+                {
+                    Some(m) => {
+                        m.dtmf_out = Some(DtmfGen::new(keys, on, off));
+                        say!("dtmf-play id={id} keys={keys} on_ms={on} off_ms={off}");
+                    }
+                    None => say!("error no B-channel open for call {id}"),
+                }
+            }
+            ["detect", list] => {
+                for hz in parse_list(list) {
+                    if !self.detect_hz.contains(&hz) {
+                        self.detect_hz.push(hz);
+                    }
+                }
+                say!("detect hz={list}");
             }
             ["hangup", id, cause] => {
                 let (Ok(id), Ok(cause)) = (id.parse::<u32>(), cause.parse::<i32>()) else {
@@ -597,6 +714,7 @@ impl Switchboard {
     fn pump_media(&mut self, i: usize) {
         let law = self.spans[self.calls[i].span].law;
         let detect_hz = self.detect_hz.clone();
+        let id = self.calls[i].id;
         let Some(m) = self.calls[i].media.as_mut() else {
             return;
         };
@@ -606,7 +724,21 @@ impl Switchboard {
                 Ok(0) => return,
                 Ok(n) => {
                     if let Some(hz) = detect(law, &buf[..n], &detect_hz) {
-                        *m.heard.entry(hz as u32).or_default() += 1;
+                        let map = if m.answered {
+                            &mut m.heard
+                        } else {
+                            &mut m.early
+                        };
+                        *map.entry(hz as u32).or_default() += 1;
+                    }
+                    for k in m.dtmf_in.feed(law, &buf[..n]) {
+                        m.digits.push(k.key);
+                        say!(
+                            "dtmf id={id} digit={} ms={} answered={}",
+                            k.key,
+                            k.ms,
+                            u8::from(m.answered)
+                        );
                     }
                     send_block(m, law);
                 }
@@ -623,7 +755,16 @@ impl Switchboard {
 
 fn send_block(m: &mut Media, law: Law) {
     let mut out = [0u8; BLOCK];
-    m.tone.fill(law, &mut out);
+    if let Some(g) = m.dtmf_out.as_mut().filter(|g| !g.done()) {
+        g.fill(law, &mut out);
+    } else if m.answered {
+        m.dtmf_out = None;
+        m.tone.fill(law, &mut out);
+    } else if let Some(t) = m.early_tone.as_mut() {
+        t.fill(law, &mut out);
+    } else {
+        out.fill(law.encode(0));
+    }
     if m.chan.write(&out).is_ok() {
         m.sent_blocks += 1;
     }
@@ -639,6 +780,7 @@ fn main() {
     let mut detect_hz = vec![1800.0];
     let mut answer_ms = 300u64;
     let mut transfer = true;
+    let mut early_tone_hz = 425.0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
@@ -648,8 +790,9 @@ fn main() {
             "--detect" => detect_hz = parse_list(&v),
             "--answer-ms" => answer_ms = v.parse().expect("--answer-ms MS"),
             "--transfer" => transfer = v != "off",
+            "--early-tone" => early_tone_hz = v.parse().expect("--early-tone HZ"),
             _ => {
-                eprintln!("usage: pri-switch --span N:e1|t1 … [--tone HZ] [--detect HZ,…] [--answer-ms MS] [--transfer on|off]");
+                eprintln!("usage: pri-switch --span N:e1|t1 … [--tone HZ] [--detect HZ,…] [--answer-ms MS] [--transfer on|off] [--early-tone HZ]");
                 std::process::exit(2);
             }
         }
@@ -708,6 +851,14 @@ fn main() {
         libpri::ffi::pri_set_message(Some(on_pri_message));
         libpri::ffi::pri_set_error(Some(on_pri_message));
     }
+    // The switch's B-channel loop must keep up with the line as the gateway's media
+    // threads (SCHED_FIFO, `tdm_sim::rt::MEDIA_PRIORITY`) do: on a loaded host a normal
+    // thread misses blocks (read overruns drop audio, write underruns put idle code on
+    // the line), which cuts a DTMF tone in two. Just below the gateway's priority; the
+    // loop sleeps in poll(). Without the privilege it runs as before.
+    if let Err(e) = tdm_sim::rt::set_fifo(tdm_sim::rt::MEDIA_PRIORITY - 1) {
+        eprintln!("pri-switch: SCHED_FIFO not permitted ({e}); normal priority");
+    }
     let mut sb = Switchboard {
         dev,
         spans,
@@ -716,6 +867,7 @@ fn main() {
         tone_hz,
         detect_hz,
         answer_after: Duration::from_millis(answer_ms),
+        early_tone_hz,
         joined: Vec::new(),
     };
 

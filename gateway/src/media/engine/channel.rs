@@ -88,8 +88,12 @@ pub struct MediaChannel {
     rx_stats: Option<ReceiverStats>,
     detector: Option<DtmfDetector>,
     generator: Option<DtmfGenerator>,
-    /// When a digit played on SIP INFO's behalf (or a lost RFC 4733 end) stops.
-    generator_until: Option<Instant>,
+    /// Blocks still to play of a digit played for a set duration (SIP INFO, H.245
+    /// UserInputIndication); `None` while a digit follows RFC 4733 events. Counted in
+    /// blocks written to the line, not in wall-clock time: a media thread that runs late
+    /// and catches up writes several blocks at one `now`, and the tone must still last
+    /// its duration on the line (Q.24: at least 40 ms).
+    generator_blocks: Option<u32>,
     detected_since: Option<(u8, Instant)>,
     echo: Option<LineEchoCanceller>,
     /// What we wrote to the line last (linear), the echo canceller's reference.
@@ -159,7 +163,7 @@ impl MediaChannel {
             rx_stats: None,
             detector,
             generator,
-            generator_until: None,
+            generator_blocks: None,
             detected_since: None,
             echo,
             echo_ref: [0; FRAME_SAMPLES],
@@ -202,14 +206,17 @@ impl MediaChannel {
         self.hold_media = media.map(|music| music.then(crate::media::tone::MusicOnHold::new));
     }
 
-    /// Play `digit` on the B-channel for `duration` (SIP INFO).
-    pub fn play_digit(&mut self, now: Instant, digit: char, duration: Duration) {
+    /// Play `digit` on the B-channel for `duration` (SIP INFO, H.245
+    /// UserInputIndication), rounded up to whole 20 ms blocks, two at least (Q.24).
+    pub fn play_digit(&mut self, _now: Instant, digit: char, duration: Duration) {
         let Some(event) = event_of_digit(digit) else {
             return;
         };
         if let Some(g) = &mut self.generator {
             if g.start(event).is_ok() {
-                self.generator_until = Some(now + duration);
+                let block_ms = (FRAME_SAMPLES as u128 * 1000 / 8000).max(1);
+                let blocks = duration.as_millis().div_ceil(block_ms).max(2);
+                self.generator_blocks = Some(u32::try_from(blocks).unwrap_or(u32::MAX));
                 self.stats.digits_played += 1;
             }
         }
@@ -279,6 +286,10 @@ impl MediaChannel {
                         }
                     }
                     None => {}
+                }
+                if self.dtmf_mode == DtmfMode::Signalling && d.current().is_some() {
+                    // The key goes by signalling: not in the audio as well.
+                    block.fill(self.tdm_law.silence());
                 }
             }
         }
@@ -395,11 +406,11 @@ impl MediaChannel {
                         digit: c,
                         source: DigitSource::Rfc4733,
                     });
-                    if self.dtmf_mode == DtmfMode::Rfc4733 {
+                    if matches!(self.dtmf_mode, DtmfMode::Rfc4733 | DtmfMode::Signalling) {
                         if let Some(g) = &mut self.generator {
                             if g.start(event.0).is_ok() {
                                 self.stats.digits_played += 1;
-                                self.generator_until = None;
+                                self.generator_blocks = None;
                             }
                         }
                     }
@@ -415,7 +426,7 @@ impl MediaChannel {
                         duration: Duration::from_micros(duration as u64 * 125),
                     });
                     if let Some(g) = &mut self.generator {
-                        if g.playing() == Some(event.0) && self.generator_until.is_none() {
+                        if g.playing() == Some(event.0) && self.generator_blocks.is_none() {
                             g.stop();
                         }
                     }
@@ -449,12 +460,14 @@ impl MediaChannel {
             Some(None) => block.fill(self.tdm_law.silence()),
             None => {}
         }
-        if let Some(until) = self.generator_until {
-            if now >= until {
+        if let Some(left) = self.generator_blocks {
+            if left == 0 {
                 if let Some(g) = &mut self.generator {
                     g.stop();
                 }
-                self.generator_until = None;
+                self.generator_blocks = None;
+            } else {
+                self.generator_blocks = Some(left - 1);
             }
         }
         let mut linear = [0i16; FRAME_SAMPLES];
@@ -523,5 +536,145 @@ impl MediaChannel {
                 silent_for: silent,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::ToneGenerator;
+    use dahdi_driver::{ChannelId, ChannelMode, Device, SpanId, Timeslot};
+
+    const EVENT_PT: u8 = 101;
+
+    fn channel(dtmf: DtmfMode, now: Instant) -> MediaChannel {
+        let sim = tdm_sim::Sim::e1(1);
+        let tdm = sim
+            .near()
+            .open_channel(
+                ChannelId {
+                    span: SpanId(1),
+                    timeslot: Timeslot(1),
+                },
+                ChannelMode::Clear {
+                    blocksize: FRAME_SAMPLES,
+                    law: Law::ALaw,
+                },
+            )
+            .unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let remote = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let cfg = ChannelConfig {
+            tdm,
+            tdm_law: Law::ALaw,
+            socket,
+            remote,
+            sip_law: Law::ALaw,
+            payload_type: PayloadType::PCMA,
+            event_payload_type: PayloadType::new(EVENT_PT),
+            dtmf,
+            echo_cancel: false,
+            rtp_timeout: None,
+            symmetric_rtp: false,
+        };
+        MediaChannel::new(ChannelKey(1), cfg, now).unwrap()
+    }
+
+    /// Blocks of `n` written to the line that carry a tone (not silence).
+    fn tone_blocks(ch: &mut MediaChannel, times: impl Iterator<Item = Instant>) -> usize {
+        let mut n = 0;
+        for t in times {
+            let mut block = [0u8; FRAME_SAMPLES];
+            ch.tdm_out(t, &mut block, &mut |_| {});
+            if block.iter().any(|&c| c != Law::ALaw.silence()) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn a_timed_digit_lasts_its_blocks_on_the_line_however_late_they_are_written() {
+        let t0 = Instant::now();
+        // A media thread catching up writes ten blocks at one instant: 100 ms of tone
+        // is still five blocks, then silence.
+        let mut ch = channel(DtmfMode::InbandReport, t0);
+        ch.play_digit(t0, '5', Duration::from_millis(100));
+        assert_eq!(tone_blocks(&mut ch, std::iter::repeat_n(t0, 10)), 5);
+        // One running late by 60 ms a block: still five.
+        let mut ch = channel(DtmfMode::InbandReport, t0);
+        ch.play_digit(t0, '#', Duration::from_millis(100));
+        let late = (0..10).map(|i| t0 + Duration::from_millis(60 * i));
+        assert_eq!(tone_blocks(&mut ch, late), 5);
+        // Shorter than Q.24's 40 ms: two blocks all the same.
+        let mut ch = channel(DtmfMode::InbandReport, t0);
+        ch.play_digit(t0, '1', Duration::from_millis(10));
+        assert_eq!(tone_blocks(&mut ch, std::iter::repeat_n(t0, 10)), 2);
+    }
+
+    /// Feed 300 ms of digit 5 (Q.23: 770 + 1336 Hz) from the line, then 200 ms of
+    /// silence; returns the RTP packets' payload types, whether any audio packet sent
+    /// during the digit (after its detection) still carried sound, and the digits
+    /// reported.
+    fn digit_from_the_line(dtmf: DtmfMode) -> (Vec<u8>, bool, Vec<char>) {
+        let t0 = Instant::now();
+        let mut ch = channel(dtmf, t0);
+        let mut low = ToneGenerator::new(770.0, -10.0);
+        let mut high = ToneGenerator::new(1336.0, -8.0);
+        let mut out = Outgoing::new();
+        let (mut pts, mut loud_after_detect, mut digits) = (Vec::new(), false, Vec::new());
+        for i in 0..25u64 {
+            let now = t0 + Duration::from_millis(20 * i);
+            let mut block = [Law::ALaw.silence(); FRAME_SAMPLES];
+            if i < 15 {
+                let (mut a, mut b) = ([0i16; FRAME_SAMPLES], [0i16; FRAME_SAMPLES]);
+                low.fill_linear(&mut a);
+                high.fill_linear(&mut b);
+                let sum: Vec<i16> = a.iter().zip(b).map(|(x, y)| x.saturating_add(y)).collect();
+                Law::ALaw.encode_block(sum.as_slice(), &mut block);
+            }
+            let mut heard = Vec::new();
+            ch.tdm_frame(now, &mut block, &mut out, &mut |e| {
+                if let MediaEvent::Digit { digit, .. } = e {
+                    heard.push(digit);
+                }
+            });
+            digits.extend(heard);
+            for k in 0..out.count {
+                let pkt = RtpPacket::parse(&out.bufs[k][..out.lens[k]]).unwrap();
+                pts.push(pkt.payload_type.get());
+                let detected = !digits.is_empty();
+                if detected
+                    && i < 15
+                    && pkt.payload_type == PayloadType::PCMA
+                    && pkt.payload.iter().any(|&c| c != Law::ALaw.silence())
+                {
+                    loud_after_detect = true;
+                }
+            }
+        }
+        (pts, loud_after_detect, digits)
+    }
+
+    #[test]
+    fn signalling_mode_reports_a_line_digit_once_and_keeps_it_out_of_the_rtp() {
+        // H.323 (digits as UserInputIndication): reported, no telephone-event sent,
+        // and the tone is not in the audio once detected.
+        let (pts, loud, digits) = digit_from_the_line(DtmfMode::Signalling);
+        assert_eq!(digits, vec!['5']);
+        assert!(!pts.contains(&EVENT_PT), "{pts:?}");
+        assert!(!loud, "the digit's audio went out after its detection");
+        // RFC 4733 (SIP with telephone-event): the digit goes as events.
+        let (pts, _, digits) = digit_from_the_line(DtmfMode::Rfc4733);
+        assert_eq!(digits, vec!['5']);
+        assert!(pts.contains(&EVENT_PT), "{pts:?}");
+        // In-band only: reported, and the audio carries it.
+        let (pts, loud, digits) = digit_from_the_line(DtmfMode::InbandReport);
+        assert_eq!(digits, vec!['5']);
+        assert!(!pts.contains(&EVENT_PT), "{pts:?}");
+        assert!(loud, "in-band mode keeps the digit in the audio");
     }
 }

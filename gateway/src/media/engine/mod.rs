@@ -48,6 +48,11 @@ pub enum DtmfMode {
     /// Digits stay in the audio; detected digits are still reported to signalling
     /// (for SIP INFO or logs).
     InbandReport,
+    /// Digits go by signalling (H.323: H.245 UserInputIndication, H.323 §10.5): digits
+    /// heard on the B-channel are reported and their audio is replaced by silence once
+    /// detected, and no telephone-event is sent, so the peer gets each key once; received
+    /// telephone-events (a peer that announced RFC 2833) are still played as tones.
+    Signalling,
     /// No DTMF processing (data and fax calls).
     Off,
 }

@@ -629,10 +629,11 @@ fn run(control: Receiver<Control>, events: Sender<RelayEvent>) {
                 }
                 Control::Remove(key) => {
                     if let Some(e) = calls.remove(&key) {
-                        emit(RelayEvent::Removed {
-                            key,
-                            stats: e.call.stats(),
-                        });
+                        let stats = e.call.stats();
+                        // The sockets are closed before `Removed` says their ports are
+                        // free (a transfer binds one of them again at once).
+                        drop(e);
+                        emit(RelayEvent::Removed { key, stats });
                         dirty = true;
                     }
                 }

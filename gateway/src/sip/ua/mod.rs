@@ -52,7 +52,8 @@ use super::{HeaderName, Method, RequestBuilder, ResponseBuilder, SipMessage, Sta
 /// Methods we serve (Allow, §20.5).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY";
 /// Extensions we support (Supported, §20.37).
-pub const SUPPORTED: &str = "100rel, timer, replaces";
+/// `norefersub`: RFC 4488 §4 (`Refer-Sub: false` is honoured).
+pub const SUPPORTED: &str = "100rel, timer, replaces, norefersub";
 
 /// How the endpoint presents itself.
 #[derive(Debug, Clone)]
@@ -84,8 +85,12 @@ pub enum UaEvent {
         call: CallHandle,
         cancel: SipMessage,
     },
-    /// The ACK for our 2xx arrived.
-    Confirmed { call: CallHandle },
+    /// The ACK for our 2xx arrived; `sdp` is its body when it has one (the answer to an
+    /// offer we made in the 2xx, RFC 3264 §4 / RFC 3261 §13.2.1).
+    Confirmed {
+        call: CallHandle,
+        sdp: Option<Vec<u8>>,
+    },
     /// The PRACK for our reliable provisional arrived (RFC 3262 §3): the early dialog and
     /// its SDP are settled; the call layer may now answer.
     Pracked { call: CallHandle },
@@ -616,11 +621,12 @@ impl Endpoint {
         }
         c.retransmit = None;
         // The dialog has nothing to learn from an ACK (§12.2.2: it carries the INVITE's
-        // CSeq and refreshes no target), so it is not decoded further.
-        let _ = req;
+        // CSeq and refreshes no target); only its body, the SDP answer when our 2xx
+        // carried the offer (an INVITE without SDP), goes up.
         if c.state == CallState::Answered {
             c.state = CallState::Confirmed;
-            self.events.push_back(UaEvent::Confirmed { call });
+            let sdp = (!req.body().is_empty()).then(|| req.body().to_vec());
+            self.events.push_back(UaEvent::Confirmed { call, sdp });
         }
         // No 2xx retransmission is due any more: cancel its deadline rather than let it
         // fire for nothing.

@@ -800,7 +800,7 @@ fn finished_transactions_absorb_retransmissions_until_timers_l_and_j() {
         t0,
         &request_text("ACK", "z9hG4bKinv1", "1 ACK", &tag),
     );
-    assert!(matches!(b.poll_event(), Some(UaEvent::Confirmed { call: c }) if c == call));
+    assert!(matches!(b.poll_event(), Some(UaEvent::Confirmed { call: c, sdp: None }) if c == call));
     // BYE, then its retransmission: the same 200 both times (§17.2.2).
     feed(
         &mut b,
@@ -841,4 +841,42 @@ fn finished_transactions_absorb_retransmissions_until_timers_l_and_j() {
     let late = sent(&mut b);
     assert_eq!(late.len(), 1);
     assert!(first_line(&late[0]).contains("481"), "{:?}", late[0]);
+}
+
+/// An INVITE without SDP: our 2xx carries the offer, the ACK the answer (RFC 3261
+/// §13.2.1); the ACK's body goes up with `Confirmed`.
+#[test]
+fn the_ack_of_a_delayed_offer_carries_the_answer_up() {
+    let t0 = Instant::now();
+    let mut b = endpoint("192.0.2.2:5060".parse().unwrap(), "gw");
+    feed(
+        &mut b,
+        t0,
+        &request_text("INVITE", "z9hG4bKdo1", "1 INVITE", ""),
+    );
+    let call = match b.poll_event() {
+        Some(UaEvent::IncomingCall { call, .. }) => call,
+        other => panic!("expected the call, got {other:?}"),
+    };
+    b.respond(t0, call, StatusCode::OK, None, &[], Some(b"v=0\r\n"));
+    let ok = SipMessage::parse(sent(&mut b)[0].clone()).unwrap();
+    let tag = format!(";tag={}", ok.to().unwrap().tag().unwrap());
+    // `feed` turns the text's line ends into CRLF.
+    let answer =
+        "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\nm=audio 4000 RTP/AVP 8\n";
+    let ack = request_text("ACK", "z9hG4bKack1", "1 ACK", &tag).replace(
+        "Content-Length: 0\n\n",
+        &format!(
+            "Content-Type: application/sdp\nContent-Length: {}\n\n{answer}",
+            answer.len() + answer.matches('\n').count()
+        ),
+    );
+    feed(&mut b, t0, &ack);
+    match b.poll_event() {
+        Some(UaEvent::Confirmed { call: c, sdp }) => {
+            assert_eq!(c, call);
+            assert_eq!(sdp, Some(answer.replace('\n', "\r\n").into_bytes()));
+        }
+        other => panic!("expected Confirmed, got {other:?}"),
+    }
 }

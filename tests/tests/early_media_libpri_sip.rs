@@ -1,0 +1,203 @@
+//! Early media between SIP and the E1 through the real daemon process (the rig of
+//! `common`: `gatewayd run` on a simulated E1, libpri as the switch in `pri-switch`,
+//! SIPp as the IP-PBX, the test's RTP endpoint): what each side hears before answer.
+
+mod common;
+
+use std::sync::MutexGuard;
+use std::time::Duration;
+
+use common::{
+    assert_q931_in_order, kv, uac_answered, Line, Rig, RtpPeer, Shared, SIP_TONE, SWITCH_TONE,
+};
+use gateway_tests::audio::Law;
+
+static RIG: Shared = Shared::new();
+
+fn rig() -> MutexGuard<'static, Rig> {
+    RIG.lock(|| {
+        Rig::start(
+            "early-sip",
+            Line::E1,
+            r#"
+[[trunk_group]]
+name = "pstn"
+members = [{ span = 1 }]
+hunting = "ascending"
+
+[[route]]
+pattern = "_0X."
+from = ["pbx"]
+to = ["pstn"]
+
+[[route]]
+pattern = "_2XX"
+to = ["pbx"]
+"#,
+        )
+    })
+}
+
+/// The tone pri-switch plays before CONNECT on its early-media numbers (`--early-tone`).
+const EARLY_TONE: f64 = 425.0;
+
+/// Milliseconds of `hz` in the `field=HZ:MS,…` list of a pri-switch `media` report.
+fn tone_ms(media: &str, field: &str, hz: f64) -> u64 {
+    let key = (hz as u32).to_string();
+    kv(media, field)
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|p| p.split_once(':'))
+        .filter(|(h, _)| *h == key)
+        .map(|(_, ms)| ms.parse::<u64>().unwrap_or(0))
+        .sum()
+}
+
+/// libpri answers `…0555…` with PROGRESS and `…0444…` with ALERTING, both with progress
+/// indicator 8, plays 425 Hz for 2 s, then CONNECT and 1004 Hz: SIPp must get a 183
+/// (with SDP) before its 200, and the PBX's RTP endpoint hears the 425 Hz ≥ 1 s (the
+/// switch plays it only before CONNECT) and the 1004 Hz after.
+#[test]
+fn libpri_in_band_progress_is_heard_on_the_183_rtp_before_the_200() {
+    let rig = rig();
+    let law = rig.line.law();
+    for called in ["0305551", "0304441"] {
+        let mark = rig.switch.mark();
+        let cdr0 = rig.cdrs().len();
+        let rtp = RtpPeer::start(law, SIP_TONE, vec![EARLY_TONE, SWITCH_TONE]);
+        let xml = uac_answered(law, rtp.port, 1500).replace(
+            "<recv response=\"183\" optional=\"true\"/>",
+            "<recv response=\"183\"/>",
+        );
+        assert!(xml.contains("<recv response=\"183\"/>"));
+        let run = rig.sipp(&format!("early-{called}"), &xml, called);
+        let rep = rtp.stop();
+        assert!(
+            run.ok,
+            "{called}: SIPp (183 then 200) failed:\n{}",
+            run.trace
+        );
+        let ring = rig
+            .switch
+            .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+        let id = kv(&ring, "id").unwrap().to_string();
+        let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+            l.starts_with("media ") && kv(l, "id") == Some(&id)
+        });
+        eprintln!("{called}: RTP endpoint {rep:?}; pri-switch {m}");
+        assert!(
+            rep.heard_ms(EARLY_TONE) >= 1000,
+            "{called}: the PBX heard libpri's in-band progress before the 200: {rep:?}"
+        );
+        assert!(
+            rep.heard_ms(SWITCH_TONE) >= 500,
+            "{called}: and the answered call after: {rep:?}"
+        );
+        let first = if called.contains("0555") {
+            "tx PROGRESS"
+        } else {
+            "tx ALERTING"
+        };
+        assert_q931_in_order(
+            &rig,
+            mark,
+            &["rx SETUP", first, "tx CONNECT", "rx DISCONNECT"],
+        );
+        rig.assert_clean(cdr0, 1);
+    }
+}
+
+/// UAS: INVITE, 183 with SDP (early media at `rtp_port`), 2 s, 200 with the same SDP,
+/// ACK, then the BYE.
+fn uas_early_then_answer(law: Law, rtp_port: u16) -> String {
+    let (pt, name) = match law {
+        Law::ALaw => (8, "PCMA"),
+        Law::MuLaw => (0, "PCMU"),
+    };
+    let sdp = format!(
+        "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
+         m=audio {rtp_port} RTP/AVP {pt}\n      a=rtpmap:{pt} {name}/8000\n      a=ptime:20"
+    );
+    let response = |status: &str| {
+        format!(
+            "<send>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {sdp}
+    ]]>
+  </send>"
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>
+<scenario name=\"early media then answer\">
+  <recv request=\"INVITE\" crlf=\"true\"/>
+  {}
+  <pause milliseconds=\"2000\"/>
+  {}
+  <recv request=\"ACK\" crlf=\"true\"/>
+  <recv request=\"BYE\"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <timewait milliseconds=\"500\"/>
+</scenario>
+",
+        response("183 Session Progress"),
+        response("200 OK").replace("<send>", "<send retrans=\"500\">"),
+    )
+}
+
+/// libpri calls 201 (the PBX); SIPp answers 183 with SDP, its RTP endpoint plays
+/// 1800 Hz, and the 200 comes 2 s later: libpri receives PROGRESS before CONNECT and
+/// hears the PBX's tone before CONNECT (pri-switch's `early=`) ≥ 1 s; the switch then
+/// clears after the call has been up a second.
+#[test]
+fn the_pbx_183_early_media_reach_libpri_before_connect() {
+    let mut rig = rig();
+    let law = rig.line.law();
+    let mark = rig.switch.mark();
+    let cdr0 = rig.cdrs().len();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE]);
+    let sipp = rig.sipp_spawn("early-uas", &uas_early_then_answer(law, rtp.port), "201");
+    std::thread::sleep(Duration::from_millis(300));
+    let far = rig.far_span;
+    rig.switch.send(&format!("call {far} 201"));
+    let answer = rig
+        .switch
+        .wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
+    let id = kv(&answer, "id").unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(1000));
+    rig.switch.send(&format!("hangup {id} 16"));
+    let run = sipp.finish();
+    let rep = rtp.stop();
+    assert!(run.ok, "SIPp failed:\n{}", run.trace);
+    let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("media ") && kv(l, "id") == Some(&id)
+    });
+    eprintln!("pri-switch {m}; RTP endpoint {rep:?}");
+    assert!(
+        tone_ms(&m, "early", SIP_TONE) >= 1000,
+        "libpri heard the PBX's early media before CONNECT: {m}"
+    );
+    assert!(tone_ms(&m, "heard", SIP_TONE) >= 500, "and after: {m}");
+    assert_q931_in_order(&rig, mark, &["tx SETUP", "rx PROGRESS", "rx CONNECT"]);
+    rig.assert_clean(cdr0, 1);
+}
