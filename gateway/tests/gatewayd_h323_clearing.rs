@@ -319,7 +319,8 @@ fn uac(kind: Uac) -> String {
 /// What SIPp does as the PBX (H.323 → SIP).
 #[derive(Debug, Clone, Copy)]
 enum Uas {
-    /// 180, then expects CANCEL: 200 to it, 487 to the INVITE, the ACK.
+    /// 180, then expects CANCEL with `Reason: Q.850;cause=16`: 200 to it, 487 to the
+    /// INVITE, the ACK.
     RingUntilCancel,
     /// This final response to the INVITE (after 180); the ACK.
     Refuse(u16),
@@ -368,7 +369,12 @@ fn uas(kind: Uas) -> String {
     };
     match kind {
         Uas::RingUntilCancel => {
-            x += r#"  <recv request="CANCEL"/>
+            // RFC 3326: the CANCEL says why (the H.323 caller's cause).
+            x += r#"  <recv request="CANCEL">
+    <action>
+      <ereg regexp="Q\.850;cause=16([^0-9]|$)" search_in="hdr" header="Reason:" check_it="true" assign_to="r"/>
+    </action>
+  </recv>
   <send>
     <![CDATA[
       SIP/2.0 200 OK
@@ -394,7 +400,12 @@ fn uas(kind: Uas) -> String {
             x += &final_response(&format!("{status} {text}"));
         }
     }
-    x += "  <recv request=\"ACK\"/>\n  <Reference variables=\"cs\"/>\n</scenario>\n";
+    let vars = if matches!(kind, Uas::RingUntilCancel) {
+        "cs,r"
+    } else {
+        "cs"
+    };
+    x += &format!("  <recv request=\"ACK\"/>\n  <Reference variables=\"{vars}\"/>\n</scenario>\n");
     x
 }
 
