@@ -945,9 +945,12 @@ impl H323Leg {
                 }
                 Event::Proceeding => self.tell(core, now, leg, Message::Proceeding),
                 // Alerting with progress indicator 1/8 and media open (fast start answer in
-                // it, or H.245): early media, like Progress (SIP 183 with SDP).
+                // it, or H.245): early media, like Progress (SIP 183 with SDP). Not from a
+                // `media = "direct"` peer: the SIP answer names the peer's address only
+                // with Progress or Connect (plain Alerting, 180, as before).
                 Event::Alerting => {
                     let inband = media.is_some()
+                        && self.trunks[trunk].media != MediaPath::Direct
                         && self.calls.get(&conn).is_some_and(|c| c.call.peer_inband());
                     self.tell(core, now, leg, Message::Alerting { inband })
                 }
