@@ -194,6 +194,10 @@ struct Call {
     /// Cause of the last failed attempt (reported if no trunk is left).
     last_failure: Option<Clearing>,
     answered: Option<SystemTime>,
+    /// The called side alerted or gave in-band information (Q.931 §5.1.6/§5.1.7): the
+    /// caller has heard this route, so a later failure ends the call instead of trying the
+    /// next trunk group.
+    alerted: bool,
     started: SystemTime,
     out_trunk: String,
     /// Kind of the last outgoing attempt's trunk.
@@ -532,6 +536,7 @@ impl Core {
             excluded: Vec::new(),
             last_failure: None,
             answered: None,
+            alerted: false,
             started: self.wall(now),
             out_trunk: String::new(),
             out_kind: None,
@@ -878,11 +883,15 @@ impl Core {
                         Message::Progress { media, inband } => {
                             call.media = media.or(call.media);
                             if *inband && call.answered.is_none() {
+                                call.alerted = true;
                                 bridge_once(call, &mut self.actions);
                             }
                         }
-                        Message::Alerting { inband: true } if call.answered.is_none() => {
-                            bridge_once(call, &mut self.actions)
+                        Message::Alerting { inband } => {
+                            call.alerted = true;
+                            if *inband && call.answered.is_none() {
+                                bridge_once(call, &mut self.actions)
+                            }
                         }
                         _ => {}
                     }
@@ -944,7 +953,7 @@ impl Core {
             return;
         };
         self.legs.remove(&b.id);
-        if call.answered.is_none() && cause::is_failover(c.cause) {
+        if call.answered.is_none() && !call.alerted && cause::is_failover(c.cause) {
             info!(call = %id, trunk = %b.trunk, cause = c.cause, "attempt failed, trying on");
             if let Some(ch) = b.channel {
                 if c.cause == cause::CHANNEL_UNAVAILABLE {
