@@ -381,6 +381,11 @@ impl SipLeg {
                     },
                 };
                 let leg = c.leg;
+                // A 180 with SDP: the core learns where the early media go (Alerting
+                // carries no media) before the Alerting cuts them through.
+                if let (180, Some(m)) = (status, media) {
+                    core.handle(now, leg, Message::Media(m));
+                }
                 core.handle(now, leg, msg);
             }
             UaEvent::Confirmed {
