@@ -136,7 +136,7 @@ fn line_of(text: &str, prefix: &str) -> usize {
         + 1
 }
 
-/// A reload that would change a running span's signalling, or remove the span that carries
+/// A reload (`ctl reload`, then SIGHUP) that would change a running span's signalling, or remove the span that carries
 /// the call in progress, is refused as a whole: the ctl answer names file, line and field,
 /// nothing of the file is applied, and the call goes on. Once the span is idle, removing it
 /// is accepted.
@@ -168,6 +168,21 @@ fn reload_refuses_span_changes_that_need_a_restart() {
     );
     assert!(answer.starts_with(&expect), "{answer}");
     assert!(answer.contains("spans change only at restart"), "{answer}");
+    // SIGHUP runs the same reload: refused, and the log says why.
+    // SAFETY: kill(2) on the daemon's own pid.
+    assert_eq!(unsafe { libc::kill(d.pid() as i32, libc::SIGHUP) }, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !d.log().contains("reload refused") {
+        assert!(std::time::Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = d.log();
+    let refused = log.lines().find(|l| l.contains("reload refused")).unwrap();
+    assert!(refused.contains("span[0].signalling"), "{refused}");
+    assert!(
+        refused.contains("spans change only at restart"),
+        "{refused}"
+    );
     // Nothing applied: span 2 is unknown, span 1 still up.
     let spans = d.ctl("show spans");
     assert_eq!(spans.lines().count(), 2, "{spans}");
