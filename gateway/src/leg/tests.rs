@@ -229,6 +229,7 @@ impl World {
                     | Action::Relay { .. }
                     | Action::MediaChanged { .. }
                     | Action::Unbridge { .. }
+                    | Action::Merged { .. }
                     | Action::Hairpin { .. } => {}
                     a @ Action::HoldMedia { .. } => self.hold_actions.push(a),
                     Action::Deliver { leg, msg, .. } => {
