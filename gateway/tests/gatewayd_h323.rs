@@ -5,6 +5,7 @@
 //! asserted on both sides: Setup ↔ INVITE, Call Proceeding ↔ 100, Alerting ↔ 180,
 //! Connect ↔ 200, Release Complete ↔ BYE with the Q.850 cause on both (the `Reason`
 //! header checked by SIPp, the Release Complete's cause by the peer), and the CDRs.
+//! The daemon is the real `gatewayd` process (`daemon_support`).
 
 mod daemon_support;
 mod h323_support;
@@ -13,13 +14,16 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use daemon_support::{free_tcp_port, free_udp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE};
+use daemon_support::{
+    free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION, IN_TRUNK, ISDN_CAUSE,
+    RELEASE_SIDE, SIP_STATUS,
+};
 use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
 use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
-use h323_support::{answer_one, flush, media, pump, released};
+use h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper};
 
 fn sip_uac(bye: &str) -> String {
     format!(
@@ -641,61 +645,6 @@ fn pstn_call_to_an_h323_endpoint() {
     d.assert_no_busy_channel();
 }
 
-/// The gatekeeper double on UDP: its address, its events, itself, and the stop flag.
-struct UdpGatekeeper {
-    addr: SocketAddrV4,
-    events: std::sync::Arc<std::sync::Mutex<Vec<GatekeeperEvent>>>,
-    gk: std::sync::Arc<std::sync::Mutex<Gatekeeper>>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// The gatekeeper double (`h323::ras::gatekeeper`) on a UDP socket in a thread, until
-/// `stop` is set; its events are collected.
-fn udp_gatekeeper(routes: Vec<(Alias, SocketAddrV4)>) -> UdpGatekeeper {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = match socket.local_addr().unwrap() {
-        std::net::SocketAddr::V4(a) => a,
-        other => panic!("{other}"),
-    };
-    let mut config = GatekeeperConfig::new("GK-TEST", addr);
-    config.time_to_live = Some(60);
-    config.routes = routes;
-    let gk = Arc::new(Mutex::new(Gatekeeper::new(config)));
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (g2, e2, s2) = (gk.clone(), events.clone(), stop.clone());
-    std::thread::spawn(move || {
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
-        let mut buf = [0u8; 4096];
-        while !s2.load(Ordering::Relaxed) {
-            let got = socket.recv_from(&mut buf);
-            let mut g = g2.lock().unwrap();
-            let now = Instant::now();
-            if let Ok((n, std::net::SocketAddr::V4(from))) = got {
-                g.handle_datagram(now, from, &buf[..n]);
-            }
-            g.handle_timeout(now);
-            while let Some(t) = g.poll_transmit() {
-                let _ = socket.send_to(&t.payload, t.destination);
-            }
-            let mut ev = e2.lock().unwrap();
-            while let Some(e) = g.poll_event() {
-                ev.push(e);
-            }
-        }
-    });
-    UdpGatekeeper {
-        addr,
-        events,
-        gk,
-        stop,
-    }
-}
-
 #[test]
 fn gatekeeper_registration_and_admission_around_a_sip_call() {
     let peer = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -703,12 +652,8 @@ fn gatekeeper_registration_and_admission_around_a_sip_call() {
         std::net::SocketAddr::V4(a) => a,
         other => panic!("{other}"),
     };
-    let UdpGatekeeper {
-        addr: gk_addr,
-        events,
-        gk,
-        stop,
-    } = udp_gatekeeper(vec![(Alias::Dialled("5003".into()), peer_addr)]);
+    let gkd = UdpGatekeeper::start(vec![(Alias::Dialled("5003".into()), peer_addr)], 60);
+    let (gk_addr, events, gk) = (gkd.addr, gkd.events.clone(), gkd.gk.clone());
     let h323_port = free_tcp_port();
     let tail = format!(
         r#"
@@ -778,6 +723,219 @@ to = ["gatekeeper"]
         assert!(Instant::now() < deadline, "ARQ/DRQ expected: {ev:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(gkd);
+    d.assert_no_busy_channel();
+}
+
+/// Calls the gatekeeper does not admit (ARJ) both ways, each with its CDR: SIPp calls 5009,
+/// which the gatekeeper does not know (ARJ calledPartyNotRegistered): SIPp gets 403 with
+/// `Reason: Q.850;cause=21`; then the gatekeeper forgets us (a restart) and our endpoint
+/// calls in: the ARQ answerCall is rejected (callerNotRegistered), the caller gets Release
+/// Complete cause 21, and the call, never routed, still has its CDR.
+#[test]
+fn gatekeeper_rejections_get_a_final_response_and_a_cdr() {
+    let gkd = UdpGatekeeper::start(Vec::new(), 60);
+    let h323_port = free_tcp_port();
+    let tail = format!(
+        r#"
+[h323]
+listen = "127.0.0.1:{h323_port}"
+
+[gatekeeper]
+address = "{gk}"
+aliases = ["gatewayd"]
+prefixes = ["0301"]
+ttl = 60
+ras_listen = "127.0.0.1:0"
+
+[[route]]
+pattern = "5009"
+from = ["pbx"]
+to = ["gatekeeper"]
+
+[[route]]
+pattern = "_2XX"
+from = ["gatekeeper"]
+to = ["pbx"]
+"#,
+        gk = gkd.addr
+    );
+    let d = Daemon::start(
+        "h323-arj",
+        Options {
+            tail: &tail,
+            ..Options::default()
+        },
+    );
+    gkd.wait_for("registration", Duration::from_secs(10), |ev| {
+        ev.iter()
+            .any(|e| matches!(e, GatekeeperEvent::Registered { .. }))
+    });
+
+    // SIP → gatekeeper trunk, ARJ.
+    let invite_end = sip_uac("").find("  <recv response=\"100\"/>").unwrap();
+    let xml = format!(
+        r#"{}  <recv response="100" optional="true"/>
+  <recv response="403">
+    <action>
+      <ereg regexp="Q\.850;cause=21" search_in="hdr" header="Reason:" check_it="true" assign_to="1"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <Reference variables="1"/>
+</scenario>
+"#,
+        &sip_uac("")[..invite_end]
+    );
+    let sf = d.scenario("uac_403.xml", &xml);
+    let ok = d.sipp(&["-sf", &sf, "-s", "5009", "-m", "1", "-trace_err"]);
+    assert!(
+        ok,
+        "SIPp: 403 with Reason Q.850;cause=21; {:#?}",
+        gkd.events()
+    );
+    gkd.wait_for("ARJ", Duration::from_secs(2), |ev| {
+        ev.iter()
+            .any(|e| matches!(e, GatekeeperEvent::AdmissionRejected { .. }))
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(
+        (
+            cdrs[0][DISPOSITION].as_str(),
+            cdrs[0][ISDN_CAUSE].as_str(),
+            cdrs[0][SIP_STATUS].as_str()
+        ),
+        ("FAILED", "21", "403"),
+        "{cdrs:?}"
+    );
+    assert!(cdrs[0].contains(&"gatekeeper".to_string()), "{cdrs:?}");
+
+    // The gatekeeper restarts and forgets us; an H.323 call in is not admitted.
+    let fresh = GatekeeperConfig::new("GK-TEST", gkd.addr);
+    *gkd.gk.lock().unwrap() = Gatekeeper::new(fresh);
+    let log = h323_support::call_daemon(
+        h323_port,
+        "201",
+        "2001",
+        41500,
+        Duration::from_millis(100),
+        None,
+        9,
+    );
+    assert_eq!(
+        released(&log),
+        Some((CauseValue::CallRejected, true)),
+        "Release Complete cause 21 from the gateway: {log:?}"
+    );
+    assert!(
+        !log.iter().any(|e| matches!(e, Event::Connected { .. })),
+        "{log:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 2, "the refused call has its CDR: {cdrs:?}");
+    let cdr = &cdrs[1];
+    assert_eq!(
+        (
+            cdr[DISPOSITION].as_str(),
+            cdr[ISDN_CAUSE].as_str(),
+            cdr[SIP_STATUS].as_str(),
+            cdr[CALLED].as_str(),
+            cdr[IN_TRUNK].as_str(),
+            cdr[RELEASE_SIDE].as_str()
+        ),
+        ("FAILED", "21", "", "201", "gatekeeper", "h323"),
+        "{cdr:?}"
+    );
+    d.assert_no_busy_channel();
+}
+
+/// `gatewayd ctl hangup CALL` (the real CLI against the daemon's control socket) on an
+/// answered SIP → H.323 call: the H.323 peer gets Release Complete cause 16, SIPp a BYE
+/// with `Reason: Q.850;cause=16`, and the CDR says the gateway cleared it.
+#[test]
+fn ctl_hangup_releases_both_sides_of_a_sip_h323_call() {
+    let s = start("h323-ctl-hangup");
+    let d = &s.daemon;
+    let fs = s.fs.try_clone().unwrap();
+    let peer = std::thread::spawn(move || answer_one(fs, 40060, None));
+    let sf = d.scenario(
+        "uac_wait_bye.xml",
+        &sip_uac(UAS_BYE.replace("31", "16").as_str()),
+    );
+    let mut sipp = d
+        .sipp_command(
+            "127.0.0.1",
+            d.pbx_port,
+            &["-sf", &sf, "-s", "5001", "-m", "1", "-trace_err"],
+        )
+        .spawn()
+        .unwrap();
+    // The call, once answered, as `show calls` lists it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let id = loop {
+        let calls = d.ctl("show calls");
+        if let Some(l) = calls.lines().find(|l| l.ends_with("answered")) {
+            assert!(l.contains("pbx -> ep-fs"), "{calls}");
+            break l.split_whitespace().next().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no answered call: {calls}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatewayd"))
+        .args(["ctl", "--socket"])
+        .arg(d.sock())
+        .args(["hangup", &id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    let ok = sipp.wait().unwrap().success();
+    let log = peer.join().unwrap();
+    assert!(ok, "SIPp: BYE with Reason Q.850;cause=16; peer saw {log:?}");
+    assert_eq!(
+        released(&log),
+        Some((CauseValue::NormalCallClearing, true)),
+        "Release Complete cause 16 from the gateway: {log:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.cdrs().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(
+        (
+            cdrs[0][DISPOSITION].as_str(),
+            cdrs[0][ISDN_CAUSE].as_str(),
+            cdrs[0][SIP_STATUS].as_str(),
+            cdrs[0][RELEASE_SIDE].as_str()
+        ),
+        ("ANSWERED", "16", "200", "gateway"),
+        "{cdrs:?}"
+    );
+    // Unknown now.
+    assert!(d.ctl(&format!("hangup {id}")).starts_with("error"));
     d.assert_no_busy_channel();
 }

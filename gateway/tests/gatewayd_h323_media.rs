@@ -1,7 +1,7 @@
 //! Media of H.323 legs through gatewayd (issue #7, the media part): audio each way and
 //! DTMF across the legs, checked by what each far end hears.
 //!
-//! The daemon runs in a thread (`daemon_support`) with a simulated E1 whose far end is the
+//! The daemon is the real `gatewayd` process (`daemon_support`) with a simulated E1 whose far end is the
 //! simulated switch (it answers with a 1004 Hz tone and reports the tones it heard); the
 //! H.323 peer is our own `h323::call` endpoint on real TCP with an RTP endpoint that plays
 //! a 700 Hz tone; SIPp (Debian `sip-tester`) plays the SIP UA's signalling and the test's
@@ -43,6 +43,10 @@ struct EndState {
     first_from: Option<SocketAddr>,
     /// Received audio as A-law.
     audio: Vec<u8>,
+    /// When each received audio packet (20 ms, 160 bytes) arrived.
+    arrived: Vec<Instant>,
+    /// When the call was answered (the peer's Connect sent or received).
+    connected_at: Option<Instant>,
     /// Received telephone-events: (event, end).
     events: Vec<(u8, bool)>,
     /// A digit to send as RFC 4733 events.
@@ -88,7 +92,13 @@ impl RtpEnd {
                     if s.target.is_none() {
                         s.target = Some(from);
                     }
-                    match p.payload_type.get() {
+                    let pt = p.payload_type.get();
+                    if pt == 8 || pt == 0 {
+                        let at = Instant::now();
+                        s.arrived
+                            .extend(std::iter::repeat_n(at, p.payload.len().div_ceil(160)));
+                    }
+                    match pt {
                         8 => s.audio.extend_from_slice(p.payload),
                         0 => s.audio.extend(p.payload.iter().map(|&b| ulaw_to_alaw(b))),
                         _ => {
@@ -178,6 +188,24 @@ impl RtpEnd {
             .count()
     }
 
+    /// 20 ms blocks with the tone `hz` that arrived before `t`.
+    fn heard_before(&self, hz: f64, t: Instant) -> usize {
+        let s = self.state.lock().unwrap();
+        s.audio
+            .chunks_exact(160)
+            .zip(&s.arrived)
+            .filter(|(b, at)| **at < t && tone_present(b, Law::ALaw, hz).present)
+            .count()
+    }
+
+    fn mark_connected(&self, t: Instant) {
+        self.state.lock().unwrap().connected_at.get_or_insert(t);
+    }
+
+    fn connected_at(&self) -> Option<Instant> {
+        self.state.lock().unwrap().connected_at
+    }
+
     fn events(&self) -> Vec<(u8, bool)> {
         self.state.lock().unwrap().events.clone()
     }
@@ -202,8 +230,15 @@ fn media_of(addr: SocketAddrV4) -> MediaAddresses {
 }
 
 /// What the H.323 peer does during a call once it is connected.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Script {
+    /// Answering: Progress (in-band information, the fast start answer in it) instead of
+    /// Alerting, and Connect this long after it (early media).
+    early: Option<Duration>,
+    /// Answering: Connect right after Call Proceeding (before H.245 could open a channel).
+    at_once: bool,
+    /// With `early`: Alerting with progress indicator 8 instead of Progress.
+    inband_alerting: bool,
     /// Send this digit (UserInputIndication) this long after the media flow.
     digit: Option<(char, Duration)>,
     /// Release (cause 16) this long after connect; `None`: wait for the gateway.
@@ -234,10 +269,15 @@ fn run_call(
             match ev {
                 Event::Setup(_) if answer => {
                     call.proceeding(now);
-                    alert_at = Some(now + Duration::from_millis(200));
+                    if script.at_once {
+                        call.answer(now);
+                    } else {
+                        alert_at = Some(now + Duration::from_millis(200));
+                    }
                 }
                 Event::Connected { media } => {
                     answered_at.get_or_insert(now);
+                    end.mark_connected(now);
                     if let Some(m) = media {
                         end.set_target(SocketAddr::V4(m.remote_rtp));
                         media_at.get_or_insert(now);
@@ -254,8 +294,20 @@ fn run_call(
         // Alerting 200 ms after the Setup, Connect 200 ms after that.
         if alert_at.is_some_and(|t| t <= now) {
             alert_at = None;
-            call.alerting(now);
-            connect_at = Some(now + Duration::from_millis(200));
+            match script.early {
+                Some(d) => {
+                    if script.inband_alerting {
+                        call.alerting_inband(now);
+                    } else {
+                        call.progress(now);
+                    }
+                    connect_at = Some(now + d);
+                }
+                None => {
+                    call.alerting(now);
+                    connect_at = Some(now + Duration::from_millis(200));
+                }
+            }
         }
         if connect_at.is_some_and(|t| t <= now) {
             connect_at = None;
@@ -509,6 +561,7 @@ struct Rig {
     relay_fs: TcpListener,
     relay_nofs: TcpListener,
     direct_fs: TcpListener,
+    direct_nofs: TcpListener,
 }
 
 fn start(name: &str) -> Rig {
@@ -527,6 +580,7 @@ fn start_with(name: &str, fs_ip: &str, direct_ip: &str) -> Rig {
     let relay_fs = TcpListener::bind((fs_ip, 0)).unwrap();
     let relay_nofs = TcpListener::bind("127.0.0.2:0").unwrap();
     let direct_fs = TcpListener::bind((direct_ip, 0)).unwrap();
+    let direct_nofs = TcpListener::bind("127.0.0.4:0").unwrap();
     let port = |l: &TcpListener| l.local_addr().unwrap().port();
     let tail = format!(
         r#"
@@ -548,6 +602,17 @@ media = "relay"
 name = "ep-direct"
 address = "{direct_ip}:{direct}"
 media = "direct"
+
+[[h323_peer]]
+name = "ep-direct-h245"
+address = "127.0.0.4:{direct_nofs}"
+fast_start = false
+media = "direct"
+
+[[route]]
+pattern = "5005"
+from = ["pbx"]
+to = ["ep-direct-h245"]
 
 [[route]]
 pattern = "5001"
@@ -582,6 +647,7 @@ to = ["ep-fs"]
         fs = port(&relay_fs),
         nofs = port(&relay_nofs),
         direct = port(&direct_fs),
+        direct_nofs = port(&direct_nofs),
     );
     let daemon = Daemon::start(
         name,
@@ -596,6 +662,7 @@ to = ["ep-fs"]
         relay_fs,
         relay_nofs,
         direct_fs,
+        direct_nofs,
     }
 }
 
@@ -623,6 +690,9 @@ fn sip_to_h323_relayed_tone_each_way_and_dtmf() {
             peer_rtp.clone(),
             fast_start,
             Script {
+                early: None,
+                at_once: false,
+                inband_alerting: false,
                 digit: Some(('5', Duration::from_millis(800))),
                 release_after: None,
             },
@@ -703,6 +773,9 @@ fn sip_to_h323_direct_media() {
         peer_rtp.clone(),
         true,
         Script {
+            early: None,
+            at_once: false,
+            inband_alerting: false,
             digit: None,
             release_after: None,
         },
@@ -738,6 +811,69 @@ fn sip_to_h323_direct_media() {
     d.assert_no_busy_channel();
 }
 
+/// `media = "direct"` with a peer without fast start that answers at once (Connect before
+/// H.245 opened anything): the H.245 OpenLogicalChannel carries the UA's RTP address, and
+/// the 200 OK waits for the peer's OpenLogicalChannelAck so that its SDP names the peer's
+/// RTP address; the tones go straight between the two.
+#[test]
+fn sip_to_h323_direct_media_without_fast_start() {
+    let r = start("h323m-direct-h245");
+    let d = &r.daemon;
+    let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
+    let sip_rtp = RtpEnd::start(SIP_TONE);
+    let peer = answer(
+        r.direct_nofs.try_clone().unwrap(),
+        peer_rtp.clone(),
+        false,
+        Script {
+            at_once: true,
+            inband_alerting: false,
+            ..Script::default()
+        },
+    );
+    let check = format!("c=IN IP4 127.0.0.1.*m=audio {} ", peer_rtp.addr.port());
+    let sf = d.scenario("uac_direct_h245.xml", &uac(sip_rtp.addr, 2500, &check));
+    let ok = d.sipp(&["-sf", &sf, "-s", "5005", "-m", "1"]);
+    let log = peer.join().unwrap();
+    assert!(
+        ok,
+        "SIPp: the 200's SDP names the peer's RTP port; peer saw {log:?}"
+    );
+    let Some(Event::Setup(setup)) = log.first() else {
+        panic!("{log:?}")
+    };
+    assert!(setup.fast_start_offer.is_empty(), "{setup:?}");
+    let m = log
+        .iter()
+        .find_map(|e| match e {
+            Event::Media(m) => Some(*m),
+            _ => None,
+        })
+        .expect("H.245 opened the gateway's channel");
+    assert_eq!(
+        m.remote_rtp, sip_rtp.addr,
+        "the OpenLogicalChannel carries the UA's address"
+    );
+    assert_eq!(
+        sip_rtp.first_from(),
+        Some(SocketAddr::V4(peer_rtp.addr)),
+        "no relay"
+    );
+    assert!(
+        peer_rtp.heard(SIP_TONE) >= 50,
+        "{}",
+        peer_rtp.heard(SIP_TONE)
+    );
+    assert!(
+        sip_rtp.heard(H323_TONE) >= 50,
+        "{}",
+        sip_rtp.heard(H323_TONE)
+    );
+    sip_rtp.stop();
+    Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+    d.assert_no_busy_channel();
+}
+
 /// H.323 → SIP through the relay: the peer calls 201 (routed to the SIP trunk), SIPp
 /// answers with an SDP naming the test's UA endpoint; tones each way.
 #[test]
@@ -755,6 +891,9 @@ fn h323_to_sip_relayed_tone_each_way() {
         &peer_rtp,
         true,
         Script {
+            early: None,
+            at_once: false,
+            inband_alerting: false,
             digit: None,
             release_after: Some(Duration::from_millis(2500)),
         },
@@ -801,6 +940,9 @@ fn h323_to_sip_direct_media() {
         &peer_rtp,
         true,
         Script {
+            early: None,
+            at_once: false,
+            inband_alerting: false,
             digit: None,
             release_after: Some(Duration::from_millis(2500)),
         },
@@ -854,6 +996,9 @@ fn h323_to_e1_tone_each_way_with_and_without_fast_start() {
             &peer_rtp,
             fast_start,
             Script {
+                early: None,
+                at_once: false,
+                inband_alerting: false,
                 digit: None,
                 release_after: Some(Duration::from_millis(3000)),
             },
@@ -892,6 +1037,9 @@ fn pstn_to_h323_tone_each_way() {
         peer_rtp.clone(),
         true,
         Script {
+            early: None,
+            at_once: false,
+            inband_alerting: false,
             digit: None,
             release_after: None,
         },
@@ -914,5 +1062,177 @@ fn pstn_to_h323_tone_each_way() {
         "the switch heard the peer's tone: {call}"
     );
     Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+    d.assert_no_busy_channel();
+}
+
+/// SIPp calls `[service]` (SDP naming `rtp`) and requires a 183 whose SDP matches
+/// `check_183` before the 200; keeps the call `hold_ms`, then BYE.
+fn uac_early(rtp: SocketAddrV4, hold_ms: u64, check_183: &str) -> String {
+    uac(rtp, hold_ms, "m=audio")
+        .replace(
+            r#"  <recv response="180" optional="true"/>"#,
+            &format!(
+                r#"  <recv response="183">
+    <action>
+      <ereg regexp="{check_183}" search_in="body" check_it="true" assign_to="2"/>
+    </action>
+  </recv>
+  <recv response="180" optional="true"/>"#
+            ),
+        )
+        .replace(
+            r#"<Reference variables="1"/>"#,
+            r#"<Reference variables="1,2"/>"#,
+        )
+}
+
+/// SIPp as the PBX: `status` (183 or 180) with an SDP naming `rtp`, `early_ms` of early
+/// media, then 200 (the same SDP), until the BYE.
+fn uas_early(rtp: SocketAddrV4, early_ms: u64, status: &str) -> String {
+    let sdp = format!(
+        "v=0
+      o=user1 53655765 2353687637 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio {} RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+",
+        rtp.port()
+    );
+    let early = format!(
+        r#"  <send>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {sdp}
+    ]]>
+  </send>
+  <pause milliseconds="{early_ms}"/>
+"#
+    );
+    // In place of the 180.
+    let s = uas(rtp, "m=audio");
+    let from = s.find("  <send>").expect("the 180's send");
+    let to = s.find("  <send retrans=\"500\">").expect("the 200's send");
+    format!("{}{early}{}", &s[..from], &s[to..])
+}
+
+/// Early media SIP → H.323: the peer answers the fast start in a Progress (in-band
+/// information, Q.931 progress description 8), then in an Alerting with progress
+/// indicator 8, and plays its tone 1.5 s before its Connect: SIPp gets 183 with SDP
+/// before the 200 (no 180), and the SIP UA hears the peer's tone before the peer answered.
+#[test]
+fn sip_to_h323_early_media_before_connect() {
+    let r = start("h323m-early-in");
+    let d = &r.daemon;
+    for (i, inband_alerting) in [false, true].into_iter().enumerate() {
+        let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
+        let sip_rtp = RtpEnd::start(SIP_TONE);
+        let peer = answer(
+            r.relay_fs.try_clone().unwrap(),
+            peer_rtp.clone(),
+            true,
+            Script {
+                early: Some(Duration::from_millis(1500)),
+                inband_alerting,
+                ..Script::default()
+            },
+        );
+        let sf = d.scenario(
+            &format!("uac_early{i}.xml"),
+            &uac_early(sip_rtp.addr, 1000, "m=audio"),
+        );
+        let ok = d.sipp(&["-sf", &sf, "-s", "5001", "-m", "1", "-trace_err"]);
+        let log = peer.join().unwrap();
+        assert!(
+            ok,
+            "alerting {inband_alerting}: SIPp: 183 with SDP, then 200; peer saw {log:?}"
+        );
+        let kinds = h323_support::kinds(&log);
+        assert_eq!(
+            kinds,
+            ["setup", "connected", "released"],
+            "the peer answered after its Progress/Alerting: {log:?}"
+        );
+        let answered = peer_rtp.connected_at().expect("the peer answered");
+        let early = sip_rtp.heard_before(H323_TONE, answered);
+        assert!(
+            early >= 25,
+            "alerting {inband_alerting}: H.323 tone blocks at the SIP UA before Connect: \
+             {early} (in all {})",
+            sip_rtp.heard(H323_TONE)
+        );
+        sip_rtp.stop();
+        Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
+        let cdrs = d.cdrs();
+        assert_eq!(cdrs.len(), i + 1, "{cdrs:?}");
+        assert_eq!(cdrs[i][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
+    }
+    d.assert_no_busy_channel();
+}
+
+/// Early media H.323 → SIP: SIPp answers 183 with SDP (then, second call, 180 with SDP)
+/// and 1.5 s later 200; the test's UA plays its tone meanwhile: the H.323 caller gets
+/// Progress (Alerting with progress indicator 8) with the fast start answer and hears the
+/// tone before its Connect.
+#[test]
+fn h323_to_sip_early_media_before_connect() {
+    let r = start("h323m-early-out");
+    let d = &r.daemon;
+    for (i, (status, kind)) in [
+        ("183 Session Progress", "progress"),
+        ("180 Ringing", "alerting"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sip_rtp = RtpEnd::start(SIP_TONE);
+        let sf = d.scenario(
+            &format!("uas_early{i}.xml"),
+            &uas_early(sip_rtp.addr, 1500, status),
+        );
+        let mut sipp = d.sipp_uas(&["-sf", &sf, "-m", "1", "-trace_err"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let peer_rtp = RtpEnd::start(H323_TONE);
+        let log = place(
+            r.h323_port,
+            "201",
+            &peer_rtp,
+            true,
+            Script {
+                release_after: Some(Duration::from_millis(1000)),
+                ..Script::default()
+            },
+        );
+        assert!(
+            sipp.wait().unwrap().success(),
+            "{status}: SIPp: early response, 200 and the BYE: {log:?}"
+        );
+        let kinds = h323_support::kinds(&log);
+        assert_eq!(kinds, [kind, "connected", "released"], "{log:?}");
+        let answered = peer_rtp.connected_at().expect("connected");
+        let early = peer_rtp.heard_before(SIP_TONE, answered);
+        assert!(
+            early >= 25,
+            "{status}: SIP tone blocks at the H.323 caller before Connect: {early} (in all {})",
+            peer_rtp.heard(SIP_TONE)
+        );
+        sip_rtp.stop();
+        peer_rtp.stop();
+        let cdrs = d.cdrs();
+        assert_eq!(cdrs.len(), i + 1, "{cdrs:?}");
+        assert_eq!(cdrs[i][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
+    }
     d.assert_no_busy_channel();
 }

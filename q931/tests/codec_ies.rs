@@ -287,6 +287,12 @@ fn party_numbers() {
         &ConnectedNumber::new(TypeOfNumber::National, NumberingPlan::Isdn, "5")
             .with_presentation(Presentation::Allowed, Screening::NetworkProvided),
     );
+    // Redirection number (Q.952 §4.1.3): the same layout, its own identifier, and a
+    // typed element in a message.
+    let r = RedirectionNumber::new(TypeOfNumber::National, NumberingPlan::Isdn, "5")
+        .with_presentation(Presentation::Restricted, Screening::NetworkProvided);
+    kat("21 A3 35", &r);
+    assert_eq!(InfoElement::from(r).id(), IeId::REDIRECTION_NUMBER);
     // Redirecting number with reason (octet 3b): forwarding unconditional.
     kat(
         "41 03 8F 37 37",

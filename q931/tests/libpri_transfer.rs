@@ -524,3 +524,68 @@ fn two_bct_completes_when_the_switch_clears() {
     });
     h.released(&[a, b]);
 }
+
+/// After a transfer on our side (the gateway's IP side), our `EctInform` tells libpri's
+/// party whom it is now connected to: libpri reports it as a connected line update
+/// (`PRI_SUBCMD_CONNECTED_LINE`) carrying the number, presentation allowed.
+#[test]
+fn libpri_reads_our_ect_inform_as_a_connected_line_update() {
+    use q931::supplementary::address::{PresentedNumberUnscreened, RosePartyNumber};
+    use q931::supplementary::ect::EctStatus;
+    let mut h = e1_user(true);
+    let (a, pa) = h.answered_call("5551001");
+    let number = RosePartyNumber {
+        plan: NumberingPlan::Isdn,
+        ton: TypeOfNumber::National,
+        digits: "301234".to_string(),
+    };
+    h.ours
+        .ect_inform(
+            Instant::now(),
+            a,
+            EctStatus::Active,
+            Some(PresentedNumberUnscreened::Allowed(number)),
+        )
+        .unwrap();
+    let (call, line) = h.pri_expect(|e| match e {
+        PriEvent::Facility {
+            call, connected, ..
+        } => connected.first().cloned().map(|l| (*call, l)),
+        _ => None,
+    });
+    assert_eq!(call, Some(pa));
+    assert_eq!(line.number, "301234");
+    assert!(line.number_valid);
+    // Type of number national (2), plan ISDN (1): 0x21; presentation allowed.
+    assert_eq!(line.plan, 0x21, "{line:?}");
+    assert_eq!(line.presentation & 0x60, 0, "{line:?}");
+    h.pri.hangup(pa, 16).unwrap();
+    h.released(&[a]);
+}
+
+/// libpri's `pri_connected_line_update` on an active call (the switch's party was
+/// transferred) arrives as `EctInform` active with the new number.
+#[test]
+fn libpri_connected_line_update_reaches_us_as_transfer_informed() {
+    use q931::supplementary::address::PresentedNumberUnscreened;
+    use q931::supplementary::ect::EctStatus;
+    let mut h = e1_user(true);
+    let (a, pa) = h.answered_call("5551001");
+    // PRI_PRES_ALLOWED | PRI_PRES_USER_NUMBER_UNSCREENED = 0; unknown type, ISDN plan.
+    h.pri.connected_line_update(pa, "4711", 0x01, 0).unwrap();
+    let (status, redirection) = h.expect(|e| match e {
+        Event::TransferInformed {
+            call,
+            status,
+            redirection,
+        } if *call == a => Some((*status, redirection.clone())),
+        _ => None,
+    });
+    assert_eq!(status, EctStatus::Active);
+    match redirection {
+        Some(PresentedNumberUnscreened::Allowed(n)) => assert_eq!(n.digits, "4711"),
+        other => panic!("redirection {other:?}"),
+    }
+    h.pri.hangup(pa, 16).unwrap();
+    h.released(&[a]);
+}

@@ -269,6 +269,8 @@ pub struct Config {
     pub cause_map: CauseOverrides,
     /// H.323 peers and gatekeeper (`config::h323`); `None` when no H.323 section is given.
     pub h323: Option<super::h323::H323>,
+    /// The music on hold of `general.moh_file`, read and checked with the configuration.
+    pub moh: Option<crate::media::moh_file::MohFile>,
 }
 
 /// Daemon-wide settings.
@@ -290,6 +292,9 @@ pub struct General {
     pub rtp_timeout: u32,
     /// Digit-collection timeout for overlap receiving from ISDN, seconds (Q.931 T302 = 15).
     pub overlap_timeout: u32,
+    /// Music on hold from a file (8 kHz mono: `.wav` 16-bit PCM or G.711, raw `.alaw` /
+    /// `.ulaw`) for trunk groups with `hold_media = "moh"`; empty: a generated melody.
+    pub moh_file: String,
 }
 
 impl Default for General {
@@ -303,6 +308,7 @@ impl Default for General {
             rtp_port_max: 20000,
             rtp_timeout: 30,
             overlap_timeout: 15,
+            moh_file: String::new(),
         }
     }
 }

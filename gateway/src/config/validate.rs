@@ -364,7 +364,30 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         }
     }
 
+    // The music on hold file is read now, so that `gatewayd check` and a reload report
+    // a bad one with the line of the key. A relative path is taken from the
+    // configuration file's folder.
+    let moh = if raw.general.moh_file.is_empty() {
+        None
+    } else {
+        let path = std::path::Path::new(file).parent().map_or_else(
+            || std::path::PathBuf::from(&raw.general.moh_file),
+            |dir| dir.join(&raw.general.moh_file),
+        );
+        match crate::media::moh_file::MohFile::load(&path.to_string_lossy()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                return cx.err(
+                    find(text, "moh_file"),
+                    "general.moh_file".to_string(),
+                    e.to_string(),
+                )
+            }
+        }
+    };
+
     Ok(Config {
+        moh,
         general: raw.general,
         spans,
         trunk_groups,
@@ -753,6 +776,38 @@ mod tests {
         assert_eq!(c.trunk_groups[0].transfer, TransferMode::TwoBct);
         let e = err(&t1.replace("2bct", "ect"));
         assert_eq!(e.field(), Some("trunk_group[0].transfer"), "{e}");
+    }
+
+    #[test]
+    fn moh_file_is_read_with_the_configuration_and_errors_name_file_line_and_field() {
+        let dir = std::env::temp_dir().join(format!("gw-moh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("music.alaw"), [0xD5u8; 800]).unwrap();
+        let cfg = dir.join("gw.toml");
+        let text = format!("[general]\nmoh_file = \"music.alaw\"\n{BASE}");
+        let c = Config::from_str(&text, &cfg.to_string_lossy()).unwrap();
+        assert_eq!(c.moh.as_ref().map(|m| m.samples.len()), Some(800));
+        // A bad file: the configuration's line and field, the sound file and its fault.
+        std::fs::write(dir.join("bad.wav"), b"RIFF\0\0\0\0WAVEjunk").unwrap();
+        let e = Config::from_str(
+            &text.replace("music.alaw", "bad.wav"),
+            &cfg.to_string_lossy(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(2), Some("general.moh_file")),
+            "{e}"
+        );
+        assert!(e.to_string().contains("bad.wav: octet"), "{e}");
+        let e = err(&format!(
+            "[general]\nmoh_file = \"/nonexistent.ulaw\"\n{BASE}"
+        ));
+        assert!(
+            e.to_string().contains("/nonexistent.ulaw: cannot read"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

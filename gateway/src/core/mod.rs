@@ -202,6 +202,10 @@ struct Call {
     /// Cause of the last failed attempt (reported if no trunk is left).
     last_failure: Option<Clearing>,
     answered: Option<SystemTime>,
+    /// The called side alerted or gave in-band information (Q.931 §5.1.6/§5.1.7): the
+    /// caller has heard this route, so a later failure ends the call instead of trying the
+    /// next trunk group.
+    alerted: bool,
     started: SystemTime,
     out_trunk: String,
     /// Kind of the last outgoing attempt's trunk.
@@ -511,14 +515,27 @@ impl Core {
                 }
             }
         }
-        let call = Call {
+        let a = Leg {
+            id: leg,
+            trunk: trunk.to_string(),
+            kind,
+            channel: seized,
+        };
+        let call = self.new_call(now, id, a, setup, dialled);
+        self.calls.insert(id, call);
+        self.legs.insert(leg, id);
+        match refuse {
+            Some(c) => self.fail(now, id, self.clearing_q850(c), "gateway"),
+            None => self.try_route(now, id),
+        }
+        (id, leg)
+    }
+
+    /// A call record with its incoming leg `a`, not yet routed.
+    fn new_call(&self, now: Instant, id: CallId, a: Leg, setup: Setup, dialled: String) -> Call {
+        Call {
             id,
-            a: Leg {
-                id: leg,
-                trunk: trunk.to_string(),
-                kind,
-                channel: seized,
-            },
+            a,
             b: None,
             setup,
             dialled,
@@ -527,6 +544,7 @@ impl Core {
             excluded: Vec::new(),
             last_failure: None,
             answered: None,
+            alerted: false,
             started: self.wall(now),
             out_trunk: String::new(),
             out_kind: None,
@@ -539,14 +557,40 @@ impl Core {
             record: id.to_string(),
             next_record: 1,
             transfer_note: String::new(),
+        }
+    }
+
+    /// A call refused on its way in before the core saw it (an H.323 call the gatekeeper
+    /// did not admit, H.225.0 §7.8): counted and recorded (its CDR, `release_side`
+    /// `side`) like any call that failed with `q850`; nothing is delivered to the leg,
+    /// which refuses the call itself.
+    pub fn refused(
+        &mut self,
+        now: Instant,
+        trunk: &str,
+        setup: Setup,
+        q850: u8,
+        side: &str,
+    ) -> CallId {
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        let leg = self.new_leg_id();
+        let kind = self.trunk_kind(trunk).unwrap_or(TrunkKind::H323);
+        self.stats.attempted += 1;
+        let dialled = number::dialled(&setup.called, &self.numbering(trunk));
+        info!(call = %id, %leg, trunk, called = %dialled, cause = q850, "call refused before routing");
+        let a = Leg {
+            id: leg,
+            trunk: trunk.to_string(),
+            kind,
+            channel: None,
         };
+        let call = self.new_call(now, id, a, setup, dialled);
         self.calls.insert(id, call);
         self.legs.insert(leg, id);
-        match refuse {
-            Some(c) => self.fail(now, id, self.clearing_q850(c), "gateway"),
-            None => self.try_route(now, id),
-        }
-        (id, leg)
+        let c = self.clearing_q850(q850);
+        self.end(now, id, c, side, Some(leg));
+        id
     }
 
     fn clearing_q850(&self, c: u8) -> Clearing {
@@ -847,11 +891,15 @@ impl Core {
                         Message::Progress { media, inband } => {
                             call.media = media.or(call.media);
                             if *inband && call.answered.is_none() {
+                                call.alerted = true;
                                 bridge_once(call, &mut self.actions);
                             }
                         }
-                        Message::Alerting { inband: true } if call.answered.is_none() => {
-                            bridge_once(call, &mut self.actions)
+                        Message::Alerting { inband } => {
+                            call.alerted = true;
+                            if *inband && call.answered.is_none() {
+                                bridge_once(call, &mut self.actions)
+                            }
                         }
                         _ => {}
                     }
@@ -891,6 +939,7 @@ impl Core {
                         Message::Hold => Delivery::Hold,
                         Message::Resume => Delivery::Resume,
                         Message::ConnectedLine(n) => Delivery::ConnectedLine(n),
+                        Message::Transferred(n) => Delivery::Transferred(n),
                         Message::Setup(_) | Message::Release(_) | Message::Media(_) => return,
                     };
                     self.actions.push_back(Action::Deliver {
@@ -912,7 +961,7 @@ impl Core {
             return;
         };
         self.legs.remove(&b.id);
-        if call.answered.is_none() && cause::is_failover(c.cause) {
+        if call.answered.is_none() && !call.alerted && cause::is_failover(c.cause) {
             info!(call = %id, trunk = %b.trunk, cause = c.cause, "attempt failed, trying on");
             if let Some(ch) = b.channel {
                 if c.cause == cause::CHANNEL_UNAVAILABLE {

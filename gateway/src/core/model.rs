@@ -171,6 +171,10 @@ pub enum Message {
     /// Who answered (connected line: Q.951 §3 Connected number ↔ P-Asserted-Identity of
     /// the 200 OK, RFC 3325); sent just before [`Message::Connect`].
     ConnectedLine(Number),
+    /// The party behind this leg was transferred beyond it and is now connected to
+    /// someone else (ETSI ECT `EctInform` from the switch, EN 300 369-1): that party's
+    /// number. The other leg is told with [`Delivery::Transferred`].
+    Transferred(Number),
     /// Where this leg's RTP peer receives, learnt after the Setup/Connect that would have
     /// carried it (H.245 OpenLogicalChannelAck of a call without fast start, H.323
     /// §8.1.7; a re-opened logical channel). Updates the call's bridge; not delivered to
@@ -206,6 +210,11 @@ pub enum Delivery {
     Resume,
     /// The other party's connected line identity, before [`Delivery::Connect`].
     ConnectedLine(Number),
+    /// After answer: this leg's party is now connected to another party, a transfer
+    /// having replaced the one it talked to (connected line update: SIP UPDATE or
+    /// re-INVITE with P-Asserted-Identity, RFC 3325 §9.1 / RFC 4916 §1; ISDN `EctInform`
+    /// active with the redirection number, EN 300 369-1).
+    Transferred(Number),
     /// How the transfer this leg asked for goes (RFC 3515 §2.4.4: the SIP leg sends it as
     /// a NOTIFY with a `message/sipfrag` body). After [`TransferStatus::Answered`] the
     /// core releases the leg; after [`TransferStatus::Failed`] the call stays as it was.

@@ -369,6 +369,35 @@ fn failover_on_42_and_44_and_not_on_17() {
 }
 
 #[test]
+fn no_failover_once_the_called_side_alerted() {
+    // The caller heard ringing (or an announcement) from this route: a congestion cause
+    // after it ends the call; the backup group is not tried.
+    for msg in [
+        Message::Alerting { inband: false },
+        Message::Progress {
+            media: None,
+            inband: true,
+        },
+    ] {
+        let mut f = Fixture::new();
+        let (_, a) = f.invite("0301234567");
+        let (b, trunk, _, _) = f.originated();
+        assert_eq!(trunk, "pstn");
+        f.core.handle(f.now, b, msg);
+        f.delivered();
+        f.core.handle(f.now, b, Message::Release(Reason::Q850(34)));
+        let delivered = f.delivered();
+        assert_eq!(delivered.len(), 1, "{delivered:?}");
+        assert_eq!(delivered[0].0, a);
+        assert!(
+            matches!(&delivered[0].1, Delivery::Release(c) if c.cause == 34),
+            "{delivered:?}"
+        );
+        f.finished_clean();
+    }
+}
+
+#[test]
 fn all_channels_busy_gives_congestion_503() {
     let mut f = Fixture::new();
     let mut legs = Vec::new();

@@ -107,6 +107,9 @@ pub(super) struct Transfer {
     replaces: Option<String>,
     /// The new leg's media (its SDP answer).
     media: Option<Media>,
+    /// Who answered the new call, if its leg said (COLP / P-Asserted-Identity); the
+    /// remaining party is told it or the target ([`Delivery::Transferred`]).
+    connected: Option<Number>,
     started: SystemTime,
     /// The CDR `call_id` of the new call.
     record: String,
@@ -266,6 +269,7 @@ impl Core {
             referred_by,
             replaces,
             media: None,
+            connected: None,
             started: wall,
             record,
         });
@@ -432,6 +436,10 @@ impl Core {
             Message::Connect { media } => {
                 t.media = media.or(t.media);
                 return self.transfer_done(now, id);
+            }
+            Message::ConnectedLine(n) => {
+                t.connected = Some(n);
+                return;
             }
             Message::Release(r) => {
                 let c = self.clearing(r);
@@ -661,8 +669,26 @@ impl Core {
         call.record = t.record;
         call.held = false;
         call.bridged = false;
+        // Connected line update for the remaining party (its new partner).
+        let partner = t
+            .connected
+            .unwrap_or_else(|| Number::unknown(&call.dialled));
+        self.tell_transferred(&call, partner);
         self.join(&mut call);
         self.calls.insert(id, call);
+    }
+
+    /// The remaining party (`a`) of a call whose other party a transfer replaced is now
+    /// connected to `partner` ([`Delivery::Transferred`]); only ISDN and SIP legs have a
+    /// way to say so (the H.323 leg has none yet).
+    fn tell_transferred(&mut self, call: &Call, partner: Number) {
+        if matches!(call.a.kind, TrunkKind::Isdn | TrunkKind::Sip) {
+            self.actions.push_back(Action::Deliver {
+                call: call.id,
+                leg: call.a.id,
+                msg: Delivery::Transferred(partner),
+            });
+        }
     }
 
     /// Join the media of a call whose legs just changed: a bridge to the RTP side, or a
@@ -792,6 +818,7 @@ impl Core {
             .map(|n| n.digits.clone())
             .unwrap_or_else(|| setup.called.digits.clone());
         call.media = setup.media;
+        let newcomer = setup.calling.clone();
         if let Some(n) = remaining_number.clone() {
             // Who the new party is connected to (RFC 3325 P-Asserted-Identity of our 200 OK
             // on a trusted trunk, as for COLP).
@@ -825,6 +852,10 @@ impl Core {
                 media: remaining_media,
             },
         });
+        if let Some(n) = newcomer {
+            // Connected line update for the remaining party (its new partner).
+            self.tell_transferred(&call, n);
+        }
         self.join(&mut call);
         self.calls.insert(id, call);
         Ok(leg)

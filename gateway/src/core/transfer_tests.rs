@@ -237,6 +237,12 @@ fn blind_transfer_moves_the_bridge_to_the_target_and_keeps_the_b_channel() {
                 leg: a,
                 msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
             },
+            // Connected line update: the PSTN party now talks to the target.
+            Action::Deliver {
+                call,
+                leg: pstn,
+                msg: Delivery::Transferred(Number::unknown("301")),
+            },
             Action::Bridge {
                 call,
                 channel: TS1,
@@ -247,10 +253,6 @@ fn blind_transfer_moves_the_bridge_to_the_target_and_keeps_the_b_channel() {
             },
         ]
     );
-    // The PSTN leg was never told anything: its call goes on.
-    assert!(!acts
-        .iter()
-        .any(|x| matches!(x, Action::Deliver { leg, .. } if *leg == pstn)));
     assert_eq!(f.core.busy_channels(), vec![TS1]);
     let recs = f.records();
     assert_eq!(recs.len(), 1);
@@ -487,7 +489,11 @@ fn transferor_leaving_early_then_an_answer_bridges_the_target() {
     );
     let acts = f.actions();
     assert!(
-        matches!(acts.as_slice(), [Action::Bridge { rtp_leg, .. }] if *rtp_leg == b),
+        matches!(
+            acts.as_slice(),
+            [Action::Deliver { msg: Delivery::Transferred(_), .. }, Action::Bridge { rtp_leg, .. }]
+                if *rtp_leg == b
+        ),
         "{acts:?}"
     );
     f.core.hangup(f.now, call, 16);
@@ -530,6 +536,12 @@ fn replaces_swaps_the_leg_and_keeps_the_pstn_party_untouched() {
                 msg: Delivery::Connect {
                     media: Some(Media::Channel(TS1))
                 },
+            },
+            // Connected line update: the PSTN party now talks to 205.
+            Action::Deliver {
+                call,
+                leg: pstn,
+                msg: Delivery::Transferred(Number::unknown("205")),
             },
             Action::Bridge {
                 call,

@@ -194,6 +194,8 @@ pub struct Signalling {
     links_up: Vec<bool>,
     /// Keeps the simulator's clock running (dropped after the switches).
     _sim: Option<tdm_sim::Sim>,
+    /// `[general] moh_file`, played instead of the generated melody (`hold_media = "moh"`).
+    moh: Option<crate::media::moh_file::MohFile>,
 }
 
 fn iface_config(span: &crate::config::Span, role: Role) -> InterfaceConfig {
@@ -374,6 +376,7 @@ impl Signalling {
             h323_rx,
             links_up: Vec::new(),
             _sim: sim,
+            moh: config.moh.clone(),
         })
     }
 
@@ -431,11 +434,13 @@ impl Signalling {
     /// Run forever.
     pub async fn run(mut self) {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
+        let mut batches: Vec<Vec<(Target, bytes::Bytes)>> = Vec::new();
         let mut h323_rx = self.h323_rx.take();
         loop {
             let reloaded = lock(&self.shared.sip_reload).take();
             if let Some(config) = reloaded {
                 self.reload_sip(&config).await;
+                self.moh = config.moh.clone();
             }
             let now = Instant::now();
             let deadline = {
@@ -443,9 +448,15 @@ impl Signalling {
                 let mut core = lock(&shared.core);
                 self.turn(&mut core, now, &mut out)
             };
+            // The turn's messages, one batch per trunk: a single `sendmmsg` for its UDP
+            // datagrams (each trunk's messages keep their order).
+            batches.resize_with(self.sips.len(), Vec::new);
             for (i, target, bytes) in out.drain(..) {
-                if let Err(e) = self.sips[i].transport.send(target, bytes).await {
-                    debug!(error = %e, "SIP send failed");
+                batches[i].push((target, bytes));
+            }
+            for (side, batch) in self.sips.iter().zip(batches.iter_mut()) {
+                if !batch.is_empty() {
+                    side.transport.send_all(batch).await;
                 }
             }
             let wake = deadline
@@ -835,8 +846,15 @@ impl Signalling {
             }
             Action::HoldMedia { call, held, media } => {
                 if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
-                    let music = media == crate::config::HoldMedia::Moh;
-                    if let Err(e) = m.hold_with_media(*key, held, music) {
+                    use crate::media::tone::HoldSound;
+                    let sound = match (media, &self.moh) {
+                        (crate::config::HoldMedia::Silence, _) => HoldSound::Silence,
+                        (crate::config::HoldMedia::Moh, Some(f)) => {
+                            HoldSound::File(f.samples.clone())
+                        }
+                        (crate::config::HoldMedia::Moh, None) => HoldSound::Melody,
+                    };
+                    if let Err(e) = m.hold_with_media(*key, held, sound) {
                         debug!(error = %e, "media channel gone");
                     }
                 }

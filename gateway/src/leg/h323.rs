@@ -90,7 +90,14 @@ struct H323Call {
     /// An incoming call waiting for the gatekeeper's ACF (ARQ answerCall) before its
     /// Setup goes to the core: the call identifier and the neutral Setup.
     awaiting_admission: Option<(Guid, Setup)>,
+    /// `media = "direct"` without fast start: the peer's Connect, held back from the core
+    /// until H.245 (OpenLogicalChannelAck) names the peer's RTP address for the other
+    /// side's answer, or until this deadline (then it goes without).
+    connect_held: Option<Instant>,
 }
+
+/// How long a held Connect waits for H.245 to name the peer's RTP address.
+const CONNECT_HOLD: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// A call waiting for the gatekeeper's admission before its Setup goes.
 struct PendingOut {
@@ -279,7 +286,8 @@ impl H323Leg {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.calls
             .values()
-            .filter_map(|c| c.call.poll_timeout())
+            .flat_map(|c| [c.call.poll_timeout(), c.connect_held])
+            .flatten()
             .chain(self.ras.as_ref().and_then(|r| r.poll_timeout()))
             .min()
     }
@@ -371,6 +379,7 @@ impl H323Leg {
                 admitted: None,
                 reported: None,
                 awaiting_admission: None,
+                connect_held: None,
             },
         );
         debug!(%peer, trunk = %self.trunks[trunk].name, ?conn, "H.323 connection accepted");
@@ -433,6 +442,23 @@ impl H323Leg {
                 c.call.handle_timeout(now);
             }
             self.drain_call(core, now, conn);
+        }
+        // Held Connects whose H.245 did not name the peer's media in time go without.
+        let late: Vec<(ConnId, Option<LegId>)> = self
+            .calls
+            .iter_mut()
+            .filter(|(_, c)| c.connect_held.is_some_and(|t| t <= now))
+            .map(|(k, c)| {
+                c.connect_held = None;
+                (*k, c.leg)
+            })
+            .collect();
+        for (conn, leg) in late {
+            warn!(
+                ?conn,
+                "no H.245 media address in time: Connect passed on without it"
+            );
+            self.tell(core, now, leg, Message::Connect { media: None });
         }
     }
 
@@ -586,6 +612,7 @@ impl H323Leg {
                 admitted,
                 reported: None,
                 awaiting_admission: None,
+                connect_held: None,
             },
         );
         self.drain_call(core, now, conn);
@@ -676,7 +703,8 @@ impl H323Leg {
 
     /// The gatekeeper answered the ARQ answerCall of an incoming call: on ACF its Setup
     /// goes to the core; on ARJ (`failure`) the call is cleared with cause 21 (call
-    /// rejected), 41 when the gatekeeper did not answer. False: no such incoming call.
+    /// rejected), 41 when the gatekeeper did not answer, and the core records it
+    /// ([`Core::refused`]: a CDR, never routed). False: no such incoming call.
     fn admit_incoming(
         &mut self,
         core: &mut Core,
@@ -710,6 +738,9 @@ impl H323Leg {
                     _ => CauseValue::CallRejected,
                 };
                 c.call.release(now, cause);
+                // Never routed, but a call all the same: its CDR says who refused it.
+                let name = self.trunks[c.trunk].name.clone();
+                core.refused(now, &name, setup, cause.value(), "h323");
             }
         }
         self.drain_call(core, now, conn);
@@ -810,8 +841,10 @@ impl H323Leg {
         }
         match msg {
             Delivery::Proceeding => c.call.proceeding(now),
-            // Alerting ↔ Alerting whatever its progress indicator; Progress ↔ Progress.
-            Delivery::Alerting { .. } => c.call.alerting(now),
+            // Alerting ↔ Alerting, with progress indicator 8 when the other side has
+            // in-band information (SIP 183/180 with SDP, ISDN PI 1/8); Progress ↔ Progress.
+            Delivery::Alerting { inband: true } => c.call.alerting_inband(now),
+            Delivery::Alerting { inband: false } => c.call.alerting(now),
             Delivery::Progress { .. } => c.call.progress(now),
             Delivery::Connect { .. } => c.call.answer(now),
             Delivery::Release(Clearing { cause, .. }) => {
@@ -911,7 +944,16 @@ impl H323Leg {
                     }
                 }
                 Event::Proceeding => self.tell(core, now, leg, Message::Proceeding),
-                Event::Alerting => self.tell(core, now, leg, Message::Alerting { inband: false }),
+                // Alerting with progress indicator 1/8 and media open (fast start answer in
+                // it, or H.245): early media, like Progress (SIP 183 with SDP). Not from a
+                // `media = "direct"` peer: the SIP answer names the peer's address only
+                // with Progress or Connect (plain Alerting, 180, as before).
+                Event::Alerting => {
+                    let inband = media.is_some()
+                        && self.trunks[trunk].media != MediaPath::Direct
+                        && self.calls.get(&conn).is_some_and(|c| c.call.peer_inband());
+                    self.tell(core, now, leg, Message::Alerting { inband })
+                }
                 Event::Progress => self.tell(
                     core,
                     now,
@@ -923,6 +965,19 @@ impl H323Leg {
                 ),
                 Event::Connected { media: m } => {
                     let m = m.or(media);
+                    // `media = "direct"` and no fast start: the other side's answer must
+                    // name the peer's RTP address, which H.245 gives only after Connect.
+                    let hold = m.is_none()
+                        && self.calls.get(&conn).is_some_and(|c| {
+                            self.trunks[c.trunk].media == MediaPath::Direct && c.rtp_port.is_none()
+                        });
+                    if hold {
+                        if let Some(c) = self.calls.get_mut(&conn) {
+                            debug!(?leg, "Connect held for the H.245 media address");
+                            c.connect_held = Some(now + CONNECT_HOLD);
+                        }
+                        continue;
+                    }
                     if let (Some(c), Some(m)) = (self.calls.get_mut(&conn), m) {
                         c.reported = Some(SocketAddr::V4(m.remote_rtp));
                     }
@@ -942,6 +997,26 @@ impl H323Leg {
                     let addr = SocketAddr::V4(m.remote_rtp);
                     let known = self.calls.get(&conn).and_then(|c| c.reported);
                     debug!(?leg, remote = %m.remote_rtp, "H.323 media");
+                    let held = self
+                        .calls
+                        .get_mut(&conn)
+                        .and_then(|c| c.connect_held.take())
+                        .is_some();
+                    if held {
+                        // The held Connect goes now, naming the peer's address.
+                        if let Some(c) = self.calls.get_mut(&conn) {
+                            c.reported = Some(addr);
+                        }
+                        self.tell(
+                            core,
+                            now,
+                            leg,
+                            Message::Connect {
+                                media: Some(neutral(m)),
+                            },
+                        );
+                        continue;
+                    }
                     if known != Some(addr) && leg.is_some() {
                         if let Some(c) = self.calls.get_mut(&conn) {
                             c.reported = Some(addr);
@@ -1048,6 +1123,117 @@ mod tests {
         );
         assert_eq!(number_of(None, &[Alias::H323Id("bob".into())]), None);
         assert_eq!(alias_digits("+49 30-1*#"), "49301*#");
+    }
+
+    /// `media = "direct"` without fast start: a peer answering before H.245 named its
+    /// RTP address has its Connect held from the core, and passed on without media once
+    /// the hold runs out.
+    #[test]
+    fn held_connect_goes_without_media_after_the_hold() {
+        use crate::cdr::{Cdr, CdrError};
+        use crate::core::{Action, CdrSink};
+
+        struct NoCdr;
+        impl CdrSink for NoCdr {
+            fn write(&mut self, _: &Cdr) -> Result<(), CdrError> {
+                Ok(())
+            }
+        }
+        let config = crate::config::Config::from_str(
+            r#"
+[[sip_trunk]]
+name = "pbx"
+listen = "127.0.0.1:5060"
+peers = ["127.0.0.1:5070"]
+
+[h323]
+listen = "127.0.0.1:1720"
+
+[[h323_peer]]
+name = "ep"
+address = "127.0.0.1:11720"
+fast_start = false
+media = "direct"
+
+[[route]]
+pattern = "5005"
+from = ["pbx"]
+to = ["ep"]
+"#,
+            "test.toml",
+        )
+        .unwrap();
+        let t0 = Instant::now();
+        let mut core = Core::new(&config, Box::new(NoCdr), t0);
+        let mut leg = H323Leg::new(
+            config.h323.as_ref().unwrap(),
+            Law::ALaw,
+            RtpPortPool::new((20000, 20100)),
+        );
+        let rules = core.numbering("pbx");
+        let ua: SocketAddr = "127.0.0.1:30000".parse().unwrap();
+        core.incoming(
+            t0,
+            "pbx",
+            None,
+            Setup {
+                called: from_sip_user("5005", &rules, false),
+                calling: None,
+                bearer: Bearer::Speech,
+                media: Some(Media::Rtp {
+                    remote: ua,
+                    law: Law::ALaw,
+                    telephone_event: None,
+                }),
+                complete: true,
+                redirecting: None,
+            },
+        );
+        let Some(Action::Originate { leg: b, setup, .. }) = core.poll_action() else {
+            panic!("no Originate")
+        };
+        leg.originate(&mut core, t0, b, "ep", &setup);
+        // The peer: no fast start, Call Proceeding and Connect at once.
+        let mut peer_cfg = CallConfig::new(MediaAddresses {
+            rtp: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40000),
+            rtcp: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40001),
+        });
+        peer_cfg.fast_start = false;
+        let mut peer = Call::incoming(peer_cfg);
+        let mut conn = None;
+        while let Some(io) = leg.poll_io() {
+            if let H323Io::Send { conn: c, bytes } = io {
+                conn = Some(c);
+                peer.handle_signalling_bytes(t0, &bytes);
+            }
+        }
+        let conn = conn.expect("the Setup was sent");
+        assert!(matches!(peer.poll_event(), Some(Event::Setup(_))));
+        peer.proceeding(t0);
+        peer.answer(t0);
+        while let Some(t) = peer.poll_transmit() {
+            if t.channel == Channel::Signalling {
+                leg.handle_bytes(&mut core, t0, conn, &t.bytes);
+            }
+        }
+        let connects = |core: &mut Core| {
+            std::iter::from_fn(|| core.poll_action())
+                .filter(|a| {
+                    matches!(
+                        a,
+                        Action::Deliver {
+                            msg: Delivery::Connect { .. },
+                            ..
+                        }
+                    )
+                })
+                .count()
+        };
+        assert_eq!(connects(&mut core), 0, "Connect held for H.245");
+        let hold_end = t0 + CONNECT_HOLD;
+        assert!(leg.poll_timeout().is_some_and(|t| t <= hold_end));
+        leg.handle_timeout(&mut core, hold_end);
+        assert_eq!(connects(&mut core), 1, "Connect passed on after the hold");
     }
 
     #[test]

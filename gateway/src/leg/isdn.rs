@@ -16,6 +16,8 @@ use q931::ie::{
     InfoElement, InfoTransferCapability, Layer1Protocol, NotificationDescription, NumberingPlan,
     Presentation, ProgressDescription, RedirectingNumber, Screening, TypeOfNumber as QTon,
 };
+use q931::supplementary::address::{PresentedNumberUnscreened, RosePartyNumber};
+use q931::supplementary::ect::EctStatus;
 use tracing::{debug, info, warn};
 
 use crate::config::TypeOfNumber;
@@ -102,6 +104,41 @@ fn plan_for(t: TypeOfNumber) -> NumberingPlan {
         TypeOfNumber::Unknown => NumberingPlan::Unknown,
         _ => NumberingPlan::Isdn,
     }
+}
+
+/// A number as ECT's redirection number (ETS 300 196-1 `PresentedNumberUnscreened`):
+/// restricted presentation keeps the digits for the switch, which masks them (EN 300 369-1:
+/// the network gives the served user `presentationRestricted`).
+fn presented(n: &Number) -> PresentedNumberUnscreened {
+    if n.digits.is_empty() {
+        return PresentedNumberUnscreened::NotAvailable;
+    }
+    let number = RosePartyNumber {
+        plan: plan_for(n.ton),
+        ton: ton_out(n.ton),
+        digits: n.digits.clone(),
+    };
+    if n.restricted {
+        PresentedNumberUnscreened::RestrictedNumber(number)
+    } else {
+        PresentedNumberUnscreened::Allowed(number)
+    }
+}
+
+/// The number of an ECT redirection number, if it has digits.
+fn from_presented(p: PresentedNumberUnscreened) -> Option<Number> {
+    let (number, restricted) = match p {
+        PresentedNumberUnscreened::Allowed(n) => (n, false),
+        PresentedNumberUnscreened::RestrictedNumber(n) => (n, true),
+        PresentedNumberUnscreened::Restricted | PresentedNumberUnscreened::NotAvailable => {
+            return None
+        }
+    };
+    (!number.digits.is_empty()).then(|| Number {
+        digits: number.digits,
+        ton: ton_in(number.ton),
+        restricted,
+    })
 }
 
 impl IsdnLeg {
@@ -339,18 +376,45 @@ impl IsdnLeg {
                     self.tell_core(core, now, call, Message::Connect { media });
                 }
             }
-            Event::Notified { call, description } => {
+            Event::Notified {
+                call,
+                description,
+                redirection,
+            } => {
                 // Q.931 §4.5.22 notification description (ETSI codes for the call hold
-                // supplementary service): the switch's party holds or retrieves the call.
-                let msg = match description {
-                    NotificationDescription::REMOTE_HOLD => Message::Hold,
-                    NotificationDescription::REMOTE_RETRIEVAL => Message::Resume,
-                    other => {
+                // supplementary service): the switch's party holds or retrieves the call;
+                // EN 300 369-1 (the NOTIFY form of ECT): it was transferred, and the
+                // Redirection number says to whom.
+                let msg = match (description, redirection) {
+                    (NotificationDescription::REMOTE_HOLD, _) => Message::Hold,
+                    (NotificationDescription::REMOTE_RETRIEVAL, _) => Message::Resume,
+                    (NotificationDescription::TRANSFER_ACTIVE, Some(r)) if !r.digits.is_empty() => {
+                        Message::Transferred(Number {
+                            digits: r.digits,
+                            ton: ton_in(r.type_of_number),
+                            restricted: matches!(
+                                r.presentation,
+                                Some((Presentation::Restricted, _))
+                            ),
+                        })
+                    }
+                    (other, _) => {
                         debug!(span = %self.span, ?other, "NOTIFY not interworked");
                         return;
                     }
                 };
                 self.tell_core(core, now, call, msg);
+            }
+            Event::TransferInformed {
+                call,
+                status: EctStatus::Active,
+                redirection,
+            } => {
+                // EN 300 369-1: the switch transferred its party; who ours talks to now.
+                match redirection.and_then(from_presented) {
+                    Some(n) => self.tell_core(core, now, call, Message::Transferred(n)),
+                    None => debug!(span = %self.span, "EctInform without a number"),
+                }
             }
             Event::ConnectedNumber { call, number } => {
                 // COLP (Q.951 §3): who answered our call.
@@ -614,6 +678,12 @@ impl IsdnLeg {
                     c.connected = Some(n);
                 }
                 Ok(())
+            }
+            // EN 300 369-1: a transfer on the other side connected our party to `n`
+            // (libpri reports it as a connected line update).
+            Delivery::Transferred(n) => {
+                self.iface
+                    .ect_inform(now, call, EctStatus::Active, Some(presented(&n)))
             }
             // Q.931 §5.9 / §4.5.22: the other party holds or retrieves the call.
             Delivery::Hold => self

@@ -56,6 +56,9 @@ struct SipCall {
     /// The peer's REFER was accepted: its implicit subscription (RFC 3515 §2.4.4) is
     /// active until a final NOTIFY.
     refer_active: bool,
+    /// The peer listed UPDATE in its Allow (RFC 3311 §5.1); else a connected line
+    /// update goes as a re-INVITE.
+    peer_update: bool,
 }
 
 /// What a transfer's REFER asks the new call's INVITE to carry.
@@ -95,6 +98,17 @@ pub fn q850_of(msg: &SipMessage) -> Option<u8> {
         .find(|r| r.is_q850())
         .and_then(|r| r.cause())
         .and_then(|c| u8::try_from(c).ok())
+}
+
+/// Whether a message's Allow header lists UPDATE (RFC 3261 §20.5, RFC 3311 §5.1).
+fn allows_update(msg: &SipMessage) -> bool {
+    msg.headers()
+        .filter(|h| h.name.eq_ignore_ascii_case(b"Allow"))
+        .filter_map(|h| h.value_str())
+        .any(|v| {
+            v.split(',')
+                .any(|m| m.trim().eq_ignore_ascii_case("UPDATE"))
+        })
 }
 
 /// The user part of a SIP or tel URI.
@@ -367,6 +381,11 @@ impl SipLeg {
                     },
                 };
                 let leg = c.leg;
+                // A 180 with SDP: the core learns where the early media go (Alerting
+                // carries no media) before the Alerting cuts them through.
+                if let (180, Some(m)) = (status, media) {
+                    core.handle(now, leg, Message::Media(m));
+                }
                 core.handle(now, leg, msg);
             }
             UaEvent::Confirmed {
@@ -394,6 +413,7 @@ impl SipLeg {
                     return;
                 };
                 c.answered = true;
+                c.peer_update = allows_update(&response);
                 if let Ok(d) = SessionDescription::parse(response.body()) {
                     if let Err(e) = c.sdp.handle_answer(&d) {
                         debug!(error = %e, "SDP answer refused");
@@ -885,6 +905,7 @@ impl SipLeg {
                 called,
                 connected: None,
                 refer_active: false,
+                peer_update: allows_update(invite),
             },
         );
     }
@@ -1083,6 +1104,7 @@ impl SipLeg {
                 called: String::new(),
                 connected: None,
                 refer_active: false,
+                peer_update: false,
             },
         );
     }
@@ -1099,6 +1121,7 @@ impl SipLeg {
                 .as_ref()
                 .map(|n| self.assert_headers(n, &local_host))
                 .unwrap_or_default(),
+            (Delivery::Transferred(n), _) => self.assert_headers(n, &local_host),
             _ => Vec::new(),
         };
         let Some(c) = self.by_handle.get_mut(&handle) else {
@@ -1139,6 +1162,32 @@ impl SipLeg {
                 );
             }
             Delivery::ConnectedLine(n) => c.connected = Some(n),
+            Delivery::Transferred(n) if c.answered => {
+                // RFC 3325 §9.1 / RFC 4916 §1: the party we connect the peer to changed (a
+                // transfer): a mid-dialog request asserting the new identity, to a trusted
+                // peer only (`colp` is empty otherwise). UPDATE without a body when the peer
+                // allows it (RFC 3311 §5.1), else a re-INVITE offering the same media.
+                if colp.is_empty() {
+                    debug!(%leg, "peer not trusted: connected line update not sent");
+                    return;
+                }
+                c.connected = Some(n);
+                let headers: Vec<(&str, String)> =
+                    colp.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+                if c.peer_update {
+                    ep.request_in_dialog(now, handle, Method::Update, &headers, None);
+                } else {
+                    let dir = c.sdp.local_direction();
+                    let offer = c.sdp.create_offer(dir).to_bytes();
+                    ep.request_in_dialog(
+                        now,
+                        handle,
+                        Method::Invite,
+                        &headers,
+                        Some(("application/sdp", &offer)),
+                    );
+                }
+            }
             Delivery::Hold | Delivery::Resume if c.answered => {
                 // RFC 3264 §8.4: the PSTN party holds: we offer sendonly (it may play its
                 // own music to us); retrieval offers sendrecv again.

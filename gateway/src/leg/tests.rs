@@ -1736,3 +1736,6 @@ fn refer_replacing_our_own_dialog_is_a_join_with_its_refusals() {
     w.run();
     w.assert_clean();
 }
+
+#[path = "identity_tests.rs"]
+mod identity;

@@ -5,6 +5,7 @@
 pub mod dsp;
 pub mod engine;
 pub mod g711;
+pub mod moh_file;
 pub mod tone;
 pub mod transcode;
 

@@ -59,8 +59,10 @@ impl ToneGenerator {
 #[derive(Debug, Clone)]
 pub struct MusicOnHold {
     tone: ToneGenerator,
-    /// Samples into the current phrase.
+    /// Samples into the current phrase (or into the file).
     pos: usize,
+    /// The configured music (`[general] moh_file`), looped instead of the melody.
+    file: Option<std::sync::Arc<[i16]>>,
 }
 
 impl MusicOnHold {
@@ -73,11 +75,31 @@ impl MusicOnHold {
         Self {
             tone: ToneGenerator::new(Self::NOTES[0], Self::LEVEL_DBM0),
             pos: 0,
+            file: None,
+        }
+    }
+
+    /// Music from a file ([`crate::media::moh_file::MohFile`]), played in a loop; an
+    /// empty one plays the generated melody.
+    pub fn from_file(samples: std::sync::Arc<[i16]>) -> Self {
+        Self {
+            file: (!samples.is_empty()).then_some(samples),
+            ..Self::new()
         }
     }
 
     /// The next linear samples.
     pub fn fill_linear(&mut self, out: &mut [i16]) {
+        if let Some(f) = &self.file {
+            let mut done = 0;
+            while done < out.len() {
+                let n = (out.len() - done).min(f.len() - self.pos);
+                out[done..done + n].copy_from_slice(&f[self.pos..self.pos + n]);
+                done += n;
+                self.pos = (self.pos + n) % f.len();
+            }
+            return;
+        }
         for s in out {
             let note = self.pos / Self::NOTE;
             if self.pos % Self::NOTE == 0 {
@@ -93,6 +115,16 @@ impl MusicOnHold {
             self.pos = (self.pos + 1) % Self::PHRASE;
         }
     }
+}
+
+/// What a B-channel hears while the SIP side holds the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldSound {
+    Silence,
+    /// The generated melody ([`MusicOnHold::new`]).
+    Melody,
+    /// A configured file's samples, looped.
+    File(std::sync::Arc<[i16]>),
 }
 
 impl Default for MusicOnHold {
@@ -228,6 +260,12 @@ mod tests {
 
     #[test]
     fn music_on_hold_plays_its_notes_then_a_second_of_quiet() {
+        // A file loops across block boundaries.
+        let mut f = MusicOnHold::from_file(vec![1i16, 2, 3].into());
+        let mut out = [0i16; 7];
+        f.fill_linear(&mut out[..2]);
+        f.fill_linear(&mut out[2..]);
+        assert_eq!(out, [1, 2, 3, 1, 2, 3, 1]);
         let mut moh = MusicOnHold::new();
         let mut phrase = vec![0i16; MusicOnHold::PHRASE];
         moh.fill_linear(&mut phrase);

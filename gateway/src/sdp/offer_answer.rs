@@ -166,6 +166,11 @@ impl OfferAnswer {
         self.negotiated.as_ref()
     }
 
+    /// The direction of our last offer (sendrecv until one was made).
+    pub fn local_direction(&self) -> Direction {
+        self.local_direction
+    }
+
     /// Our last SDP (offer or answer).
     pub fn local_description(&self) -> Option<&SessionDescription> {
         self.last_local.as_ref()

@@ -1,18 +1,22 @@
-//! A gatewayd hosted in a thread of the test (`gateway::daemon::run_blocking`) on one
-//! simulated E1 whose far end is the daemon's simulated switch, with one SIP trunk on the
-//! loopback; SIPp (Debian `sip-tester`) plays the IP-PBX. Each test file adds what its
-//! feature needs to the configuration.
+//! A gatewayd as a real child process (`gatewayd run --config FILE`, the binary Cargo
+//! built for the tests) on one simulated E1 whose far end is the daemon's simulated
+//! switch, with one SIP trunk on the loopback; SIPp (Debian `sip-tester`) plays the
+//! IP-PBX. Each test file adds what its feature needs to the configuration.
+//!
+//! The daemon is killed when its [`Daemon`] is dropped, and by the kernel when the test
+//! thread that started it ends (`PR_SET_PDEATHSIG`), so none outlives a test, even one
+//! that panicked or was killed. Its log (stderr, `RUST_LOG` or `info`) is `gatewayd.log`
+//! in its directory; a failed start-up prints the log's tail.
 
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use gateway::daemon::{run_blocking, Source};
 
 pub fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
@@ -31,18 +35,67 @@ pub fn free_tcp_port() -> u16 {
 }
 
 pub fn ctl(sock: &Path, line: &str) -> String {
-    let mut s = UnixStream::connect(sock).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    s.shutdown(std::net::Shutdown::Write).unwrap();
+    try_ctl(sock, line).unwrap_or_else(|| panic!("control socket {}", sock.display()))
+}
+
+/// One control command; `None` when the socket does not answer.
+pub fn try_ctl(sock: &Path, line: &str) -> Option<String> {
+    let mut s = UnixStream::connect(sock).ok()?;
+    s.write_all(format!("{line}\n").as_bytes()).ok()?;
+    s.shutdown(std::net::Shutdown::Write).ok()?;
     let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
 }
 
 pub struct Daemon {
     pub dir: PathBuf,
     pub sip_port: u16,
     pub pbx_port: u16,
+    child: Child,
+}
+
+/// `gatewayd run --config <config>` with its stderr appended to `log`, dying with the
+/// thread that spawned it (`PR_SET_PDEATHSIG`, SIGKILL).
+pub fn spawn_gatewayd(config: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    // SAFETY: getpid(2) has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gatewayd"));
+    c.args(["run", "--config"])
+        .arg(config)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The test process may have gone before the prctl took effect.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    c.spawn().expect("gatewayd (CARGO_BIN_EXE_gatewayd) starts")
+}
+
+/// The last `lines` lines of a log file.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// What a test changes in the configuration.
@@ -111,23 +164,46 @@ to = ["pbx"]
         let path = dir.join("gatewayd.toml");
         std::fs::write(&path, config).unwrap();
         gateway::config::Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        std::thread::spawn(move || run_blocking(Source::File(path)));
-        let d = Daemon {
+        let child = spawn_gatewayd(&path, &dir.join("gatewayd.log"));
+        let mut d = Daemon {
             dir,
             sip_port,
             pbx_port,
+            child,
         };
         // Wait for the control socket and the D-channel.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            assert!(Instant::now() < deadline, "gatewayd did not come up");
+            let exited = d.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() >= deadline {
+                panic!(
+                    "gatewayd did not come up ({}); the tail of {}:\n{}",
+                    exited.map_or("timed out".to_string(), |s| s.to_string()),
+                    d.log_path().display(),
+                    log_tail(&d.log_path(), 30)
+                );
+            }
             let sock = d.sock();
-            if sock.exists() && ctl(&sock, "show spans").contains(" up ") {
+            if sock.exists() && try_ctl(&sock, "show spans").is_some_and(|s| s.contains(" up ")) {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
         d
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("gatewayd.log")
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     pub fn sock(&self) -> PathBuf {
@@ -216,11 +292,21 @@ to = ["pbx"]
     }
 }
 
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Column positions of `gateway::cdr::HEADER`.
 pub const CALLED: usize = 7;
+pub const IN_TRUNK: usize = 8;
+pub const OUT_TRUNK: usize = 9;
 pub const CHANNEL: usize = 11;
 pub const ISDN_CAUSE: usize = 12;
 pub const SIP_STATUS: usize = 13;
+pub const RELEASE_SIDE: usize = 14;
 pub const DISPOSITION: usize = 16;
 
 /// Counts of a SIPp run's final statistics line (`-trace_stat` writes

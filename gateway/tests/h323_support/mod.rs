@@ -325,14 +325,29 @@ impl Process {
         let path = dir.join("gatewayd.toml");
         std::fs::write(&path, config).unwrap();
         let log = std::fs::File::create(dir.join("gatewayd.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gatewayd"))
-            .args(["run", "--config"])
+        // SAFETY: getpid(2) has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gatewayd"));
+        c.args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("gatewayd runs");
+            .stderr(log);
+        // The daemon dies with the test thread that started it, even when the test
+        // process is killed (PR_SET_PDEATHSIG); only async-signal-safe calls here.
+        // SAFETY: prctl, getppid and _exit between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        let child = c.spawn().expect("gatewayd runs");
         let p = Process {
             child,
             dir: dir.to_path_buf(),

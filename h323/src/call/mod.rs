@@ -79,7 +79,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
-use q931::ie::{CallStateValue, CauseValue};
+use q931::ie::{CallStateValue, CauseValue, Location, ProgressDescription, ProgressIndicator};
 use q931::{CallRef, CallRefFlag, MessageType};
 
 use crate::fast_start::{self, MediaAddresses, G711};
@@ -357,6 +357,9 @@ pub struct Call {
     /// Callee: the fast start proposals of the Setup (answered again by `set_media`).
     offered: Vec<h323_asn1::rasn::types::OctetString>,
     media: Option<Media>,
+    /// Caller: the peer's last Alerting or Progress said in-band information is
+    /// available (Q.931 §4.5.23 progress description 1 or 8).
+    peer_inband: bool,
     deadline: Option<Instant>,
     release_cause: Option<CauseValue>,
     out: VecDeque<Transmit>,
@@ -396,6 +399,7 @@ impl Call {
             peer_h245: None,
             offered: Vec::new(),
             media: None,
+            peer_inband: false,
             deadline: None,
             release_cause: None,
             out: VecDeque::new(),
@@ -897,6 +901,7 @@ impl Call {
                 self.events.push_back(Event::Proceeding);
             }
             MessageType::Alerting => {
+                self.peer_inband = sig.inband_available();
                 if matches!(self.state, State::CallInitiated | State::OutgoingProceeding) {
                     self.state = State::Delivered;
                     self.deadline = Some(now + self.cfg.timers.t301);
@@ -904,6 +909,7 @@ impl Call {
                 self.events.push_back(Event::Alerting);
             }
             MessageType::Progress => {
+                self.peer_inband = sig.inband_available();
                 if first {
                     self.state = State::OutgoingProceeding;
                     self.deadline = Some(now + self.cfg.timers.t301);
@@ -994,12 +1000,39 @@ impl Call {
 
     /// Callee: Alerting (carries the fast start answer).
     pub fn alerting(&mut self, now: Instant) {
+        self.send_alerting(now, false);
+    }
+
+    /// Callee: Alerting with a Progress indicator "in-band information is now available"
+    /// (Q.931 §4.5.23, description 8): we play ringback or an announcement ourselves on
+    /// the media the fast start answer opens (early media).
+    pub fn alerting_inband(&mut self, now: Instant) {
+        self.send_alerting(now, true);
+    }
+
+    /// Caller: the peer's last Alerting or Progress said in-band information is available
+    /// (progress description 1 or 8): its media carry ringback or an announcement.
+    pub fn peer_inband(&self) -> bool {
+        self.peer_inband
+    }
+
+    fn send_alerting(&mut self, now: Instant, inband: bool) {
         if !self.callee_can_respond() || self.state == State::Received {
             return;
         }
         let p = self.response_params(now);
         self.mark_fast_start(&p);
-        self.send_signal(&CallSignal::alerting(&p));
+        let mut sig = CallSignal::alerting(&p);
+        if inband {
+            sig.frame.insert(
+                ProgressIndicator::new(
+                    Location::PrivateLocal,
+                    ProgressDescription::InbandAvailable,
+                )
+                .into(),
+            );
+        }
+        self.send_signal(&sig);
         self.state = State::Received;
         self.after(now);
     }

@@ -156,6 +156,33 @@ fn fast_start_call() {
     assert!(!p.h245_up);
 }
 
+/// Alerting with progress indicator 8 (early media) is seen as in-band by the caller;
+/// plain Alerting is not, and Progress always is.
+#[test]
+fn alerting_with_inband_progress_indicator() {
+    let mut p = Pair::new(CallConfig::new(media(1)), CallConfig::new(media(2)));
+    p.run();
+    p.b.proceeding(p.now);
+    p.b.alerting_inband(p.now);
+    p.run();
+    assert!(p.ea.contains(&Event::Alerting), "{:?}", p.ea);
+    assert!(p.a.peer_inband());
+    assert!(
+        p.a.media().is_some(),
+        "the fast start answer rode in the Alerting"
+    );
+
+    let mut p = Pair::new(CallConfig::new(media(1)), CallConfig::new(media(2)));
+    p.run();
+    p.b.alerting(p.now);
+    p.run();
+    assert!(p.ea.contains(&Event::Alerting));
+    assert!(!p.a.peer_inband());
+    p.b.progress(p.now);
+    p.run();
+    assert!(p.a.peer_inband());
+}
+
 #[test]
 fn tunnelled_h245_without_fast_start() {
     let mut ca = CallConfig::new(media(1));

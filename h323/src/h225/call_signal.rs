@@ -270,6 +270,14 @@ impl CallSignal {
         self.frame.display().map(|d| d.text.as_str())
     }
 
+    /// Whether a Progress indicator IE says in-band information is available (Q.931
+    /// §4.5.23, descriptions 1 and 8): the sender's media carry tones or announcements.
+    pub fn inband_available(&self) -> bool {
+        self.frame
+            .progress_indicators()
+            .any(|p| p.description.is_inband())
+    }
+
     /// The Called party number IE's digits (Q.931 §4.5.8).
     pub fn called_number(&self) -> Option<&str> {
         self.frame.called_party_number().map(|n| n.digits.as_str())

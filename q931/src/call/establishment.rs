@@ -274,6 +274,18 @@ impl Interface {
         call: CallHandle,
         description: NotificationDescription,
     ) -> Result<(), CallError> {
+        self.notify_with(now, call, description, Vec::new())
+    }
+
+    /// As [`Interface::notify`], with more elements in the NOTIFY (e.g. a Redirection
+    /// number with "call transferred, active", EN 300 369-1).
+    pub fn notify_with(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        description: NotificationDescription,
+        extra: Vec<InfoElement>,
+    ) -> Result<(), CallError> {
         let c = self.call_mut(call)?;
         if !(c.stage == Stage::Active || c.stage.is_establishing()) {
             return Err(CallError::WrongState {
@@ -281,7 +293,10 @@ impl Interface {
                 stage: c.stage,
             });
         }
-        let msg = Message::notify(c.call_ref(), NotificationIndicator::new(description));
+        let mut msg = Message::notify(c.call_ref(), NotificationIndicator::new(description));
+        for ie in extra {
+            msg.insert(ie);
+        }
         self.send(now, &msg);
         Ok(())
     }

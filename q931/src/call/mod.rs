@@ -65,6 +65,7 @@
 
 mod channels;
 mod clearing;
+mod ect_inform;
 mod establishment;
 mod interface;
 mod restart;
@@ -182,6 +183,9 @@ pub enum Event {
     Notified {
         call: CallHandle,
         description: NotificationDescription,
+        /// The NOTIFY's Redirection number (Q.952 §4.1.3), e.g. with "call transferred,
+        /// active" (EN 300 369-1: whom the user is now connected to).
+        redirection: Option<crate::ie::RedirectionNumber>,
     },
     /// The CONNECT answering our call carried a Connected number (connected line
     /// identification presentation, Q.951 §3 / ETSI EN 300 097); comes before `Connected`.
@@ -241,6 +245,14 @@ pub enum Event {
         a: CallHandle,
         b: CallHandle,
         reason: TransferFailure,
+    },
+    /// The far end says this call's party is now connected to another one after a
+    /// transfer (ETSI ECT `EctInform`, EN 300 369-1, in a Facility element): `status`
+    /// active (answered) or alerting, and the new party's number if it sent one.
+    TransferInformed {
+        call: CallHandle,
+        status: crate::supplementary::ect::EctStatus,
+        redirection: Option<crate::supplementary::address::PresentedNumberUnscreened>,
     },
 }
 

@@ -100,6 +100,9 @@ impl Interface {
         if !self.transfers.is_empty() && !matches!(handling, Handling::Ignore) {
             self.transfer_message(now, call, msg);
         }
+        if !matches!(handling, Handling::Ignore) {
+            self.ect_inform_message(call, msg);
+        }
         let mut report = None;
         let mut as_normal = false;
         match handling {
@@ -171,6 +174,7 @@ impl Interface {
                     self.events.push_back(super::Event::Notified {
                         call,
                         description: n.description,
+                        redirection: msg.redirection_number().cloned(),
                     });
                 }
                 true

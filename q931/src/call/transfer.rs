@@ -154,7 +154,7 @@ impl Interface {
         self.transfers.iter().any(|t| t.a == call || t.b == call)
     }
 
-    fn next_invoke_id(&mut self) -> InvokeId {
+    pub(super) fn next_invoke_id(&mut self) -> InvokeId {
         // Q.932 §8.2.2.1 / ETSI: -32768..32767; positive and unique while outstanding.
         self.next_invoke = if self.next_invoke >= 0x7FFF {
             1
@@ -164,7 +164,7 @@ impl Interface {
         InvokeId(i32::from(self.next_invoke))
     }
 
-    fn send_component(
+    pub(super) fn send_component(
         &mut self,
         now: Instant,
         call: CallHandle,

@@ -51,7 +51,7 @@ pub use keypad_facility::KeypadFacility;
 pub use low_layer_compat::LowLayerCompatibility;
 pub use notification_indicator::{NotificationDescription, NotificationIndicator};
 pub use number::{NumberingPlan, Presentation, RedirectionReason, Screening, TypeOfNumber};
-pub use party_number::{CallingPartyNumber, ConnectedNumber, PartyNumber};
+pub use party_number::{CallingPartyNumber, ConnectedNumber, PartyNumber, RedirectionNumber};
 pub use progress_indicator::{ProgressDescription, ProgressIndicator};
 pub use redirecting_number::RedirectingNumber;
 pub use restart_indicator::{RestartClass, RestartIndicator};
@@ -310,6 +310,7 @@ pub enum InfoElement {
     CalledPartyNumber(CalledPartyNumber),
     CalledPartySubaddress(Subaddress),
     RedirectingNumber(RedirectingNumber),
+    RedirectionNumber(RedirectionNumber),
     RestartIndicator(RestartIndicator),
     LowLayerCompatibility(LowLayerCompatibility),
     HighLayerCompatibility(HighLayerCompatibility),
@@ -358,6 +359,7 @@ impl InfoElement {
             InfoElement::CalledPartyNumber(_) => CalledPartyNumber::ID.0,
             InfoElement::CalledPartySubaddress(_) => IeId::CALLED_PARTY_SUBADDRESS.0,
             InfoElement::RedirectingNumber(_) => RedirectingNumber::ID.0,
+            InfoElement::RedirectionNumber(_) => RedirectionNumber::ID.0,
             InfoElement::RestartIndicator(_) => RestartIndicator::ID.0,
             InfoElement::LowLayerCompatibility(_) => LowLayerCompatibility::ID.0,
             InfoElement::HighLayerCompatibility(_) => HighLayerCompatibility::ID.0,
@@ -433,6 +435,7 @@ impl InfoElement {
                 sub(contents, raw, id, InfoElement::CalledPartySubaddress)
             }
             IeId::REDIRECTING_NUMBER => typed(contents, raw, InfoElement::RedirectingNumber),
+            IeId::REDIRECTION_NUMBER => typed(contents, raw, InfoElement::RedirectionNumber),
             IeId::RESTART_INDICATOR => typed(contents, raw, InfoElement::RestartIndicator),
             IeId::LOW_LAYER_COMPATIBILITY => {
                 typed(contents, raw, InfoElement::LowLayerCompatibility)
@@ -497,6 +500,7 @@ impl InfoElement {
             InfoElement::CallingPartyNumber(v) => v.encode(out),
             InfoElement::CalledPartyNumber(v) => v.encode(out),
             InfoElement::RedirectingNumber(v) => v.encode(out),
+            InfoElement::RedirectionNumber(v) => v.encode(out),
             InfoElement::RestartIndicator(v) => v.encode(out),
             InfoElement::LowLayerCompatibility(v) => v.encode(out),
             InfoElement::HighLayerCompatibility(v) => v.encode(out),
@@ -532,6 +536,7 @@ impl_from_ie!(
     CallingPartyNumber,
     CalledPartyNumber,
     RedirectingNumber,
+    RedirectionNumber,
     RestartIndicator,
     LowLayerCompatibility,
     HighLayerCompatibility,

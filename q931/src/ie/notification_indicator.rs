@@ -22,6 +22,10 @@ impl NotificationDescription {
     pub const BEARER_SERVICE_CHANGE: Self = Self(0x02);
     /// 0x40: discriminator for extension to ASN.1 encoded component (ETSI).
     pub const ASN1_EXTENSION: Self = Self(0x40);
+    /// 0x69: call transferred, alerting (ETSI EN 300 369-1).
+    pub const TRANSFER_ALERTING: Self = Self(0x69);
+    /// 0x6A: call transferred, active (ETSI EN 300 369-1).
+    pub const TRANSFER_ACTIVE: Self = Self(0x6A);
     /// 0x71: call is a waiting call (ETSI).
     pub const CALL_IS_WAITING: Self = Self(0x71);
     /// 0x79: remote hold (ETSI).

@@ -1,6 +1,7 @@
 //! Numbers that carry presentation and screening (octet 3a): the Calling party number
-//! (Q.931 §4.5.10, identifier 0x6C) and the Connected number (ITU-T Q.951 §3 / ETSI
-//! EN 300 097, identifier 0x4C) have the same layout, so one type serves both.
+//! (Q.931 §4.5.10, identifier 0x6C), the Connected number (ITU-T Q.951 §3 / ETSI
+//! EN 300 097, identifier 0x4C) and the Redirection number (Q.952 §4.1.3, 0x76) have the
+//! same layout, so one type serves them all.
 //!
 //! ```text
 //! octet 3   ext | type of number (3) | numbering plan identification (4)
@@ -28,6 +29,11 @@ pub type CallingPartyNumber = PartyNumber<{ IeId::CALLING_PARTY_NUMBER.0 }>;
 
 /// Connected number, ITU-T Q.951 §3 / ETSI EN 300 097 (identifier 0x4C).
 pub type ConnectedNumber = PartyNumber<{ IeId::CONNECTED_NUMBER.0 }>;
+
+/// Redirection number, ITU-T Q.952 §4.1.3 (identifier 0x76): the number a call was
+/// redirected or transferred to; in a NOTIFY "call transferred, active" (0x6A), the
+/// party the user is now connected to (EN 300 369-1, the NOTIFY form of ECT).
+pub type RedirectionNumber = PartyNumber<{ IeId::REDIRECTION_NUMBER.0 }>;
 
 impl<const ID: u8> PartyNumber<ID> {
     /// A number without octet 3a.

@@ -23,7 +23,8 @@ use crate::ie::{
     BearerCapability, CallState, CalledPartyNumber, CallingPartyNumber, Cause, ChangeStatus,
     ChannelId, ConnectedNumber, DateTime, Display, Facility, HighLayerCompatibility, IeId,
     InfoElement, InvalidIe, KeypadFacility, LowLayerCompatibility, NotificationIndicator,
-    ProgressIndicator, RawIe, RedirectingNumber, RestartIndicator, Signal, Subaddress, UserUser,
+    ProgressIndicator, RawIe, RedirectingNumber, RedirectionNumber, RestartIndicator, Signal,
+    Subaddress, UserUser,
 };
 
 /// Protocol discriminator, Q.931 §4.2.
@@ -243,6 +244,7 @@ impl Message {
     accessor!(signal, Signal, Signal);
     accessor!(change_status, ChangeStatus, ChangeStatus);
     accessor!(connected_number, ConnectedNumber, ConnectedNumber);
+    accessor!(redirection_number, RedirectionNumber, RedirectionNumber);
     accessor!(connected_subaddress, ConnectedSubaddress, Subaddress);
     accessor!(calling_party_number, CallingPartyNumber, CallingPartyNumber);
     accessor!(calling_party_subaddress, CallingPartySubaddress, Subaddress);

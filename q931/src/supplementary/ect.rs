@@ -23,7 +23,8 @@
 //! LinkId ::= INTEGER (-32768..32767)
 //! ```
 
-use super::ber::{self, Oid, Reader, Tag};
+use super::address::PresentedNumberUnscreened;
+use super::ber::{self, BerError, Oid, Reader, Tag};
 use super::rose::{Code, Component, InvokeId};
 
 /// `{ccitt(0) identified-organization(4) etsi(0) 369 operations-and-errors(1)}`.
@@ -153,6 +154,90 @@ pub fn link_id_of(c: &Component) -> Option<LinkId> {
     }
 }
 
+/// `EctInform` status (EN 300 369-1): the transferred-to party rings or has answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EctStatus {
+    Alerting,
+    Active,
+}
+
+/// `EctInform` argument (EN 300 369-1): tells a party of a transferred call that it is
+/// now connected to another party (`redirection`: that party's number, if presentable).
+/// libpri reports a received one as a connected line update (`PRI_SUBCMD_CONNECTED_LINE`)
+/// and sends one itself for `pri_connected_line_update` on an active PRI call.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EctInform {
+    pub status: EctStatus,
+    pub redirection: Option<PresentedNumberUnscreened>,
+}
+
+impl EctInform {
+    /// `SEQUENCE { ENUMERATED { alerting(0), active(1) }, PresentedNumberUnscreened
+    /// OPTIONAL }`.
+    fn encode(&self, out: &mut Vec<u8>) {
+        ber::encode_constructed(Tag::SEQUENCE, out, |o| {
+            let status = match self.status {
+                EctStatus::Alerting => 0,
+                EctStatus::Active => 1,
+            };
+            ber::encode_integer(Tag::ENUMERATED, status, o);
+            if let Some(r) = &self.redirection {
+                r.encode(o);
+            }
+        });
+    }
+
+    /// From an argument element (BER with its tag).
+    pub fn decode(element: &[u8]) -> Result<EctInform, BerError> {
+        let mut r = Reader::new(element);
+        let seq = r.expect(Tag::SEQUENCE, "EctInform")?;
+        r.finish("EctInform")?;
+        let mut inner = Reader::inner(&seq);
+        let status = inner.expect(Tag::ENUMERATED, "EctInform status")?;
+        let status = match ber::decode_integer("EctInform status", status.value)? {
+            0 => EctStatus::Alerting,
+            _ => EctStatus::Active,
+        };
+        let redirection = if inner.is_empty() {
+            None
+        } else {
+            Some(PresentedNumberUnscreened::decode(&mut inner)?)
+        };
+        inner.finish("EctInform")?;
+        Ok(EctInform {
+            status,
+            redirection,
+        })
+    }
+
+    /// The invoke carrying this argument.
+    pub fn invoke(&self, invoke_id: InvokeId) -> Component {
+        let mut arg = Vec::with_capacity(24);
+        self.encode(&mut arg);
+        Component::Invoke {
+            invoke_id,
+            linked_id: None,
+            operation: EctOperation::EctInform.code(),
+            argument: Some(arg),
+        }
+    }
+
+    /// The argument of an `EctInform` invoke; `None` for any other component or an
+    /// argument that does not decode.
+    pub fn of(c: &Component) -> Option<EctInform> {
+        match c {
+            Component::Invoke {
+                operation,
+                argument: Some(a),
+                ..
+            } if EctOperation::from_code(operation) == Some(EctOperation::EctInform) => {
+                EctInform::decode(a).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The errors an ECT invoke can meet: ETS 300 196-1 general errors (local values) and
 /// EN 300 369-1's own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -244,6 +329,36 @@ mod tests {
             facility(ect_execute(InvokeId(1))),
             [0x91, 0xA1, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x06]
         );
+    }
+
+    #[test]
+    fn ect_inform_round_trips_through_a_facility() {
+        use crate::ie::number::{NumberingPlan, TypeOfNumber};
+        use crate::supplementary::address::RosePartyNumber;
+        let inform = EctInform {
+            status: EctStatus::Active,
+            redirection: Some(PresentedNumberUnscreened::Allowed(RosePartyNumber {
+                plan: NumberingPlan::Unknown,
+                ton: TypeOfNumber::Unknown,
+                digits: "2000".to_string(),
+            })),
+        };
+        let bytes = facility(inform.invoke(InvokeId(3)));
+        // invoke { id 3, {ect-operations 5}, SEQUENCE { ENUMERATED 1, [0] { [0] "2000" } } }
+        assert_eq!(
+            &bytes[bytes.len() - 13..],
+            [0x30, 0x0B, 0x0A, 0x01, 0x01, 0xA0, 0x06, 0x80, 0x04, b'2', b'0', b'0', b'0']
+        );
+        let f = FacilityApdus::decode(&bytes).unwrap();
+        assert_eq!(EctInform::of(&f.components[0]), Some(inform));
+        assert_eq!(EctInform::of(&link_id_request(InvokeId(1))), None);
+        let alerting = EctInform {
+            status: EctStatus::Alerting,
+            redirection: None,
+        };
+        let f = FacilityApdus::decode(&facility(alerting.invoke(InvokeId(4)))).unwrap();
+        assert_eq!(EctInform::of(&f.components[0]), Some(alerting));
+        assert!(EctInform::decode(&[0x30, 0x03, 0x0A, 0x01]).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! same values; byte for byte when the sender used the shortest integer and length forms
 //! (as libpri does: the known answers of the tests are its octets).
 
+pub mod address;
 pub mod apdu;
 pub mod ber;
 pub mod ect;

@@ -114,6 +114,8 @@ pub struct PriSubcmdTransfer {
 
 pub const PRI_MAX_SUBCOMMANDS: usize = 8;
 pub const PRI_SUBCMD_TRANSFER_CALL: c_int = 17;
+/// Connected line information update (`struct pri_party_connected_line`: one `pri_party_id`).
+pub const PRI_SUBCMD_CONNECTED_LINE: c_int = 2;
 pub const PRI_DEBUG_APDU: c_int = 1 << 8;
 
 /// `struct pri_subcommands`.
@@ -398,6 +400,11 @@ extern "C" {
     ) -> c_int;
     pub fn pri_get_version() -> *const c_char;
     pub fn pri_transfer_enable(pri: *mut Pri, enable: c_int);
+    pub fn pri_connected_line_update(
+        pri: *mut Pri,
+        call: *mut Q931Call,
+        connected: *const PriPartyId,
+    ) -> c_int;
     pub fn pri_transfer_rsp(
         pri: *mut Pri,
         call: *mut Q931Call,

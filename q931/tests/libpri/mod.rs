@@ -122,6 +122,9 @@ pub struct Answer {
     pub cref: i32,
     pub progress: i32,
     pub progress_mask: i32,
+    /// `PRI_SUBCMD_CONNECTED_LINE` subcommands (on ANSWER: the CONNECT's Connected
+    /// number, COLP).
+    pub connected: Vec<ConnectedLine>,
 }
 
 /// PROCEEDING and PROGRESS events.
@@ -144,6 +147,19 @@ pub struct TransferRequest {
     pub call_1_held: bool,
     pub call_2_held: bool,
     pub invoke_id: i32,
+}
+
+/// `PRI_SUBCMD_CONNECTED_LINE`: libpri's view of who the call's party is now connected to
+/// (a COLP Connected number on CONNECT, or ECT's `EctInform` / NOTIFY with a redirection
+/// number after a transfer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedLine {
+    pub number: String,
+    /// Q.931 presentation and screening, libpri's `PRI_PRES_*` coding.
+    pub presentation: i32,
+    /// Q.931 type of number and numbering plan (octet 3 without the extension bit).
+    pub plan: i32,
+    pub number_valid: bool,
 }
 
 /// What libpri reports, copied into owned Rust values.
@@ -171,6 +187,8 @@ pub enum PriEvent {
     Facility {
         call: Option<CallRef>,
         transfers: Vec<TransferRequest>,
+        /// `PRI_SUBCMD_CONNECTED_LINE` subcommands.
+        connected: Vec<ConnectedLine>,
     },
     InfoReceived {
         call: Option<CallRef>,
@@ -216,6 +234,30 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
+/// The `PRI_SUBCMD_CONNECTED_LINE` subcommands of an event's subcommand list.
+///
+/// # Safety
+/// `subs` must be null or libpri's subcommand list of the event just returned.
+unsafe fn connected_lines(subs: *mut ffi::PriSubcommands) -> Vec<ConnectedLine> {
+    let Some(subs) = subs.as_ref() else {
+        return Vec::new();
+    };
+    let n = (subs.counter_subcmd.max(0) as usize).min(ffi::PRI_MAX_SUBCOMMANDS);
+    subs.subcmd[..n]
+        .iter()
+        .filter(|sc| sc.cmd == ffi::PRI_SUBCMD_CONNECTED_LINE)
+        .map(|sc| {
+            let id = &*(sc.u.as_ptr() as *const ffi::PriPartyId);
+            ConnectedLine {
+                number: text(&id.number.str_),
+                presentation: id.number.presentation,
+                plan: id.number.plan,
+                number_valid: id.number.valid != 0,
+            }
+        })
+        .collect()
+}
+
 impl PriEvent {
     /// Copies the event libpri points to.
     ///
@@ -243,6 +285,7 @@ impl PriEvent {
                 cref: a.cref,
                 progress: a.progress,
                 progress_mask: a.progressmask,
+                connected: connected_lines(a.subcmds),
             }
         };
         let proceeding = |p: *mut ffi::PriEventRaw| {
@@ -311,9 +354,11 @@ impl PriEvent {
                         }
                     }
                 }
+                let connected = connected_lines(f.subcmds);
                 PriEvent::Facility {
                     call: CallRef::from_raw(f.call),
                     transfers,
+                    connected,
                 }
             }
             ffi::PRI_EVENT_INFO_RECEIVED => {
@@ -514,6 +559,29 @@ impl LibPri {
         check(
             unsafe { ffi::pri_transfer_rsp(self.p(), call.raw(), invoke_id, c_int::from(ok)) },
             "pri_transfer_rsp",
+        )
+    }
+
+    /// `pri_connected_line_update`: the party of `call` is now connected to `number`
+    /// (`plan`: type of number and numbering plan, `presentation`: `PRI_PRES_*`). On an
+    /// active EuroISDN PRI call libpri sends ECT's `EctInform` in a FACILITY.
+    pub fn connected_line_update(
+        &mut self,
+        call: CallRef,
+        number: &str,
+        plan: i32,
+        presentation: i32,
+    ) -> Result<(), PriRefused> {
+        // SAFETY: plain data; zero is libpri's "not valid" for every part.
+        let mut id: ffi::PriPartyId = unsafe { std::mem::zeroed() };
+        id.number.valid = 1;
+        id.number.plan = plan;
+        id.number.presentation = presentation;
+        let n = number.len().min(id.number.str_.len() - 1);
+        id.number.str_[..n].copy_from_slice(&number.as_bytes()[..n]);
+        check(
+            unsafe { ffi::pri_connected_line_update(self.p(), call.raw(), &id) },
+            "pri_connected_line_update",
         )
     }
 

@@ -569,7 +569,8 @@ impl Switch {
             | Event::ConnectedNumber { .. }
             // Only the side that invokes a transfer hears of it; this switch never does.
             | Event::TransferCompleted { .. }
-            | Event::TransferFailed { .. } => {}
+            | Event::TransferFailed { .. }
+            | Event::TransferInformed { .. } => {}
         }
     }
 

@@ -46,6 +46,8 @@
 //!   the lowest free);
 //! - `hangup ID CAUSE`: clear call `ID` with `CAUSE`;
 //! - `tone ID HZ`: call `ID`'s party plays `HZ` from now on (instead of `--tone`);
+//! - `colp ID NUMBER`: call `ID`'s party was transferred to NUMBER
+//!   (`pri_connected_line_update`: on an active EuroISDN call, ECT's `EctInform`);
 //! - `dtmf ID KEYS [ON_MS OFF_MS]`: call `ID`'s party keys `KEYS` in band (Q.23 pairs,
 //!   each `ON_MS` on and `OFF_MS` off, default 100/100), then its tone again;
 //! - `detect HZ,…`: listen for these frequencies too;
@@ -55,7 +57,9 @@
 //! `up span=S`, `down span=S`, `alarm span=S event=E`,
 //! `q931 span=S dir=rx|tx msg=NAME` (every Q.931 message libpri sends or receives),
 //! `ring id=N span=S channel=C called=X calling=Y layer1=L`,
-//! `placed id=N span=S channel=C called=X`, `proceeding|ringing|answer id=N channel=C`,
+//! `placed id=N span=S channel=C called=X`, `proceeding|ringing|answer id=N channel=C`
+//! (`answer` of a call the switch placed adds `connected=X pres=R`, the CONNECT's
+//! Connected number, when libpri reports one),
 //! `disconnect id=N cause=C` (DISCONNECT received), `hangup id=N cause=C`,
 //! `media id=N channel=C sent_ms=T heard=HZ:MS,… early=HZ:MS,… digits=KEYS|none` (at the
 //! end of a call whose B-channel was open: `heard` after answer, `early` before),
@@ -65,7 +69,10 @@
 //! `transfer span=S id=N with=M invoke=I held=H,H` (the gateway's ECT, libpri's
 //! `PRI_SUBCMD_TRANSFER_CALL`: `id` is the call it arrived on, `with` the other),
 //! `joined id=N with=M heard=HZ:MS,… with_heard=HZ:MS,…` (the transferred parties'
-//! conversation inside the switch, at its end).
+//! conversation inside the switch, at its end),
+//! `connected id=N number=X plan=P pres=R` (libpri's `PRI_SUBCMD_CONNECTED_LINE`: whom
+//! the gateway says party `N` is now connected to, after a transfer),
+//! `colp id=N number=X` (a `colp` command was sent).
 
 #[path = "../../../q931/tests/libpri/mod.rs"]
 #[allow(dead_code, unused_imports, clippy::all)]
@@ -338,8 +345,14 @@ impl Switchboard {
                     if a.channel > 0 {
                         self.calls[i].channel_raw = a.channel;
                     }
+                    // COLP: the CONNECT's Connected number, as libpri read it.
+                    let connected = a
+                        .connected
+                        .first()
+                        .map(|l| format!(" connected={} pres={:#04x}", l.number, l.presentation))
+                        .unwrap_or_default();
                     say!(
-                        "answer id={} channel={}",
+                        "answer id={} channel={}{connected}",
                         self.calls[i].id,
                         chanpos(self.calls[i].channel_raw)
                     );
@@ -373,7 +386,21 @@ impl Switchboard {
                     Self::end_media(self.calls.remove(i));
                 }
             }
-            PriEvent::Facility { transfers, .. } => {
+            PriEvent::Facility {
+                call,
+                transfers,
+                connected,
+            } => {
+                // libpri's connected line update (ECT EctInform from the gateway).
+                for l in connected {
+                    let id = self.call_by_ref(span, call).map_or(0, |i| self.calls[i].id);
+                    say!(
+                        "connected id={id} number={} plan={:#04x} pres={:#04x}",
+                        if l.number.is_empty() { "-" } else { &l.number },
+                        l.plan,
+                        l.presentation
+                    );
+                }
                 for t in transfers {
                     self.transfer(span, t);
                 }
@@ -699,6 +726,30 @@ impl Switchboard {
                         flush_pri_text(self.spans[span].dahdi);
                         if done.is_err() {
                             say!("error hangup id={id}");
+                        }
+                    }
+                    None => say!("error no call {id}"),
+                }
+            }
+            ["colp", id, number] => {
+                let Ok(id) = id.parse::<u32>() else {
+                    say!("error usage: colp ID NUMBER");
+                    return true;
+                };
+                match self.calls.iter().find(|c| c.id == id) {
+                    Some(c) => {
+                        let (span, call) = (c.span, c.call);
+                        // Type of number and plan unknown; presentation allowed.
+                        let done = self.spans[span].pri.connected_line_update(
+                            call,
+                            number,
+                            libpri::ffi::PRI_UNKNOWN,
+                            0,
+                        );
+                        flush_pri_text(self.spans[span].dahdi);
+                        match done {
+                            Ok(()) => say!("colp id={id} number={number}"),
+                            Err(e) => say!("error colp id={id} {}", e.0),
                         }
                     }
                     None => say!("error no call {id}"),

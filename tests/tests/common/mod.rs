@@ -331,6 +331,29 @@ impl Rig {
     /// Start `tdm-simd`, `gatewayd` and `pri-switch` for `line` with the gatewayd
     /// configuration `extra` (trunk groups and routes) appended to the common part.
     pub fn start(name: &str, line: Line, groups_and_routes: &str) -> Rig {
+        Rig::start_with_trunk(name, line, "", groups_and_routes)
+    }
+
+    /// As [`Rig::start`], with more keys (`trunk_keys`, TOML lines) in the `pbx` SIP
+    /// trunk, e.g. `trust_identity = true`.
+    pub fn start_with_trunk(
+        name: &str,
+        line: Line,
+        trunk_keys: &str,
+        groups_and_routes: &str,
+    ) -> Rig {
+        Rig::start_with(name, line, "", trunk_keys, groups_and_routes)
+    }
+
+    /// As [`Rig::start_with_trunk`], with more keys in `[general]` too (`general_keys`,
+    /// TOML lines, e.g. `moh_file = "…"`).
+    pub fn start_with(
+        name: &str,
+        line: Line,
+        general_keys: &str,
+        trunk_keys: &str,
+        groups_and_routes: &str,
+    ) -> Rig {
         let b = bins();
         let t_start = Instant::now();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
@@ -377,6 +400,7 @@ cdr_file = "{dir}/cdr.csv"
 control_socket = "{ctl}"
 rtp_port_min = {rtp}
 rtp_port_max = {rtp_max}
+{general_keys}
 
 [[span]]
 id = 1
@@ -389,6 +413,7 @@ device = {{ kind = "dahdi", dahdi_span = 1 }}
 name = "pbx"
 listen = "127.0.0.1:{sip_port}"
 peers = ["127.0.0.1:{pbx_port}"]
+{trunk_keys}
 
 {groups_and_routes}
 "#,
@@ -913,6 +938,82 @@ pub fn uac_hold_resume(law: Law, rtp_port: u16, talk_ms: u64, hold_ms: u64) -> S
             ack(2),
             reinvite(3, "sendrecv"),
             ack(3),
+        ),
+    )
+}
+
+/// UAC: as [`uac_hold_resume`], with UPDATE (RFC 3311) instead of re-INVITE: the hold
+/// offers `a={direction}` (`sendonly` or `inactive`) and the gateway's answer must be
+/// `a=recvonly` resp. `a=inactive` (RFC 3264 §8.4); the resume offers `a=sendrecv`.
+pub fn uac_hold_resume_update(
+    law: Law,
+    rtp_port: u16,
+    talk_ms: u64,
+    hold_ms: u64,
+    direction: &str,
+) -> String {
+    let update = |cseq: u32, direction: &str| {
+        let body = sdp(law, rtp_port)
+            .replace("o=pbx 1 1", &format!("o=pbx 1 {cseq}"))
+            .replace("a=ptime:20", &format!("a=ptime:20\n      a={direction}"));
+        let head = INVITE_HEAD
+            .replace("INVITE sip:", "UPDATE sip:")
+            .replace("CSeq: 1 INVITE", &format!("CSeq: {cseq} UPDATE"))
+            .replace(
+                "To: <sip:[service]@[remote_ip]:[remote_port]>",
+                "To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]",
+            );
+        format!(
+            "<send retrans=\"500\">\n    <![CDATA[\n      {head}\n\n      {body}\n    ]]>\n  </send>"
+        )
+    };
+    let answer = if direction == "inactive" {
+        "inactive"
+    } else {
+        "recvonly"
+    };
+    scenario(
+        "hold and resume by UPDATE",
+        &format!(
+            "{}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"180\" optional=\"true\"/>
+  <recv response=\"183\" optional=\"true\"/>
+  <recv response=\"200\" rtd=\"true\"/>
+  {ACK}
+  <pause milliseconds=\"{talk_ms}\"/>
+  {}
+  <recv response=\"200\">
+    <action>
+      <ereg regexp=\"a={answer}\" search_in=\"body\" check_it=\"true\" assign_to=\"held\"/>
+    </action>
+  </recv>
+  <pause milliseconds=\"{hold_ms}\"/>
+  {}
+  <recv response=\"200\">
+    <action>
+      <ereg regexp=\"a=sendrecv\" search_in=\"body\" check_it=\"true\" assign_to=\"resumed\"/>
+    </action>
+  </recv>
+  <pause milliseconds=\"{talk_ms}\"/>
+  <send retrans=\"500\">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 4 BYE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response=\"200\" crlf=\"true\"/>
+  <Reference variables=\"held,resumed\"/>",
+            invite(law, rtp_port),
+            update(2, direction),
+            update(3, "sendrecv"),
         ),
     )
 }

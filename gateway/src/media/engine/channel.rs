@@ -200,10 +200,15 @@ impl MediaChannel {
         self.hold = on;
     }
 
-    /// Replace the RTP audio towards the B-channel while held: `Some(false)` silence,
-    /// `Some(true)` music on hold, `None` the RTP audio again.
-    pub fn set_hold_media(&mut self, media: Option<bool>) {
-        self.hold_media = media.map(|music| music.then(crate::media::tone::MusicOnHold::new));
+    /// Replace the RTP audio towards the B-channel while held with `sound`; `None`: the
+    /// RTP audio again.
+    pub fn set_hold_media(&mut self, sound: Option<crate::media::tone::HoldSound>) {
+        use crate::media::tone::{HoldSound, MusicOnHold};
+        self.hold_media = sound.map(|s| match s {
+            HoldSound::Silence => None,
+            HoldSound::Melody => Some(MusicOnHold::new()),
+            HoldSound::File(samples) => Some(MusicOnHold::from_file(samples)),
+        });
     }
 
     /// Play `digit` on the B-channel for `duration` (SIP INFO, H.245

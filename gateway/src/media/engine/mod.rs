@@ -134,8 +134,8 @@ pub enum Control {
     /// Hold: stop sending RTP (keep receiving, the RTP timeout pauses); `false` resumes.
     Hold(ChannelKey, bool),
     /// The SIP side holds the call (RFC 3264 §8.4): as [`Control::Hold`], and the
-    /// B-channel gets silence (`music` false) or music on hold instead of the RTP audio.
-    HoldWithMedia(ChannelKey, bool, bool),
+    /// B-channel gets silence or music on hold instead of the RTP audio.
+    HoldWithMedia(ChannelKey, bool, crate::media::tone::HoldSound),
     /// Play a DTMF digit on the B-channel for the given time (a SIP INFO digit the core
     /// received).
     PlayDigit(ChannelKey, char, Duration),
@@ -413,14 +413,14 @@ impl MediaEngine {
     }
 
     /// The SIP side holds (`on`) or resumes the call: no RTP out, and the B-channel hears
-    /// silence or (`music`) music on hold until resumed.
+    /// `sound` (silence, the melody or the configured file) until resumed.
     pub fn hold_with_media(
         &self,
         key: ChannelKey,
         on: bool,
-        music: bool,
+        sound: crate::media::tone::HoldSound,
     ) -> Result<(), EngineError> {
-        self.send(key, Control::HoldWithMedia(key, on, music))
+        self.send(key, Control::HoldWithMedia(key, on, sound))
     }
 
     pub fn play_digit(

@@ -166,10 +166,10 @@ impl MediaWorker {
                     ch.set_hold(on, now);
                 }
             }
-            Control::HoldWithMedia(key, on, music) => {
+            Control::HoldWithMedia(key, on, sound) => {
                 if let Some(ch) = self.channel_mut(key) {
                     ch.set_hold(on, now);
-                    ch.set_hold_media(on.then_some(music));
+                    ch.set_hold_media(on.then_some(sound));
                 }
             }
             Control::PlayDigit(key, digit, duration) => {

@@ -68,6 +68,9 @@ pub(super) struct Call {
     pub retransmit: Option<Uas2xxRetransmitter>,
     /// UAC: hang up asked before any provisional (§9.1: CANCEL waits for one).
     pub pending_cancel: bool,
+    /// UAC: the `Reason` header value our CANCEL carries (RFC 3326 §2: the cause of a
+    /// call given up by the other side of a gateway).
+    pub cancel_reason: Option<String>,
     pub provisional_seen: bool,
     /// UAS: a re-INVITE being answered.
     pub reinvite: Option<ServerKey>,

@@ -717,6 +717,7 @@ impl Endpoint {
                 invite_key: Some(TxRef::ServerInvite(key.clone())),
                 retransmit: None,
                 pending_cancel: false,
+                cancel_reason: None,
                 provisional_seen: false,
                 reinvite: None,
                 peer_100rel,
@@ -1463,6 +1464,7 @@ impl Endpoint {
                 invite_key: key.map(TxRef::ClientInvite),
                 retransmit: None,
                 pending_cancel: false,
+                cancel_reason: None,
                 provisional_seen: false,
                 reinvite: None,
                 peer_100rel: false,
@@ -1686,6 +1688,7 @@ impl Endpoint {
         match (c.role, c.state) {
             (CallRole::Uac, CallState::Calling) => {
                 c.pending_cancel = true;
+                c.cancel_reason = reason.map(str::to_string);
                 if c.provisional_seen {
                     self.send_cancel(now, call);
                 }
@@ -1755,6 +1758,9 @@ impl Endpoint {
         }
         let seq = inv.cseq().map(|x| x.seq).unwrap_or(1);
         b.push_header("CSeq", format!("{seq} CANCEL"));
+        if let Some(r) = &c.cancel_reason {
+            b.push_header("Reason", r);
+        }
         let req = b.build();
         self.start_client(now, req, target, Some(call));
     }

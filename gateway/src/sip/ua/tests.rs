@@ -261,6 +261,23 @@ fn cancel_waits_for_a_provisional() {
     assert!(p.wire.iter().any(|l| l.starts_with("CANCEL")));
 }
 
+/// RFC 3326 §2: the CANCEL carries the Reason the hang-up gave (a gateway's Q.850 cause).
+#[test]
+fn cancel_carries_the_reason() {
+    let mut p = Pair::new();
+    let a_call = p.call_a_to_b();
+    let b_call = p.b_incoming();
+    p.b.respond(p.now, b_call, StatusCode::RINGING, None, &[], None);
+    p.run();
+    p.a.hangup(p.now, a_call, Some("Q.850;cause=18"));
+    p.run();
+    let cause = p.b_events.iter().find_map(|e| match e {
+        UaEvent::Cancelled { cancel, .. } => Some(crate::leg::sip::q850_of(cancel)),
+        _ => None,
+    });
+    assert_eq!(cause, Some(Some(18)), "{:?}", p.wire);
+}
+
 #[test]
 fn busy_is_acked_by_the_transaction() {
     let mut p = Pair::new();
