@@ -12,7 +12,8 @@
 //!   reports the transfer naming both calls, clears them from the gateway and connects
 //!   its two parties itself (each hears the other's tone);
 //! - `transfer = "hairpin"`: the gateway joins the two B-channels in its media engine,
-//!   no RTP: each party hears the other's tone until the PSTN clears.
+//!   no RTP: each party hears the other's tone until the PSTN clears; each is told its
+//!   new partner (FACILITY `EctInform`, libpri's connected line update).
 //!
 //! Afterwards no B-channel is busy and each part has its CDR with the transfer.
 //!
@@ -422,8 +423,25 @@ fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
     );
     assert!(heard_ms(&m2, "heard", SWITCH_TONE) >= HEARD_MS, "C: {m2}");
 
+    // No transfer service on the D-channel: the two FACILITYs are the gateway's
+    // EctInform telling each party its new partner (libpri: connected line updates).
     let q = q931_after(&rig, mark);
-    assert!(!q.iter().any(|l| l.ends_with("FACILITY")), "{q:?}");
+    assert_eq!(
+        q.iter().filter(|l| l.ends_with("FACILITY")).count(),
+        2,
+        "{q:?}"
+    );
+    let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
+    assert!(
+        !log.contains("EctLinkIdRequest"),
+        "ECT invoked on a hairpin"
+    );
+    for (id, partner) in [(&id1, c), (&id2, b)] {
+        let l = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+            l.starts_with("connected ") && kv(l, "id") == Some(id)
+        });
+        assert_eq!(kv(&l, "number"), Some(partner), "{l}");
+    }
     let gw = std::fs::read_to_string(rig.dir.join("gatewayd.log")).unwrap_or_default();
     assert!(gw.contains("hairpinned in the gateway"), "no hairpin");
 

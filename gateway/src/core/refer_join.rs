@@ -222,6 +222,18 @@ impl Core {
             redirecting: None,
         };
         call.media = c_media;
+        // Connected line updates: B now talks to C, C to B (ETSI EN 300 369-1
+        // `EctInform` toward ISDN, P-Asserted-Identity toward trusted SIP).
+        if matches!(party.kind, TrunkKind::Isdn | TrunkKind::Sip) {
+            if let Some(n) = call.setup.calling.clone() {
+                self.actions.push_back(Action::Deliver {
+                    call: id,
+                    leg: party.id,
+                    msg: Delivery::Transferred(n),
+                });
+            }
+        }
+        self.tell_transferred(&call, call.setup.called.clone());
         call.b = Some(party);
         call.started = self.wall(now);
         call.answered = Some(call.started);

@@ -681,7 +681,7 @@ impl Core {
     /// The remaining party (`a`) of a call whose other party a transfer replaced is now
     /// connected to `partner` ([`Delivery::Transferred`]); only ISDN and SIP legs have a
     /// way to say so (the H.323 leg has none yet).
-    fn tell_transferred(&mut self, call: &Call, partner: Number) {
+    pub(super) fn tell_transferred(&mut self, call: &Call, partner: Number) {
         if matches!(call.a.kind, TrunkKind::Isdn | TrunkKind::Sip) {
             self.actions.push_back(Action::Deliver {
                 call: call.id,

@@ -1092,6 +1092,17 @@ fn refer_join_hairpins_two_pstn_calls_and_releases_the_transferor() {
                 leg: b,
                 msg: Delivery::Resume,
             },
+            // Connected line: C now talks to B, B to C.
+            Action::Deliver {
+                call: call1,
+                leg: c,
+                msg: Delivery::Transferred(Number::unknown("0301111")),
+            },
+            Action::Deliver {
+                call: call1,
+                leg: b,
+                msg: Delivery::Transferred(Number::unknown("0302222")),
+            },
             Action::Hairpin {
                 call: call1,
                 a: ch1,
@@ -1173,6 +1184,19 @@ fn refer_join_of_a_pstn_call_and_an_h323_call_bridges_them() {
         acts.contains(&Action::Unbridge { call: call2 }),
         "the relay"
     );
+    // The PSTN party is told its new partner; the H.323 leg has no way to be told.
+    let told: Vec<LegId> = acts
+        .iter()
+        .filter_map(|x| match x {
+            Action::Deliver {
+                leg,
+                msg: Delivery::Transferred(n),
+                ..
+            } if n.digits == "5001" => Some(*leg),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, vec![b]);
     f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
     assert!(f.actions().contains(&Action::Deliver {
         call: call1,
