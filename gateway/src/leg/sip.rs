@@ -7,7 +7,9 @@
 //! Transfers: an in-dialog REFER (RFC 3515) becomes [`Core::refer`] and its progress goes
 //! back as NOTIFY `message/sipfrag` (§2.4.4); an INVITE with `Replaces` (RFC 3891) naming
 //! one of this trunk's confirmed dialogs becomes [`Core::replace`]; a transfer's new call
-//! carries the REFER's `Referred-By` (RFC 3892 §3).
+//! carries the REFER's `Referred-By` (RFC 3892 §3). A REFER whose `Refer-To` replaces
+//! another dialog of this trunk (the transferor's second call through us, RFC 5589 §7)
+//! becomes [`Core::refer_join`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
