@@ -338,6 +338,7 @@ async fn sipp_dials_in_overlap_and_the_switch_gets_information() {
                     | Action::Relay { .. }
                     | Action::MediaChanged { .. }
                     | Action::Unbridge { .. }
+                    | Action::Merged { .. }
                     | Action::Hairpin { .. }
                     | Action::HoldMedia { .. } => {}
                 }

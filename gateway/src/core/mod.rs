@@ -9,6 +9,7 @@
 
 pub mod model;
 pub mod number;
+mod refer_join;
 mod transfer;
 
 #[cfg(test)]
@@ -134,6 +135,13 @@ pub enum Action {
     },
     /// The call ended: stop bridging its media.
     Unbridge { call: CallId },
+    /// Call `from` was merged into call `into` ([`Core::refer_join`]: a REFER whose
+    /// `Refer-To` replaces another call's dialog joined the two calls' remaining
+    /// parties). Comes after `from`'s [`Action::Unbridge`] and before `into`'s new
+    /// bridge, relay or hairpin: whatever of `from` the leg layer still holds (a bridge
+    /// or relay being removed, its B-channel or RTP port) now counts as `into`'s, so the
+    /// new media path waits for it as for the call's own.
+    Merged { from: CallId, into: CallId },
     /// Join two B-channels of the gateway's own spans back to back, with no RTP between
     /// them (a transfer that leaves both remaining parties on ISDN: the media engine
     /// copies each tick's samples of `a` to `b` and of `b` to `a`, converting A-law ↔

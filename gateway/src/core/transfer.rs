@@ -42,8 +42,10 @@ use crate::route::Match;
 use crate::trunk::BusyReason;
 
 /// Q.850 causes of transfers the gateway cannot carry.
-const SERVICE_UNAVAILABLE: u8 = 63;
-const BEARER_NOT_IMPLEMENTED: u8 = 65;
+pub(super) const SERVICE_UNAVAILABLE: u8 = 63;
+pub(super) const BEARER_NOT_IMPLEMENTED: u8 = 65;
+/// Q.850 cause 81: a `Replaces` naming no dialog of ours (RFC 3891 §3: 481).
+pub(super) const INVALID_CALL_REFERENCE: u8 = 81;
 /// Q.850 cause 26: the ringing leg a pickup replaced.
 const NON_SELECTED_USER: u8 = 26;
 
@@ -59,6 +61,10 @@ pub enum ReferRefused {
     /// A transfer of this call is already in progress (491 Request Pending).
     #[error("a transfer is already in progress")]
     Pending,
+    /// The `Refer-To`'s `Replaces` names the referrer's own call, which cannot be joined
+    /// with itself (403; [`Core::refer_join`]).
+    #[error("the call cannot be joined with itself")]
+    SameCall,
 }
 
 /// Why [`Core::replace`] refused to replace a leg (RFC 3891 §3).
@@ -112,7 +118,7 @@ pub(super) struct Transfer {
 impl Call {
     /// The leg that is not `leg` (the remaining party when `leg` is the transferor), and
     /// whether it is `a`.
-    fn other_of(&self, leg: LegId) -> Option<(&Leg, bool)> {
+    pub(super) fn other_of(&self, leg: LegId) -> Option<(&Leg, bool)> {
         let b = self.b.as_ref()?;
         if self.a.id == leg {
             Some((b, false))
@@ -124,7 +130,7 @@ impl Call {
     }
 
     /// The media of one of the call's legs: `a`'s offer or `b`'s answer.
-    fn media_of(&self, is_a: bool) -> Option<Media> {
+    pub(super) fn media_of(&self, is_a: bool) -> Option<Media> {
         if is_a {
             self.setup.media
         } else {
@@ -134,7 +140,7 @@ impl Call {
 
     /// The number of one of the call's parties: `a`'s calling number, or the number `b`
     /// was called with.
-    fn number_of(&self, is_a: bool) -> Option<Number> {
+    pub(super) fn number_of(&self, is_a: bool) -> Option<Number> {
         if is_a {
             self.setup.calling.clone()
         } else {
@@ -145,7 +151,7 @@ impl Call {
 
 /// Takes the leg that is not the remaining party out of the call (`rem_is_a`: the
 /// remaining party is `a`), leaving the remaining party as `a` and no `b`.
-fn take_other(call: &mut Call, rem_is_a: bool) -> Option<Leg> {
+pub(super) fn take_other(call: &mut Call, rem_is_a: bool) -> Option<Leg> {
     let b = call.b.take()?;
     Some(if rem_is_a {
         b
@@ -154,7 +160,7 @@ fn take_other(call: &mut Call, rem_is_a: bool) -> Option<Leg> {
     })
 }
 
-fn is_ip(k: TrunkKind) -> bool {
+pub(super) fn is_ip(k: TrunkKind) -> bool {
     k != TrunkKind::Isdn
 }
 
@@ -325,10 +331,13 @@ impl Core {
             };
             // The media path the transfer would need.
             let refuse = if replacing && kind != TrunkKind::Sip {
-                // Only an INVITE carries `Replaces` (RFC 3891 §3).
+                // Only an INVITE carries `Replaces` (RFC 3891 §3). The dialog it names
+                // is none of ours (`Core::refer_join` takes those) and a target that is
+                // not SIP has no dialogs: as the target's agent the gateway finds no
+                // match (RFC 3891 §3: 481).
                 Some(Clearing {
-                    cause: BEARER_NOT_IMPLEMENTED,
-                    status: 488,
+                    cause: INVALID_CALL_REFERENCE,
+                    status: 481,
                 })
             } else if !is_ip(remaining_kind) && !is_ip(kind) && !self.hairpin {
                 // Two B-channels: only the media engine's hairpin joins them.
@@ -509,7 +518,7 @@ impl Core {
         }
     }
 
-    fn write_cdr(&mut self, cdr: &Cdr) {
+    pub(super) fn write_cdr(&mut self, cdr: &Cdr) {
         if let Err(e) = self.cdr.write(cdr) {
             self.stats.cdr_errors += 1;
             warn!(record = %cdr.call_id, error = %e, "CDR not written");
@@ -672,7 +681,7 @@ impl Core {
     /// The remaining party (`a`) of a call whose other party a transfer replaced is now
     /// connected to `partner` ([`Delivery::Transferred`]); only ISDN and SIP legs have a
     /// way to say so (the H.323 leg has none yet).
-    fn tell_transferred(&mut self, call: &Call, partner: Number) {
+    pub(super) fn tell_transferred(&mut self, call: &Call, partner: Number) {
         if matches!(call.a.kind, TrunkKind::Isdn | TrunkKind::Sip) {
             self.actions.push_back(Action::Deliver {
                 call: call.id,
@@ -684,7 +693,7 @@ impl Core {
 
     /// Join the media of a call whose legs just changed: a bridge to the RTP side, or a
     /// hairpin of two B-channels.
-    fn join(&mut self, call: &mut Call) {
+    pub(super) fn join(&mut self, call: &mut Call) {
         let chans = (call.a.channel, call.b.as_ref().and_then(|b| b.channel));
         match chans {
             (Some(a), Some(b)) => {

@@ -924,7 +924,7 @@ fn transfers_of_a_direct_media_h323_call_are_refused() {
 }
 
 /// A REFER naming a dialog to replace: the new call carries the `Replaces`; a target
-/// routed to ISDN cannot carry it (NOTIFY 488, the call goes on).
+/// routed to ISDN has no dialog it could name (NOTIFY 481, the call goes on).
 #[test]
 fn refer_with_replaces_carries_it_to_a_sip_target_only() {
     let mut f = F::new();
@@ -939,8 +939,8 @@ fn refer_with_replaces_carries_it_to_a_sip_target_only() {
         vec![progress(
             a,
             TransferStatus::Failed(Clearing {
-                cause: 65,
-                status: 488
+                cause: 81,
+                status: 481
             })
         )]
     );
@@ -990,5 +990,265 @@ fn replaces_from_another_sip_trunk_moves_the_call_to_it() {
     assert_eq!(recs[0].out_trunk, "pbx");
     assert_eq!(recs[1].out_trunk, "pbx2");
     assert_eq!(recs[1].called, "305");
+    f.clean();
+}
+
+impl F {
+    /// Phone A on the PBX (RTP at `port`) calls `called` on the PSTN; the switch answers
+    /// (`answer`) or only rings: (call, A's leg, the PSTN leg, its B-channel).
+    fn sip_to_pstn(
+        &mut self,
+        called: &str,
+        port: u16,
+        answer: bool,
+    ) -> (CallId, LegId, LegId, ChannelId) {
+        let setup = Setup {
+            called: Number::unknown(called),
+            calling: Some(Number::unknown("201")),
+            bearer: Bearer::Speech,
+            media: Some(rtp(port)),
+            complete: true,
+            redirecting: None,
+        };
+        let (call, a) = self.core.incoming(self.now, "pbx", None, setup);
+        let (p, ch) = match self.actions().as_slice() {
+            [Action::Originate {
+                leg,
+                channel: Some(ch),
+                ..
+            }] => (*leg, *ch),
+            other => panic!("{other:?}"),
+        };
+        self.core
+            .handle(self.now, p, Message::Alerting { inband: false });
+        if answer {
+            self.now += Duration::from_secs(1);
+            self.core.handle(
+                self.now,
+                p,
+                Message::Connect {
+                    media: Some(Media::Channel(ch)),
+                },
+            );
+        }
+        let acts = self.actions();
+        assert_eq!(
+            acts.iter()
+                .any(|x| matches!(x, Action::Bridge { channel, .. } if *channel == ch)),
+            answer,
+            "{acts:?}"
+        );
+        self.now += Duration::from_secs(5);
+        (call, a, p, ch)
+    }
+}
+
+/// RFC 5589 §7 at a PSTN gateway: A holds its call with B, calls C, then REFERs B to C
+/// naming its own dialog of call 2 (`Refer-To: <sip:C?Replaces=…>`): the gateway joins B
+/// and C itself. A hears NOTIFY 200 and is released on both calls; B's hold ends; the
+/// two B-channels are hairpinned in call 1 (after call 2 was merged into it); records.
+#[test]
+fn refer_join_hairpins_two_pstn_calls_and_releases_the_transferor() {
+    let mut f = F::new();
+    f.core.set_hairpin(true);
+    let (call1, a1, b, ch1) = f.sip_to_pstn("0301111", 4000, true);
+    f.core.handle(f.now, a1, Message::Hold);
+    assert!(matches!(
+        f.actions().as_slice(),
+        [
+            Action::HoldMedia { held: true, .. },
+            Action::Deliver {
+                msg: Delivery::Hold,
+                ..
+            }
+        ]
+    ));
+    let (call2, a2, c, ch2) = f.sip_to_pstn("0302222", 4002, true);
+    assert_ne!(ch1, ch2);
+    f.core.refer_join(f.now, a1, a2).unwrap();
+    let normal = f.core.clearing(Reason::Q850(16));
+    assert_eq!(
+        f.actions(),
+        vec![
+            Action::Unbridge { call: call1 },
+            Action::Unbridge { call: call2 },
+            Action::Merged {
+                from: call2,
+                into: call1
+            },
+            progress(a1, TransferStatus::Answered),
+            Action::Deliver {
+                call: call1,
+                leg: a1,
+                msg: Delivery::Release(normal),
+            },
+            Action::Deliver {
+                call: call2,
+                leg: a2,
+                msg: Delivery::Release(normal),
+            },
+            Action::Deliver {
+                call: call1,
+                leg: b,
+                msg: Delivery::Resume,
+            },
+            // Connected line: C now talks to B, B to C.
+            Action::Deliver {
+                call: call1,
+                leg: c,
+                msg: Delivery::Transferred(Number::unknown("0301111")),
+            },
+            Action::Deliver {
+                call: call1,
+                leg: b,
+                msg: Delivery::Transferred(Number::unknown("0302222")),
+            },
+            Action::Hairpin {
+                call: call1,
+                a: ch1,
+                b: ch2
+            },
+        ]
+    );
+    assert_eq!(f.core.call_count(), 1);
+    assert_eq!(f.core.busy_channels(), vec![ch1, ch2]);
+    assert_eq!(f.core.call_of(c), Some(call1), "C's leg moved into call 1");
+    assert_eq!(f.core.other_leg(b), Some(c));
+    let recs = f.records();
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(
+        (recs[0].call_id.as_str(), recs[0].disposition.as_str()),
+        ("call-1", "TRANSFERRED")
+    );
+    assert_eq!(recs[0].transfer, "attended join with call-2 as call-1.1");
+    assert_eq!(recs[0].called, "0301111");
+    assert_eq!(
+        (recs[1].call_id.as_str(), recs[1].disposition.as_str()),
+        ("call-2", "TRANSFERRED")
+    );
+    assert_eq!(recs[1].transfer, "attended join with call-1 as call-1.1");
+    assert_eq!(recs[1].channel, Some(ch2.timeslot.0));
+    // A's late BYEs find nothing to do.
+    f.core.handle(f.now, a1, Message::Release(Reason::Q850(16)));
+    f.core.handle(f.now, a2, Message::Release(Reason::Q850(16)));
+    assert!(f.actions().is_empty());
+    // The daemon's join note, then C hangs up: B is released, the joined part written.
+    f.core.note_join(call1, "hairpin");
+    f.now += Duration::from_secs(4);
+    f.core.handle(f.now, c, Message::Release(Reason::Q850(16)));
+    let acts = f.actions();
+    assert_eq!(acts[0], Action::Unbridge { call: call1 });
+    assert!(acts.contains(&Action::Deliver {
+        call: call1,
+        leg: b,
+        msg: Delivery::Release(normal),
+    }));
+    let recs = f.records();
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[2].call_id, "call-1.1");
+    assert_eq!(recs[2].disposition, "ANSWERED");
+    assert_eq!(
+        recs[2].transfer,
+        "attended join of call-1 and call-2; hairpin"
+    );
+    assert_eq!(recs[2].calling, "0301111");
+    assert_eq!(recs[2].called, "0302222");
+    assert_eq!(recs[2].out_trunk, "pstn");
+    f.clean();
+}
+
+/// One of the parties on IP: the PSTN party B is bridged to the H.323 party's RTP.
+#[test]
+fn refer_join_of_a_pstn_call_and_an_h323_call_bridges_them() {
+    let mut f = F::new();
+    let (call1, a1, b, ch1) = f.sip_to_pstn("0301111", 4000, true);
+    let (call2, a2, h) = f.answered_h323_call("5001");
+    f.core.refer_join(f.now, a1, a2).unwrap();
+    let acts = f.actions();
+    assert!(acts.contains(&Action::Merged {
+        from: call2,
+        into: call1
+    }));
+    assert_eq!(
+        acts.last(),
+        Some(&Action::Bridge {
+            call: call1,
+            channel: ch1,
+            rtp_leg: h,
+            remote: SocketAddr::from(([192, 0, 2, 1], 7000)),
+            law: Law::ALaw,
+            telephone_event: None,
+        })
+    );
+    assert!(
+        acts.contains(&Action::Unbridge { call: call2 }),
+        "the relay"
+    );
+    // The PSTN party is told its new partner; the H.323 leg has no way to be told.
+    let told: Vec<LegId> = acts
+        .iter()
+        .filter_map(|x| match x {
+            Action::Deliver {
+                leg,
+                msg: Delivery::Transferred(n),
+                ..
+            } if n.digits == "5001" => Some(*leg),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, vec![b]);
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
+    assert!(f.actions().contains(&Action::Deliver {
+        call: call1,
+        leg: h,
+        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
+    }));
+    assert_eq!(
+        f.records()[2].transfer,
+        "attended join of call-1 and call-2"
+    );
+    f.clean();
+}
+
+/// What is refused: before the REFER is accepted (its own call; no or an unanswered
+/// call of the referrer: 403/481) and after (NOTIFY: the named call gone or still
+/// ringing 481, two B-channels without a media engine 503); the calls go on untouched.
+#[test]
+fn refer_join_refusals_leave_both_calls_as_they_were() {
+    let mut f = F::new();
+    let (call1, a1, b, ch1) = f.sip_to_pstn("0301111", 4000, true);
+    let (call2, a2, c, ch2) = f.sip_to_pstn("0302222", 4002, false);
+    assert_eq!(
+        f.core.refer_join(f.now, LegId(99), a2),
+        Err(ReferRefused::NoCall)
+    );
+    assert_eq!(f.core.refer_join(f.now, a1, b), Err(ReferRefused::SameCall));
+    assert_eq!(
+        f.core.refer_join(f.now, a2, a1),
+        Err(ReferRefused::NotAnswered)
+    );
+    let failed = |cause, status| progress(a1, TransferStatus::Failed(Clearing { cause, status }));
+    // Call 2 still ringing: an early dialog (RFC 3891 §3).
+    f.core.refer_join(f.now, a1, a2).unwrap();
+    assert_eq!(f.actions(), vec![failed(81, 481)]);
+    f.core.refer_join(f.now, a1, LegId(99)).unwrap();
+    assert_eq!(f.actions(), vec![failed(81, 481)]);
+    // Answered, but two B-channels and no media engine to join them.
+    f.core.handle(
+        f.now,
+        c,
+        Message::Connect {
+            media: Some(Media::Channel(ch2)),
+        },
+    );
+    f.actions();
+    f.core.refer_join(f.now, a1, a2).unwrap();
+    assert_eq!(f.actions(), vec![failed(63, 503)]);
+    assert_eq!(f.core.call_count(), 2);
+    assert_eq!(f.core.busy_channels(), vec![ch1, ch2]);
+    assert!(f.records().is_empty());
+    f.core.hangup(f.now, call1, 16);
+    f.core.hangup(f.now, call2, 16);
+    f.actions();
     f.clean();
 }

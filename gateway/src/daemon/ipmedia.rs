@@ -180,6 +180,14 @@ impl IpMedia {
         self.removing.values().any(|c| *c == call)
     }
 
+    /// Call `from` was merged into `into` (`Action::Merged`): its relays still being
+    /// removed now hold `into`'s ports.
+    pub fn merged(&mut self, from: CallId, into: CallId) {
+        for c in self.removing.values_mut().filter(|c| **c == from) {
+            *c = into;
+        }
+    }
+
     /// Remember which RTP leg an engine channel bridges (for the digits it hears).
     pub fn bridged(&mut self, key: ChannelKey, call: CallId, rtp_leg: LegId) {
         self.bridged.insert(key, (call, rtp_leg));

@@ -986,6 +986,14 @@ impl Signalling {
                     }
                 }
             }
+            Action::Merged { from, into } => {
+                // The joined call's bridge, relay or hairpin waits for what the merged
+                // call's old bridge or relay still holds, as for its own.
+                for c in self.unbridging.values_mut().filter(|c| **c == from) {
+                    *c = into;
+                }
+                self.ip_media.merged(from, into);
+            }
             Action::Deliver { call, leg, msg } => {
                 if let Some(s) = self.sips.iter_mut().find(|s| s.leg.owns(leg)) {
                     match &msg {

@@ -7,7 +7,9 @@
 //! Transfers: an in-dialog REFER (RFC 3515) becomes [`Core::refer`] and its progress goes
 //! back as NOTIFY `message/sipfrag` (§2.4.4); an INVITE with `Replaces` (RFC 3891) naming
 //! one of this trunk's confirmed dialogs becomes [`Core::replace`]; a transfer's new call
-//! carries the REFER's `Referred-By` (RFC 3892 §3).
+//! carries the REFER's `Referred-By` (RFC 3892 §3). A REFER whose `Refer-To` replaces
+//! another dialog of this trunk (the transferor's second call through us, RFC 5589 §7)
+//! becomes [`Core::refer_join`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -645,7 +647,22 @@ impl SipLeg {
             .and_then(|h| h.value_str())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
         let target = from_sip_user(&user, &self.rules, false);
-        match core.refer_replacing(now, c.leg, &target, referred_by, replaces) {
+        let referrer = c.leg;
+        // RFC 5589 §7: the dialog to replace may be the transferor's other call through
+        // us: the gateway joins the two calls itself instead of calling itself.
+        let ours = replaces
+            .as_deref()
+            .and_then(|r| self.own_dialog(ep, call, r));
+        let outcome = match ours {
+            Some(Err(403)) => Err(ReferRefused::SameCall),
+            Some(Ok(leg)) => core.refer_join(now, referrer, leg),
+            Some(Err(_)) => Ok(()),
+            None => core.refer_replacing(now, referrer, &target, referred_by, replaces),
+        };
+        let Some(c) = self.by_handle.get_mut(&call) else {
+            return;
+        };
+        match outcome {
             Ok(()) if no_sub => {
                 c.refer_active = false;
                 let h = [("Refer-Sub", "false".to_string())];
@@ -655,17 +672,60 @@ impl SipLeg {
                 c.refer_active = true;
                 ep.respond_request(now, handle, status(202), &[], None);
                 send_refer_notify(ep, now, call, 100, false);
+                if let Some(Err(code)) = ours {
+                    // RFC 3891 §3 as the target would answer: 486 (`early-only`).
+                    c.refer_active = false;
+                    send_refer_notify(ep, now, call, code, true);
+                }
             }
             Err(e) => {
                 debug!(error = %e, "REFER refused");
                 let code = match e {
                     ReferRefused::NoCall => 481,
-                    ReferRefused::NotAnswered => 403,
+                    ReferRefused::NotAnswered | ReferRefused::SameCall => 403,
                     ReferRefused::Pending => 491,
                 };
                 ep.respond_request(now, handle, status(code), &[], None);
             }
         }
+    }
+
+    /// Whether the `Replaces` value `r` of a REFER received in `referrer`'s dialog names
+    /// another dialog of this trunk (RFC 3891 §7.1): `None` if not; else its leg, or 403
+    /// when it is the REFER's own dialog or the referrer is not its remote party (the
+    /// same URI in From / To, RFC 3891 §6), 486 for `early-only` on a confirmed dialog.
+    fn own_dialog(
+        &self,
+        ep: &Endpoint,
+        referrer: CallHandle,
+        r: &str,
+    ) -> Option<Result<LegId, u16>> {
+        let r = <Replaces as crate::sip::header::Header>::parse(r).ok()?;
+        let (to_tag, from_tag) = (r.to_tag()?, r.from_tag()?);
+        let (h, c) = self.by_handle.iter().find(|(h, _)| {
+            ep.dialog(**h).is_some_and(|d| {
+                let id = d.id();
+                id.call_id == r.call_id && id.local_tag == to_tag && id.remote_tag == from_tag
+            })
+        })?;
+        let party = |h: CallHandle| {
+            let d = ep.dialog(h)?;
+            let na =
+                <crate::sip::header::From as crate::sip::header::Header>::parse(d.remote()).ok()?;
+            let u = na.uri.as_sip()?;
+            Some((
+                u.user.map(str::to_string),
+                u.host.to_string().to_ascii_lowercase(),
+                u.port,
+            ))
+        };
+        if *h == referrer || party(*h).is_none() || party(*h) != party(referrer) {
+            return Some(Err(403));
+        }
+        if c.answered && r.early_only() {
+            return Some(Err(486));
+        }
+        Some(Ok(c.leg))
     }
 
     /// The leg of the dialog a `Replaces` header names (RFC 3891 §3: `to-tag` is our tag,

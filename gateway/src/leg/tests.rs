@@ -229,6 +229,7 @@ impl World {
                     | Action::Relay { .. }
                     | Action::MediaChanged { .. }
                     | Action::Unbridge { .. }
+                    | Action::Merged { .. }
                     | Action::Hairpin { .. } => {}
                     a @ Action::HoldMedia { .. } => self.hold_actions.push(a),
                     Action::Deliver { leg, msg, .. } => {
@@ -1650,6 +1651,88 @@ fn refer_to_with_replaces_puts_replaces_in_the_invite_to_the_target() {
     w.switch
         .disconnect(w.now, switch_call, CauseValue::from(16))
         .unwrap();
+    w.run();
+    w.assert_clean();
+}
+
+/// RFC 5589 §7: a REFER whose `Refer-To` replaces another dialog of this trunk (the
+/// transferor's second call through us) goes to `Core::refer_join`, not to routing: its
+/// own dialog is 403, `early-only` on the confirmed dialog NOTIFY 486, another party's
+/// dialog 403, and two PSTN parties without a hairpin NOTIFY 503 (the core's refusal);
+/// all calls go on.
+#[test]
+fn refer_replacing_our_own_dialog_is_a_join_with_its_refusals() {
+    let mut w = World::new();
+    let (call1, _) = answered_pbx_call(&mut w);
+    w.pbx_events.clear();
+    let (call2, _) = answered_pbx_call(&mut w);
+    // The same number from another party (another From) on the same trunk.
+    w.pbx_events.clear();
+    let call3 = w.pbx.invite(
+        w.now,
+        OutgoingCall {
+            request_uri: "sip:0301234567@192.0.2.1".into(),
+            from: "<sip:+4930777@192.0.2.10>".into(),
+            to: "<sip:0301234567@192.0.2.1>".into(),
+            target: Target {
+                protocol: Protocol::Udp,
+                addr: "192.0.2.1:5060".parse().unwrap(),
+            },
+            sdp: Some(bytes::Bytes::from_static(OFFER)),
+            headers: vec![],
+        },
+    );
+    w.run();
+    let (sw3, _, _) = w.switch_setup();
+    w.switch.connect(w.now, sw3).unwrap();
+    w.run();
+    let replaces = |w: &World, h: CallHandle, extra: &str| {
+        let id = w.pbx.dialog(h).unwrap().id().clone();
+        format!(
+            "<sip:0301234567@192.0.2.1?Replaces={}%3Bto-tag%3D{}%3Bfrom-tag%3D{}{extra}>",
+            id.call_id.replace('@', "%40"),
+            id.remote_tag,
+            id.local_tag
+        )
+    };
+    let refer = |w: &mut World, refer_to: String| {
+        w.pbx_events.clear();
+        w.pbx.request_in_dialog(
+            w.now,
+            call1,
+            crate::sip::Method::Refer,
+            &[("Refer-To", refer_to)],
+            None,
+        );
+        w.run();
+        refer_status(w)
+    };
+    let own = replaces(&w, call1, "");
+    assert_eq!(refer(&mut w, own), Some(403), "its own dialog");
+    let other = replaces(&w, call3, "");
+    assert_eq!(refer(&mut w, other), Some(403), "another party's dialog");
+    let early_only = replaces(&w, call2, "%3Bearly-only");
+    assert_eq!(refer(&mut w, early_only), Some(202));
+    assert_eq!(
+        refer_notifies(&mut w),
+        ["SIP/2.0 100 Trying", "SIP/2.0 486 Busy Here"]
+    );
+    let join = replaces(&w, call2, "");
+    assert_eq!(refer(&mut w, join), Some(202));
+    assert_eq!(
+        refer_notifies(&mut w),
+        ["SIP/2.0 100 Trying", "SIP/2.0 503 Service Unavailable"]
+    );
+    // Nothing was placed and nothing released.
+    assert_eq!(w.switch_released_with(), None);
+    assert!(!w
+        .pbx_events
+        .iter()
+        .any(|e| matches!(e, UaEvent::IncomingCall { .. })));
+    assert_eq!(w.core.call_count(), 3);
+    for c in [call1, call2, call3] {
+        w.pbx.hangup(w.now, c, None);
+    }
     w.run();
     w.assert_clean();
 }

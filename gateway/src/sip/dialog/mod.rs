@@ -186,6 +186,11 @@ impl Dialog {
         self.state
     }
 
+    /// The peer's From (UAS) or To (UAC) field value, with its tag (§12.1.1, §12.1.2).
+    pub fn remote(&self) -> &str {
+        &self.remote
+    }
+
     pub fn remote_target(&self) -> &str {
         &self.remote_target
     }

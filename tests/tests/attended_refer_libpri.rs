@@ -1,0 +1,456 @@
+//! The attended transfer most common at a PSTN gateway, end to end through the real
+//! daemon process with libpri (`pri-switch`) as the switch: phone A (SIPp) calls PSTN
+//! party B through the gateway (call 1), then PSTN party C (call 2, a second dialog of
+//! the same SIPp call), then sends REFER in call 1's dialog with
+//! `Refer-To: <sip:C@gw?Replaces=<call 2's dialog>>` (RFC 3515, RFC 3891 §7.1, RFC 5589
+//! §7). The dialog named is one the gateway holds itself, so the gateway joins B and C
+//! (`Core::refer_join`): A gets NOTIFY `100 Trying` then `200 OK` (subscription
+//! terminated) on call 1 and BYE on both dialogs; B and C, both on the E1, are joined as
+//! for any trombone:
+//!
+//! - trunk group `transfer = "ect"`: ETSI Explicit Call Transfer on the D-channel; libpri
+//!   reports the transfer naming both calls, clears them from the gateway and connects
+//!   its two parties itself (each hears the other's tone);
+//! - `transfer = "hairpin"`: the gateway joins the two B-channels in its media engine,
+//!   no RTP: each party hears the other's tone until the PSTN clears; each is told its
+//!   new partner (FACILITY `EctInform`, libpri's connected line update).
+//!
+//! Afterwards no B-channel is busy and each part has its CDR with the transfer.
+//!
+//! SIPp keeps both dialogs in one scenario: the second one's Call-ID is
+//! `two///<call-id>`, which SIPp matches to the same scenario call (the part after
+//! `///`); `-cid_str %u-%p` keeps `@` out of the Call-ID, so the escaped `Replaces` in
+//! the Refer-To is plain.
+
+mod common;
+
+use std::sync::MutexGuard;
+use std::time::Duration;
+
+use common::{
+    kv, q931_after, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, MOH_TONE, SIP_TONE,
+    SWITCH_TONE,
+};
+
+/// The CDR's transfer column (after the disposition).
+const TRANSFER: usize = DISPOSITION + 1;
+/// The CDR's calling number column.
+const CALLING: usize = CALLED - 1;
+
+/// Party C's tone, distinct from B's (`SWITCH_TONE`) and the SIP side's.
+const PARTY2_TONE: f64 = MOH_TONE;
+
+/// The least a party must hear of the other through the gateway's hairpin (pri-switch
+/// loses whole blocks of its own on a loaded host; see `transfer_libpri_e1.rs`).
+const HEARD_MS: u64 = 100;
+
+fn groups(transfer: &str) -> String {
+    format!(
+        r#"
+[[trunk_group]]
+name = "pstn"
+members = [{{ span = 1, channels = "1-15,17-31" }}]
+hunting = "ascending"
+transfer = "{transfer}"
+
+[[route]]
+pattern = "_0X."
+to = ["pstn"]
+"#
+    )
+}
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+static ECT: Shared = Shared::new();
+static HAIRPIN: Shared = Shared::new();
+
+fn sdp(rtp_port: u16) -> String {
+    format!(
+        "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
+         m=audio {rtp_port} RTP/AVP 8\n      a=rtpmap:8 PCMA/8000\n      a=ptime:20"
+    )
+}
+
+/// A's side: call 1 to `[service]` (`b`), call 2 to `c`, talk `talk_ms`, REFER call 1
+/// to C replacing call 2, then the NOTIFYs and the two BYEs in whatever order they come.
+fn uac_two_calls_and_refer(b: &str, c: &str, port1: u16, port2: u16, talk_ms: u64) -> String {
+    let ok = "<send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>";
+    let (ok1, ok4) = (
+        ok.replacen("<send>", "<send next=\"1\">", 1),
+        ok.replacen("<send>", "<send next=\"4\">", 1),
+    );
+    let (sdp1, sdp2) = (sdp(port1), sdp(port2));
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="attended transfer by REFER with Replaces">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:{b}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=one[call_number]
+      To: <sip:{b}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {sdp1}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="tag=([^;> ]*)" search_in="hdr" header="To:" assign_to="junk1,tag1"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK sip:{b}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=one[call_number]
+      To: <sip:{b}@[remote_ip]:[remote_port]>;tag=[$tag1]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:{c}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=two[call_number]
+      To: <sip:{c}@[remote_ip]:[remote_port]>
+      Call-ID: two///[call_id]
+      CSeq: 1 INVITE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {sdp2}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="tag=([^;> ]*)" search_in="hdr" header="To:" assign_to="junk2,tag2"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK sip:{c}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=two[call_number]
+      To: <sip:{c}@[remote_ip]:[remote_port]>;tag=[$tag2]
+      Call-ID: two///[call_id]
+      CSeq: 1 ACK
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <Reference variables="junk1,junk2"/>
+  <pause milliseconds="{talk_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      REFER sip:{b}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=one[call_number]
+      To: <sip:{b}@[remote_ip]:[remote_port]>;tag=[$tag1]
+      Call-ID: [call_id]
+      CSeq: 2 REFER
+      Contact: sip:2001@[local_ip]:[local_port]
+      Refer-To: <sip:{c}@[remote_ip]:[remote_port]?Replaces=two%2F%2F%2F[call_id]%3Bto-tag%3D[$tag2]%3Bfrom-tag%3Dtwo[call_number]>
+      Referred-By: <sip:2001@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="202"/>
+  <label id="1"/>
+  <recv request="NOTIFY" optional="true" next="2"/>
+  <recv request="BYE" next="3"/>
+  <label id="2"/>
+  {ok1}
+  <label id="3"/>
+  {ok}
+  <label id="4"/>
+  <recv request="NOTIFY" optional="true" next="5"/>
+  <recv request="BYE" next="6"/>
+  <label id="5"/>
+  {ok4}
+  <label id="6"/>
+  {ok}
+  <pause milliseconds="300"/>
+</scenario>
+"#
+    )
+}
+
+/// The sipfrag status lines of the NOTIFYs SIPp received, in order, with their
+/// `Subscription-State`.
+fn notifies(trace: &str) -> Vec<(String, String)> {
+    trace
+        .split("message received")
+        .filter_map(|m| {
+            let m = m
+                .split_once("\n\n")
+                .map_or(m, |(_, rest)| rest)
+                .trim_start();
+            if !m.starts_with("NOTIFY ") {
+                return None;
+            }
+            let state = m
+                .lines()
+                .find_map(|l| l.strip_prefix("Subscription-State:"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let frag = m
+                .lines()
+                .find(|l| l.starts_with("SIP/2.0 "))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            Some((frag, state))
+        })
+        .collect()
+}
+
+/// Calls 1 and 2 at the switch: (B's id, its channel, C's id, its channel).
+fn two_calls(rig: &mut Rig, mark: usize, b: &str, c: &str) -> (String, u8, String, u8) {
+    let ring1 = rig.switch.wait(mark, Duration::from_secs(10), |l| {
+        l.starts_with("ring ") && kv(l, "called") == Some(b)
+    });
+    let ring2 = rig.switch.wait(mark, Duration::from_secs(15), |l| {
+        l.starts_with("ring ") && kv(l, "called") == Some(c)
+    });
+    let id2 = kv(&ring2, "id").unwrap().to_string();
+    rig.switch.send(&format!("tone {id2} {PARTY2_TONE}"));
+    (
+        kv(&ring1, "id").unwrap().to_string(),
+        kv(&ring1, "channel").unwrap().parse().unwrap(),
+        id2,
+        kv(&ring2, "channel").unwrap().parse().unwrap(),
+    )
+}
+
+fn heard_ms(line: &str, key: &str, hz: f64) -> u64 {
+    kv(line, key)
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|e| e.split_once(':'))
+        .filter(|(f, _)| f.parse::<u32>().ok() == Some(hz as u32))
+        .filter_map(|(_, ms)| ms.parse::<u64>().ok())
+        .sum()
+}
+
+fn cid() -> Vec<String> {
+    vec!["-cid_str".to_string(), "%u-%p".to_string()]
+}
+
+/// The SIPp run's NOTIFYs: `100 Trying` (active) then `200 OK` (terminated), on call 1.
+fn assert_notifies(trace: &str) {
+    let n = notifies(trace);
+    assert_eq!(n.len(), 2, "NOTIFYs: {n:?}\n{trace}");
+    assert_eq!(n[0].0, "SIP/2.0 100 Trying", "{n:?}");
+    assert!(n[0].1.starts_with("active"), "{n:?}");
+    assert_eq!(n[1].0, "SIP/2.0 200 OK", "{n:?}");
+    assert!(n[1].1.starts_with("terminated"), "{n:?}");
+}
+
+#[test]
+fn refer_replacing_our_own_dialog_joins_the_pstn_parties_by_ect() {
+    let _one = serial();
+    let mut rig = ECT.lock(|| Rig::start("attended-refer-ect", Line::E1, &groups("ect")));
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let rtp1 = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE]);
+    let rtp2 = RtpPeer::start(law, SIP_TONE, vec![PARTY2_TONE]);
+    let (b, c) = ("0301111", "0302222");
+    let port = rig.pbx_port;
+    let sipp = rig.sipp_spawn_with(
+        "attended-ect",
+        &uac_two_calls_and_refer(b, c, rtp1.port, rtp2.port, 1500),
+        b,
+        port,
+        &cid(),
+    );
+    let (id1, ch1, id2, ch2) = two_calls(&mut rig, mark, b, c);
+    assert_ne!(ch1, ch2);
+
+    // libpri's view: ExplicitEctExecute on call 2 naming call 1, neither held.
+    let t = rig.switch.wait(mark, Duration::from_secs(15), |l| {
+        l.starts_with("transfer ")
+    });
+    assert_eq!(kv(&t, "id"), Some(id2.as_str()), "{t}");
+    assert_eq!(kv(&t, "with"), Some(id1.as_str()), "{t}");
+    assert_eq!(kv(&t, "held"), Some("0,0"), "{t}");
+    for id in [&id1, &id2] {
+        rig.switch.wait(mark, Duration::from_secs(5), |l| {
+            l.starts_with("released ") && kv(l, "id") == Some(id)
+        });
+    }
+    let joined = rig
+        .switch
+        .wait(mark, Duration::from_secs(5), |l| l.starts_with("joined "));
+    assert!(heard_ms(&joined, "heard", SWITCH_TONE) >= 500, "{joined}");
+    assert!(
+        heard_ms(&joined, "with_heard", PARTY2_TONE) >= 500,
+        "{joined}"
+    );
+
+    let run = sipp.finish();
+    let (r1, r2) = (rtp1.stop(), rtp2.stop());
+    assert!(run.ok, "SIPp failed:\n{}", run.trace);
+    assert_notifies(&run.trace);
+    assert!(r1.heard_ms(SWITCH_TONE) > 0, "B was heard on call 1");
+    assert!(r2.heard_ms(PARTY2_TONE) > 0, "C was heard on call 2");
+
+    let q = q931_after(&rig, mark);
+    assert!(q.iter().any(|l| l == "rx FACILITY"), "{q:?}");
+    let gw = std::fs::read_to_string(rig.dir.join("gatewayd.log")).unwrap_or_default();
+    assert!(gw.contains("attended transfer: calls joined"), "no join");
+    assert!(
+        !gw.contains("hairpinned in the gateway"),
+        "ECT must not fall back"
+    );
+
+    // Call 1's and call 2's parts with A, then B ↔ C until the switch took it over.
+    let cdrs = rig.assert_clean(cdr0, 3);
+    assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
+    assert_eq!(cdrs[0][CALLED], b, "{cdrs:?}");
+    assert_eq!(cdrs[0][CHANNEL], ch1.to_string(), "{cdrs:?}");
+    assert_eq!(
+        cdrs[0][TRANSFER], "attended join with call-2 as call-1.1",
+        "{cdrs:?}"
+    );
+    assert_eq!(cdrs[1][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
+    assert_eq!(cdrs[1][CALLED], c, "{cdrs:?}");
+    assert_eq!(cdrs[1][CHANNEL], ch2.to_string(), "{cdrs:?}");
+    assert_eq!(
+        cdrs[1][TRANSFER], "attended join with call-1 as call-1.1",
+        "{cdrs:?}"
+    );
+    assert_eq!(cdrs[2][CALLING], b, "{cdrs:?}");
+    assert_eq!(cdrs[2][CALLED], c, "{cdrs:?}");
+    assert_eq!(cdrs[2][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert_eq!(
+        cdrs[2][TRANSFER], "attended join of call-1 and call-2; ect",
+        "{cdrs:?}"
+    );
+}
+
+#[test]
+fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
+    let _one = serial();
+    let mut rig =
+        HAIRPIN.lock(|| Rig::start("attended-refer-hairpin", Line::E1, &groups("hairpin")));
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let rtp1 = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE]);
+    let rtp2 = RtpPeer::start(law, SIP_TONE, vec![PARTY2_TONE]);
+    let (b, c) = ("0303333", "0304444");
+    let port = rig.pbx_port;
+    let sipp = rig.sipp_spawn_with(
+        "attended-hp",
+        &uac_two_calls_and_refer(b, c, rtp1.port, rtp2.port, 1500),
+        b,
+        port,
+        &cid(),
+    );
+    let (id1, ch1, id2, ch2) = two_calls(&mut rig, mark, b, c);
+    let run = sipp.finish();
+    let _ = (rtp1.stop(), rtp2.stop());
+    assert!(run.ok, "SIPp failed:\n{}", run.trace);
+    assert_notifies(&run.trace);
+
+    // One call left with both B-channels, joined in the gateway.
+    let t0 = std::time::Instant::now();
+    loop {
+        let busy = rig.busy_channels();
+        if busy.len() == 2 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "busy: {busy:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let calls = rig.ctl("show calls");
+    assert_eq!(calls.trim().lines().count(), 1, "{calls}");
+    // Let B and C talk through the hairpin, then B hangs up.
+    std::thread::sleep(Duration::from_millis(2000));
+    rig.switch.send(&format!("hangup {id1} 16"));
+    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        l.starts_with("disconnect ") && kv(l, "id") == Some(&id2)
+    });
+    assert_eq!(kv(&disc, "cause"), Some("16"), "{disc}");
+    let media = |id: &str| {
+        rig.switch.wait(mark, Duration::from_secs(5), |l| {
+            l.starts_with("media ") && kv(l, "id") == Some(id)
+        })
+    };
+    let (m1, m2) = (media(&id1), media(&id2));
+    assert_eq!(kv(&m1, "channel"), Some(ch1.to_string().as_str()));
+    assert_eq!(kv(&m2, "channel"), Some(ch2.to_string().as_str()));
+    assert!(
+        heard_ms(&m1, "heard", PARTY2_TONE) >= HEARD_MS,
+        "B: {m1}; C: {m2}"
+    );
+    assert!(heard_ms(&m2, "heard", SWITCH_TONE) >= HEARD_MS, "C: {m2}");
+
+    // No transfer service on the D-channel: the two FACILITYs are the gateway's
+    // EctInform telling each party its new partner (libpri: connected line updates).
+    let q = q931_after(&rig, mark);
+    assert_eq!(
+        q.iter().filter(|l| l.ends_with("FACILITY")).count(),
+        2,
+        "{q:?}"
+    );
+    let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
+    assert!(
+        !log.contains("EctLinkIdRequest"),
+        "ECT invoked on a hairpin"
+    );
+    for (id, partner) in [(&id1, c), (&id2, b)] {
+        let l = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+            l.starts_with("connected ") && kv(l, "id") == Some(id)
+        });
+        assert_eq!(kv(&l, "number"), Some(partner), "{l}");
+    }
+    let gw = std::fs::read_to_string(rig.dir.join("gatewayd.log")).unwrap_or_default();
+    assert!(gw.contains("hairpinned in the gateway"), "no hairpin");
+
+    let cdrs = rig.assert_clean(cdr0, 3);
+    assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
+    assert_eq!(cdrs[1][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
+    assert_eq!(cdrs[2][CALLED], c, "{cdrs:?}");
+    assert_eq!(
+        cdrs[2][TRANSFER], "attended join of call-1 and call-2; hairpin",
+        "{cdrs:?}"
+    );
+}
