@@ -17,7 +17,9 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use daemon_support::{free_udp_port, Daemon, Options, CALLED, DISPOSITION};
-use transfer_support::{records, scenario, sdp, spawn_sipp, RtpEnd, OK_TO_REQUEST, TRANSFER};
+use transfer_support::{
+    ok_with_sdp, records, scenario, sdp, spawn_sipp, RtpEnd, OK_TO_REQUEST, TRANSFER,
+};
 
 /// The switch's tone (its default).
 const SWITCH_TONE: f64 = 1004.0;
@@ -130,21 +132,7 @@ fn phone_c(rtp: SocketAddrV4) -> String {
       <ereg regexp="[^\r\n]*" search_in="hdr" header="From:" assign_to="gwfrom"/>
     </action>
   </recv>
-  <send retrans="500">
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=ctag
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {}
-    ]]>
-  </send>
+{}
   <recv request="ACK"/>
   <pause milliseconds="5000"/>
   <send retrans="500">
@@ -160,7 +148,7 @@ fn phone_c(rtp: SocketAddrV4) -> String {
     ]]>
   </send>
   <recv response="200"/>"#,
-            sdp(rtp)
+            ok_with_sdp("ctag", rtp)
         ),
     )
 }

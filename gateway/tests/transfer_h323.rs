@@ -33,8 +33,8 @@ use h323::fast_start::MediaAddresses;
 use h323::q931::ie::CauseValue;
 use h323_support::{flush, kinds, pump, released};
 use transfer_support::{
-    read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID, IN_TRUNK,
-    OK_TO_REQUEST, OUT_TRUNK, SWITCH_TONE, TRANSFER,
+    ok_with_sdp, read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID,
+    IN_TRUNK, OK_TO_REQUEST, OUT_TRUNK, SWITCH_TONE, TRANSFER,
 };
 
 /// The tone the H.323 endpoint plays.
@@ -324,29 +324,31 @@ fn target(rtp: SocketAddrV4) -> String {
     ]]>
   </send>
   <pause milliseconds="300"/>
-  <send retrans="500">
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=btag[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {}
-    ]]>
-  </send>
+{}
   <recv request="ACK" crlf="true"/>
   <recv request="BYE"/>
 {OK_TO_REQUEST}
   <timewait milliseconds="300"/>
   <Reference variables="rb"/>"#,
-            sdp(rtp)
+            ok_with_sdp("btag[call_number]", rtp)
         ),
     )
+}
+
+/// The two records of a blind transfer of the H.323 endpoint's call to `target`, routed
+/// to `out_trunk`, both checked, and the first call's id; no B-channel is left busy.
+fn blind_records(d: &Daemon, target: &str, out_trunk: &str) -> (Vec<Vec<String>>, String) {
+    let cdrs = records(d, 0, 2);
+    assert_eq!(cdrs.len(), 2, "{cdrs:?}");
+    let call = cdrs[0][CALL_ID].clone();
+    assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
+    assert_eq!(cdrs[0][TRANSFER], format!("blind to {target} as {call}.1"));
+    assert_eq!(cdrs[1][DISPOSITION], "ANSWERED");
+    assert_eq!(cdrs[1][IN_TRUNK], "ep");
+    assert_eq!(cdrs[1][OUT_TRUNK], out_trunk);
+    assert_eq!(cdrs[1][TRANSFER], format!("blind from {call}"));
+    d.assert_no_busy_channel();
+    (cdrs, call)
 }
 
 struct Rig {
@@ -463,18 +465,9 @@ fn blind_transfer_of_an_h323_call_to_sip_relays_the_endpoint_to_the_target() {
     a_rtp.stop();
     b_rtp.stop();
     Arc::try_unwrap(ep_rtp).ok().unwrap().stop();
-    let cdrs = records(d, 0, 2);
-    assert_eq!(cdrs.len(), 2, "{cdrs:?}");
-    let call = cdrs[0][CALL_ID].clone();
-    assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
-    assert_eq!(cdrs[0][TRANSFER], format!("blind to 301 as {call}.1"));
+    let (cdrs, call) = blind_records(d, "301", "pbx2");
     assert_eq!(cdrs[1][CALL_ID], format!("{call}.1"));
-    assert_eq!(cdrs[1][DISPOSITION], "ANSWERED");
     assert_eq!(cdrs[1][CALLED], "301");
-    assert_eq!(cdrs[1][IN_TRUNK], "ep");
-    assert_eq!(cdrs[1][OUT_TRUNK], "pbx2");
-    assert_eq!(cdrs[1][TRANSFER], format!("blind from {call}"));
-    d.assert_no_busy_channel();
 }
 
 /// SIP A ↔ H.323, A REFERs to 0301234 on the E1: the switch answers, its B-channel is
@@ -519,16 +512,7 @@ fn blind_transfer_of_an_h323_call_to_the_e1_bridges_the_endpoint() {
         calls[0].contains("700Hz/"),
         "the switch heard the endpoint: {sim}"
     );
-    let cdrs = records(d, 0, 2);
-    assert_eq!(cdrs.len(), 2, "{cdrs:?}");
-    let call = cdrs[0][CALL_ID].clone();
-    assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
-    assert_eq!(cdrs[0][TRANSFER], format!("blind to 0301234 as {call}.1"));
-    assert_eq!(cdrs[1][DISPOSITION], "ANSWERED");
-    assert_eq!(cdrs[1][IN_TRUNK], "ep");
-    assert_eq!(cdrs[1][OUT_TRUNK], "pstn");
-    assert_eq!(cdrs[1][TRANSFER], format!("blind from {call}"));
-    d.assert_no_busy_channel();
+    blind_records(d, "0301234", "pstn");
 }
 
 /// Attended: C's INVITE with `Replaces` names A's dialog of a SIP ↔ H.323 call. The

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use daemon_support::{free_udp_port, Daemon, Options, CALLED, DISPOSITION};
 use transfer_support::{
-    read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID, OK_TO_REQUEST,
-    OUT_TRUNK, SWITCH_TONE, TRANSFER,
+    ok_with_sdp, read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID,
+    OK_TO_REQUEST, OUT_TRUNK, SWITCH_TONE, TRANSFER,
 };
 
 /// The tone of the party that takes the call over (C, or the transfer's target).
@@ -92,23 +92,33 @@ fn phone(then: &str) -> String {
 fn answer(rtp: SocketAddrV4) -> String {
     format!(
         r#"  <pause milliseconds="200"/>
+{}
+  <recv request="ACK" crlf="true"/>"#,
+        ok_with_sdp("atag[call_number]", rtp)
+    )
+}
+
+/// The phone answers (media at `rtp`), talks 1 s, then REFERs the gateway with
+/// `headers` (`Refer-To` and the like), one a line.
+fn answer_then_refer(rtp: SocketAddrV4, headers: &[&str]) -> String {
+    let headers: String = headers.iter().map(|h| format!("      {h}\n")).collect();
+    format!(
+        r#"{}
+  <pause milliseconds="1000"/>
   <send retrans="500">
     <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=atag[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {}
+      REFER [$gwuri] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:201@[local_ip]:[local_port]>;tag=atag[call_number]
+      To:[$gwfrom]
+      Call-ID: [call_id]
+      CSeq: 2 REFER
+      Contact: <sip:201@[local_ip]:[local_port]>
+{headers}      Max-Forwards: 70
+      Content-Length: 0
     ]]>
-  </send>
-  <recv request="ACK" crlf="true"/>"#,
-        sdp(rtp)
+  </send>"#,
+        answer(rtp)
     )
 }
 
@@ -343,22 +353,6 @@ fn refer_sub_false_gets_no_notify_and_the_transfer_goes_on() {
     let b_rtp = RtpEnd::start(NEW_TONE);
     let then = format!(
         r#"{}
-  <pause milliseconds="1000"/>
-  <send retrans="500">
-    <![CDATA[
-      REFER [$gwuri] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:201@[local_ip]:[local_port]>;tag=atag[call_number]
-      To:[$gwfrom]
-      Call-ID: [call_id]
-      CSeq: 2 REFER
-      Contact: <sip:201@[local_ip]:[local_port]>
-      Refer-To: <sip:301@127.0.0.1>
-      Refer-Sub: false
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
   <recv response="202">
     <action>
       <ereg regexp="false" search_in="hdr" header="Refer-Sub:" check_it="true" assign_to="rs"/>
@@ -368,7 +362,10 @@ fn refer_sub_false_gets_no_notify_and_the_transfer_goes_on() {
 {OK_TO_REQUEST}
   <timewait milliseconds="300"/>
   <Reference variables="gwtagall,gwtag,rs"/>"#,
-        answer(a_rtp.addr)
+        answer_then_refer(
+            a_rtp.addr,
+            &["Refer-To: <sip:301@127.0.0.1>", "Refer-Sub: false"]
+        )
     );
     let sf_a = d.scenario("phone.xml", &phone(&then));
     let target = phone(&format!(
@@ -426,22 +423,6 @@ fn refer_to_with_replaces_sends_the_invite_with_replaces_to_the_target() {
     let b_rtp = RtpEnd::start(NEW_TONE);
     let then = format!(
         r#"{}
-  <pause milliseconds="1000"/>
-  <send retrans="500">
-    <![CDATA[
-      REFER [$gwuri] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:201@[local_ip]:[local_port]>;tag=atag[call_number]
-      To:[$gwfrom]
-      Call-ID: [call_id]
-      CSeq: 2 REFER
-      Contact: <sip:201@[local_ip]:[local_port]>
-      Refer-To: <sip:301@127.0.0.1?Replaces=ab-dialog%40127.0.0.1%3Bto-tag%3Dbtag7%3Bfrom-tag%3Datag7>
-      Referred-By: <sip:201@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
   <recv response="202"/>
 {}
 {}
@@ -450,7 +431,7 @@ fn refer_to_with_replaces_sends_the_invite_with_replaces_to_the_target() {
 {OK_TO_REQUEST}
   <timewait milliseconds="300"/>
   <Reference variables="gwtagall,gwtag,n1,n2,n3"/>"#,
-        answer(a_rtp.addr),
+        answer_then_refer(a_rtp.addr, &["Refer-To: <sip:301@127.0.0.1?Replaces=ab-dialog%40127.0.0.1%3Bto-tag%3Dbtag7%3Bfrom-tag%3Datag7>", "Referred-By: <sip:201@[local_ip]:[local_port]>"]),
         notify(100, "n1"),
         notify(180, "n2"),
         notify(200, "n3"),

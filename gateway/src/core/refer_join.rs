@@ -55,15 +55,7 @@ impl Core {
         referrer: LegId,
         replaced: LegId,
     ) -> Result<(), ReferRefused> {
-        let id = *self.legs.get(&referrer).ok_or(ReferRefused::NoCall)?;
-        let call = self.calls.get(&id).ok_or(ReferRefused::NoCall)?;
-        if call.answered.is_none() {
-            return Err(ReferRefused::NotAnswered);
-        }
-        if call.transfer.is_some() {
-            return Err(ReferRefused::Pending);
-        }
-        let (remaining, _) = call.other_of(referrer).ok_or(ReferRefused::NotAnswered)?;
+        let (id, _, remaining, _) = self.referable(referrer)?;
         let remaining = (remaining.kind, remaining.trunk.clone());
         let other = self.legs.get(&replaced).copied();
         if other == Some(id) {

@@ -207,6 +207,25 @@ impl Core {
         self.refer_replacing(now, referrer, target, referred_by, None)
     }
 
+    /// The call `referrer` is in, if it may be transferred now (answered, no transfer of
+    /// its own in progress): its id, the call, the remaining party's leg and whether that
+    /// leg is the call's `a`.
+    pub(super) fn referable(
+        &self,
+        referrer: LegId,
+    ) -> Result<(CallId, &Call, &Leg, bool), ReferRefused> {
+        let id = *self.legs.get(&referrer).ok_or(ReferRefused::NoCall)?;
+        let call = self.calls.get(&id).ok_or(ReferRefused::NoCall)?;
+        if call.answered.is_none() {
+            return Err(ReferRefused::NotAnswered);
+        }
+        if call.transfer.is_some() {
+            return Err(ReferRefused::Pending);
+        }
+        let (remaining, rem_is_a) = call.other_of(referrer).ok_or(ReferRefused::NotAnswered)?;
+        Ok((id, call, remaining, rem_is_a))
+    }
+
     /// As [`Core::refer`], for a REFER whose `Refer-To` names a dialog to replace (RFC
     /// 3891 §7.1, `?Replaces=` in the URI: an attended transfer signalled by REFER). The
     /// new call is placed with that `Replaces` value ([`Action::Originate`]'s `replaces`),
@@ -220,15 +239,7 @@ impl Core {
         referred_by: Option<String>,
         replaces: Option<String>,
     ) -> Result<(), ReferRefused> {
-        let id = *self.legs.get(&referrer).ok_or(ReferRefused::NoCall)?;
-        let call = self.calls.get(&id).ok_or(ReferRefused::NoCall)?;
-        if call.answered.is_none() {
-            return Err(ReferRefused::NotAnswered);
-        }
-        if call.transfer.is_some() {
-            return Err(ReferRefused::Pending);
-        }
-        let (remaining, rem_is_a) = call.other_of(referrer).ok_or(ReferRefused::NotAnswered)?;
+        let (id, call, remaining, rem_is_a) = self.referable(referrer)?;
         let remaining_trunk = remaining.trunk.clone();
         let referrer_trunk = if rem_is_a {
             call.b.as_ref().map(|l| l.trunk.clone()).unwrap_or_default()

@@ -125,14 +125,7 @@ impl F {
     /// The PSTN (channel 1:1, calling 0301234) calls 201 on the PBX, which answers with
     /// RTP at port 4000: (call, PSTN leg, PBX leg).
     fn answered_pstn_call(&mut self) -> (CallId, LegId, LegId) {
-        let setup = Setup {
-            called: Number::unknown("201"),
-            calling: Some(Number::unknown("0301234")),
-            bearer: Bearer::Speech,
-            media: Some(Media::Channel(TS1)),
-            complete: true,
-            redirecting: None,
-        };
+        let setup = speech("201", Some("0301234"), Some(Media::Channel(TS1)));
         let (call, pstn) = self.core.incoming(self.now, "pstn", Some(TS1), setup);
         let a = match self.actions().as_slice() {
             [Action::Originate { leg, trunk, .. }] if trunk == "pbx" => *leg,
@@ -191,6 +184,52 @@ impl F {
     }
 }
 
+impl F {
+    /// What the core tells `leg` of `call` when it is released with cause 16.
+    fn released(&self, call: CallId, leg: LegId) -> Action {
+        Action::Deliver {
+            call,
+            leg,
+            msg: Delivery::Release(self.core.clearing(Reason::Q850(16))),
+        }
+    }
+
+    /// `leg` answers with `media`: what the core does then.
+    fn connect(&mut self, leg: LegId, media: Option<Media>) -> Vec<Action> {
+        self.core.handle(self.now, leg, Message::Connect { media });
+        self.actions()
+    }
+}
+
+/// B-channel 1:1 bridged to `rtp_leg`, whose RTP is at 192.0.2.1:`port`.
+fn bridge(call: CallId, rtp_leg: LegId, port: u16) -> Action {
+    Action::Bridge {
+        call,
+        channel: TS1,
+        rtp_leg,
+        remote: SocketAddr::from(([192, 0, 2, 1], port)),
+        law: Law::ALaw,
+        telephone_event: None,
+    }
+}
+
+/// A complete speech call to `called` from `calling`.
+fn speech(called: &str, calling: Option<&str>, media: Option<Media>) -> Setup {
+    Setup {
+        called: Number::unknown(called),
+        calling: calling.map(Number::unknown),
+        bearer: Bearer::Speech,
+        media,
+        complete: true,
+        redirecting: None,
+    }
+}
+
+/// A SIP final response `status` without a Reason header.
+fn sip_release(status: u16) -> Message {
+    Message::Release(Reason::Sip { status, q850: None })
+}
+
 fn progress(to: LegId, st: TransferStatus) -> Action {
     Action::Deliver {
         call: CallId(1),
@@ -219,38 +258,20 @@ fn blind_transfer_moves_the_bridge_to_the_target_and_keeps_the_b_channel() {
     f.core.handle(f.now, b, Message::Alerting { inband: false });
     assert_eq!(f.actions(), vec![progress(a, TransferStatus::Ringing)]);
     f.now += Duration::from_secs(2);
-    f.core.handle(
-        f.now,
-        b,
-        Message::Connect {
-            media: Some(rtp(5000)),
-        },
-    );
-    let acts = f.actions();
+    let acts = f.connect(b, Some(rtp(5000)));
     assert_eq!(
         acts,
         vec![
             Action::Unbridge { call },
             progress(a, TransferStatus::Answered),
-            Action::Deliver {
-                call,
-                leg: a,
-                msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-            },
+            f.released(call, a),
             // Connected line update: the PSTN party now talks to the target.
             Action::Deliver {
                 call,
                 leg: pstn,
                 msg: Delivery::Transferred(Number::unknown("301")),
             },
-            Action::Bridge {
-                call,
-                channel: TS1,
-                rtp_leg: b,
-                remote: SocketAddr::from(([192, 0, 2, 1], 5000)),
-                law: Law::ALaw,
-                telephone_event: None,
-            },
+            bridge(call, b, 5000),
         ]
     );
     assert_eq!(f.core.busy_channels(), vec![TS1]);
@@ -269,11 +290,7 @@ fn blind_transfer_moves_the_bridge_to_the_target_and_keeps_the_b_channel() {
         .handle(f.now, pstn, Message::Release(Reason::Q850(16)));
     let acts = f.actions();
     assert_eq!(acts[0], Action::Unbridge { call });
-    assert!(acts.contains(&Action::Deliver {
-        call,
-        leg: b,
-        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-    }));
+    assert!(acts.contains(&f.released(call, b)));
     let recs = f.records();
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[1].call_id, "call-1.1");
@@ -291,14 +308,7 @@ fn a_busy_target_fails_the_transfer_and_the_call_goes_on() {
     let mut f = F::new();
     let (call, pstn, a) = f.answered_pstn_call();
     let (b, ..) = f.refer(a, "301");
-    f.core.handle(
-        f.now,
-        b,
-        Message::Release(Reason::Sip {
-            status: 486,
-            q850: None,
-        }),
-    );
+    f.core.handle(f.now, b, sip_release(486));
     let acts = f.actions();
     assert_eq!(
         acts,
@@ -321,14 +331,7 @@ fn a_busy_target_fails_the_transfer_and_the_call_goes_on() {
     let acts = f.actions();
     assert_eq!(
         acts,
-        vec![
-            Action::Unbridge { call },
-            Action::Deliver {
-                call,
-                leg: pstn,
-                msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-            }
-        ]
+        vec![Action::Unbridge { call }, f.released(call, pstn)]
     );
     let recs = f.records();
     assert_eq!(recs.len(), 2, "{recs:?}");
@@ -345,14 +348,7 @@ fn refer_is_refused_without_an_answered_call_or_while_one_is_pending() {
             .refer(f.now, LegId(99), &Number::unknown("301"), None),
         Err(ReferRefused::NoCall)
     );
-    let setup = Setup {
-        called: Number::unknown("201"),
-        calling: None,
-        bearer: Bearer::Speech,
-        media: None,
-        complete: true,
-        redirecting: None,
-    };
+    let setup = speech("201", None, None);
     let (_, _) = f.core.incoming(f.now, "pstn", Some(TS1), setup);
     let a = match f.actions().as_slice() {
         [Action::Originate { leg, .. }] => *leg,
@@ -426,8 +422,7 @@ fn isdn_to_isdn_fails_with_503_without_hairpin_and_hairpins_with_it() {
         timeslot: Timeslot(2),
     };
     assert_eq!(f.core.busy_channels(), vec![TS1, ts2]);
-    f.core.handle(f.now, b, Message::Connect { media: None });
-    let acts = f.actions();
+    let acts = f.connect(b, None);
     assert!(acts.contains(&Action::Hairpin {
         call,
         a: TS1,
@@ -449,14 +444,7 @@ fn transferor_leaving_early_then_a_failure_releases_the_remaining_party() {
     assert_eq!(f.core.call_count(), 1);
     f.core.handle(f.now, b, Message::Alerting { inband: false });
     assert!(f.actions().is_empty(), "nobody to NOTIFY");
-    f.core.handle(
-        f.now,
-        b,
-        Message::Release(Reason::Sip {
-            status: 486,
-            q850: None,
-        }),
-    );
+    f.core.handle(f.now, b, sip_release(486));
     let acts = f.actions();
     assert_eq!(
         acts,
@@ -480,14 +468,7 @@ fn transferor_leaving_early_then_an_answer_bridges_the_target() {
     let (b, ..) = f.refer(a, "301");
     f.core.handle(f.now, a, Message::Release(Reason::Q850(16)));
     f.actions();
-    f.core.handle(
-        f.now,
-        b,
-        Message::Connect {
-            media: Some(rtp(5000)),
-        },
-    );
-    let acts = f.actions();
+    let acts = f.connect(b, Some(rtp(5000)));
     assert!(
         matches!(
             acts.as_slice(),
@@ -506,25 +487,14 @@ fn transferor_leaving_early_then_an_answer_bridges_the_target() {
 fn replaces_swaps_the_leg_and_keeps_the_pstn_party_untouched() {
     let mut f = F::new();
     let (call, pstn, a) = f.answered_pstn_call();
-    let setup = Setup {
-        called: Number::unknown("201"),
-        calling: Some(Number::unknown("205")),
-        bearer: Bearer::Speech,
-        media: Some(rtp(6000)),
-        complete: true,
-        redirecting: None,
-    };
+    let setup = speech("201", Some("205"), Some(rtp(6000)));
     let c = f.core.replace(f.now, a, "pbx", setup).unwrap();
     let acts = f.actions();
     assert_eq!(
         acts,
         vec![
             Action::Unbridge { call },
-            Action::Deliver {
-                call,
-                leg: a,
-                msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-            },
+            f.released(call, a),
             Action::Deliver {
                 call,
                 leg: c,
@@ -543,14 +513,7 @@ fn replaces_swaps_the_leg_and_keeps_the_pstn_party_untouched() {
                 leg: pstn,
                 msg: Delivery::Transferred(Number::unknown("205")),
             },
-            Action::Bridge {
-                call,
-                channel: TS1,
-                rtp_leg: c,
-                remote: SocketAddr::from(([192, 0, 2, 1], 6000)),
-                law: Law::ALaw,
-                telephone_event: None,
-            },
+            bridge(call, c, 6000),
         ]
     );
     assert_eq!(f.core.busy_channels(), vec![TS1]);
@@ -562,11 +525,7 @@ fn replaces_swaps_the_leg_and_keeps_the_pstn_party_untouched() {
     assert_eq!(f.core.call_of(a), None);
     f.core.handle(f.now, c, Message::Release(Reason::Q850(16)));
     let acts = f.actions();
-    assert!(acts.contains(&Action::Deliver {
-        call,
-        leg: pstn,
-        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-    }));
+    assert!(acts.contains(&f.released(call, pstn)));
     let recs = f.records();
     assert_eq!(recs[1].call_id, "call-1.1");
     assert_eq!(recs[1].transfer, "attended from call-1");
@@ -577,14 +536,7 @@ fn replaces_swaps_the_leg_and_keeps_the_pstn_party_untouched() {
 #[test]
 fn replaces_of_an_unknown_leg_or_an_early_dialog_we_did_not_initiate_is_refused() {
     let mut f = F::new();
-    let setup = Setup {
-        called: Number::unknown("0301234"),
-        calling: None,
-        bearer: Bearer::Speech,
-        media: Some(rtp(6000)),
-        complete: true,
-        redirecting: None,
-    };
+    let setup = speech("0301234", None, Some(rtp(6000)));
     assert_eq!(
         f.core.replace(f.now, LegId(42), "pbx", setup.clone()),
         Err(ReplaceRefused::NoCall)
@@ -609,14 +561,7 @@ fn replaces_of_an_unknown_leg_or_an_early_dialog_we_did_not_initiate_is_refused(
 #[test]
 fn replaces_of_an_early_dialog_we_initiated_answers_the_call_and_cancels_the_old_leg() {
     let mut f = F::new();
-    let setup = Setup {
-        called: Number::unknown("201"),
-        calling: Some(Number::unknown("0301234")),
-        bearer: Bearer::Speech,
-        media: Some(Media::Channel(TS1)),
-        complete: true,
-        redirecting: None,
-    };
+    let setup = speech("201", Some("0301234"), Some(Media::Channel(TS1)));
     let (call, pstn) = f.core.incoming(f.now, "pstn", Some(TS1), setup);
     let ringing = match f.actions().as_slice() {
         [Action::Originate { leg, .. }] => *leg,
@@ -625,14 +570,7 @@ fn replaces_of_an_early_dialog_we_initiated_answers_the_call_and_cancels_the_old
     f.core
         .handle(f.now, ringing, Message::Alerting { inband: false });
     f.actions();
-    let picker = Setup {
-        called: Number::unknown("201"),
-        calling: Some(Number::unknown("205")),
-        bearer: Bearer::Speech,
-        media: Some(rtp(6000)),
-        complete: true,
-        redirecting: None,
-    };
+    let picker = speech("201", Some("205"), Some(rtp(6000)));
     let c = f.core.replace(f.now, ringing, "pbx", picker).unwrap();
     assert_eq!(
         f.actions(),
@@ -661,33 +599,15 @@ fn replaces_of_an_early_dialog_we_initiated_answers_the_call_and_cancels_the_old
                     media: Some(rtp(6000))
                 },
             },
-            Action::Bridge {
-                call,
-                channel: TS1,
-                rtp_leg: c,
-                remote: SocketAddr::from(([192, 0, 2, 1], 6000)),
-                law: Law::ALaw,
-                telephone_event: None,
-            },
+            bridge(call, c, 6000),
         ]
     );
     // The cancelled leg's late 487 finds nothing.
-    f.core.handle(
-        f.now,
-        ringing,
-        Message::Release(Reason::Sip {
-            status: 487,
-            q850: None,
-        }),
-    );
+    f.core.handle(f.now, ringing, sip_release(487));
     assert!(f.actions().is_empty());
     f.now += Duration::from_secs(2);
     f.core.handle(f.now, c, Message::Release(Reason::Q850(16)));
-    assert!(f.actions().contains(&Action::Deliver {
-        call,
-        leg: pstn,
-        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-    }));
+    assert!(f.actions().contains(&f.released(call, pstn)));
     let recs = f.records();
     assert_eq!(recs.len(), 1, "{recs:?}");
     assert_eq!(recs[0].disposition, "ANSWERED");
@@ -726,14 +646,7 @@ impl F {
     /// The PBX (leg A, RTP at port 4000) calls 5001, routed to H.323 peer `ep` (or 5002,
     /// `ep-direct`), which answers with RTP at port 7000: (call, A, H.323 leg).
     fn answered_h323_call(&mut self, called: &str) -> (CallId, LegId, LegId) {
-        let setup = Setup {
-            called: Number::unknown(called),
-            calling: Some(Number::unknown("201")),
-            bearer: Bearer::Speech,
-            media: Some(rtp(4000)),
-            complete: true,
-            redirecting: None,
-        };
+        let setup = speech(called, Some("201"), Some(rtp(4000)));
         let (call, a) = self.core.incoming(self.now, "pbx", None, setup);
         let h = match self.actions().as_slice() {
             [Action::Originate { leg, kind, .. }] if *kind == TrunkKind::H323 => *leg,
@@ -767,24 +680,13 @@ fn blind_transfer_of_an_h323_call_to_sip_moves_the_relay() {
     let (b, trunk, setup, _) = f.refer(a, "301");
     assert_eq!(trunk, "pbx2");
     assert_eq!(setup.media, Some(rtp(7000)), "the H.323 party's media");
-    f.core.handle(
-        f.now,
-        b,
-        Message::Connect {
-            media: Some(rtp(5000)),
-        },
-    );
-    let acts = f.actions();
+    let acts = f.connect(b, Some(rtp(5000)));
     assert_eq!(
         acts,
         vec![
             Action::Unbridge { call },
             progress(a, TransferStatus::Answered),
-            Action::Deliver {
-                call,
-                leg: a,
-                msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-            },
+            f.released(call, a),
             Action::Relay {
                 call,
                 a: h,
@@ -799,11 +701,7 @@ fn blind_transfer_of_an_h323_call_to_sip_moves_the_relay() {
     assert_eq!(recs[0].disposition, "TRANSFERRED");
     assert_eq!(recs[0].transfer, "blind to 301 as call-1.1");
     f.core.handle(f.now, h, Message::Release(Reason::Q850(16)));
-    assert!(f.actions().contains(&Action::Deliver {
-        call,
-        leg: b,
-        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-    }));
+    assert!(f.actions().contains(&f.released(call, b)));
     let recs = f.records();
     assert_eq!(recs[1].call_id, "call-1.1");
     assert_eq!(recs[1].in_trunk, "ep");
@@ -820,21 +718,9 @@ fn blind_transfer_of_an_h323_call_to_the_pstn_bridges_the_h323_leg() {
     let (b, trunk, ..) = f.refer(a, "0309999");
     assert_eq!(trunk, "pstn");
     assert_eq!(f.core.busy_channels(), vec![TS1]);
-    f.core.handle(f.now, b, Message::Connect { media: None });
-    let acts = f.actions();
+    let acts = f.connect(b, None);
     assert_eq!(acts[0], Action::Unbridge { call });
-    assert_eq!(
-        acts.last(),
-        Some(&Action::Bridge {
-            call,
-            channel: TS1,
-            rtp_leg: h,
-            remote: SocketAddr::from(([192, 0, 2, 1], 7000)),
-            law: Law::ALaw,
-            telephone_event: None,
-        }),
-        "{acts:?}"
-    );
+    assert_eq!(acts.last(), Some(&bridge(call, h, 7000)), "{acts:?}");
     f.core.hangup(f.now, call, 16);
     f.actions();
     assert_eq!(f.records().len(), 2);
@@ -847,14 +733,7 @@ fn blind_transfer_of_an_h323_call_to_the_pstn_bridges_the_h323_leg() {
 fn replaces_in_an_h323_call_relays_the_new_leg() {
     let mut f = F::new();
     let (call, a, h) = f.answered_h323_call("5001");
-    let setup = Setup {
-        called: Number::unknown("5001"),
-        calling: Some(Number::unknown("205")),
-        bearer: Bearer::Speech,
-        media: Some(rtp(6000)),
-        complete: true,
-        redirecting: None,
-    };
+    let setup = speech("5001", Some("205"), Some(rtp(6000)));
     let c = f.core.replace(f.now, a, "pbx", setup).unwrap();
     let acts = f.actions();
     assert_eq!(acts[0], Action::Unbridge { call });
@@ -906,14 +785,7 @@ fn transfers_of_a_direct_media_h323_call_are_refused() {
             })
         )]
     );
-    let setup = Setup {
-        called: Number::unknown("5002"),
-        calling: None,
-        bearer: Bearer::Speech,
-        media: Some(rtp(6000)),
-        complete: true,
-        redirecting: None,
-    };
+    let setup = speech("5002", None, Some(rtp(6000)));
     assert_eq!(
         f.core.replace(f.now, a, "pbx", setup),
         Err(ReplaceRefused::NoMediaPath)
@@ -967,21 +839,10 @@ fn refer_with_replaces_carries_it_to_a_sip_target_only() {
 fn replaces_from_another_sip_trunk_moves_the_call_to_it() {
     let mut f = F::new();
     let (call, pstn, a) = f.answered_pstn_call();
-    let setup = Setup {
-        called: Number::unknown("201"),
-        calling: Some(Number::unknown("305")),
-        bearer: Bearer::Speech,
-        media: Some(rtp(6000)),
-        complete: true,
-        redirecting: None,
-    };
+    let setup = speech("201", Some("305"), Some(rtp(6000)));
     let c = f.core.replace(f.now, a, "pbx2", setup).unwrap();
     let acts = f.actions();
-    assert!(acts.contains(&Action::Deliver {
-        call,
-        leg: a,
-        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-    }));
+    assert!(acts.contains(&f.released(call, a)));
     assert!(matches!(acts.last(), Some(Action::Bridge { rtp_leg, .. }) if *rtp_leg == c));
     f.core
         .handle(f.now, pstn, Message::Release(Reason::Q850(16)));
@@ -1002,14 +863,7 @@ impl F {
         port: u16,
         answer: bool,
     ) -> (CallId, LegId, LegId, ChannelId) {
-        let setup = Setup {
-            called: Number::unknown(called),
-            calling: Some(Number::unknown("201")),
-            bearer: Bearer::Speech,
-            media: Some(rtp(port)),
-            complete: true,
-            redirecting: None,
-        };
+        let setup = speech(called, Some("201"), Some(rtp(port)));
         let (call, a) = self.core.incoming(self.now, "pbx", None, setup);
         let (p, ch) = match self.actions().as_slice() {
             [Action::Originate {
@@ -1198,11 +1052,7 @@ fn refer_join_of_a_pstn_call_and_an_h323_call_bridges_them() {
         .collect();
     assert_eq!(told, vec![b]);
     f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
-    assert!(f.actions().contains(&Action::Deliver {
-        call: call1,
-        leg: h,
-        msg: Delivery::Release(f.core.clearing(Reason::Q850(16))),
-    }));
+    assert!(f.actions().contains(&f.released(call1, h)));
     assert_eq!(
         f.records()[2].transfer,
         "attended join of call-1 and call-2"

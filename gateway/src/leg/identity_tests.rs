@@ -49,6 +49,21 @@ fn switch_informs(w: &mut World, call: q931::call::CallHandle, digits: &str, res
     w.run();
 }
 
+/// The PBX REFERs its answered call with the switch to 205: the gateway's call to 205,
+/// the events so far cleared.
+fn blind_transfer_to_205(w: &mut World) -> CallHandle {
+    let (pbx_call, _) = answered_pbx_call(w);
+    w.pbx_events.clear();
+    pbx_refers(
+        w,
+        pbx_call,
+        &[("Refer-To", "<sip:205@192.0.2.1>".to_string())],
+    );
+    let (new_call, _) = target_invite(w);
+    w.switch_events.clear();
+    new_call
+}
+
 #[test]
 fn ect_inform_from_the_switch_becomes_update_with_pai_to_a_trusted_peer() {
     let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
@@ -92,25 +107,7 @@ fn no_connected_line_update_to_an_untrusted_peer() {
 #[test]
 fn blind_transfer_tells_the_switch_party_its_new_partner_with_ect_inform() {
     let mut w = World::new();
-    let (pbx_call, _) = answered_pbx_call(&mut w);
-    w.pbx_events.clear();
-    w.pbx.request_in_dialog(
-        w.now,
-        pbx_call,
-        crate::sip::Method::Refer,
-        &[("Refer-To", "<sip:205@192.0.2.1>".to_string())],
-        None,
-    );
-    w.run();
-    let new_call = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("the gateway called the target");
-    w.switch_events.clear();
+    let new_call = blind_transfer_to_205(&mut w);
     w.pbx
         .respond(w.now, new_call, StatusCode::OK, None, &[], Some(ANSWER));
     w.run();
@@ -137,25 +134,7 @@ fn blind_transfer_tells_the_switch_party_its_new_partner_with_ect_inform() {
 #[test]
 fn blind_transfer_tells_the_switch_party_who_answered_per_the_targets_pai() {
     let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
-    let (pbx_call, _) = answered_pbx_call(&mut w);
-    w.pbx_events.clear();
-    w.pbx.request_in_dialog(
-        w.now,
-        pbx_call,
-        crate::sip::Method::Refer,
-        &[("Refer-To", "<sip:205@192.0.2.1>".to_string())],
-        None,
-    );
-    w.run();
-    let new_call = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("the gateway called the target");
-    w.switch_events.clear();
+    let new_call = blind_transfer_to_205(&mut w);
     // The target's phone forwards to 4930777, who answers: its identity, not 205, is the
     // switch party's new partner (a trusted peer's P-Asserted-Identity, RFC 3325 §9.1).
     w.pbx.respond(

@@ -1428,6 +1428,24 @@ fn refer_notifies(w: &mut World) -> Vec<String> {
     frags
 }
 
+/// The PBX sends a REFER with `headers` in the dialog of `pbx_call`.
+fn pbx_refers(w: &mut World, pbx_call: CallHandle, headers: &[(&str, String)]) {
+    w.pbx
+        .request_in_dialog(w.now, pbx_call, crate::sip::Method::Refer, headers, None);
+    w.run();
+}
+
+/// The gateway's INVITE to a transfer target: its call at the PBX and the request.
+fn target_invite(w: &World) -> (CallHandle, SipMessage) {
+    w.pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::IncomingCall { call, invite, .. } => Some((*call, invite.clone())),
+            _ => None,
+        })
+        .expect("the gateway called the target")
+}
+
 fn refer_status(w: &mut World) -> Option<u16> {
     w.pbx_events.iter().find_map(|e| match e {
         UaEvent::RequestResult { method, status, .. } if method == "REFER" => Some(*status),
@@ -1441,33 +1459,21 @@ fn refer_transfers_the_switch_party_to_another_pbx_user_with_notify_progress() {
     let (pbx_call, switch_call) = answered_pbx_call(&mut w);
     // RFC 3515 §2.4.1: no Refer-To, 400.
     w.pbx_events.clear();
-    w.pbx
-        .request_in_dialog(w.now, pbx_call, crate::sip::Method::Refer, &[], None);
-    w.run();
+    pbx_refers(&mut w, pbx_call, &[]);
     assert_eq!(refer_status(&mut w), Some(400));
     w.pbx_events.clear();
-    w.pbx.request_in_dialog(
-        w.now,
+    pbx_refers(
+        &mut w,
         pbx_call,
-        crate::sip::Method::Refer,
         &[
             ("Refer-To", "<sip:205@192.0.2.1>".to_string()),
             ("Referred-By", "<sip:+4930999@192.0.2.10>".to_string()),
         ],
-        None,
     );
-    w.run();
     assert_eq!(refer_status(&mut w), Some(202));
     // The new call: the switch party (routes from "pstn": 2XX → pbx) calls 205, with the
     // REFER's Referred-By.
-    let (new_call, invite) = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { call, invite, .. } => Some((*call, invite.clone())),
-            _ => None,
-        })
-        .expect("the gateway called the target");
+    let (new_call, invite) = target_invite(&w);
     assert_eq!(
         header(&invite, "Referred-By"),
         vec!["<sip:+4930999@192.0.2.10>".to_string()]
@@ -1515,14 +1521,11 @@ fn refer_to_the_pstn_fails_with_503_without_a_hairpin_and_the_call_goes_on() {
     let mut w = World::new();
     let (pbx_call, _) = answered_pbx_call(&mut w);
     w.pbx_events.clear();
-    w.pbx.request_in_dialog(
-        w.now,
+    pbx_refers(
+        &mut w,
         pbx_call,
-        crate::sip::Method::Refer,
         &[("Refer-To", "<sip:0309999@192.0.2.1>".to_string())],
-        None,
     );
-    w.run();
     assert_eq!(refer_status(&mut w), Some(202));
     assert_eq!(
         refer_notifies(&mut w),
@@ -1543,17 +1546,14 @@ fn refer_sub_false_gets_202_with_refer_sub_false_and_no_notify() {
     let mut w = World::new();
     let (pbx_call, switch_call) = answered_pbx_call(&mut w);
     w.pbx_events.clear();
-    w.pbx.request_in_dialog(
-        w.now,
+    pbx_refers(
+        &mut w,
         pbx_call,
-        crate::sip::Method::Refer,
         &[
             ("Refer-To", "<sip:205@192.0.2.1>".to_string()),
             ("Refer-Sub", "false".to_string()),
         ],
-        None,
     );
-    w.run();
     let accepted = w.pbx_events.iter().find_map(|e| match e {
         UaEvent::RequestResult {
             method,
@@ -1564,14 +1564,7 @@ fn refer_sub_false_gets_202_with_refer_sub_false_and_no_notify() {
         _ => None,
     });
     assert_eq!(accepted, Some((202, vec!["false".to_string()])));
-    let new_call = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("the gateway called the target");
+    let (new_call, _) = target_invite(&w);
     assert!(refer_notifies(&mut w).is_empty());
     w.pbx
         .respond(w.now, new_call, StatusCode::RINGING, None, &[], None);
@@ -1605,40 +1598,27 @@ fn refer_to_with_replaces_puts_replaces_in_the_invite_to_the_target() {
     let mut w = World::new();
     let (pbx_call, switch_call) = answered_pbx_call(&mut w);
     w.pbx_events.clear();
-    w.pbx.request_in_dialog(
-        w.now,
+    pbx_refers(
+        &mut w,
         pbx_call,
-        crate::sip::Method::Refer,
         &[(
             "Refer-To",
             "<sip:205@192.0.2.1?Replaces=nope%3Bto-tag%3Dx>".to_string(),
         )],
-        None,
     );
-    w.run();
     assert_eq!(refer_status(&mut w), Some(400), "no from-tag");
     w.pbx_events.clear();
-    w.pbx.request_in_dialog(
-        w.now,
+    pbx_refers(
+        &mut w,
         pbx_call,
-        crate::sip::Method::Refer,
         &[(
             "Refer-To",
             "<sip:205@192.0.2.1?Replaces=c2%40pbx.example%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>"
                 .to_string(),
         )],
-        None,
     );
-    w.run();
     assert_eq!(refer_status(&mut w), Some(202));
-    let (new_call, invite) = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { call, invite, .. } => Some((*call, invite.clone())),
-            _ => None,
-        })
-        .expect("the gateway called the target");
+    let (new_call, invite) = target_invite(&w);
     assert_eq!(
         header(&invite, "Replaces"),
         vec!["c2@pbx.example;to-tag=t1;from-tag=f1".to_string()]
@@ -1697,14 +1677,7 @@ fn refer_replacing_our_own_dialog_is_a_join_with_its_refusals() {
     };
     let refer = |w: &mut World, refer_to: String| {
         w.pbx_events.clear();
-        w.pbx.request_in_dialog(
-            w.now,
-            call1,
-            crate::sip::Method::Refer,
-            &[("Refer-To", refer_to)],
-            None,
-        );
-        w.run();
+        pbx_refers(w, call1, &[("Refer-To", refer_to)]);
         refer_status(w)
     };
     let own = replaces(&w, call1, "");

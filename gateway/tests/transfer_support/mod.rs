@@ -127,6 +127,29 @@ pub fn sdp(rtp: SocketAddrV4) -> String {
     )
 }
 
+/// SIPp answering the INVITE just received: 200 OK with To tag `to_tag` and an SDP with
+/// media at `rtp`, retransmitted until the ACK.
+pub fn ok_with_sdp(to_tag: &str, rtp: SocketAddrV4) -> String {
+    format!(
+        r#"  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag={to_tag}
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {}
+    ]]>
+  </send>"#,
+        sdp(rtp)
+    )
+}
+
 pub const OK_TO_REQUEST: &str = r#"  <send>
     <![CDATA[
       SIP/2.0 200 OK
