@@ -23,7 +23,7 @@ use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
 use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
-use h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper};
+use h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper, ACK_2XX};
 
 fn sip_uac(bye: &str) -> String {
     format!(
@@ -56,21 +56,7 @@ fn sip_uac(bye: &str) -> String {
   <recv response="100"/>
   <recv response="180"/>
   <recv response="200" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
+{ACK_2XX}
 {bye}
 </scenario>
 "#

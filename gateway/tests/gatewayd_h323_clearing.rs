@@ -28,7 +28,7 @@ use daemon_support::{
 use h323::call::{Call, CallConfig, Event, PlaceCall};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323_support::{flush, kinds, media, pump, released};
+use h323_support::{flush, kinds, media, pump, released, ACK_2XX};
 
 /// What the answering H.323 endpoint does, at a time after the Setup arrived.
 #[derive(Debug, Clone, Copy)]
@@ -185,23 +185,6 @@ const ACK_FAILURE: &str = r#"  <send>
       [last_To:]
       Call-ID: [call_id]
       CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-"#;
-
-const ACK_2XX: &str = r#"  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:1001@[local_ip]:[local_port]
       Max-Forwards: 70
       Content-Length: 0
 

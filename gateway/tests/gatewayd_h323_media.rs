@@ -25,7 +25,7 @@ use h323::call::{Call, CallConfig, DtmfMode, Event, PlaceCall};
 use h323::fast_start::MediaAddresses;
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323_support::{flush, pump};
+use h323_support::{flush, pump, ACK_2XX};
 
 /// The tone the H.323 peer plays.
 const H323_TONE: f64 = 700.0;
@@ -447,21 +447,7 @@ fn uac(rtp: SocketAddrV4, hold_ms: u64, check_200: &str) -> String {
       <ereg regexp="{check_200}" search_in="body" check_it="true" assign_to="1"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
+{ACK_2XX}
   <pause milliseconds="{hold_ms}"/>
   <send retrans="500">
     <![CDATA[
