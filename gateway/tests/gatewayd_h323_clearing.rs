@@ -28,7 +28,7 @@ use daemon_support::{
 use h323::call::{Call, CallConfig, Event, PlaceCall};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323_support::{flush, kinds, media, pump, released, ACK_2XX};
+use h323_support::{flush, kinds, media, pump, released, ACK_2XX, RINGING_180};
 
 /// What the answering H.323 endpoint does, at a time after the Setup arrived.
 #[derive(Debug, Clone, Copy)]
@@ -310,7 +310,7 @@ enum Uas {
 }
 
 fn uas(kind: Uas) -> String {
-    let mut x = String::from(
+    let mut x = format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="clearing uas">
   <recv request="INVITE">
@@ -318,20 +318,7 @@ fn uas(kind: Uas) -> String {
       <ereg regexp="([0-9]+)" search_in="hdr" header="CSeq:" assign_to="cs,cseq"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-"#,
+{RINGING_180}"#
     );
     let final_response = |status: &str| {
         format!(

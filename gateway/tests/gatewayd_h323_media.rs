@@ -25,7 +25,7 @@ use h323::call::{Call, CallConfig, DtmfMode, Event, PlaceCall};
 use h323::fast_start::MediaAddresses;
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323_support::{flush, pump, ACK_2XX};
+use h323_support::{flush, pump, ACK_2XX, RINGING_180};
 
 /// The tone the H.323 peer plays.
 const H323_TONE: f64 = 700.0;
@@ -484,19 +484,7 @@ fn uas(rtp: SocketAddrV4, check_invite: &str) -> String {
       <ereg regexp="{check_invite}" search_in="body" check_it="true" assign_to="1"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-
-    ]]>
-  </send>
+{RINGING_180}
   <send retrans="500">
     <![CDATA[
       SIP/2.0 200 OK

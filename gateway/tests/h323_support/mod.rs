@@ -514,3 +514,19 @@ pub const ACK_2XX: &str = r#"  <send>
     ]]>
   </send>
 "#;
+
+/// SIPp as the called party ringing: 180 to the INVITE just received, with its To tag.
+pub const RINGING_180: &str = r#"  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+"#;
