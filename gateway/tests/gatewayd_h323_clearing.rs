@@ -17,7 +17,6 @@
 mod daemon_support;
 mod h323_support;
 
-use std::io::ErrorKind;
 use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,7 +27,7 @@ use daemon_support::{
 use h323::call::{Call, CallConfig, Event, PlaceCall};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323_support::{flush, kinds, media, pump, released, ACK_2XX, RINGING_180};
+use h323_support::{accept_before, flush, kinds, media, pump, released, ACK_2XX, RINGING_180};
 
 /// What the answering H.323 endpoint does, at a time after the Setup arrived.
 #[derive(Debug, Clone, Copy)]
@@ -43,19 +42,13 @@ enum Step {
 /// after the Setup); it returns its events once the call is released.
 fn answer(listener: TcpListener, rtp_port: u16, steps: Vec<(u64, Step)>) -> JoinHandle<Vec<Event>> {
     std::thread::spawn(move || {
-        listener.set_nonblocking(true).unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        let mut stream = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    assert!(Instant::now() < deadline, "no H.323 call from gatewayd");
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
-        stream.set_nonblocking(true).unwrap();
+        let mut stream = accept_before(
+            &listener,
+            deadline,
+            Duration::from_millis(5),
+            "no H.323 call from gatewayd",
+        );
         let mut call = Call::incoming(CallConfig::new(media(rtp_port)));
         let mut log = Vec::new();
         let mut setup_at = None;

@@ -11,7 +11,6 @@
 mod daemon_support;
 mod h323_support;
 
-use std::io::ErrorKind;
 use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,7 +24,7 @@ use h323::call::{Call, CallConfig, DtmfMode, Event, PlaceCall};
 use h323::fast_start::MediaAddresses;
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323_support::{flush, pump, ACK_2XX, RINGING_180};
+use h323_support::{accept_before, flush, pump, ACK_2XX, RINGING_180};
 
 /// The tone the H.323 peer plays.
 const H323_TONE: f64 = 700.0;
@@ -345,19 +344,13 @@ fn answer(
     script: Script,
 ) -> JoinHandle<Vec<Event>> {
     std::thread::spawn(move || {
-        listener.set_nonblocking(true).unwrap();
         let deadline = Instant::now() + Duration::from_secs(25);
-        let stream = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    assert!(Instant::now() < deadline, "no H.323 call from gatewayd");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
-        stream.set_nonblocking(true).unwrap();
+        let stream = accept_before(
+            &listener,
+            deadline,
+            Duration::from_millis(10),
+            "no H.323 call from gatewayd",
+        );
         let mut cfg = CallConfig::new(media_of(end.addr));
         cfg.fast_start = fast_start;
         // Our digits as UserInputIndication even where RFC 2833 was negotiated.

@@ -21,7 +21,6 @@ mod daemon_support;
 mod h323_support;
 mod transfer_support;
 
-use std::io::ErrorKind;
 use std::net::{SocketAddr, SocketAddrV4, TcpListener};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -31,7 +30,7 @@ use daemon_support::{free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISP
 use h323::call::{Call, CallConfig, Event};
 use h323::fast_start::MediaAddresses;
 use h323::q931::ie::CauseValue;
-use h323_support::{flush, kinds, pump, released};
+use h323_support::{accept_before, flush, kinds, pump, released};
 use transfer_support::{
     ok_with_sdp, read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID,
     IN_TRUNK, OK_TO_REQUEST, OUT_TRUNK, SWITCH_TONE, TRANSFER,
@@ -54,19 +53,13 @@ fn h323_answer(
     release_after: Option<Duration>,
 ) -> JoinHandle<(Vec<Event>, bool)> {
     std::thread::spawn(move || {
-        listener.set_nonblocking(true).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
-        let mut stream = loop {
-            match listener.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    assert!(Instant::now() < deadline, "no H.323 call from gatewayd");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
-        stream.set_nonblocking(true).unwrap();
+        let mut stream = accept_before(
+            &listener,
+            deadline,
+            Duration::from_millis(10),
+            "no H.323 call from gatewayd",
+        );
         let media = MediaAddresses {
             rtp: end.addr,
             rtcp: SocketAddrV4::new(*end.addr.ip(), end.addr.port() + 1),

@@ -73,6 +73,29 @@ pub fn v4(a: std::net::SocketAddr) -> SocketAddrV4 {
     }
 }
 
+/// The next connection to `listener`, polled every `poll` until `deadline` (failing
+/// with `missing` then); the listener and the stream are left non-blocking.
+pub fn accept_before(
+    listener: &TcpListener,
+    deadline: Instant,
+    poll: Duration,
+    missing: &str,
+) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "{missing}");
+                std::thread::sleep(poll);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    stream.set_nonblocking(true).unwrap();
+    stream
+}
+
 /// The H.323 endpoint answering one call: Call Proceeding at once, Alerting 200 ms
 /// later, Connect 200 ms after that; then it releases with `release` after its delay, or
 /// waits for the gateway's Release Complete. Returns every event of the call.
@@ -81,22 +104,13 @@ pub fn answer_one(
     rtp_port: u16,
     release: Option<(Duration, CauseValue)>,
 ) -> Vec<Event> {
-    listener.set_nonblocking(true).unwrap();
     let deadline = Instant::now() + Duration::from_secs(25);
-    let mut stream = loop {
-        match listener.accept() {
-            Ok((s, _)) => break s,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                assert!(
-                    Instant::now() < deadline,
-                    "no H.323 connection from gatewayd"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
-    stream.set_nonblocking(true).unwrap();
+    let mut stream = accept_before(
+        &listener,
+        deadline,
+        Duration::from_millis(10),
+        "no H.323 connection from gatewayd",
+    );
     let mut call = Call::incoming(CallConfig::new(media(rtp_port)));
     let mut log = Vec::new();
     let mut alert_at = None;
