@@ -28,9 +28,10 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    kv, q931_after, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, MOH_TONE, SIP_TONE,
-    SWITCH_TONE,
+    kv, q931_after, sdp, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, MOH_TONE,
+    OK_LAST, SIP_TONE, SWITCH_TONE,
 };
+use gateway_tests::audio::Law;
 
 /// The CDR's transfer column (after the disposition).
 const TRANSFER: usize = DISPOSITION + 1;
@@ -69,109 +70,66 @@ fn serial() -> MutexGuard<'static, ()> {
 static ECT: Shared = Shared::new();
 static HAIRPIN: Shared = Shared::new();
 
-fn sdp(rtp_port: u16) -> String {
+/// A's side: call 1 to `[service]` (`b`), call 2 to `c`, talk `talk_ms`, REFER call 1
+/// to C replacing call 2, then the NOTIFYs and the two BYEs in whatever order they come.
+/// One of A's calls: INVITE to `number` (From tag `tag`, Call-ID prefixed with
+/// `call_id_prefix`, media at `rtp_port`), the 200 whose To tag goes to `tag{n}`, ACK.
+fn answered_leg(number: &str, tag: &str, call_id_prefix: &str, rtp_port: u16, n: u8) -> String {
+    let sdp = sdp(Law::ALaw, rtp_port);
     format!(
-        "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
-         m=audio {rtp_port} RTP/AVP 8\n      a=rtpmap:8 PCMA/8000\n      a=ptime:20"
+        r#"<send retrans="500">
+    <![CDATA[
+      INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag={tag}[call_number]
+      To: <sip:{number}@[remote_ip]:[remote_port]>
+      Call-ID: {call_id_prefix}[call_id]
+      CSeq: 1 INVITE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {sdp}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="tag=([^;> ]*)" search_in="hdr" header="To:" assign_to="junk{n},tag{n}"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag={tag}[call_number]
+      To: <sip:{number}@[remote_ip]:[remote_port]>;tag=[$tag{n}]
+      Call-ID: {call_id_prefix}[call_id]
+      CSeq: 1 ACK
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>"#
     )
 }
 
-/// A's side: call 1 to `[service]` (`b`), call 2 to `c`, talk `talk_ms`, REFER call 1
-/// to C replacing call 2, then the NOTIFYs and the two BYEs in whatever order they come.
 fn uac_two_calls_and_refer(b: &str, c: &str, port1: u16, port2: u16, talk_ms: u64) -> String {
-    let ok = "<send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>";
+    let ok = OK_LAST;
     let (ok1, ok4) = (
         ok.replacen("<send>", "<send next=\"1\">", 1),
         ok.replacen("<send>", "<send next=\"4\">", 1),
     );
-    let (sdp1, sdp2) = (sdp(port1), sdp(port2));
+    let leg1 = answered_leg(b, "one", "", port1, 1);
+    let leg2 = answered_leg(c, "two", "two///", port2, 2);
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="attended transfer by REFER with Replaces">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:{b}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=one[call_number]
-      To: <sip:{b}@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {sdp1}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200">
-    <action>
-      <ereg regexp="tag=([^;> ]*)" search_in="hdr" header="To:" assign_to="junk1,tag1"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      ACK sip:{b}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=one[call_number]
-      To: <sip:{b}@[remote_ip]:[remote_port]>;tag=[$tag1]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:{c}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=two[call_number]
-      To: <sip:{c}@[remote_ip]:[remote_port]>
-      Call-ID: two///[call_id]
-      CSeq: 1 INVITE
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {sdp2}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200">
-    <action>
-      <ereg regexp="tag=([^;> ]*)" search_in="hdr" header="To:" assign_to="junk2,tag2"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      ACK sip:{c}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=two[call_number]
-      To: <sip:{c}@[remote_ip]:[remote_port]>;tag=[$tag2]
-      Call-ID: two///[call_id]
-      CSeq: 1 ACK
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+  {leg1}
+  {leg2}
   <Reference variables="junk1,junk2"/>
   <pause milliseconds="{talk_ms}"/>
   <send retrans="500">
