@@ -81,9 +81,7 @@ fn libpri_in_band_progress_is_heard_on_the_183_rtp_before_the_200() {
             .switch
             .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
         let id = kv(&ring, "id").unwrap().to_string();
-        let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
-            l.starts_with("media ") && kv(l, "id") == Some(&id)
-        });
+        let m = rig.switch.media_of(mark, &id);
         eprintln!("{called}: RTP endpoint {rep:?}; pri-switch {m}");
         assert!(
             rep.heard_ms(EARLY_TONE) >= 1000,
@@ -180,18 +178,13 @@ fn the_pbx_183_early_media_reach_libpri_before_connect() {
     std::thread::sleep(Duration::from_millis(300));
     let far = rig.far_span;
     rig.switch.send(&format!("call {far} 201"));
-    let answer = rig
-        .switch
-        .wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
-    let id = kv(&answer, "id").unwrap().to_string();
+    let id = rig.switch.answered_id(mark);
     std::thread::sleep(Duration::from_millis(1000));
     rig.switch.send(&format!("hangup {id} 16"));
     let run = sipp.finish();
     let rep = rtp.stop();
     assert!(run.ok, "SIPp failed:\n{}", run.trace);
-    let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let m = rig.switch.media_of(mark, &id);
     eprintln!("pri-switch {m}; RTP endpoint {rep:?}");
     assert!(
         tone_ms(&m, "early", SIP_TONE) >= 1000,

@@ -246,6 +246,19 @@ impl PriSwitch {
         g[mark.min(g.len())..].to_vec()
     }
 
+    /// The id of the first call answered after `mark`, waiting up to 10 s.
+    pub fn answered_id(&self, mark: usize) -> String {
+        let answer = self.wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
+        kv(&answer, "id").unwrap().to_string()
+    }
+
+    /// Call `id`'s `media` report after `mark`, waiting up to 5 s.
+    pub fn media_of(&self, mark: usize, id: &str) -> String {
+        self.wait(mark, Duration::from_secs(5), |l| {
+            l.starts_with("media ") && kv(l, "id") == Some(id)
+        })
+    }
+
     /// The first line after `mark` for which `pred` holds, waiting up to `limit`.
     pub fn wait(&self, mark: usize, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + limit;
