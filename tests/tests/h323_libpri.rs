@@ -312,9 +312,7 @@ fn h323_call_answered_by_libpri_with_tones_both_ways_with_and_without_fast_start
             Some("16"),
             "Release Complete 16 → DISCONNECT 16"
         );
-        let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
-            l.starts_with("media ") && kv(l, "id") == Some(&id)
-        });
+        let m = rig.switch.media_of(mark, &id);
         eprintln!("fast_start {fast_start}: pri-switch {m}; RTP peer {rep:?}");
         assert!(
             heard(&m, SIP_TONE) >= 1000,
