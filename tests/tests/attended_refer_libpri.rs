@@ -28,8 +28,8 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    kv, q931_after, sdp, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, MOH_TONE,
-    OK_LAST, SIP_TONE, SWITCH_TONE,
+    heard_ms, kv, q931_after, sdp, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION,
+    MOH_TONE, OK_LAST, SIP_TONE, SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
 
@@ -198,34 +198,6 @@ fn notifies(trace: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Calls 1 and 2 at the switch: (B's id, its channel, C's id, its channel).
-fn two_calls(rig: &mut Rig, mark: usize, b: &str, c: &str) -> (String, u8, String, u8) {
-    let ring1 = rig.switch.wait(mark, Duration::from_secs(10), |l| {
-        l.starts_with("ring ") && kv(l, "called") == Some(b)
-    });
-    let ring2 = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("ring ") && kv(l, "called") == Some(c)
-    });
-    let id2 = kv(&ring2, "id").unwrap().to_string();
-    rig.switch.send(&format!("tone {id2} {PARTY2_TONE}"));
-    (
-        kv(&ring1, "id").unwrap().to_string(),
-        kv(&ring1, "channel").unwrap().parse().unwrap(),
-        id2,
-        kv(&ring2, "channel").unwrap().parse().unwrap(),
-    )
-}
-
-fn heard_ms(line: &str, key: &str, hz: f64) -> u64 {
-    kv(line, key)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|e| e.split_once(':'))
-        .filter(|(f, _)| f.parse::<u32>().ok() == Some(hz as u32))
-        .filter_map(|(_, ms)| ms.parse::<u64>().ok())
-        .sum()
-}
-
 fn cid() -> Vec<String> {
     vec!["-cid_str".to_string(), "%u-%p".to_string()]
 }
@@ -258,7 +230,7 @@ fn refer_replacing_our_own_dialog_joins_the_pstn_parties_by_ect() {
         port,
         &cid(),
     );
-    let (id1, ch1, id2, ch2) = two_calls(&mut rig, mark, b, c);
+    let (id1, ch1, id2, ch2) = rig.switch.two_rings(mark, b, c, PARTY2_TONE);
     assert_ne!(ch1, ch2);
 
     // libpri's view: ExplicitEctExecute on call 2 naming call 1, neither held.
@@ -342,7 +314,7 @@ fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
         port,
         &cid(),
     );
-    let (id1, ch1, id2, ch2) = two_calls(&mut rig, mark, b, c);
+    let (id1, ch1, id2, ch2) = rig.switch.two_rings(mark, b, c, PARTY2_TONE);
     let run = sipp.finish();
     let _ = (rtp1.stop(), rtp2.stop());
     assert!(run.ok, "SIPp failed:\n{}", run.trace);

@@ -142,6 +142,17 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// Milliseconds of `hz` in a pri-switch report's `key` (`hz:ms,hz:ms…`).
+pub fn heard_ms(line: &str, key: &str, hz: f64) -> u64 {
+    kv(line, key)
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|e| e.split_once(':'))
+        .filter(|(f, _)| f.parse::<u32>().ok() == Some(hz as u32))
+        .filter_map(|(_, ms)| ms.parse::<u64>().ok())
+        .sum()
+}
+
 /// `word key=value …` lines: the value of `key`.
 pub fn kv<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace()
@@ -244,6 +255,32 @@ impl PriSwitch {
     pub fn since(&self, mark: usize) -> Vec<String> {
         let g = self.lines();
         g[mark.min(g.len())..].to_vec()
+    }
+
+    /// The two calls a test has the gateway place, to `first` then `second`, as they
+    /// ring at the switch; the second party speaks with `second_tone` (before its answer,
+    /// 300 ms after the SETUP). Returns (call 1 id, its channel, call 2 id, its channel).
+    pub fn two_rings(
+        &mut self,
+        mark: usize,
+        first: &str,
+        second: &str,
+        second_tone: f64,
+    ) -> (String, u8, String, u8) {
+        let ring1 = self.wait(mark, Duration::from_secs(10), |l| {
+            l.starts_with("ring ") && kv(l, "called") == Some(first)
+        });
+        let ring2 = self.wait(mark, Duration::from_secs(15), |l| {
+            l.starts_with("ring ") && kv(l, "called") == Some(second)
+        });
+        let id2 = kv(&ring2, "id").unwrap().to_string();
+        self.send(&format!("tone {id2} {second_tone}"));
+        (
+            kv(&ring1, "id").unwrap().to_string(),
+            kv(&ring1, "channel").unwrap().parse().unwrap(),
+            id2,
+            kv(&ring2, "channel").unwrap().parse().unwrap(),
+        )
     }
 
     /// The id of the first call answered after `mark`, waiting up to 10 s.
