@@ -8,7 +8,8 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, kv, uac_answered, Line, Rig, RtpPeer, Shared, SIP_TONE, SWITCH_TONE,
+    assert_q931_in_order, heard_ms, kv, uac_answered, Line, Rig, RtpPeer, Shared, SIP_TONE,
+    SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
 
@@ -40,18 +41,6 @@ to = ["pbx"]
 
 /// The tone pri-switch plays before CONNECT on its early-media numbers (`--early-tone`).
 const EARLY_TONE: f64 = 425.0;
-
-/// Milliseconds of `hz` in the `field=HZ:MS,…` list of a pri-switch `media` report.
-fn tone_ms(media: &str, field: &str, hz: f64) -> u64 {
-    let key = (hz as u32).to_string();
-    kv(media, field)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|p| p.split_once(':'))
-        .filter(|(h, _)| *h == key)
-        .map(|(_, ms)| ms.parse::<u64>().unwrap_or(0))
-        .sum()
-}
 
 /// libpri answers `…0555…` with PROGRESS and `…0444…` with ALERTING, both with progress
 /// indicator 8, plays 425 Hz for 2 s, then CONNECT and 1004 Hz: SIPp must get a 183
@@ -187,10 +176,10 @@ fn the_pbx_183_early_media_reach_libpri_before_connect() {
     let m = rig.switch.media_of(mark, &id);
     eprintln!("pri-switch {m}; RTP endpoint {rep:?}");
     assert!(
-        tone_ms(&m, "early", SIP_TONE) >= 1000,
+        heard_ms(&m, "early", SIP_TONE) >= 1000,
         "libpri heard the PBX's early media before CONNECT: {m}"
     );
-    assert!(tone_ms(&m, "heard", SIP_TONE) >= 500, "and after: {m}");
+    assert!(heard_ms(&m, "heard", SIP_TONE) >= 500, "and after: {m}");
     assert_q931_in_order(&rig, mark, &["tx SETUP", "rx PROGRESS", "rx CONNECT"]);
     rig.assert_clean(cdr0, 1);
 }

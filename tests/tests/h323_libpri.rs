@@ -13,8 +13,8 @@ use std::sync::{MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_q931_in_order, kv, Line, Rig, RtpPeer, Shared, DISPOSITION, ISDN_CAUSE, SIP_TONE,
-    SWITCH_TONE,
+    assert_q931_in_order, heard_ms, kv, Line, Rig, RtpPeer, Shared, DISPOSITION, ISDN_CAUSE,
+    SIP_TONE, SWITCH_TONE,
 };
 use h323::call::{Call, CallConfig, Channel, DigitRoute, DtmfMode, Event, PlaceCall};
 use h323::fast_start::MediaAddresses;
@@ -230,20 +230,7 @@ fn connect_gateway() -> TcpStream {
 
 /// Milliseconds of `hz` in pri-switch's `media … heard=HZ:MS,…` report (after answer).
 fn heard(media: &str, hz: f64) -> u64 {
-    tone_ms(media, "heard", hz)
-}
-
-/// Milliseconds of `hz` in the `field=HZ:MS,…` list of a pri-switch `media` report
-/// (`heard`: after answer, `early`: before).
-fn tone_ms(media: &str, field: &str, hz: f64) -> u64 {
-    let key = (hz as u32).to_string();
-    kv(media, field)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|p| p.split_once(':'))
-        .filter(|(h, _)| *h == key)
-        .map(|(_, ms)| ms.parse::<u64>().unwrap_or(0))
-        .sum()
+    heard_ms(media, "heard", hz)
 }
 
 /// pri-switch's `media` report of call `id`.
@@ -597,7 +584,7 @@ fn early_media_from_the_h323_callee_reach_libpri_before_connect() {
     let m = media_report(&rig, mark, &id);
     eprintln!("pri-switch {m}; RTP peer {rep:?}");
     assert!(
-        tone_ms(&m, "early", SIP_TONE) >= 1000,
+        heard_ms(&m, "early", SIP_TONE) >= 1000,
         "libpri heard the H.323 callee's tone before CONNECT: {m}"
     );
     assert!(heard(&m, SIP_TONE) >= 500, "and after: {m}");
