@@ -233,13 +233,6 @@ fn heard(media: &str, hz: f64) -> u64 {
     heard_ms(media, "heard", hz)
 }
 
-/// pri-switch's `media` report of call `id`.
-fn media_report(rig: &Rig, mark: usize, id: &str) -> String {
-    rig.switch.wait(mark, Duration::from_secs(5), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(id)
-    })
-}
-
 /// The id pri-switch gave the call it reported with a line starting `word ` since `mark`,
 /// if any yet.
 fn switch_id(rig: &Rig, mark: usize, word: &str) -> Option<String> {
@@ -363,7 +356,7 @@ fn pstn_call_from_libpri_to_an_h323_endpoint_with_tones_and_dtmf_both_ways() {
         panic!("{log:?}")
     };
     assert_eq!(setup.called_number.as_deref(), Some("5001"));
-    let m = media_report(&rig, mark, &id);
+    let m = rig.switch.media_of(mark, &id);
     eprintln!("pri-switch {m}; RTP peer {rep:?}");
     assert!(
         heard(&m, SIP_TONE) >= 1000,
@@ -438,7 +431,7 @@ fn dtmf_h323_user_input_to_inband_on_the_e1_and_back() {
         let rep = rtp.stop();
         assert_eq!(route, Some(DigitRoute::UserInput), "case {n}: {log:?}");
         let id = switch_id(&rig, mark, "ring ").expect("ring");
-        let m = media_report(&rig, mark, &id);
+        let m = rig.switch.media_of(mark, &id);
         let keys: Vec<String> = rig
             .switch
             .since(mark)
@@ -508,7 +501,7 @@ fn early_media_from_libpri_reach_the_h323_caller_before_connect() {
             )
         };
         let id = switch_id(&rig, mark, "ring ").expect("ring");
-        let m = media_report(&rig, mark, &id);
+        let m = rig.switch.media_of(mark, &id);
         eprintln!(
             "{called}: Connect {:?} after the early message; RTP peer {rep:?}; pri-switch {m}",
             conn - early
@@ -581,7 +574,7 @@ fn early_media_from_the_h323_callee_reach_libpri_before_connect() {
     let log = peer.join().unwrap();
     let rep = rtp.stop();
     let id = switch_id(&rig, mark, "placed ").expect("placed");
-    let m = media_report(&rig, mark, &id);
+    let m = rig.switch.media_of(mark, &id);
     eprintln!("pri-switch {m}; RTP peer {rep:?}");
     assert!(
         heard_ms(&m, "early", SIP_TONE) >= 1000,
