@@ -28,9 +28,10 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    kv, q931_after, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, MOH_TONE, SIP_TONE,
-    SWITCH_TONE,
+    heard_ms, kv, q931_after, sdp, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION,
+    MOH_TONE, OK_LAST, SIP_TONE, SWITCH_TONE,
 };
+use gateway_tests::audio::Law;
 
 /// The CDR's transfer column (after the disposition).
 const TRANSFER: usize = DISPOSITION + 1;
@@ -69,109 +70,66 @@ fn serial() -> MutexGuard<'static, ()> {
 static ECT: Shared = Shared::new();
 static HAIRPIN: Shared = Shared::new();
 
-fn sdp(rtp_port: u16) -> String {
+/// A's side: call 1 to `[service]` (`b`), call 2 to `c`, talk `talk_ms`, REFER call 1
+/// to C replacing call 2, then the NOTIFYs and the two BYEs in whatever order they come.
+/// One of A's calls: INVITE to `number` (From tag `tag`, Call-ID prefixed with
+/// `call_id_prefix`, media at `rtp_port`), the 200 whose To tag goes to `tag{n}`, ACK.
+fn answered_leg(number: &str, tag: &str, call_id_prefix: &str, rtp_port: u16, n: u8) -> String {
+    let sdp = sdp(Law::ALaw, rtp_port);
     format!(
-        "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
-         m=audio {rtp_port} RTP/AVP 8\n      a=rtpmap:8 PCMA/8000\n      a=ptime:20"
+        r#"<send retrans="500">
+    <![CDATA[
+      INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag={tag}[call_number]
+      To: <sip:{number}@[remote_ip]:[remote_port]>
+      Call-ID: {call_id_prefix}[call_id]
+      CSeq: 1 INVITE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {sdp}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="tag=([^;> ]*)" search_in="hdr" header="To:" assign_to="junk{n},tag{n}"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag={tag}[call_number]
+      To: <sip:{number}@[remote_ip]:[remote_port]>;tag=[$tag{n}]
+      Call-ID: {call_id_prefix}[call_id]
+      CSeq: 1 ACK
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>"#
     )
 }
 
-/// A's side: call 1 to `[service]` (`b`), call 2 to `c`, talk `talk_ms`, REFER call 1
-/// to C replacing call 2, then the NOTIFYs and the two BYEs in whatever order they come.
 fn uac_two_calls_and_refer(b: &str, c: &str, port1: u16, port2: u16, talk_ms: u64) -> String {
-    let ok = "<send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>";
+    let ok = OK_LAST;
     let (ok1, ok4) = (
         ok.replacen("<send>", "<send next=\"1\">", 1),
         ok.replacen("<send>", "<send next=\"4\">", 1),
     );
-    let (sdp1, sdp2) = (sdp(port1), sdp(port2));
+    let leg1 = answered_leg(b, "one", "", port1, 1);
+    let leg2 = answered_leg(c, "two", "two///", port2, 2);
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="attended transfer by REFER with Replaces">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:{b}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=one[call_number]
-      To: <sip:{b}@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {sdp1}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200">
-    <action>
-      <ereg regexp="tag=([^;> ]*)" search_in="hdr" header="To:" assign_to="junk1,tag1"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      ACK sip:{b}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=one[call_number]
-      To: <sip:{b}@[remote_ip]:[remote_port]>;tag=[$tag1]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:{c}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=two[call_number]
-      To: <sip:{c}@[remote_ip]:[remote_port]>
-      Call-ID: two///[call_id]
-      CSeq: 1 INVITE
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {sdp2}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200">
-    <action>
-      <ereg regexp="tag=([^;> ]*)" search_in="hdr" header="To:" assign_to="junk2,tag2"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-      ACK sip:{c}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=two[call_number]
-      To: <sip:{c}@[remote_ip]:[remote_port]>;tag=[$tag2]
-      Call-ID: two///[call_id]
-      CSeq: 1 ACK
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+  {leg1}
+  {leg2}
   <Reference variables="junk1,junk2"/>
   <pause milliseconds="{talk_ms}"/>
   <send retrans="500">
@@ -240,34 +198,6 @@ fn notifies(trace: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Calls 1 and 2 at the switch: (B's id, its channel, C's id, its channel).
-fn two_calls(rig: &mut Rig, mark: usize, b: &str, c: &str) -> (String, u8, String, u8) {
-    let ring1 = rig.switch.wait(mark, Duration::from_secs(10), |l| {
-        l.starts_with("ring ") && kv(l, "called") == Some(b)
-    });
-    let ring2 = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("ring ") && kv(l, "called") == Some(c)
-    });
-    let id2 = kv(&ring2, "id").unwrap().to_string();
-    rig.switch.send(&format!("tone {id2} {PARTY2_TONE}"));
-    (
-        kv(&ring1, "id").unwrap().to_string(),
-        kv(&ring1, "channel").unwrap().parse().unwrap(),
-        id2,
-        kv(&ring2, "channel").unwrap().parse().unwrap(),
-    )
-}
-
-fn heard_ms(line: &str, key: &str, hz: f64) -> u64 {
-    kv(line, key)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|e| e.split_once(':'))
-        .filter(|(f, _)| f.parse::<u32>().ok() == Some(hz as u32))
-        .filter_map(|(_, ms)| ms.parse::<u64>().ok())
-        .sum()
-}
-
 fn cid() -> Vec<String> {
     vec!["-cid_str".to_string(), "%u-%p".to_string()]
 }
@@ -300,7 +230,7 @@ fn refer_replacing_our_own_dialog_joins_the_pstn_parties_by_ect() {
         port,
         &cid(),
     );
-    let (id1, ch1, id2, ch2) = two_calls(&mut rig, mark, b, c);
+    let (id1, ch1, id2, ch2) = rig.switch.two_rings(mark, b, c, PARTY2_TONE);
     assert_ne!(ch1, ch2);
 
     // libpri's view: ExplicitEctExecute on call 2 naming call 1, neither held.
@@ -384,7 +314,7 @@ fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
         port,
         &cid(),
     );
-    let (id1, ch1, id2, ch2) = two_calls(&mut rig, mark, b, c);
+    let (id1, ch1, id2, ch2) = rig.switch.two_rings(mark, b, c, PARTY2_TONE);
     let run = sipp.finish();
     let _ = (rtp1.stop(), rtp2.stop());
     assert!(run.ok, "SIPp failed:\n{}", run.trace);

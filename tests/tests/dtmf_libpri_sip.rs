@@ -224,18 +224,13 @@ fn rfc4733_both_ways(mut rig: MutexGuard<'static, Rig>) {
     let cdr0 = rig.cdrs().len();
     let rtp = EventPeer::start(law, "1592", Duration::from_millis(800));
     let sipp = rig.sipp_spawn("dtmf", &uac_with_events(law, rtp.port, 4000), "0301234");
-    let answer = rig
-        .switch
-        .wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
-    let id = kv(&answer, "id").unwrap().to_string();
+    let id = rig.switch.answered_id(mark);
     std::thread::sleep(Duration::from_millis(500));
     rig.switch.send(&format!("dtmf {id} 3690#D"));
     let run = sipp.finish();
     let rep = rtp.stop();
     assert!(run.ok, "SIPp failed:\n{}", run.trace);
-    let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let m = rig.switch.media_of(mark, &id);
     let keys: Vec<String> = rig
         .switch
         .since(mark)
@@ -318,9 +313,7 @@ fn sip_info_dtmf_relay_is_played_in_band_on_the_e1() {
         .switch
         .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
     let id = kv(&ring, "id").unwrap().to_string();
-    let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let m = rig.switch.media_of(mark, &id);
     let keys: Vec<String> = rig
         .switch
         .since(mark)

@@ -8,7 +8,8 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, kv, uac_answered, Line, Rig, RtpPeer, Shared, SIP_TONE, SWITCH_TONE,
+    assert_q931_in_order, heard_ms, kv, uac_answered, Line, Rig, RtpPeer, Shared, SIP_TONE,
+    SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
 
@@ -41,18 +42,6 @@ to = ["pbx"]
 /// The tone pri-switch plays before CONNECT on its early-media numbers (`--early-tone`).
 const EARLY_TONE: f64 = 425.0;
 
-/// Milliseconds of `hz` in the `field=HZ:MS,…` list of a pri-switch `media` report.
-fn tone_ms(media: &str, field: &str, hz: f64) -> u64 {
-    let key = (hz as u32).to_string();
-    kv(media, field)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|p| p.split_once(':'))
-        .filter(|(h, _)| *h == key)
-        .map(|(_, ms)| ms.parse::<u64>().unwrap_or(0))
-        .sum()
-}
-
 /// libpri answers `…0555…` with PROGRESS and `…0444…` with ALERTING, both with progress
 /// indicator 8, plays 425 Hz for 2 s, then CONNECT and 1004 Hz: SIPp must get a 183
 /// (with SDP) before its 200, and the PBX's RTP endpoint hears the 425 Hz ≥ 1 s (the
@@ -81,9 +70,7 @@ fn libpri_in_band_progress_is_heard_on_the_183_rtp_before_the_200() {
             .switch
             .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
         let id = kv(&ring, "id").unwrap().to_string();
-        let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
-            l.starts_with("media ") && kv(l, "id") == Some(&id)
-        });
+        let m = rig.switch.media_of(mark, &id);
         eprintln!("{called}: RTP endpoint {rep:?}; pri-switch {m}");
         assert!(
             rep.heard_ms(EARLY_TONE) >= 1000,
@@ -180,24 +167,19 @@ fn the_pbx_183_early_media_reach_libpri_before_connect() {
     std::thread::sleep(Duration::from_millis(300));
     let far = rig.far_span;
     rig.switch.send(&format!("call {far} 201"));
-    let answer = rig
-        .switch
-        .wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
-    let id = kv(&answer, "id").unwrap().to_string();
+    let id = rig.switch.answered_id(mark);
     std::thread::sleep(Duration::from_millis(1000));
     rig.switch.send(&format!("hangup {id} 16"));
     let run = sipp.finish();
     let rep = rtp.stop();
     assert!(run.ok, "SIPp failed:\n{}", run.trace);
-    let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let m = rig.switch.media_of(mark, &id);
     eprintln!("pri-switch {m}; RTP endpoint {rep:?}");
     assert!(
-        tone_ms(&m, "early", SIP_TONE) >= 1000,
+        heard_ms(&m, "early", SIP_TONE) >= 1000,
         "libpri heard the PBX's early media before CONNECT: {m}"
     );
-    assert!(tone_ms(&m, "heard", SIP_TONE) >= 500, "and after: {m}");
+    assert!(heard_ms(&m, "heard", SIP_TONE) >= 500, "and after: {m}");
     assert_q931_in_order(&rig, mark, &["tx SETUP", "rx PROGRESS", "rx CONNECT"]);
     rig.assert_clean(cdr0, 1);
 }

@@ -13,8 +13,8 @@ use std::sync::{MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_q931_in_order, kv, Line, Rig, RtpPeer, Shared, DISPOSITION, ISDN_CAUSE, SIP_TONE,
-    SWITCH_TONE,
+    assert_q931_in_order, heard_ms, kv, Line, Rig, RtpPeer, Shared, DISPOSITION, ISDN_CAUSE,
+    SIP_TONE, SWITCH_TONE,
 };
 use h323::call::{Call, CallConfig, Channel, DigitRoute, DtmfMode, Event, PlaceCall};
 use h323::fast_start::MediaAddresses;
@@ -230,27 +230,7 @@ fn connect_gateway() -> TcpStream {
 
 /// Milliseconds of `hz` in pri-switch's `media … heard=HZ:MS,…` report (after answer).
 fn heard(media: &str, hz: f64) -> u64 {
-    tone_ms(media, "heard", hz)
-}
-
-/// Milliseconds of `hz` in the `field=HZ:MS,…` list of a pri-switch `media` report
-/// (`heard`: after answer, `early`: before).
-fn tone_ms(media: &str, field: &str, hz: f64) -> u64 {
-    let key = (hz as u32).to_string();
-    kv(media, field)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|p| p.split_once(':'))
-        .filter(|(h, _)| *h == key)
-        .map(|(_, ms)| ms.parse::<u64>().unwrap_or(0))
-        .sum()
-}
-
-/// pri-switch's `media` report of call `id`.
-fn media_report(rig: &Rig, mark: usize, id: &str) -> String {
-    rig.switch.wait(mark, Duration::from_secs(5), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(id)
-    })
+    heard_ms(media, "heard", hz)
 }
 
 /// The id pri-switch gave the call it reported with a line starting `word ` since `mark`,
@@ -312,9 +292,7 @@ fn h323_call_answered_by_libpri_with_tones_both_ways_with_and_without_fast_start
             Some("16"),
             "Release Complete 16 → DISCONNECT 16"
         );
-        let m = rig.switch.wait(mark, Duration::from_secs(5), |l| {
-            l.starts_with("media ") && kv(l, "id") == Some(&id)
-        });
+        let m = rig.switch.media_of(mark, &id);
         eprintln!("fast_start {fast_start}: pri-switch {m}; RTP peer {rep:?}");
         assert!(
             heard(&m, SIP_TONE) >= 1000,
@@ -378,7 +356,7 @@ fn pstn_call_from_libpri_to_an_h323_endpoint_with_tones_and_dtmf_both_ways() {
         panic!("{log:?}")
     };
     assert_eq!(setup.called_number.as_deref(), Some("5001"));
-    let m = media_report(&rig, mark, &id);
+    let m = rig.switch.media_of(mark, &id);
     eprintln!("pri-switch {m}; RTP peer {rep:?}");
     assert!(
         heard(&m, SIP_TONE) >= 1000,
@@ -453,7 +431,7 @@ fn dtmf_h323_user_input_to_inband_on_the_e1_and_back() {
         let rep = rtp.stop();
         assert_eq!(route, Some(DigitRoute::UserInput), "case {n}: {log:?}");
         let id = switch_id(&rig, mark, "ring ").expect("ring");
-        let m = media_report(&rig, mark, &id);
+        let m = rig.switch.media_of(mark, &id);
         let keys: Vec<String> = rig
             .switch
             .since(mark)
@@ -523,7 +501,7 @@ fn early_media_from_libpri_reach_the_h323_caller_before_connect() {
             )
         };
         let id = switch_id(&rig, mark, "ring ").expect("ring");
-        let m = media_report(&rig, mark, &id);
+        let m = rig.switch.media_of(mark, &id);
         eprintln!(
             "{called}: Connect {:?} after the early message; RTP peer {rep:?}; pri-switch {m}",
             conn - early
@@ -596,10 +574,10 @@ fn early_media_from_the_h323_callee_reach_libpri_before_connect() {
     let log = peer.join().unwrap();
     let rep = rtp.stop();
     let id = switch_id(&rig, mark, "placed ").expect("placed");
-    let m = media_report(&rig, mark, &id);
+    let m = rig.switch.media_of(mark, &id);
     eprintln!("pri-switch {m}; RTP peer {rep:?}");
     assert!(
-        tone_ms(&m, "early", SIP_TONE) >= 1000,
+        heard_ms(&m, "early", SIP_TONE) >= 1000,
         "libpri heard the H.323 callee's tone before CONNECT: {m}"
     );
     assert!(heard(&m, SIP_TONE) >= 500, "and after: {m}");

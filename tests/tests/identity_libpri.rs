@@ -23,9 +23,10 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    kv, uac_answered, uac_refer, uas_answer, Line, Rig, RtpPeer, Shared, CALLED, DISPOSITION,
-    SIP_TONE, SWITCH_TONE,
+    answered_with, bye, kv, sdp, uac_answered, uac_refer, uas_answer, Line, Rig, RtpPeer, Shared,
+    CALLED, DISPOSITION, SIP_TONE, SWITCH_TONE,
 };
+use gateway_tests::audio::Law;
 
 const HAIRPIN: &str = r#"
 [[trunk_group]]
@@ -103,10 +104,7 @@ fn blind_transfer_tells_the_remaining_pstn_party_its_new_partner() {
 /// gateway's in-dialog `method` whose P-Asserted-Identity must name `number`, answered
 /// 200 (with SDP for a re-INVITE, then its ACK); BYE.
 fn uac_expecting(method: &str, allow: Option<&str>, number: &str, rtp_port: u16) -> String {
-    let sdp = format!(
-        "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
-         m=audio {rtp_port} RTP/AVP 8\n      a=rtpmap:8 PCMA/8000\n      a=ptime:20"
-    );
+    let sdp = sdp(Law::ALaw, rtp_port);
     let allow = allow
         .map(|a| format!("\n      Allow: {a}"))
         .unwrap_or_default();
@@ -127,39 +125,7 @@ fn uac_expecting(method: &str, allow: Option<&str>, number: &str, rtp_port: u16)
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="connected line update by {method}">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:2001@[local_ip]:[local_port]{allow}
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {sdp}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+  {answered}
   <recv request="{method}" timeout="10000">
     <action>
       <ereg regexp="sip:{number}@" search_in="hdr" header="P-Asserted-Identity:" check_it="true" assign_to="pai"/>
@@ -179,22 +145,11 @@ fn uac_expecting(method: &str, allow: Option<&str>, number: &str, rtp_port: u16)
   </send>
   {ack}
   <pause milliseconds="300"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>
+  {bye}
 </scenario>
-"#
+"#,
+        answered = answered_with(Law::ALaw, rtp_port, &allow),
+        bye = bye(2),
     )
 }
 

@@ -22,7 +22,7 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    kv, q931_after, uac_refer, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION,
+    heard_ms, kv, q931_after, uac_refer, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION,
     ISDN_CAUSE, MOH_TONE, SIP_TONE, SWITCH_TONE,
 };
 
@@ -93,36 +93,6 @@ fn hairpin_rig() -> MutexGuard<'static, Rig> {
     HAIRPIN.lock(|| Rig::start("transfer-hairpin", Line::E1, &groups("hairpin")))
 }
 
-/// The two PSTN calls of a trombone: SIPp calls `first`, talks, then refers the PSTN
-/// party to `second`. Returns (party 1 id, its channel, party 2 id, its channel).
-fn trombone(rig: &mut Rig, mark: usize, first: &str, second: &str) -> (String, u8, String, u8) {
-    let ring1 = rig.switch.wait(mark, Duration::from_secs(10), |l| {
-        l.starts_with("ring ") && kv(l, "called") == Some(first)
-    });
-    let ring2 = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("ring ") && kv(l, "called") == Some(second)
-    });
-    let id2 = kv(&ring2, "id").unwrap().to_string();
-    // Party 2 speaks with its own voice (before its answer, 300 ms after the SETUP).
-    rig.switch.send(&format!("tone {id2} {PARTY2_TONE}"));
-    (
-        kv(&ring1, "id").unwrap().to_string(),
-        kv(&ring1, "channel").unwrap().parse().unwrap(),
-        id2,
-        kv(&ring2, "channel").unwrap().parse().unwrap(),
-    )
-}
-
-fn heard_ms(line: &str, key: &str, hz: f64) -> u64 {
-    kv(line, key)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|e| e.split_once(':'))
-        .filter(|(f, _)| f.parse::<u32>().ok() == Some(hz as u32))
-        .filter_map(|(_, ms)| ms.parse::<u64>().ok())
-        .sum()
-}
-
 #[test]
 fn ect_on_the_d_channel_releases_the_gateway_and_libpri_joins_the_parties() {
     let _one = serial();
@@ -136,7 +106,9 @@ fn ect_on_the_d_channel_releases_the_gateway_and_libpri_joins_the_parties() {
         &uac_refer(law, rtp.port, 1500, "0302222"),
         "0301111",
     );
-    let (id1, ch1, id2, ch2) = trombone(&mut rig, mark, "0301111", "0302222");
+    let (id1, ch1, id2, ch2) = rig
+        .switch
+        .two_rings(mark, "0301111", "0302222", PARTY2_TONE);
     assert_ne!(ch1, ch2);
 
     // libpri's view: the gateway's ExplicitEctExecute arrived on call 2 naming call 1.
@@ -220,7 +192,9 @@ fn hairpin_joins_the_b_channels_without_rtp_and_the_pstn_clears_it() {
         &uac_refer(law, rtp.port, 1500, "0304444"),
         "0303333",
     );
-    let (id1, ch1, id2, ch2) = trombone(&mut rig, mark, "0303333", "0304444");
+    let (id1, ch1, id2, ch2) = rig
+        .switch
+        .two_rings(mark, "0303333", "0304444", PARTY2_TONE);
     let run = sipp.finish();
     let rep = rtp.stop();
     assert!(run.ok, "SIPp transfer failed:\n{}", run.trace);
@@ -304,7 +278,9 @@ fn two_bct_invoked_on_t1_and_unanswered_falls_back_to_the_hairpin() {
         &uac_refer(law, rtp.port, 1000, "0305252"),
         "0305151",
     );
-    let (id1, _, id2, _) = trombone(&mut rig, mark, "0305151", "0305252");
+    let (id1, _, id2, _) = rig
+        .switch
+        .two_rings(mark, "0305151", "0305252", PARTY2_TONE);
     let run = sipp.finish();
     let _ = rtp.stop();
     assert!(run.ok, "SIPp transfer failed:\n{}", run.trace);

@@ -142,6 +142,17 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// Milliseconds of `hz` in a pri-switch report's `key` (`hz:ms,hz:ms…`).
+pub fn heard_ms(line: &str, key: &str, hz: f64) -> u64 {
+    kv(line, key)
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|e| e.split_once(':'))
+        .filter(|(f, _)| f.parse::<u32>().ok() == Some(hz as u32))
+        .filter_map(|(_, ms)| ms.parse::<u64>().ok())
+        .sum()
+}
+
 /// `word key=value …` lines: the value of `key`.
 pub fn kv<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace()
@@ -244,6 +255,45 @@ impl PriSwitch {
     pub fn since(&self, mark: usize) -> Vec<String> {
         let g = self.lines();
         g[mark.min(g.len())..].to_vec()
+    }
+
+    /// The two calls a test has the gateway place, to `first` then `second`, as they
+    /// ring at the switch; the second party speaks with `second_tone` (before its answer,
+    /// 300 ms after the SETUP). Returns (call 1 id, its channel, call 2 id, its channel).
+    pub fn two_rings(
+        &mut self,
+        mark: usize,
+        first: &str,
+        second: &str,
+        second_tone: f64,
+    ) -> (String, u8, String, u8) {
+        let ring1 = self.wait(mark, Duration::from_secs(10), |l| {
+            l.starts_with("ring ") && kv(l, "called") == Some(first)
+        });
+        let ring2 = self.wait(mark, Duration::from_secs(15), |l| {
+            l.starts_with("ring ") && kv(l, "called") == Some(second)
+        });
+        let id2 = kv(&ring2, "id").unwrap().to_string();
+        self.send(&format!("tone {id2} {second_tone}"));
+        (
+            kv(&ring1, "id").unwrap().to_string(),
+            kv(&ring1, "channel").unwrap().parse().unwrap(),
+            id2,
+            kv(&ring2, "channel").unwrap().parse().unwrap(),
+        )
+    }
+
+    /// The id of the first call answered after `mark`, waiting up to 10 s.
+    pub fn answered_id(&self, mark: usize) -> String {
+        let answer = self.wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
+        kv(&answer, "id").unwrap().to_string()
+    }
+
+    /// Call `id`'s `media` report after `mark`, waiting up to 5 s.
+    pub fn media_of(&self, mark: usize, id: &str) -> String {
+        self.wait(mark, Duration::from_secs(5), |l| {
+            l.starts_with("media ") && kv(l, "id") == Some(id)
+        })
     }
 
     /// The first line after `mark` for which `pred` holds, waiting up to `limit`.
@@ -695,7 +745,7 @@ impl SippChild {
 // ---------------------------------------------------------------------------------------
 // SIPp scenarios.
 
-fn sdp(law: Law, rtp_port: u16) -> String {
+pub fn sdp(law: Law, rtp_port: u16) -> String {
     let (pt, name) = match law {
         Law::ALaw => (8, "PCMA"),
         Law::MuLaw => (0, "PCMU"),
@@ -746,6 +796,81 @@ fn invite(law: Law, rtp_port: u16) -> String {
     )
 }
 
+/// The INVITE up to the ACK of its 2xx (100, 180 and 183 optional).
+fn answered(law: Law, rtp_port: u16) -> String {
+    answered_with(law, rtp_port, "")
+}
+
+/// As [`answered`], with `contact_extra` (e.g. an `Allow` header line) after the INVITE's
+/// Contact.
+pub fn answered_with(law: Law, rtp_port: u16, contact_extra: &str) -> String {
+    const CONTACT: &str = "Contact: sip:2001@[local_ip]:[local_port]\n";
+    format!(
+        "{}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"180\" optional=\"true\"/>
+  <recv response=\"183\" optional=\"true\"/>
+  <recv response=\"200\" rtd=\"true\"/>
+  {ACK}",
+        invite(law, rtp_port).replacen(
+            CONTACT,
+            &format!("Contact: sip:2001@[local_ip]:[local_port]{contact_extra}\n"),
+            1
+        )
+    )
+}
+
+/// The caller's BYE (CSeq `cseq`) and its 200.
+pub fn bye(cseq: u32) -> String {
+    format!(
+        "<send retrans=\"500\">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: {cseq} BYE
+      Contact: sip:2001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response=\"200\" crlf=\"true\"/>"
+    )
+}
+
+/// 200 OK to the last request received (no dialog-creating headers).
+pub const OK_LAST: &str = "<send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>";
+
+/// An in-dialog offer (re-INVITE or UPDATE, `method`) with CSeq `cseq`, SDP version
+/// `cseq` and `a={direction}`.
+fn offer_in_dialog(method: &str, law: Law, rtp_port: u16, cseq: u32, direction: &str) -> String {
+    let body = sdp(law, rtp_port)
+        .replace("o=pbx 1 1", &format!("o=pbx 1 {cseq}"))
+        .replace("a=ptime:20", &format!("a=ptime:20\n      a={direction}"));
+    let head = INVITE_HEAD
+        .replace("INVITE sip:", &format!("{method} sip:"))
+        .replace("CSeq: 1 INVITE", &format!("CSeq: {cseq} {method}"))
+        .replace(
+            "To: <sip:[service]@[remote_ip]:[remote_port]>",
+            "To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]",
+        );
+    format!(
+        "<send retrans=\"500\">\n    <![CDATA[\n      {head}\n\n      {body}\n    ]]>\n  </send>"
+    )
+}
+
 fn scenario(name: &str, body: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n  {body}\n</scenario>\n"
@@ -758,27 +883,10 @@ pub fn uac_answered(law: Law, rtp_port: u16, hold_ms: u64) -> String {
         "answered call",
         &format!(
             "{}
-  <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"180\" optional=\"true\"/>
-  <recv response=\"183\" optional=\"true\"/>
-  <recv response=\"200\" rtd=\"true\"/>
-  {ACK}
   <pause milliseconds=\"{hold_ms}\"/>
-  <send retrans=\"500\">
-    <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response=\"200\" crlf=\"true\"/>",
-            invite(law, rtp_port)
+  {}",
+            answered(law, rtp_port),
+            bye(2)
         ),
     )
 }
@@ -792,11 +900,6 @@ pub fn uac_refer(law: Law, rtp_port: u16, talk_ms: u64, target: &str) -> String 
         "blind transfer",
         &format!(
             "{}
-  <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"180\" optional=\"true\"/>
-  <recv response=\"183\" optional=\"true\"/>
-  <recv response=\"200\" rtd=\"true\"/>
-  {ACK}
   <pause milliseconds=\"{talk_ms}\"/>
   <send retrans=\"500\">
     <![CDATA[
@@ -818,30 +921,11 @@ pub fn uac_refer(law: Law, rtp_port: u16, talk_ms: u64, target: &str) -> String 
   <recv request=\"NOTIFY\" optional=\"true\" next=\"2\"/>
   <recv request=\"BYE\" next=\"3\"/>
   <label id=\"2\"/>
-  <send next=\"1\">
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
+  {}
   <label id=\"3\"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>",
-            invite(law, rtp_port)
+  {OK_LAST}",
+            answered(law, rtp_port),
+            OK_LAST.replacen("<send>", "<send next=\"1\">", 1)
         ),
     )
 }
@@ -852,24 +936,9 @@ pub fn uac_until_bye(law: Law, rtp_port: u16) -> String {
         "answered, cleared by the gateway",
         &format!(
             "{}
-  <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"180\" optional=\"true\"/>
-  <recv response=\"183\" optional=\"true\"/>
-  <recv response=\"200\" rtd=\"true\"/>
-  {ACK}
   <recv request=\"BYE\"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>",
-            invite(law, rtp_port)
+  {OK_LAST}",
+            answered(law, rtp_port)
         ),
     )
 }
@@ -879,30 +948,12 @@ pub fn uac_until_bye(law: Law, rtp_port: u16) -> String {
 /// re-INVITE offering `a=sendrecv`, talk `talk_ms` again, BYE. The RTP endpoint keeps
 /// sending throughout, as a PBX playing its own music on hold would.
 pub fn uac_hold_resume(law: Law, rtp_port: u16, talk_ms: u64, hold_ms: u64) -> String {
-    let reinvite = |cseq: u32, direction: &str| {
-        let body = sdp(law, rtp_port)
-            .replace("o=pbx 1 1", &format!("o=pbx 1 {cseq}"))
-            .replace("a=ptime:20", &format!("a=ptime:20\n      a={direction}"));
-        let head = INVITE_HEAD
-            .replace("CSeq: 1 INVITE", &format!("CSeq: {cseq} INVITE"))
-            .replace(
-                "To: <sip:[service]@[remote_ip]:[remote_port]>",
-                "To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]",
-            );
-        format!(
-            "<send retrans=\"500\">\n    <![CDATA[\n      {head}\n\n      {body}\n    ]]>\n  </send>"
-        )
-    };
+    let reinvite = |cseq, direction| offer_in_dialog("INVITE", law, rtp_port, cseq, direction);
     let ack = |cseq: u32| ACK.replace("CSeq: 1 ACK", &format!("CSeq: {cseq} ACK"));
     scenario(
         "hold and resume",
         &format!(
             "{}
-  <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"180\" optional=\"true\"/>
-  <recv response=\"183\" optional=\"true\"/>
-  <recv response=\"200\" rtd=\"true\"/>
-  {ACK}
   <pause milliseconds=\"{talk_ms}\"/>
   {}
   <recv response=\"100\" optional=\"true\"/>
@@ -918,26 +969,14 @@ pub fn uac_hold_resume(law: Law, rtp_port: u16, talk_ms: u64, hold_ms: u64) -> S
   <recv response=\"200\"/>
   {}
   <pause milliseconds=\"{talk_ms}\"/>
-  <send retrans=\"500\">
-    <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 4 BYE
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response=\"200\" crlf=\"true\"/>
+  {}
   <Reference variables=\"held\"/>",
-            invite(law, rtp_port),
+            answered(law, rtp_port),
             reinvite(2, "sendonly"),
             ack(2),
             reinvite(3, "sendrecv"),
             ack(3),
+            bye(4),
         ),
     )
 }
@@ -952,21 +991,7 @@ pub fn uac_hold_resume_update(
     hold_ms: u64,
     direction: &str,
 ) -> String {
-    let update = |cseq: u32, direction: &str| {
-        let body = sdp(law, rtp_port)
-            .replace("o=pbx 1 1", &format!("o=pbx 1 {cseq}"))
-            .replace("a=ptime:20", &format!("a=ptime:20\n      a={direction}"));
-        let head = INVITE_HEAD
-            .replace("INVITE sip:", "UPDATE sip:")
-            .replace("CSeq: 1 INVITE", &format!("CSeq: {cseq} UPDATE"))
-            .replace(
-                "To: <sip:[service]@[remote_ip]:[remote_port]>",
-                "To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]",
-            );
-        format!(
-            "<send retrans=\"500\">\n    <![CDATA[\n      {head}\n\n      {body}\n    ]]>\n  </send>"
-        )
-    };
+    let update = |cseq, direction| offer_in_dialog("UPDATE", law, rtp_port, cseq, direction);
     let answer = if direction == "inactive" {
         "inactive"
     } else {
@@ -976,11 +1001,6 @@ pub fn uac_hold_resume_update(
         "hold and resume by UPDATE",
         &format!(
             "{}
-  <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"180\" optional=\"true\"/>
-  <recv response=\"183\" optional=\"true\"/>
-  <recv response=\"200\" rtd=\"true\"/>
-  {ACK}
   <pause milliseconds=\"{talk_ms}\"/>
   {}
   <recv response=\"200\">
@@ -996,24 +1016,12 @@ pub fn uac_hold_resume_update(
     </action>
   </recv>
   <pause milliseconds=\"{talk_ms}\"/>
-  <send retrans=\"500\">
-    <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 4 BYE
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response=\"200\" crlf=\"true\"/>
+  {}
   <Reference variables=\"held,resumed\"/>",
-            invite(law, rtp_port),
+            answered(law, rtp_port),
             update(2, direction),
             update(3, "sendrecv"),
+            bye(4),
         ),
     )
 }
