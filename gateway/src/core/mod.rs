@@ -642,21 +642,7 @@ impl Core {
                 return self.fail(now, id, c, "gateway");
             }
         }
-        let targets: VecDeque<Target> = self
-            .router
-            .lookup(&from, &call.dialled)
-            .into_iter()
-            .flat_map(|d| {
-                d.route
-                    .to
-                    .iter()
-                    .map(|t| Target {
-                        trunk: t.clone(),
-                        called: d.called.clone(),
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let targets = self.route_targets(&from, &call.dialled);
         if let Some(call) = self.calls.get_mut(&id) {
             call.targets = targets;
             call.routed = true;
@@ -1309,6 +1295,21 @@ impl Core {
             .get(&leg)
             .and_then(|id| self.calls.get(id))
             .is_some_and(|c| c.calling_verified)
+    }
+
+    /// Every trunk the routes matching `dialled` from trunk `from` lead to, in priority
+    /// order, each with the called number as that route rewrites it.
+    fn route_targets(&self, from: &str, dialled: &str) -> VecDeque<Target> {
+        self.router
+            .lookup(from, dialled)
+            .into_iter()
+            .flat_map(|d| {
+                d.route.to.iter().map(move |t| Target {
+                    trunk: t.clone(),
+                    called: d.called.clone(),
+                })
+            })
+            .collect()
     }
 
     pub fn call_of(&self, leg: LegId) -> Option<CallId> {

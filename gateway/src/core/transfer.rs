@@ -298,20 +298,7 @@ impl Core {
         if self.router.check(from, dialled) != Match::Full {
             return VecDeque::new();
         }
-        self.router
-            .lookup(from, dialled)
-            .into_iter()
-            .flat_map(|d| {
-                d.route
-                    .to
-                    .iter()
-                    .map(|t| Target {
-                        trunk: t.clone(),
-                        called: d.called.clone(),
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        self.route_targets(from, dialled)
     }
 
     /// Place the transfer's new call on its next target; report failure when none is left.

@@ -358,25 +358,20 @@ impl MediaEngine {
 
     /// Bridge a channel on the least loaded media thread.
     pub fn add_channel(&mut self, cfg: ChannelConfig) -> Result<ChannelKey, EngineError> {
-        let key = ChannelKey(self.next_key);
-        self.next_key = self.next_key.wrapping_add(1).max(1);
-        let (idx, w) = self
-            .workers
-            .iter_mut()
-            .enumerate()
-            .min_by_key(|(_, w)| w.channels)
-            .ok_or(EngineError::NoThreads)?;
-        w.control
-            .send(Control::Add(key, Box::new(cfg)))
-            .map_err(|_| EngineError::ThreadGone(idx))?;
-        w.channels += 1;
-        self.placement.insert(key, idx);
-        Ok(key)
+        self.place(|key| Control::Add(key, Box::new(cfg)))
     }
 
     /// Join two B-channels on the least loaded media thread (B-channel ↔ B-channel,
     /// no RTP); stop it with [`MediaEngine::remove_channel`].
     pub fn add_hairpin(&mut self, cfg: HairpinConfig) -> Result<ChannelKey, EngineError> {
+        self.place(|key| Control::AddHairpin(key, Box::new(cfg)))
+    }
+
+    /// Give the next key to what `add` builds and send it to the least loaded media thread.
+    fn place(
+        &mut self,
+        add: impl FnOnce(ChannelKey) -> Control,
+    ) -> Result<ChannelKey, EngineError> {
         let key = ChannelKey(self.next_key);
         self.next_key = self.next_key.wrapping_add(1).max(1);
         let (idx, w) = self
@@ -386,7 +381,7 @@ impl MediaEngine {
             .min_by_key(|(_, w)| w.channels)
             .ok_or(EngineError::NoThreads)?;
         w.control
-            .send(Control::AddHairpin(key, Box::new(cfg)))
+            .send(add(key))
             .map_err(|_| EngineError::ThreadGone(idx))?;
         w.channels += 1;
         self.placement.insert(key, idx);
