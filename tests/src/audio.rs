@@ -186,16 +186,27 @@ pub struct DtmfKey {
 
 /// In-band DTMF receiver (Goertzel on 20 ms windows every 10 ms, independent of the
 /// gateway's spandsp detector): a key counts once it fills three windows in a row, which
-/// a Q.24 tone of 40 ms does wherever it starts and a 20 ms one never does; it ends at
-/// the first window without it (a Q.24 pause of 40 ms always holds one whole window).
+/// a Q.24 tone of 40 ms does wherever it starts and a 20 ms one never does. It ends at
+/// the third window in a row without it. A window with more than about a third of
+/// silence fails, so a Q.24 pause of 40 ms spoils at least four windows wherever it
+/// falls, while a 10 ms interruption, which Q.24 asks a receiver to bridge (signal
+/// interruption tolerance; a TDM slip on a loaded line gives one), spoils at most two.
 /// Audio arrives in any slices; windows are cut here.
 #[derive(Debug, Clone, Default)]
 pub struct DtmfDetect {
     window: Vec<f64>,
     /// Samples since the last window was evaluated.
     fresh: usize,
-    /// The key of the previous window and how many windows in a row it filled.
-    run: Option<(char, u32)>,
+    /// The key being heard: how many windows it filled (a bridged gap included), and
+    /// how many of the last windows missed it.
+    run: Option<Run>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    key: char,
+    windows: u32,
+    missed: u32,
 }
 
 const DTMF_WINDOW: usize = 160;
@@ -220,19 +231,27 @@ impl DtmfDetect {
                 continue;
             }
             self.fresh = 0;
-            let key = dtmf_block(&self.window);
-            match (self.run, key) {
-                (Some((k, n)), Some(now)) if k == now => self.run = Some((k, n + 1)),
+            let now = dtmf_block(&self.window);
+            match (&mut self.run, now) {
+                (Some(r), Some(k)) if r.key == k => {
+                    r.windows += 1 + r.missed;
+                    r.missed = 0;
+                }
+                (Some(r), None) if r.missed < 2 => r.missed += 1,
                 (prev, now) => {
-                    if let Some((k, n)) = prev {
-                        if n >= 3 {
+                    if let Some(r) = prev {
+                        if r.windows >= 3 {
                             ended.push(DtmfKey {
-                                key: k,
-                                ms: (n + 1) * 10,
+                                key: r.key,
+                                ms: (r.windows + 1) * 10,
                             });
                         }
                     }
-                    self.run = now.map(|k| (k, 1));
+                    self.run = now.map(|key| Run {
+                        key,
+                        windows: 1,
+                        missed: 0,
+                    });
                 }
             }
         }
@@ -297,6 +316,33 @@ mod tests {
             for _ in 0..50 {
                 t.fill(law, &mut block);
                 assert_eq!(d.feed(law, &block), vec![]);
+            }
+            // The same key again after a Q.24 pause of 40 ms is a second key.
+            for lead in [0usize, 40, 79] {
+                let mut g = DtmfGen::new("5555", 40, 40);
+                let mut d = DtmfDetect::new();
+                let mut heard: String = d
+                    .feed(law, &vec![law.encode(0); lead])
+                    .iter()
+                    .map(|k| k.key)
+                    .collect();
+                let mut out = vec![0u8; 160 * 30];
+                g.fill(law, &mut out);
+                heard.extend(d.feed(law, &out).iter().map(|k| k.key));
+                assert_eq!(heard, "5555", "lead {lead}");
+            }
+            // A key broken by a short interruption (10 ms of idle code, wherever it
+            // falls) is heard once, with its whole length.
+            for cut in [0usize, 30, 80, 115, 400] {
+                let mut g = DtmfGen::new("7", 100, 100);
+                let mut d = DtmfDetect::new();
+                let mut line = vec![0u8; 1600];
+                g.fill(law, &mut line);
+                line[320 + cut..400 + cut].fill(law.encode(0));
+                let heard = d.feed(law, &line);
+                assert_eq!(heard.len(), 1, "cut at {cut}: {heard:?}");
+                assert_eq!(heard[0].key, '7');
+                assert!((90..=120).contains(&heard[0].ms), "cut at {cut}: {heard:?}");
             }
             // A key too short for Q.24 (20 ms) is not taken, wherever it starts.
             for lead in [0usize, 40, 79] {
