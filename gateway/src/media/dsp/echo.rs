@@ -24,6 +24,14 @@ const GEIGEL: f32 = 0.5;
 const HANGOVER: u32 = 240;
 /// Below this reference power (about −50 dBm0) there is nothing to learn from.
 const MIN_REF_POWER: f32 = 64.0 * 64.0;
+/// Below this mean reference power over the tail (about −60 dBm0; A-law's idle code
+/// decodes to ±8, power 64) there is nothing to cancel either: its echo, at least 6 dB
+/// further down (the echo return loss G.168 assumes of a hybrid), is below one G.711
+/// step near zero.
+const QUIET_POWER: f32 = 20.0 * 20.0;
+/// Lanes of the filter's sums: eight independent partial sums, which the compiler keeps
+/// in SIMD registers (one running float sum is a chain it may not reorder).
+const LANES: usize = 8;
 
 pub struct LineEchoCanceller {
     taps: usize,
@@ -73,18 +81,25 @@ impl LineEchoCanceller {
         self.pos += 1;
         if self.pos == n {
             self.pos = 0;
+            // The running sum drifts by float rounding (large squares in, large squares
+            // out); once per tail it is summed afresh, so `quiet` below stays exact.
+            self.energy = dot(&self.history[..n], &self.history[..n]);
         }
         // window[k] is the sample k+1 places after the oldest; newest last.
         let window = &self.history[self.pos..self.pos + n];
-        let estimate: f32 = window
-            .iter()
-            .zip(self.weights.iter())
-            .map(|(a, b)| a * b)
-            .sum();
-        let e = d - estimate;
+        // A reference below QUIET_POWER over the whole tail leaves an echo under one
+        // G.711 step near zero: nothing to subtract, and the tail's peak is bounded by
+        // its energy (|x| ≤ √Σx²), which is all the Geigel detector needs to see that
+        // the near end is louder. Silence on the far side (half of any conversation)
+        // then costs a few operations a sample instead of three passes over the tail.
+        let quiet = self.energy < QUIET_POWER * n as f32;
+        let (e, tail_peak) = if quiet {
+            (d, self.energy.sqrt())
+        } else {
+            (d - dot(window, &self.weights), peak(window))
+        };
         // Geigel double-talk detection (G.168 Annex: near-end speech freezes adaptation).
-        let peak = window.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        if d.abs() > GEIGEL * peak {
+        if d.abs() > GEIGEL * tail_peak {
             self.hangover = HANGOVER;
         } else if self.hangover > 0 {
             self.hangover -= 1;
@@ -110,6 +125,39 @@ impl LineEchoCanceller {
         };
         out.clamp(i16::MIN as f32, i16::MAX as f32) as i16
     }
+}
+
+/// Σ a·b over the tail, in [`LANES`] partial sums.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (xs, ys) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let rest: f32 = xs
+        .remainder()
+        .iter()
+        .zip(ys.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in xs.zip(ys) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// max |a| over the tail, in [`LANES`] partial maxima.
+fn peak(a: &[f32]) -> f32 {
+    let mut m = [0.0f32; LANES];
+    let xs = a.chunks_exact(LANES);
+    let rest = xs.remainder().iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for x in xs {
+        for i in 0..LANES {
+            // A plain comparison (the samples are finite): one `maxps`, with no NaN rule.
+            let v = x[i].abs();
+            m[i] = if v > m[i] { v } else { m[i] };
+        }
+    }
+    m.iter().fold(rest, |a, &b| a.max(b))
 }
 
 #[cfg(test)]
@@ -139,6 +187,69 @@ mod tests {
             let before = received;
             ec.process(&sent, &mut received);
             if frame_no >= 150 {
+                raw += mean_power(&before);
+                residual += mean_power(&received);
+            }
+        }
+        assert!(residual * 100.0 < raw, "residual {residual} raw {raw}");
+    }
+
+    /// The lane-split sums equal the plain ones, for any tail length.
+    #[test]
+    fn lane_sums_equal_plain_sums() {
+        let mut seed: u32 = 7;
+        for n in [8usize, 13, 64, 128, 1024] {
+            let v: Vec<f32> = (0..2 * n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    ((seed >> 16) as i16) as f32
+                })
+                .collect();
+            let (a, b) = v.split_at(n);
+            let plain: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum();
+            assert!(
+                (f64::from(dot(a, b)) - plain).abs() <= plain.abs() * 1e-5 + 1.0,
+                "n {n}"
+            );
+            let max = a.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            assert_eq!(peak(a), max, "n {n}");
+        }
+    }
+
+    /// The far side falls silent (A-law idle code) for a while and talks again: the
+    /// echo of its speech is still cancelled, and during the silence the near end
+    /// passes unchanged.
+    #[test]
+    fn echo_is_cancelled_again_after_far_end_silence() {
+        let mut ec = LineEchoCanceller::new(DEFAULT_TAPS);
+        let mut seed: u32 = 99;
+        let mut history = [0i16; 64];
+        let (mut raw, mut residual) = (0.0, 0.0);
+        for frame_no in 0..400 {
+            let silent = (150..250).contains(&frame_no);
+            let mut sent = [0i16; FRAME_SAMPLES];
+            let mut received = [0i16; FRAME_SAMPLES];
+            for i in 0..FRAME_SAMPLES {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let s = if silent {
+                    8
+                } else {
+                    ((seed >> 16) as i16 as i32 / 4) as i16
+                };
+                history.rotate_right(1);
+                history[0] = s;
+                sent[i] = s;
+                received[i] = history[16] / 4 + history[40] / 16;
+                if silent {
+                    received[i] = received[i].saturating_add(((seed >> 20) as i16) / 64);
+                }
+            }
+            let before = received;
+            ec.process(&sent, &mut received);
+            if (170..250).contains(&frame_no) {
+                assert_eq!(received, before, "frame {frame_no}: the near end passes");
+            }
+            if frame_no >= 350 {
                 raw += mean_power(&before);
                 residual += mean_power(&received);
             }
