@@ -90,13 +90,16 @@ impl<'a> NameAddr<'a> {
         let uri = if bracketed {
             c.eat(b'<');
             let start = c.pos();
-            let raw = c.take_while(|b| b != b'>');
+            let raw = c.take_until(b'>');
             if !c.eat(b'>') {
                 return c.err("'>' expected");
             }
             // LAQUOT = SWS "<" and RAQUOT = ">" SWS: no white space inside the brackets
             // (RFC 4475 §3.1.2.15).
-            if raw.bytes().any(is_ws) {
+            let r = raw.as_bytes();
+            if memchr::memchr3(b' ', b'\t', b'\r', r).is_some()
+                || memchr::memchr(b'\n', r).is_some()
+            {
                 return Err(SyntaxError {
                     reason: "white space inside <>",
                     at: start,

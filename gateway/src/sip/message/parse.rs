@@ -3,7 +3,7 @@
 
 use super::{HeaderName, RawHeader, SipMessage, Span, StartLine};
 use crate::sip::error::{ParseError, ParseErrorKind};
-use crate::sip::scan::{is_token, parse_u64};
+use crate::sip::scan::{is_token, parse_u64_octets};
 use crate::sip::status::StatusCode;
 use crate::sip::uri::Uri;
 use bytes::Bytes;
@@ -86,7 +86,49 @@ fn find_line_break(s: &[u8]) -> (Option<usize>, bool) {
     find_line_break_scalar(&s[i..], i, ascii)
 }
 
-/// Portable form of the above.
+/// A known header name right before a ':' within the 16 octets at `pos`: the colon's offset
+/// and the name's id. `None` sends the caller to the octet-by-octet scan (extension names,
+/// white space before the colon, long names, the end of the buffer near).
+///
+/// Without the token scan this is still exact: no octet before the colon is below 0x0E or
+/// above 0x7F (checked), and for such octets the folded comparison of
+/// [`HeaderName::lookup_token_id`] only matches letters and '-' (the one other octet that
+/// folds onto a known name's octet is CR, 0x0D), so a match is a token.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn known_name(buf: &[u8], pos: usize) -> Option<(usize, u8)> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+    };
+    let chunk = buf.get(pos..pos + 16)?;
+    // SAFETY: `chunk` is 16 in-bounds octets and an unaligned load reads exactly those;
+    // SSE2 is in the x86_64 baseline.
+    let (colons, low) = unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        (
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8))) as u32,
+            _mm_movemask_epi8(_mm_cmplt_epi8(v, _mm_set1_epi8(0x0E))) as u32,
+        )
+    };
+    if colons == 0 {
+        return None;
+    }
+    let len = colons.trailing_zeros() as usize;
+    if len == 0 || low & ((1u32 << len) - 1) != 0 || is_wsp(chunk[len - 1]) {
+        return None;
+    }
+    let id = HeaderName::lookup_token_id(&chunk[..len]);
+    (id != super::header_name::EXTENSION).then_some((pos + len, id))
+}
+
+/// Portable form: always the octet-by-octet scan.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn known_name(_buf: &[u8], _pos: usize) -> Option<(usize, u8)> {
+    None
+}
+
+/// Portable form of `find_line_break`.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
 fn find_line_break(s: &[u8]) -> (Option<usize>, bool) {
@@ -198,17 +240,27 @@ fn parse_head_into(
         };
         if is_token(first) {
             // header-name HCOLON value: HCOLON = *( SP / HTAB ) ":" SWS (§7.3.1, §25.1).
-            let mut name_end = pos + 1;
-            while name_end < buf.len() && is_token(buf[name_end]) {
-                name_end += 1;
-            }
-            let mut colon = name_end;
-            while colon < buf.len() && is_wsp(buf[colon]) {
-                colon += 1;
-            }
-            if buf.get(colon) != Some(&b':') {
-                return Err(bad_header_line(buf, pos));
-            }
+            let (name_end, colon, id) = match known_name(buf, pos) {
+                Some((colon, id)) => (colon, colon, id),
+                None => {
+                    let mut name_end = pos + 1;
+                    while name_end < buf.len() && is_token(buf[name_end]) {
+                        name_end += 1;
+                    }
+                    let mut colon = name_end;
+                    while colon < buf.len() && is_wsp(buf[colon]) {
+                        colon += 1;
+                    }
+                    if buf.get(colon) != Some(&b':') {
+                        return Err(bad_header_line(buf, pos));
+                    }
+                    (
+                        name_end,
+                        colon,
+                        HeaderName::lookup_token_id(&buf[pos..name_end]),
+                    )
+                }
+            };
             let mut vs = colon + 1;
             while vs < buf.len() && is_wsp(buf[vs]) {
                 vs += 1;
@@ -223,7 +275,7 @@ fn parse_head_into(
             headers.push(RawHeader {
                 name: Span::new(pos, name_end),
                 value: Span::new(vs, ve),
-                id: HeaderName::lookup_token_id(&buf[pos..name_end]),
+                id,
             });
             pos = end + 2;
             continue;
@@ -265,20 +317,17 @@ fn parse_head_into(
                 ));
             }
             let v = &buf[h.value.range()];
-            let n = std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| parse_u64(s, MAX_MESSAGE_SIZE as u64))
-                .ok_or_else(|| {
-                    ParseError::header(
-                        HeaderName::ContentLength,
-                        if v.first() == Some(&b'-') {
-                            "negative Content-Length"
-                        } else {
-                            "Content-Length must be 1*DIGIT"
-                        },
-                        h.value.start as usize,
-                    )
-                })?;
+            let n = parse_u64_octets(v, MAX_MESSAGE_SIZE as u64).ok_or_else(|| {
+                ParseError::header(
+                    HeaderName::ContentLength,
+                    if v.first() == Some(&b'-') {
+                        "negative Content-Length"
+                    } else {
+                        "Content-Length must be 1*DIGIT"
+                    },
+                    h.value.start as usize,
+                )
+            })?;
             content_length = Some(n as u32);
         }
     }
@@ -316,13 +365,13 @@ fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
 }
 
 fn parse_start_line(buf: &[u8], start: usize, end: usize) -> Result<StartLine, ParseError> {
-    let line = &buf[start..end];
-    if std::str::from_utf8(line).is_err() {
+    let Ok(line_str) = std::str::from_utf8(&buf[start..end]) else {
         return Err(ParseError::new(
             ParseErrorKind::StartLine("not UTF-8"),
             start,
         ));
-    }
+    };
+    let line = line_str.as_bytes();
     if line.starts_with(b"SIP/") {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF
         let sp = memchr::memchr(b' ', line).ok_or_else(|| {
@@ -392,8 +441,8 @@ fn parse_start_line(buf: &[u8], start: usize, end: usize) -> Result<StartLine, P
             ));
         }
         check_version(version, version_at)?;
-        // The line is UTF-8 and the URI is delimited by ASCII SPs.
-        let uri_str = std::str::from_utf8(uri).unwrap_or("");
+        // The line is UTF-8 and the URI is delimited by ASCII SPs (so on char boundaries).
+        let uri_str = line_str.get(sp1 + 1..sp1 + 1 + sp2).unwrap_or("");
         match Uri::parse(uri_str) {
             Ok(Uri::Sip(u)) if !u.headers.is_empty() => {
                 // Headers are not allowed in a Request-URI (RFC 3261 §19.1.1 table 1,
@@ -457,6 +506,76 @@ pub(crate) fn parse_message(buf: Bytes, framing: Framing) -> Result<SipMessage, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whenever the 16-octet shortcut names a header, the octet-by-octet scan finds the same
+    /// name end and id: for every known spelling in several cases, and for each of them with
+    /// one octet replaced by octets that fold like letters or '-' (CR, '\x0d' | 0x20 = '-'),
+    /// controls, white space, non-ASCII and token punctuation.
+    #[test]
+    fn known_name_shortcut_agrees_with_token_scan() {
+        let slow = |buf: &[u8]| -> Option<(usize, u8)> {
+            let mut end = 0;
+            while end < buf.len() && is_token(buf[end]) {
+                end += 1;
+            }
+            (end > 0 && buf.get(end) == Some(&b':'))
+                .then(|| (end, HeaderName::lookup_token_id(&buf[..end])))
+        };
+        let names = [
+            "Via",
+            "v",
+            "From",
+            "To",
+            "Call-ID",
+            "CSeq",
+            "Contact",
+            "Max-Forwards",
+            "Content-Length",
+            "Content-Type",
+            "Session-Expires",
+            "Min-SE",
+            "Allow",
+            "Supported",
+            "User-Agent",
+            "WWW-Authenticate",
+            "X-Custom",
+            "P-Asserted-Identity",
+        ];
+        let mut hits = 0;
+        for name in names {
+            for spelled in [
+                name.to_string(),
+                name.to_ascii_lowercase(),
+                name.to_ascii_uppercase(),
+            ] {
+                let line = format!("{spelled}: value goes on for a while\r\n\r\n");
+                let b = line.as_bytes();
+                for at in 0..spelled.len() {
+                    for c in [
+                        b'\r', b'\n', b'-', b'\t', b' ', 0x0b, 0x80, 0xc0, b'_', b'.', b'@',
+                    ] {
+                        for v in [b.to_vec(), {
+                            let mut m = b.to_vec();
+                            m[at] = c;
+                            m
+                        }] {
+                            if let Some(fast) = known_name(&v, 0) {
+                                hits += 1;
+                                assert_eq!(
+                                    Some(fast),
+                                    slow(&v),
+                                    "{:?}",
+                                    String::from_utf8_lossy(&v)
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The shortcut is taken for the short known names (on x86_64).
+        assert!(cfg!(not(target_arch = "x86_64")) || hits > 1000, "{hits}");
+    }
 
     /// The chunked search gives the scalar answer (break position and ASCII-ness before it)
     /// for every length around the chunk size, every break position and kind, and octets
