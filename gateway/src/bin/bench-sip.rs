@@ -12,7 +12,10 @@
 //!
 //! Options: `--parse-secs N` (default 3), `--uas-rate CPS` (1600), `--uas-calls N` per run
 //! (6000), `--uas-rounds N` (3), `--uas-only ours|sipp` (run one side of the UAS part once,
-//! for profiling; no final line). `--uas-serve` is the child process that runs our UAS.
+//! for profiling; no final line), `--iterations N` (only the parse part's work, exactly N
+//! times, no timing and no final line: for `valgrind --tool=callgrind`, whose instruction
+//! count per parse does not depend on the machine's load). `--uas-serve` is the child
+//! process that runs our UAS.
 
 use gateway::sip::header::ContactValue;
 use gateway::sip::SipMessage;
@@ -130,6 +133,22 @@ fn bench_parse(secs: f64) -> f64 {
     n as f64 / cpu
 }
 
+/// `--iterations N`: the parse part's work exactly `n` times (after the same framing check),
+/// nothing else; prints the count and a checksum so that nothing is optimised away.
+fn parse_iterations(n: u64) {
+    let input = bytes::Bytes::from_static(INVITE.as_bytes());
+    assert_eq!(
+        SipMessage::parse(input.clone()).map(|m| m.body().len()),
+        Ok(333),
+        "benchmark INVITE must frame its SDP exactly"
+    );
+    let mut acc = 0usize;
+    for _ in 0..n {
+        acc = acc.wrapping_add(black_box(parse_once(black_box(&input))));
+    }
+    println!("parse: {n} iterations, checksum {acc}");
+}
+
 #[path = "bench_support/uas.rs"]
 mod uas;
 
@@ -172,9 +191,17 @@ fn main() {
                     .expect("--uas-rounds takes a number above 0")
             }
             "--uas-only" => only = args.next().filter(|v| v == "ours" || v == "sipp"),
+            "--iterations" => {
+                let n = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--iterations takes a number");
+                parse_iterations(n);
+                return;
+            }
             other => {
                 eprintln!(
-                    "unknown argument {other}; options: --parse-secs N --uas-rate CPS --uas-calls N --uas-rounds N --uas-only ours|sipp"
+                    "unknown argument {other}; options: --parse-secs N --uas-rate CPS --uas-calls N --uas-rounds N --uas-only ours|sipp --iterations N"
                 );
                 std::process::exit(2);
             }

@@ -176,21 +176,41 @@ impl<'a> IntoIterator for &Params<'a> {
 /// Header parameters: `*( SEMI generic-param )` with `generic-param = token [ EQUAL gen-value ]`.
 /// Stops before a COMMA or the end; an empty parameter (`;;`) is an error (RFC 4475 §3.1.2.1).
 pub(crate) fn parse_header_params<'a>(c: &mut Cursor<'a>) -> SResult<Params<'a>> {
+    parse_header_params_noting(c, "").map(|(params, _)| params)
+}
+
+/// [`parse_header_params`], also handing back the first parameter called `wanted`
+/// (case-insensitive), i.e. what `Params::get(wanted)` on the result would find, so that a
+/// header checking one parameter does not walk the list a second time. An empty `wanted`
+/// notes nothing.
+pub(crate) fn parse_header_params_noting<'a>(
+    c: &mut Cursor<'a>,
+    wanted: &str,
+) -> SResult<(Params<'a>, Option<Param<'a>>)> {
     let start = c.pos();
     let mut end = start;
+    let mut noted = None;
     while c.eat_sep(b';') {
-        c.token()?;
-        if c.eat_sep(b'=') {
-            c.gen_value()?;
+        let name = c.token()?;
+        let value = if c.eat_sep(b'=') {
+            Some(c.gen_value()?)
+        } else {
+            None
+        };
+        if noted.is_none() && !wanted.is_empty() && name.eq_ignore_ascii_case(wanted) {
+            noted = Some(Param { name, value });
         }
         end = c.pos();
     }
     // Leave any white space after the last parameter to the caller.
     c.set_pos(end);
-    Ok(Params {
-        raw: c.slice(start, end),
-        kind: Kind::Header,
-    })
+    Ok((
+        Params {
+            raw: c.slice(start, end),
+            kind: Kind::Header,
+        },
+        noted,
+    ))
 }
 
 /// `auth-param *( COMMA auth-param )` with `auth-param = token EQUAL ( token / quoted-string )`.

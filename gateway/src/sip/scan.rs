@@ -167,13 +167,23 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consume octets while `f` holds.
+    #[inline]
     pub fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
-        let b = self.s.as_bytes();
         let start = self.pos;
-        while self.pos < b.len() && f(b[self.pos]) {
-            self.pos += 1;
-        }
+        let rest = self.s.as_bytes().get(start..).unwrap_or_default();
+        let n = rest.iter().position(|&c| !f(c)).unwrap_or(rest.len());
+        self.pos = start + n;
         // Stops only at ASCII octets or the end, so the slice is on char boundaries.
+        self.s.get(start..self.pos).unwrap_or("")
+    }
+
+    /// Consume octets up to (not including) the next `stop`, or to the end.
+    #[inline]
+    pub fn take_until(&mut self, stop: u8) -> &'a str {
+        let start = self.pos;
+        let rest = self.s.as_bytes().get(start..).unwrap_or_default();
+        self.pos = start + memchr::memchr(stop, rest).unwrap_or(rest.len());
+        // `stop` is ASCII in every use, so the slice ends on a char boundary.
         self.s.get(start..self.pos).unwrap_or("")
     }
 
@@ -288,11 +298,16 @@ pub fn unquote(inner: &str) -> std::borrow::Cow<'_, str> {
 
 /// Parse a decimal number of at most `max` without sign; `None` on overflow or non-digits.
 pub fn parse_u64(s: &str, max: u64) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+    parse_u64_octets(s.as_bytes(), max)
+}
+
+/// [`parse_u64`] on octets (any non-digit, so any non-ASCII octet, gives `None`).
+pub fn parse_u64_octets(s: &[u8], max: u64) -> Option<u64> {
+    if s.is_empty() || !s.iter().all(|c| c.is_ascii_digit()) {
         return None;
     }
     let mut v: u64 = 0;
-    for c in s.bytes() {
+    for &c in s {
         v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
         if v > max {
             return None;

@@ -3,7 +3,7 @@
 
 use super::{Header, ListHeader};
 use crate::sip::message::HeaderName;
-use crate::sip::param::{parse_header_params, Params};
+use crate::sip::param::{parse_header_params_noting, Param, Params};
 use crate::sip::scan::{is_token, is_ws, unquote, Cursor, SResult, SyntaxError};
 use crate::sip::uri::Uri;
 use std::borrow::Cow;
@@ -42,6 +42,16 @@ impl<'a> NameAddr<'a> {
     /// Parse one name-addr or addr-spec followed by header parameters, stopping at a
     /// top-level COMMA or the end.
     pub(crate) fn parse_item(c: &mut Cursor<'a>, need_brackets: bool) -> SResult<Self> {
+        NameAddr::parse_item_noting(c, need_brackets, "").map(|(na, _)| na)
+    }
+
+    /// [`NameAddr::parse_item`], also handing back the first header parameter called
+    /// `wanted` (see [`parse_header_params_noting`]).
+    fn parse_item_noting(
+        c: &mut Cursor<'a>,
+        need_brackets: bool,
+        wanted: &str,
+    ) -> SResult<(Self, Option<Param<'a>>)> {
         c.skip_ws();
         let mut display_name = None;
         let mut display_quoted = false;
@@ -80,13 +90,16 @@ impl<'a> NameAddr<'a> {
         let uri = if bracketed {
             c.eat(b'<');
             let start = c.pos();
-            let raw = c.take_while(|b| b != b'>');
+            let raw = c.take_until(b'>');
             if !c.eat(b'>') {
                 return c.err("'>' expected");
             }
             // LAQUOT = SWS "<" and RAQUOT = ">" SWS: no white space inside the brackets
             // (RFC 4475 §3.1.2.15).
-            if raw.bytes().any(is_ws) {
+            let r = raw.as_bytes();
+            if memchr::memchr3(b' ', b'\t', b'\r', r).is_some()
+                || memchr::memchr(b'\n', r).is_some()
+            {
                 return Err(SyntaxError {
                     reason: "white space inside <>",
                     at: start,
@@ -109,14 +122,17 @@ impl<'a> NameAddr<'a> {
             }
             parse_uri(raw, start)?
         };
-        let params = parse_header_params(c)?;
-        Ok(NameAddr {
-            display_name,
-            display_quoted,
-            uri,
-            bracketed,
-            params,
-        })
+        let (params, noted) = parse_header_params_noting(c, wanted)?;
+        Ok((
+            NameAddr {
+                display_name,
+                display_quoted,
+                uri,
+                bracketed,
+                params,
+            },
+            noted,
+        ))
     }
 
     fn parse_single(value: &'a str, need_brackets: bool) -> SResult<Self> {
@@ -214,11 +230,7 @@ impl<'a> Contact<'a> {
 
     /// `;q=` as thousandths (qvalue = "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]).
     pub fn q(&self) -> Option<Result<u16, SyntaxError>> {
-        let v = self.0.params.value("q")?;
-        Some(parse_qvalue(v).ok_or(SyntaxError {
-            reason: "bad q parameter",
-            at: 0,
-        }))
+        q_of(self.0.params.get("q"))
     }
 }
 
@@ -227,6 +239,15 @@ impl<'a> std::ops::Deref for Contact<'a> {
     fn deref(&self) -> &NameAddr<'a> {
         &self.0
     }
+}
+
+/// The value of a `q` parameter (`None` when absent or without value).
+fn q_of(p: Option<Param<'_>>) -> Option<Result<u16, SyntaxError>> {
+    let v = p?.value?;
+    Some(parse_qvalue(v).ok_or(SyntaxError {
+        reason: "bad q parameter",
+        at: 0,
+    }))
 }
 
 /// `qvalue` in thousandths (RFC 3261 §25.1).
@@ -249,12 +270,12 @@ pub(crate) fn parse_qvalue(v: &str) -> Option<u16> {
 impl<'a> ListHeader<'a> for Contact<'a> {
     const NAME: HeaderName = HeaderName::Contact;
     fn parse_item(c: &mut Cursor<'a>) -> SResult<Self> {
-        let na = NameAddr::parse_item(c, false)?;
-        let contact = Contact(na);
-        if let Some(Err(e)) = contact.q() {
+        // The one parameter checked here is noted while the list is validated.
+        let (na, q) = NameAddr::parse_item_noting(c, false, "q")?;
+        if let Some(Err(e)) = q_of(q) {
             return Err(e);
         }
-        Ok(contact)
+        Ok(Contact(na))
     }
 }
 

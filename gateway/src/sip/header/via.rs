@@ -2,7 +2,7 @@
 
 use super::ListHeader;
 use crate::sip::message::HeaderName;
-use crate::sip::param::{parse_header_params, Params};
+use crate::sip::param::{parse_header_params_noting, Param, Params};
 use crate::sip::scan::{parse_u64, Cursor, SResult, SyntaxError};
 use crate::sip::uri::Host;
 use std::net::IpAddr;
@@ -94,16 +94,7 @@ impl<'a> Via<'a> {
 
     /// `;received=`: IPv4 or IPv6 (bracketed or not, RFC 5118 §4.5).
     pub fn received(&self) -> Option<Result<IpAddr, SyntaxError>> {
-        let v = self.params.value("received")?;
-        Some(
-            Host::parse(v, true)
-                .ok()
-                .and_then(|h| h.ip())
-                .ok_or(SyntaxError {
-                    reason: "bad received parameter",
-                    at: 0,
-                }),
-        )
+        received_addr(self.params.get("received"))
     }
 
     /// `;rport` (RFC 3581): `None` absent, `Some(None)` without value, `Some(Some(port))`.
@@ -124,6 +115,20 @@ impl<'a> Via<'a> {
             .and_then(|v| parse_u64(v, 255))
             .map(|v| v as u8)
     }
+}
+
+/// The address of a `received` parameter (`None` when absent or without value).
+fn received_addr(p: Option<Param<'_>>) -> Option<Result<IpAddr, SyntaxError>> {
+    let v = p?.value?;
+    Some(
+        Host::parse(v, true)
+            .ok()
+            .and_then(|h| h.ip())
+            .ok_or(SyntaxError {
+                reason: "bad received parameter",
+                at: 0,
+            }),
+    )
 }
 
 impl<'a> ListHeader<'a> for Via<'a> {
@@ -166,18 +171,18 @@ impl<'a> ListHeader<'a> for Via<'a> {
         } else {
             None
         };
-        let params = parse_header_params(c)?;
-        let via = Via {
+        // The one parameter checked here is noted while the list is validated.
+        let (params, received) = parse_header_params_noting(c, "received")?;
+        if let Some(Err(e)) = received_addr(received) {
+            return Err(e);
+        }
+        Ok(Via {
             protocol,
             version,
             transport,
             host,
             port,
             params,
-        };
-        if let Some(Err(e)) = via.received() {
-            return Err(e);
-        }
-        Ok(via)
+        })
     }
 }

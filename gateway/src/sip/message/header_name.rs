@@ -63,16 +63,18 @@ const fn lower(c: u8) -> u8 {
 }
 
 /// Hash of a header name for the lookup table: length, first, second and last octet,
-/// case-folded, mixed by a multiplicative (Fibonacci) hash.
+/// case-folded by setting bit 0x20 (the same as lower case for the letters and '-' of known
+/// names; other names hash anyhow and are not found), mixed by a multiplicative (Fibonacci)
+/// hash.
 const fn name_hash(b: &[u8]) -> usize {
     let n = b.len();
     if n < 2 {
         return 0;
     }
     let key = (n as u32 & 0xff)
-        | (lower(b[0]) as u32) << 8
-        | (lower(b[1]) as u32) << 16
-        | (lower(b[n - 1]) as u32) << 24;
+        | ((b[0] | 0x20) as u32) << 8
+        | ((b[1] | 0x20) as u32) << 16
+        | ((b[n - 1] | 0x20) as u32) << 24;
     (key.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
 }
 
@@ -93,6 +95,66 @@ static BY_HASH: [u8; HASH_SLOTS] = {
     }
     t
 };
+
+/// Room for the longest known name ("P-Preferred-Identity", 20 octets).
+const MAX_NAME: usize = 24;
+
+/// Known names in lower case, zero-padded to [`MAX_NAME`], with their length; by id.
+static LOWER: [(u8, [u8; MAX_NAME]); SPELLINGS.len()] = {
+    let mut t = [(0u8, [0u8; MAX_NAME]); SPELLINGS.len()];
+    let mut i = 0;
+    while i < SPELLINGS.len() {
+        let b = SPELLINGS[i].0.as_bytes();
+        assert!(b.len() <= MAX_NAME);
+        t[i].0 = b.len() as u8;
+        let mut k = 0;
+        while k < b.len() {
+            t[i].1[k] = lower(b[k]);
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Whether `name` (a `token`, 2..=MAX_NAME octets) equals the lower-case known name `lower`
+/// of the same length, ignoring case. Known names are letters and '-'; a token octet ORed
+/// with 0x20 equals a lower-case letter only if it is that letter in either case, and equals
+/// '-' (0x2D) only if it is '-' (0x0D, the other octet that would, is no token octet). So the
+/// comparison runs on 8-octet words (and 4-octet ones below 8).
+#[inline]
+fn token_eq_folded(name: &[u8], lower: &[u8; MAX_NAME]) -> bool {
+    #[inline(always)]
+    fn w8(b: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
+    }
+    #[inline(always)]
+    fn w4(b: &[u8], at: usize) -> u32 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&b[at..at + 4]);
+        u32::from_le_bytes(w)
+    }
+    const FOLD8: u64 = 0x2020_2020_2020_2020;
+    const FOLD4: u32 = 0x2020_2020;
+    let n = name.len();
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if w8(name, i) | FOLD8 != w8(lower, i) {
+                return false;
+            }
+            i += 8;
+        }
+        // The last word may overlap the previous one.
+        w8(name, n - 8) | FOLD8 == w8(lower, n - 8)
+    } else if n >= 4 {
+        w4(name, 0) | FOLD4 == w4(lower, 0) && w4(name, n - 4) | FOLD4 == w4(lower, n - 4)
+    } else {
+        name.iter().zip(lower).all(|(&c, &k)| c | 0x20 == k)
+    }
+}
 
 /// Compact letter -> id (EXTENSION when none). Built at compile time.
 static BY_COMPACT: [u8; 26] = {
@@ -116,6 +178,18 @@ impl HeaderName {
     /// The id of a header name as received, [`EXTENSION`] when unknown.
     #[inline]
     pub(crate) fn lookup_id(name: &[u8]) -> u8 {
+        // Known names are letters and '-' only, so a name with any other octet is no known
+        // one; the token check lets `lookup_token_id` compare with case folded by one OR.
+        if !name.iter().all(|&c| crate::sip::scan::is_token(c)) {
+            return EXTENSION;
+        }
+        HeaderName::lookup_token_id(name)
+    }
+
+    /// [`HeaderName::lookup_id`] for a name already known to be a `token` (the message
+    /// splitter checked it).
+    #[inline]
+    pub(crate) fn lookup_token_id(name: &[u8]) -> u8 {
         if name.len() == 1 {
             let c = name[0].to_ascii_lowercase();
             return if c.is_ascii_lowercase() {
@@ -124,6 +198,9 @@ impl HeaderName {
                 EXTENSION
             };
         }
+        if name.len() > MAX_NAME {
+            return EXTENSION;
+        }
         let mut slot = name_hash(name);
         loop {
             let e = BY_HASH[slot];
@@ -131,9 +208,8 @@ impl HeaderName {
                 return EXTENSION;
             }
             let id = e - 1;
-            let known = SPELLINGS[usize::from(id)].0.as_bytes();
-            // Most peers use the canonical spelling: try the plain comparison first.
-            if known == name || known.eq_ignore_ascii_case(name) {
+            let known = &LOWER[usize::from(id)];
+            if usize::from(known.0) == name.len() && token_eq_folded(name, &known.1) {
                 return id;
             }
             slot = (slot + 1) & (HASH_SLOTS - 1);
@@ -277,5 +353,56 @@ mod tests {
             HeaderName::from_bytes(b"x-custom"),
             HeaderName::Other("x-custom".into())
         );
+    }
+
+    /// The folded word comparison against a plain case-insensitive search of the table, for
+    /// every known name with one octet changed to each value, and random short strings.
+    #[test]
+    fn folded_lookup_agrees_with_plain_search() {
+        let reference = |name: &[u8]| -> u8 {
+            if name.len() == 1 {
+                return SPELLINGS
+                    .iter()
+                    .position(|(_, c)| c.is_some_and(|c| name[0].eq_ignore_ascii_case(&(c as u8))))
+                    .map_or(EXTENSION, |i| i as u8);
+            }
+            SPELLINGS
+                .iter()
+                .position(|(s, _)| s.as_bytes().eq_ignore_ascii_case(name))
+                .map_or(EXTENSION, |i| i as u8)
+        };
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for (name, _) in SPELLINGS {
+            let b = name.as_bytes();
+            for at in 0..b.len() {
+                for v in 0..=255u8 {
+                    let mut m = b.to_vec();
+                    m[at] = v;
+                    cases.push(m);
+                }
+            }
+            cases.push(b[..b.len() - 1].to_vec());
+            cases.push([b, b"x"].concat());
+        }
+        let mut x: u32 = 0x2545_F491;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let len = (x % 6) as usize;
+            cases.push(
+                (0..len)
+                    .map(|k| b"tTvV-\raAo"[((x >> (3 * k)) % 9) as usize])
+                    .collect(),
+            );
+        }
+        for c in &cases {
+            assert_eq!(
+                HeaderName::lookup_id(c),
+                reference(c),
+                "{:?}",
+                String::from_utf8_lossy(c)
+            );
+        }
     }
 }

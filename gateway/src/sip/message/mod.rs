@@ -96,6 +96,8 @@ pub struct SipMessage {
     headers: std::sync::Arc<[RawHeader]>,
     body: Span,
     content_length: Option<u32>,
+    /// Every header value is ASCII (found while splitting): values need no UTF-8 check.
+    ascii_values: bool,
 }
 
 impl SipMessage {
@@ -259,7 +261,15 @@ impl SipMessage {
     }
 
     fn value_utf8(&self, name: &HeaderName, h: &RawHeader) -> Result<&str, ParseError> {
-        std::str::from_utf8(self.slice(h.value)).map_err(|e| {
+        let v = self.slice(h.value);
+        if self.ascii_values {
+            debug_assert!(v.is_ascii());
+            // SAFETY: `ascii_values` is only set when the splitter saw every octet of every
+            // header value below 0x80 (`parse::find_line_break`), the buffer is immutable
+            // (`Bytes`) and `h.value` is one of those values; ASCII is valid UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(v) });
+        }
+        std::str::from_utf8(v).map_err(|e| {
             self.err(
                 ParseErrorKind::HeaderValue {
                     header: name.clone(),
