@@ -201,6 +201,27 @@ fn assert_sipp_ok(out: &std::process::Output, what: &str) {
     );
 }
 
+/// SIPp runs the scenario `xml` (saved as `name`.xml) as UAC against `target` over UDP:
+/// `calls` calls at 20 per second; `what` names the case when it fails.
+fn run_scenario(what: &str, name: &str, xml: &str, target: SocketAddr, calls: u32) {
+    let f = scenario(name, xml);
+    let calls = calls.to_string();
+    let out = sipp(&[
+        "-sf",
+        f.to_str().unwrap(),
+        &target.to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-m",
+        &calls,
+        "-r",
+        "20",
+    ]);
+    assert_sipp_ok(&out, what);
+}
+
 #[test]
 fn sipp_uac_calls_our_uas_over_udp_and_tcp() {
     if !sipp_available() {
@@ -249,6 +270,35 @@ fn sipp_uac_calls_our_uas_over_udp_and_tcp() {
     let s = state.lock().unwrap();
     assert_eq!(s.calls_seen, 30);
     assert_eq!(s.byes, 30);
+}
+
+/// An in-dialog ACK or BYE from SIPp's UAC (`user` in From), as a scenario `<send>`
+/// (a BYE is retransmitted until answered).
+macro_rules! in_dialog {
+    ("ACK", $user:literal, $cseq:literal) => {
+        concat!("  <send><![CDATA[\n", in_dialog!(@msg "ACK", $user, $cseq))
+    };
+    ("BYE", $user:literal, $cseq:literal) => {
+        concat!(
+            "  <send retrans=\"500\"><![CDATA[\n",
+            in_dialog!(@msg "BYE", $user, $cseq)
+        )
+    };
+    (@msg $method:literal, $user:literal, $cseq:literal) => {
+        concat!(
+            $method,
+            " [next_url] SIP/2.0\n",
+            "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n",
+            "From: sipp <sip:",
+            $user,
+            "@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n",
+            "[last_To:]\nCall-ID: [call_id]\nCSeq: ",
+            $cseq,
+            " ",
+            $method,
+            "\nMax-Forwards: 70\nContent-Length: 0\n\n]]></send>\n"
+        )
+    };
 }
 
 const CANCEL_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -306,21 +356,7 @@ Content-Length: 0
 fn sipp_cancels_before_answer() {
     let state = Arc::new(Mutex::new(Uas::default()));
     let (udp, _) = start_uas(state.clone());
-    let f = scenario("cancel", CANCEL_UAC);
-    let out = sipp(&[
-        "-sf",
-        f.to_str().unwrap(),
-        &udp.to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        "0",
-        "-m",
-        "5",
-        "-r",
-        "20",
-    ]);
-    assert_sipp_ok(&out, "CANCEL");
+    run_scenario("CANCEL", "cancel", CANCEL_UAC, udp, 5);
     assert_eq!(state.lock().unwrap().cancels, 5);
 }
 
@@ -363,24 +399,11 @@ Content-Length: 0
 fn sipp_gets_486_with_q850_reason() {
     let state = Arc::new(Mutex::new(Uas::default()));
     let (udp, _) = start_uas(state);
-    let f = scenario("busy", BUSY_UAC);
-    let out = sipp(&[
-        "-sf",
-        f.to_str().unwrap(),
-        &udp.to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        "0",
-        "-m",
-        "5",
-        "-r",
-        "20",
-    ]);
-    assert_sipp_ok(&out, "486");
+    run_scenario("486", "busy", BUSY_UAC, udp, 5);
 }
 
-const REINVITE_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+const REINVITE_UAC: &str = concat!(
+    r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="re-INVITE">
   <send retrans="500"><![CDATA[
 INVITE sip:answer@[remote_ip]:[remote_port] SIP/2.0
@@ -404,18 +427,9 @@ m=audio [media_port] RTP/AVP 8
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200" rrs="true"/>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <send retrans="500"><![CDATA[
+"#,
+    in_dialog!("ACK", "sipp", "1"),
+    r#"  <send retrans="500"><![CDATA[
 INVITE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
@@ -437,56 +451,25 @@ a=sendonly
 ]]></send>
   <recv response="100" optional="true"/>
   <recv response="200"/>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 2 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 3 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200"/>
+"#,
+    in_dialog!("ACK", "sipp", "2"),
+    in_dialog!("BYE", "sipp", "3"),
+    r#"  <recv response="200"/>
 </scenario>
-"#;
+"#,
+);
 
 #[test]
 fn sipp_reinvites_an_answered_call() {
     let state = Arc::new(Mutex::new(Uas::default()));
     let (udp, _) = start_uas(state.clone());
-    let f = scenario("reinvite", REINVITE_UAC);
-    let out = sipp(&[
-        "-sf",
-        f.to_str().unwrap(),
-        &udp.to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        "0",
-        "-m",
-        "5",
-        "-r",
-        "20",
-    ]);
-    assert_sipp_ok(&out, "re-INVITE");
+    run_scenario("re-INVITE", "reinvite", REINVITE_UAC, udp, 5);
     let s = state.lock().unwrap();
     assert_eq!((s.reinvites, s.byes), (5, 5));
 }
 
-const PRACK_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+const PRACK_UAC: &str = concat!(
+    r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="100rel">
   <send retrans="500"><![CDATA[
 INVITE sip:early@[remote_ip]:[remote_port] SIP/2.0
@@ -528,33 +511,16 @@ Content-Length: 0
 ]]></send>
   <recv response="200"/>
   <recv response="200" rrs="true"/>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <pause milliseconds="1200"/>
-  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 3 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200"/>
+"#,
+    in_dialog!("ACK", "sipp", "1"),
+    r#"  <pause milliseconds="1200"/>
+"#,
+    in_dialog!("BYE", "sipp", "3"),
+    r#"  <recv response="200"/>
   <Reference variables="rseq"/>
 </scenario>
-"#;
+"#,
+);
 
 /// A reliable 183 (RFC 3262) is PRACKed by SIPp, then answered; neither the 183 nor the
 /// 200 is retransmitted once PRACKed/ACKed (an unexpected message during SIPp's pause
@@ -563,26 +529,13 @@ Content-Length: 0
 fn sipp_pracks_our_reliable_183() {
     let state = Arc::new(Mutex::new(Uas::default()));
     let (udp, _) = start_uas(state.clone());
-    let f = scenario("prack", PRACK_UAC);
-    let out = sipp(&[
-        "-sf",
-        f.to_str().unwrap(),
-        &udp.to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        "0",
-        "-m",
-        "3",
-        "-r",
-        "20",
-    ]);
-    assert_sipp_ok(&out, "PRACK");
+    run_scenario("PRACK", "prack", PRACK_UAC, udp, 3);
     let s = state.lock().unwrap();
     assert_eq!((s.pracks, s.byes), (3, 3));
 }
 
-const AUTH_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+const AUTH_UAC: &str = concat!(
+    r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="digest">
   <send retrans="500"><![CDATA[
 INVITE sip:answer@[remote_ip]:[remote_port] SIP/2.0
@@ -625,31 +578,13 @@ Content-Length: 0
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200" rrs="true"/>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 2 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 3 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200"/>
+"#,
+    in_dialog!("ACK", "pbx", "2"),
+    in_dialog!("BYE", "pbx", "3"),
+    r#"  <recv response="200"/>
 </scenario>
-"#;
+"#,
+);
 
 #[test]
 fn sipp_answers_our_digest_challenge() {
@@ -658,21 +593,7 @@ fn sipp_answers_our_digest_challenge() {
         ..Default::default()
     }));
     let (udp, _) = start_uas(state.clone());
-    let f = scenario("auth", AUTH_UAC);
-    let out = sipp(&[
-        "-sf",
-        f.to_str().unwrap(),
-        &udp.to_string(),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        "0",
-        "-m",
-        "3",
-        "-r",
-        "20",
-    ]);
-    assert_sipp_ok(&out, "digest");
+    run_scenario("digest", "auth", AUTH_UAC, udp, 3);
     let s = state.lock().unwrap();
     assert_eq!((s.challenged, s.calls_seen, s.byes), (3, 6, 3));
 }
