@@ -4,6 +4,12 @@
 //!
 //! `cargo run --release -p h323 --bin bench-h323 [seconds]` (default 5 s);
 //! last line: `bench h323 setup_codec_per_s=N ...`.
+//!
+//! `bench-h323 --iterations N` runs exactly N decode + encode iterations and no
+//! breakdown, for instruction counts that do not depend on the machine's load:
+//! `valgrind --tool=callgrind bench-h323 --iterations N` for two values of N, the
+//! difference of the totals divided by the difference of N is the Ir of one Setup
+//! decode + encode.
 
 use std::hint::black_box;
 use std::net::SocketAddrV4;
@@ -126,11 +132,28 @@ fn user_user_data(bytes: &[u8]) -> Vec<u8> {
         .expect("User-user IE")
 }
 
+/// How long the decode + encode loop runs.
+#[derive(Clone, Copy)]
+enum Run {
+    /// About this many seconds (wall), then the breakdown.
+    Seconds(f64),
+    /// Exactly this many iterations, no breakdown.
+    Iterations(u64),
+}
+
+fn run_from_args() -> Run {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [flag, n] if flag == "--iterations" => {
+            Run::Iterations(n.parse().expect("--iterations takes a count"))
+        }
+        [seconds] => Run::Seconds(seconds.parse().expect("seconds")),
+        _ => Run::Seconds(5.0),
+    }
+}
+
 fn main() {
-    let seconds: f64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
+    let run = run_from_args();
     let bytes = setup_bytes();
     println!(
         "H.225.0 Setup: {} octets of Q.931 (4 fast-start proposals, 3 aliases, 2 addresses, 1 tunnelled H.245)",
@@ -142,19 +165,25 @@ fn main() {
     assert_eq!(check.to_bytes().expect("encodes"), bytes);
 
     let mut out = Vec::with_capacity(bytes.len() + 64);
-    let deadline = Duration::from_secs_f64(seconds);
-    let cpu_start = thread_cpu_seconds();
-    let start = Instant::now();
-    let mut n: u64 = 0;
-    let mut next_report = Duration::from_secs(1);
-    loop {
-        for _ in 0..1000 {
+    let mut round_trip = |count: u64| {
+        for _ in 0..count {
             let sig = CallSignal::decode(black_box(&bytes)).expect("decodes");
             out.clear();
             sig.encode(&mut out).expect("encodes");
             black_box(&out);
         }
-        n += 1000;
+    };
+    let (deadline, batch) = match run {
+        Run::Seconds(s) => (Duration::from_secs_f64(s), 1000),
+        Run::Iterations(n) => (Duration::ZERO, n),
+    };
+    let cpu_start = thread_cpu_seconds();
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    let mut next_report = Duration::from_secs(1);
+    loop {
+        round_trip(batch);
+        n += batch;
         let el = start.elapsed();
         if el >= next_report {
             println!(
@@ -176,16 +205,18 @@ fn main() {
         _ => el,
     };
     let wall_per_s = n as f64 / el;
-    let per_part = breakdown(&bytes);
     let per_s = n as f64 / cpu;
     println!(
         "{n} setups decoded + encoded in {el:.2} s wall, {cpu:.2} s CPU ({:.0}% of a core)",
         100.0 * cpu / el
     );
-    println!(
-        "of which (CPU ns each, measured apart): PER decode {:.0}, PER encode {:.0}, Q.931 framing decode + encode {:.0}",
-        per_part.0, per_part.1, per_part.2
-    );
+    if let Run::Seconds(_) = run {
+        let per_part = breakdown(&bytes);
+        println!(
+            "of which (CPU ns each, measured apart): PER decode {:.0}, PER encode {:.0}, Q.931 framing decode + encode {:.0}",
+            per_part.0, per_part.1, per_part.2
+        );
+    }
     println!(
         "bench h323 setup_codec_per_s={:.0} wall_per_s={:.0} setup_octets={} ns_per_setup={:.0}",
         per_s,
