@@ -4,13 +4,19 @@
 //!
 //! `cargo run --release -p h323 --bin bench-h323 [seconds]` (default 5 s);
 //! last line: `bench h323 setup_codec_per_s=N ...`.
+//!
+//! `bench-h323 --iterations N` runs exactly N decode + encode iterations and no
+//! breakdown, for instruction counts that do not depend on the machine's load:
+//! `valgrind --tool=callgrind bench-h323 --iterations N` for two values of N, the
+//! difference of the totals divided by the difference of N is the Ir of one Setup
+//! decode + encode.
 
 use std::hint::black_box;
 use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
 use h323::fast_start::{self, MediaAddresses, G711};
-use h323::h225::{Alias, CallSignal, Endpoint, Guid, SetupParams};
+use h323::h225::{setup_per, Alias, CallSignal, Endpoint, Guid, SetupParams};
 use h323::h245_tunnel;
 use h323::q931::ie::InfoElement;
 use h323::q931::{Dialect, Message};
@@ -90,18 +96,39 @@ fn cpu_ns_each(mut f: impl FnMut()) -> f64 {
     cpu * 1e9 / n as f64
 }
 
-/// Where the time goes: the aligned-PER decode and encode of the H323-UserInformation
-/// alone, and the Q.931 framing around it alone (crate `q931`, H.225.0 dialect, the
-/// User-user IE included as octets).
-fn breakdown(bytes: &[u8]) -> (f64, f64, f64) {
+/// Where the time goes, in CPU ns each.
+struct Breakdown {
+    /// The aligned-PER decode and encode of the H323-UserInformation alone, through
+    /// the path `CallSignal` takes for a Setup (`h225::setup_per`).
+    decode: f64,
+    encode: f64,
+    /// The same through rasn's generic codec, for comparison (the path of every
+    /// other message).
+    rasn_decode: f64,
+    rasn_encode: f64,
+    /// The Q.931 framing around it alone (crate `q931`, H.225.0 dialect, the User-user
+    /// IE included as octets).
+    framing: f64,
+}
+
+fn breakdown(bytes: &[u8]) -> Breakdown {
     let sig = CallSignal::decode(bytes).expect("decodes");
     let uu = user_user_data(bytes);
     let value = sig.uu().expect("decoded").clone();
-    let dec = cpu_ns_each(|| {
+    let mut per = Vec::with_capacity(uu.len() + 64);
+    let decode = cpu_ns_each(|| {
+        black_box(setup_per::decode(black_box(&uu)).expect("decodes"));
+    });
+    let encode = cpu_ns_each(|| {
+        per.clear();
+        setup_per::encode(black_box(&value), &mut per).expect("encodes");
+        black_box(&per);
+    });
+    let rasn_decode = cpu_ns_each(|| {
         let v: asn::H323UserInformation = rasn::aper::decode(black_box(&uu)).expect("decodes");
         black_box(v);
     });
-    let enc = cpu_ns_each(|| {
+    let rasn_encode = cpu_ns_each(|| {
         black_box(rasn::aper::encode(black_box(&value)).expect("encodes"));
     });
     let mut out = Vec::with_capacity(bytes.len() + 64);
@@ -111,7 +138,13 @@ fn breakdown(bytes: &[u8]) -> (f64, f64, f64) {
         m.encode_with(&mut out, Dialect::H225).expect("encodes");
         black_box(&out);
     });
-    (dec, enc, framing)
+    Breakdown {
+        decode,
+        encode,
+        rasn_decode,
+        rasn_encode,
+        framing,
+    }
 }
 
 /// The contents of the User-user IE (after its protocol discriminator).
@@ -126,11 +159,28 @@ fn user_user_data(bytes: &[u8]) -> Vec<u8> {
         .expect("User-user IE")
 }
 
+/// How long the decode + encode loop runs.
+#[derive(Clone, Copy)]
+enum Run {
+    /// About this many seconds (wall), then the breakdown.
+    Seconds(f64),
+    /// Exactly this many iterations, no breakdown.
+    Iterations(u64),
+}
+
+fn run_from_args() -> Run {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [flag, n] if flag == "--iterations" => {
+            Run::Iterations(n.parse().expect("--iterations takes a count"))
+        }
+        [seconds] => Run::Seconds(seconds.parse().expect("seconds")),
+        _ => Run::Seconds(5.0),
+    }
+}
+
 fn main() {
-    let seconds: f64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
+    let run = run_from_args();
     let bytes = setup_bytes();
     println!(
         "H.225.0 Setup: {} octets of Q.931 (4 fast-start proposals, 3 aliases, 2 addresses, 1 tunnelled H.245)",
@@ -142,19 +192,25 @@ fn main() {
     assert_eq!(check.to_bytes().expect("encodes"), bytes);
 
     let mut out = Vec::with_capacity(bytes.len() + 64);
-    let deadline = Duration::from_secs_f64(seconds);
-    let cpu_start = thread_cpu_seconds();
-    let start = Instant::now();
-    let mut n: u64 = 0;
-    let mut next_report = Duration::from_secs(1);
-    loop {
-        for _ in 0..1000 {
+    let mut round_trip = |count: u64| {
+        for _ in 0..count {
             let sig = CallSignal::decode(black_box(&bytes)).expect("decodes");
             out.clear();
             sig.encode(&mut out).expect("encodes");
             black_box(&out);
         }
-        n += 1000;
+    };
+    let (deadline, batch) = match run {
+        Run::Seconds(s) => (Duration::from_secs_f64(s), 1000),
+        Run::Iterations(n) => (Duration::ZERO, n),
+    };
+    let cpu_start = thread_cpu_seconds();
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    let mut next_report = Duration::from_secs(1);
+    loop {
+        round_trip(batch);
+        n += batch;
         let el = start.elapsed();
         if el >= next_report {
             println!(
@@ -176,16 +232,18 @@ fn main() {
         _ => el,
     };
     let wall_per_s = n as f64 / el;
-    let per_part = breakdown(&bytes);
     let per_s = n as f64 / cpu;
     println!(
         "{n} setups decoded + encoded in {el:.2} s wall, {cpu:.2} s CPU ({:.0}% of a core)",
         100.0 * cpu / el
     );
-    println!(
-        "of which (CPU ns each, measured apart): PER decode {:.0}, PER encode {:.0}, Q.931 framing decode + encode {:.0}",
-        per_part.0, per_part.1, per_part.2
-    );
+    if let Run::Seconds(_) = run {
+        let b = breakdown(&bytes);
+        println!(
+            "of which (CPU ns each, measured apart): PER decode {:.0}, PER encode {:.0}, Q.931 framing decode + encode {:.0}; rasn's generic codec: decode {:.0}, encode {:.0}",
+            b.decode, b.encode, b.framing, b.rasn_decode, b.rasn_encode
+        );
+    }
     println!(
         "bench h323 setup_codec_per_s={:.0} wall_per_s={:.0} setup_octets={} ns_per_setup={:.0}",
         per_s,

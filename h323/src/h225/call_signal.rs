@@ -173,6 +173,14 @@ impl CallSignal {
             return Err(CallSignalError::UserUserProtocol(uu.protocol.0));
         }
         let data = uu.data;
+        // A Setup through the hand-written codec (same value as rasn's, see
+        // `setup_per`), anything else through rasn.
+        if let Some(uu) = super::setup_per::decode(&data) {
+            return Ok(Self {
+                frame,
+                user_info: UserInfo::Decoded(Box::new(uu)),
+            });
+        }
         let user_info = match rasn::aper::decode::<asn::H323UserInformation>(&data) {
             Ok(uu) => UserInfo::Decoded(Box::new(uu)),
             Err(e) if is_unknown_alternative(&e) => {
@@ -188,40 +196,59 @@ impl CallSignal {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), CallSignalError> {
-        let data = match &self.user_info {
-            UserInfo::Decoded(uu) => {
-                rasn::aper::encode(uu.as_ref()).map_err(|e| CallSignalError::Per(e.to_string()))?
-            }
-            UserInfo::Unknown { raw, .. } => raw.clone(),
-        };
         // Q.931 §4.5.1 order: the User-user IE (0x7E) after the other codeset 0 elements
         // and before any shift. Usually it is simply the last element: append it after
-        // the encoded frame (H.225.0 §7.2.2: 2-octet length) without copying the frame.
+        // the encoded frame (H.225.0 §7.2.2: 2-octet length), encoding the PER value in
+        // place, without copying the frame or the value.
         let last = self.frame.ies.iter().all(|ie| {
             !matches!(ie, InfoElement::Shift(_))
                 && (ie.is_single_octet() || ie.id() < q931::ie::IeId::USER_USER)
         });
         if last {
-            let len = u16::try_from(data.len() + 1).map_err(|_| {
-                CallSignalError::Encode(q931::EncodeError::IeTooLong {
-                    id: q931::ie::IeId::USER_USER.0,
-                    len: data.len() + 1,
-                })
-            })?;
+            let start = out.len();
             self.frame.encode_with(out, Dialect::H225)?;
-            out.reserve(data.len() + 4);
-            out.push(q931::ie::IeId::USER_USER.0);
-            out.extend_from_slice(&len.to_be_bytes());
-            out.push(UuProtocol::X208_X209.0);
-            out.extend_from_slice(&data);
+            let ie = out.len();
+            out.extend_from_slice(&[q931::ie::IeId::USER_USER.0, 0, 0, UuProtocol::X208_X209.0]);
+            if let Err(e) = self.append_user_info(out) {
+                out.truncate(start);
+                return Err(e);
+            }
+            // The length counts the protocol discriminator and the data.
+            let n = out.len() - ie - 3;
+            let Ok(len) = u16::try_from(n) else {
+                out.truncate(start);
+                return Err(CallSignalError::Encode(q931::EncodeError::IeTooLong {
+                    id: q931::ie::IeId::USER_USER.0,
+                    len: n,
+                }));
+            };
+            out[ie + 1..ie + 3].copy_from_slice(&len.to_be_bytes());
             return Ok(());
         }
+        let mut data = Vec::new();
+        self.append_user_info(&mut data)?;
         let mut frame = self.frame.clone();
         frame.insert(InfoElement::UserUser(UserUser {
             protocol: UuProtocol::X208_X209,
             data,
         }));
         frame.encode_with(out, Dialect::H225)?;
+        Ok(())
+    }
+
+    /// Appends the aligned-PER H323-UserInformation (a Setup through the hand-written
+    /// codec, which gives rasn's octets, see `setup_per`; anything else through rasn).
+    fn append_user_info(&self, out: &mut Vec<u8>) -> Result<(), CallSignalError> {
+        match &self.user_info {
+            UserInfo::Decoded(uu) => {
+                if super::setup_per::encode(uu, out).is_none() {
+                    let data = rasn::aper::encode(uu.as_ref())
+                        .map_err(|e| CallSignalError::Per(e.to_string()))?;
+                    out.extend_from_slice(&data);
+                }
+            }
+            UserInfo::Unknown { raw, .. } => out.extend_from_slice(raw),
+        }
         Ok(())
     }
 

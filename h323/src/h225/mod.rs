@@ -3,6 +3,7 @@
 pub mod call_signal;
 pub mod ids;
 pub mod release;
+pub mod setup_per;
 
 pub use call_signal::{
     BodyKind, CallSignal, CallSignalError, Endpoint, ResponseParams, SetupParams, UserInfo,
