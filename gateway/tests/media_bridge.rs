@@ -5,6 +5,7 @@ mod media_support;
 
 use std::time::Duration;
 
+use gateway::media::engine::io::IoMode;
 use gateway::media::engine::{Control, MediaEvent};
 use gateway::media::transcode::alaw_to_ulaw;
 use gateway::media::{tone_present, Law, ToneGenerator, FRAME_SAMPLES};
@@ -22,10 +23,31 @@ fn far_feed(h: &mut Harness, gen: &mut ToneGenerator) {
 
 #[test]
 fn tone_from_the_e1_far_end_comes_out_as_pcma_packets() {
+    tone_from_the_e1_far_end(IoMode::Auto);
+}
+
+/// The same through plain system calls (the path where io_uring is not available).
+#[test]
+fn tone_from_the_e1_far_end_by_system_calls() {
+    tone_from_the_e1_far_end(IoMode::Syscalls);
+}
+
+fn tone_from_the_e1_far_end(io: IoMode) {
     let mut h = Harness::new(Options {
         echo_cancel: true,
+        io,
         ..Options::e1()
     });
+    let uring = h
+        .worker
+        .stats()
+        .uring
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(io == IoMode::Auto || !uring, "system calls asked for");
+    eprintln!(
+        "packet I/O: {}",
+        if uring { "io_uring" } else { "system calls" }
+    );
     let mut gen = ToneGenerator::new(1000.0, -10.0);
     for _ in 0..1000 {
         far_feed(&mut h, &mut gen);
@@ -70,8 +92,18 @@ fn peer_feed(h: &mut Harness, rtp: &mut RtpSender, gen: &mut ToneGenerator) {
 /// go there.
 #[test]
 fn symmetric_rtp_connects_yet_follows_a_nat_rebinding() {
+    symmetric_rtp_follows_a_rebinding(IoMode::Auto);
+}
+
+#[test]
+fn symmetric_rtp_follows_a_rebinding_by_system_calls() {
+    symmetric_rtp_follows_a_rebinding(IoMode::Syscalls);
+}
+
+fn symmetric_rtp_follows_a_rebinding(io: IoMode) {
     let mut h = Harness::new(Options {
         symmetric_rtp: true,
+        io,
         ..Options::e1()
     });
     let mut rtp = RtpSender::new_random(PayloadType::PCMA);

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use dahdi_driver::{ChannelId, ChannelMode, Device, SpanId, Timeslot};
-use gateway::media::engine::io::{thread_cpu_ns, RawAddr};
-use gateway::media::engine::{ChannelConfig, DtmfMode, MediaEngine};
+use gateway::media::engine::io::{thread_cpu_ns, IoMode, RawAddr};
+use gateway::media::engine::{ChannelConfig, DtmfMode, EngineOptions, MediaEngine};
 use gateway::media::{Law, FRAME_SAMPLES};
 use gateway::rtp::PayloadType;
 use tdm_sim::{ClockMode, Sim};
@@ -43,6 +43,10 @@ struct Args {
     /// Seconds of the bare loopback loop.
     #[arg(long, default_value_t = 3)]
     bare_secs: u64,
+    /// Packet I/O of the media thread: io_uring where the kernel runs it (`auto`), or
+    /// one system call per packet (`syscalls`).
+    #[arg(long, default_value = "auto")]
+    io: String,
 }
 
 const PKT: usize = 12 + FRAME_SAMPLES;
@@ -235,7 +239,18 @@ fn main() -> anyhow::Result<()> {
     let gen_sock = UdpSocket::bind("127.0.0.1:0")?;
     set_buf(&gen_sock, 16 << 20);
     let gen_addr: SocketAddr = gen_sock.local_addr()?;
-    let mut engine = MediaEngine::start(vec![near.ticker()?])?;
+    let io = match args.io.as_str() {
+        "auto" => IoMode::Auto,
+        "syscalls" => IoMode::Syscalls,
+        other => anyhow::bail!("--io {other}: auto or syscalls"),
+    };
+    let mut engine = MediaEngine::start_with(
+        vec![near.ticker()?],
+        EngineOptions {
+            io,
+            ..EngineOptions::default()
+        },
+    )?;
     let mut dests = Vec::with_capacity(n);
     let mut added = 0;
     'spans: for span in 1..=spans as u16 {
@@ -275,9 +290,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!(
-        "engine: 1 media thread; echo canceller {}, DTMF detection {}; memory locked: {locked}",
+        "engine: 1 media thread; echo canceller {}, DTMF detection {}; memory locked: {locked}; packet I/O: {}",
         if args.echo { "on" } else { "off" },
-        if args.no_dtmf { "off" } else { "on" }
+        if args.no_dtmf { "off" } else { "on" },
+        if engine.stats()[0].uring { "io_uring" } else { "system calls" }
     );
     let warm = Duration::from_secs(3);
     let measure = Duration::from_secs(args.secs);
@@ -342,6 +358,11 @@ fn main() -> anyhow::Result<()> {
     println!(
         "engine: p99 tdm→rtp {:?} ms, rtp→jitter buffer {:?} ms, playout→tdm {:?} ms; max tick {:.2} ms",
         p99[0], p99[1], p99[2], s1.max_tick_ns as f64 / 1e6
+    );
+    let overrun = s1.late_after_overrun - s0.late_after_overrun;
+    println!(
+        "engine: {late} late ticks: {overrun} right after a tick whose work took over 1 ms (overrun), {} after a short one (wake-up/scheduling)",
+        late - overrun
     );
     println!("engine: {rate:.0} packets per CPU-s vs bare {bare_rate:.0}: of_limit {of_limit:.3}");
     println!(

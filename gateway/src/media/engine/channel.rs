@@ -515,6 +515,11 @@ impl MediaChannel {
         }
     }
 
+    /// Will [`MediaChannel::update_connection`] disconnect the socket now?
+    pub fn disconnect_due(&self, now: Instant) -> bool {
+        self.connected && now.saturating_duration_since(self.last_rx) >= CONNECTED_SILENCE
+    }
+
     /// Dissolve the socket's association (also done before the socket is handed back).
     pub fn disconnect(&mut self) {
         if self.connected {
