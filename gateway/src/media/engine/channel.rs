@@ -69,6 +69,9 @@ pub struct MediaChannel {
     pub socket: UdpSocket,
     pub fd: RawFd,
     pub phase: Phase,
+    /// While hunting: a tick's read found no block since the last one that did, so the
+    /// next block to come completes on that tick (its true phase).
+    pub hunt_quiet: bool,
     tdm_law: Law,
     sip_law: Law,
     remote: SocketAddr,
@@ -146,6 +149,7 @@ impl MediaChannel {
             socket,
             fd,
             phase: Phase::Hunting,
+            hunt_quiet: false,
             tdm_law,
             sip_law,
             remote,

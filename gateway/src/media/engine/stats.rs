@@ -72,6 +72,9 @@ pub struct WorkerStats {
     /// thread overran); the rest it slept through or was not run for (scheduling).
     pub late_after_overrun: AtomicU64,
     pub channels: AtomicU64,
+    /// Channels in the fullest of the 20 phases (ticks mod 20) when a channel last
+    /// locked its phase: the work of that phase's tick.
+    pub largest_phase: AtomicU64,
     pub packets_sent: AtomicU64,
     pub packets_received: AtomicU64,
     pub send_errors: AtomicU64,
@@ -99,6 +102,7 @@ pub struct EngineStats {
     pub late_ticks: u64,
     pub late_after_overrun: u64,
     pub channels: u64,
+    pub largest_phase: u64,
     pub packets_sent: u64,
     pub packets_received: u64,
     pub send_errors: u64,
@@ -124,6 +128,7 @@ impl WorkerStats {
             late_ticks: self.late_ticks.load(Relaxed),
             late_after_overrun: self.late_after_overrun.load(Relaxed),
             channels: self.channels.load(Relaxed),
+            largest_phase: self.largest_phase.load(Relaxed),
             packets_sent: self.packets_sent.load(Relaxed),
             packets_received: self.packets_received.load(Relaxed),
             send_errors: self.send_errors.load(Relaxed),

@@ -17,6 +17,8 @@ use crate::media::FRAME_SAMPLES;
 
 /// Ticks per 20 ms packet.
 const PHASES: usize = 20;
+/// Queued sends handed to the kernel together within a tick (io_uring).
+const SEND_BATCH: usize = 32;
 /// Silence written ahead of the first block: 5 ms of cushion in the B-channel's
 /// transmit buffer, so a write on the tick the previous block ran out never underruns.
 const TX_CUSHION: usize = 40;
@@ -308,12 +310,30 @@ impl MediaWorker {
         self.stats.cpu_ns.store(io::thread_cpu_ns(), Relaxed);
     }
 
+    /// Within a tick: once [`SEND_BATCH`] sends are queued, hand them to the kernel, so
+    /// that a packet waits for a few others rather than for the whole tick's work, and
+    /// read the datagrams that arrived meanwhile (control messages wait: the phase
+    /// lists must not change under the loop serving them).
+    fn flush_batch(&mut self, now: Instant, wake: Instant) {
+        if self.pio.pending() < SEND_BATCH {
+            return;
+        }
+        self.flush_sends(wake);
+        if let Ok(n) = self.poller.poll_now() {
+            if n > 0 {
+                self.read_ready(now);
+            }
+        }
+    }
+
     /// Hand the tick's queued sends to the kernel (io_uring: one submission) and take
     /// back the per-channel count of those that failed.
     fn flush_sends(&mut self, wake: Instant) {
         let (stats, failed) = (&self.stats, &mut self.failed_sends);
+        let mut latency = None;
         self.pio.flush(|owner, r| {
-            if !count_sent(stats, r, wake) {
+            let ns = *latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
+            if !count_sent(stats, r, ns) {
                 failed.push(owner);
             }
         });
@@ -478,6 +498,13 @@ impl MediaWorker {
             self.waker.reset();
             self.drain_control(now);
         }
+        self.read_ready(now)
+    }
+
+    /// `recvmmsg` (or one io_uring submission) on the sockets the last `epoll_wait`
+    /// found readable; control messages are left for later. Returns how many sockets.
+    fn read_ready(&mut self, now: Instant) -> usize {
+        let ready = self.poller.ready();
         self.touched.clear();
         for i in 0..ready {
             let token = self.poller.token(i);
@@ -524,12 +551,15 @@ impl MediaWorker {
         while i < self.groups[phase].len() {
             let idx = self.groups[phase][i];
             let got = self.serve_channel(now, wake, idx);
+            self.flush_batch(now, wake);
             if got == 0 {
                 // The block was not there on its tick (a slip, or the channel was
                 // flushed): find its phase again.
                 self.groups[phase].swap_remove(i);
                 if let Some(Some(ch)) = self.slots.get_mut(idx) {
                     ch.phase = Phase::Hunting;
+                    // This read was empty: the next block shows the phase.
+                    ch.hunt_quiet = true;
                     ch.stats.phase_slips += 1;
                 }
                 self.hunting.push(idx);
@@ -544,13 +574,24 @@ impl MediaWorker {
         let mut i = 0;
         while i < self.hunting.len() {
             let idx = self.hunting[i];
-            if self.serve_channel(now, wake, idx) > 0 {
+            let got = self.serve_channel(now, wake, idx);
+            self.flush_batch(now, wake);
+            let Some(Some(ch)) = self.slots.get_mut(idx) else {
                 self.hunting.swap_remove(i);
-                if let Some(Some(ch)) = self.slots.get_mut(idx) {
-                    ch.phase = Phase::Locked(phase);
-                }
+                continue;
+            };
+            // Lock on a block that came after an empty read: it completed on this
+            // tick. A first read may find blocks that waited (the channel was opened
+            // earlier, or the thread was late); locking there would read every block
+            // late by that much and pile channels added together onto one tick.
+            if got > 0 && ch.hunt_quiet {
+                ch.phase = Phase::Locked(phase);
+                self.hunting.swap_remove(i);
                 self.groups[phase as usize].push(idx);
+                let largest = self.groups.iter().map(Vec::len).max().unwrap_or(0);
+                self.stats.largest_phase.store(largest as u64, Relaxed);
             } else {
+                ch.hunt_quiet = got == 0;
                 i += 1;
             }
         }
@@ -585,14 +626,17 @@ impl MediaWorker {
                     for p in 0..out.count {
                         let pkt = &out.bufs[p][..out.lens[p]];
                         let to = (!ch.connected).then_some(&ch.remote_raw);
+                        let mut latency = None;
                         let flushed = |owner: u32, r: std::io::Result<bool>| {
-                            if !count_sent(stats, r, wake) {
+                            let ns =
+                                *latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
+                            if !count_sent(stats, r, ns) {
                                 failed.push(owner);
                             }
                         };
                         match pio.send(ch.fd, pkt, to, idx as u32, flushed) {
                             io::Sent::Now(r) => {
-                                if count_sent(stats, r, wake) {
+                                if count_sent(stats, r, wake.elapsed().as_nanos() as u64) {
                                     ch.stats.packets_sent += 1;
                                 }
                             }
@@ -644,8 +688,10 @@ impl MediaWorker {
         if pio.pending() > 0 && ch.disconnect_due(now) {
             // A queued `send` without address must reach the kernel while the socket
             // is still connected.
+            let mut latency = None;
             pio.flush(|owner, r| {
-                if !count_sent(stats, r, wake) {
+                let ns = *latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
+                if !count_sent(stats, r, ns) {
                     failed.push(owner);
                 }
             });
@@ -656,9 +702,9 @@ impl MediaWorker {
 }
 
 /// Count one send's result (now, or when a queue of them was flushed) and its latency
-/// from the tick's wake-up; `true` when it went.
-fn count_sent(stats: &WorkerStats, r: std::io::Result<bool>, wake: Instant) -> bool {
-    stats.tdm_to_rtp.record(wake.elapsed().as_nanos() as u64);
+/// from the tick's wake-up to its system call's return; `true` when it went.
+fn count_sent(stats: &WorkerStats, r: std::io::Result<bool>, latency_ns: u64) -> bool {
+    stats.tdm_to_rtp.record(latency_ns);
     match r {
         Ok(true) => {
             stats.packets_sent.fetch_add(1, Relaxed);
