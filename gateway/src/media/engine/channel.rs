@@ -39,6 +39,9 @@ pub enum Phase {
     Hunting,
     /// Blocks complete on ticks `t` with `t % 20 == phase`.
     Locked(u8),
+    /// Just added: its B-channel is flushed on the next tick of this phase (the emptiest
+    /// when it came), so that its blocks complete on that phase from then on.
+    Arriving(u8),
 }
 
 /// The packets one frame produced (audio, or up to three RFC 4733 end packets and an
@@ -72,6 +75,8 @@ pub struct MediaChannel {
     /// While hunting: a tick's read found no block since the last one that did, so the
     /// next block to come completes on that tick (its true phase).
     pub hunt_quiet: bool,
+    /// Ticks spent hunting since the channel last locked.
+    pub hunt_ticks: u32,
     tdm_law: Law,
     sip_law: Law,
     remote: SocketAddr,
@@ -150,6 +155,7 @@ impl MediaChannel {
             fd,
             phase: Phase::Hunting,
             hunt_quiet: false,
+            hunt_ticks: 0,
             tdm_law,
             sip_law,
             remote,

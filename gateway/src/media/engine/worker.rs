@@ -17,6 +17,10 @@ use crate::media::FRAME_SAMPLES;
 
 /// Ticks per 20 ms packet.
 const PHASES: usize = 20;
+/// A hunting channel locks on a block read by a late serve (which may have completed
+/// on any of the ticks it covers) only after this many ticks of hunting: until then it
+/// waits for a block read on time, so late ticks do not pile channels onto one phase.
+const HUNT_LIMIT: u32 = 60;
 /// Queued sends handed to the kernel together within a tick (io_uring).
 const SEND_BATCH: usize = 32;
 /// Silence written ahead of the first block: 5 ms of cushion in the B-channel's
@@ -62,6 +66,8 @@ pub struct MediaWorker {
     free: Vec<usize>,
     index: HashMap<ChannelKey, usize>,
     groups: [Vec<usize>; PHASES],
+    /// Channels added, waiting for the tick of their phase to be flushed and locked.
+    arriving: [Vec<usize>; PHASES],
     hunting: Vec<usize>,
     poller: Poller,
     waker: Arc<Waker>,
@@ -116,6 +122,7 @@ impl MediaWorker {
             free: Vec::new(),
             index: HashMap::new(),
             groups: Default::default(),
+            arriving: Default::default(),
             hunting: Vec::new(),
             poller,
             waker,
@@ -262,8 +269,10 @@ impl MediaWorker {
         if !self.hunting.is_empty() || !self.hairpins.is_empty() {
             return Some(1);
         }
-        (1..=PHASES as u64)
-            .find(|k| !self.groups[((self.tick + k) % PHASES as u64) as usize].is_empty())
+        (1..=PHASES as u64).find(|k| {
+            let p = ((self.tick + k) % PHASES as u64) as usize;
+            !self.groups[p].is_empty() || !self.arriving[p].is_empty()
+        })
     }
 
     /// `elapsed` ticks (1 ms) passed; `now` is the time of this tick. More than one
@@ -289,15 +298,21 @@ impl MediaWorker {
             }
         }
         self.receive_rtp(now);
-        for _ in 0..elapsed.min(PHASES as u64) {
+        let serves = elapsed.min(PHASES as u64);
+        for s in 0..serves {
             self.tick = self.tick.wrapping_add(1);
             let phase = (self.tick % PHASES as u64) as usize;
             self.serve_phase(now, wake, phase);
+            // Only on the tick that is now: a flush on a missed phase's behalf would
+            // set the channel's phase to this tick instead.
+            if s + 1 == serves && elapsed <= PHASES as u64 {
+                self.lock_arriving(phase);
+            }
         }
         if elapsed > PHASES as u64 {
             self.tick = self.tick.wrapping_add(elapsed - PHASES as u64);
         }
-        self.serve_hunting(now, wake);
+        self.serve_hunting(now, wake, elapsed == 1);
         for h in &mut self.hairpins {
             h.serve();
         }
@@ -439,9 +454,18 @@ impl MediaWorker {
             return;
         }
         self.poller.reserve(self.slots.len());
+        // The emptiest phase: the B-channel is flushed on its next tick, so that its
+        // blocks complete there and the work spreads evenly over the 20 ticks (channels
+        // added together would otherwise share the phase of whenever they were opened
+        // or first read).
+        let phase = (0..PHASES)
+            .min_by_key(|&p| self.groups[p].len() + self.arriving[p].len())
+            .unwrap_or(0);
+        let mut ch = ch;
+        ch.phase = Phase::Arriving(phase as u8);
         self.slots[idx] = Some(Box::new(ch));
         self.index.insert(key, idx);
-        self.hunting.push(idx);
+        self.arriving[phase].push(idx);
         self.stats.channels.store(self.index.len() as u64, Relaxed);
     }
 
@@ -466,6 +490,7 @@ impl MediaWorker {
         match ch.phase {
             Phase::Hunting => self.hunting.retain(|&i| i != idx),
             Phase::Locked(p) => self.groups[p as usize].retain(|&i| i != idx),
+            Phase::Arriving(p) => self.arriving[p as usize].retain(|&i| i != idx),
         }
         self.free.push(idx);
         self.stats.channels.store(self.index.len() as u64, Relaxed);
@@ -569,7 +594,33 @@ impl MediaWorker {
         }
     }
 
-    fn serve_hunting(&mut self, now: Instant, wake: Instant) {
+    /// `precise`: this serve covers one tick only (the thread was on time), so a block
+    /// read now completed on this very tick.
+    /// Flush the B-channels waiting for this phase and lock them on it: their next
+    /// block completes 20 ticks from now (a flush restarts the block being filled,
+    /// `DAHDI_FLUSH`). If it does not come then, the phase slips and is hunted for.
+    fn lock_arriving(&mut self, phase: usize) {
+        if self.arriving[phase].is_empty() {
+            return;
+        }
+        let mut arriving = std::mem::take(&mut self.arriving[phase]);
+        for &idx in &arriving {
+            let Some(Some(ch)) = self.slots.get_mut(idx) else {
+                continue;
+            };
+            if let Err(e) = ch.tdm.flush() {
+                tracing::debug!(key = ?ch.key, error = %e, "B-channel flush");
+            }
+            ch.phase = Phase::Locked(phase as u8);
+            self.groups[phase].push(idx);
+        }
+        arriving.clear();
+        self.arriving[phase] = arriving;
+        let largest = self.groups.iter().map(Vec::len).max().unwrap_or(0);
+        self.stats.largest_phase.store(largest as u64, Relaxed);
+    }
+
+    fn serve_hunting(&mut self, now: Instant, wake: Instant, precise: bool) {
         let phase = (self.tick % PHASES as u64) as u8;
         let mut i = 0;
         while i < self.hunting.len() {
@@ -580,12 +631,14 @@ impl MediaWorker {
                 self.hunting.swap_remove(i);
                 continue;
             };
-            // Lock on a block that came after an empty read: it completed on this
-            // tick. A first read may find blocks that waited (the channel was opened
-            // earlier, or the thread was late); locking there would read every block
-            // late by that much and pile channels added together onto one tick.
-            if got > 0 && ch.hunt_quiet {
+            // Lock on a block that came after an empty read, read on time: it completed
+            // on this tick. A first read may find blocks that waited (the channel was
+            // opened earlier, or the thread was late); locking there would read every
+            // block late by that much and pile channels added together onto one tick.
+            ch.hunt_ticks = ch.hunt_ticks.saturating_add(1);
+            if got > 0 && ch.hunt_quiet && (precise || ch.hunt_ticks >= HUNT_LIMIT) {
                 ch.phase = Phase::Locked(phase);
+                ch.hunt_ticks = 0;
                 self.hunting.swap_remove(i);
                 self.groups[phase as usize].push(idx);
                 let largest = self.groups.iter().map(Vec::len).max().unwrap_or(0);
@@ -660,7 +713,7 @@ impl MediaWorker {
         if got == 0 {
             return 0;
         }
-        if ch.phase == Phase::Hunting && ch.stats.tdm_blocks_written == 0 {
+        if ch.stats.tdm_blocks_written == 0 {
             let cushion = [ch_silence(ch); TX_CUSHION];
             let _ = ch.tdm.write(&cushion);
         }
