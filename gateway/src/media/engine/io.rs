@@ -3,9 +3,11 @@
 //! datagrams of one socket in one call (with the kernel's arrival time,
 //! `SO_TIMESTAMPNS`), and `send` on a socket connected to its latched peer (`sendto`
 //! with a socket address converted once per remote until then).
-//! Per-channel sockets (one UDP port per call, as SDP needs) mean a send batch would
-//! only ever hold one packet per socket, so sends are single calls; the benchmark's
-//! traffic generator, which owns one socket for all far ends, uses `sendmmsg`.
+//! Per-channel sockets (one UDP port per call, as SDP needs) mean a `sendmmsg` batch would
+//! only ever hold one packet per socket; [`PacketIo`] batches across sockets with io_uring
+//! instead where the kernel runs it (`uring.rs`), and falls back to these calls. The
+//! benchmark's traffic generator, which owns one socket for all far ends, uses `sendmmsg`.
+//! [`Poller::wait`] (`epoll_pwait2`) and [`Waker`] are what the media thread sleeps on.
 
 use std::io;
 use std::mem::{size_of, zeroed};
