@@ -384,7 +384,8 @@ fn hold_stops_sending_and_remove_returns_the_channel() {
 
 /// Sixty channels opened and added on the same millisecond (their blocks would all
 /// complete on one tick) are spread over the 20 phases, three per tick, and every one
-/// carries its packets: one per 20 ms, none lost to a phase slip.
+/// carries its packets: one per 20 ms, none lost to a phase slip. After a stall that
+/// realigns them all, they are spread again.
 #[test]
 fn channels_added_together_are_spread_over_the_phases() {
     use dahdi_driver::{ChannelId, ChannelMode, Device, SpanId, Timeslot};
@@ -423,14 +424,14 @@ fn channels_added_together_are_spread_over_the_phases() {
         }
     }
     let t0 = std::time::Instant::now();
-    let mut ms = 0;
-    let mut count = |ticks: u64, worker: &mut MediaWorker| {
+    let ms = std::cell::Cell::new(0u64);
+    let count = |ticks: u64, worker: &mut MediaWorker| {
         let mut n = 0;
         let mut buf = [0u8; 1500];
         for _ in 0..ticks {
             sim.advance(1).unwrap();
-            ms += 1;
-            worker.run_tick(t0 + Duration::from_millis(ms), 1);
+            ms.set(ms.get() + 1);
+            worker.run_tick(t0 + Duration::from_millis(ms.get()), 1);
             // Drained every tick: the peer's socket buffer holds only so many.
             while peer.recv_from(&mut buf).is_ok() {
                 n += 1;
@@ -447,4 +448,13 @@ fn channels_added_together_are_spread_over_the_phases() {
     let n = count(400, &mut worker);
     assert_eq!(n, 60 * 20, "{n} packets in 400 ms");
     assert_eq!(worker.stats().snapshot().late_ticks, 0);
+    // A 200 ms stall: every B-channel's buffers overflow and its blocks restart at the
+    // read after it, the same tick for all. They slip and are spread again.
+    sim.advance(200).unwrap();
+    ms.set(ms.get() + 200);
+    worker.run_tick(t0 + Duration::from_millis(ms.get()), 200);
+    count(60, &mut worker);
+    assert_eq!(worker.stats().snapshot().largest_phase, 3);
+    let n = count(400, &mut worker);
+    assert_eq!(n, 60 * 20, "{n} packets in 400 ms after the stall");
 }

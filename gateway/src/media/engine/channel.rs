@@ -77,6 +77,8 @@ pub struct MediaChannel {
     pub hunt_quiet: bool,
     /// Ticks spent hunting since the channel last locked.
     pub hunt_ticks: u32,
+    /// Phase slips with no block served in between (a second one: hunt instead).
+    pub slips_in_a_row: u8,
     tdm_law: Law,
     sip_law: Law,
     remote: SocketAddr,
@@ -156,6 +158,7 @@ impl MediaChannel {
             phase: Phase::Hunting,
             hunt_quiet: false,
             hunt_ticks: 0,
+            slips_in_a_row: 0,
             tdm_law,
             sip_law,
             remote,

@@ -57,17 +57,14 @@ pub struct Uring {
 unsafe impl Send for Uring {}
 
 impl Uring {
-    /// Set up a ring (single issuer, task work deferred to our own `io_uring_enter`, where
-    /// the kernel allows: Linux 6.1; a plain ring otherwise). Fails where io_uring is
-    /// missing or forbidden (`kernel.io_uring_disabled`, seccomp), and then the caller
-    /// uses plain system calls.
+    /// Set up a ring (cooperative task work where the kernel has it, Linux 5.19: no
+    /// interrupt to run it; a plain ring otherwise). Not single-issuer: a worker may be
+    /// built on one thread and run on another. Fails where io_uring is missing or
+    /// forbidden (`kernel.io_uring_disabled`, seccomp), and then the caller uses plain
+    /// system calls.
     pub fn new() -> io::Result<Self> {
         let entries = (SEND_SLOTS + RECV_SLOTS) as u32;
-        let ring = match IoUring::builder()
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .build(entries)
-        {
+        let ring = match IoUring::builder().setup_coop_taskrun().build(entries) {
             Ok(r) => r,
             Err(_) => IoUring::new(entries)?,
         };

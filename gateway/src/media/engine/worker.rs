@@ -458,9 +458,7 @@ impl MediaWorker {
         // blocks complete there and the work spreads evenly over the 20 ticks (channels
         // added together would otherwise share the phase of whenever they were opened
         // or first read).
-        let phase = (0..PHASES)
-            .min_by_key(|&p| self.groups[p].len() + self.arriving[p].len())
-            .unwrap_or(0);
+        let phase = self.emptiest_phase();
         let mut ch = ch;
         ch.phase = Phase::Arriving(phase as u8);
         self.slots[idx] = Some(Box::new(ch));
@@ -578,24 +576,42 @@ impl MediaWorker {
             let got = self.serve_channel(now, wake, idx);
             self.flush_batch(now, wake);
             if got == 0 {
-                // The block was not there on its tick (a slip, or the channel was
-                // flushed): find its phase again.
+                // The block was not there on its tick (a slip: the line or the thread
+                // stalled and its buffers overflowed, which restarts its blocks at the
+                // next read). Place it again on the emptiest phase, as when it was
+                // added — many channels slip together after a stall and would
+                // otherwise crowd one tick; if that does not hold either, hunt.
                 self.groups[phase].swap_remove(i);
+                let emptiest = self.emptiest_phase();
                 if let Some(Some(ch)) = self.slots.get_mut(idx) {
-                    ch.phase = Phase::Hunting;
-                    // This read was empty: the next block shows the phase.
-                    ch.hunt_quiet = true;
                     ch.stats.phase_slips += 1;
+                    ch.slips_in_a_row = ch.slips_in_a_row.saturating_add(1);
+                    if ch.slips_in_a_row <= 1 {
+                        ch.phase = Phase::Arriving(emptiest as u8);
+                        self.arriving[emptiest].push(idx);
+                    } else {
+                        ch.phase = Phase::Hunting;
+                        // This read was empty: the next block shows the phase.
+                        ch.hunt_quiet = true;
+                        self.hunting.push(idx);
+                    }
                 }
-                self.hunting.push(idx);
             } else {
+                if let Some(Some(ch)) = self.slots.get_mut(idx) {
+                    ch.slips_in_a_row = 0;
+                }
                 i += 1;
             }
         }
     }
 
-    /// `precise`: this serve covers one tick only (the thread was on time), so a block
-    /// read now completed on this very tick.
+    /// The phase with the fewest channels (locked or waiting for it).
+    fn emptiest_phase(&self) -> usize {
+        (0..PHASES)
+            .min_by_key(|&p| self.groups[p].len() + self.arriving[p].len())
+            .unwrap_or(0)
+    }
+
     /// Flush the B-channels waiting for this phase and lock them on it: their next
     /// block completes 20 ticks from now (a flush restarts the block being filled,
     /// `DAHDI_FLUSH`). If it does not come then, the phase slips and is hunted for.
@@ -620,6 +636,8 @@ impl MediaWorker {
         self.stats.largest_phase.store(largest as u64, Relaxed);
     }
 
+    /// `precise`: this serve covers one tick only (the thread was on time), so a block
+    /// read now completed on this very tick.
     fn serve_hunting(&mut self, now: Instant, wake: Instant, precise: bool) {
         let phase = (self.tick % PHASES as u64) as u8;
         let mut i = 0;
