@@ -5,6 +5,7 @@ mod media_support;
 
 use std::time::Duration;
 
+use gateway::media::engine::io::IoMode;
 use gateway::media::engine::{Control, MediaEvent};
 use gateway::media::transcode::alaw_to_ulaw;
 use gateway::media::{tone_present, Law, ToneGenerator, FRAME_SAMPLES};
@@ -22,10 +23,31 @@ fn far_feed(h: &mut Harness, gen: &mut ToneGenerator) {
 
 #[test]
 fn tone_from_the_e1_far_end_comes_out_as_pcma_packets() {
+    tone_from_the_e1_far_end(IoMode::Auto);
+}
+
+/// The same through plain system calls (the path where io_uring is not available).
+#[test]
+fn tone_from_the_e1_far_end_by_system_calls() {
+    tone_from_the_e1_far_end(IoMode::Syscalls);
+}
+
+fn tone_from_the_e1_far_end(io: IoMode) {
     let mut h = Harness::new(Options {
         echo_cancel: true,
+        io,
         ..Options::e1()
     });
+    let uring = h
+        .worker
+        .stats()
+        .uring
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(io == IoMode::Auto || !uring, "system calls asked for");
+    eprintln!(
+        "packet I/O: {}",
+        if uring { "io_uring" } else { "system calls" }
+    );
     let mut gen = ToneGenerator::new(1000.0, -10.0);
     for _ in 0..1000 {
         far_feed(&mut h, &mut gen);
@@ -70,8 +92,18 @@ fn peer_feed(h: &mut Harness, rtp: &mut RtpSender, gen: &mut ToneGenerator) {
 /// go there.
 #[test]
 fn symmetric_rtp_connects_yet_follows_a_nat_rebinding() {
+    symmetric_rtp_follows_a_rebinding(IoMode::Auto);
+}
+
+#[test]
+fn symmetric_rtp_follows_a_rebinding_by_system_calls() {
+    symmetric_rtp_follows_a_rebinding(IoMode::Syscalls);
+}
+
+fn symmetric_rtp_follows_a_rebinding(io: IoMode) {
     let mut h = Harness::new(Options {
         symmetric_rtp: true,
+        io,
         ..Options::e1()
     });
     let mut rtp = RtpSender::new_random(PayloadType::PCMA);
@@ -348,4 +380,81 @@ fn hold_stops_sending_and_remove_returns_the_channel() {
         .any(|e| matches!(e, MediaEvent::Removed { key, .. } if key == KEY));
     assert!(removed);
     assert_eq!(h.worker.channel_count(), 0);
+}
+
+/// Sixty channels opened and added on the same millisecond (their blocks would all
+/// complete on one tick) are spread over the 20 phases, three per tick, and every one
+/// carries its packets: one per 20 ms, none lost to a phase slip. After a stall that
+/// realigns them all, they are spread again.
+#[test]
+fn channels_added_together_are_spread_over_the_phases() {
+    use dahdi_driver::{ChannelId, ChannelMode, Device, SpanId, Timeslot};
+    use gateway::media::engine::{ChannelConfig, ChannelKey, MediaWorker};
+    let sim = tdm_sim::Sim::builder().e1(2).build();
+    let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+    let (ev_tx, _ev_rx) = crossbeam_channel::unbounded();
+    let mut worker = MediaWorker::new(ctl_rx, ev_tx).unwrap();
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_nonblocking(true).unwrap();
+    let mut key = 0;
+    for span in 1..=2u16 {
+        for ts in (1..=31u8).filter(|&t| t != 16) {
+            let id = ChannelId {
+                span: SpanId(span),
+                timeslot: Timeslot(ts),
+            };
+            let mode = ChannelMode::Clear {
+                blocksize: FRAME_SAMPLES,
+                law: Law::ALaw,
+            };
+            let tdm = sim.near().open_channel(id, mode).unwrap();
+            let cfg = ChannelConfig::voice(
+                tdm,
+                Law::ALaw,
+                std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+                peer.local_addr().unwrap(),
+                Law::ALaw,
+                PayloadType::PCMA,
+                PayloadType::new(101),
+            );
+            key += 1;
+            ctl_tx
+                .send(Control::Add(ChannelKey(key), Box::new(cfg)))
+                .unwrap();
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let ms = std::cell::Cell::new(0u64);
+    let count = |ticks: u64, worker: &mut MediaWorker| {
+        let mut n = 0;
+        let mut buf = [0u8; 1500];
+        for _ in 0..ticks {
+            sim.advance(1).unwrap();
+            ms.set(ms.get() + 1);
+            worker.run_tick(t0 + Duration::from_millis(ms.get()), 1);
+            // Drained every tick: the peer's socket buffer holds only so many.
+            while peer.recv_from(&mut buf).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    };
+    // Within 40 ms each channel has waited for its phase (≤ 20 ms) and its first block.
+    count(40, &mut worker);
+    let stats = worker.stats().snapshot();
+    assert_eq!(stats.channels, 60);
+    assert_eq!(stats.largest_phase, 3, "60 channels over 20 phases");
+    // From then on: 60 packets per 20 ms.
+    let n = count(400, &mut worker);
+    assert_eq!(n, 60 * 20, "{n} packets in 400 ms");
+    assert_eq!(worker.stats().snapshot().late_ticks, 0);
+    // A 200 ms stall: every B-channel's buffers overflow and its blocks restart at the
+    // read after it, the same tick for all. They slip and are spread again.
+    sim.advance(200).unwrap();
+    ms.set(ms.get() + 200);
+    worker.run_tick(t0 + Duration::from_millis(ms.get()), 200);
+    count(60, &mut worker);
+    assert_eq!(worker.stats().snapshot().largest_phase, 3);
+    let n = count(400, &mut worker);
+    assert_eq!(n, 60 * 20, "{n} packets in 400 ms after the stall");
 }

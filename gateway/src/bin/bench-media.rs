@@ -12,6 +12,11 @@
 //! `p99_ms` the worst 99th percentile of the engine's added latency (tick wake-up →
 //! RTP `sendto`; kernel arrival → jitter buffer; playout tick → B-channel write), and
 //! `of_limit` its packets (sent + received) per CPU-second over the bare loop's.
+//!
+//! The channels are opened at an even rate over `--open-ms` (100 ms), as calls are set
+//! up one after another: a B-channel's 20 ms blocks complete on the tick (mod 20) it was
+//! opened on, and opened all at once they would crowd a few ticks (the run prints the
+//! fullest phase).
 
 use std::mem::zeroed;
 use std::net::{SocketAddr, UdpSocket};
@@ -20,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use dahdi_driver::{ChannelId, ChannelMode, Device, SpanId, Timeslot};
-use gateway::media::engine::io::{thread_cpu_ns, RawAddr};
-use gateway::media::engine::{ChannelConfig, DtmfMode, MediaEngine};
+use gateway::media::engine::io::{thread_cpu_ns, IoMode, RawAddr};
+use gateway::media::engine::{ChannelConfig, DtmfMode, EngineOptions, MediaEngine};
 use gateway::media::{Law, FRAME_SAMPLES};
 use gateway::rtp::PayloadType;
 use tdm_sim::{ClockMode, Sim};
@@ -43,6 +48,14 @@ struct Args {
     /// Seconds of the bare loopback loop.
     #[arg(long, default_value_t = 3)]
     bare_secs: u64,
+    /// Milliseconds over which the channels are opened, at an even rate (0: at once,
+    /// which puts most of them on a few of the 20 phases).
+    #[arg(long, default_value_t = 100)]
+    open_ms: u64,
+    /// Packet I/O of the media thread: io_uring where the kernel runs it (`auto`), or
+    /// one system call per packet (`syscalls`).
+    #[arg(long, default_value = "auto")]
+    io: String,
 }
 
 const PKT: usize = 12 + FRAME_SAMPLES;
@@ -235,13 +248,34 @@ fn main() -> anyhow::Result<()> {
     let gen_sock = UdpSocket::bind("127.0.0.1:0")?;
     set_buf(&gen_sock, 16 << 20);
     let gen_addr: SocketAddr = gen_sock.local_addr()?;
-    let mut engine = MediaEngine::start(vec![near.ticker()?])?;
+    let io = match args.io.as_str() {
+        "auto" => IoMode::Auto,
+        "syscalls" => IoMode::Syscalls,
+        other => anyhow::bail!("--io {other}: auto or syscalls"),
+    };
+    let mut engine = MediaEngine::start_with(
+        vec![near.ticker()?],
+        EngineOptions {
+            io,
+            ..EngineOptions::default()
+        },
+    )?;
     let mut dests = Vec::with_capacity(n);
     let mut added = 0;
+    // Calls come one after another, not all on the same millisecond: a B-channel's
+    // 20 ms blocks complete at the tick (mod 20) it was opened on, so channels opened
+    // in one burst would all share a few phases and load those ticks only.
+    let opening = Instant::now();
+    let spread = Duration::from_millis(args.open_ms);
     'spans: for span in 1..=spans as u16 {
         for ts in (1..=31u8).filter(|&t| t != 16) {
             if added == n {
                 break 'spans;
+            }
+            let due = opening + spread.mul_f64(added as f64 / n as f64);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
             }
             let id = ChannelId {
                 span: SpanId(span),
@@ -275,9 +309,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!(
-        "engine: 1 media thread; echo canceller {}, DTMF detection {}; memory locked: {locked}",
+        "engine: 1 media thread; echo canceller {}, DTMF detection {}; memory locked: {locked}; packet I/O: {}",
         if args.echo { "on" } else { "off" },
-        if args.no_dtmf { "off" } else { "on" }
+        if args.no_dtmf { "off" } else { "on" },
+        if engine.stats()[0].uring { "io_uring" } else { "system calls" }
     );
     let warm = Duration::from_secs(3);
     let measure = Duration::from_secs(args.secs);
@@ -342,6 +377,16 @@ fn main() -> anyhow::Result<()> {
     println!(
         "engine: p99 tdm→rtp {:?} ms, rtp→jitter buffer {:?} ms, playout→tdm {:?} ms; max tick {:.2} ms",
         p99[0], p99[1], p99[2], s1.max_tick_ns as f64 / 1e6
+    );
+    println!(
+        "engine: {} channels in the fullest phase (a fair share is {})",
+        s1.largest_phase,
+        n.div_ceil(20)
+    );
+    let overrun = s1.late_after_overrun - s0.late_after_overrun;
+    println!(
+        "engine: {late} late ticks: {overrun} right after a tick whose work took over 1 ms (overrun), {} after a short one (wake-up/scheduling)",
+        late - overrun
     );
     println!("engine: {rate:.0} packets per CPU-s vs bare {bare_rate:.0}: of_limit {of_limit:.3}");
     println!(

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use dahdi_driver::{Channel, ChannelId, ChannelMode, Device, SpanId, Timeslot};
+use gateway::media::engine::io::IoMode;
 use gateway::media::engine::{
-    ChannelConfig, ChannelKey, Control, DtmfMode, MediaEvent, MediaWorker,
+    ChannelConfig, ChannelKey, Control, DtmfMode, MediaEvent, MediaWorker, WorkerStats,
 };
 use gateway::media::{Law, FRAME_SAMPLES};
 use gateway::rtp::{PayloadType, RtpPacket};
@@ -24,6 +25,8 @@ pub struct Options {
     pub echo_cancel: bool,
     pub rtp_timeout: Option<Duration>,
     pub symmetric_rtp: bool,
+    /// The worker's packet I/O (default: io_uring where the kernel runs it).
+    pub io: IoMode,
 }
 
 impl Options {
@@ -35,6 +38,7 @@ impl Options {
             echo_cancel: false,
             rtp_timeout: None,
             symmetric_rtp: false,
+            io: IoMode::Auto,
         }
     }
 }
@@ -78,7 +82,7 @@ impl Harness {
         peer.set_nonblocking(true).unwrap();
         let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-        let worker = MediaWorker::new(ctl_rx, ev_tx).unwrap();
+        let worker = MediaWorker::with_io(ctl_rx, ev_tx, WorkerStats::new(), o.io).unwrap();
         let cfg = ChannelConfig {
             tdm: near,
             tdm_law: o.tdm_law,

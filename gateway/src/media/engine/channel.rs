@@ -39,6 +39,9 @@ pub enum Phase {
     Hunting,
     /// Blocks complete on ticks `t` with `t % 20 == phase`.
     Locked(u8),
+    /// Just added: its B-channel is flushed on the next tick of this phase (the emptiest
+    /// when it came), so that its blocks complete on that phase from then on.
+    Arriving(u8),
 }
 
 /// The packets one frame produced (audio, or up to three RFC 4733 end packets and an
@@ -69,6 +72,13 @@ pub struct MediaChannel {
     pub socket: UdpSocket,
     pub fd: RawFd,
     pub phase: Phase,
+    /// While hunting: a tick's read found no block since the last one that did, so the
+    /// next block to come completes on that tick (its true phase).
+    pub hunt_quiet: bool,
+    /// Ticks spent hunting since the channel last locked.
+    pub hunt_ticks: u32,
+    /// Phase slips with no block served in between (a second one: hunt instead).
+    pub slips_in_a_row: u8,
     tdm_law: Law,
     sip_law: Law,
     remote: SocketAddr,
@@ -146,6 +156,9 @@ impl MediaChannel {
             socket,
             fd,
             phase: Phase::Hunting,
+            hunt_quiet: false,
+            hunt_ticks: 0,
+            slips_in_a_row: 0,
             tdm_law,
             sip_law,
             remote,
@@ -513,6 +526,11 @@ impl MediaChannel {
         {
             self.connected = true;
         }
+    }
+
+    /// Will [`MediaChannel::update_connection`] disconnect the socket now?
+    pub fn disconnect_due(&self, now: Instant) -> bool {
+        self.connected && now.saturating_duration_since(self.last_rx) >= CONNECTED_SILENCE
     }
 
     /// Dissolve the socket's association (also done before the socket is handed back).

@@ -3,14 +3,18 @@
 //! datagrams of one socket in one call (with the kernel's arrival time,
 //! `SO_TIMESTAMPNS`), and `send` on a socket connected to its latched peer (`sendto`
 //! with a socket address converted once per remote until then).
-//! Per-channel sockets (one UDP port per call, as SDP needs) mean a send batch would
-//! only ever hold one packet per socket, so sends are single calls; the benchmark's
-//! traffic generator, which owns one socket for all far ends, uses `sendmmsg`.
+//! Per-channel sockets (one UDP port per call, as SDP needs) mean a `sendmmsg` batch would
+//! only ever hold one packet per socket; [`PacketIo`] batches across sockets with io_uring
+//! instead where the kernel runs it (`uring.rs`), and falls back to these calls. The
+//! benchmark's traffic generator, which owns one socket for all far ends, uses `sendmmsg`.
+//! [`Poller::wait`] (`epoll_pwait2`) and [`Waker`] are what the media thread sleeps on.
 
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Datagrams taken from one socket per `recvmmsg`.
 pub const RECV_BATCH: usize = 4;
@@ -233,7 +237,8 @@ pub fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-const CMSG_SPACE: usize = 64;
+/// Room for the control messages of one datagram (its `SO_TIMESTAMPNS` stamp).
+pub(crate) const CMSG_SPACE: usize = 64;
 
 /// Buffers for one `recvmmsg` of up to [`RECV_BATCH`] datagrams, reused every call.
 pub struct RecvBatch {
@@ -327,7 +332,7 @@ impl RecvBatch {
     }
 }
 
-fn timestamp_of(h: &libc::msghdr) -> Option<i64> {
+pub(crate) fn timestamp_of(h: &libc::msghdr) -> Option<i64> {
     // SAFETY: the kernel filled msg_control/msg_controllen; CMSG_* walk within them.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(h);
@@ -347,6 +352,8 @@ pub struct Poller {
     fd: OwnedFd,
     events: Vec<libc::epoll_event>,
     ready: usize,
+    /// `epoll_pwait2` is there (cleared on the first `ENOSYS`).
+    pwait2: bool,
 }
 
 impl Poller {
@@ -361,6 +368,7 @@ impl Poller {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             events: vec![libc::epoll_event { events: 0, u64: 0 }; capacity.max(16)],
             ready: 0,
+            pwait2: true,
         })
     }
 
@@ -420,7 +428,412 @@ impl Poller {
         Ok(self.ready)
     }
 
+    /// Wait at most `timeout` for a registered descriptor to become readable; returns
+    /// how many are. The timeout is kept to the nanosecond (`epoll_pwait2`, Linux 5.11);
+    /// where the kernel lacks it, `epoll_wait` is given the timeout rounded down to the
+    /// millisecond (the caller then waits for its tick on the ticker).
+    pub fn wait(&mut self, timeout: Duration) -> io::Result<usize> {
+        let r = if self.pwait2 {
+            let ts = libc::timespec {
+                tv_sec: timeout.as_secs() as libc::time_t,
+                tv_nsec: timeout.subsec_nanos() as libc::c_long,
+            };
+            // SAFETY: the events buffer is valid for its length, the timespec for the
+            // call; a null signal mask leaves the mask alone.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_epoll_pwait2,
+                    self.fd.as_raw_fd(),
+                    self.events.as_mut_ptr(),
+                    self.events.len() as libc::c_int,
+                    &ts as *const libc::timespec,
+                    std::ptr::null::<libc::sigset_t>(),
+                    0usize,
+                )
+            };
+            if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+                self.pwait2 = false;
+                return self.wait(timeout);
+            }
+            r as libc::c_int
+        } else {
+            // SAFETY: the events buffer is valid for its length.
+            unsafe {
+                libc::epoll_wait(
+                    self.fd.as_raw_fd(),
+                    self.events.as_mut_ptr(),
+                    self.events.len() as libc::c_int,
+                    timeout.as_millis().min(i32::MAX as u128) as libc::c_int,
+                )
+            }
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            self.ready = 0;
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(0);
+            }
+            return Err(e);
+        }
+        self.ready = r as usize;
+        Ok(self.ready)
+    }
+
+    /// How many descriptors the last wait found ready.
+    pub fn ready(&self) -> usize {
+        self.ready
+    }
+
     pub fn token(&self, i: usize) -> u64 {
         self.events[..self.ready][i].u64
+    }
+}
+
+/// Wakes a media thread sleeping in [`Poller::wait`]: an `eventfd` registered in its
+/// epoll set. The thread arms it only before a sleep longer than a tick; otherwise its
+/// next tick (at most 1 ms away) takes the control messages, and [`Waker::wake`] costs
+/// one atomic operation, no system call and no extra wake-up.
+pub struct Waker {
+    fd: OwnedFd,
+    armed: AtomicBool,
+}
+
+impl Waker {
+    pub fn new() -> io::Result<Self> {
+        // SAFETY: plain syscall.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Waker {
+            // SAFETY: a fresh descriptor we own.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            armed: AtomicBool::new(false),
+        })
+    }
+
+    /// The thread is about to sleep past its next tick: the next [`Waker::wake`] writes
+    /// the descriptor. Check the control queue after this (and before sleeping): a
+    /// message sent before it was armed is not signalled.
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Back from the sleep (or not going): wakes go unsignalled again.
+    pub fn disarm(&self) {
+        self.armed.store(false, Ordering::Relaxed);
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Call after sending a control message: makes the descriptor readable (eventfd(2):
+    /// adds 1 to its counter) when the thread is armed, once per sleep.
+    pub fn wake(&self) {
+        fence(Ordering::SeqCst);
+        if !self.armed.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let one: u64 = 1;
+        // SAFETY: 8 bytes from a valid u64. A full counter (EAGAIN) is readable already.
+        unsafe {
+            libc::write(
+                self.fd.as_raw_fd(),
+                &one as *const u64 as *const libc::c_void,
+                8,
+            )
+        };
+    }
+
+    /// Clear it again (read the counter).
+    pub fn reset(&self) {
+        let mut n: u64 = 0;
+        // SAFETY: 8 bytes into a valid u64; EAGAIN when nothing was written.
+        unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                &mut n as *mut u64 as *mut libc::c_void,
+                8,
+            )
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn poller_wait_times_out_to_the_sub_millisecond_and_wakes_on_the_waker() {
+        let mut p = Poller::new(4).unwrap();
+        let w = Waker::new().unwrap();
+        p.add(w.fd(), 7).unwrap();
+        let t = Instant::now();
+        assert_eq!(p.wait(Duration::from_micros(300)).unwrap(), 0);
+        let took = t.elapsed();
+        assert!(took >= Duration::from_micros(300), "{took:?}");
+        w.wake();
+        assert_eq!(p.wait(Duration::ZERO).unwrap(), 0, "not armed: no signal");
+        w.arm();
+        w.wake();
+        assert_eq!(p.wait(Duration::from_secs(5)).unwrap(), 1);
+        assert_eq!(p.token(0), 7);
+        assert_eq!(p.ready(), 1);
+        // Level-triggered until reset.
+        assert_eq!(p.wait(Duration::ZERO).unwrap(), 1);
+        w.reset();
+        assert_eq!(p.wait(Duration::ZERO).unwrap(), 0);
+        // Signalled once per arming.
+        w.arm();
+        w.wake();
+        w.reset();
+        w.wake();
+        assert_eq!(p.wait(Duration::ZERO).unwrap(), 0);
+    }
+
+    #[test]
+    fn poller_wait_wakes_on_a_datagram() {
+        let mut p = Poller::new(4).unwrap();
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        p.add(b.as_raw_fd(), 3).unwrap();
+        let to = b.local_addr().unwrap();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            a.send_to(b"x", to).unwrap();
+        });
+        let t = Instant::now();
+        assert_eq!(p.wait(Duration::from_secs(5)).unwrap(), 1);
+        assert!(t.elapsed() < Duration::from_secs(4));
+        assert_eq!(p.token(0), 3);
+        sender.join().unwrap();
+    }
+
+    /// Both paths move the same datagrams: sends with and without address, results
+    /// per owner, receives with source and kernel arrival stamp.
+    fn packet_io_round_trip(mode: IoMode) -> IoBackend {
+        let mut pio = PacketIo::new(mode);
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for s in [&a, &b, &c] {
+            s.set_nonblocking(true).unwrap();
+        }
+        enable_timestamps(b.as_raw_fd()).unwrap();
+        enable_timestamps(c.as_raw_fd()).unwrap();
+        let to_b = RawAddr::new(b.local_addr().unwrap());
+        connect(a.as_raw_fd(), &RawAddr::new(c.local_addr().unwrap())).unwrap();
+        let mut results = Vec::new();
+        let mut queued = 0;
+        for i in 0..3u8 {
+            // `a` is connected to `c`; a datagram with an address goes there instead.
+            match pio.send(a.as_raw_fd(), &[i; 40], Some(&to_b), 1, |o, r| {
+                results.push((o, r.unwrap()))
+            }) {
+                Sent::Now(r) => results.push((1, r.unwrap())),
+                Sent::Queued => queued += 1,
+            }
+        }
+        match pio.send(a.as_raw_fd(), &[9; 172], None, 2, |o, r| {
+            results.push((o, r.unwrap()))
+        }) {
+            Sent::Now(r) => results.push((2, r.unwrap())),
+            Sent::Queued => queued += 1,
+        }
+        assert_eq!(pio.pending(), queued);
+        pio.flush(|o, r| results.push((o, r.unwrap())));
+        assert_eq!(pio.pending(), 0);
+        results.sort_by_key(|r| r.0);
+        assert_eq!(results, vec![(1, true), (1, true), (1, true), (2, true)]);
+
+        let mut got: Vec<(u32, Vec<u8>, Option<SocketAddr>, bool)> = Vec::new();
+        let mut rounds = 0;
+        while got.len() < 4 && rounds < 10 {
+            rounds += 1;
+            pio.mark_ready(b.as_raw_fd(), 10);
+            pio.mark_ready(c.as_raw_fd(), 20);
+            pio.receive(|o, d| got.push((o, d.data.to_vec(), d.from, d.arrival_ns.is_some())));
+        }
+        let from = a.local_addr().unwrap();
+        got.sort_by_key(|g| (g.0, g.1.clone()));
+        assert_eq!(got.len(), 4, "{got:?}");
+        for (i, g) in got[..3].iter().enumerate() {
+            assert_eq!(
+                (g.0, g.1.as_slice(), g.2, g.3),
+                (10, &[i as u8; 40][..], Some(from), true)
+            );
+        }
+        assert_eq!(
+            (got[3].0, got[3].1.as_slice(), got[3].2),
+            (20, &[9u8; 172][..], Some(from))
+        );
+        // Nothing more: an empty socket reads nothing and is no error.
+        pio.mark_ready(b.as_raw_fd(), 10);
+        assert_eq!(pio.receive(|_, _| panic!("nothing was sent")), 0);
+        pio.backend()
+    }
+
+    #[test]
+    fn packet_io_by_system_calls() {
+        assert_eq!(packet_io_round_trip(IoMode::Syscalls), IoBackend::Syscalls);
+    }
+
+    #[test]
+    fn packet_io_by_io_uring_where_the_kernel_runs_it() {
+        let backend = packet_io_round_trip(IoMode::Auto);
+        if super::super::uring::Uring::new().is_ok() {
+            assert_eq!(backend, IoBackend::Uring);
+        } else {
+            eprintln!("io_uring not available here: the system-call path was tested");
+        }
+    }
+}
+
+/// Which way a media thread moves its packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoBackend {
+    /// io_uring: a tick's sends in one submission, the readable sockets read in one.
+    Uring,
+    /// One `send`/`sendto` per packet and one `recvmmsg` per readable socket.
+    Syscalls,
+}
+
+/// What a media thread should use: [`IoMode::Auto`] takes io_uring when the kernel
+/// runs it (probed when the thread starts) and plain system calls otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoMode {
+    #[default]
+    Auto,
+    Syscalls,
+}
+
+/// A send handed to [`PacketIo::send`].
+pub enum Sent {
+    /// Gone (`Ok(true)`), dropped on a full socket buffer (`Ok(false)`), or failed.
+    Now(io::Result<bool>),
+    /// Queued: its result comes from [`PacketIo::flush`].
+    Queued,
+}
+
+/// The media thread's packet I/O: io_uring where it runs, plain system calls otherwise,
+/// behind one interface. With io_uring, sends are queued until [`PacketIo::flush`].
+pub struct PacketIo {
+    uring: Option<Box<super::uring::Uring>>,
+    recv: RecvBatch,
+    ready: Vec<(RawFd, u32)>,
+}
+
+impl PacketIo {
+    pub fn new(mode: IoMode) -> Self {
+        let uring = match mode {
+            IoMode::Syscalls => None,
+            IoMode::Auto => match super::uring::Uring::new() {
+                Ok(u) => Some(Box::new(u)),
+                Err(e) => {
+                    tracing::info!(error = %e, "media thread: io_uring not available, one system call per packet");
+                    None
+                }
+            },
+        };
+        PacketIo {
+            uring,
+            recv: RecvBatch::new(),
+            ready: Vec::new(),
+        }
+    }
+
+    pub fn backend(&self) -> IoBackend {
+        if self.uring.is_some() {
+            IoBackend::Uring
+        } else {
+            IoBackend::Syscalls
+        }
+    }
+
+    /// Send `pkt` on `fd` (`to`: the address, `None` on a connected socket); `owner`
+    /// names the sender in [`PacketIo::flush`]'s results. A full queue is flushed
+    /// first (its results through `done`).
+    pub fn send(
+        &mut self,
+        fd: RawFd,
+        pkt: &[u8],
+        to: Option<&RawAddr>,
+        owner: u32,
+        done: impl FnMut(u32, io::Result<bool>),
+    ) -> Sent {
+        let Some(u) = self.uring.as_mut() else {
+            return Sent::Now(match to {
+                Some(a) => send_to(fd, pkt, a),
+                None => send(fd, pkt),
+            });
+        };
+        if u.push_send(fd, pkt, to, owner) {
+            return Sent::Queued;
+        }
+        u.submit_sends(done);
+        if u.push_send(fd, pkt, to, owner) {
+            Sent::Queued
+        } else {
+            Sent::Now(Err(io::Error::other("io_uring: no room for a send")))
+        }
+    }
+
+    /// Sends queued and not yet flushed.
+    pub fn pending(&self) -> usize {
+        self.uring.as_ref().map_or(0, |u| u.queued())
+    }
+
+    /// Hand the queued sends to the kernel (one `io_uring_enter`) and report each.
+    pub fn flush(&mut self, done: impl FnMut(u32, io::Result<bool>)) {
+        if let Some(u) = self.uring.as_mut() {
+            u.submit_sends(done);
+        }
+    }
+
+    /// Read the sockets an `epoll_wait` found readable (`(fd, owner)` pairs pushed with
+    /// [`PacketIo::mark_ready`]); `got(owner, datagram)` for each datagram. io_uring:
+    /// one datagram per socket, all sockets in one submission (a socket with more stays
+    /// readable for the next wait); system calls: `recvmmsg` per socket until it is
+    /// empty. Returns the datagrams read.
+    pub fn receive(&mut self, mut got: impl FnMut(u32, Datagram<'_>)) -> usize {
+        let ready = std::mem::take(&mut self.ready);
+        let n = match self.uring.as_mut() {
+            Some(u) => u.recv_each(&ready, got),
+            None => {
+                let mut total = 0;
+                for &(fd, owner) in &ready {
+                    loop {
+                        let n = match self.recv.recv(fd) {
+                            Ok(n) => n,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "RTP receive");
+                                0
+                            }
+                        };
+                        for j in 0..n {
+                            if let Some(d) = self.recv.get(j) {
+                                got(owner, d);
+                            }
+                        }
+                        total += n;
+                        if n < RECV_BATCH {
+                            break;
+                        }
+                    }
+                }
+                total
+            }
+        };
+        self.ready = ready;
+        self.ready.clear();
+        n
+    }
+
+    /// Note a readable socket for the next [`PacketIo::receive`].
+    pub fn mark_ready(&mut self, fd: RawFd, owner: u32) {
+        self.ready.push((fd, owner));
     }
 }

@@ -5,9 +5,11 @@
 //! every tick, for the channels whose 20 ms block completed on that tick:
 //! B-channel read → echo canceller → in-band DTMF detector → (A↔µ if the SIP side
 //! negotiated the other law) → one 20 ms RTP packet out; and jitter buffer → RFC 4733
-//! tone generator → B-channel write. RTP arrives through one `epoll_wait` per tick and
-//! `recvmmsg` on the readable sockets only, and goes straight into the jitter buffer.
-//! No allocation, lock or system call per sample.
+//! tone generator → B-channel write. Between ticks the thread sleeps in `epoll_wait` on
+//! its sockets until the next tick that has work or a datagram; the readable sockets are
+//! read (io_uring: all in one submission; else `recvmmsg` each) straight into the jitter
+//! buffers, and a tick's sends go out in batches through io_uring where the kernel runs
+//! it (see `io::PacketIo`). No allocation, lock or system call per sample.
 //!
 //! Signalling talks to media threads over crossbeam channels ([`Control`] in,
 //! [`MediaEvent`] out); a media thread never waits on anything signalling holds.
@@ -17,6 +19,7 @@ pub mod hairpin;
 pub mod io;
 pub mod relay;
 mod stats;
+mod uring;
 mod worker;
 
 use std::collections::HashMap;
@@ -266,6 +269,8 @@ pub enum EngineError {
 
 struct WorkerHandle {
     control: Sender<Control>,
+    /// Wakes the thread from its sleep on the sockets after a control message.
+    waker: Arc<io::Waker>,
     thread: Option<JoinHandle<()>>,
     stats: Arc<WorkerStats>,
     channels: usize,
@@ -280,12 +285,16 @@ pub struct EngineOptions {
     /// between ticks, so signalling is not starved. Where it is refused a warning says so
     /// and they run at normal priority. `None`: normal priority.
     pub fifo_priority: Option<i32>,
+    /// How the threads move packets: [`io::IoMode::Auto`] (the default) uses io_uring
+    /// where the kernel runs it, plain system calls otherwise; each thread logs which.
+    pub io: io::IoMode,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             fifo_priority: Some(tdm_sim::rt::MEDIA_PRIORITY),
+            io: io::IoMode::Auto,
         }
     }
 }
@@ -324,25 +333,37 @@ impl MediaEngine {
             // never crosses threads.
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
-                .spawn(move || match MediaWorker::with_stats(rx, events, shared) {
-                    Ok(worker) => {
-                        if let Some(prio) = options.fifo_priority {
-                            let fifo = tdm_sim::rt::enter_fifo(&format!("media-{i}"), prio);
-                            worker
+                .spawn(
+                    move || match MediaWorker::with_io(rx, events, shared, options.io) {
+                        Ok(worker) => {
+                            let uring = worker
                                 .stats()
-                                .fifo
-                                .store(fifo, std::sync::atomic::Ordering::Relaxed);
+                                .uring
+                                .load(std::sync::atomic::Ordering::Relaxed);
+                            tracing::info!(
+                                thread = i,
+                                io = if uring { "io_uring" } else { "system calls" },
+                                "media thread: packet I/O"
+                            );
+                            if let Some(prio) = options.fifo_priority {
+                                let fifo = tdm_sim::rt::enter_fifo(&format!("media-{i}"), prio);
+                                worker
+                                    .stats()
+                                    .fifo
+                                    .store(fifo, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            let _ = ready_tx.send(Ok(worker.waker()));
+                            worker.run(ticker);
                         }
-                        let _ = ready_tx.send(Ok(()));
-                        worker.run(ticker);
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                })?;
-            ready_rx.recv().map_err(|_| EngineError::ThreadGone(i))??;
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    },
+                )?;
+            let waker = ready_rx.recv().map_err(|_| EngineError::ThreadGone(i))??;
             workers.push(WorkerHandle {
                 control: tx,
+                waker,
                 thread: Some(thread),
                 stats,
                 channels: 0,
@@ -383,6 +404,7 @@ impl MediaEngine {
         w.control
             .send(add(key))
             .map_err(|_| EngineError::ThreadGone(idx))?;
+        w.waker.wake();
         w.channels += 1;
         self.placement.insert(key, idx);
         Ok(key)
@@ -393,10 +415,12 @@ impl MediaEngine {
             .placement
             .get(&key)
             .ok_or(EngineError::UnknownChannel(key))?;
-        self.workers[idx]
-            .control
+        let w = &self.workers[idx];
+        w.control
             .send(c)
-            .map_err(|_| EngineError::ThreadGone(idx))
+            .map_err(|_| EngineError::ThreadGone(idx))?;
+        w.waker.wake();
+        Ok(())
     }
 
     pub fn set_remote(&self, key: ChannelKey, remote: SocketAddr) -> Result<(), EngineError> {
@@ -465,6 +489,7 @@ impl MediaEngine {
     fn stop(&mut self) {
         for w in &self.workers {
             let _ = w.control.send(Control::Shutdown);
+            w.waker.wake();
         }
         for w in &mut self.workers {
             if let Some(t) = w.thread.take() {

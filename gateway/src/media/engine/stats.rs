@@ -68,7 +68,13 @@ pub struct WorkerStats {
     /// Ticks the thread did not wake up for in time (the ticker reported more than one
     /// elapsed tick, or the work of a tick overran the next one).
     pub late_ticks: AtomicU64,
+    /// Of those, the ones right after a tick whose work took longer than a tick (the
+    /// thread overran); the rest it slept through or was not run for (scheduling).
+    pub late_after_overrun: AtomicU64,
     pub channels: AtomicU64,
+    /// Channels in the fullest of the 20 phases (ticks mod 20) when a channel last
+    /// locked its phase: the work of that phase's tick.
+    pub largest_phase: AtomicU64,
     pub packets_sent: AtomicU64,
     pub packets_received: AtomicU64,
     pub send_errors: AtomicU64,
@@ -78,6 +84,8 @@ pub struct WorkerStats {
     pub max_tick_ns: AtomicU64,
     /// The thread runs `SCHED_FIFO`.
     pub fifo: AtomicBool,
+    /// The thread moves its packets through io_uring (else one system call each).
+    pub uring: AtomicBool,
     /// From the tick's wake-up to the RTP packet's `sendto` (B-channel read → RTP send).
     pub tdm_to_rtp: LatencyHistogram,
     /// From the datagram's kernel arrival to its samples stored in the jitter buffer,
@@ -92,7 +100,9 @@ pub struct WorkerStats {
 pub struct EngineStats {
     pub ticks: u64,
     pub late_ticks: u64,
+    pub late_after_overrun: u64,
     pub channels: u64,
+    pub largest_phase: u64,
     pub packets_sent: u64,
     pub packets_received: u64,
     pub send_errors: u64,
@@ -100,6 +110,8 @@ pub struct EngineStats {
     pub max_tick_ns: u64,
     /// The thread runs `SCHED_FIFO`.
     pub fifo: bool,
+    /// The thread moves its packets through io_uring.
+    pub uring: bool,
     pub tdm_to_rtp_p99_ms: Option<f64>,
     pub rtp_to_jitter_p99_ms: Option<f64>,
     pub jitter_to_tdm_p99_ms: Option<f64>,
@@ -114,13 +126,16 @@ impl WorkerStats {
         EngineStats {
             ticks: self.ticks.load(Relaxed),
             late_ticks: self.late_ticks.load(Relaxed),
+            late_after_overrun: self.late_after_overrun.load(Relaxed),
             channels: self.channels.load(Relaxed),
+            largest_phase: self.largest_phase.load(Relaxed),
             packets_sent: self.packets_sent.load(Relaxed),
             packets_received: self.packets_received.load(Relaxed),
             send_errors: self.send_errors.load(Relaxed),
             cpu_ns: self.cpu_ns.load(Relaxed),
             max_tick_ns: self.max_tick_ns.load(Relaxed),
             fifo: self.fifo.load(Relaxed),
+            uring: self.uring.load(Relaxed),
             tdm_to_rtp_p99_ms: self.tdm_to_rtp.quantile_ms(0.99),
             rtp_to_jitter_p99_ms: self.rtp_to_jitter.quantile_ms(0.99),
             jitter_to_tdm_p99_ms: self.jitter_to_tdm.quantile_ms(0.99),

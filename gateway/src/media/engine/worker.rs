@@ -10,23 +10,51 @@ use crossbeam_channel::{Receiver, Sender};
 use dahdi_driver::{ChanError, Ticker};
 
 use super::channel::{MediaChannel, Outgoing, Phase};
-use super::io::{self, Poller, RecvBatch, RECV_BATCH};
+use super::io::{self, IoBackend, IoMode, PacketIo, Poller, Waker};
 use super::stats::WorkerStats;
 use super::{ChannelKey, Control, MediaEvent};
 use crate::media::FRAME_SAMPLES;
 
 /// Ticks per 20 ms packet.
 const PHASES: usize = 20;
+/// A hunting channel locks on a block read by a late serve (which may have completed
+/// on any of the ticks it covers) only after this many ticks of hunting: until then it
+/// waits for a block read on time, so late ticks do not pile channels onto one phase.
+const HUNT_LIMIT: u32 = 60;
+/// Queued sends handed to the kernel together within a tick (io_uring).
+const SEND_BATCH: usize = 32;
 /// Silence written ahead of the first block: 5 ms of cushion in the B-channel's
 /// transmit buffer, so a write on the tick the previous block ran out never underruns.
 const TX_CUSHION: usize = 40;
 /// At most this many blocks taken from one B-channel per tick (catching up after a
 /// late tick; more means the channel was stalled and the rest is dropped by DAHDI).
 const MAX_BLOCKS_PER_TICK: usize = 4;
-/// Between ticks the RTP sockets are looked at this often, so that a datagram waits
-/// about this long for its jitter buffer rather than up to a whole tick. (A DAHDI timer
-/// rounds the wait up to its 1 ms tick, which makes this once per tick there.)
+/// One tick of the line clock (DAHDI's 8 samples).
+const TICK: Duration = Duration::from_millis(1);
+/// While datagrams keep arriving between ticks, the sockets are looked at no more often
+/// than this: a burst of arrivals costs at most one wake-up per quarter tick, and a
+/// datagram waits at most about this long for its jitter buffer.
 const RTP_POLL: Duration = Duration::from_micros(250);
+/// The thread sleeps on its sockets until this long after the tick it waits for is
+/// predicted, then finds the tick already counted (one wake-up per tick, no futex wait).
+const WAKE_AFTER: Duration = Duration::from_micros(30);
+/// Closer to the tick than this, it waits on the ticker itself.
+const MIN_SOCKET_SLEEP: Duration = Duration::from_micros(60);
+/// One tick in this many is waited for on the ticker itself (the sockets' sleep ends
+/// [`CHECK_GUARD`] before it), measuring again when ticks come.
+const CHECK_EVERY: u64 = 64;
+const CHECK_GUARD: Duration = Duration::from_micros(200);
+/// Every this many checks the measured phase replaces the prediction even when it is
+/// later (a line clock slower than the host's).
+const RESET_EVERY: u64 = 16;
+/// A measured tick this much later than predicted replaces the prediction at once (a
+/// stall, or a clock that jumped).
+const RESET_LATE: Duration = Duration::from_micros(300);
+/// With nothing to serve (no channel, no hairpin) the thread sleeps this long at most;
+/// a control message wakes it at once.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+/// The epoll token of the control [`Waker`](io::Waker).
+const CONTROL_TOKEN: u64 = u64::MAX;
 
 /// A media thread's state. [`MediaEngine`](super::MediaEngine) runs it on its own
 /// thread; tests drive [`MediaWorker::run_tick`] directly in virtual time.
@@ -38,11 +66,20 @@ pub struct MediaWorker {
     free: Vec<usize>,
     index: HashMap<ChannelKey, usize>,
     groups: [Vec<usize>; PHASES],
+    /// Channels added, waiting for the tick of their phase to be flushed and locked.
+    arriving: [Vec<usize>; PHASES],
     hunting: Vec<usize>,
     poller: Poller,
-    recv: RecvBatch,
+    waker: Arc<Waker>,
+    pio: PacketIo,
+    /// Slots of the sockets being read (reused).
+    touched: Vec<u32>,
+    /// Owners of queued sends that failed when flushed (reused).
+    failed_sends: Vec<u32>,
     out: Box<Outgoing>,
     tick: u64,
+    /// How long the last tick's work took (wall).
+    last_took: Duration,
     shutdown: bool,
     /// B-channel ↔ B-channel hairpins, served every tick.
     hairpins: Vec<super::hairpin::Hairpin>,
@@ -59,6 +96,24 @@ impl MediaWorker {
         events: Sender<MediaEvent>,
         stats: Arc<WorkerStats>,
     ) -> std::io::Result<Self> {
+        Self::with_io(control, events, stats, IoMode::Auto)
+    }
+
+    /// As [`MediaWorker::with_stats`], with packet I/O by `io` (io_uring when the
+    /// kernel runs it, or plain system calls).
+    pub fn with_io(
+        control: Receiver<Control>,
+        events: Sender<MediaEvent>,
+        stats: Arc<WorkerStats>,
+        io: IoMode,
+    ) -> std::io::Result<Self> {
+        let pio = PacketIo::new(io);
+        stats
+            .uring
+            .store(pio.backend() == IoBackend::Uring, Relaxed);
+        let mut poller = Poller::new(64)?;
+        let waker = Arc::new(Waker::new()?);
+        poller.add(waker.fd(), CONTROL_TOKEN)?;
         Ok(MediaWorker {
             control,
             events,
@@ -67,11 +122,16 @@ impl MediaWorker {
             free: Vec::new(),
             index: HashMap::new(),
             groups: Default::default(),
+            arriving: Default::default(),
             hunting: Vec::new(),
-            poller: Poller::new(64)?,
-            recv: RecvBatch::new(),
+            poller,
+            waker,
+            pio,
+            touched: Vec::new(),
+            failed_sends: Vec::new(),
             out: Box::new(Outgoing::new()),
             tick: 0,
+            last_took: Duration::ZERO,
             shutdown: false,
             hairpins: Vec::new(),
         })
@@ -89,28 +149,106 @@ impl MediaWorker {
         self.shutdown
     }
 
-    /// The thread body: pace on the ticker until [`Control::Shutdown`].
+    /// Wakes this worker's thread when it sleeps on its sockets: call
+    /// [`Waker::wake`] after sending it a [`Control`] (the [`MediaEngine`](super::MediaEngine)
+    /// does). Without it a control message waits for the next tick that has work.
+    pub fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    /// The thread body until [`Control::Shutdown`]. The thread sleeps in one
+    /// `epoll_wait` on its RTP sockets and its control [`Waker`] until the next tick
+    /// that has work (the tick of a channel's 20 ms block, every tick while a channel
+    /// hunts for its phase or a hairpin runs), predicted from the ticks seen so far;
+    /// a datagram or a control message wakes it before. While datagrams keep coming
+    /// between ticks the sockets are looked at most every [`RTP_POLL`]. With a handful
+    /// of calls that is a few wake-ups per 20 ms instead of one every 250 µs.
     pub fn run(mut self, mut ticker: Box<dyn Ticker>) {
+        let mut clock = TickClock::default();
+        // Ticks after the last one served that the thread means to wake for (`None`:
+        // nothing to serve); more than that when it is served is a late wake-up.
+        let mut plan = Some(1);
+        let mut last_look: Option<Instant> = None;
         while !self.shutdown {
-            let poll = if self.index.is_empty() {
-                Duration::from_millis(20)
-            } else {
-                RTP_POLL
-            };
-            match ticker.wait(poll) {
-                Ok(0) => {
-                    let now = Instant::now();
-                    self.drain_control(now);
-                    self.receive_rtp(now);
-                }
+            match ticker.wait(Duration::ZERO) {
+                Ok(0) => {}
                 Ok(n) => {
-                    self.run_tick(Instant::now(), n);
-                    self.stats.cpu_ns.store(io::thread_cpu_ns(), Relaxed);
+                    let now = Instant::now();
+                    clock.observe(now, n, false);
+                    self.serve_ticks(now, n, plan);
+                    plan = self.ticks_until_due();
+                    continue;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "media thread: ticker failed");
-                    std::thread::sleep(Duration::from_millis(1));
-                    self.drain_control(Instant::now());
+                    self.ticker_failed(e);
+                    continue;
+                }
+            }
+            plan = self.ticks_until_due();
+            let now = Instant::now();
+            let mut sleep = match plan {
+                None => Sleep::Sockets(IDLE_WAIT),
+                Some(k) => match clock.predict(k) {
+                    None => Sleep::Ticker(TICK * 2),
+                    Some(at) => {
+                        let wake = if clock.check_due(k) {
+                            at.checked_sub(CHECK_GUARD).unwrap_or(at)
+                        } else {
+                            at + WAKE_AFTER
+                        };
+                        if wake <= now + MIN_SOCKET_SLEEP {
+                            Sleep::Ticker(TICK * 2)
+                        } else {
+                            Sleep::Sockets(wake - now)
+                        }
+                    }
+                },
+            };
+            if let (Sleep::Sockets(d), Some(t)) = (sleep, last_look) {
+                let quiet_until = t + RTP_POLL;
+                if quiet_until > now + MIN_SOCKET_SLEEP {
+                    sleep = Sleep::Ticker((quiet_until - now).min(d));
+                }
+            }
+            match sleep {
+                Sleep::Ticker(timeout) => match ticker.wait(timeout) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        let now = Instant::now();
+                        clock.observe(now, n, true);
+                        self.serve_ticks(now, n, plan);
+                        plan = self.ticks_until_due();
+                    }
+                    Err(e) => self.ticker_failed(e),
+                },
+                Sleep::Sockets(timeout) => {
+                    // Past the next tick: a control message must wake the thread.
+                    let long = timeout > TICK + WAKE_AFTER;
+                    if long {
+                        self.waker.arm();
+                        if !self.control.is_empty() {
+                            self.waker.disarm();
+                            self.drain_control(now);
+                            continue;
+                        }
+                    }
+                    let r = self.poller.wait(timeout);
+                    if long {
+                        self.waker.disarm();
+                    }
+                    match r {
+                        Ok(0) => {}
+                        Ok(_) => {
+                            let now = Instant::now();
+                            if self.take_ready(now) > 0 {
+                                last_look = Some(now);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "media thread: epoll_wait");
+                            std::thread::sleep(TICK);
+                        }
+                    }
                 }
             }
         }
@@ -118,32 +256,106 @@ impl MediaWorker {
         tracing::debug!(channels = self.index.len(), "media thread stops");
     }
 
+    fn ticker_failed(&mut self, e: dahdi_driver::DeviceError) {
+        tracing::error!(error = %e, "media thread: ticker failed");
+        std::thread::sleep(TICK);
+        self.drain_control(Instant::now());
+    }
+
+    /// How many ticks after the last one served the next one with work comes: 1 while
+    /// a channel hunts for its phase or a hairpin runs (they are served every tick),
+    /// else the first phase that has channels; `None` with nothing to serve.
+    fn ticks_until_due(&self) -> Option<u64> {
+        if !self.hunting.is_empty() || !self.hairpins.is_empty() {
+            return Some(1);
+        }
+        (1..=PHASES as u64).find(|k| {
+            let p = ((self.tick + k) % PHASES as u64) as usize;
+            !self.groups[p].is_empty() || !self.arriving[p].is_empty()
+        })
+    }
+
     /// `elapsed` ticks (1 ms) passed; `now` is the time of this tick. More than one
     /// means the thread woke up late: the missed phases are served now (their blocks
     /// waited in the B-channel buffers) and counted as late ticks.
     pub fn run_tick(&mut self, now: Instant, elapsed: u64) {
+        self.serve_ticks(now, elapsed, Some(1));
+    }
+
+    /// As [`MediaWorker::run_tick`], when the thread meant to let `planned` ticks pass
+    /// (`None`: as many as came, nothing was due): only ticks beyond that are late.
+    fn serve_ticks(&mut self, now: Instant, elapsed: u64, planned: Option<u64>) {
         let wake = Instant::now();
         self.drain_control(now);
         self.stats.ticks.fetch_add(elapsed, Relaxed);
-        if elapsed > 1 {
-            self.stats.late_ticks.fetch_add(elapsed - 1, Relaxed);
+        if let Some(p) = planned {
+            if elapsed > p.max(1) {
+                let late = elapsed - p.max(1);
+                self.stats.late_ticks.fetch_add(late, Relaxed);
+                if self.last_took > TICK {
+                    self.stats.late_after_overrun.fetch_add(late, Relaxed);
+                }
+            }
         }
         self.receive_rtp(now);
-        for _ in 0..elapsed.min(PHASES as u64) {
+        let serves = elapsed.min(PHASES as u64);
+        for s in 0..serves {
             self.tick = self.tick.wrapping_add(1);
             let phase = (self.tick % PHASES as u64) as usize;
             self.serve_phase(now, wake, phase);
+            // Only on the tick that is now: a flush on a missed phase's behalf would
+            // set the channel's phase to this tick instead.
+            if s + 1 == serves && elapsed <= PHASES as u64 {
+                self.lock_arriving(phase);
+            }
         }
         if elapsed > PHASES as u64 {
             self.tick = self.tick.wrapping_add(elapsed - PHASES as u64);
         }
-        self.serve_hunting(now, wake);
+        self.serve_hunting(now, wake, elapsed == 1);
         for h in &mut self.hairpins {
             h.serve();
         }
-        let took = wake.elapsed().as_nanos() as u64;
+        self.flush_sends(wake);
+        self.last_took = wake.elapsed();
+        let took = self.last_took.as_nanos() as u64;
         if took > self.stats.max_tick_ns.load(Relaxed) {
             self.stats.max_tick_ns.store(took, Relaxed);
+        }
+        self.stats.cpu_ns.store(io::thread_cpu_ns(), Relaxed);
+    }
+
+    /// Within a tick: once [`SEND_BATCH`] sends are queued, hand them to the kernel, so
+    /// that a packet waits for a few others rather than for the whole tick's work, and
+    /// read the datagrams that arrived meanwhile (control messages wait: the phase
+    /// lists must not change under the loop serving them).
+    fn flush_batch(&mut self, now: Instant, wake: Instant) {
+        if self.pio.pending() < SEND_BATCH {
+            return;
+        }
+        self.flush_sends(wake);
+        if let Ok(n) = self.poller.poll_now() {
+            if n > 0 {
+                self.read_ready(now);
+            }
+        }
+    }
+
+    /// Hand the tick's queued sends to the kernel (io_uring: one submission) and take
+    /// back the per-channel count of those that failed.
+    fn flush_sends(&mut self, wake: Instant) {
+        let (stats, failed) = (&self.stats, &mut self.failed_sends);
+        let mut latency = None;
+        self.pio.flush(|owner, r| {
+            let ns = *latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
+            if !count_sent(stats, r, ns) {
+                failed.push(owner);
+            }
+        });
+        for owner in self.failed_sends.drain(..) {
+            if let Some(Some(ch)) = self.slots.get_mut(owner as usize) {
+                ch.stats.packets_sent = ch.stats.packets_sent.saturating_sub(1);
+            }
         }
     }
 
@@ -242,9 +454,16 @@ impl MediaWorker {
             return;
         }
         self.poller.reserve(self.slots.len());
+        // The emptiest phase: the B-channel is flushed on its next tick, so that its
+        // blocks complete there and the work spreads evenly over the 20 ticks (channels
+        // added together would otherwise share the phase of whenever they were opened
+        // or first read).
+        let phase = self.emptiest_phase();
+        let mut ch = ch;
+        ch.phase = Phase::Arriving(phase as u8);
         self.slots[idx] = Some(Box::new(ch));
         self.index.insert(key, idx);
-        self.hunting.push(idx);
+        self.arriving[phase].push(idx);
         self.stats.channels.store(self.index.len() as u64, Relaxed);
     }
 
@@ -269,6 +488,7 @@ impl MediaWorker {
         match ch.phase {
             Phase::Hunting => self.hunting.retain(|&i| i != idx),
             Phase::Locked(p) => self.groups[p as usize].retain(|&i| i != idx),
+            Phase::Arriving(p) => self.arriving[p as usize].retain(|&i| i != idx),
         }
         self.free.push(idx);
         self.stats.channels.store(self.index.len() as u64, Relaxed);
@@ -284,51 +504,69 @@ impl MediaWorker {
 
     /// One `epoll_wait` for all sockets, then `recvmmsg` on the readable ones.
     fn receive_rtp(&mut self, now: Instant) {
-        let ready = match self.poller.poll_now() {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(error = %e, "media thread: epoll_wait");
-                return;
+        match self.poller.poll_now() {
+            Ok(0) => {}
+            Ok(_) => {
+                self.take_ready(now);
             }
-        };
-        if ready == 0 {
-            return;
+            Err(e) => tracing::warn!(error = %e, "media thread: epoll_wait"),
+        }
+    }
+
+    /// Serve what the last `epoll_wait` found ready: control messages when the waker
+    /// fired, `recvmmsg` on the readable sockets. Returns how many sockets were ready.
+    fn take_ready(&mut self, now: Instant) -> usize {
+        let ready = self.poller.ready();
+        if (0..ready).any(|i| self.poller.token(i) == CONTROL_TOKEN) {
+            self.waker.reset();
+            self.drain_control(now);
+        }
+        self.read_ready(now)
+    }
+
+    /// `recvmmsg` (or one io_uring submission) on the sockets the last `epoll_wait`
+    /// found readable; control messages are left for later. Returns how many sockets.
+    fn read_ready(&mut self, now: Instant) -> usize {
+        let ready = self.poller.ready();
+        self.touched.clear();
+        for i in 0..ready {
+            let token = self.poller.token(i);
+            if token == CONTROL_TOKEN {
+                continue;
+            }
+            let Some(Some(ch)) = self.slots.get(token as usize) else {
+                continue;
+            };
+            self.pio.mark_ready(ch.fd, token as u32);
+            self.touched.push(token as u32);
+        }
+        if self.touched.is_empty() {
+            return 0;
         }
         let wall = io::realtime_ns();
         let events = &self.events;
         let mut emit = |e| {
             let _ = events.send(e);
         };
-        let mut received = 0u64;
-        for i in 0..ready {
-            let idx = self.poller.token(i) as usize;
-            let Some(Some(ch)) = self.slots.get_mut(idx) else {
-                continue;
-            };
-            loop {
-                let n = match self.recv.recv(ch.fd) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::debug!(key = ?ch.key, error = %e, "RTP receive");
-                        0
-                    }
-                };
-                for j in 0..n {
-                    if let Some(d) = self.recv.get(j) {
-                        ch.rtp_in(now, d.data, d.from, &mut emit);
-                        if let Some(at) = d.arrival_ns {
-                            self.stats.rtp_to_jitter.record((wall - at).max(0) as u64);
-                        }
-                    }
-                }
-                received += n as u64;
-                if n < RECV_BATCH {
-                    break;
+        let slots = &mut self.slots;
+        let stats = &self.stats;
+        let received = self.pio.receive(|owner, d| {
+            if let Some(Some(ch)) = slots.get_mut(owner as usize) {
+                ch.rtp_in(now, d.data, d.from, &mut emit);
+                if let Some(at) = d.arrival_ns {
+                    stats.rtp_to_jitter.record((wall - at).max(0) as u64);
                 }
             }
-            ch.update_connection(now);
+        });
+        for &idx in &self.touched {
+            if let Some(Some(ch)) = self.slots.get_mut(idx as usize) {
+                ch.update_connection(now);
+            }
         }
-        self.stats.packets_received.fetch_add(received, Relaxed);
+        self.stats
+            .packets_received
+            .fetch_add(received as u64, Relaxed);
+        self.touched.len()
     }
 
     fn serve_phase(&mut self, now: Instant, wake: Instant, phase: usize) {
@@ -336,33 +574,95 @@ impl MediaWorker {
         while i < self.groups[phase].len() {
             let idx = self.groups[phase][i];
             let got = self.serve_channel(now, wake, idx);
+            self.flush_batch(now, wake);
             if got == 0 {
-                // The block was not there on its tick (a slip, or the channel was
-                // flushed): find its phase again.
+                // The block was not there on its tick (a slip: the line or the thread
+                // stalled and its buffers overflowed, which restarts its blocks at the
+                // next read). Place it again on the emptiest phase, as when it was
+                // added — many channels slip together after a stall and would
+                // otherwise crowd one tick; if that does not hold either, hunt.
                 self.groups[phase].swap_remove(i);
+                let emptiest = self.emptiest_phase();
                 if let Some(Some(ch)) = self.slots.get_mut(idx) {
-                    ch.phase = Phase::Hunting;
                     ch.stats.phase_slips += 1;
+                    ch.slips_in_a_row = ch.slips_in_a_row.saturating_add(1);
+                    if ch.slips_in_a_row <= 1 {
+                        ch.phase = Phase::Arriving(emptiest as u8);
+                        self.arriving[emptiest].push(idx);
+                    } else {
+                        ch.phase = Phase::Hunting;
+                        // This read was empty: the next block shows the phase.
+                        ch.hunt_quiet = true;
+                        self.hunting.push(idx);
+                    }
                 }
-                self.hunting.push(idx);
             } else {
+                if let Some(Some(ch)) = self.slots.get_mut(idx) {
+                    ch.slips_in_a_row = 0;
+                }
                 i += 1;
             }
         }
     }
 
-    fn serve_hunting(&mut self, now: Instant, wake: Instant) {
+    /// The phase with the fewest channels (locked or waiting for it).
+    fn emptiest_phase(&self) -> usize {
+        (0..PHASES)
+            .min_by_key(|&p| self.groups[p].len() + self.arriving[p].len())
+            .unwrap_or(0)
+    }
+
+    /// Flush the B-channels waiting for this phase and lock them on it: their next
+    /// block completes 20 ticks from now (a flush restarts the block being filled,
+    /// `DAHDI_FLUSH`). If it does not come then, the phase slips and is hunted for.
+    fn lock_arriving(&mut self, phase: usize) {
+        if self.arriving[phase].is_empty() {
+            return;
+        }
+        let mut arriving = std::mem::take(&mut self.arriving[phase]);
+        for &idx in &arriving {
+            let Some(Some(ch)) = self.slots.get_mut(idx) else {
+                continue;
+            };
+            if let Err(e) = ch.tdm.flush() {
+                tracing::debug!(key = ?ch.key, error = %e, "B-channel flush");
+            }
+            ch.phase = Phase::Locked(phase as u8);
+            self.groups[phase].push(idx);
+        }
+        arriving.clear();
+        self.arriving[phase] = arriving;
+        let largest = self.groups.iter().map(Vec::len).max().unwrap_or(0);
+        self.stats.largest_phase.store(largest as u64, Relaxed);
+    }
+
+    /// `precise`: this serve covers one tick only (the thread was on time), so a block
+    /// read now completed on this very tick.
+    fn serve_hunting(&mut self, now: Instant, wake: Instant, precise: bool) {
         let phase = (self.tick % PHASES as u64) as u8;
         let mut i = 0;
         while i < self.hunting.len() {
             let idx = self.hunting[i];
-            if self.serve_channel(now, wake, idx) > 0 {
+            let got = self.serve_channel(now, wake, idx);
+            self.flush_batch(now, wake);
+            let Some(Some(ch)) = self.slots.get_mut(idx) else {
                 self.hunting.swap_remove(i);
-                if let Some(Some(ch)) = self.slots.get_mut(idx) {
-                    ch.phase = Phase::Locked(phase);
-                }
+                continue;
+            };
+            // Lock on a block that came after an empty read, read on time: it completed
+            // on this tick. A first read may find blocks that waited (the channel was
+            // opened earlier, or the thread was late); locking there would read every
+            // block late by that much and pile channels added together onto one tick.
+            ch.hunt_ticks = ch.hunt_ticks.saturating_add(1);
+            if got > 0 && ch.hunt_quiet && (precise || ch.hunt_ticks >= HUNT_LIMIT) {
+                ch.phase = Phase::Locked(phase);
+                ch.hunt_ticks = 0;
+                self.hunting.swap_remove(i);
                 self.groups[phase as usize].push(idx);
+                let largest = self.groups.iter().map(Vec::len).max().unwrap_or(0);
+                self.stats.largest_phase.store(largest as u64, Relaxed);
             } else {
+                ch.hunt_quiet = got == 0;
                 i += 1;
             }
         }
@@ -378,6 +678,8 @@ impl MediaWorker {
             let _ = events.send(e);
         };
         let stats = &self.stats;
+        let pio = &mut self.pio;
+        let failed = &mut self.failed_sends;
         let out = &mut *self.out;
         let mut got = 0;
         let mut block = [0u8; FRAME_SAMPLES];
@@ -394,25 +696,24 @@ impl MediaWorker {
                     ch.tdm_frame(now, &mut block, out, &mut emit);
                     for p in 0..out.count {
                         let pkt = &out.bufs[p][..out.lens[p]];
-                        let sent = if ch.connected {
-                            io::send(ch.fd, pkt)
-                        } else {
-                            io::send_to(ch.fd, pkt, &ch.remote_raw)
+                        let to = (!ch.connected).then_some(&ch.remote_raw);
+                        let mut latency = None;
+                        let flushed = |owner: u32, r: std::io::Result<bool>| {
+                            let ns =
+                                *latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
+                            if !count_sent(stats, r, ns) {
+                                failed.push(owner);
+                            }
                         };
-                        match sent {
-                            Ok(true) => {
-                                ch.stats.packets_sent += 1;
-                                stats.packets_sent.fetch_add(1, Relaxed);
+                        match pio.send(ch.fd, pkt, to, idx as u32, flushed) {
+                            io::Sent::Now(r) => {
+                                if count_sent(stats, r, wake.elapsed().as_nanos() as u64) {
+                                    ch.stats.packets_sent += 1;
+                                }
                             }
-                            Ok(false) => {
-                                stats.send_errors.fetch_add(1, Relaxed);
-                            }
-                            Err(e) => {
-                                stats.send_errors.fetch_add(1, Relaxed);
-                                tracing::debug!(key = ?ch.key, error = %e, "RTP send");
-                            }
+                            // Counted as sent now; taken back if the flush fails it.
+                            io::Sent::Queued => ch.stats.packets_sent += 1,
                         }
-                        stats.tdm_to_rtp.record(wake.elapsed().as_nanos() as u64);
                     }
                 }
                 Err(ChanError::WouldBlock) => break,
@@ -430,7 +731,7 @@ impl MediaWorker {
         if got == 0 {
             return 0;
         }
-        if ch.phase == Phase::Hunting && ch.stats.tdm_blocks_written == 0 {
+        if ch.stats.tdm_blocks_written == 0 {
             let cushion = [ch_silence(ch); TX_CUSHION];
             let _ = ch.tdm.write(&cushion);
         }
@@ -455,11 +756,166 @@ impl MediaWorker {
             stats.jitter_to_tdm.record(wake.elapsed().as_nanos() as u64);
         }
         ch.check_timeout(now, &mut emit);
+        if pio.pending() > 0 && ch.disconnect_due(now) {
+            // A queued `send` without address must reach the kernel while the socket
+            // is still connected.
+            let mut latency = None;
+            pio.flush(|owner, r| {
+                let ns = *latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
+                if !count_sent(stats, r, ns) {
+                    failed.push(owner);
+                }
+            });
+        }
         ch.update_connection(now);
         got
     }
 }
 
+/// Count one send's result (now, or when a queue of them was flushed) and its latency
+/// from the tick's wake-up to its system call's return; `true` when it went.
+fn count_sent(stats: &WorkerStats, r: std::io::Result<bool>, latency_ns: u64) -> bool {
+    stats.tdm_to_rtp.record(latency_ns);
+    match r {
+        Ok(true) => {
+            stats.packets_sent.fetch_add(1, Relaxed);
+            true
+        }
+        Ok(false) => {
+            stats.send_errors.fetch_add(1, Relaxed);
+            false
+        }
+        Err(e) => {
+            stats.send_errors.fetch_add(1, Relaxed);
+            tracing::debug!(error = %e, "RTP send");
+            false
+        }
+    }
+}
+
 fn ch_silence(ch: &MediaChannel) -> u8 {
     ch.tdm_law().silence()
+}
+
+/// How the run loop sleeps next.
+#[derive(Clone, Copy)]
+enum Sleep {
+    /// On the ticker (its futex or DAHDI timer), at most this long.
+    Ticker(Duration),
+    /// In `epoll_wait` on the sockets and the control waker, at most this long.
+    Sockets(Duration),
+}
+
+/// When the ticks come, learnt from the ticks seen: tick `t` (counted from the thread's
+/// start) is predicted at `anchor.0 + (t - anchor.1)` ms. A tick seen earlier than
+/// predicted moves the prediction there (a wake-up is never early, so the earliest
+/// sighting is the nearest to the clock); one seen by waiting on the ticker itself much
+/// later than predicted, or at every [`RESET_EVERY`]th check, replaces it.
+#[derive(Default)]
+struct TickClock {
+    seen: u64,
+    anchor: Option<(Instant, u64)>,
+    next_check: u64,
+    checks: u64,
+}
+
+impl TickClock {
+    fn at(&self, tick: u64) -> Option<Instant> {
+        let (at, t) = self.anchor?;
+        Some(at + TICK * (tick.saturating_sub(t)).min(u32::MAX as u64) as u32)
+    }
+
+    /// When the tick `k` after the last one seen is due.
+    fn predict(&self, k: u64) -> Option<Instant> {
+        self.at(self.seen + k)
+    }
+
+    /// Is the tick `k` after the last one seen to be waited for on the ticker?
+    fn check_due(&self, k: u64) -> bool {
+        self.seen + k >= self.next_check
+    }
+
+    /// `n` more ticks were seen at `now`; `waited`: by waiting on the ticker itself,
+    /// so `now` is close to the tick.
+    fn observe(&mut self, now: Instant, n: u64, waited: bool) {
+        self.seen += n;
+        let predicted = self.at(self.seen);
+        let mut take = predicted.is_none_or(|p| now < p);
+        if waited {
+            if predicted.is_some_and(|p| now > p + RESET_LATE) {
+                take = true;
+            }
+            if self.seen >= self.next_check {
+                self.checks += 1;
+                self.next_check = self.seen + CHECK_EVERY;
+                if self.checks % RESET_EVERY == 0 {
+                    take = true;
+                }
+            }
+        }
+        if take {
+            self.anchor = Some((now, self.seen));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_clock_predicts_from_the_earliest_sighting() {
+        let t0 = Instant::now();
+        let mut c = TickClock::default();
+        assert_eq!(c.predict(1), None, "nothing seen yet");
+        // Tick 1 seen 50 µs after it came (t0 + 1 ms), by waiting on the ticker.
+        c.observe(t0 + TICK + Duration::from_micros(50), 1, true);
+        assert_eq!(
+            c.predict(3),
+            Some(t0 + TICK * 4 + Duration::from_micros(50))
+        );
+        // Tick 2 seen 10 µs after it came: the prediction moves earlier.
+        c.observe(t0 + TICK * 2 + Duration::from_micros(10), 1, false);
+        assert_eq!(
+            c.predict(1),
+            Some(t0 + TICK * 3 + Duration::from_micros(10))
+        );
+        // Tick 3 seen late (a wake-up after a packet): the prediction stays.
+        c.observe(t0 + TICK * 3 + Duration::from_micros(200), 1, false);
+        assert_eq!(
+            c.predict(1),
+            Some(t0 + TICK * 4 + Duration::from_micros(10))
+        );
+        // Ticks 4..=8 seen at once, much later, waiting on the ticker: a stall, taken.
+        c.observe(t0 + TICK * 8 + Duration::from_micros(900), 5, true);
+        assert_eq!(
+            c.predict(1),
+            Some(t0 + TICK * 9 + Duration::from_micros(900))
+        );
+    }
+
+    #[test]
+    fn tick_clock_checks_on_the_ticker_and_follows_a_slower_clock() {
+        let t0 = Instant::now();
+        let mut c = TickClock::default();
+        c.observe(t0 + TICK, 1, true);
+        assert!(!c.check_due(1), "the first tick waited for was a check");
+        assert!(c.check_due(CHECK_EVERY));
+        // A line clock 0.2 µs per tick slower than the host's: each check
+        // sees its tick later than predicted (but under RESET_LATE); every RESET_EVERY
+        // checks the prediction follows.
+        let mut seen = 1u64;
+        let mut follows = 0;
+        for _ in 0..RESET_EVERY * 2 {
+            let k = CHECK_EVERY;
+            seen += k;
+            let actual = t0 + TICK * seen as u32 + Duration::from_nanos(seen * 200);
+            let before = c.predict(k).unwrap();
+            c.observe(actual, k, true);
+            if c.predict(0) == Some(actual) && before < actual {
+                follows += 1;
+            }
+        }
+        assert_eq!(follows, 2, "taken once per RESET_EVERY checks");
+    }
 }
