@@ -27,7 +27,7 @@
 
 #[path = "bench_support/daemon.rs"]
 mod daemon_bench;
-use daemon_bench::{ctl, threads_cpu};
+use daemon_bench::{ctl, start_daemon, threads_cpu};
 use std::collections::HashMap;
 use std::net::{SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -36,7 +36,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gateway::daemon::{run_blocking, Source};
 use h323::call::{Call, CallConfig, Event};
 use h323::fast_start::MediaAddresses;
 use h323::q931::ie::CauseValue;
@@ -281,26 +280,7 @@ fn main() {
     );
     let stats = Arc::new(PeerStats::default());
     start_peer(peer_port, o.ring, stats.clone());
-    // The daemon logs as `gatewayd run` does (info), to a file as under a service manager.
-    let log = std::fs::File::create(dir.join("gatewayd.log")).expect("log file");
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::sync::Mutex::new(log))
-        .with_ansi(false)
-        .init();
-    let p = path.clone();
-    std::thread::Builder::new()
-        .name("gatewayd".into())
-        .spawn(move || {
-            if let Err(e) = run_blocking(Source::File(p)) {
-                eprintln!("gatewayd: {e:#}");
-                std::process::exit(1);
-            }
-        })
-        .expect("daemon thread");
+    start_daemon(&dir, &path);
     let sock = dir.join("ctl.sock");
     let t0 = Instant::now();
     while ctl(&sock, "show calls").is_err() {
