@@ -144,8 +144,10 @@ impl<'a> Reader<'a> {
         (self.pos == self.buf.len() * 8).then_some(())
     }
 
-    /// The extension bit-map of a SEQUENCE (X.691 §19.7-8), if it has exactly `n` bits.
-    fn extension_bitmap(&mut self, n: usize) -> Option<u64> {
+    /// The extension bit-map of a SEQUENCE (X.691 §19.7-8), if it has exactly `n` bits,
+    /// names at least one addition (§19.7: the extension bit says some are present) and
+    /// only additions in `covered` (the others are rasn's to decode).
+    fn extension_bitmap(&mut self, n: usize, covered: u64) -> Option<u64> {
         if self.normally_small()? as usize + 1 != n {
             return None;
         }
@@ -155,8 +157,14 @@ impl<'a> Reader<'a> {
                 map |= 1 << i;
             }
         }
-        Some(map)
+        (map != 0 && map & !covered == 0).then_some(map)
     }
+}
+
+/// The positions of the bits set in an extension bit-map, lowest first (the order the
+/// open types follow, X.691 §19).
+fn set_bits(map: u64) -> impl Iterator<Item = usize> {
+    (0..64).filter(move |i| map & (1 << i) != 0)
 }
 
 /// Bits of a constrained whole number with `range` values (X.691 §11.5.7.2 bit-field).
@@ -633,10 +641,7 @@ fn dec_vendor(r: &mut Reader) -> Option<asn::VendorIdentifier> {
     let version = opt(p_version, || dec_octet_string_sized(r, 1, 256))?;
     let mut enterprise = None;
     if ext {
-        let map = r.extension_bitmap(1)?;
-        if map == 0 {
-            return None; // X.691 §19.7: at least one addition when the bit is set
-        }
+        r.extension_bitmap(1, 0b1)?;
         enterprise = Some(r.open(dec_oid)?);
     }
     Some(asn::VendorIdentifier::new(
@@ -840,10 +845,8 @@ fn dec_endpoint(r: &mut Reader) -> Option<asn::EndpointType> {
     let undefined_node = dec_bool(r)?;
     let mut set = None;
     if ext {
-        let map = r.extension_bitmap(2)?;
-        if map != 0b01 {
-            return None; // only `set` is covered, and one addition must be present
-        }
+        // Only `set` is covered.
+        r.extension_bitmap(2, 0b01)?;
         set = Some(r.open(|r| {
             // BIT STRING (SIZE (32)): fixed, octet-aligned (X.691 §16.10).
             Some(BitString::from_slice(r.octets(4)?))
@@ -1033,14 +1036,8 @@ fn dec_setup(r: &mut Reader) -> Option<asn::SetupUUIE> {
     let mut parallel_h245_control = None;
     let mut hop_count = None;
     if ext {
-        let map = r.extension_bitmap(SETUP_ADDITIONS)?;
-        if map == 0 || map & !SETUP_COVERED != 0 {
-            return None;
-        }
-        for i in 0..SETUP_ADDITIONS {
-            if map & (1 << i) == 0 {
-                continue;
-            }
+        let map = r.extension_bitmap(SETUP_ADDITIONS, SETUP_COVERED)?;
+        for i in set_bits(map) {
             match i {
                 S_SOURCE_CALL_SIGNAL_ADDRESS => {
                     source_call_signal_address = Some(r.open(dec_transport)?)
@@ -1300,14 +1297,8 @@ fn dec_pdu(r: &mut Reader) -> Option<asn::H323UUPDU> {
     let mut non_standard_control = None;
     let mut provisional = None;
     if ext {
-        let map = r.extension_bitmap(PDU_ADDITIONS)?;
-        if map == 0 || map & !PDU_COVERED != 0 {
-            return None;
-        }
-        for i in 0..PDU_ADDITIONS {
-            if map & (1 << i) == 0 {
-                continue;
-            }
+        let map = r.extension_bitmap(PDU_ADDITIONS, PDU_COVERED)?;
+        for i in set_bits(map) {
             match i {
                 P_H4501 => h4501 = Some(r.open(dec_octet_strings)?),
                 P_H245_TUNNELLING => tunnelling = Some(dec_open_bool(r)?),
