@@ -221,6 +221,25 @@ impl RtpEnd {
     }
 }
 
+/// The SIP UA's endpoint and the H.323 peer's each heard the other's tone (at least a
+/// second of 20 ms packets).
+fn assert_tones_each_way(sip_rtp: &RtpEnd, peer_rtp: &RtpEnd) {
+    let (peer_heard, sip_heard) = (peer_rtp.heard(SIP_TONE), sip_rtp.heard(H323_TONE));
+    assert!(peer_heard >= 50, "the peer heard the UA: {peer_heard}");
+    assert!(sip_heard >= 50, "the UA heard the peer: {sip_heard}");
+}
+
+/// As [`assert_tones_each_way`], with the media going straight between the two (the UA's
+/// first packet came from the peer's own address: no relay in between).
+fn assert_direct_tones_each_way(sip_rtp: &RtpEnd, peer_rtp: &RtpEnd) {
+    assert_eq!(
+        sip_rtp.first_from(),
+        Some(SocketAddr::V4(peer_rtp.addr)),
+        "no relay"
+    );
+    assert_tones_each_way(sip_rtp, peer_rtp);
+}
+
 fn media_of(addr: SocketAddrV4) -> MediaAddresses {
     MediaAddresses {
         rtp: addr,
@@ -766,13 +785,7 @@ fn sip_to_h323_direct_media() {
         m.remote_rtp, sip_rtp.addr,
         "the UA's address passed through"
     );
-    assert_eq!(
-        sip_rtp.first_from(),
-        Some(SocketAddr::V4(peer_rtp.addr)),
-        "no relay"
-    );
-    assert!(peer_rtp.heard(SIP_TONE) >= 50);
-    assert!(sip_rtp.heard(H323_TONE) >= 50);
+    assert_direct_tones_each_way(&sip_rtp, &peer_rtp);
     sip_rtp.stop();
     Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
     d.assert_no_busy_channel();
@@ -821,21 +834,7 @@ fn sip_to_h323_direct_media_without_fast_start() {
         m.remote_rtp, sip_rtp.addr,
         "the OpenLogicalChannel carries the UA's address"
     );
-    assert_eq!(
-        sip_rtp.first_from(),
-        Some(SocketAddr::V4(peer_rtp.addr)),
-        "no relay"
-    );
-    assert!(
-        peer_rtp.heard(SIP_TONE) >= 50,
-        "{}",
-        peer_rtp.heard(SIP_TONE)
-    );
-    assert!(
-        sip_rtp.heard(H323_TONE) >= 50,
-        "{}",
-        sip_rtp.heard(H323_TONE)
-    );
+    assert_direct_tones_each_way(&sip_rtp, &peer_rtp);
     sip_rtp.stop();
     Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
     d.assert_no_busy_channel();
@@ -873,16 +872,7 @@ fn h323_to_sip_relayed_tone_each_way() {
         log.iter().any(|e| matches!(e, Event::Connected { .. })),
         "{log:?}"
     );
-    assert!(
-        peer_rtp.heard(SIP_TONE) >= 50,
-        "{}",
-        peer_rtp.heard(SIP_TONE)
-    );
-    assert!(
-        sip_rtp.heard(H323_TONE) >= 50,
-        "{}",
-        sip_rtp.heard(H323_TONE)
-    );
+    assert_tones_each_way(&sip_rtp, &peer_rtp);
     sip_rtp.stop();
     peer_rtp.stop();
     d.assert_no_busy_channel();
@@ -929,21 +919,7 @@ fn h323_to_sip_direct_media() {
         m.remote_rtp, sip_rtp.addr,
         "the UA's address passed through"
     );
-    assert_eq!(
-        sip_rtp.first_from(),
-        Some(SocketAddr::V4(peer_rtp.addr)),
-        "no relay"
-    );
-    assert!(
-        peer_rtp.heard(SIP_TONE) >= 50,
-        "{}",
-        peer_rtp.heard(SIP_TONE)
-    );
-    assert!(
-        sip_rtp.heard(H323_TONE) >= 50,
-        "{}",
-        sip_rtp.heard(H323_TONE)
-    );
+    assert_direct_tones_each_way(&sip_rtp, &peer_rtp);
     sip_rtp.stop();
     peer_rtp.stop();
     d.assert_no_busy_channel();
