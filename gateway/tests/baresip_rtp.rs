@@ -4,9 +4,7 @@
 //! baresip's 600 Hz sine, then hangs up. Checked: the tone we sent arrived at baresip
 //! (its `sndfile` module records what it decoded), and the tone it sent arrived here.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use gateway::media::tone::detect_linear;
@@ -17,76 +15,30 @@ use gateway::sip::transaction::Timers;
 use gateway::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
 use gateway::sip::ua::{Endpoint, EndpointConfig, OutgoingCall, UaEvent};
 
+mod baresip_support;
+use baresip_support::{Baresip, Setup};
+
 const OUR_TONE: f64 = 1000.0;
 const THEIR_TONE: f64 = 600.0;
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Baresip {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_baresip() -> Baresip {
-    let dir = std::env::temp_dir().join(format!("baresip-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_udp_port();
     let rtp = 30_000 + (std::process::id() % 1000) as u16 * 20;
     // ausine only runs at 48 kHz stereo; baresip resamples to 8 kHz mono for G.711.
     let config = format!(
-        "poll_method epoll\nsip_listen 127.0.0.1:{port}\naudio_player aubridge,x\n\
+        "poll_method epoll\naudio_player aubridge,x\n\
          audio_source ausine,{THEIR_TONE}\naudio_alert aubridge,x\nausrc_srate 48000\nausrc_channels 2\n\
-         module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\nmodule aubridge.so\n\
-         module sndfile.so\nmodule_app account.so\nmodule_app menu.so\nsnd_path {}\n\
+         module g711.so\nmodule ausine.so\nmodule aubridge.so\n\
+         module sndfile.so\nmodule_app account.so\nmodule_app menu.so\nsnd_path {{dir}}\n\
          rtp_ports {rtp}-{}\n",
-        dir.display(),
         rtp + 19
     );
-    std::fs::write(dir.join("config"), config).unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        "<sip:phone@127.0.0.1>;regint=0;answermode=auto\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("contacts"), "").unwrap();
-    let child = Command::new("baresip")
-        .args(["-f", dir.to_str().unwrap(), "-n", "127.0.0.1", "-t", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("baresip is not installed: run .ci/deps (package baresip-core)");
-    std::thread::sleep(Duration::from_millis(700));
-    Baresip { child, dir, port }
-}
-
-/// Samples of the `-dec.wav` baresip wrote (16-bit PCM after a 44-byte header).
-fn decoded_wav(dir: &Path) -> Vec<i16> {
-    let f = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .expect("baresip wrote no -dec.wav");
-    let bytes = std::fs::read(f).unwrap();
-    bytes[44.min(bytes.len())..]
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect()
+    Baresip::start(&Setup {
+        name: "rtp",
+        config: &config,
+        user: "phone",
+        account: "regint=0;answermode=auto",
+        run_secs: 20,
+    })
 }
 
 #[test]
@@ -226,7 +178,7 @@ fn baresip_and_our_ua_exchange_tones_over_pcma() {
     assert!(!detect_linear(tail, OUR_TONE).present);
     // What baresip heard from us, as its sndfile module recorded it.
     std::thread::sleep(Duration::from_millis(500));
-    let heard = decoded_wav(&phone.dir);
+    let (heard, _, _) = Baresip::decoded_recording(&phone.dir);
     assert!(
         heard.len() >= 8000 * 2,
         "baresip decoded only {} samples",

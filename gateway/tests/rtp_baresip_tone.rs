@@ -5,23 +5,16 @@
 //! sender, which baresip's `sndfile` module records and we detect in the WAV file.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod baresip_support;
+use baresip_support::{Baresip, Setup};
 
 use gateway::media::{tone_present, Law, ToneGenerator};
 use gateway::rtp::{
     FrameKind, JitterBuffer, JitterBufferConfig, PayloadType, ReceiverStats, RtpPacket, RtpSender,
 };
 use gateway::sdp::{LocalCapabilities, OfferAnswer, SessionDescription};
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn header<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
     msg.split("\r\n")
@@ -35,65 +28,28 @@ fn header<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
 
 #[test]
 fn baresip_tone_is_detected_and_ours_reaches_baresip() {
-    let dir = std::env::temp_dir().join(format!("gw-baresip-rtp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("rec")).unwrap();
     let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sip.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
     let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    rtp.set_read_timeout(Some(Duration::from_millis(5)))
-        .unwrap();
-    let listen = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    std::fs::write(
-        dir.join("config"),
-        format!(
-            "sip_listen 127.0.0.1:{listen}\n\
-             audio_player aufile,/dev/null\n\
-             audio_source ausine,1000\n\
-             ausrc_srate 48000\nausrc_channels 2\n\
-             snd_path {rec}\n\
-             module_path /usr/lib/baresip/modules\n\
-             module g711.so\nmodule ausine.so\nmodule aufile.so\nmodule account.so\n\
-             module sndfile.so\n\
-             module_app menu.so\n",
-            rec = dir.join("rec").display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        format!("<sip:gwtest@127.0.0.1:{listen}>;regint=0;audio_codecs=PCMA,PCMU\n"),
-    )
-    .unwrap();
     let target = sip.local_addr().unwrap();
-    let _child = Kill(
-        Command::new("baresip")
-            .arg("-f")
-            .arg(&dir)
-            .args(["-e", &format!("/dial sip:4001@{target}"), "-t", "8"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("baresip must be installed (Debian package baresip-core)"),
-    );
-
     // INVITE in, 200 OK with our answer out.
+    let (mut phone, invite, from) = Baresip::dial(
+        &Setup {
+            name: "tone",
+            config: "audio_player aufile,/dev/null\n\
+                     audio_source ausine,1000\n\
+                     ausrc_srate 48000\nausrc_channels 2\n\
+                     snd_path {dir}\n\
+                     module g711.so\nmodule ausine.so\nmodule aufile.so\nmodule account.so\n\
+                     module sndfile.so\n\
+                     module_app menu.so\n",
+            user: "gwtest",
+            account: "regint=0;audio_codecs=PCMA,PCMU",
+            run_secs: 10,
+        },
+        &sip,
+        "4001",
+    );
     let mut buf = [0u8; 65535];
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let (invite, from) = loop {
-        assert!(Instant::now() < deadline, "no INVITE from baresip");
-        if let Ok((n, from)) = sip.recv_from(&mut buf) {
-            if buf.starts_with(b"INVITE ") {
-                break (String::from_utf8_lossy(&buf[..n]).into_owned(), from);
-            }
-        }
-    };
     let body_at = invite.find("\r\n\r\n").unwrap() + 4;
     let offer = SessionDescription::parse(&invite.as_bytes()[body_at..]).unwrap();
     let local_rtp = rtp.local_addr().unwrap();
@@ -198,21 +154,8 @@ fn baresip_tone_is_detected_and_ours_reaches_baresip() {
     assert!(!tone_present(last, Law::ALaw, 697.0).present);
 
     // Hang up (kill), then look at what baresip recorded from us.
-    drop(_child);
-    let wavs: Vec<_> = std::fs::read_dir(dir.join("rec"))
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().contains("dec"))
-        .collect();
-    assert_eq!(wavs.len(), 1, "baresip recordings: {wavs:?}");
-    let wav = std::fs::read(&wavs[0]).unwrap();
-    // 16-bit PCM after a 44-byte header; take the last second at whatever rate.
-    let samples: Vec<i16> = wav[44..]
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    let rate = u32::from_le_bytes([wav[24], wav[25], wav[26], wav[27]]);
-    let channels = u16::from_le_bytes([wav[22], wav[23]]) as usize;
+    phone.stop();
+    let (samples, rate, channels) = Baresip::decoded_recording(&phone.dir);
     assert!(
         samples.len() > rate as usize * channels / 2,
         "recording too short"
@@ -226,5 +169,4 @@ fn baresip_tone_is_detected_and_ours_reaches_baresip() {
         d.present,
         "our 697 Hz tone not detected in baresip's recording: {d:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

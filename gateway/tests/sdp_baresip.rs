@@ -2,70 +2,31 @@
 //! UDP socket of this test; the INVITE's SDP goes through our offer/answer engine.
 
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+mod baresip_support;
+use baresip_support::{Baresip, Setup};
 
 use gateway::media::Law;
 use gateway::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn baresip_offer_is_answered_with_pcma_and_telephone_event() {
-    let dir = std::env::temp_dir().join(format!("gw-baresip-sdp-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let target = sock.local_addr().unwrap();
-    let listen = free_udp_port();
-    std::fs::write(
-        dir.join("config"),
-        format!(
-            "sip_listen 127.0.0.1:{listen}\n\
-             audio_player aufile,/dev/null\n\
-             audio_source ausine,1000\n\
-             module_path /usr/lib/baresip/modules\n\
-             module g711.so\nmodule ausine.so\nmodule aufile.so\nmodule account.so\n\
-             module_app menu.so\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        format!("<sip:gwtest@127.0.0.1:{listen}>;regint=0\n"),
-    )
-    .unwrap();
-    let mut child = Command::new("baresip")
-        .arg("-f")
-        .arg(&dir)
-        .args(["-e", &format!("/dial sip:4001@{target}"), "-t", "6"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("baresip must be installed (Debian package baresip-core)");
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let mut invite = None;
-    let mut buf = [0u8; 65535];
-    while Instant::now() < deadline {
-        if let Ok((n, _)) = sock.recv_from(&mut buf) {
-            if buf.starts_with(b"INVITE ") {
-                invite = Some(buf[..n].to_vec());
-                break;
-            }
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    let invite = invite.expect("baresip sent no INVITE");
+    let (_phone, invite, _) = Baresip::dial(
+        &Setup {
+            name: "sdp",
+            config: "audio_player aufile,/dev/null\n\
+                     audio_source ausine,1000\n\
+                     module g711.so\nmodule ausine.so\nmodule aufile.so\nmodule account.so\n\
+                     module_app menu.so\n",
+            user: "gwtest",
+            account: "regint=0",
+            run_secs: 8,
+        },
+        &sock,
+        "4001",
+    );
+    let invite = invite.into_bytes();
     let at = invite
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
