@@ -8,10 +8,18 @@
 //! records of the calls it concerns are on disk. A crash before the flush loses only calls
 //! whose end nobody was told of yet (their peers retransmit BYE / DISCONNECT and learn the
 //! call is gone), exactly as a crash just before a per-record `fsync` would.
+//!
+//! The daemon goes further and syncs at most every few milliseconds (group commit over
+//! turns, `daemon::signalling`): a turn that leaves records queued holds *all* its output
+//! until a later flush made them durable. [`CdrDurability`] is the writer's count of
+//! records queued and synced, which the signalling task reads to decide whether what it
+//! holds may go.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The columns, in file order (the header line of a new file).
@@ -119,6 +127,34 @@ pub enum CdrError {
     },
 }
 
+/// How many records a batched [`CdrWriter`] was given and how many of them are durable:
+/// a shared view (cheap to clone) for whoever holds output that must wait for the sync.
+#[derive(Debug, Clone, Default)]
+pub struct CdrDurability(Arc<Counts>);
+
+#[derive(Debug, Default)]
+struct Counts {
+    queued: AtomicU64,
+    synced: AtomicU64,
+}
+
+impl CdrDurability {
+    /// Records written to the writer so far (queued or synced).
+    pub fn queued(&self) -> u64 {
+        self.0.queued.load(Ordering::Acquire)
+    }
+
+    /// Records appended and `fdatasync`ed so far.
+    pub fn synced(&self) -> u64 {
+        self.0.synced.load(Ordering::Acquire)
+    }
+
+    /// Records written but not yet durable.
+    pub fn unsynced(&self) -> u64 {
+        self.queued().saturating_sub(self.synced())
+    }
+}
+
 /// An append-only CDR file.
 #[derive(Debug)]
 pub struct CdrWriter {
@@ -126,6 +162,7 @@ pub struct CdrWriter {
     file: File,
     /// Batch mode: records written since the last flush.
     pending: Option<String>,
+    durability: CdrDurability,
 }
 
 impl CdrWriter {
@@ -152,7 +189,13 @@ impl CdrWriter {
             path: path.to_path_buf(),
             file,
             pending: None,
+            durability: CdrDurability::default(),
         })
+    }
+
+    /// The writer's counts of records queued and durable, shared.
+    pub fn durability(&self) -> CdrDurability {
+        self.durability.clone()
     }
 
     /// Batch mode: [`CdrWriter::write`] only queues the record; [`CdrWriter::flush`] appends
@@ -162,19 +205,27 @@ impl CdrWriter {
         self
     }
 
-    /// Appends and `fdatasync`s the queued records (batch mode; nothing otherwise). On an
-    /// error the records stay queued for the next flush.
+    /// Appends and `fdatasync`s the queued records (batch mode), and syncs again whatever
+    /// an earlier sync left undone. On an error the records stay queued (or written but
+    /// unsynced) for the next flush.
     pub fn flush(&mut self) -> Result<(), CdrError> {
-        let Some(pending) = self.pending.as_mut().filter(|p| !p.is_empty()) else {
+        let queued_text = self.pending.as_ref().is_some_and(|p| !p.is_empty());
+        if !queued_text && self.durability.unsynced() == 0 {
             return Ok(());
-        };
+        }
         let io = |source| CdrError::Io {
             path: self.path.clone(),
             source,
         };
-        self.file.write_all(pending.as_bytes()).map_err(io)?;
-        pending.clear();
-        self.file.sync_data().map_err(io)
+        // Counted before the write: a record is durable when the sync below returns.
+        let queued = self.durability.queued();
+        if let Some(pending) = self.pending.as_mut().filter(|p| !p.is_empty()) {
+            self.file.write_all(pending.as_bytes()).map_err(io)?;
+            pending.clear();
+        }
+        self.file.sync_data().map_err(io)?;
+        self.durability.0.synced.store(queued, Ordering::Release);
+        Ok(())
     }
 
     /// Append one record and make it durable before returning (`fdatasync`): the caller
@@ -186,12 +237,18 @@ impl CdrWriter {
         };
         // One write() of the whole line: O_APPEND keeps lines whole even if two writers
         // share the file.
+        let counts = &self.durability.0;
+        counts.queued.fetch_add(1, Ordering::AcqRel);
         if let Some(p) = self.pending.as_mut() {
             p.push_str(&cdr.to_csv());
             return Ok(());
         }
         self.file.write_all(cdr.to_csv().as_bytes()).map_err(io)?;
-        self.file.sync_data().map_err(io)
+        self.file.sync_data().map_err(io)?;
+        counts
+            .synced
+            .store(counts.queued.load(Ordering::Acquire), Ordering::Release);
+        Ok(())
     }
 }
 
@@ -276,6 +333,32 @@ mod tests {
         assert_eq!(lines(), 3);
         w.flush().unwrap();
         assert_eq!(lines(), 3, "a flush with nothing queued writes nothing");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn durability_counts_records_queued_and_synced() {
+        let dir = std::env::temp_dir().join(format!("cdr-durable-{}", std::process::id()));
+        let path = dir.join("cdr.csv");
+        let _ = std::fs::remove_file(&path);
+        let record = |id: &str| Cdr {
+            call_id: id.into(),
+            ..Default::default()
+        };
+        let mut w = CdrWriter::open(&path).unwrap().batched();
+        let d = w.durability();
+        assert_eq!((d.queued(), d.synced(), d.unsynced()), (0, 0, 0));
+        w.write(&record("a")).unwrap();
+        w.write(&record("b")).unwrap();
+        assert_eq!((d.queued(), d.synced(), d.unsynced()), (2, 0, 2));
+        w.flush().unwrap();
+        assert_eq!((d.queued(), d.synced(), d.unsynced()), (2, 2, 0));
+        drop(w);
+        // Unbatched, each write is durable when it returns.
+        let mut w = CdrWriter::open(&path).unwrap();
+        let d = w.durability();
+        w.write(&record("c")).unwrap();
+        assert_eq!((d.queued(), d.synced(), d.unsynced()), (1, 1, 0));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

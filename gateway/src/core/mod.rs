@@ -498,7 +498,7 @@ impl Core {
         self.stats.attempted += 1;
         let rules = self.numbering(trunk);
         let dialled = number::dialled(&setup.called, &rules);
-        info!(call = %id, %leg, trunk, called = %dialled, "incoming call");
+        debug!(call = %id, %leg, trunk, called = %dialled, "incoming call");
         let mut seized = None;
         let mut refuse = None;
         if let Some(ch) = channel {
@@ -731,7 +731,7 @@ impl Core {
             call.out_trunk = target.trunk.clone();
             call.out_kind = Some(kind);
             self.legs.insert(leg, id);
-            info!(call = %id, %leg, trunk = %target.trunk, ?channel, "outgoing attempt");
+            debug!(call = %id, %leg, trunk = %target.trunk, ?channel, "outgoing attempt");
             self.actions.push_back(Action::Originate {
                 call: id,
                 leg,
@@ -869,7 +869,7 @@ impl Core {
                                 Some(self.epoch.1 + now.saturating_duration_since(self.epoch.0));
                             call.media = media.or(call.media);
                             self.stats.answered += 1;
-                            info!(call = %id, "answered");
+                            debug!(call = %id, "answered");
                             // A call bridged for early media keeps that bridge (symmetric
                             // RTP follows a 200 whose address differs from the 183's).
                             bridge_once(call, &mut self.actions);
@@ -1048,8 +1048,19 @@ impl Core {
             }
             self.legs.remove(&leg.id);
         }
-        // The CDR's status, not the clearing's: an answered call ended with 200 + BYE.
-        info!(call = %id, cause = c.cause, status = ?cdr.sip_status, side, "call ended");
+        // The call's one `info` line, its outcome (the steps before it are `debug`). The
+        // CDR's status, not the clearing's: an answered call ended with 200 + BYE.
+        info!(
+            call = %id,
+            called = %cdr.called,
+            in_trunk = %cdr.in_trunk,
+            out_trunk = %cdr.out_trunk,
+            cause = c.cause,
+            status = ?cdr.sip_status,
+            side,
+            disposition = %cdr.disposition,
+            "call ended"
+        );
     }
 
     fn cdr_of(&self, call: &Call, now: Instant, c: Clearing, side: &str) -> Cdr {
@@ -1336,7 +1347,7 @@ fn bridge_once(call: &mut Call, actions: &mut VecDeque<Action>) {
         return;
     }
     if let Some(a) = bridge_of(call) {
-        info!(call = %call.id, answered = call.answered.is_some(), "media bridged");
+        debug!(call = %call.id, answered = call.answered.is_some(), "media bridged");
         call.bridged = true;
         actions.push_back(a);
     }

@@ -173,7 +173,9 @@ impl H323Side {
         ))
     }
 
-    /// Something arrived from a connection task.
+    /// Something arrived from a connection task. What the leg sends in answer goes at the
+    /// end of the signalling turn that follows ([`Self::run_io`]), after the CDRs it may
+    /// depend on are durable.
     pub fn input(&mut self, core: &mut Core, now: Instant, ev: H323Input) {
         match ev {
             H323Input::Accepted(stream, peer) => {
@@ -201,7 +203,6 @@ impl H323Side {
                 self.shutdown = Some(done);
             }
         }
-        self.run_io();
         self.check_shutdown();
     }
 
@@ -218,18 +219,24 @@ impl H323Side {
         }
     }
 
-    /// Timers due, then the I/O the leg asks for. Returns the leg's next deadline.
+    /// Timers due. Returns the leg's next deadline. The I/O the leg asks for is carried
+    /// out at the end of the turn ([`Self::run_io`]), once the CDRs are durable.
     pub fn turn(&mut self, core: &mut Core, now: Instant) -> Option<Instant> {
         if self.leg.poll_timeout().is_some_and(|t| t <= now) {
             self.leg.handle_timeout(core, now);
         }
-        self.run_io();
         self.check_shutdown();
         self.leg.poll_timeout()
     }
 
-    /// Carry out what the leg asked for.
+    /// Carry out what the leg asked for (the signalling task calls it when the output it
+    /// holds may go: CDR group commit).
     pub fn run_io(&mut self) {
+        self.run_io_queued();
+        self.check_shutdown();
+    }
+
+    fn run_io_queued(&mut self) {
         while let Some(io) = self.leg.poll_io() {
             match io {
                 H323Io::Connect { conn, addr } => {

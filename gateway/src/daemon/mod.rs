@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
 
-use crate::cdr::CdrWriter;
+use crate::cdr::{CdrDurability, CdrWriter};
 use crate::config::Config;
 use crate::core::{Core, AUDIT_INTERVAL};
 use crate::ctl::{self, Command};
@@ -78,6 +78,9 @@ pub struct Shared {
     pub sip_reload: Mutex<Option<Config>>,
     /// The spans of the configuration in force (the last one loaded or reloaded).
     pub running_spans: Mutex<Vec<crate::config::Span>>,
+    /// How many CDRs the core's writer holds unsynced: the signalling task holds its
+    /// output while any are (group commit, `signalling`).
+    pub cdrs: CdrDurability,
 }
 
 impl Shared {
@@ -217,10 +220,12 @@ pub fn run_blocking(source: Source) -> anyhow::Result<()> {
 /// Start everything and run until SIGINT/SIGTERM.
 pub async fn run(source: Source) -> anyhow::Result<()> {
     let config = source.load()?;
-    // Batched: synced once per signalling turn, before the turn sends anything (cdr.rs).
+    // Batched: synced at most every few milliseconds, and before anything that depends
+    // on a record leaves the daemon (cdr.rs, `signalling`: group commit).
     let cdr = CdrWriter::open(Path::new(&config.general.cdr_file))
         .with_context(|| format!("CDR file {}", config.general.cdr_file))?
         .batched();
+    let cdrs = cdr.durability();
     let now = Instant::now();
     let shared = Arc::new(Shared {
         source,
@@ -230,6 +235,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         sim: std::sync::OnceLock::new(),
         sip_reload: Mutex::new(None),
         running_spans: Mutex::new(config.spans.clone()),
+        cdrs,
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     let h323_tx = sig.h323_sender();
@@ -344,6 +350,7 @@ mod tests {
             sim: std::sync::OnceLock::new(),
             sip_reload: Mutex::new(None),
             running_spans: Mutex::new(config.spans.clone()),
+            cdrs: CdrDurability::default(),
         };
         assert_eq!(shared.control("channel 1:3 out"), "ok\n");
         assert!(shared

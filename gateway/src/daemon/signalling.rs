@@ -36,9 +36,19 @@ use crate::sip::transaction::Timers;
 use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
 use crate::sip::ua::{Endpoint, EndpointConfig, UaEvent};
 use crate::trunk::security::{Screen, TrunkGuard};
+use cdr_commit::Commit;
 
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);
+
+/// Group commit of CDRs (`cdr_commit`): the shortest time between two syncs of the CDR
+/// file. A turn that ended calls holds its output (and every later turn's) until the next
+/// sync, at most this long after the previous one; a call ending after a quiet spell is
+/// synced at once.
+const CDR_SYNC_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Group commit of CDRs: this many unsynced records are synced at once, interval or not.
+const CDR_SYNC_BATCH: u64 = 512;
 
 struct SipSide {
     leg: SipLeg,
@@ -124,6 +134,7 @@ async fn open_sip(
     })
 }
 
+mod cdr_commit;
 mod join;
 
 struct Dchan {
@@ -198,6 +209,8 @@ pub struct Signalling {
     added_sims: Vec<(dahdi_driver::SpanId, tdm_sim::Sim)>,
     /// `[general] moh_file`, played instead of the generated melody (`hold_media = "moh"`).
     moh: Option<crate::media::moh_file::MohFile>,
+    /// When to sync the CDR file and release the output held until then.
+    cdr_commit: cdr_commit::GroupCommit,
 }
 
 fn iface_config(span: &crate::config::Span, role: Role) -> InterfaceConfig {
@@ -397,6 +410,7 @@ impl Signalling {
             _sim: sim,
             added_sims: Vec::new(),
             moh: config.moh.clone(),
+            cdr_commit: cdr_commit::GroupCommit::new(CDR_SYNC_INTERVAL, CDR_SYNC_BATCH),
         })
     }
 
@@ -769,30 +783,44 @@ impl Signalling {
                 break;
             }
         }
-        // The CDRs of calls ended in this turn are durable before anything this turn
-        // produced is sent (cdr.rs: one fdatasync per turn, nothing acknowledged is lost).
-        core.flush_cdrs();
+        // Group commit (cdr.rs, DAEMON.md "CDRs"): nothing this turn or an earlier one
+        // produced leaves the daemon while a CDR written so far is not durable. Until the
+        // next sync the SIP messages, Q.931 frames and H.323 output stay queued in their
+        // endpoints, in order.
         let mut next: Option<Instant> = None;
         let mut note = |t: Option<Instant>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
+        let release = match self.commit_cdrs(core) {
+            Commit::Hold(until) => {
+                note(Some(until));
+                false
+            }
+            Commit::Release | Commit::Sync => true,
+        };
         note(core.poll_timeout());
         note(self.ip_media.run_tones(now, self.media.as_ref()));
         if let Some(h) = &mut self.h323 {
-            h.run_io();
+            if release {
+                h.run_io();
+            }
             note(h.leg.poll_timeout().or(h323_next));
         }
         for d in &mut self.dchans {
-            while let Some(f) = d.leg.interface().poll_transmit() {
-                write_frame(d.chan.as_mut(), &f);
+            if release {
+                while let Some(f) = d.leg.interface().poll_transmit() {
+                    write_frame(d.chan.as_mut(), &f);
+                }
             }
             note(d.leg.interface().poll_timeout());
         }
         for (i, side) in self.sips.iter_mut().enumerate() {
-            while let Some((target, bytes)) = side.ep.poll_transmit() {
-                out.push((i, target, bytes));
+            if release {
+                while let Some((target, bytes)) = side.ep.poll_transmit() {
+                    out.push((i, target, bytes));
+                }
             }
             note(side.ep.poll_timeout());
         }
@@ -815,6 +843,20 @@ impl Signalling {
             }
         }
         next
+    }
+
+    /// Group commit of CDRs (`cdr_commit`): whether the output queued so far may go, after
+    /// syncing the CDR file if that is due. A sync that fails is counted and logged by the
+    /// core and its records stay queued for the next one; the output goes all the same
+    /// (the switch keeps switching on a full disk, as before group commit).
+    fn commit_cdrs(&mut self, core: &mut Core) -> Commit {
+        let now = Instant::now();
+        let commit = self.cdr_commit.decide(self.shared.cdrs.unsynced(), now);
+        if commit == Commit::Sync {
+            core.flush_cdrs();
+            self.cdr_commit.synced(now);
+        }
+        commit
     }
 
     fn dispatch(&mut self, core: &mut Core, now: Instant, a: Action) {
@@ -1228,7 +1270,7 @@ impl Signalling {
         }
         match media.add_channel(cfg) {
             Ok(key) => {
-                info!(%call, %channel, %remote, "media bridged");
+                debug!(%call, %channel, %remote, "media bridged");
                 self.bridges.insert(call, key);
                 self.ip_media.bridged(key, call, rtp_leg);
             }
