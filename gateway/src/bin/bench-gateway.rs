@@ -193,6 +193,17 @@ fn main() {
     let groups = ctl(&sock, "show trunk-groups").unwrap_or_default();
     let calls = ctl(&sock, "show calls").unwrap_or_default();
 
+    // Why calls failed, as SIPp counts it (its `Failed…` columns that are not zero).
+    let why: Vec<String> = {
+        let mut v: Vec<(&String, u64)> = s
+            .iter()
+            .filter(|(k, _)| k.starts_with("Failed") && k.ends_with("(C)") && *k != "FailedCall(C)")
+            .filter_map(|(k, v)| Some((k, v.trim().parse::<u64>().ok()?)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        v.sort();
+        v.into_iter().map(|(k, n)| format!("{k}={n}")).collect()
+    };
     let cps = ok as f64 / wall.as_secs_f64();
     let per_call = daemon_ns as f64 / 1000.0 / ok.max(1) as f64;
     let mut names: Vec<_> = by_name.into_iter().collect();
@@ -202,6 +213,9 @@ fn main() {
         wall.as_secs_f64(),
         status.code()
     );
+    if !why.is_empty() {
+        println!("SIPp's failures: {}", why.join(" "));
+    }
     println!(
         "daemon CPU {:.2} s ({:.0}% of one core), simulator (line + far switch) {:.2} s",
         daemon_ns as f64 / 1e9,
