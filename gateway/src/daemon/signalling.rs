@@ -147,6 +147,9 @@ struct Dchan {
     device: Box<dyn Device>,
     dev_span: dahdi_driver::SpanId,
     law: dahdi_driver::Law,
+    /// The interface's next deadline as of the end of the last turn (nothing touches the
+    /// interface between turns): the next turn's timer check needs no walk of its calls.
+    deadline: Option<Instant>,
 }
 
 /// What [`Action::Bridge`] asks for.
@@ -211,6 +214,8 @@ pub struct Signalling {
     moh: Option<crate::media::moh_file::MohFile>,
     /// When to sync the CDR file and release the output held until then.
     cdr_commit: cdr_commit::GroupCommit,
+    /// A D-channel frame on its way out (kept: no allocation per frame).
+    frame: Vec<u8>,
 }
 
 fn iface_config(span: &crate::config::Span, role: Role) -> InterfaceConfig {
@@ -253,6 +258,7 @@ fn open_dchan(
     cfg.timers.t302 = Duration::from_secs(u64::from(config.general.overlap_timeout.max(1)));
     let mut iface = Interface::new(cfg);
     iface.start(now);
+    let deadline = iface.poll_timeout();
     // The first trunk group with this span that names a D-channel transfer.
     let transfer = config
         .trunk_groups
@@ -269,6 +275,7 @@ fn open_dchan(
         device: near,
         dev_span,
         law: span.law,
+        deadline,
     })
 }
 
@@ -411,6 +418,7 @@ impl Signalling {
             added_sims: Vec::new(),
             moh: config.moh.clone(),
             cdr_commit: cdr_commit::GroupCommit::new(CDR_SYNC_INTERVAL, CDR_SYNC_BATCH),
+            frame: Vec::with_capacity(512),
         })
     }
 
@@ -660,7 +668,7 @@ impl Signalling {
         let mut buf = [0u8; 512];
         let mut alarms: Vec<(dahdi_driver::SpanId, bool)> = Vec::new();
         for d in &mut self.dchans {
-            if d.leg.interface().poll_timeout().is_some_and(|t| t <= now) {
+            if d.deadline.is_some_and(|t| t <= now) {
                 d.leg.handle_timeout(core, now);
             }
             let span = d.leg.span();
@@ -810,11 +818,12 @@ impl Signalling {
         }
         for d in &mut self.dchans {
             if release {
-                while let Some(f) = d.leg.interface().poll_transmit() {
-                    write_frame(d.chan.as_mut(), &f);
+                while d.leg.interface().poll_transmit_into(&mut self.frame) {
+                    write_frame(d.chan.as_mut(), &self.frame);
                 }
             }
-            note(d.leg.interface().poll_timeout());
+            d.deadline = d.leg.interface().poll_timeout();
+            note(d.deadline);
         }
         for (i, side) in self.sips.iter_mut().enumerate() {
             if release {
