@@ -33,7 +33,7 @@ use crate::media::Law;
 use crate::rtp::PayloadType;
 use crate::rtp::RtpPortPool;
 use crate::sip::transaction::Timers;
-use crate::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
+use crate::sip::transport::{Inbox, Listen, Protocol, Target, Transport, TransportEvent, BATCH};
 use crate::sip::ua::{Endpoint, EndpointConfig, UaEvent};
 use crate::trunk::security::{Screen, TrunkGuard};
 use cdr_commit::Commit;
@@ -60,16 +60,15 @@ struct SipSide {
     key: (SipTransport, SocketAddr, Option<crate::config::TlsFiles>),
 }
 
-/// Bind a SIP trunk's listener and build its endpoint, leg and guard; its messages arrive
-/// on `tx` tagged with `i`.
+/// Bind a SIP trunk's listener and build its endpoint, leg and guard; what arrives is read
+/// from its [`Inbox`] by the signalling task itself (UDP datagrams straight from the
+/// socket: no task and no channel in between).
 async fn open_sip(
-    i: usize,
     t: &crate::config::SipTrunk,
-    tx: &mpsc::Sender<(usize, TransportEvent)>,
     law: Law,
     rtp_ports: (u16, u16),
     pool: &RtpPortPool,
-) -> anyhow::Result<SipSide> {
+) -> anyhow::Result<(SipSide, SipInbox)> {
     let mut listen = Listen::default();
     let protocol = match t.transport {
         SipTransport::Udp => {
@@ -91,7 +90,7 @@ async fn open_sip(
             Protocol::Tls
         }
     };
-    let (transport, mut rx) = Transport::bind(listen)
+    let (transport, inbox) = Transport::bind_direct(listen)
         .await
         .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
     let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
@@ -116,22 +115,59 @@ async fn open_sip(
     .with_sips(t.sips)
     .with_trust_identity(t.trust_identity)
     .with_port_pool(pool.clone());
-    let tx = tx.clone();
-    tokio::spawn(async move {
-        while let Some(ev) = rx.recv().await {
-            if tx.send((i, ev)).await.is_err() {
-                break;
-            }
-        }
-    });
     info!(trunk = %t.name, addr = %local, "SIP trunk listening");
-    Ok(SipSide {
+    let side = SipSide {
         leg,
         ep,
         transport,
         guard,
         key: (t.transport, t.listen, t.tls.clone()),
+    };
+    let inbox = SipInbox {
+        inbox,
+        events: Vec::with_capacity(BATCH),
+        open: true,
+    };
+    Ok((side, inbox))
+}
+
+/// What a SIP trunk receives, read by the signalling task (`Transport::bind_direct`).
+struct SipInbox {
+    inbox: Inbox,
+    /// What the last wake-up took from it.
+    events: Vec<TransportEvent>,
+    /// `false` once nothing can arrive any more.
+    open: bool,
+}
+
+/// Wait until a SIP trunk received something: its index, with the events in its
+/// [`SipInbox::events`]. Never ready without an open trunk. Cancel-safe: an inbox only
+/// takes datagrams once it is ready, and the first ready one ends the wait.
+async fn recv_sip(inboxes: &mut [SipInbox]) -> usize {
+    type Wait<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send + 'a>>;
+    let mut waits: Vec<Wait<'_>> = inboxes
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, s)| s.open)
+        .map(|(i, s)| {
+            Box::pin(async move {
+                s.open = s.inbox.recv(&mut s.events).await;
+                i
+            }) as Wait<'_>
+        })
+        .collect();
+    if waits.is_empty() {
+        return std::future::pending().await;
+    }
+    std::future::poll_fn(|cx| {
+        for w in waits.iter_mut() {
+            if let std::task::Poll::Ready(i) = w.as_mut().poll(cx) {
+                return std::task::Poll::Ready(i);
+            }
+        }
+        std::task::Poll::Pending
     })
+    .await
 }
 
 mod cdr_commit;
@@ -175,9 +211,8 @@ struct RelayArgs {
 pub struct Signalling {
     shared: Arc<Shared>,
     sips: Vec<SipSide>,
-    incoming: mpsc::Receiver<(usize, TransportEvent)>,
-    /// For the transports of SIP trunks added by a reload.
-    tx: mpsc::Sender<(usize, TransportEvent)>,
+    /// What each SIP trunk receives, by trunk (as `sips`).
+    inboxes: Vec<SipInbox>,
     law: Law,
     rtp_ports: (u16, u16),
     /// RTP ports of all SIP trunks.
@@ -356,13 +391,15 @@ impl Signalling {
                 }
             }
         }
-        let (tx, incoming) = mpsc::channel(4096);
         let mut sips = Vec::new();
+        let mut inboxes = Vec::new();
         let law = config.spans.first().map_or(Law::ALaw, |s| s.law);
         let rtp_ports = (config.general.rtp_port_min, config.general.rtp_port_max);
         let rtp_pool = RtpPortPool::starting_anywhere(rtp_ports);
-        for (i, t) in config.sip_trunks.iter().enumerate() {
-            sips.push(open_sip(i, t, &tx, law, rtp_ports, &rtp_pool).await?);
+        for t in &config.sip_trunks {
+            let (side, inbox) = open_sip(t, law, rtp_ports, &rtp_pool).await?;
+            sips.push(side);
+            inboxes.push(inbox);
         }
         let sim_switches = match (&far_dev, switches.is_empty()) {
             (Some(far), false) => {
@@ -398,8 +435,7 @@ impl Signalling {
         Ok(Signalling {
             shared,
             sips,
-            incoming,
-            tx,
+            inboxes,
             law,
             rtp_ports,
             rtp_pool,
@@ -530,19 +566,11 @@ impl Signalling {
                 kept[i] = true;
                 continue;
             }
-            match open_sip(
-                self.sips.len(),
-                t,
-                &self.tx,
-                self.law,
-                self.rtp_ports,
-                &self.rtp_pool,
-            )
-            .await
-            {
-                Ok(side) => {
+            match open_sip(t, self.law, self.rtp_ports, &self.rtp_pool).await {
+                Ok((side, inbox)) => {
                     info!(trunk = %t.name, "SIP trunk added by reload");
                     self.sips.push(side);
+                    self.inboxes.push(inbox);
                     kept.push(true);
                 }
                 Err(e) => warn!(trunk = %t.name, error = %e, "SIP trunk not added"),
@@ -598,16 +626,16 @@ impl Signalling {
                 .unwrap_or(now + DCHANNEL_POLL)
                 .min(now + DCHANNEL_POLL);
             tokio::select! {
-                ev = self.incoming.recv() => {
-                    let Some(ev) = ev else {
-                        warn!("SIP transports closed");
-                        return;
-                    };
+                i = recv_sip(&mut self.inboxes) => {
                     // Everything that arrived meanwhile goes into the same turn.
                     let now = Instant::now();
-                    self.on_transport(now, ev, &mut out);
-                    while let Ok(ev) = self.incoming.try_recv() {
-                        self.on_transport(now, ev, &mut out);
+                    let mut events = std::mem::take(&mut self.inboxes[i].events);
+                    for ev in events.drain(..) {
+                        self.on_transport(now, (i, ev), &mut out);
+                    }
+                    self.inboxes[i].events = events;
+                    if !self.inboxes[i].open {
+                        warn!(trunk = %self.sips[i].leg.trunk(), "SIP transport closed");
                     }
                 }
                 Some(ev) = recv_h323(&mut h323_rx) => {
