@@ -41,6 +41,11 @@ use cdr_commit::Commit;
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);
 
+/// The shortest time between two reads of every D-channel: a turn woken by SIP sooner
+/// after the last read leaves them (a frame takes 5 ms at 64 kbit/s; the 2 ms poll bounds
+/// the wait as before).
+const DCHANNEL_READ_GAP: Duration = Duration::from_millis(1);
+
 /// Group commit of CDRs (`cdr_commit`): the shortest time between two syncs of the CDR
 /// file. A turn that ended calls holds its output (and every later turn's) until the next
 /// sync, at most this long after the previous one; a call ending after a quiet spell is
@@ -251,6 +256,8 @@ pub struct Signalling {
     cdr_commit: cdr_commit::GroupCommit,
     /// A D-channel frame on its way out (kept: no allocation per frame).
     frame: Vec<u8>,
+    /// When the D-channels were last read ([`DCHANNEL_READ_GAP`]).
+    dchans_read: Option<Instant>,
 }
 
 fn iface_config(span: &crate::config::Span, role: Role) -> InterfaceConfig {
@@ -455,6 +462,7 @@ impl Signalling {
             moh: config.moh.clone(),
             cdr_commit: cdr_commit::GroupCommit::new(CDR_SYNC_INTERVAL, CDR_SYNC_BATCH),
             frame: Vec::with_capacity(512),
+            dchans_read: None,
         })
     }
 
@@ -695,9 +703,18 @@ impl Signalling {
     ) -> Option<Instant> {
         let mut buf = [0u8; 512];
         let mut alarms: Vec<(dahdi_driver::SpanId, bool)> = Vec::new();
+        let read = self
+            .dchans_read
+            .is_none_or(|t| now >= t + DCHANNEL_READ_GAP);
+        if read {
+            self.dchans_read = Some(now);
+        }
         for d in &mut self.dchans {
             if d.deadline.is_some_and(|t| t <= now) {
                 d.leg.handle_timeout(core, now);
+            }
+            if !read {
+                continue;
             }
             let span = d.leg.span();
             let mut on_event = |ev: DahdiEvent| match ev {
