@@ -1,19 +1,17 @@
 //! Call detail records: one CSV line per call, appended and `fsync`ed before the call's
-//! resources are released, so a crash never loses a finished call's record.
+//! end is acknowledged to anyone, so a crash never loses a finished call's record.
 //!
-//! A [`CdrWriter`] in batch mode ([`CdrWriter::batched`], the daemon's) keeps the records of
-//! one turn of the signalling loop in memory and writes + `fdatasync`s them once at the end
-//! of the turn ([`CdrWriter::flush`]), *before* that turn sends anything: no SIP response,
-//! no Q.931 message and no new call on a freed channel leaves the daemon before the
-//! records of the calls it concerns are on disk. A crash before the flush loses only calls
-//! whose end nobody was told of yet (their peers retransmit BYE / DISCONNECT and learn the
-//! call is gone), exactly as a crash just before a per-record `fsync` would.
-//!
-//! The daemon goes further and syncs at most every few milliseconds (group commit over
-//! turns, `daemon::signalling`): a turn that leaves records queued holds *all* its output
-//! until a later flush made them durable. [`CdrDurability`] is the writer's count of
-//! records queued and synced, which the signalling task reads to decide whether what it
-//! holds may go.
+//! A [`CdrWriter`] in batch mode ([`CdrWriter::batched`], the daemon's) keeps records in
+//! memory and writes + `fdatasync`s them all at once in [`CdrWriter::flush`]. The daemon
+//! group-commits over turns of its signalling loop (`daemon::signalling::cdr_commit`): it
+//! flushes at most every few milliseconds, and until a flush has made every record
+//! written so far durable it holds *all* its output, so no SIP response, no Q.931 message
+//! and no new call on a freed channel leaves the daemon before the records of the calls it
+//! concerns are on disk. A crash before the flush loses only calls whose end nobody was
+//! told of yet (their peers retransmit BYE / DISCONNECT and learn the call is gone),
+//! exactly as a crash just before a per-record `fsync` would. [`CdrDurability`] is the
+//! writer's count of records queued and synced, which the signalling task reads to
+//! decide whether what it holds may go.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
