@@ -1323,6 +1323,8 @@ pub struct RtpPeer {
     stop: Arc<AtomicBool>,
     /// The tone it sends (`f64` bits), changed by [`RtpPeer::set_tone`].
     tone_hz: Arc<AtomicU64>,
+    /// Milliseconds heard so far per tone (Hz), see [`RtpPeer::heard_ms_now`].
+    heard_now: Arc<Mutex<std::collections::BTreeMap<u32, u64>>>,
     thread: Option<JoinHandle<RtpReport>>,
 }
 
@@ -1336,12 +1338,13 @@ impl RtpPeer {
         let s = stop.clone();
         let tone_bits = Arc::new(AtomicU64::new(tone_hz.to_bits()));
         let hz_now = tone_bits.clone();
+        let heard_now: Arc<Mutex<std::collections::BTreeMap<u32, u64>>> = Default::default();
+        let heard = heard_now.clone();
         let thread = std::thread::spawn(move || {
             let mut rep = RtpReport::default();
             let mut tone = ToneGen::new(tone_hz);
             let mut playing = tone_hz.to_bits();
             let mut buf = [0u8; 2048];
-            let mut heard: std::collections::BTreeMap<u32, u64> = Default::default();
             let mut next_send = Instant::now();
             let (mut seq, mut ts, ssrc) = (1u16, 0u32, 0x5eed_1234u32);
             while !s.load(Ordering::Relaxed) {
@@ -1357,7 +1360,11 @@ impl RtpPeer {
                         let start = 12 + 4 * cc;
                         if pt == law.rtp_payload_type() && n > start {
                             if let Some(hz) = detect(law, &buf[start..n], &detect_hz) {
-                                *heard.entry(hz as u32).or_default() += (n - start) as u64 / 8;
+                                *heard
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .entry(hz as u32)
+                                    .or_default() += (n - start) as u64 / 8;
                             }
                         }
                     }
@@ -1388,15 +1395,32 @@ impl RtpPeer {
                     };
                 }
             }
-            rep.heard = heard.into_iter().collect();
+            rep.heard = heard
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|(hz, ms)| (*hz, *ms))
+                .collect();
             rep
         });
         RtpPeer {
             port,
             stop,
             tone_hz: tone_bits,
+            heard_now,
             thread: Some(thread),
         }
+    }
+
+    /// Milliseconds of `hz` heard so far (while it runs; [`RtpReport::heard_ms`] at the
+    /// end).
+    pub fn heard_ms_now(&self, hz: f64) -> u64 {
+        self.heard_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(hz as u32))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Send `hz` from the next packet on (what is heard is still counted per tone).
