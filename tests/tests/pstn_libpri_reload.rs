@@ -6,16 +6,18 @@
 //! on span 1 the test adds span 2 to the file (`device = { kind = "dahdi", dahdi_span =
 //! 2 }`) with a trunk group, and reloads with `gatewayd ctl reload`; then a route to it,
 //! reloaded with SIGHUP. The new span's D-channel comes up with its switch, calls cross
-//! it both ways with tones each way, and the first call goes on untouched.
+//! it both ways with tones each way, and the first call goes on untouched. Last, span 2
+//! (idle) is removed by a reload and added again by SIGHUP: its DAHDI D-channel is
+//! closed, opened again and carries a call.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::{
-    free_udp_port, heard_ms, kv, uac_answered, uac_until_bye, uas_answer, wait_udp_bound, Line,
-    PriSwitch, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, IN_TRUNK, ISDN_CAUSE, OUT_TRUNK,
-    RELEASE_SIDE, SIP_TONE, SPAN, SWITCH_TONE, TRANSFER_TONE,
+    free_udp_port, heard_ms, kv, uac_answered, uac_rejected, uac_until_bye, uas_answer,
+    wait_udp_bound, Line, PriSwitch, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, IN_TRUNK,
+    ISDN_CAUSE, OUT_TRUNK, RELEASE_SIDE, SIP_TONE, SPAN, SWITCH_TONE, TRANSFER_TONE,
 };
 
 /// The configuration gatewayd starts with: span 1 (written by the rig), its trunk group,
@@ -440,4 +442,67 @@ fn a_dahdi_span_added_by_reload_during_a_call_carries_calls_both_ways_and_the_ca
         assert_eq!(c[group.0], group.1, "{c:?}");
         assert_eq!(c[RELEASE_SIDE], side, "{c:?}");
     }
+
+    // Span 2, idle, removed by `ctl reload`: its DAHDI D-channel is closed; added again
+    // by SIGHUP: the same channel is opened again and carries a call.
+    let cfg = std::fs::read_to_string(rig.config_path()).unwrap();
+    let without = cfg.replace(SPAN_2, "").replace(ROUTE_2, "");
+    assert_ne!(without, cfg);
+    std::fs::write(rig.config_path(), without).unwrap();
+    assert_eq!(rig.ctl("reload"), "ok\n", "an idle span may go");
+    let spans = rig.ctl("show spans");
+    assert!(!spans.lines().any(|l| l.starts_with("2 ")), "{spans}");
+    wait_for(
+        Duration::from_secs(10),
+        "span 2's D-channel closed",
+        || logged(&rig, "spans removed by reload: D-channels closed") == 1,
+        || rig.log("gatewayd.log"),
+    );
+    assert!(
+        rig.ctl("show channels")
+            .lines()
+            .filter(|l| l.starts_with("2:"))
+            .all(|l| l.contains("out-of-service")),
+        "{}",
+        rig.ctl("show channels")
+    );
+    let reloads = logged(&rig, "configuration reloaded");
+    append_config(&rig, SPAN_2);
+    append_config(&rig, ROUTE_2);
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(rig.gatewayd_pid() as libc::pid_t, libc::SIGHUP) },
+        0
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "span 2 added again, D-channel up",
+        || logged(&rig, "configuration reloaded") > reloads && dchannel_up(&rig, 2),
+        || format!("{}\n{}", rig.ctl("show spans"), rig.log("gatewayd.log")),
+    );
+    assert_eq!(logged(&rig, "span added by reload span=2"), 2);
+    assert_eq!(logged(&rig, "span added by reload not opened"), 0);
+    wait_for(
+        Duration::from_secs(10),
+        "span 2's channels idle again",
+        || {
+            let chans = rig.ctl("show channels");
+            let on2: Vec<&str> = chans.lines().filter(|l| l.starts_with("2:")).collect();
+            on2.len() == 30 && on2.iter().all(|l| l.ends_with(" idle"))
+        },
+        || rig.ctl("show channels"),
+    );
+    let cdr4 = rig.cdrs().len();
+    let mark4 = sw2.mark();
+    let run = rig.sipp("busy2", &uac_rejected(law, 9, 486, false), "4099917");
+    assert!(run.ok, "SIPp expected 486 from span 2:\n{}", run.trace);
+    let ring4 = sw2.wait(mark4, Duration::from_secs(5), |l| l.starts_with("ring "));
+    assert_eq!(kv(&ring4, "channel"), Some("31"), "{ring4}");
+    let cdrs = rig.assert_clean(cdr4, 1);
+    assert_eq!(cdrs[0][DISPOSITION], "BUSY", "{cdrs:?}");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "17", "{cdrs:?}");
+    assert_eq!(
+        (cdrs[0][SPAN].as_str(), cdrs[0][CHANNEL].as_str()),
+        ("2", "31")
+    );
 }
