@@ -52,8 +52,10 @@ struct Args {
     /// which puts most of them on a few of the 20 phases).
     #[arg(long, default_value_t = 100)]
     open_ms: u64,
-    /// Packet I/O of the media thread: io_uring where the kernel runs it (`auto`), or
-    /// one system call per packet (`syscalls`).
+    /// Packet I/O of the media thread: io_uring where the kernel runs it, receives armed
+    /// in the ring where it can (`auto`); io_uring with receives found by `epoll_wait`
+    /// (`uring-readiness`, what kernels before 6.1 get); or one system call per packet
+    /// (`syscalls`).
     #[arg(long, default_value = "auto")]
     io: String,
 }
@@ -250,8 +252,9 @@ fn main() -> anyhow::Result<()> {
     let gen_addr: SocketAddr = gen_sock.local_addr()?;
     let io = match args.io.as_str() {
         "auto" => IoMode::Auto,
+        "uring-readiness" => IoMode::UringReadiness,
         "syscalls" => IoMode::Syscalls,
-        other => anyhow::bail!("--io {other}: auto or syscalls"),
+        other => anyhow::bail!("--io {other}: auto, uring-readiness or syscalls"),
     };
     let mut engine = MediaEngine::start_with(
         vec![near.ticker()?],
@@ -312,7 +315,11 @@ fn main() -> anyhow::Result<()> {
         "engine: 1 media thread; echo canceller {}, DTMF detection {}; memory locked: {locked}; packet I/O: {}",
         if args.echo { "on" } else { "off" },
         if args.no_dtmf { "off" } else { "on" },
-        if engine.stats()[0].uring { "io_uring" } else { "system calls" }
+        match (engine.stats()[0].uring, engine.stats()[0].uring_armed) {
+            (true, true) => "io_uring, receives armed in the ring",
+            (true, false) => "io_uring, receives by epoll readiness",
+            _ => "system calls",
+        }
     );
     let warm = Duration::from_secs(3);
     let measure = Duration::from_secs(args.secs);

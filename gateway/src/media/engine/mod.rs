@@ -336,13 +336,17 @@ impl MediaEngine {
                 .spawn(
                     move || match MediaWorker::with_io(rx, events, shared, options.io) {
                         Ok(worker) => {
-                            let uring = worker
-                                .stats()
-                                .uring
-                                .load(std::sync::atomic::Ordering::Relaxed);
+                            let stats = worker.stats();
+                            let uring = stats.uring.load(std::sync::atomic::Ordering::Relaxed);
+                            let armed =
+                                stats.uring_armed.load(std::sync::atomic::Ordering::Relaxed);
                             tracing::info!(
                                 thread = i,
-                                io = if uring { "io_uring" } else { "system calls" },
+                                io = match (uring, armed) {
+                                    (true, true) => "io_uring, receives armed",
+                                    (true, false) => "io_uring, receives by epoll readiness",
+                                    _ => "system calls",
+                                },
                                 "media thread: packet I/O"
                             );
                             if let Some(prio) = options.fifo_priority {
