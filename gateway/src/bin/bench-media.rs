@@ -58,6 +58,10 @@ struct Args {
     /// (`syscalls`).
     #[arg(long, default_value = "auto")]
     io: String,
+    /// Leave the media thread and the generator wherever the scheduler puts them
+    /// (by default, with two CPUs or more, each gets a CPU of its own: see `pin`).
+    #[arg(long)]
+    no_pin: bool,
 }
 
 const PKT: usize = 12 + FRAME_SAMPLES;
@@ -164,9 +168,46 @@ fn bare_loop(secs: u64) -> (u64, f64) {
     (moved, (thread_cpu_ns() - cpu0) as f64 / 1e9)
 }
 
+/// The kernel's id of this process's thread named `name` (`/proc/self/task/*/comm`).
+fn thread_named(name: &str) -> Option<libc::pid_t> {
+    std::fs::read_dir("/proc/self/task").ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        (comm.trim_end() == name)
+            .then(|| e.file_name().to_str()?.parse().ok())
+            .flatten()
+    })
+}
+
+/// Keep thread `tid` (0: the caller) on CPU `cpu`.
+fn pin(tid: libc::pid_t, cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET stays within it.
+    unsafe {
+        let mut set: libc::cpu_set_t = zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// The CPUs this process may use.
+fn cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t filled by the kernel.
+    unsafe {
+        let mut set: libc::cpu_set_t = zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
 struct Generator {
     sock: UdpSocket,
     dests: Vec<RawAddr>,
+    /// The CPU it keeps to (see `pin`).
+    cpu: Option<usize>,
 }
 
 /// Plays the far RTP endpoints until `stop`: channel i gets its packet on the
@@ -175,6 +216,9 @@ fn generate(g: Generator, stop: Instant) -> (u64, u64, f64) {
     // The network's side of the test: just below the media thread, so that it is not
     // the builders' load that decides when packets arrive.
     tdm_sim::rt::enter_fifo("rtp-generator", tdm_sim::rt::MEDIA_PRIORITY - 1);
+    if let Some(cpu) = g.cpu {
+        pin(0, cpu);
+    }
     let n = g.dests.len();
     let mut seq = vec![0u16; n];
     let mut pkts = [[0xD5u8; PKT]; BATCH];
@@ -321,6 +365,39 @@ fn main() -> anyhow::Result<()> {
             _ => "system calls",
         }
     );
+    // The generator plays the far ends, which in a deployment are other machines. Here
+    // it is a SCHED_FIFO thread beside the media thread, and the kernel caps real-time
+    // threads at 95 % of each CPU per second (sched_rt_runtime_us): left to share a CPU,
+    // media thread (≈ 0.7 of a core) and generator (≈ 0.45) exceed it, and that CPU's
+    // real-time threads are all stopped for the rest of the second — 50–100 ms stalls the
+    // engine did not cause. So the media thread gets a CPU of its own, and the generator
+    // and the simulator's clock (≈ 0.15 of a core: the simulated cards' interrupt) share
+    // the other.
+    let cpu_list = cpus();
+    let gen_cpu = if !args.no_pin && cpu_list.len() >= 2 {
+        let media = thread_named("media-0");
+        match media {
+            Some(tid) if pin(tid, cpu_list[0]) => {
+                if let Some(clock) = thread_named("tdm-sim-clock") {
+                    pin(clock, cpu_list[1]);
+                }
+                Some(cpu_list[1])
+            }
+            _ => None,
+        }
+    } else {
+        None
+    };
+    println!(
+        "placement: {}",
+        match gen_cpu {
+            Some(g) => format!(
+                "media thread on CPU {}, generator and simulator clock on CPU {g}",
+                cpu_list[0]
+            ),
+            None => "media thread, generator and simulator clock left to the scheduler".into(),
+        }
+    );
     let warm = Duration::from_secs(3);
     let measure = Duration::from_secs(args.secs);
     let stop = Instant::now() + warm + measure + Duration::from_millis(200);
@@ -331,6 +408,7 @@ fn main() -> anyhow::Result<()> {
                 Generator {
                     sock: gen_sock,
                     dests,
+                    cpu: gen_cpu,
                 },
                 stop,
             )
