@@ -58,10 +58,10 @@ struct Args {
     /// (`syscalls`).
     #[arg(long, default_value = "auto")]
     io: String,
-    /// Leave the media thread and the generator wherever the scheduler puts them
-    /// (by default, with two CPUs or more, each gets a CPU of its own: see `pin`).
+    /// Keep the media thread on a CPU of its own and the generator and the simulator's
+    /// clock on another (with two CPUs or more).
     #[arg(long)]
-    no_pin: bool,
+    pin: bool,
 }
 
 const PKT: usize = 12 + FRAME_SAMPLES;
@@ -214,7 +214,13 @@ struct Generator {
 /// millisecond i mod 20 of every 20 ms. Returns (sent, received, CPU seconds).
 fn generate(g: Generator, stop: Instant) -> (u64, u64, f64) {
     // The network's side of the test: just below the media thread, so that it is not
-    // the builders' load that decides when packets arrive.
+    // the builders' load that decides when packets arrive. (At normal priority, even
+    // nice −20, it fell behind on this shared host: 1.1–1.3 M of 1.82 M packets sent,
+    // so the engine would have been measured on less work.) It takes real-time budget,
+    // though: the kernel caps real-time threads at 95 % of each CPU per second
+    // (sched_rt_runtime_us), and the media thread (≈ 0.7 of a core), this generator
+    // (≈ 0.45), the simulator's clock (≈ 0.15) and other programs' real-time threads can
+    // go over it on one CPU, which then stops all of them for the rest of the second.
     tdm_sim::rt::enter_fifo("rtp-generator", tdm_sim::rt::MEDIA_PRIORITY - 1);
     if let Some(cpu) = g.cpu {
         pin(0, cpu);
@@ -365,16 +371,13 @@ fn main() -> anyhow::Result<()> {
             _ => "system calls",
         }
     );
-    // The generator plays the far ends, which in a deployment are other machines. Here
-    // it is a SCHED_FIFO thread beside the media thread, and the kernel caps real-time
-    // threads at 95 % of each CPU per second (sched_rt_runtime_us): left to share a CPU,
-    // media thread (≈ 0.7 of a core) and generator (≈ 0.45) exceed it, and that CPU's
-    // real-time threads are all stopped for the rest of the second — 50–100 ms stalls the
-    // engine did not cause. So the media thread gets a CPU of its own, and the generator
-    // and the simulator's clock (≈ 0.15 of a core: the simulated cards' interrupt) share
-    // the other.
+    // `--pin`: the media thread on a CPU of its own, the generator and the simulator's
+    // clock (≈ 0.15 of a core: the simulated cards' interrupt) on another, so that they
+    // never share one CPU's real-time budget (see `generate`). Off by default: on a host
+    // where other programs run real-time threads too, a pinned media thread cannot move
+    // away from them.
     let cpu_list = cpus();
-    let gen_cpu = if !args.no_pin && cpu_list.len() >= 2 {
+    let gen_cpu = if args.pin && cpu_list.len() >= 2 {
         let media = thread_named("media-0");
         match media {
             Some(tid) if pin(tid, cpu_list[0]) => {
