@@ -44,7 +44,7 @@ const CQ_ENTRIES: u32 = 16384;
 /// second may wait between two looks. When they run out, a socket's multishot receive
 /// ends (`ENOBUFS`), its datagrams wait in the socket, and it is armed again once
 /// buffers are back.
-const BUF_COUNT: u16 = 4096;
+pub const BUF_COUNT: u16 = 4096;
 /// One provided buffer: the kernel's `io_uring_recvmsg_out` (16), the source address
 /// ([`NAME_LEN`]), the control messages ([`CMSG_SPACE`]), then the datagram.
 const BUF_SIZE: usize = 16 + NAME_LEN + CMSG_SPACE + MAX_DATAGRAM;
@@ -152,20 +152,24 @@ impl Drop for Mapping {
 struct BufRing {
     ring: Mapping,
     bufs: Mapping,
+    /// Buffers (a power of two).
+    count: u16,
     /// Our tail: entries up to here are the kernel's.
     tail: u16,
 }
 
 impl BufRing {
-    fn new() -> io::Result<Self> {
-        let ring = Mapping::new(BUF_COUNT as usize * size_of::<IoUringBuf>())?;
-        let bufs = Mapping::new(BUF_COUNT as usize * BUF_SIZE)?;
+    fn new(count: u16) -> io::Result<Self> {
+        let count = count.max(1).next_power_of_two();
+        let ring = Mapping::new(count as usize * size_of::<IoUringBuf>())?;
+        let bufs = Mapping::new(count as usize * BUF_SIZE)?;
         let mut r = BufRing {
             ring,
             bufs,
+            count,
             tail: 0,
         };
-        for bid in 0..BUF_COUNT {
+        for bid in 0..count {
             r.put(bid);
         }
         r.publish();
@@ -173,7 +177,7 @@ impl BufRing {
     }
 
     fn buf(&self, bid: u16) -> &[u8] {
-        let i = (bid % BUF_COUNT) as usize;
+        let i = (bid % self.count) as usize;
         // SAFETY: within the mapping; the kernel wrote this buffer before posting the
         // completion that named it and does not touch it until it is put back.
         unsafe { std::slice::from_raw_parts(self.bufs.ptr.add(i * BUF_SIZE), BUF_SIZE) }
@@ -181,9 +185,9 @@ impl BufRing {
 
     /// Hand buffer `bid` back (seen by the kernel after [`BufRing::publish`]).
     fn put(&mut self, bid: u16) {
-        let slot = (self.tail & (BUF_COUNT - 1)) as usize;
-        let bid = bid % BUF_COUNT;
-        // SAFETY: `slot` < BUF_COUNT entries of the ring mapping; the entry past the
+        let slot = (self.tail & (self.count - 1)) as usize;
+        let bid = bid % self.count;
+        // SAFETY: `slot` < `count` entries of the ring mapping; the entry past the
         // tail is ours to write.
         unsafe {
             let e = (self.ring.ptr as *mut IoUringBuf).add(slot);
@@ -285,7 +289,9 @@ impl Uring {
     /// by readiness. Fails where io_uring is missing or forbidden
     /// (`kernel.io_uring_disabled`, seccomp), and then the caller uses plain system calls.
     /// `armed: false` keeps receiving by readiness on any kernel.
-    pub fn with_armed(armed: bool) -> io::Result<Self> {
+    /// `buffers`: provided buffers for armed receives ([`BUF_COUNT`]; rounded up to a
+    /// power of two; tests use few to run out of them).
+    pub fn with_buffers(armed: bool, buffers: u16) -> io::Result<Self> {
         // Probe: one no-op through a small plain ring, so that io_uring that cannot run
         // (seccomp on io_uring_enter) is found here, not on the first packet.
         let mut probe = IoUring::new(4)?;
@@ -309,7 +315,7 @@ impl Uring {
             None
         };
         let (ring, armed) = match deferred {
-            Some(ring) => match Self::set_up_armed(&ring) {
+            Some(ring) => match Self::set_up_armed(&ring, buffers) {
                 Ok(a) => (ring, Some(a)),
                 Err(e) => {
                     tracing::info!(error = %e, "io_uring: receives by readiness");
@@ -363,14 +369,15 @@ impl Uring {
         }
     }
 
-    fn set_up_armed(ring: &IoUring) -> io::Result<Box<Armed>> {
-        let bufs = BufRing::new()?;
-        // SAFETY: the ring mapping holds BUF_COUNT entries and lives in `Armed`, which
+    fn set_up_armed(ring: &IoUring, buffers: u16) -> io::Result<Box<Armed>> {
+        let bufs = BufRing::new(buffers)?;
+        let count = bufs.count as usize;
+        // SAFETY: the ring mapping holds `bufs.count` entries and lives in `Armed`, which
         // the `Uring` drops after the ring (field order) and after cancelling receives.
         unsafe {
             ring.submitter().register_buf_ring_with_flags(
                 bufs.ring.ptr as u64,
-                BUF_COUNT,
+                bufs.count,
                 BGID,
                 0,
             )?;
@@ -384,7 +391,7 @@ impl Uring {
             bufs,
             hdr,
             sockets: Vec::new(),
-            kept: Vec::with_capacity(BUF_COUNT as usize * 2),
+            kept: Vec::with_capacity(count * 2),
             ended: Vec::new(),
             generation: 0,
             control: None,
