@@ -52,10 +52,16 @@ struct Args {
     /// which puts most of them on a few of the 20 phases).
     #[arg(long, default_value_t = 100)]
     open_ms: u64,
-    /// Packet I/O of the media thread: io_uring where the kernel runs it (`auto`), or
-    /// one system call per packet (`syscalls`).
+    /// Packet I/O of the media thread: io_uring where the kernel runs it, receives armed
+    /// in the ring where it can (`auto`); io_uring with receives found by `epoll_wait`
+    /// (`uring-readiness`, what kernels before 6.1 get); or one system call per packet
+    /// (`syscalls`).
     #[arg(long, default_value = "auto")]
     io: String,
+    /// Keep the media thread on a CPU of its own and the generator and the simulator's
+    /// clock on another (with two CPUs or more).
+    #[arg(long)]
+    pin: bool,
 }
 
 const PKT: usize = 12 + FRAME_SAMPLES;
@@ -162,17 +168,63 @@ fn bare_loop(secs: u64) -> (u64, f64) {
     (moved, (thread_cpu_ns() - cpu0) as f64 / 1e9)
 }
 
+/// The kernel's id of this process's thread named `name` (`/proc/self/task/*/comm`).
+fn thread_named(name: &str) -> Option<libc::pid_t> {
+    std::fs::read_dir("/proc/self/task").ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        (comm.trim_end() == name)
+            .then(|| e.file_name().to_str()?.parse().ok())
+            .flatten()
+    })
+}
+
+/// Keep thread `tid` (0: the caller) on CPU `cpu`.
+fn pin(tid: libc::pid_t, cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET stays within it.
+    unsafe {
+        let mut set: libc::cpu_set_t = zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// The CPUs this process may use.
+fn cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t filled by the kernel.
+    unsafe {
+        let mut set: libc::cpu_set_t = zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
 struct Generator {
     sock: UdpSocket,
     dests: Vec<RawAddr>,
+    /// The CPU it keeps to (see `pin`).
+    cpu: Option<usize>,
 }
 
 /// Plays the far RTP endpoints until `stop`: channel i gets its packet on the
 /// millisecond i mod 20 of every 20 ms. Returns (sent, received, CPU seconds).
 fn generate(g: Generator, stop: Instant) -> (u64, u64, f64) {
     // The network's side of the test: just below the media thread, so that it is not
-    // the builders' load that decides when packets arrive.
+    // the builders' load that decides when packets arrive. (At normal priority, even
+    // nice −20, it fell behind on this shared host: 1.1–1.3 M of 1.82 M packets sent,
+    // so the engine would have been measured on less work.) It takes real-time budget,
+    // though: the kernel caps real-time threads at 95 % of each CPU per second
+    // (sched_rt_runtime_us), and the media thread (≈ 0.7 of a core), this generator
+    // (≈ 0.45), the simulator's clock (≈ 0.15) and other programs' real-time threads can
+    // go over it on one CPU, which then stops all of them for the rest of the second.
     tdm_sim::rt::enter_fifo("rtp-generator", tdm_sim::rt::MEDIA_PRIORITY - 1);
+    if let Some(cpu) = g.cpu {
+        pin(0, cpu);
+    }
     let n = g.dests.len();
     let mut seq = vec![0u16; n];
     let mut pkts = [[0xD5u8; PKT]; BATCH];
@@ -250,8 +302,9 @@ fn main() -> anyhow::Result<()> {
     let gen_addr: SocketAddr = gen_sock.local_addr()?;
     let io = match args.io.as_str() {
         "auto" => IoMode::Auto,
+        "uring-readiness" => IoMode::UringReadiness,
         "syscalls" => IoMode::Syscalls,
-        other => anyhow::bail!("--io {other}: auto or syscalls"),
+        other => anyhow::bail!("--io {other}: auto, uring-readiness or syscalls"),
     };
     let mut engine = MediaEngine::start_with(
         vec![near.ticker()?],
@@ -312,7 +365,41 @@ fn main() -> anyhow::Result<()> {
         "engine: 1 media thread; echo canceller {}, DTMF detection {}; memory locked: {locked}; packet I/O: {}",
         if args.echo { "on" } else { "off" },
         if args.no_dtmf { "off" } else { "on" },
-        if engine.stats()[0].uring { "io_uring" } else { "system calls" }
+        match (engine.stats()[0].uring, engine.stats()[0].uring_armed) {
+            (true, true) => "io_uring, receives armed in the ring",
+            (true, false) => "io_uring, receives by epoll readiness",
+            _ => "system calls",
+        }
+    );
+    // `--pin`: the media thread on a CPU of its own, the generator and the simulator's
+    // clock (≈ 0.15 of a core: the simulated cards' interrupt) on another, so that they
+    // never share one CPU's real-time budget (see `generate`). Off by default: on a host
+    // where other programs run real-time threads too, a pinned media thread cannot move
+    // away from them.
+    let cpu_list = cpus();
+    let gen_cpu = if args.pin && cpu_list.len() >= 2 {
+        let media = thread_named("media-0");
+        match media {
+            Some(tid) if pin(tid, cpu_list[0]) => {
+                if let Some(clock) = thread_named("tdm-sim-clock") {
+                    pin(clock, cpu_list[1]);
+                }
+                Some(cpu_list[1])
+            }
+            _ => None,
+        }
+    } else {
+        None
+    };
+    println!(
+        "placement: {}",
+        match gen_cpu {
+            Some(g) => format!(
+                "media thread on CPU {}, generator and simulator clock on CPU {g}",
+                cpu_list[0]
+            ),
+            None => "media thread, generator and simulator clock left to the scheduler".into(),
+        }
     );
     let warm = Duration::from_secs(3);
     let measure = Duration::from_secs(args.secs);
@@ -324,6 +411,7 @@ fn main() -> anyhow::Result<()> {
                 Generator {
                     sock: gen_sock,
                     dests,
+                    cpu: gen_cpu,
                 },
                 stop,
             )

@@ -15,7 +15,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
@@ -142,6 +142,19 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// Waits up to `limit` until a program has bound UDP `port` on 127.0.0.1 (a SIPp UAS is
+/// then listening: what arrives from then on waits in its socket).
+pub fn wait_udp_bound(port: u16, limit: Duration) {
+    let t0 = Instant::now();
+    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            t0.elapsed() < limit,
+            "nothing bound UDP port {port} in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Milliseconds of `hz` in a pri-switch report's `key` (`hz:ms,hz:ms…`).
 pub fn heard_ms(line: &str, key: &str, hz: f64) -> u64 {
     kv(line, key)
@@ -161,9 +174,13 @@ pub fn kv<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 /// Column positions of `gateway::cdr::HEADER`.
 pub const CALLED: usize = 7;
+pub const IN_TRUNK: usize = 8;
+pub const OUT_TRUNK: usize = 9;
+pub const SPAN: usize = 10;
 pub const CHANNEL: usize = 11;
 pub const ISDN_CAUSE: usize = 12;
 pub const SIP_STATUS: usize = 13;
+pub const RELEASE_SIDE: usize = 14;
 pub const DISPOSITION: usize = 16;
 
 /// The Q.931 message names libpri reported for its call after `mark`, in order, with
@@ -327,6 +344,44 @@ impl PriSwitch {
         self.stdin.flush().expect("flush pri-switch");
     }
 
+    /// The Q.931 messages libpri reported on DAHDI span `span` after `mark`, in order,
+    /// as `rx NAME` / `tx NAME` (seen from libpri).
+    pub fn q931_on(&self, span: u16, mark: usize) -> Vec<String> {
+        let span = span.to_string();
+        self.since(mark)
+            .iter()
+            .filter(|l| l.starts_with("q931 ") && kv(l, "span") == Some(&span))
+            .map(|l| format!("{} {}", kv(l, "dir").unwrap(), kv(l, "msg").unwrap()))
+            .collect()
+    }
+
+    /// As [`assert_q931_in_order`], for this switch's span `span`.
+    pub fn assert_q931_in_order(&self, span: u16, mark: usize, want: &[&str]) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let seen = self.q931_on(span, mark);
+            if in_order(&seen, want) {
+                return seen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "libpri's Q.931 messages on span {span} {seen:?} lack {want:?} in that order"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether libpri's last word on the data link of DAHDI span `span` was `up`.
+    pub fn link_up(&self, span: u16) -> bool {
+        let span = span.to_string();
+        self.lines()
+            .iter()
+            .rev()
+            .filter(|l| kv(l, "span") == Some(&span))
+            .find(|l| l.starts_with("up ") || l.starts_with("down "))
+            .is_some_and(|l| l.starts_with("up "))
+    }
+
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().ok().flatten().is_none()
     }
@@ -361,6 +416,25 @@ pub const MOH_TONE: f64 = 523.25;
 /// The tone of a transfer's new party (so that what the switch hears after a transfer
 /// is told apart from what it heard before).
 pub const TRANSFER_TONE: f64 = 1400.0;
+
+/// `pri-switch` on DAHDI span `span` of the simulator at `sim_socket`, network side, the
+/// line's switch variant, playing [`SWITCH_TONE`] and listening for the rig's tones.
+fn switch_command(line: Line, span: u16, sim_socket: &Path) -> Command {
+    let kind = match line {
+        Line::E1 => "e1",
+        Line::T1 => "t1",
+    };
+    let mut sw = Command::new(&bins().pri_switch);
+    sw.args(["--span", &format!("{span}:{kind}")])
+        .args(["--tone", &SWITCH_TONE.to_string()])
+        .args([
+            "--detect",
+            &format!("{SIP_TONE},{SWITCH_TONE},{MOH_TONE},{TRANSFER_TONE}"),
+        ])
+        .env("LD_PRELOAD", &bins().preload)
+        .env("DAHDI_SIM_SOCKET", sim_socket);
+    sw
+}
 
 pub struct Rig {
     pub line: Line,
@@ -404,6 +478,24 @@ impl Rig {
         trunk_keys: &str,
         groups_and_routes: &str,
     ) -> Rig {
+        Rig::start_cables(name, line, 1, general_keys, trunk_keys, groups_and_routes)
+    }
+
+    /// As [`Rig::start_with`], with `cables` simulated cables of `line`: DAHDI spans
+    /// `1..=cables` are the near ends, `cables + 1..=2 * cables` their far ends (every
+    /// span started as a PRI line). gatewayd is configured with span 1 only (on DAHDI
+    /// span 1) and [`Rig::switch`] runs on its far end, span `cables + 1`; the other
+    /// cables are there for a span added later (a reload) with its own switch, see
+    /// [`Rig::start_switch`].
+    pub fn start_cables(
+        name: &str,
+        line: Line,
+        cables: u16,
+        general_keys: &str,
+        trunk_keys: &str,
+        groups_and_routes: &str,
+    ) -> Rig {
+        assert!(cables >= 1);
         let b = bins();
         let t_start = Instant::now();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
@@ -417,10 +509,11 @@ impl Rig {
         let mut simd = Command::new(&b.tdm_simd);
         simd.arg("--socket")
             .arg(&sim_socket)
-            .args(match line {
-                Line::E1 => ["--e1", "1"],
-                Line::T1 => ["--t1", "1"],
+            .arg(match line {
+                Line::E1 => "--e1",
+                Line::T1 => "--t1",
             })
+            .arg(cables.to_string())
             .args(["--started", "--numbufs", "8"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -487,15 +580,11 @@ peers = ["127.0.0.1:{pbx_port}"]
             .stderr(std::fs::File::create(dir.join("gatewayd.log")).unwrap());
         let gatewayd = spawn_kept(gw);
 
-        let mut sw = Command::new(&b.pri_switch);
-        sw.args(["--span", &format!("2:{kind}")])
-            .args(["--tone", &SWITCH_TONE.to_string()])
-            .args([
-                "--detect",
-                &format!("{SIP_TONE},{SWITCH_TONE},{MOH_TONE},{TRANSFER_TONE}"),
-            ]);
-        preload(&mut sw);
-        let switch = PriSwitch::start(sw, &dir.join("pri-switch.log"));
+        let far_span = cables + 1;
+        let switch = PriSwitch::start(
+            switch_command(line, far_span, &sim_socket),
+            &dir.join("pri-switch.log"),
+        );
 
         let mut rig = Rig {
             line,
@@ -505,7 +594,7 @@ peers = ["127.0.0.1:{pbx_port}"]
             sip_port,
             pbx_port,
             near_span: 1,
-            far_span: 2,
+            far_span,
             switch,
             simd,
             gatewayd,
@@ -513,6 +602,26 @@ peers = ["127.0.0.1:{pbx_port}"]
         rig.wait_up(Duration::from_secs(30));
         eprintln!("e2e: rig {name} up in {:?}", t_start.elapsed());
         rig
+    }
+
+    /// The configuration file gatewayd runs with (a test may edit it and reload).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("gatewayd.toml")
+    }
+
+    /// gatewayd's process id (for `kill -HUP`).
+    pub fn gatewayd_pid(&self) -> u32 {
+        self.gatewayd.id()
+    }
+
+    /// Another `pri-switch` (libpri, network side, the rig's line and tones) on the far
+    /// end DAHDI span `span` (of a cable started by [`Rig::start_cables`]); its stderr
+    /// (libpri's Q.931 dumps) goes to `pri-switch-<span>.log`.
+    pub fn start_switch(&self, span: u16) -> PriSwitch {
+        PriSwitch::start(
+            switch_command(self.line, span, &self.sim_socket),
+            &self.dir.join(format!("pri-switch-{span}.log")),
+        )
     }
 
     /// Whether libpri's last word on its data link was `up`.
@@ -1212,6 +1321,10 @@ impl RtpReport {
 pub struct RtpPeer {
     pub port: u16,
     stop: Arc<AtomicBool>,
+    /// The tone it sends (`f64` bits), changed by [`RtpPeer::set_tone`].
+    tone_hz: Arc<AtomicU64>,
+    /// Milliseconds heard so far per tone (Hz), see [`RtpPeer::heard_ms_now`].
+    heard_now: Arc<Mutex<std::collections::BTreeMap<u32, u64>>>,
     thread: Option<JoinHandle<RtpReport>>,
 }
 
@@ -1223,11 +1336,15 @@ impl RtpPeer {
             .unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
+        let tone_bits = Arc::new(AtomicU64::new(tone_hz.to_bits()));
+        let hz_now = tone_bits.clone();
+        let heard_now: Arc<Mutex<std::collections::BTreeMap<u32, u64>>> = Default::default();
+        let heard = heard_now.clone();
         let thread = std::thread::spawn(move || {
             let mut rep = RtpReport::default();
             let mut tone = ToneGen::new(tone_hz);
+            let mut playing = tone_hz.to_bits();
             let mut buf = [0u8; 2048];
-            let mut heard: std::collections::BTreeMap<u32, u64> = Default::default();
             let mut next_send = Instant::now();
             let (mut seq, mut ts, ssrc) = (1u16, 0u32, 0x5eed_1234u32);
             while !s.load(Ordering::Relaxed) {
@@ -1243,7 +1360,11 @@ impl RtpPeer {
                         let start = 12 + 4 * cc;
                         if pt == law.rtp_payload_type() && n > start {
                             if let Some(hz) = detect(law, &buf[start..n], &detect_hz) {
-                                *heard.entry(hz as u32).or_default() += (n - start) as u64 / 8;
+                                *heard
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .entry(hz as u32)
+                                    .or_default() += (n - start) as u64 / 8;
                             }
                         }
                     }
@@ -1257,6 +1378,11 @@ impl RtpPeer {
                     pkt[2..4].copy_from_slice(&seq.to_be_bytes());
                     pkt[4..8].copy_from_slice(&ts.to_be_bytes());
                     pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                    let want = hz_now.load(Ordering::Relaxed);
+                    if want != playing {
+                        playing = want;
+                        tone = ToneGen::new(f64::from_bits(want));
+                    }
                     tone.fill(law, &mut pkt[12..]);
                     let _ = sock.send_to(&pkt, peer);
                     rep.sent += 1;
@@ -1269,14 +1395,37 @@ impl RtpPeer {
                     };
                 }
             }
-            rep.heard = heard.into_iter().collect();
+            rep.heard = heard
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|(hz, ms)| (*hz, *ms))
+                .collect();
             rep
         });
         RtpPeer {
             port,
             stop,
+            tone_hz: tone_bits,
+            heard_now,
             thread: Some(thread),
         }
+    }
+
+    /// Milliseconds of `hz` heard so far (while it runs; [`RtpReport::heard_ms`] at the
+    /// end).
+    pub fn heard_ms_now(&self, hz: f64) -> u64 {
+        self.heard_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(hz as u32))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Send `hz` from the next packet on (what is heard is still counted per tone).
+    pub fn set_tone(&self, hz: f64) {
+        self.tone_hz.store(hz.to_bits(), Ordering::Relaxed);
     }
 
     pub fn stop(mut self) -> RtpReport {

@@ -676,6 +676,168 @@ mod tests {
         pio.backend()
     }
 
+    /// Armed receives (io_uring, Linux ≥ 6.1): datagrams of every armed socket come
+    /// back with owner, source and arrival stamp, from a wait that a datagram ends early;
+    /// sends go by the fixed file table; the control eventfd ends a wait too; a disarmed
+    /// socket is heard no more and can be armed again (a new owner generation).
+    #[test]
+    fn packet_io_armed_receives_where_the_kernel_runs_them() {
+        let mut pio = PacketIo::new(IoMode::Auto);
+        if !pio.armed() {
+            eprintln!("io_uring receives cannot be armed here: nothing to test");
+            return;
+        }
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for s in [&a, &b, &c] {
+            s.set_nonblocking(true).unwrap();
+        }
+        enable_timestamps(b.as_raw_fd()).unwrap();
+        let waker = Waker::new().unwrap();
+        pio.arm_control(waker.fd()).unwrap();
+        pio.arm(b.as_raw_fd(), 10).unwrap();
+        pio.arm(c.as_raw_fd(), 20).unwrap();
+        // Nothing yet: the wait runs out.
+        let t = std::time::Instant::now();
+        pio.wait(Duration::from_millis(30)).unwrap();
+        assert!(
+            t.elapsed() >= Duration::from_millis(25),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            pio.receive_armed(true, |_, _| panic!("nothing sent")),
+            (0, false)
+        );
+
+        // A datagram from another thread ends the wait early.
+        let to_b = b.local_addr().unwrap();
+        let a2 = a.try_clone().unwrap();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            a2.send_to(&[7; 40], to_b).unwrap();
+        });
+        let t = std::time::Instant::now();
+        pio.wait(Duration::from_secs(5)).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(4));
+        sender.join().unwrap();
+        let mut got: Vec<(u32, Vec<u8>, Option<SocketAddr>, bool)> = Vec::new();
+        let (n, control) = pio.receive_armed(true, |o, d| {
+            got.push((o, d.data.to_vec(), d.from, d.arrival_ns.is_some()))
+        });
+        assert_eq!((n, control), (1, false));
+        assert_eq!(
+            got,
+            vec![(10, vec![7; 40], Some(a.local_addr().unwrap()), true)]
+        );
+
+        // Many datagrams to both sockets, sent through the ring itself (fixed files).
+        got.clear();
+        let to_c = RawAddr::new(c.local_addr().unwrap());
+        let mut sent = 0;
+        for i in 0..50u8 {
+            let fd = b.as_raw_fd();
+            if let Sent::Now(r) = pio.send(fd, &[i; 172], Some(&to_c), 10, |_, r| {
+                assert!(r.unwrap());
+            }) {
+                assert!(r.unwrap());
+            }
+            sent += 1;
+            a.send_to(&[i; 20], to_b).unwrap();
+        }
+        pio.flush(|_, r| assert!(r.unwrap()));
+        let mut rounds = 0;
+        while got.len() < 2 * sent && rounds < 100 {
+            rounds += 1;
+            pio.wait(Duration::from_millis(10)).unwrap();
+            pio.receive_armed(true, |o, d| got.push((o, d.data.to_vec(), d.from, true)));
+        }
+        let to_b_count = got.iter().filter(|g| g.0 == 10 && g.1.len() == 20).count();
+        let to_c_count = got.iter().filter(|g| g.0 == 20 && g.1.len() == 172).count();
+        assert_eq!((to_b_count, to_c_count), (sent, sent));
+        // In order per socket.
+        let firsts: Vec<u8> = got.iter().filter(|g| g.0 == 20).map(|g| g.1[0]).collect();
+        assert_eq!(firsts, (0..50).collect::<Vec<u8>>());
+
+        // The control eventfd ends a wait and is reported.
+        waker.arm();
+        waker.wake();
+        pio.wait(Duration::from_secs(5)).unwrap();
+        assert!(
+            pio.receive_armed(true, |_, _| {}).1,
+            "the control eventfd fired"
+        );
+        waker.reset();
+
+        // Disarmed: c is not read any more (its datagram stays in the socket).
+        pio.disarm(20, |_, _| {});
+        a.send_to(&[1; 10], c.local_addr().unwrap()).unwrap();
+        pio.wait(Duration::from_millis(30)).unwrap();
+        assert_eq!(pio.receive_armed(true, |_, _| panic!("c is disarmed")).0, 0);
+        let mut buf = [0u8; 64];
+        assert_eq!(c.recv(&mut buf).unwrap(), 10);
+        // Armed again under another owner: heard there.
+        pio.arm(c.as_raw_fd(), 21).unwrap();
+        a.send_to(&[2; 12], c.local_addr().unwrap()).unwrap();
+        got.clear();
+        let mut rounds = 0;
+        while got.is_empty() && rounds < 100 {
+            rounds += 1;
+            pio.wait(Duration::from_millis(10)).unwrap();
+            pio.receive_armed(true, |o, d| got.push((o, d.data.to_vec(), d.from, true)));
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].0, got[0].1.as_slice()), (21, &[2u8; 12][..]));
+    }
+
+    /// More datagrams waiting than the ring has provided buffers (a burst after a
+    /// stall): the receives that run out end, are armed again once buffers are back,
+    /// and every datagram is handed on, none twice.
+    #[test]
+    fn packet_io_armed_receives_survive_running_out_of_buffers() {
+        let mut pio = PacketIo::with_buffers(IoMode::Auto, 64);
+        if !pio.armed() {
+            eprintln!("io_uring receives cannot be armed here: nothing to test");
+            return;
+        }
+        const SOCKETS: usize = 40;
+        const EACH: usize = 120; // 4,800 datagrams for 64 provided buffers
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let socks: Vec<std::net::UdpSocket> = (0..SOCKETS)
+            .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        for (i, s) in socks.iter().enumerate() {
+            s.set_nonblocking(true).unwrap();
+            pio.arm(s.as_raw_fd(), i as u32).unwrap();
+        }
+        // All sent before the ring is looked at again.
+        for k in 0..EACH {
+            for s in &socks {
+                let mut pkt = [0u8; 8];
+                pkt[..4].copy_from_slice(&(k as u32).to_be_bytes());
+                tx.send_to(&pkt, s.local_addr().unwrap()).unwrap();
+            }
+        }
+        let mut next = vec![0u32; SOCKETS];
+        let mut total = 0;
+        let mut rounds = 0;
+        while total < SOCKETS * EACH && rounds < 500 {
+            rounds += 1;
+            let (n, _) = pio.receive_armed(true, |o, d| {
+                let k = u32::from_be_bytes([d.data[0], d.data[1], d.data[2], d.data[3]]);
+                assert_eq!(k, next[o as usize], "socket {o}: in order, none twice");
+                next[o as usize] += 1;
+            });
+            total += n;
+            if n == 0 {
+                pio.wait(Duration::from_millis(5)).unwrap();
+            }
+        }
+        assert_eq!(total, SOCKETS * EACH, "after {rounds} looks");
+        assert!(next.iter().all(|&n| n as usize == EACH), "{next:?}");
+    }
+
     #[test]
     fn packet_io_by_system_calls() {
         assert_eq!(packet_io_round_trip(IoMode::Syscalls), IoBackend::Syscalls);
@@ -684,7 +846,7 @@ mod tests {
     #[test]
     fn packet_io_by_io_uring_where_the_kernel_runs_it() {
         let backend = packet_io_round_trip(IoMode::Auto);
-        if super::super::uring::Uring::new().is_ok() {
+        if super::super::uring::Uring::with_buffers(true, 64).is_ok() {
             assert_eq!(backend, IoBackend::Uring);
         } else {
             eprintln!("io_uring not available here: the system-call path was tested");
@@ -702,11 +864,14 @@ pub enum IoBackend {
 }
 
 /// What a media thread should use: [`IoMode::Auto`] takes io_uring when the kernel
-/// runs it (probed when the thread starts) and plain system calls otherwise.
+/// runs it (probed when the thread starts), with receives armed in the ring where the
+/// kernel has deferred task work (Linux 6.1), and plain system calls otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IoMode {
     #[default]
     Auto,
+    /// io_uring, but receives by `epoll_wait` readiness (what older kernels get).
+    UringReadiness,
     Syscalls,
 }
 
@@ -728,15 +893,22 @@ pub struct PacketIo {
 
 impl PacketIo {
     pub fn new(mode: IoMode) -> Self {
+        Self::with_buffers(mode, super::uring::BUF_COUNT)
+    }
+
+    /// As [`PacketIo::new`], with `buffers` provided buffers for armed receives.
+    pub(crate) fn with_buffers(mode: IoMode, buffers: u16) -> Self {
         let uring = match mode {
             IoMode::Syscalls => None,
-            IoMode::Auto => match super::uring::Uring::new() {
-                Ok(u) => Some(Box::new(u)),
-                Err(e) => {
-                    tracing::info!(error = %e, "media thread: io_uring not available, one system call per packet");
-                    None
+            IoMode::Auto | IoMode::UringReadiness => {
+                match super::uring::Uring::with_buffers(mode == IoMode::Auto, buffers) {
+                    Ok(u) => Some(Box::new(u)),
+                    Err(e) => {
+                        tracing::info!(error = %e, "media thread: io_uring not available, one system call per packet");
+                        None
+                    }
                 }
-            },
+            }
         };
         PacketIo {
             uring,
@@ -778,6 +950,60 @@ impl PacketIo {
             Sent::Queued
         } else {
             Sent::Now(Err(io::Error::other("io_uring: no room for a send")))
+        }
+    }
+
+    /// Receives are armed in the io_uring ring: the sockets are not in the epoll set;
+    /// use [`PacketIo::arm`], [`PacketIo::wait`] and [`PacketIo::receive_armed`].
+    pub fn armed(&self) -> bool {
+        self.uring.as_ref().is_some_and(|u| u.is_armed())
+    }
+
+    /// Keep a receive armed on `fd` for `owner` (armed receiving only).
+    pub fn arm(&mut self, fd: RawFd, owner: u32) -> io::Result<()> {
+        match self.uring.as_mut() {
+            Some(u) => u.arm(fd, owner),
+            None => Err(io::Error::other("receives are not armed")),
+        }
+    }
+
+    /// Stop receiving for `owner` (armed receiving only); queued sends are flushed
+    /// first (results through `done`). Afterwards the kernel holds no reference to the
+    /// socket.
+    pub fn disarm(&mut self, owner: u32, done: impl FnMut(u32, io::Result<bool>)) {
+        if let Some(u) = self.uring.as_mut() {
+            u.disarm(owner, done);
+        }
+    }
+
+    /// Watch the control eventfd in the ring (armed receiving only).
+    pub fn arm_control(&mut self, fd: RawFd) -> io::Result<()> {
+        match self.uring.as_mut() {
+            Some(u) => u.arm_control(fd),
+            None => Err(io::Error::other("receives are not armed")),
+        }
+    }
+
+    /// Sleep until a datagram or the control eventfd, at most `timeout` (armed
+    /// receiving only).
+    pub fn wait(&mut self, timeout: Duration) -> io::Result<()> {
+        match self.uring.as_mut() {
+            Some(u) => u.wait(timeout),
+            None => Err(io::Error::other("receives are not armed")),
+        }
+    }
+
+    /// Hand on what the armed receives took (`got(owner, datagram)`), after one
+    /// `io_uring_enter` when `enter` (otherwise what the last one brought); returns the
+    /// datagrams and whether the control eventfd fired.
+    pub fn receive_armed(
+        &mut self,
+        enter: bool,
+        got: impl FnMut(u32, Datagram<'_>),
+    ) -> (usize, bool) {
+        match self.uring.as_mut() {
+            Some(u) => u.receive_armed(enter, got),
+            None => (0, false),
         }
     }
 

@@ -5,11 +5,14 @@
 //! every tick, for the channels whose 20 ms block completed on that tick:
 //! B-channel read → echo canceller → in-band DTMF detector → (A↔µ if the SIP side
 //! negotiated the other law) → one 20 ms RTP packet out; and jitter buffer → RFC 4733
-//! tone generator → B-channel write. Between ticks the thread sleeps in `epoll_wait` on
-//! its sockets until the next tick that has work or a datagram; the readable sockets are
-//! read (io_uring: all in one submission; else `recvmmsg` each) straight into the jitter
-//! buffers, and a tick's sends go out in batches through io_uring where the kernel runs
-//! it (see `io::PacketIo`). No allocation, lock or system call per sample.
+//! tone generator → B-channel write. Between ticks the thread sleeps until the next tick
+//! that has work or a datagram — in `io_uring_enter` where its RTP receives are armed in
+//! the ring (Linux ≥ 6.1: a multishot `recvmsg` per socket, so the enters that submit a
+//! tick's sends also take the datagrams), else in `epoll_wait` on its sockets, whose
+//! readable ones are then read (io_uring: all in one submission; else `recvmmsg` each) —
+//! straight into the jitter buffers; a tick's sends go out in batches through io_uring
+//! where the kernel runs it (see `io::PacketIo`). No allocation, lock or system call per
+//! sample.
 //!
 //! Signalling talks to media threads over crossbeam channels ([`Control`] in,
 //! [`MediaEvent`] out); a media thread never waits on anything signalling holds.
@@ -336,13 +339,17 @@ impl MediaEngine {
                 .spawn(
                     move || match MediaWorker::with_io(rx, events, shared, options.io) {
                         Ok(worker) => {
-                            let uring = worker
-                                .stats()
-                                .uring
-                                .load(std::sync::atomic::Ordering::Relaxed);
+                            let stats = worker.stats();
+                            let uring = stats.uring.load(std::sync::atomic::Ordering::Relaxed);
+                            let armed =
+                                stats.uring_armed.load(std::sync::atomic::Ordering::Relaxed);
                             tracing::info!(
                                 thread = i,
-                                io = if uring { "io_uring" } else { "system calls" },
+                                io = match (uring, armed) {
+                                    (true, true) => "io_uring, receives armed",
+                                    (true, false) => "io_uring, receives by epoll readiness",
+                                    _ => "system calls",
+                                },
                                 "media thread: packet I/O"
                             );
                             if let Some(prio) = options.fifo_priority {

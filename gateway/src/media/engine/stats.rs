@@ -86,6 +86,8 @@ pub struct WorkerStats {
     pub fifo: AtomicBool,
     /// The thread moves its packets through io_uring (else one system call each).
     pub uring: AtomicBool,
+    /// Its RTP receives are armed in the io_uring ring (else found by `epoll_wait`).
+    pub uring_armed: AtomicBool,
     /// From the tick's wake-up to the RTP packet's `sendto` (B-channel read → RTP send).
     pub tdm_to_rtp: LatencyHistogram,
     /// From the datagram's kernel arrival to its samples stored in the jitter buffer,
@@ -112,6 +114,8 @@ pub struct EngineStats {
     pub fifo: bool,
     /// The thread moves its packets through io_uring.
     pub uring: bool,
+    /// Its RTP receives are armed in the io_uring ring (no `epoll_wait`).
+    pub uring_armed: bool,
     pub tdm_to_rtp_p99_ms: Option<f64>,
     pub rtp_to_jitter_p99_ms: Option<f64>,
     pub jitter_to_tdm_p99_ms: Option<f64>,
@@ -136,6 +140,7 @@ impl WorkerStats {
             max_tick_ns: self.max_tick_ns.load(Relaxed),
             fifo: self.fifo.load(Relaxed),
             uring: self.uring.load(Relaxed),
+            uring_armed: self.uring_armed.load(Relaxed),
             tdm_to_rtp_p99_ms: self.tdm_to_rtp.quantile_ms(0.99),
             rtp_to_jitter_p99_ms: self.rtp_to_jitter.quantile_ms(0.99),
             jitter_to_tdm_p99_ms: self.jitter_to_tdm.quantile_ms(0.99),

@@ -107,13 +107,22 @@ impl MediaWorker {
         stats: Arc<WorkerStats>,
         io: IoMode,
     ) -> std::io::Result<Self> {
-        let pio = PacketIo::new(io);
-        stats
-            .uring
-            .store(pio.backend() == IoBackend::Uring, Relaxed);
+        let mut pio = PacketIo::new(io);
         let mut poller = Poller::new(64)?;
         let waker = Arc::new(Waker::new()?);
         poller.add(waker.fd(), CONTROL_TOKEN)?;
+        if pio.armed() {
+            // The control eventfd is watched in the ring too: the thread sleeps in one
+            // io_uring_enter, not in epoll_wait.
+            if let Err(e) = pio.arm_control(waker.fd()) {
+                tracing::warn!(error = %e, "media thread: io_uring control poll; receives by readiness");
+                pio = PacketIo::new(IoMode::UringReadiness);
+            }
+        }
+        stats
+            .uring
+            .store(pio.backend() == IoBackend::Uring, Relaxed);
+        stats.uring_armed.store(pio.armed(), Relaxed);
         Ok(MediaWorker {
             control,
             events,
@@ -232,6 +241,21 @@ impl MediaWorker {
                             continue;
                         }
                     }
+                    if self.pio.armed() {
+                        let r = self.pio.wait(timeout);
+                        if long {
+                            self.waker.disarm();
+                        }
+                        if let Err(e) = r {
+                            tracing::warn!(error = %e, "media thread: io_uring wait");
+                            std::thread::sleep(TICK);
+                        }
+                        let now = Instant::now();
+                        if self.receive_armed(now, false) > 0 {
+                            last_look = Some(now);
+                        }
+                        continue;
+                    }
                     let r = self.poller.wait(timeout);
                     if long {
                         self.waker.disarm();
@@ -334,6 +358,11 @@ impl MediaWorker {
             return;
         }
         self.flush_sends(wake);
+        if self.pio.armed() {
+            // The flush's io_uring_enter took the datagrams that had arrived.
+            self.hand_on_armed(now, false);
+            return;
+        }
         if let Ok(n) = self.poller.poll_now() {
             if n > 0 {
                 self.read_ready(now);
@@ -352,11 +381,63 @@ impl MediaWorker {
                 failed.push(owner);
             }
         });
+        self.take_back_failed_sends();
+    }
+
+    /// Sends counted when queued that failed when flushed are taken back per channel.
+    fn take_back_failed_sends(&mut self) {
         for owner in self.failed_sends.drain(..) {
             if let Some(Some(ch)) = self.slots.get_mut(owner as usize) {
                 ch.stats.packets_sent = ch.stats.packets_sent.saturating_sub(1);
             }
         }
+    }
+
+    /// Armed receives: control messages when the control eventfd fired, the datagrams
+    /// the ring took into the jitter buffers (after one `io_uring_enter` when `enter`).
+    /// Returns how many datagrams.
+    fn receive_armed(&mut self, now: Instant, enter: bool) -> usize {
+        let (n, control) = self.hand_on_armed(now, enter);
+        if control {
+            self.waker.reset();
+            self.drain_control(now);
+        }
+        n
+    }
+
+    /// The datagrams armed receives took, into their channels; control messages are
+    /// left for later (the phase lists may be being walked). Returns (datagrams,
+    /// whether the control eventfd fired).
+    fn hand_on_armed(&mut self, now: Instant, enter: bool) -> (usize, bool) {
+        let wall = io::realtime_ns();
+        let events = &self.events;
+        let mut emit = |e| {
+            let _ = events.send(e);
+        };
+        let slots = &mut self.slots;
+        let stats = &self.stats;
+        let touched = &mut self.touched;
+        touched.clear();
+        let (received, control) = self.pio.receive_armed(enter, |owner, d| {
+            if let Some(Some(ch)) = slots.get_mut(owner as usize) {
+                ch.rtp_in(now, d.data, d.from, &mut emit);
+                if let Some(at) = d.arrival_ns {
+                    stats.rtp_to_jitter.record((wall - at).max(0) as u64);
+                }
+                if touched.last() != Some(&owner) {
+                    touched.push(owner);
+                }
+            }
+        });
+        for &idx in &self.touched {
+            if let Some(Some(ch)) = self.slots.get_mut(idx as usize) {
+                ch.update_connection(now);
+            }
+        }
+        self.stats
+            .packets_received
+            .fetch_add(received as u64, Relaxed);
+        (received, control)
     }
 
     fn drain_control(&mut self, now: Instant) {
@@ -445,12 +526,18 @@ impl MediaWorker {
                 self.slots.len() - 1
             }
         };
-        if let Err(e) = self.poller.add(ch.fd, idx as u64) {
+        let watched = if self.pio.armed() {
+            self.pio
+                .arm(ch.fd, idx as u32)
+                .map_err(|e| format!("io_uring: {e}"))
+        } else {
+            self.poller
+                .add(ch.fd, idx as u64)
+                .map_err(|e| format!("epoll: {e}"))
+        };
+        if let Err(reason) = watched {
             self.free.push(idx);
-            let _ = self.events.send(MediaEvent::AddFailed {
-                key,
-                reason: format!("epoll: {e}"),
-            });
+            let _ = self.events.send(MediaEvent::AddFailed { key, reason });
             return;
         }
         self.poller.reserve(self.slots.len());
@@ -483,7 +570,19 @@ impl MediaWorker {
         let Some(mut ch) = self.slots[idx].take() else {
             return;
         };
-        self.poller.remove(ch.fd);
+        if self.pio.armed() {
+            // Its receive is cancelled and awaited: the kernel keeps no reference to
+            // the socket handed back below.
+            let (stats, failed) = (&self.stats, &mut self.failed_sends);
+            self.pio.disarm(idx as u32, |owner, r| {
+                if !count_sent(stats, r, 0) {
+                    failed.push(owner);
+                }
+            });
+            self.take_back_failed_sends();
+        } else {
+            self.poller.remove(ch.fd);
+        }
         ch.disconnect();
         match ch.phase {
             Phase::Hunting => self.hunting.retain(|&i| i != idx),
@@ -502,8 +601,13 @@ impl MediaWorker {
         });
     }
 
-    /// One `epoll_wait` for all sockets, then `recvmmsg` on the readable ones.
+    /// One `epoll_wait` for all sockets, then `recvmmsg` on the readable ones (armed
+    /// receives: one `io_uring_enter`, and the datagrams it took).
     fn receive_rtp(&mut self, now: Instant) {
+        if self.pio.armed() {
+            self.receive_armed(now, true);
+            return;
+        }
         match self.poller.poll_now() {
             Ok(0) => {}
             Ok(_) => {

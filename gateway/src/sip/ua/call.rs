@@ -84,4 +84,19 @@ pub(super) struct Call {
     pub auth_tries: u8,
     /// RFC 4028 session timer, once negotiated.
     pub session: Option<super::session::SessionState>,
+    /// UAC: the last ACK sent for a 2xx, sent again unchanged for each retransmission of
+    /// that 2xx.
+    pub last_ack: Option<SentAck>,
+}
+
+/// An ACK for a 2xx (RFC 3261 §13.2.2.4): a transaction of its own that the UAC core, not a
+/// transaction, answers each retransmitted 2xx with. Sending the same octets again (not a
+/// new ACK with a new branch) lets the UAS, and anything in between, see a retransmission.
+pub(super) struct SentAck {
+    /// CSeq number of the INVITE (or re-INVITE) acknowledged.
+    pub cseq: u32,
+    /// The dialog the 2xx confirmed (a 2xx from another fork gets an ACK of its own).
+    pub dialog: crate::sip::dialog::DialogId,
+    pub target: crate::sip::transport::Target,
+    pub bytes: bytes::Bytes,
 }

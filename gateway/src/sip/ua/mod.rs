@@ -36,7 +36,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::debug;
 
-use call::{Call, CallState};
+use call::{Call, CallState, SentAck};
 use finished::{Finished, FinishedTable};
 
 use super::dialog::{Dialog, DialogError};
@@ -725,6 +725,7 @@ impl Endpoint {
                 out: None,
                 auth_tries: 0,
                 session: None,
+                last_ack: None,
             },
         );
         let tx = InviteServer::new(
@@ -1354,11 +1355,18 @@ impl Endpoint {
         self.send_ack_2xx_seq(call, cseq);
     }
 
-    /// ACK for a 2xx to the INVITE (or re-INVITE) of CSeq number `cseq` (§13.2.2.4).
+    /// ACK for a 2xx to the INVITE (or re-INVITE) of CSeq number `cseq` (§13.2.2.4). A
+    /// retransmission of a 2xx already acknowledged gets the same ACK again, octet for octet.
     fn send_ack_2xx_seq(&mut self, call: CallHandle, cseq: u32) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
+        if let (Some(sent), Some(d)) = (&c.last_ack, &c.dialog) {
+            if sent.cseq == cseq && sent.dialog == *d.id() {
+                self.transmits.push_back((sent.target, sent.bytes.clone()));
+                return;
+            }
+        }
         let protocol = c.target.protocol;
         let via = self.via(protocol);
         let Some(c) = self.calls.get_mut(&call) else {
@@ -1374,6 +1382,12 @@ impl Endpoint {
             protocol,
         )
         .unwrap_or(c.target);
+        c.last_ack = Some(SentAck {
+            cseq,
+            dialog: d.id().clone(),
+            target,
+            bytes: ack.clone(),
+        });
         self.transmits.push_back((target, ack));
     }
 
@@ -1472,6 +1486,7 @@ impl Endpoint {
                 out: Some(out.clone()),
                 auth_tries: 0,
                 session: None,
+                last_ack: None,
             },
         );
         self.start_client(now, bytes, out.target, Some(handle));
