@@ -8,35 +8,15 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, heard_ms, kv, uac_answered, Line, Rig, RtpPeer, Shared, SIP_TONE,
-    SWITCH_TONE,
+    assert_q931_in_order, heard_ms, kv, uac_answered, Line, Rig, RtpPeer, Shared, PSTN_BOTH_WAYS,
+    SIP_TONE, SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
 
 static RIG: Shared = Shared::new();
 
 fn rig() -> MutexGuard<'static, Rig> {
-    RIG.lock(|| {
-        Rig::start(
-            "early-sip",
-            Line::E1,
-            r#"
-[[trunk_group]]
-name = "pstn"
-members = [{ span = 1 }]
-hunting = "ascending"
-
-[[route]]
-pattern = "_0X."
-from = ["pbx"]
-to = ["pstn"]
-
-[[route]]
-pattern = "_2XX"
-to = ["pbx"]
-"#,
-        )
-    })
+    RIG.lock(|| Rig::start("early-sip", Line::E1, PSTN_BOTH_WAYS))
 }
 
 /// The tone pri-switch plays before CONNECT on its early-media numbers (`--early-tone`).

@@ -17,26 +17,9 @@ use std::time::{Duration, Instant};
 use common::{
     free_udp_port, heard_ms, kv, uac_answered, uac_rejected, uac_until_bye, uas_answer,
     wait_udp_bound, Line, PriSwitch, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, IN_TRUNK,
-    ISDN_CAUSE, OUT_TRUNK, RELEASE_SIDE, SIP_TONE, SPAN, SWITCH_TONE, TRANSFER_TONE,
+    ISDN_CAUSE, OUT_TRUNK, PSTN_BOTH_WAYS, RELEASE_SIDE, SIP_TONE, SPAN, SWITCH_TONE,
+    TRANSFER_TONE,
 };
-
-/// The configuration gatewayd starts with: span 1 (written by the rig), its trunk group,
-/// a route to it and one to the PBX.
-const GROUPS: &str = r#"
-[[trunk_group]]
-name = "pstn"
-members = [{ span = 1 }]
-hunting = "ascending"
-
-[[route]]
-pattern = "_0X."
-from = ["pbx"]
-to = ["pstn"]
-
-[[route]]
-pattern = "_2XX"
-to = ["pbx"]
-"#;
 
 /// What the first reload (`ctl reload`) adds: span 2 on DAHDI span 2 and a trunk group
 /// on it (descending, so that its first call takes channel 31).
@@ -143,7 +126,7 @@ fn event_of(sw: &PriSwitch, mark: usize, word: &str, id: &str, limit: Duration) 
 
 #[test]
 fn a_dahdi_span_added_by_reload_during_a_call_carries_calls_both_ways_and_the_call_goes_on() {
-    let mut rig = RIG.lock(|| Rig::start_cables("reload", Line::E1, 2, "", "", GROUPS));
+    let mut rig = RIG.lock(|| Rig::start_cables("reload", Line::E1, 2, "", "", PSTN_BOTH_WAYS));
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     // The far end of the second cable: its switch runs (and calls for its data link)

@@ -134,6 +134,24 @@ fn spawn_kept(cmd: Command) -> Child {
     rrx.recv().expect("keeper reply").expect("spawn")
 }
 
+/// Trunk groups and routes of a rig that calls both ways on span 1: the PBX's `0…` to group
+/// `pstn` (span 1, ascending), the switch's `2XX` to the PBX.
+pub const PSTN_BOTH_WAYS: &str = r#"
+[[trunk_group]]
+name = "pstn"
+members = [{ span = 1 }]
+hunting = "ascending"
+
+[[route]]
+pattern = "_0X."
+from = ["pbx"]
+to = ["pstn"]
+
+[[route]]
+pattern = "_2XX"
+to = ["pbx"]
+"#;
+
 pub fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .unwrap()
