@@ -1,6 +1,6 @@
 //! One D-channel: the data link, the calls by call reference, the B-channels, RESTART.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use tracing::{debug, trace, warn};
@@ -63,7 +63,7 @@ pub struct Interface {
     pub(crate) cfg: InterfaceConfig,
     pub(crate) link: Link,
     pub(crate) link_up: bool,
-    pub(crate) calls: HashMap<CallHandle, Call>,
+    pub(crate) calls: super::calls::Calls,
     pub(crate) channels: ChannelTable,
     pub(crate) events: VecDeque<Event>,
     pub(crate) restart: Option<PendingRestart>,
@@ -92,7 +92,7 @@ impl Interface {
         Interface {
             link: Link::new(link_cfg),
             link_up: false,
-            calls: HashMap::new(),
+            calls: Default::default(),
             channels: ChannelTable::new(cfg.variant.span),
             events: VecDeque::new(),
             restart: None,
@@ -207,7 +207,7 @@ impl Interface {
 
     /// The earliest deadline at which [`Interface::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let calls = self.calls.values().filter_map(Call::deadline).min();
+        let calls = self.calls.deadline();
         [
             self.link.poll_timeout(),
             calls,

@@ -63,6 +63,7 @@
 //! assert_eq!((user.call_count(), net.call_count()), (0, 0));
 //! ```
 
+mod calls;
 mod channels;
 mod clearing;
 mod ect_inform;
