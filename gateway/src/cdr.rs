@@ -71,46 +71,64 @@ fn csv_field(out: &mut String, s: &str) {
 impl Cdr {
     /// The record as one CSV line (RFC 4180 quoting), with its newline.
     pub fn to_csv(&self) -> String {
-        use std::fmt::Write as _;
-        let opt = |v: Option<String>| v.unwrap_or_default();
-        let time = |t| opt(secs(t).map(|s| format!("{s:.3}")));
-        let duration = match (secs(self.setup), secs(self.end)) {
-            (Some(a), Some(b)) => format!("{:.3}", (b - a).max(0.0)),
-            _ => String::new(),
-        };
-        let billsec = match (secs(self.answer), secs(self.end)) {
-            (Some(a), Some(b)) => format!("{:.3}", (b - a).max(0.0)),
-            _ => "0.000".to_string(),
-        };
-        let fields = [
-            self.call_id.clone(),
-            time(self.setup),
-            time(self.answer),
-            time(self.end),
-            duration,
-            billsec,
-            self.calling.clone(),
-            self.called.clone(),
-            self.in_trunk.clone(),
-            self.out_trunk.clone(),
-            opt(self.span.map(|v| v.to_string())),
-            opt(self.channel.map(|v| v.to_string())),
-            opt(self.isdn_cause.map(|v| v.to_string())),
-            opt(self.sip_status.map(|v| v.to_string())),
-            self.release_side.clone(),
-            self.codec.clone(),
-            self.disposition.clone(),
-            self.transfer.clone(),
-        ];
         let mut line = String::with_capacity(256);
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                line.push(',');
-            }
-            csv_field(&mut line, f);
-        }
-        let _ = writeln!(line);
+        self.write_csv(&mut line);
         line
+    }
+
+    /// [`Cdr::to_csv`] appended to `line`, without a string per field.
+    pub fn write_csv(&self, line: &mut String) {
+        use std::fmt::Write as _;
+        let time = |line: &mut String, t| {
+            if let Some(s) = secs(t) {
+                let _ = write!(line, "{s:.3}");
+            }
+        };
+        let opt = |line: &mut String, v: Option<u32>| {
+            if let Some(v) = v {
+                let _ = write!(line, "{v}");
+            }
+        };
+        csv_field(line, &self.call_id);
+        line.push(',');
+        time(line, self.setup);
+        line.push(',');
+        time(line, self.answer);
+        line.push(',');
+        time(line, self.end);
+        line.push(',');
+        if let (Some(a), Some(b)) = (secs(self.setup), secs(self.end)) {
+            let _ = write!(line, "{:.3}", (b - a).max(0.0));
+        }
+        line.push(',');
+        match (secs(self.answer), secs(self.end)) {
+            (Some(a), Some(b)) => {
+                let _ = write!(line, "{:.3}", (b - a).max(0.0));
+            }
+            _ => line.push_str("0.000"),
+        }
+        for f in [&self.calling, &self.called, &self.in_trunk, &self.out_trunk] {
+            line.push(',');
+            csv_field(line, f);
+        }
+        line.push(',');
+        opt(line, self.span.map(u32::from));
+        line.push(',');
+        opt(line, self.channel.map(u32::from));
+        line.push(',');
+        opt(line, self.isdn_cause.map(u32::from));
+        line.push(',');
+        opt(line, self.sip_status.map(u32::from));
+        for f in [
+            &self.release_side,
+            &self.codec,
+            &self.disposition,
+            &self.transfer,
+        ] {
+            line.push(',');
+            csv_field(line, f);
+        }
+        line.push('\n');
     }
 }
 
@@ -238,7 +256,7 @@ impl CdrWriter {
         let counts = &self.durability.0;
         counts.queued.fetch_add(1, Ordering::AcqRel);
         if let Some(p) = self.pending.as_mut() {
-            p.push_str(&cdr.to_csv());
+            cdr.write_csv(p);
             return Ok(());
         }
         self.file.write_all(cdr.to_csv().as_bytes()).map_err(io)?;
@@ -284,6 +302,15 @@ mod tests {
             HEADER.matches(',').count(),
             "one comma is quoted"
         );
+        // Nothing known: empty fields, no billable time.
+        assert_eq!(
+            Cdr::default().to_csv(),
+            format!(",,,,,0.000{}\n", ",".repeat(12))
+        );
+        // Appended to what is queued, as the batched writer does.
+        let mut queued = String::from("x\n");
+        cdr.write_csv(&mut queued);
+        assert_eq!(queued, format!("x\n{line}"));
     }
 
     #[test]
