@@ -149,24 +149,14 @@ struct SipInbox {
 /// [`SipInbox::events`]. Never ready without an open trunk. Cancel-safe: an inbox only
 /// takes datagrams once it is ready, and the first ready one ends the wait.
 async fn recv_sip(inboxes: &mut [SipInbox]) -> usize {
-    type Wait<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send + 'a>>;
-    let mut waits: Vec<Wait<'_>> = inboxes
-        .iter_mut()
-        .enumerate()
-        .filter(|(_, s)| s.open)
-        .map(|(i, s)| {
-            Box::pin(async move {
-                s.open = s.inbox.recv(&mut s.events).await;
-                i
-            }) as Wait<'_>
-        })
-        .collect();
-    if waits.is_empty() {
-        return std::future::pending().await;
-    }
+    // One poll over all inboxes: no future per trunk to allocate at every wait.
     std::future::poll_fn(|cx| {
-        for w in waits.iter_mut() {
-            if let std::task::Poll::Ready(i) = w.as_mut().poll(cx) {
+        for (i, s) in inboxes.iter_mut().enumerate() {
+            if !s.open {
+                continue;
+            }
+            if let std::task::Poll::Ready(open) = s.inbox.poll_recv(cx, &mut s.events) {
+                s.open = open;
                 return std::task::Poll::Ready(i);
             }
         }

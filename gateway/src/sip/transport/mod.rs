@@ -161,31 +161,37 @@ impl Inbox {
     /// Wait for something to arrive, then append everything already queued to `out`.
     /// `false` once nothing can arrive any more.
     pub async fn recv(&mut self, out: &mut Vec<TransportEvent>) -> bool {
-        let ev = match (self.udp.as_mut(), self.events_open) {
-            (Some(udp), true) => tokio::select! {
-                biased;
-                ev = self.events.recv() => ev,
-                () = udp.recv(out) => return true,
-            },
-            (Some(udp), false) => {
-                udp.recv(out).await;
-                return true;
-            }
-            (None, true) => self.events.recv().await,
-            (None, false) => return false,
-        };
-        match ev {
-            Some(ev) => {
-                out.push(ev);
-                while let Ok(ev) = self.events.try_recv() {
+        std::future::poll_fn(|cx| self.poll_recv(cx, out)).await
+    }
+
+    /// [`Inbox::recv`] as a poll (no future to allocate: an owner waiting on several
+    /// inboxes polls each in turn). Stream events first, then UDP datagrams.
+    pub fn poll_recv(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        out: &mut Vec<TransportEvent>,
+    ) -> std::task::Poll<bool> {
+        use std::task::Poll;
+        if self.events_open {
+            match self.events.poll_recv(cx) {
+                Poll::Ready(Some(ev)) => {
                     out.push(ev);
+                    while let Ok(ev) = self.events.try_recv() {
+                        out.push(ev);
+                    }
+                    return Poll::Ready(true);
                 }
-                true
+                Poll::Ready(None) => {
+                    self.events_open = false;
+                    return Poll::Ready(self.udp.is_some());
+                }
+                Poll::Pending => {}
             }
-            None => {
-                self.events_open = false;
-                self.udp.is_some()
-            }
+        }
+        match self.udp.as_mut() {
+            Some(udp) => udp.poll_recv(cx, out).map(|()| true),
+            None if self.events_open => Poll::Pending,
+            None => Poll::Ready(false),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use tokio::io::Interest;
@@ -55,10 +56,20 @@ impl UdpReceiver {
     /// Wait until datagrams are queued, then take every one queued (in batches of
     /// [`BATCH`]) and append them to `out` as transport events.
     pub async fn recv(&mut self, out: &mut Vec<TransportEvent>) {
+        std::future::poll_fn(|cx| self.poll_recv(cx, out)).await
+    }
+
+    /// [`UdpReceiver::recv`] as a poll: ready once datagrams were appended to `out`;
+    /// pending (woken when the socket becomes readable) while nothing is queued.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>, out: &mut Vec<TransportEvent>) -> Poll<()> {
         loop {
-            if let Err(e) = self.sock.readable().await {
-                warn!(error = %e, "udp readiness");
-                std::future::pending::<()>().await;
+            match self.sock.poll_recv_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    warn!(error = %e, "udp readiness");
+                    return Poll::Pending;
+                }
+                Poll::Pending => return Poll::Pending,
             }
             let fd = self.sock.as_raw_fd();
             let (mut n, mut kept) = (0, 0);
@@ -91,7 +102,7 @@ impl UdpReceiver {
             // A full batch means more may be queued: take it now. Otherwise return what
             // came (at least one datagram, unless they were all keep-alives).
             if n < BATCH && !out.is_empty() {
-                return;
+                return Poll::Ready(());
             }
         }
     }
