@@ -12,7 +12,7 @@
 //!   H.323 leg are turned into `Message::Digits` for the core ([`IpMedia::poll_digits`]).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
@@ -89,6 +89,7 @@ impl IpMedia {
         (a, a_media): (LegId, Media),
         (b, b_media): (LegId, Media),
         ports: (u16, u16),
+        pool: &crate::rtp::RtpPortPool,
     ) {
         let side = |m: Media, port: u16| -> Option<RelaySide> {
             let Media::Rtp {
@@ -99,7 +100,8 @@ impl IpMedia {
             else {
                 return None;
             };
-            let socket = match UdpSocket::bind(("0.0.0.0", port)) {
+            // The socket an ended call handed back on this port, if any.
+            let socket = match pool.bind(port) {
                 Ok(s) => s,
                 Err(e) => {
                     warn!(%call, port, error = %e, "RTP port not bound; call not relayed");

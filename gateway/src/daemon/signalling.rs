@@ -221,6 +221,9 @@ pub struct Signalling {
     /// Media channels being removed (`Unbridge`) whose B-channel and socket the media
     /// thread has not handed back yet, by key, with their call.
     unbridging: HashMap<ChannelKey, CallId>,
+    /// The RTP port and leg of each media-engine channel: its socket, handed back by
+    /// [`MediaEvent::Removed`], is kept in the pool for a next call.
+    rtp_sockets: HashMap<ChannelKey, (u16, crate::core::LegId)>,
     /// A new bridge of a call whose old one is still being removed (a transfer moved the
     /// call to another leg): made when the old one's [`MediaEvent::Removed`] frees the
     /// B-channel.
@@ -441,6 +444,7 @@ impl Signalling {
             bridges: HashMap::new(),
             ip_media: Default::default(),
             unbridging: HashMap::new(),
+            rtp_sockets: HashMap::new(),
             pending_bridges: HashMap::new(),
             pending_relays: HashMap::new(),
             joins: join::Joins::default(),
@@ -755,10 +759,17 @@ impl Signalling {
                 MediaEvent::Removed {
                     key, tdm, socket, ..
                 } => {
-                    // The B-channel and the RTP port are free again (closed here): a
-                    // bridge waiting for them is made now.
+                    // The B-channel and the RTP port are free again: a bridge waiting
+                    // for them is made now. The socket is kept bound for a next call
+                    // unless its leg still has the port (a transfer kept that leg: it is
+                    // bound again below); otherwise it is closed.
                     drop(tdm);
-                    drop(socket);
+                    match self.rtp_sockets.remove(&key) {
+                        Some((port, leg)) if self.rtp_port(leg) != Some(port) => {
+                            self.rtp_pool.give_back(port, socket)
+                        }
+                        _ => drop(socket),
+                    }
                     let call = self.unbridging.remove(&key);
                     if let Some(c) = call {
                         self.make_pending(c);
@@ -1217,6 +1228,14 @@ impl Signalling {
         }
     }
 
+    /// A SIP or H.323 leg's RTP port, while it has one.
+    fn rtp_port(&self, leg: crate::core::LegId) -> Option<u16> {
+        self.sips
+            .iter()
+            .find_map(|s| s.leg.rtp_port(leg))
+            .or_else(|| self.h323.as_ref().and_then(|h| h.leg.rtp_port(leg)))
+    }
+
     /// Relay the RTP of a call between two IP legs when both anchor their media (a port
     /// of their own); nothing when one passes its media through.
     fn relay(&mut self, call: CallId, args: RelayArgs) {
@@ -1226,12 +1245,7 @@ impl Signalling {
             b,
             b_media,
         } = args;
-        let port = |leg| {
-            self.sips
-                .iter()
-                .find_map(|s| s.leg.rtp_port(leg))
-                .or_else(|| self.h323.as_ref().and_then(|h| h.leg.rtp_port(leg)))
-        };
+        let port = |leg| self.rtp_port(leg);
         let through = |leg| {
             self.h323
                 .as_ref()
@@ -1241,9 +1255,10 @@ impl Signalling {
             _ if through(a) || through(b) => {
                 debug!(%call, "media passed through: nothing to relay")
             }
-            (Some(pa), Some(pb)) => self
-                .ip_media
-                .relay(call, (a, a_media), (b, b_media), (pa, pb)),
+            (Some(pa), Some(pb)) => {
+                self.ip_media
+                    .relay(call, (a, a_media), (b, b_media), (pa, pb), &self.rtp_pool)
+            }
             _ => debug!(%call, "media passed through: nothing to relay"),
         }
     }
@@ -1257,15 +1272,10 @@ impl Signalling {
             law,
             telephone_event,
         } = args;
-        let Some(media) = &mut self.media else {
+        let Some(port) = self.rtp_port(rtp_leg) else {
             return;
         };
-        let Some(port) = self
-            .sips
-            .iter()
-            .find_map(|s| s.leg.rtp_port(rtp_leg))
-            .or_else(|| self.h323.as_ref().and_then(|h| h.leg.rtp_port(rtp_leg)))
-        else {
+        let Some(media) = &mut self.media else {
             return;
         };
         let Some(d) = self.dchans.iter().find(|d| d.leg.span() == channel.span) else {
@@ -1287,7 +1297,9 @@ impl Signalling {
                 return;
             }
         };
-        let socket = match std::net::UdpSocket::bind(("0.0.0.0", port)) {
+        // The socket an ended call handed back on this port (`RtpPortPool::give_back`),
+        // emptied of its stale datagrams, or a new one.
+        let socket = match self.rtp_pool.bind(port) {
             Ok(s) => s,
             Err(e) => {
                 warn!(%call, port, error = %e, "RTP port not bound; call without media");
@@ -1316,6 +1328,7 @@ impl Signalling {
             Ok(key) => {
                 debug!(%call, %channel, %remote, "media bridged");
                 self.bridges.insert(call, key);
+                self.rtp_sockets.insert(key, (port, rtp_leg));
                 self.ip_media.bridged(key, call, rtp_leg);
             }
             Err(e) => warn!(%call, error = %e, "media engine refused the channel"),
