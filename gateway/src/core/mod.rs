@@ -15,7 +15,7 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use dahdi_driver::{ChannelId, SpanId};
@@ -32,6 +32,10 @@ pub use model::{
     Redirection, Setup, TransferStatus,
 };
 pub use transfer::{ReferRefused, ReplaceRefused};
+
+/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
+/// peer chooses these keys).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Q.850 causes used by the core itself.
 pub mod cause {
@@ -324,11 +328,11 @@ impl Core {
             causes: CauseMap::rfc3398(),
             channels: ChannelTable::new(),
             groups: BTreeMap::new(),
-            sip_trunks: HashMap::new(),
-            h323_trunks: HashMap::new(),
+            sip_trunks: HashMap::default(),
+            h323_trunks: HashMap::default(),
             direct_media: Default::default(),
             calls: BTreeMap::new(),
-            legs: HashMap::new(),
+            legs: HashMap::default(),
             next_call: 1,
             next_leg: 1,
             actions: VecDeque::new(),

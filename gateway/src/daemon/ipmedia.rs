@@ -11,7 +11,7 @@
 //!   (H.323: UserInputIndication) and an in-band digit heard on a B-channel bridged to an
 //!   H.323 leg are turned into `Message::Digits` for the core ([`IpMedia::poll_digits`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,10 @@ use crate::media::engine::relay::{RelayConfig, RelayEvent, RelayKey, RelaySide, 
 use crate::media::engine::{ChannelKey, MediaEngine, MediaEvent};
 use crate::media::Law;
 use crate::rtp::PayloadType;
+
+/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
+/// peer chooses these keys).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// How long a digit received by signalling (H.245 UserInputIndication, SIP INFO) plays
 /// as events or tones: 100 ms, the usual keypad duration (Q.24 minimum 40 ms).

@@ -8,7 +8,6 @@
 //! their far end is the simulator's PSTN switch emulator (`super::sim`), with the number
 //! plan of the span's device section. DAHDI spans are opened through `KernelDevice`.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +36,10 @@ use crate::sip::transport::{Inbox, Listen, Protocol, Target, Transport, Transpor
 use crate::sip::ua::{Endpoint, EndpointConfig, UaEvent};
 use crate::trunk::security::{Screen, TrunkGuard};
 use cdr_commit::Commit;
+
+/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
+/// peer chooses these keys).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);
@@ -441,12 +444,12 @@ impl Signalling {
             rtp_pool,
             dchans,
             media,
-            bridges: HashMap::new(),
+            bridges: HashMap::default(),
             ip_media: Default::default(),
-            unbridging: HashMap::new(),
-            rtp_sockets: HashMap::new(),
-            pending_bridges: HashMap::new(),
-            pending_relays: HashMap::new(),
+            unbridging: HashMap::default(),
+            rtp_sockets: HashMap::default(),
+            pending_bridges: HashMap::default(),
+            pending_relays: HashMap::default(),
             joins: join::Joins::default(),
             h323,
             h323_rx,

@@ -3,7 +3,6 @@
 //! Alerting, PROGRESS ↔ Progress, CONNECT ↔ Connect, DISCONNECT/RELEASE ↔ Release (Q.850
 //! cause), INFORMATION ↔ Digits (overlap receiving, Q.931 §5.2.4).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use dahdi_driver::{ChannelId, SpanId, Timeslot};
@@ -25,6 +24,10 @@ use crate::core::{
     cause, Bearer, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection, Setup,
 };
 use crate::interwork::redirect;
+
+/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
+/// peer chooses these keys).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Debug)]
 struct IsdnCall {
@@ -148,8 +151,8 @@ impl IsdnLeg {
             span,
             law,
             iface,
-            by_handle: HashMap::new(),
-            by_leg: HashMap::new(),
+            by_handle: HashMap::default(),
+            by_leg: HashMap::default(),
             transfers: Vec::new(),
         }
     }

@@ -11,7 +11,6 @@
 //! another dialog of this trunk (the transferor's second call through us, RFC 5589 §7)
 //! becomes [`Core::refer_join`].
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -32,6 +31,10 @@ use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue, ReferTo, Refe
 use crate::sip::transport::{Protocol, Target};
 use crate::sip::ua::{CallHandle, Endpoint, OutgoingCall, UaEvent};
 use crate::sip::{Method, SipMessage, StatusCode, Uri};
+
+/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
+/// peer chooses these keys).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One SIP call's state on the leg.
 struct SipCall {
@@ -202,8 +205,8 @@ impl SipLeg {
             local,
             law,
             ports: RtpPortPool::new(rtp_ports),
-            by_handle: HashMap::new(),
-            by_leg: HashMap::new(),
+            by_handle: HashMap::default(),
+            by_leg: HashMap::default(),
             redirect: RedirectHeaders::default(),
             sips: false,
             trust_identity: false,
