@@ -43,8 +43,8 @@ enum Taken {
     No,
     /// By the `n`-th take, for a call not yet answered (its media is bound at the answer,
     /// often 100 ms and more later under load). A call that ends unanswered leaves its
-    /// socket here: when room is needed, the oldest taken socket is closed (a call that
-    /// still binds its port later gets a new socket).
+    /// socket here: when room is needed, the oldest one taken more than [`KEPT_SOCKETS`]
+    /// takes ago is closed (a call that still binds its port later gets a new socket).
     At(u64),
 }
 
@@ -131,8 +131,9 @@ impl RtpPortPool {
     }
 
     /// The socket of `port` is no longer used by any call: keep it bound for a next call.
-    /// With [`KEPT_SOCKETS`] kept already, the one taken longest ago makes room; when all
-    /// are free for the taking, this one is closed instead.
+    /// With [`KEPT_SOCKETS`] kept already, the one taken longest ago makes room if it was
+    /// taken more than [`KEPT_SOCKETS`] takes ago (its call most likely ended unanswered);
+    /// otherwise this one is closed (the calls being set up keep theirs).
     pub fn give_back(&self, port: u16, socket: UdpSocket) {
         let mut kept = self.kept();
         if kept.sockets.contains_key(&port) {
@@ -147,11 +148,12 @@ impl RtpPortPool {
                     Taken::No => None,
                 })
                 .min();
+            let takes = kept.takes;
             match oldest {
-                Some((_, p)) => {
+                Some((n, p)) if takes - n > KEPT_SOCKETS as u64 => {
                     kept.sockets.remove(&p);
                 }
-                None => return,
+                _ => return,
             }
         }
         kept.sockets.insert(port, (socket, Taken::No));
@@ -308,7 +310,14 @@ mod tests {
             *ports.last().unwrap(),
             "most recently freed first"
         );
-        // Another call's socket comes back: the port taken first is closed for it.
+        // Another call's socket comes back: the calls being set up keep theirs, it is
+        // closed.
+        let (s, port) = call_socket();
+        pool.give_back(port, s);
+        assert!(UdpSocket::bind(("127.0.0.1", port)).is_ok(), "closed");
+        // Two calls later the port taken first is older than KEPT_SOCKETS takes: its
+        // call most likely ended unanswered, and it makes room.
+        assert_eq!([pool.take(), pool.take()], [30000, 30002]);
         let (s, port) = call_socket();
         pool.give_back(port, s);
         assert_eq!(pool.kept_sockets(), KEPT_SOCKETS);
