@@ -321,9 +321,9 @@ impl PriSwitch {
         kv(&answer, "id").unwrap().to_string()
     }
 
-    /// Call `id`'s `media` report after `mark`, waiting up to 5 s.
+    /// Call `id`'s `media` report after `mark`, waiting up to 15 s.
     pub fn media_of(&self, mark: usize, id: &str) -> String {
-        self.wait(mark, Duration::from_secs(5), |l| {
+        self.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("media ") && kv(l, "id") == Some(id)
         })
     }
