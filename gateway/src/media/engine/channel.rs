@@ -316,13 +316,20 @@ impl MediaChannel {
         let needs_linear = self.echo.is_some() || self.detector.is_some();
         if needs_linear {
             let mut linear = [0i16; FRAME_SAMPLES];
-            self.tdm_law.decode_block(block, &mut linear);
             if let Some(ec) = &mut self.echo {
+                self.tdm_law.decode_block(block, &mut linear);
                 ec.process(&self.echo_ref, &mut linear);
                 self.tdm_law.encode_block(&linear, block);
             }
             if let Some(d) = &mut self.detector {
-                match d.process(&linear) {
+                // Without the echo canceller the block is still in codes: the detector
+                // decodes it only when its energy gate lets it through.
+                let transition = if self.echo.is_some() {
+                    d.process(&linear)
+                } else {
+                    d.process_coded(self.tdm_law, block)
+                };
+                match transition {
                     Some(DtmfTransition::Start(ev)) => {
                         self.stats.digits_detected += 1;
                         self.detected_since = Some((ev, now));
