@@ -297,6 +297,10 @@ pub trait Channel: Send {
     /// A file descriptor that polls readable when `read` may succeed and with `POLLPRI`
     /// when an event is queued.
     fn raw_fd(&self) -> RawFd;
+    /// A hint that `read` and `write` come soon: bring what they touch towards the CPU's
+    /// caches (a media thread serving a hundred channels a tick calls it a few channels
+    /// ahead of the one it serves). Nothing by default.
+    fn prefetch(&self) {}
 }
 
 /// A source of the device's 1 ms tick (`/dev/dahdi/timer`, or the simulator clock).

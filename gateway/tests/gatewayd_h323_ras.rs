@@ -21,21 +21,9 @@ use h323::q931::ie::CauseValue;
 use h323::ras::gatekeeper::GatekeeperEvent;
 use h323_support::{answer_one, call_daemon, kinds, released, v4, Process, UdpGatekeeper};
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "port_support/mod.rs"]
+mod port_support;
+use port_support::{free_tcp_port, free_udp_port};
 
 fn count(ev: &[GatekeeperEvent], pred: impl Fn(&GatekeeperEvent) -> bool) -> usize {
     ev.iter().filter(|e| pred(e)).count()

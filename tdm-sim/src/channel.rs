@@ -804,6 +804,12 @@ impl Channel for SimChannel {
         self.with(|c| c.flush()).ok_or_else(Self::closed)
     }
 
+    /// The shared counters' line (the first a read or write touches; the clock on
+    /// another CPU writes it every chunk).
+    fn prefetch(&self) {
+        prefetch(Arc::as_ptr(&self.chan));
+    }
+
     fn raw_fd(&self) -> RawFd {
         if self.fd.get() >= 0 {
             return self.fd.get();

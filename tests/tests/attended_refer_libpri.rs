@@ -241,13 +241,13 @@ fn refer_replacing_our_own_dialog_joins_the_pstn_parties_by_ect() {
     assert_eq!(kv(&t, "with"), Some(id1.as_str()), "{t}");
     assert_eq!(kv(&t, "held"), Some("0,0"), "{t}");
     for id in [&id1, &id2] {
-        rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        rig.switch.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("released ") && kv(l, "id") == Some(id)
         });
     }
     let joined = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("joined "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("joined "));
     assert!(heard_ms(&joined, "heard", SWITCH_TONE) >= 500, "{joined}");
     assert!(
         heard_ms(&joined, "with_heard", PARTY2_TONE) >= 500,
@@ -335,12 +335,12 @@ fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
     // Let B and C talk through the hairpin, then B hangs up.
     std::thread::sleep(Duration::from_millis(2000));
     rig.switch.send(&format!("hangup {id1} 16"));
-    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("disconnect ") && kv(l, "id") == Some(&id2)
     });
     assert_eq!(kv(&disc, "cause"), Some("16"), "{disc}");
     let media = |id: &str| {
-        rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        rig.switch.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("media ") && kv(l, "id") == Some(id)
         })
     };
@@ -367,7 +367,7 @@ fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
         "ECT invoked on a hairpin"
     );
     for (id, partner) in [(&id1, c), (&id2, b)] {
-        let l = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        let l = rig.switch.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("connected ") && kv(l, "id") == Some(id)
         });
         assert_eq!(kv(&l, "number"), Some(partner), "{l}");

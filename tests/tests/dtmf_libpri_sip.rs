@@ -311,7 +311,7 @@ fn sip_info_dtmf_relay_is_played_in_band_on_the_e1() {
     assert!(run.ok, "SIPp (INFO answered 200) failed:\n{}", run.trace);
     let ring = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
     let id = kv(&ring, "id").unwrap().to_string();
     let m = rig.switch.media_of(mark, &id);
     let keys: Vec<String> = rig

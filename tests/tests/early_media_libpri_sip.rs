@@ -48,7 +48,7 @@ fn libpri_in_band_progress_is_heard_on_the_183_rtp_before_the_200() {
         );
         let ring = rig
             .switch
-            .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+            .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
         let id = kv(&ring, "id").unwrap().to_string();
         let m = rig.switch.media_of(mark, &id);
         eprintln!("{called}: RTP endpoint {rep:?}; pri-switch {m}");

@@ -4,7 +4,6 @@
 //! B-channel is left busy and that every call has its CDR.
 
 use std::io::{Read, Write};
-use std::net::UdpSocket;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,13 +11,9 @@ use std::time::{Duration, Instant};
 
 use gateway::daemon::{run_blocking, Source};
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../../gateway/tests/port_support/mod.rs"]
+mod port_support;
+use port_support::free_udp_port;
 
 fn ctl(sock: &Path, line: &str) -> String {
     let mut s = UnixStream::connect(sock).unwrap();

@@ -281,10 +281,10 @@ fn h323_call_answered_by_libpri_with_tones_both_ways_with_and_without_fast_start
         );
         let ring = rig
             .switch
-            .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+            .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
         assert_eq!(kv(&ring, "called"), Some("0301234"));
         let id = kv(&ring, "id").unwrap().to_string();
-        let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("disconnect ") && kv(l, "id") == Some(&id)
         });
         assert_eq!(
@@ -666,7 +666,7 @@ fn h323_release_complete_while_alerting_reaches_libpri_as_disconnect_with_its_ca
             }
         });
         assert_eq!(released(&log), (cause, false), "{log:?}");
-        let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("disconnect ")
         });
         assert_eq!(
@@ -713,7 +713,7 @@ fn after_answer_either_side_clears_and_the_other_gets_the_cause() {
         }
     });
     assert_eq!(released(&log), (31, false), "{log:?}");
-    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("disconnect ")
     });
     assert_eq!(kv(&disc, "cause"), Some("31"));
@@ -830,7 +830,7 @@ fn pstn_to_h323_clearing_before_answer_carries_the_cause_both_ways() {
     rig.switch.send(&format!("call {far} 5001"));
     let log = peer.join().unwrap();
     assert_eq!(released(&log), (17, false), "{log:?}");
-    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("disconnect ")
     });
     assert_eq!(
@@ -861,10 +861,10 @@ fn pstn_to_h323_clearing_before_answer_carries_the_cause_both_ways() {
     rig.switch.send(&format!("call {far} 5001"));
     let placed = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("placed "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("placed "));
     let id = kv(&placed, "id").unwrap().to_string();
     rig.switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ringing "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ringing "));
     std::thread::sleep(Duration::from_millis(500));
     rig.switch.send(&format!("hangup {id} 16"));
     let log = peer.join().unwrap();

@@ -59,9 +59,9 @@ fn reinvite_hold_sends_notify_remote_hold_plays_moh_and_resume_restores_audio_bo
 
     let ring = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
     let id = kv(&ring, "id").unwrap().to_string();
-    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
     assert_q931_in_order(

@@ -93,9 +93,9 @@ fn hold_by_update(rig: &Rig, direction: &str, talk_ms: u64, hold_ms: u64) -> Str
     assert!(run.ok, "SIPp UPDATE hold/resume failed:\n{}", run.trace);
     let ring = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
     let id = kv(&ring, "id").unwrap().to_string();
-    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
     assert_q931_in_order(

@@ -92,7 +92,7 @@ fn blind_transfer_tells_the_remaining_pstn_party_its_new_partner() {
     let mut sw = rig;
     sw.switch.send(&format!("hangup {id1} 16"));
     for id in [&id1, &id2] {
-        sw.switch.wait(mark, Duration::from_secs(5), |l| {
+        sw.switch.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("released ") && kv(l, "id") == Some(id)
         });
     }
@@ -185,7 +185,7 @@ fn switch_transfer_reaches_the_pbx(method: &str, allow: Option<&str>, number: &s
     std::thread::sleep(Duration::from_millis(500));
     let mut rig = rig;
     rig.switch.send(&format!("colp {id} {number}"));
-    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("colp ") && kv(l, "id") == Some(id.as_str())
     });
     let run = sipp.finish();
@@ -265,7 +265,7 @@ fn pai_of_the_pbx_200_ok_is_the_connected_number_libpri_reads() {
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
     rig.switch.send("call 2 201");
-    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("placed ") || l.starts_with("error")
     });
     let id = kv(&placed, "id")

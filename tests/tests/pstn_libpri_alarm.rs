@@ -81,7 +81,7 @@ fn loss_of_signal_during_a_call_clears_it_and_takes_the_channels_out_until_it_re
     });
 
     // The far end, libpri's span, sees the remote alarm (yellow) as a DAHDI event.
-    let far = rig.switch.wait(before_alarm, Duration::from_secs(5), |l| {
+    let far = rig.switch.wait(before_alarm, Duration::from_secs(15), |l| {
         l.starts_with("alarm span=2")
     });
     eprintln!("pri-switch: {far}");

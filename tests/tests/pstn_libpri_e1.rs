@@ -93,7 +93,7 @@ fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause
 
     let ring = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
     assert_eq!(kv(&ring, "called"), Some("0301234"));
     assert_eq!(
         kv(&ring, "layer1"),
@@ -103,14 +103,14 @@ fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause
     let id = kv(&ring, "id").unwrap().to_string();
     let channel: u8 = kv(&ring, "channel").unwrap().parse().unwrap();
     assert_eq!(channel, 22, "first channel of trunk group pstn, ascending");
-    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("disconnect ") && kv(l, "id") == Some(&id)
     });
     assert_eq!(kv(&disc, "cause"), Some("16"), "BYE → DISCONNECT cause 16");
-    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
-    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("released ") && kv(l, "id") == Some(&id)
     });
     assert_q931_in_order(
@@ -170,7 +170,7 @@ fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
     rig.switch.send("call 2 201");
-    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("placed ") || l.starts_with("error")
     });
     let id = kv(&placed, "id")
@@ -182,7 +182,7 @@ fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
     assert_eq!(kv(&answer, "channel"), kv(&placed, "channel"));
     std::thread::sleep(Duration::from_millis(2000));
     rig.switch.send(&format!("hangup {id} 16"));
-    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
     let run = uas.finish();
@@ -229,10 +229,11 @@ fn refused(number: &str, cause: &str, status: u16) {
     assert!(run.ok, "SIPp expected {status}:\n{}", run.trace);
     let ring = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
     assert_eq!(kv(&ring, "called"), Some(number));
-    rig.switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
+    rig.switch.wait(mark, Duration::from_secs(15), |l| {
+        l.starts_with("released ")
+    });
     assert_q931_in_order(
         &rig,
         mark,
@@ -277,11 +278,12 @@ fn cancelled(number: &str, ringing: u16, wait_ms: u64) -> (String, Vec<String>) 
     let mark = rig.switch.mark();
     let run = rig.sipp("cancel", &uac_cancel(law, 9, ringing, wait_ms), number);
     assert!(run.ok, "SIPp INVITE/180/CANCEL/487:\n{}", run.trace);
-    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("disconnect ")
     });
-    rig.switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
+    rig.switch.wait(mark, Duration::from_secs(15), |l| {
+        l.starts_with("released ")
+    });
     let q = assert_q931_in_order(
         &rig,
         mark,
@@ -337,7 +339,7 @@ fn pbx_refuses(status: u16, cause: &str) {
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
     rig.switch.send("call 2 203");
-    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("placed ") || l.starts_with("error")
     });
     let id = kv(&placed, "id")
@@ -346,7 +348,7 @@ fn pbx_refuses(status: u16, cause: &str) {
     let end = rig.switch.wait(mark, Duration::from_secs(10), |l| {
         (l.starts_with("disconnect ") || l.starts_with("hangup ")) && kv(l, "id") == Some(&id)
     });
-    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("released ") && kv(l, "id") == Some(&id)
     });
     let run = uas.finish();
@@ -381,9 +383,10 @@ fn busy_call(rig: &Rig, number: &str) -> u8 {
     assert!(run.ok, "SIPp expected 486 for {number}:\n{}", run.trace);
     let ring = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
-    rig.switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
+    rig.switch.wait(mark, Duration::from_secs(15), |l| {
+        l.starts_with("released ")
+    });
     wait_idle(rig);
     kv(&ring, "channel").unwrap().parse().unwrap()
 }
@@ -413,7 +416,7 @@ fn hunt(prefix: &str) -> Vec<u8> {
     );
     let ring = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
     let hold_id = kv(&ring, "id").unwrap().to_string();
     seq.push(kv(&ring, "channel").unwrap().parse().unwrap());
     for _ in 0..4 {
@@ -423,9 +426,10 @@ fn hunt(prefix: &str) -> Vec<u8> {
         assert!(run.ok, "SIPp expected 486:\n{}", run.trace);
         let r = rig
             .switch
-            .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
-        rig.switch
-            .wait(mark, Duration::from_secs(5), |l| l.starts_with("released "));
+            .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
+        rig.switch.wait(mark, Duration::from_secs(15), |l| {
+            l.starts_with("released ")
+        });
         let t0 = std::time::Instant::now();
         while rig.busy_channels().len() > 1 {
             assert!(t0.elapsed() < Duration::from_secs(5), "channels stay busy");

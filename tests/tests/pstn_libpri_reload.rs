@@ -204,7 +204,7 @@ fn a_dahdi_span_added_by_reload_during_a_call_carries_calls_both_ways_and_the_ca
     wait_udp_bound(rig.pbx_port, Duration::from_secs(10));
     let mark2 = sw2.mark();
     sw2.send(&format!("call {FAR_2} 201"));
-    let placed = sw2.wait(mark2, Duration::from_secs(5), |l| {
+    let placed = sw2.wait(mark2, Duration::from_secs(15), |l| {
         l.starts_with("placed ") || l.starts_with("error")
     });
     let id2 = kv(&placed, "id")
@@ -339,7 +339,7 @@ fn a_dahdi_span_added_by_reload_during_a_call_carries_calls_both_ways_and_the_ca
     let mark_late = rig.switch.mark();
     rtp1.set_tone(TRANSFER_TONE);
     rig.switch.send(&format!("tone {id1} {LATE_SWITCH_TONE}"));
-    rig.switch.wait(mark_late, Duration::from_secs(5), |l| {
+    rig.switch.wait(mark_late, Duration::from_secs(15), |l| {
         l.starts_with("tone ") && kv(l, "id") == Some(&id1)
     });
     talk(&rtp1, LATE_SWITCH_TONE);
@@ -479,7 +479,7 @@ fn a_dahdi_span_added_by_reload_during_a_call_carries_calls_both_ways_and_the_ca
     let mark4 = sw2.mark();
     let run = rig.sipp("busy2", &uac_rejected(law, 9, 486, false), "4099917");
     assert!(run.ok, "SIPp expected 486 from span 2:\n{}", run.trace);
-    let ring4 = sw2.wait(mark4, Duration::from_secs(5), |l| l.starts_with("ring "));
+    let ring4 = sw2.wait(mark4, Duration::from_secs(15), |l| l.starts_with("ring "));
     assert_eq!(kv(&ring4, "channel"), Some("31"), "{ring4}");
     let cdrs = rig.assert_clean(cdr4, 1);
     assert_eq!(cdrs[0][DISPOSITION], "BUSY", "{cdrs:?}");

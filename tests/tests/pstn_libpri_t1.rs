@@ -56,7 +56,7 @@ fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
     assert!(run.ok, "SIPp call failed:\n{}", run.trace);
     let ring = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("ring "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
     assert_eq!(kv(&ring, "called"), Some("2125551234"));
     assert_eq!(
         kv(&ring, "layer1"),
@@ -69,11 +69,11 @@ fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
         "descending: the highest T1 bearer"
     );
     let id = kv(&ring, "id").unwrap().to_string();
-    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("disconnect ") && kv(l, "id") == Some(&id)
     });
     assert_eq!(kv(&disc, "cause"), Some("16"));
-    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
     assert_q931_in_order(
@@ -112,7 +112,7 @@ fn t1_ni2_switch_calls_the_pbx_with_pcmu() {
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
     rig.switch.send("call 2 202");
-    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("placed ") || l.starts_with("error")
     });
     let id = kv(&placed, "id")
@@ -123,7 +123,7 @@ fn t1_ni2_switch_calls_the_pbx_with_pcmu() {
     });
     std::thread::sleep(Duration::from_millis(2000));
     rig.switch.send(&format!("hangup {id} 16"));
-    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
     let run = uas.finish();

@@ -433,7 +433,7 @@ fn heard(media: &str, hz: f64) -> u64 {
 /// answered.
 fn switch_calls(rig: &mut Rig, mark: usize, called: &str) -> (String, String) {
     rig.switch.send(&format!("call 2 {called}"));
-    let placed = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("placed ") || l.starts_with("error")
     });
     let id = kv(&placed, "id")
@@ -506,7 +506,7 @@ fn blind_transfer_of_a_pstn_call_notifies_100_180_200_and_keeps_the_b_channel() 
     let t_transfer = Instant::now();
     std::thread::sleep(Duration::from_millis(2500));
     rig.switch.send(&format!("hangup {id} 16"));
-    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
     let run_b = b.finish();
@@ -567,7 +567,7 @@ fn transfer_to_a_busy_target_notifies_486_and_the_call_goes_on() {
     let mark = rig.switch.mark();
     let (id, _) = switch_calls(&mut rig, mark, "201");
     let run_a = a.finish();
-    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
     let run_b = b.finish();
@@ -643,7 +643,7 @@ fn attended_transfer_replaces_the_leg_and_libpri_sees_nothing_but_the_call() {
     );
     let run_c = c.finish();
     let run_a = a.finish();
-    let media = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
     let rep_a = rtp_a.stop();
@@ -701,7 +701,7 @@ fn transfer_to_a_busy_pstn_number_notifies_486_and_the_call_goes_on() {
     let mark = rig.switch.mark();
     let (id, _) = switch_calls(&mut rig, mark, "201");
     let run_a = a.finish();
-    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("media ") && kv(l, "id") == Some(&id)
     });
     rtp_a.stop();
@@ -718,11 +718,11 @@ fn transfer_to_a_busy_pstn_number_notifies_486_and_the_call_goes_on() {
     );
     // The switch got the transfer's SETUP and refused it busy; its first call went on
     // until A hung up.
-    let ring = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let ring = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("ring ") && kv(l, "called") == Some("03099917")
     });
     let id2 = kv(&ring, "id").unwrap().to_string();
-    rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("released ") && kv(l, "id") == Some(&id2)
     });
     let cdrs = rig.assert_clean(cdr0, 2);

@@ -120,14 +120,14 @@ fn ect_on_the_d_channel_releases_the_gateway_and_libpri_joins_the_parties() {
     assert_eq!(kv(&t, "held"), Some("0,0"), "neither call on hold: {t}");
     // Both calls cleared from the gateway with cause 16 by the switch.
     for id in [&id1, &id2] {
-        rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        rig.switch.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("released ") && kv(l, "id") == Some(id)
         });
     }
     // The parties, now connected inside the switch, hear each other.
     let joined = rig
         .switch
-        .wait(mark, Duration::from_secs(5), |l| l.starts_with("joined "));
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("joined "));
     assert_eq!(kv(&joined, "id"), Some(id2.as_str()));
     assert!(heard_ms(&joined, "heard", SWITCH_TONE) >= 500, "{joined}");
     assert!(
@@ -216,12 +216,12 @@ fn hairpin_joins_the_b_channels_without_rtp_and_the_pstn_clears_it() {
     // Let the parties talk through the hairpin, then party 1 hangs up.
     std::thread::sleep(Duration::from_millis(2000));
     rig.switch.send(&format!("hangup {id1} 16"));
-    let disc = rig.switch.wait(mark, Duration::from_secs(5), |l| {
+    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("disconnect ") && kv(l, "id") == Some(&id2)
     });
     assert_eq!(kv(&disc, "cause"), Some("16"), "{disc}");
     let media = |id: &str| {
-        rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        rig.switch.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("media ") && kv(l, "id") == Some(id)
         })
     };
@@ -319,7 +319,7 @@ fn two_bct_invoked_on_t1_and_unanswered_falls_back_to_the_hairpin() {
     std::thread::sleep(Duration::from_millis(2000));
     rig.switch.send(&format!("hangup {id2} 16"));
     let media = |id: &str| {
-        rig.switch.wait(mark, Duration::from_secs(5), |l| {
+        rig.switch.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("media ") && kv(l, "id") == Some(id)
         })
     };

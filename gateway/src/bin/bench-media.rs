@@ -271,6 +271,26 @@ fn generate(g: Generator, stop: Instant) -> (u64, u64, f64) {
     (sent, received, (thread_cpu_ns() - cpu0) as f64 / 1e9)
 }
 
+/// Steal time of each CPU so far (`/proc/stat`, the 8th value of each `cpuN` line),
+/// in milliseconds.
+fn steal_ms() -> Vec<u64> {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .map(|l| {
+            let ticks: u64 = l
+                .split_whitespace()
+                .nth(8)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            ticks * 1000 / hz
+        })
+        .collect()
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     tracing_subscriber::fmt()
@@ -420,6 +440,7 @@ fn main() -> anyhow::Result<()> {
     engine.reset_window();
     let s0 = engine.stats()[0];
     let c0 = sim.clock_stats();
+    let steal0 = steal_ms();
     let t0 = Instant::now();
     for i in 0..args.secs {
         std::thread::sleep(Duration::from_secs(1));
@@ -437,6 +458,7 @@ fn main() -> anyhow::Result<()> {
     let wall = t0.elapsed().as_secs_f64();
     let s1 = engine.stats()[0];
     let c1 = sim.clock_stats();
+    let steal1 = steal_ms();
     let (gen_sent, gen_recv, gen_cpu) = generator.join().expect("generator thread");
     let cpu_s = (s1.cpu_ns - s0.cpu_ns) as f64 / 1e9;
     let cpu = cpu_s / wall;
@@ -485,6 +507,18 @@ fn main() -> anyhow::Result<()> {
         s1.fifo
     );
     println!("generator: sent {gen_sent}, received {gen_recv}, {gen_cpu:.2} CPU-s");
+    // Time the hypervisor ran something else on our virtual CPUs (a VM's stalls that no
+    // scheduling inside it explains).
+    let steal: Vec<String> = steal1
+        .iter()
+        .zip(&steal0)
+        .enumerate()
+        .map(|(cpu, (b, a))| format!("CPU {cpu} {} ms", b.saturating_sub(*a)))
+        .collect();
+    println!(
+        "host steal time during the measurement: {}",
+        steal.join(", ")
+    );
     engine.shutdown();
     println!(
         "load average {} (1, 5, 15 min)",

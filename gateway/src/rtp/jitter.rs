@@ -353,7 +353,7 @@ impl JitterBuffer {
         self.highest_end = self.highest_end.max(ext + len);
         // RFC 3550 A.8 jitter estimate, here in samples, as a float.
         let arrival =
-            (now.saturating_duration_since(self.epoch).as_nanos() * 8000 / 1_000_000_000) as i64;
+            super::stats::duration_units(now.saturating_duration_since(self.epoch), 8000) as i64;
         let transit = arrival - ext;
         if let Some(last) = self.last_transit {
             let d = (transit - last).abs() as f64;
@@ -369,6 +369,29 @@ impl JitterBuffer {
         let want = self.packet_samples as f64 + 4.0 * self.jitter;
         let rounded = ((want / 80.0).ceil() * 80.0) as u32;
         rounded.clamp(self.cfg.min_delay, self.cfg.max_delay)
+    }
+
+    /// Where the next [`JitterBuffer::pop`] reads (the frame's samples and their
+    /// presence bits), as `(address, bytes)` spans; prefetched by the media thread a few
+    /// channels ahead of the one it serves.
+    pub fn next_pop_spans(&self) -> [(*const u8, usize); 2] {
+        let at = (self.playout.unwrap_or(0) & MASK) as usize;
+        let len = FRAME_SAMPLES.min(RING - at);
+        [
+            (self.ring[at..].as_ptr(), len),
+            (self.present[at / 64..].as_ptr() as *const u8, 32),
+        ]
+    }
+
+    /// Where the next in-order [`JitterBuffer::push`] writes (after the newest sample
+    /// stored), as in [`JitterBuffer::next_pop_spans`].
+    pub fn next_push_spans(&self) -> [(*const u8, usize); 2] {
+        let at = (self.highest_end & MASK) as usize;
+        let len = FRAME_SAMPLES.min(RING - at);
+        [
+            (self.ring[at..].as_ptr(), len),
+            (self.present[at / 64..].as_ptr() as *const u8, 32),
+        ]
     }
 
     /// Take the next 20 ms frame at `now` into `out`.

@@ -7,10 +7,20 @@ use std::time::{Duration, Instant};
 use super::packet::{SeqNo, Ssrc};
 
 const RTP_SEQ_MOD: u32 = 1 << 16;
+
 /// RFC 3550 A.1 constants.
 const MAX_DROPOUT: u32 = 3000;
 const MAX_MISORDER: u32 = 100;
 const MIN_SEQUENTIAL: u32 = 2;
+
+/// `d` in units of a `rate` Hz clock, rounded down: whole seconds times the rate plus
+/// the fraction's units, in 64-bit arithmetic (the same value as
+/// `d.as_nanos() * rate / 10^9`, without a 128-bit division per packet).
+pub(crate) fn duration_units(d: Duration, rate: u32) -> u64 {
+    d.as_secs()
+        .wrapping_mul(rate as u64)
+        .wrapping_add(d.subsec_nanos() as u64 * rate as u64 / 1_000_000_000)
+}
 
 /// What the sequence check made of a packet (RFC 3550 A.1 `update_seq`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,8 +178,7 @@ impl ReceiverStats {
     }
 
     fn arrival_units(&self, now: Instant) -> u32 {
-        let d = now.saturating_duration_since(self.epoch);
-        (d.as_nanos() * self.clock_rate as u128 / 1_000_000_000) as u32
+        duration_units(now.saturating_duration_since(self.epoch), self.clock_rate) as u32
     }
 
     /// A Sender Report from this source arrived: remember LSR (RFC 3550 §6.4.1).
@@ -248,6 +257,30 @@ impl ReceiverStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_units_match_the_128_bit_formula() {
+        for ns in [
+            0u64,
+            1,
+            124_999,
+            125_000,
+            999_999_999,
+            1_000_000_000,
+            3_600_123_456_789,
+        ] {
+            for rate in [8000u32, 16000, 48000, 90000] {
+                let d = Duration::from_nanos(ns);
+                let want = (d.as_nanos() * rate as u128 / 1_000_000_000) as u64;
+                assert_eq!(duration_units(d, rate), want, "{ns} ns at {rate} Hz");
+            }
+        }
+        let long = Duration::new(10_000_000_000, 999_999_999);
+        assert_eq!(
+            duration_units(long, 8000),
+            (long.as_nanos() * 8000 / 1_000_000_000) as u64
+        );
+    }
 
     fn feed(s: &mut ReceiverStats, t0: Instant, seqs: &[u16]) {
         for &q in seqs {

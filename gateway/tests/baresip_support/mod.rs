@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../port_support/mod.rs"]
+mod port_support;
+
 const ATTEMPTS: usize = 3;
 
 /// A running baresip; killed, and its directory removed, when dropped.
@@ -66,11 +69,7 @@ impl Baresip {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = port_support::free_udp_port();
         std::fs::write(
             dir.join("config"),
             format!(

@@ -11,28 +11,16 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::UdpSocket;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../port_support/mod.rs"]
+mod port_support;
+#[allow(unused_imports)]
+pub use port_support::{free_port_block, free_tcp_port, free_udp_port};
 
 pub fn ctl(sock: &Path, line: &str) -> String {
     try_ctl(sock, line).unwrap_or_else(|| panic!("control socket {}", sock.display()))

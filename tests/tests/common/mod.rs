@@ -152,13 +152,10 @@ pattern = "_2XX"
 to = ["pbx"]
 "#;
 
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../../../gateway/tests/port_support/mod.rs"]
+mod port_support;
+#[allow(unused_imports)]
+pub use port_support::{free_port_block, free_tcp_port, free_udp_port};
 
 /// Waits up to `limit` until a program has bound UDP `port` on 127.0.0.1 (a SIPp UAS is
 /// then listening: what arrives from then on waits in its socket).
@@ -324,9 +321,9 @@ impl PriSwitch {
         kv(&answer, "id").unwrap().to_string()
     }
 
-    /// Call `id`'s `media` report after `mark`, waiting up to 5 s.
+    /// Call `id`'s `media` report after `mark`, waiting up to 15 s.
     pub fn media_of(&self, mark: usize, id: &str) -> String {
-        self.wait(mark, Duration::from_secs(5), |l| {
+        self.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("media ") && kv(l, "id") == Some(id)
         })
     }
@@ -549,7 +546,7 @@ impl Rig {
 
         let sip_port = free_udp_port();
         let pbx_port = free_udp_port();
-        let rtp = free_udp_port();
+        let rtp = free_port_block(401);
         let (kind, switchtype) = match line {
             Line::E1 => ("e1", "euroisdn"),
             Line::T1 => ("t1", "ni2"),

@@ -12,7 +12,7 @@ use spandsp::dtmf::{DtmfRx, DtmfTx};
 
 use super::DspError;
 use crate::media::tone::AMPLITUDE_0_DBM0;
-use crate::media::FRAME_SAMPLES;
+use crate::media::{Law, FRAME_SAMPLES};
 
 /// The 16 DTMF digits spandsp knows (Q.23 Table 1), in RFC 4733 §3.2 event order 0–15.
 const DIGITS: &[u8; 16] = b"0123456789*#ABCD";
@@ -42,6 +42,29 @@ pub enum DtmfTransition {
 /// all), so even a digit that starts late in a frame clears it. 0 dBm0 is a sine of
 /// amplitude [`AMPLITUDE_0_DBM0`](crate::media::tone::AMPLITUDE_0_DBM0), mean square A²/2.
 const GATE_MEAN_SQUARE: f64 = AMPLITUDE_0_DBM0 * AMPLITUDE_0_DBM0 / 2.0 * 2.511_886e-4; // × 10^(−36/10)
+
+/// The square of each code's linear sample, A-law and µ-law.
+static SQUARES: [[u32; 256]; 2] = [squares(Law::ALaw), squares(Law::MuLaw)];
+
+const fn squares(law: Law) -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let s = match law {
+            Law::ALaw => crate::media::g711::alaw_to_linear(i as u8),
+            Law::MuLaw => crate::media::g711::ulaw_to_linear(i as u8),
+        } as i32;
+        t[i] = (s * s) as u32;
+        i += 1;
+    }
+    t
+}
+
+/// The sum of the squares of a frame's linear samples, from its G.711 codes.
+pub fn frame_energy(law: Law, codes: &[u8; FRAME_SAMPLES]) -> i64 {
+    let table = &SQUARES[matches!(law, Law::MuLaw) as usize];
+    codes.iter().map(|&c| table[c as usize] as i64).sum()
+}
 
 /// In-band DTMF detector for one B-channel.
 ///
@@ -89,12 +112,43 @@ impl DtmfDetector {
     /// next frame (a Q.24 pause is always there in practice).
     pub fn process(&mut self, frame: &[i16; FRAME_SAMPLES]) -> Option<DtmfTransition> {
         let sum: i64 = frame.iter().map(|&s| s as i64 * s as i64).sum();
-        let quiet = (sum as f64) < GATE_MEAN_SQUARE * FRAME_SAMPLES as f64;
+        if self.gate(sum) {
+            return None;
+        }
+        self.feed(frame)
+    }
+
+    /// As [`DtmfDetector::process`] on a frame still in G.711 codes: the gate is
+    /// decided on the codes (the same sum of squares, from a table of each code's
+    /// square), and only a frame it lets through is decoded and fed. Silence, most of
+    /// any call, then costs neither the decoding nor the squares.
+    pub fn process_coded(
+        &mut self,
+        law: Law,
+        codes: &[u8; FRAME_SAMPLES],
+    ) -> Option<DtmfTransition> {
+        if self.gate(frame_energy(law, codes)) {
+            return None;
+        }
+        let mut linear = [0i16; FRAME_SAMPLES];
+        law.decode_block(codes, &mut linear);
+        self.feed(&linear)
+    }
+
+    /// The energy gate: whether a frame whose samples' squares sum to `energy` is kept
+    /// from spandsp.
+    fn gate(&mut self, energy: i64) -> bool {
+        let quiet = (energy as f64) < GATE_MEAN_SQUARE * FRAME_SAMPLES as f64;
         let was_quiet = std::mem::replace(&mut self.quiet, quiet);
         if quiet && was_quiet && self.current.is_none() {
             self.gated += 1;
-            return None;
+            return true;
         }
+        false
+    }
+
+    /// A frame the gate let through, to spandsp.
+    fn feed(&mut self, frame: &[i16; FRAME_SAMPLES]) -> Option<DtmfTransition> {
         self.rx.rx(frame);
         let now = self
             .rx
@@ -189,6 +243,52 @@ impl DtmfGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_energy_from_codes_is_the_decoded_samples_sum_of_squares() {
+        for law in [Law::ALaw, Law::MuLaw] {
+            // Every code, loud and quiet, in frames of 160.
+            for start in [0u8, 96, 200] {
+                let mut codes = [0u8; FRAME_SAMPLES];
+                for (i, c) in codes.iter_mut().enumerate() {
+                    *c = start.wrapping_add(i as u8);
+                }
+                let mut linear = [0i16; FRAME_SAMPLES];
+                law.decode_block(&codes, &mut linear);
+                let want: i64 = linear.iter().map(|&s| s as i64 * s as i64).sum();
+                assert_eq!(frame_energy(law, &codes), want, "{law:?} from {start}");
+            }
+        }
+    }
+
+    #[test]
+    fn coded_frames_are_gated_and_detected_as_linear_ones() {
+        // A digit between silences, fed as codes and as linear samples: the same
+        // transitions and the same frames kept from spandsp.
+        let mut gen = DtmfGenerator::new().unwrap();
+        let (mut coded, mut linear) = (DtmfDetector::new().unwrap(), DtmfDetector::new().unwrap());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for i in 0..30 {
+            if i == 10 {
+                gen.start(5).unwrap();
+            }
+            if i == 18 {
+                gen.stop();
+            }
+            let mut frame = [0i16; FRAME_SAMPLES];
+            gen.fill(&mut frame);
+            let mut codes = [0u8; FRAME_SAMPLES];
+            Law::ALaw.encode_block(&frame, &mut codes);
+            let mut decoded = [0i16; FRAME_SAMPLES];
+            Law::ALaw.decode_block(&codes, &mut decoded);
+            a.push(coded.process_coded(Law::ALaw, &codes));
+            b.push(linear.process(&decoded));
+        }
+        assert_eq!(a, b);
+        assert!(a.contains(&Some(DtmfTransition::Start(5))), "{a:?}");
+        assert_eq!(coded.gated_frames(), linear.gated_frames());
+        assert!(coded.gated_frames() > 10);
+    }
 
     #[test]
     fn generated_digits_are_detected() {

@@ -250,6 +250,24 @@ pub struct RecvBatch {
     count: usize,
 }
 
+/// What armed receives hand on for an owner, in order: [`Incoming::Ahead`] of
+/// each prefetch stage a few datagrams before the owner's datagram (so that its state
+/// is in the cache when the datagram is handed on), then the datagram.
+pub enum Incoming<'a> {
+    Ahead(PrefetchStage),
+    Datagram(Datagram<'a>),
+}
+
+/// The stages of prefetching a channel's state, each one's loads finding what the
+/// stage before brought in: where the channel is (its slot), its state, and what its
+/// state points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefetchStage {
+    Slot,
+    State,
+    Buffers,
+}
+
 /// One received datagram.
 pub struct Datagram<'a> {
     pub data: &'a [u8],
@@ -1000,6 +1018,21 @@ impl PacketIo {
         &mut self,
         enter: bool,
         got: impl FnMut(u32, Datagram<'_>),
+    ) -> (usize, bool) {
+        let mut got = got;
+        self.receive_armed_ahead(enter, |o, d| {
+            if let Incoming::Datagram(d) = d {
+                got(o, d);
+            }
+        })
+    }
+
+    /// As [`PacketIo::receive_armed`], with each owner's prefetch stages
+    /// ([`Incoming::Ahead`]) handed on a few datagrams before its datagram.
+    pub fn receive_armed_ahead(
+        &mut self,
+        enter: bool,
+        got: impl FnMut(u32, Incoming<'_>),
     ) -> (usize, bool) {
         match self.uring.as_mut() {
             Some(u) => u.receive_armed(enter, got),

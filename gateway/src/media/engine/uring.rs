@@ -29,10 +29,19 @@ use std::os::fd::RawFd;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
-use super::io::{timestamp_of, Datagram, RawAddr, CMSG_SPACE, MAX_DATAGRAM};
+use super::io::{
+    timestamp_of, Datagram, Incoming, PrefetchStage, RawAddr, CMSG_SPACE, MAX_DATAGRAM,
+};
 
 /// Sends queued per submission at most (a tick's packets of 2,000 channels are ≈ 100).
 pub const SEND_SLOTS: usize = 512;
+/// How many datagrams before its own each prefetch stage of an owner is handed on by
+/// [`Uring::receive_armed`].
+const RECV_AHEAD: [(PrefetchStage, usize); 3] = [
+    (PrefetchStage::Slot, 6),
+    (PrefetchStage::State, 4),
+    (PrefetchStage::Buffers, 2),
+];
 /// Sockets read per submission at most (readiness receiving).
 pub const RECV_SLOTS: usize = 256;
 /// Submission queue entries.
@@ -727,14 +736,15 @@ impl Uring {
         Ok(())
     }
 
-    /// Hand on the datagrams the armed receives took (`got(owner, datagram)` each),
-    /// looking first (`enter`: one `io_uring_enter` that also runs the ring's deferred
-    /// work); then arm again the sockets whose receive ended. Returns the datagrams and
-    /// whether the control eventfd fired.
+    /// Hand on the datagrams the armed receives took (`got(owner,
+    /// Incoming::Datagram(..))` each, and before it, [`RECV_AHEAD`] datagrams earlier,
+    /// the owner's prefetch stages), looking first (`enter`: one `io_uring_enter` that
+    /// also runs the ring's deferred work); then arm again the sockets whose receive
+    /// ended. Returns the datagrams and whether the control eventfd fired.
     pub fn receive_armed(
         &mut self,
         enter: bool,
-        mut got: impl FnMut(u32, Datagram<'_>),
+        mut got: impl FnMut(u32, Incoming<'_>),
     ) -> (usize, bool) {
         if self.armed.is_none() {
             return (0, false);
@@ -750,7 +760,17 @@ impl Uring {
         };
         let mut total = 0;
         let mut kept = std::mem::take(&mut a.kept);
-        for k in kept.drain(..) {
+        for (j, &k) in kept.iter().enumerate() {
+            for (stage, distance) in RECV_AHEAD {
+                // The first datagrams get the stages they are already past, at once.
+                let from = if j == 0 { 0 } else { distance };
+                let to = (j + distance + 1).min(kept.len());
+                for next in kept.get(j + from..to).into_iter().flatten() {
+                    if kind_of(next.data) == KIND_RECV {
+                        got(owner_of(next.data), Incoming::Ahead(stage));
+                    }
+                }
+            }
             let more = cqueue::more(k.flags);
             if kind_of(k.data) == KIND_CONTROL {
                 a.control_fired = true;
@@ -768,7 +788,7 @@ impl Uring {
                 if current && k.res > 0 {
                     if let Some(d) = parse(a.bufs.buf(bid)) {
                         total += 1;
-                        got(owner, d);
+                        got(owner, Incoming::Datagram(d));
                     }
                 }
                 a.bufs.put(bid);
@@ -781,6 +801,7 @@ impl Uring {
                 a.ended.push(owner);
             }
         }
+        kept.clear();
         a.kept = kept;
         a.bufs.publish();
         let control_fired = std::mem::take(&mut a.control_fired);

@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 use dahdi_driver::{ChanError, Ticker};
 
 use super::channel::{MediaChannel, Outgoing, Phase};
-use super::io::{self, IoBackend, IoMode, PacketIo, Poller, Waker};
+use super::io::{self, IoBackend, IoMode, PacketIo, Poller, PrefetchStage, Waker};
 use super::stats::WorkerStats;
 use super::{ChannelKey, Control, MediaEvent};
 use crate::media::FRAME_SAMPLES;
@@ -53,6 +53,18 @@ const RESET_LATE: Duration = Duration::from_micros(300);
 /// With nothing to serve (no channel, no hairpin) the thread sleeps this long at most;
 /// a control message wakes it at once.
 const IDLE_WAIT: Duration = Duration::from_millis(100);
+/// How many channels ahead of the one served each prefetch stage is taken (see
+/// [`MediaWorker::prefetch_ahead`]); `None`: the B-channel's shared ring, after its
+/// handle came in with the buffers.
+const SERVE_AHEAD: [(Option<PrefetchStage>, usize); 4] = [
+    (Some(PrefetchStage::Slot), 8),
+    (Some(PrefetchStage::State), 6),
+    (Some(PrefetchStage::Buffers), 4),
+    (None, 2),
+];
+/// One RTP socket in this many (by slot) has its datagrams' arrival stamped by the
+/// kernel, for the rtp → jitter buffer latency figure (see [`MediaWorker::add`]).
+const STAMP_EVERY: usize = 16;
 /// The epoll token of the control [`Waker`](io::Waker).
 const CONTROL_TOKEN: u64 = u64::MAX;
 
@@ -321,17 +333,26 @@ impl MediaWorker {
                 }
             }
         }
+        // The phase of the tick that is now. Its arriving channels are flushed first,
+        // at the wake-up, so that their blocks complete on this very tick from now on:
+        // flushed after a late serve's catch-up work (many milliseconds after a stall)
+        // they would complete that much later, slip, and all hunt onto one phase.
+        // Only on the tick that is now: a flush on a missed phase's behalf would set the
+        // channel's phase to this tick instead.
+        let current = (elapsed <= PHASES as u64)
+            .then(|| (self.tick.wrapping_add(elapsed) % PHASES as u64) as usize);
+        if let Some(phase) = current {
+            self.flush_arriving(phase);
+        }
         self.receive_rtp(now);
         let serves = elapsed.min(PHASES as u64);
-        for s in 0..serves {
+        for _ in 0..serves {
             self.tick = self.tick.wrapping_add(1);
             let phase = (self.tick % PHASES as u64) as usize;
             self.serve_phase(now, wake, phase);
-            // Only on the tick that is now: a flush on a missed phase's behalf would
-            // set the channel's phase to this tick instead.
-            if s + 1 == serves && elapsed <= PHASES as u64 {
-                self.lock_arriving(phase);
-            }
+        }
+        if let Some(phase) = current {
+            self.lock_arriving(phase);
         }
         if elapsed > PHASES as u64 {
             self.tick = self.tick.wrapping_add(elapsed - PHASES as u64);
@@ -418,7 +439,15 @@ impl MediaWorker {
         let stats = &self.stats;
         let touched = &mut self.touched;
         touched.clear();
-        let (received, control) = self.pio.receive_armed(enter, |owner, d| {
+        let (received, control) = self.pio.receive_armed_ahead(enter, |owner, d| {
+            let d = match d {
+                io::Incoming::Datagram(d) => d,
+                io::Incoming::Ahead(stage) => {
+                    // Its datagram comes soon: the channel towards the cache.
+                    prefetch_channel(slots, owner as usize, Some(stage), false);
+                    return;
+                }
+            };
             if let Some(Some(ch)) = slots.get_mut(owner as usize) {
                 ch.rtp_in(now, d.data, d.from, &mut emit);
                 if let Some(at) = d.arrival_ns {
@@ -517,8 +546,6 @@ impl MediaWorker {
                 return;
             }
         };
-        // Arrival stamps only feed the latency figures; without them audio still flows.
-        let _ = io::enable_timestamps(ch.fd);
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -526,6 +553,17 @@ impl MediaWorker {
                 self.slots.len() - 1
             }
         };
+        // Arrival stamps only feed the rtp → jitter buffer latency figure (the jitter
+        // buffer and the receiver statistics take the time the datagram was handed on,
+        // `now`); without them audio still flows. Each stamp costs the kernel a
+        // timestamp control message per datagram (`__sock_recv_timestamp`, `put_cmsg`:
+        // ≈ 2.5 % of the media thread at 2,000 channels), so one socket in
+        // [`STAMP_EVERY`] is stamped: its datagrams wait in the kernel exactly as the
+        // others' do (same ring, same `io_uring_enter`), so the sample's percentiles
+        // are the whole's.
+        if idx % STAMP_EVERY == 0 {
+            let _ = io::enable_timestamps(ch.fd);
+        }
         let watched = if self.pio.armed() {
             self.pio
                 .arm(ch.fd, idx as u32)
@@ -586,7 +624,12 @@ impl MediaWorker {
         ch.disconnect();
         match ch.phase {
             Phase::Hunting => self.hunting.retain(|&i| i != idx),
-            Phase::Locked(p) => self.groups[p as usize].retain(|&i| i != idx),
+            Phase::Locked(p) => {
+                self.groups[p as usize].retain(|&i| i != idx);
+                // Flushed at the start of a tick and not yet moved (see
+                // `flush_arriving`).
+                self.arriving[p as usize].retain(|&i| i != idx);
+            }
             Phase::Arriving(p) => self.arriving[p as usize].retain(|&i| i != idx),
         }
         self.free.push(idx);
@@ -676,6 +719,7 @@ impl MediaWorker {
     fn serve_phase(&mut self, now: Instant, wake: Instant, phase: usize) {
         let mut i = 0;
         while i < self.groups[phase].len() {
+            self.prefetch_ahead(phase, i);
             let idx = self.groups[phase][i];
             let got = self.serve_channel(now, wake, idx);
             self.flush_batch(now, wake);
@@ -709,6 +753,22 @@ impl MediaWorker {
         }
     }
 
+    /// Prefetch the channels served after the `i`th of `phase`, in stages (see
+    /// [`MediaChannel::prefetch_state`]) a few channel-serves apart, so that each
+    /// stage's loads find what the stage before brought in. Hints only: a channel that
+    /// moved meanwhile is merely not prefetched.
+    fn prefetch_ahead(&self, phase: usize, i: usize) {
+        let group = &self.groups[phase];
+        for (stage, distance) in SERVE_AHEAD {
+            // The first channels of the phase get the stages they are already past.
+            let from = if i == 0 { 0 } else { distance };
+            let to = (i + distance + 1).min(group.len());
+            for &idx in group.get(i + from..to).into_iter().flatten() {
+                prefetch_channel(&self.slots, idx, stage, true);
+            }
+        }
+    }
+
     /// The phase with the fewest channels (locked or waiting for it).
     fn emptiest_phase(&self) -> usize {
         (0..PHASES)
@@ -716,9 +776,25 @@ impl MediaWorker {
             .unwrap_or(0)
     }
 
-    /// Flush the B-channels waiting for this phase and lock them on it: their next
-    /// block completes 20 ticks from now (a flush restarts the block being filled,
-    /// `DAHDI_FLUSH`). If it does not come then, the phase slips and is hunted for.
+    /// Flush the B-channels waiting for this phase, at the start of its tick: their
+    /// next block completes 20 ticks from now (a flush restarts the block being
+    /// filled, `DAHDI_FLUSH`). They stay in the arriving list, marked flushed
+    /// (`Locked`), until [`MediaWorker::lock_arriving`] at the end of the tick.
+    fn flush_arriving(&mut self, phase: usize) {
+        for &idx in &self.arriving[phase] {
+            let Some(Some(ch)) = self.slots.get_mut(idx) else {
+                continue;
+            };
+            if let Err(e) = ch.tdm.flush() {
+                tracing::debug!(key = ?ch.key, error = %e, "B-channel flush");
+            }
+            ch.phase = Phase::Locked(phase as u8);
+        }
+    }
+
+    /// Lock the B-channels waiting for this phase on it, flushing those not flushed
+    /// at the start of the tick (they slipped during it). If a block does not come
+    /// 20 ticks later, the phase slips and the channel is placed again.
     fn lock_arriving(&mut self, phase: usize) {
         if self.arriving[phase].is_empty() {
             return;
@@ -728,8 +804,10 @@ impl MediaWorker {
             let Some(Some(ch)) = self.slots.get_mut(idx) else {
                 continue;
             };
-            if let Err(e) = ch.tdm.flush() {
-                tracing::debug!(key = ?ch.key, error = %e, "B-channel flush");
+            if ch.phase != Phase::Locked(phase as u8) {
+                if let Err(e) = ch.tdm.flush() {
+                    tracing::debug!(key = ?ch.key, error = %e, "B-channel flush");
+                }
             }
             ch.phase = Phase::Locked(phase as u8);
             self.groups[phase].push(idx);
@@ -759,12 +837,27 @@ impl MediaWorker {
             // block late by that much and pile channels added together onto one tick.
             ch.hunt_ticks = ch.hunt_ticks.saturating_add(1);
             if got > 0 && ch.hunt_quiet && (precise || ch.hunt_ticks >= HUNT_LIMIT) {
-                ch.phase = Phase::Locked(phase);
                 ch.hunt_ticks = 0;
                 self.hunting.swap_remove(i);
-                self.groups[phase as usize].push(idx);
-                let largest = self.groups.iter().map(Vec::len).max().unwrap_or(0);
-                self.stats.largest_phase.store(largest as u64, Relaxed);
+                // Its own phase unless that one is already full: channels whose blocks
+                // restarted together after a stall all find the same phase, and locked
+                // there they would crowd one tick (166–200 channels where 100 is a
+                // fair share, in bench-media after long stalls) for the rest of their
+                // calls. Those go to the emptiest phase instead, flushed there.
+                let fair = self.index.len().div_ceil(PHASES);
+                let p = phase as usize;
+                if self.groups[p].len() + self.arriving[p].len() < fair {
+                    ch.phase = Phase::Locked(phase);
+                    self.groups[p].push(idx);
+                    let largest = self.groups.iter().map(Vec::len).max().unwrap_or(0);
+                    self.stats.largest_phase.store(largest as u64, Relaxed);
+                } else {
+                    let emptiest = self.emptiest_phase();
+                    if let Some(Some(ch)) = self.slots.get_mut(idx) {
+                        ch.phase = Phase::Arriving(emptiest as u8);
+                    }
+                    self.arriving[emptiest].push(idx);
+                }
             } else {
                 ch.hunt_quiet = got == 0;
                 i += 1;
@@ -857,7 +950,12 @@ impl MediaWorker {
                     Err(_) => break,
                 }
             }
-            stats.jitter_to_tdm.record(wake.elapsed().as_nanos() as u64);
+            // Sampled as the arrival stamps are (one channel in STAMP_EVERY, spread
+            // over every position in the tick's order): a clock read per block is not
+            // free either.
+            if idx % STAMP_EVERY == 0 {
+                stats.jitter_to_tdm.record(wake.elapsed().as_nanos() as u64);
+            }
         }
         ch.check_timeout(now, &mut emit);
         if pio.pending() > 0 && ch.disconnect_due(now) {
@@ -873,6 +971,34 @@ impl MediaWorker {
         }
         ch.update_connection(now);
         got
+    }
+}
+
+/// One prefetch stage of the channel in slot `idx` (`None`: the B-channel read's
+/// shared ring): [`PrefetchStage::Slot`] the slot itself (no load), `State` the
+/// channel's state (loads the slot), `Buffers` the B-channel handle and the jitter
+/// buffer's next frame for a serve (`serve`), or where its next datagram is stored.
+fn prefetch_channel(
+    slots: &[Option<Box<MediaChannel>>],
+    idx: usize,
+    stage: Option<PrefetchStage>,
+    serve: bool,
+) {
+    if stage == Some(PrefetchStage::Slot) {
+        if let Some(s) = slots.get(idx) {
+            super::channel::prefetch_span(s as *const _ as *const u8, 1);
+        }
+        return;
+    }
+    let Some(Some(ch)) = slots.get(idx) else {
+        return;
+    };
+    match stage {
+        Some(PrefetchStage::Slot) => {}
+        Some(PrefetchStage::State) => ch.prefetch_state(),
+        Some(PrefetchStage::Buffers) if serve => ch.prefetch_buffers(),
+        Some(PrefetchStage::Buffers) => ch.prefetch_receive(),
+        None => ch.prefetch_tdm(),
     }
 }
 
@@ -966,6 +1092,84 @@ impl TickClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sixty channels whose blocks all restarted on one tick (a stall overflowed their
+    /// buffers) and that hunt for their phase (they slipped twice) all find the same
+    /// one; they must not all lock there: those beyond a fair share go to the emptiest
+    /// phases, and every channel still carries one packet per 20 ms.
+    #[test]
+    fn hunting_channels_that_find_one_phase_are_spread() {
+        use crate::media::Law;
+        use crate::rtp::PayloadType;
+        use dahdi_driver::{ChannelId, ChannelMode, Device, SpanId, Timeslot};
+        let sim = tdm_sim::Sim::builder().e1(2).build();
+        let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+        let (ev_tx, _ev_rx) = crossbeam_channel::unbounded();
+        let mut worker = MediaWorker::new(ctl_rx, ev_tx).unwrap();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_nonblocking(true).unwrap();
+        let mut key = 0;
+        for span in 1..=2u16 {
+            for ts in (1..=31u8).filter(|&t| t != 16) {
+                let id = ChannelId {
+                    span: SpanId(span),
+                    timeslot: Timeslot(ts),
+                };
+                let mode = ChannelMode::Clear {
+                    blocksize: FRAME_SAMPLES,
+                    law: Law::ALaw,
+                };
+                let cfg = super::super::ChannelConfig::voice(
+                    sim.near().open_channel(id, mode).unwrap(),
+                    Law::ALaw,
+                    std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+                    peer.local_addr().unwrap(),
+                    Law::ALaw,
+                    PayloadType::PCMA,
+                    PayloadType::new(101),
+                );
+                key += 1;
+                ctl_tx
+                    .send(Control::Add(ChannelKey(key), Box::new(cfg)))
+                    .unwrap();
+            }
+        }
+        let t0 = Instant::now();
+        let mut ms = 0u64;
+        let mut count = |ticks: u64, worker: &mut MediaWorker| {
+            let mut n = 0;
+            let mut buf = [0u8; 1500];
+            for _ in 0..ticks {
+                sim.advance(1).unwrap();
+                ms += 1;
+                worker.run_tick(t0 + Duration::from_millis(ms), 1);
+                while peer.recv_from(&mut buf).is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        };
+        count(40, &mut worker);
+        assert_eq!(worker.stats().snapshot().largest_phase, 3);
+        // Overflow every B-channel's buffers and drain them on one tick: their blocks
+        // restart together. Then every channel hunts, as after a second slip.
+        sim.advance(200).unwrap();
+        for g in 0..PHASES {
+            for idx in std::mem::take(&mut worker.groups[g]) {
+                worker.serve_channel(t0, t0, idx);
+                let ch = worker.slots[idx].as_mut().unwrap();
+                ch.phase = Phase::Hunting;
+                ch.hunt_quiet = false;
+                worker.hunting.push(idx);
+            }
+        }
+        worker.flush_sends(t0);
+        count(60, &mut worker);
+        assert!(worker.hunting.is_empty());
+        let largest = worker.groups.iter().map(Vec::len).max().unwrap();
+        assert!(largest <= 3, "{largest} channels on one phase");
+        assert_eq!(count(400, &mut worker), 60 * 20);
+    }
 
     #[test]
     fn tick_clock_predicts_from_the_earliest_sighting() {
