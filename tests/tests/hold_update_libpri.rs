@@ -16,8 +16,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, kv, uac_hold_resume_update, Line, Rig, RtpPeer, Shared, DISPOSITION,
-    MOH_TONE, SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
+    assert_q931_in_order, heard_ms, kv, uac_hold_resume_update, Line, Rig, RtpPeer, Shared,
+    DISPOSITION, MOH_TONE, SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
 };
 
 /// The music file's tone: one of the frequencies pri-switch listens for, distinct from
@@ -69,14 +69,7 @@ static SILENCE: Shared = Shared::new();
 
 /// Milliseconds of `hz` in pri-switch's `media … heard=HZ:MS,…` report.
 fn heard(media: &str, hz: f64) -> u64 {
-    let key = (hz as u32).to_string();
-    kv(media, "heard")
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|p| p.split_once(':'))
-        .filter(|(h, _)| *h == key)
-        .map(|(_, ms)| ms.parse::<u64>().unwrap_or(0))
-        .sum()
+    heard_ms(media, "heard", hz)
 }
 
 /// A call held and resumed by UPDATE `direction`; pri-switch's media report of it.

@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, kv, uac_answered, uas_answer, Line, Rig, RtpPeer, Shared, CALLED,
-    DISPOSITION, ISDN_CAUSE, SIP_TONE, SWITCH_TONE,
+    assert_q931_in_order, heard_ms, kv, uac_answered, uas_answer, Line, Rig, RtpPeer, Shared,
+    CALLED, DISPOSITION, ISDN_CAUSE, SIP_TONE, SWITCH_TONE,
 };
 
 const GROUPS: &str = r#"
@@ -29,16 +29,6 @@ to = ["pbx"]
 "#;
 
 static RIG: Shared = Shared::new();
-
-fn heard(media: &str, hz: &str) -> u64 {
-    kv(media, "heard")
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|p| p.split_once(':'))
-        .filter(|(f, _)| *f == hz)
-        .map(|(_, ms)| ms.parse::<u64>().unwrap_or(0))
-        .sum()
-}
 
 #[test]
 fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
@@ -88,7 +78,7 @@ fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
         ],
     );
     assert!(
-        heard(&media, "1800") >= 1000,
+        heard_ms(&media, "heard", SIP_TONE) >= 1000,
         "switch heard the PBX: {media}"
     );
     assert!(
@@ -130,7 +120,7 @@ fn t1_ni2_switch_calls_the_pbx_with_pcmu() {
     let rep = rtp.stop();
     assert!(run.ok, "SIPp UAS: INVITE, answer, BYE:\n{}", run.trace);
     assert!(
-        heard(&media, "1800") >= 1000,
+        heard_ms(&media, "heard", SIP_TONE) >= 1000,
         "switch heard the PBX: {media}"
     );
     assert!(

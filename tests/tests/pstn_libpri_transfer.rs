@@ -23,8 +23,8 @@ use std::sync::{MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_q931_in_order, free_udp_port, kv, q931_after, uas_reject, Line, Rig, RtpPeer, Shared,
-    CALLED, DISPOSITION, SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
+    assert_q931_in_order, free_udp_port, heard_ms, kv, q931_after, uas_reject, Line, Rig, RtpPeer,
+    Shared, CALLED, DISPOSITION, SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
 };
 
 /// CDR columns (`gateway::cdr::HEADER`).
@@ -420,13 +420,7 @@ fn sipfrags(trace: &str) -> Vec<String> {
 
 /// Milliseconds of `hz` in a pri-switch `media` line's `heard=HZ:MS,…`.
 fn heard(media: &str, hz: f64) -> u64 {
-    kv(media, "heard")
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|p| p.split_once(':'))
-        .find(|(f, _)| *f == (hz as u32).to_string())
-        .and_then(|(_, ms)| ms.parse().ok())
-        .unwrap_or(0)
+    heard_ms(media, "heard", hz)
 }
 
 /// libpri places a call to `called` on the rig's far span; returns its id and channel once
