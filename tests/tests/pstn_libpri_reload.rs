@@ -92,6 +92,20 @@ fn wait_for(limit: Duration, what: &str, mut ok: impl FnMut() -> bool, state: im
     }
 }
 
+/// Waits up to 10 s until all 30 B-channels of span 2 are idle (in service, no call).
+fn wait_span2_idle(rig: &Rig, what: &str) {
+    wait_for(
+        Duration::from_secs(10),
+        what,
+        || {
+            let chans = rig.ctl("show channels");
+            let on2: Vec<&str> = chans.lines().filter(|l| l.starts_with("2:")).collect();
+            on2.len() == 30 && on2.iter().all(|l| l.ends_with(" idle"))
+        },
+        || rig.ctl("show channels"),
+    );
+}
+
 /// `show spans` has span `span` with its D-channel up.
 fn dchannel_up(rig: &Rig, span: u16) -> bool {
     let id = span.to_string();
@@ -185,16 +199,7 @@ fn a_dahdi_span_added_by_reload_during_a_call_carries_calls_both_ways_and_the_ca
     assert_eq!(logged(&rig, "span added by reload not opened"), 0);
     assert_eq!(logged(&rig, "span added by reload span=2"), 1);
     // Its 30 B-channels come into service with the data link.
-    wait_for(
-        Duration::from_secs(10),
-        "span 2's channels idle",
-        || {
-            let chans = rig.ctl("show channels");
-            let on2: Vec<&str> = chans.lines().filter(|l| l.starts_with("2:")).collect();
-            on2.len() == 30 && on2.iter().all(|l| l.ends_with(" idle"))
-        },
-        || rig.ctl("show channels"),
-    );
+    wait_span2_idle(&rig, "span 2's channels idle");
     assert!(dchannel_up(&rig, 1), "{}", rig.ctl("show spans"));
     assert_eq!(rig.ctl("show calls").lines().count(), 1, "call 1 goes on");
 
@@ -465,16 +470,7 @@ fn a_dahdi_span_added_by_reload_during_a_call_carries_calls_both_ways_and_the_ca
     );
     assert_eq!(logged(&rig, "span added by reload span=2"), 2);
     assert_eq!(logged(&rig, "span added by reload not opened"), 0);
-    wait_for(
-        Duration::from_secs(10),
-        "span 2's channels idle again",
-        || {
-            let chans = rig.ctl("show channels");
-            let on2: Vec<&str> = chans.lines().filter(|l| l.starts_with("2:")).collect();
-            on2.len() == 30 && on2.iter().all(|l| l.ends_with(" idle"))
-        },
-        || rig.ctl("show channels"),
-    );
+    wait_span2_idle(&rig, "span 2's channels idle again");
     let cdr4 = rig.cdrs().len();
     let mark4 = sw2.mark();
     let run = rig.sipp("busy2", &uac_rejected(law, 9, 486, false), "4099917");
