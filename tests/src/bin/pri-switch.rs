@@ -202,14 +202,24 @@ unsafe extern "C" fn on_pri_message(_pri: *mut libpri::ffi::Pri, text: *mut c_ch
 }
 
 /// Turn libpri's buffered debug text (of DAHDI span `span`) into reports.
+///
+/// All of the text goes to stderr (`pri-switch.log`) before any report made from it: a
+/// test that sees `q931 … msg=FACILITY` and then reads the log must find the ROSE
+/// operation libpri decoded from that FACILITY, which libpri prints after the message
+/// type line.
 fn flush_pri_text(span: u16) {
     let text: String = PRI_TEXT.with(|b| {
         let mut b = b.borrow_mut();
         let cut = b.rfind('\n').map_or(0, |i| i + 1);
         b.drain(..cut).collect()
     });
+    if text.is_empty() {
+        return;
+    }
+    let mut log = String::with_capacity(text.len() + 16 * text.lines().count());
+    let mut reports = Vec::new();
     for line in text.lines() {
-        eprintln!("libpri[{span}]: {line}");
+        log.push_str(&format!("libpri[{span}]: {line}\n"));
         if line.contains("DL-DATA request") {
             AFTER_DL_DATA.with(|f| f.set(true));
             continue;
@@ -225,8 +235,16 @@ fn flush_pri_text(span: u16) {
                 "rx"
             };
             let name = rest.rsplit_once(" (").map_or(rest, |(n, _)| n);
-            say!("q931 span={span} dir={dir} msg={}", name.replace(' ', "_"));
+            reports.push(format!("q931 span={span} dir={dir} msg={}", name.replace(' ', "_")));
         }
+    }
+    {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(log.as_bytes());
+        let _ = err.flush();
+    }
+    for r in reports {
+        say!("{r}");
     }
 }
 
