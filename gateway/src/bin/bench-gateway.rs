@@ -12,8 +12,13 @@
 //! and `sim-switch`, the far-end PSTN switch), which on a real installation are the card
 //! and the network. Their CPU is printed apart.
 //!
-//! Options: `--spans N` (default 48), `--rate CPS` (1000), `--calls N` (15000),
-//! `--limit N` concurrent calls (1000).
+//! Options: `--spans N` (default 48), `--rate CPS` (1200), `--calls N` (15 s of calls at
+//! the rate), `--limit N` concurrent calls (1000).
+//!
+//! `cps` is the calls completed over the whole wall time of the SIPp run, its start and
+//! the last call's clearing included, so an offered rate of exactly 1,000/s reads about
+//! 980/s. The default offers 1,200/s: the figure then shows what the daemon carries with
+//! 0 failed, above the 1,000/s of the target, rather than SIPp's own ramp.
 //! Final line: `bench gateway cps=N failed=K cpu_us_per_call=U`.
 
 #[path = "bench_support/daemon.rs"]
@@ -35,8 +40,8 @@ struct Opts {
 fn opts() -> Opts {
     let mut o = Opts {
         spans: 48,
-        rate: 1000,
-        calls: 15000,
+        rate: 1200,
+        calls: 0,
         limit: 1000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,6 +59,9 @@ fn opts() -> Opts {
             }
         }
         i += 2;
+    }
+    if o.calls == 0 {
+        o.calls = o.rate.saturating_mul(15);
     }
     o
 }

@@ -26,9 +26,14 @@ pub struct RandomStart {
 impl RandomStart {
     /// Draw from the operating system's random source. Falls back to a hash of the
     /// current time and a per-process random key if that source fails.
+    ///
+    /// The bytes come from a per-thread buffer that one `getrandom` call fills for
+    /// [`STARTS_PER_FILL`] sources: every call sets up an RTP source, and a system call
+    /// per source was one of the media thread's per-call costs. The values are as random
+    /// as before (the same source, read in larger pieces), and no two threads share them.
     pub fn new() -> Self {
-        let mut b = [0u8; 10];
-        if getrandom::fill(&mut b).is_err() {
+        let mut b = [0u8; START_BYTES];
+        if !take_random(&mut b) {
             use std::hash::{BuildHasher, Hasher};
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
             h.write_u128(
@@ -48,6 +53,39 @@ impl RandomStart {
             timestamp: u32::from_le_bytes([b[6], b[7], b[8], b[9]]),
         }
     }
+}
+
+/// Random bytes per source: SSRC (4), sequence number (2), timestamp (4).
+const START_BYTES: usize = 10;
+
+/// Sources drawn from one fill of the per-thread random buffer.
+pub const STARTS_PER_FILL: usize = 256;
+
+thread_local! {
+    /// Unused random bytes of this thread (`.1` of them are taken); each is handed out
+    /// once and zeroed.
+    static RANDOM: std::cell::RefCell<([u8; START_BYTES * STARTS_PER_FILL], usize)> =
+        const { std::cell::RefCell::new(([0; START_BYTES * STARTS_PER_FILL], START_BYTES * STARTS_PER_FILL)) };
+}
+
+/// Fill `out` with bytes from the operating system's random source, through this
+/// thread's buffer; false if the source failed.
+fn take_random(out: &mut [u8; START_BYTES]) -> bool {
+    RANDOM.with(|r| {
+        let mut r = r.borrow_mut();
+        let (buf, used) = &mut *r;
+        if *used + START_BYTES > buf.len() {
+            if getrandom::fill(buf).is_err() {
+                return false;
+            }
+            *used = 0;
+        }
+        let piece = &mut buf[*used..*used + START_BYTES];
+        out.copy_from_slice(piece);
+        piece.fill(0);
+        *used += START_BYTES;
+        true
+    })
 }
 
 impl Default for RandomStart {
@@ -270,5 +308,19 @@ mod tests {
         let a = RandomStart::new();
         let b = RandomStart::new();
         assert!(a.ssrc != b.ssrc || a.timestamp != b.timestamp);
+    }
+
+    #[test]
+    fn random_starts_stay_distinct_across_refills_of_the_buffer() {
+        // Two and a bit fills: a refill must not repeat the buffer or hand out the
+        // zeroed bytes of used starts.
+        let n = 2 * STARTS_PER_FILL + 3;
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..n {
+            let s = RandomStart::new();
+            assert!(seen.insert((s.ssrc.0, s.sequence.0, s.timestamp)));
+        }
+        assert_eq!(seen.len(), n);
+        assert!(!seen.contains(&(0, 0, 0)));
     }
 }

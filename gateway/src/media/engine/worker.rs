@@ -529,13 +529,9 @@ impl MediaWorker {
     }
 
     fn add(&mut self, now: Instant, key: ChannelKey, cfg: super::ChannelConfig) {
-        if let Err(e) = cfg.socket.set_nonblocking(true) {
-            let _ = self.events.send(MediaEvent::AddFailed {
-                key,
-                reason: format!("socket: {e}"),
-            });
-            return;
-        }
+        // The socket is not switched to O_NONBLOCK (an `ioctl` per call): every send and
+        // receive of the engine carries MSG_DONTWAIT or goes through io_uring, which
+        // never blocks the thread, so a blocking socket is served the same.
         let ch = match MediaChannel::new(key, cfg, now) {
             Ok(ch) => ch,
             Err(e) => {
