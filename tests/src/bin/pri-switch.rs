@@ -235,7 +235,10 @@ fn flush_pri_text(span: u16) {
                 "rx"
             };
             let name = rest.rsplit_once(" (").map_or(rest, |(n, _)| n);
-            reports.push(format!("q931 span={span} dir={dir} msg={}", name.replace(' ', "_")));
+            reports.push(format!(
+                "q931 span={span} dir={dir} msg={}",
+                name.replace(' ', "_")
+            ));
         }
     }
     {
