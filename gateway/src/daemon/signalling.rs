@@ -1045,13 +1045,25 @@ impl Signalling {
                 }
             }
             Action::MediaChanged { call, leg, media } => {
-                let Media::Rtp { remote, .. } = media else {
+                let Media::Rtp {
+                    remote,
+                    law,
+                    telephone_event,
+                } = media
+                else {
                     return;
                 };
                 if !self.ip_media.set_remote(call, leg, remote) {
                     if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
-                        info!(%call, %remote, "bridged RTP peer moved");
-                        if let Err(e) = m.set_remote(*key, remote) {
+                        info!(%call, %remote, ?law, "bridged RTP peer moved or changed codec");
+                        let pt = match law {
+                            Law::ALaw => PayloadType::PCMA,
+                            Law::MuLaw => PayloadType::PCMU,
+                        };
+                        let set = m.set_remote(*key, remote).and_then(|()| {
+                            m.set_codec(*key, law, pt, telephone_event.and_then(PayloadType::new))
+                        });
+                        if let Err(e) = set {
                             debug!(error = %e, "media channel gone");
                         }
                     }

@@ -397,20 +397,25 @@ impl SipLeg {
                 call,
                 sdp: Some(body),
             } => {
-                // The answer to the offer of our 200 (the INVITE had no SDP).
+                // The answer to the offer of our 200 (the INVITE or a re-INVITE had no
+                // SDP, RFC 3261 §13.2.1, §14.2): the media it names go to the core, which
+                // bridges them or moves the bridge (a PBX redirecting the media by third
+                // party call control, RFC 3725 §4.1).
                 let Some(c) = self.by_handle.get_mut(&call) else {
                     return;
                 };
-                if !c.uas || c.offer.is_some() {
+                if !c.sdp.has_pending_offer() {
                     return;
                 }
+                let (leg, before) = (c.leg, Self::media_of(&c.sdp));
                 match SessionDescription::parse(&body).map(|d| c.sdp.handle_answer(&d)) {
-                    Ok(Ok(_)) => {
-                        if let Some(m) = Self::media_of(&c.sdp) {
-                            core.handle(now, c.leg, Message::Media(m));
+                    Ok(Ok((_, change))) => {
+                        if let Some(m) = Self::media_of(&c.sdp).filter(|m| Some(*m) != before) {
+                            core.handle(now, leg, Message::Media(m));
                         }
+                        Self::tell_hold_change(core, now, leg, change);
                     }
-                    _ => debug!("SDP answer in the ACK refused"),
+                    _ => warn!(%leg, "SDP answer in the ACK refused; the media stay as they were"),
                 }
             }
             UaEvent::Answered { call, response } => {
@@ -524,8 +529,11 @@ impl SipLeg {
     /// A re-INVITE (`reinvite`) or UPDATE with an SDP offer in an established call
     /// (RFC 3264 §8, RFC 3311): answered (sendonly → recvonly, inactive → inactive,
     /// §8.4), 488 if unacceptable (the call goes on, RFC 3261 §14.2); a change of hold
-    /// state goes to the core as [`Message::Hold`] / [`Message::Resume`]. A re-INVITE
-    /// without SDP gets our current description again (no change).
+    /// state goes to the core as [`Message::Hold`] / [`Message::Resume`], new media (an
+    /// address, port or codec, §8.3) as [`Message::Media`], which moves the bridge. A
+    /// re-INVITE without SDP asks for an offer: ours goes in the 200 and the answer
+    /// comes in the ACK (RFC 3261 §14.2, [`UaEvent::Confirmed`]). An UPDATE without SDP
+    /// (a session refresh, RFC 4028) is answered without one (RFC 3311 §5.2).
     #[allow(clippy::too_many_arguments)]
     fn reoffer(
         &mut self,
@@ -542,15 +550,22 @@ impl SipLeg {
             ep.respond_request(now, handle, status(481), &[], None);
             return;
         };
-        let outcome = if request.body().is_empty() {
-            c.local_sdp.clone().map(|sdp| (sdp, None))
-        } else {
-            SessionDescription::parse(request.body())
-                .ok()
-                .and_then(|d| c.sdp.handle_offer(&d).ok())
-                .map(|(answer, _, change)| (answer.to_bytes(), change))
-        };
-        let Some((answer, change)) = outcome else {
+        if request.body().is_empty() {
+            if reinvite {
+                let offer = c.sdp.create_offer(c.sdp.local_direction()).to_bytes();
+                c.local_sdp = Some(offer.clone());
+                ep.respond(now, call, StatusCode::OK, None, &[], Some(&offer));
+            } else {
+                ep.respond_request(now, handle, StatusCode::OK, &[], None);
+            }
+            return;
+        }
+        let before = Self::media_of(&c.sdp);
+        let outcome = SessionDescription::parse(request.body())
+            .ok()
+            .and_then(|d| c.sdp.handle_offer(&d).ok())
+            .map(|(answer, neg, change)| (answer.to_bytes(), neg.unchanged, change));
+        let Some((answer, unchanged, change)) = outcome else {
             // RFC 3261 §21.4.26: not acceptable here.
             if reinvite {
                 ep.respond(now, call, status(488), None, &[], None);
@@ -572,6 +587,18 @@ impl SipLeg {
             );
         }
         let leg = c.leg;
+        let after = (!unchanged)
+            .then(|| Self::media_of(&c.sdp))
+            .flatten()
+            .filter(|m| Some(*m) != before);
+        if let Some(m) = after {
+            core.handle(now, leg, Message::Media(m));
+        }
+        Self::tell_hold_change(core, now, leg, change);
+    }
+
+    /// A change of hold state to the core ([`Message::Hold`] / [`Message::Resume`]).
+    fn tell_hold_change(core: &mut Core, now: Instant, leg: LegId, change: Option<HoldChange>) {
         match change {
             Some(HoldChange::Held) => core.handle(now, leg, Message::Hold),
             Some(HoldChange::Resumed) => core.handle(now, leg, Message::Resume),

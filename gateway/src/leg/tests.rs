@@ -94,6 +94,8 @@ struct World {
     gw_sent: Vec<SipMessage>,
     /// The core's hold actions for the media engine.
     hold_actions: Vec<Action>,
+    /// The media the core moved bridges to ([`Action::MediaChanged`]).
+    media_changes: Vec<crate::core::Media>,
 }
 
 fn first_line(b: &[u8]) -> String {
@@ -142,6 +144,7 @@ impl World {
             sip_wire: Vec::new(),
             gw_sent: Vec::new(),
             hold_actions: Vec::new(),
+            media_changes: Vec::new(),
         };
         w.run();
         assert!(w.switch_events.contains(&Event::LinkUp), "D-channel up");
@@ -225,9 +228,9 @@ impl World {
                     } => self
                         .isdn
                         .originate(&mut self.core, self.now, leg, channel, &setup),
+                    Action::MediaChanged { media, .. } => self.media_changes.push(media),
                     Action::Bridge { .. }
                     | Action::Relay { .. }
-                    | Action::MediaChanged { .. }
                     | Action::Unbridge { .. }
                     | Action::Merged { .. }
                     | Action::Hairpin { .. } => {}
@@ -1072,6 +1075,113 @@ fn legacy_hold_c_zero_and_silence_by_default() {
     let (status, _) = pbx_reinvite(&mut w, pbx_call, bad.as_bytes());
     assert_eq!(status, 488);
     assert_eq!(w.core.call_count(), 1);
+}
+
+/// The PBX sends an in-dialog `method` (re-INVITE or UPDATE) with no body; the status
+/// and body of the gateway's answer.
+fn pbx_request_without_sdp(
+    w: &mut World,
+    pbx_call: CallHandle,
+    method: crate::sip::Method,
+) -> (u16, String) {
+    w.pbx_events.clear();
+    let name = method.as_str().to_string();
+    assert!(w.pbx.request_in_dialog(w.now, pbx_call, method, &[], None));
+    w.run();
+    w.pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::RequestResult {
+                method,
+                status,
+                response,
+                ..
+            } if *method == name => Some((
+                *status,
+                response
+                    .as_ref()
+                    .map(|r| String::from_utf8_lossy(r.body()).into_owned())
+                    .unwrap_or_default(),
+            )),
+            _ => None,
+        })
+        .expect("the request was answered")
+}
+
+#[test]
+fn reinvite_moving_the_media_moves_the_bridge_and_the_same_offer_again_does_not() {
+    use crate::core::Media;
+    let mut w = World::new();
+    let (pbx_call, _) = answered_pbx_call(&mut w);
+    w.media_changes.clear();
+    // RFC 3264 §8.3.1/§8.3.2: another address and port, and PCMU instead of PCMA (a PBX
+    // handing the call to a phone that only has µ-law).
+    let moved = String::from_utf8(sdp_with(2, "sendrecv"))
+        .unwrap()
+        .replace("c=IN IP4 192.0.2.10", "c=IN IP4 192.0.2.77")
+        .replace("m=audio 4000 RTP/AVP 8 101", "m=audio 4100 RTP/AVP 0 101");
+    let (status, answer) = pbx_reinvite(&mut w, pbx_call, moved.as_bytes());
+    assert_eq!(status, 200);
+    assert!(answer.contains("RTP/AVP 0 101"), "{answer}");
+    assert_eq!(
+        w.media_changes,
+        vec![Media::Rtp {
+            remote: "192.0.2.77:4100".parse().unwrap(),
+            law: Law::MuLaw,
+            telephone_event: Some(101),
+        }]
+    );
+    // The same description again (same o= version, §8): nothing moves.
+    let (status, _) = pbx_reinvite(&mut w, pbx_call, moved.as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!(w.media_changes.len(), 1);
+    // A new version that changes only the direction is a hold, not a move.
+    let (status, _) = pbx_reinvite(
+        &mut w,
+        pbx_call,
+        moved
+            .replace("o=pbx 1 2", "o=pbx 1 3")
+            .replace("a=sendrecv", "a=sendonly")
+            .as_bytes(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(w.media_changes.len(), 1);
+    assert_eq!(w.hold_actions.len(), 1);
+}
+
+#[test]
+fn reinvite_without_sdp_gets_our_offer_and_update_without_sdp_no_sdp() {
+    let mut w = World::new();
+    let (pbx_call, _) = answered_pbx_call(&mut w);
+    // RFC 3261 §14.2: the 200 carries an offer, with every codec we have (the PBX may
+    // choose another), in a new version of our description (RFC 3264 §8).
+    let (status, offer) = pbx_request_without_sdp(&mut w, pbx_call, crate::sip::Method::Invite);
+    assert_eq!(status, 200);
+    let m = offer
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap_or_else(|| panic!("no offer in the 200: {offer}"));
+    assert!(m.contains(" 8") && m.contains(" 0"), "{m}");
+    assert!(offer.contains("a=sendrecv"), "{offer}");
+    let first = w
+        .gw_sent
+        .iter()
+        .find(|m| m.status().is_some_and(|s| s.code() == 200) && !m.body().is_empty())
+        .map(|m| String::from_utf8_lossy(m.body()).into_owned())
+        .unwrap();
+    let version = |sdp: &str| {
+        sdp.lines()
+            .find(|l| l.starts_with("o="))
+            .and_then(|l| l.split(' ').nth(2))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap()
+    };
+    assert!(version(&offer) > version(&first), "{first}\n{offer}");
+    // RFC 3311 §5.2, RFC 4028: an UPDATE without an offer is answered without SDP.
+    let (status, body) = pbx_request_without_sdp(&mut w, pbx_call, crate::sip::Method::Update);
+    assert_eq!(status, 200);
+    assert!(body.is_empty(), "{body}");
+    assert!(w.media_changes.is_empty());
 }
 
 #[test]

@@ -166,6 +166,11 @@ impl OfferAnswer {
         self.negotiated.as_ref()
     }
 
+    /// Whether an offer of ours waits for its answer.
+    pub fn has_pending_offer(&self) -> bool {
+        self.pending_offer.is_some()
+    }
+
     /// The direction of our last offer (sendrecv until one was made).
     pub fn local_direction(&self) -> Direction {
         self.local_direction

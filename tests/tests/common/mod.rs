@@ -1150,6 +1150,60 @@ pub fn uac_hold_resume_update(
     )
 }
 
+/// UAC: the media moved twice by the PBX, as third party call control does (RFC 3725):
+/// INVITE (A-law on `rtp_port`), 200, ACK, talk `talk_ms`; a re-INVITE offering µ-law on
+/// `port2` (CSeq 2, version 2; the answer must be PCMU), ACK, talk; a re-INVITE without
+/// SDP (CSeq 3), whose 200 must carry the gateway's offer, and the ACK answering it with
+/// A-law on `port3` (version 3), talk; BYE.
+pub fn uac_media_moves(rtp_port: u16, port2: u16, port3: u16, talk_ms: u64) -> String {
+    let ack = |cseq: u32| ACK.replace("CSeq: 1 ACK", &format!("CSeq: {cseq} ACK"));
+    let no_sdp = offer_in_dialog("INVITE", Law::ALaw, 0, 3, "sendrecv");
+    let (head, _) = no_sdp
+        .split_once("\n\n")
+        .expect("the request's head and body");
+    let no_sdp = format!(
+        "{}\n    ]]>\n  </send>",
+        head.replace("Content-Type: application/sdp\n      ", "")
+            .replace("Content-Length: [len]", "Content-Length: 0")
+    );
+    let answer = sdp(Law::ALaw, port3).replace("o=pbx 1 1", "o=pbx 1 3");
+    let ack_answer = ack(3).replace(
+        "Content-Length: 0",
+        &format!("Content-Type: application/sdp\n      Content-Length: [len]\n\n      {answer}"),
+    );
+    scenario(
+        "media moved by re-INVITE and by the answer in an ACK",
+        &format!(
+            "{}
+  <pause milliseconds=\"{talk_ms}\"/>
+  {}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"200\">
+    <action>
+      <ereg regexp=\"RTP/AVP 0\" search_in=\"body\" check_it=\"true\" assign_to=\"pcmu\"/>
+    </action>
+  </recv>
+  {}
+  <pause milliseconds=\"{talk_ms}\"/>
+  {no_sdp}
+  <recv response=\"100\" optional=\"true\"/>
+  <recv response=\"200\">
+    <action>
+      <ereg regexp=\"m=audio [0-9]+ RTP/AVP\" search_in=\"body\" check_it=\"true\" assign_to=\"offer\"/>
+    </action>
+  </recv>
+  {ack_answer}
+  <pause milliseconds=\"{talk_ms}\"/>
+  {}
+  <Reference variables=\"pcmu,offer\"/>",
+            answered(Law::ALaw, rtp_port),
+            offer_in_dialog("INVITE", Law::MuLaw, port2, 2, "sendrecv"),
+            ack(2),
+            bye(4),
+        ),
+    )
+}
+
 /// UAC: INVITE, then the final error `status` (after an optional 180), ACK.
 pub fn uac_rejected(law: Law, rtp_port: u16, status: u16, ringing: bool) -> String {
     scenario(

@@ -245,12 +245,50 @@ impl MediaChannel {
         self.tdm.prefetch();
     }
 
+    /// The far end named a new RTP address (a re-INVITE, UPDATE or the answer in an
+    /// ACK). The same address again (a change of codec only) leaves the socket and the
+    /// symmetric-RTP latch as they are.
     pub fn set_remote(&mut self, remote: SocketAddr) {
+        if remote == self.remote {
+            return;
+        }
         self.disconnect();
         self.remote = remote;
         self.remote_raw = RawAddr::new(remote);
         if let Some(l) = &mut self.latch {
             l.reset(remote);
+        }
+    }
+
+    /// The SIP side's codec changed (a re-INVITE or UPDATE, or the answer in an ACK;
+    /// RFC 3264 §8.3.2): the law and payload type of the packets we send and accept, and
+    /// the telephone-event type. The RTP stream goes on with the same SSRC, sequence
+    /// numbers and timestamps (RFC 3550 §5.1 lets a stream's payload type change). With
+    /// a new law the jitter buffer starts again empty: what it held was in the old one.
+    /// Digits follow the event type as at the start: RFC 4733 with one, in-band without.
+    pub fn set_codec(
+        &mut self,
+        law: Law,
+        payload_type: PayloadType,
+        event_pt: Option<PayloadType>,
+        now: Instant,
+    ) {
+        if law != self.sip_law || payload_type != self.payload_type {
+            self.jitter = JitterBuffer::new(now, JitterBufferConfig::new(law));
+        }
+        self.sip_law = law;
+        self.payload_type = payload_type;
+        self.rtp.set_payload_type(payload_type);
+        if event_pt != self.event_pt {
+            self.ev_tx = TelephoneEventSender::new(event_pt.unwrap_or(PayloadType::PCMU));
+            self.event_pt = event_pt;
+        }
+        if matches!(self.dtmf_mode, DtmfMode::Rfc4733 | DtmfMode::InbandReport) {
+            self.dtmf_mode = if event_pt.is_some() {
+                DtmfMode::Rfc4733
+            } else {
+                DtmfMode::InbandReport
+            };
         }
     }
 
@@ -758,5 +796,88 @@ mod tests {
         assert_eq!(digits, vec!['5']);
         assert!(!pts.contains(&EVENT_PT), "{pts:?}");
         assert!(loud, "in-band mode keeps the digit in the audio");
+    }
+
+    /// An RTP packet of `pt` carrying `payload`, sequence `seq`, SSRC 7.
+    fn packet(pt: PayloadType, seq: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x80, pt.get(), (seq >> 8) as u8, seq as u8];
+        v.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        v.extend_from_slice(&7u32.to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn a_codec_change_mid_call_switches_what_is_sent_and_accepted_in_one_stream() {
+        let t0 = Instant::now();
+        let mut ch = channel(DtmfMode::Rfc4733, t0);
+        let mut tone = ToneGenerator::new(1004.0, -10.0);
+        let mut send = |ch: &mut MediaChannel, i: u64| {
+            let mut block = [0u8; FRAME_SAMPLES];
+            let mut lin = [0i16; FRAME_SAMPLES];
+            tone.fill_linear(&mut lin);
+            Law::ALaw.encode_block(&lin, &mut block);
+            let line = block;
+            let mut out = Outgoing::new();
+            ch.tdm_frame(
+                t0 + Duration::from_millis(20 * i),
+                &mut block,
+                &mut out,
+                &mut |_| {},
+            );
+            assert_eq!(out.count, 1);
+            let bytes = out.bufs[0][..out.lens[0]].to_vec();
+            (line, bytes)
+        };
+        let (line, first) = send(&mut ch, 0);
+        let p = RtpPacket::parse(&first).unwrap();
+        assert_eq!(p.payload_type, PayloadType::PCMA);
+        assert_eq!(p.payload, &line[..], "A-law on both sides: passed through");
+        let (ssrc, seq) = (p.ssrc, p.sequence.0);
+
+        // RFC 3264 §8.3.2: the peer's new offer has PCMU only, without telephone-event.
+        ch.set_codec(Law::MuLaw, PayloadType::PCMU, None, t0);
+        assert_eq!(
+            (ch.sip_law, ch.payload_type),
+            (Law::MuLaw, PayloadType::PCMU)
+        );
+        assert_eq!(ch.dtmf_mode, DtmfMode::InbandReport);
+        let (line, second) = send(&mut ch, 1);
+        let p = RtpPacket::parse(&second).unwrap();
+        assert_eq!(p.payload_type, PayloadType::PCMU);
+        let mut want = line;
+        transcode_frame(Law::ALaw, Law::MuLaw, &mut want);
+        assert_eq!(p.payload, &want[..], "the line's A-law is sent as µ-law");
+        // The same stream goes on (RFC 3550 §5.1).
+        assert_eq!(p.ssrc, ssrc);
+        assert_eq!(p.sequence.0, seq.wrapping_add(1));
+
+        // What arrives in the old payload type is no longer taken; the new one is.
+        let ignored = ch.stats.packets_ignored;
+        ch.rtp_in(
+            t0,
+            &packet(PayloadType::PCMA, 1, &[0xD5; 160]),
+            None,
+            &mut |_| {},
+        );
+        assert_eq!(ch.stats.packets_ignored, ignored + 1);
+        let received = ch.stats.packets_received;
+        ch.rtp_in(
+            t0,
+            &packet(PayloadType::PCMU, 2, &[0xFF; 160]),
+            None,
+            &mut |_| {},
+        );
+        assert_eq!(ch.stats.packets_ignored, ignored + 1);
+        assert_eq!(ch.stats.packets_received, received + 1);
+
+        // And back, with telephone-event again: RFC 4733 digits.
+        ch.set_codec(Law::ALaw, PayloadType::PCMA, PayloadType::new(EVENT_PT), t0);
+        assert_eq!(ch.dtmf_mode, DtmfMode::Rfc4733);
+        let (_, third) = send(&mut ch, 2);
+        assert_eq!(
+            RtpPacket::parse(&third).unwrap().payload_type,
+            PayloadType::PCMA
+        );
     }
 }

@@ -79,7 +79,8 @@ pub struct ChannelConfig {
     pub tdm: Box<dyn Channel>,
     /// The law on the line (E1: A-law, T1: µ-law).
     pub tdm_law: Law,
-    /// Our RTP socket (bound; made non-blocking by the engine).
+    /// Our RTP socket, bound. The engine never blocks on it (every send and receive
+    /// carries `MSG_DONTWAIT` or goes through io_uring), whether it is non-blocking or not.
     pub socket: UdpSocket,
     /// Where to send RTP (from the SDP).
     pub remote: SocketAddr,
@@ -137,6 +138,9 @@ pub enum Control {
     Add(ChannelKey, Box<ChannelConfig>),
     /// A re-INVITE moved the far end.
     SetRemote(ChannelKey, SocketAddr),
+    /// A re-INVITE changed the SIP side's codec: its law, payload type and
+    /// telephone-event payload type ([`MediaChannel::set_codec`](channel::MediaChannel::set_codec)).
+    SetCodec(ChannelKey, Law, PayloadType, Option<PayloadType>),
     /// Hold: stop sending RTP (keep receiving, the RTP timeout pauses); `false` resumes.
     Hold(ChannelKey, bool),
     /// The SIP side holds the call (RFC 3264 §8.4): as [`Control::Hold`], and the
@@ -432,6 +436,20 @@ impl MediaEngine {
 
     pub fn set_remote(&self, key: ChannelKey, remote: SocketAddr) -> Result<(), EngineError> {
         self.send(key, Control::SetRemote(key, remote))
+    }
+
+    /// The SIP side's codec changed mid-call (see [`Control::SetCodec`]).
+    pub fn set_codec(
+        &self,
+        key: ChannelKey,
+        law: Law,
+        payload_type: PayloadType,
+        event_payload_type: Option<PayloadType>,
+    ) -> Result<(), EngineError> {
+        self.send(
+            key,
+            Control::SetCodec(key, law, payload_type, event_payload_type),
+        )
     }
 
     pub fn hold(&self, key: ChannelKey, on: bool) -> Result<(), EngineError> {

@@ -483,6 +483,11 @@ impl MediaWorker {
                     ch.set_remote(addr);
                 }
             }
+            Control::SetCodec(key, law, pt, event_pt) => {
+                if let Some(ch) = self.channel_mut(key) {
+                    ch.set_codec(law, pt, event_pt, now);
+                }
+            }
             Control::Hold(key, on) => {
                 if let Some(ch) = self.channel_mut(key) {
                     ch.set_hold(on, now);

@@ -85,8 +85,9 @@ pub enum UaEvent {
         call: CallHandle,
         cancel: SipMessage,
     },
-    /// The ACK for our 2xx arrived; `sdp` is its body when it has one (the answer to an
-    /// offer we made in the 2xx, RFC 3264 §4 / RFC 3261 §13.2.1).
+    /// The ACK for our 2xx to the INVITE arrived, or one with a body for our 2xx to a
+    /// re-INVITE; `sdp` is its body when it has one (the answer to an offer we made in
+    /// the 2xx, RFC 3264 §4 / RFC 3261 §13.2.1, §14.2).
     Confirmed {
         call: CallHandle,
         sdp: Option<Vec<u8>>,
@@ -622,10 +623,13 @@ impl Endpoint {
         c.retransmit = None;
         // The dialog has nothing to learn from an ACK (§12.2.2: it carries the INVITE's
         // CSeq and refreshes no target); only its body, the SDP answer when our 2xx
-        // carried the offer (an INVITE without SDP), goes up.
+        // carried the offer (an INVITE or re-INVITE without SDP, §13.2.1, §14.2), goes
+        // up: always for the INVITE's, for a re-INVITE's when it has one.
+        let sdp = (!req.body().is_empty()).then(|| req.body().to_vec());
         if c.state == CallState::Answered {
             c.state = CallState::Confirmed;
-            let sdp = (!req.body().is_empty()).then(|| req.body().to_vec());
+            self.events.push_back(UaEvent::Confirmed { call, sdp });
+        } else if sdp.is_some() {
             self.events.push_back(UaEvent::Confirmed { call, sdp });
         }
         // No 2xx retransmission is due any more: cancel its deadline rather than let it
