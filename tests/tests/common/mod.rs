@@ -995,6 +995,23 @@ fn offer_in_dialog(method: &str, law: Law, rtp_port: u16, cseq: u32, direction: 
     )
 }
 
+/// The ACK of the 2xx to the INVITE or re-INVITE of CSeq `cseq`.
+fn ack_of(cseq: u32) -> String {
+    ACK.replace("CSeq: 1 ACK", &format!("CSeq: {cseq} ACK"))
+}
+
+/// Receive a 200 whose body must match `regexp` (SIPp's `ereg`, checked through
+/// `<Reference variables="{var}">` at the scenario's end).
+fn ok_matching(regexp: &str, var: &str) -> String {
+    format!(
+        "<recv response=\"200\">
+    <action>
+      <ereg regexp=\"{regexp}\" search_in=\"body\" check_it=\"true\" assign_to=\"{var}\"/>
+    </action>
+  </recv>"
+    )
+}
+
 fn scenario(name: &str, body: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n  {body}\n</scenario>\n"
@@ -1073,7 +1090,7 @@ pub fn uac_until_bye(law: Law, rtp_port: u16) -> String {
 /// sending throughout, as a PBX playing its own music on hold would.
 pub fn uac_hold_resume(law: Law, rtp_port: u16, talk_ms: u64, hold_ms: u64) -> String {
     let reinvite = |cseq, direction| offer_in_dialog("INVITE", law, rtp_port, cseq, direction);
-    let ack = |cseq: u32| ACK.replace("CSeq: 1 ACK", &format!("CSeq: {cseq} ACK"));
+    let held_ok = ok_matching("a=recvonly", "held");
     scenario(
         "hold and resume",
         &format!(
@@ -1081,11 +1098,7 @@ pub fn uac_hold_resume(law: Law, rtp_port: u16, talk_ms: u64, hold_ms: u64) -> S
   <pause milliseconds=\"{talk_ms}\"/>
   {}
   <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"200\">
-    <action>
-      <ereg regexp=\"a=recvonly\" search_in=\"body\" check_it=\"true\" assign_to=\"held\"/>
-    </action>
-  </recv>
+  {held_ok}
   {}
   <pause milliseconds=\"{hold_ms}\"/>
   {}
@@ -1097,9 +1110,9 @@ pub fn uac_hold_resume(law: Law, rtp_port: u16, talk_ms: u64, hold_ms: u64) -> S
   <Reference variables=\"held\"/>",
             answered(law, rtp_port),
             reinvite(2, "sendonly"),
-            ack(2),
+            ack_of(2),
             reinvite(3, "sendrecv"),
-            ack(3),
+            ack_of(3),
             bye(4),
         ),
     )
@@ -1121,24 +1134,18 @@ pub fn uac_hold_resume_update(
     } else {
         "recvonly"
     };
+    let held_ok = ok_matching(&format!("a={answer}"), "held");
+    let resumed_ok = ok_matching("a=sendrecv", "resumed");
     scenario(
         "hold and resume by UPDATE",
         &format!(
             "{}
   <pause milliseconds=\"{talk_ms}\"/>
   {}
-  <recv response=\"200\">
-    <action>
-      <ereg regexp=\"a={answer}\" search_in=\"body\" check_it=\"true\" assign_to=\"held\"/>
-    </action>
-  </recv>
+  {held_ok}
   <pause milliseconds=\"{hold_ms}\"/>
   {}
-  <recv response=\"200\">
-    <action>
-      <ereg regexp=\"a=sendrecv\" search_in=\"body\" check_it=\"true\" assign_to=\"resumed\"/>
-    </action>
-  </recv>
+  {resumed_ok}
   <pause milliseconds=\"{talk_ms}\"/>
   {}
   <Reference variables=\"held,resumed\"/>",
@@ -1156,7 +1163,6 @@ pub fn uac_hold_resume_update(
 /// SDP (CSeq 3), whose 200 must carry the gateway's offer, and the ACK answering it with
 /// A-law on `port3` (version 3), talk; BYE.
 pub fn uac_media_moves(rtp_port: u16, port2: u16, port3: u16, talk_ms: u64) -> String {
-    let ack = |cseq: u32| ACK.replace("CSeq: 1 ACK", &format!("CSeq: {cseq} ACK"));
     let no_sdp = offer_in_dialog("INVITE", Law::ALaw, 0, 3, "sendrecv");
     let (head, _) = no_sdp
         .split_once("\n\n")
@@ -1167,10 +1173,12 @@ pub fn uac_media_moves(rtp_port: u16, port2: u16, port3: u16, talk_ms: u64) -> S
             .replace("Content-Length: [len]", "Content-Length: 0")
     );
     let answer = sdp(Law::ALaw, port3).replace("o=pbx 1 1", "o=pbx 1 3");
-    let ack_answer = ack(3).replace(
+    let ack_answer = ack_of(3).replace(
         "Content-Length: 0",
         &format!("Content-Type: application/sdp\n      Content-Length: [len]\n\n      {answer}"),
     );
+    let pcmu_ok = ok_matching("RTP/AVP 0", "pcmu");
+    let offer_ok = ok_matching("m=audio [0-9]+ RTP/AVP", "offer");
     scenario(
         "media moved by re-INVITE and by the answer in an ACK",
         &format!(
@@ -1178,27 +1186,19 @@ pub fn uac_media_moves(rtp_port: u16, port2: u16, port3: u16, talk_ms: u64) -> S
   <pause milliseconds=\"{talk_ms}\"/>
   {}
   <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"200\">
-    <action>
-      <ereg regexp=\"RTP/AVP 0\" search_in=\"body\" check_it=\"true\" assign_to=\"pcmu\"/>
-    </action>
-  </recv>
+  {pcmu_ok}
   {}
   <pause milliseconds=\"{talk_ms}\"/>
   {no_sdp}
   <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"200\">
-    <action>
-      <ereg regexp=\"m=audio [0-9]+ RTP/AVP\" search_in=\"body\" check_it=\"true\" assign_to=\"offer\"/>
-    </action>
-  </recv>
+  {offer_ok}
   {ack_answer}
   <pause milliseconds=\"{talk_ms}\"/>
   {}
   <Reference variables=\"pcmu,offer\"/>",
             answered(Law::ALaw, rtp_port),
             offer_in_dialog("INVITE", Law::MuLaw, port2, 2, "sendrecv"),
-            ack(2),
+            ack_of(2),
             bye(4),
         ),
     )
