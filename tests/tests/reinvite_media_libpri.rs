@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    heard_ms, kv, uac_media_moves, Line, Rig, RtpPeer, Shared, DISPOSITION, MOH_TONE, SIP_TONE,
+    heard_ms, uac_media_moves, Line, Rig, RtpPeer, Shared, DISPOSITION, MOH_TONE, SIP_TONE,
     SWITCH_TONE, TRANSFER_TONE,
 };
 use gateway_tests::audio::Law;
@@ -75,13 +75,8 @@ fn reinvite_and_the_answer_in_an_ack_move_the_media_and_change_the_law() {
     assert_eq!(third.payload_types, vec![8], "A-law only to the third");
     assert!(first.payload_types.iter().all(|&pt| pt == 8));
 
-    let ring = rig
-        .switch
-        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
-    let id = kv(&ring, "id").unwrap().to_string();
-    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let id = rig.switch.answered_id(mark);
+    let media = rig.switch.media_of(mark, &id);
     // The switch heard each endpoint in turn: the A-law one, the µ-law one through the
     // gateway's µ → A conversion, and the third.
     for (hz, who) in [
