@@ -483,11 +483,20 @@ impl SipLeg {
                 status,
                 response: Some(response),
             } if method == "INVITE" && (200..300).contains(&status) => {
-                // The answer to our hold/resume re-INVITE.
+                // The answer to our re-INVITE (hold/resume, identity): media it moves
+                // (RFC 3264 §8.3) move the bridge, as for the peer's own offers.
                 if let Some(c) = self.by_handle.get_mut(&call) {
                     if let Ok(d) = SessionDescription::parse(response.body()) {
-                        if let Err(e) = c.sdp.handle_answer(&d) {
-                            debug!(error = %e, "re-INVITE answer refused");
+                        let (leg, before) = (c.leg, Self::media_of(&c.sdp));
+                        match c.sdp.handle_answer(&d) {
+                            Ok(_) => {
+                                if let Some(m) =
+                                    Self::media_of(&c.sdp).filter(|m| Some(*m) != before)
+                                {
+                                    core.handle(now, leg, Message::Media(m));
+                                }
+                            }
+                            Err(e) => debug!(error = %e, "re-INVITE answer refused"),
                         }
                     }
                 }

@@ -1259,9 +1259,12 @@ fn notify_remote_hold_from_the_switch_becomes_reinvite_sendonly() {
     let r = reinvites(&mut w);
     assert_eq!(r.len(), 1);
     assert!(r[0].contains("a=sendrecv"), "{}", r[0]);
+    // The PBX answers the resume from another port (RFC 3264 §8.3.1): the bridge moves.
     let back = String::from_utf8(ANSWER.to_vec())
         .unwrap()
-        .replace("o=pbx 2 2", "o=pbx 2 4");
+        .replace("o=pbx 2 2", "o=pbx 2 4")
+        .replace("m=audio 4002", "m=audio 4010");
+    w.media_changes.clear();
     w.pbx.respond(
         w.now,
         pbx_call,
@@ -1271,6 +1274,14 @@ fn notify_remote_hold_from_the_switch_becomes_reinvite_sendonly() {
         Some(back.as_bytes()),
     );
     w.run();
+    assert_eq!(
+        w.media_changes,
+        vec![crate::core::Media::Rtp {
+            remote: "192.0.2.10:4010".parse().unwrap(),
+            law: Law::ALaw,
+            telephone_event: None,
+        }]
+    );
     w.advance(Duration::from_secs(40));
     assert_eq!(
         w.core.call_count(),
