@@ -613,13 +613,24 @@ fn pstn_call_to_an_h323_endpoint() {
     // The B-channel's audio reached the peer's RTP address as PCMA.
     rtp.set_nonblocking(true).unwrap();
     let mut pcma = 0;
+    let mut others: std::collections::BTreeMap<u8, u32> = Default::default();
     let mut b = [0u8; 512];
     while let Ok(n) = rtp.recv(&mut b) {
         if n >= 12 && b[1] & 0x7f == 8 {
             pcma += 1;
+        } else {
+            *others
+                .entry(if n >= 12 { b[1] & 0x7f } else { 255 })
+                .or_default() += 1;
         }
     }
-    assert!(pcma >= 5, "{pcma} PCMA packets");
+    // What else came (payload type → packets, 255: too short) and what the daemon said,
+    // to tell a silent bridge from a wrong codec should this ever fail.
+    assert!(
+        pcma >= 5,
+        "{pcma} PCMA packets, others {others:?}; the log:\n{}",
+        d.log()
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     while d.cdrs().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
