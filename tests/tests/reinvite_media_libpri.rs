@@ -12,22 +12,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    heard_ms, uac_media_moves, Line, Rig, RtpPeer, Shared, DISPOSITION, MOH_TONE, SIP_TONE,
-    SWITCH_TONE, TRANSFER_TONE,
+    heard_ms, uac_media_moves, Line, Rig, RtpPeer, Shared, DISPOSITION, MOH_TONE, PSTN_BOTH_WAYS,
+    SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
 };
 use gateway_tests::audio::Law;
-
-const GROUPS: &str = r#"
-[[trunk_group]]
-name = "pstn"
-members = [{ span = 1, channels = "1-15,17-31" }]
-hunting = "ascending"
-
-[[route]]
-pattern = "_0X."
-from = ["pbx"]
-to = ["pstn"]
-"#;
 
 static RIG: Shared = Shared::new();
 
@@ -45,7 +33,7 @@ fn wait_heard(peer: &RtpPeer, hz: f64, what: &str) {
 
 #[test]
 fn reinvite_and_the_answer_in_an_ack_move_the_media_and_change_the_law() {
-    let rig = RIG.lock(|| Rig::start("reinvite-media", Line::E1, GROUPS));
+    let rig = RIG.lock(|| Rig::start("reinvite-media", Line::E1, PSTN_BOTH_WAYS));
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
     let first = RtpPeer::start(Law::ALaw, SIP_TONE, vec![SWITCH_TONE]);
