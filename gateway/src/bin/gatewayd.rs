@@ -92,6 +92,13 @@ fn main() -> ExitCode {
             if tdm_sim::rt::enter_locked_memory("gatewayd") {
                 tracing::info!("memory locked (mlockall)");
             }
+            match daemon::limits::raise_open_files() {
+                Ok((before, after)) if after > before => {
+                    tracing::info!(before, after, "open files limit raised")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "open files limit not raised"),
+            }
             let rt = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
                 Err(e) => {

@@ -6,6 +6,7 @@
 
 pub mod h323;
 mod ipmedia;
+pub mod limits;
 pub mod signalling;
 pub mod sim;
 mod span_reload;
