@@ -20,7 +20,6 @@ use tracing::{debug, info, warn};
 use crate::core::{CallId, LegId, Media};
 use crate::media::engine::relay::{RelayConfig, RelayEvent, RelayKey, RelaySide, RtpRelay, Side};
 use crate::media::engine::{ChannelKey, MediaEngine, MediaEvent};
-use crate::media::Law;
 use crate::rtp::PayloadType;
 
 /// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
@@ -77,13 +76,6 @@ pub struct IpMedia {
     tones: VecDeque<(Instant, ChannelKey, char)>,
 }
 
-fn payload_type(law: Law) -> PayloadType {
-    match law {
-        Law::ALaw => PayloadType::PCMA,
-        Law::MuLaw => PayloadType::PCMU,
-    }
-}
-
 impl IpMedia {
     /// Relay the call's RTP between leg `a` (our port `ports.0`, far end in `a_media`)
     /// and leg `b`.
@@ -116,7 +108,7 @@ impl IpMedia {
                 socket,
                 remote,
                 law,
-                payload_type: payload_type(law),
+                payload_type: PayloadType::g711(law),
                 event_payload_type: telephone_event.and_then(PayloadType::new),
             })
         };

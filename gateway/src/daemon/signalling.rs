@@ -1056,12 +1056,13 @@ impl Signalling {
                 if !self.ip_media.set_remote(call, leg, remote) {
                     if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
                         info!(%call, %remote, ?law, "bridged RTP peer moved or changed codec");
-                        let pt = match law {
-                            Law::ALaw => PayloadType::PCMA,
-                            Law::MuLaw => PayloadType::PCMU,
-                        };
                         let set = m.set_remote(*key, remote).and_then(|()| {
-                            m.set_codec(*key, law, pt, telephone_event.and_then(PayloadType::new))
+                            m.set_codec(
+                                *key,
+                                law,
+                                PayloadType::g711(law),
+                                telephone_event.and_then(PayloadType::new),
+                            )
                         });
                         if let Err(e) = set {
                             debug!(error = %e, "media channel gone");
@@ -1321,17 +1322,13 @@ impl Signalling {
                 return;
             }
         };
-        let pt = match law {
-            Law::ALaw => PayloadType::PCMA,
-            Law::MuLaw => PayloadType::PCMU,
-        };
         let mut cfg = ChannelConfig::voice(
             tdm,
             d.law,
             socket,
             remote,
             law,
-            pt,
+            PayloadType::g711(law),
             telephone_event.and_then(PayloadType::new),
         );
         if self.h323.as_ref().is_some_and(|h| h.leg.owns(rtp_leg)) {

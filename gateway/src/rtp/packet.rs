@@ -35,6 +35,11 @@ impl PayloadType {
     /// Comfort noise (RFC 3389).
     pub const CN: PayloadType = PayloadType(13);
 
+    /// The static payload type of G.711 in `law` (RFC 3551 Table 4: PCMU 0, PCMA 8).
+    pub const fn g711(law: crate::media::Law) -> Self {
+        PayloadType(law.rtp_payload_type())
+    }
+
     /// A payload type; `None` above 127.
     pub const fn new(pt: u8) -> Option<Self> {
         if pt < 128 {
@@ -288,6 +293,13 @@ pub fn is_rtcp(buf: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn g711_payload_types_are_the_static_ones() {
+        use crate::media::Law;
+        assert_eq!(PayloadType::g711(Law::ALaw), PayloadType::PCMA);
+        assert_eq!(PayloadType::g711(Law::MuLaw), PayloadType::PCMU);
+    }
 
     #[test]
     fn round_trip_with_everything() {

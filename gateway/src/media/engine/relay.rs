@@ -733,10 +733,7 @@ mod tests {
             socket: UdpSocket::bind("127.0.0.1:0").unwrap(),
             remote: "127.0.0.1:9".parse().unwrap(),
             law,
-            payload_type: match law {
-                Law::ALaw => PayloadType::PCMA,
-                Law::MuLaw => PayloadType::PCMU,
-            },
+            payload_type: PayloadType::g711(law),
             event_payload_type: te.and_then(PayloadType::new),
         }
     }
