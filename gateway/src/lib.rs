@@ -6,6 +6,7 @@ pub mod config;
 pub mod core;
 pub mod ctl;
 pub mod daemon;
+pub mod id_map;
 pub mod import_dahdi;
 pub mod interwork;
 pub mod leg;

@@ -23,6 +23,7 @@ use tracing::{debug, info, warn};
 
 use crate::cdr::{Cdr, CdrError, CdrWriter};
 use crate::config::{Config, HoldMedia, NumberRules, OverlapSending};
+use crate::id_map::HashMap;
 use crate::interwork::cause::CauseMap;
 use crate::route::{Match, Pattern, Router};
 use crate::trunk::{BusyReason, ChannelState, ChannelTable, Direction, Hunter};
@@ -32,10 +33,6 @@ pub use model::{
     Redirection, Setup, TransferStatus,
 };
 pub use transfer::{ReferRefused, ReplaceRefused};
-
-/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
-/// peer chooses these keys).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Q.850 causes used by the core itself.
 pub mod cause {

@@ -18,13 +18,10 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use crate::core::{CallId, LegId, Media};
+use crate::id_map::HashMap;
 use crate::media::engine::relay::{RelayConfig, RelayEvent, RelayKey, RelaySide, RtpRelay, Side};
 use crate::media::engine::{ChannelKey, MediaEngine, MediaEvent};
 use crate::rtp::PayloadType;
-
-/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
-/// peer chooses these keys).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// How long a digit received by signalling (H.245 UserInputIndication, SIP INFO) plays
 /// as events or tones: 100 ms, the usual keypad duration (Q.24 minimum 40 ms).

@@ -25,6 +25,7 @@ use tracing::{debug, info, warn};
 use super::{lock, Shared};
 use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport};
 use crate::core::{Action, CallId, Core, Delivery, Media, Message, TrunkKind};
+use crate::id_map::HashMap;
 use crate::leg::isdn::IsdnLeg;
 use crate::leg::sip::SipLeg;
 use crate::media::engine::{ChannelConfig, ChannelKey, DtmfMode, MediaEngine, MediaEvent};
@@ -36,10 +37,6 @@ use crate::sip::transport::{Inbox, Listen, Protocol, Target, Transport, Transpor
 use crate::sip::ua::{Endpoint, EndpointConfig, UaEvent};
 use crate::trunk::security::{Screen, TrunkGuard};
 use cdr_commit::Commit;
-
-/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
-/// peer chooses these keys).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);

@@ -23,11 +23,8 @@ use crate::config::TypeOfNumber;
 use crate::core::{
     cause, Bearer, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection, Setup,
 };
+use crate::id_map::HashMap;
 use crate::interwork::redirect;
-
-/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
-/// peer chooses these keys).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Debug)]
 struct IsdnCall {

@@ -22,6 +22,7 @@ use crate::core::{
     Bearer, Clearing, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection,
     ReferRefused, ReplaceRefused, Setup, TransferStatus,
 };
+use crate::id_map::HashMap;
 use crate::interwork::redirect::{self, RedirectHeaders};
 use crate::media::Law;
 use crate::rtp::RtpPortPool;
@@ -31,10 +32,6 @@ use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue, ReferTo, Refe
 use crate::sip::transport::{Protocol, Target};
 use crate::sip::ua::{CallHandle, Endpoint, OutgoingCall, UaEvent};
 use crate::sip::{Method, SipMessage, StatusCode, Uri};
-
-/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
-/// peer chooses these keys).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One SIP call's state on the leg.
 struct SipCall {

@@ -4,9 +4,7 @@ use std::time::Instant;
 
 use dahdi_driver::{ChannelId, SpanId};
 
-/// Maps keyed by our own ids on the per-call path: foldhash instead of SipHash (no
-/// peer chooses these keys).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+use crate::id_map::HashMap;
 
 /// Why a channel cannot carry a call right now. Several reasons may hold at once; the
 /// channel comes back only when all have cleared.
