@@ -407,9 +407,7 @@ impl SipLeg {
                 let (leg, before) = (c.leg, Self::media_of(&c.sdp));
                 match SessionDescription::parse(&body).map(|d| c.sdp.handle_answer(&d)) {
                     Ok(Ok((_, change))) => {
-                        if let Some(m) = Self::media_of(&c.sdp).filter(|m| Some(*m) != before) {
-                            core.handle(now, leg, Message::Media(m));
-                        }
+                        Self::tell_new_media(core, now, leg, before, &c.sdp);
                         Self::tell_hold_change(core, now, leg, change);
                     }
                     _ => warn!(%leg, "SDP answer in the ACK refused; the media stay as they were"),
@@ -486,13 +484,7 @@ impl SipLeg {
                     if let Ok(d) = SessionDescription::parse(response.body()) {
                         let (leg, before) = (c.leg, Self::media_of(&c.sdp));
                         match c.sdp.handle_answer(&d) {
-                            Ok(_) => {
-                                if let Some(m) =
-                                    Self::media_of(&c.sdp).filter(|m| Some(*m) != before)
-                                {
-                                    core.handle(now, leg, Message::Media(m));
-                                }
-                            }
+                            Ok(_) => Self::tell_new_media(core, now, leg, before, &c.sdp),
                             Err(e) => debug!(error = %e, "re-INVITE answer refused"),
                         }
                     }
@@ -570,8 +562,8 @@ impl SipLeg {
         let outcome = SessionDescription::parse(request.body())
             .ok()
             .and_then(|d| c.sdp.handle_offer(&d).ok())
-            .map(|(answer, neg, change)| (answer.to_bytes(), neg.unchanged, change));
-        let Some((answer, unchanged, change)) = outcome else {
+            .map(|(answer, _, change)| (answer.to_bytes(), change));
+        let Some((answer, change)) = outcome else {
             // RFC 3261 §21.4.26: not acceptable here.
             if reinvite {
                 ep.respond(now, call, status(488), None, &[], None);
@@ -592,15 +584,25 @@ impl SipLeg {
                 Some(("application/sdp", &answer)),
             );
         }
-        let leg = c.leg;
-        let after = (!unchanged)
-            .then(|| Self::media_of(&c.sdp))
-            .flatten()
-            .filter(|m| Some(*m) != before);
-        if let Some(m) = after {
+        // The same description again (same o= version, §8) leaves the negotiation, and
+        // so the media, as they were: nothing moves.
+        Self::tell_new_media(core, now, c.leg, before, &c.sdp);
+        Self::tell_hold_change(core, now, c.leg, change);
+    }
+
+    /// The media `sdp` has negotiated, to the core as [`Message::Media`] when they differ
+    /// from `before` (an address, port or codec moved, RFC 3264 §8.3): it bridges them,
+    /// or moves the bridge.
+    fn tell_new_media(
+        core: &mut Core,
+        now: Instant,
+        leg: LegId,
+        before: Option<Media>,
+        sdp: &OfferAnswer,
+    ) {
+        if let Some(m) = Self::media_of(sdp).filter(|m| Some(*m) != before) {
             core.handle(now, leg, Message::Media(m));
         }
-        Self::tell_hold_change(core, now, leg, change);
     }
 
     /// A change of hold state to the core ([`Message::Hold`] / [`Message::Resume`]).
