@@ -983,16 +983,22 @@ fn offer_in_dialog(method: &str, law: Law, rtp_port: u16, cseq: u32, direction: 
     let body = sdp(law, rtp_port)
         .replace("o=pbx 1 1", &format!("o=pbx 1 {cseq}"))
         .replace("a=ptime:20", &format!("a=ptime:20\n      a={direction}"));
-    let head = INVITE_HEAD
+    let head = in_dialog_head(method, cseq);
+    format!(
+        "<send retrans=\"500\">\n    <![CDATA[\n      {head}\n\n      {body}\n    ]]>\n  </send>"
+    )
+}
+
+/// The head of an in-dialog request (`method`, CSeq `cseq`), ending with the SDP body's
+/// `Content-Type` and `Content-Length` as [`INVITE_HEAD`] does.
+fn in_dialog_head(method: &str, cseq: u32) -> String {
+    INVITE_HEAD
         .replace("INVITE sip:", &format!("{method} sip:"))
         .replace("CSeq: 1 INVITE", &format!("CSeq: {cseq} {method}"))
         .replace(
             "To: <sip:[service]@[remote_ip]:[remote_port]>",
             "To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]",
-        );
-    format!(
-        "<send retrans=\"500\">\n    <![CDATA[\n      {head}\n\n      {body}\n    ]]>\n  </send>"
-    )
+        )
 }
 
 /// The ACK of the 2xx to the INVITE or re-INVITE of CSeq `cseq`.
@@ -1163,14 +1169,12 @@ pub fn uac_hold_resume_update(
 /// SDP (CSeq 3), whose 200 must carry the gateway's offer, and the ACK answering it with
 /// A-law on `port3` (version 3), talk; BYE.
 pub fn uac_media_moves(rtp_port: u16, port2: u16, port3: u16, talk_ms: u64) -> String {
-    let no_sdp = offer_in_dialog("INVITE", Law::ALaw, 0, 3, "sendrecv");
-    let (head, _) = no_sdp
-        .split_once("\n\n")
-        .expect("the request's head and body");
     let no_sdp = format!(
-        "{}\n    ]]>\n  </send>",
-        head.replace("Content-Type: application/sdp\n      ", "")
-            .replace("Content-Length: [len]", "Content-Length: 0")
+        "<send retrans=\"500\">\n    <![CDATA[\n      {}\n    ]]>\n  </send>",
+        in_dialog_head("INVITE", 3).replace(
+            "Content-Type: application/sdp\n      Content-Length: [len]",
+            "Content-Length: 0"
+        )
     );
     let answer = sdp(Law::ALaw, port3).replace("o=pbx 1 1", "o=pbx 1 3");
     let ack_answer = ack_of(3).replace(
