@@ -23,7 +23,7 @@ use h323_support::{answer_one, call_daemon, kinds, released, v4, Process, UdpGat
 
 #[path = "port_support/mod.rs"]
 mod port_support;
-use port_support::{free_port_block, free_tcp_port, free_udp_port};
+use port_support::{free_tcp_port, free_udp_port, rtp_port_keys};
 
 fn count(ev: &[GatekeeperEvent], pred: impl Fn(&GatekeeperEvent) -> bool) -> usize {
     ev.iter().filter(|e| pred(e)).count()
@@ -53,16 +53,13 @@ fn gatekeeper_restart_then_calls_both_ways_then_urq_at_shutdown() {
     // The gatekeeper grants 2 s registrations: keep-alives every second or so.
     let gk = UdpGatekeeper::start(vec![(Alias::Dialled("5003".into()), peer_addr)], 2);
     let (sip_port, pbx_port, h323_port) = (free_udp_port(), free_udp_port(), free_tcp_port());
-    // RTP ports of its own, not the default range other test daemons share.
-    let rtp = free_port_block(101);
-    let rtp_max = rtp + 100;
+    let rtp_keys = rtp_port_keys(101);
     let config = format!(
         r#"
 [general]
 cdr_file = "{d}/cdr.csv"
 control_socket = "{d}/ctl.sock"
-rtp_port_min = {rtp}
-rtp_port_max = {rtp_max}
+{rtp_keys}
 
 [[sip_trunk]]
 name = "pbx"

@@ -13,7 +13,7 @@ use gateway::daemon::{run_blocking, Source};
 
 #[path = "../../gateway/tests/port_support/mod.rs"]
 mod port_support;
-use port_support::{free_port_block, free_udp_port};
+use port_support::{free_udp_port, rtp_port_keys};
 
 fn ctl(sock: &Path, line: &str) -> String {
     let mut s = UnixStream::connect(sock).unwrap();
@@ -37,16 +37,13 @@ impl Daemon {
         std::fs::create_dir_all(&dir).unwrap();
         let sip_port = free_udp_port();
         let pbx_port = free_udp_port();
-        // RTP ports of its own, not the default range other test daemons share.
-        let rtp = free_port_block(101);
-        let rtp_max = rtp + 100;
+        let rtp_keys = rtp_port_keys(101);
         let config = format!(
             r#"
 [general]
 cdr_file = "{dir}/cdr.csv"
 control_socket = "{dir}/ctl.sock"
-rtp_port_min = {rtp}
-rtp_port_max = {rtp_max}
+{rtp_keys}
 
 [[span]]
 id = 1

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 #[path = "../port_support/mod.rs"]
 mod port_support;
 #[allow(unused_imports)]
-pub use port_support::{free_port_block, free_tcp_port, free_udp_port};
+pub use port_support::{free_port_block, free_tcp_port, free_udp_port, rtp_port_keys};
 
 pub fn ctl(sock: &Path, line: &str) -> String {
     try_ctl(sock, line).unwrap_or_else(|| panic!("control socket {}", sock.display()))
@@ -109,17 +109,13 @@ impl Daemon {
         std::fs::create_dir_all(&dir).unwrap();
         let sip_port = opts.sip_port.unwrap_or_else(free_udp_port);
         let pbx_port = opts.pbx_port.unwrap_or_else(free_udp_port);
-        // RTP ports of this daemon's own: the tests of a file run their daemons side by
-        // side, and on the default range (10000-20000) two of them may pick the same port;
-        // the second then has no media ("RTP port not bound", seen in a CI-like run).
-        let rtp = free_port_block(101);
+        let rtp_keys = rtp_port_keys(101);
         let config = format!(
             r#"
 [general]
 cdr_file = "{dir}/cdr.csv"
 control_socket = "{dir}/ctl.sock"
-rtp_port_min = {rtp}
-rtp_port_max = {rtp_max}
+{rtp_keys}
 
 [[span]]
 id = 1
@@ -151,7 +147,6 @@ to = ["pbx"]
 {tail}
 "#,
             dir = dir.display(),
-            rtp_max = rtp + 100,
             sip_trunk = opts.sip_trunk,
             trunk_group = opts.trunk_group,
             tail = opts.tail,

@@ -49,6 +49,17 @@ pub fn free_port_block(n: u16) -> u16 {
     );
 }
 
+/// `[general]` keys giving a test daemon RTP ports of its own: a free block of `ports`
+/// from the band. Test daemons run side by side; on the default range two of them may
+/// pick the same port, and the second then has no media ("RTP port not bound").
+pub fn rtp_port_keys(ports: u16) -> String {
+    let rtp = free_port_block(ports);
+    format!(
+        "rtp_port_min = {rtp}\nrtp_port_max = {}",
+        rtp + ports.max(1) - 1
+    )
+}
+
 /// A UDP port nothing is bound to (nor a TCP listener), for a program to bind next.
 pub fn free_udp_port() -> u16 {
     free_port_block(1)

@@ -155,7 +155,7 @@ to = ["pbx"]
 #[path = "../../../gateway/tests/port_support/mod.rs"]
 mod port_support;
 #[allow(unused_imports)]
-pub use port_support::{free_port_block, free_tcp_port, free_udp_port};
+pub use port_support::{free_port_block, free_tcp_port, free_udp_port, rtp_port_keys};
 
 /// Waits up to `limit` until a program has bound UDP `port` on 127.0.0.1 (a SIPp UAS is
 /// then listening: what arrives from then on waits in its socket).
@@ -546,7 +546,7 @@ impl Rig {
 
         let sip_port = free_udp_port();
         let pbx_port = free_udp_port();
-        let rtp = free_port_block(401);
+        let rtp_keys = rtp_port_keys(401);
         let (kind, switchtype) = match line {
             Line::E1 => ("e1", "euroisdn"),
             Line::T1 => ("t1", "ni2"),
@@ -556,8 +556,7 @@ impl Rig {
 [general]
 cdr_file = "{dir}/cdr.csv"
 control_socket = "{ctl}"
-rtp_port_min = {rtp}
-rtp_port_max = {rtp_max}
+{rtp_keys}
 {general_keys}
 
 [[span]]
@@ -577,7 +576,6 @@ peers = ["127.0.0.1:{pbx_port}"]
 "#,
             dir = dir.display(),
             ctl = ctl_socket.display(),
-            rtp_max = rtp + 400,
         );
         let cfg = dir.join("gatewayd.toml");
         std::fs::write(&cfg, config).unwrap();
