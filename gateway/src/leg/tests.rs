@@ -950,14 +950,21 @@ fn answered_pbx_call(w: &mut World) -> (CallHandle, q931::call::CallHandle) {
 
 /// The PBX sends a re-INVITE with `sdp`; the status and SDP body of the gateway's answer.
 fn pbx_reinvite(w: &mut World, pbx_call: CallHandle, sdp: &[u8]) -> (u16, String) {
+    pbx_request(w, pbx_call, crate::sip::Method::Invite, Some(sdp))
+}
+
+/// The PBX sends an in-dialog `method` (re-INVITE or UPDATE) with `sdp` as its body, or
+/// none; the status and body of the gateway's answer.
+fn pbx_request(
+    w: &mut World,
+    pbx_call: CallHandle,
+    method: crate::sip::Method,
+    sdp: Option<&[u8]>,
+) -> (u16, String) {
     w.pbx_events.clear();
-    assert!(w.pbx.request_in_dialog(
-        w.now,
-        pbx_call,
-        crate::sip::Method::Invite,
-        &[],
-        Some(("application/sdp", sdp)),
-    ));
+    let name = method.as_str().to_string();
+    let body = sdp.map(|b| ("application/sdp", b));
+    assert!(w.pbx.request_in_dialog(w.now, pbx_call, method, &[], body));
     w.run();
     w.pbx_events
         .iter()
@@ -967,7 +974,7 @@ fn pbx_reinvite(w: &mut World, pbx_call: CallHandle, sdp: &[u8]) -> (u16, String
                 status,
                 response,
                 ..
-            } if method == "INVITE" => Some((
+            } if *method == name => Some((
                 *status,
                 response
                     .as_ref()
@@ -976,7 +983,7 @@ fn pbx_reinvite(w: &mut World, pbx_call: CallHandle, sdp: &[u8]) -> (u16, String
             )),
             _ => None,
         })
-        .expect("the re-INVITE was answered")
+        .expect("the request was answered")
 }
 
 fn notifications(w: &mut World) -> Vec<q931::ie::NotificationDescription> {
@@ -1077,37 +1084,6 @@ fn legacy_hold_c_zero_and_silence_by_default() {
     assert_eq!(w.core.call_count(), 1);
 }
 
-/// The PBX sends an in-dialog `method` (re-INVITE or UPDATE) with no body; the status
-/// and body of the gateway's answer.
-fn pbx_request_without_sdp(
-    w: &mut World,
-    pbx_call: CallHandle,
-    method: crate::sip::Method,
-) -> (u16, String) {
-    w.pbx_events.clear();
-    let name = method.as_str().to_string();
-    assert!(w.pbx.request_in_dialog(w.now, pbx_call, method, &[], None));
-    w.run();
-    w.pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::RequestResult {
-                method,
-                status,
-                response,
-                ..
-            } if *method == name => Some((
-                *status,
-                response
-                    .as_ref()
-                    .map(|r| String::from_utf8_lossy(r.body()).into_owned())
-                    .unwrap_or_default(),
-            )),
-            _ => None,
-        })
-        .expect("the request was answered")
-}
-
 #[test]
 fn reinvite_moving_the_media_moves_the_bridge_and_the_same_offer_again_does_not() {
     use crate::core::Media;
@@ -1155,7 +1131,7 @@ fn reinvite_without_sdp_gets_our_offer_and_update_without_sdp_no_sdp() {
     let (pbx_call, _) = answered_pbx_call(&mut w);
     // RFC 3261 §14.2: the 200 carries an offer, with every codec we have (the PBX may
     // choose another), in a new version of our description (RFC 3264 §8).
-    let (status, offer) = pbx_request_without_sdp(&mut w, pbx_call, crate::sip::Method::Invite);
+    let (status, offer) = pbx_request(&mut w, pbx_call, crate::sip::Method::Invite, None);
     assert_eq!(status, 200);
     let m = offer
         .lines()
@@ -1178,7 +1154,7 @@ fn reinvite_without_sdp_gets_our_offer_and_update_without_sdp_no_sdp() {
     };
     assert!(version(&offer) > version(&first), "{first}\n{offer}");
     // RFC 3311 §5.2, RFC 4028: an UPDATE without an offer is answered without SDP.
-    let (status, body) = pbx_request_without_sdp(&mut w, pbx_call, crate::sip::Method::Update);
+    let (status, body) = pbx_request(&mut w, pbx_call, crate::sip::Method::Update, None);
     assert_eq!(status, 200);
     assert!(body.is_empty(), "{body}");
     assert!(w.media_changes.is_empty());
