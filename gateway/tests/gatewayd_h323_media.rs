@@ -48,6 +48,9 @@ struct EndState {
     connected_at: Option<Instant>,
     /// Received telephone-events: (event, end).
     events: Vec<(u8, bool)>,
+    /// Audio packets received as PCMU (0) and as PCMA (8).
+    pcmu: usize,
+    pcma: usize,
     /// A digit to send as RFC 4733 events.
     digit: Option<char>,
 }
@@ -63,6 +66,11 @@ struct RtpEnd {
 
 impl RtpEnd {
     fn start(tone_hz: f64) -> RtpEnd {
+        Self::start_in(tone_hz, Law::ALaw)
+    }
+
+    /// As [`RtpEnd::start`], its tone sent in `law` (PCMA or PCMU).
+    fn start_in(tone_hz: f64, law: Law) -> RtpEnd {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
         let addr = match socket.local_addr().unwrap() {
@@ -98,8 +106,14 @@ impl RtpEnd {
                             .extend(std::iter::repeat_n(at, p.payload.len().div_ceil(160)));
                     }
                     match pt {
-                        8 => s.audio.extend_from_slice(p.payload),
-                        0 => s.audio.extend(p.payload.iter().map(|&b| ulaw_to_alaw(b))),
+                        8 => {
+                            s.pcma += 1;
+                            s.audio.extend_from_slice(p.payload)
+                        }
+                        0 => {
+                            s.pcmu += 1;
+                            s.audio.extend(p.payload.iter().map(|&b| ulaw_to_alaw(b)))
+                        }
                         _ => {
                             if let Ok(e) = EventPayload::decode(p.payload) {
                                 s.events.push((e.event.0, e.end));
@@ -147,8 +161,9 @@ impl RtpEnd {
                             }
                             None => {
                                 let mut frame = [0u8; 160];
-                                tone.fill(Law::ALaw, &mut frame);
-                                let h = RtpHeader::new(PayloadType::PCMA, SeqNo(seq), ts, ssrc);
+                                tone.fill(law, &mut frame);
+                                let h =
+                                    RtpHeader::new(PayloadType::g711(law), SeqNo(seq), ts, ssrc);
                                 h.write(&frame, 0, &mut out).unwrap()
                             }
                         };
@@ -207,6 +222,12 @@ impl RtpEnd {
 
     fn events(&self) -> Vec<(u8, bool)> {
         self.state.lock().unwrap().events.clone()
+    }
+
+    /// Audio packets received as (PCMU, PCMA).
+    fn laws_received(&self) -> (usize, usize) {
+        let s = self.state.lock().unwrap();
+        (s.pcmu, s.pcma)
     }
 
     fn first_from(&self) -> Option<SocketAddr> {
@@ -484,6 +505,86 @@ fn uac(rtp: SocketAddrV4, hold_ms: u64, check_200: &str) -> String {
     )
 }
 
+/// SIPp calls `[service]` offering PCMA, PCMU and telephone-event from `first`; after
+/// `move_ms` a re-INVITE moves its media to `second`, PCMU only and no telephone-event
+/// (the 200 must answer PCMU); it hangs up `hold_ms` later.
+fn uac_moving(first: SocketAddrV4, second: SocketAddrV4, move_ms: u64, hold_ms: u64) -> String {
+    let head = uac(first, move_ms, "RTP/AVP 8");
+    // The call up to its ACK and pause, then the re-INVITE instead of the BYE.
+    let (start, _) = head
+        .split_once("  <send retrans=\"500\">\n    <![CDATA[\n      BYE")
+        .unwrap();
+    let port = second.port();
+    format!(
+        r#"{start}  <send retrans="500">
+    <![CDATA[
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687638 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio {port} RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="m=audio [0-9]+ RTP/AVP 0" search_in="body" check_it="true" assign_to="2"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Reason: Q.850;cause=16
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+  <Reference variables="1,2"/>
+</scenario>
+"#
+    )
+}
+
 /// SIPp as the PBX answering one call with an SDP naming `rtp`, until the BYE; the
 /// INVITE's body must match `check_invite`.
 fn uas(rtp: SocketAddrV4, check_invite: &str) -> String {
@@ -743,6 +844,70 @@ fn sip_to_h323_relayed_tone_each_way_and_dtmf() {
         sip_rtp.stop();
         Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
     }
+    d.assert_no_busy_channel();
+}
+
+/// SIP → H.323 through the relay, then a re-INVITE moves the SIP side to another port
+/// and to µ-law (the H.323 side stays A-law): the relay sends to the new port in PCMU
+/// only, takes the new endpoint's PCMU as its audio, and transcodes both ways. The new
+/// endpoint sends only after being sent to, so latching cannot explain what it hears.
+#[test]
+fn sip_to_h323_relay_follows_a_reinvite_to_another_port_and_law() {
+    /// The tone of the SIP UA's second endpoint.
+    const MOVED_TONE: f64 = 1800.0;
+    let r = start("h323m-move");
+    let d = &r.daemon;
+    let peer_rtp = Arc::new(RtpEnd::start(H323_TONE));
+    let first = RtpEnd::start(SIP_TONE);
+    let second = RtpEnd::start_in(MOVED_TONE, Law::MuLaw);
+    let peer = answer(
+        r.relay_fs.try_clone().unwrap(),
+        peer_rtp.clone(),
+        true,
+        Script::default(),
+    );
+    let sf = d.scenario(
+        "uac_moving.xml",
+        &uac_moving(first.addr, second.addr, 2000, 2500),
+    );
+    let ok = d
+        .sipp_command(
+            "127.0.0.1",
+            d.pbx_port,
+            &["-sf", &sf, "-s", "5001", "-m", "1"],
+        )
+        .status()
+        .unwrap()
+        .success();
+    let log = peer.join().unwrap();
+    assert!(ok, "SIPp call with a re-INVITE; peer saw {log:?}");
+    // Before the move: A-law both ways through the relay.
+    assert!(
+        first.heard(H323_TONE) >= 25,
+        "first endpoint heard the peer"
+    );
+    let (first_u, first_a) = first.laws_received();
+    assert!(
+        first_a >= 25 && first_u == 0,
+        "first endpoint got PCMA: {first_u}/{first_a}"
+    );
+    // After it: the relay sent the second endpoint PCMU only, with the peer's tone in it.
+    let (second_u, second_a) = second.laws_received();
+    assert!(
+        second_u >= 50 && second_a == 0,
+        "second endpoint got PCMU only: {second_u} PCMU, {second_a} PCMA"
+    );
+    let heard = second.heard(H323_TONE);
+    assert!(
+        heard >= 50,
+        "second endpoint heard the peer: {heard} blocks"
+    );
+    // And the second endpoint's µ-law reached the A-law peer.
+    let moved = peer_rtp.heard(MOVED_TONE);
+    assert!(moved >= 50, "the peer heard the moved UA: {moved} blocks");
+    first.stop();
+    second.stop();
+    Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
     d.assert_no_busy_channel();
 }
 

@@ -19,7 +19,9 @@ use tracing::{debug, info, warn};
 
 use crate::core::{CallId, LegId, Media};
 use crate::id_map::HashMap;
-use crate::media::engine::relay::{RelayConfig, RelayEvent, RelayKey, RelaySide, RtpRelay, Side};
+use crate::media::engine::relay::{
+    Codec, RelayConfig, RelayEvent, RelayKey, RelaySide, RtpRelay, Side,
+};
 use crate::media::engine::{ChannelKey, MediaEngine, MediaEvent};
 use crate::rtp::PayloadType;
 
@@ -138,13 +140,25 @@ impl IpMedia {
         }
     }
 
-    /// A relayed leg's far end moved.
-    pub fn set_remote(&self, call: CallId, leg: LegId, remote: SocketAddr) -> bool {
-        let (Some(r), Some(relay)) = (self.relays.get(&call), &self.relay) else {
+    /// A relayed leg's far end moved or renegotiated its codec (a re-INVITE or UPDATE,
+    /// a re-opened H.245 channel): the relay sends to `remote` from now on, in `law`,
+    /// with telephone-events as negotiated. False when the call is not relayed.
+    pub fn set_media(
+        &mut self,
+        call: CallId,
+        leg: LegId,
+        remote: SocketAddr,
+        codec: Codec,
+    ) -> bool {
+        let (Some(r), Some(relay)) = (self.relays.get_mut(&call), &self.relay) else {
             return false;
         };
         let side = if leg == r.a { Side::A } else { Side::B };
-        if let Err(e) = relay.set_remote(r.key, side, remote) {
+        r.events[side.index()] = codec.event_payload_type.is_some();
+        if let Err(e) = relay
+            .set_remote(r.key, side, remote)
+            .and_then(|()| relay.set_codec(r.key, side, codec))
+        {
             debug!(error = %e, "relay gone");
         }
         true

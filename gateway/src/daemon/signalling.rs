@@ -28,6 +28,7 @@ use crate::core::{Action, CallId, Core, Delivery, Media, Message, TrunkKind};
 use crate::id_map::HashMap;
 use crate::leg::isdn::IsdnLeg;
 use crate::leg::sip::SipLeg;
+use crate::media::engine::relay::Codec;
 use crate::media::engine::{ChannelConfig, ChannelKey, DtmfMode, MediaEngine, MediaEvent};
 use crate::media::Law;
 use crate::rtp::PayloadType;
@@ -1050,20 +1051,20 @@ impl Signalling {
                 else {
                     return;
                 };
-                if !self.ip_media.set_remote(call, leg, remote) {
-                    if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
-                        info!(%call, %remote, ?law, "bridged RTP peer moved or changed codec");
-                        let set = m.set_remote(*key, remote).and_then(|()| {
-                            m.set_codec(
-                                *key,
-                                law,
-                                PayloadType::g711(law),
-                                telephone_event.and_then(PayloadType::new),
-                            )
-                        });
-                        if let Err(e) = set {
-                            debug!(error = %e, "media channel gone");
-                        }
+                let codec = Codec {
+                    law,
+                    payload_type: PayloadType::g711(law),
+                    event_payload_type: telephone_event.and_then(PayloadType::new),
+                };
+                if self.ip_media.set_media(call, leg, remote, codec) {
+                    info!(%call, %remote, ?law, "relayed RTP peer moved or changed codec");
+                } else if let (Some(m), Some(key)) = (&self.media, self.bridges.get(&call)) {
+                    info!(%call, %remote, ?law, "bridged RTP peer moved or changed codec");
+                    let set = m.set_remote(*key, remote).and_then(|()| {
+                        m.set_codec(*key, law, codec.payload_type, codec.event_payload_type)
+                    });
+                    if let Err(e) = set {
+                        debug!(error = %e, "media channel gone");
                     }
                 }
             }

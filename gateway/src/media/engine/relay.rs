@@ -57,7 +57,8 @@ impl Side {
         }
     }
 
-    fn index(self) -> usize {
+    /// 0 for A, 1 for B: the order of per-leg arrays.
+    pub fn index(self) -> usize {
         match self {
             Side::A => 0,
             Side::B => 1,
@@ -146,9 +147,19 @@ pub enum RelayEvent {
 enum Control {
     Add(RelayKey, Box<RelayConfig>),
     SetRemote(RelayKey, Side, SocketAddr),
+    SetCodec(RelayKey, Side, Codec),
     SendDigit(RelayKey, Side, char, Duration),
     Remove(RelayKey),
     Shutdown,
+}
+
+/// What a leg negotiated for its audio: the law, its payload type and the
+/// telephone-event payload type, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Codec {
+    pub law: Law,
+    pub payload_type: PayloadType,
+    pub event_payload_type: Option<PayloadType>,
 }
 
 /// Errors of [`RtpRelay`].
@@ -259,6 +270,38 @@ impl RelayCall {
         let leg = &mut self.legs[side.index()];
         if leg.remote.signalled() != remote {
             leg.remote.reset(remote);
+        }
+    }
+
+    /// The leg renegotiated its codec (a re-INVITE or UPDATE offering the other law, or
+    /// telephone-event added or dropped). Our source towards it keeps its SSRC, sequence
+    /// and timestamps (RFC 3550 §5.1: a payload type change within one stream); audio
+    /// from it is taken in the new payload type from now on, and what goes to it is
+    /// transcoded (G.711 Tables 3/4) when the other leg's law differs.
+    pub fn set_codec(&mut self, now: Instant, side: Side, codec: Codec) {
+        let (i, other) = (side.index(), side.other().index());
+        let leg = &mut self.legs[i];
+        leg.law = codec.law;
+        leg.payload_type = codec.payload_type;
+        leg.tx.set_payload_type(codec.payload_type);
+        if leg.event_payload_type == codec.event_payload_type {
+            return;
+        }
+        leg.event_payload_type = codec.event_payload_type;
+        leg.rx_events = TelephoneEventReceiver::new();
+        leg.tx_events = codec.event_payload_type.map(TelephoneEventSender::new);
+        if leg.tx_events.is_none() {
+            // Digits waiting to go to it as events have no way there any more (the
+            // caller carries later ones by signalling).
+            leg.queued.clear();
+            leg.next_digit_at = None;
+            leg.event_until = None;
+        }
+        // An event from it being forwarded ends with the stream of events it came in.
+        if leg.forwarding.take().is_some() {
+            if let Some(tx) = &mut self.legs[other].tx_events {
+                tx.stop(now);
+            }
         }
     }
 
@@ -540,6 +583,11 @@ impl RtpRelay {
         self.send(Control::SetRemote(key, side, remote))
     }
 
+    /// Leg `side` renegotiated its codec (see [`RelayCall::set_codec`]).
+    pub fn set_codec(&self, key: RelayKey, side: Side, codec: Codec) -> Result<(), RelayError> {
+        self.send(Control::SetCodec(key, side, codec))
+    }
+
     /// Insert a digit towards leg `to` as telephone-events (see [`RelayCall::send_digit`];
     /// a leg without telephone-event gets nothing).
     pub fn send_digit(
@@ -618,6 +666,11 @@ fn run(control: Receiver<Control>, events: Sender<RelayEvent>) {
                 Control::SetRemote(key, side, remote) => {
                     if let Some(e) = calls.get_mut(&key) {
                         e.call.set_remote(side, remote);
+                    }
+                }
+                Control::SetCodec(key, side, codec) => {
+                    if let Some(e) = calls.get_mut(&key) {
+                        e.call.set_codec(now, side, codec);
                     }
                 }
                 Control::SendDigit(key, side, digit, duration) => {
@@ -802,6 +855,115 @@ mod tests {
             let _ =
                 call.handle_packet(t0, Side::B, src(), &junk, &mut out, &mut |e| events.push(e));
         }
+    }
+
+    #[test]
+    fn a_leg_that_renegotiates_its_law_is_taken_and_sent_in_the_new_one() {
+        // Both legs A-law; then leg B moves to µ-law (a re-INVITE offering PCMU only)
+        // and takes telephone-events.
+        let cfg = RelayConfig::new(side(Law::ALaw, None), side(Law::ALaw, None));
+        let t0 = Instant::now();
+        let mut call = RelayCall::new(RelayKey(2), &cfg, t0);
+        let mut out = [0u8; MAX_PACKET];
+        let mut events = Vec::new();
+        let alaw: Vec<u8> = (0..160).map(|i| (i * 5 % 256) as u8).collect();
+        let ulaw: Vec<u8> = alaw
+            .iter()
+            .map(|&c| crate::media::alaw_to_ulaw(c))
+            .collect();
+        let n = call
+            .handle_packet(
+                t0,
+                Side::A,
+                src(),
+                &packet(8, 1, 0, 9, &alaw),
+                &mut out,
+                &mut |e| events.push(e),
+            )
+            .unwrap();
+        let before = RtpPacket::parse(&out[..n]).unwrap();
+        assert_eq!(before.payload_type, PayloadType::PCMA);
+        let (ssrc, seq, ts) = (before.ssrc, before.sequence.0, before.timestamp);
+        call.set_codec(
+            t0,
+            Side::B,
+            Codec {
+                law: Law::MuLaw,
+                payload_type: PayloadType::PCMU,
+                event_payload_type: PayloadType::new(101),
+            },
+        );
+        // A → B: transcoded into B's new law, same source, next sequence number.
+        let n = call
+            .handle_packet(
+                t0,
+                Side::A,
+                src(),
+                &packet(8, 2, 160, 9, &alaw),
+                &mut out,
+                &mut |e| events.push(e),
+            )
+            .unwrap();
+        let after = RtpPacket::parse(&out[..n]).unwrap();
+        assert_eq!(after.payload_type, PayloadType::PCMU);
+        assert_eq!(after.payload, &ulaw[..]);
+        assert_eq!(
+            (after.ssrc, after.sequence.0, after.timestamp),
+            (ssrc, seq.wrapping_add(1), ts.wrapping_add(160))
+        );
+        // B → A: B's PCMU is its audio now (its old PCMA is not), A gets it as A-law.
+        let n = call
+            .handle_packet(
+                t0,
+                Side::B,
+                src(),
+                &packet(0, 1, 0, 5, &ulaw),
+                &mut out,
+                &mut |e| events.push(e),
+            )
+            .expect("PCMU from B is audio");
+        let to_a = RtpPacket::parse(&out[..n]).unwrap();
+        assert_eq!(to_a.payload_type, PayloadType::PCMA);
+        let back: Vec<u8> = ulaw
+            .iter()
+            .map(|&c| crate::media::ulaw_to_alaw(c))
+            .collect();
+        assert_eq!(to_a.payload, &back[..]);
+        assert!(call
+            .handle_packet(
+                t0,
+                Side::B,
+                src(),
+                &packet(8, 2, 160, 5, &alaw),
+                &mut out,
+                &mut |e| { events.push(e) }
+            )
+            .is_none());
+        // B took telephone-event 101: a digit inserted towards it goes as events.
+        assert!(call.send_digit(t0, Side::B, '4', Duration::from_millis(100)));
+        let got = run_events(
+            &mut call,
+            Side::B,
+            t0,
+            t0 + Duration::from_millis(200),
+            &mut events,
+        );
+        assert!(
+            got.iter()
+                .any(|(_, e, _, _)| e.event == TelephoneEvent::from_char('4').unwrap()),
+            "{got:?}"
+        );
+        // And back to none: no more events towards B.
+        call.set_codec(
+            t0,
+            Side::B,
+            Codec {
+                law: Law::MuLaw,
+                payload_type: PayloadType::PCMU,
+                event_payload_type: None,
+            },
+        );
+        assert!(!call.send_digit(t0, Side::B, '5', Duration::from_millis(100)));
     }
 
     /// Events from `call` towards `to` between `from` and `until`, stepping 10 ms.
