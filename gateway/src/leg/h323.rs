@@ -39,7 +39,7 @@ use crate::config::{MediaPath, NumberRules, H323 as H323Config};
 use crate::core::number::{dialled, from_sip_user};
 use crate::core::{Bearer, Clearing, Core, Delivery, LegId, Media, Message, Reason, Setup};
 use crate::media::Law;
-use crate::rtp::RtpPortPool;
+use crate::rtp::{PortHold, RtpPortPool};
 
 /// One TCP connection of the H.323 side (call signalling or a separate H.245 channel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,8 +79,9 @@ struct H323Call {
     trunk: usize,
     sig: ConnId,
     h245: Option<ConnId>,
-    /// Our RTP port when we anchor the media (ISDN on the other side).
-    rtp_port: Option<u16>,
+    /// Our RTP port when we anchor the media (ISDN on the other side), reserved in the
+    /// pool until the media are bridged (dropped with the call otherwise).
+    rtp_port: Option<PortHold>,
     /// The Release came from the core: do not report it back.
     released_by_core: bool,
     /// Admitted by the gatekeeper (DRQ when it ends).
@@ -105,7 +106,7 @@ struct PendingOut {
     trunk: usize,
     cfg: CallConfig,
     place: PlaceCall,
-    rtp_port: Option<u16>,
+    rtp_port: Option<PortHold>,
 }
 
 /// The H.323 side of the gateway: every H.323 peer's calls.
@@ -274,7 +275,7 @@ impl H323Leg {
     /// Our RTP port for a leg whose media we anchor (the other side is ISDN).
     pub fn rtp_port(&self, leg: LegId) -> Option<u16> {
         let conn = self.by_leg.get(&leg)?;
-        self.calls.get(conn)?.rtp_port
+        self.calls.get(conn)?.rtp_port.as_ref().map(PortHold::port)
     }
 
     /// Next thing for the shell to do.
@@ -298,7 +299,7 @@ impl H323Leg {
         c
     }
 
-    fn new_port(&mut self) -> u16 {
+    fn new_port(&mut self) -> PortHold {
         self.rtp_ports.take()
     }
 
@@ -328,14 +329,15 @@ impl H323Leg {
         cfg
     }
 
-    fn anchor(&mut self) -> (MediaAddresses, u16) {
-        let port = self.new_port();
+    fn anchor(&mut self) -> (MediaAddresses, PortHold) {
+        let hold = self.new_port();
+        let port = hold.port();
         (
             MediaAddresses {
                 rtp: SocketAddrV4::new(self.local, port),
                 rtcp: SocketAddrV4::new(self.local, port.wrapping_add(1)),
             },
-            port,
+            hold,
         )
     }
 
@@ -1168,7 +1170,7 @@ to = ["ep"]
         let mut leg = H323Leg::new(
             config.h323.as_ref().unwrap(),
             Law::ALaw,
-            RtpPortPool::new((20000, 20100)),
+            RtpPortPool::new((12000, 12100)),
         );
         let rules = core.numbering("pbx");
         let ua: SocketAddr = "127.0.0.1:30000".parse().unwrap();

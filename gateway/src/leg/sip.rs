@@ -25,7 +25,7 @@ use crate::core::{
 use crate::id_map::HashMap;
 use crate::interwork::redirect::{self, RedirectHeaders};
 use crate::media::Law;
-use crate::rtp::RtpPortPool;
+use crate::rtp::{PortHold, RtpPortPool};
 use crate::sdp::HoldChange;
 use crate::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
 use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue, ReferTo, ReferredBy, Replaces};
@@ -46,6 +46,9 @@ struct SipCall {
     local_sdp: Option<Vec<u8>>,
     /// Our RTP port in the SDP.
     rtp_port: u16,
+    /// Its reservation in the pool, when the port is ours (not an address passed
+    /// through): dropped with the call, it frees a port whose media were never bridged.
+    port_hold: Option<PortHold>,
     /// The SDP offer of the INVITE (UAS), to answer it again with another address
     /// ([`SipLeg::answer_with_address`]).
     offer: Option<Vec<u8>>,
@@ -304,11 +307,14 @@ impl SipLeg {
         self.by_handle.get(h).map(|c| c.rtp_port)
     }
 
-    fn new_sdp(&mut self) -> (OfferAnswer, u16) {
-        let port = self.ports.take();
+    fn new_sdp(&mut self) -> (OfferAnswer, PortHold) {
+        let hold = self.ports.take();
         (
-            OfferAnswer::new(LocalCapabilities::for_span_law(self.local, self.law), port),
-            port,
+            OfferAnswer::new(
+                LocalCapabilities::for_span_law(self.local, self.law),
+                hold.port(),
+            ),
+            hold,
         )
     }
 
@@ -337,6 +343,8 @@ impl SipLeg {
                 c.local_sdp = Some(answer.to_bytes());
                 c.sdp = sdp;
                 c.offer = None;
+                // Our own port is not in the answer: its reservation goes.
+                c.port_hold = None;
                 true
             }
             _ => false,
@@ -871,7 +879,9 @@ impl SipLeg {
                 .and_then(|f| uri_user(&f.uri))
                 .map(|c| from_sip_user(&c, &self.rules, restricted))
         });
-        let (mut sdp, rtp_port) = self.new_sdp();
+        let (mut sdp, port_hold) = self.new_sdp();
+        let rtp_port = port_hold.port();
+        let port_hold = Some(port_hold);
         let mut local_sdp = None;
         let mut media = None;
         if !invite.body().is_empty() {
@@ -940,6 +950,7 @@ impl SipLeg {
                 sdp,
                 local_sdp,
                 rtp_port,
+                port_hold,
                 offer: (!invite.body().is_empty()).then(|| invite.body().to_vec()),
                 call_id,
                 called,
@@ -1099,12 +1110,16 @@ impl SipLeg {
             // RFC 3891 §3: the target replaces that dialog with this one.
             headers.push(("Replaces".to_string(), r.to_string()));
         }
-        let (mut sdp, rtp_port) = match (media_address, setup.media) {
+        let (mut sdp, rtp_port, port_hold) = match (media_address, setup.media) {
             (Some(a), Some(Media::Rtp { law, .. })) => (
                 OfferAnswer::new(LocalCapabilities::for_span_law(a.ip(), law), a.port()),
                 a.port(),
+                None,
             ),
-            _ => self.new_sdp(),
+            _ => {
+                let (sdp, hold) = self.new_sdp();
+                (sdp, hold.port(), Some(hold))
+            }
         };
         let offer = sdp.create_offer(Direction::SendRecv).to_bytes();
         // RFC 3261 §26.2.2: `sips:` asks for TLS on every hop; otherwise a TLS trunk's
@@ -1139,6 +1154,7 @@ impl SipLeg {
                 sdp,
                 local_sdp: None,
                 rtp_port,
+                port_hold,
                 offer: None,
                 call_id: String::new(),
                 called: String::new(),

@@ -13,7 +13,7 @@ pub mod stats;
 pub mod symmetric;
 pub mod telephone_event;
 
-pub use port_pool::RtpPortPool;
+pub use port_pool::{PortHold, RtpPortPool};
 
 pub use jitter::{FrameKind, JitterBuffer, JitterBufferConfig, JitterStats, PushOutcome};
 pub use packet::{

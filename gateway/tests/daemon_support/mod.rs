@@ -99,6 +99,8 @@ pub struct Options<'a> {
     pub sip_port: Option<u16>,
     /// Port of the trunk's peer (a free UDP port when `None`).
     pub pbx_port: Option<u16>,
+    /// The RTP port range (a free block of 101 ports of the band when `None`).
+    pub rtp_ports: Option<(u16, u16)>,
 }
 
 impl Daemon {
@@ -109,7 +111,10 @@ impl Daemon {
         std::fs::create_dir_all(&dir).unwrap();
         let sip_port = opts.sip_port.unwrap_or_else(free_udp_port);
         let pbx_port = opts.pbx_port.unwrap_or_else(free_udp_port);
-        let rtp_keys = rtp_port_keys(101);
+        let rtp_keys = match opts.rtp_ports {
+            Some((min, max)) => format!("rtp_port_min = {min}\nrtp_port_max = {max}"),
+            None => rtp_port_keys(101),
+        };
         let config = format!(
             r#"
 [general]
