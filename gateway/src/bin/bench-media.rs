@@ -10,7 +10,9 @@
 //! Last line: `bench media channels=N cpu=F late=K p99_ms=L of_limit=R` where `cpu` is
 //! the media thread's CPU over wall time (1.0 = one core), `late` the ticks it missed,
 //! `p99_ms` the worst 99th percentile of the engine's added latency (tick wake-up →
-//! RTP `sendto`; kernel arrival → jitter buffer; playout tick → B-channel write), and
+//! RTP `sendto`; kernel arrival → jitter buffer, counted from the tick's wake-up for a
+//! datagram that arrived before it when sockets are read at the channel's tick (it could
+//! not have been played earlier); playout tick → B-channel write), and
 //! `of_limit` its packets (sent + received) per CPU-second over the bare loop's.
 //!
 //! The channels are opened at an even rate over `--open-ms` (100 ms), as calls are set
@@ -52,10 +54,11 @@ struct Args {
     /// which puts most of them on a few of the 20 phases).
     #[arg(long, default_value_t = 100)]
     open_ms: u64,
-    /// Packet I/O of the media thread: io_uring where the kernel runs it, receives armed
-    /// in the ring where it can (`auto`); io_uring with receives found by `epoll_wait`
-    /// (`uring-readiness`, what kernels before 6.1 get); or one system call per packet
-    /// (`syscalls`).
+    /// Packet I/O of the media thread: io_uring where the kernel runs it, each RTP socket
+    /// read at its channel's tick (`auto`); io_uring with multishot receives armed in the
+    /// ring, datagrams taken as they arrive (`uring-armed`, Linux ≥ 6.1); io_uring with
+    /// receives found by `epoll_wait` as they arrive (`uring-readiness`); or one system
+    /// call per packet (`syscalls`).
     #[arg(long, default_value = "auto")]
     io: String,
     /// Keep the media thread on a CPU of its own and the generator and the simulator's
@@ -322,9 +325,10 @@ fn main() -> anyhow::Result<()> {
     let gen_addr: SocketAddr = gen_sock.local_addr()?;
     let io = match args.io.as_str() {
         "auto" => IoMode::Auto,
+        "uring-armed" => IoMode::UringArmed,
         "uring-readiness" => IoMode::UringReadiness,
         "syscalls" => IoMode::Syscalls,
-        other => anyhow::bail!("--io {other}: auto, uring-readiness or syscalls"),
+        other => anyhow::bail!("--io {other}: auto, uring-armed, uring-readiness or syscalls"),
     };
     let mut engine = MediaEngine::start_with(
         vec![near.ticker()?],
@@ -385,9 +389,14 @@ fn main() -> anyhow::Result<()> {
         "engine: 1 media thread; echo canceller {}, DTMF detection {}; memory locked: {locked}; packet I/O: {}",
         if args.echo { "on" } else { "off" },
         if args.no_dtmf { "off" } else { "on" },
-        match (engine.stats()[0].uring, engine.stats()[0].uring_armed) {
-            (true, true) => "io_uring, receives armed in the ring",
-            (true, false) => "io_uring, receives by epoll readiness",
+        match (
+            engine.stats()[0].uring,
+            engine.stats()[0].uring_armed,
+            engine.stats()[0].reads_at_tick
+        ) {
+            (true, _, true) => "io_uring, each socket read at its channel's tick",
+            (true, true, _) => "io_uring, receives armed in the ring",
+            (true, false, _) => "io_uring, receives by epoll readiness",
             _ => "system calls",
         }
     );

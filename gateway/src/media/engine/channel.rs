@@ -99,6 +99,12 @@ pub struct MediaChannel {
     pub hunt_ticks: u32,
     /// Phase slips with no block served in between (a second one: hunt instead).
     pub slips_in_a_row: u8,
+    /// Sockets read at the tick: the number of the serve that last read this one (read
+    /// once per serve, also when the phase lists were reordered meanwhile).
+    pub read_serve: u64,
+    /// Sockets read at the tick, arrival stamped: when (`CLOCK_REALTIME` ns) its last
+    /// block was served, for the rtp → jitter buffer latency figure.
+    pub served_at_ns: i64,
     tdm_law: Law,
     sip_law: Law,
     remote: SocketAddr,
@@ -179,6 +185,8 @@ impl MediaChannel {
             hunt_quiet: false,
             hunt_ticks: 0,
             slips_in_a_row: 0,
+            read_serve: 0,
+            served_at_ns: 0,
             tdm_law,
             sip_law,
             remote,

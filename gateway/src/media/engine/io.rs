@@ -673,7 +673,12 @@ mod tests {
             rounds += 1;
             pio.mark_ready(b.as_raw_fd(), 10);
             pio.mark_ready(c.as_raw_fd(), 20);
-            pio.receive(|o, d| got.push((o, d.data.to_vec(), d.from, d.arrival_ns.is_some())));
+            let drain = pio.reads_at_tick();
+            pio.receive(
+                drain,
+                |o, d| got.push((o, d.data.to_vec(), d.from, d.arrival_ns.is_some())),
+                |_, r| panic!("no send was queued: {r:?}"),
+            );
         }
         let from = a.local_addr().unwrap();
         got.sort_by_key(|g| (g.0, g.1.clone()));
@@ -690,7 +695,11 @@ mod tests {
         );
         // Nothing more: an empty socket reads nothing and is no error.
         pio.mark_ready(b.as_raw_fd(), 10);
-        assert_eq!(pio.receive(|_, _| panic!("nothing was sent")), 0);
+        let drain = pio.reads_at_tick();
+        assert_eq!(
+            pio.receive(drain, |_, _| panic!("nothing was sent"), |_, _| {}),
+            0
+        );
         pio.backend()
     }
 
@@ -700,7 +709,7 @@ mod tests {
     /// socket is heard no more and can be armed again (a new owner generation).
     #[test]
     fn packet_io_armed_receives_where_the_kernel_runs_them() {
-        let mut pio = PacketIo::new(IoMode::Auto);
+        let mut pio = PacketIo::new(IoMode::UringArmed);
         if !pio.armed() {
             eprintln!("io_uring receives cannot be armed here: nothing to test");
             return;
@@ -814,7 +823,7 @@ mod tests {
     /// and every datagram is handed on, none twice.
     #[test]
     fn packet_io_armed_receives_survive_running_out_of_buffers() {
-        let mut pio = PacketIo::with_buffers(IoMode::Auto, 64);
+        let mut pio = PacketIo::with_buffers(IoMode::UringArmed, 64);
         if !pio.armed() {
             eprintln!("io_uring receives cannot be armed here: nothing to test");
             return;
@@ -862,6 +871,66 @@ mod tests {
     }
 
     #[test]
+    fn packet_io_by_io_uring_receiving_by_readiness() {
+        packet_io_round_trip(IoMode::UringReadiness);
+    }
+
+    /// Receives at the tick (io_uring): each socket is read until it is empty, bursts
+    /// longer than one round included, in the order the datagrams came; the sends queued
+    /// meanwhile go in the same submission and report their results.
+    #[test]
+    fn packet_io_reads_at_the_tick_drain_each_socket_with_the_queued_sends() {
+        let mut pio = PacketIo::new(IoMode::Auto);
+        if !pio.reads_at_tick() {
+            eprintln!("io_uring not available here");
+            return;
+        }
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // A burst of 11 on `b` (more than one round of two), one on `c`.
+        for i in 0..11u8 {
+            a.send_to(&[i; 20], b.local_addr().unwrap()).unwrap();
+        }
+        a.send_to(&[99; 20], c.local_addr().unwrap()).unwrap();
+        let to_sink = RawAddr::new(sink.local_addr().unwrap());
+        for _ in 0..3 {
+            assert!(matches!(
+                pio.send(a.as_raw_fd(), &[7; 30], Some(&to_sink), 5, |_, _| {}),
+                Sent::Queued
+            ));
+        }
+        let mut got = Vec::new();
+        let mut sent = Vec::new();
+        pio.mark_ready(b.as_raw_fd(), 1);
+        pio.mark_ready(c.as_raw_fd(), 2);
+        let n = pio.receive(
+            true,
+            |o, d| got.push((o, d.data[0])),
+            |o, r| sent.push((o, r.unwrap())),
+        );
+        assert_eq!(sent, vec![(5, true); 3], "the sends went with the receives");
+        assert_eq!(pio.pending(), 0);
+        // Four rounds of two: 8 of the burst now, the rest at the next tick.
+        let from_b: Vec<u8> = got.iter().filter(|g| g.0 == 1).map(|g| g.1).collect();
+        assert_eq!(from_b, (0..8).collect::<Vec<u8>>());
+        assert!(got.contains(&(2, 99)));
+        assert_eq!(n, 9);
+        pio.mark_ready(b.as_raw_fd(), 1);
+        got.clear();
+        pio.receive(true, |o, d| got.push((o, d.data[0])), |_, _| {});
+        assert_eq!(got, vec![(1, 8), (1, 9), (1, 10)]);
+        let mut buf = [0u8; 64];
+        sink.set_nonblocking(true).unwrap();
+        let mut at_sink = 0;
+        while sink.recv(&mut buf).is_ok() {
+            at_sink += 1;
+        }
+        assert_eq!(at_sink, 3);
+    }
+
+    #[test]
     fn packet_io_by_io_uring_where_the_kernel_runs_it() {
         let backend = packet_io_round_trip(IoMode::Auto);
         if super::super::uring::Uring::with_buffers(true, 64).is_ok() {
@@ -881,15 +950,24 @@ pub enum IoBackend {
     Syscalls,
 }
 
-/// What a media thread should use: [`IoMode::Auto`] takes io_uring when the kernel
-/// runs it (probed when the thread starts), with receives armed in the ring where the
-/// kernel has deferred task work (Linux 6.1), and plain system calls otherwise.
+/// What a media thread should use. [`IoMode::Auto`] takes io_uring when the kernel runs
+/// it (probed when the thread starts) and plain system calls otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IoMode {
+    /// io_uring, each channel's RTP socket read at its own tick, right before its block
+    /// is served (the default): no socket is watched between ticks, so a datagram's
+    /// arrival costs no wake-up and the thread wakes once per tick. A datagram waits in
+    /// its socket instead of the jitter buffer until the tick its frame could first be
+    /// played on.
     #[default]
     Auto,
-    /// io_uring, but receives by `epoll_wait` readiness (what older kernels get).
+    /// io_uring with a multishot receive armed in the ring on every socket (Linux 6.1:
+    /// deferred task work), datagrams taken as they arrive.
+    UringArmed,
+    /// io_uring, receives as they arrive, found by `epoll_wait` readiness (what kernels
+    /// before 6.1 get for arrival-driven receives).
     UringReadiness,
+    /// One system call per packet, receives as they arrive (found by `epoll_wait`).
     Syscalls,
 }
 
@@ -907,6 +985,8 @@ pub struct PacketIo {
     uring: Option<Box<super::uring::Uring>>,
     recv: RecvBatch,
     ready: Vec<(RawFd, u32)>,
+    /// Receives at each channel's tick ([`IoMode::Auto`] with io_uring).
+    at_tick: bool,
 }
 
 impl PacketIo {
@@ -918,8 +998,8 @@ impl PacketIo {
     pub(crate) fn with_buffers(mode: IoMode, buffers: u16) -> Self {
         let uring = match mode {
             IoMode::Syscalls => None,
-            IoMode::Auto | IoMode::UringReadiness => {
-                match super::uring::Uring::with_buffers(mode == IoMode::Auto, buffers) {
+            IoMode::Auto | IoMode::UringArmed | IoMode::UringReadiness => {
+                match super::uring::Uring::with_buffers(mode == IoMode::UringArmed, buffers) {
                     Ok(u) => Some(Box::new(u)),
                     Err(e) => {
                         tracing::info!(error = %e, "media thread: io_uring not available, one system call per packet");
@@ -929,10 +1009,17 @@ impl PacketIo {
             }
         };
         PacketIo {
+            at_tick: mode == IoMode::Auto && uring.is_some(),
             uring,
             recv: RecvBatch::new(),
             ready: Vec::new(),
         }
+    }
+
+    /// Sockets are read at their channel's tick ([`PacketIo::mark_ready`] then
+    /// [`PacketIo::receive`] with `drain`), not watched between ticks.
+    pub fn reads_at_tick(&self) -> bool {
+        self.at_tick
     }
 
     pub fn backend(&self) -> IoBackend {
@@ -1052,15 +1139,22 @@ impl PacketIo {
         }
     }
 
-    /// Read the sockets an `epoll_wait` found readable (`(fd, owner)` pairs pushed with
-    /// [`PacketIo::mark_ready`]); `got(owner, datagram)` for each datagram. io_uring:
-    /// one datagram per socket, all sockets in one submission (a socket with more stays
-    /// readable for the next wait); system calls: `recvmmsg` per socket until it is
-    /// empty. Returns the datagrams read.
-    pub fn receive(&mut self, mut got: impl FnMut(u32, Datagram<'_>)) -> usize {
+    /// Read the sockets noted with [`PacketIo::mark_ready`] (found readable by an
+    /// `epoll_wait`, or due at this tick); `got(owner, datagram)` for each datagram. With
+    /// io_uring the queued sends go in the same submission (`done(owner, result)` for
+    /// each, as [`PacketIo::flush`]). `drain: false`: io_uring reads one datagram per
+    /// socket (a socket with more stays readable for the next wait); `drain: true`: each
+    /// socket until it is empty (see [`Uring::recv_each`](super::uring::Uring::recv_each)).
+    /// System calls: `recvmmsg` per socket until it is empty. Returns the datagrams read.
+    pub fn receive(
+        &mut self,
+        drain: bool,
+        mut got: impl FnMut(u32, Datagram<'_>),
+        done: impl FnMut(u32, io::Result<bool>),
+    ) -> usize {
         let ready = std::mem::take(&mut self.ready);
         let n = match self.uring.as_mut() {
-            Some(u) => u.recv_each(&ready, got),
+            Some(u) => u.recv_each(&ready, drain, got, done),
             None => {
                 let mut total = 0;
                 for &(fd, owner) in &ready {

@@ -347,11 +347,15 @@ impl MediaEngine {
                             let uring = stats.uring.load(std::sync::atomic::Ordering::Relaxed);
                             let armed =
                                 stats.uring_armed.load(std::sync::atomic::Ordering::Relaxed);
+                            let at_tick = stats
+                                .reads_at_tick
+                                .load(std::sync::atomic::Ordering::Relaxed);
                             tracing::info!(
                                 thread = i,
-                                io = match (uring, armed) {
-                                    (true, true) => "io_uring, receives armed",
-                                    (true, false) => "io_uring, receives by epoll readiness",
+                                io = match (uring, armed, at_tick) {
+                                    (true, _, true) => "io_uring, sockets read at their tick",
+                                    (true, true, _) => "io_uring, receives armed",
+                                    (true, false, _) => "io_uring, receives by epoll readiness",
                                     _ => "system calls",
                                 },
                                 "media thread: packet I/O"

@@ -88,6 +88,8 @@ pub struct WorkerStats {
     pub uring: AtomicBool,
     /// Its RTP receives are armed in the io_uring ring (else found by `epoll_wait`).
     pub uring_armed: AtomicBool,
+    /// Its RTP sockets are read at their channel's tick (io_uring), not as they arrive.
+    pub reads_at_tick: AtomicBool,
     /// From the tick's wake-up to the RTP packet's `sendto` (B-channel read → RTP send).
     pub tdm_to_rtp: LatencyHistogram,
     /// From the datagram's kernel arrival to its samples stored in the jitter buffer,
@@ -116,6 +118,8 @@ pub struct EngineStats {
     pub uring: bool,
     /// Its RTP receives are armed in the io_uring ring (no `epoll_wait`).
     pub uring_armed: bool,
+    /// Its RTP sockets are read at their channel's tick.
+    pub reads_at_tick: bool,
     pub tdm_to_rtp_p99_ms: Option<f64>,
     pub rtp_to_jitter_p99_ms: Option<f64>,
     pub jitter_to_tdm_p99_ms: Option<f64>,
@@ -141,6 +145,7 @@ impl WorkerStats {
             fifo: self.fifo.load(Relaxed),
             uring: self.uring.load(Relaxed),
             uring_armed: self.uring_armed.load(Relaxed),
+            reads_at_tick: self.reads_at_tick.load(Relaxed),
             tdm_to_rtp_p99_ms: self.tdm_to_rtp.quantile_ms(0.99),
             rtp_to_jitter_p99_ms: self.rtp_to_jitter.quantile_ms(0.99),
             jitter_to_tdm_p99_ms: self.jitter_to_tdm.quantile_ms(0.99),

@@ -42,8 +42,12 @@ const RECV_AHEAD: [(PrefetchStage, usize); 3] = [
     (PrefetchStage::State, 4),
     (PrefetchStage::Buffers, 2),
 ];
-/// Sockets read per submission at most (readiness receiving).
+/// Receives per submission at most (receiving by readiness or at the tick).
 pub const RECV_SLOTS: usize = 256;
+/// Rounds of draining receives per socket and call of [`Uring::recv_each`]: up to
+/// 2 × this many datagrams are taken from one socket at once (a burst after a network
+/// stall, or 10 ms packets); the rest waits for the channel's next tick.
+pub const DRAIN_ROUNDS: usize = 4;
 /// Submission queue entries.
 const SQ_ENTRIES: u32 = 1024;
 /// Completion queue entries: every provided buffer's datagram, every socket's final
@@ -84,6 +88,8 @@ const KIND_SEND: u64 = 1;
 const KIND_RECV: u64 = 2;
 const KIND_CONTROL: u64 = 3;
 const KIND_CANCEL: u64 = 4;
+/// A one-shot receive of [`Uring::recv_each`] (the owner field is its slot).
+const KIND_READ: u64 = 5;
 const GEN_MASK: u64 = (1 << 28) - 1;
 
 fn tag(kind: u64, generation: u32, owner: u32) -> u64 {
@@ -843,19 +849,59 @@ impl Uring {
         (total, control_fired)
     }
 
-    /// Read one datagram from each socket of `fds` (`(fd, owner)`), in submissions of up
-    /// to [`RECV_SLOTS`]; `got(owner, datagram)` for each one read. A socket with more
-    /// queued stays readable for the next `epoll_wait`. Returns how many were read.
-    /// (Receiving by readiness.)
+    /// Read the sockets of `fds` (`(fd, owner)`), in submissions of up to [`RECV_SLOTS`]
+    /// receives that also carry the queued sends (`done(owner, result)` for each, as
+    /// [`Uring::submit_sends`]); `got(owner, datagram)` for each datagram read, in the
+    /// order they were queued on each socket. Returns how many were read.
+    ///
+    /// `drain: false`: one datagram per socket (receiving by readiness: a socket with
+    /// more stays readable for the next `epoll_wait`). `drain: true`: a socket is read
+    /// until it is empty (receiving at the channel's tick: nothing else would come back
+    /// for what is left): two receives per socket, the second linked to the first so that
+    /// an empty socket costs one, and sockets whose two both brought a datagram are read
+    /// again, up to [`DRAIN_ROUNDS`] times.
     pub fn recv_each(
         &mut self,
         fds: &[(RawFd, u32)],
+        drain: bool,
         mut got: impl FnMut(u32, Datagram<'_>),
+        mut done: impl FnMut(u32, io::Result<bool>),
     ) -> usize {
+        let per_socket = if drain { 2 } else { 1 };
         let mut total = 0;
-        for chunk in fds.chunks(RECV_SLOTS) {
-            let mut pushed = 0;
-            for (i, &(fd, owner)) in chunk.iter().enumerate() {
+        for chunk in fds.chunks(RECV_SLOTS / per_socket) {
+            let (read, mut full) = self.recv_round(chunk, per_socket, &mut got, &mut done);
+            total += read;
+            // Sockets with more queued are read again (rare: a burst, short packets).
+            let mut rounds = 1;
+            while drain && !full.is_empty() && rounds < DRAIN_ROUNDS {
+                let (read, again) = self.recv_round(&full, per_socket, &mut got, &mut done);
+                total += read;
+                full = again;
+                rounds += 1;
+            }
+        }
+        // Sends queued while nothing was to be read still go.
+        if fds.is_empty() {
+            self.submit_sends(done);
+        }
+        total
+    }
+
+    /// One submission: `per_socket` receives for each socket of `round` (linked) and the
+    /// queued sends. Returns the datagrams read and the sockets whose every receive
+    /// brought one (they may have more).
+    fn recv_round(
+        &mut self,
+        round: &[(RawFd, u32)],
+        per_socket: usize,
+        got: &mut impl FnMut(u32, Datagram<'_>),
+        done: &mut impl FnMut(u32, io::Result<bool>),
+    ) -> (usize, Vec<(RawFd, u32)>) {
+        let mut pushed = 0;
+        'sockets: for &(fd, owner) in round {
+            for k in 0..per_socket {
+                let i = pushed;
                 let s = &mut self.recvs[i];
                 s.owner = owner;
                 s.len = 0;
@@ -871,53 +917,87 @@ impl Uring {
                 s.hdr.msg_iovlen = 1;
                 s.hdr.msg_control = s.cmsg.as_mut_ptr() as *mut libc::c_void;
                 s.hdr.msg_controllen = CMSG_SPACE as _;
-                let entry = opcode::RecvMsg::new(types::Fd(fd), &mut s.hdr)
+                let mut entry = opcode::RecvMsg::new(types::Fd(fd), &mut s.hdr)
                     .flags(libc::MSG_DONTWAIT as u32)
                     .build()
-                    .user_data(i as u64);
+                    .user_data(tag(KIND_READ, 0, i as u32));
+                if k + 1 < per_socket {
+                    // The next receive of this socket runs only if this one brought a
+                    // datagram (an empty socket fails it with EAGAIN, which cancels the
+                    // rest of the link).
+                    entry = entry.flags(squeue::Flags::IO_LINK);
+                }
                 // SAFETY: the entry points into slot `i`, untouched until it completes
-                // (below, before the next chunk reuses the slots).
+                // (below, before the slots are used again).
                 if unsafe { self.ring.submission().push(&entry) }.is_err() {
                     tracing::warn!("io_uring submission queue full (receives)");
-                    break;
+                    if k > 0 {
+                        // A link left open would take the next entry in: end it here
+                        // with a no-op.
+                        let nop = opcode::Nop::new()
+                            .build()
+                            .user_data(tag(KIND_READ, 0, u32::MAX));
+                        // SAFETY: a no-op refers to no memory.
+                        let _ = unsafe { self.ring.submission().push(&nop) };
+                    }
+                    break 'sockets;
                 }
                 pushed += 1;
             }
-            let want = pushed;
-            let mut done = 0;
-            while done < want {
-                if let Err(e) = self.ring.submit_and_wait(want - done) {
-                    if e.kind() == io::ErrorKind::Interrupted {
-                        continue;
+        }
+        let sends = self.queued;
+        let want = pushed + sends;
+        let mut completed = 0;
+        for (owner, r) in self.early.drain(..) {
+            // Queued sends that came back ahead (counted in `sends`).
+            completed += 1;
+            done(owner, result_of(r));
+        }
+        let mut rounds = 0;
+        while completed < want {
+            rounds += 1;
+            if let Err(e) = self.enter(want - completed, None) {
+                tracing::warn!(error = %e, "io_uring_enter (receives)");
+            }
+            let before = completed;
+            for cqe in self.ring.completion() {
+                let data = cqe.user_data();
+                match kind_of(data) {
+                    KIND_SEND => {
+                        completed += 1;
+                        done(owner_of(data), result_of(cqe.result()));
                     }
-                    tracing::warn!(error = %e, "io_uring_enter (receives)");
-                }
-                let before = done;
-                for cqe in self.ring.completion() {
-                    let data = cqe.user_data();
-                    if kind_of(data) != 0 {
-                        continue;
-                    }
-                    done += 1;
-                    let r = cqe.result();
-                    if r > 0 {
-                        if let Some(s) = self.recvs.get_mut(data as usize) {
-                            s.len = (r as usize).min(MAX_DATAGRAM);
+                    KIND_READ => {
+                        let i = owner_of(data) as usize;
+                        if i == u32::MAX as usize {
+                            continue;
+                        }
+                        completed += 1;
+                        let r = cqe.result();
+                        if r > 0 {
+                            if let Some(s) = self.recvs.get_mut(i) {
+                                s.len = (r as usize).min(MAX_DATAGRAM);
+                            }
                         }
                     }
-                }
-                if done == before {
-                    // Not completed: the slots must not be read (nor reused) while the
-                    // kernel may still write them.
-                    tracing::warn!("io_uring: receives not completed");
-                    return total;
+                    _ => {}
                 }
             }
-            for s in self.recvs[..pushed].iter() {
-                if s.len == 0 {
-                    continue;
-                }
-                total += 1;
+            if completed == before && rounds > 2 {
+                // Not completed: the slots must not be read (nor reused) while the kernel
+                // may still write them. Sends are given up as errors (see
+                // `submit_sends`).
+                tracing::warn!("io_uring: receives not completed");
+                self.queued = 0;
+                return (0, Vec::new());
+            }
+        }
+        self.queued = 0;
+        let mut read = 0;
+        let mut full = Vec::new();
+        for (n, pair) in self.recvs[..pushed].chunks(per_socket).enumerate() {
+            for s in pair.iter().filter(|s| s.len > 0) {
+                read += 1;
                 got(
                     s.owner,
                     Datagram {
@@ -927,8 +1007,13 @@ impl Uring {
                     },
                 );
             }
+            if per_socket > 1 && pair.iter().all(|s| s.len > 0) {
+                if let Some(&socket) = round.get(n) {
+                    full.push(socket);
+                }
+            }
         }
-        total
+        (read, full)
     }
 }
 

@@ -23,6 +23,9 @@ const PHASES: usize = 20;
 const HUNT_LIMIT: u32 = 60;
 /// Queued sends handed to the kernel together within a tick (io_uring).
 const SEND_BATCH: usize = 32;
+/// Sockets read at the tick: channels whose sockets are read in one submission (with
+/// the sends queued by the channels served before them), right before they are served.
+const READ_CHUNK: usize = SEND_BATCH;
 /// Silence written ahead of the first block: 5 ms of cushion in the B-channel's
 /// transmit buffer, so a write on the tick the previous block ran out never underruns.
 const TX_CUSHION: usize = 40;
@@ -68,6 +71,13 @@ const STAMP_EVERY: usize = 16;
 /// The epoll token of the control [`Waker`](io::Waker).
 const CONTROL_TOKEN: u64 = u64::MAX;
 
+/// Channels whose sockets are due for reading at the tick: a range of a phase's list or
+/// of the hunting list.
+enum Due {
+    Phase(usize, std::ops::Range<usize>),
+    Hunting(std::ops::Range<usize>),
+}
+
 /// A media thread's state. [`MediaEngine`](super::MediaEngine) runs it on its own
 /// thread; tests drive [`MediaWorker::run_tick`] directly in virtual time.
 pub struct MediaWorker {
@@ -95,6 +105,13 @@ pub struct MediaWorker {
     shutdown: bool,
     /// B-channel ↔ B-channel hairpins, served every tick.
     hairpins: Vec<super::hairpin::Hairpin>,
+    /// Sockets read at their channel's tick ([`PacketIo::reads_at_tick`]).
+    at_tick: bool,
+    /// Serves (phase or hunting list) so far: a channel read in this one is not read
+    /// again in it (see [`MediaChannel::read_serve`]).
+    serve_no: u64,
+    /// The wall-clock time (`CLOCK_REALTIME` ns) of this tick's wake-up.
+    wake_ns: i64,
 }
 
 impl MediaWorker {
@@ -135,6 +152,8 @@ impl MediaWorker {
             .uring
             .store(pio.backend() == IoBackend::Uring, Relaxed);
         stats.uring_armed.store(pio.armed(), Relaxed);
+        stats.reads_at_tick.store(pio.reads_at_tick(), Relaxed);
+        let pio_at_tick = pio.reads_at_tick();
         Ok(MediaWorker {
             control,
             events,
@@ -155,6 +174,9 @@ impl MediaWorker {
             last_took: Duration::ZERO,
             shutdown: false,
             hairpins: Vec::new(),
+            at_tick: pio_at_tick,
+            serve_no: 0,
+            wake_ns: 0,
         })
     }
 
@@ -322,6 +344,9 @@ impl MediaWorker {
     /// (`None`: as many as came, nothing was due): only ticks beyond that are late.
     fn serve_ticks(&mut self, now: Instant, elapsed: u64, planned: Option<u64>) {
         let wake = Instant::now();
+        if self.at_tick {
+            self.wake_ns = io::realtime_ns();
+        }
         self.drain_control(now);
         self.stats.ticks.fetch_add(elapsed, Relaxed);
         if let Some(p) = planned {
@@ -379,6 +404,10 @@ impl MediaWorker {
             return;
         }
         self.flush_sends(wake);
+        if self.at_tick {
+            // Sockets are read at their tick, not between.
+            return;
+        }
         if self.pio.armed() {
             // The flush's io_uring_enter took the datagrams that had arrived.
             self.hand_on_armed(now, false);
@@ -562,10 +591,16 @@ impl MediaWorker {
         // [`STAMP_EVERY`] is stamped: its datagrams wait in the kernel exactly as the
         // others' do (same ring, same `io_uring_enter`), so the sample's percentiles
         // are the whole's.
-        if idx % STAMP_EVERY == 0 {
+        // Read at the tick, every datagram is stamped: the read no longer tells when it
+        // arrived, and the jitter buffer and the receiver statistics (RFC 3550 A.8
+        // interarrival jitter, RTCP and metrics) need that.
+        if self.at_tick || idx % STAMP_EVERY == 0 {
             let _ = io::enable_timestamps(ch.fd);
         }
-        let watched = if self.pio.armed() {
+        let watched = if self.at_tick {
+            // Not watched: read at its tick.
+            Ok(())
+        } else if self.pio.armed() {
             self.pio
                 .arm(ch.fd, idx as u32)
                 .map_err(|e| format!("io_uring: {e}"))
@@ -619,7 +654,7 @@ impl MediaWorker {
                 }
             });
             self.take_back_failed_sends();
-        } else {
+        } else if !self.at_tick {
             self.poller.remove(ch.fd);
         }
         ch.disconnect();
@@ -648,6 +683,10 @@ impl MediaWorker {
     /// One `epoll_wait` for all sockets, then `recvmmsg` on the readable ones (armed
     /// receives: one `io_uring_enter`, and the datagrams it took).
     fn receive_rtp(&mut self, now: Instant) {
+        if self.at_tick {
+            // Read per channel as its block is served (`read_at_tick`).
+            return;
+        }
         if self.pio.armed() {
             self.receive_armed(now, true);
             return;
@@ -698,14 +737,25 @@ impl MediaWorker {
         };
         let slots = &mut self.slots;
         let stats = &self.stats;
-        let received = self.pio.receive(|owner, d| {
-            if let Some(Some(ch)) = slots.get_mut(owner as usize) {
-                ch.rtp_in(now, d.data, d.from, &mut emit);
-                if let Some(at) = d.arrival_ns {
-                    stats.rtp_to_jitter.record((wall - at).max(0) as u64);
+        let failed = &mut self.failed_sends;
+        let received = self.pio.receive(
+            false,
+            |owner, d| {
+                if let Some(Some(ch)) = slots.get_mut(owner as usize) {
+                    ch.rtp_in(now, d.data, d.from, &mut emit);
+                    if let Some(at) = d.arrival_ns {
+                        stats.rtp_to_jitter.record((wall - at).max(0) as u64);
+                    }
                 }
-            }
-        });
+            },
+            // Sends are flushed before (`flush_batch`); any left go with the reads.
+            |owner, r| {
+                if !count_sent(stats, r, 0) {
+                    failed.push(owner);
+                }
+            },
+        );
+        self.take_back_failed_sends();
         for &idx in &self.touched {
             if let Some(Some(ch)) = self.slots.get_mut(idx as usize) {
                 ch.update_connection(now);
@@ -717,12 +767,126 @@ impl MediaWorker {
         self.touched.len()
     }
 
+    fn read_in_this_serve(&self, idx: usize) -> bool {
+        matches!(self.slots.get(idx), Some(Some(ch)) if ch.read_serve == self.serve_no)
+    }
+
+    /// Sockets read at the tick: a sampled channel (one in [`STAMP_EVERY`], as for the
+    /// arrival stamps of the other modes) notes when its block was served, for the
+    /// rtp → jitter buffer figure of its next datagrams.
+    fn note_served(&mut self, idx: usize) {
+        if self.at_tick && idx % STAMP_EVERY == 0 {
+            if let Some(Some(ch)) = self.slots.get_mut(idx) {
+                ch.served_at_ns = io::realtime_ns();
+            }
+        }
+    }
+
+    /// Sockets read at the tick: read the RTP sockets of the channels in `due` not yet
+    /// read in this serve, each until it is empty, in one submission with the queued
+    /// sends, right before their blocks are served. A datagram that arrived before
+    /// this tick could not have been played earlier (frames leave the jitter buffer only
+    /// on the channel's tick), so it loses nothing by waiting in its socket.
+    fn read_at_tick(&mut self, now: Instant, wake: Instant, due: Due) {
+        let serve = self.serve_no;
+        let list = match &due {
+            Due::Phase(p, r) => self.groups[*p].get(r.clone()),
+            Due::Hunting(r) => self.hunting.get(r.clone()),
+        };
+        let mut any = false;
+        for &idx in list.into_iter().flatten() {
+            let Some(Some(ch)) = self.slots.get_mut(idx) else {
+                continue;
+            };
+            if ch.read_serve == serve {
+                continue;
+            }
+            ch.read_serve = serve;
+            self.pio.mark_ready(ch.fd, idx as u32);
+            any = true;
+        }
+        if !any {
+            return;
+        }
+        let wall = io::realtime_ns();
+        let wake_ns = self.wake_ns;
+        let events = &self.events;
+        let mut emit = |e| {
+            let _ = events.send(e);
+        };
+        let slots = &mut self.slots;
+        let stats = &self.stats;
+        let failed = &mut self.failed_sends;
+        let touched = &mut self.touched;
+        touched.clear();
+        let mut sent_latency = None;
+        let received = self.pio.receive(
+            true,
+            |owner, d| {
+                let Some(Some(ch)) = slots.get_mut(owner as usize) else {
+                    return;
+                };
+                // The jitter buffer and the receiver statistics get the datagram's
+                // arrival, not this read's time (RFC 3550 A.8 jitter): the tick's time
+                // moved by how long before (or after) the tick's wake-up it came.
+                let arrived = d.arrival_ns.map_or(now, |a| {
+                    let d = a - wake_ns;
+                    if d >= 0 {
+                        now + Duration::from_nanos(d as u64)
+                    } else {
+                        now.checked_sub(Duration::from_nanos(d.unsigned_abs()))
+                            .unwrap_or(now)
+                    }
+                });
+                ch.rtp_in(arrived, d.data, d.from, &mut emit);
+                if let (Some(a), true) = (d.arrival_ns, owner as usize % STAMP_EVERY == 0) {
+                    // What the engine added: from the moment reading it could first
+                    // matter (this tick's wake-up, or its arrival during the tick) to
+                    // now; a datagram that arrived before the channel's last block was
+                    // served but was not read for it counts from its arrival.
+                    let from = if a <= ch.served_at_ns {
+                        a
+                    } else {
+                        a.max(wake_ns)
+                    };
+                    stats.rtp_to_jitter.record((wall - from).max(0) as u64);
+                }
+                if touched.last() != Some(&owner) {
+                    touched.push(owner);
+                }
+            },
+            |owner, r| {
+                let ns = *sent_latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
+                if !count_sent(stats, r, ns) {
+                    failed.push(owner);
+                }
+            },
+        );
+        self.take_back_failed_sends();
+        for &idx in &self.touched {
+            if let Some(Some(ch)) = self.slots.get_mut(idx as usize) {
+                ch.update_connection(now);
+            }
+        }
+        self.stats
+            .packets_received
+            .fetch_add(received as u64, Relaxed);
+    }
+
     fn serve_phase(&mut self, now: Instant, wake: Instant, phase: usize) {
+        self.serve_no += 1;
+        let mut read_upto = 0;
         let mut i = 0;
         while i < self.groups[phase].len() {
             self.prefetch_ahead(phase, i);
             let idx = self.groups[phase][i];
+            // The next chunk, or a channel a slip moved here from further on.
+            if self.at_tick && (i >= read_upto || !self.read_in_this_serve(idx)) {
+                read_upto = (i + READ_CHUNK).min(self.groups[phase].len());
+                self.read_at_tick(now, wake, Due::Phase(phase, i..read_upto));
+            }
             let got = self.serve_channel(now, wake, idx);
+            self.note_served(idx);
             self.flush_batch(now, wake);
             if got == 0 {
                 // The block was not there on its tick (a slip: the line or the thread
@@ -823,10 +987,17 @@ impl MediaWorker {
     /// read now completed on this very tick.
     fn serve_hunting(&mut self, now: Instant, wake: Instant, precise: bool) {
         let phase = (self.tick % PHASES as u64) as u8;
+        self.serve_no += 1;
+        let mut read_upto = 0;
         let mut i = 0;
         while i < self.hunting.len() {
             let idx = self.hunting[i];
+            if self.at_tick && (i >= read_upto || !self.read_in_this_serve(idx)) {
+                read_upto = (i + READ_CHUNK).min(self.hunting.len());
+                self.read_at_tick(now, wake, Due::Hunting(i..read_upto));
+            }
             let got = self.serve_channel(now, wake, idx);
+            self.note_served(idx);
             self.flush_batch(now, wake);
             let Some(Some(ch)) = self.slots.get_mut(idx) else {
                 self.hunting.swap_remove(i);
