@@ -857,6 +857,25 @@ mod tests {
         }
     }
 
+    /// `call` relays one packet from `side`; what it sent the other leg, parsed (owned).
+    fn relay_one(
+        call: &mut RelayCall,
+        t: Instant,
+        side: Side,
+        pkt: &[u8],
+    ) -> Option<(PayloadType, Ssrc, u16, u32, Vec<u8>)> {
+        let mut out = [0u8; MAX_PACKET];
+        let n = call.handle_packet(t, side, src(), pkt, &mut out, &mut |_| {})?;
+        let q = RtpPacket::parse(&out[..n]).unwrap();
+        Some((
+            q.payload_type,
+            q.ssrc,
+            q.sequence.0,
+            q.timestamp,
+            q.payload.to_vec(),
+        ))
+    }
+
     #[test]
     fn a_leg_that_renegotiates_its_law_is_taken_and_sent_in_the_new_one() {
         // Both legs A-law; then leg B moves to µ-law (a re-INVITE offering PCMU only)
@@ -864,81 +883,42 @@ mod tests {
         let cfg = RelayConfig::new(side(Law::ALaw, None), side(Law::ALaw, None));
         let t0 = Instant::now();
         let mut call = RelayCall::new(RelayKey(2), &cfg, t0);
-        let mut out = [0u8; MAX_PACKET];
         let mut events = Vec::new();
         let alaw: Vec<u8> = (0..160).map(|i| (i * 5 % 256) as u8).collect();
         let ulaw: Vec<u8> = alaw
             .iter()
             .map(|&c| crate::media::alaw_to_ulaw(c))
             .collect();
-        let n = call
-            .handle_packet(
-                t0,
-                Side::A,
-                src(),
-                &packet(8, 1, 0, 9, &alaw),
-                &mut out,
-                &mut |e| events.push(e),
-            )
-            .unwrap();
-        let before = RtpPacket::parse(&out[..n]).unwrap();
-        assert_eq!(before.payload_type, PayloadType::PCMA);
-        let (ssrc, seq, ts) = (before.ssrc, before.sequence.0, before.timestamp);
-        call.set_codec(
-            t0,
-            Side::B,
-            Codec {
-                law: Law::MuLaw,
-                payload_type: PayloadType::PCMU,
-                event_payload_type: PayloadType::new(101),
-            },
-        );
+        let (pt, ssrc, seq, ts, _) =
+            relay_one(&mut call, t0, Side::A, &packet(8, 1, 0, 9, &alaw)).unwrap();
+        assert_eq!(pt, PayloadType::PCMA);
+        let mu = |event_payload_type| Codec {
+            law: Law::MuLaw,
+            payload_type: PayloadType::PCMU,
+            event_payload_type,
+        };
+        call.set_codec(t0, Side::B, mu(PayloadType::new(101)));
         // A → B: transcoded into B's new law, same source, next sequence number.
-        let n = call
-            .handle_packet(
-                t0,
-                Side::A,
-                src(),
-                &packet(8, 2, 160, 9, &alaw),
-                &mut out,
-                &mut |e| events.push(e),
-            )
-            .unwrap();
-        let after = RtpPacket::parse(&out[..n]).unwrap();
-        assert_eq!(after.payload_type, PayloadType::PCMU);
-        assert_eq!(after.payload, &ulaw[..]);
+        let after = relay_one(&mut call, t0, Side::A, &packet(8, 2, 160, 9, &alaw)).unwrap();
         assert_eq!(
-            (after.ssrc, after.sequence.0, after.timestamp),
-            (ssrc, seq.wrapping_add(1), ts.wrapping_add(160))
+            after,
+            (
+                PayloadType::PCMU,
+                ssrc,
+                seq.wrapping_add(1),
+                ts.wrapping_add(160),
+                ulaw.clone()
+            )
         );
         // B → A: B's PCMU is its audio now (its old PCMA is not), A gets it as A-law.
-        let n = call
-            .handle_packet(
-                t0,
-                Side::B,
-                src(),
-                &packet(0, 1, 0, 5, &ulaw),
-                &mut out,
-                &mut |e| events.push(e),
-            )
+        let to_a = relay_one(&mut call, t0, Side::B, &packet(0, 1, 0, 5, &ulaw))
             .expect("PCMU from B is audio");
-        let to_a = RtpPacket::parse(&out[..n]).unwrap();
-        assert_eq!(to_a.payload_type, PayloadType::PCMA);
         let back: Vec<u8> = ulaw
             .iter()
             .map(|&c| crate::media::ulaw_to_alaw(c))
             .collect();
-        assert_eq!(to_a.payload, &back[..]);
-        assert!(call
-            .handle_packet(
-                t0,
-                Side::B,
-                src(),
-                &packet(8, 2, 160, 5, &alaw),
-                &mut out,
-                &mut |e| { events.push(e) }
-            )
-            .is_none());
+        assert_eq!((to_a.0, to_a.4), (PayloadType::PCMA, back));
+        assert!(relay_one(&mut call, t0, Side::B, &packet(8, 2, 160, 5, &alaw)).is_none());
         // B took telephone-event 101: a digit inserted towards it goes as events.
         assert!(call.send_digit(t0, Side::B, '4', Duration::from_millis(100)));
         let got = run_events(
@@ -954,15 +934,7 @@ mod tests {
             "{got:?}"
         );
         // And back to none: no more events towards B.
-        call.set_codec(
-            t0,
-            Side::B,
-            Codec {
-                law: Law::MuLaw,
-                payload_type: PayloadType::PCMU,
-                event_payload_type: None,
-            },
-        );
+        call.set_codec(t0, Side::B, mu(None));
         assert!(!call.send_digit(t0, Side::B, '5', Duration::from_millis(100)));
     }
 

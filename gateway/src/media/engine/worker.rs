@@ -487,14 +487,7 @@ impl MediaWorker {
                 }
             }
         });
-        for &idx in &self.touched {
-            if let Some(Some(ch)) = self.slots.get_mut(idx as usize) {
-                ch.update_connection(now);
-            }
-        }
-        self.stats
-            .packets_received
-            .fetch_add(received as u64, Relaxed);
+        self.finish_reads(now, received);
         (received, control)
     }
 
@@ -755,6 +748,14 @@ impl MediaWorker {
                 }
             },
         );
+        self.finish_reads(now, received);
+        self.touched.len()
+    }
+
+    /// After reads: sends that failed are taken back from their channels' counts, the
+    /// channels that received (`touched`) see whether their peer moved (symmetric RTP)
+    /// or came back, and the datagrams are counted.
+    fn finish_reads(&mut self, now: Instant, received: usize) {
         self.take_back_failed_sends();
         for &idx in &self.touched {
             if let Some(Some(ch)) = self.slots.get_mut(idx as usize) {
@@ -764,7 +765,6 @@ impl MediaWorker {
         self.stats
             .packets_received
             .fetch_add(received as u64, Relaxed);
-        self.touched.len()
     }
 
     fn read_in_this_serve(&self, idx: usize) -> bool {
@@ -862,15 +862,7 @@ impl MediaWorker {
                 }
             },
         );
-        self.take_back_failed_sends();
-        for &idx in &self.touched {
-            if let Some(Some(ch)) = self.slots.get_mut(idx as usize) {
-                ch.update_connection(now);
-            }
-        }
-        self.stats
-            .packets_received
-            .fetch_add(received as u64, Relaxed);
+        self.finish_reads(now, received);
     }
 
     fn serve_phase(&mut self, now: Instant, wake: Instant, phase: usize) {
