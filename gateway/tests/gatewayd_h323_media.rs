@@ -443,6 +443,19 @@ fn digits(log: &[Event]) -> String {
 /// 101), keeps the call `hold_ms` and hangs up; `check_200` is a regexp the 200's body
 /// must match.
 fn uac(rtp: SocketAddrV4, hold_ms: u64, check_200: &str) -> String {
+    format!(
+        r#"{call}  <pause milliseconds="{hold_ms}"/>
+{bye}  <recv response="200"/>
+  <Reference variables="1"/>
+</scenario>
+"#,
+        call = uac_call(rtp, check_200),
+        bye = in_dialog("BYE", 2, BYE_TAIL),
+    )
+}
+
+/// The start of [`uac`]'s scenario: the INVITE, its responses and the ACK.
+fn uac_call(rtp: SocketAddrV4, check_200: &str) -> String {
     let port = rtp.port();
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -480,27 +493,39 @@ fn uac(rtp: SocketAddrV4, hold_ms: u64, check_200: &str) -> String {
       <ereg regexp="{check_200}" search_in="body" check_it="true" assign_to="1"/>
     </action>
   </recv>
-{ACK_2XX}
-  <pause milliseconds="{hold_ms}"/>
-  <send retrans="500">
+{ACK_2XX}"#
+    )
+}
+
+/// The lines of the UA's BYE after its common head.
+const BYE_TAIL: &str = "      Reason: Q.850;cause=16
+      Content-Length: 0
+";
+
+/// A `<send>` of an in-dialog request `method` of [`uac_call`]'s dialog with CSeq `cseq`
+/// (resent until answered, but an ACK); `tail`: its lines after `Max-Forwards`, body
+/// included.
+fn in_dialog(method: &str, cseq: u32, tail: &str) -> String {
+    let retrans = if method == "ACK" {
+        ""
+    } else {
+        r#" retrans="500""#
+    };
+    format!(
+        r#"  <send{retrans}>
     <![CDATA[
-      BYE [next_url] SIP/2.0
+      {method} [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       [routes]
       Call-ID: [call_id]
-      CSeq: 2 BYE
+      CSeq: {cseq} {method}
       Contact: sip:1001@[local_ip]:[local_port]
       Max-Forwards: 70
-      Reason: Q.850;cause=16
-      Content-Length: 0
-
+{tail}
     ]]>
   </send>
-  <recv response="200"/>
-  <Reference variables="1"/>
-</scenario>
 "#
     )
 }
@@ -509,25 +534,9 @@ fn uac(rtp: SocketAddrV4, hold_ms: u64, check_200: &str) -> String {
 /// `move_ms` a re-INVITE moves its media to `second`, PCMU only and no telephone-event
 /// (the 200 must answer PCMU); it hangs up `hold_ms` later.
 fn uac_moving(first: SocketAddrV4, second: SocketAddrV4, move_ms: u64, hold_ms: u64) -> String {
-    let head = uac(first, move_ms, "RTP/AVP 8");
-    // The call up to its ACK and pause, then the re-INVITE instead of the BYE.
-    let (start, _) = head
-        .split_once("  <send retrans=\"500\">\n    <![CDATA[\n      BYE")
-        .unwrap();
     let port = second.port();
-    format!(
-        r#"{start}  <send retrans="500">
-    <![CDATA[
-      INVITE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 INVITE
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
+    let offer = format!(
+        "      Content-Type: application/sdp
       Content-Length: [len]
 
       v=0
@@ -537,51 +546,25 @@ fn uac_moving(first: SocketAddrV4, second: SocketAddrV4, move_ms: u64, hold_ms: 
       t=0 0
       m=audio {port} RTP/AVP 0
       a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+"
+    );
+    format!(
+        r#"{call}  <pause milliseconds="{move_ms}"/>
+{reinvite}  <recv response="100" optional="true"/>
   <recv response="200">
     <action>
       <ereg regexp="m=audio [0-9]+ RTP/AVP 0" search_in="body" check_it="true" assign_to="2"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 ACK
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="{hold_ms}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Reason: Q.850;cause=16
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
+{ack}  <pause milliseconds="{hold_ms}"/>
+{bye}  <recv response="200"/>
   <Reference variables="1,2"/>
 </scenario>
-"#
+"#,
+        call = uac_call(first, "RTP/AVP 8"),
+        reinvite = in_dialog("INVITE", 2, &offer),
+        ack = in_dialog("ACK", 2, "      Content-Length: 0\n"),
+        bye = in_dialog("BYE", 3, BYE_TAIL),
     )
 }
 
