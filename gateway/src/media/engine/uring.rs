@@ -947,10 +947,11 @@ impl Uring {
         }
         let sends = self.queued;
         let want = pushed + sends;
-        let mut completed = 0;
+        let (mut completed, mut sends_done) = (0, 0);
         for (owner, r) in self.early.drain(..) {
             // Queued sends that came back ahead (counted in `sends`).
             completed += 1;
+            sends_done += 1;
             done(owner, result_of(r));
         }
         let mut rounds = 0;
@@ -965,6 +966,7 @@ impl Uring {
                 match kind_of(data) {
                     KIND_SEND => {
                         completed += 1;
+                        sends_done += 1;
                         done(owner_of(data), result_of(cqe.result()));
                     }
                     KIND_READ => {
@@ -988,6 +990,12 @@ impl Uring {
                 // may still write them. Sends are given up as errors (see
                 // `submit_sends`).
                 tracing::warn!("io_uring: receives not completed");
+                for _ in sends_done..sends {
+                    done(
+                        u32::MAX,
+                        Err(io::Error::other("io_uring: send not completed")),
+                    );
+                }
                 self.queued = 0;
                 return (0, Vec::new());
             }
