@@ -105,8 +105,6 @@ pub struct MediaWorker {
     shutdown: bool,
     /// B-channel ↔ B-channel hairpins, served every tick.
     hairpins: Vec<super::hairpin::Hairpin>,
-    /// Sockets read at their channel's tick ([`PacketIo::reads_at_tick`]).
-    at_tick: bool,
     /// Serves (phase or hunting list) so far: a channel read in this one is not read
     /// again in it (see [`MediaChannel::read_serve`]).
     serve_no: u64,
@@ -153,7 +151,6 @@ impl MediaWorker {
             .store(pio.backend() == IoBackend::Uring, Relaxed);
         stats.uring_armed.store(pio.armed(), Relaxed);
         stats.reads_at_tick.store(pio.reads_at_tick(), Relaxed);
-        let pio_at_tick = pio.reads_at_tick();
         Ok(MediaWorker {
             control,
             events,
@@ -174,7 +171,6 @@ impl MediaWorker {
             last_took: Duration::ZERO,
             shutdown: false,
             hairpins: Vec::new(),
-            at_tick: pio_at_tick,
             serve_no: 0,
             wake_ns: 0,
         })
@@ -344,7 +340,7 @@ impl MediaWorker {
     /// (`None`: as many as came, nothing was due): only ticks beyond that are late.
     fn serve_ticks(&mut self, now: Instant, elapsed: u64, planned: Option<u64>) {
         let wake = Instant::now();
-        if self.at_tick {
+        if self.pio.reads_at_tick() {
             self.wake_ns = io::realtime_ns();
         }
         self.drain_control(now);
@@ -404,7 +400,7 @@ impl MediaWorker {
             return;
         }
         self.flush_sends(wake);
-        if self.at_tick {
+        if self.pio.reads_at_tick() {
             // Sockets are read at their tick, not between.
             return;
         }
@@ -423,14 +419,8 @@ impl MediaWorker {
     /// Hand the tick's queued sends to the kernel (io_uring: one submission) and take
     /// back the per-channel count of those that failed.
     fn flush_sends(&mut self, wake: Instant) {
-        let (stats, failed) = (&self.stats, &mut self.failed_sends);
-        let mut latency = None;
-        self.pio.flush(|owner, r| {
-            let ns = *latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
-            if !count_sent(stats, r, ns) {
-                failed.push(owner);
-            }
-        });
+        self.pio
+            .flush(on_sent(&self.stats, &mut self.failed_sends, wake));
         self.take_back_failed_sends();
     }
 
@@ -587,10 +577,10 @@ impl MediaWorker {
         // Read at the tick, every datagram is stamped: the read no longer tells when it
         // arrived, and the jitter buffer and the receiver statistics (RFC 3550 A.8
         // interarrival jitter, RTCP and metrics) need that.
-        if self.at_tick || idx % STAMP_EVERY == 0 {
+        if self.pio.reads_at_tick() || idx % STAMP_EVERY == 0 {
             let _ = io::enable_timestamps(ch.fd);
         }
-        let watched = if self.at_tick {
+        let watched = if self.pio.reads_at_tick() {
             // Not watched: read at its tick.
             Ok(())
         } else if self.pio.armed() {
@@ -647,7 +637,7 @@ impl MediaWorker {
                 }
             });
             self.take_back_failed_sends();
-        } else if !self.at_tick {
+        } else if !self.pio.reads_at_tick() {
             self.poller.remove(ch.fd);
         }
         ch.disconnect();
@@ -676,7 +666,7 @@ impl MediaWorker {
     /// One `epoll_wait` for all sockets, then `recvmmsg` on the readable ones (armed
     /// receives: one `io_uring_enter`, and the datagrams it took).
     fn receive_rtp(&mut self, now: Instant) {
-        if self.at_tick {
+        if self.pio.reads_at_tick() {
             // Read per channel as its block is served (`read_at_tick`).
             return;
         }
@@ -775,7 +765,7 @@ impl MediaWorker {
     /// arrival stamps of the other modes) notes when its block was served, for the
     /// rtp → jitter buffer figure of its next datagrams.
     fn note_served(&mut self, idx: usize) {
-        if self.at_tick && idx % STAMP_EVERY == 0 {
+        if self.pio.reads_at_tick() && idx % STAMP_EVERY == 0 {
             if let Some(Some(ch)) = self.slots.get_mut(idx) {
                 ch.served_at_ns = io::realtime_ns();
             }
@@ -816,10 +806,9 @@ impl MediaWorker {
         };
         let slots = &mut self.slots;
         let stats = &self.stats;
-        let failed = &mut self.failed_sends;
+        let sent = on_sent(stats, &mut self.failed_sends, wake);
         let touched = &mut self.touched;
         touched.clear();
-        let mut sent_latency = None;
         let received = self.pio.receive(
             true,
             |owner, d| {
@@ -855,12 +844,7 @@ impl MediaWorker {
                     touched.push(owner);
                 }
             },
-            |owner, r| {
-                let ns = *sent_latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
-                if !count_sent(stats, r, ns) {
-                    failed.push(owner);
-                }
-            },
+            sent,
         );
         self.finish_reads(now, received);
     }
@@ -873,7 +857,7 @@ impl MediaWorker {
             self.prefetch_ahead(phase, i);
             let idx = self.groups[phase][i];
             // The next chunk, or a channel a slip moved here from further on.
-            if self.at_tick && (i >= read_upto || !self.read_in_this_serve(idx)) {
+            if self.pio.reads_at_tick() && (i >= read_upto || !self.read_in_this_serve(idx)) {
                 read_upto = (i + READ_CHUNK).min(self.groups[phase].len());
                 self.read_at_tick(now, wake, Due::Phase(phase, i..read_upto));
             }
@@ -984,7 +968,7 @@ impl MediaWorker {
         let mut i = 0;
         while i < self.hunting.len() {
             let idx = self.hunting[i];
-            if self.at_tick && (i >= read_upto || !self.read_in_this_serve(idx)) {
+            if self.pio.reads_at_tick() && (i >= read_upto || !self.read_in_this_serve(idx)) {
                 read_upto = (i + READ_CHUNK).min(self.hunting.len());
                 self.read_at_tick(now, wake, Due::Hunting(i..read_upto));
             }
@@ -1168,6 +1152,23 @@ fn prefetch_channel(
 
 /// Count one send's result (now, or when a queue of them was flushed) and its latency
 /// from the tick's wake-up to its system call's return; `true` when it went.
+/// The results of a flush of queued sends: each counted ([`count_sent`]) with the tdm →
+/// rtp latency taken once, at the first result (from the tick's wake-up `wake`), and the
+/// owners of those that failed noted in `failed`.
+fn on_sent<'a>(
+    stats: &'a WorkerStats,
+    failed: &'a mut Vec<u32>,
+    wake: Instant,
+) -> impl FnMut(u32, std::io::Result<bool>) + 'a {
+    let mut latency = None;
+    move |owner, r| {
+        let ns = *latency.get_or_insert_with(|| wake.elapsed().as_nanos() as u64);
+        if !count_sent(stats, r, ns) {
+            failed.push(owner);
+        }
+    }
+}
+
 fn count_sent(stats: &WorkerStats, r: std::io::Result<bool>, latency_ns: u64) -> bool {
     stats.tdm_to_rtp.record(latency_ns);
     match r {
