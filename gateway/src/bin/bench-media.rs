@@ -389,16 +389,7 @@ fn main() -> anyhow::Result<()> {
         "engine: 1 media thread; echo canceller {}, DTMF detection {}; memory locked: {locked}; packet I/O: {}",
         if args.echo { "on" } else { "off" },
         if args.no_dtmf { "off" } else { "on" },
-        match (
-            engine.stats()[0].uring,
-            engine.stats()[0].uring_armed,
-            engine.stats()[0].reads_at_tick
-        ) {
-            (true, _, true) => "io_uring, each socket read at its channel's tick",
-            (true, true, _) => "io_uring, receives armed in the ring",
-            (true, false, _) => "io_uring, receives by epoll readiness",
-            _ => "system calls",
-        }
+        engine.stats()[0].packet_io()
     );
     // `--pin`: the media thread on a CPU of its own, the generator and the simulator's
     // clock (≈ 0.15 of a core: the simulated cards' interrupt) on another, so that they

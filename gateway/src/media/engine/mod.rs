@@ -343,21 +343,9 @@ impl MediaEngine {
                 .spawn(
                     move || match MediaWorker::with_io(rx, events, shared, options.io) {
                         Ok(worker) => {
-                            let stats = worker.stats();
-                            let uring = stats.uring.load(std::sync::atomic::Ordering::Relaxed);
-                            let armed =
-                                stats.uring_armed.load(std::sync::atomic::Ordering::Relaxed);
-                            let at_tick = stats
-                                .reads_at_tick
-                                .load(std::sync::atomic::Ordering::Relaxed);
                             tracing::info!(
                                 thread = i,
-                                io = match (uring, armed, at_tick) {
-                                    (true, _, true) => "io_uring, sockets read at their tick",
-                                    (true, true, _) => "io_uring, receives armed",
-                                    (true, false, _) => "io_uring, receives by epoll readiness",
-                                    _ => "system calls",
-                                },
+                                io = worker.stats().snapshot().packet_io(),
                                 "media thread: packet I/O"
                             );
                             if let Some(prio) = options.fifo_priority {

@@ -125,6 +125,18 @@ pub struct EngineStats {
     pub jitter_to_tdm_p99_ms: Option<f64>,
 }
 
+impl EngineStats {
+    /// How the thread moves its packets, in words (its log line, the benchmarks).
+    pub fn packet_io(&self) -> &'static str {
+        match (self.uring, self.uring_armed, self.reads_at_tick) {
+            (true, _, true) => "io_uring, sockets read at their tick",
+            (true, true, _) => "io_uring, receives armed",
+            (true, false, _) => "io_uring, receives by epoll readiness",
+            _ => "system calls",
+        }
+    }
+}
+
 impl WorkerStats {
     pub fn new() -> Arc<Self> {
         Arc::new(WorkerStats::default())
