@@ -45,8 +45,6 @@ struct Kept {
     sockets: HashMap<u16, (UdpSocket, State)>,
     /// Ports of idle sockets, most recently freed last.
     free: Vec<u16>,
-    /// How many sockets are idle.
-    idle: usize,
     /// Takes so far: each reservation's number.
     takes: u64,
 }
@@ -153,7 +151,6 @@ impl RtpPortPool {
                 if let Some(entry) = kept.sockets.get_mut(&port) {
                     entry.1 = State::Reserved(take);
                 }
-                kept.idle = kept.idle.saturating_sub(1);
                 return self.hold(port, take);
             }
             take
@@ -205,7 +202,6 @@ impl RtpPortPool {
             let entry = kept.sockets.remove(&port);
             if let Some((_, State::Idle)) = &entry {
                 kept.free.retain(|p| *p != port);
-                kept.idle = kept.idle.saturating_sub(1);
             }
             entry
         };
@@ -234,12 +230,11 @@ impl RtpPortPool {
     /// unless [`KEPT_SOCKETS`] idle ones are kept already (then it is closed).
     pub fn give_back(&self, port: u16, socket: UdpSocket) {
         let mut kept = self.kept();
-        if kept.sockets.contains_key(&port) || kept.idle >= KEPT_SOCKETS {
+        if kept.sockets.contains_key(&port) || kept.free.len() >= KEPT_SOCKETS {
             return;
         }
         kept.sockets.insert(port, (socket, State::Idle));
         kept.free.push(port);
-        kept.idle += 1;
     }
 
     /// Sockets the pool holds (reserved or idle).
