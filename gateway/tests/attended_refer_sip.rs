@@ -10,14 +10,11 @@
 //! SIPp keeps A's two dialogs in one scenario: the second Call-ID is `two///<call-id>`
 //! (SIPp matches on what follows `///`), and `-cid_str %u-%p` keeps `@` out of it.
 
-mod daemon_support;
-mod transfer_support;
-
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use daemon_support::{free_udp_port, Daemon, Options, CALLED, DISPOSITION};
-use transfer_support::{
+use crate::daemon_support::{free_udp_port, Daemon, Options, CALLED, DISPOSITION};
+use crate::transfer_support::{
     ok_with_sdp, records, scenario, sdp, spawn_sipp, RtpEnd, OK_TO_REQUEST, TRANSFER,
 };
 

@@ -15,8 +15,7 @@ use gateway::sip::transaction::Timers;
 use gateway::sip::transport::{Listen, Protocol, Target, Transport, TransportEvent};
 use gateway::sip::ua::{Endpoint, EndpointConfig, OutgoingCall, UaEvent};
 
-mod baresip_support;
-use baresip_support::{Baresip, Setup};
+use crate::baresip_support::{Baresip, Setup};
 
 const OUR_TONE: f64 = 1000.0;
 const THEIR_TONE: f64 = 600.0;

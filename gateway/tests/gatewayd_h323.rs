@@ -7,23 +7,20 @@
 //! header checked by SIPp, the Release Complete's cause by the peer), and the CDRs.
 //! The daemon is the real `gatewayd` process (`daemon_support`).
 
-mod daemon_support;
-mod h323_support;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use daemon_support::{
+use crate::daemon_support::{
     free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION, IN_TRUNK, ISDN_CAUSE,
     RELEASE_SIDE, SIP_STATUS,
 };
+use crate::h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper, ACK_2XX};
 use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
 use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
-use h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper, ACK_2XX};
 
 fn sip_uac(bye: &str) -> String {
     format!(
@@ -827,7 +824,7 @@ to = ["pbx"]
     // The gatekeeper restarts and forgets us; an H.323 call in is not admitted.
     let fresh = GatekeeperConfig::new("GK-TEST", gkd.addr);
     *gkd.gk.lock().unwrap() = Gatekeeper::new(fresh);
-    let log = h323_support::call_daemon(
+    let log = crate::h323_support::call_daemon(
         h323_port,
         "201",
         "2001",

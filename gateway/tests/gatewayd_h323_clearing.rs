@@ -14,20 +14,19 @@
 //! `Reason: Q.850;cause=N`), the call's CDR (disposition, Q.850 cause, SIP status,
 //! release side) and that nothing is left (`show calls` empty, no busy channel).
 
-mod daemon_support;
-mod h323_support;
-
 use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use daemon_support::{
+use crate::daemon_support::{
     free_tcp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE, RELEASE_SIDE, SIP_STATUS,
+};
+use crate::h323_support::{
+    accept_before, flush, kinds, media, pump, released, ACK_2XX, RINGING_180,
 };
 use h323::call::{Call, CallConfig, Event, PlaceCall};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323_support::{accept_before, flush, kinds, media, pump, released, ACK_2XX, RINGING_180};
 
 /// What the answering H.323 endpoint does, at a time after the Setup arrived.
 #[derive(Debug, Clone, Copy)]

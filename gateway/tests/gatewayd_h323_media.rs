@@ -8,23 +8,20 @@
 //! RTP endpoint its media (a 1400 Hz tone, RFC 4733 events). Every tone is detected by
 //! Goertzel (`gateway::media::tone_present`) in what the other end received.
 
-mod daemon_support;
-mod h323_support;
-
 use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use daemon_support::{free_tcp_port, Daemon, Options};
+use crate::daemon_support::{free_tcp_port, Daemon, Options};
+use crate::h323_support::{accept_before, flush, pump, ACK_2XX, RINGING_180};
 use gateway::media::{tone_present, ulaw_to_alaw, Law, ToneGenerator};
 use gateway::rtp::{EventPayload, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc, TelephoneEvent};
 use h323::call::{Call, CallConfig, DtmfMode, Event, PlaceCall};
 use h323::fast_start::MediaAddresses;
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use h323_support::{accept_before, flush, pump, ACK_2XX, RINGING_180};
 
 /// The tone the H.323 peer plays.
 const H323_TONE: f64 = 700.0;
@@ -1250,7 +1247,7 @@ fn sip_to_h323_early_media_before_connect() {
             ok,
             "alerting {inband_alerting}: SIPp: 183 with SDP, then 200; peer saw {log:?}"
         );
-        let kinds = h323_support::kinds(&log);
+        let kinds = crate::h323_support::kinds(&log);
         assert_eq!(
             kinds,
             ["setup", "connected", "released"],
@@ -1268,7 +1265,11 @@ fn sip_to_h323_early_media_before_connect() {
         Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
         let cdrs = d.cdrs();
         assert_eq!(cdrs.len(), i + 1, "{cdrs:?}");
-        assert_eq!(cdrs[i][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
+        assert_eq!(
+            cdrs[i][crate::daemon_support::DISPOSITION],
+            "ANSWERED",
+            "{cdrs:?}"
+        );
     }
     d.assert_no_busy_channel();
 }
@@ -1310,7 +1311,7 @@ fn h323_to_sip_early_media_before_connect() {
             sipp.wait().unwrap().success(),
             "{status}: SIPp: early response, 200 and the BYE: {log:?}"
         );
-        let kinds = h323_support::kinds(&log);
+        let kinds = crate::h323_support::kinds(&log);
         assert_eq!(kinds, [kind, "connected", "released"], "{log:?}");
         let answered = peer_rtp.connected_at().expect("connected");
         let early = peer_rtp.heard_before(SIP_TONE, answered);
@@ -1323,7 +1324,11 @@ fn h323_to_sip_early_media_before_connect() {
         peer_rtp.stop();
         let cdrs = d.cdrs();
         assert_eq!(cdrs.len(), i + 1, "{cdrs:?}");
-        assert_eq!(cdrs[i][daemon_support::DISPOSITION], "ANSWERED", "{cdrs:?}");
+        assert_eq!(
+            cdrs[i][crate::daemon_support::DISPOSITION],
+            "ANSWERED",
+            "{cdrs:?}"
+        );
     }
     d.assert_no_busy_channel();
 }

@@ -10,20 +10,16 @@
 //! admitted first by an ARQ with answerCall TRUE, H.225.0 §7.8 / H.323 §8.1.5; DRQ after),
 //! each with its CDR; at SIGTERM gatewayd leaves the gatekeeper (URQ) before it exits.
 
-mod h323_support;
-
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::h323_support::{answer_one, call_daemon, kinds, released, v4, Process, UdpGatekeeper};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
 use h323::ras::gatekeeper::GatekeeperEvent;
-use h323_support::{answer_one, call_daemon, kinds, released, v4, Process, UdpGatekeeper};
 
-#[path = "port_support/mod.rs"]
-mod port_support;
-use port_support::{free_tcp_port, free_udp_port, rtp_port_keys};
+use crate::port_support::{free_tcp_port, free_udp_port, rtp_port_keys};
 
 fn count(ev: &[GatekeeperEvent], pred: impl Fn(&GatekeeperEvent) -> bool) -> usize {
     ev.iter().filter(|e| pred(e)).count()

@@ -15,16 +15,13 @@
 //! when they are missing or cannot capture (capturing on `lo` needs root or the
 //! `wireshark` group).
 
-mod daemon_support;
-mod h323_support;
-
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use daemon_support::{free_tcp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE};
+use crate::daemon_support::{free_tcp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE};
+use crate::h323_support::{answer_one, call_daemon, have, kinds, released, tshark_fields, Capture};
 use h323::call::Event;
 use h323::q931::ie::CauseValue;
-use h323_support::{answer_one, call_daemon, have, kinds, released, tshark_fields, Capture};
 
 struct Setup323 {
     daemon: Daemon,
@@ -104,7 +101,7 @@ fn h323_call_routed_to_an_h323_peer() {
     let watcher = std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            let calls = daemon_support::ctl(&sock, "show calls");
+            let calls = crate::daemon_support::ctl(&sock, "show calls");
             if let Some(l) = calls.lines().find(|l| l.contains("answered")) {
                 return l.to_string();
             }

@@ -2,11 +2,9 @@
 //! listener and adds one: the call in progress on the old listener goes on to its BYE, new
 //! calls there get 503, and new calls on the new listeners are carried — no restart.
 
-mod daemon_support;
-
 use std::time::Duration;
 
-use daemon_support::{free_udp_port, Daemon, Options, DISPOSITION};
+use crate::daemon_support::{free_udp_port, Daemon, Options, DISPOSITION};
 
 const EXPECT_503: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="expect 503">

@@ -6,11 +6,9 @@
 //! The daemon is the real `gatewayd` process (`daemon_support`) on a simulated E1 whose
 //! far end is the simulated switch (it answers); SIPp (Debian `sip-tester`) plays the PBX.
 
-mod daemon_support;
-
 use std::net::UdpSocket;
 
-use daemon_support::{free_port_block, Daemon, Options};
+use crate::daemon_support::{free_port_block, Daemon, Options};
 
 /// SIPp calls `[service]` offering PCMA from `rtp_port`; the 200's SDP must name
 /// `expect_port`; it hangs up after a second.

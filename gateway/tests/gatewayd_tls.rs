@@ -3,14 +3,12 @@
 //! the PBX over TLS is answered by the simulated switch and cleared with BYE; a call from
 //! the switch goes out to the PBX over TLS with a `sips:` Request-URI.
 
-mod daemon_support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use daemon_support::{free_tcp_port, Daemon, Options, DISPOSITION};
+use crate::daemon_support::{free_tcp_port, Daemon, Options, DISPOSITION};
 
 /// A self-signed certificate for 127.0.0.1 in `dir`: (certificate, key) paths.
 fn certificate(dir: &std::path::Path) -> (String, String) {

@@ -3,12 +3,10 @@
 //! flood from an allowed address gets 503 + Retry-After while a call in progress through
 //! the daemon goes on undisturbed.
 
-mod daemon_support;
-
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use daemon_support::{free_udp_port, sipp_stat_counts, Daemon, Options, DISPOSITION};
+use crate::daemon_support::{free_udp_port, sipp_stat_counts, Daemon, Options, DISPOSITION};
 
 const EXPECT_403: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="expect 403">

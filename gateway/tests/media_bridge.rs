@@ -1,16 +1,14 @@
 //! The media engine between a simulated E1/T1 B-channel (tdm-sim, virtual time) and RTP
 //! over loopback UDP: tones both ways, A↔µ conversion, jitter, RTP timeout.
 
-mod media_support;
-
 use std::time::Duration;
 
+use crate::media_support::{audio_of, Harness, Options, KEY};
 use gateway::media::engine::io::IoMode;
 use gateway::media::engine::{Control, MediaEvent};
 use gateway::media::transcode::alaw_to_ulaw;
 use gateway::media::{tone_present, Law, ToneGenerator, FRAME_SAMPLES};
 use gateway::rtp::{PayloadType, RtpSender};
-use media_support::{audio_of, Harness, Options, KEY};
 
 /// The far end keeps its transmit buffer fed with `gen`'s tone, one block per 20 ms.
 fn far_feed(h: &mut Harness, gen: &mut ToneGenerator) {

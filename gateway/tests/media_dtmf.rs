@@ -1,17 +1,15 @@
 //! DTMF across the engine: RFC 4733 events from SIP become tones on the B-channel, and
 //! in-band digits on the B-channel become RFC 4733 events toward SIP.
 
-mod media_support;
-
 use std::time::Duration;
 
+use crate::media_support::{Harness, Options, EVENT_PT, KEY};
 use gateway::media::dsp::{DtmfDetector, DtmfTransition};
 use gateway::media::engine::{Control, DigitSource, MediaEvent};
 use gateway::media::{tone_present, Law, ToneGenerator, FRAME_SAMPLES};
 use gateway::rtp::{
     EventPayload, PayloadType, RtpPacket, RtpSender, TelephoneEvent, TelephoneEventSender,
 };
-use media_support::{Harness, Options, EVENT_PT, KEY};
 
 /// Q.23: digit 5 is 770 Hz + 1336 Hz.
 const LOW_5: f64 = 770.0;

@@ -7,8 +7,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-mod baresip_support;
-use baresip_support::{Baresip, Setup};
+use crate::baresip_support::{Baresip, Setup};
 
 use gateway::media::{tone_present, Law, ToneGenerator};
 use gateway::rtp::{

@@ -3,8 +3,7 @@
 
 use std::net::UdpSocket;
 
-mod baresip_support;
-use baresip_support::{Baresip, Setup};
+use crate::baresip_support::{Baresip, Setup};
 
 use gateway::media::Law;
 use gateway::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};

@@ -8,9 +8,6 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "port_support/mod.rs"]
-mod port_support;
-
 use gateway::sip::digest::{Algorithm, DigestServer};
 use gateway::sip::transaction::Timers;
 use gateway::sip::transport::{Listen, Protocol, Target, Transport};
@@ -604,7 +601,7 @@ fn sipp_answers_our_digest_challenge() {
 /// Our UAC calls SIPp's built-in UAS and hangs up each answered call.
 #[test]
 fn our_uac_calls_sipp_uas() {
-    let sipp_port = port_support::free_udp_port();
+    let sipp_port = crate::port_support::free_udp_port();
     let mut child = Command::new("sipp")
         .args([
             "-sn",

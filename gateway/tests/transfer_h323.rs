@@ -17,24 +17,20 @@
 //! channel left. Every tone is detected by Goertzel (`gateway::media::tone_present`) in
 //! what the other end received.
 
-mod daemon_support;
-mod h323_support;
-mod transfer_support;
-
 use std::net::{SocketAddr, SocketAddrV4, TcpListener};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use daemon_support::{free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION};
-use h323::call::{Call, CallConfig, Event};
-use h323::fast_start::MediaAddresses;
-use h323::q931::ie::CauseValue;
-use h323_support::{accept_before, flush, kinds, pump, released};
-use transfer_support::{
+use crate::daemon_support::{free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION};
+use crate::h323_support::{accept_before, flush, kinds, pump, released};
+use crate::transfer_support::{
     ok_with_sdp, read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID,
     IN_TRUNK, OK_TO_REQUEST, OUT_TRUNK, SWITCH_TONE, TRANSFER,
 };
+use h323::call::{Call, CallConfig, Event};
+use h323::fast_start::MediaAddresses;
+use h323::q931::ie::CauseValue;
 
 /// The tone the H.323 endpoint plays.
 const H323_TONE: f64 = 700.0;

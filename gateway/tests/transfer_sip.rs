@@ -12,14 +12,11 @@
 //!
 //! Each ends with its CDRs and no call or channel left.
 
-mod daemon_support;
-mod transfer_support;
-
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use daemon_support::{free_udp_port, Daemon, Options, CALLED, DISPOSITION};
-use transfer_support::{
+use crate::daemon_support::{free_udp_port, Daemon, Options, CALLED, DISPOSITION};
+use crate::transfer_support::{
     ok_with_sdp, read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID,
     OK_TO_REQUEST, OUT_TRUNK, SWITCH_TONE, TRANSFER,
 };

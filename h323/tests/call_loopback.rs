@@ -10,17 +10,15 @@
 //! The I/O shell here is the thin loop the STYLE guide describes: read → handle → poll →
 //! write, non-blocking std sockets, one thread driving both ends.
 
-mod support;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddrV4, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::support::pcap::PcapWriter;
 use h323::call::{Call, CallConfig, Channel, DigitRoute, DtmfMode, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
-use support::pcap::PcapWriter;
 
 fn media(port: u16) -> MediaAddresses {
     MediaAddresses {
@@ -387,7 +385,7 @@ type Expected<'a> = &'a [(&'a str, usize, &'a [&'a str])];
 /// when `expected` is given, each frame's h323-message-body, fastStart count and
 /// tunnelled H.245 types.
 fn signalling_tshark_check(a: &Side, b: &Side, file: &str, expected: Expected) {
-    if !support::tshark::available() {
+    if !crate::support::tshark::available() {
         eprintln!("tshark not installed: skipped (apt-get install tshark)");
         return;
     }
@@ -406,9 +404,9 @@ fn signalling_tshark_check(a: &Side, b: &Side, file: &str, expected: Expected) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(file);
     std::fs::write(&path, &pcap.bytes).unwrap();
-    let verbose = support::tshark::run(&path, &["-V"]);
-    support::tshark::assert_clean(&verbose);
-    let frames: Vec<String> = support::tshark::frames(&verbose)
+    let verbose = crate::support::tshark::run(&path, &["-V"]);
+    crate::support::tshark::assert_clean(&verbose);
+    let frames: Vec<String> = crate::support::tshark::frames(&verbose)
         .into_iter()
         .filter(|f| f.contains("H.225.0 CS"))
         .collect();
@@ -446,7 +444,7 @@ fn signalling_tshark_check(a: &Side, b: &Side, file: &str, expected: Expected) {
             0 => assert_eq!(fs, None, "{body}"),
             n => assert_eq!(fs, Some(format!("fastStart: {n} items")), "{body}"),
         }
-        assert_eq!(&support::tshark::h245_names(frame), h245, "{body}");
+        assert_eq!(&crate::support::tshark::h245_names(frame), h245, "{body}");
     }
 }
 
@@ -546,7 +544,7 @@ fn check_h245_sequence(a: &Side, b: &Side) {
 /// Writes both sides' H.245 packets into one TCP conversation in a pcap, in the order
 /// they were written, and checks tshark's reading of each.
 fn tshark_check(a: &Side, b: &Side, file: &str) {
-    if !support::tshark::available() {
+    if !crate::support::tshark::available() {
         eprintln!("tshark not installed: skipped (apt-get install tshark)");
         return;
     }
@@ -572,15 +570,15 @@ fn tshark_check(a: &Side, b: &Side, file: &str) {
     let path = dir.join(file);
     std::fs::write(&path, &pcap.bytes).unwrap();
     let decode_as = format!("tcp.port=={},h245", server.port());
-    let verbose = support::tshark::run(&path, &["-d", &decode_as, "-V"]);
-    support::tshark::assert_clean(&verbose);
-    let frames: Vec<String> = support::tshark::frames(&verbose)
+    let verbose = crate::support::tshark::run(&path, &["-d", &decode_as, "-V"]);
+    crate::support::tshark::assert_clean(&verbose);
+    let frames: Vec<String> = crate::support::tshark::frames(&verbose)
         .into_iter()
         .filter(|f| f.contains("H.245"))
         .collect();
     assert_eq!(frames.len(), expected.len(), "one H.245 frame per packet");
     for (frame, want) in frames.iter().zip(&expected) {
-        assert_eq!(&support::tshark::h245_names(frame), want, "{frame}");
+        assert_eq!(&crate::support::tshark::h245_names(frame), want, "{frame}");
     }
     // Fields we meant: capabilities, the channel's codec and addresses, the digits.
     assert!(verbose.contains("g711Alaw64k: 20") && verbose.contains("g711Ulaw64k: 20"));

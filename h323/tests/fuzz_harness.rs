@@ -4,7 +4,7 @@
 //! run of random mutations of the seeds never panics.
 //!
 //! The mutation run scales with `H323_FUZZ_ITERATIONS` (default 300 per seed) for a long
-//! local run: `H323_FUZZ_ITERATIONS=20000 cargo test --release -p h323 --test fuzz_harness`.
+//! local run: `H323_FUZZ_ITERATIONS=20000 cargo test --release -p h323 --test all fuzz_harness::`.
 
 use std::path::Path;
 

@@ -4,11 +4,9 @@
 
 #![allow(clippy::bool_assert_comparison)]
 
-#[path = "support/ras_pair.rs"]
-mod ras_pair;
-
 use std::time::Duration;
 
+use crate::ras_pair::{client_config, registrant, Pair, GK};
 use h323::h225::{Alias, Guid};
 use h323::ras::client::{
     Admission, Failure, GatekeeperLocation, RasClient, RasEvent, RegistrationState,
@@ -17,7 +15,6 @@ use h323::ras::client::{
 use h323::ras::gatekeeper::GatekeeperEvent;
 use h323::ras::{self, confirm};
 use h323_asn1::h225 as asn;
-use ras_pair::{client_config, registrant, Pair, GK};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

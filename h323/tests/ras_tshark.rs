@@ -3,14 +3,12 @@
 //! aliases, keepAlive and time-to-live are what we meant. Plus round trips through our
 //! own decoder. Skipped with a note when tshark is absent.
 
-mod support;
-
 use std::net::SocketAddrV4;
 use std::process::Command;
 
+use crate::support::pcap::UdpPcap;
 use h323::h225::{Alias, Endpoint};
 use h323::ras::{self, RasCall, Registrant};
-use support::pcap::UdpPcap;
 
 const GK: &str = "10.0.0.9:1719";
 const US: &str = "10.0.0.1:1719";
@@ -29,8 +27,8 @@ fn call() -> RasCall {
     RasCall {
         endpoint_id: "EP-0001".into(),
         call_ref: 0x1234,
-        call_id: support::CALL_ID,
-        conference_id: support::CONF_ID,
+        call_id: crate::support::CALL_ID,
+        conference_id: crate::support::CONF_ID,
         destination: vec![Alias::Dialled("4930123456".into())],
         source: vec![Alias::Dialled("1001".into())],
         dest_call_signal_address: None,
@@ -150,20 +148,17 @@ fn tshark_decodes_ras_requests() {
     assert!(frames[5].contains("gatekeeperIdentifier: GK-X"));
 }
 
-#[path = "support/ras_pair.rs"]
-mod ras_pair;
-
 /// Everything the RAS client and the gatekeeper double put on the wire in one session
 /// (discovery, registration, keep-alive with a real endpoint id, a restart with RRJ and
 /// a new registration, ARQ/ACF, ARJ, DRQ/DCF, the gatekeeper's IRQ/BRQ/DRQ/URQ and our
 /// IRR/BCF/DCF/UCF, our URQ/UCF), plus the answers only the builders make (GRJ, URJ,
 /// DRJ, BRJ, RIP, XRS).
 fn session() -> Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>, &'static str, u16)> {
+    use crate::ras_pair::{client_config, registrant, Pair, GK};
     use h323::h225::Guid;
     use h323::ras::client::{Admission, GatekeeperLocation};
     use h323::ras::confirm;
     use h323_asn1::h225 as asn;
-    use ras_pair::{client_config, registrant, Pair, GK};
     use std::time::Duration;
 
     let r = registrant(1, "gw-a", &["4930", "4940"]);

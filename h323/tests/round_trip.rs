@@ -1,13 +1,11 @@
 //! Round trips of every message we emit, the unknown-extension trap, and a randomized
 //! no-panic run of the decoders over mutated messages.
 
-mod support;
-
+use crate::support::sample_call;
 use h323::h225::{BodyKind, CallSignal, UserInfo};
 use h323::{fast_start, h245_tunnel, tpkt};
 use q931::ie::{CauseValue, UserUser, UuProtocol};
 use q931::{CallRef, CallRefFlag, Dialect, Message, MessageType};
-use support::sample_call;
 
 #[test]
 fn every_sample_message_round_trips() {
@@ -29,7 +27,7 @@ fn every_sample_message_round_trips() {
             if s.body == "empty" {
                 None
             } else {
-                Some(support::CALL_ID)
+                Some(crate::support::CALL_ID)
             }
         );
     }
@@ -37,19 +35,19 @@ fn every_sample_message_round_trips() {
 
 #[test]
 fn setup_fields_survive() {
-    let setup = CallSignal::setup(&support::setup_params()).unwrap();
+    let setup = CallSignal::setup(&crate::support::setup_params()).unwrap();
     let back = CallSignal::decode(&setup.to_bytes().unwrap()).unwrap();
     assert_eq!(back.message_type(), MessageType::Setup);
     assert_eq!(back.kind(), Some(BodyKind::Setup));
     assert_eq!(back.protocol_version(), Some(h323::h225::PROTOCOL_VERSION));
-    assert_eq!(back.conference_id(), Some(support::CONF_ID));
+    assert_eq!(back.conference_id(), Some(crate::support::CONF_ID));
     assert_eq!(
         back.source_aliases(),
-        support::setup_params().source_aliases
+        crate::support::setup_params().source_aliases
     );
     assert_eq!(
         back.destination_aliases(),
-        support::setup_params().destination_aliases
+        crate::support::setup_params().destination_aliases
     );
     assert_eq!(back.h245_tunneling(), Some(true));
     assert_eq!(back.called_number(), Some("4930123456"));
@@ -57,11 +55,14 @@ fn setup_fields_survive() {
     let answer = fast_start::select(
         back.fast_start(),
         &[fast_start::G711::MuLaw],
-        support::callee_media(),
+        crate::support::callee_media(),
     )
     .unwrap();
     assert_eq!(answer.negotiated.codec, fast_start::G711::MuLaw);
-    assert_eq!(answer.negotiated.remote_rtp, support::caller_media().rtp);
+    assert_eq!(
+        answer.negotiated.remote_rtp,
+        crate::support::caller_media().rtp
+    );
 }
 
 #[test]

@@ -2,12 +2,10 @@
 //! pcap and decoded by tshark (Wireshark's dissectors are an independent implementation
 //! of Q.931, H.225.0 and H.245). Skipped, with a note, when tshark is not installed.
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::{pcap::PcapWriter, sample_call, CALLEE, CALLER};
 use h323::tpkt;
-use support::{pcap::PcapWriter, sample_call, CALLEE, CALLER};
 
 fn tshark_available() -> bool {
     Command::new("tshark")
@@ -33,7 +31,7 @@ fn run_tshark(pcap: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn write_call_pcap(name: &str) -> (std::path::PathBuf, Vec<support::Sample>) {
+fn write_call_pcap(name: &str) -> (std::path::PathBuf, Vec<crate::support::Sample>) {
     let samples = sample_call();
     let mut pcap = PcapWriter::new(CALLER, CALLEE);
     for s in &samples {

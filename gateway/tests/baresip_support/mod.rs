@@ -11,10 +11,10 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-#[path = "../port_support/mod.rs"]
-mod port_support;
+use crate::port_support;
 
 const ATTEMPTS: usize = 3;
 
@@ -62,8 +62,11 @@ impl Baresip {
     }
 
     fn spawn(setup: &Setup, attempt: usize, exec: Option<String>) -> Baresip {
+        // Numbered: the test modules share one process and may run baresips side by side.
+        static SPAWNED: AtomicU32 = AtomicU32::new(0);
+        let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
-            "gw-baresip-{}-{}-{attempt}",
+            "gw-baresip-{}-{}-{n}-{attempt}",
             setup.name,
             std::process::id()
         ));

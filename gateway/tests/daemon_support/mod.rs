@@ -15,10 +15,10 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-#[path = "../port_support/mod.rs"]
-mod port_support;
+use crate::port_support;
 #[allow(unused_imports)]
 pub use port_support::{free_port_block, free_tcp_port, free_udp_port, rtp_port_keys};
 
@@ -106,7 +106,11 @@ pub struct Options<'a> {
 impl Daemon {
     /// Start a daemon; `name` names its directory.
     pub fn start(name: &str, opts: Options<'_>) -> Daemon {
-        let dir = std::env::temp_dir().join(format!("gatewayd-{name}-{}", std::process::id()));
+        // Numbered too: all test modules share one process, and two of them may name
+        // their daemons alike.
+        static STARTED: AtomicU32 = AtomicU32::new(0);
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("gatewayd-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let sip_port = opts.sip_port.unwrap_or_else(free_udp_port);
