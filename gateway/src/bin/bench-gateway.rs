@@ -21,7 +21,9 @@
 //! 980/s. The default offers 1,200/s: the figure then shows what the daemon carries with
 //! 0 failed, above the 1,000/s of the target, rather than SIPp's own ramp.
 //! Each round prints its own line; the final line has the median `cps` and
-//! `cpu_us_per_call` of the rounds and the failed calls of all of them:
+//! `cpu_us_per_call` of the rounds and the failed calls of all of them: those SIPp counted,
+//! and those it counted as done that the daemon did not end as answered and cleared from
+//! the SIP side with cause 16 (their CDRs are read), or did not end at all:
 //! `bench gateway cps=N failed=K cpu_us_per_call=U`. The CPU per call of one run moves by
 //! ± 30 µs on this VM from minute to minute; the median of three is steadier than any one.
 
@@ -150,7 +152,7 @@ fn run_round(o: &Opts, dir: &Path, round: u32, sip_port: u16, pbx_port: u16) -> 
         .args(["-m", &o.calls.to_string(), "-l", &o.limit.to_string()])
         .args(["-i", "127.0.0.1", "-p", &pbx_port.to_string()])
         .args(["-nostdin", "-timeout", "120", "-timeout_error"])
-        .args(["-trace_stat", "-fd", "1", "-stf"])
+        .args(["-trace_stat", "-fd", "1", "-trace_err", "-stf"])
         .arg(&stats)
         .arg(format!("127.0.0.1:{sip_port}"))
         .current_dir(dir)
@@ -265,20 +267,48 @@ fn main() {
         );
         rounds.push(round);
     }
+    // A call the daemon still holds has not ended as SIPp thinks it did: its ACK and BYE
+    // were lost, say, and SIPp took a retransmitted 2xx to INVITE for the BYE's answer
+    // (it does not check CSeq). The daemon ends such a call when its 2xx retransmissions
+    // give up (64*T1 = 32 s, RFC 3261 §13.3.1.4, cause 41): wait for that, then count it.
+    let waited = Instant::now();
+    let mut calls = ctl(&sock, "show calls").unwrap_or_default();
+    if !calls.trim().is_empty() {
+        println!(
+            "{} calls still up after SIPp ended; waiting up to 40 s for them",
+            calls.lines().count()
+        );
+    }
+    while !calls.trim().is_empty() && waited.elapsed() < Duration::from_secs(40) {
+        std::thread::sleep(Duration::from_millis(500));
+        calls = ctl(&sock, "show calls").unwrap_or_default();
+    }
     // Let the last CDRs land, then check them and the channels.
     std::thread::sleep(Duration::from_millis(500));
-    let cdrs = std::fs::read_to_string(dir.join("cdr.csv"))
-        .map(|t| t.lines().count().saturating_sub(1))
-        .unwrap_or(0);
+    let cdr_text = std::fs::read_to_string(dir.join("cdr.csv")).unwrap_or_default();
+    let cdrs = cdr_text.lines().count().saturating_sub(1) as u64;
+    // Every call should end as SIPp ended it: answered, BYE from the SIP side, cause 16.
+    let abnormal = cdr_text
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f.get(12) != Some(&"16") || f.get(14) != Some(&"sip") || f.get(16) != Some(&"ANSWERED")
+        })
+        .count() as u64;
     let groups = ctl(&sock, "show trunk-groups").unwrap_or_default();
-    let calls = ctl(&sock, "show calls").unwrap_or_default();
     let placed: u64 = rounds.iter().map(|r| r.ok + r.failed).sum();
+    let still_up = calls.lines().count() as u64;
     println!(
-        "CDRs written: {cdrs}; calls still up: {}; trunk group (name idle busy out): {}",
-        calls.lines().count(),
+        "CDRs written: {cdrs}, {abnormal} of them not a call answered and cleared by the SIP \
+         side with cause 16; calls still up: {still_up}; trunk group (name idle busy out): {}",
         groups.lines().nth(1).unwrap_or("").trim()
     );
-    if cdrs as u64 != placed {
+    for line in calls.lines().take(5) {
+        println!("  still up: {line}");
+    }
+    let missing = placed.saturating_sub(cdrs + still_up);
+    if missing > 0 {
         println!("WARNING: {cdrs} CDRs for {placed} calls");
     }
     if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
@@ -287,8 +317,17 @@ fn main() {
             l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    let failed: u64 = rounds.iter().map(|r| r.failed).sum();
+    let sipp_failed: u64 = rounds.iter().map(|r| r.failed).sum();
+    // SIPp's failures, and the calls SIPp counted but the daemon did not end normally.
+    let failed = sipp_failed + abnormal + still_up + missing;
+    if failed == 0 {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        println!(
+            "kept for a look: {} (gatewayd.log, cdr.csv, SIPp's *_errors.log)",
+            dir.display()
+        );
+    }
     let cps = median(rounds.iter().map(|r| r.cps).collect());
     let per_call = median(rounds.iter().map(|r| r.per_call).collect());
     println!("bench gateway cps={cps:.0} failed={failed} cpu_us_per_call={per_call:.0}");

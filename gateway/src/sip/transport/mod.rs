@@ -231,6 +231,17 @@ impl Transport {
             let local = sock
                 .local_addr()
                 .map_err(|e| TransportError::Bind { addr, source: e })?;
+            match udp::enlarge_receive_buffer(&sock) {
+                Ok((_, true)) => {}
+                Ok((bytes, false)) => warn!(
+                    %local,
+                    bytes,
+                    wanted = 2 * udp::RECEIVE_BUFFER,
+                    "SIP UDP receive buffer smaller than wanted: raise net.core.rmem_max \
+                     (sysctl), or run with CAP_NET_ADMIN; bursts may be dropped"
+                ),
+                Err(e) => warn!(%local, error = %e, "SIP UDP receive buffer not enlarged"),
+            }
             let sock = Arc::new(sock);
             udp_rx = Some(UdpReceiver::new(sock.clone(), local));
             t.udp = Some(sock);

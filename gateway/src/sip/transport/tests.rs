@@ -83,6 +83,31 @@ async fn udp_round_trip_with_rport() {
     );
 }
 
+/// The SIP UDP socket asks for a receive buffer far above the kernel's default (208 KiB),
+/// so that a burst arriving while the signalling task stalls waits in it rather than being
+/// dropped (`udp::RECEIVE_BUFFER`). Granted in full with `SO_RCVBUFFORCE` (root or
+/// `CAP_NET_ADMIN`), capped at `net.core.rmem_max` otherwise; the kernel reports double.
+#[tokio::test]
+async fn udp_socket_gets_a_large_receive_buffer() {
+    let (t, _rx) = Transport::bind(Listen {
+        udp: Some(lo()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let got = udp::receive_buffer(t.udp.as_deref().unwrap()).unwrap();
+    let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let floor = 2 * udp::RECEIVE_BUFFER.min(rmem_max);
+    assert!(
+        got >= floor,
+        "SO_RCVBUF {got}, want at least {floor} (rmem_max {rmem_max})"
+    );
+}
+
 #[tokio::test]
 async fn tcp_connection_is_reused_both_ways() {
     let (a, mut arx) = Transport::bind(Listen {

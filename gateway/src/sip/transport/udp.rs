@@ -25,6 +25,68 @@ pub const BATCH: usize = 16;
 /// Room for one datagram: the largest UDP payload fits (RFC 768 length field).
 const SLOT: usize = 65_535;
 
+/// Receive buffer asked for on a SIP UDP socket. The kernel's default (`rmem_default`,
+/// 208 KiB) holds only a few hundred datagrams; when the signalling task stalls for a
+/// tenth of a second at a thousand calls per second, arrivals overflow it and the kernel
+/// drops them. A lost INVITE is retransmitted by its client, but a lost ACK and BYE of the
+/// same call leave it up until the 2xx retransmissions give up (64*T1, RFC 3261
+/// §13.3.1.4), and meanwhile a UAC that does not check CSeq (SIPp) takes a retransmitted
+/// 2xx to INVITE for the BYE's answer. 4 MiB holds a few thousand datagrams.
+pub const RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Ask for [`RECEIVE_BUFFER`] on `sock`: with `SO_RCVBUFFORCE` where we may (root or
+/// `CAP_NET_ADMIN`; above `net.core.rmem_max`), `SO_RCVBUF` otherwise (the kernel caps it at
+/// `rmem_max`). Returns what the socket has now, as `SO_RCVBUF` reports it (the kernel
+/// doubles the figure asked for, for its own bookkeeping), and whether the full size was
+/// granted.
+pub fn enlarge_receive_buffer(sock: &impl AsRawFd) -> io::Result<(usize, bool)> {
+    let fd = sock.as_raw_fd();
+    let want = RECEIVE_BUFFER as libc::c_int;
+    let set = |opt: libc::c_int| {
+        // SAFETY: fd is an open socket; the option value is a c_int that outlives the call.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&want as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    if set(libc::SO_RCVBUFFORCE).is_err() {
+        set(libc::SO_RCVBUF)?;
+    }
+    let got = receive_buffer(sock)?;
+    Ok((got, got >= 2 * RECEIVE_BUFFER))
+}
+
+/// The socket's receive buffer as `SO_RCVBUF` reports it.
+pub fn receive_buffer(sock: &impl AsRawFd) -> io::Result<usize> {
+    let mut got: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the descriptor is an open socket; got and len are valid for writes of their
+    // sizes.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut got as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(got.max(0) as usize)
+}
+
 /// Takes datagrams off a UDP socket for the loop that owns the endpoint.
 pub struct UdpReceiver {
     sock: Arc<UdpSocket>,
