@@ -105,6 +105,11 @@ pub struct MediaChannel {
     /// Sockets read at the tick, arrival stamped: when (`CLOCK_REALTIME` ns) its last
     /// block was served, for the rtp → jitter buffer latency figure.
     pub served_at_ns: i64,
+    /// Sockets read at the tick: the arrival (`CLOCK_REALTIME` ns) of the last datagram
+    /// read from its socket, 0 before the first (see `worker::may_have_more`).
+    pub last_arrival_ns: i64,
+    /// Sockets read at the tick: the RTP sequence number of the last datagram read.
+    pub last_seq: u16,
     tdm_law: Law,
     sip_law: Law,
     remote: SocketAddr,
@@ -187,6 +192,8 @@ impl MediaChannel {
             slips_in_a_row: 0,
             read_serve: 0,
             served_at_ns: 0,
+            last_arrival_ns: 0,
+            last_seq: 0,
             tdm_law,
             sip_law,
             remote,

@@ -676,7 +676,10 @@ mod tests {
             let drain = pio.reads_at_tick();
             pio.receive(
                 drain,
-                |o, d| got.push((o, d.data.to_vec(), d.from, d.arrival_ns.is_some())),
+                |o, d| {
+                    got.push((o, d.data.to_vec(), d.from, d.arrival_ns.is_some()));
+                    true
+                },
                 |_, r| panic!("no send was queued: {r:?}"),
             );
         }
@@ -875,11 +878,13 @@ mod tests {
         packet_io_round_trip(IoMode::UringReadiness);
     }
 
-    /// Receives at the tick (io_uring): each socket is read until it is empty, bursts
-    /// longer than one round included, in the order the datagrams came; the sends queued
+    /// Receives at the tick (io_uring): one datagram per socket, then each socket whose
+    /// datagram the caller says may have more behind it is read until it is empty, bursts
+    /// longer than one round included, in the order the datagrams came; a socket the
+    /// caller says holds no more keeps the rest for the next tick. The sends queued
     /// meanwhile go in the same submission and report their results.
     #[test]
-    fn packet_io_reads_at_the_tick_drain_each_socket_with_the_queued_sends() {
+    fn packet_io_reads_at_the_tick_drain_the_sockets_that_may_have_more() {
         let mut pio = PacketIo::new(IoMode::Auto);
         if !pio.reads_at_tick() {
             eprintln!("io_uring not available here");
@@ -889,10 +894,12 @@ mod tests {
         let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        // A burst of 11 on `b` (more than one round of two), one on `c`.
+        // A burst of 11 on `b` (more than the first read and the drain rounds of two), two
+        // on `c`.
         for i in 0..11u8 {
             a.send_to(&[i; 20], b.local_addr().unwrap()).unwrap();
         }
+        a.send_to(&[98; 20], c.local_addr().unwrap()).unwrap();
         a.send_to(&[99; 20], c.local_addr().unwrap()).unwrap();
         let to_sink = RawAddr::new(sink.local_addr().unwrap());
         for _ in 0..3 {
@@ -905,22 +912,37 @@ mod tests {
         let mut sent = Vec::new();
         pio.mark_ready(b.as_raw_fd(), 1);
         pio.mark_ready(c.as_raw_fd(), 2);
+        // `b` may have more after each datagram, `c` not.
         let n = pio.receive(
             true,
-            |o, d| got.push((o, d.data[0])),
+            |o, d| {
+                got.push((o, d.data[0]));
+                o == 1
+            },
             |o, r| sent.push((o, r.unwrap())),
         );
         assert_eq!(sent, vec![(5, true); 3], "the sends went with the receives");
         assert_eq!(pio.pending(), 0);
-        // Four rounds of two: 8 of the burst now, the rest at the next tick.
+        // One, then DRAIN_ROUNDS rounds of two: 9 of the burst now, the rest at the next
+        // tick; one of `c`'s two.
         let from_b: Vec<u8> = got.iter().filter(|g| g.0 == 1).map(|g| g.1).collect();
-        assert_eq!(from_b, (0..8).collect::<Vec<u8>>());
-        assert!(got.contains(&(2, 99)));
-        assert_eq!(n, 9);
+        assert_eq!(from_b, (0..9).collect::<Vec<u8>>());
+        let from_c: Vec<u8> = got.iter().filter(|g| g.0 == 2).map(|g| g.1).collect();
+        assert_eq!(from_c, vec![98]);
+        assert_eq!(n, 10);
         pio.mark_ready(b.as_raw_fd(), 1);
+        pio.mark_ready(c.as_raw_fd(), 2);
         got.clear();
-        pio.receive(true, |o, d| got.push((o, d.data[0])), |_, _| {});
-        assert_eq!(got, vec![(1, 8), (1, 9), (1, 10)]);
+        pio.receive(
+            true,
+            |o, d| {
+                got.push((o, d.data[0]));
+                true
+            },
+            |_, _| {},
+        );
+        got.sort();
+        assert_eq!(got, vec![(1, 9), (1, 10), (2, 99)]);
         let mut buf = [0u8; 64];
         sink.set_nonblocking(true).unwrap();
         let mut at_sink = 0;
@@ -1143,13 +1165,15 @@ impl PacketIo {
     /// `epoll_wait`, or due at this tick); `got(owner, datagram)` for each datagram. With
     /// io_uring the queued sends go in the same submission (`done(owner, result)` for
     /// each, as [`PacketIo::flush`]). `drain: false`: io_uring reads one datagram per
-    /// socket (a socket with more stays readable for the next wait); `drain: true`: each
-    /// socket until it is empty (see [`Uring::recv_each`](super::uring::Uring::recv_each)).
-    /// System calls: `recvmmsg` per socket until it is empty. Returns the datagrams read.
+    /// socket (a socket with more stays readable for the next wait); `drain: true`: one,
+    /// and then each socket whose datagram `got` answers `true` for (it may have more)
+    /// until it is empty (see [`Uring::recv_each`](super::uring::Uring::recv_each)).
+    /// System calls: `recvmmsg` per socket until it is empty, whatever `got` answers.
+    /// Returns the datagrams read.
     pub fn receive(
         &mut self,
         drain: bool,
-        mut got: impl FnMut(u32, Datagram<'_>),
+        mut got: impl FnMut(u32, Datagram<'_>) -> bool,
         done: impl FnMut(u32, io::Result<bool>),
     ) -> usize {
         let ready = std::mem::take(&mut self.ready);
@@ -1168,7 +1192,7 @@ impl PacketIo {
                         };
                         for j in 0..n {
                             if let Some(d) = self.recv.get(j) {
-                                got(owner, d);
+                                let _ = got(owner, d);
                             }
                         }
                         total += n;

@@ -45,7 +45,7 @@ const RECV_AHEAD: [(PrefetchStage, usize); 3] = [
 /// Receives per submission at most (receiving by readiness or at the tick).
 pub const RECV_SLOTS: usize = 256;
 /// Rounds of draining receives per socket and call of [`Uring::recv_each`]: up to
-/// 2 × this many datagrams are taken from one socket at once (a burst after a network
+/// 1 + 2 × this many datagrams are taken from one socket at once (a burst after a network
 /// stall, or 10 ms packets); the rest waits for the channel's next tick.
 pub const DRAIN_ROUNDS: usize = 4;
 /// Submission queue entries.
@@ -854,29 +854,39 @@ impl Uring {
     /// [`Uring::submit_sends`]); `got(owner, datagram)` for each datagram read, in the
     /// order they were queued on each socket. Returns how many were read.
     ///
-    /// `drain: false`: one datagram per socket (receiving by readiness: a socket with
-    /// more stays readable for the next `epoll_wait`). `drain: true`: a socket is read
-    /// until it is empty (receiving at the channel's tick: nothing else would come back
-    /// for what is left): two receives per socket, the second linked to the first so that
-    /// an empty socket costs one, and sockets whose two both brought a datagram are read
-    /// again, up to [`DRAIN_ROUNDS`] times.
+    /// One receive per socket first. `drain: false` stops there (receiving by readiness:
+    /// a socket with more stays readable for the next `epoll_wait`). `drain: true`
+    /// (receiving at the channel's tick: nothing else would come back for what is left):
+    /// a socket whose datagram `got` answers `true` for (it may have more behind it) is
+    /// then read until it is empty: two receives per socket, the second linked to the
+    /// first so that an empty socket costs one, again while both bring a datagram, up to
+    /// [`DRAIN_ROUNDS`] times. The caller tells: in steady state a socket holds the one
+    /// datagram of its channel's packet interval, and a second receive would only come
+    /// back empty (`EAGAIN`), which was a quarter of the media thread's receive work.
     pub fn recv_each(
         &mut self,
         fds: &[(RawFd, u32)],
         drain: bool,
-        mut got: impl FnMut(u32, Datagram<'_>),
+        mut got: impl FnMut(u32, Datagram<'_>) -> bool,
         mut done: impl FnMut(u32, io::Result<bool>),
     ) -> usize {
-        let per_socket = if drain { 2 } else { 1 };
         let mut total = 0;
-        for chunk in fds.chunks(RECV_SLOTS / per_socket) {
-            let (read, mut full) = self.recv_round(chunk, per_socket, &mut got, &mut done);
+        for chunk in fds.chunks(RECV_SLOTS) {
+            let (read, more) = self.recv_round(chunk, 1, &mut got, &mut done);
             total += read;
-            // Sockets with more queued are read again (rare: a burst, short packets).
-            let mut rounds = 1;
-            while drain && !full.is_empty() && rounds < DRAIN_ROUNDS {
-                let (read, again) = self.recv_round(&full, per_socket, &mut got, &mut done);
-                total += read;
+            if !drain {
+                continue;
+            }
+            // Sockets that may hold more (a burst, short packets, a backlog) are drained.
+            let mut full = more;
+            let mut rounds = 0;
+            while !full.is_empty() && rounds < DRAIN_ROUNDS {
+                let mut again = Vec::new();
+                for part in full.chunks(RECV_SLOTS / 2) {
+                    let (read, more) = self.recv_round(part, 2, &mut got, &mut done);
+                    total += read;
+                    again.extend(more);
+                }
                 full = again;
                 rounds += 1;
             }
@@ -889,13 +899,14 @@ impl Uring {
     }
 
     /// One submission: `per_socket` receives for each socket of `round` (linked) and the
-    /// queued sends. Returns the datagrams read and the sockets whose every receive
-    /// brought one (they may have more).
+    /// queued sends. Returns the datagrams read and the sockets that may have more: with
+    /// one receive, those whose datagram `got` answered `true` for; with two, those whose
+    /// both brought one.
     fn recv_round(
         &mut self,
         round: &[(RawFd, u32)],
         per_socket: usize,
-        got: &mut impl FnMut(u32, Datagram<'_>),
+        got: &mut impl FnMut(u32, Datagram<'_>) -> bool,
         done: &mut impl FnMut(u32, io::Result<bool>),
     ) -> (usize, Vec<(RawFd, u32)>) {
         let mut pushed = 0;
@@ -1004,9 +1015,10 @@ impl Uring {
         let mut read = 0;
         let mut full = Vec::new();
         for (n, pair) in self.recvs[..pushed].chunks(per_socket).enumerate() {
+            let mut more = false;
             for s in pair.iter().filter(|s| s.len > 0) {
                 read += 1;
-                got(
+                more = got(
                     s.owner,
                     Datagram {
                         data: &s.buf[..s.len],
@@ -1015,7 +1027,12 @@ impl Uring {
                     },
                 );
             }
-            if per_socket > 1 && pair.iter().all(|s| s.len > 0) {
+            let again = if per_socket == 1 {
+                more
+            } else {
+                pair.iter().all(|s| s.len > 0)
+            };
+            if again {
                 if let Some(&socket) = round.get(n) {
                     full.push(socket);
                 }

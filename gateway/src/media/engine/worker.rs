@@ -78,6 +78,46 @@ enum Due {
     Hunting(std::ops::Range<usize>),
 }
 
+/// One packet interval of ours (20 ms): at the tick a socket normally holds the one
+/// datagram that arrived since the channel's last serve, this long ago.
+const PACKET_NS: i64 = 20_000_000;
+/// An RTP header and 20 ms of G.711: a shorter datagram is a shorter packet (10 ms
+/// ptime, two per interval) or an RFC 4733 event, which may come with others.
+const FULL_PACKET: usize = 12 + 160;
+
+/// The sequence number of an RTP datagram (RFC 3550 §5.1), if it is one.
+fn rtp_seq(data: &[u8]) -> Option<u16> {
+    match data {
+        [b0, _, s0, s1, ..] if data.len() >= 12 && b0 >> 6 == 2 => {
+            Some(u16::from_be_bytes([*s0, *s1]))
+        }
+        _ => None,
+    }
+}
+
+/// Sockets read at the tick: whether the socket a datagram was just read from may hold
+/// more, so that it is read again (until empty) rather than left to the next tick (the
+/// caller also reads again when the datagram's RTP sequence number is not the one after
+/// the last read's: a duplicate, a reordering or a loss, which the times alone do not
+/// show, and when it is no RTP). In
+/// steady state it holds the one datagram of the interval, which arrived after the last
+/// read (`last_ns`, 0 for none) and about one interval after its predecessor; a second
+/// receive would only come back empty. More may wait behind it when it has waited longer
+/// than an interval (we fell behind), when it came after a gap of over an interval and a
+/// half (a burst after a network stall starts so), when it is short, or when neither
+/// time is known. A datagram left queued without any of these is read at the next tick,
+/// which then finds it over an interval old and drains the socket; its frame was not due
+/// before then.
+fn may_have_more(wall_ns: i64, arrival_ns: Option<i64>, last_ns: i64, len: usize) -> bool {
+    let Some(at) = arrival_ns else {
+        return true;
+    };
+    last_ns == 0
+        || wall_ns - at > PACKET_NS
+        || at - last_ns > PACKET_NS + PACKET_NS / 2
+        || len < FULL_PACKET
+}
+
 /// A media thread's state. [`MediaEngine`](super::MediaEngine) runs it on its own
 /// thread; tests drive [`MediaWorker::run_tick`] directly in virtual time.
 pub struct MediaWorker {
@@ -730,6 +770,8 @@ impl MediaWorker {
                         stats.rtp_to_jitter.record((wall - at).max(0) as u64);
                     }
                 }
+                // Readable again if more is queued: the next wait says so.
+                false
             },
             // Sends are flushed before (`flush_batch`); any left go with the reads.
             |owner, r| {
@@ -813,8 +855,13 @@ impl MediaWorker {
             true,
             |owner, d| {
                 let Some(Some(ch)) = slots.get_mut(owner as usize) else {
-                    return;
+                    return false;
                 };
+                let seq = rtp_seq(d.data);
+                let more = may_have_more(wall, d.arrival_ns, ch.last_arrival_ns, d.data.len())
+                    || seq != Some(ch.last_seq.wrapping_add(1));
+                ch.last_arrival_ns = d.arrival_ns.unwrap_or(0);
+                ch.last_seq = seq.unwrap_or(ch.last_seq);
                 // The jitter buffer and the receiver statistics get the datagram's
                 // arrival, not this read's time (RFC 3550 A.8 jitter): the tick's time
                 // moved by how long before (or after) the tick's wake-up it came.
@@ -843,6 +890,7 @@ impl MediaWorker {
                 if touched.last() != Some(&owner) {
                     touched.push(owner);
                 }
+                more
             },
             sent,
         );
@@ -1257,6 +1305,72 @@ impl TickClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// At the tick a socket is read again only when it may hold more than the datagram
+    /// just read: not in steady state, but behind, after a gap, for short packets, and
+    /// when a time is unknown.
+    #[test]
+    fn a_socket_is_read_again_only_when_it_may_have_more() {
+        const MS: i64 = 1_000_000;
+        let wall = 1_000 * MS;
+        let full = FULL_PACKET;
+        // Steady state: arrived 7 ms ago, 20 ms after the one before.
+        assert!(!may_have_more(
+            wall,
+            Some(wall - 7 * MS),
+            wall - 27 * MS,
+            full
+        ));
+        // With jitter: 28 ms after the one before, 19 ms ago.
+        assert!(!may_have_more(
+            wall,
+            Some(wall - 19 * MS),
+            wall - 47 * MS,
+            full
+        ));
+        // Waited more than an interval: we are behind, more may be queued.
+        assert!(may_have_more(
+            wall,
+            Some(wall - 21 * MS),
+            wall - 41 * MS,
+            full
+        ));
+        // After a gap (a burst after a stall starts so).
+        assert!(may_have_more(
+            wall,
+            Some(wall - 2 * MS),
+            wall - 60 * MS,
+            full
+        ));
+        // 10 ms packets, RFC 4733 events.
+        assert!(may_have_more(
+            wall,
+            Some(wall - 2 * MS),
+            wall - 22 * MS,
+            12 + 80
+        ));
+        assert!(may_have_more(wall, Some(wall - 2 * MS), wall - 22 * MS, 16));
+        // The first datagram of the socket, or no arrival stamp.
+        assert!(may_have_more(wall, Some(wall - 2 * MS), 0, full));
+        assert!(!may_have_more(
+            wall,
+            Some(wall - 2 * MS),
+            wall - 22 * MS,
+            full
+        ));
+        assert!(may_have_more(wall, None, wall - 22 * MS, full));
+    }
+
+    #[test]
+    fn rtp_sequence_numbers_are_read_from_version_2_headers_only() {
+        let mut p = [0u8; 172];
+        p[0] = 0x80;
+        p[2..4].copy_from_slice(&4711u16.to_be_bytes());
+        assert_eq!(rtp_seq(&p), Some(4711));
+        assert_eq!(rtp_seq(&p[..11]), None);
+        p[0] = 0x40;
+        assert_eq!(rtp_seq(&p), None);
+    }
 
     /// Sixty channels whose blocks all restarted on one tick (a stall overflowed their
     /// buffers) and that hunt for their phase (they slipped twice) all find the same
