@@ -1314,50 +1314,31 @@ mod tests {
         const MS: i64 = 1_000_000;
         let wall = 1_000 * MS;
         let full = FULL_PACKET;
-        // Steady state: arrived 7 ms ago, 20 ms after the one before.
-        assert!(!may_have_more(
-            wall,
-            Some(wall - 7 * MS),
-            wall - 27 * MS,
-            full
-        ));
-        // With jitter: 28 ms after the one before, 19 ms ago.
-        assert!(!may_have_more(
-            wall,
-            Some(wall - 19 * MS),
-            wall - 47 * MS,
-            full
-        ));
-        // Waited more than an interval: we are behind, more may be queued.
-        assert!(may_have_more(
-            wall,
-            Some(wall - 21 * MS),
-            wall - 41 * MS,
-            full
-        ));
-        // After a gap (a burst after a stall starts so).
-        assert!(may_have_more(
-            wall,
-            Some(wall - 2 * MS),
-            wall - 60 * MS,
-            full
-        ));
-        // 10 ms packets, RFC 4733 events.
-        assert!(may_have_more(
-            wall,
-            Some(wall - 2 * MS),
-            wall - 22 * MS,
-            12 + 80
-        ));
-        assert!(may_have_more(wall, Some(wall - 2 * MS), wall - 22 * MS, 16));
-        // The first datagram of the socket, or no arrival stamp.
-        assert!(may_have_more(wall, Some(wall - 2 * MS), 0, full));
-        assert!(!may_have_more(
-            wall,
-            Some(wall - 2 * MS),
-            wall - 22 * MS,
-            full
-        ));
+        // (arrived ms ago, the socket's previous arrival ms ago (None: none), length,
+        // read again?)
+        let cases = [
+            // Steady state: 20 ms after the one before; with jitter, 28 ms after.
+            (7, Some(27), full, false),
+            (19, Some(47), full, false),
+            // Waited more than an interval: we are behind, more may be queued.
+            (21, Some(41), full, true),
+            // After a gap (a burst after a stall starts so).
+            (2, Some(60), full, true),
+            // 10 ms packets, RFC 4733 events.
+            (2, Some(22), 12 + 80, true),
+            (2, Some(22), 16, true),
+            // The first datagram of the socket.
+            (2, None, full, true),
+        ];
+        for (ago, prev, len, want) in cases {
+            let last = prev.map_or(0, |p: i64| wall - p * MS);
+            assert_eq!(
+                may_have_more(wall, Some(wall - ago * MS), last, len),
+                want,
+                "{ago} ms ago, previous {prev:?} ms ago, {len} octets"
+            );
+        }
+        // No arrival stamp.
         assert!(may_have_more(wall, None, wall - 22 * MS, full));
     }
 
