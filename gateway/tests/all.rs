@@ -15,6 +15,7 @@ mod daemon_support;
 mod h323_support;
 mod media_support;
 mod port_support;
+mod sipp_scenario;
 mod transfer_support;
 
 // The tests, one module per feature.

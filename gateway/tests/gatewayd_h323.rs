@@ -15,7 +15,8 @@ use crate::daemon_support::{
     free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION, IN_TRUNK, ISDN_CAUSE,
     RELEASE_SIDE, SIP_STATUS,
 };
-use crate::h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper, ACK_2XX};
+use crate::h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper};
+use crate::sipp_scenario::{head, invite, ACK_2XX};
 use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
@@ -24,39 +25,15 @@ use h323::ras::gatekeeper::{Gatekeeper, GatekeeperConfig, GatekeeperEvent};
 
 fn sip_uac(bye: &str) -> String {
     format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="SIP to H.323">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8 0
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-  <recv response="100"/>
+        r#"{}{}  <recv response="100"/>
   <recv response="180"/>
   <recv response="200" rrs="true"/>
 {ACK_2XX}
 {bye}
 </scenario>
-"#
+"#,
+        head("SIP to H.323"),
+        invite("[media_port]", &[8, 0])
     )
 }
 
@@ -767,7 +744,6 @@ to = ["pbx"]
     });
 
     // SIP → gatekeeper trunk, ARJ.
-    let invite_end = sip_uac("").find("  <recv response=\"100\"/>").unwrap();
     let xml = format!(
         r#"{}  <recv response="100" optional="true"/>
   <recv response="403">
@@ -791,7 +767,7 @@ to = ["pbx"]
   <Reference variables="1"/>
 </scenario>
 "#,
-        &sip_uac("")[..invite_end]
+        head("SIP to H.323") + &invite("[media_port]", &[8, 0])
     );
     let sf = d.scenario("uac_403.xml", &xml);
     let ok = d.sipp(&["-sf", &sf, "-s", "5009", "-m", "1", "-trace_err"]);

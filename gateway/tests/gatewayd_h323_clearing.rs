@@ -21,9 +21,8 @@ use std::time::{Duration, Instant};
 use crate::daemon_support::{
     free_tcp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE, RELEASE_SIDE, SIP_STATUS,
 };
-use crate::h323_support::{
-    accept_before, flush, kinds, media, pump, released, ACK_2XX, RINGING_180,
-};
+use crate::h323_support::{accept_before, flush, kinds, media, pump, released, RINGING_180};
+use crate::sipp_scenario::{head, invite, ACK_2XX};
 use h323::call::{Call, CallConfig, Event, PlaceCall};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
@@ -142,32 +141,6 @@ enum Uac {
     AwaitBye(u8),
 }
 
-const INVITE: &str = r#"  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP4 127.0.0.1
-      s=-
-      c=IN IP4 127.0.0.1
-      t=0 0
-      m=audio [media_port] RTP/AVP 8 0
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-"#;
-
 /// ACK of a non-2xx final response: the INVITE's branch (the response's Via), its To.
 const ACK_FAILURE: &str = r#"  <send>
     <![CDATA[
@@ -197,10 +170,8 @@ fn recv_with_reason(what: &str, cause: u8, var: &str) -> String {
 }
 
 fn uac(kind: Uac) -> String {
-    let mut x = String::from(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"clearing uac\">\n",
-    );
-    x += INVITE;
+    let mut x = head("clearing uac");
+    x += &invite("[media_port]", &[8, 0]);
     // The gateway's 100 Trying comes after 200 ms unless a response came first (RFC 3261
     // §17.2.1), whatever the H.323 side does; CANCEL needs a provisional response first
     // (§9.1).

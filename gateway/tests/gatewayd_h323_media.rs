@@ -15,7 +15,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::daemon_support::{free_tcp_port, Daemon, Options};
-use crate::h323_support::{accept_before, flush, pump, ACK_2XX, RINGING_180};
+use crate::h323_support::{accept_before, flush, pump, RINGING_180};
+use crate::sipp_scenario::{head, invite, ACK_2XX};
 use gateway::media::{tone_present, ulaw_to_alaw, Law, ToneGenerator};
 use gateway::rtp::{EventPayload, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc, TelephoneEvent};
 use h323::call::{Call, CallConfig, DtmfMode, Event, PlaceCall};
@@ -455,42 +456,16 @@ fn uac(rtp: SocketAddrV4, hold_ms: u64, check_200: &str) -> String {
 fn uac_call(rtp: SocketAddrV4, check_200: &str) -> String {
     let port = rtp.port();
     format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="SIP to H.323 media">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP4 127.0.0.1
-      s=-
-      c=IN IP4 127.0.0.1
-      t=0 0
-      m=audio {port} RTP/AVP 8 0 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-16
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+        r#"{}{}  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200" rrs="true">
     <action>
       <ereg regexp="{check_200}" search_in="body" check_it="true" assign_to="1"/>
     </action>
   </recv>
-{ACK_2XX}"#
+{ACK_2XX}"#,
+        head("SIP to H.323 media"),
+        invite(&port.to_string(), &[8, 0, 101])
     )
 }
 

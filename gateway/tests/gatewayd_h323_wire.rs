@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::daemon_support::{free_tcp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE};
 use crate::h323_support::{answer_one, call_daemon, have, kinds, released, tshark_fields, Capture};
+use crate::sipp_scenario::{head, invite, ACK_2XX};
 use h323::call::Event;
 use h323::q931::ie::CauseValue;
 
@@ -190,51 +191,17 @@ fn h323_call_routed_to_an_h323_peer() {
     d.assert_no_busy_channel();
 }
 
-const UAC_HEAD: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="SIP to H.323">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8 0
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-  <recv response="100"/>
+/// SIPp calls `[service]` offering PCMA and PCMU, and acknowledges the 200.
+fn uac_head() -> String {
+    format!(
+        r#"{}{}  <recv response="100"/>
   <recv response="180"/>
   <recv response="200" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-"#;
+{ACK_2XX}"#,
+        head("SIP to H.323"),
+        invite("[media_port]", &[8, 0])
+    )
+}
 
 /// We hang up with `Reason: Q.850;cause=16`.
 const UAC_BYE: &str = r#"  <pause milliseconds="500"/>
@@ -463,7 +430,7 @@ fn mapping_pairs_on_the_wire_by_tshark() {
     };
     let out = s.out.try_clone().unwrap();
     let peer = std::thread::spawn(move || answer_one(out, 40200, None));
-    let sf = d.scenario("a.xml", &format!("{UAC_HEAD}{UAC_BYE}"));
+    let sf = d.scenario("a.xml", &format!("{}{UAC_BYE}", uac_head()));
     assert!(
         d.sipp(&["-sf", &sf, "-s", "5001", "-m", "1"]),
         "SIPp call a"
@@ -498,7 +465,7 @@ fn mapping_pairs_on_the_wire_by_tshark() {
             Some((Duration::from_millis(500), CauseValue::NormalUnspecified)),
         )
     });
-    let sf = d.scenario("b.xml", &format!("{UAC_HEAD}{UAC_WAIT_BYE}"));
+    let sf = d.scenario("b.xml", &format!("{}{UAC_WAIT_BYE}", uac_head()));
     assert!(
         d.sipp(&["-sf", &sf, "-s", "5001", "-m", "1"]),
         "SIPp call b"

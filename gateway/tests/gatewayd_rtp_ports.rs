@@ -9,37 +9,13 @@
 use std::net::UdpSocket;
 
 use crate::daemon_support::{free_port_block, Daemon, Options};
+use crate::sipp_scenario::{head, invite, ACK_2XX};
 
 /// SIPp calls `[service]` offering PCMA from `rtp_port`; the 200's SDP must name
 /// `expect_port`; it hangs up after a second.
 fn uac(rtp_port: u16, expect_port: u16) -> String {
     format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="RTP port of the answer">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP4 127.0.0.1
-      s=-
-      c=IN IP4 127.0.0.1
-      t=0 0
-      m=audio {rtp_port} RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+        r#"{}{}  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rrs="true">
@@ -47,21 +23,7 @@ fn uac(rtp_port: u16, expect_port: u16) -> String {
       <ereg regexp="m=audio {expect_port} RTP/AVP 8" search_in="body" check_it="true" assign_to="1"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="1000"/>
+{ACK_2XX}  <pause milliseconds="1000"/>
   <send retrans="500">
     <![CDATA[
       BYE [next_url] SIP/2.0
@@ -79,7 +41,9 @@ fn uac(rtp_port: u16, expect_port: u16) -> String {
   <recv response="200"/>
   <Reference variables="1"/>
 </scenario>
-"#
+"#,
+        head("RTP port of the answer"),
+        invite(&rtp_port.to_string(), &[8])
     )
 }
 

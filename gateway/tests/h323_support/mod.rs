@@ -510,25 +510,6 @@ pub fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// SIPp as the caller acknowledging the 200 OK of its INVITE (RFC 3261 §13.2.2.4), with
-/// the route set the 200 recorded (`rrs="true"`).
-pub const ACK_2XX: &str = r#"  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-"#;
-
 /// SIPp as the called party ringing: 180 to the INVITE just received, with its To tag.
 pub const RINGING_180: &str = r#"  <send>
     <![CDATA[
