@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::daemon_support::{free_tcp_port, Daemon, Options};
 use crate::h323_support::{accept_before, flush, pump, RINGING_180};
-use crate::sipp_scenario::{head, invite, ACK_2XX};
+use crate::sipp_scenario::{head, in_dialog, invite, ACK_2XX};
 use gateway::media::{tone_present, ulaw_to_alaw, Law, ToneGenerator};
 use gateway::rtp::{EventPayload, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc, TelephoneEvent};
 use h323::call::{Call, CallConfig, DtmfMode, Event, PlaceCall};
@@ -473,34 +473,6 @@ fn uac_call(rtp: SocketAddrV4, check_200: &str) -> String {
 const BYE_TAIL: &str = "      Reason: Q.850;cause=16
       Content-Length: 0
 ";
-
-/// A `<send>` of an in-dialog request `method` of [`uac_call`]'s dialog with CSeq `cseq`
-/// (resent until answered, but an ACK); `tail`: its lines after `Max-Forwards`, body
-/// included.
-fn in_dialog(method: &str, cseq: u32, tail: &str) -> String {
-    let retrans = if method == "ACK" {
-        ""
-    } else {
-        r#" retrans="500""#
-    };
-    format!(
-        r#"  <send{retrans}>
-    <![CDATA[
-      {method} [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: {cseq} {method}
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-{tail}
-    ]]>
-  </send>
-"#
-    )
-}
 
 /// SIPp calls `[service]` offering PCMA, PCMU and telephone-event from `first`; after
 /// `move_ms` a re-INVITE moves its media to `second`, PCMU only and no telephone-event

@@ -9,7 +9,7 @@
 use std::net::UdpSocket;
 
 use crate::daemon_support::{free_port_block, Daemon, Options};
-use crate::sipp_scenario::{head, invite, ACK_2XX};
+use crate::sipp_scenario::{head, in_dialog, invite, ACK_2XX};
 
 /// SIPp calls `[service]` offering PCMA from `rtp_port`; the 200's SDP must name
 /// `expect_port`; it hangs up after a second.
@@ -24,26 +24,13 @@ fn uac(rtp_port: u16, expect_port: u16) -> String {
     </action>
   </recv>
 {ACK_2XX}  <pause milliseconds="1000"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
+{}  <recv response="200"/>
   <Reference variables="1"/>
 </scenario>
 "#,
         head("RTP port of the answer"),
-        invite(&rtp_port.to_string(), &[8])
+        invite(&rtp_port.to_string(), &[8]),
+        in_dialog("BYE", 2, "      Content-Length: 0\n"),
     )
 }
 

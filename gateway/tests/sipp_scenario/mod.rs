@@ -1,6 +1,6 @@
 //! Pieces of the SIPp scenarios in which SIPp is the IP-PBX calling through the daemon,
 //! so that each test writes only what its call does differently: the head, the INVITE
-//! with its SDP offer, the ACK of the 200.
+//! with its SDP offer, the ACK of the 200, the requests within the dialog.
 
 #![allow(dead_code)]
 
@@ -52,6 +52,34 @@ pub fn invite(port: &str, pts: &[u8]) -> String {
   </send>
 "#,
         list.join(" ")
+    )
+}
+
+/// A `<send>` of an in-dialog request `method` of the dialog [`invite`] set up, with CSeq
+/// `cseq` (resent until answered, but an ACK); `tail`: its lines after `Max-Forwards`,
+/// body included.
+pub fn in_dialog(method: &str, cseq: u32, tail: &str) -> String {
+    let retrans = if method == "ACK" {
+        ""
+    } else {
+        r#" retrans="500""#
+    };
+    format!(
+        r#"  <send{retrans}>
+    <![CDATA[
+      {method} [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      Contact: sip:1001@[local_ip]:[local_port]
+      Max-Forwards: 70
+{tail}
+    ]]>
+  </send>
+"#
     )
 }
 

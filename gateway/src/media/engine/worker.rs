@@ -96,23 +96,29 @@ fn rtp_seq(data: &[u8]) -> Option<u16> {
 }
 
 /// Sockets read at the tick: whether the socket a datagram was just read from may hold
-/// more, so that it is read again (until empty) rather than left to the next tick (the
-/// caller also reads again when the datagram's RTP sequence number is not the one after
-/// the last read's: a duplicate, a reordering or a loss, which the times alone do not
-/// show, and when it is no RTP). In
+/// more, so that it is read again (until empty) rather than left to the next tick. In
 /// steady state it holds the one datagram of the interval, which arrived after the last
-/// read (`last_ns`, 0 for none) and about one interval after its predecessor; a second
-/// receive would only come back empty. More may wait behind it when it has waited longer
-/// than an interval (we fell behind), when it came after a gap of over an interval and a
-/// half (a burst after a network stall starts so), when it is short, or when neither
-/// time is known. A datagram left queued without any of these is read at the next tick,
-/// which then finds it over an interval old and drains the socket; its frame was not due
+/// read (`last_ns`, 0 for none) about one interval after its predecessor and carries the
+/// sequence number after the last read's; a second receive would only come back empty.
+/// More may wait behind it when it has waited longer than an interval (we fell behind),
+/// when it came after a gap of over an interval and a half (a burst after a network stall
+/// starts so), when it is short, when it is not `in_sequence` (a duplicate, a reordering,
+/// a loss, or no RTP: the times alone do not show these), or when its arrival is not
+/// known. A datagram left queued without any of these is read at the next tick, which
+/// then finds it over an interval old and drains the socket; its frame was not due
 /// before then.
-fn may_have_more(wall_ns: i64, arrival_ns: Option<i64>, last_ns: i64, len: usize) -> bool {
+fn may_have_more(
+    wall_ns: i64,
+    arrival_ns: Option<i64>,
+    last_ns: i64,
+    len: usize,
+    in_sequence: bool,
+) -> bool {
     let Some(at) = arrival_ns else {
         return true;
     };
-    last_ns == 0
+    !in_sequence
+        || last_ns == 0
         || wall_ns - at > PACKET_NS
         || at - last_ns > PACKET_NS + PACKET_NS / 2
         || len < FULL_PACKET
@@ -858,8 +864,13 @@ impl MediaWorker {
                     return false;
                 };
                 let seq = rtp_seq(d.data);
-                let more = may_have_more(wall, d.arrival_ns, ch.last_arrival_ns, d.data.len())
-                    || seq != Some(ch.last_seq.wrapping_add(1));
+                let more = may_have_more(
+                    wall,
+                    d.arrival_ns,
+                    ch.last_arrival_ns,
+                    d.data.len(),
+                    seq == Some(ch.last_seq.wrapping_add(1)),
+                );
                 ch.last_arrival_ns = d.arrival_ns.unwrap_or(0);
                 ch.last_seq = seq.unwrap_or(ch.last_seq);
                 // The jitter buffer and the receiver statistics get the datagram's
@@ -1307,39 +1318,41 @@ mod tests {
     use super::*;
 
     /// At the tick a socket is read again only when it may hold more than the datagram
-    /// just read: not in steady state, but behind, after a gap, for short packets, and
-    /// when a time is unknown.
+    /// just read: not in steady state, but behind, after a gap, for short packets, out
+    /// of sequence, and when a time is unknown.
     #[test]
     fn a_socket_is_read_again_only_when_it_may_have_more() {
         const MS: i64 = 1_000_000;
         let wall = 1_000 * MS;
         let full = FULL_PACKET;
         // (arrived ms ago, the socket's previous arrival ms ago (None: none), length,
-        // read again?)
+        // in sequence, read again?)
         let cases = [
             // Steady state: 20 ms after the one before; with jitter, 28 ms after.
-            (7, Some(27), full, false),
-            (19, Some(47), full, false),
+            (7, Some(27), full, true, false),
+            (19, Some(47), full, true, false),
             // Waited more than an interval: we are behind, more may be queued.
-            (21, Some(41), full, true),
+            (21, Some(41), full, true, true),
             // After a gap (a burst after a stall starts so).
-            (2, Some(60), full, true),
+            (2, Some(60), full, true, true),
             // 10 ms packets, RFC 4733 events.
-            (2, Some(22), 12 + 80, true),
-            (2, Some(22), 16, true),
+            (2, Some(22), 12 + 80, true, true),
+            (2, Some(22), 16, true, true),
+            // A duplicate, a reordering or a loss in steady timing.
+            (7, Some(27), full, false, true),
             // The first datagram of the socket.
-            (2, None, full, true),
+            (2, None, full, true, true),
         ];
-        for (ago, prev, len, want) in cases {
+        for (ago, prev, len, in_sequence, want) in cases {
             let last = prev.map_or(0, |p: i64| wall - p * MS);
             assert_eq!(
-                may_have_more(wall, Some(wall - ago * MS), last, len),
+                may_have_more(wall, Some(wall - ago * MS), last, len, in_sequence),
                 want,
-                "{ago} ms ago, previous {prev:?} ms ago, {len} octets"
+                "{ago} ms ago, previous {prev:?} ms ago, {len} octets, in sequence {in_sequence}"
             );
         }
         // No arrival stamp.
-        assert!(may_have_more(wall, None, wall - 22 * MS, full));
+        assert!(may_have_more(wall, None, wall - 22 * MS, full, true));
     }
 
     #[test]
