@@ -7,237 +7,25 @@
 
 mod libpri;
 
-use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use libpri::{
-    ffi, seqpacket_pair, CallParams, CallRef as PriCall, LibPri, Node, PriEvent, PriTimer, Switch,
-};
+use libpri::{ffi, CallParams, CallRef as PriCall, PriEvent, PriTimer, Switch};
 use q931::call::{
-    CallError, CallHandle, ChannelPref, ChannelState, Event, Interface, InterfaceConfig,
-    SetupRequest, Stage,
+    CallError, CallHandle, ChannelPref, ChannelState, Event, InterfaceConfig, SetupRequest, Stage,
 };
 use q931::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, Layer1Protocol,
     NumberingPlan, ServiceStatus, TypeOfNumber,
 };
-use q931::lapd::{fcs, Role};
+use q931::lapd::Role;
 use q931::message::ProtocolDiscriminator;
 
-/// libpri and one of our interfaces on the two ends of a socket pair, in one thread.
-struct H {
-    pri: LibPri,
-    ours: Interface,
-    sock: File,
-    pri_events: Vec<PriEvent>,
-    events: Vec<Event>,
-    pri_cursor: usize,
-    cursor: usize,
-    /// While set, frames are lost both ways (a D-channel outage).
-    cut: bool,
-    rx: Vec<u8>,
-    tx: Vec<u8>,
-}
+use libpri::call_harness::CallHarness as H;
 
+/// What the calls here add to the harness: the calls each side places.
 impl H {
-    fn new(cfg: InterfaceConfig, switch: Switch) -> H {
-        let mut h = H::unstarted(cfg, switch);
-        h.ours.start(Instant::now());
-        h.pri_expect(|e| matches!(e, PriEvent::DchanUp).then_some(()));
-        h.expect(|e| matches!(e, Event::LinkUp).then_some(()));
-        h
-    }
-
-    /// libpri running (its SABME sent at once, waiting in our socket), ours not started.
-    fn unstarted(cfg: InterfaceConfig, switch: Switch) -> H {
-        let node = match cfg.role {
-            Role::User => Node::Network,
-            Role::Network => Node::Cpe,
-        };
-        let (theirs, ours) = seqpacket_pair();
-        let mut pri = LibPri::new(theirs, node, switch);
-        pri.hangup_fix_enable(true);
-        if std::env::var_os("LIBPRI_DEBUG").is_some() {
-            pri.set_debug(ffi::PRI_DEBUG_Q931_DUMP | ffi::PRI_DEBUG_Q931_STATE);
-        }
-        H {
-            pri,
-            ours: Interface::new(cfg),
-            sock: File::from(ours),
-            pri_events: Vec::new(),
-            events: Vec::new(),
-            pri_cursor: 0,
-            cursor: 0,
-            cut: false,
-            rx: vec![0; 1024],
-            tx: Vec::with_capacity(300),
-        }
-    }
-
     fn e1(role: Role) -> H {
         H::new(InterfaceConfig::euro_isdn_e1(role), Switch::EuroIsdnE1)
-    }
-
-    fn step(&mut self, max_wait: Duration) {
-        self.flush();
-        let now = Instant::now();
-        let mut wait = max_wait;
-        if let Some(t) = self.ours.poll_timeout() {
-            wait = wait.min(t.saturating_duration_since(now));
-        }
-        if let Some(d) = self.pri.schedule_next() {
-            wait = wait.min(d);
-        }
-        let mut fds = [
-            ffi::PollFd {
-                fd: self.pri.fd(),
-                events: ffi::POLLIN,
-                revents: 0,
-            },
-            ffi::PollFd {
-                fd: self.sock.as_raw_fd(),
-                events: ffi::POLLIN,
-                revents: 0,
-            },
-        ];
-        let ms = wait.as_micros().div_ceil(1000).min(1000) as i32;
-        // SAFETY: two valid pollfd.
-        let n = unsafe { ffi::poll(fds.as_mut_ptr(), 2, ms) };
-        if n > 0 {
-            if fds[0].revents != 0 {
-                loop {
-                    let mut fd = [ffi::PollFd {
-                        fd: self.pri.fd(),
-                        events: ffi::POLLIN,
-                        revents: 0,
-                    }];
-                    // SAFETY: one valid pollfd.
-                    if unsafe { ffi::poll(fd.as_mut_ptr(), 1, 0) } <= 0 {
-                        break;
-                    }
-                    if let Some(e) = self.pri.check_event() {
-                        self.pri_events.push(e);
-                    }
-                }
-            }
-            if fds[1].revents != 0 {
-                loop {
-                    match self.sock.read(&mut self.rx) {
-                        Ok(n) if n > fcs::FCS_LEN => {
-                            if !self.cut {
-                                self.ours
-                                    .handle_frame(Instant::now(), &self.rx[..n - fcs::FCS_LEN]);
-                            }
-                        }
-                        Ok(_) => break,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(e) => panic!("read: {e}"),
-                    }
-                }
-            }
-        }
-        for _ in 0..64 {
-            if self.pri.schedule_next() != Some(Duration::ZERO) {
-                break;
-            }
-            if let Some(e) = self.pri.schedule_run() {
-                self.pri_events.push(e);
-            }
-        }
-        let now = Instant::now();
-        if self.ours.poll_timeout().is_some_and(|t| t <= now) {
-            self.ours.handle_timeout(now);
-        }
-        self.flush();
-    }
-
-    fn flush(&mut self) {
-        while self.ours.poll_transmit_into(&mut self.tx) {
-            if self.cut {
-                continue;
-            }
-            fcs::append(&mut self.tx);
-            match self.sock.write(&self.tx) {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(e) => panic!("write: {e}"),
-            }
-        }
-        while let Some(e) = self.ours.poll_event() {
-            self.events.push(e);
-        }
-    }
-
-    /// Runs until libpri reports an event `pick` accepts (after the cursor).
-    fn pri_expect<T>(&mut self, mut pick: impl FnMut(&PriEvent) -> Option<T>) -> T {
-        self.pri_expect_within(Duration::from_secs(5), &mut pick)
-            .unwrap_or_else(|| {
-                panic!(
-                    "libpri event not seen: {:#?}\nours: {:#?}",
-                    self.pri_events, self.events
-                )
-            })
-    }
-
-    fn pri_expect_within<T>(
-        &mut self,
-        limit: Duration,
-        pick: &mut impl FnMut(&PriEvent) -> Option<T>,
-    ) -> Option<T> {
-        let deadline = Instant::now() + limit;
-        loop {
-            while self.pri_cursor < self.pri_events.len() {
-                self.pri_cursor += 1;
-                if let Some(t) = pick(&self.pri_events[self.pri_cursor - 1]) {
-                    return Some(t);
-                }
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            self.step(Duration::from_millis(20));
-        }
-    }
-
-    /// Runs until our interface reports an event `pick` accepts (after the cursor).
-    fn expect<T>(&mut self, pick: impl FnMut(&Event) -> Option<T>) -> T {
-        self.expect_within(Duration::from_secs(5), pick)
-            .unwrap_or_else(|| {
-                panic!(
-                    "event not seen: {:#?}\nlibpri: {:#?}",
-                    self.events, self.pri_events
-                )
-            })
-    }
-
-    fn expect_within<T>(
-        &mut self,
-        limit: Duration,
-        mut pick: impl FnMut(&Event) -> Option<T>,
-    ) -> Option<T> {
-        let deadline = Instant::now() + limit;
-        loop {
-            while self.cursor < self.events.len() {
-                self.cursor += 1;
-                if let Some(t) = pick(&self.events[self.cursor - 1]) {
-                    return Some(t);
-                }
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            self.step(Duration::from_millis(20));
-        }
-    }
-
-    fn run_for(&mut self, d: Duration) {
-        let end = Instant::now() + d;
-        while Instant::now() < end {
-            self.step(end.saturating_duration_since(Instant::now()));
-        }
     }
 
     /// Our call to "5551234" on `channel`; returns our handle and libpri's RING.
@@ -382,13 +170,7 @@ fn libpri_network_rings_at_once_for_a_call_placed_as_our_link_comes_up() {
         Switch::EuroIsdnE1,
     );
     // libpri's first SABME is in our socket: lose it, as a line not yet open would.
-    let mut lost = 0;
-    while let Ok(n) = h.sock.read(&mut h.rx) {
-        if n == 0 {
-            break;
-        }
-        lost += 1;
-    }
+    let lost = h.lose_waiting_frames();
     assert!(lost >= 1, "libpri sent its SABME at start");
     h.ours.start(now());
     h.expect(|e| matches!(e, Event::LinkUp).then_some(()));

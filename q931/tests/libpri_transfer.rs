@@ -7,218 +7,27 @@
 
 mod libpri;
 
-use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use libpri::{ffi, seqpacket_pair, CallRef as PriCall, LibPri, Node, PriEvent, Switch};
+use libpri::{CallRef as PriCall, PriEvent, Switch};
 use q931::call::{
-    CallHandle, ChannelPref, Event, Interface, InterfaceConfig, SetupRequest, Stage,
-    TransferFailure, TransferMethod,
+    CallHandle, ChannelPref, Event, InterfaceConfig, SetupRequest, Stage, TransferFailure,
+    TransferMethod,
 };
 use q931::ie::{
     BearerCapability, CalledPartyNumber, InfoElement, Layer1Protocol, NumberingPlan, TypeOfNumber,
 };
-use q931::lapd::{fcs, Role};
+use q931::lapd::Role;
 use q931::supplementary::ect::{self, EctError};
 use q931::supplementary::two_bct::{self, TransferCallRef};
 use q931::supplementary::{Component, FacilityApdus};
 use q931::{Message, MessageType};
 
-struct H {
-    pri: LibPri,
-    ours: Interface,
-    sock: File,
-    pri_events: Vec<PriEvent>,
-    events: Vec<Event>,
-    /// Q.931 messages libpri sent (LAPD I-frame information fields).
-    from_pri: Vec<Vec<u8>>,
-    /// Q.931 messages we sent.
-    to_pri: Vec<Vec<u8>>,
-    rx: Vec<u8>,
-    tx: Vec<u8>,
-}
+use libpri::call_harness::CallHarness as H;
 
-/// The Q.931 message in a LAPD frame (FCS stripped), if it is an I-frame.
-fn i_frame_info(frame: &[u8]) -> Option<&[u8]> {
-    (frame.len() > 4 && frame[2] & 0x01 == 0).then(|| &frame[4..])
-}
-
+/// What the transfer tests add to the harness: an answered call, and the supplementary
+/// service components on the wire.
 impl H {
-    fn new(cfg: InterfaceConfig, switch: Switch, transfer: bool) -> H {
-        let node = match cfg.role {
-            Role::User => Node::Network,
-            Role::Network => Node::Cpe,
-        };
-        let (theirs, ours) = seqpacket_pair();
-        let mut pri = LibPri::new(theirs, node, switch);
-        pri.hangup_fix_enable(true);
-        pri.transfer_enable(transfer);
-        if std::env::var_os("LIBPRI_DEBUG").is_some() {
-            pri.set_debug(ffi::PRI_DEBUG_Q931_DUMP | ffi::PRI_DEBUG_APDU);
-        }
-        let mut h = H {
-            pri,
-            ours: Interface::new(cfg),
-            sock: File::from(ours),
-            pri_events: Vec::new(),
-            events: Vec::new(),
-            from_pri: Vec::new(),
-            to_pri: Vec::new(),
-            rx: vec![0; 1024],
-            tx: Vec::with_capacity(300),
-        };
-        h.ours.start(Instant::now());
-        h.pri_expect(|e| matches!(e, PriEvent::DchanUp).then_some(()));
-        h.expect(|e| matches!(e, Event::LinkUp).then_some(()));
-        h
-    }
-
-    fn step(&mut self, max_wait: Duration) {
-        self.flush();
-        let now = Instant::now();
-        let mut wait = max_wait;
-        if let Some(t) = self.ours.poll_timeout() {
-            wait = wait.min(t.saturating_duration_since(now));
-        }
-        if let Some(d) = self.pri.schedule_next() {
-            wait = wait.min(d);
-        }
-        let mut fds = [
-            ffi::PollFd {
-                fd: self.pri.fd(),
-                events: ffi::POLLIN,
-                revents: 0,
-            },
-            ffi::PollFd {
-                fd: self.sock.as_raw_fd(),
-                events: ffi::POLLIN,
-                revents: 0,
-            },
-        ];
-        let ms = wait.as_micros().div_ceil(1000).min(1000) as i32;
-        // SAFETY: two valid pollfd.
-        let n = unsafe { ffi::poll(fds.as_mut_ptr(), 2, ms) };
-        if n > 0 && fds[0].revents != 0 {
-            if let Some(e) = self.pri.check_event() {
-                self.pri_events.push(e);
-            }
-        }
-        loop {
-            match self.sock.read(&mut self.rx) {
-                Ok(n) if n > fcs::FCS_LEN => {
-                    let frame = &self.rx[..n - fcs::FCS_LEN];
-                    if let Some(m) = i_frame_info(frame) {
-                        self.from_pri.push(m.to_vec());
-                    }
-                    self.ours.handle_frame(Instant::now(), frame);
-                }
-                Ok(_) => break,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-        for _ in 0..64 {
-            if self.pri.schedule_next() != Some(Duration::ZERO) {
-                break;
-            }
-            if let Some(e) = self.pri.schedule_run() {
-                self.pri_events.push(e);
-            }
-        }
-        let now = Instant::now();
-        if self.ours.poll_timeout().is_some_and(|t| t <= now) {
-            self.ours.handle_timeout(now);
-        }
-        self.flush();
-    }
-
-    fn flush(&mut self) {
-        while self.ours.poll_transmit_into(&mut self.tx) {
-            if let Some(m) = i_frame_info(&self.tx) {
-                self.to_pri.push(m.to_vec());
-            }
-            fcs::append(&mut self.tx);
-            match self.sock.write(&self.tx) {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(e) => panic!("write: {e}"),
-            }
-        }
-        while let Some(e) = self.ours.poll_event() {
-            self.events.push(e);
-        }
-    }
-
-    fn pri_expect<T>(&mut self, mut pick: impl FnMut(&PriEvent) -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut cursor = 0;
-        loop {
-            while cursor < self.pri_events.len() {
-                cursor += 1;
-                if let Some(t) = pick(&self.pri_events[cursor - 1]) {
-                    self.pri_events.drain(..cursor);
-                    return t;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "libpri event not seen: {:#?}\nours: {:#?}",
-                self.pri_events,
-                self.events
-            );
-            self.step(Duration::from_millis(20));
-        }
-    }
-
-    fn expect<T>(&mut self, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(6);
-        let mut cursor = 0;
-        loop {
-            while cursor < self.events.len() {
-                cursor += 1;
-                if let Some(t) = pick(&self.events[cursor - 1]) {
-                    self.events.drain(..cursor);
-                    return t;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "event not seen: {:#?}\nlibpri: {:#?}",
-                self.events,
-                self.pri_events
-            );
-            self.step(Duration::from_millis(20));
-        }
-    }
-
-    /// Until our calls are released, completing libpri's side of the clearing (its
-    /// HANGUP after our RELEASE is answered with `pri_hangup`, libpri 1.6).
-    fn released(&mut self, calls: &[CallHandle]) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut left: Vec<CallHandle> = calls.to_vec();
-        while !left.is_empty() {
-            for e in std::mem::take(&mut self.pri_events) {
-                if let PriEvent::Hangup(hg) = e {
-                    if let Some(c) = hg.call {
-                        let _ = self.pri.hangup(c, hg.cause);
-                    }
-                }
-            }
-            self.events.retain(|e| match e {
-                Event::Released { call, .. } => {
-                    left.retain(|c| c != call);
-                    false
-                }
-                _ => true,
-            });
-            assert!(Instant::now() < deadline, "not released: {left:?}");
-            self.step(Duration::from_millis(20));
-        }
-    }
-
     /// We (user side) call libpri, which answers: our handle and libpri's call.
     fn answered_call(&mut self, called: &str) -> (CallHandle, PriCall) {
         let h = self
@@ -269,10 +78,10 @@ impl H {
 }
 
 fn e1_user(transfer: bool) -> H {
-    H::new(
+    H::configured(
         InterfaceConfig::euro_isdn_e1(Role::User),
         Switch::EuroIsdnE1,
-        transfer,
+        |pri| pri.transfer_enable(transfer),
     )
 }
 
@@ -411,7 +220,7 @@ fn ect_without_answer_times_out_and_a_second_transfer_is_refused() {
 /// the network side, placed to it: its FACILITY is our known answer.
 #[test]
 fn libpri_user_two_bct_matches_our_encoding() {
-    let mut h = H::new(InterfaceConfig::ni2_t1(Role::Network), Switch::Ni2, false);
+    let mut h = H::new(InterfaceConfig::ni2_t1(Role::Network), Switch::Ni2);
     let mut calls = Vec::new();
     for n in ["2001", "2002"] {
         let ours = h
@@ -486,7 +295,7 @@ fn libpri_user_two_bct_matches_our_encoding() {
 /// Our 2BCT invoke as the NI-2 user side, and the switch's clearing that completes it.
 #[test]
 fn two_bct_completes_when_the_switch_clears() {
-    let mut h = H::new(InterfaceConfig::ni2_t1(Role::User), Switch::Ni2, false);
+    let mut h = H::new(InterfaceConfig::ni2_t1(Role::User), Switch::Ni2);
     let (a, pa) = h.answered_call("5551001");
     let (b, pb) = h.answered_call("5551002");
     h.ours

@@ -108,70 +108,23 @@ impl Harness {
     /// feed each side, run due timers.
     pub fn step(&mut self, max_wait: Duration) {
         self.flush_link();
-        let now = Instant::now();
-        let mut wait = max_wait;
-        if let Some(t) = self.link.poll_timeout() {
-            wait = wait.min(t.saturating_duration_since(now));
+        let (pri_readable, ours_readable) =
+            self.pri
+                .wait_with(self.ours.as_raw_fd(), self.link.poll_timeout(), max_wait);
+        let trace = &mut self.trace;
+        if pri_readable {
+            self.pri.read_all(|e| trace.push(Trace::Pri(e)));
         }
-        if let Some(d) = self.pri.schedule_next() {
-            wait = wait.min(d);
+        if ours_readable {
+            self.link_read_all();
         }
-        let mut fds = [
-            ffi::PollFd {
-                fd: self.pri.fd(),
-                events: ffi::POLLIN,
-                revents: 0,
-            },
-            ffi::PollFd {
-                fd: self.ours.as_raw_fd(),
-                events: ffi::POLLIN,
-                revents: 0,
-            },
-        ];
-        // Round up so that a deadline 0.3 ms away does not spin.
-        let ms = wait.as_micros().div_ceil(1000).min(1000) as i32;
-        // SAFETY: fds is a valid array of two pollfd.
-        let n = unsafe { ffi::poll(fds.as_mut_ptr(), 2, ms) };
-        if n > 0 {
-            if fds[0].revents != 0 {
-                self.pri_read_all();
-            }
-            if fds[1].revents != 0 {
-                self.link_read_all();
-            }
-        }
-        // libpri timers: at most one event per pri_schedule_run call, so run while due.
-        for _ in 0..64 {
-            if self.pri.schedule_next() != Some(Duration::ZERO) {
-                break;
-            }
-            if let Some(e) = self.pri.schedule_run() {
-                self.trace.push(Trace::Pri(e));
-            }
-        }
+        let trace = &mut self.trace;
+        self.pri.run_due_timers(|e| trace.push(Trace::Pri(e)));
         let now = Instant::now();
         if self.link.poll_timeout().is_some_and(|t| t <= now) {
             self.link.handle_timeout(now);
         }
         self.flush_link();
-    }
-
-    /// Lets libpri read every frame waiting on its descriptor.
-    fn pri_read_all(&mut self) {
-        loop {
-            let mut fd = [ffi::PollFd {
-                fd: self.pri.fd(),
-                events: ffi::POLLIN,
-                revents: 0,
-            }];
-            // SAFETY: one valid pollfd.
-            if unsafe { ffi::poll(fd.as_mut_ptr(), 1, 0) } <= 0 {
-                break;
-            }
-            if let Some(e) = self.pri.check_event() {
-                self.trace.push(Trace::Pri(e));
-            }
-        }
     }
 
     /// Reads every frame libpri wrote; strips the 2 FCS octets (libpri writes placeholders,

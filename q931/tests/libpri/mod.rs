@@ -2,11 +2,13 @@
 //! our stack: a safe wrapper over the few libpri calls the tests need ([`LibPri`],
 //! [`PriEvent`]) and a single-threaded harness joining libpri and one of our data links over
 //! an `AF_UNIX`/`SOCK_SEQPACKET` socket pair carrying frames with their 2 FCS octets, the way
-//! DAHDI presents an HDLC channel ([`harness::Harness`]).
+//! DAHDI presents an HDLC channel ([`harness::Harness`]; one of our call-control
+//! interfaces instead of a data link: [`call_harness::CallHarness`]).
 //!
 //! Only the test binaries that include this module link libpri (`#[link(name = "pri")]`).
 #![allow(dead_code)]
 
+pub mod call_harness;
 pub mod ffi;
 pub mod harness;
 
@@ -14,7 +16,7 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::Once;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Which side libpri plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -646,6 +648,75 @@ impl LibPri {
     pub fn schedule_run(&mut self) -> Option<PriEvent> {
         // SAFETY: as in check_event.
         unsafe { PriEvent::from_raw(ffi::pri_schedule_run(self.p())) }
+    }
+
+    /// Runs every timer of libpri's that is due (at most one event per
+    /// `pri_schedule_run`, so as long as one is due); `out` takes each event.
+    pub fn run_due_timers(&mut self, mut out: impl FnMut(PriEvent)) {
+        for _ in 0..64 {
+            if self.schedule_next() != Some(Duration::ZERO) {
+                break;
+            }
+            if let Some(e) = self.schedule_run() {
+                out(e);
+            }
+        }
+    }
+
+    /// Lets libpri read every frame waiting on its descriptor (one per
+    /// `pri_check_event`); `out` takes each event.
+    pub fn read_all(&mut self, mut out: impl FnMut(PriEvent)) {
+        loop {
+            let mut fd = [ffi::PollFd {
+                fd: self.fd(),
+                events: ffi::POLLIN,
+                revents: 0,
+            }];
+            // SAFETY: one valid pollfd.
+            if unsafe { ffi::poll(fd.as_mut_ptr(), 1, 0) } <= 0 {
+                break;
+            }
+            if let Some(e) = self.check_event() {
+                out(e);
+            }
+        }
+    }
+
+    /// Waits until libpri's descriptor or `ours` is readable, at most `max_wait` and no
+    /// later than `ours_due` (our side's next timer) or libpri's next timer; returns
+    /// which of the two is readable (libpri's, ours).
+    pub fn wait_with(
+        &self,
+        ours: c_int,
+        ours_due: Option<Instant>,
+        max_wait: Duration,
+    ) -> (bool, bool) {
+        let mut wait = max_wait;
+        if let Some(t) = ours_due {
+            wait = wait.min(t.saturating_duration_since(Instant::now()));
+        }
+        if let Some(d) = self.schedule_next() {
+            wait = wait.min(d);
+        }
+        let mut fds = [
+            ffi::PollFd {
+                fd: self.fd(),
+                events: ffi::POLLIN,
+                revents: 0,
+            },
+            ffi::PollFd {
+                fd: ours,
+                events: ffi::POLLIN,
+                revents: 0,
+            },
+        ];
+        // Round up so that a deadline 0.3 ms away does not spin.
+        let ms = wait.as_micros().div_ceil(1000).min(1000) as i32;
+        // SAFETY: fds is a valid array of two pollfd.
+        if unsafe { ffi::poll(fds.as_mut_ptr(), 2, ms) } <= 0 {
+            return (false, false);
+        }
+        (fds[0].revents != 0, fds[1].revents != 0)
     }
 
     pub fn new_call(&mut self) -> Option<CallRef> {
