@@ -28,6 +28,33 @@ impl H {
         H::new(InterfaceConfig::euro_isdn_e1(role), Switch::EuroIsdnE1)
     }
 
+    /// libpri answers its call `pc` (CONNECT on `channel`); we see it connected.
+    fn pri_answers(&mut self, pc: PriCall, channel: i32) {
+        self.pri.answer(pc, channel).unwrap();
+        self.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    }
+
+    /// Our clearing of `call` reaches libpri (its HANGUP_REQ on its call `pc`), which
+    /// hangs up: our release must report the cause libpri saw. Returns that cause.
+    fn pri_takes_our_clearing(&mut self, call: CallHandle, pc: PriCall) -> i32 {
+        let cause = self.pri_expect(|e| match e {
+            PriEvent::HangupReq(hg) => Some(hg.cause),
+            _ => None,
+        });
+        self.pri.hangup(pc, cause).unwrap();
+        assert_eq!(released(self, call).map(i32::from), Some(cause));
+        cause
+    }
+
+    /// We clear `call` (libpri's `pc`) with `cause`, which must reach libpri intact.
+    fn we_clear(&mut self, call: CallHandle, pc: PriCall, cause: CauseValue) {
+        self.ours.disconnect(now(), call, cause).unwrap();
+        assert_eq!(
+            self.pri_takes_our_clearing(call, pc),
+            i32::from(cause.value())
+        );
+    }
+
     /// Our call to "5551234" on `channel`; returns our handle and libpri's RING.
     fn we_call(
         &mut self,
@@ -141,19 +168,9 @@ fn libpri_network_answers_our_call_and_we_clear_with_16() {
         Event::Alerting { inband, .. } => Some(*inband),
         _ => None,
     }));
-    h.pri.answer(pc, ring.channel).unwrap();
-    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    h.pri_answers(pc, ring.channel);
     assert_eq!(h.ours.stage(call), Some(Stage::Active));
-    h.ours
-        .disconnect(now(), call, CauseValue::NormalCallClearing)
-        .unwrap();
-    let cause = h.pri_expect(|e| match e {
-        PriEvent::HangupReq(hg) => Some(hg.cause),
-        _ => None,
-    });
-    assert_eq!(cause, 16);
-    h.pri.hangup(pc, cause).unwrap();
-    assert_eq!(released(&mut h, call), Some(16));
+    h.we_clear(call, pc, CauseValue::NormalCallClearing);
     assert_eq!(h.ours.channels().idle_count(), 30);
 }
 
@@ -189,17 +206,8 @@ fn libpri_network_rings_at_once_for_a_call_placed_as_our_link_comes_up() {
     );
     // The call goes on normally: answered and cleared.
     let pc = ring.call.unwrap();
-    h.pri.answer(pc, ring.channel).unwrap();
-    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
-    h.ours
-        .disconnect(now(), call, CauseValue::NormalCallClearing)
-        .unwrap();
-    let cause = h.pri_expect(|e| match e {
-        PriEvent::HangupReq(hg) => Some(hg.cause),
-        _ => None,
-    });
-    h.pri.hangup(pc, cause).unwrap();
-    assert_eq!(released(&mut h, call), Some(16));
+    h.pri_answers(pc, ring.channel);
+    h.we_clear(call, pc, CauseValue::NormalCallClearing);
 }
 
 #[test]
@@ -273,16 +281,7 @@ fn causes_1_and_34_cross_intact_between_libpri_network_and_us() {
     let rc = ring.call.unwrap();
     h.pri.alerting(rc, ring.channel, false).unwrap();
     h.expect(|e| matches!(e, Event::Alerting { .. }).then_some(()));
-    h.ours
-        .disconnect(now(), call, CauseValue::UserBusy)
-        .unwrap();
-    let cause = h.pri_expect(|e| match e {
-        PriEvent::HangupReq(hg) => Some(hg.cause),
-        _ => None,
-    });
-    assert_eq!(cause, 17);
-    h.pri.hangup(rc, cause).unwrap();
-    assert_eq!(released(&mut h, call), Some(17));
+    h.we_clear(call, rc, CauseValue::UserBusy);
 }
 
 #[test]
@@ -388,8 +387,7 @@ fn active_call_survives_a_short_link_outage_with_libpri_network() {
     h.pri.set_timer(PriTimer::T203, 600);
     let (call, ring) = h.we_call(ChannelPref::Any, "5551234", true);
     let pc = ring.call.unwrap();
-    h.pri.answer(pc, ring.channel).unwrap();
-    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    h.pri_answers(pc, ring.channel);
     h.cut = true;
     h.expect_within(Duration::from_secs(5), |e| {
         matches!(e, Event::LinkDown).then_some(())
@@ -444,13 +442,7 @@ fn our_t310_clears_towards_libpri_network_with_cause_102() {
     let (call, ring) = h.we_call(ChannelPref::Any, "5551234", true);
     let pc = ring.call.unwrap();
     h.pri.proceeding(pc, ring.channel, false).unwrap();
-    let cause = h.pri_expect(|e| match e {
-        PriEvent::HangupReq(hg) => Some(hg.cause),
-        _ => None,
-    });
-    assert_eq!(cause, 102);
-    h.pri.hangup(pc, cause).unwrap();
-    assert_eq!(released(&mut h, call), Some(102));
+    assert_eq!(h.pri_takes_our_clearing(call, pc), 102);
 }
 
 // ---- libpri as the user side, ours the network side ---------------------------------------
@@ -503,18 +495,8 @@ fn we_call_libpri_user_it_answers_and_we_clear_with_17() {
     h.expect(|e| matches!(e, Event::Proceeding { .. }).then_some(()));
     h.pri.alerting(pc, ring.channel, false).unwrap();
     h.expect(|e| matches!(e, Event::Alerting { .. }).then_some(()));
-    h.pri.answer(pc, ring.channel).unwrap();
-    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
-    h.ours
-        .disconnect(now(), call, CauseValue::UserBusy)
-        .unwrap();
-    let cause = h.pri_expect(|e| match e {
-        PriEvent::HangupReq(hg) => Some(hg.cause),
-        _ => None,
-    });
-    assert_eq!(cause, 17);
-    h.pri.hangup(pc, cause).unwrap();
-    assert_eq!(released(&mut h, call), Some(17));
+    h.pri_answers(pc, ring.channel);
+    h.we_clear(call, pc, CauseValue::UserBusy);
 }
 
 #[test]
@@ -598,18 +580,8 @@ fn ni2_calls_both_ways_with_libpri() {
         assert_eq!(ring.called_number, "5551234");
         let pc = ring.call.unwrap();
         h.pri.proceeding(pc, ring.channel, false).unwrap();
-        h.pri.answer(pc, ring.channel).unwrap();
-        h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
-        h.ours
-            .disconnect(now(), call, CauseValue::NormalCallClearing)
-            .unwrap();
-        let cause = h.pri_expect(|e| match e {
-            PriEvent::HangupReq(hg) => Some(hg.cause),
-            _ => None,
-        });
-        assert_eq!(cause, 16);
-        h.pri.hangup(pc, cause).unwrap();
-        assert_eq!(released(&mut h, call), Some(16));
+        h.pri_answers(pc, ring.channel);
+        h.we_clear(call, pc, CauseValue::NormalCallClearing);
         let (pc, setup) = h.pri_calls(20, true);
         let call = handle_of(&setup);
         h.ours.connect(now(), call).unwrap();
@@ -631,8 +603,7 @@ fn libpri_network_t305_releases_when_we_hold_its_disconnect() {
     h.pri.set_timer(PriTimer::T305, 400);
     let (call, ring) = h.we_call(ChannelPref::Exclusive(1), "5551234", true);
     let pc = ring.call.unwrap();
-    h.pri.answer(pc, ring.channel).unwrap();
-    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    h.pri_answers(pc, ring.channel);
     // Let our CONNECT ACKNOWLEDGE arrive first.
     h.run_for(Duration::from_millis(100));
     h.pri.hangup(pc, 17).unwrap();
@@ -808,8 +779,7 @@ fn libpri_t309_clears_during_a_long_outage_and_our_status_enquiry_finds_out() {
     h.pri.set_timer(PriTimer::T309, 300);
     let (call, ring) = h.we_call(ChannelPref::Exclusive(4), "5551234", true);
     let pc = ring.call.unwrap();
-    h.pri.answer(pc, ring.channel).unwrap();
-    h.expect(|e| matches!(e, Event::Connected { .. }).then_some(()));
+    h.pri_answers(pc, ring.channel);
     h.run_for(Duration::from_millis(100));
     h.cut = true;
     // libpri's T309 (300 ms) runs out long before ours (90 s): libpri clears the call,
