@@ -38,7 +38,7 @@ impl H {
     /// hangs up: our release must report the cause libpri saw. Returns that cause.
     fn pri_takes_our_clearing(&mut self, call: CallHandle, pc: PriCall) -> i32 {
         let cause = self.pri_expect(|e| match e {
-            PriEvent::HangupReq(hg) => Some(hg.cause),
+            PriEvent::HangupReq(hg) if hg.call == Some(pc) => Some(hg.cause),
             _ => None,
         });
         self.pri.hangup(pc, cause).unwrap();
@@ -646,16 +646,7 @@ fn active_call_survives_a_short_link_outage_with_libpri_user() {
     .expect("link back");
     h.run_for(Duration::from_millis(500));
     assert_eq!(h.ours.stage(call), Some(Stage::Active));
-    h.ours
-        .disconnect(now(), call, CauseValue::NormalCallClearing)
-        .unwrap();
-    let cause = h.pri_expect(|e| match e {
-        PriEvent::HangupReq(hg) if hg.call == Some(pc) => Some(hg.cause),
-        _ => None,
-    });
-    assert_eq!(cause, 16);
-    h.pri.hangup(pc, cause).unwrap();
-    assert_eq!(released(&mut h, call), Some(16));
+    h.we_clear(call, pc, CauseValue::NormalCallClearing);
 }
 
 #[test]
@@ -860,16 +851,7 @@ fn libpri_has_no_t310_action() {
         );
         assert_eq!(h.ours.stage(call), Some(Stage::Proceeding));
         // The call is intact: cleared end to end.
-        h.ours
-            .disconnect(now(), call, CauseValue::NormalCallClearing)
-            .unwrap();
-        let cause = h.pri_expect(|e| match e {
-            PriEvent::HangupReq(hg) if hg.call == Some(pc) => Some(hg.cause),
-            _ => None,
-        });
-        assert_eq!(cause, 16);
-        h.pri.hangup(pc, cause).unwrap();
-        assert_eq!(released(&mut h, call), Some(16));
+        h.we_clear(call, pc, CauseValue::NormalCallClearing);
     }
 }
 
