@@ -117,6 +117,20 @@ impl Pair {
         (h, n)
     }
 
+    /// The user dials "55" without sending complete and the network asks for more
+    /// (SETUP ACKNOWLEDGE): overlap sending, Q.931 §5.1.3. Returns (user, network).
+    fn overlap_call(&mut self) -> (CallHandle, CallHandle) {
+        let u = self
+            .user
+            .setup(self.now, request("55", ChannelPref::Any, false))
+            .unwrap();
+        self.run();
+        let n = incoming(&self.take_net());
+        self.net.setup_acknowledge(self.now, n).unwrap();
+        self.run();
+        (u, n)
+    }
+
     /// A call from the user, answered at once: active on both sides.
     fn active_call(&mut self) -> (CallHandle, CallHandle) {
         let (u, n) = self.user_calls(ChannelPref::Any);
@@ -365,14 +379,7 @@ fn overlap_sending_with_setup_acknowledge_and_information() {
 #[test]
 fn t302_expiry_ends_overlap_receiving() {
     let mut p = Pair::e1();
-    let _u = p
-        .user
-        .setup(p.now, request("55", ChannelPref::Any, false))
-        .unwrap();
-    p.run();
-    let n = incoming(&p.take_net());
-    p.net.setup_acknowledge(p.now, n).unwrap();
-    p.run();
+    let (_, n) = p.overlap_call();
     p.advance(Duration::from_secs(14));
     assert!(p.take_net().is_empty());
     p.advance(Duration::from_secs(2));
@@ -390,15 +397,8 @@ fn t302_expiry_ends_overlap_receiving() {
 #[test]
 fn t304_expiry_clears_an_overlap_call_the_user_does_not_complete() {
     let mut p = Pair::e1();
-    let u = p
-        .user
-        .setup(p.now, request("55", ChannelPref::Any, false))
-        .unwrap();
-    p.run();
-    let n = incoming(&p.take_net());
     // The network waits longer than the user (T302 > T304 here).
-    p.net.setup_acknowledge(p.now, n).unwrap();
-    p.run();
+    let (u, _) = p.overlap_call();
     p.advance(Duration::from_secs(14));
     p.take_net();
     p.user.information(p.now, u, "1", false).unwrap();
