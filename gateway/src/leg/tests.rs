@@ -102,6 +102,22 @@ fn first_line(b: &[u8]) -> String {
     String::from_utf8_lossy(b.split(|&c| c == b'\r').next().unwrap_or(b)).into_owned()
 }
 
+/// The switch's SETUP to `called`: en bloc (Sending complete), any B-channel, speech
+/// (A-law), with `calling` if given.
+fn switch_request(called: &str, calling: Option<q931::ie::CallingPartyNumber>) -> SetupRequest {
+    SetupRequest {
+        called: Some(CalledPartyNumber::new(
+            QTon::Unknown,
+            NumberingPlan::Isdn,
+            called,
+        )),
+        calling,
+        bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
+        channel: ChannelPref::Any,
+        sending_complete: true,
+    }
+}
+
 impl World {
     fn new() -> World {
         World::with(CONFIG, RedirectHeaders::Diversion)
@@ -295,6 +311,32 @@ impl World {
         self.run();
     }
 
+    /// The switch calls `called` (en bloc, any B-channel, speech), from `calling` if
+    /// given; its SETUP runs through the gateway. Returns the switch's handle.
+    fn switch_calls(
+        &mut self,
+        called: &str,
+        calling: Option<q931::ie::CallingPartyNumber>,
+    ) -> q931::call::CallHandle {
+        let call = self
+            .switch
+            .setup(self.now, switch_request(called, calling))
+            .unwrap();
+        self.run();
+        call
+    }
+
+    /// The PBX's handle of the call the gateway sent it an INVITE for.
+    fn pbx_incoming(&self) -> CallHandle {
+        self.pbx_events
+            .iter()
+            .find_map(|e| match e {
+                UaEvent::IncomingCall { call, .. } => Some(*call),
+                _ => None,
+            })
+            .expect("the PBX got the INVITE")
+    }
+
     fn pbx_call(&mut self, number: &str) -> CallHandle {
         let h = self.pbx.invite(
             self.now,
@@ -460,24 +502,7 @@ fn cancel_before_answer_becomes_disconnect() {
 #[test]
 fn setup_from_the_switch_reaches_the_pbx_and_disconnect_becomes_bye() {
     let mut w = World::new();
-    let call = w
-        .switch
-        .setup(
-            w.now,
-            SetupRequest {
-                called: Some(CalledPartyNumber::new(
-                    QTon::Unknown,
-                    NumberingPlan::Isdn,
-                    "201",
-                )),
-                calling: None,
-                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
-                channel: ChannelPref::Any,
-                sending_complete: true,
-            },
-        )
-        .unwrap();
-    w.run();
+    let call = w.switch_calls("201", None);
     // SETUP → INVITE; the gateway answered CALL PROCEEDING at once.
     assert!(w
         .sip_wire
@@ -487,14 +512,7 @@ fn setup_from_the_switch_reaches_the_pbx_and_disconnect_becomes_bye() {
         .switch_events
         .iter()
         .any(|e| matches!(e, Event::Proceeding { .. })));
-    let pbx_call = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("the PBX got the INVITE");
+    let pbx_call = w.pbx_incoming();
     // 180 → ALERTING, 200 → CONNECT.
     w.pbx
         .respond(w.now, pbx_call, StatusCode::RINGING, None, &[], None);
@@ -526,31 +544,8 @@ fn setup_from_the_switch_reaches_the_pbx_and_disconnect_becomes_bye() {
 #[test]
 fn sip_busy_becomes_cause_17_on_the_switch() {
     let mut w = World::new();
-    w.switch
-        .setup(
-            w.now,
-            SetupRequest {
-                called: Some(CalledPartyNumber::new(
-                    QTon::Unknown,
-                    NumberingPlan::Isdn,
-                    "202",
-                )),
-                calling: None,
-                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
-                channel: ChannelPref::Any,
-                sending_complete: true,
-            },
-        )
-        .unwrap();
-    w.run();
-    let pbx_call = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .unwrap();
+    w.switch_calls("202", None);
+    let pbx_call = w.pbx_incoming();
     w.pbx
         .respond(w.now, pbx_call, StatusCode::BUSY_HERE, None, &[], None);
     w.run();
@@ -581,17 +576,7 @@ fn redirected_setup(w: &mut World, reason: q931::ie::RedirectionReason, restrict
     w.switch
         .setup_with(
             w.now,
-            SetupRequest {
-                called: Some(CalledPartyNumber::new(
-                    QTon::Unknown,
-                    NumberingPlan::Isdn,
-                    "201",
-                )),
-                calling: None,
-                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
-                channel: ChannelPref::Any,
-                sending_complete: true,
-            },
+            switch_request("201", None),
             vec![RedirectingNumber::new(
                 QTon::National,
                 NumberingPlan::Isdn,
@@ -1164,32 +1149,8 @@ fn reinvite_without_sdp_gets_our_offer_and_update_without_sdp_no_sdp() {
 fn notify_remote_hold_from_the_switch_becomes_reinvite_sendonly() {
     use q931::ie::NotificationDescription as N;
     let mut w = World::new();
-    let call = w
-        .switch
-        .setup(
-            w.now,
-            SetupRequest {
-                called: Some(CalledPartyNumber::new(
-                    QTon::Unknown,
-                    NumberingPlan::Isdn,
-                    "201",
-                )),
-                calling: None,
-                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
-                channel: ChannelPref::Any,
-                sending_complete: true,
-            },
-        )
-        .unwrap();
-    w.run();
-    let pbx_call = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("the PBX got the INVITE");
+    let call = w.switch_calls("201", None);
+    let pbx_call = w.pbx_incoming();
     w.pbx
         .respond(w.now, pbx_call, StatusCode::OK, None, &[], Some(ANSWER));
     w.run();
@@ -1328,23 +1289,7 @@ fn restricted_setup_from_switch(w: &mut World) -> SipMessage {
         q931::ie::Presentation::Restricted,
         q931::ie::Screening::NetworkProvided,
     ));
-    w.switch
-        .setup(
-            w.now,
-            SetupRequest {
-                called: Some(CalledPartyNumber::new(
-                    QTon::Unknown,
-                    NumberingPlan::Isdn,
-                    "201",
-                )),
-                calling: Some(calling),
-                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
-                channel: ChannelPref::Any,
-                sending_complete: true,
-            },
-        )
-        .unwrap();
-    w.run();
+    w.switch_calls("201", Some(calling));
     pbx_invite(w)
 }
 
@@ -1395,31 +1340,8 @@ fn connected_number_becomes_pai_in_the_200_ok() {
 #[test]
 fn pai_of_the_200_ok_becomes_connected_number() {
     let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
-    w.switch
-        .setup(
-            w.now,
-            SetupRequest {
-                called: Some(CalledPartyNumber::new(
-                    QTon::Unknown,
-                    NumberingPlan::Isdn,
-                    "201",
-                )),
-                calling: None,
-                bearer: BearerCapability::speech(Layer1Protocol::G711ALaw),
-                channel: ChannelPref::Any,
-                sending_complete: true,
-            },
-        )
-        .unwrap();
-    w.run();
-    let pbx_call = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("INVITE");
+    w.switch_calls("201", None);
+    let pbx_call = w.pbx_incoming();
     w.pbx.respond(
         w.now,
         pbx_call,
