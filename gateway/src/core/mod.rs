@@ -651,6 +651,29 @@ impl Core {
         self.next_attempt(now, id);
     }
 
+    /// Seize for call `id` an idle B-channel of ISDN trunk group `trunk`, chosen by the
+    /// group's hunting policy among those not in `excluded` (tried already). `Err(None)`:
+    /// no such group, or it takes no outgoing calls (the route is passed over);
+    /// `Err(Some(c))`: no channel is idle, cause 34 (Q.850 no circuit/channel available),
+    /// kept as the call's failure should no later route succeed.
+    fn seize_outgoing(
+        &mut self,
+        id: CallId,
+        trunk: &str,
+        excluded: &[ChannelId],
+    ) -> Result<ChannelId, Option<Clearing>> {
+        let group = self.groups.get_mut(trunk).ok_or(None)?;
+        if !group.direction.allows_outgoing() {
+            return Err(None);
+        }
+        let Some(ch) = group.hunter.hunt(&self.channels, excluded) else {
+            debug!(call = %id, group = %trunk, "no idle channel");
+            return Err(Some(self.clearing_q850(cause::NO_CIRCUIT)));
+        };
+        self.channels.seize(ch, id.0, BusyReason::Outgoing);
+        Ok(ch)
+    }
+
     /// Place the call on the next target that has room; fail the call when none is left.
     fn next_attempt(&mut self, now: Instant, id: CallId) {
         loop {
@@ -678,22 +701,16 @@ impl Core {
                 .map(|g| g.overlap.clone());
             let mut channel = None;
             if kind == TrunkKind::Isdn {
-                let Some(group) = self.groups.get_mut(&target.trunk) else {
-                    continue;
-                };
-                if !group.direction.allows_outgoing() {
-                    continue;
-                }
-                let Some(ch) = group.hunter.hunt(&self.channels, &excluded) else {
-                    debug!(call = %id, group = %target.trunk, "no idle channel");
-                    let c = self.clearing_q850(cause::NO_CIRCUIT);
-                    if let Some(call) = self.calls.get_mut(&id) {
-                        call.last_failure = Some(c);
+                match self.seize_outgoing(id, &target.trunk, &excluded) {
+                    Ok(ch) => channel = Some(ch),
+                    Err(None) => continue,
+                    Err(Some(c)) => {
+                        if let Some(call) = self.calls.get_mut(&id) {
+                            call.last_failure = Some(c);
+                        }
+                        continue;
                     }
-                    continue;
-                };
-                self.channels.seize(ch, id.0, BusyReason::Outgoing);
-                channel = Some(ch);
+                }
             }
             let leg = self.new_leg_id();
             let Some(call) = self.calls.get_mut(&id) else {

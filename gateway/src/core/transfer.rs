@@ -39,7 +39,6 @@ use super::{
 };
 use crate::cdr::Cdr;
 use crate::route::Match;
-use crate::trunk::BusyReason;
 
 /// Q.850 causes of transfers the gateway cannot carry.
 pub(super) const SERVICE_UNAVAILABLE: u8 = 63;
@@ -366,21 +365,16 @@ impl Core {
             let rules = self.numbering(&target.trunk);
             let mut channel = None;
             if kind == TrunkKind::Isdn {
-                let Some(group) = self.groups.get_mut(&target.trunk) else {
-                    continue;
-                };
-                if !group.direction.allows_outgoing() {
-                    continue;
-                }
-                let Some(ch) = group.hunter.hunt(&self.channels, &excluded) else {
-                    let c = self.clearing_q850(cause::NO_CIRCUIT);
-                    if let Some(t) = self.calls.get_mut(&id).and_then(|c| c.transfer.as_mut()) {
-                        t.last_failure = Some(c);
+                match self.seize_outgoing(id, &target.trunk, &excluded) {
+                    Ok(ch) => channel = Some(ch),
+                    Err(None) => continue,
+                    Err(Some(c)) => {
+                        if let Some(t) = self.calls.get_mut(&id).and_then(|c| c.transfer.as_mut()) {
+                            t.last_failure = Some(c);
+                        }
+                        continue;
                     }
-                    continue;
-                };
-                self.channels.seize(ch, id.0, BusyReason::Outgoing);
-                channel = Some(ch);
+                }
             }
             let leg = self.new_leg_id();
             let Some(t) = self.calls.get_mut(&id).and_then(|c| c.transfer.as_mut()) else {

@@ -955,13 +955,7 @@ impl Signalling {
                         address,
                     )
                 }
-                None => core.handle(
-                    now,
-                    leg,
-                    crate::core::Message::Release(crate::core::Reason::Q850(
-                        crate::core::cause::TEMPORARY_FAILURE,
-                    )),
-                ),
+                None => no_leg_for(core, now, leg),
             },
             Action::Originate {
                 leg,
@@ -971,13 +965,7 @@ impl Signalling {
                 ..
             } => match &mut self.h323 {
                 Some(h) => h.leg.originate(core, now, leg, &trunk, &setup),
-                None => core.handle(
-                    now,
-                    leg,
-                    crate::core::Message::Release(crate::core::Reason::Q850(
-                        crate::core::cause::TEMPORARY_FAILURE,
-                    )),
-                ),
+                None => no_leg_for(core, now, leg),
             },
             Action::Originate {
                 leg,
@@ -988,13 +976,7 @@ impl Signalling {
                 let span = channel.map(|c| c.span);
                 match self.dchans.iter_mut().find(|d| Some(d.leg.span()) == span) {
                     Some(d) => d.leg.originate(core, now, leg, channel, &setup),
-                    None => core.handle(
-                        now,
-                        leg,
-                        crate::core::Message::Release(crate::core::Reason::Q850(
-                            crate::core::cause::TEMPORARY_FAILURE,
-                        )),
-                    ),
+                    None => no_leg_for(core, now, leg),
                 }
             }
             Action::Bridge {
@@ -1397,4 +1379,17 @@ fn write_frame(chan: &mut dyn Channel, frame: &[u8]) {
             }
         }
     }
+}
+
+/// A call the core sent to a leg the daemon does not run (no SIP or H.323 side
+/// configured, or no D-channel on the span) goes back to the core released with cause 41,
+/// temporary failure (Q.850).
+fn no_leg_for(core: &mut Core, now: Instant, leg: crate::core::LegId) {
+    core.handle(
+        now,
+        leg,
+        Message::Release(crate::core::Reason::Q850(
+            crate::core::cause::TEMPORARY_FAILURE,
+        )),
+    );
 }

@@ -425,15 +425,26 @@ impl Poller {
 
     /// Which sockets are readable now (no waiting).
     pub fn poll_now(&mut self) -> io::Result<usize> {
+        let r = self.epoll_wait(0);
+        self.found(r)
+    }
+
+    /// `epoll_wait` with a timeout of `ms` milliseconds into the events buffer.
+    fn epoll_wait(&mut self, ms: libc::c_int) -> libc::c_int {
         // SAFETY: the events buffer is valid for its length.
-        let r = unsafe {
+        unsafe {
             libc::epoll_wait(
                 self.fd.as_raw_fd(),
                 self.events.as_mut_ptr(),
                 self.events.len() as libc::c_int,
-                0,
+                ms,
             )
-        };
+        }
+    }
+
+    /// The outcome of a wait that returned `r`: how many descriptors are ready (none
+    /// when a signal cut the wait short).
+    fn found(&mut self, r: libc::c_int) -> io::Result<usize> {
         if r < 0 {
             let e = io::Error::last_os_error();
             self.ready = 0;
@@ -475,26 +486,9 @@ impl Poller {
             }
             r as libc::c_int
         } else {
-            // SAFETY: the events buffer is valid for its length.
-            unsafe {
-                libc::epoll_wait(
-                    self.fd.as_raw_fd(),
-                    self.events.as_mut_ptr(),
-                    self.events.len() as libc::c_int,
-                    timeout.as_millis().min(i32::MAX as u128) as libc::c_int,
-                )
-            }
+            self.epoll_wait(timeout.as_millis().min(i32::MAX as u128) as libc::c_int)
         };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            self.ready = 0;
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(0);
-            }
-            return Err(e);
-        }
-        self.ready = r as usize;
-        Ok(self.ready)
+        self.found(r)
     }
 
     /// How many descriptors the last wait found ready.

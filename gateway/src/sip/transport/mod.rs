@@ -196,6 +196,30 @@ impl Inbox {
     }
 }
 
+/// Bind a TCP listener on `addr` and start accepting connections on it (TLS over them
+/// with `tls`, RFC 3261 §26.2.1); returns the bound address.
+async fn listen_stream(
+    addr: SocketAddr,
+    tls: Option<stream::TlsConfig>,
+    connections: &Connections,
+    events: &mpsc::Sender<TransportEvent>,
+) -> Result<SocketAddr, TransportError> {
+    let l = TcpListener::bind(addr)
+        .await
+        .map_err(|e| TransportError::Bind { addr, source: e })?;
+    let local = l
+        .local_addr()
+        .map_err(|e| TransportError::Bind { addr, source: e })?;
+    tokio::spawn(stream::accept_loop(
+        l,
+        local,
+        tls,
+        connections.clone(),
+        events.clone(),
+    ));
+    Ok(local)
+}
+
 impl Transport {
     /// Bind the listeners and start their tasks; received messages arrive on the returned
     /// channel. Must run inside a tokio runtime.
@@ -248,36 +272,11 @@ impl Transport {
             t.udp_local = Some(local);
         }
         if let Some(addr) = listen.tcp {
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|e| TransportError::Bind { addr, source: e })?;
-            let local = l
-                .local_addr()
-                .map_err(|e| TransportError::Bind { addr, source: e })?;
-            tokio::spawn(stream::accept_loop(
-                l,
-                local,
-                None,
-                connections.clone(),
-                tx.clone(),
-            ));
-            t.tcp_local = Some(local);
+            t.tcp_local = Some(listen_stream(addr, None, &connections, &tx).await?);
         }
         if let Some((addr, cert, key)) = listen.tls {
             let cfg = stream::TlsConfig::load(&cert, &key)?;
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|e| TransportError::Bind { addr, source: e })?;
-            let local = l
-                .local_addr()
-                .map_err(|e| TransportError::Bind { addr, source: e })?;
-            tokio::spawn(stream::accept_loop(
-                l,
-                local,
-                Some(cfg.clone()),
-                connections.clone(),
-                tx.clone(),
-            ));
+            let local = listen_stream(addr, Some(cfg.clone()), &connections, &tx).await?;
             t.tls = Some((local, cfg));
         }
         Ok((

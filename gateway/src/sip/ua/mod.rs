@@ -1797,42 +1797,47 @@ fn outcome(e: ClientEvent) -> Option<(u16, Option<SipMessage>)> {
     }
 }
 
-/// What the endpoint needs of a client transaction to drain it.
-trait ClientTransaction {
+/// What the endpoint needs of a transaction, client or server (RFC 3261 §17), to drain
+/// it: its messages to send, its events, its next deadline, whether it is over.
+trait Transaction {
+    type Event;
     fn poll_transmit(&mut self) -> Option<Bytes>;
-    fn poll_event(&mut self) -> Option<ClientEvent>;
+    fn poll_event(&mut self) -> Option<Self::Event>;
     fn poll_timeout(&self) -> Option<Instant>;
     fn is_terminated(&self) -> bool;
 }
 
-macro_rules! client_transaction {
-    ($t:ty) => {
-        impl ClientTransaction for $t {
-            fn poll_transmit(&mut self) -> Option<Bytes> {
-                <$t>::poll_transmit(self)
+macro_rules! transaction {
+    ($event:ty: $($t:ty),+) => {
+        $(
+            impl Transaction for $t {
+                type Event = $event;
+                fn poll_transmit(&mut self) -> Option<Bytes> {
+                    <$t>::poll_transmit(self)
+                }
+                fn poll_event(&mut self) -> Option<$event> {
+                    <$t>::poll_event(self)
+                }
+                fn poll_timeout(&self) -> Option<Instant> {
+                    <$t>::poll_timeout(self)
+                }
+                fn is_terminated(&self) -> bool {
+                    <$t>::is_terminated(self)
+                }
             }
-            fn poll_event(&mut self) -> Option<ClientEvent> {
-                <$t>::poll_event(self)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$t>::poll_timeout(self)
-            }
-            fn is_terminated(&self) -> bool {
-                <$t>::is_terminated(self)
-            }
-        }
+        )+
     };
 }
 
-client_transaction!(InviteClient);
-client_transaction!(NonInviteClient);
+transaction!(ClientEvent: InviteClient, NonInviteClient);
+transaction!(ServerEvent: InviteServer, NonInviteServer);
 
 /// Send what a client transaction produced and hand back its call, its events, its next
 /// deadline and whether it is over. The caller acts on the events before it drops the
 /// transaction, since acting may start new ones.
 type ClientOutput = (Option<CallHandle>, Vec<ClientEvent>, Option<Instant>, bool);
 
-fn take_client_output<T: ClientTransaction>(
+fn take_client_output<T: Transaction<Event = ClientEvent>>(
     table: &mut HashMap<ClientKey, ClientTx<T>>,
     k: &ClientKey,
     transmits: &mut VecDeque<(Target, Bytes)>,
@@ -1845,39 +1850,9 @@ fn take_client_output<T: ClientTransaction>(
     Some((c.call, events, c.tx.poll_timeout(), c.tx.is_terminated()))
 }
 
-/// What the endpoint needs of a server transaction to drain it.
-trait ServerTransaction {
-    fn poll_transmit(&mut self) -> Option<Bytes>;
-    fn poll_event(&mut self) -> Option<ServerEvent>;
-    fn poll_timeout(&self) -> Option<Instant>;
-    fn is_terminated(&self) -> bool;
-}
-
-macro_rules! server_transaction {
-    ($t:ty) => {
-        impl ServerTransaction for $t {
-            fn poll_transmit(&mut self) -> Option<Bytes> {
-                <$t>::poll_transmit(self)
-            }
-            fn poll_event(&mut self) -> Option<ServerEvent> {
-                <$t>::poll_event(self)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$t>::poll_timeout(self)
-            }
-            fn is_terminated(&self) -> bool {
-                <$t>::is_terminated(self)
-            }
-        }
-    };
-}
-
-server_transaction!(InviteServer);
-server_transaction!(NonInviteServer);
-
 /// Send what a server transaction produced to where its responses go, log its events, and
 /// drop it when it is over; returns its next deadline (none once it is gone).
-fn drain_server<T: ServerTransaction>(
+fn drain_server<T: Transaction<Event = ServerEvent>>(
     table: &mut HashMap<ServerKey, ServerTx<T>>,
     k: &ServerKey,
     transmits: &mut VecDeque<(Target, Bytes)>,
