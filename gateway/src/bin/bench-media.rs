@@ -3,9 +3,14 @@
 //! N channels on ceil(N/30) simulated E1 spans (tdm-sim, real-time clock), each bridged
 //! by one media thread to its own loopback UDP socket; a traffic generator thread plays
 //! every far RTP endpoint from one socket (`sendmmsg`/`recvmmsg`), sending a 20 ms PCMA
-//! packet per channel every 20 ms and draining what the engine sends. Then, in the same
-//! run, a bare `sendmmsg`/`recvmmsg` loop over loopback measures what one core moves
-//! without any media work.
+//! packet per channel every 20 ms and draining what the engine sends. In the same run,
+//! first, a bare `sendmmsg`/`recvmmsg` loop over loopback measures what one core moves
+//! without any media work (the limit, `of_limit`'s denominator); then two more
+//! bare loops move the engine's traffic pattern with nothing else: one datagram in and one
+//! out per socket, as many sockets as channels, io_uring batches (one thread; and with
+//! the far side on another CPU, as the generator is). Their rates are printed beside
+//! `of_limit`: they show how much of the one-socket figure the kernel itself leaves for
+//! one socket per call with its peer on another CPU.
 //!
 //! Last line: `bench media channels=N cpu=F late=K p99_ms=L of_limit=R` where `cpu` is
 //! the media thread's CPU over wall time (1.0 = one core), `late` the ticks it missed,
@@ -171,6 +176,172 @@ fn bare_loop(secs: u64) -> (u64, f64) {
     (moved, (thread_cpu_ns() - cpu0) as f64 / 1e9)
 }
 
+/// `n` sockets, one per call as the engine has them, each connected to `far`; and
+/// their addresses.
+fn near_sockets(n: usize, far: SocketAddr) -> anyhow::Result<(Vec<UdpSocket>, Vec<RawAddr>)> {
+    let mut near = Vec::with_capacity(n);
+    let mut addrs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let s = UdpSocket::bind("127.0.0.1:0")?;
+        s.connect(far)?;
+        addrs.push(RawAddr::new(s.local_addr()?));
+        near.push(s);
+    }
+    Ok((near, addrs))
+}
+
+/// What the engine does for a tick's channels, and nothing else: one io_uring
+/// submission of a receive (`MSG_DONTWAIT`) on each of `near` (at most [`BATCH`]), then
+/// one of a send back on each that had a datagram. Returns the receives and sends done.
+fn near_round(
+    ring: &mut io_uring::IoUring,
+    near: &[UdpSocket],
+    bufs: &mut [[u8; 512]],
+    pkt: &[u8; PKT],
+) -> anyhow::Result<u64> {
+    use io_uring::{opcode, types};
+    let full = || anyhow::anyhow!("io_uring submission queue full");
+    for (i, s) in near.iter().enumerate() {
+        let e = opcode::Recv::new(types::Fd(s.as_raw_fd()), bufs[i].as_mut_ptr(), 512)
+            .flags(libc::MSG_DONTWAIT)
+            .build()
+            .user_data(i as u64);
+        // SAFETY: the buffer outlives the entry, which completes before we return.
+        unsafe { ring.submission().push(&e) }.map_err(|_| full())?;
+    }
+    ring.submit_and_wait(near.len())?;
+    let mut got = [false; BATCH];
+    for c in ring.completion() {
+        if c.result() > 0 {
+            got[c.user_data() as usize] = true;
+        }
+    }
+    let mut sends = 0;
+    for (s, _) in near.iter().zip(got).filter(|(_, g)| *g) {
+        let e = opcode::Send::new(types::Fd(s.as_raw_fd()), pkt.as_ptr(), PKT as u32)
+            .flags(libc::MSG_DONTWAIT)
+            .build();
+        // SAFETY: `pkt` outlives the entry, which completes before we return.
+        unsafe { ring.submission().push(&e) }.map_err(|_| full())?;
+        sends += 1;
+    }
+    ring.submit_and_wait(sends)?;
+    let sent = ring.completion().filter(|c| c.result() > 0).count();
+    Ok((sends + sent) as u64)
+}
+
+/// The bare loop again over `n` sockets, one per call: a far socket sends one datagram to
+/// each of the next [`BATCH`] sockets (`sendmmsg`), those receive theirs and send one
+/// back ([`near_round`]), the far socket drains them; round after round over all `n`, so
+/// each socket's kernel state is as cold as the engine's. One thread; only
+/// [`near_round`] is timed (thread CPU around it), as the engine's far side runs on
+/// another thread. Returns (receives + sends, CPU seconds).
+fn bare_sockets_loop(n: usize, secs: u64) -> anyhow::Result<(u64, f64)> {
+    let far = UdpSocket::bind("127.0.0.1:0")?;
+    set_buf(&far, 16 << 20);
+    let (near, dests) = near_sockets(n, far.local_addr()?)?;
+    let mut ring = io_uring::IoUring::new(2 * BATCH as u32)?;
+    let mut pkts = [[0x80u8; PKT]; BATCH];
+    let mut bufs = [[0u8; 512]; BATCH];
+    let mut batch = [dests[0]; BATCH];
+    let (mut moved, mut cpu_ns) = (0u64, 0u64);
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut next = 0;
+    while Instant::now() < end {
+        let k = BATCH.min(n - next);
+        batch[..k].copy_from_slice(&dests[next..next + k]);
+        sendmmsg(&far, &mut pkts, &batch, k);
+        let t0 = thread_cpu_ns();
+        moved += near_round(&mut ring, &near[next..next + k], &mut bufs, &pkts[0])?;
+        cpu_ns += thread_cpu_ns() - t0;
+        drain(&far, &mut [[0u8; 512]; BATCH]);
+        next = (next + k) % n;
+    }
+    Ok((moved, cpu_ns as f64 / 1e9))
+}
+
+/// As [`bare_sockets_loop`] with the far side on a thread of its own on CPU `far_cpu`,
+/// as the engine's generator is: it sends one datagram to each of the `n` sockets every
+/// 20 ms (in 1 ms steps, as the generator) and drains what comes back; a thread on
+/// `near_cpu` runs [`near_round`] over the next `n / 20` sockets every millisecond.
+/// Datagrams allocated on one CPU and taken on the other, and the sockets' queues
+/// written by one CPU and read by the other, are the costs this adds to the one-thread
+/// loop. Returns (the near thread's receives + sends, its CPU seconds).
+fn bare_sockets_split(
+    n: usize,
+    secs: u64,
+    near_cpu: usize,
+    far_cpu: usize,
+) -> anyhow::Result<(u64, f64)> {
+    let far = UdpSocket::bind("127.0.0.1:0")?;
+    set_buf(&far, 16 << 20);
+    let (near, dests) = near_sockets(n, far.local_addr()?)?;
+    let per_ms = n.div_ceil(20);
+    let stop = Instant::now() + Duration::from_secs(secs);
+    // Both sides step once a millisecond, each on its own CPU.
+    let paced = move |cpu: usize, mut step: Box<dyn FnMut() -> anyhow::Result<()> + Send>| {
+        std::thread::spawn(move || -> anyhow::Result<f64> {
+            pin(0, cpu);
+            let (start, cpu0) = (Instant::now(), thread_cpu_ns());
+            let mut ms = 0;
+            while Instant::now() < stop {
+                step()?;
+                ms += 1;
+                let due = start + Duration::from_millis(ms);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            Ok((thread_cpu_ns() - cpu0) as f64 / 1e9)
+        })
+    };
+    let (mut pkts, mut far_next, mut batch) = ([[0x80u8; PKT]; BATCH], 0, [dests[0]; BATCH]);
+    let far_side = paced(
+        far_cpu,
+        Box::new(move || {
+            let mut left = per_ms;
+            while left > 0 {
+                let k = BATCH.min(left).min(n - far_next);
+                batch[..k].copy_from_slice(&dests[far_next..far_next + k]);
+                sendmmsg(&far, &mut pkts, &batch, k);
+                far_next = (far_next + k) % n;
+                left -= k;
+            }
+            drain(&far, &mut [[0u8; 512]; BATCH]);
+            Ok(())
+        }),
+    );
+    let moved = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = moved.clone();
+    let (mut ring, mut bufs, mut next) = (
+        io_uring::IoUring::new(2 * BATCH as u32)?,
+        [[0u8; 512]; BATCH],
+        0,
+    );
+    let pkt = [0x80u8; PKT];
+    let near_side = paced(
+        near_cpu,
+        Box::new(move || {
+            let mut left = per_ms;
+            while left > 0 {
+                let k = BATCH.min(left).min(n - next);
+                let done = near_round(&mut ring, &near[next..next + k], &mut bufs, &pkt)?;
+                counted.fetch_add(done, std::sync::atomic::Ordering::Relaxed);
+                next = (next + k) % n;
+                left -= k;
+            }
+            Ok(())
+        }),
+    );
+    let cpu = near_side
+        .join()
+        .map_err(|_| anyhow::anyhow!("near thread panicked"))??;
+    far_side
+        .join()
+        .map_err(|_| anyhow::anyhow!("far thread panicked"))??;
+    Ok((moved.load(std::sync::atomic::Ordering::Relaxed), cpu))
+}
+
 /// The kernel's id of this process's thread named `name` (`/proc/self/task/*/comm`).
 fn thread_named(name: &str) -> Option<libc::pid_t> {
     std::fs::read_dir("/proc/self/task").ok()?.find_map(|e| {
@@ -317,6 +488,31 @@ fn main() -> anyhow::Result<()> {
         bare_rate
     );
 
+    println!(
+        "bare loop over {n} sockets (one per channel, io_uring), {} s",
+        args.bare_secs
+    );
+    let (sock_ops, sock_cpu) = bare_sockets_loop(n, args.bare_secs)?;
+    let sockets_rate = sock_ops as f64 / sock_cpu;
+    println!(
+        "bare loop over {n} sockets: {sock_ops} receives+sends in {sock_cpu:.2} CPU-s = {sockets_rate:.0} per CPU-s ({:.2} of the one-socket loop)",
+        sockets_rate / bare_rate
+    );
+
+    // With two CPUs or more, the same over two CPUs, as the engine and its generator run.
+    let cpu_list = cpus();
+    let split_rate = match cpu_list.as_slice() {
+        [near, far, ..] => {
+            let (ops, cpu) = bare_sockets_split(n, args.bare_secs, *near, *far)?;
+            let r = ops as f64 / cpu;
+            println!(
+                "bare loop over {n} sockets, their far side on another CPU at the engine's packet rate: {ops} receives+sends in {cpu:.2} CPU-s = {r:.0} per CPU-s ({:.2} of the one-socket loop)",
+                r / bare_rate
+            );
+            Some(r)
+        }
+        _ => None,
+    };
     println!("{n} channels on {spans} simulated E1 spans, real-time clock");
     let sim = Sim::builder().e1(spans).clock(ClockMode::RealTime).build();
     let near = sim.near();
@@ -396,7 +592,6 @@ fn main() -> anyhow::Result<()> {
     // never share one CPU's real-time budget (see `generate`). Off by default: on a host
     // where other programs run real-time threads too, a pinned media thread cannot move
     // away from them.
-    let cpu_list = cpus();
     let gen_cpu = if args.pin && cpu_list.len() >= 2 {
         let media = thread_named("media-0");
         match media {
@@ -499,6 +694,16 @@ fn main() -> anyhow::Result<()> {
         late - overrun
     );
     println!("engine: {rate:.0} packets per CPU-s vs bare {bare_rate:.0}: of_limit {of_limit:.3}");
+    println!(
+        "engine: {:.3} of the bare loop over {n} sockets ({sockets_rate:.0} per CPU-s)",
+        rate / sockets_rate
+    );
+    if let Some(split) = split_rate {
+        println!(
+            "engine: {:.3} of the bare loop over {n} sockets with their far side on another CPU ({split:.0} per CPU-s)",
+            rate / split
+        );
+    }
     println!(
         "simulator clock: {} late chunks of {} (its own thread, not counted above); SCHED_FIFO: clock {}, media thread {}",
         c1.late_chunks - c0.late_chunks,
