@@ -7,7 +7,10 @@ use std::net::SocketAddrV4;
 use h323_asn1::h225 as asn;
 use h323_asn1::rasn::types::OctetString;
 
-use super::{bmp, endpoint_type, RasError, Registrant};
+use super::{
+    call_reference_value, disengage, endpoint_type, ep_id, gk_id, unregistration, RasError,
+    Registrant,
+};
 use crate::h225::call_signal::PROTOCOL_VERSION;
 use crate::h225::ids::{aliases_to_asn, protocol_identifier, transport_address};
 use crate::h225::{Alias, Guid};
@@ -16,12 +19,19 @@ fn seq(n: u16) -> asn::RequestSeqNum {
     asn::RequestSeqNum(n)
 }
 
-fn gk_id(id: &str) -> Result<asn::GatekeeperIdentifier, RasError> {
-    bmp(id).map(asn::GatekeeperIdentifier)
+/// CallModel (H.225.0 §7.11.2 ACF, and IRR perCallInfo): whether the call-signalling
+/// channel runs through the gatekeeper or straight to the other endpoint.
+fn call_model(routed_by_gatekeeper: bool) -> asn::CallModel {
+    if routed_by_gatekeeper {
+        asn::CallModel::gatekeeperRouted(())
+    } else {
+        asn::CallModel::direct(())
+    }
 }
 
-fn ep_id(id: &str) -> Result<asn::EndpointIdentifier, RasError> {
-    bmp(id).map(asn::EndpointIdentifier)
+/// The `callSignalAddress` list of an RCF or a gatekeeper's URQ (H.225.0 §7.9.2, §7.10.1).
+fn transport_addresses(addresses: &[SocketAddrV4]) -> Vec<asn::TransportAddress> {
+    addresses.iter().copied().map(transport_address).collect()
 }
 
 /// H.225.0 §7.8.2 GatekeeperConfirm.
@@ -93,11 +103,7 @@ pub fn registration_confirm(n: u16, r: &Registration<'_>) -> Result<asn::RasMess
             seq(n),
             protocol_identifier(PROTOCOL_VERSION),
             None,
-            r.call_signal_addresses
-                .iter()
-                .copied()
-                .map(transport_address)
-                .collect(),
+            transport_addresses(r.call_signal_addresses),
             aliases_to_asn(r.aliases)?,
             Some(gk_id(r.gatekeeper_id)?),
             ep_id(r.endpoint_id)?,
@@ -157,30 +163,14 @@ pub fn gatekeeper_unregistration_request(
     gatekeeper_id: &str,
     reason: asn::UnregRequestReason,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::unregistrationRequest(Box::new(
-        asn::UnregistrationRequest::new(
-            seq(n),
-            call_signal_addresses
-                .iter()
-                .copied()
-                .map(transport_address)
-                .collect(),
-            None,
-            None,
-            Some(ep_id(endpoint_id)?),
-            None,
-            Some(gk_id(gatekeeper_id)?),
-            None,
-            None,
-            None,
-            Some(reason),
-            None,
-            None,
-            None,
-            None,
-            None,
-        ),
-    )))
+    unregistration(
+        n,
+        transport_addresses(call_signal_addresses),
+        None,
+        Some(endpoint_id),
+        Some(gatekeeper_id),
+        Some(reason),
+    )
 }
 
 /// H.225.0 §7.10.2 UnregistrationConfirm.
@@ -238,11 +228,7 @@ pub fn admission_confirm(
     asn::RasMessage::admissionConfirm(Box::new(asn::AdmissionConfirm::new(
         seq(n),
         asn::BandWidth(bandwidth),
-        if routed_by_gatekeeper {
-            asn::CallModel::gatekeeperRouted(())
-        } else {
-            asn::CallModel::direct(())
-        },
+        call_model(routed_by_gatekeeper),
         transport_address(dest_call_signal_address),
         None,
         None,
@@ -298,29 +284,15 @@ pub fn gatekeeper_disengage_request(
     call_id: Guid,
     conference_id: Guid,
 ) -> Result<asn::RasMessage, RasError> {
-    Ok(asn::RasMessage::disengageRequest(Box::new(
-        asn::DisengageRequest::new(
-            seq(n),
-            ep_id(endpoint_id)?,
-            conference_id.conference_identifier(),
-            asn::CallReferenceValue(call_ref & 0x7FFF),
-            asn::DisengageReason::forcedDrop(()),
-            None,
-            Some(call_id.call_identifier()),
-            None,
-            None,
-            None,
-            None,
-            Some(false),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        ),
-    )))
+    disengage(
+        n,
+        endpoint_id,
+        call_ref,
+        call_id,
+        conference_id,
+        asn::DisengageReason::forcedDrop(()),
+        false,
+    )
 }
 
 /// H.225.0 §7.12.2 DisengageConfirm.
@@ -367,7 +339,7 @@ pub fn gatekeeper_bandwidth_request(
             seq(n),
             ep_id(endpoint_id)?,
             conference_id.conference_identifier(),
-            asn::CallReferenceValue(call_ref & 0x7FFF),
+            call_reference_value(call_ref),
             None,
             asn::BandWidth(bandwidth),
             None,
@@ -430,7 +402,7 @@ pub fn info_request(
 ) -> asn::RasMessage {
     asn::RasMessage::infoRequest(Box::new(asn::InfoRequest::new(
         seq(n),
-        asn::CallReferenceValue(call_ref & 0x7FFF),
+        call_reference_value(call_ref),
         None,
         reply_address.map(transport_address),
         call_id.map(Guid::call_identifier),
@@ -472,7 +444,7 @@ pub fn info_request_response(
         .map(|c| {
             asn::AnonymousInfoRequestResponsePerCallInfo::new(
                 None,
-                asn::CallReferenceValue(c.call_ref & 0x7FFF),
+                call_reference_value(c.call_ref),
                 c.conference_id.conference_identifier(),
                 Some(c.originator),
                 None,
@@ -485,11 +457,7 @@ pub fn info_request_response(
                 ),
                 asn::CallType::pointToPoint(()),
                 asn::BandWidth(c.bandwidth),
-                if c.routed_by_gatekeeper {
-                    asn::CallModel::gatekeeperRouted(())
-                } else {
-                    asn::CallModel::direct(())
-                },
+                call_model(c.routed_by_gatekeeper),
                 Some(c.call_id.call_identifier()),
                 None,
                 None,

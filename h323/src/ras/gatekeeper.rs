@@ -63,6 +63,28 @@ pub struct Registered {
     pub keep_alives: u32,
 }
 
+impl Registered {
+    /// The RCF for this registration as it now stands (H.225.0 §7.9.2): the answer to a
+    /// full RRQ and to a lightweight one (§7.9.1 keepAlive) alike.
+    fn confirm(
+        &self,
+        seq: u16,
+        gatekeeper_id: &str,
+        time_to_live: Option<u32>,
+    ) -> Result<asn::RasMessage, RasError> {
+        confirm::registration_confirm(
+            seq,
+            &Registration {
+                call_signal_addresses: &self.call_signal_addresses,
+                aliases: &self.aliases,
+                gatekeeper_id,
+                endpoint_id: &self.endpoint_id,
+                time_to_live,
+            },
+        )
+    }
+}
+
 /// A call we admitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdmittedCall {
@@ -296,20 +318,10 @@ impl Gatekeeper {
             };
             r.expires = expires;
             r.keep_alives += 1;
-            let r = r.clone();
             self.events.push_back(GatekeeperEvent::KeepAlive {
                 endpoint_id: r.endpoint_id.clone(),
             });
-            return confirm::registration_confirm(
-                seq,
-                &Registration {
-                    call_signal_addresses: &r.call_signal_addresses,
-                    aliases: &r.aliases,
-                    gatekeeper_id: &gk_id,
-                    endpoint_id: &r.endpoint_id,
-                    time_to_live: ttl,
-                },
-            );
+            return r.confirm(seq, &gk_id, ttl);
         }
         let ras_address = rrq.ras_address.iter().find_map(socket_addr).unwrap_or(from);
         let call_signal_addresses: Vec<SocketAddrV4> = rrq
@@ -341,16 +353,7 @@ impl Gatekeeper {
             expires,
             keep_alives: 0,
         };
-        let answer = confirm::registration_confirm(
-            seq,
-            &Registration {
-                call_signal_addresses: &r.call_signal_addresses,
-                aliases: &r.aliases,
-                gatekeeper_id: &gk_id,
-                endpoint_id: &r.endpoint_id,
-                time_to_live: ttl,
-            },
-        );
+        let answer = r.confirm(seq, &gk_id, ttl);
         self.registrations.push(r);
         self.events
             .push_back(GatekeeperEvent::Registered { endpoint_id });
@@ -510,6 +513,17 @@ impl Gatekeeper {
         Ok(seq)
     }
 
+    /// The conference identifier and call reference value the call was admitted with: a
+    /// BRQ or DRQ names the call by these as well as by its call identifier (H.225.0
+    /// §7.12.1). A call we do not know: its call identifier as the conference, CRV 0.
+    fn admitted_as(&self, call_id: Guid) -> (Guid, u16) {
+        self.calls
+            .iter()
+            .find(|c| c.call_id == Some(call_id))
+            .map(|c| (c.conference_id, c.call_ref))
+            .unwrap_or((call_id, 0))
+    }
+
     /// Unregister an endpoint (URQ, reason `maintenance`) and forget it. Returns the URQ's
     /// sequence number; the endpoint's UCF shows up as a `Received` event.
     pub fn unregister(&mut self, endpoint_id: &str) -> Result<u16, RasError> {
@@ -549,12 +563,7 @@ impl Gatekeeper {
         bandwidth: u32,
     ) -> Result<u16, RasError> {
         let seq = self.take_seq();
-        let (conf, cr) = self
-            .calls
-            .iter()
-            .find(|c| c.call_id == Some(call_id))
-            .map(|c| (c.conference_id, c.call_ref))
-            .unwrap_or((call_id, 0));
+        let (conf, cr) = self.admitted_as(call_id);
         let msg =
             confirm::gatekeeper_bandwidth_request(seq, endpoint_id, cr, call_id, conf, bandwidth);
         self.send_to(endpoint_id, msg)
@@ -563,12 +572,7 @@ impl Gatekeeper {
     /// End a call from the gatekeeper's side (DRQ `forcedDrop`).
     pub fn disengage(&mut self, endpoint_id: &str, call_id: Guid) -> Result<u16, RasError> {
         let seq = self.take_seq();
-        let (conf, cr) = self
-            .calls
-            .iter()
-            .find(|c| c.call_id == Some(call_id))
-            .map(|c| (c.conference_id, c.call_ref))
-            .unwrap_or((call_id, 0));
+        let (conf, cr) = self.admitted_as(call_id);
         let msg = confirm::gatekeeper_disengage_request(seq, endpoint_id, cr, call_id, conf);
         let sent = self.send_to(endpoint_id, msg);
         self.calls.retain(|c| c.call_id != Some(call_id));

@@ -65,6 +65,23 @@ pub(crate) fn bmp(s: &str) -> Result<BmpString, RasError> {
     BmpString::try_from(ucs2.as_slice()).map_err(|_| RasError::BadIdentifier(s.to_string()))
 }
 
+/// GatekeeperIdentifier ::= BMPString (SIZE (1..128)) (H.225.0 §7.6).
+fn gk_id(id: &str) -> Result<asn::GatekeeperIdentifier, RasError> {
+    bmp(id).map(asn::GatekeeperIdentifier)
+}
+
+/// EndpointIdentifier ::= BMPString (SIZE (1..128)) (H.225.0 §7.6), as the gatekeeper
+/// assigned it in the RCF.
+fn ep_id(id: &str) -> Result<asn::EndpointIdentifier, RasError> {
+    bmp(id).map(asn::EndpointIdentifier)
+}
+
+/// The CallReferenceValue a RAS message names a call by (H.225.0 §7.11.1): the Q.931
+/// call reference value of the call-signalling channel, without the Q.931 flag bit.
+fn call_reference_value(call_ref: u16) -> asn::CallReferenceValue {
+    asn::CallReferenceValue(call_ref & 0x7FFF)
+}
+
 /// What we are, for GRQ/RRQ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registrant {
@@ -90,9 +107,7 @@ pub fn gatekeeper_request(
             None,
             transport_address(r.ras_address),
             endpoint_type(r)?,
-            gatekeeper_id
-                .map(|g| bmp(g).map(asn::GatekeeperIdentifier))
-                .transpose()?,
+            gatekeeper_id.map(gk_id).transpose()?,
             None,
             aliases_to_asn(&r.aliases)?,
             None,
@@ -194,9 +209,7 @@ pub fn registration_request_with(
             } else {
                 aliases_to_asn(&r.aliases)?
             },
-            gatekeeper_id
-                .map(|g| bmp(g).map(asn::GatekeeperIdentifier))
-                .transpose()?,
+            gatekeeper_id.map(gk_id).transpose()?,
             r.endpoint.vendor(),
             None,
             time_to_live.map(asn::TimeToLive),
@@ -204,9 +217,7 @@ pub fn registration_request_with(
             None,
             None,
             Some(keep_alive),
-            endpoint_id
-                .map(|e| bmp(e).map(asn::EndpointIdentifier))
-                .transpose()?,
+            endpoint_id.map(ep_id).transpose()?,
             Some(false),
             Some(false),
             None,
@@ -238,23 +249,40 @@ pub fn unregistration_request(
     endpoint_id: Option<&str>,
     gatekeeper_id: Option<&str>,
 ) -> Result<asn::RasMessage, RasError> {
+    unregistration(
+        seq,
+        vec![transport_address(r.call_signal_address)],
+        aliases_to_asn(&r.aliases)?,
+        endpoint_id,
+        gatekeeper_id,
+        None,
+    )
+}
+
+/// H.225.0 §7.10.1 UnregistrationRequest from either side: the endpoint cancels its
+/// own registration ([`unregistration_request`], no reason), or the gatekeeper cancels
+/// one ([`confirm::gatekeeper_unregistration_request`], with a reason).
+fn unregistration(
+    seq: u16,
+    call_signal_addresses: Vec<asn::TransportAddress>,
+    aliases: Option<Vec<asn::AliasAddress>>,
+    endpoint_id: Option<&str>,
+    gatekeeper_id: Option<&str>,
+    reason: Option<asn::UnregRequestReason>,
+) -> Result<asn::RasMessage, RasError> {
     Ok(asn::RasMessage::unregistrationRequest(Box::new(
         asn::UnregistrationRequest::new(
             asn::RequestSeqNum(seq),
-            vec![transport_address(r.call_signal_address)],
-            aliases_to_asn(&r.aliases)?,
+            call_signal_addresses,
+            aliases,
             None,
-            endpoint_id
-                .map(|e| bmp(e).map(asn::EndpointIdentifier))
-                .transpose()?,
+            endpoint_id.map(ep_id).transpose()?,
             None,
-            gatekeeper_id
-                .map(|g| bmp(g).map(asn::GatekeeperIdentifier))
-                .transpose()?,
+            gatekeeper_id.map(gk_id).transpose()?,
             None,
             None,
             None,
-            None,
+            reason,
             None,
             None,
             None,
@@ -288,14 +316,14 @@ pub fn admission_request(seq: u16, c: &RasCall) -> Result<asn::RasMessage, RasEr
             asn::RequestSeqNum(seq),
             asn::CallType::pointToPoint(()),
             None,
-            asn::EndpointIdentifier(bmp(&c.endpoint_id)?),
+            ep_id(&c.endpoint_id)?,
             aliases_to_asn(&c.destination)?,
             c.dest_call_signal_address.map(transport_address),
             None,
             src,
             c.src_call_signal_address.map(transport_address),
             asn::BandWidth(c.bandwidth),
-            asn::CallReferenceValue(c.call_ref & 0x7FFF),
+            call_reference_value(c.call_ref),
             None,
             None,
             c.conference_id.conference_identifier(),
@@ -326,20 +354,43 @@ pub fn admission_request(seq: u16, c: &RasCall) -> Result<asn::RasMessage, RasEr
 
 /// H.225.0 §7.12.1 DisengageRequest, `normalDrop`.
 pub fn disengage_request(seq: u16, c: &RasCall) -> Result<asn::RasMessage, RasError> {
+    disengage(
+        seq,
+        &c.endpoint_id,
+        c.call_ref,
+        c.call_id,
+        c.conference_id,
+        asn::DisengageReason::normalDrop(()),
+        c.answer_call,
+    )
+}
+
+/// H.225.0 §7.12.1 DisengageRequest from either side: the endpoint ends its call
+/// ([`disengage_request`], `normalDrop`), or the gatekeeper ends one
+/// ([`confirm::gatekeeper_disengage_request`], `forcedDrop`).
+fn disengage(
+    seq: u16,
+    endpoint_id: &str,
+    call_ref: u16,
+    call_id: Guid,
+    conference_id: Guid,
+    reason: asn::DisengageReason,
+    answered_call: bool,
+) -> Result<asn::RasMessage, RasError> {
     Ok(asn::RasMessage::disengageRequest(Box::new(
         asn::DisengageRequest::new(
             asn::RequestSeqNum(seq),
-            asn::EndpointIdentifier(bmp(&c.endpoint_id)?),
-            c.conference_id.conference_identifier(),
-            asn::CallReferenceValue(c.call_ref & 0x7FFF),
-            asn::DisengageReason::normalDrop(()),
+            ep_id(endpoint_id)?,
+            conference_id.conference_identifier(),
+            call_reference_value(call_ref),
+            reason,
             None,
-            Some(c.call_id.call_identifier()),
-            None,
-            None,
+            Some(call_id.call_identifier()),
             None,
             None,
-            Some(c.answer_call),
+            None,
+            None,
+            Some(answered_call),
             None,
             None,
             None,
