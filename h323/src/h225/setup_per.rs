@@ -363,22 +363,39 @@ fn enc_octet_string_fixed(o: &[u8], n: usize, w: &mut Writer) -> Option<()> {
     Some(())
 }
 
-/// SEQUENCE OF OCTET STRING (no size constraints).
-fn dec_octet_strings(r: &mut Reader) -> Option<Vec<OctetString>> {
+/// SEQUENCE OF without a PER-visible size constraint (X.691 §20.6): the number of
+/// components as an unconstrained length, then each component as `dec` reads it.
+fn dec_sequence_of<'a, T>(
+    r: &mut Reader<'a>,
+    mut dec: impl FnMut(&mut Reader<'a>) -> Option<T>,
+) -> Option<Vec<T>> {
     let n = r.length()?;
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
-        v.push(dec_octet_string(r)?);
+        v.push(dec(r)?);
     }
     Some(v)
 }
 
-fn enc_octet_strings(v: &[OctetString], w: &mut Writer) -> Option<()> {
+fn enc_sequence_of<T>(
+    v: &[T],
+    mut enc: impl FnMut(&T, &mut Writer) -> Option<()>,
+    w: &mut Writer,
+) -> Option<()> {
     w.length(v.len())?;
-    for o in v {
-        enc_octet_string(o, w)?;
+    for x in v {
+        enc(x, w)?;
     }
     Some(())
+}
+
+/// SEQUENCE OF OCTET STRING (no size constraints).
+fn dec_octet_strings(r: &mut Reader) -> Option<Vec<OctetString>> {
+    dec_sequence_of(r, dec_octet_string)
+}
+
+fn enc_octet_strings(v: &[OctetString], w: &mut Writer) -> Option<()> {
+    enc_sequence_of(v, |o, w| enc_octet_string(o, w), w)
 }
 
 /// OBJECT IDENTIFIER (X.691 §24: the X.690 contents octets behind an unconstrained
@@ -797,20 +814,11 @@ fn enc_alias(v: &asn::AliasAddress, w: &mut Writer) -> Option<()> {
 
 /// SEQUENCE OF AliasAddress.
 fn dec_aliases(r: &mut Reader) -> Option<Vec<asn::AliasAddress>> {
-    let n = r.length()?;
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        v.push(dec_alias(r)?);
-    }
-    Some(v)
+    dec_sequence_of(r, dec_alias)
 }
 
 fn enc_aliases(v: &[asn::AliasAddress], w: &mut Writer) -> Option<()> {
-    w.length(v.len())?;
-    for a in v {
-        enc_alias(a, w)?;
-    }
-    Some(())
+    enc_sequence_of(v, enc_alias, w)
 }
 
 /// EndpointType (H.225.0 §7.6): all of it but supportedTunnelledProtocols and the
@@ -962,9 +970,26 @@ const SETUP_COVERED: u64 = 1 << S_SOURCE_CALL_SIGNAL_ADDRESS
     | 1 << S_PARALLEL_H245_CONTROL
     | 1 << S_HOP_COUNT;
 
-/// A BOOLEAN extension addition.
+/// A BOOLEAN extension addition (an open type, X.691 §19.9).
 fn dec_open_bool(r: &mut Reader) -> Option<bool> {
     r.open(dec_bool)
+}
+
+fn enc_open_bool(b: bool, w: &mut Writer) -> Option<()> {
+    w.open(|w| {
+        w.bit(b);
+        Some(())
+    })
+}
+
+/// A NULL extension addition or extension alternative: an open type whose contents
+/// encode nothing, so the single zero octet of X.691 §11.1.3.
+fn dec_open_null(r: &mut Reader) -> Option<()> {
+    r.open(|_| Some(()))
+}
+
+fn enc_open_null(w: &mut Writer) -> Option<()> {
+    w.open(|_| Some(()))
 }
 
 /// Setup-UUIE (H.225.0 §7.3.10).
@@ -987,12 +1012,7 @@ fn dec_setup(r: &mut Reader) -> Option<asn::SetupUUIE> {
     let dest_call_signal_address = opt(p[3], || dec_transport(r))?;
     let dest_extra_call_info = opt(p[4], || dec_aliases(r))?;
     let dest_extra_crv = opt(p[5], || {
-        let n = r.length()?;
-        let mut v = Vec::with_capacity(n);
-        for _ in 0..n {
-            v.push(asn::CallReferenceValue(dec_u16(r)?));
-        }
-        Some(v)
+        dec_sequence_of(r, |r| dec_u16(r).map(asn::CallReferenceValue))
     })?;
     let active_mc = dec_bool(r)?;
     let conference_id = asn::ConferenceIdentifier(dec_guid(r)?);
@@ -1001,8 +1021,8 @@ fn dec_setup(r: &mut Reader) -> Option<asn::SetupUUIE> {
     use asn::SetupUUIEConferenceGoal as G;
     let conference_goal = if r.bit()? {
         match r.normally_small()? {
-            0 => r.open(|_| Some(G::capability_negotiation(())))?,
-            1 => r.open(|_| Some(G::callIndependentSupplementaryService(())))?,
+            0 => G::capability_negotiation(dec_open_null(r)?),
+            1 => G::callIndependentSupplementaryService(dec_open_null(r)?),
             _ => return None,
         }
     } else {
@@ -1054,7 +1074,7 @@ fn dec_setup(r: &mut Reader) -> Option<asn::SetupUUIE> {
                 S_MULTIPLE_CALLS => multiple_calls = Some(dec_open_bool(r)?),
                 S_MAINTAIN_CONNECTION => maintain_connection = Some(dec_open_bool(r)?),
                 S_SYMMETRIC_OPERATION_REQUIRED => {
-                    symmetric_operation_required = Some(r.open(|_| Some(()))?)
+                    symmetric_operation_required = Some(dec_open_null(r)?)
                 }
                 S_PARALLEL_H245_CONTROL => parallel_h245_control = Some(r.open(dec_octet_strings)?),
                 S_HOP_COUNT => {
@@ -1172,10 +1192,7 @@ fn enc_setup(v: &asn::SetupUUIE, w: &mut Writer) -> Option<()> {
         enc_aliases(a, w)?;
     }
     if let Some(crvs) = &v.dest_extra_crv {
-        w.length(crvs.len())?;
-        for c in crvs {
-            enc_u16(c.0, w)?;
-        }
+        enc_sequence_of(crvs, |c, w| enc_u16(c.0, w), w)?;
     }
     w.bit(v.active_mc);
     enc_guid(&v.conference_id.0, w)?;
@@ -1196,12 +1213,12 @@ fn enc_setup(v: &asn::SetupUUIE, w: &mut Writer) -> Option<()> {
         G::capability_negotiation(()) => {
             w.bit(true);
             w.normally_small(0)?;
-            w.open(|_| Some(()))?;
+            enc_open_null(w)?;
         }
         G::callIndependentSupplementaryService(()) => {
             w.bit(true);
             w.normally_small(1)?;
-            w.open(|_| Some(()))?;
+            enc_open_null(w)?;
         }
         #[allow(unreachable_patterns)]
         _ => return None,
@@ -1236,10 +1253,7 @@ fn enc_setup(v: &asn::SetupUUIE, w: &mut Writer) -> Option<()> {
         .into_iter()
         .flatten()
     {
-        w.open(|w| {
-            w.bit(b);
-            Some(())
-        })?;
+        enc_open_bool(b, w)?;
     }
     if let Some(e) = &v.endpoint_identifier {
         w.open(|w| enc_bmp(&e.0, 128, w))?;
@@ -1248,13 +1262,10 @@ fn enc_setup(v: &asn::SetupUUIE, w: &mut Writer) -> Option<()> {
         .into_iter()
         .flatten()
     {
-        w.open(|w| {
-            w.bit(b);
-            Some(())
-        })?;
+        enc_open_bool(b, w)?;
     }
     if v.symmetric_operation_required.is_some() {
-        w.open(|_| Some(()))?;
+        enc_open_null(w)?;
     }
     if let Some(p) = &v.parallel_h245_control {
         w.open(|w| enc_octet_strings(p, w))?;
@@ -1304,16 +1315,9 @@ fn dec_pdu(r: &mut Reader) -> Option<asn::H323UUPDU> {
                 P_H245_TUNNELLING => tunnelling = Some(dec_open_bool(r)?),
                 P_H245_CONTROL => control = Some(r.open(dec_octet_strings)?),
                 P_NON_STANDARD_CONTROL => {
-                    non_standard_control = Some(r.open(|r| {
-                        let n = r.length()?;
-                        let mut v = Vec::with_capacity(n);
-                        for _ in 0..n {
-                            v.push(dec_non_standard(r)?);
-                        }
-                        Some(v)
-                    })?)
+                    non_standard_control = Some(r.open(|r| dec_sequence_of(r, dec_non_standard))?)
                 }
-                P_PROVISIONAL_RESP => provisional = Some(r.open(|_| Some(()))?),
+                P_PROVISIONAL_RESP => provisional = Some(dec_open_null(r)?),
                 _ => return None,
             }
         }
@@ -1367,25 +1371,16 @@ fn enc_pdu(v: &asn::H323UUPDU, w: &mut Writer) -> Option<()> {
         w.open(|w| enc_octet_strings(s, w))?;
     }
     if let Some(t) = v.h245_tunnelling {
-        w.open(|w| {
-            w.bit(t);
-            Some(())
-        })?;
+        enc_open_bool(t, w)?;
     }
     if let Some(c) = &v.h245_control {
         w.open(|w| enc_octet_strings(c, w))?;
     }
     if let Some(c) = &v.non_standard_control {
-        w.open(|w| {
-            w.length(c.len())?;
-            for n in c {
-                enc_non_standard(n, w)?;
-            }
-            Some(())
-        })?;
+        w.open(|w| enc_sequence_of(c, enc_non_standard, w))?;
     }
     if v.provisional_resp_to_h245_tunnelling.is_some() {
-        w.open(|_| Some(()))?;
+        enc_open_null(w)?;
     }
     Some(())
 }
