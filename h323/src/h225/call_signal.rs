@@ -694,6 +694,13 @@ impl CallSignal {
             .with_opt(p.display.as_deref().map(Display::new))
     }
 
+    /// A response to the originator (Call Proceeding, Alerting, Progress, Connect:
+    /// H.225.0 §7.3.2, §7.3.1, §7.3.8, §7.3.3): `frame` and a UU-PDU with `body` and the
+    /// H.245 tunnelling flag and tunnelled messages of `p`.
+    fn response(p: &ResponseParams, frame: Message, body: asn::H323UUPDUH323MessageBody) -> Self {
+        signal(frame, pdu(body, p.h245_tunneling, &p.h245_control))
+    }
+
     /// H.225.0 §7.3.2 Call Proceeding.
     pub fn call_proceeding(p: &ResponseParams) -> Self {
         let body = asn::CallProceedingUUIE::new(
@@ -710,13 +717,10 @@ impl CallSignal {
             p.fast_connect_refused.then_some(()),
             None,
         );
-        signal(
+        Self::response(
+            p,
             Self::response_frame(p, MessageType::CallProceeding),
-            pdu(
-                asn::H323UUPDUH323MessageBody::callProceeding(Box::new(body)),
-                p.h245_tunneling,
-                &p.h245_control,
-            ),
+            asn::H323UUPDUH323MessageBody::callProceeding(Box::new(body)),
         )
     }
 
@@ -742,13 +746,10 @@ impl CallSignal {
             None,
             None,
         );
-        signal(
+        Self::response(
+            p,
             Self::response_frame(p, MessageType::Alerting),
-            pdu(
-                asn::H323UUPDUH323MessageBody::alerting(Box::new(body)),
-                p.h245_tunneling,
-                &p.h245_control,
-            ),
+            asn::H323UUPDUH323MessageBody::alerting(Box::new(body)),
         )
     }
 
@@ -772,13 +773,10 @@ impl CallSignal {
             Location::PrivateLocal,
             ProgressDescription::InbandAvailable,
         ));
-        signal(
+        Self::response(
+            p,
             frame,
-            pdu(
-                asn::H323UUPDUH323MessageBody::progress(Box::new(body)),
-                p.h245_tunneling,
-                &p.h245_control,
-            ),
+            asn::H323UUPDUH323MessageBody::progress(Box::new(body)),
         )
     }
 
@@ -806,13 +804,10 @@ impl CallSignal {
             None,
             None,
         );
-        signal(
+        Self::response(
+            p,
             Self::response_frame(p, MessageType::Connect),
-            pdu(
-                asn::H323UUPDUH323MessageBody::connect(Box::new(body)),
-                p.h245_tunneling,
-                &p.h245_control,
-            ),
+            asn::H323UUPDUH323MessageBody::connect(Box::new(body)),
         )
     }
 
