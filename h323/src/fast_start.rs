@@ -73,7 +73,7 @@ pub(crate) fn socket_of(t: &asn::TransportAddress) -> Option<SocketAddrV4> {
     }
 }
 
-pub(crate) fn h2250(
+fn h2250(
     media: Option<SocketAddrV4>,
     control: Option<SocketAddrV4>,
 ) -> asn::H2250LogicalChannelParameters {

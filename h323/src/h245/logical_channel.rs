@@ -7,33 +7,24 @@ use std::net::SocketAddrV4;
 
 use h323_asn1::h245 as asn;
 
-use crate::fast_start::{h2250, h245_address, socket_of, MediaAddresses, AUDIO_SESSION, G711};
+use crate::fast_start::{
+    h245_address, socket_of, transmit_proposal, MediaAddresses, AUDIO_SESSION, G711,
+};
 
 type FwdMux = asn::OpenLogicalChannelForwardLogicalChannelParametersMultiplexParameters;
 
 /// H.245 §6.2.8.x OpenLogicalChannel: we transmit `codec` on forward channel `channel`;
 /// the receiver answers with where it wants the RTP (H.225.0 §6.2.x: the
-/// `mediaChannel` of the Ack) and we give our RTCP address.
+/// `mediaChannel` of the Ack) and we give our RTCP address. It is the very
+/// OpenLogicalChannel a fast-start transmit proposal carries (H.323 §8.1.7.1), sent here
+/// on its own in an H.245 request.
 pub fn open(
     channel: u16,
     codec: G711,
     frames: u16,
     local: MediaAddresses,
 ) -> asn::MultimediaSystemControlMessage {
-    let olc = asn::OpenLogicalChannel::new(
-        asn::LogicalChannelNumber(channel),
-        asn::OpenLogicalChannelForwardLogicalChannelParameters::new(
-            None,
-            asn::DataType::audioData(codec.capability(frames)),
-            FwdMux::h2250LogicalChannelParameters(Box::new(h2250(None, Some(local.rtcp)))),
-            None,
-            None,
-        ),
-        None,
-        None,
-        None,
-        None,
-    );
+    let olc = transmit_proposal(channel, codec, frames, local);
     asn::MultimediaSystemControlMessage::request(asn::RequestMessage::openLogicalChannel(Box::new(
         olc,
     )))

@@ -520,17 +520,7 @@ impl H245Session {
             .as_ref()
             .is_some_and(|r| r.user_input_dtmf && !r.user_input_alphanumeric);
         if use_signal {
-            let msgs: Option<Vec<_>> = digits
-                .chars()
-                .map(|d| user_input::signal(d, duration_ms))
-                .collect();
-            match msgs {
-                Some(m) => {
-                    self.out.extend(m);
-                    true
-                }
-                None => false,
-            }
+            self.send_user_input_signals(digits, duration_ms)
         } else {
             match user_input::alphanumeric(digits) {
                 Some(m) => {
