@@ -5,39 +5,7 @@
 use std::time::Duration;
 
 use crate::daemon_support::{free_udp_port, Daemon, Options, DISPOSITION};
-
-const EXPECT_503: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="expect 503">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="503"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"#;
+use crate::sipp_scenario::refused;
 
 /// SIPp `uac` from a fresh port to `port`; true when its call succeeded.
 fn call_to(d: &Daemon, port: u16, args: &[&str]) -> bool {
@@ -69,15 +37,7 @@ fn reload_moves_and_adds_sip_trunks_without_dropping_the_call_in_progress() {
     let d = Daemon::start("reload-sip", Options::default());
     let old_port = d.sip_port;
     // A call in progress on the trunk's first listener: answered after 1 s, held 5 s.
-    let mut held = d
-        .sipp_command(
-            "127.0.0.1",
-            d.pbx_port,
-            &["-sn", "uac", "-s", "0301234", "-m", "1", "-d", "5000"],
-        )
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut held = d.held_call(5000);
     assert_eq!(d.ctl("show calls").lines().count(), 1);
     // Move the trunk to a new port and add a second trunk with a route of its own.
     let (new_port, extra_port) = (free_udp_port(), free_udp_port());
@@ -95,7 +55,7 @@ fn reload_moves_and_adds_sip_trunks_without_dropping_the_call_in_progress() {
     assert_eq!(d.ctl("reload"), "ok\n");
     std::thread::sleep(Duration::from_millis(200));
     // The old listener refuses new calls.
-    let sf = d.scenario("expect503.xml", EXPECT_503);
+    let sf = d.scenario("expect503.xml", &refused("expect 503", 503));
     assert!(
         call_to(&d, old_port, &["-sf", &sf, "-s", "0301234"]),
         "503 on the removed listener"
@@ -141,15 +101,7 @@ fn line_of(text: &str, prefix: &str) -> usize {
 #[test]
 fn reload_refuses_span_changes_that_need_a_restart() {
     let d = Daemon::start("reload-span-refused", Options::default());
-    let mut held = d
-        .sipp_command(
-            "127.0.0.1",
-            d.pbx_port,
-            &["-sn", "uac", "-s", "0301234", "-m", "1", "-d", "3000"],
-        )
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut held = d.held_call(3000);
     assert_eq!(d.ctl("show calls").lines().count(), 1);
     let path = d.dir.join("gatewayd.toml");
     let original = std::fs::read_to_string(&path).unwrap();
@@ -244,15 +196,7 @@ fn reload_refuses_span_changes_that_need_a_restart() {
 #[test]
 fn reload_adds_a_span_live_while_a_call_is_up_on_another() {
     let d = Daemon::start("reload-span-added", Options::default());
-    let mut held = d
-        .sipp_command(
-            "127.0.0.1",
-            d.pbx_port,
-            &["-sn", "uac", "-s", "0301234", "-m", "1", "-d", "6000"],
-        )
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut held = d.held_call(6000);
     assert_eq!(d.ctl("show calls").lines().count(), 1);
     let path = d.dir.join("gatewayd.toml");
     let text = std::fs::read_to_string(&path).unwrap()

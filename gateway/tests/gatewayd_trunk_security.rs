@@ -7,69 +7,29 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use crate::daemon_support::{free_udp_port, sipp_stat_counts, Daemon, Options, DISPOSITION};
+use crate::sipp_scenario::{head, refused, Uac};
 
-const EXPECT_403: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="expect 403">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="403"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"#;
-
-/// OPTIONS that must be refused with 503 carrying a Retry-After (a 200 fails the "call").
-const EXPECT_503: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="flood expecting 503">
-  <send>
-    <![CDATA[
-      OPTIONS sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 OPTIONS
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="503">
+/// OPTIONS (each sent once) that must be refused with 503 carrying a Retry-After (a 200
+/// fails the "call").
+fn expect_503() -> String {
+    format!(
+        r#"{}{}  <recv response="503">
     <action>
       <ereg regexp="[0-9]+" search_in="hdr" header="Retry-After:" check_it="true" assign_to="1"/>
       <log message="Retry-After [$1]"/>
     </action>
   </recv>
 </scenario>
-"#;
+"#,
+        head("flood expecting 503"),
+        Uac::sipp("sipp", "[service]").outside("OPTIONS", 1).send(),
+    )
+}
 
 #[test]
 fn sipp_from_an_address_not_allowed_gets_403_and_no_call() {
     let d = Daemon::start("guard-403", Options::default());
-    let sf = d.scenario("expect403.xml", EXPECT_403);
+    let sf = d.scenario("expect403.xml", &refused("expect 403", 403));
     let ok = d
         .sipp_command(
             "127.0.0.2",
@@ -144,17 +104,9 @@ fn flood_gets_503_with_retry_after_while_a_call_in_progress_goes_on() {
         },
     );
     // A call from the PBX, answered by the switch after 1 s and held 4 s more.
-    let mut held = d
-        .sipp_command(
-            "127.0.0.1",
-            d.pbx_port,
-            &["-sn", "uac", "-s", "0301234", "-m", "1", "-d", "4000"],
-        )
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut held = d.held_call(4000);
     // The flood: 300 OPTIONS at 150/s from the same address, another port.
-    let sf = d.scenario("flood503.xml", EXPECT_503);
+    let sf = d.scenario("flood503.xml", &expect_503());
     let _ = d
         .sipp_command(
             "127.0.0.1",

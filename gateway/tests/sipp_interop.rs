@@ -15,6 +15,8 @@ use gateway::sip::ua::driver::{run, Application};
 use gateway::sip::ua::{Endpoint, EndpointConfig, OutgoingCall, UaEvent};
 use gateway::sip::StatusCode;
 
+use crate::sipp_scenario::{head, offer, Uac};
+
 const SDP_ANSWER: &[u8] = b"v=0\r\no=gw 1 1 IN IP4 127.0.0.1\r\ns=gw\r\nc=IN IP4 127.0.0.1\r\n\
 t=0 0\r\nm=audio 20000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
 a=fmtp:101 0-15\r\na=ptime:20\r\n";
@@ -201,9 +203,12 @@ fn assert_sipp_ok(out: &std::process::Output, what: &str) {
     );
 }
 
-/// SIPp runs the scenario `xml` (saved as `name`.xml) as UAC against `target` over UDP:
-/// `calls` calls at 20 per second; `what` names the case when it fails.
-fn run_scenario(what: &str, name: &str, xml: &str, target: SocketAddr, calls: u32) {
+/// Our UAS, `uas` as it starts, against SIPp running the scenario `xml` (saved as
+/// `name`.xml) as UAC over UDP: `calls` calls at 20 per second; `what` names the case
+/// when it fails. Returns our UAS's state.
+fn run_scenario(what: &str, name: &str, xml: &str, uas: Uas, calls: u32) -> Arc<Mutex<Uas>> {
+    let state = Arc::new(Mutex::new(uas));
+    let (target, _) = start_uas(state.clone());
     let f = scenario(name, xml);
     let calls = calls.to_string();
     let out = sipp(&[
@@ -220,6 +225,7 @@ fn run_scenario(what: &str, name: &str, xml: &str, target: SocketAddr, calls: u3
         "20",
     ]);
     assert_sipp_ok(&out, what);
+    state
 }
 
 #[test]
@@ -272,328 +278,181 @@ fn sipp_uac_calls_our_uas_over_udp_and_tcp() {
     assert_eq!(s.byes, 30);
 }
 
-/// An in-dialog ACK or BYE from SIPp's UAC (`user` in From), as a scenario `<send>`
-/// (a BYE is retransmitted until answered).
-macro_rules! in_dialog {
-    ("ACK", $user:literal, $cseq:literal) => {
-        concat!("  <send><![CDATA[\n", in_dialog!(@msg "ACK", $user, $cseq))
-    };
-    ("BYE", $user:literal, $cseq:literal) => {
-        concat!(
-            "  <send retrans=\"500\"><![CDATA[\n",
-            in_dialog!(@msg "BYE", $user, $cseq)
-        )
-    };
-    (@msg $method:literal, $user:literal, $cseq:literal) => {
-        concat!(
-            $method,
-            " [next_url] SIP/2.0\n",
-            "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n",
-            "From: sipp <sip:",
-            $user,
-            "@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n",
-            "[last_To:]\nCall-ID: [call_id]\nCSeq: ",
-            $cseq,
-            " ",
-            $method,
-            "\nMax-Forwards: 70\nContent-Length: 0\n\n]]></send>\n"
-        )
-    };
+/// SIPp's ACK of the 2xx to its INVITE, CSeq `cseq`, in the dialog `uac` started (the
+/// To of the last response, with our tag).
+fn ack(uac: &Uac, cseq: u32) -> String {
+    uac.in_dialog("ACK", cseq).last_to().send()
 }
 
-const CANCEL_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="cancel before answer">
-  <send retrans="500"><![CDATA[
-INVITE sip:ring@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:ring@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: sip:sipp@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
+/// SIPp's BYE, CSeq `cseq`, in the dialog `uac` started, retransmitted until answered.
+fn bye(uac: &Uac, cseq: u32) -> String {
+    uac.in_dialog("BYE", cseq).last_to().send_retrans()
+}
 
-v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8
-a=rtpmap:8 PCMA/8000
-]]></send>
-  <recv response="100" optional="true"/>
+/// SIPp's SDP offer of PCMA on `[media_port]`: version `version` of its session (RFC 4566
+/// §5.2; a re-offer counts it up), `attrs` the lines after the `m=` line.
+fn pcma_offer(version: u32, attrs: &str) -> String {
+    format!(
+        "v=0\no=user1 1 {version} IN IP[local_ip_type] [local_ip]\ns=-\n\
+         c=IN IP[media_ip_type] [media_ip]\nt=0 0\nm=audio [media_port] RTP/AVP 8\n{attrs}"
+    )
+}
+
+/// SIPp calls `ring` (our UAS rings, never answers) and CANCELs on the 180.
+fn cancel_uac() -> String {
+    let uac = Uac::sipp("sipp", "ring");
+    format!(
+        r#"{}{}  <recv response="100" optional="true"/>
   <recv response="180"/>
-  <send><![CDATA[
-CANCEL sip:ring@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:ring@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 CANCEL
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200"/>
+{}  <recv response="200"/>
   <recv response="487"/>
-  <send><![CDATA[
-ACK sip:ring@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-</scenario>
-"#;
+{}</scenario>
+"#,
+        head("cancel before answer"),
+        uac.invite(1)
+            .sdp(&offer("[media_port]", &[8]))
+            .send_retrans(),
+        uac.cancel(1).send(),
+        uac.ack_failure(1).send(),
+    )
+}
 
 #[test]
 fn sipp_cancels_before_answer() {
-    let state = Arc::new(Mutex::new(Uas::default()));
-    let (udp, _) = start_uas(state.clone());
-    run_scenario("CANCEL", "cancel", CANCEL_UAC, udp, 5);
+    let state = run_scenario("CANCEL", "cancel", &cancel_uac(), Uas::default(), 5);
     assert_eq!(state.lock().unwrap().cancels, 5);
 }
 
-const BUSY_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="busy">
-  <send retrans="500"><![CDATA[
-INVITE sip:busy@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:busy@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: sip:sipp@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="100" optional="true"/>
+/// SIPp calls `busy` without SDP: 486 with the Q.850 cause in `Reason`, ACKed.
+fn busy_uac() -> String {
+    let uac = Uac::sipp("sipp", "busy");
+    format!(
+        r#"{}{}  <recv response="100" optional="true"/>
   <recv response="486">
     <action>
       <ereg regexp="Q.850;cause=17" search_in="hdr" header="Reason:" check_it="true" assign_to="r"/>
     </action>
   </recv>
-  <send><![CDATA[
-ACK sip:busy@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <Reference variables="r"/>
+{}  <Reference variables="r"/>
 </scenario>
-"#;
+"#,
+        head("busy"),
+        uac.invite(1).send_retrans(),
+        uac.ack_failure(1).send(),
+    )
+}
 
 #[test]
 fn sipp_gets_486_with_q850_reason() {
-    let state = Arc::new(Mutex::new(Uas::default()));
-    let (udp, _) = start_uas(state);
-    run_scenario("486", "busy", BUSY_UAC, udp, 5);
+    run_scenario("486", "busy", &busy_uac(), Uas::default(), 5);
 }
 
-const REINVITE_UAC: &str = concat!(
-    r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="re-INVITE">
-  <send retrans="500"><![CDATA[
-INVITE sip:answer@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:answer@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: sip:sipp@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8
-]]></send>
-  <recv response="100" optional="true"/>
+/// SIPp calls `answer`, then re-INVITEs the answered call putting it on hold
+/// (`a=sendonly`), and hangs up.
+fn reinvite_uac() -> String {
+    let uac = Uac::sipp("sipp", "answer");
+    format!(
+        r#"{}{}  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200" rrs="true"/>
-"#,
-    in_dialog!("ACK", "sipp", "1"),
-    r#"  <send retrans="500"><![CDATA[
-INVITE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 2 INVITE
-Contact: sip:sipp@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 1 2 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8
-a=sendonly
-]]></send>
-  <recv response="100" optional="true"/>
+{}{}  <recv response="100" optional="true"/>
   <recv response="200"/>
-"#,
-    in_dialog!("ACK", "sipp", "2"),
-    in_dialog!("BYE", "sipp", "3"),
-    r#"  <recv response="200"/>
+{}{}  <recv response="200"/>
 </scenario>
 "#,
-);
+        head("re-INVITE"),
+        uac.invite(1).sdp(&pcma_offer(1, "")).send_retrans(),
+        ack(&uac, 1),
+        uac.in_dialog("INVITE", 2)
+            .last_to()
+            .contact(&uac)
+            .sdp(&pcma_offer(2, "a=sendonly\n"))
+            .send_retrans(),
+        ack(&uac, 2),
+        bye(&uac, 3),
+    )
+}
 
 #[test]
 fn sipp_reinvites_an_answered_call() {
-    let state = Arc::new(Mutex::new(Uas::default()));
-    let (udp, _) = start_uas(state.clone());
-    run_scenario("re-INVITE", "reinvite", REINVITE_UAC, udp, 5);
+    let state = run_scenario("re-INVITE", "reinvite", &reinvite_uac(), Uas::default(), 5);
     let s = state.lock().unwrap();
     assert_eq!((s.reinvites, s.byes), (5, 5));
 }
 
-const PRACK_UAC: &str = concat!(
-    r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="100rel">
-  <send retrans="500"><![CDATA[
-INVITE sip:early@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:early@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: sip:sipp@[local_ip]:[local_port]
-Require: 100rel
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8
-]]></send>
-  <recv response="100" optional="true"/>
+/// SIPp calls `early` requiring 100rel, PRACKs the reliable 183 (RFC 3262 §7.2: RAck
+/// names its RSeq and the INVITE's CSeq), ACKs the 200, hangs up 1.2 s later.
+fn prack_uac() -> String {
+    let uac = Uac::sipp("sipp", "early");
+    format!(
+        r#"{}{}  <recv response="100" optional="true"/>
   <recv response="183" rrs="true">
     <action>
       <ereg regexp="[0-9]+" search_in="hdr" header="RSeq:" assign_to="rseq"/>
     </action>
   </recv>
-  <send retrans="500"><![CDATA[
-PRACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 2 PRACK
-RAck: [$rseq] 1 INVITE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200"/>
+{}  <recv response="200"/>
   <recv response="200" rrs="true"/>
-"#,
-    in_dialog!("ACK", "sipp", "1"),
-    r#"  <pause milliseconds="1200"/>
-"#,
-    in_dialog!("BYE", "sipp", "3"),
-    r#"  <recv response="200"/>
+{}  <pause milliseconds="1200"/>
+{}  <recv response="200"/>
   <Reference variables="rseq"/>
 </scenario>
 "#,
-);
+        head("100rel"),
+        uac.invite(1)
+            .header("Require: 100rel")
+            .sdp(&pcma_offer(1, ""))
+            .send_retrans(),
+        uac.in_dialog("PRACK", 2)
+            .last_to()
+            .header("RAck: [$rseq] 1 INVITE")
+            .send_retrans(),
+        ack(&uac, 1),
+        bye(&uac, 3),
+    )
+}
 
 /// A reliable 183 (RFC 3262) is PRACKed by SIPp, then answered; neither the 183 nor the
 /// 200 is retransmitted once PRACKed/ACKed (an unexpected message during SIPp's pause
 /// would fail the scenario).
 #[test]
 fn sipp_pracks_our_reliable_183() {
-    let state = Arc::new(Mutex::new(Uas::default()));
-    let (udp, _) = start_uas(state.clone());
-    run_scenario("PRACK", "prack", PRACK_UAC, udp, 3);
+    let state = run_scenario("PRACK", "prack", &prack_uac(), Uas::default(), 3);
     let s = state.lock().unwrap();
     assert_eq!((s.pracks, s.byes), (3, 3));
 }
 
-const AUTH_UAC: &str = concat!(
-    r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="digest">
-  <send retrans="500"><![CDATA[
-INVITE sip:answer@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:answer@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: sip:pbx@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="100" optional="true"/>
+/// SIPp (user `pbx`) calls `answer` without SDP, ACKs our 401 and INVITEs again with
+/// its credentials (SIPp's `[authentication]` answers the challenge, RFC 2617).
+fn auth_uac() -> String {
+    let uac = Uac::sipp("pbx", "answer");
+    format!(
+        r#"{}{}  <recv response="100" optional="true"/>
   <recv response="401" auth="true"/>
-  <send><![CDATA[
-ACK sip:answer@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <send retrans="500"><![CDATA[
-INVITE sip:answer@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:answer@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 2 INVITE
-Contact: sip:pbx@[local_ip]:[local_port]
-[authentication username=pbx password=secret]
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="100" optional="true"/>
+{}{}  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200" rrs="true"/>
-"#,
-    in_dialog!("ACK", "pbx", "2"),
-    in_dialog!("BYE", "pbx", "3"),
-    r#"  <recv response="200"/>
+{}{}  <recv response="200"/>
 </scenario>
 "#,
-);
+        head("digest"),
+        uac.invite(1).send_retrans(),
+        uac.ack_failure(1).send(),
+        uac.invite(2)
+            .header("[authentication username=pbx password=secret]")
+            .send_retrans(),
+        ack(&uac, 2),
+        bye(&uac, 3),
+    )
+}
 
 #[test]
 fn sipp_answers_our_digest_challenge() {
-    let state = Arc::new(Mutex::new(Uas {
+    let uas = Uas {
         auth: Some(DigestServer::new("gw.test", b"k".to_vec())),
         ..Default::default()
-    }));
-    let (udp, _) = start_uas(state.clone());
-    run_scenario("digest", "auth", AUTH_UAC, udp, 3);
+    };
+    let state = run_scenario("digest", "auth", &auth_uac(), uas, 3);
     let s = state.lock().unwrap();
     assert_eq!((s.challenged, s.calls_seen, s.byes), (3, 6, 3));
 }

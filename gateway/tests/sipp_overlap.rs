@@ -26,6 +26,8 @@ use q931::call::{Event, Interface, InterfaceConfig};
 use q931::ie::Layer1Protocol;
 use q931::lapd::Role;
 
+use crate::sipp_scenario::{head, offer, Uac};
+
 #[derive(Clone, Default)]
 struct Records(Arc<Mutex<Vec<Cdr>>>);
 
@@ -37,150 +39,45 @@ impl CdrSink for Records {
 }
 
 /// SIPp dials 0301, then 030123, then 0301234567 on the same Call-ID and From tag.
-const DIALLING: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="RFC 3578 overlap dialling">
-  <send>
-    <![CDATA[
-      INVITE sip:0301@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:0301@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+fn dialling() -> String {
+    let dial = |digits: &str| Uac::sipp("sipp", digits);
+    let (first, second, last) = (dial("0301"), dial("030123"), dial("0301234567"));
+    let invite = |uac: &Uac, cseq| uac.invite(cseq).sdp(&offer("[media_port]", &[8])).send();
+    format!(
+        r#"{}{}  <recv response="100" optional="true"/>
   <recv response="183"/>
-  <send>
-    <![CDATA[
-      INVITE sip:030123@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:030123@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 2 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-    ]]>
-  </send>
-  <recv response="484">
+{}  <recv response="484">
     <action>
       <ereg regexp="^ *1 INVITE" search_in="hdr" header="CSeq:" check_it="true" assign_to="c1"/>
       <log message="484 for [$c1]"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      ACK sip:0301@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <!-- The pending second INVITE gets its 100 Trying after 200 ms (RFC 3261 §8.2.6.1). -->
+{}  <!-- The pending second INVITE gets its 100 Trying after 200 ms (RFC 3261 §8.2.6.1). -->
   <recv response="100"/>
-  <send>
-    <![CDATA[
-      INVITE sip:0301234567@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:0301234567@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 3 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-    ]]>
-  </send>
-  <recv response="484">
+{}  <recv response="484">
     <action>
       <ereg regexp="^ *2 INVITE" search_in="hdr" header="CSeq:" check_it="true" assign_to="c2"/>
       <log message="484 for [$c2]"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      ACK sip:030123@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 2 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+{}  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rtd="true"/>
-  <send>
-    <![CDATA[
-      ACK sip:0301234567@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:0301234567@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="300"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE sip:0301234567@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:0301234567@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 4 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" crlf="true"/>
+{}  <pause milliseconds="300"/>
+{}  <recv response="200" crlf="true"/>
 </scenario>
-"#;
+"#,
+        head("RFC 3578 overlap dialling"),
+        invite(&first, 1),
+        invite(&second, 2),
+        first.ack_failure(1).last_from().send(),
+        invite(&last, 3),
+        second.ack_failure(2).last_from().send(),
+        last.in_dialog("ACK", 3).direct(&last).send(),
+        last.in_dialog("BYE", 4).direct(&last).send_retrans(),
+    )
+}
 
 fn config(listen: SocketAddr, peer: SocketAddr) -> Config {
     let text = format!(
@@ -216,7 +113,7 @@ async fn sipp_dials_in_overlap_and_the_switch_gets_information() {
     let dir = std::env::temp_dir().join(format!("gateway-sipp-overlap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let scenario = dir.join("overlap.xml");
-    std::fs::write(&scenario, DIALLING).unwrap();
+    std::fs::write(&scenario, dialling()).unwrap();
     let sipp_port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

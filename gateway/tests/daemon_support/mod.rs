@@ -249,6 +249,23 @@ to = ["pbx"]
             .success()
     }
 
+    /// A call in progress: the PBX (SIPp's built-in `uac`) calls 0301234, holds the call
+    /// `hold_ms` once answered and hangs up. Returns 1.5 s after the start, when the
+    /// simulated switch has answered (after 1 s); the child ends with the call.
+    pub fn held_call(&self, hold_ms: u64) -> Child {
+        let hold = hold_ms.to_string();
+        let child = self
+            .sipp_command(
+                "127.0.0.1",
+                self.pbx_port,
+                &["-sn", "uac", "-s", "0301234", "-m", "1", "-d", &hold],
+            )
+            .spawn()
+            .expect("sipp (Debian package sip-tester) runs");
+        std::thread::sleep(Duration::from_millis(1500));
+        child
+    }
+
     /// SIPp as the PBX's UAS on the peer port (calls from the switch go there).
     pub fn sipp_uas(&self, args: &[&str]) -> Child {
         let mut c = Command::new("sipp");
