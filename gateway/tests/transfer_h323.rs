@@ -24,9 +24,11 @@ use std::time::{Duration, Instant};
 
 use crate::daemon_support::{free_tcp_port, free_udp_port, Daemon, Options, CALLED, DISPOSITION};
 use crate::h323_support::{accept_before, flush, kinds, pump, released};
+use crate::sipp_scenario::Uac;
 use crate::transfer_support::{
-    ok_with_sdp, read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID,
-    IN_TRUNK, OK_TO_REQUEST, OUT_TRUNK, SWITCH_TONE, TRANSFER,
+    c_hangs_up, ok_with_sdp, party_c, read_dialog, records, ringing, scenario, sdp, spawn_sipp,
+    write_dialog, RtpEnd, CALL_ID, IN_TRUNK, OK_TO_REQUEST, OUT_TRUNK, REPLACES, REPLACING_GLOBALS,
+    SWITCH_TONE, TRANSFER,
 };
 use h323::call::{Call, CallConfig, Event};
 use h323::fast_start::MediaAddresses;
@@ -112,27 +114,17 @@ fn h323_answer(
     })
 }
 
+/// A, phone 201 calling 5001.
+fn party_a() -> Uac {
+    Uac::phone("201", "atag[call_number]", "5001")
+}
+
 /// A's INVITE to 5001 (media at `rtp`), its 200 (the gateway's tag kept as `$gwtag`)
 /// and the ACK.
 fn a_call(rtp: SocketAddrV4) -> String {
+    let a = party_a();
     format!(
-        r#"  <send retrans="500">
-    <![CDATA[
-      INVITE sip:5001@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:201@[local_ip]:[local_port]>;tag=atag[call_number]
-      To: <sip:5001@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:201@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+        r#"{}  <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rrs="true">
@@ -140,19 +132,9 @@ fn a_call(rtp: SocketAddrV4) -> String {
       <ereg regexp=";tag=([^;>\r\n]*)" search_in="hdr" header="To:" assign_to="gwtagall,gwtag"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:201@[local_ip]:[local_port]>;tag=atag[call_number]
-      To: <sip:5001@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>"#,
-        sdp(rtp)
+{}"#,
+        a.invite(1).sdp(&sdp(rtp)).send_retrans(),
+        a.in_dialog("ACK", 1).send(),
     )
 }
 
@@ -180,33 +162,24 @@ fn transferor(rtp: SocketAddrV4, talk_ms: u64, target: &str, sipfrags: &[u16]) -
     let vars: Vec<String> = (0..sipfrags.len())
         .flat_map(|i| [format!("n{i}"), format!("n{i}e")])
         .collect();
+    let a = party_a();
     scenario(
         "transferor",
         &format!(
             r#"{}
   <pause milliseconds="{talk_ms}"/>
-  <send retrans="500">
-    <![CDATA[
-      REFER [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:201@[local_ip]:[local_port]>;tag=atag[call_number]
-      To: <sip:5001@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 REFER
-      Contact: <sip:201@[local_ip]:[local_port]>
-      Refer-To: <sip:{target}@[remote_ip]>
-      Referred-By: <sip:201@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="202"/>
+{}  <recv response="202"/>
 {}
   <recv request="BYE"/>
 {OK_TO_REQUEST}
   <timewait milliseconds="300"/>
   <Reference variables="gwtagall,gwtag,{}"/>"#,
             a_call(rtp),
+            a.in_dialog("REFER", 2)
+                .contact(&a)
+                .header(&format!("Refer-To: <sip:{target}@[remote_ip]>"))
+                .header("Referred-By: <sip:201@[local_ip]:[local_port]>")
+                .send_retrans(),
             notifies.join("\n"),
             vars.join(","),
         ),
@@ -234,57 +207,21 @@ fn replaced(rtp: SocketAddrV4) -> String {
 /// C: INVITE to 5001 with `Replaces` (the dialog given with `-set callid/gwtag/atag`),
 /// 200, ACK, talks `talk_ms`, BYE.
 fn replacing(rtp: SocketAddrV4, talk_ms: u64) -> String {
+    let c = party_c("ctag[call_number]", "5001");
     scenario(
         "replacing",
         &format!(
-            r#"  <Global variables="callid,gwtag,atag"/>
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:5001@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=ctag[call_number]
-      To: <sip:5001@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:205@[local_ip]:[local_port]>
-      Replaces: [$callid];to-tag=[$gwtag];from-tag=[$atag]
-      Require: replaces
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+            r#"{REPLACING_GLOBALS}
+{}  <recv response="100" optional="true"/>
   <recv response="200" rrs="true"/>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=ctag[call_number]
-      To: <sip:5001@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <pause milliseconds="{talk_ms}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=ctag[call_number]
-      To: <sip:5001@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>"#,
-            sdp(rtp)
+{}{}"#,
+            c.invite(1)
+                .header(REPLACES)
+                .header("Require: replaces")
+                .sdp(&sdp(rtp))
+                .send_retrans(),
+            c.in_dialog("ACK", 1).send(),
+            c_hangs_up(&c, talk_ms),
         ),
     )
 }
@@ -300,18 +237,7 @@ fn target(rtp: SocketAddrV4) -> String {
       <ereg regexp="sip:201@" search_in="hdr" header="Referred-By:" check_it="true" assign_to="rb"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=btag[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port]>
-      Content-Length: 0
-    ]]>
-  </send>
+{ringing}
   <pause milliseconds="300"/>
 {}
   <recv request="ACK" crlf="true"/>
@@ -319,7 +245,8 @@ fn target(rtp: SocketAddrV4) -> String {
 {OK_TO_REQUEST}
   <timewait milliseconds="300"/>
   <Reference variables="rb"/>"#,
-            ok_with_sdp("btag[call_number]", rtp)
+            ok_with_sdp("btag[call_number]", rtp),
+            ringing = ringing("btag[call_number]"),
         ),
     )
 }

@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use crate::daemon_support::{free_udp_port, Daemon, Options, CALLED, DISPOSITION};
 use crate::transfer_support::{
-    ok_with_sdp, read_dialog, records, scenario, sdp, spawn_sipp, write_dialog, RtpEnd, CALL_ID,
-    OK_TO_REQUEST, OUT_TRUNK, SWITCH_TONE, TRANSFER,
+    c_hangs_up, ok_with_sdp, party_c, read_dialog, records, ringing, scenario, sdp, spawn_sipp,
+    write_dialog, RtpEnd, CALL_ID, OK_TO_REQUEST, OUT_TRUNK, REPLACES, REPLACING_GLOBALS,
+    SWITCH_TONE, TRANSFER,
 };
 
 /// The tone of the party that takes the call over (C, or the transfer's target).
@@ -68,19 +69,9 @@ fn phone(then: &str) -> String {
       <ereg regexp=";tag=([^;>\r\n]*)" search_in="hdr" header="From:" assign_to="gwtagall,gwtag"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=atag[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port]>
-      Content-Length: 0
-    ]]>
-  </send>
-{then}"#
+{ringing}
+{then}"#,
+            ringing = ringing("atag[call_number]")
         ),
     )
 }
@@ -124,16 +115,13 @@ fn answer_then_refer(rtp: SocketAddrV4, headers: &[&str]) -> String {
 /// carries C's answer), talks `talk_ms`, BYE — or, with `talk_ms` `None`, waits for the
 /// gateway's BYE.
 fn replacing(rtp: SocketAddrV4, offer: bool, talk_ms: Option<u64>) -> String {
-    let (ctype, body_invite) = if offer {
-        ("Content-Type: application/sdp\n      ", sdp(rtp))
+    let c = party_c("ctag[call_number]", "201");
+    let (mut invite, mut ack) = (c.invite(1).header(REPLACES), c.in_dialog("ACK", 1));
+    if offer {
+        invite = invite.sdp(&sdp(rtp));
     } else {
-        ("", String::new())
-    };
-    let (ack_type, ack_body) = if offer {
-        ("", String::new())
-    } else {
-        ("Content-Type: application/sdp\n      ", sdp(rtp))
-    };
+        ack = ack.sdp(&sdp(rtp));
+    }
     let check_offer = if offer {
         ""
     } else {
@@ -143,22 +131,7 @@ fn replacing(rtp: SocketAddrV4, offer: bool, talk_ms: Option<u64>) -> String {
     </action>"#
     };
     let end = match talk_ms {
-        Some(ms) => format!(
-            r#"  <pause milliseconds="{ms}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=ctag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>"#
-        ),
+        Some(ms) => c_hangs_up(&c, ms),
         None => format!("  <recv request=\"BYE\"/>\n{OK_TO_REQUEST}"),
     };
     let reference = if offer {
@@ -169,43 +142,25 @@ fn replacing(rtp: SocketAddrV4, offer: bool, talk_ms: Option<u64>) -> String {
     scenario(
         "replacing",
         &format!(
-            r#"  <Global variables="callid,gwtag,atag"/>
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:201@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=ctag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:205@[local_ip]:[local_port]>
-      Replaces: [$callid];to-tag=[$gwtag];from-tag=[$atag]
-      Max-Forwards: 70
-      {ctype}Content-Length: [len]
-
-      {body_invite}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+            r#"{REPLACING_GLOBALS}
+{}  <recv response="100" optional="true"/>
   <recv response="200" rrs="true">{check_offer}
   </recv>
-  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=ctag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      {ack_type}Content-Length: [len]
-
-      {ack_body}
-    ]]>
-  </send>
-{end}{reference}"#
+{}{end}{reference}"#,
+            invite.send_retrans(),
+            ack.send(),
         ),
     )
+}
+
+/// A, the phone C replaces: answers (media at `rtp`), writes the dialog for C, is BYE'd.
+fn replaced_phone(rtp: SocketAddrV4) -> String {
+    phone(&format!(
+        "{}\n{}\n  <recv request=\"BYE\"/>\n{OK_TO_REQUEST}\n  <timewait milliseconds=\"300\"/>\n  \
+         <Reference variables=\"gwuri,gwfrom,gwtagall\"/>",
+        answer(rtp),
+        write_dialog("atag[call_number]")
+    ))
 }
 
 /// Run C (from a port of its own) with the dialog A wrote.
@@ -247,13 +202,7 @@ fn replaces_without_sdp_offers_in_the_200_and_takes_the_answer_from_the_ack() {
     let d = start("xfer-sip-nosdp", free_udp_port());
     let a_rtp = RtpEnd::start(A_TONE);
     let c_rtp = RtpEnd::start(NEW_TONE);
-    let then = format!(
-        "{}\n{}\n  <recv request=\"BYE\"/>\n{OK_TO_REQUEST}\n  <timewait milliseconds=\"300\"/>\n  \
-         <Reference variables=\"gwuri,gwfrom,gwtagall\"/>",
-        answer(a_rtp.addr),
-        write_dialog("atag[call_number]")
-    );
-    let sf_a = d.scenario("phone.xml", &phone(&then));
+    let sf_a = d.scenario("phone.xml", &replaced_phone(a_rtp.addr));
     let mut a = d.sipp_uas(&["-sf", &sf_a, "-m", "1"]);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(d.ctl("simcall 1 201 6000"), "ok\n");
@@ -467,42 +416,16 @@ fn refer_to_with_replaces_sends_the_invite_with_replaces_to_the_target() {
 
 /// C: INVITE with `Replaces` that must be refused with 403, then ACK.
 fn replacing_forbidden(rtp: SocketAddrV4) -> String {
+    let c = party_c("xtag[call_number]", "201");
     scenario(
         "replacing, forbidden",
         &format!(
-            r#"  <Global variables="callid,gwtag,atag"/>
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:201@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=xtag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:205@[local_ip]:[local_port]>
-      Replaces: [$callid];to-tag=[$gwtag];from-tag=[$atag]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {}
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
+            r#"{REPLACING_GLOBALS}
+{}  <recv response="100" optional="true"/>
   <recv response="403"/>
-  <send>
-    <![CDATA[
-      ACK sip:201@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=xtag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>"#,
-            sdp(rtp)
+{}"#,
+            c.invite(1).header(REPLACES).sdp(&sdp(rtp)).send_retrans(),
+            c.in_dialog("ACK", 1).direct(&c).send(),
         ),
     )
 }
@@ -522,13 +445,7 @@ fn replaces_across_trunks_follows_the_dialog_trunks_allow_list() {
     );
     let a_rtp = RtpEnd::start(A_TONE);
     let c_rtp = RtpEnd::start(NEW_TONE);
-    let then = format!(
-        "{}\n{}\n  <recv request=\"BYE\"/>\n{OK_TO_REQUEST}\n  <timewait milliseconds=\"300\"/>\n  \
-         <Reference variables=\"gwuri,gwfrom,gwtagall\"/>",
-        answer(a_rtp.addr),
-        write_dialog("atag[call_number]")
-    );
-    let sf_a = d.scenario("phone.xml", &phone(&then));
+    let sf_a = d.scenario("phone.xml", &replaced_phone(a_rtp.addr));
     let mut a = d.sipp_uas(&["-sf", &sf_a, "-m", "1"]);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(d.ctl("simcall 1 201 6000"), "ok\n");

@@ -15,6 +15,7 @@ use gateway::media::{tone_present, ulaw_to_alaw, Law, ToneGenerator};
 use gateway::rtp::{PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc};
 
 use crate::daemon_support::{Daemon, DISPOSITION};
+use crate::sipp_scenario::{head, Uac};
 
 /// CDR columns (`gateway::cdr::HEADER`).
 pub const CALL_ID: usize = 0;
@@ -113,10 +114,9 @@ impl RtpEnd {
     }
 }
 
+/// The scenario named `name` with `body` (its elements).
 pub fn scenario(name: &str, body: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n{body}\n</scenario>\n"
-    )
+    format!("{}{body}\n</scenario>\n", head(name))
 }
 
 pub fn sdp(rtp: SocketAddrV4) -> String {
@@ -124,6 +124,25 @@ pub fn sdp(rtp: SocketAddrV4) -> String {
         "v=0\n      o=t 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
          m=audio {} RTP/AVP 8\n      a=rtpmap:8 PCMA/8000\n      a=ptime:20",
         rtp.port()
+    )
+}
+
+/// SIPp ringing for the INVITE just received: 180 with To tag `to_tag` (the tag of the
+/// early dialog, RFC 3261 §12.1.1) and SIPp's Contact.
+pub fn ringing(to_tag: &str) -> String {
+    format!(
+        r#"  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag={to_tag}
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port]>
+      Content-Length: 0
+    ]]>
+  </send>"#
     )
 }
 
@@ -171,6 +190,28 @@ pub fn write_dialog(own_tag: &str) -> String {
       <exec command="echo 'callid=[call_id] gwtag=[$gwtag] atag={own_tag}' > dialog.txt"/>
     </action>
   </nop>"#
+    )
+}
+
+/// The start of the scenario of C, the party that takes a call over with an INVITE
+/// whose `Replaces` (RFC 3891 §6.1) names the dialog [`write_dialog`] wrote: the dialog's
+/// Call-ID and tags come as SIPp globals, set by [`read_dialog`]'s `-set` arguments.
+pub const REPLACING_GLOBALS: &str = r#"  <Global variables="callid,gwtag,atag"/>"#;
+
+/// The `Replaces` header line of C's INVITE (RFC 3891 §6.1), from [`REPLACING_GLOBALS`].
+pub const REPLACES: &str = "Replaces: [$callid];to-tag=[$gwtag];from-tag=[$atag]";
+
+/// C, phone 205 with From tag `tag`, calling `callee` to take over the dialog
+/// [`REPLACES`] names.
+pub fn party_c(tag: &str, callee: &str) -> Uac {
+    Uac::phone("205", tag, callee)
+}
+
+/// C's BYE `talk_ms` after the call began and the 200 it gets.
+pub fn c_hangs_up(c: &Uac, talk_ms: u64) -> String {
+    format!(
+        "  <pause milliseconds=\"{talk_ms}\"/>\n{}  <recv response=\"200\"/>",
+        c.in_dialog("BYE", 2).send_retrans()
     )
 }
 
