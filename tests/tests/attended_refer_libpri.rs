@@ -28,8 +28,8 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    heard_ms, kv, q931_after, sdp, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION,
-    MOH_TONE, OK_LAST, SIP_TONE, SWITCH_TONE,
+    kv, pstn_e1_group, q931_after, sdp, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION,
+    OK_LAST, PARTY2_TONE, SIP_TONE, SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
 
@@ -38,27 +38,13 @@ const TRANSFER: usize = DISPOSITION + 1;
 /// The CDR's calling number column.
 const CALLING: usize = CALLED - 1;
 
-/// Party C's tone, distinct from B's (`SWITCH_TONE`) and the SIP side's.
-const PARTY2_TONE: f64 = MOH_TONE;
-
-/// The least a party must hear of the other through the gateway's hairpin (pri-switch
-/// loses whole blocks of its own on a loaded host; see `transfer_libpri_e1.rs`).
-const HEARD_MS: u64 = 100;
-
 fn groups(transfer: &str) -> String {
-    format!(
-        r#"
-[[trunk_group]]
-name = "pstn"
-members = [{{ span = 1, channels = "1-15,17-31" }}]
-hunting = "ascending"
-transfer = "{transfer}"
-
+    pstn_e1_group(&format!("transfer = \"{transfer}\""))
+        + r#"
 [[route]]
 pattern = "_0X."
 to = ["pstn"]
 "#
-    )
 }
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -233,26 +219,10 @@ fn refer_replacing_our_own_dialog_joins_the_pstn_parties_by_ect() {
     let (id1, ch1, id2, ch2) = rig.switch.two_rings(mark, b, c, PARTY2_TONE);
     assert_ne!(ch1, ch2);
 
-    // libpri's view: ExplicitEctExecute on call 2 naming call 1, neither held.
-    let t = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("transfer ")
-    });
-    assert_eq!(kv(&t, "id"), Some(id2.as_str()), "{t}");
-    assert_eq!(kv(&t, "with"), Some(id1.as_str()), "{t}");
-    assert_eq!(kv(&t, "held"), Some("0,0"), "{t}");
-    for id in [&id1, &id2] {
-        rig.switch.wait(mark, Duration::from_secs(15), |l| {
-            l.starts_with("released ") && kv(l, "id") == Some(id)
-        });
-    }
-    let joined = rig
-        .switch
-        .wait(mark, Duration::from_secs(15), |l| l.starts_with("joined "));
-    assert!(heard_ms(&joined, "heard", SWITCH_TONE) >= 500, "{joined}");
-    assert!(
-        heard_ms(&joined, "with_heard", PARTY2_TONE) >= 500,
-        "{joined}"
-    );
+    // libpri's view: ExplicitEctExecute on call 2 naming call 1, neither held; B and C
+    // joined in the switch hear each other.
+    rig.switch
+        .assert_ect_joined(mark, &id1, &id2, Duration::from_secs(15));
 
     let run = sipp.finish();
     let (r1, r2) = (rtp1.stop(), rtp2.stop());
@@ -263,7 +233,7 @@ fn refer_replacing_our_own_dialog_joins_the_pstn_parties_by_ect() {
 
     let q = q931_after(&rig, mark);
     assert!(q.iter().any(|l| l == "rx FACILITY"), "{q:?}");
-    let gw = std::fs::read_to_string(rig.dir.join("gatewayd.log")).unwrap_or_default();
+    let gw = rig.log_text("gatewayd.log");
     assert!(gw.contains("attended transfer: calls joined"), "no join");
     assert!(
         !gw.contains("hairpinned in the gateway"),
@@ -321,37 +291,13 @@ fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
     assert_notifies(&run.trace);
 
     // One call left with both B-channels, joined in the gateway.
-    let t0 = std::time::Instant::now();
-    loop {
-        let busy = rig.busy_channels();
-        if busy.len() == 2 {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(5), "busy: {busy:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    rig.wait_busy_channels(2);
     let calls = rig.ctl("show calls");
     assert_eq!(calls.trim().lines().count(), 1, "{calls}");
-    // Let B and C talk through the hairpin, then B hangs up.
-    std::thread::sleep(Duration::from_millis(2000));
-    rig.switch.send(&format!("hangup {id1} 16"));
-    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("disconnect ") && kv(l, "id") == Some(&id2)
-    });
-    assert_eq!(kv(&disc, "cause"), Some("16"), "{disc}");
-    let media = |id: &str| {
-        rig.switch.wait(mark, Duration::from_secs(15), |l| {
-            l.starts_with("media ") && kv(l, "id") == Some(id)
-        })
-    };
-    let (m1, m2) = (media(&id1), media(&id2));
+    // B and C talk through the hairpin, both ways, then B hangs up.
+    let (m1, m2) = rig.switch.assert_hairpin_talk(mark, &id1, &id2, &id1);
     assert_eq!(kv(&m1, "channel"), Some(ch1.to_string().as_str()));
     assert_eq!(kv(&m2, "channel"), Some(ch2.to_string().as_str()));
-    assert!(
-        heard_ms(&m1, "heard", PARTY2_TONE) >= HEARD_MS,
-        "B: {m1}; C: {m2}"
-    );
-    assert!(heard_ms(&m2, "heard", SWITCH_TONE) >= HEARD_MS, "C: {m2}");
 
     // No transfer service on the D-channel: the two FACILITYs are the gateway's
     // EctInform telling each party its new partner (libpri: connected line updates).
@@ -361,7 +307,7 @@ fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
         2,
         "{q:?}"
     );
-    let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
+    let log = rig.log_text("pri-switch.log");
     assert!(
         !log.contains("EctLinkIdRequest"),
         "ECT invoked on a hairpin"
@@ -372,7 +318,7 @@ fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
         });
         assert_eq!(kv(&l, "number"), Some(partner), "{l}");
     }
-    let gw = std::fs::read_to_string(rig.dir.join("gatewayd.log")).unwrap_or_default();
+    let gw = rig.log_text("gatewayd.log");
     assert!(gw.contains("hairpinned in the gateway"), "no hairpin");
 
     let cdrs = rig.assert_clean(cdr0, 3);

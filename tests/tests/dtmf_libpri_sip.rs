@@ -16,7 +16,7 @@ use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{kv, uac_answered, Line, Rig, Shared, SIP_TONE};
+use common::{kv, uac_answered, uac_in_dialog, Line, Rig, Shared, SIP_TONE};
 use gateway_tests::audio::{Law, ToneGen};
 
 static RIG: Shared = Shared::new();
@@ -268,27 +268,19 @@ fn sip_info_dtmf_relay_is_played_in_band_on_the_e1() {
     let mark = rig.switch.mark();
     let cdr0 = rig.cdrs().len();
     let rtp = common::RtpPeer::start(law, SIP_TONE, vec![]);
+    // RFC 2976 INFO with the `application/dtmf-relay` body most PBXs send; its 200.
     let info = |cseq: u32, key: char| {
         format!(
-            "<send retrans=\"500\">
-    <![CDATA[
-      INFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: {cseq} INFO
-      Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/dtmf-relay
-      Content-Length: [len]
-
-      Signal={key}
-      Duration=100
-    ]]>
-  </send>
-  <recv response=\"200\"/>
-  <pause milliseconds=\"300\"/>"
+            "{}\n  <recv response=\"200\"/>\n  <pause milliseconds=\"300\"/>",
+            uac_in_dialog(
+                "INFO",
+                cseq,
+                "",
+                Some((
+                    "application/dtmf-relay",
+                    &format!("Signal={key}\n      Duration=100")
+                ))
+            )
         )
     };
     let hold = 3000;

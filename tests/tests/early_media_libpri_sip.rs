@@ -8,8 +8,8 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, heard_ms, kv, uac_answered, Line, Rig, RtpPeer, Shared, PSTN_BOTH_WAYS,
-    SIP_TONE, SWITCH_TONE,
+    assert_q931_in_order, heard_ms, kv, scenario, sdp, uac_answered, uas_response, Line, Rig,
+    RtpPeer, Shared, OK_LAST, PSTN_BOTH_WAYS, SIP_TONE, SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
 
@@ -74,61 +74,24 @@ fn libpri_in_band_progress_is_heard_on_the_183_rtp_before_the_200() {
     }
 }
 
-/// UAS: INVITE, 183 with SDP (early media at `rtp_port`), 2 s, 200 with the same SDP,
-/// ACK, then the BYE.
+/// UAS: INVITE, 183 with SDP (early media at `rtp_port`, RFC 3960 §3), 2 s, 200 with
+/// the same SDP, ACK, then the BYE.
 fn uas_early_then_answer(law: Law, rtp_port: u16) -> String {
-    let (pt, name) = match law {
-        Law::ALaw => (8, "PCMA"),
-        Law::MuLaw => (0, "PCMU"),
-    };
-    let sdp = format!(
-        "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
-         m=audio {rtp_port} RTP/AVP {pt}\n      a=rtpmap:{pt} {name}/8000\n      a=ptime:20"
-    );
-    let response = |status: &str| {
-        format!(
-            "<send>
-    <![CDATA[
-      SIP/2.0 {status}
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {sdp}
-    ]]>
-  </send>"
-        )
-    };
-    format!(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>
-<scenario name=\"early media then answer\">
-  <recv request=\"INVITE\" crlf=\"true\"/>
+    let sdp = sdp(law, rtp_port);
+    scenario(
+        "early media then answer",
+        &format!(
+            "<recv request=\"INVITE\" crlf=\"true\"/>
   {}
   <pause milliseconds=\"2000\"/>
   {}
   <recv request=\"ACK\" crlf=\"true\"/>
   <recv request=\"BYE\"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-  <timewait milliseconds=\"500\"/>
-</scenario>
-",
-        response("183 Session Progress"),
-        response("200 OK").replace("<send>", "<send retrans=\"500\">"),
+  {OK_LAST}
+  <timewait milliseconds=\"500\"/>",
+            uas_response("183 Session Progress", Some(&sdp)),
+            uas_response("200 OK", Some(&sdp)).replace("<send>", "<send retrans=\"500\">"),
+        ),
     )
 }
 
@@ -145,9 +108,7 @@ fn the_pbx_183_early_media_reach_libpri_before_connect() {
     let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE]);
     let sipp = rig.sipp_spawn("early-uas", &uas_early_then_answer(law, rtp.port), "201");
     std::thread::sleep(Duration::from_millis(300));
-    let far = rig.far_span;
-    rig.switch.send(&format!("call {far} 201"));
-    let id = rig.switch.answered_id(mark);
+    let (id, _) = rig.switch_calls(mark, "201");
     std::thread::sleep(Duration::from_millis(1000));
     rig.switch.send(&format!("hangup {id} 16"));
     let run = sipp.finish();

@@ -284,9 +284,7 @@ fn h323_call_answered_by_libpri_with_tones_both_ways_with_and_without_fast_start
             .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
         assert_eq!(kv(&ring, "called"), Some("0301234"));
         let id = kv(&ring, "id").unwrap().to_string();
-        let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-            l.starts_with("disconnect ") && kv(l, "id") == Some(&id)
-        });
+        let disc = rig.switch.disconnect_of(mark, &id);
         assert_eq!(
             kv(&disc, "cause"),
             Some("16"),
@@ -341,12 +339,7 @@ fn pstn_call_from_libpri_to_an_h323_endpoint_with_tones_and_dtmf_both_ways() {
         });
         (log, route)
     });
-    let far = rig.far_span;
-    rig.switch.send(&format!("call {far} 5001"));
-    let answer = rig
-        .switch
-        .wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
-    let id = kv(&answer, "id").unwrap().to_string();
+    let (id, _) = rig.switch_calls(mark, "5001");
     // Once the gateway has the CONNECT and has bridged the media.
     std::thread::sleep(Duration::from_millis(500));
     rig.switch.send(&format!("dtmf {id} 1470*"));

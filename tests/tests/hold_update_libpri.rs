@@ -13,11 +13,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{
-    assert_q931_in_order, heard_ms, kv, uac_hold_resume_update, Line, Rig, RtpPeer, Shared,
-    DISPOSITION, MOH_TONE, SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
+    assert_held_and_resumed, heard_ms, pstn_e1_group, uac_hold_resume_update, Line, Rig, RtpPeer,
+    Shared, DISPOSITION, MOH_TONE, SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
 };
 
 /// The music file's tone: one of the frequencies pri-switch listens for, distinct from
@@ -25,20 +23,13 @@ use common::{
 const FILE_TONE: f64 = TRANSFER_TONE;
 
 fn groups(hold_media: &str) -> String {
-    format!(
-        r#"
-[[trunk_group]]
-name = "pstn"
-members = [{{ span = 1, channels = "1-15,17-31" }}]
-hunting = "ascending"
-hold_media = "{hold_media}"
-
+    pstn_e1_group(&format!("hold_media = \"{hold_media}\""))
+        + r#"
 [[route]]
 pattern = "_0X."
 from = ["pbx"]
 to = ["pstn"]
 "#
-    )
 }
 
 /// One second of `hz` at about -10 dBm0 as an 8 kHz mono 16-bit WAV file.
@@ -84,46 +75,8 @@ fn hold_by_update(rig: &Rig, direction: &str, talk_ms: u64, hold_ms: u64) -> Str
     );
     let rep = rtp.stop();
     assert!(run.ok, "SIPp UPDATE hold/resume failed:\n{}", run.trace);
-    let ring = rig
-        .switch
-        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
-    let id = kv(&ring, "id").unwrap().to_string();
-    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
-    assert_q931_in_order(
-        rig,
-        mark,
-        &[
-            "rx SETUP",
-            "tx CONNECT",
-            "rx NOTIFY",
-            "rx NOTIFY",
-            "rx DISCONNECT",
-        ],
-    );
-    let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
-    let hold_at = log
-        .rfind("Remote hold")
-        .expect("libpri decoded no 'Remote hold'");
-    assert!(
-        log[hold_at..].contains("Remote retrieval"),
-        "libpri decoded no 'Remote retrieval' after the hold"
-    );
-    eprintln!("pri-switch: {media}\nRTP endpoint: {rep:?}");
-    // The PBX's tone reaches the B-channel only while not held, and the PBX hears the
-    // switch only then too.
-    let sip_tone = heard(&media, SIP_TONE);
-    assert!(
-        (2 * talk_ms - 1500..=2 * talk_ms + 800).contains(&sip_tone),
-        "switch heard 1800 Hz for {sip_tone} ms (talk 2 × {talk_ms}, held {hold_ms}): {media}"
-    );
-    let pstn_tone = rep.heard_ms(SWITCH_TONE);
-    assert!(
-        (2 * talk_ms - 1500..=2 * talk_ms + 800).contains(&pstn_tone),
-        "RTP endpoint heard 1004 Hz for {pstn_tone} ms (talk 2 × {talk_ms}, held {hold_ms})"
-    );
-    media
+    // NOTIFY remote hold / retrieval; both ways only outside the hold.
+    assert_held_and_resumed(rig, mark, &rep, talk_ms, hold_ms)
 }
 
 #[test]

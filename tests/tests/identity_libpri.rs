@@ -23,22 +23,19 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    answered_with, bye, kv, sdp, uac_answered, uac_refer, uas_answer, Line, Rig, RtpPeer, Shared,
-    CALLED, DISPOSITION, SIP_TONE, SWITCH_TONE,
+    answered_with, bye, kv, pstn_e1_group, sdp, uac_answered, uac_refer, uas_answer, Line, Rig,
+    RtpPeer, Shared, CALLED, DISPOSITION, SIP_TONE, SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
 
-const HAIRPIN: &str = r#"
-[[trunk_group]]
-name = "pstn"
-members = [{ span = 1, channels = "1-15,17-31" }]
-hunting = "ascending"
-transfer = "hairpin"
-
+fn hairpin() -> String {
+    pstn_e1_group(r#"transfer = "hairpin""#)
+        + r#"
 [[route]]
 pattern = "_0X."
 to = ["pstn"]
-"#;
+"#
+}
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -52,7 +49,7 @@ static SIP_SIDE: Shared = Shared::new();
 #[test]
 fn blind_transfer_tells_the_remaining_pstn_party_its_new_partner() {
     let _one = serial();
-    let rig = PSTN_SIDE.lock(|| Rig::start("identity-pstn", Line::E1, HAIRPIN));
+    let rig = PSTN_SIDE.lock(|| Rig::start("identity-pstn", Line::E1, &hairpin()));
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
@@ -92,9 +89,7 @@ fn blind_transfer_tells_the_remaining_pstn_party_its_new_partner() {
     let mut sw = rig;
     sw.switch.send(&format!("hangup {id1} 16"));
     for id in [&id1, &id2] {
-        sw.switch.wait(mark, Duration::from_secs(15), |l| {
-            l.starts_with("released ") && kv(l, "id") == Some(id)
-        });
+        sw.switch.released(mark, id);
     }
     let cdrs = sw.assert_clean(cdr0, 2);
     assert_eq!(cdrs[0][DISPOSITION], "TRANSFERRED", "{cdrs:?}");
@@ -159,7 +154,10 @@ fn sip_side_rig() -> MutexGuard<'static, Rig> {
             "identity-sip",
             Line::E1,
             "trust_identity = true",
-            &format!("{HAIRPIN}\n[[route]]\npattern = \"_2XX\"\nto = [\"pbx\"]\n"),
+            &format!(
+                "{}\n[[route]]\npattern = \"_2XX\"\nto = [\"pbx\"]\n",
+                hairpin()
+            ),
         )
     })
 }
@@ -240,7 +238,7 @@ fn connected_number_of_the_switch_is_pai_of_the_200_ok() {
         run.trace
     );
     // libpri put it in its CONNECT.
-    let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
+    let log = rig.log_text("pri-switch.log");
     assert!(
         log.contains("Connected Number"),
         "no Connected number in libpri's CONNECT"
@@ -264,16 +262,7 @@ fn pai_of_the_pbx_200_ok_is_the_connected_number_libpri_reads() {
     let uas = rig.sipp_spawn("uas-pai", &xml, "s");
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
-    rig.switch.send("call 2 201");
-    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("placed ") || l.starts_with("error")
-    });
-    let id = kv(&placed, "id")
-        .unwrap_or_else(|| panic!("{placed}"))
-        .to_string();
-    let answer = rig.switch.wait(mark, Duration::from_secs(10), |l| {
-        l.starts_with("answer ") && kv(l, "id") == Some(id.as_str())
-    });
+    let (id, answer) = rig.switch_calls(mark, "201");
     // COLP: libpri's connected line is the PBX's asserted 2015, presentation allowed.
     assert_eq!(kv(&answer, "connected"), Some("2015"), "{answer}");
     assert_eq!(kv(&answer, "pres"), Some("0x00"), "{answer}");

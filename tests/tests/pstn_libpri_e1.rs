@@ -103,16 +103,10 @@ fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause
     let id = kv(&ring, "id").unwrap().to_string();
     let channel: u8 = kv(&ring, "channel").unwrap().parse().unwrap();
     assert_eq!(channel, 22, "first channel of trunk group pstn, ascending");
-    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("disconnect ") && kv(l, "id") == Some(&id)
-    });
+    let disc = rig.switch.disconnect_of(mark, &id);
     assert_eq!(kv(&disc, "cause"), Some("16"), "BYE → DISCONNECT cause 16");
-    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
-    rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("released ") && kv(l, "id") == Some(&id)
-    });
+    let media = rig.switch.media_of(mark, &id);
+    rig.switch.released(mark, &id);
     assert_q931_in_order(
         &rig,
         mark,
@@ -169,22 +163,10 @@ fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
     let uas = rig.sipp_spawn("uas", &uas_answer(law, rtp.port), "s");
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
-    rig.switch.send("call 2 201");
-    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("placed ") || l.starts_with("error")
-    });
-    let id = kv(&placed, "id")
-        .unwrap_or_else(|| panic!("{placed}"))
-        .to_string();
-    let answer = rig.switch.wait(mark, Duration::from_secs(10), |l| {
-        l.starts_with("answer ") && kv(l, "id") == Some(&id)
-    });
-    assert_eq!(kv(&answer, "channel"), kv(&placed, "channel"));
+    let (id, _) = rig.switch_calls(mark, "201");
     std::thread::sleep(Duration::from_millis(2000));
     rig.switch.send(&format!("hangup {id} 16"));
-    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let media = rig.switch.media_of(mark, &id);
     let run = uas.finish();
     let rep = rtp.stop();
     assert!(run.ok, "SIPp UAS: INVITE, answer, BYE:\n{}", run.trace);
@@ -348,9 +330,7 @@ fn pbx_refuses(status: u16, cause: &str) {
     let end = rig.switch.wait(mark, Duration::from_secs(10), |l| {
         (l.starts_with("disconnect ") || l.starts_with("hangup ")) && kv(l, "id") == Some(&id)
     });
-    rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("released ") && kv(l, "id") == Some(&id)
-    });
+    rig.switch.released(mark, &id);
     let run = uas.finish();
     assert!(run.ok, "SIPp UAS rejected with {status}:\n{}", run.trace);
     assert_eq!(

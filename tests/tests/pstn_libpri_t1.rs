@@ -59,13 +59,9 @@ fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
         "descending: the highest T1 bearer"
     );
     let id = kv(&ring, "id").unwrap().to_string();
-    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("disconnect ") && kv(l, "id") == Some(&id)
-    });
+    let disc = rig.switch.disconnect_of(mark, &id);
     assert_eq!(kv(&disc, "cause"), Some("16"));
-    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let media = rig.switch.media_of(mark, &id);
     assert_q931_in_order(
         &rig,
         mark,
@@ -101,21 +97,10 @@ fn t1_ni2_switch_calls_the_pbx_with_pcmu() {
     let uas = rig.sipp_spawn("t1-uas", &uas_answer(law, rtp.port), "s");
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
-    rig.switch.send("call 2 202");
-    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("placed ") || l.starts_with("error")
-    });
-    let id = kv(&placed, "id")
-        .unwrap_or_else(|| panic!("{placed}"))
-        .to_string();
-    rig.switch.wait(mark, Duration::from_secs(10), |l| {
-        l.starts_with("answer ") && kv(l, "id") == Some(&id)
-    });
+    let (id, _) = rig.switch_calls(mark, "202");
     std::thread::sleep(Duration::from_millis(2000));
     rig.switch.send(&format!("hangup {id} 16"));
-    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let media = rig.switch.media_of(mark, &id);
     let run = uas.finish();
     let rep = rtp.stop();
     assert!(run.ok, "SIPp UAS: INVITE, answer, BYE:\n{}", run.trace);

@@ -23,9 +23,11 @@ use std::sync::{MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_q931_in_order, free_udp_port, heard_ms, kv, q931_after, uas_reject, Line, Rig, RtpPeer,
-    Shared, CALLED, DISPOSITION, SIP_TONE, SWITCH_TONE, TRANSFER_TONE,
+    assert_q931_in_order, free_udp_port, heard_ms, kv, pstn_e1_group, q931_after, scenario,
+    uas_reject, Line, Rig, RtpPeer, Shared, CALLED, DISPOSITION, OK_LAST, SIP_TONE, SWITCH_TONE,
+    TRANSFER_TONE,
 };
+use gateway_tests::audio::Law;
 
 /// CDR columns (`gateway::cdr::HEADER`).
 const CALL_ID: usize = 0;
@@ -48,13 +50,9 @@ fn ports() -> &'static Ports {
 
 fn config() -> String {
     let p = ports();
-    format!(
-        r#"
-[[trunk_group]]
-name = "pstn"
-members = [{{ span = 1, channels = "1-15,17-31" }}]
-hunting = "ascending"
-
+    pstn_e1_group("")
+        + &format!(
+            r#"
 [[sip_trunk]]
 name = "pbx2"
 listen = "127.0.0.1:{}"
@@ -74,8 +72,8 @@ to = ["pbx2"]
 pattern = "_0X."
 to = ["pstn"]
 "#,
-        p.pbx2, p.phone_b
-    )
+            p.pbx2, p.phone_b
+        )
 }
 
 static RIG: Shared = Shared::new();
@@ -87,17 +85,9 @@ fn rig() -> MutexGuard<'static, Rig> {
 // ---------------------------------------------------------------------------------------
 // Scenarios.
 
+/// The phones' SDP: PCMA (the E1's law) at `rtp_port`.
 fn sdp(rtp_port: u16) -> String {
-    format!(
-        "v=0\n      o=pbx 1 1 IN IP4 127.0.0.1\n      s=-\n      c=IN IP4 127.0.0.1\n      t=0 0\n      \
-         m=audio {rtp_port} RTP/AVP 8\n      a=rtpmap:8 PCMA/8000\n      a=ptime:20"
-    )
-}
-
-fn scenario(name: &str, body: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n  {body}\n</scenario>\n"
-    )
+    common::sdp(Law::ALaw, rtp_port)
 }
 
 /// A phone answering the gateway's INVITE (media at `rtp_port`, our tag `atag<n>`),
@@ -165,18 +155,6 @@ fn in_dialog(method: &str, cseq: u32, extra: &str) -> String {
     )
 }
 
-const OK_TO_REQUEST: &str = r#"<send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>"#;
-
 /// Receive a NOTIFY of the REFER subscription whose sipfrag is `status` (SIPp fails the
 /// call otherwise) and answer it.
 fn notify(status: u16, var: &str) -> String {
@@ -188,7 +166,7 @@ fn notify(status: u16, var: &str) -> String {
       <ereg regexp="SIP/2.0 {status} " search_in="msg" check_it="true" assign_to="{var}"/>
     </action>
   </recv>
-  {OK_TO_REQUEST}"#
+  {OK_LAST}"#
     )
 }
 
@@ -203,7 +181,7 @@ fn referrer_blind(rtp_port: u16) -> String {
         "blind transferor",
         &format!(
             "{}\n  <pause milliseconds=\"1500\"/>\n  {}\n  <recv response=\"202\"/>\n  {}\n  {}\n  {}\n  \
-             <recv request=\"BYE\"/>\n  {OK_TO_REQUEST}\n  <timewait milliseconds=\"500\"/>\n  {}",
+             <recv request=\"BYE\"/>\n  {OK_LAST}\n  <timewait milliseconds=\"500\"/>\n  {}",
             answer(rtp_port, ""),
             in_dialog(
                 "REFER",
@@ -248,9 +226,11 @@ fn target(rtp_port: u16) -> String {
     scenario(
         "transfer target",
         &format!(
-            "{}\n  <recv request=\"BYE\"/>\n  {OK_TO_REQUEST}\n  <timewait milliseconds=\"500\"/>\n  {}",
-            answer(rtp_port, check)
-                .replace("<pause milliseconds=\"200\"/>", "<pause milliseconds=\"300\"/>"),
+            "{}\n  <recv request=\"BYE\"/>\n  {OK_LAST}\n  <timewait milliseconds=\"500\"/>\n  {}",
+            answer(rtp_port, check).replace(
+                "<pause milliseconds=\"200\"/>",
+                "<pause milliseconds=\"300\"/>"
+            ),
             reference(&["gwuri", "gwfrom", "gwtagall", "gwtag", "rb"]),
         ),
     )
@@ -263,10 +243,64 @@ fn replaced(rtp_port: u16) -> String {
         "replaced",
         &format!(
             "{}\n  <nop>\n    <action>\n      <exec command=\"echo 'callid=[call_id] gwtag=[$gwtag] atag=atag[call_number]' > dialog.txt\"/>\n    </action>\n  </nop>\n  \
-             <recv request=\"BYE\"/>\n  {OK_TO_REQUEST}\n  <timewait milliseconds=\"500\"/>\n  {}",
+             <recv request=\"BYE\"/>\n  {OK_LAST}\n  <timewait milliseconds=\"500\"/>\n  {}",
             answer(rtp_port, ""),
             reference(&["gwuri", "gwfrom", "gwtagall"]),
         ),
+    )
+}
+
+/// Phone C's (205) INVITE to 201 with `Replaces: {replaces}` (RFC 3891 §6.1: the
+/// dialog it names is to be replaced; with `require`, also `Require: replaces`), CSeq
+/// `cseq`, media at `rtp_port`.
+fn invite_replacing(cseq: u32, replaces: &str, require: bool, rtp_port: u16) -> String {
+    let require = if require {
+        "\n      Require: replaces"
+    } else {
+        ""
+    };
+    format!(
+        r#"<send retrans="500">
+    <![CDATA[
+      INVITE sip:201@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:205@[local_ip]:[local_port]>;tag={C_TAG}
+      To: <sip:201@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: {cseq} INVITE
+      Contact: <sip:205@[local_ip]:[local_port]>
+      Replaces: {replaces}{require}
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      {}
+    ]]>
+  </send>"#,
+        sdp(rtp_port)
+    )
+}
+
+/// Phone C's From tag (C also sends the bad requests of [`bad_input`]).
+const C_TAG: &str = "ctag[call_number]";
+
+/// A request of phone C in its dialog (the gateway's To tag): `method` with CSeq `cseq`
+/// on branch `branch` (SIPp's `[branch]` for a new transaction, `[branch-N]` for the ACK
+/// of a final error, which belongs to the INVITE's, RFC 3261 §17.1.1.3).
+fn c_in_dialog(method: &str, cseq: u32, branch: &str) -> String {
+    format!(
+        r#"<send>
+    <![CDATA[
+      {method} sip:201@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch}
+      From: <sip:205@[local_ip]:[local_port]>;tag={C_TAG}
+      To: <sip:201@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>"#
     )
 }
 
@@ -277,53 +311,21 @@ fn replacing(rtp_port: u16, hold_ms: u64) -> String {
         "replacing",
         &format!(
             r#"<Global variables="callid,gwtag,atag"/>
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:201@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=ctag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:205@[local_ip]:[local_port]>
-      Replaces: [$callid];to-tag=[$gwtag];from-tag=[$atag]
-      Require: replaces
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {}
-    ]]>
-  </send>
+  {}
   <recv response="100" optional="true"/>
   <recv response="200"/>
-  <send>
-    <![CDATA[
-      ACK sip:201@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=ctag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+  {}
   <pause milliseconds="{hold_ms}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE sip:201@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=ctag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+  {}
   <recv response="200"/>"#,
-            sdp(rtp_port)
+            invite_replacing(
+                1,
+                "[$callid];to-tag=[$gwtag];from-tag=[$atag]",
+                true,
+                rtp_port
+            ),
+            c_in_dialog("ACK", 1, "[branch]"),
+            c_in_dialog("BYE", 2, "[branch]").replacen("<send>", "<send retrans=\"500\">", 1),
         ),
     )
 }
@@ -337,7 +339,7 @@ fn bad_input() -> String {
     <![CDATA[
       REFER sip:201@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=xtag[call_number]
+      From: <sip:205@[local_ip]:[local_port]>;tag={C_TAG}
       To: <sip:201@[remote_ip]:[remote_port]>{to_tag}
       Call-ID: [call_id]
       CSeq: {cseq} REFER
@@ -356,40 +358,19 @@ fn bad_input() -> String {
   <recv response="403"/>
   {}
   <recv response="481"/>
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:201@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:205@[local_ip]:[local_port]>;tag=xtag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 3 INVITE
-      Contact: <sip:205@[local_ip]:[local_port]>
-      Replaces: no-such-call@127.0.0.1;to-tag=nope;from-tag=none
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {}
-    ]]>
-  </send>
+  {}
   <recv response="100" optional="true"/>
   <recv response="481"/>
-  <send>
-    <![CDATA[
-      ACK sip:201@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-3]
-      From: <sip:205@[local_ip]:[local_port]>;tag=xtag[call_number]
-      To: <sip:201@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>"#,
+  {}"#,
             refer(1, ""),
             refer(2, ";tag=no-such-dialog"),
-            sdp(9)
+            invite_replacing(
+                3,
+                "no-such-call@127.0.0.1;to-tag=nope;from-tag=none",
+                false,
+                9
+            ),
+            c_in_dialog("ACK", 3, "[branch-3]"),
         ),
     )
 }
@@ -421,24 +402,6 @@ fn sipfrags(trace: &str) -> Vec<String> {
 /// Milliseconds of `hz` in a pri-switch `media` line's `heard=HZ:MS,…`.
 fn heard(media: &str, hz: f64) -> u64 {
     heard_ms(media, "heard", hz)
-}
-
-/// libpri places a call to `called` on the rig's far span; returns its id and channel once
-/// answered.
-fn switch_calls(rig: &mut Rig, mark: usize, called: &str) -> (String, String) {
-    rig.switch.send(&format!("call 2 {called}"));
-    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("placed ") || l.starts_with("error")
-    });
-    let id = kv(&placed, "id")
-        .unwrap_or_else(|| panic!("{placed}"))
-        .to_string();
-    let answer = rig.switch.wait(mark, Duration::from_secs(10), |l| {
-        l.starts_with("answer ") && kv(l, "id") == Some(&id)
-    });
-    let channel = kv(&answer, "channel").unwrap_or("").to_string();
-    assert_eq!(Some(channel.as_str()), kv(&placed, "channel"));
-    (id, channel)
 }
 
 /// What libpri's Q.931 exchange for one call must be when the gateway never re-placed
@@ -493,16 +456,14 @@ fn blind_transfer_of_a_pstn_call_notifies_100_180_200_and_keeps_the_b_channel() 
     let a = rig.sipp_spawn("blind", &referrer_blind(rtp_a.port), "s");
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
-    let (id, _) = switch_calls(&mut rig, mark, "201");
+    let (id, _) = rig.switch_calls(mark, "201");
     // A talks 1.5 s, transfers; B rings 300 ms and answers: let B and the switch talk.
     let run_a = a.finish();
     assert!(run_a.ok, "SIPp A (REFER, NOTIFYs, BYE):\n{}", run_a.trace);
     let t_transfer = Instant::now();
     std::thread::sleep(Duration::from_millis(2500));
     rig.switch.send(&format!("hangup {id} 16"));
-    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let media = rig.switch.media_of(mark, &id);
     let run_b = b.finish();
     let rep_a = rtp_a.stop();
     let rep_b = rtp_b.stop();
@@ -559,11 +520,9 @@ fn transfer_to_a_busy_target_notifies_486_and_the_call_goes_on() {
     let a = rig.sipp_spawn("failing", &referrer_failing(rtp_a.port, "302", 486), "s");
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
-    let (id, _) = switch_calls(&mut rig, mark, "201");
+    let (id, _) = rig.switch_calls(mark, "201");
     let run_a = a.finish();
-    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let media = rig.switch.media_of(mark, &id);
     let run_b = b.finish();
     let rep_a = rtp_a.stop();
     assert!(
@@ -606,7 +565,7 @@ fn attended_transfer_replaces_the_leg_and_libpri_sees_nothing_but_the_call() {
     let a = rig.sipp_spawn("replaced", &replaced(rtp_a.port), "s");
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
-    let (id, _) = switch_calls(&mut rig, mark, "201");
+    let (id, _) = rig.switch_calls(mark, "201");
     let t0 = Instant::now();
     let text = loop {
         // One write by `echo`; read it once it is complete.
@@ -637,9 +596,7 @@ fn attended_transfer_replaces_the_leg_and_libpri_sees_nothing_but_the_call() {
     );
     let run_c = c.finish();
     let run_a = a.finish();
-    let media = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    let media = rig.switch.media_of(mark, &id);
     let rep_a = rtp_a.stop();
     let rep_c = rtp_c.stop();
     assert!(
@@ -693,11 +650,9 @@ fn transfer_to_a_busy_pstn_number_notifies_486_and_the_call_goes_on() {
     );
     std::thread::sleep(Duration::from_millis(300));
     let mark = rig.switch.mark();
-    let (id, _) = switch_calls(&mut rig, mark, "201");
+    let (id, _) = rig.switch_calls(mark, "201");
     let run_a = a.finish();
-    rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("media ") && kv(l, "id") == Some(&id)
-    });
+    rig.switch.media_of(mark, &id);
     rtp_a.stop();
     assert!(
         run_a.ok,
@@ -716,9 +671,7 @@ fn transfer_to_a_busy_pstn_number_notifies_486_and_the_call_goes_on() {
         l.starts_with("ring ") && kv(l, "called") == Some("03099917")
     });
     let id2 = kv(&ring, "id").unwrap().to_string();
-    rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("released ") && kv(l, "id") == Some(&id2)
-    });
+    rig.switch.released(mark, &id2);
     let cdrs = rig.assert_clean(cdr0, 2);
     assert_eq!(cdrs[0][DISPOSITION], "BUSY", "{cdrs:?}");
     assert_eq!(cdrs[0][CALLED], "03099917");

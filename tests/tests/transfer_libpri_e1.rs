@@ -22,33 +22,16 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    heard_ms, kv, q931_after, uac_refer, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION,
-    ISDN_CAUSE, MOH_TONE, SIP_TONE, SWITCH_TONE,
+    heard_ms, kv, pstn_e1_group, q931_after, uac_refer, Line, Rig, RtpPeer, Shared, CALLED,
+    CHANNEL, DISPOSITION, ISDN_CAUSE, PARTY2_TONE, SIP_TONE, SWITCH_TONE,
 };
 
 /// The CDR's transfer column (after the disposition).
 const TRANSFER: usize = DISPOSITION + 1;
 
-/// The least a party must hear of the other through the gateway's hairpin. Each party
-/// can only hear the other's tone through the hairpin; the figure is low because
-/// pri-switch, starved on a loaded host, loses whole blocks on its own (its `sent_ms`
-/// falls behind the call's length), not because the hairpin does (its counters show no
-/// loss).
-const HEARD_MS: u64 = 100;
-
-/// Party 2's tone (the second call), distinct from party 1's (`SWITCH_TONE`) and from
-/// the SIP side's (`SIP_TONE`); one of the frequencies `pri-switch` listens for.
-const PARTY2_TONE: f64 = MOH_TONE;
-
 fn groups(transfer: &str) -> String {
-    format!(
-        r#"
-[[trunk_group]]
-name = "pstn"
-members = [{{ span = 1, channels = "1-15,17-31" }}]
-hunting = "ascending"
-transfer = "{transfer}"
-
+    pstn_e1_group(&format!("transfer = \"{transfer}\""))
+        + r#"
 # No `from`: the transfer's new call is routed as if party 1 (on "pstn") dialled it.
 [[route]]
 pattern = "_0X."
@@ -58,7 +41,6 @@ to = ["pstn"]
 pattern = "_2XX"
 to = ["pbx"]
 "#
-    )
 }
 
 /// One rig at a time: three rigs in parallel on a loaded 2-core host starve the
@@ -111,29 +93,13 @@ fn ect_on_the_d_channel_releases_the_gateway_and_libpri_joins_the_parties() {
         .two_rings(mark, "0301111", "0302222", PARTY2_TONE);
     assert_ne!(ch1, ch2);
 
-    // libpri's view: the gateway's ExplicitEctExecute arrived on call 2 naming call 1.
-    let t = rig.switch.wait(mark, Duration::from_secs(10), |l| {
-        l.starts_with("transfer ")
-    });
-    assert_eq!(kv(&t, "id"), Some(id2.as_str()), "{t}");
-    assert_eq!(kv(&t, "with"), Some(id1.as_str()), "{t}");
-    assert_eq!(kv(&t, "held"), Some("0,0"), "neither call on hold: {t}");
-    // Both calls cleared from the gateway with cause 16 by the switch.
-    for id in [&id1, &id2] {
-        rig.switch.wait(mark, Duration::from_secs(15), |l| {
-            l.starts_with("released ") && kv(l, "id") == Some(id)
-        });
-    }
-    // The parties, now connected inside the switch, hear each other.
+    // libpri's view: the gateway's ExplicitEctExecute arrived on call 2 naming call 1,
+    // both calls were cleared from the gateway by the switch, and the parties, now
+    // connected inside the switch, hear each other.
     let joined = rig
         .switch
-        .wait(mark, Duration::from_secs(15), |l| l.starts_with("joined "));
+        .assert_ect_joined(mark, &id1, &id2, Duration::from_secs(10));
     assert_eq!(kv(&joined, "id"), Some(id2.as_str()));
-    assert!(heard_ms(&joined, "heard", SWITCH_TONE) >= 500, "{joined}");
-    assert!(
-        heard_ms(&joined, "with_heard", PARTY2_TONE) >= 500,
-        "{joined}"
-    );
 
     let run = sipp.finish();
     let _ = rtp.stop();
@@ -154,12 +120,12 @@ fn ect_on_the_d_channel_releases_the_gateway_and_libpri_joins_the_parties() {
     let f2 = pos("rx FACILITY", r).unwrap_or_else(|| panic!("no ExplicitEctExecute: {q:?}"));
     assert!(pos("tx DISCONNECT", f2).is_some(), "{q:?}");
     // libpri decoded the APDUs itself (PRI_DEBUG_APDU in pri-switch's log).
-    let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
+    let log = rig.log_text("pri-switch.log");
     assert!(
         log.contains("ExplicitEctExecute") && log.contains("EctLinkIdRequest"),
         "libpri's APDU decode does not name the ECT operations"
     );
-    let gw = std::fs::read_to_string(rig.dir.join("gatewayd.log")).unwrap_or_default();
+    let gw = rig.log_text("gatewayd.log");
     assert!(
         gw.contains("switch transferred the calls"),
         "gatewayd did not see the result"
@@ -204,39 +170,11 @@ fn hairpin_joins_the_b_channels_without_rtp_and_the_pstn_clears_it() {
     );
 
     // The two B-channels stay busy for the one call, joined in the gateway.
-    let t0 = std::time::Instant::now();
-    loop {
-        let busy = rig.busy_channels();
-        if busy.len() == 2 {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(5), "busy: {busy:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // Let the parties talk through the hairpin, then party 1 hangs up.
-    std::thread::sleep(Duration::from_millis(2000));
-    rig.switch.send(&format!("hangup {id1} 16"));
-    let disc = rig.switch.wait(mark, Duration::from_secs(15), |l| {
-        l.starts_with("disconnect ") && kv(l, "id") == Some(&id2)
-    });
-    assert_eq!(kv(&disc, "cause"), Some("16"), "{disc}");
-    let media = |id: &str| {
-        rig.switch.wait(mark, Duration::from_secs(15), |l| {
-            l.starts_with("media ") && kv(l, "id") == Some(id)
-        })
-    };
-    let (m1, m2) = (media(&id1), media(&id2));
+    rig.wait_busy_channels(2);
+    // The parties talk through the hairpin, both ways, then party 1 hangs up.
+    let (m1, m2) = rig.switch.assert_hairpin_talk(mark, &id1, &id2, &id1);
     assert_eq!(kv(&m1, "channel"), Some(ch1.to_string().as_str()));
     assert_eq!(kv(&m2, "channel"), Some(ch2.to_string().as_str()));
-    // Both ways through the hairpin.
-    assert!(
-        heard_ms(&m1, "heard", PARTY2_TONE) >= HEARD_MS,
-        "party 1: {m1}; party 2: {m2}"
-    );
-    assert!(
-        heard_ms(&m2, "heard", SWITCH_TONE) >= HEARD_MS,
-        "party 2: {m2}"
-    );
     // Party 2 was never bridged to RTP: the SIP side's tone never reached it.
     assert_eq!(heard_ms(&m2, "heard", SIP_TONE), 0, "party 2: {m2}");
 
@@ -247,12 +185,12 @@ fn hairpin_joins_the_b_channels_without_rtp_and_the_pstn_clears_it() {
         q.iter().filter(|l| l.ends_with("FACILITY")).count() <= 1,
         "{q:?}"
     );
-    let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
+    let log = rig.log_text("pri-switch.log");
     assert!(
         !log.contains("EctLinkIdRequest"),
         "ECT invoked on a hairpin"
     );
-    let gw = std::fs::read_to_string(rig.dir.join("gatewayd.log")).unwrap_or_default();
+    let gw = rig.log_text("gatewayd.log");
     assert!(
         gw.contains("hairpinned in the gateway"),
         "no hairpin in gatewayd's log"
@@ -287,52 +225,25 @@ fn two_bct_invoked_on_t1_and_unanswered_falls_back_to_the_hairpin() {
     // Our InitiateTransfer went out in a FACILITY on the D-channel, and libpri decoded it.
     // It is not the first FACILITY: the EctInform telling party 1 its new partner
     // (identity_libpri.rs) goes out when the hairpin is made, just before the invoke.
-    let t0 = std::time::Instant::now();
-    loop {
-        let log = std::fs::read_to_string(rig.dir.join("pri-switch.log")).unwrap_or_default();
-        if log.contains("InitiateTransfer") {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "libpri did not decode our 2BCT invoke: {:?}",
-            q931_after(&rig, mark)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    rig.wait_log(
+        "pri-switch.log",
+        "InitiateTransfer",
+        Duration::from_secs(10),
+        "libpri did not decode our 2BCT invoke",
+    );
     // No answer from this switch: after the response timer the gateway hairpins.
-    let t0 = std::time::Instant::now();
-    loop {
-        let gw = std::fs::read_to_string(rig.dir.join("gatewayd.log")).unwrap_or_default();
-        if gw.contains("hairpinned in the gateway") {
-            assert!(
-                gw.contains("switch refused the transfer"),
-                "no refusal logged"
-            );
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "no hairpin after the 2BCT"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(2000));
-    rig.switch.send(&format!("hangup {id2} 16"));
-    let media = |id: &str| {
-        rig.switch.wait(mark, Duration::from_secs(15), |l| {
-            l.starts_with("media ") && kv(l, "id") == Some(id)
-        })
-    };
-    let (m1, m2) = (media(&id1), media(&id2));
-    assert!(
-        heard_ms(&m1, "heard", PARTY2_TONE) >= HEARD_MS,
-        "party 1: {m1}; party 2: {m2}"
+    let gw = rig.wait_log(
+        "gatewayd.log",
+        "hairpinned in the gateway",
+        Duration::from_secs(10),
+        "no hairpin after the 2BCT",
     );
     assert!(
-        heard_ms(&m2, "heard", SWITCH_TONE) >= HEARD_MS,
-        "party 2: {m2}"
+        gw.contains("switch refused the transfer"),
+        "no refusal logged"
     );
+    // Both ways through the hairpin; party 2 hangs up.
+    rig.switch.assert_hairpin_talk(mark, &id1, &id2, &id2);
     let cdrs = rig.assert_clean(cdr0, 2);
     assert_eq!(cdrs[1][CALLED], "0305252", "{cdrs:?}");
     assert!(cdrs[1][TRANSFER].ends_with("; 2bct; hairpin"), "{cdrs:?}");

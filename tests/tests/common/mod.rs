@@ -152,6 +152,21 @@ pattern = "_2XX"
 to = ["pbx"]
 "#;
 
+/// Trunk group `pstn`: every B-channel of the E1 on span 1 (timeslots 1–15 and 17–31;
+/// 16 carries the D-channel), hunting ascending, with more keys `keys` (TOML lines, e.g.
+/// `transfer = "ect"` or `hold_media = "moh"`). The routes are each file's own.
+pub fn pstn_e1_group(keys: &str) -> String {
+    format!(
+        r#"
+[[trunk_group]]
+name = "pstn"
+members = [{{ span = 1, channels = "1-15,17-31" }}]
+hunting = "ascending"
+{keys}
+"#
+    )
+}
+
 #[path = "../../../gateway/tests/port_support/mod.rs"]
 mod port_support;
 #[allow(unused_imports)]
@@ -201,10 +216,15 @@ pub const DISPOSITION: usize = 16;
 /// The Q.931 message names libpri reported for its call after `mark`, in order, with
 /// direction (`rx`/`tx` seen from libpri).
 pub fn q931_after(rig: &Rig, mark: usize) -> Vec<String> {
-    rig.switch
-        .since(mark)
+    q931_lines(&rig.switch.since(mark), |_| true)
+}
+
+/// pri-switch's `q931 dir=… msg=…` lines among `lines` for which `keep` holds, as
+/// `rx NAME` / `tx NAME`.
+fn q931_lines(lines: &[String], keep: impl Fn(&str) -> bool) -> Vec<String> {
+    lines
         .iter()
-        .filter(|l| l.starts_with("q931 "))
+        .filter(|l| l.starts_with("q931 ") && keep(l))
         .map(|l| format!("{} {}", kv(l, "dir").unwrap(), kv(l, "msg").unwrap()))
         .collect()
 }
@@ -219,18 +239,79 @@ fn in_order(seen: &[String], want: &[&str]) -> bool {
 /// and returns them. libpri reports a call's end to its application before it dumps the
 /// RELEASE COMPLETE it sends last, so a check made at the end event alone would race.
 pub fn assert_q931_in_order(rig: &Rig, mark: usize, want: &[&str]) -> Vec<String> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    wait_in_order(|| q931_after(rig, mark), want, "")
+}
+
+/// Polls `seen` every 20 ms for up to 5 s until it holds `want` in order (see
+/// [`assert_q931_in_order`]); `on` says where, for the failure message.
+fn wait_in_order(seen: impl Fn() -> Vec<String>, want: &[&str], on: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let seen = q931_after(rig, mark);
+        let seen = seen();
         if in_order(&seen, want) {
             return seen;
         }
         assert!(
-            std::time::Instant::now() < deadline,
-            "libpri's Q.931 messages {seen:?} lack {want:?} in that order"
+            Instant::now() < deadline,
+            "libpri's Q.931 messages{on} {seen:?} lack {want:?} in that order"
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A call to libpri that SIPp held and resumed (hold_libpri.rs, hold_update_libpri.rs),
+/// talking `talk_ms` before and after a hold of `hold_ms`; `rep` is the PBX's RTP
+/// endpoint's report. libpri must have received NOTIFY twice, which it decodes as
+/// *Remote hold* then *Remote retrieval* (Q.931 §4.5.22, notification indicator
+/// 0x79/0x7A); the PBX's [`SIP_TONE`] must have reached the B-channel, and the switch's
+/// [`SWITCH_TONE`] the PBX, only outside the hold (about 2 × `talk_ms`, clearly less than
+/// the whole call). Returns pri-switch's `media` report of the call.
+pub fn assert_held_and_resumed(
+    rig: &Rig,
+    mark: usize,
+    rep: &RtpReport,
+    talk_ms: u64,
+    hold_ms: u64,
+) -> String {
+    let ring = rig
+        .switch
+        .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
+    let id = kv(&ring, "id").unwrap().to_string();
+    let media = rig.switch.media_of(mark, &id);
+    assert_q931_in_order(
+        rig,
+        mark,
+        &[
+            "rx SETUP",
+            "tx CONNECT",
+            "rx NOTIFY",
+            "rx NOTIFY",
+            "rx DISCONNECT",
+        ],
+    );
+    // libpri's own decoding of the two notification indicators, in order (the last hold
+    // in the log is this call's: the rig is shared by the file's tests).
+    let log = rig.log_text("pri-switch.log");
+    let hold_at = log
+        .rfind("Remote hold")
+        .expect("libpri decoded no 'Remote hold'");
+    assert!(
+        log[hold_at..].contains("Remote retrieval"),
+        "libpri decoded no 'Remote retrieval' after the hold"
+    );
+    eprintln!("pri-switch: {media}\nRTP endpoint: {rep:?}");
+    let talk = 2 * talk_ms - 1500..=2 * talk_ms + 800;
+    let sip_tone = heard_ms(&media, "heard", SIP_TONE);
+    assert!(
+        talk.contains(&sip_tone),
+        "switch heard 1800 Hz for {sip_tone} ms (talk 2 × {talk_ms}, held {hold_ms}): {media}"
+    );
+    let pstn_tone = rep.heard_ms(SWITCH_TONE);
+    assert!(
+        talk.contains(&pstn_tone),
+        "RTP endpoint heard 1004 Hz for {pstn_tone} ms (talk 2 × {talk_ms}, held {hold_ms})"
+    );
+    media
 }
 
 // ---------------------------------------------------------------------------------------
@@ -328,6 +409,21 @@ impl PriSwitch {
         })
     }
 
+    /// The DISCONNECT libpri received for call `id` after `mark` (`disconnect … cause=`),
+    /// waiting up to 15 s.
+    pub fn disconnect_of(&self, mark: usize, id: &str) -> String {
+        self.wait(mark, Duration::from_secs(15), |l| {
+            l.starts_with("disconnect ") && kv(l, "id") == Some(id)
+        })
+    }
+
+    /// Waits up to 15 s for call `id`'s end (`released`) after `mark`.
+    pub fn released(&self, mark: usize, id: &str) -> String {
+        self.wait(mark, Duration::from_secs(15), |l| {
+            l.starts_with("released ") && kv(l, "id") == Some(id)
+        })
+    }
+
     /// The first line after `mark` for which `pred` holds, waiting up to `limit`.
     pub fn wait(&self, mark: usize, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + limit;
@@ -363,27 +459,16 @@ impl PriSwitch {
     /// as `rx NAME` / `tx NAME` (seen from libpri).
     pub fn q931_on(&self, span: u16, mark: usize) -> Vec<String> {
         let span = span.to_string();
-        self.since(mark)
-            .iter()
-            .filter(|l| l.starts_with("q931 ") && kv(l, "span") == Some(&span))
-            .map(|l| format!("{} {}", kv(l, "dir").unwrap(), kv(l, "msg").unwrap()))
-            .collect()
+        q931_lines(&self.since(mark), |l| kv(l, "span") == Some(&span))
     }
 
     /// As [`assert_q931_in_order`], for this switch's span `span`.
     pub fn assert_q931_in_order(&self, span: u16, mark: usize, want: &[&str]) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let seen = self.q931_on(span, mark);
-            if in_order(&seen, want) {
-                return seen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "libpri's Q.931 messages on span {span} {seen:?} lack {want:?} in that order"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_in_order(
+            || self.q931_on(span, mark),
+            want,
+            &format!(" on span {span}"),
+        )
     }
 
     /// Whether libpri's last word on the data link of DAHDI span `span` was `up`.
@@ -399,6 +484,74 @@ impl PriSwitch {
 
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().ok().flatten().is_none()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Transfers that leave two PSTN parties on the span (transfer_libpri_e1.rs,
+// attended_refer_libpri.rs).
+
+/// The tone of the second PSTN party of such a transfer, distinct from the first's
+/// ([`SWITCH_TONE`]) and the SIP side's; one of the frequencies `pri-switch` listens for.
+pub const PARTY2_TONE: f64 = MOH_TONE;
+
+/// The least a party must hear of the other through the gateway's hairpin. Each party
+/// can only hear the other's tone through the hairpin; the figure is low because
+/// pri-switch, starved on a loaded host, loses whole blocks on its own (its `sent_ms`
+/// falls behind the call's length), not because the hairpin does (its counters show no
+/// loss).
+pub const HAIRPIN_HEARD_MS: u64 = 100;
+
+impl PriSwitch {
+    /// libpri's side of an Explicit Call Transfer (ETSI EN 300 369-1): the gateway's
+    /// ExplicitEctExecute arrived on call `id2` naming call `id1` (reported within
+    /// `limit`), neither held; both calls cleared from the gateway; the switch then joined
+    /// the two parties, and each heard the other (≥ 500 ms of [`SWITCH_TONE`] and
+    /// [`PARTY2_TONE`]). Returns the `joined` report.
+    pub fn assert_ect_joined(&self, mark: usize, id1: &str, id2: &str, limit: Duration) -> String {
+        let t = self.wait(mark, limit, |l| l.starts_with("transfer "));
+        assert_eq!(kv(&t, "id"), Some(id2), "{t}");
+        assert_eq!(kv(&t, "with"), Some(id1), "{t}");
+        assert_eq!(kv(&t, "held"), Some("0,0"), "neither call on hold: {t}");
+        for id in [id1, id2] {
+            self.released(mark, id);
+        }
+        let joined = self.wait(mark, Duration::from_secs(15), |l| l.starts_with("joined "));
+        assert!(heard_ms(&joined, "heard", SWITCH_TONE) >= 500, "{joined}");
+        assert!(
+            heard_ms(&joined, "with_heard", PARTY2_TONE) >= 500,
+            "{joined}"
+        );
+        joined
+    }
+
+    /// Calls `id1` (party 1, [`SWITCH_TONE`]) and `id2` (party 2, [`PARTY2_TONE`]),
+    /// joined in the gateway's hairpin, talk for 2 s; then `clearing` (one of the two)
+    /// hangs up with cause 16 and the other must get DISCONNECT with cause 16 (Q.850
+    /// normal clearing, passed on by the gateway). Each must have heard the other's tone
+    /// for [`HAIRPIN_HEARD_MS`]. Returns the `media` reports of party 1 and party 2.
+    pub fn assert_hairpin_talk(
+        &mut self,
+        mark: usize,
+        id1: &str,
+        id2: &str,
+        clearing: &str,
+    ) -> (String, String) {
+        let other = if clearing == id1 { id2 } else { id1 };
+        std::thread::sleep(Duration::from_millis(2000));
+        self.send(&format!("hangup {clearing} 16"));
+        let disc = self.disconnect_of(mark, other);
+        assert_eq!(kv(&disc, "cause"), Some("16"), "{disc}");
+        let (m1, m2) = (self.media_of(mark, id1), self.media_of(mark, id2));
+        assert!(
+            heard_ms(&m1, "heard", PARTY2_TONE) >= HAIRPIN_HEARD_MS,
+            "party 1: {m1}; party 2: {m2}"
+        );
+        assert!(
+            heard_ms(&m2, "heard", SWITCH_TONE) >= HAIRPIN_HEARD_MS,
+            "party 2: {m2}"
+        );
+        (m1, m2)
     }
 }
 
@@ -680,10 +833,34 @@ peers = ["127.0.0.1:{pbx_port}"]
         }
     }
 
+    /// The last 6,000 bytes of the rig's log `name` (for failure messages).
     pub fn log(&self, name: &str) -> String {
-        let t = std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        let t = self.log_text(name);
         let n = t.len();
         t[n.saturating_sub(6000)..].to_string()
+    }
+
+    /// All of the rig's log `name` (`gatewayd.log`, `pri-switch.log` with libpri's Q.931
+    /// and APDU dumps), empty if there is none yet.
+    pub fn log_text(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
+    /// Waits up to `limit` until the log `name` contains `needle` and returns the log
+    /// then. `what` says in the failure what was awaited.
+    pub fn wait_log(&self, name: &str, needle: &str, limit: Duration, what: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            let text = self.log_text(name);
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "{what}: no {needle:?} in {name} within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn try_ctl(&self, line: &str) -> Option<String> {
@@ -697,36 +874,12 @@ peers = ["127.0.0.1:{pbx_port}"]
 
     /// `gatewayd ctl LINE`, through the real command-line client.
     pub fn ctl(&self, words: &str) -> String {
-        let out = Command::new(&bins().gatewayd)
-            .arg("ctl")
-            .arg("-s")
-            .arg(&self.ctl_socket)
-            .args(words.split_whitespace())
-            .output()
-            .expect("gatewayd ctl");
-        assert!(
-            out.status.success(),
-            "gatewayd ctl {words}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        run_ctl(&bins().gatewayd, "-s", &self.ctl_socket, words)
     }
 
     /// `tdm-simd ctl WORDS`.
     pub fn sim_ctl(&self, words: &str) -> String {
-        let out = Command::new(&bins().tdm_simd)
-            .arg("ctl")
-            .arg("--socket")
-            .arg(&self.sim_socket)
-            .args(words.split_whitespace())
-            .output()
-            .expect("tdm-simd ctl");
-        assert!(
-            out.status.success(),
-            "tdm-simd ctl {words}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        run_ctl(&bins().tdm_simd, "--socket", &self.sim_socket, words)
     }
 
     /// The CDR lines written so far (header skipped), split into fields.
@@ -746,6 +899,45 @@ peers = ["127.0.0.1:{pbx_port}"]
             .filter(|l| l.contains("busy"))
             .map(str::to_string)
             .collect()
+    }
+
+    /// Waits up to 5 s until exactly `n` B-channels are busy (`show channels`).
+    pub fn wait_busy_channels(&self, n: usize) {
+        let t0 = Instant::now();
+        loop {
+            let busy = self.busy_channels();
+            if busy.len() == n {
+                return;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{n} busy channels awaited: {busy:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// libpri places a call to `called` on the rig's far span (`call SPAN NUMBER`) and
+    /// waits until it is answered: returns the call's id and the switch's `answer` line,
+    /// whose channel must be the one of libpri's SETUP (`placed`).
+    pub fn switch_calls(&mut self, mark: usize, called: &str) -> (String, String) {
+        let span = self.far_span;
+        self.switch.send(&format!("call {span} {called}"));
+        let placed = self.switch.wait(mark, Duration::from_secs(15), |l| {
+            l.starts_with("placed ") || l.starts_with("error")
+        });
+        let id = kv(&placed, "id")
+            .unwrap_or_else(|| panic!("{placed}"))
+            .to_string();
+        let answer = self.switch.wait(mark, Duration::from_secs(10), |l| {
+            l.starts_with("answer ") && kv(l, "id") == Some(id.as_str())
+        });
+        assert_eq!(
+            kv(&answer, "channel"),
+            kv(&placed, "channel"),
+            "answered on the B-channel of its SETUP: {placed} / {answer}"
+        );
+        (id, answer)
     }
 
     /// After a test: no B-channel busy (`gatewayd ctl show channels`), no call left
@@ -818,6 +1010,25 @@ peers = ["127.0.0.1:{pbx_port}"]
             dir: self.dir.clone(),
         }
     }
+}
+
+/// `PROGRAM ctl SOCKET_FLAG SOCKET WORDS…` (the daemons' command-line clients); fails the
+/// test if the client does, returns what it printed.
+fn run_ctl(program: &Path, socket_flag: &str, socket: &Path, words: &str) -> String {
+    let out = Command::new(program)
+        .arg("ctl")
+        .arg(socket_flag)
+        .arg(socket)
+        .args(words.split_whitespace())
+        .output()
+        .unwrap_or_else(|e| panic!("{} ctl: {e}", program.display()));
+    let name = program.file_name().unwrap_or_default().to_string_lossy();
+    assert!(
+        out.status.success(),
+        "{name} ctl {words}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 pub struct SippChild {
@@ -942,23 +1153,40 @@ pub fn answered_with(law: Law, rtp_port: u16, contact_extra: &str) -> String {
     )
 }
 
-/// The caller's BYE (CSeq `cseq`) and its 200.
-pub fn bye(cseq: u32) -> String {
+/// A request of the caller (SIPp as UAC) in its dialog (RFC 3261 §12.2.1.1: the To
+/// tag of the 2xx, `[peer_tag_param]`): `method` with CSeq `cseq`, `headers` (lines
+/// after Contact, each ending with a newline and the scenario's indentation, or empty)
+/// and, if any, a `body` of `(content type, text)`; retransmitted every 500 ms until
+/// answered.
+pub fn uac_in_dialog(method: &str, cseq: u32, headers: &str, body: Option<(&str, &str)>) -> String {
+    let body = match body {
+        Some((content_type, text)) => {
+            format!("Content-Type: {content_type}\n      Content-Length: [len]\n\n      {text}")
+        }
+        None => "Content-Length: 0".to_string(),
+    };
     format!(
         "<send retrans=\"500\">
     <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      {method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: {cseq} BYE
+      CSeq: {cseq} {method}
       Contact: sip:2001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
+      {headers}Max-Forwards: 70
+      {body}
     ]]>
-  </send>
-  <recv response=\"200\" crlf=\"true\"/>"
+  </send>"
+    )
+}
+
+/// The caller's BYE (CSeq `cseq`) and its 200.
+pub fn bye(cseq: u32) -> String {
+    format!(
+        "{}\n  <recv response=\"200\" crlf=\"true\"/>",
+        uac_in_dialog("BYE", cseq, "", None)
     )
 }
 
@@ -1016,7 +1244,8 @@ fn ok_matching(regexp: &str, var: &str) -> String {
     )
 }
 
-fn scenario(name: &str, body: &str) -> String {
+/// A SIPp scenario named `name` of the XML elements `body`.
+pub fn scenario(name: &str, body: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"{name}\">\n  {body}\n</scenario>\n"
     )
@@ -1046,21 +1275,7 @@ pub fn uac_refer(law: Law, rtp_port: u16, talk_ms: u64, target: &str) -> String 
         &format!(
             "{}
   <pause milliseconds=\"{talk_ms}\"/>
-  <send retrans=\"500\">
-    <![CDATA[
-      REFER sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: pbx <sip:2001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 REFER
-      Contact: sip:2001@[local_ip]:[local_port]
-      Refer-To: <sip:{target}@[remote_ip]:[remote_port]>
-      Referred-By: <sip:2001@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+  {}
   <recv response=\"202\"/>
   <label id=\"1\"/>
   <recv request=\"NOTIFY\" optional=\"true\" next=\"2\"/>
@@ -1070,6 +1285,15 @@ pub fn uac_refer(law: Law, rtp_port: u16, talk_ms: u64, target: &str) -> String 
   <label id=\"3\"/>
   {OK_LAST}",
             answered(law, rtp_port),
+            uac_in_dialog(
+                "REFER",
+                2,
+                &format!(
+                    "Refer-To: <sip:{target}@[remote_ip]:[remote_port]>\n      \
+                     Referred-By: <sip:2001@[local_ip]:[local_port]>\n      "
+                ),
+                None
+            ),
             OK_LAST.replacen("<send>", "<send next=\"1\">", 1)
         ),
     )
@@ -1255,40 +1479,41 @@ pub fn uac_cancel(law: Law, rtp_port: u16, ringing: u16, wait_ms: u64) -> String
     )
 }
 
+/// A response of the called PBX (SIPp as UAS) to the INVITE just received: `status`
+/// (code and reason), our To tag (the dialog's, RFC 3261 §12.1.1), our Contact and, if
+/// given, an SDP body `sdp`.
+pub fn uas_response(status: &str, sdp: Option<&str>) -> String {
+    let body = match sdp {
+        Some(sdp) => {
+            format!("Content-Type: application/sdp\n      Content-Length: [len]\n\n      {sdp}")
+        }
+        None => "Content-Length: 0".to_string(),
+    };
+    format!(
+        "<send>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      {body}
+    ]]>
+  </send>"
+    )
+}
+
 /// UAS: INVITE, 100, 180, 200 with SDP (media at `rtp_port`), ACK, then the BYE (200).
 pub fn uas_answer(law: Law, rtp_port: u16) -> String {
     scenario(
         "answer",
         &format!(
             "<recv request=\"INVITE\" crlf=\"true\"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-    ]]>
-  </send>
+  {}
   <pause milliseconds=\"200\"/>
-  <send retrans=\"500\">
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      {}
-    ]]>
-  </send>
+  {}
   <recv request=\"ACK\" crlf=\"true\"/>
   <recv request=\"BYE\"/>
   <send>
@@ -1304,7 +1529,13 @@ pub fn uas_answer(law: Law, rtp_port: u16) -> String {
     ]]>
   </send>
   <timewait milliseconds=\"500\"/>",
-            sdp(law, rtp_port)
+            uas_response("180 Ringing", None),
+            // A 2xx to an INVITE is retransmitted until its ACK (RFC 3261 §13.3.1.4).
+            uas_response("200 OK", Some(&sdp(law, rtp_port))).replacen(
+                "<send>",
+                "<send retrans=\"500\">",
+                1
+            )
         ),
     )
 }
@@ -1335,19 +1566,9 @@ pub fn uas_reject(status: u16) -> String {
 pub fn uas_ring_cancelled() -> String {
     scenario(
         "ring, cancelled",
-        "<recv request=\"INVITE\" crlf=\"true\"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-    ]]>
-  </send>
+        &format!(
+            "<recv request=\"INVITE\" crlf=\"true\"/>
+  {}
   <recv request=\"CANCEL\"/>
   <send>
     <![CDATA[
@@ -1360,6 +1581,8 @@ pub fn uas_ring_cancelled() -> String {
       Content-Length: 0
     ]]>
   </send>",
+            uas_response("180 Ringing", None)
+        ),
     )
 }
 
