@@ -231,12 +231,7 @@ fn rfc4733_both_ways(mut rig: MutexGuard<'static, Rig>) {
     let rep = rtp.stop();
     assert!(run.ok, "SIPp failed:\n{}", run.trace);
     let m = rig.switch.media_of(mark, &id);
-    let keys: Vec<String> = rig
-        .switch
-        .since(mark)
-        .into_iter()
-        .filter(|l| l.starts_with("dtmf"))
-        .collect();
+    let keys = rig.switch.keys_heard(mark);
     eprintln!("pri-switch {m}\n{}\nRTP endpoint {rep:?}", keys.join("\n"));
     assert_eq!(rep.sent_keys, "1592");
     assert_eq!(
@@ -306,12 +301,7 @@ fn sip_info_dtmf_relay_is_played_in_band_on_the_e1() {
         .wait(mark, Duration::from_secs(15), |l| l.starts_with("ring "));
     let id = kv(&ring, "id").unwrap().to_string();
     let m = rig.switch.media_of(mark, &id);
-    let keys: Vec<String> = rig
-        .switch
-        .since(mark)
-        .into_iter()
-        .filter(|l| l.starts_with("dtmf "))
-        .collect();
+    let keys = rig.switch.keys_heard(mark);
     eprintln!("pri-switch {m}\n{}\nRTP endpoint {rep:?}", keys.join("\n"));
     assert_eq!(
         kv(&m, "digits"),

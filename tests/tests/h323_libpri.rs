@@ -425,12 +425,7 @@ fn dtmf_h323_user_input_to_inband_on_the_e1_and_back() {
         assert_eq!(route, Some(DigitRoute::UserInput), "case {n}: {log:?}");
         let id = switch_id(&rig, mark, "ring ").expect("ring");
         let m = rig.switch.media_of(mark, &id);
-        let keys: Vec<String> = rig
-            .switch
-            .since(mark)
-            .into_iter()
-            .filter(|l| l.starts_with("dtmf "))
-            .collect();
+        let keys = rig.switch.keys_heard(mark);
         eprintln!(
             "case {n}: pri-switch {m}\n{}\nRTP peer {rep:?}",
             keys.join("\n")

@@ -260,14 +260,10 @@ fn pai_of_the_pbx_200_ok_is_the_connected_number_libpri_reads() {
         1,
     );
     let uas = rig.sipp_spawn("uas-pai", &xml, "s");
-    std::thread::sleep(Duration::from_millis(300));
-    let mark = rig.switch.mark();
-    let (id, answer) = rig.switch_calls(mark, "201");
+    let (_, _, answer) = rig.switch_calls_and_clears("201", Duration::from_millis(300));
     // COLP: libpri's connected line is the PBX's asserted 2015, presentation allowed.
     assert_eq!(kv(&answer, "connected"), Some("2015"), "{answer}");
     assert_eq!(kv(&answer, "pres"), Some("0x00"), "{answer}");
-    std::thread::sleep(Duration::from_millis(300));
-    rig.switch.send(&format!("hangup {id} 16"));
     let run = uas.finish();
     let _ = rtp.stop();
     assert!(run.ok, "SIPp UAS:\n{}", run.trace);

@@ -12,8 +12,9 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, kv, uac_answered, uac_cancel, uac_rejected, uas_answer, Line, Rig,
-    RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION, ISDN_CAUSE, SIP_STATUS, SIP_TONE, SWITCH_TONE,
+    assert_q931_in_order, assert_tones_both_ways, kv, uac_answered, uac_cancel, uac_rejected,
+    uas_answer, Line, Rig, RtpPeer, Shared, ANSWERED_CLEARED_BY_BYE, CALLED, CHANNEL, DISPOSITION,
+    ISDN_CAUSE, SIP_STATUS, SIP_TONE, SWITCH_TONE,
 };
 
 /// Trunk groups on the one span: one per hunting policy (5 channels each, called
@@ -107,41 +108,12 @@ fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause
     assert_eq!(kv(&disc, "cause"), Some("16"), "BYE → DISCONNECT cause 16");
     let media = rig.switch.media_of(mark, &id);
     rig.switch.released(mark, &id);
-    assert_q931_in_order(
-        &rig,
-        mark,
-        &[
-            "rx SETUP",
-            "tx CALL_PROCEEDING",
-            "tx ALERTING",
-            "tx CONNECT",
-            "rx CONNECT_ACKNOWLEDGE",
-            "rx DISCONNECT",
-            "tx RELEASE",
-            "rx RELEASE_COMPLETE",
-        ],
-    );
+    assert_q931_in_order(&rig, mark, &ANSWERED_CLEARED_BY_BYE);
 
     eprintln!("pri-switch: {media}\nRTP endpoint: {rep:?}");
-    // Audio crossed the daemon both ways: the test's 1800 Hz over RTP reached the
-    // B-channel, libpri's side's 1004 Hz reached the RTP endpoint.
-    let heard_on_tdm: u64 = kv(&media, "heard")
-        .unwrap()
-        .split(',')
-        .filter_map(|p| p.split_once(':'))
-        .filter(|(hz, _)| *hz == "1800")
-        .map(|(_, ms)| ms.parse::<u64>().unwrap())
-        .sum();
-    assert!(
-        heard_on_tdm >= 1000,
-        "switch heard 1800 Hz for {heard_on_tdm} ms: {media}"
-    );
-    assert!(
-        rep.heard_ms(SWITCH_TONE) >= 1000,
-        "RTP endpoint heard 1004 Hz for {} ms: {rep:?}",
-        rep.heard_ms(SWITCH_TONE)
-    );
-    assert_eq!(rep.payload_types, vec![8], "PCMA only");
+    // The test's 1800 Hz over RTP reached the B-channel, libpri's side's 1004 Hz the RTP
+    // endpoint, in PCMA only.
+    assert_tones_both_ways(&media, &rep, law, 1000);
 
     let cdrs = rig.assert_clean(cdr0, 1);
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
@@ -161,11 +133,7 @@ fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
     let cdr0 = rig.cdrs().len();
     let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);
     let uas = rig.sipp_spawn("uas", &uas_answer(law, rtp.port), "s");
-    std::thread::sleep(Duration::from_millis(300));
-    let mark = rig.switch.mark();
-    let (id, _) = rig.switch_calls(mark, "201");
-    std::thread::sleep(Duration::from_millis(2000));
-    rig.switch.send(&format!("hangup {id} 16"));
+    let (mark, id, _) = rig.switch_calls_and_clears("201", Duration::from_secs(2));
     let media = rig.switch.media_of(mark, &id);
     let run = uas.finish();
     let rep = rtp.stop();
@@ -183,14 +151,7 @@ fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
             "tx RELEASE_COMPLETE",
         ],
     );
-    assert!(
-        kv(&media, "heard").unwrap().contains("1800:"),
-        "switch heard the PBX's tone: {media}"
-    );
-    assert!(
-        rep.heard_ms(SWITCH_TONE) >= 1000,
-        "PBX heard the switch: {rep:?}"
-    );
+    assert_tones_both_ways(&media, &rep, law, 1000);
     let cdrs = rig.assert_clean(cdr0, 1);
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
     assert_eq!(cdrs[0][CALLED], "201");

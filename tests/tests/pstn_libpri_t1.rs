@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, heard_ms, kv, uac_answered, uas_answer, Line, Rig, RtpPeer, Shared,
-    CALLED, DISPOSITION, ISDN_CAUSE, SIP_TONE, SWITCH_TONE,
+    assert_q931_in_order, assert_tones_both_ways, kv, uac_answered, uas_answer, Line, Rig, RtpPeer,
+    Shared, CALLED, DISPOSITION, ISDN_CAUSE, SIP_TONE, SWITCH_TONE,
 };
 
 const GROUPS: &str = r#"
@@ -73,15 +73,7 @@ fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
             "rx RELEASE_COMPLETE",
         ],
     );
-    assert!(
-        heard_ms(&media, "heard", SIP_TONE) >= 1000,
-        "switch heard the PBX: {media}"
-    );
-    assert!(
-        rep.heard_ms(SWITCH_TONE) >= 1000,
-        "PBX heard the switch: {rep:?}"
-    );
-    assert_eq!(rep.payload_types, vec![0], "PCMU only");
+    assert_tones_both_ways(&media, &rep, law, 1000);
     let cdrs = rig.assert_clean(cdr0, 1);
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
     assert_eq!(cdrs[0][CALLED], "2125551234");
@@ -95,24 +87,12 @@ fn t1_ni2_switch_calls_the_pbx_with_pcmu() {
     let cdr0 = rig.cdrs().len();
     let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);
     let uas = rig.sipp_spawn("t1-uas", &uas_answer(law, rtp.port), "s");
-    std::thread::sleep(Duration::from_millis(300));
-    let mark = rig.switch.mark();
-    let (id, _) = rig.switch_calls(mark, "202");
-    std::thread::sleep(Duration::from_millis(2000));
-    rig.switch.send(&format!("hangup {id} 16"));
+    let (mark, id, _) = rig.switch_calls_and_clears("202", Duration::from_secs(2));
     let media = rig.switch.media_of(mark, &id);
     let run = uas.finish();
     let rep = rtp.stop();
     assert!(run.ok, "SIPp UAS: INVITE, answer, BYE:\n{}", run.trace);
-    assert!(
-        heard_ms(&media, "heard", SIP_TONE) >= 1000,
-        "switch heard the PBX: {media}"
-    );
-    assert!(
-        rep.heard_ms(SWITCH_TONE) >= 1000,
-        "PBX heard the switch: {rep:?}"
-    );
-    assert_eq!(rep.payload_types, vec![0], "PCMU only");
+    assert_tones_both_ways(&media, &rep, law, 1000);
     let cdrs = rig.assert_clean(cdr0, 1);
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
     assert_eq!(cdrs[0][CALLED], "202");

@@ -259,6 +259,42 @@ fn wait_in_order(seen: impl Fn() -> Vec<String>, want: &[&str], on: &str) -> Vec
     }
 }
 
+/// libpri's Q.931 messages for a SIP call it answered and the PBX's BYE cleared (Q.931
+/// §5.2 call establishment at the network side, §5.3.3 clearing by the user: DISCONNECT
+/// from us, RELEASE, RELEASE COMPLETE), in order as libpri logs them.
+pub const ANSWERED_CLEARED_BY_BYE: [&str; 8] = [
+    "rx SETUP",
+    "tx CALL_PROCEEDING",
+    "tx ALERTING",
+    "tx CONNECT",
+    "rx CONNECT_ACKNOWLEDGE",
+    "rx DISCONNECT",
+    "tx RELEASE",
+    "rx RELEASE_COMPLETE",
+];
+
+/// Audio crossed the daemon both ways on an answered call: the PBX's [`SIP_TONE`] over
+/// RTP reached the B-channel (pri-switch's `media` report) and the switch's
+/// [`SWITCH_TONE`] reached the PBX's RTP endpoint (`rep`), each for at least `min_ms`;
+/// and the RTP the PBX got was in the line's `law` only (PCMA on E1, PCMU on T1).
+pub fn assert_tones_both_ways(media: &str, rep: &RtpReport, law: Law, min_ms: u64) {
+    let on_tdm = heard_ms(media, "heard", SIP_TONE);
+    assert!(
+        on_tdm >= min_ms,
+        "switch heard the PBX's 1800 Hz for {on_tdm} ms: {media}"
+    );
+    let on_rtp = rep.heard_ms(SWITCH_TONE);
+    assert!(
+        on_rtp >= min_ms,
+        "the PBX's RTP endpoint heard the switch's 1004 Hz for {on_rtp} ms: {rep:?}"
+    );
+    assert_eq!(
+        rep.payload_types,
+        vec![law.rtp_payload_type()],
+        "{law:?} only: {rep:?}"
+    );
+}
+
 /// A call to libpri that SIPp held and resumed (hold_libpri.rs, hold_update_libpri.rs),
 /// talking `talk_ms` before and after a hold of `hold_ms`; `rep` is the PBX's RTP
 /// endpoint's report. libpri must have received NOTIFY twice, which it decodes as
@@ -407,6 +443,15 @@ impl PriSwitch {
         self.wait(mark, Duration::from_secs(15), |l| {
             l.starts_with("media ") && kv(l, "id") == Some(id)
         })
+    }
+
+    /// The keys pri-switch's own DTMF receiver heard after `mark`, one `dtmf id=… digit=…
+    /// ms=…` line each.
+    pub fn keys_heard(&self, mark: usize) -> Vec<String> {
+        self.since(mark)
+            .into_iter()
+            .filter(|l| l.starts_with("dtmf "))
+            .collect()
     }
 
     /// The DISCONNECT libpri received for call `id` after `mark` (`disconnect … cause=`),
@@ -899,6 +944,23 @@ peers = ["127.0.0.1:{pbx_port}"]
             .filter(|l| l.contains("busy"))
             .map(str::to_string)
             .collect()
+    }
+
+    /// libpri calls `called` at the PBX (whose SIPp UAS the test started: it gets 300 ms
+    /// to bind its port first), as [`Rig::switch_calls`]; the answered call talks for
+    /// `talk`, then libpri clears it with cause 16 (normal clearing). Returns the mark
+    /// taken before the call, its id and the switch's `answer` line.
+    pub fn switch_calls_and_clears(
+        &mut self,
+        called: &str,
+        talk: Duration,
+    ) -> (usize, String, String) {
+        std::thread::sleep(Duration::from_millis(300));
+        let mark = self.switch.mark();
+        let (id, answer) = self.switch_calls(mark, called);
+        std::thread::sleep(talk);
+        self.switch.send(&format!("hangup {id} 16"));
+        (mark, id, answer)
     }
 
     /// Waits up to 5 s until exactly `n` B-channels are busy (`show channels`).
