@@ -28,8 +28,8 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    kv, pstn_e1_group, q931_after, sdp, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL, DISPOSITION,
-    OK_LAST, PARTY2_TONE, SIP_TONE, SWITCH_TONE,
+    kv, pstn_e1_transfer, q931_after, sdp, Line, Rig, RtpPeer, Shared, CALLED, CHANNEL,
+    DISPOSITION, OK_LAST, PARTY2_TONE, SIP_TONE, SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
 
@@ -37,15 +37,6 @@ use gateway_tests::audio::Law;
 const TRANSFER: usize = DISPOSITION + 1;
 /// The CDR's calling number column.
 const CALLING: usize = CALLED - 1;
-
-fn groups(transfer: &str) -> String {
-    pstn_e1_group(&format!("transfer = \"{transfer}\""))
-        + r#"
-[[route]]
-pattern = "_0X."
-to = ["pstn"]
-"#
-}
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -201,7 +192,7 @@ fn assert_notifies(trace: &str) {
 #[test]
 fn refer_replacing_our_own_dialog_joins_the_pstn_parties_by_ect() {
     let _one = serial();
-    let mut rig = ECT.lock(|| Rig::start("attended-refer-ect", Line::E1, &groups("ect")));
+    let mut rig = ECT.lock(|| Rig::start("attended-refer-ect", Line::E1, &pstn_e1_transfer("ect")));
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
@@ -268,8 +259,13 @@ fn refer_replacing_our_own_dialog_joins_the_pstn_parties_by_ect() {
 #[test]
 fn refer_replacing_our_own_dialog_hairpins_the_b_channels() {
     let _one = serial();
-    let mut rig =
-        HAIRPIN.lock(|| Rig::start("attended-refer-hairpin", Line::E1, &groups("hairpin")));
+    let mut rig = HAIRPIN.lock(|| {
+        Rig::start(
+            "attended-refer-hairpin",
+            Line::E1,
+            &pstn_e1_transfer("hairpin"),
+        )
+    });
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();

@@ -8,8 +8,9 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, heard_ms, kv, scenario, sdp, uac_answered, uas_response, Line, Rig,
-    RtpPeer, Shared, OK_LAST, PSTN_BOTH_WAYS, SIP_TONE, SWITCH_TONE,
+    assert_early_media_then_answer, assert_q931_in_order, heard_ms, kv, scenario, sdp,
+    uac_answered, uas_response, Line, Rig, RtpPeer, Shared, EARLY_TONE, OK_LAST, PSTN_BOTH_WAYS,
+    SIP_TONE, SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
 
@@ -18,9 +19,6 @@ static RIG: Shared = Shared::new();
 fn rig() -> MutexGuard<'static, Rig> {
     RIG.lock(|| Rig::start("early-sip", Line::E1, PSTN_BOTH_WAYS))
 }
-
-/// The tone pri-switch plays before CONNECT on its early-media numbers (`--early-tone`).
-const EARLY_TONE: f64 = 425.0;
 
 /// libpri answers `…0555…` with PROGRESS and `…0444…` with ALERTING, both with progress
 /// indicator 8, plays 425 Hz for 2 s, then CONNECT and 1004 Hz: SIPp must get a 183
@@ -52,24 +50,8 @@ fn libpri_in_band_progress_is_heard_on_the_183_rtp_before_the_200() {
         let id = kv(&ring, "id").unwrap().to_string();
         let m = rig.switch.media_of(mark, &id);
         eprintln!("{called}: RTP endpoint {rep:?}; pri-switch {m}");
-        assert!(
-            rep.heard_ms(EARLY_TONE) >= 1000,
-            "{called}: the PBX heard libpri's in-band progress before the 200: {rep:?}"
-        );
-        assert!(
-            rep.heard_ms(SWITCH_TONE) >= 500,
-            "{called}: and the answered call after: {rep:?}"
-        );
-        let first = if called.contains("0555") {
-            "tx PROGRESS"
-        } else {
-            "tx ALERTING"
-        };
-        assert_q931_in_order(
-            &rig,
-            mark,
-            &["rx SETUP", first, "tx CONNECT", "rx DISCONNECT"],
-        );
+        // The PBX heard libpri's in-band progress on the 183's RTP before the 200.
+        assert_early_media_then_answer(&rig, mark, &rep, called.contains("0555"), called);
         rig.assert_clean(cdr0, 1);
     }
 }

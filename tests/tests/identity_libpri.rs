@@ -23,19 +23,10 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    answered_with, bye, kv, pstn_e1_group, sdp, uac_answered, uac_refer, uas_answer, Line, Rig,
+    answered_with, bye, kv, pstn_e1_transfer, sdp, uac_answered, uac_refer, uas_answer, Line, Rig,
     RtpPeer, Shared, CALLED, DISPOSITION, SIP_TONE, SWITCH_TONE,
 };
 use gateway_tests::audio::Law;
-
-fn hairpin() -> String {
-    pstn_e1_group(r#"transfer = "hairpin""#)
-        + r#"
-[[route]]
-pattern = "_0X."
-to = ["pstn"]
-"#
-}
 
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -49,7 +40,8 @@ static SIP_SIDE: Shared = Shared::new();
 #[test]
 fn blind_transfer_tells_the_remaining_pstn_party_its_new_partner() {
     let _one = serial();
-    let rig = PSTN_SIDE.lock(|| Rig::start("identity-pstn", Line::E1, &hairpin()));
+    let rig =
+        PSTN_SIDE.lock(|| Rig::start("identity-pstn", Line::E1, &pstn_e1_transfer("hairpin")));
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
@@ -156,7 +148,7 @@ fn sip_side_rig() -> MutexGuard<'static, Rig> {
             "trust_identity = true",
             &format!(
                 "{}\n[[route]]\npattern = \"_2XX\"\nto = [\"pbx\"]\n",
-                hairpin()
+                pstn_e1_transfer("hairpin")
             ),
         )
     })

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{
     assert_q931_in_order, assert_tones_both_ways, kv, uac_answered, uac_cancel, uac_rejected,
     uas_answer, Line, Rig, RtpPeer, Shared, ANSWERED_CLEARED_BY_BYE, CALLED, CHANNEL, DISPOSITION,
-    ISDN_CAUSE, SIP_STATUS, SIP_TONE, SWITCH_TONE,
+    ISDN_CAUSE, REFUSED_AFTER_CALL_PROCEEDING, SIP_STATUS, SIP_TONE, SWITCH_TONE,
 };
 
 /// Trunk groups on the one span: one per hunting policy (5 channels each, called
@@ -177,17 +177,7 @@ fn refused(number: &str, cause: &str, status: u16) {
     rig.switch.wait(mark, Duration::from_secs(15), |l| {
         l.starts_with("released ")
     });
-    assert_q931_in_order(
-        &rig,
-        mark,
-        &[
-            "rx SETUP",
-            "tx CALL_PROCEEDING",
-            "tx DISCONNECT",
-            "rx RELEASE",
-            "tx RELEASE_COMPLETE",
-        ],
-    );
+    assert_q931_in_order(&rig, mark, &REFUSED_AFTER_CALL_PROCEEDING);
     let cdrs = rig.assert_clean(cdr0, 1);
     assert_eq!(cdrs[0][ISDN_CAUSE], cause, "{cdrs:?}");
     assert_eq!(cdrs[0][SIP_STATUS], status.to_string());

@@ -22,7 +22,7 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    heard_ms, kv, pstn_e1_group, q931_after, uac_refer, Line, Rig, RtpPeer, Shared, CALLED,
+    heard_ms, kv, pstn_e1_transfer, q931_after, uac_refer, Line, Rig, RtpPeer, Shared, CALLED,
     CHANNEL, DISPOSITION, ISDN_CAUSE, PARTY2_TONE, SIP_TONE, SWITCH_TONE,
 };
 
@@ -30,13 +30,8 @@ use common::{
 const TRANSFER: usize = DISPOSITION + 1;
 
 fn groups(transfer: &str) -> String {
-    pstn_e1_group(&format!("transfer = \"{transfer}\""))
+    pstn_e1_transfer(transfer)
         + r#"
-# No `from`: the transfer's new call is routed as if party 1 (on "pstn") dialled it.
-[[route]]
-pattern = "_0X."
-to = ["pstn"]
-
 [[route]]
 pattern = "_2XX"
 to = ["pbx"]

@@ -167,6 +167,18 @@ hunting = "ascending"
     )
 }
 
+/// [`pstn_e1_group`] with `transfer = "{transfer}"` (`ect`, `hairpin`, `2bct`) and the
+/// route `_0X.` to it. No `from`: a transfer's new call is routed as if the PSTN party
+/// (on `pstn`) dialled it.
+pub fn pstn_e1_transfer(transfer: &str) -> String {
+    pstn_e1_group(&format!("transfer = \"{transfer}\""))
+        + r#"
+[[route]]
+pattern = "_0X."
+to = ["pstn"]
+"#
+}
+
 #[path = "../../../gateway/tests/port_support/mod.rs"]
 mod port_support;
 #[allow(unused_imports)]
@@ -272,6 +284,53 @@ pub const ANSWERED_CLEARED_BY_BYE: [&str; 8] = [
     "tx RELEASE",
     "rx RELEASE_COMPLETE",
 ];
+
+/// libpri's Q.931 messages for a call it refused after CALL PROCEEDING (its `…0999CC`
+/// numbers: DISCONNECT with cause `CC`, Q.931 §5.3.4 clearing by the network), in order.
+pub const REFUSED_AFTER_CALL_PROCEEDING: [&str; 5] = [
+    "rx SETUP",
+    "tx CALL_PROCEEDING",
+    "tx DISCONNECT",
+    "rx RELEASE",
+    "tx RELEASE_COMPLETE",
+];
+
+/// The tone pri-switch plays before CONNECT on its early-media numbers (`--early-tone`,
+/// default 425 Hz, the European ringing tone's frequency).
+pub const EARLY_TONE: f64 = 425.0;
+
+/// A call to one of libpri's early-media numbers (`…0555…`: PROGRESS, `…0444…`:
+/// ALERTING, both with progress indicator 8, in-band information, Q.931 §4.5.23;
+/// `progress` says which), answered 2 s later and cleared by the caller: the caller's
+/// RTP endpoint (`rep`) heard [`EARLY_TONE`] (played only before CONNECT) ≥ 1 s and the
+/// answered call's [`SWITCH_TONE`] ≥ 500 ms, and libpri's Q.931 came in that order.
+/// `what` names the call in failure messages.
+pub fn assert_early_media_then_answer(
+    rig: &Rig,
+    mark: usize,
+    rep: &RtpReport,
+    progress: bool,
+    what: &str,
+) {
+    assert!(
+        rep.heard_ms(EARLY_TONE) >= 1000,
+        "{what}: the caller heard libpri's in-band progress before the answer: {rep:?}"
+    );
+    assert!(
+        rep.heard_ms(SWITCH_TONE) >= 500,
+        "{what}: and the answered call's tone after: {rep:?}"
+    );
+    let early = if progress {
+        "tx PROGRESS"
+    } else {
+        "tx ALERTING"
+    };
+    assert_q931_in_order(
+        rig,
+        mark,
+        &["rx SETUP", early, "tx CONNECT", "rx DISCONNECT"],
+    );
+}
 
 /// Audio crossed the daemon both ways on an answered call: the PBX's [`SIP_TONE`] over
 /// RTP reached the B-channel (pri-switch's `media` report) and the switch's
@@ -1294,6 +1353,12 @@ fn ack_of(cseq: u32) -> String {
     ACK.replace("CSeq: 1 ACK", &format!("CSeq: {cseq} ACK"))
 }
 
+/// An in-dialog INVITE exchange of the caller: the request `invite`, its 100 (optional),
+/// the 200 `ok` (a `<recv>`, see [`ok_matching`]) and the `ack` (RFC 3261 §14.1).
+fn reinvite_exchange(invite: &str, ok: &str, ack: &str) -> String {
+    format!("{invite}\n  <recv response=\"100\" optional=\"true\"/>\n  {ok}\n  {ack}")
+}
+
 /// Receive a 200 whose body must match `regexp` (SIPp's `ereg`, checked through
 /// `<Reference variables="{var}">` at the scenario's end).
 fn ok_matching(regexp: &str, var: &str) -> String {
@@ -1387,22 +1452,18 @@ pub fn uac_hold_resume(law: Law, rtp_port: u16, talk_ms: u64, hold_ms: u64) -> S
             "{}
   <pause milliseconds=\"{talk_ms}\"/>
   {}
-  <recv response=\"100\" optional=\"true\"/>
-  {held_ok}
-  {}
   <pause milliseconds=\"{hold_ms}\"/>
-  {}
-  <recv response=\"100\" optional=\"true\"/>
-  <recv response=\"200\"/>
   {}
   <pause milliseconds=\"{talk_ms}\"/>
   {}
   <Reference variables=\"held\"/>",
             answered(law, rtp_port),
-            reinvite(2, "sendonly"),
-            ack_of(2),
-            reinvite(3, "sendrecv"),
-            ack_of(3),
+            reinvite_exchange(&reinvite(2, "sendonly"), &held_ok, &ack_of(2)),
+            reinvite_exchange(
+                &reinvite(3, "sendrecv"),
+                "<recv response=\"200\"/>",
+                &ack_of(3)
+            ),
             bye(4),
         ),
     )
@@ -1453,13 +1514,6 @@ pub fn uac_hold_resume_update(
 /// SDP (CSeq 3), whose 200 must carry the gateway's offer, and the ACK answering it with
 /// A-law on `port3` (version 3), talk; BYE.
 pub fn uac_media_moves(rtp_port: u16, port2: u16, port3: u16, talk_ms: u64) -> String {
-    let no_sdp = format!(
-        "<send retrans=\"500\">\n    <![CDATA[\n      {}\n    ]]>\n  </send>",
-        in_dialog_head("INVITE", 3).replace(
-            "Content-Type: application/sdp\n      Content-Length: [len]",
-            "Content-Length: 0"
-        )
-    );
     let answer = sdp(Law::ALaw, port3).replace("o=pbx 1 1", "o=pbx 1 3");
     let ack_answer = ack_of(3).replace(
         "Content-Length: 0",
@@ -1473,20 +1527,22 @@ pub fn uac_media_moves(rtp_port: u16, port2: u16, port3: u16, talk_ms: u64) -> S
             "{}
   <pause milliseconds=\"{talk_ms}\"/>
   {}
-  <recv response=\"100\" optional=\"true\"/>
-  {pcmu_ok}
-  {}
   <pause milliseconds=\"{talk_ms}\"/>
-  {no_sdp}
-  <recv response=\"100\" optional=\"true\"/>
-  {offer_ok}
-  {ack_answer}
+  {}
   <pause milliseconds=\"{talk_ms}\"/>
   {}
   <Reference variables=\"pcmu,offer\"/>",
             answered(Law::ALaw, rtp_port),
-            offer_in_dialog("INVITE", Law::MuLaw, port2, 2, "sendrecv"),
-            ack_of(2),
+            reinvite_exchange(
+                &offer_in_dialog("INVITE", Law::MuLaw, port2, 2, "sendrecv"),
+                &pcmu_ok,
+                &ack_of(2)
+            ),
+            reinvite_exchange(
+                &uac_in_dialog("INVITE", 3, "", None),
+                &offer_ok,
+                &ack_answer
+            ),
             bye(4),
         ),
     )
