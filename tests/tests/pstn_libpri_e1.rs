@@ -14,7 +14,8 @@ use std::time::Duration;
 use common::{
     assert_q931_in_order, assert_tones_both_ways, kv, uac_answered, uac_cancel, uac_rejected,
     uas_answer, Line, Rig, RtpPeer, Shared, ANSWERED_CLEARED_BY_BYE, CALLED, CHANNEL, DISPOSITION,
-    ISDN_CAUSE, REFUSED_AFTER_CALL_PROCEEDING, SIP_STATUS, SIP_TONE, SWITCH_TONE,
+    ISDN_CAUSE, PLACED_ANSWERED_SWITCH_CLEARS, REFUSED_AFTER_CALL_PROCEEDING, SIP_STATUS, SIP_TONE,
+    SWITCH_TONE,
 };
 
 /// Trunk groups on the one span: one per hunting policy (5 channels each, called
@@ -138,19 +139,7 @@ fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
     let run = uas.finish();
     let rep = rtp.stop();
     assert!(run.ok, "SIPp UAS: INVITE, answer, BYE:\n{}", run.trace);
-    assert_q931_in_order(
-        &rig,
-        mark,
-        &[
-            "tx SETUP",
-            "rx CALL_PROCEEDING",
-            "rx ALERTING",
-            "rx CONNECT",
-            "tx DISCONNECT",
-            "rx RELEASE",
-            "tx RELEASE_COMPLETE",
-        ],
-    );
+    assert_q931_in_order(&rig, mark, &PLACED_ANSWERED_SWITCH_CLEARS);
     assert_tones_both_ways(&media, &rep, law, 1000);
     let cdrs = rig.assert_clean(cdr0, 1);
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");

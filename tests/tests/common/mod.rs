@@ -285,6 +285,19 @@ pub const ANSWERED_CLEARED_BY_BYE: [&str; 8] = [
     "rx RELEASE_COMPLETE",
 ];
 
+/// libpri's Q.931 messages for a call it placed to the PBX, answered there, and cleared
+/// itself (Q.931 §5.1 at the user side seen from the network, §5.3.4 clearing by the
+/// network: DISCONNECT from libpri, RELEASE, RELEASE COMPLETE), in order.
+pub const PLACED_ANSWERED_SWITCH_CLEARS: [&str; 7] = [
+    "tx SETUP",
+    "rx CALL_PROCEEDING",
+    "rx ALERTING",
+    "rx CONNECT",
+    "tx DISCONNECT",
+    "rx RELEASE",
+    "tx RELEASE_COMPLETE",
+];
+
 /// libpri's Q.931 messages for a call it refused after CALL PROCEEDING (its `…0999CC`
 /// numbers: DISCONNECT with cause `CC`, Q.931 §5.3.4 clearing by the network), in order.
 pub const REFUSED_AFTER_CALL_PROCEEDING: [&str; 5] = [
