@@ -16,7 +16,7 @@ use crate::daemon_support::{
     RELEASE_SIDE, SIP_STATUS,
 };
 use crate::h323_support::{answer_one, flush, media, pump, released, UdpGatekeeper};
-use crate::sipp_scenario::{head, invite, ACK_2XX};
+use crate::sipp_scenario::{ack_2xx, bye, head, invite, Uac};
 use h323::call::{Call, CallConfig, Channel, Event, PlaceCall};
 use h323::fast_start::{MediaAddresses, G711};
 use h323::h225::{Alias, Guid};
@@ -28,34 +28,23 @@ fn sip_uac(bye: &str) -> String {
         r#"{}{}  <recv response="100"/>
   <recv response="180"/>
   <recv response="200" rrs="true"/>
-{ACK_2XX}
+{ack}
 {bye}
 </scenario>
 "#,
         head("SIP to H.323"),
-        invite("[media_port]", &[8, 0])
+        invite("[media_port]", &[8, 0]),
+        ack = ack_2xx(),
     )
 }
 
 /// We hang up with `Reason: Q.850;cause=16`.
-const UAC_BYE: &str = r#"  <pause milliseconds="800"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Reason: Q.850;cause=16
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>"#;
+fn uac_bye() -> String {
+    format!(
+        "  <pause milliseconds=\"800\"/>\n{}  <recv response=\"200\"/>",
+        bye(2)
+    )
+}
 
 /// The far end hangs up: the BYE must carry `Reason: Q.850;cause=31`.
 const UAS_BYE: &str = r#"  <recv request="BYE">
@@ -290,7 +279,7 @@ fn sip_to_h323_with_fast_start_and_without() {
     let sip_rtp = free_udp_port();
     let fs = s.fs.try_clone().unwrap();
     let peer = std::thread::spawn(move || answer_one(fs, 40000, None));
-    let sf = d.scenario("uac_bye.xml", &sip_uac(UAC_BYE));
+    let sf = d.scenario("uac_bye.xml", &sip_uac(&uac_bye()));
     let ok = d.sipp(&[
         "-sf",
         &sf,
@@ -669,7 +658,7 @@ to = ["gatekeeper"]
     }
     // ARQ → ACF with the peer's address from the gatekeeper's table → Setup there.
     let answering = std::thread::spawn(move || answer_one(peer, 40020, None));
-    let sf = d.scenario("uac_bye.xml", &sip_uac(UAC_BYE));
+    let sf = d.scenario("uac_bye.xml", &sip_uac(&uac_bye()));
     let ok = d.sipp(&["-sf", &sf, "-s", "5003", "-m", "1"]);
     let log = answering.join().unwrap();
     assert!(ok, "SIPp call through the gatekeeper; peer saw {log:?}");
@@ -751,23 +740,11 @@ to = ["pbx"]
       <ereg regexp="Q\.850;cause=21" search_in="hdr" header="Reason:" check_it="true" assign_to="1"/>
     </action>
   </recv>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <Reference variables="1"/>
+{}  <Reference variables="1"/>
 </scenario>
 "#,
-        head("SIP to H.323") + &invite("[media_port]", &[8, 0])
+        head("SIP to H.323") + &invite("[media_port]", &[8, 0]),
+        Uac::pbx().ack_failure(1).send()
     );
     let sf = d.scenario("uac_403.xml", &xml);
     let ok = d.sipp(&["-sf", &sf, "-s", "5009", "-m", "1", "-trace_err"]);

@@ -22,7 +22,7 @@ use crate::daemon_support::{
     free_tcp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE, RELEASE_SIDE, SIP_STATUS,
 };
 use crate::h323_support::{accept_before, flush, kinds, media, pump, released, RINGING_180};
-use crate::sipp_scenario::{head, invite, ACK_2XX};
+use crate::sipp_scenario::{self as scenario, ack_2xx, bye, head, invite};
 use h323::call::{Call, CallConfig, Event, PlaceCall};
 use h323::h225::{Alias, Guid};
 use h323::q931::ie::CauseValue;
@@ -141,22 +141,6 @@ enum Uac {
     AwaitBye(u8),
 }
 
-/// ACK of a non-2xx final response: the INVITE's branch (the response's Via), its To.
-const ACK_FAILURE: &str = r#"  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-"#;
-
 /// A `recv` that requires `Reason: Q.850;cause=N` (variable `$var`).
 fn recv_with_reason(what: &str, cause: u8, var: &str) -> String {
     format!(
@@ -181,63 +165,35 @@ fn uac(kind: Uac) -> String {
         "  <recv response=\"100\" optional=\"true\"/>\n"
     };
     let mut vars = Vec::new();
+    let phone = scenario::Uac::pbx();
     match kind {
         Uac::Cancel(after) => {
             if after == 180 {
                 x += "  <recv response=\"180\"/>\n";
             }
-            x += r#"  <pause milliseconds="300"/>
-  <send>
-    <![CDATA[
-      CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 CANCEL
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-  <recv response="487"/>
-"#;
-            x += ACK_FAILURE;
+            x += "  <pause milliseconds=\"300\"/>\n";
+            x += &phone.cancel(1).send();
+            x += "  <recv response=\"200\"/>\n  <recv response=\"487\"/>\n";
+            x += &phone.ack_failure(1).send();
         }
         Uac::Refused(status, cause) => {
             x += "  <recv response=\"180\" optional=\"true\"/>\n";
             x += &recv_with_reason(&format!("response=\"{status}\""), cause, "r1");
             vars.push("r1");
-            x += ACK_FAILURE;
+            x += &phone.ack_failure(1).send();
         }
         Uac::Bye => {
             x += "  <recv response=\"180\" optional=\"true\"/>\n";
             x += "  <recv response=\"200\" rrs=\"true\"/>\n";
-            x += ACK_2XX;
-            x += r#"  <pause milliseconds="300"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Reason: Q.850;cause=16
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-"#;
+            x += &ack_2xx();
+            x += "  <pause milliseconds=\"300\"/>\n";
+            x += &bye(2);
+            x += "  <recv response=\"200\"/>\n";
         }
         Uac::AwaitBye(cause) => {
             x += "  <recv response=\"180\" optional=\"true\"/>\n";
             x += "  <recv response=\"200\" rrs=\"true\"/>\n";
-            x += ACK_2XX;
+            x += &ack_2xx();
             x += &recv_with_reason("request=\"BYE\"", cause, "r1");
             vars.push("r1");
             x += r#"  <send>

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::daemon_support::{free_tcp_port, Daemon, Options};
 use crate::h323_support::{accept_before, flush, pump, RINGING_180};
-use crate::sipp_scenario::{head, in_dialog, invite, ACK_2XX};
+use crate::sipp_scenario::{ack_2xx, bye, head, invite, pbx_in_dialog};
 use gateway::media::{tone_present, ulaw_to_alaw, Law, ToneGenerator};
 use gateway::rtp::{EventPayload, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc, TelephoneEvent};
 use h323::call::{Call, CallConfig, DtmfMode, Event, PlaceCall};
@@ -448,7 +448,7 @@ fn uac(rtp: SocketAddrV4, hold_ms: u64, check_200: &str) -> String {
 </scenario>
 "#,
         call = uac_call(rtp, check_200),
-        bye = in_dialog("BYE", 2, BYE_TAIL),
+        bye = bye(2),
     )
 }
 
@@ -463,16 +463,12 @@ fn uac_call(rtp: SocketAddrV4, check_200: &str) -> String {
       <ereg regexp="{check_200}" search_in="body" check_it="true" assign_to="1"/>
     </action>
   </recv>
-{ACK_2XX}"#,
+{}"#,
         head("SIP to H.323 media"),
-        invite(&port.to_string(), &[8, 0, 101])
+        invite(&port.to_string(), &[8, 0, 101]),
+        ack_2xx()
     )
 }
-
-/// The lines of the UA's BYE after its common head.
-const BYE_TAIL: &str = "      Reason: Q.850;cause=16
-      Content-Length: 0
-";
 
 /// SIPp calls `[service]` offering PCMA, PCMU and telephone-event from `first`; after
 /// `move_ms` a re-INVITE moves its media to `second`, PCMU only and no telephone-event
@@ -480,17 +476,8 @@ const BYE_TAIL: &str = "      Reason: Q.850;cause=16
 fn uac_moving(first: SocketAddrV4, second: SocketAddrV4, move_ms: u64, hold_ms: u64) -> String {
     let port = second.port();
     let offer = format!(
-        "      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687638 IN IP4 127.0.0.1
-      s=-
-      c=IN IP4 127.0.0.1
-      t=0 0
-      m=audio {port} RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-"
+        "v=0\no=user1 53655765 2353687638 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n\
+         m=audio {port} RTP/AVP 0\na=rtpmap:0 PCMU/8000\n"
     );
     format!(
         r#"{call}  <pause milliseconds="{move_ms}"/>
@@ -506,9 +493,9 @@ fn uac_moving(first: SocketAddrV4, second: SocketAddrV4, move_ms: u64, hold_ms: 
 </scenario>
 "#,
         call = uac_call(first, "RTP/AVP 8"),
-        reinvite = in_dialog("INVITE", 2, &offer),
-        ack = in_dialog("ACK", 2, "      Content-Length: 0\n"),
-        bye = in_dialog("BYE", 3, BYE_TAIL),
+        reinvite = pbx_in_dialog("INVITE", 2).sdp(&offer).send_retrans(),
+        ack = pbx_in_dialog("ACK", 2).send(),
+        bye = bye(3),
     )
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::daemon_support::{free_tcp_port, Daemon, Options, DISPOSITION, ISDN_CAUSE};
 use crate::h323_support::{answer_one, call_daemon, have, kinds, released, tshark_fields, Capture};
-use crate::sipp_scenario::{head, invite, ACK_2XX};
+use crate::sipp_scenario::{ack_2xx, bye, head, invite};
 use h323::call::Event;
 use h323::q931::ie::CauseValue;
 
@@ -197,33 +197,20 @@ fn uac_head() -> String {
         r#"{}{}  <recv response="100"/>
   <recv response="180"/>
   <recv response="200" rrs="true"/>
-{ACK_2XX}"#,
+{}"#,
         head("SIP to H.323"),
-        invite("[media_port]", &[8, 0])
+        invite("[media_port]", &[8, 0]),
+        ack_2xx()
     )
 }
 
 /// We hang up with `Reason: Q.850;cause=16`.
-const UAC_BYE: &str = r#"  <pause milliseconds="500"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Reason: Q.850;cause=16
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-"#;
+fn uac_bye() -> String {
+    format!(
+        "  <pause milliseconds=\"500\"/>\n{}  <recv response=\"200\"/>\n</scenario>\n",
+        bye(2)
+    )
+}
 
 /// The far end hangs up; we answer the BYE.
 const UAC_WAIT_BYE: &str = r#"  <recv request="BYE"/>
@@ -430,7 +417,7 @@ fn mapping_pairs_on_the_wire_by_tshark() {
     };
     let out = s.out.try_clone().unwrap();
     let peer = std::thread::spawn(move || answer_one(out, 40200, None));
-    let sf = d.scenario("a.xml", &format!("{}{UAC_BYE}", uac_head()));
+    let sf = d.scenario("a.xml", &format!("{}{}", uac_head(), uac_bye()));
     assert!(
         d.sipp(&["-sf", &sf, "-s", "5001", "-m", "1"]),
         "SIPp call a"

@@ -9,7 +9,7 @@
 use std::net::UdpSocket;
 
 use crate::daemon_support::{free_port_block, Daemon, Options};
-use crate::sipp_scenario::{head, in_dialog, invite, ACK_2XX};
+use crate::sipp_scenario::{ack_2xx, head, invite, pbx_in_dialog};
 
 /// SIPp calls `[service]` offering PCMA from `rtp_port`; the 200's SDP must name
 /// `expect_port`; it hangs up after a second.
@@ -23,14 +23,15 @@ fn uac(rtp_port: u16, expect_port: u16) -> String {
       <ereg regexp="m=audio {expect_port} RTP/AVP 8" search_in="body" check_it="true" assign_to="1"/>
     </action>
   </recv>
-{ACK_2XX}  <pause milliseconds="1000"/>
+{}  <pause milliseconds="1000"/>
 {}  <recv response="200"/>
   <Reference variables="1"/>
 </scenario>
 "#,
         head("RTP port of the answer"),
         invite(&rtp_port.to_string(), &[8]),
-        in_dialog("BYE", 2, "      Content-Length: 0\n"),
+        ack_2xx(),
+        pbx_in_dialog("BYE", 2).send_retrans(),
     )
 }
 

@@ -1,8 +1,8 @@
 //! Pieces of the SIPp scenarios in which SIPp starts the dialog (the IP-PBX calling
 //! through the daemon, a phone taking a call over, a UAC against our UAS), so that each
 //! test writes only what its call does differently: the head, the requests SIPp sends
-//! ([`Uac`], [`Request`]), the SDP offer ([`offer`]); [`invite`], [`in_dialog`] and
-//! [`ACK_2XX`] are the PBX phone's.
+//! ([`Uac`], [`Request`]), the SDP offer ([`offer`]); [`invite`], [`pbx_in_dialog`] and
+//! [`ack_2xx`] are the PBX phone's.
 
 #![allow(dead_code)]
 
@@ -297,49 +297,23 @@ impl Request {
     }
 }
 
-/// A `<send>` of an in-dialog request `method` of the dialog [`invite`] set up, with CSeq
-/// `cseq` (resent until answered, but an ACK); `tail`: its lines after `Max-Forwards`,
-/// body included.
-pub fn in_dialog(method: &str, cseq: u32, tail: &str) -> String {
-    let retrans = if method == "ACK" {
-        ""
-    } else {
-        r#" retrans="500""#
-    };
-    format!(
-        r#"  <send{retrans}>
-    <![CDATA[
-      {method} [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: {cseq} {method}
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-{tail}
-    ]]>
-  </send>
-"#
-    )
+/// A request `method` with CSeq `cseq` within the dialog [`invite`] set up: the phone's
+/// [`Uac::in_dialog`] with the route set the 2xx recorded and the phone's Contact.
+pub fn pbx_in_dialog(method: &str, cseq: u32) -> Request {
+    let pbx = Uac::pbx();
+    pbx.in_dialog(method, cseq).routes().contact(&pbx)
+}
+
+/// The phone hangs up: a BYE with CSeq `cseq` that says why (`Reason: Q.850;cause=16`,
+/// RFC 3326), resent until answered.
+pub fn bye(cseq: u32) -> String {
+    pbx_in_dialog("BYE", cseq)
+        .header("Reason: Q.850;cause=16")
+        .send_retrans()
 }
 
 /// SIPp as the caller acknowledging the 200 OK of its INVITE (RFC 3261 §13.2.2.4), with
 /// the route set the 200 recorded (`rrs="true"`).
-pub const ACK_2XX: &str = r#"  <send>
-    <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:1001@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-      [routes]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:1001@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-"#;
+pub fn ack_2xx() -> String {
+    pbx_in_dialog("ACK", 1).send()
+}
