@@ -230,6 +230,24 @@ fn near_round(
     Ok((sends + sent) as u64)
 }
 
+/// Walks `n` sockets round and round: `f` gets the next `count` of them from `*next` on,
+/// as runs of at most [`BATCH`] that do not wrap, and `*next` moves past them.
+fn each_run(
+    next: &mut usize,
+    n: usize,
+    count: usize,
+    mut f: impl FnMut(std::ops::Range<usize>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut left = count;
+    while left > 0 {
+        let k = BATCH.min(left).min(n - *next);
+        f(*next..*next + k)?;
+        *next = (*next + k) % n;
+        left -= k;
+    }
+    Ok(())
+}
+
 /// The bare loop again over `n` sockets, one per call: a far socket sends one datagram to
 /// each of the next [`BATCH`] sockets (`sendmmsg`), those receive theirs and send one
 /// back ([`near_round`]), the far socket drains them; round after round over all `n`, so
@@ -243,19 +261,18 @@ fn bare_sockets_loop(n: usize, secs: u64) -> anyhow::Result<(u64, f64)> {
     let mut ring = io_uring::IoUring::new(2 * BATCH as u32)?;
     let mut pkts = [[0x80u8; PKT]; BATCH];
     let mut bufs = [[0u8; 512]; BATCH];
-    let mut batch = [dests[0]; BATCH];
     let (mut moved, mut cpu_ns) = (0u64, 0u64);
     let end = Instant::now() + Duration::from_secs(secs);
     let mut next = 0;
     while Instant::now() < end {
-        let k = BATCH.min(n - next);
-        batch[..k].copy_from_slice(&dests[next..next + k]);
-        sendmmsg(&far, &mut pkts, &batch, k);
-        let t0 = thread_cpu_ns();
-        moved += near_round(&mut ring, &near[next..next + k], &mut bufs, &pkts[0])?;
-        cpu_ns += thread_cpu_ns() - t0;
-        drain(&far, &mut [[0u8; 512]; BATCH]);
-        next = (next + k) % n;
+        each_run(&mut next, n, BATCH, |r| {
+            sendmmsg(&far, &mut pkts, &dests[r.clone()], r.len());
+            let t0 = thread_cpu_ns();
+            moved += near_round(&mut ring, &near[r], &mut bufs, &pkts[0])?;
+            cpu_ns += thread_cpu_ns() - t0;
+            drain(&far, &mut [[0u8; 512]; BATCH]);
+            Ok(())
+        })?;
     }
     Ok((moved, cpu_ns as f64 / 1e9))
 }
@@ -295,18 +312,14 @@ fn bare_sockets_split(
             Ok((thread_cpu_ns() - cpu0) as f64 / 1e9)
         })
     };
-    let (mut pkts, mut far_next, mut batch) = ([[0x80u8; PKT]; BATCH], 0, [dests[0]; BATCH]);
+    let (mut pkts, mut far_next) = ([[0x80u8; PKT]; BATCH], 0);
     let far_side = paced(
         far_cpu,
         Box::new(move || {
-            let mut left = per_ms;
-            while left > 0 {
-                let k = BATCH.min(left).min(n - far_next);
-                batch[..k].copy_from_slice(&dests[far_next..far_next + k]);
-                sendmmsg(&far, &mut pkts, &batch, k);
-                far_next = (far_next + k) % n;
-                left -= k;
-            }
+            each_run(&mut far_next, n, per_ms, |r| {
+                sendmmsg(&far, &mut pkts, &dests[r.clone()], r.len());
+                Ok(())
+            })?;
             drain(&far, &mut [[0u8; 512]; BATCH]);
             Ok(())
         }),
@@ -322,15 +335,11 @@ fn bare_sockets_split(
     let near_side = paced(
         near_cpu,
         Box::new(move || {
-            let mut left = per_ms;
-            while left > 0 {
-                let k = BATCH.min(left).min(n - next);
-                let done = near_round(&mut ring, &near[next..next + k], &mut bufs, &pkt)?;
+            each_run(&mut next, n, per_ms, |r| {
+                let done = near_round(&mut ring, &near[r], &mut bufs, &pkt)?;
                 counted.fetch_add(done, std::sync::atomic::Ordering::Relaxed);
-                next = (next + k) % n;
-                left -= k;
-            }
-            Ok(())
+                Ok(())
+            })
         }),
     );
     let cpu = near_side
