@@ -309,6 +309,16 @@ pub trait Ticker: Send {
     /// Block until at least one more tick elapsed, at most `timeout`; returns how many ticks
     /// elapsed since the previous call (0 on timeout).
     fn wait(&mut self, timeout: Duration) -> Result<u64, DeviceError>;
+
+    /// How long ago the clock posted the tick `back` ticks before the newest one the last
+    /// [`Ticker::wait`] reported (`back` 0: that newest one), when the clock keeps such
+    /// times: a thread handed several ticks at once learns whether it woke up late, or the
+    /// clock posted them late and together. `None` when the clock does not say (the
+    /// DAHDI timer posts from the span's interrupt and keeps no times).
+    fn posted_ago(&self, back: u64) -> Option<Duration> {
+        let _ = back;
+        None
+    }
 }
 
 /// An E1/T1 device: a set of spans and their channels.

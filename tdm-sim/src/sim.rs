@@ -14,7 +14,7 @@ use dahdi_driver::{
 use crate::cable::{Cable, Debounce};
 use crate::channel::{BufferConfig, ChanState, ChannelStats, SimChannel};
 use crate::prng::BitErrors;
-use crate::sync::{PiGuard, PiMutex, TickSignal};
+use crate::sync::{now_ns, PiGuard, PiMutex, TickSignal};
 use crate::{End, Impairment, SimError};
 
 /// DAHDI's largest block (`DAHDI_MAX_BLOCKSIZE`).
@@ -361,16 +361,6 @@ impl Shared {
     }
 }
 
-fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for clock_gettime to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 fn sleep_until_ns(deadline: u64) {
     let ts = libc::timespec {
         tv_sec: (deadline / 1_000_000_000) as libc::time_t,
@@ -701,5 +691,10 @@ impl Ticker for SimTicker {
         let n = now - self.last;
         self.last = now;
         Ok(n)
+    }
+
+    fn posted_ago(&self, back: u64) -> Option<Duration> {
+        let at = self.shared.ticks.posted_ns(self.last.checked_sub(back)?)?;
+        Some(Duration::from_nanos(now_ns().saturating_sub(at)))
     }
 }

@@ -6,7 +6,9 @@
 //!   consumer is boosted until it unlocks, instead of the clock waiting for the consumer's
 //!   next time slice. Uncontended, it costs one atomic operation like any futex mutex.
 //! - [`TickSignal`]: the tick counter with futex wake-ups, so the clock thread publishes a
-//!   tick with no lock at all and makes a system call only when a ticker is waiting.
+//!   tick with no lock at all and makes a system call only when a ticker is waiting. It
+//!   keeps when each of the last [`POSTED_KEPT`] ticks was posted, so that a consumer can
+//!   tell a tick it was late for from ticks the clock itself posted late, together.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
@@ -92,11 +94,29 @@ impl<T> Drop for PiGuard<'_, T> {
     }
 }
 
+/// How many of the latest ticks' post times a [`TickSignal`] keeps: a consumer asks about
+/// the ticks it has not served yet, one period of 20 at most when it runs late.
+pub(crate) const POSTED_KEPT: u64 = 64;
+
 /// The chunk counter and its waiters.
 pub(crate) struct TickSignal {
     ticks: AtomicU64,
     seq: AtomicU32,
     waiters: AtomicU32,
+    /// `posted[t % POSTED_KEPT]`: when tick `t` was posted (CLOCK_MONOTONIC, ns).
+    posted: [AtomicU64; POSTED_KEPT as usize],
+}
+
+/// CLOCK_MONOTONIC in ns: the clock `Instant` reads, as a number the clock thread and the
+/// consumers can exchange through an atomic.
+pub(crate) fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for clock_gettime to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 impl TickSignal {
@@ -105,6 +125,7 @@ impl TickSignal {
             ticks: AtomicU64::new(0),
             seq: AtomicU32::new(0),
             waiters: AtomicU32::new(0),
+            posted: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
@@ -114,6 +135,10 @@ impl TickSignal {
 
     /// One more chunk: wakes the waiting tickers, if any.
     pub fn tick(&self) {
+        // The time goes in before the counter moves on (release), so a reader that sees
+        // the new count (acquire) sees the time of the tick too.
+        let next = self.now() + 1;
+        self.posted[(next % POSTED_KEPT) as usize].store(now_ns(), Ordering::Relaxed);
         self.ticks.fetch_add(1, Ordering::AcqRel);
         self.seq.fetch_add(1, Ordering::AcqRel);
         if self.waiters.load(Ordering::Acquire) > 0 {
@@ -127,6 +152,19 @@ impl TickSignal {
                 );
             }
         }
+    }
+
+    /// When tick `t` (the counter's value right after it) was posted, CLOCK_MONOTONIC ns:
+    /// `None` for a tick not posted yet, or too old to be kept.
+    pub fn posted_ns(&self, t: u64) -> Option<u64> {
+        let now = self.now();
+        if t == 0 || t > now || now - t >= POSTED_KEPT {
+            return None;
+        }
+        let at = self.posted[(t % POSTED_KEPT) as usize].load(Ordering::Relaxed);
+        // The clock may have posted past the slot while it was read: then it is
+        // another tick's time.
+        (self.now() - t < POSTED_KEPT).then_some(at)
     }
 
     /// Waits until the counter passes `last` or `timeout` elapses; returns the counter.

@@ -87,6 +87,34 @@ fn virtual_ticker_counts_chunks() {
 }
 
 #[test]
+fn ticker_says_when_each_tick_was_posted() {
+    let sim = Sim::e1(1);
+    let mut t = sim.near().ticker().unwrap();
+    // Nothing posted yet: no time to tell.
+    assert_eq!(t.posted_ago(0), None);
+    sim.advance(3).unwrap();
+    let gap = Duration::from_millis(30);
+    std::thread::sleep(gap);
+    sim.advance(2).unwrap();
+    assert_eq!(t.wait(Duration::ZERO).unwrap(), 5);
+    // Ticks 4 and 5 came together just now; ticks 1 to 3 at least `gap` before them.
+    for back in 0..2 {
+        let ago = t.posted_ago(back).unwrap();
+        assert!(ago < gap, "tick {back} back: {ago:?} ago");
+    }
+    for back in 2..5 {
+        let ago = t.posted_ago(back).unwrap();
+        assert!(ago >= gap, "tick {back} back: {ago:?} ago");
+    }
+    // Before the first tick, and beyond the ticks kept: unknown, never a wrong time.
+    assert_eq!(t.posted_ago(5), None);
+    sim.advance(200).unwrap();
+    t.wait(Duration::ZERO).unwrap();
+    assert!(t.posted_ago(63).is_some());
+    assert_eq!(t.posted_ago(64), None);
+}
+
+#[test]
 fn real_time_clock_keeps_time() {
     let sim = Sim::builder().e1(2).clock(ClockMode::RealTime).build();
     assert!(matches!(sim.advance(1), Err(SimError::RealTimeClock)));

@@ -702,6 +702,16 @@ fn main() -> anyhow::Result<()> {
         "engine: {late} late ticks: {overrun} right after a tick whose work took over 1 ms (overrun), {} after a short one (wake-up/scheduling)",
         late - overrun
     );
+    println!(
+        "engine: {} ticks overran (work over 1 ms): {:.1} ms in all, {:.1} ms of it on the CPU (the rest the thread was not running)",
+        s1.overrun_ticks - s0.overrun_ticks,
+        (s1.overrun_wall_ns - s0.overrun_wall_ns) as f64 / 1e6,
+        (s1.overrun_cpu_ns - s0.overrun_cpu_ns) as f64 / 1e6,
+    );
+    println!(
+        "engine: {} more ticks came together because the simulator's clock posted them late (served as soon as posted; not in `late`)",
+        s1.late_clock_ticks - s0.late_clock_ticks
+    );
     println!("engine: {rate:.0} packets per CPU-s vs bare {bare_rate:.0}: of_limit {of_limit:.3}");
     println!(
         "engine: {:.3} of the bare loop over {n} sockets ({sockets_rate:.0} per CPU-s)",

@@ -20,6 +20,7 @@
 mod channel;
 pub mod hairpin;
 pub mod io;
+mod lateness;
 pub mod relay;
 mod stats;
 mod uring;

@@ -65,12 +65,22 @@ impl LatencyHistogram {
 #[derive(Default)]
 pub struct WorkerStats {
     pub ticks: AtomicU64,
-    /// Ticks the thread did not wake up for in time (the ticker reported more than one
-    /// elapsed tick, or the work of a tick overran the next one).
+    /// Ticks the thread did not wake up for in time: the ticker reported more ticks than
+    /// the thread meant to let pass, and the one before had been posted over a tick
+    /// earlier (it woke up late, or the work of a tick overran the next one).
     pub late_ticks: AtomicU64,
     /// Of those, the ones right after a tick whose work took longer than a tick (the
     /// thread overran); the rest it slept through or was not run for (scheduling).
     pub late_after_overrun: AtomicU64,
+    /// Ticks beyond the plan that the clock itself posted late, together with the tick
+    /// the thread meant to serve (a simulated line's clock run late by the host): served
+    /// as soon as they existed, not counted in `late_ticks` (`lateness.rs`).
+    pub late_clock_ticks: AtomicU64,
+    /// Ticks whose work took longer than a tick, their wall time and the thread's CPU
+    /// time in them, ns: an overrun with little CPU time is the thread not running.
+    pub overrun_ticks: AtomicU64,
+    pub overrun_wall_ns: AtomicU64,
+    pub overrun_cpu_ns: AtomicU64,
     pub channels: AtomicU64,
     /// Channels in the fullest of the 20 phases (ticks mod 20) when a channel last
     /// locked its phase: the work of that phase's tick.
@@ -105,6 +115,10 @@ pub struct EngineStats {
     pub ticks: u64,
     pub late_ticks: u64,
     pub late_after_overrun: u64,
+    pub late_clock_ticks: u64,
+    pub overrun_ticks: u64,
+    pub overrun_wall_ns: u64,
+    pub overrun_cpu_ns: u64,
     pub channels: u64,
     pub largest_phase: u64,
     pub packets_sent: u64,
@@ -147,6 +161,10 @@ impl WorkerStats {
             ticks: self.ticks.load(Relaxed),
             late_ticks: self.late_ticks.load(Relaxed),
             late_after_overrun: self.late_after_overrun.load(Relaxed),
+            late_clock_ticks: self.late_clock_ticks.load(Relaxed),
+            overrun_ticks: self.overrun_ticks.load(Relaxed),
+            overrun_wall_ns: self.overrun_wall_ns.load(Relaxed),
+            overrun_cpu_ns: self.overrun_cpu_ns.load(Relaxed),
             channels: self.channels.load(Relaxed),
             largest_phase: self.largest_phase.load(Relaxed),
             packets_sent: self.packets_sent.load(Relaxed),

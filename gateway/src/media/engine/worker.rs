@@ -11,6 +11,7 @@ use dahdi_driver::{ChanError, Ticker};
 
 use super::channel::{MediaChannel, Outgoing, Phase};
 use super::io::{self, IoBackend, IoMode, PacketIo, Poller, PrefetchStage, Waker};
+use super::lateness::Lateness;
 use super::stats::WorkerStats;
 use super::{ChannelKey, Control, MediaEvent};
 use crate::media::FRAME_SAMPLES;
@@ -259,8 +260,9 @@ impl MediaWorker {
                 Ok(0) => {}
                 Ok(n) => {
                     let now = Instant::now();
+                    let late = Lateness::at(&*ticker, n, plan, TICK);
                     clock.observe(now, n, false);
-                    self.serve_ticks(now, n, plan);
+                    self.serve_ticks(now, n, late);
                     plan = self.ticks_until_due();
                     continue;
                 }
@@ -300,8 +302,9 @@ impl MediaWorker {
                     Ok(0) => {}
                     Ok(n) => {
                         let now = Instant::now();
+                        let late = Lateness::at(&*ticker, n, plan, TICK);
                         clock.observe(now, n, true);
-                        self.serve_ticks(now, n, plan);
+                        self.serve_ticks(now, n, late);
                         plan = self.ticks_until_due();
                     }
                     Err(e) => self.ticker_failed(e),
@@ -379,26 +382,26 @@ impl MediaWorker {
     /// means the thread woke up late: the missed phases are served now (their blocks
     /// waited in the B-channel buffers) and counted as late ticks.
     pub fn run_tick(&mut self, now: Instant, elapsed: u64) {
-        self.serve_ticks(now, elapsed, Some(1));
+        self.serve_ticks(now, elapsed, Lateness::of(elapsed, Some(1), TICK, |_| None));
     }
 
-    /// As [`MediaWorker::run_tick`], when the thread meant to let `planned` ticks pass
-    /// (`None`: as many as came, nothing was due): only ticks beyond that are late.
-    fn serve_ticks(&mut self, now: Instant, elapsed: u64, planned: Option<u64>) {
+    /// As [`MediaWorker::run_tick`], with the ticks beyond the thread's plan told apart
+    /// by whose they are ([`Lateness`]): only the thread's own count as late ticks.
+    fn serve_ticks(&mut self, now: Instant, elapsed: u64, late: Lateness) {
         let wake = Instant::now();
         if self.pio.reads_at_tick() {
             self.wake_ns = io::realtime_ns();
         }
         self.drain_control(now);
         self.stats.ticks.fetch_add(elapsed, Relaxed);
-        if let Some(p) = planned {
-            if elapsed > p.max(1) {
-                let late = elapsed - p.max(1);
-                self.stats.late_ticks.fetch_add(late, Relaxed);
-                if self.last_took > TICK {
-                    self.stats.late_after_overrun.fetch_add(late, Relaxed);
-                }
+        if late.own > 0 {
+            self.stats.late_ticks.fetch_add(late.own, Relaxed);
+            if self.last_took > TICK {
+                self.stats.late_after_overrun.fetch_add(late.own, Relaxed);
             }
+        }
+        if late.clock > 0 {
+            self.stats.late_clock_ticks.fetch_add(late.clock, Relaxed);
         }
         // The phase of the tick that is now. Its arriving channels are flushed first,
         // at the wake-up, so that their blocks complete on this very tick from now on:
@@ -434,7 +437,19 @@ impl MediaWorker {
         if took > self.stats.max_tick_ns.load(Relaxed) {
             self.stats.max_tick_ns.store(took, Relaxed);
         }
-        self.stats.cpu_ns.store(io::thread_cpu_ns(), Relaxed);
+        let cpu = io::thread_cpu_ns();
+        if self.last_took > TICK {
+            // How much of an overrun was work: the CPU time since the end of the last
+            // tick (the sleep between costs microseconds) against the tick's wall time.
+            // Little CPU means the thread was not running: preempted, or its vCPU stalled.
+            let before = self.stats.cpu_ns.load(Relaxed);
+            self.stats.overrun_ticks.fetch_add(1, Relaxed);
+            self.stats.overrun_wall_ns.fetch_add(took, Relaxed);
+            self.stats
+                .overrun_cpu_ns
+                .fetch_add(cpu.saturating_sub(before).min(took), Relaxed);
+        }
+        self.stats.cpu_ns.store(cpu, Relaxed);
     }
 
     /// Within a tick: once [`SEND_BATCH`] sends are queued, hand them to the kernel, so
