@@ -1,7 +1,9 @@
 //! Prometheus metrics (`prometheus-client`), served as text over HTTP by the daemon.
 //!
 //! Gauges are refreshed from the core's state at each scrape; counters follow the core's
-//! totals (they only grow).
+//! totals (they only grow). The signalling task hands over what only it sees: each SIP
+//! endpoint's counts ([`Metrics::sip_add`]) and each RTP stream's final figures
+//! ([`Metrics::rtp_stream_ended`]).
 
 use std::collections::BTreeMap;
 
@@ -9,10 +11,18 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::core::Core;
+use crate::media::engine::ChannelStats;
+use crate::sip::ua::SipStats;
 use crate::trunk::security::ScreenStats;
+use crate::trunk::ChannelState;
+
+/// Bounds of the RTP jitter histogram, seconds: from what a LAN shows to what a jitter
+/// buffer cannot hide.
+const JITTER_BUCKETS: [f64; 8] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2];
 
 type Labels = Vec<(String, String)>;
 
@@ -29,6 +39,7 @@ pub struct SpanStatus {
 pub struct Metrics {
     registry: Registry,
     channels: Family<Labels, Gauge>,
+    span_channels: Family<Labels, Gauge>,
     calls_attempted: Counter,
     calls_answered: Counter,
     calls_failed: Family<Labels, Counter>,
@@ -37,7 +48,16 @@ pub struct Metrics {
     span_slips: Family<Labels, Gauge>,
     dchannel_up: Family<Labels, Gauge>,
     sip_responses: Family<Labels, Counter>,
+    sip_transactions: Family<Labels, Counter>,
+    /// Each SIP trunk's counts so far (the sum over the endpoints it had: a reload that
+    /// replaces a trunk's endpoint starts its counts again from zero).
+    sip: BTreeMap<String, SipStats>,
     sip_guard: Family<Labels, Counter>,
+    rtp_streams: Counter,
+    rtp_sent: Counter,
+    rtp_received: Counter,
+    rtp_lost: Counter,
+    rtp_jitter: Histogram,
     seen_guard: BTreeMap<(String, &'static str), u64>,
     seen_failed: BTreeMap<u8, u64>,
     seen_attempted: u64,
@@ -96,8 +116,49 @@ impl Metrics {
         let sip_responses = Family::<Labels, Counter>::default();
         registry.register(
             "sip_responses",
-            "SIP final responses sent and received, by class",
+            "SIP responses per trunk, received (in) and sent (out), by class; what went \
+             over the wire, retransmissions included",
             sip_responses.clone(),
+        );
+        let span_channels = Family::<Labels, Gauge>::default();
+        registry.register(
+            "span_channels",
+            "B-channels per span by state (idle, busy, out_of_service)",
+            span_channels.clone(),
+        );
+        let sip_transactions = Family::<Labels, Counter>::default();
+        registry.register(
+            "sip_transactions",
+            "SIP transactions begun per trunk, by side (server: requests received, \
+             client: requests sent; RFC 3261 §17) and method",
+            sip_transactions.clone(),
+        );
+        let rtp_streams = Counter::default();
+        registry.register(
+            "rtp_streams",
+            "RTP streams of B-channel bridges that ended (the rtp_* figures are added \
+             when a stream ends)",
+            rtp_streams.clone(),
+        );
+        let rtp_sent = Counter::default();
+        registry.register("rtp_packets_sent", "RTP packets sent", rtp_sent.clone());
+        let rtp_received = Counter::default();
+        registry.register(
+            "rtp_packets_received",
+            "RTP packets received (audio and RFC 4733 events)",
+            rtp_received.clone(),
+        );
+        let rtp_lost = Counter::default();
+        registry.register(
+            "rtp_packets_lost",
+            "RTP packets lost, RFC 3550 cumulative loss of each stream",
+            rtp_lost.clone(),
+        );
+        let rtp_jitter = Histogram::new(JITTER_BUCKETS);
+        registry.register(
+            "rtp_jitter_seconds",
+            "RFC 3550 interarrival jitter of each RTP stream at its end",
+            rtp_jitter.clone(),
         );
         let sip_guard = Family::<Labels, Counter>::default();
         registry.register(
@@ -109,6 +170,14 @@ impl Metrics {
         );
         Metrics {
             registry,
+            span_channels,
+            sip_transactions,
+            sip: BTreeMap::new(),
+            rtp_streams,
+            rtp_sent,
+            rtp_received,
+            rtp_lost,
+            rtp_jitter,
             sip_guard,
             seen_guard: BTreeMap::new(),
             channels,
@@ -126,15 +195,25 @@ impl Metrics {
         }
     }
 
-    /// Count a SIP final response (`direction`: `in` or `out`).
-    pub fn sip_response(&self, status: u16, direction: &str) {
-        let class = format!("{}xx", status / 100);
-        self.sip_responses
-            .get_or_create(&vec![
-                ("class".into(), class),
-                ("direction".into(), direction.into()),
-            ])
-            .inc();
+    /// SIP trunk `trunk`'s endpoint counted `delta` more since it last said.
+    pub fn sip_add(&mut self, trunk: &str, delta: &SipStats) {
+        match self.sip.get_mut(trunk) {
+            Some(s) => s.add(delta),
+            None => {
+                self.sip.insert(trunk.to_string(), *delta);
+            }
+        }
+    }
+
+    /// An RTP stream of a B-channel bridge ended with these figures.
+    pub fn rtp_stream_ended(&self, stats: &ChannelStats) {
+        self.rtp_streams.inc();
+        self.rtp_sent.inc_by(stats.packets_sent);
+        self.rtp_received.inc_by(stats.packets_received);
+        self.rtp_lost.inc_by(u64::try_from(stats.lost).unwrap_or(0));
+        if stats.packets_received > 0 {
+            self.rtp_jitter.observe(stats.jitter_ms / 1000.0);
+        }
     }
 
     /// The guard of `trunk` has turned away `stats` so far (its totals; the counters
@@ -191,6 +270,56 @@ impl Metrics {
                 .inc_by(n.saturating_sub(*seen));
             *seen = *n;
         }
+        let mut by_span: BTreeMap<u16, [i64; 3]> = BTreeMap::new();
+        for (ch, state) in core.channel_states() {
+            let n = by_span.entry(ch.span.0).or_default();
+            match state {
+                ChannelState::Idle => n[0] += 1,
+                ChannelState::Busy { .. } => n[1] += 1,
+                ChannelState::OutOfService(_) => n[2] += 1,
+            }
+        }
+        for (span, n) in by_span {
+            for (state, v) in ["idle", "busy", "out_of_service"].into_iter().zip(n) {
+                self.span_channels
+                    .get_or_create(&vec![
+                        ("span".into(), span.to_string()),
+                        ("state".into(), state.into()),
+                    ])
+                    .set(v);
+            }
+        }
+        // The SIP counters are made again from the totals: they only grow.
+        self.sip_transactions.clear();
+        self.sip_responses.clear();
+        for (trunk, s) in &self.sip {
+            for (side, counts) in [
+                ("server", &s.server_transactions),
+                ("client", &s.client_transactions),
+            ] {
+                for (method, n) in counts.iter() {
+                    self.sip_transactions
+                        .get_or_create(&vec![
+                            ("trunk".into(), trunk.clone()),
+                            ("side".into(), side.into()),
+                            ("method".into(), method.into()),
+                        ])
+                        .inc_by(n);
+                }
+            }
+            for (direction, classes) in [("in", &s.responses_received), ("out", &s.responses_sent)]
+            {
+                for (class, n) in classes.iter().enumerate().filter(|(_, n)| **n > 0) {
+                    self.sip_responses
+                        .get_or_create(&vec![
+                            ("trunk".into(), trunk.clone()),
+                            ("class".into(), format!("{class}xx")),
+                            ("direction".into(), direction.into()),
+                        ])
+                        .inc_by(*n);
+                }
+            }
+        }
         self.calls_active.set(core.call_count() as i64);
         for sp in spans {
             let l = vec![("span".into(), sp.span.to_string())];
@@ -242,7 +371,27 @@ mod tests {
                 slips: 0,
             }],
         );
-        m.sip_response(486, "out");
+        let mut sip = crate::sip::ua::SipStats::default();
+        sip.responses_sent[4] = 1;
+        sip.server_transactions.count("INVITE");
+        m.sip_add("pbx", &sip);
+        m.sip_add("pbx", &sip);
+        m.rtp_stream_ended(&ChannelStats {
+            packets_sent: 50,
+            packets_received: 48,
+            lost: 2,
+            jitter_ms: 3.0,
+            ..Default::default()
+        });
+        m.update(
+            &core,
+            &[SpanStatus {
+                span: 1,
+                alarm: false,
+                dchannel_up: true,
+                slips: 0,
+            }],
+        );
         let stats = |forbidden, rate_limited| ScreenStats {
             forbidden,
             dropped: 0,
@@ -273,8 +422,35 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("gatewayd_sip_responses_total{class=\"4xx\",direction=\"out\"} 1"),
+            text.contains(
+                "gatewayd_sip_responses_total{trunk=\"pbx\",class=\"4xx\",direction=\"out\"} 2"
+            ),
             "{text}"
         );
+        assert!(
+            text.contains(
+                "gatewayd_sip_transactions_total{trunk=\"pbx\",side=\"server\",method=\"INVITE\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatewayd_span_channels{span=\"1\",state=\"idle\"} 30"),
+            "{text}"
+        );
+        for line in [
+            "gatewayd_rtp_streams_total 1",
+            "gatewayd_rtp_packets_sent_total 50",
+            "gatewayd_rtp_packets_received_total 48",
+            "gatewayd_rtp_packets_lost_total 2",
+            "gatewayd_rtp_jitter_seconds_bucket{le=\"0.002\"} 0",
+            "gatewayd_rtp_jitter_seconds_bucket{le=\"0.005\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        // A scrape later: the counters made again from the totals are the same.
+        m.update(&core, &[]);
+        assert!(m.render().contains(
+            "gatewayd_sip_transactions_total{trunk=\"pbx\",side=\"server\",method=\"INVITE\"} 2"
+        ));
     }
 }

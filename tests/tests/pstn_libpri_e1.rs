@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use common::{
     assert_q931_in_order, assert_tones_both_ways, kv, uac_answered, uac_cancel, uac_rejected,
-    uas_answer, Line, Rig, RtpPeer, Shared, ANSWERED_CLEARED_BY_BYE, CALLED, CHANNEL, DISPOSITION,
-    ISDN_CAUSE, PLACED_ANSWERED_SWITCH_CLEARS, REFUSED_AFTER_CALL_PROCEEDING, SIP_STATUS, SIP_TONE,
-    SWITCH_TONE,
+    uas_answer, Line, Metrics, Rig, RtpPeer, RtpReport, Shared, ANSWERED_CLEARED_BY_BYE, CALLED,
+    CHANNEL, DISPOSITION, ISDN_CAUSE, PLACED_ANSWERED_SWITCH_CLEARS, REFUSED_AFTER_CALL_PROCEEDING,
+    SIP_STATUS, SIP_TONE, SWITCH_TONE,
 };
 
 /// Trunk groups on the one span: one per hunting policy (5 channels each, called
@@ -87,6 +87,7 @@ fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause
     let rig = rig();
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
+    let m0 = rig.metrics();
     let mark = rig.switch.mark();
     let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);
     let run = rig.sipp("answered", &uac_answered(law, rtp.port, 2500), "0301234");
@@ -125,6 +126,87 @@ fn sip_call_answered_by_libpri_carries_tones_both_ways_and_bye_clears_with_cause
         "CDR channel {} vs libpri's {channel}",
         cdrs[0][CHANNEL]
     );
+    assert_metrics_follow_the_call(&rig, &m0, &rep);
+}
+
+/// What gatewayd's Prometheus endpoint says after the answered call, against the scrape
+/// `m0` before it: the SIP transactions and responses the PBX exchanged with it, the
+/// call's RTP stream with its loss and jitter, and every channel of the span idle again.
+fn assert_metrics_follow_the_call(rig: &Rig, m0: &Metrics, rep: &RtpReport) {
+    let streams = "gatewayd_rtp_streams_total";
+    let t0 = std::time::Instant::now();
+    let m1 = loop {
+        // The stream's figures come when the media thread hands the channel back.
+        let m = rig.metrics();
+        if m.get(streams) > m0.get(streams) || t0.elapsed() > Duration::from_secs(5) {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let d = |series: &str| m1.get(series) - m0.get(series);
+    eprintln!(
+        "metrics after the call:\n{}",
+        m1.0.lines()
+            .filter(|l| l.starts_with("gatewayd_sip_") || l.starts_with("gatewayd_rtp_"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(d(streams), 1.0, "{}", m1.0);
+    assert_eq!(d("gatewayd_calls_attempted_total"), 1.0);
+    assert_eq!(d("gatewayd_calls_answered_total"), 1.0);
+    let pbx = |labels: &str| format!("gatewayd_sip_transactions_total{{trunk=\"pbx\",{labels}}}");
+    assert_eq!(
+        d(&pbx("side=\"server\",method=\"INVITE\"")),
+        1.0,
+        "{}",
+        m1.0
+    );
+    assert_eq!(d(&pbx("side=\"server\",method=\"BYE\"")), 1.0, "{}", m1.0);
+    let out = |class: &str| {
+        d(&format!(
+            "gatewayd_sip_responses_total{{trunk=\"pbx\",class=\"{class}\",direction=\"out\"}}"
+        ))
+    };
+    assert!(
+        out("1xx") >= 1.0,
+        "100 Trying or 180 to the INVITE: {}",
+        m1.0
+    );
+    assert!(
+        out("2xx") >= 2.0,
+        "200 to the INVITE and to the BYE: {}",
+        m1.0
+    );
+    assert_eq!(out("4xx") + out("5xx") + out("6xx"), 0.0, "{}", m1.0);
+    // 2.5 s of 20 ms packets each way; the test's endpoint counted what it got.
+    let received = d("gatewayd_rtp_packets_received_total");
+    let sent = d("gatewayd_rtp_packets_sent_total");
+    assert!(
+        received >= 100.0 && received <= rep.sent as f64,
+        "received {received}, the endpoint sent {}",
+        rep.sent
+    );
+    assert!(
+        sent >= 100.0 && sent >= rep.received as f64,
+        "sent {sent}, the endpoint got {}",
+        rep.received
+    );
+    assert!(d("gatewayd_rtp_packets_lost_total") <= received * 0.02);
+    assert_eq!(d("gatewayd_rtp_jitter_seconds_count"), 1.0);
+    // Over loopback the interarrival jitter is well under 20 ms.
+    assert_eq!(
+        d("gatewayd_rtp_jitter_seconds_bucket{le=\"0.02\"}"),
+        1.0,
+        "{}",
+        m1.0
+    );
+    let span = |state: &str| {
+        m1.get(&format!(
+            "gatewayd_span_channels{{span=\"1\",state=\"{state}\"}}"
+        ))
+    };
+    assert_eq!(span("busy"), 0.0, "{}", m1.0);
+    assert_eq!(span("idle") + span("out_of_service"), 30.0, "{}", m1.0);
 }
 
 #[test]

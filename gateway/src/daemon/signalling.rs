@@ -35,7 +35,7 @@ use crate::rtp::PayloadType;
 use crate::rtp::RtpPortPool;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Inbox, Listen, Protocol, Target, Transport, TransportEvent, BATCH};
-use crate::sip::ua::{Endpoint, EndpointConfig, UaEvent};
+use crate::sip::ua::{Endpoint, EndpointConfig, SipStats, UaEvent};
 use crate::trunk::security::{Screen, TrunkGuard};
 use cdr_commit::Commit;
 
@@ -64,6 +64,8 @@ struct SipSide {
     guard: TrunkGuard,
     /// What the listener was opened with: a reload keeps the side when this is unchanged.
     key: (SipTransport, SocketAddr, Option<crate::config::TlsFiles>),
+    /// The endpoint's counts as last handed to the metrics.
+    published: SipStats,
 }
 
 /// Bind a SIP trunk's listener and build its endpoint, leg and guard; what arrives is read
@@ -128,6 +130,7 @@ async fn open_sip(
         transport,
         guard,
         key: (t.transport, t.listen, t.tls.clone()),
+        published: SipStats::default(),
     };
     let inbox = SipInbox {
         inbox,
@@ -597,6 +600,22 @@ impl Signalling {
     }
 
     /// Run forever.
+    /// Hands each SIP endpoint's counts since the last time to the metrics (a lock of
+    /// the metrics only in turns that counted something).
+    fn publish_sip_stats(&mut self) {
+        let mut metrics = None;
+        for side in &mut self.sips {
+            let now = *side.ep.stats();
+            if now != side.published {
+                let delta = now.since(&side.published);
+                metrics
+                    .get_or_insert_with(|| lock(&self.shared.metrics))
+                    .sip_add(side.leg.trunk(), &delta);
+                side.published = now;
+            }
+        }
+    }
+
     pub async fn run(mut self) {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
         let mut batches: Vec<Vec<(Target, bytes::Bytes)>> = Vec::new();
@@ -614,6 +633,7 @@ impl Signalling {
                 let mut core = lock(&shared.core);
                 self.turn(&mut core, now, &mut out)
             };
+            self.publish_sip_stats();
             // The turn's messages, one batch per trunk: a single `sendmmsg` for its UDP
             // datagrams (each trunk's messages keep their order).
             batches.resize_with(self.sips.len(), Vec::new);
@@ -758,8 +778,12 @@ impl Signalling {
                     }
                 }
                 MediaEvent::Removed {
-                    key, tdm, socket, ..
+                    key,
+                    tdm,
+                    socket,
+                    stats,
                 } => {
+                    lock(&self.shared.metrics).rtp_stream_ended(&stats);
                     // The B-channel and the RTP port are free again: a bridge waiting
                     // for them is made now. The socket is kept bound for a next call
                     // unless its leg still has the port (a transfer kept that leg: it is

@@ -728,12 +728,34 @@ pub struct Rig {
     pub ctl_socket: PathBuf,
     pub sip_port: u16,
     pub pbx_port: u16,
+    /// gatewayd's Prometheus endpoint (`metrics_listen`), read by [`Rig::metrics`].
+    pub metrics_port: u16,
     /// The near span (gatewayd's, DAHDI span 1) and its far end (pri-switch's, span 2).
     pub near_span: u16,
     pub far_span: u16,
     pub switch: PriSwitch,
     simd: Child,
     gatewayd: Child,
+}
+
+/// A scrape of gatewayd's metrics (the Prometheus text format).
+pub struct Metrics(pub String);
+
+impl Metrics {
+    /// The value of the sample `series` (name and labels as written, e.g.
+    /// `gatewayd_calls_answered_total` or `gatewayd_span_channels{span="1",state="busy"}`);
+    /// 0 for a series not there yet (a counter nothing counted).
+    pub fn get(&self, series: &str) -> f64 {
+        self.0
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |v| {
+                v.split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{series}: {v}"))
+            })
+    }
 }
 
 impl Rig {
@@ -816,6 +838,7 @@ impl Rig {
 
         let sip_port = free_udp_port();
         let pbx_port = free_udp_port();
+        let metrics_port = free_tcp_port();
         let rtp_keys = rtp_port_keys(401);
         let (kind, switchtype) = match line {
             Line::E1 => ("e1", "euroisdn"),
@@ -826,6 +849,7 @@ impl Rig {
 [general]
 cdr_file = "{dir}/cdr.csv"
 control_socket = "{ctl}"
+metrics_listen = "127.0.0.1:{metrics_port}"
 {rtp_keys}
 {general_keys}
 
@@ -876,6 +900,7 @@ peers = ["127.0.0.1:{pbx_port}"]
             ctl_socket,
             sip_port,
             pbx_port,
+            metrics_port,
             near_span: 1,
             far_span,
             switch,
@@ -885,6 +910,20 @@ peers = ["127.0.0.1:{pbx_port}"]
         rig.wait_up(Duration::from_secs(30));
         eprintln!("e2e: rig {name} up in {:?}", t_start.elapsed());
         rig
+    }
+
+    /// gatewayd's metrics, as a Prometheus server scrapes them (HTTP GET).
+    pub fn metrics(&self) -> Metrics {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port))
+            .expect("gatewayd's metrics endpoint");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: gatewayd\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        Metrics(body.to_string())
     }
 
     /// The configuration file gatewayd runs with (a test may edit it and reload).

@@ -17,10 +17,12 @@ pub mod driver;
 mod finished;
 mod ids;
 mod session;
+pub mod stats;
 
 pub use call::{CallHandle, CallRole, OutgoingCall};
 pub use client::{Credential, RegHandle, RegistrationSpec};
 pub use ids::IdGen;
+pub use stats::SipStats;
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
@@ -216,6 +218,7 @@ pub struct Endpoint {
     credentials: Vec<Credential>,
     registrations: HashMap<RegHandle, client::Registration>,
     owners: HashMap<ClientKey, client::Owner>,
+    stats: SipStats,
 }
 
 /// Our tag → call (§12: with the Call-ID and the peer's tag, it identifies a dialog; ours
@@ -310,6 +313,7 @@ impl Endpoint {
             credentials: Vec::new(),
             registrations: HashMap::default(),
             owners: HashMap::default(),
+            stats: SipStats::default(),
         }
     }
 
@@ -338,7 +342,14 @@ impl Endpoint {
     }
 
     pub fn poll_transmit(&mut self) -> Option<(Target, Bytes)> {
-        self.transmits.pop_front()
+        let t = self.transmits.pop_front()?;
+        self.stats.sent(&t.1);
+        Some(t)
+    }
+
+    /// What the endpoint counted since it started (transactions, responses by class).
+    pub fn stats(&self) -> &SipStats {
+        &self.stats
     }
 
     pub fn poll_event(&mut self) -> Option<UaEvent> {
@@ -587,6 +598,7 @@ impl Endpoint {
                 }
                 // A re-INVITE is a session refresh (RFC 4028 §9).
                 self.session_refreshed(now, call);
+                self.stats.server(&Method::Invite);
                 let tx = InviteServer::new(
                     now,
                     req.clone(),
@@ -662,6 +674,7 @@ impl Endpoint {
             }
         };
         // 200 to the CANCEL itself, in its own transaction.
+        self.stats.server(&Method::Cancel);
         let mut tx = NonInviteServer::new(
             now,
             req.clone(),
@@ -732,6 +745,7 @@ impl Endpoint {
                 last_ack: None,
             },
         );
+        self.stats.server(&Method::Invite);
         let tx = InviteServer::new(
             now,
             req.clone(),
@@ -769,6 +783,7 @@ impl Endpoint {
         order: Option<Result<(), DialogError>>,
     ) {
         let method = req.method().unwrap_or(Method::Other(""));
+        self.stats.server(&method);
         let mut tx = NonInviteServer::new(
             now,
             req.clone(),
@@ -869,6 +884,9 @@ impl Endpoint {
     }
 
     fn handle_response(&mut self, now: Instant, resp: SipMessage) {
+        if let Some(status) = resp.status() {
+            self.stats.received(status.code());
+        }
         let Ok(key) = ClientKey::of(&resp) else {
             return;
         };
@@ -1401,6 +1419,7 @@ impl Endpoint {
         };
         let Ok(key) = ClientKey::of(&msg) else { return };
         let reliable = target.protocol.is_reliable();
+        self.stats.client(&key.method);
         if msg.method() == Some(Method::Invite) {
             let tx = InviteClient::new(now, msg, reliable, self.config.timers);
             self.client_invites
