@@ -167,8 +167,9 @@ pub struct SpanStatus {
     pub kind: SpanKind,
     pub configured: Option<SpanConfig>,
     pub alarms: Alarms,
-    /// Frame slips counted since the span started (controlled slips, G.822).
-    pub slips: u32,
+    /// Frame slips counted since the span started (controlled slips, G.822); `None` when
+    /// the device does not count them (DAHDI's span statistics have no slip counter).
+    pub slips: Option<u32>,
     /// Bipolar violations / CRC errors counted since start.
     pub bpv_count: u32,
     pub crc4_count: u32,

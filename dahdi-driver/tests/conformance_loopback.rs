@@ -294,7 +294,7 @@ impl Device for LoopEnd {
             kind: c.kind,
             configured: e.config.clone(),
             alarms: e.alarms,
-            slips: 0,
+            slips: None,
             bpv_count: 0,
             crc4_count: 0,
             fas_count: 0,

@@ -32,7 +32,14 @@ pub struct SpanStatus {
     pub span: u16,
     pub alarm: bool,
     pub dchannel_up: bool,
-    pub slips: u64,
+    /// Frame slips since the span started, as the device counts them (G.822); `None`
+    /// for a device that does not (DAHDI reports no slip count).
+    pub slips: Option<u64>,
+    /// The span's configured clock priority (`clock_priority`: 0 never the clock source,
+    /// 1 the best).
+    pub clock_priority: u8,
+    /// The device takes its timing from this span now.
+    pub sync_source: bool,
 }
 
 /// The daemon's metrics.
@@ -46,6 +53,7 @@ pub struct Metrics {
     calls_active: Gauge,
     span_alarm: Family<Labels, Gauge>,
     span_slips: Family<Labels, Gauge>,
+    span_sync_source: Family<Labels, Gauge>,
     dchannel_up: Family<Labels, Gauge>,
     sip_responses: Family<Labels, Counter>,
     sip_transactions: Family<Labels, Counter>,
@@ -104,8 +112,15 @@ impl Metrics {
         let span_slips = Family::<Labels, Gauge>::default();
         registry.register(
             "span_slips",
-            "Frame slips counted on the span",
+            "Frame slips counted on the span (G.822 controlled slips), for spans whose \
+             device counts them (the simulator; DAHDI's span statistics have none)",
             span_slips.clone(),
+        );
+        let span_sync_source = Family::<Labels, Gauge>::default();
+        registry.register(
+            "span_sync_source",
+            "1 while the device takes its timing from the span (DAHDI's sync source)",
+            span_sync_source.clone(),
         );
         let dchannel_up = Family::<Labels, Gauge>::default();
         registry.register(
@@ -187,6 +202,7 @@ impl Metrics {
             calls_active,
             span_alarm,
             span_slips,
+            span_sync_source,
             dchannel_up,
             sip_responses,
             seen_failed: BTreeMap::new(),
@@ -327,9 +343,14 @@ impl Metrics {
             self.dchannel_up
                 .get_or_create(&l)
                 .set(i64::from(sp.dchannel_up));
-            self.span_slips
+            if let Some(n) = sp.slips {
+                self.span_slips
+                    .get_or_create(&l)
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            self.span_sync_source
                 .get_or_create(&l)
-                .set(i64::try_from(sp.slips).unwrap_or(i64::MAX));
+                .set(i64::from(sp.sync_source));
         }
     }
 
@@ -368,7 +389,9 @@ mod tests {
                 span: 1,
                 alarm: false,
                 dchannel_up: true,
-                slips: 0,
+                slips: Some(3),
+                clock_priority: 1,
+                sync_source: true,
             }],
         );
         let mut sip = crate::sip::ua::SipStats::default();
@@ -389,7 +412,9 @@ mod tests {
                 span: 1,
                 alarm: false,
                 dchannel_up: true,
-                slips: 0,
+                slips: Some(3),
+                clock_priority: 1,
+                sync_source: true,
             }],
         );
         let stats = |forbidden, rate_limited| ScreenStats {
@@ -419,6 +444,11 @@ mod tests {
         );
         assert!(
             text.contains("gatewayd_dchannel_up{span=\"1\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("gatewayd_span_slips{span=\"1\"} 3"), "{text}");
+        assert!(
+            text.contains("gatewayd_span_sync_source{span=\"1\"} 1"),
             "{text}"
         );
         assert!(

@@ -138,6 +138,17 @@ fn reload_refuses_span_changes_that_need_a_restart() {
     assert_eq!(spans.lines().count(), 2, "{spans}");
     assert!(spans.lines().nth(1).unwrap().starts_with("1 "), "{spans}");
     assert!(spans.contains(" up "), "{spans}");
+    // The simulated span times the device and counts its slips (none on a clean line),
+    // unlike a DAHDI span (`-`): read from the device every second.
+    assert!(
+        spans
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .eq(["1", "ok", "up", "source", "0"]),
+        "{spans}"
+    );
 
     // Span 1 replaced by span 2 while span 1 carries the call.
     let moved = original

@@ -600,7 +600,7 @@ impl Device for SimDevice {
             kind,
             configured: e.config.clone(),
             alarms: e.alarms,
-            slips: e.slips,
+            slips: Some(e.slips),
             bpv_count: e.bpv,
             crc4_count: e.crc4_errors(),
             fas_count: e.fas_errors(),

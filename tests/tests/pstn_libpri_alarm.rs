@@ -4,6 +4,8 @@
 //! signal at gatewayd's receiver during an answered call: the call is cleared towards
 //! SIP with a BYE carrying the Q.850 cause, the span's channels go out of service, and
 //! come back when the signal returns (`los off`), after which calls go through again.
+//! `show spans` and the metrics follow the span: its clock (the device's timing source
+//! unless in alarm) and the frame slips its receiver counts (`impair 1 slip …`).
 
 mod common;
 
@@ -27,6 +29,28 @@ to = ["pstn"]
 
 static RIG: Shared = Shared::new();
 
+fn rig() -> std::sync::MutexGuard<'static, Rig> {
+    RIG.lock(|| Rig::start("alarm", Line::E1, GROUPS))
+}
+
+/// Waits up to 5 s (the daemon reads the spans' status every second) for span 1's line
+/// of `show spans` (its words: span, alarm, D-channel, clock…, slips) to satisfy `want`.
+fn wait_span_line(rig: &Rig, what: &str, want: impl Fn(&[&str]) -> bool) {
+    let t0 = Instant::now();
+    loop {
+        let spans = rig.ctl("show spans");
+        let line = spans.lines().find(|l| l.starts_with("1 ")).unwrap_or("");
+        if want(&line.split_whitespace().collect::<Vec<_>>()) {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "span 1 not {what}:\n{spans}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn wait_channels(rig: &Rig, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) {
     let t0 = Instant::now();
     loop {
@@ -45,7 +69,7 @@ fn wait_channels(rig: &Rig, what: &str, limit: Duration, pred: impl Fn(&str) -> 
 
 #[test]
 fn loss_of_signal_during_a_call_clears_it_and_takes_the_channels_out_until_it_returns() {
-    let rig = RIG.lock(|| Rig::start("alarm", Line::E1, GROUPS));
+    let rig = rig();
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
@@ -73,6 +97,11 @@ fn loss_of_signal_during_a_call_clears_it_and_takes_the_channels_out_until_it_re
     );
     wait_channels(&rig, "out of service", Duration::from_secs(5), |l| {
         l.contains("out-of-service") && l.contains("alarm")
+    });
+    // A span in red alarm gives no timing: the device has no source, span 1 is a
+    // candidate of priority 1 again.
+    wait_span_line(&rig, "in alarm, a clock of priority 1", |w| {
+        w.get(1) == Some(&"ALARM") && w.get(3..5) == Some(&["prio", "1"][..])
     });
     // libpri's side of the call ends too (the gateway's DISCONNECT reaches it, or its
     // own timers clear it).
@@ -102,4 +131,48 @@ fn loss_of_signal_during_a_call_clears_it_and_takes_the_channels_out_until_it_re
     assert!(run.ok, "a call after the alarm:\n{}", run.trace);
     let cdrs = rig.assert_clean(cdr1, 1);
     assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{cdrs:?}");
+}
+
+#[test]
+fn the_clock_source_shows_in_ctl_and_the_metrics_and_dahdi_reports_no_slip_count() {
+    let rig = rig();
+    // Not in alarm, clock_priority 1 (the default): the device times from span 1.
+    wait_up(&rig);
+    let m = rig.metrics();
+    assert_eq!(
+        m.get("gatewayd_span_sync_source{span=\"1\"}"),
+        1.0,
+        "{}",
+        m.0
+    );
+    // DAHDI's span statistics count no slips (`DAHDI_SPANSTAT` has no such field): the
+    // slips are unknown, not 0, in ctl (`-`) and absent from the metrics, even after
+    // slips on the line.
+    rig.sim_ctl("impair 1 slip repeat");
+    std::thread::sleep(Duration::from_millis(1200));
+    wait_span_line(&rig, "in service with an unknown slip count", |w| {
+        w == ["1", "ok", "up", "source", "-"]
+    });
+    let m = rig.metrics();
+    assert!(!m.0.contains("gatewayd_span_slips{"), "{}", m.0);
+}
+
+/// Span 1 in service: no alarm, D-channel up, the device's timing source.
+fn wait_up(rig: &Rig) {
+    let t0 = Instant::now();
+    loop {
+        let spans = rig.ctl("show spans");
+        let ok = spans.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.get(..4) == Some(&["1", "ok", "up", "source"][..])
+        });
+        if ok {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(40),
+            "span 1 not in service:\n{spans}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

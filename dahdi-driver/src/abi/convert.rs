@@ -206,7 +206,7 @@ impl DahdiSpaninfo {
 
     /// The span's status as the device trait reports it. `timing_priority` is what this
     /// process configured (DAHDI does not report it back); slips are not counted by
-    /// DAHDI's span statistics and read 0.
+    /// DAHDI's span statistics: `None`.
     pub fn to_status(&self, timing_priority: u8) -> Result<SpanStatus, ConvertError> {
         let spanno = self.spanno;
         let totalchans = self.totalchans;
@@ -224,7 +224,7 @@ impl DahdiSpaninfo {
             kind,
             configured,
             alarms,
-            slips: 0,
+            slips: None,
             bpv_count: count(self.bpvcount),
             crc4_count: count(self.crc4count),
             fas_count: count(self.fascount),

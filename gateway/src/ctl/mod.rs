@@ -140,15 +140,23 @@ pub fn execute(
     let mut out = String::new();
     match cmd {
         Command::ShowSpans => {
-            let _ = writeln!(out, "span  alarm  dchannel  slips");
+            let _ = writeln!(out, "span  alarm  dchannel  clock    slips");
             for s in spans {
+                // The clock: `source` for the span the device times from, else its
+                // priority as a candidate (`prio N`), `-` for a span that never is.
+                let clock = match (s.sync_source, s.clock_priority) {
+                    (true, _) => "source".to_string(),
+                    (false, 0) => "-".to_string(),
+                    (false, p) => format!("prio {p}"),
+                };
                 let _ = writeln!(
                     out,
-                    "{:<5} {:<6} {:<9} {}",
+                    "{:<5} {:<6} {:<9} {:<8} {}",
                     s.span,
                     if s.alarm { "ALARM" } else { "ok" },
                     if s.dchannel_up { "up" } else { "down" },
-                    s.slips
+                    clock,
+                    s.slips.map_or("-".to_string(), |n| n.to_string())
                 );
             }
         }

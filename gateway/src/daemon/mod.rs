@@ -125,7 +125,10 @@ impl Shared {
                 spans
                     .iter()
                     .find(|s| s.span == f.span)
-                    .cloned()
+                    .map(|s| SpanStatus {
+                        clock_priority: f.clock_priority,
+                        ..s.clone()
+                    })
                     .unwrap_or(f)
             })
             .collect();
@@ -203,7 +206,9 @@ fn span_status(config: &Config) -> Vec<SpanStatus> {
             span: s.id.0,
             alarm: false,
             dchannel_up: false,
-            slips: 0,
+            slips: None,
+            clock_priority: s.clock_priority,
+            sync_source: false,
         })
         .collect()
 }

@@ -41,6 +41,8 @@ use cdr_commit::Commit;
 
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);
+/// How often the spans' device status (slips, timing source) is read.
+const SPAN_POLL: Duration = Duration::from_secs(1);
 
 /// The shortest time between two reads of every D-channel: a turn woken by SIP sooner
 /// after the last read leaves them (a frame takes 5 ms at 64 kbit/s; the 2 ms poll bounds
@@ -255,6 +257,8 @@ pub struct Signalling {
     frame: Vec<u8>,
     /// When the D-channels were last read ([`DCHANNEL_READ_GAP`]).
     dchans_read: Option<Instant>,
+    /// When the spans' device status (slips, timing source) is read next.
+    next_span_poll: Instant,
 }
 
 fn iface_config(span: &crate::config::Span, role: Role) -> InterfaceConfig {
@@ -461,6 +465,7 @@ impl Signalling {
             cdr_commit: cdr_commit::GroupCommit::new(CDR_SYNC_INTERVAL, CDR_SYNC_BATCH),
             frame: Vec::with_capacity(512),
             dchans_read: None,
+            next_span_poll: now,
         })
     }
 
@@ -600,6 +605,30 @@ impl Signalling {
     }
 
     /// Run forever.
+    /// Reads each span's status from its device (`DAHDI_SPANSTAT`): the frame slips and
+    /// whether the device times from it, for `ctl show spans` and the metrics. Alarms
+    /// come as channel events, at once (`turn`).
+    fn poll_span_status(&mut self) {
+        let mut read = Vec::with_capacity(self.dchans.len());
+        for d in &self.dchans {
+            match d.device.span_status(d.dev_span) {
+                Ok(st) => read.push((d.leg.span().0, st)),
+                Err(e) => debug!(span = d.leg.span().0, error = %e, "span status"),
+            }
+        }
+        let mut spans = lock(&self.shared.spans);
+        for (span, st) in read {
+            if let Some(s) = spans.iter_mut().find(|s| s.span == span) {
+                let slips = st.slips.map(u64::from);
+                if slips > s.slips && s.slips.is_some() {
+                    warn!(span, slips, "frame slips");
+                }
+                s.slips = slips;
+                s.sync_source = st.is_sync_source;
+            }
+        }
+    }
+
     /// Hands each SIP endpoint's counts since the last time to the metrics (a lock of
     /// the metrics only in turns that counted something).
     fn publish_sip_stats(&mut self) {
@@ -634,6 +663,10 @@ impl Signalling {
                 self.turn(&mut core, now, &mut out)
             };
             self.publish_sip_stats();
+            if now >= self.next_span_poll {
+                self.poll_span_status();
+                self.next_span_poll = now + SPAN_POLL;
+            }
             // The turn's messages, one batch per trunk: a single `sendmmsg` for its UDP
             // datagrams (each trunk's messages keep their order).
             batches.resize_with(self.sips.len(), Vec::new);

@@ -61,7 +61,7 @@ fn alarms_line(dev: &SimDevice, span: u16) -> String {
                     .to_string()
             },
             st.is_sync_source,
-            st.slips,
+            st.slips.unwrap_or(0),
             st.bpv_count,
             st.crc4_count
         ),
