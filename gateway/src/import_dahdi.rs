@@ -244,10 +244,16 @@ pub fn import(system_conf: &str, chan_dahdi_conf: &str) -> Result<String, Import
             Some((v, line)) => Some(match v.as_str() {
                 "euroisdn" => "euroisdn",
                 "national" | "ni2" => "ni2",
-                "dms100" => "dms100",
-                "4ess" => "4ess",
-                "5ess" => "5ess",
-                "qsig" => "qsig",
+                other @ ("dms100" | "4ess" | "5ess" | "qsig") => {
+                    return Err(err(
+                        CHAN,
+                        *line,
+                        format!(
+                            "switchtype `{other}` is not implemented here: euroisdn or \
+                             national (ni2)"
+                        ),
+                    ))
+                }
                 other => {
                     return Err(err(
                         CHAN,
@@ -397,6 +403,15 @@ channel => 63-85
         )
         .unwrap_err();
         assert_eq!((e.file, e.line), ("chan_dahdi.conf", 2), "{e}");
+        // A switch type whose Q.931 variant is not implemented is named where it stands,
+        // not turned into a configuration that fails later.
+        let e = import(
+            "span=1,1,0,esf,b8zs\nbchan=1-23\nhardhdlc=24\n",
+            "[channels]\nsignalling=pri_cpe\nswitchtype=dms100\ngroup=1\nchannel => 1-23\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.file, e.line), ("chan_dahdi.conf", 3), "{e}");
+        assert!(e.to_string().contains("not implemented"), "{e}");
     }
 
     #[test]

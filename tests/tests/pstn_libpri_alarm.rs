@@ -5,7 +5,8 @@
 //! SIP with a BYE carrying the Q.850 cause, the span's channels go out of service, and
 //! come back when the signal returns (`los off`), after which calls go through again.
 //! `show spans` and the metrics follow the span: its clock (the device's timing source
-//! unless in alarm) and the frame slips its receiver counts (`impair 1 slip …`).
+//! unless in alarm) and the frame slips its receiver counts (`impair 1 slip …`). The
+//! other failure on an answered call, RTP that stops, clears it after `rtp_timeout`.
 
 mod common;
 
@@ -29,8 +30,9 @@ to = ["pstn"]
 
 static RIG: Shared = Shared::new();
 
+/// `[general] rtp_timeout = 2`: two seconds without RTP clear an answered call.
 fn rig() -> std::sync::MutexGuard<'static, Rig> {
-    RIG.lock(|| Rig::start("alarm", Line::E1, GROUPS))
+    RIG.lock(|| Rig::start_with("alarm", Line::E1, "rtp_timeout = 2", "", GROUPS))
 }
 
 /// Waits up to 5 s (the daemon reads the spans' status every second) for span 1's line
@@ -175,4 +177,45 @@ fn wait_up(rig: &Rig) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn rtp_that_stops_clears_the_answered_call_after_rtp_timeout_with_cause_41() {
+    let rig = rig();
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE]);
+    let uac = rig.sipp_spawn("rtp-stops", &uac_until_bye(law, rtp.port), "0301234");
+    let answer = rig
+        .switch
+        .wait(mark, Duration::from_secs(10), |l| l.starts_with("answer "));
+    let id = kv(&answer, "id").unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(1000));
+    // The PBX's RTP stops; the call stays up on both sides until the timeout.
+    let stopped = Instant::now();
+    let rep = rtp.stop();
+    assert!(rep.heard_ms(SWITCH_TONE) > 0, "audio flowed first: {rep:?}");
+    let run = uac.finish();
+    let cleared_after = stopped.elapsed();
+    assert!(run.ok, "SIPp got the gateway's BYE:\n{}", run.trace);
+    assert!(
+        run.trace.contains("Reason: Q.850;cause=41"),
+        "the BYE carries Q.850 cause 41 (temporary failure):\n{}",
+        run.trace
+    );
+    assert!(
+        cleared_after >= Duration::from_millis(1900) && cleared_after < Duration::from_secs(6),
+        "cleared {cleared_after:?} after the RTP stopped (rtp_timeout = 2)"
+    );
+    let disc = rig.switch.disconnect_of(mark, &id);
+    assert_eq!(
+        kv(&disc, "cause"),
+        Some("41"),
+        "DISCONNECT to libpri: {disc}"
+    );
+    rig.switch.released(mark, &id);
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "41", "{cdrs:?}");
 }

@@ -53,7 +53,7 @@ pub(crate) struct RawSpan {
     pub clock_priority: Option<u8>,
     pub signalling: Signalling,
     #[serde(default)]
-    pub switchtype: Option<SwitchType>,
+    pub switchtype: Option<Spanned<SwitchType>>,
     #[serde(default)]
     pub dchannel: Option<Spanned<u8>>,
     #[serde(default)]

@@ -505,10 +505,26 @@ fn span(cx: &Ctx<'_>, i: usize, s: &RawSpan) -> Result<Span, ConfigError> {
             Timeslot(n)
         }
     };
-    let switchtype = s.switchtype.unwrap_or(match kind {
-        SpanKind::E1 => SwitchType::Euroisdn,
-        SpanKind::T1 => SwitchType::Ni2,
-    });
+    let switchtype = match &s.switchtype {
+        None => match kind {
+            SpanKind::E1 => SwitchType::Euroisdn,
+            SpanKind::T1 => SwitchType::Ni2,
+        },
+        Some(v) => match *v.get_ref() {
+            t @ (SwitchType::Euroisdn | SwitchType::Ni2) => t,
+            _ => {
+                // The Q.931 stack has the EuroISDN and NI-2 variants; the others'
+                // differences (DMS-100's and 4ESS's codesets and messages, QSIG's
+                // supplementary services) are not implemented, and running such a span
+                // as NI-2 would fail in ways a switch reports only call by call.
+                return cx.err(
+                    v.span().start,
+                    f("switchtype"),
+                    "not implemented: euroisdn or ni2 (DMS-100, 4ESS, 5ESS and QSIG are not done)",
+                );
+            }
+        },
+    };
     let law = match s.law {
         None => kind.default_law(),
         Some(LawName::Alaw) => Law::ALaw,
@@ -628,6 +644,31 @@ mod tests {
             (Some(5), Some("span[0].crc4")),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_switch_type_without_its_variant_is_refused() {
+        for t in ["dms100", "4ess", "5ess", "qsig"] {
+            let e = err(&format!(
+                "[[span]]\nid = 1\ntype = \"t1\"\nsignalling = \"pri_cpe\"\nswitchtype = \"{t}\"\n"
+            ));
+            assert_eq!(
+                (e.line(), e.field()),
+                (Some(5), Some("span[0].switchtype")),
+                "{e}"
+            );
+            assert!(e.to_string().contains("not implemented"), "{e}");
+        }
+        // Both implemented variants on either line.
+        for (kind, t) in [("e1", "ni2"), ("t1", "euroisdn")] {
+            Config::from_str(
+                &format!(
+                    "[[span]]\nid = 1\ntype = \"{kind}\"\nsignalling = \"pri_cpe\"\nswitchtype = \"{t}\"\n"
+                ),
+                "t.toml",
+            )
+            .unwrap();
+        }
     }
 
     #[test]

@@ -117,6 +117,8 @@ pub enum Action {
         remote: std::net::SocketAddr,
         law: crate::media::Law,
         telephone_event: Option<u8>,
+        /// The call's bearer: the echo canceller serves speech only.
+        bearer: Bearer,
     },
     /// The call between two IP legs is answered (or has early media): relay RTP between
     /// leg `a` (its far end at `a_media`) and leg `b` (at `b_media`) on the gateway's own
@@ -1409,6 +1411,7 @@ fn bridge_of(call: &Call) -> Option<Action> {
             remote,
             law,
             telephone_event,
+            bearer: call.setup.bearer,
         }),
         Media::Channel(_) => None,
     }

@@ -511,13 +511,25 @@ fn maintenance_and_alarm_skip_channels_and_audit_frees_orphans() {
 
 #[test]
 fn answer_bridges_the_channel_to_rtp_and_the_end_unbridges() {
+    answer_bridges_with(Bearer::Speech);
+}
+
+/// A fax or modem call (3.1 kHz audio) and a data call are bridged with their bearer, so
+/// that the media is set up without the echo canceller (`signalling::bridge`).
+#[test]
+fn the_bridge_carries_the_calls_bearer() {
+    answer_bridges_with(Bearer::Audio3k1);
+    answer_bridges_with(Bearer::Unrestricted);
+}
+
+fn answer_bridges_with(bearer: Bearer) {
     let mut f = Fixture::new();
     let remote: std::net::SocketAddr = "192.0.2.10:4000".parse().unwrap();
     let rules = f.core.numbering("pbx");
     let setup = Setup {
         called: number::from_sip_user("0301234567", &rules, false),
         calling: None,
-        bearer: Bearer::Speech,
+        bearer,
         media: Some(Media::Rtp {
             remote,
             law: crate::media::Law::ALaw,
@@ -537,6 +549,7 @@ fn answer_bridges_the_channel_to_rtp_and_the_end_unbridges() {
         remote,
         law: crate::media::Law::ALaw,
         telephone_event: Some(101),
+        bearer,
     }));
     f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
     let actions = f.actions();
@@ -621,6 +634,7 @@ fn inband_progress_before_answer_bridges_early_and_answer_does_not_bridge_twice(
         remote,
         law: crate::media::Law::ALaw,
         telephone_event: None,
+        bearer: Bearer::Speech,
     };
     assert!(f.actions().contains(&bridge));
     f.core.handle(f.now, b, Message::Connect { media: None });
@@ -672,6 +686,7 @@ fn media_known_after_connect_bridges_then_and_moves_the_bridge_later() {
             remote: "192.0.2.10:4000".parse().unwrap(),
             law: crate::media::Law::ALaw,
             telephone_event: None,
+            bearer: Bearer::Speech,
         }],
         "bridged once the media are known, nothing delivered to the other leg"
     );

@@ -210,6 +210,7 @@ fn bridge(call: CallId, rtp_leg: LegId, port: u16) -> Action {
         remote: SocketAddr::from(([192, 0, 2, 1], port)),
         law: Law::ALaw,
         telephone_event: None,
+        bearer: Bearer::Speech,
     }
 }
 
@@ -1032,6 +1033,7 @@ fn refer_join_of_a_pstn_call_and_an_h323_call_bridges_them() {
             remote: SocketAddr::from(([192, 0, 2, 1], 7000)),
             law: Law::ALaw,
             telephone_event: None,
+            bearer: Bearer::Speech,
         })
     );
     assert!(

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::{lock, Shared};
-use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport};
+use crate::config::{Config, Device as DeviceCfg, Signalling as Side, SipTransport, SwitchType};
 use crate::core::{Action, CallId, Core, Delivery, Media, Message, TrunkKind};
 use crate::id_map::HashMap;
 use crate::leg::isdn::IsdnLeg;
@@ -197,6 +197,12 @@ struct BridgeArgs {
     remote: SocketAddr,
     law: Law,
     telephone_event: Option<u8>,
+    bearer: crate::core::Bearer,
+}
+
+/// `rtp_timeout` in seconds, 0 for never.
+fn rtp_timeout(general: &crate::config::General) -> Option<Duration> {
+    (general.rtp_timeout > 0).then(|| Duration::from_secs(u64::from(general.rtp_timeout)))
 }
 
 /// What [`Action::Relay`] asks for.
@@ -251,6 +257,8 @@ pub struct Signalling {
     added_sims: Vec<(dahdi_driver::SpanId, tdm_sim::Sim)>,
     /// `[general] moh_file`, played instead of the generated melody (`hold_media = "moh"`).
     moh: Option<crate::media::moh_file::MohFile>,
+    /// `[general] rtp_timeout`: silence on an answered call's RTP before it is cleared.
+    rtp_timeout: Option<Duration>,
     /// When to sync the CDR file and release the output held until then.
     cdr_commit: cdr_commit::GroupCommit,
     /// A D-channel frame on its way out (kept: no allocation per frame).
@@ -261,11 +269,19 @@ pub struct Signalling {
     next_span_poll: Instant,
 }
 
+/// The span's Q.931 interface: the configured switch type's variant on the span's line
+/// (channel numbering and interface type follow the line: E1 or T1).
 fn iface_config(span: &crate::config::Span, role: Role) -> InterfaceConfig {
-    match span.kind {
-        SpanKind::T1 => InterfaceConfig::ni2_t1(role),
+    let mut cfg = match span.switchtype {
+        SwitchType::Ni2 => InterfaceConfig::ni2_t1(role),
+        // Only EuroISDN and NI-2 pass the configuration's checks.
         _ => InterfaceConfig::euro_isdn_e1(role),
-    }
+    };
+    cfg.variant.span = match span.kind {
+        SpanKind::T1 => q931::call::Span::T1,
+        _ => q931::call::Span::E1,
+    };
+    cfg
 }
 
 fn layer1(law: dahdi_driver::Law) -> Layer1Protocol {
@@ -462,6 +478,7 @@ impl Signalling {
             _sim: sim,
             added_sims: Vec::new(),
             moh: config.moh.clone(),
+            rtp_timeout: rtp_timeout(&config.general),
             cdr_commit: cdr_commit::GroupCommit::new(CDR_SYNC_INTERVAL, CDR_SYNC_BATCH),
             frame: Vec::with_capacity(512),
             dchans_read: None,
@@ -655,6 +672,7 @@ impl Signalling {
                 self.reload_spans(&config);
                 self.reload_sip(&config).await;
                 self.moh = config.moh.clone();
+                self.rtp_timeout = rtp_timeout(&config.general);
             }
             let now = Instant::now();
             let deadline = {
@@ -1043,6 +1061,7 @@ impl Signalling {
                 remote,
                 law,
                 telephone_event,
+                bearer,
             } => {
                 let args = BridgeArgs {
                     channel,
@@ -1050,6 +1069,7 @@ impl Signalling {
                     remote,
                     law,
                     telephone_event,
+                    bearer,
                 };
                 if self.ports_held(call) {
                     // The call's previous bridge still holds the B-channel, or its
@@ -1324,6 +1344,7 @@ impl Signalling {
             remote,
             law,
             telephone_event,
+            bearer,
         } = args;
         let Some(port) = self.rtp_port(rtp_leg) else {
             return;
@@ -1373,6 +1394,11 @@ impl Signalling {
             // (or tones) in the RTP too.
             cfg.dtmf = DtmfMode::Signalling;
         }
+        // The echo canceller serves speech: a 3.1 kHz audio call (fax, modem) or a data
+        // call needs the signal untouched (its own echo control, V.8/T.30 tones that an
+        // adapting filter would distort), as DAHDI turns it off on such bearers.
+        cfg.echo_cancel = bearer == crate::core::Bearer::Speech;
+        cfg.rtp_timeout = self.rtp_timeout;
         match media.add_channel(cfg) {
             Ok(key) => {
                 debug!(%call, %channel, %remote, "media bridged");
