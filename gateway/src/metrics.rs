@@ -180,7 +180,8 @@ impl Metrics {
             "sip_guard_rejected",
             "SIP requests a trunk's guard turned away, by trunk and action (forbidden: 403 \
              from outside the allow-list; dropped: silently; rate_limited: 503 over the \
-             rate limit or to a removed trunk)",
+             rate limit or to a removed trunk; challenged: 401 to a request without valid \
+             credentials; auth_failed: 403 to credentials that did not check)",
             sip_guard.clone(),
         );
         Metrics {
@@ -239,6 +240,8 @@ impl Metrics {
             ("forbidden", stats.forbidden),
             ("dropped", stats.dropped),
             ("rate_limited", stats.rate_limited),
+            ("challenged", stats.challenged),
+            ("auth_failed", stats.auth_failed),
         ] {
             let seen = self
                 .seen_guard
@@ -419,8 +422,8 @@ mod tests {
         );
         let stats = |forbidden, rate_limited| ScreenStats {
             forbidden,
-            dropped: 0,
             rate_limited,
+            ..ScreenStats::default()
         };
         m.guard("pbx", stats(2, 0));
         m.guard("pbx", stats(3, 5));

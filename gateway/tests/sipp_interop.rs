@@ -577,7 +577,7 @@ impl<A: Application> Application for AppRef<'_, A> {
     }
 }
 
-const REGISTRAR_UAS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+pub(crate) const REGISTRAR_UAS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="registrar with digest">
   <recv request="REGISTER"/>
   <send><![CDATA[
@@ -624,7 +624,7 @@ Content-Length: 0
 </scenario>
 "#;
 
-const CHALLENGING_UAS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+pub(crate) const CHALLENGING_UAS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="callee that challenges (no qop)">
   <recv request="INVITE"/>
   <send><![CDATA[

@@ -35,7 +35,7 @@ use crate::rtp::PayloadType;
 use crate::rtp::RtpPortPool;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Inbox, Listen, Protocol, Target, Transport, TransportEvent, BATCH};
-use crate::sip::ua::{Endpoint, EndpointConfig, SipStats, UaEvent};
+use crate::sip::ua::{resolve, Endpoint, EndpointConfig, RegistrationSpec, SipStats, UaEvent};
 use crate::trunk::security::{Screen, TrunkGuard};
 use cdr_commit::Commit;
 
@@ -105,12 +105,35 @@ async fn open_sip(
         .with_context(|| format!("SIP trunk {} on {}", t.name, t.listen))?;
     let local: SocketAddr = transport.local_addr(protocol).unwrap_or(t.listen);
     let user_agent = concat!("gatewayd/", env!("CARGO_PKG_VERSION"));
-    let ep = Endpoint::new(EndpointConfig {
+    let mut ep = Endpoint::new(EndpointConfig {
         advertise: vec![(protocol, local)],
         contact_user: "gatewayd".into(),
         user_agent: user_agent.into(),
         timers: Timers::default(),
     });
+    if let Some(a) = &t.auth {
+        // Answers the peer's (or a registrar's) 401/407 challenges (RFC 3261 §22.2).
+        ep.add_credentials(a.realm.as_deref(), &a.username, &a.password);
+    }
+    if let Some(r) = &t.register {
+        let Some(target) = resolve(&r.registrar, protocol) else {
+            anyhow::bail!(
+                "SIP trunk {}: registrar `{}` is not a SIP URI with an address",
+                t.name,
+                r.registrar
+            )
+        };
+        info!(trunk = %t.name, registrar = %r.registrar, aor = %r.aor, "registering");
+        ep.register(
+            Instant::now(),
+            RegistrationSpec {
+                registrar: r.registrar.clone(),
+                aor: r.aor.clone(),
+                target,
+                expires: r.expires,
+            },
+        );
+    }
     let guard = TrunkGuard::new(t, user_agent);
     let leg = SipLeg::new(
         &t.name,
@@ -894,6 +917,14 @@ impl Signalling {
                     };
                     let side = &mut self.sips[i];
                     match (ev, elsewhere) {
+                        // The trunk's own registration (`register`): the endpoint
+                        // refreshes it; the outcome is for the log.
+                        (UaEvent::Registered { expires, .. }, _) => {
+                            info!(trunk = %side.leg.trunk(), expires, "registered");
+                        }
+                        (UaEvent::RegistrationFailed { status, .. }, _) => {
+                            warn!(trunk = %side.leg.trunk(), status, "registration refused");
+                        }
                         (UaEvent::IncomingCall { call, invite, .. }, Some(e)) => side
                             .leg
                             .incoming_replacing(&mut side.ep, core, now, call, &invite, e),

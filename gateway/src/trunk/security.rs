@@ -13,6 +13,11 @@
 //! - Calls in progress are never hurt: requests inside a dialog (To tag), ACK and CANCEL
 //!   do not count against the rate, nor do INVITEs that repeat the Call-ID of an INVITE
 //!   accepted in the last 32 s (retransmissions, RFC 3578 overlap INVITEs).
+//! - With `auth.challenge_inbound`, a request that opens a dialog (OPTIONS aside: peers
+//!   ping with it) must carry Digest credentials of the trunk's `auth` user (RFC 3261
+//!   §22.2, RFC 7616): without them, or with a nonce that went stale, it gets 401 with a
+//!   fresh challenge; with a wrong answer, 403. Answered statelessly, as above: the
+//!   nonces carry their own check (`DigestServer`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,9 +25,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::config::SipTrunk;
+use crate::sip::digest::{Algorithm, AuthError, DigestServer};
 use crate::sip::guard::{Guard, TrunkAccess, Verdict};
 use crate::sip::transport::{response_target, Incoming, Target};
-use crate::sip::{ResponseBuilder, SipMessage, StatusCode};
+use crate::sip::{HeaderName, ResponseBuilder, SipMessage, StatusCode};
 
 /// How long an accepted INVITE's Call-ID is remembered: Timer B, 64·T1 (RFC 3261 §17.1.1.2).
 const REMEMBER_INVITE: Duration = Duration::from_secs(32);
@@ -44,6 +50,30 @@ pub struct ScreenStats {
     pub forbidden: u64,
     pub dropped: u64,
     pub rate_limited: u64,
+    /// 401 sent: a dialog-opening request without valid credentials (a stale nonce too).
+    pub challenged: u64,
+    /// 403 sent: credentials that did not check (wrong user, password or nonce).
+    pub auth_failed: u64,
+}
+
+/// The Digest check of requests from the peer (`auth.challenge_inbound`).
+#[derive(Debug)]
+struct InboundAuth {
+    server: DigestServer,
+    username: String,
+    password: String,
+}
+
+fn inbound_auth(trunk: &SipTrunk) -> Option<InboundAuth> {
+    let a = trunk.auth.as_ref().filter(|a| a.challenge_inbound)?;
+    let realm = a.realm.clone().unwrap_or_else(|| "gatewayd".to_string());
+    // A per-process key: a restart only makes the outstanding nonces stale.
+    let secret = getrandom::u64().unwrap_or(0).to_le_bytes().to_vec();
+    Some(InboundAuth {
+        server: DigestServer::new(&realm, secret),
+        username: a.username.clone(),
+        password: a.password.clone(),
+    })
 }
 
 /// The guard of one SIP trunk.
@@ -58,6 +88,7 @@ pub struct TrunkGuard {
     /// The trunk was removed from the configuration: its calls in progress finish, new
     /// dialogs get 503.
     closing: bool,
+    auth: Option<InboundAuth>,
 }
 
 fn access(trunk: &SipTrunk) -> TrunkAccess {
@@ -84,6 +115,7 @@ impl TrunkGuard {
             last_prune: None,
             stats: ScreenStats::default(),
             closing: false,
+            auth: inbound_auth(trunk),
         }
     }
 
@@ -97,6 +129,7 @@ impl TrunkGuard {
     pub fn reload(&mut self, trunk: &SipTrunk) {
         self.guard.reload(vec![access(trunk)]);
         self.closing = false;
+        self.auth = inbound_auth(trunk);
     }
 
     /// The trunk is gone from the configuration: requests inside dialogs (the calls in
@@ -135,6 +168,11 @@ impl TrunkGuard {
         }
         match self.guard.check(now, ip, starts_dialog) {
             Verdict::Accept { .. } => {
+                if starts_dialog && method != "OPTIONS" {
+                    if let Some(refusal) = self.authenticate(msg, incoming.source, method) {
+                        return refusal;
+                    }
+                }
                 if method == "INVITE" && !has_to_tag {
                     self.invites.insert(call_id, now);
                 }
@@ -155,10 +193,47 @@ impl TrunkGuard {
                     msg,
                     incoming.source,
                     StatusCode::SERVICE_UNAVAILABLE,
-                    Some(retry_after),
+                    Some(("Retry-After", retry_after.to_string())),
                 )
             }
         }
+    }
+
+    /// With `challenge_inbound`: `None` when `msg` carries credentials that check, else
+    /// the 401 (challenge) or 403 (wrong credentials) to send.
+    fn authenticate(&mut self, msg: &SipMessage, source: Target, method: &str) -> Option<Screen> {
+        let auth = self.auth.as_mut()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let stale = match msg
+            .header_value(&HeaderName::Authorization)
+            .map(String::from_utf8_lossy)
+        {
+            None => false,
+            Some(value) => {
+                let (user, password) = (&auth.username, &auth.password);
+                match auth.server.verify(&value, method, now, |u| {
+                    (u == user.as_str()).then(|| password.clone())
+                }) {
+                    Ok(_) => return None,
+                    Err(AuthError::Stale) => true,
+                    Err(e) => {
+                        self.stats.auth_failed += 1;
+                        tracing::info!(source = %source.addr, method, error = %e, "SIP credentials refused: 403");
+                        return Some(self.reply(msg, source, StatusCode::FORBIDDEN, None));
+                    }
+                }
+            }
+        };
+        let challenge = auth.server.challenge(now, Algorithm::Md5, stale);
+        self.stats.challenged += 1;
+        Some(self.reply(
+            msg,
+            source,
+            StatusCode::UNAUTHORIZED,
+            Some(("WWW-Authenticate", challenge.to_header_value())),
+        ))
     }
 
     fn dropped(&mut self) -> Screen {
@@ -172,12 +247,12 @@ impl TrunkGuard {
         req: &SipMessage,
         source: Target,
         status: StatusCode,
-        retry_after: Option<u32>,
+        extra: Option<(&str, String)>,
     ) -> Screen {
         let tag = format!("g{:x}", getrandom::u64().unwrap_or(0));
         let mut b = ResponseBuilder::from_request(req, status, None, Some(&tag));
-        if let Some(s) = retry_after {
-            b.push_header("Retry-After", s.to_string());
+        if let Some((name, value)) = extra {
+            b.push_header(name, value);
         }
         b.push_header("Server", &self.server);
         let target = if source.protocol.is_reliable() {

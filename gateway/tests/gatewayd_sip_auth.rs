@@ -1,0 +1,146 @@
+//! SIP digest authentication on a trunk, through the real daemon (`[[sip_trunk]]` keys
+//! `auth` and `register`), against SIPp: the trunk registers at a registrar that
+//! challenges it and checks its answer (SIPp's `verifyauth`); a PBX that challenges the
+//! gateway's INVITE gets it again with credentials that check; with
+//! `challenge_inbound`, the PBX's INVITE without credentials gets 401, with wrong ones
+//! 403, and with the right ones it is carried to the simulated switch.
+
+use std::time::{Duration, Instant};
+
+use crate::daemon_support::{free_udp_port, Daemon, Options, DISPOSITION};
+use crate::sipp_interop::{CHALLENGING_UAS, REGISTRAR_UAS};
+use crate::sipp_scenario::{bye, head, offer, Uac};
+
+/// The trunk's credentials at SIPp's scenarios (`verifyauth username="gw" password="pw"`).
+const GW_AUTH: &str = "auth = { username = \"gw\", password = \"pw\" }";
+
+/// Waits up to `limit` for the daemon's log to hold `what`.
+fn wait_log(d: &Daemon, what: &str, limit: Duration) -> String {
+    let t0 = Instant::now();
+    loop {
+        let log = d.log();
+        if let Some(line) = log.lines().find(|l| l.contains(what)) {
+            return line.to_string();
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "no `{what}` in the log:\n{}",
+            crate::daemon_support::log_tail(&d.log_path(), 30)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_trunk_registers_at_a_registrar_that_checks_its_digest() {
+    let pbx_port = free_udp_port();
+    let keys = format!(
+        "{GW_AUTH}\nregister = {{ registrar = \"sip:127.0.0.1:{pbx_port}\", aor = \"sip:gw@sipp.test\", expires = 300 }}"
+    );
+    let d = Daemon::start(
+        "sip-register",
+        Options {
+            sip_trunk: &keys,
+            pbx_port: Some(pbx_port),
+            ..Options::default()
+        },
+    );
+    // The REGISTER went out at start; SIPp gets its retransmission (RFC 3261 §17.1.2.2).
+    let sf = d.scenario("registrar.xml", REGISTRAR_UAS);
+    let mut registrar = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
+    assert!(registrar.wait().unwrap().success(), "SIPp's registrar");
+    // 401 answered with the trunk's credentials, SIPp's verifyauth took them, and the
+    // registrar's 60 s (not the 300 asked for) is what the trunk now refreshes.
+    let line = wait_log(&d, "registered", Duration::from_secs(5));
+    assert!(line.contains("expires=60"), "{line}");
+    assert!(!d.log().contains("registration refused"), "{}", d.log());
+}
+
+#[test]
+fn a_pbx_that_challenges_the_invite_gets_it_with_credentials_that_check() {
+    let d = Daemon::start(
+        "sip-auth-out",
+        Options {
+            sip_trunk: GW_AUTH,
+            ..Options::default()
+        },
+    );
+    let sf = d.scenario("challenger.xml", CHALLENGING_UAS);
+    let mut pbx = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    // The simulated switch calls 201 (routed to the PBX) and clears after 1 s.
+    assert_eq!(d.ctl("simcall 1 201"), "ok\n");
+    assert!(pbx.wait().unwrap().success(), "SIPp's challenging PBX");
+    d.assert_no_busy_channel();
+    // Answered: SIPp's verifyauth took the second INVITE's credentials (a wrong answer
+    // gets 403 from it, and the call would have failed).
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+}
+
+/// The PBX calls 0301234: its first INVITE must get 401 with a challenge; the second
+/// carries SIPp's answer with `password`, and must get `then` (200: answered, talked
+/// 500 ms, BYE; 403: refused, ACKed).
+fn challenged_pbx(password: &str, then: u16) -> String {
+    let uac = Uac::pbx();
+    let invite = |cseq| uac.invite(cseq).sdp(&offer("[media_port]", &[8]));
+    let second = invite(2)
+        .header(&format!(
+            "[authentication username=pbx password={password}]"
+        ))
+        .send_retrans();
+    let end = if then == 200 {
+        format!(
+            "  <recv response=\"180\" optional=\"true\"/>\n  <recv response=\"183\" optional=\"true\"/>\n  \
+             <recv response=\"200\" rrs=\"true\"/>\n{}  <pause milliseconds=\"500\"/>\n{}  <recv response=\"200\"/>\n",
+            crate::sipp_scenario::pbx_in_dialog("ACK", 2).send(),
+            bye(3),
+        )
+    } else {
+        format!(
+            "  <recv response=\"{then}\"/>\n{}",
+            uac.ack_failure(2).send()
+        )
+    };
+    format!(
+        "{}{}  <recv response=\"100\" optional=\"true\"/>\n  <recv response=\"401\" auth=\"true\"/>\n{}{second}  \
+         <recv response=\"100\" optional=\"true\"/>\n{end}</scenario>\n",
+        head("challenged by the gateway"),
+        invite(1).send_retrans(),
+        uac.ack_failure(1).send(),
+    )
+}
+
+#[test]
+fn with_challenge_inbound_the_pbx_must_answer_the_gateways_digest_challenge() {
+    let d = Daemon::start(
+        "sip-auth-in",
+        Options {
+            sip_trunk:
+                "auth = { username = \"pbx\", password = \"secret\", challenge_inbound = true }",
+            ..Options::default()
+        },
+    );
+    // Wrong password: 401, then 403, and no call.
+    let wrong = d.scenario("wrong.xml", &challenged_pbx("guess", 403));
+    assert!(
+        d.sipp(&["-sf", &wrong, "-s", "0301234", "-m", "1"]),
+        "401 then 403 for a wrong password"
+    );
+    assert!(d.cdrs().is_empty(), "{:?}", d.cdrs());
+    // The right one: the call goes through to the simulated switch and back.
+    let right = d.scenario("right.xml", &challenged_pbx("secret", 200));
+    assert!(
+        d.sipp(&["-sf", &right, "-s", "0301234", "-m", "1"]),
+        "401, then the call answered"
+    );
+    d.assert_no_busy_channel();
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    // The wrong answer was logged with its 403 (the guard answers before the transaction
+    // layer: the refused INVITE made no call and no CDR).
+    let m = wait_log(&d, "SIP credentials refused", Duration::from_secs(1));
+    assert!(m.contains("403"), "{m}");
+}
