@@ -12,10 +12,11 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, assert_tones_both_ways, kv, uac_answered, uac_cancel, uac_rejected,
-    uas_answer, Line, Metrics, Rig, RtpPeer, RtpReport, Shared, ANSWERED_CLEARED_BY_BYE, CALLED,
-    CHANNEL, DISPOSITION, ISDN_CAUSE, PLACED_ANSWERED_SWITCH_CLEARS, REFUSED_AFTER_CALL_PROCEEDING,
-    SIP_STATUS, SIP_TONE, SWITCH_TONE,
+    assert_q931_in_order, assert_tones_both_ways, kv, q931_after, uac_answered, uac_cancel,
+    uac_rejected, uas_answer, uas_ring_cancelled, Line, Metrics, Rig, RtpPeer, RtpReport, Shared,
+    ANSWERED_CLEARED_BY_BYE, CALLED, CHANNEL, DISPOSITION, ISDN_CAUSE,
+    PLACED_ANSWERED_SWITCH_CLEARS, REFUSED_AFTER_CALL_PROCEEDING, SIP_STATUS, SIP_TONE,
+    SWITCH_TONE,
 };
 
 /// Trunk groups on the one span: one per hunting policy (5 channels each, called
@@ -227,6 +228,43 @@ fn libpri_calls_the_sip_pbx_which_answers_tones_cross_and_the_switch_clears() {
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
     assert_eq!(cdrs[0][CALLED], "201");
     assert_eq!(cdrs[0][ISDN_CAUSE], "16");
+}
+
+/// The switch gives up while the PBX rings (DISCONNECT before CONNECT): the PBX gets
+/// CANCEL (RFC 3261 §9.1, the call was not answered), answers it 200 and the INVITE 487.
+#[test]
+fn the_switch_hangs_up_while_the_pbx_rings_and_the_pbx_gets_cancel() {
+    let mut rig = rig();
+    let cdr0 = rig.cdrs().len();
+    let uas = rig.sipp_spawn("uas-cancelled", &uas_ring_cancelled(), "s");
+    std::thread::sleep(Duration::from_millis(300));
+    let mark = rig.switch.mark();
+    let far = rig.far_span;
+    rig.switch.send(&format!("call {far} 201"));
+    let placed = rig.switch.wait(mark, Duration::from_secs(15), |l| {
+        l.starts_with("placed ") || l.starts_with("error")
+    });
+    let id = kv(&placed, "id")
+        .unwrap_or_else(|| panic!("{placed}"))
+        .to_string();
+    // The PBX's 180 reached libpri as ALERTING: the phone rings; then the switch clears.
+    assert_q931_in_order(&rig, mark, &["tx SETUP", "rx ALERTING"]);
+    rig.switch.send(&format!("hangup {id} 16"));
+    let run = uas.finish();
+    assert!(
+        run.ok,
+        "SIPp UAS: INVITE, 180, CANCEL, 487, ACK:\n{}",
+        run.trace
+    );
+    assert!(
+        run.trace.contains("Reason: Q.850;cause=16"),
+        "the CANCEL carries the switch's cause (RFC 3326):\n{}",
+        run.trace
+    );
+    rig.switch.released(mark, &id);
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_ne!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert_eq!(cdrs[0][ISDN_CAUSE], "16", "{cdrs:?}");
 }
 
 /// A call the switch refuses with `cause` gets `status` on SIP.
@@ -464,6 +502,50 @@ fn a_channel_taken_out_of_service_with_ctl_is_skipped_until_put_back() {
     assert_eq!(rig.ctl("channel 1:22 in").trim(), "ok");
     let back = busy_call(&rig, "099917");
     assert_eq!((skipped, back), (23, 22), "pstn hunts ascending from 22");
+    rig.assert_clean(cdr0, 2);
+}
+
+#[test]
+fn a_span_taken_out_of_service_with_ctl_takes_no_call_until_put_back() {
+    let rig = rig();
+    let cdr0 = rig.cdrs().len();
+    assert_eq!(rig.ctl("span 1 out").trim(), "ok");
+    let chans = rig.ctl("show channels");
+    let span1: Vec<&str> = chans.lines().filter(|l| l.starts_with("1:")).collect();
+    assert_eq!(span1.len(), 30, "{chans}");
+    assert!(
+        span1
+            .iter()
+            .all(|l| l.ends_with("out-of-service maintenance")),
+        "{chans}"
+    );
+    // No channel to hunt: congestion (cause 34) → 503, and libpri sees no SETUP.
+    let mark = rig.switch.mark();
+    let run = rig.sipp(
+        "span-out",
+        &uac_rejected(rig.line.law(), 9, 503, false),
+        "0301234",
+    );
+    assert!(run.ok, "SIPp expected 503:\n{}", run.trace);
+    assert!(
+        !q931_after(&rig, mark).iter().any(|m| m == "rx SETUP"),
+        "{:?}",
+        q931_after(&rig, mark)
+    );
+    assert_eq!(rig.ctl("span 1 in").trim(), "ok");
+    assert!(
+        rig.ctl("show channels")
+            .lines()
+            .filter(|l| l.starts_with("1:"))
+            .all(|l| l.ends_with(" idle")),
+        "{}",
+        rig.ctl("show channels")
+    );
+    assert_eq!(
+        busy_call(&rig, "099917"),
+        22,
+        "back in service: pstn hunts from 22"
+    );
     rig.assert_clean(cdr0, 2);
 }
 

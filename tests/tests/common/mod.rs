@@ -1732,7 +1732,8 @@ pub fn uas_reject(status: u16) -> String {
     )
 }
 
-/// UAS: INVITE, 100, 180, then the BYE-less end: waits for CANCEL (200, 487, ACK).
+/// UAS: INVITE, 180, then it waits for CANCEL: 200 to the CANCEL, 487 to the INVITE
+/// (RFC 3261 §9.2), and the ACK of the 487. Any other request (a BYE) fails it.
 pub fn uas_ring_cancelled() -> String {
     scenario(
         "ring, cancelled",
@@ -1750,7 +1751,19 @@ pub fn uas_ring_cancelled() -> String {
       [last_CSeq:]
       Content-Length: 0
     ]]>
-  </send>",
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [last_cseq_number] INVITE
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request=\"ACK\"/>",
             uas_response("180 Ringing", None)
         ),
     )
