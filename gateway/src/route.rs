@@ -69,6 +69,16 @@ impl Pattern {
             .sum()
     }
 
+    /// Whether some number longer than `number` (with it as prefix) matches: a prefix of
+    /// a match, or a match that ends in `.` or `!` and so takes more digits.
+    pub fn takes_more(&self, number: &str) -> bool {
+        match self.check(number) {
+            Match::Partial => true,
+            Match::Full => matches!(self.elems.last(), Some(Elem::OneOrMore | Elem::ZeroOrMore)),
+            Match::None => false,
+        }
+    }
+
     /// Match `number`, telling apart a full match, a prefix of a match, and no match.
     pub fn check(&self, number: &str) -> Match {
         let n = number.as_bytes();
@@ -234,6 +244,15 @@ impl Router {
             .collect()
     }
 
+    /// For overlap receiving: whether some route from `from` would take a number longer
+    /// than `called` (see [`Pattern::takes_more`]): then more digits may still come for it.
+    pub fn takes_more(&self, from: &str, called: &str) -> bool {
+        self.routes
+            .iter()
+            .filter(|r| r.from.is_empty() || r.from.iter().any(|f| f == from))
+            .any(|r| r.pattern.takes_more(called))
+    }
+
     /// For overlap receiving: whether `called` (so far) matches some route, could still
     /// match one with more digits, or can never match.
     pub fn check(&self, from: &str, called: &str) -> Match {
@@ -341,5 +360,15 @@ mod tests {
             "12a".parse::<Pattern>(),
             Err(PatternError::BadChar('a', 2))
         ));
+    }
+
+    #[test]
+    fn takes_more_tells_a_number_that_may_grow() {
+        assert!(p("_0X.").takes_more("03"));
+        assert!(p("_0X.").takes_more("0"));
+        assert!(!p("_2XX").takes_more("201"));
+        assert!(p("_2XXX").takes_more("201"));
+        assert!(!p("_2XX").takes_more("301"));
+        assert!(p("_9!").takes_more("9"));
     }
 }

@@ -630,7 +630,17 @@ impl Core {
             return;
         };
         let from = call.a.trunk.clone();
+        let overlap_in = !call.setup.complete && call.a.kind == TrunkKind::Isdn;
         match self.router.check(&from, &call.dialled) {
+            // Q.931 §5.2.4 overlap receiving: while a route could still take a longer
+            // number (`_0X.`, or `_2XX` beside `_2XXX`), the digits are collected until
+            // Sending complete or T302, as Asterisk's overlap dialling does; the SIP side
+            // rarely takes the rest of a number (RFC 3578). A call from SIP in overlap
+            // goes out at the first match and sends the rest on (overlap sending).
+            Match::Full if overlap_in && self.router.takes_more(&from, &call.dialled) => {
+                debug!(call = %id, dialled = %call.dialled, "collecting digits: a route takes more");
+                return;
+            }
             Match::Full => {}
             Match::Partial if !call.setup.complete => {
                 debug!(call = %id, dialled = %call.dialled, "collecting digits");

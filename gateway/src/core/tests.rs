@@ -46,6 +46,11 @@ to = ["pstn", "backup"]
 pattern = "_2XX"
 from = ["pstn", "backup"]
 to = ["pbx"]
+
+[[route]]
+pattern = "_30X."
+from = ["pstn"]
+to = ["pbx"]
 "#;
 
 #[derive(Clone, Default)]
@@ -440,6 +445,47 @@ fn unrouted_number_is_unallocated_404() {
         )]
     );
     f.finished_clean();
+}
+
+/// Q.931 §5.2.4: a number a `.` route could take longer is collected until Sending
+/// complete (or T302, which the ISDN leg reports the same way), not routed at its first
+/// match with the rest of the digits lost.
+#[test]
+fn overlap_receiving_waits_while_a_route_takes_more_digits() {
+    let mut f = Fixture::new();
+    let setup = Setup {
+        called: Number::unknown("3"),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: None,
+        complete: false,
+        redirecting: None,
+    };
+    let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
+    for d in ["0", "1", "2"] {
+        f.core.handle(
+            f.now,
+            a,
+            Message::Digits {
+                digits: d.into(),
+                complete: false,
+            },
+        );
+        assert!(f.actions().is_empty(), "`_30X.` takes more after {d}");
+    }
+    f.core.handle(
+        f.now,
+        a,
+        Message::Digits {
+            digits: "3".into(),
+            complete: true,
+        },
+    );
+    let (_, trunk, _, setup) = f.originated();
+    assert_eq!(
+        (trunk.as_str(), setup.called.digits.as_str()),
+        ("pbx", "30123")
+    );
 }
 
 #[test]
