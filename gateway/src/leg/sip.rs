@@ -64,6 +64,21 @@ struct SipCall {
     /// The peer listed UPDATE in its Allow (RFC 3311 §5.1); else a connected line
     /// update goes as a re-INVITE.
     peer_update: bool,
+    /// UAC: what the INVITE was made of and which of the trunk's peers it went to, to try
+    /// the next peer when this one does not answer or is unavailable.
+    retry: Option<Box<Retry>>,
+}
+
+/// An outgoing call as it was asked for (see [`SipLeg::originate_with`]), to place it
+/// again at the trunk's next peer (RFC 3263 §4.3: a 503 or a transaction timeout moves on
+/// to the next server).
+struct Retry {
+    setup: Setup,
+    referred_by: Option<String>,
+    replaces: Option<String>,
+    media_address: Option<SocketAddr>,
+    /// The index in `peers` of the peer this INVITE went to.
+    peer: usize,
 }
 
 /// What a transfer's REFER asks the new call's INVITE to carry.
@@ -445,6 +460,9 @@ impl SipLeg {
                 status,
                 response,
             } => {
+                if self.fail_over(ep, core, now, call, status) {
+                    return;
+                }
                 let q850 = response.as_ref().and_then(q850_of);
                 self.finish(core, now, call, Reason::Sip { status, q850 });
             }
@@ -957,6 +975,7 @@ impl SipLeg {
                 connected: None,
                 refer_active: false,
                 peer_update: allows_update(invite),
+                retry: None,
             },
         );
     }
@@ -1067,11 +1086,34 @@ impl SipLeg {
         referral: Referral<'_>,
         media_address: Option<SocketAddr>,
     ) {
-        let Some(peer) = self.peers.first().copied() else {
+        self.originate_at(ep, core, now, leg, setup, referral, media_address, 0);
+    }
+
+    /// As [`SipLeg::originate_with`], to the trunk's peer number `index`.
+    #[allow(clippy::too_many_arguments)]
+    fn originate_at(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        leg: LegId,
+        setup: &Setup,
+        referral: Referral<'_>,
+        media_address: Option<SocketAddr>,
+        index: usize,
+    ) {
+        let Some(peer) = self.peers.get(index).copied() else {
             warn!(trunk = %self.trunk, "SIP trunk has no peer");
             core.handle(now, leg, Message::Release(Reason::Q850(27)));
             return;
         };
+        let retry = Box::new(Retry {
+            setup: setup.clone(),
+            referred_by: referral.referred_by.map(str::to_string),
+            replaces: referral.replaces.map(str::to_string),
+            media_address,
+            peer: index,
+        });
         let host = match peer {
             SocketAddr::V4(a) => a.to_string(),
             SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
@@ -1161,8 +1203,60 @@ impl SipLeg {
                 connected: None,
                 refer_active: false,
                 peer_update: false,
+                retry: Some(retry),
             },
         );
+    }
+
+    /// Our INVITE to one peer failed with `status` (`made_up`: no response came, the
+    /// endpoint says 408 for a timeout, 503 for a transport failure): when that means the
+    /// peer is unavailable (408, 503: RFC 3263 §4.3, RFC 3261 §21.5.4) and the trunk has
+    /// another peer, the call is placed there and the core hears nothing. True when so.
+    fn fail_over(
+        &mut self,
+        ep: &mut Endpoint,
+        core: &mut Core,
+        now: Instant,
+        call: CallHandle,
+        status: u16,
+    ) -> bool {
+        let Some(c) = self.by_handle.get(&call) else {
+            return false;
+        };
+        let next = match &c.retry {
+            Some(r) if !c.uas && !c.answered && matches!(status, 408 | 503) => r.peer + 1,
+            _ => return false,
+        };
+        if next >= self.peers.len() {
+            return false;
+        }
+        let Some(c) = self.by_handle.remove(&call) else {
+            return false;
+        };
+        self.by_leg.remove(&c.leg);
+        let Some(r) = c.retry else { return false };
+        warn!(
+            trunk = %self.trunk,
+            status,
+            failed = %self.peers[r.peer],
+            next = %self.peers[next],
+            "INVITE failed at this peer: trying the next"
+        );
+        let referral = Referral {
+            referred_by: r.referred_by.as_deref(),
+            replaces: r.replaces.as_deref(),
+        };
+        self.originate_at(
+            ep,
+            core,
+            now,
+            c.leg,
+            &r.setup,
+            referral,
+            r.media_address,
+            next,
+        );
+        true
     }
 
     /// A message from the core for one of our legs.

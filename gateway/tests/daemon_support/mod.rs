@@ -101,6 +101,8 @@ pub struct Options<'a> {
     pub pbx_port: Option<u16>,
     /// The RTP port range (a free block of 101 ports of the band when `None`).
     pub rtp_ports: Option<(u16, u16)>,
+    /// More peers of the trunk after `pbx_port` (ports on 127.0.0.1), tried in order.
+    pub more_peers: &'a [u16],
 }
 
 impl Daemon {
@@ -119,6 +121,11 @@ impl Daemon {
             Some((min, max)) => format!("rtp_port_min = {min}\nrtp_port_max = {max}"),
             None => rtp_port_keys(101),
         };
+        let peers: Vec<String> = std::iter::once(pbx_port)
+            .chain(opts.more_peers.iter().copied())
+            .map(|p| format!("\"127.0.0.1:{p}\""))
+            .collect();
+        let peers = peers.join(", ");
         let config = format!(
             r#"
 [general]
@@ -141,7 +148,7 @@ hunting = "ascending"
 [[sip_trunk]]
 name = "pbx"
 listen = "127.0.0.1:{sip_port}"
-peers = ["127.0.0.1:{pbx_port}"]
+peers = [{peers}]
 {sip_trunk}
 
 [[route]]

@@ -1,5 +1,6 @@
-//! SIP digest authentication on a trunk, through the real daemon (`[[sip_trunk]]` keys
-//! `auth` and `register`), against SIPp: the trunk registers at a registrar that
+//! SIP trunk peers and digest authentication, through the real daemon (`[[sip_trunk]]`
+//! keys `peers`, `auth` and `register`), against SIPp: a call goes to the next peer when
+//! the first is unavailable (503); the trunk registers at a registrar that
 //! challenges it and checks its answer (SIPp's `verifyauth`); a PBX that challenges the
 //! gateway's INVITE gets it again with credentials that check; with
 //! `challenge_inbound`, the PBX's INVITE without credentials gets 401, with wrong ones
@@ -143,4 +144,75 @@ fn with_challenge_inbound_the_pbx_must_answer_the_gateways_digest_challenge() {
     // layer: the refused INVITE made no call and no CDR).
     let m = wait_log(&d, "SIP credentials refused", Duration::from_secs(1));
     assert!(m.contains("403"), "{m}");
+}
+
+/// SIPp's UAS on `port`, with the scenario file `sf` or (`None`) its built-in `uas`.
+fn sipp_uas_on(d: &Daemon, port: u16, sf: Option<&str>) -> std::process::Child {
+    let mut c = std::process::Command::new("sipp");
+    match sf {
+        Some(f) => c.args(["-sf", f]),
+        None => c.args(["-sn", "uas"]),
+    };
+    c.args(["-m", "1", "-p", &port.to_string(), "-i", "127.0.0.1"])
+        .args(["-timeout", "30", "-timeout_error", "-nostdin"])
+        .current_dir(&d.dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    c.spawn().expect("sipp runs")
+}
+
+/// The first peer answers 503 (RFC 3261 §21.5.4: unavailable): the INVITE goes to the
+/// second, which answers; one call, answered, and the switch never hears of the 503.
+#[test]
+fn a_call_goes_to_the_next_peer_when_the_first_is_unavailable() {
+    let second = free_udp_port();
+    let d = Daemon::start(
+        "sip-failover",
+        Options {
+            more_peers: &[second],
+            ..Options::default()
+        },
+    );
+    let unavailable = d.scenario(
+        "unavailable.xml",
+        &format!(
+            r#"{}  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 503 Service Unavailable
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+</scenario>
+"#,
+            head("unavailable")
+        ),
+    );
+    let mut first = sipp_uas_on(&d, d.pbx_port, Some(&unavailable));
+    let mut answering = sipp_uas_on(&d, second, None);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(d.ctl("simcall 1 201"), "ok\n");
+    assert!(
+        first.wait().unwrap().success(),
+        "the first peer's 503 was ACKed"
+    );
+    assert!(
+        answering.wait().unwrap().success(),
+        "the second peer got the INVITE, answered, and the switch's BYE"
+    );
+    d.assert_no_busy_channel();
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+    assert!(
+        d.log()
+            .contains("INVITE failed at this peer: trying the next"),
+        "{}",
+        d.log()
+    );
 }
