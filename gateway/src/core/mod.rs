@@ -1242,6 +1242,12 @@ impl Core {
         true
     }
 
+    /// The far end took channel `ch` out of service (NI-2 SERVICE, a RESTART of ours
+    /// unanswered) or put it back.
+    pub fn set_far_end_out(&mut self, ch: ChannelId, out: bool) {
+        self.channels.set_out_of_service(ch, |o| o.far_end = out);
+    }
+
     /// A span went into alarm (or its D-channel down), or came back.
     pub fn set_span_alarm(&mut self, span: SpanId, alarm: bool) {
         self.channels.set_span_alarm(span, alarm);

@@ -171,7 +171,7 @@ pub fn execute(
                         "out-of-service{}{}{}",
                         if o.maintenance { " maintenance" } else { "" },
                         if o.alarm { " alarm" } else { "" },
-                        if o.restarting { " restarting" } else { "" }
+                        if o.far_end { " far-end" } else { "" }
                     ),
                 };
                 let _ = writeln!(out, "{}:{} {state}", ch.span.0, ch.timeslot.0);

@@ -13,7 +13,8 @@ use q931::call::{
 use q931::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, ConnectedNumber,
     InfoElement, InfoTransferCapability, Layer1Protocol, NotificationDescription, NumberingPlan,
-    Presentation, ProgressDescription, RedirectingNumber, Screening, TypeOfNumber as QTon,
+    Presentation, ProgressDescription, RedirectingNumber, Screening, ServiceStatus,
+    TypeOfNumber as QTon,
 };
 use q931::supplementary::address::{PresentedNumberUnscreened, RosePartyNumber};
 use q931::supplementary::ect::EctStatus;
@@ -232,6 +233,14 @@ impl IsdnLeg {
         self.by_handle.len()
     }
 
+    /// Channels `channels` (channel numbers of this span) taken out of service by the far
+    /// end, or back in.
+    fn far_end_service(&self, core: &mut Core, channels: &[u8], out: bool) {
+        for &c in channels {
+            core.set_far_end_out(self.chan(c), out);
+        }
+    }
+
     fn chan(&self, ts: u8) -> ChannelId {
         ChannelId {
             span: self.span,
@@ -439,9 +448,28 @@ impl IsdnLeg {
             }
             Event::RestartIndication { channels } | Event::RestartComplete { channels } => {
                 debug!(span = %self.span, ?channels, "channels restarted");
+                self.far_end_service(core, &channels, false);
             }
             Event::RestartFailed { channels } => {
                 warn!(span = %self.span, ?channels, "RESTART unanswered; channels stay out");
+                self.far_end_service(core, &channels, true);
+            }
+            Event::ServiceChange { channels, status } => {
+                // NI-2 SERVICE: the far end's maintenance takes channels out (hunting
+                // skips them) and puts them back; without a channel, the whole span.
+                let out = status.status != ServiceStatus::InService;
+                info!(span = %self.span, ?channels, ?status, "far end changed the service state");
+                if status.channel_preference && !channels.is_empty() {
+                    self.far_end_service(core, &channels, out);
+                } else {
+                    let all: Vec<u8> = core
+                        .channel_states()
+                        .into_iter()
+                        .filter(|(c, _)| c.span == self.span)
+                        .map(|(c, _)| c.timeslot.0)
+                        .collect();
+                    self.far_end_service(core, &all, out);
+                }
             }
             Event::TransferCompleted { a, b, method } => {
                 info!(span = %self.span, ?a, ?b, ?method, "switch transferred the calls");

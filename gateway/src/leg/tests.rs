@@ -124,6 +124,16 @@ impl World {
     }
 
     fn with(config: &str, redirect: RedirectHeaders) -> World {
+        World::with_interfaces(config, redirect, InterfaceConfig::euro_isdn_e1)
+    }
+
+    /// As [`World::with`], with the gateway's and the switch's Q.931 interfaces made by
+    /// `iface` for their roles.
+    fn with_interfaces(
+        config: &str,
+        redirect: RedirectHeaders,
+        iface: fn(Role) -> InterfaceConfig,
+    ) -> World {
         let config = Config::from_str(config, "legs.toml").unwrap();
         let now = Instant::now();
         let cdrs = Records::default();
@@ -141,9 +151,9 @@ impl World {
         )
         .with_redirecting(redirect)
         .with_trust_identity(config.sip_trunks[0].trust_identity);
-        let mut iface = Interface::new(InterfaceConfig::euro_isdn_e1(Role::User));
-        iface.start(now);
-        let isdn = IsdnLeg::new(SpanId(1), iface, Layer1Protocol::G711ALaw);
+        let mut user = Interface::new(iface(Role::User));
+        user.start(now);
+        let isdn = IsdnLeg::new(SpanId(1), user, Layer1Protocol::G711ALaw);
         let mut w = World {
             now,
             pbx: endpoint(pbx_addr, "pbx"),
@@ -153,7 +163,7 @@ impl World {
             sip,
             core,
             isdn,
-            switch: Interface::new(InterfaceConfig::euro_isdn_e1(Role::Network)),
+            switch: Interface::new(iface(Role::Network)),
             cdrs,
             pbx_events: Vec::new(),
             switch_events: Vec::new(),
@@ -1731,3 +1741,44 @@ fn refer_replacing_our_own_dialog_is_a_join_with_its_refusals() {
 
 #[path = "identity_tests.rs"]
 mod identity;
+
+/// NI-2 on the E1 of the test configuration (SERVICE messages are NI-2's).
+fn ni2(role: Role) -> InterfaceConfig {
+    let mut c = InterfaceConfig::ni2_t1(role);
+    c.variant.span = q931::call::Span::E1;
+    c
+}
+
+/// NI-2 SERVICE from the switch takes a B-channel out of service (hunting skips it, `ctl`
+/// says `far-end`) and puts it back; a SERVICE for the whole interface takes every
+/// channel of the span.
+#[test]
+fn ni2_service_from_the_switch_takes_channels_out_and_back() {
+    use crate::trunk::ChannelState;
+    use q931::ie::ServiceStatus;
+    let mut w = World::with_interfaces(CONFIG, RedirectHeaders::Diversion, ni2);
+    let ch = |ts| dahdi_driver::ChannelId {
+        span: SpanId(1),
+        timeslot: dahdi_driver::Timeslot(ts),
+    };
+    let far_end_out = |w: &World, ts| matches!(w.core.channel_state(ch(ts)), Some(ChannelState::OutOfService(o)) if o.far_end);
+    w.switch
+        .service(w.now, &[1], ServiceStatus::OutOfService)
+        .unwrap();
+    w.run();
+    assert!(far_end_out(&w, 1), "{:?}", w.core.channel_state(ch(1)));
+    assert_eq!(w.core.channel_state(ch(2)), Some(ChannelState::Idle));
+    // A call from the PBX hunts past it (group `pstn` is ascending over 1-3).
+    w.pbx_call("0301234567");
+    let (_, channel, _) = w.switch_setup();
+    assert_eq!(
+        channel,
+        Some(2),
+        "channel 1 is out of service at the far end"
+    );
+    w.switch
+        .service(w.now, &[1], ServiceStatus::InService)
+        .unwrap();
+    w.run();
+    assert!(!far_end_out(&w, 1), "{:?}", w.core.channel_state(ch(1)));
+}

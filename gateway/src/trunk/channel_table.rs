@@ -14,13 +14,15 @@ pub struct OutOfService {
     pub maintenance: bool,
     /// Its span is in alarm (red/blue/yellow) or its D-channel is down.
     pub alarm: bool,
-    /// A RESTART is outstanding for it (Q.931 §5.5) or the far end marked it out of service.
-    pub restarting: bool,
+    /// The far end took it out of service (NI-2 SERVICE, maintenance or out of service),
+    /// or a RESTART of ours for it went unanswered (Q.931 §5.5.1, T316): it stays out
+    /// until the far end puts it back in service or a RESTART of it completes.
+    pub far_end: bool,
 }
 
 impl OutOfService {
     fn any(&self) -> bool {
-        self.maintenance || self.alarm || self.restarting
+        self.maintenance || self.alarm || self.far_end
     }
 }
 
