@@ -30,6 +30,7 @@ mod gatewayd_h323_wire;
 mod gatewayd_reload;
 mod gatewayd_rtp_ports;
 mod gatewayd_sip_trunk;
+mod gatewayd_spans;
 mod gatewayd_tls;
 mod gatewayd_trunk_security;
 mod media_bridge;

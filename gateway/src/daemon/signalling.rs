@@ -315,6 +315,92 @@ fn layer1(law: dahdi_driver::Law) -> Layer1Protocol {
 }
 
 /// Open `span`'s D-channel on `near` (the span is `dev_span` there) and start its Q.921/
+/// The span's line as the configuration says (`type`, `framing`, `coding`, `crc4`,
+/// `clock_priority`).
+fn line_config(span: &crate::config::Span) -> dahdi_driver::SpanConfig {
+    dahdi_driver::SpanConfig {
+        kind: span.kind,
+        framing: span.framing,
+        coding: span.coding,
+        crc4: span.crc4 && span.kind == SpanKind::E1,
+        timing_priority: span.clock_priority,
+        lbo: 0,
+    }
+}
+
+/// What differs between the line settings of the configuration and those a DAHDI span
+/// runs with (set by `dahdi_cfg` from `system.conf`), as `name: ours vs the device's`.
+fn line_mismatch(
+    ours: &dahdi_driver::SpanConfig,
+    device: &dahdi_driver::SpanConfig,
+) -> Vec<String> {
+    let mut v = Vec::new();
+    if ours.kind != device.kind {
+        v.push(format!("type: {:?} vs {:?}", ours.kind, device.kind));
+    }
+    if ours.framing != device.framing {
+        v.push(format!(
+            "framing: {:?} vs {:?}",
+            ours.framing, device.framing
+        ));
+    }
+    if ours.coding != device.coding {
+        v.push(format!("coding: {:?} vs {:?}", ours.coding, device.coding));
+    }
+    if ours.kind == SpanKind::E1 && ours.crc4 != device.crc4 {
+        v.push(format!("crc4: {} vs {}", ours.crc4, device.crc4));
+    }
+    v
+}
+
+/// Bring the span's line to its configuration. A simulated span is configured as the
+/// file says (framing, coding, CRC-4, clock priority), and its far end, the simulated
+/// switch, alike but as the clock master (priority 0 there). A DAHDI span's line belongs
+/// to `dahdi_cfg` (`system.conf`), as with Asterisk: gatewayd does not reconfigure a span
+/// other programs may use, but says where the two disagree.
+fn set_up_line(
+    span: &crate::config::Span,
+    near: &dyn Device,
+    far_sim: Option<&dyn Device>,
+    dev_span: dahdi_driver::SpanId,
+) {
+    let ours = line_config(span);
+    match (&span.device, far_sim) {
+        (DeviceCfg::Simulator(_), Some(far)) => {
+            let master = dahdi_driver::SpanConfig {
+                timing_priority: 0,
+                ..ours.clone()
+            };
+            for (end, dev, cfg) in [("near", near, &ours), ("far", far, &master)] {
+                if let Err(e) = dev.configure_span(dev_span, cfg) {
+                    warn!(span = span.id.0, end, error = %e, "simulated line not configured");
+                }
+            }
+        }
+        _ => match near.span_status(dev_span) {
+            Ok(st) => match st.configured {
+                Some(device) => {
+                    let diff = line_mismatch(&ours, &device);
+                    if !diff.is_empty() {
+                        warn!(
+                            span = span.id.0,
+                            dahdi_span = dev_span.0,
+                            differences = %diff.join(", "),
+                            "the DAHDI span runs with other line settings than the configuration's (gatewayd's vs the device's; dahdi_cfg sets them)"
+                        );
+                    }
+                }
+                None => warn!(
+                    span = span.id.0,
+                    dahdi_span = dev_span.0,
+                    "DAHDI span not configured (run dahdi_cfg)"
+                ),
+            },
+            Err(e) => warn!(span = span.id.0, error = %e, "DAHDI span status"),
+        },
+    }
+}
+
 /// Q.931 stack: at start-up and for a span added by a reload.
 fn open_dchan(
     span: &crate::config::Span,
@@ -416,6 +502,16 @@ impl Signalling {
                 (_, Some(id)) => id,
                 _ => continue,
             };
+            let far_sim = match (&span.device, &sim) {
+                (DeviceCfg::Simulator(_), Some(sim)) => Some(sim.far()),
+                _ => None,
+            };
+            set_up_line(
+                span,
+                near.as_ref(),
+                far_sim.as_ref().map(|f| f as &dyn Device),
+                dev_span,
+            );
             let d = open_dchan(span, config, near, dev_span, now)?;
             if media_tickers.is_empty() {
                 for _ in 0..config.general.media_threads.max(1) {
@@ -559,6 +655,7 @@ impl Signalling {
                 }
                 .build();
                 let dev_span = dahdi_driver::SpanId(1);
+                set_up_line(span, &sim.near(), Some(&sim.far()), dev_span);
                 let d = open_dchan(span, config, Box::new(sim.near()), dev_span, now)?;
                 if span.signalling == Side::PriNet {
                     warn!(
@@ -1506,4 +1603,34 @@ fn no_leg_for(core: &mut Core, now: Instant, leg: crate::core::LegId) {
             crate::core::cause::TEMPORARY_FAILURE,
         )),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dahdi_driver::{Framing, LineCoding, SpanConfig};
+
+    #[test]
+    fn line_mismatch_names_each_setting_that_differs() {
+        let ours = SpanConfig::e1_pri(1);
+        assert!(line_mismatch(&ours, &ours).is_empty());
+        let device = SpanConfig {
+            crc4: !ours.crc4,
+            coding: LineCoding::Ami,
+            // Not compared: DAHDI does not report the timing priority back.
+            timing_priority: 7,
+            ..ours.clone()
+        };
+        let diff = line_mismatch(&ours, &device);
+        assert_eq!(diff.len(), 2, "{diff:?}");
+        assert!(diff[0].starts_with("coding: Hdb3 vs Ami"), "{diff:?}");
+        assert!(diff[1].starts_with("crc4: "), "{diff:?}");
+        let t1 = SpanConfig {
+            kind: SpanKind::T1,
+            framing: Framing::Esf,
+            coding: LineCoding::B8zs,
+            ..ours.clone()
+        };
+        assert_eq!(line_mismatch(&ours, &t1).len(), 3);
+    }
 }

@@ -103,6 +103,8 @@ pub struct Options<'a> {
     pub rtp_ports: Option<(u16, u16)>,
     /// More peers of the trunk after `pbx_port` (ports on 127.0.0.1), tried in order.
     pub more_peers: &'a [u16],
+    /// Extra keys of the `[[span]]` table.
+    pub span: &'a str,
 }
 
 impl Daemon {
@@ -138,6 +140,7 @@ id = 1
 type = "e1"
 signalling = "pri_cpe"
 device = {{ kind = "sim" }}
+{span}
 
 [[trunk_group]]
 name = "pstn"
@@ -164,6 +167,7 @@ to = ["pbx"]
 "#,
             dir = dir.display(),
             sip_trunk = opts.sip_trunk,
+            span = opts.span,
             trunk_group = opts.trunk_group,
             tail = opts.tail,
         );
