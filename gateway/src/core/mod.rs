@@ -505,7 +505,9 @@ impl Core {
         let mut seized = None;
         let mut refuse = None;
         if let Some(ch) = channel {
-            if self.channels.seize(ch, id.0, BusyReason::Incoming) {
+            if self.channels.seize(ch, id.0, BusyReason::Incoming)
+                || (kind == TrunkKind::Isdn && self.yield_in_glare(ch, id))
+            {
                 seized = Some(ch);
             } else {
                 refuse = Some(cause::CHANNEL_UNAVAILABLE);
@@ -623,6 +625,35 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Glare (Q.931 §5.1.2, §5.2.3.1): the network's SETUP names channel `ch`, which an
+    /// outgoing call of ours seized for a SETUP the network has not answered yet. The
+    /// network's choice wins (our Q.931 stack, on the user side, has already given it
+    /// the channel): the channel goes to the incoming call `to`. Our call keeps the
+    /// channel's name on its leg, so that the cause 44 the network clears it with sends
+    /// it to another channel of the same group (`b_released`); its release of `ch` is
+    /// ignored, the channel being another call's by then.
+    fn yield_in_glare(&mut self, ch: ChannelId, to: CallId) -> bool {
+        let Some(ChannelState::Busy {
+            call: ours,
+            reason: BusyReason::Outgoing,
+        }) = self.channels.state(ch)
+        else {
+            return false;
+        };
+        let pending = self.calls.get(&CallId(ours)).is_some_and(|c| {
+            c.answered.is_none()
+                && c.b
+                    .as_ref()
+                    .is_some_and(|b| b.kind == TrunkKind::Isdn && b.channel == Some(ch))
+        });
+        if !pending {
+            return false;
+        }
+        info!(call = %to, ours, channel = %ch, "glare: the network's call takes the channel");
+        self.channels
+            .hand_over(ch, ours, to.0, BusyReason::Incoming)
     }
 
     fn try_route(&mut self, now: Instant, id: CallId) {

@@ -1782,3 +1782,54 @@ fn ni2_service_from_the_switch_takes_channels_out_and_back() {
     w.run();
     assert!(!far_end_out(&w, 1), "{:?}", w.core.channel_state(ch(1)));
 }
+
+/// Glare (Q.931 §5.1.2, §5.2.3.1): our SETUP for channel 1 crosses the switch's SETUP
+/// for the same channel. The network's choice wins: its call takes channel 1 and reaches
+/// the PBX; ours gets cause 44 from the switch and the core places it again on channel 2.
+#[test]
+fn glare_gives_the_channel_to_the_switch_and_our_call_moves_to_another() {
+    let mut w = World::new();
+    // Both SETUPs leave before either side has seen the other's.
+    w.pbx.invite(
+        w.now,
+        OutgoingCall {
+            request_uri: "sip:0301234567@192.0.2.1".into(),
+            from: "<sip:+4930999@192.0.2.10>".into(),
+            to: "<sip:0301234567@192.0.2.1>".into(),
+            target: Target {
+                protocol: Protocol::Udp,
+                addr: "192.0.2.1:5060".parse().unwrap(),
+            },
+            sdp: Some(bytes::Bytes::from_static(OFFER)),
+            headers: vec![],
+        },
+    );
+    let mut glare = switch_request("201", None);
+    glare.channel = ChannelPref::Exclusive(1);
+    let theirs = w.switch.setup(w.now, glare).unwrap();
+    w.run();
+    // The switch's call reached the PBX on channel 1.
+    let _ = w.pbx_incoming();
+    let ch = |ts| dahdi_driver::ChannelId {
+        span: SpanId(1),
+        timeslot: dahdi_driver::Timeslot(ts),
+    };
+    assert!(
+        matches!(
+            w.core.channel_state(ch(1)),
+            Some(crate::trunk::ChannelState::Busy { .. })
+        ),
+        "{:?}",
+        w.core.channel_state(ch(1))
+    );
+    // Ours went out again on channel 2.
+    let (_, channel, _) = w.switch_setup();
+    assert_eq!(channel, Some(2), "{:?}", w.switch_events);
+    assert!(
+        !w.switch_events
+            .iter()
+            .any(|e| matches!(e, Event::Released { call, .. } if *call == theirs)),
+        "the switch's call goes on: {:?}",
+        w.switch_events
+    );
+}

@@ -108,6 +108,18 @@ impl ChannelTable {
         true
     }
 
+    /// Hand a channel `from` one call `to` another (glare: the network's SETUP takes the
+    /// channel our own outgoing call had seized). False if `from` does not hold it.
+    pub fn hand_over(&mut self, ch: ChannelId, from: u64, to: u64, reason: BusyReason) -> bool {
+        match self.channels.get_mut(&ch) {
+            Some(e) if e.busy.map(|(c, _)| c) == Some(from) => {
+                e.busy = Some((to, reason));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Free a channel at the end of `call`. A release for another call is ignored (false),
     /// so a late clear of an old call never frees a channel a new call took.
     pub fn release(&mut self, ch: ChannelId, call: u64, now: Instant) -> bool {
