@@ -564,7 +564,8 @@ impl IsdnLeg {
             Some(Screening::NetworkProvided | Screening::UserProvidedVerifiedPassed)
         );
         // The core's answers come out of its action queue, after this mapping exists.
-        let (_, leg) = core.incoming(now, &group, chan, setup);
+        let (id, leg) = core.incoming(now, &group, chan, setup);
+        debug!(call = %id, %leg, span = %self.span, ?chan, cref = ?call, "ISDN leg: incoming SETUP");
         core.set_identity_verified(leg, verified);
         self.by_handle.insert(
             call,
@@ -646,6 +647,7 @@ impl IsdnLeg {
             .collect();
         match self.iface.setup_with(now, req, extra) {
             Ok(call) => {
+                debug!(call = ?core.call_of(leg), %leg, span = %self.span, ?channel, cref = ?call, "ISDN leg: SETUP sent");
                 self.by_handle.insert(
                     call,
                     IsdnCall {

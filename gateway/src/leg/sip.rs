@@ -957,6 +957,9 @@ impl SipLeg {
             }
             None => core.incoming(now, &trunk, None, setup).1,
         };
+        // The core's call id beside the SIP dialog's: what ties this leg's log lines (and
+        // the peer's traces) to the call's other leg.
+        debug!(call = ?core.call_of(leg), %leg, sip_call_id = %call_id, trunk = %self.trunk, "SIP leg: incoming INVITE");
         core.set_identity_verified(leg, verified);
         self.by_leg.insert(leg, call);
         self.by_handle.insert(
@@ -1186,6 +1189,7 @@ impl SipLeg {
                 headers,
             },
         );
+        debug!(call = ?core.call_of(leg), %leg, sip_call_id = ?ep.invite_of(handle).and_then(|m| m.call_id().ok()).map(|c| c.0.to_string()), trunk = %self.trunk, %peer, "SIP leg: INVITE sent");
         self.by_leg.insert(leg, handle);
         self.by_handle.insert(
             handle,
