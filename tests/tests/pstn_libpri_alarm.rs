@@ -105,6 +105,14 @@ fn loss_of_signal_during_a_call_clears_it_and_takes_the_channels_out_until_it_re
     wait_span_line(&rig, "in alarm, a clock of priority 1", |w| {
         w.get(1) == Some(&"ALARM") && w.get(3..5) == Some(&["prio", "1"][..])
     });
+    let m = rig.metrics();
+    assert_eq!(m.get("gatewayd_span_alarm{span=\"1\"}"), 1.0, "{}", m.0);
+    assert_eq!(
+        m.get("gatewayd_span_sync_source{span=\"1\"}"),
+        0.0,
+        "{}",
+        m.0
+    );
     // libpri's side of the call ends too (the gateway's DISCONNECT reaches it, or its
     // own timers clear it).
     rig.switch.wait(mark, Duration::from_secs(40), |l| {

@@ -272,6 +272,8 @@ fn refused(number: &str, cause: &str, status: u16) {
     let rig = rig();
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
+    let failed = format!("gatewayd_calls_failed_total{{cause=\"{cause}\"}}");
+    let failed0 = rig.metrics().get(&failed);
     let mark = rig.switch.mark();
     let run = rig.sipp(
         &format!("refused{status}"),
@@ -294,6 +296,9 @@ fn refused(number: &str, cause: &str, status: u16) {
         cdrs[0][DISPOSITION],
         if cause == "17" { "BUSY" } else { "FAILED" }
     );
+    // The metrics count the failure under its cause.
+    let m = rig.metrics();
+    assert_eq!(m.get(&failed) - failed0, 1.0, "{failed}: {}", m.0);
 }
 
 #[test]
