@@ -78,7 +78,11 @@ fn ch(span: u16, ts: u8) -> ChannelId {
 
 impl Fixture {
     fn new() -> Fixture {
-        let config = Config::from_str(CONFIG, "test.toml").unwrap();
+        Fixture::with(CONFIG)
+    }
+
+    fn with(config: &str) -> Fixture {
+        let config = Config::from_str(config, "test.toml").unwrap();
         let cdrs = Records::default();
         let now = Instant::now();
         Fixture {
@@ -748,4 +752,52 @@ fn media_known_after_connect_bridges_then_and_moves_the_bridge_later() {
     f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
     assert_eq!(f.actions()[0], Action::Unbridge { call });
     f.finished_clean();
+}
+
+/// `direction = "in"`: the group takes calls from the PSTN only, so a call routed to it
+/// fails over to the next group; `"out"`: a SETUP arriving on it is refused (cause 34).
+#[test]
+fn trunk_group_direction_in_and_out() {
+    let config = CONFIG
+        .replace(
+            "name = \"pstn\"\nmembers",
+            "name = \"pstn\"\ndirection = \"in\"\nmembers",
+        )
+        .replace(
+            "name = \"backup\"\nmembers",
+            "name = \"backup\"\ndirection = \"out\"\nmembers",
+        );
+    let mut f = Fixture::with(&config);
+    // To the PSTN: `pstn` is in-only, so the call goes out on `backup`.
+    f.invite("0301234567");
+    let (b, trunk, _, _) = f.originated();
+    assert_eq!(trunk, "backup");
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
+    f.delivered();
+    // From the PSTN on `backup` (out-only): refused with cause 34, no route tried.
+    let setup = Setup {
+        called: Number::unknown("201"),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: None,
+        complete: true,
+        redirecting: None,
+    };
+    let (_, a) = f
+        .core
+        .incoming(f.now, "backup", Some(ch(2, 1)), setup.clone());
+    assert_eq!(
+        f.delivered(),
+        vec![(
+            a,
+            Delivery::Release(Clearing {
+                cause: 34,
+                status: 503
+            })
+        )]
+    );
+    // On `pstn` (in-only) it is taken and routed to the PBX.
+    f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
+    let (_, trunk, _, _) = f.originated();
+    assert_eq!(trunk, "pbx");
 }
