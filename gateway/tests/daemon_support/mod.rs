@@ -319,6 +319,26 @@ to = ["pbx"]
     }
 }
 
+impl Daemon {
+    /// SIGKILL the daemon (a crash: nothing of it runs after), then start it again on the
+    /// same configuration and directory and wait until its span is up.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.sock());
+        self.child = spawn_gatewayd(&self.dir.join("gatewayd.toml"), &self.log_path());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !try_ctl(&self.sock(), "show spans").is_some_and(|s| s.contains(" up ")) {
+            assert!(
+                Instant::now() < deadline,
+                "gatewayd did not come back:\n{}",
+                log_tail(&self.log_path(), 30)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
