@@ -6,7 +6,8 @@
 //! come back when the signal returns (`los off`), after which calls go through again.
 //! `show spans` and the metrics follow the span: its clock (the device's timing source
 //! unless in alarm) and the frame slips its receiver counts (`impair 1 slip …`). The
-//! other failure on an answered call, RTP that stops, clears it after `rtp_timeout`.
+//! other failure on an answered call, RTP that stops, clears it after `rtp_timeout`; a
+//! call nobody answers is cleared after `no_answer_timeout`.
 
 mod common;
 
@@ -30,9 +31,18 @@ to = ["pstn"]
 
 static RIG: Shared = Shared::new();
 
-/// `[general] rtp_timeout = 2`: two seconds without RTP clear an answered call.
+/// `[general] rtp_timeout = 2`: two seconds without RTP clear an answered call;
+/// `no_answer_timeout = 3`: a call nobody answers within 3 s is cleared.
 fn rig() -> std::sync::MutexGuard<'static, Rig> {
-    RIG.lock(|| Rig::start_with("alarm", Line::E1, "rtp_timeout = 2", "", GROUPS))
+    RIG.lock(|| {
+        Rig::start_with(
+            "alarm",
+            Line::E1,
+            "rtp_timeout = 2\nno_answer_timeout = 3",
+            "",
+            GROUPS,
+        )
+    })
 }
 
 /// Waits up to 5 s (the daemon reads the spans' status every second) for span 1's line
@@ -226,4 +236,43 @@ fn rtp_that_stops_clears_the_answered_call_after_rtp_timeout_with_cause_41() {
     let cdrs = rig.assert_clean(cdr0, 1);
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
     assert_eq!(cdrs[0][ISDN_CAUSE], "41", "{cdrs:?}");
+}
+
+#[test]
+fn a_call_nobody_answers_is_cleared_after_no_answer_timeout_with_cause_19() {
+    let rig = rig();
+    let law = rig.line.law();
+    let cdr0 = rig.cdrs().len();
+    let mark = rig.switch.mark();
+    // 0888…: libpri rings and never answers.
+    let t0 = Instant::now();
+    let run = rig.sipp(
+        "no-answer",
+        &common::uac_rejected(law, 9, 480, true),
+        "08881234",
+    );
+    let took = t0.elapsed();
+    assert!(
+        run.ok,
+        "SIPp: 180, then 480 from the gateway:\n{}",
+        run.trace
+    );
+    assert!(
+        took >= Duration::from_millis(2900) && took < Duration::from_secs(8),
+        "cleared after {took:?} (no_answer_timeout = 3)"
+    );
+    let disc = rig.switch.wait(mark, Duration::from_secs(10), |l| {
+        l.starts_with("disconnect ")
+    });
+    assert_eq!(
+        kv(&disc, "cause"),
+        Some("19"),
+        "DISCONNECT to libpri: {disc}"
+    );
+    rig.switch.wait(mark, Duration::from_secs(10), |l| {
+        l.starts_with("released ")
+    });
+    let cdrs = rig.assert_clean(cdr0, 1);
+    assert_eq!(cdrs[0][ISDN_CAUSE], "19", "{cdrs:?}");
+    assert_ne!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
 }

@@ -292,6 +292,10 @@ pub struct General {
     pub rtp_timeout: u32,
     /// Digit-collection timeout for overlap receiving from ISDN, seconds (Q.931 T302 = 15).
     pub overlap_timeout: u32,
+    /// Seconds a call may go unanswered from its first outgoing attempt before the gateway
+    /// clears it with cause 19 (no answer; SIP 480), as a Dial timeout would; 0: never
+    /// (the far ends' own timers decide).
+    pub no_answer_timeout: u32,
     /// Music on hold from a file (8 kHz mono: `.wav` 16-bit PCM or G.711, raw `.alaw` /
     /// `.ulaw`) for trunk groups with `hold_media = "moh"`; empty: a generated melody.
     pub moh_file: String,
@@ -308,6 +312,7 @@ impl Default for General {
             rtp_port_max: 20000,
             rtp_timeout: 30,
             overlap_timeout: 15,
+            no_answer_timeout: 0,
             moh_file: String::new(),
         }
     }

@@ -38,6 +38,7 @@ pub use transfer::{ReferRefused, ReplaceRefused};
 pub mod cause {
     pub const UNALLOCATED: u8 = 1;
     pub const NORMAL_CLEARING: u8 = 16;
+    pub const NO_ANSWER: u8 = 19;
     pub const INVALID_NUMBER_FORMAT: u8 = 28;
     pub const NO_CIRCUIT: u8 = 34;
     pub const TEMPORARY_FAILURE: u8 = 41;
@@ -205,6 +206,9 @@ struct Call {
     /// Cause of the last failed attempt (reported if no trunk is left).
     last_failure: Option<Clearing>,
     answered: Option<SystemTime>,
+    /// When the call is cleared with cause 19 if still unanswered (`no_answer_timeout`,
+    /// from its first outgoing attempt).
+    no_answer_at: Option<Instant>,
     /// The called side alerted or gave in-band information (Q.931 §5.1.6/§5.1.7): the
     /// caller has heard this route, so a later failure ends the call instead of trying the
     /// next trunk group.
@@ -314,6 +318,9 @@ pub struct Core {
     stats: Stats,
     /// Inter-digit deadlines of calls in overlap sending.
     overlap_deadlines: std::collections::BTreeSet<(Instant, CallId)>,
+    /// `[general] no_answer_timeout`, and the deadlines of unanswered calls.
+    no_answer: Option<Duration>,
+    answer_deadlines: std::collections::BTreeSet<(Instant, CallId)>,
     /// The media engine can join two B-channels ([`Action::Hairpin`]).
     hairpin: bool,
 }
@@ -339,6 +346,8 @@ impl Core {
             epoch: (now, SystemTime::now()),
             stats: Stats::default(),
             overlap_deadlines: std::collections::BTreeSet::new(),
+            no_answer: None,
+            answer_deadlines: std::collections::BTreeSet::new(),
             hairpin: false,
         };
         core.reload(config);
@@ -350,6 +359,8 @@ impl Core {
     pub fn reload(&mut self, config: &Config) {
         self.router = Router::new(&config.routes);
         self.causes = CauseMap::with_overrides(&config.cause_map);
+        self.no_answer = (config.general.no_answer_timeout > 0)
+            .then(|| Duration::from_secs(u64::from(config.general.no_answer_timeout)));
         let first_load = self.channels.channels().is_empty();
         for span in &config.spans {
             let known = span.bearers().any(|ts| {
@@ -558,6 +569,7 @@ impl Core {
             held: false,
             calling_verified: false,
             overlap: None,
+            no_answer_at: None,
             transfer: None,
             record: id.to_string(),
             next_record: 1,
@@ -791,6 +803,10 @@ impl Core {
             });
             call.out_trunk = target.trunk.clone();
             call.out_kind = Some(kind);
+            if let (None, Some(t)) = (call.no_answer_at, self.no_answer) {
+                call.no_answer_at = Some(now + t);
+                self.answer_deadlines.insert((now + t, id));
+            }
             self.legs.insert(leg, id);
             debug!(call = %id, %leg, trunk = %target.trunk, ?channel, "outgoing attempt");
             self.actions.push_back(Action::Originate {
@@ -926,6 +942,9 @@ impl Core {
                 if !from_a {
                     match &msg {
                         Message::Connect { media } if call.answered.is_none() => {
+                            if let Some(d) = call.no_answer_at.take() {
+                                self.answer_deadlines.remove(&(d, id));
+                            }
                             call.answered =
                                 Some(self.epoch.1 + now.saturating_duration_since(self.epoch.0));
                             call.media = media.or(call.media);
@@ -1074,6 +1093,9 @@ impl Core {
         if let Some(d) = call.overlap.as_ref().and_then(|o| o.deadline) {
             self.overlap_deadlines.remove(&(d, id));
         }
+        if let Some(d) = call.no_answer_at {
+            self.answer_deadlines.remove(&(d, id));
+        }
         if call.bridged {
             self.actions.push_back(Action::Unbridge { call: id });
         }
@@ -1195,13 +1217,26 @@ impl Core {
     /// The next deadline of the core's own timers (the inter-digit timer of overlap
     /// sending); call [`Core::handle_timeout`] then.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.overlap_deadlines.first().map(|(t, _)| *t)
+        let overlap = self.overlap_deadlines.first().map(|(t, _)| *t);
+        let answer = self.answer_deadlines.first().map(|(t, _)| *t);
+        overlap.into_iter().chain(answer).min()
     }
 
     /// Run the timers due at `now`: an overlap-sending call without a digit for the
     /// group's `digit_timeout` has its number declared complete (INFORMATION with Sending
     /// complete, Q.931 §5.1.3).
     pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(t, id)) = self.answer_deadlines.first() {
+            if t > now {
+                break;
+            }
+            self.answer_deadlines.remove(&(t, id));
+            if self.calls.get(&id).is_some_and(|c| c.answered.is_none()) {
+                info!(call = %id, "no answer within no_answer_timeout");
+                let c = self.clearing_q850(cause::NO_ANSWER);
+                self.end(now, id, c, "gateway", None);
+            }
+        }
         while let Some(&(t, id)) = self.overlap_deadlines.first() {
             if t > now {
                 break;

@@ -801,3 +801,40 @@ fn trunk_group_direction_in_and_out() {
     let (_, trunk, _, _) = f.originated();
     assert_eq!(trunk, "pbx");
 }
+
+/// `[general] no_answer_timeout`: a call still ringing when it runs out is cleared by the
+/// gateway with cause 19 (no answer), which the SIP side gets as 480 (RFC 3398); an
+/// answered call is not touched.
+#[test]
+fn no_answer_timeout_clears_a_ringing_call_with_cause_19() {
+    let config = CONFIG.replace(
+        "[[span]]\nid = 1",
+        "[general]\nno_answer_timeout = 30\n\n[[span]]\nid = 1",
+    );
+    let mut f = Fixture::with(&config);
+    let (_, a) = f.invite("0301234567");
+    let (b, _, _, _) = f.originated();
+    f.core.handle(f.now, b, Message::Alerting { inband: false });
+    f.delivered();
+    let due = f.core.poll_timeout().expect("the no-answer deadline");
+    f.tick(29);
+    f.core.handle_timeout(f.now);
+    assert!(f.actions().is_empty(), "still ringing at 29 s");
+    f.now = due;
+    f.core.handle_timeout(f.now);
+    let mut d = f.delivered();
+    d.sort_by_key(|(leg, _)| *leg == b);
+    let gone = Delivery::Release(Clearing {
+        cause: 19,
+        status: 480,
+    });
+    assert_eq!(d, vec![(a, gone.clone()), (b, gone)]);
+    assert_eq!(f.core.poll_timeout(), None);
+    f.finished_clean();
+    // Answered in time: the deadline goes with the answer.
+    let (_, _) = f.invite("0301234567");
+    let (b, _, _, _) = f.originated();
+    f.core.handle(f.now, b, Message::Connect { media: None });
+    f.actions();
+    assert_eq!(f.core.poll_timeout(), None);
+}
