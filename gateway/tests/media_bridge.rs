@@ -307,6 +307,40 @@ fn reordered_duplicated_and_late_packets_are_absorbed() {
     assert!(stats.jitter_buffer.duplicates >= 14, "{stats:?}");
 }
 
+/// A channel bridged without an RTP timeout (early media, before the answer) reports
+/// none however long it hears nothing; armed at the answer (`Control::RtpTimeout`), it
+/// counts from then.
+#[test]
+fn rtp_timeout_armed_at_the_answer_counts_from_then() {
+    let mut h = Harness::new(Options {
+        rtp_timeout: None,
+        ..Options::e1()
+    });
+    for _ in 0..3000 {
+        h.step();
+    }
+    assert!(h.drain_events().is_empty(), "no timeout before it is armed");
+    let armed = h.ms;
+    h.control
+        .send(Control::RtpTimeout(KEY, Some(Duration::from_secs(1))))
+        .unwrap();
+    let mut at = None;
+    for _ in 0..2000 {
+        h.step();
+        for e in h.drain_events() {
+            if let MediaEvent::RtpTimeout { key, .. } = e {
+                assert_eq!(key, KEY);
+                at.get_or_insert(h.ms);
+            }
+        }
+    }
+    let at = at.expect("timeout reported once armed");
+    assert!(
+        (armed + 980..=armed + 1040).contains(&at),
+        "at {at}, armed at {armed}"
+    );
+}
+
 #[test]
 fn rtp_timeout_is_reported_once_and_resumes() {
     let mut h = Harness::new(Options {

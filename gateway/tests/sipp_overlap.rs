@@ -232,6 +232,7 @@ async fn sipp_dials_in_overlap_and_the_switch_gets_information() {
                         }
                     }
                     Action::Bridge { .. }
+                    | Action::Answered { .. }
                     | Action::Relay { .. }
                     | Action::MediaChanged { .. }
                     | Action::Unbridge { .. }

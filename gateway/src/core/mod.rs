@@ -120,7 +120,12 @@ pub enum Action {
         telephone_event: Option<u8>,
         /// The call's bearer: the echo canceller serves speech only.
         bearer: Bearer,
+        /// Answered already; else bridged for early media, and [`Action::Answered`]
+        /// follows the answer (the RTP timeout watches answered calls only).
+        answered: bool,
     },
+    /// A call bridged for early media was answered.
+    Answered { call: CallId },
     /// The call between two IP legs is answered (or has early media): relay RTP between
     /// leg `a` (its far end at `a_media`) and leg `b` (at `b_media`) on the gateway's own
     /// ports of those legs, when both legs anchor their media (the media engine's relay).
@@ -952,6 +957,9 @@ impl Core {
                             debug!(call = %id, "answered");
                             // A call bridged for early media keeps that bridge (symmetric
                             // RTP follows a 200 whose address differs from the 183's).
+                            if call.bridged {
+                                self.actions.push_back(Action::Answered { call: id });
+                            }
                             bridge_once(call, &mut self.actions);
                         }
                         Message::Progress { media, inband } => {
@@ -1494,6 +1502,7 @@ fn bridge_of(call: &Call) -> Option<Action> {
             law,
             telephone_event,
             bearer: call.setup.bearer,
+            answered: call.answered.is_some(),
         }),
         Media::Channel(_) => None,
     }

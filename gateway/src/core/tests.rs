@@ -600,6 +600,7 @@ fn answer_bridges_with(bearer: Bearer) {
         law: crate::media::Law::ALaw,
         telephone_event: Some(101),
         bearer,
+        answered: true,
     }));
     f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
     let actions = f.actions();
@@ -685,13 +686,14 @@ fn inband_progress_before_answer_bridges_early_and_answer_does_not_bridge_twice(
         law: crate::media::Law::ALaw,
         telephone_event: None,
         bearer: Bearer::Speech,
+        answered: false,
     };
     assert!(f.actions().contains(&bridge));
     f.core.handle(f.now, b, Message::Connect { media: None });
-    assert!(!f
-        .actions()
-        .iter()
-        .any(|a| matches!(a, Action::Bridge { .. })));
+    // No second bridge; the answer arms what watches answered calls (the RTP timeout).
+    let actions = f.actions();
+    assert!(!actions.iter().any(|a| matches!(a, Action::Bridge { .. })));
+    assert!(actions.contains(&Action::Answered { call }), "{actions:?}");
     f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
     assert_eq!(f.actions()[0], Action::Unbridge { call });
     f.finished_clean();
@@ -737,6 +739,7 @@ fn media_known_after_connect_bridges_then_and_moves_the_bridge_later() {
             law: crate::media::Law::ALaw,
             telephone_event: None,
             bearer: Bearer::Speech,
+            answered: true,
         }],
         "bridged once the media are known, nothing delivered to the other leg"
     );

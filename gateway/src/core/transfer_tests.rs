@@ -211,6 +211,7 @@ fn bridge(call: CallId, rtp_leg: LegId, port: u16) -> Action {
         law: Law::ALaw,
         telephone_event: None,
         bearer: Bearer::Speech,
+        answered: true,
     }
 }
 
@@ -1034,6 +1035,7 @@ fn refer_join_of_a_pstn_call_and_an_h323_call_bridges_them() {
             law: Law::ALaw,
             telephone_event: None,
             bearer: Bearer::Speech,
+            answered: true,
         })
     );
     assert!(

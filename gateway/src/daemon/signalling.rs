@@ -221,6 +221,7 @@ struct BridgeArgs {
     law: Law,
     telephone_event: Option<u8>,
     bearer: crate::core::Bearer,
+    answered: bool,
 }
 
 /// `rtp_timeout` in seconds, 0 for never.
@@ -1190,6 +1191,7 @@ impl Signalling {
                 law,
                 telephone_event,
                 bearer,
+                answered,
             } => {
                 let args = BridgeArgs {
                     channel,
@@ -1198,6 +1200,7 @@ impl Signalling {
                     law,
                     telephone_event,
                     bearer,
+                    answered,
                 };
                 if self.ports_held(call) {
                     // The call's previous bridge still holds the B-channel, or its
@@ -1281,6 +1284,16 @@ impl Signalling {
                             self.unbridging.insert(key, call);
                         }
                         Err(e) => debug!(error = %e, "media channel already gone"),
+                    }
+                }
+            }
+            Action::Answered { call } => {
+                if let Some(args) = self.pending_bridges.get_mut(&call) {
+                    args.answered = true;
+                } else if let (Some(&key), Some(media)) = (self.bridges.get(&call), &mut self.media)
+                {
+                    if let Err(e) = media.set_rtp_timeout(key, self.rtp_timeout) {
+                        warn!(%call, error = %e, "RTP timeout not armed");
                     }
                 }
             }
@@ -1473,6 +1486,7 @@ impl Signalling {
             law,
             telephone_event,
             bearer,
+            answered,
         } = args;
         let Some(port) = self.rtp_port(rtp_leg) else {
             return;
@@ -1526,7 +1540,13 @@ impl Signalling {
         // call needs the signal untouched (its own echo control, V.8/T.30 tones that an
         // adapting filter would distort), as DAHDI turns it off on such bearers.
         cfg.echo_cancel = bearer == crate::core::Bearer::Speech;
-        cfg.rtp_timeout = self.rtp_timeout;
+        if bearer != crate::core::Bearer::Speech {
+            // Nor DTMF detection: fax and modem tones, or data, are no digits.
+            cfg.dtmf = DtmfMode::Off;
+        }
+        // An early-media bridge may hear no RTP until the answer (RFC 3960): the timeout
+        // starts with the answer (`Action::Answered`).
+        cfg.rtp_timeout = if answered { self.rtp_timeout } else { None };
         match media.add_channel(cfg) {
             Ok(key) => {
                 debug!(%call, %channel, %remote, "media bridged");

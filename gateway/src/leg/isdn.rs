@@ -13,8 +13,7 @@ use q931::call::{
 use q931::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, CauseValue, ConnectedNumber,
     InfoElement, InfoTransferCapability, Layer1Protocol, NotificationDescription, NumberingPlan,
-    Presentation, ProgressDescription, RedirectingNumber, Screening, ServiceStatus,
-    TypeOfNumber as QTon,
+    Presentation, ProgressDescription, RedirectingNumber, Screening, TypeOfNumber as QTon,
 };
 use q931::supplementary::address::{PresentedNumberUnscreened, RosePartyNumber};
 use q931::supplementary::ect::EctStatus;
@@ -233,10 +232,18 @@ impl IsdnLeg {
         self.by_handle.len()
     }
 
-    /// Channels `channels` (channel numbers of this span) taken out of service by the far
-    /// end, or back in.
-    fn far_end_service(&self, core: &mut Core, channels: &[u8], out: bool) {
+    /// After a RESTART or a SERVICE about `channels` (channel numbers of this span): each
+    /// is out of service at the far end for the core while our Q.931 stack holds it in
+    /// maintenance or out of service (NI-2 SERVICE, an unanswered RESTART), so that the
+    /// core never hunts a channel the stack would refuse.
+    fn far_end_service(&self, core: &mut Core, channels: &[u8]) {
         for &c in channels {
+            let out = matches!(
+                self.iface.channels().get(c),
+                Some(
+                    q931::call::ChannelState::Maintenance | q931::call::ChannelState::OutOfService
+                )
+            );
             core.set_far_end_out(self.chan(c), out);
         }
     }
@@ -448,27 +455,31 @@ impl IsdnLeg {
             }
             Event::RestartIndication { channels } | Event::RestartComplete { channels } => {
                 debug!(span = %self.span, ?channels, "channels restarted");
-                self.far_end_service(core, &channels, false);
+                self.far_end_service(core, &channels);
             }
             Event::RestartFailed { channels } => {
                 warn!(span = %self.span, ?channels, "RESTART unanswered; channels stay out");
-                self.far_end_service(core, &channels, true);
+                self.far_end_service(core, &channels);
             }
             Event::ServiceChange { channels, status } => {
                 // NI-2 SERVICE: the far end's maintenance takes channels out (hunting
                 // skips them) and puts them back; without a channel, the whole span.
-                let out = status.status != ServiceStatus::InService;
                 info!(span = %self.span, ?channels, ?status, "far end changed the service state");
                 if status.channel_preference && !channels.is_empty() {
-                    self.far_end_service(core, &channels, out);
+                    self.far_end_service(core, &channels);
                 } else {
-                    let all: Vec<u8> = core
+                    // The whole interface (the stack reports it and keeps its channel
+                    // table, as libpri does): every B-channel of the span, by the status.
+                    let out = status.status != q931::ie::ServiceStatus::InService;
+                    let all: Vec<ChannelId> = core
                         .channel_states()
                         .into_iter()
                         .filter(|(c, _)| c.span == self.span)
-                        .map(|(c, _)| c.timeslot.0)
+                        .map(|(c, _)| c)
                         .collect();
-                    self.far_end_service(core, &all, out);
+                    for c in all {
+                        core.set_far_end_out(c, out);
+                    }
                 }
             }
             Event::TransferCompleted { a, b, method } => {
@@ -505,6 +516,10 @@ impl IsdnLeg {
         sending_complete: bool,
         redirecting: Option<RedirectingNumber>,
     ) {
+        // A variant whose SETUPs do without Sending complete (NI-2: PRI calls are sent en
+        // bloc) has no overlap receiving: the SETUP holds the whole number.
+        let sending_complete =
+            sending_complete || !self.iface.config().variant.sending_complete_in_setup;
         let chan = channel.map(|t| self.chan(t));
         let group = chan.and_then(|c| core.group_of(c)).map(str::to_string);
         let Some(group) = group else {

@@ -256,6 +256,7 @@ impl World {
                         .originate(&mut self.core, self.now, leg, channel, &setup),
                     Action::MediaChanged { media, .. } => self.media_changes.push(media),
                     Action::Bridge { .. }
+                    | Action::Answered { .. }
                     | Action::Relay { .. }
                     | Action::Unbridge { .. }
                     | Action::Merged { .. }
@@ -1781,6 +1782,25 @@ fn ni2_service_from_the_switch_takes_channels_out_and_back() {
         .unwrap();
     w.run();
     assert!(!far_end_out(&w, 1), "{:?}", w.core.channel_state(ch(1)));
+    // The whole interface: every idle channel of the span out, then back.
+    w.switch
+        .service(w.now, &[], ServiceStatus::OutOfService)
+        .unwrap();
+    w.run();
+    assert!(
+        far_end_out(&w, 1) && far_end_out(&w, 3),
+        "{:?}",
+        w.core.channel_states()
+    );
+    w.switch
+        .service(w.now, &[], ServiceStatus::InService)
+        .unwrap();
+    w.run();
+    assert!(
+        !far_end_out(&w, 1) && !far_end_out(&w, 3),
+        "{:?}",
+        w.core.channel_states()
+    );
 }
 
 /// Glare (Q.931 §5.1.2, §5.2.3.1): our SETUP for channel 1 crosses the switch's SETUP
@@ -1830,6 +1850,35 @@ fn glare_gives_the_channel_to_the_switch_and_our_call_moves_to_another() {
             .iter()
             .any(|e| matches!(e, Event::Released { call, .. } if *call == theirs)),
         "the switch's call goes on: {:?}",
+        w.switch_events
+    );
+}
+
+/// NI-2 sends PRI calls en bloc without Sending complete: such a SETUP is complete (CALL
+/// PROCEEDING, not SETUP ACKNOWLEDGE) and routed at once, even on a route that would
+/// take more digits (`_3X.`); with EuroISDN the same SETUP would be overlap receiving.
+#[test]
+fn an_ni2_setup_without_sending_complete_is_en_bloc() {
+    let config =
+        format!("{CONFIG}\n[[route]]\npattern = \"_3X.\"\nfrom = [\"pstn\"]\nto = [\"pbx\"]\n");
+    let mut w = World::with_interfaces(&config, RedirectHeaders::Diversion, ni2);
+    let mut req = switch_request("301", None);
+    req.sending_complete = false;
+    w.switch.setup(w.now, req).unwrap();
+    w.run();
+    let _ = w.pbx_incoming();
+    assert!(
+        w.switch_events
+            .iter()
+            .any(|e| matches!(e, Event::Proceeding { .. })),
+        "{:?}",
+        w.switch_events
+    );
+    assert!(
+        !w.switch_events
+            .iter()
+            .any(|e| matches!(e, Event::SetupAcknowledged { .. })),
+        "{:?}",
         w.switch_events
     );
 }

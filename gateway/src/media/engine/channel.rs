@@ -655,6 +655,14 @@ impl MediaChannel {
         }
     }
 
+    /// Watch the RTP with `timeout` from `now` on (`None`: not at all): set at the answer
+    /// of a call bridged earlier for early media.
+    pub fn set_rtp_timeout(&mut self, timeout: Option<Duration>, now: Instant) {
+        self.rtp_timeout = timeout;
+        self.last_rx = self.last_rx.max(now);
+        self.timed_out = false;
+    }
+
     /// The RTP timeout, checked once per 20 ms.
     pub fn check_timeout(&mut self, now: Instant, events: &mut impl FnMut(MediaEvent)) {
         let Some(limit) = self.rtp_timeout else {

@@ -144,6 +144,8 @@ pub enum Control {
     SetCodec(ChannelKey, Law, PayloadType, Option<PayloadType>),
     /// Hold: stop sending RTP (keep receiving, the RTP timeout pauses); `false` resumes.
     Hold(ChannelKey, bool),
+    /// Watch the channel's RTP with this timeout from now on (`None`: not at all).
+    RtpTimeout(ChannelKey, Option<Duration>),
     /// The SIP side holds the call (RFC 3264 §8.4): as [`Control::Hold`], and the
     /// B-channel gets silence or music on hold instead of the RTP audio.
     HoldWithMedia(ChannelKey, bool, crate::media::tone::HoldSound),
@@ -447,6 +449,16 @@ impl MediaEngine {
 
     pub fn hold(&self, key: ChannelKey, on: bool) -> Result<(), EngineError> {
         self.send(key, Control::Hold(key, on))
+    }
+
+    /// Watch channel `key`'s RTP with `timeout` from now on ([`MediaEvent::RtpTimeout`]
+    /// after that long without a packet; `None`: not at all).
+    pub fn set_rtp_timeout(
+        &self,
+        key: ChannelKey,
+        timeout: Option<Duration>,
+    ) -> Result<(), EngineError> {
+        self.send(key, Control::RtpTimeout(key, timeout))
     }
 
     /// The SIP side holds (`on`) or resumes the call: no RTP out, and the B-channel hears

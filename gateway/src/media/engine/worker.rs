@@ -566,6 +566,11 @@ impl MediaWorker {
                     ch.set_hold(on, now);
                 }
             }
+            Control::RtpTimeout(key, timeout) => {
+                if let Some(ch) = self.channel_mut(key) {
+                    ch.set_rtp_timeout(timeout, now);
+                }
+            }
             Control::HoldWithMedia(key, on, sound) => {
                 if let Some(ch) = self.channel_mut(key) {
                     ch.set_hold(on, now);
