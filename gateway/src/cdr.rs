@@ -209,6 +209,32 @@ impl CdrWriter {
         })
     }
 
+    /// The highest call number (`call-N`, transfer parts `call-N.M` included) among the
+    /// last records of the file, so that a daemon started again on the same file goes on
+    /// from there instead of writing `call-1` a second time. Reads the last 64 KiB only:
+    /// records are appended in call order, and a file of millions of records costs no
+    /// more to open.
+    pub fn last_call_number(&self) -> Option<u64> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = File::open(&self.path).ok()?;
+        let len = f.metadata().ok()?.len();
+        let from = len.saturating_sub(64 * 1024);
+        f.seek(SeekFrom::Start(from)).ok()?;
+        let mut tail = Vec::new();
+        f.read_to_end(&mut tail).ok()?;
+        String::from_utf8_lossy(&tail)
+            .lines()
+            .filter_map(|l| {
+                let digits: String = l
+                    .strip_prefix("call-")?
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            })
+            .max()
+    }
+
     /// The writer's counts of records queued and durable, shared.
     pub fn durability(&self) -> CdrDurability {
         self.durability.clone()

@@ -132,7 +132,8 @@ impl Metrics {
         registry.register(
             "sip_responses",
             "SIP responses per trunk, received (in) and sent (out), by class; what went \
-             over the wire, retransmissions included",
+             over the wire, retransmissions included (the guard's stateless refusals are \
+             counted in sip_guard_rejected_total instead)",
             sip_responses.clone(),
         );
         let span_channels = Family::<Labels, Gauge>::default();
@@ -261,6 +262,14 @@ impl Metrics {
 
     /// Refresh from the core and the spans.
     pub fn update(&mut self, core: &Core, spans: &[SpanStatus]) {
+        // The gauges are set again from what exists now: a trunk group or span a reload
+        // removed leaves the metrics instead of keeping its last values.
+        self.channels.clear();
+        self.span_channels.clear();
+        self.span_alarm.clear();
+        self.span_slips.clear();
+        self.span_sync_source.clear();
+        self.dchannel_up.clear();
         for g in core.groups() {
             for (state, n) in [
                 ("idle", g.idle),

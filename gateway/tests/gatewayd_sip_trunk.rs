@@ -216,3 +216,43 @@ Content-Length: 0
         d.log()
     );
 }
+
+/// A registrar (an ITSP) sends the calls for the trunk's address of record to our
+/// registered Contact, `sip:gatewayd@…`, with the number called in To: that number is
+/// routed (here to the simulated switch, which answers).
+#[test]
+fn an_invite_to_our_contact_is_routed_by_the_number_in_to() {
+    let d = Daemon::start("sip-contact", Options::default());
+    let uac = Uac::pbx();
+    let invite = uac
+        .invite(1)
+        .sdp(&offer("[media_port]", &[8]))
+        .send_retrans()
+        .replace(
+            "To: <sip:[service]@[remote_ip]:[remote_port]>",
+            "To: <sip:0301234@[remote_ip]:[remote_port]>",
+        );
+    assert!(invite.contains("To: <sip:0301234@"), "{invite}");
+    let xml = format!(
+        "{}{invite}  <recv response=\"100\" optional=\"true\"/>\n  <recv response=\"180\" optional=\"true\"/>\n  \
+         <recv response=\"183\" optional=\"true\"/>\n  <recv response=\"200\" rrs=\"true\"/>\n{}  \
+         <pause milliseconds=\"300\"/>\n{}  <recv response=\"200\"/>\n</scenario>\n",
+        head("to our contact"),
+        crate::sipp_scenario::ack_2xx(),
+        bye(2),
+    );
+    let sf = d.scenario("contact.xml", &xml);
+    assert!(
+        d.sipp(&["-sf", &sf, "-s", "gatewayd", "-m", "1"]),
+        "the call to sip:gatewayd@ with To 0301234 is answered"
+    );
+    d.assert_no_busy_channel();
+    let cdrs = d.cdrs();
+    assert_eq!(cdrs.len(), 1, "{cdrs:?}");
+    assert_eq!(
+        cdrs[0][crate::daemon_support::CALLED],
+        "0301234",
+        "{cdrs:?}"
+    );
+    assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
+}

@@ -173,7 +173,7 @@ pub(crate) struct RawSipTrunk {
     #[serde(default)]
     pub auth: Option<SipAuth>,
     #[serde(default)]
-    pub register: Option<SipRegister>,
+    pub register: Option<Spanned<SipRegister>>,
     /// New requests per second accepted from one source address before 503 + Retry-After.
     #[serde(default)]
     pub rate_limit: Option<u32>,

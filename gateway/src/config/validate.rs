@@ -164,7 +164,7 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
                 {
                     let needs = match mode {
                         TransferMode::Ect => "a euroisdn span on the user side (pri_cpe)",
-                        _ => "an ni2, 4ess or 5ess span on the user side (pri_cpe)",
+                        _ => "an ni2 span on the user side (pri_cpe)",
                     };
                     return cx.err(
                         t.span().start,
@@ -274,6 +274,24 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
                 })
                 .collect();
         }
+        if let Some(r) = &t.register {
+            // The registrar is reached at the address its URI names: gatewayd resolves no
+            // host names (RFC 3263 DNS is not done).
+            let reg = r.get_ref();
+            if crate::sip::ua::resolve(&reg.registrar, crate::sip::transport::Protocol::Udp)
+                .is_none()
+            {
+                return cx.err(
+                    r.span().start,
+                    f("register.registrar"),
+                    format!(
+                        "`{}`: a SIP URI with an IP address (and port), e.g. \
+                         `sip:192.0.2.10:5060`; host names are not resolved",
+                        reg.registrar
+                    ),
+                );
+            }
+        }
         sip_trunks.push(SipTrunk {
             name,
             transport,
@@ -282,7 +300,7 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
             allow,
             reject: t.reject.unwrap_or(RejectAction::Forbidden),
             auth: t.auth.clone(),
-            register: t.register.clone(),
+            register: t.register.as_ref().map(|r| r.get_ref().clone()),
             rate_limit: t.rate_limit.unwrap_or(50),
             numbering: t.numbering.clone(),
             redirecting: t.redirecting.unwrap_or_default(),
@@ -644,6 +662,24 @@ mod tests {
             (Some(5), Some("span[0].crc4")),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_registrar_by_host_name_is_refused_where_it_stands() {
+        let trunk = |registrar: &str| {
+            format!(
+                "[[sip_trunk]]\nname = \"itsp\"\nlisten = \"127.0.0.1:5060\"\n\
+                 peers = [\"192.0.2.10:5060\"]\n\
+                 register = {{ registrar = \"{registrar}\", aor = \"sip:gw@itsp.example\" }}\n"
+            )
+        };
+        let e = err(&trunk("sip:registrar.itsp.example"));
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(5), Some("sip_trunk[0].register.registrar")),
+            "{e}"
+        );
+        Config::from_str(&trunk("sip:192.0.2.10:5060"), "t.toml").unwrap();
     }
 
     #[test]

@@ -331,6 +331,12 @@ pub struct Core {
 }
 
 impl Core {
+    /// Number calls from `last + 1` on (the CDR file's last call number, so that ids stay
+    /// unique in it across restarts).
+    pub fn continue_after(&mut self, last: u64) {
+        self.next_call = self.next_call.max(last + 1);
+    }
+
     /// A core for `config`, writing CDRs to `cdr`. `now` pins the wall clock used in CDRs
     /// to the `Instant`s the core is fed (so tests in virtual time get consistent records).
     pub fn new(config: &Config, cdr: Box<dyn CdrSink>, now: Instant) -> Core {

@@ -232,10 +232,15 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
         .with_context(|| format!("CDR file {}", config.general.cdr_file))?
         .batched();
     let cdrs = cdr.durability();
+    let last_call = cdr.last_call_number();
     let now = Instant::now();
+    let mut core = Core::new(&config, Box::new(cdr), now);
+    if let Some(n) = last_call {
+        core.continue_after(n);
+    }
     let shared = Arc::new(Shared {
         source,
-        core: Mutex::new(Core::new(&config, Box::new(cdr), now)),
+        core: Mutex::new(core),
         metrics: Mutex::new(Metrics::new()),
         spans: Mutex::new(span_status(&config)),
         sim: std::sync::OnceLock::new(),

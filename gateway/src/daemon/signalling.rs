@@ -41,6 +41,8 @@ use cdr_commit::Commit;
 
 /// How often D-channels are polled for frames (they are non-blocking).
 const DCHANNEL_POLL: Duration = Duration::from_millis(2);
+/// The user part of the SIP trunks' Contact URIs (and so of the registered binding).
+const CONTACT_USER: &str = "gatewayd";
 /// How often the spans' device status (slips, timing source) is read.
 const SPAN_POLL: Duration = Duration::from_secs(1);
 
@@ -107,7 +109,7 @@ async fn open_sip(
     let user_agent = concat!("gatewayd/", env!("CARGO_PKG_VERSION"));
     let mut ep = Endpoint::new(EndpointConfig {
         advertise: vec![(protocol, local)],
-        contact_user: "gatewayd".into(),
+        contact_user: CONTACT_USER.into(),
         user_agent: user_agent.into(),
         timers: Timers::default(),
     });
@@ -147,6 +149,7 @@ async fn open_sip(
     .with_redirecting(t.redirecting)
     .with_sips(t.sips)
     .with_trust_identity(t.trust_identity)
+    .with_contact_user(CONTACT_USER)
     .with_port_pool(pool.clone());
     info!(trunk = %t.name, addr = %local, "SIP trunk listening");
     let side = SipSide {
@@ -315,7 +318,6 @@ fn layer1(law: dahdi_driver::Law) -> Layer1Protocol {
     }
 }
 
-/// Open `span`'s D-channel on `near` (the span is `dev_span` there) and start its Q.921/
 /// The span's line as the configuration says (`type`, `framing`, `coding`, `crc4`,
 /// `clock_priority`).
 fn line_config(span: &crate::config::Span) -> dahdi_driver::SpanConfig {
@@ -402,6 +404,7 @@ fn set_up_line(
     }
 }
 
+/// Open `span`'s D-channel on `near` (the span is `dev_span` there) and start its Q.921/
 /// Q.931 stack: at start-up and for a span added by a reload.
 fn open_dchan(
     span: &crate::config::Span,
@@ -742,7 +745,6 @@ impl Signalling {
         self.h323.as_ref().map(|h| h.sender())
     }
 
-    /// Run forever.
     /// Reads each span's status from its device (`DAHDI_SPANSTAT`): the frame slips and
     /// whether the device times from it, for `ctl show spans` and the metrics. Alarms
     /// come as channel events, at once (`turn`).
@@ -783,6 +785,7 @@ impl Signalling {
         }
     }
 
+    /// Run forever.
     pub async fn run(mut self) {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
         let mut batches: Vec<Vec<(Target, bytes::Bytes)>> = Vec::new();

@@ -65,7 +65,8 @@ struct SipCall {
     /// update goes as a re-INVITE.
     peer_update: bool,
     /// UAC: what the INVITE was made of and which of the trunk's peers it went to, to try
-    /// the next peer when this one does not answer or is unavailable.
+    /// the next peer when this one does not answer or is unavailable; dropped once the
+    /// peer gave a provisional response beyond 100.
     retry: Option<Box<Retry>>,
 }
 
@@ -108,6 +109,8 @@ pub struct SipLeg {
     sips: bool,
     /// The trunk's peers are in our trust domain (RFC 3325 §2.3).
     trust_identity: bool,
+    /// The user part of our Contact (what a registrar sends calls for the trunk to).
+    contact_user: String,
 }
 
 /// The Q.850 cause of a `Reason: Q.850;cause=N` header (RFC 3326).
@@ -225,6 +228,7 @@ impl SipLeg {
             redirect: RedirectHeaders::default(),
             sips: false,
             trust_identity: false,
+            contact_user: String::new(),
         }
     }
 
@@ -238,6 +242,13 @@ impl SipLeg {
     /// `trust_identity` key, RFC 3325 §2.3).
     pub fn with_trust_identity(mut self, trust: bool) -> SipLeg {
         self.trust_identity = trust;
+        self
+    }
+
+    /// The user part of our Contact URIs (the endpoint's `contact_user`): an INVITE to it
+    /// names no number, so the called number is taken from its To.
+    pub fn with_contact_user(mut self, user: &str) -> SipLeg {
+        self.contact_user = user.to_string();
         self
     }
 
@@ -387,6 +398,11 @@ impl SipLeg {
                     return;
                 };
                 let status = response.status().map_or(0, |s| s.code());
+                if status > 100 {
+                    // The peer took the call (ringing, early media): a later failure is
+                    // the callee's, not the peer's, and goes to the core.
+                    c.retry = None;
+                }
                 if !response.body().is_empty() {
                     if let Ok(d) = SessionDescription::parse(response.body()) {
                         if let Err(e) = c.sdp.handle_answer(&d) {
@@ -851,11 +867,19 @@ impl SipLeg {
         invite: &SipMessage,
         elsewhere: Option<Result<LegId, u16>>,
     ) {
-        let called = invite
+        let mut called = invite
             .request_uri()
             .as_ref()
             .and_then(uri_user)
             .unwrap_or_default();
+        if !self.contact_user.is_empty() && called == self.contact_user {
+            // RFC 3261 §10/§16.5: a registrar (an ITSP) retargets calls for the trunk's
+            // address of record to our registered Contact; the number called (the DID)
+            // stays in To.
+            if let Some(to) = invite.to().ok().and_then(|t| uri_user(&t.uri)) {
+                called = to;
+            }
+        }
         let call_id = invite
             .call_id()
             .map(|c| c.0.to_string())

@@ -320,11 +320,22 @@ to = ["pbx"]
 }
 
 impl Daemon {
-    /// SIGKILL the daemon (a crash: nothing of it runs after), then start it again on the
-    /// same configuration and directory and wait until its span is up.
-    pub fn crash_and_restart(&mut self) {
+    /// SIGKILL the daemon (a crash: nothing of it runs after).
+    pub fn crash(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// [`Daemon::crash`], then start it again on the same configuration and directory and
+    /// wait until its span is up.
+    pub fn crash_and_restart(&mut self) {
+        self.crash();
+        self.restart();
+    }
+
+    /// Start the (crashed) daemon again on the same configuration and directory and wait
+    /// until its span is up.
+    pub fn restart(&mut self) {
         let _ = std::fs::remove_file(self.sock());
         self.child = spawn_gatewayd(&self.dir.join("gatewayd.toml"), &self.log_path());
         let deadline = Instant::now() + Duration::from_secs(30);
