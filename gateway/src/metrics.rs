@@ -35,9 +35,10 @@ pub struct SpanStatus {
     /// Frame slips since the span started, as the device counts them (G.822); `None`
     /// for a device that does not (DAHDI reports no slip count).
     pub slips: Option<u64>,
-    /// The span's configured clock priority (`clock_priority`: 0 never the clock source,
-    /// 1 the best).
-    pub clock_priority: u8,
+    /// The span's clock priority (`clock_priority`: 0 never the clock source, 1 the best)
+    /// where gatewayd sets it (simulated spans); `None` for a DAHDI span, whose priority
+    /// is `dahdi_cfg`'s and not reported back.
+    pub clock_priority: Option<u8>,
     /// The device takes its timing from this span now.
     pub sync_source: bool,
 }
@@ -402,7 +403,7 @@ mod tests {
                 alarm: false,
                 dchannel_up: true,
                 slips: Some(3),
-                clock_priority: 1,
+                clock_priority: Some(1),
                 sync_source: true,
             }],
         );
@@ -425,7 +426,7 @@ mod tests {
                 alarm: false,
                 dchannel_up: true,
                 slips: Some(3),
-                clock_priority: 1,
+                clock_priority: Some(1),
                 sync_source: true,
             }],
         );

@@ -110,10 +110,10 @@ fn loss_of_signal_during_a_call_clears_it_and_takes_the_channels_out_until_it_re
     wait_channels(&rig, "out of service", Duration::from_secs(5), |l| {
         l.contains("out-of-service") && l.contains("alarm")
     });
-    // A span in red alarm gives no timing: the device has no source, span 1 is a
-    // candidate of priority 1 again.
-    wait_span_line(&rig, "in alarm, a clock of priority 1", |w| {
-        w.get(1) == Some(&"ALARM") && w.get(3..5) == Some(&["prio", "1"][..])
+    // A span in red alarm gives no timing: the device times from elsewhere (a DAHDI
+    // span's priority is dahdi_cfg's, so `other`).
+    wait_span_line(&rig, "in alarm, not the timing source", |w| {
+        w.get(1) == Some(&"ALARM") && w.get(3) == Some(&"other")
     });
     let m = rig.metrics();
     assert_eq!(m.get("gatewayd_span_alarm{span=\"1\"}"), 1.0, "{}", m.0);

@@ -143,11 +143,14 @@ pub fn execute(
             let _ = writeln!(out, "span  alarm  dchannel  clock    slips");
             for s in spans {
                 // The clock: `source` for the span the device times from, else its
-                // priority as a candidate (`prio N`), `-` for a span that never is.
+                // priority as a candidate (`prio N`), `-` for a span that never is, and
+                // `other` for a DAHDI span timed from elsewhere (its priority is
+                // dahdi_cfg's, not reported back).
                 let clock = match (s.sync_source, s.clock_priority) {
                     (true, _) => "source".to_string(),
-                    (false, 0) => "-".to_string(),
-                    (false, p) => format!("prio {p}"),
+                    (false, Some(0)) => "-".to_string(),
+                    (false, Some(p)) => format!("prio {p}"),
+                    (false, None) => "other".to_string(),
                 };
                 let _ = writeln!(
                     out,

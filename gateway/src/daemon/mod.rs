@@ -207,7 +207,10 @@ fn span_status(config: &Config) -> Vec<SpanStatus> {
             alarm: false,
             dchannel_up: false,
             slips: None,
-            clock_priority: s.clock_priority,
+            clock_priority: match s.device {
+                crate::config::Device::Dahdi { .. } => None,
+                _ => Some(s.clock_priority),
+            },
             sync_source: false,
         })
         .collect()
