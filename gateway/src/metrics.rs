@@ -380,6 +380,18 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    /// Span 1: up, the timing source, 3 slips.
+    fn span1() -> SpanStatus {
+        SpanStatus {
+            span: 1,
+            alarm: false,
+            dchannel_up: true,
+            slips: Some(3),
+            clock_priority: Some(1),
+            sync_source: true,
+        }
+    }
+
     #[test]
     fn renders_channel_gauges_and_call_counters() {
         let config = crate::config::Config::from_str(
@@ -396,17 +408,7 @@ mod tests {
         }
         let core = Core::new(&config, Box::new(Null), std::time::Instant::now());
         let mut m = Metrics::new();
-        m.update(
-            &core,
-            &[SpanStatus {
-                span: 1,
-                alarm: false,
-                dchannel_up: true,
-                slips: Some(3),
-                clock_priority: Some(1),
-                sync_source: true,
-            }],
-        );
+        m.update(&core, &[span1()]);
         let mut sip = crate::sip::ua::SipStats::default();
         sip.responses_sent[4] = 1;
         sip.server_transactions.count("INVITE");
@@ -419,17 +421,7 @@ mod tests {
             jitter_ms: 3.0,
             ..Default::default()
         });
-        m.update(
-            &core,
-            &[SpanStatus {
-                span: 1,
-                alarm: false,
-                dchannel_up: true,
-                slips: Some(3),
-                clock_priority: Some(1),
-                sync_source: true,
-            }],
-        );
+        m.update(&core, &[span1()]);
         let stats = |forbidden, rate_limited| ScreenStats {
             forbidden,
             rate_limited,

@@ -451,20 +451,25 @@ fn unrouted_number_is_unallocated_404() {
     f.finished_clean();
 }
 
+/// A speech call from the switch to `called`, with or without Sending complete.
+fn from_switch(called: &str, complete: bool) -> Setup {
+    Setup {
+        called: Number::unknown(called),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: None,
+        complete,
+        redirecting: None,
+    }
+}
+
 /// Q.931 §5.2.4: a number a `.` route could take longer is collected until Sending
 /// complete (or T302, which the ISDN leg reports the same way), not routed at its first
 /// match with the rest of the digits lost.
 #[test]
 fn overlap_receiving_waits_while_a_route_takes_more_digits() {
     let mut f = Fixture::new();
-    let setup = Setup {
-        called: Number::unknown("3"),
-        calling: None,
-        bearer: Bearer::Speech,
-        media: None,
-        complete: false,
-        redirecting: None,
-    };
+    let setup = from_switch("3", false);
     let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
     for d in ["0", "1", "2"] {
         f.core.handle(
@@ -778,14 +783,7 @@ fn trunk_group_direction_in_and_out() {
     f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
     f.delivered();
     // From the PSTN on `backup` (out-only): refused with cause 34, no route tried.
-    let setup = Setup {
-        called: Number::unknown("201"),
-        calling: None,
-        bearer: Bearer::Speech,
-        media: None,
-        complete: true,
-        redirecting: None,
-    };
+    let setup = from_switch("201", true);
     let (_, a) = f
         .core
         .incoming(f.now, "backup", Some(ch(2, 1)), setup.clone());

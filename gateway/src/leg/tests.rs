@@ -349,7 +349,15 @@ impl World {
     }
 
     fn pbx_call(&mut self, number: &str) -> CallHandle {
-        let h = self.pbx.invite(
+        let h = self.pbx_sends_invite(number, vec![("Privacy".into(), "id".into())]);
+        self.run();
+        h
+    }
+
+    /// The PBX's INVITE (from +4930999, with our offer and `headers`) to `number`, not yet
+    /// carried anywhere ([`World::run`] does).
+    fn pbx_sends_invite(&mut self, number: &str, headers: Vec<(String, String)>) -> CallHandle {
+        self.pbx.invite(
             self.now,
             OutgoingCall {
                 request_uri: format!("sip:{number}@192.0.2.1"),
@@ -360,11 +368,9 @@ impl World {
                     addr: "192.0.2.1:5060".parse().unwrap(),
                 },
                 sdp: Some(bytes::Bytes::from_static(OFFER)),
-                headers: vec![("Privacy".into(), "id".into())],
+                headers,
             },
-        );
-        self.run();
-        h
+        )
     }
 
     fn switch_setup(&mut self) -> (q931::call::CallHandle, Option<u8>, bool) {
@@ -1810,20 +1816,7 @@ fn ni2_service_from_the_switch_takes_channels_out_and_back() {
 fn glare_gives_the_channel_to_the_switch_and_our_call_moves_to_another() {
     let mut w = World::new();
     // Both SETUPs leave before either side has seen the other's.
-    w.pbx.invite(
-        w.now,
-        OutgoingCall {
-            request_uri: "sip:0301234567@192.0.2.1".into(),
-            from: "<sip:+4930999@192.0.2.10>".into(),
-            to: "<sip:0301234567@192.0.2.1>".into(),
-            target: Target {
-                protocol: Protocol::Udp,
-                addr: "192.0.2.1:5060".parse().unwrap(),
-            },
-            sdp: Some(bytes::Bytes::from_static(OFFER)),
-            headers: vec![],
-        },
-    );
+    w.pbx_sends_invite("0301234567", vec![]);
     let mut glare = switch_request("201", None);
     glare.channel = ChannelPref::Exclusive(1);
     let theirs = w.switch.setup(w.now, glare).unwrap();
