@@ -270,6 +270,15 @@ impl IsdnLeg {
     /// Hand every pending interface event to the core.
     pub fn drain(&mut self, core: &mut Core, now: Instant) {
         while let Some(ev) = self.iface.poll_event() {
+            // As on the SIP side: the lines logged for the event name the core's call.
+            let leg = call_of(&ev)
+                .and_then(|h| self.by_handle.get(&h))
+                .map(|c| c.leg);
+            let _span = leg
+                .and_then(|leg| Some((core.call_of(leg)?, leg)))
+                .map(|(call, leg)| {
+                    tracing::info_span!("call", %call, %leg, span = %self.span).entered()
+                });
             self.on_event(core, now, ev);
         }
     }
@@ -769,5 +778,24 @@ impl IsdnLeg {
         if let Err(e) = r {
             debug!(%leg, error = %e, "command refused by the interface");
         }
+    }
+}
+
+/// The call a D-channel event is about, if any.
+fn call_of(ev: &Event) -> Option<CallHandle> {
+    match ev {
+        Event::IncomingSetup { call, .. }
+        | Event::MoreInfo { call, .. }
+        | Event::SetupAcknowledged { call, .. }
+        | Event::Proceeding { call, .. }
+        | Event::Alerting { call, .. }
+        | Event::Progress { call, .. }
+        | Event::Connected { call, .. }
+        | Event::Notified { call, .. }
+        | Event::ConnectedNumber { call, .. }
+        | Event::Disconnecting { call, .. }
+        | Event::Released { call, .. }
+        | Event::TransferInformed { call, .. } => Some(*call),
+        _ => None,
     }
 }

@@ -389,6 +389,17 @@ impl SipLeg {
 
     /// An event from the endpoint.
     pub fn on_event(&mut self, ep: &mut Endpoint, core: &mut Core, now: Instant, ev: UaEvent) {
+        // Every line logged while the event is handled names the core's call (and our
+        // leg), so that the call's SIP and ISDN lines can be followed together.
+        let leg = ev
+            .call()
+            .and_then(|h| self.by_handle.get(&h))
+            .map(|c| c.leg);
+        let _span = leg
+            .and_then(|leg| Some((core.call_of(leg)?, leg)))
+            .map(|(call, leg)| {
+                tracing::info_span!("call", %call, %leg, trunk = %self.trunk).entered()
+            });
         match ev {
             UaEvent::IncomingCall { call, invite, .. } => {
                 self.incoming(ep, core, now, call, &invite, None)

@@ -1875,3 +1875,53 @@ fn an_ni2_setup_without_sending_complete_is_en_bloc() {
         w.switch_events
     );
 }
+
+/// What each leg logs while it handles an event of a call is in a `call` span naming the
+/// core's call and the leg: the answer the switch gives (ISDN leg) and the BYE the PBX
+/// sends (SIP leg) are logged under the same call id, with each leg's own.
+#[test]
+fn both_legs_log_under_the_calls_id() {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let sink = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let mut w = World::new();
+        let (pbx_call, _) = answered_pbx_call(&mut w);
+        w.pbx.hangup(w.now, pbx_call, None);
+        w.run();
+    });
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let line = |what: &str| {
+        text.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` in:\n{text}"))
+            .to_string()
+    };
+    // The ISDN leg's CONNECT reaches the core inside the ISDN leg's span.
+    let answered = line("answered call=call-1");
+    assert!(
+        answered.contains("call{call=call-1 leg=") && answered.contains("span=span 1}"),
+        "{answered}"
+    );
+    // The PBX's BYE ends the call inside the SIP leg's span, same call.
+    let ended = line("call ended call=call-1");
+    assert!(
+        ended.contains("call{call=call-1 leg=") && ended.contains("trunk=pbx}"),
+        "{ended}"
+    );
+}

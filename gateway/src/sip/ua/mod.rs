@@ -150,6 +150,30 @@ pub enum UaEvent {
     },
 }
 
+impl UaEvent {
+    /// The call the event is about, if any.
+    pub fn call(&self) -> Option<CallHandle> {
+        match self {
+            UaEvent::IncomingCall { call, .. }
+            | UaEvent::Cancelled { call, .. }
+            | UaEvent::Confirmed { call, .. }
+            | UaEvent::Pracked { call }
+            | UaEvent::AckTimeout { call }
+            | UaEvent::Progress { call, .. }
+            | UaEvent::Answered { call, .. }
+            | UaEvent::Rejected { call, .. }
+            | UaEvent::Bye { call, .. }
+            | UaEvent::SessionExpired { call }
+            | UaEvent::Terminated { call }
+            | UaEvent::RequestResult { call, .. } => Some(*call),
+            UaEvent::Request { call, .. } => *call,
+            UaEvent::Registered { .. }
+            | UaEvent::RegistrationFailed { .. }
+            | UaEvent::PingResult { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum TxRef {
     ServerInvite(ServerKey),
