@@ -256,3 +256,57 @@ fn an_invite_to_our_contact_is_routed_by_the_number_in_to() {
     );
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
 }
+
+/// A reload that removes the trunk's `register` removes its binding at the registrar: a
+/// REGISTER with expires 0 (RFC 3261 §10.2.2), after the registration of the start.
+#[test]
+fn a_reload_without_register_unregisters_the_trunk() {
+    let pbx_port = free_udp_port();
+    let register = format!(
+        "register = {{ registrar = \"sip:127.0.0.1:{pbx_port}\", aor = \"sip:gw@sipp.test\", expires = 300 }}"
+    );
+    let keys = format!("{GW_AUTH}\n{register}");
+    let d = Daemon::start(
+        "sip-unregister",
+        Options {
+            sip_trunk: &keys,
+            pbx_port: Some(pbx_port),
+            ..Options::default()
+        },
+    );
+    // The registrar of the other test, then the removal: a REGISTER whose Contact (or
+    // Expires) says 0, answered 200.
+    let unregister = r#"  <recv request="REGISTER">
+    <action>
+      <ereg regexp="[Ee]xpires[:=] *0[^0-9]" search_in="msg" check_it="true" assign_to="gone"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <label id="end"/>
+  <Reference variables="gone"/>
+</scenario>
+"#;
+    let xml = REGISTRAR_UAS.replace("  <label id=\"end\"/>\n</scenario>\n", unregister);
+    assert!(xml.contains("gone"), "the registrar scenario's end moved");
+    let sf = d.scenario("registrar-twice.xml", &xml);
+    let mut registrar = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
+    wait_log(&d, "registered", Duration::from_secs(10));
+    let path = d.dir.join("gatewayd.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace(&register, "")).unwrap();
+    assert_eq!(d.ctl("reload"), "ok\n");
+    assert!(
+        registrar.wait().unwrap().success(),
+        "the registrar got the REGISTER with expires 0"
+    );
+    wait_log(&d, "unregistering", Duration::from_secs(1));
+}

@@ -35,7 +35,9 @@ use crate::rtp::PayloadType;
 use crate::rtp::RtpPortPool;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{Inbox, Listen, Protocol, Target, Transport, TransportEvent, BATCH};
-use crate::sip::ua::{resolve, Endpoint, EndpointConfig, RegistrationSpec, SipStats, UaEvent};
+use crate::sip::ua::{
+    resolve, Endpoint, EndpointConfig, RegHandle, RegistrationSpec, SipStats, UaEvent,
+};
 use crate::trunk::security::{Screen, TrunkGuard};
 use cdr_commit::Commit;
 
@@ -70,6 +72,60 @@ struct SipSide {
     key: (SipTransport, SocketAddr, Option<crate::config::TlsFiles>),
     /// The endpoint's counts as last handed to the metrics.
     published: SipStats,
+    /// The trunk's registration (`register`) and what it was made from.
+    registration: Option<(RegHandle, crate::config::SipRegister)>,
+}
+
+/// Give the trunk's endpoint `t`'s credentials (they answer the peer's and a registrar's
+/// 401/407 challenges, RFC 3261 §22.2) and bring its registration to `t.register`: a
+/// registration no longer configured, or changed, is removed (REGISTER with expires 0,
+/// §10.2.2) and the new one made. At start, and for a trunk a reload keeps or removes.
+fn apply_auth(
+    ep: &mut Endpoint,
+    registration: &mut Option<(RegHandle, crate::config::SipRegister)>,
+    t: &crate::config::SipTrunk,
+    protocol: Protocol,
+) {
+    ep.clear_credentials();
+    if let Some(a) = &t.auth {
+        ep.add_credentials(a.realm.as_deref(), &a.username, &a.password);
+    }
+    set_registration(ep, registration, t.register.as_ref(), &t.name, protocol);
+}
+
+/// Bring the endpoint's registration to `want` (see [`apply_auth`]).
+fn set_registration(
+    ep: &mut Endpoint,
+    registration: &mut Option<(RegHandle, crate::config::SipRegister)>,
+    want: Option<&crate::config::SipRegister>,
+    trunk: &str,
+    protocol: Protocol,
+) {
+    if registration.as_ref().map(|(_, r)| r) == want {
+        return;
+    }
+    let now = Instant::now();
+    if let Some((h, r)) = registration.take() {
+        info!(trunk, registrar = %r.registrar, aor = %r.aor, "unregistering");
+        ep.unregister(now, h);
+    }
+    let Some(r) = want else { return };
+    // check-config made sure the registrar names an address.
+    let Some(target) = resolve(&r.registrar, protocol) else {
+        warn!(trunk, registrar = %r.registrar, "registrar not an address: not registering");
+        return;
+    };
+    info!(trunk, registrar = %r.registrar, aor = %r.aor, "registering");
+    let h = ep.register(
+        now,
+        RegistrationSpec {
+            registrar: r.registrar.clone(),
+            aor: r.aor.clone(),
+            target,
+            expires: r.expires,
+        },
+    );
+    *registration = Some((h, r.clone()));
 }
 
 /// Bind a SIP trunk's listener and build its endpoint, leg and guard; what arrives is read
@@ -113,29 +169,8 @@ async fn open_sip(
         user_agent: user_agent.into(),
         timers: Timers::default(),
     });
-    if let Some(a) = &t.auth {
-        // Answers the peer's (or a registrar's) 401/407 challenges (RFC 3261 §22.2).
-        ep.add_credentials(a.realm.as_deref(), &a.username, &a.password);
-    }
-    if let Some(r) = &t.register {
-        let Some(target) = resolve(&r.registrar, protocol) else {
-            anyhow::bail!(
-                "SIP trunk {}: registrar `{}` is not a SIP URI with an address",
-                t.name,
-                r.registrar
-            )
-        };
-        info!(trunk = %t.name, registrar = %r.registrar, aor = %r.aor, "registering");
-        ep.register(
-            Instant::now(),
-            RegistrationSpec {
-                registrar: r.registrar.clone(),
-                aor: r.aor.clone(),
-                target,
-                expires: r.expires,
-            },
-        );
-    }
+    let mut registration = None;
+    apply_auth(&mut ep, &mut registration, t, protocol);
     let guard = TrunkGuard::new(t, user_agent);
     let leg = SipLeg::new(
         &t.name,
@@ -159,6 +194,7 @@ async fn open_sip(
         guard,
         key: (t.transport, t.listen, t.tls.clone()),
         published: SipStats::default(),
+        registration,
     };
     let inbox = SipInbox {
         inbox,
@@ -715,6 +751,8 @@ impl Signalling {
                 let side = &mut self.sips[i];
                 side.leg.reconfigure(t);
                 side.guard.reload(t);
+                let protocol = side.leg.protocol();
+                apply_auth(&mut side.ep, &mut side.registration, t, protocol);
                 kept[i] = true;
                 continue;
             }
@@ -731,6 +769,9 @@ impl Signalling {
         for (side, kept) in self.sips.iter_mut().zip(kept) {
             if !kept && !side.guard.is_closing() {
                 side.guard.close();
+                let trunk = side.leg.trunk().to_string();
+                let protocol = side.leg.protocol();
+                set_registration(&mut side.ep, &mut side.registration, None, &trunk, protocol);
                 info!(
                     trunk = %side.leg.trunk(),
                     calls = side.leg.call_count(),

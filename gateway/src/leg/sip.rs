@@ -245,6 +245,11 @@ impl SipLeg {
         self
     }
 
+    /// The transport the trunk's peers are reached over.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
     /// The user part of our Contact URIs (the endpoint's `contact_user`): an INVITE to it
     /// names no number, so the called number is taken from its To.
     pub fn with_contact_user(mut self, user: &str) -> SipLeg {

@@ -57,6 +57,11 @@ fn refresh_margin(expires: u32) -> Duration {
 }
 
 impl Endpoint {
+    /// Forget the credentials given so far (a reload gives the new ones).
+    pub fn clear_credentials(&mut self) {
+        self.credentials.clear();
+    }
+
     /// Answer challenges for `realm` (or any realm) with these credentials.
     pub fn add_credentials(&mut self, realm: Option<&str>, username: &str, password: &str) {
         self.credentials.push(Credential {
