@@ -233,9 +233,7 @@ impl Router {
     /// Routes whose pattern fits `called` for a call that arrived on trunk `from`, best
     /// first; the core tries them (and their trunks) in order on congestion.
     pub fn lookup<'a>(&'a self, from: &str, called: &str) -> Vec<Decision<'a>> {
-        self.routes
-            .iter()
-            .filter(|r| r.from.is_empty() || r.from.iter().any(|f| f == from))
+        self.routes_from(from)
             .filter(|r| r.pattern.matches(called))
             .map(|r| Decision {
                 route: r,
@@ -247,21 +245,25 @@ impl Router {
     /// For overlap receiving: whether some route from `from` would take a number longer
     /// than `called` (see [`Pattern::takes_more`]): then more digits may still come for it.
     pub fn takes_more(&self, from: &str, called: &str) -> bool {
+        self.routes_from(from).any(|r| r.pattern.takes_more(called))
+    }
+
+    /// The routes that take calls arriving on trunk `from` (all trunks when a route names
+    /// none), best first.
+    fn routes_from<'r, 'f>(
+        &'r self,
+        from: &'f str,
+    ) -> impl Iterator<Item = &'r crate::config::Route> + use<'r, 'f> {
         self.routes
             .iter()
-            .filter(|r| r.from.is_empty() || r.from.iter().any(|f| f == from))
-            .any(|r| r.pattern.takes_more(called))
+            .filter(move |r| r.from.is_empty() || r.from.iter().any(|f| f == from))
     }
 
     /// For overlap receiving: whether `called` (so far) matches some route, could still
     /// match one with more digits, or can never match.
     pub fn check(&self, from: &str, called: &str) -> Match {
         let mut best = Match::None;
-        for r in self
-            .routes
-            .iter()
-            .filter(|r| r.from.is_empty() || r.from.iter().any(|f| f == from))
-        {
+        for r in self.routes_from(from) {
             match r.pattern.check(called) {
                 Match::Full => return Match::Full,
                 Match::Partial => best = Match::Partial,

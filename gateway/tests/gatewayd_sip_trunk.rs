@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::daemon_support::{free_udp_port, Daemon, Options, DISPOSITION};
 use crate::sipp_interop::{CHALLENGING_UAS, REGISTRAR_UAS};
-use crate::sipp_scenario::{bye, head, offer, Uac};
+use crate::sipp_scenario::{bye, head, offer, reply, Uac};
 
 /// The trunk's credentials at SIPp's scenarios (`verifyauth username="gw" password="pw"`).
 const GW_AUTH: &str = "auth = { username = \"gw\", password = \"pw\" }";
@@ -176,21 +176,9 @@ fn a_call_goes_to_the_next_peer_when_the_first_is_unavailable() {
     let unavailable = d.scenario(
         "unavailable.xml",
         &format!(
-            r#"{}  <recv request="INVITE"/>
-  <send><![CDATA[
-SIP/2.0 503 Service Unavailable
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <recv request="ACK"/>
-</scenario>
-"#,
-            head("unavailable")
+            "{}  <recv request=\"INVITE\"/>\n{}  <recv request=\"ACK\"/>\n</scenario>\n",
+            head("unavailable"),
+            reply("503 Service Unavailable"),
         ),
     );
     let mut first = sipp_uas_on(&d, d.pbx_port, Some(&unavailable));
@@ -276,26 +264,19 @@ fn a_reload_without_register_unregisters_the_trunk() {
     );
     // The registrar of the other test, then the removal: a REGISTER whose Contact (or
     // Expires) says 0, answered 200.
-    let unregister = r#"  <recv request="REGISTER">
+    let unregister = format!(
+        r#"  <recv request="REGISTER">
     <action>
       <ereg regexp="[Ee]xpires[:=] *0[^0-9]" search_in="msg" check_it="true" assign_to="gone"/>
     </action>
   </recv>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <label id="end"/>
+{}  <label id="end"/>
   <Reference variables="gone"/>
 </scenario>
-"#;
-    let xml = REGISTRAR_UAS.replace("  <label id=\"end\"/>\n</scenario>\n", unregister);
+"#,
+        reply("200 OK")
+    );
+    let xml = REGISTRAR_UAS.replace("  <label id=\"end\"/>\n</scenario>\n", &unregister);
     assert!(xml.contains("gone"), "the registrar scenario's end moved");
     let sf = d.scenario("registrar-twice.xml", &xml);
     let mut registrar = d.sipp_uas(&["-sf", &sf, "-m", "1"]);

@@ -301,6 +301,23 @@ pub struct General {
     pub moh_file: String,
 }
 
+impl General {
+    /// `rtp_timeout`: silence on an answered call's RTP before it is cleared; `None`: 0.
+    pub fn rtp_timeout(&self) -> Option<std::time::Duration> {
+        seconds_or_never(self.rtp_timeout)
+    }
+
+    /// `no_answer_timeout`: how long a call may stay unanswered; `None`: 0.
+    pub fn no_answer_timeout(&self) -> Option<std::time::Duration> {
+        seconds_or_never(self.no_answer_timeout)
+    }
+}
+
+/// A timeout of the file in seconds, where 0 means never.
+fn seconds_or_never(secs: u32) -> Option<std::time::Duration> {
+    (secs > 0).then(|| std::time::Duration::from_secs(u64::from(secs)))
+}
+
 impl Default for General {
     fn default() -> Self {
         General {

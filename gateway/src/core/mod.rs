@@ -370,8 +370,7 @@ impl Core {
     pub fn reload(&mut self, config: &Config) {
         self.router = Router::new(&config.routes);
         self.causes = CauseMap::with_overrides(&config.cause_map);
-        self.no_answer = (config.general.no_answer_timeout > 0)
-            .then(|| Duration::from_secs(u64::from(config.general.no_answer_timeout)));
+        self.no_answer = config.general.no_answer_timeout();
         let first_load = self.channels.channels().is_empty();
         for span in &config.spans {
             let known = span.bearers().any(|ts| {
@@ -1229,16 +1228,17 @@ impl Core {
     }
 
     /// The next deadline of the core's own timers (the inter-digit timer of overlap
-    /// sending); call [`Core::handle_timeout`] then.
+    /// sending, `no_answer_timeout`); call [`Core::handle_timeout`] then.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let overlap = self.overlap_deadlines.first().map(|(t, _)| *t);
         let answer = self.answer_deadlines.first().map(|(t, _)| *t);
         overlap.into_iter().chain(answer).min()
     }
 
-    /// Run the timers due at `now`: an overlap-sending call without a digit for the
-    /// group's `digit_timeout` has its number declared complete (INFORMATION with Sending
-    /// complete, Q.931 §5.1.3).
+    /// Run the timers due at `now`: a call still unanswered `no_answer_timeout` after its
+    /// first attempt is cleared with cause 19; an overlap-sending call without a digit for
+    /// the group's `digit_timeout` has its number declared complete (INFORMATION with
+    /// Sending complete, Q.931 §5.1.3).
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(&(t, id)) = self.answer_deadlines.first() {
             if t > now {

@@ -96,6 +96,19 @@ impl Fixture {
         self.now += Duration::from_secs(secs);
     }
 
+    /// More digits of an overlap call arrive on `leg` (INFORMATION; `complete`: with
+    /// Sending complete, or T302 ran out).
+    fn dial(&mut self, leg: LegId, digits: &str, complete: bool) {
+        self.core.handle(
+            self.now,
+            leg,
+            Message::Digits {
+                digits: digits.into(),
+                complete,
+            },
+        );
+    }
+
     fn actions(&mut self) -> Vec<Action> {
         std::iter::from_fn(|| self.core.poll_action()).collect()
     }
@@ -472,24 +485,10 @@ fn overlap_receiving_waits_while_a_route_takes_more_digits() {
     let setup = from_switch("3", false);
     let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
     for d in ["0", "1", "2"] {
-        f.core.handle(
-            f.now,
-            a,
-            Message::Digits {
-                digits: d.into(),
-                complete: false,
-            },
-        );
+        f.dial(a, d, false);
         assert!(f.actions().is_empty(), "`_30X.` takes more after {d}");
     }
-    f.core.handle(
-        f.now,
-        a,
-        Message::Digits {
-            digits: "3".into(),
-            complete: true,
-        },
-    );
+    f.dial(a, "3", true);
     let (_, trunk, _, setup) = f.originated();
     assert_eq!(
         (trunk.as_str(), setup.called.digits.as_str()),
@@ -500,33 +499,13 @@ fn overlap_receiving_waits_while_a_route_takes_more_digits() {
 #[test]
 fn overlap_receiving_routes_when_the_number_matches() {
     let mut f = Fixture::new();
-    let setup = Setup {
-        called: Number::unknown("2"),
-        calling: None,
-        bearer: Bearer::Speech,
-        media: None,
-        complete: false,
-        redirecting: None,
-    };
-    let (_, a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
+    let (_, a) = f
+        .core
+        .incoming(f.now, "pstn", Some(ch(1, 1)), from_switch("2", false));
     assert!(f.actions().is_empty(), "still collecting");
-    f.core.handle(
-        f.now,
-        a,
-        Message::Digits {
-            digits: "0".into(),
-            complete: false,
-        },
-    );
+    f.dial(a, "0", false);
     assert!(f.actions().is_empty());
-    f.core.handle(
-        f.now,
-        a,
-        Message::Digits {
-            digits: "1".into(),
-            complete: false,
-        },
-    );
+    f.dial(a, "1", false);
     let (b, trunk, _, setup) = f.originated();
     assert_eq!(
         (trunk.as_str(), setup.called.digits.as_str()),

@@ -263,11 +263,6 @@ struct BridgeArgs {
     answered: bool,
 }
 
-/// `rtp_timeout` in seconds, 0 for never.
-fn rtp_timeout(general: &crate::config::General) -> Option<Duration> {
-    (general.rtp_timeout > 0).then(|| Duration::from_secs(u64::from(general.rtp_timeout)))
-}
-
 /// What [`Action::Relay`] asks for.
 #[derive(Debug, Clone, Copy)]
 struct RelayArgs {
@@ -637,7 +632,7 @@ impl Signalling {
             _sim: sim,
             added_sims: Vec::new(),
             moh: config.moh.clone(),
-            rtp_timeout: rtp_timeout(&config.general),
+            rtp_timeout: config.general.rtp_timeout(),
             cdr_commit: cdr_commit::GroupCommit::new(CDR_SYNC_INTERVAL, CDR_SYNC_BATCH),
             frame: Vec::with_capacity(512),
             dchans_read: None,
@@ -837,7 +832,7 @@ impl Signalling {
                 self.reload_spans(&config);
                 self.reload_sip(&config).await;
                 self.moh = config.moh.clone();
-                self.rtp_timeout = rtp_timeout(&config.general);
+                self.rtp_timeout = config.general.rtp_timeout();
             }
             let now = Instant::now();
             let deadline = {
@@ -1583,8 +1578,9 @@ impl Signalling {
         // The echo canceller serves speech: a 3.1 kHz audio call (fax, modem) or a data
         // call needs the signal untouched (its own echo control, V.8/T.30 tones that an
         // adapting filter would distort), as DAHDI turns it off on such bearers.
-        cfg.echo_cancel = bearer == crate::core::Bearer::Speech;
-        if bearer != crate::core::Bearer::Speech {
+        let speech = bearer == crate::core::Bearer::Speech;
+        cfg.echo_cancel = speech;
+        if !speech {
             // Nor DTMF detection: fax and modem tones, or data, are no digits.
             cfg.dtmf = DtmfMode::Off;
         }

@@ -1150,12 +1150,15 @@ impl SipLeg {
             core.handle(now, leg, Message::Release(Reason::Q850(27)));
             return;
         };
-        let retry = Box::new(Retry {
-            setup: setup.clone(),
-            referred_by: referral.referred_by.map(str::to_string),
-            replaces: referral.replaces.map(str::to_string),
-            media_address,
-            peer: index,
+        // Kept only when there is a next peer to try (a copy of the setup per call).
+        let retry = (index + 1 < self.peers.len()).then(|| {
+            Box::new(Retry {
+                setup: setup.clone(),
+                referred_by: referral.referred_by.map(str::to_string),
+                replaces: referral.replaces.map(str::to_string),
+                media_address,
+                peer: index,
+            })
         });
         let host = match peer {
             SocketAddr::V4(a) => a.to_string(),
@@ -1247,15 +1250,15 @@ impl SipLeg {
                 connected: None,
                 refer_active: false,
                 peer_update: false,
-                retry: Some(retry),
+                retry,
             },
         );
     }
 
-    /// Our INVITE to one peer failed with `status` (`made_up`: no response came, the
-    /// endpoint says 408 for a timeout, 503 for a transport failure): when that means the
-    /// peer is unavailable (408, 503: RFC 3263 §4.3, RFC 3261 §21.5.4) and the trunk has
-    /// another peer, the call is placed there and the core hears nothing. True when so.
+    /// Our INVITE to one peer failed with `status` (the peer's, or the endpoint's own 408
+    /// for a timeout and 503 for a transport failure): when that means the peer is
+    /// unavailable (408, 503: RFC 3263 §4.3, RFC 3261 §21.5.4) and the trunk has another
+    /// peer, the call is placed there and the core hears nothing. True when so.
     fn fail_over(
         &mut self,
         ep: &mut Endpoint,
@@ -1271,6 +1274,7 @@ impl SipLeg {
             Some(r) if !c.uas && !c.answered && matches!(status, 408 | 503) => r.peer + 1,
             _ => return false,
         };
+        // A reload may have taken peers away since the INVITE went out.
         if next >= self.peers.len() {
             return false;
         }

@@ -60,6 +60,7 @@ pub struct ScreenStats {
 #[derive(Debug)]
 struct InboundAuth {
     server: DigestServer,
+    realm: String,
     username: String,
     password: String,
 }
@@ -67,10 +68,12 @@ struct InboundAuth {
 fn inbound_auth(trunk: &SipTrunk) -> Option<InboundAuth> {
     let a = trunk.auth.as_ref().filter(|a| a.challenge_inbound)?;
     let realm = a.realm.clone().unwrap_or_else(|| "gatewayd".to_string());
-    // A per-process key: a restart only makes the outstanding nonces stale.
+    // A per-process key: the nonces of an earlier process no longer check (their
+    // requests get 403, and the peer starts again without credentials).
     let secret = getrandom::u64().unwrap_or(0).to_le_bytes().to_vec();
     Some(InboundAuth {
         server: DigestServer::new(&realm, secret),
+        realm,
         username: a.username.clone(),
         password: a.password.clone(),
     })
@@ -129,7 +132,16 @@ impl TrunkGuard {
     pub fn reload(&mut self, trunk: &SipTrunk) {
         self.guard.reload(vec![access(trunk)]);
         self.closing = false;
-        self.auth = inbound_auth(trunk);
+        // The same realm keeps its nonce key: a challenge answered across the reload
+        // still checks.
+        self.auth = match (self.auth.take(), inbound_auth(trunk)) {
+            (Some(old), Some(new)) if old.realm == new.realm => Some(InboundAuth {
+                username: new.username,
+                password: new.password,
+                ..old
+            }),
+            (_, new) => new,
+        };
     }
 
     /// The trunk is gone from the configuration: requests inside dialogs (the calls in

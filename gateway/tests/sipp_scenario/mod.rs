@@ -39,6 +39,17 @@ pub fn invite(port: &str, pts: &[u8]) -> String {
     Uac::pbx().invite(1).sdp(&offer(port, pts)).send_retrans()
 }
 
+/// A `<send>` of SIPp as the UAS answering the request it received last with `status`
+/// (e.g. `503 Service Unavailable`) and no body: its Via, From, Call-ID and CSeq, its To
+/// with SIPp's tag.
+pub fn reply(status: &str) -> String {
+    format!(
+        "  <send><![CDATA[\nSIP/2.0 {status}\n[last_Via:]\n[last_From:]\n\
+         [last_To:];tag=[pid]SIPpTag01[call_number]\n[last_Call-ID:]\n[last_CSeq:]\n\
+         Content-Length: 0\n\n]]></send>\n"
+    )
+}
+
 /// A scenario named `name` in which SIPp (as its built-in `uac` names itself) calls
 /// `[service]` with an INVITE without SDP, which must get the final response `status`,
 /// and ACKs it (to the callee's URI, with the response's To tag).

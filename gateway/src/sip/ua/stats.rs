@@ -44,18 +44,6 @@ impl MethodCounts {
             .map(|(m, n)| (*m, n))
     }
 
-    fn sub(&mut self, other: &MethodCounts) {
-        for (a, b) in self.0.iter_mut().zip(other.0) {
-            *a = a.saturating_sub(b);
-        }
-    }
-
-    fn add(&mut self, other: &MethodCounts) {
-        for (a, b) in self.0.iter_mut().zip(other.0) {
-            *a += b;
-        }
-    }
-
     /// The count of `method` (a name of [`METHODS`]).
     pub fn get(&self, method: &str) -> u64 {
         METHODS
@@ -85,34 +73,36 @@ impl SipStats {
     /// What `self` counted beyond `earlier` (an earlier copy of the same counts).
     pub fn since(&self, earlier: &SipStats) -> SipStats {
         let mut d = *self;
-        d.server_transactions.sub(&earlier.server_transactions);
-        d.client_transactions.sub(&earlier.client_transactions);
-        for (a, b) in d
-            .responses_received
-            .iter_mut()
-            .zip(earlier.responses_received)
-        {
-            *a = a.saturating_sub(b);
-        }
-        for (a, b) in d.responses_sent.iter_mut().zip(earlier.responses_sent) {
-            *a = a.saturating_sub(b);
-        }
+        d.combine(earlier, u64::saturating_sub);
         d
     }
 
     /// Adds `other`'s counts to these.
     pub fn add(&mut self, other: &SipStats) {
-        self.server_transactions.add(&other.server_transactions);
-        self.client_transactions.add(&other.client_transactions);
-        for (a, b) in self
-            .responses_received
-            .iter_mut()
-            .zip(other.responses_received)
-        {
-            *a += b;
-        }
-        for (a, b) in self.responses_sent.iter_mut().zip(other.responses_sent) {
-            *a += b;
+        self.combine(other, |a, b| a + b);
+    }
+
+    /// Each count of these becomes `f(it, other's)`.
+    fn combine(&mut self, other: &SipStats, f: impl Fn(u64, u64) -> u64) {
+        let pairs = [
+            (
+                &mut self.server_transactions.0[..],
+                &other.server_transactions.0[..],
+            ),
+            (
+                &mut self.client_transactions.0[..],
+                &other.client_transactions.0[..],
+            ),
+            (
+                &mut self.responses_received[..],
+                &other.responses_received[..],
+            ),
+            (&mut self.responses_sent[..], &other.responses_sent[..]),
+        ];
+        for (ours, theirs) in pairs {
+            for (a, b) in ours.iter_mut().zip(theirs) {
+                *a = f(*a, *b);
+            }
         }
     }
 
@@ -132,14 +122,13 @@ impl SipStats {
 
     /// `bytes` went on the wire: counted if it is a response (`SIP/2.0 NNN`).
     pub(super) fn sent(&mut self, bytes: &[u8]) {
-        if let Some(rest) = bytes.strip_prefix(b"SIP/2.0 ") {
-            if let Some(&c) = rest.first() {
-                if c.is_ascii_digit() {
-                    if let Some(n) = self.responses_sent.get_mut(usize::from(c - b'0')) {
-                        *n += 1;
-                    }
-                }
-            }
+        let class = bytes
+            .strip_prefix(b"SIP/2.0 ")
+            .and_then(|rest| rest.first())
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| usize::from(c - b'0'));
+        if let Some(n) = class.and_then(|c| self.responses_sent.get_mut(c)) {
+            *n += 1;
         }
     }
 }
