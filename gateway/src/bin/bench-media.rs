@@ -362,6 +362,21 @@ fn thread_named(name: &str) -> Option<libc::pid_t> {
     })
 }
 
+/// User and kernel CPU time of thread `tid` so far, in seconds (`utime` and `stime` of
+/// proc_pid_stat(5), sampled by the kernel at its tick): which side of the system call
+/// boundary the media thread's time goes to.
+fn thread_user_kernel(tid: libc::pid_t) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from field 3 (`state`) on.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after `state`.
+    Some((ticks(11)? / hz, ticks(12)? / hz))
+}
+
 /// Keep thread `tid` (0: the caller) on CPU `cpu`.
 fn pin(tid: libc::pid_t, cpu: usize) -> bool {
     // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET stays within it.
@@ -645,6 +660,8 @@ fn main() -> anyhow::Result<()> {
     let s0 = engine.stats()[0];
     let c0 = sim.clock_stats();
     let steal0 = steal_ms();
+    let media_tid = thread_named("media-0");
+    let uk0 = media_tid.and_then(thread_user_kernel);
     let t0 = Instant::now();
     for i in 0..args.secs {
         std::thread::sleep(Duration::from_secs(1));
@@ -663,6 +680,7 @@ fn main() -> anyhow::Result<()> {
     let s1 = engine.stats()[0];
     let c1 = sim.clock_stats();
     let steal1 = steal_ms();
+    let uk1 = media_tid.and_then(thread_user_kernel);
     let (gen_sent, gen_recv, gen_cpu) = generator.join().expect("generator thread");
     let cpu_s = (s1.cpu_ns - s0.cpu_ns) as f64 / 1e9;
     let cpu = cpu_s / wall;
@@ -688,6 +706,14 @@ fn main() -> anyhow::Result<()> {
         n as f64 / cpu,
         cpu_s * 1e6 / (n as f64 * wall)
     );
+    if let (Some((u0, k0)), Some((u1, k1))) = (uk0, uk1) {
+        let (user, kernel) = (u1 - u0, k1 - k0);
+        println!(
+            "engine: of its CPU, user space {user:.2} s ({:.0} %), kernel {kernel:.2} s: {:.0} ns of user space per packet",
+            100.0 * user / (user + kernel).max(1e-9),
+            user * 1e9 / moved.max(1) as f64
+        );
+    }
     println!(
         "engine: p99 tdm→rtp {:?} ms, rtp→jitter buffer {:?} ms, playout→tdm {:?} ms; max tick {:.2} ms",
         p99[0], p99[1], p99[2], s1.max_tick_ns as f64 / 1e6

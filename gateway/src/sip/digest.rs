@@ -104,11 +104,10 @@ pub enum AuthError {
     Malformed(String),
     #[error("unknown user or wrong realm")]
     UnknownUser,
-    /// The nonce is ours but expired: challenge again with `stale=true` (RFC 7616 §3.3).
+    /// The digest is right but the nonce is invalid (expired, or not issued by this
+    /// process): challenge again with `stale=true` (RFC 7616 §3.3).
     #[error("stale nonce")]
     Stale,
-    #[error("the nonce was not issued by us")]
-    BadNonce,
     #[error("nonce count replayed")]
     Replay,
     #[error("wrong response digest")]
@@ -312,17 +311,18 @@ impl DigestServer {
         if realm != self.realm {
             return Err(AuthError::UnknownUser);
         }
+        // When the nonce was issued, if it is one of ours (keyed by our secret): one we
+        // did not issue (another process's, before a restart) is, like an expired one,
+        // an invalid nonce under credentials that may be right.
         let mut parts = nonce.splitn(3, '.');
-        let (issued, serial) = match (parts.next(), parts.next()) {
-            (Some(t), Some(n)) => (
-                u64::from_str_radix(t, 16).map_err(|_| AuthError::BadNonce)?,
-                u64::from_str_radix(n, 16).map_err(|_| AuthError::BadNonce)?,
-            ),
-            _ => return Err(AuthError::BadNonce),
+        let issued = match (parts.next(), parts.next()) {
+            (Some(t), Some(n)) => u64::from_str_radix(t, 16)
+                .ok()
+                .zip(u64::from_str_radix(n, 16).ok())
+                .filter(|&(t, n)| self.nonce_for(t, n) == nonce)
+                .map(|(t, _)| t),
+            _ => None,
         };
-        if self.nonce_for(issued, serial) != nonce {
-            return Err(AuthError::BadNonce);
-        }
         let password = password_of(&username).ok_or(AuthError::UnknownUser)?;
         let qop = c.param("qop");
         let (nc, cnonce) = match qop.as_deref() {
@@ -350,8 +350,12 @@ impl DigestServer {
         if !same {
             return Err(AuthError::WrongResponse);
         }
-        if now > issued + self.nonce_lifetime {
-            return Err(AuthError::Stale);
+        // RFC 7616 §3.3: a right digest over an invalid nonce (not ours, or expired) is
+        // challenged again with `stale=true`, so the client retries without asking its
+        // user; only a wrong digest is refused.
+        match issued {
+            Some(issued) if now <= issued + self.nonce_lifetime => {}
+            _ => return Err(AuthError::Stale),
         }
         if let Some(nc) = nc {
             let n = u32::from_str_radix(&nc, 16).map_err(|_| AuthError::Malformed("nc".into()))?;
@@ -445,7 +449,19 @@ mod tests {
         let mut forged = ch.clone();
         forged.nonce = "64.1.00000000000000000000000000000000".into();
         let f = forged.respond("INVITE", "sip:1@gw", "pbx", "pw", "c", 1);
-        assert_eq!(s.verify(&f, "INVITE", 101, pw), Err(AuthError::BadNonce));
+        assert_eq!(s.verify(&f, "INVITE", 101, pw), Err(AuthError::Stale));
+        let f = forged.respond("INVITE", "sip:1@gw", "pbx", "nope", "c", 1);
+        assert_eq!(
+            s.verify(&f, "INVITE", 101, pw),
+            Err(AuthError::WrongResponse)
+        );
+        // Another process's nonce (a restart: another secret), answered rightly.
+        let mut before = DigestServer::new("gw", b"old".to_vec());
+        let old = before.challenge(100, Algorithm::Md5, false);
+        let o = old.respond("INVITE", "sip:1@gw", "pbx", "pw", "c", 1);
+        assert_eq!(s.verify(&o, "INVITE", 101, pw), Err(AuthError::Stale));
+        let fresh = s.challenge(101, Algorithm::Md5, true);
+        assert!(fresh.to_header_value().contains("stale=true"));
         let other_method = ch.respond("BYE", "sip:1@gw", "pbx", "pw", "c", 9);
         assert_eq!(
             s.verify(&other_method, "INVITE", 101, pw),

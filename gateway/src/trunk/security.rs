@@ -15,8 +15,9 @@
 //!   accepted in the last 32 s (retransmissions, RFC 3578 overlap INVITEs).
 //! - With `auth.challenge_inbound`, a request that opens a dialog (OPTIONS aside: peers
 //!   ping with it) must carry Digest credentials of the trunk's `auth` user (RFC 3261
-//!   §22.2, RFC 7616): without them, or with a nonce that went stale, it gets 401 with a
-//!   fresh challenge; with a wrong answer, 403. Answered statelessly, as above: the
+//!   §22.2, RFC 7616): without them it gets 401 with a fresh challenge; with a right
+//!   answer over a nonce that went stale or that an earlier process issued (a restart),
+//!   401 with `stale=true`; with a wrong answer, 403. Answered statelessly, as above: the
 //!   nonces carry their own check (`DigestServer`).
 
 use std::collections::HashMap;
@@ -52,7 +53,7 @@ pub struct ScreenStats {
     pub rate_limited: u64,
     /// 401 sent: a dialog-opening request without valid credentials (a stale nonce too).
     pub challenged: u64,
-    /// 403 sent: credentials that did not check (wrong user, password or nonce).
+    /// 403 sent: credentials that did not check (wrong user or password).
     pub auth_failed: u64,
 }
 
@@ -68,8 +69,9 @@ struct InboundAuth {
 fn inbound_auth(trunk: &SipTrunk) -> Option<InboundAuth> {
     let a = trunk.auth.as_ref().filter(|a| a.challenge_inbound)?;
     let realm = a.realm.clone().unwrap_or_else(|| "gatewayd".to_string());
-    // A per-process key: the nonces of an earlier process no longer check (their
-    // requests get 403, and the peer starts again without credentials).
+    // A per-process key: the nonces of an earlier process no longer check, and their
+    // requests, when the digest is right, get a stale challenge (the peer answers it
+    // at once).
     let secret = getrandom::u64().unwrap_or(0).to_le_bytes().to_vec();
     Some(InboundAuth {
         server: DigestServer::new(&realm, secret),
@@ -356,6 +358,73 @@ mod tests {
             Screen::Drop
         );
         assert_eq!(g.stats().dropped, 1);
+    }
+
+    /// The INVITE of `incoming`, answering `challenge` (a 401's WWW-Authenticate).
+    fn answering(challenge: &str, password: &str, call_id: &str) -> Incoming {
+        let c = crate::sip::digest::Challenge::parse_header(challenge).unwrap();
+        let authorization = c.respond(
+            "INVITE",
+            "sip:0301234@192.0.2.1",
+            "gateway",
+            password,
+            "c0ffee",
+            1,
+        );
+        let mut i = incoming("192.0.2.10", "INVITE", call_id, false);
+        let text = String::from_utf8_lossy(i.message.as_bytes()).replacen(
+            "Max-Forwards",
+            &format!("Authorization: {authorization}\r\nMax-Forwards"),
+            1,
+        );
+        i.message = SipMessage::parse(Bytes::from(text)).unwrap();
+        i
+    }
+
+    fn www_authenticate(s: &Screen) -> String {
+        let Screen::Reply(_, b) = s else {
+            panic!("no reply: {s:?}")
+        };
+        let m = SipMessage::parse(b.clone()).unwrap();
+        String::from_utf8_lossy(m.header_value(&HeaderName::WwwAuthenticate).unwrap()).into_owned()
+    }
+
+    #[test]
+    fn inbound_challenge_and_a_nonce_from_before_a_restart() {
+        let now = Instant::now();
+        let t = trunk(
+            "auth = { username = \"gateway\", password = \"pw\", challenge_inbound = true }\n",
+        );
+        let mut before = TrunkGuard::new(&t, "gatewayd");
+        let s = before.screen(now, &incoming("192.0.2.10", "INVITE", "a", false));
+        assert_eq!(status(&s), Some(401));
+        let old = www_authenticate(&s);
+        assert!(!old.contains("stale"), "{old}");
+        assert_eq!(
+            before.screen(now, &answering(&old, "pw", "a")),
+            Screen::Pass
+        );
+        // A new process (another nonce key): the right answer to the old challenge is
+        // challenged again as stale, not refused.
+        let mut after = TrunkGuard::new(&t, "gatewayd");
+        let s = after.screen(now, &answering(&old, "pw", "b"));
+        assert_eq!(status(&s), Some(401));
+        let fresh = www_authenticate(&s);
+        assert!(fresh.contains("stale=true"), "{fresh}");
+        assert_eq!(
+            after.screen(now, &answering(&fresh, "pw", "b")),
+            Screen::Pass
+        );
+        // A wrong password is refused, over an old nonce or a fresh one.
+        assert_eq!(
+            status(&after.screen(now, &answering(&old, "no", "c"))),
+            Some(403)
+        );
+        assert_eq!(
+            status(&after.screen(now, &answering(&fresh, "no", "d"))),
+            Some(403)
+        );
+        assert_eq!(after.stats().auth_failed, 2);
     }
 
     #[test]

@@ -79,28 +79,7 @@ impl Endpoint {
         method: &str,
         uri: &str,
     ) -> Option<(&'static str, String)> {
-        let (name, value) = match response.status()?.code() {
-            401 => (
-                "Authorization",
-                WwwAuthenticate::parse(
-                    std::str::from_utf8(response.header_value(&HeaderName::WwwAuthenticate)?)
-                        .ok()?,
-                )
-                .ok()?
-                .0,
-            ),
-            407 => (
-                "Proxy-Authorization",
-                ProxyAuthenticate::parse(
-                    std::str::from_utf8(response.header_value(&HeaderName::ProxyAuthenticate)?)
-                        .ok()?,
-                )
-                .ok()?
-                .0,
-            ),
-            _ => return None,
-        };
-        let challenge = Challenge::from_credentials(&value).ok()?;
+        let (name, challenge) = challenge_in(response)?;
         let cred = self
             .credentials
             .iter()
@@ -214,10 +193,11 @@ impl Endpoint {
                 .push_back(UaEvent::PingResult { target, status }),
             Owner::Register(h) => {
                 if (status == 401 || status == 407)
-                    && self
-                        .registrations
-                        .get(&h)
-                        .is_some_and(|r| r.auth_tries == 0)
+                    && self.registrations.get(&h).is_some_and(|r| {
+                        response
+                            .as_ref()
+                            .is_some_and(|resp| answers_challenge(r.auth_tries, resp))
+                    })
                 {
                     let uri = self.registrations[&h].spec.registrar.clone();
                     if let Some(auth) = response
@@ -305,4 +285,38 @@ impl Endpoint {
 pub(super) enum Owner {
     Register(RegHandle),
     Ping(Target),
+}
+
+/// The Digest challenge of a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate), and the
+/// field that answers it.
+fn challenge_in(response: &SipMessage) -> Option<(&'static str, Challenge)> {
+    let (name, value) = match response.status()?.code() {
+        401 => (
+            "Authorization",
+            WwwAuthenticate::parse(
+                std::str::from_utf8(response.header_value(&HeaderName::WwwAuthenticate)?).ok()?,
+            )
+            .ok()?
+            .0,
+        ),
+        407 => (
+            "Proxy-Authorization",
+            ProxyAuthenticate::parse(
+                std::str::from_utf8(response.header_value(&HeaderName::ProxyAuthenticate)?).ok()?,
+            )
+            .ok()?
+            .0,
+        ),
+        _ => return None,
+    };
+    Some((name, Challenge::from_credentials(&value).ok()?))
+}
+
+/// Whether a request whose challenges were answered `tries` times in a row answers the one
+/// in `response` too: the first always (RFC 3261 §22.2), a second only when it says our
+/// answer was right but its nonce not valid (`stale=true`, RFC 7616 §3.3: a nonce that
+/// expired, or one the server no longer knows after a restart). Never more: a server that
+/// keeps challenging is refusing.
+pub(super) fn answers_challenge(tries: u8, response: &SipMessage) -> bool {
+    tries == 0 || (tries == 1 && challenge_in(response).is_some_and(|(_, c)| c.stale))
 }

@@ -1352,7 +1352,8 @@ impl Endpoint {
         true
     }
 
-    /// Send the INVITE again with credentials for the challenge in `resp` (§22.2), once.
+    /// Send the INVITE again with credentials for the challenge in `resp` (§22.2): once,
+    /// and once more for a stale nonce ([`client::answers_challenge`]).
     fn retry_with_credentials(
         &mut self,
         now: Instant,
@@ -1362,7 +1363,11 @@ impl Endpoint {
         let Some(c) = self.calls.get(&call) else {
             return false;
         };
-        let Some(out) = c.out.clone().filter(|_| c.auth_tries == 0) else {
+        let Some(out) = c
+            .out
+            .clone()
+            .filter(|_| client::answers_challenge(c.auth_tries, resp))
+        else {
             return false;
         };
         let call_id = c

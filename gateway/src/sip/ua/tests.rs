@@ -900,3 +900,104 @@ fn the_ack_of_a_delayed_offer_carries_the_answer_up() {
         other => panic!("expected Confirmed, got {other:?}"),
     }
 }
+
+/// A registrar that restarted between its challenge and our answer (its nonce key
+/// changed) challenges the right answer again with `stale=true`: answered once more
+/// (RFC 7616 §3.3). A third challenge in a row is a refusal.
+#[test]
+fn registration_answers_a_stale_challenge_once_more_and_no_more() {
+    use crate::sip::digest::{Algorithm, AuthError, DigestServer};
+    let mut p = Pair::new();
+    p.a.add_credentials(None, "gw", "pw");
+    let target = Target {
+        protocol: Protocol::Udp,
+        addr: p.b_addr,
+    };
+    let h = p.a.register(
+        p.now,
+        RegistrationSpec {
+            registrar: "sip:reg.test".into(),
+            aor: "sip:gw@reg.test".into(),
+            target,
+            expires: 600,
+        },
+    );
+    let pw = |u: &str| (u == "gw").then(|| "pw".to_string());
+    // Answer the next REGISTER with a challenge from `server` (or 200 when its
+    // credentials check); returns why its credentials did not check, if they did not.
+    let step = |p: &mut Pair, server: &mut DigestServer, stale: bool| -> Option<AuthError> {
+        let (_, bytes) = p.a.poll_transmit().expect("REGISTER sent");
+        let req = SipMessage::parse(bytes).unwrap();
+        let checked = req
+            .header_value(&HeaderName::Authorization)
+            .map(|a| server.verify(std::str::from_utf8(a).unwrap(), "REGISTER", 11, pw));
+        let resp = match &checked {
+            Some(Ok(_)) => {
+                crate::sip::ResponseBuilder::from_request(&req, StatusCode::OK, None, Some("r"))
+                    .header("Expires", "120")
+                    .build()
+            }
+            _ => crate::sip::ResponseBuilder::from_request(
+                &req,
+                StatusCode::UNAUTHORIZED,
+                None,
+                Some("r"),
+            )
+            .header(
+                "WWW-Authenticate",
+                server
+                    .challenge(10, Algorithm::Md5, stale)
+                    .to_header_value(),
+            )
+            .build(),
+        };
+        p.a.handle_incoming(
+            p.now,
+            Incoming {
+                message: SipMessage::parse(resp).unwrap(),
+                source: target,
+                local: p.a_addr,
+            },
+        );
+        checked.and_then(Result::err)
+    };
+    let mut before = DigestServer::new("reg.test", b"old".to_vec());
+    assert_eq!(step(&mut p, &mut before, false), None, "no credentials yet");
+    // The registrar restarted: our right answer to the old nonce is stale.
+    let mut after = DigestServer::new("reg.test", b"new".to_vec());
+    assert_eq!(step(&mut p, &mut after, true), Some(AuthError::Stale));
+    assert_eq!(step(&mut p, &mut after, false), None, "answered again: 200");
+    let ev: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, UaEvent::Registered { handle, expires: 120 } if *handle == h)));
+
+    // A registrar that keeps challenging (not stale) is answered once, then refused.
+    let mut p = Pair::new();
+    p.a.add_credentials(None, "gw", "wrong");
+    p.a.register(
+        p.now,
+        RegistrationSpec {
+            registrar: "sip:reg.test".into(),
+            aor: "sip:gw@reg.test".into(),
+            target,
+            expires: 600,
+        },
+    );
+    let mut server = DigestServer::new("reg.test", b"k".to_vec());
+    assert_eq!(step(&mut p, &mut server, false), None);
+    assert_eq!(
+        step(&mut p, &mut server, true),
+        Some(AuthError::WrongResponse)
+    );
+    // The second answer is refused too, with a stale-marked challenge: not answered.
+    assert_eq!(
+        step(&mut p, &mut server, true),
+        Some(AuthError::WrongResponse)
+    );
+    assert!(p.a.poll_transmit().is_none(), "no fourth REGISTER");
+    let ev: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, UaEvent::RegistrationFailed { .. })));
+}
