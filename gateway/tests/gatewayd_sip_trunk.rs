@@ -245,25 +245,9 @@ fn an_invite_to_our_contact_is_routed_by_the_number_in_to() {
     assert_eq!(cdrs[0][DISPOSITION], "ANSWERED", "{cdrs:?}");
 }
 
-/// A reload that removes the trunk's `register` removes its binding at the registrar: a
-/// REGISTER with expires 0 (RFC 3261 §10.2.2), after the registration of the start.
-#[test]
-fn a_reload_without_register_unregisters_the_trunk() {
-    let pbx_port = free_udp_port();
-    let register = format!(
-        "register = {{ registrar = \"sip:127.0.0.1:{pbx_port}\", aor = \"sip:gw@sipp.test\", expires = 300 }}"
-    );
-    let keys = format!("{GW_AUTH}\n{register}");
-    let d = Daemon::start(
-        "sip-unregister",
-        Options {
-            sip_trunk: &keys,
-            pbx_port: Some(pbx_port),
-            ..Options::default()
-        },
-    );
-    // The registrar of the other test, then the removal: a REGISTER whose Contact (or
-    // Expires) says 0, answered 200.
+/// SIPp's registrar of the other test, then the removal: a REGISTER whose Contact (or
+/// Expires) says 0, answered 200 (the scenario fails without it).
+fn registrar_then_removal() -> String {
     let unregister = format!(
         r#"  <recv request="REGISTER">
     <action>
@@ -278,7 +262,32 @@ fn a_reload_without_register_unregisters_the_trunk() {
     );
     let xml = REGISTRAR_UAS.replace("  <label id=\"end\"/>\n</scenario>\n", &unregister);
     assert!(xml.contains("gone"), "the registrar scenario's end moved");
-    let sf = d.scenario("registrar-twice.xml", &xml);
+    xml
+}
+
+/// A daemon on a trunk that registers at `pbx_port`; the `register` key too.
+fn registering_daemon(name: &str, pbx_port: u16) -> (Daemon, String) {
+    let register = format!(
+        "register = {{ registrar = \"sip:127.0.0.1:{pbx_port}\", aor = \"sip:gw@sipp.test\", expires = 300 }}"
+    );
+    let keys = format!("{GW_AUTH}\n{register}");
+    let d = Daemon::start(
+        name,
+        Options {
+            sip_trunk: &keys,
+            pbx_port: Some(pbx_port),
+            ..Options::default()
+        },
+    );
+    (d, register)
+}
+
+/// A reload that removes the trunk's `register` removes its binding at the registrar: a
+/// REGISTER with expires 0 (RFC 3261 §10.2.2), after the registration of the start.
+#[test]
+fn a_reload_without_register_unregisters_the_trunk() {
+    let (d, register) = registering_daemon("sip-unregister", free_udp_port());
+    let sf = d.scenario("registrar-twice.xml", &registrar_then_removal());
     let mut registrar = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
     wait_log(&d, "registered", Duration::from_secs(10));
     let path = d.dir.join("gatewayd.toml");
@@ -290,4 +299,31 @@ fn a_reload_without_register_unregisters_the_trunk() {
         "the registrar got the REGISTER with expires 0"
     );
     wait_log(&d, "unregistering", Duration::from_secs(1));
+}
+
+/// A daemon that stops (SIGTERM) removes its binding at the registrar first (RFC 3261
+/// §10.2.2), so that the PBX stops sending calls to a gateway that is gone; then exits.
+#[test]
+fn a_stopping_daemon_unregisters_the_trunk() {
+    let (mut d, _) = registering_daemon("sip-stop-unregister", free_udp_port());
+    let sf = d.scenario("registrar-stop.xml", &registrar_then_removal());
+    let mut registrar = d.sipp_uas(&["-sf", &sf, "-m", "1"]);
+    wait_log(&d, "registered", Duration::from_secs(10));
+    let t0 = Instant::now();
+    assert!(
+        d.terminate(Duration::from_secs(10)),
+        "gatewayd exits on SIGTERM"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_millis(1500),
+        "the registrar's 200 ended the wait: {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        registrar.wait().unwrap().success(),
+        "the registrar got the REGISTER with expires 0"
+    );
+    let log = d.log();
+    assert!(log.contains("unregistering"), "{log}");
+    assert!(log.contains("gatewayd stopped"), "{log}");
 }

@@ -216,9 +216,11 @@ fn span_status(config: &Config) -> Vec<SpanStatus> {
         .collect()
 }
 
-/// How long a stopping daemon waits for the gatekeeper's UCF (one URQ retransmission
-/// is 3 s in H.225.0's table; a service manager's stop timeout is short).
-const URQ_WAIT: Duration = Duration::from_secs(2);
+/// How long a stopping daemon waits for the registrars' answers to its removals and
+/// the gatekeeper's UCF (one URQ retransmission is 3 s in H.225.0's table, and UDP's
+/// first SIP retransmissions come within 1.5 s; a service manager's stop timeout is
+/// short).
+const LEAVE_WAIT: Duration = Duration::from_secs(2);
 
 /// [`run`] on a tokio runtime of its own (for `gatewayd run` and for tests that host the
 /// daemon in a thread).
@@ -253,6 +255,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
     });
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     let h323_tx = sig.h323_sender();
+    let sip_stop = sig.stop_sender();
     tokio::spawn(sig.run());
     let sock = PathBuf::from(&config.general.control_socket);
     let listener =
@@ -293,13 +296,24 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    if let Some(tx) = h323_tx {
-        // H.225.0 §7.6: leave the gatekeeper (URQ) before going; UCF or give up.
-        let (done, wait) = tokio::sync::oneshot::channel();
-        if tx.send(h323::H323Input::Shutdown(done)).is_ok() {
-            let _ = tokio::time::timeout(URQ_WAIT, wait).await;
+    // Leave before going, both sides at once, each answered or given up within
+    // LEAVE_WAIT: the SIP trunks' registrations removed (REGISTER with expires 0, RFC
+    // 3261 §10.2.2), the gatekeeper left (URQ, H.225.0 §7.6).
+    let (sip_done, sip_left) = tokio::sync::oneshot::channel();
+    let sip_left = async {
+        if sip_stop.send(sip_done).is_ok() {
+            let _ = tokio::time::timeout(LEAVE_WAIT, sip_left).await;
         }
-    }
+    };
+    let h323_left = async {
+        if let Some(tx) = h323_tx {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if tx.send(h323::H323Input::Shutdown(done)).is_ok() {
+                let _ = tokio::time::timeout(LEAVE_WAIT, wait).await;
+            }
+        }
+    };
+    tokio::join!(sip_left, h323_left);
     lock(&shared.core).flush_cdrs();
     let _ = std::fs::remove_file(&sock);
     info!("gatewayd stopped");

@@ -19,7 +19,7 @@ use dahdi_driver::{
 use q931::call::{Interface, InterfaceConfig};
 use q931::ie::Layer1Protocol;
 use q931::lapd::Role;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::{lock, Shared};
@@ -74,6 +74,8 @@ struct SipSide {
     published: SipStats,
     /// The trunk's registration (`register`) and what it was made from.
     registration: Option<(RegHandle, crate::config::SipRegister)>,
+    /// The daemon stops: the registration being removed, until its registrar answers.
+    leaving: Option<RegHandle>,
 }
 
 /// Give the trunk's endpoint `t`'s credentials (they answer the peer's and a registrar's
@@ -195,6 +197,7 @@ async fn open_sip(
         key: (t.transport, t.listen, t.tls.clone()),
         published: SipStats::default(),
         registration,
+        leaving: None,
     };
     let inbox = SipInbox {
         inbox,
@@ -306,6 +309,11 @@ pub struct Signalling {
     /// The H.323 peers' calls (`super::h323`), when configured.
     h323: Option<super::h323::H323Side>,
     h323_rx: Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
+    /// Asks to leave before the daemon stops ([`Signalling::leave`]).
+    stop_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    stop_rx: Option<mpsc::UnboundedReceiver<oneshot::Sender<()>>>,
+    /// Who waits for the registrations to be removed.
+    stopping: Option<oneshot::Sender<()>>,
     /// Which data links were up at the last turn (per D-channel), to refresh the span
     /// status only on a change.
     links_up: Vec<bool>,
@@ -610,6 +618,7 @@ impl Signalling {
         // Two B-channels of ours can be joined (`Action::Hairpin`): by the switch
         // (ECT/2BCT) or by the media engine.
         lock(&shared.core).set_hairpin(media.is_some());
+        let (stop_tx, stop_rx) = mpsc::unbounded_channel();
         Ok(Signalling {
             shared,
             sips,
@@ -628,6 +637,9 @@ impl Signalling {
             joins: join::Joins::default(),
             h323,
             h323_rx,
+            stop_tx,
+            stop_rx: Some(stop_rx),
+            stopping: None,
             links_up: Vec::new(),
             _sim: sim,
             added_sims: Vec::new(),
@@ -776,6 +788,35 @@ impl Signalling {
         }
     }
 
+    /// A channel that asks this task to leave before the daemon stops: the registrations
+    /// are removed, and the sender given is answered once their registrars answered.
+    pub fn stop_sender(&self) -> mpsc::UnboundedSender<oneshot::Sender<()>> {
+        self.stop_tx.clone()
+    }
+
+    /// The daemon stops (RFC 3261 §10.2.2): each trunk's registration is removed with a
+    /// REGISTER of expires 0; `done` is answered once every registrar answered it (or it
+    /// failed), at once when no trunk registers.
+    fn leave(&mut self, done: oneshot::Sender<()>) {
+        for side in &mut self.sips {
+            let handle = side.registration.as_ref().map(|(h, _)| *h);
+            let trunk = side.leg.trunk().to_string();
+            let protocol = side.leg.protocol();
+            set_registration(&mut side.ep, &mut side.registration, None, &trunk, protocol);
+            side.leaving = handle;
+        }
+        self.stopping = Some(done);
+        self.check_left();
+    }
+
+    fn check_left(&mut self) {
+        if self.sips.iter().all(|s| s.leaving.is_none()) {
+            if let Some(done) = self.stopping.take() {
+                let _ = done.send(());
+            }
+        }
+    }
+
     /// The H.323 side's input channel, when H.323 is configured (for the shutdown's URQ).
     pub fn h323_sender(&self) -> Option<mpsc::UnboundedSender<super::h323::H323Input>> {
         self.h323.as_ref().map(|h| h.sender())
@@ -826,6 +867,7 @@ impl Signalling {
         let mut out: Vec<(usize, Target, bytes::Bytes)> = Vec::new();
         let mut batches: Vec<Vec<(Target, bytes::Bytes)>> = Vec::new();
         let mut h323_rx = self.h323_rx.take();
+        let mut stop_rx = self.stop_rx.take();
         loop {
             let reloaded = lock(&self.shared.sip_reload).take();
             if let Some(config) = reloaded {
@@ -888,6 +930,7 @@ impl Signalling {
                         }
                     }
                 }
+                Some(done) = recv_stop(&mut stop_rx) => self.leave(done),
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
         }
@@ -1055,12 +1098,19 @@ impl Signalling {
                     let side = &mut self.sips[i];
                     match (ev, elsewhere) {
                         // The trunk's own registration (`register`): the endpoint
-                        // refreshes it; the outcome is for the log.
-                        (UaEvent::Registered { expires, .. }, _) => {
+                        // refreshes it; the outcome is for the log, and for a stop
+                        // that waits for the registration's removal.
+                        (UaEvent::Registered { handle, expires }, _) => {
                             info!(trunk = %side.leg.trunk(), expires, "registered");
+                            if side.leaving == Some(handle) {
+                                side.leaving = None;
+                            }
                         }
-                        (UaEvent::RegistrationFailed { status, .. }, _) => {
+                        (UaEvent::RegistrationFailed { handle, status }, _) => {
                             warn!(trunk = %side.leg.trunk(), status, "registration refused");
+                            if side.leaving == Some(handle) {
+                                side.leaving = None;
+                            }
                         }
                         (UaEvent::IncomingCall { call, invite, .. }, Some(e)) => side
                             .leg
@@ -1081,6 +1131,7 @@ impl Signalling {
                 break;
             }
         }
+        self.check_left();
         // Group commit (cdr.rs, DAEMON.md "CDRs"): nothing this turn or an earlier one
         // produced leaves the daemon while a CDR written so far is not durable. Until the
         // next sync the SIP messages, Q.931 frames and H.323 output stay queued in their
@@ -1602,6 +1653,15 @@ impl Signalling {
 /// The next H.323 connection event; never ready without H.323.
 /// H.323 connection events handled in one turn at most.
 const H323_BATCH: usize = 256;
+
+async fn recv_stop(
+    rx: &mut Option<mpsc::UnboundedReceiver<oneshot::Sender<()>>>,
+) -> Option<oneshot::Sender<()>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
 
 async fn recv_h323(
     rx: &mut Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,

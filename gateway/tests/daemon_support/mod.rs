@@ -350,6 +350,22 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// SIGTERM, and whether the daemon exited (status 0) within `limit`.
+    pub fn terminate(&mut self, limit: Duration) -> bool {
+        // SAFETY: kill(2) on the daemon's own pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
