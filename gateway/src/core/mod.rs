@@ -1305,6 +1305,14 @@ impl Core {
         stuck.into_iter().map(|(c, _)| c).collect()
     }
 
+    /// Busy channels with the call holding each (the ISDN legs' audit).
+    pub fn busy_calls(&self) -> Vec<(ChannelId, CallId)> {
+        self.channels
+            .busy()
+            .map(|(c, call)| (c, CallId(call)))
+            .collect()
+    }
+
     /// Busy channels (for tests and `ctl`).
     pub fn busy_channels(&self) -> Vec<ChannelId> {
         let mut v: Vec<_> = self.channels.busy().map(|(c, _)| c).collect();

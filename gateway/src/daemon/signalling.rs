@@ -333,6 +333,8 @@ pub struct Signalling {
     dchans_read: Option<Instant>,
     /// When the spans' device status (slips, timing source) is read next.
     next_span_poll: Instant,
+    /// When the ISDN legs are audited next ([`IsdnLeg::audit`]).
+    next_audit: Instant,
 }
 
 /// The span's Q.931 interface: the configured switch type's variant on the span's line
@@ -649,6 +651,7 @@ impl Signalling {
             frame: Vec::with_capacity(512),
             dchans_read: None,
             next_span_poll: now,
+            next_audit: now + crate::core::AUDIT_INTERVAL,
         })
     }
 
@@ -970,6 +973,15 @@ impl Signalling {
         now: Instant,
         out: &mut Vec<(usize, Target, bytes::Bytes)>,
     ) -> Option<Instant> {
+        if now >= self.next_audit {
+            self.next_audit = now + crate::core::AUDIT_INTERVAL;
+            for d in &mut self.dchans {
+                let fixes = d.leg.audit(core, now);
+                if !fixes.is_empty() {
+                    warn!(span = %d.leg.span(), restarted = fixes.restarted.len(), cleared = fixes.cleared.len(), "audit put the span's calls in step");
+                }
+            }
+        }
         let mut buf = [0u8; 512];
         let mut alarms: Vec<(dahdi_driver::SpanId, bool)> = Vec::new();
         let read = self

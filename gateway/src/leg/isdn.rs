@@ -21,7 +21,8 @@ use tracing::{debug, info, warn};
 
 use crate::config::TypeOfNumber;
 use crate::core::{
-    cause, Bearer, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection, Setup,
+    cause, Bearer, CallId, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection,
+    Setup,
 };
 use crate::id_map::HashMap;
 use crate::interwork::redirect;
@@ -59,6 +60,38 @@ pub struct IsdnLeg {
     by_leg: HashMap<LegId, CallHandle>,
     /// Results of [`IsdnLeg::transfer`], for [`IsdnLeg::poll_transfer`].
     transfers: Vec<TransferOutcome>,
+    /// What the last [`IsdnLeg::audit`] found out of step (acted on if found again).
+    suspects: Vec<Suspect>,
+}
+
+/// A disagreement between the core, this leg and its Q.931 stack, as [`IsdnLeg::audit`]
+/// finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Suspect {
+    /// The stack holds a call on this B-channel that the leg does not know: no core call
+    /// will ever clear it.
+    UnknownToLeg(CallHandle, u8),
+    /// The leg keeps a call the stack no longer has: its end will never be reported.
+    GoneFromStack(CallHandle),
+    /// The core holds this B-channel for a call whose ISDN side is gone.
+    NoIsdnCall(ChannelId, CallId),
+}
+
+/// What one [`IsdnLeg::audit`] put right.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuditFixes {
+    /// B-channels restarted (RESTART, Q.931 §5.5): the stack held a call on them that no
+    /// core call owned.
+    pub restarted: Vec<ChannelId>,
+    /// Core calls ended (cause 41): their ISDN side was gone, or the leg's record of it
+    /// had no call in the stack.
+    pub cleared: Vec<CallId>,
+}
+
+impl AuditFixes {
+    pub fn is_empty(&self) -> bool {
+        self.restarted.is_empty() && self.cleared.is_empty()
+    }
 }
 
 /// How a transfer asked of the switch ([`IsdnLeg::transfer`]) ended.
@@ -151,6 +184,7 @@ impl IsdnLeg {
             by_handle: HashMap::default(),
             by_leg: HashMap::default(),
             transfers: Vec::new(),
+            suspects: Vec::new(),
         }
     }
 
@@ -220,6 +254,110 @@ impl IsdnLeg {
     /// The span of this D-channel.
     pub fn span(&self) -> SpanId {
         self.span
+    }
+
+    /// Compare the core's busy B-channels of this span, this leg's calls and the Q.931
+    /// stack's calls, and put right what is out of step in two audits in a row (a
+    /// disagreement seen once may be a call between two of its steps):
+    /// - a stack call on a B-channel that the leg does not know is cleared by restarting
+    ///   the channel (RESTART, Q.931 §5.5.1), which also returns it to idle at the switch;
+    /// - a call the leg keeps but the stack no longer has, and a core call holding a
+    ///   B-channel of this span without an ISDN call on it, are ended in the core with
+    ///   cause 41 (temporary failure): the other leg is cleared, the CDR written and the
+    ///   channel freed.
+    ///
+    /// The daemon runs it with the core's own audit ([`Core::audit`], a busy channel
+    /// without any call).
+    pub fn audit(&mut self, core: &mut Core, now: Instant) -> AuditFixes {
+        let mut found = Vec::new();
+        for (handle, _, channel) in self.iface.calls() {
+            if let (false, Some(ts)) = (self.by_handle.contains_key(&handle), channel) {
+                found.push(Suspect::UnknownToLeg(handle, ts));
+            }
+        }
+        for &handle in self.by_handle.keys() {
+            if self.iface.stage(handle).is_none() {
+                found.push(Suspect::GoneFromStack(handle));
+            }
+        }
+        for (ch, call) in core.busy_calls() {
+            if ch.span != self.span {
+                continue;
+            }
+            let on_channel = self.by_handle.values().any(|c| {
+                !c.core_done
+                    && match c.channel {
+                        Some(own) => own == ch,
+                        // Not known yet (the network chooses): the call's own.
+                        None => core.call_of(c.leg) == Some(call),
+                    }
+            });
+            // Whatever the stack holds on the channel, no call of the leg will report
+            // its end to the core (a stack call the leg does not know is restarted).
+            if !on_channel {
+                found.push(Suspect::NoIsdnCall(ch, call));
+            }
+        }
+        let (again, first): (Vec<Suspect>, Vec<Suspect>) =
+            found.into_iter().partition(|s| self.suspects.contains(s));
+        self.suspects = first;
+        let mut fixes = AuditFixes::default();
+        let mut restart = Vec::new();
+        for s in again {
+            match s {
+                Suspect::UnknownToLeg(handle, ts) => {
+                    warn!(span = %self.span, channel = ts, ?handle, "audit: Q.931 call without a gateway call; restarting its channel");
+                    restart.push(ts);
+                }
+                Suspect::GoneFromStack(handle) => {
+                    let Some(c) = self.by_handle.remove(&handle) else {
+                        continue;
+                    };
+                    self.by_leg.remove(&c.leg);
+                    if let (false, Some(call)) = (c.core_done, core.call_of(c.leg)) {
+                        warn!(span = %self.span, %call, ?handle, "audit: ISDN call gone from the Q.931 stack; ending the call");
+                        core.hangup(now, call, cause::TEMPORARY_FAILURE);
+                        fixes.cleared.push(call);
+                    }
+                }
+                Suspect::NoIsdnCall(ch, call) => {
+                    warn!(channel = %ch, %call, "audit: B-channel held by a call without an ISDN call on it; ending the call");
+                    if core.hangup(now, call, cause::TEMPORARY_FAILURE) {
+                        fixes.cleared.push(call);
+                    }
+                }
+            }
+        }
+        if !restart.is_empty() {
+            restart.sort_unstable();
+            restart.dedup();
+            match self.iface.restart_channels(now, Some(restart.clone())) {
+                Ok(()) => fixes.restarted = restart.iter().map(|&ts| self.chan(ts)).collect(),
+                // A restart under way: the channels are found again by the next audit.
+                Err(e) => debug!(span = %self.span, error = %e, "audit: RESTART not sent"),
+            }
+        }
+        self.drain(core, now);
+        fixes
+    }
+
+    /// Lose the record of the call `handle` without telling anyone (tests of
+    /// [`IsdnLeg::audit`]: a leg out of step with its stack).
+    #[cfg(test)]
+    pub(crate) fn forget(&mut self, handle: CallHandle) {
+        if let Some(c) = self.by_handle.remove(&handle) {
+            self.by_leg.remove(&c.leg);
+        }
+    }
+
+    /// Keep the record of the call `from` under `to`, a call the stack does not have
+    /// (tests of [`IsdnLeg::audit`]).
+    #[cfg(test)]
+    pub(crate) fn rekey(&mut self, from: CallHandle, to: CallHandle) {
+        if let Some(c) = self.by_handle.remove(&from) {
+            self.by_leg.insert(c.leg, to);
+            self.by_handle.insert(to, c);
+        }
     }
 
     /// Whether `leg` is one of this D-channel's legs.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dahdi_driver::SpanId;
+use dahdi_driver::{ChannelId, SpanId, Timeslot};
 use q931::call::{ChannelPref, Event, Interface, InterfaceConfig, SetupRequest};
 use q931::ie::TypeOfNumber as QTon;
 use q931::ie::{BearerCapability, CalledPartyNumber, CauseValue, Layer1Protocol, NumberingPlan};
@@ -96,6 +96,9 @@ struct World {
     hold_actions: Vec<Action>,
     /// The media the core moved bridges to ([`Action::MediaChanged`]).
     media_changes: Vec<crate::core::Media>,
+    /// Each time the world settles, the ISDN leg's audit runs twice and must find the
+    /// core, the leg and the stack in step (off in the tests that put them out of step).
+    audit_checks: bool,
 }
 
 fn first_line(b: &[u8]) -> String {
@@ -171,6 +174,7 @@ impl World {
             gw_sent: Vec::new(),
             hold_actions: Vec::new(),
             media_changes: Vec::new(),
+            audit_checks: true,
         };
         w.run();
         assert!(w.switch_events.contains(&Event::LinkUp), "D-channel up");
@@ -285,6 +289,12 @@ impl World {
                 self.switch_events.push(ev);
             }
             if !moved {
+                if self.audit_checks {
+                    for _ in 0..2 {
+                        let fixes = self.isdn.audit(&mut self.core, self.now);
+                        assert!(fixes.is_empty(), "audit of a settled world: {fixes:?}");
+                    }
+                }
                 return;
             }
         }
@@ -1899,11 +1909,21 @@ fn both_legs_log_under_the_calls_id() {
         .with_ansi(false)
         .with_writer(move || sink.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let call = || {
         let mut w = World::new();
         let (pbx_call, _) = answered_pbx_call(&mut w);
         w.pbx.hangup(w.now, pbx_call, None);
         w.run();
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        // A callsite first met by another test's thread while this subscriber was being
+        // registered may keep the "never" it got with no subscriber (tracing caches a
+        // callsite's interest). Once the call has met every callsite it meets, none is
+        // still being registered: asked again, each now says what this subscriber wants.
+        call();
+        tracing::callsite::rebuild_interest_cache();
+        buf.0.lock().unwrap().clear();
+        call();
     });
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     let line = |what: &str| {
@@ -1924,4 +1944,98 @@ fn both_legs_log_under_the_calls_id() {
         ended.contains("call{call=call-1 leg=") && ended.contains("trunk=pbx}"),
         "{ended}"
     );
+}
+
+/// The gateway's handle of the switch's call `call` (the same call reference, allocated
+/// by the other side).
+fn gateway_handle(call: q931::call::CallHandle) -> q931::call::CallHandle {
+    q931::call::CallHandle {
+        call_ref: call.call_ref,
+        ours: !call.ours,
+    }
+}
+
+/// The Reason of the BYE the gateway sent.
+fn bye_reason(w: &World) -> Option<String> {
+    w.gw_sent
+        .iter()
+        .find(|m| m.method() == Some(crate::sip::Method::Bye))
+        .and_then(|m| header(m, "Reason").first().cloned())
+}
+
+#[test]
+fn audit_of_calls_in_step_finds_nothing() {
+    let mut w = World::new();
+    let (pbx_call, _) = answered_pbx_call(&mut w);
+    for _ in 0..3 {
+        assert!(w.isdn.audit(&mut w.core, w.now).is_empty());
+        w.run();
+    }
+    assert_eq!(w.core.busy_channels().len(), 1, "the call goes on");
+    w.pbx.hangup(w.now, pbx_call, None);
+    w.run();
+    w.assert_clean();
+}
+
+/// The leg lost its record of an answered call: the stack still holds the call on its
+/// B-channel, the core still holds the channel. Seen twice, the channel is restarted
+/// (the switch releases its call too) and the core's call ended with cause 41.
+#[test]
+fn audit_restarts_a_channel_the_stack_holds_for_nobody_and_ends_the_orphaned_call() {
+    let mut w = World::new();
+    let (_, call) = answered_pbx_call(&mut w);
+    w.audit_checks = false;
+    w.isdn.forget(gateway_handle(call));
+    assert!(
+        w.isdn.audit(&mut w.core, w.now).is_empty(),
+        "once may be a call between two steps"
+    );
+    w.run();
+    let fixes = w.isdn.audit(&mut w.core, w.now);
+    let ch1 = ChannelId {
+        span: SpanId(1),
+        timeslot: Timeslot(1),
+    };
+    assert_eq!(fixes.restarted, vec![ch1]);
+    assert_eq!(fixes.cleared.len(), 1);
+    w.switch_events.clear();
+    w.run();
+    assert!(
+        w.switch_events
+            .iter()
+            .any(|e| matches!(e, Event::RestartIndication { channels } if channels == &vec![1u8])),
+        "{:?}",
+        w.switch_events
+    );
+    assert_eq!(bye_reason(&w).as_deref(), Some("Q.850;cause=41"));
+    w.assert_clean();
+    let cdrs = w.cdrs.0.lock().unwrap();
+    assert_eq!(cdrs.len(), 1, "the call has its CDR");
+    // The restart is acknowledged: the channel is idle at both ends, hunted again.
+    drop(cdrs);
+    assert!(w.isdn.audit(&mut w.core, w.now).is_empty());
+    w.pbx_call("0301234567");
+    let (_, channel, _) = w.switch_setup();
+    assert_eq!(channel, Some(1));
+}
+
+/// The leg keeps a call the stack does not have (and the stack a call the leg does not
+/// know): the call is ended in the core, the stack's call restarted.
+#[test]
+fn audit_ends_a_call_the_stack_no_longer_has() {
+    let mut w = World::new();
+    let (_, call) = answered_pbx_call(&mut w);
+    w.audit_checks = false;
+    let lost = q931::call::CallHandle {
+        call_ref: 0x7ff0,
+        ours: true,
+    };
+    w.isdn.rekey(gateway_handle(call), lost);
+    assert!(w.isdn.audit(&mut w.core, w.now).is_empty());
+    let fixes = w.isdn.audit(&mut w.core, w.now);
+    assert_eq!(fixes.cleared.len(), 1, "{fixes:?}");
+    assert_eq!(fixes.restarted.len(), 1, "{fixes:?}");
+    w.run();
+    assert_eq!(bye_reason(&w).as_deref(), Some("Q.850;cause=41"));
+    w.assert_clean();
 }
