@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::core::Core;
+use crate::media::engine::relay::RelayStats;
 use crate::media::engine::ChannelStats;
 use crate::sip::ua::SipStats;
 use crate::trunk::security::ScreenStats;
@@ -153,8 +154,8 @@ impl Metrics {
         let rtp_streams = Counter::default();
         registry.register(
             "rtp_streams",
-            "RTP streams of B-channel bridges that ended (the rtp_* figures are added \
-             when a stream ends)",
+            "RTP streams that ended: one per B-channel bridge, one per leg of a call \
+             relayed between IP legs (the rtp_* figures are added when a stream ends)",
             rtp_streams.clone(),
         );
         let rtp_sent = Counter::default();
@@ -162,7 +163,7 @@ impl Metrics {
         let rtp_received = Counter::default();
         registry.register(
             "rtp_packets_received",
-            "RTP packets received (audio and RFC 4733 events)",
+            "RTP packets received (audio and RFC 4733 events; on relayed calls, audio)",
             rtp_received.clone(),
         );
         let rtp_lost = Counter::default();
@@ -232,6 +233,22 @@ impl Metrics {
         self.rtp_lost.inc_by(u64::try_from(stats.lost).unwrap_or(0));
         if stats.packets_received > 0 {
             self.rtp_jitter.observe(stats.jitter_ms / 1000.0);
+        }
+    }
+
+    /// A relayed call (RTP between two IP legs) ended with these figures: each leg's
+    /// RTP stream counts as one, as a B-channel bridge's does.
+    pub fn rtp_relay_ended(&self, stats: &RelayStats) {
+        for leg in 0..2 {
+            self.rtp_streams.inc();
+            self.rtp_sent.inc_by(stats.sent[leg]);
+            self.rtp_received.inc_by(stats.received[leg]);
+            if stats.received[leg] == 0 {
+                continue;
+            }
+            self.rtp_lost
+                .inc_by(u64::try_from(stats.lost[leg]).unwrap_or(0));
+            self.rtp_jitter.observe(stats.jitter_us[leg] as f64 / 1e6);
         }
     }
 

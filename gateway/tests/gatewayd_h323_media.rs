@@ -759,6 +759,21 @@ fn sip_to_h323_relayed_tone_each_way_and_dtmf() {
         Arc::try_unwrap(peer_rtp).ok().unwrap().stop();
     }
     d.assert_no_busy_channel();
+    // Both relayed calls' RTP is in the metrics: two streams each (one per leg), the
+    // packets each way, and each stream's RFC 3550 jitter and loss.
+    let streams = "gatewayd_rtp_streams_total";
+    let t = Instant::now();
+    while d.metric(streams) < 4.0 && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(d.metric(streams), 4.0);
+    let received = d.metric("gatewayd_rtp_packets_received_total");
+    let sent = d.metric("gatewayd_rtp_packets_sent_total");
+    // Over 3 s of each call, 50 packets a second each way.
+    assert!(received >= 4.0 * 100.0, "received {received}");
+    assert!(sent >= 4.0 * 100.0, "sent {sent}");
+    assert_eq!(d.metric("gatewayd_rtp_jitter_seconds_count"), 4.0);
+    assert!(d.metric("gatewayd_rtp_packets_lost_total") <= received * 0.02);
 }
 
 /// SIP → H.323 through the relay, then a re-INVITE moves the SIP side to another port

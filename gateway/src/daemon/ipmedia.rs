@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 use crate::core::{CallId, LegId, Media};
 use crate::id_map::HashMap;
 use crate::media::engine::relay::{
-    Codec, RelayConfig, RelayEvent, RelayKey, RelaySide, RtpRelay, Side,
+    Codec, RelayConfig, RelayEvent, RelayKey, RelaySide, RelayStats, RtpRelay, Side,
 };
 use crate::media::engine::{ChannelKey, MediaEngine, MediaEvent};
 use crate::rtp::PayloadType;
@@ -58,6 +58,8 @@ pub struct RelayOutcome {
     pub timeouts: Vec<CallId>,
     /// Calls whose removed relay let go of its ports.
     pub freed: Vec<CallId>,
+    /// The figures of the relays removed (for the metrics).
+    pub ended: Vec<RelayStats>,
 }
 
 /// Relayed calls, B-channel bridges' RTP legs, in-band digits waiting to play.
@@ -332,6 +334,7 @@ impl IpMedia {
                 }
                 RelayEvent::Removed { key, stats } => {
                     debug!(?key, ?stats, "relay removed");
+                    out.ended.push(stats);
                     if let Some(call) = self.removing.remove(&key) {
                         out.freed.push(call);
                     }

@@ -1074,6 +1074,12 @@ impl Signalling {
             }
         }
         let relayed = self.ip_media.poll_relay();
+        if !relayed.ended.is_empty() {
+            let metrics = lock(&self.shared.metrics);
+            for stats in &relayed.ended {
+                metrics.rtp_relay_ended(stats);
+            }
+        }
         for call in relayed.freed {
             self.make_pending(call);
         }

@@ -40,6 +40,8 @@ pub struct Daemon {
     pub dir: PathBuf,
     pub sip_port: u16,
     pub pbx_port: u16,
+    /// Where the daemon serves its Prometheus metrics (`metrics_listen`).
+    pub metrics_port: u16,
     child: Child,
 }
 
@@ -118,6 +120,7 @@ impl Daemon {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let sip_port = opts.sip_port.unwrap_or_else(free_udp_port);
+        let metrics_port = port_support::free_tcp_port();
         let pbx_port = opts.pbx_port.unwrap_or_else(free_udp_port);
         let rtp_keys = match opts.rtp_ports {
             Some((min, max)) => format!("rtp_port_min = {min}\nrtp_port_max = {max}"),
@@ -133,6 +136,7 @@ impl Daemon {
 [general]
 cdr_file = "{dir}/cdr.csv"
 control_socket = "{dir}/ctl.sock"
+metrics_listen = "127.0.0.1:{metrics_port}"
 {rtp_keys}
 
 [[span]]
@@ -179,6 +183,7 @@ to = ["pbx"]
             dir,
             sip_port,
             pbx_port,
+            metrics_port,
             child,
         };
         // Wait for the control socket and the D-channel.
@@ -363,6 +368,29 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+}
+
+impl Daemon {
+    /// The value of one series of the daemon's metrics (`name{labels}` as exposed), 0
+    /// when it is not there.
+    pub fn metric(&self, series: &str) -> f64 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port))
+            .expect("gatewayd's metrics endpoint");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: gatewayd\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |v| {
+                v.split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{series}: {v}"))
+            })
     }
 }
 
