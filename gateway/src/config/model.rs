@@ -593,6 +593,11 @@ pub struct NumberRules {
     pub called_ton: Option<TypeOfNumber>,
     /// Type of number sent in Calling party number (Q.931 §4.5.10).
     pub calling_ton: Option<TypeOfNumber>,
+    /// Numbering plan sent in Called party number (Q.931 §4.5.8); without it, E.164
+    /// (`isdn`) for a known type of number and `unknown` for an unknown one.
+    pub called_npi: Option<NumberingPlan>,
+    /// Numbering plan sent in Calling party number (Q.931 §4.5.10), as `called_npi`.
+    pub calling_npi: Option<NumberingPlan>,
     /// Force presentation of the calling number.
     pub calling_presentation: Option<Presentation>,
     /// Prefix dialled for national numbers in this country (e.g. "0"); maps TON national.
@@ -611,6 +616,24 @@ pub enum TypeOfNumber {
     International,
     National,
     Subscriber,
+}
+
+/// Q.931 numbering plan identification (§4.5.8 octet 3), as used in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NumberingPlan {
+    Unknown,
+    /// ISDN/telephony numbering plan (E.164).
+    #[serde(alias = "e164")]
+    Isdn,
+    /// Data numbering plan (X.121).
+    Data,
+    /// Telex numbering plan (F.69).
+    Telex,
+    /// National standard numbering plan.
+    National,
+    /// Private numbering plan (a PBX network's own numbers).
+    Private,
 }
 
 /// Calling line presentation, as used in the configuration.

@@ -10,7 +10,7 @@ use dahdi_driver::ChannelId;
 
 use crate::media::Law;
 
-use crate::config::TypeOfNumber;
+use crate::config::{NumberingPlan, TypeOfNumber};
 
 /// One call through the gateway: two legs (more, briefly, while failing over).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,6 +38,10 @@ impl fmt::Display for LegId {
 pub struct Number {
     pub digits: String,
     pub ton: TypeOfNumber,
+    /// The numbering plan, where it is not the one that goes with the type of number
+    /// (Q.931 §4.5.8: E.164 unless the type is unknown): a trunk's `called_npi` /
+    /// `calling_npi`, or the plan an ISDN number arrived with.
+    pub plan: Option<NumberingPlan>,
     /// Presentation restricted (Q.931 §4.5.10 octet 3a; SIP `Privacy: id`, RFC 3325).
     pub restricted: bool,
 }
@@ -48,6 +52,7 @@ impl Number {
         Number {
             digits: digits.to_string(),
             ton: TypeOfNumber::Unknown,
+            plan: None,
             restricted: false,
         }
     }

@@ -1,5 +1,5 @@
 //! Number manipulation per trunk (config `NumberRules`): strip/prefix, type of number
-//! (Q.931 §4.5.8/§4.5.10) ↔ `+`/national/subscriber forms, presentation.
+//! (Q.931 §4.5.8/§4.5.10) ↔ `+`/national/subscriber forms, numbering plan, presentation.
 
 use crate::config::{NumberRules, Presentation, TypeOfNumber};
 
@@ -34,6 +34,7 @@ pub fn classify(dialled: &str, rules: &NumberRules, restricted: bool) -> Number 
     Number {
         digits: digits.to_string(),
         ton,
+        plan: None,
         restricted,
     }
 }
@@ -78,18 +79,24 @@ pub fn convert(n: &Number, want: TypeOfNumber, rules: &NumberRules) -> Number {
     out
 }
 
-/// The called number leaving through a trunk: its strip/prefix, then its type of number.
+/// The called number leaving through a trunk: its strip/prefix, then its type of number
+/// and numbering plan.
 pub fn outgoing_called(dialled_after_route: &str, rules: &NumberRules) -> Number {
     let stripped = dialled_after_route.get(rules.called_strip..).unwrap_or("");
     let s = format!("{}{}", rules.called_prefix, stripped);
     let n = classify(&s, rules, false);
-    match rules.called_ton {
+    let mut out = match rules.called_ton {
         Some(t) => convert(&n, t, rules),
         None => n,
+    };
+    if let Some(p) = rules.called_npi {
+        out.plan = Some(p);
     }
+    out
 }
 
-/// The calling number leaving through a trunk: its type of number and presentation.
+/// The calling number leaving through a trunk: its type of number, numbering plan and
+/// presentation.
 pub fn outgoing_calling(n: &Number, rules: &NumberRules) -> Number {
     let mut out = match rules.calling_ton {
         Some(t) => convert(n, t, rules),
@@ -99,6 +106,9 @@ pub fn outgoing_calling(n: &Number, rules: &NumberRules) -> Number {
         Some(Presentation::Restricted) => out.restricted = true,
         Some(Presentation::Allowed) => out.restricted = false,
         None => {}
+    }
+    if let Some(p) = rules.calling_npi {
+        out.plan = Some(p);
     }
     out
 }

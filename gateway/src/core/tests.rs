@@ -243,11 +243,13 @@ fn isdn_to_sip_call_and_disconnect_clears_with_cause() {
         called: Number {
             digits: "201".into(),
             ton: TypeOfNumber::Subscriber,
+            plan: None,
             restricted: false,
         },
         calling: Some(Number {
             digits: "301234567".into(),
             ton: TypeOfNumber::National,
+            plan: None,
             restricted: false,
         }),
         bearer: Bearer::Speech,

@@ -19,7 +19,7 @@ use q931::supplementary::address::{PresentedNumberUnscreened, RosePartyNumber};
 use q931::supplementary::ect::EctStatus;
 use tracing::{debug, info, warn};
 
-use crate::config::TypeOfNumber;
+use crate::config::{NumberingPlan as Plan, TypeOfNumber};
 use crate::core::{
     cause, Bearer, CallId, Core, Delivery, LegId, Media, Message, Number, Reason, Redirection,
     Setup,
@@ -139,6 +139,38 @@ fn plan_for(t: TypeOfNumber) -> NumberingPlan {
     }
 }
 
+/// The numbering plan a number goes out with: its own (a trunk's `called_npi` /
+/// `calling_npi`, or the plan it arrived with), else the one of its type.
+fn plan_of(n: &Number) -> NumberingPlan {
+    match n.plan {
+        Some(p) => match p {
+            Plan::Unknown => NumberingPlan::Unknown,
+            Plan::Isdn => NumberingPlan::Isdn,
+            Plan::Data => NumberingPlan::Data,
+            Plan::Telex => NumberingPlan::Telex,
+            Plan::National => NumberingPlan::National,
+            Plan::Private => NumberingPlan::Private,
+        },
+        None => plan_for(n.ton),
+    }
+}
+
+/// The plan of a received number, kept when it is not the one of its type (so that it
+/// goes on as it came: a private number stays private).
+fn plan_in(ton: QTon, plan: NumberingPlan) -> Option<Plan> {
+    let p = match plan {
+        NumberingPlan::Unknown => Plan::Unknown,
+        NumberingPlan::Isdn => Plan::Isdn,
+        NumberingPlan::Data => Plan::Data,
+        NumberingPlan::Telex => Plan::Telex,
+        NumberingPlan::National => Plan::National,
+        NumberingPlan::Private => Plan::Private,
+        // A reserved value: read as the plan of its type.
+        _ => return None,
+    };
+    (plan != plan_for(ton_in(ton))).then_some(p)
+}
+
 /// A number as ECT's redirection number (ETS 300 196-1 `PresentedNumberUnscreened`):
 /// restricted presentation keeps the digits for the switch, which masks them (EN 300 369-1:
 /// the network gives the served user `presentationRestricted`).
@@ -147,7 +179,7 @@ fn presented(n: &Number) -> PresentedNumberUnscreened {
         return PresentedNumberUnscreened::NotAvailable;
     }
     let number = RosePartyNumber {
-        plan: plan_for(n.ton),
+        plan: plan_of(n),
         ton: ton_out(n.ton),
         digits: n.digits.clone(),
     };
@@ -168,6 +200,7 @@ fn from_presented(p: PresentedNumberUnscreened) -> Option<Number> {
         }
     };
     (!number.digits.is_empty()).then(|| Number {
+        plan: plan_in(number.ton, number.plan),
         digits: number.digits,
         ton: ton_in(number.ton),
         restricted,
@@ -553,6 +586,7 @@ impl IsdnLeg {
                     (NotificationDescription::REMOTE_RETRIEVAL, _) => Message::Resume,
                     (NotificationDescription::TRANSFER_ACTIVE, Some(r)) if !r.digits.is_empty() => {
                         Message::Transferred(Number {
+                            plan: plan_in(r.type_of_number, r.numbering_plan),
                             digits: r.digits,
                             ton: ton_in(r.type_of_number),
                             restricted: matches!(
@@ -582,6 +616,7 @@ impl IsdnLeg {
             Event::ConnectedNumber { call, number } => {
                 // COLP (Q.951 §3): who answered our call.
                 let n = Number {
+                    plan: plan_in(number.type_of_number, number.numbering_plan),
                     digits: number.digits,
                     ton: ton_in(number.type_of_number),
                     restricted: matches!(number.presentation, Some((Presentation::Restricted, _))),
@@ -686,12 +721,14 @@ impl IsdnLeg {
             called: called.map_or_else(
                 || Number::unknown(""),
                 |c| Number {
+                    plan: plan_in(c.type_of_number, c.numbering_plan),
                     digits: c.digits,
                     ton: ton_in(c.type_of_number),
                     restricted: false,
                 },
             ),
             calling: calling.map(|c| Number {
+                plan: plan_in(c.type_of_number, c.numbering_plan),
                 digits: c.digits,
                 ton: ton_in(c.type_of_number),
                 restricted: matches!(c.presentation, Some((Presentation::Restricted, _))),
@@ -702,6 +739,7 @@ impl IsdnLeg {
             // Q.952 §4: the call was diverted.
             redirecting: redirecting.map(|r| Redirection {
                 from: Number {
+                    plan: plan_in(r.type_of_number, r.numbering_plan),
                     digits: r.digits,
                     ton: ton_in(r.type_of_number),
                     restricted: matches!(r.presentation, Some((Presentation::Restricted, _))),
@@ -759,7 +797,7 @@ impl IsdnLeg {
         };
         let called = CalledPartyNumber::new(
             ton_out(setup.called.ton),
-            plan_for(setup.called.ton),
+            plan_of(&setup.called),
             &setup.called.digits,
         );
         // Q.931 §4.5.10: a caller id the incoming side verified (trusted P-Asserted-
@@ -770,7 +808,7 @@ impl IsdnLeg {
             Screening::UserProvidedNotScreened
         };
         let calling = setup.calling.as_ref().map(|n| {
-            let mut c = CallingPartyNumber::new(ton_out(n.ton), plan_for(n.ton), &n.digits);
+            let mut c = CallingPartyNumber::new(ton_out(n.ton), plan_of(n), &n.digits);
             c.presentation = Some((presentation_of(n), screening));
             c
         });
@@ -792,7 +830,7 @@ impl IsdnLeg {
             .map(|r| {
                 RedirectingNumber::new(
                     ton_out(r.from.ton),
-                    plan_for(r.from.ton),
+                    plan_of(&r.from),
                     &r.from.digits,
                     (
                         if r.from.restricted {
@@ -854,7 +892,7 @@ impl IsdnLeg {
                     .get(&call)
                     .and_then(|c| c.connected.as_ref())
                     .map(|n| {
-                        ConnectedNumber::new(ton_out(n.ton), plan_for(n.ton), &n.digits)
+                        ConnectedNumber::new(ton_out(n.ton), plan_of(n), &n.digits)
                             .with_presentation(
                                 presentation_of(n),
                                 Screening::UserProvidedNotScreened,
@@ -935,5 +973,31 @@ fn call_of(ev: &Event) -> Option<CallHandle> {
         | Event::Released { call, .. }
         | Event::TransferInformed { call, .. } => Some(*call),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_received_plan_is_kept_only_when_it_is_not_the_one_of_its_type() {
+        assert_eq!(plan_in(QTon::National, NumberingPlan::Isdn), None);
+        assert_eq!(plan_in(QTon::Unknown, NumberingPlan::Unknown), None);
+        assert_eq!(
+            plan_in(QTon::Subscriber, NumberingPlan::Private),
+            Some(Plan::Private)
+        );
+        assert_eq!(
+            plan_in(QTon::Unknown, NumberingPlan::Isdn),
+            Some(Plan::Isdn)
+        );
+        // It goes out as it came.
+        let n = Number {
+            plan: plan_in(QTon::Subscriber, NumberingPlan::Private),
+            ..Number::unknown("4711")
+        };
+        assert_eq!(plan_of(&n), NumberingPlan::Private);
+        assert_eq!(plan_of(&Number::unknown("4711")), NumberingPlan::Unknown);
     }
 }

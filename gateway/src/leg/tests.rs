@@ -2039,3 +2039,56 @@ fn audit_ends_a_call_the_stack_no_longer_has() {
     assert_eq!(bye_reason(&w).as_deref(), Some("Q.850;cause=41"));
     w.assert_clean();
 }
+
+/// `called_npi` / `calling_npi` of the trunk group set the numbering plan of the SETUP's
+/// numbers (Q.931 §4.5.8, §4.5.10); without them the plan follows the type of number.
+#[test]
+fn the_trunk_groups_numbering_plans_go_in_the_setup() {
+    let plans = |w: &mut World| {
+        let e = w
+            .switch_events
+            .iter()
+            .find(|e| matches!(e, Event::IncomingSetup { .. }))
+            .cloned()
+            .expect("a SETUP");
+        let Event::IncomingSetup {
+            called, calling, ..
+        } = e
+        else {
+            unreachable!()
+        };
+        (
+            called.map(|c| c.numbering_plan),
+            calling.map(|c| c.numbering_plan),
+        )
+    };
+    let mut w = World::new();
+    w.pbx_call("0301234567");
+    assert_eq!(
+        plans(&mut w),
+        (Some(NumberingPlan::Unknown), Some(NumberingPlan::Isdn)),
+        "the plan of the type: unknown for the dialled number, E.164 for +4930999"
+    );
+    let config = CONFIG.replace(
+        "hunting = \"ascending\"",
+        "hunting = \"ascending\"\n\
+         numbering = { called_npi = \"private\", calling_npi = \"private\" }",
+    );
+    let mut w = World::with(&config, RedirectHeaders::Diversion);
+    w.pbx_call("0301234567");
+    assert_eq!(
+        plans(&mut w),
+        (Some(NumberingPlan::Private), Some(NumberingPlan::Private))
+    );
+    let config = CONFIG.replace(
+        "hunting = \"ascending\"",
+        "hunting = \"ascending\"\nnumbering = { national_prefix = \"0\", called_ton = \"national\" }",
+    );
+    let mut w = World::with(&config, RedirectHeaders::Diversion);
+    w.pbx_call("0301234567");
+    assert_eq!(
+        plans(&mut w).0,
+        Some(NumberingPlan::Isdn),
+        "E.164 for a known type"
+    );
+}
