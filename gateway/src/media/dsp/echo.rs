@@ -63,6 +63,19 @@ impl LineEchoCanceller {
         }
     }
 
+    /// Forget the echo path learnt so far (the canceller was off while data crossed:
+    /// what it knew may no longer hold), keeping the tail length.
+    pub fn reset(&mut self) {
+        // In place: nothing here allocates after construction.
+        self.weights.fill(0.0);
+        self.history.fill(0.0);
+        self.pos = 0;
+        self.energy = 0.0;
+        self.hangover = 0;
+        self.ref_power = 0.0;
+        self.residual_power = 0.0;
+    }
+
     /// Cancel the echo of `sent` (what went to the line) in `received`, in place.
     pub fn process(&mut self, sent: &[i16; FRAME_SAMPLES], received: &mut [i16; FRAME_SAMPLES]) {
         for (r, &t) in received.iter_mut().zip(sent.iter()) {

@@ -13,7 +13,10 @@ use dahdi_driver::Channel;
 use super::io::{self, RawAddr};
 use super::{ChannelConfig, ChannelKey, ChannelStats, DigitSource, DtmfMode, MediaEvent};
 use crate::media::dsp::dtmf::{digit_of_event, event_of_digit};
-use crate::media::dsp::{DspError, DtmfDetector, DtmfGenerator, DtmfTransition, LineEchoCanceller};
+use crate::media::dsp::{
+    DspError, DtmfDetector, DtmfGenerator, DtmfTransition, LineEchoCanceller, ToneDisabler,
+    ToneVerdict,
+};
 use crate::media::transcode::transcode_frame;
 use crate::media::{Law, FRAME_SAMPLES};
 use crate::rtp::{
@@ -137,6 +140,9 @@ pub struct MediaChannel {
     generator_blocks: Option<u32>,
     detected_since: Option<(u8, Instant)>,
     echo: Option<LineEchoCanceller>,
+    /// Turns the canceller off for a modem's or fax's answer tone, and on again after
+    /// the data (G.165 §3.4); with the canceller.
+    tone_disabler: Option<ToneDisabler>,
     /// What we wrote to the line last (linear), the echo canceller's reference.
     echo_ref: [i16; FRAME_SAMPLES],
     pub hold: bool,
@@ -213,6 +219,7 @@ impl MediaChannel {
             generator,
             generator_blocks: None,
             detected_since: None,
+            tone_disabler: echo.as_ref().map(|_| ToneDisabler::new()),
             echo,
             echo_ref: [0; FRAME_SAMPLES],
             hold: false,
@@ -371,8 +378,17 @@ impl MediaChannel {
             let mut linear = [0i16; FRAME_SAMPLES];
             if let Some(ec) = &mut self.echo {
                 self.tdm_law.decode_block(block, &mut linear);
-                ec.process(&self.echo_ref, &mut linear);
-                self.tdm_law.encode_block(&linear, block);
+                let disabler = self.tone_disabler.get_or_insert_with(ToneDisabler::new);
+                match disabler.process(&linear, &self.echo_ref) {
+                    Some(ToneVerdict::Disable) => self.stats.echo_disabled += 1,
+                    // The echo path learnt before the data is stale: learn it again.
+                    Some(ToneVerdict::Enable) => ec.reset(),
+                    None => {}
+                }
+                if !disabler.is_disabled() {
+                    ec.process(&self.echo_ref, &mut linear);
+                    self.tdm_law.encode_block(&linear, block);
+                }
             }
             if let Some(d) = &mut self.detector {
                 // Without the echo canceller the block is still in codes: the detector
@@ -691,6 +707,10 @@ mod tests {
     const EVENT_PT: u8 = 101;
 
     fn channel(dtmf: DtmfMode, now: Instant) -> MediaChannel {
+        channel_with(dtmf, now, false)
+    }
+
+    fn channel_with(dtmf: DtmfMode, now: Instant, echo_cancel: bool) -> MediaChannel {
         let sim = tdm_sim::Sim::e1(1);
         let tdm = sim
             .near()
@@ -719,7 +739,7 @@ mod tests {
             payload_type: PayloadType::PCMA,
             event_payload_type: PayloadType::new(EVENT_PT),
             dtmf,
-            echo_cancel: false,
+            echo_cancel,
             rtp_timeout: None,
             symmetric_rtp: false,
         };
@@ -737,6 +757,63 @@ mod tests {
             }
         }
         n
+    }
+
+    /// A modem answering from the line (V.25 ANS with phase reversals every 450 ms) turns
+    /// the echo canceller off: from then on the line's blocks go to RTP as they came,
+    /// until both ways have been quiet for 250 ms (G.165 §3.4).
+    #[test]
+    fn a_modems_answer_tone_turns_the_echo_canceller_off_until_the_line_is_quiet() {
+        let t0 = Instant::now();
+        let mut ch = channel_with(DtmfMode::Off, t0, true);
+        let amp = 0.25 * 32767.0;
+        let mut n = 0usize;
+        let mut out = Outgoing::new();
+        let mut passed = Vec::new();
+        for frame in 0..75 {
+            let now = t0 + Duration::from_millis(20 * frame);
+            // What we send to the line: speech-like, whose echo the canceller would
+            // work on (and whose absence it would otherwise fill with its estimate).
+            let mut sent = [0u8; FRAME_SAMPLES];
+            for (i, c) in sent.iter_mut().enumerate() {
+                let t = (frame as usize * FRAME_SAMPLES + i) as f64 / 8000.0;
+                *c = Law::ALaw
+                    .encode((3000.0 * (2.0 * std::f64::consts::PI * 400.0 * t).sin()) as i16);
+            }
+            ch.echo_ref = std::array::from_fn(|i| Law::ALaw.decode(sent[i]));
+            let mut block = [0u8; FRAME_SAMPLES];
+            for c in block.iter_mut() {
+                let sign = if (n / 3600) % 2 == 0 { 1.0 } else { -1.0 };
+                let w = 2.0 * std::f64::consts::PI * 2100.0 * n as f64 / 8000.0;
+                *c = Law::ALaw.encode((sign * amp * w.sin()) as i16);
+                n += 1;
+            }
+            let before = block;
+            ch.tdm_frame(now, &mut block, &mut out, &mut |_| {});
+            let off = ch.tone_disabler.as_ref().is_some_and(|d| d.is_disabled());
+            passed.push((off, block == before));
+        }
+        assert_eq!(ch.stats.echo_disabled, 1);
+        // Off in the frame of the first reversal (450 ms: frame 22), and from then on
+        // the line's blocks pass as they came.
+        let off_from = passed.iter().position(|&(off, _)| off).expect("turned off");
+        assert!((22..=23).contains(&off_from), "off from frame {off_from}");
+        assert!(
+            passed[off_from..].iter().all(|&p| p == (true, true)),
+            "{passed:?}"
+        );
+        // Quiet both ways: back after 250 ms.
+        ch.echo_ref = [0; FRAME_SAMPLES];
+        for frame in 0..13 {
+            let mut block = [Law::ALaw.silence(); FRAME_SAMPLES];
+            ch.tdm_frame(
+                t0 + Duration::from_millis(1500 + 20 * frame),
+                &mut block,
+                &mut out,
+                &mut |_| {},
+            );
+        }
+        assert!(!ch.tone_disabler.as_ref().unwrap().is_disabled());
     }
 
     #[test]

@@ -176,6 +176,8 @@ pub struct ChannelStats {
     pub phase_slips: u64,
     pub digits_detected: u64,
     pub digits_played: u64,
+    /// Times a 2100 Hz answer tone (modem, fax) turned the echo canceller off (G.165).
+    pub echo_disabled: u64,
     /// RFC 3550 cumulative loss and interarrival jitter (ms).
     pub lost: i32,
     pub jitter_ms: f64,
