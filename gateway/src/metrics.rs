@@ -68,6 +68,7 @@ pub struct Metrics {
     rtp_received: Counter,
     rtp_lost: Counter,
     rtp_jitter: Histogram,
+    echo_disabled: Counter,
     seen_guard: BTreeMap<(String, &'static str), u64>,
     seen_failed: BTreeMap<u8, u64>,
     seen_attempted: u64,
@@ -178,6 +179,13 @@ impl Metrics {
             "RFC 3550 interarrival jitter of each RTP stream at its end",
             rtp_jitter.clone(),
         );
+        let echo_disabled = Counter::default();
+        registry.register(
+            "echo_canceller_disabled",
+            "Times a modem's or fax's 2100 Hz answer tone turned a B-channel's echo \
+             canceller off (G.165 §4), added when the bridge ends",
+            echo_disabled.clone(),
+        );
         let sip_guard = Family::<Labels, Counter>::default();
         registry.register(
             "sip_guard_rejected",
@@ -193,6 +201,7 @@ impl Metrics {
             sip_transactions,
             sip: BTreeMap::new(),
             rtp_streams,
+            echo_disabled,
             rtp_sent,
             rtp_received,
             rtp_lost,
@@ -228,6 +237,7 @@ impl Metrics {
     /// An RTP stream of a B-channel bridge ended with these figures.
     pub fn rtp_stream_ended(&self, stats: &ChannelStats) {
         self.rtp_streams.inc();
+        self.echo_disabled.inc_by(stats.echo_disabled);
         self.rtp_sent.inc_by(stats.packets_sent);
         self.rtp_received.inc_by(stats.packets_received);
         self.rtp_lost.inc_by(u64::try_from(stats.lost).unwrap_or(0));
@@ -436,6 +446,7 @@ mod tests {
             packets_received: 48,
             lost: 2,
             jitter_ms: 3.0,
+            echo_disabled: 1,
             ..Default::default()
         });
         m.update(&core, &[span1()]);
@@ -469,6 +480,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gatewayd_span_slips{span=\"1\"} 3"), "{text}");
+        assert!(
+            text.contains("gatewayd_echo_canceller_disabled_total 1\n"),
+            "{text}"
+        );
         assert!(
             text.contains("gatewayd_span_sync_source{span=\"1\"} 1"),
             "{text}"

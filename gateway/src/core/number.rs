@@ -1,7 +1,7 @@
 //! Number manipulation per trunk (config `NumberRules`): strip/prefix, type of number
 //! (Q.931 §4.5.8/§4.5.10) ↔ `+`/national/subscriber forms, numbering plan, presentation.
 
-use crate::config::{NumberRules, Presentation, TypeOfNumber};
+use crate::config::{NumberRules, NumberingPlan, Presentation, TypeOfNumber};
 
 use super::model::Number;
 
@@ -9,6 +9,11 @@ use super::model::Number;
 /// get the international prefix (or `+` when none is configured), national ones the
 /// national prefix. Routes match this form.
 pub fn dialled(n: &Number, rules: &NumberRules) -> String {
+    if !is_e164(n) {
+        // Another plan's numbers (a PBX network's private numbers) have no E.164
+        // prefixes: their digits are what is dialled.
+        return n.digits.clone();
+    }
     match n.ton {
         TypeOfNumber::International if rules.international_prefix.is_empty() => {
             format!("+{}", n.digits)
@@ -47,9 +52,20 @@ fn nonempty_strip<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     }
 }
 
+/// Whether the number's type of number means E.164's (international, national,
+/// subscriber): its plan is E.164, or the one that goes with its type.
+fn is_e164(n: &Number) -> bool {
+    matches!(n.plan, None | Some(NumberingPlan::Isdn))
+}
+
 /// Convert a number to the type of number `want`, where the trunk's country code and
-/// prefixes allow it; unchanged otherwise.
+/// prefixes allow it; unchanged otherwise, and always for a number of another plan than
+/// E.164 (a private number's type of number names a level of the private network, Q.931
+/// §4.5.8 note, not an E.164 form).
 pub fn convert(n: &Number, want: TypeOfNumber, rules: &NumberRules) -> Number {
+    if !is_e164(n) {
+        return n.clone();
+    }
     let cc = rules.country_code.as_str();
     let mut out = n.clone();
     match (n.ton, want) {
@@ -114,7 +130,7 @@ pub fn outgoing_calling(n: &Number, rules: &NumberRules) -> Number {
 }
 
 /// The user part of a SIP URI for a number (E.164 with `+` when international, or when
-/// national and the trunk knows its country code).
+/// national and the trunk knows its country code; another plan's number as its digits).
 pub fn to_sip_user(n: &Number, rules: &NumberRules) -> String {
     let n = convert(n, TypeOfNumber::International, rules);
     match n.ton {
@@ -143,6 +159,36 @@ mod tests {
             country_code: "49".into(),
             ..Default::default()
         }
+    }
+
+    /// A private number's type of number is not an E.164 form: no prefix, country code
+    /// or `+` is put on it, and no trunk rule converts it; its plan goes with it.
+    #[test]
+    fn a_private_number_keeps_its_digits_and_plan() {
+        let r = NumberRules {
+            calling_ton: Some(TypeOfNumber::International),
+            ..de()
+        };
+        let private = Number {
+            digits: "0815".into(),
+            ton: TypeOfNumber::National,
+            plan: Some(NumberingPlan::Private),
+            restricted: false,
+        };
+        assert_eq!(to_sip_user(&private, &r), "0815");
+        assert_eq!(dialled(&private, &r), "0815");
+        assert_eq!(outgoing_calling(&private, &r), private);
+        // The same digits as an E.164 national number get the country code.
+        let public = Number {
+            plan: None,
+            ..private.clone()
+        };
+        assert_eq!(to_sip_user(&public, &r), "+490815");
+        let out = outgoing_calling(&public, &r);
+        assert_eq!(
+            (out.ton, out.digits.as_str()),
+            (TypeOfNumber::International, "490815")
+        );
     }
 
     #[test]

@@ -335,12 +335,13 @@ impl IsdnLeg {
             found.into_iter().partition(|s| self.suspects.contains(s));
         self.suspects = first;
         let mut fixes = AuditFixes::default();
-        let mut restart = Vec::new();
+        let (mut restart, mut restarting) = (Vec::new(), Vec::new());
         for s in again {
             match s {
                 Suspect::UnknownToLeg(handle, ts) => {
                     warn!(span = %self.span, channel = ts, ?handle, "audit: Q.931 call without a gateway call; restarting its channel");
                     restart.push(ts);
+                    restarting.push(s);
                 }
                 Suspect::GoneFromStack(handle) => {
                     let Some(c) = self.by_handle.remove(&handle) else {
@@ -365,9 +366,16 @@ impl IsdnLeg {
             restart.sort_unstable();
             restart.dedup();
             match self.iface.restart_channels(now, Some(restart.clone())) {
-                Ok(()) => fixes.restarted = restart.iter().map(|&ts| self.chan(ts)).collect(),
-                // A restart under way: the channels are found again by the next audit.
-                Err(e) => debug!(span = %self.span, error = %e, "audit: RESTART not sent"),
+                Ok(()) => {
+                    // In maintenance until the RESTART ACKNOWLEDGE: not to be hunted.
+                    self.far_end_service(core, &restart);
+                    fixes.restarted = restart.iter().map(|&ts| self.chan(ts)).collect();
+                }
+                Err(e) => {
+                    // A restart under way: the next audit restarts them at once.
+                    warn!(span = %self.span, error = %e, ?restart, "audit: RESTART not sent yet");
+                    self.suspects.extend(restarting);
+                }
             }
         }
         self.drain(core, now);

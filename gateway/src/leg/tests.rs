@@ -1998,6 +1998,15 @@ fn audit_restarts_a_channel_the_stack_holds_for_nobody_and_ends_the_orphaned_cal
     };
     assert_eq!(fixes.restarted, vec![ch1]);
     assert_eq!(fixes.cleared.len(), 1);
+    // Until the switch acknowledges the RESTART the channel is not hunted.
+    assert!(
+        matches!(
+            w.core.channel_state(ch1),
+            Some(crate::trunk::ChannelState::OutOfService(_))
+        ),
+        "{:?}",
+        w.core.channel_state(ch1)
+    );
     w.switch_events.clear();
     w.run();
     assert!(

@@ -460,8 +460,6 @@ mod tests {
         let old = before.challenge(100, Algorithm::Md5, false);
         let o = old.respond("INVITE", "sip:1@gw", "pbx", "pw", "c", 1);
         assert_eq!(s.verify(&o, "INVITE", 101, pw), Err(AuthError::Stale));
-        let fresh = s.challenge(101, Algorithm::Md5, true);
-        assert!(fresh.to_header_value().contains("stale=true"));
         let other_method = ch.respond("BYE", "sip:1@gw", "pbx", "pw", "c", 9);
         assert_eq!(
             s.verify(&other_method, "INVITE", 101, pw),

@@ -1,7 +1,7 @@
 //! Telephony DSP on B-channel audio: DTMF detection and generation (ITU-T Q.23/Q.24)
 //! through spandsp (`spandsp` crate, which vendors and builds spandsp), and the line
 //! echo canceller (an NLMS filter as ITU-T G.168 assumes, written here: see `echo`) with
-//! its 2100 Hz tone disabler (G.165 §3.4, `tone_disabler`).
+//! its 2100 Hz tone disabler (G.165 §4, `tone_disabler`).
 //! Linear 16-bit samples at 8 kHz, one 20 ms frame at a time; nothing here allocates
 //! after construction.
 //!

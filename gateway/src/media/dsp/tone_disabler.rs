@@ -1,17 +1,20 @@
-//! The echo canceller's tone disabler (ITU-T G.165 §3.4, G.168 §3.4): a modem or fax
+//! The echo canceller's tone disabler (ITU-T G.165 §4): a modem or fax
 //! answering a call sends 2100 Hz, and data must then cross the gateway without a
 //! canceller (whose adaptation and non-linear processor would corrupt it; V.8, V.34 and
 //! V.90 modems and V.34 fax cancel their own echo).
 //!
-//! - **Disabling:** 2100 Hz ± 21 Hz (G.165 §3.4.1) with a phase reversal (V.25 ANS with
-//!   phase reversals every 450 ms, V.8 ANSam), or 2100 Hz held for [`CED_HOLD_MS`]
-//!   without one (T.30 CED of a G3 fax, 2.6–4 s; G.168 allows disabling on it too). The
-//!   tone counts from −31 dBm0 up (G.165: the disabler must work down to that level),
+//! - **Disabling:** 2100 Hz ± 21 Hz (G.165 §4.2) with a phase reversal (V.25 ANS with
+//!   phase reversals every 450 ms, V.8 ANSam): what G.165 asks of a canceller's
+//!   disabler. And, beyond it, 2100 Hz held for [`CED_HOLD_MS`] without a reversal (T.30
+//!   CED of a G3 fax, 2.6–4 s): G.164's echo-suppressor signal, which G.168 lets a
+//!   canceller obey as well; taken here because a fax on a speech bearer is still a fax
+//!   call, whose canceller the gateway turns off. The tone counts from −31 dBm0 up
+//!   (G.165 §4.2: the disabler must work down to that level),
 //!   and only when it is nearly all the signal's power: speech does not hold one pure
 //!   tone for hundreds of milliseconds.
 //! - **Holding:** once disabled, the canceller stays off while any signal above −36 dBm0
 //!   passes (the data that follows the tone), and comes back after [`SILENCE_MS`] below it
-//!   (G.165 §3.4.2: 250 ± 150 ms).
+//!   (G.165 §4.4 holding band, §4.8 release time: 250 ± 150 ms).
 //!
 //! The signal is looked at in 10 ms blocks of 80 samples: 2100 Hz makes exactly 21 cycles
 //! in one, so the phase of the block's 2100 Hz component (one DFT bin) is the same from
@@ -26,12 +29,14 @@ const CYCLES: usize = 21;
 /// RMS of a 0 dBm0 sine on the 16-bit scale of decoded G.711 (A-law's overload point is
 /// +3.14 dBm0 at full scale, µ-law's +3.17).
 const DBM0_RMS: f32 = 15_884.0;
-/// Least tone level that disables (G.165 §3.4.1: −31 dBm0), as mean power per sample.
+/// Least tone level that disables (G.165 §4.2: −31 dBm0), as mean power per sample.
 const MIN_TONE_POWER: f32 = (DBM0_RMS * 0.028_183_8) * (DBM0_RMS * 0.028_183_8);
-/// Below this (−36 dBm0) the line counts as silent for re-enabling (G.165 §3.4.2).
+/// Below this (−36 dBm0) the line counts as silent for re-enabling (G.165 §4.4).
 const HOLD_POWER: f32 = (DBM0_RMS * 0.015_848_9) * (DBM0_RMS * 0.015_848_9);
 /// Share of a block's power that must be in the 2100 Hz bin for the block to be tone.
-/// The bin is ±100 Hz wide at its half power (10 ms), so 2100 ± 21 Hz stays far above it.
+/// A tone 21 Hz off (the edge of G.165's band) puts 0.86 of its power in the bin (10 ms
+/// window), so at the band's edge the tone must stand about 11 dB above everything else;
+/// 50 Hz off it puts 0.41 and is not taken.
 const PURITY: f32 = 0.8;
 /// Blocks of tone before a phase reversal counts (the tone must be there first).
 const MIN_TONE_BEFORE_REVERSAL: u32 = 10;

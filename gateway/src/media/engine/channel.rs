@@ -141,7 +141,7 @@ pub struct MediaChannel {
     detected_since: Option<(u8, Instant)>,
     echo: Option<LineEchoCanceller>,
     /// Turns the canceller off for a modem's or fax's answer tone, and on again after
-    /// the data (G.165 §3.4); with the canceller.
+    /// the data (G.165 §4); with the canceller.
     tone_disabler: Option<ToneDisabler>,
     /// What we wrote to the line last (linear), the echo canceller's reference.
     echo_ref: [i16; FRAME_SAMPLES],
@@ -390,7 +390,17 @@ impl MediaChannel {
                     self.tdm_law.encode_block(&linear, block);
                 }
             }
-            if let Some(d) = &mut self.detector {
+            let data = self
+                .tone_disabler
+                .as_ref()
+                .is_some_and(ToneDisabler::is_disabled);
+            if data && self.ev_tx.is_active() {
+                // A modem or fax answered: what follows must pass untouched, so no digit
+                // is heard in it (as on a 3.1 kHz call), and none already playing as
+                // events goes on replacing it.
+                self.ev_tx.stop(now);
+            }
+            if let (Some(d), false) = (&mut self.detector, data) {
                 // Without the echo canceller the block is still in codes: the detector
                 // decodes it only when its energy gate lets it through.
                 let transition = if self.echo.is_some() {
@@ -761,15 +771,16 @@ mod tests {
 
     /// A modem answering from the line (V.25 ANS with phase reversals every 450 ms) turns
     /// the echo canceller off: from then on the line's blocks go to RTP as they came,
-    /// until both ways have been quiet for 250 ms (G.165 §3.4).
+    /// until both ways have been quiet for 250 ms (G.165 §4).
     #[test]
     fn a_modems_answer_tone_turns_the_echo_canceller_off_until_the_line_is_quiet() {
         let t0 = Instant::now();
-        let mut ch = channel_with(DtmfMode::Off, t0, true);
+        let mut ch = channel_with(DtmfMode::Rfc4733, t0, true);
         let amp = 0.25 * 32767.0;
         let mut n = 0usize;
         let mut out = Outgoing::new();
         let mut passed = Vec::new();
+        let mut digits = 0;
         for frame in 0..75 {
             let now = t0 + Duration::from_millis(20 * frame);
             // What we send to the line: speech-like, whose echo the canceller would
@@ -783,13 +794,25 @@ mod tests {
             ch.echo_ref = std::array::from_fn(|i| Law::ALaw.decode(sent[i]));
             let mut block = [0u8; FRAME_SAMPLES];
             for c in block.iter_mut() {
-                let sign = if (n / 3600) % 2 == 0 { 1.0 } else { -1.0 };
-                let w = 2.0 * std::f64::consts::PI * 2100.0 * n as f64 / 8000.0;
-                *c = Law::ALaw.encode((sign * amp * w.sin()) as i16);
+                let t = n as f64 / 8000.0;
+                let x = if frame < 50 {
+                    let sign = if (n / 3600) % 2 == 0 { 1.0 } else { -1.0 };
+                    sign * amp * (2.0 * std::f64::consts::PI * 2100.0 * t).sin()
+                } else {
+                    // Then data that happens to hold a DTMF 5 (770 + 1336 Hz) for
+                    // 200 ms: not a digit on a line a modem holds.
+                    let f = |hz: f64| (2.0 * std::f64::consts::PI * hz * t).sin();
+                    0.4 * amp * (f(770.0) + f(1336.0))
+                };
+                *c = Law::ALaw.encode(x as i16);
                 n += 1;
             }
             let before = block;
-            ch.tdm_frame(now, &mut block, &mut out, &mut |_| {});
+            ch.tdm_frame(now, &mut block, &mut out, &mut |e| {
+                if matches!(e, MediaEvent::Digit { .. }) {
+                    digits += 1;
+                }
+            });
             let off = ch.tone_disabler.as_ref().is_some_and(|d| d.is_disabled());
             passed.push((off, block == before));
         }
@@ -798,6 +821,7 @@ mod tests {
         // the line's blocks pass as they came.
         let off_from = passed.iter().position(|&(off, _)| off).expect("turned off");
         assert!((22..=23).contains(&off_from), "off from frame {off_from}");
+        assert_eq!(digits, 0, "no digit heard in the data");
         assert!(
             passed[off_from..].iter().all(|&p| p == (true, true)),
             "{passed:?}"

@@ -48,6 +48,12 @@ pub(super) struct Registration {
     pub refresh_at: Option<Instant>,
     /// Unregister (expires 0) in progress: no refresh after it.
     pub removing: bool,
+    /// A REGISTER of this registration awaits its final response: no other may be sent
+    /// before it (RFC 3261 §10.2).
+    pub pending: bool,
+    /// The REGISTER with expires 0 went out (a removal asked for while another was
+    /// pending waits for that one's answer).
+    pub removal_sent: bool,
 }
 
 /// Seconds before expiry at which a binding is refreshed: a tenth of it, at least 5 s
@@ -103,6 +109,8 @@ impl Endpoint {
             auth_tries: 0,
             refresh_at: None,
             removing: false,
+            pending: false,
+            removal_sent: false,
             spec,
         };
         self.registrations.insert(h, reg);
@@ -110,13 +118,17 @@ impl Endpoint {
         h
     }
 
-    /// Remove the binding (REGISTER with expires 0).
+    /// Remove the binding (REGISTER with expires 0), at once or, while a REGISTER of
+    /// it awaits its answer, right after that answer (RFC 3261 §10.2: one at a time).
     pub fn unregister(&mut self, now: Instant, h: RegHandle) {
-        if let Some(r) = self.registrations.get_mut(&h) {
-            r.removing = true;
-            r.refresh_at = None;
+        let Some(r) = self.registrations.get_mut(&h) else {
+            return;
+        };
+        r.removing = true;
+        r.refresh_at = None;
+        if !r.pending {
+            self.send_register(now, h, None);
         }
-        self.send_register(now, h, None);
     }
 
     pub(super) fn send_register(
@@ -134,6 +146,8 @@ impl Endpoint {
             return;
         };
         r.cseq += 1;
+        r.pending = true;
+        r.removal_sent |= r.removing;
         let expires = if r.removing { 0 } else { r.spec.expires };
         let mut b = RequestBuilder::new(Method::Register, &r.spec.registrar)
             .header("Via", &via)
@@ -192,6 +206,16 @@ impl Endpoint {
                 .events
                 .push_back(UaEvent::PingResult { target, status }),
             Owner::Register(h) => {
+                let Some(r) = self.registrations.get_mut(&h) else {
+                    return;
+                };
+                r.pending = false;
+                if r.removing && !r.removal_sent {
+                    // The answer to the REGISTER before the removal: now the removal.
+                    r.auth_tries = 0;
+                    self.send_register(now, h, None);
+                    return;
+                }
                 if (status == 401 || status == 407)
                     && self.registrations.get(&h).is_some_and(|r| {
                         response

@@ -972,19 +972,37 @@ fn registration_answers_a_stale_challenge_once_more_and_no_more() {
         .iter()
         .any(|e| matches!(e, UaEvent::Registered { handle, expires: 120 } if *handle == h)));
 
-    // A registrar that keeps challenging (not stale) is answered once, then refused.
-    let mut p = Pair::new();
-    p.a.add_credentials(None, "gw", "wrong");
-    p.a.register(
-        p.now,
-        RegistrationSpec {
-            registrar: "sip:reg.test".into(),
-            aor: "sip:gw@reg.test".into(),
-            target,
-            expires: 600,
-        },
-    );
+    // A registrar that challenges the answer again without `stale` is refusing: the
+    // challenge is not answered.
+    let wrong = || {
+        let mut p = Pair::new();
+        p.a.add_credentials(None, "gw", "wrong");
+        p.a.register(
+            p.now,
+            RegistrationSpec {
+                registrar: "sip:reg.test".into(),
+                aor: "sip:gw@reg.test".into(),
+                target,
+                expires: 600,
+            },
+        );
+        p
+    };
+    let mut p = wrong();
     let mut server = DigestServer::new("reg.test", b"k".to_vec());
+    assert_eq!(step(&mut p, &mut server, false), None);
+    assert_eq!(
+        step(&mut p, &mut server, false),
+        Some(AuthError::WrongResponse)
+    );
+    assert!(p.a.poll_transmit().is_none(), "no third REGISTER");
+    let ev: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, UaEvent::RegistrationFailed { .. })));
+
+    // With `stale` it is answered once more, and never a third time.
+    let mut p = wrong();
     assert_eq!(step(&mut p, &mut server, false), None);
     assert_eq!(
         step(&mut p, &mut server, true),
@@ -1000,4 +1018,77 @@ fn registration_answers_a_stale_challenge_once_more_and_no_more() {
     assert!(ev
         .iter()
         .any(|e| matches!(e, UaEvent::RegistrationFailed { .. })));
+}
+
+/// A removal asked for while a refresh awaits its answer goes out only after that answer
+/// (RFC 3261 §10.2: a UA must not send a new registration before the previous one has
+/// its final response), and only the removal's own answer ends the registration.
+#[test]
+fn a_removal_waits_for_the_pending_refresh() {
+    let mut p = Pair::new();
+    let target = Target {
+        protocol: Protocol::Udp,
+        addr: p.b_addr,
+    };
+    let h = p.a.register(
+        p.now,
+        RegistrationSpec {
+            registrar: "sip:reg.test".into(),
+            aor: "sip:gw@reg.test".into(),
+            target,
+            expires: 120,
+        },
+    );
+    let sent = |p: &mut Pair| -> Vec<SipMessage> {
+        std::iter::from_fn(|| p.a.poll_transmit())
+            .map(|(_, b)| SipMessage::parse(b).unwrap())
+            .filter(|m| m.method() == Some(Method::Register))
+            .collect()
+    };
+    let ok = |p: &mut Pair, req: &SipMessage| {
+        let resp = crate::sip::ResponseBuilder::from_request(req, StatusCode::OK, None, Some("r"))
+            .header("Expires", "120")
+            .build();
+        p.a.handle_incoming(
+            p.now,
+            Incoming {
+                message: SipMessage::parse(resp).unwrap(),
+                source: target,
+                local: p.a_addr,
+            },
+        );
+    };
+    let first = sent(&mut p);
+    assert_eq!(first.len(), 1);
+    ok(&mut p, &first[0]);
+    // The refresh goes out, and while it waits the daemon stops.
+    p.now += Duration::from_secs(108);
+    p.a.handle_timeout(p.now);
+    let refresh = sent(&mut p);
+    assert_eq!(refresh.len(), 1, "the refresh");
+    p.a.unregister(p.now, h);
+    assert!(
+        sent(&mut p).is_empty(),
+        "no removal while the refresh waits"
+    );
+    let expires = |m: &SipMessage| {
+        String::from_utf8_lossy(m.header_value(&HeaderName::Expires).unwrap()).into_owned()
+    };
+    ok(&mut p, &refresh[0]);
+    let removal = sent(&mut p);
+    assert_eq!(removal.len(), 1, "the removal after the refresh's answer");
+    assert_eq!(expires(&removal[0]), "0");
+    assert!(removal[0].cseq().unwrap().seq > refresh[0].cseq().unwrap().seq);
+    let events: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Registered { expires: 0, .. })),
+        "the refresh's 200 is not the removal's: {events:?}"
+    );
+    ok(&mut p, &removal[0]);
+    let events: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, UaEvent::Registered { handle, expires: 0 } if *handle == h)));
 }
