@@ -48,6 +48,50 @@ impl Pair {
         }
     }
 
+    /// Register `sip:gw@reg.test` at b (as the registrar), asking for `expires`.
+    fn register_at_b(&mut self, expires: u32) -> RegHandle {
+        let target = self.b_target();
+        self.a.register(
+            self.now,
+            RegistrationSpec {
+                registrar: "sip:reg.test".into(),
+                aor: "sip:gw@reg.test".into(),
+                target,
+                expires,
+            },
+        )
+    }
+
+    fn b_target(&self) -> Target {
+        Target {
+            protocol: Protocol::Udp,
+            addr: self.b_addr,
+        }
+    }
+
+    /// The registrar (b) answers a's REGISTER `req` with `status`, and `header` if any.
+    fn registrar_answers(
+        &mut self,
+        req: &SipMessage,
+        status: StatusCode,
+        header: Option<(&str, String)>,
+    ) {
+        let mut b = crate::sip::ResponseBuilder::from_request(req, status, None, Some("r"));
+        if let Some((name, value)) = header {
+            b.push_header(name, value);
+        }
+        let message = SipMessage::parse(b.build()).unwrap();
+        let source = self.b_target();
+        self.a.handle_incoming(
+            self.now,
+            Incoming {
+                message,
+                source,
+                local: self.a_addr,
+            },
+        );
+    }
+
     /// Deliver everything in flight (both ways) until quiet.
     fn run(&mut self) {
         loop {
@@ -561,53 +605,25 @@ fn registration_answers_the_challenge_and_refreshes_before_expiry() {
     let mut p = Pair::new();
     p.a.add_credentials(None, "gw", "pw");
     let mut server = crate::sip::digest::DigestServer::new("reg.test", b"k".to_vec());
-    let target = Target {
-        protocol: Protocol::Udp,
-        addr: p.b_addr,
-    };
-    let h = p.a.register(
-        p.now,
-        RegistrationSpec {
-            registrar: "sip:reg.test".into(),
-            aor: "sip:gw@reg.test".into(),
-            target,
-            expires: 600,
-        },
-    );
+    let h = p.register_at_b(600);
     let answer = |p: &mut Pair, server: &mut crate::sip::digest::DigestServer| -> SipMessage {
         let (_, bytes) = p.a.poll_transmit().expect("REGISTER sent");
         let req = SipMessage::parse(bytes).unwrap();
         assert_eq!(req.method(), Some(Method::Register));
-        let resp = match req.header_value(&HeaderName::Authorization) {
+        match req.header_value(&HeaderName::Authorization) {
             None => {
                 let ch = server.challenge(10, crate::sip::digest::Algorithm::Md5, false);
-                crate::sip::ResponseBuilder::from_request(
-                    &req,
-                    StatusCode::UNAUTHORIZED,
-                    None,
-                    Some("r"),
-                )
-                .header("WWW-Authenticate", ch.to_header_value())
-                .build()
+                let challenge = ("WWW-Authenticate", ch.to_header_value());
+                p.registrar_answers(&req, StatusCode::UNAUTHORIZED, Some(challenge));
             }
             Some(a) => {
                 let a = std::str::from_utf8(a).unwrap();
                 assert!(server
                     .verify(a, "REGISTER", 11, |u| (u == "gw").then(|| "pw".into()))
                     .is_ok());
-                crate::sip::ResponseBuilder::from_request(&req, StatusCode::OK, None, Some("r"))
-                    .header("Expires", "120")
-                    .build()
+                p.registrar_answers(&req, StatusCode::OK, Some(("Expires", "120".into())));
             }
-        };
-        p.a.handle_incoming(
-            p.now,
-            Incoming {
-                message: SipMessage::parse(resp).unwrap(),
-                source: target,
-                local: p.a_addr,
-            },
-        );
+        }
         req
     };
     let r1 = answer(&mut p, &mut server);
@@ -909,19 +925,7 @@ fn registration_answers_a_stale_challenge_once_more_and_no_more() {
     use crate::sip::digest::{Algorithm, AuthError, DigestServer};
     let mut p = Pair::new();
     p.a.add_credentials(None, "gw", "pw");
-    let target = Target {
-        protocol: Protocol::Udp,
-        addr: p.b_addr,
-    };
-    let h = p.a.register(
-        p.now,
-        RegistrationSpec {
-            registrar: "sip:reg.test".into(),
-            aor: "sip:gw@reg.test".into(),
-            target,
-            expires: 600,
-        },
-    );
+    let h = p.register_at_b(600);
     let pw = |u: &str| (u == "gw").then(|| "pw".to_string());
     // Answer the next REGISTER with a challenge from `server` (or 200 when its
     // credentials check); returns why its credentials did not check, if they did not.
@@ -931,34 +935,16 @@ fn registration_answers_a_stale_challenge_once_more_and_no_more() {
         let checked = req
             .header_value(&HeaderName::Authorization)
             .map(|a| server.verify(std::str::from_utf8(a).unwrap(), "REGISTER", 11, pw));
-        let resp = match &checked {
+        match &checked {
             Some(Ok(_)) => {
-                crate::sip::ResponseBuilder::from_request(&req, StatusCode::OK, None, Some("r"))
-                    .header("Expires", "120")
-                    .build()
+                p.registrar_answers(&req, StatusCode::OK, Some(("Expires", "120".into())))
             }
-            _ => crate::sip::ResponseBuilder::from_request(
-                &req,
-                StatusCode::UNAUTHORIZED,
-                None,
-                Some("r"),
-            )
-            .header(
-                "WWW-Authenticate",
-                server
-                    .challenge(10, Algorithm::Md5, stale)
-                    .to_header_value(),
-            )
-            .build(),
-        };
-        p.a.handle_incoming(
-            p.now,
-            Incoming {
-                message: SipMessage::parse(resp).unwrap(),
-                source: target,
-                local: p.a_addr,
-            },
-        );
+            _ => {
+                let ch = server.challenge(10, Algorithm::Md5, stale);
+                let challenge = ("WWW-Authenticate", ch.to_header_value());
+                p.registrar_answers(&req, StatusCode::UNAUTHORIZED, Some(challenge));
+            }
+        }
         checked.and_then(Result::err)
     };
     let mut before = DigestServer::new("reg.test", b"old".to_vec());
@@ -977,15 +963,7 @@ fn registration_answers_a_stale_challenge_once_more_and_no_more() {
     let wrong = || {
         let mut p = Pair::new();
         p.a.add_credentials(None, "gw", "wrong");
-        p.a.register(
-            p.now,
-            RegistrationSpec {
-                registrar: "sip:reg.test".into(),
-                aor: "sip:gw@reg.test".into(),
-                target,
-                expires: 600,
-            },
-        );
+        p.register_at_b(600);
         p
     };
     let mut p = wrong();
@@ -1026,19 +1004,7 @@ fn registration_answers_a_stale_challenge_once_more_and_no_more() {
 #[test]
 fn a_removal_waits_for_the_pending_refresh() {
     let mut p = Pair::new();
-    let target = Target {
-        protocol: Protocol::Udp,
-        addr: p.b_addr,
-    };
-    let h = p.a.register(
-        p.now,
-        RegistrationSpec {
-            registrar: "sip:reg.test".into(),
-            aor: "sip:gw@reg.test".into(),
-            target,
-            expires: 120,
-        },
-    );
+    let h = p.register_at_b(120);
     let sent = |p: &mut Pair| -> Vec<SipMessage> {
         std::iter::from_fn(|| p.a.poll_transmit())
             .map(|(_, b)| SipMessage::parse(b).unwrap())
@@ -1046,17 +1012,7 @@ fn a_removal_waits_for_the_pending_refresh() {
             .collect()
     };
     let ok = |p: &mut Pair, req: &SipMessage| {
-        let resp = crate::sip::ResponseBuilder::from_request(req, StatusCode::OK, None, Some("r"))
-            .header("Expires", "120")
-            .build();
-        p.a.handle_incoming(
-            p.now,
-            Incoming {
-                message: SipMessage::parse(resp).unwrap(),
-                source: target,
-                local: p.a_addr,
-            },
-        );
+        p.registrar_answers(req, StatusCode::OK, Some(("Expires", "120".into())));
     };
     let first = sent(&mut p);
     assert_eq!(first.len(), 1);
