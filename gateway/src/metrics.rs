@@ -69,6 +69,7 @@ pub struct Metrics {
     rtp_lost: Counter,
     rtp_jitter: Histogram,
     echo_disabled: Counter,
+    audit_fixes: Family<Labels, Counter>,
     seen_guard: BTreeMap<(String, &'static str), u64>,
     seen_failed: BTreeMap<u8, u64>,
     seen_attempted: u64,
@@ -186,6 +187,14 @@ impl Metrics {
              canceller off (G.165 §4), added when the bridge ends",
             echo_disabled.clone(),
         );
+        let audit_fixes = Family::<Labels, Counter>::default();
+        registry.register(
+            "audit_fixes",
+            "What the 60 s audits put right, by kind: freed (a channel busy without a call), \
+             restarted (a B-channel whose Q.931 call no gateway call owned, RESTART), \
+             cleared (a call whose ISDN side was gone, ended with cause 41)",
+            audit_fixes.clone(),
+        );
         let sip_guard = Family::<Labels, Counter>::default();
         registry.register(
             "sip_guard_rejected",
@@ -202,6 +211,7 @@ impl Metrics {
             sip: BTreeMap::new(),
             rtp_streams,
             echo_disabled,
+            audit_fixes,
             rtp_sent,
             rtp_received,
             rtp_lost,
@@ -259,6 +269,15 @@ impl Metrics {
             self.rtp_lost
                 .inc_by(u64::try_from(stats.lost[leg]).unwrap_or(0));
             self.rtp_jitter.observe(stats.jitter_us[leg] as f64 / 1e6);
+        }
+    }
+
+    /// An audit put `n` things of `kind` right (`freed`, `restarted`, `cleared`).
+    pub fn audit_fixed(&self, kind: &str, n: usize) {
+        if n > 0 {
+            self.audit_fixes
+                .get_or_create(&vec![("kind".into(), kind.into())])
+                .inc_by(n as u64);
         }
     }
 
@@ -449,6 +468,8 @@ mod tests {
             echo_disabled: 1,
             ..Default::default()
         });
+        m.audit_fixed("restarted", 2);
+        m.audit_fixed("cleared", 0);
         m.update(&core, &[span1()]);
         let stats = |forbidden, rate_limited| ScreenStats {
             forbidden,
@@ -482,6 +503,10 @@ mod tests {
         assert!(text.contains("gatewayd_span_slips{span=\"1\"} 3"), "{text}");
         assert!(
             text.contains("gatewayd_echo_canceller_disabled_total 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gatewayd_audit_fixes_total{kind=\"restarted\"} 2\n"),
             "{text}"
         );
         assert!(

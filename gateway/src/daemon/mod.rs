@@ -290,6 +290,7 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
                 };
                 if !stuck.is_empty() {
                     warn!(count = stuck.len(), "audit freed stuck channels");
+                    lock(&shared.metrics).audit_fixed("freed", stuck.len());
                 }
             }
             _ = term.recv() => break,

@@ -979,6 +979,9 @@ impl Signalling {
                 let fixes = d.leg.audit(core, now);
                 if !fixes.is_empty() {
                     warn!(span = %d.leg.span(), restarted = fixes.restarted.len(), cleared = fixes.cleared.len(), "audit put the span's calls in step");
+                    let metrics = lock(&self.shared.metrics);
+                    metrics.audit_fixed("restarted", fixes.restarted.len());
+                    metrics.audit_fixed("cleared", fixes.cleared.len());
                 }
             }
         }
