@@ -101,6 +101,26 @@ impl ReceiverStats {
         self.ssrc
     }
 
+    /// Account for a packet of `ssrc` in the figures kept in `slot`: a first packet, or
+    /// one from a new SSRC (a new stream, RFC 3550 §8.2), starts them again, on the 8 kHz
+    /// clock of G.711 and telephone-events. As
+    /// [`ReceiverStats::handle_packet`] otherwise.
+    pub fn track(
+        slot: &mut Option<ReceiverStats>,
+        now: Instant,
+        ssrc: Ssrc,
+        seq: SeqNo,
+        timestamp: u32,
+        jitter_sample: bool,
+    ) {
+        match slot {
+            Some(r) if r.ssrc == ssrc => {
+                r.handle_packet(now, seq, timestamp, jitter_sample);
+            }
+            _ => *slot = Some(ReceiverStats::new(now, ssrc, seq, super::CLOCK_RATE)),
+        }
+    }
+
     fn init_seq(&mut self, seq: u16) {
         self.base_seq = seq as u32;
         self.max_seq = seq;

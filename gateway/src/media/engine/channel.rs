@@ -21,8 +21,7 @@ use crate::media::transcode::transcode_frame;
 use crate::media::{Law, FRAME_SAMPLES};
 use crate::rtp::{
     DigitEvent, FrameKind, JitterBuffer, JitterBufferConfig, PayloadType, ReceiverStats, RtpPacket,
-    RtpSender, SeqNo, SymmetricLatch, TelephoneEvent, TelephoneEventReceiver, TelephoneEventSender,
-    CLOCK_RATE,
+    RtpSender, SymmetricLatch, TelephoneEvent, TelephoneEventReceiver, TelephoneEventSender,
 };
 
 /// A prefetch hint for the cache lines of `len` bytes at `p` (it reads nothing and
@@ -526,19 +525,14 @@ impl MediaChannel {
             }
         }
         self.heard_remote = from == Some(self.remote);
-        match &mut self.rx_stats {
-            Some(r) if r.ssrc() == pkt.ssrc => {
-                r.handle_packet(now, pkt.sequence, pkt.timestamp, is_audio);
-            }
-            _ => {
-                self.rx_stats = Some(ReceiverStats::new(
-                    now,
-                    pkt.ssrc,
-                    SeqNo(pkt.sequence.0),
-                    CLOCK_RATE,
-                ));
-            }
-        }
+        ReceiverStats::track(
+            &mut self.rx_stats,
+            now,
+            pkt.ssrc,
+            pkt.sequence,
+            pkt.timestamp,
+            is_audio,
+        );
         if is_audio {
             self.jitter.push(now, &pkt);
         } else if self

@@ -370,15 +370,14 @@ impl RelayCall {
             if audio || event {
                 leg.last_rx = now;
                 leg.timed_out = false;
-                // A new SSRC is a new stream (RFC 3550 §8.2): its figures start again.
-                match &mut leg.rx_stats {
-                    Some(r) if r.ssrc() == p.ssrc => {
-                        r.handle_packet(now, p.sequence, p.timestamp, audio);
-                    }
-                    _ => {
-                        leg.rx_stats = Some(ReceiverStats::new(now, p.ssrc, p.sequence, CLOCK_RATE))
-                    }
-                }
+                ReceiverStats::track(
+                    &mut leg.rx_stats,
+                    now,
+                    p.ssrc,
+                    p.sequence,
+                    p.timestamp,
+                    audio,
+                );
             }
         }
         if event {
