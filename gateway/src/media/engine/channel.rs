@@ -140,8 +140,8 @@ pub struct MediaChannel {
     detected_since: Option<(u8, Instant)>,
     echo: Option<LineEchoCanceller>,
     /// Turns the canceller off for a modem's or fax's answer tone, and on again after
-    /// the data (G.165 §4); with the canceller.
-    tone_disabler: Option<ToneDisabler>,
+    /// the data (G.165 §4); fed only while there is a canceller (never disabled else).
+    tone_disabler: ToneDisabler,
     /// What we wrote to the line last (linear), the echo canceller's reference.
     echo_ref: [i16; FRAME_SAMPLES],
     pub hold: bool,
@@ -218,7 +218,7 @@ impl MediaChannel {
             generator,
             generator_blocks: None,
             detected_since: None,
-            tone_disabler: echo.as_ref().map(|_| ToneDisabler::new()),
+            tone_disabler: ToneDisabler::new(),
             echo,
             echo_ref: [0; FRAME_SAMPLES],
             hold: false,
@@ -377,7 +377,7 @@ impl MediaChannel {
             let mut linear = [0i16; FRAME_SAMPLES];
             if let Some(ec) = &mut self.echo {
                 self.tdm_law.decode_block(block, &mut linear);
-                let disabler = self.tone_disabler.get_or_insert_with(ToneDisabler::new);
+                let disabler = &mut self.tone_disabler;
                 match disabler.process(&linear, &self.echo_ref) {
                     Some(ToneVerdict::Disable) => self.stats.echo_disabled += 1,
                     // The echo path learnt before the data is stale: learn it again.
@@ -389,10 +389,7 @@ impl MediaChannel {
                     self.tdm_law.encode_block(&linear, block);
                 }
             }
-            let data = self
-                .tone_disabler
-                .as_ref()
-                .is_some_and(ToneDisabler::is_disabled);
+            let data = self.tone_disabler.is_disabled();
             if data && self.ev_tx.is_active() {
                 // A modem or fax answered: what follows must pass untouched, so no digit
                 // is heard in it (as on a 3.1 kHz call), and none already playing as
@@ -807,7 +804,7 @@ mod tests {
                     digits += 1;
                 }
             });
-            let off = ch.tone_disabler.as_ref().is_some_and(|d| d.is_disabled());
+            let off = ch.tone_disabler.is_disabled();
             passed.push((off, block == before));
         }
         assert_eq!(ch.stats.echo_disabled, 1);
@@ -831,7 +828,7 @@ mod tests {
                 &mut |_| {},
             );
         }
-        assert!(!ch.tone_disabler.as_ref().unwrap().is_disabled());
+        assert!(!ch.tone_disabler.is_disabled());
     }
 
     #[test]
