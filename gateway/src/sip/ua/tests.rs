@@ -960,6 +960,14 @@ fn registration_answers_a_stale_challenge_once_more_and_no_more() {
 
     // A registrar that challenges the answer again without `stale` is refusing: the
     // challenge is not answered.
+    // The registration failed, and no REGISTER followed.
+    let gave_up = |p: &mut Pair, what: &str| {
+        assert!(p.a.poll_transmit().is_none(), "{what}");
+        let ev: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
+        assert!(ev
+            .iter()
+            .any(|e| matches!(e, UaEvent::RegistrationFailed { .. })));
+    };
     let wrong = || {
         let mut p = Pair::new();
         p.a.add_credentials(None, "gw", "wrong");
@@ -973,11 +981,7 @@ fn registration_answers_a_stale_challenge_once_more_and_no_more() {
         step(&mut p, &mut server, false),
         Some(AuthError::WrongResponse)
     );
-    assert!(p.a.poll_transmit().is_none(), "no third REGISTER");
-    let ev: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
-    assert!(ev
-        .iter()
-        .any(|e| matches!(e, UaEvent::RegistrationFailed { .. })));
+    gave_up(&mut p, "no third REGISTER");
 
     // With `stale` it is answered once more, and never a third time.
     let mut p = wrong();
@@ -991,11 +995,7 @@ fn registration_answers_a_stale_challenge_once_more_and_no_more() {
         step(&mut p, &mut server, true),
         Some(AuthError::WrongResponse)
     );
-    assert!(p.a.poll_transmit().is_none(), "no fourth REGISTER");
-    let ev: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
-    assert!(ev
-        .iter()
-        .any(|e| matches!(e, UaEvent::RegistrationFailed { .. })));
+    gave_up(&mut p, "no fourth REGISTER");
 }
 
 /// A removal asked for while a refresh awaits its answer goes out only after that answer
