@@ -78,6 +78,16 @@ struct SipSide {
     leaving: Option<RegHandle>,
 }
 
+impl SipSide {
+    /// A REGISTER of registration `handle` had its outcome: a removal the stopping daemon
+    /// waited for is over.
+    fn registration_ended(&mut self, handle: RegHandle) {
+        if self.leaving == Some(handle) {
+            self.leaving = None;
+        }
+    }
+}
+
 /// Give the trunk's endpoint `t`'s credentials (they answer the peer's and a registrar's
 /// 401/407 challenges, RFC 3261 §22.2) and bring its registration to `t.register`: a
 /// registration no longer configured, or changed, is removed (REGISTER with expires 0,
@@ -917,7 +927,7 @@ impl Signalling {
                         warn!(trunk = %self.sips[i].leg.trunk(), "SIP transport closed");
                     }
                 }
-                Some(ev) = recv_h323(&mut h323_rx) => {
+                Some(ev) = recv_from(&mut h323_rx) => {
                     if let Some(h) = &mut self.h323 {
                         let shared = self.shared.clone();
                         let mut core = lock(&shared.core);
@@ -933,7 +943,7 @@ impl Signalling {
                         }
                     }
                 }
-                Some(done) = recv_stop(&mut stop_rx) => self.leave(done),
+                Some(done) = recv_from(&mut stop_rx) => self.leave(done),
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
         }
@@ -1123,15 +1133,11 @@ impl Signalling {
                         // that waits for the registration's removal.
                         (UaEvent::Registered { handle, expires }, _) => {
                             info!(trunk = %side.leg.trunk(), expires, "registered");
-                            if side.leaving == Some(handle) {
-                                side.leaving = None;
-                            }
+                            side.registration_ended(handle);
                         }
                         (UaEvent::RegistrationFailed { handle, status }, _) => {
                             warn!(trunk = %side.leg.trunk(), status, "registration refused");
-                            if side.leaving == Some(handle) {
-                                side.leaving = None;
-                            }
+                            side.registration_ended(handle);
                         }
                         (UaEvent::IncomingCall { call, invite, .. }, Some(e)) => side
                             .leg
@@ -1675,18 +1681,9 @@ impl Signalling {
 /// H.323 connection events handled in one turn at most.
 const H323_BATCH: usize = 256;
 
-async fn recv_stop(
-    rx: &mut Option<mpsc::UnboundedReceiver<oneshot::Sender<()>>>,
-) -> Option<oneshot::Sender<()>> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn recv_h323(
-    rx: &mut Option<mpsc::UnboundedReceiver<super::h323::H323Input>>,
-) -> Option<super::h323::H323Input> {
+/// The next message of a channel the task may not have (H.323 unconfigured; taken out
+/// while the loop runs): none ever without one.
+async fn recv_from<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
