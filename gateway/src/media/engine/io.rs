@@ -795,7 +795,7 @@ mod tests {
         waker.reset();
 
         // Disarmed: c is not read any more (its datagram stays in the socket).
-        pio.disarm(20, |_, _| {});
+        pio.release(20, |_, _| {});
         a.send_to(&[1; 10], c.local_addr().unwrap()).unwrap();
         pio.wait(Duration::from_millis(30)).unwrap();
         assert_eq!(pio.receive_armed(true, |_, _| panic!("c is disarmed")).0, 0);
@@ -946,6 +946,63 @@ mod tests {
         assert_eq!(at_sink, 3);
     }
 
+    /// A registered socket (a slot of the ring's file table) sends and is read through
+    /// its slot; released, the kernel holds no reference to it (closed, its port is free
+    /// again), and a new socket registered at the same slot sends from its own address,
+    /// not the old one's.
+    #[test]
+    fn packet_io_registered_sockets_are_released_whole() {
+        let mut pio = PacketIo::new(IoMode::Auto);
+        if !pio.reads_at_tick() {
+            eprintln!("io_uring not available here");
+            return;
+        }
+        let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sink.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let to_sink = RawAddr::new(sink.local_addr().unwrap());
+        let old = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let old_addr = old.local_addr().unwrap();
+        pio.register(old.as_raw_fd(), 3);
+        // Read through the slot.
+        sink.send_to(&[5; 16], old_addr).unwrap();
+        pio.mark_ready(old.as_raw_fd(), 3);
+        let mut got = Vec::new();
+        pio.receive(
+            true,
+            |o, d| {
+                got.push((o, d.data.to_vec()));
+                false
+            },
+            |_, _| {},
+        );
+        assert_eq!(got, vec![(3, vec![5; 16])]);
+        // A send queued through the slot goes when the socket is released.
+        assert!(matches!(
+            pio.send(old.as_raw_fd(), &[1; 12], Some(&to_sink), 3, |_, _| {}),
+            Sent::Queued
+        ));
+        let mut results = Vec::new();
+        pio.release(3, |o, r| results.push((o, r.unwrap())));
+        assert_eq!(results, vec![(3, true)]);
+        let mut buf = [0u8; 64];
+        let (n, from) = sink.recv_from(&mut buf).unwrap();
+        assert_eq!((n, from), (12, old_addr));
+        drop(old);
+        // Closed in the kernel too: a table that still held it would keep the port.
+        let again = std::net::UdpSocket::bind(old_addr)
+            .expect("the released socket's port is free once it is closed");
+        let new = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        pio.register(new.as_raw_fd(), 3);
+        if let Sent::Now(r) = pio.send(new.as_raw_fd(), &[2; 12], Some(&to_sink), 3, |_, _| {}) {
+            assert!(r.unwrap());
+        }
+        pio.flush(|_, r| assert!(r.unwrap()));
+        let (n, from) = sink.recv_from(&mut buf).unwrap();
+        assert_eq!((n, from), (12, new.local_addr().unwrap()));
+        pio.release(3, |_, _| {});
+        drop(again);
+    }
+
     #[test]
     fn packet_io_by_io_uring_where_the_kernel_runs_it() {
         let backend = packet_io_round_trip(IoMode::Auto);
@@ -1088,12 +1145,21 @@ impl PacketIo {
         }
     }
 
-    /// Stop receiving for `owner` (armed receiving only); queued sends are flushed
-    /// first (results through `done`). Afterwards the kernel holds no reference to the
-    /// socket.
-    pub fn disarm(&mut self, owner: u32, done: impl FnMut(u32, io::Result<bool>)) {
+    /// Register `owner`'s socket with the ring (its slot of the fixed file table: no
+    /// descriptor lookup per packet); nothing without io_uring. Each registered socket is
+    /// given up with [`PacketIo::release`] before it is closed.
+    pub fn register(&mut self, fd: RawFd, owner: u32) {
         if let Some(u) = self.uring.as_mut() {
-            u.disarm(owner, done);
+            u.register(fd, owner);
+        }
+    }
+
+    /// Done with `owner`'s socket: queued sends are flushed first (results through
+    /// `done`), an armed receive is stopped, and the socket leaves the ring's file table.
+    /// Afterwards the kernel holds no reference to it.
+    pub fn release(&mut self, owner: u32, done: impl FnMut(u32, io::Result<bool>)) {
+        if let Some(u) = self.uring.as_mut() {
+            u.release(owner, done);
         }
     }
 

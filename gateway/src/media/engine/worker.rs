@@ -646,6 +646,9 @@ impl MediaWorker {
         if self.pio.reads_at_tick() || idx % STAMP_EVERY == 0 {
             let _ = io::enable_timestamps(ch.fd);
         }
+        // A slot of the ring's file table, whichever way it is read (see `uring.rs`);
+        // given up in `remove` before the socket is handed back.
+        self.pio.register(ch.fd, idx as u32);
         let watched = if self.pio.reads_at_tick() {
             // Not watched: read at its tick.
             Ok(())
@@ -659,6 +662,7 @@ impl MediaWorker {
                 .map_err(|e| format!("epoll: {e}"))
         };
         if let Err(reason) = watched {
+            self.release_socket(idx);
             self.free.push(idx);
             let _ = self.events.send(MediaEvent::AddFailed { key, reason });
             return;
@@ -677,6 +681,18 @@ impl MediaWorker {
         self.stats.channels.store(self.index.len() as u64, Relaxed);
     }
 
+    /// [`PacketIo::release`] for the channel in slot `idx`, its queued sends' failures
+    /// counted as every flush's are.
+    fn release_socket(&mut self, idx: usize) {
+        let (stats, failed) = (&self.stats, &mut self.failed_sends);
+        self.pio.release(idx as u32, |owner, r| {
+            if !count_sent(stats, r, 0) {
+                failed.push(owner);
+            }
+        });
+        self.take_back_failed_sends();
+    }
+
     fn remove(&mut self, now: Instant, key: ChannelKey) {
         if let Some(i) = self.hairpins.iter().position(|h| h.key == key) {
             let h = self.hairpins.swap_remove(i);
@@ -693,17 +709,11 @@ impl MediaWorker {
         let Some(mut ch) = self.slots[idx].take() else {
             return;
         };
-        if self.pio.armed() {
-            // Its receive is cancelled and awaited: the kernel keeps no reference to
-            // the socket handed back below.
-            let (stats, failed) = (&self.stats, &mut self.failed_sends);
-            self.pio.disarm(idx as u32, |owner, r| {
-                if !count_sent(stats, r, 0) {
-                    failed.push(owner);
-                }
-            });
-            self.take_back_failed_sends();
-        } else if !self.pio.reads_at_tick() {
+        // Its sends go, an armed receive is cancelled and awaited, and it leaves the
+        // ring's file table: the kernel keeps no reference to the socket handed back
+        // below (nor sends from a socket a new channel on this slot registers).
+        self.release_socket(idx);
+        if !self.pio.armed() && !self.pio.reads_at_tick() {
             self.poller.remove(ch.fd);
         }
         ch.disconnect();
