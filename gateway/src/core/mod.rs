@@ -88,6 +88,9 @@ pub enum TrunkKind {
 }
 
 /// What the core asks of the leg layer.
+// `Originate` carries a whole Setup (numbers and names); there is one per outgoing leg,
+// handed on once, so boxing it would only add an allocation per call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Place an outgoing leg: `trunk` is a trunk group (then `channel` is the B-channel the

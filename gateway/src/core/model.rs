@@ -44,6 +44,10 @@ pub struct Number {
     pub plan: Option<NumberingPlan>,
     /// Presentation restricted (Q.931 §4.5.10 octet 3a; SIP `Privacy: id`, RFC 3325).
     pub restricted: bool,
+    /// The party's name: the display-name of SIP From / P-Asserted-Identity (RFC 3261
+    /// §20.20, RFC 3325 §9.1) ↔ the ISDN Display element (Q.931 §4.5.16). Presentation
+    /// restricted withholds it with the number.
+    pub name: Option<String>,
 }
 
 impl Number {
@@ -54,6 +58,7 @@ impl Number {
             ton: TypeOfNumber::Unknown,
             plan: None,
             restricted: false,
+            name: None,
         }
     }
 }

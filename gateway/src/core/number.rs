@@ -41,6 +41,7 @@ pub fn classify(dialled: &str, rules: &NumberRules, restricted: bool) -> Number 
         ton,
         plan: None,
         restricted,
+        name: None,
     }
 }
 
@@ -174,6 +175,7 @@ mod tests {
             ton: TypeOfNumber::National,
             plan: Some(NumberingPlan::Private),
             restricted: false,
+            name: None,
         };
         assert_eq!(to_sip_user(&private, &r), "0815");
         assert_eq!(dialled(&private, &r), "0815");

@@ -538,7 +538,12 @@ impl H323Leg {
             },
             calling_number: calling,
             called_number: (!called.is_empty()).then_some(called),
-            display: None,
+            // H.225.0 §7.3.1: the Setup's Display is the caller's name.
+            display: setup
+                .calling
+                .as_ref()
+                .filter(|n| !n.restricted)
+                .and_then(|n| n.name.clone()),
             source_signal_address: None,
             dest_signal_address: tr.address,
         };
@@ -897,7 +902,10 @@ impl H323Leg {
                     let calling = number_of(s.calling_number.as_deref(), &s.source_aliases);
                     let setup = Setup {
                         called: from_sip_user(&called, &rules, false),
-                        calling: calling.map(|n| from_sip_user(&n, &rules, false)),
+                        calling: calling.map(|n| crate::core::Number {
+                            name: s.display.clone().filter(|d| !d.trim().is_empty()),
+                            ..from_sip_user(&n, &rules, false)
+                        }),
                         bearer: Bearer::Speech,
                         media: media.map(|m| Media::Rtp {
                             remote: SocketAddr::V4(m.remote_rtp),

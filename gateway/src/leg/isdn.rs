@@ -38,8 +38,22 @@ struct IsdnCall {
     /// Overlap sending (our SETUP went without Sending complete): digits waiting for the
     /// SETUP ACKNOWLEDGE, and whether the last of them completes the number.
     overlap: Option<OverlapDigits>,
-    /// Who answered on the other leg, for the Connected number of our CONNECT (COLP).
+    /// Who answered: on the other leg, for the Connected number and name of our CONNECT
+    /// (COLP); on the switch's side of a call we placed, from its CONNECT until the core
+    /// is told.
     connected: Option<Number>,
+}
+
+/// What a received SETUP brought, for [`IsdnLeg::incoming`].
+struct Received {
+    called: Option<CalledPartyNumber>,
+    calling: Option<CallingPartyNumber>,
+    bearer: Option<BearerCapability>,
+    channel: Option<u8>,
+    sending_complete: bool,
+    redirecting: Option<RedirectingNumber>,
+    /// The caller's name (the SETUP's Display).
+    name: Option<String>,
 }
 
 /// Digits of an overlap-sending call held until the network acknowledged the SETUP
@@ -204,6 +218,7 @@ fn from_presented(p: PresentedNumberUnscreened) -> Option<Number> {
         digits: number.digits,
         ton: ton_in(number.ton),
         restricted,
+        name: None,
     })
 }
 
@@ -495,16 +510,20 @@ impl IsdnLeg {
                 channel,
                 sending_complete,
                 redirecting,
+                display,
             } => self.incoming(
                 core,
                 now,
                 call,
-                called,
-                calling,
-                bearer,
-                channel,
-                sending_complete,
-                redirecting,
+                Received {
+                    called,
+                    calling,
+                    bearer,
+                    channel,
+                    sending_complete,
+                    redirecting,
+                    name: display.as_ref().and_then(q931::call::name_of),
+                },
             ),
             Event::MoreInfo {
                 call,
@@ -577,6 +596,13 @@ impl IsdnLeg {
                 };
                 if !c.incoming {
                     let media = c.channel.map(Media::Channel);
+                    let connected = self
+                        .by_handle
+                        .get_mut(&call)
+                        .and_then(|c| c.connected.take());
+                    if let Some(n) = connected {
+                        self.tell_core(core, now, call, Message::ConnectedLine(n));
+                    }
                     self.tell_core(core, now, call, Message::Connect { media });
                 }
             }
@@ -601,6 +627,7 @@ impl IsdnLeg {
                                 r.presentation,
                                 Some((Presentation::Restricted, _))
                             ),
+                            name: None,
                         })
                     }
                     (other, _) => {
@@ -622,14 +649,29 @@ impl IsdnLeg {
                 }
             }
             Event::ConnectedNumber { call, number } => {
-                // COLP (Q.951 §3): who answered our call.
+                // COLP (Q.951 §3): who answered our call, told to the core with the
+                // CONNECT's name (its Display, the next event) when `Connected` comes.
                 let n = Number {
                     plan: plan_in(number.type_of_number, number.numbering_plan),
                     digits: number.digits,
                     ton: ton_in(number.type_of_number),
                     restricted: matches!(number.presentation, Some((Presentation::Restricted, _))),
+                    name: None,
                 };
-                self.tell_core(core, now, call, Message::ConnectedLine(n));
+                if let Some(c) = self.by_handle.get_mut(&call) {
+                    c.connected = Some(n);
+                }
+            }
+            Event::ConnectedDisplay { call, display } => {
+                // The answering party's name; without a Connected number there is no
+                // connected line to give it to.
+                if let Some(n) = self
+                    .by_handle
+                    .get_mut(&call)
+                    .and_then(|c| c.connected.as_mut())
+                {
+                    n.name = q931::call::name_of(&display);
+                }
             }
             Event::Disconnecting { call, cause, .. } => {
                 // Q.931 §5.3.4: the interface answers with RELEASE by itself.
@@ -694,18 +736,16 @@ impl IsdnLeg {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn incoming(
-        &mut self,
-        core: &mut Core,
-        now: Instant,
-        call: CallHandle,
-        called: Option<CalledPartyNumber>,
-        calling: Option<CallingPartyNumber>,
-        bearer: Option<BearerCapability>,
-        channel: Option<u8>,
-        sending_complete: bool,
-        redirecting: Option<RedirectingNumber>,
-    ) {
+    fn incoming(&mut self, core: &mut Core, now: Instant, call: CallHandle, setup: Received) {
+        let Received {
+            called,
+            calling,
+            bearer,
+            channel,
+            sending_complete,
+            redirecting,
+            name,
+        } = setup;
         // A variant whose SETUPs do without Sending complete (NI-2: PRI calls are sent en
         // bloc) has no overlap receiving: the SETUP holds the whole number.
         let sending_complete =
@@ -733,13 +773,16 @@ impl IsdnLeg {
                     digits: c.digits,
                     ton: ton_in(c.type_of_number),
                     restricted: false,
+                    name: None,
                 },
             ),
+            // The caller's name (Display, Q.931 §4.5.16) goes with its number.
             calling: calling.map(|c| Number {
                 plan: plan_in(c.type_of_number, c.numbering_plan),
                 digits: c.digits,
                 ton: ton_in(c.type_of_number),
                 restricted: matches!(c.presentation, Some((Presentation::Restricted, _))),
+                name,
             }),
             bearer,
             media: chan.map(Media::Channel),
@@ -751,6 +794,7 @@ impl IsdnLeg {
                     digits: r.digits,
                     ton: ton_in(r.type_of_number),
                     restricted: matches!(r.presentation, Some((Presentation::Restricted, _))),
+                    name: None,
                 },
                 reason: redirect::reason_of_q952(r.reason),
                 count: 1,
@@ -831,7 +875,13 @@ impl IsdnLeg {
             // grow.
             sending_complete: setup.complete,
         };
-        // Q.952 §4: the redirecting number and why the call was redirected.
+        // Q.952 §4: the redirecting number and why the call was redirected; the caller's
+        // name (Display, where this side may send one), unless presentation is restricted.
+        let name = setup
+            .calling
+            .as_ref()
+            .and_then(|n| self.name_display(n))
+            .map(InfoElement::from);
         let extra: Vec<InfoElement> = setup
             .redirecting
             .iter()
@@ -852,6 +902,7 @@ impl IsdnLeg {
                 )
                 .into()
             })
+            .chain(name)
             .collect();
         match self.iface.setup_with(now, req, extra) {
             Ok(call) => {
@@ -881,6 +932,15 @@ impl IsdnLeg {
         }
     }
 
+    /// The Display element with `n`'s name, where this side and variant send one
+    /// (Q.931 §4.5.16; `Interface::name_display`) and presentation is allowed.
+    fn name_display(&self, n: &Number) -> Option<q931::ie::Display> {
+        match (&n.name, n.restricted) {
+            (Some(name), false) => self.iface.name_display(name),
+            _ => None,
+        }
+    }
+
     /// A message from the core for one of our legs.
     pub fn deliver(&mut self, now: Instant, leg: LegId, msg: Delivery) {
         let Some(&call) = self.by_leg.get(&leg) else {
@@ -894,11 +954,13 @@ impl IsdnLeg {
                     .progress(now, call, ProgressDescription::InbandAvailable)
             }
             Delivery::Connect { .. } => {
-                // COLP (Q.951 §3): the Connected number of who answered on the other leg.
-                let extra: Vec<InfoElement> = self
-                    .by_handle
-                    .get(&call)
-                    .and_then(|c| c.connected.as_ref())
+                // COLP (Q.951 §3): the Connected number of who answered on the other leg,
+                // and its name (Display).
+                let connected = self.by_handle.get(&call).and_then(|c| c.connected.as_ref());
+                let name = connected
+                    .and_then(|n| self.name_display(n))
+                    .map(InfoElement::from);
+                let extra: Vec<InfoElement> = connected
                     .map(|n| {
                         ConnectedNumber::new(ton_out(n.ton), plan_of(n), &n.digits)
                             .with_presentation(
@@ -908,6 +970,7 @@ impl IsdnLeg {
                             .into()
                     })
                     .into_iter()
+                    .chain(name)
                     .collect();
                 self.iface.connect_with(now, call, extra)
             }
@@ -977,6 +1040,7 @@ fn call_of(ev: &Event) -> Option<CallHandle> {
         | Event::Connected { call, .. }
         | Event::Notified { call, .. }
         | Event::ConnectedNumber { call, .. }
+        | Event::ConnectedDisplay { call, .. }
         | Event::Disconnecting { call, .. }
         | Event::Released { call, .. }
         | Event::TransferInformed { call, .. } => Some(*call),

@@ -28,6 +28,7 @@ use crate::media::Law;
 use crate::rtp::{PortHold, RtpPortPool};
 use crate::sdp::HoldChange;
 use crate::sdp::{Direction, LocalCapabilities, OfferAnswer, SessionDescription};
+use crate::sip::header::NameAddr;
 use crate::sip::header::{PAssertedIdentity, Privacy, PrivacyValue, ReferTo, ReferredBy, Replaces};
 use crate::sip::transport::{Protocol, Target};
 use crate::sip::ua::{CallHandle, Endpoint, OutgoingCall, UaEvent};
@@ -167,6 +168,32 @@ fn dtmf_relay_signal(msg: &SipMessage) -> Option<String> {
     (!digits.is_empty()).then_some(digits)
 }
 
+/// `name` as the display-name of a name-addr, with the space before the `<`: a
+/// quoted-string (RFC 3261 §25.1) with `"` and `\` escaped and control characters left
+/// out; empty for no name.
+fn display_part(name: Option<&str>) -> String {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return String::new();
+    };
+    let mut q = String::with_capacity(name.len() + 3);
+    q.push('"');
+    for c in name.chars().filter(|c| !c.is_control()) {
+        if matches!(c, '"' | '\\') {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push_str("\" ");
+    q
+}
+
+/// The display-name of a name-addr, if it has one that is not blank.
+fn name_of(a: &NameAddr<'_>) -> Option<String> {
+    a.display_name()
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+}
+
 /// `Privacy: id` (RFC 3325 §9.3): the identity is not to be shown.
 fn privacy_id(msg: &SipMessage) -> bool {
     msg.get::<Privacy>()
@@ -263,12 +290,11 @@ impl SipLeg {
         if !self.trust_identity {
             return None;
         }
-        let user = msg
-            .first::<PAssertedIdentity>()
-            .ok()
-            .flatten()
-            .and_then(|p| uri_user(&p.0.uri))?;
-        Some(from_sip_user(&user, &self.rules, privacy_id(msg)))
+        let pai = msg.first::<PAssertedIdentity>().ok().flatten()?;
+        let user = uri_user(&pai.0.uri)?;
+        let mut n = from_sip_user(&user, &self.rules, privacy_id(msg));
+        n.name = name_of(&pai.0);
+        Some(n)
     }
 
     /// Headers asserting `n` towards the trunk (RFC 3325 §9.3, RFC 3323 §4.2): only to a
@@ -278,7 +304,11 @@ impl SipLeg {
         if self.trust_identity {
             h.push((
                 "P-Asserted-Identity".to_string(),
-                format!("<sip:{}@{local_host}>", to_sip_user(n, &self.rules)),
+                format!(
+                    "{}<sip:{}@{local_host}>",
+                    display_part(n.name.as_deref()),
+                    to_sip_user(n, &self.rules)
+                ),
             ));
             if n.restricted {
                 h.push(("Privacy".to_string(), "id".to_string()));
@@ -930,13 +960,20 @@ impl SipLeg {
         // domain (§5: ignored otherwise); From is the user's unverified claim.
         let asserted = self.asserted(invite);
         let verified = asserted.is_some();
-        let calling = asserted.or_else(|| {
-            invite
-                .from()
-                .ok()
-                .and_then(|f| uri_user(&f.uri))
-                .map(|c| from_sip_user(&c, &self.rules, restricted))
-        });
+        // The caller's name: the asserted identity's display-name, else From's (what the
+        // caller's UA shows as its own name, RFC 3261 §20.20).
+        let from = invite.from().ok();
+        let from_name = from.as_ref().and_then(|f| name_of(f));
+        let calling = asserted
+            .or_else(|| {
+                from.as_ref()
+                    .and_then(|f| uri_user(&f.uri))
+                    .map(|c| from_sip_user(&c, &self.rules, restricted))
+            })
+            .map(|mut n| {
+                n.name = n.name.take().or(from_name);
+                n
+            });
         let (mut sdp, port_hold) = self.new_sdp();
         let rtp_port = port_hold.port();
         let port_hold = Some(port_hold);
@@ -1176,7 +1213,11 @@ impl SipLeg {
                 if n.restricted {
                     "\"Anonymous\" <sip:anonymous@anonymous.invalid>".to_string()
                 } else {
-                    format!("<sip:{}@{local_host}>", to_sip_user(n, &self.rules))
+                    format!(
+                        "{}<sip:{}@{local_host}>",
+                        display_part(n.name.as_deref()),
+                        to_sip_user(n, &self.rules)
+                    )
                 }
             }
             None => format!("<sip:gateway@{local_host}>"),

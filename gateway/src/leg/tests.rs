@@ -1759,6 +1759,9 @@ fn refer_replacing_our_own_dialog_is_a_join_with_its_refusals() {
 #[path = "identity_tests.rs"]
 mod identity;
 
+#[path = "name_tests.rs"]
+mod names;
+
 /// NI-2 on the E1 of the test configuration (SERVICE messages are NI-2's).
 fn ni2(role: Role) -> InterfaceConfig {
     let mut c = InterfaceConfig::ni2_t1(role);

@@ -407,6 +407,10 @@ impl Interface {
             channel: Some(channel),
             sending_complete: msg.sending_complete(),
             redirecting: msg.redirecting_number().cloned(),
+            display: msg.ies.iter().find_map(|ie| match ie {
+                InfoElement::Display(d) => Some(d.clone()),
+                _ => None,
+            }),
         });
     }
 
@@ -503,6 +507,14 @@ impl Interface {
                         call,
                         number: n.clone(),
                     });
+                }
+                let display = msg.ies.iter().find_map(|ie| match ie {
+                    InfoElement::Display(d) => Some(d.clone()),
+                    _ => None,
+                });
+                if let Some(display) = display {
+                    self.events
+                        .push_back(Event::ConnectedDisplay { call, display });
                 }
                 Event::Connected { call, channel }
             }

@@ -112,6 +112,12 @@ impl Interface {
         &self.cfg
     }
 
+    /// The Display element carrying a party's `name` in a SETUP or CONNECT this side
+    /// sends, where the variant lets this side send one ([`Variant::name_display`]).
+    pub fn name_display(&self, name: &str) -> Option<crate::ie::Display> {
+        self.cfg.variant.name_display(self.cfg.role, name)
+    }
+
     pub fn role(&self) -> Role {
         self.cfg.role
     }

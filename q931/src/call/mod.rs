@@ -69,6 +69,7 @@ mod clearing;
 mod ect_inform;
 mod establishment;
 mod interface;
+mod party_name;
 mod restart;
 mod state;
 mod status;
@@ -78,6 +79,7 @@ mod variant;
 
 pub use channels::{ChannelState, ChannelTable};
 pub use interface::{Interface, InterfaceConfig};
+pub use party_name::{name_of, DISPLAY_TYPE_NAME, NAME_MAX};
 pub use state::Stage;
 pub use timers::{Timer, Timers};
 pub use transfer::{
@@ -87,7 +89,7 @@ pub use variant::{Span, SwitchType, Variant};
 
 use crate::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, Cause, CauseValue, ChangeStatus,
-    ConnectedNumber, NotificationDescription, ProgressDescription, RedirectingNumber,
+    ConnectedNumber, Display, NotificationDescription, ProgressDescription, RedirectingNumber,
 };
 
 /// Identifies one call on an [`Interface`]: the call reference value and which side chose it.
@@ -125,6 +127,9 @@ pub struct SetupRequest {
 }
 
 /// What the interface reports to the layer above.
+// A SETUP's elements make `IncomingSetup` the largest by far; events are queued a few at
+// a time and handed on once, so boxing it would only add an allocation per call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The data link is up (DL-ESTABLISH confirm or indication).
@@ -144,6 +149,8 @@ pub enum Event {
         sending_complete: bool,
         /// The number the call was diverted from, with the reason (Q.952 §4).
         redirecting: Option<RedirectingNumber>,
+        /// The SETUP's Display element: the caller's name ([`name_of`]).
+        display: Option<Display>,
     },
     /// More called-party digits in overlap receiving (INFORMATION, §5.1.3 / §5.2.4), or the
     /// end of dialling: `sending_complete` with `timed_out` set when T302 expired (§5.2.4).
@@ -194,6 +201,9 @@ pub enum Event {
         call: CallHandle,
         number: ConnectedNumber,
     },
+    /// The CONNECT answering our call carried a Display element: the answering party's
+    /// name ([`name_of`]); comes before `Connected`.
+    ConnectedDisplay { call: CallHandle, display: Display },
     /// DISCONNECT arrived (§5.3.3 / §5.3.4). With `inband` the network offers an in-band
     /// announcement and the RELEASE is left to [`Interface::release`]; otherwise the
     /// interface answers RELEASE by itself (unless configured not to).

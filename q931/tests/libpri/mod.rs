@@ -436,6 +436,8 @@ pub struct CallParams<'a> {
     pub called_plan: i32,
     pub calling: &'a str,
     pub calling_plan: i32,
+    /// The caller's name (libpri sends it in a Display, and on NI-2 in a Facility too).
+    pub calling_name: &'a str,
     /// Sending complete (en-bloc) rather than overlap.
     pub complete: bool,
     /// `PRI_TRANS_CAP_*`.
@@ -453,6 +455,7 @@ impl Default for CallParams<'_> {
             called_plan: ffi::PRI_UNKNOWN,
             calling: "",
             calling_plan: ffi::PRI_UNKNOWN,
+            calling_name: "",
             complete: true,
             bearer: ffi::PRI_TRANS_CAP_SPEECH,
             layer1: ffi::PRI_LAYER_1_ALAW,
@@ -731,7 +734,7 @@ impl LibPri {
     pub fn call(&mut self, call: CallRef, params: &CallParams<'_>) -> Result<(), PriRefused> {
         let called = CString::new(params.called).map_err(|_| PriRefused("called number"))?;
         let calling = CString::new(params.calling).map_err(|_| PriRefused("calling number"))?;
-        let name = CString::default();
+        let name = CString::new(params.calling_name).map_err(|_| PriRefused("calling name"))?;
         // SAFETY: the strings outlive pri_setup, which copies them; sr is freed after.
         unsafe {
             let sr = ffi::pri_sr_new();

@@ -42,8 +42,8 @@
 //! the other for one second (no B-channel to the gateway any more), then both hang up.
 //!
 //! Commands, one per line on standard input:
-//! - `call SPAN CALLED [CHANNEL]`: SETUP towards the gateway (channel preferred, default
-//!   the lowest free);
+//! - `call SPAN CALLED [CHANNEL] [name=NAME]`: SETUP towards the gateway (channel
+//!   preferred, default the lowest free), from caller NAME (`_` for a space) if given;
 //! - `hangup ID CAUSE`: clear call `ID` with `CAUSE`;
 //! - `tone ID HZ`: call `ID`'s party plays `HZ` from now on (instead of `--tone`);
 //! - `colp ID NUMBER`: call `ID`'s party was transferred to NUMBER
@@ -56,7 +56,8 @@
 //! Reports, one line each on standard output, `word key=value …`:
 //! `up span=S`, `down span=S`, `alarm span=S event=E`,
 //! `q931 span=S dir=rx|tx msg=NAME` (every Q.931 message libpri sends or receives),
-//! `ring id=N span=S channel=C called=X calling=Y layer1=L`,
+//! `ring id=N span=S channel=C called=X calling=Y layer1=L name=NAME|none` (the caller's
+//! name libpri read, `_` for a space),
 //! `placed id=N span=S channel=C called=X`, `proceeding|ringing|answer id=N channel=C`
 //! (`answer` of a call the switch placed adds `connected=X pres=R`, the CONNECT's
 //! Connected number, when libpri reports one),
@@ -279,10 +280,15 @@ impl Switchboard {
                 self.next_id += 1;
                 let ch = chanpos(r.channel);
                 say!(
-                    "ring id={id} span={sp} channel={ch} called={} calling={} layer1={}",
+                    "ring id={id} span={sp} channel={ch} called={} calling={} layer1={} name={}",
                     r.called_number,
                     r.calling_number,
-                    r.layer1
+                    r.layer1,
+                    if r.calling_name.is_empty() {
+                        "none".to_string()
+                    } else {
+                        r.calling_name.replace(' ', "_")
+                    }
                 );
                 let pri = &mut self.spans[span].pri;
                 let _ = pri.proceeding(call, r.channel, false);
@@ -629,7 +635,13 @@ impl Switchboard {
                 };
                 let busy = self.busy_channels(si);
                 let s = &mut self.spans[si];
-                let channel = match rest.first().and_then(|c| c.parse::<u8>().ok()) {
+                // `name=A_B`: the caller's name, "A B" (libpri's Display, NI-2 Facility).
+                let name = rest
+                    .iter()
+                    .find_map(|t| t.strip_prefix("name="))
+                    .map(|n| n.replace('_', " "))
+                    .unwrap_or_default();
+                let channel = match rest.iter().find_map(|c| c.parse::<u8>().ok()) {
                     Some(c) => c,
                     None => match (1..=s.bearers)
                         .filter(|c| *c != s.dchannel)
@@ -653,6 +665,7 @@ impl Switchboard {
                     called_plan: libpri::ffi::PRI_UNKNOWN,
                     calling: "301234567",
                     calling_plan: libpri::ffi::PRI_NATIONAL_ISDN,
+                    calling_name: &name,
                     complete: true,
                     bearer: libpri::ffi::PRI_TRANS_CAP_SPEECH,
                     layer1: match s.law {

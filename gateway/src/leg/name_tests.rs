@@ -1,0 +1,202 @@
+//! Party names: the ISDN Display element (Q.931 §4.5.16) ↔ the display-name of SIP From
+//! and P-Asserted-Identity (RFC 3261 §20.20, RFC 3325 §9.1), for the caller (SETUP ↔
+//! INVITE) and for who answered (CONNECT ↔ 200 OK), through the World of `tests.rs`.
+//! EuroISDN lets only the network side send a Display; NI-2 both, typed "calling party
+//! name" (0xB1).
+
+use q931::ie::{Display, NumberingPlan, Presentation, Screening};
+
+use super::*;
+
+fn calling(restricted: bool) -> q931::ie::CallingPartyNumber {
+    let mut c = q931::ie::CallingPartyNumber::new(QTon::National, NumberingPlan::Isdn, "301234");
+    c.presentation = Some((
+        if restricted {
+            Presentation::Restricted
+        } else {
+            Presentation::Allowed
+        },
+        Screening::NetworkProvided,
+    ));
+    c
+}
+
+/// The switch calls 201 with a Display: the INVITE the PBX gets.
+fn named_setup_from_switch(w: &mut World, name: &str, restricted: bool) -> SipMessage {
+    w.switch
+        .setup_with(
+            w.now,
+            switch_request("201", Some(calling(restricted))),
+            vec![Display::new(name).into()],
+        )
+        .unwrap();
+    w.run();
+    pbx_invite(w)
+}
+
+/// The PBX calls 0301234567 from `from` with `headers`: the Display of the SETUP the
+/// switch gets, if any.
+fn named_invite_from_pbx(w: &mut World, from: &str, headers: &[(&str, &str)]) -> Option<Display> {
+    w.pbx.invite(
+        w.now,
+        OutgoingCall {
+            request_uri: "sip:0301234567@192.0.2.1".into(),
+            from: from.into(),
+            to: "<sip:0301234567@192.0.2.1>".into(),
+            target: Target {
+                protocol: Protocol::Udp,
+                addr: "192.0.2.1:5060".parse().unwrap(),
+            },
+            sdp: Some(bytes::Bytes::from_static(OFFER)),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        },
+    );
+    w.run();
+    w.switch_events
+        .iter()
+        .find_map(|e| match e {
+            Event::IncomingSetup { display, .. } => Some(display.clone()),
+            _ => None,
+        })
+        .expect("the switch got a SETUP")
+}
+
+#[test]
+fn the_switchs_display_is_the_callers_display_name_on_sip() {
+    let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
+    let inv = named_setup_from_switch(&mut w, "Bob \"the\" Switch", false);
+    let from = header(&inv, "From");
+    assert!(
+        from[0].starts_with(r#""Bob \"the\" Switch" <sip:"#),
+        "quoted, with its quotes escaped (RFC 3261 §25.1): {from:?}"
+    );
+    let pai = header(&inv, "P-Asserted-Identity");
+    assert!(
+        pai.len() == 1 && pai[0].starts_with(r#""Bob \"the\" Switch" <sip:"#),
+        "{pai:?}"
+    );
+    // Parsed back by our own SIP stack, the name is whole again.
+    let parsed = inv.from().unwrap();
+    assert_eq!(
+        parsed.display_name().as_deref(),
+        Some(r#"Bob "the" Switch"#)
+    );
+}
+
+#[test]
+fn a_restricted_callers_name_is_withheld_outside_the_trust_domain() {
+    let mut w = World::new();
+    let inv = named_setup_from_switch(&mut w, "Bob Switch", true);
+    assert!(!String::from_utf8_lossy(inv.as_bytes()).contains("Bob"));
+    assert!(header(&inv, "From")[0].contains("anonymous"));
+}
+
+#[test]
+fn the_pbx_callers_name_goes_in_an_ni2_setup_typed_calling_party_name() {
+    let mut w = World::with_interfaces(&trusted(), RedirectHeaders::Diversion, ni2);
+    let d = named_invite_from_pbx(&mut w, "\"Alice PBX\" <sip:4930999@192.0.2.10>", &[]);
+    assert_eq!(
+        d,
+        Some(Display {
+            display_type: Some(0xB1),
+            text: "Alice PBX".into()
+        })
+    );
+}
+
+#[test]
+fn a_euroisdn_user_side_sends_no_display() {
+    // ETSI EN 300 403 / Q.931 Table 3-12: Display goes from the network to the user only.
+    let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
+    let d = named_invite_from_pbx(&mut w, "\"Alice PBX\" <sip:4930999@192.0.2.10>", &[]);
+    assert_eq!(d, None);
+}
+
+#[test]
+fn the_asserted_identitys_name_wins_and_privacy_withholds_it() {
+    let mut w = World::with_interfaces(&trusted(), RedirectHeaders::Diversion, ni2);
+    let d = named_invite_from_pbx(
+        &mut w,
+        "\"Front desk\" <sip:4930999@192.0.2.10>",
+        &[(
+            "P-Asserted-Identity",
+            "\"Alice Smith\" <sip:4930111@192.0.2.10>",
+        )],
+    );
+    assert_eq!(d.map(|d| d.text), Some("Alice Smith".into()));
+    let mut w = World::with_interfaces(&trusted(), RedirectHeaders::Diversion, ni2);
+    let d = named_invite_from_pbx(
+        &mut w,
+        "\"Alice Smith\" <sip:4930999@192.0.2.10>",
+        &[("Privacy", "id")],
+    );
+    assert_eq!(d, None, "presentation restricted: no name to the switch");
+}
+
+#[test]
+fn the_connects_display_is_the_name_in_the_200_oks_pai() {
+    let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
+    w.pbx_call("0301234567");
+    let (call, _, _) = w.switch_setup();
+    let connected =
+        q931::ie::ConnectedNumber::new(QTon::National, NumberingPlan::Isdn, "301234567")
+            .with_presentation(Presentation::Allowed, Screening::NetworkProvided);
+    w.switch
+        .connect_with(
+            w.now,
+            call,
+            vec![connected.into(), Display::new("Carol Callee").into()],
+        )
+        .unwrap();
+    w.run();
+    let ok = w
+        .pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::Answered { response, .. } => Some(response.clone()),
+            _ => None,
+        })
+        .expect("200 OK");
+    let pai = header(&ok, "P-Asserted-Identity");
+    assert!(
+        pai.len() == 1
+            && pai[0].starts_with("\"Carol Callee\" <sip:")
+            && pai[0].contains("301234567"),
+        "{pai:?}"
+    );
+}
+
+#[test]
+fn the_200_oks_asserted_name_goes_in_an_ni2_connect() {
+    let config = format!(
+        "{}\n[[route]]\npattern = \"_3X.\"\nfrom = [\"pstn\"]\nto = [\"pbx\"]\n",
+        trusted()
+    );
+    let mut w = World::with_interfaces(&config, RedirectHeaders::Diversion, ni2);
+    w.switch_calls("201", None);
+    let pbx_call = w.pbx_incoming();
+    w.pbx.respond(
+        w.now,
+        pbx_call,
+        StatusCode::OK,
+        None,
+        &[(
+            "P-Asserted-Identity",
+            "\"Dave Desk\" <sip:205@192.0.2.10>".to_string(),
+        )],
+        Some(ANSWER),
+    );
+    w.run();
+    let d = w
+        .switch_events
+        .iter()
+        .find_map(|e| match e {
+            Event::ConnectedDisplay { display, .. } => Some(display.clone()),
+            _ => None,
+        })
+        .expect("CONNECT with a Display");
+    assert_eq!((d.display_type, d.text.as_str()), (Some(0xB1), "Dave Desk"));
+}

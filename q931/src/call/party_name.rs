@@ -1,0 +1,107 @@
+//! A party's name (caller or connected name) in the Display element, Q.931 §4.5.16.
+//!
+//! Who may send it, by variant:
+//! - ETSI EN 300 403 and Q.931 (Table 3-12 SETUP, Table 3-3 CONNECT): the Display
+//!   element goes from the network to the user only. The network side sends the name;
+//!   the user side sends none (a switch would not pass it on).
+//! - NI-2: the name goes both ways in a Display element whose first octet (bit 8 set)
+//!   says what the text is: 0xB1, "calling party name" in the ANSI T1.607 display types,
+//!   as National ISDN switches and libpri use it for a party's name.
+//!
+//! On receipt, the text of a Display element in SETUP or CONNECT is the party's name,
+//! whatever its display type, as Asterisk/libpri read it.
+
+use super::variant::{SwitchType, Variant};
+use crate::ie::Display;
+use crate::lapd::Role;
+
+/// The ANSI T1.607 display type "calling party name" (bit 8 set).
+pub const DISPLAY_TYPE_NAME: u8 = 0xB1;
+
+/// Characters of display information at most: 34 on an ETSI user-network interface
+/// (EN 300 403 §4.5.16), 82 in Q.931; NI-2 names are at most 15 characters (GR-1367 name
+/// delivery) but switches take what fits a Display element, so the ETSI limit serves both.
+pub const NAME_MAX: usize = 34;
+
+impl Variant {
+    /// The Display element that carries `name` in a SETUP or CONNECT that `role` sends, or
+    /// `None` where this variant does not let that side send one (see the module). The
+    /// text is IA5: white space becomes a space, other characters outside printable ASCII `?`; it is cut at
+    /// [`NAME_MAX`] characters. An empty name sends nothing.
+    pub fn name_display(&self, role: Role, name: &str) -> Option<Display> {
+        let text: String = name
+            .trim()
+            .chars()
+            .map(|c| match c {
+                c if c.is_whitespace() => ' ',
+                c if c.is_ascii_graphic() => c,
+                _ => '?',
+            })
+            .take(NAME_MAX)
+            .collect();
+        if text.is_empty() {
+            return None;
+        }
+        match (self.switch, role) {
+            (SwitchType::Ni2, _) => Some(Display {
+                display_type: Some(DISPLAY_TYPE_NAME),
+                text,
+            }),
+            (SwitchType::EuroIsdn, Role::Network) => Some(Display::new(&text)),
+            (SwitchType::EuroIsdn, Role::User) => None,
+        }
+    }
+}
+
+/// The party's name a received Display element carries, if it has any text.
+pub fn name_of(display: &Display) -> Option<String> {
+    let t = display.text.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etsi_sends_a_name_from_the_network_only() {
+        let v = Variant::euro_isdn_e1();
+        assert_eq!(
+            v.name_display(Role::Network, "Alice Smith"),
+            Some(Display::new("Alice Smith"))
+        );
+        assert_eq!(v.name_display(Role::User, "Alice Smith"), None);
+    }
+
+    #[test]
+    fn ni2_sends_a_name_both_ways_with_its_display_type() {
+        let v = Variant::ni2_t1();
+        for role in [Role::User, Role::Network] {
+            let d = v.name_display(role, "Bob").unwrap();
+            assert_eq!((d.display_type, d.text.as_str()), (Some(0xB1), "Bob"));
+        }
+    }
+
+    #[test]
+    fn names_are_made_ia5_and_cut_to_fit() {
+        let v = Variant::euro_isdn_e1();
+        let d = v.name_display(Role::Network, " José\tMüller ").unwrap();
+        assert_eq!(d.text, "Jos? M?ller");
+        let long = "x".repeat(60);
+        assert_eq!(
+            v.name_display(Role::Network, &long).unwrap().text.len(),
+            NAME_MAX
+        );
+        assert_eq!(v.name_display(Role::Network, "  "), None);
+    }
+
+    #[test]
+    fn a_received_display_is_the_name_whatever_its_type() {
+        let d = Display {
+            display_type: Some(0xB1),
+            text: "Carol ".into(),
+        };
+        assert_eq!(name_of(&d), Some("Carol".into()));
+        assert_eq!(name_of(&Display::new(" ")), None);
+    }
+}
