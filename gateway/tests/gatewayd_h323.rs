@@ -279,7 +279,11 @@ fn sip_to_h323_with_fast_start_and_without() {
     let sip_rtp = free_udp_port();
     let fs = s.fs.try_clone().unwrap();
     let peer = std::thread::spawn(move || answer_one(fs, 40000, None));
-    let sf = d.scenario("uac_bye.xml", &sip_uac(&uac_bye()));
+    // The caller's display-name becomes the Setup's Display (H.225.0 §7.3.1).
+    let sf = d.scenario(
+        "uac_bye.xml",
+        &sip_uac(&uac_bye()).replace("From: <sip:1001@", "From: \"Ann H323\" <sip:1001@"),
+    );
     let ok = d.sipp(&[
         "-sf",
         &sf,
@@ -304,6 +308,7 @@ fn sip_to_h323_with_fast_start_and_without() {
     };
     assert_eq!(setup.called_number.as_deref(), Some("5001"));
     assert_eq!(setup.calling_number.as_deref(), Some("1001"));
+    assert_eq!(setup.display.as_deref(), Some("Ann H323"));
     assert!(setup
         .destination_aliases
         .contains(&Alias::Dialled("5001".into())));

@@ -99,7 +99,8 @@ fn call(port: u16, called: &str, id: u8, release: Option<(u64, CauseValue)>) -> 
             destination_aliases: vec![Alias::Dialled(called.into())],
             calling_number: Some("2001".into()),
             called_number: Some(called.into()),
-            display: None,
+            // The caller's name (H.225.0 §7.3.1): From's display-name on the SIP side.
+            display: Some("Eve H323".into()),
             source_signal_address: None,
             dest_signal_address: None,
         },
@@ -235,8 +236,10 @@ fn uas(kind: Uas) -> String {
   <recv request="INVITE">
     <action>
       <ereg regexp="([0-9]+)" search_in="hdr" header="CSeq:" assign_to="cs,cseq"/>
+      <ereg regexp="^ *&quot;Eve H323&quot; &lt;sip:2001@" search_in="hdr" header="From:" check_it="true" assign_to="from"/>
     </action>
   </recv>
+  <Reference variables="from"/>
 {RINGING_180}"#
     );
     let final_response = |status: &str| {

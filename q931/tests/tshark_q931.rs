@@ -338,6 +338,20 @@ fn cases() -> Vec<Case> {
                 ("q931.channel.selection", "0x02"),
             ],
         ),
+        // A name as a EuroISDN network side sends it (`Variant::name_display`). NI-2's
+        // leads with the ANSI display type 0xB1, which Wireshark's Q.931 dissector shows as
+        // a character of the text; libpri reads it as a type (tests/libpri_names.rs).
+        case(
+            Message::connect(r).with(
+                q931::call::Variant::euro_isdn_e1()
+                    .name_display(q931::lapd::Role::Network, "Carol Callee")
+                    .unwrap(),
+            ),
+            &[
+                ("q931.message_type", "0x07"),
+                ("q931.display_information", "Carol Callee"),
+            ],
+        ),
     ]
 }
 
