@@ -1,24 +1,27 @@
-//! Party names against libpri (Debian `libpri-dev`): the caller's name in the SETUP's
-//! Display element (Q.931 §4.5.16) as libpri sends and reads it. EuroISDN carries it from
-//! the network side only (libpri as the network sends it; as the user it sends none);
-//! NI-2 both ways, typed "calling party name" (0xB1).
+//! Party names against libpri (Debian `libpri-dev`): the caller's name in the SETUP as
+//! libpri sends and reads it. EuroISDN carries it in a Display element (Q.931 §4.5.16)
+//! from the network side only (libpri as the network sends it; as the user it sends none);
+//! NI-2 both ways, in a Display typed "calling party name" (0xB1) and in a Facility
+//! element's `callingName` invoke (GR-1367, ISO/IEC 13868), each read alone too.
 
 mod libpri;
 
 use std::time::Instant;
 
-use libpri::{ffi, CallParams, PriEvent, Switch};
-use q931::call::{name_of, ChannelPref, Event, InterfaceConfig, SetupRequest};
+use libpri::{ffi, CallParams, LibPri, PriEvent, Switch};
+use q931::call::{ChannelPref, Event, InterfaceConfig, SetupRequest};
 use q931::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, InfoElement, Layer1Protocol,
     NumberingPlan, TypeOfNumber,
 };
 use q931::lapd::Role;
+use q931::supplementary::name::{self, NameOperation, PartyName};
+use q931::supplementary::rose::InvokeId;
 
 use libpri::call_harness::CallHarness as H;
 
-/// libpri calls us from "3000" named `name`: the Display of our IncomingSetup.
-fn pri_calls_named(h: &mut H, channel: i32, name: &str) -> Option<q931::ie::Display> {
+/// libpri calls us from "3000" named `name`: the caller's name of our IncomingSetup.
+fn pri_calls_named(h: &mut H, channel: i32, name: &str) -> Option<String> {
     let call = h.pri.new_call().expect("pri_new_call");
     h.pri
         .call(
@@ -35,20 +38,13 @@ fn pri_calls_named(h: &mut H, channel: i32, name: &str) -> Option<q931::ie::Disp
         )
         .unwrap();
     h.expect(|e| match e {
-        Event::IncomingSetup { display, .. } => Some(display.clone()),
+        Event::IncomingSetup { name, .. } => Some(name.clone()),
         _ => None,
     })
 }
 
-/// We call "4000" from "1000" named `name` (the Display our interface makes for it, if
-/// its side and variant send one): the name libpri read from our SETUP.
-fn we_call_named(h: &mut H, channel: u8, name: &str) -> String {
-    let extra: Vec<InfoElement> = h
-        .ours
-        .name_display(name)
-        .into_iter()
-        .map(Into::into)
-        .collect();
+/// We call "4000" from "1000" with `extra` elements in the SETUP: the name libpri read.
+fn we_call_with(h: &mut H, channel: u8, extra: Vec<InfoElement>) -> String {
     h.ours
         .setup_with(
             Instant::now(),
@@ -76,14 +72,23 @@ fn we_call_named(h: &mut H, channel: u8, name: &str) -> String {
     })
 }
 
+/// We call named `name` (the elements our interface makes for it, if its side and
+/// variant send any): the name libpri read.
+fn we_call_named(h: &mut H, channel: u8, name: &str) -> String {
+    let extra = h.ours.name_ies(NameOperation::Calling, name);
+    we_call_with(h, channel, extra)
+}
+
 #[test]
 fn euroisdn_libpri_network_sends_the_callers_name_and_we_read_it() {
     let mut h = H::new(
         InterfaceConfig::euro_isdn_e1(Role::User),
         Switch::EuroIsdnE1,
     );
-    let d = pri_calls_named(&mut h, 5, "Bob Switch").expect("a Display in the SETUP");
-    assert_eq!(name_of(&d).as_deref(), Some("Bob Switch"));
+    assert_eq!(
+        pri_calls_named(&mut h, 5, "Bob Switch").as_deref(),
+        Some("Bob Switch")
+    );
 }
 
 #[test]
@@ -113,7 +118,36 @@ fn ni2_names_cross_both_ways_with_libpri() {
             "Alice PBX",
             "{role:?}"
         );
-        let d = pri_calls_named(&mut h, 20, "Bob Switch").expect("a Display in the SETUP");
-        assert_eq!(name_of(&d).as_deref(), Some("Bob Switch"), "{role:?}");
+        assert_eq!(
+            pri_calls_named(&mut h, 20, "Bob Switch").as_deref(),
+            Some("Bob Switch"),
+            "{role:?}"
+        );
     }
+}
+
+#[test]
+fn ni2_a_facility_calling_name_alone_is_read_both_ways() {
+    // Ours, the user side, with only the Facility element: libpri reads its callingName.
+    let mut h = H::new(InterfaceConfig::ni2_t1(Role::User), Switch::Ni2);
+    let facility = name::ni2_facility(
+        NameOperation::Calling,
+        &PartyName::Allowed("Fac Only".into()),
+        InvokeId(1),
+    );
+    assert_eq!(we_call_with(&mut h, 3, vec![facility.into()]), "Fac Only");
+    // libpri as the user side sending the name in a Facility element only (no Display):
+    // we read it from the callingName invoke.
+    let mut h = H::configured(
+        InterfaceConfig::ni2_t1(Role::Network),
+        Switch::Ni2,
+        |p: &mut LibPri| {
+            p.facility_enable();
+            p.display_send_block();
+        },
+    );
+    assert_eq!(
+        pri_calls_named(&mut h, 20, "Fac Caller").as_deref(),
+        Some("Fac Caller")
+    );
 }

@@ -352,6 +352,20 @@ fn cases() -> Vec<Case> {
                 ("q931.display_information", "Carol Callee"),
             ],
         ),
+        // The caller's name as NI-2 sends it in a SETUP's Facility (GR-1367): networking
+        // extensions, interpretation, callingName (checked in the verbose dump: the last
+        // frame).
+        case(
+            Message::facility(
+                cr,
+                q931::supplementary::name::ni2_facility(
+                    q931::supplementary::name::NameOperation::Calling,
+                    &q931::supplementary::name::PartyName::Allowed("Dave Facility".into()),
+                    q931::supplementary::rose::InvokeId(3),
+                ),
+            ),
+            &[("q931.message_type", "0x62")],
+        ),
     ]
 }
 
@@ -472,6 +486,13 @@ fn tshark_decodes_every_message_we_encode() {
         frame(13).contains("Notification description: User resume (0x01)"),
         "{}",
         frame(13)
+    );
+    let last = frame(cases.len());
+    assert!(
+        last.contains("callingName")
+            && last.contains("Dave Facility")
+            && last.contains("discardAnyUnrecognisedInvokePdu"),
+        "{last}"
     );
     assert!(
         frame(14).contains("callingName") && frame(14).contains("Alice"),

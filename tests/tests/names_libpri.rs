@@ -4,8 +4,8 @@
 //! - T1, NI-2 (the gateway on the user side, which NI-2 lets send a name): the display-name
 //!   of the PBX's From is the name libpri reads from the gateway's SETUP (a Display typed
 //!   "calling party name", 0xB1); with `Privacy: id` no name goes.
-//! - E1, EuroISDN: libpri, the network side, names its caller in the SETUP's Display; the
-//!   PBX gets it as the display-name of From.
+//! - E1, EuroISDN, and T1, NI-2: libpri, the network side, names its caller in the
+//!   SETUP's Display; the PBX gets it as the display-name of From.
 
 mod common;
 
@@ -74,9 +74,9 @@ fn privacy_id_keeps_the_callers_name_from_the_ni2_switch() {
     assert_eq!(kv(&ring, "name"), Some("none"), "{ring}");
 }
 
-#[test]
-fn the_euroisdn_switchs_caller_name_is_the_from_display_name_the_pbx_gets() {
-    let mut rig = E1.lock(|| Rig::start("names-e1", Line::E1, GROUPS));
+/// The switch on `rig` calls 201 named "Bob Switch": SIPp, answering, must see that name
+/// as From's display-name.
+fn switch_caller_name_reaches_the_pbx(mut rig: std::sync::MutexGuard<'static, Rig>) {
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE]);
@@ -101,4 +101,14 @@ fn the_euroisdn_switchs_caller_name_is_the_from_display_name_the_pbx_gets() {
         run.trace
     );
     rig.assert_clean(cdr0, 1);
+}
+
+#[test]
+fn the_euroisdn_switchs_caller_name_is_the_from_display_name_the_pbx_gets() {
+    switch_caller_name_reaches_the_pbx(E1.lock(|| Rig::start("names-e1", Line::E1, GROUPS)));
+}
+
+#[test]
+fn the_ni2_switchs_caller_name_is_the_from_display_name_the_pbx_gets() {
+    switch_caller_name_reaches_the_pbx(T1.lock(|| Rig::start("names-t1", Line::T1, GROUPS)));
 }

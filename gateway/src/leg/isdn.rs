@@ -3,6 +3,7 @@
 //! Alerting, PROGRESS ↔ Progress, CONNECT ↔ Connect, DISCONNECT/RELEASE ↔ Release (Q.850
 //! cause), INFORMATION ↔ Digits (overlap receiving, Q.931 §5.2.4).
 
+use q931::supplementary::name::NameOperation;
 use std::time::Instant;
 
 use dahdi_driver::{ChannelId, SpanId, Timeslot};
@@ -510,7 +511,7 @@ impl IsdnLeg {
                 channel,
                 sending_complete,
                 redirecting,
-                display,
+                name,
             } => self.incoming(
                 core,
                 now,
@@ -522,7 +523,7 @@ impl IsdnLeg {
                     channel,
                     sending_complete,
                     redirecting,
-                    name: display.as_ref().and_then(q931::call::name_of),
+                    name,
                 },
             ),
             Event::MoreInfo {
@@ -662,7 +663,7 @@ impl IsdnLeg {
                     c.connected = Some(n);
                 }
             }
-            Event::ConnectedDisplay { call, display } => {
+            Event::ConnectedName { call, name } => {
                 // The answering party's name; without a Connected number there is no
                 // connected line to give it to.
                 if let Some(n) = self
@@ -670,7 +671,7 @@ impl IsdnLeg {
                     .get_mut(&call)
                     .and_then(|c| c.connected.as_mut())
                 {
-                    n.name = q931::call::name_of(&display);
+                    n.name = Some(name);
                 }
             }
             Event::Disconnecting { call, cause, .. } => {
@@ -876,12 +877,12 @@ impl IsdnLeg {
             sending_complete: setup.complete,
         };
         // Q.952 §4: the redirecting number and why the call was redirected; the caller's
-        // name (Display, where this side may send one), unless presentation is restricted.
-        let name = setup
-            .calling
-            .as_ref()
-            .and_then(|n| self.name_display(n))
-            .map(InfoElement::from);
+        // name (Display, where this side may send one; NI-2's Facility callingName), unless
+        // presentation is restricted.
+        let name = match &setup.calling {
+            Some(n) => self.name_ies(NameOperation::Calling, n),
+            None => Vec::new(),
+        };
         let extra: Vec<InfoElement> = setup
             .redirecting
             .iter()
@@ -932,12 +933,13 @@ impl IsdnLeg {
         }
     }
 
-    /// The Display element with `n`'s name, where this side and variant send one
-    /// (Q.931 §4.5.16; `Interface::name_display`) and presentation is allowed.
-    fn name_display(&self, n: &Number) -> Option<q931::ie::Display> {
+    /// The elements with `n`'s name where this side and variant send them
+    /// (`Interface::name_ies`: a Display, Q.931 §4.5.16; NI-2's Facility callingName) and
+    /// presentation is allowed.
+    fn name_ies(&mut self, operation: NameOperation, n: &Number) -> Vec<InfoElement> {
         match (&n.name, n.restricted) {
-            (Some(name), false) => self.iface.name_display(name),
-            _ => None,
+            (Some(name), false) => self.iface.name_ies(operation, name),
+            _ => Vec::new(),
         }
     }
 
@@ -956,11 +958,13 @@ impl IsdnLeg {
             Delivery::Connect { .. } => {
                 // COLP (Q.951 §3): the Connected number of who answered on the other leg,
                 // and its name (Display).
-                let connected = self.by_handle.get(&call).and_then(|c| c.connected.as_ref());
-                let name = connected
-                    .and_then(|n| self.name_display(n))
-                    .map(InfoElement::from);
+                let connected = self.by_handle.get(&call).and_then(|c| c.connected.clone());
+                let name = match &connected {
+                    Some(n) => self.name_ies(NameOperation::Connected, n),
+                    None => Vec::new(),
+                };
                 let extra: Vec<InfoElement> = connected
+                    .as_ref()
                     .map(|n| {
                         ConnectedNumber::new(ton_out(n.ton), plan_of(n), &n.digits)
                             .with_presentation(
@@ -1040,7 +1044,7 @@ fn call_of(ev: &Event) -> Option<CallHandle> {
         | Event::Connected { call, .. }
         | Event::Notified { call, .. }
         | Event::ConnectedNumber { call, .. }
-        | Event::ConnectedDisplay { call, .. }
+        | Event::ConnectedName { call, .. }
         | Event::Disconnecting { call, .. }
         | Event::Released { call, .. }
         | Event::TransferInformed { call, .. } => Some(*call),

@@ -34,9 +34,9 @@ fn named_setup_from_switch(w: &mut World, name: &str, restricted: bool) -> SipMe
     pbx_invite(w)
 }
 
-/// The PBX calls 0301234567 from `from` with `headers`: the Display of the SETUP the
+/// The PBX calls 0301234567 from `from` with `headers`: the caller's name in the SETUP the
 /// switch gets, if any.
-fn named_invite_from_pbx(w: &mut World, from: &str, headers: &[(&str, &str)]) -> Option<Display> {
+fn named_invite_from_pbx(w: &mut World, from: &str, headers: &[(&str, &str)]) -> Option<String> {
     w.pbx.invite(
         w.now,
         OutgoingCall {
@@ -58,7 +58,7 @@ fn named_invite_from_pbx(w: &mut World, from: &str, headers: &[(&str, &str)]) ->
     w.switch_events
         .iter()
         .find_map(|e| match e {
-            Event::IncomingSetup { display, .. } => Some(display.clone()),
+            Event::IncomingSetup { name, .. } => Some(name.clone()),
             _ => None,
         })
         .expect("the switch got a SETUP")
@@ -95,16 +95,10 @@ fn a_restricted_callers_name_is_withheld_outside_the_trust_domain() {
 }
 
 #[test]
-fn the_pbx_callers_name_goes_in_an_ni2_setup_typed_calling_party_name() {
+fn the_pbx_callers_name_goes_in_an_ni2_setup() {
     let mut w = World::with_interfaces(&trusted(), RedirectHeaders::Diversion, ni2);
     let d = named_invite_from_pbx(&mut w, "\"Alice PBX\" <sip:4930999@192.0.2.10>", &[]);
-    assert_eq!(
-        d,
-        Some(Display {
-            display_type: Some(0xB1),
-            text: "Alice PBX".into()
-        })
-    );
+    assert_eq!(d.as_deref(), Some("Alice PBX"));
 }
 
 #[test]
@@ -126,7 +120,7 @@ fn the_asserted_identitys_name_wins_and_privacy_withholds_it() {
             "\"Alice Smith\" <sip:4930111@192.0.2.10>",
         )],
     );
-    assert_eq!(d.map(|d| d.text), Some("Alice Smith".into()));
+    assert_eq!(d.as_deref(), Some("Alice Smith"));
     let mut w = World::with_interfaces(&trusted(), RedirectHeaders::Diversion, ni2);
     let d = named_invite_from_pbx(
         &mut w,
@@ -194,9 +188,9 @@ fn the_200_oks_asserted_name_goes_in_an_ni2_connect() {
         .switch_events
         .iter()
         .find_map(|e| match e {
-            Event::ConnectedDisplay { display, .. } => Some(display.clone()),
+            Event::ConnectedName { name, .. } => Some(name.clone()),
             _ => None,
         })
-        .expect("CONNECT with a Display");
-    assert_eq!((d.display_type, d.text.as_str()), (Some(0xB1), "Dave Desk"));
+        .expect("CONNECT with a name");
+    assert_eq!(d, "Dave Desk");
 }

@@ -18,6 +18,7 @@ use crate::ie::{
 };
 use crate::lapd::Role;
 use crate::message::{Message, MessageType};
+use crate::supplementary::name::NameOperation;
 
 /// The channel a message names: (number, exclusive). `None` for "any" or no element.
 pub(crate) fn indicated_channel(msg: &Message) -> Option<(u8, bool)> {
@@ -407,10 +408,7 @@ impl Interface {
             channel: Some(channel),
             sending_complete: msg.sending_complete(),
             redirecting: msg.redirecting_number().cloned(),
-            display: msg.ies.iter().find_map(|ie| match ie {
-                InfoElement::Display(d) => Some(d.clone()),
-                _ => None,
-            }),
+            name: super::name_in(&msg.ies, NameOperation::Calling),
         });
     }
 
@@ -508,13 +506,8 @@ impl Interface {
                         number: n.clone(),
                     });
                 }
-                let display = msg.ies.iter().find_map(|ie| match ie {
-                    InfoElement::Display(d) => Some(d.clone()),
-                    _ => None,
-                });
-                if let Some(display) = display {
-                    self.events
-                        .push_back(Event::ConnectedDisplay { call, display });
+                if let Some(name) = super::name_in(&msg.ies, NameOperation::Connected) {
+                    self.events.push_back(Event::ConnectedName { call, name });
                 }
                 Event::Connected { call, channel }
             }

@@ -79,7 +79,7 @@ mod variant;
 
 pub use channels::{ChannelState, ChannelTable};
 pub use interface::{Interface, InterfaceConfig};
-pub use party_name::{name_of, DISPLAY_TYPE_NAME, NAME_MAX};
+pub use party_name::{name_in, name_of, DISPLAY_TYPE_NAME, NAME_MAX};
 pub use state::Stage;
 pub use timers::{Timer, Timers};
 pub use transfer::{
@@ -89,7 +89,7 @@ pub use variant::{Span, SwitchType, Variant};
 
 use crate::ie::{
     BearerCapability, CalledPartyNumber, CallingPartyNumber, Cause, CauseValue, ChangeStatus,
-    ConnectedNumber, Display, NotificationDescription, ProgressDescription, RedirectingNumber,
+    ConnectedNumber, NotificationDescription, ProgressDescription, RedirectingNumber,
 };
 
 /// Identifies one call on an [`Interface`]: the call reference value and which side chose it.
@@ -149,8 +149,8 @@ pub enum Event {
         sending_complete: bool,
         /// The number the call was diverted from, with the reason (Q.952 §4).
         redirecting: Option<RedirectingNumber>,
-        /// The SETUP's Display element: the caller's name ([`name_of`]).
-        display: Option<Display>,
+        /// The caller's name, from a Facility `callingName` or the Display ([`name_in`]).
+        name: Option<String>,
     },
     /// More called-party digits in overlap receiving (INFORMATION, §5.1.3 / §5.2.4), or the
     /// end of dialling: `sending_complete` with `timed_out` set when T302 expired (§5.2.4).
@@ -201,9 +201,9 @@ pub enum Event {
         call: CallHandle,
         number: ConnectedNumber,
     },
-    /// The CONNECT answering our call carried a Display element: the answering party's
-    /// name ([`name_of`]); comes before `Connected`.
-    ConnectedDisplay { call: CallHandle, display: Display },
+    /// The CONNECT answering our call named the answering party (a Facility
+    /// `connectedName` or a Display, [`name_in`]); comes before `Connected`.
+    ConnectedName { call: CallHandle, name: String },
     /// DISCONNECT arrived (§5.3.3 / §5.3.4). With `inband` the network offers an in-band
     /// announcement and the RELEASE is left to [`Interface::release`]; otherwise the
     /// interface answers RELEASE by itself (unless configured not to).

@@ -8,12 +8,19 @@
 //!   says what the text is: 0xB1, "calling party name" in the ANSI T1.607 display types,
 //!   as National ISDN switches and libpri use it for a party's name.
 //!
-//! On receipt, the text of a Display element in SETUP or CONNECT is the party's name,
-//! whatever its display type, as Asterisk/libpri read it.
+//! NI-2 also delivers a name in a Facility element (Telcordia GR-1367: the `callingName`
+//! operation of ISO/IEC 13868, [`crate::supplementary::name`]); an NI-2 SETUP carries
+//! both forms, as libpri sends them.
+//!
+//! On receipt, a name operation of a Facility element is the party's name (or says it is
+//! withheld); otherwise the text of a Display element is, whatever its display type, as
+//! Asterisk/libpri read it.
 
+use super::interface::Interface;
 use super::variant::{SwitchType, Variant};
-use crate::ie::Display;
+use crate::ie::{Display, InfoElement};
 use crate::lapd::Role;
+use crate::supplementary::name::{self, NameOperation, PartyName};
 
 /// The ANSI T1.607 display type "calling party name" (bit 8 set).
 pub const DISPLAY_TYPE_NAME: u8 = 0xB1;
@@ -59,6 +66,50 @@ pub fn name_of(display: &Display) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
+/// The name of the party `operation` names in a message's elements: a Facility name
+/// operation if there is one (`None` when it withholds the name), else the Display text.
+pub fn name_in(ies: &[InfoElement], operation: NameOperation) -> Option<String> {
+    let from_facility = ies
+        .iter()
+        .filter_map(|ie| match ie {
+            InfoElement::Facility(f) => Some(name::names_in(f)),
+            _ => None,
+        })
+        .flatten()
+        .find(|(op, _)| *op == operation);
+    if let Some((_, n)) = from_facility {
+        return n
+            .presentable()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+    }
+    ies.iter().find_map(|ie| match ie {
+        InfoElement::Display(d) => name_of(d),
+        _ => None,
+    })
+}
+
+impl Interface {
+    /// The elements that carry a party's `name` in a SETUP (`NameOperation::Calling`) or
+    /// CONNECT (`Connected`) this side sends: the Display where the variant lets this side
+    /// send one ([`Variant::name_display`]), and on NI-2 a SETUP's `callingName` Facility
+    /// too (GR-1367).
+    pub fn name_ies(&mut self, operation: NameOperation, name: &str) -> Vec<InfoElement> {
+        let Some(display) = self.name_display(name) else {
+            return Vec::new();
+        };
+        let mut ies = Vec::with_capacity(2);
+        if self.config().variant.switch == SwitchType::Ni2 && operation == NameOperation::Calling {
+            let id = self.next_invoke_id();
+            let named = PartyName::Allowed(display.text.clone());
+            ies.push(name::ni2_facility(operation, &named, id).into());
+        }
+        ies.push(display.into());
+        ies
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +144,44 @@ mod tests {
             NAME_MAX
         );
         assert_eq!(v.name_display(Role::Network, "  "), None);
+    }
+
+    #[test]
+    fn a_facility_name_comes_before_the_display_and_may_withhold_it() {
+        use crate::supplementary::rose::InvokeId;
+        let fac = |n: PartyName| -> InfoElement {
+            name::ni2_facility(NameOperation::Calling, &n, InvokeId(1)).into()
+        };
+        let display: InfoElement = Display::new("Shown").into();
+        assert_eq!(
+            name_in(
+                &[
+                    fac(PartyName::Allowed("From facility".into())),
+                    display.clone()
+                ],
+                NameOperation::Calling
+            ),
+            Some("From facility".into())
+        );
+        assert_eq!(
+            name_in(
+                &[
+                    fac(PartyName::Restricted(Some("Hidden".into()))),
+                    display.clone()
+                ],
+                NameOperation::Calling
+            ),
+            None
+        );
+        // Another party's name operation is not the caller's.
+        assert_eq!(
+            name_in(
+                &[fac(PartyName::Allowed("x".into())), display.clone()],
+                NameOperation::Connected
+            ),
+            Some("Shown".into())
+        );
+        assert_eq!(name_in(&[], NameOperation::Calling), None);
     }
 
     #[test]

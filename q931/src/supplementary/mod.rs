@@ -13,6 +13,7 @@ pub mod address;
 pub mod apdu;
 pub mod ber;
 pub mod ect;
+pub mod name;
 pub mod rose;
 pub mod two_bct;
 

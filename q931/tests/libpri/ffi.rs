@@ -400,6 +400,8 @@ extern "C" {
     ) -> c_int;
     pub fn pri_get_version() -> *const c_char;
     pub fn pri_transfer_enable(pri: *mut Pri, enable: c_int);
+    pub fn pri_facility_enable(pri: *mut Pri);
+    pub fn pri_display_options_send(pri: *mut Pri, flags: std::ffi::c_ulong);
     pub fn pri_connected_line_update(
         pri: *mut Pri,
         call: *mut Q931Call,

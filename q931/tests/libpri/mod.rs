@@ -546,6 +546,17 @@ impl LibPri {
         unsafe { ffi::pri_get_timer(self.p(), timer.index()) }
     }
 
+    /// `pri_facility_enable`: send supplementary services in Facility elements (NI-2:
+    /// the caller's name as a `callingName` invoke).
+    pub fn facility_enable(&mut self) {
+        unsafe { ffi::pri_facility_enable(self.p()) }
+    }
+
+    /// `pri_display_options_send(PRI_DISPLAY_OPTION_BLOCK)`: no Display element goes.
+    pub fn display_send_block(&mut self) {
+        unsafe { ffi::pri_display_options_send(self.p(), 1) }
+    }
+
     /// `pri_transfer_enable`: accept ECT requests (`EctLinkIdRequest` is answered, and
     /// `ExplicitEctExecute` becomes a [`TransferRequest`]).
     pub fn transfer_enable(&mut self, enable: bool) {

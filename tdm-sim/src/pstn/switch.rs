@@ -567,7 +567,7 @@ impl Switch {
             | Event::ServiceAcknowledged { .. }
             | Event::Notified { .. }
             | Event::ConnectedNumber { .. }
-            | Event::ConnectedDisplay { .. }
+            | Event::ConnectedName { .. }
             // Only the side that invokes a transfer hears of it; this switch never does.
             | Event::TransferCompleted { .. }
             | Event::TransferFailed { .. }
