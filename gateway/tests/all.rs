@@ -22,6 +22,7 @@ mod transfer_support;
 mod attended_refer_sip;
 mod baresip_rtp;
 mod examples_interwork;
+mod gatewayd_audit;
 mod gatewayd_crash;
 mod gatewayd_h323;
 mod gatewayd_h323_clearing;

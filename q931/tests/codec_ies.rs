@@ -356,7 +356,10 @@ fn display_keypad_signal_datetime() {
     let d = Display::decode(&hex("B1 42 6F 62")).unwrap();
     assert_eq!((d.display_type, d.text.as_str()), (Some(0xB1), "Bob"));
     kat("B1 42 6F 62", &d);
-    assert!(Display::decode(&hex("41 C1")).is_err());
+    // 8-bit text is ISO 8859-1 ("Müller"), kept through a round trip.
+    let d = Display::decode(&hex("4D FC 6C 6C 65 72")).unwrap();
+    assert_eq!((d.display_type, d.text.as_str()), (None, "Müller"));
+    kat("4D FC 6C 6C 65 72", &d);
     kat("2A 32 31 23", &KeypadFacility::new("*21#"));
     assert!(KeypadFacility::decode(&[]).is_err());
     kat("01", &Signal::new(SignalValue::RING_BACK_TONE_ON));

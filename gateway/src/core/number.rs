@@ -86,7 +86,12 @@ pub fn convert(n: &Number, want: TypeOfNumber, rules: &NumberRules) -> Number {
             out.ton = want;
         }
         (TypeOfNumber::Unknown, _) => {
-            let c = classify(&n.digits, rules, n.restricted);
+            // Classified by its prefixes; the rest of the party (name, plan) stays.
+            let c = Number {
+                plan: n.plan,
+                name: n.name.clone(),
+                ..classify(&n.digits, rules, n.restricted)
+            };
             if c.ton != TypeOfNumber::Unknown {
                 return convert(&c, want, rules);
             }
@@ -190,6 +195,20 @@ mod tests {
         assert_eq!(
             (out.ton, out.digits.as_str()),
             (TypeOfNumber::International, "490815")
+        );
+    }
+
+    #[test]
+    fn a_converted_number_keeps_its_name() {
+        // Unknown type, classified by its national prefix, then made international.
+        let n = Number {
+            name: Some("Alice".into()),
+            ..Number::unknown("0301234567")
+        };
+        let c = convert(&n, TypeOfNumber::International, &de());
+        assert_eq!(
+            (c.digits.as_str(), c.ton, c.name.as_deref()),
+            ("49301234567", TypeOfNumber::International, Some("Alice"))
         );
     }
 

@@ -5,7 +5,8 @@
 //! `channel <span>:<timeslot> out|in`, `span <span> out|in`, `hangup <call>`, `reload`,
 //! `simcall <span> <number> [hold_ms]` (the simulated switch of a simulated span places a
 //! call and clears it `hold_ms` after the answer), `show sim-calls` (what the simulated
-//! switches saw and heard).
+//! switches saw and heard), `audit` (compare the core, the ISDN legs and the Q.931 stacks
+//! now, as the periodic audit does, and say what is out of step and what was put right).
 
 pub mod socket;
 
@@ -48,6 +49,8 @@ pub enum Command {
     },
     /// The calls the simulated switches saw, with the tones they heard.
     ShowSimCalls,
+    /// Run the audit of every span now (it runs every minute anyway).
+    Audit,
 }
 
 /// Why a command line was refused.
@@ -105,6 +108,7 @@ impl Command {
                 )))
             }
             ["reload"] => Ok(Command::Reload),
+            ["audit"] => Ok(Command::Audit),
             ["show", "sim-calls"] => Ok(Command::ShowSimCalls),
             ["simcall", s, number, rest @ ..] if rest.len() <= 1 => Ok(Command::SimCall {
                 span: SpanId(
@@ -122,15 +126,15 @@ impl Command {
             }),
             _ => Err(ParseError(format!(
                 "unknown command `{line}`; try: show spans|channels|calls|trunk-groups, \
-                 channel S:T out|in, span S out|in, hangup CALL, reload, simcall SPAN NUMBER [HOLD_MS], \
-                 show sim-calls"
+                 channel S:T out|in, span S out|in, hangup CALL, reload, audit, \
+                 simcall SPAN NUMBER [HOLD_MS], show sim-calls"
             ))),
         }
     }
 }
 
-/// Run a command that only needs the core (and the spans' status); `Reload` is the
-/// daemon's and answers `None` here.
+/// Run a command that only needs the core (and the spans' status); `Reload` and `Audit`
+/// are the daemon's and answer `None` here.
 pub fn execute(
     cmd: &Command,
     core: &mut Core,
@@ -236,7 +240,9 @@ pub fn execute(
                 let _ = writeln!(out, "error: no {id}");
             }
         }
-        Command::Reload | Command::SimCall { .. } | Command::ShowSimCalls => return None,
+        Command::Reload | Command::Audit | Command::SimCall { .. } | Command::ShowSimCalls => {
+            return None
+        }
     }
     Some(out)
 }
@@ -276,6 +282,7 @@ mod tests {
         ));
         assert!(Command::parse("simcall 1 201 soon").is_err());
         assert_eq!(Command::parse("show sim-calls"), Ok(Command::ShowSimCalls));
+        assert_eq!(Command::parse("audit"), Ok(Command::Audit));
         assert!(Command::parse("channel 1 out").is_err());
         assert!(Command::parse("frobnicate").is_err());
     }

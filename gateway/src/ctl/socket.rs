@@ -16,10 +16,11 @@ pub async fn request(path: &Path, line: &str) -> std::io::Result<String> {
     Ok(out)
 }
 
-/// Accept connections forever, answering each command line with `handle`.
-pub async fn serve<F>(listener: UnixListener, handle: F)
+/// Accept connections forever, answering each command line with what `handle` gives.
+pub async fn serve<F, A>(listener: UnixListener, handle: F)
 where
-    F: Fn(String) -> String + Send + Sync + 'static,
+    F: Fn(String) -> A + Send + Sync + 'static,
+    A: std::future::Future<Output = String> + Send + 'static,
 {
     let handle = std::sync::Arc::new(handle);
     loop {
@@ -31,7 +32,7 @@ where
             let (r, mut w) = stream.into_split();
             let mut line = String::new();
             if BufReader::new(r).read_line(&mut line).await.is_ok() {
-                let answer = handle(line.trim().to_string());
+                let answer = handle(line.trim().to_string()).await;
                 let _ = w.write_all(answer.as_bytes()).await;
                 let _ = w.shutdown().await;
             }

@@ -169,6 +169,10 @@ impl Shared {
             }
             _ => {}
         }
+        if cmd == Command::Audit {
+            return "error: the audit is run by the signalling task (`gatewayd ctl audit`)\n"
+                .into();
+        }
         if cmd == Command::Reload {
             return match self.reload() {
                 Ok(()) => "ok\n".into(),
@@ -189,6 +193,20 @@ impl Shared {
         let mut m = lock(&self.metrics);
         m.update(&core, &spans);
         m.render()
+    }
+}
+
+/// `ctl audit`: ask the signalling task to audit now and wait for its report.
+async fn audit(
+    tx: &tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<String>>,
+) -> String {
+    let (reply, report) = tokio::sync::oneshot::channel();
+    if tx.send(reply).is_err() {
+        return "error: the signalling task is not running\n".into();
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(5), report).await {
+        Ok(Ok(r)) => r,
+        _ => "error: the signalling task did not answer\n".into(),
     }
 }
 
@@ -256,13 +274,24 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
     let sig = signalling::Signalling::start(shared.clone(), &config).await?;
     let h323_tx = sig.h323_sender();
     let sip_stop = sig.stop_sender();
+    let audit_tx = sig.audit_sender();
     tokio::spawn(sig.run());
     let sock = PathBuf::from(&config.general.control_socket);
     let listener =
         ctl::socket::bind(&sock).with_context(|| format!("control socket {}", sock.display()))?;
     info!(socket = %sock.display(), "control socket");
     let s = shared.clone();
-    tokio::spawn(ctl::socket::serve(listener, move |line| s.control(&line)));
+    tokio::spawn(ctl::socket::serve(listener, move |line| {
+        let s = s.clone();
+        let audit_tx = audit_tx.clone();
+        async move {
+            match Command::parse(&line) {
+                // The ISDN legs are the signalling task's: it runs the audit and answers.
+                Ok(Command::Audit) => audit(&audit_tx).await,
+                _ => s.control(&line),
+            }
+        }
+    }));
     if !config.general.metrics_listen.is_empty() {
         let l = TcpListener::bind(&config.general.metrics_listen)
             .await

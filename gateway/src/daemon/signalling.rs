@@ -322,6 +322,9 @@ pub struct Signalling {
     /// Asks to leave before the daemon stops ([`Signalling::leave`]).
     stop_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
     stop_rx: Option<mpsc::UnboundedReceiver<oneshot::Sender<()>>>,
+    /// `ctl audit`: each request is answered with the audit's report.
+    audit_tx: mpsc::UnboundedSender<oneshot::Sender<String>>,
+    audit_rx: Option<mpsc::UnboundedReceiver<oneshot::Sender<String>>>,
     /// Who waits for the registrations to be removed.
     stopping: Option<oneshot::Sender<()>>,
     /// Which data links were up at the last turn (per D-channel), to refresh the span
@@ -631,6 +634,7 @@ impl Signalling {
         // (ECT/2BCT) or by the media engine.
         lock(&shared.core).set_hairpin(media.is_some());
         let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+        let (audit_tx, audit_rx) = mpsc::unbounded_channel();
         Ok(Signalling {
             shared,
             sips,
@@ -651,6 +655,8 @@ impl Signalling {
             h323_rx,
             stop_tx,
             stop_rx: Some(stop_rx),
+            audit_tx,
+            audit_rx: Some(audit_rx),
             stopping: None,
             links_up: Vec::new(),
             _sim: sim,
@@ -801,6 +807,12 @@ impl Signalling {
         }
     }
 
+    /// A channel that asks this task to audit the spans now (`ctl audit`): the sender
+    /// given is answered with the report ([`Signalling::audit`]).
+    pub fn audit_sender(&self) -> mpsc::UnboundedSender<oneshot::Sender<String>> {
+        self.audit_tx.clone()
+    }
+
     /// A channel that asks this task to leave before the daemon stops: the registrations
     /// are removed, and the sender given is answered once their registrars answered.
     pub fn stop_sender(&self) -> mpsc::UnboundedSender<oneshot::Sender<()>> {
@@ -881,6 +893,7 @@ impl Signalling {
         let mut batches: Vec<Vec<(Target, bytes::Bytes)>> = Vec::new();
         let mut h323_rx = self.h323_rx.take();
         let mut stop_rx = self.stop_rx.take();
+        let mut audit_rx = self.audit_rx.take();
         loop {
             let reloaded = lock(&self.shared.sip_reload).take();
             if let Some(config) = reloaded {
@@ -944,6 +957,13 @@ impl Signalling {
                     }
                 }
                 Some(done) = recv_from(&mut stop_rx) => self.leave(done),
+                Some(reply) = recv_from(&mut audit_rx) => {
+                    let shared = self.shared.clone();
+                    let mut core = lock(&shared.core);
+                    let report = self.audit(&mut core, Instant::now(), true);
+                    core.flush_cdrs();
+                    let _ = reply.send(report);
+                }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             }
         }
@@ -975,6 +995,44 @@ impl Signalling {
         }
     }
 
+    /// Audit every span's ISDN leg against the core and its Q.931 stack
+    /// ([`IsdnLeg::audit`]; every [`AUDIT_INTERVAL`](crate::core::AUDIT_INTERVAL), or at
+    /// once for `ctl audit`, which counts as one of the two audits in a row that a fix
+    /// waits for), and with `channels` the core's B-channels busy without a call too
+    /// ([`Core::audit`], which the daemon's loop runs on the same period). Returns the
+    /// report `ctl audit` prints: a line per span, then the freed channels.
+    fn audit(&mut self, core: &mut Core, now: Instant, channels: bool) -> String {
+        self.next_audit = now + crate::core::AUDIT_INTERVAL;
+        let mut report = String::new();
+        for d in &mut self.dchans {
+            let fixes = d.leg.audit(core, now);
+            if !fixes.is_empty() {
+                warn!(span = %d.leg.span(), restarted = fixes.restarted.len(), cleared = fixes.cleared.len(), "audit put the span's calls in step");
+                let metrics = lock(&self.shared.metrics);
+                metrics.audit_fixed("restarted", fixes.restarted.len());
+                metrics.audit_fixed("cleared", fixes.cleared.len());
+            }
+            report.push_str(&audit_line(d.leg.span(), &fixes));
+        }
+        if channels {
+            let stuck = core.audit(now);
+            if !stuck.is_empty() {
+                warn!(count = stuck.len(), "audit freed stuck channels");
+                lock(&self.shared.metrics).audit_fixed("freed", stuck.len());
+            }
+            let freed: Vec<String> = stuck.iter().map(|&c| ctl_channel(c)).collect();
+            report.push_str(&format!(
+                "channels freed: {}\n",
+                if freed.is_empty() {
+                    "none".to_string()
+                } else {
+                    freed.join(", ")
+                }
+            ));
+        }
+        report
+    }
+
     /// One turn of the loop: everything due and everything in flight. Returns the next
     /// deadline.
     fn turn(
@@ -984,16 +1042,7 @@ impl Signalling {
         out: &mut Vec<(usize, Target, bytes::Bytes)>,
     ) -> Option<Instant> {
         if now >= self.next_audit {
-            self.next_audit = now + crate::core::AUDIT_INTERVAL;
-            for d in &mut self.dchans {
-                let fixes = d.leg.audit(core, now);
-                if !fixes.is_empty() {
-                    warn!(span = %d.leg.span(), restarted = fixes.restarted.len(), cleared = fixes.cleared.len(), "audit put the span's calls in step");
-                    let metrics = lock(&self.shared.metrics);
-                    metrics.audit_fixed("restarted", fixes.restarted.len());
-                    metrics.audit_fixed("cleared", fixes.cleared.len());
-                }
-            }
+            self.audit(core, now, false);
         }
         let mut buf = [0u8; 512];
         let mut alarms: Vec<(dahdi_driver::SpanId, bool)> = Vec::new();
@@ -1743,10 +1792,61 @@ fn no_leg_for(core: &mut Core, now: Instant, leg: crate::core::LegId) {
     );
 }
 
+/// A channel as `ctl` names it (`channel S:T out`).
+fn ctl_channel(c: dahdi_driver::ChannelId) -> String {
+    format!("{}:{}", c.span.0, c.timeslot.0)
+}
+
+/// One span's line of the `ctl audit` report.
+fn audit_line(span: dahdi_driver::SpanId, fixes: &crate::leg::isdn::AuditFixes) -> String {
+    let mut parts = Vec::new();
+    if !fixes.restarted.is_empty() {
+        let chans: Vec<String> = fixes.restarted.iter().map(|&c| ctl_channel(c)).collect();
+        parts.push(format!("restarted {}", chans.join(" ")));
+    }
+    if !fixes.cleared.is_empty() {
+        let calls: Vec<String> = fixes.cleared.iter().map(|c| c.to_string()).collect();
+        parts.push(format!("cleared {} (cause 41)", calls.join(" ")));
+    }
+    if fixes.suspects > 0 {
+        parts.push(format!(
+            "{} out of step (put right if the next audit still finds it)",
+            fixes.suspects
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("in step".to_string());
+    }
+    format!("span {}: {}\n", span.0, parts.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use dahdi_driver::{Framing, LineCoding, SpanConfig};
+
+    #[test]
+    fn an_audit_line_says_what_was_put_right_and_what_waits() {
+        use crate::leg::isdn::AuditFixes;
+        let span = dahdi_driver::SpanId(2);
+        assert_eq!(
+            audit_line(span, &AuditFixes::default()),
+            "span 2: in step\n"
+        );
+        let fixes = AuditFixes {
+            restarted: vec![dahdi_driver::ChannelId {
+                span,
+                timeslot: dahdi_driver::Timeslot(5),
+            }],
+            cleared: vec![crate::core::CallId(7)],
+            suspects: 1,
+        };
+        assert_eq!(
+            audit_line(span, &fixes),
+            "span 2: restarted 2:5; cleared call-7 (cause 41); 1 out of step (put right if \
+             the next audit still finds it)\n"
+        );
+    }
 
     #[test]
     fn line_mismatch_names_each_setting_that_differs() {

@@ -539,11 +539,13 @@ impl H323Leg {
             calling_number: calling,
             called_number: (!called.is_empty()).then_some(called),
             // H.225.0 §7.3.1: the Setup's Display is the caller's name.
+            // IA5 and at most 34 characters, as for ISDN: a longer Display would not encode.
             display: setup
                 .calling
                 .as_ref()
                 .filter(|n| !n.restricted)
-                .and_then(|n| n.name.clone()),
+                .and_then(|n| n.name.as_deref())
+                .and_then(q931::call::ia5_name),
             source_signal_address: None,
             dest_signal_address: tr.address,
         };
@@ -902,9 +904,11 @@ impl H323Leg {
                     let calling = number_of(s.calling_number.as_deref(), &s.source_aliases);
                     let setup = Setup {
                         called: from_sip_user(&called, &rules, false),
+                        // Q.931 §4.5.10: a restricted caller's number and name are
+                        // withheld on the other side; its Display is its name.
                         calling: calling.map(|n| crate::core::Number {
                             name: s.display.clone().filter(|d| !d.trim().is_empty()),
-                            ..from_sip_user(&n, &rules, false)
+                            ..from_sip_user(&n, &rules, s.calling_restricted)
                         }),
                         bearer: Bearer::Speech,
                         media: media.map(|m| Media::Rtp {

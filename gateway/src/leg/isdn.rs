@@ -101,6 +101,9 @@ pub struct AuditFixes {
     /// Core calls ended (cause 41): their ISDN side was gone, or the leg's record of it
     /// had no call in the stack.
     pub cleared: Vec<CallId>,
+    /// Disagreements seen by this audit and not the one before (or kept for a RESTART
+    /// under way): put right if the next audit still sees them.
+    pub suspects: usize,
 }
 
 impl AuditFixes {
@@ -395,6 +398,7 @@ impl IsdnLeg {
             }
         }
         self.drain(core, now);
+        fixes.suspects = self.suspects.len();
         fixes
     }
 

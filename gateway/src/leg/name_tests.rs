@@ -121,6 +121,14 @@ fn the_asserted_identitys_name_wins_and_privacy_withholds_it() {
         )],
     );
     assert_eq!(d.as_deref(), Some("Alice Smith"));
+    // An asserted identity without a name does not take From's unverified one.
+    let mut w = World::with_interfaces(&trusted(), RedirectHeaders::Diversion, ni2);
+    let d = named_invite_from_pbx(
+        &mut w,
+        "\"Claimed Name\" <sip:4930999@192.0.2.10>",
+        &[("P-Asserted-Identity", "<sip:4930111@192.0.2.10>")],
+    );
+    assert_eq!(d, None);
     let mut w = World::with_interfaces(&trusted(), RedirectHeaders::Diversion, ni2);
     let d = named_invite_from_pbx(
         &mut w,

@@ -960,20 +960,15 @@ impl SipLeg {
         // domain (§5: ignored otherwise); From is the user's unverified claim.
         let asserted = self.asserted(invite);
         let verified = asserted.is_some();
-        // The caller's name: the asserted identity's display-name, else From's (what the
-        // caller's UA shows as its own name, RFC 3261 §20.20).
-        let from = invite.from().ok();
-        let from_name = from.as_ref().and_then(|f| name_of(f));
-        let calling = asserted
-            .or_else(|| {
-                from.as_ref()
-                    .and_then(|f| uri_user(&f.uri))
-                    .map(|c| from_sip_user(&c, &self.rules, restricted))
-            })
-            .map(|mut n| {
-                n.name = n.name.take().or(from_name);
-                n
-            });
+        // The caller's name goes with the identity it comes from: an asserted identity's
+        // own display-name (From's is the caller's unverified claim, RFC 3325 §9.1), else
+        // From's (what the caller's UA shows as its own name, RFC 3261 §20.20).
+        let calling = asserted.or_else(|| {
+            let from = invite.from().ok()?;
+            let mut n = from_sip_user(&uri_user(&from.uri)?, &self.rules, restricted);
+            n.name = name_of(&from);
+            Some(n)
+        });
         let (mut sdp, port_hold) = self.new_sdp();
         let rtp_port = port_hold.port();
         let port_hold = Some(port_hold);

@@ -248,6 +248,8 @@ pub struct IncomingSetup {
     pub source_aliases: Vec<Alias>,
     pub destination_aliases: Vec<Alias>,
     pub calling_number: Option<String>,
+    /// The Calling party number's presentation is restricted (Q.931 §4.5.10).
+    pub calling_restricted: bool,
     pub called_number: Option<String>,
     pub display: Option<String>,
     /// The G.711 laws the caller offered by fast start (empty: no fast start).
@@ -834,6 +836,7 @@ impl Call {
             source_aliases: sig.source_aliases(),
             destination_aliases: sig.destination_aliases(),
             calling_number: sig.calling_number().map(str::to_owned),
+            calling_restricted: sig.calling_restricted(),
             called_number: sig.called_number().map(str::to_owned),
             display: sig.display().map(str::to_owned),
             fast_start_offer: offer,

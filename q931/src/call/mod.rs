@@ -79,7 +79,7 @@ mod variant;
 
 pub use channels::{ChannelState, ChannelTable};
 pub use interface::{Interface, InterfaceConfig};
-pub use party_name::{name_in, name_of, DISPLAY_TYPE_NAME, NAME_MAX};
+pub use party_name::{ia5_name, name_in, name_of, DISPLAY_TYPE_NAME, NAME_MAX};
 pub use state::Stage;
 pub use timers::{Timer, Timers};
 pub use transfer::{

@@ -36,19 +36,7 @@ impl Variant {
     /// text is IA5: white space becomes a space, other characters outside printable ASCII `?`; it is cut at
     /// [`NAME_MAX`] characters. An empty name sends nothing.
     pub fn name_display(&self, role: Role, name: &str) -> Option<Display> {
-        let text: String = name
-            .trim()
-            .chars()
-            .map(|c| match c {
-                c if c.is_whitespace() => ' ',
-                c if c.is_ascii_graphic() => c,
-                _ => '?',
-            })
-            .take(NAME_MAX)
-            .collect();
-        if text.is_empty() {
-            return None;
-        }
+        let text = ia5_name(name)?;
         match (self.switch, role) {
             (SwitchType::Ni2, _) => Some(Display {
                 display_type: Some(DISPLAY_TYPE_NAME),
@@ -58,6 +46,24 @@ impl Variant {
             (SwitchType::EuroIsdn, Role::User) => None,
         }
     }
+}
+
+/// `name` as the text of a Display element: IA5, white space a space and other characters
+/// outside printable ASCII `?`, trimmed, at most [`NAME_MAX`] characters; `None` when
+/// nothing is left.
+pub fn ia5_name(name: &str) -> Option<String> {
+    let text: String = name
+        .trim()
+        .chars()
+        .map(|c| match c {
+            c if c.is_whitespace() => ' ',
+            c if c.is_ascii_graphic() => c,
+            _ => '?',
+        })
+        .take(NAME_MAX)
+        .collect();
+    let text = text.trim_end().to_string();
+    (!text.is_empty()).then_some(text)
 }
 
 /// The party's name a received Display element carries, if it has any text.

@@ -6,8 +6,12 @@
 //! ```
 //! ANSI T1.607 / NI-2 switches may put a display type octet with bit 8 set before the
 //! characters (e.g. 0xB1 "calling party name"); it is kept in [`Display::display_type`].
+//!
+//! The characters are read as ISO 8859-1, which keeps IA5 as it is: European switches
+//! send names such as "Müller" in 8-bit form in the Display (as libpri reads it). Written,
+//! each character is its ISO 8859-1 octet, `?` for one beyond it.
 
-use super::{ia5_string, IeCodec, IeId};
+use super::{IeCodec, IeId};
 use crate::error::IeError;
 
 /// Display, Q.931 §4.5.16.
@@ -38,7 +42,7 @@ impl IeCodec for Display {
         };
         Ok(Display {
             display_type,
-            text: ia5_string(text, "3", "display information")?,
+            text: text.iter().map(|&b| char::from(b)).collect(),
         })
     }
 
@@ -46,6 +50,10 @@ impl IeCodec for Display {
         if let Some(t) = self.display_type {
             out.push(t | 0x80);
         }
-        super::number::push_ia5(out, &self.text);
+        out.extend(
+            self.text
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')),
+        );
     }
 }

@@ -249,10 +249,20 @@ struct ArmedSocket {
     state: Arm,
 }
 
+/// The soft limit of open files (RLIMIT_NOFILE), at most `u32::MAX`.
+fn open_file_limit() -> u32 {
+    // SAFETY: getrlimit fills the struct it is given.
+    let mut lim: libc::rlimit = unsafe { zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 0;
+    }
+    u32::try_from(lim.rlim_cur).unwrap_or(u32::MAX)
+}
+
 /// What the ring's fixed file table holds: slot `owner` is the socket of owner `owner`.
 struct FixedFiles {
-    /// Whether the ring has a table (sparse tables need Linux 5.19).
-    table: bool,
+    /// Slots of the ring's table: 0 without one (sparse tables need Linux 5.19).
+    slots: u32,
     /// The descriptor registered at each slot, `-1` for none.
     fds: Vec<RawFd>,
 }
@@ -360,8 +370,19 @@ impl Uring {
             },
             None => (Self::plain_ring()?, None),
         };
-        // Without a table (before Linux 5.19) every operation names its descriptor.
-        let table = ring.submitter().register_files_sparse(FIXED_FILES).is_ok();
+        // Without a table (before Linux 5.19) every operation names its descriptor. The
+        // kernel refuses a table larger than the open-file limit (RLIMIT_NOFILE), which
+        // gatewayd raises at start; a test or tool under a low limit gets a smaller one.
+        let want = FIXED_FILES.min(open_file_limit());
+        let slots = if want > 0 && ring.submitter().register_files_sparse(want).is_ok() {
+            want
+        } else {
+            tracing::info!(
+                slots = want,
+                "io_uring: no fixed file table; sockets by descriptor"
+            );
+            0
+        };
         // SAFETY: all-zero is a valid value of these plain C structs; pointers are set
         // when an entry is built.
         let sends = (0..SEND_SLOTS)
@@ -397,7 +418,7 @@ impl Uring {
             recvs,
             armed,
             files: FixedFiles {
-                table,
+                slots,
                 fds: Vec::new(),
             },
         })
@@ -686,7 +707,7 @@ impl Uring {
         if self.files.slot(fd, owner).is_some() {
             return true;
         }
-        if !self.files.table || owner >= FIXED_FILES || fd < 0 {
+        if owner >= self.files.slots || fd < 0 {
             return false;
         }
         // A socket still registered at the slot (not released) is replaced.

@@ -648,7 +648,7 @@ impl MediaWorker {
         }
         // A slot of the ring's file table, whichever way it is read (see `uring.rs`);
         // given up in `remove` before the socket is handed back.
-        self.pio.register(ch.fd, idx as u32);
+        let _ = self.pio.register(ch.fd, idx as u32);
         let watched = if self.pio.reads_at_tick() {
             // Not watched: read at its tick.
             Ok(())
