@@ -154,14 +154,7 @@ fn the_connects_display_is_the_name_in_the_200_oks_pai() {
         )
         .unwrap();
     w.run();
-    let ok = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::Answered { response, .. } => Some(response.clone()),
-            _ => None,
-        })
-        .expect("200 OK");
+    let ok = pbx_answered(&w);
     let pai = header(&ok, "P-Asserted-Identity");
     assert!(
         pai.len() == 1

@@ -591,6 +591,17 @@ fn pbx_invite(w: &World) -> SipMessage {
         .expect("the PBX got the INVITE")
 }
 
+/// The 200 OK that answered the PBX's INVITE.
+fn pbx_answered(w: &World) -> SipMessage {
+    w.pbx_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::Answered { response, .. } => Some(response.clone()),
+            _ => None,
+        })
+        .expect("200 OK")
+}
+
 fn header(m: &SipMessage, name: &str) -> Vec<String> {
     m.headers()
         .filter(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
@@ -1352,14 +1363,7 @@ fn connected_number_becomes_pai_in_the_200_ok() {
         .connect_with(w.now, call, vec![connected.into()])
         .unwrap();
     w.run();
-    let ok = w
-        .pbx_events
-        .iter()
-        .find_map(|e| match e {
-            UaEvent::Answered { response, .. } => Some(response.clone()),
-            _ => None,
-        })
-        .expect("200 OK");
+    let ok = pbx_answered(&w);
     let pai = header(&ok, "P-Asserted-Identity");
     assert!(pai.len() == 1 && pai[0].contains("301234567"), "{pai:?}");
 }
