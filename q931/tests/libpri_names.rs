@@ -2,7 +2,8 @@
 //! libpri sends and reads it. EuroISDN carries it in a Display element (Q.931 §4.5.16)
 //! from the network side only (libpri as the network sends it; as the user it sends none);
 //! NI-2 both ways, in a Display typed "calling party name" (0xB1) and in a Facility
-//! element's `callingName` invoke (GR-1367, ISO/IEC 13868), each read alone too.
+//! element's `callingName` invoke (GR-1367, ISO/IEC 13868), each read alone too; and the
+//! NI-2 network's name delivery after the SETUP (`InformationFollowing`, then a FACILITY).
 
 mod libpri;
 
@@ -150,4 +151,48 @@ fn ni2_a_facility_calling_name_alone_is_read_both_ways() {
         pri_calls_named(&mut h, 20, "Fac Caller").as_deref(),
         Some("Fac Caller")
     );
+}
+
+#[test]
+fn ni2_libpri_network_names_the_caller_in_a_facility_after_the_setup() {
+    // libpri as an NI-2 network with Facility on and no Display: its SETUP says
+    // InformationFollowing, the name comes in a FACILITY.
+    let mut h = H::configured(
+        InterfaceConfig::ni2_t1(Role::User),
+        Switch::Ni2,
+        |p: &mut LibPri| {
+            p.facility_enable();
+            p.display_send_block();
+        },
+    );
+    let call = h.pri.new_call().expect("pri_new_call");
+    h.pri
+        .call(
+            call,
+            &CallParams {
+                channel: 20,
+                called: "2000",
+                calling: "3000",
+                calling_name: "Later Name",
+                ..CallParams::default()
+            },
+        )
+        .unwrap();
+    let (ours, name, follows) = h.expect(|e| match e {
+        Event::IncomingSetup {
+            call,
+            name,
+            name_follows,
+            ..
+        } => Some((*call, name.clone(), *name_follows)),
+        _ => None,
+    });
+    assert_eq!((name, follows), (None, true));
+    // libpri sends the FACILITY once the call is answered (CALL PROCEEDING here).
+    h.ours.proceeding(Instant::now(), ours).unwrap();
+    let named = h.expect(|e| match e {
+        Event::CallingName { call, name } if *call == ours => Some(name.clone()),
+        _ => None,
+    });
+    assert_eq!(named.as_deref(), Some("Later Name"));
 }

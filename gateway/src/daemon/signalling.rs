@@ -1239,7 +1239,7 @@ impl Signalling {
                     write_frame(d.chan.as_mut(), &self.frame);
                 }
             }
-            d.deadline = d.leg.interface().poll_timeout();
+            d.deadline = d.leg.poll_timeout();
             note(d.deadline);
         }
         for (i, side) in self.sips.iter_mut().enumerate() {

@@ -4,7 +4,7 @@
 //! cause), INFORMATION ↔ Digits (overlap receiving, Q.931 §5.2.4).
 
 use q931::supplementary::name::NameOperation;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dahdi_driver::{ChannelId, SpanId, Timeslot};
 use q931::call::{
@@ -53,8 +53,10 @@ struct Received {
     channel: Option<u8>,
     sending_complete: bool,
     redirecting: Option<RedirectingNumber>,
-    /// The caller's name (the SETUP's Display).
+    /// The caller's name (the SETUP's Display, or NI-2's Facility `callingName`).
     name: Option<String>,
+    /// The first answer (CALL PROCEEDING or SETUP ACKNOWLEDGE) went already.
+    answered: bool,
 }
 
 /// Digits of an overlap-sending call held until the network acknowledged the SETUP
@@ -77,7 +79,15 @@ pub struct IsdnLeg {
     transfers: Vec<TransferOutcome>,
     /// What the last [`IsdnLeg::audit`] found out of step (acted on if found again).
     suspects: Vec<Suspect>,
+    /// SETUPs whose caller's name is to follow in a FACILITY (NI-2 `InformationFollowing`),
+    /// held until it comes or [`NAME_WAIT`] has passed.
+    held: HashMap<CallHandle, (Instant, Received)>,
 }
+
+/// How long a SETUP whose caller's name is to follow waits for it (NI-2 name delivery,
+/// GR-1367: the network sends the FACILITY right after the SETUP; far below the switch's
+/// T303 of 4 s, as the CALL PROCEEDING waits too).
+pub const NAME_WAIT: Duration = Duration::from_millis(1000);
 
 /// A disagreement between the core, this leg and its Q.931 stack, as [`IsdnLeg::audit`]
 /// finds it.
@@ -237,6 +247,17 @@ impl IsdnLeg {
             by_leg: HashMap::default(),
             transfers: Vec::new(),
             suspects: Vec::new(),
+            held: HashMap::default(),
+        }
+    }
+
+    /// When [`IsdnLeg::handle_timeout`] is next due: the interface's timers, and the
+    /// SETUPs waiting for their caller's name.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let held = self.held.values().map(|(t, _)| *t).min();
+        match (self.iface.poll_timeout(), held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -323,7 +344,8 @@ impl IsdnLeg {
     pub fn audit(&mut self, core: &mut Core, now: Instant) -> AuditFixes {
         let mut found = Vec::new();
         for (handle, _, channel) in self.iface.calls() {
-            if let (false, Some(ts)) = (self.by_handle.contains_key(&handle), channel) {
+            let known = self.by_handle.contains_key(&handle) || self.held.contains_key(&handle);
+            if let (false, Some(ts)) = (known, channel) {
                 found.push(Suspect::UnknownToLeg(handle, ts));
             }
         }
@@ -426,9 +448,10 @@ impl IsdnLeg {
         self.by_leg.contains_key(&leg)
     }
 
-    /// Calls known to the leg (until their call reference is released).
+    /// Calls known to the leg (until their call reference is released), SETUPs waiting
+    /// for their caller's name included.
     pub fn call_count(&self) -> usize {
-        self.by_handle.len()
+        self.by_handle.len() + self.held.len()
     }
 
     /// After a RESTART or a SERVICE about `channels` (channel numbers of this span): each
@@ -460,9 +483,23 @@ impl IsdnLeg {
         self.drain(core, now);
     }
 
-    /// Run the interface's timers, then hand its events to the core.
+    /// Run the interface's timers, then hand its events to the core; SETUPs that waited
+    /// [`NAME_WAIT`] for their caller's name go on without it.
     pub fn handle_timeout(&mut self, core: &mut Core, now: Instant) {
         self.iface.handle_timeout(now);
+        self.drain(core, now);
+        let due: Vec<CallHandle> = self
+            .held
+            .iter()
+            .filter(|(_, (t, _))| *t <= now)
+            .map(|(h, _)| *h)
+            .collect();
+        for call in due {
+            if let Some((_, setup)) = self.held.remove(&call) {
+                debug!(span = %self.span, ?call, "caller's name did not follow the SETUP");
+                self.incoming(core, now, call, setup);
+            }
+        }
         self.drain(core, now);
     }
 
@@ -516,11 +553,9 @@ impl IsdnLeg {
                 sending_complete,
                 redirecting,
                 name,
-            } => self.incoming(
-                core,
-                now,
-                call,
-                Received {
+                name_follows,
+            } => {
+                let setup = Received {
                     called,
                     calling,
                     bearer,
@@ -528,8 +563,27 @@ impl IsdnLeg {
                     sending_complete,
                     redirecting,
                     name,
-                },
-            ),
+                    answered: false,
+                };
+                if name_follows && setup.name.is_none() {
+                    // NI-2 name delivery (GR-1367): the name comes in a FACILITY, which
+                    // the network sends once the call is answered (libpri: on CALL
+                    // PROCEEDING, SETUP ACKNOWLEDGE or ALERTING). The call waits for it,
+                    // at most NAME_WAIT.
+                    let mut setup = setup;
+                    setup.answered = self.first_answer(now, call, setup.sending_complete);
+                    self.held.insert(call, (now + NAME_WAIT, setup));
+                } else {
+                    self.incoming(core, now, call, setup);
+                }
+            }
+            Event::CallingName { call, name } => match self.held.remove(&call) {
+                Some((_, mut setup)) => {
+                    setup.name = name;
+                    self.incoming(core, now, call, setup);
+                }
+                None => debug!(span = %self.span, ?call, "caller's name after the call began"),
+            },
             Event::MoreInfo {
                 call,
                 digits,
@@ -683,6 +737,9 @@ impl IsdnLeg {
                 let c = cause.value.value();
                 self.tell_core(core, now, call, Message::Release(Reason::Q850(c)));
             }
+            Event::Released { call, .. } if self.held.remove(&call).is_some() => {
+                debug!(span = %self.span, ?call, "SETUP released while its name was awaited");
+            }
             Event::Released { call, cause } => {
                 let c = cause.map_or(cause::NORMAL_CLEARING, |c| c.value.value());
                 self.tell_core(core, now, call, Message::Release(Reason::Q850(c)));
@@ -741,6 +798,22 @@ impl IsdnLeg {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// Q.931 §5.2.4 / §5.2.5.1: CALL PROCEEDING for a SETUP en bloc, SETUP ACKNOWLEDGE
+    /// for overlap receiving (a variant whose SETUPs do without Sending complete has
+    /// none). Returns whether it went.
+    fn first_answer(&mut self, now: Instant, call: CallHandle, sending_complete: bool) -> bool {
+        let complete = sending_complete || !self.iface.config().variant.sending_complete_in_setup;
+        let r = if complete {
+            self.iface.proceeding(now, call)
+        } else {
+            self.iface.setup_acknowledge(now, call)
+        };
+        if let Err(e) = &r {
+            debug!(error = %e, "first answer to SETUP refused");
+        }
+        r.is_ok()
+    }
+
     fn incoming(&mut self, core: &mut Core, now: Instant, call: CallHandle, setup: Received) {
         let Received {
             called,
@@ -750,6 +823,7 @@ impl IsdnLeg {
             sending_complete,
             redirecting,
             name,
+            answered,
         } = setup;
         // A variant whose SETUPs do without Sending complete (NI-2: PRI calls are sent en
         // bloc) has no overlap receiving: the SETUP holds the whole number.
@@ -805,14 +879,8 @@ impl IsdnLeg {
                 count: 1,
             }),
         };
-        // Q.931 §5.2.4 / §5.2.5.1: overlap receiving or en-bloc.
-        let r = if sending_complete {
-            self.iface.proceeding(now, call)
-        } else {
-            self.iface.setup_acknowledge(now, call)
-        };
-        if let Err(e) = r {
-            debug!(error = %e, "first answer to SETUP refused");
+        if !answered {
+            self.first_answer(now, call, sending_complete);
         }
         // Q.931 §4.5.10 screening: a number the network provided or verified is one the
         // SIP side may assert (RFC 3325).
@@ -1049,6 +1117,7 @@ fn call_of(ev: &Event) -> Option<CallHandle> {
         | Event::Notified { call, .. }
         | Event::ConnectedNumber { call, .. }
         | Event::ConnectedName { call, .. }
+        | Event::CallingName { call, .. }
         | Event::Disconnecting { call, .. }
         | Event::Released { call, .. }
         | Event::TransferInformed { call, .. } => Some(*call),

@@ -195,3 +195,100 @@ fn the_200_oks_asserted_name_goes_in_an_ni2_connect() {
         .expect("CONNECT with a name");
     assert_eq!(d, "Dave Desk");
 }
+
+/// NI-2 with the test configuration's routes and one for 3XX from the switch.
+fn ni2_world() -> World {
+    let config = format!(
+        "{}\n[[route]]\npattern = \"_3X.\"\nfrom = [\"pstn\"]\nto = [\"pbx\"]\n",
+        trusted()
+    );
+    World::with_interfaces(&config, RedirectHeaders::Diversion, ni2)
+}
+
+/// The NI-2 switch calls 301, its SETUP saying the caller's name follows (GR-1367).
+fn setup_with_name_to_follow(w: &mut World) -> q931::call::CallHandle {
+    use q931::supplementary::{name, rose::InvokeId};
+    let call = w
+        .switch
+        .setup_with(
+            w.now,
+            switch_request("301", Some(calling(false))),
+            vec![name::information_following_facility(InvokeId(1)).into()],
+        )
+        .unwrap();
+    w.run();
+    call
+}
+
+fn pbx_invites(w: &World) -> usize {
+    w.pbx_events
+        .iter()
+        .filter(|e| matches!(e, UaEvent::IncomingCall { .. }))
+        .count()
+}
+
+#[test]
+fn an_ni2_name_that_follows_the_setup_is_waited_for() {
+    use q931::supplementary::name::{NameOperation, PartyName};
+    let mut w = ni2_world();
+    let call = setup_with_name_to_follow(&mut w);
+    // Answered at once (the network sends the name then), the INVITE held.
+    assert!(
+        w.switch_events
+            .iter()
+            .any(|e| matches!(e, Event::Proceeding { .. })),
+        "{:?}",
+        w.switch_events
+    );
+    assert_eq!(pbx_invites(&w), 0);
+    w.switch
+        .send_name(
+            w.now,
+            call,
+            NameOperation::Calling,
+            &PartyName::Allowed("Nia Later".into()),
+        )
+        .unwrap();
+    w.run();
+    let inv = pbx_invite(&w);
+    assert!(
+        header(&inv, "From")[0].starts_with("\"Nia Later\" <sip:"),
+        "{:?}",
+        header(&inv, "From")
+    );
+}
+
+#[test]
+fn a_name_that_never_follows_holds_the_call_name_wait_at_most() {
+    let mut w = ni2_world();
+    setup_with_name_to_follow(&mut w);
+    w.advance(crate::leg::isdn::NAME_WAIT - Duration::from_millis(10));
+    assert_eq!(pbx_invites(&w), 0, "still waiting for the name");
+    w.advance(Duration::from_millis(20));
+    let inv = pbx_invite(&w);
+    assert!(
+        header(&inv, "From")[0].starts_with("<sip:"),
+        "no name: {:?}",
+        header(&inv, "From")
+    );
+}
+
+#[test]
+fn a_setup_cleared_while_its_name_is_awaited_leaves_nothing_behind() {
+    let mut w = ni2_world();
+    let call = setup_with_name_to_follow(&mut w);
+    w.switch
+        .disconnect(w.now, call, q931::ie::CauseValue::NormalCallClearing)
+        .unwrap();
+    w.run();
+    w.advance(crate::leg::isdn::NAME_WAIT * 2);
+    assert_eq!(pbx_invites(&w), 0);
+    assert!(
+        w.switch_events
+            .iter()
+            .any(|e| matches!(e, Event::Released { call: c, .. } if *c == call)),
+        "{:?}",
+        w.switch_events
+    );
+    w.assert_clean();
+}

@@ -308,7 +308,7 @@ impl World {
             let next = [
                 self.pbx.poll_timeout(),
                 self.gw.poll_timeout(),
-                self.isdn.interface().poll_timeout(),
+                self.isdn.poll_timeout(),
                 self.switch.poll_timeout(),
                 self.core.poll_timeout(),
             ]

@@ -409,6 +409,9 @@ impl Interface {
             sending_complete: msg.sending_complete(),
             redirecting: msg.redirecting_number().cloned(),
             name: super::name_in(&msg.ies, NameOperation::Calling),
+            name_follows: msg.ies.iter().any(|ie| {
+                matches!(ie, InfoElement::Facility(f) if crate::supplementary::name::information_following(f))
+            }),
         });
     }
 

@@ -151,6 +151,15 @@ pub enum Event {
         redirecting: Option<RedirectingNumber>,
         /// The caller's name, from a Facility `callingName` or the Display ([`name_in`]).
         name: Option<String>,
+        /// The SETUP says the caller's name follows in a FACILITY (NI-2
+        /// `InformationFollowing`): it comes as [`Event::CallingName`].
+        name_follows: bool,
+    },
+    /// A FACILITY on a call named its caller (NI-2 name delivery after the SETUP):
+    /// `None` when it withholds the name (presentation restricted, not available).
+    CallingName {
+        call: CallHandle,
+        name: Option<String>,
     },
     /// More called-party digits in overlap receiving (INFORMATION, §5.1.3 / §5.2.4), or the
     /// end of dialling: `sending_complete` with `timed_out` set when T302 expired (§5.2.4).

@@ -16,10 +16,14 @@
 //! withheld); otherwise the text of a Display element is, whatever its display type, as
 //! Asterisk/libpri read it.
 
+use std::time::Instant;
+
 use super::interface::Interface;
 use super::variant::{SwitchType, Variant};
+use super::{CallError, CallHandle, Event};
 use crate::ie::{Display, InfoElement};
 use crate::lapd::Role;
+use crate::message::Message;
 use crate::supplementary::name::{self, NameOperation, PartyName};
 
 /// The ANSI T1.607 display type "calling party name" (bit 8 set).
@@ -97,6 +101,46 @@ pub fn name_in(ies: &[InfoElement], operation: NameOperation) -> Option<String> 
 }
 
 impl Interface {
+    /// A FACILITY naming a party of `call` (NI-2 name delivery after a SETUP that said
+    /// `InformationFollowing`, GR-1367): [`Event::CallingName`], or
+    /// [`Event::ConnectedName`] for a name it gives.
+    pub(super) fn name_message(&mut self, call: CallHandle, msg: &Message) {
+        for ie in &msg.ies {
+            let InfoElement::Facility(f) = ie else {
+                continue;
+            };
+            for (op, n) in name::names_in(f) {
+                let name = n.presentable().map(str::trim).filter(|t| !t.is_empty());
+                let name = name.map(str::to_string);
+                match (op, name) {
+                    (NameOperation::Calling, name) => {
+                        self.events.push_back(Event::CallingName { call, name })
+                    }
+                    (NameOperation::Connected, Some(name)) => {
+                        self.events.push_back(Event::ConnectedName { call, name })
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Send the name of a party of `call` in a FACILITY, as an NI-2 network does after a
+    /// SETUP with `InformationFollowing` (GR-1367).
+    pub fn send_name(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        operation: NameOperation,
+        name: &PartyName,
+    ) -> Result<(), CallError> {
+        let cr = self.call_mut(call)?.call_ref();
+        let id = self.next_invoke_id();
+        let msg = Message::facility(cr, name::ni2_facility(operation, name, id));
+        self.send_keep(now, &msg)?;
+        Ok(())
+    }
+
     /// The elements that carry a party's `name` in a SETUP (`NameOperation::Calling`) or
     /// CONNECT (`Connected`) this side sends: the Display where the variant lets this side
     /// send one ([`Variant::name_display`]), and on NI-2 a SETUP's `callingName` Facility

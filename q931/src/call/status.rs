@@ -102,6 +102,9 @@ impl Interface {
         }
         if !matches!(handling, Handling::Ignore) {
             self.ect_inform_message(call, msg);
+            if msg.message_type == MessageType::Facility {
+                self.name_message(call, msg);
+            }
         }
         let mut report = None;
         let mut as_normal = false;

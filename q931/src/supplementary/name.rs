@@ -19,11 +19,12 @@
 //! NameSet  ::= SEQUENCE { nameData NameData, characterSet CharacterSet OPTIONAL }
 //! ```
 //!
-//! NI-2 also announces a name to come (`InformationFollowing`, global value
-//! {1 2 840 10005 0 4}); that form is not read here.
+//! A National ISDN network that has the name only later says so in the SETUP
+//! (`InformationFollowing`, ANSI T1 operation {1 2 840 10005 0 4}, argument an INTEGER)
+//! and sends the `callingName` in a FACILITY after it ([`information_following`]).
 
 use super::apdu::{FacilityApdus, ProtocolProfile};
-use super::ber::{self, BerError, Reader, Tag};
+use super::ber::{self, BerError, Oid, Reader, Tag};
 use super::rose::{Code, Component, InvokeId};
 use crate::ie::Facility;
 
@@ -172,6 +173,44 @@ pub fn ni2_facility(operation: NameOperation, name: &PartyName, invoke_id: Invok
     .to_facility()
 }
 
+/// `{iso(1) member-body(2) usa(840) ansi-t1(10005) operations(0)}`: NI-2's operations.
+pub const ANSI_T1_OPERATIONS: [u32; 5] = [1, 2, 840, 10005, 0];
+/// `InformationFollowing` among them.
+const INFORMATION_FOLLOWING: u32 = 4;
+
+/// Whether a Facility element invokes NI-2's `InformationFollowing`: the name comes in a
+/// FACILITY after this message.
+pub fn information_following(facility: &Facility) -> bool {
+    FacilityApdus::from_facility(facility).is_ok_and(|apdus| {
+        apdus.components.iter().any(|c| {
+            matches!(c, Component::Invoke { operation: Code::Global(o), .. }
+                if o.under(&ANSI_T1_OPERATIONS) == Some(INFORMATION_FOLLOWING))
+        })
+    })
+}
+
+/// The Facility element of a SETUP whose name is to follow: `InformationFollowing`
+/// (argument 0), networking extensions with the interpretation APDU, as GR-1367 networks
+/// and libpri send it.
+pub fn information_following_facility(invoke_id: InvokeId) -> Facility {
+    let mut interpretation = Vec::with_capacity(3);
+    ber::encode_tlv(INTERPRETATION, &[0], &mut interpretation);
+    let mut argument = Vec::with_capacity(3);
+    ber::encode_integer(Tag::INTEGER, 0, &mut argument);
+    FacilityApdus {
+        profile: ProtocolProfile::NetworkingExtensions,
+        octet_3a: None,
+        extensions: vec![interpretation],
+        components: vec![Component::Invoke {
+            invoke_id,
+            linked_id: None,
+            operation: Code::Global(Oid::child(&ANSI_T1_OPERATIONS, INFORMATION_FOLLOWING)),
+            argument: Some(argument),
+        }],
+    }
+    .to_facility()
+}
+
 /// The names the invokes of a Facility element carry (Q.SIG, NI-2 or plain ROSE alike);
 /// elements and arguments that do not read as names are passed over.
 pub fn names_in(facility: &Facility) -> Vec<(NameOperation, PartyName)> {
@@ -262,6 +301,20 @@ mod tests {
         let mut out = Vec::new();
         PartyName::Allowed("日本".into()).encode(&mut out);
         assert_eq!(out, [0x80, 2, b'?', b'?']);
+    }
+
+    #[test]
+    fn information_following_is_told_apart_from_a_name() {
+        let f = information_following_facility(InvokeId(4));
+        assert!(information_following(&f));
+        assert!(names_in(&f).is_empty());
+        let name = ni2_facility(
+            NameOperation::Calling,
+            &PartyName::Allowed("x".into()),
+            InvokeId(5),
+        );
+        assert!(!information_following(&name));
+        assert!(!information_following(&Facility::new(&[0x9F, 0xFF])));
     }
 
     #[test]

@@ -568,6 +568,7 @@ impl Switch {
             | Event::Notified { .. }
             | Event::ConnectedNumber { .. }
             | Event::ConnectedName { .. }
+            | Event::CallingName { .. }
             // Only the side that invokes a transfer hears of it; this switch never does.
             | Event::TransferCompleted { .. }
             | Event::TransferFailed { .. }
