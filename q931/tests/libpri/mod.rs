@@ -557,6 +557,11 @@ impl LibPri {
         unsafe { ffi::pri_display_options_send(self.p(), 1) }
     }
 
+    /// `pri_display_options_send(0)`: the switch type's default again.
+    pub fn display_send_default(&mut self) {
+        unsafe { ffi::pri_display_options_send(self.p(), 0) }
+    }
+
     /// `pri_transfer_enable`: accept ECT requests (`EctLinkIdRequest` is answered, and
     /// `ExplicitEctExecute` becomes a [`TransferRequest`]).
     pub fn transfer_enable(&mut self, enable: bool) {

@@ -51,6 +51,11 @@
 //! - `dtmf ID KEYS [ON_MS OFF_MS]`: call `ID`'s party keys `KEYS` in band (Q.23 pairs,
 //!   each `ON_MS` on and `OFF_MS` off, default 100/100), then its tone again;
 //! - `detect HZ,…`: listen for these frequencies too;
+//! - `facility on`: every span sends supplementary services in Facility elements
+//!   (`pri_facility_enable`; on NI-2 the caller's name: `InformationFollowing` in the
+//!   SETUP, the `callingName` in a FACILITY once the gateway answers);
+//! - `display off|on`: no Display element goes (`PRI_DISPLAY_OPTION_BLOCK`), or libpri's
+//!   default again;
 //! - `quit`.
 //!
 //! Reports, one line each on standard output, `word key=value …`:
@@ -624,6 +629,22 @@ impl Switchboard {
         let w: Vec<&str> = line.split_whitespace().collect();
         match w.as_slice() {
             ["quit"] => return false,
+            ["facility", "on"] => {
+                for s in &mut self.spans {
+                    s.pri.facility_enable();
+                }
+                say!("facility on");
+            }
+            ["display", state @ ("on" | "off")] => {
+                for s in &mut self.spans {
+                    if *state == "off" {
+                        s.pri.display_send_block();
+                    } else {
+                        s.pri.display_send_default();
+                    }
+                }
+                say!("display {state}");
+            }
             ["call", span, called, rest @ ..] => {
                 let Some(si) = span
                     .parse::<u16>()
