@@ -1533,5 +1533,5 @@ fn side_name(kind: TrunkKind) -> String {
     }
 }
 
-/// How often the daemon runs [`Core::audit`].
+/// How often the daemon audits: [`Core::audit`] and each ISDN leg's.
 pub const AUDIT_INTERVAL: Duration = Duration::from_secs(60);

@@ -25,7 +25,7 @@ use tracing::{info, warn};
 
 use crate::cdr::{CdrDurability, CdrWriter};
 use crate::config::Config;
-use crate::core::{Core, AUDIT_INTERVAL};
+use crate::core::Core;
 use crate::ctl::{self, Command};
 use crate::metrics::{Metrics, SpanStatus};
 
@@ -301,25 +301,12 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
     }
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
-    let mut audit = tokio::time::interval(AUDIT_INTERVAL);
     info!("gatewayd running");
     loop {
         tokio::select! {
             _ = hup.recv() => {
                 if let Err(e) = shared.reload() {
                     warn!(error = %e, "reload refused, keeping the running configuration");
-                }
-            }
-            _ = audit.tick() => {
-                let stuck = {
-                    let mut core = lock(&shared.core);
-                    let stuck = core.audit(Instant::now());
-                    core.flush_cdrs();
-                    stuck
-                };
-                if !stuck.is_empty() {
-                    warn!(count = stuck.len(), "audit freed stuck channels");
-                    lock(&shared.metrics).audit_fixed("freed", stuck.len());
                 }
             }
             _ = term.recv() => break,

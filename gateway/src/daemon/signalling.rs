@@ -960,7 +960,7 @@ impl Signalling {
                 Some(reply) = recv_from(&mut audit_rx) => {
                     let shared = self.shared.clone();
                     let mut core = lock(&shared.core);
-                    let report = self.audit(&mut core, Instant::now(), true);
+                    let report = self.audit(&mut core, Instant::now());
                     core.flush_cdrs();
                     let _ = reply.send(report);
                 }
@@ -996,12 +996,12 @@ impl Signalling {
     }
 
     /// Audit every span's ISDN leg against the core and its Q.931 stack
-    /// ([`IsdnLeg::audit`]; every [`AUDIT_INTERVAL`](crate::core::AUDIT_INTERVAL), or at
-    /// once for `ctl audit`, which counts as one of the two audits in a row that a fix
-    /// waits for), and with `channels` the core's B-channels busy without a call too
-    /// ([`Core::audit`], which the daemon's loop runs on the same period). Returns the
-    /// report `ctl audit` prints: a line per span, then the freed channels.
-    fn audit(&mut self, core: &mut Core, now: Instant, channels: bool) -> String {
+    /// ([`IsdnLeg::audit`]) and the core's B-channels busy without a call
+    /// ([`Core::audit`]): every [`AUDIT_INTERVAL`](crate::core::AUDIT_INTERVAL), or at
+    /// once for `ctl audit` (which counts as one of the two audits in a row that a leg's
+    /// fix waits for). Returns the report `ctl audit` prints: a line per span, then the
+    /// freed channels.
+    fn audit(&mut self, core: &mut Core, now: Instant) -> String {
         self.next_audit = now + crate::core::AUDIT_INTERVAL;
         let mut report = String::new();
         for d in &mut self.dchans {
@@ -1014,22 +1014,20 @@ impl Signalling {
             }
             report.push_str(&audit_line(d.leg.span(), &fixes));
         }
-        if channels {
-            let stuck = core.audit(now);
-            if !stuck.is_empty() {
-                warn!(count = stuck.len(), "audit freed stuck channels");
-                lock(&self.shared.metrics).audit_fixed("freed", stuck.len());
-            }
-            let freed: Vec<String> = stuck.iter().map(|&c| ctl_channel(c)).collect();
-            report.push_str(&format!(
-                "channels freed: {}\n",
-                if freed.is_empty() {
-                    "none".to_string()
-                } else {
-                    freed.join(", ")
-                }
-            ));
+        let stuck = core.audit(now);
+        if !stuck.is_empty() {
+            warn!(count = stuck.len(), "audit freed stuck channels");
+            lock(&self.shared.metrics).audit_fixed("freed", stuck.len());
         }
+        let freed: Vec<String> = stuck.iter().map(|&c| ctl_channel(c)).collect();
+        report.push_str(&format!(
+            "channels freed: {}\n",
+            if freed.is_empty() {
+                "none".to_string()
+            } else {
+                freed.join(", ")
+            }
+        ));
         report
     }
 
@@ -1042,7 +1040,7 @@ impl Signalling {
         out: &mut Vec<(usize, Target, bytes::Bytes)>,
     ) -> Option<Instant> {
         if now >= self.next_audit {
-            self.audit(core, now, false);
+            self.audit(core, now);
         }
         let mut buf = [0u8; 512];
         let mut alarms: Vec<(dahdi_driver::SpanId, bool)> = Vec::new();
