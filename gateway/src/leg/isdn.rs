@@ -199,6 +199,23 @@ fn plan_in(ton: QTon, plan: NumberingPlan) -> Option<Plan> {
     (plan != plan_for(ton_in(ton))).then_some(p)
 }
 
+/// A number as it arrived from the switch: its type, its plan where that is not the one
+/// of its type, presentation restricted or not; no name (the Display is a message's).
+fn number_in(ton: QTon, plan: NumberingPlan, digits: String, restricted: bool) -> Number {
+    Number {
+        plan: plan_in(ton, plan),
+        digits,
+        ton: ton_in(ton),
+        restricted,
+        name: None,
+    }
+}
+
+/// Whether a received number's presentation indicator says restricted (Q.931 §4.5.10).
+fn is_restricted<S>(presentation: Option<(Presentation, S)>) -> bool {
+    matches!(presentation, Some((Presentation::Restricted, _)))
+}
+
 /// A number as ECT's redirection number (ETS 300 196-1 `PresentedNumberUnscreened`):
 /// restricted presentation keeps the digits for the switch, which masks them (EN 300 369-1:
 /// the network gives the served user `presentationRestricted`).
@@ -227,13 +244,8 @@ fn from_presented(p: PresentedNumberUnscreened) -> Option<Number> {
             return None
         }
     };
-    (!number.digits.is_empty()).then(|| Number {
-        plan: plan_in(number.ton, number.plan),
-        digits: number.digits,
-        ton: ton_in(number.ton),
-        restricted,
-        name: None,
-    })
+    (!number.digits.is_empty())
+        .then(|| number_in(number.ton, number.plan, number.digits, restricted))
 }
 
 impl IsdnLeg {
@@ -254,11 +266,8 @@ impl IsdnLeg {
     /// When [`IsdnLeg::handle_timeout`] is next due: the interface's timers, and the
     /// SETUPs waiting for their caller's name.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let held = self.held.values().map(|(t, _)| *t).min();
-        match (self.iface.poll_timeout(), held) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let held = self.held.values().map(|(t, _)| *t);
+        self.iface.poll_timeout().into_iter().chain(held).min()
     }
 
     /// The call on B-channel `ts`.
@@ -571,7 +580,8 @@ impl IsdnLeg {
                     // PROCEEDING, SETUP ACKNOWLEDGE or ALERTING). The call waits for it,
                     // at most NAME_WAIT.
                     let mut setup = setup;
-                    setup.answered = self.first_answer(now, call, setup.sending_complete);
+                    let en_bloc = self.en_bloc(setup.sending_complete);
+                    setup.answered = self.first_answer(now, call, en_bloc);
                     self.held.insert(call, (now + NAME_WAIT, setup));
                 } else {
                     self.incoming(core, now, call, setup);
@@ -678,16 +688,12 @@ impl IsdnLeg {
                     (NotificationDescription::REMOTE_HOLD, _) => Message::Hold,
                     (NotificationDescription::REMOTE_RETRIEVAL, _) => Message::Resume,
                     (NotificationDescription::TRANSFER_ACTIVE, Some(r)) if !r.digits.is_empty() => {
-                        Message::Transferred(Number {
-                            plan: plan_in(r.type_of_number, r.numbering_plan),
-                            digits: r.digits,
-                            ton: ton_in(r.type_of_number),
-                            restricted: matches!(
-                                r.presentation,
-                                Some((Presentation::Restricted, _))
-                            ),
-                            name: None,
-                        })
+                        Message::Transferred(number_in(
+                            r.type_of_number,
+                            r.numbering_plan,
+                            r.digits,
+                            is_restricted(r.presentation),
+                        ))
                     }
                     (other, _) => {
                         debug!(span = %self.span, ?other, "NOTIFY not interworked");
@@ -710,13 +716,12 @@ impl IsdnLeg {
             Event::ConnectedNumber { call, number } => {
                 // COLP (Q.951 §3): who answered our call, told to the core with the
                 // CONNECT's name (its Display, the next event) when `Connected` comes.
-                let n = Number {
-                    plan: plan_in(number.type_of_number, number.numbering_plan),
-                    digits: number.digits,
-                    ton: ton_in(number.type_of_number),
-                    restricted: matches!(number.presentation, Some((Presentation::Restricted, _))),
-                    name: None,
-                };
+                let n = number_in(
+                    number.type_of_number,
+                    number.numbering_plan,
+                    number.digits,
+                    is_restricted(number.presentation),
+                );
                 if let Some(c) = self.by_handle.get_mut(&call) {
                     c.connected = Some(n);
                 }
@@ -797,13 +802,17 @@ impl IsdnLeg {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Whether a received SETUP is en bloc: it said Sending complete, or its variant's
+    /// SETUPs do without one (NI-2: PRI calls are sent en bloc, and there is no overlap
+    /// receiving: the SETUP holds the whole number).
+    fn en_bloc(&self, sending_complete: bool) -> bool {
+        sending_complete || !self.iface.config().variant.sending_complete_in_setup
+    }
+
     /// Q.931 §5.2.4 / §5.2.5.1: CALL PROCEEDING for a SETUP en bloc, SETUP ACKNOWLEDGE
-    /// for overlap receiving (a variant whose SETUPs do without Sending complete has
-    /// none). Returns whether it went.
-    fn first_answer(&mut self, now: Instant, call: CallHandle, sending_complete: bool) -> bool {
-        let complete = sending_complete || !self.iface.config().variant.sending_complete_in_setup;
-        let r = if complete {
+    /// for overlap receiving. Returns whether it went.
+    fn first_answer(&mut self, now: Instant, call: CallHandle, en_bloc: bool) -> bool {
+        let r = if en_bloc {
             self.iface.proceeding(now, call)
         } else {
             self.iface.setup_acknowledge(now, call)
@@ -825,10 +834,7 @@ impl IsdnLeg {
             name,
             answered,
         } = setup;
-        // A variant whose SETUPs do without Sending complete (NI-2: PRI calls are sent en
-        // bloc) has no overlap receiving: the SETUP holds the whole number.
-        let sending_complete =
-            sending_complete || !self.iface.config().variant.sending_complete_in_setup;
+        let sending_complete = self.en_bloc(sending_complete);
         let chan = channel.map(|t| self.chan(t));
         let group = chan.and_then(|c| core.group_of(c)).map(str::to_string);
         let Some(group) = group else {
@@ -847,34 +853,29 @@ impl IsdnLeg {
         let setup = Setup {
             called: called.map_or_else(
                 || Number::unknown(""),
-                |c| Number {
-                    plan: plan_in(c.type_of_number, c.numbering_plan),
-                    digits: c.digits,
-                    ton: ton_in(c.type_of_number),
-                    restricted: false,
-                    name: None,
-                },
+                |c| number_in(c.type_of_number, c.numbering_plan, c.digits, false),
             ),
             // The caller's name (Display, Q.931 §4.5.16) goes with its number.
             calling: calling.map(|c| Number {
-                plan: plan_in(c.type_of_number, c.numbering_plan),
-                digits: c.digits,
-                ton: ton_in(c.type_of_number),
-                restricted: matches!(c.presentation, Some((Presentation::Restricted, _))),
                 name,
+                ..number_in(
+                    c.type_of_number,
+                    c.numbering_plan,
+                    c.digits,
+                    is_restricted(c.presentation),
+                )
             }),
             bearer,
             media: chan.map(Media::Channel),
             complete: sending_complete,
             // Q.952 §4: the call was diverted.
             redirecting: redirecting.map(|r| Redirection {
-                from: Number {
-                    plan: plan_in(r.type_of_number, r.numbering_plan),
-                    digits: r.digits,
-                    ton: ton_in(r.type_of_number),
-                    restricted: matches!(r.presentation, Some((Presentation::Restricted, _))),
-                    name: None,
-                },
+                from: number_in(
+                    r.type_of_number,
+                    r.numbering_plan,
+                    r.digits,
+                    is_restricted(r.presentation),
+                ),
                 reason: redirect::reason_of_q952(r.reason),
                 count: 1,
             }),
