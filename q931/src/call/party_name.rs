@@ -72,8 +72,14 @@ pub fn ia5_name(name: &str) -> Option<String> {
 
 /// The party's name a received Display element carries, if it has any text.
 pub fn name_of(display: &Display) -> Option<String> {
-    let t = display.text.trim();
-    (!t.is_empty()).then(|| t.to_string())
+    shown(Some(&display.text))
+}
+
+/// A received name, trimmed, if there is one that may be shown and is not blank.
+fn shown(name: Option<&str>) -> Option<String> {
+    name.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 /// The name of the party `operation` names in a message's elements: a Facility name
@@ -88,11 +94,7 @@ pub fn name_in(ies: &[InfoElement], operation: NameOperation) -> Option<String> 
         .flatten()
         .find(|(op, _)| *op == operation);
     if let Some((_, n)) = from_facility {
-        return n
-            .presentable()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
+        return shown(n.presentable());
     }
     ies.iter().find_map(|ie| match ie {
         InfoElement::Display(d) => name_of(d),
@@ -110,9 +112,7 @@ impl Interface {
                 continue;
             };
             for (op, n) in name::names_in(f) {
-                let name = n.presentable().map(str::trim).filter(|t| !t.is_empty());
-                let name = name.map(str::to_string);
-                match (op, name) {
+                match (op, shown(n.presentable())) {
                     (NameOperation::Calling, name) => {
                         self.events.push_back(Event::CallingName { call, name })
                     }

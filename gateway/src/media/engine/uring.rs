@@ -86,7 +86,7 @@ const RECVMSG_OUT: usize = 16;
 /// The buffer group of the provided buffers.
 const BGID: u16 = 0;
 /// Sockets with a slot in the fixed file table (more are used by descriptor).
-pub const FIXED_FILES: u32 = 8192;
+const FIXED_FILES: u32 = 8192;
 
 // `user_data`: the kind in the top 4 bits, a generation in bits 32..60, the owner below.
 const KIND_SHIFT: u32 = 60;
