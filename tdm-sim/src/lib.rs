@@ -61,6 +61,7 @@ pub mod rt;
 pub mod sim;
 mod sync;
 pub mod tone;
+pub mod wake_probe;
 
 use dahdi_driver::{SpanId, Timeslot};
 

@@ -361,7 +361,7 @@ impl Shared {
     }
 }
 
-fn sleep_until_ns(deadline: u64) {
+pub(crate) fn sleep_until_ns(deadline: u64) {
     let ts = libc::timespec {
         tv_sec: (deadline / 1_000_000_000) as libc::time_t,
         tv_nsec: (deadline % 1_000_000_000) as libc::c_long,

@@ -24,6 +24,10 @@
 //! up one after another: a B-channel's 20 ms blocks complete on the tick (mod 20) it was
 //! opened on, and opened all at once they would crowd a few ticks (the run prints the
 //! fullest phase).
+//!
+//! `--probe` runs an idle real-time thread on the media thread's CPU through the
+//! measurement ([`tdm_sim::wake_probe`]): the seconds in which it woke over 1 ms late are
+//! the host's stalls, printed beside the seconds in which the engine had late ticks.
 
 use std::mem::zeroed;
 use std::net::{SocketAddr, UdpSocket};
@@ -36,6 +40,7 @@ use gateway::media::engine::io::{thread_cpu_ns, IoMode, RawAddr};
 use gateway::media::engine::{ChannelConfig, DtmfMode, EngineOptions, MediaEngine};
 use gateway::media::{Law, FRAME_SAMPLES};
 use gateway::rtp::PayloadType;
+use tdm_sim::wake_probe::WakeProbe;
 use tdm_sim::{ClockMode, Sim};
 
 #[derive(Parser)]
@@ -70,6 +75,12 @@ struct Args {
     /// clock on another (with two CPUs or more).
     #[arg(long)]
     pin: bool,
+    /// Also run an idle `SCHED_FIFO` thread on the media thread's CPU (with `--pin`)
+    /// sleeping to the same 1 ms deadlines through the measurement: its wake-ups over
+    /// 1 ms late are the host's stalls, which no work of the engine caused. It costs the
+    /// media thread a context switch per millisecond.
+    #[arg(long)]
+    probe: bool,
 }
 
 const PKT: usize = 12 + FRAME_SAMPLES;
@@ -656,6 +667,18 @@ fn main() -> anyhow::Result<()> {
             )
         })?;
     std::thread::sleep(warm);
+    let probe_cpu = gen_cpu.map(|_| cpu_list[0]);
+    let probe = args.probe.then(|| {
+        let cpu = probe_cpu;
+        let length = measure;
+        std::thread::spawn(move || {
+            tdm_sim::rt::enter_fifo("wake-probe", tdm_sim::rt::CLOCK_PRIORITY);
+            if let Some(cpu) = cpu {
+                pin(0, cpu);
+            }
+            WakeProbe::run(Duration::from_millis(1), length)
+        })
+    });
     engine.reset_window();
     let s0 = engine.stats()[0];
     let c0 = sim.clock_stats();
@@ -663,9 +686,15 @@ fn main() -> anyhow::Result<()> {
     let media_tid = thread_named("media-0");
     let uk0 = media_tid.and_then(thread_user_kernel);
     let t0 = Instant::now();
+    let mut late_seconds = Vec::new();
+    let mut late_before = s0.late_ticks;
     for i in 0..args.secs {
         std::thread::sleep(Duration::from_secs(1));
         let s = engine.stats()[0];
+        if s.late_ticks > late_before {
+            late_seconds.push(i);
+        }
+        late_before = s.late_ticks;
         println!(
             "  {:>2} s: cpu {:.3}  sent {}  received {}  late ticks {}  max tick {:.2} ms",
             i + 1,
@@ -757,6 +786,16 @@ fn main() -> anyhow::Result<()> {
         s1.fifo
     );
     println!("generator: sent {gen_sent}, received {gen_recv}, {gen_cpu:.2} CPU-s");
+    if let Some(p) = probe.map(|h| h.join().expect("probe thread")) {
+        println!(
+            "probe (an idle SCHED_FIFO thread, {}, on the same 1 ms deadlines): {} of {} wake-ups over 1 ms late, worst {:.2} ms; in seconds {:?} of the measurement (the engine had late ticks in seconds {late_seconds:?})",
+            if probe_cpu.is_some() { "on the media thread's CPU" } else { "unpinned" },
+            p.late(),
+            p.wakeups,
+            p.worst.as_secs_f64() * 1e3,
+            p.late_seconds(),
+        );
+    }
     // Time the hypervisor ran something else on our virtual CPUs (a VM's stalls that no
     // scheduling inside it explains).
     let steal: Vec<String> = steal1

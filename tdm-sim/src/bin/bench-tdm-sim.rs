@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use dahdi_driver::{ChanError, Channel, ChannelId, ChannelMode, Device, Law, SpanId, Timeslot};
 use tdm_sim::tone::ToneGen;
+use tdm_sim::wake_probe::WakeProbe;
 use tdm_sim::{ClockMode, Sim};
 
 const BLOCK: usize = 160;
@@ -64,66 +65,13 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid timespec to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid timespec to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// What the probe thread saw.
-#[derive(Default, Clone, Copy)]
-struct Probe {
-    late: u64,
-    worst_ns: u64,
-    cpu_ns: u64,
-}
-
 /// Sleeps to absolute 1 ms deadlines for `secs`, like the clock thread but with no work.
-fn spawn_probe(fifo: bool, secs: u64) -> std::thread::JoinHandle<Probe> {
+fn spawn_probe(fifo: bool, secs: u64) -> std::thread::JoinHandle<WakeProbe> {
     std::thread::spawn(move || {
         if fifo {
             let _ = tdm_sim::rt::set_fifo(tdm_sim::rt::CLOCK_PRIORITY);
         }
-        let mut r = Probe::default();
-        let start = now_ns();
-        let cpu0 = thread_cpu_ns();
-        for k in 1..=secs * 1000 {
-            let d = start + k * 1_000_000;
-            let ts = libc::timespec {
-                tv_sec: (d / 1_000_000_000) as libc::time_t,
-                tv_nsec: (d % 1_000_000_000) as libc::c_long,
-            };
-            // SAFETY: absolute monotonic sleep with a valid timespec.
-            unsafe {
-                libc::clock_nanosleep(
-                    libc::CLOCK_MONOTONIC,
-                    libc::TIMER_ABSTIME,
-                    &ts,
-                    std::ptr::null_mut(),
-                )
-            };
-            let late = now_ns().saturating_sub(d);
-            r.worst_ns = r.worst_ns.max(late);
-            if late > 1_000_000 {
-                r.late += 1;
-            }
-        }
-        r.cpu_ns = thread_cpu_ns() - cpu0;
-        r
+        WakeProbe::run(Duration::from_millis(1), Duration::from_secs(secs))
     })
 }
 
@@ -230,7 +178,7 @@ fn main() {
     let start = Instant::now();
     let mut measure: Option<(Instant, Duration, u64)> = None;
     let mut next_report = Duration::from_secs(5);
-    let mut probe: Option<std::thread::JoinHandle<Probe>> = None;
+    let mut probe: Option<std::thread::JoinHandle<WakeProbe>> = None;
     loop {
         since_round += ticker.wait(Duration::from_millis(100)).expect("tick");
         let elapsed = start.elapsed();
@@ -261,8 +209,7 @@ fn main() {
                         .take()
                         .map(|h| h.join().unwrap_or_default())
                         .unwrap_or_default();
-                    let cpu_used =
-                        (cpu_time() - cpu0).saturating_sub(Duration::from_nanos(p.cpu_ns));
+                    let cpu_used = (cpu_time() - cpu0).saturating_sub(p.cpu);
                     let cpu = cpu_used.as_secs_f64() / wall.as_secs_f64().max(1e-9);
                     if c.bad_frames > 0 || c.events > 0 {
                         println!("  frame errors {} events {}", c.bad_frames, c.events);
@@ -273,8 +220,8 @@ fn main() {
                     );
                     println!(
                         "  probe (an idle thread on the same 1 ms deadlines): {} wake-ups over 1 ms late, worst {:?}",
-                        p.late,
-                        Duration::from_nanos(p.worst_ns)
+                        p.late(),
+                        p.worst
                     );
                     println!(
                         "  cpu {:.3} of one core over {:.1} s (process CPU time, probe excluded), load {}",
