@@ -1007,6 +1007,70 @@ mod tests {
     }
 
     #[test]
+    fn packet_io_sends_given_up_never_go_out_on_another_calls_socket() {
+        let mut pio = PacketIo::new(IoMode::Auto);
+        if !pio.reads_at_tick() {
+            eprintln!("io_uring not available here");
+            return;
+        }
+        let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sink.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let to_sink = RawAddr::new(sink.local_addr().unwrap());
+        let old = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        if !pio.register(old.as_raw_fd(), 3) {
+            eprintln!("no fixed file table here: nothing to test");
+            return;
+        }
+        // A send through slot 3, and then the ring cannot be entered: the send is given
+        // up as an error, though its entry stays in the submission queue.
+        assert!(matches!(
+            pio.send(old.as_raw_fd(), &[1; 12], Some(&to_sink), 3, |_, _| {}),
+            Sent::Queued
+        ));
+        pio.fail_next_enters(1000);
+        let mut results = Vec::new();
+        pio.flush(|o, r| results.push((o, r.is_err())));
+        assert_eq!(results, vec![(u32::MAX, true)]);
+        assert!(pio.stranded());
+        // That call ends, and the next call's socket comes to the same owner while the
+        // entry is still there: it is not put in slot 3, which the entry names, and its
+        // packets go by system call meanwhile.
+        pio.release(3, |_, _| {});
+        drop(old);
+        let new = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let new_addr = new.local_addr().unwrap();
+        assert!(!pio.register(new.as_raw_fd(), 3));
+        match pio.send(new.as_raw_fd(), &[2; 12], Some(&to_sink), 3, |_, _| {}) {
+            Sent::Now(r) => assert!(r.unwrap()),
+            Sent::Queued => panic!("queued into a slot a stranded entry still points into"),
+        }
+        // The ring works again: the old entry is submitted now, names an empty slot
+        // and fails; nothing but the new call's one packet reaches the far end.
+        pio.fail_next_enters(0);
+        pio.flush(|_, _| {});
+        assert!(!pio.stranded());
+        let mut buf = [0u8; 64];
+        let (n, from) = sink.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&[2u8; 12][..], new_addr));
+        assert!(
+            sink.recv_from(&mut buf).is_err(),
+            "a second datagram: {:?}",
+            &buf[..12]
+        );
+        // And the socket takes its slot now.
+        assert!(pio.register(new.as_raw_fd(), 3));
+        assert!(matches!(
+            pio.send(new.as_raw_fd(), &[3; 12], Some(&to_sink), 3, |_, _| {}),
+            Sent::Queued
+        ));
+        pio.flush(|_, r| assert!(r.unwrap()));
+        let (n, from) = sink.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&[3u8; 12][..], new_addr));
+        pio.release(3, |_, _| {});
+    }
+
+    #[test]
     fn packet_io_by_io_uring_where_the_kernel_runs_it() {
         let backend = packet_io_round_trip(IoMode::Auto);
         if super::super::uring::Uring::with_buffers(true, 64).is_ok() {
@@ -1117,21 +1181,23 @@ impl PacketIo {
         owner: u32,
         done: impl FnMut(u32, io::Result<bool>),
     ) -> Sent {
-        let Some(u) = self.uring.as_mut() else {
-            return Sent::Now(match to {
-                Some(a) => send_to(fd, pkt, a),
-                None => send(fd, pkt),
-            });
-        };
-        if u.push_send(fd, pkt, to, owner) {
-            return Sent::Queued;
+        if let Some(u) = self.uring.as_mut().filter(|u| !u.stranded()) {
+            if u.push_send(fd, pkt, to, owner) {
+                return Sent::Queued;
+            }
+            u.submit_sends(done);
+            if u.push_send(fd, pkt, to, owner) {
+                return Sent::Queued;
+            }
+            if !u.stranded() {
+                return Sent::Now(Err(io::Error::other("io_uring: no room for a send")));
+            }
         }
-        u.submit_sends(done);
-        if u.push_send(fd, pkt, to, owner) {
-            Sent::Queued
-        } else {
-            Sent::Now(Err(io::Error::other("io_uring: no room for a send")))
-        }
+        // No ring, or entries given up are still in it (their slots are not reused).
+        Sent::Now(match to {
+            Some(a) => send_to(fd, pkt, a),
+            None => send(fd, pkt),
+        })
     }
 
     /// Receives are armed in the io_uring ring: the sockets are not in the epoll set;
@@ -1239,7 +1305,10 @@ impl PacketIo {
         done: impl FnMut(u32, io::Result<bool>),
     ) -> usize {
         let ready = std::mem::take(&mut self.ready);
-        let n = match self.uring.as_mut() {
+        if let Some(u) = self.uring.as_mut() {
+            u.settle();
+        }
+        let n = match self.uring.as_mut().filter(|u| !u.stranded()) {
             Some(u) => u.recv_each(&ready, drain, got, done),
             None => {
                 let mut total = 0;
@@ -1274,5 +1343,18 @@ impl PacketIo {
     /// Note a readable socket for the next [`PacketIo::receive`].
     pub fn mark_ready(&mut self, fd: RawFd, owner: u32) {
         self.ready.push((fd, owner));
+    }
+
+    /// Tests: the ring's next `n` entries into the kernel fail.
+    #[cfg(test)]
+    fn fail_next_enters(&mut self, n: u32) {
+        if let Some(u) = self.uring.as_mut() {
+            u.fail_next_enters(n);
+        }
+    }
+
+    #[cfg(test)]
+    fn stranded(&self) -> bool {
+        self.uring.as_ref().is_some_and(|u| u.stranded())
     }
 }

@@ -306,7 +306,8 @@ struct Armed {
 /// A ring and the buffers its entries point into. The slots live in boxed slices that
 /// never move or grow, so the pointers given to the kernel stay valid; every send and
 /// one-shot receive completes before `submit_sends`/`recv_each` return, so none
-/// outlives its buffer; armed receives write only into the provided buffers, which live
+/// outlives its buffer, or else (the kernel could not be entered) it is stranded and its
+/// slots are not used again until it has; armed receives write only into the provided buffers, which live
 /// as long as the ring (and are cancelled before it goes).
 pub struct Uring {
     ring: IoUring,
@@ -320,6 +321,16 @@ pub struct Uring {
     recvs: Box<[RecvSlot]>,
     armed: Option<Box<Armed>>,
     files: FixedFiles,
+    /// Sends and one-shot receives given up as errors (`io_uring_enter` kept failing)
+    /// whose entries the kernel may still take from the submission queue, or still run:
+    /// they point into the send and receive slots and may name a slot of the file table.
+    /// While any is left, no slot is used again and no socket is registered (the caller
+    /// uses plain system calls, see [`Uring::stranded`]); their completions, as they come,
+    /// count this down ([`Uring::settle`]).
+    stranded: usize,
+    /// Tests: the next this many `io_uring_enter` calls fail without entering the kernel.
+    #[cfg(test)]
+    fail_enters: u32,
 }
 
 // SAFETY: the raw pointers inside the slots point into the slots themselves (owned,
@@ -421,6 +432,9 @@ impl Uring {
                 slots,
                 fds: Vec::new(),
             },
+            stranded: 0,
+            #[cfg(test)]
+            fail_enters: 0,
         })
     }
 
@@ -482,6 +496,11 @@ impl Uring {
     /// `io_uring_enter`: submit what is queued, run the ring's deferred work (armed
     /// receives), wait for `want` completions at most `timeout`.
     fn enter(&mut self, want: usize, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        #[cfg(test)]
+        if self.fail_enters > 0 {
+            self.fail_enters -= 1;
+            return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+        }
         self.enable()?;
         let r = match timeout {
             Some(t) => {
@@ -527,14 +546,24 @@ impl Uring {
     }
 
     /// Move every completion out of the ring: send results to `early`, the rest to the
-    /// armed receives' `kept` list.
+    /// armed receives' `kept` list. While entries are stranded, send and one-shot
+    /// receive results are theirs (no other is submitted then) and count them down.
     fn collect(&mut self) {
         let Uring {
-            ring, early, armed, ..
+            ring,
+            early,
+            armed,
+            stranded,
+            ..
         } = self;
         for cqe in ring.completion() {
             let data = cqe.user_data();
             match kind_of(data) {
+                // (A receive link's closing no-op has no owner and was not counted.)
+                KIND_SEND | KIND_READ if *stranded > 0 && owner_of(data) != u32::MAX => {
+                    *stranded -= 1;
+                }
+                KIND_SEND | KIND_READ if *stranded > 0 => {}
                 KIND_SEND => early.push((owner_of(data), cqe.result())),
                 KIND_RECV | KIND_CONTROL => {
                     if let Some(a) = armed.as_mut() {
@@ -555,11 +584,49 @@ impl Uring {
         self.queued
     }
 
+    /// Entries were given up while the kernel may still run them (see the field): until
+    /// they have completed ([`Uring::settle`]), sends are not queued ([`Uring::push_send`]
+    /// says no) and sockets are read with plain system calls by the caller.
+    pub fn stranded(&self) -> bool {
+        self.stranded > 0
+    }
+
+    /// Take the completions of stranded entries that have come; the ring is used again
+    /// once all have.
+    pub fn settle(&mut self) {
+        if self.stranded == 0 {
+            return;
+        }
+        if let Err(e) = self.enter(0, None) {
+            tracing::debug!(error = %e, "io_uring_enter (stranded entries)");
+        }
+        self.collect();
+        if self.stranded == 0 {
+            tracing::info!("io_uring: the entries given up have completed; the ring is used again");
+        }
+    }
+
+    fn strand(&mut self, entries: usize) {
+        if entries > 0 {
+            tracing::warn!(
+                entries,
+                "io_uring: entries given up while the kernel may still run them; plain system calls until they complete"
+            );
+        }
+        self.stranded += entries;
+    }
+
+    /// Tests: make the next `n` entries into the kernel fail.
+    #[cfg(test)]
+    pub(crate) fn fail_next_enters(&mut self, n: u32) {
+        self.fail_enters = n;
+    }
+
     /// Queue one datagram for `fd` (`to`: its address, `None` on a connected socket);
     /// `owner` comes back with its result. `false` when every slot is taken: call
     /// [`Uring::submit_sends`] first.
     pub fn push_send(&mut self, fd: RawFd, pkt: &[u8], to: Option<&RawAddr>, owner: u32) -> bool {
-        if self.queued == SEND_SLOTS || pkt.len() > MAX_DATAGRAM {
+        if self.queued == SEND_SLOTS || pkt.len() > MAX_DATAGRAM || self.stranded > 0 {
             return false;
         }
         let fixed = self.files.slot(fd, owner);
@@ -611,6 +678,7 @@ impl Uring {
     /// armed receives the same call takes the datagrams that arrived: they are kept for
     /// [`Uring::receive_armed`].
     pub fn submit_sends(&mut self, mut done: impl FnMut(u32, io::Result<bool>)) {
+        self.settle();
         if self.queued == 0 && self.early.is_empty() {
             return;
         }
@@ -634,9 +702,10 @@ impl Uring {
             }
             if got == before && rounds > 2 {
                 // Nothing completed and the enter failed: give the results up as errors
-                // rather than spin (the slots are not reused while the kernel may
-                // still read them: only after an empty ring).
+                // rather than spin. The entries may still be submitted or running: they
+                // are stranded, and no slot is used again until they have completed.
                 let left = want - got;
+                self.strand(left);
                 for _ in 0..left {
                     done(
                         u32::MAX,
@@ -707,7 +776,8 @@ impl Uring {
         if self.files.slot(fd, owner).is_some() {
             return true;
         }
-        if owner >= self.files.slots || fd < 0 {
+        // A stranded entry naming this slot would otherwise go out on the new socket.
+        if owner >= self.files.slots || fd < 0 || self.stranded > 0 {
             return false;
         }
         // A socket still registered at the slot (not released) is replaced.
@@ -1071,6 +1141,7 @@ impl Uring {
                 // may still write them. Sends are given up as errors (see
                 // `submit_sends`).
                 tracing::warn!("io_uring: receives not completed");
+                self.strand(want - completed);
                 for _ in sends_done..sends {
                     done(
                         u32::MAX,
