@@ -331,7 +331,15 @@ pub struct Core {
     answer_deadlines: std::collections::BTreeSet<(Instant, CallId)>,
     /// The media engine can join two B-channels ([`Action::Hairpin`]).
     hairpin: bool,
+    /// B-channels held for calls that have arrived on them but are not the core's yet
+    /// (an NI-2 SETUP waiting for its caller's name): the call id they will have, since
+    /// when.
+    reserved: HashMap<CallId, (ChannelId, Instant)>,
 }
+
+/// How long a reservation may wait for its call before the audit frees the channel (a
+/// SETUP waits for its name one second at most).
+pub const RESERVATION_LIMIT: Duration = Duration::from_secs(30);
 
 impl Core {
     /// Number calls from `last + 1` on (the CDR file's last call number, so that ids stay
@@ -363,6 +371,7 @@ impl Core {
             no_answer: None,
             answer_deadlines: std::collections::BTreeSet::new(),
             hairpin: false,
+            reserved: HashMap::default(),
         };
         core.reload(config);
         core
@@ -520,6 +529,58 @@ impl Core {
     ) -> (CallId, LegId) {
         let id = CallId(self.next_call);
         self.next_call += 1;
+        self.incoming_as(now, id, trunk, channel, setup)
+    }
+
+    /// Hold B-channel `ch` for a call that has arrived on it and comes to the core later
+    /// ([`Core::incoming_reserved`]), so that no outgoing call hunts it meanwhile. As for
+    /// a call, the network's call takes the channel from an outgoing call of ours still
+    /// being set up on it (glare). `None`: the channel is not ours to hold (busy, or not
+    /// configured); the call then meets that when it comes.
+    pub fn reserve(&mut self, now: Instant, ch: ChannelId) -> Option<CallId> {
+        let id = CallId(self.next_call);
+        if !self.channels.contains(ch) {
+            return None;
+        }
+        if !(self.channels.seize(ch, id.0, BusyReason::Incoming) || self.yield_in_glare(ch, id)) {
+            return None;
+        }
+        self.next_call += 1;
+        self.reserved.insert(id, (ch, now));
+        debug!(call = %id, channel = %ch, "channel reserved for a call on its way");
+        Some(id)
+    }
+
+    /// The call a channel was reserved for ([`Core::reserve`]) has come: as
+    /// [`Core::incoming`], the call taking the reservation's id and, if the reservation
+    /// still holds it, its channel (else the channel is seized as for any call).
+    pub fn incoming_reserved(
+        &mut self,
+        now: Instant,
+        reservation: CallId,
+        trunk: &str,
+        channel: Option<ChannelId>,
+        setup: Setup,
+    ) -> (CallId, LegId) {
+        self.reserved.remove(&reservation);
+        self.incoming_as(now, reservation, trunk, channel, setup)
+    }
+
+    /// The call a channel was reserved for will not come (cleared while it waited).
+    pub fn unreserve(&mut self, now: Instant, reservation: CallId) {
+        if let Some((ch, _)) = self.reserved.remove(&reservation) {
+            self.channels.release(ch, reservation.0, now);
+        }
+    }
+
+    fn incoming_as(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        trunk: &str,
+        channel: Option<ChannelId>,
+        setup: Setup,
+    ) -> (CallId, LegId) {
         let leg = self.new_leg_id();
         let kind = self.trunk_kind(trunk).unwrap_or(TrunkKind::Sip);
         self.stats.attempted += 1;
@@ -529,7 +590,12 @@ impl Core {
         let mut seized = None;
         let mut refuse = None;
         if let Some(ch) = channel {
-            if self.channels.seize(ch, id.0, BusyReason::Incoming)
+            let reserved = matches!(
+                self.channels.state(ch),
+                Some(ChannelState::Busy { call, .. }) if call == id.0
+            );
+            if reserved
+                || self.channels.seize(ch, id.0, BusyReason::Incoming)
                 || (kind == TrunkKind::Isdn && self.yield_in_glare(ch, id))
             {
                 seized = Some(ch);
@@ -1296,10 +1362,21 @@ impl Core {
     /// Channels busy for calls that no longer exist: freed and returned (each one is a bug
     /// somewhere; the audit keeps the trunk usable and logs it).
     pub fn audit(&mut self, now: Instant) -> Vec<ChannelId> {
+        // A reservation whose call never came (its leg went away) is let go.
+        self.reserved.retain(|id, (ch, since)| {
+            let keep = now.saturating_duration_since(*since) < RESERVATION_LIMIT;
+            if !keep {
+                warn!(channel = %ch, call = %id, "audit: channel reserved for a call that never came");
+            }
+            keep
+        });
         let stuck: Vec<(ChannelId, u64)> = self
             .channels
             .busy()
-            .filter(|(_, call)| !self.calls.contains_key(&CallId(*call)))
+            .filter(|(_, call)| {
+                let id = CallId(*call);
+                !self.calls.contains_key(&id) && !self.reserved.contains_key(&id)
+            })
             .collect();
         for (ch, call) in &stuck {
             warn!(channel = %ch, call, "audit: channel busy without a call, freed");
@@ -1313,6 +1390,7 @@ impl Core {
         self.channels
             .busy()
             .map(|(c, call)| (c, CallId(call)))
+            .filter(|(_, call)| !self.reserved.contains_key(call))
             .collect()
     }
 

@@ -547,6 +547,64 @@ fn maintenance_and_alarm_skip_channels_and_audit_frees_orphans() {
     assert_eq!(groups.iter().map(|g| g.out_of_service).sum::<usize>(), 3);
 }
 
+/// A B-channel reserved for a call on its way (an NI-2 SETUP awaiting its name) is
+/// not hunted, not freed by the audits while the call may still come, goes to the call
+/// when it comes, and is freed when the call will not come or never comes.
+#[test]
+fn a_reserved_channel_is_held_for_its_call_and_let_go_when_it_will_not_come() {
+    let mut f = Fixture::new();
+    let r = f.core.reserve(f.now, ch(1, 1)).expect("an idle channel");
+    assert_eq!(f.core.reserve(f.now, ch(1, 1)), None, "already held");
+    assert_eq!(f.core.reserve(f.now, ch(9, 1)), None, "not ours");
+    f.invite("0301234567");
+    let (b, _, c, _) = f.originated();
+    assert_eq!(
+        c,
+        Some(ch(1, 2)),
+        "ascending hunting passes the reserved channel"
+    );
+    assert!(
+        f.core.audit(f.now).is_empty(),
+        "a reservation is no stuck channel"
+    );
+    assert!(
+        f.core.busy_calls().iter().all(|(c, _)| *c != ch(1, 1)),
+        "nor a call the ISDN audit would look for"
+    );
+    // The call comes: it has the reservation's id and channel.
+    let rules = f.core.numbering("pstn");
+    let setup = Setup {
+        called: number::from_sip_user("201", &rules, false),
+        calling: None,
+        bearer: Bearer::Speech,
+        media: Some(Media::Channel(ch(1, 1))),
+        complete: true,
+        redirecting: None,
+    };
+    let (call, a) = f
+        .core
+        .incoming_reserved(f.now, r, "pstn", Some(ch(1, 1)), setup);
+    assert_eq!(call, r);
+    assert_eq!(f.core.busy_channels(), vec![ch(1, 1), ch(1, 2)]);
+    f.core.handle(f.now, a, Message::Release(Reason::Q850(16)));
+    f.core.handle(f.now, b, Message::Release(Reason::Q850(16)));
+    f.actions();
+    f.finished_clean();
+    // A call that will not come gives its channel back at once.
+    let r = f.core.reserve(f.now, ch(1, 2)).unwrap();
+    f.core.unreserve(f.now, r);
+    assert!(f.core.busy_channels().is_empty());
+    // One that never comes (its leg went away) is let go by the audit after a while,
+    // not before.
+    f.core.reserve(f.now, ch(1, 2)).unwrap();
+    f.tick(RESERVATION_LIMIT.as_secs() - 1);
+    assert!(f.core.audit(f.now).is_empty());
+    assert_eq!(f.core.busy_channels(), vec![ch(1, 2)]);
+    f.tick(1);
+    assert_eq!(f.core.audit(f.now), vec![ch(1, 2)]);
+    f.finished_clean();
+}
+
 #[test]
 fn answer_bridges_the_channel_to_rtp_and_the_end_unbridges() {
     answer_bridges_with(Bearer::Speech);

@@ -57,6 +57,8 @@ struct Received {
     name: Option<String>,
     /// The first answer (CALL PROCEEDING or SETUP ACKNOWLEDGE) went already.
     answered: bool,
+    /// The core holds the B-channel for the call while it waits ([`Core::reserve`]).
+    reservation: Option<CallId>,
 }
 
 /// Digits of an overlap-sending call held until the network acknowledged the SETUP
@@ -573,6 +575,7 @@ impl IsdnLeg {
                     redirecting,
                     name,
                     answered: false,
+                    reservation: None,
                 };
                 if name_follows && setup.name.is_none() {
                     // NI-2 name delivery (GR-1367): the name comes in a FACILITY, which
@@ -582,6 +585,11 @@ impl IsdnLeg {
                     let mut setup = setup;
                     let en_bloc = self.en_bloc(setup.sending_complete);
                     setup.answered = self.first_answer(now, call, en_bloc);
+                    // The channel is the call's from now on: not one to hunt for an
+                    // outgoing call while the name is awaited.
+                    setup.reservation = setup
+                        .channel
+                        .and_then(|ts| core.reserve(now, self.chan(ts)));
                     self.held.insert(call, (now + NAME_WAIT, setup));
                 } else {
                     self.incoming(core, now, call, setup);
@@ -742,8 +750,11 @@ impl IsdnLeg {
                 let c = cause.value.value();
                 self.tell_core(core, now, call, Message::Release(Reason::Q850(c)));
             }
-            Event::Released { call, .. } if self.held.remove(&call).is_some() => {
+            Event::Released { call, .. } if self.held.contains_key(&call) => {
                 debug!(span = %self.span, ?call, "SETUP released while its name was awaited");
+                if let Some(id) = self.held.remove(&call).and_then(|(_, s)| s.reservation) {
+                    core.unreserve(now, id);
+                }
             }
             Event::Released { call, cause } => {
                 let c = cause.map_or(cause::NORMAL_CLEARING, |c| c.value.value());
@@ -833,12 +844,16 @@ impl IsdnLeg {
             redirecting,
             name,
             answered,
+            reservation,
         } = setup;
         let sending_complete = self.en_bloc(sending_complete);
         let chan = channel.map(|t| self.chan(t));
         let group = chan.and_then(|c| core.group_of(c)).map(str::to_string);
         let Some(group) = group else {
             // No trunk group takes calls on this channel.
+            if let Some(id) = reservation {
+                core.unreserve(now, id);
+            }
             let _ = self
                 .iface
                 .disconnect(now, call, CauseValue::from(cause::CHANNEL_UNAVAILABLE));
@@ -890,7 +905,10 @@ impl IsdnLeg {
             Some(Screening::NetworkProvided | Screening::UserProvidedVerifiedPassed)
         );
         // The core's answers come out of its action queue, after this mapping exists.
-        let (id, leg) = core.incoming(now, &group, chan, setup);
+        let (id, leg) = match reservation {
+            Some(r) => core.incoming_reserved(now, r, &group, chan, setup),
+            None => core.incoming(now, &group, chan, setup),
+        };
         debug!(call = %id, %leg, span = %self.span, ?chan, cref = ?call, "ISDN leg: incoming SETUP");
         core.set_identity_verified(leg, verified);
         self.by_handle.insert(

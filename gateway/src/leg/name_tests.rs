@@ -274,6 +274,50 @@ fn a_name_that_never_follows_holds_the_call_name_wait_at_most() {
 }
 
 #[test]
+fn the_channel_of_a_setup_awaiting_its_name_is_not_hunted_meanwhile() {
+    use q931::supplementary::{name, rose::InvokeId};
+    let mut w = ni2_world();
+    let mut req = switch_request("301", Some(calling(false)));
+    req.channel = q931::call::ChannelPref::Exclusive(1);
+    w.switch
+        .setup_with(
+            w.now,
+            req,
+            vec![name::information_following_facility(InvokeId(1)).into()],
+        )
+        .unwrap();
+    w.run();
+    assert_eq!(pbx_invites(&w), 0, "waiting for the name");
+    let held = ChannelId {
+        span: SpanId(1),
+        timeslot: Timeslot(1),
+    };
+    assert_eq!(
+        w.core.busy_channels(),
+        vec![held],
+        "reserved while it waits"
+    );
+    // The PBX calls out meanwhile: ascending hunting would take channel 1, the one
+    // the waiting call has; the SETUP goes on channel 2 at the first try.
+    named_invite_from_pbx(&mut w, "<sip:+4930999@192.0.2.10>", &[]);
+    let channels: Vec<Option<u8>> = w
+        .switch_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::IncomingSetup { channel, .. } => Some(*channel),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(channels, vec![Some(2)], "{:?}", w.switch_events);
+    // The waiting call, once it goes on, is on its own channel.
+    w.advance(crate::leg::isdn::NAME_WAIT);
+    assert_eq!(pbx_invites(&w), 1, "the INVITE for the waiting call");
+    let busy = w.core.busy_channels();
+    assert!(busy.contains(&held), "{busy:?}");
+    assert!(w.core.audit(w.now).is_empty(), "no channel without a call");
+}
+
+#[test]
 fn a_setup_cleared_while_its_name_is_awaited_leaves_nothing_behind() {
     let mut w = ni2_world();
     let call = setup_with_name_to_follow(&mut w);
