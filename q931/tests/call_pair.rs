@@ -10,7 +10,7 @@ use q931::ie::{
     BearerCapability, CallStateValue, CalledPartyNumber, CallingPartyNumber, Cause, CauseValue,
     Layer1Protocol, NumberingPlan, ProgressDescription, ServiceStatus, TypeOfNumber,
 };
-use q931::lapd::{Link, LinkConfig, LinkEvent, Role};
+use q931::lapd::{Link, LinkConfig, LinkEvent, Role, I_QUEUE_LIMIT};
 use q931::message::{CallRef, CallRefFlag, Message, MessageType};
 
 /// Two interfaces joined by an in-memory D-channel.
@@ -1057,6 +1057,56 @@ fn raw_active(r: &mut Raw) -> (CallRef, CallHandle) {
     assert_eq!(r.ours.stage(h), Some(Stage::Active));
     r.events.clear();
     (cr, h)
+}
+
+#[test]
+fn a_full_i_queue_refuses_messages_and_the_timers_still_end_the_call() {
+    let mut r = Raw::new();
+    let (cr, h) = raw_active(&mut r);
+    // The peer stays busy (Q.921 §5.6.5), answering each of our polls RNR F=1, while it
+    // sends STATUS ENQUIRY after STATUS ENQUIRY: each STATUS (§5.8.10) can only queue.
+    r.peer.set_receiver_busy(r.now, true);
+    r.exchange();
+    for _ in 0..4 {
+        for _ in 0..I_QUEUE_LIMIT / 3 {
+            assert!(r.send(&Message::status_enquiry(cr)).is_empty());
+        }
+        r.advance(Duration::from_millis(1500));
+        assert!(r.ours.link().queued() <= I_QUEUE_LIMIT);
+    }
+    assert_eq!(r.ours.link().queued(), I_QUEUE_LIMIT);
+    assert!(r.ours.link().peer_busy() && r.ours.is_link_up());
+    // DISCONNECT, then RELEASE twice, are refused by the data link (and logged); T305 and
+    // T308 twice end the call all the same, its channel waiting in maintenance (§5.3.4.3).
+    r.ours
+        .disconnect(r.now, h, CauseValue::NormalCallClearing)
+        .unwrap();
+    assert!(r.advance(Duration::from_secs(39)).is_empty());
+    assert_eq!(r.ours.stage(h), None);
+    assert_eq!(released(&r.events), Some(102));
+    assert_eq!(r.ours.channels().get(1), Some(ChannelState::Maintenance));
+    assert_eq!(r.ours.link().queued(), I_QUEUE_LIMIT);
+    assert!(r.ours.is_link_up());
+    // The peer is ready again: the STATUS messages accepted go out, and the RESTART the
+    // data link refused follows at T316 (§5.5.1); its acknowledgement frees the channel.
+    r.peer.set_receiver_busy(r.now, false);
+    let got = r.exchange();
+    assert_eq!(got.len(), I_QUEUE_LIMIT);
+    assert!(got.iter().all(|m| m.message_type == MessageType::Status));
+    let got = r.advance(Duration::from_secs(121));
+    let restart = got
+        .iter()
+        .find(|m| m.message_type == MessageType::Restart)
+        .unwrap_or_else(|| panic!("no RESTART in {got:?}"));
+    r.send(&Message::restart_acknowledge(
+        restart.call_ref.reply(),
+        *restart.restart_indicator().unwrap(),
+        restart.channel_id().cloned(),
+    ));
+    assert!(r
+        .events
+        .contains(&Event::RestartComplete { channels: vec![1] }));
+    assert_eq!(r.ours.channels().get(1), Some(ChannelState::Idle));
 }
 
 #[test]

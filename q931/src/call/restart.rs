@@ -60,7 +60,8 @@ impl Interface {
     /// Restarts `channels` (or, with `None`, the whole interface): calls on them are
     /// released at once, the channels wait in maintenance, RESTART goes out with T316
     /// (§5.5.1). [`Event::RestartComplete`] follows the RESTART ACKNOWLEDGE,
-    /// [`Event::RestartFailed`] the last unanswered attempt.
+    /// [`Event::RestartFailed`] the last unanswered attempt. A RESTART the data link
+    /// refuses (e.g. its I queue full) is logged and counts as sent: T316 repeats it.
     pub fn restart_channels(
         &mut self,
         now: Instant,
@@ -74,13 +75,21 @@ impl Interface {
                 return Err(CallError::NoSuchChannel(bad));
             }
         }
+        // Encoded before anything changes, so that an error leaves the channels as they were.
+        let msg = restart_message(Message::restart, channels.as_deref(), self.cfg.variant.span);
+        let mut message = Vec::new();
+        msg.encode(&mut message)?;
         let affected = channels.clone().unwrap_or_else(|| self.channels.numbers());
         self.clear_channels(&affected);
         for &c in &affected {
             self.channels.set(c, ChannelState::Maintenance);
         }
-        let msg = restart_message(Message::restart, channels.as_deref(), self.cfg.variant.span);
-        let message = self.send_keep(now, &msg)?;
+        debug!(role = ?self.cfg.role, "tx {msg}");
+        // A RESTART the data link refuses (its I queue full while the peer stays busy,
+        // Q.921 §5.6.5) is one the peer did not answer: T316 sends it again and after N316
+        // attempts maintenance is told (§5.5.1). Failing here instead would leave the
+        // channels in maintenance with no procedure left to bring them back.
+        self.send_raw(now, &message);
         self.restart = Some(PendingRestart {
             channels,
             deadline: now + self.cfg.timers.t316,

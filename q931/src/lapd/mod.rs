@@ -37,5 +37,5 @@ mod tests;
 pub use address::{Address, Role, Sapi, Tei};
 pub use control::{Control, SeqNo, Supervisory, Unnumbered};
 pub use frame::{Frame, FrameError};
-pub use link::{Link, LinkConfig, LinkError, LinkEvent, LinkState, LinkStats};
+pub use link::{Link, LinkConfig, LinkError, LinkEvent, LinkState, LinkStats, I_QUEUE_LIMIT};
 pub use mdl_error::MdlError;

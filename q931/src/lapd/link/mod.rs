@@ -9,6 +9,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use tracing::debug;
+
 use super::address::{Address, Role, Sapi, Tei};
 use super::control::{Control, SeqNo, Supervisory, Unnumbered};
 use super::frame::Frame;
@@ -112,6 +114,14 @@ pub enum LinkError {
     /// The data link is being released (state 6): DL-DATA requests are not accepted.
     #[error("data link is awaiting release")]
     Releasing,
+    /// The I queue already holds [`I_QUEUE_LIMIT`] frames (sent and unacknowledged, or
+    /// waiting for the window or for a busy peer, Q.921 §5.6.5): the DL-DATA request is
+    /// refused rather than queued without bound.
+    #[error("I queue full ({limit} frames) while the peer does not acknowledge")]
+    QueueFull {
+        /// The bound, [`I_QUEUE_LIMIT`].
+        limit: usize,
+    },
 }
 
 /// Counters, for tests and measurements.
@@ -175,6 +185,31 @@ pub struct Link {
 
 /// Buffers kept for reuse at most.
 const POOL_LIMIT: usize = 64;
+
+/// Most I frames the I queue holds, those sent and awaiting acknowledgement included; a
+/// DL-DATA request beyond it is refused with [`LinkError::QueueFull`].
+///
+/// Why a bound: a peer may stay in the receiver busy condition indefinitely, answering every
+/// enquiry with RNR F=1 (§5.6.5; T200 then restarts and RC is reset at each expiry in state
+/// 7, §5.6.7), and one that answers RR F=1 without ever acknowledging clears timer recovery
+/// each time as well (§5.6.7: the condition ends on any supervisory response with F=1).
+/// Either keeps the link up while it may still send I frames that each force a Q.931
+/// answer (STATUS ENQUIRY → STATUS), so without a bound the queue grows at D-channel rate
+/// for as long as the peer likes.
+///
+/// Why 128: it is the modulus, so any window k (≤ 127) can always be filled; it is some 18
+/// windows of the PRI default k = 7; at N201 = 260 octets it is 128 × 264 ≈ 34 kB, over 4 s
+/// of a 64 kbit/s D-channel; and it leaves room for four messages per B-channel of a
+/// 30-channel E1 clearing at once. A healthy peer never gets near it.
+///
+/// Why refuse rather than re-establish: a busy peer is not a protocol error, and Q.921
+/// re-establishes only when enquiries go unanswered N200 times (§5.6.7) or on errors
+/// (§5.8). Re-establishing would lose the frames outstanding, whatever call they belong
+/// to, yet keep those never sent (Annex B discards the I queue only when V(S) ≠ V(A)), so
+/// a peer still busy afterwards leaves the queue as full as before.
+/// Refusing tells layer 3 at once, and Q.931 treats a message not sent like one not
+/// answered: its timers (T303, T305, T308, T316) end the procedure.
+pub const I_QUEUE_LIMIT: usize = SeqNo::MODULUS as usize;
 
 impl Link {
     /// A data link entity in state 4 (TEI assigned). Nothing is sent until layer 3 asks for
@@ -307,6 +342,17 @@ impl Link {
         }
         if self.state == LinkState::AwaitingRelease {
             return Err(LinkError::Releasing);
+        }
+        if self.iq.len() >= I_QUEUE_LIMIT {
+            debug!(
+                queued = self.iq.len(),
+                peer_busy = self.peer_busy,
+                state = ?self.state,
+                "I queue full: DL-DATA request refused"
+            );
+            return Err(LinkError::QueueFull {
+                limit: I_QUEUE_LIMIT,
+            });
         }
         let mut buf = self.take_buffer();
         buf.extend_from_slice(payload);

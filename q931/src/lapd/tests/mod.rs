@@ -10,7 +10,8 @@ use std::time::Duration;
 use pair::{is_i, is_s, is_u, payloads, Pair, Path, Side};
 
 use crate::lapd::{
-    Control, Frame, LinkConfig, LinkEvent, LinkState, MdlError, Role, Supervisory, Unnumbered,
+    Control, Frame, LinkConfig, LinkError, LinkEvent, LinkState, MdlError, Role, Supervisory,
+    Unnumbered, I_QUEUE_LIMIT,
 };
 
 #[test]
@@ -149,6 +150,108 @@ fn receiver_not_ready_stops_the_sender_until_cleared() {
         .user_events
         .iter()
         .any(|e| matches!(e, LinkEvent::MdlError(_))));
+}
+
+#[test]
+fn i_queue_is_bounded_while_the_peer_stays_busy() {
+    let mut pair = Pair::established();
+    pair.network.set_receiver_busy(pair.now, true);
+    pair.deliver();
+    assert!(pair.user.peer_busy());
+    let msgs = payloads(I_QUEUE_LIMIT + 40, 9);
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    // Over several T200 periods the busy peer keeps sending I frames (as STATUS ENQUIRY
+    // would), and layer 3 answers each, on top of its own traffic.
+    for (period, chunk) in msgs.chunks(msgs.len().div_ceil(6)).enumerate() {
+        pair.network
+            .send_i(pair.now, &[0x08, 0x02, 0x00, period as u8, 0x75])
+            .unwrap();
+        pair.deliver();
+        for m in chunk {
+            match pair.user.send_i(pair.now, m) {
+                Ok(()) => accepted.push(m.clone()),
+                Err(e) => {
+                    assert_eq!(
+                        e,
+                        LinkError::QueueFull {
+                            limit: I_QUEUE_LIMIT
+                        }
+                    );
+                    refused += 1;
+                }
+            }
+            assert!(pair.user.queued() <= I_QUEUE_LIMIT);
+        }
+        pair.deliver();
+        pair.run_for(Duration::from_millis(1500));
+        assert!(pair.user.queued() <= I_QUEUE_LIMIT);
+        assert!(pair.user.is_established(), "period {period}");
+    }
+    // Q.921 §5.6.5: every poll was answered RNR F=1 and the link stayed up, busy.
+    let rnr_f1 = pair
+        .sent_by(Side::Network)
+        .iter()
+        .filter(|c| is_s(c, Supervisory::ReceiveNotReady, true))
+        .count();
+    assert!(rnr_f1 >= 6, "{rnr_f1} RNR F=1");
+    assert!(pair.user.peer_busy());
+    assert_eq!(accepted, msgs[..I_QUEUE_LIMIT]);
+    assert_eq!(refused, 40);
+    assert_eq!(pair.user.queued(), I_QUEUE_LIMIT);
+    assert!(Pair::data(&pair.network_events).is_empty());
+    // The peer is ready again: what was accepted goes out, in order, and room returns.
+    pair.network.set_receiver_busy(pair.now, false);
+    pair.deliver();
+    assert_eq!(Pair::data(&pair.network_events), accepted);
+    assert_eq!(pair.user.queued(), 0);
+    pair.user.send_i(pair.now, b"room again").unwrap();
+    assert!(!pair
+        .user_events
+        .iter()
+        .any(|e| matches!(e, LinkEvent::MdlError(_))));
+}
+
+#[test]
+fn i_queue_is_bounded_when_polls_are_answered_but_nothing_is_acknowledged() {
+    let mut pair = Pair::established();
+    // The peer (by hand here) hears nothing of ours but answers each poll RR F=1 with
+    // N(R) = 0.
+    pair.to_network = Path::Cut;
+    pair.to_user = Path::Cut;
+    let rr_f1_nr0 = [0x00, 0x01, 0x01, 0x01];
+    let msgs = payloads(I_QUEUE_LIMIT + 10, 10);
+    let mut results = Vec::new();
+    for chunk in msgs.chunks(msgs.len().div_ceil(10)) {
+        for m in chunk {
+            results.push(pair.user.send_i(pair.now, m));
+            assert!(pair.user.queued() <= I_QUEUE_LIMIT);
+        }
+        pair.deliver();
+        // T200 in state 7: the last I frame again with P=1, and the peer's RR F=1 ends
+        // timer recovery (§5.6.7), so RC starts from 0 at the next expiry.
+        assert!(pair.advance());
+        assert!(matches!(
+            pair.sent_by(Side::User).last(),
+            Some(Control::Information { poll: true, .. })
+        ));
+        assert_eq!(pair.user.state(), LinkState::TimerRecovery);
+        pair.user.handle_frame(pair.now, &rr_f1_nr0);
+        pair.deliver();
+        assert_eq!(pair.user.state(), LinkState::MultipleFrameEstablished);
+    }
+    // Ten T200 periods, each answered: the link stays up, as Q.921 has it.
+    assert!(pair.user.is_established());
+    assert!(!pair
+        .user_events
+        .iter()
+        .any(|e| matches!(e, LinkEvent::MdlError(_))));
+    assert!(results[..I_QUEUE_LIMIT].iter().all(Result::is_ok));
+    assert!(results[I_QUEUE_LIMIT..].iter().all(|r| *r
+        == Err(LinkError::QueueFull {
+            limit: I_QUEUE_LIMIT
+        })));
+    assert_eq!(pair.user.queued(), I_QUEUE_LIMIT);
 }
 
 #[test]
