@@ -346,8 +346,11 @@ pub struct Call {
     h245_connected: bool,
     h245_connect_asked: bool,
     h245: H245Session,
-    /// Tunnelled H.245 messages waiting for an H.225.0 message to ride in.
+    /// Tunnelled H.245 messages waiting for an H.225.0 message to ride in (at most
+    /// [`MAX_PENDING_H245_OCTETS`]).
     h245_pending: Vec<Vec<u8>>,
+    /// Some were dropped for want of room (warned once per call).
+    h245_pending_overflowed: bool,
     /// H.245 procedures are needed (no fast start).
     h245_needed: bool,
     /// Callee: the fast start answer to send; caller: the proposals were answered.
@@ -366,6 +369,23 @@ pub struct Call {
     release_cause: Option<CauseValue>,
     out: VecDeque<Transmit>,
     events: VecDeque<Event>,
+}
+
+/// The most tunnelled H.245 we hold for the next H.225.0 message, in octets, each message
+/// counted with [`PER_LENGTH_OCTETS`] for its length in `h245Control`. All that waits goes
+/// in one message, whose User-user IE has a 2-octet length (H.225.0 §7.2.2: at most 65535
+/// octets) and also carries the fast start answer, aliases and so on; what normally waits
+/// (TCS, MSD and their answers) is well under 1 kB. More than this is a peer piling up
+/// requests before our first response, and answering all of them would grow the queue
+/// without limit and leave that response too long to encode.
+const MAX_PENDING_H245_OCTETS: usize = 16 * 1024;
+
+/// The aligned-PER length determinant of an `h245Control` element of up to 16383 octets
+/// (X.691 length determinant: one octet below 128, two up to 16383).
+const PER_LENGTH_OCTETS: usize = 2;
+
+fn pending_octets(pending: &[Vec<u8>]) -> usize {
+    pending.iter().map(|m| m.len() + PER_LENGTH_OCTETS).sum()
 }
 
 fn frame(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -394,6 +414,7 @@ impl Call {
             h245_connect_asked: false,
             h245,
             h245_pending: Vec::new(),
+            h245_pending_overflowed: false,
             h245_needed: !cfg.fast_start,
             fast_start_answer: None,
             fast_start_sent: false,
@@ -531,6 +552,8 @@ impl Call {
 
     /// Moves the session's output to where it goes, and its events up.
     fn collect_h245(&mut self) {
+        let mut held = pending_octets(&self.h245_pending);
+        let mut dropped = 0usize;
         while let Some(m) = self.h245.poll_message() {
             let Ok(bytes) = h245_tunnel::encode(&m) else {
                 tracing::warn!("H.245 message does not encode");
@@ -543,10 +566,32 @@ impl Call {
                         bytes: f,
                     });
                 }
-            } else {
+            } else if held + bytes.len() + PER_LENGTH_OCTETS <= MAX_PENDING_H245_OCTETS {
+                held += bytes.len() + PER_LENGTH_OCTETS;
                 self.h245_pending.push(bytes);
+            } else {
+                dropped += 1;
             }
         }
+        if dropped > 0 {
+            if !self.h245_pending_overflowed {
+                tracing::warn!(
+                    dropped,
+                    held,
+                    "tunnelled H.245 waiting for an H.225.0 message: no room, dropped"
+                );
+            } else {
+                tracing::debug!(dropped, "tunnelled H.245: no room, dropped");
+            }
+            self.h245_pending_overflowed = true;
+        }
+    }
+
+    /// Tunnelled H.245 held for the next H.225.0 message: (messages, octets as counted
+    /// against [`MAX_PENDING_H245_OCTETS`]).
+    #[cfg(test)]
+    fn pending_h245(&self) -> (usize, usize) {
+        (self.h245_pending.len(), pending_octets(&self.h245_pending))
     }
 
     fn pump_h245(&mut self, now: Instant) {
@@ -713,6 +758,13 @@ impl Call {
             tracing::debug!("tunnelled H.245 while tunnelling is off: ignored");
             return;
         }
+        if self.state == State::Idle {
+            // Tunnelled H.245 belongs to a call (H.225.0 §7.6, H.323 §8.2.1), and before
+            // the Setup there is none: answers would only wait for a first response
+            // that may never come.
+            tracing::debug!("tunnelled H.245 before Setup: ignored");
+            return;
+        }
         for m in h245_tunnel::decode_all(sig.h245_control()) {
             match m {
                 Ok(m) => {
@@ -737,6 +789,18 @@ impl Call {
         match sig.message_type() {
             MessageType::Setup if self.role == Role::Callee && self.state == State::Idle => {
                 self.handle_setup(now, sig)
+            }
+            MessageType::CallProceeding
+            | MessageType::Alerting
+            | MessageType::Progress
+            | MessageType::Connect
+                if self.role == Role::Caller && self.state == State::Releasing =>
+            {
+                // A response that crossed our release (H.323 §8.5, Q.931 Release Request
+                // state) changes nothing: a Connect taking us to Active would leave the
+                // clearing, acted on in Releasing only, unfinished. Releasing means a
+                // separate H.245 connection, so tunnelling is off and it has no H.245.
+                tracing::debug!(message = ?sig.message_type(), "response while releasing: ignored");
             }
             MessageType::CallProceeding
             | MessageType::Alerting
@@ -773,8 +837,9 @@ impl Call {
             }
             MessageType::Facility => {
                 self.handle_tunnelled(now, &sig);
-                // startH245 (H.225.0 §7.4.1): the peer asks us to connect to its address.
-                if let Some(addr) = sig.h245_address() {
+                // startH245 (H.225.0 §7.4.1): the peer asks us to connect to its address;
+                // not before its Setup (there is no call yet to connect for).
+                if let Some(addr) = sig.h245_address().filter(|_| self.state != State::Idle) {
                     self.peer_h245_address(addr);
                 }
             }

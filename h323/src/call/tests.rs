@@ -340,3 +340,168 @@ fn deferred_fast_start_answer_names_the_addresses_set_later() {
     };
     assert_eq!(m.remote_rtp, media(2).rtp);
 }
+
+/// H.323 §8.5 on a separate H.245 connection: the caller releases after Alerting (its
+/// CloseLogicalChannel is out) while the callee answers; the Connect crosses the release.
+/// The release goes on (CloseLogicalChannelAck, EndSessionCommand both ways, Release
+/// Complete) instead of the Connect bringing the call back to Active, where nothing would
+/// ever finish it.
+#[test]
+fn connect_crossing_our_release_does_not_revive_the_call() {
+    let mut ca = CallConfig::new(media(1));
+    ca.fast_start = false;
+    ca.h245_tunneling = false;
+    ca.h245_listen = Some("10.0.0.1:1800".parse().unwrap());
+    let mut cb = CallConfig::new(media(2));
+    cb.h245_tunneling = false;
+    let mut p = Pair::new(ca, cb);
+    p.run();
+    // The callee connects to the caller's h245Address when it first responds: H.245 and
+    // both logical channels are up before the answer.
+    p.b.alerting(p.now);
+    p.run();
+    assert!(p.h245_up && p.a.media().is_some() && p.b.media().is_some());
+    assert!(p.ea.contains(&Event::Alerting));
+    let before = p.ea.len();
+
+    p.a.release(p.now, CauseValue::NormalCallClearing);
+    p.b.answer(p.now);
+    p.run();
+    // Only timers could still move a stuck call; none may be needed, but allow them.
+    for _ in 0..10 {
+        if p.a.is_released() && p.b.is_released() {
+            break;
+        }
+        assert!(
+            p.a.poll_timeout().is_some() || p.b.poll_timeout().is_some(),
+            "stuck without a deadline: caller events {:?}",
+            &p.ea[before..]
+        );
+        p.advance();
+    }
+    let after = &p.ea[before..];
+    assert!(
+        !after
+            .iter()
+            .any(|e| matches!(e, Event::Connected { .. } | Event::Alerting)),
+        "the caller went on with the call after releasing: {after:?}"
+    );
+    assert!(p.a.is_released() && p.b.is_released());
+    assert_eq!(released(&p.ea), Some(CauseValue::NormalCallClearing));
+    assert_eq!(released(&p.eb), Some(CauseValue::NormalCallClearing));
+    assert!(p.h245_ab.contains(&"endSessionCommand"), "{:?}", p.h245_ab);
+}
+
+/// A TPKT-framed Facility (`empty` body) tunnelling `n` roundTripDelayRequests, as a
+/// peer on a fresh call-signalling connection might send.
+fn facility_with_round_trip_requests(n: u8) -> Vec<u8> {
+    use h323_asn1::h245 as asn;
+    let msgs: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let m = asn::MultimediaSystemControlMessage::request(
+                asn::RequestMessage::roundTripDelayRequest(asn::RoundTripDelayRequest::new(
+                    asn::SequenceNumber(i),
+                )),
+            );
+            h245_tunnel::encode(&m).unwrap()
+        })
+        .collect();
+    let sig = CallSignal::facility(
+        CallRef::two_octet(77, CallRefFlag::FromOriginator),
+        Guid([1; 16]),
+        None,
+        None,
+        &msgs,
+    );
+    frame(&sig.to_bytes().unwrap()).unwrap()
+}
+
+/// H.225.0: tunnelled H.245 belongs to a call, and there is none before the Setup. A
+/// connection sending only Facilities with H.245 requests gets no answers queued.
+#[test]
+fn tunnelled_h245_before_setup_is_ignored() {
+    let now = Instant::now();
+    let mut b = Call::incoming(CallConfig::new(media(2)));
+    let bytes = facility_with_round_trip_requests(50);
+    for _ in 0..100 {
+        b.handle_signalling_bytes(now, &bytes);
+    }
+    assert_eq!(b.pending_h245(), (0, 0), "answers queued for no call");
+    assert!(b.poll_transmit().is_none());
+    assert!(b.poll_event().is_none());
+    // The Setup that comes after is taken as usual.
+    let mut p = Pair::new(CallConfig::new(media(1)), CallConfig::new(media(2)));
+    p.b = b;
+    p.run();
+    p.b.answer(p.now);
+    p.run();
+    assert!(p.ea.iter().any(|e| matches!(e, Event::Connected { .. })));
+}
+
+/// A Facility asking us to connect to an H.245 address (startH245) before any Setup is
+/// ignored: there is no call to connect for, and the address is the peer's choice.
+#[test]
+fn start_h245_before_setup_is_ignored() {
+    let now = Instant::now();
+    let mut cb = CallConfig::new(media(2));
+    cb.fast_start = false;
+    cb.h245_tunneling = false;
+    let mut b = Call::incoming(cb);
+    let sig = CallSignal::facility(
+        CallRef::two_octet(77, CallRefFlag::FromOriginator),
+        Guid([1; 16]),
+        Some(h323_asn1::h225::FacilityReason::startH245(())),
+        Some(SocketAddrV4::new([192, 0, 2, 9].into(), 1800)),
+        &[],
+    );
+    b.handle_signalling_bytes(now, &frame(&sig.to_bytes().unwrap()).unwrap());
+    assert!(b.poll_event().is_none(), "no H.245 connection for no call");
+    assert!(b.poll_transmit().is_none());
+}
+
+/// Setup received, nothing sent yet: tunnelled H.245 waits for our first response, but
+/// only up to MAX_PENDING_H245_OCTETS; the rest is dropped, and the Connect carrying what
+/// waits still encodes (User-user IE ≤ 65535 octets) and decodes at the caller.
+#[test]
+fn tunnelled_h245_waiting_for_the_first_response_is_bounded() {
+    let mut ca = CallConfig::new(media(1));
+    ca.fast_start = false;
+    let mut p = Pair::new(ca, CallConfig::new(media(2)));
+    p.run();
+    assert!(matches!(p.eb.first(), Some(Event::Setup(_))));
+    let bytes = facility_with_round_trip_requests(100);
+    let mut last = p.b.pending_h245();
+    for i in 0..400 {
+        p.b.handle_signalling_bytes(p.now, &bytes);
+        let now = p.b.pending_h245();
+        assert!(now.1 <= MAX_PENDING_H245_OCTETS, "{now:?}");
+        if i > 0 && now == last {
+            break;
+        }
+        last = now;
+    }
+    let full = p.b.pending_h245();
+    p.b.handle_signalling_bytes(p.now, &bytes);
+    assert_eq!(p.b.pending_h245(), full, "the queue grew past its bound");
+    assert!(
+        full.1 > MAX_PENDING_H245_OCTETS - 64,
+        "filled up to the bound: {full:?}"
+    );
+    assert!(
+        p.b.poll_transmit().is_none(),
+        "nothing before the first response"
+    );
+
+    p.b.answer(p.now);
+    let t = p.b.poll_transmit().expect("the Connect goes out");
+    assert_eq!(t.channel, Channel::Signalling);
+    let mut d = tpkt::TpktDecoder::new();
+    d.handle_bytes(&t.bytes);
+    let connect = CallSignal::decode(&d.poll_packet().unwrap().unwrap()).unwrap();
+    assert_eq!(connect.message_type(), MessageType::Connect);
+    assert!(connect.h245_control().len() >= full.0);
+    assert_eq!(p.b.pending_h245(), (0, 0));
+    p.a.handle_signalling_bytes(p.now, &t.bytes);
+    p.run();
+    assert!(p.ea.iter().any(|e| matches!(e, Event::Connected { .. })));
+}
