@@ -275,7 +275,10 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
     let h323_tx = sig.h323_sender();
     let sip_stop = sig.stop_sender();
     let audit_tx = sig.audit_sender();
-    tokio::spawn(sig.run());
+    // The signalling task owns every leg and the core's clock: if it ends (a panic),
+    // no call can be set up or cleared, so the daemon ends too, with an error, for its
+    // supervisor to restart it, rather than run on with ctl and metrics answering.
+    let mut signalling = tokio::spawn(sig.run());
     let sock = PathBuf::from(&config.general.control_socket);
     let listener =
         ctl::socket::bind(&sock).with_context(|| format!("control socket {}", sock.display()))?;
@@ -311,6 +314,14 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
+            ended = &mut signalling => {
+                let why = match ended {
+                    Err(e) if e.is_panic() => "it panicked",
+                    _ => "it stopped",
+                };
+                tracing::error!("signalling task ended ({why}); gatewayd stops");
+                anyhow::bail!("the signalling task ended: {why}");
+            }
         }
     }
     // Leave before going, both sides at once, each answered or given up within

@@ -319,7 +319,11 @@ fn uri_user(uri: &str) -> Option<String> {
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, p: &str) -> Option<&'a str> {
-    (s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p)).then(|| &s[p.len()..])
+    // `get`: the header is UTF-8 from the peer, and its first octets may end inside a
+    // character (`sip:ü…` against "sips:").
+    s.get(..p.len())
+        .filter(|head| head.eq_ignore_ascii_case(p))
+        .map(|_| &s[p.len()..])
 }
 
 #[cfg(test)]
@@ -373,6 +377,25 @@ mod tests {
                 restricted: false
             })
         );
+    }
+
+    /// Header values are UTF-8 from the peer: a URI whose first octets end inside a
+    /// character is read, not a panic of the signalling task.
+    #[test]
+    fn non_ascii_uris_are_read_whole() {
+        for uri in ["sip:ü@example.com", "€€€", "sï", "tél:1", "sip:€@x"] {
+            let expected = uri
+                .strip_prefix("sip:")
+                .map(|u| u.split('@').next().unwrap().to_string());
+            let m = invite(&format!("Diversion: <{uri}>;reason=user-busy\r\n"));
+            let r = received(&m, RedirectHeaders::Diversion);
+            assert_eq!(r.map(|r| r.user), expected, "Diversion: {uri}");
+            let m = invite(&format!(
+                "History-Info: <{uri}>;index=1, <sip:302222@gw;cause=486>;index=1.1\r\n"
+            ));
+            let r = received(&m, RedirectHeaders::HistoryInfo);
+            assert_eq!(r.map(|r| r.user), expected, "History-Info: {uri}");
+        }
     }
 
     #[test]
