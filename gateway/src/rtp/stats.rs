@@ -186,11 +186,12 @@ impl ReceiverStats {
             if let Some(last) = self.transit {
                 // Both are modulo 2^32: take the difference in the 32-bit circle.
                 let d = ((transit - last) as i32).unsigned_abs();
-                // jitter += (|d| - jitter) / 16, kept ×16.
-                self.jitter_q4 = self
-                    .jitter_q4
-                    .wrapping_add(d)
-                    .wrapping_sub((self.jitter_q4 + 8) >> 4);
+                // jitter += (|d| - jitter) / 16, kept ×16. In 64 bits, and held at the
+                // top: a peer whose timestamps leap by 2^28 per packet drives it towards
+                // 16 × 2^28, past what 32 bits hold (A.8's own code wraps there).
+                let j = u64::from(self.jitter_q4);
+                let j = j + u64::from(d) - ((j + 8) >> 4);
+                self.jitter_q4 = u32::try_from(j).unwrap_or(u32::MAX);
             }
             self.transit = Some(transit);
         }
@@ -388,6 +389,24 @@ mod tests {
         }
         assert!((78..=80).contains(&s.jitter()), "{}", s.jitter());
         assert!((9..=10).contains(&s.jitter_duration().as_millis()));
+    }
+
+    /// Timestamps chosen by the peer to leap by 2^28 units per packet: the jitter is as
+    /// large as it gets, never an overflow (a panic in debug builds) nor wrapped to a
+    /// small figure.
+    #[test]
+    fn leaping_timestamps_hold_the_jitter_at_its_largest() {
+        let t0 = Instant::now();
+        let mut s = ReceiverStats::new(t0, Ssrc(1), SeqNo(0), 8000);
+        let mut peak = 0;
+        for q in 0..2000u16 {
+            let at = t0 + Duration::from_millis(20 * q as u64 + (q % 3) as u64);
+            let ts = (q as u32).wrapping_mul((1 << 28) + 160);
+            s.handle_packet(at, SeqNo(q), ts, true);
+            peak = peak.max(s.jitter());
+            assert!(s.jitter() >= peak / 2, "fell from {peak} to {}", s.jitter());
+        }
+        assert!(s.jitter() > 1 << 27, "{}", s.jitter());
     }
 
     #[test]
