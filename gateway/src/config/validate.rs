@@ -29,6 +29,9 @@ impl Ctx<'_> {
     }
 }
 
+/// The shortest registration `register.expires` may ask for, seconds.
+const MIN_REGISTER_EXPIRES: u32 = 60;
+
 pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config, ConfigError> {
     let cx = Ctx { text, file };
     let spans = raw
@@ -288,6 +291,18 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
                         "`{}`: a SIP URI with an IP address (and port), e.g. \
                          `sip:192.0.2.10:5060`; host names are not resolved",
                         reg.registrar
+                    ),
+                );
+            }
+            // 0 would make every REGISTER a removal (RFC 3261 §10.2.2); under a minute, one
+            // REGISTER after another (registrars answer such with 423, §10.2.8).
+            if reg.expires < MIN_REGISTER_EXPIRES {
+                return cx.err(
+                    r.span().start,
+                    f("register.expires"),
+                    format!(
+                        "{} s: a binding is asked for {MIN_REGISTER_EXPIRES} s at least (3600 when not given)",
+                        reg.expires
                     ),
                 );
             }
@@ -680,6 +695,26 @@ mod tests {
             "{e}"
         );
         Config::from_str(&trunk("sip:192.0.2.10:5060"), "t.toml").unwrap();
+    }
+
+    #[test]
+    fn a_registration_of_less_than_a_minute_is_refused() {
+        let trunk = |expires: u32| {
+            format!(
+                "[[sip_trunk]]\nname = \"itsp\"\nlisten = \"127.0.0.1:5060\"\n\
+                 peers = [\"192.0.2.10:5060\"]\n\
+                 register = {{ registrar = \"sip:192.0.2.10\", aor = \"sip:gw@itsp\", expires = {expires} }}\n"
+            )
+        };
+        for bad in [0, 5, 59] {
+            let e = err(&trunk(bad));
+            assert_eq!(
+                (e.line(), e.field()),
+                (Some(5), Some("sip_trunk[0].register.expires")),
+                "{e}"
+            );
+        }
+        Config::from_str(&trunk(60), "t.toml").unwrap();
     }
 
     #[test]

@@ -37,6 +37,8 @@ impl StatusCode {
     pub const BAD_EXTENSION: StatusCode = StatusCode(420);
     /// 422 Session Interval Too Small (RFC 4028).
     pub const SESSION_INTERVAL_TOO_SMALL: StatusCode = StatusCode(422);
+    /// 423 Interval Too Brief (RFC 3261 §21.4.17).
+    pub const INTERVAL_TOO_BRIEF: StatusCode = StatusCode(423);
     /// 481 Call/Transaction Does Not Exist.
     pub const CALL_DOES_NOT_EXIST: StatusCode = StatusCode(481);
     /// 483 Too Many Hops.

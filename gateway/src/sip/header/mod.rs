@@ -25,8 +25,8 @@ pub use identity::{
 };
 pub use media::{Accept, ContentType, MediaType};
 pub use numeric::{
-    CSeq, ContentLength, Expires, MaxForwards, MinSe, RAck, RSeq, Refresher, RetryAfter,
-    SessionExpires,
+    CSeq, ContentLength, Expires, MaxForwards, MinExpires, MinSe, RAck, RSeq, Refresher,
+    RetryAfter, SessionExpires,
 };
 pub use reason::Reason;
 pub use tokens::{Allow, ProxyRequire, Require, Supported, Unsupported};

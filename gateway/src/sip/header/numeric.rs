@@ -90,6 +90,18 @@ impl<'a> Header<'a> for Expires {
     }
 }
 
+/// Min-Expires in seconds (RFC 3261 §20.23): the shortest binding a registrar accepts,
+/// given with 423 Interval Too Brief.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinExpires(pub u32);
+
+impl<'a> Header<'a> for MinExpires {
+    const NAME: HeaderName = HeaderName::MinExpires;
+    fn parse(value: &'a str) -> SResult<Self> {
+        Expires::parse(value).map(|e| MinExpires(e.0))
+    }
+}
+
 /// Retry-After: `delta-seconds [ comment ] *( SEMI retry-param )`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryAfter<'a> {

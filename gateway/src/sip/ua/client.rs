@@ -10,7 +10,7 @@ use super::{Endpoint, TxRef, UaEvent};
 use crate::sip::digest::Challenge;
 use crate::sip::header::{Header, ProxyAuthenticate, WwwAuthenticate};
 use crate::sip::transport::Target;
-use crate::sip::{HeaderName, Method, RequestBuilder, SipMessage};
+use crate::sip::{HeaderName, Method, RequestBuilder, SipMessage, StatusCode};
 
 /// Credentials the endpoint answers challenges with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +56,15 @@ pub(super) struct Registration {
     pub removal_sent: bool,
 }
 
-/// Seconds before expiry at which a binding is refreshed: a tenth of it, at least 5 s
-/// and at most 60 s (so a 3600 s binding is renewed after 3540 s).
-fn refresh_margin(expires: u32) -> Duration {
-    Duration::from_secs(u64::from((expires / 10).clamp(5, 60)))
+/// When a binding of `expires` seconds is refreshed: a tenth of it before it expires, at
+/// least 5 s and at most 60 s before (so a 3600 s binding is renewed after 3540 s), but
+/// never before half of it has passed nor within a second: a registrar that grants a few
+/// seconds (or none) would otherwise be sent one REGISTER after another without pause.
+fn refresh_after(expires: u32) -> Duration {
+    let margin = (expires / 10).clamp(5, 60);
+    Duration::from_secs(u64::from(
+        expires.saturating_sub(margin).max(expires / 2).max(1),
+    ))
 }
 
 impl Endpoint {
@@ -259,15 +264,36 @@ impl Endpoint {
                         })
                         .unwrap_or(r.spec.expires)
                         .max(1);
-                    let at = now
-                        + Duration::from_secs(u64::from(granted))
-                            .saturating_sub(refresh_margin(granted));
+                    let at = now + refresh_after(granted);
                     r.refresh_at = Some(at);
                     self.schedule(TxRef::Register(h), Some(at));
                     self.events.push_back(UaEvent::Registered {
                         handle: h,
                         expires: granted,
                     });
+                } else if let Some(min) = (status == StatusCode::INTERVAL_TOO_BRIEF.code()
+                    && !r.removing)
+                    .then(|| {
+                        response
+                            .as_ref()?
+                            .get::<crate::sip::header::MinExpires>()
+                            .ok()?
+                    })
+                    .flatten()
+                    .map(|m| m.0)
+                    .filter(|&m| m > r.spec.expires)
+                {
+                    // 423 Interval Too Brief: ask again at once for the registrar's
+                    // minimum (RFC 3261 §10.2.8); a Min-Expires no longer than what we asked
+                    // is no way forward, and waits like any other failure.
+                    tracing::info!(
+                        registrar = %r.spec.registrar,
+                        asked = r.spec.expires,
+                        min,
+                        "registration interval too brief; asking for the registrar's minimum"
+                    );
+                    r.spec.expires = min;
+                    self.send_register(now, h, None);
                 } else {
                     // Try again in a minute (a registrar restart must not lose us for good).
                     let at = now + Duration::from_secs(60);

@@ -657,6 +657,80 @@ fn registration_answers_the_challenge_and_refreshes_before_expiry() {
     );
 }
 
+/// The REGISTERs a sent by `at` (the timers run first), their Expires values.
+fn registers_sent(p: &mut Pair, at: Instant) -> Vec<SipMessage> {
+    p.now = at;
+    p.a.handle_timeout(p.now);
+    std::iter::from_fn(|| p.a.poll_transmit())
+        .map(|(_, b)| SipMessage::parse(b).unwrap())
+        .filter(|m| m.method() == Some(Method::Register))
+        .collect()
+}
+
+fn expires_of(m: &SipMessage) -> u32 {
+    m.get::<crate::sip::header::Expires>().unwrap().unwrap().0
+}
+
+/// A registrar that grants a binding of a few seconds, or none, is not sent one REGISTER
+/// after another: the refresh waits half the binding at least, and a second at least.
+#[test]
+fn a_very_short_binding_is_refreshed_after_half_of_it_not_at_once() {
+    for (granted, first, wait) in [(0u32, 1u64, 1u64), (4, 2, 2), (8, 4, 4), (30, 25, 25)] {
+        let mut p = Pair::new();
+        p.register_at_b(3600);
+        let (_, bytes) = p.a.poll_transmit().expect("REGISTER sent");
+        let req = SipMessage::parse(bytes).unwrap();
+        p.registrar_answers(&req, StatusCode::OK, Some(("Expires", granted.to_string())));
+        let t0 = p.now;
+        let early = registers_sent(&mut p, t0 + Duration::from_millis(first * 1000 - 1));
+        assert!(early.is_empty(), "granted {granted}: too early");
+        let due = registers_sent(&mut p, t0 + Duration::from_secs(wait));
+        assert_eq!(due.len(), 1, "granted {granted}: the refresh");
+    }
+}
+
+/// 423 Interval Too Brief: the REGISTER goes again at once with the registrar's
+/// Min-Expires (RFC 3261 §10.2.8), and that binding is kept; a Min-Expires no longer
+/// than what was asked waits a minute like any failure.
+#[test]
+fn interval_too_brief_asks_again_with_the_registrars_minimum() {
+    let mut p = Pair::new();
+    p.register_at_b(60);
+    let (_, bytes) = p.a.poll_transmit().expect("REGISTER sent");
+    let req = SipMessage::parse(bytes).unwrap();
+    assert_eq!(expires_of(&req), 60);
+    p.registrar_answers(
+        &req,
+        StatusCode::INTERVAL_TOO_BRIEF,
+        Some(("Min-Expires", "300".into())),
+    );
+    let now = p.now;
+    let again = registers_sent(&mut p, now);
+    assert_eq!(again.len(), 1, "asked again at once");
+    assert_eq!(expires_of(&again[0]), 300);
+    assert_eq!(again[0].cseq().unwrap().seq, req.cseq().unwrap().seq + 1);
+    p.registrar_answers(&again[0], StatusCode::OK, Some(("Expires", "300".into())));
+    let t0 = p.now;
+    assert!(registers_sent(&mut p, t0 + Duration::from_secs(269)).is_empty());
+    let refresh = registers_sent(&mut p, t0 + Duration::from_secs(270));
+    assert_eq!(
+        refresh.iter().map(expires_of).collect::<Vec<_>>(),
+        vec![300]
+    );
+    // A minimum no longer than the 300 asked: no loop, a retry in a minute.
+    p.registrar_answers(
+        &refresh[0],
+        StatusCode::INTERVAL_TOO_BRIEF,
+        Some(("Min-Expires", "300".into())),
+    );
+    let t1 = p.now;
+    assert!(registers_sent(&mut p, t1 + Duration::from_secs(59)).is_empty());
+    assert_eq!(
+        registers_sent(&mut p, t1 + Duration::from_secs(60)).len(),
+        1
+    );
+}
+
 #[test]
 fn options_ping_reports_the_answer() {
     let mut p = Pair::new();
