@@ -143,7 +143,14 @@ pub fn import(system_conf: &str, chan_dahdi_conf: &str) -> Result<String, Import
                     first: next_first,
                     is_t1,
                 };
-                next_first += s.channels();
+                // DAHDI numbers channels across spans from 1 in 16 bits.
+                next_first = next_first.checked_add(s.channels()).ok_or_else(|| {
+                    err(
+                        SYS,
+                        n,
+                        "more spans than DAHDI's channel numbers (65535) can hold",
+                    )
+                })?;
                 spans.push(s);
             }
             "dchan" | "hardhdlc" => {
@@ -160,7 +167,10 @@ pub fn import(system_conf: &str, chan_dahdi_conf: &str) -> Result<String, Import
     let locate = |global: u16| -> Option<(&SysSpan, u16)> {
         spans
             .iter()
-            .find(|s| global >= s.first && global < s.first + s.channels())
+            .find(|s| {
+                global >= s.first
+                    && u32::from(global) < u32::from(s.first) + u32::from(s.channels())
+            })
             .map(|s| (s, global - s.first + 1))
     };
 
@@ -385,6 +395,18 @@ channel => 63-85
         assert_eq!(g1.members[1].channels.len(), 23);
         let g3 = c.trunk_groups.iter().find(|g| g.name == "group3").unwrap();
         assert_eq!(g3.members[0].span.0, 3);
+    }
+
+    /// DAHDI numbers channels across spans in 16 bits: the span that would go past
+    /// 65535 is named, not wrapped onto the channels of the first.
+    #[test]
+    fn more_spans_than_channel_numbers_is_an_error_at_that_span() {
+        let system: String = (1..=2200)
+            .map(|i| format!("span={i},0,0,ccs,hdb3,crc4\n"))
+            .collect();
+        let e = import(&system, "").unwrap_err();
+        // 1 + 31 × 2114 = 65535: span 2115 has no numbers left.
+        assert_eq!((e.file, e.line), ("system.conf", 2115), "{e}");
     }
 
     #[test]
