@@ -1,6 +1,7 @@
 //! The Unix socket: the daemon's listener and the `gatewayd ctl` client.
 
 use std::path::Path;
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -16,7 +17,14 @@ pub async fn request(path: &Path, line: &str) -> std::io::Result<String> {
     Ok(out)
 }
 
+/// The longest command line read: every command is a few words.
+pub const MAX_LINE: u64 = 4096;
+/// How long a client may take to send its line.
+pub const READ_WAIT: Duration = Duration::from_secs(5);
+
 /// Accept connections forever, answering each command line with what `handle` gives.
+/// A client is read for one line of at most [`MAX_LINE`] octets within [`READ_WAIT`];
+/// a longer line is answered with an error, a silent client is let go.
 pub async fn serve<F, A>(listener: UnixListener, handle: F)
 where
     F: Fn(String) -> A + Send + Sync + 'static,
@@ -24,18 +32,32 @@ where
 {
     let handle = std::sync::Arc::new(handle);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors (EMFILE) and the like: the error comes back at once
+                // until something is closed; pause rather than spin.
+                tracing::warn!(error = %e, "control socket: accept");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let handle = handle.clone();
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut line = String::new();
-            if BufReader::new(r).read_line(&mut line).await.is_ok() {
-                let answer = handle(line.trim().to_string()).await;
-                let _ = w.write_all(answer.as_bytes()).await;
-                let _ = w.shutdown().await;
-            }
+            let mut reader = BufReader::new(r.take(MAX_LINE + 1));
+            let read = reader.read_line(&mut line);
+            let answer = match tokio::time::timeout(READ_WAIT, read).await {
+                Ok(Ok(_)) if line.len() as u64 > MAX_LINE => {
+                    format!("error: command line longer than {MAX_LINE} octets\n")
+                }
+                Ok(Ok(_)) => handle(line.trim().to_string()).await,
+                Ok(Err(e)) => format!("error: {e}\n"),
+                Err(_) => return,
+            };
+            let _ = w.write_all(answer.as_bytes()).await;
+            let _ = w.shutdown().await;
         });
     }
 }
@@ -51,4 +73,38 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
         std::fs::remove_file(path)?;
     }
     UnixListener::bind(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command is answered; a line longer than any command is refused with an error,
+    /// not read without end.
+    #[tokio::test]
+    async fn a_line_longer_than_any_command_is_refused() {
+        let dir = std::env::temp_dir().join(format!("gw-ctl-{}", std::process::id()));
+        let path = dir.join("ctl.sock");
+        let listener = bind(&path).unwrap();
+        tokio::spawn(serve(listener, |line: String| async move {
+            format!("got {} octets\n", line.len())
+        }));
+        assert_eq!(
+            request(&path, "show spans").await.unwrap(),
+            "got 10 octets\n"
+        );
+        let long = "x".repeat(MAX_LINE as usize * 4);
+        // The server reads MAX_LINE + 1 octets of it, answers and closes with the rest
+        // unread, which the client may see as a reset before the answer.
+        match request(&path, &long).await {
+            Ok(answer) => assert!(answer.starts_with("error: command line longer"), "{answer}"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+        let edge = "y".repeat(MAX_LINE as usize - 1);
+        assert_eq!(
+            request(&path, &edge).await.unwrap(),
+            format!("got {} octets\n", MAX_LINE - 1)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
