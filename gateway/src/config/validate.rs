@@ -397,6 +397,22 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
         }
     }
 
+    // RTP takes an even port and the odd one above it (RFC 3550 §11) from this range:
+    // an empty or reversed range would hand every call the same port.
+    let (lo, hi) = (raw.general.rtp_port_min, raw.general.rtp_port_max);
+    if lo == 0 || hi <= lo {
+        let field = if lo == 0 {
+            "rtp_port_min"
+        } else {
+            "rtp_port_max"
+        };
+        return cx.err(
+            find(text, field),
+            format!("general.{field}"),
+            format!("RTP ports {lo}..{hi}: rtp_port_min must be above 0 and below rtp_port_max"),
+        );
+    }
+
     // The music on hold file is read now, so that `gatewayd check` and a reload report
     // a bad one with the line of the key. A relative path is taken from the
     // configuration file's folder.
@@ -888,6 +904,32 @@ mod tests {
         assert_eq!(c.trunk_groups[0].transfer, TransferMode::TwoBct);
         let e = err(&t1.replace("2bct", "ect"));
         assert_eq!(e.field(), Some("trunk_group[0].transfer"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_or_reversed_rtp_port_range_is_refused() {
+        for (range, line, field) in [
+            (
+                "rtp_port_min = 20000\nrtp_port_max = 10000",
+                3,
+                "general.rtp_port_max",
+            ),
+            (
+                "rtp_port_min = 10000\nrtp_port_max = 10000",
+                3,
+                "general.rtp_port_max",
+            ),
+            (
+                "rtp_port_min = 0\nrtp_port_max = 10000",
+                2,
+                "general.rtp_port_min",
+            ),
+        ] {
+            let e = err(&format!("[general]\n{range}\n{BASE}"));
+            assert_eq!((e.line(), e.field()), (Some(line), Some(field)), "{e}");
+        }
+        let ok = format!("[general]\nrtp_port_min = 16000\nrtp_port_max = 16001\n{BASE}");
+        Config::from_str(&ok, "gw.toml").unwrap();
     }
 
     #[test]

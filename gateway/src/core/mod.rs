@@ -345,7 +345,7 @@ impl Core {
     /// Number calls from `last + 1` on (the CDR file's last call number, so that ids stay
     /// unique in it across restarts).
     pub fn continue_after(&mut self, last: u64) {
-        self.next_call = self.next_call.max(last + 1);
+        self.next_call = self.next_call.max(last.saturating_add(1));
     }
 
     /// A core for `config`, writing CDRs to `cdr`. `now` pins the wall clock used in CDRs

@@ -30,6 +30,10 @@ use crate::rtp::PayloadType;
 pub const DIGIT_DURATION: Duration = Duration::from_millis(100);
 /// Tone plus pause per in-band digit (Q.24 §3.3: ≥ 40 ms pause).
 const INBAND_PERIOD: Duration = Duration::from_millis(180);
+/// In-band digits waiting to be played on one B-channel at most (some 11 s of them):
+/// more is a peer sending digits faster than they can be keyed, and is dropped rather
+/// than queued for hours.
+const MAX_QUEUED_TONES: usize = 64;
 
 /// A relayed call.
 struct Relayed {
@@ -239,7 +243,15 @@ impl IpMedia {
             .max()
             .unwrap_or(now)
             .max(now);
-        for d in digits.chars() {
+        let queued = self.tones.iter().filter(|(_, k, _)| *k == key).count();
+        let room = MAX_QUEUED_TONES.saturating_sub(queued);
+        if digits.chars().count() > room {
+            debug!(
+                ?key,
+                queued, digits, "in-band digits beyond the queue dropped"
+            );
+        }
+        for d in digits.chars().take(room) {
             self.tones.push_back((at, key, d));
             at += INBAND_PERIOD;
         }
@@ -381,6 +393,30 @@ mod tests {
         m.unrelay(call);
         assert!(m.tones.is_empty(), "the call's digits are dropped with it");
         assert_eq!(m.channel_of(call), None);
+    }
+
+    /// Digits sent faster than they can be keyed are not queued without end.
+    #[test]
+    fn inband_digits_queue_no_more_than_a_few_seconds() {
+        let mut m = IpMedia::default();
+        let t0 = Instant::now();
+        let (key, other) = (ChannelKey(7), ChannelKey(8));
+        m.play_inband(t0, key, &"5".repeat(1000));
+        m.play_inband(t0, key, "9");
+        m.play_inband(t0, other, "1");
+        assert_eq!(
+            m.tones.iter().filter(|(_, k, _)| *k == key).count(),
+            MAX_QUEUED_TONES
+        );
+        assert!(
+            m.tones.iter().all(|(_, _, d)| *d != '9'),
+            "the queue was full"
+        );
+        assert_eq!(m.tones.iter().filter(|(_, k, _)| *k == other).count(), 1);
+        // Once some have played, there is room again.
+        m.run_tones(t0 + 2 * INBAND_PERIOD, None);
+        m.play_inband(t0, key, "9");
+        assert_eq!(m.tones.back().map(|(_, _, d)| *d), Some('9'));
     }
 
     #[test]

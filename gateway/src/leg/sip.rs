@@ -143,6 +143,9 @@ fn uri_user(uri: &Uri<'_>) -> Option<String> {
     uri.as_tel().map(|t| t.number.to_string())
 }
 
+/// The most digits taken from one `application/dtmf-relay` INFO.
+const MAX_INFO_DIGITS: usize = 16;
+
 /// The digits of an `application/dtmf-relay` INFO body (`Signal=5`); `#` and `*` count.
 fn dtmf_relay_signal(msg: &SipMessage) -> Option<String> {
     let ct = msg.headers().find(|h| {
@@ -161,9 +164,11 @@ fn dtmf_relay_signal(msg: &SipMessage) -> Option<String> {
         let (k, v) = l.split_once('=')?;
         k.trim().eq_ignore_ascii_case("signal").then(|| v.trim())
     })?;
+    // One event per INFO as sent (Signal=5); a few more are taken, not a body's worth.
     let digits: String = signal
         .chars()
         .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'))
+        .take(MAX_INFO_DIGITS)
         .collect();
     (!digits.is_empty()).then_some(digits)
 }

@@ -140,7 +140,7 @@ impl ReceiverStats {
                 self.max_seq = seq;
                 if self.probation == 0 {
                     self.init_seq(seq);
-                    self.received += 1;
+                    self.received = self.received.wrapping_add(1);
                     return SeqVerdict::Valid;
                 }
             } else {
@@ -156,7 +156,7 @@ impl ReceiverStats {
         } else if udelta <= RTP_SEQ_MOD - MAX_MISORDER {
             if seq as u32 == self.bad_seq {
                 self.init_seq(seq);
-                self.received += 1;
+                self.received = self.received.wrapping_add(1);
                 self.transit = None;
                 return SeqVerdict::Restarted;
             }
@@ -164,7 +164,7 @@ impl ReceiverStats {
             return SeqVerdict::BadJump;
         }
         // else: duplicate or reordered packet, counted.
-        self.received += 1;
+        self.received = self.received.wrapping_add(1);
         SeqVerdict::Valid
     }
 

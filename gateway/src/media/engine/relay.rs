@@ -178,6 +178,9 @@ pub enum RelayError {
 /// Gap between two inserted digits (RFC 4733 §2.5.1.2 leaves it to the sender; 50 ms as
 /// a keypad's inter-digit pause, Q.24 §3.3 minimum 40 ms).
 const INTER_DIGIT: Duration = Duration::from_millis(50);
+/// Digits waiting to go as telephone-events towards one leg at most: more is a peer
+/// signalling digits faster than they can be sent, dropped rather than queued for hours.
+const MAX_QUEUED_DIGITS: usize = 64;
 /// Volume of inserted and forwarded events (−dBm0), the DTMF level of Q.23.
 const EVENT_VOLUME: u8 = 10;
 /// Largest gap of input timestamps carried over as a pause (2 s); larger jumps are a new
@@ -320,11 +323,16 @@ impl RelayCall {
     }
 
     /// Insert `digit` for `duration` as telephone-events towards leg `to`. False when
-    /// that leg negotiated no telephone-event (the caller carries it otherwise).
+    /// that leg negotiated no telephone-event (the caller carries it otherwise). A digit
+    /// beyond [`MAX_QUEUED_DIGITS`] waiting is dropped.
     pub fn send_digit(&mut self, now: Instant, to: Side, digit: char, duration: Duration) -> bool {
         let leg = &mut self.legs[to.index()];
         if leg.tx_events.is_none() || TelephoneEvent::from_char(digit).is_none() {
             return false;
+        }
+        if leg.queued.len() >= MAX_QUEUED_DIGITS {
+            tracing::debug!(digit = %digit, "telephone-event queue full: digit dropped");
+            return true;
         }
         leg.queued.push_back((digit, duration));
         if leg.next_digit_at.is_none() {
@@ -1020,6 +1028,18 @@ mod tests {
             now += Duration::from_millis(10);
         }
         got
+    }
+
+    /// Digits signalled faster than they can be sent are not queued without end.
+    #[test]
+    fn inserted_digits_queue_no_more_than_a_few_seconds() {
+        let cfg = RelayConfig::new(side(Law::ALaw, Some(101)), side(Law::ALaw, None));
+        let t0 = Instant::now();
+        let mut call = RelayCall::new(RelayKey(1), &cfg, t0);
+        for _ in 0..1000 {
+            assert!(call.send_digit(t0, Side::A, '7', Duration::from_millis(100)));
+        }
+        assert_eq!(call.legs[Side::A.index()].queued.len(), MAX_QUEUED_DIGITS);
     }
 
     #[test]
