@@ -225,6 +225,33 @@ fn request_in_progress_extends_the_wait() {
     assert_eq!(c.poll_timeout(), Some(t0 + secs(5) + secs(18)));
 }
 
+/// A gatekeeper that answers every retransmission with RequestInProgress is believed a
+/// few times, then the request runs out of retries as if unanswered.
+#[test]
+fn request_in_progress_forever_is_not_believed_forever() {
+    let r = registrant(1, "gw-a", &[]);
+    let mut c = RasClient::new(client_config(r, GatekeeperLocation::Configured(GK)));
+    let t0 = std::time::Instant::now();
+    let mut now = t0;
+    c.start(now).unwrap();
+    let rrq = c.poll_transmit().unwrap();
+    let seq = ras::sequence_number(&ras::decode(&rrq.payload).unwrap()).unwrap();
+    let rip = ras::encode(&confirm::request_in_progress(seq, 60_000)).unwrap();
+    // Each RIP believed puts the retry a minute off; the gatekeeper sends one every
+    // 30 s, so that the retry would never come, but only five are believed.
+    let failed = (0..50).any(|_| {
+        c.handle_datagram(now, GK, &rip);
+        now += secs(30);
+        c.handle_timeout(now);
+        while c.poll_transmit().is_some() {}
+        std::iter::from_fn(|| c.poll_event())
+            .any(|e| matches!(e, RasEvent::RegistrationFailed { .. }))
+    });
+    assert!(failed, "the RRQ never failed");
+    assert!(!c.is_registered());
+    assert!(now - t0 < secs(6 * 60), "believed for {:?}", now - t0);
+}
+
 #[test]
 fn gatekeeper_restart_brings_a_full_registration() {
     let mut p = one_gateway(GatekeeperLocation::Discover(GK));

@@ -231,7 +231,14 @@ struct Pending {
     deadline: Instant,
     retries_left: u8,
     retry: Retry,
+    /// RequestInProgress messages that extended the wait so far.
+    rips: u8,
 }
+
+/// RequestInProgress messages that extend one request's wait at most: a gatekeeper that
+/// keeps saying "coming" is then given the request's own retries and timeout, not held
+/// to its word forever.
+const MAX_RIPS: u8 = 5;
 
 #[derive(Debug, Clone)]
 struct Call {
@@ -497,9 +504,14 @@ impl RasClient {
         }
         if let asn::RasMessage::requestInProgress(rip) = &msg {
             if let Some(p) = self.pending.iter_mut().find(|p| p.seq == seq) {
-                // H.225.0 RIP: the answer will come; wait `delay` (ms) before retrying.
-                p.deadline = now + Duration::from_millis(u64::from(rip.delay));
-                debug!(seq, delay_ms = rip.delay, "RAS RequestInProgress");
+                if p.rips < MAX_RIPS {
+                    // H.225.0 RIP: the answer will come; wait `delay` (ms) before retrying.
+                    p.rips += 1;
+                    p.deadline = now + Duration::from_millis(u64::from(rip.delay));
+                    debug!(seq, delay_ms = rip.delay, "RAS RequestInProgress");
+                } else {
+                    debug!(seq, "RAS RequestInProgress once too often: ignored");
+                }
             }
             return;
         }
@@ -921,6 +933,7 @@ impl RasClient {
             deadline: now + retry.timeout,
             retries_left: retry.retries,
             retry,
+            rips: 0,
         });
         Ok(())
     }
