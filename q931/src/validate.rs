@@ -248,7 +248,13 @@ impl Report {
                             && !matches!(p, Problem::Unrecognised { codeset, .. } if *codeset != Codeset::Q931)
                     })
                     .filter_map(|p| p.ie_id())
-                    .collect();
+                    .fold(Vec::new(), |mut ids, id| {
+                        // Each element once, however often it came.
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                        ids
+                    });
                 Handling::ProcessAndReport(Cause::new(value, location).with_diagnostics(&diag))
             }
             None => Handling::Process,

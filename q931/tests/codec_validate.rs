@@ -155,6 +155,34 @@ fn unrecognised_elements_5_8_7_1() {
     );
 }
 
+/// A message with more unrecognised elements than a cause can name: the STATUS's cause
+/// names each once, as many as fit (Q.931 §3 message tables: 32 octets), and encodes.
+#[test]
+fn diagnostics_of_many_unrecognised_elements_fit_in_a_cause() {
+    // The variable-length identifiers this stack does not know (0x10 up: below is
+    // "comprehension required").
+    let unknown: Vec<u8> = (0x10u8..0x80)
+        .filter(|id| {
+            let one = format!("08 02 80 01 01 {id:02X} 01 00");
+            handle(&one, N2U).1
+                == Handling::ProcessAndReport(cause(CauseValue::IeNonExistent, &[*id]))
+        })
+        .collect();
+    assert!(unknown.len() > q931::ie::MAX_DIAGNOSTICS, "{unknown:?}");
+    let mut hex = String::from("08 02 80 01 01");
+    for id in unknown.iter().chain(&unknown) {
+        hex.push_str(&format!(" {id:02X} 01 00"));
+    }
+    let (_, h) = handle(&hex, N2U);
+    let Handling::ProcessAndReport(c) = h else {
+        panic!("{h:?}")
+    };
+    assert_eq!(c.diagnostics, unknown[..q931::ie::MAX_DIAGNOSTICS]);
+    let mut out = Vec::new();
+    q931::ie::IeCodec::encode(&c, &mut out);
+    assert!(out.len() <= 32 - 2, "contents of {} octets", out.len());
+}
+
 #[test]
 fn non_mandatory_content_error_5_8_7_2() {
     // ALERTING with a one-octet progress indicator.

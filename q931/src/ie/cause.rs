@@ -568,12 +568,18 @@ impl Cause {
         }
     }
 
-    /// Adds diagnostics (octet 5 onwards).
+    /// Adds diagnostics (octet 5 onwards), at most [`MAX_DIAGNOSTICS`] octets: the rest
+    /// is left out, so that the element keeps within its length.
     pub fn with_diagnostics(mut self, diagnostics: &[u8]) -> Self {
-        self.diagnostics = diagnostics.to_vec();
+        self.diagnostics = diagnostics[..diagnostics.len().min(MAX_DIAGNOSTICS)].to_vec();
         self
     }
 }
+
+/// The most diagnostic octets a cause we build carries: the message tables of Q.931 §3
+/// give the cause element 2–32 octets, of which the identifier, the length, octet 3
+/// (with 3a) and the cause value take 5.
+pub const MAX_DIAGNOSTICS: usize = 27;
 
 impl IeCodec for Cause {
     const ID: IeId = IeId::CAUSE;

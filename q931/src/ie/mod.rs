@@ -38,7 +38,7 @@ pub use bearer_capability::{
 };
 pub use call_state::{CallState, CallStateValue};
 pub use called_party_number::CalledPartyNumber;
-pub use cause::{Cause, CauseValue, Location};
+pub use cause::{Cause, CauseValue, Location, MAX_DIAGNOSTICS};
 pub use change_status::{ChangeStatus, ServiceStatus};
 pub use channel_id::{
     ChannelId, ChannelList, ChannelSelection, ChannelType, InterfaceType, SlotMapKind,
