@@ -351,19 +351,34 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
 /// A minimal HTTP/1.1 responder for Prometheus: every GET gets the metrics text.
 async fn serve_metrics(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
+        let mut stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors and the like: pause rather than spin.
+                warn!(error = %e, "metrics endpoint: accept");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let shared = shared.clone();
         tokio::spawn(async move {
             let mut buf = [0u8; 2048];
             let mut got = Vec::new();
-            // Read the request head (we need nothing from it).
-            while !got.windows(4).any(|w| w == b"\r\n\r\n") && got.len() < 16384 {
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => got.extend_from_slice(&buf[..n]),
+            // Read the request head (we need nothing from it), within a few seconds: a
+            // client that sends nothing does not hold its connection for ever.
+            let head = async {
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") && got.len() < 16384 {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
                 }
+            };
+            if tokio::time::timeout(Duration::from_secs(5), head)
+                .await
+                .is_err()
+            {
+                return;
             }
             let body = shared.scrape();
             let head = format!(
