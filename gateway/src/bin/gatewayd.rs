@@ -44,7 +44,7 @@ enum Cmd {
         #[arg(short, long)]
         config: Option<PathBuf>,
         /// The command: show spans|channels|calls|trunk-groups|sim-calls, channel S:T
-        /// out|in, span S out|in, hangup CALL, reload, simcall SPAN NUMBER [HOLD_MS].
+        /// out|in, span S out|in, hangup CALL, reload, simcall SPAN NUMBER (then HOLD_MS, optional).
         #[arg(required = true, trailing_var_arg = true)]
         words: Vec<String>,
     },

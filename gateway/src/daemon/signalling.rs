@@ -808,7 +808,7 @@ impl Signalling {
     }
 
     /// A channel that asks this task to audit the spans now (`ctl audit`): the sender
-    /// given is answered with the report ([`Signalling::audit`]).
+    /// given is answered with the report (`Signalling::audit`).
     pub fn audit_sender(&self) -> mpsc::UnboundedSender<oneshot::Sender<String>> {
         self.audit_tx.clone()
     }

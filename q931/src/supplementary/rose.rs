@@ -73,13 +73,13 @@ impl std::fmt::Display for InvokeId {
 /// A Reject's problem (X.219 §9 / Q.932 Annex D).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Problem {
-    /// [0]: unrecognizedComponent(0), mistypedComponent(1), badlyStructuredComponent(2).
+    /// Tag \[0\]: unrecognizedComponent(0), mistypedComponent(1), badlyStructuredComponent(2).
     General(i32),
-    /// [1]: duplicateInvocation(0), unrecognizedOperation(1), mistypedArgument(2), …
+    /// Tag \[1\]: duplicateInvocation(0), unrecognizedOperation(1), mistypedArgument(2), …
     Invoke(i32),
-    /// [2]: unrecognizedInvocation(0), resultResponseUnexpected(1), mistypedResult(2).
+    /// Tag \[2\]: unrecognizedInvocation(0), resultResponseUnexpected(1), mistypedResult(2).
     ReturnResult(i32),
-    /// [3]: unrecognizedInvocation(0), errorResponseUnexpected(1), unrecognizedError(2),
+    /// Tag \[3\]: unrecognizedInvocation(0), errorResponseUnexpected(1), unrecognizedError(2),
     /// unexpectedError(3), mistypedParameter(4).
     ReturnError(i32),
 }

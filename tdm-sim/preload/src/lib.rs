@@ -5,7 +5,7 @@
 //! `ioctl`, `close`) and the sysfs attributes dahdi-tools read under
 //! `/sys/bus/dahdi_spans/devices/span-N/` (`fopen`, `open`), and serves them from a
 //! running `tdm-simd` over its Unix socket (`$DAHDI_SIM_SOCKET`, default
-//! `/tmp/tdm-simd.sock`); see [`proto`] for the protocol. Every other call goes to the
+//! `/tmp/tdm-simd.sock`); see the `proto` module for the protocol. Every other call goes to the
 //! next definition of the symbol (libc) untouched, found with `dlsym(RTLD_NEXT)`.
 //!
 //! The descriptor the program holds for a channel, a pseudo channel or a timer is the

@@ -91,7 +91,7 @@ pub fn tone_ms(law: Law, audio: &[u8], freq: f64) -> u64 {
 }
 
 /// Milliseconds of `audio` carrying the dual tone `f1` + `f2` (each component at least
-/// 35 % of the window's power, together at least [`MIN_LEVEL_DBM0`]), in whole 100 ms
+/// 35 % of the window's power, together at least `MIN_LEVEL_DBM0`), in whole 100 ms
 /// windows; e.g. the North American ringback, 440 + 480 Hz.
 pub fn dual_tone_ms(law: Law, audio: &[u8], f1: f64, f2: f64) -> u64 {
     audio

@@ -1295,7 +1295,7 @@ impl PacketIo {
     /// each, as [`PacketIo::flush`]). `drain: false`: io_uring reads one datagram per
     /// socket (a socket with more stays readable for the next wait); `drain: true`: one,
     /// and then each socket whose datagram `got` answers `true` for (it may have more)
-    /// until it is empty (see [`Uring::recv_each`](super::uring::Uring::recv_each)).
+    /// until it is empty (see `Uring::recv_each`).
     /// System calls: `recvmmsg` per socket until it is empty, whatever `got` answers.
     /// Returns the datagrams read.
     pub fn receive(

@@ -140,7 +140,7 @@ pub enum Control {
     /// A re-INVITE moved the far end.
     SetRemote(ChannelKey, SocketAddr),
     /// A re-INVITE changed the SIP side's codec: its law, payload type and
-    /// telephone-event payload type ([`MediaChannel::set_codec`](channel::MediaChannel::set_codec)).
+    /// telephone-event payload type (`MediaChannel::set_codec`).
     SetCodec(ChannelKey, Law, PayloadType, Option<PayloadType>),
     /// Hold: stop sending RTP (keep receiving, the RTP timeout pauses); `false` resumes.
     Hold(ChannelKey, bool),

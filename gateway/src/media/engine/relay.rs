@@ -324,7 +324,7 @@ impl RelayCall {
 
     /// Insert `digit` for `duration` as telephone-events towards leg `to`. False when
     /// that leg negotiated no telephone-event (the caller carries it otherwise). A digit
-    /// beyond [`MAX_QUEUED_DIGITS`] waiting is dropped.
+    /// beyond `MAX_QUEUED_DIGITS` (64) waiting is dropped.
     pub fn send_digit(&mut self, now: Instant, to: Side, digit: char, duration: Duration) -> bool {
         let leg = &mut self.legs[to.index()];
         if leg.tx_events.is_none() || TelephoneEvent::from_char(digit).is_none() {

@@ -247,7 +247,7 @@ impl MediaWorker {
     /// that has work (the tick of a channel's 20 ms block, every tick while a channel
     /// hunts for its phase or a hairpin runs), predicted from the ticks seen so far;
     /// a datagram or a control message wakes it before. While datagrams keep coming
-    /// between ticks the sockets are looked at most every [`RTP_POLL`]. With a handful
+    /// between ticks the sockets are looked at most every `RTP_POLL`. With a handful
     /// of calls that is a few wake-ups per 20 ms instead of one every 250 µs.
     pub fn run(mut self, mut ticker: Box<dyn Ticker>) {
         let mut clock = TickClock::default();
