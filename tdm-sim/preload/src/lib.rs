@@ -76,6 +76,16 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         real_close(self.conn);
+        if let Some(page) = self.timer {
+            // SAFETY: unmapping the page `open` mapped for this handle; nothing else
+            // refers to it (it is reached only through the handle, which is going).
+            unsafe {
+                libc::munmap(
+                    (page as *const proto::TimerPage).cast_mut().cast(),
+                    proto::TimerPage::SIZE,
+                )
+            };
+        }
     }
 }
 

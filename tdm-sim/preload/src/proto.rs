@@ -322,8 +322,9 @@ impl TimerPage {
 
 /// Maps a timer page from its memfd.
 pub fn map_timer_page(fd: RawFd) -> io::Result<&'static TimerPage> {
-    // SAFETY: mapping a shared page of a memfd we hold; it stays mapped for the life of
-    // the process (one page per timer opened).
+    // SAFETY: mapping a shared page of a memfd we hold; it stays mapped until its holder
+    // unmaps it (the preload's handle when the program closes the timer, the daemon's
+    // `Timer` when it goes), so the `'static` is the holder's to keep.
     let p = unsafe {
         libc::mmap(
             std::ptr::null_mut(),

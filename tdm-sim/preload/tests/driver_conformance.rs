@@ -106,3 +106,37 @@ fn kernel_backend_passes_conformance_t1() {
         &["--t1", "1", "--numbufs", "32", "--fifo"],
     );
 }
+
+/// A program that opens and closes the timer again and again (once per call, say)
+/// leaves no mapping of its shared page behind: without the unmapping, each open
+/// cost a mapping for the life of the process, up to the kernel's limit.
+#[test]
+fn timers_opened_and_closed_leave_no_mapping_behind() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        let mappings = || {
+            std::fs::read_to_string("/proc/self/maps")
+                .unwrap()
+                .lines()
+                .count()
+        };
+        let before = mappings();
+        for _ in 0..300 {
+            // SAFETY: opening and closing a path through the preload library.
+            let fd = unsafe { libc::open(c"/dev/dahdi/timer".as_ptr(), libc::O_RDWR) };
+            assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+            // SAFETY: the descriptor just opened.
+            unsafe { libc::close(fd) };
+        }
+        let after = mappings();
+        assert!(
+            after < before + 10,
+            "{before} mappings before, {after} after"
+        );
+        println!("mappings {before} → {after}\nconformance PASS");
+        return;
+    }
+    run_child(
+        "timers_opened_and_closed_leave_no_mapping_behind",
+        &["--e1", "1"],
+    );
+}

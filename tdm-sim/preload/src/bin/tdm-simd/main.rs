@@ -309,7 +309,17 @@ fn serve(d: Arc<Daemon>, conn: OwnedFd) {
     let c = conn.as_raw_fd();
     let mut buf = Vec::new();
     let mut out = Vec::new();
-    if proto::recv_msg(c, &mut buf).is_err() || buf.is_empty() {
+    match proto::recv_msg(c, &mut buf) {
+        Ok(fds) => {
+            // No first request takes a descriptor: any sent along is closed, not kept.
+            for fd in fds {
+                // SAFETY: a descriptor we were sent and do not use.
+                unsafe { libc::close(fd) };
+            }
+        }
+        Err(_) => return,
+    }
+    if buf.is_empty() {
         return;
     }
     let op = proto::Op::from_u8(buf[0]);

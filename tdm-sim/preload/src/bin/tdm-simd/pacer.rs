@@ -154,10 +154,13 @@ impl Pseudo {
     fn full_blocks(&mut self, now_chunks: u64) -> u64 {
         let now = now_chunks * DAHDI_CHUNKSIZE as u64;
         let cap = (self.numbufs * self.blocksize) as u64;
-        if now - self.pos > cap {
+        // `now` may be older than `pos`: the pacer reads the clock once per pass, and a
+        // flush or a read on the connection's thread may have set `pos` from a newer one.
+        let behind = now.saturating_sub(self.pos);
+        if behind > cap {
             self.pos = now - cap;
         }
-        (now - self.pos) / self.blocksize as u64
+        now.saturating_sub(self.pos) / self.blocksize as u64
     }
 
     /// One `read()`: a block of silence in the channel's law, or `None` (would block).
@@ -346,6 +349,20 @@ mod tests {
             .is_some_and(|b| b.len() == 100 && b[0] == 0xFF));
         assert!(p.read(1000, 8192).is_some());
         assert!(p.read(1000, 8192).is_none());
+    }
+
+    /// The pacer's clock reading may be older than a flush done since on the
+    /// connection's thread: nothing is ready then, and nothing wraps.
+    #[test]
+    fn a_pace_with_a_clock_older_than_the_last_flush_finds_nothing_ready() {
+        let mut p = Pseudo::new(0).unwrap();
+        p.set_buffers(0, 160, 2);
+        p.flush(100);
+        p.pace(99);
+        assert_eq!(pending(p.notifier.reader_fd()), 0);
+        assert!(p.read(99, 8192).is_none());
+        p.pace(120);
+        assert_eq!(pending(p.notifier.reader_fd()), libc::POLLIN);
     }
 
     #[test]
