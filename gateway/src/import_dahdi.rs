@@ -42,11 +42,7 @@ struct SysSpan {
 
 impl SysSpan {
     fn channels(&self) -> u16 {
-        if self.is_t1 {
-            24
-        } else {
-            31
-        }
+        channels_of(self.is_t1)
     }
 }
 
@@ -56,6 +52,15 @@ struct ChanSettings {
     signalling: Option<(String, usize)>,
     switchtype: Option<(String, usize)>,
     groups: Vec<u32>,
+}
+
+/// Channel numbers a span takes in DAHDI's global numbering (T1 24, E1 31).
+fn channels_of(is_t1: bool) -> u16 {
+    if is_t1 {
+        24
+    } else {
+        31
+    }
 }
 
 fn err(file: &'static str, line: usize, message: impl Into<String>) -> ImportError {
@@ -98,7 +103,8 @@ pub fn import(system_conf: &str, chan_dahdi_conf: &str) -> Result<String, Import
     const CHAN: &str = "chan_dahdi.conf";
     let mut spans: Vec<SysSpan> = Vec::new();
     let mut dchans: Vec<(u16, usize)> = Vec::new();
-    let mut next_first = 1u16;
+    // DAHDI numbers channels across spans from 1 in 16 bits.
+    let mut next_first = 1u32;
     for (i, raw) in system_conf.lines().enumerate() {
         let n = i + 1;
         let line = strip_comment(raw);
@@ -130,6 +136,16 @@ pub fn import(system_conf: &str, chan_dahdi_conf: &str) -> Result<String, Import
                     other => return Err(err(SYS, n, format!("unknown framing `{other}`"))),
                 };
                 let crc4 = f[5..].iter().any(|x| x.eq_ignore_ascii_case("crc4"));
+                let first = u16::try_from(next_first)
+                    .ok()
+                    .filter(|&f| u32::from(f) + u32::from(channels_of(is_t1)) - 1 <= 0xFFFF)
+                    .ok_or_else(|| {
+                        err(
+                            SYS,
+                            n,
+                            "more spans than DAHDI's channel numbers (65535) can hold",
+                        )
+                    })?;
                 let s = SysSpan {
                     num,
                     timing,
@@ -140,17 +156,10 @@ pub fn import(system_conf: &str, chan_dahdi_conf: &str) -> Result<String, Import
                     },
                     coding,
                     crc4,
-                    first: next_first,
+                    first,
                     is_t1,
                 };
-                // DAHDI numbers channels across spans from 1 in 16 bits.
-                next_first = next_first.checked_add(s.channels()).ok_or_else(|| {
-                    err(
-                        SYS,
-                        n,
-                        "more spans than DAHDI's channel numbers (65535) can hold",
-                    )
-                })?;
+                next_first += u32::from(s.channels());
                 spans.push(s);
             }
             "dchan" | "hardhdlc" => {
@@ -405,8 +414,19 @@ channel => 63-85
             .map(|i| format!("span={i},0,0,ccs,hdb3,crc4\n"))
             .collect();
         let e = import(&system, "").unwrap_err();
-        // 1 + 31 × 2114 = 65535: span 2115 has no numbers left.
+        // Span k takes 31k − 30 ..= 31k: span 2114 ends on 65534, span 2115 would go past.
         assert_eq!((e.file, e.line), ("system.conf", 2115), "{e}");
+        // A span that ends on channel 65535 itself fits: 9 E1 spans (1 ..= 279), then
+        // 2719 T1 spans (280 ..= 65535); one more is refused.
+        let exact: String = (1..=2728)
+            .map(|i| match i {
+                1..=9 => format!("span={i},0,0,ccs,hdb3\n"),
+                _ => format!("span={i},0,0,esf,b8zs\n"),
+            })
+            .collect();
+        import(&exact, "").unwrap();
+        let e = import(&format!("{exact}span=2729,0,0,esf,b8zs\n"), "").unwrap_err();
+        assert_eq!((e.file, e.line), ("system.conf", 2729), "{e}");
     }
 
     #[test]

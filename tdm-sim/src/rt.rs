@@ -62,6 +62,17 @@ pub fn enter_fifo(who: &str, prio: i32) -> bool {
     }
 }
 
+/// CPU time the calling thread has used, in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`).
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// Locks the process's memory (`mlockall`): pages already used, and every page used
 /// later once touched (`MCL_ONFAULT`, so thread stacks and reserved heap are not all
 /// populated up front). Process-wide, so programs call it, not libraries. It is only

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::rt::thread_cpu_ns;
 use crate::sync::now_ns;
 
 /// What a probe saw.
@@ -59,22 +60,17 @@ impl WakeProbe {
         self.late_at.len() as u64
     }
 
-    /// The distinct whole seconds (from the start) in which a late wake-up was due.
+    /// The seconds, counted from 1, in which a late wake-up was due: second 1 is
+    /// (0, 1 s], so a wake-up due at exactly 1 s is the first second's last.
     pub fn late_seconds(&self) -> Vec<u64> {
-        let mut s: Vec<u64> = self.late_at.iter().map(Duration::as_secs).collect();
+        let mut s: Vec<u64> = self
+            .late_at
+            .iter()
+            .map(|d| d.saturating_sub(Duration::from_nanos(1)).as_secs() + 1)
+            .collect();
         s.dedup();
         s
     }
-}
-
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid clock id and a timespec to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[cfg(test)]
@@ -85,14 +81,14 @@ mod tests {
     fn late_seconds_are_distinct_and_ordered() {
         let p = WakeProbe {
             wakeups: 5000,
-            late_at: [1.2, 1.7, 3.0, 3.9, 4.5]
+            late_at: [1.2, 1.7, 3.0, 3.9, 4.5, 5.0]
                 .into_iter()
                 .map(Duration::from_secs_f64)
                 .collect(),
             ..WakeProbe::default()
         };
-        assert_eq!(p.late(), 5);
-        assert_eq!(p.late_seconds(), vec![1, 3, 4]);
+        assert_eq!(p.late(), 6);
+        assert_eq!(p.late_seconds(), vec![2, 3, 4, 5]);
     }
 
     #[test]

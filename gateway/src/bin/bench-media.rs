@@ -692,7 +692,7 @@ fn main() -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_secs(1));
         let s = engine.stats()[0];
         if s.late_ticks > late_before {
-            late_seconds.push(i);
+            late_seconds.push(i + 1);
         }
         late_before = s.late_ticks;
         println!(

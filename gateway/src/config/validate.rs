@@ -401,10 +401,11 @@ pub(crate) fn validate(raw: RawConfig, text: &str, file: &str) -> Result<Config,
     // an empty or reversed range would hand every call the same port.
     let (lo, hi) = (raw.general.rtp_port_min, raw.general.rtp_port_max);
     if lo == 0 || hi <= lo {
-        let field = if lo == 0 {
-            "rtp_port_min"
-        } else {
+        // The key the file has (a missing one took its default).
+        let field = if lo != 0 && text.contains("rtp_port_max") {
             "rtp_port_max"
+        } else {
+            "rtp_port_min"
         };
         return cx.err(
             find(text, field),
@@ -928,6 +929,13 @@ mod tests {
             let e = err(&format!("[general]\n{range}\n{BASE}"));
             assert_eq!((e.line(), e.field()), (Some(line), Some(field)), "{e}");
         }
+        // Only the minimum given, above the default maximum: the minimum is named.
+        let e = err(&format!("[general]\nrtp_port_min = 30000\n{BASE}"));
+        assert_eq!(
+            (e.line(), e.field()),
+            (Some(2), Some("general.rtp_port_min")),
+            "{e}"
+        );
         let ok = format!("[general]\nrtp_port_min = 16000\nrtp_port_max = 16001\n{BASE}");
         Config::from_str(&ok, "gw.toml").unwrap();
     }

@@ -35,10 +35,7 @@ where
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
-                // Out of descriptors (EMFILE) and the like: the error comes back at once
-                // until something is closed; pause rather than spin.
-                tracing::warn!(error = %e, "control socket: accept");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                pause_after_accept_error("control socket", e).await;
                 continue;
             }
         };
@@ -46,10 +43,11 @@ where
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut line = String::new();
-            let mut reader = BufReader::new(r.take(MAX_LINE + 1));
+            // The line, its newline, and one octet more to tell a longer one.
+            let mut reader = BufReader::new(r.take(MAX_LINE + 2));
             let read = reader.read_line(&mut line);
             let answer = match tokio::time::timeout(READ_WAIT, read).await {
-                Ok(Ok(_)) if line.len() as u64 > MAX_LINE => {
+                Ok(Ok(_)) if line.trim_end_matches(['\r', '\n']).len() as u64 > MAX_LINE => {
                     format!("error: command line longer than {MAX_LINE} octets\n")
                 }
                 Ok(Ok(_)) => handle(line.trim().to_string()).await,
@@ -60,6 +58,14 @@ where
             let _ = w.shutdown().await;
         });
     }
+}
+
+/// After a failed `accept` on `what`'s listener: out of descriptors (EMFILE) and the
+/// like come back at once until something is closed, so the loop pauses rather than
+/// spins.
+pub(crate) async fn pause_after_accept_error(what: &str, e: std::io::Error) {
+    tracing::warn!(error = %e, "{what}: accept");
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// Bind the socket, replacing a stale one left by a previous run.
@@ -100,10 +106,10 @@ mod tests {
             Ok(answer) => assert!(answer.starts_with("error: command line longer"), "{answer}"),
             Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
         }
-        let edge = "y".repeat(MAX_LINE as usize - 1);
+        let edge = "y".repeat(MAX_LINE as usize);
         assert_eq!(
             request(&path, &edge).await.unwrap(),
-            format!("got {} octets\n", MAX_LINE - 1)
+            format!("got {MAX_LINE} octets\n")
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

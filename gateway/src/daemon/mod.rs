@@ -320,6 +320,10 @@ pub async fn run(source: Source) -> anyhow::Result<()> {
                     _ => "it stopped",
                 };
                 tracing::error!("signalling task ended ({why}); gatewayd stops");
+                // The records written so far reach the disk, as on a normal stop (the
+                // core's lock survives a panic that held it).
+                lock(&shared.core).flush_cdrs();
+                let _ = std::fs::remove_file(&sock);
                 anyhow::bail!("the signalling task ended: {why}");
             }
         }
@@ -354,9 +358,7 @@ async fn serve_metrics(listener: TcpListener, shared: Arc<Shared>) {
         let mut stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
-                // Out of descriptors and the like: pause rather than spin.
-                warn!(error = %e, "metrics endpoint: accept");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                ctl::socket::pause_after_accept_error("metrics endpoint", e).await;
                 continue;
             }
         };

@@ -61,7 +61,8 @@ impl Interface {
     /// released at once, the channels wait in maintenance, RESTART goes out with T316
     /// (§5.5.1). [`Event::RestartComplete`] follows the RESTART ACKNOWLEDGE,
     /// [`Event::RestartFailed`] the last unanswered attempt. A RESTART the data link
-    /// refuses (e.g. its I queue full) is logged and counts as sent: T316 repeats it.
+    /// refuses (its I queue full, the link being released) is logged and counts as
+    /// sent: T316 repeats it.
     pub fn restart_channels(
         &mut self,
         now: Instant,
@@ -85,10 +86,11 @@ impl Interface {
             self.channels.set(c, ChannelState::Maintenance);
         }
         debug!(role = ?self.cfg.role, "tx {msg}");
-        // A RESTART the data link refuses (its I queue full while the peer stays busy,
-        // Q.921 §5.6.5) is one the peer did not answer: T316 sends it again and after N316
-        // attempts maintenance is told (§5.5.1). Failing here instead would leave the
-        // channels in maintenance with no procedure left to bring them back.
+        // A RESTART the data link refuses, whatever the reason (its I queue full while the
+        // peer stays busy, Q.921 §5.6.5; the link being released), is one the peer did
+        // not answer: T316 sends it again and after N316 attempts maintenance is told
+        // (§5.5.1). Failing here instead would leave the channels in maintenance with no
+        // procedure left to bring them back.
         self.send_raw(now, &message);
         self.restart = Some(PendingRestart {
             channels,

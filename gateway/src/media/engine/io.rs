@@ -229,13 +229,8 @@ pub fn realtime_ns() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
-/// CPU time of the calling thread, nanoseconds.
-pub fn thread_cpu_ns() -> u64 {
-    // SAFETY: a valid timespec out-pointer.
-    let mut ts: libc::timespec = unsafe { zeroed() };
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+/// CPU time of the calling thread, ns.
+pub use tdm_sim::rt::thread_cpu_ns;
 
 /// Room for the control messages of one datagram (its `SO_TIMESTAMPNS` stamp).
 pub(crate) const CMSG_SPACE: usize = 64;
@@ -1224,7 +1219,8 @@ impl PacketIo {
 
     /// Done with `owner`'s socket: queued sends are flushed first (results through
     /// `done`), an armed receive is stopped, and the socket leaves the ring's file table.
-    /// Afterwards the kernel holds no reference to it.
+    /// Afterwards the kernel holds no reference to it (but for entries stranded when the
+    /// ring could not be entered: see `Uring::release`).
     pub fn release(&mut self, owner: u32, done: impl FnMut(u32, io::Result<bool>)) {
         if let Some(u) = self.uring.as_mut() {
             u.release(owner, done);

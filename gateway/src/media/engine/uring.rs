@@ -800,7 +800,11 @@ impl Uring {
     /// Done with `owner`'s socket: queued sends are submitted first (`done` for each:
     /// they may name its slot), an armed receive is cancelled and its end awaited
     /// (datagrams it had received and not yet handed on are dropped), and the socket
-    /// leaves the fixed file table. The kernel holds no reference to it afterwards.
+    /// leaves the fixed file table. The kernel holds no reference to it afterwards,
+    /// except for stranded entries ([`Uring::stranded`]): one of those may still go out
+    /// later by the descriptor or slot it names, which another socket may hold by then.
+    /// It carries the old call's packet to the old call's far end (its slot is not
+    /// reused while stranded), never a packet of the new call.
     pub fn release(&mut self, owner: u32, done: impl FnMut(u32, io::Result<bool>)) {
         self.submit_sends(done);
         self.disarm(owner);

@@ -44,6 +44,8 @@ pub(super) struct Registration {
     pub cseq: u32,
     /// Challenges answered in a row (one retry per challenge, §22.2).
     pub auth_tries: u8,
+    /// 423 answers taken at their word in a row (reset by a 2xx).
+    pub too_brief: u8,
     /// When to send the next REGISTER.
     pub refresh_at: Option<Instant>,
     /// Unregister (expires 0) in progress: no refresh after it.
@@ -55,6 +57,10 @@ pub(super) struct Registration {
     /// pending waits for that one's answer).
     pub removal_sent: bool,
 }
+
+/// 423 Interval Too Brief answers followed at once in a row: a registrar raising its
+/// minimum at every answer is then retried like any failure, a minute later.
+const MAX_TOO_BRIEF: u8 = 2;
 
 /// When a binding of `expires` seconds is refreshed: a tenth of it before it expires, at
 /// least 5 s and at most 60 s before (so a 3600 s binding is renewed after 3540 s), but
@@ -112,6 +118,7 @@ impl Endpoint {
             tag: self.ids.tag(),
             cseq: 0,
             auth_tries: 0,
+            too_brief: 0,
             refresh_at: None,
             removing: false,
             pending: false,
@@ -245,6 +252,7 @@ impl Endpoint {
                 };
                 r.auth_tries = 0;
                 if (200..300).contains(&status) {
+                    r.too_brief = 0;
                     if r.removing {
                         self.registrations.remove(&h);
                         self.events.push_back(UaEvent::Registered {
@@ -272,7 +280,8 @@ impl Endpoint {
                         expires: granted,
                     });
                 } else if let Some(min) = (status == StatusCode::INTERVAL_TOO_BRIEF.code()
-                    && !r.removing)
+                    && !r.removing
+                    && r.too_brief < MAX_TOO_BRIEF)
                     .then(|| {
                         response
                             .as_ref()?
@@ -293,6 +302,7 @@ impl Endpoint {
                         "registration interval too brief; asking for the registrar's minimum"
                     );
                     r.spec.expires = min;
+                    r.too_brief += 1;
                     self.send_register(now, h, None);
                 } else {
                     // Try again in a minute (a registrar restart must not lose us for good).

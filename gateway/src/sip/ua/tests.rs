@@ -725,10 +725,30 @@ fn interval_too_brief_asks_again_with_the_registrars_minimum() {
     );
     let t1 = p.now;
     assert!(registers_sent(&mut p, t1 + Duration::from_secs(59)).is_empty());
-    assert_eq!(
-        registers_sent(&mut p, t1 + Duration::from_secs(60)).len(),
-        1
-    );
+    let retry = registers_sent(&mut p, t1 + Duration::from_secs(60));
+    assert_eq!(retry.len(), 1);
+    // A registrar raising its minimum at every answer is followed twice in a row, then
+    // waited for like any failure.
+    let mut last = retry[0].clone();
+    for min in [400u32, 500, 600] {
+        p.registrar_answers(
+            &last,
+            StatusCode::INTERVAL_TOO_BRIEF,
+            Some(("Min-Expires", min.to_string())),
+        );
+        let now = p.now;
+        match registers_sent(&mut p, now).pop() {
+            Some(again) => {
+                assert_eq!(expires_of(&again), min);
+                last = again;
+            }
+            None => {
+                assert_eq!(min, 600, "only the third is not followed at once");
+                let later = registers_sent(&mut p, now + Duration::from_secs(60));
+                assert_eq!(later.len(), 1);
+            }
+        }
+    }
 }
 
 #[test]
