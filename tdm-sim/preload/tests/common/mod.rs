@@ -9,7 +9,7 @@
 #![allow(dead_code)]
 
 #[path = "../../src/proto.rs"]
-mod proto;
+pub mod proto;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -86,6 +86,11 @@ impl Simd {
     }
 
     /// A control command that must succeed.
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn control(&self, cmd: &str) -> String {
         match proto::control(&self.socket, cmd) {
             Ok(Ok(t)) => t,
