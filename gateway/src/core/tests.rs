@@ -127,6 +127,19 @@ impl Fixture {
         self.core.incoming(self.now, "pbx", None, setup)
     }
 
+    /// The switch's call to 201 on B-channel `channel`, as the ISDN leg translates it.
+    fn switch_call_to_201(&self, channel: ChannelId) -> Setup {
+        let rules = self.core.numbering("pstn");
+        Setup {
+            called: number::from_sip_user("201", &rules, false),
+            calling: None,
+            bearer: Bearer::Speech,
+            media: Some(Media::Channel(channel)),
+            complete: true,
+            redirecting: None,
+        }
+    }
+
     /// The outgoing attempt the core placed.
     fn originated(&mut self) -> (LegId, String, Option<ChannelId>, Setup) {
         match self.actions().as_slice() {
@@ -572,15 +585,7 @@ fn a_reserved_channel_is_held_for_its_call_and_let_go_when_it_will_not_come() {
         "nor a call the ISDN audit would look for"
     );
     // The call comes: it has the reservation's id and channel.
-    let rules = f.core.numbering("pstn");
-    let setup = Setup {
-        called: number::from_sip_user("201", &rules, false),
-        calling: None,
-        bearer: Bearer::Speech,
-        media: Some(Media::Channel(ch(1, 1))),
-        complete: true,
-        redirecting: None,
-    };
+    let setup = f.switch_call_to_201(ch(1, 1));
     let (call, a) = f
         .core
         .incoming_reserved(f.now, r, "pstn", Some(ch(1, 1)), setup);
@@ -750,15 +755,7 @@ fn media_known_after_connect_bridges_then_and_moves_the_bridge_later() {
     // An IP leg whose RTP peer is learnt after Connect (H.323 without fast start: the
     // H.245 OpenLogicalChannelAck), then moves (a re-opened channel).
     let mut f = Fixture::new();
-    let rules = f.core.numbering("pstn");
-    let setup = Setup {
-        called: number::from_sip_user("201", &rules, false),
-        calling: None,
-        bearer: Bearer::Speech,
-        media: Some(Media::Channel(ch(1, 1))),
-        complete: true,
-        redirecting: None,
-    };
+    let setup = f.switch_call_to_201(ch(1, 1));
     let (call, _a) = f.core.incoming(f.now, "pstn", Some(ch(1, 1)), setup);
     let (b, _, _, _) = f.originated();
     f.core.handle(f.now, b, Message::Connect { media: None });

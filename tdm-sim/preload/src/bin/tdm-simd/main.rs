@@ -300,6 +300,16 @@ fn send(conn: RawFd, o: &Outcome, out: &mut Vec<u8>) -> bool {
     proto::send_msg(conn, out, &o.fds).is_ok()
 }
 
+/// One request into `buf`; descriptors sent along with it are closed (no request
+/// takes one).
+fn recv_closing_fds(c: std::os::fd::RawFd, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    for fd in proto::recv_msg(c, buf)? {
+        // SAFETY: a descriptor we were sent and do not use.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
 /// Serves one connection: an open file, or one sysfs/control request.
 fn serve(d: Arc<Daemon>, conn: OwnedFd) {
     use std::os::fd::AsRawFd;
@@ -309,17 +319,8 @@ fn serve(d: Arc<Daemon>, conn: OwnedFd) {
     let c = conn.as_raw_fd();
     let mut buf = Vec::new();
     let mut out = Vec::new();
-    match proto::recv_msg(c, &mut buf) {
-        Ok(fds) => {
-            // No first request takes a descriptor: any sent along is closed, not kept.
-            for fd in fds {
-                // SAFETY: a descriptor we were sent and do not use.
-                unsafe { libc::close(fd) };
-            }
-        }
-        Err(_) => return,
-    }
-    if buf.is_empty() {
+    // No first request takes a descriptor: any sent along is closed, not kept.
+    if recv_closing_fds(c, &mut buf).is_err() || buf.is_empty() {
         return;
     }
     let op = proto::Op::from_u8(buf[0]);
@@ -366,14 +367,8 @@ fn serve(d: Arc<Daemon>, conn: OwnedFd) {
         _ => return,
     };
     loop {
-        match proto::recv_msg(c, &mut buf) {
-            Ok(fds) => {
-                for fd in fds {
-                    // SAFETY: a descriptor we were sent and do not use.
-                    unsafe { libc::close(fd) };
-                }
-            }
-            Err(_) => return,
+        if recv_closing_fds(c, &mut buf).is_err() {
+            return;
         }
         if buf.is_empty() {
             return; // the program closed the file
