@@ -14,23 +14,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{kv, uac_answered, uas_answer, Line, Rig, RtpPeer, Shared, SIP_TONE, SWITCH_TONE};
-
-const GROUPS: &str = r#"
-[[trunk_group]]
-name = "pstn"
-members = [{ span = 1 }]
-hunting = "ascending"
-
-[[route]]
-pattern = "_NXXNXXXXXX"
-from = ["pbx"]
-to = ["pstn"]
-
-[[route]]
-pattern = "_2XX"
-to = ["pbx"]
-"#;
+use common::{
+    kv, nanp_both_ways, uac_answered, uas_answer, Line, Rig, RtpPeer, Shared, SIP_TONE, SWITCH_TONE,
+};
 
 static T1: Shared = Shared::new();
 static E1: Shared = Shared::new();
@@ -38,7 +24,7 @@ static E1: Shared = Shared::new();
 /// The PBX calls 2125551234 from `from_display` (From's display-name, as SIPp writes it)
 /// with `headers`: the `ring` line of libpri.
 fn pbx_calls_the_ni2_switch(from_display: &str, headers: &str) -> String {
-    let rig = T1.lock(|| Rig::start("names-t1", Line::T1, GROUPS));
+    let rig = T1.lock(|| Rig::start("names-t1", Line::T1, &nanp_both_ways("ascending")));
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
@@ -117,17 +103,21 @@ fn switch_caller_named_reaches_the_pbx(mut rig: std::sync::MutexGuard<'static, R
 
 #[test]
 fn the_euroisdn_switchs_caller_name_is_the_from_display_name_the_pbx_gets() {
-    switch_caller_name_reaches_the_pbx(E1.lock(|| Rig::start("names-e1", Line::E1, GROUPS)));
+    switch_caller_name_reaches_the_pbx(
+        E1.lock(|| Rig::start("names-e1", Line::E1, &nanp_both_ways("ascending"))),
+    );
 }
 
 #[test]
 fn the_ni2_switchs_caller_name_is_the_from_display_name_the_pbx_gets() {
-    switch_caller_name_reaches_the_pbx(T1.lock(|| Rig::start("names-t1", Line::T1, GROUPS)));
+    switch_caller_name_reaches_the_pbx(
+        T1.lock(|| Rig::start("names-t1", Line::T1, &nanp_both_ways("ascending"))),
+    );
 }
 
 #[test]
 fn the_ni2_switchs_caller_name_in_a_facility_after_the_setup_reaches_the_pbx() {
-    let mut rig = T1.lock(|| Rig::start("names-t1", Line::T1, GROUPS));
+    let mut rig = T1.lock(|| Rig::start("names-t1", Line::T1, &nanp_both_ways("ascending")));
     let mark = rig.switch.mark();
     rig.switch.send("facility on");
     rig.switch.send("display off");
@@ -135,7 +125,7 @@ fn the_ni2_switchs_caller_name_in_a_facility_after_the_setup_reaches_the_pbx() {
         l.starts_with("display off")
     });
     switch_caller_named_reaches_the_pbx(rig, "Fac Later");
-    let mut rig = T1.lock(|| Rig::start("names-t1", Line::T1, GROUPS));
+    let mut rig = T1.lock(|| Rig::start("names-t1", Line::T1, &nanp_both_ways("ascending")));
     rig.switch.send("display on");
     // The SETUP carried no Display: the name came in the FACILITY libpri sent after it.
     let lines = rig.switch.since(mark);

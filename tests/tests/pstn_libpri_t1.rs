@@ -8,31 +8,15 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    assert_q931_in_order, assert_tones_both_ways, kv, uac_answered, uas_answer, Line, Rig, RtpPeer,
-    Shared, CALLED, DISPOSITION, ISDN_CAUSE, SIP_TONE, SWITCH_TONE,
+    assert_q931_in_order, assert_tones_both_ways, kv, nanp_both_ways, uac_answered, uas_answer,
+    Line, Rig, RtpPeer, Shared, CALLED, DISPOSITION, ISDN_CAUSE, SIP_TONE, SWITCH_TONE,
 };
-
-const GROUPS: &str = r#"
-[[trunk_group]]
-name = "pstn"
-members = [{ span = 1 }]
-hunting = "descending"
-
-[[route]]
-pattern = "_NXXNXXXXXX"
-from = ["pbx"]
-to = ["pstn"]
-
-[[route]]
-pattern = "_2XX"
-to = ["pbx"]
-"#;
 
 static RIG: Shared = Shared::new();
 
 #[test]
 fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
-    let rig = RIG.lock(|| Rig::start("t1", Line::T1, GROUPS));
+    let rig = RIG.lock(|| Rig::start("t1", Line::T1, &nanp_both_ways("descending")));
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let mark = rig.switch.mark();
@@ -82,7 +66,7 @@ fn t1_ni2_sip_call_with_pcmu_tones_both_ways_cleared_by_bye() {
 
 #[test]
 fn t1_ni2_switch_calls_the_pbx_with_pcmu() {
-    let mut rig = RIG.lock(|| Rig::start("t1", Line::T1, GROUPS));
+    let mut rig = RIG.lock(|| Rig::start("t1", Line::T1, &nanp_both_ways("descending")));
     let law = rig.line.law();
     let cdr0 = rig.cdrs().len();
     let rtp = RtpPeer::start(law, SIP_TONE, vec![SWITCH_TONE, SIP_TONE]);

@@ -166,25 +166,12 @@ fn the_connects_display_is_the_name_in_the_200_oks_pai() {
 
 #[test]
 fn the_200_oks_asserted_name_goes_in_an_ni2_connect() {
-    let config = format!(
-        "{}\n[[route]]\npattern = \"_3X.\"\nfrom = [\"pstn\"]\nto = [\"pbx\"]\n",
-        trusted()
-    );
-    let mut w = World::with_interfaces(&config, RedirectHeaders::Diversion, ni2);
+    let mut w = ni2_world();
     w.switch_calls("201", None);
-    let pbx_call = w.pbx_incoming();
-    w.pbx.respond(
-        w.now,
-        pbx_call,
-        StatusCode::OK,
-        None,
-        &[(
-            "P-Asserted-Identity",
-            "\"Dave Desk\" <sip:205@192.0.2.10>".to_string(),
-        )],
-        Some(ANSWER),
-    );
-    w.run();
+    w.pbx_answers(&[(
+        "P-Asserted-Identity",
+        "\"Dave Desk\" <sip:205@192.0.2.10>".to_string(),
+    )]);
     let d = w
         .switch_events
         .iter()

@@ -358,6 +358,22 @@ impl World {
             .expect("the PBX got the INVITE")
     }
 
+    /// The PBX answers the switch's call with 200 OK, `headers` and our answer SDP;
+    /// returns the PBX's call.
+    fn pbx_answers(&mut self, headers: &[(&str, String)]) -> CallHandle {
+        let pbx_call = self.pbx_incoming();
+        self.pbx.respond(
+            self.now,
+            pbx_call,
+            StatusCode::OK,
+            None,
+            headers,
+            Some(ANSWER),
+        );
+        self.run();
+        pbx_call
+    }
+
     fn pbx_call(&mut self, number: &str) -> CallHandle {
         let h = self.pbx_sends_invite(number, vec![("Privacy".into(), "id".into())]);
         self.run();
@@ -1188,10 +1204,7 @@ fn notify_remote_hold_from_the_switch_becomes_reinvite_sendonly() {
     use q931::ie::NotificationDescription as N;
     let mut w = World::new();
     let call = w.switch_calls("201", None);
-    let pbx_call = w.pbx_incoming();
-    w.pbx
-        .respond(w.now, pbx_call, StatusCode::OK, None, &[], Some(ANSWER));
-    w.run();
+    let pbx_call = w.pbx_answers(&[]);
     let reinvites = |w: &mut World| -> Vec<String> {
         let r: Vec<String> = w
             .pbx_events
@@ -1372,19 +1385,10 @@ fn connected_number_becomes_pai_in_the_200_ok() {
 fn pai_of_the_200_ok_becomes_connected_number() {
     let mut w = World::with(&trusted(), RedirectHeaders::Diversion);
     w.switch_calls("201", None);
-    let pbx_call = w.pbx_incoming();
-    w.pbx.respond(
-        w.now,
-        pbx_call,
-        StatusCode::OK,
-        None,
-        &[
-            ("P-Asserted-Identity", "<sip:205@192.0.2.10>".to_string()),
-            ("Privacy", "id".to_string()),
-        ],
-        Some(ANSWER),
-    );
-    w.run();
+    w.pbx_answers(&[
+        ("P-Asserted-Identity", "<sip:205@192.0.2.10>".to_string()),
+        ("Privacy", "id".to_string()),
+    ]);
     let n = w
         .switch_events
         .iter()

@@ -152,6 +152,28 @@ pattern = "_2XX"
 to = ["pbx"]
 "#;
 
+/// As [`PSTN_BOTH_WAYS`], for a North American numbering plan: the PBX's ten-digit
+/// `NXXNXXXXXX` to group `pstn` (span 1, hunting `hunting`), the switch's `2XX` to the PBX.
+pub fn nanp_both_ways(hunting: &str) -> String {
+    format!(
+        r#"
+[[trunk_group]]
+name = "pstn"
+members = [{{ span = 1 }}]
+hunting = "{hunting}"
+
+[[route]]
+pattern = "_NXXNXXXXXX"
+from = ["pbx"]
+to = ["pstn"]
+
+[[route]]
+pattern = "_2XX"
+to = ["pbx"]
+"#
+    )
+}
+
 /// Trunk group `pstn`: every B-channel of the E1 on span 1 (timeslots 1–15 and 17–31;
 /// 16 carries the D-channel), hunting ascending, with more keys `keys` (TOML lines, e.g.
 /// `transfer = "ect"` or `hold_media = "moh"`). The routes are each file's own.
